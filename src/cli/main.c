@@ -1,0 +1,104 @@
+/* main.c - `backupfs` entry point: shared setup and dispatch to the
+ * subcommand table (git.c's cmd_struct pattern). */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "cli.h"
+#include "src/log.h"
+
+static const struct bfs_cmd *const commands[] = {
+	&cmd_init, &cmd_backup, &cmd_list, &cmd_show, &cmd_ls, &cmd_cat,
+	&cmd_restore, &cmd_mount, &cmd_copy, &cmd_catalog,
+};
+
+static void print_overview(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: backupfs COMMAND [OPTIONS] [ARGS]\n\n"
+		   "Backups you can walk: deduplicated, compressed backups of\n"
+		   "databases and files, browsable as a mounted directory.\n\n"
+		   "Commands:\n");
+	for (i = 0; i < BFS_ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-9s %s\n", commands[i]->name,
+			commands[i]->summary);
+	fprintf(f, "  %-9s %s\n", "help", "show help for a command");
+	fprintf(f, "\nRun 'backupfs help COMMAND' or 'backupfs COMMAND --help' "
+		   "for details.\nExit codes: 0 ok, 1 error, 2 usage, 3 backup "
+		   "written but some files were unreadable.\n");
+}
+
+static const struct bfs_cmd *find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < BFS_ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i]->name, name) == 0)
+			return commands[i];
+	return NULL;
+}
+
+/* Everything we print goes to stdout; a full disk or a closed pipe must
+ * turn into an error exit, not a silent truncation. */
+static int check_stdout(int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (errno != EPIPE)
+			fprintf(stderr, "backupfs: error writing output: %s\n",
+				strerror(errno));
+		return rc ? rc : EXIT_ERR;
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const struct bfs_cmd *cmd;
+	int rc;
+
+	if (argc < 2) {
+		print_overview(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("backupfs %s\n", PACKAGE_VERSION);
+		return check_stdout(EXIT_OK);
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		if (argc > 2) {
+			cmd = find_cmd(argv[2]);
+			if (!cmd) {
+				fprintf(stderr, "backupfs: unknown command '%s'\n",
+					argv[2]);
+				return EXIT_USAGE;
+			}
+			cli_print_usage(cmd);
+		} else {
+			print_overview(stdout);
+		}
+		return check_stdout(EXIT_OK);
+	}
+	cmd = find_cmd(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "backupfs: unknown command '%s'\n\n", argv[1]);
+		print_overview(stderr);
+		return EXIT_USAGE;
+	}
+	/* A closed pipe (backupfs cat ... | head) is EPIPE, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmd->fn(argc - 1, argv + 1);
+	rc = check_stdout(rc);
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,27 @@
+/* log.h - the one logger: syslog levels, stderr in the foreground,
+ * syslog when daemonised.  Messages lowercase, subject quoted, what failed
+ * first: `cannot read pack 'packs/ab/ab12..': ...`.
+ *
+ * Thread-safe.  Secrets must never be passed to it.
+ */
+#ifndef BFS_LOG_H
+#define BFS_LOG_H
+
+#include <stdbool.h>
+#include <syslog.h>
+
+/* Configure: to_syslog selects syslog(3) (ident "backupfs"), else stderr.
+ * max_level is LOG_ERR..LOG_DEBUG; messages above it are dropped.
+ * Defaults before any call: stderr, LOG_NOTICE. */
+void bfs_log_setup(bool to_syslog, int max_level);
+int bfs_log_level(void);
+
+void bfs_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define bfs_err_log(...) bfs_log(LOG_ERR, __VA_ARGS__)
+#define bfs_warn(...) bfs_log(LOG_WARNING, __VA_ARGS__)
+#define bfs_info(...) bfs_log(LOG_INFO, __VA_ARGS__)
+#define bfs_debug(...) bfs_log(LOG_DEBUG, __VA_ARGS__)
+
+#endif

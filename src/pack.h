@@ -1,0 +1,69 @@
+/* pack.h - pack objects: many chunks, each an independent zstd frame,
+ * followed by an index trailer so a pack can be re-indexed on its own.
+ *
+ *   "BFSPACK1"                       8-byte magic
+ *   frame 0 | frame 1 | ...          zstd frames, back to back
+ *   index: count x 48 bytes          hash[32] offset u64 clen u32 len u32
+ *   footer: 56 bytes                 index_offset u64, count u32,
+ *                                    reserved u32 (0), index_sha256[32],
+ *                                    "BFSPEND1"
+ * All integers little-endian.  Pack id = SHA-256 of the whole object.
+ */
+#ifndef BFS_PACK_H
+#define BFS_PACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define BFS_PACK_MAGIC "BFSPACK1"
+#define BFS_PACK_END_MAGIC "BFSPEND1"
+#define BFS_PACK_HEADER 8
+#define BFS_PACK_INDEX_ENTRY 48
+#define BFS_PACK_FOOTER 56
+#define BFS_PACK_MAX_SIZE (256ull << 20)  /* readers reject larger packs */
+
+/* zstd helpers.  Compress src into dst (appended) as one frame with the
+ * content size recorded.  Thread-safe (own context per call or per
+ * thread). */
+int bfs_zstd_compress(struct bfs_buf *dst, const void *src, size_t n,
+		      int level, struct bfs_err *err);
+/* Decompress exactly one frame of srclen bytes into dst, which holds
+ * exactly dstlen bytes; any other decoded length, trailing bytes or a
+ * corrupt frame is -EUCLEAN. */
+int bfs_zstd_decompress(void *dst, size_t dstlen, const void *src,
+			size_t srclen, struct bfs_err *err);
+
+struct bfs_pack_entry {
+	uint8_t hash[BFS_HASH_LEN];
+	uint64_t offset;
+	uint32_t clen;
+	uint32_t len;
+};
+
+/* Builds one pack in memory.  Not thread-safe: one builder per thread. */
+struct bfs_pack_builder;
+struct bfs_pack_builder *bfs_pack_builder_new(void);   /* NULL on ENOMEM */
+void bfs_pack_builder_free(struct bfs_pack_builder *b); /* NULL ok */
+/* Append one already-compressed frame.  *offset receives its offset. */
+int bfs_pack_builder_add(struct bfs_pack_builder *b,
+			 const uint8_t hash[BFS_HASH_LEN], const void *frame,
+			 uint32_t clen, uint32_t len, uint64_t *offset);
+size_t bfs_pack_builder_size(const struct bfs_pack_builder *b);
+size_t bfs_pack_builder_count(const struct bfs_pack_builder *b);
+/* Write index + footer and compute the id.  Hands the finished bytes to
+ * *out (ownership transferred: caller frees out->data) and resets the
+ * builder for the next pack. */
+int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
+			    uint8_t id[BFS_HASH_LEN]);
+
+/* Parse and validate a whole pack (untrusted): magic, footer, index hash,
+ * every entry inside the frame area, no overlap.  On success *entries
+ * (malloc'ed, caller frees) and *count are set.  -EUCLEAN on any defect,
+ * with a message saying which. */
+int bfs_pack_parse_index(const uint8_t *data, size_t len,
+			 struct bfs_pack_entry **entries, size_t *count,
+			 struct bfs_err *err);
+
+#endif

@@ -1,0 +1,88 @@
+/* repo.h - a repository: a store plus its parsed `config` object.
+ *
+ * Layout (doc/FORMAT.md is the reference):
+ *   config                  JSON, written once by init
+ *   packs/<2 hex>/<64 hex>  pack id = SHA-256 of the whole pack object
+ *   manifests/<backup id>   zstd-compressed JSON Lines
+ *   locks/                  reserved
+ */
+#ifndef BFS_REPO_H
+#define BFS_REPO_H
+
+#include <stdint.h>
+
+#include "chunker.h"
+#include "store.h"
+#include "util.h"
+
+#define BFS_FORMAT_VERSION 1
+
+/* Chunker profiles: dumps chunk small (changes scatter over a dump),
+ * files chunk large (attachments change whole or not at all). */
+enum bfs_profile {
+	BFS_PROFILE_DUMP = 0,   /* --pg-dump, --mysql-dump, --command, --stdin */
+	BFS_PROFILE_FILES = 1,  /* --files, --archive */
+	BFS_PROFILE_COUNT
+};
+
+struct bfs_repo {
+	struct bfs_store *store;               /* owned */
+	char id[65];                           /* 64 hex, NUL */
+	int version;
+	struct bfs_chunker_params chunker[BFS_PROFILE_COUNT];
+	int zstd_level;
+	uint64_t pack_target;                  /* bytes, e.g. 16 MiB */
+};
+
+/* Create a repository at url: writes `config` with BFS_PUT_EXCL.  Fails
+ * with -EEXIST (and a clear message) if one is already there.  Defaults
+ * for chunker/zstd/pack sizes unless overridden in params (may be NULL). */
+int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
+		  struct bfs_repo **out, struct bfs_err *err);
+
+/* Open an existing repository: reads and validates `config` (untrusted:
+ * every field checked).  Missing repository -> -ENOENT, "no backupfs
+ * repository at 'URL'"; unknown format/version -> -EPROTO. */
+int bfs_repo_open(const char *url, const struct bfs_store_opts *sopts,
+		  struct bfs_repo **out, struct bfs_err *err);
+
+void bfs_repo_close(struct bfs_repo *r);   /* NULL ok; frees the store */
+
+/* Object keys.  out must hold BFS_KEY_MAX bytes. */
+#define BFS_KEY_MAX 512
+void bfs_repo_pack_key(char *out, const uint8_t pack_id[BFS_HASH_LEN]);
+/* -EINVAL if id is not a valid backup id. */
+int bfs_repo_manifest_key(char *out, const char *backup_id);
+
+/* One chunk's location, as carried in manifests and the catalog. */
+struct bfs_chunkref {
+	uint8_t hash[BFS_HASH_LEN];   /* SHA-256 of the plain bytes */
+	uint8_t pack[BFS_HASH_LEN];   /* pack id */
+	uint64_t offset;              /* of the zstd frame in the pack */
+	uint32_t clen;                /* compressed (frame) length */
+	uint32_t len;                 /* plain length */
+};
+
+/* Serialised form in catalog blobs: 80 bytes, little-endian:
+ * hash[32] pack[32] offset u64 clen u32 len u32. */
+#define BFS_CHUNKREF_BLOB 80
+void bfs_chunkref_pack(uint8_t out[BFS_CHUNKREF_BLOB],
+		       const struct bfs_chunkref *c);
+void bfs_chunkref_unpack(struct bfs_chunkref *c,
+			 const uint8_t in[BFS_CHUNKREF_BLOB]);
+
+/* Read one chunk: fetch [offset, offset+clen) of its pack, decompress
+ * into out (which must hold c->len bytes), verify SHA-256 == c->hash.
+ * Errors: -ENOENT pack missing, -EUCLEAN corrupt frame / wrong length,
+ * -EBADMSG hash mismatch, -EIO etc. from the store.  The message names
+ * the pack key.  Thread-safe. */
+int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
+			uint8_t *out, struct bfs_err *err);
+
+/* Read several chunks that lie in one pack, in one store request when
+ * they are adjacent (S3 ranged GET).  outs[i] holds refs[i].len bytes.
+ * Same errors as bfs_repo_read_chunk; on error no out is trusted. */
+int bfs_repo_read_chunks(struct bfs_repo *r, const struct bfs_chunkref *refs,
+			 size_t n, uint8_t **outs, struct bfs_err *err);
+
+#endif

@@ -1,0 +1,55 @@
+/* source.h - what a backup reads from: directory trees, archives, command
+ * output, stdin, pg_dump and mysqldump.  Each source writes entries
+ * through writer.h.
+ */
+#ifndef BFS_SOURCE_H
+#define BFS_SOURCE_H
+
+#include "writer.h"
+
+enum bfs_source_kind {
+	BFS_SRC_FILES,      /* --files [DEST=]PATH */
+	BFS_SRC_ARCHIVE,    /* --archive [DEST=]FILE */
+	BFS_SRC_COMMAND,    /* --command PATH=CMD */
+	BFS_SRC_STDIN,      /* --stdin PATH */
+	BFS_SRC_PG_DUMP,    /* --pg-dump [NAME=]CONNINFO */
+	BFS_SRC_MYSQL_DUMP, /* --mysql-dump [NAME=]URI|DATABASE */
+};
+
+struct bfs_source {
+	enum bfs_source_kind kind;
+	const char *arg;          /* the option's argument, as given (borrowed) */
+	const char *const *excludes;       /* --exclude GLOBs, NULL-terminated */
+	const char *const *ignore_tables;  /* --ignore-table DB.TABLE (mysql) */
+};
+
+/* Parse/validate a source argument without running it (for usage errors
+ * before anything is written): fills *dest (malloc'ed) with the path the
+ * source lands at.  -EINVAL with a message on bad syntax. */
+int bfs_source_dest(const struct bfs_source *s, char **dest,
+		    struct bfs_err *err);
+
+/* Run one source into b.  Unreadable files inside a tree or archive are
+ * recorded with bfs_backup_add_error and do not fail the source; a dump
+ * or command that exits non-zero, a missing top-level path or an
+ * unreadable archive fails it (-EIO/-ENOENT/..., message naming the
+ * command and its exit status). */
+int bfs_source_run(struct bfs_backup *b, const struct bfs_source *s,
+		   struct bfs_err *err);
+
+/* Exposed for tests: split a postgresql:// URI or key=value conninfo into
+ * a password-free conninfo (*safe, malloc'ed) and the password (*password,
+ * malloc'ed or NULL). */
+int bfs_pg_conninfo_split(const char *conninfo, char **safe, char **password,
+			  struct bfs_err *err);
+/* Parse mysql://user:password@host:port/db (any part optional except db)
+ * or a bare database name. Fields malloc'ed or NULL; port 0 if absent. */
+struct bfs_mysql_uri {
+	char *user, *password, *host, *db, *socket;
+	unsigned port;
+};
+int bfs_mysql_uri_parse(const char *s, struct bfs_mysql_uri *out,
+			struct bfs_err *err);
+void bfs_mysql_uri_clear(struct bfs_mysql_uri *u);
+
+#endif

@@ -1,0 +1,115 @@
+/* util.h - small shared helpers: error buffer, growable buffer, hex,
+ * base64, SHA-256, UTF-8 checks, time.
+ *
+ * Conventions used across backupfs (see doc/ARCHITECTURE.md):
+ *  - functions return 0 or -errno; byte counts as ssize_t or -errno;
+ *  - predicates return bool;
+ *  - a rich message travels beside the code in an optional struct bfs_err
+ *    (NULL is always accepted and means "caller does not want the text");
+ *  - the core never prints and never exits.
+ */
+#ifndef BFS_UTIL_H
+#define BFS_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BFS_HASH_LEN 32            /* SHA-256 */
+#define BFS_HASH_HEX (BFS_HASH_LEN * 2)
+
+/* Error text beside an -errno code.  msg is always NUL-terminated. */
+struct bfs_err {
+	char msg[1024];
+};
+
+/* Set err's text (printf-style) if err is not NULL.  Returns -abs(code) so
+ * callers can write `return bfs_err_set(err, -EIO, "...")`. */
+int bfs_err_set(struct bfs_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Prefix the existing text: "PREFIX: old text".  Returns code. */
+int bfs_err_prefix(struct bfs_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* err->msg or strerror(-code) if err is NULL or empty. */
+const char *bfs_err_str(const struct bfs_err *err, int code);
+
+/* Growable byte buffer.  Zero-initialise; bfs_buf_free() releases. */
+struct bfs_buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+};
+int bfs_buf_reserve(struct bfs_buf *b, size_t extra);   /* 0 / -ENOMEM */
+int bfs_buf_append(struct bfs_buf *b, const void *p, size_t n);
+int bfs_buf_printf(struct bfs_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void bfs_buf_free(struct bfs_buf *b);                   /* NULL ok */
+
+/* Hex: out must hold 2*n+1 bytes; NUL-terminated, lowercase. */
+void bfs_hex(char *out, const uint8_t *in, size_t n);
+/* Parse exactly 2*n hex chars.  Returns 0 or -EINVAL. */
+int bfs_unhex(uint8_t *out, const char *in, size_t n);
+
+/* Base64 (RFC 4648, with padding).  Allocates *out (NUL-terminated). */
+int bfs_b64_encode(const uint8_t *in, size_t n, char **out);
+int bfs_b64_decode(const char *in, uint8_t **out, size_t *outlen);
+
+/* SHA-256 of a buffer (OpenSSL libcrypto, thread-safe). */
+void bfs_sha256(uint8_t out[BFS_HASH_LEN], const void *data, size_t n);
+
+/* True if s[0..n) is valid UTF-8 without NUL bytes. */
+bool bfs_utf8_valid(const char *s, size_t n);
+
+/* Nanoseconds since the epoch, CLOCK_REALTIME / CLOCK_MONOTONIC. */
+int64_t bfs_now_ns(void);
+int64_t bfs_mono_ns(void);
+
+/* Format a byte count as "1.5 GiB" into out (>= 16 bytes). */
+void bfs_fmt_bytes(char *out, size_t outsz, uint64_t n);
+/* Parse "64M", "1G", "512k", "1048576".  Returns 0 or -EINVAL. */
+int bfs_parse_size(const char *s, uint64_t *out);
+
+/* Backup ids: [A-Za-z0-9._-]+, 1..128 chars, not "." / ".." / "latest". */
+bool bfs_backup_id_valid(const char *id);
+
+/* write(2)/pwrite/read loops that retry EINTR and short transfers.
+ * Return 0 / -errno (read_full: bytes read, short only at EOF). */
+int bfs_write_full(int fd, const void *buf, size_t n);
+ssize_t bfs_read_full(int fd, void *buf, size_t n);
+ssize_t bfs_pread_full(int fd, void *buf, size_t n, off_t off);
+
+/* mkdir -p for the directory part of path (not the last component). */
+int bfs_mkdir_parents(const char *path, mode_t mode);
+
+/* Fill buf with n random bytes (getrandom).  0 / -errno. */
+int bfs_random(void *buf, size_t n);
+
+/* strdup/strndup/malloc wrappers return NULL on failure (never exit). */
+
+#define BFS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define BFS_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define BFS_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Little-endian fixed-width encoding used by packs and catalog blobs. */
+static inline void bfs_put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24;
+}
+static inline void bfs_put_le64(uint8_t *p, uint64_t v)
+{
+	bfs_put_le32(p, (uint32_t)v);
+	bfs_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint32_t bfs_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+static inline uint64_t bfs_get_le64(const uint8_t *p)
+{
+	return (uint64_t)bfs_get_le32(p) | (uint64_t)bfs_get_le32(p + 4) << 32;
+}
+
+#endif

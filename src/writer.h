@@ -1,0 +1,109 @@
+/* writer.h - one backup being written.
+ *
+ * Pipeline: source bytes -> chunker (calling thread) -> worker threads
+ * (SHA-256, dedup check against the catalog and this session, zstd) ->
+ * pack builder (calling thread, in order) -> pack upload thread(s) ->
+ * manifest spool.  Commit writes the manifest last and ingests it into the
+ * catalog.  Memory is bounded: in-flight chunks (workers x max chunk), two
+ * packs being filled/uploaded, the session's new-chunk set (40 bytes per
+ * new chunk) and the set of written paths.
+ *
+ * Not thread-safe: one thread drives a struct bfs_backup.
+ */
+#ifndef BFS_WRITER_H
+#define BFS_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+#include "manifest.h"
+#include "repo.h"
+#include "util.h"
+
+struct bfs_backup;
+
+struct bfs_progress {
+	uint64_t files;            /* entries done */
+	uint64_t bytes;            /* plain bytes read from sources */
+	uint64_t new_bytes;        /* plain bytes of new chunks */
+	uint64_t stored_bytes;     /* compressed bytes written to packs */
+	uint64_t reused_files;     /* unchanged files not re-read */
+	uint64_t errors;
+	int64_t elapsed_ns;
+	const char *current;       /* path being read, borrowed */
+};
+typedef void (*bfs_progress_cb)(void *arg, const struct bfs_progress *p);
+
+struct bfs_backup_opts {
+	const char *id;            /* NULL: UTC YYYY-MM-DD_HH-MM-SS */
+	const char *const *tags;   /* NULL-terminated, may be NULL */
+	const char *host;          /* NULL: gethostname() */
+	unsigned threads;          /* 0: number of CPUs */
+	bfs_progress_cb progress;  /* may be NULL; called at most ~10/s */
+	void *progress_arg;
+};
+
+/* Start a backup.  Checks the id (valid, not already in the repository or
+ * catalog: -EEXIST "backup 'ID' already exists").  repo and cat are
+ * borrowed for the backup's lifetime. */
+int bfs_backup_begin(struct bfs_repo *repo, struct bfs_catalog *cat,
+		     const struct bfs_backup_opts *opts,
+		     struct bfs_backup **out, struct bfs_err *err);
+const char *bfs_backup_id(const struct bfs_backup *b);
+struct bfs_catalog *bfs_backup_catalog(struct bfs_backup *b);
+
+/* Record a source in the header (sources array): kind ("files", "pg-dump",
+ * ...), the path it lands at, and a key used to find the previous backup
+ * of the same source (e.g. "files:files:/srv/app").  spec is a
+ * human-readable description without secrets.  */
+int bfs_backup_add_source(struct bfs_backup *b, const char *kind,
+			  const char *dest, const char *spec,
+			  const char *key, struct bfs_err *err);
+
+/* Add a non-file entry (dir, symlink, fifo, device, socket).  Missing
+ * parent directories are created implicitly (mode 0755, owner of the
+ * process, backup time).  A directory added twice keeps its first
+ * metadata... unless the first was implicit, then it is updated (the
+ * manifest then holds the dir twice; readers apply the last line).
+ * Any other duplicate path is -EEXIST. */
+int bfs_backup_add(struct bfs_backup *b, const struct bfs_entry *e,
+		   struct bfs_err *err);
+
+/* Stream a file: begin (e->type == BFS_T_FILE; e->size ignored), write any
+ * number of times, end.  Chunked with the given profile.  end sets the
+ * size and emits the entry. */
+int bfs_backup_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
+			  enum bfs_profile profile, struct bfs_err *err);
+int bfs_backup_file_write(struct bfs_backup *b, const void *data, size_t n,
+			  struct bfs_err *err);
+int bfs_backup_file_end(struct bfs_backup *b, struct bfs_err *err);
+/* Drop the file being streamed (e.g. its source turned unreadable midway);
+ * nothing of it reaches the manifest. */
+void bfs_backup_file_cancel(struct bfs_backup *b);
+
+/* Convenience: begin + read fd to EOF + end.  A read error cancels the
+ * file and returns -errno (caller decides: warn or fail). */
+int bfs_backup_file_fd(struct bfs_backup *b, const struct bfs_entry *e,
+		       int fd, enum bfs_profile profile, struct bfs_err *err);
+
+/* An unchanged file: reuse chunks from the previous backup without
+ * reading (e->size must equal the sum of chunk lengths). */
+int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
+			  const struct bfs_chunkref *chunks, size_t n,
+			  struct bfs_err *err);
+
+/* An entry that could not be read: recorded with e->error set, counted,
+ * and the backup marked partial (exit code 3). */
+int bfs_backup_add_error(struct bfs_backup *b, const struct bfs_entry *e,
+			 const char *why, struct bfs_err *err);
+
+/* Flush packs, write the manifest (temp name, fsync, rename / one PUT),
+ * then ingest it into the catalog.  stats may be NULL.  On failure
+ * nothing is visible (no manifest).  b is freed either way. */
+int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
+		      bool *partial, struct bfs_err *err);
+/* Give up: stop workers, write no manifest, free b.  NULL ok. */
+void bfs_backup_abort(struct bfs_backup *b);
+
+#endif
