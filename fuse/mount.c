@@ -1,1 +1,551 @@
-/* placeholder: being written */
+/* mount.c - see mount.h.  Session setup, per-thread catalog connections,
+ * the catalog sync thread.  The operations are in ops.c (metadata) and
+ * read.c (file contents). */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fuse/mount_int.h"
+#include "src/log.h"
+
+int mnt_errno(int rc)
+{
+	switch (rc) {
+	case -ENOENT:
+		return ENOENT;
+	case -ENOMEM:
+		return ENOMEM;
+	default:
+		return EIO;
+	}
+}
+
+/* ---- per-thread catalog connections ----------------------------------- */
+
+static void thread_cat_destroy(void *p)
+{
+	struct thread_cat *t = p;
+	struct bfs_mount *m = t->m;
+
+	pthread_mutex_lock(&m->threads_lock);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		m->threads = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&m->threads_lock);
+	bfs_catalog_close(t->cat);
+	free(t);
+}
+
+struct bfs_catalog *mnt_cat(struct bfs_mount *m)
+{
+	struct thread_cat *t = pthread_getspecific(m->key);
+	struct bfs_err err = { "" };
+	int rc;
+
+	if (t)
+		return t->cat;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		bfs_err_log("cannot open catalog '%s': out of memory",
+			    m->catalog_path);
+		return NULL;
+	}
+	t->m = m;
+	rc = bfs_catalog_open(m->catalog_path, m->repo_id, true, &t->cat, &err);
+	if (rc < 0) {
+		bfs_err_log("cannot open catalog '%s': %s", m->catalog_path,
+			    bfs_err_str(&err, rc));
+		free(t);
+		return NULL;
+	}
+	pthread_mutex_lock(&m->threads_lock);
+	t->next = m->threads;
+	if (m->threads)
+		m->threads->prev = t;
+	m->threads = t;
+	pthread_mutex_unlock(&m->threads_lock);
+	pthread_setspecific(m->key, t);
+	return t->cat;
+}
+
+/* ---- messages --------------------------------------------------------- */
+
+struct find_name {
+	int64_t rowid;
+	char name[129];
+};
+
+static int find_name_cb(void *arg, const struct bfs_backup_info *b)
+{
+	struct find_name *f = arg;
+
+	if (b->rowid != f->rowid)
+		return 0;
+	snprintf(f->name, sizeof(f->name), "%s", b->name);
+	return 1;
+}
+
+void mnt_entry_path(struct bfs_catalog *cat, int64_t id, char *buf, size_t n)
+{
+	/* Walk up to the backup root collecting names, then print them
+	 * backwards.  Only used for error messages. */
+	char *names[256];
+	size_t depth = 0, i, len = 0;
+	struct find_name f = { 0, "?" };
+	int64_t cur = id;
+
+	buf[0] = '\0';
+	while (cur > 0 && depth < BFS_ARRAY_SIZE(names)) {
+		struct bfs_cat_entry e = { 0 };
+
+		if (bfs_catalog_get(cat, cur, &e, NULL) < 0)
+			break;
+		f.rowid = e.backup;
+		if (e.parent == 0) {
+			bfs_cat_entry_clear(&e);
+			break;
+		}
+		names[depth++] = strdup(e.e.path ? e.e.path : "?");
+		cur = e.parent;
+		bfs_cat_entry_clear(&e);
+	}
+	if (f.rowid)
+		bfs_catalog_list(cat, find_name_cb, &f, NULL);
+	len = (size_t)snprintf(buf, n, "%s", f.name);
+	for (i = depth; i-- > 0;) {
+		if (len < n)
+			len += (size_t)snprintf(buf + len, n - len, "/%s",
+						names[i] ? names[i] : "?");
+		free(names[i]);
+	}
+}
+
+/* ---- the catalog sync thread ------------------------------------------ */
+
+struct name_list {
+	char **v;
+	size_t n, cap;
+};
+
+static int name_list_cb(void *arg, const struct bfs_backup_info *b)
+{
+	struct name_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		char **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n] = strdup(b->name);
+	if (!l->v[l->n])
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+static void name_list_free(struct name_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static bool name_list_has(const struct name_list *l, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Tell the kernel about names that came or went in the root. */
+static void invalidate_root(struct bfs_mount *m, const struct name_list *old,
+			    const struct name_list *cur)
+{
+	size_t i;
+
+	for (i = 0; i < old->n; i++)
+		if (!name_list_has(cur, old->v[i]))
+			fuse_lowlevel_notify_inval_entry(m->se, FUSE_ROOT_ID,
+							 old->v[i],
+							 strlen(old->v[i]));
+	for (i = 0; i < cur->n; i++)
+		if (!name_list_has(old, cur->v[i]))
+			fuse_lowlevel_notify_inval_entry(m->se, FUSE_ROOT_ID,
+							 cur->v[i],
+							 strlen(cur->v[i]));
+	fuse_lowlevel_notify_inval_entry(m->se, FUSE_ROOT_ID, "latest", 6);
+	fuse_lowlevel_notify_inval_inode(m->se, BFS_INO_LATEST, 0, 0);
+	fuse_lowlevel_notify_inval_inode(m->se, FUSE_ROOT_ID, 0, 0);
+}
+
+static void *sync_main(void *arg)
+{
+	struct bfs_mount *m = arg;
+	struct bfs_catalog *cat = NULL;
+	struct name_list names = { 0 };
+	struct bfs_err err = { "" };
+	char last_msg[sizeof(err.msg)] = "";
+	int64_t gen = -1;
+	int rc;
+
+	rc = bfs_catalog_open(m->catalog_path, m->repo_id, false, &cat, &err);
+	if (rc < 0) {
+		bfs_err_log("catalog sync disabled: cannot open catalog '%s': "
+			    "%s", m->catalog_path, bfs_err_str(&err, rc));
+		return NULL;
+	}
+	if (bfs_catalog_generation(cat, &gen) < 0)
+		gen = -1;
+	bfs_catalog_list(cat, name_list_cb, &names, NULL);
+
+	pthread_mutex_lock(&m->sync.lock);
+	while (!m->sync.stop) {
+		struct timespec ts;
+		struct name_list cur = { 0 };
+		int64_t g;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += m->o.sync_interval_ms / 1000;
+		ts.tv_nsec += (long)(m->o.sync_interval_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&m->sync.cond, &m->sync.lock, &ts);
+		if (m->sync.stop)
+			break;
+		pthread_mutex_unlock(&m->sync.lock);
+
+		err.msg[0] = '\0';
+		rc = bfs_catalog_sync(cat, m->repo, NULL, &err);
+		if (rc < 0) {
+			/* Log a failure once, not every 2 s. */
+			if (strcmp(last_msg, bfs_err_str(&err, rc)) != 0) {
+				snprintf(last_msg, sizeof(last_msg), "%s",
+					 bfs_err_str(&err, rc));
+				bfs_warn("catalog sync failed: %s", last_msg);
+			}
+		} else if (last_msg[0]) {
+			bfs_info("catalog sync works again");
+			last_msg[0] = '\0';
+		}
+		if (bfs_catalog_generation(cat, &g) == 0 && g != gen) {
+			if (bfs_catalog_list(cat, name_list_cb, &cur,
+					     NULL) == 0) {
+				bfs_info("backups changed: %zu now", cur.n);
+				invalidate_root(m, &names, &cur);
+				name_list_free(&names);
+				names = cur;
+				gen = g;
+			} else {
+				name_list_free(&cur);
+			}
+		}
+		pthread_mutex_lock(&m->sync.lock);
+	}
+	pthread_mutex_unlock(&m->sync.lock);
+	name_list_free(&names);
+	bfs_catalog_close(cat);
+	return NULL;
+}
+
+/* ---- session ------------------------------------------------------------ */
+
+/* Append s to b escaping ',' and '\' (libfuse's option syntax). */
+static int append_escaped(struct bfs_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if ((*s == ',' || *s == '\\') && bfs_buf_append(b, "\\", 1))
+			return -ENOMEM;
+		if (bfs_buf_append(b, s, 1))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* FUSE mounts get the kernel's default 128 KiB readahead, so sequential
+ * reads arrive as 128 KiB requests.  Raise it (root only, best effort) so
+ * that big sequential reads cost fewer round trips.  The mount's bdi is
+ * named after its device number, found in mountinfo.  It must be done
+ * after the kernel has processed our INIT reply (which caps it), so a
+ * short-lived thread started by init does it a moment later. */
+static void raise_readahead(const char *mountpoint, unsigned kb)
+{
+	char line[4096], path[128], dev[32];
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "r");
+	if (!f)
+		return;
+	dev[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		char mp[4096], d[32];
+
+		/* id parent major:minor root mountpoint ... */
+		if (sscanf(line, "%*s %*s %31s %*s %4095s", d, mp) == 2 &&
+		    strcmp(mp, mountpoint) == 0)
+			snprintf(dev, sizeof(dev), "%s", d);
+	}
+	fclose(f);
+	if (!dev[0])
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	f = fopen(path, "w");
+	if (!f)
+		return;
+	fprintf(f, "%u\n", kb);
+	if (fclose(f) != 0)
+		bfs_debug("cannot raise readahead of '%s'", mountpoint);
+}
+
+static void *tune_main(void *arg)
+{
+	struct bfs_mount *m = arg;
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+	raise_readahead(m->mountpoint, 1024);
+	return NULL;
+}
+
+void mnt_after_init(struct bfs_mount *m)
+{
+	if (!m->ra_bytes || getuid() != 0 || m->tune_started)
+		return;
+	if (pthread_create(&m->tune_th, NULL, tune_main, m) == 0)
+		m->tune_started = true;
+}
+
+int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
+		  struct bfs_mount **out, struct bfs_err *err)
+{
+	struct bfs_mount *m;
+	struct bfs_buf opts = { 0 };
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	int rc;
+
+	*out = NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	m->o = *o;
+	m->mountpoint = dup_or_null(o->mountpoint);
+	m->catalog_path = dup_or_null(o->catalog_path);
+	m->repo_id = dup_or_null(o->repo_id);
+	m->fsname = dup_or_null(o->fsname ? o->fsname : "backupfs");
+	m->fuse_opts = dup_or_null(o->fuse_opts);
+	if (!m->mountpoint || !m->catalog_path || !m->repo_id || !m->fsname ||
+	    (o->fuse_opts && !m->fuse_opts)) {
+		rc = bfs_err_set(err, -ENOMEM, "out of memory");
+		goto out_free;
+	}
+	m->o.mountpoint = m->mountpoint;
+	m->o.catalog_path = m->catalog_path;
+	m->o.repo_id = m->repo_id;
+	m->o.fsname = m->fsname;
+	m->o.fuse_opts = m->fuse_opts;
+	m->repo = repo;
+	m->uid = getuid();
+	m->gid = getgid();
+	m->mount_time_ns = bfs_now_ns();
+	if (!m->o.cache_size)
+		m->o.cache_size = BFS_MOUNT_DEFAULT_CACHE;
+	m->ra_chunks = o->readahead_chunks ? o->readahead_chunks : 256;
+	m->ra_bytes = o->readahead_bytes ? o->readahead_bytes : 32ull << 20;
+	if (m->ra_bytes > m->o.cache_size / 4)
+		m->ra_bytes = m->o.cache_size / 4;
+	if (o->readahead_chunks == BFS_MOUNT_NO_READAHEAD)
+		m->ra_bytes = 0;
+	pthread_mutex_init(&m->threads_lock, NULL);
+	pthread_mutex_init(&m->logged_lock, NULL);
+	pthread_mutex_init(&m->ra.lock, NULL);
+	pthread_cond_init(&m->ra.cond, NULL);
+	pthread_mutex_init(&m->sync.lock, NULL);
+	pthread_cond_init(&m->sync.cond, NULL);
+	rc = pthread_key_create(&m->key, thread_cat_destroy);
+	if (rc) {
+		rc = bfs_err_set(err, -rc, "cannot create thread key");
+		goto out_free;
+	}
+	m->key_created = true;
+	rc = bfs_chunkcache_new(m->o.cache_size, &m->cache);
+	if (rc < 0) {
+		bfs_err_set(err, rc, "cannot create the chunk cache");
+		goto out_free;
+	}
+
+	/* ro always; private unless allow_other, which also makes the
+	 * kernel enforce the recorded modes and owners. */
+	rc = -ENOMEM;
+	if (bfs_buf_printf(&opts, "ro,subtype=backupfs,fsname=") ||
+	    append_escaped(&opts, m->fsname) ||
+	    (o->allow_other &&
+	     bfs_buf_printf(&opts, ",allow_other,default_permissions")) ||
+	    (m->fuse_opts && m->fuse_opts[0] &&
+	     bfs_buf_printf(&opts, ",%s", m->fuse_opts)) ||
+	    bfs_buf_append(&opts, "", 1)) {
+		bfs_err_set(err, rc, "out of memory");
+		goto out_opts;
+	}
+	if (fuse_opt_add_arg(&args, "backupfs") ||
+	    fuse_opt_add_arg(&args, "-o") ||
+	    fuse_opt_add_arg(&args, (const char *)opts.data) ||
+	    (o->debug && fuse_opt_add_arg(&args, "-d"))) {
+		bfs_err_set(err, rc, "out of memory");
+		goto out_args;
+	}
+	m->se = fuse_session_new(&args, &bfs_mount_ops, sizeof(bfs_mount_ops),
+				 m);
+	if (!m->se) {
+		rc = bfs_err_set(err, -EINVAL, "invalid mount options '%s'",
+				 (const char *)opts.data);
+		goto out_args;
+	}
+	if (fuse_session_mount(m->se, m->mountpoint) != 0) {
+		rc = bfs_err_set(err, -EIO, "cannot mount on '%s' (see the "
+				 "message above; is /dev/fuse usable?)",
+				 m->mountpoint);
+		goto out_args;
+	}
+	m->mounted = true;
+	fuse_opt_free_args(&args);
+	bfs_buf_free(&opts);
+	*out = m;
+	return 0;
+
+out_args:
+	fuse_opt_free_args(&args);
+out_opts:
+	bfs_buf_free(&opts);
+out_free:
+	bfs_mount_free(m);
+	return rc;
+}
+
+int bfs_mount_serve(struct bfs_mount *m, struct bfs_err *err)
+{
+	struct fuse_loop_config cfg = { .clone_fd = 0, .max_idle_threads = 16 };
+	int rc;
+
+	rc = mnt_ra_start(m, m->o.readahead_workers ? m->o.readahead_workers
+						    : 4);
+	if (rc < 0)
+		return bfs_err_set(err, rc, "cannot start readahead threads");
+	if (m->o.sync_interval_ms) {
+		rc = pthread_create(&m->sync.th, NULL, sync_main, m);
+		if (rc) {
+			mnt_ra_stop(m);
+			return bfs_err_set(err, -rc,
+					   "cannot start the sync thread");
+		}
+		m->sync.started = true;
+	}
+	if (fuse_set_signal_handlers(m->se) != 0) {
+		rc = bfs_err_set(err, -EIO, "cannot set signal handlers");
+		goto out_stop;
+	}
+	bfs_info("mounted '%s' on '%s' (cache %llu MiB)", m->fsname,
+		 m->mountpoint, (unsigned long long)(m->o.cache_size >> 20));
+	rc = fuse_session_loop_mt(m->se, &cfg);
+	fuse_remove_signal_handlers(m->se);
+	if (rc < 0) {
+		rc = bfs_err_set(err, rc, "fuse session failed: %s",
+				 strerror(-rc));
+	} else {
+		rc = 0;
+	}
+	{
+		struct bfs_cc_stats st;
+
+		bfs_chunkcache_stats(m->cache, &st);
+		bfs_info("unmounting '%s': cache hits %llu, misses %llu, "
+			 "peak %llu MiB", m->mountpoint,
+			 (unsigned long long)st.hits,
+			 (unsigned long long)st.misses,
+			 (unsigned long long)(st.peak_bytes >> 20));
+	}
+out_stop:
+	if (m->tune_started) {
+		pthread_join(m->tune_th, NULL);
+		m->tune_started = false;
+	}
+	if (m->sync.started) {
+		pthread_mutex_lock(&m->sync.lock);
+		m->sync.stop = true;
+		pthread_cond_broadcast(&m->sync.cond);
+		pthread_mutex_unlock(&m->sync.lock);
+		pthread_join(m->sync.th, NULL);
+		m->sync.started = false;
+	}
+	mnt_ra_stop(m);
+	return rc;
+}
+
+static void free_common(struct bfs_mount *m)
+{
+	struct thread_cat *t, *next;
+
+	/* Worker threads are gone; close what their destructors did not
+	 * (the calling thread's own connection, if any). */
+	for (t = m->threads; t; t = next) {
+		next = t->next;
+		bfs_catalog_close(t->cat);
+		free(t);
+	}
+	m->threads = NULL;
+	if (m->key_created)
+		pthread_key_delete(m->key);
+	bfs_chunkcache_free(m->cache);
+	free(m->logged);
+	free(m->mountpoint);
+	free(m->catalog_path);
+	free(m->repo_id);
+	free(m->fsname);
+	free(m->fuse_opts);
+	free(m);
+}
+
+void bfs_mount_free(struct bfs_mount *m)
+{
+	if (!m)
+		return;
+	if (m->se) {
+		if (m->mounted)
+			fuse_session_unmount(m->se);
+		fuse_session_destroy(m->se);
+	}
+	free_common(m);
+}
+
+void bfs_mount_abandon(struct bfs_mount *m)
+{
+	if (!m)
+		return;
+	/* fuse_session_destroy would not unmount without _unmount, but it
+	 * talks to the kernel connection: just drop our memory. */
+	free_common(m);
+}

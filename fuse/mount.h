@@ -1,1 +1,79 @@
-/* placeholder: being written */
+/* mount.h - the FUSE driver: a repository's backups as a read-only tree.
+ *
+ *   /                  one directory per backup (from the catalog), plus
+ *   /latest            a symlink to the newest backup's id
+ *   /<id>/...          the backup's tree as written
+ *
+ * libfuse3 low-level API, multi-threaded session loop.  Inode numbers come
+ * from catalog entry ids (ino = id + BFS_INO_BASE; 1 = root, 2 = latest);
+ * the members of a hardlink group share the inode of the entry that
+ * carries the data.  Every FUSE worker thread has its own read-only
+ * catalog connection (pthread key).  File contents come from a shared LRU
+ * of decompressed chunks (src/chunkcache.h) filled with
+ * bfs_repo_read_chunks, with readahead for sequential readers.  A
+ * background thread syncs the catalog with the repository every
+ * sync_interval_ms and invalidates the root when backups come or go.
+ *
+ * Only fuse/ includes the FUSE headers; this header does not.
+ */
+#ifndef BFS_FUSE_MOUNT_H
+#define BFS_FUSE_MOUNT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "src/repo.h"
+#include "src/util.h"
+
+#define BFS_INO_BASE 2          /* ino = catalog entry id + BFS_INO_BASE */
+#define BFS_INO_LATEST 2        /* /latest (entry ids start at 1) */
+
+struct bfs_mount_opts {
+	const char *mountpoint;       /* absolute path, an existing directory */
+	const char *catalog_path;     /* absolute path of the catalog db */
+	const char *repo_id;          /* the repository id (catalog check) */
+	const char *fsname;           /* for /proc/mounts, e.g. the repo URL */
+	const char *fuse_opts;        /* extra comma-separated options passed
+					 to FUSE (may be NULL) */
+	bool allow_other;             /* also turns on default_permissions */
+	bool debug;                   /* libfuse debug output */
+	uint64_t cache_size;          /* chunk cache bound, bytes */
+	unsigned sync_interval_ms;    /* catalog sync period; 0 = never */
+	unsigned readahead_chunks;    /* max chunks ahead (0 = default 256,
+					 BFS_MOUNT_NO_READAHEAD = off) */
+	uint64_t readahead_bytes;     /* max bytes ahead (0 = default 32 MiB,
+					 never more than cache_size / 4) */
+	unsigned readahead_workers;   /* threads (0 = default 4) */
+	/* Called once, from a FUSE thread, when the kernel's INIT request has
+	 * been answered: the mount point works from then on.  May be NULL. */
+	void (*ready)(void *arg);
+	void *ready_arg;
+};
+
+#define BFS_MOUNT_DEFAULT_CACHE (256ull << 20)
+#define BFS_MOUNT_NO_READAHEAD UINT32_MAX
+
+struct bfs_mount;
+
+/* Create the FUSE session and mount it at o->mountpoint.  repo is
+ * borrowed and must outlive the mount; o and its strings are copied.
+ * Errors: -EINVAL bad options (message from libfuse on stderr too),
+ * -EIO/-errno mount failed.  Nothing is left mounted on failure.
+ * No threads are started (fork is safe afterwards). */
+int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
+		  struct bfs_mount **out, struct bfs_err *err);
+
+/* Serve requests until unmounted (fusermount3 -u) or SIGTERM/SIGINT/
+ * SIGHUP (signal handlers are installed for the duration).  Starts the
+ * readahead workers and the sync thread first.  Returns 0 after a clean
+ * end, or -errno with err set if serving could not start. */
+int bfs_mount_serve(struct bfs_mount *m, struct bfs_err *err);
+
+/* Unmount (if still mounted) and free everything.  NULL ok. */
+void bfs_mount_free(struct bfs_mount *m);
+
+/* Give up the mount without unmounting (a parent process after fork,
+ * whose child serves it).  Frees memory only.  NULL ok. */
+void bfs_mount_abandon(struct bfs_mount *m);
+
+#endif

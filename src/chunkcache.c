@@ -1,1 +1,337 @@
-/* placeholder: being written */
+/* chunkcache.c - see chunkcache.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunkcache.h"
+
+enum { CC_LOADING, CC_READY, CC_FAILED };
+
+struct bfs_cc_entry {
+	uint8_t hash[BFS_HASH_LEN];
+	uint32_t len;
+	int state;                     /* CC_*; protected by cc->lock */
+	int rc;                        /* loader's error when CC_FAILED */
+	unsigned refs;                 /* protected by cc->lock */
+	bool in_table;                 /* counted in cc->bytes */
+	struct bfs_cc_entry *hnext;    /* hash chain */
+	/* In the LRU list iff in_table && state == CC_READY && refs == 0. */
+	struct bfs_cc_entry *prev, *next;
+	uint8_t *data;
+};
+
+struct bfs_chunkcache {
+	pthread_mutex_t lock;          /* protects everything below */
+	pthread_cond_t done;           /* broadcast when a load completes */
+	struct bfs_cc_entry **buckets;
+	size_t nbuckets;               /* power of two */
+	struct bfs_cc_entry *head, *tail;   /* LRU: head most recent */
+	struct bfs_cc_stats st;
+};
+
+static size_t bucket_of(const struct bfs_chunkcache *cc, const uint8_t *hash)
+{
+	/* SHA-256 bytes are uniform: the first 8 make a good hash. */
+	return (size_t)bfs_get_le64(hash) & (cc->nbuckets - 1);
+}
+
+static void lru_unlink(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		cc->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		cc->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static bool lru_linked(const struct bfs_chunkcache *cc,
+		       const struct bfs_cc_entry *e)
+{
+	return e->prev || e->next || cc->head == e;
+}
+
+static void lru_push_head(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
+{
+	e->prev = NULL;
+	e->next = cc->head;
+	if (cc->head)
+		cc->head->prev = e;
+	cc->head = e;
+	if (!cc->tail)
+		cc->tail = e;
+}
+
+static void entry_free(struct bfs_cc_entry *e)
+{
+	free(e->data);
+	free(e);
+}
+
+/* Remove e from the hash table and the byte count (not from the LRU). */
+static void table_remove(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
+{
+	struct bfs_cc_entry **pp = &cc->buckets[bucket_of(cc, e->hash)];
+
+	while (*pp && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = e->hnext;
+	e->hnext = NULL;
+	e->in_table = false;
+	cc->st.bytes -= e->len;
+	cc->st.entries--;
+}
+
+/* Evict unpinned ready entries, oldest first, until `need` more bytes fit
+ * under the bound (or nothing is left to evict). */
+static void make_room(struct bfs_chunkcache *cc, uint64_t need)
+{
+	while (cc->tail && cc->st.bytes + need > cc->st.max_bytes) {
+		struct bfs_cc_entry *e = cc->tail;
+
+		lru_unlink(cc, e);
+		table_remove(cc, e);
+		cc->st.evictions++;
+		entry_free(e);
+	}
+}
+
+static void grow_table(struct bfs_chunkcache *cc)
+{
+	struct bfs_cc_entry **nb;
+	size_t n = cc->nbuckets * 2, i;
+
+	nb = calloc(n, sizeof(*nb));
+	if (!nb)
+		return;    /* longer chains, still correct */
+	for (i = 0; i < cc->nbuckets; i++) {
+		struct bfs_cc_entry *e = cc->buckets[i], *next;
+
+		for (; e; e = next) {
+			size_t b = (size_t)bfs_get_le64(e->hash) & (n - 1);
+
+			next = e->hnext;
+			e->hnext = nb[b];
+			nb[b] = e;
+		}
+	}
+	free(cc->buckets);
+	cc->buckets = nb;
+	cc->nbuckets = n;
+}
+
+int bfs_chunkcache_new(uint64_t max_bytes, struct bfs_chunkcache **out)
+{
+	struct bfs_chunkcache *cc;
+
+	*out = NULL;
+	if (max_bytes == 0)
+		return -EINVAL;
+	cc = calloc(1, sizeof(*cc));
+	if (!cc)
+		return -ENOMEM;
+	cc->nbuckets = 1024;
+	cc->buckets = calloc(cc->nbuckets, sizeof(*cc->buckets));
+	if (!cc->buckets) {
+		free(cc);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&cc->lock, NULL);
+	pthread_cond_init(&cc->done, NULL);
+	cc->st.max_bytes = max_bytes;
+	*out = cc;
+	return 0;
+}
+
+void bfs_chunkcache_free(struct bfs_chunkcache *cc)
+{
+	size_t i;
+
+	if (!cc)
+		return;
+	for (i = 0; i < cc->nbuckets; i++) {
+		struct bfs_cc_entry *e = cc->buckets[i], *next;
+
+		for (; e; e = next) {
+			next = e->hnext;
+			entry_free(e);
+		}
+	}
+	free(cc->buckets);
+	pthread_cond_destroy(&cc->done);
+	pthread_mutex_destroy(&cc->lock);
+	free(cc);
+}
+
+static struct bfs_cc_entry *find(struct bfs_chunkcache *cc,
+				 const uint8_t *hash, uint32_t len)
+{
+	struct bfs_cc_entry *e = cc->buckets[bucket_of(cc, hash)];
+
+	for (; e; e = e->hnext)
+		if (e->len == len && memcmp(e->hash, hash, BFS_HASH_LEN) == 0)
+			return e;
+	return NULL;
+}
+
+/* Take a reference on a found entry; returns its state for the caller. */
+static int take(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
+{
+	if (e->refs == 0 && lru_linked(cc, e))
+		lru_unlink(cc, e);
+	e->refs++;
+	if (e->state == CC_READY) {
+		cc->st.hits++;
+		return BFS_CC_HIT;
+	}
+	cc->st.waits++;
+	return BFS_CC_PENDING;
+}
+
+int bfs_chunkcache_acquire(struct bfs_chunkcache *cc,
+			   const uint8_t hash[BFS_HASH_LEN], uint32_t len,
+			   struct bfs_cc_entry **out)
+{
+	struct bfs_cc_entry *e;
+	size_t b;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&cc->lock);
+	e = find(cc, hash, len);
+	if (e) {
+		rc = take(cc, e);
+		*out = e;
+		goto out_unlock;
+	}
+	make_room(cc, len);
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		rc = -ENOMEM;
+		goto out_unlock;
+	}
+	e->data = malloc(len ? len : 1);
+	if (!e->data) {
+		free(e);
+		rc = -ENOMEM;
+		goto out_unlock;
+	}
+	memcpy(e->hash, hash, BFS_HASH_LEN);
+	e->len = len;
+	e->state = CC_LOADING;
+	e->refs = 1;
+	e->in_table = true;
+	if (cc->st.entries + 1 > cc->nbuckets)
+		grow_table(cc);
+	b = bucket_of(cc, hash);
+	e->hnext = cc->buckets[b];
+	cc->buckets[b] = e;
+	cc->st.entries++;
+	cc->st.bytes += len;
+	if (cc->st.bytes > cc->st.peak_bytes)
+		cc->st.peak_bytes = cc->st.bytes;
+	cc->st.misses++;
+	*out = e;
+	rc = BFS_CC_LOAD;
+out_unlock:
+	pthread_mutex_unlock(&cc->lock);
+	return rc;
+}
+
+int bfs_chunkcache_lookup(struct bfs_chunkcache *cc,
+			  const uint8_t hash[BFS_HASH_LEN], uint32_t len,
+			  struct bfs_cc_entry **out)
+{
+	struct bfs_cc_entry *e;
+	int rc = -ENOENT;
+
+	*out = NULL;
+	pthread_mutex_lock(&cc->lock);
+	e = find(cc, hash, len);
+	if (e) {
+		rc = take(cc, e);
+		*out = e;
+	}
+	pthread_mutex_unlock(&cc->lock);
+	return rc;
+}
+
+void bfs_chunkcache_complete(struct bfs_chunkcache *cc,
+			     struct bfs_cc_entry *e, int rc)
+{
+	pthread_mutex_lock(&cc->lock);
+	if (e->state == CC_LOADING) {
+		if (rc == 0) {
+			e->state = CC_READY;
+		} else {
+			e->state = CC_FAILED;
+			e->rc = rc < 0 ? rc : -EIO;
+			cc->st.failures++;
+			if (e->in_table)
+				table_remove(cc, e);
+		}
+		pthread_cond_broadcast(&cc->done);
+	}
+	pthread_mutex_unlock(&cc->lock);
+}
+
+int bfs_chunkcache_wait(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&cc->lock);
+	while (e->state == CC_LOADING)
+		pthread_cond_wait(&cc->done, &cc->lock);
+	rc = e->state == CC_READY ? 0 : e->rc;
+	pthread_mutex_unlock(&cc->lock);
+	return rc;
+}
+
+void bfs_chunkcache_release(struct bfs_chunkcache *cc,
+			    struct bfs_cc_entry *e)
+{
+	if (!e)
+		return;
+	pthread_mutex_lock(&cc->lock);
+	if (--e->refs == 0) {
+		if (!e->in_table) {
+			entry_free(e);
+		} else if (e->state == CC_READY) {
+			lru_push_head(cc, e);
+			make_room(cc, 0);
+		} else {
+			/* A loader dropped its reference without completing:
+			 * treat as a failed load so waiters cannot hang. */
+			e->state = CC_FAILED;
+			e->rc = -EIO;
+			table_remove(cc, e);
+			pthread_cond_broadcast(&cc->done);
+			entry_free(e);
+		}
+	}
+	pthread_mutex_unlock(&cc->lock);
+}
+
+uint8_t *bfs_cc_data(struct bfs_cc_entry *e)
+{
+	return e->data;
+}
+
+uint32_t bfs_cc_len(const struct bfs_cc_entry *e)
+{
+	return e->len;
+}
+
+void bfs_chunkcache_stats(struct bfs_chunkcache *cc, struct bfs_cc_stats *s)
+{
+	pthread_mutex_lock(&cc->lock);
+	*s = cc->st;
+	pthread_mutex_unlock(&cc->lock);
+}

@@ -1,1 +1,79 @@
-/* placeholder: being written */
+/* copy.h - copy backups between two repositories (local <-> S3, S3 <-> S3,
+ * local <-> local), incrementally.
+ *
+ * For each selected backup: read its manifest (untrusted), collect the
+ * packs it references, copy each pack the target lacks (or holds with a
+ * different size), verifying that the bytes hash to the pack id, then put
+ * the manifest last, so an interrupted copy leaves no backup in the target
+ * whose packs are missing.  Packs and manifests are copied byte for byte,
+ * so chunk locations stay valid.  A second copy finds everything present
+ * and transfers nothing.
+ *
+ * The core never prints: progress goes through a callback.
+ */
+#ifndef BFS_COPY_H
+#define BFS_COPY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "repo.h"
+#include "store.h"
+#include "util.h"
+
+enum bfs_copy_event {
+	BFS_COPY_BACKUP_START,   /* id: backup; n: its number of packs */
+	BFS_COPY_PACK,           /* key: pack copied; bytes: its size */
+	BFS_COPY_BACKUP_DONE,    /* id: backup copied (manifest written) */
+	BFS_COPY_BACKUP_SKIP,    /* id: backup already in the target */
+	BFS_COPY_SOURCE_DELETED, /* id: source manifest deleted */
+};
+
+/* Progress callback; strings borrowed for the call.  Calls never overlap
+ * (BFS_COPY_PACK comes from the transfer threads, under a lock; the
+ * others from the thread that called bfs_copy). */
+typedef void (*bfs_copy_progress_fn)(void *arg, enum bfs_copy_event ev,
+				     const char *id, const char *key,
+				     uint64_t n, uint64_t bytes);
+
+struct bfs_copy_opts {
+	const char *const *ids;   /* backups to copy; NULL/nids 0: every
+				     backup of the source not in the target */
+	size_t nids;
+	bool delete_source;       /* after each backup is safely in the
+				     target, delete its manifest in the
+				     source (packs stay: prune's job) */
+	unsigned jobs;            /* parallel pack transfers, 0 = 4 */
+	bfs_copy_progress_fn progress;   /* may be NULL */
+	void *progress_arg;
+};
+
+struct bfs_copy_stats {
+	unsigned backups_copied;
+	unsigned backups_skipped;  /* already in the target */
+	unsigned sources_deleted;
+	uint64_t packs_copied;
+	uint64_t bytes_copied;     /* pack + manifest bytes written */
+	uint64_t packs_present;    /* needed but already in the target */
+};
+
+/* Open the target repository at url for a copy from src: if the target
+ * holds no `config`, the source's config object is copied verbatim
+ * (same repository id and chunker parameters, so deduplication works
+ * across both), creating the bucket or directory as needed; *created tells
+ * which.  *out owned by the caller (bfs_repo_close).  0 / -errno. */
+int bfs_copy_open_target(struct bfs_repo *src, const char *url,
+			 const struct bfs_store_opts *sopts,
+			 struct bfs_repo **out, bool *created,
+			 struct bfs_err *err);
+
+/* Copy backups from src to dst as described above.  stats may be NULL.
+ * Returns 0 or the first error (-ENOENT for a named backup missing from
+ * the source, -EBADMSG for a pack whose bytes do not match its id,
+ * -EUCLEAN for a corrupt manifest, store errors); backups finished before
+ * the error stay copied.  Not thread-safe on the same repositories. */
+int bfs_copy(struct bfs_repo *src, struct bfs_repo *dst,
+	     const struct bfs_copy_opts *opts, struct bfs_copy_stats *stats,
+	     struct bfs_err *err);
+
+#endif

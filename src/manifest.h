@@ -121,7 +121,7 @@ void bfs_manifest_reader_free(struct bfs_manifest_reader *r); /* NULL ok */
 const struct bfs_manifest_header *
 bfs_manifest_reader_header(const struct bfs_manifest_reader *r);
 /* Next entry.  Returns 1 with *e filled (strings borrowed until the next
- * call) and *chunks/*nchunks the file's chunks (borrowed likewise), 0 at
+ * call) and *chunks, *nchunks the file's chunks (borrowed likewise), 0 at
  * the verified end line, or -EUCLEAN/-ENOMEM with a message naming the
  * line number and what was wrong (bad JSON, bad path, missing end line =
  * "truncated manifest", ...). */

@@ -1,1 +1,398 @@
-/* placeholder: being written */
+/* pack.c - zstd helpers and pack objects, see pack.h and doc/FORMAT.md. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "chunker.h"
+#include "pack.h"
+
+/* ---- zstd helpers ------------------------------------------------------ */
+
+/*
+ * One compression and one decompression context per thread, created on
+ * first use and freed by the pthread_key destructors when the thread
+ * exits.  Worker threads compress millions of chunks: creating a context
+ * per call would cost more than compressing a small chunk.  The main
+ * thread's contexts live until exit (destructors do not run for it).
+ */
+static pthread_once_t zstd_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t cctx_key, dctx_key;
+static int zstd_key_rc;
+
+static void cctx_destroy(void *p)
+{
+	ZSTD_freeCCtx(p);
+}
+
+static void dctx_destroy(void *p)
+{
+	ZSTD_freeDCtx(p);
+}
+
+static void zstd_key_init(void)
+{
+	zstd_key_rc = pthread_key_create(&cctx_key, cctx_destroy);
+	if (zstd_key_rc)
+		return;
+	zstd_key_rc = pthread_key_create(&dctx_key, dctx_destroy);
+	if (zstd_key_rc)
+		pthread_key_delete(cctx_key);
+}
+
+static ZSTD_CCtx *thread_cctx(void)
+{
+	ZSTD_CCtx *c;
+
+	if (pthread_once(&zstd_key_once, zstd_key_init) || zstd_key_rc)
+		return NULL;
+	c = pthread_getspecific(cctx_key);
+	if (c)
+		return c;
+	c = ZSTD_createCCtx();
+	if (c && pthread_setspecific(cctx_key, c)) {
+		ZSTD_freeCCtx(c);
+		c = NULL;
+	}
+	return c;
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+	ZSTD_DCtx *d;
+
+	if (pthread_once(&zstd_key_once, zstd_key_init) || zstd_key_rc)
+		return NULL;
+	d = pthread_getspecific(dctx_key);
+	if (d)
+		return d;
+	d = ZSTD_createDCtx();
+	if (d && pthread_setspecific(dctx_key, d)) {
+		ZSTD_freeDCtx(d);
+		d = NULL;
+	}
+	return d;
+}
+
+/*
+ * Compress src[0..n) as one zstd frame (content size recorded, no
+ * checksum: chunks are verified by SHA-256) and append it to dst.
+ * Returns 0, -ENOMEM, or -EIO if zstd fails.  Thread-safe: uses the
+ * calling thread's context.
+ */
+int bfs_zstd_compress(struct bfs_buf *dst, const void *src, size_t n,
+		      int level, struct bfs_err *err)
+{
+	ZSTD_CCtx *c = thread_cctx();
+	size_t bound = ZSTD_compressBound(n), r;
+	int rc;
+
+	if (!c)
+		return bfs_err_set(err, -ENOMEM, "cannot create zstd context");
+	if (ZSTD_isError(bound))
+		return bfs_err_set(err, -EINVAL, "zstd: input too large");
+	rc = bfs_buf_reserve(dst, bound);
+	if (rc)
+		return bfs_err_set(err, rc, "out of memory");
+	/* ZSTD_compressCCtx resets the parameters to `level` each call and
+	 * records the content size (contentSizeFlag defaults to 1). */
+	r = ZSTD_compressCCtx(c, dst->data + dst->len, bound, src, n, level);
+	if (ZSTD_isError(r))
+		return bfs_err_set(err, -EIO, "zstd compression failed: %s",
+				   ZSTD_getErrorName(r));
+	dst->len += r;
+	return 0;
+}
+
+/*
+ * Decompress exactly one zstd frame src[0..srclen) into dst[0..dstlen).
+ * The frame must record its content size, that size must be dstlen, and
+ * the frame must end exactly at srclen; all of this is checked before
+ * anything is decoded (sizes in untrusted input may lie).  Skippable
+ * frames are rejected.  Returns 0, -EUCLEAN (corrupt or mismatched) or
+ * -ENOMEM.  Thread-safe.
+ */
+int bfs_zstd_decompress(void *dst, size_t dstlen, const void *src,
+			size_t srclen, struct bfs_err *err)
+{
+	unsigned long long fcs;
+	ZSTD_DCtx *d;
+	size_t r;
+
+	if (!src || srclen < 4 || bfs_get_le32(src) != ZSTD_MAGICNUMBER)
+		return bfs_err_set(err, -EUCLEAN, "not a zstd frame");
+	fcs = ZSTD_getFrameContentSize(src, srclen);
+	if (fcs == ZSTD_CONTENTSIZE_ERROR)
+		return bfs_err_set(err, -EUCLEAN, "corrupt zstd frame header");
+	if (fcs == ZSTD_CONTENTSIZE_UNKNOWN)
+		return bfs_err_set(err, -EUCLEAN,
+				   "zstd frame without content size");
+	if (fcs != dstlen)
+		return bfs_err_set(err, -EUCLEAN,
+				   "zstd frame holds %llu bytes, expected %zu",
+				   fcs, dstlen);
+	r = ZSTD_findFrameCompressedSize(src, srclen);
+	if (ZSTD_isError(r))
+		return bfs_err_set(err, -EUCLEAN, "corrupt zstd frame: %s",
+				   ZSTD_getErrorName(r));
+	if (r != srclen)
+		return bfs_err_set(err, -EUCLEAN,
+				   "zstd frame is %zu bytes, %zu given", r,
+				   srclen);
+	d = thread_dctx();
+	if (!d)
+		return bfs_err_set(err, -ENOMEM, "cannot create zstd context");
+	r = ZSTD_decompressDCtx(d, dstlen ? dst : NULL, dstlen, src, srclen);
+	if (ZSTD_isError(r)) {
+		/* A failed frame may leave the context mid-stream. */
+		ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+		return bfs_err_set(err, -EUCLEAN, "corrupt zstd frame: %s",
+				   ZSTD_getErrorName(r));
+	}
+	if (r != dstlen)
+		return bfs_err_set(err, -EUCLEAN,
+				   "zstd frame decoded to %zu bytes, expected %zu",
+				   r, dstlen);
+	return 0;
+}
+
+/* ---- pack builder ------------------------------------------------------ */
+
+struct bfs_pack_builder {
+	struct bfs_buf data;            /* magic + frames so far */
+	struct bfs_pack_entry *entries;
+	size_t count, cap;
+};
+
+/* Returns a new, empty builder, or NULL on ENOMEM.  Free with
+ * bfs_pack_builder_free. */
+struct bfs_pack_builder *bfs_pack_builder_new(void)
+{
+	struct bfs_pack_builder *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	if (bfs_buf_append(&b->data, BFS_PACK_MAGIC, BFS_PACK_HEADER)) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void bfs_pack_builder_free(struct bfs_pack_builder *b)
+{
+	if (!b)
+		return;
+	bfs_buf_free(&b->data);
+	free(b->entries);
+	free(b);
+}
+
+/* Bytes the finished pack would have if finished now. */
+static uint64_t finished_size(const struct bfs_pack_builder *b,
+			      uint64_t extra_frame, size_t extra_entries)
+{
+	return (uint64_t)b->data.len + extra_frame +
+	       (uint64_t)(b->count + extra_entries) * BFS_PACK_INDEX_ENTRY +
+	       BFS_PACK_FOOTER;
+}
+
+/*
+ * Append one compressed frame (clen > 0 bytes, decoding to len bytes whose
+ * SHA-256 is hash).  *offset (may be NULL) receives the frame's offset in
+ * the pack.  The frame is copied.  Returns 0, -EINVAL (clen 0, len over
+ * BFS_CHUNK_MAX_LIMIT), -EFBIG (the pack would exceed BFS_PACK_MAX_SIZE,
+ * which readers reject: finish this pack first) or -ENOMEM.
+ */
+int bfs_pack_builder_add(struct bfs_pack_builder *b,
+			 const uint8_t hash[BFS_HASH_LEN], const void *frame,
+			 uint32_t clen, uint32_t len, uint64_t *offset)
+{
+	struct bfs_pack_entry *e;
+	int rc;
+
+	if (clen == 0 || len > BFS_CHUNK_MAX_LIMIT)
+		return -EINVAL;
+	if (finished_size(b, clen, 1) > BFS_PACK_MAX_SIZE)
+		return -EFBIG;
+	if (b->count == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+
+		e = realloc(b->entries, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		b->entries = e;
+		b->cap = cap;
+	}
+	rc = bfs_buf_append(&b->data, frame, clen);
+	if (rc)
+		return rc;
+	e = &b->entries[b->count++];
+	memcpy(e->hash, hash, BFS_HASH_LEN);
+	e->offset = b->data.len - clen;
+	e->clen = clen;
+	e->len = len;
+	if (offset)
+		*offset = e->offset;
+	return 0;
+}
+
+/* Current size of the frame area plus magic (what finish adds is
+ * count * 48 + 56 bytes). */
+size_t bfs_pack_builder_size(const struct bfs_pack_builder *b)
+{
+	return b->data.len;
+}
+
+size_t bfs_pack_builder_count(const struct bfs_pack_builder *b)
+{
+	return b->count;
+}
+
+/*
+ * Append the index and the footer, compute the pack id (SHA-256 of the
+ * whole object), move the bytes to *out (caller frees out->data; *out is
+ * overwritten, not appended to) and reset the builder.  Returns 0 or
+ * -ENOMEM (the builder is unchanged then).
+ */
+int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
+			    uint8_t id[BFS_HASH_LEN])
+{
+	size_t index_off = b->data.len, i;
+	size_t index_len = b->count * BFS_PACK_INDEX_ENTRY;
+	struct bfs_buf next = { 0 };
+	uint8_t *p;
+	int rc;
+
+	/* Allocate everything first so that failure changes nothing. */
+	rc = bfs_buf_append(&next, BFS_PACK_MAGIC, BFS_PACK_HEADER);
+	if (rc)
+		return rc;
+	rc = bfs_buf_reserve(&b->data, index_len + BFS_PACK_FOOTER);
+	if (rc) {
+		bfs_buf_free(&next);
+		return rc;
+	}
+	p = b->data.data + index_off;
+	for (i = 0; i < b->count; i++, p += BFS_PACK_INDEX_ENTRY) {
+		const struct bfs_pack_entry *e = &b->entries[i];
+
+		memcpy(p, e->hash, BFS_HASH_LEN);
+		bfs_put_le64(p + 32, e->offset);
+		bfs_put_le32(p + 40, e->clen);
+		bfs_put_le32(p + 44, e->len);
+	}
+	bfs_put_le64(p, index_off);
+	bfs_put_le32(p + 8, (uint32_t)b->count);
+	bfs_put_le32(p + 12, 0);
+	bfs_sha256(p + 16, b->data.data + index_off, index_len);
+	memcpy(p + 48, BFS_PACK_END_MAGIC, 8);
+	b->data.len = index_off + index_len + BFS_PACK_FOOTER;
+	bfs_sha256(id, b->data.data, b->data.len);
+
+	*out = b->data;
+	b->data = next;
+	b->count = 0;
+	return 0;
+}
+
+/* ---- pack parser (untrusted input) ------------------------------------- */
+
+/*
+ * Validate a whole pack and return its index.  Checks, in order: size
+ * bounds, both magics, the footer (reserved 0, count consistent with the
+ * index position and the object size), the SHA-256 of the index, and
+ * that the entries tile the frame area: the first frame starts right
+ * after the magic, each next one where the previous ended, the last ends
+ * at the index; every clen > 0 and every len <= BFS_CHUNK_MAX_LIMIT.
+ * Frames themselves are not decoded (see bfs_zstd_decompress).
+ * On success *entries (malloc'ed, caller frees; NULL when count is 0)
+ * and *count are set.  Returns 0, -EUCLEAN with a message, or -ENOMEM.
+ * Thread-safe.
+ */
+int bfs_pack_parse_index(const uint8_t *data, size_t len,
+			 struct bfs_pack_entry **entries, size_t *count,
+			 struct bfs_err *err)
+{
+	const uint8_t *foot, *p;
+	uint8_t sum[BFS_HASH_LEN];
+	struct bfs_pack_entry *ents = NULL;
+	uint64_t index_off, index_len, expect;
+	uint32_t n, i;
+
+	*entries = NULL;
+	*count = 0;
+	if (!data || len < BFS_PACK_HEADER + BFS_PACK_FOOTER)
+		return bfs_err_set(err, -EUCLEAN,
+				   "pack too short (%zu bytes)", len);
+	if (len > BFS_PACK_MAX_SIZE)
+		return bfs_err_set(err, -EUCLEAN,
+				   "pack too large (%zu bytes)", len);
+	if (memcmp(data, BFS_PACK_MAGIC, BFS_PACK_HEADER) != 0)
+		return bfs_err_set(err, -EUCLEAN, "bad pack magic");
+	foot = data + len - BFS_PACK_FOOTER;
+	if (memcmp(foot + 48, BFS_PACK_END_MAGIC, 8) != 0)
+		return bfs_err_set(err, -EUCLEAN, "bad pack end magic");
+	index_off = bfs_get_le64(foot);
+	n = bfs_get_le32(foot + 8);
+	if (bfs_get_le32(foot + 12) != 0)
+		return bfs_err_set(err, -EUCLEAN,
+				   "pack footer: reserved field not zero");
+	/* len <= 256 MiB and n < 2^32, so none of this overflows. */
+	index_len = (uint64_t)n * BFS_PACK_INDEX_ENTRY;
+	if (index_off < BFS_PACK_HEADER ||
+	    index_off > len - BFS_PACK_FOOTER ||
+	    index_len != len - BFS_PACK_FOOTER - index_off)
+		return bfs_err_set(err, -EUCLEAN,
+				   "pack footer: index at %llu with %u entries does not fit a %zu-byte pack",
+				   (unsigned long long)index_off, n, len);
+	bfs_sha256(sum, data + index_off, (size_t)index_len);
+	if (memcmp(sum, foot + 16, BFS_HASH_LEN) != 0)
+		return bfs_err_set(err, -EUCLEAN, "pack index checksum mismatch");
+	if (n) {
+		ents = malloc((size_t)n * sizeof(*ents));
+		if (!ents)
+			return bfs_err_set(err, -ENOMEM, "out of memory");
+	}
+	expect = BFS_PACK_HEADER;
+	p = data + index_off;
+	for (i = 0; i < n; i++, p += BFS_PACK_INDEX_ENTRY) {
+		struct bfs_pack_entry *e = &ents[i];
+
+		memcpy(e->hash, p, BFS_HASH_LEN);
+		e->offset = bfs_get_le64(p + 32);
+		e->clen = bfs_get_le32(p + 40);
+		e->len = bfs_get_le32(p + 44);
+		if (e->offset != expect || e->clen == 0 ||
+		    e->clen > index_off - e->offset) {
+			bfs_err_set(err, -EUCLEAN,
+				    "pack index entry %u: frame at %llu (+%u) outside the frame area or not contiguous",
+				    i, (unsigned long long)e->offset, e->clen);
+			goto out_free;
+		}
+		if (e->len > BFS_CHUNK_MAX_LIMIT) {
+			bfs_err_set(err, -EUCLEAN,
+				    "pack index entry %u: chunk length %u over the limit",
+				    i, e->len);
+			goto out_free;
+		}
+		expect = e->offset + e->clen;
+	}
+	if (expect != index_off) {
+		bfs_err_set(err, -EUCLEAN,
+			    "pack frames end at %llu but the index starts at %llu",
+			    (unsigned long long)expect,
+			    (unsigned long long)index_off);
+		goto out_free;
+	}
+	*entries = ents;
+	*count = n;
+	return 0;
+out_free:
+	free(ents);
+	return -EUCLEAN;
+}

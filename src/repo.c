@@ -1,1 +1,619 @@
-/* placeholder: being written */
+/* repo.c - a repository: a store plus its validated `config`; object keys;
+ * chunk reads with verification.
+ *
+ * The config object (written once by init, doc/FORMAT.md):
+ *   {"backupfs":"repository","version":1,"id":"<64 hex>",
+ *    "created":"2026-11-22T02:50:00Z",
+ *    "chunker":{"dump":{"min":..,"avg":..,"max":..},
+ *               "files":{"min":..,"avg":..,"max":..}},
+ *    "compression":{"algorithm":"zstd","level":3},"pack_size":16777216}
+ * It is untrusted input on open: size-capped and every field checked.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "pack.h"
+#include "repo.h"
+
+#define CONFIG_KEY "config"
+#define CONFIG_MAX (64u << 10)
+#define ZSTD_LEVEL_MIN 1
+#define ZSTD_LEVEL_MAX 19
+#define PACK_SIZE_MIN (1ull << 20)
+#define PACK_SIZE_MAX (128ull << 20)
+/* A zstd frame of BFS_CHUNK_MAX_LIMIT bytes is at most a little larger
+ * (ZSTD_compressBound: n + n/256 + small); anything above is a lie. */
+#define CHUNK_CLEN_MAX (BFS_CHUNK_MAX_LIMIT + (BFS_CHUNK_MAX_LIMIT >> 8) + \
+			4096u)
+/* read_chunks: fetch across gaps up to this size rather than issue a
+ * second request; never fetch more than GROUP_MAX in one request. */
+#define COALESCE_GAP (64u << 10)
+#define GROUP_MAX (32u << 20)
+
+static const char *const profile_names[BFS_PROFILE_COUNT] = {
+	[BFS_PROFILE_DUMP] = "dump",
+	[BFS_PROFILE_FILES] = "files",
+};
+
+static const struct bfs_chunker_params default_chunker[BFS_PROFILE_COUNT] = {
+	[BFS_PROFILE_DUMP] = { 8192, 32768, 262144 },
+	[BFS_PROFILE_FILES] = { 262144, 1048576, 4194304 },
+};
+#define DEFAULT_ZSTD_LEVEL 3
+#define DEFAULT_PACK_SIZE (16ull << 20)
+
+/* ---- config ---------------------------------------------------------- */
+
+static bool hex64_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < BFS_HASH_HEX; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return s[BFS_HASH_HEX] == '\0';
+}
+
+/* An integer-valued JSON number in [min, max]. */
+static bool get_uint(const cJSON *obj, const char *name, uint64_t min,
+		     uint64_t max, uint64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	double d;
+
+	if (!cJSON_IsNumber(v))
+		return false;
+	d = v->valuedouble;
+	if (!isfinite(d) || d < (double)min || d > (double)max ||
+	    d != floor(d))
+		return false;
+	*out = (uint64_t)d;
+	return true;
+}
+
+/* Parse and validate config text into r (id, version, chunker, zstd,
+ * pack size).  url is for messages only. */
+static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
+			const char *url, struct bfs_err *err)
+{
+	const cJSON *v, *chunker, *comp;
+	cJSON *root;
+	char *text;
+	uint64_t u;
+	int rc = 0, p;
+
+	if (memchr(data, '\0', len))
+		return bfs_err_set(err, -EUCLEAN,
+				   "corrupt repository config at '%s': NUL byte",
+				   url);
+	text = malloc(len + 1);
+	if (!text)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	memcpy(text, data, len);
+	text[len] = '\0';
+	root = cJSON_ParseWithOpts(text, NULL, true);
+	free(text);
+	if (!root || !cJSON_IsObject(root)) {
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "corrupt repository config at '%s': not a JSON object",
+				 url);
+		goto out_free_json;
+	}
+
+	v = cJSON_GetObjectItemCaseSensitive(root, "backupfs");
+	if (!cJSON_IsString(v) || strcmp(v->valuestring, "repository") != 0) {
+		rc = bfs_err_set(err, -EPROTO,
+				 "unknown repository format at '%s' (config is not a backupfs repository config)",
+				 url);
+		goto out_free_json;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(root, "version");
+	if (!cJSON_IsNumber(v)) {
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "corrupt repository config at '%s': no version",
+				 url);
+		goto out_free_json;
+	}
+	if (v->valuedouble != BFS_FORMAT_VERSION) {
+		rc = bfs_err_set(err, -EPROTO,
+				 "unsupported repository format version %.15g at '%s'",
+				 v->valuedouble, url);
+		goto out_free_json;
+	}
+	r->version = BFS_FORMAT_VERSION;
+
+#define BAD(...)                                                             \
+	do {                                                                 \
+		rc = bfs_err_set(err, -EUCLEAN,                               \
+				 "corrupt repository config at '%s': " __VA_ARGS__); \
+		goto out_free_json;                                          \
+	} while (0)
+
+	v = cJSON_GetObjectItemCaseSensitive(root, "id");
+	if (!cJSON_IsString(v) || !hex64_valid(v->valuestring))
+		BAD("id is not 64 lowercase hex digits", url);
+	memcpy(r->id, v->valuestring, BFS_HASH_HEX + 1);
+
+	v = cJSON_GetObjectItemCaseSensitive(root, "created");
+	if (!cJSON_IsString(v) || strlen(v->valuestring) > 64)
+		BAD("created is not a time stamp", url);
+
+	chunker = cJSON_GetObjectItemCaseSensitive(root, "chunker");
+	if (!cJSON_IsObject(chunker))
+		BAD("no chunker parameters", url);
+	for (p = 0; p < BFS_PROFILE_COUNT; p++) {
+		const cJSON *prof = cJSON_GetObjectItemCaseSensitive(
+			chunker, profile_names[p]);
+		struct bfs_chunker_params *cp = &r->chunker[p];
+		uint64_t mn, avg, mx;
+
+		if (!cJSON_IsObject(prof) ||
+		    !get_uint(prof, "min", 0, UINT32_MAX, &mn) ||
+		    !get_uint(prof, "avg", 0, UINT32_MAX, &avg) ||
+		    !get_uint(prof, "max", 0, UINT32_MAX, &mx))
+			BAD("chunker.%s needs integer min, avg, max", url,
+			    profile_names[p]);
+		cp->min = (uint32_t)mn;
+		cp->avg = (uint32_t)avg;
+		cp->max = (uint32_t)mx;
+		if (!bfs_chunker_params_valid(cp))
+			BAD("invalid chunker.%s parameters (min %u avg %u max %u)",
+			    url, profile_names[p], cp->min, cp->avg, cp->max);
+	}
+
+	comp = cJSON_GetObjectItemCaseSensitive(root, "compression");
+	if (!cJSON_IsObject(comp))
+		BAD("no compression parameters", url);
+	v = cJSON_GetObjectItemCaseSensitive(comp, "algorithm");
+	if (!cJSON_IsString(v) || strcmp(v->valuestring, "zstd") != 0)
+		BAD("compression algorithm is not zstd", url);
+	if (!get_uint(comp, "level", ZSTD_LEVEL_MIN, ZSTD_LEVEL_MAX, &u))
+		BAD("compression level is not an integer in %d..%d", url,
+		    ZSTD_LEVEL_MIN, ZSTD_LEVEL_MAX);
+	r->zstd_level = (int)u;
+
+	if (!get_uint(root, "pack_size", PACK_SIZE_MIN, PACK_SIZE_MAX, &u))
+		BAD("pack_size is not an integer in %llu..%llu", url,
+		    PACK_SIZE_MIN, PACK_SIZE_MAX);
+	r->pack_target = u;
+#undef BAD
+
+out_free_json:
+	cJSON_Delete(root);
+	return rc;
+}
+
+/* Render a config with defaults and a fresh random id. */
+static int build_config(struct bfs_buf *out, struct bfs_err *err)
+{
+	uint8_t rnd[BFS_HASH_LEN];
+	char id[BFS_HASH_HEX + 1], created[32];
+	cJSON *root, *chunker, *prof, *comp;
+	struct tm tm;
+	time_t now;
+	char *text = NULL;
+	int rc, p;
+
+	rc = bfs_random(rnd, sizeof(rnd));
+	if (rc)
+		return bfs_err_set(err, rc, "cannot get random bytes: %s",
+				   strerror(-rc));
+	bfs_hex(id, rnd, sizeof(rnd));
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+	root = cJSON_CreateObject();
+	if (!root)
+		goto out_nomem;
+	/* Key order as documented in doc/FORMAT.md. */
+	if (!cJSON_AddStringToObject(root, "backupfs", "repository") ||
+	    !cJSON_AddNumberToObject(root, "version", BFS_FORMAT_VERSION) ||
+	    !cJSON_AddStringToObject(root, "id", id) ||
+	    !cJSON_AddStringToObject(root, "created", created))
+		goto out_nomem;
+	chunker = cJSON_AddObjectToObject(root, "chunker");
+	if (!chunker)
+		goto out_nomem;
+	for (p = 0; p < BFS_PROFILE_COUNT; p++) {
+		prof = cJSON_AddObjectToObject(chunker, profile_names[p]);
+		if (!prof ||
+		    !cJSON_AddNumberToObject(prof, "min", default_chunker[p].min) ||
+		    !cJSON_AddNumberToObject(prof, "avg", default_chunker[p].avg) ||
+		    !cJSON_AddNumberToObject(prof, "max", default_chunker[p].max))
+			goto out_nomem;
+	}
+	comp = cJSON_AddObjectToObject(root, "compression");
+	if (!comp || !cJSON_AddStringToObject(comp, "algorithm", "zstd") ||
+	    !cJSON_AddNumberToObject(comp, "level", DEFAULT_ZSTD_LEVEL) ||
+	    !cJSON_AddNumberToObject(root, "pack_size",
+				     (double)DEFAULT_PACK_SIZE))
+		goto out_nomem;
+	text = cJSON_PrintUnformatted(root);
+	if (!text)
+		goto out_nomem;
+	rc = bfs_buf_printf(out, "%s\n", text);
+	if (rc)
+		goto out_nomem;
+	goto out_free;
+
+out_nomem:
+	rc = bfs_err_set(err, -ENOMEM, "out of memory");
+out_free:
+	free(text);
+	cJSON_Delete(root);
+	return rc;
+}
+
+/* Init: create the store location, refuse an existing repository, write
+ * config with BFS_PUT_EXCL (so two racing inits cannot both win).  sopts
+ * may be NULL; create is forced on.  *out owned by the caller
+ * (bfs_repo_close).  0 / -EEXIST / -errno from the store. */
+int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
+		  struct bfs_repo **out, struct bfs_err *err)
+{
+	struct bfs_store_opts opts = { .s3_path_style = -1 };
+	struct bfs_buf cfg = { 0 };
+	struct bfs_repo *r;
+	uint64_t size;
+	int rc;
+
+	*out = NULL;
+	if (sopts)
+		opts = *sopts;
+	opts.create = true;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	rc = bfs_store_open(url, &opts, &r->store, err);
+	if (rc)
+		goto out_free_repo;
+	rc = bfs_store_stat(r->store, CONFIG_KEY, &size, err);
+	if (rc == 0) {
+		rc = bfs_err_set(err, -EEXIST,
+				 "a repository already exists at '%s'", url);
+		goto out_free_repo;
+	}
+	if (rc != -ENOENT) {
+		bfs_err_prefix(err, rc, "cannot check for a repository at '%s'",
+			       url);
+		goto out_free_repo;
+	}
+	rc = build_config(&cfg, err);
+	if (rc)
+		goto out_free_repo;
+	rc = bfs_store_put(r->store, CONFIG_KEY, cfg.data, cfg.len,
+			   BFS_PUT_EXCL, err);
+	if (rc == -EEXIST) {
+		bfs_err_set(err, rc, "a repository already exists at '%s'",
+			    url);
+		goto out_free_cfg;
+	}
+	if (rc) {
+		bfs_err_prefix(err, rc, "cannot write the config of '%s'", url);
+		goto out_free_cfg;
+	}
+	/* Parse what we wrote: one code path fills struct bfs_repo. */
+	rc = parse_config(r, cfg.data, cfg.len, url, err);
+	if (rc)
+		goto out_free_cfg;
+	bfs_buf_free(&cfg);
+	if (err)
+		err->msg[0] = '\0';   /* drop the text of the expected ENOENT */
+	*out = r;
+	return 0;
+
+out_free_cfg:
+	bfs_buf_free(&cfg);
+out_free_repo:
+	bfs_repo_close(r);
+	return rc;
+}
+
+/* Open: read config (at most 64 KiB) and validate it.  sopts may be NULL
+ * (create is ignored: opening never creates).  *out owned by the caller
+ * (bfs_repo_close).  -ENOENT no repository, -EPROTO unknown format or
+ * version, -EUCLEAN corrupt config, -errno from the store. */
+int bfs_repo_open(const char *url, const struct bfs_store_opts *sopts,
+		  struct bfs_repo **out, struct bfs_err *err)
+{
+	struct bfs_store_opts opts = { .s3_path_style = -1 };
+	struct bfs_buf cfg = { 0 };
+	struct bfs_repo *r;
+	uint64_t size;
+	int64_t got;
+	int rc;
+
+	*out = NULL;
+	if (sopts)
+		opts = *sopts;
+	opts.create = false;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	rc = bfs_store_open(url, &opts, &r->store, err);
+	if (rc == -ENOENT) {
+		bfs_err_prefix(err, rc, "no backupfs repository at '%s'", url);
+		goto out_free_repo;
+	}
+	if (rc)
+		goto out_free_repo;
+	rc = bfs_store_stat(r->store, CONFIG_KEY, &size, err);
+	if (rc == -ENOENT) {
+		bfs_err_set(err, rc, "no backupfs repository at '%s'", url);
+		goto out_free_repo;
+	}
+	if (rc) {
+		bfs_err_prefix(err, rc, "cannot read the config of '%s'", url);
+		goto out_free_repo;
+	}
+	if (size > CONFIG_MAX) {
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "corrupt repository config at '%s': %llu bytes (at most %u)",
+				 url, (unsigned long long)size, CONFIG_MAX);
+		goto out_free_repo;
+	}
+	got = bfs_store_get(r->store, CONFIG_KEY, 0, size, &cfg, err);
+	if (got < 0) {
+		rc = (int)got;
+		if (rc == -ENOENT)
+			bfs_err_set(err, rc, "no backupfs repository at '%s'",
+				    url);
+		else
+			bfs_err_prefix(err, rc,
+				       "cannot read the config of '%s'", url);
+		goto out_free_cfg;
+	}
+	rc = parse_config(r, cfg.data, cfg.len, url, err);
+	if (rc)
+		goto out_free_cfg;
+	bfs_buf_free(&cfg);
+	*out = r;
+	return 0;
+
+out_free_cfg:
+	bfs_buf_free(&cfg);
+out_free_repo:
+	bfs_repo_close(r);
+	return rc;
+}
+
+/* Close r and its store.  NULL ok.  No other thread may still use r. */
+void bfs_repo_close(struct bfs_repo *r)
+{
+	if (!r)
+		return;
+	bfs_store_free(r->store);
+	free(r);
+}
+
+/* ---- keys ------------------------------------------------------------ */
+
+/* "packs/<2 hex>/<64 hex>" into out (BFS_KEY_MAX bytes).  Thread-safe. */
+void bfs_repo_pack_key(char *out, const uint8_t pack_id[BFS_HASH_LEN])
+{
+	char hex[BFS_HASH_HEX + 1];
+
+	bfs_hex(hex, pack_id, BFS_HASH_LEN);
+	snprintf(out, BFS_KEY_MAX, "packs/%.2s/%s", hex, hex);
+}
+
+/* "manifests/<backup id>" into out (BFS_KEY_MAX bytes), or -EINVAL (out
+ * set to "") if backup_id is not valid.  Thread-safe. */
+int bfs_repo_manifest_key(char *out, const char *backup_id)
+{
+	if (!bfs_backup_id_valid(backup_id)) {
+		out[0] = '\0';
+		return -EINVAL;
+	}
+	snprintf(out, BFS_KEY_MAX, "manifests/%s", backup_id);
+	return 0;
+}
+
+/* ---- chunk references ------------------------------------------------ */
+
+/* Serialise c to the 80-byte catalog blob (see repo.h).  Thread-safe. */
+void bfs_chunkref_pack(uint8_t out[BFS_CHUNKREF_BLOB],
+		       const struct bfs_chunkref *c)
+{
+	memcpy(out, c->hash, BFS_HASH_LEN);
+	memcpy(out + 32, c->pack, BFS_HASH_LEN);
+	bfs_put_le64(out + 64, c->offset);
+	bfs_put_le32(out + 72, c->clen);
+	bfs_put_le32(out + 76, c->len);
+}
+
+/* Inverse of bfs_chunkref_pack.  No validation (done on read). */
+void bfs_chunkref_unpack(struct bfs_chunkref *c,
+			 const uint8_t in[BFS_CHUNKREF_BLOB])
+{
+	memcpy(c->hash, in, BFS_HASH_LEN);
+	memcpy(c->pack, in + 32, BFS_HASH_LEN);
+	c->offset = bfs_get_le64(in + 64);
+	c->clen = bfs_get_le32(in + 72);
+	c->len = bfs_get_le32(in + 76);
+}
+
+/* ---- chunk reads ----------------------------------------------------- */
+
+/* Refs come from manifests and the catalog: untrusted.  Check lengths
+ * before anything is allocated or fetched. */
+static int check_ref(const struct bfs_chunkref *c, const char *key,
+		     struct bfs_err *err)
+{
+	char h[13];
+
+	bfs_hex(h, c->hash, 6);
+	if (c->len > BFS_CHUNK_MAX_LIMIT || c->clen == 0 ||
+	    c->clen > CHUNK_CLEN_MAX || c->offset > BFS_PACK_MAX_SIZE ||
+	    c->clen > BFS_PACK_MAX_SIZE - c->offset)
+		return bfs_err_set(err, -EUCLEAN,
+				   "chunk %s in pack '%s' has an invalid location (offset %llu, %u bytes compressed, %u plain)",
+				   h, key, (unsigned long long)c->offset,
+				   c->clen, c->len);
+	return 0;
+}
+
+/* Decompress frame (c->clen bytes) into out and verify the hash. */
+static int decode_chunk(const struct bfs_chunkref *c, const uint8_t *frame,
+			uint8_t *out, const char *key, struct bfs_err *err)
+{
+	uint8_t hash[BFS_HASH_LEN];
+	char h[13];
+	int rc;
+
+	bfs_hex(h, c->hash, 6);
+	rc = bfs_zstd_decompress(out, c->len, frame, c->clen, err);
+	if (rc) {
+		if (rc == -EUCLEAN || rc == -EINVAL)
+			return bfs_err_prefix(err, -EUCLEAN,
+					      "chunk %s in pack '%s' is corrupt",
+					      h, key);
+		return bfs_err_prefix(err, rc,
+				      "cannot decompress chunk %s in pack '%s'",
+				      h, key);
+	}
+	bfs_sha256(hash, out, c->len);
+	if (memcmp(hash, c->hash, BFS_HASH_LEN) != 0)
+		return bfs_err_set(err, -EBADMSG,
+				   "chunk %s in pack '%s' fails its checksum",
+				   h, key);
+	return 0;
+}
+
+/* Fetch [off, off+len) of the pack at key into buf, mapping errors. */
+static int fetch_range(struct bfs_repo *r, const char *key, uint64_t off,
+		       uint64_t len, struct bfs_buf *buf, struct bfs_err *err)
+{
+	int64_t got;
+
+	got = bfs_store_get(r->store, key, off, len, buf, err);
+	if (got == -ENOENT)
+		return bfs_err_set(err, -ENOENT, "pack '%s' is missing", key);
+	if (got == -EINVAL)
+		return bfs_err_set(err, -EUCLEAN,
+				   "range %llu+%llu lies past the end of pack '%s'",
+				   (unsigned long long)off,
+				   (unsigned long long)len, key);
+	if (got < 0)
+		return bfs_err_prefix(err, (int)got, "cannot read pack '%s'",
+				      key);
+	if ((uint64_t)got != len)
+		return bfs_err_set(err, -EUCLEAN,
+				   "short read of pack '%s': %lld of %llu bytes",
+				   key, (long long)got,
+				   (unsigned long long)len);
+	return 0;
+}
+
+/* See repo.h.  out holds c->len bytes.  Thread-safe. */
+int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
+			uint8_t *out, struct bfs_err *err)
+{
+	struct bfs_buf buf = { 0 };
+	char key[BFS_KEY_MAX];
+	int rc;
+
+	bfs_repo_pack_key(key, c->pack);
+	rc = check_ref(c, key, err);
+	if (rc)
+		return rc;
+	rc = fetch_range(r, key, c->offset, c->clen, &buf, err);
+	if (rc)
+		goto out_free;
+	rc = decode_chunk(c, buf.data, out, key, err);
+out_free:
+	bfs_buf_free(&buf);
+	return rc;
+}
+
+struct ref_pos {
+	uint64_t offset;
+	size_t idx;
+};
+
+static int cmp_ref_pos(const void *a, const void *b)
+{
+	const struct ref_pos *x = a, *y = b;
+
+	if (x->offset != y->offset)
+		return x->offset < y->offset ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* See repo.h.  Sorts the refs by offset and fetches each run of adjacent
+ * (or nearly adjacent: gaps up to 64 KiB) frames with one get, at most
+ * 32 MiB per request.  Thread-safe. */
+int bfs_repo_read_chunks(struct bfs_repo *r, const struct bfs_chunkref *refs,
+			 size_t n, uint8_t **outs, struct bfs_err *err)
+{
+	struct bfs_buf buf = { 0 };
+	struct ref_pos *pos;
+	char key[BFS_KEY_MAX];
+	size_t i, j, k;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	bfs_repo_pack_key(key, refs[0].pack);
+	for (i = 0; i < n; i++) {
+		if (memcmp(refs[i].pack, refs[0].pack, BFS_HASH_LEN) != 0)
+			return bfs_err_set(err, -EINVAL,
+					   "bfs_repo_read_chunks: chunks of more than one pack");
+		rc = check_ref(&refs[i], key, err);
+		if (rc)
+			return rc;
+	}
+	if (n > SIZE_MAX / sizeof(*pos))
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	pos = malloc(n * sizeof(*pos));
+	if (!pos)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		pos[i].offset = refs[i].offset;
+		pos[i].idx = i;
+	}
+	qsort(pos, n, sizeof(*pos), cmp_ref_pos);
+
+	for (i = 0; i < n; i = j) {
+		uint64_t start = pos[i].offset;
+		uint64_t end = start + refs[pos[i].idx].clen;
+
+		/* Grow the run while the next frame starts within the gap
+		 * (or overlaps: the same chunk twice in one file). */
+		for (j = i + 1; j < n; j++) {
+			const struct bfs_chunkref *c = &refs[pos[j].idx];
+			uint64_t cend = c->offset + c->clen;
+
+			if (c->offset > end + COALESCE_GAP ||
+			    BFS_MAX(end, cend) - start > GROUP_MAX)
+				break;
+			end = BFS_MAX(end, cend);
+		}
+		buf.len = 0;
+		rc = fetch_range(r, key, start, end - start, &buf, err);
+		if (rc)
+			goto out_free;
+		for (k = i; k < j; k++) {
+			const struct bfs_chunkref *c = &refs[pos[k].idx];
+
+			rc = decode_chunk(c, buf.data + (c->offset - start),
+					  outs[pos[k].idx], key, err);
+			if (rc)
+				goto out_free;
+		}
+	}
+out_free:
+	bfs_buf_free(&buf);
+	free(pos);
+	return rc;
+}

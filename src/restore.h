@@ -1,1 +1,146 @@
-/* placeholder: being written */
+/* restore.h - read backups back out: stream one file's bytes, walk a
+ * backup's tree, and recreate a tree (or a part of it) on the local
+ * filesystem.  Everything is answered from the catalog (entries, chunk
+ * lists) and the repository (chunk contents, every chunk verified by its
+ * SHA-256 in bfs_repo_read_chunk(s)).
+ *
+ * The engine prints nothing: warnings and progress go through callbacks.
+ * Used by `backupfs cat`, `backupfs restore`, `show`/`backup` (listing the
+ * unreadable entries) and tests.
+ *
+ * Thread safety: one call uses the given catalog connection from the
+ * calling thread only; several calls may run in parallel on different
+ * catalog connections and the same repository.
+ */
+#ifndef BFS_RESTORE_H
+#define BFS_RESTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+#include "repo.h"
+#include "util.h"
+
+/* Largest plain chunk the reader accepts from a catalog chunk list
+ * (chunk lists come from untrusted manifests). */
+#define BFS_RESTORE_MAX_CHUNK (64u << 20)
+
+/* Receives a file's plain bytes in order: data[0..n) at file offset off.
+ * Return 0 to continue or -errno to stop (that value is returned). */
+typedef int (*bfs_data_cb)(void *arg, uint64_t off, const uint8_t *data,
+			   size_t n);
+
+/* Read the chunks refs[0..n) in order and hand their verified plain bytes
+ * to cb.  Chunks lying back to back in one pack are fetched in one store
+ * request.  Returns 0, the callback's error, or the repository's error
+ * (-ENOENT missing pack, -EUCLEAN corrupt, -EBADMSG checksum, -EIO ...)
+ * with err naming the chunk and pack.  refs is borrowed. */
+int bfs_read_chunk_list(struct bfs_repo *repo,
+			const struct bfs_chunkref *refs, size_t n,
+			bfs_data_cb cb, void *arg, struct bfs_err *err);
+
+/* Write the content of file entry `id` (hardlinks followed) to fd.
+ * Checks that the chunk lengths add up to the entry's size (-EUCLEAN
+ * otherwise).  A write error is returned as -errno (-EPIPE for a closed
+ * pipe) with err saying "cannot write output: ...".  Errors: -EISDIR /
+ * -EINVAL for entries that are not regular files, -ENODATA for an entry
+ * that was unreadable at backup time (err says why). */
+int bfs_restore_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
+		       int64_t id, int fd, struct bfs_err *err);
+
+/* Called once per entry of a walk, in pre-order (a directory before its
+ * contents; siblings in catalog order).  path[0..len) (NUL-terminated) is
+ * the entry's path relative to the walk's start directory; e and path are
+ * borrowed for the call.  Return 0 to go on, 1 to skip a directory's
+ * contents, anything else to stop (that value is returned by
+ * bfs_tree_walk). */
+typedef int (*bfs_walk_cb)(void *arg, const char *path, size_t len,
+			   const struct bfs_cat_entry *e);
+
+/* Walk the subtree below directory entry `dir` (not reporting `dir`
+ * itself).  Paths are "name", "name/child", ... relative to dir.  Memory:
+ * one page of children per level.  Returns 0, the callback's value or a
+ * catalog error. */
+int bfs_tree_walk(struct bfs_catalog *cat, int64_t dir, bfs_walk_cb cb,
+		  void *arg, struct bfs_err *err);
+
+/* All children of directory entry `dir`, deep-copied: *out is an array
+ * of *n entries (catalog order), freed with bfs_tree_children_free.
+ * 0 or -errno. */
+int bfs_tree_children(struct bfs_catalog *cat, int64_t dir,
+		      struct bfs_cat_entry **out, size_t *n,
+		      struct bfs_err *err);
+void bfs_tree_children_free(struct bfs_cat_entry *v, size_t n);  /* NULL ok */
+
+struct bfs_restore_progress {
+	uint64_t entries;          /* entries done */
+	uint64_t files;            /* regular files written */
+	uint64_t bytes;            /* plain bytes written */
+	uint64_t total_bytes;      /* of the whole restore, 0 if unknown */
+	int64_t elapsed_ns;
+	const char *current;       /* path being restored (relative), borrowed */
+};
+
+struct bfs_restore_stats {
+	uint64_t entries;          /* entries created or updated */
+	uint64_t files, dirs, symlinks, hardlinks, specials;
+	uint64_t bytes;            /* plain bytes written */
+	uint64_t skipped;          /* unreadable at backup time, or devices
+				      without privileges */
+	uint64_t failed;           /* entries that could not be restored */
+	int64_t duration_ns;
+};
+
+struct bfs_restore_opts {
+	/* Replace existing non-directories (an existing directory where a
+	 * non-directory goes is replaced only when empty).  Without force
+	 * the whole restore is checked for conflicts before anything is
+	 * written, and each file is moved into place without replacing
+	 * (RENAME_NOREPLACE), so an existing file is never truncated. */
+	bool force;
+	/* Restore owners (uid/gid numbers, lchown) and create device nodes.
+	 * Normally geteuid() == 0. */
+	bool owners;
+	bool devices;
+	/* The restore's total plain bytes for progress, 0 if unknown. */
+	uint64_t total_bytes;
+	/* Warnings: an entry skipped or that failed.  path is the entry's
+	 * path below the target directory; msg says what and why.  Both
+	 * borrowed.  May be NULL. */
+	void (*warn)(void *arg, const char *path, const char *msg);
+	/* Progress, at most ~10 times a second and once at the end.  May be
+	 * NULL. */
+	void (*progress)(void *arg, const struct bfs_restore_progress *p);
+	void *arg;
+};
+
+/* Recreate entry `path` ("" = the whole backup) of the backup whose root
+ * entry id is `root` as target/path (target is created with its parents
+ * if missing; without a path, the backup's contents land directly in
+ * target and target's own metadata is left alone).  Parents of path
+ * inside target are created as needed (0755).
+ *
+ * Restores directories (metadata applied after their contents), regular
+ * files (content verified chunk by chunk, written to a temporary name and
+ * renamed into place; runs of zero 4 KiB blocks become holes, then the
+ * size is set), symlinks, hardlinks (linked to the first restored member
+ * of the group; content restored when the group's data entry is outside
+ * the restored set), fifos, sockets, devices (opts->devices), owners by
+ * number (opts->owners), modes incl. setuid/setgid/sticky (applied after
+ * the owner, which clears them) and mtimes to the nanosecond.  Entries
+ * that were unreadable at backup time are skipped with a warning.
+ *
+ * Returns 0; -EEXIST when a target exists and !opts->force (nothing
+ * written; err names the file); -ENOENT if path is not in the backup;
+ * -EIO if some entries failed (each was reported through opts->warn,
+ * stats->failed counts them, nothing partial is left under their
+ * names); other -errno for a failure that stops the restore (err says
+ * which file).  stats may be NULL.  opts may be NULL (defaults: no force,
+ * no owners/devices, no callbacks). */
+int bfs_restore(struct bfs_repo *repo, struct bfs_catalog *cat, int64_t root,
+		const char *path, const char *target,
+		const struct bfs_restore_opts *opts,
+		struct bfs_restore_stats *stats, struct bfs_err *err);
+
+#endif

@@ -1,1 +1,264 @@
-/* placeholder: being written */
+/* source_archive.c - --archive [DEST=]FILE: tar, tar.gz, tar.zst, zip and
+ * whatever else libarchive reads, unpacked into the backup under DEST.
+ *
+ * Archive paths are untrusted: leading "/" and "./" are stripped, empty
+ * and "." components dropped, and an entry with a ".." component is
+ * skipped with a warning.  A later entry with the path of an earlier file
+ * (tar appends) is skipped with a warning: the first one is kept.
+ * A corrupt or unreadable archive fails the source (libarchive's message,
+ * naming the file).  ARCHIVE_* codes are translated here only.
+ */
+#include "config.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "source_int.h"
+#include "writer_int.h"
+
+#define READ_BUF (1u << 20)
+
+/* Normalise an archive path into out as "DEST/clean".  Returns 1 if
+ * usable, 0 if it is the archive root (nothing to add), -EINVAL for a
+ * ".." component, -ENOMEM. */
+static int norm_path(const char *dest, const char *p, struct bfs_buf *out)
+{
+	const char *c, *end;
+	size_t n;
+
+	out->len = 0;
+	if (bfs_buf_append(out, dest, strlen(dest)))
+		return -ENOMEM;
+	for (c = p; *c;) {
+		while (*c == '/')
+			c++;
+		end = strchr(c, '/');
+		if (!end)
+			end = c + strlen(c);
+		n = (size_t)(end - c);
+		if (n == 2 && c[0] == '.' && c[1] == '.')
+			return -EINVAL;
+		if (n && !(n == 1 && c[0] == '.')) {
+			if (bfs_buf_append(out, "/", 1) ||
+			    bfs_buf_append(out, c, n))
+				return -ENOMEM;
+		}
+		c = end;
+	}
+	if (bfs_buf_append(out, "", 1))
+		return -ENOMEM;
+	out->len--;
+	return out->len > strlen(dest) ? 1 : 0;
+}
+
+static int arch_fail(struct archive *a, const char *file, struct bfs_err *err)
+{
+	const char *m = archive_error_string(a);
+	int code = archive_errno(a);
+
+	if (code <= 0)
+		code = EIO;
+	if (code == ENOENT || code == EACCES || code == EISDIR)
+		return bfs_err_set(err, -code, "cannot read archive '%s': %s",
+				   file, m ? m : strerror(code));
+	return bfs_err_set(err, -EIO, "cannot read archive '%s': %s", file,
+			   m ? m : "unknown error");
+}
+
+static int add_file(struct bfs_backup *b, struct archive *a, const char *file,
+		    struct bfs_entry *e, uint8_t *buf, struct bfs_err *err)
+{
+	la_ssize_t n;
+	int rc;
+
+	rc = bfs_backup_file_begin(b, e, BFS_PROFILE_FILES, err);
+	if (rc)
+		return rc;
+	for (;;) {
+		n = archive_read_data(a, buf, READ_BUF);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (n == ARCHIVE_WARN || n == ARCHIVE_RETRY)
+				continue;
+			bfs_backup_file_cancel(b);
+			rc = arch_fail(a, file, err);
+			return bfs_err_prefix(err, rc, "entry '%s'", e->path);
+		}
+		rc = bfs_backup_file_write(b, buf, (size_t)n, err);
+		if (rc) {
+			bfs_backup_file_cancel(b);
+			return rc;
+		}
+	}
+	return bfs_backup_file_end(b, err);
+}
+
+int bfs_source_archive_run(struct bfs_backup *b, const struct bfs_source *s,
+			   struct bfs_err *err)
+{
+	struct archive *a;
+	struct archive_entry *ae;
+	struct bfs_buf path = { 0 }, link = { 0 };
+	struct bfs_entry e;
+	const char *file, *p, *hl;
+	char *dest = NULL, *real = NULL;
+	uint8_t *buf = NULL;
+	int r, rc, t;
+
+	rc = bfs_source_split(s->arg, "files", &dest, &file, err);
+	if (rc)
+		return rc;
+	a = archive_read_new();
+	buf = malloc(READ_BUF);
+	if (!a || !buf) {
+		rc = bfs_err_set(err, -ENOMEM, "out of memory");
+		goto out_free;
+	}
+	archive_read_support_filter_all(a);
+	archive_read_support_format_all(a);
+	if (archive_read_open_filename(a, file, 1 << 20) != ARCHIVE_OK) {
+		rc = arch_fail(a, file, err);
+		goto out_free;
+	}
+	real = realpath(file, NULL);
+	{
+		struct bfs_buf key = { 0 };
+
+		rc = bfs_buf_printf(&key, "archive:%s:%s", dest,
+				    real ? real : file);
+		if (!rc)
+			rc = bfs_buf_append(&key, "", 1);
+		if (!rc)
+			rc = bfs_backup_add_source(b, "archive", dest, file,
+						   (char *)key.data, err);
+		else
+			rc = bfs_err_set(err, rc, "out of memory");
+		bfs_buf_free(&key);
+		if (rc)
+			goto out_free;
+	}
+
+	for (;;) {
+		r = archive_read_next_header(a, &ae);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r == ARCHIVE_RETRY)
+			continue;
+		if (r < ARCHIVE_WARN) {
+			rc = arch_fail(a, file, err);
+			goto out_free;
+		}
+		if (r == ARCHIVE_WARN)
+			bfs_warn("archive '%s': %s", file,
+				 archive_error_string(a) ?
+				 archive_error_string(a) : "warning");
+		p = archive_entry_pathname(ae);
+		if (!p) {
+			bfs_warn("archive '%s': skipping an entry without a usable name",
+				 file);
+			continue;
+		}
+		rc = norm_path(dest, p, &path);
+		if (rc == -EINVAL) {
+			bfs_warn("archive '%s': skipping '%s' (path with '..')",
+				 file, p);
+			continue;
+		}
+		if (rc < 0) {
+			rc = bfs_err_set(err, rc, "out of memory");
+			goto out_free;
+		}
+		if (rc == 0)
+			continue;   /* the archive's own root ("./") */
+
+		memset(&e, 0, sizeof(e));
+		e.path = (char *)path.data;
+		e.path_len = path.len;
+		e.mode = archive_entry_perm(ae) & 07777;
+		e.uid = (uint32_t)archive_entry_uid(ae);
+		e.gid = (uint32_t)archive_entry_gid(ae);
+		e.user = (char *)archive_entry_uname(ae);
+		e.group = (char *)archive_entry_gname(ae);
+		if (e.user && !*e.user)
+			e.user = NULL;
+		if (e.group && !*e.group)
+			e.group = NULL;
+		if (archive_entry_mtime_is_set(ae))
+			e.mtime_ns = (int64_t)archive_entry_mtime(ae) *
+				     1000000000 + archive_entry_mtime_nsec(ae);
+		else
+			e.mtime_ns = bfs_backup_time_ns(b);
+		hl = archive_entry_hardlink(ae);
+		t = archive_entry_filetype(ae);
+		rc = 0;
+		if (hl) {
+			r = norm_path(dest, hl, &link);
+			if (r <= 0) {
+				bfs_warn("archive '%s': skipping hardlink '%s' to '%s'",
+					 file, p, hl);
+				continue;
+			}
+			e.type = BFS_T_FILE;
+			e.link = (char *)link.data;
+			e.link_len = link.len;
+			rc = bfs_backup_add(b, &e, err);
+			if (rc == -EINVAL || rc == -EEXIST) {
+				bfs_warn("archive '%s': skipping '%s': %s",
+					 file, p, bfs_err_str(err, rc));
+				continue;
+			}
+		} else if (t == AE_IFREG) {
+			e.type = BFS_T_FILE;
+			rc = add_file(b, a, file, &e, buf, err);
+			if (rc == -EEXIST || rc == -ENOTDIR) {
+				bfs_warn("archive '%s': skipping '%s': %s",
+					 file, p, bfs_err_str(err, rc));
+				continue;
+			}
+		} else {
+			switch (t) {
+			case AE_IFDIR: e.type = BFS_T_DIR; break;
+			case AE_IFLNK: e.type = BFS_T_SYMLINK; break;
+			case AE_IFIFO: e.type = BFS_T_FIFO; break;
+			case AE_IFCHR: e.type = BFS_T_CHR; break;
+			case AE_IFBLK: e.type = BFS_T_BLK; break;
+			case AE_IFSOCK: e.type = BFS_T_SOCK; break;
+			default:
+				bfs_warn("archive '%s': skipping '%s' (unknown type)",
+					 file, p);
+				continue;
+			}
+			if (e.type == BFS_T_SYMLINK) {
+				e.target = (char *)archive_entry_symlink(ae);
+				if (!e.target)
+					e.target = (char *)"";
+				e.target_len = strlen(e.target);
+			}
+			if (e.type == BFS_T_CHR || e.type == BFS_T_BLK)
+				e.rdev = archive_entry_rdev(ae);
+			rc = bfs_backup_add(b, &e, err);
+			if (rc == -EEXIST || rc == -ENOTDIR) {
+				bfs_warn("archive '%s': skipping '%s': %s",
+					 file, p, bfs_err_str(err, rc));
+				continue;
+			}
+		}
+		if (rc)
+			goto out_free;
+	}
+	rc = 0;
+out_free:
+	if (a)
+		archive_read_free(a);
+	bfs_buf_free(&path);
+	bfs_buf_free(&link);
+	free(buf);
+	free(real);
+	free(dest);
+	return rc;
+}

@@ -1,1 +1,633 @@
-/* placeholder: being written */
+/* source_files.c - --files [DEST=]PATH: a directory tree (or one file).
+ *
+ * The walk is iterative (an explicit stack of open directories, one fd and
+ * one sorted name array per level), so depth is limited by file
+ * descriptors, not by the C stack; RLIMIT_NOFILE's soft limit is raised to
+ * the hard limit first.  Names are sorted bytewise so the same tree always
+ * gives the same manifest.
+ *
+ * --exclude GLOB is matched with fnmatch(3) against the entry's basename
+ * (flags 0) and against its path relative to PATH (FNM_PATHNAME, so "*"
+ * does not cross '/': "cache/x*" matches cache/xy but not cache/d/xy).
+ * An excluded directory is not descended into.
+ *
+ * Recorded: directories (empty ones too), regular files (sparse hint when
+ * st_blocks * 512 < st_size), symlinks (any target, dangling ok),
+ * hardlinks (second and later paths of a (dev, ino) with st_nlink > 1 point
+ * at the first path), fifos, character and block devices (with rdev) and
+ * sockets (type 's': restoring one creates an inert socket node, like tar;
+ * recording keeps the tree complete).
+ *
+ * Unchanged files (same type, size, mtime, ctime and inode as in the last
+ * backup of the same source key "files:DEST:<realpath>") reuse that
+ * backup's chunks without being read.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "source_int.h"
+#include "writer_int.h"
+
+#define READ_BUF (1u << 20)
+
+struct hl {
+	dev_t dev;
+	ino_t ino;
+	char *path;          /* NULL: empty slot */
+};
+
+struct frame {
+	int fd;
+	char **names;
+	size_t n, i;
+	size_t pathlen;      /* length of the dir's backup path in walk.path */
+};
+
+struct walk {
+	struct bfs_backup *b;
+	const struct bfs_source *s;
+	const char *root;            /* PATH as given */
+	char *dest;
+	size_t destlen;
+	struct bfs_buf path;         /* current backup path, NUL-terminated */
+	struct frame *st;
+	size_t depth, stcap;
+	struct hl *hl;               /* hardlink map, open addressing */
+	size_t hlcap, hln;
+	int64_t prev_root;           /* 0: no previous backup of this source */
+	uint8_t *buf;
+	struct bfs_err *err;
+};
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void stat_entry(struct bfs_entry *e, const struct stat *st)
+{
+	e->mode = st->st_mode & 07777;
+	e->uid = st->st_uid;
+	e->gid = st->st_gid;
+	e->mtime_ns = ts_ns(&st->st_mtim);
+	e->ctime_ns = ts_ns(&st->st_ctim);
+	e->ino = st->st_ino;
+	if (S_ISREG(st->st_mode)) {
+		e->type = BFS_T_FILE;
+		e->size = (uint64_t)st->st_size;
+		e->sparse = (uint64_t)st->st_blocks * 512 <
+			    (uint64_t)st->st_size;
+	} else if (S_ISDIR(st->st_mode)) {
+		e->type = BFS_T_DIR;
+	} else if (S_ISLNK(st->st_mode)) {
+		e->type = BFS_T_SYMLINK;
+	} else if (S_ISFIFO(st->st_mode)) {
+		e->type = BFS_T_FIFO;
+	} else if (S_ISCHR(st->st_mode)) {
+		e->type = BFS_T_CHR;
+		e->rdev = st->st_rdev;
+	} else if (S_ISBLK(st->st_mode)) {
+		e->type = BFS_T_BLK;
+		e->rdev = st->st_rdev;
+	} else {
+		e->type = BFS_T_SOCK;
+	}
+}
+
+/* ---- hardlink map ------------------------------------------------------ */
+
+static size_t hl_slot(struct hl *v, size_t cap, dev_t dev, ino_t ino)
+{
+	size_t i = ((uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev) &
+		   (cap - 1);
+
+	while (v[i].path && !(v[i].dev == dev && v[i].ino == ino))
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+static const char *hl_find(struct walk *w, dev_t dev, ino_t ino)
+{
+	if (!w->hlcap)
+		return NULL;
+	return w->hl[hl_slot(w->hl, w->hlcap, dev, ino)].path;
+}
+
+static int hl_add(struct walk *w, dev_t dev, ino_t ino, const char *path)
+{
+	size_t i;
+
+	if ((w->hln + 1) * 2 > w->hlcap) {
+		size_t ncap = w->hlcap ? w->hlcap * 2 : 256;
+		struct hl *nv = calloc(ncap, sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		for (i = 0; i < w->hlcap; i++)
+			if (w->hl[i].path)
+				nv[hl_slot(nv, ncap, w->hl[i].dev,
+					   w->hl[i].ino)] = w->hl[i];
+		free(w->hl);
+		w->hl = nv;
+		w->hlcap = ncap;
+	}
+	i = hl_slot(w->hl, w->hlcap, dev, ino);
+	w->hl[i].path = strdup(path);
+	if (!w->hl[i].path)
+		return -ENOMEM;
+	w->hl[i].dev = dev;
+	w->hl[i].ino = ino;
+	w->hln++;
+	return 0;
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_names(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Read and sort the names of directory fd (fd stays open). */
+static int read_names(int fd, char ***out, size_t *nout)
+{
+	char **names = NULL, **nn;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int dfd, rc = 0;
+
+	dfd = dup(fd);
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		rc = -errno;
+		close(dfd);
+		return rc;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			rc = -errno;
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			nn = realloc(names, cap * sizeof(*nn));
+			if (!nn) {
+				rc = -ENOMEM;
+				break;
+			}
+			names = nn;
+		}
+		names[n] = strdup(de->d_name);
+		if (!names[n]) {
+			rc = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (rc) {
+		free_names(names, n);
+		return rc;
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
+	*out = names;
+	*nout = n;
+	return 0;
+}
+
+static bool excluded(struct walk *w, const char *name)
+{
+	const char *const *x;
+	const char *rel = (const char *)w->path.data + w->destlen + 1;
+
+	if (!w->s->excludes)
+		return false;
+	for (x = w->s->excludes; *x; x++)
+		if (!fnmatch(*x, name, 0) || !fnmatch(*x, rel, FNM_PATHNAME))
+			return true;
+	return false;
+}
+
+/* Set w->path to the dir at depth's path + "/" + name. */
+static int path_push(struct walk *w, size_t dirlen, const char *name)
+{
+	w->path.len = dirlen;
+	if (bfs_buf_append(&w->path, "/", 1) ||
+	    bfs_buf_append(&w->path, name, strlen(name) + 1))
+		return -ENOMEM;
+	w->path.len--;   /* keep the NUL outside len */
+	return 0;
+}
+
+static void entry_init(struct walk *w, struct bfs_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->path = (char *)w->path.data;
+	e->path_len = w->path.len;
+}
+
+/* Record an unreadable entry; only a writer failure is returned. */
+static int add_err(struct walk *w, struct bfs_entry *e, const char *what,
+		   int code)
+{
+	char why[512];
+	struct bfs_err err;
+	int rc;
+
+	snprintf(why, sizeof(why), "%s: %s", what, strerror(-code));
+	bfs_warn("cannot read '%s/%s': %s", w->root,
+		 e->path_len > w->destlen ? e->path + w->destlen + 1 : "",
+		 why);
+	err.msg[0] = 0;
+	rc = bfs_backup_add_error(w->b, e, why, &err);
+	if (rc)
+		return bfs_err_set(w->err, rc, "%s", bfs_err_str(&err, rc));
+	return 0;
+}
+
+/* Try to reuse the previous backup's chunks for an unchanged file.
+ * Returns 1 if reused, 0 if the file must be read, or -errno. */
+static int try_reuse(struct walk *w, const struct bfs_entry *e)
+{
+	struct bfs_catalog *cat = bfs_backup_catalog(w->b);
+	struct bfs_cat_entry ce;
+	struct bfs_chunkref *chunks = NULL;
+	size_t n = 0;
+	int rc, hit = 0;
+
+	if (!w->prev_root || !cat)
+		return 0;
+	memset(&ce, 0, sizeof(ce));
+	bfs_backup_catalog_lock(w->b);
+	rc = bfs_catalog_lookup_path(cat, w->prev_root, e->path, &ce, NULL);
+	if (!rc && ce.e.type == BFS_T_FILE && !ce.e.error &&
+	    ce.e.size == e->size && ce.e.mtime_ns == e->mtime_ns &&
+	    ce.e.ctime_ns == e->ctime_ns && ce.e.ino == e->ino && e->ino &&
+	    bfs_catalog_chunks(cat, ce.id, &chunks, &n, NULL) == 0)
+		hit = 1;
+	bfs_backup_catalog_unlock(w->b);
+	bfs_cat_entry_clear(&ce);
+	if (!hit)
+		return 0;
+	rc = bfs_backup_file_reuse(w->b, e, chunks, n, w->err);
+	free(chunks);
+	if (rc == -EINVAL)
+		return 0;   /* catalog disagrees with itself: read the file */
+	return rc ? rc : 1;
+}
+
+static int do_file(struct walk *w, int dirfd, const char *name,
+		   struct bfs_entry *e, const struct stat *st)
+{
+	const char *first;
+	ssize_t n;
+	int fd, rc;
+
+	if (st->st_nlink > 1) {
+		first = hl_find(w, st->st_dev, st->st_ino);
+		if (first) {
+			e->link = (char *)first;
+			e->link_len = strlen(first);
+			return bfs_backup_add(w->b, e, w->err);
+		}
+	}
+	rc = try_reuse(w, e);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		fd = openat(dirfd, name,
+			    O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
+		if (fd < 0 && errno == EPERM)
+			fd = openat(dirfd, name,
+				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return add_err(w, e, "cannot open", -errno);
+		rc = bfs_backup_file_begin(w->b, e, BFS_PROFILE_FILES, w->err);
+		if (rc) {
+			close(fd);
+			return rc;
+		}
+		for (;;) {
+			n = read(fd, w->buf, READ_BUF);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			rc = bfs_backup_file_write(w->b, w->buf, (size_t)n,
+						   w->err);
+			if (rc) {
+				close(fd);
+				bfs_backup_file_cancel(w->b);
+				return rc;
+			}
+		}
+		if (n < 0) {
+			rc = -errno;
+			close(fd);
+			bfs_backup_file_cancel(w->b);
+			return add_err(w, e, "read error", rc);
+		}
+		close(fd);
+		rc = bfs_backup_file_end(w->b, w->err);
+		if (rc)
+			return rc;
+	}
+	if (st->st_nlink > 1)
+		if (hl_add(w, st->st_dev, st->st_ino, e->path))
+			return bfs_err_set(w->err, -ENOMEM, "out of memory");
+	return 0;
+}
+
+static int do_symlink(struct walk *w, int dirfd, const char *name,
+		      struct bfs_entry *e, const struct stat *st)
+{
+	size_t cap = (size_t)st->st_size + 1;
+	char *t = NULL, *nt;
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		nt = realloc(t, cap);
+		if (!nt) {
+			free(t);
+			return bfs_err_set(w->err, -ENOMEM, "out of memory");
+		}
+		t = nt;
+		n = readlinkat(dirfd, name, t, cap);
+		if (n < 0) {
+			rc = -errno;
+			free(t);
+			return add_err(w, e, "cannot read link", rc);
+		}
+		if ((size_t)n < cap)
+			break;
+		cap *= 2;   /* changed under us: grow */
+	}
+	t[n] = 0;
+	e->target = t;
+	e->target_len = (size_t)n;
+	e->size = (uint64_t)n;
+	rc = bfs_backup_add(w->b, e, w->err);
+	free(t);
+	e->target = NULL;
+	return rc;
+}
+
+/* Open directory name in dirfd and push it.  Adds the dir entry. */
+static int do_dir(struct walk *w, int dirfd, const char *name,
+		  struct bfs_entry *e)
+{
+	char **names = NULL;
+	size_t n = 0;
+	struct frame *f;
+	int fd, rc;
+
+	fd = openat(dirfd, name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return add_err(w, e, "cannot open directory", -errno);
+	rc = read_names(fd, &names, &n);
+	if (rc) {
+		close(fd);
+		if (rc == -ENOMEM)
+			return bfs_err_set(w->err, rc, "out of memory");
+		return add_err(w, e, "cannot list directory", rc);
+	}
+	rc = bfs_backup_add(w->b, e, w->err);
+	if (rc)
+		goto out_free;
+	if (w->depth == w->stcap) {
+		size_t nc = w->stcap ? w->stcap * 2 : 32;
+		struct frame *ns = realloc(w->st, nc * sizeof(*ns));
+
+		if (!ns) {
+			rc = bfs_err_set(w->err, -ENOMEM, "out of memory");
+			goto out_free;
+		}
+		w->st = ns;
+		w->stcap = nc;
+	}
+	f = &w->st[w->depth++];
+	f->fd = fd;
+	f->names = names;
+	f->n = n;
+	f->i = 0;
+	f->pathlen = w->path.len;
+	return 0;
+out_free:
+	close(fd);
+	free_names(names, n);
+	return rc;
+}
+
+static int do_entry(struct walk *w, int dirfd, const char *name)
+{
+	struct bfs_entry e;
+	struct stat st;
+
+	entry_init(w, &e);
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW)) {
+		e.type = BFS_T_FILE;
+		e.mode = 0644;
+		return add_err(w, &e, "cannot stat", -errno);
+	}
+	stat_entry(&e, &st);
+	switch (e.type) {
+	case BFS_T_DIR:
+		return do_dir(w, dirfd, name, &e);
+	case BFS_T_FILE:
+		return do_file(w, dirfd, name, &e, &st);
+	case BFS_T_SYMLINK:
+		return do_symlink(w, dirfd, name, &e, &st);
+	default:
+		return bfs_backup_add(w->b, &e, w->err);
+	}
+}
+
+static int walk_tree(struct walk *w)
+{
+	struct frame *f;
+	const char *name;
+	int rc = 0;
+
+	while (w->depth && !rc) {
+		f = &w->st[w->depth - 1];
+		if (f->i == f->n) {
+			close(f->fd);
+			free_names(f->names, f->n);
+			w->depth--;
+			continue;
+		}
+		name = f->names[f->i++];
+		rc = path_push(w, f->pathlen, name);
+		if (rc) {
+			rc = bfs_err_set(w->err, rc, "out of memory");
+			break;
+		}
+		if (excluded(w, name))
+			continue;
+		/* f may move when do_dir grows the stack: pass the fd */
+		rc = do_entry(w, f->fd, name);
+	}
+	return rc;
+}
+
+int bfs_source_files_run(struct bfs_backup *b, const struct bfs_source *s,
+			 struct bfs_err *err)
+{
+	struct walk w;
+	char *real = NULL, *key = NULL, *slash, *base;
+	const char *path;
+	struct stat st;
+	struct bfs_buf kb = { 0 };
+	size_t i;
+	int rc, cwd;
+
+	memset(&w, 0, sizeof(w));
+	w.b = b;
+	w.s = s;
+	w.err = err;
+	rc = bfs_source_split(s->arg, "files", &w.dest, &path, err);
+	if (rc)
+		return rc;
+	w.root = path;
+	w.destlen = strlen(w.dest);
+	raise_nofile();
+
+	if (stat(path, &st)) {
+		rc = -errno;
+		rc = bfs_err_set(err, rc, "cannot read '%s': %s", path,
+				 strerror(-rc));
+		goto out_free;
+	}
+	real = realpath(path, NULL);
+	if (!real) {
+		rc = -errno;
+		rc = bfs_err_set(err, rc, "cannot read '%s': %s", path,
+				 strerror(-rc));
+		goto out_free;
+	}
+	if (bfs_buf_printf(&kb, "files:%s:%s", w.dest, real) ||
+	    bfs_buf_append(&kb, "", 1)) {
+		rc = bfs_err_set(err, -ENOMEM, "out of memory");
+		goto out_free;
+	}
+	key = (char *)kb.data;
+	rc = bfs_backup_add_source(b, "files", w.dest, path, key, err);
+	if (rc)
+		goto out_free;
+	if (bfs_backup_catalog(b)) {
+		bfs_backup_catalog_lock(b);
+		if (bfs_catalog_prev_source(bfs_backup_catalog(b), key,
+					    &w.prev_root, NULL))
+			w.prev_root = 0;
+		bfs_backup_catalog_unlock(b);
+	}
+	w.buf = malloc(READ_BUF);
+	if (!w.buf || bfs_buf_append(&w.path, w.dest, w.destlen + 1)) {
+		rc = bfs_err_set(err, -ENOMEM, "out of memory");
+		goto out_free;
+	}
+	w.path.len = w.destlen;
+
+	/* the top level: open its parent directory and treat it like any
+	 * other entry, except that it is stat'ed following symlinks */
+	slash = strrchr(real, '/');
+	base = slash[1] ? slash + 1 : (char *)".";
+	if (slash == real)
+		cwd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else {
+		*slash = 0;
+		cwd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		*slash = '/';
+	}
+	if (cwd < 0) {
+		rc = -errno;
+		rc = bfs_err_set(err, rc, "cannot read '%s': %s", path,
+				 strerror(-rc));
+		goto out_free;
+	}
+	{
+		struct bfs_entry e;
+
+		entry_init(&w, &e);
+		stat_entry(&e, &st);
+		if (e.type == BFS_T_DIR || e.type == BFS_T_FILE) {
+			/* an unreadable top level fails the source */
+			int fd = openat(cwd, base, O_RDONLY | O_CLOEXEC);
+
+			if (fd < 0) {
+				rc = -errno;
+				rc = bfs_err_set(err, rc, "cannot read '%s': %s",
+						 path, strerror(-rc));
+				close(cwd);
+				goto out_free;
+			}
+			close(fd);
+		}
+		if (e.type == BFS_T_DIR)
+			rc = do_dir(&w, cwd, base, &e);
+		else if (e.type == BFS_T_FILE)
+			rc = do_file(&w, cwd, base, &e, &st);
+		else
+			rc = bfs_backup_add(b, &e, err);
+	}
+	close(cwd);
+	if (!rc)
+		rc = walk_tree(&w);
+out_free:
+	while (w.depth) {
+		w.depth--;
+		close(w.st[w.depth].fd);
+		free_names(w.st[w.depth].names, w.st[w.depth].n);
+	}
+	free(w.st);
+	for (i = 0; i < w.hlcap; i++)
+		free(w.hl[i].path);
+	free(w.hl);
+	free(w.buf);
+	bfs_buf_free(&w.path);
+	bfs_buf_free(&kb);
+	free(real);
+	free(w.dest);
+	return rc;
+}

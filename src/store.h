@@ -86,6 +86,15 @@ int bfs_store_s3_open(const char *url, const struct bfs_store_opts *opts,
 int bfs_store_fault_wrap(struct bfs_store *inner, const char *spec,
 			 struct bfs_store **out, struct bfs_err *err);
 
+/* On-disk cache of get() results of packs (immutable, content-addressed)
+ * in directory dir, at most max_bytes (>= 1 MiB; least recently used
+ * entries are evicted), in front of inner (ownership transferred, even on
+ * failure).  Entries are checksummed: a damaged entry is refetched, never
+ * returned.  Other ops pass through.  See store_cache.c. */
+int bfs_store_cache_wrap(struct bfs_store *inner, const char *dir,
+			 uint64_t max_bytes, struct bfs_store **out,
+			 struct bfs_err *err);
+
 /* Convenience wrappers that call through the ops table. */
 static inline int64_t bfs_store_get(struct bfs_store *s, const char *key,
 				    uint64_t off, uint64_t len,

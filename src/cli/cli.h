@@ -33,6 +33,10 @@ struct cli_common {
 	struct bfs_store_opts sopts;   /* --s3-endpoint, --s3-path-style ... */
 	int verbose;               /* -v (repeatable) */
 	bool quiet;                /* -q */
+	/* The command, for "backupfs CMD: ..." messages from cli_common_finish
+	 * and cli_open.  Set by cli_common_opt (any common option) or by the
+	 * command itself after cli_common_init; NULL prints "backupfs: ". */
+	const struct bfs_cmd *cmd;
 };
 
 /* Long options shared by all repository commands; append to each
@@ -93,6 +97,11 @@ void cli_error(const char *cmd, const char *fmt, ...)
 /* Print usage hint and return EXIT_USAGE. */
 int cli_usage_error(const struct bfs_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* For getopt_long's '?' and ':' results (commands set opterr = 0 and
+ * start their optstring with ':'): prints "unknown option '-x'" or
+ * "option '--x' needs an argument" and the usage hint; returns
+ * EXIT_USAGE. */
+int cli_bad_option(const struct bfs_cmd *cmd, int opt, char **argv);
 /* Print cmd->usage to stdout. */
 void cli_print_usage(const struct bfs_cmd *cmd);
 
@@ -102,6 +111,31 @@ int cli_split_ref(const char *ref, char **id, char **path);
 
 /* Format ns timestamp as "2026-11-20 05:15:00" (UTC) / RFC 3339. */
 void cli_fmt_time(char *out, size_t n, int64_t ns, bool rfc3339);
+
+/* Find backup id (or "latest") in the catalog; prints "backupfs CMD: no
+ * backup 'ID' in repository 'REPO'" and returns EXIT_ERR if absent, 0 with
+ * *out filled (bfs_backup_info_clear) otherwise. */
+int cli_find_backup(struct cli_common *c, struct bfs_catalog *cat,
+		    const char *id, struct bfs_backup_info *out);
+
+/* The stats of a backup as a cJSON object (caller owns; NULL on ENOMEM). */
+struct cJSON;
+struct cJSON *cli_stats_json(const struct bfs_backup_stats *s);
+/* Add an exact integer member (cJSON numbers are doubles: 64-bit values
+ * such as ns timestamps would lose digits). */
+void cli_json_add_int(struct cJSON *o, const char *key, int64_t v);
+void cli_json_add_uint(struct cJSON *o, const char *key, uint64_t v);
+
+/* Print "try 'backupfs CMD --help'" to stderr and return EXIT_USAGE (after
+ * a helper such as cli_common_finish already printed the message). */
+int cli_usage_hint(const struct bfs_cmd *cmd);
+
+/* Entries of backup root `root` that were unreadable at backup time:
+ * calls cb(arg, path, why) for each, in tree order.  Returns the number
+ * found or -errno (message in err). */
+long cli_unreadable(struct bfs_catalog *cat, int64_t root,
+		    void (*cb)(void *arg, const char *path, const char *why),
+		    void *arg, struct bfs_err *err);
 
 /* Commands (one file each). */
 extern const struct bfs_cmd cmd_init, cmd_backup, cmd_list, cmd_show,

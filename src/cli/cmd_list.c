@@ -1,1 +1,267 @@
-/* placeholder: being written */
+/* cmd_list.c - `backupfs list`: the backups of a repository, from the
+ * catalog (synced first). */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "cli.h"
+
+enum { OPT_JSON = OPT_CMD_BASE, OPT_NO_SYNC };
+
+struct row {
+	char id[129];
+	char created[32];
+	char entries[24];
+	char size[24];
+	char stored[24];
+	char *tags;               /* "a,b" */
+	bool partial;
+};
+
+struct collect {
+	struct row *rows;
+	size_t n, cap;
+	cJSON *json;              /* array, with --json */
+	int rc;
+};
+
+/* "a,b,c" from a JSON array of strings (untrusted text: anything else
+ * is skipped). */
+static char *tags_text(const char *tags_json)
+{
+	struct bfs_buf b = { 0 };
+	cJSON *arr, *t;
+	char *out;
+
+	arr = tags_json ? cJSON_Parse(tags_json) : NULL;
+	cJSON_ArrayForEach(t, arr) {
+		if (!cJSON_IsString(t))
+			continue;
+		if ((b.len && bfs_buf_append(&b, ",", 1) < 0) ||
+		    bfs_buf_append(&b, t->valuestring,
+				   strlen(t->valuestring)) < 0)
+			break;
+	}
+	cJSON_Delete(arr);
+	if (bfs_buf_append(&b, "", 1) < 0) {
+		bfs_buf_free(&b);
+		return NULL;
+	}
+	out = (char *)b.data;
+	return out;
+}
+
+static cJSON *backup_json(const struct bfs_backup_info *b)
+{
+	cJSON *o = cJSON_CreateObject(), *tags, *stats;
+	char t[32];
+
+	if (!o)
+		return NULL;
+	cli_fmt_time(t, sizeof(t), b->time_ns, true);
+	cJSON_AddStringToObject(o, "id", b->name);
+	cJSON_AddStringToObject(o, "time", t);
+	cli_json_add_int(o, "time_ns", b->time_ns);
+	cJSON_AddStringToObject(o, "host", b->host);
+	tags = b->tags_json ? cJSON_Parse(b->tags_json) : NULL;
+	if (!cJSON_IsArray(tags)) {
+		cJSON_Delete(tags);
+		tags = cJSON_CreateArray();
+	}
+	cJSON_AddItemToObject(o, "tags", tags);
+	cJSON_AddBoolToObject(o, "partial", b->partial);
+	stats = cli_stats_json(&b->stats);
+	if (stats)
+		cJSON_AddItemToObject(o, "stats", stats);
+	return o;
+}
+
+static int collect_cb(void *arg, const struct bfs_backup_info *b)
+{
+	struct collect *c = arg;
+	struct row *r;
+
+	if (c->json) {
+		cJSON *o = backup_json(b);
+
+		if (!o) {
+			c->rc = -ENOMEM;
+			return 1;
+		}
+		cJSON_AddItemToArray(c->json, o);
+		return 0;
+	}
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 64;
+		struct row *nr = realloc(c->rows, ncap * sizeof(*nr));
+
+		if (!nr) {
+			c->rc = -ENOMEM;
+			return 1;
+		}
+		c->rows = nr;
+		c->cap = ncap;
+	}
+	r = &c->rows[c->n];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", b->name);
+	cli_fmt_time(r->created, sizeof(r->created), b->time_ns, false);
+	snprintf(r->entries, sizeof(r->entries), "%llu",
+		 (unsigned long long)b->stats.entries);
+	bfs_fmt_bytes(r->size, sizeof(r->size), b->stats.bytes);
+	bfs_fmt_bytes(r->stored, sizeof(r->stored), b->stats.stored_bytes);
+	r->tags = tags_text(b->tags_json);
+	r->partial = b->partial;
+	if (!r->tags) {
+		c->rc = -ENOMEM;
+		return 1;
+	}
+	c->n++;
+	return 0;
+}
+
+static void print_table(const struct collect *c)
+{
+	int wid = 2, wcr = 19, wen = 7, wsz = 4, wst = 6;
+	size_t i;
+
+#define W(w, s) do { int l_ = (int)strlen(s); if (l_ > (w)) (w) = l_; } while (0)
+	for (i = 0; i < c->n; i++) {
+		W(wid, c->rows[i].id);
+		W(wen, c->rows[i].entries);
+		W(wsz, c->rows[i].size);
+		W(wst, c->rows[i].stored);
+	}
+#undef W
+	printf("%-*s  %-*s  %*s  %*s  %*s  %s\n", wid, "ID", wcr, "CREATED (UTC)",
+	       wen, "ENTRIES", wsz, "SIZE", wst, "STORED", "TAGS");
+	for (i = 0; i < c->n; i++) {
+		const struct row *r = &c->rows[i];
+
+		printf("%-*s  %-*s  %*s  %*s  %*s", wid, r->id, wcr,
+		       r->created, wen, r->entries, wsz, r->size, wst,
+		       r->stored);
+		if (r->tags[0] || r->partial)
+			printf("  %s%s%s", r->tags,
+			       r->partial && r->tags[0] ? " " : "",
+			       r->partial ? "(partial)" : "");
+		putchar('\n');
+	}
+}
+
+static int run_list(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "no-sync", no_argument, NULL, OPT_NO_SYNC },
+		CLI_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct collect col = { 0 };
+	struct bfs_err err = { "" };
+	struct bfs_catalog *cat = NULL;
+	struct bfs_repo *repo = NULL;
+	struct cli_common c;
+	bool json = false, sync = true;
+	size_t i;
+	int opt, rc;
+
+	cli_common_init(&c);
+	c.cmd = &cmd_list;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":" CLI_COMMON_SHORTOPTS,
+				  longopts, NULL)) != -1) {
+		if (opt == OPT_JSON) {
+			json = true;
+			continue;
+		}
+		if (opt == OPT_NO_SYNC) {
+			sync = false;
+			continue;
+		}
+		rc = cli_common_opt(&c, opt, optarg, &cmd_list);
+		if (rc < 0)
+			return EXIT_OK;
+		if (rc == 0)
+			return cli_bad_option(&cmd_list, opt, argv);
+	}
+	if (optind < argc)
+		return cli_usage_error(&cmd_list, "unexpected argument '%s'",
+				       argv[optind]);
+	if (cli_common_finish(&c) < 0)
+		return cli_usage_hint(&cmd_list);
+	if (cli_open(&c, sync, &repo, &cat))
+		return EXIT_ERR;
+
+	if (json) {
+		col.json = cJSON_CreateArray();
+		if (!col.json) {
+			cli_error("list", "out of memory");
+			rc = EXIT_ERR;
+			goto out_close;
+		}
+	}
+	rc = bfs_catalog_list(cat, collect_cb, &col, &err);
+	if (col.rc < 0)
+		rc = bfs_err_set(&err, col.rc, "out of memory");
+	if (rc < 0) {
+		cli_error("list", "%s", bfs_err_str(&err, rc));
+		rc = EXIT_ERR;
+		goto out_free;
+	}
+	if (json) {
+		char *s = cJSON_Print(col.json);
+
+		if (!s) {
+			cli_error("list", "out of memory");
+			rc = EXIT_ERR;
+			goto out_free;
+		}
+		printf("%s\n", s);
+		cJSON_free(s);
+	} else if (col.n || !c.quiet) {
+		print_table(&col);
+	}
+	rc = EXIT_OK;
+out_free:
+	for (i = 0; i < col.n; i++)
+		free(col.rows[i].tags);
+	free(col.rows);
+	cJSON_Delete(col.json);
+out_close:
+	bfs_catalog_close(cat);
+	bfs_repo_close(repo);
+	return rc;
+}
+
+const struct bfs_cmd cmd_list = {
+	.name = "list",
+	.fn = run_list,
+	.summary = "list the backups in a repository",
+	.usage =
+	"usage: backupfs list [-r REPO] [--json] [--no-sync] [OPTIONS]\n"
+	"\n"
+	"List the backups of a repository, oldest first: ID, creation time\n"
+	"(UTC), number of entries, logical size, bytes newly stored by that\n"
+	"backup (compressed) and tags; \"(partial)\" marks backups with\n"
+	"unreadable files.  Answers from the local catalog, which is synced\n"
+	"with the repository first.\n"
+	"\n"
+	"      --json             print a JSON array (id, time, time_ns, host,\n"
+	"                         tags, partial, stats) instead of a table\n"
+	"      --no-sync          do not sync the catalog first (offline)\n"
+	"\n"
+	CLI_COMMON_USAGE
+	"\n"
+	"Examples:\n"
+	"  backupfs list -r /srv/backups/nocodb\n"
+	"  backupfs list --json | jq -r '.[-1].id'\n"
+	"\n"
+	"Exit codes: 0 ok, 1 error (e.g. no repository there), 2 usage error.\n",
+};

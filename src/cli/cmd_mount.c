@@ -1,1 +1,500 @@
-/* placeholder: being written */
+/* cmd_mount.c - `backupfs mount [-r REPO] MOUNTPOINT`: the repository's
+ * backups as a read-only directory tree (fuse/mount.h does the work).
+ *
+ * Daemonises by default: the parent checks everything it can, mounts, and
+ * forks; the child serves and reports through a pipe once the kernel's
+ * INIT has been answered, so the parent exits 0 only when the mount point
+ * works, and 1 with the child's message otherwise. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fuse/mount.h"
+#include "src/log.h"
+
+enum {
+	OPT_CACHE_SIZE = OPT_CMD_BASE,
+	OPT_SYNC_INTERVAL,
+	OPT_READAHEAD,
+};
+
+struct mount_args {
+	bool foreground;
+	bool debug;
+	bool allow_other;
+	uint64_t cache_size;
+	uint64_t readahead;            /* bytes; UINT64_MAX = default */
+	double sync_interval;          /* seconds; 0 = off */
+	struct bfs_buf fuse_opts;      /* passed to FUSE, NUL-terminated */
+	const char *catalog;           /* from -o catalog= */
+};
+
+/* Options only mount(8)/fstab care about: dropped, not passed to FUSE. */
+static bool fstab_only(const char *o)
+{
+	static const char *const names[] = {
+		"defaults", "auto", "noauto", "nofail", "_netdev", "user",
+		"users", "nouser", "owner", "group", "ro", "nodelalloc",
+	};
+	size_t i;
+
+	if (strncmp(o, "x-", 2) == 0 || strncmp(o, "comment=", 8) == 0)
+		return true;
+	for (i = 0; i < BFS_ARRAY_SIZE(names); i++)
+		if (strcmp(o, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Split one -o argument; our own options are consumed, the rest kept for
+ * FUSE.  Returns 0 or EXIT_USAGE after printing. */
+static int parse_o(struct mount_args *a, char *arg)
+{
+	char *o, *next;
+	int rc;
+
+	for (o = arg; o; o = next) {
+		next = strchr(o, ',');
+		if (next)
+			*next++ = '\0';
+		if (!*o || fstab_only(o))
+			continue;
+		if (strncmp(o, "cache_size=", 11) == 0 ||
+		    strncmp(o, "cache-size=", 11) == 0) {
+			if (bfs_parse_size(o + 11, &a->cache_size) < 0 ||
+			    a->cache_size < (1u << 20))
+				return cli_usage_error(&cmd_mount,
+						       "bad cache size '%s' "
+						       "(at least 1M)", o + 11);
+			continue;
+		}
+		if (strncmp(o, "catalog=", 8) == 0) {
+			a->catalog = o + 8;
+			continue;
+		}
+		if (strcmp(o, "rw") == 0)
+			return cli_usage_error(&cmd_mount, "backups are "
+					       "read-only: 'rw' is not "
+					       "supported");
+		if (strcmp(o, "allow_other") == 0) {
+			a->allow_other = true;
+			continue;
+		}
+		if (strcmp(o, "debug") == 0) {
+			a->debug = true;
+			a->foreground = true;
+			continue;
+		}
+		if (strcmp(o, "foreground") == 0) {
+			a->foreground = true;
+			continue;
+		}
+		rc = bfs_buf_printf(&a->fuse_opts, "%s%s",
+				    a->fuse_opts.len ? "," : "", o);
+		if (rc < 0) {
+			cli_error("mount", "out of memory");
+			return EXIT_ERR;
+		}
+	}
+	return 0;
+}
+
+/* Make a local path absolute (the daemon must not depend on the cwd). */
+static char *absolute(const char *p)
+{
+	char cwd[PATH_MAX];
+	struct bfs_buf b = { 0 };
+
+	if (p[0] == '/')
+		return strdup(p);
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	if (bfs_buf_printf(&b, "%s/%s", cwd, p) < 0)
+		return NULL;
+	return (char *)b.data;
+}
+
+static bool is_local_repo(const char *url)
+{
+	return !strstr(url, "://");
+}
+
+static int check_mountpoint(const char *mp, char **abs)
+{
+	struct stat st;
+
+	*abs = NULL;
+	if (stat(mp, &st) < 0) {
+		if (errno == ENOTCONN)
+			cli_error("mount", "mountpoint '%s' is a stale FUSE "
+				  "mount (its daemon died): run 'fusermount3 "
+				  "-u %s' first", mp, mp);
+		else if (errno == ENOENT)
+			cli_error("mount", "mountpoint '%s' does not exist",
+				  mp);
+		else
+			cli_error("mount", "cannot use mountpoint '%s': %s",
+				  mp, strerror(errno));
+		return EXIT_ERR;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		cli_error("mount", "mountpoint '%s' is not a directory", mp);
+		return EXIT_ERR;
+	}
+	*abs = realpath(mp, NULL);
+	if (!*abs) {
+		cli_error("mount", "cannot resolve mountpoint '%s': %s", mp,
+			  strerror(errno));
+		return EXIT_ERR;
+	}
+	return 0;
+}
+
+/* ---- daemon readiness pipe ------------------------------------------ */
+
+struct ready {
+	int fd;                 /* write end, -1 once used */
+};
+
+static void ready_cb(void *arg)
+{
+	struct ready *r = arg;
+	int devnull;
+
+	if (r->fd < 0)
+		return;
+	(void)!write(r->fd, "0", 1);
+	close(r->fd);
+	r->fd = -1;
+	/* From now on messages go to syslog only. */
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull >= 0) {
+		dup2(devnull, STDERR_FILENO);
+		if (devnull > STDERR_FILENO)
+			close(devnull);
+	}
+}
+
+static void report_failure(struct ready *r, const char *msg)
+{
+	if (r->fd < 0)
+		return;
+	(void)!write(r->fd, "1", 1);
+	(void)!write(r->fd, msg, strlen(msg));
+	close(r->fd);
+	r->fd = -1;
+}
+
+/* Parent: wait for the child's word.  Returns the exit code. */
+static int parent_wait(int rfd, pid_t child, struct bfs_mount *m)
+{
+	char buf[1100];
+	size_t n = 0;
+	ssize_t k;
+	int status;
+
+	while (n < sizeof(buf) - 1) {
+		k = read(rfd, buf + n, sizeof(buf) - 1 - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+		if (buf[0] == '0')
+			break;
+	}
+	buf[n] = '\0';
+	close(rfd);
+	if (n > 0 && buf[0] == '0') {
+		/* The child owns the mount now; do not touch shared state
+		 * (catalog, store connections) on the way out. */
+		bfs_mount_abandon(m);
+		fflush(stdout);
+		fflush(stderr);
+		_exit(EXIT_OK);
+	}
+	waitpid(child, &status, 0);
+	cli_error("mount", "%s", n > 1 ? buf + 1
+				 : "the mount daemon died before the mount "
+				   "was ready");
+	bfs_mount_free(m);      /* unmounts */
+	return EXIT_ERR;
+}
+
+static int run_mount(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "options", required_argument, NULL, 'o' },
+		{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
+		{ "sync-interval", required_argument, NULL, OPT_SYNC_INTERVAL },
+		{ "readahead", required_argument, NULL, OPT_READAHEAD },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct mount_args a = { .cache_size = BFS_MOUNT_DEFAULT_CACHE,
+				.readahead = UINT64_MAX,
+				.sync_interval = 2.0 };
+	struct bfs_mount_opts mo = { 0 };
+	struct bfs_repo *repo = NULL;
+	struct bfs_catalog *cat = NULL;
+	struct bfs_mount *m = NULL;
+	struct bfs_err err = { "" };
+	struct cli_common c;
+	struct ready ready = { -1 };
+	char *mp = NULL, *repo_abs = NULL, *cat_path = NULL, *end;
+	int opt, rc, ret = EXIT_ERR, pfd[2] = { -1, -1 };
+	pid_t pid;
+
+	cli_common_init(&c);
+	c.cmd = &cmd_mount;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":" CLI_COMMON_SHORTOPTS "fdo:",
+				  longopts, NULL)) != -1) {
+		rc = cli_common_opt(&c, opt, optarg, &cmd_mount);
+		if (rc < 0) {
+			ret = EXIT_OK;
+			goto out;
+		}
+		if (rc > 0)
+			continue;
+		switch (opt) {
+		case 'f':
+			a.foreground = true;
+			break;
+		case 'd':
+			a.debug = a.foreground = true;
+			break;
+		case 'o':
+			ret = parse_o(&a, optarg);
+			if (ret)
+				goto out;
+			ret = EXIT_ERR;
+			break;
+		case OPT_CACHE_SIZE:
+			if (bfs_parse_size(optarg, &a.cache_size) < 0 ||
+			    a.cache_size < (1u << 20)) {
+				ret = cli_usage_error(&cmd_mount,
+						      "bad cache size '%s' (at "
+						      "least 1M)", optarg);
+				goto out;
+			}
+			break;
+		case OPT_READAHEAD:
+			if (bfs_parse_size(optarg, &a.readahead) < 0) {
+				ret = cli_usage_error(&cmd_mount,
+						      "bad readahead size '%s'",
+						      optarg);
+				goto out;
+			}
+			break;
+		case OPT_SYNC_INTERVAL:
+			errno = 0;
+			a.sync_interval = strtod(optarg, &end);
+			if (errno || *end || a.sync_interval < 0 ||
+			    a.sync_interval > 86400) {
+				ret = cli_usage_error(&cmd_mount,
+						      "bad sync interval '%s'",
+						      optarg);
+				goto out;
+			}
+			break;
+		default:
+			ret = cli_bad_option(&cmd_mount, opt, argv);
+			goto out;
+		}
+	}
+	if (optind >= argc) {
+		ret = cli_usage_error(&cmd_mount, "missing MOUNTPOINT");
+		goto out;
+	}
+	if (optind + 1 < argc) {
+		ret = cli_usage_error(&cmd_mount, "unexpected argument '%s'",
+				      argv[optind + 1]);
+		goto out;
+	}
+	if (a.catalog && !c.catalog)
+		c.catalog = a.catalog;
+	if (cli_common_finish(&c) < 0) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (check_mountpoint(argv[optind], &mp))
+		goto out;
+	if (is_local_repo(c.repo)) {
+		repo_abs = realpath(c.repo, NULL);
+		if (repo_abs)
+			c.repo = repo_abs;
+	}
+	if (c.catalog) {
+		cat_path = absolute(c.catalog);
+		if (!cat_path) {
+			cli_error("mount", "out of memory");
+			goto out;
+		}
+		c.catalog = cat_path;
+	}
+	if (cli_open(&c, true, &repo, &cat))
+		goto out;
+	/* The mount opens its own connections (one per thread, and after
+	 * the fork: SQLite connections must not cross a fork). */
+	bfs_catalog_close(cat);
+	cat = NULL;
+	if (!cat_path) {
+		rc = bfs_catalog_default_path(repo->id, &cat_path, &err);
+		if (rc < 0) {
+			cli_error("mount", "%s", bfs_err_str(&err, rc));
+			goto out;
+		}
+	}
+
+	mo.mountpoint = mp;
+	mo.catalog_path = cat_path;
+	mo.repo_id = repo->id;
+	mo.fsname = c.repo;
+	mo.fuse_opts = a.fuse_opts.len ? (const char *)a.fuse_opts.data : NULL;
+	mo.allow_other = a.allow_other;
+	mo.debug = a.debug;
+	mo.cache_size = a.cache_size;
+	mo.sync_interval_ms = (unsigned)(a.sync_interval * 1000.0);
+	if (a.readahead == 0)
+		mo.readahead_chunks = BFS_MOUNT_NO_READAHEAD;
+	else if (a.readahead != UINT64_MAX)
+		mo.readahead_bytes = a.readahead;
+	if (!a.foreground) {
+		if (pipe(pfd) < 0) {
+			cli_error("mount", "cannot create a pipe: %s",
+				  strerror(errno));
+			goto out;
+		}
+		ready.fd = pfd[1];
+		mo.ready = ready_cb;
+		mo.ready_arg = &ready;
+	}
+	rc = bfs_mount_new(&mo, repo, &m, &err);
+	if (rc < 0) {
+		cli_error("mount", "%s", bfs_err_str(&err, rc));
+		goto out;
+	}
+	if (a.foreground) {
+		rc = bfs_mount_serve(m, &err);
+		if (rc < 0)
+			cli_error("mount", "%s", bfs_err_str(&err, rc));
+		else
+			ret = EXIT_OK;
+		goto out;
+	}
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		cli_error("mount", "cannot fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid > 0) {
+		close(pfd[1]);
+		pfd[1] = -1;
+		ready.fd = -1;
+		ret = parent_wait(pfd[0], pid, m);
+		pfd[0] = -1;
+		m = NULL;           /* freed (and unmounted) by parent_wait */
+		goto out;
+	}
+
+	/* The daemon. */
+	close(pfd[0]);
+	pfd[0] = -1;
+	setsid();
+	{
+		int devnull = open("/dev/null", O_RDWR);
+
+		if (devnull >= 0) {
+			dup2(devnull, STDIN_FILENO);
+			dup2(devnull, STDOUT_FILENO);
+			if (devnull > STDERR_FILENO)
+				close(devnull);
+		}
+	}
+	bfs_log_setup(true, bfs_log_level());
+	rc = bfs_mount_serve(m, &err);
+	if (rc < 0) {
+		bfs_err_log("mount: %s", bfs_err_str(&err, rc));
+		report_failure(&ready, bfs_err_str(&err, rc));
+	} else {
+		report_failure(&ready, "the mount ended before it was ready");
+		ret = EXIT_OK;
+	}
+	pfd[1] = -1;            /* closed by ready_cb / report_failure */
+out:
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	bfs_mount_free(m);
+	bfs_catalog_close(cat);
+	bfs_repo_close(repo);
+	bfs_buf_free(&a.fuse_opts);
+	free(mp);
+	free(repo_abs);
+	free(cat_path);
+	return ret;
+}
+
+const struct bfs_cmd cmd_mount = {
+	.name = "mount",
+	.fn = run_mount,
+	.summary = "browse the backups as a read-only directory tree (FUSE)",
+	.usage =
+	"usage: backupfs mount [-r REPO] MOUNTPOINT [-f] [-o OPT[,OPT]...]\n"
+	"                      [--cache-size SIZE]\n"
+	"\n"
+	"Mount the repository's backups read-only at MOUNTPOINT:\n"
+	"  MOUNTPOINT/<backup id>/...   each backup's tree as written\n"
+	"  MOUNTPOINT/latest            symlink to the newest backup\n"
+	"Nothing is downloaded until it is read, and then only the chunks that\n"
+	"cover the bytes read.  New backups appear within seconds; deleted ones\n"
+	"disappear.  Runs in the background and returns once the mount works\n"
+	"(errors go to syslog then); unmount with 'fusermount3 -u MOUNTPOINT'.\n"
+	"\n"
+	"Options:\n"
+	"  -f, --foreground       stay in the foreground, log to stderr\n"
+	"                         (for systemd); SIGTERM/SIGINT unmount\n"
+	"  -o OPT[,OPT]...        mount options: allow_other (others may read;\n"
+	"                         the recorded modes and owners are then\n"
+	"                         enforced: default_permissions),\n"
+	"                         cache_size=SIZE, catalog=FILE, and FUSE\n"
+	"                         options (e.g. nosuid, nodev, noexec); mount(8)\n"
+	"                         options like noauto, nofail, _netdev, x-* are\n"
+	"                         ignored.  Always read-only.\n"
+	"      --cache-size SIZE  decompressed chunk cache (default 256M)\n"
+	"      --readahead SIZE   how far ahead of a sequential reader chunks\n"
+	"                         are fetched (default 32M, at most a quarter\n"
+	"                         of the cache; 0 = off)\n"
+	"      --sync-interval S  check the repository for new or deleted\n"
+	"                         backups every S seconds (default 2, 0 = never)\n"
+	"  -d, --debug            FUSE debug output (implies -f)\n"
+	"\n"
+	CLI_COMMON_USAGE
+	"\n"
+	"Examples:\n"
+	"  backupfs mount -r /srv/backups/nocodb /mnt/backups\n"
+	"  psql restored < /mnt/backups/latest/database.sql\n"
+	"  fusermount3 -u /mnt/backups\n"
+	"  # /etc/fstab (see mount.backupfs(8), doc/backupfs-mount.service):\n"
+	"  /srv/backups/nocodb /mnt/backups backupfs noauto,nofail,allow_other 0 0\n"
+	"\n"
+	"Exit codes: 0 mounted (or unmounted cleanly with -f), 1 error (e.g.\n"
+	"no repository, mountpoint missing), 2 usage.\n",
+};

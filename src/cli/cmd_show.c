@@ -1,1 +1,274 @@
-/* placeholder: being written */
+/* cmd_show.c - `backupfs show ID`: one backup's header, sources, stats
+ * and unreadable entries, from the catalog. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "cli.h"
+
+enum { OPT_JSON = OPT_CMD_BASE, OPT_NO_SYNC };
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void print_sources(const cJSON *hdr)
+{
+	const cJSON *srcs = cJSON_GetObjectItemCaseSensitive(hdr, "sources");
+	const cJSON *s;
+
+	if (!cJSON_IsArray(srcs) || cJSON_GetArraySize(srcs) == 0)
+		return;
+	printf("sources:\n");
+	cJSON_ArrayForEach(s, srcs) {
+		const char *kind = jstr(s, "kind");
+		const char *dest = jstr(s, "dest");
+		const char *spec = jstr(s, "spec");
+
+		if (!dest)
+			dest = jstr(s, "path");
+		printf("  %-12s %-20s %s\n", kind ? kind : "?",
+		       dest ? dest : "?", spec ? spec : "");
+	}
+}
+
+static void print_tags(const char *tags_json)
+{
+	cJSON *arr = tags_json ? cJSON_Parse(tags_json) : NULL;
+	const cJSON *t;
+	bool first = true;
+
+	printf("%-10s ", "tags");
+	cJSON_ArrayForEach(t, arr) {
+		if (!cJSON_IsString(t))
+			continue;
+		printf("%s%s", first ? "" : ", ", t->valuestring);
+		first = false;
+	}
+	printf("%s\n", first ? "-" : "");
+	cJSON_Delete(arr);
+}
+
+static void print_unreadable(void *arg, const char *path, const char *why)
+{
+	printf("  %s: %s\n", path, why);
+}
+
+static void print_stat_bytes(const char *label, uint64_t n)
+{
+	char b[32];
+
+	bfs_fmt_bytes(b, sizeof(b), n);
+	printf("%-10s %s (%llu bytes)\n", label, b, (unsigned long long)n);
+}
+
+static void add_unreadable(void *arg, const char *path, const char *why)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return;
+	cJSON_AddStringToObject(o, "path", path);
+	cJSON_AddStringToObject(o, "error", why);
+	cJSON_AddItemToArray(arg, o);
+}
+
+/* The header line as stored, plus "unreadable": [{"path","error"}] for
+ * a partial backup.  The header text is spliced, not re-serialised, so
+ * its 64-bit numbers keep every digit. */
+static int show_json(struct bfs_catalog *cat, const struct bfs_backup_info *b)
+{
+	const char *h = b->header_json;
+	struct bfs_err err = { "" };
+	cJSON *arr = NULL;
+	char *text = NULL;
+	size_t n, i;
+	long found;
+	int rc = EXIT_OK;
+
+	if (!h) {
+		cli_error("show", "backup '%s' has no header in the catalog",
+			  b->name);
+		return EXIT_ERR;
+	}
+	n = strlen(h);
+	while (n && (h[n - 1] == '\n' || h[n - 1] == ' ' || h[n - 1] == '\r'))
+		n--;
+	if (!(b->partial || b->stats.errors) || n < 2 || h[n - 1] != '}' ||
+	    strstr(h, "\"unreadable\"")) {
+		printf("%.*s\n", (int)n, h);
+		return EXIT_OK;
+	}
+	arr = cJSON_CreateArray();
+	if (!arr)
+		goto out_nomem;
+	found = cli_unreadable(cat, b->root, add_unreadable, arr, &err);
+	if (found < 0) {
+		cli_error("show", "%s", bfs_err_str(&err, (int)found));
+		rc = EXIT_ERR;
+		goto out_free;
+	}
+	text = cJSON_PrintUnformatted(arr);
+	if (!text)
+		goto out_nomem;
+	/* "{}" gets no comma */
+	for (i = 1; i < n - 1 && strchr(" \t\r\n", h[i]); i++)
+		;
+	printf("%.*s%s\"unreadable\":%s}\n", (int)(n - 1), h,
+	       i < n - 1 ? "," : "", text);
+	goto out_free;
+out_nomem:
+	cli_error("show", "out of memory");
+	rc = EXIT_ERR;
+out_free:
+	cJSON_free(text);
+	cJSON_Delete(arr);
+	return rc;
+}
+
+static int show_text(struct bfs_catalog *cat, const struct bfs_backup_info *b)
+{
+	const struct bfs_backup_stats *s = &b->stats;
+	struct bfs_err err = { "" };
+	cJSON *hdr = NULL;
+	char t[32];
+	long n;
+
+	cli_fmt_time(t, sizeof(t), b->time_ns, false);
+	printf("%-10s %s\n", "backup", b->name);
+	printf("%-10s %s UTC\n", "created", t);
+	printf("%-10s %s\n", "host", b->host[0] ? b->host : "-");
+	print_tags(b->tags_json);
+	if (b->partial)
+		printf("%-10s partial: %llu entries were unreadable\n",
+		       "status", (unsigned long long)s->errors);
+	else
+		printf("%-10s complete\n", "status");
+	if (b->header_json)
+		hdr = cJSON_Parse(b->header_json);
+	print_sources(hdr);
+	cJSON_Delete(hdr);
+	printf("stats:\n");
+	printf("  %-10s %llu (%llu files, %llu directories)\n", "entries",
+	       (unsigned long long)s->entries, (unsigned long long)s->files,
+	       (unsigned long long)s->dirs);
+	printf("  ");
+	print_stat_bytes("size", s->bytes);
+	printf("  %-10s %llu (%llu new)\n", "chunks",
+	       (unsigned long long)s->chunks,
+	       (unsigned long long)s->new_chunks);
+	printf("  ");
+	print_stat_bytes("new", s->new_bytes);
+	printf("  ");
+	print_stat_bytes("stored", s->stored_bytes);
+	if (s->new_bytes && s->stored_bytes)
+		printf("  %-10s %.2fx\n", "ratio",
+		       (double)s->new_bytes / (double)s->stored_bytes);
+	printf("  %-10s %.1f s\n", "duration", (double)s->duration_ns / 1e9);
+	if (b->partial || s->errors) {
+		printf("unreadable entries:\n");
+		n = cli_unreadable(cat, b->root, print_unreadable, NULL, &err);
+		if (n < 0) {
+			cli_error("show", "%s", bfs_err_str(&err, (int)n));
+			return EXIT_ERR;
+		}
+	}
+	return EXIT_OK;
+}
+
+static int run_show(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "no-sync", no_argument, NULL, OPT_NO_SYNC },
+		CLI_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct bfs_backup_info info;
+	struct bfs_catalog *cat = NULL;
+	struct bfs_repo *repo = NULL;
+	struct cli_common c;
+	bool json = false, sync = true;
+	const char *id;
+	int opt, rc;
+
+	cli_common_init(&c);
+	c.cmd = &cmd_show;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":" CLI_COMMON_SHORTOPTS,
+				  longopts, NULL)) != -1) {
+		if (opt == OPT_JSON) {
+			json = true;
+			continue;
+		}
+		if (opt == OPT_NO_SYNC) {
+			sync = false;
+			continue;
+		}
+		rc = cli_common_opt(&c, opt, optarg, &cmd_show);
+		if (rc < 0)
+			return EXIT_OK;
+		if (rc == 0)
+			return cli_bad_option(&cmd_show, opt, argv);
+	}
+	if (optind >= argc)
+		return cli_usage_error(&cmd_show, "missing backup ID");
+	id = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error(&cmd_show, "unexpected argument '%s'",
+				       argv[optind]);
+	if (strcmp(id, "latest") != 0 && !bfs_backup_id_valid(id))
+		return cli_usage_error(&cmd_show, "invalid backup id '%s'", id);
+	if (cli_common_finish(&c) < 0)
+		return cli_usage_hint(&cmd_show);
+	if (cli_open(&c, sync, &repo, &cat))
+		return EXIT_ERR;
+	rc = cli_find_backup(&c, cat, id, &info);
+	if (rc)
+		goto out_close;
+	if (json) {
+		rc = show_json(cat, &info);
+	} else {
+		rc = show_text(cat, &info);
+	}
+	bfs_backup_info_clear(&info);
+out_close:
+	bfs_catalog_close(cat);
+	bfs_repo_close(repo);
+	return rc;
+}
+
+const struct bfs_cmd cmd_show = {
+	.name = "show",
+	.fn = run_show,
+	.summary = "show one backup: sources, stats, unreadable files",
+	.usage =
+	"usage: backupfs show [-r REPO] [--json] [--no-sync] [OPTIONS] ID\n"
+	"\n"
+	"Show one backup: id, creation time, host, tags, whether it is\n"
+	"partial, its sources, its statistics and the entries that could not\n"
+	"be read when it was taken.  ID may be 'latest'.  Answers from the\n"
+	"local catalog (synced with the repository first).\n"
+	"\n"
+	"      --json             print the manifest's header (JSON object), with\n"
+	"                         \"unreadable\": [{\"path\", \"error\"}] added for\n"
+	"                         a partial backup\n"
+	"      --no-sync          do not sync the catalog first (offline)\n"
+	"\n"
+	CLI_COMMON_USAGE
+	"\n"
+	"Examples:\n"
+	"  backupfs show -r /srv/backups/nocodb latest\n"
+	"  backupfs show 2026-11-20_05-15-00 --json | jq .stats\n"
+	"\n"
+	"Exit codes: 0 ok, 1 error (e.g. no such backup), 2 usage error.\n",
+};

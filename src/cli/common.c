@@ -1,1 +1,361 @@
-/* placeholder: being written */
+/* common.c - helpers shared by the subcommands (see cli.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cJSON.h>
+
+#include "cli.h"
+#include "src/log.h"
+#include "src/restore.h"
+
+static const char *cmd_name(const struct cli_common *c)
+{
+	return c->cmd ? c->cmd->name : NULL;
+}
+
+void cli_common_init(struct cli_common *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->sopts.s3_path_style = -1;
+}
+
+int cli_common_opt(struct cli_common *c, int opt, const char *arg,
+		   const struct bfs_cmd *cmd)
+{
+	if (cmd)
+		c->cmd = cmd;
+	switch (opt) {
+	case 'r':
+		c->repo = arg;
+		return 1;
+	case OPT_CATALOG:
+		c->catalog = arg;
+		return 1;
+	case OPT_S3_ENDPOINT:
+		c->sopts.s3_endpoint = arg;
+		return 1;
+	case OPT_S3_PATH_STYLE:
+		c->sopts.s3_path_style = 1;
+		return 1;
+	case OPT_S3_VHOST:
+		c->sopts.s3_path_style = 0;
+		return 1;
+	case OPT_S3_REGION:
+		c->sopts.s3_region = arg;
+		return 1;
+	case 'v':
+		c->verbose++;
+		return 1;
+	case 'q':
+		c->quiet = true;
+		return 1;
+	case 'h':
+	case OPT_HELP:
+		if (cmd)
+			cli_print_usage(cmd);
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+int cli_common_finish(struct cli_common *c)
+{
+	int level = LOG_NOTICE;
+
+	if (c->quiet)
+		level = LOG_ERR;
+	else if (c->verbose == 1)
+		level = LOG_INFO;
+	else if (c->verbose > 1)
+		level = LOG_DEBUG;
+	bfs_log_setup(false, level);
+	if (!c->repo || !c->repo[0])
+		c->repo = getenv("BACKUPFS_REPO");
+	if (!c->repo || !c->repo[0]) {
+		c->repo = NULL;
+		cli_error(cmd_name(c),
+			  "no repository given (-r REPO or BACKUPFS_REPO)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
+	     struct bfs_catalog **cat)
+{
+	struct bfs_sync_stats ss;
+	struct bfs_err err = { "" };
+	char *path = NULL;
+	int rc;
+
+	*repo = NULL;
+	*cat = NULL;
+	rc = bfs_repo_open(c->repo, &c->sopts, repo, &err);
+	if (rc < 0) {
+		cli_error(cmd_name(c), "%s", bfs_err_str(&err, rc));
+		goto out_fail;
+	}
+	if (c->catalog) {
+		path = strdup(c->catalog);
+		if (!path) {
+			cli_error(cmd_name(c), "out of memory");
+			goto out_fail;
+		}
+	} else {
+		rc = bfs_catalog_default_path((*repo)->id, &path, &err);
+		if (rc < 0) {
+			cli_error(cmd_name(c), "%s", bfs_err_str(&err, rc));
+			goto out_fail;
+		}
+	}
+	rc = bfs_mkdir_parents(path, 0700);
+	if (rc < 0) {
+		cli_error(cmd_name(c), "cannot create the directory of '%s': %s",
+			  path, strerror(-rc));
+		goto out_fail;
+	}
+	rc = bfs_catalog_open(path, (*repo)->id, false, cat, &err);
+	if (rc < 0) {
+		cli_error(cmd_name(c), "cannot open catalog '%s': %s", path,
+			  bfs_err_str(&err, rc));
+		goto out_fail;
+	}
+	if (sync) {
+		err.msg[0] = '\0';
+		rc = bfs_catalog_sync(*cat, *repo, &ss, &err);
+		if (rc == -EUCLEAN) {
+			/* one bad manifest must not hide the good ones */
+			cli_error(cmd_name(c), "warning: %s",
+				  bfs_err_str(&err, rc));
+		} else if (rc < 0) {
+			cli_error(cmd_name(c), "cannot sync the catalog: %s",
+				  bfs_err_str(&err, rc));
+			goto out_fail;
+		}
+	}
+	free(path);
+	return 0;
+out_fail:
+	bfs_catalog_close(*cat);
+	bfs_repo_close(*repo);
+	*cat = NULL;
+	*repo = NULL;
+	free(path);
+	return EXIT_ERR;
+}
+
+static void verror(const char *cmd, const char *fmt, va_list ap)
+{
+	if (cmd)
+		fprintf(stderr, "backupfs %s: ", cmd);
+	else
+		fputs("backupfs: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cli_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verror(cmd, fmt, ap);
+	va_end(ap);
+}
+
+int cli_usage_error(const struct bfs_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verror(cmd ? cmd->name : NULL, fmt, ap);
+	va_end(ap);
+	if (cmd)
+		fprintf(stderr, "try 'backupfs %s --help'\n", cmd->name);
+	else
+		fputs("try 'backupfs --help'\n", stderr);
+	return EXIT_USAGE;
+}
+
+int cli_usage_hint(const struct bfs_cmd *cmd)
+{
+	fprintf(stderr, "try 'backupfs %s --help'\n", cmd->name);
+	return EXIT_USAGE;
+}
+
+void cli_print_usage(const struct bfs_cmd *cmd)
+{
+	fputs(cmd->usage, stdout);
+}
+
+int cli_split_ref(const char *ref, char **id, char **path)
+{
+	const char *colon = strchr(ref, ':');
+	const char *p, *q;
+	size_t idlen = colon ? (size_t)(colon - ref) : strlen(ref);
+	char *out;
+	size_t n = 0;
+
+	*id = NULL;
+	*path = NULL;
+	if (idlen == 0)
+		return -EINVAL;
+	*id = strndup(ref, idlen);
+	if (!*id)
+		return -ENOMEM;
+	p = colon ? colon + 1 : "";
+	out = malloc(strlen(p) + 1);
+	if (!out) {
+		free(*id);
+		*id = NULL;
+		return -ENOMEM;
+	}
+	/* Normalise: drop empty and "." components, so "/a//b/./c/" is
+	 * "a/b/c".  ".." is kept and fails the catalog lookup. */
+	while (*p) {
+		size_t len;
+
+		q = strchr(p, '/');
+		len = q ? (size_t)(q - p) : strlen(p);
+		if (len && !(len == 1 && p[0] == '.')) {
+			if (n)
+				out[n++] = '/';
+			memcpy(out + n, p, len);
+			n += len;
+		}
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	out[n] = '\0';
+	*path = out;
+	return 0;
+}
+
+void cli_fmt_time(char *out, size_t n, int64_t ns, bool rfc3339)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	if (ns < 0 && ns % 1000000000)
+		t--;
+	if (!gmtime_r(&t, &tm)) {
+		snprintf(out, n, "?");
+		return;
+	}
+	strftime(out, n, rfc3339 ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M:%S",
+		 &tm);
+}
+
+int cli_find_backup(struct cli_common *c, struct bfs_catalog *cat,
+		    const char *id, struct bfs_backup_info *out)
+{
+	struct bfs_err err = { "" };
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = bfs_catalog_find_backup(cat, id, out, &err);
+	if (rc == -ENOENT) {
+		if (strcmp(id, "latest") == 0)
+			cli_error(cmd_name(c), "no backups in repository '%s'",
+				  c->repo);
+		else
+			cli_error(cmd_name(c),
+				  "no backup '%s' in repository '%s'", id,
+				  c->repo);
+		return EXIT_ERR;
+	}
+	if (rc < 0) {
+		cli_error(cmd_name(c), "%s", bfs_err_str(&err, rc));
+		return EXIT_ERR;
+	}
+	return 0;
+}
+
+void cli_json_add_int(struct cJSON *o, const char *key, int64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	cJSON_AddRawToObject(o, key, buf);
+}
+
+void cli_json_add_uint(struct cJSON *o, const char *key, uint64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	cJSON_AddRawToObject(o, key, buf);
+}
+
+struct cJSON *cli_stats_json(const struct bfs_backup_stats *s)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	cli_json_add_uint(o, "entries", s->entries);
+	cli_json_add_uint(o, "files", s->files);
+	cli_json_add_uint(o, "dirs", s->dirs);
+	cli_json_add_uint(o, "bytes", s->bytes);
+	cli_json_add_uint(o, "chunks", s->chunks);
+	cli_json_add_uint(o, "new_chunks", s->new_chunks);
+	cli_json_add_uint(o, "new_bytes", s->new_bytes);
+	cli_json_add_uint(o, "stored_bytes", s->stored_bytes);
+	cli_json_add_uint(o, "errors", s->errors);
+	cli_json_add_int(o, "duration_ns", s->duration_ns);
+	return o;
+}
+
+struct unreadable {
+	void (*cb)(void *arg, const char *path, const char *why);
+	void *arg;
+	long n;
+};
+
+static int unreadable_cb(void *arg, const char *path, size_t len,
+			 const struct bfs_cat_entry *e)
+{
+	struct unreadable *u = arg;
+
+	if (e->e.error) {
+		u->n++;
+		if (u->cb)
+			u->cb(u->arg, path, e->e.error);
+	}
+	return 0;
+}
+
+long cli_unreadable(struct bfs_catalog *cat, int64_t root,
+		    void (*cb)(void *arg, const char *path, const char *why),
+		    void *arg, struct bfs_err *err)
+{
+	struct unreadable u = { cb, arg, 0 };
+	int rc;
+
+	rc = bfs_tree_walk(cat, root, unreadable_cb, &u, err);
+	return rc < 0 ? rc : u.n;
+}
+
+int cli_bad_option(const struct bfs_cmd *cmd, int opt, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+
+	/* a short option inside a group ("-lx") is not argv[optind-1] */
+	if (optopt > 0 && optopt < 0x100 && strncmp(arg, "--", 2) != 0 &&
+	    (arg[0] != '-' || arg[1] != optopt))
+		arg = shortopt;
+	if (opt == ':')
+		return cli_usage_error(cmd, "option '%s' needs an argument",
+				       arg);
+	return cli_usage_error(cmd, "unknown option '%s'", arg);
+}

@@ -1,0 +1,115 @@
+/* mount_int.h - state shared by the files of the FUSE driver.  Private to
+ * fuse/.
+ *
+ * Lock order: ra.lock, fh->lock and names_lock are leaves (nothing else is
+ * taken while holding them); the chunk cache's own lock is taken by the
+ * cache functions only.
+ */
+#ifndef BFS_FUSE_MOUNT_INT_H
+#define BFS_FUSE_MOUNT_INT_H
+
+#define FUSE_USE_VERSION 35
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+#include "fuse/mount.h"
+#include "src/chunkcache.h"
+#include "src/repo.h"
+
+#define TIMEOUT_BACKUP 3600.0   /* inside a backup: immutable */
+#define TIMEOUT_ROOT 1.0        /* the root and /latest change */
+
+struct bfs_mount;
+
+/* Per-thread catalog connection (pthread key), listed for cleanup. */
+struct thread_cat {
+	struct bfs_mount *m;
+	struct bfs_catalog *cat;
+	struct thread_cat *prev, *next;   /* in m->threads, under m->threads_lock */
+};
+
+/* A readahead job: chunks to bring into the cache. */
+struct ra_job {
+	struct ra_job *next;
+	size_t n;
+	struct bfs_chunkref refs[];
+};
+
+struct bfs_mount {
+	struct bfs_mount_opts o;          /* strings below are owned copies */
+	char *mountpoint, *catalog_path, *repo_id, *fsname, *fuse_opts;
+	struct bfs_repo *repo;            /* borrowed */
+	struct fuse_session *se;
+	bool mounted;
+	int64_t mount_time_ns;
+	uid_t uid;
+	gid_t gid;
+	struct bfs_chunkcache *cache;
+	uint64_t ra_bytes;
+	unsigned ra_chunks;
+	atomic_bool ready_sent;
+	pthread_t tune_th;                /* raises the bdi readahead */
+	bool tune_started;                /* set in init, joined by serve */
+
+	pthread_key_t key;                /* -> struct thread_cat */
+	bool key_created;
+	pthread_mutex_t threads_lock;
+	struct thread_cat *threads;
+
+	/* Readahead pool. */
+	struct {
+		pthread_mutex_t lock;     /* protects the fields below */
+		pthread_cond_t cond;
+		struct ra_job *head, *tail;
+		unsigned queued;
+		bool stop;
+		pthread_t *th;
+		unsigned nth;
+	} ra;
+
+	/* Catalog sync thread. */
+	struct {
+		pthread_mutex_t lock;
+		pthread_cond_t cond;
+		bool stop;
+		bool started;
+		pthread_t th;
+	} sync;
+
+	/* Chunks already logged as failed (hash prefixes), to log once. */
+	pthread_mutex_t logged_lock;
+	uint64_t *logged;
+	size_t nlogged;
+};
+
+/* The calling thread's catalog connection, opened on first use.  NULL
+ * (and a logged error) if it cannot be opened. */
+struct bfs_catalog *mnt_cat(struct bfs_mount *m);
+
+/* "BACKUP/path/of/entry" for messages; buf always NUL-terminated. */
+void mnt_entry_path(struct bfs_catalog *cat, int64_t id, char *buf,
+		    size_t n);
+
+/* Called by the init op: start post-INIT tuning (bdi readahead). */
+void mnt_after_init(struct bfs_mount *m);
+
+/* Map a catalog/core error to what a FUSE request answers. */
+int mnt_errno(int rc);
+
+/* The lowlevel operation table (ops.c) and the read path (read.c). */
+extern const struct fuse_lowlevel_ops bfs_mount_ops;
+void mnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void mnt_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	      struct fuse_file_info *fi);
+void mnt_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* Readahead pool (read.c). */
+int mnt_ra_start(struct bfs_mount *m, unsigned nthreads);
+void mnt_ra_stop(struct bfs_mount *m);
+
+#endif

@@ -1,0 +1,848 @@
+/* ops.c - the metadata side of the FUSE driver: lookup, getattr,
+ * readlink, directories, statfs, and EROFS for every write-type op.
+ * Everything is answered from the catalog (one connection per thread). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "fuse/mount_int.h"
+#include "src/log.h"
+
+static struct bfs_mount *mnt_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static int64_t ino_to_id(fuse_ino_t ino)
+{
+	return (int64_t)ino - BFS_INO_BASE;
+}
+
+static fuse_ino_t id_to_ino(int64_t id)
+{
+	return (fuse_ino_t)id + BFS_INO_BASE;
+}
+
+static void ts_from_ns(struct timespec *ts, int64_t ns)
+{
+	int64_t s = ns / 1000000000, r = ns % 1000000000;
+
+	if (r < 0) {
+		r += 1000000000;
+		s--;
+	}
+	ts->tv_sec = (time_t)s;
+	ts->tv_nsec = (long)r;
+}
+
+static mode_t type_bits(int type)
+{
+	switch (type) {
+	case BFS_T_DIR:
+		return S_IFDIR;
+	case BFS_T_SYMLINK:
+		return S_IFLNK;
+	case BFS_T_FIFO:
+		return S_IFIFO;
+	case BFS_T_CHR:
+		return S_IFCHR;
+	case BFS_T_BLK:
+		return S_IFBLK;
+	case BFS_T_SOCK:
+		return S_IFSOCK;
+	default:
+		return S_IFREG;
+	}
+}
+
+/* Attributes of a catalog entry as recorded.  e is the entry carrying the
+ * data (for a hardlink, the group's first entry). */
+static void fill_stat(struct stat *st, const struct bfs_cat_entry *e)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = id_to_ino(e->id);
+	st->st_mode = type_bits(e->e.type) | (e->e.mode & 07777);
+	st->st_nlink = e->nlink ? e->nlink : 1;
+	st->st_uid = e->e.uid;
+	st->st_gid = e->e.gid;
+	switch (e->e.type) {
+	case BFS_T_FILE:
+		st->st_size = (off_t)e->e.size;
+		break;
+	case BFS_T_SYMLINK:
+		st->st_size = (off_t)e->e.target_len;
+		break;
+	case BFS_T_CHR:
+	case BFS_T_BLK:
+		st->st_rdev = (dev_t)e->e.rdev;
+		break;
+	default:
+		break;
+	}
+	st->st_blksize = 65536;
+	st->st_blocks = (st->st_size + 511) / 512;
+	ts_from_ns(&st->st_mtim, e->e.mtime_ns);
+	st->st_atim = st->st_mtim;
+	if (e->e.ctime_ns)
+		ts_from_ns(&st->st_ctim, e->e.ctime_ns);
+	else
+		st->st_ctim = st->st_mtim;
+}
+
+static void root_stat(struct bfs_mount *m, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = FUSE_ROOT_ID;
+	st->st_mode = S_IFDIR | 0555;
+	st->st_nlink = 2;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_blksize = 65536;
+	ts_from_ns(&st->st_mtim, m->mount_time_ns);
+	st->st_atim = st->st_ctim = st->st_mtim;
+}
+
+/* /latest: the newest backup's name.  -ENOENT when there is none. */
+static int latest_stat(struct bfs_mount *m, struct bfs_catalog *cat,
+		       struct stat *st, char *name, size_t n)
+{
+	struct bfs_backup_info b;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	rc = bfs_catalog_find_backup(cat, "latest", &b, NULL);
+	if (rc < 0)
+		return rc;
+	memset(st, 0, sizeof(*st));
+	st->st_ino = BFS_INO_LATEST;
+	st->st_mode = S_IFLNK | 0777;
+	st->st_nlink = 1;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_size = (off_t)strlen(b.name);
+	ts_from_ns(&st->st_mtim, b.time_ns);
+	st->st_atim = st->st_ctim = st->st_mtim;
+	if (name)
+		snprintf(name, n, "%s", b.name);
+	bfs_backup_info_clear(&b);
+	return 0;
+}
+
+/* Load the entry for a (non-root, non-latest) inode: follows a hardlink
+ * to the entry carrying the data so every link reports the same inode. */
+static int get_entry(struct bfs_catalog *cat, int64_t id,
+		     struct bfs_cat_entry *e)
+{
+	struct bfs_err err = { "" };
+	int rc;
+
+	rc = bfs_catalog_get(cat, id, e, &err);
+	if (rc == 0 && e->link_id && e->link_id != e->id) {
+		struct bfs_cat_entry t = { 0 };
+
+		rc = bfs_catalog_get(cat, e->link_id, &t, &err);
+		if (rc == 0) {
+			bfs_cat_entry_clear(e);
+			*e = t;
+		}
+	}
+	if (rc < 0 && rc != -ENOENT)
+		bfs_err_log("catalog: cannot get entry %lld: %s",
+			    (long long)id, bfs_err_str(&err, rc));
+	return rc;
+}
+
+static int attr_of(struct bfs_mount *m, struct bfs_catalog *cat,
+		   fuse_ino_t ino, struct stat *st, double *timeout)
+{
+	struct bfs_cat_entry e = { 0 };
+	int rc;
+
+	if (ino == FUSE_ROOT_ID) {
+		root_stat(m, st);
+		*timeout = TIMEOUT_ROOT;
+		return 0;
+	}
+	if (ino == BFS_INO_LATEST) {
+		*timeout = TIMEOUT_ROOT;
+		return latest_stat(m, cat, st, NULL, 0);
+	}
+	rc = get_entry(cat, ino_to_id(ino), &e);
+	if (rc < 0)
+		return rc;
+	fill_stat(st, &e);
+	*timeout = TIMEOUT_BACKUP;
+	bfs_cat_entry_clear(&e);
+	return 0;
+}
+
+/* ---- lookup / getattr / readlink --------------------------------------- */
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct bfs_mount *m = mnt_of(req);
+	struct bfs_catalog *cat = mnt_cat(m);
+	struct fuse_entry_param ep;
+	struct bfs_cat_entry e = { 0 };
+	struct bfs_err err = { "" };
+	int rc;
+
+	if (!cat) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	memset(&ep, 0, sizeof(ep));
+	if (parent == FUSE_ROOT_ID) {
+		struct bfs_backup_info b;
+
+		ep.entry_timeout = ep.attr_timeout = TIMEOUT_ROOT;
+		if (strcmp(name, "latest") == 0) {
+			rc = latest_stat(m, cat, &ep.attr, NULL, 0);
+			if (rc < 0) {
+				fuse_reply_err(req, mnt_errno(rc));
+				return;
+			}
+			ep.ino = BFS_INO_LATEST;
+			fuse_reply_entry(req, &ep);
+			return;
+		}
+		if (!bfs_backup_id_valid(name)) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		memset(&b, 0, sizeof(b));
+		rc = bfs_catalog_find_backup(cat, name, &b, &err);
+		if (rc < 0) {
+			if (rc != -ENOENT)
+				bfs_err_log("catalog: %s", bfs_err_str(&err, rc));
+			fuse_reply_err(req, mnt_errno(rc));
+			return;
+		}
+		rc = get_entry(cat, b.root, &e);
+		bfs_backup_info_clear(&b);
+		if (rc < 0) {
+			fuse_reply_err(req, mnt_errno(rc));
+			return;
+		}
+		fill_stat(&ep.attr, &e);
+		ep.ino = ep.attr.st_ino;
+		/* The name may go away; the attributes never change. */
+		ep.attr_timeout = TIMEOUT_BACKUP;
+		bfs_cat_entry_clear(&e);
+		fuse_reply_entry(req, &ep);
+		return;
+	}
+	if (parent == BFS_INO_LATEST) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	rc = bfs_catalog_lookup(cat, ino_to_id(parent), name, strlen(name), &e,
+				&err);
+	if (rc == -ENOENT) {
+		/* Negative entry, cached as long as the backup lives. */
+		ep.ino = 0;
+		ep.entry_timeout = TIMEOUT_BACKUP;
+		fuse_reply_entry(req, &ep);
+		return;
+	}
+	if (rc < 0) {
+		bfs_err_log("catalog: lookup of '%s' failed: %s", name,
+			    bfs_err_str(&err, rc));
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	if (e.link_id && e.link_id != e.id) {
+		int64_t id = e.link_id;
+
+		bfs_cat_entry_clear(&e);
+		rc = get_entry(cat, id, &e);
+		if (rc < 0) {
+			fuse_reply_err(req, EIO);
+			return;
+		}
+	}
+	fill_stat(&ep.attr, &e);
+	ep.ino = ep.attr.st_ino;
+	ep.entry_timeout = ep.attr_timeout = TIMEOUT_BACKUP;
+	bfs_cat_entry_clear(&e);
+	fuse_reply_entry(req, &ep);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct bfs_mount *m = mnt_of(req);
+	struct bfs_catalog *cat = mnt_cat(m);
+	struct stat st;
+	double timeout;
+	int rc;
+
+	if (!cat) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	rc = attr_of(m, cat, ino, &st, &timeout);
+	if (rc < 0)
+		fuse_reply_err(req, mnt_errno(rc));
+	else
+		fuse_reply_attr(req, &st, timeout);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct bfs_mount *m = mnt_of(req);
+	struct bfs_catalog *cat = mnt_cat(m);
+	struct bfs_cat_entry e = { 0 };
+	char name[256];
+	struct stat st;
+	int rc;
+
+	if (!cat) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	if (ino == BFS_INO_LATEST) {
+		rc = latest_stat(m, cat, &st, name, sizeof(name));
+		if (rc < 0)
+			fuse_reply_err(req, mnt_errno(rc));
+		else
+			fuse_reply_readlink(req, name);
+		return;
+	}
+	if (ino == FUSE_ROOT_ID) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	rc = get_entry(cat, ino_to_id(ino), &e);
+	if (rc < 0) {
+		fuse_reply_err(req, mnt_errno(rc));
+		return;
+	}
+	if (e.e.type != BFS_T_SYMLINK || !e.e.target)
+		fuse_reply_err(req, EINVAL);
+	else
+		fuse_reply_readlink(req, e.e.target);
+	bfs_cat_entry_clear(&e);
+}
+
+/* ---- directories ------------------------------------------------------- */
+
+/* One directory entry, with its attributes (for readdirplus). */
+struct drec {
+	int64_t id;             /* catalog id; the readdir offset is id + 2 */
+	struct stat st;
+	char *name;
+};
+
+/* An open directory.  Children are read from the catalog in batches
+ * ordered by entry id; the batch covers ids (after, last] completely, and
+ * everything after `after` when eof.  The root snapshots its backup list
+ * at opendir (ids 1..n are positions). */
+struct dirh {
+	pthread_mutex_t lock;   /* readdir on one handle may run concurrently */
+	int64_t dir;            /* catalog id; 0 for the root */
+	fuse_ino_t self, parent;
+	struct drec *v;
+	size_t n, cap;
+	int64_t after;
+	bool eof;
+	bool root;
+};
+
+#define DIR_BATCH 2048
+
+static void dirh_clear(struct dirh *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->v[i].name);
+	d->n = 0;
+}
+
+static int dirh_push(struct dirh *d, int64_t id, const char *name,
+		     const struct stat *st)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		struct drec *v = realloc(d->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		d->v = v;
+		d->cap = cap;
+	}
+	d->v[d->n].name = strdup(name);
+	if (!d->v[d->n].name)
+		return -ENOMEM;
+	d->v[d->n].id = id;
+	d->v[d->n].st = *st;
+	d->n++;
+	return 0;
+}
+
+struct batch_arg {
+	struct dirh *d;
+	struct bfs_catalog *cat;
+	int rc;
+};
+
+static int batch_cb(void *arg, const struct bfs_cat_entry *e)
+{
+	struct batch_arg *a = arg;
+	struct stat st;
+
+	if (e->link_id && e->link_id != e->id) {
+		/* Hardlink: the data entry's attributes and inode.  Another
+		 * query on this connection inside the callback is fine: the
+		 * catalog prepares a fresh statement when one is busy. */
+		struct bfs_cat_entry t = { 0 };
+
+		if (bfs_catalog_get(a->cat, e->link_id, &t, NULL) == 0) {
+			fill_stat(&st, &t);
+			bfs_cat_entry_clear(&t);
+		} else {
+			fill_stat(&st, e);
+		}
+	} else {
+		fill_stat(&st, e);
+	}
+	a->rc = dirh_push(a->d, e->id, e->e.path ? e->e.path : "", &st);
+	return a->rc;
+}
+
+static int load_batch(struct dirh *d, struct bfs_catalog *cat, int64_t after)
+{
+	struct batch_arg a = { d, cat, 0 };
+	struct bfs_err err = { "" };
+	int rc;
+
+	dirh_clear(d);
+	d->after = after;
+	d->eof = false;
+	rc = bfs_catalog_readdir(cat, d->dir, after, DIR_BATCH, batch_cb, &a,
+				 &err);
+	if (a.rc < 0)
+		rc = a.rc;
+	if (rc < 0) {
+		bfs_err_log("catalog: cannot list directory %lld: %s",
+			    (long long)d->dir, bfs_err_str(&err, rc));
+		dirh_clear(d);
+		return rc;
+	}
+	d->eof = d->n < DIR_BATCH;
+	return 0;
+}
+
+struct root_arg {
+	struct dirh *d;
+	struct bfs_catalog *cat;
+	int rc;
+};
+
+static int root_cb(void *arg, const struct bfs_backup_info *b)
+{
+	struct root_arg *a = arg;
+	struct bfs_cat_entry e = { 0 };
+	struct stat st;
+
+	if (get_entry(a->cat, b->root, &e) < 0)
+		return 0;   /* dropped meanwhile */
+	fill_stat(&st, &e);
+	bfs_cat_entry_clear(&e);
+	a->rc = dirh_push(a->d, (int64_t)a->d->n + 1, b->name, &st);
+	return a->rc;
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct bfs_mount *m = mnt_of(req);
+	struct bfs_catalog *cat = mnt_cat(m);
+	struct bfs_cat_entry e = { 0 };
+	struct dirh *d;
+	int rc;
+
+	if (!cat) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	d->self = ino;
+	if (ino == FUSE_ROOT_ID) {
+		struct root_arg a = { d, cat, 0 };
+		struct bfs_err err = { "" };
+		struct stat st;
+
+		d->root = true;
+		d->parent = FUSE_ROOT_ID;
+		rc = bfs_catalog_list(cat, root_cb, &a, &err);
+		if (a.rc < 0)
+			rc = a.rc;
+		if (rc < 0) {
+			bfs_err_log("catalog: cannot list backups: %s",
+				    bfs_err_str(&err, rc));
+			goto out_err;
+		}
+		if (latest_stat(m, cat, &st, NULL, 0) == 0 &&
+		    dirh_push(d, (int64_t)d->n + 1, "latest", &st) < 0) {
+			rc = -ENOMEM;
+			goto out_err;
+		}
+		d->eof = true;
+	} else if (ino == BFS_INO_LATEST) {
+		rc = -ENOTDIR;
+		goto out_err;
+	} else {
+		rc = get_entry(cat, ino_to_id(ino), &e);
+		if (rc < 0)
+			goto out_err;
+		if (e.e.type != BFS_T_DIR) {
+			bfs_cat_entry_clear(&e);
+			rc = -ENOTDIR;
+			goto out_err;
+		}
+		d->dir = e.id;
+		d->parent = e.parent ? id_to_ino(e.parent) : FUSE_ROOT_ID;
+		d->after = -1;   /* nothing loaded yet */
+		bfs_cat_entry_clear(&e);
+		/* Immutable: let the kernel cache the listing. */
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
+	fi->fh = (uintptr_t)d;
+	fuse_reply_open(req, fi);
+	return;
+
+out_err:
+	dirh_clear(d);
+	free(d->v);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+	fuse_reply_err(req, rc == -ENOTDIR ? ENOTDIR : mnt_errno(rc));
+}
+
+/* Index of the first record with id > after in the loaded batch, or
+ * d->n if the batch has none. */
+static size_t batch_pos(const struct dirh *d, int64_t after)
+{
+	size_t lo = 0, hi = d->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->v[mid].id <= after)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi, bool plus)
+{
+	struct bfs_mount *m = mnt_of(req);
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	struct bfs_catalog *cat = mnt_cat(m);
+	char *buf;
+	size_t used = 0;
+	int64_t after;
+	int rc = 0;
+
+	if (!cat) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	/* Offsets: 1 after ".", 2 after "..", id + 2 after a child. */
+	if (off < 1) {
+		struct fuse_entry_param ep = { .ino = 0 };
+		size_t need;
+
+		ep.attr.st_ino = d->self;
+		ep.attr.st_mode = S_IFDIR;
+		need = plus ? fuse_add_direntry_plus(req, buf + used,
+						     size - used, ".", &ep, 1)
+			    : fuse_add_direntry(req, buf + used, size - used,
+						".", &ep.attr, 1);
+		if (need > size - used)
+			goto out_reply;
+		used += need;
+		off = 1;
+	}
+	if (off < 2) {
+		struct fuse_entry_param ep = { .ino = 0 };
+		size_t need;
+
+		ep.attr.st_ino = d->parent;
+		ep.attr.st_mode = S_IFDIR;
+		need = plus ? fuse_add_direntry_plus(req, buf + used,
+						     size - used, "..", &ep, 2)
+			    : fuse_add_direntry(req, buf + used, size - used,
+						"..", &ep.attr, 2);
+		if (need > size - used)
+			goto out_reply;
+		used += need;
+		off = 2;
+	}
+	after = (int64_t)off - 2;
+	for (;;) {
+		size_t i;
+
+		if (!d->root &&
+		    !(d->after >= 0 && d->after <= after &&
+		      (d->eof || (d->n && after < d->v[d->n - 1].id)))) {
+			rc = load_batch(d, cat, after);
+			if (rc < 0)
+				break;
+		}
+		i = batch_pos(d, after);
+		if (i == d->n) {
+			if (d->eof || d->root)
+				break;
+			/* Batch exhausted, more in the catalog. */
+			d->after = -1;
+			continue;
+		}
+		for (; i < d->n; i++) {
+			struct drec *r = &d->v[i];
+			off_t next = (off_t)(r->id + 2);
+			size_t need;
+
+			if (plus) {
+				struct fuse_entry_param ep;
+
+				memset(&ep, 0, sizeof(ep));
+				ep.attr = r->st;
+				ep.ino = r->st.st_ino;
+				ep.entry_timeout = ep.attr_timeout =
+					d->root ? TIMEOUT_ROOT : TIMEOUT_BACKUP;
+				if (d->root)
+					ep.attr_timeout =
+						r->st.st_ino == BFS_INO_LATEST
+							? TIMEOUT_ROOT
+							: TIMEOUT_BACKUP;
+				need = fuse_add_direntry_plus(req, buf + used,
+							      size - used,
+							      r->name, &ep,
+							      next);
+			} else {
+				need = fuse_add_direntry(req, buf + used,
+							 size - used, r->name,
+							 &r->st, next);
+			}
+			if (need > size - used)
+				goto out_reply;
+			used += need;
+			after = r->id;
+		}
+		if (d->eof || d->root)
+			break;
+	}
+out_reply:
+	pthread_mutex_unlock(&d->lock);
+	if (rc < 0 && used == 0)
+		fuse_reply_err(req, mnt_errno(rc));
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+
+	if (d) {
+		dirh_clear(d);
+		free(d->v);
+		pthread_mutex_destroy(&d->lock);
+		free(d);
+	}
+	fuse_reply_err(req, 0);
+}
+
+/* ---- misc ------------------------------------------------------------- */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct bfs_mount *m = userdata;
+
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)
+		conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
+	conn->time_gran = 1;
+	mnt_after_init(m);
+	if (m->o.ready && !atomic_exchange(&m->ready_sent, true))
+		m->o.ready(m->o.ready_arg);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = 4096;
+	sv.f_frsize = 4096;
+	sv.f_namemax = 255;
+	sv.f_flag = ST_RDONLY;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	fuse_reply_err(req, ENODATA);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, 0);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
+
+/* ---- read-only: every write-type op is EROFS --------------------------- */
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			 off_t offset, off_t length, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+			       off_t off_in, struct fuse_file_info *fi_in,
+			       fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len,
+			       int flags)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+const struct fuse_lowlevel_ops bfs_mount_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.readlink = op_readlink,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.open = mnt_open,
+	.read = mnt_read,
+	.release = mnt_release,
+	.statfs = op_statfs,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.setattr = op_setattr,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_unlink,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.write = op_write,
+	.create = op_create,
+	.setxattr = op_setxattr,
+	.removexattr = op_removexattr,
+	.fallocate = op_fallocate,
+	.copy_file_range = op_copy_file_range,
+};

@@ -1,0 +1,95 @@
+#!/bin/bash
+# backupfs copy: local -> S3 -> local gives identical backups (manifests
+# byte for byte, cat and restore outputs); the target is initialised as a
+# twin of the source; a second copy transfers nothing; copying selected
+# ids; --delete-source; a damaged pack is refused; faults during a copy.
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
+. "$top_srcdir/tests/e2e/lib-s3.sh"
+
+start_s3
+L=$T/local
+S3=s3://bfs-copy/mirror
+L2=$T/local2
+S=$T/src
+
+make_awkward_tree "$S" || bail_out "cannot create the awkward tree"
+head -c 12000000 /dev/urandom >"$T/blob"
+ok_cmd "init local" bfs init "$L"
+ok_cmd "backup b1 to local" bfs backup -r "$L" --id b1 --files "$S" --stdin blob.bin <"$T/blob"
+echo "changed" >>"$S/new.txt"
+ok_cmd "backup b2 to local" bfs backup -r "$L" --id b2 --files "$S" --stdin blob.bin <"$T/blob"
+
+# ---- local -> S3 (target created as a twin)
+ok_cmd "copy local -> S3" bfs copy --from "$L" --to "$S3"
+out=$(cat "$T/stdout" "$T/stderr")
+like "$out" "2 backups copied" "two backups copied"
+like "$out" "initialised" "the target was initialised"
+ok_cmd "aws s3 cp of the S3 config" aws_s3 cp s3://bfs-copy/mirror/config "$T/s3config"
+ok_cmd "S3 config is the local config verbatim (same id, chunking)" cmp "$L/config" "$T/s3config"
+for id in b1 b2; do
+	ok_cmd "aws s3 cp manifests/$id" aws_s3 cp "s3://bfs-copy/mirror/manifests/$id" "$T/m.$id"
+	ok_cmd "manifest $id identical on S3" cmp "$L/manifests/$id" "$T/m.$id"
+done
+npacks=$(find "$L/packs" -type f | wc -l)
+aws_s3 ls --recursive s3://bfs-copy/mirror/packs/ >"$T/s3packs"
+is "$(wc -l <"$T/s3packs")" "$npacks" "every pack is on S3"
+
+ok_cmd "second copy local -> S3" bfs copy --from "$L" --to "$S3"
+like "$(cat "$T/stdout")" "0 backups copied, 2 already present; 0 packs, 0 B copied" \
+	"a second copy transfers nothing"
+
+ok_cmd "list on S3 (own catalog)" bfs list -r "$S3" --catalog "$T/s3.db"
+like "$(cat "$T/stdout")" "b1" "S3 lists b1"
+ok_cmd "cat from S3" bash -c "\"\$BACKUPFS\" cat -r '$S3' --catalog '$T/s3.db' b2:blob.bin | cmp - '$T/blob'"
+
+# ---- S3 -> local (a fresh directory)
+ok_cmd "copy S3 -> local2" bfs copy --from "$S3" --to "$L2"
+like "$(cat "$T/stdout")" "2 backups copied" "two backups copied back"
+ok_cmd "config identical after the round trip" cmp "$L/config" "$L2/config"
+for id in b1 b2; do
+	ok_cmd "manifest $id identical after the round trip" cmp "$L/manifests/$id" "$L2/manifests/$id"
+done
+ok_cmd "same packs after the round trip" diff <(cd "$L" && find packs -type f | sort) <(cd "$L2" && find packs -type f | sort)
+ok_cmd "restore b2 from local2" bfs restore -r "$L2" --catalog "$T/l2.db" b2 --target "$T/r2"
+ok_cmd "restored tree equals the source" compare_trees "$S" "$T/r2/files"
+ok_cmd "restored blob equals the source" cmp "$T/blob" "$T/r2/blob.bin"
+ok_cmd "cat b1 from local2 equals cat b1 from local" bash -c \
+	"cmp <(\"\$BACKUPFS\" cat -r '$L2' --catalog '$T/l2.db' b1:blob.bin) <(\"\$BACKUPFS\" cat -r '$L' --catalog '$T/l.db' b1:blob.bin)"
+ok_cmd "copy S3 -> local2 again" bfs copy --from "$S3" --to "$L2"
+like "$(cat "$T/stdout")" "0 packs, 0 B copied" "nothing transferred the second time"
+
+# ---- selected ids, S3 -> S3, --delete-source
+ok_cmd "copy b1 only S3 -> S3" bfs copy --from "$S3" --to s3://bfs-copy2/x b1
+like "$(cat "$T/stdout")" "1 backups copied" "one backup copied"
+ok_cmd "list the S3 copy" bfs list -r s3://bfs-copy2/x --catalog "$T/c2.db"
+is "$(bfs_ids -r s3://bfs-copy2/x --catalog "$T/c2.db" | tr '\n' ' ')" "b1 " "only b1 there"
+fails_with 1 "copy of a missing id: exit 1" bfs copy --from "$S3" --to s3://bfs-copy2/x nosuch
+like "$(cat "$T/stderr")" "no backup 'nosuch'" "missing id named"
+ok_cmd "copy --delete-source" bfs copy --from "$L" --to s3://bfs-copy2/x --delete-source
+like "$(cat "$T/stdout")" "1 backups copied, 1 already present" "b2 copied, b1 was there"
+ok "$([ ! -e "$L/manifests/b1" ] && [ ! -e "$L/manifests/b2" ]; echo $?)" "source manifests deleted"
+ok "$([ "$(find "$L/packs" -type f | wc -l)" -eq "$npacks" ]; echo $?)" "source packs kept (prune's job)"
+is "$(bfs_ids -r s3://bfs-copy2/x --catalog "$T/c2.db" | tr '\n' ' ')" "b1 b2 " "both backups in the S3 copy"
+
+# ---- a damaged pack is refused
+L3=$T/local3
+ok_cmd "init local3" bfs init "$L3"
+ok_cmd "backup to local3" bfs backup -r "$L3" --id d1 --stdin blob.bin <"$T/blob"
+p=$(find "$L3/packs" -type f | head -1)
+chmod u+w "$p" 2>/dev/null
+printf 'X' | dd of="$p" bs=1 seek=100 conv=notrunc 2>/dev/null
+fails_with 1 "copy of a damaged pack: exit 1" bfs copy --from "$L3" --to s3://bfs-copy3/y
+like "$(cat "$T/stderr")" "damaged|hash" "the error says the pack is damaged"
+aws_s3 ls --recursive s3://bfs-copy3/y/ >"$T/c3" 2>&1
+unlike "$(cat "$T/c3")" "manifests/d1" "no manifest written for a backup whose pack is damaged"
+
+# ---- faults during a copy
+s3_faults 503:every=4 reset:every=9 truncate:every=5:method=GET
+ok_cmd "copy S3 -> local4 with faults" bfs copy --from "$S3" --to "$T/local4"
+s3_faults
+for id in b1 b2; do
+	ok_cmd "manifest $id identical after a faulty copy" cmp "$L2/manifests/$id" "$T/local4/manifests/$id"
+done
+ok_cmd "packs identical after a faulty copy" diff -r "$L2/packs" "$T/local4/packs"
+
+done_testing

@@ -1,0 +1,290 @@
+/* test-chunkcache.c - the mount's shared chunk LRU: byte bound, eviction
+ * order, refcount pinning, failed loads, concurrent single-flight. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "src/chunkcache.h"
+#include "tap.h"
+
+static void key(uint8_t h[BFS_HASH_LEN], unsigned n)
+{
+	bfs_sha256(h, &n, sizeof(n));
+}
+
+/* Acquire key n as a new entry, fill it with byte n, complete, release. */
+static int put(struct bfs_chunkcache *cc, unsigned n, uint32_t len)
+{
+	struct bfs_cc_entry *e;
+	uint8_t h[BFS_HASH_LEN];
+	int rc;
+
+	key(h, n);
+	rc = bfs_chunkcache_acquire(cc, h, len, &e);
+	if (rc == BFS_CC_LOAD) {
+		memset(bfs_cc_data(e), (int)(n & 0xff), len);
+		bfs_chunkcache_complete(cc, e, 0);
+	}
+	bfs_chunkcache_release(cc, e);
+	return rc;
+}
+
+static bool present(struct bfs_chunkcache *cc, unsigned n, uint32_t len)
+{
+	struct bfs_cc_entry *e;
+	uint8_t h[BFS_HASH_LEN];
+	int rc;
+
+	key(h, n);
+	rc = bfs_chunkcache_lookup(cc, h, len, &e);
+	bfs_chunkcache_release(cc, e);
+	return rc == BFS_CC_HIT;
+}
+
+static void test_bound_and_order(void)
+{
+	struct bfs_chunkcache *cc;
+	struct bfs_cc_stats st;
+	unsigned i;
+	bool bounded = true;
+
+	ok(bfs_chunkcache_new(0, &cc) == -EINVAL, "zero bound refused");
+	ok(bfs_chunkcache_new(4000, &cc) == 0, "new cache of 4000 bytes");
+	is_int(put(cc, 1, 1000), BFS_CC_LOAD, "first acquire loads");
+	is_int(put(cc, 1, 1000), BFS_CC_HIT, "second acquire hits");
+	put(cc, 2, 1000);
+	put(cc, 3, 1000);
+	put(cc, 4, 1000);
+	/* Touch 1 so 2 becomes the least recently used. */
+	ok(present(cc, 1, 1000), "1 still cached");
+	put(cc, 5, 1000);
+	ok(!present(cc, 2, 1000), "least recently used (2) evicted");
+	ok(present(cc, 1, 1000) && present(cc, 3, 1000) &&
+	   present(cc, 4, 1000) && present(cc, 5, 1000),
+	   "the other four stay");
+	ok(!present(cc, 1, 999), "same hash, other length: a different key");
+	for (i = 10; i < 200; i++) {
+		put(cc, i, 300 + i);
+		bfs_chunkcache_stats(cc, &st);
+		if (st.bytes > 4000)
+			bounded = false;
+	}
+	ok(bounded, "byte bound respected over 190 inserts");
+	bfs_chunkcache_stats(cc, &st);
+	ok(st.evictions > 150, "evictions counted (%llu)",
+	   (unsigned long long)st.evictions);
+	ok(present(cc, 199, 499), "newest entry present");
+	bfs_chunkcache_free(cc);
+}
+
+static void test_pinning(void)
+{
+	struct bfs_chunkcache *cc;
+	struct bfs_cc_entry *pinned, *e;
+	struct bfs_cc_stats st;
+	uint8_t h[BFS_HASH_LEN];
+	unsigned i;
+	bool intact = true;
+
+	bfs_chunkcache_new(3000, &cc);
+	key(h, 100);
+	is_int(bfs_chunkcache_acquire(cc, h, 1000, &pinned), BFS_CC_LOAD,
+	       "pinned entry loads");
+	memset(bfs_cc_data(pinned), 0xab, 1000);
+	bfs_chunkcache_complete(cc, pinned, 0);
+	for (i = 0; i < 50; i++)
+		put(cc, 200 + i, 1000);
+	for (i = 0; i < 1000; i++)
+		if (bfs_cc_data(pinned)[i] != 0xab)
+			intact = false;
+	ok(intact, "pinned entry survives 50 inserts with its bytes");
+	is_int(bfs_chunkcache_lookup(cc, h, 1000, &e), BFS_CC_HIT,
+	       "pinned entry still found");
+	ok(e == pinned, "same entry");
+	bfs_chunkcache_release(cc, e);
+	bfs_chunkcache_stats(cc, &st);
+	ok(st.bytes <= 3000, "bound holds with a pin (%llu)",
+	   (unsigned long long)st.bytes);
+
+	/* Over-commit: pins beyond the bound are allowed, trimmed on release. */
+	{
+		struct bfs_cc_entry *p[5];
+
+		for (i = 0; i < 5; i++) {
+			key(h, 300 + i);
+			bfs_chunkcache_acquire(cc, h, 1000, &p[i]);
+			bfs_chunkcache_complete(cc, p[i], 0);
+		}
+		bfs_chunkcache_stats(cc, &st);
+		ok(st.bytes >= 6000, "pins may exceed the bound (%llu)",
+		   (unsigned long long)st.bytes);
+		for (i = 0; i < 5; i++)
+			bfs_chunkcache_release(cc, p[i]);
+		bfs_chunkcache_release(cc, pinned);
+		bfs_chunkcache_stats(cc, &st);
+		ok(st.bytes <= 3000, "trimmed back under the bound on release "
+		   "(%llu)", (unsigned long long)st.bytes);
+		ok(present(cc, 304, 1000), "most recently released kept");
+		ok(!present(cc, 300, 1000), "earliest released evicted");
+	}
+	bfs_chunkcache_free(cc);
+}
+
+static void test_failure(void)
+{
+	struct bfs_chunkcache *cc;
+	struct bfs_cc_entry *a, *b;
+	uint8_t h[BFS_HASH_LEN];
+
+	bfs_chunkcache_new(10000, &cc);
+	key(h, 7);
+	is_int(bfs_chunkcache_acquire(cc, h, 100, &a), BFS_CC_LOAD, "load");
+	is_int(bfs_chunkcache_acquire(cc, h, 100, &b), BFS_CC_PENDING,
+	       "second is pending");
+	bfs_chunkcache_complete(cc, a, -EBADMSG);
+	is_int(bfs_chunkcache_wait(cc, b), -EBADMSG, "waiter gets the error");
+	bfs_chunkcache_release(cc, a);
+	bfs_chunkcache_release(cc, b);
+	ok(!present(cc, 7, 100), "failed entry not cached");
+	is_int(put(cc, 7, 100), BFS_CC_LOAD, "next acquire loads again");
+	ok(present(cc, 7, 100), "then cached");
+	bfs_chunkcache_free(cc);
+}
+
+/* Concurrent single-flight: 8 threads ask for the same 16 keys. */
+struct sf {
+	struct bfs_chunkcache *cc;
+	atomic_int loads;
+	atomic_int bad;
+};
+
+static void *sf_thread(void *arg)
+{
+	struct sf *s = arg;
+	unsigned k, i;
+
+	for (k = 0; k < 16; k++) {
+		struct bfs_cc_entry *e;
+		uint8_t h[BFS_HASH_LEN];
+		int rc;
+
+		key(h, 1000 + k);
+		rc = bfs_chunkcache_acquire(s->cc, h, 4096, &e);
+		if (rc == BFS_CC_LOAD) {
+			atomic_fetch_add(&s->loads, 1);
+			usleep(20000);   /* a slow fetch: others must wait */
+			memset(bfs_cc_data(e), (int)k, 4096);
+			bfs_chunkcache_complete(s->cc, e, 0);
+		} else if (rc == BFS_CC_PENDING) {
+			rc = bfs_chunkcache_wait(s->cc, e);
+		}
+		if (rc < 0) {
+			atomic_fetch_add(&s->bad, 1);
+		} else {
+			for (i = 0; i < 4096; i++)
+				if (bfs_cc_data(e)[i] != (uint8_t)k) {
+					atomic_fetch_add(&s->bad, 1);
+					break;
+				}
+		}
+		bfs_chunkcache_release(s->cc, e);
+	}
+	return NULL;
+}
+
+static void test_single_flight(void)
+{
+	struct sf s = { 0 };
+	pthread_t t[8];
+	struct bfs_cc_stats st;
+	unsigned i;
+
+	bfs_chunkcache_new(1 << 20, &s.cc);
+	for (i = 0; i < 8; i++)
+		pthread_create(&t[i], NULL, sf_thread, &s);
+	for (i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	is_int(atomic_load(&s.loads), 16, "each key loaded exactly once");
+	is_int(atomic_load(&s.bad), 0, "every thread saw the right bytes");
+	bfs_chunkcache_stats(s.cc, &st);
+	is_int(st.misses, 16, "16 misses");
+	is_int(st.hits + st.waits, 16 * 7, "the rest hit or waited");
+	bfs_chunkcache_free(s.cc);
+}
+
+/* Stress: many threads, small cache, random keys: no crash, bytes right. */
+struct stress {
+	struct bfs_chunkcache *cc;
+	unsigned seed;
+	atomic_int *bad;
+};
+
+static void *stress_thread(void *arg)
+{
+	struct stress *s = arg;
+	unsigned i, seed = s->seed;
+
+	for (i = 0; i < 20000; i++) {
+		struct bfs_cc_entry *e;
+		uint8_t h[BFS_HASH_LEN];
+		unsigned k = (unsigned)rand_r(&seed) % 64;
+		uint32_t len = 512 + k * 8;
+		int rc;
+
+		key(h, k);
+		rc = bfs_chunkcache_acquire(s->cc, h, len, &e);
+		if (rc == BFS_CC_LOAD) {
+			memset(bfs_cc_data(e), (int)k, len);
+			bfs_chunkcache_complete(s->cc, e, 0);
+		} else if (rc == BFS_CC_PENDING) {
+			rc = bfs_chunkcache_wait(s->cc, e);
+		}
+		if (rc >= 0 && (bfs_cc_data(e)[0] != (uint8_t)k ||
+				bfs_cc_data(e)[len - 1] != (uint8_t)k))
+			atomic_fetch_add(s->bad, 1);
+		bfs_chunkcache_release(s->cc, e);
+	}
+	return NULL;
+}
+
+static void test_stress(void)
+{
+	struct bfs_chunkcache *cc;
+	struct stress s[4];
+	pthread_t t[4];
+	atomic_int bad = 0;
+	struct bfs_cc_stats st;
+	unsigned i;
+
+	bfs_chunkcache_new(8192, &cc);
+	for (i = 0; i < 4; i++) {
+		s[i].cc = cc;
+		s[i].seed = i + 1;
+		s[i].bad = &bad;
+		pthread_create(&t[i], NULL, stress_thread, &s[i]);
+	}
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	is_int(atomic_load(&bad), 0, "stress: contents always right");
+	bfs_chunkcache_stats(cc, &st);
+	ok(st.bytes <= 8192, "stress: bound holds at rest (%llu)",
+	   (unsigned long long)st.bytes);
+	ok(st.peak_bytes <= 8192 + 4 * 1100,
+	   "stress: peak within bound + pinned (%llu)",
+	   (unsigned long long)st.peak_bytes);
+	bfs_chunkcache_free(cc);
+}
+
+int main(void)
+{
+	test_bound_and_order();
+	test_pinning();
+	test_failure();
+	test_single_flight();
+	test_stress();
+	return tap_done();
+}
