@@ -30,13 +30,20 @@ struct bfs_mount;
 struct thread_cat {
 	struct bfs_mount *m;
 	struct bfs_catalog *cat;
-	struct thread_cat *prev, *next;   /* in m->threads, under m->threads_lock */
+	struct thread_cat *prev, *next;   /* m->threads, m->threads_lock */
 };
 
-/* A readahead job: chunks to bring into the cache. */
+/* A job for the readahead pool.  Readahead: chunks to bring into the
+ * cache (ents NULL).  Delegated load: a foreground read's entries it
+ * acquired with BFS_CC_LOAD (ents set); whoever claims it first (a worker
+ * or the reader itself) loads and completes them; the reader and the
+ * queue each hold a reference (nref). */
 struct ra_job {
 	struct ra_job *next;
 	size_t n;
+	struct bfs_cc_entry **ents;
+	atomic_int nref;
+	atomic_bool claimed;
 	struct bfs_chunkref refs[];
 };
 

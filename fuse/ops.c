@@ -219,7 +219,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = bfs_catalog_find_backup(cat, name, &b, &err);
 		if (rc < 0) {
 			if (rc != -ENOENT)
-				bfs_err_log("catalog: %s", bfs_err_str(&err, rc));
+				bfs_err_log("catalog: %s",
+					    bfs_err_str(&err, rc));
 			fuse_reply_err(req, mnt_errno(rc));
 			return;
 		}
@@ -720,19 +721,9 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			size_t size)
-{
-	fuse_reply_err(req, ENODATA);
-}
-
-static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	if (size == 0)
-		fuse_reply_xattr(req, 0);
-	else
-		fuse_reply_buf(req, NULL, 0);
-}
+/* No getxattr/listxattr ops on purpose: libfuse answers ENOSYS once and
+ * the kernel then answers EOPNOTSUPP itself, so `ls -l` and `cp -a` do not
+ * pay a round trip per file for ACL and SELinux lookups. */
 
 /* ---- read-only: every write-type op is EROFS --------------------------- */
 
@@ -829,8 +820,6 @@ const struct fuse_lowlevel_ops bfs_mount_ops = {
 	.read = mnt_read,
 	.release = mnt_release,
 	.statfs = op_statfs,
-	.getxattr = op_getxattr,
-	.listxattr = op_listxattr,
 	.setattr = op_setattr,
 	.mknod = op_mknod,
 	.mkdir = op_mkdir,

@@ -30,7 +30,7 @@ struct fh {
 	uint64_t covered;            /* starts[n] */
 	pthread_mutex_t lock;        /* protects next_off, ra_next, ra_win */
 	uint64_t next_off;           /* where the last read ended */
-	size_t ra_next;              /* first chunk not yet queued for readahead */
+	size_t ra_next;              /* first chunk not queued for readahead */
 	uint64_t ra_win;             /* current readahead window, bytes */
 	atomic_bool logged;          /* an error was logged for this handle */
 };
@@ -193,19 +193,116 @@ static void refetch(struct bfs_mount *m, const struct bfs_chunkref *ref,
 	bfs_chunkcache_release(m->cache, again);
 }
 
+/* Load refs[from..to) whose state is BFS_CC_LOAD (one pack) and complete
+ * their entries.  Returns the repository's result. */
+static int load_run(struct bfs_mount *m, const struct bfs_chunkref *refs,
+		    struct bfs_cc_entry **ents, const int *state, size_t from,
+		    size_t to, struct bfs_chunkref *run, uint8_t **outs,
+		    struct bfs_err *err)
+{
+	size_t k = 0, r;
+	int rc;
+
+	for (r = from; r < to; r++) {
+		if (state[r] != BFS_CC_LOAD)
+			continue;
+		run[k] = refs[r];
+		outs[k] = bfs_cc_data(ents[r]);
+		k++;
+	}
+	rc = bfs_repo_read_chunks(m->repo, run, k, outs, err);
+	for (r = from; r < to; r++)
+		if (state[r] == BFS_CC_LOAD)
+			bfs_chunkcache_complete(m->cache, ents[r], rc);
+	return rc;
+}
+
+static void job_put(struct ra_job *j)
+{
+	if (atomic_fetch_sub(&j->nref, 1) == 1)
+		free(j);
+}
+
+/* Load a delegated job's entries (the caller claimed it). */
+static void run_owned(struct bfs_mount *m, struct ra_job *j)
+{
+	uint8_t **outs = calloc(j->n, sizeof(*outs));
+	size_t i;
+	int rc = -ENOMEM;
+
+	if (outs) {
+		for (i = 0; i < j->n; i++)
+			outs[i] = bfs_cc_data(j->ents[i]);
+		rc = bfs_repo_read_chunks(m->repo, j->refs, j->n, outs, NULL);
+		free(outs);
+	}
+	for (i = 0; i < j->n; i++)
+		bfs_chunkcache_complete(m->cache, j->ents[i], rc);
+}
+
+/* Hand run [from, to) of a foreground read to the pool (front of the
+ * queue).  NULL if it could not be queued (the caller loads it). */
+static struct ra_job *delegate(struct bfs_mount *m,
+			       const struct bfs_chunkref *refs,
+			       struct bfs_cc_entry **ents, const int *state,
+			       size_t from, size_t to)
+{
+	struct ra_job *j;
+	size_t k = 0, r;
+
+	for (r = from; r < to; r++)
+		k += state[r] == BFS_CC_LOAD;
+	j = malloc(sizeof(*j) + k * (sizeof(j->refs[0]) + sizeof(*j->ents)));
+	if (!j)
+		return NULL;
+	j->next = NULL;
+	j->n = k;
+	j->ents = (struct bfs_cc_entry **)(void *)(j->refs + k);
+	atomic_init(&j->nref, 2);
+	atomic_init(&j->claimed, false);
+	for (r = from, k = 0; r < to; r++) {
+		if (state[r] != BFS_CC_LOAD)
+			continue;
+		j->refs[k] = refs[r];
+		j->ents[k++] = ents[r];
+	}
+	pthread_mutex_lock(&m->ra.lock);
+	if (m->ra.stop || !m->ra.nth) {
+		pthread_mutex_unlock(&m->ra.lock);
+		free(j);
+		return NULL;
+	}
+	j->next = m->ra.head;
+	m->ra.head = j;
+	if (!m->ra.tail)
+		m->ra.tail = j;
+	m->ra.queued++;
+	pthread_cond_signal(&m->ra.cond);
+	pthread_mutex_unlock(&m->ra.lock);
+	return j;
+}
+
+#define MAX_DELEGATED 16
+
 /* Bring refs[0..n) into the cache: ents[i] gets a reference (or NULL).
- * Missing chunks are fetched in runs of consecutive chunks of one pack;
- * chunks other threads are loading are waited for unless no_wait.
- * Returns 0 or the first error; *bad is the index of a failed chunk. */
+ * Missing chunks are fetched in runs of consecutive chunks of one pack
+ * (at most RUN_BYTES each); a foreground read (!no_wait) hands all runs
+ * but the first to the worker pool, so both cores decompress and verify,
+ * and takes back any a busy pool has not started.  Chunks other threads
+ * are loading are waited for unless no_wait.  Returns 0 or the first
+ * error; *bad is the index of a failed chunk. */
 static int fetch(struct bfs_mount *m, const struct bfs_chunkref *refs,
 		 size_t n, struct bfs_cc_entry **ents, bool no_wait,
 		 size_t *bad, struct bfs_err *err)
 {
 	int *state;
-	size_t i, j;
+	size_t i, j, nd = 0;
 	int rc = 0;
 	struct bfs_chunkref *run = NULL;
 	uint8_t **outs = NULL;
+	struct ra_job *jobs[MAX_DELEGATED];
+	size_t jfrom[MAX_DELEGATED], jto[MAX_DELEGATED];
+	bool first = true;
 
 	*bad = 0;
 	state = calloc(n, sizeof(*state));
@@ -227,8 +324,8 @@ static int fetch(struct bfs_mount *m, const struct bfs_chunkref *refs,
 	}
 	/* Our loads first (runs of one pack), then wait for others'. */
 	for (i = 0; i < n; i = j) {
-		size_t k = 0, r;
 		uint64_t bytes;
+		size_t k = 0;
 		int lrc;
 		struct bfs_err lerr = { "" };
 
@@ -244,20 +341,36 @@ static int fetch(struct bfs_mount *m, const struct bfs_chunkref *refs,
 			    (k && bytes + refs[j].len > RUN_BYTES))
 				break;
 			bytes += refs[j].len;
-			run[k] = refs[j];
-			outs[k] = bfs_cc_data(ents[j]);
 			k++;
 		}
-		lrc = bfs_repo_read_chunks(m->repo, run, k, outs, &lerr);
-		for (r = i; r < j; r++)
-			if (state[r] == BFS_CC_LOAD)
-				bfs_chunkcache_complete(m->cache, ents[r], lrc);
+		if (!no_wait && !first && nd < MAX_DELEGATED) {
+			jobs[nd] = delegate(m, refs, ents, state, i, j);
+			if (jobs[nd]) {
+				jfrom[nd] = i;
+				jto[nd++] = j;
+				continue;
+			}
+		}
+		first = false;
+		lrc = load_run(m, refs, ents, state, i, j, run, outs, &lerr);
 		if (lrc < 0 && !rc) {
 			rc = lrc;
 			*bad = i;
 			if (err)
 				*err = lerr;
 		}
+	}
+	/* Take back what the pool has not started; the rest is waited for
+	 * below like any chunk another thread loads. */
+	for (i = 0; i < nd; i++) {
+		size_t r;
+
+		if (!atomic_exchange(&jobs[i]->claimed, true))
+			run_owned(m, jobs[i]);
+		job_put(jobs[i]);
+		for (r = jfrom[i]; r < jto[i]; r++)
+			if (state[r] == BFS_CC_LOAD)
+				state[r] = BFS_CC_PENDING;
 	}
 	for (i = 0; i < n; i++) {
 		int wrc;
@@ -312,6 +425,13 @@ static void *ra_main(void *arg)
 		m->ra.queued--;
 		pthread_mutex_unlock(&m->ra.lock);
 
+		if (j->ents) {
+			if (!atomic_exchange(&j->claimed, true))
+				run_owned(m, j);
+			job_put(j);
+			pthread_mutex_lock(&m->ra.lock);
+			continue;
+		}
 		ents = calloc(j->n, sizeof(*ents));
 		if (ents) {
 			/* Errors are for the reader to report. */
@@ -361,7 +481,21 @@ void mnt_ra_stop(struct bfs_mount *m)
 	m->ra.th = NULL;
 	for (j = m->ra.head; j; j = next) {
 		next = j->next;
-		free(j);
+		if (j->ents) {
+			/* No reader is left when the pool stops; still, never
+			 * leave an entry loading forever. */
+			if (!atomic_exchange(&j->claimed, true)) {
+				size_t k;
+
+				for (k = 0; k < j->n; k++)
+					bfs_chunkcache_complete(m->cache,
+								j->ents[k],
+								-EIO);
+			}
+			job_put(j);
+		} else {
+			free(j);
+		}
 	}
 	m->ra.head = m->ra.tail = NULL;
 	m->ra.queued = 0;
@@ -383,6 +517,9 @@ static void ra_queue(struct bfs_mount *m, const struct fh *f, size_t from,
 			return;
 		j->next = NULL;
 		j->n = end - from;
+		j->ents = NULL;
+		atomic_init(&j->nref, 1);
+		atomic_init(&j->claimed, false);
 		memcpy(j->refs, &f->chunks[from], j->n * sizeof(j->refs[0]));
 		pthread_mutex_lock(&m->ra.lock);
 		if (m->ra.stop || m->ra.queued >= RA_MAX_QUEUED) {

@@ -110,6 +110,8 @@ static const uint64_t gear[256] = {
 	0x2883f0b864425501ull,
 };
 
+/* See chunker.h: min <= avg <= max within the limits, avg a power of two.
+ * NULL is invalid.  Thread-safe. */
 bool bfs_chunker_params_valid(const struct bfs_chunker_params *p)
 {
 	if (!p)
@@ -141,6 +143,10 @@ static uint64_t top_mask(unsigned bits)
  * likely).  The hash starts at 0 at offset min; the byte at offset i is
  * hashed as h = (h << 1) + gear[buf[i]] and a cut after byte i (chunk
  * length i + 1) happens when (h & mask) == 0.
+ *
+ * p must be valid (bfs_chunker_params_valid).  Stateless: a caller that
+ * gets 0 adds input and calls again with the same start, which rescans
+ * from min; feed it large reads (>= max / 16).  Thread-safe.
  */
 size_t bfs_chunker_cut(const struct bfs_chunker_params *p,
 		       const uint8_t *buf, size_t n, bool eof)

@@ -70,7 +70,8 @@ static void pack_set_sort(struct pack_set *s)
 
 	if (s->sorted)
 		return;
-	qsort(s->v, s->n, sizeof(*s->v), pack_cmp);
+	if (s->n)
+		qsort(s->v, s->n, sizeof(*s->v), pack_cmp);
 	for (i = 0; i < s->n; i++)
 		if (!o || memcmp(s->v[o - 1].id, s->v[i].id, BFS_HASH_LEN))
 			s->v[o++] = s->v[i];
@@ -82,6 +83,8 @@ static struct pack_item *pack_set_find(struct pack_set *s,
 				       const uint8_t id[BFS_HASH_LEN])
 {
 	pack_set_sort(s);
+	if (!s->n)
+		return NULL;
 	return bsearch(id, s->v, s->n, sizeof(*s->v), pack_cmp);
 }
 
@@ -146,7 +149,8 @@ static int list_names_cb(void *arg, const char *key, uint64_t size)
 
 static bool name_set_has(const struct name_set *s, const char *name)
 {
-	return bsearch(&name, s->v, s->n, sizeof(*s->v), name_cmp) != NULL;
+	return s->n &&
+	       bsearch(&name, s->v, s->n, sizeof(*s->v), name_cmp) != NULL;
 }
 
 static void name_set_free(struct name_set *s)
@@ -169,7 +173,7 @@ static int list_names(struct bfs_store *st, struct name_set *out,
 	else if (rc)
 		bfs_err_prefix(err, rc, "cannot list the backups of '%s'",
 			       st->url);
-	if (!rc)
+	if (!rc && out->n)
 		qsort(out->v, out->n, sizeof(*out->v), name_cmp);
 	return rc;
 }
@@ -191,8 +195,41 @@ static int list_packs(struct bfs_store *st, struct pack_set *out,
 
 /* ---- target ----------------------------------------------------------- */
 
+/* Replace the repository id in config text cfg (the one occurrence of
+ * old_id) with a fresh random one; everything else stays byte for byte. */
+static int new_repo_id(struct bfs_buf *cfg, const char *old_id,
+		       struct bfs_err *err)
+{
+	uint8_t rnd[BFS_HASH_LEN];
+	char hex[BFS_HASH_HEX + 1];
+	uint8_t *p, *hit = NULL;
+	size_t n = strlen(old_id), left;
+	int rc, count = 0;
+
+	for (p = cfg->data, left = cfg->len; left >= n;) {
+		uint8_t *q = memmem(p, left, old_id, n);
+
+		if (!q)
+			break;
+		hit = q;
+		count++;
+		left -= (size_t)(q - p) + n;
+		p = q + n;
+	}
+	if (count != 1 || n != BFS_HASH_HEX)
+		return bfs_err_set(err, -EUCLEAN,
+				   "cannot derive a config from the source's: its id appears %d times",
+				   count);
+	rc = bfs_random(rnd, sizeof(rnd));
+	if (rc)
+		return bfs_err_set(err, rc, "cannot get random bytes");
+	bfs_hex(hex, rnd, sizeof(rnd));
+	memcpy(hit, hex, BFS_HASH_HEX);
+	return 0;
+}
+
 int bfs_copy_open_target(struct bfs_repo *src, const char *url,
-			 const struct bfs_store_opts *sopts,
+			 const struct bfs_store_opts *sopts, bool same_id,
 			 struct bfs_repo **out, bool *created,
 			 struct bfs_err *err)
 {
@@ -230,6 +267,11 @@ int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 		rc = bfs_err_set(err, -EUCLEAN, "config of '%s' is too large",
 				 src->store->url);
 		goto out_store;
+	}
+	if (!same_id) {
+		rc = new_repo_id(&cfg, src->id, err);
+		if (rc)
+			goto out_store;
 	}
 	rc = bfs_store_put(st, "config", cfg.data, cfg.len, BFS_PUT_EXCL, err);
 	if (rc && rc != -EEXIST) {
@@ -569,11 +611,10 @@ int bfs_copy(struct bfs_repo *src, struct bfs_repo *dst,
 
 	if (!opts)
 		opts = &defaults;
-	if (strcmp(src->id, dst->id) != 0)
-		bfs_warn("copying between repositories with different ids "
-			 "('%.12s' and '%.12s'): chunks will not be shared with "
-			 "backups written to the target directly", src->id,
-			 dst->id);
+	if (memcmp(src->chunker, dst->chunker, sizeof(src->chunker)) != 0)
+		bfs_warn("'%s' and '%s' chunk data differently: backups written "
+			 "to the target will not deduplicate against copied ones",
+			 src->store->url, dst->store->url);
 	cs.src = src;
 	cs.dst = dst;
 	cs.opts = opts;

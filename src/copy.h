@@ -57,13 +57,22 @@ struct bfs_copy_stats {
 	uint64_t packs_present;    /* needed but already in the target */
 };
 
-/* Open the target repository at url for a copy from src: if the target
- * holds no `config`, the source's config object is copied verbatim
- * (same repository id and chunker parameters, so deduplication works
- * across both), creating the bucket or directory as needed; *created tells
- * which.  *out owned by the caller (bfs_repo_close).  0 / -errno. */
+/* Open the target repository at url for a copy from src.  If the target
+ * holds no `config`, it is created from the source's config object,
+ * byte for byte except for a fresh repository id (same chunker,
+ * compression and pack parameters, so the same data chunks alike in both
+ * and backups written to either deduplicate against what was copied),
+ * creating the bucket or directory as needed; *created tells which.
+ *
+ * same_id copies the config verbatim, id included.  Not the default: the
+ * catalog is keyed by repository id (catalog.h), so two locations with one
+ * id share a catalog, and a backup to one of them can then reference
+ * chunks whose packs exist only in the other.  Use it only with a
+ * separate --catalog for each location.
+ *
+ * *out owned by the caller (bfs_repo_close).  0 / -errno. */
 int bfs_copy_open_target(struct bfs_repo *src, const char *url,
-			 const struct bfs_store_opts *sopts,
+			 const struct bfs_store_opts *sopts, bool same_id,
 			 struct bfs_repo **out, bool *created,
 			 struct bfs_err *err);
 

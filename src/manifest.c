@@ -463,7 +463,8 @@ out_free:
 	return rc;
 }
 
-/* Frees the writer and its spool.  NULL ok. */
+/* Frees the writer and its spool (an unfinished manifest is dropped).
+ * NULL ok. */
 void bfs_manifest_writer_free(struct bfs_manifest_writer *w)
 {
 	if (!w)
@@ -603,7 +604,8 @@ static int entry_check(const struct bfs_manifest_writer *w,
 			!bfs_manifest_path_valid(e->link, e->link_len)))
 		return bfs_err_set(err, -EINVAL, "'%s': invalid hardlink", p);
 	if (w->file_chunks) {
-		if (e->type != BFS_T_FILE || e->link || e->error)
+		/* a file that failed mid-read keeps what was read */
+		if (e->type != BFS_T_FILE || e->link)
 			return bfs_err_set(err, -EINVAL,
 					   "'%s': chunks given for an entry that has no content",
 					   p);
@@ -1348,6 +1350,8 @@ static void clear_current(struct bfs_manifest_reader *r)
 	r->nchunks = 0;
 }
 
+/* Frees the reader and everything it lent out (header, entries, chunk
+ * arrays).  NULL ok.  The manifest bytes stay the caller's. */
 void bfs_manifest_reader_free(struct bfs_manifest_reader *r)
 {
 	if (!r)
@@ -1361,6 +1365,8 @@ void bfs_manifest_reader_free(struct bfs_manifest_reader *r)
 	free(r);
 }
 
+/* The header parsed by _new; borrowed, valid until _free.  Do not pass
+ * it to bfs_manifest_header_clear. */
 const struct bfs_manifest_header *
 bfs_manifest_reader_header(const struct bfs_manifest_reader *r)
 {
@@ -1581,7 +1587,8 @@ static int parse_entry(struct bfs_manifest_reader *r, struct bfs_entry *e,
 
 	if (e->type == BFS_T_FILE && !m[K_S])
 		return rfail(r, err, -EUCLEAN, "'%.300s': file without \"s\"", p);
-	if (r->nchunks && (e->type != BFS_T_FILE || e->link || e->error))
+	/* a file with "err" may keep the chunks read before the failure */
+	if (r->nchunks && (e->type != BFS_T_FILE || e->link))
 		return rfail(r, err, -EUCLEAN,
 			     "'%.300s': chunks before an entry without content",
 			     p);

@@ -183,6 +183,7 @@ struct bfs_pack_builder *bfs_pack_builder_new(void)
 	return b;
 }
 
+/* Frees the builder and an unfinished pack.  NULL ok. */
 void bfs_pack_builder_free(struct bfs_pack_builder *b)
 {
 	if (!b)
@@ -248,6 +249,7 @@ size_t bfs_pack_builder_size(const struct bfs_pack_builder *b)
 	return b->data.len;
 }
 
+/* Number of frames added since the last finish. */
 size_t bfs_pack_builder_count(const struct bfs_pack_builder *b)
 {
 	return b->count;

@@ -735,6 +735,190 @@ static void link_map_free(struct link_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* ---- prefetch of small files -------------------------------------------- */
+
+/* Restoring many small files would wait for one store request per file
+ * (a round trip each on S3).  The files of a directory page are queued
+ * when the page is read; PF_THREADS workers fetch them ahead, in order,
+ * within PF_BUDGET bytes, while the restore thread writes.  The restore
+ * thread never waits for an item nobody has started: it takes it from
+ * the queue and fetches it itself (so nested directories cannot
+ * deadlock on the budget). */
+#define PF_THREADS 4
+#define PF_BUDGET (32u << 20)
+#define PF_MAX_FILE (4u << 20)
+
+struct pf_item {
+	struct pf_item *prev, *next;   /* queue links, under pf.lock */
+	struct bfs_chunkref *refs;     /* owned */
+	size_t n;
+	uint64_t size;
+	uint8_t *data;                 /* size bytes once done */
+	int state;                     /* PF_* */
+	bool by_worker;                /* counts in pf.inflight */
+	int rc;
+	struct bfs_err err;
+};
+enum { PF_QUEUED, PF_FETCHING, PF_DONE, PF_MINE };
+
+struct prefetch {
+	pthread_mutex_t lock;          /* protects the queue, states, inflight */
+	pthread_cond_t cond;
+	struct pf_item *head, *tail;
+	uint64_t inflight;             /* bytes fetched by workers, not yet
+					  released */
+	bool stop;
+	pthread_t th[PF_THREADS];
+	size_t nth;
+	bool started;
+	struct bfs_repo *repo;
+};
+
+struct mem_out {
+	uint8_t *data;
+	uint64_t size;
+};
+
+static int mem_write(void *arg, uint64_t off, const uint8_t *data, size_t n)
+{
+	struct mem_out *m = arg;
+
+	if (off > m->size || n > m->size - off)
+		return -EUCLEAN;
+	memcpy(m->data + off, data, n);
+	return 0;
+}
+
+/* Fetch an item's content (any thread; no lock held). */
+static void pf_fetch(struct bfs_repo *repo, struct pf_item *it)
+{
+	struct mem_out m;
+
+	it->err.msg[0] = '\0';
+	it->data = malloc(it->size ? it->size : 1);
+	if (!it->data) {
+		it->rc = bfs_err_set(&it->err, -ENOMEM, "out of memory");
+		return;
+	}
+	m.data = it->data;
+	m.size = it->size;
+	it->rc = bfs_read_chunk_list(repo, it->refs, it->n, mem_write, &m,
+				     &it->err);
+}
+
+static void pf_unlink(struct prefetch *pf, struct pf_item *it)
+{
+	if (it->prev)
+		it->prev->next = it->next;
+	else
+		pf->head = it->next;
+	if (it->next)
+		it->next->prev = it->prev;
+	else
+		pf->tail = it->prev;
+	it->prev = it->next = NULL;
+}
+
+static void *pf_worker(void *arg)
+{
+	struct prefetch *pf = arg;
+
+	pthread_mutex_lock(&pf->lock);
+	for (;;) {
+		struct pf_item *it = pf->head;
+
+		if (pf->stop)
+			break;
+		if (!it || (pf->inflight && pf->inflight + it->size > PF_BUDGET)) {
+			pthread_cond_wait(&pf->cond, &pf->lock);
+			continue;
+		}
+		pf_unlink(pf, it);
+		it->state = PF_FETCHING;
+		it->by_worker = true;
+		pf->inflight += it->size;
+		pthread_mutex_unlock(&pf->lock);
+		pf_fetch(pf->repo, it);
+		pthread_mutex_lock(&pf->lock);
+		it->state = PF_DONE;
+		pthread_cond_broadcast(&pf->cond);
+	}
+	pthread_mutex_unlock(&pf->lock);
+	return NULL;
+}
+
+static void pf_enqueue(struct prefetch *pf, struct pf_item *it)
+{
+	pthread_mutex_lock(&pf->lock);
+	if (!pf->started) {
+		pf->started = true;
+		for (pf->nth = 0; pf->nth < PF_THREADS; pf->nth++)
+			if (pthread_create(&pf->th[pf->nth], NULL, pf_worker,
+					   pf) != 0)
+				break;
+	}
+	it->state = PF_QUEUED;
+	it->prev = pf->tail;
+	it->next = NULL;
+	if (pf->tail)
+		pf->tail->next = it;
+	else
+		pf->head = it;
+	pf->tail = it;
+	pthread_cond_broadcast(&pf->cond);
+	pthread_mutex_unlock(&pf->lock);
+}
+
+/* Make the item ours: dequeue it (fetch = true: and fetch it here) or
+ * wait for the worker fetching it. */
+static void pf_take(struct prefetch *pf, struct pf_item *it, bool fetch)
+{
+	bool mine = false;
+
+	pthread_mutex_lock(&pf->lock);
+	if (it->state == PF_QUEUED) {
+		pf_unlink(pf, it);
+		it->state = PF_MINE;
+		mine = true;
+	}
+	while (it->state == PF_FETCHING)
+		pthread_cond_wait(&pf->cond, &pf->lock);
+	pthread_mutex_unlock(&pf->lock);
+	if (mine && fetch)
+		pf_fetch(pf->repo, it);
+}
+
+/* Done with the item (used or not): free its content and budget. */
+static void pf_release(struct prefetch *pf, struct pf_item *it)
+{
+	pf_take(pf, it, false);
+	free(it->data);
+	it->data = NULL;
+	free(it->refs);
+	it->refs = NULL;
+	pthread_mutex_lock(&pf->lock);
+	if (it->by_worker) {
+		pf->inflight -= it->size;
+		it->by_worker = false;
+		pthread_cond_broadcast(&pf->cond);
+	}
+	it->state = PF_MINE;
+	pthread_mutex_unlock(&pf->lock);
+}
+
+static void pf_stop(struct prefetch *pf)
+{
+	size_t i;
+
+	pthread_mutex_lock(&pf->lock);
+	pf->stop = true;
+	pthread_cond_broadcast(&pf->cond);
+	pthread_mutex_unlock(&pf->lock);
+	for (i = 0; i < pf->nth; i++)
+		pthread_join(pf->th[i], NULL);
+	pf->nth = 0;
+}
+
 struct rctx {
 	struct bfs_repo *repo;
 	struct bfs_catalog *cat;
@@ -749,6 +933,7 @@ struct rctx {
 	struct link_map links;
 	struct bfs_restore_progress prog;
 	int64_t start_ns, last_ns;
+	struct prefetch pf;
 };
 
 static const char *cur_path(const struct rctx *x)
@@ -1021,7 +1206,7 @@ static int entry_failed(struct rctx *x, int rc)
 }
 
 static int restore_file(struct rctx *x, int dirfd,
-			const struct bfs_cat_entry *ce)
+			const struct bfs_cat_entry *ce, struct pf_item *it)
 {
 	int64_t key = ce->link_id ? ce->link_id : ce->id;
 	struct bfs_chunkref *refs = NULL;
@@ -1035,6 +1220,26 @@ static int restore_file(struct rctx *x, int dirfd,
 		rc = restore_link(x, dirfd, ce, key);
 		if (rc)
 			return rc < 0 ? rc : 0;
+	}
+	if (it) {
+		/* prefetched: the chunk list was read and checked already */
+		size = it->size;
+		pf_take(&x->pf, it, true);
+		if (it->rc < 0) {
+			*x->err = it->err;
+			bfs_err_prefix(x->err, it->rc, "cannot read '%s'",
+				       rel_path(x));
+			return entry_failed(x, it->rc);
+		}
+		o.fd = open_tmp(x, dirfd, tmp);
+		if (o.fd < 0)
+			return o.fd;
+		rc = file_write(&o, 0, it->data, it->size);
+		if (rc < 0) {
+			rc = fs_error(x, o.werr ? o.werr : rc, "write");
+			goto out_unlink;
+		}
+		goto out_written;
 	}
 	/* A damaged chunk list or link (EUCLEAN, EINVAL) spoils this entry
 	 * only; other catalog errors stop the restore. */
@@ -1066,6 +1271,7 @@ static int restore_file(struct rctx *x, int dirfd,
 		}
 		goto out_unlink;
 	}
+out_written:
 	if (ftruncate(o.fd, (off_t)size) < 0) {
 		rc = fs_error(x, -errno, "write");
 		goto out_unlink;
@@ -1176,7 +1382,7 @@ static int restore_dir(struct rctx *x, int dirfd,
 }
 
 static int restore_entry(struct rctx *x, int dirfd,
-			 const struct bfs_cat_entry *ce)
+			 const struct bfs_cat_entry *ce, struct pf_item *it)
 {
 	uint64_t failed = x->st.failed;
 	size_t len = x->path.len;
@@ -1199,7 +1405,7 @@ static int restore_entry(struct rctx *x, int dirfd,
 		rc = restore_dir(x, dirfd, ce);
 		break;
 	case BFS_T_FILE:
-		rc = restore_file(x, dirfd, ce);
+		rc = restore_file(x, dirfd, ce, it);
 		break;
 	case BFS_T_CHR:
 	case BFS_T_BLK:
@@ -1229,27 +1435,81 @@ out_pop:
 	return rc;
 }
 
+/* Queue the small regular files of a page for prefetching; items[i] is
+ * the item of page entry i or NULL (then restore_file reads it itself,
+ * and reports any catalog problem). */
+static void queue_page(struct rctx *x, const struct page *pg,
+		       struct pf_item *items, struct pf_item **map)
+{
+	size_t i;
+
+	for (i = 0; i < pg->n; i++) {
+		const struct bfs_cat_entry *ce = &pg->items[i];
+		struct pf_item *it = &items[i];
+		uint64_t sum = 0;
+		size_t k;
+
+		map[i] = NULL;
+		if (ce->e.type != BFS_T_FILE || ce->e.error || ce->link_id ||
+		    ce->e.size > PF_MAX_FILE || ce->nchunks == 0)
+			continue;
+		memset(it, 0, sizeof(*it));
+		if (bfs_catalog_chunks(x->cat, ce->id, &it->refs, &it->n,
+				       NULL) < 0)
+			continue;
+		for (k = 0; k < it->n; k++)
+			sum += it->refs[k].len;
+		if (sum != ce->e.size) {
+			free(it->refs);
+			it->refs = NULL;
+			continue;
+		}
+		it->size = sum;
+		map[i] = it;
+		pf_enqueue(&x->pf, it);
+	}
+}
+
 static int restore_children(struct rctx *x, int dirfd, int64_t dir)
 {
+	struct pf_item *items = NULL, **map = NULL;
 	struct page pg = { 0 };
 	int64_t after = 0;
 	size_t i;
 	int rc;
 
+	items = calloc(PAGE_ENTRIES, sizeof(*items));
+	map = calloc(PAGE_ENTRIES, sizeof(*map));
+	if (!items || !map) {
+		rc = bfs_err_set(x->err, -ENOMEM, "out of memory");
+		goto out_free;
+	}
 	for (;;) {
 		rc = page_next(x->cat, dir, &after, &pg, x->err);
 		if (rc < 0 || pg.n == 0)
 			break;
+		queue_page(x, &pg, items, map);
 		for (i = 0; i < pg.n; i++) {
-			rc = restore_entry(x, dirfd, &pg.items[i]);
+			rc = restore_entry(x, dirfd, &pg.items[i], map[i]);
+			if (map[i])
+				pf_release(&x->pf, map[i]);
+			map[i] = NULL;
 			if (rc < 0)
-				goto out_free;
+				break;
 		}
-		if (pg.n < PAGE_ENTRIES)
+		/* on error: release what is still queued or in flight */
+		for (; i < pg.n; i++) {
+			if (map[i])
+				pf_release(&x->pf, map[i]);
+			map[i] = NULL;
+		}
+		if (rc < 0 || pg.n < PAGE_ENTRIES)
 			break;
 	}
 out_free:
 	page_free(&pg);
+	free(items);
+	free(map);
 	return rc;
 }
 
@@ -1405,6 +1665,9 @@ int bfs_restore(struct bfs_repo *repo, struct bfs_catalog *cat, int64_t root,
 	x.err->msg[0] = '\0';
 	x.rootfd = -1;
 	x.start_ns = x.last_ns = bfs_mono_ns();
+	pthread_mutex_init(&x.pf.lock, NULL);
+	pthread_cond_init(&x.pf.cond, NULL);
+	x.pf.repo = repo;
 	x.prog.total_bytes = x.o.total_bytes;
 	if (!path)
 		path = "";
@@ -1456,7 +1719,7 @@ int bfs_restore(struct bfs_repo *repo, struct bfs_catalog *cat, int64_t root,
 			goto out;
 	}
 	if (path[0])
-		rc = restore_entry(&x, parentfd, &ce);
+		rc = restore_entry(&x, parentfd, &ce, NULL);
 	else
 		rc = restore_children(&x, x.rootfd, ce.id);
 	if (rc == 0 && x.st.failed)
@@ -1472,6 +1735,9 @@ out:
 		close(parentfd);
 	if (x.rootfd >= 0)
 		close(x.rootfd);
+	pf_stop(&x.pf);
+	pthread_cond_destroy(&x.pf.cond);
+	pthread_mutex_destroy(&x.pf.lock);
 	link_map_free(&x.links);
 	bfs_buf_free(&x.path);
 	bfs_cat_entry_clear(&ce);

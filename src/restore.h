@@ -33,7 +33,9 @@ typedef int (*bfs_data_cb)(void *arg, uint64_t off, const uint8_t *data,
 
 /* Read the chunks refs[0..n) in order and hand their verified plain bytes
  * to cb.  Chunks lying back to back in one pack are fetched in one store
- * request.  Returns 0, the callback's error, or the repository's error
+ * request; for lists over 16 MiB up to 4 threads fetch, verify and
+ * decompress ahead (at most ~48 MiB buffered), cb is still called from
+ * the calling thread, in file order.  Returns 0, the callback's error, or the repository's error
  * (-ENOENT missing pack, -EUCLEAN corrupt, -EBADMSG checksum, -EIO ...)
  * with err naming the chunk and pack.  refs is borrowed. */
 int bfs_read_chunk_list(struct bfs_repo *repo,
@@ -130,6 +132,9 @@ struct bfs_restore_opts {
  * number (opts->owners), modes incl. setuid/setgid/sticky (applied after
  * the owner, which clears them) and mtimes to the nanosecond.  Entries
  * that were unreadable at backup time are skipped with a warning.
+ *
+ * Small files (<= 4 MiB) are fetched ahead by 4 threads (32 MiB budget)
+ * while this thread writes; the catalog is only used from this thread.
  *
  * Returns 0; -EEXIST when a target exists and !opts->force (nothing
  * written; err names the file); -ENOENT if path is not in the backup;

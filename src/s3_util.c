@@ -563,3 +563,43 @@ bool bfs_s3_bucket_valid(const char *b)
 			return false;
 	return true;
 }
+
+int bfs_s3_build_urls(const char *endpoint, const char *bucket,
+		      bool path_style, char **obj_base, char **bucket_url,
+		      struct bfs_err *err)
+{
+	struct bfs_buf b = { 0 };
+	const char *scheme_end, *host;
+	size_t elen = strlen(endpoint);
+	int rc;
+
+	*obj_base = *bucket_url = NULL;
+	while (elen && endpoint[elen - 1] == '/')
+		elen--;
+	scheme_end = strstr(endpoint, "://");
+	if (!scheme_end || (size_t)(scheme_end - endpoint) + 3 >= elen ||
+	    (strncmp(endpoint, "http://", 7) && strncmp(endpoint, "https://", 8)))
+		return bfs_err_set(err, -EINVAL,
+				   "invalid S3 endpoint '%s' (want http://HOST[:PORT] or https://...)",
+				   endpoint);
+	host = scheme_end + 3;
+	if (path_style)
+		rc = bfs_buf_printf(&b, "%.*s/%s", (int)elen, endpoint, bucket);
+	else
+		rc = bfs_buf_printf(&b, "%.*s%s.%.*s", (int)(host - endpoint),
+				    endpoint, bucket,
+				    (int)(endpoint + elen - host), host);
+	if (rc)
+		return rc;
+	*obj_base = (char *)b.data;
+	/* The bucket itself: "/bucket" path-style, "/" virtual-host. */
+	b = (struct bfs_buf){ 0 };
+	rc = bfs_buf_printf(&b, "%s%s", *obj_base, path_style ? "" : "/");
+	if (rc) {
+		free(*obj_base);
+		*obj_base = NULL;
+		return rc;
+	}
+	*bucket_url = (char *)b.data;
+	return 0;
+}

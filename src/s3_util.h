@@ -100,6 +100,15 @@ uint64_t bfs_s3_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms);
 int bfs_s3_parse_content_range(const char *s, uint64_t *start, uint64_t *end,
 			       uint64_t *total);
 
+/* URLs for bucket on endpoint ("http://host:port", "https://host/path"):
+ * *obj_base is what "/<encoded key>" follows, *bucket_url the bucket
+ * itself (list, create).  Path-style: ENDPOINT/bucket for both;
+ * virtual-host: SCHEME://bucket.HOST and SCHEME://bucket.HOST/.  Both
+ * malloc'ed.  -EINVAL for an endpoint that is not http(s)://, -ENOMEM. */
+int bfs_s3_build_urls(const char *endpoint, const char *bucket,
+		      bool path_style, char **obj_base, char **bucket_url,
+		      struct bfs_err *err);
+
 /* Bucket names we accept: 1..255 of [A-Za-z0-9._-] (what reaches a URL
  * host or path unencoded). */
 bool bfs_s3_bucket_valid(const char *b);

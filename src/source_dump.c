@@ -528,9 +528,10 @@ int bfs_source_dest(const struct bfs_source *s, char **dest,
 	case BFS_SRC_PG_DUMP:
 		dump_name(s->arg, &name, &rest);
 		if (!*rest)
-			return free(name), bfs_err_set(err, -EINVAL,
-						       "--pg-dump needs a connection string");
-		rc = sql_dest(name ? name : "database", dest, err);
+			rc = bfs_err_set(err, -EINVAL,
+					 "--pg-dump needs a connection string");
+		else
+			rc = sql_dest(name ? name : "database", dest, err);
 		free(name);
 		return rc;
 	case BFS_SRC_MYSQL_DUMP:

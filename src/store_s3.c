@@ -881,49 +881,6 @@ static int parse_url(struct s3_store *s, const char *url, struct bfs_err *err)
 	return 0;
 }
 
-/* Build obj_base and bucket_url from the endpoint and addressing style. */
-static int build_urls(struct s3_store *s, const char *endpoint,
-		      bool path_style, struct bfs_err *err)
-{
-	struct bfs_buf b = { 0 };
-	const char *scheme_end, *host, *rest;
-	size_t elen = strlen(endpoint);
-	int rc;
-
-	while (elen && endpoint[elen - 1] == '/')
-		elen--;
-	scheme_end = strstr(endpoint, "://");
-	if (!scheme_end || (size_t)(scheme_end - endpoint) >= elen ||
-	    (strncmp(endpoint, "http://", 7) && strncmp(endpoint, "https://", 8)))
-		return bfs_err_set(err, -EINVAL,
-				   "invalid S3 endpoint '%s' (want http://HOST[:PORT] or https://...)",
-				   endpoint);
-	if (path_style) {
-		rc = bfs_buf_printf(&b, "%.*s/%s", (int)elen, endpoint,
-				    s->bucket);
-		if (rc)
-			return rc;
-		s->obj_base = (char *)b.data;
-		s->bucket_url = strdup(s->obj_base);
-		return s->bucket_url ? 0 : -ENOMEM;
-	}
-	host = scheme_end + 3;
-	rest = memchr(host, '/', elen - (size_t)(host - endpoint));
-	if (!rest)
-		rest = endpoint + elen;
-	rc = bfs_buf_printf(&b, "%.*s%s.%.*s", (int)(host - endpoint), endpoint,
-			    s->bucket, (int)(endpoint + elen - host), host);
-	if (rc)
-		return rc;
-	s->obj_base = (char *)b.data;
-	s->bucket_url = malloc(strlen(s->obj_base) + 2);
-	if (!s->bucket_url)
-		return -ENOMEM;
-	snprintf(s->bucket_url, strlen(s->obj_base) + 2, "%s/", s->obj_base);
-	(void)rest;
-	return 0;
-}
-
 /* Probe the bucket with a one-key listing: a missing bucket, wrong
  * credentials or a wrong region show up here, once, with a clear message.
  * With create, a missing bucket is created. */
@@ -1045,7 +1002,8 @@ int bfs_store_s3_open(const char *url, const struct bfs_store_opts *opts,
 		bfs_warn("bucket '%s' has dots: virtual-host addressing over "
 			 "https may fail certificate checks (try --s3-path-style)",
 			 s->bucket);
-	rc = build_urls(s, endpoint, path_style, err);
+	rc = bfs_s3_build_urls(endpoint, s->bucket, path_style, &s->obj_base,
+			       &s->bucket_url, err);
 	if (rc)
 		goto out_destroy;
 

@@ -148,6 +148,7 @@ struct bfs_backup {
 	struct mopvec pending;      /* waiting for the open pack */
 	struct mopvec cur;          /* chunk refs of the file being consumed */
 	bool cur_spilled;
+	uint64_t cur_bytes;         /* plain bytes of those chunks */
 
 	/* the file being streamed (calling-thread side) */
 	bool in_file;
@@ -255,6 +256,13 @@ static int failed(struct bfs_backup *b, struct bfs_err *err)
 	if (err)
 		snprintf(err->msg, sizeof(err->msg), "%s", b->fail_err.msg);
 	return b->failed;
+}
+
+/* Out of memory: fail the backup (sticky) and report it. */
+static int nomem(struct bfs_backup *b, struct bfs_err *err)
+{
+	fail(b, -ENOMEM, NULL);
+	return failed(b, err);
 }
 
 /* ---- progress --------------------------------------------------------- */
@@ -689,6 +697,7 @@ out_unlock:
 	}
 
 	b->stats.chunks++;
+	b->cur_bytes += j->len;
 	if (added) {
 		b->stats.new_chunks++;
 		b->stats.new_bytes += j->len;
@@ -729,6 +738,7 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 	case J_FILE_END:
 		rc = cur_spill(b);
 		b->cur_spilled = false;
+		b->cur_bytes = 0;
 		if (!rc) {
 			rc = entry_out(b, e);
 			e = NULL;
@@ -736,16 +746,24 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 		break;
 	case J_CANCEL:
 		if (b->cur_spilled) {
-			/* its chunks are in the manifest already: close them
-			 * with an error entry */
+			/* its chunks are in the manifest already and a
+			 * manifest entry cannot carry both chunks and an
+			 * error: keep what was read as a short file, count
+			 * it as an error and mark the backup partial */
 			rc = cur_spill(b);
 			if (!rc) {
+				e->size = b->cur_bytes;
+				bfs_warn("'%s' could not be read completely; the backup keeps its first %llu bytes",
+					 e->path, (unsigned long long)e->size);
+				b->stats.errors++;
+				b->partial = true;
 				rc = entry_out(b, e);
 				e = NULL;
 			}
 		}
 		mopvec_clear(&b->cur);
 		b->cur_spilled = false;
+		b->cur_bytes = 0;
 		break;
 	case J_REUSE:
 		for (i = 0; i < j->nchunks && !rc; i++) {
@@ -1369,7 +1387,7 @@ static int add_common(struct bfs_backup *b, const struct bfs_entry *e,
 		return rc;
 	c = entry_dup(e);
 	if (!c)
-		return fail(b, -ENOMEM, NULL), failed(b, err);
+		return nomem(b, err);
 	if (why) {
 		free(c->error);
 		c->error = strdup(why);
@@ -1378,12 +1396,12 @@ static int add_common(struct bfs_backup *b, const struct bfs_entry *e,
 		c->link_len = 0;
 		if (!c->error) {
 			entry_free(c);
-			return fail(b, -ENOMEM, NULL), failed(b, err);
+			return nomem(b, err);
 		}
 	}
 	if (entry_prepare(b, c)) {
 		entry_free(c);
-		return fail(b, -ENOMEM, NULL), failed(b, err);
+		return nomem(b, err);
 	}
 	if (c->link)   /* a hardlink has its group's size */
 		c->size = bfs_pathset_size(&b->paths, c->link, c->link_len);
@@ -1425,7 +1443,7 @@ int bfs_backup_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 		return rc;
 	b->fe = entry_dup(e);
 	if (!b->fe || entry_prepare(b, b->fe))
-		return fail(b, -ENOMEM, NULL), failed(b, err);
+		return nomem(b, err);
 	free(b->fe->error);
 	b->fe->error = NULL;
 	b->profile = profile;
@@ -1434,7 +1452,7 @@ int bfs_backup_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 		uint8_t *nb = realloc(b->cbuf, need);
 
 		if (!nb)
-			return fail(b, -ENOMEM, NULL), failed(b, err);
+			return nomem(b, err);
 		b->cbuf = nb;
 		b->cbuf_cap = need;
 	}
@@ -1553,19 +1571,14 @@ void bfs_backup_file_cancel(struct bfs_backup *b)
 	e = b->fe;
 	b->fe = NULL;
 	/* the consumer spills a file's refs into the manifest beyond
-	 * SPILL_CHUNKS; then the file cannot vanish and is closed by an
-	 * error entry instead (a following add_error for it is absorbed) */
+	 * SPILL_CHUNKS; then the file cannot vanish: it is kept short,
+	 * counted as an error (a following add_error for it is absorbed) */
 	spilled = b->fchunks > SPILL_CHUNKS;
 	bfs_pathset_set(&b->paths, e->path, e->path_len,
 		    spilled ? PK_CANCEL_EMITTED : PK_CANCELLED);
 	if (b->failed) {
 		entry_free(e);
 		return;
-	}
-	if (spilled) {
-		free(e->error);
-		e->error = strdup("file could not be read completely");
-		e->size = 0;
 	}
 	submit_entry(b, e, J_CANCEL, NULL, 0);
 }
@@ -1643,14 +1656,14 @@ int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
 	if (n) {
 		copy = malloc(n * sizeof(*copy));
 		if (!copy)
-			return fail(b, -ENOMEM, NULL), failed(b, err);
+			return nomem(b, err);
 		memcpy(copy, chunks, n * sizeof(*copy));
 	}
 	c = entry_dup(e);
 	if (!c || entry_prepare(b, c)) {
 		entry_free(c);
 		free(copy);
-		return fail(b, -ENOMEM, NULL), failed(b, err);
+		return nomem(b, err);
 	}
 	free(c->error);
 	c->error = NULL;

@@ -34,8 +34,8 @@ enum path_kind {
 	PK_REG,             /* regular file (a hardlink may point at it) */
 	PK_OTHER,           /* symlink, device, hardlink, error entry, ... */
 	PK_CANCELLED,       /* file cancelled before reaching the manifest */
-	PK_CANCEL_EMITTED,  /* cancelled after spilling: an error entry was
-			       written; the next add_error is absorbed */
+	PK_CANCEL_EMITTED,  /* cancelled after spilling: kept as a short file
+			       and counted; the next add_error is absorbed */
 };
 
 #define PATHKEY 16

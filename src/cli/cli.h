@@ -126,6 +126,10 @@ struct cJSON *cli_stats_json(const struct bfs_backup_stats *s);
 void cli_json_add_int(struct cJSON *o, const char *key, int64_t v);
 void cli_json_add_uint(struct cJSON *o, const char *key, uint64_t v);
 
+/* Add a file name: as a string when it is valid UTF-8, else as
+ * KEY_b64 (base64 of the raw bytes), so the JSON stays valid. */
+void cli_json_add_name(struct cJSON *o, const char *key, const char *s);
+
 /* Print "try 'backupfs CMD --help'" to stderr and return EXIT_USAGE (after
  * a helper such as cli_common_finish already printed the message). */
 int cli_usage_hint(const struct bfs_cmd *cmd);

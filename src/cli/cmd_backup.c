@@ -109,8 +109,8 @@ static void on_unreadable(void *arg, const char *path, const char *why)
 		cJSON *o = cJSON_CreateObject();
 
 		if (o) {
-			cJSON_AddStringToObject(o, "path", path);
-			cJSON_AddStringToObject(o, "error", why);
+			cli_json_add_name(o, "path", path);
+			cli_json_add_name(o, "error", why);
 			cJSON_AddItemToArray(u->arr, o);
 		}
 	}

@@ -19,6 +19,7 @@ enum {
 	OPT_DELETE_SOURCE,
 	OPT_JOBS,
 	OPT_NO_SYNC,
+	OPT_SAME_ID,
 };
 
 struct progress {
@@ -97,6 +98,7 @@ static int run_copy(int argc, char **argv)
 		{ "delete-source", no_argument, NULL, OPT_DELETE_SOURCE },
 		{ "jobs", required_argument, NULL, OPT_JOBS },
 		{ "no-sync", no_argument, NULL, OPT_NO_SYNC },
+		{ "same-id", no_argument, NULL, OPT_SAME_ID },
 		CLI_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -107,7 +109,7 @@ static int run_copy(int argc, char **argv)
 	struct progress pr = { 0 };
 	struct cli_common c;
 	const char *from = NULL, *to = NULL;
-	bool created = false, sync = true;
+	bool created = false, sync = true, same_id = false;
 	char b[32];
 	int opt, rc, i;
 
@@ -128,6 +130,9 @@ static int run_copy(int argc, char **argv)
 			continue;
 		case OPT_NO_SYNC:
 			sync = false;
+			continue;
+		case OPT_SAME_ID:
+			same_id = true;
 			continue;
 		case OPT_JOBS: {
 			char *e;
@@ -178,7 +183,8 @@ static int run_copy(int argc, char **argv)
 		return EXIT_ERR;
 	}
 	err.msg[0] = '\0';
-	rc = bfs_copy_open_target(src, to, &c.sopts, &dst, &created, &err);
+	rc = bfs_copy_open_target(src, to, &c.sopts, same_id, &dst, &created,
+				  &err);
 	if (rc) {
 		cli_error("copy", "cannot open the target '%s': %s", to,
 			  bfs_err_str(&err, rc));
@@ -186,8 +192,9 @@ static int run_copy(int argc, char **argv)
 		goto out_close;
 	}
 	if (created && !c.quiet)
-		fprintf(stderr, "initialised '%s' as a copy of '%s' (same "
-			"repository id and chunking)\n", to, from);
+		fprintf(stderr, "initialised '%s' with the settings of '%s' "
+			"(chunking, compression%s)\n", to, from,
+			same_id ? ", repository id" : "; a new repository id");
 	err.msg[0] = '\0';
 	rc = bfs_copy(src, dst, &co, &st, &err);
 	bfs_fmt_bytes(b, sizeof(b), st.bytes_copied);
@@ -230,8 +237,9 @@ const struct bfs_cmd cmd_copy = {
 	"written last, so an interrupted copy leaves no half backup.  Running\n"
 	"it again copies nothing.\n"
 	"\n"
-	"A target without a repository is initialised as a twin of the\n"
-	"source (same repository id and chunking), so both deduplicate alike.\n"
+	"A target without a repository is initialised with the source's\n"
+	"settings (chunking, compression, pack size) and a new repository id,\n"
+	"so data chunks alike in both.\n"
 	"\n"
 	"      --from REPO        source repository (or -r REPO)\n"
 	"      --to REPO          target repository\n"
@@ -240,6 +248,9 @@ const struct bfs_cmd cmd_copy = {
 	"                         packs stay until a prune)\n"
 	"      --jobs N           parallel pack transfers (default 4)\n"
 	"      --no-sync          do not update the catalogs afterwards\n"
+	"      --same-id          give a new target the source's repository id\n"
+	"                         too (then use a separate --catalog for each:\n"
+	"                         catalogs are per repository id)\n"
 	CLI_COMMON_USAGE
 	"The --s3-* options apply to both repositories.\n"
 	"\n"

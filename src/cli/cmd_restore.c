@@ -25,6 +25,9 @@ static void on_warn(void *arg, const char *path, const char *msg)
 {
 	struct ui *u = arg;
 
+	/* -q: errors only; a skipped entry is not one */
+	if (u->quiet && strncmp(msg, "skipped", 7) == 0)
+		return;
 	if (u->drawn) {
 		fputs("\r\033[K", stderr);
 		u->drawn = false;

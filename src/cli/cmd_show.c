@@ -77,8 +77,8 @@ static void add_unreadable(void *arg, const char *path, const char *why)
 
 	if (!o)
 		return;
-	cJSON_AddStringToObject(o, "path", path);
-	cJSON_AddStringToObject(o, "error", why);
+	cli_json_add_name(o, "path", path);
+	cli_json_add_name(o, "error", why);
 	cJSON_AddItemToArray(arg, o);
 }
 

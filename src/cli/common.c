@@ -296,6 +296,21 @@ void cli_json_add_uint(struct cJSON *o, const char *key, uint64_t v)
 	cJSON_AddRawToObject(o, key, buf);
 }
 
+void cli_json_add_name(struct cJSON *o, const char *key, const char *s)
+{
+	char k[64], *b64 = NULL;
+	size_t n = strlen(s);
+
+	if (bfs_utf8_valid(s, n)) {
+		cJSON_AddStringToObject(o, key, s);
+		return;
+	}
+	snprintf(k, sizeof(k), "%s_b64", key);
+	if (bfs_b64_encode((const uint8_t *)s, n, &b64) == 0)
+		cJSON_AddStringToObject(o, k, b64);
+	free(b64);
+}
+
 struct cJSON *cli_stats_json(const struct bfs_backup_stats *s)
 {
 	cJSON *o = cJSON_CreateObject();

@@ -16,11 +16,12 @@
 start_s3() {
 	local out rc
 	mkdir -p "$T/s3"
-	out=$("$top_srcdir/scripts/start-s3" -d "$T/s3" -- --quiet "$@" 2>"$T/s3/start.err")
+	# Registered first: start-s3 writes the pids as it starts things, so
+	# an interrupted start is cleaned up too.
+	at_exit _stop_s3
+	out=$("$top_srcdir/scripts/start-s3" -d "$T/s3" -P "$T/s3/pids" \
+		-- --quiet "$@" 2>"$T/s3/start.err")
 	rc=$?
-	if [ -f "$T/s3/pids" ]; then
-		at_exit _stop_s3
-	fi
 	if [ $rc -eq 77 ]; then
 		skip_all "s3rver cannot be installed: $(cat "$T/s3/start.err")"
 	fi

@@ -5,7 +5,7 @@
 #     #!/bin/bash
 #     . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 #
-# Contract: doc in this file; summary in tests/e2e/README of the notes.
+# Provides (details above each function):
 #   bfs ARGS...              run the backupfs binary ($BACKUPFS)
 #   $T                       fresh scratch dir, removed at exit
 #   at_exit CMD...           cleanup, run in reverse order at exit
@@ -19,6 +19,9 @@
 #   my_object_counts DB, my_uri DB
 #   make_awkward_tree DIR, compare_trees A B
 #   free_port, wait_until SECONDS CMD...
+#   bfs_ids [ARGS], pack_bytes REPO, strip_pg_restrict [FILE...], my_dump
+# BFS_KEEP=1 keeps $T; BFS_BIG=1 makes the awkward tree's big directory
+# 100k entries; BFS_DATASETS points at pagila/ and sakila/.
 #
 # ok_cmd and fails_with capture the command's stdout in $T/stdout and its
 # stderr in $T/stderr (so TAP output is never disturbed by the command).

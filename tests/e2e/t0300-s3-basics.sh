@@ -142,6 +142,14 @@ like "$(cat "$T/stderr")" "gave up after [0-9]+ attempts" "the error says it gav
 ok "$([ $elapsed -le 15 ]; echo $?)" "bounded retry time (${elapsed}s)"
 s3_faults
 
+# The checker itself, cross-checked with a real client: awscli's requests
+# pass (above), and the same request signed with a wrong secret fails.
+( export AWS_SECRET_ACCESS_KEY=WrongSecret; aws_s3 ls s3://bfs-test/pre/fix/ ) \
+	>"$T/stdout" 2>"$T/stderr"
+rc=$?
+ok "$([ $rc -ne 0 ]; echo $?)" "awscli with a wrong secret is rejected by the proxy (exit $rc)"
+like "$(cat "$T/stderr")" "SignatureDoesNotMatch" "... with SignatureDoesNotMatch"
+
 ok_cmd "list after the faults" bfs list -r "$R"
 is "$(bfs_ids -r "$R" | sort | tr '\n' ' ')" "b1 b2 " "two backups"
 

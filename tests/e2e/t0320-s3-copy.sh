@@ -25,7 +25,12 @@ out=$(cat "$T/stdout" "$T/stderr")
 like "$out" "2 backups copied" "two backups copied"
 like "$out" "initialised" "the target was initialised"
 ok_cmd "aws s3 cp of the S3 config" aws_s3 cp s3://bfs-copy/mirror/config "$T/s3config"
-ok_cmd "S3 config is the local config verbatim (same id, chunking)" cmp "$L/config" "$T/s3config"
+is "$(jq -S 'del(.id)' "$T/s3config")" "$(jq -S 'del(.id)' "$L/config")" \
+	"S3 config has the local settings (chunking, compression, pack size)"
+isnt_id=$( [ "$(jq -r .id "$T/s3config")" != "$(jq -r .id "$L/config")" ]; echo $?)
+ok "$isnt_id" "... and its own repository id"
+is "$(sed 's/"id":"[0-9a-f]*"//' "$T/s3config")" "$(sed 's/"id":"[0-9a-f]*"//' "$L/config")" \
+	"the config is otherwise byte for byte the source's"
 for id in b1 b2; do
 	ok_cmd "aws s3 cp manifests/$id" aws_s3 cp "s3://bfs-copy/mirror/manifests/$id" "$T/m.$id"
 	ok_cmd "manifest $id identical on S3" cmp "$L/manifests/$id" "$T/m.$id"
@@ -45,7 +50,7 @@ ok_cmd "cat from S3" bash -c "\"\$BACKUPFS\" cat -r '$S3' --catalog '$T/s3.db' b
 # ---- S3 -> local (a fresh directory)
 ok_cmd "copy S3 -> local2" bfs copy --from "$S3" --to "$L2"
 like "$(cat "$T/stdout")" "2 backups copied" "two backups copied back"
-ok_cmd "config identical after the round trip" cmp "$L/config" "$L2/config"
+is "$(jq -S 'del(.id)' "$L2/config")" "$(jq -S 'del(.id)' "$L/config")" "same settings after the round trip"
 for id in b1 b2; do
 	ok_cmd "manifest $id identical after the round trip" cmp "$L/manifests/$id" "$L2/manifests/$id"
 done
@@ -58,6 +63,20 @@ ok_cmd "cat b1 from local2 equals cat b1 from local" bash -c \
 ok_cmd "copy S3 -> local2 again" bfs copy --from "$S3" --to "$L2"
 like "$(cat "$T/stdout")" "0 packs, 0 B copied" "nothing transferred the second time"
 
+# ---- both repositories stay independent after a copy: a backup of new
+# data to S3, then of the same data to local, must not make local depend
+# on packs that only S3 has (the catalogs are per repository id).
+head -c 3000000 /dev/urandom >"$T/fresh"
+ok_cmd "backup of new data to S3" bfs backup -r "$S3" --id s3only --stdin fresh <"$T/fresh"
+ok_cmd "backup of the same data to local" bfs backup -r "$L" --id b3 --stdin fresh <"$T/fresh"
+ok_cmd "local b3 reads back (no pack borrowed from S3)" bash -c \
+	"\"\$BACKUPFS\" cat -r '$L' --catalog '$T/l3.db' b3:fresh | cmp - '$T/fresh'"
+ok_cmd "remove local b3 again" rm "$L/manifests/b3"
+
+# --same-id: the config verbatim
+ok_cmd "copy --same-id to local5" bfs copy --same-id --from "$L" --to "$T/local5" b1
+ok_cmd "--same-id copies the config byte for byte" cmp "$L/config" "$T/local5/config"
+
 # ---- selected ids, S3 -> S3, --delete-source
 ok_cmd "copy b1 only S3 -> S3" bfs copy --from "$S3" --to s3://bfs-copy2/x b1
 like "$(cat "$T/stdout")" "1 backups copied" "one backup copied"
@@ -65,6 +84,7 @@ ok_cmd "list the S3 copy" bfs list -r s3://bfs-copy2/x --catalog "$T/c2.db"
 is "$(bfs_ids -r s3://bfs-copy2/x --catalog "$T/c2.db" | tr '\n' ' ')" "b1 " "only b1 there"
 fails_with 1 "copy of a missing id: exit 1" bfs copy --from "$S3" --to s3://bfs-copy2/x nosuch
 like "$(cat "$T/stderr")" "no backup 'nosuch'" "missing id named"
+npacks=$(find "$L/packs" -type f | wc -l)
 ok_cmd "copy --delete-source" bfs copy --from "$L" --to s3://bfs-copy2/x --delete-source
 like "$(cat "$T/stdout")" "1 backups copied, 1 already present" "b2 copied, b1 was there"
 ok "$([ ! -e "$L/manifests/b1" ] && [ ! -e "$L/manifests/b2" ]; echo $?)" "source manifests deleted"
@@ -90,6 +110,9 @@ s3_faults
 for id in b1 b2; do
 	ok_cmd "manifest $id identical after a faulty copy" cmp "$L2/manifests/$id" "$T/local4/manifests/$id"
 done
-ok_cmd "packs identical after a faulty copy" diff -r "$L2/packs" "$T/local4/packs"
+ok_cmd "packs identical after a faulty copy" bash -c \
+	"cd '$L2' && for f in \$(find packs -type f); do cmp \"\$f\" '$T/local4/'\"\$f\" || exit 1; done"
+ok_cmd "the faulty copy verified every pack it wrote" bash -c \
+	"cd '$T/local4' && for f in \$(find packs -type f); do [ \"\$(sha256sum <\"\$f\" | cut -c1-64)\" = \"\$(basename \"\$f\")\" ] || exit 1; done"
 
 done_testing

@@ -1,7 +1,9 @@
 /* test-manifest.c - manifest writer and reader.
  *
- * With BFS_WRITE_CORPUS=DIR in the environment the test also (re)writes
- * the known-bad manifests of tests/corpus/manifest-bad/ into DIR.
+ * With BFS_WRITE_CORPUS=DIR (DIR = tests/corpus) in the environment the
+ * test also (re)writes the known-bad manifests of DIR/manifest-bad/ and
+ * the golden manifest DIR/manifest-good/all-types (every entry type),
+ * which later versions of the reader must keep accepting.
  */
 #include "config.h"
 
@@ -392,7 +394,7 @@ static void test_text(const struct bfs_buf *m)
  * nor a success. */
 static void test_truncation(const struct bfs_buf *m)
 {
-	size_t step = m->len > 4000 ? 7 : 1, accepted = 0, tried = 0;
+	size_t step = m->len > 4000 ? 23 : 1, accepted = 0, tried = 0;
 	struct bfs_err err = { { 0 } };
 	int saw_trunc = 0;
 
@@ -434,7 +436,7 @@ static void test_truncation(const struct bfs_buf *m)
 		size_t flips = 0, okc = 0;
 
 		bfs_buf_append(&x, m->data, m->len);
-		for (size_t pos = 0; pos < x.len; pos += 13) {
+		for (size_t pos = 0; pos < x.len; pos += 29) {
 			x.data[pos] ^= (uint8_t)(1u << (pos % 8));
 			if (read_all(x.data, x.len, NULL, NULL) == 0)
 				okc++;
@@ -500,6 +502,11 @@ static void test_bad_text(void)
 			"{\"p\":\"f\",\"t\":\"f\",\"m\":420,\"u\":0,\"g\":0,\"mt\":0,\"s\":100}\n"
 			"{\"end\":{\"entries\":1,\"chunks\":1}}\n", &err);
 	is_int(rc, 0, "one-chunk file: %s", rc ? err.msg : "ok");
+	rc = check_text("{\"c\":[[\"" H64A "\",\"" H64B "\",8,10,100]]}\n"
+			"{\"p\":\"f\",\"t\":\"f\",\"m\":420,\"u\":0,\"g\":0,\"mt\":0,\"s\":5000,\"err\":\"read: EIO\"}\n"
+			"{\"end\":{\"entries\":1,\"chunks\":1}}\n", &err);
+	is_int(rc, 0, "file that failed mid-read keeps its chunks: %s",
+	       rc ? err.msg : "ok");
 	rc = check_text("{\"c\":[[\"" H64A "\",\"" H64B "\",8,0,100]]}\n"
 			"{\"p\":\"f\",\"t\":\"f\",\"m\":420,\"u\":0,\"g\":0,\"mt\":0,\"s\":100}\n"
 			"{\"end\":{\"entries\":1,\"chunks\":1}}\n", &err);
@@ -604,6 +611,17 @@ static void test_writer_rules(void)
 	mkref(&c, 1, 0);
 	is_int(bfs_manifest_writer_chunk(w, &c, &err), -EINVAL, "len 0 refused");
 	mkref(&c, 1, 100);
+	is_int(bfs_manifest_writer_chunk(w, &c, &err), 0, "chunk");
+	e.type = BFS_T_FILE;
+	e.path = "x/f";
+	e.path_len = 3;
+	e.size = 5000;
+	e.error = "read: Input/output error";
+	is_int(bfs_manifest_writer_entry(w, &e, &err), 0,
+	       "file that failed mid-read keeps its chunks");
+	e.error = NULL;
+	e.type = BFS_T_DIR;
+	e.size = 0;
 	is_int(bfs_manifest_writer_chunk(w, &c, &err), 0, "chunk");
 	e.path = "x/d";
 	e.path_len = 3;
@@ -878,7 +896,7 @@ static void corpus_text(const char *dir, const char *name, const char *body,
 static void write_corpus(const char *dir)
 {
 	struct bfs_buf t = { 0 };
-	char path[4096];
+	char path[8192];
 	FILE *f;
 
 	corpus_text(dir, "header-only", "", 1, 0);
@@ -950,10 +968,15 @@ static void write_corpus(const char *dir)
 	corpus_text(dir, "json-garbage-after", "{\"p\":\"a\",\"t\":\"d\",\"m\":493,\"u\":0,\"g\":0,\"mt\":0}{}\n" END1, 1, 0);
 	corpus_text(dir, "control-char-in-string", "{\"p\":\"a\tb\",\"t\":\"d\",\"m\":493,\"u\":0,\"g\":0,\"mt\":0}\n" END1, 1, 0);
 	corpus_text(dir, "unknown-line", "{\"x\":1}\n" END0, 1, 0);
-	corpus_text(dir, "deep-nesting",
-		    "{\"p\":\"a\",\"t\":\"d\",\"m\":493,\"u\":0,\"g\":0,\"mt\":0,\"z\":"
-		    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"
-		    END1, 1, 0);
+	/* valid JSON nested deeper than cJSON's limit (1000) */
+	bfs_buf_printf(&t, "{\"p\":\"a\",\"t\":\"d\",\"m\":493,\"u\":0,\"g\":0,\"mt\":0,\"z\":");
+	for (int i = 0; i < 1100; i++)
+		bfs_buf_append(&t, "[", 1);
+	for (int i = 0; i < 1100; i++)
+		bfs_buf_append(&t, "]", 1);
+	bfs_buf_printf(&t, "}\n" END1);
+	corpus_text(dir, "deep-nesting", (const char *)t.data, 1, 0);
+	t.len = 0;
 	/* long line */
 	bfs_buf_printf(&t, "{\"p\":\"");
 	bfs_buf_reserve(&t, BFS_MANIFEST_MAX_LINE + 10);
@@ -1019,6 +1042,27 @@ static void test_corpus(void)
 	}
 	closedir(d);
 	ok(files >= 30, "corpus holds %d bad manifests", files);
+
+	/* the golden manifest of every entry type still reads */
+	snprintf(dir, sizeof(dir), "%s/tests/corpus/manifest-good/all-types",
+		 top ? top : ".");
+	{
+		FILE *f = fopen(dir, "rb");
+		struct bfs_buf b = { 0 };
+		struct bfs_err err = { { 0 } };
+		char tmp[4096];
+		size_t r, n = 0;
+		int rc;
+
+		while (f && (r = fread(tmp, 1, sizeof(tmp), f)) > 0)
+			bfs_buf_append(&b, tmp, r);
+		if (f)
+			fclose(f);
+		rc = read_all(b.data, b.len, &n, &err);
+		ok(f && rc == 0 && n == 17, "golden manifest-good/all-types reads (%zu entries): %s",
+		   n, rc ? err.msg : "ok");
+		bfs_buf_free(&b);
+	}
 }
 
 int main(void)
@@ -1026,12 +1070,26 @@ int main(void)
 	const char *corpus = getenv("BFS_WRITE_CORPUS");
 	struct bfs_buf m = { 0 };
 
-	if (corpus) {
-		mkdir(corpus, 0777);
-		write_corpus(corpus);
-	}
 	test_path_valid();
 	test_roundtrip(&m);
+	if (corpus && m.data) {
+		char d[4096];
+
+		snprintf(d, sizeof(d), "%s/manifest-bad", corpus);
+		mkdir(corpus, 0777);
+		mkdir(d, 0777);
+		write_corpus(d);
+		snprintf(d, sizeof(d), "%s/manifest-good", corpus);
+		mkdir(d, 0777);
+		snprintf(d, sizeof(d), "%s/manifest-good/all-types", corpus);
+		{
+			FILE *f = fopen(d, "wb");
+
+			if (!f || fwrite(m.data, 1, m.len, f) != m.len ||
+			    fclose(f))
+				diag("cannot write '%s'", d);
+		}
+	}
 	if (m.data) {
 		test_text(&m);
 		test_truncation(&m);

@@ -1,7 +1,7 @@
 /* test-pack.c - zstd helpers, pack builder and pack parser.
  *
- * With BFS_WRITE_CORPUS=DIR in the environment the test also (re)writes
- * the known-bad packs of tests/corpus/pack-bad/ into DIR.
+ * With BFS_WRITE_CORPUS=DIR (DIR = tests/corpus) in the environment the
+ * test also (re)writes the known-bad packs of DIR/pack-bad/.
  */
 #include "config.h"
 
@@ -233,7 +233,7 @@ static void test_roundtrip(void)
 	size_t n = 0, bad = 0, expect_off = BFS_PACK_HEADER;
 	int rc;
 
-	build_pack(ch, 40, 20000, &pack, id);
+	build_pack(ch, 40, 3000, &pack, id);
 	bfs_sha256(h, pack.data, pack.len);
 	ok(memcmp(h, id, BFS_HASH_LEN) == 0, "pack id = SHA-256 of the object");
 	ok(memcmp(pack.data, "BFSPACK1", 8) == 0 &&
@@ -535,8 +535,12 @@ int main(void)
 	const char *corpus = getenv("BFS_WRITE_CORPUS");
 
 	if (corpus) {
+		char d[4096];
+
+		snprintf(d, sizeof(d), "%s/pack-bad", corpus);
 		mkdir(corpus, 0777);
-		write_corpus(corpus);
+		mkdir(d, 0777);
+		write_corpus(d);
 	}
 	test_zstd();
 	test_threads();

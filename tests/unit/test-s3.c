@@ -263,6 +263,29 @@ static void test_misc(void)
 	}
 	ok(i == 200 && m > 0, "backoff within [0, min(cap, base*2^n)]");
 	ok(bfs_s3_backoff_ms(100, 100, 5000) <= 5000, "huge attempt capped");
+	{
+		char *o = NULL, *bu = NULL;
+
+		ok(bfs_s3_build_urls("http://127.0.0.1:9000/", "bk", true, &o,
+				     &bu, NULL) == 0, "path-style urls");
+		is_str(o, "http://127.0.0.1:9000/bk", "path-style object base");
+		is_str(bu, "http://127.0.0.1:9000/bk", "path-style bucket url");
+		free(o);
+		free(bu);
+		ok(bfs_s3_build_urls("https://s3.eu-west-1.amazonaws.com", "bk",
+				     false, &o, &bu, NULL) == 0,
+		   "virtual-host urls");
+		is_str(o, "https://bk.s3.eu-west-1.amazonaws.com",
+		       "virtual-host object base");
+		is_str(bu, "https://bk.s3.eu-west-1.amazonaws.com/",
+		       "virtual-host bucket url");
+		free(o);
+		free(bu);
+		ok(bfs_s3_build_urls("ftp://x", "bk", true, &o, &bu, NULL) ==
+		   -EINVAL && !o && !bu, "non-http endpoint rejected");
+		ok(bfs_s3_build_urls("http://", "bk", true, &o, &bu, NULL) ==
+		   -EINVAL, "endpoint without a host rejected");
+	}
 	ok(bfs_s3_bucket_valid("my-bucket.1"), "bucket ok");
 	ok(!bfs_s3_bucket_valid("a/b") && !bfs_s3_bucket_valid("") &&
 	   !bfs_s3_bucket_valid("x y") && !bfs_s3_bucket_valid("a@b"),
