@@ -59,6 +59,19 @@ int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 					      "invalid BACKUPFS_FAULT spec");
 		s = w;
 	}
+	if (opts && opts->cache_dir && opts->cache_dir[0]) {
+		struct bfs_store *w;
+
+		/* Ownership of s passes to the wrapper, even on failure. */
+		rc = bfs_store_cache_wrap(s, opts->cache_dir,
+					  opts->cache_dir_size ?
+					  opts->cache_dir_size : 1ull << 30,
+					  &w, err);
+		if (rc)
+			return bfs_err_prefix(err, rc, "cannot use cache directory '%s'",
+					      opts->cache_dir);
+		s = w;
+	}
 	*out = s;
 	return 0;
 }

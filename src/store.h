@@ -69,6 +69,9 @@ struct bfs_store_opts {
 				       0 virtual-host, 1 path */
 	const char *s3_region;      /* overrides AWS_REGION */
 	bool create;                /* init: create bucket / directory */
+	const char *cache_dir;      /* non-NULL: on-disk cache of fetched pack
+				       ranges in front of the store */
+	uint64_t cache_dir_size;    /* its bound in bytes (0: 1 GiB) */
 };
 int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 		   struct bfs_store **out, struct bfs_err *err);

@@ -356,7 +356,8 @@ int bfs_store_cache_wrap(struct bfs_store *inner, const char *dir,
 	}
 	c->base.ops = &cache_ops;
 	c->base.url = inner->url ? strdup(inner->url) : NULL;
-	c->dir = strdup(dir);
+	/* absolute: a daemonised mount changes its directory to / */
+	c->dir = realpath(dir, NULL);
 	c->inner = inner;
 	c->max_bytes = max_bytes;
 	pthread_mutex_init(&c->lock, NULL);

@@ -136,6 +136,12 @@ struct bfs_backup {
 	 * workers run (lock order: ring_lock is never held with it) */
 	pthread_mutex_t dedup_lock;
 	struct chunkset chunks;
+	/* Packs that catalog dedup hits point into, checked against the
+	 * store once each: the catalog is a cache and may name packs this
+	 * location does not hold (a catalog shared by two copies of one
+	 * repository, a pack removed by hand).  Key = pack id, pack_idx =
+	 * 1 present / 0 missing.  Protected by dedup_lock. */
+	struct chunkset packs_seen;
 
 	/* calling thread only */
 	struct pathset paths;
@@ -404,6 +410,40 @@ static int uploader_stop(struct bfs_backup *b, bool discard)
 
 /* ---- workers ---------------------------------------------------------- */
 
+/* Is the pack a catalog hit points into really in the store?  Asked
+ * once per pack per backup; the store call runs without the lock (two
+ * workers may both ask about one pack: harmless). */
+static bool pack_present(struct bfs_backup *b,
+			 const uint8_t pack[BFS_HASH_LEN])
+{
+	struct chunkloc *known, add;
+	char key[BFS_KEY_MAX];
+	uint64_t size;
+	int rc;
+
+	pthread_mutex_lock(&b->dedup_lock);
+	known = bfs_chunkset_find(&b->packs_seen, pack);
+	rc = known ? known->pack_idx : -1;
+	pthread_mutex_unlock(&b->dedup_lock);
+	if (rc >= 0)
+		return rc == 1;
+	bfs_repo_pack_key(key, pack);
+	rc = bfs_store_stat(b->repo->store, key, &size, NULL);
+	if (rc && rc != -ENOENT)
+		return false;   /* unsure: store the chunk again, stay safe */
+	if (rc == -ENOENT)
+		bfs_warn("pack '%s' is in the catalog but not in the "
+			 "repository: storing its chunks again", key);
+	memset(&add, 0, sizeof(add));
+	memcpy(add.hash, pack, BFS_HASH_LEN);
+	add.pack_idx = rc == 0;
+	pthread_mutex_lock(&b->dedup_lock);
+	if (!bfs_chunkset_find(&b->packs_seen, pack))
+		bfs_chunkset_insert(&b->packs_seen, &add);  /* ENOMEM: ask again */
+	pthread_mutex_unlock(&b->dedup_lock);
+	return rc == 0;
+}
+
 static void work_chunk(struct bfs_backup *b, struct job *j)
 {
 	struct bfs_err err;
@@ -420,6 +460,8 @@ static void work_chunk(struct bfs_backup *b, struct job *j)
 	else
 		j->result = R_NEW;
 	pthread_mutex_unlock(&b->dedup_lock);
+	if (j->result == R_CATALOG && !pack_present(b, j->cref.pack))
+		j->result = R_NEW;
 	if (j->result != R_NEW)
 		return;
 	j->z.len = 0;
@@ -1070,6 +1112,7 @@ static void backup_free(struct bfs_backup *b)
 	bfs_manifest_writer_free(b->mw);
 	bfs_pack_builder_free(b->pb);
 	free(b->chunks.v);
+	free(b->packs_seen.v);
 	free(b->paths.v);
 	free(b->last_parent);
 	free(b->packs);
@@ -1721,6 +1764,8 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 	 * the manifest and the catalog ingest take theirs */
 	free(b->chunks.v);
 	memset(&b->chunks, 0, sizeof(b->chunks));
+	free(b->packs_seen.v);
+	memset(&b->packs_seen, 0, sizeof(b->packs_seen));
 	free(b->paths.v);
 	memset(&b->paths, 0, sizeof(b->paths));
 

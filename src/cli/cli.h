@@ -37,6 +37,8 @@ struct cli_common {
 	 * and cli_open.  Set by cli_common_opt (any common option) or by the
 	 * command itself after cli_common_init; NULL prints "backupfs: ". */
 	const struct bfs_cmd *cmd;
+	const char *bad_cache_size;  /* invalid --cache-dir-size, reported
+					 by cli_common_finish */
 };
 
 /* Long options shared by all repository commands; append to each
@@ -48,6 +50,8 @@ enum {
 	OPT_S3_VHOST,
 	OPT_S3_REGION,
 	OPT_HELP,
+	OPT_CACHE_DIR,
+	OPT_CACHE_DIR_SIZE,
 	OPT_CMD_BASE = 0x1100,     /* commands number their own from here */
 };
 #define CLI_COMMON_SHORTOPTS "r:vqh"
@@ -58,6 +62,8 @@ enum {
 	{ "s3-path-style", no_argument, NULL, OPT_S3_PATH_STYLE },        \
 	{ "s3-virtual-host", no_argument, NULL, OPT_S3_VHOST },           \
 	{ "s3-region", required_argument, NULL, OPT_S3_REGION },          \
+	{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },          \
+	{ "cache-dir-size", required_argument, NULL, OPT_CACHE_DIR_SIZE }, \
 	{ "verbose", no_argument, NULL, 'v' },                            \
 	{ "quiet", no_argument, NULL, 'q' },                              \
 	{ "help", no_argument, NULL, 'h' }
@@ -71,6 +77,9 @@ enum {
 	"      --s3-path-style    path-style S3 addressing (default with an endpoint)\n" \
 	"      --s3-virtual-host  virtual-host S3 addressing\n"            \
 	"      --s3-region REGION S3 region (default: $AWS_REGION, us-east-1)\n" \
+	"      --cache-dir DIR    keep fetched pack ranges in DIR (for S3), so a\n" \
+	"                         second read does not go to the network\n" \
+	"      --cache-dir-size SIZE  bound of --cache-dir (default 1G)\n" \
 	"  -v, --verbose          more log output (repeat for debug)\n"    \
 	"  -q, --quiet            errors only\n"                           \
 	"  -h, --help             this help\n"

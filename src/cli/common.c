@@ -50,6 +50,15 @@ int cli_common_opt(struct cli_common *c, int opt, const char *arg,
 	case OPT_S3_REGION:
 		c->sopts.s3_region = arg;
 		return 1;
+	case OPT_CACHE_DIR:
+		c->sopts.cache_dir = arg;
+		return 1;
+	case OPT_CACHE_DIR_SIZE:
+		/* reported by cli_common_finish, which can fail the command */
+		if (bfs_parse_size(arg, &c->sopts.cache_dir_size) < 0 ||
+		    c->sopts.cache_dir_size < (1u << 20))
+			c->bad_cache_size = arg;
+		return 1;
 	case 'v':
 		c->verbose++;
 		return 1;
@@ -77,6 +86,11 @@ int cli_common_finish(struct cli_common *c)
 	else if (c->verbose > 1)
 		level = LOG_DEBUG;
 	bfs_log_setup(false, level);
+	if (c->bad_cache_size) {
+		cli_error(cmd_name(c), "invalid --cache-dir-size '%s' (a size "
+			  "like 512M or 4G, at least 1M)", c->bad_cache_size);
+		return -EINVAL;
+	}
 	if (!c->repo || !c->repo[0])
 		c->repo = getenv("BACKUPFS_REPO");
 	if (!c->repo || !c->repo[0]) {

@@ -733,6 +733,53 @@ out:
 	free(d);
 }
 
+/* The catalog is a cache: when a pack it knows is gone from the store
+ * (catalog shared by two copies of a repository, a pack deleted by hand),
+ * a new backup of the same bytes must store them again, not point at the
+ * missing pack. */
+static void test_missing_pack(void)
+{
+	size_t n = 3u << 20, got = 0;
+	uint8_t *d = malloc(n), *back;
+	char key[BFS_KEY_MAX] = "";
+	struct bfs_err err = { { 0 } };
+	struct bfs_backup *b;
+	bool partial;
+	int rc;
+
+	fill(d, n, 4242);
+	b = begin("mp-1", NULL);
+	rc = b ? stream(b, "data.bin", d, n, BFS_PROFILE_FILES, &err) : -1;
+	rc = rc ? rc : bfs_backup_commit(b, NULL, &partial, &err);
+	is_int(rc, 0, "missing pack: first backup (%s)", err.msg);
+	/* remove every pack holding the file's chunks */
+	{
+		struct bfs_cat_entry ce;
+		struct bfs_chunkref *ch = NULL;
+		size_t nch = 0, i;
+
+		if (get_entry("mp-1", "data.bin", &ce) == 0 &&
+		    bfs_catalog_chunks(cat, ce.id, &ch, &nch, NULL) == 0) {
+			for (i = 0; i < nch; i++) {
+				bfs_repo_pack_key(key, ch[i].pack);
+				bfs_store_del(repo->store, key, NULL);
+			}
+		}
+		free(ch);
+		bfs_cat_entry_clear(&ce);
+	}
+	ok(key[0] != 0, "missing pack: removed the packs of the file");
+	b = begin("mp-2", NULL);
+	rc = b ? stream(b, "data.bin", d, n, BFS_PROFILE_FILES, &err) : -1;
+	rc = rc ? rc : bfs_backup_commit(b, NULL, &partial, &err);
+	is_int(rc, 0, "missing pack: second backup (%s)", err.msg);
+	back = read_back("mp-2", "data.bin", &got);
+	ok(back && got == n && memcmp(back, d, n) == 0,
+	   "missing pack: second backup reads back: chunks stored again");
+	free(back);
+	free(d);
+}
+
 static int bench(const char *spec)
 {
 	struct bfs_backup *b;
@@ -822,6 +869,7 @@ int main(void)
 		test_files();
 		test_command();
 		test_archive();
+		test_missing_pack();
 		snprintf(path, sizeof(path), "%s/repo", tmp);
 		test_upload_fail(path);
 		rc = 0;
