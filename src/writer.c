@@ -2,12 +2,14 @@
  *
  * Data flow and threads:
  *
- *   calling thread            worker threads            uploader thread
- *   --------------            --------------            ---------------
+ *   calling thread            worker threads            uploader threads
+ *   --------------            --------------            ----------------
  *   file_write: cut chunks -> ring slot (in order) ->   SHA-256, dedup
  *   add/end/...: entry ops -> ring slot (no work)       check, zstd if new
  *   consume oldest slot (in order) <-------------------'
  *     new chunk -> pack builder -> full pack -> upload queue -> store put
+ *     (U uploader threads put packs in parallel, in any order; commit
+ *     joins them all before the manifest is written)
  *     chunk refs + entries -> manifest writer (or the pending queue while
  *     they reference the still-open pack, whose id is known at finish)
  *
@@ -16,7 +18,8 @@
  *
  * Memory bound: ring slots (2 * threads + 2, each one chunk plus its
  * frame), the chunker buffer (2 x max chunk), the open pack plus at most
- * UPLOAD_QUEUE finished packs, the pending queue (bounded by PENDING_MAX:
+ * 2U + 1 finished packs (U + 1 queued, U being uploaded), the pending
+ * queue (bounded by PENDING_MAX:
  * the open pack is finished early when it would grow beyond), the chunk
  * refs of the file being consumed (spilled to the manifest beyond
  * SPILL_CHUNKS), and two sets that grow with the backup: new chunks
@@ -39,7 +42,10 @@
 #include "writer_int.h"
 #include "writer_set.h"
 
-#define UPLOAD_QUEUE 2
+/* uploader threads: default for a local store, for S3, upper bound */
+#define UPLOADS_LOCAL 2
+#define UPLOADS_S3 4
+#define MAX_UPLOADS 16
 /* overridable so a test build can exercise the spill paths cheaply */
 #ifndef PENDING_MAX
 #define PENDING_MAX (32u << 20)
@@ -164,14 +170,16 @@ struct bfs_backup {
 	size_t cbuf_cap, cbuf_pos, cbuf_len;
 	uint64_t fsize, fchunks;
 
-	/* uploader: up_lock protects the queue, up_stop, up_err */
-	pthread_t uploader;
-	bool uploader_started;
+	/* uploader pool: up_lock protects the queue (upq, up_n, up_first),
+	 * up_stop, up_err, up_errmsg (lock order: up_lock is a leaf, never
+	 * held with ring_lock or dedup_lock, never across a store call) */
+	pthread_t *uploaders;
+	unsigned nuploaders;        /* started */
 	pthread_mutex_t up_lock;
 	pthread_cond_t up_cond;
-	struct upload upq[UPLOAD_QUEUE];
-	unsigned up_n, up_first;
-	bool up_stop, up_busy;
+	struct upload *upq;         /* ring of up_cap = uploaders + 1 packs */
+	unsigned up_cap, up_n, up_first;
+	bool up_stop;
 	int up_err;
 	struct bfs_err up_errmsg;
 
@@ -313,14 +321,12 @@ static void *uploader_main(void *arg)
 		if (!b->up_n)
 			break;
 		u = b->upq[b->up_first];
-		b->up_first = (b->up_first + 1) % UPLOAD_QUEUE;
+		b->up_first = (b->up_first + 1) % b->up_cap;
 		b->up_n--;
-		b->up_busy = true;
 		pthread_cond_broadcast(&b->up_cond);
 		if (b->up_err) {
 			/* keep draining so the producer never blocks */
 			bfs_buf_free(&u.data);
-			b->up_busy = false;
 			continue;
 		}
 		pthread_mutex_unlock(&b->up_lock);
@@ -334,7 +340,7 @@ static void *uploader_main(void *arg)
 		bfs_buf_free(&u.data);
 
 		pthread_mutex_lock(&b->up_lock);
-		b->up_busy = false;
+		/* the first failure wins; the others see up_err and drain */
 		if (rc && !b->up_err) {
 			b->up_err = rc;
 			if (err.msg[0])
@@ -364,14 +370,15 @@ static int upload_error(struct bfs_backup *b)
 	return rc;
 }
 
-/* Hand a finished pack to the uploader (ownership of data transferred). */
+/* Hand a finished pack to the uploaders (ownership of data transferred).
+ * Blocks while up_cap packs wait for a free uploader. */
 static int upload_enqueue(struct bfs_backup *b, struct bfs_buf *data,
 			  const uint8_t id[BFS_HASH_LEN])
 {
 	int rc;
 
 	pthread_mutex_lock(&b->up_lock);
-	while (b->up_n == UPLOAD_QUEUE && !b->up_err)
+	while (b->up_n == b->up_cap && !b->up_err)
 		pthread_cond_wait(&b->up_cond, &b->up_lock);
 	rc = b->up_err;
 	if (rc) {
@@ -379,7 +386,7 @@ static int upload_enqueue(struct bfs_backup *b, struct bfs_buf *data,
 		bfs_buf_free(data);
 	} else {
 		struct upload *u =
-			&b->upq[(b->up_first + b->up_n) % UPLOAD_QUEUE];
+			&b->upq[(b->up_first + b->up_n) % b->up_cap];
 		u->data = *data;
 		memcpy(u->id, id, BFS_HASH_LEN);
 		b->up_n++;
@@ -390,10 +397,14 @@ static int upload_enqueue(struct bfs_backup *b, struct bfs_buf *data,
 	return rc;
 }
 
-/* Stop the uploader after the queue drained; returns its error. */
+/* Stop the uploaders after the queue drained and every put in flight
+ * returned (discard: drop what is still queued); returns the first upload
+ * error. */
 static int uploader_stop(struct bfs_backup *b, bool discard)
 {
-	if (!b->uploader_started)
+	unsigned i;
+
+	if (!b->nuploaders)
 		return 0;
 	pthread_mutex_lock(&b->up_lock);
 	if (discard && !b->up_err) {
@@ -403,9 +414,21 @@ static int uploader_stop(struct bfs_backup *b, bool discard)
 	b->up_stop = true;
 	pthread_cond_broadcast(&b->up_cond);
 	pthread_mutex_unlock(&b->up_lock);
-	pthread_join(b->uploader, NULL);
-	b->uploader_started = false;
+	for (i = 0; i < b->nuploaders; i++)
+		pthread_join(b->uploaders[i], NULL);
+	b->nuploaders = 0;
 	return discard ? 0 : upload_error(b);
+}
+
+/* Uploaders when the options leave it open: more for S3, where one PUT
+ * stream is far from filling the link (also behind a cache or fault
+ * wrapper, which keep the inner store's url). */
+static unsigned default_uploads(const struct bfs_store *s)
+{
+	if (!strcmp(s->ops->name, "s3") ||
+	    (s->url && !strncmp(s->url, "s3://", 5)))
+		return UPLOADS_S3;
+	return UPLOADS_LOCAL;
 }
 
 /* ---- workers ---------------------------------------------------------- */
@@ -1109,6 +1132,8 @@ static void backup_free(struct bfs_backup *b)
 	}
 	free(b->jobs);
 	free(b->workers);
+	free(b->uploaders);
+	free(b->upq);
 	bfs_manifest_writer_free(b->mw);
 	bfs_pack_builder_free(b->pb);
 	free(b->chunks.v);
@@ -1154,6 +1179,7 @@ int bfs_backup_begin(struct bfs_repo *repo, struct bfs_catalog *cat,
 	uint64_t sz;
 	long ncpu;
 	size_t i, ntags = 0;
+	unsigned nup;
 	int rc;
 
 	*out = NULL;
@@ -1259,12 +1285,21 @@ int bfs_backup_begin(struct bfs_repo *repo, struct bfs_catalog *cat,
 	if (!b->jobs || !b->workers)
 		goto out_nomem;
 
-	rc = -pthread_create(&b->uploader, NULL, uploader_main, b);
-	if (rc) {
-		rc = bfs_err_set(err, rc, "cannot start upload thread");
-		goto out_free;
+	nup = opts->uploads ? opts->uploads : default_uploads(repo->store);
+	nup = BFS_MIN(nup, MAX_UPLOADS);
+	b->up_cap = nup + 1;
+	b->upq = calloc(b->up_cap, sizeof(*b->upq));
+	b->uploaders = calloc(nup, sizeof(*b->uploaders));
+	if (!b->upq || !b->uploaders)
+		goto out_nomem;
+	for (i = 0; i < nup; i++) {
+		rc = -pthread_create(&b->uploaders[i], NULL, uploader_main, b);
+		if (rc) {
+			rc = bfs_err_set(err, rc, "cannot start upload threads");
+			goto out_free;
+		}
+		b->nuploaders++;
 	}
-	b->uploader_started = true;
 	for (i = 0; i < b->nworkers; i++) {
 		rc = -pthread_create(&b->workers[i], NULL, worker_main, b);
 		if (rc) {

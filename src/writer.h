@@ -2,10 +2,12 @@
  *
  * Pipeline: source bytes -> chunker (calling thread) -> worker threads
  * (SHA-256, dedup check against the catalog and this session, zstd) ->
- * pack builder (calling thread, in order) -> pack upload thread(s) ->
- * manifest spool.  Commit writes the manifest last and ingests it into the
- * catalog.  Memory is bounded: in-flight chunks (workers x max chunk), two
- * packs being filled/uploaded, the session's new-chunk set (40 bytes per
+ * pack builder (calling thread, in order) -> pack upload threads (U of
+ * them, in parallel) -> manifest spool.  Commit waits for every pack upload,
+ * then writes the manifest last and ingests it into the catalog.  Memory is
+ * bounded: in-flight chunks (workers x max chunk), the open pack plus at
+ * most 2U + 1 finished packs (U + 1 queued, U being uploaded; a pack is
+ * ~pack_target bytes), the session's new-chunk set (40 bytes per
  * new chunk) and the set of written paths.
  *
  * Not thread-safe: one thread drives a struct bfs_backup.
@@ -40,6 +42,8 @@ struct bfs_backup_opts {
 	const char *const *tags;   /* NULL-terminated, may be NULL */
 	const char *host;          /* NULL: gethostname() */
 	unsigned threads;          /* 0: number of CPUs */
+	unsigned uploads;          /* pack upload threads; 0: 4 for an S3
+				    * store, 2 otherwise; at most 16 */
 	bfs_progress_cb progress;  /* may be NULL; called at most ~10/s */
 	void *progress_arg;
 };

@@ -733,6 +733,113 @@ out:
 	free(d);
 }
 
+/* Several uploaders, many small packs: every file reads back, packs
+ * land in the store, and a fault on the Nth pack put fails the backup
+ * cleanly (no manifest, no hang); an abort joins the pool too. */
+#define POOL_FILES 40
+static void test_upload_pool(const char *path)
+{
+	struct bfs_backup_opts o = { .id = "pool-1", .threads = 3,
+				     .uploads = 5 };
+	struct bfs_repo *r2 = NULL;
+	struct bfs_store *fs = NULL;
+	struct bfs_backup *b = NULL;
+	struct bfs_backup_stats st;
+	struct bfs_err err = { { 0 } };
+	uint64_t saved = repo->pack_target;
+	size_t sizes[POOL_FILES], n = 0, got, i;
+	unsigned before = count_packs(), bad = 0;
+	char name[64];
+	uint8_t *d, *back;
+	int rc;
+
+	for (i = 0; i < POOL_FILES; i++) {
+		sizes[i] = (i * 37813) % 200000 + (i % 5 ? 1 : 0);
+		n += sizes[i];
+	}
+	d = malloc(n + 1);
+	fill(d, n, 777);
+	repo->pack_target = 64 << 10;  /* a pack every chunk or two */
+	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	is_int(rc, 0, "pool: begin (%s)", err.msg);
+	for (i = 0, n = 0; !rc && i < POOL_FILES; n += sizes[i++]) {
+		snprintf(name, sizeof(name), "pool/f%02zu", i);
+		rc = stream(b, name, d + n, sizes[i], BFS_PROFILE_FILES, &err);
+	}
+	if (b && !rc)
+		rc = bfs_backup_commit(b, &st, NULL, &err);
+	else if (b)
+		bfs_backup_abort(b);
+	is_int(rc, 0, "pool: backup with 5 uploaders (%s)", err.msg);
+	ok(manifest_exists("pool-1"), "pool: manifest written");
+	ok(count_packs() >= before + 20, "pool: many packs (%u new)",
+	   count_packs() - before);
+	for (i = 0, n = 0; !rc && i < POOL_FILES; n += sizes[i++]) {
+		snprintf(name, sizeof(name), "pool/f%02zu", i);
+		back = read_back("pool-1", name, &got);
+		if (!back || got != sizes[i] || memcmp(back, d + n, got)) {
+			diag("pool: %s differs", name);
+			bad++;
+		}
+		free(back);
+	}
+	ok(!rc && bad == 0, "pool: all %d files read back", POOL_FILES);
+
+	/* the 7th, 14th, ... pack put fails (new bytes: nothing dedups) */
+	fill(d, n, 778);
+	rc = bfs_repo_open(path, NULL, &r2, &err);
+	is_int(rc, 0, "pool: second handle (%s)", err.msg);
+	if (rc)
+		goto out;
+	rc = bfs_store_fault_wrap(r2->store, "put:key=packs/:every=7:err=EIO",
+				  &fs, &err);
+	r2->store = fs;
+	is_int(rc, 0, "pool: fault store (%s)", err.msg);
+	if (rc) {
+		r2->store = NULL;
+		goto out;
+	}
+	r2->pack_target = 64 << 10;
+	o.id = "pool-2";
+	o.uploads = 4;
+	b = NULL;
+	rc = bfs_backup_begin(r2, cat, &o, &b, &err);
+	is_int(rc, 0, "pool: begin pool-2 (%s)", err.msg);
+	if (rc)
+		goto out;
+	for (i = 0, n = 0; !rc && i < POOL_FILES; n += sizes[i++]) {
+		snprintf(name, sizeof(name), "pool/f%02zu", i);
+		rc = stream(b, name, d + n, sizes[i], BFS_PROFILE_FILES, &err);
+	}
+	if (!rc)
+		rc = bfs_backup_commit(b, NULL, NULL, &err);
+	else
+		bfs_backup_abort(b);
+	is_int(rc, -EIO, "pool: 7th pack put fails the backup");
+	ok(strstr(err.msg, "cannot upload pack 'packs/") != NULL,
+	   "pool: msg names the pack: %s", err.msg);
+	ok(!manifest_exists("pool-2"), "pool: no manifest after the fault");
+
+	/* abort with uploads in flight: stops and joins every uploader */
+	fill(d, n, 779);
+	memset(&err, 0, sizeof(err));
+	o.id = "pool-3";
+	b = NULL;
+	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	is_int(rc, 0, "pool: begin pool-3 (%s)", err.msg);
+	for (i = 0, n = 0; !rc && i < POOL_FILES / 2; n += sizes[i++]) {
+		snprintf(name, sizeof(name), "pool/f%02zu", i);
+		rc = stream(b, name, d + n, sizes[i], BFS_PROFILE_FILES, &err);
+	}
+	is_int(rc, 0, "pool: half of pool-3 streamed (%s)", err.msg);
+	bfs_backup_abort(b);
+	ok(!manifest_exists("pool-3"), "pool: no manifest after abort");
+out:
+	repo->pack_target = saved;
+	bfs_repo_close(r2);
+	free(d);
+}
+
 /* The catalog is a cache: when a pack it knows is gone from the store
  * (catalog shared by two copies of a repository, a pack deleted by hand),
  * a new backup of the same bytes must store them again, not point at the
@@ -872,6 +979,7 @@ int main(void)
 		test_missing_pack();
 		snprintf(path, sizeof(path), "%s/repo", tmp);
 		test_upload_fail(path);
+		test_upload_pool(path);
 		rc = 0;
 	}
 
