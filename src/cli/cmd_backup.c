@@ -56,7 +56,53 @@ struct src {
 	struct bfs_source s;
 	const char *opt;          /* "--files" ... for messages */
 	char *dest;
+	char *arg_copy;           /* dumps: s.arg, copied before argv is scrubbed */
 };
+
+/* Overwrite the password of a database URI or key=value conninfo in place
+ * (our own argv), so /proc/PID/cmdline and ps stop showing it once the
+ * options are parsed, as mysql(1) does with -pPASSWORD.  The window
+ * between exec and this call remains: PGPASSFILE / ~/.my.cnf avoid it. */
+static void scrub_password(char *arg)
+{
+	char *p = strstr(arg, "://"), *at, *colon, *end;
+
+	if (p) {
+		p += 3;
+		end = p + strcspn(p, "/?#");
+		at = NULL;
+		for (char *q = p; q < end; q++)
+			if (*q == '@')
+				at = q;          /* the last '@' ends the userinfo */
+		if (!at)
+			return;
+		colon = memchr(p, ':', (size_t)(at - p));
+		if (colon)
+			memset(colon + 1, 'x', (size_t)(at - colon - 1));
+		return;
+	}
+	for (p = strstr(arg, "password"); p; p = strstr(p + 1, "password")) {
+		char *v = p + 8;
+
+		if (p != arg && p[-1] != ' ' && p[-1] != '\t')
+			continue;
+		v += strspn(v, " \t");
+		if (*v != '=')
+			continue;
+		v++;
+		v += strspn(v, " \t");
+		if (*v == '\'') {
+			for (v++; *v && *v != '\''; v++) {
+				if (*v == '\\' && v[1])
+					*v++ = 'x';
+				*v = 'x';
+			}
+		} else {
+			for (; *v && *v != ' ' && *v != '\t'; v++)
+				*v = 'x';
+		}
+	}
+}
 
 struct ui {
 	bool tty, quiet, drawn;
@@ -279,6 +325,17 @@ static int run_backup(int argc, char **argv)
 			}
 			srcs[nsrcs].s.kind = kind;
 			srcs[nsrcs].s.arg = optarg;
+			if (kind == BFS_SRC_PG_DUMP ||
+			    kind == BFS_SRC_MYSQL_DUMP) {
+				srcs[nsrcs].arg_copy = strdup(optarg);
+				if (!srcs[nsrcs].arg_copy) {
+					cli_error("backup", "out of memory");
+					rc = EXIT_ERR;
+					goto out_free;
+				}
+				srcs[nsrcs].s.arg = srcs[nsrcs].arg_copy;
+				scrub_password(optarg);
+			}
 			srcs[nsrcs].opt = sopt;
 			nsrcs++;
 			continue;
@@ -429,8 +486,10 @@ out_close:
 	bfs_catalog_close(cat);
 	bfs_repo_close(repo);
 out_free:
-	for (i = 0; i < nsrcs; i++)
+	for (i = 0; i < nsrcs; i++) {
 		free(srcs[i].dest);
+		free(srcs[i].arg_copy);
+	}
 	free(srcs);
 	free(tags.v);
 	free(excludes.v);

@@ -18,6 +18,7 @@ n=\$(ls "$T/wrap" | grep -c '^argv\.')
 printf '%s\0' "\$0" "\$@" >"$T/wrap/argv.\$n"
 env -0 >"$T/wrap/env.\$n"
 cat /proc/\$\$/cmdline >"$T/wrap/cmdline.\$n"
+cat /proc/\$PPID/cmdline >"$T/wrap/parent.\$n"
 exec "$PG_BINDIR/pg_dump" "\$@"
 EOF
 chmod +x "$T/wrap/pg_dump"
@@ -36,6 +37,16 @@ for f in "$T/wrap"/argv.* "$T/wrap"/cmdline.*; do
 	fi
 done
 is "$leak" "0" "the password is not on pg_dump's command line"
+leak=0
+for f in "$T/wrap"/parent.*; do
+	if [ -f "$f" ] && grep -qaF -- "$PG_PASSWORD" "$f"; then
+		leak=1
+		diag "password found in backupfs's cmdline: $(tr '\0' ' ' <"$f")"
+	fi
+done
+ok "$(ls "$T/wrap"/parent.* >/dev/null 2>&1; echo $?)" "backupfs's own cmdline was recorded"
+like "$(tr '\0' ' ' <"$T/wrap/parent.0")" "backup .*--pg-dump" "the recorded parent is backupfs backup"
+is "$leak" "0" "backupfs scrubbed the password from its own command line"
 for f in "$T/wrap"/argv.*; do
 	[ -f "$f" ] && diag "pg_dump argv: $(tr '\0' ' ' <"$f")"
 done
