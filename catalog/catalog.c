@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "catalog/catalog_int.h"
 
@@ -521,8 +522,21 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 	if (rc)
 		goto out_free;
 	if (!readonly) {
-		rc = cat_exec(c, "PRAGMA journal_mode = WAL", err,
-			      "cannot switch to WAL mode");
+		/* Switching a new database to WAL needs an exclusive lock and
+		 * SQLite may answer SQLITE_BUSY at once, without the busy
+		 * handler, when another process is creating the same catalog
+		 * (a mount and a backup started together): retry within the
+		 * busy timeout. */
+		int64_t deadline = bfs_mono_ns() +
+				   (int64_t)CAT_BUSY_TIMEOUT_MS * 1000000;
+
+		for (;;) {
+			rc = cat_exec(c, "PRAGMA journal_mode = WAL", err,
+				      "cannot switch to WAL mode");
+			if (rc != -EBUSY || bfs_mono_ns() > deadline)
+				break;
+			usleep(20000);
+		}
 		if (rc)
 			goto out_free;
 	}
