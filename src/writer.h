@@ -67,10 +67,11 @@ int bfs_backup_add_source(struct bfs_backup *b, const char *kind,
 
 /* Add a non-file entry (dir, symlink, fifo, device, socket).  Missing
  * parent directories are created implicitly (mode 0755, owner of the
- * process, backup time).  A directory added twice keeps its first
- * metadata... unless the first was implicit, then it is updated (the
- * manifest then holds the dir twice; readers apply the last line).
- * Any other duplicate path is -EEXIST. */
+ * process, backup time).  A directory added twice keeps the metadata
+ * it was first added with, except that an implicit parent gets the real
+ * metadata when the directory itself is added later (the manifest then
+ * holds the directory twice; readers apply the last line).  Any other
+ * duplicate path is -EEXIST. */
 int bfs_backup_add(struct bfs_backup *b, const struct bfs_entry *e,
 		   struct bfs_err *err);
 
