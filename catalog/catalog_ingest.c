@@ -23,6 +23,7 @@
 #include <zstd.h>
 
 #include "catalog/catalog_int.h"
+#include "src/format.h"
 
 /* ---- directory path -> id (open addressing, linear probing) ----------- */
 
@@ -692,7 +693,7 @@ int bfs_catalog_ingest(struct bfs_catalog *c, const char *name,
 {
 	struct bfs_manifest_reader *rd = NULL;
 	const struct bfs_manifest_header *h;
-	char key[BFS_KEY_MAX + 16];
+	char key[BFS_KEY_MAX];
 	char *header_json = NULL, *tags_json = NULL;
 	struct ingest g;
 	int rc;
@@ -703,10 +704,9 @@ int bfs_catalog_ingest(struct bfs_catalog *c, const char *name,
 	rc = cat_check_writable(c, err);
 	if (rc)
 		return rc;
-	if (!bfs_backup_id_valid(name))
+	if (bfs_key_manifest(key, name))
 		return bfs_err_set(err, -EINVAL, "invalid backup id '%.200s'",
 				   name);
-	snprintf(key, sizeof(key), "manifests/%s", name);
 
 	rc = bfs_manifest_reader_new(data, len, &rd, err);
 	if (rc) {

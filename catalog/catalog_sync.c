@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "catalog/catalog_int.h"
+#include "src/format.h"
 
-#define MANIFEST_PREFIX "manifests/"
 
 struct names {
 	char **v;
@@ -61,11 +61,10 @@ static int names_cmp(const void *a, const void *b)
  * interrupted local put, or anything else, are ignored). */
 static int list_cb(void *arg, const char *key, uint64_t size)
 {
-	const char *name = key + strlen(MANIFEST_PREFIX);
+	const char *name;
 
 	(void)size;
-	if (strncmp(key, MANIFEST_PREFIX, strlen(MANIFEST_PREFIX)) != 0 ||
-	    !bfs_backup_id_valid(name))
+	if (bfs_key_parse(key, NULL, &name) != BFS_KEY_IS_MANIFEST)
 		return 0;
 	return names_add(arg, name);
 }
@@ -234,7 +233,7 @@ int bfs_catalog_sync(struct bfs_catalog *c, struct bfs_repo *r,
 	rc = catalog_names(c, &have, err);
 	if (rc)
 		goto out_free;
-	rc = bfs_store_list(r->store, MANIFEST_PREFIX, list_cb, &want, err);
+	rc = bfs_store_list(r->store, BFS_KEY_MANIFESTS, list_cb, &want, err);
 	if (rc) {
 		bfs_err_prefix(err, rc, "cannot list the manifests of '%s'",
 			       r->store->url ? r->store->url : "?");

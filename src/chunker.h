@@ -9,15 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format.h"   /* BFS_CHUNK_MIN_LIMIT, BFS_CHUNK_MAX_LIMIT */
+
 struct bfs_chunker_params {
 	uint32_t min;   /* no cut before min bytes (except at EOF) */
 	uint32_t avg;   /* power of two: expected chunk size */
 	uint32_t max;   /* always cut at max bytes */
 };
-
-/* Limits enforced on params read from a repository config. */
-#define BFS_CHUNK_MIN_LIMIT 1024u
-#define BFS_CHUNK_MAX_LIMIT (16u << 20)
 
 /* True if min <= avg <= max, avg a power of two, within the limits. */
 bool bfs_chunker_params_valid(const struct bfs_chunker_params *p);

@@ -19,12 +19,12 @@
 #include <string.h>
 
 #include "copy.h"
+#include "format.h"
 #include "log.h"
 #include "manifest.h"
 
 #define COPY_JOBS_DEFAULT 4
 #define COPY_JOBS_MAX 32
-#define CONFIG_MAX (64 * 1024)
 
 /* ---- sets of packs and names ------------------------------------------ */
 
@@ -99,13 +99,8 @@ static int list_packs_cb(void *arg, const char *key, uint64_t size)
 {
 	struct pack_set *s = arg;
 	uint8_t id[BFS_HASH_LEN];
-	const char *hex;
 
-	if (strlen(key) != 6 + 3 + BFS_HASH_HEX || strncmp(key, "packs/", 6))
-		return 0;
-	hex = key + 9;
-	if (key[8] != '/' || bfs_unhex(id, hex, BFS_HASH_LEN) ||
-	    memcmp(key + 6, hex, 2))
+	if (bfs_key_parse(key, id, NULL) != BFS_KEY_IS_PACK)
 		return 0;
 	return pack_set_add(s, id, size);
 }
@@ -126,10 +121,7 @@ static int list_names_cb(void *arg, const char *key, uint64_t size)
 	const char *name;
 
 	(void)size;
-	if (strncmp(key, "manifests/", 10))
-		return 0;
-	name = key + 10;
-	if (!bfs_backup_id_valid(name))
+	if (bfs_key_parse(key, NULL, &name) != BFS_KEY_IS_MANIFEST)
 		return 0;
 	if (s->n == s->cap) {
 		size_t ncap = s->cap ? s->cap * 2 : 64;
@@ -166,7 +158,7 @@ static void name_set_free(struct name_set *s)
 static int list_names(struct bfs_store *st, struct name_set *out,
 		      struct bfs_err *err)
 {
-	int rc = bfs_store_list(st, "manifests/", list_names_cb, out, err);
+	int rc = bfs_store_list(st, BFS_KEY_MANIFESTS, list_names_cb, out, err);
 
 	if (rc == -ENOMEM)
 		bfs_err_set(err, rc, "out of memory");
@@ -181,7 +173,7 @@ static int list_names(struct bfs_store *st, struct name_set *out,
 static int list_packs(struct bfs_store *st, struct pack_set *out,
 		      struct bfs_err *err)
 {
-	int rc = bfs_store_list(st, "packs/", list_packs_cb, out, err);
+	int rc = bfs_store_list(st, BFS_KEY_PACKS, list_packs_cb, out, err);
 
 	if (rc == -ENOMEM)
 		bfs_err_set(err, rc, "out of memory");
@@ -248,7 +240,7 @@ int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 	rc = bfs_store_open(url, &o, &st, err);
 	if (rc)
 		return rc;
-	rc = bfs_store_stat(st, "config", &size, err);
+	rc = bfs_store_stat(st, BFS_KEY_CONFIG, &size, err);
 	if (rc == 0)
 		goto out_open;
 	if (rc != -ENOENT) {
@@ -256,14 +248,15 @@ int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 		goto out_store;
 	}
 	/* No repository there: make it a twin of the source. */
-	got = bfs_store_get(src->store, "config", 0, UINT64_MAX, &cfg, err);
+	got = bfs_store_get(src->store, BFS_KEY_CONFIG, 0, UINT64_MAX, &cfg,
+			    err);
 	if (got < 0) {
 		rc = bfs_err_prefix(err, (int)got,
 				    "cannot read the config of '%s'",
 				    src->store->url);
 		goto out_store;
 	}
-	if (cfg.len > CONFIG_MAX) {
+	if (cfg.len > BFS_CONFIG_MAX) {
 		rc = bfs_err_set(err, -EUCLEAN, "config of '%s' is too large",
 				 src->store->url);
 		goto out_store;
@@ -273,7 +266,8 @@ int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 		if (rc)
 			goto out_store;
 	}
-	rc = bfs_store_put(st, "config", cfg.data, cfg.len, BFS_PUT_EXCL, err);
+	rc = bfs_store_put(st, BFS_KEY_CONFIG, cfg.data, cfg.len,
+			   BFS_PUT_EXCL, err);
 	if (rc && rc != -EEXIST) {
 		bfs_err_prefix(err, rc, "cannot write the config of '%s'", url);
 		goto out_store;

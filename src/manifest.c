@@ -28,7 +28,6 @@
 #include "manifest.h"
 #include "pack.h"
 
-#define ZSTD_LEVEL 3
 
 /* ---- shared helpers ---------------------------------------------------- */
 
@@ -43,8 +42,6 @@ static bool type_valid(int t)
 	}
 }
 
-/* Symlink targets: 1..4096 bytes, no NUL. */
-#define TARGET_MAX 4096
 
 /*
  * True if p[0..n) is a path as manifests carry it: non-empty, relative,
@@ -448,7 +445,7 @@ int bfs_manifest_writer_new(struct bfs_manifest_writer **out,
 	w->zc = ZSTD_createCCtx();
 	if (!w->zc ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel,
-						ZSTD_LEVEL)) ||
+						BFS_MANIFEST_ZSTD_LEVEL)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag,
 						1))) {
 		rc = bfs_err_set(err, -ENOMEM, "cannot create zstd context");
@@ -592,11 +589,11 @@ static int entry_check(const struct bfs_manifest_writer *w,
 	if (!type_valid(e->type))
 		return bfs_err_set(err, -EINVAL, "'%s': invalid entry type %d",
 				   p, e->type);
-	if (e->mode & ~07777u)
+	if (e->mode & ~BFS_MODE_MASK)
 		return bfs_err_set(err, -EINVAL, "'%s': invalid mode %o", p,
 				   e->mode);
 	if (e->type == BFS_T_SYMLINK && (e->target || !e->link) &&
-	    (!e->target || e->target_len == 0 || e->target_len > TARGET_MAX ||
+	    (!e->target || e->target_len == 0 || e->target_len > BFS_SYMLINK_TARGET_MAX ||
 	     memchr(e->target, 0, e->target_len)))
 		return bfs_err_set(err, -EINVAL,
 				   "'%s': symlink without a valid target", p);
@@ -1322,7 +1319,8 @@ int bfs_manifest_reader_new(const void *data, size_t len,
 	}
 	/* cap the window a hostile frame can ask for (the writer uses
 	 * level 3: 2 MiB at most) */
-	ZSTD_DCtx_setParameter(r->dz, ZSTD_d_windowLogMax, 27);
+	ZSTD_DCtx_setParameter(r->dz, ZSTD_d_windowLogMax,
+			       BFS_MANIFEST_WINDOW_LOG);
 	if (r->in.size == 0) {
 		rc = bfs_err_set(err, -EUCLEAN, "manifest: empty manifest");
 		goto out_free;
@@ -1518,7 +1516,7 @@ static int parse_entry(struct bfs_manifest_reader *r, struct bfs_entry *e,
 	    !type_valid(m[K_T]->valuestring[0]))
 		return rfail(r, err, -EUCLEAN, "'%.300s': bad \"t\"", p);
 	e->type = m[K_T]->valuestring[0];
-	if (!get_u64(r, m[K_M], 07777, &v))
+	if (!get_u64(r, m[K_M], BFS_MODE_MASK, &v))
 		return rfail(r, err, -EUCLEAN, "'%.300s': bad \"m\"", p);
 	e->mode = (uint32_t)v;
 	if (!get_u64(r, m[K_U], UINT32_MAX, &v))
@@ -1562,7 +1560,7 @@ static int parse_entry(struct bfs_manifest_reader *r, struct bfs_entry *e,
 	if (e->type == BFS_T_SYMLINK) {
 		/* a hardlink to a symlink may omit the target */
 		if ((!rc && !e->link) ||
-		    (rc && (e->target_len == 0 || e->target_len > TARGET_MAX)))
+		    (rc && (e->target_len == 0 || e->target_len > BFS_SYMLINK_TARGET_MAX)))
 			return rfail(r, err, -EUCLEAN,
 				     "'%.300s': symlink without a valid target", p);
 		if (rc && m[K_S] && e->size != e->target_len)

@@ -21,12 +21,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "format.h"   /* BFS_MANIFEST_*: line and size limits */
 #include "repo.h"
 #include "util.h"
-
-#define BFS_MANIFEST_CHUNKS_PER_LINE 1024
-#define BFS_MANIFEST_MAX_LINE (1u << 20)   /* readers reject longer lines */
-#define BFS_MANIFEST_MAX_SIZE (4ull << 30) /* decompressed bytes */
 
 enum bfs_type {
 	BFS_T_FILE = 'f',

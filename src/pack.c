@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include "chunker.h"
+#include "format.h"
 #include "pack.h"
 
 /* ---- zstd helpers ------------------------------------------------------ */
@@ -283,16 +284,18 @@ int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
 	for (i = 0; i < b->count; i++, p += BFS_PACK_INDEX_ENTRY) {
 		const struct bfs_pack_entry *e = &b->entries[i];
 
-		memcpy(p, e->hash, BFS_HASH_LEN);
-		bfs_put_le64(p + 32, e->offset);
-		bfs_put_le32(p + 40, e->clen);
-		bfs_put_le32(p + 44, e->len);
+		memcpy(p + BFS_PACK_ENTRY_HASH, e->hash, BFS_HASH_LEN);
+		bfs_put_le64(p + BFS_PACK_ENTRY_OFFSET, e->offset);
+		bfs_put_le32(p + BFS_PACK_ENTRY_CLEN, e->clen);
+		bfs_put_le32(p + BFS_PACK_ENTRY_LEN, e->len);
 	}
-	bfs_put_le64(p, index_off);
-	bfs_put_le32(p + 8, (uint32_t)b->count);
-	bfs_put_le32(p + 12, 0);
-	bfs_sha256(p + 16, b->data.data + index_off, index_len);
-	memcpy(p + 48, BFS_PACK_END_MAGIC, 8);
+	bfs_put_le64(p + BFS_PACK_FOOT_INDEX, index_off);
+	bfs_put_le32(p + BFS_PACK_FOOT_COUNT, (uint32_t)b->count);
+	bfs_put_le32(p + BFS_PACK_FOOT_RESERVED, 0);
+	bfs_sha256(p + BFS_PACK_FOOT_SHA256, b->data.data + index_off,
+		   index_len);
+	memcpy(p + BFS_PACK_FOOT_MAGIC, BFS_PACK_END_MAGIC,
+	       BFS_PACK_MAGIC_LEN);
 	b->data.len = index_off + index_len + BFS_PACK_FOOTER;
 	bfs_sha256(id, b->data.data, b->data.len);
 
@@ -328,32 +331,33 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 
 	*entries = NULL;
 	*count = 0;
-	if (!data || len < BFS_PACK_HEADER + BFS_PACK_FOOTER)
+	if (!data || len < BFS_PACK_MIN_SIZE)
 		return bfs_err_set(err, -EUCLEAN,
 				   "pack too short (%zu bytes)", len);
 	if (len > BFS_PACK_MAX_SIZE)
 		return bfs_err_set(err, -EUCLEAN,
 				   "pack too large (%zu bytes)", len);
-	if (memcmp(data, BFS_PACK_MAGIC, BFS_PACK_HEADER) != 0)
+	if (memcmp(data, BFS_PACK_MAGIC, BFS_PACK_MAGIC_LEN) != 0)
 		return bfs_err_set(err, -EUCLEAN, "bad pack magic");
 	foot = data + len - BFS_PACK_FOOTER;
-	if (memcmp(foot + 48, BFS_PACK_END_MAGIC, 8) != 0)
+	if (memcmp(foot + BFS_PACK_FOOT_MAGIC, BFS_PACK_END_MAGIC,
+		   BFS_PACK_MAGIC_LEN) != 0)
 		return bfs_err_set(err, -EUCLEAN, "bad pack end magic");
-	index_off = bfs_get_le64(foot);
-	n = bfs_get_le32(foot + 8);
-	if (bfs_get_le32(foot + 12) != 0)
+	index_off = bfs_get_le64(foot + BFS_PACK_FOOT_INDEX);
+	n = bfs_get_le32(foot + BFS_PACK_FOOT_COUNT);
+	if (bfs_get_le32(foot + BFS_PACK_FOOT_RESERVED) != 0)
 		return bfs_err_set(err, -EUCLEAN,
 				   "pack footer: reserved field not zero");
 	/* len <= 256 MiB and n < 2^32, so none of this overflows. */
 	index_len = (uint64_t)n * BFS_PACK_INDEX_ENTRY;
-	if (index_off < BFS_PACK_HEADER ||
+	if (n > BFS_PACK_MAX_ENTRIES || index_off < BFS_PACK_HEADER ||
 	    index_off > len - BFS_PACK_FOOTER ||
 	    index_len != len - BFS_PACK_FOOTER - index_off)
 		return bfs_err_set(err, -EUCLEAN,
 				   "pack footer: index at %llu with %u entries does not fit a %zu-byte pack",
 				   (unsigned long long)index_off, n, len);
 	bfs_sha256(sum, data + index_off, (size_t)index_len);
-	if (memcmp(sum, foot + 16, BFS_HASH_LEN) != 0)
+	if (memcmp(sum, foot + BFS_PACK_FOOT_SHA256, BFS_HASH_LEN) != 0)
 		return bfs_err_set(err, -EUCLEAN, "pack index checksum mismatch");
 	if (n) {
 		ents = malloc((size_t)n * sizeof(*ents));
@@ -365,10 +369,10 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 	for (i = 0; i < n; i++, p += BFS_PACK_INDEX_ENTRY) {
 		struct bfs_pack_entry *e = &ents[i];
 
-		memcpy(e->hash, p, BFS_HASH_LEN);
-		e->offset = bfs_get_le64(p + 32);
-		e->clen = bfs_get_le32(p + 40);
-		e->len = bfs_get_le32(p + 44);
+		memcpy(e->hash, p + BFS_PACK_ENTRY_HASH, BFS_HASH_LEN);
+		e->offset = bfs_get_le64(p + BFS_PACK_ENTRY_OFFSET);
+		e->clen = bfs_get_le32(p + BFS_PACK_ENTRY_CLEN);
+		e->len = bfs_get_le32(p + BFS_PACK_ENTRY_LEN);
 		if (e->offset != expect || e->clen == 0 ||
 		    e->clen > index_off - e->offset) {
 			bfs_err_set(err, -EUCLEAN,

@@ -15,14 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format.h"   /* BFS_PACK_*: magics, sizes, limits */
 #include "util.h"
-
-#define BFS_PACK_MAGIC "BFSPACK1"
-#define BFS_PACK_END_MAGIC "BFSPEND1"
-#define BFS_PACK_HEADER 8
-#define BFS_PACK_INDEX_ENTRY 48
-#define BFS_PACK_FOOTER 56
-#define BFS_PACK_MAX_SIZE (256ull << 20)  /* readers reject larger packs */
 
 /* zstd helpers.  Compress src into dst (appended) as one frame with the
  * content size recorded.  Thread-safe (own context per call or per

@@ -20,19 +20,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "format.h"
 #include "pack.h"
 #include "repo.h"
 
-#define CONFIG_KEY "config"
-#define CONFIG_MAX (64u << 10)
-#define ZSTD_LEVEL_MIN 1
-#define ZSTD_LEVEL_MAX 19
-#define PACK_SIZE_MIN (1ull << 20)
-#define PACK_SIZE_MAX (128ull << 20)
-/* A zstd frame of BFS_CHUNK_MAX_LIMIT bytes is at most a little larger
- * (ZSTD_compressBound: n + n/256 + small); anything above is a lie. */
-#define CHUNK_CLEN_MAX (BFS_CHUNK_MAX_LIMIT + (BFS_CHUNK_MAX_LIMIT >> 8) + \
-			4096u)
 /* read_chunks: fetch across gaps up to this size rather than issue a
  * second request; never fetch more than GROUP_MAX in one request. */
 #define COALESCE_GAP (64u << 10)
@@ -44,24 +35,13 @@ static const char *const profile_names[BFS_PROFILE_COUNT] = {
 };
 
 static const struct bfs_chunker_params default_chunker[BFS_PROFILE_COUNT] = {
-	[BFS_PROFILE_DUMP] = { 8192, 32768, 262144 },
-	[BFS_PROFILE_FILES] = { 262144, 1048576, 4194304 },
+	[BFS_PROFILE_DUMP] = { BFS_DEFAULT_DUMP_MIN, BFS_DEFAULT_DUMP_AVG,
+			       BFS_DEFAULT_DUMP_MAX },
+	[BFS_PROFILE_FILES] = { BFS_DEFAULT_FILES_MIN, BFS_DEFAULT_FILES_AVG,
+				BFS_DEFAULT_FILES_MAX },
 };
-#define DEFAULT_ZSTD_LEVEL 3
-#define DEFAULT_PACK_SIZE (16ull << 20)
 
 /* ---- config ---------------------------------------------------------- */
-
-static bool hex64_valid(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < BFS_HASH_HEX; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return s[BFS_HASH_HEX] == '\0';
-}
 
 /* An integer-valued JSON number in [min, max]. */
 static bool get_uint(const cJSON *obj, const char *name, uint64_t min,
@@ -110,7 +90,7 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 	}
 
 	v = cJSON_GetObjectItemCaseSensitive(root, "backupfs");
-	if (!cJSON_IsString(v) || strcmp(v->valuestring, "repository") != 0) {
+	if (!cJSON_IsString(v) || strcmp(v->valuestring, BFS_CONFIG_MAGIC) != 0) {
 		rc = bfs_err_set(err, -EPROTO,
 				 "unknown repository format at '%s' (config is not a backupfs repository config)",
 				 url);
@@ -139,7 +119,7 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 	} while (0)
 
 	v = cJSON_GetObjectItemCaseSensitive(root, "id");
-	if (!cJSON_IsString(v) || !hex64_valid(v->valuestring))
+	if (!cJSON_IsString(v) || !bfs_hex64_valid(v->valuestring))
 		BAD("id is not 64 lowercase hex digits", url);
 	memcpy(r->id, v->valuestring, BFS_HASH_HEX + 1);
 
@@ -176,14 +156,16 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 	v = cJSON_GetObjectItemCaseSensitive(comp, "algorithm");
 	if (!cJSON_IsString(v) || strcmp(v->valuestring, "zstd") != 0)
 		BAD("compression algorithm is not zstd", url);
-	if (!get_uint(comp, "level", ZSTD_LEVEL_MIN, ZSTD_LEVEL_MAX, &u))
+	if (!get_uint(comp, "level", BFS_ZSTD_LEVEL_MIN, BFS_ZSTD_LEVEL_MAX,
+		      &u))
 		BAD("compression level is not an integer in %d..%d", url,
-		    ZSTD_LEVEL_MIN, ZSTD_LEVEL_MAX);
+		    BFS_ZSTD_LEVEL_MIN, BFS_ZSTD_LEVEL_MAX);
 	r->zstd_level = (int)u;
 
-	if (!get_uint(root, "pack_size", PACK_SIZE_MIN, PACK_SIZE_MAX, &u))
+	if (!get_uint(root, "pack_size", BFS_PACK_SIZE_MIN, BFS_PACK_SIZE_MAX,
+		      &u))
 		BAD("pack_size is not an integer in %llu..%llu", url,
-		    PACK_SIZE_MIN, PACK_SIZE_MAX);
+		    BFS_PACK_SIZE_MIN, BFS_PACK_SIZE_MAX);
 	r->pack_target = u;
 #undef BAD
 
@@ -216,7 +198,7 @@ static int build_config(struct bfs_buf *out, struct bfs_err *err)
 	if (!root)
 		goto out_nomem;
 	/* Key order as documented in doc/FORMAT.md. */
-	if (!cJSON_AddStringToObject(root, "backupfs", "repository") ||
+	if (!cJSON_AddStringToObject(root, "backupfs", BFS_CONFIG_MAGIC) ||
 	    !cJSON_AddNumberToObject(root, "version", BFS_FORMAT_VERSION) ||
 	    !cJSON_AddStringToObject(root, "id", id) ||
 	    !cJSON_AddStringToObject(root, "created", created))
@@ -234,9 +216,9 @@ static int build_config(struct bfs_buf *out, struct bfs_err *err)
 	}
 	comp = cJSON_AddObjectToObject(root, "compression");
 	if (!comp || !cJSON_AddStringToObject(comp, "algorithm", "zstd") ||
-	    !cJSON_AddNumberToObject(comp, "level", DEFAULT_ZSTD_LEVEL) ||
+	    !cJSON_AddNumberToObject(comp, "level", BFS_DEFAULT_ZSTD_LEVEL) ||
 	    !cJSON_AddNumberToObject(root, "pack_size",
-				     (double)DEFAULT_PACK_SIZE))
+				     (double)BFS_DEFAULT_PACK_SIZE))
 		goto out_nomem;
 	text = cJSON_PrintUnformatted(root);
 	if (!text)
@@ -277,7 +259,7 @@ int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
 	rc = bfs_store_open(url, &opts, &r->store, err);
 	if (rc)
 		goto out_free_repo;
-	rc = bfs_store_stat(r->store, CONFIG_KEY, &size, err);
+	rc = bfs_store_stat(r->store, BFS_KEY_CONFIG, &size, err);
 	if (rc == 0) {
 		rc = bfs_err_set(err, -EEXIST,
 				 "a repository already exists at '%s'", url);
@@ -291,7 +273,7 @@ int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
 	rc = build_config(&cfg, err);
 	if (rc)
 		goto out_free_repo;
-	rc = bfs_store_put(r->store, CONFIG_KEY, cfg.data, cfg.len,
+	rc = bfs_store_put(r->store, BFS_KEY_CONFIG, cfg.data, cfg.len,
 			   BFS_PUT_EXCL, err);
 	if (rc == -EEXIST) {
 		bfs_err_set(err, rc, "a repository already exists at '%s'",
@@ -347,7 +329,7 @@ int bfs_repo_open(const char *url, const struct bfs_store_opts *sopts,
 	}
 	if (rc)
 		goto out_free_repo;
-	rc = bfs_store_stat(r->store, CONFIG_KEY, &size, err);
+	rc = bfs_store_stat(r->store, BFS_KEY_CONFIG, &size, err);
 	if (rc == -ENOENT) {
 		bfs_err_set(err, rc, "no backupfs repository at '%s'", url);
 		goto out_free_repo;
@@ -356,13 +338,13 @@ int bfs_repo_open(const char *url, const struct bfs_store_opts *sopts,
 		bfs_err_prefix(err, rc, "cannot read the config of '%s'", url);
 		goto out_free_repo;
 	}
-	if (size > CONFIG_MAX) {
+	if (size > BFS_CONFIG_MAX) {
 		rc = bfs_err_set(err, -EUCLEAN,
 				 "corrupt repository config at '%s': %llu bytes (at most %u)",
-				 url, (unsigned long long)size, CONFIG_MAX);
+				 url, (unsigned long long)size, BFS_CONFIG_MAX);
 		goto out_free_repo;
 	}
-	got = bfs_store_get(r->store, CONFIG_KEY, 0, size, &cfg, err);
+	got = bfs_store_get(r->store, BFS_KEY_CONFIG, 0, size, &cfg, err);
 	if (got < 0) {
 		rc = (int)got;
 		if (rc == -ENOENT)
@@ -394,29 +376,6 @@ void bfs_repo_close(struct bfs_repo *r)
 		return;
 	bfs_store_free(r->store);
 	free(r);
-}
-
-/* ---- keys ------------------------------------------------------------ */
-
-/* "packs/<2 hex>/<64 hex>" into out (BFS_KEY_MAX bytes).  Thread-safe. */
-void bfs_repo_pack_key(char *out, const uint8_t pack_id[BFS_HASH_LEN])
-{
-	char hex[BFS_HASH_HEX + 1];
-
-	bfs_hex(hex, pack_id, BFS_HASH_LEN);
-	snprintf(out, BFS_KEY_MAX, "packs/%.2s/%s", hex, hex);
-}
-
-/* "manifests/<backup id>" into out (BFS_KEY_MAX bytes), or -EINVAL (out
- * set to "") if backup_id is not valid.  Thread-safe. */
-int bfs_repo_manifest_key(char *out, const char *backup_id)
-{
-	if (!bfs_backup_id_valid(backup_id)) {
-		out[0] = '\0';
-		return -EINVAL;
-	}
-	snprintf(out, BFS_KEY_MAX, "manifests/%s", backup_id);
-	return 0;
 }
 
 /* ---- chunk references ------------------------------------------------ */
@@ -454,7 +413,7 @@ static int check_ref(const struct bfs_chunkref *c, const char *key,
 
 	bfs_hex(h, c->hash, 6);
 	if (c->len > BFS_CHUNK_MAX_LIMIT || c->clen == 0 ||
-	    c->clen > CHUNK_CLEN_MAX || c->offset > BFS_PACK_MAX_SIZE ||
+	    c->clen > BFS_CHUNK_CLEN_MAX || c->offset > BFS_PACK_MAX_SIZE ||
 	    c->clen > BFS_PACK_MAX_SIZE - c->offset)
 		return bfs_err_set(err, -EUCLEAN,
 				   "chunk %s in pack '%s' has an invalid location (offset %llu, %u bytes compressed, %u plain)",

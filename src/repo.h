@@ -12,10 +12,9 @@
 #include <stdint.h>
 
 #include "chunker.h"
+#include "format.h"
 #include "store.h"
 #include "util.h"
-
-#define BFS_FORMAT_VERSION 1
 
 /* Chunker profiles: dumps chunk small (changes scatter over a dump),
  * files chunk large (attachments change whole or not at all). */
@@ -48,11 +47,19 @@ int bfs_repo_open(const char *url, const struct bfs_store_opts *sopts,
 
 void bfs_repo_close(struct bfs_repo *r);   /* NULL ok; frees the store */
 
-/* Object keys.  out must hold BFS_KEY_MAX bytes. */
-#define BFS_KEY_MAX 512
-void bfs_repo_pack_key(char *out, const uint8_t pack_id[BFS_HASH_LEN]);
+/* Object keys (format.h builds and parses them).  out must hold
+ * BFS_KEY_MAX bytes. */
+static inline void bfs_repo_pack_key(char *out,
+				     const uint8_t pack_id[BFS_HASH_LEN])
+{
+	bfs_key_pack(out, pack_id);
+}
+
 /* -EINVAL if id is not a valid backup id. */
-int bfs_repo_manifest_key(char *out, const char *backup_id);
+static inline int bfs_repo_manifest_key(char *out, const char *backup_id)
+{
+	return bfs_key_manifest(out, backup_id);
+}
 
 /* One chunk's location, as carried in manifests and the catalog. */
 struct bfs_chunkref {

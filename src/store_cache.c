@@ -33,10 +33,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "log.h"
 #include "store.h"
 
-#define CACHE_MAX_ENTRY (256u << 20)   /* larger results are not cached */
+#define CACHE_MAX_ENTRY BFS_PACK_MAX_SIZE  /* larger results are not cached */
 #define CACHE_PATH_MAX 4096
 
 struct cache_store {
@@ -56,7 +57,7 @@ static struct cache_store *to_cache(struct bfs_store *s)
 
 static bool cacheable(const char *key, uint64_t len)
 {
-	return strncmp(key, "packs/", 6) == 0 &&
+	return bfs_key_parse(key, NULL, NULL) == BFS_KEY_IS_PACK &&
 	       (len == UINT64_MAX || len <= CACHE_MAX_ENTRY);
 }
 

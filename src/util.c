@@ -14,6 +14,7 @@
 
 #include <openssl/sha.h>
 
+#include "format.h"   /* BFS_BACKUP_ID_MAX */
 #include "util.h"
 
 int bfs_err_set(struct bfs_err *err, int code, const char *fmt, ...)
@@ -360,7 +361,7 @@ bool bfs_backup_id_valid(const char *id)
 	if (!id)
 		return false;
 	n = strlen(id);
-	if (n == 0 || n > 128 || strcmp(id, ".") == 0 ||
+	if (n == 0 || n > BFS_BACKUP_ID_MAX || strcmp(id, ".") == 0 ||
 	    strcmp(id, "..") == 0 || strcmp(id, "latest") == 0)
 		return false;
 	for (i = 0; i < n; i++) {
