@@ -131,4 +131,12 @@ int bfs_manifest_reader_next(struct bfs_manifest_reader *r,
  * components, no empty components, no NUL. */
 bool bfs_manifest_path_valid(const char *p, size_t n);
 
+/* True if t is one of enum bfs_type. */
+bool bfs_manifest_type_valid(int t);
+
+/* The header line (line 1) exactly as stored, without its '\n', for
+ * callers that keep it (the catalog).  Borrowed, valid until _free. */
+const char *bfs_manifest_reader_header_line(const struct bfs_manifest_reader *r,
+					    size_t *len);
+
 #endif
