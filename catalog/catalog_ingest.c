@@ -1,6 +1,6 @@
 /* catalog_ingest.c - one manifest -> catalog rows, in one transaction.
  *
- * The manifest is untrusted input.  The reader (src/manifest.c) checks
+ * The manifest is untrusted input.  The reader (src/manifest_read.c) checks
  * its syntax, paths and end line; here we check its structure: every
  * entry's parent directory came before it (nothing is created
  * implicitly), hardlinks point at an earlier file, no path appears twice
@@ -20,162 +20,49 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <zstd.h>
 
 #include "catalog/catalog_int.h"
 #include "src/format.h"
+#include "src/hmap.h"
 
-/* ---- directory path -> id (open addressing, linear probing) ----------- */
+/* ---- directory path -> id ------------------------------------------------ */
+
+/* Keyed by the path's SHA-256 truncated to 16 bytes, as the writer keys
+ * its path set (hmap.h): fixed-size records, no copy of the paths. */
+#define PM_KEY 16
 
 struct pm_slot {
-	uint64_t hash;
-	size_t off;        /* path bytes in pathmap.arena */
-	size_t len;
-	int64_t id;        /* 0 = empty slot (entry ids start at 1) */
+	uint8_t key[PM_KEY];
+	int64_t id;        /* entry id (ids start at 1) */
 	uint64_t nsub;     /* subdirectories seen */
 };
 
-struct pathmap {
-	struct pm_slot *slots;
-	size_t cap;        /* power of two */
-	size_t n;
-	struct bfs_buf arena;
-};
-
-static uint64_t pm_hash(const char *p, size_t n)
+static void pm_key(uint8_t key[PM_KEY], const char *p, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ull;   /* FNV-1a */
-	size_t i;
+	uint8_t h[BFS_HASH_LEN];
 
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h ^ (h >> 29);
+	bfs_sha256(h, p, n);
+	memcpy(key, h, PM_KEY);
 }
 
-static void pm_free(struct pathmap *m)
+/* Slot holding path p[0..n), or NULL.  Valid until the next pm_add. */
+static struct pm_slot *pm_find(struct bfs_hmap *m, const char *p, size_t n)
 {
-	free(m->slots);
-	bfs_buf_free(&m->arena);
-	memset(m, 0, sizeof(*m));
-}
+	uint8_t key[PM_KEY];
 
-/* Slot holding path p[0..n), or NULL. */
-static struct pm_slot *pm_find(struct pathmap *m, const char *p, size_t n)
-{
-	uint64_t h = pm_hash(p, n);
-	size_t i;
-
-	if (!m->cap)
-		return NULL;
-	for (i = h & (m->cap - 1); m->slots[i].id; i = (i + 1) & (m->cap - 1)) {
-		struct pm_slot *s = &m->slots[i];
-
-		if (s->hash == h && s->len == n &&
-		    (n == 0 || memcmp(m->arena.data + s->off, p, n) == 0))
-			return s;
-	}
-	return NULL;
-}
-
-static int pm_grow(struct pathmap *m)
-{
-	size_t ncap = m->cap ? m->cap * 2 : 1024, i, j;
-	struct pm_slot *ns = calloc(ncap, sizeof(*ns));
-
-	if (!ns)
-		return -ENOMEM;
-	for (i = 0; i < m->cap; i++) {
-		if (!m->slots[i].id)
-			continue;
-		for (j = m->slots[i].hash & (ncap - 1); ns[j].id;
-		     j = (j + 1) & (ncap - 1))
-			;
-		ns[j] = m->slots[i];
-	}
-	free(m->slots);
-	m->slots = ns;
-	m->cap = ncap;
-	return 0;
+	pm_key(key, p, n);
+	return bfs_hmap_find(m, key);
 }
 
 /* Add a path known to be absent.  Slot pointers die here. */
-static int pm_add(struct pathmap *m, const char *p, size_t n, int64_t id)
+static int pm_add(struct bfs_hmap *m, const char *p, size_t n, int64_t id)
 {
-	size_t i;
-	uint64_t h;
+	struct pm_slot s = { .id = id };
 	int rc;
 
-	if ((m->n + 1) * 10 > m->cap * 7) {
-		rc = pm_grow(m);
-		if (rc)
-			return rc;
-	}
-	rc = bfs_buf_append(&m->arena, p, n);
-	if (rc)
-		return rc;
-	h = pm_hash(p, n);
-	for (i = h & (m->cap - 1); m->slots[i].id; i = (i + 1) & (m->cap - 1))
-		;
-	m->slots[i].hash = h;
-	m->slots[i].off = m->arena.len - n;
-	m->slots[i].len = n;
-	m->slots[i].id = id;
-	m->slots[i].nsub = 0;
-	m->n++;
-	return 0;
-}
-
-/* ---- the header line --------------------------------------------------- */
-
-/* Decompress up to the first '\n': line 1 of the manifest, stored as is in
- * backups.header_json.  *out malloc'ed, NUL-terminated. */
-static int first_line(const void *data, size_t len, char **out)
-{
-	ZSTD_inBuffer in = { data, len, 0 };
-	struct bfs_buf b = { 0 };
-	ZSTD_DCtx *d;
-	uint8_t *nl = NULL;
-	int rc = 0;
-
-	*out = NULL;
-	d = ZSTD_createDCtx();
-	if (!d)
-		return -ENOMEM;
-	while (!nl) {
-		ZSTD_outBuffer o;
-		size_t ret;
-
-		if (b.len > BFS_MANIFEST_MAX_LINE) {
-			rc = -EUCLEAN;
-			goto out_free;
-		}
-		rc = bfs_buf_reserve(&b, 64 * 1024);
-		if (rc)
-			goto out_free;
-		o.dst = b.data + b.len;
-		o.size = b.cap - b.len - 1;   /* room for the NUL */
-		o.pos = 0;
-		ret = ZSTD_decompressStream(d, &o, &in);
-		if (ZSTD_isError(ret)) {
-			rc = -EUCLEAN;
-			goto out_free;
-		}
-		nl = memchr(b.data + b.len, '\n', o.pos);
-		b.len += o.pos;
-		if (!nl && in.pos == in.size && o.pos < o.size) {
-			rc = -EUCLEAN;         /* ended without a newline */
-			goto out_free;
-		}
-	}
-	*nl = '\0';
-	*out = (char *)b.data;
-	b.data = NULL;
-out_free:
-	bfs_buf_free(&b);
-	ZSTD_freeDCtx(d);
-	return rc;
+	pm_key(s.key, p, n);
+	rc = bfs_hmap_insert(m, &s, NULL);
+	return rc == -EEXIST ? 0 : rc;
 }
 
 /* ---- one ingest -------------------------------------------------------- */
@@ -188,7 +75,7 @@ struct ingest {
 	int64_t root;
 	uint32_t root_uid, root_gid;
 	bool have_top;              /* saw a top-level entry */
-	struct pathmap dirs;
+	struct bfs_hmap dirs;       /* directory path -> struct pm_slot */
 	int64_t *links;             /* pairs (link entry id, target id) */
 	size_t nlinks, caplinks;
 };
@@ -329,13 +216,6 @@ out_put:
 	return rc;
 }
 
-static bool type_valid(int t)
-{
-	return t == BFS_T_FILE || t == BFS_T_DIR || t == BFS_T_SYMLINK ||
-	       t == BFS_T_FIFO || t == BFS_T_CHR || t == BFS_T_BLK ||
-	       t == BFS_T_SOCK;
-}
-
 static int ingest_entry(struct ingest *g, const struct bfs_entry *e,
 			const struct bfs_chunkref *chunks, size_t nchunks,
 			struct bfs_err *err)
@@ -355,7 +235,7 @@ static int ingest_entry(struct ingest *g, const struct bfs_entry *e,
 
 	if (!e->path || !e->path_len || e->path[0] == '/')
 		return corrupt(g, err, e, "bad path");
-	if (!type_valid(type))
+	if (!bfs_manifest_type_valid(type))
 		return corrupt(g, err, e, "unknown type");
 	split_path(e->path, e->path_len, &plen, &name, &nlen);
 	if (!nlen)
@@ -523,13 +403,12 @@ static int insert_root(struct ingest *g, int64_t time_ns,
  * hardlink's nlink = its target's. */
 static int finish_nlinks(struct ingest *g, struct bfs_err *err)
 {
-	size_t i;
+	struct pm_slot *s;
+	size_t i, it = 0;
 	int rc;
 
-	for (i = 0; i < g->dirs.cap; i++) {
-		struct pm_slot *s = &g->dirs.slots[i];
-
-		if (!s->id || !s->nsub || s->id == g->root)
+	while ((s = bfs_hmap_next(&g->dirs, &it))) {
+		if (!s->nsub || s->id == g->root)
 			continue;
 		rc = exec_id(g, ST_ENTRY_NLINK_SET, s->id,
 			     2 + (int64_t)s->nsub, err);
@@ -694,7 +573,8 @@ int bfs_catalog_ingest(struct bfs_catalog *c, const char *name,
 	struct bfs_manifest_reader *rd = NULL;
 	const struct bfs_manifest_header *h;
 	char key[BFS_KEY_MAX];
-	char *header_json = NULL, *tags_json = NULL;
+	const char *header_json;
+	char *tags_json = NULL;
 	struct ingest g;
 	int rc;
 
@@ -714,18 +594,19 @@ int bfs_catalog_ingest(struct bfs_catalog *c, const char *name,
 		/* a newer format is not damage */
 		return rc == -ENOMEM || rc == -EPROTO ? rc : -EUCLEAN;
 	}
+	rc = bfs_hmap_init(&g.dirs, sizeof(struct pm_slot), PM_KEY, 0,
+			   BFS_HMAP_PREHASHED);
+	if (rc) {
+		bfs_err_set(err, rc, "out of memory");
+		goto out_free;
+	}
 	h = bfs_manifest_reader_header(rd);
 	if (!h->id || strcmp(h->id, name) != 0) {
 		rc = bfs_err_set(err, -EUCLEAN, "manifest '%s' is for backup"
 				 " '%.200s'", key, h->id ? h->id : "");
 		goto out_free;
 	}
-	rc = first_line(data, len, &header_json);
-	if (rc) {
-		bfs_err_set(err, rc, "manifest '%s': cannot read its header"
-			    " line", key);
-		goto out_free;
-	}
+	header_json = bfs_manifest_reader_header_line(rd, NULL);
 	tags_json = tags_to_json(h->tags);
 	if (!tags_json) {
 		rc = -ENOMEM;
@@ -790,9 +671,8 @@ out_free:
 	if (c->scratch.cap > (1u << 20))
 		bfs_buf_free(&c->scratch);
 	free(g.links);
-	pm_free(&g.dirs);
+	bfs_hmap_fini(&g.dirs);
 	free(tags_json);
-	free(header_json);
 	bfs_manifest_reader_free(rd);
 	return rc;
 }
