@@ -15,18 +15,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util.h"   /* BFS_HASH_LEN (32, SHA-256), BFS_HASH_HEX (64) */
+#include "util.h" /* BFS_HASH_LEN (32, SHA-256), BFS_HASH_HEX (64) */
 
 /* ---- repository ------------------------------------------------------- */
 
-#define BFS_FORMAT_VERSION 1            /* config and manifest "version" */
+#define BFS_FORMAT_VERSION 1 /* config and manifest "version" */
 
 /* Object keys (FORMAT.md section 1). */
 #define BFS_KEY_CONFIG "config"
-#define BFS_KEY_PACKS "packs/"          /* packs/<2 hex>/<64 hex> */
-#define BFS_KEY_MANIFESTS "manifests/"  /* manifests/<backup id> */
-#define BFS_KEY_LOCKS "locks/"          /* reserved */
-#define BFS_KEY_MAX 512                 /* buffer size for any key + NUL */
+#define BFS_KEY_PACKS "packs/"	       /* packs/<2 hex>/<64 hex> */
+#define BFS_KEY_MANIFESTS "manifests/" /* manifests/<backup id> */
+#define BFS_KEY_LOCKS "locks/"	       /* reserved */
+#define BFS_KEY_MAX 512		       /* buffer size for any key + NUL */
 
 /* Backup ids: 1..BFS_BACKUP_ID_MAX of [A-Za-z0-9._-], not ".", ".." or
  * "latest" (bfs_backup_id_valid in util.h). */
@@ -34,11 +34,11 @@
 #define BFS_BACKUP_ID_CHARS "A-Za-z0-9._-"
 
 /* config: one JSON object, size-capped on read. */
-#define BFS_CONFIG_MAGIC "repository"   /* value of "backupfs" */
+#define BFS_CONFIG_MAGIC "repository" /* value of "backupfs" */
 #define BFS_CONFIG_MAX (64u << 10)
 #define BFS_ZSTD_LEVEL_MIN 1
 #define BFS_ZSTD_LEVEL_MAX 19
-#define BFS_PACK_SIZE_MIN (1ull << 20)   /* config "pack_size" range */
+#define BFS_PACK_SIZE_MIN (1ull << 20) /* config "pack_size" range */
 #define BFS_PACK_SIZE_MAX (128ull << 20)
 /* What init writes. */
 #define BFS_DEFAULT_ZSTD_LEVEL 3
@@ -58,7 +58,7 @@
 #define BFS_CHUNK_MAX_LIMIT (16u << 20)
 /* A zstd frame of BFS_CHUNK_MAX_LIMIT bytes is at most a little larger
  * (ZSTD_compressBound: n + n/256 + small); anything above is a lie. */
-#define BFS_CHUNK_CLEN_MAX \
+#define BFS_CHUNK_CLEN_MAX                                                     \
 	(BFS_CHUNK_MAX_LIMIT + (BFS_CHUNK_MAX_LIMIT >> 8) + 4096u)
 
 /* ---- packs (FORMAT.md section 4) ----------------------------------------- */
@@ -66,14 +66,15 @@
 #define BFS_PACK_MAGIC "BFSPACK1"
 #define BFS_PACK_END_MAGIC "BFSPEND1"
 #define BFS_PACK_MAGIC_LEN 8
-#define BFS_PACK_HEADER 8                 /* bytes before frame 0 */
-#define BFS_PACK_INDEX_ENTRY 48           /* hash[32] off u64 clen u32 len u32 */
-#define BFS_PACK_FOOTER 56                /* index_off u64, count u32, 0 u32,
-					     index_sha256[32], end magic */
-#define BFS_PACK_MIN_SIZE (BFS_PACK_HEADER + BFS_PACK_FOOTER)   /* 64 */
-#define BFS_PACK_MAX_SIZE (256ull << 20)  /* readers reject larger packs */
+#define BFS_PACK_HEADER 8	/* bytes before frame 0 */
+#define BFS_PACK_INDEX_ENTRY 48 /* hash[32] off u64 clen u32 len u32 */
+#define BFS_PACK_FOOTER                                                        \
+	56 /* index_off u64, count u32, 0 u32,                                 \
+	      index_sha256[32], end magic */
+#define BFS_PACK_MIN_SIZE (BFS_PACK_HEADER + BFS_PACK_FOOTER) /* 64 */
+#define BFS_PACK_MAX_SIZE (256ull << 20) /* readers reject larger packs */
 /* Entries per pack: each has an index entry and a frame of >= 1 byte. */
-#define BFS_PACK_MAX_ENTRIES \
+#define BFS_PACK_MAX_ENTRIES                                                   \
 	((BFS_PACK_MAX_SIZE - BFS_PACK_MIN_SIZE) / (BFS_PACK_INDEX_ENTRY + 1))
 /* Field offsets inside an index entry and the footer. */
 #define BFS_PACK_ENTRY_HASH 0
@@ -86,27 +87,28 @@
 #define BFS_PACK_FOOT_SHA256 16
 #define BFS_PACK_FOOT_MAGIC 48
 
-/* ---- manifests (FORMAT.md section 5) -------------------------------------- */
+/* ---- manifests (FORMAT.md section 5) --------------------------------------
+ */
 
-#define BFS_MANIFEST_MAGIC "manifest"        /* value of "backupfs" */
+#define BFS_MANIFEST_MAGIC "manifest" /* value of "backupfs" */
 #define BFS_MANIFEST_CHUNKS_PER_LINE 1024
-#define BFS_MANIFEST_MAX_LINE (1u << 20)     /* bytes, without the '\n' */
-#define BFS_MANIFEST_MAX_SIZE (4ull << 30)   /* decompressed bytes */
-#define BFS_MANIFEST_WINDOW_LOG 27           /* zstd window readers allow */
-#define BFS_MANIFEST_ZSTD_LEVEL 3            /* what the writer uses */
-#define BFS_MANIFEST_MAX_DEPTH 1000          /* JSON nesting */
-#define BFS_SYMLINK_TARGET_MAX 4096          /* bytes, at least 1 */
-#define BFS_MODE_MASK 07777u                 /* "m": permission bits */
+#define BFS_MANIFEST_MAX_LINE (1u << 20)   /* bytes, without the '\n' */
+#define BFS_MANIFEST_MAX_SIZE (4ull << 30) /* decompressed bytes */
+#define BFS_MANIFEST_WINDOW_LOG 27	   /* zstd window readers allow */
+#define BFS_MANIFEST_ZSTD_LEVEL 3	   /* what the writer uses */
+#define BFS_MANIFEST_MAX_DEPTH 1000	   /* JSON nesting */
+#define BFS_SYMLINK_TARGET_MAX 4096	   /* bytes, at least 1 */
+#define BFS_MODE_MASK 07777u		   /* "m": permission bits */
 /* Paths and names have no limit of their own: a line is at most
  * BFS_MANIFEST_MAX_LINE bytes. */
 
 /* ---- object keys ------------------------------------------------------- */
 
 enum bfs_key_kind {
-	BFS_KEY_OTHER = 0,      /* not an object of the format (temp files...) */
-	BFS_KEY_IS_CONFIG,      /* "config" */
-	BFS_KEY_IS_PACK,        /* "packs/<2 hex>/<64 hex>" */
-	BFS_KEY_IS_MANIFEST,    /* "manifests/<backup id>" */
+	BFS_KEY_OTHER = 0,   /* not an object of the format (temp files...) */
+	BFS_KEY_IS_CONFIG,   /* "config" */
+	BFS_KEY_IS_PACK,     /* "packs/<2 hex>/<64 hex>" */
+	BFS_KEY_IS_MANIFEST, /* "manifests/<backup id>" */
 };
 
 /* "packs/<2 hex>/<64 hex>" of pack id into out (BFS_KEY_MAX bytes).

@@ -16,8 +16,13 @@
 bool bfs_manifest_type_valid(int t)
 {
 	switch (t) {
-	case BFS_T_FILE: case BFS_T_DIR: case BFS_T_SYMLINK: case BFS_T_FIFO:
-	case BFS_T_CHR: case BFS_T_BLK: case BFS_T_SOCK:
+	case BFS_T_FILE:
+	case BFS_T_DIR:
+	case BFS_T_SYMLINK:
+	case BFS_T_FIFO:
+	case BFS_T_CHR:
+	case BFS_T_BLK:
+	case BFS_T_SOCK:
 		return true;
 	default:
 		return false;

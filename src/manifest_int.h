@@ -11,7 +11,8 @@
 #include "manifest.h"
 #include "util.h"
 
-/* ---- JSON output (manifest_json.c) ---------------------------------------- */
+/* ---- JSON output (manifest_json.c) ----------------------------------------
+ */
 
 /* Append s[0..n) as a JSON string; bytes that are not valid UTF-8 (and
  * NUL) become U+FFFD.  0 or -ENOMEM. */
@@ -23,11 +24,17 @@ int bfs_json_key_str(struct bfs_buf *b, const char *key, const char *s,
 int bfs_json_key_bytes(struct bfs_buf *b, const char *key, const char *keyb,
 		       const char *s, size_t n);
 
-/* ---- JSON input: one strict pass (manifest_json.c) ------------------------ */
+/* ---- JSON input: one strict pass (manifest_json.c) ------------------------
+ */
 
 enum bfs_jtype {
-	BFS_J_NULL, BFS_J_FALSE, BFS_J_TRUE, BFS_J_NUM, BFS_J_STR,
-	BFS_J_ARR, BFS_J_OBJ,
+	BFS_J_NULL,
+	BFS_J_FALSE,
+	BFS_J_TRUE,
+	BFS_J_NUM,
+	BFS_J_STR,
+	BFS_J_ARR,
+	BFS_J_OBJ,
 };
 
 /*
@@ -39,12 +46,12 @@ enum bfs_jtype {
  * bytes (take a copy before parsing if you need that text).
  */
 struct bfs_jnode {
-	uint32_t off, len;     /* STR: decoded bytes; NUM: token; ARR/OBJ: raw
-				  span from '[' / '{' to ']' / '}' */
-	uint32_t key, klen;    /* object members: decoded name */
-	uint32_t next;         /* next sibling, 0 = none */
-	uint32_t child;        /* first element or member, 0 = none */
-	uint8_t type;          /* enum bfs_jtype */
+	uint32_t off, len;  /* STR: decoded bytes; NUM: token; ARR/OBJ: raw
+			       span from '[' / '{' to ']' / '}' */
+	uint32_t key, klen; /* object members: decoded name */
+	uint32_t next;	    /* next sibling, 0 = none */
+	uint32_t child;	    /* first element or member, 0 = none */
+	uint8_t type;	    /* enum bfs_jtype */
 };
 
 /* A parsed line: node 0 is the top-level value.  Reused line after line
@@ -52,7 +59,7 @@ struct bfs_jnode {
 struct bfs_jdoc {
 	struct bfs_jnode *v;
 	size_t n, cap;
-	const char *s;         /* the parsed text (borrowed) */
+	const char *s; /* the parsed text (borrowed) */
 };
 
 void bfs_jdoc_free(struct bfs_jdoc *d);

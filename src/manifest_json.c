@@ -17,7 +17,8 @@
 #include "format.h"
 #include "manifest_int.h"
 
-/* ---- output --------------------------------------------------------------- */
+/* ---- output ---------------------------------------------------------------
+ */
 
 /* Length of the UTF-8 sequence at s[0..n) if it is valid, else 0. */
 static size_t utf8_seq(const unsigned char *s, size_t n)
@@ -76,7 +77,9 @@ int bfs_json_str(struct bfs_buf *b, const char *str, size_t n)
 		}
 		if (c == '\n' || c == '\t' || c == '\r') {
 			b->data[b->len++] = '\\';
-			b->data[b->len++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+			b->data[b->len++] = c == '\n'	? 'n'
+					    : c == '\t' ? 't'
+							: 'r';
 			i++;
 			continue;
 		}
@@ -237,14 +240,26 @@ static int unescape(struct jp *p, size_t *o)
 	c = s[p->i + 1];
 	p->i += 2;
 	switch (c) {
-	case '"': case '\\': case '/':
+	case '"':
+	case '\\':
+	case '/':
 		s[(*o)++] = c;
 		return 0;
-	case 'b': s[(*o)++] = '\b'; return 0;
-	case 'f': s[(*o)++] = '\f'; return 0;
-	case 'n': s[(*o)++] = '\n'; return 0;
-	case 'r': s[(*o)++] = '\r'; return 0;
-	case 't': s[(*o)++] = '\t'; return 0;
+	case 'b':
+		s[(*o)++] = '\b';
+		return 0;
+	case 'f':
+		s[(*o)++] = '\f';
+		return 0;
+	case 'n':
+		s[(*o)++] = '\n';
+		return 0;
+	case 'r':
+		s[(*o)++] = '\r';
+		return 0;
+	case 't':
+		s[(*o)++] = '\t';
+		return 0;
 	case 'u':
 		break;
 	default:
@@ -314,7 +329,7 @@ static int parse_string(struct jp *p, uint32_t *off, uint32_t *len)
 			p->i += k;
 		}
 	}
-	p->s[o] = '\0';      /* o <= i: at most the closing quote */
+	p->s[o] = '\0'; /* o <= i: at most the closing quote */
 	p->i++;
 	*off = (uint32_t)start;
 	*len = (uint32_t)(o - start);
@@ -415,7 +430,8 @@ static int parse_container(struct jp *p, int depth, uint32_t x, bool obj)
 		}
 		if (p->i < p->n && p->s[p->i] == close)
 			break;
-		return fail(p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+		return fail(p, obj ? "expected ',' or '}'"
+				   : "expected ',' or ']'");
 	}
 out_close:
 	p->i++;
@@ -434,12 +450,24 @@ static int parse_value(struct jp *p, int depth, uint32_t *out)
 		return fail(p, "unexpected end of line");
 	c = p->s[p->i];
 	switch (c) {
-	case '{': x = new_node(p, BFS_J_OBJ); break;
-	case '[': x = new_node(p, BFS_J_ARR); break;
-	case '"': x = new_node(p, BFS_J_STR); break;
-	case 't': x = new_node(p, BFS_J_TRUE); break;
-	case 'f': x = new_node(p, BFS_J_FALSE); break;
-	case 'n': x = new_node(p, BFS_J_NULL); break;
+	case '{':
+		x = new_node(p, BFS_J_OBJ);
+		break;
+	case '[':
+		x = new_node(p, BFS_J_ARR);
+		break;
+	case '"':
+		x = new_node(p, BFS_J_STR);
+		break;
+	case 't':
+		x = new_node(p, BFS_J_TRUE);
+		break;
+	case 'f':
+		x = new_node(p, BFS_J_FALSE);
+		break;
+	case 'n':
+		x = new_node(p, BFS_J_NULL);
+		break;
 	default:
 		if (c != '-' && !digit(c))
 			return fail(p, "unexpected character");
@@ -450,11 +478,14 @@ static int parse_value(struct jp *p, int depth, uint32_t *out)
 		return (int)x;
 	*out = (uint32_t)x;
 	switch (c) {
-	case '{': case '[':
+	case '{':
+	case '[':
 		return parse_container(p, depth, (uint32_t)x, c == '{');
 	case '"':
 		return parse_string(p, &p->d->v[x].off, &p->d->v[x].len);
-	case 't': case 'f': case 'n': {
+	case 't':
+	case 'f':
+	case 'n': {
 		const char *w = c == 't' ? "true" : c == 'f' ? "false" : "null";
 		size_t wl = strlen(w);
 
@@ -474,7 +505,7 @@ static int parse_value(struct jp *p, int depth, uint32_t *out)
 int bfs_jdoc_parse(struct bfs_jdoc *d, char *s, size_t n, size_t *end,
 		   const char **why, size_t *at)
 {
-	struct jp p = { .d = d, .s = s, .n = n, .i = 0, .why = "" };
+	struct jp p = {.d = d, .s = s, .n = n, .i = 0, .why = ""};
 	uint32_t root;
 	int rc;
 

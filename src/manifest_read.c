@@ -23,31 +23,31 @@
 
 struct bfs_manifest_reader {
 	ZSTD_DCtx *dz;
-	ZSTD_inBuffer in;          /* the compressed manifest (borrowed) */
-	size_t zret;               /* last ZSTD_decompressStream result:
-				      0 = at a frame boundary */
-	uint64_t total;            /* decompressed bytes so far */
-	char *buf;                 /* decompressed window */
-	size_t cap, start, end;    /* unread text is buf[start..end) */
-	uint64_t lineno;           /* number of the last line returned */
-	struct bfs_jdoc doc;       /* of the current line */
-	char *line;                /* current line, NUL-terminated */
+	ZSTD_inBuffer in;	/* the compressed manifest (borrowed) */
+	size_t zret;		/* last ZSTD_decompressStream result:
+				   0 = at a frame boundary */
+	uint64_t total;		/* decompressed bytes so far */
+	char *buf;		/* decompressed window */
+	size_t cap, start, end; /* unread text is buf[start..end) */
+	uint64_t lineno;	/* number of the last line returned */
+	struct bfs_jdoc doc;	/* of the current line */
+	char *line;		/* current line, NUL-terminated */
 	size_t line_len;
 
 	struct bfs_manifest_header hdr;
-	char *hdr_line;            /* line 1 as stored, NUL-terminated */
+	char *hdr_line; /* line 1 as stored, NUL-terminated */
 	size_t hdr_len;
 
 	/* the current entry's decoded strings, freed on the next call (the
 	 * others point into the line buffer) */
-	char *dec[3];              /* base64-decoded path, target, link */
+	char *dec[3]; /* base64-decoded path, target, link */
 	struct bfs_chunkref *chunks;
 	size_t nchunks, capchunks;
 
 	uint64_t entries, total_chunks;
-	bool done;                 /* end line verified */
-	int failed;                /* sticky error */
-	struct bfs_err ferr;       /* its message */
+	bool done;	     /* end line verified */
+	int failed;	     /* sticky error */
+	struct bfs_err ferr; /* its message */
 };
 
 static int rfail(struct bfs_manifest_reader *r, struct bfs_err *err, int code,
@@ -84,10 +84,9 @@ static int rfail(struct bfs_manifest_reader *r, struct bfs_err *err, int code,
 static int next_line(struct bfs_manifest_reader *r, struct bfs_err *err)
 {
 	for (;;) {
-		char *nl = r->start < r->end
-				   ? memchr(r->buf + r->start, '\n',
-					    r->end - r->start)
-				   : NULL;
+		char *nl = r->start < r->end ? memchr(r->buf + r->start, '\n',
+						      r->end - r->start)
+					     : NULL;
 		ZSTD_outBuffer o;
 		size_t ret;
 
@@ -113,7 +112,8 @@ static int next_line(struct bfs_manifest_reader *r, struct bfs_err *err)
 			if (r->start < r->end) {
 				r->lineno++;
 				return rfail(r, err, -EUCLEAN,
-					     "truncated manifest (last line has no newline)");
+					     "truncated manifest (last line "
+					     "has no newline)");
 			}
 			return 0;
 		}
@@ -153,8 +153,9 @@ static int next_line(struct bfs_manifest_reader *r, struct bfs_err *err)
 				     "manifest larger than %llu bytes",
 				     (unsigned long long)BFS_MANIFEST_MAX_SIZE);
 		if (o.pos == 0 && r->in.pos == r->in.size && ret != 0)
-			return rfail(r, err, -EUCLEAN,
-				     "truncated manifest (zstd stream ends early)");
+			return rfail(
+			    r, err, -EUCLEAN,
+			    "truncated manifest (zstd stream ends early)");
 	}
 }
 
@@ -223,8 +224,7 @@ static const struct bfs_jnode *next(const struct bfs_manifest_reader *r,
 }
 
 static const char *members(const struct bfs_manifest_reader *r,
-			   const struct bfs_jnode *obj,
-			   const char *const *keys,
+			   const struct bfs_jnode *obj, const char *const *keys,
 			   const struct bfs_jnode **slots)
 {
 	return bfs_jdoc_members(&r->doc, obj, keys, slots);
@@ -239,20 +239,19 @@ static char *dup_string(const struct bfs_manifest_reader *r,
 static int parse_header(struct bfs_manifest_reader *r, struct bfs_err *err)
 {
 	static const char *const keys[] = {
-		"backupfs", "version", "id", "time", "time_ns", "host",
-		"tags", "sources", "partial", "stats", NULL
-	};
+	    "backupfs", "version", "id",      "time",  "time_ns", "host",
+	    "tags",	"sources", "partial", "stats", NULL};
 	static const char *const skeys[] = {
-		"entries", "files", "dirs", "bytes", "chunks", "new_chunks",
-		"new_bytes", "stored_bytes", "errors", "duration_ns", NULL
-	};
+	    "entries", "files",	      "dirs",	   "bytes",
+	    "chunks",  "new_chunks",  "new_bytes", "stored_bytes",
+	    "errors",  "duration_ns", NULL};
 	const struct bfs_jnode *m[BFS_ARRAY_SIZE(keys)];
 	const struct bfs_jnode *s[BFS_ARRAY_SIZE(skeys)];
 	struct bfs_manifest_header *h = &r->hdr;
 	uint64_t *stat[] = {
-		&h->stats.entries, &h->stats.files, &h->stats.dirs,
-		&h->stats.bytes, &h->stats.chunks, &h->stats.new_chunks,
-		&h->stats.new_bytes, &h->stats.stored_bytes, &h->stats.errors,
+	    &h->stats.entries,	 &h->stats.files,	 &h->stats.dirs,
+	    &h->stats.bytes,	 &h->stats.chunks,	 &h->stats.new_chunks,
+	    &h->stats.new_bytes, &h->stats.stored_bytes, &h->stats.errors,
 	};
 	const struct bfs_jnode *it;
 	const char *dup;
@@ -455,7 +454,8 @@ static int parse_chunks(struct bfs_manifest_reader *r,
 	size_t n = 0;
 
 	if (c->type != BFS_J_ARR || !c->child)
-		return rfail(r, err, -EUCLEAN, "bad \"c\": not a non-empty array");
+		return rfail(r, err, -EUCLEAN,
+			     "bad \"c\": not a non-empty array");
 	for (a = child(r, c); a; a = next(r, a)) {
 		const struct bfs_jnode *f[5];
 		struct bfs_chunkref *ref;
@@ -467,11 +467,14 @@ static int parse_chunks(struct bfs_manifest_reader *r,
 				     "more than %d chunks in one line",
 				     BFS_MANIFEST_CHUNKS_PER_LINE);
 		if (a->type != BFS_J_ARR)
-			return rfail(r, err, -EUCLEAN, "chunk %zu: not an array", n);
-		for (const struct bfs_jnode *x = child(r, a); x; x = next(r, x)) {
+			return rfail(r, err, -EUCLEAN,
+				     "chunk %zu: not an array", n);
+		for (const struct bfs_jnode *x = child(r, a); x;
+		     x = next(r, x)) {
 			if (k == 5)
 				return rfail(r, err, -EUCLEAN,
-					     "chunk %zu: more than 5 fields", n);
+					     "chunk %zu: more than 5 fields",
+					     n);
 			f[k++] = x;
 		}
 		if (k != 5)
@@ -491,9 +494,11 @@ static int parse_chunks(struct bfs_manifest_reader *r,
 		}
 		ref = &r->chunks[r->nchunks];
 		if (!hex64(r, f[0], ref->hash))
-			return rfail(r, err, -EUCLEAN, "chunk %zu: bad hash", n);
+			return rfail(r, err, -EUCLEAN, "chunk %zu: bad hash",
+				     n);
 		if (!hex64(r, f[1], ref->pack))
-			return rfail(r, err, -EUCLEAN, "chunk %zu: bad pack id", n);
+			return rfail(r, err, -EUCLEAN, "chunk %zu: bad pack id",
+				     n);
 		if (!get_u64(r, f[2], BFS_PACK_MAX_SIZE, &v[0]) ||
 		    !get_u64(r, f[3], BFS_PACK_MAX_SIZE, &v[1]) ||
 		    !get_u64(r, f[4], BFS_CHUNK_MAX_LIMIT, &v[2]) ||
@@ -556,8 +561,28 @@ static int get_bytes(struct bfs_manifest_reader *r,
 /* Known keys of the lines after the header, in one table: entry keys,
  * then the chunk and end line keys. */
 enum {
-	K_P, K_PB, K_T, K_M, K_U, K_G, K_UN, K_GN, K_MT, K_CT, K_I, K_S,
-	K_L, K_LB, K_R, K_H, K_HB, K_SP, K_ERR, K_C, K_END, K_NKEYS
+	K_P,
+	K_PB,
+	K_T,
+	K_M,
+	K_U,
+	K_G,
+	K_UN,
+	K_GN,
+	K_MT,
+	K_CT,
+	K_I,
+	K_S,
+	K_L,
+	K_LB,
+	K_R,
+	K_H,
+	K_HB,
+	K_SP,
+	K_ERR,
+	K_C,
+	K_END,
+	K_NKEYS
 };
 
 /* An entry line: fill *e from the members m and check it against the
@@ -570,8 +595,7 @@ static int parse_entry(struct bfs_manifest_reader *r, struct bfs_entry *e,
 	int rc;
 
 	memset(e, 0, sizeof(*e));
-	rc = get_bytes(r, m[K_P], m[K_PB], 0, "p", &e->path, &e->path_len,
-		       err);
+	rc = get_bytes(r, m[K_P], m[K_PB], 0, "p", &e->path, &e->path_len, err);
 	if (rc < 0)
 		return rc;
 	if (rc == 0 || !bfs_manifest_path_valid(e->path, e->path_len))
@@ -591,7 +615,8 @@ static int parse_entry(struct bfs_manifest_reader *r, struct bfs_entry *e,
 		return rfail(r, err, -EUCLEAN, "'%.300s': bad \"g\"", p);
 	e->gid = (uint32_t)v;
 	if ((m[K_UN] && !is_str(m[K_UN])) || (m[K_GN] && !is_str(m[K_GN])))
-		return rfail(r, err, -EUCLEAN, "'%.300s': bad \"un\"/\"gn\"", p);
+		return rfail(r, err, -EUCLEAN, "'%.300s': bad \"un\"/\"gn\"",
+			     p);
 	e->user = m[K_UN] ? (char *)str(r, m[K_UN]) : NULL;
 	e->group = m[K_GN] ? (char *)str(r, m[K_GN]) : NULL;
 	if (!get_i64(r, m[K_MT], &e->mtime_ns))
@@ -609,16 +634,16 @@ static int parse_entry(struct bfs_manifest_reader *r, struct bfs_entry *e,
 		return rfail(r, err, -EUCLEAN, "'%.300s': bad \"err\"", p);
 	e->error = m[K_ERR] ? (char *)str(r, m[K_ERR]) : NULL;
 
-	rc = get_bytes(r, m[K_H], m[K_HB], 2, "h", &e->link, &e->link_len,
-		       err);
+	rc = get_bytes(r, m[K_H], m[K_HB], 2, "h", &e->link, &e->link_len, err);
 	if (rc < 0)
 		return rc;
 	if (rc && (e->type == BFS_T_DIR ||
 		   !bfs_manifest_path_valid(e->link, e->link_len)))
-		return rfail(r, err, -EUCLEAN, "'%.300s': bad hardlink \"h\"", p);
+		return rfail(r, err, -EUCLEAN, "'%.300s': bad hardlink \"h\"",
+			     p);
 
-	rc = get_bytes(r, m[K_L], m[K_LB], 1, "l", &e->target,
-		       &e->target_len, err);
+	rc = get_bytes(r, m[K_L], m[K_LB], 1, "l", &e->target, &e->target_len,
+		       err);
 	if (rc < 0)
 		return rc;
 	if (e->type == BFS_T_SYMLINK) {
@@ -627,29 +652,35 @@ static int parse_entry(struct bfs_manifest_reader *r, struct bfs_entry *e,
 		    (rc && (e->target_len == 0 ||
 			    e->target_len > BFS_SYMLINK_TARGET_MAX)))
 			return rfail(r, err, -EUCLEAN,
-				     "'%.300s': symlink without a valid target", p);
-		if (rc && m[K_S] && e->size != e->target_len)
-			return rfail(r, err, -EUCLEAN,
-				     "'%.300s': symlink size is not the target length",
+				     "'%.300s': symlink without a valid target",
 				     p);
+		if (rc && m[K_S] && e->size != e->target_len)
+			return rfail(
+			    r, err, -EUCLEAN,
+			    "'%.300s': symlink size is not the target length",
+			    p);
 		if (rc)
 			e->size = e->target_len;
 	} else if (rc) {
-		return rfail(r, err, -EUCLEAN,
-			     "'%.300s': \"l\" on an entry that is not a symlink", p);
+		return rfail(
+		    r, err, -EUCLEAN,
+		    "'%.300s': \"l\" on an entry that is not a symlink", p);
 	}
 
 	if (m[K_R]) {
 		if (e->type != BFS_T_CHR && e->type != BFS_T_BLK)
-			return rfail(r, err, -EUCLEAN,
-				     "'%.300s': \"r\" on an entry that is not a device",
-				     p);
+			return rfail(
+			    r, err, -EUCLEAN,
+			    "'%.300s': \"r\" on an entry that is not a device",
+			    p);
 		if (!get_u64(r, m[K_R], UINT64_MAX, &e->rdev))
-			return rfail(r, err, -EUCLEAN, "'%.300s': bad \"r\"", p);
+			return rfail(r, err, -EUCLEAN, "'%.300s': bad \"r\"",
+				     p);
 	}
 
 	if (e->type == BFS_T_FILE && !m[K_S])
-		return rfail(r, err, -EUCLEAN, "'%.300s': file without \"s\"", p);
+		return rfail(r, err, -EUCLEAN, "'%.300s': file without \"s\"",
+			     p);
 	/* a file with "err" may keep the chunks read before the failure */
 	if (r->nchunks && (e->type != BFS_T_FILE || e->link))
 		return rfail(r, err, -EUCLEAN,
@@ -661,17 +692,17 @@ static int parse_entry(struct bfs_manifest_reader *r, struct bfs_entry *e,
 		if (sum != e->size)
 			return rfail(r, err, -EUCLEAN,
 				     "'%.300s': chunks hold %" PRIu64
-				     " bytes, size is %" PRIu64, p, sum,
-				     e->size);
+				     " bytes, size is %" PRIu64,
+				     p, sum, e->size);
 	}
 	return 0;
 }
 
 /* The end line {"end":{"entries":N,"chunks":M}}: counts must match. */
-static int parse_end(struct bfs_manifest_reader *r,
-		     const struct bfs_jnode *end, struct bfs_err *err)
+static int parse_end(struct bfs_manifest_reader *r, const struct bfs_jnode *end,
+		     struct bfs_err *err)
 {
-	static const char *const ekeys[] = { "entries", "chunks", NULL };
+	static const char *const ekeys[] = {"entries", "chunks", NULL};
 	const struct bfs_jnode *ek[3];
 	uint64_t ne, nc;
 
@@ -684,8 +715,8 @@ static int parse_end(struct bfs_manifest_reader *r,
 	if (ne != r->entries || nc != r->total_chunks)
 		return rfail(r, err, -EUCLEAN,
 			     "end line counts %" PRIu64 " entries and %" PRIu64
-			     " chunks, found %" PRIu64 " and %" PRIu64, ne, nc,
-			     r->entries, r->total_chunks);
+			     " chunks, found %" PRIu64 " and %" PRIu64,
+			     ne, nc, r->entries, r->total_chunks);
 	return 0;
 }
 
@@ -693,15 +724,13 @@ static int parse_end(struct bfs_manifest_reader *r,
  * Next entry; see manifest.h.  After an error every further call returns
  * the same error.  Not thread-safe (one reader per thread).
  */
-int bfs_manifest_reader_next(struct bfs_manifest_reader *r,
-			     struct bfs_entry *e,
+int bfs_manifest_reader_next(struct bfs_manifest_reader *r, struct bfs_entry *e,
 			     const struct bfs_chunkref **chunks,
 			     size_t *nchunks, struct bfs_err *err)
 {
 	static const char *const keys[] = {
-		"p", "pb", "t", "m", "u", "g", "un", "gn", "mt", "ct", "i",
-		"s", "l", "lb", "r", "h", "hb", "sp", "err", "c", "end", NULL
-	};
+	    "p", "pb", "t",  "m", "u", "g",  "un", "gn",  "mt", "ct",  "i",
+	    "s", "l",  "lb", "r", "h", "hb", "sp", "err", "c",	"end", NULL};
 	const struct bfs_jnode *m[K_NKEYS + 1];
 	const char *dup;
 	int rc;
@@ -732,7 +761,8 @@ int bfs_manifest_reader_next(struct bfs_manifest_reader *r,
 			return rfail(r, err, -EUCLEAN, "duplicate key \"%s\"",
 				     dup);
 		if ((m[K_C] != NULL) + (m[K_END] != NULL) +
-			    (m[K_P] || m[K_PB]) != 1)
+			(m[K_P] || m[K_PB]) !=
+		    1)
 			return rfail(r, err, -EUCLEAN,
 				     "not a chunk, entry or end line");
 		if (m[K_C]) {

@@ -21,15 +21,15 @@
 #include "pack.h"
 
 struct bfs_manifest_writer {
-	FILE *spool;              /* unlinked temp file: compressed entries */
-	ZSTD_CCtx *zc;            /* streaming, one frame for all entries */
-	struct bfs_buf line;      /* the line being built */
-	struct bfs_buf zout;      /* compressed output staging */
+	FILE *spool;		  /* unlinked temp file: compressed entries */
+	ZSTD_CCtx *zc;		  /* streaming, one frame for all entries */
+	struct bfs_buf line;	  /* the line being built */
+	struct bfs_buf zout;	  /* compressed output staging */
 	uint64_t entries, chunks; /* for the end line */
-	size_t line_chunks;       /* chunks in the open "c" line */
-	uint64_t file_chunks;     /* chunks given for the next entry */
-	uint64_t file_bytes;      /* their plain bytes */
-	int failed;               /* sticky error (-errno), or 1 when spent */
+	size_t line_chunks;	  /* chunks in the open "c" line */
+	uint64_t file_chunks;	  /* chunks given for the next entry */
+	uint64_t file_bytes;	  /* their plain bytes */
+	int failed;		  /* sticky error (-errno), or 1 when spent */
 };
 
 /*
@@ -42,7 +42,7 @@ int bfs_manifest_writer_new(struct bfs_manifest_writer **out,
 {
 	struct bfs_manifest_writer *w;
 	const char *dir = getenv("TMPDIR");
-	struct bfs_buf tmpl = { 0 };
+	struct bfs_buf tmpl = {0};
 	int fd, rc;
 
 	*out = NULL;
@@ -75,8 +75,8 @@ int bfs_manifest_writer_new(struct bfs_manifest_writer **out,
 	if (!w->zc ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel,
 						BFS_MANIFEST_ZSTD_LEVEL)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag,
-						1))) {
+	    ZSTD_isError(
+		ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag, 1))) {
 		rc = bfs_err_set(err, -ENOMEM, "cannot create zstd context");
 		goto out_free;
 	}
@@ -108,7 +108,7 @@ void bfs_manifest_writer_free(struct bfs_manifest_writer *w)
 static int spool_line(struct bfs_manifest_writer *w, bool end,
 		      struct bfs_err *err)
 {
-	ZSTD_inBuffer in = { w->line.data, w->line.len, 0 };
+	ZSTD_inBuffer in = {w->line.data, w->line.len, 0};
 	size_t outsz = ZSTD_CStreamOutSize(), r;
 	int rc;
 
@@ -120,7 +120,7 @@ static int spool_line(struct bfs_manifest_writer *w, bool end,
 	if (rc)
 		return bfs_err_set(err, rc, "out of memory");
 	do {
-		ZSTD_outBuffer o = { w->zout.data, outsz, 0 };
+		ZSTD_outBuffer o = {w->zout.data, outsz, 0};
 
 		r = ZSTD_compressStream2(w->zc, &o, &in,
 					 end ? ZSTD_e_end : ZSTD_e_continue);
@@ -140,14 +140,15 @@ static int spool_line(struct bfs_manifest_writer *w, bool end,
 static int writer_check(struct bfs_manifest_writer *w, struct bfs_err *err)
 {
 	if (w->failed > 0)
-		return bfs_err_set(err, -EINVAL, "manifest writer already finished");
+		return bfs_err_set(err, -EINVAL,
+				   "manifest writer already finished");
 	if (w->failed < 0)
-		return bfs_err_set(err, w->failed, "manifest writer failed earlier");
+		return bfs_err_set(err, w->failed,
+				   "manifest writer failed earlier");
 	return 0;
 }
 
-static int close_chunk_line(struct bfs_manifest_writer *w,
-			    struct bfs_err *err)
+static int close_chunk_line(struct bfs_manifest_writer *w, struct bfs_err *err)
 {
 	int rc;
 
@@ -167,8 +168,7 @@ static int close_chunk_line(struct bfs_manifest_writer *w,
  * I/O error of the spool; any error but -EINVAL spoils the writer.
  */
 int bfs_manifest_writer_chunk(struct bfs_manifest_writer *w,
-			      const struct bfs_chunkref *c,
-			      struct bfs_err *err)
+			      const struct bfs_chunkref *c, struct bfs_err *err)
 {
 	char hash[BFS_HASH_HEX + 1], pack[BFS_HASH_HEX + 1];
 	int rc = writer_check(w, err);
@@ -222,7 +222,8 @@ static int entry_check(const struct bfs_manifest_writer *w,
 		return bfs_err_set(err, -EINVAL, "'%s': invalid mode %o", p,
 				   e->mode);
 	if (e->type == BFS_T_SYMLINK && (e->target || !e->link) &&
-	    (!e->target || e->target_len == 0 || e->target_len > BFS_SYMLINK_TARGET_MAX ||
+	    (!e->target || e->target_len == 0 ||
+	     e->target_len > BFS_SYMLINK_TARGET_MAX ||
 	     memchr(e->target, 0, e->target_len)))
 		return bfs_err_set(err, -EINVAL,
 				   "'%s': symlink without a valid target", p);
@@ -233,7 +234,8 @@ static int entry_check(const struct bfs_manifest_writer *w,
 		/* a file that failed mid-read keeps what was read */
 		if (e->type != BFS_T_FILE || e->link)
 			return bfs_err_set(err, -EINVAL,
-					   "'%s': chunks given for an entry that has no content",
+					   "'%s': chunks given for an entry "
+					   "that has no content",
 					   p);
 	}
 	if (e->type == BFS_T_FILE && !e->link && !e->error &&
@@ -258,7 +260,7 @@ int bfs_manifest_writer_entry(struct bfs_manifest_writer *w,
 			      const struct bfs_entry *e, struct bfs_err *err)
 {
 	struct bfs_buf *b = &w->line;
-	char t[2] = { (char)e->type, 0 };
+	char t[2] = {(char)e->type, 0};
 	int rc = writer_check(w, err);
 
 	if (rc)
@@ -357,10 +359,9 @@ static int fmt_time(struct bfs_buf *b, int64_t ns)
 /* Validates sources_json (a JSON array, checked like a manifest line) and
  * appends it with CR/LF/TAB turned into spaces (only possible between
  * tokens once the parse passed), so it stays one line. */
-static int put_sources(struct bfs_buf *b, const char *src,
-		       struct bfs_err *err)
+static int put_sources(struct bfs_buf *b, const char *src, struct bfs_err *err)
 {
-	struct bfs_jdoc d = { 0 };
+	struct bfs_jdoc d = {0};
 	const char *why = "";
 	size_t n = strlen(src), start, end = 0, at;
 	char *copy;
@@ -411,7 +412,7 @@ static int header_line(struct bfs_buf *b, const struct bfs_manifest_header *h,
 		return bfs_err_set(err, -EINVAL, "invalid backup id '%s'",
 				   h->id ? h->id : "(null)");
 	rc = bfs_buf_printf(b, "{\"backupfs\":\"%s\",\"version\":%d",
-				    BFS_MANIFEST_MAGIC, BFS_FORMAT_VERSION);
+			    BFS_MANIFEST_MAGIC, BFS_FORMAT_VERSION);
 	if (!rc)
 		rc = bfs_json_key_str(b, "id", h->id, strlen(h->id));
 	if (!rc)
@@ -422,7 +423,7 @@ static int header_line(struct bfs_buf *b, const struct bfs_manifest_header *h,
 		rc = bfs_buf_printf(b, "\",\"time_ns\":%" PRId64, h->time_ns);
 	if (!rc)
 		rc = bfs_json_key_str(b, "host", h->host ? h->host : "",
-			      h->host ? strlen(h->host) : 0);
+				      h->host ? strlen(h->host) : 0);
 	if (!rc)
 		rc = bfs_buf_append(b, ",\"tags\":[", 9);
 	for (size_t i = 0; !rc && h->tags && h->tags[i]; i++) {
@@ -443,19 +444,17 @@ static int header_line(struct bfs_buf *b, const struct bfs_manifest_header *h,
 		rc = bfs_buf_append(b, "[]", 2);
 	}
 	if (!rc)
-		rc = bfs_buf_printf(b,
-				    ",\"partial\":%s,\"stats\":{\"entries\":%" PRIu64
-				    ",\"files\":%" PRIu64 ",\"dirs\":%" PRIu64
-				    ",\"bytes\":%" PRIu64 ",\"chunks\":%" PRIu64
-				    ",\"new_chunks\":%" PRIu64
-				    ",\"new_bytes\":%" PRIu64
-				    ",\"stored_bytes\":%" PRIu64
-				    ",\"errors\":%" PRIu64
-				    ",\"duration_ns\":%" PRId64 "}}\n",
-				    h->partial ? "true" : "false", s->entries,
-				    s->files, s->dirs, s->bytes, s->chunks,
-				    s->new_chunks, s->new_bytes,
-				    s->stored_bytes, s->errors, s->duration_ns);
+		rc = bfs_buf_printf(
+		    b,
+		    ",\"partial\":%s,\"stats\":{\"entries\":%" PRIu64
+		    ",\"files\":%" PRIu64 ",\"dirs\":%" PRIu64
+		    ",\"bytes\":%" PRIu64 ",\"chunks\":%" PRIu64
+		    ",\"new_chunks\":%" PRIu64 ",\"new_bytes\":%" PRIu64
+		    ",\"stored_bytes\":%" PRIu64 ",\"errors\":%" PRIu64
+		    ",\"duration_ns\":%" PRId64 "}}\n",
+		    h->partial ? "true" : "false", s->entries, s->files,
+		    s->dirs, s->bytes, s->chunks, s->new_chunks, s->new_bytes,
+		    s->stored_bytes, s->errors, s->duration_ns);
 	if (rc)
 		return bfs_err_set(err, rc, "out of memory");
 	if (b->len > BFS_MANIFEST_MAX_LINE + 1)
@@ -476,7 +475,7 @@ int bfs_manifest_writer_finish(struct bfs_manifest_writer *w,
 			       const struct bfs_manifest_header *h,
 			       struct bfs_buf *out, struct bfs_err *err)
 {
-	struct bfs_buf res = { 0 }, hl = { 0 };
+	struct bfs_buf res = {0}, hl = {0};
 	size_t bound, r;
 	long spool_len;
 	int rc = writer_check(w, err);
@@ -493,8 +492,9 @@ int bfs_manifest_writer_finish(struct bfs_manifest_writer *w,
 	if (rc)
 		goto out;
 	rc = bfs_buf_printf(&w->line,
-			    "{\"end\":{\"entries\":%" PRIu64 ",\"chunks\":%" PRIu64
-			    "}}\n", w->entries, w->chunks);
+			    "{\"end\":{\"entries\":%" PRIu64
+			    ",\"chunks\":%" PRIu64 "}}\n",
+			    w->entries, w->chunks);
 	if (rc) {
 		rc = bfs_err_set(err, rc, "out of memory");
 		goto out;

@@ -19,12 +19,19 @@ static void run(const uint8_t *data, size_t size)
 	struct bfs_err err;
 	struct bfs_entry e;
 	const struct bfs_chunkref *c;
-	size_t nc, n = 0;
+	const struct bfs_manifest_header *h;
+	const char *line;
+	size_t nc, n = 0, hlen;
 	int rc;
 
 	if (bfs_manifest_reader_new(data, size, &r, &err))
 		return;
-	(void)bfs_manifest_reader_header(r);
+	h = bfs_manifest_reader_header(r);
+	line = bfs_manifest_reader_header_line(r, &hlen);
+	/* the header line is kept whole and its sources are a copy of it */
+	if (!line || strlen(line) != hlen || !h->sources_json ||
+	    !strstr(line, h->sources_json))
+		abort();
 	while ((rc = bfs_manifest_reader_next(r, &e, &c, &nc, &err)) == 1) {
 		/* touch what the caller would */
 		n += e.path_len + (e.target ? e.target_len : 0) + nc;

@@ -17,71 +17,75 @@
 
 struct limit {
 	const char *name;
-	uint64_t num;           /* when str is NULL */
+	uint64_t num; /* when str is NULL */
 	const char *str;
 	int seen;
 };
 
-#define N(x) { #x, (uint64_t)(x), NULL, 0 }
-#define S(x) { #x, 0, x, 0 }
+#define N(x)                                                                   \
+	{                                                                      \
+#x, (uint64_t)(x), NULL, 0                                     \
+	}
+#define S(x)                                                                   \
+	{                                                                      \
+#x, 0, x, 0                                                    \
+	}
 
 static struct limit limits[] = {
-	N(BFS_FORMAT_VERSION),
-	S(BFS_KEY_CONFIG),
-	S(BFS_KEY_PACKS),
-	S(BFS_KEY_MANIFESTS),
-	S(BFS_KEY_LOCKS),
-	N(BFS_BACKUP_ID_MAX),
-	S(BFS_BACKUP_ID_CHARS),
-	S(BFS_CONFIG_MAGIC),
-	N(BFS_CONFIG_MAX),
-	N(BFS_ZSTD_LEVEL_MIN),
-	N(BFS_ZSTD_LEVEL_MAX),
-	N(BFS_PACK_SIZE_MIN),
-	N(BFS_PACK_SIZE_MAX),
-	N(BFS_DEFAULT_ZSTD_LEVEL),
-	N(BFS_DEFAULT_PACK_SIZE),
-	N(BFS_DEFAULT_DUMP_MIN),
-	N(BFS_DEFAULT_DUMP_AVG),
-	N(BFS_DEFAULT_DUMP_MAX),
-	N(BFS_DEFAULT_FILES_MIN),
-	N(BFS_DEFAULT_FILES_AVG),
-	N(BFS_DEFAULT_FILES_MAX),
-	N(BFS_CHUNK_MIN_LIMIT),
-	N(BFS_CHUNK_MAX_LIMIT),
-	N(BFS_CHUNK_CLEN_MAX),
-	S(BFS_PACK_MAGIC),
-	S(BFS_PACK_END_MAGIC),
-	N(BFS_PACK_MAGIC_LEN),
-	N(BFS_PACK_HEADER),
-	N(BFS_PACK_INDEX_ENTRY),
-	N(BFS_PACK_FOOTER),
-	N(BFS_PACK_MIN_SIZE),
-	N(BFS_PACK_MAX_SIZE),
-	N(BFS_PACK_MAX_ENTRIES),
-	S(BFS_MANIFEST_MAGIC),
-	N(BFS_MANIFEST_CHUNKS_PER_LINE),
-	N(BFS_MANIFEST_MAX_LINE),
-	N(BFS_MANIFEST_MAX_SIZE),
-	N(BFS_MANIFEST_WINDOW_LOG),
-	N(BFS_MANIFEST_ZSTD_LEVEL),
-	N(BFS_MANIFEST_MAX_DEPTH),
-	N(BFS_SYMLINK_TARGET_MAX),
-	N(BFS_MODE_MASK),
+    N(BFS_FORMAT_VERSION),
+    S(BFS_KEY_CONFIG),
+    S(BFS_KEY_PACKS),
+    S(BFS_KEY_MANIFESTS),
+    S(BFS_KEY_LOCKS),
+    N(BFS_BACKUP_ID_MAX),
+    S(BFS_BACKUP_ID_CHARS),
+    S(BFS_CONFIG_MAGIC),
+    N(BFS_CONFIG_MAX),
+    N(BFS_ZSTD_LEVEL_MIN),
+    N(BFS_ZSTD_LEVEL_MAX),
+    N(BFS_PACK_SIZE_MIN),
+    N(BFS_PACK_SIZE_MAX),
+    N(BFS_DEFAULT_ZSTD_LEVEL),
+    N(BFS_DEFAULT_PACK_SIZE),
+    N(BFS_DEFAULT_DUMP_MIN),
+    N(BFS_DEFAULT_DUMP_AVG),
+    N(BFS_DEFAULT_DUMP_MAX),
+    N(BFS_DEFAULT_FILES_MIN),
+    N(BFS_DEFAULT_FILES_AVG),
+    N(BFS_DEFAULT_FILES_MAX),
+    N(BFS_CHUNK_MIN_LIMIT),
+    N(BFS_CHUNK_MAX_LIMIT),
+    N(BFS_CHUNK_CLEN_MAX),
+    S(BFS_PACK_MAGIC),
+    S(BFS_PACK_END_MAGIC),
+    N(BFS_PACK_MAGIC_LEN),
+    N(BFS_PACK_HEADER),
+    N(BFS_PACK_INDEX_ENTRY),
+    N(BFS_PACK_FOOTER),
+    N(BFS_PACK_MIN_SIZE),
+    N(BFS_PACK_MAX_SIZE),
+    N(BFS_PACK_MAX_ENTRIES),
+    S(BFS_MANIFEST_MAGIC),
+    N(BFS_MANIFEST_CHUNKS_PER_LINE),
+    N(BFS_MANIFEST_MAX_LINE),
+    N(BFS_MANIFEST_MAX_SIZE),
+    N(BFS_MANIFEST_WINDOW_LOG),
+    N(BFS_MANIFEST_ZSTD_LEVEL),
+    N(BFS_MANIFEST_MAX_DEPTH),
+    N(BFS_SYMLINK_TARGET_MAX),
+    N(BFS_MODE_MASK),
 };
 
 /* Names of format.h that are not limits: the include guard, a buffer
  * size, and byte offsets that FORMAT.md section 4 shows in its layout
  * tables (prefixes end with '_'). */
 static const char *const not_in_table[] = {
-	"BFS_FORMAT_H", "BFS_KEY_MAX", "BFS_PACK_ENTRY_", "BFS_PACK_FOOT_",
-	NULL
-};
+    "BFS_FORMAT_H", "BFS_KEY_MAX", "BFS_PACK_ENTRY_", "BFS_PACK_FOOT_", NULL};
 
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "rb");
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 	char tmp[4096];
 	size_t r;
 
@@ -140,8 +144,8 @@ static void check_row(const char *line, size_t len, int *rows)
 	l->seen++;
 	if (l->str) {
 		ok(clen[2] == strlen(l->str) + 2 && cell[2][0] == '`' &&
-		   memcmp(cell[2] + 1, l->str, strlen(l->str)) == 0 &&
-		   cell[2][clen[2] - 1] == '`',
+		       memcmp(cell[2] + 1, l->str, strlen(l->str)) == 0 &&
+		       cell[2][clen[2] - 1] == '`',
 		   "%s: FORMAT.md says %.*s, format.h \"%s\"", l->name,
 		   (int)clen[2], cell[2], l->str);
 	} else {
@@ -170,7 +174,7 @@ static void test_doc(const char *top)
 	doc = slurp(path);
 	if (!ok(doc != NULL, "read %s", path))
 		return;
-	for (p = doc; *p; ) {
+	for (p = doc; *p;) {
 		char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
 
@@ -189,17 +193,18 @@ static void test_doc(const char *top)
 	hdr = slurp(path);
 	if (!ok(hdr != NULL, "read %s", path))
 		return;
-	for (p = hdr; (p = strstr(p, "#define BFS_")); ) {
+	for (p = hdr; (p = strstr(p, "#define BFS_"));) {
 		const char *name = p + 8;
-		size_t n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+		size_t n =
+		    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
 		bool skip = false;
 
 		for (size_t i = 0; not_in_table[i]; i++) {
 			size_t k = strlen(not_in_table[i]);
 
-			if (not_in_table[i][k - 1] == '_' ? n >= k &&
-			    !memcmp(name, not_in_table[i], k) :
-			    n == k && !memcmp(name, not_in_table[i], k))
+			if (not_in_table[i][k - 1] == '_'
+				? n >= k && !memcmp(name, not_in_table[i], k)
+				: n == k && !memcmp(name, not_in_table[i], k))
 				skip = true;
 		}
 		if (!skip)
@@ -223,7 +228,8 @@ static void test_keys(void)
 	ok(strncmp(key, "packs/ab/ab", 11) == 0 && strlen(key) == 6 + 3 + 64,
 	   "pack key %s", key);
 	memset(got, 0, sizeof(got));
-	is_int(bfs_key_parse(key, got, NULL), BFS_KEY_IS_PACK, "parse pack key");
+	is_int(bfs_key_parse(key, got, NULL), BFS_KEY_IS_PACK,
+	       "parse pack key");
 	ok(memcmp(got, id, sizeof(id)) == 0, "pack id round trip");
 
 	memcpy(bad, key, sizeof(bad));
@@ -260,9 +266,10 @@ static void test_keys(void)
 	is_int(bfs_key_parse("locks/x", NULL, NULL), BFS_KEY_OTHER, "locks");
 	ok(bfs_hex64_valid("0123456789abcdef0123456789abcdef"
 			   "0123456789abcdef0123456789abcdef") &&
-	   !bfs_hex64_valid("0123456789abcdef0123456789abcdef"
-			    "0123456789abcdef0123456789abcdeF") &&
-	   !bfs_hex64_valid("0123"), "hex64");
+	       !bfs_hex64_valid("0123456789abcdef0123456789abcdef"
+				"0123456789abcdef0123456789abcdeF") &&
+	       !bfs_hex64_valid("0123"),
+	   "hex64");
 }
 
 int main(void)
