@@ -16,7 +16,6 @@
 #include "catalog/catalog_int.h"
 #include "src/format.h"
 
-
 struct names {
 	char **v;
 	size_t n, cap;

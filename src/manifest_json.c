@@ -403,6 +403,7 @@ static int parse_container(struct jp *p, int depth, uint32_t x, bool obj)
 		uint32_t koff = 0, klen = 0;
 
 		if (obj) {
+			skip_ws(p);
 			if (p->i >= p->n || p->s[p->i] != '"')
 				return fail(p, "expected a member name");
 			rc = parse_string(p, &koff, &klen);

@@ -83,6 +83,122 @@ static int check_text(const char *body, struct bfs_err *err)
 	return rc;
 }
 
+/* The one-pass JSON parser of the reader: what it decodes and what it
+ * refuses beyond the corpus. */
+static void test_json_pass(void)
+{
+	static const struct {
+		const char *p;      /* value of "p" as written in the line */
+		const char *want;   /* decoded path, NULL: rejected */
+	} cases[] = {
+		{ "a\\u00e9b", "a\xc3\xa9" "b" },
+		{ "\\ud83d\\ude00", "\xf0\x9f\x98\x80" },
+		{ "q\\\"\\\\\\/\\t", "q\"\\/\t" },
+		{ "\\ud83d", NULL },          /* lone high surrogate */
+		{ "\\ude00", NULL },          /* lone low surrogate */
+		{ "a\\u0rd:", NULL },         /* bad hex (cJSON took it as NUL) */
+		{ "a\\x", NULL },             /* unknown escape */
+		{ "a\\u0000", NULL },
+	};
+	struct bfs_err err = { { 0 } };
+	int rc;
+
+	for (size_t i = 0; i < BFS_ARRAY_SIZE(cases); i++) {
+		struct bfs_buf t = { 0 }, z = { 0 };
+		struct bfs_manifest_reader *r = NULL;
+		const struct bfs_chunkref *c;
+		struct bfs_entry e;
+		size_t nc;
+
+		bfs_buf_printf(&t, "%s{\"p\":\"%s\",\"t\":\"d\",\"m\":493,"
+			       "\"u\":0,\"g\":0,\"mt\":0}\n"
+			       "{\"end\":{\"entries\":1,\"chunks\":0}}\n",
+			       HDR, cases[i].p);
+		zbuf(&z, (const char *)t.data, t.len);
+		rc = bfs_manifest_reader_new(z.data, z.len, &r, &err);
+		if (!rc)
+			rc = bfs_manifest_reader_next(r, &e, &c, &nc, &err);
+		if (cases[i].want)
+			ok(rc == 1 && !strcmp(e.path, cases[i].want) &&
+			   e.path_len == strlen(cases[i].want),
+			   "string \"%s\" decodes: %s", cases[i].p,
+			   rc == 1 ? e.path : err.msg);
+		else
+			ok(rc == -EUCLEAN, "string \"%s\" rejected: %s",
+			   cases[i].p, err.msg);
+		bfs_manifest_reader_free(r);
+		bfs_buf_free(&t);
+		bfs_buf_free(&z);
+	}
+	/* the header line as stored, for the catalog */
+	{
+		struct bfs_buf t = { 0 }, z = { 0 };
+		struct bfs_manifest_reader *r = NULL;
+		const char *line = NULL;
+		size_t len = 0;
+
+		bfs_buf_printf(&t, "%s{\"end\":{\"entries\":0,\"chunks\":0}}\n",
+			       HDR);
+		zbuf(&z, (const char *)t.data, t.len);
+		rc = bfs_manifest_reader_new(z.data, z.len, &r, &err);
+		if (!rc)
+			line = bfs_manifest_reader_header_line(r, &len);
+		ok(line && len == strlen(HDR) - 1 &&
+		   !strncmp(line, HDR, len) && line[len] == '\0',
+		   "header line kept as stored");
+		bfs_manifest_reader_free(r);
+		bfs_buf_free(&t);
+		bfs_buf_free(&z);
+	}
+	/* pretty-printed sources: flattened by the writer, read back */
+	{
+		struct bfs_manifest_header h = { 0 };
+		struct bfs_manifest_writer *w = NULL;
+		struct bfs_manifest_reader *r = NULL;
+		struct bfs_buf out = { 0 };
+
+		h.id = "b1";
+		h.sources_json = "[ {\"kind\": \"files\",\n\t\"path\": \"x\"} ]";
+		rc = bfs_manifest_writer_new(&w, &err);
+		if (!rc)
+			rc = bfs_manifest_writer_finish(w, &h, &out, &err);
+		if (!rc)
+			rc = bfs_manifest_reader_new(out.data, out.len, &r, &err);
+		ok(rc == 0 && !strcmp(bfs_manifest_reader_header(r)->sources_json,
+				      "[ {\"kind\": \"files\",  \"path\": \"x\"} ]"),
+		   "pretty-printed sources round trip: %s",
+		   rc ? err.msg : bfs_manifest_reader_header(r)->sources_json);
+		bfs_manifest_reader_free(r);
+		bfs_manifest_writer_free(w);
+		bfs_buf_free(&out);
+	}
+	/* whitespace between tokens (sources the writer flattened) */
+	rc = check_text("{ \"p\" : \"d\" ,\t\"t\":\"d\",\"m\":493,\"u\":0,"
+			"\"g\":0,\"mt\":0 }\n"
+			"{\"end\":{\"entries\":1,\"chunks\":0}}\n", &err);
+	is_int(rc, 0, "whitespace between tokens: %s", rc ? err.msg : "ok");
+	rc = check_text("{\"p\":\"d\",\"t\":\"d\",\"m\":493,\"u\":0,\"g\":0,"
+			"\"mt\":0,\"x\":[1,-0.5e+3,true,false,null,{}]}\n"
+			"{\"end\":{\"entries\":1,\"chunks\":0}}\n", &err);
+	is_int(rc, 0, "unknown member of every JSON type: %s",
+	       rc ? err.msg : "ok");
+	rc = check_text("{\"p\":\"d\",\"t\":\"d\",\"m\":493,\"u\":0,\"g\":0,"
+			"\"mt\":0,\"x\":tru}\n"
+			"{\"end\":{\"entries\":1,\"chunks\":0}}\n", &err);
+	ok(rc == -EUCLEAN && strstr(err.msg, "JSON"), "bad literal: %s",
+	   err.msg);
+	rc = check_text("{\"p\":\"d\",\"t\":\"d\",\"m\":493,\"u\":0,\"g\":0,"
+			"\"mt\":0,\"x\":1.}\n"
+			"{\"end\":{\"entries\":1,\"chunks\":0}}\n", &err);
+	ok(rc == -EUCLEAN && strstr(err.msg, "JSON"), "bad number: %s",
+	   err.msg);
+	rc = check_text("{\"\\u0070\":\"d\",\"t\":\"d\",\"m\":493,\"u\":0,"
+			"\"g\":0,\"mt\":0}\n"
+			"{\"end\":{\"entries\":1,\"chunks\":0}}\n", &err);
+	is_int(rc, 0, "escaped member name \\u0070 is \"p\": %s",
+	       rc ? err.msg : "ok");
+}
+
 static void test_path_valid(void)
 {
 	ok(bfs_manifest_path_valid("a", 1), "a");
@@ -1095,6 +1211,7 @@ int main(void)
 		test_truncation(&m);
 	}
 	test_bad_text();
+	test_json_pass();
 	test_writer_rules();
 	test_doc_example();
 	test_corpus();
