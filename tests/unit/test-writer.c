@@ -28,6 +28,7 @@
 static char tmp[256];
 static struct bfs_repo *repo;
 static struct bfs_catalog *cat;
+static struct bfs_index *idx;       /* the catalog's, for the writer */
 
 static void fill(uint8_t *p, size_t n, uint64_t seed)
 {
@@ -180,7 +181,7 @@ static struct bfs_backup *begin(const char *id, struct prog *pr)
 				     .progress_arg = pr };
 	struct bfs_backup *b = NULL;
 	struct bfs_err err = { { 0 } };
-	int rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	int rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 
 	if (rc)
 		diag("begin %s: %s", id, err.msg);
@@ -203,7 +204,7 @@ static void test_stream(void)
 	int rc;
 
 	fill(d, n, 1);
-	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, 0, "begin b1 (%s)", err.msg);
 	if (rc)
 		return;
@@ -316,16 +317,16 @@ static void test_stream(void)
 
 	/* ids */
 	o.id = "b1";
-	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, -EEXIST, "existing id refused");
 	is_str(err.msg, "backup 'b1' already exists", "existing id message");
 	o.id = "a/b";
-	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, -EINVAL, "invalid id refused");
 	ok(strstr(err.msg, "invalid backup id 'a/b'") != NULL, "msg: %s",
 	   err.msg);
 	o.id = NULL;
-	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, 0, "default id");
 	if (!rc) {
 		const char *id = bfs_backup_id(b);
@@ -715,7 +716,7 @@ static void test_upload_fail(const char *path)
 		goto out;
 	}
 	r2->pack_target = 1u << 20;
-	rc = bfs_backup_begin(r2, cat, &o, &b, &err);
+	rc = bfs_backup_begin(r2, idx, &o, &b, &err);
 	is_int(rc, 0, "begin u1");
 	if (rc)
 		goto out;
@@ -760,7 +761,7 @@ static void test_upload_pool(const char *path)
 	d = malloc(n + 1);
 	fill(d, n, 777);
 	repo->pack_target = 64 << 10;  /* a pack every chunk or two */
-	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, 0, "pool: begin (%s)", err.msg);
 	for (i = 0, n = 0; !rc && i < POOL_FILES; n += sizes[i++]) {
 		snprintf(name, sizeof(name), "pool/f%02zu", i);
@@ -803,7 +804,7 @@ static void test_upload_pool(const char *path)
 	o.id = "pool-2";
 	o.uploads = 4;
 	b = NULL;
-	rc = bfs_backup_begin(r2, cat, &o, &b, &err);
+	rc = bfs_backup_begin(r2, idx, &o, &b, &err);
 	is_int(rc, 0, "pool: begin pool-2 (%s)", err.msg);
 	if (rc)
 		goto out;
@@ -825,7 +826,7 @@ static void test_upload_pool(const char *path)
 	memset(&err, 0, sizeof(err));
 	o.id = "pool-3";
 	b = NULL;
-	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, 0, "pool: begin pool-3 (%s)", err.msg);
 	for (i = 0, n = 0; !rc && i < POOL_FILES / 2; n += sizes[i++]) {
 		snprintf(name, sizeof(name), "pool/f%02zu", i);
@@ -967,6 +968,10 @@ int main(void)
 	is_int(rc, 0, "catalog open (%s)", err.msg);
 	if (rc)
 		return tap_done();
+	rc = bfs_catalog_index_new(cat, repo, &idx);
+	is_int(rc, 0, "catalog index");
+	if (rc)
+		return tap_done();
 
 	if (getenv("BFS_WRITER_BENCH")) {
 		rc = bench(getenv("BFS_WRITER_BENCH"));
@@ -983,6 +988,7 @@ int main(void)
 		rc = 0;
 	}
 
+	bfs_index_free(idx);
 	bfs_catalog_close(cat);
 	bfs_repo_close(repo);
 	if (!getenv("BFS_KEEP_TMP")) {
