@@ -38,7 +38,6 @@
 
 #include "log.h"
 #include "source_int.h"
-#include "writer_int.h"
 
 #define READ_BUF (1u << 20)
 
@@ -504,8 +503,8 @@ static int walk_tree(struct walk *w)
 	return rc;
 }
 
-int bfs_source_files_run(struct bfs_backup *b, const struct bfs_source *s,
-			 struct bfs_err *err)
+static int files_run(struct bfs_backup *b, const struct bfs_source *s,
+		     struct bfs_err *err)
 {
 	struct walk w;
 	char *real = NULL, *key = NULL, *slash, *base;
@@ -618,3 +617,18 @@ out_free:
 	free(w.dest);
 	return rc;
 }
+
+static int files_dest(const struct bfs_source *s, char **dest,
+		      struct bfs_err *err)
+{
+	const char *rest;
+
+	return bfs_source_split(s->arg, "files", dest, &rest, err);
+}
+
+const struct bfs_source_type bfs_source_type_files = {
+	.kind = BFS_SRC_FILES,
+	.name = "files",
+	.dest = files_dest,
+	.run = files_run,
+};

@@ -105,8 +105,9 @@ int bfs_backup_add_error(struct bfs_backup *b, const struct bfs_entry *e,
 			 const char *why, struct bfs_err *err);
 
 /* Flush packs, write the manifest (temp name, fsync, rename / one PUT),
- * then record it in the index (a failure there is only a warning).  stats may be NULL.  On failure
- * nothing is visible (no manifest).  b is freed either way. */
+ * then record it in the index (a failure there is only a warning).
+ * stats may be NULL.  On failure nothing is visible (no manifest).  b is
+ * freed either way. */
 int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 		      bool *partial, struct bfs_err *err);
 /* Give up: stop workers, write no manifest, free b.  NULL ok. */

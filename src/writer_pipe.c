@@ -144,7 +144,7 @@ static void upload_job(void *arg, void *tls)
 	rc = b->up_err;
 	pthread_mutex_unlock(&b->up_lock);
 	if (rc)
-		goto out_free;   /* keep draining so the producer never blocks */
+		goto out_free;  /* drain: the producer must never block */
 
 	bfs_repo_pack_key(key, u->id);
 	err.msg[0] = 0;
