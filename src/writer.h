@@ -7,8 +7,8 @@
  * then writes the manifest last and records it in the index.  Memory is
  * bounded: in-flight chunks (workers x max chunk), the open pack plus at
  * most 2U + 1 finished packs (U + 1 queued, U being uploaded; a pack is
- * ~pack_target bytes), the session's new-chunk set (40 bytes per
- * new chunk) and the set of written paths.
+ * ~pack_target bytes), the session's new-chunk set (~56 bytes per
+ * new chunk) and the set of written paths (~32 bytes per path).
  *
  * Not thread-safe: one thread drives a struct bfs_backup.
  */
