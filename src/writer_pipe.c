@@ -744,7 +744,7 @@ void wr_pipe_free(struct bfs_backup *b)
 	size_t i;
 
 	wr_pipe_stop(b);
-	for (i = 0; i < b->njobs; i++) {
+	for (i = 0; b->jobs && i < b->njobs; i++) {
 		free(b->jobs[i].data);
 		bfs_buf_free(&b->jobs[i].z);
 		wr_entry_free(b->jobs[i].e);
