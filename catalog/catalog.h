@@ -130,4 +130,13 @@ int bfs_catalog_chunk_lookup(struct bfs_catalog *c,
 int bfs_catalog_prev_source(struct bfs_catalog *c, const char *source_key,
 			    int64_t *root, struct bfs_err *err);
 
+/* The index operations of src/index.h over this catalog, for a backup
+ * (catalog_index.c).  cat and repo are borrowed and must outlive the
+ * index; the index serialises its use of cat with a lock of its own, so
+ * the writer's threads may share it, but nothing else may use cat while
+ * a backup runs.  Free with bfs_index_free.  0 or -ENOMEM. */
+struct bfs_index;
+int bfs_catalog_index_new(struct bfs_catalog *cat, struct bfs_repo *repo,
+			  struct bfs_index **out);
+
 #endif

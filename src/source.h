@@ -1,6 +1,7 @@
 /* source.h - what a backup reads from: directory trees, archives, command
  * output, stdin, pg_dump and mysqldump.  Each source writes entries
- * through writer.h.
+ * through writer.h.  source.c dispatches over a table of source kinds,
+ * one file each (source_int.h says how to add one).
  */
 #ifndef BFS_SOURCE_H
 #define BFS_SOURCE_H

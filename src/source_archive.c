@@ -18,7 +18,6 @@
 
 #include "log.h"
 #include "source_int.h"
-#include "writer_int.h"
 
 #define READ_BUF (1u << 20)
 
@@ -98,8 +97,8 @@ static int add_file(struct bfs_backup *b, struct archive *a, const char *file,
 	return bfs_backup_file_end(b, err);
 }
 
-int bfs_source_archive_run(struct bfs_backup *b, const struct bfs_source *s,
-			   struct bfs_err *err)
+static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
+		       struct bfs_err *err)
 {
 	struct archive *a;
 	struct archive_entry *ae;
@@ -262,3 +261,18 @@ out_free:
 	free(dest);
 	return rc;
 }
+
+static int archive_dest(const struct bfs_source *s, char **dest,
+			struct bfs_err *err)
+{
+	const char *rest;
+
+	return bfs_source_split(s->arg, "files", dest, &rest, err);
+}
+
+const struct bfs_source_type bfs_source_type_archive = {
+	.kind = BFS_SRC_ARCHIVE,
+	.name = "archive",
+	.dest = archive_dest,
+	.run = archive_run,
+};

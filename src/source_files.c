@@ -38,7 +38,6 @@
 
 #include "log.h"
 #include "source_int.h"
-#include "writer_int.h"
 
 #define READ_BUF (1u << 20)
 
@@ -66,7 +65,7 @@ struct walk {
 	size_t depth, stcap;
 	struct hl *hl;               /* hardlink map, open addressing */
 	size_t hlcap, hln;
-	int64_t prev_root;           /* 0: no previous backup of this source */
+	const char *key;             /* source key ("files:DEST:<realpath>") */
 	uint8_t *buf;
 	struct bfs_err *err;
 };
@@ -288,30 +287,23 @@ static int add_err(struct walk *w, struct bfs_entry *e, const char *what,
  * Returns 1 if reused, 0 if the file must be read, or -errno. */
 static int try_reuse(struct walk *w, const struct bfs_entry *e)
 {
-	struct bfs_catalog *cat = bfs_backup_catalog(w->b);
-	struct bfs_cat_entry ce;
-	struct bfs_chunkref *chunks = NULL;
-	size_t n = 0;
+	struct bfs_index_prev p;
 	int rc, hit = 0;
 
-	if (!w->prev_root || !cat)
+	rc = bfs_index_prev_entry(bfs_backup_index(w->b), w->key, e->path,
+				  &p);
+	if (rc)
 		return 0;
-	memset(&ce, 0, sizeof(ce));
-	bfs_backup_catalog_lock(w->b);
-	rc = bfs_catalog_lookup_path(cat, w->prev_root, e->path, &ce, NULL);
-	if (!rc && ce.e.type == BFS_T_FILE && !ce.e.error &&
-	    ce.e.size == e->size && ce.e.mtime_ns == e->mtime_ns &&
-	    ce.e.ctime_ns == e->ctime_ns && ce.e.ino == e->ino && e->ino &&
-	    bfs_catalog_chunks(cat, ce.id, &chunks, &n, NULL) == 0)
+	if (p.e.type == BFS_T_FILE && !p.e.error && p.e.size == e->size &&
+	    p.e.mtime_ns == e->mtime_ns && p.e.ctime_ns == e->ctime_ns &&
+	    p.e.ino == e->ino && e->ino)
 		hit = 1;
-	bfs_backup_catalog_unlock(w->b);
-	bfs_cat_entry_clear(&ce);
-	if (!hit)
-		return 0;
-	rc = bfs_backup_file_reuse(w->b, e, chunks, n, w->err);
-	free(chunks);
-	if (rc == -EINVAL)
-		return 0;   /* catalog disagrees with itself: read the file */
+	if (hit)
+		rc = bfs_backup_file_reuse(w->b, e, p.chunks, p.nchunks,
+					   w->err);
+	bfs_index_prev_clear(&p);
+	if (!hit || rc == -EINVAL)
+		return 0;   /* changed, or the index disagrees with itself */
 	return rc ? rc : 1;
 }
 
@@ -511,8 +503,8 @@ static int walk_tree(struct walk *w)
 	return rc;
 }
 
-int bfs_source_files_run(struct bfs_backup *b, const struct bfs_source *s,
-			 struct bfs_err *err)
+static int files_run(struct bfs_backup *b, const struct bfs_source *s,
+		     struct bfs_err *err)
 {
 	struct walk w;
 	char *real = NULL, *key = NULL, *slash, *base;
@@ -555,13 +547,7 @@ int bfs_source_files_run(struct bfs_backup *b, const struct bfs_source *s,
 	rc = bfs_backup_add_source(b, "files", w.dest, path, key, err);
 	if (rc)
 		goto out_free;
-	if (bfs_backup_catalog(b)) {
-		bfs_backup_catalog_lock(b);
-		if (bfs_catalog_prev_source(bfs_backup_catalog(b), key,
-					    &w.prev_root, NULL))
-			w.prev_root = 0;
-		bfs_backup_catalog_unlock(b);
-	}
+	w.key = key;
 	w.buf = malloc(READ_BUF);
 	if (!w.buf || bfs_buf_append(&w.path, w.dest, w.destlen + 1)) {
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
@@ -631,3 +617,18 @@ out_free:
 	free(w.dest);
 	return rc;
 }
+
+static int files_dest(const struct bfs_source *s, char **dest,
+		      struct bfs_err *err)
+{
+	const char *rest;
+
+	return bfs_source_split(s->arg, "files", dest, &rest, err);
+}
+
+const struct bfs_source_type bfs_source_type_files = {
+	.kind = BFS_SRC_FILES,
+	.name = "files",
+	.dest = files_dest,
+	.run = files_run,
+};

@@ -1,8 +1,42 @@
-/* source_int.h - shared by src/source_*.c; not a public contract. */
+/* source_int.h - shared by src/source*.c; not a public contract.
+ *
+ * Every kind of source is one struct bfs_source_type in its own file
+ * (source_files.c, source_archive.c, source_command.c, source_stdin.c,
+ * source_pgdump.c, source_mysqldump.c), listed in the table of source.c,
+ * which dispatches bfs_source_dest and bfs_source_run.  A new kind is one
+ * new file, one enum value in source.h and one row in that table.
+ * Calls go one way: source.c -> a kind -> source_common.c /
+ * source_child.c -> the writer.
+ */
 #ifndef BFS_SOURCE_INT_H
 #define BFS_SOURCE_INT_H
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 #include "source.h"
+#include "writer_int.h"
+
+struct bfs_source_type {
+	enum bfs_source_kind kind;
+	const char *name;           /* the option without "--", for messages */
+	/* The path the source lands at (*dest malloc'ed), without running
+	 * it.  s->arg is non-empty.  -EINVAL with a message on bad syntax. */
+	int (*dest)(const struct bfs_source *s, char **dest,
+		    struct bfs_err *err);
+	/* Run it into b (see bfs_source_run).  s->arg is non-empty. */
+	int (*run)(struct bfs_backup *b, const struct bfs_source *s,
+		   struct bfs_err *err);
+};
+
+extern const struct bfs_source_type bfs_source_type_files;
+extern const struct bfs_source_type bfs_source_type_archive;
+extern const struct bfs_source_type bfs_source_type_command;
+extern const struct bfs_source_type bfs_source_type_stdin;
+extern const struct bfs_source_type bfs_source_type_pgdump;
+extern const struct bfs_source_type bfs_source_type_mysqldump;
+
+/* ---- source_common.c --------------------------------------------------- */
 
 /* Split "[DEST=]REST": DEST is taken when the text before the first '='
  * is a valid backup path (manifest rules; no leading '/', no "." or ".."
@@ -10,11 +44,33 @@
  * arg.  -EINVAL / -ENOMEM. */
 int bfs_source_split(const char *arg, const char *deflt, char **dest,
 		     const char **rest, struct bfs_err *err);
+/* Percent-decode s[0..n) into a new string.  NULL on ENOMEM or a bad
+ * escape (*bad set). */
+char *src_pct_decode(const char *s, size_t n, bool *bad);
+/* [NAME=]X of a dump: *name (malloc'ed, NULL if absent), *rest into arg. */
+void src_dump_name(const char *arg, char **name, const char **rest);
+/* NAME.sql as *dest (malloc'ed); -EINVAL for an invalid path. */
+int src_sql_dest(const char *name, char **dest, struct bfs_err *err);
 
-/* --files and --archive (source_files.c, source_archive.c). */
-int bfs_source_files_run(struct bfs_backup *b, const struct bfs_source *s,
-			 struct bfs_err *err);
-int bfs_source_archive_run(struct bfs_backup *b, const struct bfs_source *s,
-			   struct bfs_err *err);
+/* ---- source_child.c ---------------------------------------------------- */
+
+/* A regular file entry at path (borrowed into e) owned by this process. */
+void src_dump_entry(struct bfs_backup *b, struct bfs_entry *e, char *path);
+/* Stream fd into the backup as e.  Closes fd.  pid > 0: the child to reap
+ * (killed if the writer fails); desc names it in messages. */
+int src_stream_fd(struct bfs_backup *b, struct bfs_entry *e, int fd,
+		  pid_t pid, const char *desc, struct bfs_err *err);
+/* Start argv (envp NULL: inherit) and stream its stdout as path. */
+int src_run_child(struct bfs_backup *b, char *path, char *const argv[],
+		  char *const envp[], const char *desc, struct bfs_err *err);
+/* bfs_backup_add_source with the key "KIND:DEST:SPEC". */
+int src_add(struct bfs_backup *b, const char *kind, const char *dest,
+	    const char *spec, struct bfs_err *err);
+/* A copy of environ with NAME=value set (replacing any); src_env_free
+ * wipes the value.  NULL on ENOMEM. */
+char **src_env_with(const char *name, const char *value);
+void src_env_free(char **env);
+/* Is prog an executable in $PATH? */
+bool src_in_path(const char *prog);
 
 #endif

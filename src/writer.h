@@ -1,14 +1,14 @@
 /* writer.h - one backup being written.
  *
  * Pipeline: source bytes -> chunker (calling thread) -> worker threads
- * (SHA-256, dedup check against the catalog and this session, zstd) ->
+ * (SHA-256, dedup check against the index and this session, zstd) ->
  * pack builder (calling thread, in order) -> pack upload threads (U of
  * them, in parallel) -> manifest spool.  Commit waits for every pack upload,
- * then writes the manifest last and ingests it into the catalog.  Memory is
+ * then writes the manifest last and records it in the index.  Memory is
  * bounded: in-flight chunks (workers x max chunk), the open pack plus at
  * most 2U + 1 finished packs (U + 1 queued, U being uploaded; a pack is
- * ~pack_target bytes), the session's new-chunk set (40 bytes per
- * new chunk) and the set of written paths.
+ * ~pack_target bytes), the session's new-chunk set (~56 bytes per
+ * new chunk) and the set of written paths (~32 bytes per path).
  *
  * Not thread-safe: one thread drives a struct bfs_backup.
  */
@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "catalog/catalog.h"
+#include "index.h"
 #include "manifest.h"
 #include "repo.h"
 #include "util.h"
@@ -49,13 +49,14 @@ struct bfs_backup_opts {
 };
 
 /* Start a backup.  Checks the id (valid, not already in the repository or
- * catalog: -EEXIST "backup 'ID' already exists").  repo and cat are
- * borrowed for the backup's lifetime. */
-int bfs_backup_begin(struct bfs_repo *repo, struct bfs_catalog *cat,
+ * the index: -EEXIST "backup 'ID' already exists").  repo and idx are
+ * borrowed for the backup's lifetime; idx may be NULL (no dedup against
+ * earlier backups, no unchanged-file reuse, nothing recorded), and is
+ * used from the writer's threads (index.h: it locks itself). */
+int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 		     const struct bfs_backup_opts *opts,
 		     struct bfs_backup **out, struct bfs_err *err);
 const char *bfs_backup_id(const struct bfs_backup *b);
-struct bfs_catalog *bfs_backup_catalog(struct bfs_backup *b);
 
 /* Record a source in the header (sources array): kind ("files", "pg-dump",
  * ...), the path it lands at, and a key used to find the previous backup
@@ -104,8 +105,9 @@ int bfs_backup_add_error(struct bfs_backup *b, const struct bfs_entry *e,
 			 const char *why, struct bfs_err *err);
 
 /* Flush packs, write the manifest (temp name, fsync, rename / one PUT),
- * then ingest it into the catalog.  stats may be NULL.  On failure
- * nothing is visible (no manifest).  b is freed either way. */
+ * then record it in the index (a failure there is only a warning).
+ * stats may be NULL.  On failure nothing is visible (no manifest).  b is
+ * freed either way. */
 int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 		      bool *partial, struct bfs_err *err);
 /* Give up: stop workers, write no manifest, free b.  NULL ok. */

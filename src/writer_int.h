@@ -6,12 +6,9 @@
 
 #include "writer.h"
 
-/* The catalog connection of a backup is also used by the writer's worker
- * threads (dedup lookups).  A source that queries the catalog while the
- * backup is running (unchanged-file detection) must hold this lock around
- * every bfs_catalog_* call on bfs_backup_catalog(b).  Not recursive. */
-void bfs_backup_catalog_lock(struct bfs_backup *b);
-void bfs_backup_catalog_unlock(struct bfs_backup *b);
+/* The index the backup was begun with (NULL if none), for unchanged-file
+ * detection (bfs_index_prev_entry).  It locks itself: call it freely. */
+const struct bfs_index *bfs_backup_index(const struct bfs_backup *b);
 
 /* Fill e->user / e->group (malloc'ed) for uid/gid, cached per backup.
  * Names may stay NULL when unknown.  Returns 0 or -ENOMEM. */

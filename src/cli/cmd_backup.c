@@ -289,6 +289,7 @@ static int run_backup(int argc, char **argv)
 	struct bfs_backup_stats st = { 0 };
 	struct bfs_err err = { "" };
 	struct bfs_catalog *cat = NULL;
+	struct bfs_index *idx = NULL;
 	struct bfs_repo *repo = NULL;
 	struct bfs_backup *b = NULL;
 	struct src *srcs = NULL;
@@ -446,7 +447,12 @@ static int run_backup(int argc, char **argv)
 	bo.progress = on_progress;
 	bo.progress_arg = &u;
 	err.msg[0] = '\0';
-	rc = bfs_backup_begin(repo, cat, &bo, &b, &err);
+	if (cat && bfs_catalog_index_new(cat, repo, &idx) < 0) {
+		cli_error("backup", "out of memory");
+		rc = EXIT_ERR;
+		goto out_close;
+	}
+	rc = bfs_backup_begin(repo, idx, &bo, &b, &err);
 	if (rc < 0) {
 		cli_error("backup", "%s", bfs_err_str(&err, rc));
 		rc = EXIT_ERR;
@@ -483,6 +489,7 @@ static int run_backup(int argc, char **argv)
 	}
 	rc = report(&c, cat, id, &st, partial, json);
 out_close:
+	bfs_index_free(idx);
 	bfs_catalog_close(cat);
 	bfs_repo_close(repo);
 out_free:

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "index.h"
 #include "source.h"
 #include "tap.h"
 #include "writer.h"
@@ -28,6 +30,7 @@
 static char tmp[256];
 static struct bfs_repo *repo;
 static struct bfs_catalog *cat;
+static struct bfs_index *idx;       /* the catalog's, for the writer */
 
 static void fill(uint8_t *p, size_t n, uint64_t seed)
 {
@@ -180,7 +183,7 @@ static struct bfs_backup *begin(const char *id, struct prog *pr)
 				     .progress_arg = pr };
 	struct bfs_backup *b = NULL;
 	struct bfs_err err = { { 0 } };
-	int rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	int rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 
 	if (rc)
 		diag("begin %s: %s", id, err.msg);
@@ -203,7 +206,7 @@ static void test_stream(void)
 	int rc;
 
 	fill(d, n, 1);
-	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, 0, "begin b1 (%s)", err.msg);
 	if (rc)
 		return;
@@ -316,16 +319,16 @@ static void test_stream(void)
 
 	/* ids */
 	o.id = "b1";
-	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, -EEXIST, "existing id refused");
 	is_str(err.msg, "backup 'b1' already exists", "existing id message");
 	o.id = "a/b";
-	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, -EINVAL, "invalid id refused");
 	ok(strstr(err.msg, "invalid backup id 'a/b'") != NULL, "msg: %s",
 	   err.msg);
 	o.id = NULL;
-	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, 0, "default id");
 	if (!rc) {
 		const char *id = bfs_backup_id(b);
@@ -715,7 +718,7 @@ static void test_upload_fail(const char *path)
 		goto out;
 	}
 	r2->pack_target = 1u << 20;
-	rc = bfs_backup_begin(r2, cat, &o, &b, &err);
+	rc = bfs_backup_begin(r2, idx, &o, &b, &err);
 	is_int(rc, 0, "begin u1");
 	if (rc)
 		goto out;
@@ -760,7 +763,7 @@ static void test_upload_pool(const char *path)
 	d = malloc(n + 1);
 	fill(d, n, 777);
 	repo->pack_target = 64 << 10;  /* a pack every chunk or two */
-	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, 0, "pool: begin (%s)", err.msg);
 	for (i = 0, n = 0; !rc && i < POOL_FILES; n += sizes[i++]) {
 		snprintf(name, sizeof(name), "pool/f%02zu", i);
@@ -803,7 +806,7 @@ static void test_upload_pool(const char *path)
 	o.id = "pool-2";
 	o.uploads = 4;
 	b = NULL;
-	rc = bfs_backup_begin(r2, cat, &o, &b, &err);
+	rc = bfs_backup_begin(r2, idx, &o, &b, &err);
 	is_int(rc, 0, "pool: begin pool-2 (%s)", err.msg);
 	if (rc)
 		goto out;
@@ -825,7 +828,7 @@ static void test_upload_pool(const char *path)
 	memset(&err, 0, sizeof(err));
 	o.id = "pool-3";
 	b = NULL;
-	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, 0, "pool: begin pool-3 (%s)", err.msg);
 	for (i = 0, n = 0; !rc && i < POOL_FILES / 2; n += sizes[i++]) {
 		snprintf(name, sizeof(name), "pool/f%02zu", i);
@@ -885,6 +888,238 @@ static void test_missing_pack(void)
 	   "missing pack: second backup reads back: chunks stored again");
 	free(back);
 	free(d);
+}
+
+/* ---- the writer through an in-memory index (index.h) ------------------ */
+
+/* One known chunk in one pack, one previous entry, and what was asked. */
+struct memidx {
+	struct bfs_index idx;
+	pthread_mutex_t lock;           /* the writer's workers call in */
+	struct bfs_chunkref chunk;      /* the chunk the index knows */
+	int pack_answer;                /* pack_present: 1 / 0 */
+	unsigned finds, pack_asks, prev_asks, records;
+	const char *prev_suffix;        /* path (suffix) with a previous entry */
+	struct bfs_entry prev;          /* its metadata (path unused) */
+	char key[512];                  /* last source key asked about */
+	char recorded[129];
+	size_t recorded_len;
+};
+
+static int mi_chunk_find(void *ctx, const uint8_t hash[BFS_HASH_LEN],
+			 struct bfs_chunkref *out)
+{
+	struct memidx *m = ctx;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&m->lock);
+	m->finds++;
+	if (!memcmp(hash, m->chunk.hash, BFS_HASH_LEN)) {
+		*out = m->chunk;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+static int mi_pack_present(void *ctx, const uint8_t pack[BFS_HASH_LEN])
+{
+	struct memidx *m = ctx;
+	int rc;
+
+	pthread_mutex_lock(&m->lock);
+	m->pack_asks++;
+	rc = memcmp(pack, m->chunk.pack, BFS_HASH_LEN) ? 0 : m->pack_answer;
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+static int mi_prev_entry(void *ctx, const char *key, const char *path,
+			 struct bfs_index_prev *out)
+{
+	struct memidx *m = ctx;
+	size_t n = strlen(path), k;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&m->lock);
+	m->prev_asks++;
+	snprintf(m->key, sizeof(m->key), "%s", key);
+	pthread_mutex_unlock(&m->lock);
+	k = m->prev_suffix ? strlen(m->prev_suffix) : 0;
+	if (!k || n < k || strcmp(path + n - k, m->prev_suffix))
+		return -ENOENT;
+	out->e = m->prev;
+	out->e.path = strdup(path);
+	out->e.path_len = n;
+	out->chunks = malloc(sizeof(*out->chunks));
+	if (!out->e.path || !out->chunks) {
+		bfs_index_prev_clear(out);
+		return -ENOMEM;
+	}
+	out->chunks[0] = m->chunk;
+	out->nchunks = 1;
+	return 0;
+}
+
+static int mi_record(void *ctx, const char *id, const void *manifest,
+		     size_t len, struct bfs_err *err)
+{
+	struct memidx *m = ctx;
+
+	(void)manifest;
+	(void)err;
+	m->records++;
+	snprintf(m->recorded, sizeof(m->recorded), "%s", id);
+	m->recorded_len = len;
+	return 0;
+}
+
+static bool mi_has_backup(void *ctx, const char *id)
+{
+	struct memidx *m = ctx;
+
+	return m->records && !strcmp(m->recorded, id);
+}
+
+static const struct bfs_index_ops memidx_ops = {
+	.name = "memory",
+	.chunk_find = mi_chunk_find,
+	.pack_present = mi_pack_present,
+	.prev_entry = mi_prev_entry,
+	.record = mi_record,
+	.has_backup = mi_has_backup,
+};
+
+static void memidx_init(struct memidx *m, const uint8_t *d, size_t n)
+{
+	memset(m, 0, sizeof(*m));
+	pthread_mutex_init(&m->lock, NULL);
+	m->idx.ops = &memidx_ops;
+	m->idx.ctx = m;
+	bfs_sha256(m->chunk.hash, d, n);
+	memset(m->chunk.pack, 0xab, BFS_HASH_LEN);
+	m->chunk.offset = 4096;
+	m->chunk.clen = (uint32_t)n / 2;
+	m->chunk.len = (uint32_t)n;
+	m->pack_answer = 1;
+}
+
+/* Back up d[0..n) as a.bin and b.bin (same bytes) through m.  One worker:
+ * two workers may both ask about one pack (harmless, but not countable). */
+static int mem_backup(struct memidx *m, const char *id, const uint8_t *d,
+		      size_t n, struct bfs_backup_stats *st)
+{
+	struct bfs_backup_opts o = { .id = id, .threads = 1 };
+	struct bfs_err err = { { 0 } };
+	struct bfs_backup *b = NULL;
+	int rc;
+
+	rc = bfs_backup_begin(repo, &m->idx, &o, &b, &err);
+	if (!rc)
+		rc = stream(b, "a.bin", d, n, BFS_PROFILE_FILES, &err);
+	if (!rc)
+		rc = stream(b, "b.bin", d, n, BFS_PROFILE_FILES, &err);
+	if (!rc)
+		return bfs_backup_commit(b, st, NULL, &err);
+	diag("%s: %s", id, err.msg);
+	bfs_backup_abort(b);
+	return rc;
+}
+
+static void test_memindex(void)
+{
+	size_t n = 1000;   /* below every minimum chunk size: one chunk */
+	uint8_t d[1000], other[1000];
+	struct bfs_backup_opts o = { .threads = 2 }, taken = { .id = "mem-hit" };
+	struct bfs_backup_stats st;
+	struct bfs_err err = { { 0 } };
+	struct bfs_backup *b = NULL;
+	struct bfs_source src = { .kind = BFS_SRC_FILES };
+	struct bfs_entry e;
+	struct memidx m;
+	struct prog pr = { 0 };
+	struct stat sb;
+	char dir[600], path[700], arg[700];
+	int rc;
+
+	fill(d, n, 31337);
+	fill(other, n, 31338);
+
+	/* dedup hit: the index knows the chunk, its pack is present */
+	memidx_init(&m, d, n);
+	rc = mem_backup(&m, "mem-hit", d, n, &st);
+	is_int(rc, 0, "mem index: backup with a known chunk");
+	is_int((int)st.chunks, 2, "mem index: two chunk refs");
+	is_int((int)st.new_chunks, 0, "mem index: dedup hit stores nothing");
+	ok(m.finds >= 1, "mem index: chunk_find asked (%u)", m.finds);
+	is_int((int)m.pack_asks, 1, "mem index: the pack asked about once");
+	is_int((int)m.records, 1, "mem index: manifest recorded");
+	is_str(m.recorded, "mem-hit", "mem index: recorded under its id");
+	ok(m.recorded_len > 0, "mem index: recorded bytes (%zu)",
+	   m.recorded_len);
+	rc = bfs_backup_begin(repo, &m.idx, &taken, &b, &err);
+	is_int(rc, -EEXIST, "mem index: an id the index knows is taken");
+	err.msg[0] = 0;
+	pthread_mutex_destroy(&m.lock);
+
+	/* pack absent: the chunk is stored again */
+	memidx_init(&m, d, n);
+	m.pack_answer = 0;
+	rc = mem_backup(&m, "mem-absent", d, n, &st);
+	is_int(rc, 0, "mem index: backup with the chunk's pack absent");
+	is_int((int)st.new_chunks, 1, "mem index: absent pack: stored again");
+	is_int((int)m.pack_asks, 1, "mem index: absent pack asked once");
+	pthread_mutex_destroy(&m.lock);
+
+	/* unknown chunk: new, pack never asked about */
+	memidx_init(&m, other, n);
+	rc = mem_backup(&m, "mem-new", d, n, &st);
+	is_int(rc, 0, "mem index: backup of an unknown chunk");
+	is_int((int)st.new_chunks, 1, "mem index: unknown chunk stored");
+	is_int((int)m.pack_asks, 0, "mem index: no pack asked about");
+	pthread_mutex_destroy(&m.lock);
+
+	/* unchanged file: the previous entry's chunks are reused unread */
+	snprintf(dir, sizeof(dir), "%s/memsrc", tmp);
+	mkdir(dir, 0755);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	wfile(path, d, n);
+	snprintf(path, sizeof(path), "%s/g", dir);
+	wfile(path, other, n);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	rc = stat(path, &sb);
+	is_int(rc, 0, "mem index: stat f");
+	memidx_init(&m, d, n);
+	memset(&e, 0, sizeof(e));
+	e.type = BFS_T_FILE;
+	e.size = n;
+	e.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+		     sb.st_mtim.tv_nsec;
+	e.ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 +
+		     sb.st_ctim.tv_nsec;
+	e.ino = sb.st_ino;
+	m.prev = e;
+	m.prev_suffix = "/f";
+	snprintf(arg, sizeof(arg), "mem=%s", dir);
+	src.arg = arg;
+	o.id = "mem-reuse";
+	o.progress = prog_cb;
+	o.progress_arg = &pr;
+	rc = bfs_backup_begin(repo, &m.idx, &o, &b, &err);
+	if (!rc)
+		rc = bfs_source_run(b, &src, &err);
+	if (!rc)
+		rc = bfs_backup_commit(b, &st, NULL, &err);
+	else
+		bfs_backup_abort(b);
+	is_int(rc, 0, "mem index: files source (%s)", err.msg);
+	is_int((int)pr.reused, 1, "mem index: unchanged f reused");
+	ok(m.prev_asks >= 2, "mem index: previous entries asked (%u)",
+	   m.prev_asks);
+	ok(!strncmp(m.key, "files:mem:", 10), "mem index: source key '%s'",
+	   m.key);
+	is_int((int)st.new_chunks, 1, "mem index: only g read and stored");
+	pthread_mutex_destroy(&m.lock);
 }
 
 static int bench(const char *spec)
@@ -967,6 +1202,10 @@ int main(void)
 	is_int(rc, 0, "catalog open (%s)", err.msg);
 	if (rc)
 		return tap_done();
+	rc = bfs_catalog_index_new(cat, repo, &idx);
+	is_int(rc, 0, "catalog index");
+	if (rc)
+		return tap_done();
 
 	if (getenv("BFS_WRITER_BENCH")) {
 		rc = bench(getenv("BFS_WRITER_BENCH"));
@@ -977,12 +1216,14 @@ int main(void)
 		test_command();
 		test_archive();
 		test_missing_pack();
+		test_memindex();
 		snprintf(path, sizeof(path), "%s/repo", tmp);
 		test_upload_fail(path);
 		test_upload_pool(path);
 		rc = 0;
 	}
 
+	bfs_index_free(idx);
 	bfs_catalog_close(cat);
 	bfs_repo_close(repo);
 	if (!getenv("BFS_KEEP_TMP")) {

@@ -1,0 +1,183 @@
+/* catalog_index.c - the index operations (src/index.h) over the SQLite
+ * catalog, for the backup writer and the sources.
+ *
+ * One catalog connection serves the writer's worker threads and the
+ * calling thread, so every operation holds `lock` around its catalog
+ * calls.  The root of the previous backup of a source is remembered for
+ * the last source key asked about (a source asks for many paths in a
+ * row); recording a manifest forgets it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/catalog.h"
+#include "src/index.h"
+
+struct cat_index {
+	struct bfs_index idx;       /* idx.ctx == this */
+	struct bfs_catalog *cat;    /* borrowed */
+	struct bfs_repo *repo;      /* borrowed */
+	pthread_mutex_t lock;       /* protects cat and the fields below */
+	char *key;                  /* last source key asked about, owned */
+	int64_t root;               /* its previous root; 0: none */
+};
+
+static int ci_chunk_find(void *ctx, const uint8_t hash[BFS_HASH_LEN],
+			 struct bfs_chunkref *out)
+{
+	struct cat_index *x = ctx;
+	int rc;
+
+	pthread_mutex_lock(&x->lock);
+	rc = bfs_catalog_chunk_lookup(x->cat, hash, out);
+	pthread_mutex_unlock(&x->lock);
+	return rc;
+}
+
+/* Asked of the store, not of the catalog: the catalog is what may be
+ * wrong.  No lock: the store is thread-safe. */
+static int ci_pack_present(void *ctx, const uint8_t pack[BFS_HASH_LEN])
+{
+	struct cat_index *x = ctx;
+	char key[BFS_KEY_MAX];
+	uint64_t size;
+	int rc;
+
+	bfs_repo_pack_key(key, pack);
+	rc = bfs_store_stat(x->repo->store, key, &size, NULL);
+	if (rc == -ENOENT)
+		return 0;
+	return rc ? rc : 1;
+}
+
+/* Root of the newest backup of source_key (0: none), with the lock. */
+static int prev_root(struct cat_index *x, const char *source_key,
+		     int64_t *root)
+{
+	char *k;
+	int rc;
+
+	if (x->key && !strcmp(x->key, source_key)) {
+		*root = x->root;
+		return 0;
+	}
+	k = strdup(source_key);
+	if (!k)
+		return -ENOMEM;
+	rc = bfs_catalog_prev_source(x->cat, source_key, root, NULL);
+	if (rc)
+		*root = 0;
+	free(x->key);
+	x->key = k;
+	x->root = *root;
+	return 0;
+}
+
+static int ci_prev_entry(void *ctx, const char *source_key, const char *path,
+			 struct bfs_index_prev *out)
+{
+	struct cat_index *x = ctx;
+	struct bfs_cat_entry ce;
+	int64_t root;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&ce, 0, sizeof(ce));
+	pthread_mutex_lock(&x->lock);
+	rc = prev_root(x, source_key, &root);
+	if (!rc && !root)
+		rc = -ENOENT;
+	if (!rc)
+		rc = bfs_catalog_lookup_path(x->cat, root, path, &ce, NULL);
+	if (!rc && ce.e.type == BFS_T_FILE && !ce.e.error)
+		rc = bfs_catalog_chunks(x->cat, ce.id, &out->chunks,
+					&out->nchunks, NULL);
+	pthread_mutex_unlock(&x->lock);
+	if (rc)
+		goto out_clear;
+	/* the catalog keeps the name only; hand back the whole path */
+	out->e = ce.e;
+	memset(&ce.e, 0, sizeof(ce.e));
+	free(out->e.path);
+	out->e.path = strdup(path);
+	if (!out->e.path) {
+		rc = -ENOMEM;
+		goto out_clear;
+	}
+	out->e.path_len = strlen(path);
+	return 0;
+
+out_clear:
+	bfs_cat_entry_clear(&ce);
+	bfs_index_prev_clear(out);
+	return rc;
+}
+
+static int ci_record(void *ctx, const char *id, const void *manifest,
+		     size_t len, struct bfs_err *err)
+{
+	struct cat_index *x = ctx;
+	int rc;
+
+	pthread_mutex_lock(&x->lock);
+	rc = bfs_catalog_ingest(x->cat, id, manifest, len, err);
+	free(x->key);
+	x->key = NULL;
+	pthread_mutex_unlock(&x->lock);
+	return rc;
+}
+
+static bool ci_has_backup(void *ctx, const char *id)
+{
+	struct cat_index *x = ctx;
+	struct bfs_backup_info info;
+	int rc;
+
+	memset(&info, 0, sizeof(info));
+	pthread_mutex_lock(&x->lock);
+	rc = bfs_catalog_find_backup(x->cat, id, &info, NULL);
+	pthread_mutex_unlock(&x->lock);
+	bfs_backup_info_clear(&info);
+	return rc == 0;
+}
+
+static void ci_destroy(void *ctx)
+{
+	struct cat_index *x = ctx;
+
+	pthread_mutex_destroy(&x->lock);
+	free(x->key);
+	free(x);
+}
+
+static const struct bfs_index_ops catalog_index_ops = {
+	.name = "catalog",
+	.chunk_find = ci_chunk_find,
+	.pack_present = ci_pack_present,
+	.prev_entry = ci_prev_entry,
+	.record = ci_record,
+	.has_backup = ci_has_backup,
+	.destroy = ci_destroy,
+};
+
+int bfs_catalog_index_new(struct bfs_catalog *cat, struct bfs_repo *repo,
+			  struct bfs_index **out)
+{
+	struct cat_index *x;
+
+	*out = NULL;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	pthread_mutex_init(&x->lock, NULL);
+	x->cat = cat;
+	x->repo = repo;
+	x->idx.ops = &catalog_index_ops;
+	x->idx.ctx = x;
+	*out = &x->idx;
+	return 0;
+}

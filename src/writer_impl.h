@@ -1,0 +1,233 @@
+/* writer_impl.h - the state of one backup being written, shared by the
+ * writer's own files only (not by the sources: they use writer_int.h).
+ *
+ *   writer.c       public API: begin, entries, files, commit, abort
+ *   writer_pipe.c  the pipeline: workers, in-order consumer, packs,
+ *                  manifest output, uploaders
+ *   writer_path.c  paths written so far, implicit parents, owner names
+ *   writer_set.c   the writer's hash sets (over bfs_hmap)
+ *
+ * Data flow and threads:
+ *
+ *   calling thread            worker pool               uploader pool
+ *   --------------            -----------               -------------
+ *   file_write: cut chunks -> ring slot (in order) ->   SHA-256, dedup
+ *   add/end/...: entry ops -> ring slot (no work)       check, zstd if new
+ *   consume oldest slot (in order) <-------------------'
+ *     new chunk -> pack builder -> full pack -> upload pool -> store put
+ *     (U uploader threads put packs in parallel, in any order; commit
+ *     waits for them all before the manifest is written)
+ *     chunk refs + entries -> manifest writer (or the pending queue while
+ *     they reference the still-open pack, whose id is known at finish)
+ *
+ * Every manifest operation (entry, end of file, cancel, reuse) travels
+ * through the ring too, so the manifest order is the order of the calls.
+ * The pools only run jobs; the order is kept by the ring: the consumer
+ * always takes the oldest slot and waits for its `done`.
+ *
+ * Memory bound: ring slots (2 * threads + 2, each one chunk plus its
+ * frame), the chunker buffer (2 x max chunk), the open pack plus at most
+ * 2U + 1 finished packs (U + 1 queued in the upload pool, U being
+ * uploaded), the pending queue (bounded by PENDING_MAX: the open pack is
+ * finished early when it would grow beyond), the chunk refs of the file
+ * being consumed (spilled to the manifest beyond SPILL_CHUNKS), and two
+ * sets that grow with the backup: new chunks (56 bytes each) and paths
+ * (32 bytes each, a truncated SHA-256 per path), plus one control byte
+ * per slot of each set.
+ */
+#ifndef BFS_WRITER_IMPL_H
+#define BFS_WRITER_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "index.h"
+#include "pack.h"
+#include "pool.h"
+#include "writer.h"
+#include "writer_int.h"
+#include "writer_set.h"
+
+/* overridable so a test build can exercise the spill paths cheaply */
+#ifndef PENDING_MAX
+#define PENDING_MAX (32u << 20)
+#endif
+#ifndef SPILL_CHUNKS
+#define SPILL_CHUNKS 65536
+#endif
+
+enum job_kind { J_CHUNK, J_ENTRY, J_FILE_END, J_CANCEL, J_REUSE };
+enum job_result { R_NEW, R_SESSION, R_INDEX, R_ERR };
+
+/* One ring slot.  J_CHUNK slots run in the worker pool; the others need
+ * no work and are done at submit. */
+struct job {
+	struct bfs_backup *b;
+	int kind;
+	bool done;                  /* protected by ring_lock */
+	uint8_t *data;              /* J_CHUNK: plain bytes (cap = datacap) */
+	size_t len, datacap;
+	uint8_t hash[BFS_HASH_LEN];
+	int result;                 /* enum job_result */
+	struct bfs_chunkref cref;   /* R_INDEX: where it is */
+	struct bfs_buf z;           /* R_NEW: the zstd frame */
+	int err;                    /* R_ERR */
+	char errmsg[256];
+	struct bfs_entry *e;        /* entry ops: owned */
+	struct bfs_chunkref *chunks;/* J_REUSE: owned */
+	size_t nchunks;
+};
+
+/* A manifest operation waiting for its pack id (or behind one that is). */
+struct mop {
+	struct bfs_entry *e;        /* entry (owned), or NULL for a chunk */
+	int32_t pack_idx;           /* chunk: -1 when ref.pack is final */
+	struct bfs_chunkref ref;
+};
+
+struct mopvec {
+	struct mop *v;
+	size_t n, cap;
+	size_t bytes;               /* approximate memory held */
+};
+
+struct packinfo {
+	uint8_t id[BFS_HASH_LEN];
+	bool done;
+};
+
+struct owner_cache {
+	uint32_t id;
+	char *name;                 /* NULL: unknown */
+};
+
+struct bfs_backup {
+	struct bfs_repo *repo;      /* borrowed */
+	const struct bfs_index *idx;/* borrowed, may be NULL; thread-safe */
+	char id[129];
+	int64_t time_ns;
+	int64_t start_mono;
+	char *host;
+	char **tags;
+	struct bfs_buf sources;     /* JSON array text, without the ']' */
+	unsigned nsources;
+
+	struct bfs_manifest_writer *mw;
+	struct bfs_backup_stats stats;
+	bool partial;
+	uint64_t reused_files;
+	uint64_t bytes_read;
+
+	/* sticky failure: once set every call returns it */
+	int failed;
+	struct bfs_err fail_err;
+
+	/* worker pool and ring; ring_lock protects job.done (lock order:
+	 * ring_lock is never held with dedup_lock or up_lock) */
+	struct bfs_pool *workers;
+	pthread_mutex_t ring_lock;
+	pthread_cond_t done_cond;
+	struct job *jobs;
+	size_t njobs;
+	uint64_t head, tail;        /* submitted, consumed (calling thread) */
+
+	/* dedup_lock protects `chunks` and `packs_seen` while the workers
+	 * run; it is a leaf lock, never held across an index or store call */
+	pthread_mutex_t dedup_lock;
+	struct chunkset chunks;
+	/* Packs that index dedup hits point into, checked once each: the
+	 * index is a cache and may name packs this location does not hold
+	 * (a catalog shared by two copies of one repository, a pack removed
+	 * by hand). */
+	struct packset packs_seen;
+
+	/* calling thread only */
+	struct pathset paths;
+	char *last_parent;          /* parent dir known to exist */
+	size_t last_parent_len;
+	struct bfs_pack_builder *pb;
+	int32_t open_pack;          /* index in packs, -1 if none */
+	struct packinfo *packs;
+	size_t npacks, packcap;
+	struct mopvec pending;      /* waiting for the open pack */
+	struct mopvec cur;          /* chunk refs of the file being consumed */
+	bool cur_spilled;
+	uint64_t cur_bytes;         /* plain bytes of those chunks */
+
+	/* the file being streamed (calling-thread side) */
+	bool in_file;
+	struct bfs_entry *fe;
+	enum bfs_profile profile;
+	uint8_t *cbuf;              /* chunker buffer */
+	size_t cbuf_cap, cbuf_pos, cbuf_len;
+	uint64_t fsize, fchunks;
+
+	/* uploader pool (U threads, U + 1 queued packs): up_lock protects
+	 * up_err and up_errmsg (a leaf, never held across a store call) */
+	struct bfs_pool *uploaders;
+	pthread_mutex_t up_lock;
+	int up_err;
+	struct bfs_err up_errmsg;
+
+	/* progress */
+	bfs_progress_cb progress;
+	void *progress_arg;
+	int64_t last_progress;
+	char *current;              /* owned copy of the last file's path */
+
+	/* owner name caches */
+	struct owner_cache *users, *groups;
+	size_t nusers, ngroups;
+};
+
+/* ---- writer_pipe.c ----------------------------------------------------- */
+
+char *wr_dupn(const char *s, size_t n);
+void wr_entry_free(struct bfs_entry *e);
+/* Deep copy of e (strings owned by the copy), NULL on ENOMEM. */
+struct bfs_entry *wr_entry_dup(const struct bfs_entry *e);
+
+/* Fail the backup (sticky, the first failure wins); returns the code. */
+int wr_fail(struct bfs_backup *b, int code, const struct bfs_err *why);
+/* The sticky failure (also an upload failure), copied to err; 0 if none. */
+int wr_failed(struct bfs_backup *b, struct bfs_err *err);
+/* Out of memory: fail the backup and report it. */
+int wr_nomem(struct bfs_backup *b, struct bfs_err *err);
+void wr_progress(struct bfs_backup *b, bool force);
+
+/* Start the worker pool (nworkers) and the uploader pool (nup). */
+int wr_pipe_start(struct bfs_backup *b, unsigned nworkers, unsigned nup,
+		  struct bfs_err *err);
+/* Stop both pools (discarding queued uploads).  Safe to call twice. */
+void wr_pipe_stop(struct bfs_backup *b);
+/* Stop the pools and free the ring, the queues, the packs and the pack
+ * builder. */
+void wr_pipe_free(struct bfs_backup *b);
+/* Consume every submitted op, finish the open pack, flush the pending
+ * queue and wait for every upload; then stop the pools.  0 or the
+ * sticky failure. */
+int wr_pipe_finish(struct bfs_backup *b);
+
+/* A free ring slot (consuming the oldest if the ring is full).  Fill it,
+ * then wr_submit_chunk it. */
+int wr_slot_get(struct bfs_backup *b, struct job **out);
+int wr_submit_chunk(struct bfs_backup *b, struct job *j);
+/* Queue an entry op (ownership of e and chunks transferred, even on
+ * failure). */
+int wr_submit_entry(struct bfs_backup *b, struct bfs_entry *e, int kind,
+		    struct bfs_chunkref *chunks, size_t n);
+
+/* ---- writer_path.c ----------------------------------------------------- */
+
+/* Common checks for a new path; records its kind.  *skip is set when the
+ * op must be dropped silently.  0 or -errno with a message. */
+int wr_path_claim(struct bfs_backup *b, const struct bfs_entry *e,
+		  bool is_error, bool *skip, struct bfs_err *err);
+int wr_check_type(const struct bfs_entry *e, struct bfs_err *err);
+/* Normalise mode/size and fill owner names.  0 or -ENOMEM. */
+int wr_entry_prepare(struct bfs_backup *b, struct bfs_entry *c);
+/* Free the owner caches. */
+void wr_owners_free(struct bfs_backup *b);
+
+#endif
