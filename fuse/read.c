@@ -178,5 +178,5 @@ void mnt_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, v.iov[0].iov_base, v.iov[0].iov_len);
 	else
 		fuse_reply_iov(req, v.iov, (int)v.n);
-	bfs_rview_release(f->rf, &v);
+	bfs_rview_release(&v);
 }

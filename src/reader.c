@@ -653,16 +653,17 @@ ssize_t bfs_rfile_view(struct bfs_rfile *f, uint64_t off, size_t len,
 		v->iov[i].iov_len = (size_t)(ce - cs);
 	}
 	v->n = n;
+	v->r = r;
 	v->ents = ents;
 	v->nents = n;
 	v->bytes = (size_t)(end - off);
 	return (ssize_t)v->bytes;
 }
 
-void bfs_rview_release(struct bfs_rfile *f, struct bfs_rview *v)
+void bfs_rview_release(struct bfs_rview *v)
 {
 	if (v->ents)
-		release_all(f->r, v->ents, v->nents);
+		release_all(v->r, v->ents, v->nents);
 	free(v->ents);
 	free(v->iov);
 	memset(v, 0, sizeof(*v));
@@ -683,6 +684,6 @@ ssize_t bfs_rfile_read(struct bfs_rfile *f, void *buf, size_t len,
 		       v.iov[i].iov_len);
 		at += v.iov[i].iov_len;
 	}
-	bfs_rview_release(f, &v);
+	bfs_rview_release(&v);
 	return got;
 }

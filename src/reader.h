@@ -87,12 +87,15 @@ uint64_t bfs_rfile_size(const struct bfs_rfile *f);   /* recorded size */
 uint64_t bfs_rfile_covered(const struct bfs_rfile *f); /* sum of lengths */
 
 /* Pinned pieces of a range, straight from the cache (no copy).  iov[0..n)
- * stays valid until bfs_rview_release. */
+ * stays valid until bfs_rview_release, which does not need the rfile
+ * (the mount replies, and the kernel may close the file, before the
+ * view is released). */
 struct bfs_rview {
 	struct iovec *iov;
 	size_t n;
 	size_t bytes;                   /* sum of the iov lengths */
-	struct bfs_cc_entry **ents;     /* private */
+	struct bfs_reader *r;           /* private */
+	struct bfs_cc_entry **ents;
 	size_t nents;
 };
 
@@ -103,7 +106,7 @@ struct bfs_rview {
  * nothing is pinned.  Counts the read for sequential detection. */
 ssize_t bfs_rfile_view(struct bfs_rfile *f, uint64_t off, size_t len,
 		       struct bfs_rview *v, struct bfs_err *err);
-void bfs_rview_release(struct bfs_rfile *f, struct bfs_rview *v);
+void bfs_rview_release(struct bfs_rview *v);   /* unpin; v zeroed */
 
 /* Copy [off, off + len) (clipped to the size) into buf.  Returns the
  * bytes copied or the errors of bfs_rfile_view. */
