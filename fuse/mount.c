@@ -382,8 +382,6 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 		m->ra_bytes = 0;
 	pthread_mutex_init(&m->threads_lock, NULL);
 	pthread_mutex_init(&m->logged_lock, NULL);
-	pthread_mutex_init(&m->ra.lock, NULL);
-	pthread_cond_init(&m->ra.cond, NULL);
 	pthread_mutex_init(&m->sync.lock, NULL);
 	pthread_cond_init(&m->sync.cond, NULL);
 	rc = pthread_key_create(&m->key, thread_cat_destroy);
@@ -396,6 +394,20 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 	if (rc < 0) {
 		bfs_err_set(err, rc, "cannot create the chunk cache");
 		goto out_free;
+	}
+	{
+		struct bfs_reader_config rc_cfg = {
+			.threads = o->readahead_workers ? o->readahead_workers
+							: 4,
+			.ra_bytes = m->ra_bytes,
+			.ra_chunks = m->ra_chunks,
+		};
+
+		rc = bfs_reader_create(repo, m->cache, &rc_cfg, &m->reader);
+		if (rc < 0) {
+			bfs_err_set(err, rc, "cannot create the reader");
+			goto out_free;
+		}
 	}
 
 	/* ro always; private unless allow_other, which also makes the
@@ -451,14 +463,14 @@ int bfs_mount_serve(struct bfs_mount *m, struct bfs_err *err)
 	struct fuse_loop_config cfg = { .clone_fd = 0, .max_idle_threads = 16 };
 	int rc;
 
-	rc = mnt_ra_start(m, m->o.readahead_workers ? m->o.readahead_workers
-						    : 4);
+	/* Start the readahead workers now rather than on the first read. */
+	rc = bfs_reader_start(m->reader);
 	if (rc < 0)
-		return bfs_err_set(err, rc, "cannot start readahead threads");
+		return bfs_err_set(err, rc,
+				   "cannot start readahead threads");
 	if (m->o.sync_interval_ms) {
 		rc = pthread_create(&m->sync.th, NULL, sync_main, m);
 		if (rc) {
-			mnt_ra_stop(m);
 			return bfs_err_set(err, -rc,
 					   "cannot start the sync thread");
 		}
@@ -501,7 +513,6 @@ out_stop:
 		pthread_join(m->sync.th, NULL);
 		m->sync.started = false;
 	}
-	mnt_ra_stop(m);
 	return rc;
 }
 
@@ -519,6 +530,7 @@ static void free_common(struct bfs_mount *m)
 	m->threads = NULL;
 	if (m->key_created)
 		pthread_key_delete(m->key);
+	bfs_reader_destroy(m->reader);
 	bfs_chunkcache_free(m->cache);
 	free(m->logged);
 	free(m->mountpoint);

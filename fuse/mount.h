@@ -8,9 +8,9 @@
  * from catalog entry ids (ino = id + BFS_INO_BASE; 1 = root, 2 = latest);
  * the members of a hardlink group share the inode of the entry that
  * carries the data.  Every FUSE worker thread has its own read-only
- * catalog connection (pthread key).  File contents come from a shared LRU
- * of decompressed chunks (src/chunkcache.h) filled with
- * bfs_repo_read_chunks, with readahead for sequential readers.  A
+ * catalog connection (pthread key).  File contents come from the read
+ * engine (src/reader.h) over a shared LRU of decompressed chunks
+ * (src/chunkcache.h), with readahead for sequential readers.  A
  * background thread syncs the catalog with the repository every
  * sync_interval_ms and invalidates the root when backups come or go.
  *

@@ -1,9 +1,9 @@
 /* mount_int.h - state shared by the files of the FUSE driver.  Private to
  * fuse/.
  *
- * Lock order: ra.lock, fh->lock and names_lock are leaves (nothing else is
- * taken while holding them); the chunk cache's own lock is taken by the
- * cache functions only.
+ * Lock order: names_lock is a leaf (nothing else is taken while holding
+ * it); the chunk cache and the read engine take their own locks only
+ * inside their functions.
  */
 #ifndef BFS_FUSE_MOUNT_INT_H
 #define BFS_FUSE_MOUNT_INT_H
@@ -19,6 +19,7 @@
 #include "catalog/catalog.h"
 #include "fuse/mount.h"
 #include "src/chunkcache.h"
+#include "src/reader.h"
 #include "src/repo.h"
 
 #define TIMEOUT_BACKUP 3600.0   /* inside a backup: immutable */
@@ -33,20 +34,6 @@ struct thread_cat {
 	struct thread_cat *prev, *next;   /* m->threads, m->threads_lock */
 };
 
-/* A job for the readahead pool.  Readahead: chunks to bring into the
- * cache (ents NULL).  Delegated load: a foreground read's entries it
- * acquired with BFS_CC_LOAD (ents set); whoever claims it first (a worker
- * or the reader itself) loads and completes them; the reader and the
- * queue each hold a reference (nref). */
-struct ra_job {
-	struct ra_job *next;
-	size_t n;
-	struct bfs_cc_entry **ents;
-	atomic_int nref;
-	atomic_bool claimed;
-	struct bfs_chunkref refs[];
-};
-
 struct bfs_mount {
 	struct bfs_mount_opts o;          /* strings below are owned copies */
 	char *mountpoint, *catalog_path, *repo_id, *fsname, *fuse_opts;
@@ -57,6 +44,7 @@ struct bfs_mount {
 	uid_t uid;
 	gid_t gid;
 	struct bfs_chunkcache *cache;
+	struct bfs_reader *reader;       /* over repo and cache */
 	uint64_t ra_bytes;
 	unsigned ra_chunks;
 	atomic_bool ready_sent;
@@ -67,17 +55,6 @@ struct bfs_mount {
 	bool key_created;
 	pthread_mutex_t threads_lock;
 	struct thread_cat *threads;
-
-	/* Readahead pool. */
-	struct {
-		pthread_mutex_t lock;     /* protects the fields below */
-		pthread_cond_t cond;
-		struct ra_job *head, *tail;
-		unsigned queued;
-		bool stop;
-		pthread_t *th;
-		unsigned nth;
-	} ra;
 
 	/* Catalog sync thread. */
 	struct {
@@ -114,9 +91,5 @@ void mnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void mnt_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	      struct fuse_file_info *fi);
 void mnt_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-
-/* Readahead pool (read.c). */
-int mnt_ra_start(struct bfs_mount *m, unsigned nthreads);
-void mnt_ra_stop(struct bfs_mount *m);
 
 #endif

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "catalog/catalog_iter.h"
 #include "fuse/mount_int.h"
 #include "src/log.h"
 
@@ -387,56 +388,52 @@ static int dirh_push(struct dirh *d, int64_t id, const char *name,
 	return 0;
 }
 
-struct batch_arg {
-	struct dirh *d;
-	struct bfs_catalog *cat;
-	int rc;
-};
-
-static int batch_cb(void *arg, const struct bfs_cat_entry *e)
+/* The attributes readdirplus shows for e: a hardlink shows the data
+ * entry's attributes and inode. */
+static void child_stat(struct bfs_catalog *cat, const struct bfs_cat_entry *e,
+		       struct stat *st)
 {
-	struct batch_arg *a = arg;
-	struct stat st;
-
 	if (e->link_id && e->link_id != e->id) {
-		/* Hardlink: the data entry's attributes and inode.  Another
-		 * query on this connection inside the callback is fine: the
-		 * catalog prepares a fresh statement when one is busy. */
 		struct bfs_cat_entry t = { 0 };
 
-		if (bfs_catalog_get(a->cat, e->link_id, &t, NULL) == 0) {
-			fill_stat(&st, &t);
+		if (bfs_catalog_get(cat, e->link_id, &t, NULL) == 0) {
+			fill_stat(st, &t);
 			bfs_cat_entry_clear(&t);
-		} else {
-			fill_stat(&st, e);
+			return;
 		}
-	} else {
-		fill_stat(&st, e);
 	}
-	a->rc = dirh_push(a->d, e->id, e->e.path ? e->e.path : "", &st);
-	return a->rc;
+	fill_stat(st, e);
 }
 
+/* Load the batch of children with ids > after (one catalog page). */
 static int load_batch(struct dirh *d, struct bfs_catalog *cat, int64_t after)
 {
-	struct batch_arg a = { d, cat, 0 };
+	struct bfs_catalog_iter it;
+	const struct bfs_cat_entry *items;
 	struct bfs_err err = { "" };
+	size_t n = 0, i;
 	int rc;
 
 	dirh_clear(d);
 	d->after = after;
 	d->eof = false;
-	rc = bfs_catalog_readdir(cat, d->dir, after, DIR_BATCH, batch_cb, &a,
-				 &err);
-	if (a.rc < 0)
-		rc = a.rc;
+	bfs_catalog_iter_init(&it, cat, d->dir, after, DIR_BATCH);
+	rc = bfs_catalog_iter_page(&it, &items, &n, &err);
+	for (i = 0; rc == 0 && i < n; i++) {
+		struct stat st;
+
+		child_stat(cat, &items[i], &st);
+		rc = dirh_push(d, items[i].id,
+			       items[i].e.path ? items[i].e.path : "", &st);
+	}
+	bfs_catalog_iter_fini(&it);
 	if (rc < 0) {
 		bfs_err_log("catalog: cannot list directory %lld: %s",
 			    (long long)d->dir, bfs_err_str(&err, rc));
 		dirh_clear(d);
 		return rc;
 	}
-	d->eof = d->n < DIR_BATCH;
+	d->eof = n < DIR_BATCH;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "chunkcache.h"
+#include "hmap.h"
 
 enum { CC_LOADING, CC_READY, CC_FAILED };
 
@@ -16,8 +17,7 @@ struct bfs_cc_entry {
 	int state;                     /* CC_*; protected by cc->lock */
 	int rc;                        /* loader's error when CC_FAILED */
 	unsigned refs;                 /* protected by cc->lock */
-	bool in_table;                 /* counted in cc->bytes */
-	struct bfs_cc_entry *hnext;    /* hash chain */
+	bool in_table;                 /* in cc->map, counted in cc->bytes */
 	/* In the LRU list iff in_table && state == CC_READY && refs == 0. */
 	struct bfs_cc_entry *prev, *next;
 	uint8_t *data;
@@ -26,16 +26,27 @@ struct bfs_cc_entry {
 struct bfs_chunkcache {
 	pthread_mutex_t lock;          /* protects everything below */
 	pthread_cond_t done;           /* broadcast when a load completes */
-	struct bfs_cc_entry **buckets;
-	size_t nbuckets;               /* power of two */
+	struct bfs_hmap map;           /* struct cc_rec by (hash, len) */
 	struct bfs_cc_entry *head, *tail;   /* LRU: head most recent */
 	struct bfs_cc_stats st;
 };
 
-static size_t bucket_of(const struct bfs_chunkcache *cc, const uint8_t *hash)
+/* The map's record: the key is the chunk hash and its length (an entry
+ * with another length is another chunk); SHA-256 bytes are uniform, so
+ * the first 8 are the hash. */
+struct cc_rec {
+	uint8_t hash[BFS_HASH_LEN];
+	uint32_t len;
+	uint32_t pad;
+	struct bfs_cc_entry *e;
+};
+#define CC_KEY_SIZE (BFS_HASH_LEN + sizeof(uint32_t))
+
+static void make_key(struct cc_rec *k, const uint8_t *hash, uint32_t len)
 {
-	/* SHA-256 bytes are uniform: the first 8 make a good hash. */
-	return (size_t)bfs_get_le64(hash) & (cc->nbuckets - 1);
+	memset(k, 0, sizeof(*k));
+	memcpy(k->hash, hash, BFS_HASH_LEN);
+	k->len = len;
 }
 
 static void lru_unlink(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
@@ -74,16 +85,13 @@ static void entry_free(struct bfs_cc_entry *e)
 	free(e);
 }
 
-/* Remove e from the hash table and the byte count (not from the LRU). */
+/* Remove e from the map and the byte count (not from the LRU). */
 static void table_remove(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
 {
-	struct bfs_cc_entry **pp = &cc->buckets[bucket_of(cc, e->hash)];
+	struct cc_rec k;
 
-	while (*pp && *pp != e)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = e->hnext;
-	e->hnext = NULL;
+	make_key(&k, e->hash, e->len);
+	bfs_hmap_remove(&cc->map, &k);
 	e->in_table = false;
 	cc->st.bytes -= e->len;
 	cc->st.entries--;
@@ -103,30 +111,6 @@ static void make_room(struct bfs_chunkcache *cc, uint64_t need)
 	}
 }
 
-static void grow_table(struct bfs_chunkcache *cc)
-{
-	struct bfs_cc_entry **nb;
-	size_t n = cc->nbuckets * 2, i;
-
-	nb = calloc(n, sizeof(*nb));
-	if (!nb)
-		return;    /* longer chains, still correct */
-	for (i = 0; i < cc->nbuckets; i++) {
-		struct bfs_cc_entry *e = cc->buckets[i], *next;
-
-		for (; e; e = next) {
-			size_t b = (size_t)bfs_get_le64(e->hash) & (n - 1);
-
-			next = e->hnext;
-			e->hnext = nb[b];
-			nb[b] = e;
-		}
-	}
-	free(cc->buckets);
-	cc->buckets = nb;
-	cc->nbuckets = n;
-}
-
 int bfs_chunkcache_new(uint64_t max_bytes, struct bfs_chunkcache **out)
 {
 	struct bfs_chunkcache *cc;
@@ -137,9 +121,8 @@ int bfs_chunkcache_new(uint64_t max_bytes, struct bfs_chunkcache **out)
 	cc = calloc(1, sizeof(*cc));
 	if (!cc)
 		return -ENOMEM;
-	cc->nbuckets = 1024;
-	cc->buckets = calloc(cc->nbuckets, sizeof(*cc->buckets));
-	if (!cc->buckets) {
+	if (bfs_hmap_init(&cc->map, sizeof(struct cc_rec), CC_KEY_SIZE, 1024,
+			  BFS_HMAP_PREHASHED) < 0) {
 		free(cc);
 		return -ENOMEM;
 	}
@@ -152,19 +135,14 @@ int bfs_chunkcache_new(uint64_t max_bytes, struct bfs_chunkcache **out)
 
 void bfs_chunkcache_free(struct bfs_chunkcache *cc)
 {
-	size_t i;
+	struct cc_rec *r;
+	size_t it = 0;
 
 	if (!cc)
 		return;
-	for (i = 0; i < cc->nbuckets; i++) {
-		struct bfs_cc_entry *e = cc->buckets[i], *next;
-
-		for (; e; e = next) {
-			next = e->hnext;
-			entry_free(e);
-		}
-	}
-	free(cc->buckets);
+	while ((r = bfs_hmap_next(&cc->map, &it)))
+		entry_free(r->e);
+	bfs_hmap_fini(&cc->map);
 	pthread_cond_destroy(&cc->done);
 	pthread_mutex_destroy(&cc->lock);
 	free(cc);
@@ -173,12 +151,11 @@ void bfs_chunkcache_free(struct bfs_chunkcache *cc)
 static struct bfs_cc_entry *find(struct bfs_chunkcache *cc,
 				 const uint8_t *hash, uint32_t len)
 {
-	struct bfs_cc_entry *e = cc->buckets[bucket_of(cc, hash)];
+	struct cc_rec k, *r;
 
-	for (; e; e = e->hnext)
-		if (e->len == len && memcmp(e->hash, hash, BFS_HASH_LEN) == 0)
-			return e;
-	return NULL;
+	make_key(&k, hash, len);
+	r = bfs_hmap_find(&cc->map, &k);
+	return r ? r->e : NULL;
 }
 
 /* Take a reference on a found entry; returns its state for the caller. */
@@ -200,7 +177,7 @@ int bfs_chunkcache_acquire(struct bfs_chunkcache *cc,
 			   struct bfs_cc_entry **out)
 {
 	struct bfs_cc_entry *e;
-	size_t b;
+	struct cc_rec k;
 	int rc;
 
 	*out = NULL;
@@ -228,11 +205,13 @@ int bfs_chunkcache_acquire(struct bfs_chunkcache *cc,
 	e->state = CC_LOADING;
 	e->refs = 1;
 	e->in_table = true;
-	if (cc->st.entries + 1 > cc->nbuckets)
-		grow_table(cc);
-	b = bucket_of(cc, hash);
-	e->hnext = cc->buckets[b];
-	cc->buckets[b] = e;
+	make_key(&k, hash, len);
+	k.e = e;
+	if (bfs_hmap_insert(&cc->map, &k, NULL) < 0) {
+		entry_free(e);
+		rc = -ENOMEM;
+		goto out_unlock;
+	}
 	cc->st.entries++;
 	cc->st.bytes += len;
 	if (cc->st.bytes > cc->st.peak_bytes)

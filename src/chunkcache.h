@@ -1,8 +1,9 @@
 /* chunkcache.h - a shared, bounded LRU of decompressed chunks, keyed by
  * chunk hash (SHA-256 of the plain bytes).
  *
- * Used by the mount: many FUSE worker threads and the readahead workers
- * share one cache.  Entries are reference-counted: an entry somebody holds
+ * Used by the read engine (reader.h): the mount's FUSE worker threads and
+ * the reader's pool (readahead, delegated runs) share one cache.  The
+ * table is a bfs_hmap keyed by (hash, length).  Entries are reference-counted: an entry somebody holds
  * is never freed or evicted (it is "pinned").  Loading is single-flight:
  * the first thread to ask for a missing chunk gets BFS_CC_LOAD and must
  * fill the entry and call bfs_chunkcache_complete(); every other thread

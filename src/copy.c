@@ -5,8 +5,9 @@
  * front; the target's set grows as packs are copied, so later backups
  * sharing packs copy nothing twice.
  *
- * Threads: bfs_copy runs `jobs` workers per backup for the pack transfers.
- * copy_state.lock protects next, first error and the progress callback;
+ * Threads: bfs_copy runs a bfs_pool of `jobs` workers per backup for the
+ * pack transfers.  copy_state.lock protects the first error, the counters
+ * and the progress callback;
  * the pack sets are only touched by the calling thread, between batches.
  */
 #include "config.h"
@@ -22,6 +23,7 @@
 #include "format.h"
 #include "log.h"
 #include "manifest.h"
+#include "pool.h"
 
 #define COPY_JOBS_DEFAULT 4
 #define COPY_JOBS_MAX 32
@@ -292,7 +294,6 @@ struct copy_state {
 	size_t ntodo;
 
 	pthread_mutex_t lock;     /* protects everything below */
-	size_t next;
 	int rc;
 	struct bfs_err err;
 	uint64_t packs, bytes;
@@ -346,55 +347,72 @@ out_free:
 	return rc;
 }
 
-static void *pack_worker(void *arg)
+struct pack_job {
+	struct copy_state *cs;
+	const struct pack_item *p;
+};
+
+/* One pack, in a pool worker.  After the first error the remaining jobs
+ * return at once. */
+static void pack_job_main(void *arg, void *tls)
 {
-	struct copy_state *cs = arg;
+	struct pack_job *j = arg;
+	struct copy_state *cs = j->cs;
 	struct bfs_err err = { { 0 } };
+	bool skip;
+	int rc;
 
-	for (;;) {
-		size_t i;
-		int rc;
-
+	(void)tls;
+	pthread_mutex_lock(&cs->lock);
+	skip = cs->rc != 0;
+	pthread_mutex_unlock(&cs->lock);
+	if (skip)
+		return;
+	rc = copy_one_pack(cs, j->p, &err);
+	if (rc) {
 		pthread_mutex_lock(&cs->lock);
-		if (cs->rc || cs->next >= cs->ntodo) {
-			pthread_mutex_unlock(&cs->lock);
-			return NULL;
+		if (!cs->rc) {
+			cs->rc = rc;
+			cs->err = err;
 		}
-		i = cs->next++;
 		pthread_mutex_unlock(&cs->lock);
-		rc = copy_one_pack(cs, &cs->todo[i], &err);
-		if (rc) {
-			pthread_mutex_lock(&cs->lock);
-			if (!cs->rc) {
-				cs->rc = rc;
-				cs->err = err;
-			}
-			pthread_mutex_unlock(&cs->lock);
-			return NULL;
-		}
 	}
 }
 
-/* Copy cs->todo with up to jobs threads.  0 or the first error. */
+/* Copy cs->todo with up to jobs threads (a bfs_pool).  0 or the first
+ * error. */
 static int copy_packs(struct copy_state *cs, unsigned jobs,
 		      struct bfs_err *err)
 {
-	pthread_t th[COPY_JOBS_MAX];
-	unsigned i, started = 0;
+	struct bfs_pool_config pc = { .queue = 0, .name = "bfs-copy" };
+	struct bfs_pool *pool = NULL;
+	struct pack_job *v = NULL;
+	size_t i;
 
-	cs->next = 0;
 	cs->rc = 0;
-	if (jobs > cs->ntodo)
-		jobs = (unsigned)cs->ntodo;
-	for (i = 0; i < jobs; i++) {
-		if (pthread_create(&th[i], NULL, pack_worker, cs))
+	if (!cs->ntodo)
+		return 0;
+	v = calloc(cs->ntodo, sizeof(*v));
+	if (!v)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	pc.threads = jobs < cs->ntodo ? jobs : (unsigned)cs->ntodo;
+	pc.queue = 2 * (size_t)pc.threads;
+	if (bfs_pool_create(&pc, &pool) < 0)
+		pool = NULL;   /* no threads: do it here */
+	for (i = 0; i < cs->ntodo; i++) {
+		v[i].cs = cs;
+		v[i].p = &cs->todo[i];
+		if (!pool || bfs_pool_submit(pool, pack_job_main, &v[i]) < 0)
+			pack_job_main(&v[i], NULL);
+		pthread_mutex_lock(&cs->lock);
+		if (cs->rc) {
+			pthread_mutex_unlock(&cs->lock);
 			break;
-		started++;
+		}
+		pthread_mutex_unlock(&cs->lock);
 	}
-	if (!started && cs->ntodo)
-		pack_worker(cs);   /* no threads: do it here */
-	for (i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
+	bfs_pool_destroy(pool);   /* runs what is queued (they skip), joins */
+	free(v);
 	if (cs->rc && err)
 		*err = cs->err;
 	return cs->rc;

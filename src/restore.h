@@ -19,12 +19,13 @@
 #include <stdint.h>
 
 #include "catalog/catalog.h"
+#include "reader.h"
 #include "repo.h"
 #include "util.h"
 
 /* Largest plain chunk the reader accepts from a catalog chunk list
- * (chunk lists come from untrusted manifests). */
-#define BFS_RESTORE_MAX_CHUNK (64u << 20)
+ * (chunk lists come from untrusted manifests): the format's limit. */
+#define BFS_RESTORE_MAX_CHUNK BFS_READER_MAX_CHUNK
 
 /* Receives a file's plain bytes in order: data[0..n) at file offset off.
  * Return 0 to continue or -errno to stop (that value is returned). */
@@ -32,10 +33,11 @@ typedef int (*bfs_data_cb)(void *arg, uint64_t off, const uint8_t *data,
 			   size_t n);
 
 /* Read the chunks refs[0..n) in order and hand their verified plain bytes
- * to cb.  Chunks lying back to back in one pack are fetched in one store
- * request; for lists over 16 MiB up to 4 threads fetch, verify and
- * decompress ahead (at most ~48 MiB buffered), cb is still called from
- * the calling thread, in file order.  Returns 0, the callback's error, or the repository's error
+ * to cb: bfs_reader_stream (reader.h) on a reader of its own.  Chunks
+ * lying back to back in one pack are fetched in one store request; for
+ * lists over 16 MiB up to 4 threads fetch, verify and decompress ahead
+ * (at most ~48 MiB buffered), cb is still called from the calling
+ * thread, in file order.  Returns 0, the callback's error, or the repository's error
  * (-ENOENT missing pack, -EUCLEAN corrupt, -EBADMSG checksum, -EIO ...)
  * with err naming the chunk and pack.  refs is borrowed. */
 int bfs_read_chunk_list(struct bfs_repo *repo,

@@ -45,6 +45,36 @@ static bool present(struct bfs_chunkcache *cc, unsigned n, uint32_t len)
 	return rc == BFS_CC_HIT;
 }
 
+/* Many entries: the table grows, evictions remove from it (hmap
+ * backward-shift deletes), and lookups still find exactly the recent
+ * ones; the same hash with another length is another chunk. */
+static void test_many(void)
+{
+	struct bfs_chunkcache *cc;
+	struct bfs_cc_stats st;
+	unsigned i, found = 0, stale = 0;
+
+	bfs_chunkcache_new(16 * 5000, &cc);
+	for (i = 0; i < 20000; i++)
+		put(cc, i, 16);
+	for (i = 0; i < 20000; i++) {
+		if (present(cc, i, 16)) {
+			if (i < 15000)
+				stale++;
+			found++;
+		}
+	}
+	bfs_chunkcache_stats(cc, &st);
+	is_int(found, 5000, "many: the 5000 most recent entries are found");
+	is_int(stale, 0, "many: no evicted entry is found");
+	is_int(st.entries, 5000, "many: entry count");
+	ok(!present(cc, 19999, 17), "many: another length is another chunk");
+	is_int(put(cc, 19999, 17), BFS_CC_LOAD, "many: and loads on its own");
+	ok(present(cc, 19999, 16) && present(cc, 19999, 17),
+	   "many: both lengths cached");
+	bfs_chunkcache_free(cc);
+}
+
 static void test_bound_and_order(void)
 {
 	struct bfs_chunkcache *cc;
@@ -282,6 +312,7 @@ static void test_stress(void)
 int main(void)
 {
 	test_bound_and_order();
+	test_many();
 	test_pinning();
 	test_failure();
 	test_single_flight();

@@ -1,0 +1,156 @@
+/* reader.h - the one read engine: file contents from chunk lists.
+ *
+ * A reader serves two kinds of callers over one repository:
+ *
+ *  - random access (the mount): bfs_reader_open() takes a file's chunk
+ *    list, bfs_rfile_view()/bfs_rfile_read() read any range.  Chunks come
+ *    from the shared chunk cache; a missing chunk is loaded once however
+ *    many threads ask for it (single-flight); missing chunks of one pack
+ *    are fetched in runs (one store request per run); a sequential reader
+ *    gets readahead, within a byte budget, by the reader's thread pool.
+ *
+ *  - streaming (cat, restore): bfs_reader_stream() hands a whole chunk
+ *    list, in order, to a callback; chunks lying back to back in one pack
+ *    are fetched in one request, and long lists are fetched ahead by the
+ *    pool.  Streaming does not use the cache.
+ *
+ * The reader knows nothing of the catalog: callers pass the chunk list
+ * (struct bfs_chunkref array) they got from the catalog or a manifest.
+ * Chunk lists are untrusted: lengths are checked before use.  Every chunk
+ * is verified by its SHA-256 (bfs_repo_read_chunk(s)) before its bytes are
+ * used; a failure is an error, never wrong bytes.  The reader prints and
+ * logs nothing: errors come back as -errno plus a message naming the
+ * chunk and its pack.
+ *
+ * Thread safety: everything may be called from any thread; one rfile may
+ * be read by several threads at once.  create/destroy belong to one owner;
+ * every rfile must be closed before bfs_reader_destroy.
+ */
+#ifndef BFS_READER_H
+#define BFS_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "chunkcache.h"
+#include "repo.h"
+#include "util.h"
+
+/* Largest plain chunk accepted from a chunk list (doc/FORMAT.md). */
+#ifndef BFS_READER_MAX_CHUNK
+#define BFS_READER_MAX_CHUNK (16u << 20)
+#endif
+
+struct bfs_reader_config {
+	unsigned threads;        /* pool workers (readahead, runs fetched in
+				    parallel, streaming ahead); 0 = 4 */
+	uint64_t ra_bytes;       /* readahead window at most, per file;
+				    0 = no readahead */
+	unsigned ra_chunks;      /* readahead: chunks ahead at most (0 = 256) */
+};
+
+struct bfs_reader;
+struct bfs_rfile;
+
+/* Create a reader over repo (borrowed) and cache (borrowed; may be NULL
+ * for a reader that only streams).  cfg may be NULL (defaults, no
+ * readahead).  The pool starts on first use.  *out owned by the caller
+ * (bfs_reader_destroy).  0 / -ENOMEM / -EINVAL. */
+int bfs_reader_create(struct bfs_repo *repo, struct bfs_chunkcache *cache,
+		      const struct bfs_reader_config *cfg,
+		      struct bfs_reader **out);
+
+/* Start the pool now rather than on first use (the mount does, so that a
+ * failure shows at start-up).  0 or -ENOMEM. */
+int bfs_reader_start(struct bfs_reader *r);
+
+/* Stop the pool (queued readahead is dropped) and free the reader.  No
+ * rfile may be open and no call running.  NULL is a no-op. */
+void bfs_reader_destroy(struct bfs_reader *r);
+
+/* ---- random access (needs a cache) ----------------------------------- */
+
+/* Open a file made of refs[0..n) (copied) whose recorded size is size.
+ * Reads past the bytes the chunks cover fail with -EIO.  Errors:
+ * -EINVAL (no cache), -EUCLEAN (a chunk longer than
+ * BFS_READER_MAX_CHUNK), -ENOMEM.  *out closed with bfs_rfile_close. */
+int bfs_reader_open(struct bfs_reader *r, const struct bfs_chunkref *refs,
+		    size_t n, uint64_t size, struct bfs_rfile **out,
+		    struct bfs_err *err);
+
+void bfs_rfile_close(struct bfs_rfile *f);            /* NULL ok */
+
+uint64_t bfs_rfile_size(const struct bfs_rfile *f);   /* recorded size */
+uint64_t bfs_rfile_covered(const struct bfs_rfile *f); /* sum of lengths */
+
+/* Pinned pieces of a range, straight from the cache (no copy).  iov[0..n)
+ * stays valid until bfs_rview_release, which does not need the rfile
+ * (the mount replies, and the kernel may close the file, before the
+ * view is released). */
+struct bfs_rview {
+	struct iovec *iov;
+	size_t n;
+	size_t bytes;                   /* sum of the iov lengths */
+	struct bfs_reader *r;           /* private */
+	struct bfs_cc_entry **ents;
+	size_t nents;
+};
+
+/* Pin [off, off + len) clipped to the recorded size into *v.  Returns the
+ * bytes pinned (0 at or past the end), or -EIO (bytes not covered by the
+ * chunk list), -ENOENT / -EUCLEAN / -EBADMSG / -EIO ... from the
+ * repository (err names the chunk and the pack), -ENOMEM.  On error
+ * nothing is pinned.  Counts the read for sequential detection. */
+ssize_t bfs_rfile_view(struct bfs_rfile *f, uint64_t off, size_t len,
+		       struct bfs_rview *v, struct bfs_err *err);
+void bfs_rview_release(struct bfs_rview *v);   /* unpin; v zeroed */
+
+/* Copy [off, off + len) (clipped to the size) into buf.  Returns the
+ * bytes copied or the errors of bfs_rfile_view. */
+ssize_t bfs_rfile_read(struct bfs_rfile *f, void *buf, size_t len,
+		       uint64_t off, struct bfs_err *err);
+
+/* True exactly once per file: the first caller to see an error gets to
+ * log it (one log line per file, not per read). */
+bool bfs_rfile_first_error(struct bfs_rfile *f);
+
+/* ---- streaming ---------------------------------------------------------- */
+
+/* Receives a file's plain bytes in order: data[0..n) at file offset off.
+ * Return 0 to continue or non-zero to stop (that value is returned). */
+typedef int (*bfs_reader_cb)(void *arg, uint64_t off, const uint8_t *data,
+			     size_t n);
+
+/* Hand the verified plain bytes of refs[0..n) (borrowed) to cb, in order,
+ * from the calling thread.  Chunks back to back in one pack are fetched
+ * in one request (at most 16 MiB); for lists over 16 MiB the pool fetches
+ * up to 6 requests of 8 MiB ahead.  Returns 0, cb's value, or the
+ * repository's error (-ENOENT missing pack, -EUCLEAN corrupt, -EBADMSG
+ * checksum, -EIO ...) with err naming the chunk and pack.  Must not be
+ * called from a job of the reader's own pool. */
+int bfs_reader_stream(struct bfs_reader *r, const struct bfs_chunkref *refs,
+		      size_t n, bfs_reader_cb cb, void *arg,
+		      struct bfs_err *err);
+
+/* ---- the run planner (shared with copy and tests) ----------------------- */
+
+/* A run: refs[first .. first + n) fetched in one bfs_repo_read_chunks. */
+struct bfs_run {
+	size_t first, n;
+	uint64_t bytes;          /* plain bytes */
+};
+
+/* Cut refs[0..n) into runs of consecutive chunks that lie back to back
+ * in one pack, each at most max_bytes plain bytes and max_chunks chunks
+ * (a single larger chunk is a run of its own).  Checks every length
+ * against BFS_READER_MAX_CHUNK (-EUCLEAN, err names the chunk).  *out
+ * malloc'ed (free), *nruns its length.  0 / -EUCLEAN / -ENOMEM. */
+int bfs_reader_plan_runs(const struct bfs_chunkref *refs, size_t n,
+			 uint64_t max_bytes, size_t max_chunks,
+			 struct bfs_run **out, size_t *nruns,
+			 struct bfs_err *err);
+
+#endif

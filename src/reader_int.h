@@ -1,0 +1,32 @@
+/* reader_int.h - what reader.c and reader_stream.c share.  Private to the
+ * read engine. */
+#ifndef BFS_READER_INT_H
+#define BFS_READER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "pool.h"
+#include "reader.h"
+
+struct bfs_reader {
+	struct bfs_repo *repo;           /* borrowed */
+	struct bfs_chunkcache *cache;    /* borrowed, may be NULL */
+	struct bfs_reader_config cfg;
+	pthread_mutex_t lock;            /* protects pool, pool_failed */
+	struct bfs_pool *pool;           /* created on first use */
+	bool pool_failed;
+	atomic_bool stopping;            /* destroy began: jobs return */
+};
+
+/* The reader's pool, started on first use; NULL if it cannot start (the
+ * caller then does the work itself).  Thread-safe. */
+struct bfs_pool *bfs_reader_pool(struct bfs_reader *r);
+
+/* -EUCLEAN (err names the chunk) if a length passes
+ * BFS_READER_MAX_CHUNK. */
+int bfs_reader_check_lengths(const struct bfs_chunkref *refs, size_t n,
+			     struct bfs_err *err);
+
+#endif

@@ -1,0 +1,124 @@
+/* restore_int.h - what the files of the restore share.  Private to
+ * restore*.c.
+ *
+ *   restore_read.c      chunk lists to bytes, cat, tree walks
+ *   restore_prefetch.c  small files fetched ahead by a bfs_pool
+ *   restore_fs.c        the file system side: temp names, placing,
+ *                       metadata, sparse writes, hardlink map, messages
+ *   restore.c           the tree: entries, directories, conflict check,
+ *                       bfs_restore
+ */
+#ifndef BFS_RESTORE_INT_H
+#define BFS_RESTORE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "catalog/catalog_iter.h"
+#include "hmap.h"
+#include "reader.h"
+#include "restore.h"
+
+#define RESTORE_PAGE 1024         /* directory entries per catalog query */
+
+/* ---- restore_read.c ----------------------------------------------------- */
+
+/* -EUCLEAN (err names the file) unless the chunk lengths add up to size:
+ * restoring would produce wrong bytes. */
+int rst_check_chunk_sum(const struct bfs_chunkref *refs, size_t n,
+			uint64_t size, const char *name, struct bfs_err *err);
+
+/* The size of a file entry; a hardlink member may carry none of its own
+ * (the group's data entry has it). */
+int rst_entry_size(struct bfs_catalog *cat, const struct bfs_cat_entry *ce,
+		   uint64_t *size, struct bfs_err *err);
+
+/* Append "/name" (or "name" to an empty buffer or one ending in '/'),
+ * keeping the buffer NUL-terminated; pop back to an earlier length. */
+int rst_path_push(struct bfs_buf *b, const char *name, size_t n);
+void rst_path_pop(struct bfs_buf *b, size_t len);
+
+/* ---- restore_prefetch.c ------------------------------------------------- */
+
+struct prefetch;
+struct pf_item;
+
+/* A prefetcher over reader (borrowed).  Its pool starts with the first
+ * item.  0 / -ENOMEM. */
+int pf_create(struct bfs_reader *reader, struct prefetch **out);
+/* Stop the workers (queued items are dropped) and free.  Every item must
+ * have been put.  NULL ok. */
+void pf_destroy(struct prefetch *pf);
+/* Queue a file of size bytes made of refs[0..n) (ownership transferred,
+ * even on failure).  NULL if it cannot be queued: read it directly. */
+struct pf_item *pf_add(struct prefetch *pf, struct bfs_chunkref *refs,
+		       size_t n, uint64_t size);
+/* The item's content: fetched here if no worker has started on it,
+ * waited for otherwise.  0 and *data (size bytes, valid until pf_put), or
+ * the read's error with err set. */
+int pf_get(struct prefetch *pf, struct pf_item *it, const uint8_t **data,
+	   uint64_t *size, struct bfs_err *err);
+/* Done with the item, used or not.  NULL ok. */
+void pf_put(struct prefetch *pf, struct pf_item *it);
+
+/* ---- restore_fs.c -------------------------------------------------------- */
+
+/* Hardlink groups: data entry id -> path (relative to the target root) of
+ * the first member restored. */
+struct link_rec {
+	int64_t key;
+	char *path;               /* owned */
+};
+
+struct rctx {
+	struct bfs_repo *repo;
+	struct bfs_catalog *cat;
+	struct bfs_reader *reader;
+	struct bfs_restore_opts o;
+	struct bfs_restore_stats st;
+	struct bfs_err *err;
+	int rootfd;
+	/* "TARGET/rel/path": messages use all of it, hardlinks the part
+	 * after base (relative to rootfd). */
+	struct bfs_buf path;
+	size_t base;
+	struct bfs_hmap links;    /* struct link_rec */
+	struct bfs_restore_progress prog;
+	int64_t start_ns, last_ns;
+	struct prefetch *pf;
+};
+
+const char *rst_cur_path(const struct rctx *x);
+const char *rst_rel_path(const struct rctx *x);
+void rst_progress(struct rctx *x, bool force);
+void rst_warn(struct rctx *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* A name for a new object, unique enough for O_EXCL / mknod / symlink
+ * (they fail with EEXIST, and the caller retries). */
+void rst_tmp_name(char out[32]);
+int rst_fs_error(struct rctx *x, int code, const char *what);
+int rst_conflict(struct rctx *x);
+/* Move tmp into place as name (without force, never replacing). */
+int rst_place(struct rctx *x, int dirfd, const char *tmp, const char *name);
+int rst_meta_fd(struct rctx *x, int fd, const struct bfs_entry *e);
+int rst_meta_at(struct rctx *x, int dirfd, const char *name,
+		const struct bfs_entry *e, bool chmod_ok);
+/* Create a temp file in dirfd; its name in tmp.  fd or -errno. */
+int rst_open_tmp(struct rctx *x, int dirfd, char tmp[32]);
+bool rst_name_ok(const struct bfs_cat_entry *ce);
+
+/* A restore's output file (bfs_reader_cb): sparse writes, counts. */
+struct file_out {
+	struct rctx *x;
+	int fd;
+	int werr;
+};
+int rst_file_write(void *arg, uint64_t off, const uint8_t *data, size_t n);
+
+int rst_links_init(struct rctx *x);
+const char *rst_link_get(struct rctx *x, int64_t key);
+int rst_link_put(struct rctx *x, int64_t key, const char *path);
+void rst_links_fini(struct rctx *x);
+
+#endif

@@ -1,0 +1,264 @@
+/* restore_read.c - chunk lists to bytes (on the read engine), `cat`, and
+ * the tree walks (on the paged catalog iterator).  See restore.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "restore_int.h"
+
+/* ---- reading chunk lists ---------------------------------------------- */
+
+int bfs_read_chunk_list(struct bfs_repo *repo,
+			const struct bfs_chunkref *refs, size_t n,
+			bfs_data_cb cb, void *arg, struct bfs_err *err)
+{
+	struct bfs_reader *rd;
+	int rc;
+
+	rc = bfs_reader_create(repo, NULL, NULL, &rd);
+	if (rc < 0)
+		return bfs_err_set(err, rc, "out of memory");
+	rc = bfs_reader_stream(rd, refs, n, cb, arg, err);
+	bfs_reader_destroy(rd);
+	return rc;
+}
+
+int rst_check_chunk_sum(const struct bfs_chunkref *refs, size_t n,
+			uint64_t size, const char *name, struct bfs_err *err)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sum += refs[i].len;
+	if (sum != size)
+		return bfs_err_set(err, -EUCLEAN,
+				   "chunks of '%s' add up to %llu bytes, not its size %llu",
+				   name, (unsigned long long)sum,
+				   (unsigned long long)size);
+	return 0;
+}
+
+int rst_entry_size(struct bfs_catalog *cat, const struct bfs_cat_entry *ce,
+		   uint64_t *size, struct bfs_err *err)
+{
+	struct bfs_cat_entry data;
+	int rc;
+
+	*size = ce->e.size;
+	if (!ce->link_id || ce->e.size)
+		return 0;
+	memset(&data, 0, sizeof(data));
+	rc = bfs_catalog_get(cat, ce->link_id, &data, err);
+	if (rc < 0)
+		return rc;
+	*size = data.e.size;
+	bfs_cat_entry_clear(&data);
+	return 0;
+}
+
+/* ---- cat ---------------------------------------------------------------- */
+
+struct cat_out {
+	int fd;
+	int werr;
+};
+
+static int cat_write(void *arg, uint64_t off, const uint8_t *data, size_t n)
+{
+	struct cat_out *o = arg;
+	int rc = bfs_write_full(o->fd, data, n);
+
+	(void)off;
+	if (rc < 0)
+		o->werr = rc;
+	return rc;
+}
+
+int bfs_restore_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
+		       int64_t id, int fd, struct bfs_err *err)
+{
+	struct bfs_cat_entry ce;
+	struct bfs_chunkref *refs = NULL;
+	struct cat_out o = { fd, 0 };
+	uint64_t size;
+	size_t n = 0;
+	int rc;
+
+	memset(&ce, 0, sizeof(ce));
+	rc = bfs_catalog_get(cat, id, &ce, err);
+	if (rc < 0)
+		return rc;
+	if (ce.e.type == BFS_T_DIR) {
+		rc = bfs_err_set(err, -EISDIR, "is a directory");
+		goto out_clear;
+	}
+	if (ce.e.type != BFS_T_FILE) {
+		rc = bfs_err_set(err, -EINVAL, "is not a regular file");
+		goto out_clear;
+	}
+	if (ce.e.error) {
+		rc = bfs_err_set(err, -ENODATA,
+				 "was unreadable at backup time: %s",
+				 ce.e.error);
+		goto out_clear;
+	}
+	rc = rst_entry_size(cat, &ce, &size, err);
+	if (rc < 0)
+		goto out_clear;
+	rc = bfs_catalog_chunks(cat, id, &refs, &n, err);
+	if (rc < 0)
+		goto out_clear;
+	rc = rst_check_chunk_sum(refs, n, size, ce.e.path ? ce.e.path : "",
+				 err);
+	if (rc < 0)
+		goto out_free;
+	rc = bfs_read_chunk_list(repo, refs, n, cat_write, &o, err);
+	if (rc < 0 && o.werr)
+		rc = bfs_err_set(err, o.werr, "cannot write output: %s",
+				 strerror(-o.werr));
+out_free:
+	free(refs);
+out_clear:
+	bfs_cat_entry_clear(&ce);
+	return rc;
+}
+
+/* ---- path buffer -------------------------------------------------------- */
+
+int rst_path_push(struct bfs_buf *b, const char *name, size_t n)
+{
+	int rc;
+
+	if (b->len && b->data[b->len - 1] != '/' &&
+	    (rc = bfs_buf_append(b, "/", 1)) < 0)
+		return rc;
+	if ((rc = bfs_buf_reserve(b, n + 1)) < 0)
+		return rc;
+	memcpy(b->data + b->len, name, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+void rst_path_pop(struct bfs_buf *b, size_t len)
+{
+	b->len = len;
+	if (b->data)
+		b->data[len] = '\0';
+}
+
+/* ---- walk --------------------------------------------------------------- */
+
+struct walk {
+	struct bfs_catalog *cat;
+	bfs_walk_cb cb;
+	void *arg;
+	struct bfs_buf path;
+	struct bfs_err *err;
+};
+
+static int walk_dir(struct walk *w, int64_t dir)
+{
+	struct bfs_catalog_iter it;
+	const struct bfs_cat_entry *ce;
+	size_t base = w->path.len;
+	int rc;
+
+	bfs_catalog_iter_init(&it, w->cat, dir, 0, RESTORE_PAGE);
+	while ((rc = bfs_catalog_iter_next(&it, &ce, w->err)) == 1) {
+		rc = rst_path_push(&w->path, ce->e.path ? ce->e.path : "",
+				   ce->e.path_len);
+		if (rc < 0) {
+			bfs_err_set(w->err, rc, "out of memory");
+			break;
+		}
+		rc = w->cb(w->arg, (const char *)w->path.data, w->path.len,
+			   ce);
+		if (rc == 0 && ce->e.type == BFS_T_DIR)
+			rc = walk_dir(w, ce->id);
+		else if (rc == 1)
+			rc = 0;
+		rst_path_pop(&w->path, base);
+		if (rc)
+			break;
+	}
+	bfs_catalog_iter_fini(&it);
+	return rc;
+}
+
+int bfs_tree_walk(struct bfs_catalog *cat, int64_t dir, bfs_walk_cb cb,
+		  void *arg, struct bfs_err *err)
+{
+	struct walk w = { cat, cb, arg, { 0 }, err };
+	int rc;
+
+	rc = bfs_buf_reserve(&w.path, 256);
+	if (rc < 0)
+		return bfs_err_set(err, rc, "out of memory");
+	w.path.data[0] = '\0';
+	rc = walk_dir(&w, dir);
+	bfs_buf_free(&w.path);
+	return rc;
+}
+
+/* ---- children ------------------------------------------------------------ */
+
+int bfs_tree_children(struct bfs_catalog *cat, int64_t dir,
+		      struct bfs_cat_entry **out, size_t *n,
+		      struct bfs_err *err)
+{
+	struct bfs_catalog_iter it;
+	const struct bfs_cat_entry *page;
+	struct bfs_cat_entry *v = NULL;
+	size_t nv = 0, cap = 0, np, i;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	bfs_catalog_iter_init(&it, cat, dir, 0, RESTORE_PAGE);
+	while ((rc = bfs_catalog_iter_page(&it, &page, &np, err)) == 0 &&
+	       np) {
+		if (nv + np > cap) {
+			size_t ncap = BFS_MAX(cap * 2, nv + np);
+			struct bfs_cat_entry *nw = realloc(v, ncap * sizeof(*nw));
+
+			if (!nw) {
+				rc = bfs_err_set(err, -ENOMEM, "out of memory");
+				break;
+			}
+			v = nw;
+			cap = ncap;
+		}
+		/* Copy out: the iterator reuses its page. */
+		for (i = 0; i < np; i++) {
+			rc = bfs_cat_entry_copy(&v[nv], &page[i]);
+			if (rc < 0) {
+				bfs_err_set(err, rc, "out of memory");
+				break;
+			}
+			nv++;
+		}
+		if (rc < 0)
+			break;
+	}
+	bfs_catalog_iter_fini(&it);
+	if (rc < 0) {
+		bfs_tree_children_free(v, nv);
+		return rc;
+	}
+	*out = v;
+	*n = nv;
+	return 0;
+}
+
+void bfs_tree_children_free(struct bfs_cat_entry *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		bfs_cat_entry_clear(&v[i]);
+	free(v);
+}
