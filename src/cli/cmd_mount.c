@@ -460,7 +460,7 @@ const struct bfs_cmd cmd_mount = {
 	"  backupfs mount -r /srv/backups/nocodb /mnt/backups\n"
 	"  psql restored < /mnt/backups/latest/database.sql\n"
 	"  fusermount3 -u /mnt/backups\n"
-	"  # /etc/fstab (see mount.backupfs(8), doc/backupfs-mount.service):\n"
+	"  # /etc/fstab (see mount.backupfs(8), backupfs-mount@.service):\n"
 	"  /srv/backups/nocodb /mnt/backups backupfs noauto,nofail,allow_other 0 0",
 	.exit_codes =
 	"0 mounted (or unmounted cleanly with -f), 1 error (e.g.\n"
