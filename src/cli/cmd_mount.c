@@ -32,60 +32,6 @@ struct mount_args {
 	const char *catalog;           /* from -o catalog= */
 };
 
-static void mount_args_init(void *args)
-{
-	struct mount_args *a = args;
-
-	a->cache_size = BFS_MOUNT_DEFAULT_CACHE;
-	a->readahead = UINT64_MAX;
-	a->sync_interval = 2.0;
-}
-
-static void mount_args_free(void *args)
-{
-	struct mount_args *a = args;
-
-	bfs_buf_free(&a->fuse_opts);
-}
-
-enum { CB_O, CB_DEBUG, CB_SYNC_INTERVAL };
-
-static int parse_o(struct mount_args *a, char *arg);
-
-/* -o, -d and --sync-interval. */
-static int mount_cb(struct cli_ctx *ctx, const struct cli_opt *o,
-		    const char *arg)
-{
-	struct mount_args *a = ctx->args;
-	char *end;
-
-	switch (o->id) {
-	case CB_O:
-		return parse_o(a, (char *)arg);     /* our own argv */
-	case CB_DEBUG:
-		a->debug = a->foreground = true;
-		return 0;
-	default:
-		errno = 0;
-		a->sync_interval = strtod(arg, &end);
-		if (errno || *end || a->sync_interval < 0 ||
-		    a->sync_interval > 86400)
-			return cli_usage_error(&cmd_mount,
-					       "bad sync interval '%s'", arg);
-		return 0;
-	}
-}
-
-/* -o catalog=FILE is --catalog FILE unless that was given too. */
-static int check_mount(struct cli_ctx *ctx)
-{
-	struct mount_args *a = ctx->args;
-
-	if (a->catalog && !ctx->c.catalog)
-		ctx->c.catalog = a->catalog;
-	return 0;
-}
-
 /* Options only mount(8)/fstab care about: dropped, not passed to FUSE. */
 static bool fstab_only(const char *o)
 {
@@ -411,6 +357,58 @@ out:
 	free(repo_abs);
 	free(cat_path);
 	return ret;
+}
+
+static void mount_args_init(void *args)
+{
+	struct mount_args *a = args;
+
+	a->cache_size = BFS_MOUNT_DEFAULT_CACHE;
+	a->readahead = UINT64_MAX;
+	a->sync_interval = 2.0;
+}
+
+static void mount_args_free(void *args)
+{
+	struct mount_args *a = args;
+
+	bfs_buf_free(&a->fuse_opts);
+}
+
+enum { CB_O, CB_DEBUG, CB_SYNC_INTERVAL };
+
+/* -o, -d and --sync-interval. */
+static int mount_cb(struct cli_ctx *ctx, const struct cli_opt *o,
+		    const char *arg)
+{
+	struct mount_args *a = ctx->args;
+	char *end;
+
+	switch (o->id) {
+	case CB_O:
+		return parse_o(a, (char *)arg);     /* our own argv */
+	case CB_DEBUG:
+		a->debug = a->foreground = true;
+		return 0;
+	default:
+		errno = 0;
+		a->sync_interval = strtod(arg, &end);
+		if (errno || *end || a->sync_interval < 0 ||
+		    a->sync_interval > 86400)
+			return cli_usage_error(&cmd_mount,
+					       "bad sync interval '%s'", arg);
+		return 0;
+	}
+}
+
+/* -o catalog=FILE is --catalog FILE unless that was given too. */
+static int check_mount(struct cli_ctx *ctx)
+{
+	struct mount_args *a = ctx->args;
+
+	if (a->catalog && !ctx->c.catalog)
+		ctx->c.catalog = a->catalog;
+	return 0;
 }
 
 static const struct cli_opt mount_opts[] = {

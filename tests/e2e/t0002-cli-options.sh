@@ -79,7 +79,7 @@ for cmd in $CMDS; do
 		grep -qE -- "(^|[ ,])$o([ ,=]|\$)" <<<"$h" || missing="$missing $o"
 	done
 	is "$missing" "" "$cmd --help lists every declared option"
-	listed=$(grep -oE -- '^ +(-[A-Za-z], )?--[a-z0-9-]+' <<<"$h" |
+	listed=$(grep -oE -- '^  (-[A-Za-z], |    )--[a-z0-9-]+' <<<"$h" |
 		 sed 's/.*--/--/' | sort -u)
 	unknown=
 	for o in $listed; do
