@@ -106,7 +106,7 @@ int cli_strv_add(struct cli_strv *s, const char *p);
 	  .help = "do not sync the catalog first (offline)",              \
 	  .off = CLI_OFF_(struct cli_common, no_sync, bool) }
 
-/* Setup flags: what main does before the command runs (git's
+/* Setup flags: what cli_run does before the command runs (git's
  * RUN_SETUP).  In this order: parse options, check the number of
  * positional arguments, cmd->check, CLI_REF/CLI_ID, CLI_REPO, CLI_OPEN,
  * CLI_FIND. */
@@ -123,7 +123,7 @@ enum {
 struct bfs_cmd {
 	const char *name;
 	/* The command's own work, after the shared setup.  Returns the exit
-	 * code; main closes what the setup opened. */
+	 * code; cli_run closes what the setup opened. */
 	int (*run)(struct cli_ctx *ctx);
 	const char *summary;    /* one line for `backupfs help` */
 	const char *synopsis;   /* after "usage: " (lines may continue) */
@@ -145,7 +145,8 @@ struct bfs_cmd {
 	int (*check)(struct cli_ctx *ctx);
 };
 
-/* Options every command accepts (all commands share them). */
+/* The values of the common options (cli_common_opts); strings are
+ * borrowed from argv or the environment. */
 struct cli_common {
 	const char *repo;          /* -r/--repo or $BACKUPFS_REPO */
 	const char *catalog;       /* --catalog FILE */
@@ -160,7 +161,9 @@ struct cli_common {
 					 by cli_common_finish */
 };
 
-/* What the shared setup hands a command's run(). */
+/* What the shared setup hands a command's run().  Owned by cli_run: args,
+ * id, path, repo, cat and info are released after run() returns; argv is
+ * borrowed from main's argv. */
 struct cli_ctx {
 	const struct bfs_cmd *cmd;
 	struct cli_common c;
@@ -176,9 +179,11 @@ struct cli_ctx {
 /* The options every command accepts, after its own. */
 extern const struct cli_opt cli_common_opts[];
 
-/* Parse argv (argv[0] is the command name) into ctx, do the setup that
- * cmd->flags ask for, run the command and release the setup.  Returns
- * the exit code.  Not thread-safe (getopt). */
+/* Parse argv (argv[0] is the command name) by cmd's declared options, do
+ * the setup that cmd->flags ask for, run the command and release the
+ * setup.  Usage errors print a message naming the option or argument
+ * and return EXIT_USAGE.  Returns the exit code.  Not thread-safe
+ * (getopt's globals). */
 int cli_run(const struct bfs_cmd *cmd, int argc, char **argv);
 
 /* Print the help of cmd to f (`backupfs CMD --help`). */
