@@ -294,6 +294,8 @@ static void free_backup_args(void *args)
 		free(a->srcs[i].arg_copy);
 	}
 	free(a->srcs);
+	free(a->tags.v);        /* filled by list_cb; excludes by cli_run */
+	free(a->ignores.v);
 }
 
 /* Validate every source before anything is written (and before the
