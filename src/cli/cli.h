@@ -1,10 +1,14 @@
 /* cli.h - shared pieces of the command-line front end.  Each subcommand
- * lives in its own cmd_*.c with its usage text and option table; main.c
- * dispatches through the table below (git's cmd_struct). */
+ * lives in its own cmd_*.c with its declared options, help text and setup
+ * flags; main.c dispatches through the command table (git's cmd_struct),
+ * options.c parses and does the shared setup, help.c prints the help and
+ * the man page from the same declarations. */
 #ifndef BFS_CLI_H
 #define BFS_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "catalog/catalog.h"
@@ -18,78 +22,178 @@
 #define EXIT_USAGE 2
 #define EXIT_PARTIAL 3    /* backup written, some files unreadable */
 
-struct bfs_cmd {
-	const char *name;
-	int (*fn)(int argc, char **argv);  /* argv[0] is the command name */
-	const char *summary;               /* one line for `backupfs help` */
-	const char *usage;                 /* full text for `help CMD`/--help */
+struct cli_ctx;
+struct cli_opt;
+
+/* How an option is stored (git's parse-options kinds).  Values go into
+ * the command's own args struct (or struct cli_common for the shared
+ * options) at cli_opt.off; the CLI_* macros below check the field's type. */
+enum cli_opt_kind {
+	CLI_K_END = 0,      /* ends a table */
+	CLI_K_GROUP,        /* no option: text for the help (a heading) */
+	CLI_K_FLAG,         /* bool = true */
+	CLI_K_SET,          /* int = min (e.g. --s3-virtual-host sets 0) */
+	CLI_K_COUNT,        /* int += 1 (-v -v) */
+	CLI_K_STRING,       /* const char * = ARG, the last one wins */
+	CLI_K_STRINGS,      /* struct cli_strv: ARG appended (repeatable) */
+	CLI_K_SIZE,         /* uint64_t from "512M", at least min */
+	CLI_K_UINT,         /* unsigned from decimal, min..max */
+	CLI_K_CALLBACK,     /* cb(ctx, opt, ARG) */
+	CLI_K_HELP,         /* print the help, exit 0 */
 };
 
-/* Options every repository-using command accepts; filled by
- * cli_common_opt() from getopt_long. */
+/* One declared option.  getopt_long's table, `backupfs CMD --help` and
+ * backupfs(1) are all generated from these. */
+struct cli_opt {
+	enum cli_opt_kind kind;
+	const char *name;       /* long name without "--"; NULL: short only */
+	char shrt;              /* short letter, 0: none */
+	const char *arg;        /* argument name ("SIZE"); NULL: no argument */
+	const char *help;       /* one paragraph (wrapped when printed); for
+				   CLI_K_GROUP, text printed as it is */
+	bool common;            /* off is into struct cli_common */
+	size_t off;             /* offsetof the value */
+	long long min, max;     /* SET: the value; SIZE, UINT: bounds */
+	const char *bad;        /* SIZE, UINT: usage error, "%s" = ARG */
+	int id;                 /* CALLBACK: tells the options apart */
+	/* CALLBACK: returns 0, or an exit code that ends the command (after
+	 * printing, e.g. with cli_usage_error). */
+	int (*cb)(struct cli_ctx *ctx, const struct cli_opt *o,
+		  const char *arg);
+};
+
+/* A repeatable option's values: NULL-terminated, borrowed from argv. */
+struct cli_strv {
+	const char **v;         /* NULL until the first value */
+	size_t n, cap;
+};
+
+/* Append p to s.  Returns 0 or -ENOMEM. */
+int cli_strv_add(struct cli_strv *s, const char *p);
+
+/* Type check of a declared field (compile error on a mismatch). */
+#define CLI_OFF_(st, f, type)                                             \
+	(offsetof(st, f) +                                                \
+	 0 * sizeof(char[1 - 2 * !__builtin_types_compatible_p(           \
+		__typeof__(((st *)0)->f), type)]))
+
+#define CLI_END { .kind = CLI_K_END }
+#define CLI_GROUP(text) { .kind = CLI_K_GROUP, .help = (text) }
+#define CLI_FLAG(s, l, st, f, h)                                          \
+	{ .kind = CLI_K_FLAG, .shrt = (s), .name = (l), .help = (h),      \
+	  .off = CLI_OFF_(st, f, bool) }
+#define CLI_STRING(s, l, a, st, f, h)                                     \
+	{ .kind = CLI_K_STRING, .shrt = (s), .name = (l), .arg = (a),     \
+	  .help = (h), .off = CLI_OFF_(st, f, const char *) }
+#define CLI_STRINGS(s, l, a, st, f, h)                                    \
+	{ .kind = CLI_K_STRINGS, .shrt = (s), .name = (l), .arg = (a),    \
+	  .help = (h), .off = CLI_OFF_(st, f, struct cli_strv) }
+#define CLI_SIZE(s, l, a, st, f, lo, b, h)                                \
+	{ .kind = CLI_K_SIZE, .shrt = (s), .name = (l), .arg = (a),       \
+	  .help = (h), .off = CLI_OFF_(st, f, uint64_t), .min = (lo),     \
+	  .bad = (b) }
+#define CLI_UINT(s, l, a, st, f, lo, hi, b, h)                            \
+	{ .kind = CLI_K_UINT, .shrt = (s), .name = (l), .arg = (a),       \
+	  .help = (h), .off = CLI_OFF_(st, f, unsigned), .min = (lo),     \
+	  .max = (hi), .bad = (b) }
+#define CLI_CALLBACK(s, l, a, fn, i, h)                                   \
+	{ .kind = CLI_K_CALLBACK, .shrt = (s), .name = (l), .arg = (a),   \
+	  .help = (h), .cb = (fn), .id = (i) }
+/* Shared declarations with a per-command explanation. */
+#define CLI_OPT_JSON(st, f, h) CLI_FLAG(0, "json", st, f, h)
+#define CLI_OPT_NO_SYNC                                                   \
+	{ .kind = CLI_K_FLAG, .name = "no-sync", .common = true,          \
+	  .help = "do not sync the catalog first (offline)",              \
+	  .off = CLI_OFF_(struct cli_common, no_sync, bool) }
+
+/* Setup flags: what cli_run does before the command runs (git's
+ * RUN_SETUP).  In this order: parse options, check the number of
+ * positional arguments, cmd->check, CLI_REF/CLI_ID, CLI_REPO, CLI_OPEN,
+ * CLI_FIND. */
+enum {
+	CLI_REPO = 1 << 0,      /* resolve -r/$BACKUPFS_REPO (else exit 2) */
+	CLI_OPEN = 1 << 1,      /* open repository + catalog (ctx->repo, cat) */
+	CLI_SYNC = 1 << 2,      /* sync the catalog first (unless --no-sync) */
+	CLI_REF = 1 << 3,       /* argv[0] is ID[:PATH]: ctx->id, ctx->path */
+	CLI_REF_PATH = 1 << 4,  /* ... and the PATH is required */
+	CLI_ID = 1 << 5,        /* argv[0] is a backup id or 'latest' */
+	CLI_FIND = 1 << 6,      /* look the backup up: ctx->info */
+};
+
+struct bfs_cmd {
+	const char *name;
+	/* The command's own work, after the shared setup.  Returns the exit
+	 * code; cli_run closes what the setup opened. */
+	int (*run)(struct cli_ctx *ctx);
+	const char *summary;    /* one line for `backupfs help` */
+	const char *synopsis;   /* after "usage: " (lines may continue) */
+	const char *description;/* before the options */
+	const struct cli_opt *opts;  /* CLI_END-terminated; the common
+					options follow them */
+	const char *notes;      /* after the options (may be NULL) */
+	const char *examples;   /* lines, each indented by two spaces */
+	const char *exit_codes; /* after "Exit codes: " */
+	unsigned flags;         /* CLI_REPO ... */
+	int min_args, max_args; /* positional arguments; max < 0: any */
+	const char *missing;    /* usage error below min_args */
+	const char *extra_hint; /* appended to "unexpected argument 'X'" */
+	size_t args_size;       /* the command's option struct ... */
+	void (*args_init)(void *args);  /* ... its defaults (may be NULL) */
+	void (*args_free)(void *args);  /* ... what it owns (may be NULL) */
+	/* Usage checks after parsing, before the repository is resolved.
+	 * Returns 0 or an exit code (after printing).  May be NULL. */
+	int (*check)(struct cli_ctx *ctx);
+};
+
+/* The values of the common options (cli_common_opts); strings are
+ * borrowed from argv or the environment. */
 struct cli_common {
 	const char *repo;          /* -r/--repo or $BACKUPFS_REPO */
 	const char *catalog;       /* --catalog FILE */
 	struct bfs_store_opts sopts;   /* --s3-endpoint, --s3-path-style ... */
 	int verbose;               /* -v (repeatable) */
 	bool quiet;                /* -q */
+	bool no_sync;              /* --no-sync (CLI_OPT_NO_SYNC) */
 	/* The command, for "backupfs CMD: ..." messages from cli_common_finish
-	 * and cli_open.  Set by cli_common_opt (any common option) or by the
-	 * command itself after cli_common_init; NULL prints "backupfs: ". */
+	 * and cli_open; NULL prints "backupfs: ". */
 	const struct bfs_cmd *cmd;
 	const char *bad_cache_size;  /* invalid --cache-dir-size, reported
 					 by cli_common_finish */
 };
 
-/* Long options shared by all repository commands; append to each
- * command's own table with CLI_COMMON_LONGOPTS.  Values >= 0x1000. */
-enum {
-	OPT_CATALOG = 0x1000,
-	OPT_S3_ENDPOINT,
-	OPT_S3_PATH_STYLE,
-	OPT_S3_VHOST,
-	OPT_S3_REGION,
-	OPT_HELP,
-	OPT_CACHE_DIR,
-	OPT_CACHE_DIR_SIZE,
-	OPT_CMD_BASE = 0x1100,     /* commands number their own from here */
+/* What the shared setup hands a command's run().  Owned by cli_run: args,
+ * id, path, repo, cat and info are released after run() returns; argv is
+ * borrowed from main's argv. */
+struct cli_ctx {
+	const struct bfs_cmd *cmd;
+	struct cli_common c;
+	void *args;                /* the command's option struct */
+	int argc;                  /* positional arguments */
+	char **argv;
+	char *id, *path;           /* CLI_REF (path "" when absent) / CLI_ID */
+	struct bfs_repo *repo;     /* CLI_OPEN; a command may take them over */
+	struct bfs_catalog *cat;   /* (set the field to NULL then) */
+	struct bfs_backup_info info;   /* CLI_FIND */
 };
-#define CLI_COMMON_SHORTOPTS "r:vqh"
-#define CLI_COMMON_LONGOPTS                                               \
-	{ "repo", required_argument, NULL, 'r' },                         \
-	{ "catalog", required_argument, NULL, OPT_CATALOG },              \
-	{ "s3-endpoint", required_argument, NULL, OPT_S3_ENDPOINT },      \
-	{ "s3-path-style", no_argument, NULL, OPT_S3_PATH_STYLE },        \
-	{ "s3-virtual-host", no_argument, NULL, OPT_S3_VHOST },           \
-	{ "s3-region", required_argument, NULL, OPT_S3_REGION },          \
-	{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },          \
-	{ "cache-dir-size", required_argument, NULL, OPT_CACHE_DIR_SIZE }, \
-	{ "verbose", no_argument, NULL, 'v' },                            \
-	{ "quiet", no_argument, NULL, 'q' },                              \
-	{ "help", no_argument, NULL, 'h' }
-#define CLI_COMMON_USAGE                                                  \
-	"Common options:\n"                                               \
-	"  -r, --repo REPO        repository: a local path or s3://bucket/prefix\n" \
-	"                         (default: $BACKUPFS_REPO)\n"             \
-	"      --catalog FILE     catalog database (default:\n"            \
-	"                         $XDG_CACHE_HOME/backupfs/<repository id>.db)\n" \
-	"      --s3-endpoint URL  S3 endpoint (default: $AWS_ENDPOINT_URL)\n" \
-	"      --s3-path-style    path-style S3 addressing (default with an endpoint)\n" \
-	"      --s3-virtual-host  virtual-host S3 addressing\n"            \
-	"      --s3-region REGION S3 region (default: $AWS_REGION, us-east-1)\n" \
-	"      --cache-dir DIR    keep fetched pack ranges in DIR (for S3), so a\n" \
-	"                         second read does not go to the network\n" \
-	"      --cache-dir-size SIZE  bound of --cache-dir (default 1G)\n" \
-	"  -v, --verbose          more log output (repeat for debug)\n"    \
-	"  -q, --quiet            errors only\n"                           \
-	"  -h, --help             this help\n"
 
-void cli_common_init(struct cli_common *c);
-/* Handle one getopt result if it is a common option: returns 1 if
- * handled, 0 if not a common option, -1 after printing usage for -h
- * (caller returns EXIT_OK). */
-int cli_common_opt(struct cli_common *c, int opt, const char *arg,
-		   const struct bfs_cmd *cmd);
+/* The options every command accepts, after its own. */
+extern const struct cli_opt cli_common_opts[];
+
+/* Parse argv (argv[0] is the command name) by cmd's declared options, do
+ * the setup that cmd->flags ask for, run the command and release the
+ * setup.  Usage errors print a message naming the option or argument
+ * and return EXIT_USAGE.  Returns the exit code.  Not thread-safe
+ * (getopt's globals). */
+int cli_run(const struct bfs_cmd *cmd, int argc, char **argv);
+
+/* Print the help of cmd to f (`backupfs CMD --help`). */
+void cli_print_usage_to(const struct bfs_cmd *cmd, FILE *f);
+
+/* Print backupfs(1) in roff to stdout, from the declarations.  cmds has
+ * n entries; overview is the text of `backupfs --help`'s description. */
+void cli_print_man(const struct bfs_cmd *const *cmds, size_t n,
+		   const char *overview);
+
 /* Resolve repo (option or env); prints "no repository given (-r REPO or
  * BACKUPFS_REPO)" and returns -EINVAL if neither. Sets up logging level. */
 int cli_common_finish(struct cli_common *c);
@@ -106,12 +210,7 @@ void cli_error(const char *cmd, const char *fmt, ...)
 /* Print usage hint and return EXIT_USAGE. */
 int cli_usage_error(const struct bfs_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* For getopt_long's '?' and ':' results (commands set opterr = 0 and
- * start their optstring with ':'): prints "unknown option '-x'" or
- * "option '--x' needs an argument" and the usage hint; returns
- * EXIT_USAGE. */
-int cli_bad_option(const struct bfs_cmd *cmd, int opt, char **argv);
-/* Print cmd->usage to stdout. */
+/* Print the help of cmd to stdout. */
 void cli_print_usage(const struct bfs_cmd *cmd);
 
 /* Split "ID[:PATH]" into *id (malloc'ed) and *path (malloc'ed, "" when

@@ -4,7 +4,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,48 +14,21 @@
 #include "cli.h"
 #include "src/source.h"
 
-enum {
-	OPT_ID = OPT_CMD_BASE,
-	OPT_TAG,
-	OPT_JSON,
-	OPT_THREADS,
-	OPT_FILES,
-	OPT_EXCLUDE,
-	OPT_COMMAND,
-	OPT_STDIN,
-	OPT_PG_DUMP,
-	OPT_MYSQL_DUMP,
-	OPT_IGNORE_TABLE,
-	OPT_ARCHIVE,
-};
-
-/* A NULL-terminated, growable array of borrowed strings. */
-struct strv {
-	const char **v;
-	size_t n, cap;
-};
-
-static int strv_add(struct strv *s, const char *p)
-{
-	if (s->n + 2 > s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 8;
-		const char **nv = realloc(s->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		s->v = nv;
-		s->cap = ncap;
-	}
-	s->v[s->n++] = p;
-	s->v[s->n] = NULL;
-	return 0;
-}
-
 struct src {
 	struct bfs_source s;
 	const char *opt;          /* "--files" ... for messages */
 	char *dest;
 	char *arg_copy;           /* dumps: s.arg, copied before argv is scrubbed */
+};
+
+struct backup_args {
+	struct src *srcs;         /* in the order given */
+	size_t nsrcs, cap;
+	bool have_stdin;
+	struct cli_strv tags, excludes, ignores;
+	const char *id;
+	unsigned threads;
+	bool json;
 };
 
 /* Overwrite the password of a database URI or key=value conninfo in place
@@ -162,30 +134,77 @@ static void on_unreadable(void *arg, const char *path, const char *why)
 	}
 }
 
-static int parse_threads(const char *s, unsigned *out)
+/* --files, --archive, ... (o->id is the source kind): one more source, in
+ * the order given. */
+static int source_cb(struct cli_ctx *ctx, const struct cli_opt *o,
+		     const char *arg)
 {
-	unsigned long v;
-	char *end;
+	struct backup_args *a = ctx->args;
+	enum bfs_source_kind kind = (enum bfs_source_kind)o->id;
+	struct src *sr;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > 1024)
-		return -EINVAL;
-	*out = (unsigned)v;
+	if (kind == BFS_SRC_STDIN) {
+		if (a->have_stdin)
+			return cli_usage_error(&cmd_backup,
+					       "--stdin can be given only once");
+		a->have_stdin = true;
+	}
+	if (a->nsrcs == a->cap) {
+		size_t ncap = a->cap ? a->cap * 2 : 8;
+		struct src *n = realloc(a->srcs, ncap * sizeof(*n));
+
+		if (!n)
+			goto out_nomem;
+		a->srcs = n;
+		a->cap = ncap;
+	}
+	sr = &a->srcs[a->nsrcs];
+	memset(sr, 0, sizeof(*sr));
+	sr->s.kind = kind;
+	sr->s.arg = arg;
+	if (kind == BFS_SRC_PG_DUMP || kind == BFS_SRC_MYSQL_DUMP) {
+		sr->arg_copy = strdup(arg);
+		if (!sr->arg_copy)
+			goto out_nomem;
+		sr->s.arg = sr->arg_copy;
+		scrub_password((char *)arg);    /* our own argv */
+	}
+	sr->opt = o->id == BFS_SRC_FILES ? "--files"
+		: o->id == BFS_SRC_ARCHIVE ? "--archive"
+		: o->id == BFS_SRC_COMMAND ? "--command"
+		: o->id == BFS_SRC_STDIN ? "--stdin"
+		: o->id == BFS_SRC_PG_DUMP ? "--pg-dump" : "--mysql-dump";
+	a->nsrcs++;
 	return 0;
+out_nomem:
+	cli_error("backup", "out of memory");
+	return EXIT_ERR;
 }
 
-static const char *source_opt(int opt, enum bfs_source_kind *kind)
+enum { CB_TAG, CB_IGNORE_TABLE };
+
+/* --tag and --ignore-table: checked, then collected. */
+static int list_cb(struct cli_ctx *ctx, const struct cli_opt *o,
+		   const char *arg)
 {
-	switch (opt) {
-	case OPT_FILES: *kind = BFS_SRC_FILES; return "--files";
-	case OPT_ARCHIVE: *kind = BFS_SRC_ARCHIVE; return "--archive";
-	case OPT_COMMAND: *kind = BFS_SRC_COMMAND; return "--command";
-	case OPT_STDIN: *kind = BFS_SRC_STDIN; return "--stdin";
-	case OPT_PG_DUMP: *kind = BFS_SRC_PG_DUMP; return "--pg-dump";
-	case OPT_MYSQL_DUMP: *kind = BFS_SRC_MYSQL_DUMP; return "--mysql-dump";
-	default: return NULL;
+	struct backup_args *a = ctx->args;
+	int rc;
+
+	if (o->id == CB_TAG) {
+		if (!arg[0])
+			return cli_usage_error(&cmd_backup, "empty --tag");
+		rc = cli_strv_add(&a->tags, arg);
+	} else {
+		if (!strchr(arg, '.'))
+			return cli_usage_error(&cmd_backup,
+				"--ignore-table '%s': expected DB.TABLE", arg);
+		rc = cli_strv_add(&a->ignores, arg);
 	}
+	if (rc < 0) {
+		cli_error("backup", "out of memory");
+		return EXIT_ERR;
+	}
+	return 0;
 }
 
 /* How a source is named in messages: database sources by option only,
@@ -265,205 +284,100 @@ static int report(struct cli_common *c, struct bfs_catalog *cat,
 	return rc;
 }
 
-static int run_backup(int argc, char **argv)
+static void free_backup_args(void *args)
 {
-	static const struct option longopts[] = {
-		{ "id", required_argument, NULL, OPT_ID },
-		{ "tag", required_argument, NULL, OPT_TAG },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "threads", required_argument, NULL, OPT_THREADS },
-		{ "files", required_argument, NULL, OPT_FILES },
-		{ "exclude", required_argument, NULL, OPT_EXCLUDE },
-		{ "command", required_argument, NULL, OPT_COMMAND },
-		{ "stdin", required_argument, NULL, OPT_STDIN },
-		{ "pg-dump", required_argument, NULL, OPT_PG_DUMP },
-		{ "mysql-dump", required_argument, NULL, OPT_MYSQL_DUMP },
-		{ "ignore-table", required_argument, NULL, OPT_IGNORE_TABLE },
-		{ "archive", required_argument, NULL, OPT_ARCHIVE },
-		CLI_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
-	struct strv tags = { 0 }, excludes = { 0 }, ignores = { 0 };
+	struct backup_args *a = args;
+	size_t i;
+
+	for (i = 0; i < a->nsrcs; i++) {
+		free(a->srcs[i].dest);
+		free(a->srcs[i].arg_copy);
+	}
+	free(a->srcs);
+	free(a->tags.v);        /* filled by list_cb; excludes by cli_run */
+	free(a->ignores.v);
+}
+
+/* Validate every source before anything is written (and before the
+ * repository is opened). */
+static int check_backup(struct cli_ctx *ctx)
+{
 	static const char *const empty[] = { NULL };
-	struct bfs_backup_opts bo = { 0 };
-	struct bfs_backup_stats st = { 0 };
+	struct backup_args *a = ctx->args;
+	struct src *srcs = a->srcs;
 	struct bfs_err err = { "" };
-	struct bfs_catalog *cat = NULL;
-	struct bfs_index *idx = NULL;
-	struct bfs_repo *repo = NULL;
-	struct bfs_backup *b = NULL;
-	struct src *srcs = NULL;
-	size_t nsrcs = 0, i, j;
-	struct cli_common c;
-	struct ui u = { 0 };
-	bool json = false, partial = false, have_stdin = false;
 	char d1[512], d2[512];
-	char *id = NULL;
-	int opt, rc;
+	size_t i, j;
+	int rc;
 
-	cli_common_init(&c);
-	c.cmd = &cmd_backup;
-	/* room for every argument as a source: no reallocation later */
-	srcs = calloc((size_t)argc + 1, sizeof(*srcs));
-	if (!srcs) {
-		cli_error("backup", "out of memory");
-		return EXIT_ERR;
-	}
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":" CLI_COMMON_SHORTOPTS,
-				  longopts, NULL)) != -1) {
-		enum bfs_source_kind kind;
-		const char *sopt = source_opt(opt, &kind);
-
-		if (sopt) {
-			if (kind == BFS_SRC_STDIN) {
-				if (have_stdin) {
-					rc = cli_usage_error(&cmd_backup,
-						"--stdin can be given only once");
-					goto out_free;
-				}
-				have_stdin = true;
-			}
-			srcs[nsrcs].s.kind = kind;
-			srcs[nsrcs].s.arg = optarg;
-			if (kind == BFS_SRC_PG_DUMP ||
-			    kind == BFS_SRC_MYSQL_DUMP) {
-				srcs[nsrcs].arg_copy = strdup(optarg);
-				if (!srcs[nsrcs].arg_copy) {
-					cli_error("backup", "out of memory");
-					rc = EXIT_ERR;
-					goto out_free;
-				}
-				srcs[nsrcs].s.arg = srcs[nsrcs].arg_copy;
-				scrub_password(optarg);
-			}
-			srcs[nsrcs].opt = sopt;
-			nsrcs++;
-			continue;
-		}
-		rc = 0;
-		switch (opt) {
-		case OPT_ID:
-			bo.id = optarg;
-			continue;
-		case OPT_TAG:
-			if (!optarg[0]) {
-				rc = cli_usage_error(&cmd_backup, "empty --tag");
-				goto out_free;
-			}
-			rc = strv_add(&tags, optarg);
-			break;
-		case OPT_EXCLUDE:
-			rc = strv_add(&excludes, optarg);
-			break;
-		case OPT_IGNORE_TABLE:
-			if (!strchr(optarg, '.')) {
-				rc = cli_usage_error(&cmd_backup,
-					"--ignore-table '%s': expected DB.TABLE",
-					optarg);
-				goto out_free;
-			}
-			rc = strv_add(&ignores, optarg);
-			break;
-		case OPT_JSON:
-			json = true;
-			continue;
-		case OPT_THREADS:
-			if (parse_threads(optarg, &bo.threads) < 0) {
-				rc = cli_usage_error(&cmd_backup,
-					"--threads '%s': expected 1..1024",
-					optarg);
-				goto out_free;
-			}
-			continue;
-		default:
-			rc = cli_common_opt(&c, opt, optarg, &cmd_backup);
-			if (rc < 0) {
-				rc = EXIT_OK;
-				goto out_free;
-			}
-			if (rc == 0) {
-				rc = cli_bad_option(&cmd_backup, opt, argv);
-				goto out_free;
-			}
-			continue;
-		}
-		if (rc < 0) {
-			cli_error("backup", "out of memory");
-			rc = EXIT_ERR;
-			goto out_free;
-		}
-	}
-	if (optind < argc) {
-		rc = cli_usage_error(&cmd_backup,
-				     "unexpected argument '%s' (sources are options: --files, --command, ...)",
-				     argv[optind]);
-		goto out_free;
-	}
-	if (nsrcs == 0) {
-		rc = cli_usage_error(&cmd_backup,
-				     "nothing to back up: give at least one source (--files, --pg-dump, ...)");
-		goto out_free;
-	}
-	if (bo.id && !bfs_backup_id_valid(bo.id)) {
-		rc = cli_usage_error(&cmd_backup,
-				     "invalid backup id '%s' (letters, digits, '.', '_', '-'; not 'latest')",
-				     bo.id);
-		goto out_free;
-	}
-	/* Validate every source before anything is written. */
-	for (i = 0; i < nsrcs; i++) {
-		srcs[i].s.excludes = excludes.v ? excludes.v : empty;
-		srcs[i].s.ignore_tables = ignores.v ? ignores.v : empty;
+	if (a->nsrcs == 0)
+		return cli_usage_error(&cmd_backup,
+				       "nothing to back up: give at least one source (--files, --pg-dump, ...)");
+	if (a->id && !bfs_backup_id_valid(a->id))
+		return cli_usage_error(&cmd_backup,
+				       "invalid backup id '%s' (letters, digits, '.', '_', '-'; not 'latest')",
+				       a->id);
+	for (i = 0; i < a->nsrcs; i++) {
+		srcs[i].s.excludes = a->excludes.v ? a->excludes.v : empty;
+		srcs[i].s.ignore_tables = a->ignores.v ? a->ignores.v : empty;
 		err.msg[0] = '\0';
 		src_desc(&srcs[i], d1, sizeof(d1));
 		rc = bfs_source_dest(&srcs[i].s, &srcs[i].dest, &err);
-		if (rc < 0) {
-			rc = cli_usage_error(&cmd_backup, "%s: %s", d1,
-					     bfs_err_str(&err, rc));
-			goto out_free;
-		}
+		if (rc < 0)
+			return cli_usage_error(&cmd_backup, "%s: %s", d1,
+					       bfs_err_str(&err, rc));
 		for (j = 0; j < i; j++) {
 			if (strcmp(srcs[i].dest, srcs[j].dest) == 0) {
 				src_desc(&srcs[j], d2, sizeof(d2));
-				rc = cli_usage_error(&cmd_backup,
+				return cli_usage_error(&cmd_backup,
 					"%s and %s both land on '%s'", d2, d1,
 					srcs[i].dest);
-				goto out_free;
 			}
 		}
 	}
-	if (cli_common_finish(&c) < 0) {
-		rc = cli_usage_hint(&cmd_backup);
-		goto out_free;
-	}
-	rc = cli_open(&c, true, &repo, &cat);
-	if (rc)
-		goto out_free;
+	return 0;
+}
+
+static int run_backup(struct cli_ctx *ctx)
+{
+	const struct backup_args *a = ctx->args;
+	struct bfs_backup_opts bo = { .id = a->id, .threads = a->threads };
+	struct bfs_backup_stats st = { 0 };
+	struct bfs_err err = { "" };
+	struct bfs_catalog *cat = ctx->cat;
+	struct bfs_repo *repo = ctx->repo;
+	struct bfs_index *idx = NULL;
+	struct bfs_backup *b = NULL;
+	struct src *srcs = a->srcs;
+	size_t nsrcs = a->nsrcs, i;
+	struct ui u = { 0 };
+	bool json = a->json, partial = false;
+	char d1[512];
+	char *id = NULL;
+	int rc;
 
 	u.tty = isatty(STDERR_FILENO);
-	u.quiet = c.quiet;
-	bo.tags = tags.v;
+	u.quiet = ctx->c.quiet;
+	bo.tags = a->tags.v;
 	bo.progress = on_progress;
 	bo.progress_arg = &u;
 	err.msg[0] = '\0';
 	if (cat && bfs_catalog_index_new(cat, repo, &idx) < 0) {
 		cli_error("backup", "out of memory");
-		rc = EXIT_ERR;
-		goto out_close;
+		return EXIT_ERR;
 	}
 	rc = bfs_backup_begin(repo, idx, &bo, &b, &err);
 	if (rc < 0) {
 		cli_error("backup", "%s", bfs_err_str(&err, rc));
 		rc = EXIT_ERR;
-		goto out_close;
+		goto out_free;
 	}
 	id = strdup(bfs_backup_id(b));
 	if (!id) {
 		bfs_backup_abort(b);
 		cli_error("backup", "out of memory");
 		rc = EXIT_ERR;
-		goto out_close;
+		goto out_free;
 	}
 	for (i = 0; i < nsrcs; i++) {
 		err.msg[0] = '\0';
@@ -475,7 +389,7 @@ static int run_backup(int argc, char **argv)
 			cli_error("backup", "%s (at '%s') failed: %s; no backup written",
 				  d1, srcs[i].dest, bfs_err_str(&err, rc));
 			rc = EXIT_ERR;
-			goto out_close;
+			goto out_free;
 		}
 	}
 	err.msg[0] = '\0';
@@ -485,75 +399,74 @@ static int run_backup(int argc, char **argv)
 		cli_error("backup", "cannot write backup '%s': %s", id,
 			  bfs_err_str(&err, rc));
 		rc = EXIT_ERR;
-		goto out_close;
+		goto out_free;
 	}
-	rc = report(&c, cat, id, &st, partial, json);
-out_close:
-	bfs_index_free(idx);
-	bfs_catalog_close(cat);
-	bfs_repo_close(repo);
+	rc = report(&ctx->c, cat, id, &st, partial, json);
 out_free:
-	for (i = 0; i < nsrcs; i++) {
-		free(srcs[i].dest);
-		free(srcs[i].arg_copy);
-	}
-	free(srcs);
-	free(tags.v);
-	free(excludes.v);
-	free(ignores.v);
 	free(id);
+	bfs_index_free(idx);
 	return rc;
 }
 
+#define SOURCE(l, a, kind, h) CLI_CALLBACK(0, l, a, source_cb, kind, h)
+
+static const struct cli_opt backup_opts[] = {
+	CLI_GROUP("Sources:"),
+	SOURCE("files", "[DEST=]PATH", BFS_SRC_FILES,
+	       "a directory tree (or one file), at DEST (default: files)"),
+	CLI_STRINGS(0, "exclude", "GLOB", struct backup_args, excludes,
+		    "skip matching paths of --files/--archive sources "
+		    "(repeatable)"),
+	SOURCE("archive", "[DEST=]FILE", BFS_SRC_ARCHIVE,
+	       "a tar/tar.gz/zip/... archive, unpacked"),
+	SOURCE("command", "PATH=CMD", BFS_SRC_COMMAND,
+	       "the stdout of CMD (run by /bin/sh), at PATH"),
+	SOURCE("stdin", "PATH", BFS_SRC_STDIN, "standard input, at PATH"),
+	SOURCE("pg-dump", "[NAME=]CONNINFO", BFS_SRC_PG_DUMP,
+	       "pg_dump of a PostgreSQL database, at database.sql (or "
+	       "NAME.sql); CONNINFO is a postgresql:// URI or key=value "
+	       "string"),
+	SOURCE("mysql-dump", "[NAME=]URI|DATABASE", BFS_SRC_MYSQL_DUMP,
+	       "mysqldump --single-transaction, at NAME.sql (default: the "
+	       "database name)"),
+	CLI_CALLBACK(0, "ignore-table", "DB.TABLE", list_cb, CB_IGNORE_TABLE,
+		     "passed to mysqldump (repeatable)"),
+	CLI_GROUP("Passwords in URIs are passed to the dump tools through the\n"
+		  "environment or an option file, never on their command line.\n"
+		  "\n"
+		  "Options:"),
+	CLI_STRING(0, "id", "ID", struct backup_args, id,
+		   "backup id (default: UTC time, YYYY-MM-DD_HH-MM-SS)"),
+	CLI_CALLBACK(0, "tag", "TAG", list_cb, CB_TAG,
+		     "tag the backup (repeatable)"),
+	CLI_OPT_JSON(struct backup_args, json,
+		     "print a JSON summary on stdout (id, partial, stats, "
+		     "unreadable entries)"),
+	CLI_UINT(0, "threads", "N", struct backup_args, threads, 1, 1024,
+		 "--threads '%s': expected 1..1024",
+		 "compression threads (default: CPUs)"),
+	CLI_END
+};
+
 const struct bfs_cmd cmd_backup = {
 	.name = "backup",
-	.fn = run_backup,
+	.run = run_backup,
 	.summary = "create a backup from directories, dumps, archives, commands",
-	.usage =
-	"usage: backupfs backup [-r REPO] [--id ID] [--tag TAG]... [OPTIONS] SOURCE...\n"
-	"\n"
+	.synopsis = "backupfs backup [-r REPO] [--id ID] [--tag TAG]... [OPTIONS] SOURCE...",
+	.description =
 	"Create one backup from any number of sources, in the order given.\n"
 	"Each source lands at a path inside the backup; two sources may not\n"
 	"land on the same path.  Content is split into chunks, deduplicated\n"
 	"against everything already in the repository, compressed and\n"
-	"stored; the backup becomes visible only when all of it is written.\n"
-	"\n"
-	"Sources:\n"
-	"      --files [DEST=]PATH     a directory tree (or one file), at DEST\n"
-	"                              (default: files)\n"
-	"      --exclude GLOB          skip matching paths of --files/--archive\n"
-	"                              sources (repeatable)\n"
-	"      --archive [DEST=]FILE   a tar/tar.gz/zip/... archive, unpacked\n"
-	"      --command PATH=CMD      the stdout of CMD (run by /bin/sh), at PATH\n"
-	"      --stdin PATH            standard input, at PATH\n"
-	"      --pg-dump [NAME=]CONNINFO\n"
-	"                              pg_dump of a PostgreSQL database, at\n"
-	"                              database.sql (or NAME.sql); CONNINFO is a\n"
-	"                              postgresql:// URI or key=value string\n"
-	"      --mysql-dump [NAME=]URI|DATABASE\n"
-	"                              mysqldump --single-transaction, at\n"
-	"                              NAME.sql (default: the database name)\n"
-	"      --ignore-table DB.TABLE passed to mysqldump (repeatable)\n"
-	"Passwords in URIs are passed to the dump tools through the\n"
-	"environment or an option file, never on their command line.\n"
-	"\n"
-	"Options:\n"
-	"      --id ID            backup id (default: UTC time,\n"
-	"                         YYYY-MM-DD_HH-MM-SS)\n"
-	"      --tag TAG          tag the backup (repeatable)\n"
-	"      --json             print a JSON summary on stdout (id, partial,\n"
-	"                         stats, unreadable entries)\n"
-	"      --threads N        compression threads (default: CPUs)\n"
-	"\n"
-	CLI_COMMON_USAGE
-	"\n"
+	"stored; the backup becomes visible only when all of it is written.",
+	.opts = backup_opts,
+	.notes =
 	"On a terminal, progress is shown on stderr.  At the end one summary\n"
 	"line goes to stderr (also when not on a terminal, for cron logs;\n"
 	"-q silences it).  Unreadable files do not stop the backup: they are\n"
 	"recorded, listed on stderr, and the exit code is 3.  A failing dump\n"
-	"or command fails the backup and nothing is written.\n"
-	"\n"
-	"Examples:\n"
+	"or command fails the backup and nothing is written.",
+	.examples =
 	"  backupfs backup -r /srv/backups/nocodb \\\n"
 	"      --pg-dump 'postgresql://nocodb@localhost/nocodb' \\\n"
 	"      --files uploads=/srv/nocodb/uploads --exclude '*.tmp'\n"
@@ -561,8 +474,14 @@ const struct bfs_cmd cmd_backup = {
 	"      --ignore-table app.sessions --tag nightly\n"
 	"  backupfs backup --command config.json='docker inspect app' \\\n"
 	"      --archive old=/tmp/old-backup.tar.gz\n"
-	"  pg_dumpall | backupfs backup --stdin all.sql --json\n"
-	"\n"
-	"Exit codes: 0 ok, 1 error (nothing written), 2 usage error, 3 backup\n"
-	"written but some files were unreadable (partial).\n",
+	"  pg_dumpall | backupfs backup --stdin all.sql --json",
+	.exit_codes =
+	"0 ok, 1 error (nothing written), 2 usage error, 3 backup\n"
+	"written but some files were unreadable (partial).",
+	.flags = CLI_OPEN | CLI_SYNC,
+	.max_args = 0,
+	.extra_hint = " (sources are options: --files, --command, ...)",
+	.args_size = sizeof(struct backup_args),
+	.args_free = free_backup_args,
+	.check = check_backup,
 };

@@ -3,57 +3,35 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 
-static int run_catalog(int argc, char **argv)
+/* ACTION first, then anything else is unexpected (in this order). */
+static int check_catalog(struct cli_ctx *ctx)
 {
-	static const struct option longopts[] = {
-		CLI_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
-	struct bfs_sync_stats ss = { 0 };
-	struct bfs_err err = { "" };
-	struct bfs_catalog *cat = NULL;
-	struct bfs_repo *repo = NULL;
-	struct cli_common c;
-	const char *action;
-	bool rebuild;
-	int opt, rc;
+	const char *action = ctx->argv[0];
 
-	cli_common_init(&c);
-	c.cmd = &cmd_catalog;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":" CLI_COMMON_SHORTOPTS,
-				  longopts, NULL)) != -1) {
-		rc = cli_common_opt(&c, opt, optarg, &cmd_catalog);
-		if (rc < 0)
-			return EXIT_OK;
-		if (rc == 0)
-			return cli_bad_option(&cmd_catalog, opt, argv);
-	}
-	if (optind >= argc)
-		return cli_usage_error(&cmd_catalog,
-				       "missing action (sync or rebuild)");
-	action = argv[optind++];
-	if (strcmp(action, "sync") == 0)
-		rebuild = false;
-	else if (strcmp(action, "rebuild") == 0)
-		rebuild = true;
-	else
+	if (strcmp(action, "sync") != 0 && strcmp(action, "rebuild") != 0)
 		return cli_usage_error(&cmd_catalog,
 				       "unknown action '%s' (sync or rebuild)",
 				       action);
-	if (optind < argc)
+	if (ctx->argc > 1)
 		return cli_usage_error(&cmd_catalog, "unexpected argument '%s'",
-				       argv[optind]);
-	if (cli_common_finish(&c) < 0)
-		return cli_usage_hint(&cmd_catalog);
-	if (cli_open(&c, false, &repo, &cat))
-		return EXIT_ERR;
+				       ctx->argv[1]);
+	return 0;
+}
+
+static int run_catalog(struct cli_ctx *ctx)
+{
+	struct bfs_sync_stats ss = { 0 };
+	struct bfs_err err = { "" };
+	struct bfs_catalog *cat = ctx->cat;
+	struct bfs_repo *repo = ctx->repo;
+	const char *action = ctx->argv[0];
+	bool rebuild = strcmp(action, "rebuild") == 0;
+	int rc;
 
 	if (rebuild)
 		rc = bfs_catalog_rebuild(cat, repo, &ss, &err);
@@ -62,10 +40,9 @@ static int run_catalog(int argc, char **argv)
 	if (rc < 0 && rc != -EUCLEAN) {
 		cli_error("catalog", "cannot %s the catalog: %s", action,
 			  bfs_err_str(&err, rc));
-		rc = EXIT_ERR;
-		goto out_close;
+		return EXIT_ERR;
 	}
-	if (!c.quiet)
+	if (!ctx->c.quiet)
 		printf("catalog: %u added, %u removed\n", ss.added, ss.removed);
 	if (rc == -EUCLEAN) {
 		/* the good manifests are in; name the bad one and fail */
@@ -74,19 +51,15 @@ static int run_catalog(int argc, char **argv)
 	} else {
 		rc = EXIT_OK;
 	}
-out_close:
-	bfs_catalog_close(cat);
-	bfs_repo_close(repo);
 	return rc;
 }
 
 const struct bfs_cmd cmd_catalog = {
 	.name = "catalog",
-	.fn = run_catalog,
+	.run = run_catalog,
 	.summary = "sync or rebuild the local catalog",
-	.usage =
-	"usage: backupfs catalog sync|rebuild [-r REPO] [OPTIONS]\n"
-	"\n"
+	.synopsis = "backupfs catalog sync|rebuild [-r REPO] [OPTIONS]",
+	.description =
 	"The catalog is a local SQLite index of every backup's manifest; ls,\n"
 	"show, list, cat, restore and mount answer from it.  It is a cache:\n"
 	"it can always be rebuilt from the repository.\n"
@@ -97,14 +70,16 @@ const struct bfs_cmd cmd_catalog = {
 	"  rebuild   drop everything and ingest all manifests again\n"
 	"\n"
 	"Prints \"catalog: N added, M removed\".  A corrupt manifest is named\n"
-	"and makes the command fail after the others were ingested.\n"
-	"\n"
-	CLI_COMMON_USAGE
-	"\n"
-	"Examples:\n"
+	"and makes the command fail after the others were ingested.",
+	.examples =
 	"  backupfs catalog sync -r /srv/backups/nocodb\n"
-	"  backupfs catalog rebuild -r s3://backups/nocodb --catalog /tmp/c.db\n"
-	"\n"
-	"Exit codes: 0 ok, 1 error (repository unreachable, corrupt manifest),\n"
-	"2 usage error.\n",
+	"  backupfs catalog rebuild -r s3://backups/nocodb --catalog /tmp/c.db",
+	.exit_codes =
+	"0 ok, 1 error (repository unreachable, corrupt manifest),\n"
+	"2 usage error.",
+	.flags = CLI_OPEN,      /* no sync: that is the command's work */
+	.min_args = 1,
+	.max_args = -1,         /* check_catalog */
+	.missing = "missing action (sync or rebuild)",
+	.check = check_catalog,
 };

@@ -3,7 +3,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +12,10 @@
 #include "src/copy.h"
 #include "src/log.h"
 
-enum {
-	OPT_FROM = OPT_CMD_BASE,
-	OPT_TO,
-	OPT_DELETE_SOURCE,
-	OPT_JOBS,
-	OPT_NO_SYNC,
-	OPT_SAME_ID,
+struct copy_args {
+	const char *from, *to;
+	bool delete_source, no_sync, same_id;
+	unsigned jobs;
 };
 
 struct progress {
@@ -90,100 +86,59 @@ static void sync_catalog(struct bfs_repo *repo, const char *what)
 	free(path);
 }
 
-static int run_copy(int argc, char **argv)
+/* -r REPO works as --from; the IDs are checked before anything opens. */
+static int check_copy(struct cli_ctx *ctx)
 {
-	static const struct option longopts[] = {
-		{ "from", required_argument, NULL, OPT_FROM },
-		{ "to", required_argument, NULL, OPT_TO },
-		{ "delete-source", no_argument, NULL, OPT_DELETE_SOURCE },
-		{ "jobs", required_argument, NULL, OPT_JOBS },
-		{ "no-sync", no_argument, NULL, OPT_NO_SYNC },
-		{ "same-id", no_argument, NULL, OPT_SAME_ID },
-		CLI_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
+	struct copy_args *a = ctx->args;
+	int i;
+
+	if (!a->from)
+		a->from = ctx->c.repo;
+	if (!a->from || !*a->from)
+		return cli_usage_error(&cmd_copy, "missing --from REPO");
+	if (!a->to || !*a->to)
+		return cli_usage_error(&cmd_copy, "missing --to REPO");
+	if (strcmp(a->from, a->to) == 0)
+		return cli_usage_error(&cmd_copy,
+				       "--from and --to are the same repository");
+	for (i = 0; i < ctx->argc; i++)
+		if (!bfs_backup_id_valid(ctx->argv[i]))
+			return cli_usage_error(&cmd_copy,
+					       "invalid backup id '%s'",
+					       ctx->argv[i]);
+	ctx->c.repo = a->from;
+	return 0;
+}
+
+static int run_copy(struct cli_ctx *ctx)
+{
+	const struct copy_args *a = ctx->args;
+	struct cli_common *c = &ctx->c;
 	struct bfs_err err = { "" };
-	struct bfs_copy_opts co = { 0 };
+	struct bfs_copy_opts co = { .delete_source = a->delete_source,
+				    .jobs = a->jobs };
 	struct bfs_copy_stats st = { 0 };
 	struct bfs_repo *src = NULL, *dst = NULL;
 	struct progress pr = { 0 };
-	struct cli_common c;
-	const char *from = NULL, *to = NULL;
-	bool created = false, sync = true, same_id = false;
+	const char *from = a->from, *to = a->to;
+	bool created = false, sync = !a->no_sync, same_id = a->same_id;
 	char b[32];
-	int opt, rc, i;
+	int rc;
 
-	cli_common_init(&c);
-	c.cmd = &cmd_copy;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":" CLI_COMMON_SHORTOPTS,
-				  longopts, NULL)) != -1) {
-		switch (opt) {
-		case OPT_FROM:
-			from = optarg;
-			continue;
-		case OPT_TO:
-			to = optarg;
-			continue;
-		case OPT_DELETE_SOURCE:
-			co.delete_source = true;
-			continue;
-		case OPT_NO_SYNC:
-			sync = false;
-			continue;
-		case OPT_SAME_ID:
-			same_id = true;
-			continue;
-		case OPT_JOBS: {
-			char *e;
-			long v = strtol(optarg, &e, 10);
-
-			if (*e || v < 1 || v > 32)
-				return cli_usage_error(&cmd_copy,
-						       "--jobs wants 1..32, not '%s'",
-						       optarg);
-			co.jobs = (unsigned)v;
-			continue;
-		}
-		default:
-			break;
-		}
-		rc = cli_common_opt(&c, opt, optarg, &cmd_copy);
-		if (rc < 0)
-			return EXIT_OK;
-		if (rc == 0)
-			return cli_bad_option(&cmd_copy, opt, argv);
-	}
-	if (!from)
-		from = c.repo;   /* -r REPO works as --from */
-	if (!from || !*from)
-		return cli_usage_error(&cmd_copy, "missing --from REPO");
-	if (!to || !*to)
-		return cli_usage_error(&cmd_copy, "missing --to REPO");
-	if (strcmp(from, to) == 0)
-		return cli_usage_error(&cmd_copy,
-				       "--from and --to are the same repository");
-	for (i = optind; i < argc; i++)
-		if (!bfs_backup_id_valid(argv[i]))
-			return cli_usage_error(&cmd_copy,
-					       "invalid backup id '%s'", argv[i]);
-	c.repo = from;
-	if (cli_common_finish(&c) < 0)
-		return cli_usage_hint(&cmd_copy);
-	co.ids = (const char *const *)(argv + optind);
-	co.nids = (size_t)(argc - optind);
-	pr.quiet = c.quiet;
+	co.ids = (const char *const *)ctx->argv;
+	co.nids = (size_t)ctx->argc;
+	pr.quiet = c->quiet;
 	pr.tty = isatty(STDERR_FILENO);
 	co.progress = on_progress;
 	co.progress_arg = &pr;
 
-	rc = bfs_repo_open(from, &c.sopts, &src, &err);
+	rc = bfs_repo_open(from, &c->sopts, &src, &err);
 	if (rc) {
 		cli_error("copy", "%s", bfs_err_str(&err, rc));
 		return EXIT_ERR;
 	}
 	err.msg[0] = '\0';
-	rc = bfs_copy_open_target(src, to, &c.sopts, same_id, &dst, &created,
+	rc = bfs_copy_open_target(src, to, &c->sopts, same_id, &dst, &created,
 				  &err);
 	if (rc) {
 		cli_error("copy", "cannot open the target '%s': %s", to,
@@ -191,14 +146,14 @@ static int run_copy(int argc, char **argv)
 		rc = EXIT_ERR;
 		goto out_close;
 	}
-	if (created && !c.quiet)
+	if (created && !c->quiet)
 		fprintf(stderr, "initialised '%s' with the settings of '%s' "
 			"(chunking, compression%s)\n", to, from,
 			same_id ? ", repository id" : "; a new repository id");
 	err.msg[0] = '\0';
 	rc = bfs_copy(src, dst, &co, &st, &err);
 	bfs_fmt_bytes(b, sizeof(b), st.bytes_copied);
-	if (!c.quiet || rc)
+	if (!c->quiet || rc)
 		printf("%u backups copied, %u already present%s; "
 		       "%llu packs, %s copied\n", st.backups_copied,
 		       st.backups_skipped,
@@ -223,13 +178,32 @@ out_close:
 	return rc;
 }
 
+static const struct cli_opt copy_opts[] = {
+	CLI_STRING(0, "from", "REPO", struct copy_args, from,
+		   "source repository (or -r REPO)"),
+	CLI_STRING(0, "to", "REPO", struct copy_args, to,
+		   "target repository"),
+	CLI_FLAG(0, "delete-source", struct copy_args, delete_source,
+		 "after a backup is safely in the target, delete it from the "
+		 "source (its manifest; the packs stay until a prune)"),
+	CLI_UINT(0, "jobs", "N", struct copy_args, jobs, 1, 32,
+		 "--jobs wants 1..32, not '%s'",
+		 "parallel pack transfers (default 4)"),
+	CLI_FLAG(0, "no-sync", struct copy_args, no_sync,
+		 "do not update the catalogs afterwards"),
+	CLI_FLAG(0, "same-id", struct copy_args, same_id,
+		 "give a new target the source's repository id too (then use "
+		 "a separate --catalog for each: catalogs are per repository "
+		 "id)"),
+	CLI_END
+};
+
 const struct bfs_cmd cmd_copy = {
 	.name = "copy",
-	.fn = run_copy,
+	.run = run_copy,
 	.summary = "copy backups to another repository (local, S3)",
-	.usage =
-	"usage: backupfs copy --from REPO --to REPO [OPTIONS] [ID...]\n"
-	"\n"
+	.synopsis = "backupfs copy --from REPO --to REPO [OPTIONS] [ID...]",
+	.description =
 	"Copy backups from one repository to another: local to S3, S3 to\n"
 	"local, S3 to S3.  Without IDs, every backup of the source that the\n"
 	"target lacks.  Only the packs the target does not have travel; each\n"
@@ -239,24 +213,15 @@ const struct bfs_cmd cmd_copy = {
 	"\n"
 	"A target without a repository is initialised with the source's\n"
 	"settings (chunking, compression, pack size) and a new repository id,\n"
-	"so data chunks alike in both.\n"
-	"\n"
-	"      --from REPO        source repository (or -r REPO)\n"
-	"      --to REPO          target repository\n"
-	"      --delete-source    after a backup is safely in the target,\n"
-	"                         delete it from the source (its manifest; the\n"
-	"                         packs stay until a prune)\n"
-	"      --jobs N           parallel pack transfers (default 4)\n"
-	"      --no-sync          do not update the catalogs afterwards\n"
-	"      --same-id          give a new target the source's repository id\n"
-	"                         too (then use a separate --catalog for each:\n"
-	"                         catalogs are per repository id)\n"
-	CLI_COMMON_USAGE
-	"The --s3-* options apply to both repositories.\n"
-	"\n"
-	"Examples:\n"
+	"so data chunks alike in both.",
+	.opts = copy_opts,
+	.notes = "The --s3-* options apply to both repositories.",
+	.examples =
 	"  backupfs copy --from /var/backups/nocodb --to s3://acme-backups/nocodb\n"
-	"  backupfs copy --from s3://acme-backups/nocodb --to /srv/restore 2026-11-20_05-15-00\n"
-	"\n"
-	"Exit codes: 0 ok, 1 error, 2 usage error.\n",
+	"  backupfs copy --from s3://acme-backups/nocodb --to /srv/restore 2026-11-20_05-15-00",
+	.exit_codes = "0 ok, 1 error, 2 usage error.",
+	.flags = CLI_REPO,      /* the repositories are opened by run_copy */
+	.max_args = -1,
+	.args_size = sizeof(struct copy_args),
+	.check = check_copy,
 };

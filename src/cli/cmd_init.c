@@ -2,56 +2,43 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
 
-static int run_init(int argc, char **argv)
+/* REPO may be the positional argument or -r, not both. */
+static int check_init(struct cli_ctx *ctx)
 {
-	static const struct option longopts[] = {
-		CLI_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
-	struct bfs_err err = { "" };
-	struct bfs_repo *repo = NULL;
-	struct cli_common c;
-	char *catpath = NULL;
-	int opt, rc;
-
-	cli_common_init(&c);
-	c.cmd = &cmd_init;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":" CLI_COMMON_SHORTOPTS,
-				  longopts, NULL)) != -1) {
-		rc = cli_common_opt(&c, opt, optarg, &cmd_init);
-		if (rc < 0)
-			return EXIT_OK;
-		if (rc == 0)
-			return cli_bad_option(&cmd_init, opt, argv);
-	}
-	if (optind < argc) {
-		if (c.repo)
+	if (ctx->argc > 0) {
+		if (ctx->c.repo)
 			return cli_usage_error(&cmd_init,
 					       "give the repository once");
-		c.repo = argv[optind++];
+		ctx->c.repo = ctx->argv[0];
 	}
-	if (optind < argc)
+	if (ctx->argc > 1)
 		return cli_usage_error(&cmd_init, "unexpected argument '%s'",
-				       argv[optind]);
-	if (cli_common_finish(&c) < 0)
-		return cli_usage_hint(&cmd_init);
+				       ctx->argv[1]);
+	return 0;
+}
 
-	c.sopts.create = true;
-	rc = bfs_repo_init(c.repo, &c.sopts, &repo, &err);
+static int run_init(struct cli_ctx *ctx)
+{
+	struct cli_common *c = &ctx->c;
+	struct bfs_err err = { "" };
+	struct bfs_repo *repo = NULL;
+	char *catpath = NULL;
+	int rc;
+
+	c->sopts.create = true;
+	rc = bfs_repo_init(c->repo, &c->sopts, &repo, &err);
 	if (rc < 0) {
 		cli_error("init", "%s", bfs_err_str(&err, rc));
 		return EXIT_ERR;
 	}
-	printf("initialized repository %s at %s\n", repo->id, c.repo);
-	if (c.catalog)
-		printf("catalog: %s\n", c.catalog);
+	printf("initialized repository %s at %s\n", repo->id, c->repo);
+	if (c->catalog)
+		printf("catalog: %s\n", c->catalog);
 	else if (bfs_catalog_default_path(repo->id, &catpath, &err) == 0)
 		printf("catalog: %s (created on first use)\n", catpath);
 	free(catpath);
@@ -61,23 +48,22 @@ static int run_init(int argc, char **argv)
 
 const struct bfs_cmd cmd_init = {
 	.name = "init",
-	.fn = run_init,
+	.run = run_init,
 	.summary = "create a new, empty repository",
-	.usage =
-	"usage: backupfs init [OPTIONS] REPO\n"
-	"\n"
+	.synopsis = "backupfs init [OPTIONS] REPO",
+	.description =
 	"Create an empty backupfs repository at REPO: a local directory\n"
 	"(created if missing) or s3://bucket/prefix.  The repository gets a\n"
 	"random id; its local catalog will live in\n"
 	"$XDG_CACHE_HOME/backupfs/<id>.db unless --catalog is given.\n"
-	"REPO may also come from -r or $BACKUPFS_REPO.\n"
-	"\n"
-	CLI_COMMON_USAGE
-	"\n"
-	"Examples:\n"
+	"REPO may also come from -r or $BACKUPFS_REPO.",
+	.examples =
 	"  backupfs init /srv/backups/nocodb\n"
-	"  AWS_ENDPOINT_URL=http://127.0.0.1:9000 backupfs init s3://backups/nocodb\n"
-	"\n"
-	"Exit codes: 0 ok, 1 error (e.g. a repository already exists there),\n"
-	"2 usage error.\n",
+	"  AWS_ENDPOINT_URL=http://127.0.0.1:9000 backupfs init s3://backups/nocodb",
+	.exit_codes =
+	"0 ok, 1 error (e.g. a repository already exists there),\n"
+	"2 usage error.",
+	.flags = CLI_REPO,
+	.max_args = -1,     /* check_init: the order of its messages */
+	.check = check_init,
 };

@@ -3,7 +3,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,9 @@
 
 #include "cli.h"
 
-enum { OPT_JSON = OPT_CMD_BASE, OPT_NO_SYNC };
+struct list_args {
+	bool json;
+};
 
 struct row {
 	char id[129];
@@ -155,56 +156,21 @@ static void print_table(const struct collect *c)
 	}
 }
 
-static int run_list(int argc, char **argv)
+static int run_list(struct cli_ctx *ctx)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "no-sync", no_argument, NULL, OPT_NO_SYNC },
-		CLI_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
+	const struct list_args *a = ctx->args;
 	struct collect col = { 0 };
 	struct bfs_err err = { "" };
-	struct bfs_catalog *cat = NULL;
-	struct bfs_repo *repo = NULL;
-	struct cli_common c;
-	bool json = false, sync = true;
+	struct bfs_catalog *cat = ctx->cat;
+	bool json = a->json;
 	size_t i;
-	int opt, rc;
-
-	cli_common_init(&c);
-	c.cmd = &cmd_list;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":" CLI_COMMON_SHORTOPTS,
-				  longopts, NULL)) != -1) {
-		if (opt == OPT_JSON) {
-			json = true;
-			continue;
-		}
-		if (opt == OPT_NO_SYNC) {
-			sync = false;
-			continue;
-		}
-		rc = cli_common_opt(&c, opt, optarg, &cmd_list);
-		if (rc < 0)
-			return EXIT_OK;
-		if (rc == 0)
-			return cli_bad_option(&cmd_list, opt, argv);
-	}
-	if (optind < argc)
-		return cli_usage_error(&cmd_list, "unexpected argument '%s'",
-				       argv[optind]);
-	if (cli_common_finish(&c) < 0)
-		return cli_usage_hint(&cmd_list);
-	if (cli_open(&c, sync, &repo, &cat))
-		return EXIT_ERR;
+	int rc;
 
 	if (json) {
 		col.json = cJSON_CreateArray();
 		if (!col.json) {
 			cli_error("list", "out of memory");
-			rc = EXIT_ERR;
-			goto out_close;
+			return EXIT_ERR;
 		}
 	}
 	rc = bfs_catalog_list(cat, collect_cb, &col, &err);
@@ -225,7 +191,7 @@ static int run_list(int argc, char **argv)
 		}
 		printf("%s\n", s);
 		cJSON_free(s);
-	} else if (col.n || !c.quiet) {
+	} else if (col.n || !ctx->c.quiet) {
 		print_table(&col);
 	}
 	rc = EXIT_OK;
@@ -234,34 +200,35 @@ out_free:
 		free(col.rows[i].tags);
 	free(col.rows);
 	cJSON_Delete(col.json);
-out_close:
-	bfs_catalog_close(cat);
-	bfs_repo_close(repo);
 	return rc;
 }
 
+static const struct cli_opt list_opts[] = {
+	CLI_OPT_JSON(struct list_args, json,
+		     "print a JSON array (id, time, time_ns, host, tags, "
+		     "partial, stats) instead of a table"),
+	CLI_OPT_NO_SYNC,
+	CLI_END
+};
+
 const struct bfs_cmd cmd_list = {
 	.name = "list",
-	.fn = run_list,
+	.run = run_list,
 	.summary = "list the backups in a repository",
-	.usage =
-	"usage: backupfs list [-r REPO] [--json] [--no-sync] [OPTIONS]\n"
-	"\n"
+	.synopsis = "backupfs list [-r REPO] [--json] [--no-sync] [OPTIONS]",
+	.description =
 	"List the backups of a repository, oldest first: ID, creation time\n"
 	"(UTC), number of entries, logical size, bytes newly stored by that\n"
 	"backup (compressed) and tags; \"(partial)\" marks backups with\n"
 	"unreadable files.  Answers from the local catalog, which is synced\n"
-	"with the repository first.\n"
-	"\n"
-	"      --json             print a JSON array (id, time, time_ns, host,\n"
-	"                         tags, partial, stats) instead of a table\n"
-	"      --no-sync          do not sync the catalog first (offline)\n"
-	"\n"
-	CLI_COMMON_USAGE
-	"\n"
-	"Examples:\n"
+	"with the repository first.",
+	.opts = list_opts,
+	.examples =
 	"  backupfs list -r /srv/backups/nocodb\n"
-	"  backupfs list --json | jq -r '.[-1].id'\n"
-	"\n"
-	"Exit codes: 0 ok, 1 error (e.g. no repository there), 2 usage error.\n",
+	"  backupfs list --json | jq -r '.[-1].id'",
+	.exit_codes =
+	"0 ok, 1 error (e.g. no repository there), 2 usage error.",
+	.flags = CLI_OPEN | CLI_SYNC,
+	.max_args = 0,
+	.args_size = sizeof(struct list_args),
 };

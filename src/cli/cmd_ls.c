@@ -3,7 +3,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,9 @@
 #include "cli.h"
 #include "src/restore.h"
 
-enum { OPT_NO_SYNC = OPT_CMD_BASE };
+struct ls_args {
+	bool lng, recursive;
+};
 
 struct ls {
 	struct bfs_catalog *cat;
@@ -193,79 +194,25 @@ out_free:
 	return rc;
 }
 
-static int run_ls(int argc, char **argv)
+static int run_ls(struct cli_ctx *ctx)
 {
-	static const struct option longopts[] = {
-		{ "long", no_argument, NULL, 'l' },
-		{ "recursive", no_argument, NULL, 'R' },
-		{ "no-sync", no_argument, NULL, OPT_NO_SYNC },
-		CLI_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
-	struct ls l = { 0 };
+	const struct ls_args *a = ctx->args;
+	struct ls l = { .lng = a->lng, .recursive = a->recursive };
 	struct widths w = { 1, 1, 1, 1 };
-	struct bfs_backup_info info;
+	const struct bfs_backup_info *info = &ctx->info;
 	struct bfs_cat_entry ce;
-	struct bfs_catalog *cat = NULL;
-	struct bfs_repo *repo = NULL;
-	struct cli_common c;
-	char *id = NULL, *path = NULL;
-	bool sync = true;
-	int opt, rc;
+	struct bfs_catalog *cat = ctx->cat;
+	const char *path = ctx->path;
+	int rc;
 
-	cli_common_init(&c);
-	c.cmd = &cmd_ls;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":lR" CLI_COMMON_SHORTOPTS,
-				  longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'l':
-			l.lng = true;
-			continue;
-		case 'R':
-			l.recursive = true;
-			continue;
-		case OPT_NO_SYNC:
-			sync = false;
-			continue;
-		}
-		rc = cli_common_opt(&c, opt, optarg, &cmd_ls);
-		if (rc < 0)
-			return EXIT_OK;
-		if (rc == 0)
-			return cli_bad_option(&cmd_ls, opt, argv);
-	}
-	if (optind >= argc)
-		return cli_usage_error(&cmd_ls, "missing ID[:PATH]");
-	if (optind + 1 < argc)
-		return cli_usage_error(&cmd_ls, "unexpected argument '%s'",
-				       argv[optind + 1]);
-	if (cli_split_ref(argv[optind], &id, &path) < 0 ||
-	    (strcmp(id, "latest") != 0 && !bfs_backup_id_valid(id))) {
-		rc = cli_usage_error(&cmd_ls, "invalid backup reference '%s'",
-				     argv[optind]);
-		goto out_free;
-	}
-	if (cli_common_finish(&c) < 0) {
-		rc = cli_usage_hint(&cmd_ls);
-		goto out_free;
-	}
-	rc = cli_open(&c, sync, &repo, &cat);
-	if (rc)
-		goto out_free;
-	rc = cli_find_backup(&c, cat, id, &info);
-	if (rc)
-		goto out_close;
 	memset(&ce, 0, sizeof(ce));
-	rc = bfs_catalog_lookup_path(cat, info.root, path, &ce, &l.err);
+	rc = bfs_catalog_lookup_path(cat, info->root, path, &ce, &l.err);
 	if (rc == -ENOENT || rc == -ENOTDIR) {
-		cli_error("ls", "no '%s' in backup '%s'", path, info.name);
-		rc = EXIT_ERR;
-		goto out_info;
+		cli_error("ls", "no '%s' in backup '%s'", path, info->name);
+		return EXIT_ERR;
 	} else if (rc < 0) {
 		cli_error("ls", "%s", bfs_err_str(&l.err, rc));
-		rc = EXIT_ERR;
-		goto out_info;
+		return EXIT_ERR;
 	}
 	l.cat = cat;
 	if (ce.e.type == BFS_T_DIR) {
@@ -283,44 +230,42 @@ static int run_ls(int argc, char **argv)
 		rc = EXIT_OK;
 	}
 	bfs_cat_entry_clear(&ce);
-out_info:
-	bfs_backup_info_clear(&info);
-out_close:
-	bfs_catalog_close(cat);
-	bfs_repo_close(repo);
-out_free:
 	bfs_buf_free(&l.path);
-	free(id);
-	free(path);
 	return rc;
 }
 
+static const struct cli_opt ls_opts[] = {
+	CLI_FLAG('l', "long", struct ls_args, lng,
+		 "long format: mode, links, owner, group (names as recorded, "
+		 "else numbers), size, mtime (UTC), name, '-> target' for "
+		 "symlinks"),
+	CLI_FLAG('R', "recursive", struct ls_args, recursive,
+		 "the whole subtree, one path per line, relative to PATH"),
+	CLI_OPT_NO_SYNC,
+	CLI_END
+};
+
 const struct bfs_cmd cmd_ls = {
 	.name = "ls",
-	.fn = run_ls,
+	.run = run_ls,
 	.summary = "list files in a backup",
-	.usage =
-	"usage: backupfs ls [-r REPO] [-l] [-R] [OPTIONS] ID[:PATH]\n"
-	"\n"
+	.synopsis = "backupfs ls [-r REPO] [-l] [-R] [OPTIONS] ID[:PATH]",
+	.description =
 	"List the directory PATH (default: the top) of backup ID ('latest' for\n"
 	"the newest), one name per line, sorted by name (bytewise).  A PATH naming a\n"
 	"file lists that file.  Names are printed as they are stored, bytes\n"
 	"and all.  Answers from the local catalog: no data is read from the\n"
-	"repository.\n"
-	"\n"
-	"  -l, --long             long format: mode, links, owner, group (names\n"
-	"                         as recorded, else numbers), size, mtime (UTC),\n"
-	"                         name, '-> target' for symlinks\n"
-	"  -R, --recursive        the whole subtree, one path per line, relative\n"
-	"                         to PATH\n"
-	"      --no-sync          do not sync the catalog first (offline)\n"
-	"\n"
-	CLI_COMMON_USAGE
-	"\n"
-	"Examples:\n"
+	"repository.",
+	.opts = ls_opts,
+	.examples =
 	"  backupfs ls latest\n"
 	"  backupfs ls -l 2026-11-20_05-15-00:files/uploads\n"
-	"  backupfs ls -R latest:files | grep invoice\n"
-	"\n"
-	"Exit codes: 0 ok, 1 error (no such backup or path), 2 usage error.\n",
+	"  backupfs ls -R latest:files | grep invoice",
+	.exit_codes =
+	"0 ok, 1 error (no such backup or path), 2 usage error.",
+	.flags = CLI_OPEN | CLI_SYNC | CLI_REF | CLI_FIND,
+	.min_args = 1,
+	.max_args = 1,
+	.missing = "missing ID[:PATH]",
+	.args_size = sizeof(struct ls_args),
 };

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +20,6 @@
 #include "cli.h"
 #include "fuse/mount.h"
 #include "src/log.h"
-
-enum {
-	OPT_CACHE_SIZE = OPT_CMD_BASE,
-	OPT_SYNC_INTERVAL,
-	OPT_READAHEAD,
-};
 
 struct mount_args {
 	bool foreground;
@@ -231,121 +224,36 @@ static int parent_wait(int rfd, pid_t child, struct bfs_mount *m)
 	return EXIT_ERR;
 }
 
-static int run_mount(int argc, char **argv)
+static int run_mount(struct cli_ctx *ctx)
 {
-	static const struct option longopts[] = {
-		CLI_COMMON_LONGOPTS,
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "options", required_argument, NULL, 'o' },
-		{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
-		{ "sync-interval", required_argument, NULL, OPT_SYNC_INTERVAL },
-		{ "readahead", required_argument, NULL, OPT_READAHEAD },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct mount_args a = { .cache_size = BFS_MOUNT_DEFAULT_CACHE,
-				.readahead = UINT64_MAX,
-				.sync_interval = 2.0 };
+	struct mount_args *a = ctx->args;
 	struct bfs_mount_opts mo = { 0 };
 	struct bfs_repo *repo = NULL;
 	struct bfs_catalog *cat = NULL;
 	struct bfs_mount *m = NULL;
 	struct bfs_err err = { "" };
-	struct cli_common c;
+	struct cli_common *c = &ctx->c;
 	struct ready ready = { -1 };
-	char *mp = NULL, *repo_abs = NULL, *cat_path = NULL, *end;
-	int opt, rc, ret = EXIT_ERR, pfd[2] = { -1, -1 };
+	char *mp = NULL, *repo_abs = NULL, *cat_path = NULL;
+	int rc, ret = EXIT_ERR, pfd[2] = { -1, -1 };
 	pid_t pid;
 
-	cli_common_init(&c);
-	c.cmd = &cmd_mount;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":" CLI_COMMON_SHORTOPTS "fdo:",
-				  longopts, NULL)) != -1) {
-		rc = cli_common_opt(&c, opt, optarg, &cmd_mount);
-		if (rc < 0) {
-			ret = EXIT_OK;
-			goto out;
-		}
-		if (rc > 0)
-			continue;
-		switch (opt) {
-		case 'f':
-			a.foreground = true;
-			break;
-		case 'd':
-			a.debug = a.foreground = true;
-			break;
-		case 'o':
-			ret = parse_o(&a, optarg);
-			if (ret)
-				goto out;
-			ret = EXIT_ERR;
-			break;
-		case OPT_CACHE_SIZE:
-			if (bfs_parse_size(optarg, &a.cache_size) < 0 ||
-			    a.cache_size < (1u << 20)) {
-				ret = cli_usage_error(&cmd_mount,
-						      "bad cache size '%s' (at "
-						      "least 1M)", optarg);
-				goto out;
-			}
-			break;
-		case OPT_READAHEAD:
-			if (bfs_parse_size(optarg, &a.readahead) < 0) {
-				ret = cli_usage_error(&cmd_mount,
-						      "bad readahead size '%s'",
-						      optarg);
-				goto out;
-			}
-			break;
-		case OPT_SYNC_INTERVAL:
-			errno = 0;
-			a.sync_interval = strtod(optarg, &end);
-			if (errno || *end || a.sync_interval < 0 ||
-			    a.sync_interval > 86400) {
-				ret = cli_usage_error(&cmd_mount,
-						      "bad sync interval '%s'",
-						      optarg);
-				goto out;
-			}
-			break;
-		default:
-			ret = cli_bad_option(&cmd_mount, opt, argv);
-			goto out;
-		}
-	}
-	if (optind >= argc) {
-		ret = cli_usage_error(&cmd_mount, "missing MOUNTPOINT");
+	if (check_mountpoint(ctx->argv[0], &mp))
 		goto out;
-	}
-	if (optind + 1 < argc) {
-		ret = cli_usage_error(&cmd_mount, "unexpected argument '%s'",
-				      argv[optind + 1]);
-		goto out;
-	}
-	if (a.catalog && !c.catalog)
-		c.catalog = a.catalog;
-	if (cli_common_finish(&c) < 0) {
-		ret = EXIT_USAGE;
-		goto out;
-	}
-	if (check_mountpoint(argv[optind], &mp))
-		goto out;
-	if (is_local_repo(c.repo)) {
-		repo_abs = realpath(c.repo, NULL);
+	if (is_local_repo(c->repo)) {
+		repo_abs = realpath(c->repo, NULL);
 		if (repo_abs)
-			c.repo = repo_abs;
+			c->repo = repo_abs;
 	}
-	if (c.catalog) {
-		cat_path = absolute(c.catalog);
+	if (c->catalog) {
+		cat_path = absolute(c->catalog);
 		if (!cat_path) {
 			cli_error("mount", "out of memory");
 			goto out;
 		}
-		c.catalog = cat_path;
+		c->catalog = cat_path;
 	}
-	if (cli_open(&c, true, &repo, &cat))
+	if (cli_open(c, true, &repo, &cat))
 		goto out;
 	/* The mount opens its own connections (one per thread, and after
 	 * the fork: SQLite connections must not cross a fork). */
@@ -362,17 +270,17 @@ static int run_mount(int argc, char **argv)
 	mo.mountpoint = mp;
 	mo.catalog_path = cat_path;
 	mo.repo_id = repo->id;
-	mo.fsname = c.repo;
-	mo.fuse_opts = a.fuse_opts.len ? (const char *)a.fuse_opts.data : NULL;
-	mo.allow_other = a.allow_other;
-	mo.debug = a.debug;
-	mo.cache_size = a.cache_size;
-	mo.sync_interval_ms = (unsigned)(a.sync_interval * 1000.0);
-	if (a.readahead == 0)
+	mo.fsname = c->repo;
+	mo.fuse_opts = a->fuse_opts.len ? (const char *)a->fuse_opts.data : NULL;
+	mo.allow_other = a->allow_other;
+	mo.debug = a->debug;
+	mo.cache_size = a->cache_size;
+	mo.sync_interval_ms = (unsigned)(a->sync_interval * 1000.0);
+	if (a->readahead == 0)
 		mo.readahead_chunks = BFS_MOUNT_NO_READAHEAD;
-	else if (a.readahead != UINT64_MAX)
-		mo.readahead_bytes = a.readahead;
-	if (!a.foreground) {
+	else if (a->readahead != UINT64_MAX)
+		mo.readahead_bytes = a->readahead;
+	if (!a->foreground) {
 		if (pipe(pfd) < 0) {
 			cli_error("mount", "cannot create a pipe: %s",
 				  strerror(errno));
@@ -387,7 +295,7 @@ static int run_mount(int argc, char **argv)
 		cli_error("mount", "%s", bfs_err_str(&err, rc));
 		goto out;
 	}
-	if (a.foreground) {
+	if (a->foreground) {
 		rc = bfs_mount_serve(m, &err);
 		if (rc < 0)
 			cli_error("mount", "%s", bfs_err_str(&err, rc));
@@ -445,56 +353,122 @@ out:
 	bfs_mount_free(m);
 	bfs_catalog_close(cat);
 	bfs_repo_close(repo);
-	bfs_buf_free(&a.fuse_opts);
 	free(mp);
 	free(repo_abs);
 	free(cat_path);
 	return ret;
 }
 
+static void mount_args_init(void *args)
+{
+	struct mount_args *a = args;
+
+	a->cache_size = BFS_MOUNT_DEFAULT_CACHE;
+	a->readahead = UINT64_MAX;
+	a->sync_interval = 2.0;
+}
+
+static void mount_args_free(void *args)
+{
+	struct mount_args *a = args;
+
+	bfs_buf_free(&a->fuse_opts);
+}
+
+enum { CB_O, CB_DEBUG, CB_SYNC_INTERVAL };
+
+/* -o, -d and --sync-interval. */
+static int mount_cb(struct cli_ctx *ctx, const struct cli_opt *o,
+		    const char *arg)
+{
+	struct mount_args *a = ctx->args;
+	char *end;
+
+	switch (o->id) {
+	case CB_O:
+		return parse_o(a, (char *)arg);     /* our own argv */
+	case CB_DEBUG:
+		a->debug = a->foreground = true;
+		return 0;
+	default:
+		errno = 0;
+		a->sync_interval = strtod(arg, &end);
+		if (errno || *end || a->sync_interval < 0 ||
+		    a->sync_interval > 86400)
+			return cli_usage_error(&cmd_mount,
+					       "bad sync interval '%s'", arg);
+		return 0;
+	}
+}
+
+/* -o catalog=FILE is --catalog FILE unless that was given too. */
+static int check_mount(struct cli_ctx *ctx)
+{
+	struct mount_args *a = ctx->args;
+
+	if (a->catalog && !ctx->c.catalog)
+		ctx->c.catalog = a->catalog;
+	return 0;
+}
+
+static const struct cli_opt mount_opts[] = {
+	CLI_GROUP("Options:"),
+	CLI_FLAG('f', "foreground", struct mount_args, foreground,
+		 "stay in the foreground, log to stderr (for systemd); "
+		 "SIGTERM/SIGINT unmount"),
+	CLI_CALLBACK('o', "options", "OPT[,OPT]...", mount_cb, CB_O,
+		     "mount options: allow_other (others may read; the "
+		     "recorded modes and owners are then enforced: "
+		     "default_permissions), cache_size=SIZE, catalog=FILE, and "
+		     "FUSE options (e.g. nosuid, nodev, noexec); mount(8) "
+		     "options like noauto, nofail, _netdev, x-* are ignored.  "
+		     "Always read-only."),
+	CLI_SIZE(0, "cache-size", "SIZE", struct mount_args, cache_size,
+		 1 << 20, "bad cache size '%s' (at least 1M)",
+		 "decompressed chunk cache (default 256M)"),
+	CLI_SIZE(0, "readahead", "SIZE", struct mount_args, readahead, 0,
+		 "bad readahead size '%s'",
+		 "how far ahead of a sequential reader chunks are fetched "
+		 "(default 32M, at most a quarter of the cache; 0 = off)"),
+	CLI_CALLBACK(0, "sync-interval", "S", mount_cb, CB_SYNC_INTERVAL,
+		     "check the repository for new or deleted backups every S "
+		     "seconds (default 2, 0 = never)"),
+	CLI_CALLBACK('d', "debug", NULL, mount_cb, CB_DEBUG,
+		     "FUSE debug output (implies -f)"),
+	CLI_END
+};
+
 const struct bfs_cmd cmd_mount = {
 	.name = "mount",
-	.fn = run_mount,
+	.run = run_mount,
 	.summary = "browse the backups as a read-only directory tree (FUSE)",
-	.usage =
-	"usage: backupfs mount [-r REPO] MOUNTPOINT [-f] [-o OPT[,OPT]...]\n"
-	"                      [--cache-size SIZE]\n"
-	"\n"
+	.synopsis =
+	"backupfs mount [-r REPO] MOUNTPOINT [-f] [-o OPT[,OPT]...]\n"
+	"                      [--cache-size SIZE]",
+	.description =
 	"Mount the repository's backups read-only at MOUNTPOINT:\n"
 	"  MOUNTPOINT/<backup id>/...   each backup's tree as written\n"
 	"  MOUNTPOINT/latest            symlink to the newest backup\n"
 	"Nothing is downloaded until it is read, and then only the chunks that\n"
 	"cover the bytes read.  New backups appear within seconds; deleted ones\n"
 	"disappear.  Runs in the background and returns once the mount works\n"
-	"(errors go to syslog then); unmount with 'fusermount3 -u MOUNTPOINT'.\n"
-	"\n"
-	"Options:\n"
-	"  -f, --foreground       stay in the foreground, log to stderr\n"
-	"                         (for systemd); SIGTERM/SIGINT unmount\n"
-	"  -o OPT[,OPT]...        mount options: allow_other (others may read;\n"
-	"                         the recorded modes and owners are then\n"
-	"                         enforced: default_permissions),\n"
-	"                         cache_size=SIZE, catalog=FILE, and FUSE\n"
-	"                         options (e.g. nosuid, nodev, noexec); mount(8)\n"
-	"                         options like noauto, nofail, _netdev, x-* are\n"
-	"                         ignored.  Always read-only.\n"
-	"      --cache-size SIZE  decompressed chunk cache (default 256M)\n"
-	"      --readahead SIZE   how far ahead of a sequential reader chunks\n"
-	"                         are fetched (default 32M, at most a quarter\n"
-	"                         of the cache; 0 = off)\n"
-	"      --sync-interval S  check the repository for new or deleted\n"
-	"                         backups every S seconds (default 2, 0 = never)\n"
-	"  -d, --debug            FUSE debug output (implies -f)\n"
-	"\n"
-	CLI_COMMON_USAGE
-	"\n"
-	"Examples:\n"
+	"(errors go to syslog then); unmount with 'fusermount3 -u MOUNTPOINT'.",
+	.opts = mount_opts,
+	.examples =
 	"  backupfs mount -r /srv/backups/nocodb /mnt/backups\n"
 	"  psql restored < /mnt/backups/latest/database.sql\n"
 	"  fusermount3 -u /mnt/backups\n"
-	"  # /etc/fstab (see mount.backupfs(8), doc/backupfs-mount.service):\n"
-	"  /srv/backups/nocodb /mnt/backups backupfs noauto,nofail,allow_other 0 0\n"
-	"\n"
-	"Exit codes: 0 mounted (or unmounted cleanly with -f), 1 error (e.g.\n"
-	"no repository, mountpoint missing), 2 usage.\n",
+	"  # /etc/fstab (see mount.backupfs(8), backupfs-mount@.service):\n"
+	"  /srv/backups/nocodb /mnt/backups backupfs noauto,nofail,allow_other 0 0",
+	.exit_codes =
+	"0 mounted (or unmounted cleanly with -f), 1 error (e.g.\n"
+	"no repository, mountpoint missing), 2 usage.",
+	.flags = CLI_REPO,      /* run_mount opens: paths made absolute first */
+	.min_args = 1,
+	.max_args = 1,
+	.missing = "missing MOUNTPOINT",
+	.args_size = sizeof(struct mount_args),
+	.args_init = mount_args_init,
+	.args_free = mount_args_free,
+	.check = check_mount,
 };

@@ -3,7 +3,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +12,10 @@
 #include "cli.h"
 #include "src/restore.h"
 
-enum { OPT_TARGET = OPT_CMD_BASE, OPT_FORCE, OPT_NO_SYNC, OPT_NO_OWNERS };
+struct restore_args {
+	const char *target;
+	bool force, no_owners;
+};
 
 struct ui {
 	bool tty;
@@ -68,105 +70,52 @@ static void raise_nofile(void)
 	}
 }
 
-static int run_restore(int argc, char **argv)
+static int check_restore(struct cli_ctx *ctx)
 {
-	static const struct option longopts[] = {
-		{ "target", required_argument, NULL, OPT_TARGET },
-		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "no-owners", no_argument, NULL, OPT_NO_OWNERS },
-		{ "no-sync", no_argument, NULL, OPT_NO_SYNC },
-		CLI_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
-	struct bfs_restore_opts ro = { 0 };
+	const struct restore_args *a = ctx->args;
+
+	if (!a->target || !a->target[0])
+		return cli_usage_error(&cmd_restore, "missing --target DIR");
+	return 0;
+}
+
+static int run_restore(struct cli_ctx *ctx)
+{
+	const struct restore_args *a = ctx->args;
+	struct bfs_restore_opts ro = { .force = a->force };
 	struct bfs_restore_stats st = { 0 };
 	struct bfs_err err = { "" };
-	struct bfs_backup_info info;
-	struct bfs_catalog *cat = NULL;
-	struct bfs_repo *repo = NULL;
-	struct cli_common c;
+	const struct bfs_backup_info *info = &ctx->info;
+	struct bfs_catalog *cat = ctx->cat;
+	struct bfs_repo *repo = ctx->repo;
 	struct ui u = { 0 };
-	const char *target = NULL;
-	char *id = NULL, *path = NULL;
-	bool sync = true, owners = geteuid() == 0;
+	const char *target = a->target, *path = ctx->path;
+	bool owners = geteuid() == 0 && !a->no_owners;
 	char bytes[32];
-	int opt, rc;
-
-	cli_common_init(&c);
-	c.cmd = &cmd_restore;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":t:f" CLI_COMMON_SHORTOPTS,
-				  longopts, NULL)) != -1) {
-		switch (opt) {
-		case 't':
-		case OPT_TARGET:
-			target = optarg;
-			continue;
-		case 'f':
-		case OPT_FORCE:
-			ro.force = true;
-			continue;
-		case OPT_NO_OWNERS:
-			owners = false;
-			continue;
-		case OPT_NO_SYNC:
-			sync = false;
-			continue;
-		}
-		rc = cli_common_opt(&c, opt, optarg, &cmd_restore);
-		if (rc < 0)
-			return EXIT_OK;
-		if (rc == 0)
-			return cli_bad_option(&cmd_restore, opt, argv);
-	}
-	if (optind >= argc)
-		return cli_usage_error(&cmd_restore, "missing ID[:PATH]");
-	if (optind + 1 < argc)
-		return cli_usage_error(&cmd_restore, "unexpected argument '%s'",
-				       argv[optind + 1]);
-	if (!target || !target[0])
-		return cli_usage_error(&cmd_restore, "missing --target DIR");
-	if (cli_split_ref(argv[optind], &id, &path) < 0 ||
-	    (strcmp(id, "latest") != 0 && !bfs_backup_id_valid(id))) {
-		rc = cli_usage_error(&cmd_restore,
-				     "invalid backup reference '%s'",
-				     argv[optind]);
-		goto out_free;
-	}
-	if (cli_common_finish(&c) < 0) {
-		rc = cli_usage_hint(&cmd_restore);
-		goto out_free;
-	}
-	rc = cli_open(&c, sync, &repo, &cat);
-	if (rc)
-		goto out_free;
-	rc = cli_find_backup(&c, cat, id, &info);
-	if (rc)
-		goto out_close;
+	int rc;
 
 	if (path[0]) {
 		struct bfs_cat_entry ce;
 
 		memset(&ce, 0, sizeof(ce));
-		rc = bfs_catalog_lookup_path(cat, info.root, path, &ce, &err);
+		rc = bfs_catalog_lookup_path(cat, info->root, path, &ce, &err);
 		bfs_cat_entry_clear(&ce);
 		if (rc == -ENOENT || rc == -ENOTDIR) {
 			cli_error("restore", "no '%s' in backup '%s'", path,
-				  info.name);
-			rc = EXIT_ERR;
-			goto out_info;
+				  info->name);
+			return EXIT_ERR;
 		}
 	}
 	raise_nofile();
 	u.tty = isatty(STDERR_FILENO);
-	u.quiet = c.quiet;
+	u.quiet = ctx->c.quiet;
 	ro.owners = owners;
 	ro.devices = geteuid() == 0;
-	ro.total_bytes = path[0] ? 0 : info.stats.bytes;
+	ro.total_bytes = path[0] ? 0 : info->stats.bytes;
 	ro.warn = on_warn;
 	ro.progress = on_progress;
 	ro.arg = &u;
-	rc = bfs_restore(repo, cat, info.root, path, target, &ro, &st, &err);
+	rc = bfs_restore(repo, cat, info->root, path, target, &ro, &st, &err);
 	if (u.drawn)
 		fputs("\r\033[K", stderr);
 	if (rc < 0) {
@@ -175,12 +124,12 @@ static int run_restore(int argc, char **argv)
 	} else {
 		rc = EXIT_OK;
 	}
-	if (!c.quiet && (rc == EXIT_OK || st.entries)) {
+	if (!ctx->c.quiet && (rc == EXIT_OK || st.entries)) {
 		bfs_fmt_bytes(bytes, sizeof(bytes), st.bytes);
 		fprintf(stderr,
 			"restored %llu entries (%llu files, %s) of backup %s to %s in %.1f s",
 			(unsigned long long)st.entries,
-			(unsigned long long)st.files, bytes, info.name, target,
+			(unsigned long long)st.files, bytes, info->name, target,
 			(double)st.duration_ns / 1e9);
 		if (st.skipped)
 			fprintf(stderr, ", %llu skipped",
@@ -190,24 +139,27 @@ static int run_restore(int argc, char **argv)
 				(unsigned long long)st.failed);
 		fputc('\n', stderr);
 	}
-out_info:
-	bfs_backup_info_clear(&info);
-out_close:
-	bfs_catalog_close(cat);
-	bfs_repo_close(repo);
-out_free:
-	free(id);
-	free(path);
 	return rc;
 }
 
+static const struct cli_opt restore_opts[] = {
+	CLI_STRING('t', "target", "DIR", struct restore_args, target,
+		   "where to restore (required)"),
+	CLI_FLAG('f', "force", struct restore_args, force,
+		 "replace existing files (and empty directories where a "
+		 "non-directory goes)"),
+	CLI_FLAG(0, "no-owners", struct restore_args, no_owners,
+		 "as root: do not restore owners"),
+	CLI_OPT_NO_SYNC,
+	CLI_END
+};
+
 const struct bfs_cmd cmd_restore = {
 	.name = "restore",
-	.fn = run_restore,
+	.run = run_restore,
 	.summary = "restore a backup, or part of it, to a directory",
-	.usage =
-	"usage: backupfs restore [-r REPO] [OPTIONS] ID[:PATH] --target DIR\n"
-	"\n"
+	.synopsis = "backupfs restore [-r REPO] [OPTIONS] ID[:PATH] --target DIR",
+	.description =
 	"Recreate PATH of backup ID ('latest' for the newest) as DIR/PATH,\n"
 	"like extracting a tar archive in DIR; without PATH the whole backup\n"
 	"is restored into DIR (DIR's own mode and times are left alone).\n"
@@ -223,22 +175,20 @@ const struct bfs_cmd cmd_restore = {
 	"\n"
 	"Existing files are never overwritten without --force: the restore\n"
 	"checks every target first and stops before writing anything if one\n"
-	"exists.  Existing directories are merged into.\n"
-	"\n"
-	"  -t, --target DIR       where to restore (required)\n"
-	"  -f, --force            replace existing files (and empty directories\n"
-	"                         where a non-directory goes)\n"
-	"      --no-owners        as root: do not restore owners\n"
-	"      --no-sync          do not sync the catalog first (offline)\n"
-	"\n"
-	CLI_COMMON_USAGE
-	"\n"
-	"Examples:\n"
+	"exists.  Existing directories are merged into.",
+	.opts = restore_opts,
+	.examples =
 	"  backupfs restore latest --target /srv/restore\n"
 	"  backupfs restore 2026-11-20_05-15-00:files/uploads --target /tmp/r\n"
-	"      (creates /tmp/r/files/uploads)\n"
-	"\n"
-	"Exit codes: 0 ok, 1 error (an existing file without --force, a file\n"
+	"      (creates /tmp/r/files/uploads)",
+	.exit_codes =
+	"0 ok, 1 error (an existing file without --force, a file\n"
 	"whose data cannot be read: the others are still restored), 2 usage\n"
-	"error.\n",
+	"error.",
+	.flags = CLI_OPEN | CLI_SYNC | CLI_REF | CLI_FIND,
+	.min_args = 1,
+	.max_args = 1,
+	.missing = "missing ID[:PATH]",
+	.args_size = sizeof(struct restore_args),
+	.check = check_restore,
 };

@@ -3,7 +3,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,9 @@
 
 #include "cli.h"
 
-enum { OPT_JSON = OPT_CMD_BASE, OPT_NO_SYNC };
+struct show_args {
+	bool json;
+};
 
 static const char *jstr(const cJSON *o, const char *key)
 {
@@ -185,90 +186,43 @@ static int show_text(struct bfs_catalog *cat, const struct bfs_backup_info *b)
 	return EXIT_OK;
 }
 
-static int run_show(int argc, char **argv)
+static int run_show(struct cli_ctx *ctx)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "no-sync", no_argument, NULL, OPT_NO_SYNC },
-		CLI_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
-	struct bfs_backup_info info;
-	struct bfs_catalog *cat = NULL;
-	struct bfs_repo *repo = NULL;
-	struct cli_common c;
-	bool json = false, sync = true;
-	const char *id;
-	int opt, rc;
+	const struct show_args *a = ctx->args;
 
-	cli_common_init(&c);
-	c.cmd = &cmd_show;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":" CLI_COMMON_SHORTOPTS,
-				  longopts, NULL)) != -1) {
-		if (opt == OPT_JSON) {
-			json = true;
-			continue;
-		}
-		if (opt == OPT_NO_SYNC) {
-			sync = false;
-			continue;
-		}
-		rc = cli_common_opt(&c, opt, optarg, &cmd_show);
-		if (rc < 0)
-			return EXIT_OK;
-		if (rc == 0)
-			return cli_bad_option(&cmd_show, opt, argv);
-	}
-	if (optind >= argc)
-		return cli_usage_error(&cmd_show, "missing backup ID");
-	id = argv[optind++];
-	if (optind < argc)
-		return cli_usage_error(&cmd_show, "unexpected argument '%s'",
-				       argv[optind]);
-	if (strcmp(id, "latest") != 0 && !bfs_backup_id_valid(id))
-		return cli_usage_error(&cmd_show, "invalid backup id '%s'", id);
-	if (cli_common_finish(&c) < 0)
-		return cli_usage_hint(&cmd_show);
-	if (cli_open(&c, sync, &repo, &cat))
-		return EXIT_ERR;
-	rc = cli_find_backup(&c, cat, id, &info);
-	if (rc)
-		goto out_close;
-	if (json) {
-		rc = show_json(cat, &info);
-	} else {
-		rc = show_text(cat, &info);
-	}
-	bfs_backup_info_clear(&info);
-out_close:
-	bfs_catalog_close(cat);
-	bfs_repo_close(repo);
-	return rc;
+	if (a->json)
+		return show_json(ctx->cat, &ctx->info);
+	return show_text(ctx->cat, &ctx->info);
 }
+
+static const struct cli_opt show_opts[] = {
+	CLI_OPT_JSON(struct show_args, json,
+		     "print the manifest's header (JSON object), with "
+		     "\"unreadable\": [{\"path\", \"error\"}] added for a "
+		     "partial backup"),
+	CLI_OPT_NO_SYNC,
+	CLI_END
+};
 
 const struct bfs_cmd cmd_show = {
 	.name = "show",
-	.fn = run_show,
+	.run = run_show,
 	.summary = "show one backup: sources, stats, unreadable files",
-	.usage =
-	"usage: backupfs show [-r REPO] [--json] [--no-sync] [OPTIONS] ID\n"
-	"\n"
+	.synopsis = "backupfs show [-r REPO] [--json] [--no-sync] [OPTIONS] ID",
+	.description =
 	"Show one backup: id, creation time, host, tags, whether it is\n"
 	"partial, its sources, its statistics and the entries that could not\n"
 	"be read when it was taken.  ID may be 'latest'.  Answers from the\n"
-	"local catalog (synced with the repository first).\n"
-	"\n"
-	"      --json             print the manifest's header (JSON object), with\n"
-	"                         \"unreadable\": [{\"path\", \"error\"}] added for\n"
-	"                         a partial backup\n"
-	"      --no-sync          do not sync the catalog first (offline)\n"
-	"\n"
-	CLI_COMMON_USAGE
-	"\n"
-	"Examples:\n"
+	"local catalog (synced with the repository first).",
+	.opts = show_opts,
+	.examples =
 	"  backupfs show -r /srv/backups/nocodb latest\n"
-	"  backupfs show 2026-11-20_05-15-00 --json | jq .stats\n"
-	"\n"
-	"Exit codes: 0 ok, 1 error (e.g. no such backup), 2 usage error.\n",
+	"  backupfs show 2026-11-20_05-15-00 --json | jq .stats",
+	.exit_codes =
+	"0 ok, 1 error (e.g. no such backup), 2 usage error.",
+	.flags = CLI_OPEN | CLI_SYNC | CLI_ID | CLI_FIND,
+	.min_args = 1,
+	.max_args = 1,
+	.missing = "missing backup ID",
+	.args_size = sizeof(struct show_args),
 };

@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,61 +17,6 @@
 static const char *cmd_name(const struct cli_common *c)
 {
 	return c->cmd ? c->cmd->name : NULL;
-}
-
-void cli_common_init(struct cli_common *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->sopts.s3_path_style = -1;
-}
-
-int cli_common_opt(struct cli_common *c, int opt, const char *arg,
-		   const struct bfs_cmd *cmd)
-{
-	if (cmd)
-		c->cmd = cmd;
-	switch (opt) {
-	case 'r':
-		c->repo = arg;
-		return 1;
-	case OPT_CATALOG:
-		c->catalog = arg;
-		return 1;
-	case OPT_S3_ENDPOINT:
-		c->sopts.s3_endpoint = arg;
-		return 1;
-	case OPT_S3_PATH_STYLE:
-		c->sopts.s3_path_style = 1;
-		return 1;
-	case OPT_S3_VHOST:
-		c->sopts.s3_path_style = 0;
-		return 1;
-	case OPT_S3_REGION:
-		c->sopts.s3_region = arg;
-		return 1;
-	case OPT_CACHE_DIR:
-		c->sopts.cache_dir = arg;
-		return 1;
-	case OPT_CACHE_DIR_SIZE:
-		/* reported by cli_common_finish, which can fail the command */
-		if (bfs_parse_size(arg, &c->sopts.cache_dir_size) < 0 ||
-		    c->sopts.cache_dir_size < (1u << 20))
-			c->bad_cache_size = arg;
-		return 1;
-	case 'v':
-		c->verbose++;
-		return 1;
-	case 'q':
-		c->quiet = true;
-		return 1;
-	case 'h':
-	case OPT_HELP:
-		if (cmd)
-			cli_print_usage(cmd);
-		return -1;
-	default:
-		return 0;
-	}
 }
 
 int cli_common_finish(struct cli_common *c)
@@ -203,11 +147,6 @@ int cli_usage_hint(const struct bfs_cmd *cmd)
 {
 	fprintf(stderr, "try 'backupfs %s --help'\n", cmd->name);
 	return EXIT_USAGE;
-}
-
-void cli_print_usage(const struct bfs_cmd *cmd)
-{
-	fputs(cmd->usage, stdout);
 }
 
 int cli_split_ref(const char *ref, char **id, char **path)
@@ -372,19 +311,4 @@ long cli_unreadable(struct bfs_catalog *cat, int64_t root,
 
 	rc = bfs_tree_walk(cat, root, unreadable_cb, &u, err);
 	return rc < 0 ? rc : u.n;
-}
-
-int cli_bad_option(const struct bfs_cmd *cmd, int opt, char **argv)
-{
-	const char *arg = optind > 0 ? argv[optind - 1] : "?";
-	char shortopt[3] = { '-', (char)optopt, '\0' };
-
-	/* a short option inside a group ("-lx") is not argv[optind-1] */
-	if (optopt > 0 && optopt < 0x100 && strncmp(arg, "--", 2) != 0 &&
-	    (arg[0] != '-' || arg[1] != optopt))
-		arg = shortopt;
-	if (opt == ':')
-		return cli_usage_error(cmd, "option '%s' needs an argument",
-				       arg);
-	return cli_usage_error(cmd, "unknown option '%s'", arg);
 }

@@ -1,5 +1,6 @@
-/* main.c - `backupfs` entry point: shared setup and dispatch to the
- * subcommand table (git.c's cmd_struct pattern). */
+/* main.c - `backupfs` entry point: dispatch to the subcommand table
+ * (git.c's cmd_struct pattern); cli_run (options.c) parses the declared
+ * options and does the setup each command's flags ask for. */
 #include "config.h"
 
 #include <errno.h>
@@ -19,14 +20,16 @@ static const struct bfs_cmd *const commands[] = {
 	&cmd_restore, &cmd_mount, &cmd_copy, &cmd_catalog,
 };
 
+static const char overview[] =
+	"Backups you can walk: deduplicated, compressed backups of\n"
+	"databases and files, browsable as a mounted directory.";
+
 static void print_overview(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: backupfs COMMAND [OPTIONS] [ARGS]\n\n"
-		   "Backups you can walk: deduplicated, compressed backups of\n"
-		   "databases and files, browsable as a mounted directory.\n\n"
-		   "Commands:\n");
+	fprintf(f, "usage: backupfs COMMAND [OPTIONS] [ARGS]\n\n%s\n\n"
+		   "Commands:\n", overview);
 	for (i = 0; i < BFS_ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-9s %s\n", commands[i]->name,
 			commands[i]->summary);
@@ -75,7 +78,11 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
-		if (argc > 2) {
+		if (argc > 2 && strcmp(argv[2], "--man") == 0) {
+			/* hidden: backupfs(1), run by the build */
+			cli_print_man(commands, BFS_ARRAY_SIZE(commands),
+				      overview);
+		} else if (argc > 2) {
 			cmd = find_cmd(argv[2]);
 			if (!cmd) {
 				fprintf(stderr, "backupfs: unknown command '%s'\n",
@@ -97,7 +104,7 @@ int main(int argc, char **argv)
 	/* A closed pipe (backupfs cat ... | head) is EPIPE, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = cmd->fn(argc - 1, argv + 1);
+	rc = cli_run(cmd, argc - 1, argv + 1);
 	rc = check_stdout(rc);
 	curl_global_cleanup();
 	return rc;
