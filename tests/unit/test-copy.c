@@ -16,6 +16,7 @@
 
 #include "catalog/catalog.h"
 #include "copy.h"
+#include "index.h"
 #include "manifest.h"
 #include "reader.h"
 #include "tap.h"
@@ -43,6 +44,7 @@ static void fill(uint8_t *p, size_t n, uint64_t seed)
 /* Backup id with file "f" = blob[0..n). */
 static int write_backup(const char *id, size_t n)
 {
+	struct bfs_index *idx = NULL;
 	struct bfs_backup_opts o = { .id = id, .threads = 2 };
 	struct bfs_backup *b = NULL;
 	struct bfs_err err = { { 0 } };
@@ -55,7 +57,9 @@ static int write_backup(const char *id, size_t n)
 	e.path_len = 1;
 	e.type = BFS_T_FILE;
 	e.mode = 0644;
-	rc = bfs_backup_begin(src, cat, &o, &b, &err);
+	rc = cat ? bfs_catalog_index_new(cat, src, &idx) : 0;
+	if (!rc)
+		rc = bfs_backup_begin(src, idx, &o, &b, &err);
 	if (!rc)
 		rc = bfs_backup_file_begin(b, &e, BFS_PROFILE_FILES, &err);
 	if (!rc)
@@ -64,12 +68,14 @@ static int write_backup(const char *id, size_t n)
 		rc = bfs_backup_file_end(b, &err);
 	if (rc) {
 		bfs_backup_abort(b);
+		bfs_index_free(idx);
 		diag("backup %s: %s", id, err.msg);
 		return rc;
 	}
 	rc = bfs_backup_commit(b, NULL, &partial, &err);
 	if (rc)
 		diag("commit %s: %s", id, err.msg);
+	bfs_index_free(idx);
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "index.h"
 #include "restore.h"
 #include "tap.h"
 #include "writer.h"
@@ -70,6 +71,7 @@ static int put_file(struct bfs_backup *b, const char *path, const void *d,
 
 static int write_backup(const char *id)
 {
+	struct bfs_index *idx = NULL;
 	struct bfs_backup_opts o = { .id = id, .threads = 2 };
 	struct bfs_backup *b = NULL;
 	struct bfs_err err = { { 0 } };
@@ -78,7 +80,9 @@ static int write_backup(const char *id)
 	bool partial;
 	int rc, i;
 
-	rc = bfs_backup_begin(repo, cat, &o, &b, &err);
+	rc = cat ? bfs_catalog_index_new(cat, repo, &idx) : 0;
+	if (!rc)
+		rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	if (rc)
 		goto out;
 	rc = put_file(b, "big.bin", big, big_n, &err);
@@ -124,6 +128,7 @@ static int write_backup(const char *id)
 out:
 	if (rc)
 		diag("backup %s: %s", id, err.msg);
+	bfs_index_free(idx);
 	return rc;
 }
 
