@@ -460,7 +460,7 @@ static void *reader(void *arg)
 
 static void test_live(void)
 {
-	struct bfs_store_opts o = { NULL, -1, NULL, true };
+	struct bfs_store_opts o = { .s3_path_style = -1, .create = true };
 	struct bfs_store *s = NULL;
 	struct bfs_err err = { { 0 } };
 	struct bfs_buf b = { 0 };
