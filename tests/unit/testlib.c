@@ -109,21 +109,11 @@ int tl_rm_rf(const char *path)
 
 int tl_write_file(const char *path, const void *data, size_t len)
 {
-	char *parent = strdup(path), *slash;
 	int fd, rc;
 
-	if (!parent)
-		return -ENOMEM;
-	slash = strrchr(parent, '/');
-	if (slash && slash != parent) {
-		*slash = '\0';
-		rc = bfs_mkdir_parents(parent, 0755);
-		if (rc) {
-			free(parent);
-			return rc;
-		}
-	}
-	free(parent);
+	rc = bfs_mkdir_parents(path, 0755);
+	if (rc)
+		return rc;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
