@@ -84,7 +84,7 @@ diag "second backup added $growth bytes of packs: ${pct}% of the first ($first)"
 ok "$([ $((growth * 100)) -lt $((first * 10)) ]; echo $?)" \
 	"repository growth ${pct}% < 10% of the first backup"
 bfs show -r "$R" two --json >"$T/show2.json" 2>/dev/null &&
-	diag "second backup stats: $(jq -c '.stats // .' "$T/show2.json" | head -c 600)"
+	diag "second backup stats: $(jq -c .stats "$T/show2.json" | head -c 600)"
 
 if [ $strace_ok -eq 1 ]; then
 	opened_changed=$(grep -c 'changed-sentinel-9c1e\.dat' "$T/strace.out")
