@@ -20,7 +20,8 @@
 #   my_object_counts DB, my_uri DB
 #   make_awkward_tree DIR, compare_trees A B
 #   free_port, wait_until SECONDS CMD...
-#   bfs_ids [ARGS], pack_bytes REPO, strip_pg_restrict [FILE...], my_dump
+#   bfs_ids [ARGS], pack_files REPO, pack_bytes REPO,
+#   strip_pg_restrict [FILE...], my_dump
 # The skip rule: a test skips (never fails) when something it needs is not
 # on the machine, with one message of one shape for every kind:
 #     skip_all "<what> not installed: <how to get it>"
@@ -194,6 +195,12 @@ unlike() {
 # skip_all REASON: skip the whole test (TAP "1..0 # SKIP REASON").  After
 # some tests ran, the rest of the plan is reported as skipped.
 skip_all() {
+	if [ -n "$_tap_done" ]; then
+		# a script that uses the library without TAP (scripts/bench):
+		# a missing prerequisite is an error there
+		echo "$*" >&2
+		exit 1
+	fi
 	_tap_skipped=1
 	if [ $_tap_n -eq 0 ] && [ -z "$_tap_planned" ]; then
 		echo "1..0 # SKIP $*"
@@ -456,7 +463,8 @@ pg_uri() {
 		"$PG_PASSWORD" "$PGPORT" "$1"
 }
 
-# load_pagila DB: createdb DB and load the pagila schema and data.
+# load_pagila DB: createdb DB and load the pagila schema and data (bails
+# out on failure; skips without the datasets).
 load_pagila() {
 	local db=$1 ds
 	ds=$(_bfs_datasets) || skip_missing "datasets (pagila)" "$_bfs_datasets_how"
@@ -468,8 +476,8 @@ load_pagila() {
 	local rc=$?
 	if [ $rc -ne 0 ]; then
 		diag "$(tail -n 30 "$T/load-$db.log")"
+		bail_out "cannot load pagila into $db"
 	fi
-	return $rc
 }
 
 # pg_table_digest DB: "schema.table count md5" per table (sorted rows).
@@ -575,7 +583,8 @@ my_uri() {
 		"$MYSQL_ROOT_PASSWORD" "$MYSQL_PORT" "$1"
 }
 
-# load_sakila: create and load the database `sakila`.
+# load_sakila: create and load the database `sakila` (bails out on
+# failure; skips without the datasets).
 load_sakila() {
 	local ds
 	ds=$(_bfs_datasets) || skip_missing "datasets (sakila)" "$_bfs_datasets_how"
@@ -584,8 +593,8 @@ load_sakila() {
 	local rc=$?
 	if [ $rc -ne 0 ]; then
 		diag "$(tail -n 30 "$T/load-sakila.log")"
+		bail_out "cannot load sakila"
 	fi
-	return $rc
 }
 
 # my_table_digest DB: "table count md5" per base table (sorted rows).
@@ -624,10 +633,15 @@ my_object_counts() {
 
 # ---------------------------------------------------------------- trees
 
-# make_awkward_tree DIR: DIR must not exist or be empty.
-# BFS_BIG=1 makes the many-entries directory 100k entries (else 2000).
+# make_awkward_tree DIR: DIR must not exist or be empty.  Bails out on
+# failure.  BFS_BIG=1 makes the many-entries directory 100k entries (else
+# 2000).
 make_awkward_tree() {
 	mkdir -p "$1"
+	_make_awkward_tree "$1" || bail_out "cannot create the awkward tree"
+}
+
+_make_awkward_tree() {
 	"$BFS_PYTHON" - "$1" "${BFS_BIG:-0}" <<'PY'
 import os, sys, stat, pwd, grp
 
@@ -870,6 +884,11 @@ PY
 # JSON array of objects), one a line, in the order listed.
 bfs_ids() {
 	bfs list --json "$@" | jq -r '.[].id'
+}
+
+# pack_files REPO: the pack files of a local repository, sorted.
+pack_files() {
+	find "$1/packs" -type f 2>/dev/null | sort
 }
 
 # pack_bytes REPO: total bytes of the pack files of a local repository.

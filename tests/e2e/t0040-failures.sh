@@ -84,10 +84,9 @@ is "$(as_user "$UB" cat -r "$U/repo" partial:files/sub/ok2.txt)" "also readable"
 # ---- corrupt pack
 head -c 2000000 /dev/urandom >"$T/a.bin"
 head -c 2000000 /dev/urandom >"$T/b.bin"
-ls_packs() { find "$R/packs" -type f | sort; }
-ls_packs >"$T/packs.0"
+pack_files "$R" >"$T/packs.0"
 ok_cmd "backup A" bfs backup -r "$R" --id A --stdin a.bin <"$T/a.bin"
-ls_packs >"$T/packs.1"
+pack_files "$R" >"$T/packs.1"
 ok_cmd "backup B" bfs backup -r "$R" --id B --stdin b.bin <"$T/b.bin"
 packA=$(comm -13 "$T/packs.0" "$T/packs.1" | head -n 1)
 ok "$([ -n "$packA" ]; echo $?)" "backup A wrote a pack"
