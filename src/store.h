@@ -84,7 +84,9 @@ int bfs_store_s3_open(const char *url, const struct bfs_store_opts *opts,
 
 /* Fault injection for tests: wraps inner (ownership transferred, even on
  * failure).  spec is e.g. "get:every=3:err=EIO" or
- * "get:key=packs/:corrupt=1" - see store_fault.c. */
+ * "get:key=packs/:corrupt=1" - see store_fault.c.  Defined only in test
+ * builds (configure --enable-fault-injection) and in the unit tests'
+ * library (tests/unit/libbfstest.a); the program must not call it. */
 int bfs_store_fault_wrap(struct bfs_store *inner, const char *spec,
 			 struct bfs_store **out, struct bfs_err *err);
 
