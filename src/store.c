@@ -3,20 +3,53 @@
  *   "s3://bucket/prefix"   -> store_s3.c
  *   "file://PATH" or PATH  -> store_local.c
  *
- * Test-only: if the environment variable BACKUPFS_FAULT is set and not
- * empty, the opened store is wrapped by the fault-injecting store
+ * Test builds only (./configure --enable-fault-injection, which
+ * scripts/test uses): if the environment variable BACKUPFS_FAULT is set
+ * and not empty, the opened store is wrapped by the fault-injecting store
  * (store_fault.c) with that value as its spec, e.g.
  *   BACKUPFS_FAULT='get:key=packs/:every=2:err=EIO' backupfs cat ...
- * This exists for end-to-end tests of error paths; never set it in
- * production.
+ * Other builds do not contain store_fault.c; they ignore the variable
+ * (with one warning).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "store.h"
+
+#ifdef BFS_FAULT_INJECTION
+/* Wrap *s (ownership passes, even on failure) in the fault store when
+ * $BACKUPFS_FAULT asks for it. */
+static int apply_fault_env(struct bfs_store **s, struct bfs_err *err)
+{
+	const char *fault = getenv("BACKUPFS_FAULT");
+	struct bfs_store *w = NULL;
+	int rc;
+
+	if (!fault || !*fault)
+		return 0;
+	rc = bfs_store_fault_wrap(*s, fault, &w, err);
+	*s = w;
+	if (rc)
+		return bfs_err_prefix(err, rc, "invalid BACKUPFS_FAULT spec");
+	return 0;
+}
+#else
+static int apply_fault_env(struct bfs_store **s, struct bfs_err *err)
+{
+	static atomic_bool warned;
+	const char *fault = getenv("BACKUPFS_FAULT");
+
+	/* The only mutable global here: a once-per-process warning. */
+	if (fault && *fault && !atomic_exchange(&warned, true))
+		bfs_warn("BACKUPFS_FAULT ignored: this build has no fault injection (configure --enable-fault-injection)");
+	return 0;
+}
+#endif
 
 /* Open the store for url (see store.h).  opts may be NULL.  On success
  * *out is owned by the caller (bfs_store_free).  Returns 0 or -errno with
@@ -25,7 +58,6 @@ int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 		   struct bfs_store **out, struct bfs_err *err)
 {
 	struct bfs_store *s = NULL;
-	const char *fault;
 	int rc;
 
 	*out = NULL;
@@ -48,17 +80,9 @@ int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 	if (rc)
 		return rc;
 
-	fault = getenv("BACKUPFS_FAULT");
-	if (fault && *fault) {
-		struct bfs_store *w = NULL;
-
-		/* Ownership of s passes to the wrapper, even on failure. */
-		rc = bfs_store_fault_wrap(s, fault, &w, err);
-		if (rc)
-			return bfs_err_prefix(err, rc,
-					      "invalid BACKUPFS_FAULT spec");
-		s = w;
-	}
+	rc = apply_fault_env(&s, err);
+	if (rc)
+		return rc;
 	if (opts && opts->cache_dir && opts->cache_dir[0]) {
 		struct bfs_store *w;
 
@@ -74,13 +98,4 @@ int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 	}
 	*out = s;
 	return 0;
-}
-
-/* Close a store and free everything it owns.  NULL is a no-op.  Not to be
- * called while other threads still use s. */
-void bfs_store_free(struct bfs_store *s)
-{
-	if (!s)
-		return;
-	s->ops->destroy(s);
 }

@@ -75,7 +75,6 @@ struct bfs_store_opts {
 };
 int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 		   struct bfs_store **out, struct bfs_err *err);
-void bfs_store_free(struct bfs_store *s);   /* NULL ok */
 
 /* Constructors (used by bfs_store_open and tests). */
 int bfs_store_local_open(const char *path, bool create,
@@ -85,7 +84,9 @@ int bfs_store_s3_open(const char *url, const struct bfs_store_opts *opts,
 
 /* Fault injection for tests: wraps inner (ownership transferred, even on
  * failure).  spec is e.g. "get:every=3:err=EIO" or
- * "get:key=packs/:corrupt=1" - see store_fault.c. */
+ * "get:key=packs/:corrupt=1" - see store_fault.c.  Defined only in test
+ * builds (configure --enable-fault-injection) and in the unit tests'
+ * library (tests/unit/libbfstest.a); the program must not call it. */
 int bfs_store_fault_wrap(struct bfs_store *inner, const char *spec,
 			 struct bfs_store **out, struct bfs_err *err);
 
@@ -126,6 +127,16 @@ static inline int bfs_store_stat(struct bfs_store *s, const char *key,
 				 uint64_t *size, struct bfs_err *err)
 {
 	return s->ops->stat(s, key, size, err);
+}
+
+/* Close a store and free everything it owns.  NULL is a no-op.  Not to be
+ * called while other threads still use s.  (Inline, like the wrappers
+ * above, so that the wrapping stores do not depend on store.c, which
+ * depends on them.) */
+static inline void bfs_store_free(struct bfs_store *s)
+{
+	if (s)
+		s->ops->destroy(s);
 }
 
 #endif

@@ -5,7 +5,7 @@
 #       exports AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 #       AWS_REGION=us-east-1 AWS_ENDPOINT_URL=http://127.0.0.1:PROXYPORT
 #       and S3_ENDPOINT (the same URL); stops both servers at exit.  Creates
-#       no bucket.  Skips the test (skip_all) when s3rver cannot be
+#       no bucket.  Skips the test (skip_missing) when s3rver cannot be
 #       installed (no npm / no network and no cache).
 #   s3_faults [SPEC...]        replace the proxy's fault list (no SPEC:
 #       clear), e.g. s3_faults 503:every=7 reset:every=11
@@ -15,6 +15,8 @@
 
 start_s3() {
 	local out rc
+	command -v node >/dev/null 2>&1 ||
+		skip_missing "node (for s3rver)" "apt-get install nodejs"
 	mkdir -p "$T/s3"
 	# Registered first: start-s3 writes the pids as it starts things, so
 	# an interrupted start is cleaned up too.
@@ -22,12 +24,13 @@ start_s3() {
 	out=$("$top_srcdir/scripts/start-s3" -d "$T/s3" -P "$T/s3/pids" \
 		-- --quiet "$@" 2>"$T/s3/start.err")
 	rc=$?
-	if [ $rc -eq 77 ]; then
-		skip_all "s3rver cannot be installed: $(cat "$T/s3/start.err")"
+	if [ $rc -eq 77 ] || { [ $rc -ne 0 ] &&
+	   grep -q 'not installed\|not found' "$T/s3/start.err"; }; then
+		diag "$(cat "$T/s3/start.err")"
+		skip_missing s3rver "run scripts/test (npm install s3rver@3.7.1 into \$BFS_CACHE) or set BFS_S3RVER"
 	fi
 	if [ $rc -ne 0 ] || [ -z "$out" ]; then
-		echo "Bail out! start-s3 failed: $(cat "$T/s3/start.err")"
-		exit 1
+		bail_out "start-s3 failed: $(cat "$T/s3/start.err")"
 	fi
 	S3_ENDPOINT=$out
 	export S3_ENDPOINT

@@ -13,13 +13,20 @@
 #   like TEXT REGEX DESC, unlike TEXT REGEX DESC,
 #   fails_with CODE DESC CMD..., diag MSG, skip_all REASON, bail_out MSG,
 #   done_testing
-#   require_root_fuse, require_root
+#   skip_missing WHAT HOW, require_root_fuse, require_root,
+#   require_fault_injection, require_cmd CMD PACKAGE
 #   start_postgres, load_pagila DB, pg_table_digest DB, pg_uri DB
 #   start_mariadb, my ARGS..., load_sakila, my_table_digest DB,
 #   my_object_counts DB, my_uri DB
 #   make_awkward_tree DIR, compare_trees A B
 #   free_port, wait_until SECONDS CMD...
-#   bfs_ids [ARGS], pack_bytes REPO, strip_pg_restrict [FILE...], my_dump
+#   bfs_ids [ARGS], pack_files REPO, pack_bytes REPO,
+#   strip_pg_restrict [FILE...], my_dump
+# The skip rule: a test skips (never fails) when something it needs is not
+# on the machine, with one message of one shape for every kind:
+#     skip_all "<what> not installed: <how to get it>"
+# (skip_missing WHAT HOW says exactly that).  PostgreSQL, MariaDB, s3rver,
+# FUSE and the datasets all go through it.
 # BFS_KEEP=1 keeps $T; BFS_BIG=1 makes the awkward tree's big directory
 # 100k entries; BFS_DATASETS points at pagila/ and sakila/.
 #
@@ -185,10 +192,32 @@ unlike() {
 	fi
 }
 
+# skip_all REASON: skip the whole test (TAP "1..0 # SKIP REASON").  After
+# some tests ran, the rest of the plan is reported as skipped.
 skip_all() {
+	if [ -n "$_tap_done" ]; then
+		# a script that uses the library without TAP (scripts/bench):
+		# a missing prerequisite is an error there
+		echo "$*" >&2
+		exit 1
+	fi
 	_tap_skipped=1
-	echo "1..0 # SKIP $*"
-	exit 0
+	if [ $_tap_n -eq 0 ] && [ -z "$_tap_planned" ]; then
+		echo "1..0 # SKIP $*"
+		exit 0
+	fi
+	while [ -n "$_tap_planned" ] && [ $_tap_n -lt "$_tap_planned" ]; do
+		_tap_n=$((_tap_n + 1))
+		echo "ok $_tap_n # SKIP $*"
+	done
+	[ -n "$_tap_planned" ] || echo "1..$_tap_n"
+	exit $([ $_tap_failed -eq 0 ] && echo 0 || echo 1)
+}
+
+# skip_missing WHAT HOW: skip because WHAT is not installed; HOW says how
+# to get it (the one shape of message for every missing prerequisite).
+skip_missing() {
+	skip_all "$1 not installed: $2"
 }
 
 bail_out() {
@@ -308,16 +337,39 @@ wait_until() {
 }
 
 require_root() {
-	[ "$(id -u)" -eq 0 ] || skip_all "needs root"
+	[ "$(id -u)" -eq 0 ] || skip_all "root not available: run the tests as root"
+}
+
+# require_cmd CMD PACKAGE: skip unless CMD is on PATH.
+require_cmd() {
+	command -v "$1" >/dev/null 2>&1 ||
+		skip_missing "$1" "apt-get install $2"
 }
 
 require_root_fuse() {
-	[ "$(id -u)" -eq 0 ] || skip_all "FUSE tests need root"
-	[ -c /dev/fuse ] || skip_all "/dev/fuse missing"
-	command -v fusermount3 >/dev/null || skip_all "fusermount3 missing"
-	: 2>/dev/null <>/dev/fuse || skip_all "/dev/fuse not usable"
+	require_root
+	command -v fusermount3 >/dev/null ||
+		skip_missing "FUSE (fusermount3)" "apt-get install fuse3"
+	[ -c /dev/fuse ] ||
+		skip_missing "FUSE (/dev/fuse)" "modprobe fuse, or give the container --device /dev/fuse"
+	: 2>/dev/null <>/dev/fuse ||
+		skip_missing "FUSE (a usable /dev/fuse)" "give the container --device /dev/fuse --cap-add SYS_ADMIN"
 }
 
+# bfs_has_fault_injection: true if backupfs was configured with
+# --enable-fault-injection (read from the build's config.h).
+bfs_has_fault_injection() {
+	grep -q '^#define BFS_FAULT_INJECTION 1' "$top_builddir/config.h" \
+		2>/dev/null
+}
+
+# require_fault_injection: skip unless BACKUPFS_FAULT works in this build.
+require_fault_injection() {
+	bfs_has_fault_injection ||
+		skip_all "fault injection (BACKUPFS_FAULT) not in this build: ./configure --enable-fault-injection (scripts/test does)"
+}
+
+_bfs_datasets_how="put pagila/ and sakila/ in tests/datasets or set BFS_DATASETS"
 _bfs_datasets() {
 	local d
 	for d in ${BFS_DATASETS:+"$BFS_DATASETS"} "$top_srcdir/tests/datasets" \
@@ -361,8 +413,9 @@ _pg_as() {
 # binaries are put first on PATH (psql, pg_dump, createdb of that version).
 start_postgres() {
 	local bindir dir port pw i
-	bindir=$(_pg_bindir) || bail_out "PostgreSQL (initdb) not installed"
-	[ -n "$bindir" ] || bail_out "PostgreSQL (initdb) not installed"
+	bindir=$(_pg_bindir) ||
+		skip_missing PostgreSQL "apt-get install postgresql"
+	[ -n "$bindir" ] || skip_missing PostgreSQL "apt-get install postgresql"
 	dir=$T/pg
 	mkdir -p "$dir"
 	pw="Pg-$(_rand_hex 8)-s3cret"
@@ -410,10 +463,11 @@ pg_uri() {
 		"$PG_PASSWORD" "$PGPORT" "$1"
 }
 
-# load_pagila DB: createdb DB and load the pagila schema and data.
+# load_pagila DB: createdb DB and load the pagila schema and data (bails
+# out on failure; skips without the datasets).
 load_pagila() {
 	local db=$1 ds
-	ds=$(_bfs_datasets) || bail_out "datasets (pagila) not found; set BFS_DATASETS"
+	ds=$(_bfs_datasets) || skip_missing "datasets (pagila)" "$_bfs_datasets_how"
 	createdb "$db" >"$T/load-$db.log" 2>&1 &&
 	psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$ds/pagila/pagila-schema.sql" \
 		>>"$T/load-$db.log" 2>&1 &&
@@ -422,8 +476,8 @@ load_pagila() {
 	local rc=$?
 	if [ $rc -ne 0 ]; then
 		diag "$(tail -n 30 "$T/load-$db.log")"
+		bail_out "cannot load pagila into $db"
 	fi
-	return $rc
 }
 
 # pg_table_digest DB: "schema.table count md5" per table (sorted rows).
@@ -452,7 +506,9 @@ pg_table_digest() {
 start_mariadb() {
 	local dir port pw i pid
 	command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] ||
-		bail_out "mariadb-server not installed"
+		skip_missing MariaDB "apt-get install mariadb-server mariadb-client"
+	command -v mariadb >/dev/null ||
+		skip_missing "MariaDB client" "apt-get install mariadb-client"
 	dir=$T/my
 	mkdir -p "$dir"
 	if ! mariadb-install-db --no-defaults --datadir="$dir/data" \
@@ -527,17 +583,18 @@ my_uri() {
 		"$MYSQL_ROOT_PASSWORD" "$MYSQL_PORT" "$1"
 }
 
-# load_sakila: create and load the database `sakila`.
+# load_sakila: create and load the database `sakila` (bails out on
+# failure; skips without the datasets).
 load_sakila() {
 	local ds
-	ds=$(_bfs_datasets) || bail_out "datasets (sakila) not found; set BFS_DATASETS"
+	ds=$(_bfs_datasets) || skip_missing "datasets (sakila)" "$_bfs_datasets_how"
 	my <"$ds/sakila/sakila-mv-schema.sql" >"$T/load-sakila.log" 2>&1 &&
 	my sakila <"$ds/sakila/sakila-mv-data.sql" >>"$T/load-sakila.log" 2>&1
 	local rc=$?
 	if [ $rc -ne 0 ]; then
 		diag "$(tail -n 30 "$T/load-sakila.log")"
+		bail_out "cannot load sakila"
 	fi
-	return $rc
 }
 
 # my_table_digest DB: "table count md5" per base table (sorted rows).
@@ -576,10 +633,15 @@ my_object_counts() {
 
 # ---------------------------------------------------------------- trees
 
-# make_awkward_tree DIR: DIR must not exist or be empty.
-# BFS_BIG=1 makes the many-entries directory 100k entries (else 2000).
+# make_awkward_tree DIR: DIR must not exist or be empty.  Bails out on
+# failure.  BFS_BIG=1 makes the many-entries directory 100k entries (else
+# 2000).
 make_awkward_tree() {
 	mkdir -p "$1"
+	_make_awkward_tree "$1" || bail_out "cannot create the awkward tree"
+}
+
+_make_awkward_tree() {
 	"$BFS_PYTHON" - "$1" "${BFS_BIG:-0}" <<'PY'
 import os, sys, stat, pwd, grp
 
@@ -818,15 +880,15 @@ PY
 
 # ---------------------------------------------------------------- backupfs
 
-# bfs_ids [ARGS...]: the backup ids of `backupfs list --json ARGS`, one a
-# line, in the order listed (accepts a JSON array, {"backups": [...]} or
-# JSON lines).
+# bfs_ids [ARGS...]: the backup ids of `backupfs list --json ARGS` (a
+# JSON array of objects), one a line, in the order listed.
 bfs_ids() {
-	bfs list --json "$@" | jq -r -s '
-		if length == 1 and (.[0] | type) == "array" then .[0]
-		elif length == 1 and (.[0] | type) == "object" and
-		     (.[0] | has("backups")) then .[0].backups
-		else . end | .[] | .id'
+	bfs list --json "$@" | jq -r '.[].id'
+}
+
+# pack_files REPO: the pack files of a local repository, sorted.
+pack_files() {
+	find "$1/packs" -type f 2>/dev/null | sort
 }
 
 # pack_bytes REPO: total bytes of the pack files of a local repository.

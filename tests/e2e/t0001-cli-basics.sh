@@ -87,10 +87,7 @@ is "$bad" "0" "no stray files under packs/ (temporaries removed)"
 ok_cmd "list (table)" bfs list -r "$R"
 like "$(cat "$T/stdout")" "^first[[:space:]]|[[:space:]]first[[:space:]]|[[:space:]]first$" "table lists the id"
 ok_cmd "list --json is valid JSON" bash -c "\"\$BACKUPFS\" list -r '$R' --json | jq -e . >/dev/null"
-tags=$(bfs list -r "$R" --json | jq -r -s '
-	(if length == 1 and (.[0] | type) == "array" then .[0]
-	 elif length == 1 and (.[0] | type) == "object" and (.[0] | has("backups"))
-	 then .[0].backups else . end) | .[0].tags | sort | join(",")')
+tags=$(bfs list -r "$R" --json | jq -r '.[0].tags | sort | join(",")')
 is "$tags" "daily,test" "list --json has the tags"
 export BACKUPFS_REPO=$R
 is "$(bfs_ids)" "first" "\$BACKUPFS_REPO is used without -r"
@@ -100,7 +97,7 @@ unset BACKUPFS_REPO
 ok_cmd "show" bfs show -r "$R" first
 like "$(cat "$T/stdout")" "first" "show names the backup"
 ok_cmd "show --json" bfs show -r "$R" first --json
-is "$(jq -r '.id // .backup.id' "$T/stdout")" "first" "show --json .id"
+is "$(jq -r .id "$T/stdout")" "first" "show --json .id"
 fails_with 1 "show of an unknown id: exit 1" bfs show -r "$R" nosuchid
 
 # ---- ls
@@ -132,7 +129,7 @@ then=$(date -u -d "$(echo "$second" | sed -E 's/_/ /; s/([0-9]{2})-([0-9]{2})-([
 ok "$([ $((now - then)) -ge 0 ] && [ $((now - then)) -lt 300 ]; echo $?)" "default id is the current UTC time"
 is "$(bfs cat -r "$R" latest:cmd/seq.txt)" "$(seq 5 10)" "latest is the newest backup"
 ok_cmd "show latest" bfs show -r "$R" latest --json
-is "$(jq -r '.id // .backup.id' "$T/stdout")" "$second" "show latest resolves to the newest id"
+is "$(jq -r .id "$T/stdout")" "$second" "show latest resolves to the newest id"
 
 # ---- duplicate and invalid ids
 fails_with 1 "duplicate --id: exit 1" \

@@ -9,9 +9,9 @@ require_root_fuse
 R=$T/repo
 M=$T/mnt
 start_postgres
-load_pagila pagila || bail_out "cannot load pagila"
+load_pagila pagila
 start_mariadb
-load_sakila || bail_out "cannot load sakila"
+load_sakila
 ok_cmd "init" bfs init "$R"
 ok_cmd "backup of pagila and sakila in one backup" \
 	bfs backup -r "$R" --id db1 --pg-dump "$(pg_uri pagila)" --mysql-dump "$(my_uri sakila)"

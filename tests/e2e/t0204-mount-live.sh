@@ -10,7 +10,6 @@ require_root_fuse
 R=$T/repo
 M=$T/mnt
 LOG=$T/mount.log
-packs() { find "$R/packs" -type f | sort; }
 
 ok_cmd "init" bfs init "$R"
 ok_cmd "backup b1" bfs backup -r "$R" --id b1 --command "a.txt=seq 1 1000"
@@ -31,12 +30,12 @@ ok "$(wait_until 10 bash -c "! test -e '$M/b1'"; echo $?)" "deleted b1 disappear
 ok "$(wait_until 5 bash -c "! ls '$M' | grep -qx b1"; echo $?)" "and is no longer listed"
 
 # ---- a corrupted pack: EIO for that file only, the log names the pack
-before=$(packs)
+before=$(pack_files "$R")
 head -c $((3 << 20)) /dev/urandom >"$T/bad.bin"
 ok_cmd "backup b3 (its own pack)" bfs backup -r "$R" --id b3 --stdin bad.bin <"$T/bad.bin"
-badpacks=$(comm -13 <(echo "$before") <(packs))
+badpacks=$(comm -13 <(echo "$before") <(pack_files "$R"))
 ok "$([ -n "$badpacks" ]; echo $?)" "b3 wrote a new pack"
-before=$(packs)
+before=$(pack_files "$R")
 head -c $((3 << 20)) /dev/urandom >"$T/good.bin"
 ok_cmd "backup b4 (another pack)" bfs backup -r "$R" --id b4 --stdin good.bin <"$T/good.bin"
 ok "$(wait_until 10 test -e "$M/b4/good.bin"; echo $?)" "b3 and b4 visible"
@@ -56,11 +55,11 @@ like "$(cat "$LOG")" "b3/bad\\.bin" "the log names the backup and path"
 diag "log: $(grep -F "$pk" "$LOG" | head -2)"
 
 # ---- a missing pack
-before=$(packs)
+before=$(pack_files "$R")
 head -c $((1 << 20)) /dev/urandom >"$T/gone.bin"
 ok_cmd "backup b5" bfs backup -r "$R" --id b5 --stdin gone.bin <"$T/gone.bin"
 ok "$(wait_until 10 test -e "$M/b5/gone.bin"; echo $?)" "b5 visible"
-for p in $(comm -13 <(echo "$before") <(packs)); do rm -f "$p"; done
+for p in $(comm -13 <(echo "$before") <(pack_files "$R")); do rm -f "$p"; done
 fails_with 1 "cat of a file whose pack is missing fails" timeout 30 cat "$M/b5/gone.bin"
 like "$(cat "$T/stderr")" "Input/output error" "with Input/output error"
 ok_cmd "other files still read" cmp "$M/b4/good.bin" "$T/good.bin"

@@ -14,7 +14,7 @@ export BACKUPFS_S3_RETRY_SECONDS=60
 R=s3://bfs-test/pre/fix
 S=$T/src
 
-make_awkward_tree "$S" || bail_out "cannot create the awkward tree"
+make_awkward_tree "$S"
 # A dump-like stream: 24 MiB of SQL-ish text, deterministic.
 "$BFS_PYTHON" - "$T/dump.sql" <<'PY'
 import random, sys

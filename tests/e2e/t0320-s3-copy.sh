@@ -12,7 +12,7 @@ S3=s3://bfs-copy/mirror
 L2=$T/local2
 S=$T/src
 
-make_awkward_tree "$S" || bail_out "cannot create the awkward tree"
+make_awkward_tree "$S"
 head -c 12000000 /dev/urandom >"$T/blob"
 ok_cmd "init local" bfs init "$L"
 ok_cmd "backup b1 to local" bfs backup -r "$L" --id b1 --files "$S" --stdin blob.bin <"$T/blob"

@@ -33,6 +33,24 @@ static int ok(int cond, const char *fmt, ...)
 	return cond;
 }
 
+/* Count n tests as skipped ("ok N # SKIP why"), e.g. for a feature the
+ * build does not have. */
+__attribute__((format(printf, 2, 3), unused))
+static void skip(int n, const char *fmt, ...)
+{
+	va_list ap;
+
+	while (n-- > 0) {
+		tap_n++;
+		printf("ok %d # SKIP ", tap_n);
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
 /* ok() with a diagnostic line when a != b. */
 #define is_int(a, b, ...)                                                   \
 	do {                                                                \

@@ -8,31 +8,10 @@
 
 #include "src/chunker.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testlib.h"
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
-}
-
-static void fill_random(uint8_t *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i + 8 <= n; i += 8) {
-		uint64_t v = rng();
-
-		memcpy(p + i, &v, 8);
-	}
-	for (; i < n; i++)
-		p[i] = (uint8_t)(rng() >> 24);
-}
+/* One deterministic stream for the whole test (reproducible failures). */
+static struct tl_rng rng = { 0x9e3779b97f4a7c15ull };
 
 /* ---- the reference, written from doc/FORMAT.md ---- */
 
@@ -110,7 +89,7 @@ static size_t cut_streaming(const struct bfs_chunker_params *p,
 
 			if (eof)
 				break;
-			r = 1 + (size_t)(rng() % maxread);
+			r = 1 + (size_t)(tl_rand(&rng) % maxread);
 			if (r > n - pos)
 				r = n - pos;
 			memcpy(win + have, src + pos, r);
@@ -182,7 +161,7 @@ static void test_eof(void)
 	is_int(bfs_chunker_cut(&p, b, 1023, true), 1023, "min=max eof -> n");
 	/* random data: a cut found with little data stays the same with more */
 	p = (struct bfs_chunker_params){ 1024, 4096, 16384 };
-	fill_random(b, 40000);
+	tl_fill_random(&rng, b, 40000);
 	c = bfs_chunker_cut(&p, b, 40000, false);
 	ok(c > 1024 && c <= 16384, "random: cut %zu in (min, max]", c);
 	is_int(bfs_chunker_cut(&p, b, c, false), c, "same cut with exactly c bytes");
@@ -202,7 +181,7 @@ static void test_profile(const struct bfs_chunker_params *p, size_t n)
 
 	diag("profile min %u avg %u max %u, %zu MiB", p->min, p->avg, p->max,
 	     n >> 20);
-	fill_random(b, n);
+	tl_fill_random(&rng, b, n);
 	k1 = cut_all(p, b, n, l1, maxl, 0);
 	k2 = cut_all(p, b, n, l2, maxl, 1);
 	ok(k1 > 0 && k1 == k2 && memcmp(l1, l2, k1 * sizeof(*l1)) == 0,
@@ -231,7 +210,7 @@ static void test_profile(const struct bfs_chunker_params *p, size_t n)
 	/* Insert 100 bytes at the start: after a few chunks the cut points
 	 * resynchronise and every later chunk is the same. */
 	memmove(b + 100, b, n);
-	fill_random(b, 100);
+	tl_fill_random(&rng, b, 100);
 	k2 = cut_all(p, b, n + 100, l2, maxl, 0);
 	{
 		/* compare the sets of cut positions (in original coords) */
@@ -283,7 +262,7 @@ static void test_speed(void)
 	struct timespec t0, t1;
 	double s;
 
-	fill_random(b, n);
+	tl_fill_random(&rng, b, n);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (off < n)
 		off += bfs_chunker_cut(&p, b + off, n - off, true);

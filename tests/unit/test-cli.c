@@ -1,6 +1,7 @@
 /* test-cli.c - the CLI's declared options (src/cli/options.c, help.c):
  * every kind is parsed into its field, errors name the option, the
  * positional checks and the help and man page list every declaration. */
+/* automake: LDADD src/cli/libbfscli.a */
 #include "config.h"
 
 #include <stdio.h>

@@ -22,6 +22,7 @@
 #include "src/pack.h"
 #include "src/util.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testlib.h"
 
 #define BIG_MT 1763779800123456789ll
 
@@ -809,20 +810,7 @@ static void test_writer_rules(void)
 static int write_obj(const char *root, const char *key, const void *d,
 		     size_t n)
 {
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", root, key);
-	if (bfs_mkdir_parents(path, 0755))
-		return -1;
-	f = fopen(path, "wb");
-	if (!f)
-		return -1;
-	if (fwrite(d, 1, n, f) != n) {
-		fclose(f);
-		return -1;
-	}
-	return fclose(f) ? -1 : 0;
+	return tl_write_file(tl_path(root, key), d, n);
 }
 
 /* Extract the "example-extract" block of doc/FORMAT.md. */
@@ -856,7 +844,7 @@ static char *doc_example(void)
 static void test_doc_example(void)
 {
 	struct bfs_chunker_params cp = { 1024, 4096, 16384 };
-	char root[] = "/tmp/bfs-test-repo-XXXXXX";
+	const char *root = tl_tmpdir("bfs-test-repo");
 	struct bfs_pack_builder *pb = bfs_pack_builder_new();
 	struct bfs_manifest_writer *mw = NULL;
 	struct bfs_manifest_header h;
@@ -876,10 +864,6 @@ static void test_doc_example(void)
 		"doc/FORMAT.md has the example-extract block")) {
 		free(script);
 		bfs_pack_builder_free(pb);
-		return;
-	}
-	if (!mkdtemp(root)) {
-		ok(0, "mkdtemp");
 		return;
 	}
 	/* a file: text-like, some repetition, cut by the real chunker */
@@ -951,28 +935,15 @@ static void test_doc_example(void)
 	is_int(bad, 0, "every chunk verified by sha256sum, no tool errors");
 	ok(got == 1, "it printed the header");
 	{
-		char path[4096];
-		struct stat st;
-		FILE *o;
-		uint8_t *back;
+		struct bfs_buf back = { 0 };
+		ssize_t r = tl_read_file(tl_path(root, "out.pdf"), &back);
 
-		snprintf(path, sizeof(path), "%s/out.pdf", root);
-		o = fopen(path, "rb");
-		back = malloc(n + 1);
-		if (o) {
-			total = fread(back, 1, n + 1, o);
-			fclose(o);
-		}
-		ok(total == n && memcmp(back, data, n) == 0 &&
-		   stat(path, &st) == 0,
+		total = r > 0 ? (size_t)r : 0;
+		ok(total == n && memcmp(back.data, data, n) == 0,
 		   "the example extracted the file byte for byte (%zu bytes)",
 		   total);
-		free(back);
+		bfs_buf_free(&back);
 	}
-	bfs_buf_free(&cmd);
-	bfs_buf_printf(&cmd, "rm -rf '%s'", root);
-	if (system((char *)cmd.data))
-		diag("cannot remove '%s'", root);
 	bfs_buf_free(&cmd);
 	bfs_buf_free(&pack);
 	bfs_buf_free(&man);
@@ -988,8 +959,6 @@ static void corpus_text(const char *dir, const char *name, const char *body,
 			int with_header, size_t cut)
 {
 	struct bfs_buf t = { 0 }, z = { 0 };
-	char path[4096];
-	FILE *f;
 
 	if (with_header)
 		bfs_buf_printf(&t, "%s", HDR);
@@ -997,10 +966,8 @@ static void corpus_text(const char *dir, const char *name, const char *body,
 	zbuf(&z, (const char *)t.data, t.len);
 	if (cut && cut < z.len)
 		z.len -= cut;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(z.data, 1, z.len, f) != z.len || fclose(f))
-		diag("cannot write '%s'", path);
+	if (tl_write_file(tl_path(dir, name), z.data, z.len))
+		diag("cannot write '%s/%s'", dir, name);
 	bfs_buf_free(&t);
 	bfs_buf_free(&z);
 }
@@ -1012,8 +979,6 @@ static void corpus_text(const char *dir, const char *name, const char *body,
 static void write_corpus(const char *dir)
 {
 	struct bfs_buf t = { 0 };
-	char path[8192];
-	FILE *f;
 
 	corpus_text(dir, "header-only", "", 1, 0);
 	corpus_text(dir, "no-header", END0, 0, 0);
@@ -1102,17 +1067,11 @@ static void write_corpus(const char *dir)
 	corpus_text(dir, "line-over-cap", (const char *)t.data, 1, 0);
 	bfs_buf_free(&t);
 	/* not zstd */
-	snprintf(path, sizeof(path), "%s/not-zstd", dir);
-	f = fopen(path, "wb");
-	if (f) {
-		fputs(HDR, f);
-		fputs(END0, f);
-		fclose(f);
-	}
-	snprintf(path, sizeof(path), "%s/empty", dir);
-	f = fopen(path, "wb");
-	if (f)
-		fclose(f);
+	bfs_buf_printf(&t, "%s%s", HDR, END0);
+	if (tl_write_file(tl_path(dir, "not-zstd"), t.data, t.len) ||
+	    tl_write_file(tl_path(dir, "empty"), "", 0))
+		diag("cannot write the corpus in '%s'", dir);
+	bfs_buf_free(&t);
 }
 
 static void test_corpus(void)
@@ -1129,31 +1088,24 @@ static void test_corpus(void)
 	if (!ok(d != NULL, "open corpus '%s'", dir))
 		return;
 	while ((de = readdir(d))) {
-		char path[8192];
+		const char *path = tl_path(dir, de->d_name);
 		struct bfs_err err = { { 0 } };
+		struct bfs_buf data = { 0 };
 		struct stat st;
-		uint8_t *data;
-		FILE *f;
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (stat(path, &st) || !S_ISREG(st.st_mode))
 			continue;
-		data = malloc((size_t)st.st_size + 1);
-		f = fopen(path, "rb");
-		if (!f || fread(data, 1, (size_t)st.st_size, f) !=
-				  (size_t)st.st_size) {
+		if (tl_read_file(path, &data) != st.st_size) {
 			ok(0, "read '%s'", path);
 		} else {
-			int rc = read_all(data, (size_t)st.st_size, NULL, &err);
+			int rc = read_all(data.data, data.len, NULL, &err);
 
 			ok(rc == -EUCLEAN || rc == -EPROTO,
 			   "corpus %s rejected: %s", de->d_name, err.msg);
 		}
-		if (f)
-			fclose(f);
-		free(data);
+		bfs_buf_free(&data);
 		files++;
 	}
 	closedir(d);
@@ -1163,19 +1115,14 @@ static void test_corpus(void)
 	snprintf(dir, sizeof(dir), "%s/tests/corpus/manifest-good/all-types",
 		 top ? top : ".");
 	{
-		FILE *f = fopen(dir, "rb");
 		struct bfs_buf b = { 0 };
 		struct bfs_err err = { { 0 } };
-		char tmp[4096];
-		size_t r, n = 0;
+		ssize_t r = tl_read_file(dir, &b);
+		size_t n = 0;
 		int rc;
 
-		while (f && (r = fread(tmp, 1, sizeof(tmp), f)) > 0)
-			bfs_buf_append(&b, tmp, r);
-		if (f)
-			fclose(f);
 		rc = read_all(b.data, b.len, &n, &err);
-		ok(f && rc == 0 && n == 17, "golden manifest-good/all-types reads (%zu entries): %s",
+		ok(r > 0 && rc == 0 && n == 17, "golden manifest-good/all-types reads (%zu entries): %s",
 		   n, rc ? err.msg : "ok");
 		bfs_buf_free(&b);
 	}
@@ -1198,13 +1145,8 @@ int main(void)
 		snprintf(d, sizeof(d), "%s/manifest-good", corpus);
 		mkdir(d, 0777);
 		snprintf(d, sizeof(d), "%s/manifest-good/all-types", corpus);
-		{
-			FILE *f = fopen(d, "wb");
-
-			if (!f || fwrite(m.data, 1, m.len, f) != m.len ||
-			    fclose(f))
-				diag("cannot write '%s'", d);
-		}
+		if (tl_write_file(d, m.data, m.len))
+			diag("cannot write '%s'", d);
 	}
 	if (m.data) {
 		test_text(&m);

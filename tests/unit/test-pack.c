@@ -18,24 +18,16 @@
 #include "src/pack.h"
 #include "src/util.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testlib.h"
 
-static uint64_t rng_state = 0x1234567887654321ull;
-
-static uint64_t rng(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
-}
+/* One deterministic stream for the whole test (reproducible failures). */
+static struct tl_rng rng = { 0x1234567887654321ull };
 
 /* Half random, half repetitive so that frames compress somewhat. */
 static void fill(uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		p[i] = (i / 64) % 2 ? (uint8_t)rng() : (uint8_t)(i & 7);
+		p[i] = (i / 64) % 2 ? (uint8_t)tl_rand(&rng) : (uint8_t)(i & 7);
 }
 
 static void test_zstd(void)
@@ -183,7 +175,7 @@ static void build_pack(struct chunk *ch, size_t n, size_t maxlen,
 	for (size_t i = 0; i < n; i++) {
 		uint64_t off;
 
-		ch[i].len = (uint32_t)(1 + rng() % maxlen);
+		ch[i].len = (uint32_t)(1 + tl_rand(&rng) % maxlen);
 		ch[i].plain = malloc(ch[i].len);
 		fill(ch[i].plain, ch[i].len);
 		bfs_sha256(ch[i].hash, ch[i].plain, ch[i].len);
@@ -398,13 +390,8 @@ static void rehash(struct bfs_buf *p)
 static void write_file(const char *dir, const char *name, const void *d,
 		       size_t n)
 {
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(d, 1, n, f) != n || fclose(f))
-		diag("cannot write '%s'", path);
+	if (tl_write_file(tl_path(dir, name), d, n))
+		diag("cannot write '%s/%s'", dir, name);
 }
 
 static void write_corpus(const char *dir)
@@ -414,7 +401,7 @@ static void write_corpus(const char *dir)
 	uint8_t id[BFS_HASH_LEN];
 	size_t io;
 
-	rng_state = 42;
+	rng.state = 42;
 	build_pack(ch, 3, 300, &good, id);
 	io = (size_t)bfs_get_le64(good.data + good.len - 56);
 #define RESET() (p.len = 0, bfs_buf_append(&p, good.data, good.len))
@@ -499,31 +486,24 @@ static void test_corpus(void)
 	if (!ok(d != NULL, "open corpus '%s'", dir))
 		return;
 	while ((de = readdir(d))) {
-		char path[8192];
+		const char *path = tl_path(dir, de->d_name);
 		struct bfs_err err = { { 0 } };
+		struct bfs_buf data = { 0 };
 		struct stat st;
-		uint8_t *data;
-		FILE *f;
 		int rc;
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (stat(path, &st) || !S_ISREG(st.st_mode))
 			continue;
-		data = malloc((size_t)st.st_size + 1);
-		f = fopen(path, "rb");
-		if (!f || fread(data, 1, (size_t)st.st_size, f) !=
-				  (size_t)st.st_size) {
+		if (tl_read_file(path, &data) != st.st_size) {
 			ok(0, "read '%s'", path);
 		} else {
-			rc = verify_pack(data, (size_t)st.st_size, &err);
+			rc = verify_pack(data.data, data.len, &err);
 			ok(rc < 0, "corpus %s rejected: %s", de->d_name,
 			   err.msg);
 		}
-		if (f)
-			fclose(f);
-		free(data);
+		bfs_buf_free(&data);
 		files++;
 	}
 	closedir(d);

@@ -19,6 +19,7 @@
 #include "src/s3_util.h"
 #include "src/store.h"
 #include "tap.h"
+#include "testlib.h"
 
 static char *enc(const char *s, bool keep_slash)
 {
@@ -294,27 +295,10 @@ static void test_misc(void)
 
 /* ---- the on-disk cache wrapper (over a local store) ------------------ */
 
-static int count_files(const char *dir)
-{
-	char cmd[512];
-	FILE *f;
-	int n = -1;
-
-	snprintf(cmd, sizeof(cmd), "find '%s' -type f ! -name '.tmp.*' | wc -l",
-		 dir);
-	f = popen(cmd, "r");
-	if (f) {
-		if (fscanf(f, "%d", &n) != 1)
-			n = -1;
-		pclose(f);
-	}
-	return n;
-}
-
 static void test_cache(void)
 {
-	char tmpl[] = "/tmp/bfs-test-cache.XXXXXX", repo[300], cdir[300];
-	char cmd[1024], key[128];
+	const char *tmp = tl_tmpdir("bfs-test-cache");
+	char repo[300], cdir[300], cmd[1024], key[128];
 	struct bfs_store *local = NULL, *c = NULL;
 	struct bfs_err err = { { 0 } };
 	struct bfs_buf b = { 0 };
@@ -323,12 +307,8 @@ static void test_cache(void)
 	int64_t n;
 	int rc;
 
-	if (!mkdtemp(tmpl)) {
-		ok(0, "mkdtemp");
-		return;
-	}
-	snprintf(repo, sizeof(repo), "%s/repo", tmpl);
-	snprintf(cdir, sizeof(cdir), "%s/cache", tmpl);
+	snprintf(repo, sizeof(repo), "%s/repo", tmp);
+	snprintf(cdir, sizeof(cdir), "%s/cache", tmp);
 	for (i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)(i * 31 + (i >> 8));
 	rc = bfs_store_local_open(repo, true, &local, &err);
@@ -344,14 +324,13 @@ static void test_cache(void)
 	ok(bfs_store_put(c, "manifests/m1", "abc", 3, 0, &err) == 0, "put manifest");
 	n = bfs_store_get(c, key, 1000, 5000, &b, &err);
 	ok(n == 5000 && memcmp(b.data, data + 1000, 5000) == 0, "miss: right bytes");
-	is_int(count_files(cdir), 1, "one entry cached");
+	is_int(tl_count_files(cdir), 1, "one entry cached");
 	b.len = 0;
 	n = bfs_store_get(c, "manifests/m1", 0, UINT64_MAX, &b, &err);
 	ok(n == 3, "manifest read");
-	is_int(count_files(cdir), 1, "manifests are not cached");
+	is_int(tl_count_files(cdir), 1, "manifests are not cached");
 	/* Remove the pack behind the cache's back: a hit needs no store. */
-	snprintf(cmd, sizeof(cmd), "rm -f '%s/%s'", repo, key);
-	ok(system(cmd) == 0, "pack removed from the store");
+	ok(unlink(tl_path(repo, key)) == 0, "pack removed from the store");
 	b.len = 0;
 	n = bfs_store_get(c, key, 1000, 5000, &b, &err);
 	ok(n == 5000 && memcmp(b.data, data + 1000, 5000) == 0,
@@ -367,7 +346,7 @@ static void test_cache(void)
 	b.len = 0;
 	n = bfs_store_get(c, key, 1000, 5000, &b, &err);
 	is_int(n, -ENOENT, "damaged entry not used (refetch fails: pack gone)");
-	is_int(count_files(cdir), 0, "damaged entry removed");
+	is_int(tl_count_files(cdir), 0, "damaged entry removed");
 	/* Eviction: 1 MiB budget, 20 x 100 KB entries. */
 	ok(bfs_store_put(c, key, data, sizeof(data), 0, &err) == 0, "put again");
 	for (i = 0; i < 20; i++) {
@@ -377,17 +356,14 @@ static void test_cache(void)
 			break;
 	}
 	is_int(i, 20, "20 ranges read");
-	ok(count_files(cdir) < 11, "cache bounded by its size (%d entries)",
-	   count_files(cdir));
+	ok(tl_count_files(cdir) < 11, "cache bounded by its size (%d entries)",
+	   tl_count_files(cdir));
 	b.len = 0;
 	n = bfs_store_get(c, key, 19 * 1000, 100000, &b, &err);
 	ok(n == 100000 && memcmp(b.data, data + 19000, 100000) == 0,
 	   "most recent entry still right");
 	bfs_buf_free(&b);
 	bfs_store_free(c);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
-	if (system(cmd) != 0)
-		diag("cannot remove %s", tmpl);
 }
 
 /* ---- live tests against a server ------------------------------------- */
