@@ -838,7 +838,8 @@ int bfs_job_load(const char *path, struct bfs_job **out,
 	int fd, rc;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not hang us; it is refused below */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return bfs_err_set(err, -errno, "%s: %s", path,
 				   strerror(errno));

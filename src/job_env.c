@@ -202,7 +202,8 @@ int bfs_job_load_env(const char *path, struct bfs_job_env **out,
 	int fd, rc;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO must not hang us; it is refused below */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return bfs_err_set(err, -errno, "env_file '%s': %s", path,
 				   strerror(errno));

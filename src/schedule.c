@@ -167,8 +167,6 @@ static int parse_value(const struct field *f, const char **p, unsigned *v,
 		if (strncasecmp(s, f->names[i], 3) == 0 &&
 		    !isalpha((unsigned char)s[3])) {
 			*v = f->lo + (unsigned)i;
-			if (f->names == month_names)
-				*v = 1 + (unsigned)i;
 			*p = s + 3;
 			return 0;
 		}

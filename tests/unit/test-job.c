@@ -470,6 +470,10 @@ static void test_load(void)
 	snprintf(want, sizeof(want), "%s/missing.json", tmpdir);
 	is_int(bfs_job_load(want, &j, &err), -ENOENT, "missing file: -ENOENT");
 	is_int(bfs_job_load(tmpdir, &j, &err), -EINVAL, "directory refused");
+	snprintf(want, sizeof(want), "%s/fifo.json", tmpdir);
+	if (mkfifo(want, 0600) == 0)
+		is_int(bfs_job_load(want, &j, &err), -EINVAL,
+		       "a FIFO is refused without blocking");
 }
 
 static void test_env(void)
@@ -555,6 +559,10 @@ static void test_env(void)
 	p = write_file("nokey.env", "=value\n", 0600);
 	is_int(bfs_job_load_env(p, &e, &err), -EINVAL, "no key");
 	is_int(bfs_job_load_env(tmpdir, &e, &err), -EPERM, "a directory is refused");
+	snprintf(want, sizeof(want), "%s/fifo.env", tmpdir);
+	if (mkfifo(want, 0600) == 0)
+		is_int(bfs_job_load_env(want, &e, &err), -EPERM,
+		       "a FIFO is refused without blocking");
 	snprintf(want, sizeof(want), "%s/none.env", tmpdir);
 	is_int(bfs_job_load_env(want, &e, &err), -ENOENT, "missing: -ENOENT");
 }
