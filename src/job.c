@@ -457,10 +457,11 @@ static int parse_hooks(const cJSON *v, struct bfs_job_hooks *h,
 		if (rc)
 			return rc;
 	}
-#define HOOK_LIST(name)                                                      \
-	rc = jp_get_list(v ? cJSON_GetObjectItemCaseSensitive(v, #name) : NULL, \
-		      "hooks." #name, f, &h->name, &h->n##name, err);        \
-	if (rc)                                                              \
+#define HOOK_LIST(name)                                                   \
+	rc = jp_get_list(v ? cJSON_GetObjectItemCaseSensitive(v, #name)   \
+			   : NULL,                                        \
+			 "hooks." #name, f, &h->name, &h->n##name, err);  \
+	if (rc)                                                           \
 		return rc
 	HOOK_LIST(pre);
 	HOOK_LIST(post);

@@ -164,9 +164,9 @@ static int parse_env(char *text, const char *path, struct bfs_job_env *e,
 			return bfs_err_set(err, -EINVAL,
 					   "env_file '%s' line %zu: expected KEY=VALUE",
 					   path, lineno);
-		for (klen = 0; isalnum((unsigned char)p[klen]) || p[klen] == '_';
-		     klen++)
-			;
+		klen = 0;
+		while (isalnum((unsigned char)p[klen]) || p[klen] == '_')
+			klen++;
 		if (p[klen] != '=')
 			return bfs_err_set(err, -EINVAL,
 					   "env_file '%s' line %zu: expected KEY=VALUE (KEY: letters, digits, _)",
@@ -221,7 +221,8 @@ int bfs_job_load_env(const char *path, struct bfs_job_env **out,
 	if (st.st_uid != geteuid()) {
 		rc = bfs_err_set(err, -EPERM,
 				 "env_file '%s': owned by uid %u, not by the user running backupfs (uid %u); it holds secrets (chown it)",
-				 path, (unsigned)st.st_uid, (unsigned)geteuid());
+				 path, (unsigned)st.st_uid,
+				 (unsigned)geteuid());
 		goto out_close;
 	}
 	if (st.st_mode & 077) {

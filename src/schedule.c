@@ -57,10 +57,13 @@ int bfs_duration_parse(const char *s, uint64_t *secs, struct bfs_err *err)
 		return bfs_err_set(err, -EINVAL,
 				   "empty duration (e.g. 90s, 10m, 1h30m, 2d)");
 	while (*p) {
-		if (!isdigit((unsigned char)*p))
+		if (!isdigit((unsigned char)*p)) {
+			char c = isprint((unsigned char)*p) ? *p : '?';
+
 			return bfs_err_set(err, -EINVAL,
 					   "%s: expected a number at '%c' (e.g. 90s, 10m, 1h30m, 2d)",
-					   q, isprint((unsigned char)*p) ? *p : '?');
+					   q, c);
+		}
 		for (v = 0; isdigit((unsigned char)*p); p++) {
 			v = v * 10 + (uint64_t)(*p - '0');
 			if (v > BFS_DURATION_MAX)
