@@ -1,4 +1,5 @@
-/* job_int.h - the job parser's shared helpers (job.c, job_notify.c).
+/* job_int.h - the job parser's shared helpers (job_json.c), used by job.c
+ * and job_notify.c.
  * Not part of the API. */
 #ifndef BFS_JOB_INT_H
 #define BFS_JOB_INT_H
