@@ -1,0 +1,893 @@
+/* notify.c - run summary JSON, levels, the HTTP channels (webhook, teams,
+ * slack, ping) and the retry loop.  Email lives in notify_smtp.c, the
+ * redactor in notify_redact.c.  See notify.h and doc/NOTIFY.md.
+ */
+#include "config.h"
+
+#include <cJSON.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "notify.h"
+#include "notify_int.h"
+
+#define PING_BODY_MAX (100 * 1000) /* healthchecks.io keeps 100 kB */
+#define SLACK_ERR_MAX 3000
+
+static const char *const type_names[] = { "webhook", "teams", "slack",
+					  "email", "ping" };
+static const char *const level_names[] = { "errors", "warnings", "all" };
+static const char *const teams_names[] = { "auto", "messagecard",
+					   "adaptive" };
+
+static int parse_word(const char *s, const char *const *names, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (!strcmp(s, names[i]))
+			return (int)i;
+	return -EINVAL;
+}
+
+int bfs_notify_type_parse(const char *s, enum bfs_notify_type *out)
+{
+	int i = parse_word(s, type_names, BFS_ARRAY_SIZE(type_names));
+
+	if (i < 0)
+		return i;
+	*out = (enum bfs_notify_type)i;
+	return 0;
+}
+
+int bfs_notify_level_parse(const char *s, enum bfs_notify_level *out)
+{
+	int i = parse_word(s, level_names, BFS_ARRAY_SIZE(level_names));
+
+	if (i < 0)
+		return i;
+	*out = (enum bfs_notify_level)i;
+	return 0;
+}
+
+int bfs_teams_format_parse(const char *s, enum bfs_teams_format *out)
+{
+	int i = parse_word(s, teams_names, BFS_ARRAY_SIZE(teams_names));
+
+	if (i < 0)
+		return i;
+	*out = (enum bfs_teams_format)i;
+	return 0;
+}
+
+const char *bfs_notify_type_name(enum bfs_notify_type t)
+{
+	return (unsigned)t < BFS_ARRAY_SIZE(type_names) ? type_names[t] : "?";
+}
+
+const char *bfs_notify_level_name(enum bfs_notify_level l)
+{
+	return (unsigned)l < BFS_ARRAY_SIZE(level_names) ? level_names[l]
+							 : "?";
+}
+
+const char *bfs_run_status_name(enum bfs_run_status st)
+{
+	switch (st) {
+	case BFS_RUN_OK: return "ok";
+	case BFS_RUN_WARNING: return "warning";
+	default: return "failed";
+	}
+}
+
+const char *notify_verb(enum bfs_run_status st)
+{
+	switch (st) {
+	case BFS_RUN_OK: return "succeeded";
+	case BFS_RUN_WARNING: return "succeeded with warnings";
+	default: return "failed";
+	}
+}
+
+bool bfs_notify_wanted(enum bfs_notify_level l, enum bfs_run_status st)
+{
+	switch (l) {
+	case BFS_NOTIFY_ALL: return true;
+	case BFS_NOTIFY_WARNINGS: return st != BFS_RUN_OK;
+	default: return st == BFS_RUN_FAILED;
+	}
+}
+
+/* --- Formatting helpers --- */
+
+void notify_fmt_duration(char *out, size_t outsz, int64_t ns)
+{
+	int64_t s = ns < 0 ? 0 : ns / 1000000000;
+
+	if (s < 60)
+		snprintf(out, outsz, "%.1f s", (ns < 0 ? 0 : ns) / 1e9);
+	else if (s < 3600)
+		snprintf(out, outsz, "%dm %ds", (int)(s / 60), (int)(s % 60));
+	else
+		snprintf(out, outsz, "%lldh %dm %ds", (long long)(s / 3600),
+			 (int)(s / 60 % 60), (int)(s % 60));
+}
+
+static void fmt_utc(char *out, size_t outsz, int64_t ns, const char *fmt)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(out, outsz, fmt, &tm))
+		snprintf(out, outsz, "?");
+}
+
+void notify_fmt_time(char *out, size_t outsz, int64_t ns)
+{
+	fmt_utc(out, outsz, ns, "%Y-%m-%d %H:%M:%S UTC");
+}
+
+/* --- The run summary as JSON --- */
+
+static cJSON *str_or_null(const char *s)
+{
+	return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+int bfs_run_summary_json(const struct bfs_run_summary *s, bool pretty,
+			 char **out, struct bfs_err *err)
+{
+	cJSON *root = NULL, *w;
+	char start[32];
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	if (!s->job)
+		return bfs_err_set(err, -EINVAL, "run summary without a job");
+	fmt_utc(start, sizeof(start), s->start_ns, "%Y-%m-%dT%H:%M:%SZ");
+	root = cJSON_CreateObject();
+	if (!root ||
+	    !cJSON_AddNumberToObject(root, "version", 1) ||
+	    !cJSON_AddItemToObject(root, "job", str_or_null(s->job)) ||
+	    !cJSON_AddItemToObject(root, "backup_id",
+				   str_or_null(s->backup_id)) ||
+	    !cJSON_AddStringToObject(root, "status",
+				     bfs_run_status_name(s->status)) ||
+	    !cJSON_AddItemToObject(root, "host", str_or_null(s->host)) ||
+	    !cJSON_AddStringToObject(root, "start", start) ||
+	    !cJSON_AddNumberToObject(root, "start_unix",
+				     (double)(s->start_ns / 1000000000)) ||
+	    !cJSON_AddNumberToObject(root, "duration_seconds",
+				     (double)(s->duration_ns / 1000000) /
+					     1000.0) ||
+	    !cJSON_AddNumberToObject(root, "bytes_read",
+				     (double)s->bytes_read) ||
+	    !cJSON_AddNumberToObject(root, "bytes_added",
+				     (double)s->bytes_added) ||
+	    !cJSON_AddNumberToObject(root, "files", (double)s->files) ||
+	    !(w = cJSON_AddArrayToObject(root, "warnings")))
+		goto out_free;
+	for (size_t i = 0; i < s->nwarnings; i++) {
+		cJSON *it = cJSON_CreateString(s->warnings[i] ? s->warnings[i]
+							      : "");
+
+		if (!it || !cJSON_AddItemToArray(w, it)) {
+			cJSON_Delete(it);
+			goto out_free;
+		}
+	}
+	if (!cJSON_AddItemToObject(root, "error", str_or_null(s->error)) ||
+	    !cJSON_AddItemToObject(root, "log_tail", str_or_null(s->log_tail)))
+		goto out_free;
+	*out = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+	rc = *out ? 0 : -ENOMEM;
+out_free:
+	cJSON_Delete(root);
+	if (rc < 0)
+		bfs_err_set(err, rc, "cannot build the run summary json");
+	return rc;
+}
+
+/* --- Channel checks --- */
+
+static bool addr_ok(const char *a)
+{
+	if (!a || !*a || strlen(a) > 254 || !strchr(a, '@'))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>' ||
+		    *p == ',' || *p == '"' || *p == '\\')
+			return false;
+	return true;
+}
+
+/* 0 if url parses with one of the schemes (NULL-terminated) and a host. */
+static int url_ok(const char *url, const char *const *schemes)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int rc = -EINVAL;
+
+	if (!u || !url)
+		goto out;
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) || !*host)
+		goto out;
+	for (size_t i = 0; schemes[i]; i++)
+		if (!strcmp(scheme, schemes[i]))
+			rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+int bfs_notify_channel_check(const struct bfs_notify_channel *ch, size_t idx,
+			     struct bfs_err *err)
+{
+	static const char *const http[] = { "http", "https", NULL };
+	static const char *const smtp[] = { "smtp", "smtps", NULL };
+
+	if ((unsigned)ch->type > BFS_NOTIFY_PING)
+		return bfs_err_set(err, -EINVAL, "notify[%zu].type: unknown",
+				   idx);
+	if ((unsigned)ch->level > BFS_NOTIFY_ALL)
+		return bfs_err_set(err, -EINVAL, "notify[%zu].level: unknown",
+				   idx);
+	if (ch->type != BFS_NOTIFY_EMAIL) {
+		if (!ch->url)
+			return bfs_err_set(err, -EINVAL,
+					   "notify[%zu].url: missing", idx);
+		if (url_ok(ch->url, http) < 0)
+			return bfs_err_set(err, -EINVAL,
+					   "notify[%zu].url: not an http:// or "
+					   "https:// url with a host", idx);
+		return 0;
+	}
+	if (!addr_ok(ch->from))
+		return bfs_err_set(err, -EINVAL,
+				   "notify[%zu].from: missing or not a plain "
+				   "address (user@domain)", idx);
+	if (ch->nto == 0)
+		return bfs_err_set(err, -EINVAL,
+				   "notify[%zu].to: no recipient", idx);
+	for (size_t i = 0; i < ch->nto; i++)
+		if (!addr_ok(ch->to[i]))
+			return bfs_err_set(err, -EINVAL,
+					   "notify[%zu].to[%zu]: not a plain "
+					   "address (user@domain)", idx, i);
+	if (!ch->smtp || url_ok(ch->smtp, smtp) < 0)
+		return bfs_err_set(err, -EINVAL,
+				   "notify[%zu].smtp: missing or not an smtp:// "
+				   "or smtps:// url with a host", idx);
+	return 0;
+}
+
+/* --- Context: redactor and redacted summary --- */
+
+const char *notify_getenv(const struct notify_ctx *c, const char *name)
+{
+	if (c->opts && c->opts->getenv_fn)
+		return c->opts->getenv_fn(c->opts->getenv_ctx, name);
+	return getenv(name);
+}
+
+void notify_log(const struct notify_ctx *c, int level, const char *fmt, ...)
+{
+	char line[2048];
+	char *clean;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	clean = bfs_redact(c->red, line);
+	/* Without memory for the copy, say less rather than leak. */
+	bfs_log(level, "%s", clean ? clean : "notify: (message dropped)");
+	free(clean);
+}
+
+/* Every part of a channel URL that may be a token: user, password, path,
+ * query, and each long path segment. */
+static int add_url_secrets(struct bfs_redactor *r, const char *url)
+{
+	static const CURLUPart parts[] = { CURLUPART_USER,
+					   CURLUPART_PASSWORD,
+					   CURLUPART_PATH, CURLUPART_QUERY };
+	CURLU *u = curl_url();
+	int rc = 0;
+
+	if (!u)
+		return -ENOMEM;
+	if (!url || curl_url_set(u, CURLUPART_URL, url,
+				 CURLU_NON_SUPPORT_SCHEME))
+		goto out;
+	for (size_t i = 0; i < BFS_ARRAY_SIZE(parts) && rc == 0; i++) {
+		char *v = NULL, *seg, *save = NULL;
+
+		if (curl_url_get(u, parts[i], &v, 0) || !v)
+			continue;
+		if (strcmp(v, "/"))
+			rc = bfs_redactor_add(r, v);
+		if (parts[i] == CURLUPART_PATH)
+			for (seg = strtok_r(v, "/", &save); seg && rc == 0;
+			     seg = strtok_r(NULL, "/", &save))
+				if (strlen(seg) >= 16)
+					rc = bfs_redactor_add(r, seg);
+		curl_free(v);
+	}
+out:
+	curl_url_cleanup(u);
+	return rc;
+}
+
+static char *own_redacted(struct notify_ctx *c, size_t slot, const char *s)
+{
+	if (!s)
+		return NULL;
+	c->own[slot] = bfs_redact(c->red, s);
+	return c->own[slot];
+}
+
+static void ctx_free(struct notify_ctx *c)
+{
+	for (size_t i = 0; i < BFS_ARRAY_SIZE(c->own); i++)
+		free(c->own[i]);
+	for (size_t i = 0; c->warn_own && i < c->s.nwarnings; i++)
+		free(c->warn_own[i]);
+	free(c->warn_own);
+	bfs_redactor_free(c->red);
+}
+
+static int ctx_init(struct notify_ctx *c,
+		    const struct bfs_notify_channel *chs, size_t nchs,
+		    const struct bfs_run_summary *s,
+		    const struct bfs_notify_opts *o)
+{
+	memset(c, 0, sizeof(*c));
+	c->opts = o;
+	c->tries = o && o->tries ? o->tries : 3;
+	c->backoff_ms = o && o->backoff_ms ? o->backoff_ms : 1000;
+	c->connect_timeout_ms = o && o->connect_timeout_ms ?
+					o->connect_timeout_ms : 10000;
+	c->timeout_ms = o && o->timeout_ms ? o->timeout_ms : 30000;
+	c->red = bfs_redactor_new(o ? o->secrets : NULL, o ? o->nsecrets : 0);
+	if (!c->red)
+		return -ENOMEM;
+	for (size_t i = 0; i < nchs; i++) {
+		const struct bfs_notify_channel *ch = &chs[i];
+		const char *pw;
+
+		if (add_url_secrets(c->red, ch->url) < 0 ||
+		    add_url_secrets(c->red, ch->smtp) < 0)
+			return -ENOMEM;
+		if (ch->type != BFS_NOTIFY_EMAIL)
+			continue;
+		pw = notify_getenv(c, ch->password_env ? ch->password_env
+						       : "SMTP_PASSWORD");
+		if (bfs_redactor_add(c->red, pw) < 0)
+			return -ENOMEM;
+	}
+	if (s->host) {
+		snprintf(c->host, sizeof(c->host), "%s", s->host);
+	} else if (gethostname(c->host, sizeof(c->host) - 1) < 0) {
+		snprintf(c->host, sizeof(c->host), "localhost");
+	}
+	c->s = *s;
+	c->s.host = own_redacted(c, 0, c->host);
+	c->s.job = own_redacted(c, 1, s->job);
+	c->s.backup_id = own_redacted(c, 2, s->backup_id);
+	c->s.error = own_redacted(c, 3, s->error);
+	c->s.log_tail = own_redacted(c, 4, s->log_tail);
+	if ((s->job && !c->s.job) || (s->backup_id && !c->s.backup_id) ||
+	    (s->error && !c->s.error) || (s->log_tail && !c->s.log_tail) ||
+	    !c->s.host)
+		return -ENOMEM;
+	c->s.warnings = NULL;
+	c->s.nwarnings = 0;
+	if (s->nwarnings) {
+		c->warn_own = calloc(s->nwarnings, sizeof(*c->warn_own));
+		if (!c->warn_own)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->nwarnings; i++) {
+			c->warn_own[i] = bfs_redact(c->red, s->warnings[i] ?
+							    s->warnings[i] : "");
+			c->s.nwarnings = i + 1;
+			if (!c->warn_own[i])
+				return -ENOMEM;
+		}
+		c->s.warnings = (const char *const *)c->warn_own;
+	}
+	return 0;
+}
+
+/* --- Plain text (email body, slack, ping) --- */
+
+int notify_text(const struct notify_ctx *c, struct bfs_buf *b, bool with_tail)
+{
+	const struct bfs_run_summary *s = &c->s;
+	char dur[48], start[48], rd[32], add[32];
+	int rc;
+
+	notify_fmt_duration(dur, sizeof(dur), s->duration_ns);
+	notify_fmt_time(start, sizeof(start), s->start_ns);
+	bfs_fmt_bytes(rd, sizeof(rd), s->bytes_read);
+	bfs_fmt_bytes(add, sizeof(add), s->bytes_added);
+	rc = bfs_buf_printf(b,
+			    "backupfs job \"%s\" %s on %s.\n\n"
+			    "Job:         %s\n"
+			    "Status:      %s\n"
+			    "Host:        %s\n"
+			    "Backup id:   %s\n"
+			    "Started:     %s\n"
+			    "Duration:    %s\n"
+			    "Bytes read:  %s (%llu)\n"
+			    "Bytes added: %s (%llu)\n"
+			    "Files:       %llu\n",
+			    s->job, notify_verb(s->status), s->host, s->job,
+			    bfs_run_status_name(s->status), s->host,
+			    s->backup_id ? s->backup_id : "-", start, dur, rd,
+			    (unsigned long long)s->bytes_read, add,
+			    (unsigned long long)s->bytes_added,
+			    (unsigned long long)s->files);
+	if (rc == 0 && s->error)
+		rc = bfs_buf_printf(b, "\nError: %s\n", s->error);
+	if (rc == 0 && s->nwarnings)
+		rc = bfs_buf_printf(b, "\nWarnings:\n");
+	for (size_t i = 0; rc == 0 && i < s->nwarnings; i++)
+		rc = bfs_buf_printf(b, "  - %s\n", s->warnings[i]);
+	if (rc == 0 && with_tail && s->log_tail && *s->log_tail) {
+		size_t n = strlen(s->log_tail);
+
+		rc = bfs_buf_printf(b, "\nLog tail:\n%s%s", s->log_tail,
+				    s->log_tail[n - 1] == '\n' ? "" : "\n");
+	}
+	return rc;
+}
+
+/* --- HTTP --- */
+
+static size_t discard(char *p, size_t sz, size_t n, void *ud)
+{
+	(void)p;
+	(void)ud;
+	return sz * n;
+}
+
+/* One HTTP request: GET if body is NULL, else POST of body. */
+static void http_try(const struct notify_ctx *c, const char *url,
+		     const char *ctype, const char *body, struct notify_try *t)
+{
+	char errbuf[CURL_ERROR_SIZE] = "", hdr[128];
+	struct curl_slist *hdrs = NULL, *nh;
+	long status = 0;
+	CURLcode cc;
+	CURL *h;
+
+	t->rc = -ENOMEM;
+	t->retry = false;
+	snprintf(t->msg, sizeof(t->msg), "out of memory");
+	h = curl_easy_init();
+	if (!h)
+		return;
+	snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
+	if (!(nh = curl_slist_append(hdrs, "Expect:")))
+		goto out_free;
+	hdrs = nh;
+	if (body && !(nh = curl_slist_append(hdrs, hdr)))
+		goto out_free;
+	hdrs = nh;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS,
+			 (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "backupfs/" PACKAGE_VERSION);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	if (body) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)strlen(body));
+	}
+	cc = curl_easy_perform(h);
+	if (cc != CURLE_OK) {
+		t->rc = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
+			: cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED
+						      : -EIO;
+		/* TLS and URL errors will not heal by retrying. */
+		t->retry = cc != CURLE_PEER_FAILED_VERIFICATION &&
+			   cc != CURLE_URL_MALFORMAT &&
+			   cc != CURLE_UNSUPPORTED_PROTOCOL;
+		snprintf(t->msg, sizeof(t->msg), "%s",
+			 *errbuf ? errbuf : curl_easy_strerror(cc));
+		goto out_free;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status > 299) {
+		t->rc = -EIO;
+		t->retry = status >= 500 || status == 408 || status == 429;
+		snprintf(t->msg, sizeof(t->msg), "answered HTTP %ld", status);
+		goto out_free;
+	}
+	t->rc = 0;
+	t->msg[0] = '\0';
+out_free:
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+}
+
+/* --- Payloads --- */
+
+static bool teams_is_classic(const char *url)
+{
+	char origin[256];
+	const char *host, *end;
+	size_t n;
+
+	bfs_url_origin(url, origin, sizeof(origin));
+	host = strstr(origin, "://");
+	if (!host)
+		return false;
+	host += 3;
+	end = strchr(host, ':');
+	n = end ? (size_t)(end - host) : strlen(host);
+	return (n >= 19 && !strncmp(host + n - 19, ".webhook.office.com", 19))
+	       || (n == 18 && !strncmp(host, "outlook.office.com", 18));
+}
+
+/* Facts shared by both Teams flavours: name/value pairs, kn key name. */
+static int teams_facts(const struct notify_ctx *c, cJSON *arr, const char *kn)
+{
+	const struct bfs_run_summary *s = &c->s;
+	char dur[48], start[48], add[64], warn[32];
+	const char *facts[9][2];
+	size_t n = 0;
+
+	notify_fmt_duration(dur, sizeof(dur), s->duration_ns);
+	notify_fmt_time(start, sizeof(start), s->start_ns);
+	bfs_fmt_bytes(add, sizeof(add), s->bytes_added);
+	snprintf(warn, sizeof(warn), "%zu", s->nwarnings);
+	facts[n][0] = "Host", facts[n++][1] = s->host;
+	facts[n][0] = "Job", facts[n++][1] = s->job;
+	facts[n][0] = "Status", facts[n++][1] = bfs_run_status_name(s->status);
+	facts[n][0] = "Backup id";
+	facts[n++][1] = s->backup_id ? s->backup_id : "-";
+	facts[n][0] = "Started", facts[n++][1] = start;
+	facts[n][0] = "Duration", facts[n++][1] = dur;
+	facts[n][0] = "Bytes added", facts[n++][1] = add;
+	if (s->nwarnings)
+		facts[n][0] = "Warnings", facts[n++][1] = warn;
+	if (s->error)
+		facts[n][0] = "Error", facts[n++][1] = s->error;
+	for (size_t i = 0; i < n; i++) {
+		cJSON *f = cJSON_CreateObject();
+
+		if (!f || !cJSON_AddItemToArray(arr, f) ||
+		    !cJSON_AddStringToObject(f, kn, facts[i][0]) ||
+		    !cJSON_AddStringToObject(f, "value", facts[i][1]))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static const char *const teams_colour[] = { "2EB886", "F2A900", "D63333" };
+static const char *const adaptive_style[] = { "good", "warning",
+					      "attention" };
+static const char *const adaptive_colour[] = { "Good", "Warning",
+					       "Attention" };
+
+static cJSON *teams_messagecard(const struct notify_ctx *c, const char *title)
+{
+	cJSON *root = cJSON_CreateObject(), *secs, *sec, *facts;
+	unsigned st = (unsigned)c->s.status > 2 ? 2 : (unsigned)c->s.status;
+
+	if (!root ||
+	    !cJSON_AddStringToObject(root, "@type", "MessageCard") ||
+	    !cJSON_AddStringToObject(root, "@context",
+				     "https://schema.org/extensions") ||
+	    !cJSON_AddStringToObject(root, "themeColor", teams_colour[st]) ||
+	    !cJSON_AddStringToObject(root, "summary", title) ||
+	    !cJSON_AddStringToObject(root, "title", title) ||
+	    !(secs = cJSON_AddArrayToObject(root, "sections")) ||
+	    !(sec = cJSON_CreateObject()) ||
+	    !cJSON_AddItemToArray(secs, sec) ||
+	    !(facts = cJSON_AddArrayToObject(sec, "facts")) ||
+	    teams_facts(c, facts, "name") < 0)
+		goto out_nomem;
+	return root;
+out_nomem:
+	cJSON_Delete(root);
+	return NULL;
+}
+
+static cJSON *teams_adaptive(const struct notify_ctx *c, const char *title)
+{
+	unsigned st = (unsigned)c->s.status > 2 ? 2 : (unsigned)c->s.status;
+	cJSON *root = cJSON_CreateObject(), *atts, *att, *card, *body, *box;
+	cJSON *items, *tb, *fs, *facts, *ms;
+
+	if (!root ||
+	    !cJSON_AddStringToObject(root, "type", "message") ||
+	    !(atts = cJSON_AddArrayToObject(root, "attachments")) ||
+	    !(att = cJSON_CreateObject()) || !cJSON_AddItemToArray(atts, att) ||
+	    !cJSON_AddStringToObject(att, "contentType",
+				     "application/vnd.microsoft.card.adaptive") ||
+	    !cJSON_AddNullToObject(att, "contentUrl") ||
+	    !(card = cJSON_AddObjectToObject(att, "content")) ||
+	    !cJSON_AddStringToObject(card, "$schema",
+			"http://adaptivecards.io/schemas/adaptive-card.json") ||
+	    !cJSON_AddStringToObject(card, "type", "AdaptiveCard") ||
+	    !cJSON_AddStringToObject(card, "version", "1.4") ||
+	    !(ms = cJSON_AddObjectToObject(card, "msteams")) ||
+	    !cJSON_AddStringToObject(ms, "width", "Full") ||
+	    !(body = cJSON_AddArrayToObject(card, "body")) ||
+	    !(box = cJSON_CreateObject()) || !cJSON_AddItemToArray(body, box) ||
+	    !cJSON_AddStringToObject(box, "type", "Container") ||
+	    !cJSON_AddStringToObject(box, "style", adaptive_style[st]) ||
+	    !(items = cJSON_AddArrayToObject(box, "items")) ||
+	    !(tb = cJSON_CreateObject()) || !cJSON_AddItemToArray(items, tb) ||
+	    !cJSON_AddStringToObject(tb, "type", "TextBlock") ||
+	    !cJSON_AddStringToObject(tb, "text", title) ||
+	    !cJSON_AddStringToObject(tb, "weight", "Bolder") ||
+	    !cJSON_AddStringToObject(tb, "size", "Medium") ||
+	    !cJSON_AddStringToObject(tb, "color", adaptive_colour[st]) ||
+	    !cJSON_AddTrueToObject(tb, "wrap") ||
+	    !(fs = cJSON_CreateObject()) || !cJSON_AddItemToArray(body, fs) ||
+	    !cJSON_AddStringToObject(fs, "type", "FactSet") ||
+	    !(facts = cJSON_AddArrayToObject(fs, "facts")) ||
+	    teams_facts(c, facts, "title") < 0)
+		goto out_nomem;
+	return root;
+out_nomem:
+	cJSON_Delete(root);
+	return NULL;
+}
+
+static char *teams_payload(const struct notify_ctx *c,
+			   const struct bfs_notify_channel *ch)
+{
+	enum bfs_teams_format f = ch->teams_format;
+	char title[512];
+	cJSON *root;
+	char *out;
+
+	snprintf(title, sizeof(title), "backupfs: %s %s", c->s.job,
+		 notify_verb(c->s.status));
+	if (f == BFS_TEAMS_AUTO)
+		f = teams_is_classic(ch->url) ? BFS_TEAMS_MESSAGECARD
+					      : BFS_TEAMS_ADAPTIVE;
+	root = f == BFS_TEAMS_MESSAGECARD ? teams_messagecard(c, title)
+					  : teams_adaptive(c, title);
+	if (!root)
+		return NULL;
+	out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return out;
+}
+
+static char *slack_payload(const struct notify_ctx *c)
+{
+	const struct bfs_run_summary *s = &c->s;
+	struct bfs_buf b = { 0 };
+	char dur[48], add[32];
+	cJSON *root = NULL;
+	char *out = NULL;
+
+	notify_fmt_duration(dur, sizeof(dur), s->duration_ns);
+	bfs_fmt_bytes(add, sizeof(add), s->bytes_added);
+	if (bfs_buf_printf(&b, "backupfs: %s %s on %s (backup %s, %s, %s "
+			   "added)", s->job, notify_verb(s->status), s->host,
+			   s->backup_id ? s->backup_id : "-", dur, add) < 0)
+		goto out_free;
+	for (size_t i = 0; i < s->nwarnings; i++)
+		if (bfs_buf_printf(&b, "\nwarning: %s", s->warnings[i]) < 0)
+			goto out_free;
+	if (s->error && bfs_buf_printf(&b, "\n```\n%.*s\n```", SLACK_ERR_MAX,
+				       s->error) < 0)
+		goto out_free;
+	if (bfs_buf_append(&b, "", 1) < 0)
+		goto out_free;
+	root = cJSON_CreateObject();
+	if (root && cJSON_AddStringToObject(root, "text", (char *)b.data))
+		out = cJSON_PrintUnformatted(root);
+out_free:
+	cJSON_Delete(root);
+	bfs_buf_free(&b);
+	return out;
+}
+
+/* URL with "/start" or "/fail" inserted before any query string. */
+static char *ping_url(const char *url, const char *suffix)
+{
+	const char *q = strchr(url, '?');
+	size_t n = q ? (size_t)(q - url) : strlen(url);
+	struct bfs_buf b = { 0 };
+
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	if (bfs_buf_append(&b, url, n) < 0 ||
+	    bfs_buf_printf(&b, "%s%s", suffix, q ? q : "") < 0) {
+		bfs_buf_free(&b);
+		return NULL;
+	}
+	return (char *)b.data;
+}
+
+static char *ping_body(const struct notify_ctx *c)
+{
+	struct bfs_buf b = { 0 };
+	const char *tail = c->s.log_tail;
+	size_t n;
+
+	if (c->s.status != BFS_RUN_FAILED) {
+		if (notify_text(c, &b, false) < 0 ||
+		    bfs_buf_append(&b, "", 1) < 0)
+			goto out_nomem;
+		return (char *)b.data;
+	}
+	if (c->s.error && bfs_buf_printf(&b, "error: %s\n\n", c->s.error) < 0)
+		goto out_nomem;
+	n = tail ? strlen(tail) : 0;
+	if (n > PING_BODY_MAX) /* keep the end: the failure is there */
+		tail += n - PING_BODY_MAX, n = PING_BODY_MAX;
+	if (bfs_buf_append(&b, tail ? tail : "", n) < 0 ||
+	    bfs_buf_append(&b, "", 1) < 0)
+		goto out_nomem;
+	return (char *)b.data;
+out_nomem:
+	bfs_buf_free(&b);
+	return NULL;
+}
+
+/* --- Dispatch and retries --- */
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Deliver one channel with retries.  start: the run-begins event. */
+static int deliver(const struct notify_ctx *c,
+		   const struct bfs_notify_channel *ch, size_t idx, bool start)
+{
+	const char *ctype = "application/json";
+	char origin[256], *url = NULL, *body = NULL, *clean = NULL;
+	struct notify_try t = { .rc = -ENOMEM };
+	struct bfs_err err = { "" };
+	unsigned delay = c->backoff_ms;
+
+	bfs_url_origin(ch->type == BFS_NOTIFY_EMAIL ? ch->smtp : ch->url,
+		       origin, sizeof(origin));
+	/* Addresses end up in mail headers: never send unchecked ones. */
+	if (bfs_notify_channel_check(ch, idx, &err) < 0) {
+		t.rc = -EINVAL;
+		snprintf(t.msg, sizeof(t.msg), "%s", err.msg);
+		goto out_free;
+	}
+	switch (ch->type) {
+	case BFS_NOTIFY_WEBHOOK:
+		bfs_run_summary_json(&c->s, false, &body, NULL);
+		break;
+	case BFS_NOTIFY_TEAMS:
+		body = teams_payload(c, ch);
+		break;
+	case BFS_NOTIFY_SLACK:
+		body = slack_payload(c);
+		break;
+	case BFS_NOTIFY_PING:
+		ctype = "text/plain; charset=utf-8";
+		url = ping_url(ch->url, start ? "/start"
+				 : c->s.status == BFS_RUN_FAILED ? "/fail" : "");
+		if (!url)
+			goto out_free;
+		if (!start && !(body = ping_body(c)))
+			goto out_free;
+		break;
+	case BFS_NOTIFY_EMAIL:
+		break;
+	}
+	if (ch->type != BFS_NOTIFY_EMAIL && ch->type != BFS_NOTIFY_PING &&
+	    !body)
+		goto out_free;
+	/* Defence in depth: the parts were redacted, the whole is too. */
+	if (body) {
+		if (!(clean = bfs_redact(c->red, body)))
+			goto out_free;
+		free(body);
+		body = clean;
+	}
+	for (unsigned i = 1; i <= c->tries; i++) {
+		if (ch->type == BFS_NOTIFY_EMAIL)
+			notify_email_try(c, ch, &t);
+		else
+			http_try(c, url ? url : ch->url, ctype, body, &t);
+		if (t.rc == 0) {
+			notify_log(c, LOG_INFO, "notify[%zu]: %s '%s' sent%s",
+				   idx, bfs_notify_type_name(ch->type), origin,
+				   start ? " (start)" : "");
+			break;
+		}
+		if (!t.retry || i == c->tries)
+			break;
+		notify_log(c, LOG_DEBUG, "notify[%zu]: %s '%s' try %u: %s",
+			   idx, bfs_notify_type_name(ch->type), origin, i,
+			   t.msg);
+		sleep_ms(delay);
+		delay *= 2;
+	}
+out_free:
+	if (t.rc < 0)
+		notify_log(c, LOG_WARNING, "notify[%zu]: cannot send %s to '%s'"
+			   ": %s", idx, bfs_notify_type_name(ch->type), origin,
+			   t.rc == -ENOMEM && !t.msg[0] ? "out of memory"
+							: t.msg);
+	free(url);
+	free(body);
+	return t.rc;
+}
+
+static int notify_all(const struct bfs_notify_channel *chs, size_t nchs,
+		      const struct bfs_run_summary *s,
+		      const struct bfs_notify_opts *opts, int *results,
+		      bool start)
+{
+	struct notify_ctx c;
+	int rc, failed = 0;
+
+	rc = ctx_init(&c, chs, nchs, s, opts);
+	if (rc < 0) {
+		ctx_free(&c);
+		return rc;
+	}
+	for (size_t i = 0; i < nchs; i++) {
+		const struct bfs_notify_channel *ch = &chs[i];
+		bool want = start ? ch->type == BFS_NOTIFY_PING &&
+					    ch->level == BFS_NOTIFY_ALL
+				  : bfs_notify_wanted(ch->level, s->status);
+
+		rc = BFS_NOTIFY_SKIPPED;
+		if (want)
+			rc = deliver(&c, ch, i, start);
+		if (rc < 0)
+			failed++;
+		if (results)
+			results[i] = rc;
+	}
+	ctx_free(&c);
+	return failed;
+}
+
+int bfs_notify_start(const struct bfs_notify_channel *chs, size_t nchs,
+		     const struct bfs_run_summary *s,
+		     const struct bfs_notify_opts *opts, int *results)
+{
+	return notify_all(chs, nchs, s, opts, results, true);
+}
+
+int bfs_notify_send(const struct bfs_notify_channel *chs, size_t nchs,
+		    const struct bfs_run_summary *s,
+		    const struct bfs_notify_opts *opts, int *results)
+{
+	return notify_all(chs, nchs, s, opts, results, false);
+}
