@@ -1,6 +1,7 @@
-/* notify.c - run summary JSON, levels, the HTTP channels (webhook, teams,
- * slack, ping) and the retry loop.  Email lives in notify_smtp.c, the
- * redactor in notify_redact.c.  See notify.h and doc/NOTIFY.md.
+/* notify.c - run summary JSON, levels, channel checks, the HTTP client and
+ * the dispatch with retries.  The Teams/Slack/ping payloads live in
+ * notify_payload.c, email in notify_smtp.c, the redactor in
+ * notify_redact.c.  See notify.h and doc/NOTIFY.md.
  */
 #include "config.h"
 
@@ -18,14 +19,10 @@
 #include "notify.h"
 #include "notify_int.h"
 
-#define PING_BODY_MAX (100 * 1000) /* healthchecks.io keeps 100 kB */
-#define SLACK_ERR_MAX 3000
-
-static const char *const type_names[] = { "webhook", "teams", "slack",
-					  "email", "ping" };
-static const char *const level_names[] = { "errors", "warnings", "all" };
-static const char *const teams_names[] = { "auto", "messagecard",
-					   "adaptive" };
+static const char *const type_names[] = {"webhook", "teams", "slack", "email",
+					 "ping"};
+static const char *const level_names[] = {"errors", "warnings", "all"};
+static const char *const teams_names[] = {"auto", "messagecard", "adaptive"};
 
 static int parse_word(const char *s, const char *const *names, size_t n)
 {
@@ -72,34 +69,42 @@ const char *bfs_notify_type_name(enum bfs_notify_type t)
 
 const char *bfs_notify_level_name(enum bfs_notify_level l)
 {
-	return (unsigned)l < BFS_ARRAY_SIZE(level_names) ? level_names[l]
-							 : "?";
+	return (unsigned)l < BFS_ARRAY_SIZE(level_names) ? level_names[l] : "?";
 }
 
 const char *bfs_run_status_name(enum bfs_run_status st)
 {
 	switch (st) {
-	case BFS_RUN_OK: return "ok";
-	case BFS_RUN_WARNING: return "warning";
-	default: return "failed";
+	case BFS_RUN_OK:
+		return "ok";
+	case BFS_RUN_WARNING:
+		return "warning";
+	default:
+		return "failed";
 	}
 }
 
 const char *notify_verb(enum bfs_run_status st)
 {
 	switch (st) {
-	case BFS_RUN_OK: return "succeeded";
-	case BFS_RUN_WARNING: return "succeeded with warnings";
-	default: return "failed";
+	case BFS_RUN_OK:
+		return "succeeded";
+	case BFS_RUN_WARNING:
+		return "succeeded with warnings";
+	default:
+		return "failed";
 	}
 }
 
 bool bfs_notify_wanted(enum bfs_notify_level l, enum bfs_run_status st)
 {
 	switch (l) {
-	case BFS_NOTIFY_ALL: return true;
-	case BFS_NOTIFY_WARNINGS: return st != BFS_RUN_OK;
-	default: return st == BFS_RUN_FAILED;
+	case BFS_NOTIFY_ALL:
+		return true;
+	case BFS_NOTIFY_WARNINGS:
+		return st != BFS_RUN_OK;
+	default:
+		return st == BFS_RUN_FAILED;
 	}
 }
 
@@ -151,8 +156,7 @@ int bfs_run_summary_json(const struct bfs_run_summary *s, bool pretty,
 		return bfs_err_set(err, -EINVAL, "run summary without a job");
 	fmt_utc(start, sizeof(start), s->start_ns, "%Y-%m-%dT%H:%M:%SZ");
 	root = cJSON_CreateObject();
-	if (!root ||
-	    !cJSON_AddNumberToObject(root, "version", 1) ||
+	if (!root || !cJSON_AddNumberToObject(root, "version", 1) ||
 	    !cJSON_AddItemToObject(root, "job", str_or_null(s->job)) ||
 	    !cJSON_AddItemToObject(root, "backup_id",
 				   str_or_null(s->backup_id)) ||
@@ -164,7 +168,7 @@ int bfs_run_summary_json(const struct bfs_run_summary *s, bool pretty,
 				     (double)(s->start_ns / 1000000000)) ||
 	    !cJSON_AddNumberToObject(root, "duration_seconds",
 				     (double)(s->duration_ns / 1000000) /
-					     1000.0) ||
+					 1000.0) ||
 	    !cJSON_AddNumberToObject(root, "bytes_read",
 				     (double)s->bytes_read) ||
 	    !cJSON_AddNumberToObject(root, "bytes_added",
@@ -173,8 +177,8 @@ int bfs_run_summary_json(const struct bfs_run_summary *s, bool pretty,
 	    !(w = cJSON_AddArrayToObject(root, "warnings")))
 		goto out_free;
 	for (size_t i = 0; i < s->nwarnings; i++) {
-		cJSON *it = cJSON_CreateString(s->warnings[i] ? s->warnings[i]
-							      : "");
+		cJSON *it =
+		    cJSON_CreateString(s->warnings[i] ? s->warnings[i] : "");
 
 		if (!it || !cJSON_AddItemToArray(w, it)) {
 			cJSON_Delete(it);
@@ -232,14 +236,17 @@ out:
 int bfs_notify_channel_check(const struct bfs_notify_channel *ch, size_t idx,
 			     struct bfs_err *err)
 {
-	static const char *const http[] = { "http", "https", NULL };
-	static const char *const smtp[] = { "smtp", "smtps", NULL };
+	static const char *const http[] = {"http", "https", NULL};
+	static const char *const smtp[] = {"smtp", "smtps", NULL};
 
 	if ((unsigned)ch->type > BFS_NOTIFY_PING)
 		return bfs_err_set(err, -EINVAL, "notify[%zu].type: unknown",
 				   idx);
 	if ((unsigned)ch->level > BFS_NOTIFY_ALL)
 		return bfs_err_set(err, -EINVAL, "notify[%zu].level: unknown",
+				   idx);
+	if ((unsigned)ch->teams_format > BFS_TEAMS_ADAPTIVE)
+		return bfs_err_set(err, -EINVAL, "notify[%zu].format: unknown",
 				   idx);
 	if (ch->type != BFS_NOTIFY_EMAIL) {
 		if (!ch->url)
@@ -248,25 +255,30 @@ int bfs_notify_channel_check(const struct bfs_notify_channel *ch, size_t idx,
 		if (url_ok(ch->url, http) < 0)
 			return bfs_err_set(err, -EINVAL,
 					   "notify[%zu].url: not an http:// or "
-					   "https:// url with a host", idx);
+					   "https:// url with a host",
+					   idx);
 		return 0;
 	}
 	if (!addr_ok(ch->from))
 		return bfs_err_set(err, -EINVAL,
 				   "notify[%zu].from: missing or not a plain "
-				   "address (user@domain)", idx);
+				   "address (user@domain)",
+				   idx);
 	if (ch->nto == 0)
-		return bfs_err_set(err, -EINVAL,
-				   "notify[%zu].to: no recipient", idx);
+		return bfs_err_set(err, -EINVAL, "notify[%zu].to: no recipient",
+				   idx);
 	for (size_t i = 0; i < ch->nto; i++)
 		if (!addr_ok(ch->to[i]))
 			return bfs_err_set(err, -EINVAL,
 					   "notify[%zu].to[%zu]: not a plain "
-					   "address (user@domain)", idx, i);
+					   "address (user@domain)",
+					   idx, i);
 	if (!ch->smtp || url_ok(ch->smtp, smtp) < 0)
-		return bfs_err_set(err, -EINVAL,
-				   "notify[%zu].smtp: missing or not an smtp:// "
-				   "or smtps:// url with a host", idx);
+		return bfs_err_set(
+		    err, -EINVAL,
+		    "notify[%zu].smtp: missing or not an smtp:// "
+		    "or smtps:// url with a host",
+		    idx);
 	return 0;
 }
 
@@ -298,16 +310,15 @@ void notify_log(const struct notify_ctx *c, int level, const char *fmt, ...)
  * query, and each long path segment. */
 static int add_url_secrets(struct bfs_redactor *r, const char *url)
 {
-	static const CURLUPart parts[] = { CURLUPART_USER,
-					   CURLUPART_PASSWORD,
-					   CURLUPART_PATH, CURLUPART_QUERY };
+	static const CURLUPart parts[] = {CURLUPART_USER, CURLUPART_PASSWORD,
+					  CURLUPART_PATH, CURLUPART_QUERY};
 	CURLU *u = curl_url();
 	int rc = 0;
 
 	if (!u)
 		return -ENOMEM;
-	if (!url || curl_url_set(u, CURLUPART_URL, url,
-				 CURLU_NON_SUPPORT_SCHEME))
+	if (!url ||
+	    curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME))
 		goto out;
 	for (size_t i = 0; i < BFS_ARRAY_SIZE(parts) && rc == 0; i++) {
 		char *v = NULL, *seg, *save = NULL;
@@ -346,17 +357,16 @@ static void ctx_free(struct notify_ctx *c)
 	bfs_redactor_free(c->red);
 }
 
-static int ctx_init(struct notify_ctx *c,
-		    const struct bfs_notify_channel *chs, size_t nchs,
-		    const struct bfs_run_summary *s,
+static int ctx_init(struct notify_ctx *c, const struct bfs_notify_channel *chs,
+		    size_t nchs, const struct bfs_run_summary *s,
 		    const struct bfs_notify_opts *o)
 {
 	memset(c, 0, sizeof(*c));
 	c->opts = o;
 	c->tries = o && o->tries ? o->tries : 3;
 	c->backoff_ms = o && o->backoff_ms ? o->backoff_ms : 1000;
-	c->connect_timeout_ms = o && o->connect_timeout_ms ?
-					o->connect_timeout_ms : 10000;
+	c->connect_timeout_ms =
+	    o && o->connect_timeout_ms ? o->connect_timeout_ms : 10000;
 	c->timeout_ms = o && o->timeout_ms ? o->timeout_ms : 30000;
 	c->red = bfs_redactor_new(o ? o->secrets : NULL, o ? o->nsecrets : 0);
 	if (!c->red)
@@ -382,11 +392,11 @@ static int ctx_init(struct notify_ctx *c,
 	}
 	c->s = *s;
 	c->s.host = own_redacted(c, 0, c->host);
-	c->s.job = own_redacted(c, 1, s->job);
+	c->s.job = own_redacted(c, 1, s->job ? s->job : "-");
 	c->s.backup_id = own_redacted(c, 2, s->backup_id);
 	c->s.error = own_redacted(c, 3, s->error);
 	c->s.log_tail = own_redacted(c, 4, s->log_tail);
-	if ((s->job && !c->s.job) || (s->backup_id && !c->s.backup_id) ||
+	if (!c->s.job || (s->backup_id && !c->s.backup_id) ||
 	    (s->error && !c->s.error) || (s->log_tail && !c->s.log_tail) ||
 	    !c->s.host)
 		return -ENOMEM;
@@ -397,8 +407,8 @@ static int ctx_init(struct notify_ctx *c,
 		if (!c->warn_own)
 			return -ENOMEM;
 		for (size_t i = 0; i < s->nwarnings; i++) {
-			c->warn_own[i] = bfs_redact(c->red, s->warnings[i] ?
-							    s->warnings[i] : "");
+			c->warn_own[i] = bfs_redact(
+			    c->red, s->warnings[i] ? s->warnings[i] : "");
 			c->s.nwarnings = i + 1;
 			if (!c->warn_own[i])
 				return -ENOMEM;
@@ -510,8 +520,8 @@ static void http_try(const struct notify_ctx *c, const char *url,
 	cc = curl_easy_perform(h);
 	if (cc != CURLE_OK) {
 		t->rc = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
-			: cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED
-						      : -EIO;
+			: cc == CURLE_COULDNT_CONNECT  ? -ECONNREFUSED
+						       : -EIO;
 		/* TLS and URL errors will not heal by retrying. */
 		t->retry = cc != CURLE_PEER_FAILED_VERIFICATION &&
 			   cc != CURLE_URL_MALFORMAT &&
@@ -534,234 +544,11 @@ out_free:
 	curl_easy_cleanup(h);
 }
 
-/* --- Payloads --- */
-
-static bool teams_is_classic(const char *url)
-{
-	char origin[256];
-	const char *host, *end;
-	size_t n;
-
-	bfs_url_origin(url, origin, sizeof(origin));
-	host = strstr(origin, "://");
-	if (!host)
-		return false;
-	host += 3;
-	end = strchr(host, ':');
-	n = end ? (size_t)(end - host) : strlen(host);
-	return (n >= 19 && !strncmp(host + n - 19, ".webhook.office.com", 19))
-	       || (n == 18 && !strncmp(host, "outlook.office.com", 18));
-}
-
-/* Facts shared by both Teams flavours: name/value pairs, kn key name. */
-static int teams_facts(const struct notify_ctx *c, cJSON *arr, const char *kn)
-{
-	const struct bfs_run_summary *s = &c->s;
-	char dur[48], start[48], add[64], warn[32];
-	const char *facts[9][2];
-	size_t n = 0;
-
-	notify_fmt_duration(dur, sizeof(dur), s->duration_ns);
-	notify_fmt_time(start, sizeof(start), s->start_ns);
-	bfs_fmt_bytes(add, sizeof(add), s->bytes_added);
-	snprintf(warn, sizeof(warn), "%zu", s->nwarnings);
-	facts[n][0] = "Host", facts[n++][1] = s->host;
-	facts[n][0] = "Job", facts[n++][1] = s->job;
-	facts[n][0] = "Status", facts[n++][1] = bfs_run_status_name(s->status);
-	facts[n][0] = "Backup id";
-	facts[n++][1] = s->backup_id ? s->backup_id : "-";
-	facts[n][0] = "Started", facts[n++][1] = start;
-	facts[n][0] = "Duration", facts[n++][1] = dur;
-	facts[n][0] = "Bytes added", facts[n++][1] = add;
-	if (s->nwarnings)
-		facts[n][0] = "Warnings", facts[n++][1] = warn;
-	if (s->error)
-		facts[n][0] = "Error", facts[n++][1] = s->error;
-	for (size_t i = 0; i < n; i++) {
-		cJSON *f = cJSON_CreateObject();
-
-		if (!f || !cJSON_AddItemToArray(arr, f) ||
-		    !cJSON_AddStringToObject(f, kn, facts[i][0]) ||
-		    !cJSON_AddStringToObject(f, "value", facts[i][1]))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static const char *const teams_colour[] = { "2EB886", "F2A900", "D63333" };
-static const char *const adaptive_style[] = { "good", "warning",
-					      "attention" };
-static const char *const adaptive_colour[] = { "Good", "Warning",
-					       "Attention" };
-
-static cJSON *teams_messagecard(const struct notify_ctx *c, const char *title)
-{
-	cJSON *root = cJSON_CreateObject(), *secs, *sec, *facts;
-	unsigned st = (unsigned)c->s.status > 2 ? 2 : (unsigned)c->s.status;
-
-	if (!root ||
-	    !cJSON_AddStringToObject(root, "@type", "MessageCard") ||
-	    !cJSON_AddStringToObject(root, "@context",
-				     "https://schema.org/extensions") ||
-	    !cJSON_AddStringToObject(root, "themeColor", teams_colour[st]) ||
-	    !cJSON_AddStringToObject(root, "summary", title) ||
-	    !cJSON_AddStringToObject(root, "title", title) ||
-	    !(secs = cJSON_AddArrayToObject(root, "sections")) ||
-	    !(sec = cJSON_CreateObject()) ||
-	    !cJSON_AddItemToArray(secs, sec) ||
-	    !(facts = cJSON_AddArrayToObject(sec, "facts")) ||
-	    teams_facts(c, facts, "name") < 0)
-		goto out_nomem;
-	return root;
-out_nomem:
-	cJSON_Delete(root);
-	return NULL;
-}
-
-static cJSON *teams_adaptive(const struct notify_ctx *c, const char *title)
-{
-	unsigned st = (unsigned)c->s.status > 2 ? 2 : (unsigned)c->s.status;
-	cJSON *root = cJSON_CreateObject(), *atts, *att, *card, *body, *box;
-	cJSON *items, *tb, *fs, *facts, *ms;
-
-	if (!root ||
-	    !cJSON_AddStringToObject(root, "type", "message") ||
-	    !(atts = cJSON_AddArrayToObject(root, "attachments")) ||
-	    !(att = cJSON_CreateObject()) || !cJSON_AddItemToArray(atts, att) ||
-	    !cJSON_AddStringToObject(att, "contentType",
-				     "application/vnd.microsoft.card.adaptive") ||
-	    !cJSON_AddNullToObject(att, "contentUrl") ||
-	    !(card = cJSON_AddObjectToObject(att, "content")) ||
-	    !cJSON_AddStringToObject(card, "$schema",
-			"http://adaptivecards.io/schemas/adaptive-card.json") ||
-	    !cJSON_AddStringToObject(card, "type", "AdaptiveCard") ||
-	    !cJSON_AddStringToObject(card, "version", "1.4") ||
-	    !(ms = cJSON_AddObjectToObject(card, "msteams")) ||
-	    !cJSON_AddStringToObject(ms, "width", "Full") ||
-	    !(body = cJSON_AddArrayToObject(card, "body")) ||
-	    !(box = cJSON_CreateObject()) || !cJSON_AddItemToArray(body, box) ||
-	    !cJSON_AddStringToObject(box, "type", "Container") ||
-	    !cJSON_AddStringToObject(box, "style", adaptive_style[st]) ||
-	    !(items = cJSON_AddArrayToObject(box, "items")) ||
-	    !(tb = cJSON_CreateObject()) || !cJSON_AddItemToArray(items, tb) ||
-	    !cJSON_AddStringToObject(tb, "type", "TextBlock") ||
-	    !cJSON_AddStringToObject(tb, "text", title) ||
-	    !cJSON_AddStringToObject(tb, "weight", "Bolder") ||
-	    !cJSON_AddStringToObject(tb, "size", "Medium") ||
-	    !cJSON_AddStringToObject(tb, "color", adaptive_colour[st]) ||
-	    !cJSON_AddTrueToObject(tb, "wrap") ||
-	    !(fs = cJSON_CreateObject()) || !cJSON_AddItemToArray(body, fs) ||
-	    !cJSON_AddStringToObject(fs, "type", "FactSet") ||
-	    !(facts = cJSON_AddArrayToObject(fs, "facts")) ||
-	    teams_facts(c, facts, "title") < 0)
-		goto out_nomem;
-	return root;
-out_nomem:
-	cJSON_Delete(root);
-	return NULL;
-}
-
-static char *teams_payload(const struct notify_ctx *c,
-			   const struct bfs_notify_channel *ch)
-{
-	enum bfs_teams_format f = ch->teams_format;
-	char title[512];
-	cJSON *root;
-	char *out;
-
-	snprintf(title, sizeof(title), "backupfs: %s %s", c->s.job,
-		 notify_verb(c->s.status));
-	if (f == BFS_TEAMS_AUTO)
-		f = teams_is_classic(ch->url) ? BFS_TEAMS_MESSAGECARD
-					      : BFS_TEAMS_ADAPTIVE;
-	root = f == BFS_TEAMS_MESSAGECARD ? teams_messagecard(c, title)
-					  : teams_adaptive(c, title);
-	if (!root)
-		return NULL;
-	out = cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
-	return out;
-}
-
-static char *slack_payload(const struct notify_ctx *c)
-{
-	const struct bfs_run_summary *s = &c->s;
-	struct bfs_buf b = { 0 };
-	char dur[48], add[32];
-	cJSON *root = NULL;
-	char *out = NULL;
-
-	notify_fmt_duration(dur, sizeof(dur), s->duration_ns);
-	bfs_fmt_bytes(add, sizeof(add), s->bytes_added);
-	if (bfs_buf_printf(&b, "backupfs: %s %s on %s (backup %s, %s, %s "
-			   "added)", s->job, notify_verb(s->status), s->host,
-			   s->backup_id ? s->backup_id : "-", dur, add) < 0)
-		goto out_free;
-	for (size_t i = 0; i < s->nwarnings; i++)
-		if (bfs_buf_printf(&b, "\nwarning: %s", s->warnings[i]) < 0)
-			goto out_free;
-	if (s->error && bfs_buf_printf(&b, "\n```\n%.*s\n```", SLACK_ERR_MAX,
-				       s->error) < 0)
-		goto out_free;
-	if (bfs_buf_append(&b, "", 1) < 0)
-		goto out_free;
-	root = cJSON_CreateObject();
-	if (root && cJSON_AddStringToObject(root, "text", (char *)b.data))
-		out = cJSON_PrintUnformatted(root);
-out_free:
-	cJSON_Delete(root);
-	bfs_buf_free(&b);
-	return out;
-}
-
-/* URL with "/start" or "/fail" inserted before any query string. */
-static char *ping_url(const char *url, const char *suffix)
-{
-	const char *q = strchr(url, '?');
-	size_t n = q ? (size_t)(q - url) : strlen(url);
-	struct bfs_buf b = { 0 };
-
-	while (n > 0 && url[n - 1] == '/')
-		n--;
-	if (bfs_buf_append(&b, url, n) < 0 ||
-	    bfs_buf_printf(&b, "%s%s", suffix, q ? q : "") < 0) {
-		bfs_buf_free(&b);
-		return NULL;
-	}
-	return (char *)b.data;
-}
-
-static char *ping_body(const struct notify_ctx *c)
-{
-	struct bfs_buf b = { 0 };
-	const char *tail = c->s.log_tail;
-	size_t n;
-
-	if (c->s.status != BFS_RUN_FAILED) {
-		if (notify_text(c, &b, false) < 0 ||
-		    bfs_buf_append(&b, "", 1) < 0)
-			goto out_nomem;
-		return (char *)b.data;
-	}
-	if (c->s.error && bfs_buf_printf(&b, "error: %s\n\n", c->s.error) < 0)
-		goto out_nomem;
-	n = tail ? strlen(tail) : 0;
-	if (n > PING_BODY_MAX) /* keep the end: the failure is there */
-		tail += n - PING_BODY_MAX, n = PING_BODY_MAX;
-	if (bfs_buf_append(&b, tail ? tail : "", n) < 0 ||
-	    bfs_buf_append(&b, "", 1) < 0)
-		goto out_nomem;
-	return (char *)b.data;
-out_nomem:
-	bfs_buf_free(&b);
-	return NULL;
-}
-
 /* --- Dispatch and retries --- */
 
 static void sleep_ms(unsigned ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -773,8 +560,8 @@ static int deliver(const struct notify_ctx *c,
 {
 	const char *ctype = "application/json";
 	char origin[256], *url = NULL, *body = NULL, *clean = NULL;
-	struct notify_try t = { .rc = -ENOMEM };
-	struct bfs_err err = { "" };
+	struct notify_try t = {.rc = -ENOMEM};
+	struct bfs_err err = {""};
 	unsigned delay = c->backoff_ms;
 
 	bfs_url_origin(ch->type == BFS_NOTIFY_EMAIL ? ch->smtp : ch->url,
@@ -790,18 +577,20 @@ static int deliver(const struct notify_ctx *c,
 		bfs_run_summary_json(&c->s, false, &body, NULL);
 		break;
 	case BFS_NOTIFY_TEAMS:
-		body = teams_payload(c, ch);
+		body = notify_teams_payload(c, ch);
 		break;
 	case BFS_NOTIFY_SLACK:
-		body = slack_payload(c);
+		body = notify_slack_payload(c);
 		break;
 	case BFS_NOTIFY_PING:
 		ctype = "text/plain; charset=utf-8";
-		url = ping_url(ch->url, start ? "/start"
-				 : c->s.status == BFS_RUN_FAILED ? "/fail" : "");
+		url = notify_ping_url(ch->url, start ? "/start"
+					       : c->s.status == BFS_RUN_FAILED
+						   ? "/fail"
+						   : "");
 		if (!url)
 			goto out_free;
-		if (!start && !(body = ping_body(c)))
+		if (!start && !(body = notify_ping_body(c)))
 			goto out_free;
 		break;
 	case BFS_NOTIFY_EMAIL:
@@ -830,16 +619,17 @@ static int deliver(const struct notify_ctx *c,
 		}
 		if (!t.retry || i == c->tries)
 			break;
-		notify_log(c, LOG_DEBUG, "notify[%zu]: %s '%s' try %u: %s",
-			   idx, bfs_notify_type_name(ch->type), origin, i,
-			   t.msg);
+		notify_log(c, LOG_DEBUG, "notify[%zu]: %s '%s' try %u: %s", idx,
+			   bfs_notify_type_name(ch->type), origin, i, t.msg);
 		sleep_ms(delay);
 		delay *= 2;
 	}
 out_free:
 	if (t.rc < 0)
-		notify_log(c, LOG_WARNING, "notify[%zu]: cannot send %s to '%s'"
-			   ": %s", idx, bfs_notify_type_name(ch->type), origin,
+		notify_log(c, LOG_WARNING,
+			   "notify[%zu]: cannot send %s to '%s'"
+			   ": %s",
+			   idx, bfs_notify_type_name(ch->type), origin,
 			   t.rc == -ENOMEM && !t.msg[0] ? "out of memory"
 							: t.msg);
 	free(url);
@@ -863,7 +653,7 @@ static int notify_all(const struct bfs_notify_channel *chs, size_t nchs,
 	for (size_t i = 0; i < nchs; i++) {
 		const struct bfs_notify_channel *ch = &chs[i];
 		bool want = start ? ch->type == BFS_NOTIFY_PING &&
-					    ch->level == BFS_NOTIFY_ALL
+					ch->level == BFS_NOTIFY_ALL
 				  : bfs_notify_wanted(ch->level, s->status);
 
 		rc = BFS_NOTIFY_SKIPPED;

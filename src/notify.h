@@ -40,19 +40,19 @@ enum bfs_run_status {
 /* What one run did.  All strings are borrowed, UTF-8, may be NULL (then
  * omitted / null in the JSON).  Numbers are plain counts. */
 struct bfs_run_summary {
-	const char *job;           /* job name */
-	const char *backup_id;     /* NULL when no backup was written */
+	const char *job;       /* job name */
+	const char *backup_id; /* NULL when no backup was written */
 	enum bfs_run_status status;
-	int64_t start_ns;          /* wall clock, ns since the epoch */
-	int64_t duration_ns;       /* >= 0 */
+	int64_t start_ns;    /* wall clock, ns since the epoch */
+	int64_t duration_ns; /* >= 0 */
 	uint64_t bytes_read;
 	uint64_t bytes_added;
 	uint64_t files;
 	const char *const *warnings; /* nwarnings strings */
 	size_t nwarnings;
-	const char *error;         /* error text of a failed run */
-	const char *log_tail;      /* last lines of the run log */
-	const char *host;          /* host name; NULL: gethostname() */
+	const char *error;    /* error text of a failed run */
+	const char *log_tail; /* last lines of the run log */
+	const char *host;     /* host name; NULL: gethostname() */
 };
 
 /* "ok", "warning", "failed".  Never NULL. */
@@ -78,7 +78,7 @@ enum bfs_notify_type {
 enum bfs_notify_level {
 	BFS_NOTIFY_ERRORS,   /* failed runs only */
 	BFS_NOTIFY_WARNINGS, /* failed and warning runs */
-	BFS_NOTIFY_ALL,      /* every run */
+	BFS_NOTIFY_ALL,	     /* every run */
 };
 
 /* Teams card flavour.  AUTO: MessageCard for classic connector hosts
@@ -95,15 +95,15 @@ enum bfs_teams_format {
 struct bfs_notify_channel {
 	enum bfs_notify_type type;
 	enum bfs_notify_level level;
-	const char *url;            /* webhook, teams, slack, ping: http(s) */
+	const char *url; /* webhook, teams, slack, ping: http(s) */
 	enum bfs_teams_format teams_format;
 	/* email */
-	const char *const *to;      /* nto recipient addresses */
+	const char *const *to; /* nto recipient addresses */
 	size_t nto;
-	const char *from;           /* sender address */
-	const char *smtp;           /* smtp://host[:port] or smtps://... */
-	const char *user_env;       /* env name of the SMTP user (SMTP_USER) */
-	const char *password_env;   /* env name of the password (SMTP_PASSWORD) */
+	const char *from;	  /* sender address */
+	const char *smtp;	  /* smtp://host[:port] or smtps://... */
+	const char *user_env;	  /* env name of the SMTP user (SMTP_USER) */
+	const char *password_env; /* env name of the password (SMTP_PASSWORD) */
 };
 
 /* Parse the job file's words.  Return 0 or -EINVAL. */
@@ -130,11 +130,11 @@ bool bfs_notify_wanted(enum bfs_notify_level l, enum bfs_run_status st);
 typedef const char *(*bfs_notify_getenv_fn)(void *ctx, const char *name);
 
 struct bfs_notify_opts {
-	unsigned tries;             /* attempts per channel; 0 means 3 */
-	unsigned backoff_ms;        /* delay before try 2, doubled after;
+	unsigned tries;		    /* attempts per channel; 0 means 3 */
+	unsigned backoff_ms;	    /* delay before try 2, doubled after;
 				       0 means 1000 (1 s, 2 s) */
 	long connect_timeout_ms;    /* 0 means 10000 */
-	long timeout_ms;            /* whole transfer; 0 means 30000 */
+	long timeout_ms;	    /* whole transfer; 0 means 30000 */
 	const char *const *secrets; /* nsecrets values never to show */
 	size_t nsecrets;
 	bfs_notify_getenv_fn getenv_fn; /* NULL: getenv(3) */
@@ -143,7 +143,7 @@ struct bfs_notify_opts {
 
 /* Per-channel outcome, results[i] for chs[i]. */
 enum {
-	BFS_NOTIFY_SENT = 0,    /* delivered (2xx / 250) */
+	BFS_NOTIFY_SENT = 0,	/* delivered (2xx / 250) */
 	BFS_NOTIFY_SKIPPED = 1, /* level or event does not concern it */
 	/* < 0: -errno, failed after all tries (logged) */
 };

@@ -136,13 +136,34 @@ static int add_json_escaped(struct bfs_redactor *r, const char *s)
 		unsigned char c = (unsigned char)s[i];
 
 		switch (c) {
-		case '"': p[j++] = '\\'; p[j++] = '"'; break;
-		case '\\': p[j++] = '\\'; p[j++] = '\\'; break;
-		case '\b': p[j++] = '\\'; p[j++] = 'b'; break;
-		case '\f': p[j++] = '\\'; p[j++] = 'f'; break;
-		case '\n': p[j++] = '\\'; p[j++] = 'n'; break;
-		case '\r': p[j++] = '\\'; p[j++] = 'r'; break;
-		case '\t': p[j++] = '\\'; p[j++] = 't'; break;
+		case '"':
+			p[j++] = '\\';
+			p[j++] = '"';
+			break;
+		case '\\':
+			p[j++] = '\\';
+			p[j++] = '\\';
+			break;
+		case '\b':
+			p[j++] = '\\';
+			p[j++] = 'b';
+			break;
+		case '\f':
+			p[j++] = '\\';
+			p[j++] = 'f';
+			break;
+		case '\n':
+			p[j++] = '\\';
+			p[j++] = 'n';
+			break;
+		case '\r':
+			p[j++] = '\\';
+			p[j++] = 'r';
+			break;
+		case '\t':
+			p[j++] = '\\';
+			p[j++] = 't';
+			break;
 		default:
 			if (c < 0x20) {
 				snprintf(p + j, 7, "\\u%04x", c);
@@ -206,7 +227,7 @@ int bfs_redactor_add(struct bfs_redactor *r, const char *secret)
 
 char *bfs_redact(const struct bfs_redactor *r, const char *s)
 {
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 	size_t n, i = 0, plain = 0;
 
 	if (!s)

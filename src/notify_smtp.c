@@ -22,11 +22,11 @@
 /* RFC 5322 date, C-locale names whatever the process locale. */
 static void rfc5322_date(char *out, size_t outsz, int64_t ns)
 {
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed",
-					    "Thu", "Fri", "Sat" };
-	static const char *const mons[] = { "Jan", "Feb", "Mar", "Apr",
-					    "May", "Jun", "Jul", "Aug",
-					    "Sep", "Oct", "Nov", "Dec" };
+	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed",
+					   "Thu", "Fri", "Sat"};
+	static const char *const mons[] = {"Jan", "Feb", "Mar", "Apr",
+					   "May", "Jun", "Jul", "Aug",
+					   "Sep", "Oct", "Nov", "Dec"};
 	time_t t = (time_t)(ns / 1000000000);
 	struct tm tm;
 
@@ -77,8 +77,8 @@ static int add_subject(struct bfs_buf *b, const char *subj)
 			len--;
 		rc = bfs_b64_encode((const uint8_t *)tmp + i, len, &enc);
 		if (rc == 0)
-			rc = bfs_buf_printf(b, "%s=?UTF-8?B?%s?=",
-					    i ? "\r\n " : " ", enc);
+			rc = bfs_buf_printf(
+			    b, "%s=?UTF-8?B?%s?=", i ? "\r\n " : " ", enc);
 		free(enc);
 		i += len;
 	}
@@ -118,7 +118,7 @@ int notify_email_message(const struct notify_ctx *c,
 			 const struct bfs_notify_channel *ch,
 			 struct bfs_buf *out)
 {
-	struct bfs_buf text = { 0 };
+	struct bfs_buf text = {0};
 	char date[64], subj[512], rnd_hex[33];
 	const char *domain;
 	uint8_t rnd[16];
@@ -134,26 +134,25 @@ int notify_email_message(const struct notify_ctx *c,
 	rfc5322_date(date, sizeof(date), bfs_now_ns());
 	snprintf(subj, sizeof(subj), "backupfs: %s %s", c->s.job,
 		 notify_verb(c->s.status));
-	rc = bfs_buf_printf(out, "Date: %s\r\nFrom: backupfs <%s>\r\nTo: ",
-			    date, ch->from);
+	rc = bfs_buf_printf(
+	    out, "Date: %s\r\nFrom: backupfs <%s>\r\nTo: ", date, ch->from);
 	for (size_t i = 0; rc == 0 && i < ch->nto; i++)
-		rc = bfs_buf_printf(out, "%s<%s>", i ? ",\r\n " : "",
-				    ch->to[i]);
+		rc =
+		    bfs_buf_printf(out, "%s<%s>", i ? ",\r\n " : "", ch->to[i]);
 	if (rc == 0)
 		rc = bfs_buf_printf(out, "\r\n");
 	if (rc == 0)
 		rc = add_subject(out, subj);
 	if (rc == 0)
-		rc = bfs_buf_printf(out,
-				    "Message-ID: <%s.%lld@%s>\r\n"
-				    "MIME-Version: 1.0\r\n"
-				    "Content-Type: text/plain; charset=utf-8\r\n"
-				    "Content-Transfer-Encoding: 8bit\r\n"
-				    "Auto-Submitted: auto-generated\r\n"
-				    "\r\n",
-				    rnd_hex, (long long)(bfs_now_ns() /
-							 1000000000),
-				    domain);
+		rc = bfs_buf_printf(
+		    out,
+		    "Message-ID: <%s.%lld@%s>\r\n"
+		    "MIME-Version: 1.0\r\n"
+		    "Content-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: 8bit\r\n"
+		    "Auto-Submitted: auto-generated\r\n"
+		    "\r\n",
+		    rnd_hex, (long long)(bfs_now_ns() / 1000000000), domain);
 	if (rc == 0)
 		rc = notify_text(c, &text, true);
 	if (rc == 0)
@@ -194,17 +193,16 @@ static bool loopback_host(const char *url)
 }
 
 void notify_email_try(const struct notify_ctx *c,
-		      const struct bfs_notify_channel *ch,
-		      struct notify_try *t)
+		      const struct bfs_notify_channel *ch, struct notify_try *t)
 {
-	const char *user = notify_getenv(c, ch->user_env ? ch->user_env
-							  : "SMTP_USER");
-	const char *pass = notify_getenv(c, ch->password_env ?
-					 ch->password_env : "SMTP_PASSWORD");
+	const char *user =
+	    notify_getenv(c, ch->user_env ? ch->user_env : "SMTP_USER");
+	const char *pass = notify_getenv(c, ch->password_env ? ch->password_env
+							     : "SMTP_PASSWORD");
 	char errbuf[CURL_ERROR_SIZE] = "", addr[300];
 	struct curl_slist *rcpt = NULL, *nr;
-	struct bfs_buf msg = { 0 };
-	struct upload up = { &msg, 0 };
+	struct bfs_buf msg = {0};
+	struct upload up = {&msg, 0};
 	long ssl, code = 0;
 	CURLcode cc;
 	CURL *h = NULL;
@@ -261,17 +259,17 @@ void notify_email_try(const struct notify_ctx *c,
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	t->rc = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
-		: cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED
-		: cc == CURLE_LOGIN_DENIED ? -EACCES
-					   : -EIO;
+		: cc == CURLE_COULDNT_CONNECT  ? -ECONNREFUSED
+		: cc == CURLE_LOGIN_DENIED     ? -EACCES
+					       : -EIO;
 	/* 5xx replies, bad credentials and TLS failures are permanent. */
-	t->retry = !(code >= 500 && code <= 599) &&
-		   cc != CURLE_LOGIN_DENIED && cc != CURLE_USE_SSL_FAILED &&
+	t->retry = !(code >= 500 && code <= 599) && cc != CURLE_LOGIN_DENIED &&
+		   cc != CURLE_USE_SSL_FAILED &&
 		   cc != CURLE_PEER_FAILED_VERIFICATION &&
 		   cc != CURLE_URL_MALFORMAT &&
 		   cc != CURLE_UNSUPPORTED_PROTOCOL;
-	snprintf(t->msg, sizeof(t->msg), "%s", *errbuf ? errbuf
-					       : curl_easy_strerror(cc));
+	snprintf(t->msg, sizeof(t->msg), "%s",
+		 *errbuf ? errbuf : curl_easy_strerror(cc));
 out_free:
 	curl_easy_cleanup(h);
 	curl_slist_free_all(rcpt);

@@ -24,7 +24,7 @@ static void die(const char *what)
 
 static int listen_loopback(int *port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t al = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 
@@ -42,7 +42,7 @@ static int listen_loopback(int *port)
 /* Wait up to 100 ms for a connection; -1 if none. */
 static int accept_poll(int lfd)
 {
-	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
 
 	if (poll(&p, 1, 100) <= 0)
 		return -1;
@@ -78,7 +78,6 @@ static int read_line(int fd, char *buf, size_t sz)
 
 /* ----------------------------------------------------------- HTTP receiver */
 
-
 static void http_conn(struct httpd *h, int fd)
 {
 	char hdr[8192], line[2048];
@@ -112,7 +111,8 @@ static void http_conn(struct httpd *h, int fd)
 	pthread_mutex_unlock(&h->mu);
 	snprintf(line, sizeof(line),
 		 "HTTP/1.1 %d X\r\nContent-Length: 2\r\n"
-		 "Connection: close\r\n\r\nok", status);
+		 "Connection: close\r\n\r\nok",
+		 status);
 	send_str(fd, line);
 }
 
@@ -163,7 +163,6 @@ int http_count(struct httpd *h, const char *prefix)
 
 /* -------------------------------------------------------------- SMTP sink */
 
-
 /* Decode base64 into out (NUL-terminated, may hold NULs inside). */
 static void b64_to(const char *in, char *out, size_t outsz)
 {
@@ -184,8 +183,10 @@ static void smtp_conn(struct smtpd *s, int fd)
 	send_str(fd, "220 sink.test ESMTP\r\n");
 	while (read_line(fd, line, sizeof(line)) >= 0) {
 		if (!strncasecmp(line, "EHLO", 4)) {
-			snprintf(tmp, sizeof(tmp), "250-sink.test\r\n"
-				 "250-AUTH %s\r\n250 8BITMIME\r\n", s->mechs);
+			snprintf(tmp, sizeof(tmp),
+				 "250-sink.test\r\n"
+				 "250-AUTH %s\r\n250 8BITMIME\r\n",
+				 s->mechs);
 			send_str(fd, tmp);
 		} else if (!strncasecmp(line, "AUTH PLAIN", 10)) {
 			char dec[640], *u, *p;
@@ -274,7 +275,6 @@ void smtp_reset(struct smtpd *s, const char *mechs)
 	s->from[0] = s->user[0] = s->pass[0] = s->mech[0] = '\0';
 }
 
-
 void http_start(struct httpd *h)
 {
 	memset(h, 0, sizeof(*h));
@@ -316,4 +316,9 @@ int dead_port(void)
 
 	close(fd);
 	return port;
+}
+
+int mute_listener(int *port)
+{
+	return listen_loopback(port);
 }

@@ -15,17 +15,17 @@ struct req {
 	char method[16];
 	char path[1024];
 	char headers[8192]; /* "Name: value\n" lines */
-	char *body;         /* NUL-terminated, allocated */
+	char *body;	    /* NUL-terminated, allocated */
 };
 
 struct httpd {
 	int lfd, port;
 	pthread_t th;
-	pthread_mutex_t mu;  /* protects everything below */
+	pthread_mutex_t mu; /* protects everything below */
 	volatile int stop;
-	int fail_first;      /* answer fail_status to the first N requests */
+	int fail_first; /* answer fail_status to the first N requests */
 	int fail_status;
-	int total;           /* requests seen since the last reset */
+	int total; /* requests seen since the last reset */
 	int n;
 	struct req reqs[MAXREQ];
 };
@@ -35,14 +35,14 @@ struct smtpd {
 	pthread_t th;
 	volatile int stop;
 	/* Read by the test only between sends (the sink is idle then). */
-	const char *mechs;   /* advertised AUTH mechanisms */
+	const char *mechs; /* advertised AUTH mechanisms */
 	int msgs;
 	char from[256];
 	char rcpt[4][256];
 	int nrcpt;
 	char user[128], pass[128], mech[16];
-	struct bfs_buf raw;  /* DATA as received (dot-stuffed) */
-	struct bfs_buf msg;  /* DATA after un-stuffing */
+	struct bfs_buf raw; /* DATA as received (dot-stuffed) */
+	struct bfs_buf msg; /* DATA after un-stuffing */
 };
 
 void http_start(struct httpd *h);
@@ -58,5 +58,8 @@ void smtp_reset(struct smtpd *s, const char *mechs);
 
 /* A loopback port nobody listens on (bound, then closed). */
 int dead_port(void);
+/* A listening socket that never accepts nor answers: the kernel completes
+ * the handshake, then silence.  Returns the fd (close it); *port set. */
+int mute_listener(int *port);
 
 #endif

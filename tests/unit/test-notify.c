@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "notify_int.h"
 #include "tests/unit/notify-sinks.h"
 #include "tests/unit/tap.h"
 
@@ -26,9 +27,9 @@ static struct smtpd S;
 static char logpath[] = "/tmp/test-notify-log.XXXXXX";
 
 static const char *const env_table[][2] = {
-	{ "SMTP_USER", "mailer" },
-	{ "SMTP_PASSWORD", "smtp-pa55word-XYZ" },
-	{ "MAIL_PW", "other-mail-pass-777" },
+    {"SMTP_USER", "mailer"},
+    {"SMTP_PASSWORD", "smtp-pa55word-XYZ"},
+    {"MAIL_PW", "other-mail-pass-777"},
 };
 
 static const char *test_getenv(void *ctx, const char *name)
@@ -42,41 +43,41 @@ static const char *test_getenv(void *ctx, const char *name)
 
 /* Secrets the payloads might carry; the URL token and the SMTP password
  * are not in the list: notify must find those itself. */
-static const char *const secrets[] = { "db-pass-Secr3t!",
-				       "S3SECRETKEY0123456789abcdef",
-				       "app \"quoted\" secret" };
+static const char *const secrets[] = {
+    "db-pass-Secr3t!", "S3SECRETKEY0123456789abcdef", "app \"quoted\" secret"};
 #define TOKEN "TOKEN-abcdef0123456789"
 
 static const char *const warnings[] = {
-	"table 'log' skipped",
-	"password db-pass-Secr3t! in a warning",
+    "table 'log' skipped",
+    "password db-pass-Secr3t! in a warning",
 };
 
 static struct bfs_run_summary summary(enum bfs_run_status st)
 {
 	struct bfs_run_summary s = {
-		.job = "nocodb",
-		.backup_id = "2026-11-25T051500Z-ab12",
-		.status = st,
-		.start_ns = 1795583700LL * 1000000000LL, /* 2026-11-25 05:15 */
-		.duration_ns = 12345LL * 1000000LL,
-		.bytes_read = 5000000000ULL,
-		.bytes_added = 1048576,
-		.files = 42,
-		.warnings = warnings,
-		.nwarnings = 2,
-		.error = st == BFS_RUN_FAILED ?
-			"pg_dump: connection to postgresql://nocodb:"
-			"db-pass-Secr3t!@db failed" : NULL,
-		.log_tail = "line one\n"
-			    "S3 key S3SECRETKEY0123456789abcdef used\n"
-			    "encoded db-pass-Secr3t%21 here\n"
-			    ".\n"
-			    ".hidden dot line\n"
-			    "after the dot\n"
-			    "json app \"quoted\" secret end\n"
-			    "hook " TOKEN " and smtp-pa55word-XYZ\n",
-		.host = "backup-host-1",
+	    .job = "nocodb",
+	    .backup_id = "2026-11-25T051500Z-ab12",
+	    .status = st,
+	    .start_ns = 1795583700LL * 1000000000LL, /* 2026-11-25 05:15 */
+	    .duration_ns = 12345LL * 1000000LL,
+	    .bytes_read = 5000000000ULL,
+	    .bytes_added = 1048576,
+	    .files = 42,
+	    .warnings = warnings,
+	    .nwarnings = 2,
+	    .error = st == BFS_RUN_FAILED
+			 ? "pg_dump: connection to postgresql://nocodb:"
+			   "db-pass-Secr3t!@db failed"
+			 : NULL,
+	    .log_tail = "line one\n"
+			"S3 key S3SECRETKEY0123456789abcdef used\n"
+			"encoded db-pass-Secr3t%21 here\n"
+			".\n"
+			".hidden dot line\n"
+			"after the dot\n"
+			"json app \"quoted\" secret end\n"
+			"hook " TOKEN " and smtp-pa55word-XYZ\n",
+	    .host = "backup-host-1",
 	};
 	return s;
 }
@@ -84,13 +85,13 @@ static struct bfs_run_summary summary(enum bfs_run_status st)
 static struct bfs_notify_opts opts(void)
 {
 	struct bfs_notify_opts o = {
-		.tries = 3,
-		.backoff_ms = 10,
-		.connect_timeout_ms = 2000,
-		.timeout_ms = 5000,
-		.secrets = secrets,
-		.nsecrets = BFS_ARRAY_SIZE(secrets),
-		.getenv_fn = test_getenv,
+	    .tries = 3,
+	    .backoff_ms = 10,
+	    .connect_timeout_ms = 2000,
+	    .timeout_ms = 5000,
+	    .secrets = secrets,
+	    .nsecrets = BFS_ARRAY_SIZE(secrets),
+	    .getenv_fn = test_getenv,
 	};
 	return o;
 }
@@ -138,10 +139,9 @@ static bool leaks(const char *text, const char *secret)
 }
 
 /* [3] is the SMTP password of the email channel under test. */
-static const char *all_secrets[] = { "db-pass-Secr3t!",
-				     "S3SECRETKEY0123456789abcdef",
-				     "app \"quoted\" secret",
-				     "smtp-pa55word-XYZ", TOKEN };
+static const char *all_secrets[] = {
+    "db-pass-Secr3t!", "S3SECRETKEY0123456789abcdef", "app \"quoted\" secret",
+    "smtp-pa55word-XYZ", TOKEN};
 
 /* Check a captured text against every secret; count the failures. */
 static int leak_check(const char *what, const char *text, bool token_ok)
@@ -188,13 +188,12 @@ static double jnum(const cJSON *o, const char *k)
 	return cJSON_IsNumber(it) ? it->valuedouble : -1;
 }
 
-
 /* ------------------------------------------------------------- cases */
 
 static void test_summary_json(void)
 {
 	struct bfs_run_summary s = summary(BFS_RUN_FAILED);
-	struct bfs_run_summary bad = { 0 };
+	struct bfs_run_summary bad = {0};
 	const cJSON *w;
 	char *js = NULL;
 	cJSON *j;
@@ -215,8 +214,9 @@ static void test_summary_json(void)
 	is_int(jnum(j, "files"), 42, "files");
 	w = cJSON_GetObjectItemCaseSensitive(j, "warnings");
 	ok(cJSON_IsArray(w) && cJSON_GetArraySize(w) == 2 &&
-	   !strcmp(cJSON_GetArrayItem(w, 0)->valuestring,
-		   "table 'log' skipped"), "warnings array");
+	       !strcmp(cJSON_GetArrayItem(w, 0)->valuestring,
+		       "table 'log' skipped"),
+	   "warnings array");
 	ok(jstr(j, "error") && strstr(jstr(j, "error"), "pg_dump"), "error");
 	ok(jstr(j, "log_tail") && strstr(jstr(j, "log_tail"), "after the dot"),
 	   "log_tail");
@@ -228,7 +228,7 @@ static void test_summary_json(void)
 	bfs_run_summary_json(&s, true, &js, NULL);
 	j = cJSON_Parse(js);
 	ok(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "backup_id")) &&
-	   cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "error")),
+	       cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "error")),
 	   "missing strings are null");
 	is_str(jstr(j, "status"), "ok", "status ok");
 	ok(js && strchr(js, '\n') != NULL, "pretty form has lines");
@@ -245,32 +245,44 @@ static void test_levels(void)
 	enum bfs_teams_format f;
 
 	ok(!bfs_notify_wanted(BFS_NOTIFY_ERRORS, BFS_RUN_OK) &&
-	   !bfs_notify_wanted(BFS_NOTIFY_ERRORS, BFS_RUN_WARNING) &&
-	   bfs_notify_wanted(BFS_NOTIFY_ERRORS, BFS_RUN_FAILED),
+	       !bfs_notify_wanted(BFS_NOTIFY_ERRORS, BFS_RUN_WARNING) &&
+	       bfs_notify_wanted(BFS_NOTIFY_ERRORS, BFS_RUN_FAILED),
 	   "level errors: failed only");
 	ok(!bfs_notify_wanted(BFS_NOTIFY_WARNINGS, BFS_RUN_OK) &&
-	   bfs_notify_wanted(BFS_NOTIFY_WARNINGS, BFS_RUN_WARNING) &&
-	   bfs_notify_wanted(BFS_NOTIFY_WARNINGS, BFS_RUN_FAILED),
+	       bfs_notify_wanted(BFS_NOTIFY_WARNINGS, BFS_RUN_WARNING) &&
+	       bfs_notify_wanted(BFS_NOTIFY_WARNINGS, BFS_RUN_FAILED),
 	   "level warnings: warning and failed");
 	ok(bfs_notify_wanted(BFS_NOTIFY_ALL, BFS_RUN_OK) &&
-	   bfs_notify_wanted(BFS_NOTIFY_ALL, BFS_RUN_WARNING) &&
-	   bfs_notify_wanted(BFS_NOTIFY_ALL, BFS_RUN_FAILED),
+	       bfs_notify_wanted(BFS_NOTIFY_ALL, BFS_RUN_WARNING) &&
+	       bfs_notify_wanted(BFS_NOTIFY_ALL, BFS_RUN_FAILED),
 	   "level all: every run");
 	ok(bfs_notify_level_parse("warnings", &l) == 0 &&
-	   l == BFS_NOTIFY_WARNINGS, "parse level");
+	       l == BFS_NOTIFY_WARNINGS,
+	   "parse level");
 	is_int(bfs_notify_level_parse("error", &l), -EINVAL, "bad level");
 	ok(bfs_notify_type_parse("ping", &t) == 0 && t == BFS_NOTIFY_PING,
 	   "parse type");
 	is_int(bfs_notify_type_parse("sms", &t), -EINVAL, "bad type");
 	ok(bfs_teams_format_parse("adaptive", &f) == 0 &&
-	   f == BFS_TEAMS_ADAPTIVE, "parse teams format");
+	       f == BFS_TEAMS_ADAPTIVE,
+	   "parse teams format");
 	is_str(bfs_notify_level_name(BFS_NOTIFY_ALL), "all", "level name");
+	ok(notify_teams_classic(
+	       "https://acme.webhook.office.com/webhookb2/x") &&
+	       notify_teams_classic("https://outlook.office.com/webhook/x"),
+	   "teams auto: connector hosts take a MessageCard");
+	ok(!notify_teams_classic("https://prod-12.westeurope.logic.azure.com"
+				 ":443/workflows/x") &&
+	       !notify_teams_classic(
+		   "https://evilwebhook.office.com.example/x") &&
+	       !notify_teams_classic("http://127.0.0.1:8080/teams"),
+	   "teams auto: other hosts take the Adaptive Card");
 }
 
 static void test_check(void)
 {
-	const char *to[] = { "ops@example.net", "x@y\r\nBcc: evil@z" };
-	struct bfs_notify_channel ch = { .type = BFS_NOTIFY_WEBHOOK };
+	const char *to[] = {"ops@example.net", "x@y\r\nBcc: evil@z"};
+	struct bfs_notify_channel ch = {.type = BFS_NOTIFY_WEBHOOK};
 	struct bfs_err err;
 
 	is_int(bfs_notify_channel_check(&ch, 0, &err), -EINVAL, "no url");
@@ -280,9 +292,11 @@ static void test_check(void)
 	is_int(bfs_notify_channel_check(&ch, 1, &err), -EINVAL, "ftp url");
 	ch.url = "https://hooks.example.net/hooks/" TOKEN;
 	is_int(bfs_notify_channel_check(&ch, 1, &err), 0, "https url ok");
-	ch = (struct bfs_notify_channel){ .type = BFS_NOTIFY_EMAIL,
-		.from = "b@example.net", .to = to, .nto = 1,
-		.smtp = "smtp://mail.example.net:587" };
+	ch = (struct bfs_notify_channel){.type = BFS_NOTIFY_EMAIL,
+					 .from = "b@example.net",
+					 .to = to,
+					 .nto = 1,
+					 .smtp = "smtp://mail.example.net:587"};
 	is_int(bfs_notify_channel_check(&ch, 3, &err), 0, "email ok");
 	ch.nto = 2;
 	is_int(bfs_notify_channel_check(&ch, 3, &err), -EINVAL,
@@ -301,7 +315,7 @@ static void test_check(void)
 
 static void test_redact(void)
 {
-	const char *sec[] = { "hunter2-secret", "a\"b\\c-secret", "abc", NULL };
+	const char *sec[] = {"hunter2-secret", "a\"b\\c-secret", "abc", NULL};
 	struct bfs_redactor *r = bfs_redactor_new(sec, 4);
 	char *b64 = NULL, *out;
 	char origin[128];
@@ -323,8 +337,8 @@ static void test_redact(void)
 	for (int pad = 0; pad < 3; pad++) {
 		char plain[64];
 
-		snprintf(plain, sizeof(plain), "%.*suser:hunter2-secret",
-			 pad, "xy");
+		snprintf(plain, sizeof(plain), "%.*suser:hunter2-secret", pad,
+			 "xy");
 		bfs_b64_encode((const uint8_t *)plain, strlen(plain), &b64);
 		out = bfs_redact(r, b64);
 		ok(out && strstr(out, "***") && !leaks(out, "hunter2-secret"),
@@ -333,7 +347,9 @@ static void test_redact(void)
 		free(b64);
 	}
 	bfs_redactor_free(r);
-	ok(bfs_redact(NULL, "x") && 1, "NULL redactor copies");
+	out = bfs_redact(NULL, "plain db-pass-Secr3t!");
+	is_str(out, "plain db-pass-Secr3t!", "NULL redactor copies");
+	free(out);
 
 	bfs_url_origin("https://u:pw@hooks.example.net:8443/p/" TOKEN "?a=b",
 		       origin, sizeof(origin));
@@ -346,17 +362,20 @@ static void test_redact(void)
 static struct bfs_notify_channel chan(enum bfs_notify_type t,
 				      enum bfs_notify_level l, const char *u)
 {
-	struct bfs_notify_channel c = { .type = t, .level = l, .url = u };
+	struct bfs_notify_channel c = {.type = t, .level = l, .url = u};
 	return c;
 }
 
-static const char *mail_to[] = { "ops@example.net", "dba@example.net" };
+static const char *mail_to[] = {"ops@example.net", "dba@example.net"};
 
 static struct bfs_notify_channel mail_chan(enum bfs_notify_level l)
 {
 	static char smtp[64];
-	struct bfs_notify_channel c = { .type = BFS_NOTIFY_EMAIL, .level = l,
-		.to = mail_to, .nto = 2, .from = "backupfs@example.net" };
+	struct bfs_notify_channel c = {.type = BFS_NOTIFY_EMAIL,
+				       .level = l,
+				       .to = mail_to,
+				       .nto = 2,
+				       .from = "backupfs@example.net"};
 
 	snprintf(smtp, sizeof(smtp), "smtp://127.0.0.1:%d", S.port);
 	c.smtp = smtp;
@@ -367,9 +386,8 @@ static const cJSON *fact(const cJSON *facts, const char *kn, const char *n)
 {
 	const cJSON *f;
 
-	cJSON_ArrayForEach(f, facts)
-		if (jstr(f, kn) && !strcmp(jstr(f, kn), n))
-			return f;
+	cJSON_ArrayForEach(f, facts) if (jstr(f, kn) &&
+					 !strcmp(jstr(f, kn), n)) return f;
 	return NULL;
 }
 
@@ -396,7 +414,8 @@ static void test_ok_run(void)
 	rc = bfs_notify_send(chs, 7, &s, &o, res);
 	is_int(rc, 0, "ok run: no channel failed");
 	ok(res[0] == 0 && res[1] == 0 && res[2] == 0 && res[3] == 0 &&
-	   res[4] == 0, "ok run: five channels sent");
+	       res[4] == 0,
+	   "ok run: five channels sent");
 	ok(res[5] == BFS_NOTIFY_SKIPPED && res[6] == BFS_NOTIFY_SKIPPED,
 	   "ok run: level errors and warnings skipped");
 	is_int(H.n, 4, "four http requests");
@@ -420,8 +439,8 @@ static void test_ok_run(void)
 	is_str(jstr(j, "@type"), "MessageCard", "teams MessageCard");
 	is_str(jstr(j, "themeColor"), "2EB886", "teams green for ok");
 	is_str(jstr(j, "title"), "backupfs: nocodb succeeded", "teams title");
-	facts = cJSON_GetObjectItem(cJSON_GetArrayItem(
-		cJSON_GetObjectItem(j, "sections"), 0), "facts");
+	facts = cJSON_GetObjectItem(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(j, "sections"), 0), "facts");
 	is_str(jstr(fact(facts, "name", "Host"), "value"), "backup-host-1",
 	       "teams fact host");
 	is_str(jstr(fact(facts, "name", "Backup id"), "value"),
@@ -436,22 +455,26 @@ static void test_ok_run(void)
 	r = http_find(&H, "/slack");
 	j = r ? cJSON_Parse(r->body) : NULL;
 	ok(j && cJSON_GetArraySize(j) == 1 && jstr(j, "text") &&
-	   !strncmp(jstr(j, "text"), "backupfs: nocodb succeeded on "
-		    "backup-host-1", 40), "slack {\"text\"} only");
-	ok(jstr(j, "text") && strstr(jstr(j, "text"),
-				     "warning: table 'log' skipped"),
+	       !strncmp(jstr(j, "text"),
+			"backupfs: nocodb succeeded on "
+			"backup-host-1",
+			40),
+	   "slack {\"text\"} only");
+	ok(jstr(j, "text") &&
+	       strstr(jstr(j, "text"), "warning: table 'log' skipped"),
 	   "slack lists warnings");
 	cJSON_Delete(j);
 
 	r = http_find(&H, "/ping/uuid-1");
-	ok(r && !strcmp(r->path, "/ping/uuid-1") &&
-	   !strcmp(r->method, "POST"), "ping success: plain url, POST");
+	ok(r && !strcmp(r->path, "/ping/uuid-1") && !strcmp(r->method, "POST"),
+	   "ping success: plain url, POST");
 	ok(r && strstr(r->body, "Status:      ok"), "ping body summary");
 
 	is_int(S.msgs, 1, "one mail");
 	is_str(S.from, "<backupfs@example.net>", "envelope from");
 	ok(S.nrcpt == 2 && !strcmp(S.rcpt[0], "<ops@example.net>") &&
-	   !strcmp(S.rcpt[1], "<dba@example.net>"), "envelope rcpt");
+	       !strcmp(S.rcpt[1], "<dba@example.net>"),
+	   "envelope rcpt");
 	is_str(S.user, "mailer", "smtp auth user from env");
 	is_str(S.pass, "smtp-pa55word-XYZ", "smtp auth password from env");
 	ok(S.msg.data && strstr((char *)S.msg.data,
@@ -475,8 +498,8 @@ static void test_failed_run(void)
 
 	http_reset(&H, 0, 0);
 	smtp_reset(&S, "LOGIN");
-	chs[0] = chan(BFS_NOTIFY_WEBHOOK, BFS_NOTIFY_ERRORS,
-		      url("/hook/" TOKEN));
+	chs[0] =
+	    chan(BFS_NOTIFY_WEBHOOK, BFS_NOTIFY_ERRORS, url("/hook/" TOKEN));
 	chs[1] = chan(BFS_NOTIFY_TEAMS, BFS_NOTIFY_ERRORS, url("/teams"));
 	chs[1].teams_format = BFS_TEAMS_MESSAGECARD;
 	chs[2] = chan(BFS_NOTIFY_TEAMS, BFS_NOTIFY_WARNINGS, url("/flow"));
@@ -491,24 +514,25 @@ static void test_failed_run(void)
 	is_int(bfs_notify_send(chs, 6, &s, &o, res), 0,
 	       "failed run: every channel delivered");
 	ok(res[0] == 0 && res[1] == 0 && res[2] == 0 && res[3] == 0 &&
-	   res[4] == 0 && res[5] == 0, "failed run: all six sent");
+	       res[4] == 0 && res[5] == 0,
+	   "failed run: all six sent");
 
 	r = http_find(&H, "/hook/");
 	j = r ? cJSON_Parse(r->body) : NULL;
 	is_str(jstr(j, "status"), "failed", "webhook status failed");
 	ok(jstr(j, "error") && strstr(jstr(j, "error"), "nocodb:***@db"),
-	   "webhook error redacted: %s", jstr(j, "error") ?
-	   jstr(j, "error") : "-");
+	   "webhook error redacted: %s",
+	   jstr(j, "error") ? jstr(j, "error") : "-");
 	cJSON_Delete(j);
 
 	r = http_find(&H, "/teams");
 	j = r ? cJSON_Parse(r->body) : NULL;
 	is_str(jstr(j, "themeColor"), "D63333", "teams red for failed");
 	is_str(jstr(j, "title"), "backupfs: nocodb failed", "teams title");
-	facts = cJSON_GetObjectItem(cJSON_GetArrayItem(
-		cJSON_GetObjectItem(j, "sections"), 0), "facts");
+	facts = cJSON_GetObjectItem(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(j, "sections"), 0), "facts");
 	ok(jstr(fact(facts, "name", "Error"), "value") &&
-	   strstr(jstr(fact(facts, "name", "Error"), "value"), "pg_dump"),
+	       strstr(jstr(fact(facts, "name", "Error"), "value"), "pg_dump"),
 	   "teams error fact");
 	cJSON_Delete(j);
 
@@ -532,7 +556,7 @@ static void test_failed_run(void)
 	r = http_find(&H, "/slack");
 	j = r ? cJSON_Parse(r->body) : NULL;
 	ok(jstr(j, "text") && strstr(jstr(j, "text"), "nocodb failed") &&
-	   strstr(jstr(j, "text"), "```\npg_dump: connection"),
+	       strstr(jstr(j, "text"), "```\npg_dump: connection"),
 	   "slack text with the error");
 	cJSON_Delete(j);
 
@@ -551,20 +575,23 @@ static void test_failed_run(void)
 	ok(m && strstr(m, "To: <ops@example.net>,\r\n <dba@example.net>\r\n"),
 	   "mail To");
 	ok(m && strstr(m, "\r\nDate: ") == NULL && !strncmp(m, "Date: ", 6) &&
-	   strstr(m, " +0000\r\n"), "mail Date first, RFC 5322 zone");
+	       strstr(m, " +0000\r\n"),
+	   "mail Date first, RFC 5322 zone");
 	ok(m && strstr(m, "Message-ID: <") && strstr(m, "@example.net>\r\n"),
 	   "mail Message-ID");
 	ok(m && strstr(m, "MIME-Version: 1.0\r\n") &&
-	   strstr(m, "Content-Type: text/plain; charset=utf-8\r\n"),
+	       strstr(m, "Content-Type: text/plain; charset=utf-8\r\n"),
 	   "mail MIME headers");
 	ok(m && strstr(m, "\r\n\r\nbackupfs job \"nocodb\" failed on "
-		       "backup-host-1.\r\n"), "mail body first line");
+			  "backup-host-1.\r\n"),
+	   "mail body first line");
 	ok(m && strstr(m, "Error: pg_dump: connection to postgresql://nocodb:"
-		       "***@db failed\r\n"), "mail error line redacted");
+			  "***@db failed\r\n"),
+	   "mail error line redacted");
 	ok(m && strstr(m, "\r\n.\r\n.hidden dot line\r\nafter the dot\r\n"),
 	   "lone dot and dot line arrive whole (no truncation)");
-	ok(S.raw.data && strstr((char *)S.raw.data,
-				"\r\n..\r\n..hidden dot line\r\n"),
+	ok(S.raw.data &&
+	       strstr((char *)S.raw.data, "\r\n..\r\n..hidden dot line\r\n"),
 	   "curl dot-stuffed them on the wire");
 	is_str(S.mech, "LOGIN", "auth login when only LOGIN is offered");
 	is_str(S.pass, "other-mail-pass-777", "password from password_env");
@@ -589,10 +616,10 @@ static void test_start_and_warning(void)
 	chs[2] = chan(BFS_NOTIFY_WEBHOOK, BFS_NOTIFY_ALL, url("/hook/x"));
 	is_int(bfs_notify_start(chs, 3, &s, &o, res), 0, "start sent");
 	ok(res[0] == 0 && res[1] == BFS_NOTIFY_SKIPPED &&
-	   res[2] == BFS_NOTIFY_SKIPPED, "start: only ping at level all");
+	       res[2] == BFS_NOTIFY_SKIPPED,
+	   "start: only ping at level all");
 	r = http_find(&H, "/ping/a");
-	ok(r && !strcmp(r->path, "/ping/a/start") && !strcmp(r->method,
-							      "GET"),
+	ok(r && !strcmp(r->path, "/ping/a/start") && !strcmp(r->method, "GET"),
 	   "ping GET /start");
 	is_int(H.n, 1, "one start request");
 
@@ -616,8 +643,8 @@ static void test_retries(void)
 {
 	struct bfs_run_summary s = summary(BFS_RUN_FAILED);
 	struct bfs_notify_opts o = opts();
-	struct bfs_notify_channel ch = chan(BFS_NOTIFY_WEBHOOK,
-					    BFS_NOTIFY_ALL, url("/r/" TOKEN));
+	struct bfs_notify_channel ch =
+	    chan(BFS_NOTIFY_WEBHOOK, BFS_NOTIFY_ALL, url("/r/" TOKEN));
 	int64_t t0;
 	char dead[64];
 	int res;
@@ -655,6 +682,23 @@ static void test_retries(void)
 	is_int(res, -ECONNREFUSED, "dead receiver: -ECONNREFUSED");
 	ok(bfs_mono_ns() - t0 < 3000000000LL, "dead receiver: no hang");
 
+	/* A receiver that never answers: the total timeout ends each try. */
+	{
+		int port, mfd = mute_listener(&port);
+
+		snprintf(dead, sizeof(dead), "http://127.0.0.1:%d/mute", port);
+		ch.url = dead;
+		o.tries = 2;
+		o.timeout_ms = 300;
+		t0 = bfs_mono_ns();
+		bfs_notify_send(&ch, 1, &s, &o, &res);
+		is_int(res, -ETIMEDOUT, "mute receiver: -ETIMEDOUT");
+		ok(bfs_mono_ns() - t0 < 2000000000LL,
+		   "mute receiver: bounded by the timeout (2 x 300 ms)");
+		close(mfd);
+		o = opts();
+	}
+
 	ch = mail_chan(BFS_NOTIFY_ALL);
 	snprintf(dead, sizeof(dead), "smtp://127.0.0.1:%d", dead_port());
 	ch.smtp = dead;
@@ -691,7 +735,8 @@ static void test_log_secrets(FILE *log)
 	n = fread(buf, 1, sizeof(buf) - 1, log);
 	buf[n] = '\0';
 	ok(n > 0 && strstr(buf, "cannot send webhook to "
-			   "'http://127.0.0.1:"), "failures were logged");
+				"'http://127.0.0.1:"),
+	   "failures were logged");
 	ok(strstr(buf, "/dead/") == NULL && strstr(buf, "/r/") == NULL,
 	   "urls logged without their path");
 	is_int(leak_check("log", buf, false), 0, "no secret in any log line");
@@ -702,7 +747,7 @@ static void test_log_secrets(FILE *log)
 int main(void)
 {
 	FILE *log;
-	int fd;
+	int fd, saved_stderr = dup(2);
 
 	/* No proxy may stand between us and loopback. */
 	unsetenv("http_proxy");
@@ -736,6 +781,9 @@ int main(void)
 	http_stop(&H);
 	smtp_stop(&S);
 	fclose(log);
+	/* Sanitizer reports must reach the real stderr. */
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
 	curl_global_cleanup();
 	return tap_done();
 }
