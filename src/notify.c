@@ -306,8 +306,9 @@ void notify_log(const struct notify_ctx *c, int level, const char *fmt, ...)
 	free(clean);
 }
 
-/* Every part of a channel URL that may be a token: user, password, path,
- * query, and each long path segment. */
+/* Every part of a channel URL that may be a token: user, password, the
+ * path and query as wholes (when >= 8 bytes: "/api" is no token), each
+ * path segment and query value of 16 bytes or more. */
 static int add_url_secrets(struct bfs_redactor *r, const char *url)
 {
 	static const CURLUPart parts[] = {CURLUPART_USER, CURLUPART_PASSWORD,
@@ -321,17 +322,27 @@ static int add_url_secrets(struct bfs_redactor *r, const char *url)
 	    curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME))
 		goto out;
 	for (size_t i = 0; i < BFS_ARRAY_SIZE(parts) && rc == 0; i++) {
-		char *v = NULL, *seg, *save = NULL;
+		bool whole = parts[i] == CURLUPART_USER ||
+			     parts[i] == CURLUPART_PASSWORD;
+		const char *sep = parts[i] == CURLUPART_PATH ? "/" : "&";
+		char *v = NULL, *seg, *save = NULL, *eq;
 
 		if (curl_url_get(u, parts[i], &v, 0) || !v)
 			continue;
-		if (strcmp(v, "/"))
+		if (whole || strlen(v) >= 8)
 			rc = bfs_redactor_add(r, v);
-		if (parts[i] == CURLUPART_PATH)
-			for (seg = strtok_r(v, "/", &save); seg && rc == 0;
-			     seg = strtok_r(NULL, "/", &save))
-				if (strlen(seg) >= 16)
-					rc = bfs_redactor_add(r, seg);
+		if (whole)
+			goto next;
+		for (seg = strtok_r(v, sep, &save); seg && rc == 0;
+		     seg = strtok_r(NULL, sep, &save)) {
+			eq = parts[i] == CURLUPART_QUERY ? strchr(seg, '=')
+							 : NULL;
+			if (eq)
+				seg = eq + 1;
+			if (strlen(seg) >= 16)
+				rc = bfs_redactor_add(r, seg);
+		}
+	next:
 		curl_free(v);
 	}
 out:
