@@ -673,6 +673,23 @@ static void test_retries(void)
 	bfs_notify_send(&ch, 1, &s, &o, &res);
 	is_int(H.n, 1, "a 404 is not retried");
 
+	http_reset(&H, 10, 302);
+	bfs_notify_send(&ch, 1, &s, &o, &res);
+	ok(res < 0 && H.n == 1, "a redirect is neither followed nor retried");
+
+	/* A summary without a job name still sends, as "-". */
+	{
+		struct bfs_run_summary anon = s;
+		struct req *r;
+
+		anon.job = NULL;
+		http_reset(&H, 0, 0);
+		bfs_notify_send(&ch, 1, &anon, &o, &res);
+		r = http_find(&H, "/r/");
+		ok(res == 0 && r && strstr(r->body, "\"job\":\"-\""),
+		   "summary without a job name");
+	}
+
 	o.tries = 5;
 	http_reset(&H, 4, 429);
 	is_int(bfs_notify_send(&ch, 1, &s, &o, &res), 0,
