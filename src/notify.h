@@ -38,7 +38,7 @@ enum bfs_run_status {
 };
 
 /* What one run did.  All strings are borrowed, UTF-8, may be NULL (then
- * omitted / null in the JSON).  Numbers are plain counts. */
+ * null in the JSON, "-" in texts).  Numbers are plain counts. */
 struct bfs_run_summary {
 	const char *job;       /* job name */
 	const char *backup_id; /* NULL when no backup was written */
