@@ -304,6 +304,68 @@ int bfs_ret_policy_parse_option(struct bfs_ret_policy *p, const char *name,
 			   "option", name ? name : "");
 }
 
+int bfs_ret_policy_describe(const struct bfs_ret_policy *p,
+			    struct bfs_buf *out)
+{
+	static const char *const what[1 + BFS_RET_NBUCKETS] = {
+		"latest", "hourly", "daily", "weekly", "monthly", "yearly"
+	};
+	char dur[64];
+	size_t start = out->len;
+	bool any = false;
+	int rc = bfs_buf_printf(out, "keep ");
+
+	for (int i = 0; rc == 0 && i < 1 + BFS_RET_NBUCKETS; i++) {
+		int c = i ? p->count[i - 1] : p->last;
+
+		if (c > 0)
+			rc = bfs_buf_printf(out, "%s%d %s", any ? ", " : "",
+					    c, what[i]);
+		else if (c == -1)
+			rc = bfs_buf_printf(out, "%sall %s", any ? ", " : "",
+					    what[i]);
+		any |= c > 0 || c == -1;
+	}
+	if (rc == 0 && any)
+		rc = bfs_buf_printf(out, " snapshots");
+	for (int b = 0; rc == 0 && b < BFS_RET_NBUCKETS; b++) {
+		if (bfs_ret_duration_zero(&p->within_bucket[b]))
+			continue;
+		bfs_ret_duration_format(&p->within_bucket[b], dur,
+					sizeof(dur));
+		rc = bfs_buf_printf(out, "%s%s snapshots within %s",
+				    any ? ", " : "", bucket_names[b], dur);
+		any = true;
+	}
+	if (rc == 0 && p->nkeep_tags) {
+		rc = bfs_buf_printf(out, "%sall snapshots with tags [",
+				    any ? " and " : "");
+		for (size_t l = 0; rc == 0 && l < p->nkeep_tags; l++) {
+			rc = bfs_buf_printf(out, "%s[", l ? " " : "");
+			for (size_t t = 0;
+			     rc == 0 && t < p->keep_tags[l].ntags; t++)
+				rc = bfs_buf_printf(out, "%s%s", t ? ", " : "",
+						    p->keep_tags[l].tags[t]);
+			if (rc == 0)
+				rc = bfs_buf_printf(out, "]");
+		}
+		if (rc == 0)
+			rc = bfs_buf_printf(out, "]");
+		any = true;
+	}
+	if (rc == 0 && !bfs_ret_duration_zero(&p->within)) {
+		bfs_ret_duration_format(&p->within, dur, sizeof(dur));
+		rc = bfs_buf_printf(out, "%sall snapshots within %s of the "
+				    "newest", any ? " and " : "", dur);
+		any = true;
+	}
+	if (rc == 0 && !any) {
+		out->len = start;
+		rc = bfs_buf_printf(out, "remove");
+	}
+	return rc;
+}
+
 /* ------------------------------------------------------------ tags */
 
 static bool item_has_tag(const struct bfs_ret_item *it, const char *tag)

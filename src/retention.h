@@ -83,6 +83,15 @@ void bfs_ret_policy_fini(struct bfs_ret_policy *p);
  * restic's ExpirePolicy.Empty(). */
 bool bfs_ret_policy_empty(const struct bfs_ret_policy *p);
 
+/* restic's "Applying Policy: ..." text (ExpirePolicy.String()), appended
+ * to out: "keep 7 daily, 4 weekly snapshots, daily snapshots within 30d
+ * and all snapshots with tags [[a, b]] and all snapshots within 1y of the
+ * newest", "keep all daily snapshots", or "remove" for an empty policy.
+ * Returns 0 or -ENOMEM. */
+struct bfs_buf;
+int bfs_ret_policy_describe(const struct bfs_ret_policy *p,
+			    struct bfs_buf *out);
+
 /* Set one rule from a command-line or job-file option.  name is the
  * option with or without the leading "--": keep-last, keep-hourly,
  * keep-daily, keep-weekly, keep-monthly, keep-yearly (value: N >= 0,

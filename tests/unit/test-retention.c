@@ -473,6 +473,34 @@ static void test_parse_errors(void)
 	bfs_ret_policy_fini(&p);
 	ok(bfs_ret_policy_empty(&p), "fini resets");
 
+	{
+		static const char *const desc[][2] = {
+			{ "--keep-daily 7 --keep-weekly 4",
+			  "keep 7 daily, 4 weekly snapshots" },
+			{ "--keep-last -1 --keep-within-daily 30d --keep-tag a,b "
+			  "--keep-tag c --keep-within 1y",
+			  "keep all latest snapshots, daily snapshots within "
+			  "30d and all snapshots with tags [[a, b] [c]] and all "
+			  "snapshots within 1y of the newest" },
+			{ "--keep-within 2d",
+			  "keep all snapshots within 2d of the newest" },
+			{ "--keep-within-hourly 1h --keep-yearly 1",
+			  "keep 1 yearly snapshots, hourly snapshots within 1h" },
+			{ "", "remove" },
+		};
+
+		for (size_t i = 0; i < sizeof(desc) / sizeof(desc[0]); i++) {
+			struct bfs_buf b = { 0 };
+
+			pol(&p, desc[i][0]);
+			ok(bfs_ret_policy_describe(&p, &b) == 0, "describe");
+			is_str(b.len ? (char *)b.data : "", desc[i][1],
+			       "describe '%s'", desc[i][0]);
+			bfs_buf_free(&b);
+		}
+		bfs_ret_policy_fini(&p);
+	}
+
 	d = (struct bfs_ret_duration){ 2, 5, 7, 3 };
 	bfs_ret_duration_format(&d, buf, sizeof(buf));
 	is_str(buf, "2y5m7d3h", "format 2y5m7d3h");
