@@ -89,10 +89,14 @@ static int parse_count(const char *opt, const char *v, int *out,
 	*out = neg ? -(int)n : (int)n;
 	return 0;
 bad:
+	if (!*q)
+		return bfs_err_set(err, -EINVAL, "option --%s: \"%.32s\" is "
+				   "not a count: digits expected after the "
+				   "sign", opt, v);
 	return bfs_err_set(err, -EINVAL, "option --%s: \"%.32s\" is not a "
 			   "count: position %zu is '%c' (expected N >= 0 or "
 			   "\"unlimited\")", opt, v, (size_t)(q - v) + 1,
-			   *q ? *q : ' ');
+			   isprint((unsigned char)*q) ? *q : '?');
 }
 
 int bfs_ret_duration_parse(const char *s, struct bfs_ret_duration *d,

@@ -434,6 +434,7 @@ static void test_parse_errors(void)
 		{ "--keep-daily", "abc", "position 1 is 'a'" },
 		{ "--keep-daily", "7x", "position 2 is 'x'" },
 		{ "--keep-daily", "", "needs a count" },
+		{ "--keep-daily", "-", "digits expected after the sign" },
 		{ "--keep-daily", NULL, "needs a count" },
 		{ "--keep-last", "99999999999", "too large" },
 		{ "--keep-within", "5", "no unit found after number 5" },
