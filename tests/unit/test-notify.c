@@ -4,6 +4,7 @@
  * requests) and an SMTP sink thread (EHLO, AUTH PLAIN/LOGIN, MAIL, RCPT,
  * DATA, QUIT; no STARTTLS).  stderr (the log) is captured to a file and
  * searched for secrets at the end. */
+/* automake: SOURCES tests/unit/notify-sinks.c tests/unit/notify-sinks.h */
 #include "config.h"
 
 #include <cJSON.h>
