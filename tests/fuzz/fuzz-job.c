@@ -2,11 +2,9 @@
  * parser over arbitrary bytes.  Every parsed schedule is also asked for
  * its next runs and its systemd form.
  *
- * Not in scripts/fuzz yet: the job parser checks each source with
- * bfs_source_dest, which pulls in the whole core (writer, sources) and
- * the catalog's symbols.  By hand: compile src/*.c with clang
- * -fsanitize=fuzzer-no-link,address,undefined, link this file with them,
- * stub the catalog functions, and seed it with the example of doc/JOBS.md.
+ * scripts/fuzz builds it (target "job") from every source of src/ and
+ * catalog/: the job parser checks each source with bfs_source_dest, which
+ * pulls in the engine.  Seed it with the example of doc/JOBS.md.
  * 1.5 million runs found nothing (November 2026). */
 #include "config.h"
 
