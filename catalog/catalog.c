@@ -45,129 +45,128 @@
 #include "catalog/catalog_int.h"
 
 static const char cat_schema[] =
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-	"CREATE TABLE backups("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" name TEXT NOT NULL UNIQUE,"
-	" time_ns INTEGER NOT NULL,"
-	" host TEXT NOT NULL,"
-	" tags_json TEXT NOT NULL,"
-	" header_json TEXT NOT NULL,"
-	" partial INTEGER NOT NULL,"
-	" root INTEGER NOT NULL,"
-	" n_entries INTEGER NOT NULL, n_files INTEGER NOT NULL,"
-	" n_dirs INTEGER NOT NULL, bytes INTEGER NOT NULL,"
-	" chunks INTEGER NOT NULL, new_chunks INTEGER NOT NULL,"
-	" new_bytes INTEGER NOT NULL, stored_bytes INTEGER NOT NULL,"
-	" errors INTEGER NOT NULL, duration_ns INTEGER NOT NULL,"
-	" manifest_size INTEGER NOT NULL,"
-	" ingested_ns INTEGER NOT NULL);"
-	"CREATE INDEX backups_time ON backups(time_ns, name);"
-	"CREATE TABLE backup_sources(key TEXT NOT NULL,"
-	" backup INTEGER NOT NULL, PRIMARY KEY(key, backup)) WITHOUT ROWID;"
-	"CREATE INDEX backup_sources_backup ON backup_sources(backup);"
-	"CREATE TABLE entries("
-	" id INTEGER PRIMARY KEY,"
-	" backup INTEGER NOT NULL,"
-	" parent INTEGER NOT NULL,"
-	" name BLOB NOT NULL,"
-	" type INTEGER NOT NULL,"
-	" mode INTEGER NOT NULL,"
-	" uid INTEGER NOT NULL,"
-	" gid INTEGER NOT NULL,"
-	" user BLOB,"
-	" grp BLOB,"
-	" mtime_ns INTEGER NOT NULL,"
-	" ctime_ns INTEGER NOT NULL,"
-	" ino INTEGER NOT NULL,"
-	" size INTEGER NOT NULL,"
-	" rdev INTEGER NOT NULL,"
-	" target BLOB,"
-	" link_id INTEGER NOT NULL,"
-	" nlink INTEGER NOT NULL,"
-	" error BLOB,"
-	" sparse INTEGER NOT NULL,"
-	" nchunks INTEGER NOT NULL,"
-	" chunks BLOB);"
-	"CREATE UNIQUE INDEX entries_parent_name ON entries(parent, name)"
-	" WHERE parent <> 0;"
-	"CREATE INDEX entries_parent ON entries(parent);"
-	"CREATE INDEX entries_backup ON entries(backup);"
-	"CREATE TABLE chunk_loc(hash BLOB PRIMARY KEY, pack BLOB NOT NULL,"
-	" pack_off INTEGER NOT NULL, clen INTEGER NOT NULL,"
-	" len INTEGER NOT NULL) WITHOUT ROWID;";
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "CREATE TABLE backups("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " name TEXT NOT NULL UNIQUE,"
+    " time_ns INTEGER NOT NULL,"
+    " host TEXT NOT NULL,"
+    " tags_json TEXT NOT NULL,"
+    " header_json TEXT NOT NULL,"
+    " partial INTEGER NOT NULL,"
+    " root INTEGER NOT NULL,"
+    " n_entries INTEGER NOT NULL, n_files INTEGER NOT NULL,"
+    " n_dirs INTEGER NOT NULL, bytes INTEGER NOT NULL,"
+    " chunks INTEGER NOT NULL, new_chunks INTEGER NOT NULL,"
+    " new_bytes INTEGER NOT NULL, stored_bytes INTEGER NOT NULL,"
+    " errors INTEGER NOT NULL, duration_ns INTEGER NOT NULL,"
+    " manifest_size INTEGER NOT NULL,"
+    " ingested_ns INTEGER NOT NULL);"
+    "CREATE INDEX backups_time ON backups(time_ns, name);"
+    "CREATE TABLE backup_sources(key TEXT NOT NULL,"
+    " backup INTEGER NOT NULL, PRIMARY KEY(key, backup)) WITHOUT ROWID;"
+    "CREATE INDEX backup_sources_backup ON backup_sources(backup);"
+    "CREATE TABLE entries("
+    " id INTEGER PRIMARY KEY,"
+    " backup INTEGER NOT NULL,"
+    " parent INTEGER NOT NULL,"
+    " name BLOB NOT NULL,"
+    " type INTEGER NOT NULL,"
+    " mode INTEGER NOT NULL,"
+    " uid INTEGER NOT NULL,"
+    " gid INTEGER NOT NULL,"
+    " user BLOB,"
+    " grp BLOB,"
+    " mtime_ns INTEGER NOT NULL,"
+    " ctime_ns INTEGER NOT NULL,"
+    " ino INTEGER NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " rdev INTEGER NOT NULL,"
+    " target BLOB,"
+    " link_id INTEGER NOT NULL,"
+    " nlink INTEGER NOT NULL,"
+    " error BLOB,"
+    " sparse INTEGER NOT NULL,"
+    " nchunks INTEGER NOT NULL,"
+    " chunks BLOB);"
+    "CREATE UNIQUE INDEX entries_parent_name ON entries(parent, name)"
+    " WHERE parent <> 0;"
+    "CREATE INDEX entries_parent ON entries(parent);"
+    "CREATE INDEX entries_backup ON entries(backup);"
+    "CREATE TABLE chunk_loc(hash BLOB PRIMARY KEY, pack BLOB NOT NULL,"
+    " pack_off INTEGER NOT NULL, clen INTEGER NOT NULL,"
+    " len INTEGER NOT NULL) WITHOUT ROWID;";
 
-#define BACKUP_COLS                                                        \
-	"id, name, time_ns, host, tags_json, header_json, partial, root, " \
-	"n_entries, n_files, n_dirs, bytes, chunks, new_chunks, new_bytes, " \
+#define BACKUP_COLS                                                            \
+	"id, name, time_ns, host, tags_json, header_json, partial, root, "     \
+	"n_entries, n_files, n_dirs, bytes, chunks, new_chunks, new_bytes, "   \
 	"stored_bytes, errors, duration_ns"
-#define ENTRY_COLS                                                         \
-	"id, backup, parent, name, type, mode, uid, gid, user, grp, "      \
-	"mtime_ns, ctime_ns, ino, size, rdev, target, link_id, nlink, "    \
+#define ENTRY_COLS                                                             \
+	"id, backup, parent, name, type, mode, uid, gid, user, grp, "          \
+	"mtime_ns, ctime_ns, ino, size, rdev, target, link_id, nlink, "        \
 	"error, sparse, nchunks"
 
 static const char *const cat_sql[CAT_ST_COUNT] = {
-	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-	[ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value)"
-			" VALUES(?1, ?2)",
-	[ST_BACKUP_LIST] = "SELECT " BACKUP_COLS
-			   " FROM backups ORDER BY time_ns, name",
-	[ST_BACKUP_FIND] = "SELECT " BACKUP_COLS
-			   " FROM backups WHERE name = ?1",
-	[ST_BACKUP_LATEST] = "SELECT " BACKUP_COLS " FROM backups"
-			     " ORDER BY time_ns DESC, name DESC LIMIT 1",
-	[ST_BACKUP_NAMES] = "SELECT name FROM backups",
-	[ST_BACKUP_ID] = "SELECT id FROM backups WHERE name = ?1",
-	[ST_BACKUP_INSERT] =
-		"INSERT INTO backups(name, time_ns, host, tags_json,"
-		" header_json, partial, root, n_entries, n_files, n_dirs,"
-		" bytes, chunks, new_chunks, new_bytes, stored_bytes, errors,"
-		" duration_ns, manifest_size, ingested_ns) VALUES(?1, ?2, ?3,"
-		" ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-		" ?17, ?18, ?19)",
-	[ST_BACKUP_DELETE] = "DELETE FROM backups WHERE id = ?1",
-	[ST_SOURCE_INSERT] = "INSERT OR IGNORE INTO backup_sources(key, backup)"
-			     " VALUES(?1, ?2)",
-	[ST_SOURCE_DELETE] = "DELETE FROM backup_sources WHERE backup = ?1",
-	[ST_PREV_SOURCE] = "SELECT b.root FROM backup_sources s"
-			   " JOIN backups b ON b.id = s.backup"
-			   " WHERE s.key = ?1"
-			   " ORDER BY b.time_ns DESC, b.name DESC LIMIT 1",
-	[ST_ENTRY_GET] = "SELECT " ENTRY_COLS " FROM entries WHERE id = ?1",
-	[ST_ENTRY_LOOKUP] = "SELECT " ENTRY_COLS " FROM entries"
-			    " WHERE parent = ?1 AND name = ?2"
-			    " AND parent <> 0",
-	[ST_ENTRY_READDIR] = "SELECT " ENTRY_COLS
-			     " FROM entries INDEXED BY entries_parent"
-			     " WHERE parent = ?1 AND id > ?2"
-			     " ORDER BY id LIMIT ?3",
-	[ST_ENTRY_CHUNKS] = "SELECT type, link_id, nchunks, chunks"
-			    " FROM entries WHERE id = ?1",
-	[ST_ENTRY_INSERT] =
-		"INSERT INTO entries(id, backup, parent, name, type, mode, uid,"
-		" gid, user, grp, mtime_ns, ctime_ns, ino, size, rdev, target,"
-		" link_id, nlink, error, sparse, nchunks, chunks) VALUES(?1,"
-		" ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-		" ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
-	[ST_ENTRY_UPDATE_DIR] =
-		"UPDATE entries SET mode = ?2, uid = ?3, gid = ?4, user = ?5,"
-		" grp = ?6, mtime_ns = ?7, ctime_ns = ?8, ino = ?9,"
-		" error = ?10 WHERE id = ?1",
-	[ST_ENTRY_NLINK_SET] = "UPDATE entries SET nlink = ?2 WHERE id = ?1",
-	[ST_ENTRY_NLINK_INC] = "UPDATE entries SET nlink = nlink + 1"
-			       " WHERE id = ?1",
-	[ST_ENTRY_NLINK_COPY] = "UPDATE entries SET nlink = (SELECT t.nlink"
-				" FROM entries t WHERE t.id = ?2)"
-				" WHERE id = ?1",
-	[ST_ENTRY_DELETE_BACKUP] = "DELETE FROM entries WHERE backup = ?1",
-	[ST_ENTRY_MAX_ID] = "SELECT max(id) FROM entries",
-	[ST_CHUNK_INSERT] = "INSERT OR IGNORE INTO chunk_loc(hash, pack,"
-			    " pack_off, clen, len) VALUES(?1, ?2, ?3, ?4, ?5)",
-	[ST_CHUNK_LOOKUP] = "SELECT pack, pack_off, clen, len FROM chunk_loc"
-			    " WHERE hash = ?1",
-	[ST_BEGIN] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value)"
+		    " VALUES(?1, ?2)",
+    [ST_BACKUP_LIST] =
+	"SELECT " BACKUP_COLS " FROM backups ORDER BY time_ns, name",
+    [ST_BACKUP_FIND] = "SELECT " BACKUP_COLS " FROM backups WHERE name = ?1",
+    [ST_BACKUP_LATEST] = "SELECT " BACKUP_COLS " FROM backups"
+			 " ORDER BY time_ns DESC, name DESC LIMIT 1",
+    [ST_BACKUP_NAMES] = "SELECT name FROM backups",
+    [ST_BACKUP_ID] = "SELECT id FROM backups WHERE name = ?1",
+    [ST_BACKUP_INSERT] =
+	"INSERT INTO backups(name, time_ns, host, tags_json,"
+	" header_json, partial, root, n_entries, n_files, n_dirs,"
+	" bytes, chunks, new_chunks, new_bytes, stored_bytes, errors,"
+	" duration_ns, manifest_size, ingested_ns) VALUES(?1, ?2, ?3,"
+	" ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+	" ?17, ?18, ?19)",
+    [ST_BACKUP_DELETE] = "DELETE FROM backups WHERE id = ?1",
+    [ST_SOURCE_INSERT] = "INSERT OR IGNORE INTO backup_sources(key, backup)"
+			 " VALUES(?1, ?2)",
+    [ST_SOURCE_DELETE] = "DELETE FROM backup_sources WHERE backup = ?1",
+    [ST_PREV_SOURCE] = "SELECT b.root FROM backup_sources s"
+		       " JOIN backups b ON b.id = s.backup"
+		       " WHERE s.key = ?1"
+		       " ORDER BY b.time_ns DESC, b.name DESC LIMIT 1",
+    [ST_ENTRY_GET] = "SELECT " ENTRY_COLS " FROM entries WHERE id = ?1",
+    [ST_ENTRY_LOOKUP] = "SELECT " ENTRY_COLS " FROM entries"
+			" WHERE parent = ?1 AND name = ?2"
+			" AND parent <> 0",
+    [ST_ENTRY_READDIR] =
+	"SELECT " ENTRY_COLS " FROM entries INDEXED BY entries_parent"
+	" WHERE parent = ?1 AND id > ?2"
+	" ORDER BY id LIMIT ?3",
+    [ST_ENTRY_CHUNKS] = "SELECT type, link_id, nchunks, chunks"
+			" FROM entries WHERE id = ?1",
+    [ST_ENTRY_INSERT] =
+	"INSERT INTO entries(id, backup, parent, name, type, mode, uid,"
+	" gid, user, grp, mtime_ns, ctime_ns, ino, size, rdev, target,"
+	" link_id, nlink, error, sparse, nchunks, chunks) VALUES(?1,"
+	" ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+	" ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+    [ST_ENTRY_UPDATE_DIR] =
+	"UPDATE entries SET mode = ?2, uid = ?3, gid = ?4, user = ?5,"
+	" grp = ?6, mtime_ns = ?7, ctime_ns = ?8, ino = ?9,"
+	" error = ?10 WHERE id = ?1",
+    [ST_ENTRY_NLINK_SET] = "UPDATE entries SET nlink = ?2 WHERE id = ?1",
+    [ST_ENTRY_NLINK_INC] = "UPDATE entries SET nlink = nlink + 1"
+			   " WHERE id = ?1",
+    [ST_ENTRY_NLINK_COPY] = "UPDATE entries SET nlink = (SELECT t.nlink"
+			    " FROM entries t WHERE t.id = ?2)"
+			    " WHERE id = ?1",
+    [ST_ENTRY_DELETE_BACKUP] = "DELETE FROM entries WHERE backup = ?1",
+    [ST_ENTRY_MAX_ID] = "SELECT max(id) FROM entries",
+    [ST_CHUNK_INSERT] = "INSERT OR IGNORE INTO chunk_loc(hash, pack,"
+			" pack_off, clen, len) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_CHUNK_LOOKUP] = "SELECT pack, pack_off, clen, len FROM chunk_loc"
+			" WHERE hash = ?1",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
 };
 
 int cat_sqlerr(struct bfs_catalog *c, int rc, struct bfs_err *err,
@@ -189,8 +188,8 @@ int cat_sqlerr(struct bfs_catalog *c, int rc, struct bfs_err *err,
 		code = -EUCLEAN;
 		break;
 	case SQLITE_CANTOPEN:
-		code = c->db && sqlite3_system_errno(c->db) == ENOENT ?
-			-ENOENT : -EACCES;
+		code = c->db && sqlite3_system_errno(c->db) == ENOENT ? -ENOENT
+								      : -EACCES;
 		break;
 	case SQLITE_FULL:
 		code = -ENOSPC;
@@ -337,8 +336,8 @@ int cat_meta_set_int(struct bfs_catalog *c, const char *key, int64_t v,
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, v);
 	rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE ? 0 : cat_sqlerr(c, rc, err,
-						"cannot write meta");
+	rc =
+	    rc == SQLITE_DONE ? 0 : cat_sqlerr(c, rc, err, "cannot write meta");
 	cat_stmt_put(c, ST_META_SET, st);
 	return rc;
 }
@@ -355,8 +354,8 @@ int cat_bump_generation(struct bfs_catalog *c, struct bfs_err *err)
 }
 
 /* Run SQL text once (pragmas, schema). */
-static int cat_exec(struct bfs_catalog *c, const char *sql,
-		    struct bfs_err *err, const char *what)
+static int cat_exec(struct bfs_catalog *c, const char *sql, struct bfs_err *err,
+		    const char *what)
 {
 	int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
 
@@ -364,8 +363,8 @@ static int cat_exec(struct bfs_catalog *c, const char *sql,
 }
 
 /* A one-row, one-column integer query run once (PRAGMA user_version). */
-static int cat_query_int(struct bfs_catalog *c, const char *sql,
-			 int64_t *v, struct bfs_err *err)
+static int cat_query_int(struct bfs_catalog *c, const char *sql, int64_t *v,
+			 struct bfs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -408,7 +407,8 @@ static int cat_create_schema(struct bfs_catalog *c, struct bfs_err *err)
 	if (ntables) {
 		rc = bfs_err_set(err, -EINVAL,
 				 "'%s' is not a backupfs catalog (an SQLite"
-				 " database with other tables)", c->path);
+				 " database with other tables)",
+				 c->path);
 		goto out_end;
 	}
 	rc = cat_exec(c, cat_schema, err, "cannot create the schema");
@@ -416,7 +416,8 @@ static int cat_create_schema(struct bfs_catalog *c, struct bfs_err *err)
 		goto out_end;
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO meta(key, value) VALUES('repo_id', '%s'),"
-		 " ('next_entry_id', 1), ('generation', 0)", c->repo_id);
+		 " ('next_entry_id', 1), ('generation', 0)",
+		 c->repo_id);
 	rc = cat_exec(c, sql, err, "cannot initialise the catalog");
 	if (rc)
 		goto out_end;
@@ -449,8 +450,8 @@ static int cat_check_repo(struct bfs_catalog *c, struct bfs_err *err)
 		else if (strcmp((const char *)v, c->repo_id) != 0)
 			rc = bfs_err_set(err, -EINVAL,
 					 "catalog '%s' belongs to repository"
-					 " %.100s, not %s", c->path,
-					 (const char *)v, c->repo_id);
+					 " %.100s, not %s",
+					 c->path, (const char *)v, c->repo_id);
 		else
 			rc = 0;
 	} else if (rc == SQLITE_DONE) {
@@ -507,8 +508,8 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 	snprintf(c->repo_id, sizeof(c->repo_id), "%s", repo_id);
 	c->readonly = readonly;
 	flags = SQLITE_OPEN_NOMUTEX |
-		(readonly ? SQLITE_OPEN_READONLY :
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+		(readonly ? SQLITE_OPEN_READONLY
+			  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	rc = sqlite3_open_v2(path, &c->db, flags, NULL);
 	if (rc != SQLITE_OK) {
 		rc = cat_sqlerr(c, rc, err, "cannot open");
@@ -516,9 +517,11 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 	}
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_timeout(c->db, CAT_BUSY_TIMEOUT_MS);
-	rc = cat_exec(c, "PRAGMA synchronous = NORMAL;"
+	rc = cat_exec(c,
+		      "PRAGMA synchronous = NORMAL;"
 		      " PRAGMA cache_size = -32768;"
-		      " PRAGMA temp_store = MEMORY", err, "cannot configure");
+		      " PRAGMA temp_store = MEMORY",
+		      err, "cannot configure");
 	if (rc)
 		goto out_free;
 	if (!readonly) {
@@ -527,8 +530,8 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		 * handler, when another process is creating the same catalog
 		 * (a mount and a backup started together): retry within the
 		 * busy timeout. */
-		int64_t deadline = bfs_mono_ns() +
-				   (int64_t)CAT_BUSY_TIMEOUT_MS * 1000000;
+		int64_t deadline =
+		    bfs_mono_ns() + (int64_t)CAT_BUSY_TIMEOUT_MS * 1000000;
 
 		for (;;) {
 			rc = cat_exec(c, "PRAGMA journal_mode = WAL", err,
@@ -547,7 +550,8 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		if (readonly) {
 			rc = bfs_err_set(err, -ENOENT,
 					 "catalog '%s' is empty (never"
-					 " synced)", path);
+					 " synced)",
+					 path);
 			goto out_free;
 		}
 		rc = cat_create_schema(c, err);
@@ -561,8 +565,8 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		rc = bfs_err_set(err, -EPROTO,
 				 "catalog '%s' has schema version %lld, this"
 				 " backupfs reads version %d (remove the file"
-				 " to rebuild it)", path, (long long)v,
-				 CAT_SCHEMA_VERSION);
+				 " to rebuild it)",
+				 path, (long long)v, CAT_SCHEMA_VERSION);
 		goto out_free;
 	}
 	rc = cat_check_repo(c, err);

@@ -37,7 +37,7 @@ int bfs_catalog_default_path(const char *repo_id, char **out,
  * creating or migrating. */
 int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		     struct bfs_catalog **out, struct bfs_err *err);
-void bfs_catalog_close(struct bfs_catalog *c);   /* NULL ok */
+void bfs_catalog_close(struct bfs_catalog *c); /* NULL ok */
 
 struct bfs_sync_stats {
 	unsigned added, removed, unchanged;
@@ -64,11 +64,11 @@ struct bfs_backup_info {
 	char name[129];
 	int64_t time_ns;
 	char host[256];
-	char *tags_json;          /* JSON array text, owned (free with
-				     bfs_backup_info_clear) */
-	char *header_json;        /* line 1 of the manifest, owned */
+	char *tags_json;   /* JSON array text, owned (free with
+			      bfs_backup_info_clear) */
+	char *header_json; /* line 1 of the manifest, owned */
 	bool partial;
-	int64_t root;             /* entry id of the backup's root dir */
+	int64_t root; /* entry id of the backup's root dir */
 	struct bfs_backup_stats stats;
 };
 void bfs_backup_info_clear(struct bfs_backup_info *b);
@@ -86,12 +86,12 @@ int bfs_catalog_generation(struct bfs_catalog *c, int64_t *gen);
 
 /* One entry as stored.  Strings owned; bfs_cat_entry_clear frees. */
 struct bfs_cat_entry {
-	int64_t id;               /* stable inode-like id */
-	int64_t backup;           /* backups.rowid */
-	int64_t parent;           /* 0 for a backup root */
-	struct bfs_entry e;       /* e.path is the NAME only (last component) */
-	uint32_t nlink;           /* dirs: 2 + subdirs; files: links in backup */
-	int64_t link_id;          /* hardlink: id of the entry carrying data, 0 */
+	int64_t id;	    /* stable inode-like id */
+	int64_t backup;	    /* backups.rowid */
+	int64_t parent;	    /* 0 for a backup root */
+	struct bfs_entry e; /* e.path is the NAME only (last component) */
+	uint32_t nlink;	    /* dirs: 2 + subdirs; files: links in backup */
+	int64_t link_id;    /* hardlink: id of the entry carrying data, 0 */
 	uint64_t nchunks;
 };
 void bfs_cat_entry_clear(struct bfs_cat_entry *e);
@@ -100,8 +100,8 @@ void bfs_cat_entry_clear(struct bfs_cat_entry *e);
 int bfs_catalog_get(struct bfs_catalog *c, int64_t id,
 		    struct bfs_cat_entry *out, struct bfs_err *err);
 /* Child of dir `parent` named name[0..n).  -ENOENT if none. */
-int bfs_catalog_lookup(struct bfs_catalog *c, int64_t parent,
-		       const char *name, size_t n, struct bfs_cat_entry *out,
+int bfs_catalog_lookup(struct bfs_catalog *c, int64_t parent, const char *name,
+		       size_t n, struct bfs_cat_entry *out,
 		       struct bfs_err *err);
 /* Entry at path ("a/b/c", "" = root) inside backup root `root`. */
 int bfs_catalog_lookup_path(struct bfs_catalog *c, int64_t root,

@@ -18,12 +18,12 @@
 #include "src/index.h"
 
 struct cat_index {
-	struct bfs_index idx;       /* idx.ctx == this */
-	struct bfs_catalog *cat;    /* borrowed */
-	struct bfs_repo *repo;      /* borrowed */
-	pthread_mutex_t lock;       /* protects cat and the fields below */
-	char *key;                  /* last source key asked about, owned */
-	int64_t root;               /* its previous root; 0: none */
+	struct bfs_index idx;	 /* idx.ctx == this */
+	struct bfs_catalog *cat; /* borrowed */
+	struct bfs_repo *repo;	 /* borrowed */
+	pthread_mutex_t lock;	 /* protects cat and the fields below */
+	char *key;		 /* last source key asked about, owned */
+	int64_t root;		 /* its previous root; 0: none */
 };
 
 static int ci_chunk_find(void *ctx, const uint8_t hash[BFS_HASH_LEN],
@@ -55,8 +55,7 @@ static int ci_pack_present(void *ctx, const uint8_t pack[BFS_HASH_LEN])
 }
 
 /* Root of the newest backup of source_key (0: none), with the lock. */
-static int prev_root(struct cat_index *x, const char *source_key,
-		     int64_t *root)
+static int prev_root(struct cat_index *x, const char *source_key, int64_t *root)
 {
 	char *k;
 	int rc;
@@ -155,13 +154,13 @@ static void ci_destroy(void *ctx)
 }
 
 static const struct bfs_index_ops catalog_index_ops = {
-	.name = "catalog",
-	.chunk_find = ci_chunk_find,
-	.pack_present = ci_pack_present,
-	.prev_entry = ci_prev_entry,
-	.record = ci_record,
-	.has_backup = ci_has_backup,
-	.destroy = ci_destroy,
+    .name = "catalog",
+    .chunk_find = ci_chunk_find,
+    .pack_present = ci_pack_present,
+    .prev_entry = ci_prev_entry,
+    .record = ci_record,
+    .has_backup = ci_has_backup,
+    .destroy = ci_destroy,
 };
 
 int bfs_catalog_index_new(struct bfs_catalog *cat, struct bfs_repo *repo,

@@ -33,8 +33,8 @@
 
 struct pm_slot {
 	uint8_t key[PM_KEY];
-	int64_t id;        /* entry id (ids start at 1) */
-	uint64_t nsub;     /* subdirectories seen */
+	int64_t id;    /* entry id (ids start at 1) */
+	uint64_t nsub; /* subdirectories seen */
 };
 
 static void pm_key(uint8_t key[PM_KEY], const char *p, size_t n)
@@ -57,7 +57,7 @@ static struct pm_slot *pm_find(struct bfs_hmap *m, const char *p, size_t n)
 /* Add a path known to be absent.  Slot pointers die here. */
 static int pm_add(struct bfs_hmap *m, const char *p, size_t n, int64_t id)
 {
-	struct pm_slot s = { .id = id };
+	struct pm_slot s = {.id = id};
 	int rc;
 
 	pm_key(s.key, p, n);
@@ -69,14 +69,14 @@ static int pm_add(struct bfs_hmap *m, const char *p, size_t n, int64_t id)
 
 struct ingest {
 	struct bfs_catalog *c;
-	const char *key;            /* "manifests/<name>", for messages */
-	int64_t backup;             /* backups.id */
-	int64_t next_id;            /* next entry id */
+	const char *key; /* "manifests/<name>", for messages */
+	int64_t backup;	 /* backups.id */
+	int64_t next_id; /* next entry id */
 	int64_t root;
 	uint32_t root_uid, root_gid;
-	bool have_top;              /* saw a top-level entry */
-	struct bfs_hmap dirs;       /* directory path -> struct pm_slot */
-	int64_t *links;             /* pairs (link entry id, target id) */
+	bool have_top;	      /* saw a top-level entry */
+	struct bfs_hmap dirs; /* directory path -> struct pm_slot */
+	int64_t *links;	      /* pairs (link entry id, target id) */
 	size_t nlinks, caplinks;
 };
 
@@ -101,8 +101,8 @@ static int bind_str(sqlite3_stmt *st, int col, const char *s)
 }
 
 /* Path a/b/c -> parent "a/b" (len) and name "c". */
-static void split_path(const char *p, size_t n, size_t *plen,
-		       const char **name, size_t *nlen)
+static void split_path(const char *p, size_t n, size_t *plen, const char **name,
+		       size_t *nlen)
 {
 	const char *slash = memrchr(p, '/', n);
 
@@ -139,8 +139,9 @@ static int update_dir(struct ingest *g, int64_t id, const struct bfs_entry *e,
 	sqlite3_bind_int64(st, 9, (int64_t)e->ino);
 	bind_str(st, 10, e->error);
 	rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE ? 0 : cat_sqlerr(c, rc, err,
-						"cannot update a directory");
+	rc = rc == SQLITE_DONE
+		 ? 0
+		 : cat_sqlerr(c, rc, err, "cannot update a directory");
 	cat_stmt_put(c, ST_ENTRY_UPDATE_DIR, st);
 	return rc;
 }
@@ -174,8 +175,9 @@ static int exec_id(struct ingest *g, enum cat_st id, int64_t a, int64_t b,
 	sqlite3_bind_int64(st, 1, a);
 	sqlite3_bind_int64(st, 2, b);
 	rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE ? 0 : cat_sqlerr(g->c, rc, err,
-						"cannot update an entry");
+	rc = rc == SQLITE_DONE
+		 ? 0
+		 : cat_sqlerr(g->c, rc, err, "cannot update an entry");
 	cat_stmt_put(g->c, id, st);
 	return rc;
 }
@@ -253,7 +255,8 @@ static int ingest_entry(struct ingest *g, const struct bfs_entry *e,
 		ds = pm_find(&g->dirs, e->path, e->path_len);
 		if (ds) {
 			if (e->link || nchunks)
-				return corrupt(g, err, e, "a directory with"
+				return corrupt(g, err, e,
+					       "a directory with"
 					       " content");
 			return update_dir(g, ds->id, e, err);
 		}
@@ -261,7 +264,8 @@ static int ingest_entry(struct ingest *g, const struct bfs_entry *e,
 	if (e->link && type != BFS_T_FILE)
 		return corrupt(g, err, e, "a hardlink that is not a file");
 	if (nchunks && (type != BFS_T_FILE || e->link))
-		return corrupt(g, err, e, "chunks for an entry without"
+		return corrupt(g, err, e,
+			       "chunks for an entry without"
 			       " content");
 
 	if (e->link) {
@@ -270,7 +274,8 @@ static int ingest_entry(struct ingest *g, const struct bfs_entry *e,
 		split_path(e->link, e->link_len, &lplen, &lname, &lnlen);
 		ds = pm_find(&g->dirs, e->link, lplen);
 		if (!ds || !lnlen)
-			return corrupt(g, err, e, "hardlink to a missing"
+			return corrupt(g, err, e,
+				       "hardlink to a missing"
 				       " entry");
 		rc = cat_stmt_get(c, ST_ENTRY_LOOKUP, &lk, err);
 		if (rc)
@@ -307,7 +312,7 @@ static int ingest_entry(struct ingest *g, const struct bfs_entry *e,
 
 	id = g->next_id++;
 	if (type == BFS_T_DIR) {
-		ps->nsub++;            /* before pm_add moves slots */
+		ps->nsub++; /* before pm_add moves slots */
 		rc = pm_add(&g->dirs, e->path, e->path_len, id);
 		if (rc)
 			goto out_put;
@@ -364,8 +369,7 @@ out_put:
 	return rc;
 }
 
-static int insert_root(struct ingest *g, int64_t time_ns,
-		       struct bfs_err *err)
+static int insert_root(struct ingest *g, int64_t time_ns, struct bfs_err *err)
 {
 	struct bfs_catalog *c = g->c;
 	struct pm_slot *r = pm_find(&g->dirs, "", 0);
@@ -393,8 +397,8 @@ static int insert_root(struct ingest *g, int64_t time_ns,
 	sqlite3_bind_int(st, 20, 0);
 	sqlite3_bind_int64(st, 21, 0);
 	rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE ? 0 : cat_sqlerr(c, rc, err,
-						"cannot insert a root");
+	rc = rc == SQLITE_DONE ? 0
+			       : cat_sqlerr(c, rc, err, "cannot insert a root");
 	cat_stmt_put(c, ST_ENTRY_INSERT, st);
 	return rc;
 }
@@ -410,8 +414,8 @@ static int finish_nlinks(struct ingest *g, struct bfs_err *err)
 	while ((s = bfs_hmap_next(&g->dirs, &it))) {
 		if (!s->nsub || s->id == g->root)
 			continue;
-		rc = exec_id(g, ST_ENTRY_NLINK_SET, s->id,
-			     2 + (int64_t)s->nsub, err);
+		rc = exec_id(g, ST_ENTRY_NLINK_SET, s->id, 2 + (int64_t)s->nsub,
+			     err);
 		if (rc)
 			return rc;
 	}
@@ -483,8 +487,10 @@ static int insert_backup(struct ingest *g, const struct bfs_manifest_header *h,
 		g->backup = sqlite3_last_insert_rowid(c->db);
 		rc = 0;
 	} else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-		rc = bfs_err_set(err, -EEXIST, "backup '%s' is already in the"
-				 " catalog", name);
+		rc = bfs_err_set(err, -EEXIST,
+				 "backup '%s' is already in the"
+				 " catalog",
+				 name);
 	} else {
 		rc = cat_sqlerr(c, rc, err, "cannot insert a backup");
 	}
@@ -507,14 +513,17 @@ static int insert_sources(struct ingest *g, const char *sources_json,
 		return 0;
 	a = cJSON_Parse(sources_json);
 	if (!a || !cJSON_IsArray(a)) {
-		rc = bfs_err_set(err, -EUCLEAN, "manifest '%s': \"sources\" is"
-				 " not a JSON array", g->key);
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "manifest '%s': \"sources\" is"
+				 " not a JSON array",
+				 g->key);
 		goto out_delete;
 	}
 	rc = cat_stmt_get(c, ST_SOURCE_INSERT, &st, err);
 	if (rc)
 		goto out_delete;
-	cJSON_ArrayForEach(it, a) {
+	cJSON_ArrayForEach(it, a)
+	{
 		key = cJSON_GetObjectItemCaseSensitive(it, "key");
 		if (!cJSON_IsString(key) || !key->valuestring)
 			continue;
@@ -602,8 +611,10 @@ int bfs_catalog_ingest(struct bfs_catalog *c, const char *name,
 	}
 	h = bfs_manifest_reader_header(rd);
 	if (!h->id || strcmp(h->id, name) != 0) {
-		rc = bfs_err_set(err, -EUCLEAN, "manifest '%s' is for backup"
-				 " '%.200s'", key, h->id ? h->id : "");
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "manifest '%s' is for backup"
+				 " '%.200s'",
+				 key, h->id ? h->id : "");
 		goto out_free;
 	}
 	header_json = bfs_manifest_reader_header_line(rd, NULL);

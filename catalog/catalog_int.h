@@ -62,12 +62,12 @@ enum cat_st {
  * SQLITE_OPEN_NOMUTEX). */
 struct bfs_catalog {
 	sqlite3 *db;
-	char *path;                        /* owned, for messages */
+	char *path; /* owned, for messages */
 	char repo_id[65];
 	bool readonly;
-	sqlite3_stmt *st[CAT_ST_COUNT];    /* cache; NULL until first use */
-	bool st_busy[CAT_ST_COUNT];        /* handed out, not yet released */
-	struct bfs_buf scratch;            /* ingest: chunk blob */
+	sqlite3_stmt *st[CAT_ST_COUNT]; /* cache; NULL until first use */
+	bool st_busy[CAT_ST_COUNT];	/* handed out, not yet released */
+	struct bfs_buf scratch;		/* ingest: chunk blob */
 };
 
 /* The one place SQLite result codes become -errno: SQLITE_BUSY/LOCKED ->

@@ -48,9 +48,8 @@ out_nomem:
 	return -ENOMEM;
 }
 
-void bfs_catalog_iter_init(struct bfs_catalog_iter *it,
-			   struct bfs_catalog *cat, int64_t dir,
-			   int64_t after, unsigned page_size)
+void bfs_catalog_iter_init(struct bfs_catalog_iter *it, struct bfs_catalog *cat,
+			   int64_t dir, int64_t after, unsigned page_size)
 {
 	memset(it, 0, sizeof(*it));
 	it->cat = cat;

@@ -26,22 +26,21 @@
 #include "catalog/catalog.h"
 
 struct bfs_catalog_iter {
-	struct bfs_catalog *cat;     /* borrowed */
+	struct bfs_catalog *cat; /* borrowed */
 	int64_t dir;
-	int64_t after;               /* last id of the last page read */
+	int64_t after; /* last id of the last page read */
 	unsigned page_size;
-	struct bfs_cat_entry *page;  /* page_size slots, n filled */
+	struct bfs_cat_entry *page; /* page_size slots, n filled */
 	size_t n, pos;
-	bool eof;                    /* the last page was short */
-	int rc;                      /* set by the page callback */
+	bool eof; /* the last page was short */
+	int rc;	  /* set by the page callback */
 };
 
 /* Start a walk over the children of directory entry dir with ids >
  * after (0: from the start; a readdir offset otherwise), page_size
  * entries per catalog query (0: 1024).  Allocates nothing yet. */
-void bfs_catalog_iter_init(struct bfs_catalog_iter *it,
-			   struct bfs_catalog *cat, int64_t dir,
-			   int64_t after, unsigned page_size);
+void bfs_catalog_iter_init(struct bfs_catalog_iter *it, struct bfs_catalog *cat,
+			   int64_t dir, int64_t after, unsigned page_size);
 
 /* The next child: 1 and *e (valid until the next call or fini), 0 at the
  * end, or -errno (catalog error, -ENOMEM) with err set. */

@@ -165,8 +165,8 @@ int bfs_catalog_list(struct bfs_catalog *c, bfs_backup_cb cb, void *arg,
 		if (rc)
 			goto out_put;
 	}
-	rc = rc == SQLITE_DONE ? 0 : cat_sqlerr(c, rc, err,
-						"cannot list backups");
+	rc = rc == SQLITE_DONE ? 0
+			       : cat_sqlerr(c, rc, err, "cannot list backups");
 out_put:
 	cat_stmt_put(c, ST_BACKUP_LIST, st);
 	return rc;
@@ -177,8 +177,8 @@ out_put:
 int bfs_catalog_find_backup(struct bfs_catalog *c, const char *name,
 			    struct bfs_backup_info *out, struct bfs_err *err)
 {
-	enum cat_st id = strcmp(name, "latest") == 0 ? ST_BACKUP_LATEST :
-						      ST_BACKUP_FIND;
+	enum cat_st id =
+	    strcmp(name, "latest") == 0 ? ST_BACKUP_LATEST : ST_BACKUP_FIND;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -192,8 +192,10 @@ int bfs_catalog_find_backup(struct bfs_catalog *c, const char *name,
 	if (rc == SQLITE_ROW)
 		rc = fill_backup(st, out);
 	else if (rc == SQLITE_DONE)
-		rc = bfs_err_set(err, -ENOENT, "no backup '%.200s' in the"
-				 " catalog", name);
+		rc = bfs_err_set(err, -ENOENT,
+				 "no backup '%.200s' in the"
+				 " catalog",
+				 name);
 	else
 		rc = cat_sqlerr(c, rc, err, "cannot find a backup");
 	cat_stmt_put(c, id, st);
@@ -253,9 +255,8 @@ int bfs_catalog_get(struct bfs_catalog *c, int64_t id,
 
 /* Child name[0..n) of directory parent.  -ENOENT if none (the message
  * names parent id and the name). */
-int bfs_catalog_lookup(struct bfs_catalog *c, int64_t parent,
-		       const char *name, size_t n, struct bfs_cat_entry *out,
-		       struct bfs_err *err)
+int bfs_catalog_lookup(struct bfs_catalog *c, int64_t parent, const char *name,
+		       size_t n, struct bfs_cat_entry *out, struct bfs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -300,7 +301,8 @@ int bfs_catalog_lookup_path(struct bfs_catalog *c, int64_t root,
 		slash = strchr(p, '/');
 		n = slash ? (size_t)(slash - p) : strlen(p);
 		if (cur.e.type != BFS_T_DIR) {
-			rc = bfs_err_set(err, -ENOTDIR, "'%.*s' in '%.300s' is"
+			rc = bfs_err_set(err, -ENOTDIR,
+					 "'%.*s' in '%.300s' is"
 					 " not a directory",
 					 (int)BFS_MIN(cur.e.path_len, 300),
 					 cur.e.path, path);
@@ -311,8 +313,10 @@ int bfs_catalog_lookup_path(struct bfs_catalog *c, int64_t root,
 		rc = bfs_catalog_lookup(c, dir, p, n, &cur, err);
 		if (rc) {
 			if (rc == -ENOENT)
-				bfs_err_set(err, rc, "no '%.300s' in the"
-					    " backup", path);
+				bfs_err_set(err, rc,
+					    "no '%.300s' in the"
+					    " backup",
+					    path);
 			return rc;
 		}
 		p += n;
@@ -351,8 +355,9 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 		if (rc)
 			goto out_put;
 	}
-	rc = rc == SQLITE_DONE ? 0 : cat_sqlerr(c, rc, err,
-						"cannot read a directory");
+	rc = rc == SQLITE_DONE
+		 ? 0
+		 : cat_sqlerr(c, rc, err, "cannot read a directory");
 out_put:
 	cat_stmt_put(c, ST_ENTRY_READDIR, st);
 	return rc;
@@ -432,9 +437,10 @@ int bfs_catalog_chunks(struct bfs_catalog *c, int64_t id,
 		if (rc)
 			return rc;
 		if (link2) {
-			rc = bfs_err_set(err, -EUCLEAN, "catalog '%s': entry"
-					 " %lld links to a link", c->path,
-					 (long long)id);
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "catalog '%s': entry"
+					 " %lld links to a link",
+					 c->path, (long long)id);
 			goto out_free;
 		}
 	}
@@ -445,9 +451,10 @@ int bfs_catalog_chunks(struct bfs_catalog *c, int64_t id,
 	}
 	if (bloblen % BFS_CHUNKREF_BLOB ||
 	    bloblen / BFS_CHUNKREF_BLOB != nchunks) {
-		rc = bfs_err_set(err, -EUCLEAN, "catalog '%s': entry %lld has"
-				 " a damaged chunk list", c->path,
-				 (long long)id);
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "catalog '%s': entry %lld has"
+				 " a damaged chunk list",
+				 c->path, (long long)id);
 		goto out_free;
 	}
 	if (nchunks) {
@@ -519,8 +526,10 @@ int bfs_catalog_prev_source(struct bfs_catalog *c, const char *source_key,
 		*root = sqlite3_column_int64(st, 0);
 		rc = 0;
 	} else if (rc == SQLITE_DONE) {
-		rc = bfs_err_set(err, -ENOENT, "no backup with source"
-				 " '%.300s' in the catalog", source_key);
+		rc = bfs_err_set(err, -ENOENT,
+				 "no backup with source"
+				 " '%.300s' in the catalog",
+				 source_key);
 	} else {
 		rc = cat_sqlerr(c, rc, err, "cannot find a previous source");
 	}

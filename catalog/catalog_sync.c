@@ -84,8 +84,8 @@ static int catalog_names(struct bfs_catalog *c, struct names *out,
 		if (rc)
 			goto out_put;
 	}
-	rc = rc == SQLITE_DONE ? 0 : cat_sqlerr(c, rc, err,
-						"cannot list backups");
+	rc = rc == SQLITE_DONE ? 0
+			       : cat_sqlerr(c, rc, err, "cannot list backups");
 out_put:
 	cat_stmt_put(c, ST_BACKUP_NAMES, st);
 	return rc;
@@ -93,7 +93,9 @@ out_put:
 
 /* What dropping a backup deletes, each statement bound to backups.id. */
 static const enum cat_st drop_sts[] = {
-	ST_ENTRY_DELETE_BACKUP, ST_SOURCE_DELETE, ST_BACKUP_DELETE,
+    ST_ENTRY_DELETE_BACKUP,
+    ST_SOURCE_DELETE,
+    ST_BACKUP_DELETE,
 };
 
 /* Remove backup `name` and its entries and sources in one transaction.
@@ -123,8 +125,10 @@ int bfs_catalog_drop(struct bfs_catalog *c, const char *name,
 		id = sqlite3_column_int64(st, 0);
 		rc = 0;
 	} else if (rc == SQLITE_DONE) {
-		rc = bfs_err_set(err, -ENOENT, "no backup '%.200s' in the"
-				 " catalog", name);
+		rc = bfs_err_set(err, -ENOENT,
+				 "no backup '%.200s' in the"
+				 " catalog",
+				 name);
 	} else {
 		rc = cat_sqlerr(c, rc, err, "cannot find a backup");
 	}
@@ -138,8 +142,9 @@ int bfs_catalog_drop(struct bfs_catalog *c, const char *name,
 			goto out_rollback;
 		sqlite3_bind_int64(st, 1, id);
 		rc = sqlite3_step(st);
-		rc = rc == SQLITE_DONE ? 0 :
-			cat_sqlerr(c, rc, err, "cannot drop a backup");
+		rc = rc == SQLITE_DONE
+			 ? 0
+			 : cat_sqlerr(c, rc, err, "cannot drop a backup");
 		cat_stmt_put(c, drop_sts[i], st);
 		if (rc)
 			goto out_rollback;
@@ -180,11 +185,11 @@ static void bad_note(struct bad *b, const struct bfs_err *e, int rc,
 
 /* Fetch and ingest one manifest.  0, -EEXIST (someone else was faster),
  * -ENOENT (vanished since the listing) or -errno with *e set. */
-static int sync_one(struct bfs_catalog *c, struct bfs_repo *r,
-		    const char *name, struct bfs_err *e)
+static int sync_one(struct bfs_catalog *c, struct bfs_repo *r, const char *name,
+		    struct bfs_err *e)
 {
 	char key[BFS_KEY_MAX];
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 	int64_t n;
 	int rc;
 
@@ -195,8 +200,7 @@ static int sync_one(struct bfs_catalog *c, struct bfs_repo *r,
 	if (n < 0) {
 		rc = (int)n;
 		if (rc != -ENOENT)
-			bfs_err_prefix(e, rc, "cannot read manifest '%s'",
-				       key);
+			bfs_err_prefix(e, rc, "cannot read manifest '%s'", key);
 		goto out_free;
 	}
 	rc = bfs_catalog_ingest(c, name, b.data, b.len, e);
@@ -213,9 +217,9 @@ out_free:
 int bfs_catalog_sync(struct bfs_catalog *c, struct bfs_repo *r,
 		     struct bfs_sync_stats *stats, struct bfs_err *err)
 {
-	struct names have = { 0 }, want = { 0 };
-	struct bfs_sync_stats s = { 0 };
-	struct bad bad = { 0 };
+	struct names have = {0}, want = {0};
+	struct bfs_sync_stats s = {0};
+	struct bad bad = {0};
 	struct bfs_err e;
 	size_t i = 0, j = 0;
 	int rc;
@@ -244,8 +248,9 @@ int bfs_catalog_sync(struct bfs_catalog *c, struct bfs_repo *r,
 		qsort(want.v, want.n, sizeof(*want.v), names_cmp);
 
 	while (i < have.n || j < want.n) {
-		int cmp = i == have.n ? 1 : j == want.n ? -1 :
-			  strcmp(have.v[i], want.v[j]);
+		int cmp = i == have.n	? 1
+			  : j == want.n ? -1
+					: strcmp(have.v[i], want.v[j]);
 
 		e.msg[0] = '\0';
 		if (cmp == 0) {
@@ -278,9 +283,10 @@ int bfs_catalog_sync(struct bfs_catalog *c, struct bfs_repo *r,
 	rc = 0;
 	if (bad.n) {
 		if (bad.n > 1)
-			rc = bfs_err_set(err, -EUCLEAN, "%.800s (and %u more"
-					 " bad manifests)", bad.first.msg,
-					 bad.n - 1);
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "%.800s (and %u more"
+					 " bad manifests)",
+					 bad.first.msg, bad.n - 1);
 		else
 			rc = bfs_err_set(err, -EUCLEAN, "%s", bad.first.msg);
 	}
@@ -312,10 +318,12 @@ int bfs_catalog_rebuild(struct bfs_catalog *c, struct bfs_repo *r,
 	rc = cat_begin(c, err);
 	if (rc)
 		return rc;
-	rc = sqlite3_exec(c->db, "DELETE FROM entries;"
+	rc = sqlite3_exec(c->db,
+			  "DELETE FROM entries;"
 			  " DELETE FROM backup_sources;"
 			  " DELETE FROM backups;"
-			  " DELETE FROM chunk_loc", NULL, NULL, NULL);
+			  " DELETE FROM chunk_loc",
+			  NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		rc = cat_sqlerr(c, rc, err, "cannot empty the catalog");
 		goto out_rollback;

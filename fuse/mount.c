@@ -48,7 +48,7 @@ static void thread_cat_destroy(void *p)
 struct bfs_catalog *mnt_cat(struct bfs_mount *m)
 {
 	struct thread_cat *t = pthread_getspecific(m->key);
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	int rc;
 
 	if (t)
@@ -100,12 +100,12 @@ void mnt_entry_path(struct bfs_catalog *cat, int64_t id, char *buf, size_t n)
 	 * backwards.  Only used for error messages. */
 	char *names[256];
 	size_t depth = 0, i, len = 0;
-	struct find_name f = { 0, "?" };
+	struct find_name f = {0, "?"};
 	int64_t cur = id;
 
 	buf[0] = '\0';
 	while (cur > 0 && depth < BFS_ARRAY_SIZE(names)) {
-		struct bfs_cat_entry e = { 0 };
+		struct bfs_cat_entry e = {0};
 
 		if (bfs_catalog_get(cat, cur, &e, NULL) < 0)
 			break;
@@ -184,14 +184,12 @@ static void invalidate_root(struct bfs_mount *m, const struct name_list *old,
 
 	for (i = 0; i < old->n; i++)
 		if (!name_list_has(cur, old->v[i]))
-			fuse_lowlevel_notify_inval_entry(m->se, FUSE_ROOT_ID,
-							 old->v[i],
-							 strlen(old->v[i]));
+			fuse_lowlevel_notify_inval_entry(
+			    m->se, FUSE_ROOT_ID, old->v[i], strlen(old->v[i]));
 	for (i = 0; i < cur->n; i++)
 		if (!name_list_has(old, cur->v[i]))
-			fuse_lowlevel_notify_inval_entry(m->se, FUSE_ROOT_ID,
-							 cur->v[i],
-							 strlen(cur->v[i]));
+			fuse_lowlevel_notify_inval_entry(
+			    m->se, FUSE_ROOT_ID, cur->v[i], strlen(cur->v[i]));
 	fuse_lowlevel_notify_inval_entry(m->se, FUSE_ROOT_ID, "latest", 6);
 	fuse_lowlevel_notify_inval_inode(m->se, BFS_INO_LATEST, 0, 0);
 	fuse_lowlevel_notify_inval_inode(m->se, FUSE_ROOT_ID, 0, 0);
@@ -201,8 +199,8 @@ static void *sync_main(void *arg)
 {
 	struct bfs_mount *m = arg;
 	struct bfs_catalog *cat = NULL;
-	struct name_list names = { 0 };
-	struct bfs_err err = { "" };
+	struct name_list names = {0};
+	struct bfs_err err = {""};
 	char last_msg[sizeof(err.msg)] = "";
 	int64_t gen = -1;
 	int rc;
@@ -210,7 +208,8 @@ static void *sync_main(void *arg)
 	rc = bfs_catalog_open(m->catalog_path, m->repo_id, false, &cat, &err);
 	if (rc < 0) {
 		bfs_err_log("catalog sync disabled: cannot open catalog '%s': "
-			    "%s", m->catalog_path, bfs_err_str(&err, rc));
+			    "%s",
+			    m->catalog_path, bfs_err_str(&err, rc));
 		return NULL;
 	}
 	if (bfs_catalog_generation(cat, &gen) < 0)
@@ -220,7 +219,7 @@ static void *sync_main(void *arg)
 	pthread_mutex_lock(&m->sync.lock);
 	while (!m->sync.stop) {
 		struct timespec ts;
-		struct name_list cur = { 0 };
+		struct name_list cur = {0};
 		int64_t g;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -249,8 +248,8 @@ static void *sync_main(void *arg)
 			last_msg[0] = '\0';
 		}
 		if (bfs_catalog_generation(cat, &g) == 0 && g != gen) {
-			if (bfs_catalog_list(cat, name_list_cb, &cur,
-					     NULL) == 0) {
+			if (bfs_catalog_list(cat, name_list_cb, &cur, NULL) ==
+			    0) {
 				bfs_info("backups changed: %zu now", cur.n);
 				invalidate_root(m, &names, &cur);
 				name_list_free(&names);
@@ -325,7 +324,7 @@ static void raise_readahead(const char *mountpoint, unsigned kb)
 static void *tune_main(void *arg)
 {
 	struct bfs_mount *m = arg;
-	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	struct timespec ts = {0, 100 * 1000 * 1000};
 
 	nanosleep(&ts, NULL);
 	raise_readahead(m->mountpoint, 1024);
@@ -344,7 +343,7 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 		  struct bfs_mount **out, struct bfs_err *err)
 {
 	struct bfs_mount *m;
-	struct bfs_buf opts = { 0 };
+	struct bfs_buf opts = {0};
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	int rc;
 
@@ -397,10 +396,9 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 	}
 	{
 		struct bfs_reader_config rc_cfg = {
-			.threads = o->readahead_workers ? o->readahead_workers
-							: 4,
-			.ra_bytes = m->ra_bytes,
-			.ra_chunks = m->ra_chunks,
+		    .threads = o->readahead_workers ? o->readahead_workers : 4,
+		    .ra_bytes = m->ra_bytes,
+		    .ra_chunks = m->ra_chunks,
 		};
 
 		rc = bfs_reader_create(repo, m->cache, &rc_cfg, &m->reader);
@@ -430,15 +428,16 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 		bfs_err_set(err, rc, "out of memory");
 		goto out_args;
 	}
-	m->se = fuse_session_new(&args, &bfs_mount_ops, sizeof(bfs_mount_ops),
-				 m);
+	m->se =
+	    fuse_session_new(&args, &bfs_mount_ops, sizeof(bfs_mount_ops), m);
 	if (!m->se) {
 		rc = bfs_err_set(err, -EINVAL, "invalid mount options '%s'",
 				 (const char *)opts.data);
 		goto out_args;
 	}
 	if (fuse_session_mount(m->se, m->mountpoint) != 0) {
-		rc = bfs_err_set(err, -EIO, "cannot mount on '%s' (see the "
+		rc = bfs_err_set(err, -EIO,
+				 "cannot mount on '%s' (see the "
 				 "message above; is /dev/fuse usable?)",
 				 m->mountpoint);
 		goto out_args;
@@ -460,14 +459,13 @@ out_free:
 
 int bfs_mount_serve(struct bfs_mount *m, struct bfs_err *err)
 {
-	struct fuse_loop_config cfg = { .clone_fd = 0, .max_idle_threads = 16 };
+	struct fuse_loop_config cfg = {.clone_fd = 0, .max_idle_threads = 16};
 	int rc;
 
 	/* Start the readahead workers now rather than on the first read. */
 	rc = bfs_reader_start(m->reader);
 	if (rc < 0)
-		return bfs_err_set(err, rc,
-				   "cannot start readahead threads");
+		return bfs_err_set(err, rc, "cannot start readahead threads");
 	if (m->o.sync_interval_ms) {
 		rc = pthread_create(&m->sync.th, NULL, sync_main, m);
 		if (rc) {
@@ -495,8 +493,8 @@ int bfs_mount_serve(struct bfs_mount *m, struct bfs_err *err)
 
 		bfs_chunkcache_stats(m->cache, &st);
 		bfs_info("unmounting '%s': cache hits %llu, misses %llu, "
-			 "peak %llu MiB", m->mountpoint,
-			 (unsigned long long)st.hits,
+			 "peak %llu MiB",
+			 m->mountpoint, (unsigned long long)st.hits,
 			 (unsigned long long)st.misses,
 			 (unsigned long long)(st.peak_bytes >> 20));
 	}

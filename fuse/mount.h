@@ -25,25 +25,25 @@
 #include "src/repo.h"
 #include "src/util.h"
 
-#define BFS_INO_BASE 2          /* ino = catalog entry id + BFS_INO_BASE */
-#define BFS_INO_LATEST 2        /* /latest (entry ids start at 1) */
+#define BFS_INO_BASE 2	 /* ino = catalog entry id + BFS_INO_BASE */
+#define BFS_INO_LATEST 2 /* /latest (entry ids start at 1) */
 
 struct bfs_mount_opts {
-	const char *mountpoint;       /* absolute path, an existing directory */
-	const char *catalog_path;     /* absolute path of the catalog db */
-	const char *repo_id;          /* the repository id (catalog check) */
-	const char *fsname;           /* for /proc/mounts, e.g. the repo URL */
-	const char *fuse_opts;        /* extra comma-separated options passed
-					 to FUSE (may be NULL) */
-	bool allow_other;             /* also turns on default_permissions */
-	bool debug;                   /* libfuse debug output */
-	uint64_t cache_size;          /* chunk cache bound, bytes */
-	unsigned sync_interval_ms;    /* catalog sync period; 0 = never */
-	unsigned readahead_chunks;    /* max chunks ahead (0 = default 256,
-					 BFS_MOUNT_NO_READAHEAD = off) */
-	uint64_t readahead_bytes;     /* max bytes ahead (0 = default 32 MiB,
-					 never more than cache_size / 4) */
-	unsigned readahead_workers;   /* threads (0 = default 4) */
+	const char *mountpoint;	    /* absolute path, an existing directory */
+	const char *catalog_path;   /* absolute path of the catalog db */
+	const char *repo_id;	    /* the repository id (catalog check) */
+	const char *fsname;	    /* for /proc/mounts, e.g. the repo URL */
+	const char *fuse_opts;	    /* extra comma-separated options passed
+				       to FUSE (may be NULL) */
+	bool allow_other;	    /* also turns on default_permissions */
+	bool debug;		    /* libfuse debug output */
+	uint64_t cache_size;	    /* chunk cache bound, bytes */
+	unsigned sync_interval_ms;  /* catalog sync period; 0 = never */
+	unsigned readahead_chunks;  /* max chunks ahead (0 = default 256,
+				       BFS_MOUNT_NO_READAHEAD = off) */
+	uint64_t readahead_bytes;   /* max bytes ahead (0 = default 32 MiB,
+				       never more than cache_size / 4) */
+	unsigned readahead_workers; /* threads (0 = default 4) */
 	/* Called once, from a FUSE thread, when the kernel's INIT request has
 	 * been answered: the mount point works from then on.  May be NULL. */
 	void (*ready)(void *arg);

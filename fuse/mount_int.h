@@ -22,8 +22,8 @@
 #include "src/reader.h"
 #include "src/repo.h"
 
-#define TIMEOUT_BACKUP 3600.0   /* inside a backup: immutable */
-#define TIMEOUT_ROOT 1.0        /* the root and /latest change */
+#define TIMEOUT_BACKUP 3600.0 /* inside a backup: immutable */
+#define TIMEOUT_ROOT 1.0      /* the root and /latest change */
 
 struct bfs_mount;
 
@@ -31,27 +31,27 @@ struct bfs_mount;
 struct thread_cat {
 	struct bfs_mount *m;
 	struct bfs_catalog *cat;
-	struct thread_cat *prev, *next;   /* m->threads, m->threads_lock */
+	struct thread_cat *prev, *next; /* m->threads, m->threads_lock */
 };
 
 struct bfs_mount {
-	struct bfs_mount_opts o;          /* strings below are owned copies */
+	struct bfs_mount_opts o; /* strings below are owned copies */
 	char *mountpoint, *catalog_path, *repo_id, *fsname, *fuse_opts;
-	struct bfs_repo *repo;            /* borrowed */
+	struct bfs_repo *repo; /* borrowed */
 	struct fuse_session *se;
 	bool mounted;
 	int64_t mount_time_ns;
 	uid_t uid;
 	gid_t gid;
 	struct bfs_chunkcache *cache;
-	struct bfs_reader *reader;       /* over repo and cache */
+	struct bfs_reader *reader; /* over repo and cache */
 	uint64_t ra_bytes;
 	unsigned ra_chunks;
 	atomic_bool ready_sent;
-	pthread_t tune_th;                /* raises the bdi readahead */
-	bool tune_started;                /* set in init, joined by serve */
+	pthread_t tune_th; /* raises the bdi readahead */
+	bool tune_started; /* set in init, joined by serve */
 
-	pthread_key_t key;                /* -> struct thread_cat */
+	pthread_key_t key; /* -> struct thread_cat */
 	bool key_created;
 	pthread_mutex_t threads_lock;
 	struct thread_cat *threads;
@@ -76,8 +76,7 @@ struct bfs_mount {
 struct bfs_catalog *mnt_cat(struct bfs_mount *m);
 
 /* "BACKUP/path/of/entry" for messages; buf always NUL-terminated. */
-void mnt_entry_path(struct bfs_catalog *cat, int64_t id, char *buf,
-		    size_t n);
+void mnt_entry_path(struct bfs_catalog *cat, int64_t id, char *buf, size_t n);
 
 /* Called by the init op: start post-INIT tuning (bdi readahead). */
 void mnt_after_init(struct bfs_mount *m);

@@ -139,12 +139,12 @@ static int latest_stat(struct bfs_mount *m, struct bfs_catalog *cat,
 static int get_entry(struct bfs_catalog *cat, int64_t id,
 		     struct bfs_cat_entry *e)
 {
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	int rc;
 
 	rc = bfs_catalog_get(cat, id, e, &err);
 	if (rc == 0 && e->link_id && e->link_id != e->id) {
-		struct bfs_cat_entry t = { 0 };
+		struct bfs_cat_entry t = {0};
 
 		rc = bfs_catalog_get(cat, e->link_id, &t, &err);
 		if (rc == 0) {
@@ -153,15 +153,15 @@ static int get_entry(struct bfs_catalog *cat, int64_t id,
 		}
 	}
 	if (rc < 0 && rc != -ENOENT)
-		bfs_err_log("catalog: cannot get entry %lld: %s",
-			    (long long)id, bfs_err_str(&err, rc));
+		bfs_err_log("catalog: cannot get entry %lld: %s", (long long)id,
+			    bfs_err_str(&err, rc));
 	return rc;
 }
 
-static int attr_of(struct bfs_mount *m, struct bfs_catalog *cat,
-		   fuse_ino_t ino, struct stat *st, double *timeout)
+static int attr_of(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
+		   struct stat *st, double *timeout)
 {
-	struct bfs_cat_entry e = { 0 };
+	struct bfs_cat_entry e = {0};
 	int rc;
 
 	if (ino == FUSE_ROOT_ID) {
@@ -189,8 +189,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct bfs_mount *m = mnt_of(req);
 	struct bfs_catalog *cat = mnt_cat(m);
 	struct fuse_entry_param ep;
-	struct bfs_cat_entry e = { 0 };
-	struct bfs_err err = { "" };
+	struct bfs_cat_entry e = {0};
+	struct bfs_err err = {""};
 	int rc;
 
 	if (!cat) {
@@ -299,7 +299,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct bfs_mount *m = mnt_of(req);
 	struct bfs_catalog *cat = mnt_cat(m);
-	struct bfs_cat_entry e = { 0 };
+	struct bfs_cat_entry e = {0};
 	char name[256];
 	struct stat st;
 	int rc;
@@ -336,7 +336,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 /* One directory entry, with its attributes (for readdirplus). */
 struct drec {
-	int64_t id;             /* catalog id; the readdir offset is id + 2 */
+	int64_t id; /* catalog id; the readdir offset is id + 2 */
 	struct stat st;
 	char *name;
 };
@@ -346,8 +346,8 @@ struct drec {
  * everything after `after` when eof.  The root snapshots its backup list
  * at opendir (ids 1..n are positions). */
 struct dirh {
-	pthread_mutex_t lock;   /* readdir on one handle may run concurrently */
-	int64_t dir;            /* catalog id; 0 for the root */
+	pthread_mutex_t lock; /* readdir on one handle may run concurrently */
+	int64_t dir;	      /* catalog id; 0 for the root */
 	fuse_ino_t self, parent;
 	struct drec *v;
 	size_t n, cap;
@@ -394,7 +394,7 @@ static void child_stat(struct bfs_catalog *cat, const struct bfs_cat_entry *e,
 		       struct stat *st)
 {
 	if (e->link_id && e->link_id != e->id) {
-		struct bfs_cat_entry t = { 0 };
+		struct bfs_cat_entry t = {0};
 
 		if (bfs_catalog_get(cat, e->link_id, &t, NULL) == 0) {
 			fill_stat(st, &t);
@@ -410,7 +410,7 @@ static int load_batch(struct dirh *d, struct bfs_catalog *cat, int64_t after)
 {
 	struct bfs_catalog_iter it;
 	const struct bfs_cat_entry *items;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	size_t n = 0, i;
 	int rc;
 
@@ -446,11 +446,11 @@ struct root_arg {
 static int root_cb(void *arg, const struct bfs_backup_info *b)
 {
 	struct root_arg *a = arg;
-	struct bfs_cat_entry e = { 0 };
+	struct bfs_cat_entry e = {0};
 	struct stat st;
 
 	if (get_entry(a->cat, b->root, &e) < 0)
-		return 0;   /* dropped meanwhile */
+		return 0; /* dropped meanwhile */
 	fill_stat(&st, &e);
 	bfs_cat_entry_clear(&e);
 	a->rc = dirh_push(a->d, (int64_t)a->d->n + 1, b->name, &st);
@@ -462,7 +462,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 {
 	struct bfs_mount *m = mnt_of(req);
 	struct bfs_catalog *cat = mnt_cat(m);
-	struct bfs_cat_entry e = { 0 };
+	struct bfs_cat_entry e = {0};
 	struct dirh *d;
 	int rc;
 
@@ -478,8 +478,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	pthread_mutex_init(&d->lock, NULL);
 	d->self = ino;
 	if (ino == FUSE_ROOT_ID) {
-		struct root_arg a = { d, cat, 0 };
-		struct bfs_err err = { "" };
+		struct root_arg a = {d, cat, 0};
+		struct bfs_err err = {""};
 		struct stat st;
 
 		d->root = true;
@@ -512,7 +512,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		}
 		d->dir = e.id;
 		d->parent = e.parent ? id_to_ino(e.parent) : FUSE_ROOT_ID;
-		d->after = -1;   /* nothing loaded yet */
+		d->after = -1; /* nothing loaded yet */
 		bfs_cat_entry_clear(&e);
 		/* Immutable: let the kernel cache the listing. */
 		fi->cache_readdir = 1;
@@ -547,8 +547,8 @@ static size_t batch_pos(const struct dirh *d, int64_t after)
 	return lo;
 }
 
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, struct fuse_file_info *fi, bool plus)
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
 {
 	struct bfs_mount *m = mnt_of(req);
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
@@ -570,7 +570,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	pthread_mutex_lock(&d->lock);
 	/* Offsets: 1 after ".", 2 after "..", id + 2 after a child. */
 	if (off < 1) {
-		struct fuse_entry_param ep = { .ino = 0 };
+		struct fuse_entry_param ep = {.ino = 0};
 		size_t need;
 
 		ep.attr.st_ino = d->self;
@@ -585,7 +585,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		off = 1;
 	}
 	if (off < 2) {
-		struct fuse_entry_param ep = { .ino = 0 };
+		struct fuse_entry_param ep = {.ino = 0};
 		size_t need;
 
 		ep.attr.st_ino = d->parent;
@@ -630,16 +630,15 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 				ep.attr = r->st;
 				ep.ino = r->st.st_ino;
 				ep.entry_timeout = ep.attr_timeout =
-					d->root ? TIMEOUT_ROOT : TIMEOUT_BACKUP;
+				    d->root ? TIMEOUT_ROOT : TIMEOUT_BACKUP;
 				if (d->root)
 					ep.attr_timeout =
-						r->st.st_ino == BFS_INO_LATEST
-							? TIMEOUT_ROOT
-							: TIMEOUT_BACKUP;
-				need = fuse_add_direntry_plus(req, buf + used,
-							      size - used,
-							      r->name, &ep,
-							      next);
+					    r->st.st_ino == BFS_INO_LATEST
+						? TIMEOUT_ROOT
+						: TIMEOUT_BACKUP;
+				need = fuse_add_direntry_plus(
+				    req, buf + used, size - used, r->name, &ep,
+				    next);
 			} else {
 				need = fuse_add_direntry(req, buf + used,
 							 size - used, r->name,
@@ -662,8 +661,8 @@ out_reply:
 	free(buf);
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, struct fuse_file_info *fi)
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
 {
 	do_readdir(req, ino, size, off, fi, false);
 }
@@ -789,46 +788,45 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, EROFS);
 }
 
-static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
-			 off_t offset, off_t length, struct fuse_file_info *fi)
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+			 off_t length, struct fuse_file_info *fi)
 {
 	fuse_reply_err(req, EROFS);
 }
 
-static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
-			       off_t off_in, struct fuse_file_info *fi_in,
-			       fuse_ino_t ino_out, off_t off_out,
-			       struct fuse_file_info *fi_out, size_t len,
-			       int flags)
+static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			       struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			       off_t off_out, struct fuse_file_info *fi_out,
+			       size_t len, int flags)
 {
 	fuse_reply_err(req, EROFS);
 }
 
 const struct fuse_lowlevel_ops bfs_mount_ops = {
-	.init = op_init,
-	.lookup = op_lookup,
-	.getattr = op_getattr,
-	.readlink = op_readlink,
-	.opendir = op_opendir,
-	.readdir = op_readdir,
-	.readdirplus = op_readdirplus,
-	.releasedir = op_releasedir,
-	.open = mnt_open,
-	.read = mnt_read,
-	.release = mnt_release,
-	.statfs = op_statfs,
-	.setattr = op_setattr,
-	.mknod = op_mknod,
-	.mkdir = op_mkdir,
-	.unlink = op_unlink,
-	.rmdir = op_unlink,
-	.symlink = op_symlink,
-	.rename = op_rename,
-	.link = op_link,
-	.write = op_write,
-	.create = op_create,
-	.setxattr = op_setxattr,
-	.removexattr = op_removexattr,
-	.fallocate = op_fallocate,
-	.copy_file_range = op_copy_file_range,
+    .init = op_init,
+    .lookup = op_lookup,
+    .getattr = op_getattr,
+    .readlink = op_readlink,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .readdirplus = op_readdirplus,
+    .releasedir = op_releasedir,
+    .open = mnt_open,
+    .read = mnt_read,
+    .release = mnt_release,
+    .statfs = op_statfs,
+    .setattr = op_setattr,
+    .mknod = op_mknod,
+    .mkdir = op_mkdir,
+    .unlink = op_unlink,
+    .rmdir = op_unlink,
+    .symlink = op_symlink,
+    .rename = op_rename,
+    .link = op_link,
+    .write = op_write,
+    .create = op_create,
+    .setxattr = op_setxattr,
+    .removexattr = op_removexattr,
+    .fallocate = op_fallocate,
+    .copy_file_range = op_copy_file_range,
 };

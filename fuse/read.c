@@ -15,7 +15,7 @@
 
 /* An open file. */
 struct fh {
-	int64_t id;                  /* entry carrying the data */
+	int64_t id; /* entry carrying the data */
 	struct bfs_rfile *rf;
 };
 
@@ -31,8 +31,8 @@ void mnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct bfs_mount *m = fuse_req_userdata(req);
 	struct bfs_catalog *cat = mnt_cat(m);
-	struct bfs_cat_entry e = { 0 };
-	struct bfs_err err = { "" };
+	struct bfs_cat_entry e = {0};
+	struct bfs_err err = {""};
 	struct bfs_chunkref *chunks = NULL;
 	struct fh *f = NULL;
 	char path[1024];
@@ -81,7 +81,8 @@ void mnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (e.e.error) {
 		mnt_entry_path(cat, id, path, sizeof(path));
 		bfs_warn("cannot open '%s': it was unreadable at backup time: "
-			 "%s", path, e.e.error);
+			 "%s",
+			 path, e.e.error);
 		rc = -EIO;
 		goto out_err;
 	}
@@ -109,21 +110,22 @@ void mnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* Reads past the covered bytes fail with EIO. */
 		mnt_entry_path(cat, id, path, sizeof(path));
 		bfs_err_log("'%s': chunks cover %llu bytes but the size is "
-			    "%llu", path,
-			    (unsigned long long)bfs_rfile_covered(f->rf),
+			    "%llu",
+			    path, (unsigned long long)bfs_rfile_covered(f->rf),
 			    (unsigned long long)e.e.size);
 	}
 	bfs_cat_entry_clear(&e);
 	fi->fh = (uintptr_t)f;
-	fi->keep_cache = 1;      /* contents never change */
+	fi->keep_cache = 1; /* contents never change */
 	fuse_reply_open(req, fi);
 	return;
 
 out_err:
 	bfs_cat_entry_clear(&e);
 	fh_free(f);
-	fuse_reply_err(req, rc == -EISDIR ? EISDIR : rc == -EINVAL ? EINVAL
-						   : mnt_errno(rc));
+	fuse_reply_err(req, rc == -EISDIR   ? EISDIR
+			    : rc == -EINVAL ? EINVAL
+					    : mnt_errno(rc));
 }
 
 void mnt_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -157,7 +159,7 @@ void mnt_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct bfs_mount *m = fuse_req_userdata(req);
 	struct fh *f = (struct fh *)(uintptr_t)fi->fh;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	struct bfs_rview v;
 	ssize_t got;
 

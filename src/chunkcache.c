@@ -14,20 +14,20 @@ enum { CC_LOADING, CC_READY, CC_FAILED };
 struct bfs_cc_entry {
 	uint8_t hash[BFS_HASH_LEN];
 	uint32_t len;
-	int state;                     /* CC_*; protected by cc->lock */
-	int rc;                        /* loader's error when CC_FAILED */
-	unsigned refs;                 /* protected by cc->lock */
-	bool in_table;                 /* in cc->map, counted in cc->bytes */
+	int state;     /* CC_*; protected by cc->lock */
+	int rc;	       /* loader's error when CC_FAILED */
+	unsigned refs; /* protected by cc->lock */
+	bool in_table; /* in cc->map, counted in cc->bytes */
 	/* In the LRU list iff in_table && state == CC_READY && refs == 0. */
 	struct bfs_cc_entry *prev, *next;
 	uint8_t *data;
 };
 
 struct bfs_chunkcache {
-	pthread_mutex_t lock;          /* protects everything below */
-	pthread_cond_t done;           /* broadcast when a load completes */
-	struct bfs_hmap map;           /* struct cc_rec by (hash, len) */
-	struct bfs_cc_entry *head, *tail;   /* LRU: head most recent */
+	pthread_mutex_t lock;		  /* protects everything below */
+	pthread_cond_t done;		  /* broadcast when a load completes */
+	struct bfs_hmap map;		  /* struct cc_rec by (hash, len) */
+	struct bfs_cc_entry *head, *tail; /* LRU: head most recent */
 	struct bfs_cc_stats st;
 };
 
@@ -148,8 +148,8 @@ void bfs_chunkcache_free(struct bfs_chunkcache *cc)
 	free(cc);
 }
 
-static struct bfs_cc_entry *find(struct bfs_chunkcache *cc,
-				 const uint8_t *hash, uint32_t len)
+static struct bfs_cc_entry *find(struct bfs_chunkcache *cc, const uint8_t *hash,
+				 uint32_t len)
 {
 	struct cc_rec k, *r;
 
@@ -242,8 +242,8 @@ int bfs_chunkcache_lookup(struct bfs_chunkcache *cc,
 	return rc;
 }
 
-void bfs_chunkcache_complete(struct bfs_chunkcache *cc,
-			     struct bfs_cc_entry *e, int rc)
+void bfs_chunkcache_complete(struct bfs_chunkcache *cc, struct bfs_cc_entry *e,
+			     int rc)
 {
 	pthread_mutex_lock(&cc->lock);
 	if (e->state == CC_LOADING) {
@@ -273,8 +273,7 @@ int bfs_chunkcache_wait(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
 	return rc;
 }
 
-void bfs_chunkcache_release(struct bfs_chunkcache *cc,
-			    struct bfs_cc_entry *e)
+void bfs_chunkcache_release(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
 {
 	if (!e)
 		return;

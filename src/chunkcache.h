@@ -3,13 +3,14 @@
  *
  * Used by the read engine (reader.h): the mount's FUSE worker threads and
  * the reader's pool (readahead, delegated runs) share one cache.  The
- * table is a bfs_hmap keyed by (hash, length).  Entries are reference-counted: an entry somebody holds
- * is never freed or evicted (it is "pinned").  Loading is single-flight:
- * the first thread to ask for a missing chunk gets BFS_CC_LOAD and must
- * fill the entry and call bfs_chunkcache_complete(); every other thread
- * asking meanwhile gets BFS_CC_PENDING and waits with bfs_chunkcache_wait()
- * after it has completed its own loads (so two threads never wait on each
- * other: a thread completes everything it loads before it waits).
+ * table is a bfs_hmap keyed by (hash, length).  Entries are reference-counted:
+ * an entry somebody holds is never freed or evicted (it is "pinned").  Loading
+ * is single-flight: the first thread to ask for a missing chunk gets
+ * BFS_CC_LOAD and must fill the entry and call bfs_chunkcache_complete(); every
+ * other thread asking meanwhile gets BFS_CC_PENDING and waits with
+ * bfs_chunkcache_wait() after it has completed its own loads (so two threads
+ * never wait on each other: a thread completes everything it loads before it
+ * waits).
  *
  * The byte bound (max_bytes) counts the plain bytes of every entry in the
  * table, loading or ready.  Unpinned ready entries are evicted, least
@@ -33,15 +34,15 @@ struct bfs_chunkcache;
 struct bfs_cc_entry;
 
 enum bfs_cc_state {
-	BFS_CC_HIT = 0,       /* entry ready: read bfs_cc_data() */
-	BFS_CC_LOAD = 1,      /* caller must fill bfs_cc_data() and complete */
-	BFS_CC_PENDING = 2,   /* another thread loads it: bfs_chunkcache_wait */
+	BFS_CC_HIT = 0,	    /* entry ready: read bfs_cc_data() */
+	BFS_CC_LOAD = 1,    /* caller must fill bfs_cc_data() and complete */
+	BFS_CC_PENDING = 2, /* another thread loads it: bfs_chunkcache_wait */
 };
 
 struct bfs_cc_stats {
 	uint64_t hits, misses, waits, evictions, failures;
-	uint64_t bytes;       /* plain bytes currently held (all entries) */
-	uint64_t peak_bytes;  /* highest value of bytes */
+	uint64_t bytes;	     /* plain bytes currently held (all entries) */
+	uint64_t peak_bytes; /* highest value of bytes */
 	uint64_t entries;
 	uint64_t max_bytes;
 };
@@ -74,8 +75,8 @@ int bfs_chunkcache_lookup(struct bfs_chunkcache *cc,
  * holds the verified chunk and the entry becomes ready.  rc < 0: the load
  * failed; the entry leaves the table (a later acquire loads again) and
  * waiters get rc.  The caller keeps its reference. */
-void bfs_chunkcache_complete(struct bfs_chunkcache *cc,
-			     struct bfs_cc_entry *e, int rc);
+void bfs_chunkcache_complete(struct bfs_chunkcache *cc, struct bfs_cc_entry *e,
+			     int rc);
 
 /* Wait until e is no longer loading.  Returns 0 (ready) or the loader's
  * negative rc.  Must not be called by the loader before it completed e. */
@@ -83,8 +84,7 @@ int bfs_chunkcache_wait(struct bfs_chunkcache *cc, struct bfs_cc_entry *e);
 
 /* Drop a reference (NULL ok).  An unpinned ready entry becomes the most
  * recently used; a failed entry is freed with its last reference. */
-void bfs_chunkcache_release(struct bfs_chunkcache *cc,
-			    struct bfs_cc_entry *e);
+void bfs_chunkcache_release(struct bfs_chunkcache *cc, struct bfs_cc_entry *e);
 
 /* The entry's buffer (len bytes).  Valid while a reference is held;
  * readable once ready, writable only by the loader. */

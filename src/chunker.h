@@ -9,12 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "format.h"   /* BFS_CHUNK_MIN_LIMIT, BFS_CHUNK_MAX_LIMIT */
+#include "format.h" /* BFS_CHUNK_MIN_LIMIT, BFS_CHUNK_MAX_LIMIT */
 
 struct bfs_chunker_params {
-	uint32_t min;   /* no cut before min bytes (except at EOF) */
-	uint32_t avg;   /* power of two: expected chunk size */
-	uint32_t max;   /* always cut at max bytes */
+	uint32_t min; /* no cut before min bytes (except at EOF) */
+	uint32_t avg; /* power of two: expected chunk size */
+	uint32_t max; /* always cut at max bytes */
 };
 
 /* True if min <= avg <= max, avg a power of two, within the limits. */
@@ -24,7 +24,7 @@ bool bfs_chunker_params_valid(const struct bfs_chunker_params *p);
  * (1..max) or 0 when no cut is found yet and more input is needed
  * (n < max and !eof).  With eof, returns n if no earlier cut (n <= max),
  * and 0 only when n == 0. */
-size_t bfs_chunker_cut(const struct bfs_chunker_params *p,
-		       const uint8_t *buf, size_t n, bool eof);
+size_t bfs_chunker_cut(const struct bfs_chunker_params *p, const uint8_t *buf,
+		       size_t n, bool eof);
 
 #endif

@@ -212,7 +212,8 @@ static int new_repo_id(struct bfs_buf *cfg, const char *old_id,
 	}
 	if (count != 1 || n != BFS_HASH_HEX)
 		return bfs_err_set(err, -EUCLEAN,
-				   "cannot derive a config from the source's: its id appears %d times",
+				   "cannot derive a config from the source's: "
+				   "its id appears %d times",
 				   count);
 	rc = bfs_random(rnd, sizeof(rnd));
 	if (rc)
@@ -227,9 +228,9 @@ int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 			 struct bfs_repo **out, bool *created,
 			 struct bfs_err *err)
 {
-	struct bfs_store_opts o = { .s3_path_style = -1 };
+	struct bfs_store_opts o = {.s3_path_style = -1};
 	struct bfs_store *st = NULL;
-	struct bfs_buf cfg = { 0 };
+	struct bfs_buf cfg = {0};
 	uint64_t size;
 	int64_t got;
 	int rc;
@@ -250,8 +251,8 @@ int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 		goto out_store;
 	}
 	/* No repository there: make it a twin of the source. */
-	got = bfs_store_get(src->store, BFS_KEY_CONFIG, 0, UINT64_MAX, &cfg,
-			    err);
+	got =
+	    bfs_store_get(src->store, BFS_KEY_CONFIG, 0, UINT64_MAX, &cfg, err);
 	if (got < 0) {
 		rc = bfs_err_prefix(err, (int)got,
 				    "cannot read the config of '%s'",
@@ -268,8 +269,8 @@ int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 		if (rc)
 			goto out_store;
 	}
-	rc = bfs_store_put(st, BFS_KEY_CONFIG, cfg.data, cfg.len,
-			   BFS_PUT_EXCL, err);
+	rc = bfs_store_put(st, BFS_KEY_CONFIG, cfg.data, cfg.len, BFS_PUT_EXCL,
+			   err);
 	if (rc && rc != -EEXIST) {
 		bfs_err_prefix(err, rc, "cannot write the config of '%s'", url);
 		goto out_store;
@@ -290,14 +291,14 @@ out_store:
 struct copy_state {
 	struct bfs_repo *src, *dst;
 	const struct bfs_copy_opts *opts;
-	struct pack_item *todo;   /* packs to copy (id, source size) */
+	struct pack_item *todo; /* packs to copy (id, source size) */
 	size_t ntodo;
 
-	pthread_mutex_t lock;     /* protects everything below */
+	pthread_mutex_t lock; /* protects everything below */
 	int rc;
 	struct bfs_err err;
 	uint64_t packs, bytes;
-	const char *backup;       /* for progress */
+	const char *backup; /* for progress */
 };
 
 static int copy_one_pack(struct copy_state *cs, const struct pack_item *p,
@@ -305,27 +306,30 @@ static int copy_one_pack(struct copy_state *cs, const struct pack_item *p,
 {
 	char key[BFS_KEY_MAX];
 	uint8_t h[BFS_HASH_LEN];
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 	int64_t got;
 	int rc;
 
 	bfs_repo_pack_key(key, p->id);
 	got = bfs_store_get(cs->src->store, key, 0, UINT64_MAX, &b, err);
 	if (got < 0) {
-		rc = bfs_err_prefix(err, (int)got, "cannot read pack '%s' of '%s'",
-				    key, cs->src->store->url);
+		rc = bfs_err_prefix(err, (int)got,
+				    "cannot read pack '%s' of '%s'", key,
+				    cs->src->store->url);
 		goto out_free;
 	}
 	if ((uint64_t)b.len != p->size) {
-		rc = bfs_err_set(err, -EUCLEAN,
-				 "pack '%s' of '%s': read %zu bytes, listed as %" PRIu64,
-				 key, cs->src->store->url, b.len, p->size);
+		rc = bfs_err_set(
+		    err, -EUCLEAN,
+		    "pack '%s' of '%s': read %zu bytes, listed as %" PRIu64,
+		    key, cs->src->store->url, b.len, p->size);
 		goto out_free;
 	}
 	bfs_sha256(h, b.data, b.len);
 	if (memcmp(h, p->id, BFS_HASH_LEN) != 0) {
 		rc = bfs_err_set(err, -EBADMSG,
-				 "pack '%s' of '%s' is damaged: its bytes do not hash to its id",
+				 "pack '%s' of '%s' is damaged: its bytes do "
+				 "not hash to its id",
 				 key, cs->src->store->url);
 		goto out_free;
 	}
@@ -358,7 +362,7 @@ static void pack_job_main(void *arg, void *tls)
 {
 	struct pack_job *j = arg;
 	struct copy_state *cs = j->cs;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	bool skip;
 	int rc;
 
@@ -381,10 +385,9 @@ static void pack_job_main(void *arg, void *tls)
 
 /* Copy cs->todo with up to jobs threads (a bfs_pool).  0 or the first
  * error. */
-static int copy_packs(struct copy_state *cs, unsigned jobs,
-		      struct bfs_err *err)
+static int copy_packs(struct copy_state *cs, unsigned jobs, struct bfs_err *err)
 {
-	struct bfs_pool_config pc = { .queue = 0, .name = "bfs-copy" };
+	struct bfs_pool_config pc = {.queue = 0, .name = "bfs-copy"};
 	struct bfs_pool *pool = NULL;
 	struct pack_job *v = NULL;
 	size_t i;
@@ -398,7 +401,7 @@ static int copy_packs(struct copy_state *cs, unsigned jobs,
 	pc.threads = jobs < cs->ntodo ? jobs : (unsigned)cs->ntodo;
 	pc.queue = 2 * (size_t)pc.threads;
 	if (bfs_pool_create(&pc, &pool) < 0)
-		pool = NULL;   /* no threads: do it here */
+		pool = NULL; /* no threads: do it here */
 	for (i = 0; i < cs->ntodo; i++) {
 		v[i].cs = cs;
 		v[i].p = &cs->todo[i];
@@ -411,7 +414,7 @@ static int copy_packs(struct copy_state *cs, unsigned jobs,
 		}
 		pthread_mutex_unlock(&cs->lock);
 	}
-	bfs_pool_destroy(pool);   /* runs what is queued (they skip), joins */
+	bfs_pool_destroy(pool); /* runs what is queued (they skip), joins */
 	free(v);
 	if (cs->rc && err)
 		*err = cs->err;
@@ -452,8 +455,8 @@ static int manifest_packs(const char *name, const struct bfs_buf *m,
 		pack_set_sort(packs);
 out_err:
 	if (rc < 0)
-		bfs_err_prefix(err, rc, "cannot read the manifest of backup '%s'",
-			       name);
+		bfs_err_prefix(err, rc,
+			       "cannot read the manifest of backup '%s'", name);
 	bfs_manifest_reader_free(rd);
 	return rc < 0 ? rc : 0;
 }
@@ -471,20 +474,22 @@ static int delete_source(struct bfs_repo *src, struct bfs_repo *dst,
 			 const char *name, const char *key,
 			 const struct bfs_buf *m, struct bfs_err *err)
 {
-	struct bfs_buf t = { 0 };
+	struct bfs_buf t = {0};
 	int64_t got;
 	int rc;
 
 	got = bfs_store_get(dst->store, key, 0, UINT64_MAX, &t, err);
 	if (got < 0) {
 		rc = bfs_err_prefix(err, (int)got,
-				    "not deleting backup '%s' from the source: cannot read it back from '%s'",
+				    "not deleting backup '%s' from the source: "
+				    "cannot read it back from '%s'",
 				    name, dst->store->url);
 		goto out_free;
 	}
 	if (t.len != m->len || memcmp(t.data, m->data, m->len) != 0) {
 		rc = bfs_err_set(err, -EUCLEAN,
-				 "not deleting backup '%s' from the source: the target's manifest differs",
+				 "not deleting backup '%s' from the source: "
+				 "the target's manifest differs",
 				 name);
 		goto out_free;
 	}
@@ -499,14 +504,13 @@ out_free:
 	return rc;
 }
 
-static int copy_backup(struct copy_state *cs, const char *name,
-		       bool in_target, struct pack_set *src_packs,
-		       struct pack_set *dst_packs, struct bfs_copy_stats *st,
-		       struct bfs_err *err)
+static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
+		       struct pack_set *src_packs, struct pack_set *dst_packs,
+		       struct bfs_copy_stats *st, struct bfs_err *err)
 {
 	const struct bfs_copy_opts *o = cs->opts;
-	struct pack_set need = { 0 };
-	struct bfs_buf m = { 0 };
+	struct pack_set need = {0};
+	struct bfs_buf m = {0};
 	char key[BFS_KEY_MAX];
 	size_t i, ntodo = 0;
 	int64_t got;
@@ -544,7 +548,8 @@ static int copy_backup(struct copy_state *cs, const char *name,
 		if (!s) {
 			bfs_repo_pack_key(pk, need.v[i].id);
 			rc = bfs_err_set(err, -ENOENT,
-					 "backup '%s' needs pack '%s', which '%s' does not have",
+					 "backup '%s' needs pack '%s', which "
+					 "'%s' does not have",
 					 name, pk, cs->src->store->url);
 			goto out_free;
 		}
@@ -553,16 +558,18 @@ static int copy_backup(struct copy_state *cs, const char *name,
 			continue;
 		}
 		if (d)
-			bfs_warn("pack of %" PRIu64 " bytes in the target has %"
-				 PRIu64 " bytes in the source: copying it again",
+			bfs_warn("pack of %" PRIu64
+				 " bytes in the target has %" PRIu64
+				 " bytes in the source: copying it again",
 				 d->size, s->size);
 		cs->todo[ntodo++] = *s;
 	}
 	cs->ntodo = ntodo;
 	cs->backup = name;
 	cs->packs = cs->bytes = 0;
-	rc = copy_packs(cs, o->jobs ? BFS_MIN(o->jobs, COPY_JOBS_MAX) :
-			COPY_JOBS_DEFAULT, err);
+	rc = copy_packs(
+	    cs, o->jobs ? BFS_MIN(o->jobs, COPY_JOBS_MAX) : COPY_JOBS_DEFAULT,
+	    err);
 	st->packs_copied += cs->packs;
 	st->bytes_copied += cs->bytes;
 	if (rc)
@@ -574,7 +581,7 @@ static int copy_backup(struct copy_state *cs, const char *name,
 
 		if (d) {
 			d->size = cs->todo[i].size;
-			cs->todo[i].size = UINT64_MAX;   /* done */
+			cs->todo[i].size = UINT64_MAX; /* done */
 		}
 	}
 	for (i = 0; i < ntodo; i++)
@@ -585,8 +592,8 @@ static int copy_backup(struct copy_state *cs, const char *name,
 	/* Manifest last: only now does the backup exist in the target. */
 	rc = bfs_store_put(cs->dst->store, key, m.data, m.len, 0, err);
 	if (rc) {
-		bfs_err_prefix(err, rc, "cannot write backup '%s' to '%s'", name,
-			       cs->dst->store->url);
+		bfs_err_prefix(err, rc, "cannot write backup '%s' to '%s'",
+			       name, cs->dst->store->url);
 		goto out_free;
 	}
 	st->bytes_copied += m.len;
@@ -613,20 +620,21 @@ int bfs_copy(struct bfs_repo *src, struct bfs_repo *dst,
 	     const struct bfs_copy_opts *opts, struct bfs_copy_stats *stats,
 	     struct bfs_err *err)
 {
-	static const struct bfs_copy_opts defaults = { 0 };
-	struct copy_state cs = { 0 };
-	struct name_set src_names = { 0 }, dst_names = { 0 };
-	struct pack_set src_packs = { 0 }, dst_packs = { 0 };
-	struct bfs_copy_stats st = { 0 };
+	static const struct bfs_copy_opts defaults = {0};
+	struct copy_state cs = {0};
+	struct name_set src_names = {0}, dst_names = {0};
+	struct pack_set src_packs = {0}, dst_packs = {0};
+	struct bfs_copy_stats st = {0};
 	size_t i;
 	int rc;
 
 	if (!opts)
 		opts = &defaults;
 	if (memcmp(src->chunker, dst->chunker, sizeof(src->chunker)) != 0)
-		bfs_warn("'%s' and '%s' chunk data differently: backups written "
-			 "to the target will not deduplicate against copied ones",
-			 src->store->url, dst->store->url);
+		bfs_warn(
+		    "'%s' and '%s' chunk data differently: backups written "
+		    "to the target will not deduplicate against copied ones",
+		    src->store->url, dst->store->url);
 	cs.src = src;
 	cs.dst = dst;
 	cs.opts = opts;

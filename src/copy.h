@@ -22,10 +22,10 @@
 #include "util.h"
 
 enum bfs_copy_event {
-	BFS_COPY_BACKUP_START,   /* id: backup; n: its number of packs */
-	BFS_COPY_PACK,           /* key: pack copied; bytes: its size */
-	BFS_COPY_BACKUP_DONE,    /* id: backup copied (manifest written) */
-	BFS_COPY_BACKUP_SKIP,    /* id: backup already in the target */
+	BFS_COPY_BACKUP_START,	 /* id: backup; n: its number of packs */
+	BFS_COPY_PACK,		 /* key: pack copied; bytes: its size */
+	BFS_COPY_BACKUP_DONE,	 /* id: backup copied (manifest written) */
+	BFS_COPY_BACKUP_SKIP,	 /* id: backup already in the target */
 	BFS_COPY_SOURCE_DELETED, /* id: source manifest deleted */
 };
 
@@ -37,24 +37,24 @@ typedef void (*bfs_copy_progress_fn)(void *arg, enum bfs_copy_event ev,
 				     uint64_t n, uint64_t bytes);
 
 struct bfs_copy_opts {
-	const char *const *ids;   /* backups to copy; NULL/nids 0: every
-				     backup of the source not in the target */
+	const char *const *ids; /* backups to copy; NULL/nids 0: every
+				   backup of the source not in the target */
 	size_t nids;
-	bool delete_source;       /* after each backup is safely in the
-				     target, delete its manifest in the
-				     source (packs stay: prune's job) */
-	unsigned jobs;            /* parallel pack transfers, 0 = 4 */
-	bfs_copy_progress_fn progress;   /* may be NULL */
+	bool delete_source;	       /* after each backup is safely in the
+					  target, delete its manifest in the
+					  source (packs stay: prune's job) */
+	unsigned jobs;		       /* parallel pack transfers, 0 = 4 */
+	bfs_copy_progress_fn progress; /* may be NULL */
 	void *progress_arg;
 };
 
 struct bfs_copy_stats {
 	unsigned backups_copied;
-	unsigned backups_skipped;  /* already in the target */
+	unsigned backups_skipped; /* already in the target */
 	unsigned sources_deleted;
 	uint64_t packs_copied;
-	uint64_t bytes_copied;     /* pack + manifest bytes written */
-	uint64_t packs_present;    /* needed but already in the target */
+	uint64_t bytes_copied;	/* pack + manifest bytes written */
+	uint64_t packs_present; /* needed but already in the target */
 };
 
 /* Open the target repository at url for a copy from src.  If the target

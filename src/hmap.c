@@ -202,8 +202,7 @@ int bfs_hmap_insert(struct bfs_hmap *m, const void *rec, void **slot)
 	return 0;
 }
 
-int bfs_hmap_get(struct bfs_hmap *m, const void *key, void **slot,
-		 bool *added)
+int bfs_hmap_get(struct bfs_hmap *m, const void *key, void **slot, bool *added)
 {
 	bool found = false;
 	size_t i;

@@ -29,13 +29,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BFS_HMAP_PREHASHED 1u   /* flag: key bytes 0..7 are the hash */
+#define BFS_HMAP_PREHASHED 1u /* flag: key bytes 0..7 are the hash */
 
 struct bfs_hmap {
-	uint8_t *recs;          /* cap * rec_size bytes */
-	uint8_t *ctrl;          /* cap bytes: 0 empty, 1 used */
-	size_t cap;             /* power of two, or 0 before the first insert */
-	size_t n;               /* records stored */
+	uint8_t *recs; /* cap * rec_size bytes */
+	uint8_t *ctrl; /* cap bytes: 0 empty, 1 used */
+	size_t cap;    /* power of two, or 0 before the first insert */
+	size_t n;      /* records stored */
 	size_t rec_size, key_size;
 	unsigned flags;
 };
@@ -49,8 +49,8 @@ uint64_t bfs_hash64(const void *p, size_t n);
  * 0, -EINVAL, -ENOMEM. */
 int bfs_hmap_init(struct bfs_hmap *m, size_t rec_size, size_t key_size,
 		  size_t cap_hint, unsigned flags);
-void bfs_hmap_fini(struct bfs_hmap *m);     /* frees; m may be reused
-					       after bfs_hmap_init */
+void bfs_hmap_fini(struct bfs_hmap *m); /* frees; m may be reused
+					   after bfs_hmap_init */
 /* Remove every record, keep the memory. */
 void bfs_hmap_clear(struct bfs_hmap *m);
 
@@ -64,8 +64,7 @@ int bfs_hmap_insert(struct bfs_hmap *m, const void *rec, void **slot);
 
 /* Find the record with this key or add a zeroed one carrying the key.
  * *added says which.  0 or -ENOMEM. */
-int bfs_hmap_get(struct bfs_hmap *m, const void *key, void **slot,
-		 bool *added);
+int bfs_hmap_get(struct bfs_hmap *m, const void *key, void **slot, bool *added);
 
 /* Remove the record with this key.  0 or -ENOENT. */
 int bfs_hmap_remove(struct bfs_hmap *m, const void *key);

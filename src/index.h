@@ -93,12 +93,10 @@ static inline int bfs_index_pack_present(const struct bfs_index *x,
 }
 
 static inline int bfs_index_prev_entry(const struct bfs_index *x,
-				       const char *source_key,
-				       const char *path,
+				       const char *source_key, const char *path,
 				       struct bfs_index_prev *out)
 {
-	return x ? x->ops->prev_entry(x->ctx, source_key, path, out)
-		 : -ENOENT;
+	return x ? x->ops->prev_entry(x->ctx, source_key, path, out) : -ENOENT;
 }
 
 static inline int bfs_index_record(const struct bfs_index *x, const char *id,

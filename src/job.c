@@ -89,31 +89,30 @@ static const struct {
 	const char *key;
 	enum bfs_source_kind kind;
 	int flags;
-	const char *syntax;  /* when bfs_source_dest refuses it */
-	const char *secret;  /* where its password belongs */
+	const char *syntax; /* when bfs_source_dest refuses it */
+	const char *secret; /* where its password belongs */
 } kinds[] = {
-	{ "pg_dump", BFS_SRC_PG_DUMP, S_LINE, "expected [NAME=]CONNINFO",
-	  "put PGPASSWORD in the env_file or use a .pgpass file" },
-	{ "mysql_dump", BFS_SRC_MYSQL_DUMP, S_LINE,
-	  "expected [NAME=]mysql://USER@HOST/DB or [NAME=]DATABASE",
-	  "put MYSQL_PWD in the env_file or use an option file" },
-	{ "files", BFS_SRC_FILES, S_LINE, NULL, NULL },
-	{ "command", BFS_SRC_COMMAND, S_TEXT,
-	  "expected PATH=COMMAND (PATH: where its output lands)", NULL },
-	{ "archive", BFS_SRC_ARCHIVE, S_LINE, NULL, NULL },
-	{ "stdin", BFS_SRC_STDIN, S_LINE, NULL, NULL },
+    {"pg_dump", BFS_SRC_PG_DUMP, S_LINE, "expected [NAME=]CONNINFO",
+     "put PGPASSWORD in the env_file or use a .pgpass file"},
+    {"mysql_dump", BFS_SRC_MYSQL_DUMP, S_LINE,
+     "expected [NAME=]mysql://USER@HOST/DB or [NAME=]DATABASE",
+     "put MYSQL_PWD in the env_file or use an option file"},
+    {"files", BFS_SRC_FILES, S_LINE, NULL, NULL},
+    {"command", BFS_SRC_COMMAND, S_TEXT,
+     "expected PATH=COMMAND (PATH: where its output lands)", NULL},
+    {"archive", BFS_SRC_ARCHIVE, S_LINE, NULL, NULL},
+    {"stdin", BFS_SRC_STDIN, S_LINE, NULL, NULL},
 };
 
-static const char *const source_keys[] = {
-	"pg_dump", "mysql_dump", "files", "command", "archive", "stdin",
-	"exclude", "ignore_table", NULL
-};
+static const char *const source_keys[] = {"pg_dump", "mysql_dump",   "files",
+					  "command", "archive",	     "stdin",
+					  "exclude", "ignore_table", NULL};
 
 static int parse_source(const cJSON *o, const char *path,
 			struct bfs_job_source *js, struct bfs_err *err)
 {
 	const cJSON *kv = NULL, *c;
-	struct bfs_err e2 = { "" };
+	struct bfs_err e2 = {""};
 	char kp[PATH_LEN], ip[PATH_LEN];
 	const char **list;
 	size_t i, k = 0;
@@ -127,25 +126,28 @@ static int parse_source(const cJSON *o, const char *path,
 		if (!c)
 			continue;
 		if (kv)
-			return jp_fail(err, path,
-				    "both %s and %s: give one source kind per object",
-				    kinds[k].key, kinds[i].key);
+			return jp_fail(
+			    err, path,
+			    "both %s and %s: give one source kind per object",
+			    kinds[k].key, kinds[i].key);
 		kv = c;
 		k = i;
 	}
 	if (!kv)
 		return jp_fail(err, path,
-			    "no source kind: give one of pg_dump, mysql_dump, files, command, archive, stdin");
+			       "no source kind: give one of pg_dump, "
+			       "mysql_dump, files, command, archive, stdin");
 	jp_sub(kp, path, kinds[k].key);
 	rc = jp_get_string(kv, kp, kinds[k].flags | S_NONEMPTY, &js->src.arg,
-			err);
+			   err);
 	if (rc)
 		return rc;
 	if (bfs_job_has_password(js->src.arg))
-		return jp_fail(err, kp,
-			    "contains a password: a job file must not hold secrets; %s",
-			    kinds[k].secret ? kinds[k].secret :
-					      "put them in the env_file");
+		return jp_fail(
+		    err, kp,
+		    "contains a password: a job file must not hold secrets; %s",
+		    kinds[k].secret ? kinds[k].secret
+				    : "put them in the env_file");
 	js->kind_name = kinds[k].key;
 	js->src.kind = kinds[k].kind;
 
@@ -154,7 +156,8 @@ static int parse_source(const cJSON *o, const char *path,
 	if (c && js->src.kind != BFS_SRC_FILES &&
 	    js->src.kind != BFS_SRC_ARCHIVE)
 		return jp_fail(err, kp,
-			       "not an option of a %s source (only files and archive take it)",
+			       "not an option of a %s source (only files and "
+			       "archive take it)",
 			       kinds[k].key);
 	rc = jp_get_list(c, kp, S_NONEMPTY | S_LINE, &list, &i, err);
 	if (rc)
@@ -164,9 +167,10 @@ static int parse_source(const cJSON *o, const char *path,
 	c = cJSON_GetObjectItemCaseSensitive(o, "ignore_table");
 	jp_sub(kp, path, "ignore_table");
 	if (c && js->src.kind != BFS_SRC_MYSQL_DUMP)
-		return jp_fail(err, kp,
-			       "not an option of a %s source (only mysql_dump takes it)",
-			       kinds[k].key);
+		return jp_fail(
+		    err, kp,
+		    "not an option of a %s source (only mysql_dump takes it)",
+		    kinds[k].key);
 	rc = jp_get_list(c, kp, S_NONEMPTY | S_LINE, &list, &i, err);
 	if (rc)
 		return rc;
@@ -211,13 +215,13 @@ static int parse_sources(const cJSON *v, struct bfs_job *job,
 		return jp_fail(err, "sources", "empty (at least one source)");
 	if (cnt > LIST_MAX)
 		return jp_fail(err, "sources", "too many entries (at most %d)",
-			    LIST_MAX);
+			       LIST_MAX);
 	job->sources = calloc(cnt, sizeof(*job->sources));
 	if (!job->sources)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
 	for (c = v->child; c; c = c->next, i++) {
 		jp_idx(p, "sources", i);
-		job->nsources = i + 1;  /* so bfs_job_free releases it */
+		job->nsources = i + 1; /* so bfs_job_free releases it */
 		rc = parse_source(c, p, &job->sources[i], err);
 		if (rc)
 			return rc;
@@ -229,8 +233,9 @@ static int parse_sources(const cJSON *v, struct bfs_job *job,
 				continue;
 			jp_clean(dp, sizeof(dp), job->sources[i].dest);
 			return jp_fail(err, p,
-				    "lands on '%s' like sources[%zu]: give one of them a NAME= or DEST=",
-				    dp, j);
+				       "lands on '%s' like sources[%zu]: give "
+				       "one of them a NAME= or DEST=",
+				       dp, j);
 		}
 	}
 	return 0;
@@ -241,8 +246,8 @@ static int parse_sources(const cJSON *v, struct bfs_job *job,
 static int parse_hooks(const cJSON *v, struct bfs_job_hooks *h,
 		       struct bfs_err *err)
 {
-	static const char *const keys[] = { "pre", "post", "on_failure",
-					    "on_success", "timeout", NULL };
+	static const char *const keys[] = {
+	    "pre", "post", "on_failure", "on_success", "timeout", NULL};
 	const int f = S_NONEMPTY | S_TEXT | S_NOPASS;
 	const cJSON *t;
 	int rc;
@@ -253,12 +258,12 @@ static int parse_hooks(const cJSON *v, struct bfs_job_hooks *h,
 		if (rc)
 			return rc;
 	}
-#define HOOK_LIST(name)                                                   \
-	rc = jp_get_list(v ? cJSON_GetObjectItemCaseSensitive(v, #name)   \
-			   : NULL,                                        \
-			 "hooks." #name, f, &h->name, &h->n##name, err);  \
-	if (rc)                                                           \
-		return rc
+#define HOOK_LIST(name)                                                        \
+	rc =                                                                   \
+	    jp_get_list(v ? cJSON_GetObjectItemCaseSensitive(v, #name) : NULL, \
+			"hooks." #name, f, &h->name, &h->n##name, err);        \
+	if (rc)                                                                \
+	return rc
 	HOOK_LIST(pre);
 	HOOK_LIST(post);
 	HOOK_LIST(on_failure);
@@ -270,7 +275,8 @@ static int parse_hooks(const cJSON *v, struct bfs_job_hooks *h,
 		if (rc)
 			return rc;
 		if (h->timeout == 0)
-			return jp_fail(err, "hooks.timeout", "must be at least 1s");
+			return jp_fail(err, "hooks.timeout",
+				       "must be at least 1s");
 	}
 	return 0;
 }
@@ -296,16 +302,15 @@ static int parse_retention(const cJSON *v, struct bfs_job_retention *r,
 			   struct bfs_err *err)
 {
 	static const char *const keys[] = {
-		"keep_last", "keep_hourly", "keep_daily", "keep_weekly",
-		"keep_monthly", "keep_yearly", "keep_within", "keep_tag",
-		"prune", NULL
-	};
-	static const char *const prunes[] = { "always", "never", "daily",
-					      "weekly", "monthly", NULL };
-	unsigned *counts[] = { &r->keep_last, &r->keep_hourly,
-			       &r->keep_daily, &r->keep_weekly,
-			       &r->keep_monthly, &r->keep_yearly };
-	struct bfs_err e2 = { "" };
+	    "keep_last",    "keep_hourly", "keep_daily",  "keep_weekly",
+	    "keep_monthly", "keep_yearly", "keep_within", "keep_tag",
+	    "prune",	    NULL};
+	static const char *const prunes[] = {"always", "never",	  "daily",
+					     "weekly", "monthly", NULL};
+	unsigned *counts[] = {&r->keep_last,	&r->keep_hourly,
+			      &r->keep_daily,	&r->keep_weekly,
+			      &r->keep_monthly, &r->keep_yearly};
+	struct bfs_err e2 = {""};
 	const cJSON *c;
 	const char *s;
 	char p[PATH_LEN], w[48];
@@ -321,7 +326,7 @@ static int parse_retention(const cJSON *v, struct bfs_job_retention *r,
 	}
 	c = v ? cJSON_GetObjectItemCaseSensitive(v, "keep_tag") : NULL;
 	rc = jp_get_list(c, "retention.keep_tag", S_NONEMPTY | S_LINE,
-		      &r->keep_tag, &r->nkeep_tag, err);
+			 &r->keep_tag, &r->nkeep_tag, err);
 	if (rc || !v)
 		return rc;
 	r->set = true;
@@ -344,14 +349,16 @@ static int parse_retention(const cJSON *v, struct bfs_job_retention *r,
 		jp_clean(w, sizeof(w), s);
 		if (!keep_within_valid(s))
 			return jp_fail(err, "retention.keep_within",
-				    "\"%s\": expected a duration like 1y6m, 30d or 12h (units y, m = months, d, h)",
-				    w);
+				       "\"%s\": expected a duration like 1y6m, "
+				       "30d or 12h (units y, m = months, d, h)",
+				       w);
 		r->keep_within = s;
 		any = true;
 	}
 	if (!any)
 		return jp_fail(err, "retention",
-			    "no keep_* rule: this would forget every backup (give keep_last, keep_daily, ...)");
+			       "no keep_* rule: this would forget every backup "
+			       "(give keep_last, keep_daily, ...)");
 	c = cJSON_GetObjectItemCaseSensitive(v, "prune");
 	if (!c)
 		return 0;
@@ -370,7 +377,8 @@ static int parse_retention(const cJSON *v, struct bfs_job_retention *r,
 	if (rc) {
 		jp_clean(w, sizeof(w), s);
 		return jp_fail(err, "retention.prune",
-			       "\"%s\": expected always, never, daily, weekly, monthly or a schedule (%s)",
+			       "\"%s\": expected always, never, daily, weekly, "
+			       "monthly or a schedule (%s)",
 			       w, e2.msg);
 	}
 	r->prune = BFS_JOB_PRUNE_SCHEDULE;
@@ -404,8 +412,8 @@ static bool subset_valid(const char *s)
 static int parse_verify(const cJSON *v, struct bfs_job *job,
 			struct bfs_err *err)
 {
-	static const char *const keys[] = { "read_data_subset", "read_data",
-					    NULL };
+	static const char *const keys[] = {"read_data_subset", "read_data",
+					   NULL};
 	const cJSON *sub_, *all;
 	char w[48];
 	bool b = false;
@@ -421,10 +429,10 @@ static int parse_verify(const cJSON *v, struct bfs_job *job,
 	all = cJSON_GetObjectItemCaseSensitive(v, "read_data");
 	if (sub_ && all)
 		return jp_fail(err, "verify",
-			    "give read_data_subset or read_data, not both");
+			       "give read_data_subset or read_data, not both");
 	if (!sub_ && !all)
 		return jp_fail(err, "verify",
-			    "empty (give read_data_subset or read_data)");
+			       "empty (give read_data_subset or read_data)");
 	if (all) {
 		rc = get_bool(all, "verify.read_data", &b, err);
 		if (!rc && b)
@@ -432,14 +440,15 @@ static int parse_verify(const cJSON *v, struct bfs_job *job,
 		return rc;
 	}
 	rc = jp_get_string(sub_, "verify.read_data_subset", S_LINE,
-			&job->verify_subset, err);
+			   &job->verify_subset, err);
 	if (rc)
 		return rc;
 	if (!subset_valid(job->verify_subset)) {
 		jp_clean(w, sizeof(w), job->verify_subset);
 		return jp_fail(err, "verify.read_data_subset",
-			    "\"%s\": expected a percentage (5%%), a fraction (1/10) or a size (500M)",
-			    w);
+			       "\"%s\": expected a percentage (5%%), a "
+			       "fraction (1/10) or a size (500M)",
+			       w);
 	}
 	job->verify = BFS_JOB_VERIFY_SUBSET;
 	return 0;
@@ -453,14 +462,18 @@ bool bfs_job_name_valid(const char *name)
 
 	if (n == 0 || n > BFS_JOB_NAME_MAX || name[0] == '.' || name[0] == '-')
 		return false;
-	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX"
+			    "YZ0123456789._-") == n;
 }
 
-static const char *const top_keys[] = {
-	"name", "description", "repository", "env_file", "tags", "sources",
-	"hooks", "retention", "copy_to", "delete_local_after_copy",
-	"verify", "schedule", "catch_up", "notify", NULL
-};
+static const char *const top_keys[] = {"name",	     "description",
+				       "repository", "env_file",
+				       "tags",	     "sources",
+				       "hooks",	     "retention",
+				       "copy_to",    "delete_local_after_copy",
+				       "verify",     "schedule",
+				       "catch_up",   "notify",
+				       NULL};
 
 static int parse_job(const cJSON *root, struct bfs_job *job,
 		     struct bfs_err *err)
@@ -474,10 +487,10 @@ static int parse_job(const cJSON *root, struct bfs_job *job,
 #define GET(key) cJSON_GetObjectItemCaseSensitive(root, key)
 	rc = jp_check_keys(root, "", top_keys, err);
 	if (rc)
-		return rc == -EINVAL && !cJSON_IsObject(root) ?
-			       bfs_err_set(err, rc,
-					   "expected a JSON object at the top")
-			       : rc;
+		return rc == -EINVAL && !cJSON_IsObject(root)
+			   ? bfs_err_set(err, rc,
+					 "expected a JSON object at the top")
+			   : rc;
 	v = GET("name");
 	if (!v)
 		return jp_fail(err, "name", "missing");
@@ -486,8 +499,9 @@ static int parse_job(const cJSON *root, struct bfs_job *job,
 		return rc;
 	if (!bfs_job_name_valid(job->name))
 		return jp_fail(err, "name",
-			    "expected 1-%d of A-Z a-z 0-9 . _ - (not starting with . or -)",
-			    BFS_JOB_NAME_MAX);
+			       "expected 1-%d of A-Z a-z 0-9 . _ - (not "
+			       "starting with . or -)",
+			       BFS_JOB_NAME_MAX);
 	v = GET("description");
 	if (v && (rc = jp_get_string(v, "description", S_TEXT, &s, err)))
 		return rc;
@@ -495,20 +509,21 @@ static int parse_job(const cJSON *root, struct bfs_job *job,
 	if (!v)
 		return jp_fail(err, "repository", "missing");
 	rc = jp_get_string(v, "repository", S_NONEMPTY | S_LINE | S_NOPASS,
-			&job->repository, err);
+			   &job->repository, err);
 	if (rc)
 		return rc;
 	v = GET("env_file");
 	if (v) {
 		rc = jp_get_string(v, "env_file", S_NONEMPTY | S_LINE,
-				&job->env_file, err);
+				   &job->env_file, err);
 		if (rc)
 			return rc;
 		if (job->env_file[0] != '/')
-			return jp_fail(err, "env_file", "expected an absolute path");
+			return jp_fail(err, "env_file",
+				       "expected an absolute path");
 	}
 	rc = jp_get_list(GET("tags"), "tags", S_NONEMPTY | S_LINE, &job->tags,
-		      &job->ntags, err);
+			 &job->ntags, err);
 	if (rc)
 		return rc;
 	for (i = 0; i < job->ntags; i++) {
@@ -526,8 +541,8 @@ static int parse_job(const cJSON *root, struct bfs_job *job,
 	if (rc)
 		return rc;
 	rc = jp_get_list(GET("copy_to"), "copy_to",
-		      S_NONEMPTY | S_LINE | S_NOPASS, &job->copy_to,
-		      &job->ncopy_to, err);
+			 S_NONEMPTY | S_LINE | S_NOPASS, &job->copy_to,
+			 &job->ncopy_to, err);
 	if (rc)
 		return rc;
 	for (i = 0; i < job->ncopy_to; i++) {
@@ -542,8 +557,9 @@ static int parse_job(const cJSON *root, struct bfs_job *job,
 		if (rc)
 			return rc;
 		if (job->delete_local_after_copy && !job->ncopy_to)
-			return jp_fail(err, "delete_local_after_copy",
-				    "needs copy_to (nothing would keep the backups)");
+			return jp_fail(
+			    err, "delete_local_after_copy",
+			    "needs copy_to (nothing would keep the backups)");
 	}
 	rc = parse_verify(GET("verify"), job, err);
 	if (rc)
@@ -594,8 +610,9 @@ int bfs_job_parse(const char *text, size_t len, struct bfs_job **out,
 		return bfs_err_set(err, -EFBIG, "too large (over %d bytes)",
 				   BFS_JOB_FILE_MAX);
 	if (!bfs_utf8_valid(text, len))
-		return bfs_err_set(err, -EINVAL,
-				   "not valid UTF-8 text (or contains a NUL byte)");
+		return bfs_err_set(
+		    err, -EINVAL,
+		    "not valid UTF-8 text (or contains a NUL byte)");
 	job = calloc(1, sizeof(*job));
 	copy = malloc(len + 1);
 	if (!job || !copy) {
@@ -626,8 +643,7 @@ out_free:
 	return rc;
 }
 
-int bfs_job_load(const char *path, struct bfs_job **out,
-		 struct bfs_err *err)
+int bfs_job_load(const char *path, struct bfs_job **out, struct bfs_err *err)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -661,8 +677,8 @@ int bfs_job_load(const char *path, struct bfs_job **out,
 	/* read one byte more than stat said, to notice a growing file */
 	n = bfs_read_full(fd, buf, (size_t)st.st_size + 1);
 	if (n < 0) {
-		rc = bfs_err_set(err, (int)n, "%s: %s", path,
-				 strerror((int)-n));
+		rc =
+		    bfs_err_set(err, (int)n, "%s: %s", path, strerror((int)-n));
 		goto out_close;
 	}
 	if (n > st.st_size) {

@@ -33,7 +33,7 @@ struct bfs_schedule;
 struct cJSON;
 
 #define BFS_JOB_NAME_MAX 64
-#define BFS_JOB_FILE_MAX (1 << 20)       /* job files larger are refused */
+#define BFS_JOB_FILE_MAX (1 << 20)	 /* job files larger are refused */
 #define BFS_JOB_HOOK_TIMEOUT_DEFAULT 600 /* hooks.timeout: 10m */
 
 /* One entry of "sources".  src is what bfs_source_run takes: kind, arg
@@ -42,35 +42,35 @@ struct cJSON;
  * NULL-terminated and never NULL.  Everything is borrowed from the job. */
 struct bfs_job_source {
 	struct bfs_source src;
-	const char *kind_name;   /* the JSON key: "pg_dump", "files", ... */
-	char *dest;              /* where it lands in the backup (owned by
-				    the job, from bfs_source_dest) */
+	const char *kind_name; /* the JSON key: "pg_dump", "files", ... */
+	char *dest;	       /* where it lands in the backup (owned by
+				  the job, from bfs_source_dest) */
 };
 
 struct bfs_job_hooks {
 	/* NULL-terminated lists of shell commands, never NULL */
 	const char **pre, **post, **on_failure, **on_success;
 	size_t npre, npost, non_failure, non_success;
-	uint64_t timeout;        /* seconds, per command; default 10m */
+	uint64_t timeout; /* seconds, per command; default 10m */
 };
 
 enum bfs_job_prune {
-	BFS_JOB_PRUNE_ALWAYS,    /* after every forget (the default) */
+	BFS_JOB_PRUNE_ALWAYS, /* after every forget (the default) */
 	BFS_JOB_PRUNE_NEVER,
-	BFS_JOB_PRUNE_DAILY,     /* at most once per calendar day */
+	BFS_JOB_PRUNE_DAILY, /* at most once per calendar day */
 	BFS_JOB_PRUNE_WEEKLY,
 	BFS_JOB_PRUNE_MONTHLY,
-	BFS_JOB_PRUNE_SCHEDULE,  /* prune_schedule says when */
+	BFS_JOB_PRUNE_SCHEDULE, /* prune_schedule says when */
 };
 
 /* "retention": the forget policy.  Counts are 0 when the rule is off. */
 struct bfs_job_retention {
-	bool set;                /* the key was present */
-	unsigned keep_last, keep_hourly, keep_daily, keep_weekly,
-		keep_monthly, keep_yearly;
+	bool set; /* the key was present */
+	unsigned keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly,
+	    keep_yearly;
 	const char *keep_within; /* forget's --keep-within text (units y, m
 				    = months, d, h), or NULL */
-	const char **keep_tag;   /* NULL-terminated, never NULL */
+	const char **keep_tag;	 /* NULL-terminated, never NULL */
 	size_t nkeep_tag;
 	enum bfs_job_prune prune;
 	struct bfs_schedule *prune_schedule; /* owned; PRUNE_SCHEDULE only */
@@ -78,8 +78,8 @@ struct bfs_job_retention {
 
 enum bfs_job_verify_mode {
 	BFS_JOB_VERIFY_NONE,
-	BFS_JOB_VERIFY_SUBSET,   /* check --read-data-subset SUBSET */
-	BFS_JOB_VERIFY_ALL,      /* check --read-data */
+	BFS_JOB_VERIFY_SUBSET, /* check --read-data-subset SUBSET */
+	BFS_JOB_VERIFY_ALL,    /* check --read-data */
 };
 
 enum bfs_job_notify_type {
@@ -91,9 +91,9 @@ enum bfs_job_notify_type {
 };
 
 enum bfs_job_notify_level {
-	BFS_JOB_LEVEL_ERRORS,    /* failed runs */
-	BFS_JOB_LEVEL_WARNINGS,  /* failed and warning runs */
-	BFS_JOB_LEVEL_ALL,       /* every run */
+	BFS_JOB_LEVEL_ERRORS,	/* failed runs */
+	BFS_JOB_LEVEL_WARNINGS, /* failed and warning runs */
+	BFS_JOB_LEVEL_ALL,	/* every run */
 };
 
 /* One "notify" channel, validated: the generic fields are filled; the
@@ -101,18 +101,18 @@ enum bfs_job_notify_level {
  * job) for the notify module.  Unused fields are NULL / 0. */
 struct bfs_job_notify {
 	enum bfs_job_notify_type type;
-	const char *type_name;   /* "webhook", "teams", ... */
+	const char *type_name;		 /* "webhook", "teams", ... */
 	enum bfs_job_notify_level level; /* default: errors, ping: all */
-	const char *url;         /* webhook, teams, slack, ping: http(s) */
-	const char *format;      /* teams: "auto", "messagecard",
-				    "adaptive", or NULL */
-	const char **to;         /* email: NULL-terminated, nto >= 1 */
+	const char *url;    /* webhook, teams, slack, ping: http(s) */
+	const char *format; /* teams: "auto", "messagecard",
+			       "adaptive", or NULL */
+	const char **to;    /* email: NULL-terminated, nto >= 1 */
 	size_t nto;
-	const char *from;        /* email: sender address */
-	const char *smtp;        /* email: smtp:// or smtps:// URL */
-	const char *user_env;    /* email: env names of the SMTP login, */
+	const char *from;	  /* email: sender address */
+	const char *smtp;	  /* email: smtp:// or smtps:// URL */
+	const char *user_env;	  /* email: env names of the SMTP login, */
 	const char *password_env; /* or NULL (notify picks its default) */
-	const struct cJSON *raw; /* the channel's object */
+	const struct cJSON *raw;  /* the channel's object */
 };
 
 /* A parsed job.  Read-only for callers.  Strings point into `root`, the
@@ -120,25 +120,25 @@ struct bfs_job_notify {
  * bfs_job_free.  Absent optional keys: NULL, 0, empty lists (never NULL
  * lists), defaults as doc/JOBS.md says. */
 struct bfs_job {
-	const char *name;        /* [A-Za-z0-9._-], 1..64, no leading . - */
+	const char *name; /* [A-Za-z0-9._-], 1..64, no leading . - */
 	const char *repository;
-	const char *env_file;    /* absolute path, or NULL */
-	const char **tags;       /* NULL-terminated */
+	const char *env_file; /* absolute path, or NULL */
+	const char **tags;    /* NULL-terminated */
 	size_t ntags;
 	struct bfs_job_source *sources; /* nsources >= 1, in order */
 	size_t nsources;
 	struct bfs_job_hooks hooks;
 	struct bfs_job_retention retention;
-	const char **copy_to;    /* NULL-terminated repository URLs/paths */
+	const char **copy_to; /* NULL-terminated repository URLs/paths */
 	size_t ncopy_to;
 	bool delete_local_after_copy;
 	enum bfs_job_verify_mode verify;
-	const char *verify_subset; /* "5%", "1/10", "500M" (SUBSET mode) */
+	const char *verify_subset;     /* "5%", "1/10", "500M" (SUBSET mode) */
 	struct bfs_schedule *schedule; /* owned; NULL: runs only by hand */
-	bool catch_up;           /* default true */
+	bool catch_up;		       /* default true */
 	struct bfs_job_notify *notify;
 	size_t nnotify;
-	struct cJSON *root;      /* owned */
+	struct cJSON *root; /* owned */
 };
 
 /* Parse and validate a job from text[0..len) (need not be
@@ -152,8 +152,7 @@ int bfs_job_parse(const char *text, size_t len, struct bfs_job **out,
 /* Read the job file at path (at most BFS_JOB_FILE_MAX bytes) and parse it.
  * Messages are prefixed with "PATH: ".  Returns 0 or -errno (-ENOENT,
  * -EFBIG, -EINVAL, ...). */
-int bfs_job_load(const char *path, struct bfs_job **out,
-		 struct bfs_err *err);
+int bfs_job_load(const char *path, struct bfs_job **out, struct bfs_err *err);
 
 /* Release a job.  NULL is a no-op. */
 void bfs_job_free(struct bfs_job *job);
@@ -170,7 +169,7 @@ bool bfs_job_has_password(const char *s);
 
 struct bfs_job_env_var {
 	char *key;
-	char *value;             /* a secret: never print it */
+	char *value; /* a secret: never print it */
 };
 
 /* The variables of an env_file, in file order; a key given twice keeps

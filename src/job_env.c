@@ -101,12 +101,19 @@ static int parse_value(const char *p, char **out, const char **why)
 			if (q == '"' && *p == '\\' && p[1]) {
 				p++;
 				switch (*p) {
-				case 'n': v[o++] = '\n'; break;
-				case 't': v[o++] = '\t'; break;
-				case '"': case '\\': case '$': case '`':
+				case 'n':
+					v[o++] = '\n';
+					break;
+				case 't':
+					v[o++] = '\t';
+					break;
+				case '"':
+				case '\\':
+				case '$':
+				case '`':
 					v[o++] = *p;
 					break;
-				default:  /* unknown escape: kept as written */
+				default: /* unknown escape: kept as written */
 					v[o++] = '\\';
 					v[o++] = *p;
 				}
@@ -158,27 +165,31 @@ static int parse_env(char *text, const char *path, struct bfs_job_env *e,
 		p = line + strspn(line, " \t");
 		if (!*p || *p == '#')
 			continue;
-		if (strncmp(p, "export", 6) == 0 && (p[6] == ' ' || p[6] == '\t'))
+		if (strncmp(p, "export", 6) == 0 &&
+		    (p[6] == ' ' || p[6] == '\t'))
 			p += 6 + strspn(p + 6, " \t");
 		if (!isalpha((unsigned char)*p) && *p != '_')
-			return bfs_err_set(err, -EINVAL,
-					   "env_file '%s' line %zu: expected KEY=VALUE",
-					   path, lineno);
+			return bfs_err_set(
+			    err, -EINVAL,
+			    "env_file '%s' line %zu: expected KEY=VALUE", path,
+			    lineno);
 		klen = 0;
 		while (isalnum((unsigned char)p[klen]) || p[klen] == '_')
 			klen++;
 		if (p[klen] != '=')
-			return bfs_err_set(err, -EINVAL,
-					   "env_file '%s' line %zu: expected KEY=VALUE (KEY: letters, digits, _)",
-					   path, lineno);
+			return bfs_err_set(
+			    err, -EINVAL,
+			    "env_file '%s' line %zu: expected KEY=VALUE (KEY: "
+			    "letters, digits, _)",
+			    path, lineno);
 		key = strndup(p, klen);
 		if (!key)
 			return bfs_err_set(err, -ENOMEM, "out of memory");
 		rc = parse_value(p + klen + 1, &value, &why);
 		if (rc == -EINVAL) {
 			rc = bfs_err_set(err, rc,
-					 "env_file '%s' line %zu: %s: %s",
-					 path, lineno, key, why);
+					 "env_file '%s' line %zu: %s: %s", path,
+					 lineno, key, why);
 			free(key);
 			return rc;
 		}
@@ -219,21 +230,25 @@ int bfs_job_load_env(const char *path, struct bfs_job_env **out,
 		goto out_close;
 	}
 	if (st.st_uid != geteuid()) {
-		rc = bfs_err_set(err, -EPERM,
-				 "env_file '%s': owned by uid %u, not by the user running backupfs (uid %u); it holds secrets (chown it)",
-				 path, (unsigned)st.st_uid,
-				 (unsigned)geteuid());
+		rc = bfs_err_set(
+		    err, -EPERM,
+		    "env_file '%s': owned by uid %u, not by the user running "
+		    "backupfs (uid %u); it holds secrets (chown it)",
+		    path, (unsigned)st.st_uid, (unsigned)geteuid());
 		goto out_close;
 	}
 	if (st.st_mode & 077) {
-		rc = bfs_err_set(err, -EPERM,
-				 "env_file '%s': mode %04o lets other users read secrets; it must be 0600 (chmod 600 '%s')",
-				 path, (unsigned)(st.st_mode & 07777), path);
+		rc = bfs_err_set(
+		    err, -EPERM,
+		    "env_file '%s': mode %04o lets other users read secrets; "
+		    "it must be 0600 (chmod 600 '%s')",
+		    path, (unsigned)(st.st_mode & 07777), path);
 		goto out_close;
 	}
 	if (st.st_size > ENV_FILE_MAX) {
-		rc = bfs_err_set(err, -EFBIG,
-				 "env_file '%s': too large (over 64 KiB)", path);
+		rc =
+		    bfs_err_set(err, -EFBIG,
+				"env_file '%s': too large (over 64 KiB)", path);
 		goto out_close;
 	}
 	buf = malloc((size_t)st.st_size + 2);

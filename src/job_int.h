@@ -11,22 +11,22 @@
 
 #include "job.h"
 
-#define STR_MAX 4096     /* any string value */
-#define LIST_MAX 1000    /* any array */
+#define STR_MAX 4096	 /* any string value */
+#define LIST_MAX 1000	 /* any array */
 #define KEEP_MAX 1000000 /* retention counts */
-#define PATH_LEN 192     /* field paths in messages */
+#define PATH_LEN 192	 /* field paths in messages */
 
 /* String checks for jp_get_string. */
 enum {
-	S_NONEMPTY = 1,  /* "" is an error */
-	S_LINE = 2,      /* no control characters at all */
-	S_TEXT = 4,      /* control characters other than \t \n refused */
-	S_NOPASS = 8,    /* refuse embedded passwords */
+	S_NONEMPTY = 1, /* "" is an error */
+	S_LINE = 2,	/* no control characters at all */
+	S_TEXT = 4,	/* control characters other than \t \n refused */
+	S_NOPASS = 8,	/* refuse embedded passwords */
 };
 
 /* err = "PATH: message" (just the message if path is ""); -EINVAL. */
 int jp_fail(struct bfs_err *err, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* out (PATH_LEN bytes) = "base.key" / "base[i]". */
 void jp_sub(char *out, const char *base, const char *key);
 void jp_idx(char *out, const char *base, size_t i);
@@ -37,15 +37,14 @@ void jp_clean(char *out, size_t n, const char *s);
 int jp_check_keys(const cJSON *obj, const char *path,
 		  const char *const *allowed, struct bfs_err *err);
 /* v is a string passing the S_* flags; *out borrows it. */
-int jp_get_string(const cJSON *v, const char *path, int flags,
-		  const char **out, struct bfs_err *err);
+int jp_get_string(const cJSON *v, const char *path, int flags, const char **out,
+		  struct bfs_err *err);
 /* v (NULL: empty) is an array of such strings: *out allocated,
  * NULL-terminated, strings borrowed. */
-int jp_get_list(const cJSON *v, const char *path, int flags,
-		const char ***out, size_t *n, struct bfs_err *err);
+int jp_get_list(const cJSON *v, const char *path, int flags, const char ***out,
+		size_t *n, struct bfs_err *err);
 
 /* "notify": fills job->notify / nnotify (job_notify.c). */
-int jp_parse_notify(const cJSON *v, struct bfs_job *job,
-		    struct bfs_err *err);
+int jp_parse_notify(const cJSON *v, struct bfs_job *job, struct bfs_err *err);
 
 #endif

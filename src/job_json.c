@@ -47,8 +47,8 @@ void jp_clean(char *out, size_t n, const char *s)
 	size_t i;
 
 	for (i = 0; s[i] && i + 4 < n && i < 40; i++)
-		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' :
-								       s[i];
+		out[i] =
+		    (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
 	if (s[i] && i + 4 <= n) {
 		memcpy(out + i, "...", 3);
 		i += 3;
@@ -71,9 +71,9 @@ static size_t distance(const char *a, const char *b)
 	for (i = 1; i <= la; i++) {
 		for (j = 1; j <= lb; j++) {
 			c = a[i - 1] != b[j - 1];
-			d[i][j] = BFS_MIN(BFS_MIN(d[i - 1][j] + 1,
-						  d[i][j - 1] + 1),
-					  d[i - 1][j - 1] + c);
+			d[i][j] =
+			    BFS_MIN(BFS_MIN(d[i - 1][j] + 1, d[i][j - 1] + 1),
+				    d[i - 1][j - 1] + c);
 			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
 			    a[i - 2] == b[j - 1])
 				d[i][j] = BFS_MIN(d[i][j], d[i - 2][j - 2] + 1);
@@ -92,7 +92,7 @@ static bool in_list(const char *s, const char *const *list)
 
 /* obj must be an object whose keys are all in allowed, each once. */
 int jp_check_keys(const cJSON *obj, const char *path,
-		      const char *const *allowed, struct bfs_err *err)
+		  const char *const *allowed, struct bfs_err *err)
 {
 	const cJSON *c, *p;
 	const char *const *a;
@@ -120,8 +120,8 @@ int jp_check_keys(const cJSON *obj, const char *path,
 			}
 		}
 		if (best && bd <= 2 && bd < strlen(c->string))
-			return jp_fail(err, kp, "unknown key (did you mean %s?)",
-				    best);
+			return jp_fail(err, kp,
+				       "unknown key (did you mean %s?)", best);
 		return jp_fail(err, kp, "unknown key");
 	}
 	return 0;
@@ -129,7 +129,7 @@ int jp_check_keys(const cJSON *obj, const char *path,
 
 bool bfs_job_has_password(const char *s)
 {
-	static const char *const words[] = { "password", "passwd", "pwd" };
+	static const char *const words[] = {"password", "passwd", "pwd"};
 	const char *p, *auth, *at, *q;
 	size_t i, end, wl;
 
@@ -139,7 +139,7 @@ bool bfs_job_has_password(const char *s)
 		at = NULL;
 		for (q = auth; q < auth + end; q++)
 			if (*q == '@')
-				at = q;  /* the last '@' ends the userinfo */
+				at = q; /* the last '@' ends the userinfo */
 		if (at && memchr(auth, ':', (size_t)(at - auth)))
 			return true;
 	}
@@ -157,8 +157,8 @@ bool bfs_job_has_password(const char *s)
 	return false;
 }
 
-int jp_get_string(const cJSON *v, const char *path, int flags,
-		      const char **out, struct bfs_err *err)
+int jp_get_string(const cJSON *v, const char *path, int flags, const char **out,
+		  struct bfs_err *err)
 {
 	const unsigned char *s;
 
@@ -168,26 +168,28 @@ int jp_get_string(const cJSON *v, const char *path, int flags,
 	if ((flags & S_NONEMPTY) && !*s)
 		return jp_fail(err, path, "must not be empty");
 	if (strlen(v->valuestring) > STR_MAX)
-		return jp_fail(err, path, "too long (at most %d bytes)", STR_MAX);
+		return jp_fail(err, path, "too long (at most %d bytes)",
+			       STR_MAX);
 	for (; *s; s++) {
 		if (*s >= 0x20 && *s != 0x7f)
 			continue;
 		if ((flags & S_LINE) ||
 		    ((flags & S_TEXT) && *s != '\t' && *s != '\n'))
 			return jp_fail(err, path,
-				    "contains a control character");
+				       "contains a control character");
 	}
 	if ((flags & S_NOPASS) && bfs_job_has_password(v->valuestring))
 		return jp_fail(err, path,
-			    "contains a password: a job file must not hold secrets; put them in the env_file");
+			       "contains a password: a job file must not hold "
+			       "secrets; put them in the env_file");
 	*out = v->valuestring;
 	return 0;
 }
 
 /* An array of strings into a NULL-terminated list (allocated; strings
  * borrowed).  v NULL: an empty list. */
-int jp_get_list(const cJSON *v, const char *path, int flags,
-		    const char ***out, size_t *n, struct bfs_err *err)
+int jp_get_list(const cJSON *v, const char *path, int flags, const char ***out,
+		size_t *n, struct bfs_err *err)
 {
 	const cJSON *c;
 	const char **l;
@@ -200,7 +202,7 @@ int jp_get_list(const cJSON *v, const char *path, int flags,
 	cnt = v ? (size_t)cJSON_GetArraySize(v) : 0;
 	if (cnt > LIST_MAX)
 		return jp_fail(err, path, "too many entries (at most %d)",
-			    LIST_MAX);
+			       LIST_MAX);
 	l = calloc(cnt + 1, sizeof(*l));
 	if (!l)
 		return bfs_err_set(err, -ENOMEM, "out of memory");

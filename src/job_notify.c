@@ -12,16 +12,16 @@
 #include "job_int.h"
 #include "util.h"
 
-static const char *const types[] = { "webhook", "teams", "slack", "email",
-				     "ping", NULL };
-static const char *const levels[] = { "errors", "warnings", "all", NULL };
-static const char *const teams_formats[] = { "auto", "messagecard",
-					     "adaptive", NULL };
+static const char *const types[] = {"webhook", "teams", "slack",
+				    "email",   "ping",	NULL};
+static const char *const levels[] = {"errors", "warnings", "all", NULL};
+static const char *const teams_formats[] = {"auto", "messagecard", "adaptive",
+					    NULL};
 
 /* Every key a channel may have; which type takes which is checked after. */
-static const char *const all_keys[] = { "type", "level", "url", "format",
-					"to", "from", "smtp", "user_env",
-					"password_env", NULL };
+static const char *const all_keys[] = {
+    "type", "level", "url",	 "format",	 "to",
+    "from", "smtp",  "user_env", "password_env", NULL};
 
 static int word(const char *s, const char *const *list)
 {
@@ -57,7 +57,8 @@ static int check_url(const char *u, const char *path,
 		return jp_fail(err, path, "the URL contains a blank");
 	if (bfs_job_has_password(u))
 		return jp_fail(err, path,
-			       "contains a password: a job file must not hold secrets; put credentials in the env_file");
+			       "contains a password: a job file must not hold "
+			       "secrets; put credentials in the env_file");
 	return 0;
 }
 
@@ -67,8 +68,7 @@ static bool address_valid(const char *a)
 	const char *at = strchr(a, '@');
 	const unsigned char *p;
 
-	if (!at || at == a || !at[1] || strchr(at + 1, '@') ||
-	    strlen(a) > 254)
+	if (!at || at == a || !at[1] || strchr(at + 1, '@') || strlen(a) > 254)
 		return false;
 	for (p = (const unsigned char *)a; *p; p++)
 		if (*p <= ' ' || *p == 0x7f || strchr("<>,;:\"()[]\\", *p))
@@ -95,7 +95,7 @@ static bool key_fits(const char *key, enum bfs_job_notify_type t)
 		return t != BFS_JOB_NOTIFY_EMAIL;
 	if (!strcmp(key, "format"))
 		return t == BFS_JOB_NOTIFY_TEAMS;
-	return t == BFS_JOB_NOTIFY_EMAIL;  /* to from smtp *_env */
+	return t == BFS_JOB_NOTIFY_EMAIL; /* to from smtp *_env */
 }
 
 static int parse_channel(const cJSON *o, const char *path,
@@ -114,8 +114,8 @@ static int parse_channel(const cJSON *o, const char *path,
 	jp_sub(p, path, "type");
 	v = cJSON_GetObjectItemCaseSensitive(o, "type");
 	if (!v)
-		return jp_fail(err, p,
-			       "missing (webhook, teams, slack, email or ping)");
+		return jp_fail(
+		    err, p, "missing (webhook, teams, slack, email or ping)");
 	rc = jp_get_string(v, p, S_LINE, &s, err);
 	if (rc)
 		return rc;
@@ -123,7 +123,8 @@ static int parse_channel(const cJSON *o, const char *path,
 	if (k < 0) {
 		jp_clean(w, sizeof(w), s);
 		return jp_fail(err, p,
-			       "\"%s\": unknown channel type (use webhook, teams, slack, email or ping)",
+			       "\"%s\": unknown channel type (use webhook, "
+			       "teams, slack, email or ping)",
 			       w);
 	}
 	ch->type = (enum bfs_job_notify_type)k;
@@ -136,8 +137,8 @@ static int parse_channel(const cJSON *o, const char *path,
 			       ch->type_name);
 	}
 
-	ch->level = ch->type == BFS_JOB_NOTIFY_PING ? BFS_JOB_LEVEL_ALL :
-						      BFS_JOB_LEVEL_ERRORS;
+	ch->level = ch->type == BFS_JOB_NOTIFY_PING ? BFS_JOB_LEVEL_ALL
+						    : BFS_JOB_LEVEL_ERRORS;
 	v = cJSON_GetObjectItemCaseSensitive(o, "level");
 	if (v) {
 		jp_sub(p, path, "level");
@@ -147,16 +148,15 @@ static int parse_channel(const cJSON *o, const char *path,
 		k = word(s, levels);
 		if (k < 0) {
 			jp_clean(w, sizeof(w), s);
-			return jp_fail(err, p,
-				       "\"%s\": expected errors, warnings or all",
-				       w);
+			return jp_fail(
+			    err, p, "\"%s\": expected errors, warnings or all",
+			    w);
 		}
 		ch->level = (enum bfs_job_notify_level)k;
 	}
 
 	if (ch->type != BFS_JOB_NOTIFY_EMAIL) {
-		static const char *const http[] = { "http://", "https://",
-						    NULL };
+		static const char *const http[] = {"http://", "https://", NULL};
 
 		jp_sub(p, path, "url");
 		v = cJSON_GetObjectItemCaseSensitive(o, "url");
@@ -177,7 +177,8 @@ static int parse_channel(const cJSON *o, const char *path,
 			if (word(ch->format, teams_formats) < 0) {
 				jp_clean(w, sizeof(w), ch->format);
 				return jp_fail(err, p,
-					       "\"%s\": expected auto, messagecard or adaptive",
+					       "\"%s\": expected auto, "
+					       "messagecard or adaptive",
 					       w);
 			}
 		}
@@ -197,8 +198,9 @@ static int parse_channel(const cJSON *o, const char *path,
 	for (i = 0; i < ch->nto; i++) {
 		jp_idx(ep, p, i);
 		if (!address_valid(ch->to[i]))
-			return jp_fail(err, ep,
-				       "expected an address like ops@example.net");
+			return jp_fail(
+			    err, ep,
+			    "expected an address like ops@example.net");
 	}
 	jp_sub(p, path, "from");
 	v = cJSON_GetObjectItemCaseSensitive(o, "from");
@@ -217,11 +219,10 @@ static int parse_channel(const cJSON *o, const char *path,
 			       "missing (smtp://HOST:587 or smtps://HOST:465)");
 	rc = jp_get_string(v, p, S_NONEMPTY | S_LINE, &ch->smtp, err);
 	if (!rc) {
-		static const char *const smtp[] = { "smtp://", "smtps://",
-						    NULL };
+		static const char *const smtp[] = {"smtp://", "smtps://", NULL};
 
-		rc = check_url(ch->smtp, p, smtp,
-			       "an smtp:// or smtps:// URL", err);
+		rc = check_url(ch->smtp, p, smtp, "an smtp:// or smtps:// URL",
+			       err);
 	}
 	if (rc)
 		return rc;
@@ -238,13 +239,13 @@ static int parse_channel(const cJSON *o, const char *path,
 			return rc;
 		if (!env_name_valid(*dst))
 			return jp_fail(err, p,
-				       "expected an environment variable name (A-Z, 0-9, _)");
+				       "expected an environment variable name "
+				       "(A-Z, 0-9, _)");
 	}
 	return 0;
 }
 
-int jp_parse_notify(const cJSON *v, struct bfs_job *job,
-		    struct bfs_err *err)
+int jp_parse_notify(const cJSON *v, struct bfs_job *job, struct bfs_err *err)
 {
 	const cJSON *c;
 	char p[PATH_LEN];
@@ -264,7 +265,7 @@ int jp_parse_notify(const cJSON *v, struct bfs_job *job,
 		return bfs_err_set(err, -ENOMEM, "out of memory");
 	for (c = v->child; c; c = c->next, i++) {
 		jp_idx(p, "notify", i);
-		job->nnotify = i + 1;  /* so bfs_job_free releases it */
+		job->nnotify = i + 1; /* so bfs_job_free releases it */
 		rc = parse_channel(c, p, &job->notify[i], err);
 		if (rc)
 			return rc;

@@ -15,7 +15,7 @@ static struct {
 	bool to_syslog;
 	int max_level;
 	pthread_mutex_t lock;
-} logger = { false, LOG_NOTICE, PTHREAD_MUTEX_INITIALIZER };
+} logger = {false, LOG_NOTICE, PTHREAD_MUTEX_INITIALIZER};
 
 void bfs_log_setup(bool to_syslog, int max_level)
 {
@@ -32,8 +32,8 @@ int bfs_log_level(void)
 
 void bfs_log(int level, const char *fmt, ...)
 {
-	static const char *names[] = { "emerg", "alert", "crit", "error",
-				       "warning", "notice", "info", "debug" };
+	static const char *names[] = {"emerg",	 "alert",  "crit", "error",
+				      "warning", "notice", "info", "debug"};
 	char line[2048];
 	va_list ap;
 

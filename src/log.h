@@ -17,7 +17,7 @@ void bfs_log_setup(bool to_syslog, int max_level);
 int bfs_log_level(void);
 
 void bfs_log(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #define bfs_err_log(...) bfs_log(LOG_ERR, __VA_ARGS__)
 #define bfs_warn(...) bfs_log(LOG_WARNING, __VA_ARGS__)

@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "format.h"   /* BFS_MANIFEST_*: line and size limits */
+#include "format.h" /* BFS_MANIFEST_*: line and size limits */
 #include "repo.h"
 #include "util.h"
 
@@ -39,47 +39,47 @@ enum bfs_type {
  * bytes but NUL and '/'; "" never appears: the backup root is implicit).
  * Pointers are owned by whoever filled the struct; see each function. */
 struct bfs_entry {
-	char *path;            /* NUL-terminated; path_len excludes NUL */
+	char *path; /* NUL-terminated; path_len excludes NUL */
 	size_t path_len;
-	int type;              /* enum bfs_type */
-	uint32_t mode;         /* permission bits, 07777 (incl. suid/sgid/sticky) */
+	int type;      /* enum bfs_type */
+	uint32_t mode; /* permission bits, 07777 (incl. suid/sgid/sticky) */
 	uint32_t uid, gid;
-	char *user, *group;    /* names, may be NULL */
-	int64_t mtime_ns;      /* ns since the epoch */
-	int64_t ctime_ns;      /* source ctime, 0 if unknown (change detection) */
-	uint64_t ino;          /* source inode, 0 if unknown (change detection) */
-	uint64_t size;         /* files: plain length; symlinks: target length */
-	char *target;          /* symlink target, NUL-terminated, may be any bytes */
+	char *user, *group; /* names, may be NULL */
+	int64_t mtime_ns;   /* ns since the epoch */
+	int64_t ctime_ns;   /* source ctime, 0 if unknown (change detection) */
+	uint64_t ino;	    /* source inode, 0 if unknown (change detection) */
+	uint64_t size;	    /* files: plain length; symlinks: target length */
+	char *target; /* symlink target, NUL-terminated, may be any bytes */
 	size_t target_len;
-	uint64_t rdev;         /* char/block devices */
-	char *link;            /* hardlink: path of the group's first entry, which
-				  carries the chunks; this entry has none */
+	uint64_t rdev; /* char/block devices */
+	char *link;    /* hardlink: path of the group's first entry, which
+			  carries the chunks; this entry has none */
 	size_t link_len;
-	bool sparse;           /* file had holes at backup time (hint for restore) */
-	char *error;           /* unreadable at backup time: why (entry kept with
-				  what metadata was known, no content) */
+	bool sparse; /* file had holes at backup time (hint for restore) */
+	char *error; /* unreadable at backup time: why (entry kept with
+			what metadata was known, no content) */
 };
 
-void bfs_entry_clear(struct bfs_entry *e);   /* frees owned strings, zeroes */
+void bfs_entry_clear(struct bfs_entry *e); /* frees owned strings, zeroes */
 
 /* The backup described by line 1 and the end line. */
 struct bfs_backup_stats {
-	uint64_t entries, files, dirs, bytes;      /* logical content */
+	uint64_t entries, files, dirs, bytes; /* logical content */
 	uint64_t chunks, new_chunks;
-	uint64_t new_bytes;                        /* plain bytes of new chunks */
-	uint64_t stored_bytes;                     /* compressed bytes added */
-	uint64_t errors;                           /* unreadable entries */
+	uint64_t new_bytes;    /* plain bytes of new chunks */
+	uint64_t stored_bytes; /* compressed bytes added */
+	uint64_t errors;       /* unreadable entries */
 	int64_t duration_ns;
 };
 
 struct bfs_manifest_header {
 	char *id;
-	int64_t time_ns;       /* backup start, UTC */
+	int64_t time_ns; /* backup start, UTC */
 	char *host;
-	char **tags;           /* NULL-terminated array */
-	char *sources_json;    /* JSON array text, as written (may be NULL) */
+	char **tags;	    /* NULL-terminated array */
+	char *sources_json; /* JSON array text, as written (may be NULL) */
 	struct bfs_backup_stats stats;
-	bool partial;          /* some entries were unreadable */
+	bool partial; /* some entries were unreadable */
 };
 void bfs_manifest_header_clear(struct bfs_manifest_header *h);
 
@@ -91,7 +91,7 @@ struct bfs_manifest_writer;
  * so memory stays flat.  Not thread-safe. */
 int bfs_manifest_writer_new(struct bfs_manifest_writer **out,
 			    struct bfs_err *err);
-void bfs_manifest_writer_free(struct bfs_manifest_writer *w);  /* NULL ok */
+void bfs_manifest_writer_free(struct bfs_manifest_writer *w); /* NULL ok */
 /* Chunks of the next file entry, in order; call any number of times
  * before bfs_manifest_writer_entry for that file. */
 int bfs_manifest_writer_chunk(struct bfs_manifest_writer *w,
@@ -122,8 +122,7 @@ bfs_manifest_reader_header(const struct bfs_manifest_reader *r);
  * the verified end line, or -EUCLEAN/-ENOMEM with a message naming the
  * line number and what was wrong (bad JSON, bad path, missing end line =
  * "truncated manifest", ...). */
-int bfs_manifest_reader_next(struct bfs_manifest_reader *r,
-			     struct bfs_entry *e,
+int bfs_manifest_reader_next(struct bfs_manifest_reader *r, struct bfs_entry *e,
 			     const struct bfs_chunkref **chunks,
 			     size_t *nchunks, struct bfs_err *err);
 

@@ -150,7 +150,7 @@ char *notify_teams_payload(const struct notify_ctx *c,
 		 notify_verb(c->s.status));
 	if (f == BFS_TEAMS_AUTO)
 		f = notify_teams_classic(ch->url) ? BFS_TEAMS_MESSAGECARD
-					      : BFS_TEAMS_ADAPTIVE;
+						  : BFS_TEAMS_ADAPTIVE;
 	root = f == BFS_TEAMS_MESSAGECARD ? teams_messagecard(c, title)
 					  : teams_adaptive(c, title);
 	if (!root)

@@ -85,8 +85,8 @@ static ZSTD_DCtx *thread_dctx(void)
  * Returns 0, -ENOMEM, or -EIO if zstd fails.  Thread-safe: uses the
  * calling thread's context.
  */
-int bfs_zstd_compress(struct bfs_buf *dst, const void *src, size_t n,
-		      int level, struct bfs_err *err)
+int bfs_zstd_compress(struct bfs_buf *dst, const void *src, size_t n, int level,
+		      struct bfs_err *err)
 {
 	ZSTD_CCtx *c = thread_cctx();
 	size_t bound = ZSTD_compressBound(n), r;
@@ -155,16 +155,16 @@ int bfs_zstd_decompress(void *dst, size_t dstlen, const void *src,
 				   ZSTD_getErrorName(r));
 	}
 	if (r != dstlen)
-		return bfs_err_set(err, -EUCLEAN,
-				   "zstd frame decoded to %zu bytes, expected %zu",
-				   r, dstlen);
+		return bfs_err_set(
+		    err, -EUCLEAN,
+		    "zstd frame decoded to %zu bytes, expected %zu", r, dstlen);
 	return 0;
 }
 
 /* ---- pack builder ------------------------------------------------------ */
 
 struct bfs_pack_builder {
-	struct bfs_buf data;            /* magic + frames so far */
+	struct bfs_buf data; /* magic + frames so far */
 	struct bfs_pack_entry *entries;
 	size_t count, cap;
 };
@@ -267,7 +267,7 @@ int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
 {
 	size_t index_off = b->data.len, i;
 	size_t index_len = b->count * BFS_PACK_INDEX_ENTRY;
-	struct bfs_buf next = { 0 };
+	struct bfs_buf next = {0};
 	uint8_t *p;
 	int rc;
 
@@ -294,8 +294,7 @@ int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
 	bfs_put_le32(p + BFS_PACK_FOOT_RESERVED, 0);
 	bfs_sha256(p + BFS_PACK_FOOT_SHA256, b->data.data + index_off,
 		   index_len);
-	memcpy(p + BFS_PACK_FOOT_MAGIC, BFS_PACK_END_MAGIC,
-	       BFS_PACK_MAGIC_LEN);
+	memcpy(p + BFS_PACK_FOOT_MAGIC, BFS_PACK_END_MAGIC, BFS_PACK_MAGIC_LEN);
 	b->data.len = index_off + index_len + BFS_PACK_FOOTER;
 	bfs_sha256(id, b->data.data, b->data.len);
 
@@ -332,11 +331,11 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 	*entries = NULL;
 	*count = 0;
 	if (!data || len < BFS_PACK_MIN_SIZE)
-		return bfs_err_set(err, -EUCLEAN,
-				   "pack too short (%zu bytes)", len);
+		return bfs_err_set(err, -EUCLEAN, "pack too short (%zu bytes)",
+				   len);
 	if (len > BFS_PACK_MAX_SIZE)
-		return bfs_err_set(err, -EUCLEAN,
-				   "pack too large (%zu bytes)", len);
+		return bfs_err_set(err, -EUCLEAN, "pack too large (%zu bytes)",
+				   len);
 	if (memcmp(data, BFS_PACK_MAGIC, BFS_PACK_MAGIC_LEN) != 0)
 		return bfs_err_set(err, -EUCLEAN, "bad pack magic");
 	foot = data + len - BFS_PACK_FOOTER;
@@ -354,11 +353,13 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 	    index_off > len - BFS_PACK_FOOTER ||
 	    index_len != len - BFS_PACK_FOOTER - index_off)
 		return bfs_err_set(err, -EUCLEAN,
-				   "pack footer: index at %llu with %u entries does not fit a %zu-byte pack",
+				   "pack footer: index at %llu with %u entries "
+				   "does not fit a %zu-byte pack",
 				   (unsigned long long)index_off, n, len);
 	bfs_sha256(sum, data + index_off, (size_t)index_len);
 	if (memcmp(sum, foot + BFS_PACK_FOOT_SHA256, BFS_HASH_LEN) != 0)
-		return bfs_err_set(err, -EUCLEAN, "pack index checksum mismatch");
+		return bfs_err_set(err, -EUCLEAN,
+				   "pack index checksum mismatch");
 	if (n) {
 		ents = malloc((size_t)n * sizeof(*ents));
 		if (!ents)
@@ -376,23 +377,25 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 		if (e->offset != expect || e->clen == 0 ||
 		    e->clen > index_off - e->offset) {
 			bfs_err_set(err, -EUCLEAN,
-				    "pack index entry %u: frame at %llu (+%u) outside the frame area or not contiguous",
+				    "pack index entry %u: frame at %llu (+%u) "
+				    "outside the frame area or not contiguous",
 				    i, (unsigned long long)e->offset, e->clen);
 			goto out_free;
 		}
 		if (e->len > BFS_CHUNK_MAX_LIMIT) {
 			bfs_err_set(err, -EUCLEAN,
-				    "pack index entry %u: chunk length %u over the limit",
+				    "pack index entry %u: chunk length %u over "
+				    "the limit",
 				    i, e->len);
 			goto out_free;
 		}
 		expect = e->offset + e->clen;
 	}
 	if (expect != index_off) {
-		bfs_err_set(err, -EUCLEAN,
-			    "pack frames end at %llu but the index starts at %llu",
-			    (unsigned long long)expect,
-			    (unsigned long long)index_off);
+		bfs_err_set(
+		    err, -EUCLEAN,
+		    "pack frames end at %llu but the index starts at %llu",
+		    (unsigned long long)expect, (unsigned long long)index_off);
 		goto out_free;
 	}
 	*entries = ents;

@@ -15,14 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "format.h"   /* BFS_PACK_*: magics, sizes, limits */
+#include "format.h" /* BFS_PACK_*: magics, sizes, limits */
 #include "util.h"
 
 /* zstd helpers.  Compress src into dst (appended) as one frame with the
  * content size recorded.  Thread-safe (own context per call or per
  * thread). */
-int bfs_zstd_compress(struct bfs_buf *dst, const void *src, size_t n,
-		      int level, struct bfs_err *err);
+int bfs_zstd_compress(struct bfs_buf *dst, const void *src, size_t n, int level,
+		      struct bfs_err *err);
 /* Decompress exactly one frame of srclen bytes into dst, which holds
  * exactly dstlen bytes; any other decoded length, trailing bytes or a
  * corrupt frame is -EUCLEAN. */
@@ -38,7 +38,7 @@ struct bfs_pack_entry {
 
 /* Builds one pack in memory.  Not thread-safe: one builder per thread. */
 struct bfs_pack_builder;
-struct bfs_pack_builder *bfs_pack_builder_new(void);   /* NULL on ENOMEM */
+struct bfs_pack_builder *bfs_pack_builder_new(void);	/* NULL on ENOMEM */
 void bfs_pack_builder_free(struct bfs_pack_builder *b); /* NULL ok */
 /* Append one already-compressed frame.  *offset receives its offset. */
 int bfs_pack_builder_add(struct bfs_pack_builder *b,

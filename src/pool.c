@@ -25,16 +25,16 @@ struct bfs_pool {
 	pthread_cond_t job, space, idle;
 	/* protected by mu: */
 	struct pool_job *ring;
-	size_t cap, head, len;  /* queued jobs: ring[head .. head+len) */
-	unsigned busy;          /* workers running a job */
-	unsigned started;       /* workers whose thread_init finished */
-	unsigned failed;        /* workers whose thread_init failed */
+	size_t cap, head, len; /* queued jobs: ring[head .. head+len) */
+	unsigned busy;	       /* workers running a job */
+	unsigned started;      /* workers whose thread_init finished */
+	unsigned failed;       /* workers whose thread_init failed */
 	bool stopping;
 	/* immutable after create: */
 	struct bfs_pool_config cfg;
 	char name[16];
 	pthread_t *th;
-	unsigned nth;           /* threads created */
+	unsigned nth; /* threads created */
 };
 
 static void *worker_main(void *p_)
@@ -63,7 +63,7 @@ static void *worker_main(void *p_)
 		while (p->len == 0 && !p->stopping)
 			pthread_cond_wait(&p->job, &p->mu);
 		if (p->len == 0)
-			break;          /* stopping and drained */
+			break; /* stopping and drained */
 		j = p->ring[p->head];
 		p->head = (p->head + 1) % p->cap;
 		p->len--;
@@ -173,7 +173,7 @@ static int submit(struct bfs_pool *p, bfs_pool_fn fn, void *arg, bool block)
 		rc = -EAGAIN;
 	} else {
 		p->ring[(p->head + p->len) % p->cap] =
-			(struct pool_job){ .fn = fn, .arg = arg };
+		    (struct pool_job){.fn = fn, .arg = arg};
 		p->len++;
 		pthread_cond_signal(&p->job);
 	}

@@ -29,10 +29,10 @@
 typedef void (*bfs_pool_fn)(void *arg, void *tls);
 
 struct bfs_pool_config {
-	unsigned threads;       /* >= 1 */
-	size_t queue;           /* jobs waiting (not running) at most; >= 1 */
-	const char *name;       /* thread name prefix (pthread_setname_np,
-				   at most 10 chars kept), NULL ok */
+	unsigned threads; /* >= 1 */
+	size_t queue;	  /* jobs waiting (not running) at most; >= 1 */
+	const char *name; /* thread name prefix (pthread_setname_np,
+			     at most 10 chars kept), NULL ok */
 	/* Optional per-thread state.  thread_init returns NULL on failure:
 	 * that worker then exits and bfs_pool_create fails with -ENOMEM
 	 * (if it happens during create).  ctx is passed through. */

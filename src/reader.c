@@ -22,11 +22,11 @@
 #include "pool.h"
 #include "reader_int.h"
 
-#define RA_MAX_QUEUED 64          /* pool queue; readahead beyond is dropped */
-#define RA_JOB_BYTES (1u << 20)   /* one readahead job brings ~1 MiB */
-#define RA_START (512u << 10)     /* first readahead window */
-#define RUN_BYTES (256u << 10)    /* chunks completed per repo request */
-#define SEQ_SLACK (1u << 20)      /* async reads arrive a little out of order */
+#define RA_MAX_QUEUED 64	/* pool queue; readahead beyond is dropped */
+#define RA_JOB_BYTES (1u << 20) /* one readahead job brings ~1 MiB */
+#define RA_START (512u << 10)	/* first readahead window */
+#define RUN_BYTES (256u << 10)	/* chunks completed per repo request */
+#define SEQ_SLACK (1u << 20)	/* async reads arrive a little out of order */
 #define MAX_DELEGATED 16
 
 /* An open file.  chunks/starts are immutable after open. */
@@ -34,14 +34,14 @@ struct bfs_rfile {
 	struct bfs_reader *r;
 	struct bfs_chunkref *chunks;
 	size_t n;
-	uint64_t *starts;            /* n + 1: starts[i] = offset of chunk i */
-	uint64_t size;               /* recorded size */
-	uint64_t covered;            /* starts[n] */
-	pthread_mutex_t lock;        /* protects next_off, ra_next, ra_win */
-	uint64_t next_off;           /* where the last read ended */
-	size_t ra_next;              /* first chunk not queued for readahead */
-	uint64_t ra_win;             /* current readahead window, bytes */
-	atomic_bool logged;          /* bfs_rfile_first_error answered */
+	uint64_t *starts;     /* n + 1: starts[i] = offset of chunk i */
+	uint64_t size;	      /* recorded size */
+	uint64_t covered;     /* starts[n] */
+	pthread_mutex_t lock; /* protects next_off, ra_next, ra_win */
+	uint64_t next_off;    /* where the last read ended */
+	size_t ra_next;	      /* first chunk not queued for readahead */
+	uint64_t ra_win;      /* current readahead window, bytes */
+	atomic_bool logged;   /* bfs_rfile_first_error answered */
 };
 
 /* A job for the pool.  Readahead: chunks to bring into the cache (ents
@@ -89,16 +89,15 @@ struct bfs_pool *bfs_reader_pool(struct bfs_reader *r)
 	struct bfs_pool *p;
 
 	pthread_mutex_lock(&r->lock);
-	if (!r->pool && !r->pool_failed &&
-	    !atomic_load(&r->stopping)) {
+	if (!r->pool && !r->pool_failed && !atomic_load(&r->stopping)) {
 		struct bfs_pool_config pc = {
-			.threads = r->cfg.threads,
-			.queue = RA_MAX_QUEUED,
-			.name = "bfs-read",
+		    .threads = r->cfg.threads,
+		    .queue = RA_MAX_QUEUED,
+		    .name = "bfs-read",
 		};
 
 		if (bfs_pool_create(&pc, &r->pool) < 0)
-			r->pool_failed = true;   /* callers work alone */
+			r->pool_failed = true; /* callers work alone */
 	}
 	p = r->pool;
 	pthread_mutex_unlock(&r->lock);
@@ -140,9 +139,10 @@ int bfs_reader_check_lengths(const struct bfs_chunkref *refs, size_t n,
 			char hex[BFS_HASH_HEX + 1];
 
 			bfs_hex(hex, refs[i].hash, BFS_HASH_LEN);
-			return bfs_err_set(err, -EUCLEAN,
-					   "chunk %s has an implausible length %u",
-					   hex, refs[i].len);
+			return bfs_err_set(
+			    err, -EUCLEAN,
+			    "chunk %s has an implausible length %u", hex,
+			    refs[i].len);
 		}
 	}
 	return 0;
@@ -207,7 +207,7 @@ static void refetch(struct bfs_reader *r, const struct bfs_chunkref *ref,
 			bfs_err_set(err, lrc, "chunk failed to load: %s",
 				    strerror(-lrc));
 	} else {
-		lrc = st;    /* a hit (0) or -ENOMEM */
+		lrc = st; /* a hit (0) or -ENOMEM */
 	}
 	if (lrc == 0) {
 		bfs_chunkcache_release(r->cache, *ent);
@@ -260,8 +260,8 @@ static void delegated_main(void *arg, void *tls)
 
 			/* Never leave an entry loading forever. */
 			for (k = 0; k < j->n; k++)
-				bfs_chunkcache_complete(j->r->cache,
-							j->ents[k], -EIO);
+				bfs_chunkcache_complete(j->r->cache, j->ents[k],
+							-EIO);
 		} else {
 			load_run(j->r, j->refs, j->ents, j->n, NULL);
 		}
@@ -350,7 +350,7 @@ static int fetch(struct bfs_reader *r, const struct bfs_chunkref *refs,
 	for (k = 0; k < nr; k++) {
 		size_t first = runs ? runs[k].first : 0;
 		size_t cnt = runs ? runs[k].n : 1;
-		struct bfs_err lerr = { "" };
+		struct bfs_err lerr = {""};
 		int lrc;
 
 		if (!runs) {
@@ -368,8 +368,8 @@ static int fetch(struct bfs_reader *r, const struct bfs_chunkref *refs,
 			break;
 		}
 		if (!no_wait && k > 0 && nd < MAX_DELEGATED) {
-			jobs[nd] = delegate(r, &lrefs[first], &lents[first],
-					    cnt);
+			jobs[nd] =
+			    delegate(r, &lrefs[first], &lents[first], cnt);
 			if (jobs[nd]) {
 				nd++;
 				/* Waited for below like any chunk another
@@ -507,7 +507,7 @@ static void maybe_readahead(struct bfs_rfile *f, uint64_t off, size_t size,
 			to = from;
 			while (to < f->n && to - first < c->ra_chunks &&
 			       f->starts[to + 1] - f->starts[first] <=
-				       f->ra_win)
+				   f->ra_win)
 				to++;
 			f->ra_next = to;
 			f->ra_win = BFS_MIN(f->ra_win * 2, c->ra_bytes);
@@ -615,8 +615,8 @@ ssize_t bfs_rfile_view(struct bfs_rfile *f, uint64_t off, size_t len,
 		return 0;
 	end = off + len < off ? f->size : BFS_MIN(f->size, off + len);
 	if (end > f->covered)
-		return bfs_err_set(err, -EIO,
-				   "the chunk list has no chunks for these bytes");
+		return bfs_err_set(
+		    err, -EIO, "the chunk list has no chunks for these bytes");
 	first = chunk_at(f, off);
 	last = chunk_at(f, end - 1);
 	n = last - first + 1;
@@ -669,8 +669,8 @@ void bfs_rview_release(struct bfs_rview *v)
 	memset(v, 0, sizeof(*v));
 }
 
-ssize_t bfs_rfile_read(struct bfs_rfile *f, void *buf, size_t len,
-		       uint64_t off, struct bfs_err *err)
+ssize_t bfs_rfile_read(struct bfs_rfile *f, void *buf, size_t len, uint64_t off,
+		       struct bfs_err *err)
 {
 	struct bfs_rview v;
 	ssize_t got;

@@ -45,11 +45,11 @@
 #endif
 
 struct bfs_reader_config {
-	unsigned threads;        /* pool workers (readahead, runs fetched in
-				    parallel, streaming ahead); 0 = 4 */
-	uint64_t ra_bytes;       /* readahead window at most, per file;
-				    0 = no readahead */
-	unsigned ra_chunks;      /* readahead: chunks ahead at most (0 = 256) */
+	unsigned threads;   /* pool workers (readahead, runs fetched in
+			       parallel, streaming ahead); 0 = 4 */
+	uint64_t ra_bytes;  /* readahead window at most, per file;
+			       0 = no readahead */
+	unsigned ra_chunks; /* readahead: chunks ahead at most (0 = 256) */
 };
 
 struct bfs_reader;
@@ -81,9 +81,9 @@ int bfs_reader_open(struct bfs_reader *r, const struct bfs_chunkref *refs,
 		    size_t n, uint64_t size, struct bfs_rfile **out,
 		    struct bfs_err *err);
 
-void bfs_rfile_close(struct bfs_rfile *f);            /* NULL ok */
+void bfs_rfile_close(struct bfs_rfile *f); /* NULL ok */
 
-uint64_t bfs_rfile_size(const struct bfs_rfile *f);   /* recorded size */
+uint64_t bfs_rfile_size(const struct bfs_rfile *f);    /* recorded size */
 uint64_t bfs_rfile_covered(const struct bfs_rfile *f); /* sum of lengths */
 
 /* Pinned pieces of a range, straight from the cache (no copy).  iov[0..n)
@@ -93,8 +93,8 @@ uint64_t bfs_rfile_covered(const struct bfs_rfile *f); /* sum of lengths */
 struct bfs_rview {
 	struct iovec *iov;
 	size_t n;
-	size_t bytes;                   /* sum of the iov lengths */
-	struct bfs_reader *r;           /* private */
+	size_t bytes;	      /* sum of the iov lengths */
+	struct bfs_reader *r; /* private */
 	struct bfs_cc_entry **ents;
 	size_t nents;
 };
@@ -106,12 +106,12 @@ struct bfs_rview {
  * nothing is pinned.  Counts the read for sequential detection. */
 ssize_t bfs_rfile_view(struct bfs_rfile *f, uint64_t off, size_t len,
 		       struct bfs_rview *v, struct bfs_err *err);
-void bfs_rview_release(struct bfs_rview *v);   /* unpin; v zeroed */
+void bfs_rview_release(struct bfs_rview *v); /* unpin; v zeroed */
 
 /* Copy [off, off + len) (clipped to the size) into buf.  Returns the
  * bytes copied or the errors of bfs_rfile_view. */
-ssize_t bfs_rfile_read(struct bfs_rfile *f, void *buf, size_t len,
-		       uint64_t off, struct bfs_err *err);
+ssize_t bfs_rfile_read(struct bfs_rfile *f, void *buf, size_t len, uint64_t off,
+		       struct bfs_err *err);
 
 /* True exactly once per file: the first caller to see an error gets to
  * log it (one log line per file, not per read). */
@@ -140,7 +140,7 @@ int bfs_reader_stream(struct bfs_reader *r, const struct bfs_chunkref *refs,
 /* A run: refs[first .. first + n) fetched in one bfs_repo_read_chunks. */
 struct bfs_run {
 	size_t first, n;
-	uint64_t bytes;          /* plain bytes */
+	uint64_t bytes; /* plain bytes */
 };
 
 /* Cut refs[0..n) into runs of consecutive chunks that lie back to back

@@ -11,13 +11,13 @@
 #include "reader.h"
 
 struct bfs_reader {
-	struct bfs_repo *repo;           /* borrowed */
-	struct bfs_chunkcache *cache;    /* borrowed, may be NULL */
+	struct bfs_repo *repo;	      /* borrowed */
+	struct bfs_chunkcache *cache; /* borrowed, may be NULL */
 	struct bfs_reader_config cfg;
-	pthread_mutex_t lock;            /* protects pool, pool_failed */
-	struct bfs_pool *pool;           /* created on first use */
+	pthread_mutex_t lock;  /* protects pool, pool_failed */
+	struct bfs_pool *pool; /* created on first use */
 	bool pool_failed;
-	atomic_bool stopping;            /* destroy began: jobs return */
+	atomic_bool stopping; /* destroy began: jobs return */
 };
 
 /* The reader's pool, started on first use; NULL if it cannot start (the

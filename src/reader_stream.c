@@ -15,9 +15,9 @@
 
 #include "reader_int.h"
 
-#define RUN_MAX_BYTES (16u << 20)   /* plain bytes per request */
+#define RUN_MAX_BYTES (16u << 20) /* plain bytes per request */
 #define RUN_MAX_CHUNKS 64
-#define PAR_RUN_BYTES (8u << 20)    /* per request when fetched ahead */
+#define PAR_RUN_BYTES (8u << 20) /* per request when fetched ahead */
 #define STREAM_SLOTS 6
 
 /* Fetch one run into *buf (grown as needed); outs[i] point into it. */
@@ -41,8 +41,7 @@ static int fetch_run(struct bfs_repo *repo, const struct bfs_chunkref *refs,
 	}
 	if (run->n == 1)
 		return bfs_repo_read_chunk(repo, &refs[run->first], *buf, err);
-	return bfs_repo_read_chunks(repo, &refs[run->first], run->n, outs,
-				    err);
+	return bfs_repo_read_chunks(repo, &refs[run->first], run->n, outs, err);
 }
 
 static int deliver(const struct bfs_chunkref *refs, const struct bfs_run *run,
@@ -72,18 +71,18 @@ struct sslot {
 	size_t cap;
 	uint8_t *outs[RUN_MAX_CHUNKS];
 	size_t run;
-	bool ready;               /* under s->lock */
+	bool ready; /* under s->lock */
 	int rc;
 	struct bfs_err err;
 };
 
 struct stream {
-	pthread_mutex_t lock;     /* protects ready flags and busy */
-	pthread_cond_t cond;      /* a slot became ready */
+	pthread_mutex_t lock; /* protects ready flags and busy */
+	pthread_cond_t cond;  /* a slot became ready */
 	struct bfs_repo *repo;
 	const struct bfs_chunkref *refs;
 	const struct bfs_run *runs;
-	unsigned busy;            /* jobs submitted and not finished */
+	unsigned busy; /* jobs submitted and not finished */
 	struct sslot slots[STREAM_SLOTS];
 };
 
@@ -169,10 +168,9 @@ int bfs_reader_stream(struct bfs_reader *r, const struct bfs_chunkref *refs,
 
 	for (i = 0; i < n; i++)
 		total += refs[i].len;
-	rc = bfs_reader_plan_runs(refs, n,
-				  total > RUN_MAX_BYTES ? PAR_RUN_BYTES
-							: RUN_MAX_BYTES,
-				  RUN_MAX_CHUNKS, &runs, &nr, err);
+	rc = bfs_reader_plan_runs(
+	    refs, n, total > RUN_MAX_BYTES ? PAR_RUN_BYTES : RUN_MAX_BYTES,
+	    RUN_MAX_CHUNKS, &runs, &nr, err);
 	if (rc < 0)
 		return rc;
 	if (nr > 1)

@@ -30,15 +30,15 @@
 #define GROUP_MAX (32u << 20)
 
 static const char *const profile_names[BFS_PROFILE_COUNT] = {
-	[BFS_PROFILE_DUMP] = "dump",
-	[BFS_PROFILE_FILES] = "files",
+    [BFS_PROFILE_DUMP] = "dump",
+    [BFS_PROFILE_FILES] = "files",
 };
 
 static const struct bfs_chunker_params default_chunker[BFS_PROFILE_COUNT] = {
-	[BFS_PROFILE_DUMP] = { BFS_DEFAULT_DUMP_MIN, BFS_DEFAULT_DUMP_AVG,
-			       BFS_DEFAULT_DUMP_MAX },
-	[BFS_PROFILE_FILES] = { BFS_DEFAULT_FILES_MIN, BFS_DEFAULT_FILES_AVG,
-				BFS_DEFAULT_FILES_MAX },
+    [BFS_PROFILE_DUMP] = {BFS_DEFAULT_DUMP_MIN, BFS_DEFAULT_DUMP_AVG,
+			  BFS_DEFAULT_DUMP_MAX},
+    [BFS_PROFILE_FILES] = {BFS_DEFAULT_FILES_MIN, BFS_DEFAULT_FILES_AVG,
+			   BFS_DEFAULT_FILES_MAX},
 };
 
 /* ---- config ---------------------------------------------------------- */
@@ -53,8 +53,7 @@ static bool get_uint(const cJSON *obj, const char *name, uint64_t min,
 	if (!cJSON_IsNumber(v))
 		return false;
 	d = v->valuedouble;
-	if (!isfinite(d) || d < (double)min || d > (double)max ||
-	    d != floor(d))
+	if (!isfinite(d) || d < (double)min || d > (double)max || d != floor(d))
 		return false;
 	*out = (uint64_t)d;
 	return true;
@@ -72,9 +71,9 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 	int rc = 0, p;
 
 	if (memchr(data, '\0', len))
-		return bfs_err_set(err, -EUCLEAN,
-				   "corrupt repository config at '%s': NUL byte",
-				   url);
+		return bfs_err_set(
+		    err, -EUCLEAN,
+		    "corrupt repository config at '%s': NUL byte", url);
 	text = malloc(len + 1);
 	if (!text)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
@@ -83,39 +82,44 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 	root = cJSON_ParseWithOpts(text, NULL, true);
 	free(text);
 	if (!root || !cJSON_IsObject(root)) {
-		rc = bfs_err_set(err, -EUCLEAN,
-				 "corrupt repository config at '%s': not a JSON object",
-				 url);
+		rc = bfs_err_set(
+		    err, -EUCLEAN,
+		    "corrupt repository config at '%s': not a JSON object",
+		    url);
 		goto out_free_json;
 	}
 
 	v = cJSON_GetObjectItemCaseSensitive(root, "backupfs");
-	if (!cJSON_IsString(v) || strcmp(v->valuestring, BFS_CONFIG_MAGIC) != 0) {
+	if (!cJSON_IsString(v) ||
+	    strcmp(v->valuestring, BFS_CONFIG_MAGIC) != 0) {
 		rc = bfs_err_set(err, -EPROTO,
-				 "unknown repository format at '%s' (config is not a backupfs repository config)",
+				 "unknown repository format at '%s' (config is "
+				 "not a backupfs repository config)",
 				 url);
 		goto out_free_json;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "version");
 	if (!cJSON_IsNumber(v)) {
-		rc = bfs_err_set(err, -EUCLEAN,
-				 "corrupt repository config at '%s': no version",
-				 url);
+		rc = bfs_err_set(
+		    err, -EUCLEAN,
+		    "corrupt repository config at '%s': no version", url);
 		goto out_free_json;
 	}
 	if (v->valuedouble != BFS_FORMAT_VERSION) {
-		rc = bfs_err_set(err, -EPROTO,
-				 "unsupported repository format version %.15g at '%s'",
-				 v->valuedouble, url);
+		rc = bfs_err_set(
+		    err, -EPROTO,
+		    "unsupported repository format version %.15g at '%s'",
+		    v->valuedouble, url);
 		goto out_free_json;
 	}
 	r->version = BFS_FORMAT_VERSION;
 
-#define BAD(...)                                                             \
-	do {                                                                 \
-		rc = bfs_err_set(err, -EUCLEAN,                               \
-				 "corrupt repository config at '%s': " __VA_ARGS__); \
-		goto out_free_json;                                          \
+#define BAD(...)                                                               \
+	do {                                                                   \
+		rc = bfs_err_set(                                              \
+		    err, -EUCLEAN,                                             \
+		    "corrupt repository config at '%s': " __VA_ARGS__);        \
+		goto out_free_json;                                            \
 	} while (0)
 
 	v = cJSON_GetObjectItemCaseSensitive(root, "id");
@@ -131,8 +135,8 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 	if (!cJSON_IsObject(chunker))
 		BAD("no chunker parameters", url);
 	for (p = 0; p < BFS_PROFILE_COUNT; p++) {
-		const cJSON *prof = cJSON_GetObjectItemCaseSensitive(
-			chunker, profile_names[p]);
+		const cJSON *prof =
+		    cJSON_GetObjectItemCaseSensitive(chunker, profile_names[p]);
 		struct bfs_chunker_params *cp = &r->chunker[p];
 		uint64_t mn, avg, mx;
 
@@ -146,7 +150,8 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 		cp->avg = (uint32_t)avg;
 		cp->max = (uint32_t)mx;
 		if (!bfs_chunker_params_valid(cp))
-			BAD("invalid chunker.%s parameters (min %u avg %u max %u)",
+			BAD("invalid chunker.%s parameters (min %u avg %u max "
+			    "%u)",
 			    url, profile_names[p], cp->min, cp->avg, cp->max);
 	}
 
@@ -209,9 +214,12 @@ static int build_config(struct bfs_buf *out, struct bfs_err *err)
 	for (p = 0; p < BFS_PROFILE_COUNT; p++) {
 		prof = cJSON_AddObjectToObject(chunker, profile_names[p]);
 		if (!prof ||
-		    !cJSON_AddNumberToObject(prof, "min", default_chunker[p].min) ||
-		    !cJSON_AddNumberToObject(prof, "avg", default_chunker[p].avg) ||
-		    !cJSON_AddNumberToObject(prof, "max", default_chunker[p].max))
+		    !cJSON_AddNumberToObject(prof, "min",
+					     default_chunker[p].min) ||
+		    !cJSON_AddNumberToObject(prof, "avg",
+					     default_chunker[p].avg) ||
+		    !cJSON_AddNumberToObject(prof, "max",
+					     default_chunker[p].max))
 			goto out_nomem;
 	}
 	comp = cJSON_AddObjectToObject(root, "compression");
@@ -243,8 +251,8 @@ out_free:
 int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
 		  struct bfs_repo **out, struct bfs_err *err)
 {
-	struct bfs_store_opts opts = { .s3_path_style = -1 };
-	struct bfs_buf cfg = { 0 };
+	struct bfs_store_opts opts = {.s3_path_style = -1};
+	struct bfs_buf cfg = {0};
 	struct bfs_repo *r;
 	uint64_t size;
 	int rc;
@@ -290,7 +298,7 @@ int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
 		goto out_free_cfg;
 	bfs_buf_free(&cfg);
 	if (err)
-		err->msg[0] = '\0';   /* drop the text of the expected ENOENT */
+		err->msg[0] = '\0'; /* drop the text of the expected ENOENT */
 	*out = r;
 	return 0;
 
@@ -308,8 +316,8 @@ out_free_repo:
 int bfs_repo_open(const char *url, const struct bfs_store_opts *sopts,
 		  struct bfs_repo **out, struct bfs_err *err)
 {
-	struct bfs_store_opts opts = { .s3_path_style = -1 };
-	struct bfs_buf cfg = { 0 };
+	struct bfs_store_opts opts = {.s3_path_style = -1};
+	struct bfs_buf cfg = {0};
 	struct bfs_repo *r;
 	uint64_t size;
 	int64_t got;
@@ -340,7 +348,8 @@ int bfs_repo_open(const char *url, const struct bfs_store_opts *sopts,
 	}
 	if (size > BFS_CONFIG_MAX) {
 		rc = bfs_err_set(err, -EUCLEAN,
-				 "corrupt repository config at '%s': %llu bytes (at most %u)",
+				 "corrupt repository config at '%s': %llu "
+				 "bytes (at most %u)",
 				 url, (unsigned long long)size, BFS_CONFIG_MAX);
 		goto out_free_repo;
 	}
@@ -415,10 +424,11 @@ static int check_ref(const struct bfs_chunkref *c, const char *key,
 	if (c->len > BFS_CHUNK_MAX_LIMIT || c->clen == 0 ||
 	    c->clen > BFS_CHUNK_CLEN_MAX || c->offset > BFS_PACK_MAX_SIZE ||
 	    c->clen > BFS_PACK_MAX_SIZE - c->offset)
-		return bfs_err_set(err, -EUCLEAN,
-				   "chunk %s in pack '%s' has an invalid location (offset %llu, %u bytes compressed, %u plain)",
-				   h, key, (unsigned long long)c->offset,
-				   c->clen, c->len);
+		return bfs_err_set(
+		    err, -EUCLEAN,
+		    "chunk %s in pack '%s' has an invalid location (offset "
+		    "%llu, %u bytes compressed, %u plain)",
+		    h, key, (unsigned long long)c->offset, c->clen, c->len);
 	return 0;
 }
 
@@ -434,12 +444,11 @@ static int decode_chunk(const struct bfs_chunkref *c, const uint8_t *frame,
 	rc = bfs_zstd_decompress(out, c->len, frame, c->clen, err);
 	if (rc) {
 		if (rc == -EUCLEAN || rc == -EINVAL)
-			return bfs_err_prefix(err, -EUCLEAN,
-					      "chunk %s in pack '%s' is corrupt",
-					      h, key);
-		return bfs_err_prefix(err, rc,
-				      "cannot decompress chunk %s in pack '%s'",
-				      h, key);
+			return bfs_err_prefix(
+			    err, -EUCLEAN, "chunk %s in pack '%s' is corrupt",
+			    h, key);
+		return bfs_err_prefix(
+		    err, rc, "cannot decompress chunk %s in pack '%s'", h, key);
 	}
 	bfs_sha256(hash, out, c->len);
 	if (memcmp(hash, c->hash, BFS_HASH_LEN) != 0)
@@ -459,18 +468,18 @@ static int fetch_range(struct bfs_repo *r, const char *key, uint64_t off,
 	if (got == -ENOENT)
 		return bfs_err_set(err, -ENOENT, "pack '%s' is missing", key);
 	if (got == -EINVAL)
-		return bfs_err_set(err, -EUCLEAN,
-				   "range %llu+%llu lies past the end of pack '%s'",
-				   (unsigned long long)off,
-				   (unsigned long long)len, key);
+		return bfs_err_set(
+		    err, -EUCLEAN,
+		    "range %llu+%llu lies past the end of pack '%s'",
+		    (unsigned long long)off, (unsigned long long)len, key);
 	if (got < 0)
 		return bfs_err_prefix(err, (int)got, "cannot read pack '%s'",
 				      key);
 	if ((uint64_t)got != len)
-		return bfs_err_set(err, -EUCLEAN,
-				   "short read of pack '%s': %lld of %llu bytes",
-				   key, (long long)got,
-				   (unsigned long long)len);
+		return bfs_err_set(
+		    err, -EUCLEAN,
+		    "short read of pack '%s': %lld of %llu bytes", key,
+		    (long long)got, (unsigned long long)len);
 	return 0;
 }
 
@@ -478,7 +487,7 @@ static int fetch_range(struct bfs_repo *r, const char *key, uint64_t off,
 int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 			uint8_t *out, struct bfs_err *err)
 {
-	struct bfs_buf buf = { 0 };
+	struct bfs_buf buf = {0};
 	char key[BFS_KEY_MAX];
 	int rc;
 
@@ -515,7 +524,7 @@ static int cmp_ref_pos(const void *a, const void *b)
 int bfs_repo_read_chunks(struct bfs_repo *r, const struct bfs_chunkref *refs,
 			 size_t n, uint8_t **outs, struct bfs_err *err)
 {
-	struct bfs_buf buf = { 0 };
+	struct bfs_buf buf = {0};
 	struct ref_pos *pos;
 	char key[BFS_KEY_MAX];
 	size_t i, j, k;
@@ -527,7 +536,8 @@ int bfs_repo_read_chunks(struct bfs_repo *r, const struct bfs_chunkref *refs,
 	for (i = 0; i < n; i++) {
 		if (memcmp(refs[i].pack, refs[0].pack, BFS_HASH_LEN) != 0)
 			return bfs_err_set(err, -EINVAL,
-					   "bfs_repo_read_chunks: chunks of more than one pack");
+					   "bfs_repo_read_chunks: chunks of "
+					   "more than one pack");
 		rc = check_ref(&refs[i], key, err);
 		if (rc)
 			return rc;

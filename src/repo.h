@@ -19,18 +19,18 @@
 /* Chunker profiles: dumps chunk small (changes scatter over a dump),
  * files chunk large (attachments change whole or not at all). */
 enum bfs_profile {
-	BFS_PROFILE_DUMP = 0,   /* --pg-dump, --mysql-dump, --command, --stdin */
-	BFS_PROFILE_FILES = 1,  /* --files, --archive */
+	BFS_PROFILE_DUMP = 0,  /* --pg-dump, --mysql-dump, --command, --stdin */
+	BFS_PROFILE_FILES = 1, /* --files, --archive */
 	BFS_PROFILE_COUNT
 };
 
 struct bfs_repo {
-	struct bfs_store *store;               /* owned */
-	char id[65];                           /* 64 hex, NUL */
+	struct bfs_store *store; /* owned */
+	char id[65];		 /* 64 hex, NUL */
 	int version;
 	struct bfs_chunker_params chunker[BFS_PROFILE_COUNT];
 	int zstd_level;
-	uint64_t pack_target;                  /* bytes, e.g. 16 MiB */
+	uint64_t pack_target; /* bytes, e.g. 16 MiB */
 };
 
 /* Create a repository at url: writes `config` with BFS_PUT_EXCL.  Fails
@@ -45,7 +45,7 @@ int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
 int bfs_repo_open(const char *url, const struct bfs_store_opts *sopts,
 		  struct bfs_repo **out, struct bfs_err *err);
 
-void bfs_repo_close(struct bfs_repo *r);   /* NULL ok; frees the store */
+void bfs_repo_close(struct bfs_repo *r); /* NULL ok; frees the store */
 
 /* Object keys (format.h builds and parses them).  out must hold
  * BFS_KEY_MAX bytes. */
@@ -63,11 +63,11 @@ static inline int bfs_repo_manifest_key(char *out, const char *backup_id)
 
 /* One chunk's location, as carried in manifests and the catalog. */
 struct bfs_chunkref {
-	uint8_t hash[BFS_HASH_LEN];   /* SHA-256 of the plain bytes */
-	uint8_t pack[BFS_HASH_LEN];   /* pack id */
-	uint64_t offset;              /* of the zstd frame in the pack */
-	uint32_t clen;                /* compressed (frame) length */
-	uint32_t len;                 /* plain length */
+	uint8_t hash[BFS_HASH_LEN]; /* SHA-256 of the plain bytes */
+	uint8_t pack[BFS_HASH_LEN]; /* pack id */
+	uint64_t offset;	    /* of the zstd frame in the pack */
+	uint32_t clen;		    /* compressed (frame) length */
+	uint32_t len;		    /* plain length */
 };
 
 /* Serialised form in catalog blobs: 80 bytes, little-endian:

@@ -21,7 +21,7 @@
 
 #include "restore_int.h"
 
-#define PF_MAX_FILE (4u << 20)    /* larger files are not prefetched */
+#define PF_MAX_FILE (4u << 20) /* larger files are not prefetched */
 
 static char *memdup0(const char *s, size_t n)
 {
@@ -50,7 +50,7 @@ static int restore_link(struct rctx *x, int dirfd,
 		if (linkat(x->rootfd, first, dirfd, tmp, 0) == 0)
 			break;
 		if (errno != EEXIST)
-			return 0;   /* e.g. ENAMETOOLONG: copy instead */
+			return 0; /* e.g. ENAMETOOLONG: copy instead */
 	}
 	if (tries == 100)
 		return 0;
@@ -77,7 +77,7 @@ static int restore_file(struct rctx *x, int dirfd,
 {
 	int64_t key = ce->link_id ? ce->link_id : ce->id;
 	struct bfs_chunkref *refs = NULL;
-	struct file_out o = { x, -1, 0 };
+	struct file_out o = {x, -1, 0};
 	uint64_t size;
 	size_t n = 0;
 	char tmp[32];
@@ -127,8 +127,7 @@ static int restore_file(struct rctx *x, int dirfd,
 		rc = o.fd;
 		goto out_free;
 	}
-	rc = bfs_reader_stream(x->reader, refs, n, rst_file_write, &o,
-			       x->err);
+	rc = bfs_reader_stream(x->reader, refs, n, rst_file_write, &o, x->err);
 	if (rc < 0) {
 		if (o.werr) {
 			rc = rst_fs_error(x, o.werr, "write");
@@ -180,10 +179,18 @@ static int restore_special(struct rctx *x, int dirfd,
 	mode_t fmt;
 
 	switch (e->type) {
-	case BFS_T_FIFO: fmt = S_IFIFO; break;
-	case BFS_T_SOCK: fmt = S_IFSOCK; break;
-	case BFS_T_CHR: fmt = S_IFCHR; break;
-	default: fmt = S_IFBLK; break;
+	case BFS_T_FIFO:
+		fmt = S_IFIFO;
+		break;
+	case BFS_T_SOCK:
+		fmt = S_IFSOCK;
+		break;
+	case BFS_T_CHR:
+		fmt = S_IFCHR;
+		break;
+	default:
+		fmt = S_IFBLK;
+		break;
 	}
 	for (tries = 0; tries < 100 && rc == -EEXIST; tries++) {
 		rst_tmp_name(tmp);
@@ -232,8 +239,8 @@ static int restore_dir(struct rctx *x, int dirfd,
 				return rst_fs_error(x, -errno, "replace");
 		}
 	}
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-				 O_CLOEXEC);
+	fd = openat(dirfd, name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return rst_fs_error(x, -errno, "open directory");
 	/* An existing directory (an earlier restore of a read-only one) must
@@ -264,7 +271,8 @@ static int restore_entry(struct rctx *x, int dirfd,
 	if (rc < 0)
 		return bfs_err_set(x->err, rc, "out of memory");
 	if (ce->e.error) {
-		rst_warn(x, "skipped: unreadable at backup time: %s", ce->e.error);
+		rst_warn(x, "skipped: unreadable at backup time: %s",
+			 ce->e.error);
 		x->st.skipped++;
 		goto out_pop;
 	}
@@ -383,9 +391,10 @@ static int check_entry(struct rctx *x, int dirfd,
 		return bfs_err_set(x->err, -EUCLEAN,
 				   "bad entry name in the catalog below '%s'",
 				   rst_cur_path(x));
-	if (ce->e.error || ((ce->e.type == BFS_T_CHR ||
-			     ce->e.type == BFS_T_BLK) && !x->o.devices))
-		return 0;   /* will be skipped */
+	if (ce->e.error ||
+	    ((ce->e.type == BFS_T_CHR || ce->e.type == BFS_T_BLK) &&
+	     !x->o.devices))
+		return 0; /* will be skipped */
 	rc = rst_path_push(&x->path, ce->e.path, ce->e.path_len);
 	if (rc < 0)
 		return bfs_err_set(x->err, rc, "out of memory");
@@ -398,8 +407,8 @@ static int check_entry(struct rctx *x, int dirfd,
 		rc = rst_conflict(x);
 		goto out_pop;
 	}
-	fd = openat(dirfd, ce->e.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					       O_CLOEXEC);
+	fd = openat(dirfd, ce->e.path,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		rc = rst_fs_error(x, -errno, "open directory");
 		goto out_pop;
@@ -470,12 +479,12 @@ static int open_parents(struct rctx *x, const char *path)
 			rc = rst_fs_error(x, -errno, "create directory");
 			goto out_close;
 		}
-		nfd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					       O_CLOEXEC);
+		nfd = openat(fd, name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (nfd < 0) {
-			rc = errno == ENOTDIR || errno == ELOOP ?
-				     rst_conflict(x) :
-				     rst_fs_error(x, -errno, "open directory");
+			rc = errno == ENOTDIR || errno == ELOOP
+				 ? rst_conflict(x)
+				 : rst_fs_error(x, -errno, "open directory");
 			goto out_close;
 		}
 		free(name);
@@ -483,7 +492,7 @@ static int open_parents(struct rctx *x, const char *path)
 		fd = nfd;
 		p = slash + 1;
 		continue;
-out_close:
+	out_close:
 		free(name);
 		close(fd);
 		return rc;
@@ -546,8 +555,9 @@ int bfs_restore(struct bfs_repo *repo, struct bfs_catalog *cat, int64_t root,
 	}
 	x.rootfd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (x.rootfd < 0) {
-		rc = bfs_err_set(x.err, -errno, "cannot open directory '%s': %s",
-				 target, strerror(errno));
+		rc =
+		    bfs_err_set(x.err, -errno, "cannot open directory '%s': %s",
+				target, strerror(errno));
 		goto out;
 	}
 	/* x.path holds "TARGET/" + the parents of path from here on, the

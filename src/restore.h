@@ -37,12 +37,13 @@ typedef int (*bfs_data_cb)(void *arg, uint64_t off, const uint8_t *data,
  * lying back to back in one pack are fetched in one store request; for
  * lists over 16 MiB up to 4 threads fetch, verify and decompress ahead
  * (at most ~48 MiB buffered), cb is still called from the calling
- * thread, in file order.  Returns 0, the callback's error, or the repository's error
+ * thread, in file order.  Returns 0, the callback's error, or the repository's
+ * error
  * (-ENOENT missing pack, -EUCLEAN corrupt, -EBADMSG checksum, -EIO ...)
  * with err naming the chunk and pack.  refs is borrowed. */
-int bfs_read_chunk_list(struct bfs_repo *repo,
-			const struct bfs_chunkref *refs, size_t n,
-			bfs_data_cb cb, void *arg, struct bfs_err *err);
+int bfs_read_chunk_list(struct bfs_repo *repo, const struct bfs_chunkref *refs,
+			size_t n, bfs_data_cb cb, void *arg,
+			struct bfs_err *err);
 
 /* Write the content of file entry `id` (hardlinks followed) to fd.
  * Checks that the chunk lengths add up to the entry's size (-EUCLEAN
@@ -75,24 +76,24 @@ int bfs_tree_walk(struct bfs_catalog *cat, int64_t dir, bfs_walk_cb cb,
 int bfs_tree_children(struct bfs_catalog *cat, int64_t dir,
 		      struct bfs_cat_entry **out, size_t *n,
 		      struct bfs_err *err);
-void bfs_tree_children_free(struct bfs_cat_entry *v, size_t n);  /* NULL ok */
+void bfs_tree_children_free(struct bfs_cat_entry *v, size_t n); /* NULL ok */
 
 struct bfs_restore_progress {
-	uint64_t entries;          /* entries done */
-	uint64_t files;            /* regular files written */
-	uint64_t bytes;            /* plain bytes written */
-	uint64_t total_bytes;      /* of the whole restore, 0 if unknown */
+	uint64_t entries;     /* entries done */
+	uint64_t files;	      /* regular files written */
+	uint64_t bytes;	      /* plain bytes written */
+	uint64_t total_bytes; /* of the whole restore, 0 if unknown */
 	int64_t elapsed_ns;
-	const char *current;       /* path being restored (relative), borrowed */
+	const char *current; /* path being restored (relative), borrowed */
 };
 
 struct bfs_restore_stats {
-	uint64_t entries;          /* entries created or updated */
+	uint64_t entries; /* entries created or updated */
 	uint64_t files, dirs, symlinks, hardlinks, specials;
-	uint64_t bytes;            /* plain bytes written */
-	uint64_t skipped;          /* unreadable at backup time, or devices
-				      without privileges */
-	uint64_t failed;           /* entries that could not be restored */
+	uint64_t bytes;	  /* plain bytes written */
+	uint64_t skipped; /* unreadable at backup time, or devices
+			     without privileges */
+	uint64_t failed;  /* entries that could not be restored */
 	int64_t duration_ns;
 };
 

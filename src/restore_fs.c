@@ -15,7 +15,7 @@
 #include "restore_int.h"
 
 #define SPARSE_BLOCK 4096
-#define PROGRESS_NS 100000000LL   /* 10 per second */
+#define PROGRESS_NS 100000000LL /* 10 per second */
 
 const char *rst_cur_path(const struct rctx *x)
 {
@@ -81,8 +81,7 @@ int rst_conflict(struct rctx *x)
 
 /* Move the object created as tmp into place as name.  Without force an
  * existing name is never replaced. */
-int rst_place(struct rctx *x, int dirfd, const char *tmp,
-		 const char *name)
+int rst_place(struct rctx *x, int dirfd, const char *tmp, const char *name)
 {
 	int rc = 0;
 
@@ -96,8 +95,8 @@ int rst_place(struct rctx *x, int dirfd, const char *tmp,
 				return 0;
 			}
 		}
-		rc = errno == EEXIST ? rst_conflict(x) :
-				       rst_fs_error(x, -errno, "create");
+		rc = errno == EEXIST ? rst_conflict(x)
+				     : rst_fs_error(x, -errno, "create");
 		goto out_unlink;
 	}
 	if (renameat(dirfd, tmp, dirfd, name) == 0) {
@@ -137,7 +136,7 @@ int rst_meta_fd(struct rctx *x, int fd, const struct bfs_entry *e)
 
 	if (x->o.owners && fchown(fd, e->uid, e->gid) < 0)
 		rst_warn(x, "cannot set owner %u:%u: %s", e->uid, e->gid,
-		     strerror(errno));
+			 strerror(errno));
 	if (fchmod(fd, e->mode & 07777) < 0)
 		return rst_fs_error(x, -errno, "set the mode of");
 	set_times(ts, e->mtime_ns);
@@ -148,14 +147,14 @@ int rst_meta_fd(struct rctx *x, int fd, const struct bfs_entry *e)
 
 /* The same for an object we cannot open (symlink, fifo, device). */
 int rst_meta_at(struct rctx *x, int dirfd, const char *name,
-		   const struct bfs_entry *e, bool chmod_ok)
+		const struct bfs_entry *e, bool chmod_ok)
 {
 	struct timespec ts[2];
 
 	if (x->o.owners &&
 	    fchownat(dirfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		rst_warn(x, "cannot set owner %u:%u: %s", e->uid, e->gid,
-		     strerror(errno));
+			 strerror(errno));
 	if (chmod_ok && fchmodat(dirfd, name, e->mode & 07777, 0) < 0)
 		return rst_fs_error(x, -errno, "set the mode of");
 	set_times(ts, e->mtime_ns);
@@ -195,8 +194,8 @@ int rst_file_write(void *arg, uint64_t off, const uint8_t *data, size_t n)
 	int rc;
 
 	while (i < n) {
-		size_t blk = BFS_MIN(SPARSE_BLOCK - (off + i) % SPARSE_BLOCK,
-				     n - i);
+		size_t blk =
+		    BFS_MIN(SPARSE_BLOCK - (off + i) % SPARSE_BLOCK, n - i);
 		size_t j;
 
 		if (all_zero(data + i, blk)) {
@@ -229,9 +228,9 @@ int rst_open_tmp(struct rctx *x, int dirfd, char tmp[32])
 
 	for (tries = 0; tries < 100; tries++) {
 		rst_tmp_name(tmp);
-		fd = openat(dirfd, tmp,
-			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    0600);
+		fd = openat(
+		    dirfd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -247,8 +246,7 @@ bool rst_name_ok(const struct bfs_cat_entry *ce)
 	const char *p = ce->e.path;
 	size_t n = ce->e.path_len;
 
-	if (!p || n == 0 || n > 255 || memchr(p, '/', n) ||
-	    strlen(p) != n)
+	if (!p || n == 0 || n > 255 || memchr(p, '/', n) || strlen(p) != n)
 		return false;
 	return !(n == 1 && p[0] == '.') &&
 	       !(n == 2 && p[0] == '.' && p[1] == '.');

@@ -19,7 +19,7 @@
 #include "reader.h"
 #include "restore.h"
 
-#define RESTORE_PAGE 1024         /* directory entries per catalog query */
+#define RESTORE_PAGE 1024 /* directory entries per catalog query */
 
 /* ---- restore_read.c ----------------------------------------------------- */
 
@@ -51,8 +51,8 @@ int pf_create(struct bfs_reader *reader, struct prefetch **out);
 void pf_destroy(struct prefetch *pf);
 /* Queue a file of size bytes made of refs[0..n) (ownership transferred,
  * even on failure).  NULL if it cannot be queued: read it directly. */
-struct pf_item *pf_add(struct prefetch *pf, struct bfs_chunkref *refs,
-		       size_t n, uint64_t size);
+struct pf_item *pf_add(struct prefetch *pf, struct bfs_chunkref *refs, size_t n,
+		       uint64_t size);
 /* The item's content: fetched here if no worker has started on it,
  * waited for otherwise.  0 and *data (size bytes, valid until pf_put), or
  * the read's error with err set. */
@@ -67,7 +67,7 @@ void pf_put(struct prefetch *pf, struct pf_item *it);
  * the first member restored. */
 struct link_rec {
 	int64_t key;
-	char *path;               /* owned */
+	char *path; /* owned */
 };
 
 struct rctx {
@@ -82,7 +82,7 @@ struct rctx {
 	 * after base (relative to rootfd). */
 	struct bfs_buf path;
 	size_t base;
-	struct bfs_hmap links;    /* struct link_rec */
+	struct bfs_hmap links; /* struct link_rec */
 	struct bfs_restore_progress prog;
 	int64_t start_ns, last_ns;
 	struct prefetch *pf;
@@ -92,7 +92,7 @@ const char *rst_cur_path(const struct rctx *x);
 const char *rst_rel_path(const struct rctx *x);
 void rst_progress(struct rctx *x, bool force);
 void rst_warn(struct rctx *x, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* A name for a new object, unique enough for O_EXCL / mknod / symlink
  * (they fail with EEXIST, and the caller retries). */

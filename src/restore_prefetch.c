@@ -30,26 +30,26 @@
 enum { PF_QUEUED, PF_FETCHING, PF_DONE, PF_MINE };
 
 struct pf_item {
-	struct bfs_chunkref *refs;     /* owned */
+	struct bfs_chunkref *refs; /* owned */
 	size_t n;
 	uint64_t size;
-	uint8_t *data;                 /* size bytes once fetched */
-	int state;                     /* PF_*, under pf->lock */
-	bool by_worker;                /* counts in pf->inflight */
-	unsigned nref;                 /* under pf->lock */
+	uint8_t *data;	/* size bytes once fetched */
+	int state;	/* PF_*, under pf->lock */
+	bool by_worker; /* counts in pf->inflight */
+	unsigned nref;	/* under pf->lock */
 	int rc;
 	struct bfs_err err;
 	struct prefetch *pf;
 };
 
 struct prefetch {
-	pthread_mutex_t lock;          /* protects states, nref, inflight */
-	pthread_cond_t cond;           /* a state or the budget changed */
-	uint64_t inflight;             /* bytes fetched by workers, not yet
-					  put */
+	pthread_mutex_t lock; /* protects states, nref, inflight */
+	pthread_cond_t cond;  /* a state or the budget changed */
+	uint64_t inflight;    /* bytes fetched by workers, not yet
+				 put */
 	bool stop;
 	struct bfs_reader *reader;
-	struct bfs_pool *pool;         /* started with the first item */
+	struct bfs_pool *pool; /* started with the first item */
 	bool pool_failed;
 };
 
@@ -75,7 +75,7 @@ void pf_destroy(struct prefetch *pf)
 	pf->stop = true;
 	pthread_cond_broadcast(&pf->cond);
 	pthread_mutex_unlock(&pf->lock);
-	bfs_pool_destroy(pf->pool);   /* queued jobs see stop and return */
+	bfs_pool_destroy(pf->pool); /* queued jobs see stop and return */
 	pthread_cond_destroy(&pf->cond);
 	pthread_mutex_destroy(&pf->lock);
 	free(pf);
@@ -148,17 +148,17 @@ out_unref:
 	pthread_mutex_unlock(&pf->lock);
 }
 
-struct pf_item *pf_add(struct prefetch *pf, struct bfs_chunkref *refs,
-		       size_t n, uint64_t size)
+struct pf_item *pf_add(struct prefetch *pf, struct bfs_chunkref *refs, size_t n,
+		       uint64_t size)
 {
 	struct pf_item *it;
 
 	pthread_mutex_lock(&pf->lock);
 	if (!pf->pool && !pf->pool_failed) {
 		struct bfs_pool_config pc = {
-			.threads = PF_THREADS,
-			.queue = PF_QUEUE,
-			.name = "bfs-pf",
+		    .threads = PF_THREADS,
+		    .queue = PF_QUEUE,
+		    .name = "bfs-pf",
 		};
 
 		if (bfs_pool_create(&pc, &pf->pool) < 0)
@@ -177,7 +177,7 @@ struct pf_item *pf_add(struct prefetch *pf, struct bfs_chunkref *refs,
 	it->nref = 2;
 	it->pf = pf;
 	if (bfs_pool_trysubmit(pf->pool, pf_job, it) < 0)
-		it->nref = 1;   /* not queued: the restore thread fetches */
+		it->nref = 1; /* not queued: the restore thread fetches */
 	return it;
 out_free:
 	free(refs);
@@ -193,7 +193,7 @@ int pf_get(struct prefetch *pf, struct pf_item *it, const uint8_t **data,
 	if (it->state == PF_QUEUED) {
 		it->state = PF_MINE;
 		mine = true;
-		pthread_cond_broadcast(&pf->cond);   /* its job may wait */
+		pthread_cond_broadcast(&pf->cond); /* its job may wait */
 	}
 	while (it->state == PF_FETCHING)
 		pthread_cond_wait(&pf->cond, &pf->lock);
@@ -213,7 +213,7 @@ void pf_put(struct prefetch *pf, struct pf_item *it)
 		return;
 	pthread_mutex_lock(&pf->lock);
 	if (it->state == PF_QUEUED) {
-		it->state = PF_MINE;   /* never fetched: its job returns */
+		it->state = PF_MINE; /* never fetched: its job returns */
 		pthread_cond_broadcast(&pf->cond);
 	}
 	while (it->state == PF_FETCHING)

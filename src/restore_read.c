@@ -10,9 +10,9 @@
 
 /* ---- reading chunk lists ---------------------------------------------- */
 
-int bfs_read_chunk_list(struct bfs_repo *repo,
-			const struct bfs_chunkref *refs, size_t n,
-			bfs_data_cb cb, void *arg, struct bfs_err *err)
+int bfs_read_chunk_list(struct bfs_repo *repo, const struct bfs_chunkref *refs,
+			size_t n, bfs_data_cb cb, void *arg,
+			struct bfs_err *err)
 {
 	struct bfs_reader *rd;
 	int rc;
@@ -34,10 +34,10 @@ int rst_check_chunk_sum(const struct bfs_chunkref *refs, size_t n,
 	for (i = 0; i < n; i++)
 		sum += refs[i].len;
 	if (sum != size)
-		return bfs_err_set(err, -EUCLEAN,
-				   "chunks of '%s' add up to %llu bytes, not its size %llu",
-				   name, (unsigned long long)sum,
-				   (unsigned long long)size);
+		return bfs_err_set(
+		    err, -EUCLEAN,
+		    "chunks of '%s' add up to %llu bytes, not its size %llu",
+		    name, (unsigned long long)sum, (unsigned long long)size);
 	return 0;
 }
 
@@ -82,7 +82,7 @@ int bfs_restore_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
 {
 	struct bfs_cat_entry ce;
 	struct bfs_chunkref *refs = NULL;
-	struct cat_out o = { fd, 0 };
+	struct cat_out o = {fd, 0};
 	uint64_t size;
 	size_t n = 0;
 	int rc;
@@ -111,8 +111,8 @@ int bfs_restore_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
 	rc = bfs_catalog_chunks(cat, id, &refs, &n, err);
 	if (rc < 0)
 		goto out_clear;
-	rc = rst_check_chunk_sum(refs, n, size, ce.e.path ? ce.e.path : "",
-				 err);
+	rc =
+	    rst_check_chunk_sum(refs, n, size, ce.e.path ? ce.e.path : "", err);
 	if (rc < 0)
 		goto out_free;
 	rc = bfs_read_chunk_list(repo, refs, n, cat_write, &o, err);
@@ -175,8 +175,7 @@ static int walk_dir(struct walk *w, int64_t dir)
 			bfs_err_set(w->err, rc, "out of memory");
 			break;
 		}
-		rc = w->cb(w->arg, (const char *)w->path.data, w->path.len,
-			   ce);
+		rc = w->cb(w->arg, (const char *)w->path.data, w->path.len, ce);
 		if (rc == 0 && ce->e.type == BFS_T_DIR)
 			rc = walk_dir(w, ce->id);
 		else if (rc == 1)
@@ -192,7 +191,7 @@ static int walk_dir(struct walk *w, int64_t dir)
 int bfs_tree_walk(struct bfs_catalog *cat, int64_t dir, bfs_walk_cb cb,
 		  void *arg, struct bfs_err *err)
 {
-	struct walk w = { cat, cb, arg, { 0 }, err };
+	struct walk w = {cat, cb, arg, {0}, err};
 	int rc;
 
 	rc = bfs_buf_reserve(&w.path, 256);
@@ -219,11 +218,11 @@ int bfs_tree_children(struct bfs_catalog *cat, int64_t dir,
 	*out = NULL;
 	*n = 0;
 	bfs_catalog_iter_init(&it, cat, dir, 0, RESTORE_PAGE);
-	while ((rc = bfs_catalog_iter_page(&it, &page, &np, err)) == 0 &&
-	       np) {
+	while ((rc = bfs_catalog_iter_page(&it, &page, &np, err)) == 0 && np) {
 		if (nv + np > cap) {
 			size_t ncap = BFS_MAX(cap * 2, nv + np);
-			struct bfs_cat_entry *nw = realloc(v, ncap * sizeof(*nw));
+			struct bfs_cat_entry *nw =
+			    realloc(v, ncap * sizeof(*nw));
 
 			if (!nw) {
 				rc = bfs_err_set(err, -ENOMEM, "out of memory");

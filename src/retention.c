@@ -63,8 +63,10 @@ static int parse_count(const char *opt, const char *v, int *out,
 	bool neg = false;
 
 	if (!v || !*v)
-		return bfs_err_set(err, -EINVAL, "option --%s needs a count "
-				   "(N >= 0 or \"unlimited\")", opt);
+		return bfs_err_set(err, -EINVAL,
+				   "option --%s needs a count "
+				   "(N >= 0 or \"unlimited\")",
+				   opt);
 	if (strcmp(v, "unlimited") == 0) {
 		*out = -1;
 		return 0;
@@ -78,31 +80,39 @@ static int parse_count(const char *opt, const char *v, int *out,
 			goto bad;
 		n = n * 10 + (*q - '0');
 		if (n > INT_MAX)
-			return bfs_err_set(err, -EINVAL, "option --%s: count "
+			return bfs_err_set(err, -EINVAL,
+					   "option --%s: count "
 					   "\"%.32s\" is too large (at most "
-					   "%d)", opt, v, INT_MAX);
+					   "%d)",
+					   opt, v, INT_MAX);
 	}
 	if (neg && n != 0 && n != 1)
-		return bfs_err_set(err, -EINVAL, "option --%s: negative count "
+		return bfs_err_set(err, -EINVAL,
+				   "option --%s: negative count "
 				   "\"%.32s\" (only -1 or \"unlimited\", which "
-				   "mean no limit)", opt, v);
+				   "mean no limit)",
+				   opt, v);
 	*out = neg ? -(int)n : (int)n;
 	return 0;
 bad:
 	if (!*q)
-		return bfs_err_set(err, -EINVAL, "option --%s: \"%.32s\" is "
+		return bfs_err_set(err, -EINVAL,
+				   "option --%s: \"%.32s\" is "
 				   "not a count: digits expected after the "
-				   "sign", opt, v);
-	return bfs_err_set(err, -EINVAL, "option --%s: \"%.32s\" is not a "
+				   "sign",
+				   opt, v);
+	return bfs_err_set(err, -EINVAL,
+			   "option --%s: \"%.32s\" is not a "
 			   "count: position %zu is '%c' (expected N >= 0 or "
-			   "\"unlimited\")", opt, v, (size_t)(q - v) + 1,
+			   "\"unlimited\")",
+			   opt, v, (size_t)(q - v) + 1,
 			   isprint((unsigned char)*q) ? *q : '?');
 }
 
 int bfs_ret_duration_parse(const char *s, struct bfs_ret_duration *d,
 			   struct bfs_err *err)
 {
-	struct bfs_ret_duration r = { 0 };
+	struct bfs_ret_duration r = {0};
 	const char *start, *end, *q;
 
 	if (!s)
@@ -128,27 +138,32 @@ int bfs_ret_duration_parse(const char *s, struct bfs_ret_duration *d,
 		while (q < end && *q >= '0' && *q <= '9') {
 			num = num * 10 + (*q - '0');
 			if (num > INT_MAX)
-				return bfs_err_set(err, -ERANGE, "duration "
+				return bfs_err_set(err, -ERANGE,
+						   "duration "
 						   "\"%.64s\": number at "
 						   "position %zu is too large",
 						   s, (size_t)(digits - s) + 1);
 			q++;
 		}
 		if (q == digits)
-			return bfs_err_set(err, -EINVAL, "duration \"%.64s\": "
+			return bfs_err_set(err, -EINVAL,
+					   "duration \"%.64s\": "
 					   "no number found at position %zu "
 					   "(expected e.g. 30d, 1y2m, "
-					   "2y5m7d3h)", s,
-					   (size_t)(q - s) + 1);
+					   "2y5m7d3h)",
+					   s, (size_t)(q - s) + 1);
 		if (neg && num)
-			return bfs_err_set(err, -EINVAL, "duration \"%.64s\": "
+			return bfs_err_set(err, -EINVAL,
+					   "duration \"%.64s\": "
 					   "negative number at position %zu "
-					   "is not allowed", s,
-					   (size_t)(digits - s));
+					   "is not allowed",
+					   s, (size_t)(digits - s));
 		if (q == end)
-			return bfs_err_set(err, -EINVAL, "duration \"%.64s\": "
+			return bfs_err_set(err, -EINVAL,
+					   "duration \"%.64s\": "
 					   "no unit found after number %lld "
-					   "(use y, m, d or h)", s, num);
+					   "(use y, m, d or h)",
+					   s, num);
 		switch (*q) {
 		case 'y':
 			r.years = (int)num;
@@ -163,12 +178,14 @@ int bfs_ret_duration_parse(const char *s, struct bfs_ret_duration *d,
 			r.hours = (int)num;
 			break;
 		default:
-			return bfs_err_set(err, -EINVAL, "duration \"%.64s\": "
-					   "invalid unit '%c' at position %zu "
-					   "after number %lld (use y, m, d or "
-					   "h)", s, isprint((unsigned char)*q)
-					   ? *q : '?', (size_t)(q - s) + 1,
-					   num);
+			return bfs_err_set(
+			    err, -EINVAL,
+			    "duration \"%.64s\": "
+			    "invalid unit '%c' at position %zu "
+			    "after number %lld (use y, m, d or "
+			    "h)",
+			    s, isprint((unsigned char)*q) ? *q : '?',
+			    (size_t)(q - s) + 1, num);
 		}
 		q++;
 	}
@@ -183,8 +200,8 @@ void bfs_ret_duration_format(const struct bfs_ret_duration *d, char *buf,
 	const struct {
 		int v;
 		char unit;
-	} parts[4] = { { d->years, 'y' }, { d->months, 'm' },
-		       { d->days, 'd' }, { d->hours, 'h' } };
+	} parts[4] = {
+	    {d->years, 'y'}, {d->months, 'm'}, {d->days, 'd'}, {d->hours, 'h'}};
 
 	if (!size)
 		return;
@@ -203,7 +220,7 @@ void bfs_ret_duration_format(const struct bfs_ret_duration *d, char *buf,
 
 int bfs_ret_taglist_parse(const char *s, struct bfs_ret_taglist *out)
 {
-	struct bfs_ret_taglist l = { 0 };
+	struct bfs_ret_taglist l = {0};
 	const char *p = s ? s : "";
 	size_t n = 1;
 	int rc = -ENOMEM;
@@ -237,8 +254,7 @@ out:
 }
 
 static const char *const bucket_names[BFS_RET_NBUCKETS] = {
-	"hourly", "daily", "weekly", "monthly", "yearly"
-};
+    "hourly", "daily", "weekly", "monthly", "yearly"};
 
 static int parse_bool(const char *opt, const char *v, bool *out,
 		      struct bfs_err *err)
@@ -250,8 +266,10 @@ static int parse_bool(const char *opt, const char *v, bool *out,
 		 strcmp(v, "no") == 0)
 		*out = false;
 	else
-		return bfs_err_set(err, -EINVAL, "option --%s: \"%.32s\" is "
-				   "not true or false", opt, v);
+		return bfs_err_set(err, -EINVAL,
+				   "option --%s: \"%.32s\" is "
+				   "not true or false",
+				   opt, v);
 	return 0;
 }
 
@@ -273,12 +291,13 @@ int bfs_ret_policy_parse_option(struct bfs_ret_policy *p, const char *name,
 	}
 	if (strcmp(opt, "keep-tag") == 0) {
 		if (!value)
-			return bfs_err_set(err, -EINVAL, "option --keep-tag "
+			return bfs_err_set(err, -EINVAL,
+					   "option --keep-tag "
 					   "needs tag[,tag...]");
 		if (bfs_ret_taglist_parse(value, &l))
 			return -ENOMEM;
-		grown = realloc(p->keep_tags,
-				(p->nkeep_tags + 1) * sizeof(*grown));
+		grown =
+		    realloc(p->keep_tags, (p->nkeep_tags + 1) * sizeof(*grown));
 		if (!grown) {
 			bfs_ret_taglist_fini(&l);
 			return -ENOMEM;
@@ -304,16 +323,16 @@ int bfs_ret_policy_parse_option(struct bfs_ret_policy *p, const char *name,
 		return rc ? bfs_err_prefix(err, -EINVAL, "option --%s", opt)
 			  : 0;
 	}
-	return bfs_err_set(err, -ENOENT, "\"%.64s\" is not a retention "
-			   "option", name ? name : "");
+	return bfs_err_set(err, -ENOENT,
+			   "\"%.64s\" is not a retention "
+			   "option",
+			   name ? name : "");
 }
 
-int bfs_ret_policy_describe(const struct bfs_ret_policy *p,
-			    struct bfs_buf *out)
+int bfs_ret_policy_describe(const struct bfs_ret_policy *p, struct bfs_buf *out)
 {
 	static const char *const what[1 + BFS_RET_NBUCKETS] = {
-		"latest", "hourly", "daily", "weekly", "monthly", "yearly"
-	};
+	    "latest", "hourly", "daily", "weekly", "monthly", "yearly"};
 	char dur[64];
 	size_t start = out->len;
 	bool any = false;
@@ -323,8 +342,8 @@ int bfs_ret_policy_describe(const struct bfs_ret_policy *p,
 		int c = i ? p->count[i - 1] : p->last;
 
 		if (c > 0)
-			rc = bfs_buf_printf(out, "%s%d %s", any ? ", " : "",
-					    c, what[i]);
+			rc = bfs_buf_printf(out, "%s%d %s", any ? ", " : "", c,
+					    what[i]);
 		else if (c == -1)
 			rc = bfs_buf_printf(out, "%sall %s", any ? ", " : "",
 					    what[i]);
@@ -335,8 +354,7 @@ int bfs_ret_policy_describe(const struct bfs_ret_policy *p,
 	for (int b = 0; rc == 0 && b < BFS_RET_NBUCKETS; b++) {
 		if (bfs_ret_duration_zero(&p->within_bucket[b]))
 			continue;
-		bfs_ret_duration_format(&p->within_bucket[b], dur,
-					sizeof(dur));
+		bfs_ret_duration_format(&p->within_bucket[b], dur, sizeof(dur));
 		rc = bfs_buf_printf(out, "%s%s snapshots within %s",
 				    any ? ", " : "", bucket_names[b], dur);
 		any = true;
@@ -346,8 +364,8 @@ int bfs_ret_policy_describe(const struct bfs_ret_policy *p,
 				    any ? " and " : "");
 		for (size_t l = 0; rc == 0 && l < p->nkeep_tags; l++) {
 			rc = bfs_buf_printf(out, "%s[", l ? " " : "");
-			for (size_t t = 0;
-			     rc == 0 && t < p->keep_tags[l].ntags; t++)
+			for (size_t t = 0; rc == 0 && t < p->keep_tags[l].ntags;
+			     t++)
 				rc = bfs_buf_printf(out, "%s%s", t ? ", " : "",
 						    p->keep_tags[l].tags[t]);
 			if (rc == 0)
@@ -359,8 +377,10 @@ int bfs_ret_policy_describe(const struct bfs_ret_policy *p,
 	}
 	if (rc == 0 && !bfs_ret_duration_zero(&p->within)) {
 		bfs_ret_duration_format(&p->within, dur, sizeof(dur));
-		rc = bfs_buf_printf(out, "%sall snapshots within %s of the "
-				    "newest", any ? " and " : "", dur);
+		rc = bfs_buf_printf(out,
+				    "%sall snapshots within %s of the "
+				    "newest",
+				    any ? " and " : "", dur);
 		any = true;
 	}
 	if (rc == 0 && !any) {
@@ -458,18 +478,20 @@ static bool in_bound(const struct bound *b, struct tpoint t)
 static int64_t iso_year_week(const struct tm *tm)
 {
 	int64_t year = (int64_t)tm->tm_year + 1900;
-	int wd = (tm->tm_wday + 6) % 7;         /* Monday 0 */
-	int64_t thu = tm->tm_yday - wd + 3;     /* this week's Thursday */
+	int wd = (tm->tm_wday + 6) % 7;	    /* Monday 0 */
+	int64_t thu = tm->tm_yday - wd + 3; /* this week's Thursday */
 	int64_t len;
 
 	if (thu < 0) {
 		year--;
 		len = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-		      ? 366 : 365;
+			  ? 366
+			  : 365;
 		thu += len;
 	} else {
 		len = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-		      ? 366 : 365;
+			  ? 366
+			  : 365;
 		if (thu >= len) {
 			thu -= len;
 			year++;
@@ -513,8 +535,8 @@ static int cmp_newest_first(const void *a, const void *b)
 }
 
 /* Append a reason string (printf) to d. */
-__attribute__((format(printf, 2, 3)))
-static int add_match(struct bfs_ret_decision *d, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int
+add_match(struct bfs_ret_decision *d, const char *fmt, ...)
 {
 	char buf[1200], **grown;
 	va_list ap;
@@ -541,7 +563,7 @@ static int add_match(struct bfs_ret_decision *d, const char *fmt, ...)
 static int add_tag_match(struct bfs_ret_decision *d,
 			 const struct bfs_ret_taglist *l)
 {
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 	int rc = bfs_buf_printf(&b, "has tags [");
 
 	for (size_t i = 0; rc == 0 && i < l->ntags; i++)
@@ -573,22 +595,25 @@ static int check_policy(const struct bfs_ret_policy *p, struct bfs_err *err)
 	const struct bfs_ret_duration *d[1 + BFS_RET_NBUCKETS];
 
 	if (p->last < -1)
-		return bfs_err_set(err, -EINVAL, "keep-last is %d: negative "
+		return bfs_err_set(err, -EINVAL,
+				   "keep-last is %d: negative "
 				   "values other than -1 are not allowed",
 				   p->last);
 	for (int b = 0; b < BFS_RET_NBUCKETS; b++) {
 		if (p->count[b] < -1)
-			return bfs_err_set(err, -EINVAL, "keep-%s is %d: "
+			return bfs_err_set(err, -EINVAL,
+					   "keep-%s is %d: "
 					   "negative values other than -1 are "
-					   "not allowed", bucket_names[b],
-					   p->count[b]);
+					   "not allowed",
+					   bucket_names[b], p->count[b]);
 		d[1 + b] = &p->within_bucket[b];
 	}
 	d[0] = &p->within;
 	for (int i = 0; i < 1 + BFS_RET_NBUCKETS; i++)
 		if (d[i]->years < 0 || d[i]->months < 0 || d[i]->days < 0 ||
 		    d[i]->hours < 0)
-			return bfs_err_set(err, -EINVAL, "durations containing "
+			return bfs_err_set(err, -EINVAL,
+					   "durations containing "
 					   "negative values are not allowed "
 					   "for keep-within*");
 	return 0;
@@ -607,9 +632,10 @@ int bfs_ret_apply(const struct bfs_ret_policy *p,
 	struct bfs_ret_result *r = NULL;
 	struct sort_ent *ents = NULL;
 	struct bound wb, wbb[BFS_RET_NBUCKETS];
-	struct rule last, rules[BFS_RET_NBUCKETS], within_rules[BFS_RET_NBUCKETS];
+	struct rule last, rules[BFS_RET_NBUCKETS],
+	    within_rules[BFS_RET_NBUCKETS];
 	char wstr[64], wbstr[BFS_RET_NBUCKETS][64];
-	struct tpoint latest = { 0, 0 };
+	struct tpoint latest = {0, 0};
 	int64_t latest_ns = 0;
 	bool have_latest = false, empty;
 	int rc;
@@ -620,7 +646,8 @@ int bfs_ret_apply(const struct bfs_ret_policy *p,
 		return rc;
 	empty = bfs_ret_policy_empty(p);
 	if (empty && !p->allow_remove_all)
-		return bfs_err_set(err, -EINVAL, "no policy was specified, no "
+		return bfs_err_set(err, -EINVAL,
+				   "no policy was specified, no "
 				   "backups will be removed");
 	rc = -ENOMEM;
 	r = calloc(1, sizeof(*r));
@@ -657,15 +684,16 @@ int bfs_ret_apply(const struct bfs_ret_policy *p,
 		rc = within_bound(&p->within_bucket[b], have_latest, latest,
 				  &wbb[b]);
 	if (rc) {
-		bfs_err_set(err, rc, "cannot compute the keep-within limit "
+		bfs_err_set(err, rc,
+			    "cannot compute the keep-within limit "
 			    "in local time");
 		goto out_fail;
 	}
 	bfs_ret_duration_format(&p->within, wstr, sizeof(wstr));
-	last = (struct rule){ p->last, -1 };
+	last = (struct rule){p->last, -1};
 	for (int b = 0; b < BFS_RET_NBUCKETS; b++) {
-		rules[b] = (struct rule){ p->count[b], -1 };
-		within_rules[b] = (struct rule){ 0, -1 };
+		rules[b] = (struct rule){p->count[b], -1};
+		within_rules[b] = (struct rule){0, -1};
 		bfs_ret_duration_format(&p->within_bucket[b], wbstr[b],
 					sizeof(wbstr[b]));
 	}
@@ -681,7 +709,8 @@ int bfs_ret_apply(const struct bfs_ret_policy *p,
 		bfs_time_sec_nsec(cur->time_ns, &t.sec, &t.nsec);
 		rc = bfs_time_split(t.sec, false, &tm);
 		if (rc) {
-			bfs_err_set(err, rc, "backup \"%.128s\": its time "
+			bfs_err_set(err, rc,
+				    "backup \"%.128s\": its time "
 				    "cannot be converted to local time",
 				    cur->id ? cur->id : "?");
 			goto out_fail;
@@ -700,7 +729,8 @@ int bfs_ret_apply(const struct bfs_ret_policy *p,
 		 * left, marked "oldest" when its bucket was seen already. */
 		for (int b = -1; b < BFS_RET_NBUCKETS; b++) {
 			struct rule *ru = b < 0 ? &last : &rules[b];
-			int64_t val = b < 0 ? (int64_t)nr : bucket_value(b, &tm);
+			int64_t val =
+			    b < 0 ? (int64_t)nr : bucket_value(b, &tm);
 			bool oldest;
 
 			if (!(ru->count > 0 || ru->count == -1))
@@ -734,8 +764,8 @@ int bfs_ret_apply(const struct bfs_ret_policy *p,
 			oldest = val == ru->last && oldest_pos;
 			ru->last = val;
 			rc = add_match(d, "%s%s within %s",
-				       oldest ? "oldest " : "",
-				       bucket_names[b], wbstr[b]);
+				       oldest ? "oldest " : "", bucket_names[b],
+				       wbstr[b]);
 			if (rc)
 				goto out_fail;
 		}
@@ -743,9 +773,11 @@ int bfs_ret_apply(const struct bfs_ret_policy *p,
 			r->nkeep++;
 	}
 	if (!empty && n > 0 && r->nkeep == 0) {
-		rc = bfs_err_set(err, -EINVAL, "refusing to delete the last "
+		rc = bfs_err_set(err, -EINVAL,
+				 "refusing to delete the last "
 				 "backup of the group: the policy keeps none "
-				 "of its %zu backups", n);
+				 "of its %zu backups",
+				 n);
 		goto out_fail;
 	}
 	free(ents);
@@ -753,7 +785,8 @@ int bfs_ret_apply(const struct bfs_ret_policy *p,
 	return 0;
 out_fail:
 	if (rc == -ENOMEM)
-		bfs_err_set(err, rc, "out of memory applying the retention "
+		bfs_err_set(err, rc,
+			    "out of memory applying the retention "
 			    "policy");
 	free(ents);
 	bfs_ret_result_free(r);
@@ -763,10 +796,10 @@ out_fail:
 /* ------------------------------------------------------------ groups */
 
 struct group_rec {
-	uint8_t digest[16];     /* key: SHA-256 of the key string, cut */
+	uint8_t digest[16]; /* key: SHA-256 of the key string, cut */
 	size_t group;
-	size_t first;           /* an item with this key, to rule out a
-				   digest collision */
+	size_t first; /* an item with this key, to rule out a
+			 digest collision */
 };
 
 int bfs_ret_group(const char *const *keys, size_t n, size_t *group,
@@ -794,7 +827,8 @@ int bfs_ret_group(const char *const *keys, size_t n, size_t *group,
 			g->group = next++;
 			g->first = i;
 		} else if (strcmp(keys[g->first], keys[i]) != 0) {
-			rc = bfs_err_set(err, -EIO, "group keys \"%.64s\" and "
+			rc = bfs_err_set(err, -EIO,
+					 "group keys \"%.64s\" and "
 					 "\"%.64s\" share a digest",
 					 keys[g->first], keys[i]);
 			goto out_fini;

@@ -44,7 +44,7 @@ struct bfs_ret_duration {
 /* One --keep-tag value: a backup matches if it has every tag in it
  * (restic's TagList; "a,b" is [a b]). */
 struct bfs_ret_taglist {
-	char **tags;            /* owned */
+	char **tags; /* owned */
 	size_t ntags;
 };
 
@@ -62,12 +62,12 @@ enum bfs_ret_bucket {
  * Initialise with bfs_ret_policy_init (all off), release with
  * bfs_ret_policy_fini.  Fields may be set directly. */
 struct bfs_ret_policy {
-	int last;                                   /* --keep-last */
-	int count[BFS_RET_NBUCKETS];                /* --keep-hourly.. */
-	struct bfs_ret_duration within;             /* --keep-within */
+	int last;			/* --keep-last */
+	int count[BFS_RET_NBUCKETS];	/* --keep-hourly.. */
+	struct bfs_ret_duration within; /* --keep-within */
 	struct bfs_ret_duration within_bucket[BFS_RET_NBUCKETS];
-						    /* --keep-within-hourly.. */
-	struct bfs_ret_taglist *keep_tags;          /* --keep-tag, owned */
+	/* --keep-within-hourly.. */
+	struct bfs_ret_taglist *keep_tags; /* --keep-tag, owned */
 	size_t nkeep_tags;
 	/* --unsafe-allow-remove-all: an empty policy removes every backup
 	 * instead of being refused.  restic also requires a backup filter
@@ -133,7 +133,7 @@ void bfs_ret_taglist_fini(struct bfs_ret_taglist *l);
 /* A backup as the policy sees it.  All pointers borrowed. */
 struct bfs_ret_item {
 	const char *id;
-	int64_t time_ns;                /* UTC, ns since the epoch */
+	int64_t time_ns; /* UTC, ns since the epoch */
 	const char *const *tags;
 	size_t ntags;
 };
@@ -151,17 +151,17 @@ bool bfs_ret_has_taglist(const struct bfs_ret_item *it,
 /* The decision for one item. */
 struct bfs_ret_decision {
 	bool keep;
-	char **matches;         /* the reasons, restic's order and strings */
-	size_t nmatches;        /* 0 when removed */
+	char **matches;	 /* the reasons, restic's order and strings */
+	size_t nmatches; /* 0 when removed */
 };
 
 /* The result of bfs_ret_apply.  Owned by the caller
  * (bfs_ret_result_free). */
 struct bfs_ret_result {
 	size_t n;
-	size_t *order;                  /* item indexes, newest first; ties
-					   in the caller's order */
-	struct bfs_ret_decision *d;     /* indexed like the items */
+	size_t *order;		    /* item indexes, newest first; ties
+				       in the caller's order */
+	struct bfs_ret_decision *d; /* indexed like the items */
 	size_t nkeep;
 };
 
@@ -183,7 +183,7 @@ int bfs_ret_apply(const struct bfs_ret_policy *p,
 		  const struct bfs_ret_item *items, size_t n, int64_t now_ns,
 		  struct bfs_ret_result **out, struct bfs_err *err);
 
-void bfs_ret_result_free(struct bfs_ret_result *r);    /* NULL ok */
+void bfs_ret_result_free(struct bfs_ret_result *r); /* NULL ok */
 
 /* Partition n backups into groups by a key string the caller builds
  * (from --group-by: host, sources, tags).  group[i] receives the group

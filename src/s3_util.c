@@ -58,7 +58,7 @@ static int cmp_param(const void *a, const void *b)
 
 static char *encode_dup(const char *s)
 {
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 
 	if (bfs_s3_uri_encode(&b, s ? s : "", s ? strlen(s) : 0, false)) {
 		bfs_buf_free(&b);
@@ -69,8 +69,7 @@ static char *encode_dup(const char *s)
 	return (char *)b.data;
 }
 
-int bfs_s3_query_build(struct bfs_buf *b, struct bfs_s3_param *params,
-		       size_t n)
+int bfs_s3_query_build(struct bfs_buf *b, struct bfs_s3_param *params, size_t n)
 {
 	struct enc_param *enc;
 	size_t i;
@@ -111,8 +110,8 @@ out_free:
 
 /* Find "<tag" followed by '>', '/' or whitespace at or after *pos.
  * Returns the index of '<' or n if none. */
-static size_t find_open(const char *xml, size_t n, size_t pos,
-			const char *tag, size_t tlen)
+static size_t find_open(const char *xml, size_t n, size_t pos, const char *tag,
+			size_t tlen)
 {
 	while (pos + 1 + tlen < n) {
 		const char *lt = memchr(xml + pos, '<', n - pos);
@@ -150,7 +149,7 @@ int bfs_s3_xml_span(const char *xml, size_t n, size_t *pos, const char *tag,
 			return -EPROTO;
 	if (gt >= n)
 		return -EPROTO;
-	if (xml[gt - 1] == '/') {           /* <tag/> */
+	if (xml[gt - 1] == '/') { /* <tag/> */
 		*start = *end = gt + 1;
 		*pos = gt + 1;
 		return 1;
@@ -198,8 +197,8 @@ int bfs_s3_xml_unescape(const char *s, size_t n, char **out)
 		const char *name;
 		char c;
 	} named[] = {
-		{ "amp", '&' }, { "lt", '<' }, { "gt", '>' },
-		{ "quot", '"' }, { "apos", '\'' },
+	    {"amp", '&'},  {"lt", '<'},	   {"gt", '>'},
+	    {"quot", '"'}, {"apos", '\''},
 	};
 	size_t i = 0, o = 0;
 	char *r;
@@ -223,7 +222,7 @@ int bfs_s3_xml_unescape(const char *s, size_t n, char **out)
 		semi = memchr(s + i, ';', BFS_MIN(n - i, (size_t)12));
 		if (!semi)
 			goto out_free;
-		elen = (size_t)(semi - (s + i)) - 1;   /* between & and ; */
+		elen = (size_t)(semi - (s + i)) - 1; /* between & and ; */
 		if (elen >= 2 && s[i + 1] == '#') {
 			uint64_t cp = 0;
 			bool hex = s[i + 2] == 'x' || s[i + 2] == 'X';
@@ -325,26 +324,27 @@ int bfs_s3_parse_list(const char *xml, size_t n, struct bfs_s3_list_page *out,
 				 "S3 list answer has no <ListBucketResult>");
 		goto out_clear;
 	}
-	while ((rc = bfs_s3_xml_span(xml, n, &pos, "Contents", &start,
-				     &end)) == 1) {
-		struct bfs_s3_list_item it = { 0 };
+	while ((rc = bfs_s3_xml_span(xml, n, &pos, "Contents", &start, &end)) ==
+	       1) {
+		struct bfs_s3_list_item it = {0};
 
 		p2 = 0;
 		rc = bfs_s3_xml_next(xml + start, end - start, &p2, "Key",
 				     &it.key);
 		if (rc != 1 || !*it.key) {
 			free(it.key);
-			rc = bfs_err_set(err, -EPROTO,
-					 "S3 list answer: <Contents> without a valid <Key>");
+			rc = bfs_err_set(
+			    err, -EPROTO,
+			    "S3 list answer: <Contents> without a valid <Key>");
 			goto out_clear;
 		}
 		p2 = 0;
 		rc = bfs_s3_xml_next(xml + start, end - start, &p2, "Size",
 				     &text);
 		if (rc != 1 || parse_u64(text, &it.size)) {
-			rc = bfs_err_set(err, -EPROTO,
-					 "S3 list answer: bad <Size> for key '%s'",
-					 it.key);
+			rc = bfs_err_set(
+			    err, -EPROTO,
+			    "S3 list answer: bad <Size> for key '%s'", it.key);
 			free(it.key);
 			goto out_clear;
 		}
@@ -366,7 +366,8 @@ int bfs_s3_parse_list(const char *xml, size_t n, struct bfs_s3_list_page *out,
 		out->items[out->n++] = it;
 	}
 	if (rc < 0) {
-		rc = bfs_err_set(err, rc, "S3 list answer: unclosed <Contents>");
+		rc =
+		    bfs_err_set(err, rc, "S3 list answer: unclosed <Contents>");
 		goto out_clear;
 	}
 	/* IsTruncated and NextContinuationToken follow or precede the
@@ -390,7 +391,8 @@ int bfs_s3_parse_list(const char *xml, size_t n, struct bfs_s3_list_page *out,
 	}
 	if (out->truncated && (!out->next_token || !*out->next_token)) {
 		rc = bfs_err_set(err, -EPROTO,
-				 "S3 list answer is truncated but has no continuation token");
+				 "S3 list answer is truncated but has no "
+				 "continuation token");
 		goto out_clear;
 	}
 	return 0;
@@ -412,8 +414,8 @@ void bfs_s3_error_clear(struct bfs_s3_error *e)
 
 int bfs_s3_parse_error(const char *xml, size_t n, struct bfs_s3_error *out)
 {
-	static const char *const tags[] = { "Code", "Message", "Region" };
-	char **slots[] = { &out->code, &out->message, &out->region };
+	static const char *const tags[] = {"Code", "Message", "Region"};
+	char **slots[] = {&out->code, &out->message, &out->region};
 	size_t i, pos;
 
 	memset(out, 0, sizeof(*out));
@@ -421,7 +423,8 @@ int bfs_s3_parse_error(const char *xml, size_t n, struct bfs_s3_error *out)
 		return 0;
 	for (i = 0; i < BFS_ARRAY_SIZE(tags); i++) {
 		pos = 0;
-		if (bfs_s3_xml_next(xml, n, &pos, tags[i], slots[i]) == -ENOMEM) {
+		if (bfs_s3_xml_next(xml, n, &pos, tags[i], slots[i]) ==
+		    -ENOMEM) {
 			bfs_s3_error_clear(out);
 			return -ENOMEM;
 		}
@@ -476,15 +479,13 @@ int bfs_s3_map_error(long status, const struct bfs_s3_error *e,
 		return bfs_err_set(err, -ENOENT, "%s: no such object (%s)",
 				   what, code ? code : "404 Not Found");
 	if (code_is(e, "InvalidAccessKeyId") ||
-	    code_is(e, "SignatureDoesNotMatch") ||
-	    code_is(e, "InvalidToken") || code_is(e, "ExpiredToken") ||
-	    code_is(e, "TokenRefreshRequired"))
-		return bfs_err_set(err, -EACCES,
-				   "S3 rejected the credentials (%s): check "
-				   "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY%s",
-				   code,
-				   strstr(code, "Token") ?
-				   "/AWS_SESSION_TOKEN" : "");
+	    code_is(e, "SignatureDoesNotMatch") || code_is(e, "InvalidToken") ||
+	    code_is(e, "ExpiredToken") || code_is(e, "TokenRefreshRequired"))
+		return bfs_err_set(
+		    err, -EACCES,
+		    "S3 rejected the credentials (%s): check "
+		    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY%s",
+		    code, strstr(code, "Token") ? "/AWS_SESSION_TOKEN" : "");
 	if (code_is(e, "AuthorizationHeaderMalformed") ||
 	    code_is(e, "PermanentRedirect") || status == 301 ||
 	    code_is(e, "IllegalLocationConstraintException")) {
@@ -492,18 +493,19 @@ int bfs_s3_map_error(long status, const struct bfs_s3_error *e,
 			return bfs_err_set(err, -EINVAL,
 					   "wrong region '%s' for bucket '%s': "
 					   "it is in '%s' (use --s3-region or "
-					   "AWS_REGION) (%s)", region, bucket,
-					   e->region, detail);
+					   "AWS_REGION) (%s)",
+					   region, bucket, e->region, detail);
 		return bfs_err_set(err, -EINVAL,
 				   "wrong region '%s' or endpoint for bucket "
 				   "'%s' (use --s3-region/AWS_REGION or "
-				   "--s3-endpoint) (%s)", region, bucket, detail);
+				   "--s3-endpoint) (%s)",
+				   region, bucket, detail);
 	}
 	if (status == 403)
 		return bfs_err_set(err, -EACCES,
 				   "%s: S3 denied access (%s); check the "
-				   "credentials and the bucket policy", what,
-				   detail);
+				   "credentials and the bucket policy",
+				   what, detail);
 	if (status == 412 || code_is(e, "PreconditionFailed"))
 		return bfs_err_set(err, -EEXIST, "%s: object already exists",
 				   what);
@@ -511,9 +513,9 @@ int bfs_s3_map_error(long status, const struct bfs_s3_error *e,
 		return bfs_err_set(err, -EINVAL, "%s: range past the end (%s)",
 				   what, detail);
 	if (code_is(e, "BucketAlreadyExists"))
-		return bfs_err_set(err, -EEXIST,
-				   "bucket name '%s' is taken by another account",
-				   bucket);
+		return bfs_err_set(
+		    err, -EEXIST,
+		    "bucket name '%s' is taken by another account", bucket);
 	return bfs_err_set(err, -EIO, "%s: S3 answered %ld (%s)", what, status,
 			   detail);
 }
@@ -564,11 +566,10 @@ bool bfs_s3_bucket_valid(const char *b)
 	return true;
 }
 
-int bfs_s3_build_urls(const char *endpoint, const char *bucket,
-		      bool path_style, char **obj_base, char **bucket_url,
-		      struct bfs_err *err)
+int bfs_s3_build_urls(const char *endpoint, const char *bucket, bool path_style,
+		      char **obj_base, char **bucket_url, struct bfs_err *err)
 {
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 	const char *scheme_end, *host;
 	size_t elen = strlen(endpoint);
 	int rc;
@@ -578,9 +579,11 @@ int bfs_s3_build_urls(const char *endpoint, const char *bucket,
 		elen--;
 	scheme_end = strstr(endpoint, "://");
 	if (!scheme_end || (size_t)(scheme_end - endpoint) + 3 >= elen ||
-	    (strncmp(endpoint, "http://", 7) && strncmp(endpoint, "https://", 8)))
+	    (strncmp(endpoint, "http://", 7) &&
+	     strncmp(endpoint, "https://", 8)))
 		return bfs_err_set(err, -EINVAL,
-				   "invalid S3 endpoint '%s' (want http://HOST[:PORT] or https://...)",
+				   "invalid S3 endpoint '%s' (want "
+				   "http://HOST[:PORT] or https://...)",
 				   endpoint);
 	host = scheme_end + 3;
 	if (path_style)
@@ -593,7 +596,7 @@ int bfs_s3_build_urls(const char *endpoint, const char *bucket,
 		return rc;
 	*obj_base = (char *)b.data;
 	/* The bucket itself: "/bucket" path-style, "/" virtual-host. */
-	b = (struct bfs_buf){ 0 };
+	b = (struct bfs_buf){0};
 	rc = bfs_buf_printf(&b, "%s%s", *obj_base, path_style ? "" : "/");
 	if (rc) {
 		free(*obj_base);

@@ -56,10 +56,10 @@ struct bfs_s3_list_item {
 	uint64_t size;
 };
 struct bfs_s3_list_page {
-	struct bfs_s3_list_item *items;   /* owned */
+	struct bfs_s3_list_item *items; /* owned */
 	size_t n;
 	bool truncated;
-	char *next_token;                 /* owned, NULL if none */
+	char *next_token; /* owned, NULL if none */
 };
 /* Parse a ListBucketResult body.  -EPROTO (message in err) if malformed:
  * unclosed element, <Contents> without <Key> or with a bad <Size>,
@@ -105,9 +105,8 @@ int bfs_s3_parse_content_range(const char *s, uint64_t *start, uint64_t *end,
  * itself (list, create).  Path-style: ENDPOINT/bucket for both;
  * virtual-host: SCHEME://bucket.HOST and SCHEME://bucket.HOST/.  Both
  * malloc'ed.  -EINVAL for an endpoint that is not http(s)://, -ENOMEM. */
-int bfs_s3_build_urls(const char *endpoint, const char *bucket,
-		      bool path_style, char **obj_base, char **bucket_url,
-		      struct bfs_err *err);
+int bfs_s3_build_urls(const char *endpoint, const char *bucket, bool path_style,
+		      char **obj_base, char **bucket_url, struct bfs_err *err);
 
 /* Bucket names we accept: 1..255 of [A-Za-z0-9._-] (what reaches a URL
  * host or path unencoded). */

@@ -13,12 +13,12 @@
 
 struct bfs_schedule {
 	char *text;
-	uint64_t interval;      /* every: seconds; 0 for cron */
-	uint64_t minutes;       /* bit i: minute i (0-59) */
-	uint32_t hours;         /* bit i: hour i (0-23) */
-	uint32_t doms;          /* bit i: day of month i (1-31) */
-	uint16_t months;        /* bit i: month i (1-12) */
-	uint8_t dows;           /* bit i: weekday i (0-6, 0 = Sunday) */
+	uint64_t interval;	 /* every: seconds; 0 for cron */
+	uint64_t minutes;	 /* bit i: minute i (0-59) */
+	uint32_t hours;		 /* bit i: hour i (0-23) */
+	uint32_t doms;		 /* bit i: day of month i (1-31) */
+	uint16_t months;	 /* bit i: month i (1-12) */
+	uint8_t dows;		 /* bit i: weekday i (0-6, 0 = Sunday) */
 	bool dom_star, dow_star; /* the field started with '*' (Vixie) */
 };
 
@@ -36,8 +36,8 @@ static void quote(char *out, size_t n, const char *s)
 	}
 	out[o++] = '"';
 	for (i = 0; s[i] && o + 5 < n && i < 40; i++)
-		out[o++] = (s[i] < 0x20 || s[i] == 0x7f || s[i] == '"') ?
-				   '?' : s[i];
+		out[o++] =
+		    (s[i] < 0x20 || s[i] == 0x7f || s[i] == '"') ? '?' : s[i];
 	if (s[i] && o + 5 < n) {
 		memcpy(out + o, "...", 3);
 		o += 3;
@@ -61,21 +61,30 @@ int bfs_duration_parse(const char *s, uint64_t *secs, struct bfs_err *err)
 			char c = isprint((unsigned char)*p) ? *p : '?';
 
 			return bfs_err_set(err, -EINVAL,
-					   "%s: expected a number at '%c' (e.g. 90s, 10m, 1h30m, 2d)",
+					   "%s: expected a number at '%c' "
+					   "(e.g. 90s, 10m, 1h30m, 2d)",
 					   q, c);
 		}
 		for (v = 0; isdigit((unsigned char)*p); p++) {
 			v = v * 10 + (uint64_t)(*p - '0');
 			if (v > BFS_DURATION_MAX)
-				return bfs_err_set(err, -EINVAL,
-						   "%s: too long (at most 3650d)",
-						   q);
+				return bfs_err_set(
+				    err, -EINVAL,
+				    "%s: too long (at most 3650d)", q);
 		}
 		switch (*p) {
-		case 's': mult = 1; break;
-		case 'm': mult = 60; break;
-		case 'h': mult = 3600; break;
-		case 'd': mult = 86400; break;
+		case 's':
+			mult = 1;
+			break;
+		case 'm':
+			mult = 60;
+			break;
+		case 'h':
+			mult = 3600;
+			break;
+		case 'd':
+			mult = 86400;
+			break;
 		case '\0':
 			return bfs_err_set(err, -EINVAL,
 					   "%s: missing unit (use s, m, h, d)",
@@ -86,7 +95,7 @@ int bfs_duration_parse(const char *s, uint64_t *secs, struct bfs_err *err)
 					   q);
 		}
 		p++;
-		total += v * mult;  /* v, total <= 3650d: no overflow */
+		total += v * mult; /* v, total <= 3650d: no overflow */
 		if (total > BFS_DURATION_MAX)
 			return bfs_err_set(err, -EINVAL,
 					   "%s: too long (at most 3650d)", q);
@@ -100,7 +109,7 @@ void bfs_duration_format(uint64_t secs, char *buf, size_t n)
 	static const struct {
 		char unit;
 		uint64_t mult;
-	} u[] = { { 'd', 86400 }, { 'h', 3600 }, { 'm', 60 }, { 's', 1 } };
+	} u[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
 	size_t i, o = 0;
 
 	if (!n)
@@ -125,21 +134,19 @@ void bfs_duration_format(uint64_t secs, char *buf, size_t n)
 struct field {
 	const char *name;
 	unsigned lo, hi;
-	const char *const *names;   /* names[i] is value lo + i, or NULL */
+	const char *const *names; /* names[i] is value lo + i, or NULL */
 };
 
-static const char *const month_names[] = { "jan", "feb", "mar", "apr",
-					    "may", "jun", "jul", "aug",
-					    "sep", "oct", "nov", "dec", NULL };
-static const char *const dow_names[] = { "sun", "mon", "tue", "wed", "thu",
-					  "fri", "sat", NULL };
+static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may",
+					  "jun", "jul", "aug", "sep", "oct",
+					  "nov", "dec", NULL};
+static const char *const dow_names[] = {"sun", "mon", "tue", "wed",
+					"thu", "fri", "sat", NULL};
 
 static const struct field fields[5] = {
-	{ "minute", 0, 59, NULL },
-	{ "hour", 0, 23, NULL },
-	{ "day of month", 1, 31, NULL },
-	{ "month", 1, 12, month_names },
-	{ "day of week", 0, 7, dow_names },
+    {"minute", 0, 59, NULL},	      {"hour", 0, 23, NULL},
+    {"day of month", 1, 31, NULL},    {"month", 1, 12, month_names},
+    {"day of week", 0, 7, dow_names},
 };
 
 /* One value of field f at *p (a number or a name); advances *p. */
@@ -159,9 +166,9 @@ static int parse_value(const struct field *f, const char **p, unsigned *v,
 				break;
 		}
 		if (n < f->lo || n > f->hi)
-			return bfs_err_set(err, -EINVAL,
-					   "%s: %s: %lu is out of range (%u-%u)",
-					   f->name, q, n, f->lo, f->hi);
+			return bfs_err_set(
+			    err, -EINVAL, "%s: %s: %lu is out of range (%u-%u)",
+			    f->name, q, n, f->lo, f->hi);
 		*v = (unsigned)n;
 		*p = s;
 		return 0;
@@ -178,15 +185,15 @@ static int parse_value(const struct field *f, const char **p, unsigned *v,
 		return bfs_err_set(err, -EINVAL,
 				   "%s: %s: expected a number or a %s name",
 				   f->name, q,
-				   f->names == month_names ? "month (jan-dec)" :
-							     "day (sun-sat)");
-	return bfs_err_set(err, -EINVAL, "%s: %s: expected a number",
-			   f->name, q);
+				   f->names == month_names ? "month (jan-dec)"
+							   : "day (sun-sat)");
+	return bfs_err_set(err, -EINVAL, "%s: %s: expected a number", f->name,
+			   q);
 }
 
 /* One comma-separated item: *, *\/S, A, A-B, A-B/S, A/S.  Sets bits. */
-static int parse_item(const struct field *f, const char *item,
-		      uint64_t *bits, struct bfs_err *err)
+static int parse_item(const struct field *f, const char *item, uint64_t *bits,
+		      struct bfs_err *err)
 {
 	const char *p = item;
 	unsigned a, b, step = 1, v;
@@ -196,7 +203,7 @@ static int parse_item(const struct field *f, const char *item,
 	quote(q, sizeof(q), item);
 	if (*p == '*') {
 		a = f->lo;
-		b = f->hi == 7 ? 6 : f->hi;  /* '*' in day of week: 0-6 */
+		b = f->hi == 7 ? 6 : f->hi; /* '*' in day of week: 0-6 */
 		p++;
 	} else {
 		rc = parse_value(f, &p, &a, item, err);
@@ -209,11 +216,11 @@ static int parse_item(const struct field *f, const char *item,
 			if (rc)
 				return rc;
 			if (b < a)
-				return bfs_err_set(err, -EINVAL,
-						   "%s: %s: range goes backwards",
-						   f->name, q);
+				return bfs_err_set(
+				    err, -EINVAL,
+				    "%s: %s: range goes backwards", f->name, q);
 		} else if (*p == '/') {
-			b = f->hi == 7 ? 6 : f->hi;  /* A/S: A to the end */
+			b = f->hi == 7 ? 6 : f->hi; /* A/S: A to the end */
 		}
 	}
 	if (*p == '/') {
@@ -221,9 +228,10 @@ static int parse_item(const struct field *f, const char *item,
 
 		p++;
 		if (!isdigit((unsigned char)*p))
-			return bfs_err_set(err, -EINVAL,
-					   "%s: %s: expected a step number after '/'",
-					   f->name, q);
+			return bfs_err_set(
+			    err, -EINVAL,
+			    "%s: %s: expected a step number after '/'", f->name,
+			    q);
 		for (; isdigit((unsigned char)*p); p++) {
 			n = n * 10 + (unsigned long)(*p - '0');
 			if (n > 1000)
@@ -231,21 +239,21 @@ static int parse_item(const struct field *f, const char *item,
 		}
 		if (n == 0 || n > f->hi - f->lo + 1)
 			return bfs_err_set(err, -EINVAL,
-					   "%s: %s: step must be 1-%u",
-					   f->name, q, f->hi - f->lo + 1);
+					   "%s: %s: step must be 1-%u", f->name,
+					   q, f->hi - f->lo + 1);
 		step = (unsigned)n;
 	}
 	if (*p)
-		return bfs_err_set(err, -EINVAL,
-				   "%s: %s: unexpected '%c'", f->name, q,
+		return bfs_err_set(err, -EINVAL, "%s: %s: unexpected '%c'",
+				   f->name, q,
 				   isprint((unsigned char)*p) ? *p : '?');
 	for (v = a; v <= b; v += step)
 		*bits |= 1ULL << (v == 7 && f->hi == 7 ? 0 : v);
 	return 0;
 }
 
-static int parse_field(const struct field *f, const char *text,
-		       uint64_t *bits, struct bfs_err *err)
+static int parse_field(const struct field *f, const char *text, uint64_t *bits,
+		       struct bfs_err *err)
 {
 	char item[64];
 	const char *p = text, *comma;
@@ -280,16 +288,15 @@ static bool leap(long y)
 
 static unsigned mdays(long y, unsigned m)
 {
-	static const unsigned d[] = { 31, 28, 31, 30, 31, 30,
-				      31, 31, 30, 31, 30, 31 };
+	static const unsigned d[] = {31, 28, 31, 30, 31, 30,
+				     31, 31, 30, 31, 30, 31};
 
 	return m == 2 && leap(y) ? 29 : d[m - 1];
 }
 
 static const char *const month_full[] = {
-	"January", "February", "March", "April", "May", "June", "July",
-	"August", "September", "October", "November", "December"
-};
+    "January", "February", "March",	"April",   "May",      "June",
+    "July",    "August",   "September", "October", "November", "December"};
 
 /* A day-of-month/month combination that exists (Feb 29 counts). */
 static int check_reachable(const struct bfs_schedule *s, struct bfs_err *err)
@@ -297,7 +304,7 @@ static int check_reachable(const struct bfs_schedule *s, struct bfs_err *err)
 	unsigned m, d, last = 0;
 
 	if (!s->dom_star && !s->dow_star)
-		return 0;  /* either field matches: every week has a day */
+		return 0; /* either field matches: every week has a day */
 	for (m = 1; m <= 12; m++) {
 		if (!(s->months & (1u << m)))
 			continue;
@@ -314,10 +321,10 @@ static int check_reachable(const struct bfs_schedule *s, struct bfs_err *err)
 static const struct {
 	const char *name, *cron;
 } macros[] = {
-	{ "@yearly", "0 0 1 1 *" },  { "@annually", "0 0 1 1 *" },
-	{ "@monthly", "0 0 1 * *" }, { "@weekly", "0 0 * * 0" },
-	{ "@daily", "0 0 * * *" },   { "@midnight", "0 0 * * *" },
-	{ "@hourly", "0 * * * *" },
+    {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"},
+    {"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
+    {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+    {"@hourly", "0 * * * *"},
 };
 
 static int parse_cron(struct bfs_schedule *s, const char *text,
@@ -334,7 +341,8 @@ static int parse_cron(struct bfs_schedule *s, const char *text,
 			text = macros[i].cron;
 	if (text[0] == '@')
 		return bfs_err_set(err, -EINVAL,
-				   "unknown macro (use @hourly, @daily, @weekly, @monthly, @yearly)");
+				   "unknown macro (use @hourly, @daily, "
+				   "@weekly, @monthly, @yearly)");
 	if (strlen(text) >= sizeof(buf))
 		return bfs_err_set(err, -EINVAL, "too long");
 	memcpy(buf, text, strlen(text) + 1);
@@ -350,9 +358,11 @@ static int parse_cron(struct bfs_schedule *s, const char *text,
 			p++;
 	}
 	if (nf != 5)
-		return bfs_err_set(err, -EINVAL,
-				   "expected 5 fields (minute hour day-of-month month day-of-week) or \"every DURATION\", got %zu",
-				   nf);
+		return bfs_err_set(
+		    err, -EINVAL,
+		    "expected 5 fields (minute hour day-of-month month "
+		    "day-of-week) or \"every DURATION\", got %zu",
+		    nf);
 	for (i = 0; i < 5; i++) {
 		rc = parse_field(&fields[i], f[i], &bits[i], err);
 		if (rc)
@@ -387,7 +397,8 @@ int bfs_schedule_parse(const char *text, struct bfs_schedule **out,
 	p = text + strspn(text, " \t");
 	if (!*p) {
 		rc = bfs_err_set(err, -EINVAL,
-				 "empty schedule (a cron expression like \"15 5 * * *\" or \"every 6h\")");
+				 "empty schedule (a cron expression like \"15 "
+				 "5 * * *\" or \"every 6h\")");
 		goto out_free;
 	}
 	if (strncmp(p, "every", 5) == 0 && (p[5] == ' ' || !p[5])) {
@@ -398,8 +409,9 @@ int bfs_schedule_parse(const char *text, struct bfs_schedule **out,
 			goto out_free;
 		}
 		if (s->interval == 0) {
-			rc = bfs_err_set(err, -EINVAL,
-					 "every: the interval must be at least 1s");
+			rc = bfs_err_set(
+			    err, -EINVAL,
+			    "every: the interval must be at least 1s");
 			goto out_free;
 		}
 	} else {
@@ -457,8 +469,8 @@ static int local_key(time_t t, int64_t *key, long *off)
 	if (!localtime_r(&t, &tm))
 		return -ERANGE;
 	*key = days_from_civil((int64_t)tm.tm_year + 1900,
-			       (unsigned)tm.tm_mon + 1,
-			       (unsigned)tm.tm_mday) * 86400 +
+			       (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday) *
+		   86400 +
 	       tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
 	if (off)
 		*off = tm.tm_gmtoff;
@@ -514,8 +526,8 @@ static int wall_to_time(int64_t u, time_t *t)
 	return 0;
 }
 
-static bool day_matches(const struct bfs_schedule *s, unsigned m,
-			unsigned d, unsigned dow)
+static bool day_matches(const struct bfs_schedule *s, unsigned m, unsigned d,
+			unsigned dow)
 {
 	bool dm = s->doms & (1u << d), wm = s->dows & (1u << dow);
 
@@ -526,8 +538,7 @@ static bool day_matches(const struct bfs_schedule *s, unsigned m,
 	return dm || wm;
 }
 
-int bfs_schedule_next(const struct bfs_schedule *s, time_t after,
-		      time_t *next)
+int bfs_schedule_next(const struct bfs_schedule *s, time_t after, time_t *next)
 {
 	int64_t key, day, y;
 	unsigned m, d, h, mi;
@@ -629,8 +640,8 @@ static void cal_component(struct bfs_buf *b, uint64_t bits, unsigned lo,
 
 static void cal_weekdays(struct bfs_buf *b, uint8_t dows)
 {
-	static const char *const names[] = { "Mon", "Tue", "Wed", "Thu",
-					      "Fri", "Sat", "Sun" };
+	static const char *const names[] = {"Mon", "Tue", "Wed", "Thu",
+					    "Fri", "Sat", "Sun"};
 	unsigned bits = 0, v, w;
 	bool first = true;
 
@@ -661,7 +672,7 @@ static void timespan(struct bfs_buf *b, uint64_t secs)
 	static const struct {
 		const char *unit;
 		uint64_t mult;
-	} u[] = { { "d", 86400 }, { "h", 3600 }, { "min", 60 }, { "s", 1 } };
+	} u[] = {{"d", 86400}, {"h", 3600}, {"min", 60}, {"s", 1}};
 	size_t i;
 
 	for (i = 0; i < BFS_ARRAY_SIZE(u); i++) {
@@ -677,7 +688,7 @@ static void timespan(struct bfs_buf *b, uint64_t secs)
 int bfs_schedule_to_systemd(const struct bfs_schedule *s, const char **key,
 			    char *buf, size_t n, struct bfs_err *err)
 {
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 	bool all_doms, all_dows;
 	uint32_t doms;
 	uint8_t dows;
@@ -693,13 +704,18 @@ int bfs_schedule_to_systemd(const struct bfs_schedule *s, const char **key,
 		if (!s->dom_star && !s->dow_star) {
 			/* Vixie: a day matching either field runs */
 			if (!all_doms && !all_dows)
-				return bfs_err_set(err, -EINVAL,
-						   "\"%s\": day of month and day of week are both restricted, so cron runs on days matching either; systemd's OnCalendar= needs both (use \"*\" in one of them, or two timers)",
-						   s->text);
-			doms = 0xfffffffeu;  /* either covers every day */
+				return bfs_err_set(
+				    err, -EINVAL,
+				    "\"%s\": day of month and day of week are "
+				    "both restricted, so cron runs on days "
+				    "matching either; systemd's OnCalendar= "
+				    "needs both (use \"*\" in one of them, or "
+				    "two timers)",
+				    s->text);
+			doms = 0xfffffffeu; /* either covers every day */
 			dows = 0x7f;
 		} else {
-			doms = s->doms;      /* both must match */
+			doms = s->doms; /* both must match */
 			dows = s->dows;
 		}
 		if (dows != 0x7f)
@@ -756,7 +772,8 @@ int bfs_schedule_plan(struct bfs_sched_entry *e, size_t n, time_t now,
 
 			if (iv)
 				slot += (time_t)(((uint64_t)(started - slot) +
-						  iv - 1) / iv * iv);
+						  iv - 1) /
+						 iv * iv);
 			else
 				rc = bfs_schedule_next(e[i].schedule,
 						       started - 1, &slot);

@@ -71,8 +71,7 @@ uint64_t bfs_schedule_interval(const struct bfs_schedule *s);
  * Returns 0, -ERANGE if the answer does not fit time_t, -ENOENT if
  * nothing matches within 400 years (cannot happen for a parsed schedule).
  */
-int bfs_schedule_next(const struct bfs_schedule *s, time_t after,
-		      time_t *next);
+int bfs_schedule_next(const struct bfs_schedule *s, time_t after, time_t *next);
 
 /* The systemd timer setting for s, for `backupfs job enable`:
  *  - cron: *key = "OnCalendar" and buf the calendar event, e.g.
@@ -93,14 +92,14 @@ int bfs_schedule_to_systemd(const struct bfs_schedule *s, const char **key,
 struct bfs_sched_entry {
 	/* in */
 	const struct bfs_schedule *schedule; /* borrowed; NULL: never runs */
-	bool has_last;       /* the state file knows a last run */
-	time_t last_run;     /* when that run started */
-	bool catch_up;       /* run once at start-up if a run was missed */
-	bool running;        /* a run is in progress: never due */
+	bool has_last;	 /* the state file knows a last run */
+	time_t last_run; /* when that run started */
+	bool catch_up;	 /* run once at start-up if a run was missed */
+	bool running;	 /* a run is in progress: never due */
 	/* out */
-	bool due;            /* start it now */
-	time_t next;         /* when it is due (<= now if due); unset if
-				the schedule is NULL or running */
+	bool due;    /* start it now */
+	time_t next; /* when it is due (<= now if due); unset if
+			the schedule is NULL or running */
 };
 
 /* Decide which jobs are due at `now` and when to wake up next.  For each

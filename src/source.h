@@ -9,19 +9,19 @@
 #include "writer.h"
 
 enum bfs_source_kind {
-	BFS_SRC_FILES,      /* --files [DEST=]PATH */
+	BFS_SRC_FILES,	    /* --files [DEST=]PATH */
 	BFS_SRC_ARCHIVE,    /* --archive [DEST=]FILE */
 	BFS_SRC_COMMAND,    /* --command PATH=CMD */
-	BFS_SRC_STDIN,      /* --stdin PATH */
+	BFS_SRC_STDIN,	    /* --stdin PATH */
 	BFS_SRC_PG_DUMP,    /* --pg-dump [NAME=]CONNINFO */
 	BFS_SRC_MYSQL_DUMP, /* --mysql-dump [NAME=]URI|DATABASE */
 };
 
 struct bfs_source {
 	enum bfs_source_kind kind;
-	const char *arg;          /* the option's argument, as given (borrowed) */
-	const char *const *excludes;       /* --exclude GLOBs, NULL-terminated */
-	const char *const *ignore_tables;  /* --ignore-table DB.TABLE (mysql) */
+	const char *arg; /* the option's argument, as given (borrowed) */
+	const char *const *excludes;	  /* --exclude GLOBs, NULL-terminated */
+	const char *const *ignore_tables; /* --ignore-table DB.TABLE (mysql) */
 };
 
 /* Parse/validate a source argument without running it (for usage errors

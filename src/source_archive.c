@@ -102,7 +102,7 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 {
 	struct archive *a;
 	struct archive_entry *ae;
-	struct bfs_buf path = { 0 }, link = { 0 };
+	struct bfs_buf path = {0}, link = {0};
 	struct bfs_entry e;
 	const char *file, *p, *hl;
 	char *dest = NULL, *real = NULL;
@@ -126,7 +126,7 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 	}
 	real = realpath(file, NULL);
 	{
-		struct bfs_buf key = { 0 };
+		struct bfs_buf key = {0};
 
 		rc = bfs_buf_printf(&key, "archive:%s:%s", dest,
 				    real ? real : file);
@@ -154,11 +154,13 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 		}
 		if (r == ARCHIVE_WARN)
 			bfs_warn("archive '%s': %s", file,
-				 archive_error_string(a) ?
-				 archive_error_string(a) : "warning");
+				 archive_error_string(a)
+				     ? archive_error_string(a)
+				     : "warning");
 		p = archive_entry_pathname(ae);
 		if (!p) {
-			bfs_warn("archive '%s': skipping an entry without a usable name",
+			bfs_warn("archive '%s': skipping an entry without a "
+				 "usable name",
 				 file);
 			continue;
 		}
@@ -173,7 +175,7 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 			goto out_free;
 		}
 		if (rc == 0)
-			continue;   /* the archive's own root ("./") */
+			continue; /* the archive's own root ("./") */
 
 		memset(&e, 0, sizeof(e));
 		e.path = (char *)path.data;
@@ -188,8 +190,9 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 		if (e.group && !*e.group)
 			e.group = NULL;
 		if (archive_entry_mtime_is_set(ae))
-			e.mtime_ns = (int64_t)archive_entry_mtime(ae) *
-				     1000000000 + archive_entry_mtime_nsec(ae);
+			e.mtime_ns =
+			    (int64_t)archive_entry_mtime(ae) * 1000000000 +
+			    archive_entry_mtime_nsec(ae);
 		else
 			e.mtime_ns = bfs_backup_time_ns(b);
 		hl = archive_entry_hardlink(ae);
@@ -198,7 +201,8 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 		if (hl) {
 			r = norm_path(dest, hl, &link);
 			if (r <= 0) {
-				bfs_warn("archive '%s': skipping hardlink '%s' to '%s'",
+				bfs_warn("archive '%s': skipping hardlink '%s' "
+					 "to '%s'",
 					 file, p, hl);
 				continue;
 			}
@@ -221,14 +225,27 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 			}
 		} else {
 			switch (t) {
-			case AE_IFDIR: e.type = BFS_T_DIR; break;
-			case AE_IFLNK: e.type = BFS_T_SYMLINK; break;
-			case AE_IFIFO: e.type = BFS_T_FIFO; break;
-			case AE_IFCHR: e.type = BFS_T_CHR; break;
-			case AE_IFBLK: e.type = BFS_T_BLK; break;
-			case AE_IFSOCK: e.type = BFS_T_SOCK; break;
+			case AE_IFDIR:
+				e.type = BFS_T_DIR;
+				break;
+			case AE_IFLNK:
+				e.type = BFS_T_SYMLINK;
+				break;
+			case AE_IFIFO:
+				e.type = BFS_T_FIFO;
+				break;
+			case AE_IFCHR:
+				e.type = BFS_T_CHR;
+				break;
+			case AE_IFBLK:
+				e.type = BFS_T_BLK;
+				break;
+			case AE_IFSOCK:
+				e.type = BFS_T_SOCK;
+				break;
 			default:
-				bfs_warn("archive '%s': skipping '%s' (unknown type)",
+				bfs_warn("archive '%s': skipping '%s' (unknown "
+					 "type)",
 					 file, p);
 				continue;
 			}
@@ -271,8 +288,8 @@ static int archive_dest(const struct bfs_source *s, char **dest,
 }
 
 const struct bfs_source_type bfs_source_type_archive = {
-	.kind = BFS_SRC_ARCHIVE,
-	.name = "archive",
-	.dest = archive_dest,
-	.run = archive_run,
+    .kind = BFS_SRC_ARCHIVE,
+    .name = "archive",
+    .dest = archive_dest,
+    .run = archive_run,
 };

@@ -39,8 +39,8 @@ void src_dump_entry(struct bfs_backup *b, struct bfs_entry *e, char *path)
 
 /* Stream fd into the backup as e.  Closes fd.  pid > 0: the child to reap
  * (killed if the writer fails); desc names it in messages. */
-int src_stream_fd(struct bfs_backup *b, struct bfs_entry *e, int fd,
-		  pid_t pid, const char *desc, struct bfs_err *err)
+int src_stream_fd(struct bfs_backup *b, struct bfs_entry *e, int fd, pid_t pid,
+		  const char *desc, struct bfs_err *err)
 {
 	uint8_t *buf = malloc(READ_BUF);
 	int rc, status, rerr = 0;
@@ -77,8 +77,9 @@ int src_stream_fd(struct bfs_backup *b, struct bfs_entry *e, int fd,
 		pid = 0;
 		if (WIFSIGNALED(status)) {
 			bfs_backup_file_cancel(b);
-			rc = bfs_err_set(err, -EIO, "%s was killed by signal %d",
-					 desc, WTERMSIG(status));
+			rc =
+			    bfs_err_set(err, -EIO, "%s was killed by signal %d",
+					desc, WTERMSIG(status));
 			goto out_free;
 		}
 		if (WIFEXITED(status) && WEXITSTATUS(status)) {
@@ -113,8 +114,8 @@ out_free:
 }
 
 /* Start argv with stdout to a pipe.  envp NULL: inherit. */
-static int spawn(char *const argv[], char *const envp[], pid_t *pid,
-		 int *outfd, const char *desc, struct bfs_err *err)
+static int spawn(char *const argv[], char *const envp[], pid_t *pid, int *outfd,
+		 const char *desc, struct bfs_err *err)
 {
 	posix_spawn_file_actions_t fa;
 	int p[2], rc;
@@ -156,7 +157,7 @@ int src_run_child(struct bfs_backup *b, char *path, char *const argv[],
 int src_add(struct bfs_backup *b, const char *kind, const char *dest,
 	    const char *spec, struct bfs_err *err)
 {
-	struct bfs_buf key = { 0 };
+	struct bfs_buf key = {0};
 	int rc;
 
 	if (bfs_buf_printf(&key, "%s:%s:%s", kind, dest, spec) ||

@@ -55,8 +55,8 @@ out:
 }
 
 const struct bfs_source_type bfs_source_type_command = {
-	.kind = BFS_SRC_COMMAND,
-	.name = "command",
-	.dest = command_dest,
-	.run = run_command,
+    .kind = BFS_SRC_COMMAND,
+    .name = "command",
+    .dest = command_dest,
+    .run = run_command,
 };

@@ -21,7 +21,8 @@ int bfs_source_split(const char *arg, const char *deflt, char **dest,
 	*dest = NULL;
 	if (!arg || !*arg)
 		return bfs_err_set(err, -EINVAL, "missing source argument");
-	if (eq && eq > arg && bfs_manifest_path_valid(arg, (size_t)(eq - arg))) {
+	if (eq && eq > arg &&
+	    bfs_manifest_path_valid(arg, (size_t)(eq - arg))) {
 		*dest = strndup(arg, (size_t)(eq - arg));
 		*rest = eq + 1;
 	} else {
@@ -86,13 +87,33 @@ char *src_pct_decode(const char *s, size_t n, bool *bad)
 }
 
 static const char *const pg_keywords[] = {
-	"host", "hostaddr", "port", "dbname", "user", "password",
-	"passfile", "connect_timeout", "client_encoding", "options",
-	"application_name", "fallback_application_name", "keepalives",
-	"sslmode", "sslcert", "sslkey", "sslrootcert", "sslcrl",
-	"requiressl", "service", "target_session_attrs", "gssencmode",
-	"channel_binding", "load_balance_hosts", "sslpassword",
-	"require_auth", "krbsrvname",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "connect_timeout",
+    "client_encoding",
+    "options",
+    "application_name",
+    "fallback_application_name",
+    "keepalives",
+    "sslmode",
+    "sslcert",
+    "sslkey",
+    "sslrootcert",
+    "sslcrl",
+    "requiressl",
+    "service",
+    "target_session_attrs",
+    "gssencmode",
+    "channel_binding",
+    "load_balance_hosts",
+    "sslpassword",
+    "require_auth",
+    "krbsrvname",
 };
 
 /* [NAME=]X for dumps: NAME is [A-Za-z0-9._/-]+, a valid path, and not a

@@ -44,28 +44,28 @@
 struct hl {
 	dev_t dev;
 	ino_t ino;
-	char *path;          /* NULL: empty slot */
+	char *path; /* NULL: empty slot */
 };
 
 struct frame {
 	int fd;
 	char **names;
 	size_t n, i;
-	size_t pathlen;      /* length of the dir's backup path in walk.path */
+	size_t pathlen; /* length of the dir's backup path in walk.path */
 };
 
 struct walk {
 	struct bfs_backup *b;
 	const struct bfs_source *s;
-	const char *root;            /* PATH as given */
+	const char *root; /* PATH as given */
 	char *dest;
 	size_t destlen;
-	struct bfs_buf path;         /* current backup path, NUL-terminated */
+	struct bfs_buf path; /* current backup path, NUL-terminated */
 	struct frame *st;
 	size_t depth, stcap;
-	struct hl *hl;               /* hardlink map, open addressing */
+	struct hl *hl; /* hardlink map, open addressing */
 	size_t hlcap, hln;
-	const char *key;             /* source key ("files:DEST:<realpath>") */
+	const char *key; /* source key ("files:DEST:<realpath>") */
 	uint8_t *buf;
 	struct bfs_err *err;
 };
@@ -96,8 +96,8 @@ static void stat_entry(struct bfs_entry *e, const struct stat *st)
 	if (S_ISREG(st->st_mode)) {
 		e->type = BFS_T_FILE;
 		e->size = (uint64_t)st->st_size;
-		e->sparse = (uint64_t)st->st_blocks * 512 <
-			    (uint64_t)st->st_size;
+		e->sparse =
+		    (uint64_t)st->st_blocks * 512 < (uint64_t)st->st_size;
 	} else if (S_ISDIR(st->st_mode)) {
 		e->type = BFS_T_DIR;
 	} else if (S_ISLNK(st->st_mode)) {
@@ -119,8 +119,8 @@ static void stat_entry(struct bfs_entry *e, const struct stat *st)
 
 static size_t hl_slot(struct hl *v, size_t cap, dev_t dev, ino_t ino)
 {
-	size_t i = ((uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev) &
-		   (cap - 1);
+	size_t i =
+	    ((uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev) & (cap - 1);
 
 	while (v[i].path && !(v[i].dev == dev && v[i].ino == ino))
 		i = (i + 1) & (cap - 1);
@@ -253,7 +253,7 @@ static int path_push(struct walk *w, size_t dirlen, const char *name)
 	if (bfs_buf_append(&w->path, "/", 1) ||
 	    bfs_buf_append(&w->path, name, strlen(name) + 1))
 		return -ENOMEM;
-	w->path.len--;   /* keep the NUL outside len */
+	w->path.len--; /* keep the NUL outside len */
 	return 0;
 }
 
@@ -274,8 +274,7 @@ static int add_err(struct walk *w, struct bfs_entry *e, const char *what,
 
 	snprintf(why, sizeof(why), "%s: %s", what, strerror(-code));
 	bfs_warn("cannot read '%s/%s': %s", w->root,
-		 e->path_len > w->destlen ? e->path + w->destlen + 1 : "",
-		 why);
+		 e->path_len > w->destlen ? e->path + w->destlen + 1 : "", why);
 	err.msg[0] = 0;
 	rc = bfs_backup_add_error(w->b, e, why, &err);
 	if (rc)
@@ -290,8 +289,7 @@ static int try_reuse(struct walk *w, const struct bfs_entry *e)
 	struct bfs_index_prev p;
 	int rc, hit = 0;
 
-	rc = bfs_index_prev_entry(bfs_backup_index(w->b), w->key, e->path,
-				  &p);
+	rc = bfs_index_prev_entry(bfs_backup_index(w->b), w->key, e->path, &p);
 	if (rc)
 		return 0;
 	if (p.e.type == BFS_T_FILE && !p.e.error && p.e.size == e->size &&
@@ -299,11 +297,11 @@ static int try_reuse(struct walk *w, const struct bfs_entry *e)
 	    p.e.ino == e->ino && e->ino)
 		hit = 1;
 	if (hit)
-		rc = bfs_backup_file_reuse(w->b, e, p.chunks, p.nchunks,
-					   w->err);
+		rc =
+		    bfs_backup_file_reuse(w->b, e, p.chunks, p.nchunks, w->err);
 	bfs_index_prev_clear(&p);
 	if (!hit || rc == -EINVAL)
-		return 0;   /* changed, or the index disagrees with itself */
+		return 0; /* changed, or the index disagrees with itself */
 	return rc ? rc : 1;
 }
 
@@ -392,7 +390,7 @@ static int do_symlink(struct walk *w, int dirfd, const char *name,
 		}
 		if ((size_t)n < cap)
 			break;
-		cap *= 2;   /* changed under us: grow */
+		cap *= 2; /* changed under us: grow */
 	}
 	t[n] = 0;
 	e->target = t;
@@ -510,7 +508,7 @@ static int files_run(struct bfs_backup *b, const struct bfs_source *s,
 	char *real = NULL, *key = NULL, *slash, *base;
 	const char *path;
 	struct stat st;
-	struct bfs_buf kb = { 0 };
+	struct bfs_buf kb = {0};
 	size_t i;
 	int rc, cwd;
 
@@ -583,8 +581,9 @@ static int files_run(struct bfs_backup *b, const struct bfs_source *s,
 
 			if (fd < 0) {
 				rc = -errno;
-				rc = bfs_err_set(err, rc, "cannot read '%s': %s",
-						 path, strerror(-rc));
+				rc =
+				    bfs_err_set(err, rc, "cannot read '%s': %s",
+						path, strerror(-rc));
 				close(cwd);
 				goto out_free;
 			}
@@ -627,8 +626,8 @@ static int files_dest(const struct bfs_source *s, char **dest,
 }
 
 const struct bfs_source_type bfs_source_type_files = {
-	.kind = BFS_SRC_FILES,
-	.name = "files",
-	.dest = files_dest,
-	.run = files_run,
+    .kind = BFS_SRC_FILES,
+    .name = "files",
+    .dest = files_dest,
+    .run = files_run,
 };

@@ -19,7 +19,7 @@
 
 struct bfs_source_type {
 	enum bfs_source_kind kind;
-	const char *name;           /* the option without "--", for messages */
+	const char *name; /* the option without "--", for messages */
 	/* The path the source lands at (*dest malloc'ed), without running
 	 * it.  s->arg is non-empty.  -EINVAL with a message on bad syntax. */
 	int (*dest)(const struct bfs_source *s, char **dest,
@@ -58,8 +58,8 @@ int src_sql_dest(const char *name, char **dest, struct bfs_err *err);
 void src_dump_entry(struct bfs_backup *b, struct bfs_entry *e, char *path);
 /* Stream fd into the backup as e.  Closes fd.  pid > 0: the child to reap
  * (killed if the writer fails); desc names it in messages. */
-int src_stream_fd(struct bfs_backup *b, struct bfs_entry *e, int fd,
-		  pid_t pid, const char *desc, struct bfs_err *err);
+int src_stream_fd(struct bfs_backup *b, struct bfs_entry *e, int fd, pid_t pid,
+		  const char *desc, struct bfs_err *err);
 /* Start argv (envp NULL: inherit) and stream its stdout as path. */
 int src_run_child(struct bfs_backup *b, char *path, char *const argv[],
 		  char *const envp[], const char *desc, struct bfs_err *err);

@@ -45,7 +45,8 @@ int bfs_mysql_uri_parse(const char *s, struct bfs_mysql_uri *out,
 	if (strncmp(s, "mysql://", 8) && strncmp(s, "mariadb://", 10)) {
 		if (strchr(s, '/') || s[0] == '-')
 			return bfs_err_set(err, -EINVAL,
-					   "invalid mysql database name '%s'", s);
+					   "invalid mysql database name '%s'",
+					   s);
 		out->db = strdup(s);
 		return out->db ? 0 : bfs_err_set(err, -ENOMEM, "out of memory");
 	}
@@ -57,21 +58,20 @@ int bfs_mysql_uri_parse(const char *s, struct bfs_mysql_uri *out,
 	hs = p;
 	if (at) {
 		colon = memchr(p, ':', (size_t)(at - p));
-		out->user = src_pct_decode(p, colon ? (size_t)(colon - p)
-						    : (size_t)(at - p), &bad);
+		out->user = src_pct_decode(
+		    p, colon ? (size_t)(colon - p) : (size_t)(at - p), &bad);
 		if (!out->user)
 			goto fail;
 		if (colon) {
-			out->password = src_pct_decode(colon + 1,
-						       (size_t)(at - colon - 1),
-						       &bad);
+			out->password = src_pct_decode(
+			    colon + 1, (size_t)(at - colon - 1), &bad);
 			if (!out->password)
 				goto fail;
 		}
 		hs = at + 1;
 	}
 	he = auth_end;
-	if (*hs == '[') {   /* [ipv6]:port */
+	if (*hs == '[') { /* [ipv6]:port */
 		const char *rb = memchr(hs, ']', (size_t)(auth_end - hs));
 
 		if (!rb)
@@ -101,8 +101,8 @@ int bfs_mysql_uri_parse(const char *s, struct bfs_mysql_uri *out,
 	if (*auth_end == '/') {
 		q = strchr(auth_end, '?');
 		c = auth_end + 1;
-		out->db = src_pct_decode(c, q ? (size_t)(q - c) : strlen(c),
-					 &bad);
+		out->db =
+		    src_pct_decode(c, q ? (size_t)(q - c) : strlen(c), &bad);
 		if (!out->db)
 			goto fail;
 	} else {
@@ -117,8 +117,8 @@ int bfs_mysql_uri_parse(const char *s, struct bfs_mysql_uri *out,
 			eq = memchr(c, '=', (size_t)(amp - c));
 			if (eq && eq - c == 6 && !strncmp(c, "socket", 6)) {
 				free(out->socket);
-				out->socket = src_pct_decode(eq + 1,
-						(size_t)(amp - eq - 1), &bad);
+				out->socket = src_pct_decode(
+				    eq + 1, (size_t)(amp - eq - 1), &bad);
 				if (!out->socket)
 					goto fail;
 			}
@@ -174,7 +174,7 @@ static int mysql_optfile(const struct bfs_mysql_uri *u, char **path,
 		tmp = "/tmp";
 	if (asprintf(&p, "%s/backupfs-my-XXXXXX", tmp) < 0)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
-	fd = mkstemp(p);   /* mode 0600 */
+	fd = mkstemp(p); /* mode 0600 */
 	if (fd < 0) {
 		rc = bfs_err_set(err, -errno,
 				 "cannot create mysql option file in '%s': %s",
@@ -252,7 +252,7 @@ static int run_mysql(struct bfs_backup *b, const struct bfs_source *s,
 			nign++;
 	{
 		/* spec without credentials: [host[:port]/]db */
-		struct bfs_buf spec = { 0 };
+		struct bfs_buf spec = {0};
 
 		if (u.host)
 			bfs_buf_printf(&spec, "%s%s", u.host,
@@ -270,8 +270,9 @@ static int run_mysql(struct bfs_backup *b, const struct bfs_source *s,
 		if (rc)
 			goto out;
 	}
-	prog = src_in_path("mysqldump") || !src_in_path("mariadb-dump") ?
-	       "mysqldump" : "mariadb-dump";
+	prog = src_in_path("mysqldump") || !src_in_path("mariadb-dump")
+		   ? "mysqldump"
+		   : "mariadb-dump";
 	if (u.user || u.password || u.host || u.port || u.socket) {
 		rc = mysql_optfile(&u, &opt, err);
 		if (rc)
@@ -333,8 +334,8 @@ out:
 }
 
 const struct bfs_source_type bfs_source_type_mysqldump = {
-	.kind = BFS_SRC_MYSQL_DUMP,
-	.name = "mysql-dump",
-	.dest = mysql_dest,
-	.run = run_mysql,
+    .kind = BFS_SRC_MYSQL_DUMP,
+    .name = "mysql-dump",
+    .dest = mysql_dest,
+    .run = run_mysql,
 };

@@ -20,8 +20,7 @@
 
 static bool is_uri(const char *s, const char **after)
 {
-	static const char *const schemes[] = { "postgresql://",
-					       "postgres://" };
+	static const char *const schemes[] = {"postgresql://", "postgres://"};
 	size_t i;
 
 	for (i = 0; i < BFS_ARRAY_SIZE(schemes); i++) {
@@ -34,8 +33,8 @@ static bool is_uri(const char *s, const char **after)
 }
 
 /* Remove "password=..." from a URI query string (q points after '?'). */
-static int uri_query_strip(const char *q, struct bfs_buf *safe,
-			   char **password, struct bfs_err *err)
+static int uri_query_strip(const char *q, struct bfs_buf *safe, char **password,
+			   struct bfs_err *err)
 {
 	const char *c = q, *end, *eq;
 	bool first = true, bad;
@@ -47,11 +46,12 @@ static int uri_query_strip(const char *q, struct bfs_buf *safe,
 		eq = memchr(c, '=', (size_t)(end - c));
 		if (eq && eq - c == 8 && !strncmp(c, "password", 8)) {
 			free(*password);
-			*password = src_pct_decode(eq + 1,
-						   (size_t)(end - eq - 1), &bad);
+			*password = src_pct_decode(
+			    eq + 1, (size_t)(end - eq - 1), &bad);
 			if (!*password)
 				return bfs_err_set(err, bad ? -EINVAL : -ENOMEM,
-						   "invalid password escape in connection URI");
+						   "invalid password escape in "
+						   "connection URI");
 		} else if (end > c) {
 			if (bfs_buf_append(safe, first ? "?" : "&", 1) ||
 			    bfs_buf_append(safe, c, (size_t)(end - c)))
@@ -64,9 +64,8 @@ static int uri_query_strip(const char *q, struct bfs_buf *safe,
 	return 0;
 }
 
-static int pg_uri_split(const char *s, const char *after,
-			struct bfs_buf *safe, char **password,
-			struct bfs_err *err)
+static int pg_uri_split(const char *s, const char *after, struct bfs_buf *safe,
+			char **password, struct bfs_err *err)
 {
 	const char *auth_end, *at = NULL, *c, *q, *colon;
 	bool bad;
@@ -75,17 +74,18 @@ static int pg_uri_split(const char *s, const char *after,
 	auth_end = after + strcspn(after, "/?");
 	for (c = after; c < auth_end; c++)
 		if (*c == '@')
-			at = c;   /* last '@' of the authority */
+			at = c; /* last '@' of the authority */
 	if (bfs_buf_append(safe, s, (size_t)(after - s)))
 		goto nomem;
 	if (at) {
 		colon = memchr(after, ':', (size_t)(at - after));
 		if (colon) {
-			*password = src_pct_decode(colon + 1,
-					       (size_t)(at - colon - 1), &bad);
+			*password = src_pct_decode(
+			    colon + 1, (size_t)(at - colon - 1), &bad);
 			if (!*password)
 				return bfs_err_set(err, bad ? -EINVAL : -ENOMEM,
-						   "invalid password escape in connection URI");
+						   "invalid password escape in "
+						   "connection URI");
 			if (bfs_buf_append(safe, after,
 					   (size_t)(colon - after)))
 				goto nomem;
@@ -114,7 +114,7 @@ static int pg_kv_split(const char *s, struct bfs_buf *safe, char **password,
 		       struct bfs_err *err)
 {
 	const char *c = s, *k;
-	struct bfs_buf val = { 0 };
+	struct bfs_buf val = {0};
 	size_t klen, i;
 	bool first = true;
 	int rc = 0;
@@ -131,8 +131,9 @@ static int pg_kv_split(const char *s, struct bfs_buf *safe, char **password,
 		while (isspace((unsigned char)*c))
 			c++;
 		if (*c != '=' || !klen) {
-			rc = bfs_err_set(err, -EINVAL,
-					 "invalid connection string: expected key=value");
+			rc = bfs_err_set(
+			    err, -EINVAL,
+			    "invalid connection string: expected key=value");
 			goto out;
 		}
 		c++;
@@ -150,7 +151,8 @@ static int pg_kv_split(const char *s, struct bfs_buf *safe, char **password,
 			}
 			if (*c != '\'') {
 				rc = bfs_err_set(err, -EINVAL,
-						 "invalid connection string: unterminated quote");
+						 "invalid connection string: "
+						 "unterminated quote");
 				goto out;
 			}
 			c++;
@@ -165,8 +167,8 @@ static int pg_kv_split(const char *s, struct bfs_buf *safe, char **password,
 		}
 		if (klen == 8 && !strncmp(k, "password", 8)) {
 			free(*password);
-			*password = strndup(val.len ? (char *)val.data : "",
-					    val.len);
+			*password =
+			    strndup(val.len ? (char *)val.data : "", val.len);
 			if (!*password)
 				goto nomem;
 			continue;
@@ -197,7 +199,7 @@ out:
 int bfs_pg_conninfo_split(const char *conninfo, char **safe, char **password,
 			  struct bfs_err *err)
 {
-	struct bfs_buf o = { 0 };
+	struct bfs_buf o = {0};
 	const char *after;
 	int rc;
 
@@ -210,8 +212,9 @@ int bfs_pg_conninfo_split(const char *conninfo, char **safe, char **password,
 	else if (strchr(conninfo, '='))
 		rc = pg_kv_split(conninfo, &o, password, err);
 	else
-		rc = bfs_buf_append(&o, conninfo, strlen(conninfo)) ?
-		     bfs_err_set(err, -ENOMEM, "out of memory") : 0;
+		rc = bfs_buf_append(&o, conninfo, strlen(conninfo))
+			 ? bfs_err_set(err, -ENOMEM, "out of memory")
+			 : 0;
 	if (!rc && bfs_buf_append(&o, "", 1))
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
 	if (rc) {
@@ -226,8 +229,7 @@ int bfs_pg_conninfo_split(const char *conninfo, char **safe, char **password,
 
 /* ---- running pg_dump --------------------------------------------------- */
 
-static int pg_dest(const struct bfs_source *s, char **dest,
-		   struct bfs_err *err)
+static int pg_dest(const struct bfs_source *s, char **dest, struct bfs_err *err)
 {
 	const char *rest;
 	char *name = NULL;
@@ -289,8 +291,8 @@ out:
 }
 
 const struct bfs_source_type bfs_source_type_pgdump = {
-	.kind = BFS_SRC_PG_DUMP,
-	.name = "pg-dump",
-	.dest = pg_dest,
-	.run = run_pg,
+    .kind = BFS_SRC_PG_DUMP,
+    .name = "pg-dump",
+    .dest = pg_dest,
+    .run = run_pg,
 };

@@ -44,8 +44,8 @@ static int run_stdin(struct bfs_backup *b, const struct bfs_source *s,
 }
 
 const struct bfs_source_type bfs_source_type_stdin = {
-	.kind = BFS_SRC_STDIN,
-	.name = "stdin",
-	.dest = stdin_dest,
-	.run = run_stdin,
+    .kind = BFS_SRC_STDIN,
+    .name = "stdin",
+    .dest = stdin_dest,
+    .run = run_stdin,
 };

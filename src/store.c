@@ -46,7 +46,8 @@ static int apply_fault_env(struct bfs_store **s, struct bfs_err *err)
 
 	/* The only mutable global here: a once-per-process warning. */
 	if (fault && *fault && !atomic_exchange(&warned, true))
-		bfs_warn("BACKUPFS_FAULT ignored: this build has no fault injection (configure --enable-fault-injection)");
+		bfs_warn("BACKUPFS_FAULT ignored: this build has no fault "
+			 "injection (configure --enable-fault-injection)");
 	return 0;
 }
 #endif
@@ -71,11 +72,11 @@ int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 		if (strncmp(url, "file://", 7) == 0)
 			path = url + 7;
 		if (!*path)
-			return bfs_err_set(err, -EINVAL,
-					   "empty path in repository location '%s'",
-					   url);
-		rc = bfs_store_local_open(path, opts ? opts->create : false,
-					  &s, err);
+			return bfs_err_set(
+			    err, -EINVAL,
+			    "empty path in repository location '%s'", url);
+		rc = bfs_store_local_open(path, opts ? opts->create : false, &s,
+					  err);
 	}
 	if (rc)
 		return rc;
@@ -87,12 +88,13 @@ int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 		struct bfs_store *w;
 
 		/* Ownership of s passes to the wrapper, even on failure. */
-		rc = bfs_store_cache_wrap(s, opts->cache_dir,
-					  opts->cache_dir_size ?
-					  opts->cache_dir_size : 1ull << 30,
-					  &w, err);
+		rc = bfs_store_cache_wrap(
+		    s, opts->cache_dir,
+		    opts->cache_dir_size ? opts->cache_dir_size : 1ull << 30,
+		    &w, err);
 		if (rc)
-			return bfs_err_prefix(err, rc, "cannot use cache directory '%s'",
+			return bfs_err_prefix(err, rc,
+					      "cannot use cache directory '%s'",
 					      opts->cache_dir);
 		s = w;
 	}

@@ -22,14 +22,14 @@
 struct bfs_store;
 
 /* Flags for put(). */
-#define BFS_PUT_EXCL 0x1    /* fail with -EEXIST if the key already exists */
+#define BFS_PUT_EXCL 0x1 /* fail with -EEXIST if the key already exists */
 
 /* Called once per key by list(); return non-zero to stop (that value is
  * returned by list()).  key is borrowed for the duration of the call. */
 typedef int (*bfs_list_cb)(void *arg, const char *key, uint64_t size);
 
 struct bfs_store_ops {
-	const char *name;   /* "local", "s3", "fault" */
+	const char *name; /* "local", "s3", "fault" */
 	/* Read len bytes at off of key into out (appended to out->data).
 	 * len == UINT64_MAX reads to the end.  A range past the end is -EINVAL
 	 * (or a short read at the end when len == UINT64_MAX).  Missing key:
@@ -56,7 +56,7 @@ struct bfs_store_ops {
 /* Every implementation embeds this as its first member. */
 struct bfs_store {
 	const struct bfs_store_ops *ops;
-	char *url;          /* owned: as given by the user, without secrets */
+	char *url; /* owned: as given by the user, without secrets */
 };
 
 /* Open the store for a repository location: "s3://bucket/prefix" or a
@@ -64,21 +64,21 @@ struct bfs_store {
  * exists there.  *out is owned by the caller (bfs_store_free).
  * opts may be NULL. */
 struct bfs_store_opts {
-	const char *s3_endpoint;    /* overrides AWS_ENDPOINT_URL */
-	int s3_path_style;          /* -1 auto (path-style iff endpoint set),
-				       0 virtual-host, 1 path */
-	const char *s3_region;      /* overrides AWS_REGION */
-	bool create;                /* init: create bucket / directory */
-	const char *cache_dir;      /* non-NULL: on-disk cache of fetched pack
-				       ranges in front of the store */
-	uint64_t cache_dir_size;    /* its bound in bytes (0: 1 GiB) */
+	const char *s3_endpoint; /* overrides AWS_ENDPOINT_URL */
+	int s3_path_style;	 /* -1 auto (path-style iff endpoint set),
+				    0 virtual-host, 1 path */
+	const char *s3_region;	 /* overrides AWS_REGION */
+	bool create;		 /* init: create bucket / directory */
+	const char *cache_dir;	 /* non-NULL: on-disk cache of fetched pack
+				    ranges in front of the store */
+	uint64_t cache_dir_size; /* its bound in bytes (0: 1 GiB) */
 };
 int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 		   struct bfs_store **out, struct bfs_err *err);
 
 /* Constructors (used by bfs_store_open and tests). */
-int bfs_store_local_open(const char *path, bool create,
-			 struct bfs_store **out, struct bfs_err *err);
+int bfs_store_local_open(const char *path, bool create, struct bfs_store **out,
+			 struct bfs_err *err);
 int bfs_store_s3_open(const char *url, const struct bfs_store_opts *opts,
 		      struct bfs_store **out, struct bfs_err *err);
 
@@ -113,8 +113,7 @@ static inline int bfs_store_put(struct bfs_store *s, const char *key,
 	return s->ops->put(s, key, data, len, flags, err);
 }
 static inline int bfs_store_list(struct bfs_store *s, const char *prefix,
-				 bfs_list_cb cb, void *arg,
-				 struct bfs_err *err)
+				 bfs_list_cb cb, void *arg, struct bfs_err *err)
 {
 	return s->ops->list(s, prefix, cb, arg, err);
 }

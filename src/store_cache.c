@@ -37,17 +37,17 @@
 #include "log.h"
 #include "store.h"
 
-#define CACHE_MAX_ENTRY BFS_PACK_MAX_SIZE  /* larger results are not cached */
+#define CACHE_MAX_ENTRY BFS_PACK_MAX_SIZE /* larger results are not cached */
 #define CACHE_PATH_MAX 4096
 
 struct cache_store {
 	struct bfs_store base;
-	struct bfs_store *inner;   /* owned */
+	struct bfs_store *inner; /* owned */
 	char *dir;
 	uint64_t max_bytes;
 
-	pthread_mutex_t lock;      /* protects total; serialises eviction */
-	uint64_t total;            /* estimated bytes of entry files */
+	pthread_mutex_t lock; /* protects total; serialises eviction */
+	uint64_t total;	      /* estimated bytes of entry files */
 };
 
 static struct cache_store *to_cache(struct bfs_store *s)
@@ -157,7 +157,8 @@ static uint64_t scan(struct cache_store *c, struct entry_info **entries,
 		if (!sd)
 			continue;
 		while ((se = readdir(sd)) != NULL) {
-			if (se->d_name[0] == '.' && strncmp(se->d_name, ".tmp.", 5))
+			if (se->d_name[0] == '.' &&
+			    strncmp(se->d_name, ".tmp.", 5))
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", sub, se->d_name);
 			if (lstat(path, &st) || !S_ISREG(st.st_mode))
@@ -173,7 +174,7 @@ static uint64_t scan(struct cache_store *c, struct entry_info **entries,
 			if (n == cap) {
 				size_t ncap = cap ? cap * 2 : 256;
 				struct entry_info *nv =
-					realloc(v, ncap * sizeof(*nv));
+				    realloc(v, ncap * sizeof(*nv));
 
 				if (!nv)
 					continue;
@@ -227,7 +228,7 @@ static void cache_write(struct cache_store *c, const char *path,
 	bool over;
 
 	if ((uint64_t)n + BFS_HASH_LEN > c->max_bytes / 4)
-		return;   /* one entry must not flush the whole cache */
+		return; /* one entry must not flush the whole cache */
 	if (bfs_random(r, sizeof(r)))
 		return;
 	bfs_hex(rnd, r, sizeof(r));
@@ -313,13 +314,13 @@ static void cache_destroy(struct bfs_store *s)
 }
 
 static const struct bfs_store_ops cache_ops = {
-	.name = "cache",
-	.get = cache_get,
-	.put = cache_put,
-	.list = cache_list,
-	.del = cache_del,
-	.stat = cache_stat,
-	.destroy = cache_destroy,
+    .name = "cache",
+    .get = cache_get,
+    .put = cache_put,
+    .list = cache_list,
+    .del = cache_del,
+    .stat = cache_stat,
+    .destroy = cache_destroy,
 };
 
 /* See store.h. */
@@ -339,7 +340,8 @@ int bfs_store_cache_wrap(struct bfs_store *inner, const char *dir,
 	}
 	if (max_bytes < (1u << 20)) {
 		rc = bfs_err_set(err, -EINVAL,
-				 "cache size %" PRIu64 " is too small (at least 1 MiB)",
+				 "cache size %" PRIu64
+				 " is too small (at least 1 MiB)",
 				 max_bytes);
 		goto out_inner;
 	}

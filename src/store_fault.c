@@ -42,17 +42,17 @@ enum fault_op { OP_GET, OP_PUT, OP_LIST, OP_DEL, OP_STAT, OP_ANY };
 
 struct fault_rule {
 	enum fault_op op;
-	char *key;              /* prefix, owned; "" matches all */
+	char *key; /* prefix, owned; "" matches all */
 	uint64_t every;
-	int err;                /* positive errno, or 0 */
+	int err; /* positive errno, or 0 */
 	bool corrupt;
 	bool truncate;
-	atomic_uint_fast64_t count;   /* matching calls so far */
+	atomic_uint_fast64_t count; /* matching calls so far */
 };
 
 struct fault_store {
 	struct bfs_store base;
-	struct bfs_store *inner;      /* owned */
+	struct bfs_store *inner; /* owned */
 	struct fault_rule *rules;
 	size_t nrules;
 };
@@ -61,14 +61,13 @@ static const struct {
 	const char *name;
 	int code;
 } fault_errs[] = {
-	{ "EIO", EIO }, { "ENOENT", ENOENT }, { "ETIMEDOUT", ETIMEDOUT },
-	{ "ENOSPC", ENOSPC }, { "EACCES", EACCES },
-	{ "ECONNRESET", ECONNRESET }, { "EUCLEAN", EUCLEAN },
-	{ "EBADMSG", EBADMSG },
+    {"EIO", EIO},	  {"ENOENT", ENOENT},	{"ETIMEDOUT", ETIMEDOUT},
+    {"ENOSPC", ENOSPC},	  {"EACCES", EACCES},	{"ECONNRESET", ECONNRESET},
+    {"EUCLEAN", EUCLEAN}, {"EBADMSG", EBADMSG},
 };
 
-static const char *const op_names[] = { "get", "put", "list", "del", "stat",
-					"any" };
+static const char *const op_names[] = {"get", "put",  "list",
+				       "del", "stat", "any"};
 
 static struct fault_store *to_fault(struct bfs_store *s)
 {
@@ -76,7 +75,7 @@ static struct fault_store *to_fault(struct bfs_store *s)
 }
 
 struct fault_hit {
-	int err;                /* positive errno or 0 */
+	int err; /* positive errno or 0 */
 	bool corrupt, truncate;
 };
 
@@ -84,7 +83,7 @@ struct fault_hit {
 static struct fault_hit fault_check(struct fault_store *fs, enum fault_op op,
 				    const char *key)
 {
-	struct fault_hit hit = { 0, false, false };
+	struct fault_hit hit = {0, false, false};
 	size_t i;
 
 	for (i = 0; i < fs->nrules; i++) {
@@ -109,13 +108,12 @@ static struct fault_hit fault_check(struct fault_store *fs, enum fault_op op,
 static int fault_fail(int code, const char *op, const char *key,
 		      struct bfs_err *err)
 {
-	return bfs_err_set(err, -code, "injected fault: cannot %s '%s': %s",
-			   op, key, strerror(code));
+	return bfs_err_set(err, -code, "injected fault: cannot %s '%s': %s", op,
+			   key, strerror(code));
 }
 
 static int64_t fault_get(struct bfs_store *s, const char *key, uint64_t off,
-			 uint64_t len, struct bfs_buf *out,
-			 struct bfs_err *err)
+			 uint64_t len, struct bfs_buf *out, struct bfs_err *err)
 {
 	struct fault_store *fs = to_fault(s);
 	struct fault_hit hit = fault_check(fs, OP_GET, key);
@@ -158,8 +156,7 @@ static int fault_list(struct bfs_store *s, const char *prefix, bfs_list_cb cb,
 	return bfs_store_list(fs->inner, prefix, cb, arg, err);
 }
 
-static int fault_del(struct bfs_store *s, const char *key,
-		     struct bfs_err *err)
+static int fault_del(struct bfs_store *s, const char *key, struct bfs_err *err)
 {
 	struct fault_store *fs = to_fault(s);
 	struct fault_hit hit = fault_check(fs, OP_DEL, key);
@@ -200,13 +197,13 @@ static void fault_destroy(struct bfs_store *s)
 }
 
 static const struct bfs_store_ops fault_ops = {
-	.name = "fault",
-	.get = fault_get,
-	.put = fault_put,
-	.list = fault_list,
-	.del = fault_del,
-	.stat = fault_stat,
-	.destroy = fault_destroy,
+    .name = "fault",
+    .get = fault_get,
+    .put = fault_put,
+    .list = fault_list,
+    .del = fault_del,
+    .stat = fault_stat,
+    .destroy = fault_destroy,
 };
 
 /* Parse one rule (text is modified).  0 or -EINVAL with a message. */
@@ -227,8 +224,8 @@ static int parse_rule(char *text, struct fault_rule *r, struct bfs_err *err)
 		}
 	}
 	if (!found)
-		return bfs_err_set(err, -EINVAL,
-				   "unknown operation '%s' in fault rule", text);
+		return bfs_err_set(
+		    err, -EINVAL, "unknown operation '%s' in fault rule", text);
 
 	while ((field = next) != NULL) {
 		char *val;
@@ -256,9 +253,9 @@ static int parse_rule(char *text, struct fault_rule *r, struct bfs_err *err)
 			v = strtoull(val, &end, 10);
 			if (errno || end == val || *end || v == 0 ||
 			    *val == '-')
-				return bfs_err_set(err, -EINVAL,
-						   "invalid every=%s in fault rule",
-						   val);
+				return bfs_err_set(
+				    err, -EINVAL,
+				    "invalid every=%s in fault rule", val);
 			r->every = v;
 		} else if (!strcmp(field, "err")) {
 			r->err = 0;
@@ -266,15 +263,16 @@ static int parse_rule(char *text, struct fault_rule *r, struct bfs_err *err)
 				if (!strcmp(val, fault_errs[i].name))
 					r->err = fault_errs[i].code;
 			if (!r->err)
-				return bfs_err_set(err, -EINVAL,
-						   "unknown error '%s' in fault rule",
-						   val);
+				return bfs_err_set(
+				    err, -EINVAL,
+				    "unknown error '%s' in fault rule", val);
 		} else if (!strcmp(field, "corrupt") ||
 			   !strcmp(field, "truncate")) {
 			if (strcmp(val, "1") != 0)
-				return bfs_err_set(err, -EINVAL,
-						   "%s=%s in fault rule: only 1 is allowed",
-						   field, val);
+				return bfs_err_set(
+				    err, -EINVAL,
+				    "%s=%s in fault rule: only 1 is allowed",
+				    field, val);
 			if (field[0] == 'c')
 				r->corrupt = true;
 			else
@@ -292,10 +290,11 @@ static int parse_rule(char *text, struct fault_rule *r, struct bfs_err *err)
 	}
 	if ((r->err != 0) + r->corrupt + r->truncate != 1)
 		return bfs_err_set(err, -EINVAL,
-				   "a fault rule needs exactly one of err=, corrupt=1, truncate=1");
+				   "a fault rule needs exactly one of err=, "
+				   "corrupt=1, truncate=1");
 	if ((r->corrupt || r->truncate) && r->op != OP_GET && r->op != OP_ANY)
-		return bfs_err_set(err, -EINVAL,
-				   "corrupt=1 and truncate=1 apply to get only");
+		return bfs_err_set(
+		    err, -EINVAL, "corrupt=1 and truncate=1 apply to get only");
 	return 0;
 }
 
@@ -340,7 +339,8 @@ int bfs_store_fault_wrap(struct bfs_store *inner, const char *spec,
 		atomic_init(&r->count, 0);
 		rc = parse_rule(rule, r, err);
 		if (rc) {
-			bfs_err_prefix(err, rc, "invalid fault spec '%s'", spec);
+			bfs_err_prefix(err, rc, "invalid fault spec '%s'",
+				       spec);
 			goto out_free_fs;
 		}
 	}

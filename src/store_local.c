@@ -41,7 +41,7 @@
 
 struct local_store {
 	struct bfs_store base;
-	char *root;    /* absolute, no trailing '/' (unless it is "/") */
+	char *root; /* absolute, no trailing '/' (unless it is "/") */
 };
 
 static struct local_store *to_local(struct bfs_store *s)
@@ -192,8 +192,7 @@ static int make_parents(struct local_store *ls, const char *path)
 }
 
 static int64_t local_get(struct bfs_store *s, const char *key, uint64_t off,
-			 uint64_t len, struct bfs_buf *out,
-			 struct bfs_err *err)
+			 uint64_t len, struct bfs_buf *out, struct bfs_err *err)
 {
 	struct local_store *ls = to_local(s);
 	struct stat st;
@@ -217,8 +216,8 @@ static int64_t local_get(struct bfs_store *s, const char *key, uint64_t off,
 					 "object '%s' not found ('%s')", key,
 					 path);
 		else
-			bfs_err_set(err, rc, "cannot open '%s' ('%s'): %s",
-				    key, path, strerror((int)-rc));
+			bfs_err_set(err, rc, "cannot open '%s' ('%s'): %s", key,
+				    path, strerror((int)-rc));
 		goto out_free;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -236,11 +235,11 @@ static int64_t local_get(struct bfs_store *s, const char *key, uint64_t off,
 	}
 	size = (uint64_t)st.st_size;
 	if (off > size || (len != UINT64_MAX && len > size - off)) {
-		rc = bfs_err_set(err, -EINVAL,
-				 "range %llu+%llu is past the end of '%s' (%llu bytes)",
-				 (unsigned long long)off,
-				 (unsigned long long)len, key,
-				 (unsigned long long)size);
+		rc = bfs_err_set(
+		    err, -EINVAL,
+		    "range %llu+%llu is past the end of '%s' (%llu bytes)",
+		    (unsigned long long)off, (unsigned long long)len, key,
+		    (unsigned long long)size);
 		goto out_close;
 	}
 	n = len == UINT64_MAX ? size - off : len;
@@ -293,7 +292,8 @@ static int local_put(struct bfs_store *s, const char *key, const void *data,
 		return bfs_err_set(err, -ENOMEM, "out of memory");
 	rc = make_parents(ls, path);
 	if (rc) {
-		bfs_err_set(err, rc, "cannot create the directory for '%s' ('%s'): %s",
+		bfs_err_set(err, rc,
+			    "cannot create the directory for '%s' ('%s'): %s",
 			    key, path, strerror(-rc));
 		goto out_free;
 	}
@@ -312,8 +312,8 @@ static int local_put(struct bfs_store *s, const char *key, const void *data,
 	}
 	snprintf(tmp, tmplen, "%s.tmp.%ld.%s", path, (long)getpid(), hex);
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		  LOCAL_FILE_MODE);
+	fd =
+	    open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, LOCAL_FILE_MODE);
 	if (fd < 0) {
 		rc = -errno;
 		bfs_err_set(err, rc, "cannot create '%s': %s", tmp,
@@ -344,8 +344,9 @@ static int local_put(struct bfs_store *s, const char *key, const void *data,
 			rc = -errno;
 		}
 		if (rc == -EEXIST) {
-			bfs_err_set(err, rc, "object '%s' already exists ('%s')",
-				    key, path);
+			bfs_err_set(err, rc,
+				    "object '%s' already exists ('%s')", key,
+				    path);
 			goto out_unlink;
 		}
 	} else {
@@ -406,7 +407,8 @@ static int walk_dir(struct walk *w, int dfd, size_t keylen, int depth)
 		if (!de) {
 			if (errno) {
 				rc = -errno;
-				bfs_err_set(w->err, rc, "cannot list '%.*s': %s",
+				bfs_err_set(w->err, rc,
+					    "cannot list '%.*s': %s",
 					    (int)keylen, w->key, strerror(-rc));
 			}
 			break;
@@ -417,13 +419,13 @@ static int walk_dir(struct walk *w, int dfd, size_t keylen, int depth)
 			continue;
 		nlen = strlen(name);
 		if (keylen + nlen + 2 > sizeof(w->key))
-			continue;   /* cannot be a key put() accepts */
+			continue; /* cannot be a key put() accepts */
 		memcpy(w->key + keylen, name, nlen);
 		klen = keylen + nlen;
 		w->key[klen] = '\0';
 		if (fstatat(dirfd(d), name, &st, 0) < 0) {
 			if (errno == ENOENT)
-				continue;   /* deleted while we walk */
+				continue; /* deleted while we walk */
 			rc = -errno;
 			bfs_err_set(w->err, rc, "cannot stat '%s': %s", w->key,
 				    strerror(-rc));
@@ -480,7 +482,7 @@ static int local_list(struct bfs_store *s, const char *prefix, bfs_list_cb cb,
 		return bfs_err_set(err, -EINVAL, "invalid list prefix '%s'",
 				   prefix);
 	slash = strrchr(prefix, '/');
-	dlen = slash ? (size_t)(slash - prefix) + 1 : 0;   /* keeps the '/' */
+	dlen = slash ? (size_t)(slash - prefix) + 1 : 0; /* keeps the '/' */
 
 	w = calloc(1, sizeof(*w));
 	if (!w)
@@ -502,7 +504,7 @@ static int local_list(struct bfs_store *s, const char *prefix, bfs_list_cb cb,
 	if (dfd < 0) {
 		rc = -errno;
 		if (rc == -ENOENT || rc == -ENOTDIR)
-			rc = 0;     /* nothing stored under it yet */
+			rc = 0; /* nothing stored under it yet */
 		else
 			bfs_err_set(err, rc, "cannot list '%s': %s", dir,
 				    strerror(-rc));
@@ -516,8 +518,7 @@ out_free:
 	return rc;
 }
 
-static int local_del(struct bfs_store *s, const char *key,
-		     struct bfs_err *err)
+static int local_del(struct bfs_store *s, const char *key, struct bfs_err *err)
 {
 	struct local_store *ls = to_local(s);
 	char *path;
@@ -579,13 +580,13 @@ static void local_destroy(struct bfs_store *s)
 }
 
 static const struct bfs_store_ops local_ops = {
-	.name = "local",
-	.get = local_get,
-	.put = local_put,
-	.list = local_list,
-	.del = local_del,
-	.stat = local_stat,
-	.destroy = local_destroy,
+    .name = "local",
+    .get = local_get,
+    .put = local_put,
+    .list = local_list,
+    .del = local_del,
+    .stat = local_stat,
+    .destroy = local_destroy,
 };
 
 /* mkdir -p path (every component, including the last). */
@@ -596,7 +597,7 @@ static int mkdir_all(const char *path)
 
 	if (!p)
 		return -ENOMEM;
-	for (s = p + 1; ; s++) {
+	for (s = p + 1;; s++) {
 		if (*s == '/' || *s == '\0') {
 			char c = *s;
 
@@ -619,8 +620,8 @@ static int mkdir_all(const char *path)
  * 'PATH' does not exist").  The root is resolved to an absolute path now,
  * so a later chdir (daemonising) does not move the store.  *out is owned
  * by the caller (bfs_store_free).  Thread-safe. */
-int bfs_store_local_open(const char *path, bool create,
-			 struct bfs_store **out, struct bfs_err *err)
+int bfs_store_local_open(const char *path, bool create, struct bfs_store **out,
+			 struct bfs_err *err)
 {
 	struct local_store *ls;
 	struct stat st;
@@ -641,9 +642,10 @@ int bfs_store_local_open(const char *path, bool create,
 	if (create) {
 		rc = mkdir_all(clean);
 		if (rc) {
-			bfs_err_set(err, rc,
-				    "cannot create repository directory '%s': %s",
-				    clean, strerror(-rc));
+			bfs_err_set(
+			    err, rc,
+			    "cannot create repository directory '%s': %s",
+			    clean, strerror(-rc));
 			goto out_free_clean;
 		}
 	}
@@ -654,9 +656,10 @@ int bfs_store_local_open(const char *path, bool create,
 				    "repository directory '%s' does not exist",
 				    clean);
 		else
-			bfs_err_set(err, rc,
-				    "cannot access repository directory '%s': %s",
-				    clean, strerror(-rc));
+			bfs_err_set(
+			    err, rc,
+			    "cannot access repository directory '%s': %s",
+			    clean, strerror(-rc));
 		goto out_free_clean;
 	}
 	if (!S_ISDIR(st.st_mode)) {

@@ -79,7 +79,7 @@ static int s3_stat(struct bfs_store *bs, const char *key, uint64_t *size,
 		   struct bfs_err *err)
 {
 	struct s3_store *s = to_s3(bs);
-	struct s3_req r = { 0 };
+	struct s3_req r = {0};
 	char what[BFS_KEY_MAX_S3];
 	char *fk;
 	int rc;
@@ -107,7 +107,7 @@ static int64_t s3_get(struct bfs_store *bs, const char *key, uint64_t off,
 		      uint64_t len, struct bfs_buf *out, struct bfs_err *err)
 {
 	struct s3_store *s = to_s3(bs);
-	struct s3_req r = { 0 };
+	struct s3_req r = {0};
 	char what[BFS_KEY_MAX_S3];
 	char *fk;
 	int rc;
@@ -142,7 +142,7 @@ static int64_t s3_get(struct bfs_store *bs, const char *key, uint64_t off,
 	r.end = len == UINT64_MAX ? UINT64_MAX : off + len;
 	rc = s3_call(s, &r, err);
 	if (rc == -EINVAL && len == UINT64_MAX && r.status == 416)
-		rc = 0;     /* reading to the end from the end: 0 bytes */
+		rc = 0; /* reading to the end from the end: 0 bytes */
 	free(fk);
 	return rc ? rc : (int64_t)(out->len - r.out_start);
 }
@@ -151,7 +151,7 @@ static int s3_put(struct bfs_store *bs, const char *key, const void *data,
 		  size_t len, int flags, struct bfs_err *err)
 {
 	struct s3_store *s = to_s3(bs);
-	struct s3_req r = { 0 };
+	struct s3_req r = {0};
 	char what[BFS_KEY_MAX_S3];
 	char *fk;
 	int rc;
@@ -187,8 +187,9 @@ static int s3_put(struct bfs_store *bs, const char *key, const void *data,
 		rc = s3_call(s, &r, err);
 	}
 	if (rc == -EEXIST)
-		rc = bfs_err_set(err, -EEXIST, "object '%s' already exists in %s",
-				 key, bs->url);
+		rc = bfs_err_set(err, -EEXIST,
+				 "object '%s' already exists in %s", key,
+				 bs->url);
 	free(fk);
 	return rc;
 }
@@ -196,7 +197,7 @@ static int s3_put(struct bfs_store *bs, const char *key, const void *data,
 static int s3_del(struct bfs_store *bs, const char *key, struct bfs_err *err)
 {
 	struct s3_store *s = to_s3(bs);
-	struct s3_req r = { 0 };
+	struct s3_req r = {0};
 	char what[BFS_KEY_MAX_S3];
 	char *fk;
 	int rc;
@@ -223,19 +224,19 @@ static int list_page(struct s3_store *s, const char *fp, const char *token,
 		     struct bfs_err *err)
 {
 	struct bfs_s3_param params[4];
-	struct bfs_buf q = { 0 }, body = { 0 };
-	struct s3_req r = { 0 };
+	struct bfs_buf q = {0}, body = {0};
+	struct s3_req r = {0};
 	char what[BFS_KEY_MAX_S3], mk[16];
 	size_t np = 0;
 	int rc;
 
 	snprintf(mk, sizeof(mk), "%u", max_keys);
-	params[np++] = (struct bfs_s3_param){ "list-type", "2" };
-	params[np++] = (struct bfs_s3_param){ "max-keys", mk };
-	params[np++] = (struct bfs_s3_param){ "prefix", fp };
+	params[np++] = (struct bfs_s3_param){"list-type", "2"};
+	params[np++] = (struct bfs_s3_param){"max-keys", mk};
+	params[np++] = (struct bfs_s3_param){"prefix", fp};
 	if (token)
-		params[np++] = (struct bfs_s3_param){ "continuation-token",
-						      token };
+		params[np++] =
+		    (struct bfs_s3_param){"continuation-token", token};
 	rc = bfs_s3_query_build(&q, params, np);
 	if (rc)
 		goto out_free;
@@ -261,7 +262,7 @@ static int s3_list(struct bfs_store *bs, const char *prefix, bfs_list_cb cb,
 		   void *arg, struct bfs_err *err)
 {
 	struct s3_store *s = to_s3(bs);
-	struct bfs_s3_list_page page = { 0 };
+	struct bfs_s3_list_page page = {0};
 	char *fp, *token = NULL;
 	size_t strip = *s->prefix ? strlen(s->prefix) + 1 : 0, i;
 	int rc;
@@ -322,13 +323,13 @@ static void s3_destroy(struct bfs_store *bs)
 }
 
 static const struct bfs_store_ops s3_ops = {
-	.name = "s3",
-	.get = s3_get,
-	.put = s3_put,
-	.list = s3_list,
-	.del = s3_del,
-	.stat = s3_stat,
-	.destroy = s3_destroy,
+    .name = "s3",
+    .get = s3_get,
+    .put = s3_put,
+    .list = s3_list,
+    .del = s3_del,
+    .stat = s3_stat,
+    .destroy = s3_destroy,
 };
 
 /* ---- open ------------------------------------------------------------- */
@@ -363,8 +364,8 @@ static int parse_url(struct s3_store *s, const char *url, struct bfs_err *err)
 	s->prefix = strndup(p, plen);
 	if (!s->prefix)
 		return -ENOMEM;
-	if (strstr(s->prefix, "//") || check_key(*s->prefix ? s->prefix : "x",
-						 NULL))
+	if (strstr(s->prefix, "//") ||
+	    check_key(*s->prefix ? s->prefix : "x", NULL))
 		return bfs_err_set(err, -EINVAL, "invalid prefix in '%s'", url);
 	return 0;
 }
@@ -374,9 +375,9 @@ static int parse_url(struct s3_store *s, const char *url, struct bfs_err *err)
  * With create, a missing bucket is created. */
 static int probe_bucket(struct s3_store *s, bool create, struct bfs_err *err)
 {
-	struct bfs_s3_list_page page = { 0 };
-	struct bfs_err e = { { 0 } };
-	struct s3_req r = { 0 };
+	struct bfs_s3_list_page page = {0};
+	struct bfs_err e = {{0}};
+	struct s3_req r = {0};
 	char body[512], what[300];
 	int rc;
 
@@ -393,9 +394,11 @@ static int probe_bucket(struct s3_store *s, bool create, struct bfs_err *err)
 	r.content_type = "application/xml";
 	if (strcmp(s->region, "us-east-1") != 0) {
 		snprintf(body, sizeof(body),
-			 "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+			 "<CreateBucketConfiguration "
+			 "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
 			 "<LocationConstraint>%s</LocationConstraint>"
-			 "</CreateBucketConfiguration>", s->region);
+			 "</CreateBucketConfiguration>",
+			 s->region);
 		r.body = body;
 		r.body_len = strlen(body);
 	} else {
@@ -403,7 +406,8 @@ static int probe_bucket(struct s3_store *s, bool create, struct bfs_err *err)
 		r.body_len = 0;
 	}
 	rc = s3_call(s, &r, &e);
-	if (rc == 0 || (r.status == 409 && strstr(e.msg, "BucketAlreadyOwnedByYou"))) {
+	if (rc == 0 ||
+	    (r.status == 409 && strstr(e.msg, "BucketAlreadyOwnedByYou"))) {
 		bfs_info("created bucket '%s'", s->bucket);
 		return 0;
 	}
@@ -448,15 +452,17 @@ int bfs_store_s3_open(const char *url, const struct bfs_store_opts *opts,
 	tok = env_nonempty("AWS_SESSION_TOKEN");
 	if (!ak || !sk) {
 		rc = bfs_err_set(err, -EINVAL,
-				 "no S3 credentials for '%s': set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+				 "no S3 credentials for '%s': set "
+				 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
 				 url);
 		goto out_destroy;
 	}
 	s->access_key = strdup(ak);
 	s->secret_key = strdup(sk);
 	s->session_token = tok ? strdup(tok) : NULL;
-	region = opts && opts->s3_region && *opts->s3_region ?
-		opts->s3_region : env_nonempty("AWS_REGION");
+	region = opts && opts->s3_region && *opts->s3_region
+		     ? opts->s3_region
+		     : env_nonempty("AWS_REGION");
 	if (!region)
 		region = env_nonempty("AWS_DEFAULT_REGION");
 	s->region = strdup(region ? region : "us-east-1");
@@ -472,8 +478,9 @@ int bfs_store_s3_open(const char *url, const struct bfs_store_opts *opts,
 	}
 	snprintf(s->sigv4, sizeof(s->sigv4), "aws:amz:%s:s3", s->region);
 
-	endpoint = opts && opts->s3_endpoint && *opts->s3_endpoint ?
-		opts->s3_endpoint : env_nonempty("AWS_ENDPOINT_URL_S3");
+	endpoint = opts && opts->s3_endpoint && *opts->s3_endpoint
+		       ? opts->s3_endpoint
+		       : env_nonempty("AWS_ENDPOINT_URL_S3");
 	if (!endpoint)
 		endpoint = env_nonempty("AWS_ENDPOINT_URL");
 	path_style = endpoint != NULL;
@@ -487,9 +494,10 @@ int bfs_store_s3_open(const char *url, const struct bfs_store_opts *opts,
 	/* Dotted bucket names do not fit a TLS wildcard certificate. */
 	if (!path_style && strchr(s->bucket, '.') &&
 	    strncmp(endpoint, "https://", 8) == 0)
-		bfs_warn("bucket '%s' has dots: virtual-host addressing over "
-			 "https may fail certificate checks (try --s3-path-style)",
-			 s->bucket);
+		bfs_warn(
+		    "bucket '%s' has dots: virtual-host addressing over "
+		    "https may fail certificate checks (try --s3-path-style)",
+		    s->bucket);
 	rc = bfs_s3_build_urls(endpoint, s->bucket, path_style, &s->obj_base,
 			       &s->bucket_url, err);
 	if (rc)
@@ -501,9 +509,9 @@ int bfs_store_s3_open(const char *url, const struct bfs_store_opts *opts,
 		double v = strtod(rs, &e);
 
 		if (*e || v < 0 || v > 86400) {
-			rc = bfs_err_set(err, -EINVAL,
-					 "invalid BACKUPFS_S3_RETRY_SECONDS '%s'",
-					 rs);
+			rc = bfs_err_set(
+			    err, -EINVAL,
+			    "invalid BACKUPFS_S3_RETRY_SECONDS '%s'", rs);
 			goto out_destroy;
 		}
 		secs = v;

@@ -30,7 +30,7 @@ static CURL *pool_get(struct s3_store *s)
 		h = s->pool[--s->npool];
 	pthread_mutex_unlock(&s->pool_lock);
 	if (h)
-		curl_easy_reset(h);    /* keeps the connection cache */
+		curl_easy_reset(h); /* keeps the connection cache */
 	else
 		h = curl_easy_init();
 	return h;
@@ -51,7 +51,6 @@ static void pool_put(struct s3_store *s, CURL *h, bool broken)
 }
 
 /* ---- one request ------------------------------------------------------ */
-
 
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
@@ -80,15 +79,16 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 		 * header is untrusted; the body still grows as needed). */
 		if (r->have_length && r->out && r->status >= 200 &&
 		    r->status < 300 && r->end == UINT64_MAX)
-			bfs_buf_reserve(r->out, (size_t)BFS_MIN(v, 1ull << 30) + 1);
+			bfs_buf_reserve(r->out,
+					(size_t)BFS_MIN(v, 1ull << 30) + 1);
 	} else if (strncasecmp(line, "content-range:", 14) == 0) {
 		const char *v = line + 14;
 
 		while (*v == ' ')
 			v++;
-		r->have_range = bfs_s3_parse_content_range(v, &r->cr_start,
-							   &r->cr_end,
-							   &r->cr_total) == 0;
+		r->have_range =
+		    bfs_s3_parse_content_range(v, &r->cr_start, &r->cr_end,
+					       &r->cr_total) == 0;
 	}
 	return len;
 }
@@ -102,8 +102,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	if (r->status < 200 || r->status >= 300 || !r->out) {
 		/* Error bodies (and bodies nobody wants) are kept only up to
 		 * a bound: enough for <Code>/<Message>. */
-		size_t room = S3_ERRBODY_MAX - BFS_MIN(r->errbody.len,
-						       (size_t)S3_ERRBODY_MAX);
+		size_t room = S3_ERRBODY_MAX -
+			      BFS_MIN(r->errbody.len, (size_t)S3_ERRBODY_MAX);
 
 		if (room && bfs_buf_append(&r->errbody, p, BFS_MIN(room, len)))
 			return 0;
@@ -111,8 +111,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	}
 	if (!r->body_started) {
 		r->body_started = true;
-		r->body_pos = r->status == 206 && r->have_range ?
-			r->cr_start : 0;
+		r->body_pos =
+		    r->status == 206 && r->have_range ? r->cr_start : 0;
 	}
 	/* Keep the part of [body_pos, body_pos + len) inside [off, end). */
 	lo = BFS_MAX(r->body_pos, r->off);
@@ -121,7 +121,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 		hi = BFS_MIN(hi, r->end);
 	if (hi > lo &&
 	    bfs_buf_append(r->out, p + (lo - r->body_pos), (size_t)(hi - lo)))
-		return 0;   /* ENOMEM: abort the transfer */
+		return 0; /* ENOMEM: abort the transfer */
 	r->body_pos += len;
 	return len;
 }
@@ -172,7 +172,7 @@ static bool curl_transient(CURLcode c)
 
 static char *object_url(struct s3_store *s, const char *key, const char *query)
 {
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 	int rc;
 
 	if (key) {
@@ -193,7 +193,7 @@ static char *object_url(struct s3_store *s, const char *key, const char *query)
 
 static struct curl_slist *add_header(struct curl_slist *l, bool *fail,
 				     const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static struct curl_slist *add_header(struct curl_slist *l, bool *fail,
 				     const char *fmt, ...)
 {
@@ -248,8 +248,8 @@ static CURLcode s3_attempt(struct s3_store *s, CURL *h, struct s3_req *r,
 				  s->session_token);
 	if (r->ranged) {
 		if (r->end == UINT64_MAX)
-			hdrs = add_header(hdrs, &fail, "Range: bytes=%" PRIu64 "-",
-					  r->off);
+			hdrs = add_header(hdrs, &fail,
+					  "Range: bytes=%" PRIu64 "-", r->off);
 		else if (r->off == 0 && r->end == 1)
 			/* s3rver answers bytes=0-0 with the whole object;
 			 * ask for two bytes and keep one (on_body). */
@@ -261,8 +261,8 @@ static CURLcode s3_attempt(struct s3_store *s, CURL *h, struct s3_req *r,
 	}
 	if (r->body || strcmp(r->method, "PUT") == 0)
 		hdrs = add_header(hdrs, &fail, "Content-Type: %s",
-				  r->content_type ? r->content_type :
-				  "application/octet-stream");
+				  r->content_type ? r->content_type
+						  : "application/octet-stream");
 	if (r->extra_header)
 		hdrs = add_header(hdrs, &fail, "%s", r->extra_header);
 	if (fail) {
@@ -332,9 +332,9 @@ static int check_get_body(struct s3_req *r, uint64_t *total_out)
 	*total_out = total;
 	if (r->end == UINT64_MAX) {
 		if (total == UINT64_MAX)
-			return 0;    /* nothing to compare with */
-		return got == (total > r->off ? total - r->off : 0) ?
-			0 : -EAGAIN;
+			return 0; /* nothing to compare with */
+		return got == (total > r->off ? total - r->off : 0) ? 0
+								    : -EAGAIN;
 	}
 	if (got == r->end - r->off)
 		return 0;
@@ -345,7 +345,8 @@ static int check_get_body(struct s3_req *r, uint64_t *total_out)
 
 static void sleep_ms(uint64_t ms)
 {
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {(time_t)(ms / 1000),
+			      (long)(ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
@@ -356,7 +357,7 @@ static void sleep_ms(uint64_t ms)
 int s3_call(struct s3_store *s, struct s3_req *r, struct bfs_err *err)
 {
 	char errbuf[CURL_ERROR_SIZE];
-	struct bfs_err last = { { 0 } };
+	struct bfs_err last = {{0}};
 	int64_t t0 = bfs_mono_ns();
 	unsigned attempt = 0;
 	bool last_timeout = false;
@@ -411,21 +412,21 @@ int s3_call(struct s3_store *s, struct s3_req *r, struct bfs_err *err)
 			if (rc == 0)
 				goto out_free;
 			if (rc == -EINVAL) {
-				rc = bfs_err_set(err, -EINVAL,
-						 "%s: range %" PRIu64 "-%" PRIu64
-						 " is past the end of the object (%"
-						 PRIu64 " bytes)", r->what,
-						 r->off, r->end, total);
+				rc = bfs_err_set(
+				    err, -EINVAL,
+				    "%s: range %" PRIu64 "-%" PRIu64
+				    " is past the end of the object (%" PRIu64
+				    " bytes)",
+				    r->what, r->off, r->end, total);
 				goto out_free;
 			}
 			last_timeout = false;
 			retry = true;
-			rc = bfs_err_set(&last, -EIO,
-					 "%s: truncated body (%zu bytes of %"
-					 PRIu64 ")", r->what,
-					 r->out->len - r->out_start,
-					 (r->end != UINT64_MAX ? r->end :
-					  total) - r->off);
+			rc = bfs_err_set(
+			    &last, -EIO,
+			    "%s: truncated body (%zu bytes of %" PRIu64 ")",
+			    r->what, r->out->len - r->out_start,
+			    (r->end != UINT64_MAX ? r->end : total) - r->off);
 		} else {
 			struct bfs_s3_error e;
 
@@ -449,10 +450,10 @@ int s3_call(struct s3_store *s, struct s3_req *r, struct bfs_err *err)
 					  S3_BACKOFF_CAP_MS);
 		if (bfs_mono_ns() - t0 + (int64_t)delay * 1000000 >
 		    s->retry_ns) {
-			rc = bfs_err_set(err, last_timeout ? -ETIMEDOUT : -EIO,
-					 "%s; gave up after %u attempts in %.1f s",
-					 last.msg, attempt + 1,
-					 (double)(bfs_mono_ns() - t0) / 1e9);
+			rc = bfs_err_set(
+			    err, last_timeout ? -ETIMEDOUT : -EIO,
+			    "%s; gave up after %u attempts in %.1f s", last.msg,
+			    attempt + 1, (double)(bfs_mono_ns() - t0) / 1e9);
 			goto out_free;
 		}
 		attempt++;

@@ -54,7 +54,7 @@ int bfs_time_from_wall(int64_t year, int64_t month, int64_t day, int hour,
 	    month > 12000000 || day < -400000000 || day > 400000000)
 		return -ERANGE;
 	m0 = month - 1;
-	q = m0 >= 0 ? m0 / 12 : -((11 - m0) / 12);     /* floor(m0 / 12) */
+	q = m0 >= 0 ? m0 / 12 : -((11 - m0) / 12); /* floor(m0 / 12) */
 	year += q;
 	m0 -= q * 12;
 	days = bfs_time_days_from_civil(year, (int)m0 + 1, 1) + day - 1;
@@ -84,8 +84,8 @@ static bool is_leap(int64_t y)
 
 static int days_in_month(int64_t y, int m)
 {
-	static const int dim[12] = { 31, 28, 31, 30, 31, 30,
-				     31, 31, 30, 31, 30, 31 };
+	static const int dim[12] = {31, 28, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31};
 
 	return m == 2 && is_leap(y) ? 29 : dim[m - 1];
 }
@@ -149,12 +149,13 @@ static int tp_range(struct tp *p, size_t at, int v, int lo, int hi,
 		return 0;
 	return bfs_err_set(p->err, -EINVAL,
 			   "time \"%.64s\": at position %zu: %s %d is out of "
-			   "range (%d-%d)", p->s, at + 1, field, v, lo, hi);
+			   "range (%d-%d)",
+			   p->s, at + 1, field, v, lo, hi);
 }
 
 int bfs_time_parse(const char *s, int64_t *ns, struct bfs_err *err)
 {
-	struct tp p = { .s = s ? s : "", .pos = 0, .err = err };
+	struct tp p = {.s = s ? s : "", .pos = 0, .err = err};
 	int year = 0, mon = 0, day = 0, hour = 0, min = 0, sec = 0;
 	int oh = 0, om = 0, sign = 0;
 	int32_t frac = 0;
@@ -214,8 +215,9 @@ int bfs_time_parse(const char *s, int64_t *ns, struct bfs_err *err)
 			return rc;
 	}
 	if (s[p.pos] != '\0')
-		return tp_fail(&p, sign ? "the end" :
-			       "the end, 'Z', an offset or a fraction");
+		return tp_fail(&p,
+			       sign ? "the end"
+				    : "the end, 'Z', an offset or a fraction");
 
 	if ((rc = tp_range(&p, at_mon, mon, 1, 12, "month")) ||
 	    (rc = tp_range(&p, at_day, day, 1, days_in_month(year, mon),
@@ -237,13 +239,17 @@ int bfs_time_parse(const char *s, int64_t *ns, struct bfs_err *err)
 		rc = bfs_time_from_wall(year, mon, day, hour, min, sec, false,
 					&secs);
 		if (rc)
-			return bfs_err_set(err, rc, "time \"%.64s\": cannot "
-					   "convert the local time", s);
+			return bfs_err_set(err, rc,
+					   "time \"%.64s\": cannot "
+					   "convert the local time",
+					   s);
 	}
 	if (__builtin_mul_overflow(secs, (int64_t)1000000000, &out) ||
 	    __builtin_add_overflow(out, (int64_t)frac, &out))
-		return bfs_err_set(err, -ERANGE, "time \"%.64s\" is outside "
-				   "1677-09-21..2262-04-11", s);
+		return bfs_err_set(err, -ERANGE,
+				   "time \"%.64s\" is outside "
+				   "1677-09-21..2262-04-11",
+				   s);
 	*ns = out;
 	return 0;
 }
@@ -275,8 +281,8 @@ int bfs_time_format(int64_t ns, bool utc, char *buf, size_t size)
 	if (off) {
 		int a = (int)((off < 0 ? -off : off) % 86400);
 
-		snprintf(zone, sizeof(zone), "%c%02d:%02d",
-			 off < 0 ? '-' : '+', a / 3600, a / 60 % 60);
+		snprintf(zone, sizeof(zone), "%c%02d:%02d", off < 0 ? '-' : '+',
+			 a / 3600, a / 60 % 60);
 	}
 	n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%s%s",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,

@@ -14,7 +14,7 @@
 
 #include <openssl/sha.h>
 
-#include "format.h"   /* BFS_BACKUP_ID_MAX */
+#include "format.h" /* BFS_BACKUP_ID_MAX */
 #include "util.h"
 
 int bfs_err_set(struct bfs_err *err, int code, const char *fmt, ...)
@@ -163,7 +163,7 @@ int bfs_unhex(uint8_t *out, const char *in, size_t n)
 }
 
 static const char b64chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 int bfs_b64_encode(const uint8_t *in, size_t n, char **out)
 {
@@ -308,7 +308,7 @@ int64_t bfs_mono_ns(void)
 
 void bfs_fmt_bytes(char *out, size_t outsz, uint64_t n)
 {
-	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
 	double v = (double)n;
 	unsigned u = 0;
 
@@ -335,12 +335,30 @@ int bfs_parse_size(const char *s, uint64_t *out)
 	if (errno)
 		return -EINVAL;
 	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: return -EINVAL;
+	case '\0':
+		break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		return -EINVAL;
 	}
 	if (shift && (*end == 'i' || *end == 'I'))
 		end++;
@@ -442,7 +460,7 @@ int bfs_mkdir_parents(const char *path, mode_t mode)
 	if (!s || s == p)
 		goto out;
 	*s = '\0';
-	for (s = p + 1; ; s++) {
+	for (s = p + 1;; s++) {
 		if (*s == '/' || *s == '\0') {
 			char c = *s;
 

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define BFS_HASH_LEN 32            /* SHA-256 */
+#define BFS_HASH_LEN 32 /* SHA-256 */
 #define BFS_HASH_HEX (BFS_HASH_LEN * 2)
 
 /* Error text beside an -errno code.  msg is always NUL-terminated. */
@@ -28,10 +28,10 @@ struct bfs_err {
 /* Set err's text (printf-style) if err is not NULL.  Returns -abs(code) so
  * callers can write `return bfs_err_set(err, -EIO, "...")`. */
 int bfs_err_set(struct bfs_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Prefix the existing text: "PREFIX: old text".  Returns code. */
 int bfs_err_prefix(struct bfs_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* err->msg or strerror(-code) if err is NULL or empty. */
 const char *bfs_err_str(const struct bfs_err *err, int code);
 
@@ -41,11 +41,11 @@ struct bfs_buf {
 	size_t len;
 	size_t cap;
 };
-int bfs_buf_reserve(struct bfs_buf *b, size_t extra);   /* 0 / -ENOMEM */
+int bfs_buf_reserve(struct bfs_buf *b, size_t extra); /* 0 / -ENOMEM */
 int bfs_buf_append(struct bfs_buf *b, const void *p, size_t n);
 int bfs_buf_printf(struct bfs_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-void bfs_buf_free(struct bfs_buf *b);                   /* NULL ok */
+    __attribute__((format(printf, 2, 3)));
+void bfs_buf_free(struct bfs_buf *b); /* NULL ok */
 
 /* Hex: out must hold 2*n+1 bytes; NUL-terminated, lowercase. */
 void bfs_hex(char *out, const uint8_t *in, size_t n);
@@ -95,7 +95,10 @@ int bfs_random(void *buf, size_t n);
 /* Little-endian fixed-width encoding used by packs and catalog blobs. */
 static inline void bfs_put_le32(uint8_t *p, uint32_t v)
 {
-	p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24;
+	p[0] = v;
+	p[1] = v >> 8;
+	p[2] = v >> 16;
+	p[3] = v >> 24;
 }
 static inline void bfs_put_le64(uint8_t *p, uint64_t v)
 {

@@ -107,7 +107,7 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 		     const struct bfs_backup_opts *opts,
 		     struct bfs_backup **out, struct bfs_err *err)
 {
-	struct bfs_backup_opts none = { 0 };
+	struct bfs_backup_opts none = {0};
 	struct bfs_backup *b;
 	char key[BFS_KEY_MAX], host[256];
 	uint64_t sz;
@@ -138,7 +138,8 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 	if (opts->id) {
 		if (!bfs_backup_id_valid(opts->id)) {
 			rc = bfs_err_set(err, -EINVAL,
-					 "invalid backup id '%s' (allowed: A-Z a-z 0-9 . _ -)",
+					 "invalid backup id '%s' (allowed: A-Z "
+					 "a-z 0-9 . _ -)",
 					 opts->id);
 			goto out_free;
 		}
@@ -158,7 +159,7 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 		goto out_free;
 	}
 	if (rc != -ENOENT) {
-		struct bfs_err e2 = { { 0 } };
+		struct bfs_err e2 = {{0}};
 
 		rc = bfs_store_stat(repo->store, key, &sz, &e2);
 		if (rc != -ENOENT) {
@@ -201,13 +202,13 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 	if (!b->pb)
 		goto out_nomem;
 
-	if (bfs_chunkset_init(&b->chunks) ||
-	    bfs_packset_init(&b->packs_seen) || bfs_pathset_init(&b->paths))
+	if (bfs_chunkset_init(&b->chunks) || bfs_packset_init(&b->packs_seen) ||
+	    bfs_pathset_init(&b->paths))
 		goto out_nomem;
 
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	nworkers = opts->threads ? opts->threads
-				 : (ncpu > 0 ? (unsigned)ncpu : 1);
+	nworkers =
+	    opts->threads ? opts->threads : (ncpu > 0 ? (unsigned)ncpu : 1);
 	nworkers = BFS_MIN(nworkers, MAX_THREADS);
 	b->njobs = 2 * (size_t)nworkers + 2;
 	b->jobs = calloc(b->njobs, sizeof(*b->jobs));
@@ -244,8 +245,8 @@ int64_t bfs_backup_time_ns(const struct bfs_backup *b)
 }
 
 int bfs_backup_add_source(struct bfs_backup *b, const char *kind,
-			  const char *dest, const char *spec,
-			  const char *key, struct bfs_err *err)
+			  const char *dest, const char *spec, const char *key,
+			  struct bfs_err *err)
 {
 	struct bfs_buf *o = &b->sources;
 	int rc;
@@ -317,7 +318,7 @@ static int add_common(struct bfs_backup *b, const struct bfs_entry *e,
 		wr_entry_free(c);
 		return wr_nomem(b, err);
 	}
-	if (c->link)   /* a hardlink has its group's size */
+	if (c->link) /* a hardlink has its group's size */
 		c->size = bfs_pathset_size(&b->paths, c->link, c->link_len);
 	rc = wr_submit_entry(b, c, J_ENTRY, NULL, 0);
 	return rc ? wr_failed(b, err) : 0;
@@ -491,7 +492,7 @@ void bfs_backup_file_cancel(struct bfs_backup *b)
 	 * counted as an error (a following add_error for it is absorbed) */
 	spilled = b->fchunks > SPILL_CHUNKS;
 	bfs_pathset_set(&b->paths, e->path, e->path_len,
-		    spilled ? PK_CANCEL_EMITTED : PK_CANCELLED);
+			spilled ? PK_CANCEL_EMITTED : PK_CANCELLED);
 	if (b->failed) {
 		wr_entry_free(e);
 		return;
@@ -499,8 +500,8 @@ void bfs_backup_file_cancel(struct bfs_backup *b)
 	wr_submit_entry(b, e, J_CANCEL, NULL, 0);
 }
 
-int bfs_backup_file_fd(struct bfs_backup *b, const struct bfs_entry *e,
-		       int fd, enum bfs_profile profile, struct bfs_err *err)
+int bfs_backup_file_fd(struct bfs_backup *b, const struct bfs_entry *e, int fd,
+		       enum bfs_profile profile, struct bfs_err *err)
 {
 	size_t bufsz = 1u << 20;
 	uint8_t *buf;
@@ -562,10 +563,11 @@ int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
 	for (i = 0; i < n; i++)
 		total += chunks[i].len;
 	if (total != e->size)
-		return bfs_err_set(err, -EINVAL,
-				   "reused file '%s': chunks hold %llu bytes, size is %llu",
-				   e->path, (unsigned long long)total,
-				   (unsigned long long)e->size);
+		return bfs_err_set(
+		    err, -EINVAL,
+		    "reused file '%s': chunks hold %llu bytes, size is %llu",
+		    e->path, (unsigned long long)total,
+		    (unsigned long long)e->size);
 	rc = wr_path_claim(b, e, false, &skip, err);
 	if (rc)
 		return rc;
@@ -597,7 +599,7 @@ static int build_header(struct bfs_backup *b, struct bfs_manifest_header *h)
 	h->time_ns = b->time_ns;
 	h->host = b->host;
 	h->tags = b->tags;
-	if (bfs_buf_append(&b->sources, "]", 2))  /* with the NUL */
+	if (bfs_buf_append(&b->sources, "]", 2)) /* with the NUL */
 		return -ENOMEM;
 	h->sources_json = (char *)b->sources.data;
 	h->stats = b->stats;
@@ -609,7 +611,7 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 		      bool *partial, struct bfs_err *err)
 {
 	struct bfs_manifest_header h;
-	struct bfs_buf man = { 0 };
+	struct bfs_buf man = {0};
 	struct bfs_err e2;
 	char key[BFS_KEY_MAX];
 	int rc;
@@ -645,8 +647,8 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 		goto out_man;
 	}
 	bfs_repo_manifest_key(key, b->id);
-	rc = bfs_store_put(b->repo->store, key, man.data, man.len,
-			   BFS_PUT_EXCL, err);
+	rc = bfs_store_put(b->repo->store, key, man.data, man.len, BFS_PUT_EXCL,
+			   err);
 	if (rc == -EEXIST) {
 		rc = bfs_err_set(err, -EEXIST, "backup '%s' already exists",
 				 b->id);
@@ -662,8 +664,10 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 		if (rc)
 			/* the backup exists (its manifest is stored); only
 			 * the local index lags behind */
-			bfs_warn("backup '%s' was written but the catalog could not record it (%s); run `backupfs catalog sync`",
-				 b->id, bfs_err_str(&e2, rc));
+			bfs_warn(
+			    "backup '%s' was written but the catalog could not "
+			    "record it (%s); run `backupfs catalog sync`",
+			    b->id, bfs_err_str(&e2, rc));
 		rc = 0;
 	}
 	if (stats)

@@ -26,25 +26,25 @@
 struct bfs_backup;
 
 struct bfs_progress {
-	uint64_t files;            /* entries done */
-	uint64_t bytes;            /* plain bytes read from sources */
-	uint64_t new_bytes;        /* plain bytes of new chunks */
-	uint64_t stored_bytes;     /* compressed bytes written to packs */
-	uint64_t reused_files;     /* unchanged files not re-read */
+	uint64_t files;	       /* entries done */
+	uint64_t bytes;	       /* plain bytes read from sources */
+	uint64_t new_bytes;    /* plain bytes of new chunks */
+	uint64_t stored_bytes; /* compressed bytes written to packs */
+	uint64_t reused_files; /* unchanged files not re-read */
 	uint64_t errors;
 	int64_t elapsed_ns;
-	const char *current;       /* path being read, borrowed */
+	const char *current; /* path being read, borrowed */
 };
 typedef void (*bfs_progress_cb)(void *arg, const struct bfs_progress *p);
 
 struct bfs_backup_opts {
-	const char *id;            /* NULL: UTC YYYY-MM-DD_HH-MM-SS */
-	const char *const *tags;   /* NULL-terminated, may be NULL */
-	const char *host;          /* NULL: gethostname() */
-	unsigned threads;          /* 0: number of CPUs */
-	unsigned uploads;          /* pack upload threads; 0: 4 for an S3
-				    * store, 2 otherwise; at most 16 */
-	bfs_progress_cb progress;  /* may be NULL; called at most ~10/s */
+	const char *id;		  /* NULL: UTC YYYY-MM-DD_HH-MM-SS */
+	const char *const *tags;  /* NULL-terminated, may be NULL */
+	const char *host;	  /* NULL: gethostname() */
+	unsigned threads;	  /* 0: number of CPUs */
+	unsigned uploads;	  /* pack upload threads; 0: 4 for an S3
+				   * store, 2 otherwise; at most 16 */
+	bfs_progress_cb progress; /* may be NULL; called at most ~10/s */
 	void *progress_arg;
 };
 
@@ -63,8 +63,8 @@ const char *bfs_backup_id(const struct bfs_backup *b);
  * of the same source (e.g. "files:files:/srv/app").  spec is a
  * human-readable description without secrets.  */
 int bfs_backup_add_source(struct bfs_backup *b, const char *kind,
-			  const char *dest, const char *spec,
-			  const char *key, struct bfs_err *err);
+			  const char *dest, const char *spec, const char *key,
+			  struct bfs_err *err);
 
 /* Add a non-file entry (dir, symlink, fifo, device, socket).  Missing
  * parent directories are created implicitly (mode 0755, owner of the
@@ -90,8 +90,8 @@ void bfs_backup_file_cancel(struct bfs_backup *b);
 
 /* Convenience: begin + read fd to EOF + end.  A read error cancels the
  * file and returns -errno (caller decides: warn or fail). */
-int bfs_backup_file_fd(struct bfs_backup *b, const struct bfs_entry *e,
-		       int fd, enum bfs_profile profile, struct bfs_err *err);
+int bfs_backup_file_fd(struct bfs_backup *b, const struct bfs_entry *e, int fd,
+		       enum bfs_profile profile, struct bfs_err *err);
 
 /* An unchanged file: reuse chunks from the previous backup without
  * reading (e->size must equal the sum of chunk lengths). */

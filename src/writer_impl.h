@@ -65,31 +65,31 @@ enum job_result { R_NEW, R_SESSION, R_INDEX, R_ERR };
 struct job {
 	struct bfs_backup *b;
 	int kind;
-	bool done;                  /* protected by ring_lock */
-	uint8_t *data;              /* J_CHUNK: plain bytes (cap = datacap) */
+	bool done;     /* protected by ring_lock */
+	uint8_t *data; /* J_CHUNK: plain bytes (cap = datacap) */
 	size_t len, datacap;
 	uint8_t hash[BFS_HASH_LEN];
-	int result;                 /* enum job_result */
-	struct bfs_chunkref cref;   /* R_INDEX: where it is */
-	struct bfs_buf z;           /* R_NEW: the zstd frame */
-	int err;                    /* R_ERR */
+	int result;		  /* enum job_result */
+	struct bfs_chunkref cref; /* R_INDEX: where it is */
+	struct bfs_buf z;	  /* R_NEW: the zstd frame */
+	int err;		  /* R_ERR */
 	char errmsg[256];
-	struct bfs_entry *e;        /* entry ops: owned */
-	struct bfs_chunkref *chunks;/* J_REUSE: owned */
+	struct bfs_entry *e;	     /* entry ops: owned */
+	struct bfs_chunkref *chunks; /* J_REUSE: owned */
 	size_t nchunks;
 };
 
 /* A manifest operation waiting for its pack id (or behind one that is). */
 struct mop {
-	struct bfs_entry *e;        /* entry (owned), or NULL for a chunk */
-	int32_t pack_idx;           /* chunk: -1 when ref.pack is final */
+	struct bfs_entry *e; /* entry (owned), or NULL for a chunk */
+	int32_t pack_idx;    /* chunk: -1 when ref.pack is final */
 	struct bfs_chunkref ref;
 };
 
 struct mopvec {
 	struct mop *v;
 	size_t n, cap;
-	size_t bytes;               /* approximate memory held */
+	size_t bytes; /* approximate memory held */
 };
 
 struct packinfo {
@@ -99,18 +99,18 @@ struct packinfo {
 
 struct owner_cache {
 	uint32_t id;
-	char *name;                 /* NULL: unknown */
+	char *name; /* NULL: unknown */
 };
 
 struct bfs_backup {
-	struct bfs_repo *repo;      /* borrowed */
-	const struct bfs_index *idx;/* borrowed, may be NULL; thread-safe */
+	struct bfs_repo *repo;	     /* borrowed */
+	const struct bfs_index *idx; /* borrowed, may be NULL; thread-safe */
 	char id[129];
 	int64_t time_ns;
 	int64_t start_mono;
 	char *host;
 	char **tags;
-	struct bfs_buf sources;     /* JSON array text, without the ']' */
+	struct bfs_buf sources; /* JSON array text, without the ']' */
 	unsigned nsources;
 
 	struct bfs_manifest_writer *mw;
@@ -130,7 +130,7 @@ struct bfs_backup {
 	pthread_cond_t done_cond;
 	struct job *jobs;
 	size_t njobs;
-	uint64_t head, tail;        /* submitted, consumed (calling thread) */
+	uint64_t head, tail; /* submitted, consumed (calling thread) */
 
 	/* dedup_lock protects `chunks` and `packs_seen` while the workers
 	 * run; it is a leaf lock, never held across an index or store call */
@@ -144,22 +144,22 @@ struct bfs_backup {
 
 	/* calling thread only */
 	struct pathset paths;
-	char *last_parent;          /* parent dir known to exist */
+	char *last_parent; /* parent dir known to exist */
 	size_t last_parent_len;
 	struct bfs_pack_builder *pb;
-	int32_t open_pack;          /* index in packs, -1 if none */
+	int32_t open_pack; /* index in packs, -1 if none */
 	struct packinfo *packs;
 	size_t npacks, packcap;
-	struct mopvec pending;      /* waiting for the open pack */
-	struct mopvec cur;          /* chunk refs of the file being consumed */
+	struct mopvec pending; /* waiting for the open pack */
+	struct mopvec cur;     /* chunk refs of the file being consumed */
 	bool cur_spilled;
-	uint64_t cur_bytes;         /* plain bytes of those chunks */
+	uint64_t cur_bytes; /* plain bytes of those chunks */
 
 	/* the file being streamed (calling-thread side) */
 	bool in_file;
 	struct bfs_entry *fe;
 	enum bfs_profile profile;
-	uint8_t *cbuf;              /* chunker buffer */
+	uint8_t *cbuf; /* chunker buffer */
 	size_t cbuf_cap, cbuf_pos, cbuf_len;
 	uint64_t fsize, fchunks;
 
@@ -174,7 +174,7 @@ struct bfs_backup {
 	bfs_progress_cb progress;
 	void *progress_arg;
 	int64_t last_progress;
-	char *current;              /* owned copy of the last file's path */
+	char *current; /* owned copy of the last file's path */
 
 	/* owner name caches */
 	struct owner_cache *users, *groups;

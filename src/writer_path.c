@@ -51,7 +51,7 @@ static int ensure_parents(struct bfs_backup *b, const char *path, size_t n,
 		plen--;
 	if (!plen)
 		return 0;
-	plen--;   /* parent without the slash */
+	plen--; /* parent without the slash */
 	if (b->last_parent && b->last_parent_len == plen &&
 	    !memcmp(b->last_parent, path, plen))
 		return 0;
@@ -64,9 +64,10 @@ static int ensure_parents(struct bfs_backup *b, const char *path, size_t n,
 			if (rc)
 				return wr_failed(b, err);
 		} else if (kind != PK_DIR && kind != PK_DIR_IMPLICIT) {
-			return bfs_err_set(err, -ENOTDIR,
-					   "cannot add '%s': '%.*s' is not a directory",
-					   path, (int)i, path);
+			return bfs_err_set(
+			    err, -ENOTDIR,
+			    "cannot add '%s': '%.*s' is not a directory", path,
+			    (int)i, path);
 		}
 	}
 	np = wr_dupn(path, plen);
@@ -95,13 +96,14 @@ int wr_path_claim(struct bfs_backup *b, const struct bfs_entry *e,
 					   e->path);
 		if (bfs_pathset_get(&b->paths, e->link, e->link_len) != PK_REG)
 			return bfs_err_set(err, -EINVAL,
-					   "hardlink '%s' points to '%s', not a file written before",
+					   "hardlink '%s' points to '%s', not "
+					   "a file written before",
 					   e->path, e->link);
 	}
 	kind = bfs_pathset_get(&b->paths, e->path, e->path_len);
 	if (e->type == BFS_T_DIR) {
 		if (kind == PK_DIR) {
-			*skip = !is_error;   /* keeps its first metadata */
+			*skip = !is_error; /* keeps its first metadata */
 			if (*skip)
 				return 0;
 		} else if (kind != PK_NONE && kind != PK_DIR_IMPLICIT &&
@@ -112,10 +114,11 @@ int wr_path_claim(struct bfs_backup *b, const struct bfs_entry *e,
 		}
 	} else if (kind == PK_CANCEL_EMITTED && is_error) {
 		*skip = true;
-		return bfs_pathset_set(&b->paths, e->path, e->path_len, PK_OTHER);
+		return bfs_pathset_set(&b->paths, e->path, e->path_len,
+				       PK_OTHER);
 	} else if (kind != PK_NONE && kind != PK_CANCELLED) {
-		return bfs_err_set(err, -EEXIST, "duplicate path '%s' in backup",
-				   e->path);
+		return bfs_err_set(err, -EEXIST,
+				   "duplicate path '%s' in backup", e->path);
 	}
 	rc = ensure_parents(b, e->path, e->path_len, err);
 	if (rc)
@@ -135,8 +138,13 @@ int wr_path_claim(struct bfs_backup *b, const struct bfs_entry *e,
 int wr_check_type(const struct bfs_entry *e, struct bfs_err *err)
 {
 	switch (e->type) {
-	case BFS_T_FILE: case BFS_T_DIR: case BFS_T_SYMLINK: case BFS_T_FIFO:
-	case BFS_T_CHR: case BFS_T_BLK: case BFS_T_SOCK:
+	case BFS_T_FILE:
+	case BFS_T_DIR:
+	case BFS_T_SYMLINK:
+	case BFS_T_FIFO:
+	case BFS_T_CHR:
+	case BFS_T_BLK:
+	case BFS_T_SOCK:
 		return 0;
 	}
 	return bfs_err_set(err, -EINVAL, "invalid type %d for '%s'", e->type,

@@ -144,20 +144,21 @@ static void upload_job(void *arg, void *tls)
 	rc = b->up_err;
 	pthread_mutex_unlock(&b->up_lock);
 	if (rc)
-		goto out_free;  /* drain: the producer must never block */
+		goto out_free; /* drain: the producer must never block */
 
 	bfs_repo_pack_key(key, u->id);
 	err.msg[0] = 0;
 	rc = bfs_store_put(b->repo->store, key, u->data.data, u->data.len, 0,
 			   &err);
 	if (rc == -EEXIST)
-		rc = 0;  /* same id = same bytes */
+		rc = 0; /* same id = same bytes */
 	pthread_mutex_lock(&b->up_lock);
 	/* the first failure wins; the others see up_err and drain */
 	if (rc && !b->up_err) {
 		b->up_err = rc;
 		if (err.msg[0])
-			bfs_err_prefix(&err, rc, "cannot upload pack '%s'", key);
+			bfs_err_prefix(&err, rc, "cannot upload pack '%s'",
+				       key);
 		else
 			bfs_err_set(&err, rc, "cannot upload pack '%s': %s",
 				    key, strerror(-rc));
@@ -224,8 +225,7 @@ static int uploads_wait(struct bfs_backup *b)
 /* Is the pack an index hit points into really in the repository?  Asked
  * once per pack per backup; the index call runs without the lock (two
  * workers may both ask about one pack: harmless). */
-static bool pack_present(struct bfs_backup *b,
-			 const uint8_t pack[BFS_HASH_LEN])
+static bool pack_present(struct bfs_backup *b, const uint8_t pack[BFS_HASH_LEN])
 {
 	char key[BFS_KEY_MAX];
 	int rc;
@@ -237,14 +237,15 @@ static bool pack_present(struct bfs_backup *b,
 		return rc == 1;
 	rc = bfs_index_pack_present(b->idx, pack);
 	if (rc < 0)
-		return false;   /* unsure: store the chunk again, stay safe */
+		return false; /* unsure: store the chunk again, stay safe */
 	if (rc == 0) {
 		bfs_repo_pack_key(key, pack);
 		bfs_warn("pack '%s' is in the catalog but not in the "
-			 "repository: storing its chunks again", key);
+			 "repository: storing its chunks again",
+			 key);
 	}
 	pthread_mutex_lock(&b->dedup_lock);
-	bfs_packset_put(&b->packs_seen, pack, rc == 1);  /* ENOMEM: ask again */
+	bfs_packset_put(&b->packs_seen, pack, rc == 1); /* ENOMEM: ask again */
 	pthread_mutex_unlock(&b->dedup_lock);
 	return rc == 1;
 }
@@ -277,8 +278,8 @@ static void work_chunk(struct bfs_backup *b, struct job *j)
 	if (rc) {
 		j->result = R_ERR;
 		j->err = rc;
-		snprintf(j->errmsg, sizeof(j->errmsg), "cannot compress chunk: %s",
-			 bfs_err_str(&err, rc));
+		snprintf(j->errmsg, sizeof(j->errmsg),
+			 "cannot compress chunk: %s", bfs_err_str(&err, rc));
 	}
 }
 
@@ -300,16 +301,16 @@ int wr_pipe_start(struct bfs_backup *b, unsigned nworkers, unsigned nup,
 		  struct bfs_err *err)
 {
 	struct bfs_pool_config wc = {
-		.threads = nworkers,
-		/* never more chunk jobs in flight than ring slots, so
-		 * submitting never blocks */
-		.queue = b->njobs,
-		.name = "bfs-chunk",
+	    .threads = nworkers,
+	    /* never more chunk jobs in flight than ring slots, so
+	     * submitting never blocks */
+	    .queue = b->njobs,
+	    .name = "bfs-chunk",
 	};
 	struct bfs_pool_config uc = {
-		.threads = nup,
-		.queue = (size_t)nup + 1,
-		.name = "bfs-upload",
+	    .threads = nup,
+	    .queue = (size_t)nup + 1,
+	    .name = "bfs-upload",
 	};
 	size_t i;
 	int rc;
@@ -417,7 +418,7 @@ static int pending_flush(struct bfs_backup *b)
 
 static int pack_finish(struct bfs_backup *b)
 {
-	struct bfs_buf out = { 0 };
+	struct bfs_buf out = {0};
 	int32_t idx = b->open_pack;
 	int rc;
 
@@ -459,7 +460,7 @@ static int mop_out(struct bfs_backup *b, struct mop *m)
 
 static int entry_out(struct bfs_backup *b, struct bfs_entry *e)
 {
-	struct mop m = { .e = e, .pack_idx = -1 };
+	struct mop m = {.e = e, .pack_idx = -1};
 
 	b->stats.entries++;
 	if (e->type == BFS_T_DIR)
@@ -491,7 +492,7 @@ static int cur_spill(struct bfs_backup *b)
 
 static int consume_chunk(struct bfs_backup *b, struct job *j)
 {
-	struct mop m = { .e = NULL };
+	struct mop m = {.e = NULL};
 	struct chunkloc *loc, nl;
 	struct bfs_err err;
 	bool added = false;
@@ -517,7 +518,7 @@ static int consume_chunk(struct bfs_backup *b, struct job *j)
 			if (b->npacks == b->packcap) {
 				size_t nc = b->packcap ? b->packcap * 2 : 64;
 				struct packinfo *np =
-					realloc(b->packs, nc * sizeof(*np));
+				    realloc(b->packs, nc * sizeof(*np));
 
 				if (!np) {
 					rc = -ENOMEM;
@@ -546,7 +547,7 @@ static int consume_chunk(struct bfs_backup *b, struct job *j)
 			goto out_unlock;
 		added = true;
 	} else {
-		rc = -EFAULT;   /* R_SESSION but not in the set: cannot be */
+		rc = -EFAULT; /* R_SESSION but not in the set: cannot be */
 	}
 out_unlock:
 	pthread_mutex_unlock(&b->dedup_lock);
@@ -612,8 +613,10 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 			rc = cur_spill(b);
 			if (!rc) {
 				e->size = b->cur_bytes;
-				bfs_warn("'%s' could not be read completely; the backup keeps its first %llu bytes",
-					 e->path, (unsigned long long)e->size);
+				bfs_warn(
+				    "'%s' could not be read completely; the "
+				    "backup keeps its first %llu bytes",
+				    e->path, (unsigned long long)e->size);
 				b->stats.errors++;
 				b->partial = true;
 				rc = entry_out(b, e);
@@ -626,8 +629,8 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 		break;
 	case J_REUSE:
 		for (i = 0; i < j->nchunks && !rc; i++) {
-			struct mop m = { .e = NULL, .pack_idx = -1,
-					 .ref = j->chunks[i] };
+			struct mop m = {
+			    .e = NULL, .pack_idx = -1, .ref = j->chunks[i]};
 
 			b->stats.chunks++;
 			rc = mop_out(b, &m);
@@ -692,7 +695,7 @@ int wr_submit_chunk(struct bfs_backup *b, struct job *j)
 	int rc;
 
 	j->kind = J_CHUNK;
-	j->done = false;   /* published to the worker by the pool's lock */
+	j->done = false; /* published to the worker by the pool's lock */
 	rc = bfs_pool_submit(b->workers, chunk_job, j);
 	if (rc)
 		return wr_fail(b, rc, NULL);
@@ -715,7 +718,7 @@ int wr_submit_entry(struct bfs_backup *b, struct bfs_entry *e, int kind,
 	j->chunks = chunks;
 	j->nchunks = n;
 	j->kind = kind;
-	j->done = true;    /* nothing to do: only this thread reads it */
+	j->done = true; /* nothing to do: only this thread reads it */
 	b->head++;
 	return 0;
 }

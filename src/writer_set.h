@@ -41,20 +41,20 @@ struct packset {
 /* Paths written so far, keyed by the first 16 bytes of SHA-256(path). */
 enum path_kind {
 	PK_NONE = 0,
-	PK_DIR_IMPLICIT,    /* synthesised parent: a later add updates it */
+	PK_DIR_IMPLICIT, /* synthesised parent: a later add updates it */
 	PK_DIR,
-	PK_REG,             /* regular file (a hardlink may point at it) */
-	PK_OTHER,           /* symlink, device, hardlink, error entry, ... */
-	PK_CANCELLED,       /* file cancelled before reaching the manifest */
-	PK_CANCEL_EMITTED,  /* cancelled after spilling: kept as a short file
-			       and counted; the next add_error is absorbed */
+	PK_REG,		   /* regular file (a hardlink may point at it) */
+	PK_OTHER,	   /* symlink, device, hardlink, error entry, ... */
+	PK_CANCELLED,	   /* file cancelled before reaching the manifest */
+	PK_CANCEL_EMITTED, /* cancelled after spilling: kept as a short file
+			      and counted; the next add_error is absorbed */
 };
 
 #define PATHKEY 16
 struct pathslot {
 	uint8_t key[PATHKEY];
-	uint64_t size;      /* PK_REG: file size once known (for hardlinks) */
-	uint8_t kind;       /* enum path_kind */
+	uint64_t size; /* PK_REG: file size once known (for hardlinks) */
+	uint8_t kind;  /* enum path_kind */
 };
 
 struct pathset {

@@ -20,7 +20,7 @@
 #define EXIT_OK 0
 #define EXIT_ERR 1
 #define EXIT_USAGE 2
-#define EXIT_PARTIAL 3    /* backup written, some files unreadable */
+#define EXIT_PARTIAL 3 /* backup written, some files unreadable */
 
 struct cli_ctx;
 struct cli_opt;
@@ -29,33 +29,33 @@ struct cli_opt;
  * the command's own args struct (or struct cli_common for the shared
  * options) at cli_opt.off; the CLI_* macros below check the field's type. */
 enum cli_opt_kind {
-	CLI_K_END = 0,      /* ends a table */
-	CLI_K_GROUP,        /* no option: text for the help (a heading) */
-	CLI_K_FLAG,         /* bool = true */
-	CLI_K_SET,          /* int = min (e.g. --s3-virtual-host sets 0) */
-	CLI_K_COUNT,        /* int += 1 (-v -v) */
-	CLI_K_STRING,       /* const char * = ARG, the last one wins */
-	CLI_K_STRINGS,      /* struct cli_strv: ARG appended (repeatable) */
-	CLI_K_SIZE,         /* uint64_t from "512M", at least min */
-	CLI_K_UINT,         /* unsigned from decimal, min..max */
-	CLI_K_CALLBACK,     /* cb(ctx, opt, ARG) */
-	CLI_K_HELP,         /* print the help, exit 0 */
+	CLI_K_END = 0,	/* ends a table */
+	CLI_K_GROUP,	/* no option: text for the help (a heading) */
+	CLI_K_FLAG,	/* bool = true */
+	CLI_K_SET,	/* int = min (e.g. --s3-virtual-host sets 0) */
+	CLI_K_COUNT,	/* int += 1 (-v -v) */
+	CLI_K_STRING,	/* const char * = ARG, the last one wins */
+	CLI_K_STRINGS,	/* struct cli_strv: ARG appended (repeatable) */
+	CLI_K_SIZE,	/* uint64_t from "512M", at least min */
+	CLI_K_UINT,	/* unsigned from decimal, min..max */
+	CLI_K_CALLBACK, /* cb(ctx, opt, ARG) */
+	CLI_K_HELP,	/* print the help, exit 0 */
 };
 
 /* One declared option.  getopt_long's table, `backupfs CMD --help` and
  * backupfs(1) are all generated from these. */
 struct cli_opt {
 	enum cli_opt_kind kind;
-	const char *name;       /* long name without "--"; NULL: short only */
-	char shrt;              /* short letter, 0: none */
-	const char *arg;        /* argument name ("SIZE"); NULL: no argument */
-	const char *help;       /* one paragraph (wrapped when printed); for
-				   CLI_K_GROUP, text printed as it is */
-	bool common;            /* off is into struct cli_common */
-	size_t off;             /* offsetof the value */
-	long long min, max;     /* SET: the value; SIZE, UINT: bounds */
-	const char *bad;        /* SIZE, UINT: usage error, "%s" = ARG */
-	int id;                 /* CALLBACK: tells the options apart */
+	const char *name;   /* long name without "--"; NULL: short only */
+	char shrt;	    /* short letter, 0: none */
+	const char *arg;    /* argument name ("SIZE"); NULL: no argument */
+	const char *help;   /* one paragraph (wrapped when printed); for
+			       CLI_K_GROUP, text printed as it is */
+	bool common;	    /* off is into struct cli_common */
+	size_t off;	    /* offsetof the value */
+	long long min, max; /* SET: the value; SIZE, UINT: bounds */
+	const char *bad;    /* SIZE, UINT: usage error, "%s" = ARG */
+	int id;		    /* CALLBACK: tells the options apart */
 	/* CALLBACK: returns 0, or an exit code that ends the command (after
 	 * printing, e.g. with cli_usage_error). */
 	int (*cb)(struct cli_ctx *ctx, const struct cli_opt *o,
@@ -64,7 +64,7 @@ struct cli_opt {
 
 /* A repeatable option's values: NULL-terminated, borrowed from argv. */
 struct cli_strv {
-	const char **v;         /* NULL until the first value */
+	const char **v; /* NULL until the first value */
 	size_t n, cap;
 };
 
@@ -72,52 +72,72 @@ struct cli_strv {
 int cli_strv_add(struct cli_strv *s, const char *p);
 
 /* Type check of a declared field (compile error on a mismatch). */
-#define CLI_OFF_(st, f, type)                                             \
-	(offsetof(st, f) +                                                \
-	 0 * sizeof(char[1 - 2 * !__builtin_types_compatible_p(           \
-		__typeof__(((st *)0)->f), type)]))
+#define CLI_OFF_(st, f, type)                                                  \
+	(offsetof(st, f) +                                                     \
+	 0 * sizeof(char[1 - 2 * !__builtin_types_compatible_p(                \
+				     __typeof__(((st *)0)->f), type)]))
 
-#define CLI_END { .kind = CLI_K_END }
-#define CLI_GROUP(text) { .kind = CLI_K_GROUP, .help = (text) }
-#define CLI_FLAG(s, l, st, f, h)                                          \
-	{ .kind = CLI_K_FLAG, .shrt = (s), .name = (l), .help = (h),      \
-	  .off = CLI_OFF_(st, f, bool) }
-#define CLI_STRING(s, l, a, st, f, h)                                     \
-	{ .kind = CLI_K_STRING, .shrt = (s), .name = (l), .arg = (a),     \
-	  .help = (h), .off = CLI_OFF_(st, f, const char *) }
-#define CLI_STRINGS(s, l, a, st, f, h)                                    \
-	{ .kind = CLI_K_STRINGS, .shrt = (s), .name = (l), .arg = (a),    \
-	  .help = (h), .off = CLI_OFF_(st, f, struct cli_strv) }
-#define CLI_SIZE(s, l, a, st, f, lo, b, h)                                \
-	{ .kind = CLI_K_SIZE, .shrt = (s), .name = (l), .arg = (a),       \
-	  .help = (h), .off = CLI_OFF_(st, f, uint64_t), .min = (lo),     \
-	  .bad = (b) }
-#define CLI_UINT(s, l, a, st, f, lo, hi, b, h)                            \
-	{ .kind = CLI_K_UINT, .shrt = (s), .name = (l), .arg = (a),       \
-	  .help = (h), .off = CLI_OFF_(st, f, unsigned), .min = (lo),     \
-	  .max = (hi), .bad = (b) }
-#define CLI_CALLBACK(s, l, a, fn, i, h)                                   \
-	{ .kind = CLI_K_CALLBACK, .shrt = (s), .name = (l), .arg = (a),   \
-	  .help = (h), .cb = (fn), .id = (i) }
+#define CLI_END                                                                \
+	{                                                                      \
+		.kind = CLI_K_END                                              \
+	}
+#define CLI_GROUP(text)                                                        \
+	{                                                                      \
+		.kind = CLI_K_GROUP, .help = (text)                            \
+	}
+#define CLI_FLAG(s, l, st, f, h)                                               \
+	{                                                                      \
+		.kind = CLI_K_FLAG, .shrt = (s), .name = (l), .help = (h),     \
+		.off = CLI_OFF_(st, f, bool)                                   \
+	}
+#define CLI_STRING(s, l, a, st, f, h)                                          \
+	{                                                                      \
+		.kind = CLI_K_STRING, .shrt = (s), .name = (l), .arg = (a),    \
+		.help = (h), .off = CLI_OFF_(st, f, const char *)              \
+	}
+#define CLI_STRINGS(s, l, a, st, f, h)                                         \
+	{                                                                      \
+		.kind = CLI_K_STRINGS, .shrt = (s), .name = (l), .arg = (a),   \
+		.help = (h), .off = CLI_OFF_(st, f, struct cli_strv)           \
+	}
+#define CLI_SIZE(s, l, a, st, f, lo, b, h)                                     \
+	{                                                                      \
+		.kind = CLI_K_SIZE, .shrt = (s), .name = (l), .arg = (a),      \
+		.help = (h), .off = CLI_OFF_(st, f, uint64_t), .min = (lo),    \
+		.bad = (b)                                                     \
+	}
+#define CLI_UINT(s, l, a, st, f, lo, hi, b, h)                                 \
+	{                                                                      \
+		.kind = CLI_K_UINT, .shrt = (s), .name = (l), .arg = (a),      \
+		.help = (h), .off = CLI_OFF_(st, f, unsigned), .min = (lo),    \
+		.max = (hi), .bad = (b)                                        \
+	}
+#define CLI_CALLBACK(s, l, a, fn, i, h)                                        \
+	{                                                                      \
+		.kind = CLI_K_CALLBACK, .shrt = (s), .name = (l), .arg = (a),  \
+		.help = (h), .cb = (fn), .id = (i)                             \
+	}
 /* Shared declarations with a per-command explanation. */
 #define CLI_OPT_JSON(st, f, h) CLI_FLAG(0, "json", st, f, h)
-#define CLI_OPT_NO_SYNC                                                   \
-	{ .kind = CLI_K_FLAG, .name = "no-sync", .common = true,          \
-	  .help = "do not sync the catalog first (offline)",              \
-	  .off = CLI_OFF_(struct cli_common, no_sync, bool) }
+#define CLI_OPT_NO_SYNC                                                        \
+	{                                                                      \
+		.kind = CLI_K_FLAG, .name = "no-sync", .common = true,         \
+		.help = "do not sync the catalog first (offline)",             \
+		.off = CLI_OFF_(struct cli_common, no_sync, bool)              \
+	}
 
 /* Setup flags: what cli_run does before the command runs (git's
  * RUN_SETUP).  In this order: parse options, check the number of
  * positional arguments, cmd->check, CLI_REF/CLI_ID, CLI_REPO, CLI_OPEN,
  * CLI_FIND. */
 enum {
-	CLI_REPO = 1 << 0,      /* resolve -r/$BACKUPFS_REPO (else exit 2) */
-	CLI_OPEN = 1 << 1,      /* open repository + catalog (ctx->repo, cat) */
-	CLI_SYNC = 1 << 2,      /* sync the catalog first (unless --no-sync) */
-	CLI_REF = 1 << 3,       /* argv[0] is ID[:PATH]: ctx->id, ctx->path */
-	CLI_REF_PATH = 1 << 4,  /* ... and the PATH is required */
-	CLI_ID = 1 << 5,        /* argv[0] is a backup id or 'latest' */
-	CLI_FIND = 1 << 6,      /* look the backup up: ctx->info */
+	CLI_REPO = 1 << 0,     /* resolve -r/$BACKUPFS_REPO (else exit 2) */
+	CLI_OPEN = 1 << 1,     /* open repository + catalog (ctx->repo, cat) */
+	CLI_SYNC = 1 << 2,     /* sync the catalog first (unless --no-sync) */
+	CLI_REF = 1 << 3,      /* argv[0] is ID[:PATH]: ctx->id, ctx->path */
+	CLI_REF_PATH = 1 << 4, /* ... and the PATH is required */
+	CLI_ID = 1 << 5,       /* argv[0] is a backup id or 'latest' */
+	CLI_FIND = 1 << 6,     /* look the backup up: ctx->info */
 };
 
 struct bfs_cmd {
@@ -125,21 +145,21 @@ struct bfs_cmd {
 	/* The command's own work, after the shared setup.  Returns the exit
 	 * code; cli_run closes what the setup opened. */
 	int (*run)(struct cli_ctx *ctx);
-	const char *summary;    /* one line for `backupfs help` */
-	const char *synopsis;   /* after "usage: " (lines may continue) */
-	const char *description;/* before the options */
-	const struct cli_opt *opts;  /* CLI_END-terminated; the common
-					options follow them */
-	const char *notes;      /* after the options (may be NULL) */
-	const char *examples;   /* lines, each indented by two spaces */
-	const char *exit_codes; /* after "Exit codes: " */
-	unsigned flags;         /* CLI_REPO ... */
-	int min_args, max_args; /* positional arguments; max < 0: any */
-	const char *missing;    /* usage error below min_args */
-	const char *extra_hint; /* appended to "unexpected argument 'X'" */
-	size_t args_size;       /* the command's option struct ... */
-	void (*args_init)(void *args);  /* ... its defaults (may be NULL) */
-	void (*args_free)(void *args);  /* ... what it owns (may be NULL) */
+	const char *summary;	    /* one line for `backupfs help` */
+	const char *synopsis;	    /* after "usage: " (lines may continue) */
+	const char *description;    /* before the options */
+	const struct cli_opt *opts; /* CLI_END-terminated; the common
+				       options follow them */
+	const char *notes;	    /* after the options (may be NULL) */
+	const char *examples;	    /* lines, each indented by two spaces */
+	const char *exit_codes;	    /* after "Exit codes: " */
+	unsigned flags;		    /* CLI_REPO ... */
+	int min_args, max_args;	    /* positional arguments; max < 0: any */
+	const char *missing;	    /* usage error below min_args */
+	const char *extra_hint;	    /* appended to "unexpected argument 'X'" */
+	size_t args_size;	    /* the command's option struct ... */
+	void (*args_init)(void *args); /* ... its defaults (may be NULL) */
+	void (*args_free)(void *args); /* ... what it owns (may be NULL) */
 	/* Usage checks after parsing, before the repository is resolved.
 	 * Returns 0 or an exit code (after printing).  May be NULL. */
 	int (*check)(struct cli_ctx *ctx);
@@ -148,17 +168,17 @@ struct bfs_cmd {
 /* The values of the common options (cli_common_opts); strings are
  * borrowed from argv or the environment. */
 struct cli_common {
-	const char *repo;          /* -r/--repo or $BACKUPFS_REPO */
-	const char *catalog;       /* --catalog FILE */
-	struct bfs_store_opts sopts;   /* --s3-endpoint, --s3-path-style ... */
-	int verbose;               /* -v (repeatable) */
-	bool quiet;                /* -q */
-	bool no_sync;              /* --no-sync (CLI_OPT_NO_SYNC) */
+	const char *repo;	     /* -r/--repo or $BACKUPFS_REPO */
+	const char *catalog;	     /* --catalog FILE */
+	struct bfs_store_opts sopts; /* --s3-endpoint, --s3-path-style ... */
+	int verbose;		     /* -v (repeatable) */
+	bool quiet;		     /* -q */
+	bool no_sync;		     /* --no-sync (CLI_OPT_NO_SYNC) */
 	/* The command, for "backupfs CMD: ..." messages from cli_common_finish
 	 * and cli_open; NULL prints "backupfs: ". */
 	const struct bfs_cmd *cmd;
-	const char *bad_cache_size;  /* invalid --cache-dir-size, reported
-					 by cli_common_finish */
+	const char *bad_cache_size; /* invalid --cache-dir-size, reported
+					by cli_common_finish */
 };
 
 /* What the shared setup hands a command's run().  Owned by cli_run: args,
@@ -167,13 +187,13 @@ struct cli_common {
 struct cli_ctx {
 	const struct bfs_cmd *cmd;
 	struct cli_common c;
-	void *args;                /* the command's option struct */
-	int argc;                  /* positional arguments */
+	void *args; /* the command's option struct */
+	int argc;   /* positional arguments */
 	char **argv;
-	char *id, *path;           /* CLI_REF (path "" when absent) / CLI_ID */
-	struct bfs_repo *repo;     /* CLI_OPEN; a command may take them over */
-	struct bfs_catalog *cat;   /* (set the field to NULL then) */
-	struct bfs_backup_info info;   /* CLI_FIND */
+	char *id, *path;	 /* CLI_REF (path "" when absent) / CLI_ID */
+	struct bfs_repo *repo;	 /* CLI_OPEN; a command may take them over */
+	struct bfs_catalog *cat; /* (set the field to NULL then) */
+	struct bfs_backup_info info; /* CLI_FIND */
 };
 
 /* The options every command accepts, after its own. */
@@ -206,10 +226,10 @@ int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 
 /* Print "backupfs CMD: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Print usage hint and return EXIT_USAGE. */
 int cli_usage_error(const struct bfs_cmd *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Print the help of cmd to stdout. */
 void cli_print_usage(const struct bfs_cmd *cmd);
 
@@ -250,7 +270,7 @@ long cli_unreadable(struct bfs_catalog *cat, int64_t root,
 		    void *arg, struct bfs_err *err);
 
 /* Commands (one file each). */
-extern const struct bfs_cmd cmd_init, cmd_backup, cmd_list, cmd_show,
-	cmd_ls, cmd_cat, cmd_restore, cmd_catalog, cmd_mount, cmd_copy;
+extern const struct bfs_cmd cmd_init, cmd_backup, cmd_list, cmd_show, cmd_ls,
+    cmd_cat, cmd_restore, cmd_catalog, cmd_mount, cmd_copy;
 
 #endif

@@ -16,13 +16,13 @@
 
 struct src {
 	struct bfs_source s;
-	const char *opt;          /* "--files" ... for messages */
+	const char *opt; /* "--files" ... for messages */
 	char *dest;
-	char *arg_copy;           /* dumps: s.arg, copied before argv is scrubbed */
+	char *arg_copy; /* dumps: s.arg, copied before argv is scrubbed */
 };
 
 struct backup_args {
-	struct src *srcs;         /* in the order given */
+	struct src *srcs; /* in the order given */
 	size_t nsrcs, cap;
 	bool have_stdin;
 	struct cli_strv tags, excludes, ignores;
@@ -45,7 +45,7 @@ static void scrub_password(char *arg)
 		at = NULL;
 		for (char *q = p; q < end; q++)
 			if (*q == '@')
-				at = q;          /* the last '@' ends the userinfo */
+				at = q; /* the last '@' ends the userinfo */
 		if (!at)
 			return;
 		colon = memchr(p, ':', (size_t)(at - p));
@@ -97,7 +97,8 @@ static void on_progress(void *arg, const struct bfs_progress *p)
 	fprintf(stderr, ", %s new", fresh);
 	if (p->bytes)
 		fprintf(stderr, " (dedup %.0f%%)",
-			100.0 * (1.0 - (double)p->new_bytes / (double)p->bytes));
+			100.0 *
+			    (1.0 - (double)p->new_bytes / (double)p->bytes));
 	if (p->errors)
 		fprintf(stderr, ", %llu unreadable",
 			(unsigned long long)p->errors);
@@ -113,7 +114,7 @@ static void clear_progress(struct ui *u)
 }
 
 struct unreadable {
-	cJSON *arr;               /* --json: [{"path","error"}] */
+	cJSON *arr; /* --json: [{"path","error"}] */
 	bool print;
 };
 
@@ -145,8 +146,8 @@ static int source_cb(struct cli_ctx *ctx, const struct cli_opt *o,
 
 	if (kind == BFS_SRC_STDIN) {
 		if (a->have_stdin)
-			return cli_usage_error(&cmd_backup,
-					       "--stdin can be given only once");
+			return cli_usage_error(
+			    &cmd_backup, "--stdin can be given only once");
 		a->have_stdin = true;
 	}
 	if (a->nsrcs == a->cap) {
@@ -167,13 +168,14 @@ static int source_cb(struct cli_ctx *ctx, const struct cli_opt *o,
 		if (!sr->arg_copy)
 			goto out_nomem;
 		sr->s.arg = sr->arg_copy;
-		scrub_password((char *)arg);    /* our own argv */
+		scrub_password((char *)arg); /* our own argv */
 	}
-	sr->opt = o->id == BFS_SRC_FILES ? "--files"
-		: o->id == BFS_SRC_ARCHIVE ? "--archive"
-		: o->id == BFS_SRC_COMMAND ? "--command"
-		: o->id == BFS_SRC_STDIN ? "--stdin"
-		: o->id == BFS_SRC_PG_DUMP ? "--pg-dump" : "--mysql-dump";
+	sr->opt = o->id == BFS_SRC_FILES     ? "--files"
+		  : o->id == BFS_SRC_ARCHIVE ? "--archive"
+		  : o->id == BFS_SRC_COMMAND ? "--command"
+		  : o->id == BFS_SRC_STDIN   ? "--stdin"
+		  : o->id == BFS_SRC_PG_DUMP ? "--pg-dump"
+					     : "--mysql-dump";
 	a->nsrcs++;
 	return 0;
 out_nomem:
@@ -196,8 +198,9 @@ static int list_cb(struct cli_ctx *ctx, const struct cli_opt *o,
 		rc = cli_strv_add(&a->tags, arg);
 	} else {
 		if (!strchr(arg, '.'))
-			return cli_usage_error(&cmd_backup,
-				"--ignore-table '%s': expected DB.TABLE", arg);
+			return cli_usage_error(
+			    &cmd_backup,
+			    "--ignore-table '%s': expected DB.TABLE", arg);
 		rc = cli_strv_add(&a->ignores, arg);
 	}
 	if (rc < 0) {
@@ -220,13 +223,12 @@ static void src_desc(const struct src *s, char *buf, size_t n)
 
 /* After commit: report the backup (summary line, --json, unreadable
  * entries).  Returns the exit code. */
-static int report(struct cli_common *c, struct bfs_catalog *cat,
-		  const char *id, const struct bfs_backup_stats *st,
-		  bool partial, bool json)
+static int report(struct cli_common *c, struct bfs_catalog *cat, const char *id,
+		  const struct bfs_backup_stats *st, bool partial, bool json)
 {
-	struct unreadable u = { NULL, true };
+	struct unreadable u = {NULL, true};
 	struct bfs_backup_info info;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	char rd[32], nw[32], sto[32];
 	cJSON *o = NULL;
 	long n = 0;
@@ -243,7 +245,8 @@ static int report(struct cli_common *c, struct bfs_catalog *cat,
 	}
 	if (partial) {
 		fprintf(stderr,
-			"backupfs backup: warning: backup '%s' is partial, %llu entries were unreadable:\n",
+			"backupfs backup: warning: backup '%s' is partial, "
+			"%llu entries were unreadable:\n",
 			id, (unsigned long long)st->errors);
 		memset(&info, 0, sizeof(info));
 		n = bfs_catalog_find_backup(cat, id, &info, &err);
@@ -253,7 +256,8 @@ static int report(struct cli_common *c, struct bfs_catalog *cat,
 			bfs_backup_info_clear(&info);
 		}
 		if (n < 0)
-			cli_error("backup", "cannot list the unreadable entries: %s",
+			cli_error("backup",
+				  "cannot list the unreadable entries: %s",
 				  bfs_err_str(&err, (int)n));
 	}
 	if (!c->quiet) {
@@ -261,7 +265,8 @@ static int report(struct cli_common *c, struct bfs_catalog *cat,
 		bfs_fmt_bytes(nw, sizeof(nw), st->new_bytes);
 		bfs_fmt_bytes(sto, sizeof(sto), st->stored_bytes);
 		fprintf(stderr,
-			"backup %s: %llu files, %s read, %s new, %s stored, %.1f s%s\n",
+			"backup %s: %llu files, %s read, %s new, %s stored, "
+			"%.1f s%s\n",
 			id, (unsigned long long)st->files, rd, nw, sto,
 			(double)st->duration_ns / 1e9,
 			partial ? " (partial)" : "");
@@ -294,7 +299,7 @@ static void free_backup_args(void *args)
 		free(a->srcs[i].arg_copy);
 	}
 	free(a->srcs);
-	free(a->tags.v);        /* filled by list_cb; excludes by cli_run */
+	free(a->tags.v); /* filled by list_cb; excludes by cli_run */
 	free(a->ignores.v);
 }
 
@@ -302,20 +307,22 @@ static void free_backup_args(void *args)
  * repository is opened). */
 static int check_backup(struct cli_ctx *ctx)
 {
-	static const char *const empty[] = { NULL };
+	static const char *const empty[] = {NULL};
 	struct backup_args *a = ctx->args;
 	struct src *srcs = a->srcs;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	char d1[512], d2[512];
 	size_t i, j;
 	int rc;
 
 	if (a->nsrcs == 0)
 		return cli_usage_error(&cmd_backup,
-				       "nothing to back up: give at least one source (--files, --pg-dump, ...)");
+				       "nothing to back up: give at least one "
+				       "source (--files, --pg-dump, ...)");
 	if (a->id && !bfs_backup_id_valid(a->id))
 		return cli_usage_error(&cmd_backup,
-				       "invalid backup id '%s' (letters, digits, '.', '_', '-'; not 'latest')",
+				       "invalid backup id '%s' (letters, "
+				       "digits, '.', '_', '-'; not 'latest')",
 				       a->id);
 	for (i = 0; i < a->nsrcs; i++) {
 		srcs[i].s.excludes = a->excludes.v ? a->excludes.v : empty;
@@ -329,9 +336,9 @@ static int check_backup(struct cli_ctx *ctx)
 		for (j = 0; j < i; j++) {
 			if (strcmp(srcs[i].dest, srcs[j].dest) == 0) {
 				src_desc(&srcs[j], d2, sizeof(d2));
-				return cli_usage_error(&cmd_backup,
-					"%s and %s both land on '%s'", d2, d1,
-					srcs[i].dest);
+				return cli_usage_error(
+				    &cmd_backup, "%s and %s both land on '%s'",
+				    d2, d1, srcs[i].dest);
 			}
 		}
 	}
@@ -341,16 +348,16 @@ static int check_backup(struct cli_ctx *ctx)
 static int run_backup(struct cli_ctx *ctx)
 {
 	const struct backup_args *a = ctx->args;
-	struct bfs_backup_opts bo = { .id = a->id, .threads = a->threads };
-	struct bfs_backup_stats st = { 0 };
-	struct bfs_err err = { "" };
+	struct bfs_backup_opts bo = {.id = a->id, .threads = a->threads};
+	struct bfs_backup_stats st = {0};
+	struct bfs_err err = {""};
 	struct bfs_catalog *cat = ctx->cat;
 	struct bfs_repo *repo = ctx->repo;
 	struct bfs_index *idx = NULL;
 	struct bfs_backup *b = NULL;
 	struct src *srcs = a->srcs;
 	size_t nsrcs = a->nsrcs, i;
-	struct ui u = { 0 };
+	struct ui u = {0};
 	bool json = a->json, partial = false;
 	char d1[512];
 	char *id = NULL;
@@ -386,7 +393,8 @@ static int run_backup(struct cli_ctx *ctx)
 			clear_progress(&u);
 			bfs_backup_abort(b);
 			src_desc(&srcs[i], d1, sizeof(d1));
-			cli_error("backup", "%s (at '%s') failed: %s; no backup written",
+			cli_error("backup",
+				  "%s (at '%s') failed: %s; no backup written",
 				  d1, srcs[i].dest, bfs_err_str(&err, rc));
 			rc = EXIT_ERR;
 			goto out_free;
@@ -411,62 +419,62 @@ out_free:
 #define SOURCE(l, a, kind, h) CLI_CALLBACK(0, l, a, source_cb, kind, h)
 
 static const struct cli_opt backup_opts[] = {
-	CLI_GROUP("Sources:"),
-	SOURCE("files", "[DEST=]PATH", BFS_SRC_FILES,
-	       "a directory tree (or one file), at DEST (default: files)"),
-	CLI_STRINGS(0, "exclude", "GLOB", struct backup_args, excludes,
-		    "skip matching paths of --files/--archive sources "
-		    "(repeatable)"),
-	SOURCE("archive", "[DEST=]FILE", BFS_SRC_ARCHIVE,
-	       "a tar/tar.gz/zip/... archive, unpacked"),
-	SOURCE("command", "PATH=CMD", BFS_SRC_COMMAND,
-	       "the stdout of CMD (run by /bin/sh), at PATH"),
-	SOURCE("stdin", "PATH", BFS_SRC_STDIN, "standard input, at PATH"),
-	SOURCE("pg-dump", "[NAME=]CONNINFO", BFS_SRC_PG_DUMP,
-	       "pg_dump of a PostgreSQL database, at database.sql (or "
-	       "NAME.sql); CONNINFO is a postgresql:// URI or key=value "
-	       "string"),
-	SOURCE("mysql-dump", "[NAME=]URI|DATABASE", BFS_SRC_MYSQL_DUMP,
-	       "mysqldump --single-transaction, at NAME.sql (default: the "
-	       "database name)"),
-	CLI_CALLBACK(0, "ignore-table", "DB.TABLE", list_cb, CB_IGNORE_TABLE,
-		     "passed to mysqldump (repeatable)"),
-	CLI_GROUP("Passwords in URIs are passed to the dump tools through the\n"
-		  "environment or an option file, never on their command line.\n"
-		  "\n"
-		  "Options:"),
-	CLI_STRING(0, "id", "ID", struct backup_args, id,
-		   "backup id (default: UTC time, YYYY-MM-DD_HH-MM-SS)"),
-	CLI_CALLBACK(0, "tag", "TAG", list_cb, CB_TAG,
-		     "tag the backup (repeatable)"),
-	CLI_OPT_JSON(struct backup_args, json,
-		     "print a JSON summary on stdout (id, partial, stats, "
-		     "unreadable entries)"),
-	CLI_UINT(0, "threads", "N", struct backup_args, threads, 1, 1024,
-		 "--threads '%s': expected 1..1024",
-		 "compression threads (default: CPUs)"),
-	CLI_END
-};
+    CLI_GROUP("Sources:"),
+    SOURCE("files", "[DEST=]PATH", BFS_SRC_FILES,
+	   "a directory tree (or one file), at DEST (default: files)"),
+    CLI_STRINGS(0, "exclude", "GLOB", struct backup_args, excludes,
+		"skip matching paths of --files/--archive sources "
+		"(repeatable)"),
+    SOURCE("archive", "[DEST=]FILE", BFS_SRC_ARCHIVE,
+	   "a tar/tar.gz/zip/... archive, unpacked"),
+    SOURCE("command", "PATH=CMD", BFS_SRC_COMMAND,
+	   "the stdout of CMD (run by /bin/sh), at PATH"),
+    SOURCE("stdin", "PATH", BFS_SRC_STDIN, "standard input, at PATH"),
+    SOURCE("pg-dump", "[NAME=]CONNINFO", BFS_SRC_PG_DUMP,
+	   "pg_dump of a PostgreSQL database, at database.sql (or "
+	   "NAME.sql); CONNINFO is a postgresql:// URI or key=value "
+	   "string"),
+    SOURCE("mysql-dump", "[NAME=]URI|DATABASE", BFS_SRC_MYSQL_DUMP,
+	   "mysqldump --single-transaction, at NAME.sql (default: the "
+	   "database name)"),
+    CLI_CALLBACK(0, "ignore-table", "DB.TABLE", list_cb, CB_IGNORE_TABLE,
+		 "passed to mysqldump (repeatable)"),
+    CLI_GROUP("Passwords in URIs are passed to the dump tools through the\n"
+	      "environment or an option file, never on their command line.\n"
+	      "\n"
+	      "Options:"),
+    CLI_STRING(0, "id", "ID", struct backup_args, id,
+	       "backup id (default: UTC time, YYYY-MM-DD_HH-MM-SS)"),
+    CLI_CALLBACK(0, "tag", "TAG", list_cb, CB_TAG,
+		 "tag the backup (repeatable)"),
+    CLI_OPT_JSON(struct backup_args, json,
+		 "print a JSON summary on stdout (id, partial, stats, "
+		 "unreadable entries)"),
+    CLI_UINT(0, "threads", "N", struct backup_args, threads, 1, 1024,
+	     "--threads '%s': expected 1..1024",
+	     "compression threads (default: CPUs)"),
+    CLI_END};
 
 const struct bfs_cmd cmd_backup = {
-	.name = "backup",
-	.run = run_backup,
-	.summary = "create a backup from directories, dumps, archives, commands",
-	.synopsis = "backupfs backup [-r REPO] [--id ID] [--tag TAG]... [OPTIONS] SOURCE...",
-	.description =
+    .name = "backup",
+    .run = run_backup,
+    .summary = "create a backup from directories, dumps, archives, commands",
+    .synopsis = "backupfs backup [-r REPO] [--id ID] [--tag TAG]... [OPTIONS] "
+		"SOURCE...",
+    .description =
 	"Create one backup from any number of sources, in the order given.\n"
 	"Each source lands at a path inside the backup; two sources may not\n"
 	"land on the same path.  Content is split into chunks, deduplicated\n"
 	"against everything already in the repository, compressed and\n"
 	"stored; the backup becomes visible only when all of it is written.",
-	.opts = backup_opts,
-	.notes =
+    .opts = backup_opts,
+    .notes =
 	"On a terminal, progress is shown on stderr.  At the end one summary\n"
 	"line goes to stderr (also when not on a terminal, for cron logs;\n"
 	"-q silences it).  Unreadable files do not stop the backup: they are\n"
 	"recorded, listed on stderr, and the exit code is 3.  A failing dump\n"
 	"or command fails the backup and nothing is written.",
-	.examples =
+    .examples =
 	"  backupfs backup -r /srv/backups/nocodb \\\n"
 	"      --pg-dump 'postgresql://nocodb@localhost/nocodb' \\\n"
 	"      --files uploads=/srv/nocodb/uploads --exclude '*.tmp'\n"
@@ -475,13 +483,12 @@ const struct bfs_cmd cmd_backup = {
 	"  backupfs backup --command config.json='docker inspect app' \\\n"
 	"      --archive old=/tmp/old-backup.tar.gz\n"
 	"  pg_dumpall | backupfs backup --stdin all.sql --json",
-	.exit_codes =
-	"0 ok, 1 error (nothing written), 2 usage error, 3 backup\n"
-	"written but some files were unreadable (partial).",
-	.flags = CLI_OPEN | CLI_SYNC,
-	.max_args = 0,
-	.extra_hint = " (sources are options: --files, --command, ...)",
-	.args_size = sizeof(struct backup_args),
-	.args_free = free_backup_args,
-	.check = check_backup,
+    .exit_codes = "0 ok, 1 error (nothing written), 2 usage error, 3 backup\n"
+		  "written but some files were unreadable (partial).",
+    .flags = CLI_OPEN | CLI_SYNC,
+    .max_args = 0,
+    .extra_hint = " (sources are options: --files, --command, ...)",
+    .args_size = sizeof(struct backup_args),
+    .args_free = free_backup_args,
+    .check = check_backup,
 };

@@ -13,7 +13,7 @@
 
 static int run_cat(struct cli_ctx *ctx)
 {
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	const struct bfs_backup_info *info = &ctx->info;
 	struct bfs_cat_entry ce;
 	struct bfs_catalog *cat = ctx->cat;
@@ -31,7 +31,8 @@ static int run_cat(struct cli_ctx *ctx)
 		return EXIT_ERR;
 	}
 	if (ce.e.type == BFS_T_SYMLINK) {
-		cli_error("cat", "'%s' of backup '%s' is a symbolic link to '%s'",
+		cli_error("cat",
+			  "'%s' of backup '%s' is a symbolic link to '%s'",
 			  path, info->name, ce.e.target ? ce.e.target : "");
 		rc = EXIT_ERR;
 		goto out_entry;
@@ -39,7 +40,7 @@ static int run_cat(struct cli_ctx *ctx)
 	err.msg[0] = '\0';
 	rc = bfs_restore_cat_fd(repo, cat, ce.id, STDOUT_FILENO, &err);
 	if (rc == -EPIPE) {
-		rc = EXIT_ERR;   /* the reader went away: nothing to say */
+		rc = EXIT_ERR; /* the reader went away: nothing to say */
 	} else if (rc < 0) {
 		if (rc == -EISDIR || rc == -EINVAL || rc == -ENODATA)
 			cli_error("cat", "'%s' of backup '%s' %s", path,
@@ -56,31 +57,28 @@ out_entry:
 	return rc;
 }
 
-static const struct cli_opt cat_opts[] = {
-	CLI_OPT_NO_SYNC,
-	CLI_END
-};
+static const struct cli_opt cat_opts[] = {CLI_OPT_NO_SYNC, CLI_END};
 
 const struct bfs_cmd cmd_cat = {
-	.name = "cat",
-	.run = run_cat,
-	.summary = "write one file of a backup to stdout",
-	.synopsis = "backupfs cat [-r REPO] [OPTIONS] ID:PATH",
-	.description =
-	"Write the content of file PATH of backup ID ('latest' for the newest)\n"
+    .name = "cat",
+    .run = run_cat,
+    .summary = "write one file of a backup to stdout",
+    .synopsis = "backupfs cat [-r REPO] [OPTIONS] ID:PATH",
+    .description =
+	"Write the content of file PATH of backup ID ('latest' for the "
+	"newest)\n"
 	"to stdout.  Only the chunks of that file are read from the\n"
 	"repository, and each is checked against its SHA-256: a damaged or\n"
 	"missing chunk is an error naming the file and the pack, never wrong\n"
 	"bytes.",
-	.opts = cat_opts,
-	.examples =
-	"  backupfs cat latest:database.sql | psql nocodb_restore\n"
-	"  backupfs cat 2026-11-20_05-15-00:files/uploads/invoice-17.pdf > x.pdf",
-	.exit_codes =
-	"0 ok, 1 error (no such backup or file, a directory,\n"
-	"unreadable data), 2 usage error.",
-	.flags = CLI_OPEN | CLI_SYNC | CLI_REF | CLI_REF_PATH | CLI_FIND,
-	.min_args = 1,
-	.max_args = 1,
-	.missing = "missing ID:PATH",
+    .opts = cat_opts,
+    .examples = "  backupfs cat latest:database.sql | psql nocodb_restore\n"
+		"  backupfs cat "
+		"2026-11-20_05-15-00:files/uploads/invoice-17.pdf > x.pdf",
+    .exit_codes = "0 ok, 1 error (no such backup or file, a directory,\n"
+		  "unreadable data), 2 usage error.",
+    .flags = CLI_OPEN | CLI_SYNC | CLI_REF | CLI_REF_PATH | CLI_FIND,
+    .min_args = 1,
+    .max_args = 1,
+    .missing = "missing ID:PATH",
 };

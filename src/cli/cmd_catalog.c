@@ -25,8 +25,8 @@ static int check_catalog(struct cli_ctx *ctx)
 
 static int run_catalog(struct cli_ctx *ctx)
 {
-	struct bfs_sync_stats ss = { 0 };
-	struct bfs_err err = { "" };
+	struct bfs_sync_stats ss = {0};
+	struct bfs_err err = {""};
 	struct bfs_catalog *cat = ctx->cat;
 	struct bfs_repo *repo = ctx->repo;
 	const char *action = ctx->argv[0];
@@ -55,11 +55,11 @@ static int run_catalog(struct cli_ctx *ctx)
 }
 
 const struct bfs_cmd cmd_catalog = {
-	.name = "catalog",
-	.run = run_catalog,
-	.summary = "sync or rebuild the local catalog",
-	.synopsis = "backupfs catalog sync|rebuild [-r REPO] [OPTIONS]",
-	.description =
+    .name = "catalog",
+    .run = run_catalog,
+    .summary = "sync or rebuild the local catalog",
+    .synopsis = "backupfs catalog sync|rebuild [-r REPO] [OPTIONS]",
+    .description =
 	"The catalog is a local SQLite index of every backup's manifest; ls,\n"
 	"show, list, cat, restore and mount answer from it.  It is a cache:\n"
 	"it can always be rebuilt from the repository.\n"
@@ -71,15 +71,14 @@ const struct bfs_cmd cmd_catalog = {
 	"\n"
 	"Prints \"catalog: N added, M removed\".  A corrupt manifest is named\n"
 	"and makes the command fail after the others were ingested.",
-	.examples =
+    .examples =
 	"  backupfs catalog sync -r /srv/backups/nocodb\n"
 	"  backupfs catalog rebuild -r s3://backups/nocodb --catalog /tmp/c.db",
-	.exit_codes =
-	"0 ok, 1 error (repository unreachable, corrupt manifest),\n"
-	"2 usage error.",
-	.flags = CLI_OPEN,      /* no sync: that is the command's work */
-	.min_args = 1,
-	.max_args = -1,         /* check_catalog */
-	.missing = "missing action (sync or rebuild)",
-	.check = check_catalog,
+    .exit_codes = "0 ok, 1 error (repository unreachable, corrupt manifest),\n"
+		  "2 usage error.",
+    .flags = CLI_OPEN, /* no sync: that is the command's work */
+    .min_args = 1,
+    .max_args = -1, /* check_catalog */
+    .missing = "missing action (sync or rebuild)",
+    .check = check_catalog,
 };

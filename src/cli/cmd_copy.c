@@ -69,7 +69,7 @@ static void on_progress(void *arg, enum bfs_copy_event ev, const char *id,
  * cache; a failure is a warning). */
 static void sync_catalog(struct bfs_repo *repo, const char *what)
 {
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	struct bfs_catalog *cat = NULL;
 	char *path = NULL;
 	int rc;
@@ -80,7 +80,8 @@ static void sync_catalog(struct bfs_repo *repo, const char *what)
 	if (!rc)
 		rc = bfs_catalog_sync(cat, repo, NULL, &err);
 	if (rc)
-		cli_error("copy", "warning: cannot sync the catalog of the %s: %s",
+		cli_error("copy",
+			  "warning: cannot sync the catalog of the %s: %s",
 			  what, bfs_err_str(&err, rc));
 	bfs_catalog_close(cat);
 	free(path);
@@ -99,13 +100,12 @@ static int check_copy(struct cli_ctx *ctx)
 	if (!a->to || !*a->to)
 		return cli_usage_error(&cmd_copy, "missing --to REPO");
 	if (strcmp(a->from, a->to) == 0)
-		return cli_usage_error(&cmd_copy,
-				       "--from and --to are the same repository");
+		return cli_usage_error(
+		    &cmd_copy, "--from and --to are the same repository");
 	for (i = 0; i < ctx->argc; i++)
 		if (!bfs_backup_id_valid(ctx->argv[i]))
-			return cli_usage_error(&cmd_copy,
-					       "invalid backup id '%s'",
-					       ctx->argv[i]);
+			return cli_usage_error(
+			    &cmd_copy, "invalid backup id '%s'", ctx->argv[i]);
 	ctx->c.repo = a->from;
 	return 0;
 }
@@ -114,12 +114,12 @@ static int run_copy(struct cli_ctx *ctx)
 {
 	const struct copy_args *a = ctx->args;
 	struct cli_common *c = &ctx->c;
-	struct bfs_err err = { "" };
-	struct bfs_copy_opts co = { .delete_source = a->delete_source,
-				    .jobs = a->jobs };
-	struct bfs_copy_stats st = { 0 };
+	struct bfs_err err = {""};
+	struct bfs_copy_opts co = {.delete_source = a->delete_source,
+				   .jobs = a->jobs};
+	struct bfs_copy_stats st = {0};
 	struct bfs_repo *src = NULL, *dst = NULL;
-	struct progress pr = { 0 };
+	struct progress pr = {0};
 	const char *from = a->from, *to = a->to;
 	bool created = false, sync = !a->no_sync, same_id = a->same_id;
 	char b[32];
@@ -147,18 +147,22 @@ static int run_copy(struct cli_ctx *ctx)
 		goto out_close;
 	}
 	if (created && !c->quiet)
-		fprintf(stderr, "initialised '%s' with the settings of '%s' "
-			"(chunking, compression%s)\n", to, from,
+		fprintf(stderr,
+			"initialised '%s' with the settings of '%s' "
+			"(chunking, compression%s)\n",
+			to, from,
 			same_id ? ", repository id" : "; a new repository id");
 	err.msg[0] = '\0';
 	rc = bfs_copy(src, dst, &co, &st, &err);
 	bfs_fmt_bytes(b, sizeof(b), st.bytes_copied);
 	if (!c->quiet || rc)
 		printf("%u backups copied, %u already present%s; "
-		       "%llu packs, %s copied\n", st.backups_copied,
-		       st.backups_skipped,
-		       co.delete_source ? (st.sources_deleted ?
-					   ", deleted from the source" : "") : "",
+		       "%llu packs, %s copied\n",
+		       st.backups_copied, st.backups_skipped,
+		       co.delete_source
+			   ? (st.sources_deleted ? ", deleted from the source"
+						 : "")
+			   : "",
 		       (unsigned long long)st.packs_copied, b);
 	if (rc) {
 		cli_error("copy", "%s", bfs_err_str(&err, rc));
@@ -179,31 +183,29 @@ out_close:
 }
 
 static const struct cli_opt copy_opts[] = {
-	CLI_STRING(0, "from", "REPO", struct copy_args, from,
-		   "source repository (or -r REPO)"),
-	CLI_STRING(0, "to", "REPO", struct copy_args, to,
-		   "target repository"),
-	CLI_FLAG(0, "delete-source", struct copy_args, delete_source,
-		 "after a backup is safely in the target, delete it from the "
-		 "source (its manifest; the packs stay until a prune)"),
-	CLI_UINT(0, "jobs", "N", struct copy_args, jobs, 1, 32,
-		 "--jobs wants 1..32, not '%s'",
-		 "parallel pack transfers (default 4)"),
-	CLI_FLAG(0, "no-sync", struct copy_args, no_sync,
-		 "do not update the catalogs afterwards"),
-	CLI_FLAG(0, "same-id", struct copy_args, same_id,
-		 "give a new target the source's repository id too (then use "
-		 "a separate --catalog for each: catalogs are per repository "
-		 "id)"),
-	CLI_END
-};
+    CLI_STRING(0, "from", "REPO", struct copy_args, from,
+	       "source repository (or -r REPO)"),
+    CLI_STRING(0, "to", "REPO", struct copy_args, to, "target repository"),
+    CLI_FLAG(0, "delete-source", struct copy_args, delete_source,
+	     "after a backup is safely in the target, delete it from the "
+	     "source (its manifest; the packs stay until a prune)"),
+    CLI_UINT(0, "jobs", "N", struct copy_args, jobs, 1, 32,
+	     "--jobs wants 1..32, not '%s'",
+	     "parallel pack transfers (default 4)"),
+    CLI_FLAG(0, "no-sync", struct copy_args, no_sync,
+	     "do not update the catalogs afterwards"),
+    CLI_FLAG(0, "same-id", struct copy_args, same_id,
+	     "give a new target the source's repository id too (then use "
+	     "a separate --catalog for each: catalogs are per repository "
+	     "id)"),
+    CLI_END};
 
 const struct bfs_cmd cmd_copy = {
-	.name = "copy",
-	.run = run_copy,
-	.summary = "copy backups to another repository (local, S3)",
-	.synopsis = "backupfs copy --from REPO --to REPO [OPTIONS] [ID...]",
-	.description =
+    .name = "copy",
+    .run = run_copy,
+    .summary = "copy backups to another repository (local, S3)",
+    .synopsis = "backupfs copy --from REPO --to REPO [OPTIONS] [ID...]",
+    .description =
 	"Copy backups from one repository to another: local to S3, S3 to\n"
 	"local, S3 to S3.  Without IDs, every backup of the source that the\n"
 	"target lacks.  Only the packs the target does not have travel; each\n"
@@ -214,14 +216,15 @@ const struct bfs_cmd cmd_copy = {
 	"A target without a repository is initialised with the source's\n"
 	"settings (chunking, compression, pack size) and a new repository id,\n"
 	"so data chunks alike in both.",
-	.opts = copy_opts,
-	.notes = "The --s3-* options apply to both repositories.",
-	.examples =
-	"  backupfs copy --from /var/backups/nocodb --to s3://acme-backups/nocodb\n"
-	"  backupfs copy --from s3://acme-backups/nocodb --to /srv/restore 2026-11-20_05-15-00",
-	.exit_codes = "0 ok, 1 error, 2 usage error.",
-	.flags = CLI_REPO,      /* the repositories are opened by run_copy */
-	.max_args = -1,
-	.args_size = sizeof(struct copy_args),
-	.check = check_copy,
+    .opts = copy_opts,
+    .notes = "The --s3-* options apply to both repositories.",
+    .examples = "  backupfs copy --from /var/backups/nocodb --to "
+		"s3://acme-backups/nocodb\n"
+		"  backupfs copy --from s3://acme-backups/nocodb --to "
+		"/srv/restore 2026-11-20_05-15-00",
+    .exit_codes = "0 ok, 1 error, 2 usage error.",
+    .flags = CLI_REPO, /* the repositories are opened by run_copy */
+    .max_args = -1,
+    .args_size = sizeof(struct copy_args),
+    .check = check_copy,
 };

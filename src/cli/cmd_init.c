@@ -25,7 +25,7 @@ static int check_init(struct cli_ctx *ctx)
 static int run_init(struct cli_ctx *ctx)
 {
 	struct cli_common *c = &ctx->c;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	struct bfs_repo *repo = NULL;
 	char *catpath = NULL;
 	int rc;
@@ -47,23 +47,22 @@ static int run_init(struct cli_ctx *ctx)
 }
 
 const struct bfs_cmd cmd_init = {
-	.name = "init",
-	.run = run_init,
-	.summary = "create a new, empty repository",
-	.synopsis = "backupfs init [OPTIONS] REPO",
-	.description =
+    .name = "init",
+    .run = run_init,
+    .summary = "create a new, empty repository",
+    .synopsis = "backupfs init [OPTIONS] REPO",
+    .description =
 	"Create an empty backupfs repository at REPO: a local directory\n"
 	"(created if missing) or s3://bucket/prefix.  The repository gets a\n"
 	"random id; its local catalog will live in\n"
 	"$XDG_CACHE_HOME/backupfs/<id>.db unless --catalog is given.\n"
 	"REPO may also come from -r or $BACKUPFS_REPO.",
-	.examples =
-	"  backupfs init /srv/backups/nocodb\n"
-	"  AWS_ENDPOINT_URL=http://127.0.0.1:9000 backupfs init s3://backups/nocodb",
-	.exit_codes =
-	"0 ok, 1 error (e.g. a repository already exists there),\n"
-	"2 usage error.",
-	.flags = CLI_REPO,
-	.max_args = -1,     /* check_init: the order of its messages */
-	.check = check_init,
+    .examples = "  backupfs init /srv/backups/nocodb\n"
+		"  AWS_ENDPOINT_URL=http://127.0.0.1:9000 backupfs init "
+		"s3://backups/nocodb",
+    .exit_codes = "0 ok, 1 error (e.g. a repository already exists there),\n"
+		  "2 usage error.",
+    .flags = CLI_REPO,
+    .max_args = -1, /* check_init: the order of its messages */
+    .check = check_init,
 };

@@ -21,14 +21,14 @@ struct row {
 	char entries[24];
 	char size[24];
 	char stored[24];
-	char *tags;               /* "a,b" */
+	char *tags; /* "a,b" */
 	bool partial;
 };
 
 struct collect {
 	struct row *rows;
 	size_t n, cap;
-	cJSON *json;              /* array, with --json */
+	cJSON *json; /* array, with --json */
 	int rc;
 };
 
@@ -36,17 +36,18 @@ struct collect {
  * is skipped). */
 static char *tags_text(const char *tags_json)
 {
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 	cJSON *arr, *t;
 	char *out;
 
 	arr = tags_json ? cJSON_Parse(tags_json) : NULL;
-	cJSON_ArrayForEach(t, arr) {
+	cJSON_ArrayForEach(t, arr)
+	{
 		if (!cJSON_IsString(t))
 			continue;
 		if ((b.len && bfs_buf_append(&b, ",", 1) < 0) ||
-		    bfs_buf_append(&b, t->valuestring,
-				   strlen(t->valuestring)) < 0)
+		    bfs_buf_append(&b, t->valuestring, strlen(t->valuestring)) <
+			0)
 			break;
 	}
 	cJSON_Delete(arr);
@@ -132,7 +133,12 @@ static void print_table(const struct collect *c)
 	int wid = 2, wcr = 19, wen = 7, wsz = 4, wst = 6;
 	size_t i;
 
-#define W(w, s) do { int l_ = (int)strlen(s); if (l_ > (w)) (w) = l_; } while (0)
+#define W(w, s)                                                                \
+	do {                                                                   \
+		int l_ = (int)strlen(s);                                       \
+		if (l_ > (w))                                                  \
+			(w) = l_;                                              \
+	} while (0)
 	for (i = 0; i < c->n; i++) {
 		W(wid, c->rows[i].id);
 		W(wen, c->rows[i].entries);
@@ -140,14 +146,14 @@ static void print_table(const struct collect *c)
 		W(wst, c->rows[i].stored);
 	}
 #undef W
-	printf("%-*s  %-*s  %*s  %*s  %*s  %s\n", wid, "ID", wcr, "CREATED (UTC)",
-	       wen, "ENTRIES", wsz, "SIZE", wst, "STORED", "TAGS");
+	printf("%-*s  %-*s  %*s  %*s  %*s  %s\n", wid, "ID", wcr,
+	       "CREATED (UTC)", wen, "ENTRIES", wsz, "SIZE", wst, "STORED",
+	       "TAGS");
 	for (i = 0; i < c->n; i++) {
 		const struct row *r = &c->rows[i];
 
-		printf("%-*s  %-*s  %*s  %*s  %*s", wid, r->id, wcr,
-		       r->created, wen, r->entries, wsz, r->size, wst,
-		       r->stored);
+		printf("%-*s  %-*s  %*s  %*s  %*s", wid, r->id, wcr, r->created,
+		       wen, r->entries, wsz, r->size, wst, r->stored);
 		if (r->tags[0] || r->partial)
 			printf("  %s%s%s", r->tags,
 			       r->partial && r->tags[0] ? " " : "",
@@ -159,8 +165,8 @@ static void print_table(const struct collect *c)
 static int run_list(struct cli_ctx *ctx)
 {
 	const struct list_args *a = ctx->args;
-	struct collect col = { 0 };
-	struct bfs_err err = { "" };
+	struct collect col = {0};
+	struct bfs_err err = {""};
 	struct bfs_catalog *cat = ctx->cat;
 	bool json = a->json;
 	size_t i;
@@ -204,31 +210,27 @@ out_free:
 }
 
 static const struct cli_opt list_opts[] = {
-	CLI_OPT_JSON(struct list_args, json,
-		     "print a JSON array (id, time, time_ns, host, tags, "
-		     "partial, stats) instead of a table"),
-	CLI_OPT_NO_SYNC,
-	CLI_END
-};
+    CLI_OPT_JSON(struct list_args, json,
+		 "print a JSON array (id, time, time_ns, host, tags, "
+		 "partial, stats) instead of a table"),
+    CLI_OPT_NO_SYNC, CLI_END};
 
 const struct bfs_cmd cmd_list = {
-	.name = "list",
-	.run = run_list,
-	.summary = "list the backups in a repository",
-	.synopsis = "backupfs list [-r REPO] [--json] [--no-sync] [OPTIONS]",
-	.description =
+    .name = "list",
+    .run = run_list,
+    .summary = "list the backups in a repository",
+    .synopsis = "backupfs list [-r REPO] [--json] [--no-sync] [OPTIONS]",
+    .description =
 	"List the backups of a repository, oldest first: ID, creation time\n"
 	"(UTC), number of entries, logical size, bytes newly stored by that\n"
 	"backup (compressed) and tags; \"(partial)\" marks backups with\n"
 	"unreadable files.  Answers from the local catalog, which is synced\n"
 	"with the repository first.",
-	.opts = list_opts,
-	.examples =
-	"  backupfs list -r /srv/backups/nocodb\n"
-	"  backupfs list --json | jq -r '.[-1].id'",
-	.exit_codes =
-	"0 ok, 1 error (e.g. no repository there), 2 usage error.",
-	.flags = CLI_OPEN | CLI_SYNC,
-	.max_args = 0,
-	.args_size = sizeof(struct list_args),
+    .opts = list_opts,
+    .examples = "  backupfs list -r /srv/backups/nocodb\n"
+		"  backupfs list --json | jq -r '.[-1].id'",
+    .exit_codes = "0 ok, 1 error (e.g. no repository there), 2 usage error.",
+    .flags = CLI_OPEN | CLI_SYNC,
+    .max_args = 0,
+    .args_size = sizeof(struct list_args),
 };

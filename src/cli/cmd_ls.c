@@ -18,7 +18,7 @@ struct ls_args {
 struct ls {
 	struct bfs_catalog *cat;
 	bool lng, recursive;
-	struct bfs_buf path;      /* relative path being listed (-R) */
+	struct bfs_buf path; /* relative path being listed (-R) */
 	struct bfs_err err;
 };
 
@@ -34,13 +34,27 @@ static void mode_string(char out[11], int type, uint32_t mode)
 	int i;
 
 	switch (type) {
-	case BFS_T_DIR: out[0] = 'd'; break;
-	case BFS_T_SYMLINK: out[0] = 'l'; break;
-	case BFS_T_FIFO: out[0] = 'p'; break;
-	case BFS_T_CHR: out[0] = 'c'; break;
-	case BFS_T_BLK: out[0] = 'b'; break;
-	case BFS_T_SOCK: out[0] = 's'; break;
-	default: out[0] = '-'; break;
+	case BFS_T_DIR:
+		out[0] = 'd';
+		break;
+	case BFS_T_SYMLINK:
+		out[0] = 'l';
+		break;
+	case BFS_T_FIFO:
+		out[0] = 'p';
+		break;
+	case BFS_T_CHR:
+		out[0] = 'c';
+		break;
+	case BFS_T_BLK:
+		out[0] = 'b';
+		break;
+	case BFS_T_SOCK:
+		out[0] = 's';
+		break;
+	default:
+		out[0] = '-';
+		break;
 	}
 	for (i = 0; i < 9; i++)
 		out[i + 1] = mode & (0400u >> i) ? rwx[i] : '-';
@@ -122,7 +136,7 @@ static void print_entry(struct ls *l, const struct widths *w,
 		fmt_owner(group, sizeof(group), ce->e.group, ce->e.gid);
 		fmt_size(l, size, sizeof(size), ce);
 		cli_fmt_time(t, sizeof(t), ce->e.mtime_ns, false);
-		t[16] = '\0';   /* "YYYY-MM-DD HH:MM" */
+		t[16] = '\0'; /* "YYYY-MM-DD HH:MM" */
 		printf("%s %*u %-*s %-*s %*s %s ", mode, w->nlink, ce->nlink,
 		       w->user, user, w->group, group, w->size, size, t);
 	}
@@ -144,8 +158,8 @@ static int cmp_name(const void *a, const void *b)
 
 	if (c)
 		return c;
-	return x->e.path_len < y->e.path_len ? -1 :
-	       x->e.path_len > y->e.path_len;
+	return x->e.path_len < y->e.path_len ? -1
+					     : x->e.path_len > y->e.path_len;
 }
 
 static int path_push(struct bfs_buf *b, const char *name, size_t n)
@@ -197,8 +211,8 @@ out_free:
 static int run_ls(struct cli_ctx *ctx)
 {
 	const struct ls_args *a = ctx->args;
-	struct ls l = { .lng = a->lng, .recursive = a->recursive };
-	struct widths w = { 1, 1, 1, 1 };
+	struct ls l = {.lng = a->lng, .recursive = a->recursive};
+	struct widths w = {1, 1, 1, 1};
 	const struct bfs_backup_info *info = &ctx->info;
 	struct bfs_cat_entry ce;
 	struct bfs_catalog *cat = ctx->cat;
@@ -235,37 +249,35 @@ static int run_ls(struct cli_ctx *ctx)
 }
 
 static const struct cli_opt ls_opts[] = {
-	CLI_FLAG('l', "long", struct ls_args, lng,
-		 "long format: mode, links, owner, group (names as recorded, "
-		 "else numbers), size, mtime (UTC), name, '-> target' for "
-		 "symlinks"),
-	CLI_FLAG('R', "recursive", struct ls_args, recursive,
-		 "the whole subtree, one path per line, relative to PATH"),
-	CLI_OPT_NO_SYNC,
-	CLI_END
-};
+    CLI_FLAG('l', "long", struct ls_args, lng,
+	     "long format: mode, links, owner, group (names as recorded, "
+	     "else numbers), size, mtime (UTC), name, '-> target' for "
+	     "symlinks"),
+    CLI_FLAG('R', "recursive", struct ls_args, recursive,
+	     "the whole subtree, one path per line, relative to PATH"),
+    CLI_OPT_NO_SYNC, CLI_END};
 
 const struct bfs_cmd cmd_ls = {
-	.name = "ls",
-	.run = run_ls,
-	.summary = "list files in a backup",
-	.synopsis = "backupfs ls [-r REPO] [-l] [-R] [OPTIONS] ID[:PATH]",
-	.description =
-	"List the directory PATH (default: the top) of backup ID ('latest' for\n"
-	"the newest), one name per line, sorted by name (bytewise).  A PATH naming a\n"
+    .name = "ls",
+    .run = run_ls,
+    .summary = "list files in a backup",
+    .synopsis = "backupfs ls [-r REPO] [-l] [-R] [OPTIONS] ID[:PATH]",
+    .description =
+	"List the directory PATH (default: the top) of backup ID ('latest' "
+	"for\n"
+	"the newest), one name per line, sorted by name (bytewise).  A PATH "
+	"naming a\n"
 	"file lists that file.  Names are printed as they are stored, bytes\n"
 	"and all.  Answers from the local catalog: no data is read from the\n"
 	"repository.",
-	.opts = ls_opts,
-	.examples =
-	"  backupfs ls latest\n"
-	"  backupfs ls -l 2026-11-20_05-15-00:files/uploads\n"
-	"  backupfs ls -R latest:files | grep invoice",
-	.exit_codes =
-	"0 ok, 1 error (no such backup or path), 2 usage error.",
-	.flags = CLI_OPEN | CLI_SYNC | CLI_REF | CLI_FIND,
-	.min_args = 1,
-	.max_args = 1,
-	.missing = "missing ID[:PATH]",
-	.args_size = sizeof(struct ls_args),
+    .opts = ls_opts,
+    .examples = "  backupfs ls latest\n"
+		"  backupfs ls -l 2026-11-20_05-15-00:files/uploads\n"
+		"  backupfs ls -R latest:files | grep invoice",
+    .exit_codes = "0 ok, 1 error (no such backup or path), 2 usage error.",
+    .flags = CLI_OPEN | CLI_SYNC | CLI_REF | CLI_FIND,
+    .min_args = 1,
+    .max_args = 1,
+    .missing = "missing ID[:PATH]",
+    .args_size = sizeof(struct ls_args),
 };

@@ -26,18 +26,18 @@ struct mount_args {
 	bool debug;
 	bool allow_other;
 	uint64_t cache_size;
-	uint64_t readahead;            /* bytes; UINT64_MAX = default */
-	double sync_interval;          /* seconds; 0 = off */
-	struct bfs_buf fuse_opts;      /* passed to FUSE, NUL-terminated */
-	const char *catalog;           /* from -o catalog= */
+	uint64_t readahead;	  /* bytes; UINT64_MAX = default */
+	double sync_interval;	  /* seconds; 0 = off */
+	struct bfs_buf fuse_opts; /* passed to FUSE, NUL-terminated */
+	const char *catalog;	  /* from -o catalog= */
 };
 
 /* Options only mount(8)/fstab care about: dropped, not passed to FUSE. */
 static bool fstab_only(const char *o)
 {
 	static const char *const names[] = {
-		"defaults", "auto", "noauto", "nofail", "_netdev", "user",
-		"users", "nouser", "owner", "group", "ro", "nodelalloc",
+	    "defaults", "auto",	  "noauto", "nofail", "_netdev", "user",
+	    "users",	"nouser", "owner",  "group",  "ro",	 "nodelalloc",
 	};
 	size_t i;
 
@@ -68,7 +68,8 @@ static int parse_o(struct mount_args *a, char *arg)
 			    a->cache_size < (1u << 20))
 				return cli_usage_error(&cmd_mount,
 						       "bad cache size '%s' "
-						       "(at least 1M)", o + 11);
+						       "(at least 1M)",
+						       o + 11);
 			continue;
 		}
 		if (strncmp(o, "catalog=", 8) == 0) {
@@ -76,7 +77,8 @@ static int parse_o(struct mount_args *a, char *arg)
 			continue;
 		}
 		if (strcmp(o, "rw") == 0)
-			return cli_usage_error(&cmd_mount, "backups are "
+			return cli_usage_error(&cmd_mount,
+					       "backups are "
 					       "read-only: 'rw' is not "
 					       "supported");
 		if (strcmp(o, "allow_other") == 0) {
@@ -106,7 +108,7 @@ static int parse_o(struct mount_args *a, char *arg)
 static char *absolute(const char *p)
 {
 	char cwd[PATH_MAX];
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 
 	if (p[0] == '/')
 		return strdup(p);
@@ -129,15 +131,17 @@ static int check_mountpoint(const char *mp, char **abs)
 	*abs = NULL;
 	if (stat(mp, &st) < 0) {
 		if (errno == ENOTCONN)
-			cli_error("mount", "mountpoint '%s' is a stale FUSE "
+			cli_error("mount",
+				  "mountpoint '%s' is a stale FUSE "
 				  "mount (its daemon died): run 'fusermount3 "
-				  "-u %s' first", mp, mp);
+				  "-u %s' first",
+				  mp, mp);
 		else if (errno == ENOENT)
 			cli_error("mount", "mountpoint '%s' does not exist",
 				  mp);
 		else
-			cli_error("mount", "cannot use mountpoint '%s': %s",
-				  mp, strerror(errno));
+			cli_error("mount", "cannot use mountpoint '%s': %s", mp,
+				  strerror(errno));
 		return EXIT_ERR;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -156,7 +160,7 @@ static int check_mountpoint(const char *mp, char **abs)
 /* ---- daemon readiness pipe ------------------------------------------ */
 
 struct ready {
-	int fd;                 /* write end, -1 once used */
+	int fd; /* write end, -1 once used */
 };
 
 static void ready_cb(void *arg)
@@ -217,25 +221,26 @@ static int parent_wait(int rfd, pid_t child, struct bfs_mount *m)
 		_exit(EXIT_OK);
 	}
 	waitpid(child, &status, 0);
-	cli_error("mount", "%s", n > 1 ? buf + 1
-				 : "the mount daemon died before the mount "
-				   "was ready");
-	bfs_mount_free(m);      /* unmounts */
+	cli_error("mount", "%s",
+		  n > 1 ? buf + 1
+			: "the mount daemon died before the mount "
+			  "was ready");
+	bfs_mount_free(m); /* unmounts */
 	return EXIT_ERR;
 }
 
 static int run_mount(struct cli_ctx *ctx)
 {
 	struct mount_args *a = ctx->args;
-	struct bfs_mount_opts mo = { 0 };
+	struct bfs_mount_opts mo = {0};
 	struct bfs_repo *repo = NULL;
 	struct bfs_catalog *cat = NULL;
 	struct bfs_mount *m = NULL;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	struct cli_common *c = &ctx->c;
-	struct ready ready = { -1 };
+	struct ready ready = {-1};
 	char *mp = NULL, *repo_abs = NULL, *cat_path = NULL;
-	int rc, ret = EXIT_ERR, pfd[2] = { -1, -1 };
+	int rc, ret = EXIT_ERR, pfd[2] = {-1, -1};
 	pid_t pid;
 
 	if (check_mountpoint(ctx->argv[0], &mp))
@@ -271,7 +276,8 @@ static int run_mount(struct cli_ctx *ctx)
 	mo.catalog_path = cat_path;
 	mo.repo_id = repo->id;
 	mo.fsname = c->repo;
-	mo.fuse_opts = a->fuse_opts.len ? (const char *)a->fuse_opts.data : NULL;
+	mo.fuse_opts =
+	    a->fuse_opts.len ? (const char *)a->fuse_opts.data : NULL;
 	mo.allow_other = a->allow_other;
 	mo.debug = a->debug;
 	mo.cache_size = a->cache_size;
@@ -317,7 +323,7 @@ static int run_mount(struct cli_ctx *ctx)
 		ready.fd = -1;
 		ret = parent_wait(pfd[0], pid, m);
 		pfd[0] = -1;
-		m = NULL;           /* freed (and unmounted) by parent_wait */
+		m = NULL; /* freed (and unmounted) by parent_wait */
 		goto out;
 	}
 
@@ -344,7 +350,7 @@ static int run_mount(struct cli_ctx *ctx)
 		report_failure(&ready, "the mount ended before it was ready");
 		ret = EXIT_OK;
 	}
-	pfd[1] = -1;            /* closed by ready_cb / report_failure */
+	pfd[1] = -1; /* closed by ready_cb / report_failure */
 out:
 	if (pfd[0] >= 0)
 		close(pfd[0]);
@@ -386,7 +392,7 @@ static int mount_cb(struct cli_ctx *ctx, const struct cli_opt *o,
 
 	switch (o->id) {
 	case CB_O:
-		return parse_o(a, (char *)arg);     /* our own argv */
+		return parse_o(a, (char *)arg); /* our own argv */
 	case CB_DEBUG:
 		a->debug = a->foreground = true;
 		return 0;
@@ -412,63 +418,63 @@ static int check_mount(struct cli_ctx *ctx)
 }
 
 static const struct cli_opt mount_opts[] = {
-	CLI_GROUP("Options:"),
-	CLI_FLAG('f', "foreground", struct mount_args, foreground,
-		 "stay in the foreground, log to stderr (for systemd); "
-		 "SIGTERM/SIGINT unmount"),
-	CLI_CALLBACK('o', "options", "OPT[,OPT]...", mount_cb, CB_O,
-		     "mount options: allow_other (others may read; the "
-		     "recorded modes and owners are then enforced: "
-		     "default_permissions), cache_size=SIZE, catalog=FILE, and "
-		     "FUSE options (e.g. nosuid, nodev, noexec); mount(8) "
-		     "options like noauto, nofail, _netdev, x-* are ignored.  "
-		     "Always read-only."),
-	CLI_SIZE(0, "cache-size", "SIZE", struct mount_args, cache_size,
-		 1 << 20, "bad cache size '%s' (at least 1M)",
-		 "decompressed chunk cache (default 256M)"),
-	CLI_SIZE(0, "readahead", "SIZE", struct mount_args, readahead, 0,
-		 "bad readahead size '%s'",
-		 "how far ahead of a sequential reader chunks are fetched "
-		 "(default 32M, at most a quarter of the cache; 0 = off)"),
-	CLI_CALLBACK(0, "sync-interval", "S", mount_cb, CB_SYNC_INTERVAL,
-		     "check the repository for new or deleted backups every S "
-		     "seconds (default 2, 0 = never)"),
-	CLI_CALLBACK('d', "debug", NULL, mount_cb, CB_DEBUG,
-		     "FUSE debug output (implies -f)"),
-	CLI_END
-};
+    CLI_GROUP("Options:"),
+    CLI_FLAG('f', "foreground", struct mount_args, foreground,
+	     "stay in the foreground, log to stderr (for systemd); "
+	     "SIGTERM/SIGINT unmount"),
+    CLI_CALLBACK('o', "options", "OPT[,OPT]...", mount_cb, CB_O,
+		 "mount options: allow_other (others may read; the "
+		 "recorded modes and owners are then enforced: "
+		 "default_permissions), cache_size=SIZE, catalog=FILE, and "
+		 "FUSE options (e.g. nosuid, nodev, noexec); mount(8) "
+		 "options like noauto, nofail, _netdev, x-* are ignored.  "
+		 "Always read-only."),
+    CLI_SIZE(0, "cache-size", "SIZE", struct mount_args, cache_size, 1 << 20,
+	     "bad cache size '%s' (at least 1M)",
+	     "decompressed chunk cache (default 256M)"),
+    CLI_SIZE(0, "readahead", "SIZE", struct mount_args, readahead, 0,
+	     "bad readahead size '%s'",
+	     "how far ahead of a sequential reader chunks are fetched "
+	     "(default 32M, at most a quarter of the cache; 0 = off)"),
+    CLI_CALLBACK(0, "sync-interval", "S", mount_cb, CB_SYNC_INTERVAL,
+		 "check the repository for new or deleted backups every S "
+		 "seconds (default 2, 0 = never)"),
+    CLI_CALLBACK('d', "debug", NULL, mount_cb, CB_DEBUG,
+		 "FUSE debug output (implies -f)"),
+    CLI_END};
 
 const struct bfs_cmd cmd_mount = {
-	.name = "mount",
-	.run = run_mount,
-	.summary = "browse the backups as a read-only directory tree (FUSE)",
-	.synopsis =
-	"backupfs mount [-r REPO] MOUNTPOINT [-f] [-o OPT[,OPT]...]\n"
-	"                      [--cache-size SIZE]",
-	.description =
+    .name = "mount",
+    .run = run_mount,
+    .summary = "browse the backups as a read-only directory tree (FUSE)",
+    .synopsis = "backupfs mount [-r REPO] MOUNTPOINT [-f] [-o OPT[,OPT]...]\n"
+		"                      [--cache-size SIZE]",
+    .description =
 	"Mount the repository's backups read-only at MOUNTPOINT:\n"
 	"  MOUNTPOINT/<backup id>/...   each backup's tree as written\n"
 	"  MOUNTPOINT/latest            symlink to the newest backup\n"
-	"Nothing is downloaded until it is read, and then only the chunks that\n"
-	"cover the bytes read.  New backups appear within seconds; deleted ones\n"
+	"Nothing is downloaded until it is read, and then only the chunks "
+	"that\n"
+	"cover the bytes read.  New backups appear within seconds; deleted "
+	"ones\n"
 	"disappear.  Runs in the background and returns once the mount works\n"
 	"(errors go to syslog then); unmount with 'fusermount3 -u MOUNTPOINT'.",
-	.opts = mount_opts,
-	.examples =
+    .opts = mount_opts,
+    .examples =
 	"  backupfs mount -r /srv/backups/nocodb /mnt/backups\n"
 	"  psql restored < /mnt/backups/latest/database.sql\n"
 	"  fusermount3 -u /mnt/backups\n"
 	"  # /etc/fstab (see mount.backupfs(8), backupfs-mount@.service):\n"
-	"  /srv/backups/nocodb /mnt/backups backupfs noauto,nofail,allow_other 0 0",
-	.exit_codes =
-	"0 mounted (or unmounted cleanly with -f), 1 error (e.g.\n"
-	"no repository, mountpoint missing), 2 usage.",
-	.flags = CLI_REPO,      /* run_mount opens: paths made absolute first */
-	.min_args = 1,
-	.max_args = 1,
-	.missing = "missing MOUNTPOINT",
-	.args_size = sizeof(struct mount_args),
-	.args_init = mount_args_init,
-	.args_free = mount_args_free,
-	.check = check_mount,
+	"  /srv/backups/nocodb /mnt/backups backupfs noauto,nofail,allow_other "
+	"0 0",
+    .exit_codes = "0 mounted (or unmounted cleanly with -f), 1 error (e.g.\n"
+		  "no repository, mountpoint missing), 2 usage.",
+    .flags = CLI_REPO, /* run_mount opens: paths made absolute first */
+    .min_args = 1,
+    .max_args = 1,
+    .missing = "missing MOUNTPOINT",
+    .args_size = sizeof(struct mount_args),
+    .args_init = mount_args_init,
+    .args_free = mount_args_free,
+    .check = check_mount,
 };

@@ -82,13 +82,13 @@ static int check_restore(struct cli_ctx *ctx)
 static int run_restore(struct cli_ctx *ctx)
 {
 	const struct restore_args *a = ctx->args;
-	struct bfs_restore_opts ro = { .force = a->force };
-	struct bfs_restore_stats st = { 0 };
-	struct bfs_err err = { "" };
+	struct bfs_restore_opts ro = {.force = a->force};
+	struct bfs_restore_stats st = {0};
+	struct bfs_err err = {""};
 	const struct bfs_backup_info *info = &ctx->info;
 	struct bfs_catalog *cat = ctx->cat;
 	struct bfs_repo *repo = ctx->repo;
-	struct ui u = { 0 };
+	struct ui u = {0};
 	const char *target = a->target, *path = ctx->path;
 	bool owners = geteuid() == 0 && !a->no_owners;
 	char bytes[32];
@@ -127,7 +127,8 @@ static int run_restore(struct cli_ctx *ctx)
 	if (!ctx->c.quiet && (rc == EXIT_OK || st.entries)) {
 		bfs_fmt_bytes(bytes, sizeof(bytes), st.bytes);
 		fprintf(stderr,
-			"restored %llu entries (%llu files, %s) of backup %s to %s in %.1f s",
+			"restored %llu entries (%llu files, %s) of backup %s "
+			"to %s in %.1f s",
 			(unsigned long long)st.entries,
 			(unsigned long long)st.files, bytes, info->name, target,
 			(double)st.duration_ns / 1e9);
@@ -143,23 +144,21 @@ static int run_restore(struct cli_ctx *ctx)
 }
 
 static const struct cli_opt restore_opts[] = {
-	CLI_STRING('t', "target", "DIR", struct restore_args, target,
-		   "where to restore (required)"),
-	CLI_FLAG('f', "force", struct restore_args, force,
-		 "replace existing files (and empty directories where a "
-		 "non-directory goes)"),
-	CLI_FLAG(0, "no-owners", struct restore_args, no_owners,
-		 "as root: do not restore owners"),
-	CLI_OPT_NO_SYNC,
-	CLI_END
-};
+    CLI_STRING('t', "target", "DIR", struct restore_args, target,
+	       "where to restore (required)"),
+    CLI_FLAG('f', "force", struct restore_args, force,
+	     "replace existing files (and empty directories where a "
+	     "non-directory goes)"),
+    CLI_FLAG(0, "no-owners", struct restore_args, no_owners,
+	     "as root: do not restore owners"),
+    CLI_OPT_NO_SYNC, CLI_END};
 
 const struct bfs_cmd cmd_restore = {
-	.name = "restore",
-	.run = run_restore,
-	.summary = "restore a backup, or part of it, to a directory",
-	.synopsis = "backupfs restore [-r REPO] [OPTIONS] ID[:PATH] --target DIR",
-	.description =
+    .name = "restore",
+    .run = run_restore,
+    .summary = "restore a backup, or part of it, to a directory",
+    .synopsis = "backupfs restore [-r REPO] [OPTIONS] ID[:PATH] --target DIR",
+    .description =
 	"Recreate PATH of backup ID ('latest' for the newest) as DIR/PATH,\n"
 	"like extracting a tar archive in DIR; without PATH the whole backup\n"
 	"is restored into DIR (DIR's own mode and times are left alone).\n"
@@ -176,19 +175,19 @@ const struct bfs_cmd cmd_restore = {
 	"Existing files are never overwritten without --force: the restore\n"
 	"checks every target first and stops before writing anything if one\n"
 	"exists.  Existing directories are merged into.",
-	.opts = restore_opts,
-	.examples =
+    .opts = restore_opts,
+    .examples =
 	"  backupfs restore latest --target /srv/restore\n"
 	"  backupfs restore 2026-11-20_05-15-00:files/uploads --target /tmp/r\n"
 	"      (creates /tmp/r/files/uploads)",
-	.exit_codes =
+    .exit_codes =
 	"0 ok, 1 error (an existing file without --force, a file\n"
 	"whose data cannot be read: the others are still restored), 2 usage\n"
 	"error.",
-	.flags = CLI_OPEN | CLI_SYNC | CLI_REF | CLI_FIND,
-	.min_args = 1,
-	.max_args = 1,
-	.missing = "missing ID[:PATH]",
-	.args_size = sizeof(struct restore_args),
-	.check = check_restore,
+    .flags = CLI_OPEN | CLI_SYNC | CLI_REF | CLI_FIND,
+    .min_args = 1,
+    .max_args = 1,
+    .missing = "missing ID[:PATH]",
+    .args_size = sizeof(struct restore_args),
+    .check = check_restore,
 };

@@ -30,7 +30,8 @@ static void print_sources(const cJSON *hdr)
 	if (!cJSON_IsArray(srcs) || cJSON_GetArraySize(srcs) == 0)
 		return;
 	printf("sources:\n");
-	cJSON_ArrayForEach(s, srcs) {
+	cJSON_ArrayForEach(s, srcs)
+	{
 		const char *kind = jstr(s, "kind");
 		const char *dest = jstr(s, "dest");
 		const char *spec = jstr(s, "spec");
@@ -49,7 +50,8 @@ static void print_tags(const char *tags_json)
 	bool first = true;
 
 	printf("%-10s ", "tags");
-	cJSON_ArrayForEach(t, arr) {
+	cJSON_ArrayForEach(t, arr)
+	{
 		if (!cJSON_IsString(t))
 			continue;
 		printf("%s%s", first ? "" : ", ", t->valuestring);
@@ -89,7 +91,7 @@ static void add_unreadable(void *arg, const char *path, const char *why)
 static int show_json(struct bfs_catalog *cat, const struct bfs_backup_info *b)
 {
 	const char *h = b->header_json;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	cJSON *arr = NULL;
 	char *text = NULL;
 	size_t n, i;
@@ -139,7 +141,7 @@ out_free:
 static int show_text(struct bfs_catalog *cat, const struct bfs_backup_info *b)
 {
 	const struct bfs_backup_stats *s = &b->stats;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	cJSON *hdr = NULL;
 	char t[32];
 	long n;
@@ -196,33 +198,29 @@ static int run_show(struct cli_ctx *ctx)
 }
 
 static const struct cli_opt show_opts[] = {
-	CLI_OPT_JSON(struct show_args, json,
-		     "print the manifest's header (JSON object), with "
-		     "\"unreadable\": [{\"path\", \"error\"}] added for a "
-		     "partial backup"),
-	CLI_OPT_NO_SYNC,
-	CLI_END
-};
+    CLI_OPT_JSON(struct show_args, json,
+		 "print the manifest's header (JSON object), with "
+		 "\"unreadable\": [{\"path\", \"error\"}] added for a "
+		 "partial backup"),
+    CLI_OPT_NO_SYNC, CLI_END};
 
 const struct bfs_cmd cmd_show = {
-	.name = "show",
-	.run = run_show,
-	.summary = "show one backup: sources, stats, unreadable files",
-	.synopsis = "backupfs show [-r REPO] [--json] [--no-sync] [OPTIONS] ID",
-	.description =
+    .name = "show",
+    .run = run_show,
+    .summary = "show one backup: sources, stats, unreadable files",
+    .synopsis = "backupfs show [-r REPO] [--json] [--no-sync] [OPTIONS] ID",
+    .description =
 	"Show one backup: id, creation time, host, tags, whether it is\n"
 	"partial, its sources, its statistics and the entries that could not\n"
 	"be read when it was taken.  ID may be 'latest'.  Answers from the\n"
 	"local catalog (synced with the repository first).",
-	.opts = show_opts,
-	.examples =
-	"  backupfs show -r /srv/backups/nocodb latest\n"
-	"  backupfs show 2026-11-20_05-15-00 --json | jq .stats",
-	.exit_codes =
-	"0 ok, 1 error (e.g. no such backup), 2 usage error.",
-	.flags = CLI_OPEN | CLI_SYNC | CLI_ID | CLI_FIND,
-	.min_args = 1,
-	.max_args = 1,
-	.missing = "missing backup ID",
-	.args_size = sizeof(struct show_args),
+    .opts = show_opts,
+    .examples = "  backupfs show -r /srv/backups/nocodb latest\n"
+		"  backupfs show 2026-11-20_05-15-00 --json | jq .stats",
+    .exit_codes = "0 ok, 1 error (e.g. no such backup), 2 usage error.",
+    .flags = CLI_OPEN | CLI_SYNC | CLI_ID | CLI_FIND,
+    .min_args = 1,
+    .max_args = 1,
+    .missing = "missing backup ID",
+    .args_size = sizeof(struct show_args),
 };

@@ -31,8 +31,10 @@ int cli_common_finish(struct cli_common *c)
 		level = LOG_DEBUG;
 	bfs_log_setup(false, level);
 	if (c->bad_cache_size) {
-		cli_error(cmd_name(c), "invalid --cache-dir-size '%s' (a size "
-			  "like 512M or 4G, at least 1M)", c->bad_cache_size);
+		cli_error(cmd_name(c),
+			  "invalid --cache-dir-size '%s' (a size "
+			  "like 512M or 4G, at least 1M)",
+			  c->bad_cache_size);
 		return -EINVAL;
 	}
 	if (!c->repo || !c->repo[0])
@@ -50,7 +52,7 @@ int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 	     struct bfs_catalog **cat)
 {
 	struct bfs_sync_stats ss;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	char *path = NULL;
 	int rc;
 
@@ -76,8 +78,9 @@ int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 	}
 	rc = bfs_mkdir_parents(path, 0700);
 	if (rc < 0) {
-		cli_error(cmd_name(c), "cannot create the directory of '%s': %s",
-			  path, strerror(-rc));
+		cli_error(cmd_name(c),
+			  "cannot create the directory of '%s': %s", path,
+			  strerror(-rc));
 		goto out_fail;
 	}
 	rc = bfs_catalog_open(path, (*repo)->id, false, cat, &err);
@@ -211,7 +214,7 @@ void cli_fmt_time(char *out, size_t n, int64_t ns, bool rfc3339)
 int cli_find_backup(struct cli_common *c, struct bfs_catalog *cat,
 		    const char *id, struct bfs_backup_info *out)
 {
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -306,7 +309,7 @@ long cli_unreadable(struct bfs_catalog *cat, int64_t root,
 		    void (*cb)(void *arg, const char *path, const char *why),
 		    void *arg, struct bfs_err *err)
 {
-	struct unreadable u = { cb, arg, 0 };
+	struct unreadable u = {cb, arg, 0};
 	int rc;
 
 	rc = bfs_tree_walk(cat, root, unreadable_cb, &u, err);

@@ -8,8 +8,8 @@
 
 #include "cli.h"
 
-#define HELP_WIDTH 79   /* wrap help text before this column */
-#define HELP_MAXCOL 32  /* explanations start at most here */
+#define HELP_WIDTH 79  /* wrap help text before this column */
+#define HELP_MAXCOL 32 /* explanations start at most here */
 
 /* "-r, --repo REPO", "    --json", "-o OPT" into buf; returns its length. */
 static int opt_label(const struct cli_opt *o, char *buf, size_t n)
@@ -28,7 +28,7 @@ static int opt_label(const struct cli_opt *o, char *buf, size_t n)
  * tables, at most HELP_MAXCOL. */
 static int help_column(const struct bfs_cmd *cmd)
 {
-	const struct cli_opt *tabs[2] = { cmd->opts, cli_common_opts };
+	const struct cli_opt *tabs[2] = {cmd->opts, cli_common_opts};
 	const struct cli_opt *o;
 	char buf[128];
 	int col = 0, k, len;

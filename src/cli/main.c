@@ -16,20 +16,22 @@
 #include "src/log.h"
 
 static const struct bfs_cmd *const commands[] = {
-	&cmd_init, &cmd_backup, &cmd_list, &cmd_show, &cmd_ls, &cmd_cat,
-	&cmd_restore, &cmd_mount, &cmd_copy, &cmd_catalog,
+    &cmd_init, &cmd_backup,  &cmd_list,	 &cmd_show, &cmd_ls,
+    &cmd_cat,  &cmd_restore, &cmd_mount, &cmd_copy, &cmd_catalog,
 };
 
 static const char overview[] =
-	"Backups you can walk: deduplicated, compressed backups of\n"
-	"databases and files, browsable as a mounted directory.";
+    "Backups you can walk: deduplicated, compressed backups of\n"
+    "databases and files, browsable as a mounted directory.";
 
 static void print_overview(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: backupfs COMMAND [OPTIONS] [ARGS]\n\n%s\n\n"
-		   "Commands:\n", overview);
+	fprintf(f,
+		"usage: backupfs COMMAND [OPTIONS] [ARGS]\n\n%s\n\n"
+		"Commands:\n",
+		overview);
 	for (i = 0; i < BFS_ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-9s %s\n", commands[i]->name,
 			commands[i]->summary);
@@ -85,7 +87,8 @@ int main(int argc, char **argv)
 		} else if (argc > 2) {
 			cmd = find_cmd(argv[2]);
 			if (!cmd) {
-				fprintf(stderr, "backupfs: unknown command '%s'\n",
+				fprintf(stderr,
+					"backupfs: unknown command '%s'\n",
 					argv[2]);
 				return EXIT_USAGE;
 			}

@@ -30,44 +30,52 @@ static int cache_dir_size_cb(struct cli_ctx *ctx, const struct cli_opt *o,
 	return 0;
 }
 
-#define COMMON_STRING(s, l, a, f, h)                                      \
-	{ .kind = CLI_K_STRING, .shrt = (s), .name = (l), .arg = (a),     \
-	  .help = (h), .common = true,                                    \
-	  .off = CLI_OFF_(struct cli_common, f, const char *) }
-#define COMMON_SET(l, f, v, h)                                            \
-	{ .kind = CLI_K_SET, .name = (l), .help = (h), .common = true,    \
-	  .off = CLI_OFF_(struct cli_common, f, int), .min = (v) }
+#define COMMON_STRING(s, l, a, f, h)                                           \
+	{                                                                      \
+		.kind = CLI_K_STRING, .shrt = (s), .name = (l), .arg = (a),    \
+		.help = (h), .common = true,                                   \
+		.off = CLI_OFF_(struct cli_common, f, const char *)            \
+	}
+#define COMMON_SET(l, f, v, h)                                                 \
+	{                                                                      \
+		.kind = CLI_K_SET, .name = (l), .help = (h), .common = true,   \
+		.off = CLI_OFF_(struct cli_common, f, int), .min = (v)         \
+	}
 
 const struct cli_opt cli_common_opts[] = {
-	COMMON_STRING('r', "repo", "REPO", repo,
-		      "repository: a local path or s3://bucket/prefix "
-		      "(default: $BACKUPFS_REPO)"),
-	COMMON_STRING(0, "catalog", "FILE", catalog,
-		      "catalog database (default: "
-		      "$XDG_CACHE_HOME/backupfs/<repository id>.db)"),
-	COMMON_STRING(0, "s3-endpoint", "URL", sopts.s3_endpoint,
-		      "S3 endpoint (default: $AWS_ENDPOINT_URL)"),
-	COMMON_SET("s3-path-style", sopts.s3_path_style, 1,
-		   "path-style S3 addressing (default with an endpoint)"),
-	COMMON_SET("s3-virtual-host", sopts.s3_path_style, 0,
-		   "virtual-host S3 addressing"),
-	COMMON_STRING(0, "s3-region", "REGION", sopts.s3_region,
-		      "S3 region (default: $AWS_REGION, us-east-1)"),
-	COMMON_STRING(0, "cache-dir", "DIR", sopts.cache_dir,
-		      "keep fetched pack ranges in DIR (for S3), so a second "
-		      "read does not go to the network"),
-	CLI_CALLBACK(0, "cache-dir-size", "SIZE", cache_dir_size_cb, 0,
-		     "bound of --cache-dir (default 1G)"),
-	{ .kind = CLI_K_COUNT, .shrt = 'v', .name = "verbose", .common = true,
-	  .help = "more log output (repeat for debug)",
-	  .off = CLI_OFF_(struct cli_common, verbose, int) },
-	{ .kind = CLI_K_FLAG, .shrt = 'q', .name = "quiet", .common = true,
-	  .help = "errors only",
-	  .off = CLI_OFF_(struct cli_common, quiet, bool) },
-	{ .kind = CLI_K_HELP, .shrt = 'h', .name = "help",
-	  .help = "this help" },
-	CLI_END
-};
+    COMMON_STRING('r', "repo", "REPO", repo,
+		  "repository: a local path or s3://bucket/prefix "
+		  "(default: $BACKUPFS_REPO)"),
+    COMMON_STRING(0, "catalog", "FILE", catalog,
+		  "catalog database (default: "
+		  "$XDG_CACHE_HOME/backupfs/<repository id>.db)"),
+    COMMON_STRING(0, "s3-endpoint", "URL", sopts.s3_endpoint,
+		  "S3 endpoint (default: $AWS_ENDPOINT_URL)"),
+    COMMON_SET("s3-path-style", sopts.s3_path_style, 1,
+	       "path-style S3 addressing (default with an endpoint)"),
+    COMMON_SET("s3-virtual-host", sopts.s3_path_style, 0,
+	       "virtual-host S3 addressing"),
+    COMMON_STRING(0, "s3-region", "REGION", sopts.s3_region,
+		  "S3 region (default: $AWS_REGION, us-east-1)"),
+    COMMON_STRING(0, "cache-dir", "DIR", sopts.cache_dir,
+		  "keep fetched pack ranges in DIR (for S3), so a second "
+		  "read does not go to the network"),
+    CLI_CALLBACK(0, "cache-dir-size", "SIZE", cache_dir_size_cb, 0,
+		 "bound of --cache-dir (default 1G)"),
+    {.kind = CLI_K_COUNT,
+     .shrt = 'v',
+     .name = "verbose",
+     .common = true,
+     .help = "more log output (repeat for debug)",
+     .off = CLI_OFF_(struct cli_common, verbose, int)},
+    {.kind = CLI_K_FLAG,
+     .shrt = 'q',
+     .name = "quiet",
+     .common = true,
+     .help = "errors only",
+     .off = CLI_OFF_(struct cli_common, quiet, bool)},
+    {.kind = CLI_K_HELP, .shrt = 'h', .name = "help", .help = "this help"},
+    CLI_END};
 
 int cli_strv_add(struct cli_strv *s, const char *p)
 {
@@ -89,7 +97,7 @@ int cli_strv_add(struct cli_strv *s, const char *p)
 struct table {
 	const struct cli_opt **opts;
 	size_t n;
-	struct option *longopts;    /* for getopt_long, NULL-terminated */
+	struct option *longopts; /* for getopt_long, NULL-terminated */
 	char *shortopts;
 };
 
@@ -102,7 +110,7 @@ static void table_free(struct table *t)
 
 static int table_build(const struct bfs_cmd *cmd, struct table *t)
 {
-	const struct cli_opt *tabs[2] = { cmd->opts, cli_common_opts };
+	const struct cli_opt *tabs[2] = {cmd->opts, cli_common_opts};
 	const struct cli_opt *o;
 	size_t cap = 0, i, k, ns = 1;
 
@@ -135,8 +143,8 @@ static int table_build(const struct bfs_cmd *cmd, struct table *t)
 
 				lo->name = o->name;
 				lo->has_arg = has_arg;
-				lo->val = o->shrt ? o->shrt
-						  : LONG_BASE + (int)i;
+				lo->val =
+				    o->shrt ? o->shrt : LONG_BASE + (int)i;
 			}
 		}
 	}
@@ -169,7 +177,7 @@ static const struct cli_opt *table_find(const struct table *t, int val)
 static int bad_option(const struct bfs_cmd *cmd, int opt, char **argv)
 {
 	const char *arg = optind > 0 ? argv[optind - 1] : "?";
-	char shortopt[3] = { '-', (char)optopt, '\0' };
+	char shortopt[3] = {'-', (char)optopt, '\0'};
 
 	/* a short option inside a group ("-lx") is not argv[optind-1] */
 	if (optopt > 0 && optopt < 0x100 && strncmp(arg, "--", 2) != 0 &&
@@ -181,8 +189,7 @@ static int bad_option(const struct bfs_cmd *cmd, int opt, char **argv)
 	return cli_usage_error(cmd, "unknown option '%s'", arg);
 }
 
-static int parse_uint(const char *s, long long lo, long long hi,
-		      unsigned *out)
+static int parse_uint(const char *s, long long lo, long long hi, unsigned *out)
 {
 	long long v;
 	char *end;
@@ -197,8 +204,7 @@ static int parse_uint(const char *s, long long lo, long long hi,
 
 /* Store one option's value.  Returns 0, CLI_DONE (--help printed) or an
  * exit code after printing. */
-static int apply(struct cli_ctx *ctx, const struct cli_opt *o,
-		 const char *arg)
+static int apply(struct cli_ctx *ctx, const struct cli_opt *o, const char *arg)
 {
 	char *base = o->common ? (char *)&ctx->c : (char *)ctx->args;
 	void *p = base + o->off;
@@ -224,8 +230,7 @@ static int apply(struct cli_ctx *ctx, const struct cli_opt *o,
 		}
 		return 0;
 	case CLI_K_SIZE:
-		if (bfs_parse_size(arg, &size) < 0 ||
-		    size < (uint64_t)o->min)
+		if (bfs_parse_size(arg, &size) < 0 || size < (uint64_t)o->min)
 			return cli_usage_error(ctx->cmd, o->bad, arg);
 		*(uint64_t *)p = size;
 		return 0;
@@ -254,9 +259,9 @@ static int parse(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_ERR;
 	}
 	opterr = 0;
-	optind = 0;     /* glibc: start over (tests parse more than once) */
-	while ((opt = getopt_long(argc, argv, t.shortopts, t.longopts,
-				  NULL)) != -1) {
+	optind = 0; /* glibc: start over (tests parse more than once) */
+	while ((opt = getopt_long(argc, argv, t.shortopts, t.longopts, NULL)) !=
+	       -1) {
 		const struct cli_opt *o = NULL;
 
 		if (opt != '?' && opt != ':')
@@ -303,12 +308,13 @@ static int check_args(struct cli_ctx *ctx)
 	if (cmd->flags & CLI_REF) {
 		if (cli_split_ref(ctx->argv[0], &ctx->id, &ctx->path) < 0 ||
 		    !ref_id_valid(ctx->id))
-			return cli_usage_error(cmd,
-					       "invalid backup reference '%s'",
-					       ctx->argv[0]);
+			return cli_usage_error(
+			    cmd, "invalid backup reference '%s'", ctx->argv[0]);
 		if ((cmd->flags & CLI_REF_PATH) && !ctx->path[0])
-			return cli_usage_error(cmd, "missing the PATH in '%s' "
-					       "(ID:PATH)", ctx->argv[0]);
+			return cli_usage_error(cmd,
+					       "missing the PATH in '%s' "
+					       "(ID:PATH)",
+					       ctx->argv[0]);
 	} else if (cmd->flags & CLI_ID) {
 		if (!ref_id_valid(ctx->argv[0]))
 			return cli_usage_error(cmd, "invalid backup id '%s'",

@@ -25,8 +25,7 @@ static void run(const uint8_t *data, size_t size)
 
 		/* the parser promised these bounds */
 		if (e[i].offset < BFS_PACK_HEADER || e[i].clen == 0 ||
-		    e[i].offset + e[i].clen > size ||
-		    e[i].len > (16u << 20))
+		    e[i].offset + e[i].clen > size || e[i].len > (16u << 20))
 			abort();
 		p = malloc(e[i].len + 1);
 		if (!p)

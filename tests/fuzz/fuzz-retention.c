@@ -16,10 +16,20 @@
 #include "src/util.h"
 
 static const char *const opts[] = {
-	"keep-last", "keep-hourly", "keep-daily", "keep-weekly",
-	"keep-monthly", "keep-yearly", "keep-within", "keep-within-hourly",
-	"keep-within-daily", "keep-within-weekly", "keep-within-monthly",
-	"keep-within-yearly", "keep-tag", "unsafe-allow-remove-all",
+    "keep-last",
+    "keep-hourly",
+    "keep-daily",
+    "keep-weekly",
+    "keep-monthly",
+    "keep-yearly",
+    "keep-within",
+    "keep-within-hourly",
+    "keep-within-daily",
+    "keep-within-weekly",
+    "keep-within-monthly",
+    "keep-within-yearly",
+    "keep-tag",
+    "unsafe-allow-remove-all",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct bfs_err err;
 	struct bfs_ret_duration d;
 	char *s = malloc(size + 1), *line, *save = NULL;
-	const char *tags[1] = { "a" };
+	const char *tags[1] = {"a"};
 	size_t n = 0;
 	int64_t ns;
 
@@ -49,17 +59,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char buf[BFS_TIME_STRLEN];
 
 			(void)bfs_time_format(ns, n & 1, buf, sizeof(buf));
-			items[n] = (struct bfs_ret_item){ "x", ns, tags,
-							  n & 1 };
+			items[n] = (struct bfs_ret_item){"x", ns, tags, n & 1};
 			n++;
 		}
 		if (line[0] >= 'a' && line[0] < 'a' + 14)
 			(void)bfs_ret_policy_parse_option(
-				&p, opts[line[0] - 'a'],
-				line[1] ? line + 1 : NULL, &err);
+			    &p, opts[line[0] - 'a'], line[1] ? line + 1 : NULL,
+			    &err);
 	}
-	if (bfs_ret_apply(&p, items, n, (int64_t)2000000000 * 1000000000,
-			  &r, &err) == 0)
+	if (bfs_ret_apply(&p, items, n, (int64_t)2000000000 * 1000000000, &r,
+			  &err) == 0)
 		bfs_ret_result_free(r);
 	bfs_ret_policy_fini(&p);
 	free(s);

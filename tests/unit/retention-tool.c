@@ -41,7 +41,7 @@ static int read_backups(FILE *f, struct backup **out, size_t *nout)
 	while (fgets(line, sizeof(line), f)) {
 		char id[256], tags[2048] = "";
 		long long t;
-		struct bfs_ret_taglist tl = { 0 };
+		struct bfs_ret_taglist tl = {0};
 		int k;
 
 		lineno++;
@@ -49,8 +49,10 @@ static int read_backups(FILE *f, struct backup **out, size_t *nout)
 			continue;
 		k = sscanf(line, "%255s %lld %2047s", id, &t, tags);
 		if (k < 2) {
-			fprintf(stderr, "retention-tool: line %zu: expected "
-				"\"ID TIME_NS [TAG,TAG]\"\n", lineno);
+			fprintf(stderr,
+				"retention-tool: line %zu: expected "
+				"\"ID TIME_NS [TAG,TAG]\"\n",
+				lineno);
 			return -EINVAL;
 		}
 		grown = realloc(v, (n + 1) * sizeof(*v));
@@ -96,7 +98,7 @@ int main(int argc, char **argv)
 {
 	struct bfs_ret_policy p;
 	struct bfs_ret_result *res = NULL;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	struct backup *bk = NULL;
 	struct bfs_ret_item *items = NULL;
 	size_t n = 0;
@@ -118,8 +120,10 @@ int main(int argc, char **argv)
 			snprintf(name, sizeof(name), "%s", argv[i]);
 			if (strcmp(name, "--unsafe-allow-remove-all") != 0) {
 				if (i + 1 >= argc) {
-					fprintf(stderr, "retention-tool: %s "
-						"needs a value\n", name);
+					fprintf(stderr,
+						"retention-tool: %s "
+						"needs a value\n",
+						name);
 					goto out;
 				}
 				val = argv[++i];
@@ -184,7 +188,7 @@ int main(int argc, char **argv)
 out:
 	bfs_ret_result_free(res);
 	for (size_t i = 0; i < n; i++) {
-		struct bfs_ret_taglist tl = { bk[i].tags, bk[i].ntags };
+		struct bfs_ret_taglist tl = {bk[i].tags, bk[i].ntags};
 
 		bfs_ret_taglist_fini(&tl);
 		free(bk[i].id);

@@ -16,8 +16,8 @@
 
 static int tap_n, tap_failed;
 
-__attribute__((format(printf, 2, 3), unused))
-static int ok(int cond, const char *fmt, ...)
+__attribute__((format(printf, 2, 3), unused)) static int
+ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -35,8 +35,8 @@ static int ok(int cond, const char *fmt, ...)
 
 /* Count n tests as skipped ("ok N # SKIP why"), e.g. for a feature the
  * build does not have. */
-__attribute__((format(printf, 2, 3), unused))
-static void skip(int n, const char *fmt, ...)
+__attribute__((format(printf, 2, 3), unused)) static void
+skip(int n, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -52,26 +52,26 @@ static void skip(int n, const char *fmt, ...)
 }
 
 /* ok() with a diagnostic line when a != b. */
-#define is_int(a, b, ...)                                                   \
-	do {                                                                \
-		long long tap_a_ = (long long)(a), tap_b_ = (long long)(b); \
-		if (!ok(tap_a_ == tap_b_, __VA_ARGS__))                     \
-			printf("#   got %lld, expected %lld\n", tap_a_,      \
-			       tap_b_);                                     \
+#define is_int(a, b, ...)                                                      \
+	do {                                                                   \
+		long long tap_a_ = (long long)(a), tap_b_ = (long long)(b);    \
+		if (!ok(tap_a_ == tap_b_, __VA_ARGS__))                        \
+			printf("#   got %lld, expected %lld\n", tap_a_,        \
+			       tap_b_);                                        \
 	} while (0)
 
-#define is_str(a, b, ...)                                                  \
-	do {                                                               \
-		const char *tap_a_ = (a), *tap_b_ = (b);                   \
-		int tap_c_ = tap_a_ && tap_b_ && strcmp(tap_a_, tap_b_) == 0; \
-		if (!ok(tap_c_, __VA_ARGS__))                              \
-			printf("#   got '%s', expected '%s'\n",            \
-			       tap_a_ ? tap_a_ : "(null)",                 \
-			       tap_b_ ? tap_b_ : "(null)");                \
+#define is_str(a, b, ...)                                                      \
+	do {                                                                   \
+		const char *tap_a_ = (a), *tap_b_ = (b);                       \
+		int tap_c_ = tap_a_ && tap_b_ && strcmp(tap_a_, tap_b_) == 0;  \
+		if (!ok(tap_c_, __VA_ARGS__))                                  \
+			printf("#   got '%s', expected '%s'\n",                \
+			       tap_a_ ? tap_a_ : "(null)",                     \
+			       tap_b_ ? tap_b_ : "(null)");                    \
 	} while (0)
 
-__attribute__((format(printf, 1, 2), unused))
-static void diag(const char *fmt, ...)
+__attribute__((format(printf, 1, 2), unused)) static void diag(const char *fmt,
+							       ...)
 {
 	va_list ap;
 
@@ -82,8 +82,7 @@ static void diag(const char *fmt, ...)
 	printf("\n");
 }
 
-__attribute__((unused))
-static int tap_done(void)
+__attribute__((unused)) static int tap_done(void)
 {
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;

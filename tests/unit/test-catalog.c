@@ -36,18 +36,18 @@ static void mkref(struct bfs_chunkref *c, unsigned seed, unsigned i)
 	bfs_sha256(c->hash, buf, (size_t)n);
 	n = snprintf(buf, sizeof(buf), "pack:%u", seed);
 	bfs_sha256(c->pack, buf, (size_t)n);
-	c->offset = 8 + (uint64_t)i * 4096 + seed;   /* past the pack magic */
+	c->offset = 8 + (uint64_t)i * 4096 + seed; /* past the pack magic */
 	c->clen = 100 + i;
 	c->len = 4096;
 }
 
 struct ent {
 	const char *path;
-	size_t path_len;     /* 0: strlen */
+	size_t path_len; /* 0: strlen */
 	int type;
 	uint32_t mode;
-	const char *target;  /* symlink */
-	const char *link;    /* hardlink */
+	const char *target; /* symlink */
+	const char *link;   /* hardlink */
 	unsigned seed, nchunks;
 };
 
@@ -55,7 +55,7 @@ static int w_entry(struct bfs_manifest_writer *w, const struct ent *x)
 {
 	struct bfs_entry e;
 	struct bfs_chunkref c;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	unsigned i;
 	int rc;
 
@@ -100,10 +100,10 @@ static int w_finish(struct bfs_manifest_writer *w, const char *id,
 		    int64_t time_ns, const char *sources, const char *key,
 		    struct bfs_buf *out)
 {
-	static char *tags[] = { "daily", "tést", NULL };
+	static char *tags[] = {"daily", "tést", NULL};
 	struct bfs_manifest_header h;
-	struct bfs_buf b = { 0 };
-	struct bfs_err err = { "" };
+	struct bfs_buf b = {0};
+	struct bfs_err err = {""};
 	char k[BFS_KEY_MAX];
 	int rc;
 
@@ -140,7 +140,7 @@ static int put_manifest(const char *id, int64_t time_ns, const char *sources,
 			const struct ent *ents, size_t n)
 {
 	struct bfs_manifest_writer *w;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	size_t i;
 	int rc;
 
@@ -163,7 +163,7 @@ static int put_manifest(const char *id, int64_t time_ns, const char *sources,
 static int put_big(const char *id, int64_t time_ns, unsigned nfiles)
 {
 	struct bfs_manifest_writer *w;
-	struct ent d = { .path = "many", .type = BFS_T_DIR, .mode = 0755 };
+	struct ent d = {.path = "many", .type = BFS_T_DIR, .mode = 0755};
 	char p[32];
 	unsigned i;
 	int rc;
@@ -172,9 +172,11 @@ static int put_big(const char *id, int64_t time_ns, unsigned nfiles)
 		return -1;
 	rc = w_entry(w, &d);
 	for (i = 0; !rc && i < nfiles; i++) {
-		struct ent f = { .path = p, .type = BFS_T_FILE,
-				 .mode = 0644, .seed = 7000 + i,
-				 .nchunks = 1 };
+		struct ent f = {.path = p,
+				.type = BFS_T_FILE,
+				.mode = 0644,
+				.seed = 7000 + i,
+				.nchunks = 1};
 
 		snprintf(p, sizeof(p), "many/f%05u", i);
 		rc = w_entry(w, &f);
@@ -189,32 +191,50 @@ static int put_big(const char *id, int64_t time_ns, unsigned nfiles)
 static const char bad_name[] = "files/bad-\xff\xfe-\x80name";
 
 static const struct ent b1_ents[] = {
-	{ .path = "files", .type = BFS_T_DIR, .mode = 0750 },
-	{ .path = "files/a.txt", .type = BFS_T_FILE, .mode = 0640,
-	  .seed = 1, .nchunks = 2 },
-	{ .path = "files/ln", .type = BFS_T_SYMLINK, .mode = 0777,
-	  .target = "a.txt" },
-	{ .path = "files/sub", .type = BFS_T_DIR, .mode = 0700 },
-	{ .path = "files/sub/empty", .type = BFS_T_FILE, .mode = 0600 },
-	{ .path = bad_name, .type = BFS_T_FILE, .mode = 0644, .seed = 2,
-	  .nchunks = 1 },
-	{ .path = "files/hl", .type = BFS_T_FILE, .mode = 0600,
-	  .link = "files/a.txt" },
-	{ .path = "files/sub/hl2", .type = BFS_T_FILE, .mode = 0640,
-	  .link = "files/a.txt" },
-	{ .path = "database.sql", .type = BFS_T_FILE, .mode = 0600,
-	  .seed = 3, .nchunks = 3000 },
-	{ .path = "conf", .type = BFS_T_DIR, .mode = 0755 },
-	/* the writer repeats a directory when an implicit one gets its
-	 * real metadata: the last line wins */
-	{ .path = "conf", .type = BFS_T_DIR, .mode = 0711 },
-	{ .path = "conf/x", .type = BFS_T_FIFO, .mode = 0600 },
+    {.path = "files", .type = BFS_T_DIR, .mode = 0750},
+    {.path = "files/a.txt",
+     .type = BFS_T_FILE,
+     .mode = 0640,
+     .seed = 1,
+     .nchunks = 2},
+    {.path = "files/ln",
+     .type = BFS_T_SYMLINK,
+     .mode = 0777,
+     .target = "a.txt"},
+    {.path = "files/sub", .type = BFS_T_DIR, .mode = 0700},
+    {.path = "files/sub/empty", .type = BFS_T_FILE, .mode = 0600},
+    {.path = bad_name,
+     .type = BFS_T_FILE,
+     .mode = 0644,
+     .seed = 2,
+     .nchunks = 1},
+    {.path = "files/hl",
+     .type = BFS_T_FILE,
+     .mode = 0600,
+     .link = "files/a.txt"},
+    {.path = "files/sub/hl2",
+     .type = BFS_T_FILE,
+     .mode = 0640,
+     .link = "files/a.txt"},
+    {.path = "database.sql",
+     .type = BFS_T_FILE,
+     .mode = 0600,
+     .seed = 3,
+     .nchunks = 3000},
+    {.path = "conf", .type = BFS_T_DIR, .mode = 0755},
+    /* the writer repeats a directory when an implicit one gets its
+     * real metadata: the last line wins */
+    {.path = "conf", .type = BFS_T_DIR, .mode = 0711},
+    {.path = "conf/x", .type = BFS_T_FIFO, .mode = 0600},
 };
 
 static const struct ent small_ents[] = {
-	{ .path = "files", .type = BFS_T_DIR, .mode = 0755 },
-	{ .path = "files/a.txt", .type = BFS_T_FILE, .mode = 0644,
-	  .seed = 1, .nchunks = 2 },
+    {.path = "files", .type = BFS_T_DIR, .mode = 0755},
+    {.path = "files/a.txt",
+     .type = BFS_T_FILE,
+     .mode = 0644,
+     .seed = 1,
+     .nchunks = 2},
 };
 
 /* ---- callbacks ---------------------------------------------------------- */
@@ -228,8 +248,7 @@ static int list_names(void *arg, const struct bfs_backup_info *b)
 	struct names_acc *a = arg;
 	size_t n = strlen(a->buf);
 
-	snprintf(a->buf + n, sizeof(a->buf) - n, "%s%s", n ? "," : "",
-		 b->name);
+	snprintf(a->buf + n, sizeof(a->buf) - n, "%s%s", n ? "," : "", b->name);
 	return 0;
 }
 
@@ -321,7 +340,7 @@ static int stop_cb(void *arg, const struct bfs_cat_entry *e)
 static void test_open_errors(const char *path)
 {
 	struct bfs_catalog *c = NULL;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	char other[65], missing[128];
 	int rc;
 
@@ -330,7 +349,7 @@ static void test_open_errors(const char *path)
 	rc = bfs_catalog_open(path, other, false, &c, &err);
 	is_int(rc, -EINVAL, "catalog of another repository is refused");
 	ok(strstr(err.msg, "belongs to repository") &&
-	   strstr(err.msg, repo->id) && strstr(err.msg, other),
+	       strstr(err.msg, repo->id) && strstr(err.msg, other),
 	   "message names both repositories: %s", err.msg);
 	ok(c == NULL, "no handle on failure");
 
@@ -344,14 +363,14 @@ static void test_open_errors(const char *path)
 		if (f) {
 			fputs("this is not a database, but long enough to"
 			      " look like a header of one..................."
-			      "...............................\n", f);
+			      "...............................\n",
+			      f);
 			fclose(f);
 		}
 	}
 	rc = bfs_catalog_open(missing, repo->id, false, &c, &err);
 	is_int(rc, -EUCLEAN, "a file that is not a database: -EUCLEAN");
-	ok(strstr(err.msg, "text.db") != NULL, "message names it: %s",
-	   err.msg);
+	ok(strstr(err.msg, "text.db") != NULL, "message names it: %s", err.msg);
 
 	snprintf(missing, sizeof(missing), "%s/none.db", tmpdir);
 	rc = bfs_catalog_open(missing, repo->id, true, &c, &err);
@@ -373,15 +392,15 @@ static void test_default_path(void)
 	is_str(p, want, "default path under XDG_CACHE_HOME");
 	snprintf(want, sizeof(want), "%s/backupfs", xdg);
 	ok(stat(want, &sb) == 0 && S_ISDIR(sb.st_mode) &&
-	   (sb.st_mode & 0777) == 0700, "cache directory created 0700");
+	       (sb.st_mode & 0777) == 0700,
+	   "cache directory created 0700");
 	free(p);
 
 	unsetenv("XDG_CACHE_HOME");
 	snprintf(xdg, sizeof(xdg), "%s/home", tmpdir);
 	setenv("HOME", xdg, 1);
 	rc = bfs_catalog_default_path(repo->id, &p, NULL);
-	snprintf(want, sizeof(want), "%s/.cache/backupfs/%s.db", xdg,
-		 repo->id);
+	snprintf(want, sizeof(want), "%s/.cache/backupfs/%s.db", xdg, repo->id);
 	is_int(rc, 0, "default path from HOME");
 	is_str(p, want, "default path under ~/.cache");
 	free(p);
@@ -392,8 +411,8 @@ static void test_entries(struct bfs_catalog *c)
 	struct bfs_backup_info b;
 	struct bfs_cat_entry e, f, a, hl, root;
 	struct bfs_chunkref *refs = NULL, *refs2 = NULL, want;
-	struct dirlist dl = { 0 };
-	struct bfs_err err = { "" };
+	struct dirlist dl = {0};
+	struct bfs_err err = {""};
 	size_t n = 0, n2 = 0, i;
 	unsigned stops = 0;
 	int rc, bad = 0;
@@ -405,10 +424,11 @@ static void test_entries(struct bfs_catalog *c)
 	is_str(b.host, "testhost", "host");
 	is_int(b.time_ns, 100, "time");
 	ok(b.tags_json && strstr(b.tags_json, "daily") &&
-	   strstr(b.tags_json, "tést"), "tags_json: %s", b.tags_json);
+	       strstr(b.tags_json, "tést"),
+	   "tags_json: %s", b.tags_json);
 	ok(b.header_json && strstr(b.header_json, "\"b1\"") &&
-	   b.header_json[0] == '{', "header_json is line 1: %.80s",
-	   b.header_json);
+	       b.header_json[0] == '{',
+	   "header_json is line 1: %.80s", b.header_json);
 	is_int(b.stats.bytes, 12345, "stats from the header");
 	ok(!b.partial, "not partial");
 
@@ -461,8 +481,8 @@ static void test_entries(struct bfs_catalog *c)
 
 	rc = bfs_catalog_lookup_path(c, b.root, "files/ln", &e, &err);
 	is_int(rc, 0, "symlink");
-	ok(e.e.type == BFS_T_SYMLINK && e.e.target &&
-	   e.e.target_len == 5 && strcmp(e.e.target, "a.txt") == 0,
+	ok(e.e.type == BFS_T_SYMLINK && e.e.target && e.e.target_len == 5 &&
+	       strcmp(e.e.target, "a.txt") == 0,
 	   "symlink target");
 	rc = bfs_catalog_chunks(c, e.id, &refs, &n, &err);
 	is_int(rc, -EINVAL, "chunks of a symlink: -EINVAL");
@@ -478,12 +498,13 @@ static void test_entries(struct bfs_catalog *c)
 	bfs_cat_entry_clear(&e);
 
 	/* non-UTF-8 name */
-	rc = bfs_catalog_lookup(c, f.id, bad_name + 6, strlen(bad_name) - 6,
-				&e, &err);
+	rc = bfs_catalog_lookup(c, f.id, bad_name + 6, strlen(bad_name) - 6, &e,
+				&err);
 	is_int(rc, 0, "lookup a non-UTF-8 name");
 	ok(rc == 0 && e.e.path_len == strlen(bad_name) - 6 &&
-	   memcmp(e.e.path, bad_name + 6, e.e.path_len) == 0 &&
-	   e.e.path[e.e.path_len] == '\0', "non-UTF-8 name round-trips");
+	       memcmp(e.e.path, bad_name + 6, e.e.path_len) == 0 &&
+	       e.e.path[e.e.path_len] == '\0',
+	   "non-UTF-8 name round-trips");
 	bfs_cat_entry_clear(&e);
 	rc = bfs_catalog_lookup(c, f.id, "bad-", 4, &e, &err);
 	is_int(rc, -ENOENT, "a prefix of a name is not a match");
@@ -499,7 +520,7 @@ static void test_entries(struct bfs_catalog *c)
 	rc = bfs_catalog_readdir(c, f.id, 0, 0, stop_cb, &stops, &err);
 	ok(rc == 5 && stops == 1, "readdir callback stops the walk");
 	{
-		struct walk w = { .c = c };
+		struct walk w = {.c = c};
 
 		rc = bfs_catalog_readdir(c, b.root, 0, 0, walk_cb, &w, &err);
 		ok(rc == 0 && w.rc == 0, "recursive readdir on one connection");
@@ -566,7 +587,7 @@ static void test_bigdir(struct bfs_catalog *c)
 {
 	struct bfs_backup_info b;
 	struct bfs_cat_entry d;
-	struct page p = { 0 };
+	struct page p = {0};
 	int rc, pages = 0;
 
 	rc = bfs_catalog_find_backup(c, "big", &b, NULL);
@@ -607,8 +628,8 @@ static void test_timing(struct bfs_catalog *c)
 	struct bfs_manifest_writer *w;
 	struct bfs_backup_info b;
 	struct bfs_cat_entry e;
-	struct bfs_buf m = { 0 };
-	struct bfs_err err = { "" };
+	struct bfs_buf m = {0};
+	struct bfs_err err = {""};
 	char p[32];
 	unsigned i, j;
 	int64_t t0, t1, c0, c1;
@@ -620,15 +641,16 @@ static void test_timing(struct bfs_catalog *c)
 	}
 	t0 = bfs_mono_ns();
 	for (i = 0; !rc && i < 100; i++) {
-		struct ent d = { .path = p, .type = BFS_T_DIR, .mode = 0755 };
+		struct ent d = {.path = p, .type = BFS_T_DIR, .mode = 0755};
 
 		snprintf(p, sizeof(p), "d%03u", i);
 		rc = w_entry(w, &d);
 		for (j = 0; !rc && j < 1000; j++) {
-			struct ent f = { .path = p, .type = BFS_T_FILE,
-					 .mode = 0644,
-					 .seed = 100000 + i * 1000 + j,
-					 .nchunks = 1 };
+			struct ent f = {.path = p,
+					.type = BFS_T_FILE,
+					.mode = 0644,
+					.seed = 100000 + i * 1000 + j,
+					.nchunks = 1};
 
 			snprintf(p, sizeof(p), "d%03u/file-%04u", i, j);
 			rc = w_entry(w, &f);
@@ -651,8 +673,8 @@ static void test_timing(struct bfs_catalog *c)
 	t1 = bfs_mono_ns();
 	is_int(rc, 0, "ingest 100k entries: %s", ERR(rc));
 	diag("ingest of 100,100 entries (100,000 chunks): %.2f s wall,"
-	     " %.2f s cpu (%.0f entries/s of cpu)", (t1 - t0) / 1e9,
-	     (c1 - c0) / 1e9, 100100 / ((c1 - c0) / 1e9));
+	     " %.2f s cpu (%.0f entries/s of cpu)",
+	     (t1 - t0) / 1e9, (c1 - c0) / 1e9, 100100 / ((c1 - c0) / 1e9));
 	/* cpu, not wall: other jobs may keep the disk busy */
 	ok(c1 - c0 < 20000000000LL, "ingest 100k under 20 s of cpu");
 	rc = bfs_catalog_ingest(c, "hundredk", m.data, m.len, &err);
@@ -678,17 +700,19 @@ static void test_timing(struct bfs_catalog *c)
 static void test_corrupt(struct bfs_catalog *c)
 {
 	static const struct ent orphan[] = {
-		{ .path = "files", .type = BFS_T_DIR, .mode = 0755 },
-		{ .path = "nodir/x", .type = BFS_T_FILE, .mode = 0644 },
+	    {.path = "files", .type = BFS_T_DIR, .mode = 0755},
+	    {.path = "nodir/x", .type = BFS_T_FILE, .mode = 0644},
 	};
 	static const struct ent badlink[] = {
-		{ .path = "files", .type = BFS_T_DIR, .mode = 0755 },
-		{ .path = "files/hl", .type = BFS_T_FILE, .mode = 0644,
-		  .link = "files/nothere" },
+	    {.path = "files", .type = BFS_T_DIR, .mode = 0755},
+	    {.path = "files/hl",
+	     .type = BFS_T_FILE,
+	     .mode = 0644,
+	     .link = "files/nothere"},
 	};
 	struct bfs_sync_stats s;
 	struct bfs_backup_info b;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	int rc;
 
 	rc = bfs_store_put(repo->store, "manifests/bad1", "garbage!", 8, 0,
@@ -713,30 +737,27 @@ static void test_corrupt(struct bfs_catalog *c)
 
 	/* the individual reasons */
 	{
-		struct bfs_buf m = { 0 };
+		struct bfs_buf m = {0};
 		int64_t n;
 
-		n = bfs_store_get(repo->store, "manifests/bad2", 0,
-				  UINT64_MAX, &m, NULL);
+		n = bfs_store_get(repo->store, "manifests/bad2", 0, UINT64_MAX,
+				  &m, NULL);
 		if (n > 0) {
-			rc = bfs_catalog_ingest(c, "bad2", m.data, m.len,
-						&err);
+			rc = bfs_catalog_ingest(c, "bad2", m.data, m.len, &err);
 			is_int(rc, -EUCLEAN, "orphan entry: -EUCLEAN");
 			ok(strstr(err.msg, "manifests/bad2") &&
-			   strstr(err.msg, "nodir/x"),
+			       strstr(err.msg, "nodir/x"),
 			   "message names manifest and path: %s", err.msg);
 		}
 		bfs_buf_free(&m);
-		n = bfs_store_get(repo->store, "manifests/bad3", 0,
-				  UINT64_MAX, &m, NULL);
+		n = bfs_store_get(repo->store, "manifests/bad3", 0, UINT64_MAX,
+				  &m, NULL);
 		if (n > 0) {
-			rc = bfs_catalog_ingest(c, "bad3", m.data, m.len,
-						&err);
+			rc = bfs_catalog_ingest(c, "bad3", m.data, m.len, &err);
 			is_int(rc, -EUCLEAN, "hardlink to nothing: -EUCLEAN");
 			ok(strstr(err.msg, "files/hl") != NULL,
 			   "message names the link: %s", err.msg);
-			rc = bfs_catalog_ingest(c, "bad4", m.data, m.len,
-						&err);
+			rc = bfs_catalog_ingest(c, "bad4", m.data, m.len, &err);
 			is_int(rc, -EUCLEAN, "header id differs from name");
 		}
 		bfs_buf_free(&m);
@@ -752,7 +773,7 @@ static int race_sync(const char *path)
 {
 	struct bfs_catalog *c;
 	struct bfs_sync_stats s;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	int rc;
 
 	rc = bfs_catalog_open(path, repo->id, false, &c, &err);
@@ -767,7 +788,7 @@ static int race_sync(const char *path)
 static void test_race(void)
 {
 	char path[128];
-	struct names_acc a = { "" };
+	struct names_acc a = {""};
 	struct bfs_catalog *c;
 	pid_t pid;
 	int rc, st = -1;
@@ -804,8 +825,8 @@ int main(void)
 	struct bfs_catalog *c = NULL, *c2 = NULL;
 	struct bfs_backup_info b;
 	struct bfs_sync_stats s;
-	struct bfs_err err = { "" };
-	struct names_acc a = { "" }, a2 = { "" };
+	struct bfs_err err = {""};
+	struct names_acc a = {""}, a2 = {""};
 	char path[128], url[128];
 	int64_t gen0 = -1, gen1 = -1, gen2 = -1, root2 = 0, root;
 	int rc, stops = 0;
@@ -831,15 +852,19 @@ int main(void)
 	rc = bfs_catalog_find_backup(c, "latest", &b, &err);
 	is_int(rc, -ENOENT, "latest of an empty catalog: -ENOENT");
 
-	rc = put_manifest("b1", 100, "[{\"kind\":\"files\",\"key\":\""
-			  SRC_KEY "\"},{\"kind\":\"pg-dump\"}]", b1_ents,
-			  BFS_ARRAY_SIZE(b1_ents));
+	rc = put_manifest("b1", 100,
+			  "[{\"kind\":\"files\",\"key\":\"" SRC_KEY
+			  "\"},{\"kind\":\"pg-dump\"}]",
+			  b1_ents, BFS_ARRAY_SIZE(b1_ents));
 	is_int(rc, 0, "put b1");
-	rc = put_manifest("b2", 200, "[{\"kind\":\"files\",\"key\":\""
-			  SRC_KEY "\"}]", small_ents, 2);
+	rc = put_manifest("b2", 200,
+			  "[{\"kind\":\"files\",\"key\":\"" SRC_KEY "\"}]",
+			  small_ents, 2);
 	is_int(rc, 0, "put b2");
-	rc = put_manifest("b3", 200, "[{\"kind\":\"files\",\"key\":"
-			  "\"other\"}]", small_ents, 2);
+	rc = put_manifest("b3", 200,
+			  "[{\"kind\":\"files\",\"key\":"
+			  "\"other\"}]",
+			  small_ents, 2);
 	is_int(rc, 0, "put b3");
 	rc = put_big("big", 10, 10000);
 	is_int(rc, 0, "put big (10k-entry dir)");

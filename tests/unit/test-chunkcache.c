@@ -94,7 +94,7 @@ static void test_bound_and_order(void)
 	put(cc, 5, 1000);
 	ok(!present(cc, 2, 1000), "least recently used (2) evicted");
 	ok(present(cc, 1, 1000) && present(cc, 3, 1000) &&
-	   present(cc, 4, 1000) && present(cc, 5, 1000),
+	       present(cc, 4, 1000) && present(cc, 5, 1000),
 	   "the other four stay");
 	ok(!present(cc, 1, 999), "same hash, other length: a different key");
 	for (i = 10; i < 200; i++) {
@@ -140,7 +140,8 @@ static void test_pinning(void)
 	ok(st.bytes <= 3000, "bound holds with a pin (%llu)",
 	   (unsigned long long)st.bytes);
 
-	/* Over-commit: pins beyond the bound are allowed, trimmed on release. */
+	/* Over-commit: pins beyond the bound are allowed, trimmed on release.
+	 */
 	{
 		struct bfs_cc_entry *p[5];
 
@@ -156,8 +157,10 @@ static void test_pinning(void)
 			bfs_chunkcache_release(cc, p[i]);
 		bfs_chunkcache_release(cc, pinned);
 		bfs_chunkcache_stats(cc, &st);
-		ok(st.bytes <= 3000, "trimmed back under the bound on release "
-		   "(%llu)", (unsigned long long)st.bytes);
+		ok(st.bytes <= 3000,
+		   "trimmed back under the bound on release "
+		   "(%llu)",
+		   (unsigned long long)st.bytes);
 		ok(present(cc, 304, 1000), "most recently released kept");
 		ok(!present(cc, 300, 1000), "earliest released evicted");
 	}
@@ -206,7 +209,7 @@ static void *sf_thread(void *arg)
 		rc = bfs_chunkcache_acquire(s->cc, h, 4096, &e);
 		if (rc == BFS_CC_LOAD) {
 			atomic_fetch_add(&s->loads, 1);
-			usleep(20000);   /* a slow fetch: others must wait */
+			usleep(20000); /* a slow fetch: others must wait */
 			memset(bfs_cc_data(e), (int)k, 4096);
 			bfs_chunkcache_complete(s->cc, e, 0);
 		} else if (rc == BFS_CC_PENDING) {
@@ -228,7 +231,7 @@ static void *sf_thread(void *arg)
 
 static void test_single_flight(void)
 {
-	struct sf s = { 0 };
+	struct sf s = {0};
 	pthread_t t[8];
 	struct bfs_cc_stats st;
 	unsigned i;

@@ -11,7 +11,7 @@
 #include "tests/unit/testlib.h"
 
 /* One deterministic stream for the whole test (reproducible failures). */
-static struct tl_rng rng = { 0x9e3779b97f4a7c15ull };
+static struct tl_rng rng = {0x9e3779b97f4a7c15ull};
 
 /* ---- the reference, written from doc/FORMAT.md ---- */
 
@@ -109,32 +109,32 @@ static void test_params(void)
 {
 	struct bfs_chunker_params p;
 
-	p = (struct bfs_chunker_params){ 8192, 32768, 262144 };
+	p = (struct bfs_chunker_params){8192, 32768, 262144};
 	ok(bfs_chunker_params_valid(&p), "dump profile valid");
-	p = (struct bfs_chunker_params){ 262144, 1048576, 4194304 };
+	p = (struct bfs_chunker_params){262144, 1048576, 4194304};
 	ok(bfs_chunker_params_valid(&p), "files profile valid");
-	p = (struct bfs_chunker_params){ 1024, 1024, 1024 };
+	p = (struct bfs_chunker_params){1024, 1024, 1024};
 	ok(bfs_chunker_params_valid(&p), "min = avg = max = 1024 valid");
-	p = (struct bfs_chunker_params){ 1024, 16u << 20, 16u << 20 };
+	p = (struct bfs_chunker_params){1024, 16u << 20, 16u << 20};
 	ok(bfs_chunker_params_valid(&p), "avg = max = 16 MiB valid");
-	p = (struct bfs_chunker_params){ 8192, 30000, 262144 };
+	p = (struct bfs_chunker_params){8192, 30000, 262144};
 	ok(!bfs_chunker_params_valid(&p), "avg not a power of two");
-	p = (struct bfs_chunker_params){ 512, 2048, 8192 };
+	p = (struct bfs_chunker_params){512, 2048, 8192};
 	ok(!bfs_chunker_params_valid(&p), "min below limit");
-	p = (struct bfs_chunker_params){ 8192, 1u << 24, (1u << 24) + 1 };
+	p = (struct bfs_chunker_params){8192, 1u << 24, (1u << 24) + 1};
 	ok(!bfs_chunker_params_valid(&p), "max above limit");
-	p = (struct bfs_chunker_params){ 65536, 32768, 262144 };
+	p = (struct bfs_chunker_params){65536, 32768, 262144};
 	ok(!bfs_chunker_params_valid(&p), "min > avg");
-	p = (struct bfs_chunker_params){ 8192, 32768, 16384 };
+	p = (struct bfs_chunker_params){8192, 32768, 16384};
 	ok(!bfs_chunker_params_valid(&p), "avg > max");
-	p = (struct bfs_chunker_params){ 0, 0, 0 };
+	p = (struct bfs_chunker_params){0, 0, 0};
 	ok(!bfs_chunker_params_valid(&p), "zeros");
 	ok(!bfs_chunker_params_valid(NULL), "NULL");
 }
 
 static void test_eof(void)
 {
-	struct bfs_chunker_params p = { 1024, 4096, 16384 };
+	struct bfs_chunker_params p = {1024, 4096, 16384};
 	uint8_t *b = calloc(1, 40000);
 	size_t c;
 
@@ -150,23 +150,28 @@ static void test_eof(void)
 	is_int(bfs_chunker_cut(&p, b, 16383, false), 0, "zeros n=max-1 -> 0");
 	is_int(bfs_chunker_cut(&p, b, 16383, true), 16383,
 	       "zeros n=max-1 eof -> n");
-	is_int(bfs_chunker_cut(&p, b, 16384, false), 16384, "zeros n=max -> max");
-	is_int(bfs_chunker_cut(&p, b, 40000, false), 16384, "zeros n>max -> max");
+	is_int(bfs_chunker_cut(&p, b, 16384, false), 16384,
+	       "zeros n=max -> max");
+	is_int(bfs_chunker_cut(&p, b, 40000, false), 16384,
+	       "zeros n>max -> max");
 	is_int(bfs_chunker_cut(&p, b, 40000, true), 16384,
 	       "zeros n>max eof -> max");
 	/* min = max: always max bytes, or what is left at eof */
-	p = (struct bfs_chunker_params){ 1024, 1024, 1024 };
+	p = (struct bfs_chunker_params){1024, 1024, 1024};
 	is_int(bfs_chunker_cut(&p, b, 5000, false), 1024, "min=max -> max");
 	is_int(bfs_chunker_cut(&p, b, 1023, false), 0, "min=max, n<max -> 0");
 	is_int(bfs_chunker_cut(&p, b, 1023, true), 1023, "min=max eof -> n");
 	/* random data: a cut found with little data stays the same with more */
-	p = (struct bfs_chunker_params){ 1024, 4096, 16384 };
+	p = (struct bfs_chunker_params){1024, 4096, 16384};
 	tl_fill_random(&rng, b, 40000);
 	c = bfs_chunker_cut(&p, b, 40000, false);
 	ok(c > 1024 && c <= 16384, "random: cut %zu in (min, max]", c);
-	is_int(bfs_chunker_cut(&p, b, c, false), c, "same cut with exactly c bytes");
-	is_int(bfs_chunker_cut(&p, b, c - 1, false), 0, "c-1 bytes -> need more");
-	is_int(bfs_chunker_cut(&p, b, c - 1, true), c - 1, "c-1 bytes eof -> n");
+	is_int(bfs_chunker_cut(&p, b, c, false), c,
+	       "same cut with exactly c bytes");
+	is_int(bfs_chunker_cut(&p, b, c - 1, false), 0,
+	       "c-1 bytes -> need more");
+	is_int(bfs_chunker_cut(&p, b, c - 1, true), c - 1,
+	       "c-1 bytes eof -> n");
 	free(b);
 }
 
@@ -174,7 +179,8 @@ static void test_profile(const struct bfs_chunker_params *p, size_t n)
 {
 	uint8_t *b = malloc(n + 4096);
 	size_t maxl = n / p->min + 2;
-	size_t *l1 = malloc(maxl * sizeof(*l1)), *l2 = malloc(maxl * sizeof(*l2));
+	size_t *l1 = malloc(maxl * sizeof(*l1)),
+	       *l2 = malloc(maxl * sizeof(*l2));
 	size_t *l3 = malloc(maxl * sizeof(*l3));
 	size_t k1, k2, k3, bad = 0, diff = 0;
 	double mean;
@@ -242,7 +248,8 @@ static void test_profile(const struct bfs_chunker_params *p, size_t n)
 					diff++;
 			}
 		}
-		diag("insert: first shared cut after new chunk %zu, %zu differences after it",
+		diag("insert: first shared cut after new chunk %zu, %zu "
+		     "differences after it",
 		     first_common, diff);
 		ok(first_common > 0 && first_common <= 3,
 		   "cut points resync within 3 chunks");
@@ -256,7 +263,7 @@ static void test_profile(const struct bfs_chunker_params *p, size_t n)
 
 static void test_speed(void)
 {
-	struct bfs_chunker_params p = { 8192, 32768, 262144 };
+	struct bfs_chunker_params p = {8192, 32768, 262144};
 	size_t n = 128u << 20, off = 0;
 	uint8_t *b = malloc(n);
 	struct timespec t0, t1;
@@ -277,9 +284,9 @@ static void test_speed(void)
 
 int main(void)
 {
-	struct bfs_chunker_params dump = { 8192, 32768, 262144 };
-	struct bfs_chunker_params files = { 262144, 1048576, 4194304 };
-	struct bfs_chunker_params tiny = { 1024, 4096, 16384 };
+	struct bfs_chunker_params dump = {8192, 32768, 262144};
+	struct bfs_chunker_params files = {262144, 1048576, 4194304};
+	struct bfs_chunker_params tiny = {1024, 4096, 16384};
 
 	ref_init();
 	test_params();

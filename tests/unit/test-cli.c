@@ -63,33 +63,31 @@ static int t_run(struct cli_ctx *ctx)
 }
 
 static const struct cli_opt t_opts[] = {
-	CLI_GROUP("Test options:"),
-	CLI_FLAG('f', "flag", struct t_args, flag, "a flag"),
-	CLI_STRING('s', "str", "TEXT", struct t_args, str, "a string"),
-	CLI_STRINGS(0, "list", "ITEM", struct t_args, list,
-		    "a repeatable string"),
-	CLI_SIZE(0, "size", "SIZE", struct t_args, size, 1 << 20,
-		 "bad size '%s'", "a size of at least 1M"),
-	CLI_UINT('n', "num", "N", struct t_args, num, 1, 9,
-		 "--num '%s': expected 1..9", "a number"),
-	CLI_CALLBACK('c', "call", NULL, t_cb, 0, "a callback without argument"),
-	CLI_CALLBACK(0, "call-arg", "X", t_cb, 1, "a callback with one"),
-	CLI_END
-};
+    CLI_GROUP("Test options:"),
+    CLI_FLAG('f', "flag", struct t_args, flag, "a flag"),
+    CLI_STRING('s', "str", "TEXT", struct t_args, str, "a string"),
+    CLI_STRINGS(0, "list", "ITEM", struct t_args, list, "a repeatable string"),
+    CLI_SIZE(0, "size", "SIZE", struct t_args, size, 1 << 20, "bad size '%s'",
+	     "a size of at least 1M"),
+    CLI_UINT('n', "num", "N", struct t_args, num, 1, 9,
+	     "--num '%s': expected 1..9", "a number"),
+    CLI_CALLBACK('c', "call", NULL, t_cb, 0, "a callback without argument"),
+    CLI_CALLBACK(0, "call-arg", "X", t_cb, 1, "a callback with one"),
+    CLI_END};
 
 static const struct bfs_cmd cmd_t = {
-	.name = "t",
-	.run = t_run,
-	.summary = "a test command",
-	.synopsis = "backupfs t [OPTIONS] ARG [ARG]",
-	.description = "Test.",
-	.opts = t_opts,
-	.examples = "  backupfs t x",
-	.exit_codes = "0 ok, 2 usage error.",
-	.min_args = 1,
-	.max_args = 2,
-	.missing = "missing ARG",
-	.args_size = sizeof(struct t_args),
+    .name = "t",
+    .run = t_run,
+    .summary = "a test command",
+    .synopsis = "backupfs t [OPTIONS] ARG [ARG]",
+    .description = "Test.",
+    .opts = t_opts,
+    .examples = "  backupfs t x",
+    .exit_codes = "0 ok, 2 usage error.",
+    .min_args = 1,
+    .max_args = 2,
+    .missing = "missing ARG",
+    .args_size = sizeof(struct t_args),
 };
 
 /* Run cmd_t on a NULL-terminated argument list; its stdout and stderr
@@ -101,7 +99,8 @@ static int run(char *out, size_t nout, char *err, size_t nerr, ...)
 	static int ncopies;
 	char *argv[32];
 	int argc = 0, rc, fd1, fd2, save1, save2;
-	char p1[] = "/tmp/test-cli-out.XXXXXX", p2[] = "/tmp/test-cli-err.XXXXXX";
+	char p1[] = "/tmp/test-cli-out.XXXXXX",
+	     p2[] = "/tmp/test-cli-err.XXXXXX";
 	const char *a;
 	ssize_t n;
 	va_list ap;
@@ -162,14 +161,14 @@ static char *squeeze(char *s)
 int main(void)
 {
 	static char out[16384], err[4096];
-	const struct cli_opt *tabs[2] = { t_opts, cli_common_opts };
+	const struct cli_opt *tabs[2] = {t_opts, cli_common_opts};
 	const struct cli_opt *o;
 	int rc, k;
 
 	/* every kind lands in its field */
 	rc = run(out, sizeof(out), err, sizeof(err), "t", "--flag", "-s",
-		 "hello", "--list", "x", "--list=y", "--size", "2M", "-n",
-		 "7", "-c", "--call-arg", "z", "pos", NULL);
+		 "hello", "--list", "x", "--list=y", "--size", "2M", "-n", "7",
+		 "-c", "--call-arg", "z", "pos", NULL);
 	is_int(rc, 0, "all kinds: exit 0");
 	ok(seen.ran, "run() was called");
 	ok(seen.a.flag, "flag set");
@@ -197,45 +196,58 @@ int main(void)
 	ok(seen.c.quiet, "-q");
 	is_str(seen.c.sopts.cache_dir, "D", "--cache-dir");
 	rc = run(out, sizeof(out), err, sizeof(err), "t", "x", NULL);
-	is_int(seen.c.sopts.s3_path_style, -1, "S3 addressing: auto by default");
+	is_int(seen.c.sopts.s3_path_style, -1,
+	       "S3 addressing: auto by default");
 
 	/* errors name the option */
 	rc = run(out, sizeof(out), err, sizeof(err), "t", "x", "--nope", NULL);
 	is_int(rc, EXIT_USAGE, "unknown long option: exit 2");
-	is_str(err, "backupfs t: unknown option '--nope'\n"
-	       "try 'backupfs t --help'\n", "unknown long option named");
+	is_str(err,
+	       "backupfs t: unknown option '--nope'\n"
+	       "try 'backupfs t --help'\n",
+	       "unknown long option named");
 	ok(!seen.ran, "run() not called after a usage error");
 	rc = run(out, sizeof(out), err, sizeof(err), "t", "x", "-fZ", NULL);
 	is_int(rc, EXIT_USAGE, "unknown short option in a group: exit 2");
-	is_str(err, "backupfs t: unknown option '-Z'\n"
-	       "try 'backupfs t --help'\n", "unknown letter named");
+	is_str(err,
+	       "backupfs t: unknown option '-Z'\n"
+	       "try 'backupfs t --help'\n",
+	       "unknown letter named");
 	rc = run(out, sizeof(out), err, sizeof(err), "t", "x", "--str", NULL);
 	is_int(rc, EXIT_USAGE, "missing argument: exit 2");
-	is_str(err, "backupfs t: option '--str' needs an argument\n"
-	       "try 'backupfs t --help'\n", "missing argument named");
+	is_str(err,
+	       "backupfs t: option '--str' needs an argument\n"
+	       "try 'backupfs t --help'\n",
+	       "missing argument named");
 	rc = run(out, sizeof(out), err, sizeof(err), "t", "x", "-s", NULL);
-	is_str(err, "backupfs t: option '-s' needs an argument\n"
-	       "try 'backupfs t --help'\n", "missing argument of -s named");
-	rc = run(out, sizeof(out), err, sizeof(err), "t", "x", "--flag=1",
-		 NULL);
+	is_str(err,
+	       "backupfs t: option '-s' needs an argument\n"
+	       "try 'backupfs t --help'\n",
+	       "missing argument of -s named");
+	rc =
+	    run(out, sizeof(out), err, sizeof(err), "t", "x", "--flag=1", NULL);
 	is_int(rc, EXIT_USAGE, "a flag with an argument: exit 2");
 	rc = run(out, sizeof(out), err, sizeof(err), "t", "x", "--size", "1k",
 		 NULL);
 	is_int(rc, EXIT_USAGE, "size below the minimum: exit 2");
 	is_str(err, "backupfs t: bad size '1k'\ntry 'backupfs t --help'\n",
 	       "the size's own message");
-	rc = run(out, sizeof(out), err, sizeof(err), "t", "x", "-n", "10",
-		 NULL);
+	rc =
+	    run(out, sizeof(out), err, sizeof(err), "t", "x", "-n", "10", NULL);
 	is_int(rc, EXIT_USAGE, "number above the maximum: exit 2");
-	is_str(err, "backupfs t: --num '10': expected 1..9\n"
-	       "try 'backupfs t --help'\n", "the number's own message");
+	is_str(err,
+	       "backupfs t: --num '10': expected 1..9\n"
+	       "try 'backupfs t --help'\n",
+	       "the number's own message");
 	rc = run(out, sizeof(out), err, sizeof(err), "t", "x", "-n", "", NULL);
 	is_int(rc, EXIT_USAGE, "empty number: exit 2");
 	rc = run(out, sizeof(out), err, sizeof(err), "t", "x", "--call-arg",
 		 "fail", NULL);
 	is_int(rc, EXIT_USAGE, "a callback's refusal: exit 2");
-	is_str(err, "backupfs t: callback refused 'fail'\n"
-	       "try 'backupfs t --help'\n", "the callback's message");
+	is_str(err,
+	       "backupfs t: callback refused 'fail'\n"
+	       "try 'backupfs t --help'\n",
+	       "the callback's message");
 
 	/* positional arguments */
 	rc = run(out, sizeof(out), err, sizeof(err), "t", NULL);
@@ -244,10 +256,12 @@ int main(void)
 	       "the missing argument named");
 	rc = run(out, sizeof(out), err, sizeof(err), "t", "a", "b", "c", NULL);
 	is_int(rc, EXIT_USAGE, "too many arguments: exit 2");
-	is_str(err, "backupfs t: unexpected argument 'c'\n"
-	       "try 'backupfs t --help'\n", "the first extra argument named");
-	rc = run(out, sizeof(out), err, sizeof(err), "t", "a", "--", "-b",
-		 NULL);
+	is_str(err,
+	       "backupfs t: unexpected argument 'c'\n"
+	       "try 'backupfs t --help'\n",
+	       "the first extra argument named");
+	rc =
+	    run(out, sizeof(out), err, sizeof(err), "t", "a", "--", "-b", NULL);
 	is_int(rc, 0, "'--' ends the options");
 	is_int(seen.argc, 2, "... and '-b' is an argument");
 
@@ -258,7 +272,7 @@ int main(void)
 	ok(!seen.ran, "--help does not run the command");
 	ok(strncmp(out, "usage: backupfs t [OPTIONS]", 27) == 0,
 	   "--help starts with the synopsis");
-	squeeze(out);     /* the help wraps the explanations */
+	squeeze(out); /* the help wraps the explanations */
 	for (k = 0; k < 2; k++) {
 		for (o = tabs[k]; o->kind != CLI_K_END; o++) {
 			char want[64], help[512];
@@ -278,7 +292,7 @@ int main(void)
 
 	/* the man page (cli_print_man writes to stdout: point it at a file) */
 	{
-		const struct bfs_cmd *cmds[] = { &cmd_t };
+		const struct bfs_cmd *cmds[] = {&cmd_t};
 		char p[] = "/tmp/test-cli-man.XXXXXX";
 		int fd = mkstemp(p), save = dup(1);
 		ssize_t n;

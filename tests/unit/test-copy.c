@@ -45,9 +45,9 @@ static void fill(uint8_t *p, size_t n, uint64_t seed)
 static int write_backup(const char *id, size_t n)
 {
 	struct bfs_index *idx = NULL;
-	struct bfs_backup_opts o = { .id = id, .threads = 2 };
+	struct bfs_backup_opts o = {.id = id, .threads = 2};
 	struct bfs_backup *b = NULL;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	struct bfs_entry e;
 	bool partial;
 	int rc;
@@ -93,11 +93,20 @@ static void prog_cb(void *arg, enum bfs_copy_event ev, const char *id,
 	(void)n;
 	(void)bytes;
 	switch (ev) {
-	case BFS_COPY_PACK: e->packs++; break;
-	case BFS_COPY_BACKUP_DONE: e->done++; break;
-	case BFS_COPY_BACKUP_SKIP: e->skip++; break;
-	case BFS_COPY_SOURCE_DELETED: e->deleted++; break;
-	default: break;
+	case BFS_COPY_PACK:
+		e->packs++;
+		break;
+	case BFS_COPY_BACKUP_DONE:
+		e->done++;
+		break;
+	case BFS_COPY_BACKUP_SKIP:
+		e->skip++;
+		break;
+	case BFS_COPY_SOURCE_DELETED:
+		e->deleted++;
+		break;
+	default:
+		break;
 	}
 }
 
@@ -123,16 +132,17 @@ static bool reads_back(struct bfs_repo *r, const char *id, size_t n)
 	struct bfs_manifest_reader *mr = NULL;
 	const struct bfs_chunkref *chunks;
 	struct bfs_reader *rd = NULL;
-	struct bfs_buf m = { 0 };
+	struct bfs_buf m = {0};
 	struct bfs_entry e;
-	struct bfs_err err = { { 0 } };
-	struct mem out = { malloc(n + 1), n };
+	struct bfs_err err = {{0}};
+	struct mem out = {malloc(n + 1), n};
 	char key[BFS_KEY_MAX];
 	size_t nchunks;
 	bool same = false;
 
 	bfs_repo_manifest_key(key, id);
-	if (!out.p || bfs_store_get(r->store, key, 0, UINT64_MAX, &m, &err) < 0 ||
+	if (!out.p ||
+	    bfs_store_get(r->store, key, 0, UINT64_MAX, &m, &err) < 0 ||
 	    bfs_manifest_reader_new(m.data, m.len, &mr, &err) ||
 	    bfs_reader_create(r, NULL, NULL, &rd))
 		goto out;
@@ -186,11 +196,11 @@ static int flip_cb(void *arg, const char *key, uint64_t size)
 
 int main(void)
 {
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	struct bfs_copy_stats st;
-	struct events ev = { 0 };
-	struct bfs_copy_opts o = { .progress = prog_cb, .progress_arg = &ev,
-				   .jobs = 3 };
+	struct events ev = {0};
+	struct bfs_copy_opts o = {
+	    .progress = prog_cb, .progress_arg = &ev, .jobs = 3};
 	struct bfs_repo *dst = NULL, *bad = NULL;
 	char path[600];
 	bool created = false;
@@ -212,10 +222,10 @@ int main(void)
 	blob = malloc(blob_n);
 	if (!rc && blob) {
 		fill(blob, blob_n, 9);
-		src->pack_target = 1u << 20;   /* several packs per backup */
+		src->pack_target = 1u << 20; /* several packs per backup */
 		rc = write_backup("b1", blob_n / 2);
 		if (!rc)
-			rc = write_backup("b2", blob_n);   /* shares b1's packs */
+			rc = write_backup("b2", blob_n); /* shares b1's packs */
 	}
 	ok(rc == 0, "a source with two backups (%s)", err.msg);
 	if (rc)
@@ -230,7 +240,7 @@ int main(void)
 	ok(!memcmp(dst->chunker, src->chunker, sizeof(src->chunker)),
 	   "  and the source's chunker");
 
-	o.ids = (const char *const[]){ "b1" };
+	o.ids = (const char *const[]){"b1"};
 	o.nids = 1;
 	rc = bfs_copy(src, dst, &o, &st, &err);
 	is_int(rc, 0, "copy b1 (%s)", err.msg);
@@ -248,7 +258,8 @@ int main(void)
 	is_int(rc, 0, "copy everything (%s)", err.msg);
 	is_int(st.backups_copied, 1, "  only b2 is new");
 	is_int(st.backups_skipped, 1, "  b1 is skipped");
-	ok(st.packs_present >= 1, "  packs shared with b1 are not copied again");
+	ok(st.packs_present >= 1,
+	   "  packs shared with b1 are not copied again");
 	ok(reads_back(dst, "b2", blob_n), "  b2 reads back from the target");
 
 	rc = bfs_copy(src, dst, &o, &st, &err);
@@ -265,7 +276,7 @@ int main(void)
 		rc = bfs_copy_open_target(src, path, NULL, false, &bad,
 					  &created, &err);
 	if (!rc) {
-		o.ids = (const char *const[]){ "b3" };
+		o.ids = (const char *const[]){"b3"};
 		o.nids = 1;
 		rc = bfs_copy(src, bad, &o, &st, &err);
 		is_int(rc, -EBADMSG, "a damaged pack stops the copy: -EBADMSG");
@@ -275,14 +286,14 @@ int main(void)
 	}
 
 	/* --delete-source of a backup already in the target. */
-	o.ids = (const char *const[]){ "b1" };
+	o.ids = (const char *const[]){"b1"};
 	o.nids = 1;
 	o.delete_source = true;
 	memset(&ev, 0, sizeof(ev));
 	rc = bfs_copy(src, dst, &o, &st, &err);
 	is_int(rc, 0, "delete-source (%s)", err.msg);
 	ok(!has_manifest(src, "b1") && has_manifest(dst, "b1") &&
-		   ev.deleted == 1,
+	       ev.deleted == 1,
 	   "  the source's manifest is gone, the target's stays");
 out:
 	bfs_repo_close(bad);

@@ -37,8 +37,8 @@ int main(void)
 	bool added;
 
 	is_int(bfs_hmap_init(&m, sizeof(struct rec), 4, 0, 0), 0, "init");
-	ok(bfs_hmap_find(&m, &(uint32_t){ 7 }) == NULL, "find in empty map");
-	is_int(bfs_hmap_remove(&m, &(uint32_t){ 7 }), -ENOENT,
+	ok(bfs_hmap_find(&m, &(uint32_t){7}) == NULL, "find in empty map");
+	is_int(bfs_hmap_remove(&m, &(uint32_t){7}), -ENOENT,
 	       "remove from empty map");
 
 	/* 200k random operations on 4096 keys against a model */
@@ -94,7 +94,7 @@ int main(void)
 	}
 	bfs_hmap_clear(&m);
 	is_int(bfs_hmap_count(&m), 0, "clear empties");
-	ok(bfs_hmap_find(&m, &(uint32_t){ KEYS + 5 }) == NULL,
+	ok(bfs_hmap_find(&m, &(uint32_t){KEYS + 5}) == NULL,
 	   "clear forgets records");
 	bfs_hmap_fini(&m);
 
@@ -103,8 +103,8 @@ int main(void)
 		uint8_t key[40];
 		struct bfs_hmap h;
 
-		is_int(bfs_hmap_init(&h, 40, 32, 100000, BFS_HMAP_PREHASHED),
-		       0, "init prehashed, presized for 100000");
+		is_int(bfs_hmap_init(&h, 40, 32, 100000, BFS_HMAP_PREHASHED), 0,
+		       "init prehashed, presized for 100000");
 		size_t cap0 = h.cap;
 		for (i = 0, bad = 0; i < 100000; i++) {
 			memset(key, 0, sizeof(key));
@@ -118,14 +118,14 @@ int main(void)
 		is_int(bad, 0, "100000 inserts");
 		is_int(h.cap, cap0, "presized map did not grow");
 		bfs_hmap_fini(&h);
-		is_int(bfs_hmap_init(&h, 40, 4, 0, BFS_HMAP_PREHASHED),
-		       -EINVAL, "prehashed needs an 8-byte key");
+		is_int(bfs_hmap_init(&h, 40, 4, 0, BFS_HMAP_PREHASHED), -EINVAL,
+		       "prehashed needs an 8-byte key");
 		is_int(bfs_hmap_init(&h, 8, 9, 0, 0), -EINVAL,
 		       "key longer than the record is -EINVAL");
 	}
 	ok(bfs_hash64("abc", 3) != bfs_hash64("abd", 3) &&
-	   bfs_hash64("abc", 3) == bfs_hash64("abc", 3) &&
-	   bfs_hash64("", 0) != bfs_hash64("\0", 1),
+	       bfs_hash64("abc", 3) == bfs_hash64("abc", 3) &&
+	       bfs_hash64("", 0) != bfs_hash64("\0", 1),
 	   "bfs_hash64 is deterministic and length-aware");
 	return tap_done();
 }

@@ -21,7 +21,7 @@
 #include "tests/unit/testlib.h"
 
 /* One deterministic stream for the whole test (reproducible failures). */
-static struct tl_rng rng = { 0x1234567887654321ull };
+static struct tl_rng rng = {0x1234567887654321ull};
 
 /* Half random, half repetitive so that frames compress somewhat. */
 static void fill(uint8_t *p, size_t n)
@@ -32,8 +32,8 @@ static void fill(uint8_t *p, size_t n)
 
 static void test_zstd(void)
 {
-	struct bfs_buf b = { 0 };
-	struct bfs_err err = { { 0 } };
+	struct bfs_buf b = {0};
+	struct bfs_err err = {{0}};
 	uint8_t src[5000], out[5001];
 	size_t flen;
 	int rc;
@@ -53,10 +53,10 @@ static void test_zstd(void)
 	diag("%s", err.msg);
 	is_int(bfs_zstd_decompress(out, sizeof(src), b.data, b.len - 1, &err),
 	       -EUCLEAN, "truncated frame rejected");
-	is_int(bfs_zstd_decompress(out, sizeof(src), b.data, 3, &err),
-	       -EUCLEAN, "3-byte input rejected");
-	is_int(bfs_zstd_decompress(out, sizeof(src), NULL, 0, &err),
-	       -EUCLEAN, "empty input rejected");
+	is_int(bfs_zstd_decompress(out, sizeof(src), b.data, 3, &err), -EUCLEAN,
+	       "3-byte input rejected");
+	is_int(bfs_zstd_decompress(out, sizeof(src), NULL, 0, &err), -EUCLEAN,
+	       "empty input rejected");
 
 	/* Trailing garbage, and a second frame appended. */
 	bfs_buf_append(&b, "x", 1);
@@ -91,7 +91,7 @@ static void test_zstd(void)
 	{
 		ZSTD_CCtx *c = ZSTD_createCCtx();
 		ZSTD_outBuffer ob;
-		ZSTD_inBuffer ib = { src, sizeof(src), 0 };
+		ZSTD_inBuffer ib = {src, sizeof(src), 0};
 		size_t r;
 
 		bfs_buf_reserve(&b, ZSTD_compressBound(sizeof(src)));
@@ -101,9 +101,9 @@ static void test_zstd(void)
 		ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
 		r = ZSTD_compressStream2(c, &ob, &ib, ZSTD_e_end);
 		ok(r == 0, "streamed frame without size");
-		is_int(bfs_zstd_decompress(out, sizeof(src), b.data, ob.pos,
-					   &err),
-		       -EUCLEAN, "frame without content size rejected");
+		is_int(
+		    bfs_zstd_decompress(out, sizeof(src), b.data, ob.pos, &err),
+		    -EUCLEAN, "frame without content size rejected");
 		diag("%s", err.msg);
 		ZSTD_freeCCtx(c);
 	}
@@ -124,7 +124,7 @@ static void test_zstd(void)
 static void *zstd_worker(void *arg)
 {
 	uintptr_t seed = (uintptr_t)arg;
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 	uint8_t src[3000], out[3000];
 	uintptr_t bad = 0;
 
@@ -170,7 +170,7 @@ static void build_pack(struct chunk *ch, size_t n, size_t maxlen,
 		       struct bfs_buf *out, uint8_t id[BFS_HASH_LEN])
 {
 	struct bfs_pack_builder *b = bfs_pack_builder_new();
-	struct bfs_buf f = { 0 };
+	struct bfs_buf f = {0};
 
 	for (size_t i = 0; i < n; i++) {
 		uint64_t off;
@@ -218,9 +218,9 @@ static int verify_pack(const uint8_t *data, size_t len, struct bfs_err *err)
 static void test_roundtrip(void)
 {
 	struct chunk ch[40];
-	struct bfs_buf pack = { 0 };
+	struct bfs_buf pack = {0};
 	struct bfs_pack_entry *e = NULL;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	uint8_t id[BFS_HASH_LEN], h[BFS_HASH_LEN];
 	size_t n = 0, bad = 0, expect_off = BFS_PACK_HEADER;
 	int rc;
@@ -229,7 +229,8 @@ static void test_roundtrip(void)
 	bfs_sha256(h, pack.data, pack.len);
 	ok(memcmp(h, id, BFS_HASH_LEN) == 0, "pack id = SHA-256 of the object");
 	ok(memcmp(pack.data, "BFSPACK1", 8) == 0 &&
-	   memcmp(pack.data + pack.len - 8, "BFSPEND1", 8) == 0, "magics");
+	       memcmp(pack.data + pack.len - 8, "BFSPEND1", 8) == 0,
+	   "magics");
 	rc = bfs_pack_parse_index(pack.data, pack.len, &e, &n, &err);
 	is_int(rc, 0, "parse: %s", rc ? err.msg : "ok");
 	is_int(n, 40, "40 entries");
@@ -255,7 +256,8 @@ static void test_roundtrip(void)
 	/* Every truncation is rejected by the parser. */
 	bad = 0;
 	for (size_t l = 0; l < pack.len; l++) {
-		if (bfs_pack_parse_index(pack.data, l, &e, &n, NULL) != -EUCLEAN)
+		if (bfs_pack_parse_index(pack.data, l, &e, &n, NULL) !=
+		    -EUCLEAN)
 			bad++;
 	}
 	is_int(bad, 0, "all %zu truncations rejected", pack.len);
@@ -295,14 +297,17 @@ static void test_roundtrip(void)
 			total++;
 			pack.data[pos] ^= bit;
 		}
-		diag("bit flips: %zu, caught by parse %zu, harmless (decode to identical bytes) %zu",
+		diag("bit flips: %zu, caught by parse %zu, harmless (decode to "
+		     "identical bytes) %zu",
 		     total, by_parse, same);
 		is_int(outside, 0, "every flip in magic/index/footer detected");
-		ok(same * 100 < total, "fewer than 1%% of flips are harmless re-encodings");
+		ok(same * 100 < total,
+		   "fewer than 1%% of flips are harmless re-encodings");
 	}
 	/* Every flip in index/footer is caught by the parser itself. */
 	{
-		size_t index_off = (size_t)bfs_get_le64(pack.data + pack.len - 56);
+		size_t index_off =
+		    (size_t)bfs_get_le64(pack.data + pack.len - 56);
 		size_t missed = 0;
 
 		for (size_t pos = index_off; pos < pack.len; pos++) {
@@ -316,7 +321,9 @@ static void test_roundtrip(void)
 				pack.data[pos] ^= (uint8_t)(1u << bit);
 			}
 		}
-		is_int(missed, 0, "all 8 bit flips of every index/footer byte rejected by parse");
+		is_int(missed, 0,
+		       "all 8 bit flips of every index/footer byte rejected by "
+		       "parse");
 	}
 	/* Trailing garbage after the footer. */
 	bfs_buf_append(&pack, "\0", 1);
@@ -330,9 +337,9 @@ static void test_roundtrip(void)
 static void test_builder(void)
 {
 	struct bfs_pack_builder *b = bfs_pack_builder_new();
-	struct bfs_buf out = { 0 }, f = { 0 };
+	struct bfs_buf out = {0}, f = {0};
 	struct bfs_pack_entry *e;
-	uint8_t id[BFS_HASH_LEN], h[BFS_HASH_LEN] = { 0 };
+	uint8_t id[BFS_HASH_LEN], h[BFS_HASH_LEN] = {0};
 	uint64_t off = 0;
 	size_t n;
 
@@ -397,7 +404,7 @@ static void write_file(const char *dir, const char *name, const void *d,
 static void write_corpus(const char *dir)
 {
 	struct chunk ch[3];
-	struct bfs_buf good = { 0 }, p = { 0 };
+	struct bfs_buf good = {0}, p = {0};
 	uint8_t id[BFS_HASH_LEN];
 	size_t io;
 
@@ -407,33 +414,43 @@ static void write_corpus(const char *dir)
 #define RESET() (p.len = 0, bfs_buf_append(&p, good.data, good.len))
 	write_file(dir, "empty", "", 0);
 	write_file(dir, "magic-only", "BFSPACK1", 8);
-	RESET(); p.data[0] = 'X';
+	RESET();
+	p.data[0] = 'X';
 	write_file(dir, "bad-magic", p.data, p.len);
-	RESET(); p.data[p.len - 1] = 'X';
+	RESET();
+	p.data[p.len - 1] = 'X';
 	write_file(dir, "bad-end-magic", p.data, p.len);
 	write_file(dir, "truncated-1", good.data, good.len - 1);
-	RESET(); bfs_buf_append(&p, "\0", 1);
+	RESET();
+	bfs_buf_append(&p, "\0", 1);
 	write_file(dir, "trailing-byte", p.data, p.len);
-	RESET(); p.data[io + 5] ^= 1;
+	RESET();
+	p.data[io + 5] ^= 1;
 	write_file(dir, "index-hash-mismatch", p.data, p.len);
-	RESET(); bfs_put_le32(p.data + p.len - 56 + 8, 0xffffffffu);
+	RESET();
+	bfs_put_le32(p.data + p.len - 56 + 8, 0xffffffffu);
 	write_file(dir, "count-huge", p.data, p.len);
-	RESET(); bfs_put_le64(p.data + p.len - 56, 0xfffffffffffffff0ull);
+	RESET();
+	bfs_put_le64(p.data + p.len - 56, 0xfffffffffffffff0ull);
 	write_file(dir, "index-offset-overflow", p.data, p.len);
-	RESET(); bfs_put_le32(p.data + p.len - 56 + 12, 1);
+	RESET();
+	bfs_put_le32(p.data + p.len - 56 + 12, 1);
 	write_file(dir, "reserved-nonzero", p.data, p.len);
 	/* entry 1 overlaps entry 0 */
-	RESET(); bfs_put_le64(p.data + io + 48 + 32,
-			      bfs_get_le64(p.data + io + 48 + 32) - 1);
+	RESET();
+	bfs_put_le64(p.data + io + 48 + 32,
+		     bfs_get_le64(p.data + io + 48 + 32) - 1);
 	rehash(&p);
 	write_file(dir, "overlap", p.data, p.len);
 	/* entry 2 extends into the index */
-	RESET(); bfs_put_le32(p.data + io + 96 + 40,
-			      bfs_get_le32(p.data + io + 96 + 40) + 1);
+	RESET();
+	bfs_put_le32(p.data + io + 96 + 40,
+		     bfs_get_le32(p.data + io + 96 + 40) + 1);
 	rehash(&p);
 	write_file(dir, "frame-into-index", p.data, p.len);
 	/* entry offset before the magic ends */
-	RESET(); bfs_put_le64(p.data + io + 32, 0);
+	RESET();
+	bfs_put_le64(p.data + io + 32, 0);
 	rehash(&p);
 	write_file(dir, "frame-in-magic", p.data, p.len);
 	/* entries out of order */
@@ -447,23 +464,28 @@ static void write_corpus(const char *dir)
 	}
 	rehash(&p);
 	write_file(dir, "unsorted", p.data, p.len);
-	RESET(); bfs_put_le32(p.data + io + 40, 0);
+	RESET();
+	bfs_put_le32(p.data + io + 40, 0);
 	rehash(&p);
 	write_file(dir, "clen-zero", p.data, p.len);
-	RESET(); bfs_put_le32(p.data + io + 44, (16u << 20) + 1);
+	RESET();
+	bfs_put_le32(p.data + io + 44, (16u << 20) + 1);
 	rehash(&p);
 	write_file(dir, "len-over-limit", p.data, p.len);
 	/* index fine, chunk hash wrong: caught by verification */
-	RESET(); p.data[io] ^= 0x80;
+	RESET();
+	p.data[io] ^= 0x80;
 	rehash(&p);
 	write_file(dir, "chunk-hash-mismatch", p.data, p.len);
 	/* index fine, plain length wrong: caught by decompress */
-	RESET(); bfs_put_le32(p.data + io + 44,
-			      bfs_get_le32(p.data + io + 44) + 1);
+	RESET();
+	bfs_put_le32(p.data + io + 44, bfs_get_le32(p.data + io + 44) + 1);
 	rehash(&p);
 	write_file(dir, "len-mismatch", p.data, p.len);
 	/* index fine, frame bytes corrupt */
-	RESET(); p.data[8 + 6] ^= 0xff; p.data[8 + 7] ^= 0xff;
+	RESET();
+	p.data[8 + 6] ^= 0xff;
+	p.data[8 + 7] ^= 0xff;
 	write_file(dir, "frame-corrupt", p.data, p.len);
 #undef RESET
 	for (int i = 0; i < 3; i++)
@@ -480,15 +502,14 @@ static void test_corpus(void)
 	DIR *d;
 	int files = 0;
 
-	snprintf(dir, sizeof(dir), "%s/tests/corpus/pack-bad",
-		 top ? top : ".");
+	snprintf(dir, sizeof(dir), "%s/tests/corpus/pack-bad", top ? top : ".");
 	d = opendir(dir);
 	if (!ok(d != NULL, "open corpus '%s'", dir))
 		return;
 	while ((de = readdir(d))) {
 		const char *path = tl_path(dir, de->d_name);
-		struct bfs_err err = { { 0 } };
-		struct bfs_buf data = { 0 };
+		struct bfs_err err = {{0}};
+		struct bfs_buf data = {0};
 		struct stat st;
 		int rc;
 

@@ -84,8 +84,7 @@ static void *failing_init(void *ctx)
 int main(void)
 {
 	struct bfs_pool *p = NULL;
-	struct bfs_pool_config cfg = { .threads = 4, .queue = 8,
-				       .name = "test" };
+	struct bfs_pool_config cfg = {.threads = 4, .queue = 8, .name = "test"};
 	int i, rc, bad = 0;
 
 	/* 1000 jobs through 4 threads and a queue of 8 */

@@ -22,12 +22,12 @@
 #include "tap.h"
 
 #define NCHUNKS 40
-#define SPLIT 25              /* chunks [0, SPLIT) in pack A, the rest in B */
+#define SPLIT 25 /* chunks [0, SPLIT) in pack A, the rest in B */
 
 static char tmp[256], repo_path[300];
 static struct bfs_repo *repo;
 static struct bfs_chunkref refs[NCHUNKS];
-static uint8_t *data;         /* the file's plain bytes */
+static uint8_t *data; /* the file's plain bytes */
 static size_t size;
 
 static void fill(uint8_t *p, size_t n, uint64_t seed)
@@ -47,8 +47,8 @@ static void fill(uint8_t *p, size_t n, uint64_t seed)
 static int put_pack(size_t from, size_t to, const size_t *starts)
 {
 	struct bfs_pack_builder *pb = bfs_pack_builder_new();
-	struct bfs_buf frame = { 0 }, out = { 0 };
-	struct bfs_err err = { { 0 } };
+	struct bfs_buf frame = {0}, out = {0};
+	struct bfs_err err = {{0}};
 	uint8_t id[BFS_HASH_LEN];
 	char key[BFS_KEY_MAX];
 	size_t i;
@@ -61,8 +61,8 @@ static int put_pack(size_t from, size_t to, const size_t *starts)
 
 		frame.len = 0;
 		bfs_sha256(refs[i].hash, data + starts[i], refs[i].len);
-		rc = bfs_zstd_compress(&frame, data + starts[i], refs[i].len,
-				       3, &err);
+		rc = bfs_zstd_compress(&frame, data + starts[i], refs[i].len, 3,
+				       &err);
 		if (rc)
 			goto out;
 		rc = bfs_pack_builder_add(pb, refs[i].hash, frame.data,
@@ -91,7 +91,7 @@ out:
 
 static int setup(void)
 {
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	size_t starts[NCHUNKS], i;
 	int rc;
 
@@ -107,7 +107,8 @@ static int setup(void)
 	}
 	for (i = 0, size = 0; i < NCHUNKS; i++) {
 		/* 1 byte .. ~200 KiB, some odd sizes */
-		refs[i].len = (uint32_t)(i == 3 ? 1 : 1000 + (i * 7919 % 200000));
+		refs[i].len =
+		    (uint32_t)(i == 3 ? 1 : 1000 + (i * 7919 % 200000));
 		starts[i] = size;
 		size += refs[i].len;
 	}
@@ -127,7 +128,7 @@ static void test_plan(void)
 {
 	struct bfs_run *runs = NULL;
 	struct bfs_chunkref big = refs[0];
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	size_t nr = 0, i, covered = 0;
 	int rc;
 
@@ -145,8 +146,8 @@ static void test_plan(void)
 				  &err);
 	is_int(rc, 0, "plan: bounded");
 	for (i = 0; i < nr; i++) {
-		ok(runs[i].n <= 4 && (runs[i].n == 1 ||
-				       runs[i].bytes <= (256u << 10)),
+		ok(runs[i].n <= 4 &&
+		       (runs[i].n == 1 || runs[i].bytes <= (256u << 10)),
 		   "plan: run %zu within bounds", i);
 		ok(runs[i].first == covered, "plan: run %zu follows", i);
 		covered += runs[i].n;
@@ -167,7 +168,7 @@ static void test_plan(void)
 static struct bfs_rfile *open_file(struct bfs_reader *rd)
 {
 	struct bfs_rfile *f = NULL;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	int rc = bfs_reader_open(rd, refs, NCHUNKS, size, &f, &err);
 
 	if (rc)
@@ -181,7 +182,7 @@ static void test_ranges(void)
 	struct bfs_reader *rd = NULL;
 	struct bfs_rfile *f;
 	struct bfs_cc_stats s1, s2;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	uint8_t *buf = malloc(size + 10);
 	uint64_t x = 7;
 	bool all = true;
@@ -221,7 +222,8 @@ static void test_ranges(void)
 	got = bfs_rfile_read(f, buf, 100, size - 10, &err);
 	ok(got == 10 && !memcmp(buf, data + size - 10, 10),
 	   "a read over the end is clipped");
-	is_int(bfs_rfile_read(f, buf, 100, size, &err), 0, "a read at the end: 0");
+	is_int(bfs_rfile_read(f, buf, 100, size, &err), 0,
+	       "a read at the end: 0");
 	is_int(bfs_rfile_read(f, buf, 0, 5, &err), 0, "an empty read: 0");
 
 	bfs_chunkcache_stats(cc, &s1);
@@ -240,7 +242,8 @@ static void test_ranges(void)
 		bfs_reader_open(rd, refs, 2, refs[0].len + refs[1].len + 100,
 				&g, &err);
 		got = g ? bfs_rfile_read(g, buf, 200, refs[0].len + refs[1].len,
-					 &err) : 0;
+					 &err)
+			: 0;
 		is_int(got, -EIO, "bytes the chunk list lacks: -EIO");
 		ok(g && bfs_rfile_first_error(g) && !bfs_rfile_first_error(g),
 		   "first_error is true once");
@@ -269,7 +272,7 @@ struct racer {
 static void *race_main(void *arg)
 {
 	struct racer *r = arg;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	uint8_t *buf = malloc(size);
 	ssize_t got;
 
@@ -285,7 +288,7 @@ static void test_single_flight(void)
 	enum { NT = 8 };
 	struct bfs_chunkcache *cc = NULL;
 	struct bfs_reader *rd = NULL;
-	struct bfs_reader_config cfg = { .threads = 3 };
+	struct bfs_reader_config cfg = {.threads = 3};
 	struct bfs_rfile *f;
 	struct bfs_cc_stats st;
 	struct racer rr[NT];
@@ -299,7 +302,7 @@ static void test_single_flight(void)
 	f = open_file(rd);
 	pthread_barrier_init(&bar, NULL, NT);
 	for (i = 0; i < NT; i++) {
-		rr[i] = (struct racer){ f, &bar, false };
+		rr[i] = (struct racer){f, &bar, false};
 		pthread_create(&th[i], NULL, race_main, &rr[i]);
 	}
 	for (i = 0; i < NT; i++) {
@@ -332,10 +335,10 @@ static void test_readahead(void)
 	size_t read_chunks = chunks_under(64u << 10);
 	struct bfs_chunkcache *cc = NULL;
 	struct bfs_reader *rd = NULL;
-	struct bfs_reader_config cfg = { .threads = 2, .ra_bytes = 8u << 20 };
+	struct bfs_reader_config cfg = {.threads = 2, .ra_bytes = 8u << 20};
 	struct bfs_rfile *f;
 	struct bfs_cc_stats st;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	uint8_t buf[4096];
 	uint64_t off;
 	int tries;
@@ -358,7 +361,8 @@ static void test_readahead(void)
 			break;
 		usleep(10000);
 	}
-	ok(st.entries > read_chunks + 2, "readahead brought chunks ahead of "
+	ok(st.entries > read_chunks + 2,
+	   "readahead brought chunks ahead of "
 	   "the reader (%llu in the cache, %zu read)",
 	   (unsigned long long)st.entries, read_chunks);
 	ok(st.bytes <= (8u << 20) + (512u << 10),
@@ -418,8 +422,8 @@ static int sink_cb(void *arg, uint64_t off, const uint8_t *d, size_t n)
 static void test_stream(void)
 {
 	struct bfs_reader *rd = NULL;
-	struct bfs_err err = { { 0 } };
-	struct sink s = { calloc(1, size), 0, true, 0 };
+	struct bfs_err err = {{0}};
+	struct sink s = {calloc(1, size), 0, true, 0};
 	int rc;
 
 	bfs_reader_create(repo, NULL, NULL, &rd);
@@ -427,13 +431,12 @@ static void test_stream(void)
 	is_int(rc, 0, "stream the file (two packs: fetched ahead)");
 	ok(s.in_order && s.at == size && !memcmp(s.buf, data, size),
 	   "  in order, bytes match");
-	s = (struct sink){ s.buf, 0, true, 100000 };
+	s = (struct sink){s.buf, 0, true, 100000};
 	rc = bfs_reader_stream(rd, refs, NCHUNKS, sink_cb, &s, &err);
 	is_int(rc, 7, "the callback's value stops the stream");
-	s = (struct sink){ s.buf, 0, true, 0 };
+	s = (struct sink){s.buf, 0, true, 0};
 	rc = bfs_reader_stream(rd, refs, SPLIT, sink_cb, &s, &err);
-	ok(rc == 0 && s.at == split_bytes() &&
-		   !memcmp(s.buf, data, s.at),
+	ok(rc == 0 && s.at == split_bytes() && !memcmp(s.buf, data, s.at),
 	   "stream one pack (one run: read here)");
 	{
 		struct bfs_rfile *f = NULL;
@@ -452,7 +455,7 @@ static struct bfs_repo *faulty(const char *spec)
 {
 	struct bfs_repo *r = NULL;
 	struct bfs_store *w = NULL;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 
 	if (bfs_repo_open(repo_path, NULL, &r, &err))
 		return NULL;
@@ -471,10 +474,10 @@ static void test_faults(void)
 	struct bfs_chunkcache *cc = NULL;
 	struct bfs_reader *rd = NULL;
 	struct bfs_rfile *f = NULL;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	struct bfs_chunkref bad[NCHUNKS];
 	struct bfs_repo *r;
-	struct sink s = { calloc(1, size), 0, true, 0 };
+	struct sink s = {calloc(1, size), 0, true, 0};
 	uint8_t *buf = malloc(size);
 	ssize_t got;
 	size_t i;
@@ -521,7 +524,7 @@ static void test_faults(void)
 		   "  never wrong bytes");
 		bfs_rfile_close(f);
 		f = NULL;
-		s = (struct sink){ s.buf, 0, true, 0 };
+		s = (struct sink){s.buf, 0, true, 0};
 		memset(s.buf, 0, size);
 		rc = bfs_reader_stream(rd, refs, NCHUNKS, sink_cb, &s, &err);
 		ok(rc == -EBADMSG || rc == -EUCLEAN,

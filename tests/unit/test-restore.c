@@ -72,9 +72,9 @@ static int put_file(struct bfs_backup *b, const char *path, const void *d,
 static int write_backup(const char *id)
 {
 	struct bfs_index *idx = NULL;
-	struct bfs_backup_opts o = { .id = id, .threads = 2 };
+	struct bfs_backup_opts o = {.id = id, .threads = 2};
 	struct bfs_backup *b = NULL;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	struct bfs_entry e;
 	char name[64], body[64];
 	bool partial;
@@ -117,8 +117,8 @@ static int write_backup(const char *id)
 	}
 	if (!rc) {
 		e = mkentry("dir/unreadable", BFS_T_FILE);
-		rc = bfs_backup_add_error(b, &e, "cannot open: Permission denied",
-					  &err);
+		rc = bfs_backup_add_error(
+		    b, &e, "cannot open: Permission denied", &err);
 	}
 	if (rc) {
 		bfs_backup_abort(b);
@@ -180,10 +180,10 @@ static void warn_cb(void *arg, const char *path, const char *msg)
 
 static void test_restore_all(int64_t root)
 {
-	struct warns w = { 0, "" };
-	struct bfs_restore_opts o = { .warn = warn_cb, .arg = &w };
+	struct warns w = {0, ""};
+	struct bfs_restore_opts o = {.warn = warn_cb, .arg = &w};
 	struct bfs_restore_stats st;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	char target[400], p[500], lt[64];
 	struct stat s1, s2;
 	uint8_t *got;
@@ -224,7 +224,8 @@ static void test_restore_all(int64_t root)
 	stat(p, &s1);
 	snprintf(p, sizeof(p), "%s/many/f00007", target);
 	stat(p, &s2);
-	ok(s1.st_ino == s2.st_ino && s1.st_nlink == 2, "hardlink restored as a link");
+	ok(s1.st_ino == s2.st_ino && s1.st_nlink == 2,
+	   "hardlink restored as a link");
 	snprintf(p, sizeof(p), "%s/dir/exec", target);
 	stat(p, &s1);
 	is_int(s1.st_mode & 07777, 0751, "mode");
@@ -242,7 +243,7 @@ static void test_restore_all(int64_t root)
 
 static void test_sub_path(int64_t root)
 {
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	struct bfs_restore_stats st;
 	char target[400], p[500];
 	uint8_t *got;
@@ -273,7 +274,7 @@ static int count_cb(void *arg, const char *path, size_t len,
 
 static void test_walk_cat(int64_t root)
 {
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	struct bfs_cat_entry ce, *v = NULL;
 	unsigned count = 0;
 	size_t n = 0;
@@ -324,10 +325,10 @@ static int del_packs_cb(void *arg, const char *key, uint64_t size)
 
 static void test_missing_packs(int64_t root)
 {
-	struct warns w = { 0, "" };
-	struct bfs_restore_opts o = { .warn = warn_cb, .arg = &w };
+	struct warns w = {0, ""};
+	struct bfs_restore_opts o = {.warn = warn_cb, .arg = &w};
 	struct bfs_restore_stats st;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	char target[400], p[500];
 	struct stat s;
 	int rc;
@@ -345,7 +346,7 @@ static void test_missing_packs(int64_t root)
 
 int main(void)
 {
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	char path[600];
 	int64_t root;
 	int rc;
@@ -365,7 +366,7 @@ int main(void)
 	big = malloc(big_n);
 	if (!rc && big) {
 		fill(big, big_n, 3);
-		repo->pack_target = 1u << 20;   /* several packs */
+		repo->pack_target = 1u << 20; /* several packs */
 		rc = write_backup("b1");
 	}
 	ok(rc == 0, "a backup to restore (%s)", err.msg);

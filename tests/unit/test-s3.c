@@ -24,7 +24,7 @@
 static char *enc(const char *s, bool keep_slash)
 {
 	static char out[1024];
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 
 	if (bfs_s3_uri_encode(&b, s, strlen(s), keep_slash)) {
 		bfs_buf_free(&b);
@@ -50,14 +50,14 @@ static void test_encode(void)
 static void test_query(void)
 {
 	struct bfs_s3_param p[] = {
-		{ "prefix", "pre fix/manifests/" },
-		{ "list-type", "2" },
-		{ "continuation-token", "1/abc+=" },
-		{ "max-keys", "1000" },
+	    {"prefix", "pre fix/manifests/"},
+	    {"list-type", "2"},
+	    {"continuation-token", "1/abc+="},
+	    {"max-keys", "1000"},
 	};
-	struct bfs_s3_param q[] = { { "uploads", NULL } };
-	struct bfs_s3_param r[] = { { "b", "2" }, { "a", "z" }, { "a", "b" } };
-	struct bfs_buf b = { 0 };
+	struct bfs_s3_param q[] = {{"uploads", NULL}};
+	struct bfs_s3_param r[] = {{"b", "2"}, {"a", "z"}, {"a", "b"}};
+	struct bfs_buf b = {0};
 
 	ok(bfs_s3_query_build(&b, p, 4) == 0, "query builds");
 	is_str((char *)b.data,
@@ -79,40 +79,50 @@ static void test_query(void)
 static void test_xml(void)
 {
 	static const char list1[] =
-		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		"<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-		"<Name>b</Name><Prefix>p/</Prefix><KeyCount>2</KeyCount>"
-		"<MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated>"
-		"<Contents><Key>p/a &amp; b&lt;c&gt;&quot;&apos;</Key>"
-		"<LastModified>2026-01-01T00:00:00.000Z</LastModified>"
-		"<ETag>&quot;x&quot;</ETag><Size>123</Size>"
-		"<StorageClass>STANDARD</StorageClass></Contents>"
-		"<Contents><Key>p/caf&#xE9;&#233;&#x1F600;</Key><Size>0</Size></Contents>"
-		"<NextContinuationToken>tok/en+=</NextContinuationToken>"
-		"</ListBucketResult>";
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<ListBucketResult "
+	    "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+	    "<Name>b</Name><Prefix>p/</Prefix><KeyCount>2</KeyCount>"
+	    "<MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated>"
+	    "<Contents><Key>p/a &amp; b&lt;c&gt;&quot;&apos;</Key>"
+	    "<LastModified>2026-01-01T00:00:00.000Z</LastModified>"
+	    "<ETag>&quot;x&quot;</ETag><Size>123</Size>"
+	    "<StorageClass>STANDARD</StorageClass></Contents>"
+	    "<Contents><Key>p/caf&#xE9;&#233;&#x1F600;</Key><Size>0</Size></"
+	    "Contents>"
+	    "<NextContinuationToken>tok/en+=</NextContinuationToken>"
+	    "</ListBucketResult>";
 	static const char list_end[] =
-		"<ListBucketResult><IsTruncated>false</IsTruncated>"
-		"</ListBucketResult>";
+	    "<ListBucketResult><IsTruncated>false</IsTruncated>"
+	    "</ListBucketResult>";
 	static const char *const bad[] = {
-		/* truncated in the middle of Contents */
-		"<ListBucketResult><Contents><Key>p/a</Key><Size>1",
-		/* Contents without Key */
-		"<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>",
-		/* bad size */
-		"<ListBucketResult><Contents><Key>k</Key><Size>-1</Size></Contents></ListBucketResult>",
-		"<ListBucketResult><Contents><Key>k</Key><Size>99999999999999999999999</Size></Contents></ListBucketResult>",
-		/* bad entity, NUL entity */
-		"<ListBucketResult><Contents><Key>a&bogus;</Key><Size>1</Size></Contents></ListBucketResult>",
-		"<ListBucketResult><Contents><Key>a&#0;</Key><Size>1</Size></Contents></ListBucketResult>",
-		"<ListBucketResult><Contents><Key>a&amp</Key><Size>1</Size></Contents></ListBucketResult>",
-		/* truncated=true without token */
-		"<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>",
-		/* not a listing */
-		"<Error><Code>NoSuchBucket</Code></Error>",
-		"",
+	    /* truncated in the middle of Contents */
+	    "<ListBucketResult><Contents><Key>p/a</Key><Size>1",
+	    /* Contents without Key */
+	    "<ListBucketResult><Contents><Size>1</Size></Contents></"
+	    "ListBucketResult>",
+	    /* bad size */
+	    "<ListBucketResult><Contents><Key>k</Key><Size>-1</Size></"
+	    "Contents></ListBucketResult>",
+	    "<ListBucketResult><Contents><Key>k</"
+	    "Key><Size>99999999999999999999999</Size></Contents></"
+	    "ListBucketResult>",
+	    /* bad entity, NUL entity */
+	    "<ListBucketResult><Contents><Key>a&bogus;</Key><Size>1</Size></"
+	    "Contents></ListBucketResult>",
+	    "<ListBucketResult><Contents><Key>a&#0;</Key><Size>1</Size></"
+	    "Contents></ListBucketResult>",
+	    "<ListBucketResult><Contents><Key>a&amp</Key><Size>1</Size></"
+	    "Contents></ListBucketResult>",
+	    /* truncated=true without token */
+	    "<ListBucketResult><IsTruncated>true</IsTruncated></"
+	    "ListBucketResult>",
+	    /* not a listing */
+	    "<Error><Code>NoSuchBucket</Code></Error>",
+	    "",
 	};
 	struct bfs_s3_list_page pg;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	struct bfs_s3_error e;
 	size_t i, pos;
 	char *s = NULL;
@@ -178,8 +188,9 @@ static void test_xml(void)
 	is_int(rc, -EPROTO, "markup inside text rejected");
 
 	rc = bfs_s3_parse_error(
-		"<Error><Code>SignatureDoesNotMatch</Code><Message>bad\n"
-		"sig</Message><Region>eu-west-1</Region></Error>", 93, &e);
+	    "<Error><Code>SignatureDoesNotMatch</Code><Message>bad\n"
+	    "sig</Message><Region>eu-west-1</Region></Error>",
+	    93, &e);
 	ok(rc == 0 && e.code && strcmp(e.code, "SignatureDoesNotMatch") == 0,
 	   "error code parsed");
 	is_str(e.message, "bad sig", "control characters blanked");
@@ -190,14 +201,14 @@ static void test_xml(void)
 	bfs_s3_error_clear(&e);
 }
 
-static int map(long status, const char *code, const char *region,
-	       bool *retry, struct bfs_err *err)
+static int map(long status, const char *code, const char *region, bool *retry,
+	       struct bfs_err *err)
 {
-	struct bfs_s3_error e = { (char *)code, NULL, (char *)region };
+	struct bfs_s3_error e = {(char *)code, NULL, (char *)region};
 
 	err->msg[0] = '\0';
-	return bfs_s3_map_error(status, &e, "GET 'config'", "bkt",
-				"us-east-1", retry, err);
+	return bfs_s3_map_error(status, &e, "GET 'config'", "bkt", "us-east-1",
+				retry, err);
 }
 
 static void test_map(void)
@@ -214,16 +225,18 @@ static void test_map(void)
 	is_int(map(403, "SignatureDoesNotMatch", NULL, &retry, &err), -EACCES,
 	       "bad signature");
 	ok(!retry && strstr(err.msg, "S3 rejected the credentials "
-			    "(SignatureDoesNotMatch): check "
-			    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"),
+				     "(SignatureDoesNotMatch): check "
+				     "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"),
 	   "credentials message: %s", err.msg);
 	is_int(map(403, "InvalidAccessKeyId", NULL, &retry, &err), -EACCES,
 	       "unknown key");
 	is_int(map(403, NULL, NULL, &retry, &err), -EACCES, "bare 403");
-	is_int(map(400, "AuthorizationHeaderMalformed", "eu-west-1", &retry,
-		   &err), -EINVAL, "wrong region");
+	is_int(
+	    map(400, "AuthorizationHeaderMalformed", "eu-west-1", &retry, &err),
+	    -EINVAL, "wrong region");
 	ok(!retry && strstr(err.msg, "wrong region 'us-east-1'") &&
-	   strstr(err.msg, "eu-west-1"), "region message: %s", err.msg);
+	       strstr(err.msg, "eu-west-1"),
+	   "region message: %s", err.msg);
 	is_int(map(301, "PermanentRedirect", NULL, &retry, &err), -EINVAL,
 	       "redirect");
 	is_int(map(503, "SlowDown", NULL, &retry, &err), -EIO, "SlowDown");
@@ -246,9 +259,11 @@ static void test_misc(void)
 	unsigned i;
 
 	ok(bfs_s3_parse_content_range("bytes 0-9/100", &a, &b, &t) == 0 &&
-	   a == 0 && b == 9 && t == 100, "content-range");
+	       a == 0 && b == 9 && t == 100,
+	   "content-range");
 	ok(bfs_s3_parse_content_range("bytes 5-5/*", &a, &b, &t) == 0 &&
-	   t == UINT64_MAX, "content-range with unknown total");
+	       t == UINT64_MAX,
+	   "content-range with unknown total");
 	ok(bfs_s3_parse_content_range("bytes 9-5/100", &a, &b, &t) < 0,
 	   "reversed range rejected");
 	ok(bfs_s3_parse_content_range("bytes 0-100/100", &a, &b, &t) < 0,
@@ -268,7 +283,8 @@ static void test_misc(void)
 		char *o = NULL, *bu = NULL;
 
 		ok(bfs_s3_build_urls("http://127.0.0.1:9000/", "bk", true, &o,
-				     &bu, NULL) == 0, "path-style urls");
+				     &bu, NULL) == 0,
+		   "path-style urls");
 		is_str(o, "http://127.0.0.1:9000/bk", "path-style object base");
 		is_str(bu, "http://127.0.0.1:9000/bk", "path-style bucket url");
 		free(o);
@@ -283,13 +299,16 @@ static void test_misc(void)
 		free(o);
 		free(bu);
 		ok(bfs_s3_build_urls("ftp://x", "bk", true, &o, &bu, NULL) ==
-		   -EINVAL && !o && !bu, "non-http endpoint rejected");
+			   -EINVAL &&
+		       !o && !bu,
+		   "non-http endpoint rejected");
 		ok(bfs_s3_build_urls("http://", "bk", true, &o, &bu, NULL) ==
-		   -EINVAL, "endpoint without a host rejected");
+		       -EINVAL,
+		   "endpoint without a host rejected");
 	}
 	ok(bfs_s3_bucket_valid("my-bucket.1"), "bucket ok");
 	ok(!bfs_s3_bucket_valid("a/b") && !bfs_s3_bucket_valid("") &&
-	   !bfs_s3_bucket_valid("x y") && !bfs_s3_bucket_valid("a@b"),
+	       !bfs_s3_bucket_valid("x y") && !bfs_s3_bucket_valid("a@b"),
 	   "bad buckets rejected");
 }
 
@@ -300,8 +319,8 @@ static void test_cache(void)
 	const char *tmp = tl_tmpdir("bfs-test-cache");
 	char repo[300], cdir[300], cmd[1024], key[128];
 	struct bfs_store *local = NULL, *c = NULL;
-	struct bfs_err err = { { 0 } };
-	struct bfs_buf b = { 0 };
+	struct bfs_err err = {{0}};
+	struct bfs_buf b = {0};
 	uint8_t data[200000];
 	size_t i;
 	int64_t n;
@@ -320,10 +339,13 @@ static void test_cache(void)
 	if (rc)
 		return;
 	snprintf(key, sizeof(key), "packs/ab/ab%062d", 0);
-	ok(bfs_store_put(c, key, data, sizeof(data), 0, &err) == 0, "put through");
-	ok(bfs_store_put(c, "manifests/m1", "abc", 3, 0, &err) == 0, "put manifest");
+	ok(bfs_store_put(c, key, data, sizeof(data), 0, &err) == 0,
+	   "put through");
+	ok(bfs_store_put(c, "manifests/m1", "abc", 3, 0, &err) == 0,
+	   "put manifest");
 	n = bfs_store_get(c, key, 1000, 5000, &b, &err);
-	ok(n == 5000 && memcmp(b.data, data + 1000, 5000) == 0, "miss: right bytes");
+	ok(n == 5000 && memcmp(b.data, data + 1000, 5000) == 0,
+	   "miss: right bytes");
 	is_int(tl_count_files(cdir), 1, "one entry cached");
 	b.len = 0;
 	n = bfs_store_get(c, "manifests/m1", 0, UINT64_MAX, &b, &err);
@@ -340,7 +362,8 @@ static void test_cache(void)
 	is_int(n, -ENOENT, "another range is a miss");
 	/* Damage the entry: it must be dropped, never returned. */
 	snprintf(cmd, sizeof(cmd),
-		 "f=$(find '%s' -type f | head -1); printf 'Z' | dd of=\"$f\" bs=1 seek=40 conv=notrunc 2>/dev/null",
+		 "f=$(find '%s' -type f | head -1); printf 'Z' | dd of=\"$f\" "
+		 "bs=1 seek=40 conv=notrunc 2>/dev/null",
 		 cdir);
 	ok(system(cmd) == 0, "cache entry damaged");
 	b.len = 0;
@@ -348,7 +371,8 @@ static void test_cache(void)
 	is_int(n, -ENOENT, "damaged entry not used (refetch fails: pack gone)");
 	is_int(tl_count_files(cdir), 0, "damaged entry removed");
 	/* Eviction: 1 MiB budget, 20 x 100 KB entries. */
-	ok(bfs_store_put(c, key, data, sizeof(data), 0, &err) == 0, "put again");
+	ok(bfs_store_put(c, key, data, sizeof(data), 0, &err) == 0,
+	   "put again");
 	for (i = 0; i < 20; i++) {
 		b.len = 0;
 		n = bfs_store_get(c, key, i * 1000, 100000, &b, &err);
@@ -413,7 +437,7 @@ struct worker {
 static void *reader(void *arg)
 {
 	struct worker *w = arg;
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 	struct bfs_err err;
 	int i;
 
@@ -436,15 +460,15 @@ static void *reader(void *arg)
 
 static void test_live(void)
 {
-	struct bfs_store_opts o = { .s3_path_style = -1, .create = true };
+	struct bfs_store_opts o = {.s3_path_style = -1, .create = true};
 	struct bfs_store *s = NULL;
-	struct bfs_err err = { { 0 } };
-	struct bfs_buf b = { 0 };
+	struct bfs_err err = {{0}};
+	struct bfs_buf b = {0};
 	struct collect c;
 	char url[256], key[128];
 	static const char *const awkward[] = {
-		"odd/a b+c", "odd/caf\xc3\xa9", "odd/x=y&z?w#q",
-		"odd/100%", "odd/~tilde*star", "odd/semi;colon,comma",
+	    "odd/a b+c", "odd/caf\xc3\xa9", "odd/x=y&z?w#q",
+	    "odd/100%",	 "odd/~tilde*star", "odd/semi;colon,comma",
 	};
 	uint8_t *big;
 	size_t biglen = 3 * 1024 * 1024 + 17, i;
@@ -513,7 +537,7 @@ static void test_live(void)
 		b.len = 0;
 		n = bfs_store_get(s, awkward[i], 0, UINT64_MAX, &b, &err);
 		ok(n == (int64_t)strlen(awkward[i]) &&
-		   memcmp(b.data, awkward[i], (size_t)n) == 0,
+		       memcmp(b.data, awkward[i], (size_t)n) == 0,
 		   "get awkward key '%s'", awkward[i]);
 	}
 	memset(&c, 0, sizeof(c));
@@ -553,7 +577,7 @@ skip_paging:
 	rc = bfs_store_put(s, "big/object", big, biglen, 0, &err);
 	is_int(rc, 0, "put 3 MiB: %s", err.msg);
 	for (i = 0; i < 8; i++) {
-		w[i] = (struct worker){ s, big, biglen, (int)i, 0 };
+		w[i] = (struct worker){s, big, biglen, (int)i, 0};
 		pthread_create(&th[i], NULL, reader, &w[i]);
 	}
 	cnt = 0;
@@ -595,7 +619,8 @@ int main(int argc, char **argv)
 		test_live();
 		curl_global_cleanup();
 	} else {
-		diag("live S3 tests skipped (tests/e2e/t0301-s3-store.sh runs them)");
+		diag("live S3 tests skipped (tests/e2e/t0301-s3-store.sh runs "
+		     "them)");
 	}
 	return tap_done();
 }

@@ -12,7 +12,7 @@
 
 static void pg(const char *in, const char *want_safe, const char *want_pw)
 {
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	char *safe = NULL, *pw = NULL;
 	int rc = bfs_pg_conninfo_split(in, &safe, &pw, &err);
 
@@ -31,8 +31,8 @@ static void pg(const char *in, const char *want_safe, const char *want_pw)
 
 static void dest(enum bfs_source_kind k, const char *arg, const char *want)
 {
-	struct bfs_source s = { .kind = k, .arg = arg };
-	struct bfs_err err = { { 0 } };
+	struct bfs_source s = {.kind = k, .arg = arg};
+	struct bfs_err err = {{0}};
 	char *d = NULL;
 	int rc = bfs_source_dest(&s, &d, &err);
 
@@ -49,12 +49,13 @@ static void dest(enum bfs_source_kind k, const char *arg, const char *want)
 int main(void)
 {
 	struct bfs_mysql_uri u;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	char *safe = NULL, *pw = NULL;
 	int rc;
 
 	/* URIs */
-	pg("postgresql://alice:p%40ss%3Aw%2F0rd@db.example:5432/shop?sslmode=require",
+	pg("postgresql://alice:p%40ss%3Aw%2F0rd@db.example:5432/"
+	   "shop?sslmode=require",
 	   "postgresql://alice@db.example:5432/shop?sslmode=require",
 	   "p@ss:w/0rd");
 	pg("postgres://db.example/shop", "postgres://db.example/shop", NULL);
@@ -92,7 +93,8 @@ int main(void)
 	ok(u.socket == NULL, "no socket");
 	bfs_mysql_uri_clear(&u);
 
-	rc = bfs_mysql_uri_parse("mysql://app@localhost/my%20db?socket=%2Frun%2Fmysqld%2Fmysqld.sock",
+	rc = bfs_mysql_uri_parse("mysql://app@localhost/"
+				 "my%20db?socket=%2Frun%2Fmysqld%2Fmysqld.sock",
 				 &u, &err);
 	is_int(rc, 0, "mysql uri with socket (%s)", err.msg);
 	is_str(u.user, "app", "user without password");
@@ -127,13 +129,15 @@ int main(void)
 	dest(BFS_SRC_FILES, "/odd=name", "files");
 	dest(BFS_SRC_FILES, "x=", NULL);
 	dest(BFS_SRC_ARCHIVE, "old=/tmp/a.tar.gz", "old");
-	dest(BFS_SRC_COMMAND, "dump/redis.rdb=redis-cli --rdb -", "dump/redis.rdb");
+	dest(BFS_SRC_COMMAND, "dump/redis.rdb=redis-cli --rdb -",
+	     "dump/redis.rdb");
 	dest(BFS_SRC_COMMAND, "echo hi", NULL);
 	dest(BFS_SRC_COMMAND, "../x=echo", NULL);
 	dest(BFS_SRC_STDIN, "in.bin", "in.bin");
 	dest(BFS_SRC_STDIN, "/abs", NULL);
 	dest(BFS_SRC_PG_DUMP, "postgresql://u:pw@h/app", "database.sql");
-	dest(BFS_SRC_PG_DUMP, "app=postgresql://u:pw@h/app?sslmode=x", "app.sql");
+	dest(BFS_SRC_PG_DUMP, "app=postgresql://u:pw@h/app?sslmode=x",
+	     "app.sql");
 	dest(BFS_SRC_PG_DUMP, "dbname=app user=x", "database.sql");
 	dest(BFS_SRC_PG_DUMP, "main=dbname=app", "main.sql");
 	dest(BFS_SRC_MYSQL_DUMP, "mysql://u:pw@h/shop", "shop.sql");

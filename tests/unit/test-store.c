@@ -18,7 +18,7 @@
 #include "tests/unit/tap.h"
 #include "tests/unit/testlib.h"
 
-static const char *tmpdir;      /* tl_tmpdir(), removed at exit */
+static const char *tmpdir; /* tl_tmpdir(), removed at exit */
 
 static const char *path_in(const char *rel)
 {
@@ -90,8 +90,7 @@ static int has_key(const struct listing *l, const char *key)
 	return 0;
 }
 
-static struct listing *list_of(struct bfs_store *s, const char *prefix,
-			       int *rc)
+static struct listing *list_of(struct bfs_store *s, const char *prefix, int *rc)
 {
 	struct listing *l = calloc(1, sizeof(*l));
 
@@ -102,7 +101,7 @@ static struct listing *list_of(struct bfs_store *s, const char *prefix,
 /* Read the whole object into a NUL-terminated malloc'ed string. */
 static char *get_str(struct bfs_store *s, const char *key, int64_t *rc)
 {
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 
 	*rc = bfs_store_get(s, key, 0, UINT64_MAX, &b, NULL);
 	if (*rc < 0)
@@ -116,14 +115,14 @@ static char *get_str(struct bfs_store *s, const char *key, int64_t *rc)
 static void test_open(void)
 {
 	struct bfs_store *s = NULL;
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	int rc;
 
 	rc = bfs_store_local_open(path_in("nope"), false, &s, &err);
 	is_int(rc, -ENOENT, "open of a missing directory without create");
 	ok(s == NULL, "no store on failure");
 	ok(strstr(err.msg, "repository directory '") &&
-	   strstr(err.msg, "/nope' does not exist"),
+	       strstr(err.msg, "/nope' does not exist"),
 	   "message names the directory: %s", err.msg);
 
 	rc = bfs_store_local_open(path_in("made/deep/dir/"), true, &s, &err);
@@ -164,7 +163,8 @@ static void test_open(void)
 			is_int(bfs_store_put(s, "k", "v", 1, 0, &err), 0,
 			       "put after chdir");
 			ok(bfs_store_stat(s, "k", &size, &err) == 0 &&
-			   size == 1 && access(path_in("rel/repo/k"), F_OK) == 0,
+			       size == 1 &&
+			       access(path_in("rel/repo/k"), F_OK) == 0,
 			   "the object lands under the original directory");
 		}
 		bfs_store_free(s);
@@ -173,8 +173,8 @@ static void test_open(void)
 
 static void test_roundtrip(struct bfs_store *s)
 {
-	struct bfs_err err = { "" };
-	struct bfs_buf b = { 0 };
+	struct bfs_err err = {""};
+	struct bfs_buf b = {0};
 	uint64_t size = 0;
 	int64_t got;
 	struct stat st;
@@ -186,8 +186,8 @@ static void test_roundtrip(struct bfs_store *s)
 	ok(stat(path_in("local/a/b/c"), &st) == 0 && st.st_size == 11,
 	   "object is the file ROOT/a/b/c");
 	is_int(st.st_mode & 0777, 0644 & ~(mode_t)022, "file mode 0644");
-	ok(stat(path_in("local/a/b"), &st) == 0 &&
-	   (st.st_mode & 0777) == 0755, "directory mode 0755");
+	ok(stat(path_in("local/a/b"), &st) == 0 && (st.st_mode & 0777) == 0755,
+	   "directory mode 0755");
 	is_int(count_temp(path_in("local")), 0, "no temp file left behind");
 
 	str = get_str(s, "a/b/c", &got);
@@ -213,7 +213,8 @@ static void test_roundtrip(struct bfs_store *s)
 	is_int(got, -EINVAL, "overflowing range is -EINVAL");
 	is_int(b.len, 0, "failed gets append nothing");
 	got = bfs_store_get(s, "a/b/c", 3, UINT64_MAX, &b, &err);
-	ok(got == 8 && !memcmp(b.data, "lo world", 8), "get from offset to end");
+	ok(got == 8 && !memcmp(b.data, "lo world", 8),
+	   "get from offset to end");
 	bfs_buf_free(&b);
 
 	rc = bfs_store_stat(s, "a/b/c", &size, &err);
@@ -222,7 +223,8 @@ static void test_roundtrip(struct bfs_store *s)
 	err.msg[0] = '\0';
 	got = bfs_store_get(s, "a/b/missing", 0, UINT64_MAX, &b, &err);
 	is_int(got, -ENOENT, "get of a missing key is -ENOENT");
-	ok(strstr(err.msg, "'a/b/missing'") && strstr(err.msg, path_in("local/a/b/missing")),
+	ok(strstr(err.msg, "'a/b/missing'") &&
+	       strstr(err.msg, path_in("local/a/b/missing")),
 	   "message names key and path: %s", err.msg);
 	got = bfs_store_get(s, "zz/missing", 0, 1, &b, &err);
 	is_int(got, -ENOENT, "get below a missing directory is -ENOENT");
@@ -242,7 +244,8 @@ static void test_roundtrip(struct bfs_store *s)
 	str = get_str(s, "a/b/c", &got);
 	is_str(str, "hello world", "the original is untouched");
 	free(str);
-	is_int(count_temp(path_in("local")), 0, "failed EXCL put leaves no temp");
+	is_int(count_temp(path_in("local")), 0,
+	       "failed EXCL put leaves no temp");
 	rc = bfs_store_put(s, "a/b/d", "new", 3, BFS_PUT_EXCL, &err);
 	is_int(rc, 0, "BFS_PUT_EXCL on a new key");
 	str = get_str(s, "a/b/d", &got);
@@ -275,11 +278,21 @@ static void test_roundtrip(struct bfs_store *s)
 static void test_invalid_keys(struct bfs_store *s)
 {
 	static const char *bad[] = {
-		"", "/abs", "a//b", "a/", "..", "a/../b", "../x", ".", "./a",
-		"a/./b", "a\nb", "x.tmp.123.0123456789abcdef",
-		"d/x.tmp.1.ffffffffffffffff",
+	    "",
+	    "/abs",
+	    "a//b",
+	    "a/",
+	    "..",
+	    "a/../b",
+	    "../x",
+	    ".",
+	    "./a",
+	    "a/./b",
+	    "a\nb",
+	    "x.tmp.123.0123456789abcdef",
+	    "d/x.tmp.1.ffffffffffffffff",
 	};
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 	uint64_t size;
 	size_t i;
 	char longkey[400];
@@ -320,21 +333,26 @@ static void test_list(struct bfs_store *s)
 	bfs_store_put(s, "packs/ac/acdc", "4444", 4, 0, NULL);
 	bfs_store_put(s, "packsx", "5", 1, 0, NULL);
 	/* A crashed put: must never be listed. */
-	write_file(path_in("local/packs/ab/abce.tmp.77.0123456789abcdef"), "p", 1);
-	write_file(path_in("local/manifests/three.tmp.5.00000000deadbeef"), "p", 1);
+	write_file(path_in("local/packs/ab/abce.tmp.77.0123456789abcdef"), "p",
+		   1);
+	write_file(path_in("local/manifests/three.tmp.5.00000000deadbeef"), "p",
+		   1);
 
 	l = list_of(s, "manifests/", &rc);
 	ok(rc == 0 && l->n == 2 && has_key(l, "manifests/one") &&
-	   has_key(l, "manifests/two"), "list manifests/ (got %d)", l->n);
+	       has_key(l, "manifests/two"),
+	   "list manifests/ (got %d)", l->n);
 	ok(l->n == 2 && l->sizes[has_key(l, "manifests/one") &&
-				 !strcmp(l->keys[0], "manifests/one") ? 0 : 1] == 1,
+					 !strcmp(l->keys[0], "manifests/one")
+				     ? 0
+				     : 1] == 1,
 	   "list reports sizes");
 	free(l);
 
 	l = list_of(s, "packs/", &rc);
 	ok(rc == 0 && l->n == 2 && has_key(l, "packs/ab/abcd") &&
-	   has_key(l, "packs/ac/acdc"), "list finds nested keys, skips temp files (got %d)",
-	   l->n);
+	       has_key(l, "packs/ac/acdc"),
+	   "list finds nested keys, skips temp files (got %d)", l->n);
 	free(l);
 
 	l = list_of(s, "packs", &rc);
@@ -346,7 +364,8 @@ static void test_list(struct bfs_store *s)
 	is_int(l->n, 2, "prefix ending inside a directory name");
 	free(l);
 	l = list_of(s, "packs/ab/abc", &rc);
-	ok(l->n == 1 && has_key(l, "packs/ab/abcd"), "prefix ending inside a file name");
+	ok(l->n == 1 && has_key(l, "packs/ab/abcd"),
+	   "prefix ending inside a file name");
 	free(l);
 
 	l = list_of(s, "missing/", &rc);
@@ -355,14 +374,15 @@ static void test_list(struct bfs_store *s)
 
 	l = list_of(s, "", &rc);
 	ok(rc == 0 && has_key(l, "a/b/c") && has_key(l, "m/db.tmp.1") &&
-	   has_key(l, "packs/ab/abcd") && !has_key(l, "a/b"),
+	       has_key(l, "packs/ab/abcd") && !has_key(l, "a/b"),
 	   "list of everything (%d keys), files only", l->n);
 	free(l);
 
 	l = calloc(1, sizeof(*l));
 	l->stop_after = 1;
 	rc = bfs_store_list(s, "", collect, l, NULL);
-	ok(rc == 42 && l->n == 1, "a non-zero callback result stops list and is returned");
+	ok(rc == 42 && l->n == 1,
+	   "a non-zero callback result stops list and is returned");
 	free(l);
 }
 
@@ -405,7 +425,7 @@ static void test_threads(struct bfs_store *s)
 	int64_t got;
 
 	for (i = 0; i < 4; i++) {
-		args[i] = (struct thread_arg){ s, i, 0, 0 };
+		args[i] = (struct thread_arg){s, i, 0, 0};
 		pthread_create(&th[i], NULL, put_thread, &args[i]);
 	}
 	for (i = 0; i < 4; i++) {
@@ -420,7 +440,8 @@ static void test_threads(struct bfs_store *s)
 			char key[64], want[64];
 
 			snprintf(key, sizeof(key), "t/%d/%d", i, j);
-			snprintf(want, sizeof(want), "thread %d object %d", i, j);
+			snprintf(want, sizeof(want), "thread %d object %d", i,
+				 j);
 			str = get_str(s, key, &got);
 			if (!str || strcmp(str, want))
 				good = 0;
@@ -442,14 +463,15 @@ static void test_threads(struct bfs_store *s)
 static void test_fault(void)
 {
 	struct bfs_store *inner = NULL, *s = NULL;
-	struct bfs_err err = { "" };
-	struct bfs_buf b = { 0 };
+	struct bfs_err err = {""};
+	struct bfs_buf b = {0};
 	uint64_t size;
 	int i, rc, pattern_ok = 1;
 	int64_t got;
 
 	bfs_store_local_open(path_in("local"), false, &inner, NULL);
-	rc = bfs_store_fault_wrap(inner, "get:key=a/:every=3:err=EIO", &s, &err);
+	rc =
+	    bfs_store_fault_wrap(inner, "get:key=a/:every=3:err=EIO", &s, &err);
 	is_int(rc, 0, "wrap with an every=3 rule");
 	ok(s && !strcmp(s->ops->name, "fault"), "it is the fault store");
 	for (i = 1; i <= 9; i++) {
@@ -476,8 +498,9 @@ static void test_fault(void)
 		int diff = 0;
 
 		for (i = 0; i < 11 && got == 11; i++)
-			diff += b.data[i] != (uint8_t)"hello world"[i];
-		ok(got == 11 && diff == 1, "corrupt=1 flips one byte (diff %d)", diff);
+			diff += b.data[i] != (uint8_t) "hello world"[i];
+		ok(got == 11 && diff == 1, "corrupt=1 flips one byte (diff %d)",
+		   diff);
 	}
 	bfs_store_free(s);
 
@@ -490,30 +513,40 @@ static void test_fault(void)
 	bfs_store_free(s);
 
 	bfs_store_local_open(path_in("local"), false, &inner, NULL);
-	rc = bfs_store_fault_wrap(inner,
-				  "put:key=f/:err=ENOSPC,any:key=a/b/d:every=2:err=ETIMEDOUT",
-				  &s, &err);
+	rc = bfs_store_fault_wrap(
+	    inner, "put:key=f/:err=ENOSPC,any:key=a/b/d:every=2:err=ETIMEDOUT",
+	    &s, &err);
 	is_int(rc, 0, "two rules");
 	is_int(bfs_store_put(s, "f/x", "x", 1, 0, NULL), -ENOSPC,
 	       "put rule fails the put");
 	is_int(bfs_store_stat(s, "f/x", &size, NULL), -ENOENT,
 	       "failed put wrote nothing");
-	is_int(bfs_store_stat(s, "a/b/d", &size, NULL), 0, "any rule: call 1 ok");
+	is_int(bfs_store_stat(s, "a/b/d", &size, NULL), 0,
+	       "any rule: call 1 ok");
 	is_int(bfs_store_get(s, "a/b/d", 0, 1, &b, NULL), -ETIMEDOUT,
 	       "any rule: call 2 times out");
 	bfs_store_free(s);
 
 	{
 		static const char *bad[] = {
-			"", "frob:err=EIO", "get:err=EBOGUS", "get:every=0:err=EIO",
-			"get:every=-1:err=EIO", "get", "put:corrupt=1",
-			"get:err=EIO:corrupt=1", "get:key", "get:color=red:err=EIO",
-			"get:err=EIO,", "get:truncate=2",
+		    "",
+		    "frob:err=EIO",
+		    "get:err=EBOGUS",
+		    "get:every=0:err=EIO",
+		    "get:every=-1:err=EIO",
+		    "get",
+		    "put:corrupt=1",
+		    "get:err=EIO:corrupt=1",
+		    "get:key",
+		    "get:color=red:err=EIO",
+		    "get:err=EIO,",
+		    "get:truncate=2",
 		};
 		size_t k;
 
 		for (k = 0; k < BFS_ARRAY_SIZE(bad); k++) {
-			bfs_store_local_open(path_in("local"), false, &inner, NULL);
+			bfs_store_local_open(path_in("local"), false, &inner,
+					     NULL);
 			s = (struct bfs_store *)&s;
 			rc = bfs_store_fault_wrap(inner, bad[k], &s, &err);
 			ok(rc == -EINVAL && s == NULL,
@@ -554,12 +587,14 @@ static void test_fault(void)
 /* ---- repository ---- */
 
 static const char good_config[] =
-	"{\"backupfs\":\"repository\",\"version\":1,"
-	"\"id\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
-	"\"created\":\"2026-11-22T02:50:00Z\","
-	"\"chunker\":{\"dump\":{\"min\":8192,\"avg\":32768,\"max\":262144},"
-	"\"files\":{\"min\":262144,\"avg\":1048576,\"max\":4194304}},"
-	"\"compression\":{\"algorithm\":\"zstd\",\"level\":3},\"pack_size\":16777216}";
+    "{\"backupfs\":\"repository\",\"version\":1,"
+    "\"id\":"
+    "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+    "\"created\":\"2026-11-22T02:50:00Z\","
+    "\"chunker\":{\"dump\":{\"min\":8192,\"avg\":32768,\"max\":262144},"
+    "\"files\":{\"min\":262144,\"avg\":1048576,\"max\":4194304}},"
+    "\"compression\":{\"algorithm\":\"zstd\",\"level\":3},\"pack_size\":"
+    "16777216}";
 
 static int open_config_text(const char *name, const char *text, size_t len,
 			    struct bfs_err *err)
@@ -597,7 +632,7 @@ static int open_variant(const char *name, const char *from, const char *to,
 
 static void test_repo(void)
 {
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	struct bfs_repo *r = NULL, *r2 = NULL;
 	char url[4200], *cfg;
 	int64_t got;
@@ -609,20 +644,27 @@ static void test_repo(void)
 	ok(r && strlen(r->id) == 64 && strspn(r->id, "0123456789abcdef") == 64,
 	   "id is 64 lowercase hex");
 	ok(r && r->version == 1 && r->zstd_level == 3 &&
-	   r->pack_target == 16u << 20, "defaults: version, zstd level, pack size");
+	       r->pack_target == 16u << 20,
+	   "defaults: version, zstd level, pack size");
 	ok(r && r->chunker[BFS_PROFILE_DUMP].min == 8192 &&
-	   r->chunker[BFS_PROFILE_DUMP].avg == 32768 &&
-	   r->chunker[BFS_PROFILE_DUMP].max == 262144 &&
-	   r->chunker[BFS_PROFILE_FILES].min == 262144 &&
-	   r->chunker[BFS_PROFILE_FILES].avg == 1048576 &&
-	   r->chunker[BFS_PROFILE_FILES].max == 4194304,
+	       r->chunker[BFS_PROFILE_DUMP].avg == 32768 &&
+	       r->chunker[BFS_PROFILE_DUMP].max == 262144 &&
+	       r->chunker[BFS_PROFILE_FILES].min == 262144 &&
+	       r->chunker[BFS_PROFILE_FILES].avg == 1048576 &&
+	       r->chunker[BFS_PROFILE_FILES].max == 4194304,
 	   "defaults: chunker profiles");
 	cfg = r ? get_str(r->store, "config", &got) : NULL;
-	ok(cfg && !strncmp(cfg, "{\"backupfs\":\"repository\",\"version\":1,\"id\":\"", 43) &&
-	   strstr(cfg, "\"chunker\":{\"dump\":{\"min\":8192,\"avg\":32768,\"max\":262144},"
-		  "\"files\":{\"min\":262144,\"avg\":1048576,\"max\":4194304}},"
-		  "\"compression\":{\"algorithm\":\"zstd\",\"level\":3},\"pack_size\":16777216}") &&
-	   strstr(cfg, "\"created\":\"20"),
+	ok(cfg &&
+	       !strncmp(cfg,
+			"{\"backupfs\":\"repository\",\"version\":1,\"id\":\"",
+			43) &&
+	       strstr(cfg, "\"chunker\":{\"dump\":{\"min\":8192,\"avg\":32768,"
+			   "\"max\":262144},"
+			   "\"files\":{\"min\":262144,\"avg\":1048576,\"max\":"
+			   "4194304}},"
+			   "\"compression\":{\"algorithm\":\"zstd\",\"level\":"
+			   "3},\"pack_size\":16777216}") &&
+	       strstr(cfg, "\"created\":\"20"),
 	   "config text as documented: %s", cfg ? cfg : "(none)");
 	free(cfg);
 
@@ -650,14 +692,17 @@ static void test_repo(void)
 	rc = bfs_repo_open(path_in("empty-dir"), NULL, &r, &err);
 	is_int(rc, -ENOENT, "open of a directory without config is -ENOENT");
 	ok(strstr(err.msg, "no backupfs repository at '") &&
-	   strstr(err.msg, "empty-dir'"), "message: %s", err.msg);
-	ok(access(path_in("no-such-repo"), F_OK) != 0, "open did not create anything");
+	       strstr(err.msg, "empty-dir'"),
+	   "message: %s", err.msg);
+	ok(access(path_in("no-such-repo"), F_OK) != 0,
+	   "open did not create anything");
 
 	rc = open_config_text("c-good", good_config, strlen(good_config), &err);
 	is_int(rc, 0, "a hand-written valid config opens: %s", err.msg);
 	rc = open_variant("c-v2", "\"version\":1", "\"version\":2", &err);
 	is_int(rc, -EPROTO, "version 2 is -EPROTO");
-	ok(strstr(err.msg, "unsupported repository format version 2 at '") != NULL,
+	ok(strstr(err.msg, "unsupported repository format version 2 at '") !=
+	       NULL,
 	   "message: %s", err.msg);
 	rc = open_config_text("c-garbage", "this is not json {", 18, &err);
 	is_int(rc, -EUCLEAN, "garbage config is -EUCLEAN");
@@ -671,13 +716,15 @@ static void test_repo(void)
 	is_int(rc, -EPROTO, "wrong magic is -EPROTO");
 	rc = open_variant("c-noversion", "\"version\":1", "\"versio\":1", &err);
 	is_int(rc, -EUCLEAN, "missing version is -EUCLEAN");
-	rc = open_variant("c-id", "0123456789abcdef0123", "0123456789ABCDEF0123", &err);
+	rc = open_variant("c-id", "0123456789abcdef0123",
+			  "0123456789ABCDEF0123", &err);
 	is_int(rc, -EUCLEAN, "uppercase id is -EUCLEAN");
 	rc = open_variant("c-idlen", "\"id\":\"0123", "\"id\":\"123", &err);
 	is_int(rc, -EUCLEAN, "63-digit id is -EUCLEAN");
 	rc = open_variant("c-avg", "\"avg\":32768", "\"avg\":30000", &err);
 	is_int(rc, -EUCLEAN, "avg not a power of two is -EUCLEAN");
-	ok(strstr(err.msg, "chunker.dump") != NULL, "message names the field: %s", err.msg);
+	ok(strstr(err.msg, "chunker.dump") != NULL,
+	   "message names the field: %s", err.msg);
 	rc = open_variant("c-max", "\"max\":4194304", "\"max\":33554432", &err);
 	is_int(rc, -EUCLEAN, "max above the limit is -EUCLEAN");
 	rc = open_variant("c-frac", "\"min\":8192", "\"min\":8192.5", &err);
@@ -698,7 +745,8 @@ static void test_repo(void)
 	is_int(rc, -EUCLEAN, "pack_size as a string is -EUCLEAN");
 	rc = open_variant("c-created", "\"2026-11-22T02:50:00Z\"", "5", &err);
 	is_int(rc, -EUCLEAN, "created not a string is -EUCLEAN");
-	rc = open_variant("c-extra", "\"pack_size\"", "\"future\":[1],\"pack_size\"", &err);
+	rc = open_variant("c-extra", "\"pack_size\"",
+			  "\"future\":[1],\"pack_size\"", &err);
 	is_int(rc, 0, "unknown extra fields are ignored");
 	{
 		size_t big = (64u << 10) + 1;
@@ -730,14 +778,17 @@ static void test_keys(void)
 	is_int(bfs_repo_manifest_key(key, "2026-11-20_05-15-00"), 0,
 	       "valid backup id");
 	is_str(key, "manifests/2026-11-20_05-15-00", "manifest key");
-	is_int(bfs_repo_manifest_key(key, "../config"), -EINVAL, "'../config' rejected");
+	is_int(bfs_repo_manifest_key(key, "../config"), -EINVAL,
+	       "'../config' rejected");
 	is_int(bfs_repo_manifest_key(key, ""), -EINVAL, "empty id rejected");
 	is_int(bfs_repo_manifest_key(key, ".."), -EINVAL, "'..' rejected");
-	is_int(bfs_repo_manifest_key(key, "latest"), -EINVAL, "'latest' rejected");
+	is_int(bfs_repo_manifest_key(key, "latest"), -EINVAL,
+	       "'latest' rejected");
 	is_int(bfs_repo_manifest_key(key, "a/b"), -EINVAL, "'a/b' rejected");
 	memset(id129, 'a', 129);
 	id129[129] = '\0';
-	is_int(bfs_repo_manifest_key(key, id129), -EINVAL, "129-char id rejected");
+	is_int(bfs_repo_manifest_key(key, id129), -EINVAL,
+	       "129-char id rejected");
 	id129[128] = '\0';
 	is_int(bfs_repo_manifest_key(key, id129), 0, "128-char id accepted");
 }
@@ -760,12 +811,12 @@ static void test_chunkref(void)
 	ok(!memcmp(blob, c.hash, 32) && !memcmp(blob + 32, c.pack, 32),
 	   "blob: hash then pack");
 	ok(blob[64] == 0x08 && blob[71] == 0x01 && blob[72] == 0x0d &&
-	   blob[75] == 0x0a && blob[76] == 0x44 && blob[79] == 0x11,
+	       blob[75] == 0x0a && blob[76] == 0x44 && blob[79] == 0x11,
 	   "blob: offset, clen, len little-endian at 64, 72, 76");
 	memset(&d, 0, sizeof(d));
 	bfs_chunkref_unpack(&d, blob);
 	ok(!memcmp(d.hash, c.hash, 32) && !memcmp(d.pack, c.pack, 32) &&
-	   d.offset == c.offset && d.clen == c.clen && d.len == c.len,
+	       d.offset == c.offset && d.clen == c.clen && d.len == c.len,
 	   "chunkref round trip");
 }
 
@@ -779,16 +830,17 @@ static void fill(uint8_t *p, size_t n, uint32_t seed, bool random)
 
 	for (i = 0; i < n; i++) {
 		seed = seed * 1103515245u + 12345u;
-		p[i] = random ? (uint8_t)(seed >> 16) : (uint8_t)("abcdefgh"[i % 8]);
+		p[i] = random ? (uint8_t)(seed >> 16)
+			      : (uint8_t)("abcdefgh"[i % 8]);
 	}
 }
 
 static void test_chunks(void)
 {
-	static const size_t lens[NCHUNK] = { 1000, 70000, 5, 300000, 4096 };
-	struct bfs_err err = { "" };
+	static const size_t lens[NCHUNK] = {1000, 70000, 5, 300000, 4096};
+	struct bfs_err err = {""};
 	struct bfs_chunkref refs[NCHUNK + 1], two[2], bad;
-	struct bfs_buf pack = { 0 };
+	struct bfs_buf pack = {0};
 	struct bfs_repo *r = NULL;
 	struct bfs_store *w;
 	uint8_t *plain[NCHUNK], *outs[NCHUNK + 1], pid[BFS_HASH_LEN];
@@ -823,7 +875,8 @@ static void test_chunks(void)
 	for (i = 0; i < NCHUNK; i++)
 		memcpy(refs[i].pack, pid, BFS_HASH_LEN);
 	bfs_repo_pack_key(key, pid);
-	rc = bfs_store_put(r->store, key, pack.data, pack.len, BFS_PUT_EXCL, &err);
+	rc = bfs_store_put(r->store, key, pack.data, pack.len, BFS_PUT_EXCL,
+			   &err);
 	is_int(rc, 0, "store a hand-built pack");
 
 	for (i = 0; i < NCHUNK; i++) {
@@ -840,7 +893,7 @@ static void test_chunks(void)
 	 * through a second handle whose store fails every 2nd pack read: a
 	 * call passes only if it fetches everything with one get. */
 	{
-		static const int order[NCHUNK + 1] = { 3, 0, 4, 1, 2, 0 };
+		static const int order[NCHUNK + 1] = {3, 0, 4, 1, 2, 0};
 		struct bfs_chunkref shuf[NCHUNK + 1];
 		struct bfs_repo *r2 = NULL;
 
@@ -852,9 +905,9 @@ static void test_chunks(void)
 		}
 		rc = bfs_repo_open(path_in("crepo"), NULL, &r2, &err);
 		if (rc == 0)
-			rc = bfs_store_fault_wrap(r2->store,
-						  "get:key=packs/:every=2:err=EIO",
-						  &w, &err);
+			rc = bfs_store_fault_wrap(
+			    r2->store, "get:key=packs/:every=2:err=EIO", &w,
+			    &err);
 		if (rc == 0)
 			r2->store = w;
 		is_int(rc, 0, "second handle with a fault store");
@@ -873,8 +926,8 @@ static void test_chunks(void)
 			outs[i] = malloc(lens[i]);
 		rc = r2 ? bfs_repo_read_chunks(r2, shuf, 2, outs, &err) : -1;
 		is_int(rc, -EIO, "second call's get hits the injected EIO");
-		ok(strstr(err.msg, key) != NULL, "store errors name the pack: %s",
-		   err.msg);
+		ok(strstr(err.msg, key) != NULL,
+		   "store errors name the pack: %s", err.msg);
 		bfs_repo_close(r2);
 	}
 	is_int(bfs_repo_read_chunks(r, refs, 0, outs, &err), 0, "zero chunks");
@@ -895,7 +948,8 @@ static void test_chunks(void)
 		char want[700], h[13];
 
 		bfs_hex(h, bad.hash, 6);
-		snprintf(want, sizeof(want), "chunk %s in pack '%s' fails its checksum", h, key);
+		snprintf(want, sizeof(want),
+			 "chunk %s in pack '%s' fails its checksum", h, key);
 		is_str(err.msg, want, "checksum message names chunk and pack");
 	}
 
@@ -920,7 +974,8 @@ static void test_chunks(void)
 	bad.len = refs[0].len - 1;
 	rc = bfs_repo_read_chunk(r, &bad, outs[0], &err);
 	is_int(rc, -EUCLEAN, "wrong plain length is -EUCLEAN");
-	ok(strstr(err.msg, key) != NULL, "corrupt frame names the pack: %s", err.msg);
+	ok(strstr(err.msg, key) != NULL, "corrupt frame names the pack: %s",
+	   err.msg);
 
 	/* Missing pack. */
 	bad = refs[0];
@@ -931,8 +986,8 @@ static void test_chunks(void)
 		char mkey[BFS_KEY_MAX];
 
 		bfs_repo_pack_key(mkey, bad.pack);
-		ok(strstr(err.msg, mkey) != NULL, "message names the pack key: %s",
-		   err.msg);
+		ok(strstr(err.msg, mkey) != NULL,
+		   "message names the pack key: %s", err.msg);
 	}
 
 	/* Tamper with the pack on disk: a byte inside chunk 0's raw block. */

@@ -17,7 +17,7 @@
 
 static void test_err(void)
 {
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	char big[2000];
 
 	is_int(bfs_err_set(&err, -EIO, "cannot read '%s'", "x"), -EIO,
@@ -55,14 +55,14 @@ static void test_err(void)
 
 static void test_buf(void)
 {
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 	size_t i;
 	int rc = 0;
 
 	ok(bfs_buf_append(&b, "abc", 3) == 0 && b.len == 3 &&
-	   !memcmp(b.data, "abc", 3), "append to an empty buffer");
-	ok(bfs_buf_append(&b, NULL, 0) == 0 && b.len == 3,
-	   "append of nothing");
+	       !memcmp(b.data, "abc", 3),
+	   "append to an empty buffer");
+	ok(bfs_buf_append(&b, NULL, 0) == 0 && b.len == 3, "append of nothing");
 	for (i = 0; i < 100000 && !rc; i++)
 		rc = bfs_buf_append(&b, "0123456789", 10);
 	ok(rc == 0 && b.len == 3 + 1000000 && b.cap >= b.len,
@@ -78,8 +78,8 @@ static void test_buf(void)
 	ok(bfs_buf_printf(&b, "%s-%d", "x", 42) == 0, "printf into a buffer");
 	ok(bfs_buf_printf(&b, "/%05u", 7u) == 0, "printf appends");
 	ok(b.len == strlen("x-42/00007") &&
-	   !memcmp(b.data, "x-42/00007", b.len), "printf content: %.*s",
-	   (int)b.len, (char *)b.data);
+	       !memcmp(b.data, "x-42/00007", b.len),
+	   "printf content: %.*s", (int)b.len, (char *)b.data);
 	ok(b.data[b.len] == '\0', "printf keeps a NUL after the content");
 	ok(bfs_buf_reserve(&b, 5000) == 0 && b.cap - b.len >= 5000,
 	   "reserve makes room");
@@ -90,16 +90,18 @@ static void test_buf(void)
 
 static void test_hex(void)
 {
-	static const uint8_t bin[] = { 0x00, 0x01, 0x7f, 0x80, 0xab, 0xff };
+	static const uint8_t bin[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
 	uint8_t back[sizeof(bin)];
 	char hex[2 * sizeof(bin) + 1];
 
 	bfs_hex(hex, bin, sizeof(bin));
 	is_str(hex, "00017f80abff", "hex is lowercase, NUL-terminated");
 	ok(bfs_unhex(back, hex, sizeof(bin)) == 0 &&
-	   !memcmp(back, bin, sizeof(bin)), "unhex round trip");
+	       !memcmp(back, bin, sizeof(bin)),
+	   "unhex round trip");
 	ok(bfs_unhex(back, "00017F80ABFF", sizeof(bin)) == 0 &&
-	   !memcmp(back, bin, sizeof(bin)), "unhex accepts upper case");
+	       !memcmp(back, bin, sizeof(bin)),
+	   "unhex accepts upper case");
 	is_int(bfs_unhex(back, "00017f80abfg", sizeof(bin)), -EINVAL,
 	       "unhex rejects a non-hex character");
 	is_int(bfs_unhex(back, "0001", 3), -EINVAL,
@@ -113,16 +115,21 @@ static void test_b64(void)
 {
 	static const struct {
 		const char *plain, *enc;
-	} vec[] = {     /* RFC 4648, section 10 */
-		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" },
-		{ "foo", "Zm9v" }, { "foob", "Zm9vYg==" },
-		{ "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+	} vec[] = {
+	    /* RFC 4648, section 10 */
+	    {"", ""},
+	    {"f", "Zg=="},
+	    {"fo", "Zm8="},
+	    {"foo", "Zm9v"},
+	    {"foob", "Zm9vYg=="},
+	    {"fooba", "Zm9vYmE="},
+	    {"foobar", "Zm9vYmFy"},
 	};
 	static const char *const bad[] = {
-		"Zg=", "Zg", "Z===", "Zg==Zg==", "Zm9v!A==", "Zm=v", "====",
-		"Zm9vYmFy\n",
+	    "Zg=",	"Zg",	"Z===", "Zg==Zg==",
+	    "Zm9v!A==", "Zm=v", "====", "Zm9vYmFy\n",
 	};
-	struct tl_rng rng = { 0x5eed5eed5eedull };
+	struct tl_rng rng = {0x5eed5eed5eedull};
 	uint8_t data[300], *dec;
 	size_t i, n, len;
 	char *enc;
@@ -131,13 +138,14 @@ static void test_b64(void)
 	for (i = 0; i < BFS_ARRAY_SIZE(vec); i++) {
 		n = strlen(vec[i].plain);
 		enc = NULL;
-		ok(bfs_b64_encode((const uint8_t *)vec[i].plain, n, &enc) == 0 &&
-		   enc && !strcmp(enc, vec[i].enc), "base64 of '%s' is '%s'",
-		   vec[i].plain, vec[i].enc);
+		ok(bfs_b64_encode((const uint8_t *)vec[i].plain, n, &enc) ==
+			   0 &&
+		       enc && !strcmp(enc, vec[i].enc),
+		   "base64 of '%s' is '%s'", vec[i].plain, vec[i].enc);
 		free(enc);
 		dec = NULL;
 		ok(bfs_b64_decode(vec[i].enc, &dec, &len) == 0 && len == n &&
-		   !memcmp(dec, vec[i].plain, n) && dec[len] == '\0',
+		       !memcmp(dec, vec[i].plain, n) && dec[len] == '\0',
 		   "decode '%s'", vec[i].enc);
 		free(dec);
 	}
@@ -166,14 +174,15 @@ static void test_sha256(void)
 {
 	static const struct {
 		const char *in, *hex;
-	} vec[] = {     /* FIPS 180-2 examples */
-		{ "", "e3b0c44298fc1c149afbf4c8996fb924"
-		      "27ae41e4649b934ca495991b7852b855" },
-		{ "abc", "ba7816bf8f01cfea414140de5dae2223"
-			 "b00361a396177a9cb410ff61f20015ad" },
-		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-		  "248d6a61d20638b8e5c026930c3e6039"
-		  "a33ce45964ff2167f6ecedd419db06c1" },
+	} vec[] = {
+	    /* FIPS 180-2 examples */
+	    {"", "e3b0c44298fc1c149afbf4c8996fb924"
+		 "27ae41e4649b934ca495991b7852b855"},
+	    {"abc", "ba7816bf8f01cfea414140de5dae2223"
+		    "b00361a396177a9cb410ff61f20015ad"},
+	    {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+	     "248d6a61d20638b8e5c026930c3e6039"
+	     "a33ce45964ff2167f6ecedd419db06c1"},
 	};
 	uint8_t h[BFS_HASH_LEN];
 	char hex[BFS_HASH_HEX + 1];
@@ -195,24 +204,24 @@ static void test_utf8(void)
 		bool valid;
 		const char *what;
 	} vec[] = {
-		{ "", 0, true, "empty" },
-		{ "plain ascii", 11, true, "ASCII" },
-		{ "h\xc3\xa9llo", 6, true, "2-byte sequence" },
-		{ "\xe6\x97\xa5\xe6\x9c\xac", 6, true, "3-byte sequences" },
-		{ "\xf0\x9f\x98\x80", 4, true, "4-byte sequence (emoji)" },
-		{ "\xf4\x8f\xbf\xbf", 4, true, "U+10FFFF" },
-		{ "a\0b", 3, false, "NUL byte" },
-		{ "\xff", 1, false, "0xff" },
-		{ "\x80", 1, false, "lone continuation byte" },
-		{ "\xc3", 1, false, "truncated 2-byte sequence" },
-		{ "\xe6\x97", 2, false, "truncated 3-byte sequence" },
-		{ "\xc0\xaf", 2, false, "overlong '/'" },
-		{ "\xe0\x80\xaf", 3, false, "overlong 3-byte" },
-		{ "\xf0\x82\x82\xac", 4, false, "overlong 4-byte" },
-		{ "\xed\xa0\x80", 3, false, "surrogate U+D800" },
-		{ "\xf4\x90\x80\x80", 4, false, "above U+10FFFF" },
-		{ "\xf8\x88\x80\x80\x80", 5, false, "5-byte form" },
-		{ "\xc3(", 2, false, "bad continuation byte" },
+	    {"", 0, true, "empty"},
+	    {"plain ascii", 11, true, "ASCII"},
+	    {"h\xc3\xa9llo", 6, true, "2-byte sequence"},
+	    {"\xe6\x97\xa5\xe6\x9c\xac", 6, true, "3-byte sequences"},
+	    {"\xf0\x9f\x98\x80", 4, true, "4-byte sequence (emoji)"},
+	    {"\xf4\x8f\xbf\xbf", 4, true, "U+10FFFF"},
+	    {"a\0b", 3, false, "NUL byte"},
+	    {"\xff", 1, false, "0xff"},
+	    {"\x80", 1, false, "lone continuation byte"},
+	    {"\xc3", 1, false, "truncated 2-byte sequence"},
+	    {"\xe6\x97", 2, false, "truncated 3-byte sequence"},
+	    {"\xc0\xaf", 2, false, "overlong '/'"},
+	    {"\xe0\x80\xaf", 3, false, "overlong 3-byte"},
+	    {"\xf0\x82\x82\xac", 4, false, "overlong 4-byte"},
+	    {"\xed\xa0\x80", 3, false, "surrogate U+D800"},
+	    {"\xf4\x90\x80\x80", 4, false, "above U+10FFFF"},
+	    {"\xf8\x88\x80\x80\x80", 5, false, "5-byte form"},
+	    {"\xc3(", 2, false, "bad continuation byte"},
 	};
 	size_t i;
 
@@ -227,10 +236,10 @@ static void test_utf8(void)
 static void test_time(void)
 {
 	int64_t now = bfs_now_ns(), m1, m2;
-	struct timespec nap = { 0, 2000000 };
+	struct timespec nap = {0, 2000000};
 
 	ok(now > (int64_t)1700000000 * 1000000000 &&
-	   llabs(now / 1000000000 - (int64_t)time(NULL)) <= 2,
+	       llabs(now / 1000000000 - (int64_t)time(NULL)) <= 2,
 	   "now_ns is the wall clock in ns");
 	m1 = bfs_mono_ns();
 	nanosleep(&nap, NULL);
@@ -247,24 +256,37 @@ static void test_sizes(void)
 		int rc;
 		uint64_t v;
 	} vec[] = {
-		{ "0", 0, 0 }, { "1048576", 0, 1048576 }, { "512k", 0, 512 << 10 },
-		{ "64M", 0, 64 << 20 }, { "1G", 0, 1ull << 30 },
-		{ "2T", 0, 2ull << 40 }, { "1GiB", 0, 1ull << 30 },
-		{ "3mb", 0, 3 << 20 }, { "16Ki", 0, 16 << 10 },
-		{ "", -EINVAL, 0 }, { "M", -EINVAL, 0 }, { "-1", -EINVAL, 0 },
-		{ " 1", -EINVAL, 0 }, { "1X", -EINVAL, 0 },
-		{ "1GB!", -EINVAL, 0 }, { "1B", -EINVAL, 0 },
-		{ "99999999999999999999", -EINVAL, 0 },
-		{ "16777216T", -EINVAL, 0 },
+	    {"0", 0, 0},
+	    {"1048576", 0, 1048576},
+	    {"512k", 0, 512 << 10},
+	    {"64M", 0, 64 << 20},
+	    {"1G", 0, 1ull << 30},
+	    {"2T", 0, 2ull << 40},
+	    {"1GiB", 0, 1ull << 30},
+	    {"3mb", 0, 3 << 20},
+	    {"16Ki", 0, 16 << 10},
+	    {"", -EINVAL, 0},
+	    {"M", -EINVAL, 0},
+	    {"-1", -EINVAL, 0},
+	    {" 1", -EINVAL, 0},
+	    {"1X", -EINVAL, 0},
+	    {"1GB!", -EINVAL, 0},
+	    {"1B", -EINVAL, 0},
+	    {"99999999999999999999", -EINVAL, 0},
+	    {"16777216T", -EINVAL, 0},
 	};
 	static const struct {
 		uint64_t n;
 		const char *s;
 	} fmt[] = {
-		{ 0, "0 B" }, { 1023, "1023 B" }, { 1024, "1.0 KiB" },
-		{ 1536, "1.5 KiB" }, { 64ull << 20, "64.0 MiB" },
-		{ 3ull << 30, "3.0 GiB" }, { 1ull << 50, "1.0 PiB" },
-		{ UINT64_MAX, "16384.0 PiB" },
+	    {0, "0 B"},
+	    {1023, "1023 B"},
+	    {1024, "1.0 KiB"},
+	    {1536, "1.5 KiB"},
+	    {64ull << 20, "64.0 MiB"},
+	    {3ull << 30, "3.0 GiB"},
+	    {1ull << 50, "1.0 PiB"},
+	    {UINT64_MAX, "16384.0 PiB"},
 	};
 	char out[32];
 	uint64_t v;
@@ -278,7 +300,8 @@ static void test_sizes(void)
 			   (unsigned long long)vec[i].v);
 		else
 			ok(bfs_parse_size(vec[i].s, &v) == vec[i].rc &&
-			   v == 12345, "parse_size rejects '%s'", vec[i].s);
+			       v == 12345,
+			   "parse_size rejects '%s'", vec[i].s);
 	}
 	ok(bfs_parse_size(NULL, &v) == -EINVAL, "parse_size of NULL");
 	for (i = 0; i < BFS_ARRAY_SIZE(fmt); i++) {
@@ -291,11 +314,11 @@ static void test_sizes(void)
 static void test_ids(void)
 {
 	static const char *const good[] = {
-		"a", "2026-11-20_05-15-00", "daily.1", "A_b-C.d", "...",
+	    "a", "2026-11-20_05-15-00", "daily.1", "A_b-C.d", "...",
 	};
 	static const char *const bad[] = {
-		"", ".", "..", "latest", "a/b", "a b", "caf\xc3\xa9", "x\n",
-		"semi;colon",
+	    "",	   ".",		  "..",	 "latest",     "a/b",
+	    "a b", "caf\xc3\xa9", "x\n", "semi;colon",
 	};
 	char longid[130];
 	size_t i;
@@ -319,21 +342,22 @@ static void test_io(void)
 {
 	const char *dir = tl_tmpdir("test-util");
 	const char *path = tl_path(dir, "a/b/c/file");
-	struct tl_rng rng = { 42 };
+	struct tl_rng rng = {42};
 	static uint8_t data[300000], back[300001];
-	struct bfs_buf b = { 0 };
+	struct bfs_buf b = {0};
 	struct stat st;
 	int fd;
 
 	ok(bfs_mkdir_parents(path, 0755) == 0 &&
-	   stat(tl_path(dir, "a/b/c"), &st) == 0 && S_ISDIR(st.st_mode) &&
-	   stat(path, &st) < 0, "mkdir_parents makes the directories, not "
+	       stat(tl_path(dir, "a/b/c"), &st) == 0 && S_ISDIR(st.st_mode) &&
+	       stat(path, &st) < 0,
+	   "mkdir_parents makes the directories, not "
 	   "the last component");
 	ok(bfs_mkdir_parents(path, 0755) == 0, "mkdir_parents again is fine");
 	ok(bfs_mkdir_parents("file-in-cwd", 0755) == 0,
 	   "mkdir_parents of a bare name does nothing");
 	ok(tl_write_file(tl_path(dir, "plain"), "x", 1) == 0 &&
-	   bfs_mkdir_parents(tl_path(dir, "plain/sub/f"), 0755) == -ENOTDIR,
+	       bfs_mkdir_parents(tl_path(dir, "plain/sub/f"), 0755) == -ENOTDIR,
 	   "mkdir_parents through a file is -ENOTDIR");
 
 	tl_fill_random(&rng, data, sizeof(data));
@@ -341,12 +365,14 @@ static void test_io(void)
 	ok(fd >= 0 && bfs_write_full(fd, data, sizeof(data)) == 0,
 	   "write_full of 300 kB");
 	ok(fd >= 0 && bfs_pread_full(fd, back, 1000, 5000) == 1000 &&
-	   !memcmp(back, data + 5000, 1000), "pread_full of a range");
+	       !memcmp(back, data + 5000, 1000),
+	   "pread_full of a range");
 	ok(fd >= 0 && bfs_pread_full(fd, back, 1000, sizeof(data) - 10) == 10,
 	   "pread_full is short only at the end of the file");
 	ok(fd >= 0 && lseek(fd, 0, SEEK_SET) == 0 &&
-	   bfs_read_full(fd, back, sizeof(back)) == (ssize_t)sizeof(data) &&
-	   !memcmp(back, data, sizeof(data)), "read_full reads to the end");
+	       bfs_read_full(fd, back, sizeof(back)) == (ssize_t)sizeof(data) &&
+	       !memcmp(back, data, sizeof(data)),
+	   "read_full reads to the end");
 	ok(fd >= 0 && bfs_read_full(fd, back, 10) == 0,
 	   "read_full at the end reads 0 bytes");
 	if (fd >= 0)
@@ -356,14 +382,14 @@ static void test_io(void)
 	is_int(bfs_read_full(-1, back, 1), -EBADF,
 	       "read_full from a bad descriptor is -EBADF");
 	ok(tl_read_file(path, &b) == (ssize_t)sizeof(data) &&
-	   b.len == sizeof(data) && !memcmp(b.data, data, b.len),
+	       b.len == sizeof(data) && !memcmp(b.data, data, b.len),
 	   "the file reads back whole");
 	bfs_buf_free(&b);
 }
 
 static void test_random(void)
 {
-	uint8_t a[64] = { 0 }, z[64] = { 0 }, b[64] = { 0 };
+	uint8_t a[64] = {0}, z[64] = {0}, b[64] = {0};
 
 	ok(bfs_random(a, sizeof(a)) == 0 && bfs_random(b, sizeof(b)) == 0,
 	   "random bytes");

@@ -30,7 +30,7 @@
 static char tmp[256];
 static struct bfs_repo *repo;
 static struct bfs_catalog *cat;
-static struct bfs_index *idx;       /* the catalog's, for the writer */
+static struct bfs_index *idx; /* the catalog's, for the writer */
 
 static void fill(uint8_t *p, size_t n, uint64_t seed)
 {
@@ -52,7 +52,7 @@ static uint8_t *read_back(const char *id, const char *path, size_t *n)
 	struct bfs_backup_info bi;
 	struct bfs_cat_entry ce;
 	struct bfs_chunkref *ch = NULL;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	size_t nch = 0, i, off = 0;
 	uint8_t *out = NULL;
 	int rc;
@@ -149,13 +149,14 @@ static struct bfs_entry mkentry(const char *path, int type)
 static int stream(struct bfs_backup *b, const char *path, const uint8_t *d,
 		  size_t n, enum bfs_profile prof, struct bfs_err *err)
 {
-	static const size_t sizes[] = { 1, 7, 4093, 65537, 3, 1 << 20, 999 };
+	static const size_t sizes[] = {1, 7, 4093, 65537, 3, 1 << 20, 999};
 	struct bfs_entry e = mkentry(path, BFS_T_FILE);
 	size_t off = 0, k = 0, m;
 	int rc = bfs_backup_file_begin(b, &e, prof, err);
 
 	while (!rc && off < n) {
-		m = sizes[k++ % BFS_ARRAY_SIZE(sizes)];  /* BFS_MIN evaluates twice */
+		m = sizes[k++ %
+			  BFS_ARRAY_SIZE(sizes)]; /* BFS_MIN evaluates twice */
 		m = BFS_MIN(m, n - off);
 		rc = bfs_backup_file_write(b, d + off, m, err);
 		off += m;
@@ -178,11 +179,12 @@ static void prog_cb(void *arg, const struct bfs_progress *p)
 
 static struct bfs_backup *begin(const char *id, struct prog *pr)
 {
-	struct bfs_backup_opts o = { .id = id, .threads = 3,
-				     .progress = pr ? prog_cb : NULL,
-				     .progress_arg = pr };
+	struct bfs_backup_opts o = {.id = id,
+				    .threads = 3,
+				    .progress = pr ? prog_cb : NULL,
+				    .progress_arg = pr};
 	struct bfs_backup *b = NULL;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	int rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 
 	if (rc)
@@ -196,11 +198,11 @@ static void test_stream(void)
 	uint8_t *d = malloc(n), *r;
 	struct bfs_backup *b;
 	struct bfs_backup_stats st;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	struct bfs_entry e;
 	struct bfs_cat_entry ce;
-	const char *tags[] = { "daily", "t 2", NULL };
-	struct bfs_backup_opts o = { .id = "b1", .tags = tags, .threads = 3 };
+	const char *tags[] = {"daily", "t 2", NULL};
+	struct bfs_backup_opts o = {.id = "b1", .tags = tags, .threads = 3};
 	bool partial = true;
 	unsigned packs;
 	int rc;
@@ -248,7 +250,8 @@ static void test_stream(void)
 	rc = bfs_backup_add(b, &e, &err);
 	is_int(rc, -EINVAL, "hardlink to an unknown path refused");
 	e = mkentry("bad", BFS_T_FILE);
-	rc = bfs_backup_add_error(b, &e, "cannot open: Permission denied", &err);
+	rc =
+	    bfs_backup_add_error(b, &e, "cannot open: Permission denied", &err);
 	is_int(rc, 0, "add_error");
 	rc = bfs_backup_commit(b, &st, &partial, &err);
 	is_int(rc, 0, "commit b1 (%s)", err.msg);
@@ -267,7 +270,8 @@ static void test_stream(void)
 	ok(r && m == n && !memcmp(r, d, n), "dup.bin reads back");
 	free(r);
 	r = read_back("b1", "dump.sql", &m);
-	ok(r && m == n - 5000 && !memcmp(r, d + 1000, m), "dump.sql reads back");
+	ok(r && m == n - 5000 && !memcmp(r, d + 1000, m),
+	   "dump.sql reads back");
 	free(r);
 	r = read_back("b1", "empty", &m);
 	ok(r && m == 0, "empty file reads back empty");
@@ -278,13 +282,15 @@ static void test_stream(void)
 	if (!get_entry("b1", "data/sub", &ce)) {
 		ok(ce.e.type == BFS_T_DIR && ce.e.mode == 0755,
 		   "implicit dir data/sub is 0755");
-		ok(ce.e.mtime_ns > 1700000000123456789LL, "implicit dir mtime = backup time");
+		ok(ce.e.mtime_ns > 1700000000123456789LL,
+		   "implicit dir mtime = backup time");
 	} else {
 		ok(0, "implicit dir data/sub exists");
 	}
 	bfs_cat_entry_clear(&ce);
 	if (!get_entry("b1", "data", &ce))
-		is_int(ce.e.mode, 0750, "re-added dir takes the explicit metadata");
+		is_int(ce.e.mode, 0750,
+		       "re-added dir takes the explicit metadata");
 	else
 		ok(0, "data exists");
 	bfs_cat_entry_clear(&ce);
@@ -294,7 +300,8 @@ static void test_stream(void)
 		ok(0, "symlink exists");
 	bfs_cat_entry_clear(&ce);
 	if (!get_entry("b1", "bad", &ce))
-		ok(ce.e.error && strstr(ce.e.error, "Permission"), "error entry");
+		ok(ce.e.error && strstr(ce.e.error, "Permission"),
+		   "error entry");
 	else
 		ok(0, "error entry exists");
 	bfs_cat_entry_clear(&ce);
@@ -313,7 +320,8 @@ static void test_stream(void)
 		is_int(count_packs(), packs, "no new pack");
 		ok(!partial, "b2 not partial");
 		r = read_back("b2", "again.bin", &m);
-		ok(r && m == n && !memcmp(r, d, n), "b2 reads back from b1's packs");
+		ok(r && m == n && !memcmp(r, d, n),
+		   "b2 reads back from b1's packs");
 		free(r);
 	}
 
@@ -334,7 +342,8 @@ static void test_stream(void)
 		const char *id = bfs_backup_id(b);
 
 		ok(strlen(id) == 19 && id[4] == '-' && id[10] == '_' &&
-		   id[13] == '-', "default id looks like a UTC time: %s", id);
+		       id[13] == '-',
+		   "default id looks like a UTC time: %s", id);
 		bfs_backup_abort(b);
 	}
 
@@ -372,7 +381,8 @@ static void test_stream(void)
 		rc |= bfs_backup_file_write(b, d, n, &err);
 		bfs_backup_file_cancel(b);
 		rc |= bfs_backup_add_error(b, &e, "read error: EIO", &err);
-		rc |= stream(b, "after.bin", d + 3, 5000, BFS_PROFILE_DUMP, &err);
+		rc |=
+		    stream(b, "after.bin", d + 3, 5000, BFS_PROFILE_DUMP, &err);
 		is_int(rc, 0, "cancel of a many-chunk file (%s)", err.msg);
 		rc = bfs_backup_commit(b, &st, &partial, &err);
 		is_int(rc, 0, "commit b4 (%s)", err.msg);
@@ -384,7 +394,8 @@ static void test_stream(void)
 		bfs_cat_entry_clear(&ce);
 		if (!get_entry("b4", "many.sql", &ce))
 			ok(ce.e.error != NULL || ce.nchunks > 0,
-			   "many.sql is an error entry (or, spilled, a short file)");
+			   "many.sql is an error entry (or, spilled, a short "
+			   "file)");
 		else
 			ok(0, "many.sql exists");
 		bfs_cat_entry_clear(&ce);
@@ -411,14 +422,14 @@ static void wfile(const char *path, const void *d, size_t n)
 static void test_files(void)
 {
 	char tree[512], p[600], p2[600], arg[600];
-	const char *excl[] = { "*.log", "skip", NULL };
-	struct bfs_source s = { .kind = BFS_SRC_FILES, .arg = arg,
-				.excludes = excl };
-	struct bfs_err err = { { 0 } };
+	const char *excl[] = {"*.log", "skip", NULL};
+	struct bfs_source s = {
+	    .kind = BFS_SRC_FILES, .arg = arg, .excludes = excl};
+	struct bfs_err err = {{0}};
 	struct bfs_backup_stats st;
 	struct bfs_cat_entry ce;
 	struct bfs_backup *b;
-	struct prog pr = { 0 };
+	struct prog pr = {0};
 	size_t n = 300000, m, i;
 	uint8_t *d = malloc(n), *r;
 	bool partial;
@@ -500,7 +511,8 @@ static void test_files(void)
 		ok(0, "t/dangling exists");
 	bfs_cat_entry_clear(&ce);
 	if (!get_entry("f1", "t/emptydir", &ce))
-		ok(ce.e.type == BFS_T_DIR && ce.e.mode == 0700, "empty dir 0700");
+		ok(ce.e.type == BFS_T_DIR && ce.e.mode == 0700,
+		   "empty dir 0700");
 	else
 		ok(0, "t/emptydir exists");
 	bfs_cat_entry_clear(&ce);
@@ -519,7 +531,7 @@ static void test_files(void)
 	ok(get_entry("f1", "t/skip", &ce) == -ENOENT, "excluded dir");
 	bfs_cat_entry_clear(&ce);
 	{
-		struct bfs_buf dp = { 0 };
+		struct bfs_buf dp = {0};
 
 		bfs_buf_printf(&dp, "t");
 		for (i = 0; i < 520; i++)
@@ -581,7 +593,8 @@ static void test_files(void)
 	if (b) {
 		rc = bfs_source_run(b, &s, &err);
 		is_int(rc, -ENOENT, "missing PATH fails");
-		ok(strstr(err.msg, "cannot read '") != NULL, "msg: %s", err.msg);
+		ok(strstr(err.msg, "cannot read '") != NULL, "msg: %s",
+		   err.msg);
 		bfs_backup_abort(b);
 	}
 	free(d);
@@ -589,8 +602,8 @@ static void test_files(void)
 
 static void test_command(void)
 {
-	struct bfs_source s = { .kind = BFS_SRC_COMMAND };
-	struct bfs_err err = { { 0 } };
+	struct bfs_source s = {.kind = BFS_SRC_COMMAND};
+	struct bfs_err err = {{0}};
 	struct bfs_backup *b;
 	uint8_t *r;
 	size_t m;
@@ -601,10 +614,14 @@ static void test_command(void)
 		s.arg = "out.txt=echo partial; exit 3";
 		rc = bfs_source_run(b, &s, &err);
 		is_int(rc, -EIO, "failing command fails the source");
-		ok(strstr(err.msg, "command 'echo partial; exit 3' exited with status 3") != NULL,
+		ok(strstr(
+		       err.msg,
+		       "command 'echo partial; exit 3' exited with status 3") !=
+		       NULL,
 		   "msg: %s", err.msg);
 		bfs_backup_abort(b);
-		ok(!manifest_exists("c1"), "no manifest after a failed command");
+		ok(!manifest_exists("c1"),
+		   "no manifest after a failed command");
 	}
 	b = begin("c2", NULL);
 	if (b) {
@@ -628,15 +645,15 @@ static void test_command(void)
 static void test_archive(void)
 {
 	char cmd[1400], arg[600];
-	struct bfs_source s = { .kind = BFS_SRC_ARCHIVE, .arg = arg };
-	struct bfs_err err = { { 0 } };
+	struct bfs_source s = {.kind = BFS_SRC_ARCHIVE, .arg = arg};
+	struct bfs_err err = {{0}};
 	struct bfs_cat_entry ce;
 	struct bfs_backup *b;
 	size_t n = 300000, m;
 	uint8_t *d = malloc(n), *r;
 	int rc;
 
-	fill(d, n, 7);   /* tree/a.txt as written by test_files */
+	fill(d, n, 7); /* tree/a.txt as written by test_files */
 	snprintf(cmd, sizeof(cmd),
 		 "tar -C '%s/tree' --exclude=./d --exclude=./noread "
 		 "--exclude=./nodir -czf '%s/t.tgz' . 2>/dev/null",
@@ -686,7 +703,8 @@ static void test_archive(void)
 		rc = bfs_source_run(b, &s, &err);
 		is_int(rc, -EIO, "corrupt archive fails the source");
 		ok(strstr(err.msg, "cannot read archive '") &&
-		   strstr(err.msg, "junk.tgz"), "msg: %s", err.msg);
+		       strstr(err.msg, "junk.tgz"),
+		   "msg: %s", err.msg);
 		bfs_backup_abort(b);
 	}
 	free(d);
@@ -697,9 +715,9 @@ static void test_upload_fail(const char *path)
 {
 	struct bfs_repo *r2 = NULL;
 	struct bfs_store *fs = NULL;
-	struct bfs_backup_opts o = { .id = "u1", .threads = 2 };
+	struct bfs_backup_opts o = {.id = "u1", .threads = 2};
 	struct bfs_backup *b = NULL;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	size_t n = 4u << 20;
 	uint8_t *d = malloc(n);
 	int rc;
@@ -711,7 +729,7 @@ static void test_upload_fail(const char *path)
 		goto out;
 	rc = bfs_store_fault_wrap(r2->store, "put:key=packs/:err=ENOSPC", &fs,
 				  &err);
-	r2->store = fs;   /* the wrapper owns the inner store now */
+	r2->store = fs; /* the wrapper owns the inner store now */
 	is_int(rc, 0, "fault store (%s)", err.msg);
 	if (rc) {
 		r2->store = NULL;
@@ -742,13 +760,12 @@ out:
 #define POOL_FILES 40
 static void test_upload_pool(const char *path)
 {
-	struct bfs_backup_opts o = { .id = "pool-1", .threads = 3,
-				     .uploads = 5 };
+	struct bfs_backup_opts o = {.id = "pool-1", .threads = 3, .uploads = 5};
 	struct bfs_repo *r2 = NULL;
 	struct bfs_store *fs = NULL;
 	struct bfs_backup *b = NULL;
 	struct bfs_backup_stats st;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	uint64_t saved = repo->pack_target;
 	size_t sizes[POOL_FILES], n = 0, got, i;
 	unsigned before = count_packs(), bad = 0;
@@ -762,7 +779,7 @@ static void test_upload_pool(const char *path)
 	}
 	d = malloc(n + 1);
 	fill(d, n, 777);
-	repo->pack_target = 64 << 10;  /* a pack every chunk or two */
+	repo->pack_target = 64 << 10; /* a pack every chunk or two */
 	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, 0, "pool: begin (%s)", err.msg);
 	for (i = 0, n = 0; !rc && i < POOL_FILES; n += sizes[i++]) {
@@ -852,7 +869,7 @@ static void test_missing_pack(void)
 	size_t n = 3u << 20, got = 0;
 	uint8_t *d = malloc(n), *back;
 	char key[BFS_KEY_MAX] = "";
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	struct bfs_backup *b;
 	bool partial;
 	int rc;
@@ -895,13 +912,13 @@ static void test_missing_pack(void)
 /* One known chunk in one pack, one previous entry, and what was asked. */
 struct memidx {
 	struct bfs_index idx;
-	pthread_mutex_t lock;           /* the writer's workers call in */
-	struct bfs_chunkref chunk;      /* the chunk the index knows */
-	int pack_answer;                /* pack_present: 1 / 0 */
+	pthread_mutex_t lock;	   /* the writer's workers call in */
+	struct bfs_chunkref chunk; /* the chunk the index knows */
+	int pack_answer;	   /* pack_present: 1 / 0 */
 	unsigned finds, pack_asks, prev_asks, records;
-	const char *prev_suffix;        /* path (suffix) with a previous entry */
-	struct bfs_entry prev;          /* its metadata (path unused) */
-	char key[512];                  /* last source key asked about */
+	const char *prev_suffix; /* path (suffix) with a previous entry */
+	struct bfs_entry prev;	 /* its metadata (path unused) */
+	char key[512];		 /* last source key asked about */
 	char recorded[129];
 	size_t recorded_len;
 };
@@ -982,12 +999,12 @@ static bool mi_has_backup(void *ctx, const char *id)
 }
 
 static const struct bfs_index_ops memidx_ops = {
-	.name = "memory",
-	.chunk_find = mi_chunk_find,
-	.pack_present = mi_pack_present,
-	.prev_entry = mi_prev_entry,
-	.record = mi_record,
-	.has_backup = mi_has_backup,
+    .name = "memory",
+    .chunk_find = mi_chunk_find,
+    .pack_present = mi_pack_present,
+    .prev_entry = mi_prev_entry,
+    .record = mi_record,
+    .has_backup = mi_has_backup,
 };
 
 static void memidx_init(struct memidx *m, const uint8_t *d, size_t n)
@@ -1009,8 +1026,8 @@ static void memidx_init(struct memidx *m, const uint8_t *d, size_t n)
 static int mem_backup(struct memidx *m, const char *id, const uint8_t *d,
 		      size_t n, struct bfs_backup_stats *st)
 {
-	struct bfs_backup_opts o = { .id = id, .threads = 1 };
-	struct bfs_err err = { { 0 } };
+	struct bfs_backup_opts o = {.id = id, .threads = 1};
+	struct bfs_err err = {{0}};
 	struct bfs_backup *b = NULL;
 	int rc;
 
@@ -1028,16 +1045,16 @@ static int mem_backup(struct memidx *m, const char *id, const uint8_t *d,
 
 static void test_memindex(void)
 {
-	size_t n = 1000;   /* below every minimum chunk size: one chunk */
+	size_t n = 1000; /* below every minimum chunk size: one chunk */
 	uint8_t d[1000], other[1000];
-	struct bfs_backup_opts o = { .threads = 2 }, taken = { .id = "mem-hit" };
+	struct bfs_backup_opts o = {.threads = 2}, taken = {.id = "mem-hit"};
 	struct bfs_backup_stats st;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	struct bfs_backup *b = NULL;
-	struct bfs_source src = { .kind = BFS_SRC_FILES };
+	struct bfs_source src = {.kind = BFS_SRC_FILES};
 	struct bfs_entry e;
 	struct memidx m;
-	struct prog pr = { 0 };
+	struct prog pr = {0};
 	struct stat sb;
 	char dir[600], path[700], arg[700];
 	int rc;
@@ -1093,10 +1110,10 @@ static void test_memindex(void)
 	memset(&e, 0, sizeof(e));
 	e.type = BFS_T_FILE;
 	e.size = n;
-	e.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
-		     sb.st_mtim.tv_nsec;
-	e.ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 +
-		     sb.st_ctim.tv_nsec;
+	e.mtime_ns =
+	    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	e.ctime_ns =
+	    (int64_t)sb.st_ctim.tv_sec * 1000000000 + sb.st_ctim.tv_nsec;
 	e.ino = sb.st_ino;
 	m.prev = e;
 	m.prev_suffix = "/f";
@@ -1126,7 +1143,7 @@ static int bench(const char *spec)
 {
 	struct bfs_backup *b;
 	struct bfs_backup_stats st;
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	struct bfs_entry e = mkentry("stream.bin", BFS_T_FILE);
 	uint64_t total, done = 0;
 	size_t bs = 1u << 20;
@@ -1142,8 +1159,10 @@ static int bench(const char *spec)
 	if (!b)
 		return 1;
 	t0 = bfs_mono_ns();
-	rc = bfs_backup_file_begin(b, &e, getenv("BFS_BENCH_FILES") ?
-				   BFS_PROFILE_FILES : BFS_PROFILE_DUMP, &err);
+	rc = bfs_backup_file_begin(b, &e,
+				   getenv("BFS_BENCH_FILES") ? BFS_PROFILE_FILES
+							     : BFS_PROFILE_DUMP,
+				   &err);
 	while (!rc && done < total) {
 		for (i = 0; i < bs / 8; i++) {
 			x ^= x << 13;
@@ -1172,8 +1191,7 @@ static int bench(const char *spec)
 		return 1;
 	}
 	printf("bench: %llu MiB in %.2f s = %.0f MiB/s, %llu chunks\n",
-	       (unsigned long long)(done >> 20),
-	       (bfs_mono_ns() - t0) / 1e9,
+	       (unsigned long long)(done >> 20), (bfs_mono_ns() - t0) / 1e9,
 	       (done >> 20) / ((bfs_mono_ns() - t0) / 1e9),
 	       (unsigned long long)st.chunks);
 	free(buf);
@@ -1182,7 +1200,7 @@ static int bench(const char *spec)
 
 int main(void)
 {
-	struct bfs_err err = { { 0 } };
+	struct bfs_err err = {{0}};
 	char path[600];
 	int rc;
 
@@ -1210,7 +1228,7 @@ int main(void)
 	if (getenv("BFS_WRITER_BENCH")) {
 		rc = bench(getenv("BFS_WRITER_BENCH"));
 	} else {
-		repo->pack_target = 1u << 20;   /* several packs */
+		repo->pack_target = 1u << 20; /* several packs */
 		test_stream();
 		test_files();
 		test_command();

@@ -208,7 +208,7 @@ void tl_fill_random(struct tl_rng *r, void *p, size_t n)
 
 int tl_make_repo(const char *dir, const char *name, struct bfs_repo **out)
 {
-	struct bfs_err err = { "" };
+	struct bfs_err err = {""};
 	int rc;
 
 	rc = bfs_repo_init(tl_path(dir, name), NULL, out, &err);
