@@ -135,6 +135,16 @@ int bfs_reader_stream(struct bfs_reader *r, const struct bfs_chunkref *refs,
 		      size_t n, bfs_reader_cb cb, void *arg,
 		      struct bfs_err *err);
 
+/* Read the verified plain bytes of refs[0..n) (borrowed) into dst, which
+ * holds size bytes, from the calling thread, fetching back-to-back chunks
+ * of one pack in one request and decompressing straight into dst (no
+ * intermediate buffer: restore's prefetch of small files uses it).  The
+ * chunk lengths must add up to size exactly (-EUCLEAN otherwise).  Same
+ * errors as bfs_reader_stream; on error dst is not trusted. */
+int bfs_reader_read_into(struct bfs_reader *r, const struct bfs_chunkref *refs,
+			 size_t n, uint8_t *dst, uint64_t size,
+			 struct bfs_err *err);
+
 /* ---- the run planner (shared with copy and tests) ----------------------- */
 
 /* A run: refs[first .. first + n) fetched in one bfs_repo_read_chunks. */

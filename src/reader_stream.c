@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,45 @@ static int stream_parallel(struct stream *s, struct bfs_pool *p, size_t nr,
 	while (s->busy)
 		pthread_cond_wait(&s->cond, &s->lock);
 	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int bfs_reader_read_into(struct bfs_reader *r, const struct bfs_chunkref *refs,
+			 size_t n, uint8_t *dst, uint64_t size,
+			 struct bfs_err *err)
+{
+	uint8_t *outs[RUN_MAX_CHUNKS];
+	struct bfs_run *runs = NULL;
+	uint64_t total = 0, off = 0;
+	size_t nr = 0, i, k;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		total += refs[i].len;
+	if (total != size)
+		return bfs_err_set(err, -EUCLEAN,
+				   "chunk list of %" PRIu64
+				   " bytes for %" PRIu64 " bytes of content",
+				   total, size);
+	rc = bfs_reader_plan_runs(refs, n, RUN_MAX_BYTES, RUN_MAX_CHUNKS, &runs,
+				  &nr, err);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < nr && rc == 0; i++) {
+		const struct bfs_run *run = &runs[i];
+
+		for (k = 0; k < run->n; k++) {
+			outs[k] = dst + off;
+			off += refs[run->first + k].len;
+		}
+		if (run->n == 1)
+			rc = bfs_repo_read_chunk(r->repo, &refs[run->first],
+						 outs[0], err);
+		else
+			rc = bfs_repo_read_chunks(r->repo, &refs[run->first],
+						  run->n, outs, err);
+	}
+	free(runs);
 	return rc;
 }
 

@@ -81,36 +81,17 @@ void pf_destroy(struct prefetch *pf)
 	free(pf);
 }
 
-struct mem_out {
-	uint8_t *data;
-	uint64_t size;
-};
-
-static int mem_write(void *arg, uint64_t off, const uint8_t *data, size_t n)
-{
-	struct mem_out *m = arg;
-
-	if (off > m->size || n > m->size - off)
-		return -EUCLEAN;
-	memcpy(m->data + off, data, n);
-	return 0;
-}
-
 /* Fetch an item's content (any thread; no lock held). */
 static void pf_fetch(struct prefetch *pf, struct pf_item *it)
 {
-	struct mem_out m;
-
 	it->err.msg[0] = '\0';
 	it->data = malloc(it->size ? it->size : 1);
 	if (!it->data) {
 		it->rc = bfs_err_set(&it->err, -ENOMEM, "out of memory");
 		return;
 	}
-	m.data = it->data;
-	m.size = it->size;
-	it->rc = bfs_reader_stream(pf->reader, it->refs, it->n, mem_write, &m,
-				   &it->err);
+	it->rc = bfs_reader_read_into(pf->reader, it->refs, it->n, it->data,
+				      it->size, &it->err);
 }
 
 /* Drop a reference; under pf->lock. */

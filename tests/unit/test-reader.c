@@ -444,6 +444,15 @@ static void test_stream(void)
 		is_int(bfs_reader_open(rd, refs, 1, 1, &f, &err), -EINVAL,
 		       "random access needs a cache");
 	}
+	memset(s.buf, 0, size);
+	rc = bfs_reader_read_into(rd, refs, NCHUNKS, s.buf, size, &err);
+	ok(rc == 0 && !memcmp(s.buf, data, size),
+	   "read_into: the whole file, straight into the buffer");
+	rc = bfs_reader_read_into(rd, refs, SPLIT, s.buf, split_bytes(), &err);
+	ok(rc == 0 && !memcmp(s.buf, data, split_bytes()),
+	   "read_into: the chunks of one pack");
+	rc = bfs_reader_read_into(rd, refs, NCHUNKS, s.buf, size - 1, &err);
+	is_int(rc, -EUCLEAN, "read_into: lengths that do not add up");
 	bfs_reader_destroy(rd);
 	free(s.buf);
 }
@@ -530,6 +539,9 @@ static void test_faults(void)
 		ok(rc == -EBADMSG || rc == -EUCLEAN,
 		   "stream: corrupt chunk is an error (%d)", rc);
 		ok(s.at == 0, "  nothing delivered");
+		rc = bfs_reader_read_into(rd, refs, NCHUNKS, buf, size, &err);
+		ok(rc == -EBADMSG || rc == -EUCLEAN,
+		   "read_into: corrupt chunk is an error (%d)", rc);
 		bfs_reader_destroy(rd);
 		bfs_chunkcache_free(cc);
 		bfs_repo_close(r);
