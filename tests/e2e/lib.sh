@@ -372,8 +372,7 @@ require_fault_injection() {
 _bfs_datasets_how="put pagila/ and sakila/ in tests/datasets or set BFS_DATASETS"
 _bfs_datasets() {
 	local d
-	for d in ${BFS_DATASETS:+"$BFS_DATASETS"} "$top_srcdir/tests/datasets" \
-		 /work/shared/datasets; do
+	for d in ${BFS_DATASETS:+"$BFS_DATASETS"} "$top_srcdir/tests/datasets"; do
 		if [ -d "$d/pagila" ]; then
 			echo "$d"
 			return 0
