@@ -583,9 +583,9 @@ int bfs_restore(struct bfs_repo *repo, struct bfs_catalog *cat, int64_t root,
 	else
 		rc = restore_children(&x, x.rootfd, ce.id);
 	if (rc == 0 && x.st.failed)
-		rc = bfs_err_set(x.err, -EIO,
-				 "%llu entries could not be restored",
-				 (unsigned long long)x.st.failed);
+		rc = bfs_err_set(x.err, -EIO, "%llu %s could not be restored",
+				 (unsigned long long)x.st.failed,
+				 x.st.failed == 1 ? "entry" : "entries");
 	rst_progress(&x, true);
 out:
 	x.st.duration_ns = bfs_mono_ns() - x.start_ns;

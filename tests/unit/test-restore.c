@@ -338,6 +338,8 @@ static void test_missing_packs(int64_t root)
 	rc = bfs_restore(repo, cat, root, "big.bin", target, &o, &st, &err);
 	is_int(rc, -EIO, "restore with its pack gone: -EIO");
 	is_int(st.failed, 1, "  one entry failed");
+	is_str(err.msg, "1 entry could not be restored",
+	       "  said in the singular");
 	ok(w.n == 1 && strstr(w.last, "packs/") != NULL,
 	   "  reported with the pack (%s)", w.last);
 	snprintf(p, sizeof(p), "%s/big.bin", target);
