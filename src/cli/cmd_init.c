@@ -7,6 +7,10 @@
 
 #include "cli.h"
 
+struct init_args {
+	bool force;
+};
+
 /* REPO may be the positional argument or -r, not both. */
 static int check_init(struct cli_ctx *ctx)
 {
@@ -22,29 +26,111 @@ static int check_init(struct cli_ctx *ctx)
 	return 0;
 }
 
+static int stop_at_first(void *arg, const char *key, uint64_t size)
+{
+	*(bool *)arg = true;
+	return 1;
+}
+
+/* An init must not drop a `config` into an app's data directory or a
+ * typo: refuse a location that holds anything (unless --force), and say
+ * what a `config` already there is.  0 to go on, or EXIT_ERR (printed). */
+static int check_location(struct cli_common *c, bool force)
+{
+	struct bfs_store_opts so = c->sopts;
+	struct bfs_store *s = NULL;
+	struct bfs_repo *r = NULL;
+	struct bfs_err err = {""};
+	bool any = false;
+	uint64_t size;
+	int rc;
+
+	so.create = false;
+	if (bfs_store_open(c->repo, &so, &s, &err) < 0)
+		return 0; /* nothing there yet, or bfs_repo_init says why */
+	rc = bfs_store_stat(s, BFS_KEY_CONFIG, &size, &err);
+	if (rc == 0) {
+		err.msg[0] = '\0';
+		rc = bfs_repo_open(c->repo, &c->sopts, &r, &err);
+		if (rc == 0)
+			cli_error("init",
+				  "a backupfs repository already exists at "
+				  "'%s' (id %s)",
+				  c->repo, r->id);
+		else
+			cli_error(
+			    "init",
+			    "'%s' already has a file 'config' that is not "
+			    "a backupfs repository's (%s); init leaves it "
+			    "alone",
+			    c->repo, bfs_err_str(&err, rc));
+		bfs_repo_close(r);
+		bfs_store_free(s);
+		return EXIT_ERR;
+	}
+	rc = 0;
+	if (!force) {
+		err.msg[0] = '\0';
+		rc = bfs_store_list(s, "", stop_at_first, &any, &err);
+		if (rc < 0 && !any) {
+			cli_error("init", "cannot list '%s': %s", c->repo,
+				  bfs_err_str(&err, rc));
+			rc = EXIT_ERR;
+		} else if (any) {
+			cli_error(
+			    "init",
+			    "'%s' is not empty and is not a backupfs "
+			    "repository: use a new or empty directory (or "
+			    "give --force to create the repository among "
+			    "what is there)",
+			    c->repo);
+			rc = EXIT_ERR;
+		} else {
+			rc = 0;
+		}
+	}
+	bfs_store_free(s);
+	return rc;
+}
+
 static int run_init(struct cli_ctx *ctx)
 {
+	const struct init_args *a = ctx->args;
 	struct cli_common *c = &ctx->c;
 	struct bfs_err err = {""};
 	struct bfs_repo *repo = NULL;
 	char *catpath = NULL;
 	int rc;
 
+	rc = check_location(c, a->force);
+	if (rc)
+		return rc;
 	c->sopts.create = true;
 	rc = bfs_repo_init(c->repo, &c->sopts, &repo, &err);
 	if (rc < 0) {
 		cli_error("init", "%s", bfs_err_str(&err, rc));
 		return EXIT_ERR;
 	}
-	printf("initialized repository %s at %s\n", repo->id, c->repo);
-	if (c->catalog)
+	if (c->quiet) {
+		/* -q: nothing on success */
+	} else if (printf("initialized repository %s at %s\n", repo->id,
+			  c->repo) < 0) {
+		rc = EXIT_ERR;
+	} else if (c->catalog) {
 		printf("catalog: %s\n", c->catalog);
-	else if (bfs_catalog_default_path(repo->id, &catpath, &err) == 0)
+	} else if (bfs_catalog_default_path(repo->id, &catpath, &err) == 0) {
 		printf("catalog: %s (created on first use)\n", catpath);
+	}
 	free(catpath);
 	bfs_repo_close(repo);
-	return EXIT_OK;
+	return rc ? EXIT_ERR : EXIT_OK;
 }
+
+static const struct cli_opt init_opts[] = {
+    CLI_FLAG('f', "force", struct init_args, force,
+	     "create the repository even in a directory (or bucket prefix) "
+	     "that already holds other files"),
+    CLI_END};
 
 const struct bfs_cmd cmd_init = {
     .name = "init",
@@ -56,13 +142,18 @@ const struct bfs_cmd cmd_init = {
 	"(created if missing) or s3://bucket/prefix.  The repository gets a\n"
 	"random id; its local catalog will live in\n"
 	"$XDG_CACHE_HOME/backupfs/<id>.db unless --catalog is given.\n"
-	"REPO may also come from -r or $BACKUPFS_REPO.",
+	"REPO may also come from -r or $BACKUPFS_REPO.  A location that\n"
+	"already holds files (an app's data directory, a typo) is refused\n"
+	"unless --force is given; one that holds a repository, or a 'config'\n"
+	"that is not a repository's, is always refused, saying which.",
+    .opts = init_opts,
     .examples = "  backupfs init /srv/backups/nocodb\n"
 		"  AWS_ENDPOINT_URL=http://127.0.0.1:9000 backupfs init "
 		"s3://backups/nocodb",
     .exit_codes = "0 ok, 1 error (e.g. a repository already exists there),\n"
 		  "2 usage error.",
     .flags = CLI_REPO,
+    .args_size = sizeof(struct init_args),
     .max_args = -1, /* check_init: the order of its messages */
     .check = check_init,
 };

@@ -64,8 +64,25 @@ like "$(cat "$T/stderr")" "no backupfs repository" "message: no backupfs reposit
 ok_cmd "init" bfs init "$R"
 ok "$([ -f "$R/config" ]; echo $?)" "init created REPO/config"
 fails_with 1 "init twice: exit 1" bfs init "$R"
-like "$(cat "$T/stderr")" "already|exists" "init twice says the repository exists"
+like "$(cat "$T/stderr")" "a backupfs repository already exists at" "init twice says the repository exists"
 ok "$([ -f "$R/config" ]; echo $?)" "config still there"
+
+# ---- init traps: an app's data dir, a foreign config, -q
+mkdir -p "$T/appdata/sub" && echo data >"$T/appdata/sub/file"
+fails_with 1 "init into a non-empty directory: exit 1" bfs init "$T/appdata"
+like "$(cat "$T/stderr")" "is not empty and is not a backupfs repository.*--force" \
+	"  says why and how to insist"
+ok "$([ ! -e "$T/appdata/config" ]; echo $?)" "  no config dropped there"
+ok_cmd "init --force into it" bfs init -q --force "$T/appdata"
+ok "$([ -f "$T/appdata/config" ] && [ -f "$T/appdata/sub/file" ]; echo $?)" \
+	"  repository created, the files left alone"
+mkdir -p "$T/foreign" && printf '[server]\nport = 80\n' >"$T/foreign/config"
+fails_with 1 "init where an unrelated config lies: exit 1" bfs init --force "$T/foreign"
+like "$(cat "$T/stderr")" "has a file 'config' that is not a backupfs repository's" \
+	"  says what it found"
+is "$(cat "$T/foreign/config")" "$(printf '[server]\nport = 80')" "  and leaves it alone"
+bfs init -q "$T/quiet" >"$T/quiet.out" 2>&1
+is "$?:$(cat "$T/quiet.out")" "0:" "init -q prints nothing"
 ok_cmd "list of an empty repository" bfs list -r "$R"
 is "$(bfs_ids -r "$R" | wc -l)" "0" "no backups yet"
 
