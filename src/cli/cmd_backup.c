@@ -221,6 +221,21 @@ static void src_desc(const struct src *s, char *buf, size_t n)
 		snprintf(buf, n, "%s '%s'", s->opt, s->s.arg);
 }
 
+/* How a source of this kind names where it lands, for messages. */
+static const char *dest_hint(enum bfs_source_kind kind)
+{
+	switch (kind) {
+	case BFS_SRC_PG_DUMP:
+	case BFS_SRC_MYSQL_DUMP:
+		return "NAME=...";
+	case BFS_SRC_FILES:
+	case BFS_SRC_ARCHIVE:
+		return "DEST=...";
+	default:
+		return "with another PATH";
+	}
+}
+
 /* After commit: report the backup (summary line, --json, unreadable
  * entries).  Returns the exit code. */
 static int report(struct cli_common *c, struct bfs_catalog *cat, const char *id,
@@ -337,8 +352,12 @@ static int check_backup(struct cli_ctx *ctx)
 			if (strcmp(srcs[i].dest, srcs[j].dest) == 0) {
 				src_desc(&srcs[j], d2, sizeof(d2));
 				return cli_usage_error(
-				    &cmd_backup, "%s and %s both land on '%s'",
-				    d2, d1, srcs[i].dest);
+				    &cmd_backup,
+				    "source %zu (%s) and source %zu (%s) both "
+				    "land on '%s': give one a place of its own "
+				    "(%s %s)",
+				    j + 1, d2, i + 1, d1, srcs[i].dest,
+				    srcs[i].opt, dest_hint(srcs[i].s.kind));
 			}
 		}
 	}

@@ -46,6 +46,11 @@ fails_with 2 "unknown command: exit 2" bfs no-such-command
 fails_with 2 "help of an unknown command: exit 2" bfs help no-such-command
 fails_with 2 "unknown option: exit 2" bfs list -r "$R" --no-such-option
 fails_with 2 "backup without sources: exit 2" bfs backup -r "$R"
+fails_with 2 "two unnamed --pg-dump: exit 2" bfs backup -r "$R" \
+	--pg-dump 'postgresql://u:s3cret@127.0.0.1/a' --pg-dump 'postgresql://u@127.0.0.1/b'
+like "$(cat "$T/stderr")" "source 1 \(--pg-dump\) and source 2 \(--pg-dump\) both land on 'database.sql'.*--pg-dump NAME=" \
+	"  names both sources and suggests NAME="
+unlike "$(cat "$T/stderr")" "s3cret" "  without echoing the password"
 fails_with 2 "restore without --target: exit 2" bfs restore -r "$R" latest
 fails_with 2 "cat without argument: exit 2" bfs cat -r "$R"
 fails_with 2 "init without repository: exit 2" bfs init
