@@ -23,24 +23,9 @@
 static struct bfs_repo *repo;
 static struct bfs_catalog *cat;
 
-static struct bfs_entry mkentry(const char *path, int type)
-{
-	struct bfs_entry e;
-
-	memset(&e, 0, sizeof(e));
-	e.path = (char *)path;
-	e.path_len = strlen(path);
-	e.type = type;
-	e.mode = type == BFS_T_DIR ? 0755 : 0644;
-	e.uid = getuid();
-	e.gid = getgid();
-	e.mtime_ns = 1700000000000000000LL;
-	return e;
-}
-
 static int add_file(struct bfs_backup *b, const char *path, struct bfs_err *err)
 {
-	struct bfs_entry e = mkentry(path, BFS_T_FILE);
+	struct bfs_entry e = tl_entry(path, BFS_T_FILE);
 	int rc = bfs_backup_file_begin(b, &e, BFS_PROFILE_FILES, err);
 
 	if (!rc)
@@ -72,7 +57,7 @@ static int write_backup(void)
 		rc = add_file(b, name, &err);
 	}
 	if (!rc) {
-		e = mkentry("e", BFS_T_DIR);
+		e = tl_entry("e", BFS_T_DIR);
 		rc = bfs_backup_add(b, &e, &err);
 	}
 	if (!rc)

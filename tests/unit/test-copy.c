@@ -20,6 +20,7 @@
 #include "manifest.h"
 #include "reader.h"
 #include "tap.h"
+#include "testlib.h"
 #include "writer.h"
 
 static char tmp[256], src_path[300], dst_path[300];
@@ -27,19 +28,6 @@ static struct bfs_repo *src;
 static struct bfs_catalog *cat;
 static uint8_t *blob;
 static size_t blob_n = 3u << 20;
-
-static void fill(uint8_t *p, size_t n, uint64_t seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		p[i] = (uint8_t)(x >> 24);
-	}
-}
 
 /* Backup id with file "f" = blob[0..n). */
 static int write_backup(const char *id, size_t n)
@@ -221,7 +209,7 @@ int main(void)
 	}
 	blob = malloc(blob_n);
 	if (!rc && blob) {
-		fill(blob, blob_n, 9);
+		tl_fill(blob, blob_n, 9);
 		src->pack_target = 1u << 20; /* several packs per backup */
 		rc = write_backup("b1", blob_n / 2);
 		if (!rc)

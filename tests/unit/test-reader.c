@@ -20,6 +20,7 @@
 #include "repo.h"
 #include "store.h"
 #include "tap.h"
+#include "testlib.h"
 
 #define NCHUNKS 40
 #define SPLIT 25 /* chunks [0, SPLIT) in pack A, the rest in B */
@@ -29,19 +30,6 @@ static struct bfs_repo *repo;
 static struct bfs_chunkref refs[NCHUNKS];
 static uint8_t *data; /* the file's plain bytes */
 static size_t size;
-
-static void fill(uint8_t *p, size_t n, uint64_t seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		p[i] = (uint8_t)(x >> 24);
-	}
-}
 
 /* Chunks [from, to) of data into one pack, stored in the repository. */
 static int put_pack(size_t from, size_t to, const size_t *starts)
@@ -115,7 +103,7 @@ static int setup(void)
 	data = malloc(size);
 	if (!data)
 		return -ENOMEM;
-	fill(data, size, 42);
+	tl_fill(data, size, 42);
 	rc = put_pack(0, SPLIT, starts);
 	if (!rc)
 		rc = put_pack(SPLIT, NCHUNKS, starts);

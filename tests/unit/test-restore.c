@@ -20,6 +20,7 @@
 #include "index.h"
 #include "restore.h"
 #include "tap.h"
+#include "testlib.h"
 #include "writer.h"
 
 #define NMANY 2500
@@ -30,38 +31,10 @@ static struct bfs_catalog *cat;
 static uint8_t *big;
 static size_t big_n = (5u << 20) + 12345;
 
-static void fill(uint8_t *p, size_t n, uint64_t seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		p[i] = (uint8_t)(x >> 24);
-	}
-}
-
-static struct bfs_entry mkentry(const char *path, int type)
-{
-	struct bfs_entry e;
-
-	memset(&e, 0, sizeof(e));
-	e.path = (char *)path;
-	e.path_len = strlen(path);
-	e.type = type;
-	e.mode = type == BFS_T_DIR ? 0750 : 0640;
-	e.uid = getuid();
-	e.gid = getgid();
-	e.mtime_ns = 1700000000123456789LL;
-	return e;
-}
-
 static int put_file(struct bfs_backup *b, const char *path, const void *d,
 		    size_t n, struct bfs_err *err)
 {
-	struct bfs_entry e = mkentry(path, BFS_T_FILE);
+	struct bfs_entry e = tl_entry(path, BFS_T_FILE);
 	int rc = bfs_backup_file_begin(b, &e, BFS_PROFILE_FILES, err);
 
 	if (!rc && n)
@@ -94,20 +67,20 @@ static int write_backup(const char *id)
 	if (!rc)
 		rc = put_file(b, "dir/empty", "", 0, &err);
 	if (!rc) {
-		e = mkentry("dir/link", BFS_T_SYMLINK);
+		e = tl_entry("dir/link", BFS_T_SYMLINK);
 		e.target = (char *)"../big.bin";
 		e.target_len = strlen(e.target);
 		rc = bfs_backup_add(b, &e, &err);
 	}
 	if (!rc) {
-		e = mkentry("dir/hard", BFS_T_FILE);
+		e = tl_entry("dir/hard", BFS_T_FILE);
 		e.link = (char *)"many/f00007";
 		e.link_len = strlen(e.link);
 		e.size = strlen("file 7\n");
 		rc = bfs_backup_add(b, &e, &err);
 	}
 	if (!rc) {
-		e = mkentry("dir/exec", BFS_T_FILE);
+		e = tl_entry("dir/exec", BFS_T_FILE);
 		e.mode = 0751;
 		rc = bfs_backup_file_begin(b, &e, BFS_PROFILE_FILES, &err);
 		if (!rc)
@@ -116,7 +89,7 @@ static int write_backup(const char *id)
 			rc = bfs_backup_file_end(b, &err);
 	}
 	if (!rc) {
-		e = mkentry("dir/unreadable", BFS_T_FILE);
+		e = tl_entry("dir/unreadable", BFS_T_FILE);
 		rc = bfs_backup_add_error(
 		    b, &e, "cannot open: Permission denied", &err);
 	}
@@ -367,7 +340,7 @@ int main(void)
 	}
 	big = malloc(big_n);
 	if (!rc && big) {
-		fill(big, big_n, 3);
+		tl_fill(big, big_n, 3);
 		repo->pack_target = 1u << 20; /* several packs */
 		rc = write_backup("b1");
 	}

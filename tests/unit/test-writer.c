@@ -25,25 +25,13 @@
 #include "index.h"
 #include "source.h"
 #include "tap.h"
+#include "testlib.h"
 #include "writer.h"
 
 static char tmp[256];
 static struct bfs_repo *repo;
 static struct bfs_catalog *cat;
 static struct bfs_index *idx; /* the catalog's, for the writer */
-
-static void fill(uint8_t *p, size_t n, uint64_t seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		p[i] = (uint8_t)(x >> 24);
-	}
-}
 
 /* Read a file of backup `id` back via the catalog.  Returns malloc'ed
  * bytes (len in *n) or NULL. */
@@ -131,26 +119,11 @@ static bool manifest_exists(const char *id)
 	return bfs_store_stat(repo->store, key, &sz, NULL) == 0;
 }
 
-static struct bfs_entry mkentry(const char *path, int type)
-{
-	struct bfs_entry e;
-
-	memset(&e, 0, sizeof(e));
-	e.path = (char *)path;
-	e.path_len = strlen(path);
-	e.type = type;
-	e.mode = type == BFS_T_DIR ? 0750 : 0640;
-	e.uid = getuid();
-	e.gid = getgid();
-	e.mtime_ns = 1700000000123456789LL;
-	return e;
-}
-
 static int stream(struct bfs_backup *b, const char *path, const uint8_t *d,
 		  size_t n, enum bfs_profile prof, struct bfs_err *err)
 {
 	static const size_t sizes[] = {1, 7, 4093, 65537, 3, 1 << 20, 999};
-	struct bfs_entry e = mkentry(path, BFS_T_FILE);
+	struct bfs_entry e = tl_entry(path, BFS_T_FILE);
 	size_t off = 0, k = 0, m;
 	int rc = bfs_backup_file_begin(b, &e, prof, err);
 
@@ -207,7 +180,7 @@ static void test_stream(void)
 	unsigned packs;
 	int rc;
 
-	fill(d, n, 1);
+	tl_fill(d, n, 1);
 	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, 0, "begin b1 (%s)", err.msg);
 	if (rc)
@@ -221,23 +194,23 @@ static void test_stream(void)
 	is_int(rc, 0, "stream dump profile (%s)", err.msg);
 	rc = stream(b, "empty", d, 0, BFS_PROFILE_FILES, &err);
 	is_int(rc, 0, "empty file");
-	e = mkentry("data/sub/link", BFS_T_SYMLINK);
+	e = tl_entry("data/sub/link", BFS_T_SYMLINK);
 	e.target = (char *)"../big.bin";
 	e.target_len = strlen(e.target);
 	rc = bfs_backup_add(b, &e, &err);
 	is_int(rc, 0, "symlink (%s)", err.msg);
-	e = mkentry("data", BFS_T_DIR);
+	e = tl_entry("data", BFS_T_DIR);
 	rc = bfs_backup_add(b, &e, &err);
 	is_int(rc, 0, "explicit dir after implicit one");
-	e = mkentry("data/big.bin", BFS_T_FIFO);
+	e = tl_entry("data/big.bin", BFS_T_FIFO);
 	rc = bfs_backup_add(b, &e, &err);
 	is_int(rc, -EEXIST, "duplicate path refused");
 	ok(strstr(err.msg, "duplicate path 'data/big.bin'") != NULL, "msg: %s",
 	   err.msg);
-	e = mkentry("empty/x", BFS_T_FIFO);
+	e = tl_entry("empty/x", BFS_T_FIFO);
 	rc = bfs_backup_add(b, &e, &err);
 	is_int(rc, -ENOTDIR, "child of a file refused");
-	e = mkentry("data/hard", BFS_T_FILE);
+	e = tl_entry("data/hard", BFS_T_FILE);
 	e.link = (char *)"data/big.bin";
 	e.link_len = strlen(e.link);
 	e.size = n;
@@ -249,7 +222,7 @@ static void test_stream(void)
 	e.link_len = strlen(e.link);
 	rc = bfs_backup_add(b, &e, &err);
 	is_int(rc, -EINVAL, "hardlink to an unknown path refused");
-	e = mkentry("bad", BFS_T_FILE);
+	e = tl_entry("bad", BFS_T_FILE);
 	rc =
 	    bfs_backup_add_error(b, &e, "cannot open: Permission denied", &err);
 	is_int(rc, 0, "add_error");
@@ -367,7 +340,7 @@ static void test_stream(void)
 	/* cancel: the file vanishes, its path can be recorded as an error */
 	b = begin("b4", NULL);
 	if (b) {
-		e = mkentry("half.bin", BFS_T_FILE);
+		e = tl_entry("half.bin", BFS_T_FILE);
 		rc = bfs_backup_file_begin(b, &e, BFS_PROFILE_FILES, &err);
 		rc |= bfs_backup_file_write(b, d, 100000, &err);
 		bfs_backup_file_cancel(b);
@@ -376,7 +349,7 @@ static void test_stream(void)
 		is_int(rc, 0, "cancel then add_error (%s)", err.msg);
 		/* a cancel after many chunks were cut (spilled to the
 		 * manifest when the build sets a small SPILL_CHUNKS) */
-		e = mkentry("many.sql", BFS_T_FILE);
+		e = tl_entry("many.sql", BFS_T_FILE);
 		rc = bfs_backup_file_begin(b, &e, BFS_PROFILE_DUMP, &err);
 		rc |= bfs_backup_file_write(b, d, n, &err);
 		bfs_backup_file_cancel(b);
@@ -435,7 +408,7 @@ static void test_files(void)
 	bool partial;
 	int rc;
 
-	fill(d, n, 7);
+	tl_fill(d, n, 7);
 	snprintf(tree, sizeof(tree), "%s/tree", tmp);
 	mkdir(tree, 0755);
 	snprintf(p, sizeof(p), "%s/a.txt", tree);
@@ -653,7 +626,7 @@ static void test_archive(void)
 	uint8_t *d = malloc(n), *r;
 	int rc;
 
-	fill(d, n, 7); /* tree/a.txt as written by test_files */
+	tl_fill(d, n, 7); /* tree/a.txt as written by test_files */
 	snprintf(cmd, sizeof(cmd),
 		 "tar -C '%s/tree' --exclude=./d --exclude=./noread "
 		 "--exclude=./nodir -czf '%s/t.tgz' . 2>/dev/null",
@@ -722,7 +695,7 @@ static void test_upload_fail(const char *path)
 	uint8_t *d = malloc(n);
 	int rc;
 
-	fill(d, n, 99);
+	tl_fill(d, n, 99);
 	rc = bfs_repo_open(path, NULL, &r2, &err);
 	is_int(rc, 0, "second handle on the repo (%s)", err.msg);
 	if (rc)
@@ -778,7 +751,7 @@ static void test_upload_pool(const char *path)
 		n += sizes[i];
 	}
 	d = malloc(n + 1);
-	fill(d, n, 777);
+	tl_fill(d, n, 777);
 	repo->pack_target = 64 << 10; /* a pack every chunk or two */
 	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
 	is_int(rc, 0, "pool: begin (%s)", err.msg);
@@ -806,7 +779,7 @@ static void test_upload_pool(const char *path)
 	ok(!rc && bad == 0, "pool: all %d files read back", POOL_FILES);
 
 	/* the 7th, 14th, ... pack put fails (new bytes: nothing dedups) */
-	fill(d, n, 778);
+	tl_fill(d, n, 778);
 	rc = bfs_repo_open(path, NULL, &r2, &err);
 	is_int(rc, 0, "pool: second handle (%s)", err.msg);
 	if (rc)
@@ -841,7 +814,7 @@ static void test_upload_pool(const char *path)
 	ok(!manifest_exists("pool-2"), "pool: no manifest after the fault");
 
 	/* abort with uploads in flight: stops and joins every uploader */
-	fill(d, n, 779);
+	tl_fill(d, n, 779);
 	memset(&err, 0, sizeof(err));
 	o.id = "pool-3";
 	b = NULL;
@@ -874,7 +847,7 @@ static void test_missing_pack(void)
 	bool partial;
 	int rc;
 
-	fill(d, n, 4242);
+	tl_fill(d, n, 4242);
 	b = begin("mp-1", NULL);
 	rc = b ? stream(b, "data.bin", d, n, BFS_PROFILE_FILES, &err) : -1;
 	rc = rc ? rc : bfs_backup_commit(b, NULL, &partial, &err);
@@ -1059,8 +1032,8 @@ static void test_memindex(void)
 	char dir[600], path[700], arg[700];
 	int rc;
 
-	fill(d, n, 31337);
-	fill(other, n, 31338);
+	tl_fill(d, n, 31337);
+	tl_fill(other, n, 31338);
 
 	/* dedup hit: the index knows the chunk, its pack is present */
 	memidx_init(&m, d, n);
@@ -1144,7 +1117,7 @@ static int bench(const char *spec)
 	struct bfs_backup *b;
 	struct bfs_backup_stats st;
 	struct bfs_err err = {{0}};
-	struct bfs_entry e = mkentry("stream.bin", BFS_T_FILE);
+	struct bfs_entry e = tl_entry("stream.bin", BFS_T_FILE);
 	uint64_t total, done = 0;
 	size_t bs = 1u << 20;
 	uint64_t *buf = malloc(bs);

@@ -206,6 +206,28 @@ void tl_fill_random(struct tl_rng *r, void *p, size_t n)
 		b[i] = (uint8_t)(tl_rand(r) >> 24);
 }
 
+void tl_fill(void *p, size_t n, uint64_t seed)
+{
+	struct tl_rng r = {seed * 0x9e3779b97f4a7c15ull + 1};
+
+	tl_fill_random(&r, p, n);
+}
+
+struct bfs_entry tl_entry(const char *path, int type)
+{
+	struct bfs_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.path = (char *)path;
+	e.path_len = strlen(path);
+	e.type = type;
+	e.mode = type == BFS_T_DIR ? 0750 : 0640;
+	e.uid = getuid();
+	e.gid = getgid();
+	e.mtime_ns = 1700000000123456789LL;
+	return e;
+}
+
 int tl_make_repo(const char *dir, const char *name, struct bfs_repo **out)
 {
 	struct bfs_err err = {""};

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "src/manifest.h"
 #include "src/util.h"
 
 struct bfs_repo;
@@ -50,6 +51,15 @@ struct tl_rng {
 uint64_t tl_rand(struct tl_rng *r);
 /* Fill p with n pseudo-random bytes from r. */
 void tl_fill_random(struct tl_rng *r, void *p, size_t n);
+
+/* Fill p with n pseudo-random bytes from a generator seeded with seed
+ * (any value; the same seed gives the same bytes). */
+void tl_fill(void *p, size_t n, uint64_t seed);
+
+/* An entry for the writer: path (borrowed), type, mode 0750 for
+ * directories and 0640 otherwise, the caller's uid and gid, a fixed
+ * mtime with nanoseconds.  Everything else 0. */
+struct bfs_entry tl_entry(const char *path, int type);
 
 /* Create a repository in DIR/NAME (a local store) and open it: *out is
  * owned by the caller (bfs_repo_close).  0 or -errno with a diag line. */
