@@ -7,16 +7,17 @@
  *   chunk_find     where is a chunk with hash H already stored?
  *   pack_present   is pack P in the repository (the index is a cache and
  *                  may name packs this location does not hold)?
- *   prev_entry     the entry at a path in the last backup of a source
- *                  (unchanged-file detection), with its chunks;
- *   record         a manifest was written: remember it.
+ *   prev_dir       the children of a directory in the last backup of a
+ *                  source (unchanged-file detection), one call per dir;
+ *   record         a manifest and its index object were written:
+ *                  remember them.
  *   has_backup     is a backup of this id known already?  (Checked once
  *                  at begin: the store may lack a backup that the index
  *                  knows from another copy of the repository.)
  *
  * Thread safety: every operation may be called from any thread, also
  * concurrently (the writer's workers call chunk_find and pack_present,
- * the calling thread prev_entry); an implementation takes its own lock.
+ * the calling thread prev_dir); an implementation takes its own lock.
  * The struct bfs_index is borrowed by the writer for a backup's lifetime.
  */
 #ifndef BFS_INDEX_H
@@ -30,42 +31,56 @@
 
 #include "manifest.h"
 #include "repo.h"
+#include "tree.h"
 #include "util.h"
 
-/* The previous entry of a path: the entry as recorded (e.path is the
- * full path asked for; strings owned) and, for a regular file without
- * error, its chunks in file order (owned, may be NULL when n is 0). */
+/* The previous content of one directory of a source: its children as
+ * the last backup recorded them, sorted by name (bfs_tree_name_cmp).
+ * e.path of each is the NAME; chunks are (id, length) refs in file
+ * order, for regular files without error and not hardlinks.  Everything
+ * owned; bfs_index_dir_clear frees. */
 struct bfs_index_prev {
 	struct bfs_entry e;
-	struct bfs_chunkref *chunks;
+	struct bfs_blobref *chunks;
 	size_t nchunks;
 };
-static inline void bfs_index_prev_clear(struct bfs_index_prev *p)
+struct bfs_index_dir {
+	struct bfs_index_prev *v;
+	size_t n;
+};
+static inline void bfs_index_dir_clear(struct bfs_index_dir *d)
 {
-	bfs_entry_clear(&p->e);
-	free(p->chunks);
-	p->chunks = NULL;
-	p->nchunks = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		bfs_entry_clear(&d->v[i].e);
+		free(d->v[i].chunks);
+	}
+	free(d->v);
+	d->v = NULL;
+	d->n = 0;
 }
 
 struct bfs_index_ops {
 	const char *name;
 	/* 0 and *out filled, -ENOENT, or another -errno (treated as a
-	 * miss by the writer: the chunk is stored again). */
+	 * miss by the writer: the chunk is stored again).  Any blob type. */
 	int (*chunk_find)(void *ctx, const uint8_t hash[BFS_HASH_LEN],
 			  struct bfs_chunkref *out);
 	/* 1 present, 0 absent, -errno when it cannot tell. */
 	int (*pack_present)(void *ctx, const uint8_t pack[BFS_HASH_LEN]);
-	/* The entry at path in the newest backup that lists a source with
-	 * source_key (see bfs_backup_add_source).  0 and *out filled (clear
-	 * it with bfs_index_prev_clear), -ENOENT (no such backup or path),
-	 * or -errno. */
-	int (*prev_entry)(void *ctx, const char *source_key, const char *path,
-			  struct bfs_index_prev *out);
-	/* Remember the manifest of backup id (compressed bytes as stored).
-	 * 0, -EEXIST, or -errno with a message in err. */
+	/* The children of directory dirpath ("" = the backup root; a path
+	 * inside the backup, so it includes the source's destination) in
+	 * the newest backup that lists a source with source_key (see
+	 * bfs_backup_add_source).  One call per directory.  0 and *out
+	 * filled (clear with bfs_index_dir_clear), -ENOENT (no such backup
+	 * or directory), or -errno. */
+	int (*prev_dir)(void *ctx, const char *source_key, const char *dirpath,
+			struct bfs_index_dir *out);
+	/* Remember backup id: its manifest and the index object written
+	 * with it (compressed bytes as stored; idxobj may be NULL when the
+	 * backup wrote no pack).  0, -EEXIST, or -errno with a message. */
 	int (*record)(void *ctx, const char *id, const void *manifest,
-		      size_t len, struct bfs_err *err);
+		      size_t len, const char *idxname, const void *idxobj,
+		      size_t idxlen, struct bfs_err *err);
 	/* true if a backup of this id is known. */
 	bool (*has_backup)(void *ctx, const char *id);
 	/* Free ctx (bfs_index_free).  May be NULL. */
@@ -92,18 +107,23 @@ static inline int bfs_index_pack_present(const struct bfs_index *x,
 	return x ? x->ops->pack_present(x->ctx, pack) : 0;
 }
 
-static inline int bfs_index_prev_entry(const struct bfs_index *x,
-				       const char *source_key, const char *path,
-				       struct bfs_index_prev *out)
+static inline int bfs_index_prev_dir(const struct bfs_index *x,
+				     const char *source_key,
+				     const char *dirpath,
+				     struct bfs_index_dir *out)
 {
-	return x ? x->ops->prev_entry(x->ctx, source_key, path, out) : -ENOENT;
+	return x ? x->ops->prev_dir(x->ctx, source_key, dirpath, out)
+		 : -ENOENT;
 }
 
 static inline int bfs_index_record(const struct bfs_index *x, const char *id,
 				   const void *manifest, size_t len,
-				   struct bfs_err *err)
+				   const char *idxname, const void *idxobj,
+				   size_t idxlen, struct bfs_err *err)
 {
-	return x ? x->ops->record(x->ctx, id, manifest, len, err) : 0;
+	return x ? x->ops->record(x->ctx, id, manifest, len, idxname, idxobj,
+				  idxlen, err)
+		 : 0;
 }
 
 static inline bool bfs_index_has_backup(const struct bfs_index *x,

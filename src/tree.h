@@ -1,0 +1,174 @@
+/* tree.h - format 2's content-addressed directory trees, the manifest
+ * that names a root tree, and index objects (doc/FORMAT.md, sections
+ * "Trees", "Manifests", "Index objects").
+ *
+ * A directory is serialised as JSON Lines, one line per child sorted by
+ * name bytes; the stream is cut into parts at line ends by a
+ * content-defined rule (bfs_tree_cutter), each part stored as a blob of
+ * type tree and named by the SHA-256 of its bytes.  A file's chunk list is
+ * inline ("c") up to BFS_TREE_INLINE_REFS references, else it lives in
+ * list blobs ("cl").  An unchanged directory therefore serialises to the
+ * same parts and costs nothing in the next backup.
+ *
+ * Everything parsed here is untrusted: every function that reads checks
+ * the grammar, the limits and the consistency rules, and reports -EUCLEAN
+ * with a message naming what was wrong.
+ */
+#ifndef BFS_TREE_H
+#define BFS_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "format.h"
+#include "manifest.h"
+#include "util.h"
+
+/* A reference to a blob by id and plain length (no location: where a
+ * blob lives is the business of the index objects and the catalog). */
+struct bfs_blobref {
+	uint8_t hash[BFS_HASH_LEN];
+	uint32_t len;
+};
+
+/* Serialised form in catalog blobs: hash[32] len u32 LE. */
+#define BFS_BLOBREF_BLOB 36
+void bfs_blobref_pack(uint8_t out[BFS_BLOBREF_BLOB],
+		      const struct bfs_blobref *r);
+void bfs_blobref_unpack(struct bfs_blobref *r,
+			const uint8_t in[BFS_BLOBREF_BLOB]);
+
+/* One child of a directory as a tree line says it.  e.path is the NAME
+ * (one component), e.link the hardlink group's first path (absolute in
+ * the backup).  Exactly one of these describes the content:
+ *   files: chunks/nchunks (inline) or lists/nlists (list-blob ids);
+ *   directories: parts/nparts (the child tree, may be 0 parts) + count. */
+struct bfs_tree_entry {
+	struct bfs_entry e;
+	const struct bfs_blobref *chunks; /* inline "c" */
+	size_t nchunks;
+	const uint8_t (*lists)[BFS_HASH_LEN]; /* "cl" */
+	size_t nlists;
+	const uint8_t (*parts)[BFS_HASH_LEN]; /* dirs: "tree" */
+	size_t nparts;
+	uint64_t count; /* dirs: entries in the subtree */
+	uint32_t nl;	/* first entry of a hardlink group: paths in it */
+};
+
+/* ---- lines -------------------------------------------------------------
+ */
+
+/* Append the line of te (with its '\n') to out.  Checks the name (one
+ * valid component), the type and the content fields (-EINVAL naming the
+ * entry); -ENAMETOOLONG when the line would exceed BFS_TREE_MAX_LINE. */
+int bfs_tree_line(struct bfs_buf *out, const struct bfs_tree_entry *te,
+		  struct bfs_err *err);
+
+/* Parse a tree part (plain bytes of a tree blob, untrusted).  Iterate
+ * with bfs_tree_part_next; strings and arrays are borrowed until the next
+ * call or _free.  Lines must be sorted by name and unique within a part
+ * (across parts of one directory the caller checks with prev_name). */
+struct bfs_tree_part;
+int bfs_tree_part_open(const void *data, size_t len,
+		       struct bfs_tree_part **out, struct bfs_err *err);
+void bfs_tree_part_free(struct bfs_tree_part *p); /* NULL ok */
+/* 1 with *te filled, 0 at the end, -EUCLEAN (line number and what) or
+ * -ENOMEM. */
+int bfs_tree_part_next(struct bfs_tree_part *p, struct bfs_tree_entry *te,
+		       struct bfs_err *err);
+
+/* Compare names as trees sort them (memcmp, then the shorter first). */
+int bfs_tree_name_cmp(const char *a, size_t an, const char *b, size_t bn);
+
+/* ---- chunk-list blobs ----------------------------------------------------
+ */
+
+/* Serialise refs[0..n) (1 <= n <= BFS_TREE_INLINE_REFS) as a list blob's
+ * plain bytes into out (replacing its content). */
+int bfs_tree_list_encode(struct bfs_buf *out, const struct bfs_blobref *refs,
+			 size_t n);
+/* Parse a list blob (untrusted) into *refs (malloc'ed) / *n. */
+int bfs_tree_list_parse(const void *data, size_t len,
+			struct bfs_blobref **refs, size_t *n,
+			struct bfs_err *err);
+
+/* ---- cutting a directory's stream into parts ----------------------------
+ */
+
+/* Called for every finished part: its plain bytes.  Return 0 or -errno
+ * (stops the cutter, which returns it). */
+typedef int (*bfs_tree_part_cb)(void *arg, const void *data, size_t len,
+				struct bfs_err *err);
+
+struct bfs_tree_cutter {
+	struct bfs_buf part;
+	bfs_tree_part_cb cb;
+	void *arg;
+	uint64_t parts;
+};
+void bfs_tree_cutter_init(struct bfs_tree_cutter *c, bfs_tree_part_cb cb,
+			  void *arg);
+/* Append one complete line (with '\n').  May emit a part. */
+int bfs_tree_cutter_line(struct bfs_tree_cutter *c, const void *line,
+			 size_t len, struct bfs_err *err);
+/* Emit the last part (if any bytes are left).  The cutter can be reused
+ * for the next directory afterwards. */
+int bfs_tree_cutter_end(struct bfs_tree_cutter *c, struct bfs_err *err);
+void bfs_tree_cutter_free(struct bfs_tree_cutter *c);
+
+/* ---- manifests (format 2) ------------------------------------------------
+ */
+
+/* The compressed manifest: header line (h: as format 1, version 2) with
+ * "root" and "count", then the end line. */
+int bfs_manifest2_encode(struct bfs_buf *out,
+			 const struct bfs_manifest_header *h,
+			 const uint8_t (*root)[BFS_HASH_LEN], size_t nroot,
+			 uint64_t count, struct bfs_err *err);
+
+struct bfs_manifest2 {
+	struct bfs_manifest_header h;
+	char *header_line; /* line 1 as stored (no '\n'), owned */
+	size_t header_len;
+	uint8_t (*root)[BFS_HASH_LEN]; /* owned */
+	size_t nroot;
+	uint64_t count;
+};
+/* Parse a compressed manifest (untrusted).  A format-1 manifest is
+ * -EPROTO "format 1 manifest: run 'backupfs migrate'". */
+int bfs_manifest2_parse(const void *data, size_t len, struct bfs_manifest2 *m,
+			struct bfs_err *err);
+void bfs_manifest2_clear(struct bfs_manifest2 *m);
+
+/* ---- index objects -------------------------------------------------------
+ */
+
+struct bfs_idx_blob {
+	uint8_t hash[BFS_HASH_LEN];
+	int type; /* BFS_BLOB_DATA, BFS_BLOB_TREE */
+	uint64_t offset;
+	uint32_t clen, len;
+};
+
+/* Builds one index object (compressed as it grows). */
+struct bfs_idxobj_writer;
+int bfs_idxobj_writer_new(struct bfs_idxobj_writer **out);
+void bfs_idxobj_writer_free(struct bfs_idxobj_writer *w); /* NULL ok */
+int bfs_idxobj_writer_pack(struct bfs_idxobj_writer *w,
+			   const uint8_t pack[BFS_HASH_LEN],
+			   const struct bfs_idx_blob *blobs, size_t n);
+size_t bfs_idxobj_writer_packs(const struct bfs_idxobj_writer *w);
+/* The object's bytes into *out (caller frees) and its name (SHA-256 of
+ * the bytes).  The writer is spent. */
+int bfs_idxobj_writer_finish(struct bfs_idxobj_writer *w, struct bfs_buf *out,
+			     uint8_t name[BFS_HASH_LEN], struct bfs_err *err);
+
+/* Parse an index object (untrusted); cb is called once per pack line.
+ * Return non-zero from cb to stop (returned as is). */
+typedef int (*bfs_idxobj_cb)(void *arg, const uint8_t pack[BFS_HASH_LEN],
+			     const struct bfs_idx_blob *blobs, size_t n);
+int bfs_idxobj_parse(const void *data, size_t len, bfs_idxobj_cb cb, void *arg,
+		     struct bfs_err *err);
+
+#endif
