@@ -19,7 +19,8 @@
 
 /* ---- repository ------------------------------------------------------- */
 
-#define BFS_FORMAT_VERSION 1 /* config and manifest "version" */
+#define BFS_FORMAT_VERSION 2 /* config and manifest "version" */
+#define BFS_FORMAT_VERSION_1 1 /* still read by migrate (manifest.h) */
 
 /* Object keys (FORMAT.md section 1). */
 #define BFS_KEY_CONFIG "config"
@@ -63,11 +64,14 @@
 
 /* ---- packs (FORMAT.md section 4) ----------------------------------------- */
 
-#define BFS_PACK_MAGIC "BFSPACK1"
+#define BFS_PACK_MAGIC "BFSPACK2"  /* format 2: typed blobs */
+#define BFS_PACK1_MAGIC "BFSPACK1" /* format 1: 48-byte entries, all data */
 #define BFS_PACK_END_MAGIC "BFSPEND1"
 #define BFS_PACK_MAGIC_LEN 8
 #define BFS_PACK_HEADER 8	/* bytes before frame 0 */
-#define BFS_PACK_INDEX_ENTRY 48 /* hash[32] off u64 clen u32 len u32 */
+#define BFS_PACK_INDEX_ENTRY 56 /* hash[32] off u64 clen u32 len u32 type u8 \
+				  reserved[7] */
+#define BFS_PACK1_INDEX_ENTRY 48 /* hash[32] off u64 clen u32 len u32 */
 #define BFS_PACK_FOOTER                                                        \
 	56 /* index_off u64, count u32, 0 u32,                                 \
 	      index_sha256[32], end magic */
@@ -81,11 +85,29 @@
 #define BFS_PACK_ENTRY_OFFSET 32
 #define BFS_PACK_ENTRY_CLEN 40
 #define BFS_PACK_ENTRY_LEN 44
+#define BFS_PACK_ENTRY_TYPE 48
 #define BFS_PACK_FOOT_INDEX 0
 #define BFS_PACK_FOOT_COUNT 8
 #define BFS_PACK_FOOT_RESERVED 12
 #define BFS_PACK_FOOT_SHA256 16
 #define BFS_PACK_FOOT_MAGIC 48
+
+/* Blob types (pack index entries, index objects). */
+#define BFS_BLOB_DATA 0	 /* a chunk of file content */
+#define BFS_BLOB_TREE 1	 /* a tree part or a chunk-list blob */
+#define BFS_BLOB_DELTA 2 /* reserved; readers refuse it */
+
+/* ---- trees (FORMAT.md section 6) ------------------------------------------
+ */
+
+#define BFS_TREE_INLINE_REFS 4096   /* "c" refs in a line; list blobs */
+#define BFS_TREE_MAX_LINE (1u << 20) /* bytes, with the '\n' */
+#define BFS_TREE_PART_MAX (1u << 20) /* plain bytes of a tree part */
+#define BFS_TREE_PART_MIN 4096u	     /* no content cut before */
+#define BFS_TREE_CUT_MASK 0x1ffu     /* cut when fnv1a64(line) & mask == 0 */
+#define BFS_NAME_MAX 255	     /* bytes of one path component */
+#define BFS_TREE_MAX_DEPTH 1024	     /* directory levels below the root */
+#define BFS_KEY_INDEX "index/"	     /* index/<64 hex> */
 
 /* ---- manifests (FORMAT.md section 5) --------------------------------------
  */

@@ -126,6 +126,13 @@ int bfs_manifest_reader_next(struct bfs_manifest_reader *r, struct bfs_entry *e,
 			     const struct bfs_chunkref **chunks,
 			     size_t *nchunks, struct bfs_err *err);
 
+/* The manifest's version (1 or 2); for version 2 its root tree parts
+ * and entry count (borrowed until _free; pointers may be NULL).  A
+ * version-2 manifest has no entries: next() returns 0 at once. */
+int bfs_manifest_reader_version(const struct bfs_manifest_reader *r,
+				const uint8_t (**root)[BFS_HASH_LEN],
+				size_t *nroot, uint64_t *count);
+
 /* Check a path from a manifest: non-empty, relative, no "." / ".."
  * components, no empty components, no NUL. */
 bool bfs_manifest_path_valid(const char *p, size_t n);

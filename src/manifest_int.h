@@ -24,6 +24,18 @@ int bfs_json_key_str(struct bfs_buf *b, const char *key, const char *s,
 int bfs_json_key_bytes(struct bfs_buf *b, const char *key, const char *keyb,
 		       const char *s, size_t n);
 
+/* The members of an entry line after its "{" (name under key/keyb, then
+ * the metadata keys), without the "}" (manifest_write.c). */
+int bfs_manifest_entry_keys(struct bfs_buf *b, const struct bfs_entry *e,
+			    const char *key, const char *keyb);
+
+/* The header line (with '\n') of a manifest of version 1 or 2 (2 adds
+ * "root" and "count"); manifest_write.c. */
+int bfs_manifest_header_json(struct bfs_buf *b,
+			     const struct bfs_manifest_header *h, int version,
+			     const uint8_t (*root)[BFS_HASH_LEN], size_t nroot,
+			     uint64_t count, struct bfs_err *err);
+
 /* ---- JSON input: one strict pass (manifest_json.c) ------------------------
  */
 

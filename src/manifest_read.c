@@ -45,6 +45,10 @@ struct bfs_manifest_reader {
 	size_t nchunks, capchunks;
 
 	uint64_t entries, total_chunks;
+	int version;		       /* 1 or 2 */
+	uint8_t (*root)[BFS_HASH_LEN]; /* version 2: root tree parts */
+	size_t nroot;
+	uint64_t count; /* version 2: entries below the root */
 	bool done;	     /* end line verified */
 	int failed;	     /* sticky error */
 	struct bfs_err ferr; /* its message */
@@ -236,11 +240,15 @@ static char *dup_string(const struct bfs_manifest_reader *r,
 	return is_str(it) ? strndup(str(r, it), it->len) : NULL;
 }
 
+static bool hex64(const struct bfs_manifest_reader *r,
+		  const struct bfs_jnode *it, uint8_t out[BFS_HASH_LEN]);
+
 static int parse_header(struct bfs_manifest_reader *r, struct bfs_err *err)
 {
 	static const char *const keys[] = {
 	    "backupfs", "version", "id",      "time",  "time_ns", "host",
-	    "tags",	"sources", "partial", "stats", NULL};
+	    "tags",	"sources", "partial", "stats", "root",	  "count",
+	    NULL};
 	static const char *const skeys[] = {
 	    "entries", "files",	      "dirs",	   "bytes",
 	    "chunks",  "new_chunks",  "new_bytes", "stored_bytes",
@@ -281,9 +289,32 @@ static int parse_header(struct bfs_manifest_reader *r, struct bfs_err *err)
 		return rfail(r, err, rc, "not a backupfs manifest");
 	if (!get_u64(r, m[1], UINT32_MAX, &ver))
 		return rfail(r, err, rc, "bad \"version\"");
-	if (ver != BFS_FORMAT_VERSION)
+	if (ver != BFS_FORMAT_VERSION && ver != BFS_FORMAT_VERSION_1)
 		return rfail(r, err, -EPROTO,
 			     "unsupported manifest version %" PRIu64, ver);
+	r->version = (int)ver;
+	if ((ver == BFS_FORMAT_VERSION_1) != (!m[10] && !m[11]))
+		return rfail(r, err, rc,
+			     "\"root\" and \"count\" are for version 2 only, "
+			     "and required there");
+	if (ver != BFS_FORMAT_VERSION_1) {
+		size_t k = 0;
+
+		if (m[10]->type != BFS_J_ARR ||
+		    !get_u64(r, m[11], (1ull << 40) - 1, &r->count))
+			return rfail(r, err, rc, "bad \"root\" or \"count\"");
+		for (it = child(r, m[10]); it; it = next(r, it))
+			k++;
+		r->root = calloc(k ? k : 1, sizeof(*r->root));
+		if (!r->root)
+			return rfail(r, err, -ENOMEM, "out of memory");
+		for (it = child(r, m[10]); it; it = next(r, it))
+			if (!hex64(r, it, r->root[r->nroot++]))
+				return rfail(r, err, rc, "bad id in \"root\"");
+		if ((r->nroot == 0) != (r->count == 0))
+			return rfail(r, err, rc,
+				     "\"root\" and \"count\" disagree");
+	}
 	if (!is_str(m[2]) || !bfs_backup_id_valid(str(r, m[2])))
 		return rfail(r, err, rc, "bad \"id\"");
 	if (!is_str(m[3]) || m[3]->len > 64)
@@ -397,7 +428,22 @@ void bfs_manifest_reader_free(struct bfs_manifest_reader *r)
 	bfs_manifest_header_clear(&r->hdr);
 	free(r->hdr_line);
 	free(r->chunks);
+	free(r->root);
 	free(r);
+}
+
+/* 1 or 2; for 2, the root parts and the count (borrowed until _free). */
+int bfs_manifest_reader_version(const struct bfs_manifest_reader *r,
+				const uint8_t (**root)[BFS_HASH_LEN],
+				size_t *nroot, uint64_t *count)
+{
+	if (root)
+		*root = (const uint8_t(*)[BFS_HASH_LEN])r->root;
+	if (nroot)
+		*nroot = r->nroot;
+	if (count)
+		*count = r->count;
+	return r->version;
 }
 
 /* The header parsed by _new; borrowed, valid until _free.  Do not pass
@@ -706,6 +752,14 @@ static int parse_end(struct bfs_manifest_reader *r, const struct bfs_jnode *end,
 	const struct bfs_jnode *ek[3];
 	uint64_t ne, nc;
 
+	if (r->version != BFS_FORMAT_VERSION_1) {
+		/* {"end":{"entries":N}}, N == "count", nothing before */
+		if (r->entries || r->nchunks || end->type != BFS_J_OBJ ||
+		    members(r, end, ekeys, ek) || ek[1] ||
+		    !get_u64(r, ek[0], UINT64_MAX, &ne) || ne != r->count)
+			return rfail(r, err, -EUCLEAN, "bad end line");
+		return 0;
+	}
 	if (r->nchunks)
 		return rfail(r, err, -EUCLEAN, "chunks before the end line");
 	if (end->type != BFS_J_OBJ || members(r, end, ekeys, ek) ||

@@ -256,33 +256,21 @@ static int entry_check(const struct bfs_manifest_writer *w,
  * chunks the writer stays usable (skip the entry); any other failure
  * spoils it (every later call fails).
  */
-int bfs_manifest_writer_entry(struct bfs_manifest_writer *w,
-			      const struct bfs_entry *e, struct bfs_err *err)
+/* The members of an entry line after the "{": the path (or name) under
+ * key / keyb, then every metadata key of doc/FORMAT.md 5.4, without the
+ * closing "}".  Shared with the tree lines of format 2 (tree.c). */
+int bfs_manifest_entry_keys(struct bfs_buf *b, const struct bfs_entry *e,
+			    const char *key, const char *keyb)
 {
-	struct bfs_buf *b = &w->line;
 	char t[2] = {(char)e->type, 0};
-	int rc = writer_check(w, err);
+	size_t start = b->len;
+	int rc;
 
-	if (rc)
-		return rc;
-	rc = entry_check(w, e, err);
-	if (rc) {
-		/* chunk lines may be in the spool already: they would
-		 * belong to the next entry, so the writer is spoilt */
-		if (w->file_chunks)
-			w->failed = rc;
-		return rc;
-	}
-	rc = close_chunk_line(w, err);
-	if (rc)
-		goto out_fail;
-
-	rc = bfs_buf_append(b, "{", 1);
-	if (!rc)
-		rc = bfs_json_key_bytes(b, "p", "pb", e->path, e->path_len);
-	/* jkey_* start with ",": drop the one after "{" */
+	rc = bfs_json_key_bytes(b, key, keyb, e->path, e->path_len);
+	/* jkey_* start with ",": drop it */
 	if (!rc) {
-		memmove(b->data + 1, b->data + 2, b->len - 2);
+		memmove(b->data + start, b->data + start + 1,
+			b->len - start - 1);
 		b->len--;
 		rc = bfs_buf_printf(b,
 				    ",\"t\":\"%s\",\"m\":%u,\"u\":%u,\"g\":%u",
@@ -312,6 +300,32 @@ int bfs_manifest_writer_entry(struct bfs_manifest_writer *w,
 		rc = bfs_buf_append(b, ",\"sp\":true", 10);
 	if (!rc && e->error)
 		rc = bfs_json_key_str(b, "err", e->error, strlen(e->error));
+	return rc;
+}
+
+int bfs_manifest_writer_entry(struct bfs_manifest_writer *w,
+			      const struct bfs_entry *e, struct bfs_err *err)
+{
+	struct bfs_buf *b = &w->line;
+	int rc = writer_check(w, err);
+
+	if (rc)
+		return rc;
+	rc = entry_check(w, e, err);
+	if (rc) {
+		/* chunk lines may be in the spool already: they would
+		 * belong to the next entry, so the writer is spoilt */
+		if (w->file_chunks)
+			w->failed = rc;
+		return rc;
+	}
+	rc = close_chunk_line(w, err);
+	if (rc)
+		goto out_fail;
+
+	rc = bfs_buf_append(b, "{", 1);
+	if (!rc)
+		rc = bfs_manifest_entry_keys(b, e, "p", "pb");
 	if (!rc)
 		rc = bfs_buf_append(b, "}\n", 2);
 	if (rc) {
@@ -405,14 +419,26 @@ static int put_sources(struct bfs_buf *b, const char *src, struct bfs_err *err)
 static int header_line(struct bfs_buf *b, const struct bfs_manifest_header *h,
 		       struct bfs_err *err)
 {
+	return bfs_manifest_header_json(b, h, BFS_FORMAT_VERSION_1, NULL, 0, 0,
+					err);
+}
+
+/* The header line (with its '\n') of a manifest of the given version;
+ * version 2 adds "root" (nroot part ids) and "count". */
+int bfs_manifest_header_json(struct bfs_buf *b,
+			     const struct bfs_manifest_header *h, int version,
+			     const uint8_t (*root)[BFS_HASH_LEN], size_t nroot,
+			     uint64_t count, struct bfs_err *err)
+{
 	const struct bfs_backup_stats *s = &h->stats;
+	char hex[BFS_HASH_HEX + 1];
 	int rc;
 
 	if (!h->id || !bfs_backup_id_valid(h->id))
 		return bfs_err_set(err, -EINVAL, "invalid backup id '%s'",
 				   h->id ? h->id : "(null)");
 	rc = bfs_buf_printf(b, "{\"backupfs\":\"%s\",\"version\":%d",
-			    BFS_MANIFEST_MAGIC, BFS_FORMAT_VERSION);
+			    BFS_MANIFEST_MAGIC, version);
 	if (!rc)
 		rc = bfs_json_key_str(b, "id", h->id, strlen(h->id));
 	if (!rc)
@@ -451,10 +477,21 @@ static int header_line(struct bfs_buf *b, const struct bfs_manifest_header *h,
 		    ",\"bytes\":%" PRIu64 ",\"chunks\":%" PRIu64
 		    ",\"new_chunks\":%" PRIu64 ",\"new_bytes\":%" PRIu64
 		    ",\"stored_bytes\":%" PRIu64 ",\"errors\":%" PRIu64
-		    ",\"duration_ns\":%" PRId64 "}}\n",
+		    ",\"duration_ns\":%" PRId64 "}",
 		    h->partial ? "true" : "false", s->entries, s->files,
 		    s->dirs, s->bytes, s->chunks, s->new_chunks, s->new_bytes,
 		    s->stored_bytes, s->errors, s->duration_ns);
+	if (!rc && version >= 2) {
+		rc = bfs_buf_append(b, ",\"root\":[", 9);
+		for (size_t i = 0; !rc && i < nroot; i++) {
+			bfs_hex(hex, root[i], BFS_HASH_LEN);
+			rc = bfs_buf_printf(b, "%s\"%s\"", i ? "," : "", hex);
+		}
+		if (!rc)
+			rc = bfs_buf_printf(b, "],\"count\":%" PRIu64, count);
+	}
+	if (!rc)
+		rc = bfs_buf_append(b, "}\n", 2);
 	if (rc)
 		return bfs_err_set(err, rc, "out of memory");
 	if (b->len > BFS_MANIFEST_MAX_LINE + 1)

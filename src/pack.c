@@ -214,10 +214,21 @@ int bfs_pack_builder_add(struct bfs_pack_builder *b,
 			 const uint8_t hash[BFS_HASH_LEN], const void *frame,
 			 uint32_t clen, uint32_t len, uint64_t *offset)
 {
+	return bfs_pack_builder_add_typed(b, hash, BFS_BLOB_DATA, frame, clen,
+					  len, offset);
+}
+
+/* The same for a blob of any type (BFS_BLOB_DATA, BFS_BLOB_TREE). */
+int bfs_pack_builder_add_typed(struct bfs_pack_builder *b,
+			       const uint8_t hash[BFS_HASH_LEN], int type,
+			       const void *frame, uint32_t clen, uint32_t len,
+			       uint64_t *offset)
+{
 	struct bfs_pack_entry *e;
 	int rc;
 
-	if (clen == 0 || len > BFS_CHUNK_MAX_LIMIT)
+	if (clen == 0 || len > BFS_CHUNK_MAX_LIMIT ||
+	    (type != BFS_BLOB_DATA && type != BFS_BLOB_TREE))
 		return -EINVAL;
 	if (finished_size(b, clen, 1) > BFS_PACK_MAX_SIZE)
 		return -EFBIG;
@@ -238,13 +249,14 @@ int bfs_pack_builder_add(struct bfs_pack_builder *b,
 	e->offset = b->data.len - clen;
 	e->clen = clen;
 	e->len = len;
+	e->type = (uint8_t)type;
 	if (offset)
 		*offset = e->offset;
 	return 0;
 }
 
 /* Current size of the frame area plus magic (what finish adds is
- * count * 48 + 56 bytes). */
+ * count * 56 + 56 bytes). */
 size_t bfs_pack_builder_size(const struct bfs_pack_builder *b)
 {
 	return b->data.len;
@@ -288,6 +300,9 @@ int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
 		bfs_put_le64(p + BFS_PACK_ENTRY_OFFSET, e->offset);
 		bfs_put_le32(p + BFS_PACK_ENTRY_CLEN, e->clen);
 		bfs_put_le32(p + BFS_PACK_ENTRY_LEN, e->len);
+		p[BFS_PACK_ENTRY_TYPE] = e->type;
+		memset(p + BFS_PACK_ENTRY_TYPE + 1, 0,
+		       BFS_PACK_INDEX_ENTRY - BFS_PACK_ENTRY_TYPE - 1);
 	}
 	bfs_put_le64(p + BFS_PACK_FOOT_INDEX, index_off);
 	bfs_put_le32(p + BFS_PACK_FOOT_COUNT, (uint32_t)b->count);
@@ -326,6 +341,7 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 	uint8_t sum[BFS_HASH_LEN];
 	struct bfs_pack_entry *ents = NULL;
 	uint64_t index_off, index_len, expect;
+	size_t esize;
 	uint32_t n, i;
 
 	*entries = NULL;
@@ -336,7 +352,11 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 	if (len > BFS_PACK_MAX_SIZE)
 		return bfs_err_set(err, -EUCLEAN, "pack too large (%zu bytes)",
 				   len);
-	if (memcmp(data, BFS_PACK_MAGIC, BFS_PACK_MAGIC_LEN) != 0)
+	if (memcmp(data, BFS_PACK_MAGIC, BFS_PACK_MAGIC_LEN) == 0)
+		esize = BFS_PACK_INDEX_ENTRY;
+	else if (memcmp(data, BFS_PACK1_MAGIC, BFS_PACK_MAGIC_LEN) == 0)
+		esize = BFS_PACK1_INDEX_ENTRY;
+	else
 		return bfs_err_set(err, -EUCLEAN, "bad pack magic");
 	foot = data + len - BFS_PACK_FOOTER;
 	if (memcmp(foot + BFS_PACK_FOOT_MAGIC, BFS_PACK_END_MAGIC,
@@ -348,7 +368,7 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 		return bfs_err_set(err, -EUCLEAN,
 				   "pack footer: reserved field not zero");
 	/* len <= 256 MiB and n < 2^32, so none of this overflows. */
-	index_len = (uint64_t)n * BFS_PACK_INDEX_ENTRY;
+	index_len = (uint64_t)n * esize;
 	if (n > BFS_PACK_MAX_ENTRIES || index_off < BFS_PACK_HEADER ||
 	    index_off > len - BFS_PACK_FOOTER ||
 	    index_len != len - BFS_PACK_FOOTER - index_off)
@@ -367,13 +387,29 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 	}
 	expect = BFS_PACK_HEADER;
 	p = data + index_off;
-	for (i = 0; i < n; i++, p += BFS_PACK_INDEX_ENTRY) {
+	for (i = 0; i < n; i++, p += esize) {
 		struct bfs_pack_entry *e = &ents[i];
+		size_t k;
 
 		memcpy(e->hash, p + BFS_PACK_ENTRY_HASH, BFS_HASH_LEN);
 		e->offset = bfs_get_le64(p + BFS_PACK_ENTRY_OFFSET);
 		e->clen = bfs_get_le32(p + BFS_PACK_ENTRY_CLEN);
 		e->len = bfs_get_le32(p + BFS_PACK_ENTRY_LEN);
+		e->type = BFS_BLOB_DATA;
+		if (esize == BFS_PACK_INDEX_ENTRY) {
+			e->type = p[BFS_PACK_ENTRY_TYPE];
+			for (k = BFS_PACK_ENTRY_TYPE + 1; k < esize; k++)
+				if (p[k])
+					break;
+			if (k < esize || (e->type != BFS_BLOB_DATA &&
+					  e->type != BFS_BLOB_TREE)) {
+				bfs_err_set(err, -EUCLEAN,
+					    "pack index entry %u: unknown blob "
+					    "type %u or reserved bytes not zero",
+					    i, e->type);
+				goto out_free;
+			}
+		}
 		if (e->offset != expect || e->clen == 0 ||
 		    e->clen > index_off - e->offset) {
 			bfs_err_set(err, -EUCLEAN,
@@ -404,4 +440,11 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 out_free:
 	free(ents);
 	return -EUCLEAN;
+}
+
+/* Entries added since the last finish; see pack.h. */
+const struct bfs_pack_entry *
+bfs_pack_builder_entries(const struct bfs_pack_builder *b)
+{
+	return b->entries;
 }

@@ -1,13 +1,16 @@
 /* pack.h - pack objects: many chunks, each an independent zstd frame,
  * followed by an index trailer so a pack can be re-indexed on its own.
  *
- *   "BFSPACK1"                       8-byte magic
+ *   "BFSPACK2"                       8-byte magic
  *   frame 0 | frame 1 | ...          zstd frames, back to back
- *   index: count x 48 bytes          hash[32] offset u64 clen u32 len u32
+ *   index: count x 56 bytes          hash[32] offset u64 clen u32 len u32
+ *                                    type u8 reserved[7] (0)
  *   footer: 56 bytes                 index_offset u64, count u32,
  *                                    reserved u32 (0), index_sha256[32],
  *                                    "BFSPEND1"
  * All integers little-endian.  Pack id = SHA-256 of the whole object.
+ * Format-1 packs ("BFSPACK1", 48-byte entries without a type, all data)
+ * are still parsed.
  */
 #ifndef BFS_PACK_H
 #define BFS_PACK_H
@@ -34,6 +37,7 @@ struct bfs_pack_entry {
 	uint64_t offset;
 	uint32_t clen;
 	uint32_t len;
+	uint8_t type; /* BFS_BLOB_* */
 };
 
 /* Builds one pack in memory.  Not thread-safe: one builder per thread. */
@@ -44,6 +48,14 @@ void bfs_pack_builder_free(struct bfs_pack_builder *b); /* NULL ok */
 int bfs_pack_builder_add(struct bfs_pack_builder *b,
 			 const uint8_t hash[BFS_HASH_LEN], const void *frame,
 			 uint32_t clen, uint32_t len, uint64_t *offset);
+int bfs_pack_builder_add_typed(struct bfs_pack_builder *b,
+			       const uint8_t hash[BFS_HASH_LEN], int type,
+			       const void *frame, uint32_t clen, uint32_t len,
+			       uint64_t *offset);
+/* The entries added since the last finish (borrowed, valid until the
+ * next add or finish). */
+const struct bfs_pack_entry *
+bfs_pack_builder_entries(const struct bfs_pack_builder *b);
 size_t bfs_pack_builder_size(const struct bfs_pack_builder *b);
 size_t bfs_pack_builder_count(const struct bfs_pack_builder *b);
 /* Write index + footer and compute the id.  Hands the finished bytes to

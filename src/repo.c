@@ -61,6 +61,14 @@ static bool get_uint(const cJSON *obj, const char *name, uint64_t min,
 
 /* Parse and validate config text into r (id, version, chunker, zstd,
  * pack size).  url is for messages only. */
+/* Set by migrate only (bfs_repo_accept_format1). */
+static bool accept_format1;
+
+void bfs_repo_accept_format1(bool on)
+{
+	accept_format1 = on;
+}
+
 static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 			const char *url, struct bfs_err *err)
 {
@@ -105,14 +113,23 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 		    "corrupt repository config at '%s': no version", url);
 		goto out_free_json;
 	}
-	if (v->valuedouble != BFS_FORMAT_VERSION) {
+	if (v->valuedouble == BFS_FORMAT_VERSION_1 && !accept_format1) {
+		rc = bfs_err_set(err, -EPROTO,
+				 "repository '%s' has format version 1: run "
+				 "'backupfs migrate -r %s' once to convert it "
+				 "to version %d",
+				 url, url, BFS_FORMAT_VERSION);
+		goto out_free_json;
+	}
+	if (v->valuedouble != BFS_FORMAT_VERSION &&
+	    v->valuedouble != BFS_FORMAT_VERSION_1) {
 		rc = bfs_err_set(
 		    err, -EPROTO,
 		    "unsupported repository format version %.15g at '%s'",
 		    v->valuedouble, url);
 		goto out_free_json;
 	}
-	r->version = BFS_FORMAT_VERSION;
+	r->version = (int)v->valuedouble;
 
 #define BAD(...)                                                               \
 	do {                                                                   \

@@ -9,6 +9,7 @@
 #ifndef BFS_REPO_H
 #define BFS_REPO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "chunker.h"
@@ -38,6 +39,10 @@ struct bfs_repo {
  * for chunker/zstd/pack sizes unless overridden in params (may be NULL). */
 int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
 		  struct bfs_repo **out, struct bfs_err *err);
+
+/* Let bfs_repo_open open format-1 repositories (r->version 1) too; for
+ * 'backupfs migrate' only.  Not thread-safe: call before opening. */
+void bfs_repo_accept_format1(bool on);
 
 /* Open an existing repository: reads and validates `config` (untrusted:
  * every field checked).  Missing repository -> -ENOENT, "no backupfs

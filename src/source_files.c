@@ -52,6 +52,11 @@ struct frame {
 	char **names;
 	size_t n, i;
 	size_t pathlen; /* length of the dir's backup path in walk.path */
+	/* the same directory in the last backup of this source, asked for
+	 * once (at its first regular file) and walked with the names */
+	struct bfs_index_dir prev;
+	size_t pi;
+	bool prev_asked;
 };
 
 struct walk {
@@ -282,27 +287,65 @@ static int add_err(struct walk *w, struct bfs_entry *e, const char *what,
 	return 0;
 }
 
+/* The previous backup's entry named name in the directory of frame f
+ * (the directory's listing is fetched once, at its first file; names come
+ * in sorted order, so a cursor finds each).  NULL if none. */
+static const struct bfs_index_prev *prev_find(struct walk *w, struct frame *f,
+					      const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!f->prev_asked) {
+		char save = (char)w->path.data[f->pathlen];
+
+		f->prev_asked = true;
+		w->path.data[f->pathlen] = 0;
+		if (bfs_index_prev_dir(bfs_backup_index(w->b), w->key,
+				       (const char *)w->path.data, &f->prev))
+			memset(&f->prev, 0, sizeof(f->prev));
+		w->path.data[f->pathlen] = (uint8_t)save;
+	}
+	while (f->pi < f->prev.n) {
+		const struct bfs_entry *p = &f->prev.v[f->pi].e;
+		int c = bfs_tree_name_cmp(p->path, p->path_len, name, n);
+
+		if (c == 0)
+			return &f->prev.v[f->pi];
+		if (c > 0)
+			return NULL;
+		f->pi++;
+	}
+	return NULL;
+}
+
 /* Try to reuse the previous backup's chunks for an unchanged file.
  * Returns 1 if reused, 0 if the file must be read, or -errno. */
 static int try_reuse(struct walk *w, const struct bfs_entry *e)
 {
-	struct bfs_index_prev p;
-	int rc, hit = 0;
+	const char *slash = strrchr(e->path, '/');
+	const char *name = slash ? slash + 1 : e->path;
+	struct frame top = {.pathlen = slash ? (size_t)(slash - e->path) : 0};
+	const struct bfs_index_prev *p;
+	struct frame *f = w->depth ? &w->st[w->depth - 1] : &top;
+	int rc = 0;
 
-	rc = bfs_index_prev_entry(bfs_backup_index(w->b), w->key, e->path, &p);
-	if (rc)
+	if (!e->ino)
 		return 0;
-	if (p.e.type == BFS_T_FILE && !p.e.error && p.e.size == e->size &&
-	    p.e.mtime_ns == e->mtime_ns && p.e.ctime_ns == e->ctime_ns &&
-	    p.e.ino == e->ino && e->ino)
-		hit = 1;
-	if (hit)
-		rc =
-		    bfs_backup_file_reuse(w->b, e, p.chunks, p.nchunks, w->err);
-	bfs_index_prev_clear(&p);
-	if (!hit || rc == -EINVAL)
-		return 0; /* changed, or the index disagrees with itself */
-	return rc ? rc : 1;
+	/* the top level of a one-file source has no frame: ask for its
+	 * directory once */
+	p = prev_find(w, f, name);
+	if (!p || p->e.type != BFS_T_FILE || p->e.error || p->e.link ||
+	    p->e.size != e->size || p->e.mtime_ns != e->mtime_ns ||
+	    p->e.ctime_ns != e->ctime_ns || p->e.ino != e->ino)
+		goto out;
+	rc = bfs_backup_file_reuse(w->b, e, p->chunks, p->nchunks, w->err);
+	if (rc == -EINVAL)
+		rc = 0; /* the index disagrees with itself: read it */
+	else if (rc == 0)
+		rc = 1;
+out:
+	bfs_index_dir_clear(&top.prev);
+	return rc;
 }
 
 static int do_file(struct walk *w, int dirfd, const char *name,
@@ -442,6 +485,9 @@ static int do_dir(struct walk *w, int dirfd, const char *name,
 	f->n = n;
 	f->i = 0;
 	f->pathlen = w->path.len;
+	memset(&f->prev, 0, sizeof(f->prev));
+	f->pi = 0;
+	f->prev_asked = false;
 	return 0;
 out_free:
 	close(fd);
@@ -484,6 +530,7 @@ static int walk_tree(struct walk *w)
 		if (f->i == f->n) {
 			close(f->fd);
 			free_names(f->names, f->n);
+			bfs_index_dir_clear(&f->prev);
 			w->depth--;
 			continue;
 		}
@@ -604,6 +651,7 @@ out_free:
 		w.depth--;
 		close(w.st[w.depth].fd);
 		free_names(w.st[w.depth].names, w.st[w.depth].n);
+		bfs_index_dir_clear(&w.st[w.depth].prev);
 	}
 	free(w.st);
 	for (i = 0; i < w.hlcap; i++)

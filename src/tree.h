@@ -70,8 +70,8 @@ int bfs_tree_line(struct bfs_buf *out, const struct bfs_tree_entry *te,
  * call or _free.  Lines must be sorted by name and unique within a part
  * (across parts of one directory the caller checks with prev_name). */
 struct bfs_tree_part;
-int bfs_tree_part_open(const void *data, size_t len,
-		       struct bfs_tree_part **out, struct bfs_err *err);
+int bfs_tree_part_open(const void *data, size_t len, struct bfs_tree_part **out,
+		       struct bfs_err *err);
 void bfs_tree_part_free(struct bfs_tree_part *p); /* NULL ok */
 /* 1 with *te filled, 0 at the end, -EUCLEAN (line number and what) or
  * -ENOMEM. */
@@ -89,9 +89,8 @@ int bfs_tree_name_cmp(const char *a, size_t an, const char *b, size_t bn);
 int bfs_tree_list_encode(struct bfs_buf *out, const struct bfs_blobref *refs,
 			 size_t n);
 /* Parse a list blob (untrusted) into *refs (malloc'ed) / *n. */
-int bfs_tree_list_parse(const void *data, size_t len,
-			struct bfs_blobref **refs, size_t *n,
-			struct bfs_err *err);
+int bfs_tree_list_parse(const void *data, size_t len, struct bfs_blobref **refs,
+			size_t *n, struct bfs_err *err);
 
 /* ---- cutting a directory's stream into parts ----------------------------
  */

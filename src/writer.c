@@ -80,7 +80,8 @@ static void backup_free(struct bfs_backup *b)
 	if (!b)
 		return;
 	wr_pipe_free(b);
-	bfs_manifest_writer_free(b->mw);
+	wt_free(b);
+	bfs_idxobj_writer_free(b->idxw);
 	bfs_chunkset_fini(&b->chunks);
 	bfs_packset_fini(&b->packs_seen);
 	bfs_pathset_fini(&b->paths);
@@ -195,7 +196,9 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 	if (bfs_buf_append(&b->sources, "[", 1))
 		goto out_nomem;
 
-	rc = bfs_manifest_writer_new(&b->mw, err);
+	rc = wt_init(b, err);
+	if (!rc && bfs_idxobj_writer_new(&b->idxw))
+		rc = bfs_err_set(err, -ENOMEM, "out of memory");
 	if (rc)
 		goto out_free;
 	b->pb = bfs_pack_builder_new();
@@ -542,7 +545,7 @@ out_free:
 }
 
 int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
-			  const struct bfs_chunkref *chunks, size_t n,
+			  const struct bfs_blobref *chunks, size_t n,
 			  struct bfs_err *err)
 {
 	struct bfs_chunkref *copy = NULL;
@@ -575,7 +578,11 @@ int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
 		copy = malloc(n * sizeof(*copy));
 		if (!copy)
 			return wr_nomem(b, err);
-		memcpy(copy, chunks, n * sizeof(*copy));
+		memset(copy, 0, n * sizeof(*copy));
+		for (i = 0; i < n; i++) {
+			memcpy(copy[i].hash, chunks[i].hash, BFS_HASH_LEN);
+			copy[i].len = chunks[i].len;
+		}
 	}
 	c = wr_entry_dup(e);
 	if (!c || wr_entry_prepare(b, c)) {
@@ -611,7 +618,12 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 		      bool *partial, struct bfs_err *err)
 {
 	struct bfs_manifest_header h;
-	struct bfs_buf man = {0};
+	struct bfs_buf man = {0}, idx = {0};
+	uint8_t(*root)[BFS_HASH_LEN] = NULL;
+	uint8_t idname[BFS_HASH_LEN];
+	char idhex[BFS_HASH_HEX + 1] = "";
+	size_t nroot = 0;
+	uint64_t count = 0;
 	struct bfs_err e2;
 	char key[BFS_KEY_MAX];
 	int rc;
@@ -623,9 +635,15 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 				 b->fe->path);
 		goto out_free;
 	}
-	rc = wr_pipe_finish(b);
+	/* every entry is in the tree spool once the ring is drained; the
+	 * trees go into the open pack, then every pack is flushed */
+	rc = wr_pipe_drain(b);
+	if (!rc)
+		rc = wt_build(b, &root, &nroot, &count, err);
+	if (!rc)
+		rc = wr_pipe_finish(b);
 	if (rc) {
-		rc = wr_failed(b, err);
+		rc = wr_failed(b, err) ? wr_failed(b, err) : rc;
 		goto out_free;
 	}
 	/* the sets are not needed any more: give their memory back before
@@ -634,13 +652,33 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 	bfs_packset_fini(&b->packs_seen);
 	bfs_pathset_fini(&b->paths);
 
+	/* the index object (where this backup's blobs are), then the
+	 * manifest: a reader that sees the manifest finds every blob */
+	if (bfs_idxobj_writer_packs(b->idxw)) {
+		rc = bfs_idxobj_writer_finish(b->idxw, &idx, idname, err);
+		if (rc)
+			goto out_man;
+		bfs_hex(idhex, idname, BFS_HASH_LEN);
+		snprintf(key, sizeof(key), "%s%s", BFS_KEY_INDEX, idhex);
+		rc = bfs_store_put(b->repo->store, key, idx.data, idx.len,
+				   BFS_PUT_EXCL, err);
+		if (rc == -EEXIST)
+			rc = 0; /* the same bytes: the same object */
+		if (rc) {
+			bfs_err_prefix(err, rc, "cannot store index '%s'",
+				       key);
+			goto out_man;
+		}
+	}
 	b->stats.duration_ns = bfs_mono_ns() - b->start_mono;
 	rc = build_header(b, &h);
 	if (rc) {
 		rc = bfs_err_set(err, rc, "out of memory");
-		goto out_free;
+		goto out_man;
 	}
-	rc = bfs_manifest_writer_finish(b->mw, &h, &man, err);
+	rc = bfs_manifest2_encode(&man, &h,
+				  (const uint8_t(*)[BFS_HASH_LEN])root, nroot,
+				  count, err);
 	if (rc) {
 		bfs_err_prefix(err, rc, "cannot write manifest of backup '%s'",
 			       b->id);
@@ -660,7 +698,9 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 	}
 	if (b->idx) {
 		e2.msg[0] = 0;
-		rc = bfs_index_record(b->idx, b->id, man.data, man.len, &e2);
+		rc = bfs_index_record(b->idx, b->id, man.data, man.len,
+				      idx.len ? idhex : NULL,
+				      idx.len ? idx.data : NULL, idx.len, &e2);
 		if (rc)
 			/* the backup exists (its manifest is stored); only
 			 * the local index lags behind */
@@ -677,7 +717,9 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 	wr_progress(b, true);
 out_man:
 	bfs_buf_free(&man);
+	bfs_buf_free(&idx);
 out_free:
+	free(root);
 	backup_free(b);
 	return rc;
 }

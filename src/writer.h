@@ -3,8 +3,10 @@
  * Pipeline: source bytes -> chunker (calling thread) -> worker threads
  * (SHA-256, dedup check against the index and this session, zstd) ->
  * pack builder (calling thread, in order) -> pack upload threads (U of
- * them, in parallel) -> manifest spool.  Commit waits for every pack upload,
- * then writes the manifest last and records it in the index.  Memory is
+ * them, in parallel) -> tree spool (writer_tree.c).  Commit builds the
+ * directory trees from the spool (their parts go into packs too), waits
+ * for every pack upload, writes the index object (where every new blob
+ * is), then the manifest last, and records both in the index.  Memory is
  * bounded: in-flight chunks (workers x max chunk), the open pack plus at
  * most 2U + 1 finished packs (U + 1 queued, U being uploaded; a pack is
  * ~pack_target bytes), the session's new-chunk set (~56 bytes per
@@ -96,7 +98,7 @@ int bfs_backup_file_fd(struct bfs_backup *b, const struct bfs_entry *e, int fd,
 /* An unchanged file: reuse chunks from the previous backup without
  * reading (e->size must equal the sum of chunk lengths). */
 int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
-			  const struct bfs_chunkref *chunks, size_t n,
+			  const struct bfs_blobref *chunks, size_t n,
 			  struct bfs_err *err);
 
 /* An entry that could not be read: recorded with e->error set, counted,

@@ -17,8 +17,8 @@
  *     new chunk -> pack builder -> full pack -> upload pool -> store put
  *     (U uploader threads put packs in parallel, in any order; commit
  *     waits for them all before the manifest is written)
- *     chunk refs + entries -> manifest writer (or the pending queue while
- *     they reference the still-open pack, whose id is known at finish)
+ *     chunk refs + entries -> tree spool (writer_tree.c); at commit the
+ *     trees are built from it and their parts go into packs too
  *
  * Every manifest operation (entry, end of file, cancel, reuse) travels
  * through the ring too, so the manifest order is the order of the calls.
@@ -28,9 +28,9 @@
  * Memory bound: ring slots (2 * threads + 2, each one chunk plus its
  * frame), the chunker buffer (2 x max chunk), the open pack plus at most
  * 2U + 1 finished packs (U + 1 queued in the upload pool, U being
- * uploaded), the pending queue (bounded by PENDING_MAX: the open pack is
- * finished early when it would grow beyond), the chunk refs of the file
- * being consumed (spilled to the manifest beyond SPILL_CHUNKS), and two
+ * uploaded), the chunk refs of the file being consumed (spilled to the
+ * tree spool beyond SPILL_CHUNKS; the spool keeps at most
+ * BFS_TREE_INLINE_REFS of them, then writes list blobs), and two
  * sets that grow with the backup: new chunks (56 bytes each) and paths
  * (32 bytes each, a truncated SHA-256 per path), plus one control byte
  * per slot of each set.
@@ -41,18 +41,17 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "index.h"
 #include "pack.h"
 #include "pool.h"
+#include "tree.h"
 #include "writer.h"
 #include "writer_int.h"
 #include "writer_set.h"
 
 /* overridable so a test build can exercise the spill paths cheaply */
-#ifndef PENDING_MAX
-#define PENDING_MAX (32u << 20)
-#endif
 #ifndef SPILL_CHUNKS
 #define SPILL_CHUNKS 65536
 #endif
@@ -102,6 +101,20 @@ struct owner_cache {
 	char *name; /* NULL: unknown */
 };
 
+/* The tree spool (writer_tree.c). */
+struct wtree {
+	FILE *spool;	/* unlinked temp file of entry records */
+	bool sorted;	/* records so far are in tree order */
+	uint64_t nrecs;
+	struct bfs_buf prev; /* path of the last record */
+	struct bfs_buf body; /* scratch line */
+	struct bfs_blobref *refs; /* the current file's refs (inline) */
+	size_t nrefs;
+	uint8_t (*lists)[BFS_HASH_LEN]; /* its list blobs so far */
+	size_t nlists, listcap;
+	struct bfs_hmap nl; /* hardlink group sizes by first path */
+};
+
 struct bfs_backup {
 	struct bfs_repo *repo;	     /* borrowed */
 	const struct bfs_index *idx; /* borrowed, may be NULL; thread-safe */
@@ -113,7 +126,8 @@ struct bfs_backup {
 	struct bfs_buf sources; /* JSON array text, without the ']' */
 	unsigned nsources;
 
-	struct bfs_manifest_writer *mw;
+	struct wtree wt;
+	struct bfs_idxobj_writer *idxw; /* every pack this backup writes */
 	struct bfs_backup_stats stats;
 	bool partial;
 	uint64_t reused_files;
@@ -150,7 +164,6 @@ struct bfs_backup {
 	int32_t open_pack; /* index in packs, -1 if none */
 	struct packinfo *packs;
 	size_t npacks, packcap;
-	struct mopvec pending; /* waiting for the open pack */
 	struct mopvec cur;     /* chunk refs of the file being consumed */
 	bool cur_spilled;
 	uint64_t cur_bytes; /* plain bytes of those chunks */
@@ -204,7 +217,7 @@ void wr_pipe_stop(struct bfs_backup *b);
 /* Stop the pools and free the ring, the queues, the packs and the pack
  * builder. */
 void wr_pipe_free(struct bfs_backup *b);
-/* Consume every submitted op, finish the open pack, flush the pending
+/* Consume every submitted op, finish the open pack
  * queue and wait for every upload; then stop the pools.  0 or the
  * sticky failure. */
 int wr_pipe_finish(struct bfs_backup *b);
@@ -217,6 +230,28 @@ int wr_submit_chunk(struct bfs_backup *b, struct job *j);
  * failure). */
 int wr_submit_entry(struct bfs_backup *b, struct bfs_entry *e, int kind,
 		    struct bfs_chunkref *chunks, size_t n);
+
+/* Store one blob from the calling thread (tree parts, list blobs): dedup
+ * against this backup and the index, else compress it into the open pack.
+ * id receives its SHA-256.  0 or the sticky failure. */
+int wr_store_blob(struct bfs_backup *b, int type, const void *data,
+		  size_t len, uint8_t id[BFS_HASH_LEN], struct bfs_err *err);
+/* Consume every submitted op (the tree spool is complete afterwards). */
+int wr_pipe_drain(struct bfs_backup *b);
+
+/* ---- writer_tree.c ----------------------------------------------------- */
+
+int wt_init(struct bfs_backup *b, struct bfs_err *err);
+void wt_free(struct bfs_backup *b);
+/* The next chunk of the file whose entry follows. */
+int wt_chunk(struct bfs_backup *b, const struct bfs_chunkref *ref,
+	     struct bfs_err *err);
+/* An entry, after its chunks. */
+int wt_entry(struct bfs_backup *b, const struct bfs_entry *e,
+	     struct bfs_err *err);
+/* Build and store the trees; *root (malloc'ed) the root's parts. */
+int wt_build(struct bfs_backup *b, uint8_t (**root)[BFS_HASH_LEN],
+	     size_t *nroot, uint64_t *count, struct bfs_err *err);
 
 /* ---- writer_path.c ----------------------------------------------------- */
 

@@ -355,11 +355,6 @@ static void chunk_resolve(struct bfs_backup *b, struct mop *m)
 	}
 }
 
-static bool mop_ready(struct bfs_backup *b, const struct mop *m)
-{
-	return m->e || m->pack_idx < 0 || b->packs[m->pack_idx].done;
-}
-
 static int mop_write(struct bfs_backup *b, struct mop *m)
 {
 	struct bfs_err err;
@@ -367,12 +362,12 @@ static int mop_write(struct bfs_backup *b, struct mop *m)
 
 	err.msg[0] = 0;
 	if (m->e) {
-		rc = bfs_manifest_writer_entry(b->mw, m->e, &err);
+		rc = wt_entry(b, m->e, &err);
 		wr_entry_free(m->e);
 		m->e = NULL;
 	} else {
 		chunk_resolve(b, m);
-		rc = bfs_manifest_writer_chunk(b->mw, &m->ref, &err);
+		rc = wt_chunk(b, &m->ref, &err);
 	}
 	if (rc)
 		return wr_fail(b, rc, &err);
@@ -405,22 +400,14 @@ static void mopvec_clear(struct mopvec *v)
 	v->bytes = 0;
 }
 
-static int pending_flush(struct bfs_backup *b)
-{
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; i < b->pending.n && !rc; i++)
-		rc = mop_write(b, &b->pending.v[i]);
-	mopvec_clear(&b->pending);
-	return rc;
-}
-
 static int pack_finish(struct bfs_backup *b)
 {
 	struct bfs_buf out = {0};
 	int32_t idx = b->open_pack;
 	int rc;
+
+	size_t n = bfs_pack_builder_count(b->pb);
+	struct bfs_idx_blob *ib;
 
 	if (idx < 0)
 		return 0;
@@ -432,30 +419,39 @@ static int pack_finish(struct bfs_backup *b)
 		bfs_buf_free(&out);
 		return wr_fail(b, rc, &err);
 	}
-	b->packs[idx].done = true;
-	b->open_pack = -1;
-	rc = upload_enqueue(b, &out, b->packs[idx].id);
-	if (rc)
-		return rc;
-	return pending_flush(b);
-}
+	/* the entries of the pack just finished stay readable */
+	ib = malloc((n ? n : 1) * sizeof(*ib));
+	if (!ib) {
+		bfs_buf_free(&out);
+		return wr_fail(b, -ENOMEM, NULL);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct bfs_pack_entry *pe =
+		    &bfs_pack_builder_entries(b->pb)[i];
 
-/* Write m now if nothing waits before it and its pack is known, else
- * queue it (ownership of m->e transferred either way). */
-static int mop_out(struct bfs_backup *b, struct mop *m)
-{
-	int rc;
-
-	if (!b->pending.n && mop_ready(b, m))
-		return mop_write(b, m);
-	rc = mopvec_push(&b->pending, m);
+		memcpy(ib[i].hash, pe->hash, BFS_HASH_LEN);
+		ib[i].type = pe->type;
+		ib[i].offset = pe->offset;
+		ib[i].clen = pe->clen;
+		ib[i].len = pe->len;
+	}
+	rc = bfs_idxobj_writer_pack(b->idxw, b->packs[idx].id, ib, n);
+	free(ib);
 	if (rc) {
-		wr_entry_free(m->e);
+		bfs_buf_free(&out);
 		return wr_fail(b, rc, NULL);
 	}
-	if (b->pending.bytes > PENDING_MAX && b->open_pack >= 0)
-		return pack_finish(b);
-	return 0;
+	b->packs[idx].done = true;
+	b->open_pack = -1;
+	return upload_enqueue(b, &out, b->packs[idx].id);
+}
+
+/* Write m to the tree spool (ownership of m->e transferred).  Tree
+ * lines name chunks by id and length only, so nothing waits for a pack
+ * id. */
+static int mop_out(struct bfs_backup *b, struct mop *m)
+{
+	return mop_write(b, m);
 }
 
 static int entry_out(struct bfs_backup *b, struct bfs_entry *e)
@@ -723,14 +719,86 @@ int wr_submit_entry(struct bfs_backup *b, struct bfs_entry *e, int kind,
 	return 0;
 }
 
+int wr_pipe_drain(struct bfs_backup *b)
+{
+	return drain(b);
+}
+
+/* Open a pack in the builder if none is open.  Under dedup_lock. */
+static int pack_open(struct bfs_backup *b)
+{
+	if (b->open_pack >= 0)
+		return 0;
+	if (b->npacks == b->packcap) {
+		size_t nc = b->packcap ? b->packcap * 2 : 64;
+		struct packinfo *np = realloc(b->packs, nc * sizeof(*np));
+
+		if (!np)
+			return -ENOMEM;
+		b->packs = np;
+		b->packcap = nc;
+	}
+	memset(&b->packs[b->npacks], 0, sizeof(b->packs[0]));
+	b->open_pack = (int32_t)b->npacks++;
+	return 0;
+}
+
+int wr_store_blob(struct bfs_backup *b, int type, const void *data,
+		  size_t len, uint8_t id[BFS_HASH_LEN], struct bfs_err *err)
+{
+	struct bfs_chunkref cref;
+	struct chunkloc nl = {0};
+	struct bfs_buf z = {0};
+	bool known;
+	int rc;
+
+	if ((rc = wr_failed(b, err)))
+		return rc;
+	bfs_sha256(id, data, len);
+	pthread_mutex_lock(&b->dedup_lock);
+	known = bfs_chunkset_find(&b->chunks, id) != NULL;
+	pthread_mutex_unlock(&b->dedup_lock);
+	if (!known && bfs_index_chunk_find(b->idx, id, &cref) == 0 &&
+	    cref.len == len && pack_present(b, cref.pack))
+		known = true;
+	if (known)
+		return 0;
+	rc = bfs_zstd_compress(&z, data, len, b->repo->zstd_level, err);
+	if (rc)
+		return wr_fail(b, rc, err);
+	pthread_mutex_lock(&b->dedup_lock);
+	rc = pack_open(b);
+	if (!rc)
+		rc = bfs_pack_builder_add_typed(b->pb, id, type, z.data,
+						(uint32_t)z.len, (uint32_t)len,
+						&nl.offset);
+	if (!rc) {
+		memcpy(nl.hash, id, BFS_HASH_LEN);
+		nl.pack_idx = b->open_pack;
+		nl.clen = (uint32_t)z.len;
+		nl.len = (uint32_t)len;
+		rc = bfs_chunkset_insert(&b->chunks, &nl);
+	}
+	pthread_mutex_unlock(&b->dedup_lock);
+	if (!rc) {
+		b->stats.stored_bytes += z.len;
+	}
+	bfs_buf_free(&z);
+	if (rc) {
+		bfs_err_set(err, rc, "cannot add a tree blob to a pack");
+		return wr_fail(b, rc, err);
+	}
+	if (bfs_pack_builder_size(b->pb) >= b->repo->pack_target)
+		return pack_finish(b);
+	return 0;
+}
+
 int wr_pipe_finish(struct bfs_backup *b)
 {
 	int rc = drain(b);
 
 	if (!rc)
 		rc = pack_finish(b);
-	if (!rc)
-		rc = pending_flush(b);
 	if (!rc)
 		rc = uploads_wait(b);
 	if (rc)
@@ -756,8 +824,6 @@ void wr_pipe_free(struct bfs_backup *b)
 	free(b->jobs);
 	b->jobs = NULL;
 	b->njobs = 0;
-	mopvec_clear(&b->pending);
-	free(b->pending.v);
 	mopvec_clear(&b->cur);
 	free(b->cur.v);
 	free(b->packs);

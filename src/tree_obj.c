@@ -1,0 +1,309 @@
+/* tree_obj.c - the small objects of format 2: manifests that name a root
+ * tree, and index objects (where each blob lives).  See tree.h and
+ * doc/FORMAT.md sections 5 and 7.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "manifest_int.h"
+#include "pack.h"
+#include "tree.h"
+
+/* ---- manifests ----------------------------------------------------------
+ */
+
+int bfs_manifest2_encode(struct bfs_buf *out,
+			 const struct bfs_manifest_header *h,
+			 const uint8_t (*root)[BFS_HASH_LEN], size_t nroot,
+			 uint64_t count, struct bfs_err *err)
+{
+	struct bfs_buf text = {0};
+	int rc;
+
+	out->len = 0;
+	rc = bfs_manifest_header_json(&text, h, BFS_FORMAT_VERSION, root, nroot,
+				      count, err);
+	if (rc)
+		goto out;
+	if (text.len > BFS_MANIFEST_MAX_LINE + 1) {
+		rc = bfs_err_set(err, -ENAMETOOLONG,
+				 "manifest header line too long");
+		goto out;
+	}
+	rc = bfs_buf_printf(&text, "{\"end\":{\"entries\":%" PRIu64 "}}\n",
+			    count);
+	if (!rc)
+		rc = bfs_zstd_compress(out, text.data, text.len,
+				       BFS_MANIFEST_ZSTD_LEVEL, err);
+	else
+		rc = bfs_err_set(err, rc, "out of memory");
+out:
+	bfs_buf_free(&text);
+	return rc;
+}
+
+int bfs_manifest2_parse(const void *data, size_t len, struct bfs_manifest2 *m,
+			struct bfs_err *err)
+{
+	const uint8_t(*root)[BFS_HASH_LEN];
+	const struct bfs_manifest_header *h;
+	struct bfs_manifest_reader *r;
+	const struct bfs_chunkref *ch;
+	const char *line;
+	struct bfs_entry e;
+	size_t nch, i;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	rc = bfs_manifest_reader_new(data, len, &r, err);
+	if (rc)
+		return rc;
+	if (bfs_manifest_reader_version(r, &root, &m->nroot, &m->count) !=
+	    BFS_FORMAT_VERSION) {
+		rc = bfs_err_set(err, -EPROTO,
+				 "format 1 manifest: run 'backupfs migrate'");
+		goto out;
+	}
+	rc = bfs_manifest_reader_next(r, &e, &ch, &nch, err);
+	if (rc > 0)
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "entries in a version 2 "
+				 "manifest");
+	if (rc)
+		goto out;
+	h = bfs_manifest_reader_header(r);
+	line = bfs_manifest_reader_header_line(r, &m->header_len);
+	m->header_line = strndup(line, m->header_len);
+	m->root = malloc((m->nroot ? m->nroot : 1) * sizeof(*m->root));
+	m->h.id = strdup(h->id);
+	m->h.host = strdup(h->host);
+	m->h.sources_json = h->sources_json ? strdup(h->sources_json) : NULL;
+	for (i = 0; h->tags[i]; i++)
+		;
+	m->h.tags = calloc(i + 1, sizeof(*m->h.tags));
+	if (!m->header_line || !m->root || !m->h.id || !m->h.host ||
+	    !m->h.tags || (h->sources_json && !m->h.sources_json)) {
+		rc = bfs_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; h->tags[i]; i++)
+		if (!(m->h.tags[i] = strdup(h->tags[i]))) {
+			rc = bfs_err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	memcpy(m->root, root, m->nroot * sizeof(*m->root));
+	m->h.time_ns = h->time_ns;
+	m->h.stats = h->stats;
+	m->h.partial = h->partial;
+out:
+	bfs_manifest_reader_free(r);
+	if (rc)
+		bfs_manifest2_clear(m);
+	return rc;
+}
+
+void bfs_manifest2_clear(struct bfs_manifest2 *m)
+{
+	bfs_manifest_header_clear(&m->h);
+	free(m->header_line);
+	free(m->root);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---- index objects -------------------------------------------------------
+ */
+
+struct bfs_idxobj_writer {
+	struct bfs_buf text; /* the JSON lines (compressed at finish) */
+	size_t packs;
+};
+
+int bfs_idxobj_writer_new(struct bfs_idxobj_writer **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+void bfs_idxobj_writer_free(struct bfs_idxobj_writer *w)
+{
+	if (!w)
+		return;
+	bfs_buf_free(&w->text);
+	free(w);
+}
+
+int bfs_idxobj_writer_pack(struct bfs_idxobj_writer *w,
+			   const uint8_t pack[BFS_HASH_LEN],
+			   const struct bfs_idx_blob *blobs, size_t n)
+{
+	char hex[BFS_HASH_HEX + 1];
+	size_t start = w->text.len;
+	int rc;
+
+	bfs_hex(hex, pack, BFS_HASH_LEN);
+	rc = bfs_buf_printf(&w->text, "{\"pack\":\"%s\",\"blobs\":[", hex);
+	for (size_t i = 0; i < n && !rc; i++) {
+		bfs_hex(hex, blobs[i].hash, BFS_HASH_LEN);
+		rc = bfs_buf_printf(
+		    &w->text,
+		    "%s[\"%s\",%d,%" PRIu64 ",%" PRIu32 ",%" PRIu32 "]",
+		    i ? "," : "", hex, blobs[i].type, blobs[i].offset,
+		    blobs[i].clen, blobs[i].len);
+	}
+	if (!rc)
+		rc = bfs_buf_append(&w->text, "]}\n", 3);
+	if (rc) {
+		w->text.len = start;
+		return rc;
+	}
+	w->packs++;
+	return 0;
+}
+
+size_t bfs_idxobj_writer_packs(const struct bfs_idxobj_writer *w)
+{
+	return w->packs;
+}
+
+int bfs_idxobj_writer_finish(struct bfs_idxobj_writer *w, struct bfs_buf *out,
+			     uint8_t name[BFS_HASH_LEN], struct bfs_err *err)
+{
+	int rc;
+
+	out->len = 0;
+	rc = bfs_zstd_compress(out, w->text.data, w->text.len,
+			       BFS_MANIFEST_ZSTD_LEVEL, err);
+	if (rc)
+		return rc;
+	bfs_sha256(name, out->data, out->len);
+	bfs_buf_free(&w->text);
+	return 0;
+}
+
+/* One pack line of an index object. */
+static int idx_line(struct bfs_jdoc *d, char *line, size_t len,
+		    struct bfs_idx_blob **bv, size_t *bcap, size_t *n,
+		    uint8_t pack[BFS_HASH_LEN], const char **why)
+{
+	static const char *const keys[] = {"pack", "blobs", NULL};
+	const struct bfs_jnode *m[3], *x, *f[5];
+	size_t end = 0, at = 0, k = 0, i;
+	const char *jwhy = "";
+	uint64_t v[4], expect = BFS_PACK_HEADER;
+	int rc;
+
+	*why = "bad JSON";
+	rc = bfs_jdoc_parse(d, line, len, &end, &jwhy, &at);
+	if (rc)
+		return rc == -ENOMEM ? rc : -EUCLEAN;
+	if (end != len || d->v[0].type != BFS_J_OBJ ||
+	    bfs_jdoc_members(d, &d->v[0], keys, m) || !m[0] ||
+	    m[0]->type != BFS_J_STR || m[0]->len != BFS_HASH_HEX ||
+	    bfs_unhex(pack, bfs_jstr(d, m[0]), BFS_HASH_LEN) || !m[1] ||
+	    m[1]->type != BFS_J_ARR) {
+		*why = "bad \"pack\" or \"blobs\"";
+		return -EUCLEAN;
+	}
+	for (x = bfs_jdoc_node(d, m[1]->child); x;
+	     x = bfs_jdoc_node(d, x->next), k++) {
+		if (k == *bcap) {
+			size_t nc = *bcap ? *bcap * 2 : 256;
+			void *nv = realloc(*bv, nc * sizeof(**bv));
+
+			if (!nv)
+				return -ENOMEM;
+			*bv = nv;
+			*bcap = nc;
+		}
+		f[0] = x->type == BFS_J_ARR ? bfs_jdoc_node(d, x->child) : NULL;
+		for (i = 1; i < 5; i++)
+			f[i] =
+			    f[i - 1] ? bfs_jdoc_node(d, f[i - 1]->next) : NULL;
+		*why = "bad blob";
+		if (!f[4] || f[4]->next || f[0]->type != BFS_J_STR ||
+		    f[0]->len != BFS_HASH_HEX ||
+		    bfs_unhex((*bv)[k].hash, bfs_jstr(d, f[0]), BFS_HASH_LEN))
+			return -EUCLEAN;
+		for (i = 0; i < 4; i++)
+			if (!bfs_jdoc_u64(d, f[i + 1], BFS_PACK_MAX_SIZE,
+					  &v[i]))
+				return -EUCLEAN;
+		if ((v[0] != BFS_BLOB_DATA && v[0] != BFS_BLOB_TREE) ||
+		    v[1] != expect || v[2] == 0 || v[2] > BFS_CHUNK_CLEN_MAX ||
+		    v[3] == 0 || v[3] > BFS_CHUNK_MAX_LIMIT ||
+		    v[1] + v[2] > BFS_PACK_MAX_SIZE) {
+			*why = "blob with a bad type, offset or length";
+			return -EUCLEAN;
+		}
+		expect = v[1] + v[2];
+		(*bv)[k].type = (int)v[0];
+		(*bv)[k].offset = v[1];
+		(*bv)[k].clen = (uint32_t)v[2];
+		(*bv)[k].len = (uint32_t)v[3];
+	}
+	*n = k;
+	return 0;
+}
+
+int bfs_idxobj_parse(const void *data, size_t len, bfs_idxobj_cb cb, void *arg,
+		     struct bfs_err *err)
+{
+	unsigned long long size = ZSTD_getFrameContentSize(data, len);
+	struct bfs_idx_blob *bv = NULL;
+	struct bfs_jdoc d = {0};
+	uint8_t pack[BFS_HASH_LEN];
+	size_t bcap = 0, n, pos = 0, lineno = 0;
+	const char *why = "";
+	char *text = NULL;
+	int rc;
+
+	if (size == ZSTD_CONTENTSIZE_ERROR ||
+	    size == ZSTD_CONTENTSIZE_UNKNOWN || size > BFS_MANIFEST_MAX_SIZE)
+		return bfs_err_set(err, -EUCLEAN,
+				   "index object: not one zstd frame of a "
+				   "known size");
+	text = malloc(size + 1);
+	if (!text)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	rc = bfs_zstd_decompress(text, size, data, len, err);
+	if (rc)
+		goto out;
+	if (size && text[size - 1] != '\n') {
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "index object: truncated (no final newline)");
+		goto out;
+	}
+	while (pos < size) {
+		char *nl = memchr(text + pos, '\n', size - pos);
+		size_t ll = (size_t)(nl - (text + pos));
+
+		lineno++;
+		*nl = 0;
+		rc = idx_line(&d, text + pos, ll, &bv, &bcap, &n, pack, &why);
+		if (rc == -ENOMEM) {
+			rc = bfs_err_set(err, rc, "out of memory");
+			goto out;
+		}
+		if (rc) {
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "index object line %zu: %s", lineno,
+					 why);
+			goto out;
+		}
+		rc = cb(arg, pack, bv, n);
+		if (rc)
+			goto out;
+		pos += ll + 1;
+	}
+out:
+	bfs_jdoc_free(&d);
+	free(bv);
+	free(text);
+	return rc;
+}

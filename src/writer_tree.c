@@ -1,0 +1,723 @@
+/* writer_tree.c - from the entries of a backup to its directory trees
+ * (format 2, doc/FORMAT.md section 6).  Calling thread only.
+ *
+ * While the backup runs, every entry the pipeline emits (in call order)
+ * becomes one record in an unlinked spool file: its path, its type and
+ * the body of its tree line (the name and metadata keys, plus "c"/"cl"
+ * for a file).  A file's chunk refs are kept in memory up to
+ * BFS_TREE_INLINE_REFS; beyond, they go to list blobs as they come, so
+ * memory stays flat whatever the file's size.
+ *
+ * At commit the records are read back in path order (components compared
+ * bytewise, a parent before its children) and the trees built bottom-up
+ * with one open level per directory of the current path: a level holds
+ * its directory's part being cut (<= 1 MiB) and the ids of its finished
+ * parts.  Sources that walk a tree with sorted names (--files) emit that
+ * order already and the spool is read as written; otherwise (several
+ * sources, archives, implicit directories) it is sorted first in runs of
+ * at most RUN_BYTES, merged from temp files.  Memory is bounded by the
+ * depth of the tree and RUN_BYTES, never by the number of entries.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hmap.h"
+#include "writer_impl.h"
+
+#ifndef RUN_BYTES
+#define RUN_BYTES (64u << 20) /* records sorted in memory at once */
+#endif
+#define REC_HEAD 17 /* u32 path len, u32 body len, u8 type, u64 seq */
+
+struct rec {
+	char *path;
+	uint32_t plen;
+	char *body;
+	uint32_t blen;
+	uint8_t type;
+	uint64_t seq;
+};
+
+struct nlrec {
+	uint8_t key[16]; /* truncated SHA-256 of the path */
+	uint32_t n;
+};
+
+static FILE *tmp_file(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	FILE *f;
+	int fd;
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	snprintf(path, sizeof(path), "%s/backupfs-tree-XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	unlink(path);
+	f = fdopen(fd, "w+");
+	if (!f)
+		close(fd);
+	return f;
+}
+
+/* Paths in tree order: component by component, bytewise ('/' sorts
+ * before every other byte, as the end of a name does). */
+static int path_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t n = an < bn ? an : bn;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char x = a[i] == '/' ? 0 : (unsigned char)a[i];
+		unsigned char y = b[i] == '/' ? 0 : (unsigned char)b[i];
+
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return an < bn ? -1 : an > bn;
+}
+
+static int rec_cmp(const struct rec *a, const struct rec *b)
+{
+	int c = path_cmp(a->path, a->plen, b->path, b->plen);
+
+	if (c)
+		return c;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static int rec_write(FILE *f, const struct rec *r)
+{
+	uint8_t h[REC_HEAD];
+
+	bfs_put_le32(h, r->plen);
+	bfs_put_le32(h + 4, r->blen);
+	h[8] = r->type;
+	bfs_put_le64(h + 9, r->seq);
+	if (fwrite(h, REC_HEAD, 1, f) != 1 ||
+	    fwrite(r->path, 1, r->plen, f) != r->plen ||
+	    fwrite(r->body, 1, r->blen, f) != r->blen)
+		return -EIO;
+	return 0;
+}
+
+/* Read one record into r (path and body in *buf, reallocated).  1, 0 at
+ * the end, -EIO or -ENOMEM. */
+static int rec_read(FILE *f, struct rec *r, struct bfs_buf *buf)
+{
+	uint8_t h[REC_HEAD];
+	size_t n = fread(h, 1, REC_HEAD, f);
+
+	if (n == 0 && feof(f))
+		return 0;
+	if (n != REC_HEAD)
+		return -EIO;
+	r->plen = bfs_get_le32(h);
+	r->blen = bfs_get_le32(h + 4);
+	r->type = h[8];
+	r->seq = bfs_get_le64(h + 9);
+	if (r->plen > (64u << 20) || r->blen > BFS_TREE_MAX_LINE)
+		return -EIO;
+	buf->len = 0;
+	if (bfs_buf_reserve(buf, (size_t)r->plen + r->blen + 2))
+		return -ENOMEM;
+	if (fread(buf->data, 1, (size_t)r->plen + r->blen, f) !=
+	    (size_t)r->plen + r->blen)
+		return -EIO;
+	r->path = (char *)buf->data;
+	r->body = (char *)buf->data + r->plen;
+	return 1;
+}
+
+/* ---- while the backup runs ---------------------------------------------- */
+
+int wt_init(struct bfs_backup *b, struct bfs_err *err)
+{
+	b->wt.spool = tmp_file();
+	if (!b->wt.spool)
+		return bfs_err_set(err, -errno,
+				   "cannot create a temp file "
+				   "in $TMPDIR: %s",
+				   strerror(errno));
+	setvbuf(b->wt.spool, NULL, _IOFBF, 1u << 20);
+	b->wt.sorted = true;
+	return bfs_hmap_init(&b->wt.nl, sizeof(struct nlrec), 16, 0, 0);
+}
+
+void wt_free(struct bfs_backup *b)
+{
+	if (b->wt.spool)
+		fclose(b->wt.spool);
+	b->wt.spool = NULL;
+	free(b->wt.refs);
+	free(b->wt.lists);
+	bfs_buf_free(&b->wt.body);
+	bfs_buf_free(&b->wt.prev);
+	bfs_hmap_fini(&b->wt.nl);
+	memset(&b->wt, 0, sizeof(b->wt));
+}
+
+/* The refs collected so far become one list blob. */
+static int flush_list(struct bfs_backup *b, struct bfs_err *err)
+{
+	struct bfs_buf lb = {0};
+	int rc;
+
+	if (b->wt.nlists == b->wt.listcap) {
+		size_t nc = b->wt.listcap ? b->wt.listcap * 2 : 16;
+		void *nv = realloc(b->wt.lists, nc * sizeof(*b->wt.lists));
+
+		if (!nv)
+			return bfs_err_set(err, -ENOMEM, "out of memory");
+		b->wt.lists = nv;
+		b->wt.listcap = nc;
+	}
+	rc = bfs_tree_list_encode(&lb, b->wt.refs, b->wt.nrefs);
+	if (rc) {
+		bfs_buf_free(&lb);
+		return bfs_err_set(err, rc, "out of memory");
+	}
+	rc = wr_store_blob(b, BFS_BLOB_TREE, lb.data, lb.len,
+			   b->wt.lists[b->wt.nlists], err);
+	bfs_buf_free(&lb);
+	if (rc)
+		return rc;
+	b->wt.nlists++;
+	b->wt.nrefs = 0;
+	return 0;
+}
+
+int wt_chunk(struct bfs_backup *b, const struct bfs_chunkref *ref,
+	     struct bfs_err *err)
+{
+	int rc;
+
+	if (b->wt.nrefs == BFS_TREE_INLINE_REFS) {
+		rc = flush_list(b, err);
+		if (rc)
+			return rc;
+	}
+	if (!b->wt.refs) {
+		b->wt.refs = malloc(BFS_TREE_INLINE_REFS * sizeof(*b->wt.refs));
+		if (!b->wt.refs)
+			return bfs_err_set(err, -ENOMEM, "out of memory");
+	}
+	memcpy(b->wt.refs[b->wt.nrefs].hash, ref->hash, BFS_HASH_LEN);
+	b->wt.refs[b->wt.nrefs++].len = ref->len;
+	return 0;
+}
+
+static void path_key(uint8_t key[16], const char *p, size_t n)
+{
+	uint8_t h[BFS_HASH_LEN];
+
+	bfs_sha256(h, p, n);
+	memcpy(key, h, 16);
+}
+
+/* One more path in the hardlink group whose first entry is at p. */
+static int nl_count(struct bfs_backup *b, const char *p, size_t n)
+{
+	struct nlrec r = {.n = 1}, *s;
+	int rc;
+
+	path_key(r.key, p, n);
+	rc = bfs_hmap_insert(&b->wt.nl, &r, (void **)&s);
+	if (rc && rc != -EEXIST)
+		return rc;
+	s->n++;
+	return 0;
+}
+
+int wt_entry(struct bfs_backup *b, const struct bfs_entry *e,
+	     struct bfs_err *err)
+{
+	struct bfs_tree_entry te = {.e = *e};
+	const char *slash = memrchr(e->path, '/', e->path_len);
+	struct rec r;
+	int rc;
+
+	te.e.path = slash ? (char *)slash + 1 : e->path;
+	te.e.path_len = e->path_len - (size_t)(te.e.path - e->path);
+	if (b->wt.nlists && b->wt.nrefs) {
+		rc = flush_list(b, err);
+		if (rc)
+			return rc;
+	}
+	if (b->wt.nlists) {
+		te.lists = (const uint8_t(*)[BFS_HASH_LEN])b->wt.lists;
+		te.nlists = b->wt.nlists;
+	} else {
+		te.chunks = b->wt.refs;
+		te.nchunks = b->wt.nrefs;
+	}
+	b->wt.nrefs = b->wt.nlists = 0;
+	if (e->link) {
+		rc = nl_count(b, e->link, e->link_len);
+		if (rc)
+			return bfs_err_set(err, rc, "out of memory");
+	}
+	/* the line without "{" and "}\n"; a directory gets "tree" and
+	 * "count" when it is built */
+	b->wt.body.len = 0;
+	te.e.type = e->type == BFS_T_DIR ? BFS_T_FIFO : e->type;
+	rc = bfs_tree_line(&b->wt.body, &te, err);
+	if (rc)
+		return rc;
+	r.path = e->path;
+	r.plen = (uint32_t)e->path_len;
+	r.body = (char *)b->wt.body.data + 1;
+	r.blen = (uint32_t)b->wt.body.len - 3;
+	if (e->type == BFS_T_DIR) {
+		/* written as a FIFO line to skip the tree keys: fix "t" */
+		char *t = memmem(r.body, r.blen, ",\"t\":\"p\"", 8);
+
+		if (!t)
+			return bfs_err_set(err, -EFAULT, "tree line: no type");
+		t[6] = 'd';
+	}
+	r.type = (uint8_t)e->type;
+	r.seq = b->wt.nrecs++;
+	if (b->wt.nrecs > 1 &&
+	    path_cmp(b->wt.prev.data ? (char *)b->wt.prev.data : "",
+		     b->wt.prev.len, r.path, r.plen) > 0)
+		b->wt.sorted = false;
+	b->wt.prev.len = 0;
+	if (bfs_buf_append(&b->wt.prev, r.path, r.plen))
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	if (rec_write(b->wt.spool, &r))
+		return bfs_err_set(err, -EIO, "cannot write the tree spool: %s",
+				   strerror(errno));
+	return 0;
+}
+
+/* ---- sorting ------------------------------------------------------------ */
+
+struct run {
+	FILE *f;
+	struct rec r;
+	struct bfs_buf buf;
+	bool has;
+};
+
+struct source {
+	FILE *one; /* the spool, already in order */
+	struct run *runs;
+	size_t nruns;
+	struct rec r; /* for `one` */
+	struct bfs_buf buf;
+};
+
+static int cmp_recp(const void *a, const void *b)
+{
+	return rec_cmp(*(struct rec *const *)a, *(struct rec *const *)b);
+}
+
+/* Sort the spool into runs of at most RUN_BYTES. */
+static int make_runs(FILE *spool, struct source *s, struct bfs_err *err)
+{
+	struct rec **v = NULL, r;
+	struct bfs_buf tmp = {0};
+	char *mem = NULL;
+	size_t n = 0, cap = 0, used = 0;
+	int rc = 0, got;
+	bool eof = false;
+
+	mem = malloc(RUN_BYTES);
+	if (!mem)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	while (!eof) {
+		long pos = ftell(spool);
+
+		got = rec_read(spool, &r, &tmp);
+		if (got < 0) {
+			rc =
+			    bfs_err_set(err, got, "cannot read the tree spool");
+			goto out;
+		}
+		eof = got == 0;
+		if (!eof &&
+		    used + sizeof(r) + r.plen + r.blen + 16 > RUN_BYTES && n) {
+			/* run full: put the record back for the next run */
+			fseek(spool, pos, SEEK_SET);
+		} else if (!eof) {
+			struct rec *x;
+
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 4096;
+				void *nv = realloc(v, nc * sizeof(*v));
+
+				if (!nv) {
+					rc = bfs_err_set(err, -ENOMEM,
+							 "out of memory");
+					goto out;
+				}
+				v = nv;
+				cap = nc;
+			}
+			if (used + sizeof(r) + r.plen + r.blen + 16 >
+			    RUN_BYTES) {
+				rc = bfs_err_set(err, -E2BIG,
+						 "tree record too large");
+				goto out;
+			}
+			used = (used + 7) & ~(size_t)7;
+			x = (struct rec *)(mem + used);
+			*x = r;
+			x->path = (char *)(x + 1);
+			memcpy(x->path, r.path, r.plen);
+			x->body = x->path + r.plen;
+			memcpy(x->body, r.body, r.blen);
+			used += sizeof(r) + r.plen + r.blen;
+			v[n++] = x;
+			continue;
+		}
+		if (!n)
+			break;
+		qsort(v, n, sizeof(*v), cmp_recp);
+		{
+			struct run *nr =
+			    realloc(s->runs, (s->nruns + 1) * sizeof(*nr));
+			FILE *f = tmp_file();
+
+			if (!nr || !f) {
+				if (f)
+					fclose(f);
+				if (nr)
+					s->runs = nr;
+				rc = bfs_err_set(err, -ENOMEM,
+						 "cannot make a sort run");
+				goto out;
+			}
+			s->runs = nr;
+			memset(&nr[s->nruns], 0, sizeof(*nr));
+			nr[s->nruns++].f = f;
+			setvbuf(f, NULL, _IOFBF, 1u << 20);
+			for (size_t i = 0; i < n; i++)
+				if (rec_write(f, v[i])) {
+					rc = bfs_err_set(err, -EIO,
+							 "cannot write a sort "
+							 "run");
+					goto out;
+				}
+			if (fflush(f) || fseek(f, 0, SEEK_SET)) {
+				rc = bfs_err_set(err, -EIO,
+						 "cannot write a sort run");
+				goto out;
+			}
+		}
+		n = used = 0;
+	}
+out:
+	bfs_buf_free(&tmp);
+	free(v);
+	free(mem);
+	return rc;
+}
+
+/* The next record in tree order: 1, 0 at the end, <0. */
+static int source_next(struct source *s, struct rec *out)
+{
+	struct run *best = NULL;
+	int rc;
+
+	if (s->one) {
+		rc = rec_read(s->one, &s->r, &s->buf);
+		if (rc > 0)
+			*out = s->r;
+		return rc;
+	}
+	for (size_t i = 0; i < s->nruns; i++) {
+		struct run *u = &s->runs[i];
+
+		if (!u->has && u->f) {
+			rc = rec_read(u->f, &u->r, &u->buf);
+			if (rc < 0)
+				return rc;
+			u->has = rc > 0;
+			if (!rc) {
+				fclose(u->f);
+				u->f = NULL;
+			}
+		}
+		if (u->has && (!best || rec_cmp(&u->r, &best->r) < 0))
+			best = u;
+	}
+	if (!best)
+		return 0;
+	/* hand out a copy: the run's buffer is refilled next time */
+	s->buf.len = 0;
+	if (bfs_buf_append(&s->buf, best->r.path, best->r.plen) ||
+	    bfs_buf_append(&s->buf, best->r.body, best->r.blen))
+		return -ENOMEM;
+	*out = best->r;
+	out->path = (char *)s->buf.data;
+	out->body = (char *)s->buf.data + best->r.plen;
+	best->has = false;
+	return 1;
+}
+
+static void source_free(struct source *s)
+{
+	for (size_t i = 0; i < s->nruns; i++) {
+		if (s->runs[i].f)
+			fclose(s->runs[i].f);
+		bfs_buf_free(&s->runs[i].buf);
+	}
+	free(s->runs);
+	bfs_buf_free(&s->buf);
+}
+
+/* ---- building ----------------------------------------------------------- */
+
+struct level {
+	struct bfs_backup *b;
+	size_t plen;	     /* of the directory's path in `path` */
+	struct bfs_buf body; /* its line body (not for the root) */
+	struct bfs_tree_cutter cut;
+	uint8_t (*parts)[BFS_HASH_LEN];
+	size_t nparts, pcap;
+	uint64_t count;
+};
+
+struct build {
+	struct bfs_backup *b;
+	struct level *lv;
+	size_t depth, cap;   /* lv[0] is the root */
+	struct bfs_buf path; /* of the innermost open directory */
+	struct bfs_buf line;
+};
+
+static int part_cb(void *arg, const void *data, size_t len, struct bfs_err *err)
+{
+	struct level *l = arg;
+
+	if (l->nparts == l->pcap) {
+		size_t nc = l->pcap ? l->pcap * 2 : 4;
+		void *nv = realloc(l->parts, nc * sizeof(*l->parts));
+
+		if (!nv)
+			return bfs_err_set(err, -ENOMEM, "out of memory");
+		l->parts = nv;
+		l->pcap = nc;
+	}
+	return wr_store_blob(l->b, BFS_BLOB_TREE, data, len,
+			     l->parts[l->nparts++], err);
+}
+
+static int push(struct build *u, const char *body, size_t blen, size_t plen)
+{
+	struct level *l;
+
+	if (u->depth > BFS_TREE_MAX_DEPTH)
+		return -ELOOP;
+	if (u->depth == u->cap) {
+		size_t nc = u->cap ? u->cap * 2 : 16;
+		void *nv = realloc(u->lv, nc * sizeof(*u->lv));
+
+		if (!nv)
+			return -ENOMEM;
+		u->lv = nv;
+		u->cap = nc;
+	}
+	l = &u->lv[u->depth++];
+	memset(l, 0, sizeof(*l));
+	l->b = u->b;
+	l->plen = plen;
+	bfs_tree_cutter_init(&l->cut, part_cb, NULL); /* arg set below */
+	return bfs_buf_append(&l->body, body, blen);
+}
+
+static void level_free(struct level *l)
+{
+	bfs_buf_free(&l->body);
+	bfs_tree_cutter_free(&l->cut);
+	free(l->parts);
+}
+
+/* Feed a finished line to the innermost open directory. */
+static int add_line(struct build *u, struct bfs_err *err)
+{
+	struct level *l = &u->lv[u->depth - 1];
+
+	l->cut.arg = l; /* levels move when the stack grows */
+	return bfs_tree_cutter_line(&l->cut, u->line.data, u->line.len, err);
+}
+
+/* Close the innermost directory: its line goes to its parent. */
+static int pop(struct build *u, struct bfs_err *err)
+{
+	struct level *l = &u->lv[u->depth - 1];
+	char hex[BFS_HASH_HEX + 1];
+	int rc;
+
+	l->cut.arg = l;
+	rc = bfs_tree_cutter_end(&l->cut, err);
+	if (rc)
+		return rc;
+	u->line.len = 0;
+	rc = bfs_buf_append(&u->line, "{", 1) ||
+	     bfs_buf_append(&u->line, l->body.data, l->body.len) ||
+	     bfs_buf_append(&u->line, ",\"tree\":[", 9);
+	for (size_t i = 0; !rc && i < l->nparts; i++) {
+		bfs_hex(hex, l->parts[i], BFS_HASH_LEN);
+		rc = bfs_buf_printf(&u->line, "%s\"%s\"", i ? "," : "", hex);
+	}
+	if (!rc)
+		rc = bfs_buf_printf(&u->line, "],\"count\":%" PRIu64 "}\n",
+				    l->count);
+	if (rc)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	if (u->line.len > BFS_TREE_MAX_LINE)
+		return bfs_err_set(
+		    err, -E2BIG, "directory '%.*s' too large (%zu tree parts)",
+		    (int)l->plen, (char *)u->path.data, l->nparts);
+	u->depth--;
+	u->lv[u->depth - 1].count += 1 + l->count;
+	level_free(l);
+	/* the parent's path */
+	u->path.len = u->lv[u->depth - 1].plen;
+	return add_line(u, err);
+}
+
+/* The parent directory's length in p (0 for the root). */
+static size_t parent_len(const char *p, size_t n)
+{
+	const char *s = memrchr(p, '/', n);
+
+	return s ? (size_t)(s - p) : 0;
+}
+
+static int nl_of(struct bfs_backup *b, const struct rec *r, uint32_t *nl)
+{
+	struct nlrec *x;
+	uint8_t key[16];
+
+	*nl = 0;
+	if (!b->wt.nl.n || r->type != BFS_T_FILE)
+		return 0;
+	path_key(key, r->path, r->plen);
+	x = bfs_hmap_find(&b->wt.nl, key);
+	if (x)
+		*nl = x->n;
+	return 0;
+}
+
+static int build_rec(struct build *u, const struct rec *r, struct bfs_err *err)
+{
+	size_t pl = parent_len(r->path, r->plen);
+	struct level *top;
+	uint32_t nl;
+	int rc;
+
+	/* close directories until the innermost is r's parent */
+	while (u->depth > 1 &&
+	       !(u->path.len == pl && !memcmp(u->path.data, r->path, pl))) {
+		/* a directory given again (an implicit parent, then the
+		 * directory itself): the later metadata wins */
+		if (r->type == BFS_T_DIR && u->path.len == r->plen &&
+		    !memcmp(u->path.data, r->path, r->plen)) {
+			top = &u->lv[u->depth - 1];
+			top->body.len = 0;
+			return bfs_buf_append(&top->body, r->body, r->blen)
+				   ? bfs_err_set(err, -ENOMEM, "out of memory")
+				   : 0;
+		}
+		rc = pop(u, err);
+		if (rc)
+			return rc;
+	}
+	if (u->path.len != pl || memcmp(u->path.data, r->path, pl))
+		return bfs_err_set(err, -EFAULT,
+				   "tree build: '%.300s' without its parent",
+				   r->path);
+	if (r->type == BFS_T_DIR) {
+		rc = push(u, r->body, r->blen, r->plen);
+		u->path.len = 0;
+		if (!rc)
+			rc = bfs_buf_append(&u->path, r->path, r->plen);
+		if (rc == -ELOOP)
+			return bfs_err_set(err, rc,
+					   "'%.300s': more than %d levels",
+					   r->path, BFS_TREE_MAX_DEPTH);
+		return rc ? bfs_err_set(err, rc, "out of memory") : 0;
+	}
+	nl_of(u->b, r, &nl);
+	u->line.len = 0;
+	rc = bfs_buf_append(&u->line, "{", 1) ||
+	     bfs_buf_append(&u->line, r->body, r->blen);
+	if (!rc && nl)
+		rc = bfs_buf_printf(&u->line, ",\"nl\":%" PRIu32, nl);
+	if (!rc)
+		rc = bfs_buf_append(&u->line, "}\n", 2);
+	if (rc)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	u->lv[u->depth - 1].count++;
+	return add_line(u, err);
+}
+
+int wt_build(struct bfs_backup *b, uint8_t (**root)[BFS_HASH_LEN],
+	     size_t *nroot, uint64_t *count, struct bfs_err *err)
+{
+	struct build u = {.b = b};
+	struct source s = {0};
+	struct rec r;
+	int rc;
+
+	*root = NULL;
+	*nroot = 0;
+	*count = 0;
+	if (fflush(b->wt.spool) || fseek(b->wt.spool, 0, SEEK_SET))
+		return bfs_err_set(err, -EIO, "cannot read the tree spool: %s",
+				   strerror(errno));
+	if (b->wt.sorted) {
+		s.one = b->wt.spool;
+	} else {
+		rc = make_runs(b->wt.spool, &s, err);
+		if (rc)
+			goto out;
+	}
+	rc = push(&u, "", 0, 0);
+	if (rc) {
+		rc = bfs_err_set(err, rc, "out of memory");
+		goto out;
+	}
+	while ((rc = source_next(&s, &r)) > 0) {
+		rc = build_rec(&u, &r, err);
+		if (rc)
+			goto out;
+	}
+	if (rc < 0) {
+		rc = bfs_err_set(err, rc, "cannot read the tree spool");
+		goto out;
+	}
+	while (u.depth > 1 && !(rc = pop(&u, err)))
+		;
+	if (rc)
+		goto out;
+	u.lv[0].cut.arg = &u.lv[0];
+	rc = bfs_tree_cutter_end(&u.lv[0].cut, err);
+	if (rc)
+		goto out;
+	*root = u.lv[0].parts;
+	*nroot = u.lv[0].nparts;
+	*count = u.lv[0].count;
+	u.lv[0].parts = NULL;
+out:
+	for (size_t i = 0; i < u.depth; i++)
+		level_free(&u.lv[i]);
+	free(u.lv);
+	bfs_buf_free(&u.path);
+	bfs_buf_free(&u.line);
+	source_free(&s);
+	return rc;
+}
