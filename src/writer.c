@@ -130,7 +130,8 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 	b->repo = repo;
 	b->idx = idx;
 	b->open_pack = -1;
-	b->time_ns = bfs_now_ns();
+	b->time_ns = opts->time_ns ? opts->time_ns : bfs_now_ns();
+	b->replace = opts->replace;
 	b->start_mono = bfs_mono_ns();
 	b->last_progress = b->start_mono;
 	b->progress = opts->progress;
@@ -154,7 +155,14 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 		goto out_free;
 	}
 	rc = bfs_store_stat(repo->store, key, &sz, NULL);
-	if (rc == 0) {
+	if (opts->replace) {
+		rc = rc == 0 ? 0 : bfs_err_set(err, -ENOENT,
+					       "backup '%s' to replace is "
+					       "not in the repository",
+					       b->id);
+		if (rc)
+			goto out_free;
+	} else if (rc == 0) {
 		rc = bfs_err_set(err, -EEXIST, "backup '%s' already exists",
 				 b->id);
 		goto out_free;
@@ -170,7 +178,7 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 			goto out_free;
 		}
 	}
-	if (bfs_index_has_backup(idx, b->id)) {
+	if (!opts->replace && bfs_index_has_backup(idx, b->id)) {
 		rc = bfs_err_set(err, -EEXIST, "backup '%s' already exists",
 				 b->id);
 		goto out_free;
@@ -685,8 +693,8 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 		goto out_man;
 	}
 	bfs_repo_manifest_key(key, b->id);
-	rc = bfs_store_put(b->repo->store, key, man.data, man.len, BFS_PUT_EXCL,
-			   err);
+	rc = bfs_store_put(b->repo->store, key, man.data, man.len,
+			   b->replace ? 0 : BFS_PUT_EXCL, err);
 	if (rc == -EEXIST) {
 		rc = bfs_err_set(err, -EEXIST, "backup '%s' already exists",
 				 b->id);
@@ -727,4 +735,18 @@ out_free:
 void bfs_backup_abort(struct bfs_backup *b)
 {
 	backup_free(b);
+}
+
+int bfs_backup_set_sources(struct bfs_backup *b, const char *json,
+			   struct bfs_err *err)
+{
+	size_t n = json ? strlen(json) : 0;
+
+	if (n < 2 || json[0] != '[' || json[n - 1] != ']')
+		return bfs_err_set(err, -EINVAL, "sources: not a JSON array");
+	b->sources.len = 0;
+	if (bfs_buf_append(&b->sources, json, n - 1))
+		return wr_nomem(b, err);
+	b->nsources = n > 2;
+	return 0;
 }

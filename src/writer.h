@@ -46,6 +46,10 @@ struct bfs_backup_opts {
 	unsigned threads;	  /* 0: number of CPUs */
 	unsigned uploads;	  /* pack upload threads; 0: 4 for an S3
 				   * store, 2 otherwise; at most 16 */
+	int64_t time_ns;	  /* the backup's time; 0: now */
+	bool replace; /* the manifest of id exists and is replaced by this
+		       * backup's (one atomic put), for 'backupfs migrate';
+		       * the index is not asked about id */
 	bfs_progress_cb progress; /* may be NULL; called at most ~10/s */
 	void *progress_arg;
 };
@@ -67,6 +71,11 @@ const char *bfs_backup_id(const struct bfs_backup *b);
 int bfs_backup_add_source(struct bfs_backup *b, const char *kind,
 			  const char *dest, const char *spec, const char *key,
 			  struct bfs_err *err);
+
+/* Replace the header's sources with a JSON array given verbatim (what a
+ * format-1 manifest recorded; for migrate). */
+int bfs_backup_set_sources(struct bfs_backup *b, const char *json,
+			   struct bfs_err *err);
 
 /* Add a non-file entry (dir, symlink, fifo, device, socket).  Missing
  * parent directories are created implicitly (mode 0755, owner of the
