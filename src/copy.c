@@ -1,14 +1,20 @@
 /* copy.c - copy backups between repositories (see copy.h).
  *
- * Order per backup: packs first (in parallel, each verified against its
- * id), manifest last.  The packs of both repositories are listed once, up
- * front; the target's set grows as packs are copied, so later backups
- * sharing packs copy nothing twice.
+ * Per backup: parse its manifest, walk its trees from the root parts
+ * (tree parts, list blobs, file chunks), locating every blob through the
+ * source's index objects (a bfs_locmap, loaded once); a blob no index
+ * object names stops the backup before anything is written.  Then the
+ * packs named by the index objects it needs (in parallel, each verified
+ * against its id), those index objects, and the manifest last.  The packs
+ * and index objects of the target are listed once, up front, and grow as
+ * things are copied, and tree blobs walked for one backup are not walked
+ * again for the next, so later backups sharing packs or trees copy
+ * nothing twice.
  *
  * Threads: bfs_copy runs a bfs_pool of `jobs` workers per backup for the
  * pack transfers.  copy_state.lock protects the first error, the counters
- * and the progress callback;
- * the pack sets are only touched by the calling thread, between batches.
+ * and the progress callback; the pack sets, the location map and the walk
+ * are only touched by the calling thread, between batches.
  */
 #include "config.h"
 
@@ -21,9 +27,12 @@
 
 #include "copy.h"
 #include "format.h"
+#include "hmap.h"
+#include "locmap.h"
 #include "log.h"
 #include "manifest.h"
 #include "pool.h"
+#include "tree.h"
 
 #define COPY_JOBS_DEFAULT 4
 #define COPY_JOBS_MAX 32
@@ -293,6 +302,10 @@ struct copy_state {
 	const struct bfs_copy_opts *opts;
 	struct pack_item *todo; /* packs to copy (id, source size) */
 	size_t ntodo;
+	/* only the calling thread uses these, between batches */
+	struct bfs_locmap *lm;	   /* the source's index objects */
+	struct bfs_hmap visited;   /* tree blobs walked by this copy */
+	struct bfs_hmap dst_index; /* names of the target's index objects */
 
 	pthread_mutex_t lock; /* protects everything below */
 	int rc;
@@ -421,44 +434,188 @@ static int copy_packs(struct copy_state *cs, unsigned jobs, struct bfs_err *err)
 	return cs->rc;
 }
 
-/* ---- one backup ------------------------------------------------------- */
+/* ---- what a backup needs ------------------------------------------------ */
 
-/* The packs referenced by a manifest, into *packs (sorted, unique). */
-static int manifest_packs(const char *name, const struct bfs_buf *m,
-			  struct pack_set *packs, struct bfs_err *err)
+/* The walk of one backup's trees: every blob it reaches is located in the
+ * source's index objects; the packs holding them and the index objects
+ * naming those packs are marked.  Tree parts and list blobs seen by an
+ * earlier backup of this copy are skipped with everything below them
+ * (their packs are in the target already). */
+struct walk {
+	struct bfs_repo *src;
+	struct bfs_locmap *lm;
+	struct bfs_hmap *visited; /* tree blob ids, across backups */
+	struct bfs_hmap need;	  /* pack ids of this backup */
+	bool *need_index;	  /* by index ordinal */
+	const char *backup;
+	uint8_t (*stack)[BFS_HASH_LEN]; /* tree parts still to read */
+	size_t nstack, stack_cap;
+	struct bfs_buf plain;
+};
+
+static int walk_push(struct walk *w, const uint8_t id[BFS_HASH_LEN])
 {
-	struct bfs_manifest_reader *rd = NULL;
-	const struct bfs_chunkref *chunks;
-	struct bfs_entry e;
-	size_t nchunks, i;
+	if (w->nstack == w->stack_cap) {
+		size_t nc = w->stack_cap ? 2 * w->stack_cap : 64;
+		uint8_t(*nv)[BFS_HASH_LEN] =
+		    realloc(w->stack, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		w->stack = nv;
+		w->stack_cap = nc;
+	}
+	memcpy(w->stack[w->nstack++], id, BFS_HASH_LEN);
+	return 0;
+}
+
+/* Locate blob id (of the given type), mark its pack and index object. */
+static int walk_locate(struct walk *w, const uint8_t id[BFS_HASH_LEN], int type,
+		       struct bfs_loc *loc, struct bfs_err *err)
+{
+	char hex[BFS_HASH_HEX + 1];
 	int rc;
 
-	rc = bfs_manifest_reader_new(m->data, m->len, &rd, err);
-	if (rc)
-		goto out_err;
-	memset(&e, 0, sizeof(e));
-	while ((rc = bfs_manifest_reader_next(rd, &e, &chunks, &nchunks,
-					      err)) == 1) {
-		for (i = 0; i < nchunks; i++) {
-			/* Consecutive chunks mostly share a pack. */
-			if (packs->n && !memcmp(packs->v[packs->n - 1].id,
-						chunks[i].pack, BFS_HASH_LEN))
-				continue;
-			rc = pack_set_add(packs, chunks[i].pack, 0);
-			if (rc)
-				goto out_err;
-		}
-		if (packs->n > 65536 && !packs->sorted)
-			pack_set_sort(packs);
+	bfs_hex(hex, id, BFS_HASH_LEN);
+	if (bfs_locmap_find(w->lm, id, loc))
+		return bfs_err_set(err, -ENOENT,
+				   "backup '%s' needs %s blob %s, which no "
+				   "index object of '%s' names",
+				   w->backup,
+				   type == BFS_BLOB_TREE ? "tree" : "data", hex,
+				   w->src->store->url);
+	if (loc->type != type)
+		return bfs_err_set(err, -EUCLEAN,
+				   "backup '%s': blob %s is of type %d, "
+				   "expected %d",
+				   w->backup, hex, loc->type, type);
+	w->need_index[loc->index_ord] = true;
+	rc = bfs_hmap_insert(&w->need, loc->ref.pack, NULL);
+	if (rc && rc != -EEXIST)
+		return bfs_err_set(err, rc, "out of memory");
+	return 0;
+}
+
+/* Read a located tree blob from the source into w->plain. */
+static int walk_read(struct walk *w, const struct bfs_loc *loc,
+		     struct bfs_err *err)
+{
+	char hex[BFS_HASH_HEX + 1];
+	int rc;
+
+	if (loc->ref.len > BFS_TREE_PART_MAX) {
+		bfs_hex(hex, loc->ref.hash, BFS_HASH_LEN);
+		return bfs_err_set(err, -EUCLEAN,
+				   "backup '%s': tree blob %s is too large "
+				   "(%u bytes)",
+				   w->backup, hex, loc->ref.len);
 	}
-	if (rc == 0)
-		pack_set_sort(packs);
-out_err:
-	if (rc < 0)
-		bfs_err_prefix(err, rc,
-			       "cannot read the manifest of backup '%s'", name);
-	bfs_manifest_reader_free(rd);
-	return rc < 0 ? rc : 0;
+	w->plain.len = 0;
+	rc = bfs_buf_reserve(&w->plain, loc->ref.len + 1);
+	if (rc)
+		return bfs_err_set(err, rc, "out of memory");
+	rc = bfs_repo_read_chunk(w->src, &loc->ref, w->plain.data, err);
+	if (rc)
+		return bfs_err_prefix(err, rc, "backup '%s'", w->backup);
+	w->plain.len = loc->ref.len;
+	return 0;
+}
+
+/* Is id new to this copy?  Marks it seen.  1 new, 0 seen, -ENOMEM. */
+static int walk_first(struct walk *w, const uint8_t id[BFS_HASH_LEN])
+{
+	int rc = bfs_hmap_insert(w->visited, id, NULL);
+
+	if (rc == -EEXIST)
+		return 0;
+	return rc ? rc : 1;
+}
+
+static int walk_lists(struct walk *w, const struct bfs_tree_entry *te,
+		      struct bfs_err *err)
+{
+	struct bfs_blobref *refs = NULL;
+	struct bfs_loc loc;
+	size_t i, j, n = 0;
+	int rc = 0;
+
+	for (i = 0; i < te->nlists && !rc; i++) {
+		rc = walk_first(w, te->lists[i]);
+		if (rc <= 0)
+			continue;
+		rc = walk_locate(w, te->lists[i], BFS_BLOB_TREE, &loc, err);
+		if (!rc)
+			rc = walk_read(w, &loc, err);
+		if (!rc)
+			rc = bfs_tree_list_parse(w->plain.data, w->plain.len,
+						 &refs, &n, err);
+		for (j = 0; !rc && j < n; j++)
+			rc = walk_locate(w, refs[j].hash, BFS_BLOB_DATA, &loc,
+					 err);
+		free(refs);
+		refs = NULL;
+	}
+	return rc == -ENOMEM ? bfs_err_set(err, rc, "out of memory") : rc;
+}
+
+static int walk_part(struct walk *w, const uint8_t id[BFS_HASH_LEN],
+		     struct bfs_err *err)
+{
+	struct bfs_tree_part *p = NULL;
+	struct bfs_tree_entry te;
+	struct bfs_loc loc;
+	char hex[BFS_HASH_HEX + 1];
+	size_t i;
+	int rc;
+
+	rc = walk_locate(w, id, BFS_BLOB_TREE, &loc, err);
+	if (!rc)
+		rc = walk_read(w, &loc, err);
+	if (!rc)
+		rc = bfs_tree_part_open(w->plain.data, w->plain.len, &p, err);
+	while (!rc && (rc = bfs_tree_part_next(p, &te, err)) == 1) {
+		rc = 0;
+		for (i = 0; i < te.nparts && !rc; i++) {
+			rc = walk_first(w, te.parts[i]);
+			if (rc == 1)
+				rc = walk_push(w, te.parts[i]);
+		}
+		for (i = 0; i < te.nchunks && !rc; i++)
+			rc = walk_locate(w, te.chunks[i].hash, BFS_BLOB_DATA,
+					 &loc, err);
+		if (!rc && te.nlists)
+			rc = walk_lists(w, &te, err);
+	}
+	bfs_tree_part_free(p);
+	if (rc == -ENOMEM)
+		return bfs_err_set(err, rc, "out of memory");
+	if (rc == -EUCLEAN) {
+		bfs_hex(hex, id, BFS_HASH_LEN);
+		bfs_err_prefix(err, rc, "backup '%s': tree part %s", w->backup,
+			       hex);
+	}
+	return rc;
+}
+
+/* Walk the trees of manifest m (parsed) of backup w->backup. */
+static int walk_backup(struct walk *w, const struct bfs_manifest2 *m,
+		       struct bfs_err *err)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < m->nroot && !rc; i++) {
+		rc = walk_first(w, m->root[i]);
+		if (rc == 1)
+			rc = walk_push(w, m->root[i]);
+	}
+	while (!rc && w->nstack) {
+		uint8_t id[BFS_HASH_LEN];
+
+		memcpy(id, w->stack[--w->nstack], BFS_HASH_LEN);
+		rc = walk_part(w, id, err);
+	}
+	return rc == -ENOMEM ? bfs_err_set(err, rc, "out of memory") : rc;
 }
 
 static void progress(const struct bfs_copy_opts *o, enum bfs_copy_event ev,
@@ -504,21 +661,171 @@ out_free:
 	return rc;
 }
 
+/* list() callback for "index/": names of index objects into a set. */
+static int list_index_cb(void *arg, const char *key, uint64_t size)
+{
+	const char *hex = key + strlen(BFS_KEY_INDEX);
+	uint8_t name[BFS_HASH_LEN];
+	int rc;
+
+	(void)size;
+	if (strncmp(key, BFS_KEY_INDEX, strlen(BFS_KEY_INDEX)) != 0 ||
+	    !bfs_hex64_valid(hex) || bfs_unhex(name, hex, BFS_HASH_LEN))
+		return 0;
+	rc = bfs_hmap_insert(arg, name, NULL);
+	return rc == -EEXIST ? 0 : rc;
+}
+
+/* Copy index object name from the source to the target, verified. */
+static int copy_index(struct copy_state *cs, const uint8_t name[BFS_HASH_LEN],
+		      uint64_t *bytes, struct bfs_err *err)
+{
+	struct bfs_buf b = {0};
+	uint8_t h[BFS_HASH_LEN];
+	char key[BFS_KEY_MAX];
+	int64_t got;
+	int rc;
+
+	bfs_locmap_index_key(key, name);
+	got = bfs_store_get(cs->src->store, key, 0, UINT64_MAX, &b, err);
+	if (got < 0) {
+		rc = bfs_err_prefix(err, (int)got,
+				    "cannot read index object '%s' of '%s'",
+				    key, cs->src->store->url);
+		goto out_free;
+	}
+	bfs_sha256(h, b.data, b.len);
+	if (memcmp(h, name, BFS_HASH_LEN) != 0) {
+		rc = bfs_err_set(err, -EBADMSG,
+				 "index object '%s' of '%s' is damaged: its "
+				 "bytes do not hash to its name",
+				 key, cs->src->store->url);
+		goto out_free;
+	}
+	rc = bfs_store_put(cs->dst->store, key, b.data, b.len, 0, err);
+	if (rc) {
+		bfs_err_prefix(err, rc,
+			       "cannot write index object '%s' to '%s'", key,
+			       cs->dst->store->url);
+		goto out_free;
+	}
+	*bytes = b.len;
+out_free:
+	bfs_buf_free(&b);
+	return rc;
+}
+
+/* The packs to transfer for a walked backup: every pack named by an index
+ * object the backup needs (so that what the target's index objects say
+ * is true), unless the target holds it with the same size.  Fills
+ * cs->todo / cs->ntodo. */
+static int plan_packs(struct copy_state *cs, struct walk *w,
+		      struct pack_set *src_packs, struct pack_set *dst_packs,
+		      struct bfs_copy_stats *st, struct bfs_err *err)
+{
+	uint8_t id[BFS_HASH_LEN];
+	char pk[BFS_KEY_MAX];
+	size_t i, n = bfs_locmap_npacks(cs->lm), io;
+
+	cs->ntodo = 0;
+	cs->todo = calloc(n ? n : 1, sizeof(*cs->todo));
+	if (!cs->todo)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		struct pack_item *s, *d;
+		bool needed;
+
+		bfs_locmap_pack(cs->lm, i, id, &io);
+		if (!w->need_index[io])
+			continue;
+		needed = bfs_hmap_find(&w->need, id) != NULL;
+		s = pack_set_find(src_packs, id);
+		d = pack_set_find(dst_packs, id);
+		bfs_repo_pack_key(pk, id);
+		if (!s && needed)
+			return bfs_err_set(err, -ENOENT,
+					   "backup '%s' needs pack '%s', which "
+					   "'%s' does not have",
+					   w->backup, pk, cs->src->store->url);
+		if (!s) {
+			bfs_warn("pack '%s' is named by an index object of "
+				 "'%s' but missing there: not copied",
+				 pk, cs->src->store->url);
+			continue;
+		}
+		if (d && d->size == s->size) {
+			st->packs_present++;
+			continue;
+		}
+		if (d)
+			bfs_warn("pack '%s' has %" PRIu64
+				 " bytes in the target and %" PRIu64
+				 " in the source: copying it again",
+				 pk, d->size, s->size);
+		cs->todo[cs->ntodo++] = *s;
+	}
+	return 0;
+}
+
+/* After the transfers: the target has cs->todo now. */
+static int note_copied(struct copy_state *cs, struct pack_set *dst_packs)
+{
+	size_t i;
+	int rc;
+
+	/* sizes first (lookups need the set sorted), then the new ids
+	 * (one sort on the next lookup) */
+	for (i = 0; i < cs->ntodo; i++) {
+		struct pack_item *d = pack_set_find(dst_packs, cs->todo[i].id);
+
+		if (d) {
+			d->size = cs->todo[i].size;
+			cs->todo[i].size = UINT64_MAX; /* done */
+		}
+	}
+	for (i = 0; i < cs->ntodo; i++)
+		if (cs->todo[i].size != UINT64_MAX &&
+		    (rc = pack_set_add(dst_packs, cs->todo[i].id,
+				       cs->todo[i].size)))
+			return rc;
+	return 0;
+}
+
+/* Load the source's index objects (once per copy). */
+static int load_source(struct copy_state *cs, struct bfs_err *err)
+{
+	int rc;
+
+	if (cs->lm)
+		return 0;
+	rc = bfs_locmap_new(&cs->lm, err);
+	if (!rc)
+		rc = bfs_locmap_load(cs->lm, cs->src, err);
+	return rc;
+}
+
 static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 		       struct pack_set *src_packs, struct pack_set *dst_packs,
 		       struct bfs_copy_stats *st, struct bfs_err *err)
 {
 	const struct bfs_copy_opts *o = cs->opts;
-	struct pack_set need = {0};
+	struct walk w = {.src = cs->src, .backup = name};
+	struct bfs_manifest2 man = {0};
 	struct bfs_buf m = {0};
 	char key[BFS_KEY_MAX];
-	size_t i, ntodo = 0;
+	uint8_t iname[BFS_HASH_LEN];
+	size_t i, nindex;
+	uint64_t bytes = 0;
 	int64_t got;
 	int rc;
 
 	rc = bfs_repo_manifest_key(key, name);
 	if (rc)
 		return bfs_err_set(err, rc, "invalid backup id '%s'", name);
+	rc = bfs_hmap_init(&w.need, BFS_HASH_LEN, BFS_HASH_LEN, 0,
+			   BFS_HMAP_PREHASHED);
+	if (rc)
+		return bfs_err_set(err, rc, "out of memory");
 	got = bfs_store_get(cs->src->store, key, 0, UINT64_MAX, &m, err);
 	if (got < 0) {
 		rc = bfs_err_prefix(err, (int)got,
@@ -531,40 +838,30 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 		progress(o, BFS_COPY_BACKUP_SKIP, name, 0);
 		goto out_delete;
 	}
-	rc = manifest_packs(name, &m, &need, err);
+	rc = bfs_manifest2_parse(m.data, m.len, &man, err);
+	if (rc) {
+		bfs_err_prefix(err, rc, "backup '%s' of '%s'", name,
+			       cs->src->store->url);
+		goto out_free;
+	}
+	rc = load_source(cs, err);
 	if (rc)
 		goto out_free;
-	progress(o, BFS_COPY_BACKUP_START, name, need.n);
-	cs->todo = calloc(need.n ? need.n : 1, sizeof(*cs->todo));
-	if (!cs->todo) {
-		rc = -ENOMEM;
+	nindex = bfs_locmap_nindex(cs->lm);
+	w.lm = cs->lm;
+	w.visited = &cs->visited;
+	w.need_index = calloc(nindex ? nindex : 1, sizeof(*w.need_index));
+	if (!w.need_index) {
+		rc = bfs_err_set(err, -ENOMEM, "out of memory");
 		goto out_free;
 	}
-	for (i = 0; i < need.n; i++) {
-		struct pack_item *s = pack_set_find(src_packs, need.v[i].id);
-		struct pack_item *d = pack_set_find(dst_packs, need.v[i].id);
-		char pk[BFS_KEY_MAX];
-
-		if (!s) {
-			bfs_repo_pack_key(pk, need.v[i].id);
-			rc = bfs_err_set(err, -ENOENT,
-					 "backup '%s' needs pack '%s', which "
-					 "'%s' does not have",
-					 name, pk, cs->src->store->url);
-			goto out_free;
-		}
-		if (d && d->size == s->size) {
-			st->packs_present++;
-			continue;
-		}
-		if (d)
-			bfs_warn("pack of %" PRIu64
-				 " bytes in the target has %" PRIu64
-				 " bytes in the source: copying it again",
-				 d->size, s->size);
-		cs->todo[ntodo++] = *s;
-	}
-	cs->ntodo = ntodo;
+	/* Everything is located before anything is written. */
+	rc = walk_backup(&w, &man, err);
+	if (!rc)
+		rc = plan_packs(cs, &w, src_packs, dst_packs, st, err);
+	if (rc)
+		goto out_free;
+	progress(o, BFS_COPY_BACKUP_START, name, bfs_hmap_count(&w.need));
 	cs->backup = name;
 	cs->packs = cs->bytes = 0;
 	rc = copy_packs(
@@ -572,23 +869,28 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 	    err);
 	st->packs_copied += cs->packs;
 	st->bytes_copied += cs->bytes;
+	if (!rc && (rc = note_copied(cs, dst_packs)))
+		rc = bfs_err_set(err, rc, "out of memory");
 	if (rc)
 		goto out_free;
-	/* Record what the target has now: sizes first (lookups need the
-	 * set sorted), then the new ids (one sort on the next lookup). */
-	for (i = 0; i < ntodo; i++) {
-		struct pack_item *d = pack_set_find(dst_packs, cs->todo[i].id);
-
-		if (d) {
-			d->size = cs->todo[i].size;
-			cs->todo[i].size = UINT64_MAX; /* done */
-		}
-	}
-	for (i = 0; i < ntodo; i++)
-		if (cs->todo[i].size != UINT64_MAX &&
-		    (rc = pack_set_add(dst_packs, cs->todo[i].id,
-				       cs->todo[i].size)))
+	/* Then the index objects naming those packs. */
+	for (i = 0; i < nindex; i++) {
+		if (!w.need_index[i])
+			continue;
+		bfs_locmap_index_name(cs->lm, i, iname);
+		if (bfs_hmap_find(&cs->dst_index, iname))
+			continue;
+		rc = copy_index(cs, iname, &bytes, err);
+		if (rc)
 			goto out_free;
+		rc = bfs_hmap_insert(&cs->dst_index, iname, NULL);
+		if (rc) {
+			rc = bfs_err_set(err, rc, "out of memory");
+			goto out_free;
+		}
+		st->index_copied++;
+		st->bytes_copied += bytes;
+	}
 	/* Manifest last: only now does the backup exist in the target. */
 	rc = bfs_store_put(cs->dst->store, key, m.data, m.len, 0, err);
 	if (rc) {
@@ -598,7 +900,7 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 	}
 	st->bytes_copied += m.len;
 	st->backups_copied++;
-	progress(o, BFS_COPY_BACKUP_DONE, name, ntodo);
+	progress(o, BFS_COPY_BACKUP_DONE, name, cs->ntodo);
 out_delete:
 	if (o->delete_source) {
 		rc = delete_source(cs->src, cs->dst, name, key, &m, err);
@@ -611,7 +913,11 @@ out_free:
 	free(cs->todo);
 	cs->todo = NULL;
 	cs->ntodo = 0;
-	pack_set_free(&need);
+	bfs_hmap_fini(&w.need);
+	free(w.need_index);
+	free(w.stack);
+	bfs_buf_free(&w.plain);
+	bfs_manifest2_clear(&man);
 	bfs_buf_free(&m);
 	return rc;
 }
@@ -639,6 +945,13 @@ int bfs_copy(struct bfs_repo *src, struct bfs_repo *dst,
 	cs.dst = dst;
 	cs.opts = opts;
 	pthread_mutex_init(&cs.lock, NULL);
+	if (bfs_hmap_init(&cs.visited, BFS_HASH_LEN, BFS_HASH_LEN, 0,
+			  BFS_HMAP_PREHASHED) ||
+	    bfs_hmap_init(&cs.dst_index, BFS_HASH_LEN, BFS_HASH_LEN, 0,
+			  BFS_HMAP_PREHASHED)) {
+		rc = bfs_err_set(err, -ENOMEM, "out of memory");
+		goto out_free;
+	}
 	rc = list_names(src->store, &src_names, err);
 	if (!rc)
 		rc = list_names(dst->store, &dst_names, err);
@@ -646,6 +959,16 @@ int bfs_copy(struct bfs_repo *src, struct bfs_repo *dst,
 		rc = list_packs(src->store, &src_packs, err);
 	if (!rc)
 		rc = list_packs(dst->store, &dst_packs, err);
+	if (!rc) {
+		rc = bfs_store_list(dst->store, BFS_KEY_INDEX, list_index_cb,
+				    &cs.dst_index, err);
+		if (rc == -ENOMEM)
+			bfs_err_set(err, rc, "out of memory");
+		else if (rc)
+			bfs_err_prefix(err, rc,
+				       "cannot list the index objects of '%s'",
+				       dst->store->url);
+	}
 	if (rc)
 		goto out_free;
 
@@ -680,6 +1003,9 @@ out_free:
 	if (stats)
 		*stats = st;
 	pthread_mutex_destroy(&cs.lock);
+	bfs_locmap_free(cs.lm);
+	bfs_hmap_fini(&cs.visited);
+	bfs_hmap_fini(&cs.dst_index);
 	name_set_free(&src_names);
 	name_set_free(&dst_names);
 	pack_set_free(&src_packs);

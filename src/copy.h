@@ -1,13 +1,16 @@
 /* copy.h - copy backups between two repositories (local <-> S3, S3 <-> S3,
  * local <-> local), incrementally.
  *
- * For each selected backup: read its manifest (untrusted), collect the
- * packs it references, copy each pack the target lacks (or holds with a
- * different size), verifying that the bytes hash to the pack id, then put
- * the manifest last, so an interrupted copy leaves no backup in the target
- * whose packs are missing.  Packs and manifests are copied byte for byte,
- * so chunk locations stay valid.  A second copy finds everything present
- * and transfers nothing.
+ * For each selected backup: read its manifest (untrusted, format 2), walk
+ * its trees and locate every blob they reach through the source's index
+ * objects, then copy each pack named by the index objects it needs that
+ * the target lacks (or holds with a different size), verifying that the
+ * bytes hash to the pack id, then those index objects (verified against
+ * their names), then put the manifest last, so an interrupted copy
+ * leaves no backup in the target whose blobs cannot be found.  Packs,
+ * index objects and manifests are copied byte for byte, so blob
+ * locations stay valid.  A second copy finds everything present and
+ * transfers nothing.
  *
  * The core never prints: progress goes through a callback.
  */
@@ -22,9 +25,12 @@
 #include "util.h"
 
 enum bfs_copy_event {
-	BFS_COPY_BACKUP_START,	 /* id: backup; n: its number of packs */
+	BFS_COPY_BACKUP_START,	 /* id: backup; n: packs it needs (not
+				    counting trees shared with a backup
+				    walked earlier in this copy) */
 	BFS_COPY_PACK,		 /* key: pack copied; bytes: its size */
-	BFS_COPY_BACKUP_DONE,	 /* id: backup copied (manifest written) */
+	BFS_COPY_BACKUP_DONE,	 /* id: backup copied (manifest written);
+				    n: packs copied for it */
 	BFS_COPY_BACKUP_SKIP,	 /* id: backup already in the target */
 	BFS_COPY_SOURCE_DELETED, /* id: source manifest deleted */
 };
@@ -53,7 +59,8 @@ struct bfs_copy_stats {
 	unsigned backups_skipped; /* already in the target */
 	unsigned sources_deleted;
 	uint64_t packs_copied;
-	uint64_t bytes_copied;	/* pack + manifest bytes written */
+	uint64_t index_copied;	/* index objects copied */
+	uint64_t bytes_copied;	/* pack + index + manifest bytes written */
 	uint64_t packs_present; /* needed but already in the target */
 };
 
@@ -78,9 +85,11 @@ int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 
 /* Copy backups from src to dst as described above.  stats may be NULL.
  * Returns 0 or the first error (-ENOENT for a named backup missing from
- * the source, -EBADMSG for a pack whose bytes do not match its id,
- * -EUCLEAN for a corrupt manifest, store errors); backups finished before
- * the error stay copied.  Not thread-safe on the same repositories. */
+ * the source or a blob no index object names, -EBADMSG for a pack or
+ * index object whose bytes do not match its id, -EUCLEAN for a corrupt
+ * manifest or tree, -EPROTO for a format-1 manifest, store errors);
+ * backups finished before the error stay copied.  Not thread-safe on the same
+ * repositories. */
 int bfs_copy(struct bfs_repo *src, struct bfs_repo *dst,
 	     const struct bfs_copy_opts *opts, struct bfs_copy_stats *stats,
 	     struct bfs_err *err);

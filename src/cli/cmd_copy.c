@@ -34,8 +34,8 @@ static void on_progress(void *arg, enum bfs_copy_event ev, const char *id,
 		return;
 	switch (ev) {
 	case BFS_COPY_BACKUP_START:
-		fprintf(stderr, "copying backup '%s' (%llu packs referenced)\n",
-			id, (unsigned long long)n);
+		fprintf(stderr, "copying backup '%s' (%llu packs needed)\n", id,
+			(unsigned long long)n);
 		p->bytes = 0;
 		break;
 	case BFS_COPY_PACK:

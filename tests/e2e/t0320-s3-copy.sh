@@ -1,8 +1,10 @@
 #!/bin/bash
-# backupfs copy: local -> S3 -> local gives identical backups (manifests
-# byte for byte, cat and restore outputs); the target is initialised as a
-# twin of the source; a second copy transfers nothing; copying selected
-# ids; --delete-source; a damaged pack is refused; faults during a copy.
+# backupfs copy: local -> S3 -> local gives identical backups (manifests,
+# packs and index objects byte for byte, cat and restore outputs); the
+# target is initialised as a twin of the source; a second copy transfers
+# nothing; copying selected ids (a backup copied after one it shares trees
+# and packs with brings only its new packs); --delete-source; a damaged
+# pack is refused; faults during a copy.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-s3.sh"
 
@@ -38,6 +40,10 @@ done
 npacks=$(find "$L/packs" -type f | wc -l)
 aws_s3 ls --recursive s3://bfs-copy/mirror/packs/ >"$T/s3packs"
 is "$(wc -l <"$T/s3packs")" "$npacks" "every pack is on S3"
+nidx=$(find "$L/index" -type f | wc -l)
+ok "$([ "$nidx" -ge 2 ]; echo $?)" "the source has an index object per backup"
+aws_s3 ls --recursive s3://bfs-copy/mirror/index/ >"$T/s3index"
+is "$(wc -l <"$T/s3index")" "$nidx" "every index object is on S3"
 
 ok_cmd "second copy local -> S3" bfs copy --from "$L" --to "$S3"
 like "$(cat "$T/stdout")" "0 backups copied, 2 already present; 0 packs, 0 B copied" \
@@ -55,6 +61,7 @@ for id in b1 b2; do
 	ok_cmd "manifest $id identical after the round trip" cmp "$L/manifests/$id" "$L2/manifests/$id"
 done
 ok_cmd "same packs after the round trip" diff <(cd "$L" && find packs -type f | sort) <(cd "$L2" && find packs -type f | sort)
+ok_cmd "same index objects after the round trip" diff <(cd "$L" && find index -type f | sort) <(cd "$L2" && find index -type f | sort)
 ok_cmd "restore b2 from local2" bfs restore -r "$L2" --catalog "$T/l2.db" b2 --target "$T/r2"
 ok_cmd "restored tree equals the source" compare_trees "$S" "$T/r2/files"
 ok_cmd "restored blob equals the source" cmp "$T/blob" "$T/r2/blob.bin"
@@ -66,6 +73,7 @@ like "$(cat "$T/stdout")" "0 packs, 0 B copied" "nothing transferred the second 
 # ---- both repositories stay independent after a copy: a backup of new
 # data to S3, then of the same data to local, must not make local depend
 # on packs that only S3 has (the catalogs are per repository id).
+npacks12=$(find "$L/packs" -type f | wc -l) # b1 and b2's (b3 comes and goes)
 head -c 3000000 /dev/urandom >"$T/fresh"
 ok_cmd "backup of new data to S3" bfs backup -r "$S3" --id s3only --stdin fresh <"$T/fresh"
 ok_cmd "backup of the same data to local" bfs backup -r "$L" --id b3 --stdin fresh <"$T/fresh"
@@ -85,8 +93,16 @@ is "$(bfs_ids -r s3://bfs-copy2/x --catalog "$T/c2.db" | tr '\n' ' ')" "b1 " "on
 fails_with 1 "copy of a missing id: exit 1" bfs copy --from "$S3" --to s3://bfs-copy2/x nosuch
 like "$(cat "$T/stderr")" "no backup 'nosuch'" "missing id named"
 npacks=$(find "$L/packs" -type f | wc -l)
+aws_s3 ls --recursive s3://bfs-copy2/x/packs/ >"$T/c2packs"
+n1=$(wc -l <"$T/c2packs")
+ok "$([ "$n1" -ge 1 ] && [ "$n1" -lt "$npacks12" ]; echo $?)" \
+	"b1 alone brings its packs ($n1), not b2's new ones ($npacks12 in all)"
 ok_cmd "copy --delete-source" bfs copy --from "$L" --to s3://bfs-copy2/x --delete-source
 like "$(cat "$T/stdout")" "1 backups copied, 1 already present" "b2 copied, b1 was there"
+like "$(cat "$T/stdout")" "; $((npacks12 - n1)) packs, " \
+	"only b2's new packs are copied (it shares the rest with b1)"
+aws_s3 ls --recursive s3://bfs-copy2/x/packs/ >"$T/c2packs"
+is "$(wc -l <"$T/c2packs")" "$npacks12" "now every pack of b1 and b2 is there"
 ok "$([ ! -e "$L/manifests/b1" ] && [ ! -e "$L/manifests/b2" ]; echo $?)" "source manifests deleted"
 ok "$([ "$(find "$L/packs" -type f | wc -l)" -eq "$npacks" ]; echo $?)" "source packs kept (prune's job)"
 is "$(bfs_ids -r s3://bfs-copy2/x --catalog "$T/c2.db" | tr '\n' ' ')" "b1 b2 " "both backups in the S3 copy"
