@@ -167,7 +167,7 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 				 b->id);
 		goto out_free;
 	}
-	if (rc != -ENOENT) {
+	if (!opts->replace && rc != -ENOENT) {
 		struct bfs_err e2 = {{0}};
 
 		rc = bfs_store_stat(repo->store, key, &sz, &e2);
