@@ -1,0 +1,128 @@
+/* cmd_migrate.c - `backupfs migrate -r REPO`: convert a format-1
+ * repository to format 2 in place (src/migrate.c does the work). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "src/migrate.h"
+
+struct migrate_args {
+	unsigned threads;
+};
+
+static void on_progress(void *arg, enum bfs_migrate_event ev, const char *id,
+			uint64_t n, uint64_t bytes)
+{
+	const bool *quiet = arg;
+	char b[32];
+
+	if (*quiet)
+		return;
+	switch (ev) {
+	case BFS_MIGRATE_INDEX:
+		bfs_fmt_bytes(b, sizeof(b), bytes);
+		fprintf(stderr, "indexed %llu packs (index object of %s)\n",
+			(unsigned long long)n, b);
+		break;
+	case BFS_MIGRATE_BACKUP:
+		fprintf(stderr,
+			"converted backup '%s': %llu entries, verified\n", id,
+			(unsigned long long)n);
+		break;
+	case BFS_MIGRATE_VERIFIED:
+		fprintf(stderr,
+			"verified backup '%s' (converted by an interrupted "
+			"run): %llu entries\n",
+			id, (unsigned long long)n);
+		break;
+	case BFS_MIGRATE_SKIP:
+		fprintf(stderr, "backup '%s' is format 2 already\n", id);
+		break;
+	case BFS_MIGRATE_CONFIG:
+		fprintf(stderr, "the repository is format %llu now\n",
+			(unsigned long long)n);
+		break;
+	}
+}
+
+static int run_migrate(struct cli_ctx *ctx)
+{
+	const struct migrate_args *a = ctx->args;
+	struct cli_common *c = &ctx->c;
+	struct bfs_migrate_opts o = {.threads = a->threads,
+				     .progress = on_progress,
+				     .progress_arg = &c->quiet};
+	struct bfs_migrate_stats st = {0};
+	struct bfs_err err = {""};
+	char b[32];
+	int rc;
+
+	rc = bfs_migrate(c->repo, &c->sopts, &o, &st, &err);
+	if (!rc && st.already) {
+		if (!c->quiet)
+			printf("'%s' is format 2 already: nothing to do\n",
+			       c->repo);
+		return EXIT_OK;
+	}
+	bfs_fmt_bytes(b, sizeof(b), st.bytes_added);
+	if (!c->quiet || rc)
+		printf("%u backups converted, %u verified, %u already format "
+		       "2; %llu index objects written (%llu packs); %s "
+		       "added\n",
+		       st.backups_converted, st.backups_verified,
+		       st.backups_skipped, (unsigned long long)st.index_written,
+		       (unsigned long long)st.packs_indexed, b);
+	if (rc) {
+		cli_error("migrate", "%s", bfs_err_str(&err, rc));
+		cli_error("migrate",
+			  "the repository is still format 1; what was done "
+			  "stays: run 'backupfs migrate' again once the "
+			  "cause is fixed");
+		return EXIT_ERR;
+	}
+	return EXIT_OK;
+}
+
+static const struct cli_opt migrate_opts[] = {
+    CLI_UINT(0, "threads", "N", struct migrate_args, threads, 1, 1024,
+	     "--threads wants 1..1024, not '%s'",
+	     "writer threads (default: CPUs)"),
+    CLI_END};
+
+const struct bfs_cmd cmd_migrate = {
+    .name = "migrate",
+    .run = run_migrate,
+    .summary = "convert a format-1 repository to format 2, in place",
+    .synopsis = "backupfs migrate -r REPO [OPTIONS]",
+    .description =
+	"Convert a repository written by an older backupfs (format 1: one\n"
+	"manifest lists every file of a backup) to format 2 (directory trees\n"
+	"stored once and shared between backups), in place.  Other commands\n"
+	"refuse a format-1 repository until this has run.\n"
+	"\n"
+	"First every pack gets an entry in an index object.  Then each backup\n"
+	"is written again from its old manifest, with the same id, time, tags\n"
+	"and files; its data chunks stay where they are, only its trees are\n"
+	"new.  The old manifest is kept aside (migrate/ID) until the new\n"
+	"trees have been read back and every entry compared with it; if one\n"
+	"differs, the old manifest is put back and migrate stops with an\n"
+	"error.  Last, the config says version 2.\n"
+	"\n"
+	"Safe to interrupt: run it again and it continues where it stopped,\n"
+	"verifying a backup that was converted but not yet checked.  On a\n"
+	"format-2 repository it does nothing.  Do not run two at once, nor\n"
+	"an older backupfs against the repository meanwhile.",
+    .opts = migrate_opts,
+    .notes = "The statistics of a converted backup (new chunks, stored\n"
+	     "bytes, duration) are those of the conversion.",
+    .examples = "  backupfs migrate -r /var/backups/nocodb\n"
+		"  backupfs migrate -r s3://acme-backups/nocodb",
+    .exit_codes = "0 ok (also: nothing to do), 1 error, 2 usage error.",
+    .flags = CLI_REPO, /* the repository is opened by bfs_migrate */
+    .max_args = 0,
+    .args_size = sizeof(struct migrate_args),
+};
