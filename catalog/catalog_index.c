@@ -4,8 +4,12 @@
  * One catalog connection serves the writer's worker threads and the
  * calling thread, so every operation holds `lock` around its catalog
  * calls.  The root of the previous backup of a source is remembered for
- * the last source key asked about (a source asks for many paths in a
- * row); recording a manifest forgets it.
+ * the last source key asked about (a source asks for many directories in
+ * a row); recording a manifest forgets it.
+ *
+ * prev_dir costs one query per path component below the root (each
+ * cached by the connection, so a walk down a tree mostly pays one per
+ * directory) plus one for all the children.
  */
 #include "config.h"
 
@@ -14,7 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/catalog.h"
+#include "catalog/catalog_int.h"
+#include "catalog/catalog_iter.h"
 #include "src/index.h"
 
 struct cat_index {
@@ -76,10 +81,56 @@ static int prev_root(struct cat_index *x, const char *source_key, int64_t *root)
 	return 0;
 }
 
-static int ci_prev_entry(void *ctx, const char *source_key, const char *path,
-			 struct bfs_index_prev *out)
+struct prev_fill {
+	struct bfs_index_dir *d;
+	size_t cap;
+};
+
+static int prev_child(void *arg, const struct bfs_cat_entry *e,
+		      const uint8_t *refs, size_t nrefs)
+{
+	struct prev_fill *f = arg;
+	struct bfs_index_prev *p;
+	struct bfs_cat_entry copy;
+	size_t i;
+	int rc;
+
+	if (f->d->n == f->cap) {
+		size_t ncap = f->cap ? f->cap * 2 : 64;
+		struct bfs_index_prev *nv =
+		    realloc(f->d->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		f->d->v = nv;
+		f->cap = ncap;
+	}
+	rc = bfs_cat_entry_copy(&copy, e);
+	if (rc)
+		return rc;
+	p = &f->d->v[f->d->n];
+	memset(p, 0, sizeof(*p));
+	p->e = copy.e; /* strings move to p */
+	if (nrefs && e->e.type == BFS_T_FILE && !e->e.error && !e->e.link) {
+		p->chunks = calloc(nrefs, sizeof(*p->chunks));
+		if (!p->chunks) {
+			bfs_entry_clear(&p->e);
+			return -ENOMEM;
+		}
+		for (i = 0; i < nrefs; i++)
+			bfs_blobref_unpack(&p->chunks[i],
+					   refs + i * BFS_BLOBREF_BLOB);
+		p->nchunks = nrefs;
+	}
+	f->d->n++;
+	return 0;
+}
+
+static int ci_prev_dir(void *ctx, const char *source_key, const char *dirpath,
+		       struct bfs_index_dir *out)
 {
 	struct cat_index *x = ctx;
+	struct prev_fill f = {.d = out};
 	struct bfs_cat_entry ce;
 	int64_t root;
 	int rc;
@@ -91,39 +142,37 @@ static int ci_prev_entry(void *ctx, const char *source_key, const char *path,
 	if (!rc && !root)
 		rc = -ENOENT;
 	if (!rc)
-		rc = bfs_catalog_lookup_path(x->cat, root, path, &ce, NULL);
-	if (!rc && ce.e.type == BFS_T_FILE && !ce.e.error)
-		rc = bfs_catalog_chunks(x->cat, ce.id, &out->chunks,
-					&out->nchunks, NULL);
+		rc = bfs_catalog_lookup_path(x->cat, root, dirpath, &ce, NULL);
+	if (!rc && ce.e.type != BFS_T_DIR)
+		rc = -ENOENT;
+	if (!rc)
+		rc = cat_children(x->cat, ce.id, prev_child, &f, NULL);
 	pthread_mutex_unlock(&x->lock);
-	if (rc)
-		goto out_clear;
-	/* the catalog keeps the name only; hand back the whole path */
-	out->e = ce.e;
-	memset(&ce.e, 0, sizeof(ce.e));
-	free(out->e.path);
-	out->e.path = strdup(path);
-	if (!out->e.path) {
-		rc = -ENOMEM;
-		goto out_clear;
-	}
-	out->e.path_len = strlen(path);
-	return 0;
-
-out_clear:
 	bfs_cat_entry_clear(&ce);
-	bfs_index_prev_clear(out);
+	if (rc)
+		bfs_index_dir_clear(out);
 	return rc;
 }
 
 static int ci_record(void *ctx, const char *id, const void *manifest,
-		     size_t len, struct bfs_err *err)
+		     size_t len, const char *idxname, const void *idxobj,
+		     size_t idxlen, struct bfs_err *err)
 {
 	struct cat_index *x = ctx;
-	int rc;
+	int rc = 0;
 
 	pthread_mutex_lock(&x->lock);
-	rc = bfs_catalog_ingest(x->cat, id, manifest, len, err);
+	/* The index object first: the manifest's trees are found through
+	 * the locations it gives. */
+	if (idxobj) {
+		rc = bfs_catalog_ingest_index(x->cat, idxname, idxobj, idxlen,
+					      err);
+		if (rc == -EEXIST)
+			rc = 0;
+	}
+	if (!rc)
+		rc =
+		    bfs_catalog_ingest(x->cat, x->repo, id, manifest, len, err);
 	free(x->key);
 	x->key = NULL;
 	pthread_mutex_unlock(&x->lock);
@@ -157,7 +206,7 @@ static const struct bfs_index_ops catalog_index_ops = {
     .name = "catalog",
     .chunk_find = ci_chunk_find,
     .pack_present = ci_pack_present,
-    .prev_entry = ci_prev_entry,
+    .prev_dir = ci_prev_dir,
     .record = ci_record,
     .has_backup = ci_has_backup,
     .destroy = ci_destroy,
