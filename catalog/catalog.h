@@ -104,6 +104,13 @@ int bfs_catalog_list(struct bfs_catalog *c, bfs_backup_cb cb, void *arg,
  * 'NAME' in the catalog" if absent. */
 int bfs_catalog_find_backup(struct bfs_catalog *c, const char *name,
 			    struct bfs_backup_info *out, struct bfs_err *err);
+/* Rows in the catalog (for `catalog` statistics and tests): a full count
+ * of each table, so not for hot paths. */
+struct bfs_catalog_counts {
+	int64_t backups, trees, entries, chunks, index_objects;
+};
+int bfs_catalog_counts(struct bfs_catalog *c, struct bfs_catalog_counts *out,
+		       struct bfs_err *err);
 /* Cheap change detector for the mount: number of backups and max rowid. */
 int bfs_catalog_generation(struct bfs_catalog *c, int64_t *gen);
 

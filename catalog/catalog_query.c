@@ -184,6 +184,38 @@ int bfs_catalog_generation(struct bfs_catalog *c, int64_t *gen)
 	return rc;
 }
 
+/* Rows of each table, in one statement prepared for the call. */
+int bfs_catalog_counts(struct bfs_catalog *c, struct bfs_catalog_counts *out,
+		       struct bfs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = sqlite3_prepare_v2(c->db,
+				"SELECT (SELECT count(*) FROM backups),"
+				" (SELECT count(*) FROM trees),"
+				" (SELECT count(*) FROM entries),"
+				" (SELECT count(*) FROM chunk_loc),"
+				" (SELECT count(*) FROM index_objects)",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return cat_sqlerr(c, rc, err, "cannot count rows");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->backups = sqlite3_column_int64(st, 0);
+		out->trees = sqlite3_column_int64(st, 1);
+		out->entries = sqlite3_column_int64(st, 2);
+		out->chunks = sqlite3_column_int64(st, 3);
+		out->index_objects = sqlite3_column_int64(st, 4);
+		rc = 0;
+	} else {
+		rc = cat_sqlerr(c, rc, err, "cannot count rows");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* ---- inode positions ---------------------------------------------------
  */
 
