@@ -82,7 +82,9 @@ static int put_blob(struct cw *w, const void *data, size_t len, bool hide,
 	if (!frame)
 		return -ENOMEM;
 	bfs_sha256(id, data, len);
-	if (hide) {
+	for (size_t i = 0; i < w->tree.n; i++)
+		hide |= !memcmp(w->tree.v[i].hash, id, BFS_HASH_LEN);
+	if (hide) { /* or in the pack already */
 		free(frame);
 		return 0;
 	}

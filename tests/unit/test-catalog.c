@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "catalog/catalog.h"
 #include "src/format.h"
 #include "src/index.h"
@@ -460,6 +462,41 @@ static void test_rebuild(void)
 	ok(id_of("b2", "z") > old, "  new ids: backup ids are never reused");
 }
 
+/* A catalog of schema version 1 (as the format-1 backupfs left it) is a
+ * cache of this repository: dropped and recreated at open. */
+static void test_old_schema(const char *tmp)
+{
+	const char *path = tl_path(tmp, "v1.db");
+	struct bfs_catalog *c = NULL;
+	struct bfs_sync_stats ss;
+	sqlite3 *db = NULL;
+	char sql[512];
+	int rc;
+
+	snprintf(sql, sizeof(sql),
+		 "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+		 " INSERT INTO meta VALUES('repo_id', '%s');"
+		 " CREATE TABLE entries(id INTEGER PRIMARY KEY, backup);"
+		 " CREATE TABLE chunk_loc(hash BLOB PRIMARY KEY);"
+		 " PRAGMA user_version = 1",
+		 repo->id);
+	rc = sqlite3_open(path, &db);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	ok(rc == SQLITE_OK, "a catalog of schema version 1");
+	rc = bfs_catalog_open(path, repo->id, true, &c, &err);
+	is_int(rc, -EPROTO, "  read-only: refused, saying why (%s)", ERR(rc));
+	rc = bfs_catalog_open(path, "someotherrepo", false, &c, &err);
+	is_int(rc, -EINVAL, "  another repository's: refused (%s)", ERR(rc));
+	rc = bfs_catalog_open(path, repo->id, false, &c, &err);
+	if (!rc)
+		rc = bfs_catalog_sync(c, repo, &ss, &err);
+	ok(rc == 0 && ss.added >= 3, "  writable: rebuilt and synced (%s)",
+	   ERR(rc));
+	bfs_catalog_close(c);
+}
+
 int main(void)
 {
 	const char *tmp = tl_tmpdir("bfs-cat");
@@ -477,6 +514,7 @@ int main(void)
 	test_hostile();
 	test_index_ops();
 	test_rebuild();
+	test_old_schema(tmp);
 	bfs_catalog_close(cat);
 	bfs_repo_close(repo);
 	free((char *)catpath);
