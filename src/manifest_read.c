@@ -299,7 +299,7 @@ static int parse_header(struct bfs_manifest_reader *r, struct bfs_err *err)
 	if (ver != BFS_FORMAT_VERSION_1) {
 		size_t k = 0;
 
-		if (m[10]->type != BFS_J_ARR ||
+		if (!m[10] || !m[11] || m[10]->type != BFS_J_ARR ||
 		    !get_u64(r, m[11], (1ull << 40) - 1, &r->count))
 			return rfail(r, err, rc, "bad \"root\" or \"count\"");
 		for (it = child(r, m[10]); it; it = next(r, it))
