@@ -4,11 +4,13 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/pack.h"
 #include "src/tree.h"
 #include "src/util.h"
 #include "tests/unit/tap.h"
@@ -39,6 +41,8 @@ static int parse_all(const struct bfs_buf *b, struct bfs_tree_entry *last,
 	while ((rc = bfs_tree_part_next(p, &te, err)) > 0) {
 		n++;
 		if (last) {
+			if (n > 1)
+				free(last->e.path);
 			*last = te;
 			last->e.path = strndup(te.e.path, te.e.path_len);
 		}
@@ -332,6 +336,84 @@ static void test_idxobj(void)
 	bfs_buf_free(&b);
 }
 
+/* Every known-bad input of tests/corpus/tree-bad (first byte: 0 tree
+ * part, 1 list, 2 manifest, 3 index object, as fuzz-tree.c) is refused. */
+static int no_cb(void *arg, const uint8_t pack[BFS_HASH_LEN],
+		 const struct bfs_idx_blob *b, size_t n)
+{
+	(void)arg;
+	(void)pack;
+	(void)b;
+	(void)n;
+	return 0;
+}
+
+static void test_corpus(void)
+{
+	const char *top = getenv("top_srcdir");
+	char dir[4096], path[8192];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/tests/corpus/tree-bad", top ? top : ".");
+	d = opendir(dir);
+	if (!ok(d != NULL, "corpus %s", dir))
+		return;
+	while ((de = readdir(d))) {
+		struct bfs_buf b = {0};
+		struct bfs_err err = {{0}};
+		struct bfs_manifest2 m;
+		struct bfs_blobref *refs = NULL;
+		size_t n = 0;
+		int rc = 0;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (tl_read_file(path, &b) < 1)
+			continue;
+		switch (b.data[0] & 3) {
+		case 0: {
+			struct bfs_buf t = {0};
+
+			bfs_buf_append(&t, b.data + 1, b.len - 1);
+			rc = parse_all(&t, NULL, &err) < 0 ? -EUCLEAN : 0;
+			bfs_buf_free(&t);
+			break;
+		}
+		case 1:
+			rc = bfs_tree_list_parse(b.data + 1, b.len - 1, &refs,
+						 &n, &err);
+			free(refs);
+			break;
+		case 2:
+			rc = bfs_manifest2_parse(b.data + 1, b.len - 1, &m,
+						 &err);
+			if (rc == 0)
+				bfs_manifest2_clear(&m);
+			if (rc) /* also as a compressed manifest */
+			{
+				struct bfs_buf z = {0};
+
+				bfs_zstd_compress(&z, b.data + 1, b.len - 1, 1,
+						  NULL);
+				rc = bfs_manifest2_parse(z.data, z.len, &m,
+							 &err);
+				if (rc == 0)
+					bfs_manifest2_clear(&m);
+				bfs_buf_free(&z);
+			}
+			break;
+		default:
+			rc = bfs_idxobj_parse(b.data + 1, b.len - 1, no_cb,
+					      NULL, &err);
+		}
+		ok(rc < 0, "corpus: %s refused (%s)", de->d_name, err.msg);
+		bfs_buf_free(&b);
+	}
+	closedir(d);
+}
+
 int main(void)
 {
 	test_lines();
@@ -340,5 +422,6 @@ int main(void)
 	test_lists();
 	test_manifest();
 	test_idxobj();
+	test_corpus();
 	return tap_done();
 }
