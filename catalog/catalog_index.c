@@ -7,9 +7,10 @@
  * the last source key asked about (a source asks for many directories in
  * a row); recording a manifest forgets it.
  *
- * prev_dir costs one query per path component below the root (each
- * cached by the connection, so a walk down a tree mostly pays one per
- * directory) plus one for all the children.
+ * prev_dir keeps the chain of directories it found last (path -> id,
+ * from the root down): a writer asks for directories in walk order, so a
+ * directory's parent is usually on the chain and the call costs one
+ * lookup for its name plus one query for all its children.
  */
 #include "config.h"
 
@@ -29,7 +30,81 @@ struct cat_index {
 	pthread_mutex_t lock;	 /* protects cat and the fields below */
 	char *key;		 /* last source key asked about, owned */
 	int64_t root;		 /* its previous root; 0: none */
+	struct chain {		 /* directories below root, each the */
+		char *path;	 /* parent of the next; paths owned */
+		int64_t id;
+	} * chain;
+	size_t nchain, capchain;
 };
+
+static void chain_cut(struct cat_index *x, size_t n)
+{
+	while (x->nchain > n)
+		free(x->chain[--x->nchain].path);
+}
+
+/* Is dir a prefix directory of path (equal, or followed by '/')? */
+static bool is_under(const char *dir, const char *path)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(dir, path, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The id of directory dirpath below root: from the deepest directory of
+ * the chain that holds it, one lookup per remaining component, each
+ * found directory appended to the chain.  -ENOENT when a component is
+ * missing or not a directory. */
+static int chain_find(struct cat_index *x, int64_t root, const char *dirpath,
+		      int64_t *id)
+{
+	struct bfs_cat_entry ce;
+	const char *p, *slash;
+	int64_t cur = root;
+	char *copy;
+	size_t n;
+	int rc;
+
+	while (x->nchain && !is_under(x->chain[x->nchain - 1].path, dirpath))
+		chain_cut(x, x->nchain - 1);
+	p = dirpath;
+	if (x->nchain) {
+		cur = x->chain[x->nchain - 1].id;
+		p += strlen(x->chain[x->nchain - 1].path);
+	}
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		slash = strchr(p, '/');
+		n = slash ? (size_t)(slash - p) : strlen(p);
+		rc = bfs_catalog_lookup(x->cat, cur, p, n, &ce, NULL);
+		if (!rc && ce.e.type != BFS_T_DIR)
+			rc = -ENOENT;
+		cur = ce.id;
+		bfs_cat_entry_clear(&ce);
+		if (rc)
+			return rc;
+		p += n;
+		if (x->nchain == x->capchain) {
+			size_t cap = x->capchain ? x->capchain * 2 : 16;
+			struct chain *v = realloc(x->chain, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			x->chain = v;
+			x->capchain = cap;
+		}
+		copy = strndup(dirpath, (size_t)(p - dirpath));
+		if (!copy)
+			return -ENOMEM;
+		x->chain[x->nchain].path = copy;
+		x->chain[x->nchain++].id = cur;
+	}
+	*id = cur;
+	return 0;
+}
 
 static int ci_chunk_find(void *ctx, const uint8_t hash[BFS_HASH_LEN],
 			 struct bfs_chunkref *out)
@@ -75,6 +150,7 @@ static int prev_root(struct cat_index *x, const char *source_key, int64_t *root)
 	rc = bfs_catalog_prev_source(x->cat, source_key, root, NULL);
 	if (rc)
 		*root = 0;
+	chain_cut(x, 0);
 	free(x->key);
 	x->key = k;
 	x->root = *root;
@@ -131,24 +207,19 @@ static int ci_prev_dir(void *ctx, const char *source_key, const char *dirpath,
 {
 	struct cat_index *x = ctx;
 	struct prev_fill f = {.d = out};
-	struct bfs_cat_entry ce;
-	int64_t root;
+	int64_t root, dir = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	memset(&ce, 0, sizeof(ce));
 	pthread_mutex_lock(&x->lock);
 	rc = prev_root(x, source_key, &root);
 	if (!rc && !root)
 		rc = -ENOENT;
 	if (!rc)
-		rc = bfs_catalog_lookup_path(x->cat, root, dirpath, &ce, NULL);
-	if (!rc && ce.e.type != BFS_T_DIR)
-		rc = -ENOENT;
+		rc = chain_find(x, root, dirpath, &dir);
 	if (!rc)
-		rc = cat_children(x->cat, ce.id, prev_child, &f, NULL);
+		rc = cat_children(x->cat, dir, prev_child, &f, NULL);
 	pthread_mutex_unlock(&x->lock);
-	bfs_cat_entry_clear(&ce);
 	if (rc)
 		bfs_index_dir_clear(out);
 	return rc;
@@ -175,6 +246,7 @@ static int ci_record(void *ctx, const char *id, const void *manifest,
 		    bfs_catalog_ingest(x->cat, x->repo, id, manifest, len, err);
 	free(x->key);
 	x->key = NULL;
+	chain_cut(x, 0);
 	pthread_mutex_unlock(&x->lock);
 	return rc;
 }
@@ -198,6 +270,8 @@ static void ci_destroy(void *ctx)
 	struct cat_index *x = ctx;
 
 	pthread_mutex_destroy(&x->lock);
+	chain_cut(x, 0);
+	free(x->chain);
 	free(x->key);
 	free(x);
 }

@@ -405,6 +405,27 @@ static void test_index_ops(void)
 	       d.v[3].e.link && !d.v[3].nchunks,
 	   "prev_dir of the root: 7 children, a hardlink without chunks");
 	bfs_index_dir_clear(&d);
+	/* in walk order and out of it (the index keeps the chain it found) */
+	{
+		static const char *const walk[] = {
+		    "a", "a/sub", "m", "a/sub", "e", "a", "a/sub"};
+		static const size_t want_n[] = {3, 2, 3, 2, 0, 3, 2};
+		bool all = true;
+		size_t i;
+
+		for (i = 0; i < BFS_ARRAY_SIZE(walk); i++) {
+			rc = bfs_index_prev_dir(idx, SRC_KEY, walk[i], &d);
+			if (rc || d.n != want_n[i]) {
+				diag("prev_dir %s: %d, %zu children", walk[i],
+				     rc, d.n);
+				all = false;
+			}
+			bfs_index_dir_clear(&d);
+		}
+		ok(all, "prev_dir down, across and up the tree");
+	}
+	rc = bfs_index_prev_dir(idx, SRC_KEY, "a/sub/x", &d);
+	is_int(rc, -ENOENT, "prev_dir of a file below the chain: ENOENT");
 	rc = bfs_index_prev_dir(idx, SRC_KEY, "a/nope", &d);
 	is_int(rc, -ENOENT, "prev_dir of a missing directory: ENOENT");
 	rc = bfs_index_prev_dir(idx, SRC_KEY, "z", &d);
