@@ -365,14 +365,14 @@ struct bad {
 };
 
 static void bad_note(struct bad *b, const struct bfs_err *e, int rc,
-		     const char *key)
+		     const char *kind, const char *key)
 {
 	if (!b->n++) {
 		if (e->msg[0])
 			memcpy(&b->first, e, sizeof(*e));
 		else
 			snprintf(b->first.msg, sizeof(b->first.msg),
-				 "manifest '%s': %s", key, strerror(-rc));
+				 "%s '%s': %s", kind, key, strerror(-rc));
 	}
 }
 
@@ -545,7 +545,7 @@ static int sync_index(struct bfs_catalog *c, struct bfs_repo *r,
 		if (rc && rc != -EEXIST && rc != -ENOENT) {
 			if (!per_manifest_error(rc))
 				goto out_err;
-			bad_note(bad, &e, rc, want.v[j]);
+			bad_note(bad, &e, rc, "index object", want.v[j]);
 		}
 		j++;
 	}
@@ -560,7 +560,7 @@ static int sync_index(struct bfs_catalog *c, struct bfs_repo *r,
 		if (rc && rc != -ENOENT) {
 			if (!per_manifest_error(rc))
 				goto out_err;
-			bad_note(bad, &e, rc, have.v[k]);
+			bad_note(bad, &e, rc, "index object", have.v[k]);
 		}
 	}
 	rc = 0;
@@ -646,7 +646,7 @@ int bfs_catalog_sync(struct bfs_catalog *c, struct bfs_repo *r,
 		} else if (rc == -EEXIST) {
 			s.unchanged++;
 		} else if (per_manifest_error(rc)) {
-			bad_note(&bad, &e, rc, want.v[j]);
+			bad_note(&bad, &e, rc, "manifest", want.v[j]);
 		} else if (rc != -ENOENT) {
 			goto out_err;
 		}
