@@ -467,6 +467,52 @@ static void test_index_ops(void)
 	bfs_index_free(idx);
 }
 
+/* A tree as deep as the format allows: ingested, and the deepest entry
+ * found by its id from a fresh connection (one query per level). */
+static void test_deep(void)
+{
+	enum { DEPTH = BFS_TREE_MAX_DEPTH };
+	struct cr_node *v = calloc(DEPTH + 1, sizeof(*v));
+	struct bfs_catalog *c2 = NULL;
+	struct bfs_sync_stats ss;
+	struct bfs_backup_info bi;
+	struct bfs_cat_entry e;
+	int64_t b = 0;
+	int i, rc;
+
+	if (!v) {
+		ok(0, "memory");
+		return;
+	}
+	for (i = 0; i < DEPTH; i++) {
+		v[i].name = "d";
+		v[i].type = D;
+		v[i].kids = &v[i + 1];
+		v[i].nkids = 1;
+	}
+	v[DEPTH].name = "leaf";
+	v[DEPTH].nchunks = 1;
+	rc = cr_write(repo, "deep", T0 + 7000, NULL, v, 1, NULL);
+	if (!rc)
+		rc = sync_rc(&ss);
+	ok(rc == 0 && ss.added == 1, "a tree %d directories deep (%s)", DEPTH,
+	   ERR(rc));
+	memset(&bi, 0, sizeof(bi));
+	if (bfs_catalog_find_backup(cat, "deep", &bi, NULL) == 0)
+		b = bi.rowid;
+	bfs_backup_info_clear(&bi);
+	memset(&e, 0, sizeof(e));
+	rc = bfs_catalog_open(catpath, repo->id, true, &c2, &err);
+	if (!rc)
+		rc = bfs_catalog_get(c2, INO(b, DEPTH + 1), &e, &err);
+	ok(rc == 0 && e.e.path && !strcmp(e.e.path, "leaf") &&
+	       e.parent == INO(b, DEPTH),
+	   "  its leaf, pre %d, by id (%s)", DEPTH + 1, ERR(rc));
+	bfs_cat_entry_clear(&e);
+	bfs_catalog_close(c2);
+	free(v);
+}
+
 static void test_rebuild(void)
 {
 	struct bfs_sync_stats ss;
@@ -534,6 +580,7 @@ int main(void)
 	test_sharing();
 	test_hostile();
 	test_index_ops();
+	test_deep();
 	test_rebuild();
 	test_old_schema(tmp);
 	bfs_catalog_close(cat);
