@@ -596,11 +596,6 @@ int bfs_catalog_sync(struct bfs_catalog *c, struct bfs_repo *r,
 	rc = cat_check_writable(c, err);
 	if (rc)
 		return rc;
-	/* Index objects first: a manifest's trees are read at the locations
-	 * they give. */
-	rc = sync_index(c, r, &bad, err);
-	if (rc)
-		goto out_free;
 	/* The catalog first, then the store: a backup that is in our
 	 * snapshot of the catalog had its manifest written before we list,
 	 * so missing from the listing really means deleted (and one ingested
@@ -614,6 +609,14 @@ int bfs_catalog_sync(struct bfs_catalog *c, struct bfs_repo *r,
 			       r->store->url ? r->store->url : "?");
 		goto out_free;
 	}
+	/* Then the index objects: a manifest's trees are read at the
+	 * locations they give, and a backup writes its index object before
+	 * its manifest, so every manifest listed above has its index object
+	 * in this listing (listed the other way round, a backup finishing
+	 * in between would look damaged). */
+	rc = sync_index(c, r, &bad, err);
+	if (rc)
+		goto out_free;
 	if (have.n)
 		qsort(have.v, have.n, sizeof(*have.v), names_cmp);
 	if (want.n)
