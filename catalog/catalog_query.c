@@ -710,6 +710,9 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 		 : cat_sqlerr(c, rc, err, "cannot read a directory");
 out_put:
 	cat_stmt_put(c, ST_ENTRY_READDIR, st);
+	/* its children may have pushed the directory out of the cache: the
+	 * next page needs it again */
+	icache_put(c, &pp);
 	return rc;
 }
 
