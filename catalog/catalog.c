@@ -2,36 +2,46 @@
  * the prepared-statement cache, the default location.
  *
  * The catalog is a cache: everything in it can be rebuilt from the
- * repository's manifests (bfs_catalog_rebuild).  Layout (version 1):
+ * repository's index objects and manifests (bfs_catalog_rebuild).
+ * Layout (version 2, format 2 repositories):
  *
- *   meta(key, value)            repo_id, next_entry_id, generation
- *   backups(id, name UNIQUE, time_ns, host, tags_json, header_json,
- *           partial, root, n_entries .. duration_ns, manifest_size,
- *           ingested_ns)
- *   backup_sources(key, backup) the header's sources[].key, for
- *                               bfs_catalog_prev_source
- *   entries(id, backup, parent, name BLOB, type, mode, uid, gid, user,
- *           grp, mtime_ns, ctime_ns, ino, size, rdev, target BLOB,
- *           link_id, nlink, error, sparse, nchunks, chunks BLOB)
- *   chunk_loc(hash PRIMARY KEY, pack, pack_off, clen, len) WITHOUT ROWID
+ *   meta(key, value)            repo_id, generation
+ *   index_objects(id, name)     the index/ objects ingested
+ *   chunk_loc(hash, pack, pack_off, clen, len, type, idx)
+ *                               where every blob is, from index objects
+ *   trees(id, parts, n, count, nsub)
+ *                               one row per distinct directory content,
+ *                               named by its parts (n x 32 bytes)
+ *   entries(tree, slot, pre, name, ... chunks)
+ *                               the children of a tree, in name order
+ *   backups(id, name, ..., root_tree, count, root_uid, root_gid, stats)
+ *   backup_sources(key, backup) the header's sources[].key
  *
  * Choices worth knowing:
- *  - Entry ids come from meta.next_entry_id, never from max(id)+1, so an
- *    id (a FUSE inode number) is never reused, not even after a drop or a
- *    rebuild of the same catalog file.  One backup's ids are contiguous.
+ *  - Entries belong to trees, not to backups: a tree shared by a hundred
+ *    backups is stored once.  A backup is its root tree.
+ *  - The mount's inode of an entry is (backup id << 40) | pre, pre being
+ *    the entry's pre-order number in its backup; entries store pre
+ *    relative to their directory so that a tree is position-free.
+ *    catalog_query.c turns an inode back into a row.
+ *  - backups and trees are AUTOINCREMENT: an id is never reused in one
+ *    catalog file, so an inode number or a cached tree id never comes to
+ *    mean something else.
+ *  - trees.n < 0 marks a tree whose entries are still being ingested
+ *    (only ever inside an ingest's transaction); trees.count then holds
+ *    the count its parent claimed, checked when it is filled.
  *  - Names, targets, user/group and error texts are BLOBs: any bytes
  *    round-trip, nothing is interpreted as UTF-8.
- *  - chunks is the last column: reading the others never walks its
- *    overflow pages (a file of 3000 chunks has a 240 KB blob).
- *  - (parent, name) is a partial UNIQUE index (roots, parent 0, are left
- *    out: every root is named ""), so a manifest listing a path twice
- *    fails its ingest instead of producing two entries with one name.
- *    Lookups say "AND parent <> 0" so the planner may use it.
- *  - (parent) alone indexes (parent, id): readdir pages by id.
- *  - chunk_loc is a cache of where chunks are stored.  Dropping a backup
- *    leaves its rows (the packs stay until a prune); a future prune must
- *    delete the rows of the packs it removes, or rebuild the catalog.
+ *  - chunks (nchunks x 36 bytes: hash, len) is the last column: reading
+ *    the others never walks its overflow pages.
+ *  - entries(child) (partial: directories) lets a drop find which trees
+ *    nothing refers to any more, without walking the live ones.
+ *  - chunk_loc is filled from index objects only; a vanished index
+ *    object takes its rows along (and the others are re-read for blobs
+ *    they also list).
  *  - meta.generation is bumped by every ingest, drop and rebuild.
+ *  - An older schema is dropped and recreated at open (the catalog is a
+ *    cache); the next sync refills it.
  */
 #include "config.h"
 
@@ -46,30 +56,24 @@
 
 static const char cat_schema[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-    "CREATE TABLE backups("
+    "CREATE TABLE index_objects(id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE chunk_loc(hash BLOB PRIMARY KEY, pack BLOB NOT NULL,"
+    " pack_off INTEGER NOT NULL, clen INTEGER NOT NULL,"
+    " len INTEGER NOT NULL, type INTEGER NOT NULL,"
+    " idx INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX chunk_loc_idx ON chunk_loc(idx);"
+    "CREATE TABLE trees("
     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " name TEXT NOT NULL UNIQUE,"
-    " time_ns INTEGER NOT NULL,"
-    " host TEXT NOT NULL,"
-    " tags_json TEXT NOT NULL,"
-    " header_json TEXT NOT NULL,"
-    " partial INTEGER NOT NULL,"
-    " root INTEGER NOT NULL,"
-    " n_entries INTEGER NOT NULL, n_files INTEGER NOT NULL,"
-    " n_dirs INTEGER NOT NULL, bytes INTEGER NOT NULL,"
-    " chunks INTEGER NOT NULL, new_chunks INTEGER NOT NULL,"
-    " new_bytes INTEGER NOT NULL, stored_bytes INTEGER NOT NULL,"
-    " errors INTEGER NOT NULL, duration_ns INTEGER NOT NULL,"
-    " manifest_size INTEGER NOT NULL,"
-    " ingested_ns INTEGER NOT NULL);"
-    "CREATE INDEX backups_time ON backups(time_ns, name);"
-    "CREATE TABLE backup_sources(key TEXT NOT NULL,"
-    " backup INTEGER NOT NULL, PRIMARY KEY(key, backup)) WITHOUT ROWID;"
-    "CREATE INDEX backup_sources_backup ON backup_sources(backup);"
+    " parts BLOB NOT NULL UNIQUE,"
+    " n INTEGER NOT NULL,"
+    " count INTEGER NOT NULL,"
+    " nsub INTEGER NOT NULL);"
+    "CREATE INDEX trees_pending ON trees(id) WHERE n < 0;"
     "CREATE TABLE entries("
-    " id INTEGER PRIMARY KEY,"
-    " backup INTEGER NOT NULL,"
-    " parent INTEGER NOT NULL,"
+    " tree INTEGER NOT NULL,"
+    " slot INTEGER NOT NULL,"
+    " pre INTEGER NOT NULL,"
     " name BLOB NOT NULL,"
     " type INTEGER NOT NULL,"
     " mode INTEGER NOT NULL,"
@@ -83,28 +87,55 @@ static const char cat_schema[] =
     " size INTEGER NOT NULL,"
     " rdev INTEGER NOT NULL,"
     " target BLOB,"
-    " link_id INTEGER NOT NULL,"
-    " nlink INTEGER NOT NULL,"
+    " link BLOB,"
+    " nl INTEGER NOT NULL,"
     " error BLOB,"
     " sparse INTEGER NOT NULL,"
     " nchunks INTEGER NOT NULL,"
-    " chunks BLOB);"
-    "CREATE UNIQUE INDEX entries_parent_name ON entries(parent, name)"
-    " WHERE parent <> 0;"
-    "CREATE INDEX entries_parent ON entries(parent);"
-    "CREATE INDEX entries_backup ON entries(backup);"
-    "CREATE TABLE chunk_loc(hash BLOB PRIMARY KEY, pack BLOB NOT NULL,"
-    " pack_off INTEGER NOT NULL, clen INTEGER NOT NULL,"
-    " len INTEGER NOT NULL) WITHOUT ROWID;";
+    " child INTEGER,"
+    " count INTEGER NOT NULL,"
+    " chunks BLOB,"
+    " PRIMARY KEY(tree, slot)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX entries_name ON entries(tree, name);"
+    "CREATE INDEX entries_pre ON entries(tree, pre);"
+    "CREATE INDEX entries_child ON entries(child) WHERE child IS NOT NULL;"
+    "CREATE TABLE backups("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " name TEXT NOT NULL UNIQUE,"
+    " time_ns INTEGER NOT NULL,"
+    " host TEXT NOT NULL,"
+    " tags_json TEXT NOT NULL,"
+    " header_json TEXT NOT NULL,"
+    " partial INTEGER NOT NULL,"
+    " root_tree INTEGER NOT NULL,"
+    " count INTEGER NOT NULL,"
+    " root_uid INTEGER NOT NULL, root_gid INTEGER NOT NULL,"
+    " n_entries INTEGER NOT NULL, n_files INTEGER NOT NULL,"
+    " n_dirs INTEGER NOT NULL, bytes INTEGER NOT NULL,"
+    " chunks INTEGER NOT NULL, new_chunks INTEGER NOT NULL,"
+    " new_bytes INTEGER NOT NULL, stored_bytes INTEGER NOT NULL,"
+    " errors INTEGER NOT NULL, duration_ns INTEGER NOT NULL,"
+    " manifest_size INTEGER NOT NULL,"
+    " ingested_ns INTEGER NOT NULL);"
+    "CREATE INDEX backups_time ON backups(time_ns, name);"
+    "CREATE INDEX backups_root ON backups(root_tree);"
+    "CREATE TABLE backup_sources(key TEXT NOT NULL,"
+    " backup INTEGER NOT NULL, PRIMARY KEY(key, backup)) WITHOUT ROWID;"
+    "CREATE INDEX backup_sources_backup ON backup_sources(backup);";
 
 #define BACKUP_COLS                                                            \
-	"id, name, time_ns, host, tags_json, header_json, partial, root, "     \
+	"id, name, time_ns, host, tags_json, header_json, partial, "           \
+	"root_tree, "                                                          \
 	"n_entries, n_files, n_dirs, bytes, chunks, new_chunks, new_bytes, "   \
 	"stored_bytes, errors, duration_ns"
+/* Columns of an entry as catalog_query.c's fill_entry reads them, with
+ * the subdirectory count of a directory's tree (its nlink). */
 #define ENTRY_COLS                                                             \
-	"id, backup, parent, name, type, mode, uid, gid, user, grp, "          \
-	"mtime_ns, ctime_ns, ino, size, rdev, target, link_id, nlink, "        \
-	"error, sparse, nchunks"
+	"e.slot, e.pre, e.name, e.type, e.mode, e.uid, e.gid, e.user, "        \
+	"e.grp, e.mtime_ns, e.ctime_ns, e.ino, e.size, e.rdev, e.target, "     \
+	"e.link, e.nl, e.error, e.sparse, e.nchunks, e.child, e.count, "       \
+	"t.nsub"
+#define ENTRY_FROM " FROM entries e LEFT JOIN trees t ON t.id = e.child"
 
 static const char *const cat_sql[CAT_ST_COUNT] = {
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
@@ -116,54 +147,75 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
     [ST_BACKUP_LATEST] = "SELECT " BACKUP_COLS " FROM backups"
 			 " ORDER BY time_ns DESC, name DESC LIMIT 1",
     [ST_BACKUP_NAMES] = "SELECT name FROM backups",
-    [ST_BACKUP_ID] = "SELECT id FROM backups WHERE name = ?1",
+    [ST_BACKUP_ID] = "SELECT id, root_tree FROM backups WHERE name = ?1",
+    [ST_BACKUP_ROOT] = "SELECT b.root_tree, b.root_uid, b.root_gid,"
+		       " b.time_ns, t.nsub FROM backups b"
+		       " LEFT JOIN trees t ON t.id = b.root_tree"
+		       " WHERE b.id = ?1",
     [ST_BACKUP_INSERT] =
 	"INSERT INTO backups(name, time_ns, host, tags_json,"
-	" header_json, partial, root, n_entries, n_files, n_dirs,"
-	" bytes, chunks, new_chunks, new_bytes, stored_bytes, errors,"
-	" duration_ns, manifest_size, ingested_ns) VALUES(?1, ?2, ?3,"
-	" ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-	" ?17, ?18, ?19)",
+	" header_json, partial, root_tree, count, root_uid, root_gid,"
+	" n_entries, n_files, n_dirs, bytes, chunks, new_chunks,"
+	" new_bytes, stored_bytes, errors, duration_ns, manifest_size,"
+	" ingested_ns) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, 0, 0, ?8,"
+	" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+    [ST_BACKUP_SET_ROOT] = "UPDATE backups SET root_tree = ?2,"
+			   " root_uid = ?3, root_gid = ?4 WHERE id = ?1",
     [ST_BACKUP_DELETE] = "DELETE FROM backups WHERE id = ?1",
+    [ST_BACKUP_USES_TREE] = "SELECT 1 FROM backups WHERE root_tree = ?1"
+			    " LIMIT 1",
     [ST_SOURCE_INSERT] = "INSERT OR IGNORE INTO backup_sources(key, backup)"
 			 " VALUES(?1, ?2)",
     [ST_SOURCE_DELETE] = "DELETE FROM backup_sources WHERE backup = ?1",
-    [ST_PREV_SOURCE] = "SELECT b.root FROM backup_sources s"
+    [ST_PREV_SOURCE] = "SELECT b.id FROM backup_sources s"
 		       " JOIN backups b ON b.id = s.backup"
 		       " WHERE s.key = ?1"
 		       " ORDER BY b.time_ns DESC, b.name DESC LIMIT 1",
-    [ST_ENTRY_GET] = "SELECT " ENTRY_COLS " FROM entries WHERE id = ?1",
-    [ST_ENTRY_LOOKUP] = "SELECT " ENTRY_COLS " FROM entries"
-			" WHERE parent = ?1 AND name = ?2"
-			" AND parent <> 0",
+    [ST_ENTRY_AT] =
+	"SELECT " ENTRY_COLS ENTRY_FROM " WHERE e.tree = ?1 AND e.slot = ?2",
+    [ST_ENTRY_PRE] =
+	"SELECT " ENTRY_COLS ENTRY_FROM " WHERE e.tree = ?1 AND e.pre <= ?2"
+	" ORDER BY e.pre DESC LIMIT 1",
+    [ST_ENTRY_NAME] =
+	"SELECT " ENTRY_COLS ENTRY_FROM " WHERE e.tree = ?1 AND e.name = ?2",
     [ST_ENTRY_READDIR] =
-	"SELECT " ENTRY_COLS " FROM entries INDEXED BY entries_parent"
-	" WHERE parent = ?1 AND id > ?2"
-	" ORDER BY id LIMIT ?3",
-    [ST_ENTRY_CHUNKS] = "SELECT type, link_id, nchunks, chunks"
-			" FROM entries WHERE id = ?1",
+	"SELECT " ENTRY_COLS ENTRY_FROM " WHERE e.tree = ?1 AND e.pre > ?2"
+	" ORDER BY e.pre LIMIT ?3",
+    [ST_ENTRY_READDIR_CHUNKS] = "SELECT " ENTRY_COLS ", e.chunks" ENTRY_FROM
+				" WHERE e.tree = ?1 ORDER BY e.slot",
+    [ST_ENTRY_CHUNKS] = "SELECT nchunks, chunks FROM entries"
+			" WHERE tree = ?1 AND slot = ?2",
     [ST_ENTRY_INSERT] =
-	"INSERT INTO entries(id, backup, parent, name, type, mode, uid,"
+	"INSERT INTO entries(tree, slot, pre, name, type, mode, uid,"
 	" gid, user, grp, mtime_ns, ctime_ns, ino, size, rdev, target,"
-	" link_id, nlink, error, sparse, nchunks, chunks) VALUES(?1,"
-	" ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-	" ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
-    [ST_ENTRY_UPDATE_DIR] =
-	"UPDATE entries SET mode = ?2, uid = ?3, gid = ?4, user = ?5,"
-	" grp = ?6, mtime_ns = ?7, ctime_ns = ?8, ino = ?9,"
-	" error = ?10 WHERE id = ?1",
-    [ST_ENTRY_NLINK_SET] = "UPDATE entries SET nlink = ?2 WHERE id = ?1",
-    [ST_ENTRY_NLINK_INC] = "UPDATE entries SET nlink = nlink + 1"
-			   " WHERE id = ?1",
-    [ST_ENTRY_NLINK_COPY] = "UPDATE entries SET nlink = (SELECT t.nlink"
-			    " FROM entries t WHERE t.id = ?2)"
-			    " WHERE id = ?1",
-    [ST_ENTRY_DELETE_BACKUP] = "DELETE FROM entries WHERE backup = ?1",
-    [ST_ENTRY_MAX_ID] = "SELECT max(id) FROM entries",
+	" link, nl, error, sparse, nchunks, child, count, chunks)"
+	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+	" ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+    [ST_ENTRY_SUBDIRS] = "SELECT child FROM entries WHERE tree = ?1"
+			 " AND child IS NOT NULL",
+    [ST_ENTRY_PARENT] = "SELECT tree, name FROM entries WHERE child = ?1"
+			" LIMIT 1",
+    [ST_ENTRY_REFERS] = "SELECT 1 FROM entries WHERE child = ?1 LIMIT 1",
+    [ST_ENTRY_DELETE_TREE] = "DELETE FROM entries WHERE tree = ?1",
+    [ST_TREE_FIND] = "SELECT id, n, count FROM trees WHERE parts = ?1",
+    [ST_TREE_INSERT] = "INSERT INTO trees(parts, n, count, nsub)"
+		       " VALUES(?1, ?2, ?3, 0)",
+    [ST_TREE_FINISH] = "UPDATE trees SET n = ?2, count = ?3, nsub = ?4"
+		       " WHERE id = ?1",
+    [ST_TREE_PENDING] = "SELECT id, parts, count FROM trees"
+			" INDEXED BY trees_pending WHERE n < 0"
+			" ORDER BY id LIMIT 1",
+    [ST_TREE_GET] = "SELECT n, count, nsub, parts FROM trees WHERE id = ?1",
+    [ST_TREE_DELETE] = "DELETE FROM trees WHERE id = ?1",
     [ST_CHUNK_INSERT] = "INSERT OR IGNORE INTO chunk_loc(hash, pack,"
-			" pack_off, clen, len) VALUES(?1, ?2, ?3, ?4, ?5)",
-    [ST_CHUNK_LOOKUP] = "SELECT pack, pack_off, clen, len FROM chunk_loc"
-			" WHERE hash = ?1",
+			" pack_off, clen, len, type, idx)"
+			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_CHUNK_LOOKUP] = "SELECT pack, pack_off, clen, len, type"
+			" FROM chunk_loc WHERE hash = ?1",
+    [ST_CHUNK_DELETE_IDX] = "DELETE FROM chunk_loc WHERE idx = ?1",
+    [ST_IDX_NAMES] = "SELECT id, name FROM index_objects",
+    [ST_IDX_INSERT] = "INSERT INTO index_objects(name) VALUES(?1)",
+    [ST_IDX_DELETE] = "DELETE FROM index_objects WHERE id = ?1",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -265,6 +317,32 @@ int cat_exec_st(struct bfs_catalog *c, enum cat_st id, struct bfs_err *err,
 	rc = rc == SQLITE_DONE ? 0 : cat_sqlerr(c, rc, err, what);
 	cat_stmt_put(c, id, st);
 	return rc;
+}
+
+int cat_exec_ids(struct bfs_catalog *c, enum cat_st id, int64_t a, int64_t b,
+		 struct bfs_err *err, const char *what)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_stmt_get(c, id, &st, err);
+	if (rc)
+		return rc;
+	if (sqlite3_bind_parameter_count(st) >= 1)
+		sqlite3_bind_int64(st, 1, a);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, b);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	rc = rc == SQLITE_DONE ? 0 : cat_sqlerr(c, rc, err, what);
+	cat_stmt_put(c, id, st);
+	return rc;
+}
+
+void cat_icache_clear(struct bfs_catalog *c)
+{
+	if (c->icache)
+		memset(c->icache, 0, CAT_ICACHE_SLOTS * sizeof(*c->icache));
 }
 
 int cat_begin(struct bfs_catalog *c, struct bfs_err *err)
@@ -386,8 +464,16 @@ static int cat_query_int(struct bfs_catalog *c, const char *sql, int64_t *v,
 	return rc;
 }
 
-/* Create the schema in a fresh database; another process may be doing
- * the same right now, so decide under the write lock. */
+/* The tables of older schema versions, dropped when one is found. */
+static const char cat_drop_old[] = "DROP TABLE IF EXISTS entries;"
+				   " DROP TABLE IF EXISTS backup_sources;"
+				   " DROP TABLE IF EXISTS backups;"
+				   " DROP TABLE IF EXISTS chunk_loc;"
+				   " DROP TABLE IF EXISTS meta";
+
+/* Create the schema in a fresh database, or replace an older schema (a
+ * cache: the next sync refills it); another process may be doing the
+ * same right now, so decide under the write lock. */
 static int cat_create_schema(struct bfs_catalog *c, struct bfs_err *err)
 {
 	char sql[256];
@@ -398,10 +484,18 @@ static int cat_create_schema(struct bfs_catalog *c, struct bfs_err *err)
 	if (rc)
 		return rc;
 	rc = cat_query_int(c, "PRAGMA user_version", &v, err);
-	if (rc || v != 0)
+	if (rc || v >= CAT_SCHEMA_VERSION)
 		goto out_end;
-	rc = cat_query_int(c, "SELECT count(*) FROM sqlite_schema", &ntables,
-			   err);
+	if (v > 0) {
+		rc = cat_exec(c, cat_drop_old, err,
+			      "cannot drop the old schema");
+		if (rc)
+			goto out_end;
+	}
+	rc = cat_query_int(c,
+			   "SELECT count(*) FROM sqlite_schema"
+			   " WHERE name NOT LIKE 'sqlite_%'",
+			   &ntables, err);
 	if (rc)
 		goto out_end;
 	if (ntables) {
@@ -416,7 +510,7 @@ static int cat_create_schema(struct bfs_catalog *c, struct bfs_err *err)
 		goto out_end;
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO meta(key, value) VALUES('repo_id', '%s'),"
-		 " ('next_entry_id', 1), ('generation', 0)",
+		 " ('generation', 0)",
 		 c->repo_id);
 	rc = cat_exec(c, sql, err, "cannot initialise the catalog");
 	if (rc)
@@ -428,6 +522,8 @@ static int cat_create_schema(struct bfs_catalog *c, struct bfs_err *err)
 		goto out_end;
 	return cat_commit(c, err);
 out_end:
+	if (!rc && !sqlite3_get_autocommit(c->db))
+		return cat_commit(c, err);
 	cat_rollback(c);
 	return rc;
 }
@@ -560,12 +656,24 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		rc = cat_query_int(c, "PRAGMA user_version", &v, err);
 		if (rc)
 			goto out_free;
+	} else if (v < CAT_SCHEMA_VERSION && !readonly) {
+		/* An older catalog of this repository: a cache, rebuilt
+		 * from scratch (never another repository's file). */
+		rc = cat_check_repo(c, err);
+		if (rc)
+			goto out_free;
+		rc = cat_create_schema(c, err);
+		if (rc)
+			goto out_free;
+		rc = cat_query_int(c, "PRAGMA user_version", &v, err);
+		if (rc)
+			goto out_free;
 	}
 	if (v != CAT_SCHEMA_VERSION) {
 		rc = bfs_err_set(err, -EPROTO,
 				 "catalog '%s' has schema version %lld, this"
-				 " backupfs reads version %d (remove the file"
-				 " to rebuild it)",
+				 " backupfs reads version %d (open it writable"
+				 " to rebuild it, or remove the file)",
 				 path, (long long)v, CAT_SCHEMA_VERSION);
 		goto out_free;
 	}
@@ -599,6 +707,7 @@ void bfs_catalog_close(struct bfs_catalog *c)
 		sqlite3_close(c->db);
 	}
 	bfs_buf_free(&c->scratch);
+	free(c->icache);
 	free(c->path);
 	free(c);
 }

@@ -1,15 +1,22 @@
 /* catalog.h - the SQLite catalog: a local, rebuildable index of every
- * manifest of one repository.  Only catalog/ includes sqlite3.h.
+ * index object and manifest of one (format 2) repository.  Only catalog/
+ * includes sqlite3.h.
  *
  * Schema (catalog/catalog.c has the SQL; doc/ARCHITECTURE.md explains):
- *   backups(id, name, time_ns, host, tags, header_json, partial, stats...)
- *   entries(id, backup, parent, name, type, mode, uid, gid, user, grp,
- *           mtime_ns, ctime_ns, ino, size, target, link, nlink, error,
- *           chunks BLOB)      -- chunks: n x BFS_CHUNKREF_BLOB bytes
- *   chunk_loc(hash PRIMARY KEY, pack, offset, clen, len)  -- for dedup
- * Every backup has one root entry (type dir, parent 0, name "").  Entry
- * ids are stable until the backup is dropped or the catalog rebuilt; the
- * mount uses them as inode numbers.
+ *   backups(id, name, time_ns, host, tags, header_json, partial,
+ *           root_tree, count, stats...)
+ *   trees(id, parts, n, count, nsub)   -- one row per distinct directory
+ *   entries(tree, slot, pre, name, type, mode, ..., link, nl, child,
+ *           count, chunks BLOB)        -- chunks: n x 36 bytes (hash, len)
+ *   chunk_loc(hash, pack, off, clen, len, type, idx) -- from index/
+ *   index_objects(id, name)
+ * Entries belong to trees, and a tree shared by many backups is stored
+ * once.  Entry ids are inode numbers: (backup rowid << 40) | pre, pre
+ * being the entry's number in a pre-order walk of its backup (the root
+ * is pre 0), as doc/FORMAT.md "Inodes" defines them.  They are stable
+ * for as long as the backup stays in the catalog, across syncs and drops
+ * of other backups, and never reused by another backup of the same
+ * catalog file.  All are >= 2^40.
  *
  * Thread safety: a struct bfs_catalog is one SQLite connection; use one per
  * thread (the mount opens one per FUSE worker).  WAL mode: readers and one
@@ -42,20 +49,36 @@ void bfs_catalog_close(struct bfs_catalog *c); /* NULL ok */
 struct bfs_sync_stats {
 	unsigned added, removed, unchanged;
 };
-/* Ingest manifests present in the repository but not in the catalog;
- * drop backups whose manifest is gone.  Each manifest is ingested in its
- * own transaction; a corrupt manifest is reported (-EUCLEAN, naming it)
- * after the others are ingested.  stats may be NULL. */
+/* Ingest the index objects present in the repository but not in the
+ * catalog and forget the chunk locations of vanished ones; then ingest
+ * manifests present in the repository but not in the catalog and drop
+ * backups whose manifest is gone.  Each object is ingested in its own
+ * transaction; a corrupt manifest (or index object) is reported
+ * (-EUCLEAN, naming it) after the others are ingested.  stats (backups
+ * only) may be NULL. */
 int bfs_catalog_sync(struct bfs_catalog *c, struct bfs_repo *r,
 		     struct bfs_sync_stats *stats, struct bfs_err *err);
 /* Drop everything and ingest all manifests again. */
 int bfs_catalog_rebuild(struct bfs_catalog *c, struct bfs_repo *r,
 			struct bfs_sync_stats *stats, struct bfs_err *err);
-/* Ingest one manifest (compressed bytes).  name must equal the header id.
- * -EEXIST if the backup is already in the catalog. */
-int bfs_catalog_ingest(struct bfs_catalog *c, const char *name,
-		       const void *data, size_t len, struct bfs_err *err);
-/* Remove one backup (and its entries). */
+/* Ingest one format-2 manifest (compressed bytes, borrowed) as backup
+ * name (must equal the header id): the backup row and every tree it
+ * reaches that the catalog lacks, whose parts are read from r at the
+ * locations the ingested index objects give.  One transaction: on any
+ * error nothing of the backup stays.  -EEXIST already in the catalog,
+ * -EUCLEAN corrupt (manifest, tree, a count or a size that lies, a tree
+ * part in no index object; the message names the manifest and the
+ * path), -EPROTO format 1, -EBADMSG/-EIO... reading a part. */
+int bfs_catalog_ingest(struct bfs_catalog *c, struct bfs_repo *r,
+		       const char *name, const void *data, size_t len,
+		       struct bfs_err *err);
+/* Ingest one index object (compressed bytes, borrowed) named name (64
+ * hex, the SHA-256 of the bytes, checked): its blobs' locations go to
+ * chunk_loc (a blob already located keeps its row).  -EEXIST if known,
+ * -EUCLEAN corrupt. */
+int bfs_catalog_ingest_index(struct bfs_catalog *c, const char *name,
+			     const void *data, size_t len, struct bfs_err *err);
+/* Remove one backup (and the trees no other backup reaches). */
 int bfs_catalog_drop(struct bfs_catalog *c, const char *name,
 		     struct bfs_err *err);
 
@@ -68,7 +91,7 @@ struct bfs_backup_info {
 			      bfs_backup_info_clear) */
 	char *header_json; /* line 1 of the manifest, owned */
 	bool partial;
-	int64_t root; /* entry id of the backup's root dir */
+	int64_t root; /* inode of the backup's root dir: rowid << 40 */
 	struct bfs_backup_stats stats;
 };
 void bfs_backup_info_clear(struct bfs_backup_info *b);
@@ -81,22 +104,34 @@ int bfs_catalog_list(struct bfs_catalog *c, bfs_backup_cb cb, void *arg,
  * 'NAME' in the catalog" if absent. */
 int bfs_catalog_find_backup(struct bfs_catalog *c, const char *name,
 			    struct bfs_backup_info *out, struct bfs_err *err);
+/* Rows in the catalog (for `catalog` statistics and tests): a full count
+ * of each table, so not for hot paths. */
+struct bfs_catalog_counts {
+	int64_t backups, trees, entries, chunks, index_objects;
+};
+int bfs_catalog_counts(struct bfs_catalog *c, struct bfs_catalog_counts *out,
+		       struct bfs_err *err);
 /* Cheap change detector for the mount: number of backups and max rowid. */
 int bfs_catalog_generation(struct bfs_catalog *c, int64_t *gen);
 
 /* One entry as stored.  Strings owned; bfs_cat_entry_clear frees. */
 struct bfs_cat_entry {
-	int64_t id;	    /* stable inode-like id */
+	int64_t id;	    /* inode: backup << 40 | pre */
 	int64_t backup;	    /* backups.rowid */
-	int64_t parent;	    /* 0 for a backup root */
-	struct bfs_entry e; /* e.path is the NAME only (last component) */
+	int64_t parent;	    /* parent's id, 0 for a backup root */
+	struct bfs_entry e; /* e.path is the NAME only (last component);
+			       e.link the hardlink's group path ("h") */
 	uint32_t nlink;	    /* dirs: 2 + subdirs; files: links in backup */
-	int64_t link_id;    /* hardlink: id of the entry carrying data, 0 */
+	int64_t link_id;    /* hardlink: id of the group's first entry
+			       (which carries the data), else 0 */
 	uint64_t nchunks;
 };
 void bfs_cat_entry_clear(struct bfs_cat_entry *e);
 
-/* Get entry by id.  Hardlinks are returned as stored (link_id set). */
+/* Get entry by id.  Hardlinks are returned as stored (link_id set).
+ * Costs one indexed query when the id was handed out by a recent
+ * lookup, readdir or get on this connection, else one per level below
+ * the backup root. */
 int bfs_catalog_get(struct bfs_catalog *c, int64_t id,
 		    struct bfs_cat_entry *out, struct bfs_err *err);
 /* Child of dir `parent` named name[0..n).  -ENOENT if none. */
@@ -107,25 +142,27 @@ int bfs_catalog_lookup(struct bfs_catalog *c, int64_t parent, const char *name,
 int bfs_catalog_lookup_path(struct bfs_catalog *c, int64_t root,
 			    const char *path, struct bfs_cat_entry *out,
 			    struct bfs_err *err);
-/* Children of dir with id > after (pass 0 to start), ordered by id, so
- * the last id seen is a stable readdir offset.  At most limit rows
- * (0 = all).  cb returns non-zero to stop. */
+/* Children of dir with id > after (pass 0 to start), in name (= slot)
+ * order, in which their ids increase, so the last id seen is a stable
+ * readdir offset.  At most limit rows (0 = all).  cb returns non-zero to
+ * stop. */
 typedef int (*bfs_entry_cb)(void *arg, const struct bfs_cat_entry *e);
 int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 			unsigned limit, bfs_entry_cb cb, void *arg,
 			struct bfs_err *err);
-/* The chunk list of a file (follows hardlinks).  *out malloc'ed (caller
- * frees), *n chunks, in file order. */
+/* The chunk list of a file (follows hardlinks), each chunk located with
+ * chunk_loc.  *out malloc'ed (caller frees), *n chunks, in file order.
+ * -EUCLEAN "chunk <hex> of 'NAME' is in no index object". */
 int bfs_catalog_chunks(struct bfs_catalog *c, int64_t id,
 		       struct bfs_chunkref **out, size_t *n,
 		       struct bfs_err *err);
-/* Dedup lookup: where is a chunk with this hash already stored?
+/* Dedup lookup: where is a blob (any type) with this hash stored?
  * 0 and *out filled, or -ENOENT. */
 int bfs_catalog_chunk_lookup(struct bfs_catalog *c,
 			     const uint8_t hash[BFS_HASH_LEN],
 			     struct bfs_chunkref *out);
 /* The newest backup whose header lists a source with this key (see
- * writer.h), for unchanged-file detection.  *root = its root entry id.
+ * writer.h), for unchanged-file detection.  *root = its root's id.
  * -ENOENT if none. */
 int bfs_catalog_prev_source(struct bfs_catalog *c, const char *source_key,
 			    int64_t *root, struct bfs_err *err);

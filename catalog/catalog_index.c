@@ -4,8 +4,13 @@
  * One catalog connection serves the writer's worker threads and the
  * calling thread, so every operation holds `lock` around its catalog
  * calls.  The root of the previous backup of a source is remembered for
- * the last source key asked about (a source asks for many paths in a
- * row); recording a manifest forgets it.
+ * the last source key asked about (a source asks for many directories in
+ * a row); recording a manifest forgets it.
+ *
+ * prev_dir keeps the chain of directories it found last (path -> id,
+ * from the root down): a writer asks for directories in walk order, so a
+ * directory's parent is usually on the chain and the call costs one
+ * lookup for its name plus one query for all its children.
  */
 #include "config.h"
 
@@ -14,7 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/catalog.h"
+#include "catalog/catalog_int.h"
+#include "catalog/catalog_iter.h"
 #include "src/index.h"
 
 struct cat_index {
@@ -24,7 +30,81 @@ struct cat_index {
 	pthread_mutex_t lock;	 /* protects cat and the fields below */
 	char *key;		 /* last source key asked about, owned */
 	int64_t root;		 /* its previous root; 0: none */
+	struct chain {		 /* directories below root, each the */
+		char *path;	 /* parent of the next; paths owned */
+		int64_t id;
+	} * chain;
+	size_t nchain, capchain;
 };
+
+static void chain_cut(struct cat_index *x, size_t n)
+{
+	while (x->nchain > n)
+		free(x->chain[--x->nchain].path);
+}
+
+/* Is dir a prefix directory of path (equal, or followed by '/')? */
+static bool is_under(const char *dir, const char *path)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(dir, path, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The id of directory dirpath below root: from the deepest directory of
+ * the chain that holds it, one lookup per remaining component, each
+ * found directory appended to the chain.  -ENOENT when a component is
+ * missing or not a directory. */
+static int chain_find(struct cat_index *x, int64_t root, const char *dirpath,
+		      int64_t *id)
+{
+	struct bfs_cat_entry ce;
+	const char *p, *slash;
+	int64_t cur = root;
+	char *copy;
+	size_t n;
+	int rc;
+
+	while (x->nchain && !is_under(x->chain[x->nchain - 1].path, dirpath))
+		chain_cut(x, x->nchain - 1);
+	p = dirpath;
+	if (x->nchain) {
+		cur = x->chain[x->nchain - 1].id;
+		p += strlen(x->chain[x->nchain - 1].path);
+	}
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		slash = strchr(p, '/');
+		n = slash ? (size_t)(slash - p) : strlen(p);
+		rc = bfs_catalog_lookup(x->cat, cur, p, n, &ce, NULL);
+		if (!rc && ce.e.type != BFS_T_DIR)
+			rc = -ENOENT;
+		cur = ce.id;
+		bfs_cat_entry_clear(&ce);
+		if (rc)
+			return rc;
+		p += n;
+		if (x->nchain == x->capchain) {
+			size_t cap = x->capchain ? x->capchain * 2 : 16;
+			struct chain *v = realloc(x->chain, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			x->chain = v;
+			x->capchain = cap;
+		}
+		copy = strndup(dirpath, (size_t)(p - dirpath));
+		if (!copy)
+			return -ENOMEM;
+		x->chain[x->nchain].path = copy;
+		x->chain[x->nchain++].id = cur;
+	}
+	*id = cur;
+	return 0;
+}
 
 static int ci_chunk_find(void *ctx, const uint8_t hash[BFS_HASH_LEN],
 			 struct bfs_chunkref *out)
@@ -70,62 +150,103 @@ static int prev_root(struct cat_index *x, const char *source_key, int64_t *root)
 	rc = bfs_catalog_prev_source(x->cat, source_key, root, NULL);
 	if (rc)
 		*root = 0;
+	chain_cut(x, 0);
 	free(x->key);
 	x->key = k;
 	x->root = *root;
 	return 0;
 }
 
-static int ci_prev_entry(void *ctx, const char *source_key, const char *path,
-			 struct bfs_index_prev *out)
+struct prev_fill {
+	struct bfs_index_dir *d;
+	size_t cap;
+};
+
+static int prev_child(void *arg, const struct bfs_cat_entry *e,
+		      const uint8_t *refs, size_t nrefs)
+{
+	struct prev_fill *f = arg;
+	struct bfs_index_prev *p;
+	struct bfs_cat_entry copy;
+	size_t i;
+	int rc;
+
+	if (f->d->n == f->cap) {
+		size_t ncap = f->cap ? f->cap * 2 : 64;
+		struct bfs_index_prev *nv =
+		    realloc(f->d->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		f->d->v = nv;
+		f->cap = ncap;
+	}
+	rc = bfs_cat_entry_copy(&copy, e);
+	if (rc)
+		return rc;
+	p = &f->d->v[f->d->n];
+	memset(p, 0, sizeof(*p));
+	p->e = copy.e; /* strings move to p */
+	if (nrefs && e->e.type == BFS_T_FILE && !e->e.error && !e->e.link) {
+		p->chunks = calloc(nrefs, sizeof(*p->chunks));
+		if (!p->chunks) {
+			bfs_entry_clear(&p->e);
+			return -ENOMEM;
+		}
+		for (i = 0; i < nrefs; i++)
+			bfs_blobref_unpack(&p->chunks[i],
+					   refs + i * BFS_BLOBREF_BLOB);
+		p->nchunks = nrefs;
+	}
+	f->d->n++;
+	return 0;
+}
+
+static int ci_prev_dir(void *ctx, const char *source_key, const char *dirpath,
+		       struct bfs_index_dir *out)
 {
 	struct cat_index *x = ctx;
-	struct bfs_cat_entry ce;
-	int64_t root;
+	struct prev_fill f = {.d = out};
+	int64_t root, dir = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	memset(&ce, 0, sizeof(ce));
 	pthread_mutex_lock(&x->lock);
 	rc = prev_root(x, source_key, &root);
 	if (!rc && !root)
 		rc = -ENOENT;
 	if (!rc)
-		rc = bfs_catalog_lookup_path(x->cat, root, path, &ce, NULL);
-	if (!rc && ce.e.type == BFS_T_FILE && !ce.e.error)
-		rc = bfs_catalog_chunks(x->cat, ce.id, &out->chunks,
-					&out->nchunks, NULL);
+		rc = chain_find(x, root, dirpath, &dir);
+	if (!rc)
+		rc = cat_children(x->cat, dir, prev_child, &f, NULL);
 	pthread_mutex_unlock(&x->lock);
 	if (rc)
-		goto out_clear;
-	/* the catalog keeps the name only; hand back the whole path */
-	out->e = ce.e;
-	memset(&ce.e, 0, sizeof(ce.e));
-	free(out->e.path);
-	out->e.path = strdup(path);
-	if (!out->e.path) {
-		rc = -ENOMEM;
-		goto out_clear;
-	}
-	out->e.path_len = strlen(path);
-	return 0;
-
-out_clear:
-	bfs_cat_entry_clear(&ce);
-	bfs_index_prev_clear(out);
+		bfs_index_dir_clear(out);
 	return rc;
 }
 
 static int ci_record(void *ctx, const char *id, const void *manifest,
-		     size_t len, struct bfs_err *err)
+		     size_t len, const char *idxname, const void *idxobj,
+		     size_t idxlen, struct bfs_err *err)
 {
 	struct cat_index *x = ctx;
-	int rc;
+	int rc = 0;
 
 	pthread_mutex_lock(&x->lock);
-	rc = bfs_catalog_ingest(x->cat, id, manifest, len, err);
+	/* The index object first: the manifest's trees are found through
+	 * the locations it gives. */
+	if (idxobj) {
+		rc = bfs_catalog_ingest_index(x->cat, idxname, idxobj, idxlen,
+					      err);
+		if (rc == -EEXIST)
+			rc = 0;
+	}
+	if (!rc)
+		rc =
+		    bfs_catalog_ingest(x->cat, x->repo, id, manifest, len, err);
 	free(x->key);
 	x->key = NULL;
+	chain_cut(x, 0);
 	pthread_mutex_unlock(&x->lock);
 	return rc;
 }
@@ -149,6 +270,8 @@ static void ci_destroy(void *ctx)
 	struct cat_index *x = ctx;
 
 	pthread_mutex_destroy(&x->lock);
+	chain_cut(x, 0);
+	free(x->chain);
 	free(x->key);
 	free(x);
 }
@@ -157,7 +280,7 @@ static const struct bfs_index_ops catalog_index_ops = {
     .name = "catalog",
     .chunk_find = ci_chunk_find,
     .pack_present = ci_pack_present,
-    .prev_entry = ci_prev_entry,
+    .prev_dir = ci_prev_dir,
     .record = ci_record,
     .has_backup = ci_has_backup,
     .destroy = ci_destroy,

@@ -1,17 +1,22 @@
-/* catalog_ingest.c - one manifest -> catalog rows, in one transaction.
+/* catalog_ingest.c - one format-2 manifest -> catalog rows, in one
+ * transaction.
  *
- * The manifest is untrusted input.  The reader (src/manifest_read.c) checks
- * its syntax, paths and end line; here we check its structure: every
- * entry's parent directory came before it (nothing is created
- * implicitly), hardlinks point at an earlier file, no path appears twice
- * (except a directory, whose later line updates its metadata: the writer
- * emits that when an implicit parent directory gets real metadata).
- * A violation is -EUCLEAN naming the manifest and the path.
+ * A manifest names its root tree; the catalog gets the backup row and
+ * every tree reachable from the root that it does not have yet (a tree is
+ * identified by its list of parts, so an unchanged directory of the next
+ * backup costs one lookup).  Everything read is untrusted: tree parts
+ * are parsed by tree.c, and here we check what spans parts and trees:
+ * names sorted and unique across the parts of a directory, every
+ * directory's "count" equal to what its tree really holds, every file's
+ * chunk lengths adding up to its size.  A violation is -EUCLEAN naming
+ * the manifest and the path; the transaction is rolled back, so nothing
+ * of that backup stays.
  *
- * Speed: one transaction, cached prepared statements, entry ids assigned
- * here (not by SQLite) so parents are resolved from an in-memory map of
- * directory path -> id without a query.  ~100k entries per second or
- * better.
+ * The walk is iterative, with the catalog as its work list: a directory
+ * whose tree is new gets a "pending" trees row (n < 0, count = what its
+ * parent claims) and its entry points at it at once; then pending trees
+ * are filled one at a time, oldest first, until none is left.  Memory:
+ * one tree part, one chunk list, never a whole directory.
  */
 #include "config.h"
 
@@ -23,70 +28,29 @@
 
 #include "catalog/catalog_int.h"
 #include "src/format.h"
-#include "src/hmap.h"
+#include "src/tree.h"
 
-/* ---- directory path -> id ------------------------------------------------ */
-
-/* Keyed by the path's SHA-256 truncated to 16 bytes, as the writer keys
- * its path set (hmap.h): fixed-size records, no copy of the paths. */
-#define PM_KEY 16
-
-struct pm_slot {
-	uint8_t key[PM_KEY];
-	int64_t id;    /* entry id (ids start at 1) */
-	uint64_t nsub; /* subdirectories seen */
-};
-
-static void pm_key(uint8_t key[PM_KEY], const char *p, size_t n)
-{
-	uint8_t h[BFS_HASH_LEN];
-
-	bfs_sha256(h, p, n);
-	memcpy(key, h, PM_KEY);
-}
-
-/* Slot holding path p[0..n), or NULL.  Valid until the next pm_add. */
-static struct pm_slot *pm_find(struct bfs_hmap *m, const char *p, size_t n)
-{
-	uint8_t key[PM_KEY];
-
-	pm_key(key, p, n);
-	return bfs_hmap_find(m, key);
-}
-
-/* Add a path known to be absent.  Slot pointers die here. */
-static int pm_add(struct bfs_hmap *m, const char *p, size_t n, int64_t id)
-{
-	struct pm_slot s = {.id = id};
-	int rc;
-
-	pm_key(s.key, p, n);
-	rc = bfs_hmap_insert(m, &s, NULL);
-	return rc == -EEXIST ? 0 : rc;
-}
-
-/* ---- one ingest -------------------------------------------------------- */
+/* A path in a message is cut at this many bytes. */
+#define MSG_PATH 400
 
 struct ingest {
 	struct bfs_catalog *c;
-	const char *key; /* "manifests/<name>", for messages */
-	int64_t backup;	 /* backups.id */
-	int64_t next_id; /* next entry id */
-	int64_t root;
-	uint32_t root_uid, root_gid;
-	bool have_top;	      /* saw a top-level entry */
-	struct bfs_hmap dirs; /* directory path -> struct pm_slot */
-	int64_t *links;	      /* pairs (link entry id, target id) */
-	size_t nlinks, caplinks;
+	struct bfs_repo *r;
+	const char *key;	 /* "manifests/<name>", for messages */
+	int64_t backup;		 /* backups.id */
+	int64_t root_tree;	 /* trees.id of the root */
+	struct bfs_buf part;	 /* plain bytes of the blob being read */
+	char path[MSG_PATH + 1]; /* scratch for messages */
 };
 
-static int corrupt(struct ingest *g, struct bfs_err *err,
-		   const struct bfs_entry *e, const char *why)
-{
-	return bfs_err_set(err, -EUCLEAN, "manifest '%s': entry '%.*s': %s",
-			   g->key, (int)BFS_MIN(e->path_len, 400), e->path,
-			   why);
-}
+/* State of the tree being filled. */
+struct fill {
+	int64_t tree;
+	int64_t slot, count, nsub;
+	char prev[BFS_NAME_MAX + 1];
+	size_t prevlen;
+	bool have_prev;
+};
 
 static int bind_opt(sqlite3_stmt *st, int col, const char *s, size_t n)
 {
@@ -100,332 +64,458 @@ static int bind_str(sqlite3_stmt *st, int col, const char *s)
 	return bind_opt(st, col, s, s ? strlen(s) : 0);
 }
 
-/* Path a/b/c -> parent "a/b" (len) and name "c". */
-static void split_path(const char *p, size_t n, size_t *plen, const char **name,
-		       size_t *nlen)
+/* A path of directory tree (for messages): the names up to the root,
+ * found through the entries that point at it (any of them when the tree
+ * is shared).  Into g->path, cut at MSG_PATH bytes; "" for the root. */
+static const char *tree_path(struct ingest *g, int64_t tree)
 {
-	const char *slash = memrchr(p, '/', n);
+	char *buf = g->path, tmp[MSG_PATH + 1];
+	sqlite3_stmt *st;
+	size_t len = 0, n;
+	int steps;
 
-	if (!slash) {
-		*plen = 0;
-		*name = p;
-		*nlen = n;
-	} else {
-		*plen = (size_t)(slash - p);
-		*name = slash + 1;
-		*nlen = n - *plen - 1;
+	buf[0] = '\0';
+	if (cat_stmt_get(g->c, ST_ENTRY_PARENT, &st, NULL))
+		return buf;
+	for (steps = 0; tree != g->root_tree && steps < 1100; steps++) {
+		sqlite3_bind_int64(st, 1, tree);
+		if (sqlite3_step(st) != SQLITE_ROW)
+			break;
+		tree = sqlite3_column_int64(st, 0);
+		n = (size_t)sqlite3_column_bytes(st, 1);
+		n = BFS_MIN(n, MSG_PATH - BFS_MIN(len + 1, MSG_PATH));
+		/* prepend "name/" */
+		memcpy(tmp, buf, len);
+		memcpy(buf, sqlite3_column_blob(st, 1), n);
+		buf[n] = '/';
+		len = BFS_MIN(len, MSG_PATH - n - 1);
+		memcpy(buf + n + 1, tmp, len);
+		len += n + 1;
+		buf[len] = '\0';
+		sqlite3_reset(st);
 	}
+	cat_stmt_put(g->c, ST_ENTRY_PARENT, st);
+	if (len && buf[len - 1] == '/')
+		buf[--len] = '\0';
+	return buf;
 }
 
-/* A directory listed again: its last line's metadata wins. */
-static int update_dir(struct ingest *g, int64_t id, const struct bfs_entry *e,
-		      struct bfs_err *err)
+/* -EUCLEAN "manifest 'K': 'PATH/NAME': why" (name may be NULL). */
+static int lie(struct ingest *g, struct bfs_err *err, int64_t tree,
+	       const char *name, size_t nlen, const char *why)
 {
-	struct bfs_catalog *c = g->c;
-	sqlite3_stmt *st;
+	const char *dir = tree_path(g, tree);
+
+	return bfs_err_set(err, -EUCLEAN, "manifest '%s': '/%s%s%.*s': %s",
+			   g->key, dir, dir[0] && name ? "/" : "",
+			   name ? (int)BFS_MIN(nlen, 300) : 0, name ? name : "",
+			   why);
+}
+
+/* Read blob hash (located by chunk_loc) into g->part.  kind names it in
+ * messages ("tree part", "chunk list").  Missing location, missing pack,
+ * oversized blob: -EUCLEAN. */
+static int read_blob(struct ingest *g, const uint8_t hash[BFS_HASH_LEN],
+		     const char *kind, size_t max, struct bfs_err *err)
+{
+	struct bfs_chunkref ref;
+	char hex[BFS_HASH_HEX + 1];
 	int rc;
 
-	rc = cat_stmt_get(c, ST_ENTRY_UPDATE_DIR, &st, err);
+	bfs_hex(hex, hash, BFS_HASH_LEN);
+	rc = bfs_catalog_chunk_lookup(g->c, hash, &ref);
+	if (rc == -ENOENT)
+		return bfs_err_set(err, -EUCLEAN,
+				   "manifest '%s': %s %s is in no index"
+				   " object",
+				   g->key, kind, hex);
+	if (rc)
+		return bfs_err_set(err, rc,
+				   "manifest '%s': cannot locate %s %s: %s",
+				   g->key, kind, hex, strerror(-rc));
+	if (ref.len > max)
+		return bfs_err_set(err, -EUCLEAN,
+				   "manifest '%s': %s %s is %u bytes (at most"
+				   " %zu)",
+				   g->key, kind, hex, ref.len, max);
+	g->part.len = 0;
+	rc = bfs_buf_reserve(&g->part, ref.len ? ref.len : 1);
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, e->mode);
-	sqlite3_bind_int64(st, 3, e->uid);
-	sqlite3_bind_int64(st, 4, e->gid);
-	bind_str(st, 5, e->user);
-	bind_str(st, 6, e->group);
-	sqlite3_bind_int64(st, 7, e->mtime_ns);
-	sqlite3_bind_int64(st, 8, e->ctime_ns);
-	sqlite3_bind_int64(st, 9, (int64_t)e->ino);
-	bind_str(st, 10, e->error);
-	rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE
-		 ? 0
-		 : cat_sqlerr(c, rc, err, "cannot update a directory");
-	cat_stmt_put(c, ST_ENTRY_UPDATE_DIR, st);
-	return rc;
-}
-
-static int add_link(struct ingest *g, int64_t id, int64_t target)
-{
-	if (g->nlinks == g->caplinks) {
-		size_t ncap = g->caplinks ? g->caplinks * 2 : 64;
-		int64_t *n = realloc(g->links, ncap * 2 * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		g->links = n;
-		g->caplinks = ncap;
+	rc = bfs_repo_read_chunk(g->r, &ref, g->part.data, err);
+	if (rc) {
+		/* a missing pack is damage of this backup, not a manifest
+		 * that vanished */
+		if (rc == -ENOENT)
+			rc = -EUCLEAN;
+		return bfs_err_prefix(err, rc, "manifest '%s': %s %s", g->key,
+				      kind, hex);
 	}
-	g->links[2 * g->nlinks] = id;
-	g->links[2 * g->nlinks + 1] = target;
-	g->nlinks++;
+	g->part.len = ref.len;
 	return 0;
 }
 
-static int exec_id(struct ingest *g, enum cat_st id, int64_t a, int64_t b,
-		   struct bfs_err *err)
+/* The trees row of a directory's content parts[0..nparts) whose parent
+ * claims count entries: an existing row (the count must agree), or a new
+ * one, pending unless the tree is empty.  *id set.  (tree, name) name
+ * the directory for messages. */
+static int tree_ref(struct ingest *g, const uint8_t (*parts)[BFS_HASH_LEN],
+		    size_t nparts, uint64_t count, int64_t *id, int64_t tree,
+		    const char *name, size_t nlen, struct bfs_err *err)
 {
+	struct bfs_catalog *c = g->c;
 	sqlite3_stmt *st;
+	int64_t have;
+	char why[128];
 	int rc;
 
-	rc = cat_stmt_get(g->c, id, &st, err);
+	if (count > (uint64_t)CAT_PRE_MASK)
+		return lie(g, err, tree, name, nlen, "too many entries");
+	rc = cat_stmt_get(c, ST_TREE_FIND, &st, err);
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, a);
-	sqlite3_bind_int64(st, 2, b);
+	cat_bind_bytes(st, 1, parts, nparts * BFS_HASH_LEN);
 	rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE
-		 ? 0
-		 : cat_sqlerr(g->c, rc, err, "cannot update an entry");
-	cat_stmt_put(g->c, id, st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		have = sqlite3_column_int64(st, 2);
+		rc = 0;
+		if ((uint64_t)have != count) {
+			snprintf(why, sizeof(why),
+				 "\"count\" says %llu entries, its tree"
+				 " holds %lld",
+				 (unsigned long long)count, (long long)have);
+			rc = lie(g, err, tree, name, nlen, why);
+		}
+		cat_stmt_put(c, ST_TREE_FIND, st);
+		return rc;
+	}
+	cat_stmt_put(c, ST_TREE_FIND, st);
+	if (rc != SQLITE_DONE)
+		return cat_sqlerr(c, rc, err, "cannot find a tree");
+	if (!nparts && count)
+		return lie(g, err, tree, name, nlen,
+			   "\"count\" is not 0 for an empty tree");
+	rc = cat_stmt_get(c, ST_TREE_INSERT, &st, err);
+	if (rc)
+		return rc;
+	cat_bind_bytes(st, 1, parts, nparts * BFS_HASH_LEN);
+	sqlite3_bind_int64(st, 2, nparts ? -1 : 0);
+	sqlite3_bind_int64(st, 3, (int64_t)count);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		*id = sqlite3_last_insert_rowid(c->db);
+		rc = 0;
+	} else {
+		rc = cat_sqlerr(c, rc, err, "cannot insert a tree");
+	}
+	cat_stmt_put(c, ST_TREE_INSERT, st);
 	return rc;
 }
 
-static int insert_chunks(struct ingest *g, const struct bfs_chunkref *ch,
-			 size_t n, struct bfs_err *err)
+/* A file's content refs, packed (36 bytes each) into c->scratch: the
+ * inline "c" refs or the expanded "cl" list blobs.  *sum = their
+ * lengths. */
+static int file_refs(struct ingest *g, const struct bfs_tree_entry *te,
+		     int64_t tree, uint64_t *sum, struct bfs_err *err)
 {
-	struct bfs_catalog *c = g->c;
-	sqlite3_stmt *st;
-	size_t i;
+	struct bfs_buf *b = &g->c->scratch;
+	struct bfs_blobref *refs;
+	size_t i, j, n;
 	int rc;
 
-	c->scratch.len = 0;
-	rc = bfs_buf_reserve(&c->scratch, n * BFS_CHUNKREF_BLOB);
-	if (rc)
-		return rc;
-	rc = cat_stmt_get(c, ST_CHUNK_INSERT, &st, err);
-	if (rc)
-		return rc;
-	for (i = 0; i < n; i++) {
-		bfs_chunkref_pack(c->scratch.data + c->scratch.len, &ch[i]);
-		c->scratch.len += BFS_CHUNKREF_BLOB;
-		cat_bind_bytes(st, 1, ch[i].hash, BFS_HASH_LEN);
-		cat_bind_bytes(st, 2, ch[i].pack, BFS_HASH_LEN);
-		sqlite3_bind_int64(st, 3, (int64_t)ch[i].offset);
-		sqlite3_bind_int64(st, 4, ch[i].clen);
-		sqlite3_bind_int64(st, 5, ch[i].len);
-		rc = sqlite3_step(st);
-		if (rc != SQLITE_DONE) {
-			rc = cat_sqlerr(c, rc, err, "cannot record a chunk");
-			goto out_put;
-		}
-		sqlite3_reset(st);
-	}
-	rc = 0;
-out_put:
-	cat_stmt_put(c, ST_CHUNK_INSERT, st);
-	return rc;
-}
-
-static int ingest_entry(struct ingest *g, const struct bfs_entry *e,
-			const struct bfs_chunkref *chunks, size_t nchunks,
-			struct bfs_err *err)
-{
-	struct bfs_catalog *c = g->c;
-	sqlite3_stmt *st = NULL, *lk = NULL;
-	const char *name, *lname;
-	size_t plen, nlen, lplen, lnlen;
-	struct pm_slot *ps, *ds;
-	int64_t id, parent, link = 0;
-	int type = e->type, rc;
-	uint32_t mode = e->mode, uid = e->uid, gid = e->gid;
-	uint64_t size = e->size;
-	const void *user = e->user, *grp = e->group;
-	size_t ulen = e->user ? strlen(e->user) : 0;
-	size_t glen = e->group ? strlen(e->group) : 0;
-
-	if (!e->path || !e->path_len || e->path[0] == '/')
-		return corrupt(g, err, e, "bad path");
-	if (!bfs_manifest_type_valid(type))
-		return corrupt(g, err, e, "unknown type");
-	split_path(e->path, e->path_len, &plen, &name, &nlen);
-	if (!nlen)
-		return corrupt(g, err, e, "bad path");
-	ps = pm_find(&g->dirs, e->path, plen);
-	if (!ps)
-		return corrupt(g, err, e, "its parent directory is missing");
-	parent = ps->id;
-	if (!plen && !g->have_top) {
-		g->have_top = true;
-		g->root_uid = e->uid;
-		g->root_gid = e->gid;
-	}
-	if (type == BFS_T_DIR) {
-		ds = pm_find(&g->dirs, e->path, e->path_len);
-		if (ds) {
-			if (e->link || nchunks)
-				return corrupt(g, err, e,
-					       "a directory with"
-					       " content");
-			return update_dir(g, ds->id, e, err);
-		}
-	}
-	if (e->link && type != BFS_T_FILE)
-		return corrupt(g, err, e, "a hardlink that is not a file");
-	if (nchunks && (type != BFS_T_FILE || e->link))
-		return corrupt(g, err, e,
-			       "chunks for an entry without"
-			       " content");
-
-	if (e->link) {
-		/* Hardlink: the entry at e->link carries the data; this one
-		 * shares its inode's metadata. */
-		split_path(e->link, e->link_len, &lplen, &lname, &lnlen);
-		ds = pm_find(&g->dirs, e->link, lplen);
-		if (!ds || !lnlen)
-			return corrupt(g, err, e,
-				       "hardlink to a missing"
-				       " entry");
-		rc = cat_stmt_get(c, ST_ENTRY_LOOKUP, &lk, err);
+	b->len = 0;
+	*sum = 0;
+	for (i = 0; i < te->nchunks; i++) {
+		rc = bfs_buf_reserve(b, BFS_BLOBREF_BLOB);
 		if (rc)
 			return rc;
-		sqlite3_bind_int64(lk, 1, ds->id);
-		cat_bind_bytes(lk, 2, lname, lnlen);
-		rc = sqlite3_step(lk);
-		if (rc == SQLITE_DONE) {
-			rc = corrupt(g, err, e, "hardlink to a missing entry");
-			goto out_put;
-		}
-		if (rc != SQLITE_ROW) {
-			rc = cat_sqlerr(c, rc, err, "cannot look up an entry");
-			goto out_put;
-		}
-		/* columns as ENTRY_COLS; kept until the insert below */
-		if (sqlite3_column_int(lk, 4) != BFS_T_FILE) {
-			rc = corrupt(g, err, e, "hardlink to a non-file");
-			goto out_put;
-		}
-		link = sqlite3_column_int64(lk, 16);
-		if (!link)
-			link = sqlite3_column_int64(lk, 0);
-		type = BFS_T_FILE;
-		mode = (uint32_t)sqlite3_column_int64(lk, 5);
-		uid = (uint32_t)sqlite3_column_int64(lk, 6);
-		gid = (uint32_t)sqlite3_column_int64(lk, 7);
-		user = sqlite3_column_blob(lk, 8);
-		ulen = (size_t)sqlite3_column_bytes(lk, 8);
-		grp = sqlite3_column_blob(lk, 9);
-		glen = (size_t)sqlite3_column_bytes(lk, 9);
-		size = (uint64_t)sqlite3_column_int64(lk, 13);
+		bfs_blobref_pack(b->data + b->len, &te->chunks[i]);
+		b->len += BFS_BLOBREF_BLOB;
+		*sum += te->chunks[i].len;
 	}
-
-	id = g->next_id++;
-	if (type == BFS_T_DIR) {
-		ps->nsub++; /* before pm_add moves slots */
-		rc = pm_add(&g->dirs, e->path, e->path_len, id);
+	for (i = 0; i < te->nlists; i++) {
+		rc = read_blob(g, te->lists[i], "chunk list", BFS_TREE_PART_MAX,
+			       err);
 		if (rc)
-			goto out_put;
+			return rc;
+		rc = bfs_tree_list_parse(g->part.data, g->part.len, &refs, &n,
+					 err);
+		if (rc) {
+			if (rc != -ENOMEM)
+				rc =
+				    lie(g, err, tree, te->e.path,
+					te->e.path_len, "a damaged chunk list");
+			return rc;
+		}
+		if (n == 0 || n > BFS_TREE_INLINE_REFS ||
+		    (i + 1 < te->nlists && n != BFS_TREE_INLINE_REFS)) {
+			free(refs);
+			return lie(g, err, tree, te->e.path, te->e.path_len,
+				   "a chunk list of the wrong length");
+		}
+		rc = bfs_buf_reserve(b, n * BFS_BLOBREF_BLOB);
+		if (rc) {
+			free(refs);
+			return rc;
+		}
+		for (j = 0; j < n; j++) {
+			bfs_blobref_pack(b->data + b->len, &refs[j]);
+			b->len += BFS_BLOBREF_BLOB;
+			*sum += refs[j].len;
+		}
+		free(refs);
 	}
+	return 0;
+}
+
+/* One child of the tree being filled: checks, then its row. */
+static int add_entry(struct ingest *g, struct fill *f,
+		     const struct bfs_tree_entry *te, struct bfs_err *err)
+{
+	struct bfs_catalog *c = g->c;
+	const struct bfs_entry *e = &te->e;
+	const char *name = e->path;
+	size_t nlen = e->path_len;
+	uint64_t sub = 0, sum = 0;
+	int64_t child = 0;
+	sqlite3_stmt *st;
+	char why[128];
+	int rc;
+
+	if (!name || !nlen || nlen > BFS_NAME_MAX || memchr(name, '/', nlen))
+		return lie(g, err, f->tree, name, nlen, "a bad name");
+	if (f->have_prev &&
+	    bfs_tree_name_cmp(f->prev, f->prevlen, name, nlen) >= 0)
+		return lie(g, err, f->tree, name, nlen,
+			   "names not sorted or listed twice");
+	if (!bfs_manifest_type_valid(e->type))
+		return lie(g, err, f->tree, name, nlen, "unknown type");
+	c->scratch.len = 0;
+	if (e->type == BFS_T_DIR) {
+		if (te->nchunks || te->nlists || e->link)
+			return lie(g, err, f->tree, name, nlen,
+				   "a directory with content");
+		rc = tree_ref(g, te->parts, te->nparts, te->count, &child,
+			      f->tree, name, nlen, err);
+		if (rc)
+			return rc;
+		sub = te->count;
+		f->nsub++;
+	} else {
+		if (te->nparts || te->count)
+			return lie(g, err, f->tree, name, nlen,
+				   "a tree for a non-directory");
+		if ((te->nchunks || te->nlists) &&
+		    (e->type != BFS_T_FILE || e->link))
+			return lie(g, err, f->tree, name, nlen,
+				   "chunks for an entry without content");
+		rc = file_refs(g, te, f->tree, &sum, err);
+		if (rc)
+			return rc;
+		if (e->type == BFS_T_FILE && !e->link && !e->error &&
+		    sum != e->size) {
+			snprintf(why, sizeof(why),
+				 "size %llu, its chunks hold %llu bytes",
+				 (unsigned long long)e->size,
+				 (unsigned long long)sum);
+			return lie(g, err, f->tree, name, nlen, why);
+		}
+	}
+	if ((uint64_t)f->count + 1 + sub > (uint64_t)CAT_PRE_MASK)
+		return lie(g, err, f->tree, name, nlen, "too many entries");
+
 	rc = cat_stmt_get(c, ST_ENTRY_INSERT, &st, err);
 	if (rc)
-		goto out_put;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, g->backup);
-	sqlite3_bind_int64(st, 3, parent);
+		return rc;
+	sqlite3_bind_int64(st, 1, f->tree);
+	sqlite3_bind_int64(st, 2, f->slot);
+	sqlite3_bind_int64(st, 3, f->count + 1);
 	cat_bind_bytes(st, 4, name, nlen);
-	sqlite3_bind_int(st, 5, type);
-	sqlite3_bind_int64(st, 6, mode & 07777);
-	sqlite3_bind_int64(st, 7, uid);
-	sqlite3_bind_int64(st, 8, gid);
-	bind_opt(st, 9, user, ulen);
-	bind_opt(st, 10, grp, glen);
+	sqlite3_bind_int(st, 5, e->type);
+	sqlite3_bind_int64(st, 6, e->mode & BFS_MODE_MASK);
+	sqlite3_bind_int64(st, 7, e->uid);
+	sqlite3_bind_int64(st, 8, e->gid);
+	bind_str(st, 9, e->user);
+	bind_str(st, 10, e->group);
 	sqlite3_bind_int64(st, 11, e->mtime_ns);
 	sqlite3_bind_int64(st, 12, e->ctime_ns);
 	sqlite3_bind_int64(st, 13, (int64_t)e->ino);
-	sqlite3_bind_int64(st, 14, (int64_t)size);
+	sqlite3_bind_int64(st, 14, (int64_t)e->size);
 	sqlite3_bind_int64(st, 15, (int64_t)e->rdev);
 	bind_opt(st, 16, e->target, e->target_len);
-	sqlite3_bind_int64(st, 17, link);
-	sqlite3_bind_int64(st, 18, type == BFS_T_DIR ? 2 : 1);
+	bind_opt(st, 17, e->link, e->link_len);
+	sqlite3_bind_int64(st, 18, te->nl);
 	bind_str(st, 19, e->error);
 	sqlite3_bind_int(st, 20, e->sparse);
-	sqlite3_bind_int64(st, 21, (int64_t)nchunks);
-	if (nchunks) {
-		rc = insert_chunks(g, chunks, nchunks, err);
-		if (rc)
-			goto out_put;
-		cat_bind_bytes(st, 22, c->scratch.data, c->scratch.len);
-	} else {
+	sqlite3_bind_int64(st, 21,
+			   (int64_t)(c->scratch.len / BFS_BLOBREF_BLOB));
+	if (child)
+		sqlite3_bind_int64(st, 22, child);
+	else
 		sqlite3_bind_null(st, 22);
-	}
+	sqlite3_bind_int64(st, 23, (int64_t)sub);
+	if (c->scratch.len)
+		cat_bind_bytes(st, 24, c->scratch.data, c->scratch.len);
+	else
+		sqlite3_bind_null(st, 24);
 	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		if ((rc & 0xff) == SQLITE_CONSTRAINT)
-			rc = corrupt(g, err, e, "listed twice");
-		else
-			rc = cat_sqlerr(c, rc, err, "cannot insert an entry");
-		goto out_put;
-	}
-	rc = 0;
-	if (link) {
-		rc = exec_id(g, ST_ENTRY_NLINK_INC, link, 0, err);
-		if (!rc)
-			rc = add_link(g, id, link);
-	}
-out_put:
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		rc = lie(g, err, f->tree, name, nlen, "listed twice");
+	else
+		rc = cat_sqlerr(c, rc, err, "cannot insert an entry");
 	cat_stmt_put(c, ST_ENTRY_INSERT, st);
-	cat_stmt_put(c, ST_ENTRY_LOOKUP, lk);
-	return rc;
+	if (rc)
+		return rc;
+	f->slot++;
+	f->count += 1 + (int64_t)sub;
+	memcpy(f->prev, name, nlen);
+	f->prevlen = nlen;
+	f->have_prev = true;
+	return 0;
 }
 
-static int insert_root(struct ingest *g, int64_t time_ns, struct bfs_err *err)
+static int finish_tree(struct bfs_catalog *c, int64_t id, const struct fill *f,
+		       struct bfs_err *err)
 {
-	struct bfs_catalog *c = g->c;
-	struct pm_slot *r = pm_find(&g->dirs, "", 0);
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = cat_stmt_get(c, ST_ENTRY_INSERT, &st, err);
+	rc = cat_stmt_get(c, ST_TREE_FINISH, &st, err);
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, g->root);
-	sqlite3_bind_int64(st, 2, g->backup);
-	sqlite3_bind_int64(st, 3, 0);
-	cat_bind_bytes(st, 4, "", 0);
-	sqlite3_bind_int(st, 5, BFS_T_DIR);
-	sqlite3_bind_int64(st, 6, 0755);
-	sqlite3_bind_int64(st, 7, g->root_uid);
-	sqlite3_bind_int64(st, 8, g->root_gid);
-	sqlite3_bind_int64(st, 11, time_ns);
-	sqlite3_bind_int64(st, 12, 0);
-	sqlite3_bind_int64(st, 13, 0);
-	sqlite3_bind_int64(st, 14, 0);
-	sqlite3_bind_int64(st, 15, 0);
-	sqlite3_bind_int64(st, 17, 0);
-	sqlite3_bind_int64(st, 18, 2 + (int64_t)(r ? r->nsub : 0));
-	sqlite3_bind_int(st, 20, 0);
-	sqlite3_bind_int64(st, 21, 0);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, f->slot);
+	sqlite3_bind_int64(st, 3, f->count);
+	sqlite3_bind_int64(st, 4, f->nsub);
 	rc = sqlite3_step(st);
 	rc = rc == SQLITE_DONE ? 0
-			       : cat_sqlerr(c, rc, err, "cannot insert a root");
-	cat_stmt_put(c, ST_ENTRY_INSERT, st);
+			       : cat_sqlerr(c, rc, err, "cannot update a tree");
+	cat_stmt_put(c, ST_TREE_FINISH, st);
 	return rc;
 }
 
-/* After all entries: directories' nlink (2 + subdirectories), and every
- * hardlink's nlink = its target's. */
-static int finish_nlinks(struct ingest *g, struct bfs_err *err)
+/* Fill pending tree id: read its parts one at a time, add their lines,
+ * check the count its parent claimed, finish its row. */
+static int fill_tree(struct ingest *g, int64_t id, const uint8_t *parts,
+		     size_t nparts, int64_t claimed, struct bfs_err *err)
 {
-	struct pm_slot *s;
-	size_t i, it = 0;
+	struct bfs_tree_part *tp = NULL;
+	struct bfs_tree_entry te;
+	struct fill f = {.tree = id};
+	char hex[BFS_HASH_HEX + 1], why[128];
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < nparts; i++) {
+		rc = read_blob(g, parts + i * BFS_HASH_LEN, "tree part",
+			       BFS_TREE_PART_MAX, err);
+		if (rc)
+			return rc;
+		rc = bfs_tree_part_open(g->part.data, g->part.len, &tp, err);
+		while (!rc && (rc = bfs_tree_part_next(tp, &te, err)) == 1)
+			rc = add_entry(g, &f, &te, err);
+		bfs_tree_part_free(tp);
+		tp = NULL;
+		if (rc == -EUCLEAN && !strstr(err ? err->msg : "", g->key)) {
+			bfs_hex(hex, parts + i * BFS_HASH_LEN, BFS_HASH_LEN);
+			bfs_err_prefix(err, rc,
+				       "manifest '%s': directory '/%s', tree"
+				       " part %s",
+				       g->key, tree_path(g, id), hex);
+		}
+		if (rc)
+			return rc;
+	}
+	if (f.count != claimed) {
+		snprintf(why, sizeof(why),
+			 "\"count\" says %lld entries, its tree holds %lld",
+			 (long long)claimed, (long long)f.count);
+		return lie(g, err, id, NULL, 0, why);
+	}
+	return finish_tree(g->c, id, &f, err);
+}
+
+/* Fill pending trees until none is left. */
+static int fill_pending(struct ingest *g, struct bfs_err *err)
+{
+	struct bfs_catalog *c = g->c;
+	sqlite3_stmt *st;
+	uint8_t *parts = NULL;
+	size_t len = 0;
+	int64_t id = 0, claimed = 0;
 	int rc;
 
-	while ((s = bfs_hmap_next(&g->dirs, &it))) {
-		if (!s->nsub || s->id == g->root)
-			continue;
-		rc = exec_id(g, ST_ENTRY_NLINK_SET, s->id, 2 + (int64_t)s->nsub,
-			     err);
+	for (;;) {
+		rc = cat_stmt_get(c, ST_TREE_PENDING, &st, err);
 		if (rc)
-			return rc;
-	}
-	for (i = 0; i < g->nlinks; i++) {
-		rc = exec_id(g, ST_ENTRY_NLINK_COPY, g->links[2 * i],
-			     g->links[2 * i + 1], err);
+			break;
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			id = sqlite3_column_int64(st, 0);
+			len = (size_t)sqlite3_column_bytes(st, 1);
+			claimed = sqlite3_column_int64(st, 2);
+			free(parts);
+			parts = malloc(len ? len : 1);
+			if (parts && len)
+				memcpy(parts, sqlite3_column_blob(st, 1), len);
+			rc = parts ? 1 : -ENOMEM;
+		} else if (rc == SQLITE_DONE) {
+			rc = 0;
+		} else {
+			rc = cat_sqlerr(c, rc, err, "cannot read a tree");
+		}
+		cat_stmt_put(c, ST_TREE_PENDING, st);
+		if (rc <= 0)
+			break;
+		rc = fill_tree(g, id, parts, len / BFS_HASH_LEN, claimed, err);
 		if (rc)
-			return rc;
+			break;
 	}
-	return 0;
+	free(parts);
+	return rc;
+}
+
+/* The made-up root entry takes the uid/gid of the first top-level
+ * entry (as format 1's catalog did). */
+static int set_root(struct ingest *g, struct bfs_err *err)
+{
+	struct bfs_catalog *c = g->c;
+	sqlite3_stmt *st;
+	int64_t uid = 0, gid = 0;
+	int rc;
+
+	rc = cat_stmt_get(c, ST_ENTRY_AT, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, g->root_tree);
+	sqlite3_bind_int64(st, 2, 0);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		uid = sqlite3_column_int64(st, 5);
+		gid = sqlite3_column_int64(st, 6);
+	}
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE
+		 ? 0
+		 : cat_sqlerr(c, rc, err, "cannot read an entry");
+	cat_stmt_put(c, ST_ENTRY_AT, st);
+	if (rc)
+		return rc;
+	rc = cat_stmt_get(c, ST_BACKUP_SET_ROOT, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, g->backup);
+	sqlite3_bind_int64(st, 2, g->root_tree);
+	sqlite3_bind_int64(st, 3, uid);
+	sqlite3_bind_int64(st, 4, gid);
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE
+		 ? 0
+		 : cat_sqlerr(c, rc, err, "cannot update a backup");
+	cat_stmt_put(c, ST_BACKUP_SET_ROOT, st);
+	return rc;
 }
 
 /* tags (NULL-terminated, may be NULL) -> JSON array text, malloc'ed. */
@@ -453,7 +543,7 @@ out_delete:
 static int insert_backup(struct ingest *g, const struct bfs_manifest_header *h,
 			 const char *name, const char *header_json,
 			 const char *tags_json, size_t manifest_size,
-			 struct bfs_err *err)
+			 uint64_t count, struct bfs_err *err)
 {
 	struct bfs_catalog *c = g->c;
 	const struct bfs_backup_stats *s = &h->stats;
@@ -469,7 +559,7 @@ static int insert_backup(struct ingest *g, const struct bfs_manifest_header *h,
 	sqlite3_bind_text(st, 4, tags_json, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, header_json, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 6, h->partial);
-	sqlite3_bind_int64(st, 7, g->root);
+	sqlite3_bind_int64(st, 7, (int64_t)count);
 	sqlite3_bind_int64(st, 8, (int64_t)s->entries);
 	sqlite3_bind_int64(st, 9, (int64_t)s->files);
 	sqlite3_bind_int64(st, 10, (int64_t)s->dirs);
@@ -486,6 +576,11 @@ static int insert_backup(struct ingest *g, const struct bfs_manifest_header *h,
 	if (rc == SQLITE_DONE) {
 		g->backup = sqlite3_last_insert_rowid(c->db);
 		rc = 0;
+		if (g->backup >= CAT_BACKUP_MAX)
+			rc = bfs_err_set(err, -EOVERFLOW,
+					 "catalog '%s': backup ids are used"
+					 " up (rebuild it)",
+					 c->path);
 	} else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 		rc = bfs_err_set(err, -EEXIST,
 				 "backup '%s' is already in the"
@@ -544,51 +639,23 @@ out_delete:
 	return rc;
 }
 
-/* First free entry id: the meta counter, or past max(id) should the
- * counter ever lag (a catalog written by hand). */
-static int first_entry_id(struct bfs_catalog *c, int64_t *out,
-			  struct bfs_err *err)
+/* Ingest one manifest (compressed bytes, borrowed) as backup `name`,
+ * reading new trees from r.  One transaction: all or nothing.  See
+ * catalog.h for the errors.  Not thread-safe (one connection). */
+int bfs_catalog_ingest(struct bfs_catalog *c, struct bfs_repo *r,
+		       const char *name, const void *data, size_t len,
+		       struct bfs_err *err)
 {
-	sqlite3_stmt *st;
-	int64_t next = 1, max = 0;
-	int rc;
-
-	rc = cat_meta_get_int(c, "next_entry_id", &next, err);
-	if (rc && rc != -ENOENT)
-		return rc;
-	rc = cat_stmt_get(c, ST_ENTRY_MAX_ID, &st, err);
-	if (rc)
-		return rc;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		max = sqlite3_column_int64(st, 0);
-		rc = 0;
-	} else {
-		rc = cat_sqlerr(c, rc, err, "cannot read entry ids");
-	}
-	cat_stmt_put(c, ST_ENTRY_MAX_ID, st);
-	*out = BFS_MAX(next, max + 1);
-	return rc;
-}
-
-/* Ingest one manifest (compressed bytes, borrowed) as backup `name`.  One
- * transaction: all or nothing.  Errors: -EEXIST already ingested (no
- * message change needed by sync), -EUCLEAN corrupt manifest (the message
- * names manifests/NAME and what is wrong), -EINVAL bad name, -EROFS
- * read-only catalog, SQLite errors.  Not thread-safe (one connection). */
-int bfs_catalog_ingest(struct bfs_catalog *c, const char *name,
-		       const void *data, size_t len, struct bfs_err *err)
-{
-	struct bfs_manifest_reader *rd = NULL;
-	const struct bfs_manifest_header *h;
+	struct bfs_manifest2 m;
 	char key[BFS_KEY_MAX];
-	const char *header_json;
-	char *tags_json = NULL;
+	char *tags_json = NULL, *header = NULL;
 	struct ingest g;
 	int rc;
 
 	memset(&g, 0, sizeof(g));
+	memset(&m, 0, sizeof(m));
 	g.c = c;
+	g.r = r;
 	g.key = key;
 	rc = cat_check_writable(c, err);
 	if (rc)
@@ -596,30 +663,22 @@ int bfs_catalog_ingest(struct bfs_catalog *c, const char *name,
 	if (bfs_key_manifest(key, name))
 		return bfs_err_set(err, -EINVAL, "invalid backup id '%.200s'",
 				   name);
-
-	rc = bfs_manifest_reader_new(data, len, &rd, err);
+	rc = bfs_manifest2_parse(data, len, &m, err);
 	if (rc) {
 		bfs_err_prefix(err, rc, "manifest '%s'", key);
-		/* a newer format is not damage */
+		/* a newer or older format is not damage */
 		return rc == -ENOMEM || rc == -EPROTO ? rc : -EUCLEAN;
 	}
-	rc = bfs_hmap_init(&g.dirs, sizeof(struct pm_slot), PM_KEY, 0,
-			   BFS_HMAP_PREHASHED);
-	if (rc) {
-		bfs_err_set(err, rc, "out of memory");
-		goto out_free;
-	}
-	h = bfs_manifest_reader_header(rd);
-	if (!h->id || strcmp(h->id, name) != 0) {
+	if (!m.h.id || strcmp(m.h.id, name) != 0) {
 		rc = bfs_err_set(err, -EUCLEAN,
 				 "manifest '%s' is for backup"
 				 " '%.200s'",
-				 key, h->id ? h->id : "");
+				 key, m.h.id ? m.h.id : "");
 		goto out_free;
 	}
-	header_json = bfs_manifest_reader_header_line(rd, NULL);
-	tags_json = tags_to_json(h->tags);
-	if (!tags_json) {
+	tags_json = tags_to_json(m.h.tags);
+	header = strndup(m.header_line ? m.header_line : "", m.header_len);
+	if (!tags_json || !header) {
 		rc = -ENOMEM;
 		goto out_free;
 	}
@@ -627,45 +686,21 @@ int bfs_catalog_ingest(struct bfs_catalog *c, const char *name,
 	rc = cat_begin(c, err);
 	if (rc)
 		goto out_free;
-	rc = first_entry_id(c, &g.next_id, err);
+	rc =
+	    insert_backup(&g, &m.h, name, header, tags_json, len, m.count, err);
 	if (rc)
 		goto out_rollback;
-	g.root = g.next_id++;
-	rc = insert_backup(&g, h, name, header_json, tags_json, len, err);
+	rc = insert_sources(&g, m.h.sources_json, err);
 	if (rc)
 		goto out_rollback;
-	rc = insert_sources(&g, h->sources_json, err);
+	rc = tree_ref(&g, (const uint8_t(*)[BFS_HASH_LEN])m.root, m.nroot,
+		      m.count, &g.root_tree, 0, NULL, 0, err);
 	if (rc)
 		goto out_rollback;
-	rc = pm_add(&g.dirs, "", 0, g.root);
+	rc = fill_pending(&g, err);
 	if (rc)
 		goto out_rollback;
-	for (;;) {
-		const struct bfs_chunkref *chunks = NULL;
-		struct bfs_entry e;
-		size_t nchunks = 0;
-
-		memset(&e, 0, sizeof(e));
-		rc = bfs_manifest_reader_next(rd, &e, &chunks, &nchunks, err);
-		if (rc < 0) {
-			bfs_err_prefix(err, rc, "manifest '%s'", key);
-			if (rc != -ENOMEM)
-				rc = -EUCLEAN;
-			goto out_rollback;
-		}
-		if (rc == 0)
-			break;
-		rc = ingest_entry(&g, &e, chunks, nchunks, err);
-		if (rc)
-			goto out_rollback;
-	}
-	rc = insert_root(&g, h->time_ns, err);
-	if (rc)
-		goto out_rollback;
-	rc = finish_nlinks(&g, err);
-	if (rc)
-		goto out_rollback;
-	rc = cat_meta_set_int(c, "next_entry_id", g.next_id, err);
+	rc = set_root(&g, err);
 	if (rc)
 		goto out_rollback;
 	rc = cat_bump_generation(c, err);
@@ -681,9 +716,9 @@ out_free:
 	/* A chunk blob of a huge file should not stay around. */
 	if (c->scratch.cap > (1u << 20))
 		bfs_buf_free(&c->scratch);
-	free(g.links);
-	bfs_hmap_fini(&g.dirs);
+	bfs_buf_free(&g.part);
 	free(tags_json);
-	bfs_manifest_reader_free(rd);
+	free(header);
+	bfs_manifest2_clear(&m);
 	return rc;
 }

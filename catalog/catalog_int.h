@@ -4,9 +4,12 @@
  * Files:
  *   catalog.c         open/close, schema, SQLite error translation, the
  *                     prepared-statement cache, default path
- *   catalog_query.c   read side: backups, entries, chunks, dedup lookups
- *   catalog_ingest.c  one manifest -> rows (the hot path of sync)
- *   catalog_sync.c    sync with the repository, rebuild, drop
+ *   catalog_query.c   read side: inode resolution, entries, chunks,
+ *                     backups, dedup lookups
+ *   catalog_ingest.c  one format-2 manifest -> backup row + new trees
+ *   catalog_sync.c    sync with the repository (index objects, then
+ *                     manifests), rebuild, drop (and tree collection)
+ *   catalog_index.c   the index operations of src/index.h
  */
 #ifndef BFS_CATALOG_INT_H
 #define BFS_CATALOG_INT_H
@@ -18,10 +21,28 @@
 
 #include "catalog/catalog.h"
 
-#define CAT_SCHEMA_VERSION 1
+#define CAT_SCHEMA_VERSION 2
 /* Writers wait this long for another process's write transaction (an
  * ingest of a large manifest can take seconds). */
 #define CAT_BUSY_TIMEOUT_MS 30000
+
+/* Inode numbers (doc/FORMAT.md "Inodes"): ino = backup rowid << 40 | pre. */
+#define CAT_INO_SHIFT 40
+#define CAT_PRE_MASK ((INT64_C(1) << CAT_INO_SHIFT) - 1)
+#define CAT_BACKUP_MAX (INT64_C(1) << 23) /* rowids stay below */
+
+/* The per-connection cache of resolved inodes (direct-mapped). */
+#define CAT_ICACHE_SLOTS 4096
+
+/* Where an inode lives.  tree == 0: a backup's root directory. */
+struct cat_pos {
+	int64_t ino;	/* 0: empty cache slot */
+	int64_t tree;	/* trees.id holding the entry, 0 for a root */
+	int64_t slot;	/* its slot there */
+	int64_t dirpre; /* absolute pre of the containing directory */
+	int64_t parent; /* parent ino, 0 for a root */
+	int64_t child;	/* directories: trees.id of the content, else 0 */
+};
 
 /* Every statement the catalog runs more than once, prepared lazily on
  * first use and kept for the connection's lifetime.  SQL text is in
@@ -34,24 +55,37 @@ enum cat_st {
 	ST_BACKUP_LATEST,
 	ST_BACKUP_NAMES,
 	ST_BACKUP_ID,
+	ST_BACKUP_ROOT,
 	ST_BACKUP_INSERT,
+	ST_BACKUP_SET_ROOT,
 	ST_BACKUP_DELETE,
+	ST_BACKUP_USES_TREE,
 	ST_SOURCE_INSERT,
 	ST_SOURCE_DELETE,
 	ST_PREV_SOURCE,
-	ST_ENTRY_GET,
-	ST_ENTRY_LOOKUP,
+	ST_ENTRY_AT,
+	ST_ENTRY_PRE,
+	ST_ENTRY_NAME,
 	ST_ENTRY_READDIR,
+	ST_ENTRY_READDIR_CHUNKS,
 	ST_ENTRY_CHUNKS,
 	ST_ENTRY_INSERT,
-	ST_ENTRY_UPDATE_DIR,
-	ST_ENTRY_NLINK_SET,
-	ST_ENTRY_NLINK_INC,
-	ST_ENTRY_NLINK_COPY,
-	ST_ENTRY_DELETE_BACKUP,
-	ST_ENTRY_MAX_ID,
+	ST_ENTRY_SUBDIRS,
+	ST_ENTRY_PARENT,
+	ST_ENTRY_REFERS,
+	ST_ENTRY_DELETE_TREE,
+	ST_TREE_FIND,
+	ST_TREE_INSERT,
+	ST_TREE_FINISH,
+	ST_TREE_PENDING,
+	ST_TREE_GET,
+	ST_TREE_DELETE,
 	ST_CHUNK_INSERT,
 	ST_CHUNK_LOOKUP,
+	ST_CHUNK_DELETE_IDX,
+	ST_IDX_NAMES,
+	ST_IDX_INSERT,
+	ST_IDX_DELETE,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -68,6 +102,11 @@ struct bfs_catalog {
 	sqlite3_stmt *st[CAT_ST_COUNT]; /* cache; NULL until first use */
 	bool st_busy[CAT_ST_COUNT];	/* handed out, not yet released */
 	struct bfs_buf scratch;		/* ingest: chunk blob */
+	/* ino -> position, CAT_ICACHE_SLOTS slots or NULL until first
+	 * use.  Tree ids are never reused (AUTOINCREMENT) and a tree never
+	 * changes once ingested, so a slot can only go stale by naming a
+	 * tree that was dropped: its queries then find nothing. */
+	struct cat_pos *icache;
 };
 
 /* The one place SQLite result codes become -errno: SQLITE_BUSY/LOCKED ->
@@ -89,6 +128,9 @@ void cat_stmt_put(struct bfs_catalog *c, enum cat_st id, sqlite3_stmt *st);
 /* Run a statement that returns no rows (or ignore them).  0 / -errno. */
 int cat_exec_st(struct bfs_catalog *c, enum cat_st id, struct bfs_err *err,
 		const char *what);
+/* Same, with up to two integer parameters bound (?1 = a, ?2 = b). */
+int cat_exec_ids(struct bfs_catalog *c, enum cat_st id, int64_t a, int64_t b,
+		 struct bfs_err *err, const char *what);
 
 /* Transactions: BEGIN IMMEDIATE (the write lock up front, so concurrent
  * writers wait in busy_timeout rather than fail on upgrade), COMMIT,
@@ -112,5 +154,27 @@ int cat_bind_bytes(sqlite3_stmt *st, int col, const void *p, size_t n);
 
 /* Refuse writes on a read-only catalog: -EROFS. */
 int cat_check_writable(struct bfs_catalog *c, struct bfs_err *err);
+
+/* Forget every cached inode position (after a drop or a rebuild on this
+ * connection). */
+void cat_icache_clear(struct bfs_catalog *c);
+
+/* Ingest one index object (compressed bytes, borrowed) named name (64
+ * hex) in its own transaction: its row in index_objects and one
+ * chunk_loc row per blob it lists that has none yet.  existing > 0:
+ * the object is known with that id already, only fill missing locations
+ * (after another index object vanished).  0, -EEXIST (known already),
+ * -EUCLEAN (corrupt, message names index/NAME), SQLite errors. */
+int cat_ingest_index(struct bfs_catalog *c, const char *name, const void *data,
+		     size_t len, int64_t existing, struct bfs_err *err);
+
+/* The children of directory dir (an ino) in slot order, each with its
+ * chunk refs (36-byte records, borrowed during the call; NULL/0 when the
+ * entry has none).  Hardlinks are not resolved (link_id 0).  cb returns
+ * non-zero to stop (returned).  -ENOTDIR when dir is no directory. */
+typedef int (*cat_child_cb)(void *arg, const struct bfs_cat_entry *e,
+			    const uint8_t *refs, size_t nrefs);
+int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
+		 struct bfs_err *err);
 
 #endif

@@ -1,8 +1,9 @@
 /* catalog_iter.h - the one paged walk over a directory's children.
  *
- * Children come from bfs_catalog_readdir a page at a time, ordered by
- * entry id, and are deep-copied out of the statement before they are
- * handed out: the caller may use the same catalog connection (lookups,
+ * Children come from bfs_catalog_readdir a page at a time, in slot (name)
+ * order, in which ids increase, and are deep-copied out of the statement
+ * before they are handed out: the caller may use the same catalog
+ * connection (lookups,
  * chunk lists, a nested iterator for a subdirectory) between calls.
  * Memory: one page of entries.
  *

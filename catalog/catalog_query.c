@@ -2,7 +2,17 @@
  * lists, dedup lookups.  Every query is one indexed statement from the
  * connection's cache (catalog.c).  Callbacks may re-enter the catalog on
  * the same connection (e.g. a recursive walk calling readdir from a
- * readdir callback): a statement still in use is then prepared afresh. */
+ * readdir callback): a statement still in use is then prepared afresh.
+ *
+ * Inodes.  An entry's id is (backup << 40) | pre (catalog.h).  To turn
+ * an id into a row we walk down from the backup's root tree: in a tree
+ * whose directory has absolute pre P, the entry with the largest
+ * relative pre <= (pre - P) is either the one wanted or the directory
+ * whose subtree holds it (its pre + count covers it); one indexed query
+ * per level.  Every position found (by get, lookup or readdir) is kept
+ * in a direct-mapped cache per connection, so the getattr that follows
+ * a lookup, or a readdir of a directory just looked up, costs one
+ * primary-key query. */
 #include "config.h"
 
 #include <errno.h>
@@ -10,6 +20,7 @@
 #include <string.h>
 
 #include "catalog/catalog_int.h"
+#include "src/tree.h"
 
 /* Copy a TEXT/BLOB column into a fresh NUL-terminated string.  *out is
  * NULL (and 0 returned) for SQL NULL unless always is set. */
@@ -83,7 +94,7 @@ static int fill_backup(sqlite3_stmt *st, struct bfs_backup_info *b)
 	if (rc)
 		goto out_clear;
 	b->partial = sqlite3_column_int(st, 6) != 0;
-	b->root = sqlite3_column_int64(st, 7);
+	b->root = b->rowid << CAT_INO_SHIFT;
 	b->stats.entries = (uint64_t)sqlite3_column_int64(st, 8);
 	b->stats.files = (uint64_t)sqlite3_column_int64(st, 9);
 	b->stats.dirs = (uint64_t)sqlite3_column_int64(st, 10);
@@ -97,49 +108,6 @@ static int fill_backup(sqlite3_stmt *st, struct bfs_backup_info *b)
 	return 0;
 out_clear:
 	bfs_backup_info_clear(b);
-	return rc;
-}
-
-/* Row of ENTRY_COLS -> entry (strings allocated). */
-static int fill_entry(sqlite3_stmt *st, struct bfs_cat_entry *o)
-{
-	int rc;
-
-	memset(o, 0, sizeof(*o));
-	o->id = sqlite3_column_int64(st, 0);
-	o->backup = sqlite3_column_int64(st, 1);
-	o->parent = sqlite3_column_int64(st, 2);
-	rc = col_dup(st, 3, true, &o->e.path, &o->e.path_len);
-	if (rc)
-		goto out_clear;
-	o->e.type = sqlite3_column_int(st, 4);
-	o->e.mode = (uint32_t)sqlite3_column_int64(st, 5);
-	o->e.uid = (uint32_t)sqlite3_column_int64(st, 6);
-	o->e.gid = (uint32_t)sqlite3_column_int64(st, 7);
-	rc = col_dup(st, 8, false, &o->e.user, NULL);
-	if (rc)
-		goto out_clear;
-	rc = col_dup(st, 9, false, &o->e.group, NULL);
-	if (rc)
-		goto out_clear;
-	o->e.mtime_ns = sqlite3_column_int64(st, 10);
-	o->e.ctime_ns = sqlite3_column_int64(st, 11);
-	o->e.ino = (uint64_t)sqlite3_column_int64(st, 12);
-	o->e.size = (uint64_t)sqlite3_column_int64(st, 13);
-	o->e.rdev = (uint64_t)sqlite3_column_int64(st, 14);
-	rc = col_dup(st, 15, false, &o->e.target, &o->e.target_len);
-	if (rc)
-		goto out_clear;
-	o->link_id = sqlite3_column_int64(st, 16);
-	o->nlink = (uint32_t)sqlite3_column_int64(st, 17);
-	rc = col_dup(st, 18, false, &o->e.error, NULL);
-	if (rc)
-		goto out_clear;
-	o->e.sparse = sqlite3_column_int(st, 19) != 0;
-	o->nchunks = (uint64_t)sqlite3_column_int64(st, 20);
-	return 0;
-out_clear:
-	bfs_cat_entry_clear(o);
 	return rc;
 }
 
@@ -216,41 +184,424 @@ int bfs_catalog_generation(struct bfs_catalog *c, int64_t *gen)
 	return rc;
 }
 
-/* Run a single-row entry query whose parameters are bound by the caller
- * (st comes from cat_stmt_get(id)); put the statement back. */
-static int entry_one(struct bfs_catalog *c, enum cat_st id, sqlite3_stmt *st,
-		     struct bfs_cat_entry *out, struct bfs_err *err,
-		     const char *what)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		rc = fill_entry(st, out);
-	else if (rc == SQLITE_DONE)
-		rc = -ENOENT;
-	else
-		rc = cat_sqlerr(c, rc, err, what);
-	cat_stmt_put(c, id, st);
-	return rc;
-}
-
-/* Entry by id, as stored.  -ENOENT "no entry N in the catalog". */
-int bfs_catalog_get(struct bfs_catalog *c, int64_t id,
-		    struct bfs_cat_entry *out, struct bfs_err *err)
+/* Rows of each table, in one statement prepared for the call. */
+int bfs_catalog_counts(struct bfs_catalog *c, struct bfs_catalog_counts *out,
+		       struct bfs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = cat_stmt_get(c, ST_ENTRY_GET, &st, err);
+	rc = sqlite3_prepare_v2(c->db,
+				"SELECT (SELECT count(*) FROM backups),"
+				" (SELECT count(*) FROM trees),"
+				" (SELECT count(*) FROM entries),"
+				" (SELECT count(*) FROM chunk_loc),"
+				" (SELECT count(*) FROM index_objects)",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return cat_sqlerr(c, rc, err, "cannot count rows");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->backups = sqlite3_column_int64(st, 0);
+		out->trees = sqlite3_column_int64(st, 1);
+		out->entries = sqlite3_column_int64(st, 2);
+		out->chunks = sqlite3_column_int64(st, 3);
+		out->index_objects = sqlite3_column_int64(st, 4);
+		rc = 0;
+	} else {
+		rc = cat_sqlerr(c, rc, err, "cannot count rows");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- inode positions ---------------------------------------------------
+ */
+
+static int64_t ino_make(int64_t backup, int64_t pre)
+{
+	return (backup << CAT_INO_SHIFT) | pre;
+}
+
+static struct cat_pos *icache_slot(struct bfs_catalog *c, int64_t ino)
+{
+	uint64_t h = (uint64_t)ino * UINT64_C(0x9e3779b97f4a7c15);
+
+	if (!c->icache) {
+		c->icache = calloc(CAT_ICACHE_SLOTS, sizeof(*c->icache));
+		if (!c->icache)
+			return NULL; /* no cache: every get walks */
+	}
+	return &c->icache[h >> 52 & (CAT_ICACHE_SLOTS - 1)];
+}
+
+static void icache_put(struct bfs_catalog *c, const struct cat_pos *p)
+{
+	struct cat_pos *s = icache_slot(c, p->ino);
+
+	if (s)
+		*s = *p;
+}
+
+static bool icache_get(struct bfs_catalog *c, int64_t ino, struct cat_pos *p)
+{
+	struct cat_pos *s = icache_slot(c, ino);
+
+	if (!s || s->ino != ino)
+		return false;
+	*p = *s;
+	return true;
+}
+
+static void icache_drop(struct bfs_catalog *c, int64_t ino)
+{
+	struct cat_pos *s = icache_slot(c, ino);
+
+	if (s && s->ino == ino)
+		s->ino = 0;
+}
+
+/* Columns of ENTRY_COLS (catalog.c). */
+enum {
+	EC_SLOT,
+	EC_PRE,
+	EC_NAME,
+	EC_TYPE,
+	EC_MODE,
+	EC_UID,
+	EC_GID,
+	EC_USER,
+	EC_GRP,
+	EC_MTIME,
+	EC_CTIME,
+	EC_INO,
+	EC_SIZE,
+	EC_RDEV,
+	EC_TARGET,
+	EC_LINK,
+	EC_NL,
+	EC_ERROR,
+	EC_SPARSE,
+	EC_NCHUNKS,
+	EC_CHILD,
+	EC_COUNT,
+	EC_NSUB,
+	EC_CHUNKS, /* only ST_ENTRY_READDIR_CHUNKS */
+};
+
+/* Row of ENTRY_COLS in a tree whose directory is (backup, dirpre) with id
+ * parent -> entry (strings allocated).  Hardlinks unresolved. */
+static int fill_entry(sqlite3_stmt *st, struct bfs_cat_entry *o, int64_t backup,
+		      int64_t dirpre, int64_t parent)
+{
+	int64_t nl;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	o->id = ino_make(backup, dirpre + sqlite3_column_int64(st, EC_PRE));
+	o->backup = backup;
+	o->parent = parent;
+	rc = col_dup(st, EC_NAME, true, &o->e.path, &o->e.path_len);
+	if (rc)
+		goto out_clear;
+	o->e.type = sqlite3_column_int(st, EC_TYPE);
+	o->e.mode = (uint32_t)sqlite3_column_int64(st, EC_MODE);
+	o->e.uid = (uint32_t)sqlite3_column_int64(st, EC_UID);
+	o->e.gid = (uint32_t)sqlite3_column_int64(st, EC_GID);
+	rc = col_dup(st, EC_USER, false, &o->e.user, NULL);
+	if (rc)
+		goto out_clear;
+	rc = col_dup(st, EC_GRP, false, &o->e.group, NULL);
+	if (rc)
+		goto out_clear;
+	o->e.mtime_ns = sqlite3_column_int64(st, EC_MTIME);
+	o->e.ctime_ns = sqlite3_column_int64(st, EC_CTIME);
+	o->e.ino = (uint64_t)sqlite3_column_int64(st, EC_INO);
+	o->e.size = (uint64_t)sqlite3_column_int64(st, EC_SIZE);
+	o->e.rdev = (uint64_t)sqlite3_column_int64(st, EC_RDEV);
+	rc = col_dup(st, EC_TARGET, false, &o->e.target, &o->e.target_len);
+	if (rc)
+		goto out_clear;
+	rc = col_dup(st, EC_LINK, false, &o->e.link, &o->e.link_len);
+	if (rc)
+		goto out_clear;
+	rc = col_dup(st, EC_ERROR, false, &o->e.error, NULL);
+	if (rc)
+		goto out_clear;
+	o->e.sparse = sqlite3_column_int(st, EC_SPARSE) != 0;
+	o->nchunks = (uint64_t)sqlite3_column_int64(st, EC_NCHUNKS);
+	nl = sqlite3_column_int64(st, EC_NL);
+	if (o->e.type == BFS_T_DIR)
+		o->nlink = (uint32_t)(2 + sqlite3_column_int64(st, EC_NSUB));
+	else
+		o->nlink = nl > 1 && nl <= UINT32_MAX ? (uint32_t)nl : 1;
+	return 0;
+out_clear:
+	bfs_cat_entry_clear(o);
+	return rc;
+}
+
+static void pos_of_row(sqlite3_stmt *st, struct cat_pos *p, int64_t ino,
+		       int64_t tree, int64_t dirpre, int64_t parent)
+{
+	p->ino = ino;
+	p->tree = tree;
+	p->slot = sqlite3_column_int64(st, EC_SLOT);
+	p->dirpre = dirpre;
+	p->parent = parent;
+	p->child = sqlite3_column_type(st, EC_CHILD) == SQLITE_NULL
+		       ? 0
+		       : sqlite3_column_int64(st, EC_CHILD);
+}
+
+static int no_entry(struct bfs_err *err, int64_t ino)
+{
+	return bfs_err_set(err, -ENOENT, "no entry %lld in the catalog",
+			   (long long)ino);
+}
+
+/* A backup's root tree, and its root entry when out != NULL (made up:
+ * the uid/gid of its first child, mode 0755, the backup's time). */
+static int root_of(struct bfs_catalog *c, int64_t backup, int64_t *tree,
+		   struct bfs_cat_entry *out, struct bfs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_stmt_get(c, ST_BACKUP_ROOT, &st, err);
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	rc = entry_one(c, ST_ENTRY_GET, st, out, err, "cannot read an entry");
-	if (rc == -ENOENT)
-		bfs_err_set(err, rc, "no entry %lld in the catalog",
-			    (long long)id);
+	sqlite3_bind_int64(st, 1, backup);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = no_entry(err, ino_make(backup, 0));
+		goto out_put;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = cat_sqlerr(c, rc, err, "cannot read a backup");
+		goto out_put;
+	}
+	*tree = sqlite3_column_int64(st, 0);
+	rc = 0;
+	if (out) {
+		memset(out, 0, sizeof(*out));
+		out->id = ino_make(backup, 0);
+		out->backup = backup;
+		out->e.path = strdup("");
+		if (!out->e.path) {
+			rc = -ENOMEM;
+			goto out_put;
+		}
+		out->e.type = BFS_T_DIR;
+		out->e.mode = 0755;
+		out->e.uid = (uint32_t)sqlite3_column_int64(st, 1);
+		out->e.gid = (uint32_t)sqlite3_column_int64(st, 2);
+		out->e.mtime_ns = sqlite3_column_int64(st, 3);
+		out->nlink = (uint32_t)(2 + sqlite3_column_int64(st, 4));
+	}
+out_put:
+	cat_stmt_put(c, ST_BACKUP_ROOT, st);
 	return rc;
+}
+
+static int lookup_in(struct bfs_catalog *c, int64_t parent, const char *name,
+		     size_t n, struct bfs_cat_entry *out, bool links,
+		     struct bfs_err *err);
+
+/* A hardlink (e.link set): link_id and nlink of the group's first entry,
+ * found by its path in the same backup.  A link whose target is not a
+ * plain file of the backup is left with link_id 0 (its chunk list then
+ * says why). */
+static void resolve_link(struct bfs_catalog *c, struct bfs_cat_entry *o)
+{
+	const char *p, *end, *slash;
+	struct bfs_cat_entry cur, nx;
+	int64_t dir;
+
+	if (!o->e.link)
+		return;
+	memset(&cur, 0, sizeof(cur));
+	dir = ino_make(o->backup, 0);
+	p = o->e.link;
+	end = p + o->e.link_len;
+	for (;;) {
+		while (p < end && *p == '/')
+			p++;
+		if (p == end)
+			break;
+		slash = memchr(p, '/', (size_t)(end - p));
+		if (!slash)
+			slash = end;
+		if (lookup_in(c, dir, p, (size_t)(slash - p), &nx, false,
+			      NULL) < 0)
+			goto out_clear;
+		bfs_cat_entry_clear(&cur);
+		cur = nx;
+		dir = cur.id;
+		p = slash;
+	}
+	if (cur.id && cur.e.type == BFS_T_FILE && !cur.e.link &&
+	    cur.id != o->id) {
+		o->link_id = cur.id;
+		o->nlink = cur.nlink;
+	}
+out_clear:
+	bfs_cat_entry_clear(&cur);
+}
+
+/* Position of ino, and its entry when out != NULL (hardlinks resolved
+ * when links is set).  -ENOENT "no entry N in the catalog". */
+static int resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
+		   struct bfs_cat_entry *out, bool links, struct bfs_err *err)
+{
+	int64_t backup = ino >> CAT_INO_SHIFT, pre = ino & CAT_PRE_MASK;
+	int64_t tree, dirpre = 0, parent, rel, p, count;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (ino <= 0 || backup <= 0 || backup >= CAT_BACKUP_MAX)
+		return no_entry(err, ino);
+	if (icache_get(c, ino, pos)) {
+		if (!out)
+			return 0;
+		if (!pos->tree)
+			return root_of(c, backup, &tree, out, err);
+		rc = cat_stmt_get(c, ST_ENTRY_AT, &st, err);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(st, 1, pos->tree);
+		sqlite3_bind_int64(st, 2, pos->slot);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			rc = fill_entry(st, out, backup, pos->dirpre,
+					pos->parent);
+		else if (rc == SQLITE_DONE)
+			rc = 1; /* stale: walk */
+		else
+			rc = cat_sqlerr(c, rc, err, "cannot read an entry");
+		cat_stmt_put(c, ST_ENTRY_AT, st);
+		if (rc <= 0) {
+			if (!rc && links)
+				resolve_link(c, out);
+			return rc;
+		}
+		icache_drop(c, ino);
+	}
+
+	rc = root_of(c, backup, &tree, pre ? NULL : out, err);
+	if (rc)
+		return rc;
+	if (!pre) {
+		*pos = (struct cat_pos){.ino = ino, .child = tree};
+		icache_put(c, pos);
+		return 0;
+	}
+	parent = ino_make(backup, 0);
+	rc = cat_stmt_get(c, ST_ENTRY_PRE, &st, err);
+	if (rc)
+		return rc;
+	for (;;) {
+		rel = pre - dirpre;
+		sqlite3_bind_int64(st, 1, tree);
+		sqlite3_bind_int64(st, 2, rel);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE) {
+			rc = no_entry(err, ino);
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			rc = cat_sqlerr(c, rc, err, "cannot read an entry");
+			break;
+		}
+		p = sqlite3_column_int64(st, EC_PRE);
+		if (p == rel) {
+			pos_of_row(st, pos, ino, tree, dirpre, parent);
+			rc = out ? fill_entry(st, out, backup, dirpre, parent)
+				 : 0;
+			break;
+		}
+		/* The entry before: a directory whose subtree holds pre, or
+		 * nothing has it.  Relative pres are >= 1, so dirpre grows
+		 * and the walk ends. */
+		count = sqlite3_column_int64(st, EC_COUNT);
+		if (sqlite3_column_int(st, EC_TYPE) != BFS_T_DIR || p < 1 ||
+		    sqlite3_column_type(st, EC_CHILD) == SQLITE_NULL ||
+		    rel > p + count) {
+			rc = no_entry(err, ino);
+			break;
+		}
+		parent = ino_make(backup, dirpre + p);
+		dirpre += p;
+		tree = sqlite3_column_int64(st, EC_CHILD);
+		sqlite3_reset(st);
+	}
+	cat_stmt_put(c, ST_ENTRY_PRE, st);
+	if (rc)
+		return rc;
+	icache_put(c, pos);
+	if (out && links)
+		resolve_link(c, out);
+	return 0;
+}
+
+/* ---- entries -------------------------------------------------------------
+ */
+
+/* Entry by id, as stored (a hardlink with link_id and nlink of its
+ * group).  -ENOENT "no entry N in the catalog". */
+int bfs_catalog_get(struct bfs_catalog *c, int64_t id,
+		    struct bfs_cat_entry *out, struct bfs_err *err)
+{
+	struct cat_pos pos;
+
+	return resolve(c, id, &pos, out, true, err);
+}
+
+static int lookup_in(struct bfs_catalog *c, int64_t parent, const char *name,
+		     size_t n, struct bfs_cat_entry *out, bool links,
+		     struct bfs_err *err)
+{
+	int64_t backup = parent >> CAT_INO_SHIFT;
+	int64_t dirpre = parent & CAT_PRE_MASK;
+	struct cat_pos pp, pos;
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = resolve(c, parent, &pp, NULL, false, err);
+	if (rc)
+		return rc;
+	if (!pp.child)
+		goto out_noent;
+	rc = cat_stmt_get(c, ST_ENTRY_NAME, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, pp.child);
+	cat_bind_bytes(st, 2, name, n);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		rc = fill_entry(st, out, backup, dirpre, parent);
+		if (!rc) {
+			pos_of_row(st, &pos, out->id, pp.child, dirpre, parent);
+			icache_put(c, &pos);
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = -ENOENT;
+	} else {
+		rc = cat_sqlerr(c, rc, err, "cannot look up an entry");
+	}
+	cat_stmt_put(c, ST_ENTRY_NAME, st);
+	if (rc == -ENOENT)
+		goto out_noent;
+	if (!rc && links)
+		resolve_link(c, out);
+	return rc;
+out_noent:
+	return bfs_err_set(err, -ENOENT, "no '%.*s' in directory %lld",
+			   (int)BFS_MIN(n, 300), name, (long long)parent);
 }
 
 /* Child name[0..n) of directory parent.  -ENOENT if none (the message
@@ -258,21 +609,7 @@ int bfs_catalog_get(struct bfs_catalog *c, int64_t id,
 int bfs_catalog_lookup(struct bfs_catalog *c, int64_t parent, const char *name,
 		       size_t n, struct bfs_cat_entry *out, struct bfs_err *err)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	rc = cat_stmt_get(c, ST_ENTRY_LOOKUP, &st, err);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, parent);
-	cat_bind_bytes(st, 2, name, n);
-	rc = entry_one(c, ST_ENTRY_LOOKUP, st, out, err,
-		       "cannot look up an entry");
-	if (rc == -ENOENT)
-		bfs_err_set(err, rc, "no '%.*s' in directory %lld",
-			    (int)BFS_MIN(n, 300), name, (long long)parent);
-	return rc;
+	return lookup_in(c, parent, name, n, out, true, err);
 }
 
 /* Walk path ("a/b/c"; "" or "/" = the root; empty components ignored)
@@ -328,28 +665,41 @@ out_clear:
 	return rc;
 }
 
-/* Children of dir with id > after, in id order, at most limit (0 = all).
- * cb gets a borrowed entry valid during the call; non-zero from cb stops
- * and is returned.  0 / -errno.  An id that is not a directory simply has
- * no children. */
+/* Children of dir with id > after, in slot order (ids increase with the
+ * slot), at most limit (0 = all).  cb gets a borrowed entry valid during
+ * the call; non-zero from cb stops and is returned.  0 / -errno.  An id
+ * that is not a directory simply has no children. */
 int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 			unsigned limit, bfs_entry_cb cb, void *arg,
 			struct bfs_err *err)
 {
+	int64_t backup = dir >> CAT_INO_SHIFT, dirpre = dir & CAT_PRE_MASK;
+	int64_t rel = 0;
+	struct cat_pos pp, pos;
 	struct bfs_cat_entry e;
 	sqlite3_stmt *st;
 	int rc;
 
+	rc = resolve(c, dir, &pp, NULL, false, err);
+	if (rc)
+		return rc;
+	if (!pp.child)
+		return 0;
+	if (after >> CAT_INO_SHIFT == backup && (after & CAT_PRE_MASK) > dirpre)
+		rel = (after & CAT_PRE_MASK) - dirpre;
 	rc = cat_stmt_get(c, ST_ENTRY_READDIR, &st, err);
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, dir);
-	sqlite3_bind_int64(st, 2, after);
+	sqlite3_bind_int64(st, 1, pp.child);
+	sqlite3_bind_int64(st, 2, rel);
 	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = fill_entry(st, &e);
+		rc = fill_entry(st, &e, backup, dirpre, dir);
 		if (rc)
 			goto out_put;
+		pos_of_row(st, &pos, e.id, pp.child, dirpre, dir);
+		icache_put(c, &pos);
+		resolve_link(c, &e);
 		rc = cb(arg, &e);
 		bfs_cat_entry_clear(&e);
 		if (rc)
@@ -360,122 +710,208 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 		 : cat_sqlerr(c, rc, err, "cannot read a directory");
 out_put:
 	cat_stmt_put(c, ST_ENTRY_READDIR, st);
+	/* its children may have pushed the directory out of the cache: the
+	 * next page needs it again */
+	icache_put(c, &pp);
 	return rc;
 }
 
-/* type, link_id, chunk blob of one entry; *blob malloc'ed. */
-static int entry_chunks_row(struct bfs_catalog *c, int64_t id, int *type,
-			    int64_t *link, uint8_t **blob, size_t *bloblen,
-			    uint64_t *nchunks, struct bfs_err *err)
+int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
+		 struct bfs_err *err)
 {
+	int64_t backup = dir >> CAT_INO_SHIFT, dirpre = dir & CAT_PRE_MASK;
+	struct bfs_cat_entry e;
+	struct cat_pos pp;
 	sqlite3_stmt *st;
-	const void *p;
+	const uint8_t *refs;
+	size_t len;
 	int rc;
 
-	*blob = NULL;
-	*bloblen = 0;
-	rc = cat_stmt_get(c, ST_ENTRY_CHUNKS, &st, err);
+	rc = resolve(c, dir, &pp, NULL, false, err);
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		rc = bfs_err_set(err, -ENOENT, "no entry %lld in the catalog",
-				 (long long)id);
-		goto out_put;
+	if (!pp.child)
+		return bfs_err_set(err, -ENOTDIR, "entry %lld is no directory",
+				   (long long)dir);
+	rc = cat_stmt_get(c, ST_ENTRY_READDIR_CHUNKS, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, pp.child);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = fill_entry(st, &e, backup, dirpre, dir);
+		if (rc)
+			goto out_put;
+		refs = sqlite3_column_blob(st, EC_CHUNKS);
+		len = (size_t)sqlite3_column_bytes(st, EC_CHUNKS);
+		if (len % BFS_BLOBREF_BLOB ||
+		    len / BFS_BLOBREF_BLOB != e.nchunks) {
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "catalog '%s': entry %lld has a"
+					 " damaged chunk list",
+					 c->path, (long long)e.id);
+			bfs_cat_entry_clear(&e);
+			goto out_put;
+		}
+		rc = cb(arg, &e, len ? refs : NULL, len / BFS_BLOBREF_BLOB);
+		bfs_cat_entry_clear(&e);
+		if (rc)
+			goto out_put;
 	}
-	if (rc != SQLITE_ROW) {
-		rc = cat_sqlerr(c, rc, err, "cannot read a chunk list");
-		goto out_put;
-	}
-	*type = sqlite3_column_int(st, 0);
-	*link = sqlite3_column_int64(st, 1);
-	*nchunks = (uint64_t)sqlite3_column_int64(st, 2);
-	p = sqlite3_column_blob(st, 3);
-	*bloblen = (size_t)sqlite3_column_bytes(st, 3);
-	rc = 0;
-	if (*bloblen) {
-		*blob = malloc(*bloblen);
-		if (!*blob)
-			rc = -ENOMEM;
-		else
-			memcpy(*blob, p, *bloblen);
-	}
+	rc = rc == SQLITE_DONE
+		 ? 0
+		 : cat_sqlerr(c, rc, err, "cannot read a directory");
 out_put:
-	cat_stmt_put(c, ST_ENTRY_CHUNKS, st);
+	cat_stmt_put(c, ST_ENTRY_READDIR_CHUNKS, st);
 	return rc;
 }
 
-/* The chunk list of file id (a hardlink's is its target's).  *out
- * malloc'ed (NULL for an empty file), *n chunks in file order.  -ENOENT
- * no such entry, -EINVAL not a file, -EUCLEAN a damaged row. */
+/* ---- chunks ----------------------------------------------------------------
+ */
+
+/* Location of blob hash from chunk_loc, on statement st (ST_CHUNK_LOOKUP,
+ * left reset).  0, -ENOENT, -EUCLEAN (a damaged row) or SQLite errors. */
+static int chunk_loc_row(struct bfs_catalog *c, sqlite3_stmt *st,
+			 const uint8_t hash[BFS_HASH_LEN],
+			 struct bfs_chunkref *out, struct bfs_err *err)
+{
+	int rc;
+
+	cat_bind_bytes(st, 1, hash, BFS_HASH_LEN);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 0) != BFS_HASH_LEN) {
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "catalog '%s': a damaged chunk"
+					 " location",
+					 c->path);
+		} else {
+			memcpy(out->hash, hash, BFS_HASH_LEN);
+			memcpy(out->pack, sqlite3_column_blob(st, 0),
+			       BFS_HASH_LEN);
+			out->offset = (uint64_t)sqlite3_column_int64(st, 1);
+			out->clen = (uint32_t)sqlite3_column_int64(st, 2);
+			out->len = (uint32_t)sqlite3_column_int64(st, 3);
+			rc = 0;
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = -ENOENT;
+	} else {
+		rc = cat_sqlerr(c, rc, err, "cannot look up a chunk");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* The chunk list of file id (a hardlink's is its group's first entry's),
+ * located with chunk_loc.  *out malloc'ed (NULL for an empty file), *n
+ * chunks in file order.  -ENOENT no such entry, -EINVAL not a file,
+ * -EUCLEAN a damaged row, a hardlink to nothing, or "chunk <hex> of
+ * 'NAME' is in no index object". */
 int bfs_catalog_chunks(struct bfs_catalog *c, int64_t id,
 		       struct bfs_chunkref **out, size_t *n,
 		       struct bfs_err *err)
 {
 	struct bfs_chunkref *refs = NULL;
-	uint8_t *blob = NULL;
+	struct bfs_cat_entry e;
+	struct bfs_blobref br;
+	struct cat_pos pos;
+	sqlite3_stmt *st = NULL, *lk = NULL;
+	const uint8_t *blob;
 	size_t bloblen, i;
-	uint64_t nchunks;
-	int64_t link;
-	int type, rc;
+	uint64_t nchunks = 0;
+	char hex[BFS_HASH_HEX + 1];
+	int rc;
 
 	*out = NULL;
 	*n = 0;
-	rc = entry_chunks_row(c, id, &type, &link, &blob, &bloblen, &nchunks,
-			      err);
+	rc = resolve(c, id, &pos, &e, true, err);
 	if (rc)
 		return rc;
-	if (link) {
-		/* Ingest points link_id at the entry carrying the data,
-		 * never at another link. */
-		int64_t link2;
-
-		free(blob);
-		rc = entry_chunks_row(c, link, &type, &link2, &blob, &bloblen,
-				      &nchunks, err);
-		if (rc)
-			return rc;
-		if (link2) {
+	if (e.e.link) {
+		if (!e.link_id) {
 			rc = bfs_err_set(err, -EUCLEAN,
-					 "catalog '%s': entry"
-					 " %lld links to a link",
-					 c->path, (long long)id);
-			goto out_free;
+					 "hardlink '%.300s' of entry %lld:"
+					 " no such file in the backup",
+					 e.e.link, (long long)id);
+			goto out_clear;
 		}
-	}
-	if (type != BFS_T_FILE) {
+		rc = resolve(c, e.link_id, &pos, NULL, false, err);
+		if (rc)
+			goto out_clear;
+	} else if (e.e.type != BFS_T_FILE) {
 		rc = bfs_err_set(err, -EINVAL, "entry %lld is not a file",
 				 (long long)id);
-		goto out_free;
+		goto out_clear;
 	}
-	if (bloblen % BFS_CHUNKREF_BLOB ||
-	    bloblen / BFS_CHUNKREF_BLOB != nchunks) {
+	rc = cat_stmt_get(c, ST_ENTRY_CHUNKS, &st, err);
+	if (rc)
+		goto out_clear;
+	sqlite3_bind_int64(st, 1, pos.tree);
+	sqlite3_bind_int64(st, 2, pos.slot);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = rc == SQLITE_DONE
+			 ? no_entry(err, id)
+			 : cat_sqlerr(c, rc, err, "cannot read a chunk list");
+		goto out_put;
+	}
+	nchunks = (uint64_t)sqlite3_column_int64(st, 0);
+	blob = sqlite3_column_blob(st, 1);
+	bloblen = (size_t)sqlite3_column_bytes(st, 1);
+	if (bloblen % BFS_BLOBREF_BLOB ||
+	    bloblen / BFS_BLOBREF_BLOB != nchunks) {
 		rc = bfs_err_set(err, -EUCLEAN,
 				 "catalog '%s': entry %lld has"
 				 " a damaged chunk list",
 				 c->path, (long long)id);
-		goto out_free;
+		goto out_put;
 	}
-	if (nchunks) {
-		refs = calloc(nchunks, sizeof(*refs));
-		if (!refs) {
-			rc = -ENOMEM;
-			goto out_free;
+	rc = 0;
+	if (!nchunks)
+		goto out_put;
+	refs = calloc(nchunks, sizeof(*refs));
+	if (!refs) {
+		rc = -ENOMEM;
+		goto out_put;
+	}
+	rc = cat_stmt_get(c, ST_CHUNK_LOOKUP, &lk, err);
+	if (rc)
+		goto out_put;
+	for (i = 0; i < nchunks; i++) {
+		bfs_blobref_unpack(&br, blob + i * BFS_BLOBREF_BLOB);
+		rc = chunk_loc_row(c, lk, br.hash, &refs[i], err);
+		if (rc == -ENOENT) {
+			bfs_hex(hex, br.hash, BFS_HASH_LEN);
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "chunk %s of '%.300s' is in no"
+					 " index object",
+					 hex, e.e.path);
+		} else if (!rc && refs[i].len != br.len) {
+			bfs_hex(hex, br.hash, BFS_HASH_LEN);
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "chunk %s of '%.300s': %u bytes,"
+					 " its index object says %u",
+					 hex, e.e.path, br.len, refs[i].len);
 		}
-		for (i = 0; i < nchunks; i++)
-			bfs_chunkref_unpack(&refs[i],
-					    blob + i * BFS_CHUNKREF_BLOB);
+		if (rc)
+			goto out_put;
 	}
-	*out = refs;
-	*n = nchunks;
-out_free:
-	free(blob);
+out_put:
+	cat_stmt_put(c, ST_CHUNK_LOOKUP, lk);
+	cat_stmt_put(c, ST_ENTRY_CHUNKS, st);
+	if (rc) {
+		free(refs);
+	} else {
+		*out = refs;
+		*n = nchunks;
+	}
+out_clear:
+	bfs_cat_entry_clear(&e);
 	return rc;
 }
 
-/* Where a chunk with this hash is stored (from any ingested manifest).
- * 0 and *out filled (out->hash = hash), -ENOENT, or -errno. */
+/* Where a blob with this hash is stored (from any ingested index
+ * object).  0 and *out filled (out->hash = hash), -ENOENT, or -errno. */
 int bfs_catalog_chunk_lookup(struct bfs_catalog *c,
 			     const uint8_t hash[BFS_HASH_LEN],
 			     struct bfs_chunkref *out)
@@ -486,30 +922,12 @@ int bfs_catalog_chunk_lookup(struct bfs_catalog *c,
 	rc = cat_stmt_get(c, ST_CHUNK_LOOKUP, &st, NULL);
 	if (rc)
 		return rc;
-	cat_bind_bytes(st, 1, hash, BFS_HASH_LEN);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_bytes(st, 0) != BFS_HASH_LEN) {
-			rc = -EUCLEAN;
-			goto out_put;
-		}
-		memcpy(out->hash, hash, BFS_HASH_LEN);
-		memcpy(out->pack, sqlite3_column_blob(st, 0), BFS_HASH_LEN);
-		out->offset = (uint64_t)sqlite3_column_int64(st, 1);
-		out->clen = (uint32_t)sqlite3_column_int64(st, 2);
-		out->len = (uint32_t)sqlite3_column_int64(st, 3);
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = -ENOENT;
-	} else {
-		rc = cat_sqlerr(c, rc, NULL, "cannot look up a chunk");
-	}
-out_put:
+	rc = chunk_loc_row(c, st, hash, out, NULL);
 	cat_stmt_put(c, ST_CHUNK_LOOKUP, st);
 	return rc;
 }
 
-/* Root entry of the newest backup (time, then name) whose header lists a
+/* Root id of the newest backup (time, then name) whose header lists a
  * source with this key.  -ENOENT if none. */
 int bfs_catalog_prev_source(struct bfs_catalog *c, const char *source_key,
 			    int64_t *root, struct bfs_err *err)
@@ -523,7 +941,7 @@ int bfs_catalog_prev_source(struct bfs_catalog *c, const char *source_key,
 	sqlite3_bind_text(st, 1, source_key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		*root = sqlite3_column_int64(st, 0);
+		*root = ino_make(sqlite3_column_int64(st, 0), 0);
 		rc = 0;
 	} else if (rc == SQLITE_DONE) {
 		rc = bfs_err_set(err, -ENOENT,

@@ -4,8 +4,9 @@
  *   /latest            a symlink to the newest backup's id
  *   /<id>/...          the backup's tree as written
  *
- * libfuse3 low-level API, multi-threaded session loop.  Inode numbers come
- * from catalog entry ids (ino = id + BFS_INO_BASE; 1 = root, 2 = latest);
+ * libfuse3 low-level API, multi-threaded session loop.  Inode numbers are
+ * the catalog's entry ids ((backup << 40) | pre, all >= 2^40, so they
+ * never meet 1 = root and 2 = latest);
  * the members of a hardlink group share the inode of the entry that
  * carries the data.  Every FUSE worker thread has its own read-only
  * catalog connection (pthread key).  File contents come from the read
@@ -25,8 +26,8 @@
 #include "src/repo.h"
 #include "src/util.h"
 
-#define BFS_INO_BASE 2	 /* ino = catalog entry id + BFS_INO_BASE */
-#define BFS_INO_LATEST 2 /* /latest (entry ids start at 1) */
+#define BFS_INO_BASE 0	 /* ino = catalog entry id + BFS_INO_BASE */
+#define BFS_INO_LATEST 2 /* /latest (entry ids are >= 2^40) */
 
 struct bfs_mount_opts {
 	const char *mountpoint;	    /* absolute path, an existing directory */

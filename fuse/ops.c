@@ -342,9 +342,9 @@ struct drec {
 };
 
 /* An open directory.  Children are read from the catalog in batches
- * ordered by entry id; the batch covers ids (after, last] completely, and
- * everything after `after` when eof.  The root snapshots its backup list
- * at opendir (ids 1..n are positions). */
+ * ordered by id (= name order); the batch covers ids (after, last] completely,
+ * and everything after `after` when eof.  The root snapshots its backup list at
+ * opendir (ids 1..n are positions). */
 struct dirh {
 	pthread_mutex_t lock; /* readdir on one handle may run concurrently */
 	int64_t dir;	      /* catalog id; 0 for the root */

@@ -48,7 +48,7 @@ struct bfs_manifest_reader {
 	int version;		       /* 1 or 2 */
 	uint8_t (*root)[BFS_HASH_LEN]; /* version 2: root tree parts */
 	size_t nroot;
-	uint64_t count; /* version 2: entries below the root */
+	uint64_t count;	     /* version 2: entries below the root */
 	bool done;	     /* end line verified */
 	int failed;	     /* sticky error */
 	struct bfs_err ferr; /* its message */
@@ -246,9 +246,8 @@ static bool hex64(const struct bfs_manifest_reader *r,
 static int parse_header(struct bfs_manifest_reader *r, struct bfs_err *err)
 {
 	static const char *const keys[] = {
-	    "backupfs", "version", "id",      "time",  "time_ns", "host",
-	    "tags",	"sources", "partial", "stats", "root",	  "count",
-	    NULL};
+	    "backupfs", "version", "id",    "time", "time_ns", "host", "tags",
+	    "sources",	"partial", "stats", "root", "count",   NULL};
 	static const char *const skeys[] = {
 	    "entries", "files",	      "dirs",	   "bytes",
 	    "chunks",  "new_chunks",  "new_bytes", "stored_bytes",
@@ -300,7 +299,7 @@ static int parse_header(struct bfs_manifest_reader *r, struct bfs_err *err)
 	if (ver != BFS_FORMAT_VERSION_1) {
 		size_t k = 0;
 
-		if (m[10]->type != BFS_J_ARR ||
+		if (!m[10] || !m[11] || m[10]->type != BFS_J_ARR ||
 		    !get_u64(r, m[11], (1ull << 40) - 1, &r->count))
 			return rfail(r, err, rc, "bad \"root\" or \"count\"");
 		for (it = child(r, m[10]); it; it = next(r, it))

@@ -403,10 +403,11 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 					break;
 			if (k < esize || (e->type != BFS_BLOB_DATA &&
 					  e->type != BFS_BLOB_TREE)) {
-				bfs_err_set(err, -EUCLEAN,
-					    "pack index entry %u: unknown blob "
-					    "type %u or reserved bytes not zero",
-					    i, e->type);
+				bfs_err_set(
+				    err, -EUCLEAN,
+				    "pack index entry %u: unknown blob "
+				    "type %u or reserved bytes not zero",
+				    i, e->type);
 				goto out_free;
 			}
 		}

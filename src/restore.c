@@ -83,7 +83,10 @@ static int restore_file(struct rctx *x, int dirfd,
 	char tmp[32];
 	int rc;
 
-	if (ce->link_id) {
+	/* Trees are sorted by name, so a member of a hardlink group may
+	 * come before the group's first entry: whichever is restored first
+	 * gets the content, the others link to it. */
+	if (ce->link_id || ce->nlink > 1) {
 		rc = restore_link(x, dirfd, ce, key);
 		if (rc)
 			return rc < 0 ? rc : 0;
@@ -326,8 +329,11 @@ static void queue_page(struct rctx *x, const struct bfs_cat_entry *items,
 		size_t k, nr = 0;
 
 		map[i] = NULL;
+		/* hardlink groups are not prefetched: any member may end up
+		 * a link to one restored before (restore_file) */
 		if (ce->e.type != BFS_T_FILE || ce->e.error || ce->link_id ||
-		    ce->e.size > PF_MAX_FILE || ce->nchunks == 0)
+		    ce->nlink > 1 || ce->e.size > PF_MAX_FILE ||
+		    ce->nchunks == 0)
 			continue;
 		if (bfs_catalog_chunks(x->cat, ce->id, &refs, &nr, NULL) < 0)
 			continue;

@@ -156,10 +156,11 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 	}
 	rc = bfs_store_stat(repo->store, key, &sz, NULL);
 	if (opts->replace) {
-		rc = rc == 0 ? 0 : bfs_err_set(err, -ENOENT,
-					       "backup '%s' to replace is "
-					       "not in the repository",
-					       b->id);
+		rc = rc == 0 ? 0
+			     : bfs_err_set(err, -ENOENT,
+					   "backup '%s' to replace is "
+					   "not in the repository",
+					   b->id);
 		if (rc)
 			goto out_free;
 	} else if (rc == 0) {
@@ -673,8 +674,7 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 		if (rc == -EEXIST)
 			rc = 0; /* the same bytes: the same object */
 		if (rc) {
-			bfs_err_prefix(err, rc, "cannot store index '%s'",
-				       key);
+			bfs_err_prefix(err, rc, "cannot store index '%s'", key);
 			goto out_man;
 		}
 	}
@@ -684,9 +684,8 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 		rc = bfs_err_set(err, rc, "out of memory");
 		goto out_man;
 	}
-	rc = bfs_manifest2_encode(&man, &h,
-				  (const uint8_t(*)[BFS_HASH_LEN])root, nroot,
-				  count, err);
+	rc = bfs_manifest2_encode(
+	    &man, &h, (const uint8_t(*)[BFS_HASH_LEN])root, nroot, count, err);
 	if (rc) {
 		bfs_err_prefix(err, rc, "cannot write manifest of backup '%s'",
 			       b->id);

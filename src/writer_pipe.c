@@ -743,8 +743,8 @@ static int pack_open(struct bfs_backup *b)
 	return 0;
 }
 
-int wr_store_blob(struct bfs_backup *b, int type, const void *data,
-		  size_t len, uint8_t id[BFS_HASH_LEN], struct bfs_err *err)
+int wr_store_blob(struct bfs_backup *b, int type, const void *data, size_t len,
+		  uint8_t id[BFS_HASH_LEN], struct bfs_err *err)
 {
 	struct bfs_chunkref cref;
 	struct chunkloc nl = {0};

@@ -15,8 +15,10 @@
  * parts.  Sources that walk a tree with sorted names (--files) emit that
  * order already and the spool is read as written; otherwise (several
  * sources, archives, implicit directories) it is sorted first in runs of
- * at most RUN_BYTES, merged from temp files.  Memory is bounded by the
- * depth of the tree and RUN_BYTES, never by the number of entries.
+ * at most RUN_BYTES, merged from temp files (BFS_TREE_SORT_BYTES in the
+ * environment lowers the budget, so that tests exercise the merge).  Memory is
+ * bounded by the depth of the tree and RUN_BYTES, never by the number of
+ * entries.
  */
 #include "config.h"
 
@@ -328,11 +330,15 @@ static int make_runs(FILE *spool, struct source *s, struct bfs_err *err)
 	struct rec **v = NULL, r;
 	struct bfs_buf tmp = {0};
 	char *mem = NULL;
-	size_t n = 0, cap = 0, used = 0;
+	size_t n = 0, cap = 0, used = 0, budget = RUN_BYTES;
+	const char *knob = getenv("BFS_TREE_SORT_BYTES"); /* tests: many runs */
 	int rc = 0, got;
 	bool eof = false;
 
-	mem = malloc(RUN_BYTES);
+	if (knob && strtoull(knob, NULL, 10) >= 4096 &&
+	    strtoull(knob, NULL, 10) < RUN_BYTES)
+		budget = (size_t)strtoull(knob, NULL, 10);
+	mem = malloc(budget);
 	if (!mem)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
 	while (!eof) {
@@ -345,8 +351,8 @@ static int make_runs(FILE *spool, struct source *s, struct bfs_err *err)
 			goto out;
 		}
 		eof = got == 0;
-		if (!eof &&
-		    used + sizeof(r) + r.plen + r.blen + 16 > RUN_BYTES && n) {
+		if (!eof && used + sizeof(r) + r.plen + r.blen + 16 > budget &&
+		    n) {
 			/* run full: put the record back for the next run */
 			fseek(spool, pos, SEEK_SET);
 		} else if (!eof) {
@@ -364,8 +370,7 @@ static int make_runs(FILE *spool, struct source *s, struct bfs_err *err)
 				v = nv;
 				cap = nc;
 			}
-			if (used + sizeof(r) + r.plen + r.blen + 16 >
-			    RUN_BYTES) {
+			if (used + sizeof(r) + r.plen + r.blen + 16 > budget) {
 				rc = bfs_err_set(err, -E2BIG,
 						 "tree record too large");
 				goto out;
@@ -612,6 +617,11 @@ static int nl_of(struct bfs_backup *b, const struct rec *r, uint32_t *nl)
 	return 0;
 }
 
+static bool same_path(const struct bfs_buf *b, const char *p, size_t n)
+{
+	return b->len == n && (!n || !memcmp(b->data, p, n));
+}
+
 static int build_rec(struct build *u, const struct rec *r, struct bfs_err *err)
 {
 	size_t pl = parent_len(r->path, r->plen);
@@ -620,8 +630,7 @@ static int build_rec(struct build *u, const struct rec *r, struct bfs_err *err)
 	int rc;
 
 	/* close directories until the innermost is r's parent */
-	while (u->depth > 1 &&
-	       !(u->path.len == pl && !memcmp(u->path.data, r->path, pl))) {
+	while (u->depth > 1 && !same_path(&u->path, r->path, pl)) {
 		/* a directory given again (an implicit parent, then the
 		 * directory itself): the later metadata wins */
 		if (r->type == BFS_T_DIR && u->path.len == r->plen &&
@@ -636,7 +645,7 @@ static int build_rec(struct build *u, const struct rec *r, struct bfs_err *err)
 		if (rc)
 			return rc;
 	}
-	if (u->path.len != pl || memcmp(u->path.data, r->path, pl))
+	if (!same_path(&u->path, r->path, pl))
 		return bfs_err_set(err, -EFAULT,
 				   "tree build: '%.300s' without its parent",
 				   r->path);

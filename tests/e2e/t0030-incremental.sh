@@ -113,6 +113,18 @@ like "$(grep -c 'changed-[0-9]*@example.com' "$T/two.sql")" "^5$" "the second du
 ok_cmd "third backup, nothing changed" bfs backup -r "$R" --id three --files "$D"
 third=$(pack_bytes "$R")
 diag "third backup added $((third - second)) bytes"
-ok "$([ $((third - second)) -lt 65536 ]; echo $?)" "an unchanged tree adds < 64 KiB of packs"
+ok "$([ $((third - second)) -lt 4096 ]; echo $?)" \
+	"an unchanged tree adds < 4 KiB of packs (its new root only)"
+man=$(stat -c %s "$R/manifests/three")
+ok "$([ "$man" -lt 2048 ]; echo $?)" \
+	"the manifest of a 2000-file backup names its root only ($man bytes)"
+
+# ---- and the same backup once more adds no pack and no index object
+nidx=$(ls "$R/index" | wc -l)
+ok_cmd "fourth backup, the same as the third" bfs backup -r "$R" --id four --files "$D"
+is "$(pack_bytes "$R")" "$third" "identical trees: not one byte of packs added"
+is "$(ls "$R/index" | wc -l)" "$nidx" "no index object added"
+is "$(bfs show -r "$R" four --json | jq -r .stats.new_chunks)" "0" \
+	"no new chunk"
 
 done_testing

@@ -151,6 +151,13 @@ int main(void)
 	e = id_of(root, "e");
 	sub = id_of(root, "d/sub");
 	ok(root > 0 && d > 0 && e > 0 && sub > 0, "the directories are there");
+	/* ids are (backup << 40) | pre-order number (doc/FORMAT.md): d 1,
+	 * its files 2..NFILES+1, d/sub after them, then its files, then e */
+	is_int(root, (int64_t)1 << 40, "the root's id is 1 << 40");
+	is_int(d, root | 1, "d has pre 1");
+	is_int(sub, root | (NFILES + 2), "d/sub comes after d's %d files",
+	       NFILES);
+	is_int(e, root | (NFILES + NSUB + 3), "e comes after d's subtree");
 	if (root <= 0 || d <= 0 || e <= 0 || sub <= 0 || !ids)
 		goto out;
 

@@ -1,972 +1,590 @@
-/* test-catalog.c - the SQLite catalog against manifests written by the
- * real manifest writer into a real local repository. */
+/* test-catalog.c - the format-2 catalog against backups written by hand
+ * (catrepo.c: tree blobs, an index object and a manifest) into a real
+ * local repository: sharing of trees between backups, inode numbers and
+ * their stability, the queries, the index ops, and hostile trees. */
+/* automake: SOURCES tests/unit/catrepo.c tests/unit/catrepo.h */
 #include "config.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "catalog/catalog.h"
-#include "src/manifest.h"
+#include "src/format.h"
+#include "src/index.h"
 #include "src/repo.h"
 #include "src/store.h"
 #include "src/util.h"
+#include "tests/unit/catrepo.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testlib.h"
 
-#define MTIME 1700000000123456789LL
+#define T0 1700000000000000000LL
 #define SRC_KEY "files:files:/srv/app"
-/* the error text for a test label, only when there is an error */
+#define SOURCES "[{\"key\":\"" SRC_KEY "\"}]"
+#define D BFS_T_DIR
+#define INO(b, pre) (((int64_t)(b) << 40) | (pre))
 #define ERR(rc) ((rc) ? bfs_err_str(&err, (rc)) : "")
 
-static char tmpdir[64];
 static struct bfs_repo *repo;
+static struct bfs_catalog *cat;
+static struct bfs_err err;
+static const char *catpath;
 
-static void mkref(struct bfs_chunkref *c, unsigned seed, unsigned i)
+/* b1:  a/{f1, f2 (empty), sub/{x}}, e/, h1 + h2 (hardlink), m/ (one part
+ * per line), s -> a/f1, z (5000 chunks: two list blobs).  Pre-order
+ * numbers: a 1, a/f1 2, a/f2 3, a/sub 4, a/sub/x 5, e 6, h1 7, h2 8, m 9,
+ * m/m1..m3 10..12, s 13, z 14. */
+static const struct cr_node sub1[] = {{.name = "x", .nchunks = 1, .seed = 10}};
+static const struct cr_node sub2[] = {
+    {.name = "x", .nchunks = 1, .seed = 10},
+    {.name = "y", .nchunks = 3, .seed = 11},
+};
+static const struct cr_node a1[] = {
+    {.name = "f1", .nchunks = 2, .seed = 1},
+    {.name = "f2"},
+    {.name = "sub", .type = D, .kids = sub1, .nkids = 1},
+};
+static const struct cr_node a2[] = {
+    {.name = "f1", .nchunks = 2, .seed = 1},
+    {.name = "f2"},
+    {.name = "sub", .type = D, .kids = sub2, .nkids = 2},
+};
+static const struct cr_node m1[] = {
+    {.name = "m1", .nchunks = 1, .seed = 20},
+    {.name = "m2", .nchunks = 1, .seed = 21},
+    {.name = "m3", .nchunks = 1, .seed = 22},
+};
+#define TOP(A)                                                                 \
+	{.name = "a", .type = D, .kids = A, .nkids = 3},                       \
+	    {.name = "e", .type = D},                                          \
+	    {.name = "h1", .nchunks = 1, .seed = 30, .nl = 2},                 \
+	    {.name = "h2", .link = "h1"},                                      \
+	    {.name = "m", .type = D, .kids = m1, .nkids = 3, .split = true},   \
+	    {.name = "s", .type = BFS_T_SYMLINK, .target = "a/f1"},            \
+	{                                                                      \
+		.name = "z", .nchunks = 5000, .seed = 40                       \
+	}
+static const struct cr_node top1[] = {TOP(a1)};
+static const struct cr_node top2[] = {TOP(a2)};
+
+static struct bfs_catalog_counts counts(void)
 {
-	char buf[64];
-	int n;
+	struct bfs_catalog_counts n;
 
-	n = snprintf(buf, sizeof(buf), "chunk:%u:%u", seed, i);
-	bfs_sha256(c->hash, buf, (size_t)n);
-	n = snprintf(buf, sizeof(buf), "pack:%u", seed);
-	bfs_sha256(c->pack, buf, (size_t)n);
-	c->offset = 8 + (uint64_t)i * 4096 + seed; /* past the pack magic */
-	c->clen = 100 + i;
-	c->len = 4096;
+	if (bfs_catalog_counts(cat, &n, &err))
+		diag("counts: %s", err.msg);
+	return n;
 }
 
-struct ent {
-	const char *path;
-	size_t path_len; /* 0: strlen */
-	int type;
-	uint32_t mode;
-	const char *target; /* symlink */
-	const char *link;   /* hardlink */
-	unsigned seed, nchunks;
-};
-
-static int w_entry(struct bfs_manifest_writer *w, const struct ent *x)
+static int64_t id_of(const char *backup, const char *path)
 {
-	struct bfs_entry e;
-	struct bfs_chunkref c;
-	struct bfs_err err = {""};
-	unsigned i;
-	int rc;
+	struct bfs_backup_info bi;
+	struct bfs_cat_entry e;
+	int64_t id = -1;
 
 	memset(&e, 0, sizeof(e));
-	e.path = (char *)x->path;
-	e.path_len = x->path_len ? x->path_len : strlen(x->path);
-	e.type = x->type;
-	e.mode = x->mode;
-	e.uid = 1000;
-	e.gid = 100;
-	e.user = (char *)"alice";
-	e.group = (char *)"staff";
-	e.mtime_ns = MTIME;
-	e.ino = 42;
-	if (x->target) {
-		e.target = (char *)x->target;
-		e.target_len = strlen(x->target);
-		e.size = e.target_len;
-	}
-	if (x->link) {
-		e.link = (char *)x->link;
-		e.link_len = strlen(x->link);
-	}
-	for (i = 0; i < x->nchunks; i++) {
-		mkref(&c, x->seed, i);
-		rc = bfs_manifest_writer_chunk(w, &c, &err);
-		if (rc) {
-			diag("writer_chunk: %s", bfs_err_str(&err, rc));
-			return rc;
-		}
-		e.size += c.len;
-	}
-	rc = bfs_manifest_writer_entry(w, &e, &err);
-	if (rc)
-		diag("writer_entry '%s': %s", x->path, bfs_err_str(&err, rc));
-	return rc;
+	if (bfs_catalog_find_backup(cat, backup, &bi, NULL) == 0 &&
+	    bfs_catalog_lookup_path(cat, bi.root, path, &e, NULL) == 0)
+		id = e.id;
+	bfs_backup_info_clear(&bi);
+	bfs_cat_entry_clear(&e);
+	return id;
 }
 
-/* Finish w into a manifest for backup id; put it under key (NULL: the
- * normal manifests/<id>), or return the bytes in *out if out != NULL. */
-static int w_finish(struct bfs_manifest_writer *w, const char *id,
-		    int64_t time_ns, const char *sources, const char *key,
-		    struct bfs_buf *out)
+static int sync_rc(struct bfs_sync_stats *ss)
 {
-	static char *tags[] = {"daily", "tést", NULL};
-	struct bfs_manifest_header h;
-	struct bfs_buf b = {0};
-	struct bfs_err err = {""};
-	char k[BFS_KEY_MAX];
+	memset(&err, 0, sizeof(err));
+	return bfs_catalog_sync(cat, repo, ss, &err);
+}
+
+static bool has_backup(const char *name)
+{
+	struct bfs_backup_info bi;
+	int rc = bfs_catalog_find_backup(cat, name, &bi, NULL);
+
+	bfs_backup_info_clear(&bi);
+	return rc == 0;
+}
+
+static void del_manifest(const char *name)
+{
+	char key[BFS_KEY_MAX];
+
+	bfs_repo_manifest_key(key, name);
+	bfs_store_del(repo->store, key, NULL);
+}
+
+struct names {
+	char buf[256];
+	int64_t last;
+	bool rising;
+	int n;
+};
+
+static int names_cb(void *arg, const struct bfs_cat_entry *e)
+{
+	struct names *x = arg;
+
+	if (e->id <= x->last)
+		x->rising = false;
+	x->last = e->id;
+	x->n++;
+	snprintf(x->buf + strlen(x->buf), sizeof(x->buf) - strlen(x->buf),
+		 "%s%s", x->n > 1 ? " " : "", e->e.path);
+	return 0;
+}
+
+static void test_one_backup(void)
+{
+	struct bfs_sync_stats ss;
+	struct bfs_catalog_counts n;
+	struct bfs_cat_entry e, g;
+	struct bfs_chunkref *ch = NULL;
+	struct bfs_backup_info bi;
+	struct names nm = {.rising = true};
+	uint8_t want[BFS_HASH_LEN];
+	size_t nch = 0;
 	int rc;
 
-	memset(&h, 0, sizeof(h));
-	h.id = (char *)id;
-	h.time_ns = time_ns;
-	h.host = (char *)"testhost";
-	h.tags = tags;
-	h.sources_json = (char *)sources;
-	h.stats.entries = 7;
-	h.stats.bytes = 12345;
-	rc = bfs_manifest_writer_finish(w, &h, &b, &err);
-	bfs_manifest_writer_free(w);
-	if (rc) {
-		diag("writer_finish: %s", bfs_err_str(&err, rc));
-		return rc;
+	rc =
+	    cr_write(repo, "b1", T0, SOURCES, top1, BFS_ARRAY_SIZE(top1), NULL);
+	if (!rc)
+		rc = sync_rc(&ss);
+	ok(rc == 0 && ss.added == 1, "sync ingests a backup (%s)", ERR(rc));
+	n = counts();
+	is_int(n.trees, 5, "  5 trees: root, a, a/sub, e (empty), m");
+	is_int(n.entries, 14, "  14 entries");
+	is_int(n.index_objects, 1, "  its index object");
+
+	memset(&bi, 0, sizeof(bi));
+	rc = bfs_catalog_find_backup(cat, "b1", &bi, &err);
+	ok(rc == 0 && bi.root == INO(1, 0) && !strcmp(bi.host, "testhost"),
+	   "backup b1: root id 1 << 40, header kept");
+	bfs_backup_info_clear(&bi);
+
+	is_int(id_of("b1", "a/sub/x"), INO(1, 5), "a/sub/x has pre 5");
+	is_int(id_of("b1", "z"), INO(1, 14), "z has pre 14");
+	is_int(id_of("b1", "m/m2"), INO(1, 11), "m/m2 has pre 11 (parts)");
+
+	/* a fresh connection: no cache, get walks down from the root */
+	{
+		struct bfs_catalog *c2 = NULL;
+
+		memset(&e, 0, sizeof(e));
+		rc = bfs_catalog_open(catpath, repo->id, true, &c2, &err);
+		if (!rc)
+			rc = bfs_catalog_get(c2, INO(1, 11), &e, &err);
+		ok(rc == 0 && !strcmp(e.e.path, "m2") && e.parent == INO(1, 9),
+		   "get on a fresh connection: m/m2 (%s)", ERR(rc));
+		bfs_cat_entry_clear(&e);
+		bfs_catalog_close(c2);
 	}
-	if (out) {
-		*out = b;
-		return 0;
-	}
-	if (!key) {
-		bfs_repo_manifest_key(k, id);
-		key = k;
-	}
-	rc = bfs_store_put(repo->store, key, b.data, b.len, 0, &err);
-	if (rc)
-		diag("put '%s': %s", key, bfs_err_str(&err, rc));
-	bfs_buf_free(&b);
-	return rc;
+	memset(&e, 0, sizeof(e));
+	rc = bfs_catalog_get(cat, INO(1, 5), &e, &err);
+	ok(rc == 0 && !strcmp(e.e.path, "x") && e.parent == INO(1, 4) &&
+	       e.e.size == CR_CHUNK && e.backup == 1,
+	   "get a/sub/x: name, parent, size (%s)", ERR(rc));
+	bfs_cat_entry_clear(&e);
+	rc = bfs_catalog_get(cat, INO(1, 15), &e, &err);
+	is_int(rc, -ENOENT, "get past the last entry: ENOENT");
+	rc = bfs_catalog_get(cat, INO(9, 1), &e, &err);
+	is_int(rc, -ENOENT, "get in an unknown backup: ENOENT");
+	rc = bfs_catalog_get(cat, INO(1, 0), &e, &err);
+	ok(rc == 0 && e.e.type == BFS_T_DIR && e.nlink == 5 && !e.parent,
+	   "the root: a directory, nlink 2 + 3 subdirectories");
+	bfs_cat_entry_clear(&e);
+	rc = bfs_catalog_get(cat, INO(1, 1), &e, &err);
+	ok(rc == 0 && e.nlink == 3, "a: nlink 3");
+	bfs_cat_entry_clear(&e);
+
+	rc = bfs_catalog_readdir(cat, INO(1, 0), 0, 0, names_cb, &nm, &err);
+	ok(rc == 0 && !strcmp(nm.buf, "a e h1 h2 m s z") && nm.rising,
+	   "readdir of the root: names in order, ids rising (%s)", nm.buf);
+	memset(&nm, 0, sizeof(nm));
+	nm.rising = true;
+	rc = bfs_catalog_readdir(cat, INO(1, 0), INO(1, 7), 2, names_cb, &nm,
+				 &err);
+	is_str(nm.buf, "h2 m", "readdir after h1, 2 of them");
+	memset(&nm, 0, sizeof(nm));
+	rc = bfs_catalog_readdir(cat, INO(1, 9), 0, 0, names_cb, &nm, &err);
+	is_str(nm.buf, "m1 m2 m3", "readdir of a tree of three parts");
+
+	memset(&e, 0, sizeof(e));
+	rc = bfs_catalog_lookup(cat, INO(1, 0), "h2", 2, &e, &err);
+	ok(rc == 0 && e.link_id == INO(1, 7) && e.nlink == 2,
+	   "a hardlink: link_id of its group's first entry, nlink 2");
+	bfs_cat_entry_clear(&e);
+	memset(&g, 0, sizeof(g));
+	rc = bfs_catalog_lookup(cat, INO(1, 0), "h1", 2, &g, &err);
+	ok(rc == 0 && g.link_id == 0 && g.nlink == 2,
+	   "  the first entry: nlink 2");
+	bfs_cat_entry_clear(&g);
+	rc = bfs_catalog_lookup(cat, INO(1, 0), "nope", 4, &e, &err);
+	is_int(rc, -ENOENT, "lookup of a missing name: ENOENT");
+	rc = bfs_catalog_lookup_path(cat, INO(1, 0), "s/x", &e, &err);
+	is_int(rc, -ENOTDIR, "a path through a symlink: ENOTDIR");
+
+	rc = bfs_catalog_chunks(cat, INO(1, 2), &ch, &nch, &err);
+	cr_chunk_id(want, 1, 1);
+	ok(rc == 0 && nch == 2 && !memcmp(ch[1].hash, want, BFS_HASH_LEN) &&
+	       ch[1].len == CR_CHUNK && ch[1].offset == 108,
+	   "chunks of a/f1, located by the index object (%s)", ERR(rc));
+	free(ch);
+	rc = bfs_catalog_chunks(cat, INO(1, 14), &ch, &nch, &err);
+	cr_chunk_id(want, 40, 4999);
+	ok(rc == 0 && nch == 5000 && !memcmp(ch[4999].hash, want, BFS_HASH_LEN),
+	   "chunks of z: 5000, from two list blobs (%s)", ERR(rc));
+	free(ch);
+	rc = bfs_catalog_chunks(cat, INO(1, 8), &ch, &nch, &err);
+	cr_chunk_id(want, 30, 0);
+	ok(rc == 0 && nch == 1 && !memcmp(ch[0].hash, want, BFS_HASH_LEN),
+	   "chunks of the hardlink h2 are h1's (%s)", ERR(rc));
+	free(ch);
+	rc = bfs_catalog_chunks(cat, INO(1, 3), &ch, &nch, &err);
+	ok(rc == 0 && nch == 0 && !ch, "an empty file has no chunks");
+	rc = bfs_catalog_chunks(cat, INO(1, 1), &ch, &nch, &err);
+	is_int(rc, -EINVAL, "a directory has no chunk list");
 }
 
-static int put_manifest(const char *id, int64_t time_ns, const char *sources,
-			const struct ent *ents, size_t n)
+static void test_sharing(void)
 {
-	struct bfs_manifest_writer *w;
-	struct bfs_err err = {""};
+	struct bfs_sync_stats ss;
+	struct bfs_catalog_counts before, n;
+	struct bfs_cat_entry e;
+	static const char *const paths[] = {"a/sub/y", "z", "m/m2", "h2", "e"};
+	int64_t ids[BFS_ARRAY_SIZE(paths)];
+	bool same = true;
 	size_t i;
 	int rc;
 
-	rc = bfs_manifest_writer_new(&w, &err);
+	before = counts();
+	rc = cr_write(repo, "b2", T0 + 1000, SOURCES, top2,
+		      BFS_ARRAY_SIZE(top2), NULL);
+	if (!rc)
+		rc = sync_rc(&ss);
+	ok(rc == 0 && ss.added == 1 && ss.unchanged == 1,
+	   "b2 (one file added in a/sub) ingested (%s)", ERR(rc));
+	n = counts();
+	is_int(n.trees - before.trees, 3, "  only 3 new trees: a/sub, a, root");
+	is_int(n.entries - before.entries, 12,
+	       "  only their 12 entries (2 + 3 + 7)");
+	is_int(id_of("b2", "a/sub/y"), INO(2, 6), "a/sub/y of b2 has pre 6");
+	is_int(id_of("b2", "z"), INO(2, 15), "z of b2 has pre 15");
+	is_int(id_of("b1", "z"), INO(1, 14), "z of b1 still has pre 14");
+
+	for (i = 0; i < BFS_ARRAY_SIZE(paths); i++)
+		ids[i] = id_of("b2", paths[i]);
+	rc = sync_rc(&ss);
+	ok(rc == 0 && ss.unchanged == 2 && !ss.added,
+	   "a second sync changes nothing");
+	for (i = 0; i < BFS_ARRAY_SIZE(paths); i++)
+		same &= ids[i] > 0 && id_of("b2", paths[i]) == ids[i];
+	ok(same, "  the ids of b2 are the same");
+
+	del_manifest("b1");
+	rc = sync_rc(&ss);
+	ok(rc == 0 && ss.removed == 1, "b1's manifest deleted: dropped");
+	n = counts();
+	is_int(n.trees, before.trees, "  its 3 own trees went with it");
+	is_int(n.entries, 15, "  b2's 15 entries stay");
+	same = true;
+	for (i = 0; i < BFS_ARRAY_SIZE(paths); i++)
+		same &= id_of("b2", paths[i]) == ids[i];
+	ok(same, "  the ids of b2 are the same");
+	memset(&e, 0, sizeof(e));
+	rc = bfs_catalog_get(cat, ids[2], &e, &err);
+	ok(rc == 0 && !strcmp(e.e.path, "m2"), "  get of an old id: m2");
+	bfs_cat_entry_clear(&e);
+	rc = bfs_catalog_get(cat, INO(1, 5), &e, &err);
+	is_int(rc, -ENOENT, "  an id of b1: ENOENT");
+}
+
+/* A backup that must be refused: sync reports -EUCLEAN with msg in the
+ * message, nothing of it stays, and a good one synced with it is in. */
+static void refused(const char *id, const struct cr_node *kids, size_t n,
+		    const char *msg, const char *what)
+{
+	struct bfs_sync_stats ss;
+	struct bfs_catalog_counts before, after;
+	int rc;
+
+	before = counts();
+	rc = cr_write(repo, id, T0 + 5000, SOURCES, kids, n, NULL);
 	if (rc) {
-		diag("writer_new: %s", bfs_err_str(&err, rc));
-		return rc;
+		ok(0, "%s: cannot write it", what);
+		return;
 	}
-	for (i = 0; i < n; i++) {
-		rc = w_entry(w, &ents[i]);
-		if (rc) {
-			bfs_manifest_writer_free(w);
-			return rc;
-		}
-	}
-	return w_finish(w, id, time_ns, sources, NULL, NULL);
+	rc = sync_rc(&ss);
+	ok(rc == -EUCLEAN && strstr(err.msg, msg) && strstr(err.msg, id),
+	   "%s: refused", what);
+	if (!strstr(err.msg, msg))
+		diag("message: %s", err.msg);
+	after = counts();
+	ok(!has_backup(id) && after.trees == before.trees &&
+	       after.entries == before.entries,
+	   "  nothing of it in the catalog");
+	del_manifest(id);
 }
 
-/* A dir of many files: "many/f%05d" */
-static int put_big(const char *id, int64_t time_ns, unsigned nfiles)
+static void test_hostile(void)
 {
-	struct bfs_manifest_writer *w;
-	struct ent d = {.path = "many", .type = BFS_T_DIR, .mode = 0755};
-	char p[32];
-	unsigned i;
+	static const struct cr_node q[] = {{.name = "q1", .nchunks = 1}};
+	static const struct cr_node hidden[] = {
+	    {.name = "q", .type = D, .kids = q, .nkids = 1, .hide = true}};
+	static const struct cr_node liar[] = {
+	    {.name = "q", .type = D, .kids = q, .nkids = 1, .count_lie = 1}};
+	static const struct cr_node liar2[] = {{.name = "m",
+						.type = D,
+						.kids = m1,
+						.nkids = 3,
+						.split = true,
+						.count_lie = -1}};
+	static const struct cr_node ba[] = {{.name = "b"}, {.name = "a"}};
+	static const struct cr_node unsorted_parts[] = {
+	    {.name = "u", .type = D, .kids = ba, .nkids = 2, .split = true}};
+	static const struct cr_node unsorted[] = {
+	    {.name = "u", .type = D, .kids = ba, .nkids = 2}};
+	static const struct cr_node aa[] = {{.name = "a"}, {.name = "a"}};
+	static const struct cr_node twice[] = {
+	    {.name = "u", .type = D, .kids = aa, .nkids = 2, .split = true}};
+	static const struct cr_node fat[] = {
+	    {.name = "f", .nchunks = 2, .seed = 5, .size_lie = 1}};
+	static const struct cr_node fatdir[] = {
+	    {.name = "w", .type = D, .kids = fat, .nkids = 1}};
+	struct bfs_sync_stats ss;
 	int rc;
 
-	if (bfs_manifest_writer_new(&w, NULL))
-		return -1;
-	rc = w_entry(w, &d);
-	for (i = 0; !rc && i < nfiles; i++) {
-		struct ent f = {.path = p,
-				.type = BFS_T_FILE,
-				.mode = 0644,
-				.seed = 7000 + i,
-				.nchunks = 1};
-
-		snprintf(p, sizeof(p), "many/f%05u", i);
-		rc = w_entry(w, &f);
-	}
-	if (rc) {
-		bfs_manifest_writer_free(w);
-		return rc;
-	}
-	return w_finish(w, id, time_ns, NULL, NULL, NULL);
+	/* a good one next to the bad one is still ingested */
+	rc = cr_write(repo, "b4", T0 + 4000, SOURCES, top2,
+		      BFS_ARRAY_SIZE(top2), NULL);
+	ok(rc == 0, "b4: the same tree as b2");
+	refused("b3", hidden, 1, "is in no index object",
+		"a tree part in no index object");
+	ok(has_backup("b4"), "  b4, synced with it, is in");
+	refused("b5", liar, 1, "count", "a directory whose count lies");
+	refused("b5b", liar2, 1, "count",
+		"a count that lies about a tree the catalog has");
+	refused("b6", unsorted_parts, 1, "sorted",
+		"names out of order across parts");
+	refused("b6b", twice, 1, "sorted", "a name twice across parts");
+	refused("b7", unsorted, 1, "b7", "names out of order in a part");
+	refused("b8", fatdir, 1, "size", "a file whose size lies");
+	rc = sync_rc(&ss);
+	is_int(rc, 0, "then sync is clean again (%s)", ERR(rc));
 }
 
-static const char bad_name[] = "files/bad-\xff\xfe-\x80name";
-
-static const struct ent b1_ents[] = {
-    {.path = "files", .type = BFS_T_DIR, .mode = 0750},
-    {.path = "files/a.txt",
-     .type = BFS_T_FILE,
-     .mode = 0640,
-     .seed = 1,
-     .nchunks = 2},
-    {.path = "files/ln",
-     .type = BFS_T_SYMLINK,
-     .mode = 0777,
-     .target = "a.txt"},
-    {.path = "files/sub", .type = BFS_T_DIR, .mode = 0700},
-    {.path = "files/sub/empty", .type = BFS_T_FILE, .mode = 0600},
-    {.path = bad_name,
-     .type = BFS_T_FILE,
-     .mode = 0644,
-     .seed = 2,
-     .nchunks = 1},
-    {.path = "files/hl",
-     .type = BFS_T_FILE,
-     .mode = 0600,
-     .link = "files/a.txt"},
-    {.path = "files/sub/hl2",
-     .type = BFS_T_FILE,
-     .mode = 0640,
-     .link = "files/a.txt"},
-    {.path = "database.sql",
-     .type = BFS_T_FILE,
-     .mode = 0600,
-     .seed = 3,
-     .nchunks = 3000},
-    {.path = "conf", .type = BFS_T_DIR, .mode = 0755},
-    /* the writer repeats a directory when an implicit one gets its
-     * real metadata: the last line wins */
-    {.path = "conf", .type = BFS_T_DIR, .mode = 0711},
-    {.path = "conf/x", .type = BFS_T_FIFO, .mode = 0600},
-};
-
-static const struct ent small_ents[] = {
-    {.path = "files", .type = BFS_T_DIR, .mode = 0755},
-    {.path = "files/a.txt",
-     .type = BFS_T_FILE,
-     .mode = 0644,
-     .seed = 1,
-     .nchunks = 2},
-};
-
-/* ---- callbacks ---------------------------------------------------------- */
-
-struct names_acc {
-	char buf[512];
-};
-
-static int list_names(void *arg, const struct bfs_backup_info *b)
+static void test_index_ops(void)
 {
-	struct names_acc *a = arg;
-	size_t n = strlen(a->buf);
-
-	snprintf(a->buf + n, sizeof(a->buf) - n, "%s%s", n ? "," : "", b->name);
-	return 0;
-}
-
-static int list_stop(void *arg, const struct bfs_backup_info *b)
-{
-	(*(int *)arg)++;
-	return 7;
-}
-
-struct page {
-	int64_t last;
-	unsigned n, total, bad_order, dup, unknown;
-	unsigned char *seen;
-};
-
-static int page_cb(void *arg, const struct bfs_cat_entry *e)
-{
-	struct page *p = arg;
-	unsigned k;
-
-	if (e->id <= p->last)
-		p->bad_order++;
-	p->last = e->id;
-	p->n++;
-	p->total++;
-	if (e->e.path_len != 6 || sscanf(e->e.path, "f%05u", &k) != 1 ||
-	    k >= 10000) {
-		p->unknown++;
-		return 0;
-	}
-	if (p->seen[k]++)
-		p->dup++;
-	return 0;
-}
-
-struct dirlist {
-	unsigned n;
-	bool saw_bad;
-	int64_t ids[32];
-};
-
-static int dir_cb(void *arg, const struct bfs_cat_entry *e)
-{
-	struct dirlist *d = arg;
-
-	if (d->n < 32)
-		d->ids[d->n] = e->id;
-	d->n++;
-	if (e->e.path_len == strlen(bad_name) - 6 &&
-	    memcmp(e->e.path, bad_name + 6, e->e.path_len) == 0)
-		d->saw_bad = true;
-	return 0;
-}
-
-/* Recursive walk: readdir called again from inside its own callback, on
- * the same connection. */
-struct walk {
-	struct bfs_catalog *c;
-	unsigned n, depth_max, depth;
-	int rc;
-};
-
-static int walk_cb(void *arg, const struct bfs_cat_entry *e)
-{
-	struct walk *w = arg;
+	static const struct cr_node kids[] = {
+	    {.name = "new", .nchunks = 2, .seed = 77}};
+	struct bfs_index *idx = NULL;
+	struct bfs_index_dir d = {0};
+	struct bfs_chunkref ref;
+	struct cr_out out = {0};
+	uint8_t want[BFS_HASH_LEN];
 	int rc;
 
-	w->n++;
-	if (e->e.type != BFS_T_DIR)
-		return 0;
-	w->depth++;
-	if (w->depth > w->depth_max)
-		w->depth_max = w->depth;
-	rc = bfs_catalog_readdir(w->c, e->id, 0, 0, walk_cb, w, NULL);
-	w->depth--;
-	if (rc)
-		w->rc = rc;
-	return rc;
-}
-
-static int stop_cb(void *arg, const struct bfs_cat_entry *e)
-{
-	(*(unsigned *)arg)++;
-	return 5;
-}
-
-/* ---- tests -------------------------------------------------------------- */
-
-static void test_open_errors(const char *path)
-{
-	struct bfs_catalog *c = NULL;
-	struct bfs_err err = {""};
-	char other[65], missing[128];
-	int rc;
-
-	memset(other, 'e', 64);
-	other[64] = '\0';
-	rc = bfs_catalog_open(path, other, false, &c, &err);
-	is_int(rc, -EINVAL, "catalog of another repository is refused");
-	ok(strstr(err.msg, "belongs to repository") &&
-	       strstr(err.msg, repo->id) && strstr(err.msg, other),
-	   "message names both repositories: %s", err.msg);
-	ok(c == NULL, "no handle on failure");
-
-	rc = bfs_catalog_open(path, "bad/id", false, &c, &err);
-	is_int(rc, -EINVAL, "invalid repository id refused");
-
-	snprintf(missing, sizeof(missing), "%s/text.db", tmpdir);
-	{
-		FILE *f = fopen(missing, "w");
-
-		if (f) {
-			fputs("this is not a database, but long enough to"
-			      " look like a header of one..................."
-			      "...............................\n",
-			      f);
-			fclose(f);
-		}
-	}
-	rc = bfs_catalog_open(missing, repo->id, false, &c, &err);
-	is_int(rc, -EUCLEAN, "a file that is not a database: -EUCLEAN");
-	ok(strstr(err.msg, "text.db") != NULL, "message names it: %s", err.msg);
-
-	snprintf(missing, sizeof(missing), "%s/none.db", tmpdir);
-	rc = bfs_catalog_open(missing, repo->id, true, &c, &err);
-	is_int(rc, -ENOENT, "readonly open of a missing catalog: -ENOENT");
-}
-
-static void test_default_path(void)
-{
-	char xdg[128], want[256];
-	char *p = NULL;
-	struct stat sb;
-	int rc;
-
-	snprintf(xdg, sizeof(xdg), "%s/xdg", tmpdir);
-	setenv("XDG_CACHE_HOME", xdg, 1);
-	rc = bfs_catalog_default_path(repo->id, &p, NULL);
-	snprintf(want, sizeof(want), "%s/backupfs/%s.db", xdg, repo->id);
-	is_int(rc, 0, "default path");
-	is_str(p, want, "default path under XDG_CACHE_HOME");
-	snprintf(want, sizeof(want), "%s/backupfs", xdg);
-	ok(stat(want, &sb) == 0 && S_ISDIR(sb.st_mode) &&
-	       (sb.st_mode & 0777) == 0700,
-	   "cache directory created 0700");
-	free(p);
-
-	unsetenv("XDG_CACHE_HOME");
-	snprintf(xdg, sizeof(xdg), "%s/home", tmpdir);
-	setenv("HOME", xdg, 1);
-	rc = bfs_catalog_default_path(repo->id, &p, NULL);
-	snprintf(want, sizeof(want), "%s/.cache/backupfs/%s.db", xdg, repo->id);
-	is_int(rc, 0, "default path from HOME");
-	is_str(p, want, "default path under ~/.cache");
-	free(p);
-}
-
-static void test_entries(struct bfs_catalog *c)
-{
-	struct bfs_backup_info b;
-	struct bfs_cat_entry e, f, a, hl, root;
-	struct bfs_chunkref *refs = NULL, *refs2 = NULL, want;
-	struct dirlist dl = {0};
-	struct bfs_err err = {""};
-	size_t n = 0, n2 = 0, i;
-	unsigned stops = 0;
-	int rc, bad = 0;
-
-	rc = bfs_catalog_find_backup(c, "b1", &b, &err);
-	is_int(rc, 0, "find b1");
+	rc = bfs_catalog_index_new(cat, repo, &idx);
+	ok(rc == 0, "an index over the catalog");
 	if (rc)
 		return;
-	is_str(b.host, "testhost", "host");
-	is_int(b.time_ns, 100, "time");
-	ok(b.tags_json && strstr(b.tags_json, "daily") &&
-	       strstr(b.tags_json, "tést"),
-	   "tags_json: %s", b.tags_json);
-	ok(b.header_json && strstr(b.header_json, "\"b1\"") &&
-	       b.header_json[0] == '{',
-	   "header_json is line 1: %.80s", b.header_json);
-	is_int(b.stats.bytes, 12345, "stats from the header");
-	ok(!b.partial, "not partial");
-
-	rc = bfs_catalog_get(c, b.root, &root, &err);
-	is_int(rc, 0, "get root");
-	is_int(root.e.type, BFS_T_DIR, "root is a dir");
-	is_int(root.parent, 0, "root parent 0");
-	is_int(root.e.path_len, 0, "root name empty");
-	is_int(root.e.mode, 0755, "root mode");
-	is_int(root.e.uid, 1000, "root owner from the first top-level entry");
-	is_int(root.nlink, 4, "root nlink = 2 + files, conf");
-	is_int(root.backup, b.rowid, "root belongs to the backup");
-	bfs_cat_entry_clear(&root);
-
-	rc = bfs_catalog_lookup(c, b.root, "files", 5, &f, &err);
-	is_int(rc, 0, "lookup files");
-	is_int(f.e.type, BFS_T_DIR, "files is a dir");
-	is_int(f.e.mode, 0750, "files mode");
-	is_int(f.nlink, 3, "files nlink = 2 + sub");
-	is_str(f.e.user, "alice", "user name");
-	is_str(f.e.group, "staff", "group name");
-	is_int(f.e.mtime_ns, MTIME, "mtime ns");
-
-	rc = bfs_catalog_lookup_path(c, b.root, "files/a.txt", &a, &err);
-	is_int(rc, 0, "lookup_path files/a.txt");
-	is_str(a.e.path, "a.txt", "path holds the name only");
-	is_int(a.parent, f.id, "parent id");
-	is_int(a.e.size, 2 * 4096, "size");
-	is_int(a.nchunks, 2, "nchunks");
-	is_int(a.nlink, 3, "hardlinked file nlink 3");
-	is_int(a.link_id, 0, "data entry has no link_id");
-	is_int(a.e.ino, 42, "ino");
-
-	rc = bfs_catalog_lookup_path(c, b.root, "/files//hl", &hl, &err);
-	is_int(rc, 0, "lookup_path with extra slashes");
-	is_int(hl.link_id, a.id, "hardlink link_id = data entry");
-	is_int(hl.nlink, 3, "hardlink nlink = its target's");
-	is_int(hl.e.mode, 0640, "hardlink mode copied");
-	is_int(hl.e.size, a.e.size, "hardlink size copied");
-	is_int(hl.nchunks, 0, "hardlink carries no chunks");
-	rc = bfs_catalog_chunks(c, hl.id, &refs, &n, &err);
-	is_int(rc, 0, "chunks through a hardlink");
-	is_int(n, 2, "2 chunks via the link");
-	mkref(&want, 1, 1);
-	ok(n == 2 && memcmp(&refs[1], &want, sizeof(want)) == 0,
-	   "chunk ref via link round-trips");
-	free(refs);
-	refs = NULL;
-	bfs_cat_entry_clear(&hl);
-
-	rc = bfs_catalog_lookup_path(c, b.root, "files/ln", &e, &err);
-	is_int(rc, 0, "symlink");
-	ok(e.e.type == BFS_T_SYMLINK && e.e.target && e.e.target_len == 5 &&
-	       strcmp(e.e.target, "a.txt") == 0,
-	   "symlink target");
-	rc = bfs_catalog_chunks(c, e.id, &refs, &n, &err);
-	is_int(rc, -EINVAL, "chunks of a symlink: -EINVAL");
-	bfs_cat_entry_clear(&e);
-
-	rc = bfs_catalog_lookup_path(c, b.root, "files/a.txt/x", &e, &err);
-	is_int(rc, -ENOTDIR, "path through a file: -ENOTDIR");
-	rc = bfs_catalog_lookup_path(c, b.root, "files/nope", &e, &err);
-	is_int(rc, -ENOENT, "missing path: -ENOENT");
-	ok(strstr(err.msg, "files/nope") != NULL, "message names the path");
-	rc = bfs_catalog_lookup_path(c, b.root, "", &e, &err);
-	ok(rc == 0 && e.id == b.root, "empty path is the root");
-	bfs_cat_entry_clear(&e);
-
-	/* non-UTF-8 name */
-	rc = bfs_catalog_lookup(c, f.id, bad_name + 6, strlen(bad_name) - 6, &e,
-				&err);
-	is_int(rc, 0, "lookup a non-UTF-8 name");
-	ok(rc == 0 && e.e.path_len == strlen(bad_name) - 6 &&
-	       memcmp(e.e.path, bad_name + 6, e.e.path_len) == 0 &&
-	       e.e.path[e.e.path_len] == '\0',
-	   "non-UTF-8 name round-trips");
-	bfs_cat_entry_clear(&e);
-	rc = bfs_catalog_lookup(c, f.id, "bad-", 4, &e, &err);
-	is_int(rc, -ENOENT, "a prefix of a name is not a match");
-
-	rc = bfs_catalog_readdir(c, f.id, 0, 0, dir_cb, &dl, &err);
-	is_int(rc, 0, "readdir files");
-	is_int(dl.n, 5, "files has 5 children");
-	ok(dl.saw_bad, "readdir returns the non-UTF-8 name");
-	for (i = 1; i < dl.n && i < 32; i++)
-		if (dl.ids[i] <= dl.ids[i - 1])
-			bad++;
-	is_int(bad, 0, "readdir in id order");
-	rc = bfs_catalog_readdir(c, f.id, 0, 0, stop_cb, &stops, &err);
-	ok(rc == 5 && stops == 1, "readdir callback stops the walk");
+	rc = bfs_index_prev_dir(idx, SRC_KEY, "a", &d);
+	cr_chunk_id(want, 1, 0);
+	ok(rc == 0 && d.n == 3 && !strcmp(d.v[0].e.path, "f1") &&
+	       d.v[0].nchunks == 2 &&
+	       !memcmp(d.v[0].chunks[0].hash, want, BFS_HASH_LEN) &&
+	       !strcmp(d.v[2].e.path, "sub") && d.v[2].e.type == BFS_T_DIR,
+	   "prev_dir a: f1 (2 chunks), f2, sub");
+	bfs_index_dir_clear(&d);
+	rc = bfs_index_prev_dir(idx, SRC_KEY, "", &d);
+	ok(rc == 0 && d.n == 7 && !strcmp(d.v[3].e.path, "h2") &&
+	       d.v[3].e.link && !d.v[3].nchunks,
+	   "prev_dir of the root: 7 children, a hardlink without chunks");
+	bfs_index_dir_clear(&d);
+	/* in walk order and out of it (the index keeps the chain it found) */
 	{
-		struct walk w = {.c = c};
+		static const char *const walk[] = {
+		    "a", "a/sub", "m", "a/sub", "e", "a", "a/sub"};
+		static const size_t want_n[] = {3, 2, 3, 2, 0, 3, 2};
+		bool all = true;
+		size_t i;
 
-		rc = bfs_catalog_readdir(c, b.root, 0, 0, walk_cb, &w, &err);
-		ok(rc == 0 && w.rc == 0, "recursive readdir on one connection");
-		is_int(w.n, 11, "recursive walk sees every entry once");
-		is_int(w.depth_max, 2, "recursive walk goes two levels deep");
+		for (i = 0; i < BFS_ARRAY_SIZE(walk); i++) {
+			rc = bfs_index_prev_dir(idx, SRC_KEY, walk[i], &d);
+			if (rc || d.n != want_n[i]) {
+				diag("prev_dir %s: %d, %zu children", walk[i],
+				     rc, d.n);
+				all = false;
+			}
+			bfs_index_dir_clear(&d);
+		}
+		ok(all, "prev_dir down, across and up the tree");
 	}
+	rc = bfs_index_prev_dir(idx, SRC_KEY, "a/sub/x", &d);
+	is_int(rc, -ENOENT, "prev_dir of a file below the chain: ENOENT");
+	rc = bfs_index_prev_dir(idx, SRC_KEY, "a/nope", &d);
+	is_int(rc, -ENOENT, "prev_dir of a missing directory: ENOENT");
+	rc = bfs_index_prev_dir(idx, SRC_KEY, "z", &d);
+	is_int(rc, -ENOENT, "prev_dir of a file: ENOENT");
+	rc = bfs_index_prev_dir(idx, "other", "", &d);
+	is_int(rc, -ENOENT, "prev_dir of an unknown source: ENOENT");
+	cr_chunk_id(want, 40, 4999);
+	rc = bfs_index_chunk_find(idx, want, &ref);
+	ok(rc == 0 && ref.len == CR_CHUNK, "chunk_find of a data chunk");
 
-	/* directory listed twice: last metadata wins, one row */
-	rc = bfs_catalog_lookup_path(c, b.root, "conf", &e, &err);
-	is_int(rc, 0, "dir listed twice");
-	is_int(e.e.mode, 0711, "second line's metadata wins");
-	memset(&dl, 0, sizeof(dl));
-	bfs_catalog_readdir(c, b.root, 0, 0, dir_cb, &dl, &err);
-	is_int(dl.n, 3, "root: files, database.sql, conf (no duplicate)");
-	bfs_cat_entry_clear(&e);
-
-	/* 3000 chunks */
-	rc = bfs_catalog_lookup_path(c, b.root, "database.sql", &e, &err);
-	is_int(rc, 0, "database.sql");
-	is_int(e.nchunks, 3000, "3000 chunks recorded");
-	rc = bfs_catalog_chunks(c, e.id, &refs2, &n2, &err);
-	is_int(rc, 0, "chunks of database.sql");
-	is_int(n2, 3000, "3000 chunks read back");
-	for (i = 0, bad = 0; i < n2; i++) {
-		mkref(&want, 3, (unsigned)i);
-		if (memcmp(&refs2[i], &want, sizeof(want)) != 0)
-			bad++;
-	}
-	is_int(bad, 0, "every chunk ref round-trips in order");
-	free(refs2);
-	bfs_cat_entry_clear(&e);
-
-	rc = bfs_catalog_lookup_path(c, b.root, "files/sub/empty", &e, &err);
-	is_int(rc, 0, "empty file");
-	rc = bfs_catalog_chunks(c, e.id, &refs, &n, &err);
-	ok(rc == 0 && n == 0 && refs == NULL, "empty file: no chunks");
-	bfs_cat_entry_clear(&e);
-
-	/* dedup map */
-	mkref(&want, 3, 1234);
+	rc = cr_write(repo, "b9", T0 + 9000, SOURCES, kids, 1, &out);
+	if (!rc)
+		rc = bfs_index_record(idx, "b9", out.manifest.data,
+				      out.manifest.len, out.idxname,
+				      out.idx.data, out.idx.len, &err);
+	ok(rc == 0 && bfs_index_has_backup(idx, "b9"),
+	   "record: index object then manifest (%s)", ERR(rc));
+	cr_chunk_id(want, 77, 1);
+	rc = bfs_index_chunk_find(idx, want, &ref);
+	ok(rc == 0, "  its chunks are found");
+	rc = bfs_index_prev_dir(idx, SRC_KEY, "", &d);
+	ok(rc == 0 && d.n == 1 && !strcmp(d.v[0].e.path, "new"),
+	   "  prev_dir now answers from it");
+	bfs_index_dir_clear(&d);
+	/* and in the store, as the writer does */
 	{
-		struct bfs_chunkref got;
-		uint8_t h[BFS_HASH_LEN];
+		char key[BFS_KEY_MAX];
 
-		memset(&got, 0, sizeof(got));
-		rc = bfs_catalog_chunk_lookup(c, want.hash, &got);
-		is_int(rc, 0, "chunk_lookup finds a hash");
-		ok(memcmp(&got, &want, sizeof(want)) == 0,
-		   "chunk_lookup location");
-		memset(h, 0xab, sizeof(h));
-		rc = bfs_catalog_chunk_lookup(c, h, &got);
-		is_int(rc, -ENOENT, "unknown hash: -ENOENT");
+		bfs_repo_manifest_key(key, "b9");
+		rc = bfs_store_put(repo->store, key, out.manifest.data,
+				   out.manifest.len, 0, &err);
+		snprintf(key, sizeof(key), "%s%s", BFS_KEY_INDEX, out.idxname);
+		if (!rc)
+			rc = bfs_store_put(repo->store, key, out.idx.data,
+					   out.idx.len, 0, &err);
+		ok(rc == 0, "  stored too");
 	}
-
-	rc = bfs_catalog_get(c, 1LL << 50, &e, &err);
-	is_int(rc, -ENOENT, "get of a missing id");
-
-	bfs_cat_entry_clear(&a);
-	bfs_cat_entry_clear(&f);
-	bfs_backup_info_clear(&b);
+	cr_out_clear(&out);
+	bfs_index_free(idx);
 }
 
-static void test_bigdir(struct bfs_catalog *c)
+/* A tree as deep as the format allows: ingested, and the deepest entry
+ * found by its id from a fresh connection (one query per level). */
+static void test_deep(void)
 {
-	struct bfs_backup_info b;
-	struct bfs_cat_entry d;
-	struct page p = {0};
-	int rc, pages = 0;
-
-	rc = bfs_catalog_find_backup(c, "big", &b, NULL);
-	is_int(rc, 0, "find big");
-	rc = bfs_catalog_lookup(c, b.root, "many", 4, &d, NULL);
-	is_int(rc, 0, "lookup many");
-	p.seen = calloc(10000, 1);
-	do {
-		p.n = 0;
-		rc = bfs_catalog_readdir(c, d.id, p.last, 100, page_cb, &p,
-					 NULL);
-		if (rc)
-			break;
-		pages++;
-	} while (p.n == 100 && pages < 1000);
-	is_int(rc, 0, "paged readdir");
-	is_int(p.total, 10000, "10k entries seen");
-	is_int(pages, 101, "100 full pages and an empty one");
-	is_int(p.dup, 0, "each seen once");
-	is_int(p.bad_order, 0, "in id order");
-	is_int(p.unknown, 0, "no stray names");
-	free(p.seen);
-	bfs_cat_entry_clear(&d);
-	bfs_backup_info_clear(&b);
-}
-
-/* CPU time of this process: the test machine may be busy. */
-static int64_t cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void test_timing(struct bfs_catalog *c)
-{
-	struct bfs_manifest_writer *w;
-	struct bfs_backup_info b;
+	enum { DEPTH = BFS_TREE_MAX_DEPTH };
+	struct cr_node *v = calloc(DEPTH + 1, sizeof(*v));
+	struct bfs_catalog *c2 = NULL;
+	struct bfs_sync_stats ss;
+	struct bfs_backup_info bi;
 	struct bfs_cat_entry e;
-	struct bfs_buf m = {0};
-	struct bfs_err err = {""};
-	char p[32];
-	unsigned i, j;
-	int64_t t0, t1, c0, c1;
-	int rc = 0;
+	int64_t b = 0;
+	int i, rc;
 
-	if (bfs_manifest_writer_new(&w, NULL)) {
-		ok(0, "writer for 100k");
+	if (!v) {
+		ok(0, "memory");
 		return;
 	}
-	t0 = bfs_mono_ns();
-	for (i = 0; !rc && i < 100; i++) {
-		struct ent d = {.path = p, .type = BFS_T_DIR, .mode = 0755};
-
-		snprintf(p, sizeof(p), "d%03u", i);
-		rc = w_entry(w, &d);
-		for (j = 0; !rc && j < 1000; j++) {
-			struct ent f = {.path = p,
-					.type = BFS_T_FILE,
-					.mode = 0644,
-					.seed = 100000 + i * 1000 + j,
-					.nchunks = 1};
-
-			snprintf(p, sizeof(p), "d%03u/file-%04u", i, j);
-			rc = w_entry(w, &f);
-		}
+	for (i = 0; i < DEPTH; i++) {
+		v[i].name = "d";
+		v[i].type = D;
+		v[i].kids = &v[i + 1];
+		v[i].nkids = 1;
 	}
-	if (rc) {
-		bfs_manifest_writer_free(w);
-		ok(0, "write 100k manifest");
-		return;
-	}
-	rc = w_finish(w, "hundredk", 5, NULL, NULL, &m);
-	t1 = bfs_mono_ns();
-	is_int(rc, 0, "100k-entry manifest written");
-	diag("writing the 100,100-entry manifest: %.2f s, %zu bytes",
-	     (t1 - t0) / 1e9, m.len);
-	t0 = bfs_mono_ns();
-	c0 = cpu_ns();
-	rc = bfs_catalog_ingest(c, "hundredk", m.data, m.len, &err);
-	c1 = cpu_ns();
-	t1 = bfs_mono_ns();
-	is_int(rc, 0, "ingest 100k entries: %s", ERR(rc));
-	diag("ingest of 100,100 entries (100,000 chunks): %.2f s wall,"
-	     " %.2f s cpu (%.0f entries/s of cpu)",
-	     (t1 - t0) / 1e9, (c1 - c0) / 1e9, 100100 / ((c1 - c0) / 1e9));
-	/* cpu, not wall: other jobs may keep the disk busy */
-	ok(c1 - c0 < 20000000000LL, "ingest 100k under 20 s of cpu");
-	rc = bfs_catalog_ingest(c, "hundredk", m.data, m.len, &err);
-	is_int(rc, -EEXIST, "second ingest of the same backup: -EEXIST");
-	rc = bfs_catalog_find_backup(c, "hundredk", &b, &err);
-	is_int(rc, 0, "find hundredk");
-	rc = bfs_catalog_lookup_path(c, b.root, "d099/file-0999", &e, &err);
-	is_int(rc, 0, "last entry is there");
+	v[DEPTH].name = "leaf";
+	v[DEPTH].nchunks = 1;
+	rc = cr_write(repo, "deep", T0 + 7000, NULL, v, 1, NULL);
+	if (!rc)
+		rc = sync_rc(&ss);
+	ok(rc == 0 && ss.added == 1, "a tree %d directories deep (%s)", DEPTH,
+	   ERR(rc));
+	memset(&bi, 0, sizeof(bi));
+	if (bfs_catalog_find_backup(cat, "deep", &bi, NULL) == 0)
+		b = bi.rowid;
+	bfs_backup_info_clear(&bi);
+	memset(&e, 0, sizeof(e));
+	rc = bfs_catalog_open(catpath, repo->id, true, &c2, &err);
+	if (!rc)
+		rc = bfs_catalog_get(c2, INO(b, DEPTH + 1), &e, &err);
+	ok(rc == 0 && e.e.path && !strcmp(e.e.path, "leaf") &&
+	       e.parent == INO(b, DEPTH),
+	   "  its leaf, pre %d, by id (%s)", DEPTH + 1, ERR(rc));
 	bfs_cat_entry_clear(&e);
-	t0 = bfs_mono_ns();
-	rc = bfs_catalog_drop(c, "hundredk", &err);
-	t1 = bfs_mono_ns();
-	is_int(rc, 0, "drop 100k");
-	diag("drop of 100,100 entries: %.2f s", (t1 - t0) / 1e9);
-	rc = bfs_catalog_get(c, b.root, &e, &err);
-	is_int(rc, -ENOENT, "dropped entries are gone");
-	rc = bfs_catalog_drop(c, "hundredk", &err);
-	is_int(rc, -ENOENT, "drop of a missing backup: -ENOENT");
-	bfs_backup_info_clear(&b);
-	bfs_buf_free(&m);
+	bfs_catalog_close(c2);
+	free(v);
 }
 
-static void test_corrupt(struct bfs_catalog *c)
+static void test_rebuild(void)
 {
-	static const struct ent orphan[] = {
-	    {.path = "files", .type = BFS_T_DIR, .mode = 0755},
-	    {.path = "nodir/x", .type = BFS_T_FILE, .mode = 0644},
-	};
-	static const struct ent badlink[] = {
-	    {.path = "files", .type = BFS_T_DIR, .mode = 0755},
-	    {.path = "files/hl",
-	     .type = BFS_T_FILE,
-	     .mode = 0644,
-	     .link = "files/nothere"},
-	};
-	struct bfs_sync_stats s;
-	struct bfs_backup_info b;
-	struct bfs_err err = {""};
+	struct bfs_sync_stats ss;
+	struct bfs_catalog_counts before = counts(), n;
+	int64_t old = id_of("b2", "z");
 	int rc;
 
-	rc = bfs_store_put(repo->store, "manifests/bad1", "garbage!", 8, 0,
-			   NULL);
-	is_int(rc, 0, "put a garbage manifest");
-	if (put_manifest("bad2", 300, NULL, orphan, 2))
-		diag("writer refused an orphan entry; skipping that case");
-	put_manifest("bad3", 300, NULL, badlink, 2);
-	rc = put_manifest("b4", 400, NULL, small_ents, 2);
-	is_int(rc, 0, "put b4");
-
-	rc = bfs_catalog_sync(c, repo, &s, &err);
-	is_int(rc, -EUCLEAN, "sync reports a corrupt manifest");
-	ok(strstr(err.msg, "manifests/bad1") != NULL,
-	   "message names the first bad manifest: %s", err.msg);
-	is_int(s.added, 1, "the good one was added");
-	rc = bfs_catalog_find_backup(c, "b4", &b, NULL);
-	is_int(rc, 0, "b4 ingested despite the bad ones");
-	bfs_backup_info_clear(&b);
-	rc = bfs_catalog_find_backup(c, "bad2", &b, NULL);
-	is_int(rc, -ENOENT, "a corrupt manifest leaves nothing behind");
-
-	/* the individual reasons */
-	{
-		struct bfs_buf m = {0};
-		int64_t n;
-
-		n = bfs_store_get(repo->store, "manifests/bad2", 0, UINT64_MAX,
-				  &m, NULL);
-		if (n > 0) {
-			rc = bfs_catalog_ingest(c, "bad2", m.data, m.len, &err);
-			is_int(rc, -EUCLEAN, "orphan entry: -EUCLEAN");
-			ok(strstr(err.msg, "manifests/bad2") &&
-			       strstr(err.msg, "nodir/x"),
-			   "message names manifest and path: %s", err.msg);
-		}
-		bfs_buf_free(&m);
-		n = bfs_store_get(repo->store, "manifests/bad3", 0, UINT64_MAX,
-				  &m, NULL);
-		if (n > 0) {
-			rc = bfs_catalog_ingest(c, "bad3", m.data, m.len, &err);
-			is_int(rc, -EUCLEAN, "hardlink to nothing: -EUCLEAN");
-			ok(strstr(err.msg, "files/hl") != NULL,
-			   "message names the link: %s", err.msg);
-			rc = bfs_catalog_ingest(c, "bad4", m.data, m.len, &err);
-			is_int(rc, -EUCLEAN, "header id differs from name");
-		}
-		bfs_buf_free(&m);
-	}
-	bfs_store_del(repo->store, "manifests/bad1", NULL);
-	bfs_store_del(repo->store, "manifests/bad2", NULL);
-	bfs_store_del(repo->store, "manifests/bad3", NULL);
-	rc = bfs_catalog_sync(c, repo, &s, &err);
-	is_int(rc, 0, "sync clean again: %s", ERR(rc));
+	memset(&err, 0, sizeof(err));
+	rc = bfs_catalog_rebuild(cat, repo, &ss, &err);
+	n = counts();
+	ok(rc == 0 && n.trees == before.trees && n.entries == before.entries &&
+	       n.backups == before.backups,
+	   "rebuild: the same rows (%s)", ERR(rc));
+	ok(id_of("b2", "z") > old, "  new ids: backup ids are never reused");
 }
 
-static int race_sync(const char *path)
+/* A catalog of schema version 1 (as the format-1 backupfs left it) is a
+ * cache of this repository: dropped and recreated at open. */
+static void test_old_schema(const char *tmp)
 {
-	struct bfs_catalog *c;
-	struct bfs_sync_stats s;
-	struct bfs_err err = {""};
+	const char *path = tl_path(tmp, "v1.db");
+	struct bfs_catalog *c = NULL;
+	struct bfs_sync_stats ss;
+	sqlite3 *db = NULL;
+	char sql[512];
 	int rc;
 
+	snprintf(sql, sizeof(sql),
+		 "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+		 " INSERT INTO meta VALUES('repo_id', '%s');"
+		 " CREATE TABLE entries(id INTEGER PRIMARY KEY, backup);"
+		 " CREATE TABLE chunk_loc(hash BLOB PRIMARY KEY);"
+		 " PRAGMA user_version = 1",
+		 repo->id);
+	rc = sqlite3_open(path, &db);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	ok(rc == SQLITE_OK, "a catalog of schema version 1");
+	rc = bfs_catalog_open(path, repo->id, true, &c, &err);
+	is_int(rc, -EPROTO, "  read-only: refused, saying why (%s)", ERR(rc));
+	rc = bfs_catalog_open(path, "someotherrepo", false, &c, &err);
+	is_int(rc, -EINVAL, "  another repository's: refused (%s)", ERR(rc));
 	rc = bfs_catalog_open(path, repo->id, false, &c, &err);
 	if (!rc)
-		rc = bfs_catalog_sync(c, repo, &s, &err);
-	if (rc)
-		fprintf(stderr, "race: %s\n", bfs_err_str(&err, rc));
+		rc = bfs_catalog_sync(c, repo, &ss, &err);
+	ok(rc == 0 && ss.added >= 3, "  writable: rebuilt and synced (%s)",
+	   ERR(rc));
 	bfs_catalog_close(c);
-	return rc;
-}
-
-static void test_race(void)
-{
-	char path[128];
-	struct names_acc a = {""};
-	struct bfs_catalog *c;
-	pid_t pid;
-	int rc, st = -1;
-
-	snprintf(path, sizeof(path), "%s/race.db", tmpdir);
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0)
-		_exit(race_sync(path) ? 1 : 0);
-	rc = race_sync(path);
-	waitpid(pid, &st, 0);
-	is_int(rc, 0, "racing sync (parent) succeeds");
-	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	   "racing sync (child) succeeds");
-	rc = bfs_catalog_open(path, repo->id, true, &c, NULL);
-	is_int(rc, 0, "open raced catalog read-only");
-	if (rc)
-		return;
-	bfs_catalog_list(c, list_names, &a, NULL);
-	is_str(a.buf, "big,b1,b3,b4", "raced catalog lists each backup once");
-	rc = bfs_catalog_drop(c, "b1", NULL);
-	is_int(rc, -EROFS, "read-only catalog refuses writes");
-	bfs_catalog_close(c);
-}
-
-static int rm_cb(const char *p, const struct stat *sb, int flag,
-		 struct FTW *ftw)
-{
-	return remove(p);
 }
 
 int main(void)
 {
-	struct bfs_catalog *c = NULL, *c2 = NULL;
-	struct bfs_backup_info b;
-	struct bfs_sync_stats s;
-	struct bfs_err err = {""};
-	struct names_acc a = {""}, a2 = {""};
-	char path[128], url[128];
-	int64_t gen0 = -1, gen1 = -1, gen2 = -1, root2 = 0, root;
-	int rc, stops = 0;
+	const char *tmp = tl_tmpdir("bfs-cat");
+	int rc;
 
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bfs-test-catalog-XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		ok(0, "mkdtemp");
-		return tap_done();
-	}
-	snprintf(url, sizeof(url), "%s/repo", tmpdir);
-	rc = bfs_repo_init(url, NULL, &repo, &err);
-	is_int(rc, 0, "repo init: %s", ERR(rc));
+	rc = tl_make_repo(tmp, "repo", &repo);
+	catpath = strdup(tl_path(tmp, "catalog.db"));
+	if (!rc)
+		rc = bfs_catalog_open(catpath, repo->id, false, &cat, &err);
+	ok(rc == 0, "a repository and a catalog (%s)", ERR(rc));
 	if (rc)
 		return tap_done();
-	snprintf(path, sizeof(path), "%s/cat.db", tmpdir);
-
-	rc = bfs_catalog_open(path, repo->id, false, &c, &err);
-	is_int(rc, 0, "open a new catalog: %s", ERR(rc));
-	if (rc)
-		return tap_done();
-	rc = bfs_catalog_generation(c, &gen0);
-	is_int(rc, 0, "generation");
-	rc = bfs_catalog_find_backup(c, "latest", &b, &err);
-	is_int(rc, -ENOENT, "latest of an empty catalog: -ENOENT");
-
-	rc = put_manifest("b1", 100,
-			  "[{\"kind\":\"files\",\"key\":\"" SRC_KEY
-			  "\"},{\"kind\":\"pg-dump\"}]",
-			  b1_ents, BFS_ARRAY_SIZE(b1_ents));
-	is_int(rc, 0, "put b1");
-	rc = put_manifest("b2", 200,
-			  "[{\"kind\":\"files\",\"key\":\"" SRC_KEY "\"}]",
-			  small_ents, 2);
-	is_int(rc, 0, "put b2");
-	rc = put_manifest("b3", 200,
-			  "[{\"kind\":\"files\",\"key\":"
-			  "\"other\"}]",
-			  small_ents, 2);
-	is_int(rc, 0, "put b3");
-	rc = put_big("big", 10, 10000);
-	is_int(rc, 0, "put big (10k-entry dir)");
-	if (rc)
-		return tap_done();
-
-	rc = bfs_catalog_sync(c, repo, &s, &err);
-	is_int(rc, 0, "sync: %s", ERR(rc));
-	ok(s.added == 4 && s.removed == 0 && s.unchanged == 0,
-	   "sync added 4 (%u/%u/%u)", s.added, s.removed, s.unchanged);
-	rc = bfs_catalog_sync(c, repo, &s, &err);
-	ok(rc == 0 && s.added == 0 && s.unchanged == 4,
-	   "second sync changes nothing");
-	bfs_catalog_generation(c, &gen1);
-	ok(gen1 != gen0, "generation changed by sync");
-
-	bfs_catalog_list(c, list_names, &a, NULL);
-	is_str(a.buf, "big,b1,b2,b3", "list oldest first (time, name)");
-	rc = bfs_catalog_list(c, list_stop, &stops, NULL);
-	ok(rc == 7 && stops == 1, "list callback stops the walk");
-	rc = bfs_catalog_find_backup(c, "latest", &b, &err);
-	ok(rc == 0 && strcmp(b.name, "b3") == 0,
-	   "latest = newest time, then name");
-	bfs_backup_info_clear(&b);
-	rc = bfs_catalog_find_backup(c, "nope", &b, &err);
-	is_int(rc, -ENOENT, "find of a missing backup");
-	ok(strstr(err.msg, "'nope'") != NULL, "message: %s", err.msg);
-
-	rc = bfs_catalog_prev_source(c, SRC_KEY, &root, &err);
-	bfs_catalog_find_backup(c, "b2", &b, NULL);
-	ok(rc == 0 && root == b.root, "prev_source = newest with the key");
-	root2 = b.root;
-	bfs_backup_info_clear(&b);
-	rc = bfs_catalog_prev_source(c, "no-such-key", &root, &err);
-	is_int(rc, -ENOENT, "prev_source of an unknown key");
-
-	test_entries(c);
-	test_bigdir(c);
-
-	/* a second connection sees the data */
-	rc = bfs_catalog_open(path, repo->id, false, &c2, &err);
-	is_int(rc, 0, "second connection");
-	if (!rc) {
-		struct bfs_cat_entry e;
-
-		rc = bfs_catalog_find_backup(c2, "b1", &b, &err);
-		is_int(rc, 0, "second connection finds b1");
-		rc = bfs_catalog_lookup_path(c2, b.root, "files/sub/hl2", &e,
-					     &err);
-		ok(rc == 0 && e.link_id != 0, "second connection looks up");
-		bfs_cat_entry_clear(&e);
-		bfs_backup_info_clear(&b);
-	}
-
-	/* a vanished manifest is dropped */
-	rc = bfs_store_del(repo->store, "manifests/b2", &err);
-	is_int(rc, 0, "delete manifest b2");
-	rc = bfs_catalog_sync(c, repo, &s, &err);
-	ok(rc == 0 && s.removed == 1 && s.added == 0,
-	   "sync drops the vanished backup");
-	rc = bfs_catalog_find_backup(c2, "b2", &b, &err);
-	is_int(rc, -ENOENT, "b2 gone (seen by the other connection)");
-	{
-		struct bfs_cat_entry e;
-
-		rc = bfs_catalog_get(c, root2, &e, &err);
-		is_int(rc, -ENOENT, "b2's entries gone");
-	}
-	bfs_catalog_generation(c2, &gen2);
-	ok(gen2 != gen1, "generation changed by the drop");
-
-	test_timing(c);
-	test_corrupt(c);
-
-	/* rebuild gives the same listing */
-	memset(&a, 0, sizeof(a));
-	bfs_catalog_list(c, list_names, &a, NULL);
-	rc = bfs_catalog_rebuild(c, repo, &s, &err);
-	is_int(rc, 0, "rebuild: %s", ERR(rc));
-	is_int(s.added, 4, "rebuild ingests every manifest");
-	bfs_catalog_list(c2, list_names, &a2, NULL);
-	is_str(a2.buf, a.buf, "same listing after rebuild");
-	bfs_catalog_find_backup(c, "b1", &b, NULL);
-	{
-		struct bfs_cat_entry e;
-
-		rc = bfs_catalog_lookup_path(c, b.root, "database.sql", &e,
-					     &err);
-		ok(rc == 0 && e.nchunks == 3000, "rebuilt entries readable");
-		bfs_cat_entry_clear(&e);
-	}
-	bfs_backup_info_clear(&b);
-
-	bfs_catalog_close(c2);
-	bfs_catalog_close(c);
-	test_open_errors(path);
-	test_race();
-	test_default_path();
-
+	test_one_backup();
+	test_sharing();
+	test_hostile();
+	test_index_ops();
+	test_deep();
+	test_rebuild();
+	test_old_schema(tmp);
+	bfs_catalog_close(cat);
 	bfs_repo_close(repo);
-	if (!getenv("KEEP_TMP") &&
-	    nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		diag("cannot remove %s", tmpdir);
+	free((char *)catpath);
 	return tap_done();
 }

@@ -889,9 +889,14 @@ struct memidx {
 	struct bfs_chunkref chunk; /* the chunk the index knows */
 	int pack_answer;	   /* pack_present: 1 / 0 */
 	unsigned finds, pack_asks, prev_asks, records;
-	const char *prev_suffix; /* path (suffix) with a previous entry */
-	struct bfs_entry prev;	 /* its metadata (path unused) */
-	char key[512];		 /* last source key asked about */
+	const char *prev_dir;  /* directory with a previous listing */
+	const char *prev_name; /* its one entry's name */
+	struct bfs_entry prev; /* its metadata (path unused) */
+	unsigned idx_trees;    /* tree blobs in the recorded index object */
+	bool has_idxobj;
+	size_t root_parts;
+	uint64_t count;
+	char key[512]; /* last source key asked about */
 	char recorded[129];
 	size_t recorded_len;
 };
@@ -924,43 +929,69 @@ static int mi_pack_present(void *ctx, const uint8_t pack[BFS_HASH_LEN])
 	return rc;
 }
 
-static int mi_prev_entry(void *ctx, const char *key, const char *path,
-			 struct bfs_index_prev *out)
+static int mi_prev_dir(void *ctx, const char *key, const char *dirpath,
+		       struct bfs_index_dir *out)
 {
 	struct memidx *m = ctx;
-	size_t n = strlen(path), k;
+	size_t n = strlen(dirpath), k;
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&m->lock);
 	m->prev_asks++;
 	snprintf(m->key, sizeof(m->key), "%s", key);
 	pthread_mutex_unlock(&m->lock);
-	k = m->prev_suffix ? strlen(m->prev_suffix) : 0;
-	if (!k || n < k || strcmp(path + n - k, m->prev_suffix))
+	k = m->prev_dir ? strlen(m->prev_dir) : 0;
+	if (!k || n != k || strcmp(dirpath, m->prev_dir))
 		return -ENOENT;
-	out->e = m->prev;
-	out->e.path = strdup(path);
-	out->e.path_len = n;
-	out->chunks = malloc(sizeof(*out->chunks));
-	if (!out->e.path || !out->chunks) {
-		bfs_index_prev_clear(out);
+	out->v = calloc(1, sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	out->n = 1;
+	out->v[0].e = m->prev;
+	out->v[0].e.path = strdup(m->prev_name);
+	out->v[0].e.path_len = strlen(m->prev_name);
+	out->v[0].chunks = malloc(sizeof(*out->v[0].chunks));
+	if (!out->v[0].e.path || !out->v[0].chunks) {
+		bfs_index_dir_clear(out);
 		return -ENOMEM;
 	}
-	out->chunks[0] = m->chunk;
-	out->nchunks = 1;
+	memcpy(out->v[0].chunks[0].hash, m->chunk.hash, BFS_HASH_LEN);
+	out->v[0].chunks[0].len = m->chunk.len;
+	out->v[0].nchunks = 1;
+	return 0;
+}
+
+static int count_tree_blobs(void *arg, const uint8_t pack[BFS_HASH_LEN],
+			    const struct bfs_idx_blob *blobs, size_t n)
+{
+	unsigned *trees = arg;
+
+	(void)pack;
+	for (size_t i = 0; i < n; i++)
+		*trees += blobs[i].type == BFS_BLOB_TREE;
 	return 0;
 }
 
 static int mi_record(void *ctx, const char *id, const void *manifest,
-		     size_t len, struct bfs_err *err)
+		     size_t len, const char *idxname, const void *idxobj,
+		     size_t idxlen, struct bfs_err *err)
 {
 	struct memidx *m = ctx;
+	struct bfs_manifest2 man;
 
-	(void)manifest;
-	(void)err;
 	m->records++;
 	snprintf(m->recorded, sizeof(m->recorded), "%s", id);
 	m->recorded_len = len;
+	m->idx_trees = 0;
+	m->has_idxobj = idxname && idxobj && idxlen;
+	if (m->has_idxobj && bfs_idxobj_parse(idxobj, idxlen, count_tree_blobs,
+					      &m->idx_trees, err))
+		return -EUCLEAN;
+	if (bfs_manifest2_parse(manifest, len, &man, err))
+		return -EUCLEAN;
+	m->root_parts = man.nroot;
+	m->count = man.count;
+	bfs_manifest2_clear(&man);
 	return 0;
 }
 
@@ -975,7 +1006,7 @@ static const struct bfs_index_ops memidx_ops = {
     .name = "memory",
     .chunk_find = mi_chunk_find,
     .pack_present = mi_pack_present,
-    .prev_entry = mi_prev_entry,
+    .prev_dir = mi_prev_dir,
     .record = mi_record,
     .has_backup = mi_has_backup,
 };
@@ -1047,6 +1078,11 @@ static void test_memindex(void)
 	is_str(m.recorded, "mem-hit", "mem index: recorded under its id");
 	ok(m.recorded_len > 0, "mem index: recorded bytes (%zu)",
 	   m.recorded_len);
+	ok(m.has_idxobj, "mem index: an index object recorded with it");
+	ok(m.idx_trees >= 1, "mem index: the tree part is in it (%u)",
+	   m.idx_trees);
+	is_int((int)m.root_parts, 1, "mem index: one root part");
+	is_int((int)m.count, 2, "mem index: manifest counts two entries");
 	rc = bfs_backup_begin(repo, &m.idx, &taken, &b, &err);
 	is_int(rc, -EEXIST, "mem index: an id the index knows is taken");
 	err.msg[0] = 0;
@@ -1089,7 +1125,8 @@ static void test_memindex(void)
 	    (int64_t)sb.st_ctim.tv_sec * 1000000000 + sb.st_ctim.tv_nsec;
 	e.ino = sb.st_ino;
 	m.prev = e;
-	m.prev_suffix = "/f";
+	m.prev_dir = "mem";
+	m.prev_name = "f";
 	snprintf(arg, sizeof(arg), "mem=%s", dir);
 	src.arg = arg;
 	o.id = "mem-reuse";
@@ -1104,8 +1141,8 @@ static void test_memindex(void)
 		bfs_backup_abort(b);
 	is_int(rc, 0, "mem index: files source (%s)", err.msg);
 	is_int((int)pr.reused, 1, "mem index: unchanged f reused");
-	ok(m.prev_asks >= 2, "mem index: previous entries asked (%u)",
-	   m.prev_asks);
+	is_int((int)m.prev_asks, 1,
+	       "mem index: one question for the directory, not one per file");
 	ok(!strncmp(m.key, "files:mem:", 10), "mem index: source key '%s'",
 	   m.key);
 	is_int((int)st.new_chunks, 1, "mem index: only g read and stored");
