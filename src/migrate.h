@@ -66,8 +66,8 @@ struct bfs_migrate_stats {
 	unsigned backups_skipped;  /* format 2 already */
 	uint64_t packs_indexed;	   /* packs named by new index objects */
 	uint64_t index_written;	   /* index objects written */
-	uint64_t bytes_added;	   /* index objects + tree packs +
-				      manifest growth */
+	uint64_t bytes_added;	   /* index objects + compressed tree
+				      blobs written */
 };
 
 /* Migrate the repository at url (store options sopts, may be NULL).
