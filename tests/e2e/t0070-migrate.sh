@@ -4,7 +4,8 @@
 # 'backupfs migrate'"; migrate converts and verifies both backups and
 # writes config version 2 (same id and parameters); list, ls, cat and
 # restore then give back the fixture's files (expected.sha256), symlink,
-# fifo and hardlink included; a second migrate says so and writes
+# fifo and hardlink included, also after a copy of a migrated backup to
+# another repository; a second migrate says so and writes
 # nothing; a migrate stopped by a broken manifest (or, with fault
 # injection, by a failed manifest write) leaves the repository format 1
 # and resumes when run again.
@@ -79,6 +80,15 @@ is "$(stat -c %i "$T/r/b2/files/hard1")" "$(stat -c %i "$T/r/b2/files/hard2")" \
 	"the hardlink pair is one inode again"
 is "$(stat -c %Y "$T/r/b1/files/small.txt")" \
 	"$(date -u -d '2024-01-02 03:04:05' +%s)" "mtimes are kept"
+
+# ---- a migrated repository copies like any other
+ok_cmd "copy b1 of the migrated repository" \
+	bfs copy --no-sync --from "$R" --to "$T/copy" b1
+like "$(cat "$T/stdout")" "^1 backups copied" "b1 copied"
+ok_cmd "restore b1 from the copy" \
+	bfs restore -r "$T/copy" --catalog "$T/copy.db" b1 --target "$T/rc/b1"
+is "$(sums "$T/rc")" "$(grep '  b1/' "$F/expected.sha256")" \
+	"... gives the fixture's files"
 
 # ---- again: nothing to do, nothing written
 before=$(sums "$R")
