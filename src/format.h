@@ -19,7 +19,7 @@
 
 /* ---- repository ------------------------------------------------------- */
 
-#define BFS_FORMAT_VERSION 2 /* config and manifest "version" */
+#define BFS_FORMAT_VERSION 2   /* config and manifest "version" */
 #define BFS_FORMAT_VERSION_1 1 /* still read by migrate (manifest.h) */
 
 /* Object keys (FORMAT.md section 1). */
@@ -68,9 +68,10 @@
 #define BFS_PACK1_MAGIC "BFSPACK1" /* format 1: 48-byte entries, all data */
 #define BFS_PACK_END_MAGIC "BFSPEND1"
 #define BFS_PACK_MAGIC_LEN 8
-#define BFS_PACK_HEADER 8	/* bytes before frame 0 */
-#define BFS_PACK_INDEX_ENTRY 56 /* hash[32] off u64 clen u32 len u32 type u8 \
-				  reserved[7] */
+#define BFS_PACK_HEADER 8 /* bytes before frame 0 */
+#define BFS_PACK_INDEX_ENTRY                                                   \
+	56			 /* hash[32] off u64 clen u32 len u32 type u8  \
+				   reserved[7] */
 #define BFS_PACK1_INDEX_ENTRY 48 /* hash[32] off u64 clen u32 len u32 */
 #define BFS_PACK_FOOTER                                                        \
 	56 /* index_off u64, count u32, 0 u32,                                 \
@@ -100,7 +101,7 @@
 /* ---- trees (FORMAT.md section 6) ------------------------------------------
  */
 
-#define BFS_TREE_INLINE_REFS 4096   /* "c" refs in a line; list blobs */
+#define BFS_TREE_INLINE_REFS 4096    /* "c" refs in a line; list blobs */
 #define BFS_TREE_MAX_LINE (1u << 20) /* bytes, with the '\n' */
 #define BFS_TREE_PART_MAX (1u << 20) /* plain bytes of a tree part */
 #define BFS_TREE_PART_MIN 4096u	     /* no content cut before */

@@ -112,8 +112,7 @@ static inline int bfs_index_prev_dir(const struct bfs_index *x,
 				     const char *dirpath,
 				     struct bfs_index_dir *out)
 {
-	return x ? x->ops->prev_dir(x->ctx, source_key, dirpath, out)
-		 : -ENOENT;
+	return x ? x->ops->prev_dir(x->ctx, source_key, dirpath, out) : -ENOENT;
 }
 
 static inline int bfs_index_record(const struct bfs_index *x, const char *id,

@@ -40,13 +40,13 @@ struct bfs_progress {
 typedef void (*bfs_progress_cb)(void *arg, const struct bfs_progress *p);
 
 struct bfs_backup_opts {
-	const char *id;		  /* NULL: UTC YYYY-MM-DD_HH-MM-SS */
-	const char *const *tags;  /* NULL-terminated, may be NULL */
-	const char *host;	  /* NULL: gethostname() */
-	unsigned threads;	  /* 0: number of CPUs */
-	unsigned uploads;	  /* pack upload threads; 0: 4 for an S3
-				   * store, 2 otherwise; at most 16 */
-	int64_t time_ns;	  /* the backup's time; 0: now */
+	const char *id;		 /* NULL: UTC YYYY-MM-DD_HH-MM-SS */
+	const char *const *tags; /* NULL-terminated, may be NULL */
+	const char *host;	 /* NULL: gethostname() */
+	unsigned threads;	 /* 0: number of CPUs */
+	unsigned uploads;	 /* pack upload threads; 0: 4 for an S3
+				  * store, 2 otherwise; at most 16 */
+	int64_t time_ns;	 /* the backup's time; 0: now */
 	bool replace; /* the manifest of id exists and is replaced by this
 		       * backup's (one atomic put), for 'backupfs migrate';
 		       * the index is not asked about id */

@@ -103,11 +103,11 @@ struct owner_cache {
 
 /* The tree spool (writer_tree.c). */
 struct wtree {
-	FILE *spool;	/* unlinked temp file of entry records */
-	bool sorted;	/* records so far are in tree order */
+	FILE *spool; /* unlinked temp file of entry records */
+	bool sorted; /* records so far are in tree order */
 	uint64_t nrecs;
-	struct bfs_buf prev; /* path of the last record */
-	struct bfs_buf body; /* scratch line */
+	struct bfs_buf prev;	  /* path of the last record */
+	struct bfs_buf body;	  /* scratch line */
 	struct bfs_blobref *refs; /* the current file's refs (inline) */
 	size_t nrefs;
 	uint8_t (*lists)[BFS_HASH_LEN]; /* its list blobs so far */
@@ -165,7 +165,7 @@ struct bfs_backup {
 	int32_t open_pack; /* index in packs, -1 if none */
 	struct packinfo *packs;
 	size_t npacks, packcap;
-	struct mopvec cur;     /* chunk refs of the file being consumed */
+	struct mopvec cur; /* chunk refs of the file being consumed */
 	bool cur_spilled;
 	uint64_t cur_bytes; /* plain bytes of those chunks */
 
@@ -232,11 +232,25 @@ int wr_submit_chunk(struct bfs_backup *b, struct job *j);
 int wr_submit_entry(struct bfs_backup *b, struct bfs_entry *e, int kind,
 		    struct bfs_chunkref *chunks, size_t n);
 
+/* ---- writer_pack.c ----------------------------------------------------- */
+
+/* The first upload failure (0 if none). */
+int wr_upload_error(struct bfs_backup *b);
+/* Wait until every pack handed over is stored; the first upload error. */
+int wr_uploads_wait(struct bfs_backup *b);
+/* Is pack (an index dedup hit points into it) in the repository?  Asked
+ * of the index once per pack per backup; any thread. */
+bool wr_pack_present(struct bfs_backup *b, const uint8_t pack[BFS_HASH_LEN]);
+/* Open a pack in the builder if none is open (under dedup_lock). */
+int wr_pack_open(struct bfs_backup *b);
+/* Finish the open pack, record it in the index object, queue its upload. */
+int wr_pack_finish(struct bfs_backup *b);
+
 /* Store one blob from the calling thread (tree parts, list blobs): dedup
  * against this backup and the index, else compress it into the open pack.
  * id receives its SHA-256.  0 or the sticky failure. */
-int wr_store_blob(struct bfs_backup *b, int type, const void *data,
-		  size_t len, uint8_t id[BFS_HASH_LEN], struct bfs_err *err);
+int wr_store_blob(struct bfs_backup *b, int type, const void *data, size_t len,
+		  uint8_t id[BFS_HASH_LEN], struct bfs_err *err);
 /* Consume every submitted op (the tree spool is complete afterwards). */
 int wr_pipe_drain(struct bfs_backup *b);
 

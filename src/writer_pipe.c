@@ -1,6 +1,7 @@
 /* writer_pipe.c - the writer's pipeline (see writer_impl.h): the ring of
- * ops, chunk jobs on the worker pool, the in-order consumer, packs, the
- * manifest output and pack uploads on the uploader pool.
+ * ops, chunk jobs on the worker pool, the in-order consumer that adds new
+ * chunks to the open pack and hands entries and chunk ids to the tree
+ * spool (writer_tree.c).  Packs, uploads and failures: writer_pack.c.
  */
 #include "config.h"
 
@@ -68,35 +69,6 @@ static size_t entry_bytes(const struct bfs_entry *e)
 	       (e->error ? strlen(e->error) : 0);
 }
 
-/* ---- failure ---------------------------------------------------------- */
-
-int wr_fail(struct bfs_backup *b, int code, const struct bfs_err *why)
-{
-	if (!b->failed) {
-		b->failed = code < 0 ? code : -EIO;
-		snprintf(b->fail_err.msg, sizeof(b->fail_err.msg), "%s",
-			 bfs_err_str(why, b->failed));
-	}
-	return b->failed;
-}
-
-static int upload_error(struct bfs_backup *b);
-
-int wr_failed(struct bfs_backup *b, struct bfs_err *err)
-{
-	if (!b->failed && !upload_error(b))
-		return 0;
-	if (err)
-		snprintf(err->msg, sizeof(err->msg), "%s", b->fail_err.msg);
-	return b->failed;
-}
-
-int wr_nomem(struct bfs_backup *b, struct bfs_err *err)
-{
-	wr_fail(b, -ENOMEM, NULL);
-	return wr_failed(b, err);
-}
-
 /* ---- progress --------------------------------------------------------- */
 
 void wr_progress(struct bfs_backup *b, bool force)
@@ -122,133 +94,7 @@ void wr_progress(struct bfs_backup *b, bool force)
 	b->progress(b->progress_arg, &p);
 }
 
-/* ---- uploads ---------------------------------------------------------- */
-
-/* One finished pack on its way to the store (a job of the upload pool). */
-struct upload {
-	struct bfs_backup *b;
-	struct bfs_buf data;
-	uint8_t id[BFS_HASH_LEN];
-};
-
-static void upload_job(void *arg, void *tls)
-{
-	struct upload *u = arg;
-	struct bfs_backup *b = u->b;
-	char key[BFS_KEY_MAX];
-	struct bfs_err err;
-	int rc;
-
-	(void)tls;
-	pthread_mutex_lock(&b->up_lock);
-	rc = b->up_err;
-	pthread_mutex_unlock(&b->up_lock);
-	if (rc)
-		goto out_free; /* drain: the producer must never block */
-
-	bfs_repo_pack_key(key, u->id);
-	err.msg[0] = 0;
-	rc = bfs_store_put(b->repo->store, key, u->data.data, u->data.len, 0,
-			   &err);
-	if (rc == -EEXIST)
-		rc = 0; /* same id = same bytes */
-	pthread_mutex_lock(&b->up_lock);
-	/* the first failure wins; the others see up_err and drain */
-	if (rc && !b->up_err) {
-		b->up_err = rc;
-		if (err.msg[0])
-			bfs_err_prefix(&err, rc, "cannot upload pack '%s'",
-				       key);
-		else
-			bfs_err_set(&err, rc, "cannot upload pack '%s': %s",
-				    key, strerror(-rc));
-		b->up_errmsg = err;
-	}
-	pthread_mutex_unlock(&b->up_lock);
-out_free:
-	bfs_buf_free(&u->data);
-	free(u);
-}
-
-static int upload_error(struct bfs_backup *b)
-{
-	int rc;
-
-	pthread_mutex_lock(&b->up_lock);
-	rc = b->up_err;
-	if (rc)
-		wr_fail(b, rc, &b->up_errmsg);
-	pthread_mutex_unlock(&b->up_lock);
-	return rc;
-}
-
-/* Hand a finished pack to the uploaders (ownership of data transferred).
- * Blocks while U + 1 packs wait for a free uploader. */
-static int upload_enqueue(struct bfs_backup *b, struct bfs_buf *data,
-			  const uint8_t id[BFS_HASH_LEN])
-{
-	struct upload *u;
-	int rc = upload_error(b);
-
-	if (rc)
-		goto out_free;
-	u = malloc(sizeof(*u));
-	if (!u) {
-		rc = wr_fail(b, -ENOMEM, NULL);
-		goto out_free;
-	}
-	u->b = b;
-	u->data = *data;
-	memcpy(u->id, id, BFS_HASH_LEN);
-	memset(data, 0, sizeof(*data));
-	rc = bfs_pool_submit(b->uploaders, upload_job, u);
-	if (rc) {
-		bfs_buf_free(&u->data);
-		free(u);
-		return wr_fail(b, rc, NULL);
-	}
-	return 0;
-out_free:
-	bfs_buf_free(data);
-	return rc;
-}
-
-/* Wait until every pack handed over is stored; the first upload error. */
-static int uploads_wait(struct bfs_backup *b)
-{
-	bfs_pool_wait(b->uploaders);
-	return upload_error(b);
-}
-
 /* ---- workers ---------------------------------------------------------- */
-
-/* Is the pack an index hit points into really in the repository?  Asked
- * once per pack per backup; the index call runs without the lock (two
- * workers may both ask about one pack: harmless). */
-static bool pack_present(struct bfs_backup *b, const uint8_t pack[BFS_HASH_LEN])
-{
-	char key[BFS_KEY_MAX];
-	int rc;
-
-	pthread_mutex_lock(&b->dedup_lock);
-	rc = bfs_packset_get(&b->packs_seen, pack);
-	pthread_mutex_unlock(&b->dedup_lock);
-	if (rc >= 0)
-		return rc == 1;
-	rc = bfs_index_pack_present(b->idx, pack);
-	if (rc < 0)
-		return false; /* unsure: store the chunk again, stay safe */
-	if (rc == 0) {
-		bfs_repo_pack_key(key, pack);
-		bfs_warn("pack '%s' is in the catalog but not in the "
-			 "repository: storing its chunks again",
-			 key);
-	}
-	pthread_mutex_lock(&b->dedup_lock);
-	bfs_packset_put(&b->packs_seen, pack, rc == 1); /* ENOMEM: ask again */
-	pthread_mutex_unlock(&b->dedup_lock);
-	return rc == 1;
-}
 
 static void work_chunk(struct bfs_backup *b, struct job *j)
 {
@@ -267,7 +113,7 @@ static void work_chunk(struct bfs_backup *b, struct job *j)
 		j->result = R_INDEX;
 	else
 		j->result = R_NEW;
-	if (j->result == R_INDEX && !pack_present(b, j->cref.pack))
+	if (j->result == R_INDEX && !wr_pack_present(b, j->cref.pack))
 		j->result = R_NEW;
 	if (j->result != R_NEW)
 		return;
@@ -400,52 +246,6 @@ static void mopvec_clear(struct mopvec *v)
 	v->bytes = 0;
 }
 
-static int pack_finish(struct bfs_backup *b)
-{
-	struct bfs_buf out = {0};
-	int32_t idx = b->open_pack;
-	int rc;
-
-	size_t n = bfs_pack_builder_count(b->pb);
-	struct bfs_idx_blob *ib;
-
-	if (idx < 0)
-		return 0;
-	rc = bfs_pack_builder_finish(b->pb, &out, b->packs[idx].id);
-	if (rc) {
-		struct bfs_err err;
-
-		bfs_err_set(&err, rc, "cannot finish pack");
-		bfs_buf_free(&out);
-		return wr_fail(b, rc, &err);
-	}
-	/* the entries of the pack just finished stay readable */
-	ib = malloc((n ? n : 1) * sizeof(*ib));
-	if (!ib) {
-		bfs_buf_free(&out);
-		return wr_fail(b, -ENOMEM, NULL);
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct bfs_pack_entry *pe =
-		    &bfs_pack_builder_entries(b->pb)[i];
-
-		memcpy(ib[i].hash, pe->hash, BFS_HASH_LEN);
-		ib[i].type = pe->type;
-		ib[i].offset = pe->offset;
-		ib[i].clen = pe->clen;
-		ib[i].len = pe->len;
-	}
-	rc = bfs_idxobj_writer_pack(b->idxw, b->packs[idx].id, ib, n);
-	free(ib);
-	if (rc) {
-		bfs_buf_free(&out);
-		return wr_fail(b, rc, NULL);
-	}
-	b->packs[idx].done = true;
-	b->open_pack = -1;
-	return upload_enqueue(b, &out, b->packs[idx].id);
-}
-
 /* Write m to the tree spool (ownership of m->e transferred).  Tree
  * lines name chunks by id and length only, so nothing waits for a pack
  * id. */
@@ -510,22 +310,9 @@ static int consume_chunk(struct bfs_backup *b, struct job *j)
 		m.ref = j->cref;
 		m.pack_idx = -1;
 	} else if (j->result == R_NEW) {
-		if (b->open_pack < 0) {
-			if (b->npacks == b->packcap) {
-				size_t nc = b->packcap ? b->packcap * 2 : 64;
-				struct packinfo *np =
-				    realloc(b->packs, nc * sizeof(*np));
-
-				if (!np) {
-					rc = -ENOMEM;
-					goto out_unlock;
-				}
-				b->packs = np;
-				b->packcap = nc;
-			}
-			memset(&b->packs[b->npacks], 0, sizeof(b->packs[0]));
-			b->open_pack = (int32_t)b->npacks++;
-		}
+		rc = wr_pack_open(b);
+		if (rc)
+			goto out_unlock;
 		rc = bfs_pack_builder_add(b->pb, j->hash, j->z.data,
 					  (uint32_t)j->z.len, (uint32_t)j->len,
 					  &m.ref.offset);
@@ -572,7 +359,7 @@ out_unlock:
 	if (rc)
 		return rc;
 	if (added && bfs_pack_builder_size(b->pb) >= b->repo->pack_target)
-		return pack_finish(b);
+		return wr_pack_finish(b);
 	return 0;
 }
 
@@ -643,7 +430,7 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 	j->chunks = NULL;
 	j->nchunks = 0;
 	if (!rc)
-		rc = upload_error(b);
+		rc = wr_upload_error(b);
 	wr_progress(b, false);
 	return rc;
 }
@@ -724,83 +511,14 @@ int wr_pipe_drain(struct bfs_backup *b)
 	return drain(b);
 }
 
-/* Open a pack in the builder if none is open.  Under dedup_lock. */
-static int pack_open(struct bfs_backup *b)
-{
-	if (b->open_pack >= 0)
-		return 0;
-	if (b->npacks == b->packcap) {
-		size_t nc = b->packcap ? b->packcap * 2 : 64;
-		struct packinfo *np = realloc(b->packs, nc * sizeof(*np));
-
-		if (!np)
-			return -ENOMEM;
-		b->packs = np;
-		b->packcap = nc;
-	}
-	memset(&b->packs[b->npacks], 0, sizeof(b->packs[0]));
-	b->open_pack = (int32_t)b->npacks++;
-	return 0;
-}
-
-int wr_store_blob(struct bfs_backup *b, int type, const void *data, size_t len,
-		  uint8_t id[BFS_HASH_LEN], struct bfs_err *err)
-{
-	struct bfs_chunkref cref;
-	struct chunkloc nl = {0};
-	struct bfs_buf z = {0};
-	bool known;
-	int rc;
-
-	if ((rc = wr_failed(b, err)))
-		return rc;
-	bfs_sha256(id, data, len);
-	pthread_mutex_lock(&b->dedup_lock);
-	known = bfs_chunkset_find(&b->chunks, id) != NULL;
-	pthread_mutex_unlock(&b->dedup_lock);
-	if (!known && bfs_index_chunk_find(b->idx, id, &cref) == 0 &&
-	    cref.len == len && pack_present(b, cref.pack))
-		known = true;
-	if (known)
-		return 0;
-	rc = bfs_zstd_compress(&z, data, len, b->repo->zstd_level, err);
-	if (rc)
-		return wr_fail(b, rc, err);
-	pthread_mutex_lock(&b->dedup_lock);
-	rc = pack_open(b);
-	if (!rc)
-		rc = bfs_pack_builder_add_typed(b->pb, id, type, z.data,
-						(uint32_t)z.len, (uint32_t)len,
-						&nl.offset);
-	if (!rc) {
-		memcpy(nl.hash, id, BFS_HASH_LEN);
-		nl.pack_idx = b->open_pack;
-		nl.clen = (uint32_t)z.len;
-		nl.len = (uint32_t)len;
-		rc = bfs_chunkset_insert(&b->chunks, &nl);
-	}
-	pthread_mutex_unlock(&b->dedup_lock);
-	if (!rc) {
-		b->stats.stored_bytes += z.len;
-	}
-	bfs_buf_free(&z);
-	if (rc) {
-		bfs_err_set(err, rc, "cannot add a tree blob to a pack");
-		return wr_fail(b, rc, err);
-	}
-	if (bfs_pack_builder_size(b->pb) >= b->repo->pack_target)
-		return pack_finish(b);
-	return 0;
-}
-
 int wr_pipe_finish(struct bfs_backup *b)
 {
 	int rc = drain(b);
 
 	if (!rc)
-		rc = pack_finish(b);
+		rc = wr_pack_finish(b);
 	if (!rc)
-		rc = uploads_wait(b);
+		rc = wr_uploads_wait(b);
 	if (rc)
 		return rc;
 	bfs_pool_destroy(b->workers);
