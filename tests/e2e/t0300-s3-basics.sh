@@ -60,7 +60,8 @@ ok_cmd "aws s3 ls --recursive" aws_s3 ls --recursive s3://bfs-test/pre/fix/
 listing=$(cat "$T/stdout")
 like "$listing" " pre/fix/manifests/b1$" "manifest at manifests/b1"
 like "$listing" " pre/fix/packs/[0-9a-f]{2}/[0-9a-f]{64}$" "packs at packs/xx/<sha256>"
-unlike "$listing" "pre/fix/[^cmp]|\\.tmp" "nothing else under the prefix"
+like "$listing" " pre/fix/index/[0-9a-f]{64}$" "index objects at index/<sha256>"
+unlike "$listing" "pre/fix/[^cmpi]|\\.tmp" "nothing else under the prefix"
 pack=$(printf '%s\n' "$listing" | awk '{print $4}' | grep '/packs/' | head -1)
 ok_cmd "aws s3 cp of a pack" aws_s3 cp "s3://bfs-test/$pack" "$T/pack"
 is "$(sha256sum <"$T/pack" | cut -c1-64)" "$(basename "$pack")" "pack id = SHA-256 of its bytes"

@@ -587,7 +587,7 @@ static void test_fault(void)
 /* ---- repository ---- */
 
 static const char good_config[] =
-    "{\"backupfs\":\"repository\",\"version\":1,"
+    "{\"backupfs\":\"repository\",\"version\":2,"
     "\"id\":"
     "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
     "\"created\":\"2026-11-22T02:50:00Z\","
@@ -643,7 +643,7 @@ static void test_repo(void)
 	is_int(rc, 0, "init creates a repository: %s", err.msg);
 	ok(r && strlen(r->id) == 64 && strspn(r->id, "0123456789abcdef") == 64,
 	   "id is 64 lowercase hex");
-	ok(r && r->version == 1 && r->zstd_level == 3 &&
+	ok(r && r->version == 2 && r->zstd_level == 3 &&
 	       r->pack_target == 16u << 20,
 	   "defaults: version, zstd level, pack size");
 	ok(r && r->chunker[BFS_PROFILE_DUMP].min == 8192 &&
@@ -656,7 +656,7 @@ static void test_repo(void)
 	cfg = r ? get_str(r->store, "config", &got) : NULL;
 	ok(cfg &&
 	       !strncmp(cfg,
-			"{\"backupfs\":\"repository\",\"version\":1,\"id\":\"",
+			"{\"backupfs\":\"repository\",\"version\":2,\"id\":\"",
 			43) &&
 	       strstr(cfg, "\"chunker\":{\"dump\":{\"min\":8192,\"avg\":32768,"
 			   "\"max\":262144},"
@@ -699,11 +699,15 @@ static void test_repo(void)
 
 	rc = open_config_text("c-good", good_config, strlen(good_config), &err);
 	is_int(rc, 0, "a hand-written valid config opens: %s", err.msg);
-	rc = open_variant("c-v2", "\"version\":1", "\"version\":2", &err);
-	is_int(rc, -EPROTO, "version 2 is -EPROTO");
-	ok(strstr(err.msg, "unsupported repository format version 2 at '") !=
+	rc = open_variant("c-v3", "\"version\":2", "\"version\":3", &err);
+	is_int(rc, -EPROTO, "version 3 is -EPROTO");
+	ok(strstr(err.msg, "unsupported repository format version 3 at '") !=
 	       NULL,
 	   "message: %s", err.msg);
+	rc = open_variant("c-v1", "\"version\":2", "\"version\":1", &err);
+	is_int(rc, -EPROTO, "version 1 is -EPROTO");
+	ok(strstr(err.msg, "run 'backupfs migrate -r ") != NULL,
+	   "and says how to convert it: %s", err.msg);
 	rc = open_config_text("c-garbage", "this is not json {", 18, &err);
 	is_int(rc, -EUCLEAN, "garbage config is -EUCLEAN");
 	ok(strstr(err.msg, "corrupt repository config at '") != NULL,
@@ -714,7 +718,7 @@ static void test_repo(void)
 	is_int(rc, -EUCLEAN, "a JSON array is -EUCLEAN");
 	rc = open_variant("c-magic", "\"repository\"", "\"restic\"", &err);
 	is_int(rc, -EPROTO, "wrong magic is -EPROTO");
-	rc = open_variant("c-noversion", "\"version\":1", "\"versio\":1", &err);
+	rc = open_variant("c-noversion", "\"version\":2", "\"versio\":2", &err);
 	is_int(rc, -EUCLEAN, "missing version is -EUCLEAN");
 	rc = open_variant("c-id", "0123456789abcdef0123",
 			  "0123456789ABCDEF0123", &err);
