@@ -9,7 +9,7 @@
  *   index_objects(id, name)     the index/ objects ingested
  *   chunk_loc(hash, pack, pack_off, clen, len, type, idx)
  *                               where every blob is, from index objects
- *   trees(id, parts, n, count, nsub)
+ *   trees(id, parts, n, count, nsub, error)  -- unique (parts, count)
  *                               one row per distinct directory content,
  *                               named by its parts (n x 32 bytes)
  *   entries(tree, slot, pre, name, ... chunks)
@@ -65,10 +65,15 @@ static const char cat_schema[] =
     "CREATE INDEX chunk_loc_idx ON chunk_loc(idx);"
     "CREATE TABLE trees("
     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " parts BLOB NOT NULL UNIQUE,"
+    " parts BLOB NOT NULL,"
     " n INTEGER NOT NULL,"
     " count INTEGER NOT NULL,"
-    " nsub INTEGER NOT NULL);"
+    " nsub INTEGER NOT NULL,"
+    " error TEXT," /* damaged in the repository: why (no entries) */
+    /* a tree is its parts and the count its parent claims: a parent
+     * that lies about a count gets a row of its own (damaged), and
+     * never spoils the row of an honest backup with the same parts */
+    " UNIQUE(parts, count));"
     "CREATE INDEX trees_pending ON trees(id) WHERE n < 0;"
     "CREATE TABLE entries("
     " tree INTEGER NOT NULL,"
@@ -197,11 +202,15 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
 			" LIMIT 1",
     [ST_ENTRY_REFERS] = "SELECT 1 FROM entries WHERE child = ?1 LIMIT 1",
     [ST_ENTRY_DELETE_TREE] = "DELETE FROM entries WHERE tree = ?1",
-    [ST_TREE_FIND] = "SELECT id, n, count FROM trees WHERE parts = ?1",
+    [ST_TREE_FIND] = "SELECT id, n, count FROM trees WHERE parts = ?1"
+		     " AND count = ?2",
     [ST_TREE_INSERT] = "INSERT INTO trees(parts, n, count, nsub)"
 		       " VALUES(?1, ?2, ?3, 0)",
     [ST_TREE_FINISH] = "UPDATE trees SET n = ?2, count = ?3, nsub = ?4"
 		       " WHERE id = ?1",
+    [ST_TREE_ERROR] = "SELECT error FROM trees WHERE id = ?1",
+    [ST_TREE_DAMAGED] = "UPDATE trees SET n = 0, count = ?2, nsub = 0,"
+			" error = ?3 WHERE id = ?1",
     [ST_TREE_PENDING] = "SELECT id, parts, count FROM trees"
 			" INDEXED BY trees_pending WHERE n < 0"
 			" ORDER BY id LIMIT 1",

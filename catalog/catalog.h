@@ -5,7 +5,12 @@
  * Schema (catalog/catalog.c has the SQL; doc/ARCHITECTURE.md explains):
  *   backups(id, name, time_ns, host, tags, header_json, partial,
  *           root_tree, count, stats...)
- *   trees(id, parts, n, count, nsub)   -- one row per distinct directory
+ *   trees(id, parts, n, count, nsub, error) -- one row per distinct
+ *           directory: its parts and the count its parent claims (unique
+ *           together); error set when the tree is damaged in the
+ *           repository (a part missing, unreadable or lying): it has no
+ *           entries, and listing or looking up in it is -EIO with that
+ *           reason, never a shorter listing
  *   entries(tree, slot, pre, name, type, mode, ..., link, nl, child,
  *           count, chunks BLOB)        -- chunks: n x 36 bytes (hash, len)
  *   chunk_loc(hash, pack, off, clen, len, type, idx) -- from index/

@@ -28,6 +28,7 @@
 
 #include "catalog/catalog_int.h"
 #include "src/format.h"
+#include "src/log.h"
 #include "src/tree.h"
 
 /* A path in a message is cut at this many bytes. */
@@ -41,6 +42,7 @@ struct ingest {
 	int64_t root_tree;	 /* trees.id of the root */
 	struct bfs_buf part;	 /* plain bytes of the blob being read */
 	char path[MSG_PATH + 1]; /* scratch for messages */
+	unsigned damaged;	 /* trees kept as damaged */
 };
 
 /* State of the tree being filled. */
@@ -165,8 +167,6 @@ static int tree_ref(struct ingest *g, const uint8_t (*parts)[BFS_HASH_LEN],
 {
 	struct bfs_catalog *c = g->c;
 	sqlite3_stmt *st;
-	int64_t have;
-	char why[128];
 	int rc;
 
 	if (count > (uint64_t)CAT_PRE_MASK)
@@ -175,20 +175,12 @@ static int tree_ref(struct ingest *g, const uint8_t (*parts)[BFS_HASH_LEN],
 	if (rc)
 		return rc;
 	cat_bind_bytes(st, 1, parts, nparts * BFS_HASH_LEN);
+	sqlite3_bind_int64(st, 2, (int64_t)count);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*id = sqlite3_column_int64(st, 0);
-		have = sqlite3_column_int64(st, 2);
-		rc = 0;
-		if ((uint64_t)have != count) {
-			snprintf(why, sizeof(why),
-				 "\"count\" says %llu entries, its tree"
-				 " holds %lld",
-				 (unsigned long long)count, (long long)have);
-			rc = lie(g, err, tree, name, nlen, why);
-		}
 		cat_stmt_put(c, ST_TREE_FIND, st);
-		return rc;
+		return 0;
 	}
 	cat_stmt_put(c, ST_TREE_FIND, st);
 	if (rc != SQLITE_DONE)
@@ -438,6 +430,84 @@ static int fill_tree(struct ingest *g, int64_t id, const uint8_t *parts,
 	return finish_tree(g->c, id, &f, err);
 }
 
+/* The highest tree id so far (0 if none). */
+static int max_tree(struct bfs_catalog *c, int64_t *out, struct bfs_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*out = 0;
+	rc = sqlite3_prepare_v2(c->db, "SELECT max(id) FROM trees;", -1, &st,
+				NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW
+		   ? 0
+		   : cat_sqlerr(c, rc, err, "cannot read the trees");
+}
+
+/* Tree id could not be read or is not what its parent says (err says
+ * why): keep it as damaged, with the count its parent claims (so that
+ * inode numbers around it stay right) and no entries, so that listing it
+ * is an error (catalog_query.c) and never a wrong listing.  What this
+ * fill added goes: its entries and the pending trees made since snap. */
+static int damage_tree(struct ingest *g, int64_t id, int64_t claimed,
+		       int64_t snap, const struct bfs_err *why,
+		       struct bfs_err *err)
+{
+	struct bfs_catalog *c = g->c;
+	sqlite3_stmt *st = NULL;
+	struct bfs_err msg = *why;
+	int rc;
+
+	/* the message names the backup and the directory */
+	if (!strstr(msg.msg, "directory '"))
+		bfs_err_prefix(&msg, -EUCLEAN, "directory '/%s'",
+			       tree_path(g, id));
+	if (!strstr(msg.msg, g->key))
+		bfs_err_prefix(&msg, -EUCLEAN, "%s", g->key);
+	rc = sqlite3_prepare_v2(c->db, "DELETE FROM entries WHERE tree = ?1;",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc == SQLITE_DONE)
+		rc = sqlite3_prepare_v2(c->db,
+					"DELETE FROM trees WHERE id > ?1"
+					" AND n < 0;",
+					-1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, snap);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return cat_sqlerr(c, rc, err, "cannot mark a damaged tree");
+	rc = cat_stmt_get(c, ST_TREE_DAMAGED, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, claimed);
+	sqlite3_bind_text(st, 3, msg.msg, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE
+		 ? 0
+		 : cat_sqlerr(c, rc, err, "cannot mark a damaged tree");
+	cat_stmt_put(c, ST_TREE_DAMAGED, st);
+	if (!rc) {
+		g->damaged++;
+		bfs_warn("%s (kept as damaged: listing it is an I/O error)",
+			 msg.msg);
+	}
+	return rc;
+}
+
 /* Fill pending trees until none is left. */
 static int fill_pending(struct ingest *g, struct bfs_err *err)
 {
@@ -470,7 +540,23 @@ static int fill_pending(struct ingest *g, struct bfs_err *err)
 		cat_stmt_put(c, ST_TREE_PENDING, st);
 		if (rc <= 0)
 			break;
-		rc = fill_tree(g, id, parts, len / BFS_HASH_LEN, claimed, err);
+		{
+			struct bfs_err why = {{0}};
+			int64_t snap = 0;
+
+			rc = max_tree(c, &snap, err);
+			if (!rc)
+				rc = fill_tree(g, id, parts, len / BFS_HASH_LEN,
+					       claimed, &why);
+			/* damage of this tree (a part missing, unreadable,
+			 * corrupt, or lying) is kept, the rest goes on; an
+			 * I/O error fails the ingest (a later sync retries) */
+			if (rc == -EUCLEAN || rc == -EBADMSG)
+				rc = damage_tree(g, id, claimed, snap, &why,
+						 err);
+			else if (rc && err)
+				*err = why;
+		}
 		if (rc)
 			break;
 	}

@@ -452,6 +452,32 @@ out_clear:
 
 /* Position of ino, and its entry when out != NULL (hardlinks resolved
  * when links is set).  -ENOENT "no entry N in the catalog". */
+/* -EIO with the reason if directory tree `tree` is damaged in the
+ * repository (ingested without its entries), else 0.  Asked only when a
+ * lookup or listing of it finds nothing, so that a damaged directory is
+ * an error and never an empty or shorter listing. */
+static int tree_ok(struct bfs_catalog *c, int64_t tree, struct bfs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_stmt_get(c, ST_TREE_ERROR, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tree);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		rc = bfs_err_set(err, -EIO,
+				 "directory damaged in the repository: %s",
+				 (const char *)sqlite3_column_text(st, 0));
+	else if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		rc = 0;
+	else
+		rc = cat_sqlerr(c, rc, err, "cannot read a tree");
+	cat_stmt_put(c, ST_TREE_ERROR, st);
+	return rc;
+}
+
 static int resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
 		   struct bfs_cat_entry *out, bool links, struct bfs_err *err)
 {
@@ -509,7 +535,9 @@ static int resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
 		sqlite3_bind_int64(st, 2, rel);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_DONE) {
-			rc = no_entry(err, ino);
+			rc = tree_ok(c, tree, err);
+			if (!rc)
+				rc = no_entry(err, ino);
 			break;
 		}
 		if (rc != SQLITE_ROW) {
@@ -594,7 +622,7 @@ static int lookup_in(struct bfs_catalog *c, int64_t parent, const char *name,
 		rc = cat_sqlerr(c, rc, err, "cannot look up an entry");
 	}
 	cat_stmt_put(c, ST_ENTRY_NAME, st);
-	if (rc == -ENOENT)
+	if (rc == -ENOENT && (rc = tree_ok(c, pp.child, err)) == 0)
 		goto out_noent;
 	if (!rc && links)
 		resolve_link(c, out);
@@ -678,6 +706,7 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 	struct cat_pos pp, pos;
 	struct bfs_cat_entry e;
 	sqlite3_stmt *st;
+	unsigned rows = 0;
 	int rc;
 
 	rc = resolve(c, dir, &pp, NULL, false, err);
@@ -700,6 +729,7 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 		pos_of_row(st, &pos, e.id, pp.child, dirpre, dir);
 		icache_put(c, &pos);
 		resolve_link(c, &e);
+		rows++;
 		rc = cb(arg, &e);
 		bfs_cat_entry_clear(&e);
 		if (rc)
@@ -710,6 +740,8 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 		 : cat_sqlerr(c, rc, err, "cannot read a directory");
 out_put:
 	cat_stmt_put(c, ST_ENTRY_READDIR, st);
+	if (!rc && !rows && !rel)
+		rc = tree_ok(c, pp.child, err);
 	/* its children may have pushed the directory out of the cache: the
 	 * next page needs it again */
 	icache_put(c, &pp);
@@ -725,6 +757,7 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 	sqlite3_stmt *st;
 	const uint8_t *refs;
 	size_t len;
+	unsigned rows = 0;
 	int rc;
 
 	rc = resolve(c, dir, &pp, NULL, false, err);
@@ -738,6 +771,7 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 		return rc;
 	sqlite3_bind_int64(st, 1, pp.child);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows++;
 		rc = fill_entry(st, &e, backup, dirpre, dir);
 		if (rc)
 			goto out_put;
@@ -762,6 +796,8 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 		 : cat_sqlerr(c, rc, err, "cannot read a directory");
 out_put:
 	cat_stmt_put(c, ST_ENTRY_READDIR_CHUNKS, st);
+	if (!rc && !rows)
+		rc = tree_ok(c, pp.child, err);
 	return rc;
 }
 

@@ -110,11 +110,8 @@ struct pack_list {
 	size_t n, cap;
 };
 
-static int list_packs_cb(void *arg, const char *key, uint64_t size)
+static int list_packs_grow(struct pack_list *l)
 {
-	struct pack_list *l = arg;
-
-	(void)size;
 	if (l->n == l->cap) {
 		size_t nc = l->cap ? 2 * l->cap : 256;
 		uint8_t(*nv)[BFS_HASH_LEN] = realloc(l->v, nc * sizeof(*nv));
@@ -124,6 +121,24 @@ static int list_packs_cb(void *arg, const char *key, uint64_t size)
 		l->v = nv;
 		l->cap = nc;
 	}
+	return 0;
+}
+
+static int list_packs_add(struct pack_list *l, const uint8_t id[BFS_HASH_LEN])
+{
+	if (list_packs_grow(l))
+		return -ENOMEM;
+	memcpy(l->v[l->n++], id, BFS_HASH_LEN);
+	return 0;
+}
+
+static int list_packs_cb(void *arg, const char *key, uint64_t size)
+{
+	struct pack_list *l = arg;
+
+	(void)size;
+	if (list_packs_grow(l))
+		return -ENOMEM;
 	if (bfs_key_parse(key, l->v[l->n], NULL) == BFS_KEY_IS_PACK)
 		l->n++;
 	return 0;
@@ -199,6 +214,18 @@ static int list_names(struct mig *m, const char *prefix, bfs_list_cb cb,
 				      prefix, m->r->store->url);
 	if (out->n)
 		qsort(out->v, out->n, sizeof(*out->v), name_cmp);
+	return 0;
+}
+
+static int get_obj(struct mig *m, const char *key, struct bfs_buf *out,
+		   struct bfs_err *err)
+{
+	int64_t got;
+
+	out->len = 0;
+	got = bfs_store_get(m->r->store, key, 0, UINT64_MAX, out, err);
+	if (got < 0)
+		return bfs_err_prefix(err, (int)got, "cannot read '%s'", key);
 	return 0;
 }
 
@@ -295,31 +322,116 @@ out_free:
 	return rc;
 }
 
-static int index_packs(struct mig *m, struct bfs_err *err)
+/* The packs a format-1 manifest names (its chunk refs), in order of first
+ * use, each once, into *l.  A version-2 manifest names none. */
+static int manifest_packs(struct mig *m, const char *id, struct pack_list *l,
+			  struct bfs_err *err)
+{
+	struct bfs_manifest_reader *r = NULL;
+	const struct bfs_chunkref *ch;
+	struct bfs_hmap seen;
+	struct bfs_entry e;
+	struct bfs_buf b = {0};
+	char key[BFS_KEY_MAX];
+	size_t n;
+	int rc;
+
+	l->n = 0;
+	if (bfs_hmap_init(&seen, BFS_HASH_LEN, BFS_HASH_LEN, 0,
+			  BFS_HMAP_PREHASHED))
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	bfs_repo_manifest_key(key, id);
+	rc = get_obj(m, key, &b, err);
+	if (!rc)
+		rc = bfs_manifest_reader_new(b.data, b.len, &r, err);
+	if (rc)
+		goto out;
+	if (bfs_manifest_reader_version(r, NULL, NULL, NULL) != 1)
+		goto out;
+	while ((rc = bfs_manifest_reader_next(r, &e, &ch, &n, err)) == 1) {
+		for (size_t i = 0; i < n && !rc; i++) {
+			rc = bfs_hmap_insert(&seen, ch[i].pack, NULL);
+			if (rc == -EEXIST) {
+				rc = 0;
+				continue;
+			}
+			if (!rc)
+				rc = list_packs_add(l, ch[i].pack);
+			if (rc)
+				rc = bfs_err_set(err, rc, "out of memory");
+		}
+		if (rc)
+			break;
+	}
+	if (rc < 0)
+		bfs_err_prefix(err, rc, "manifest '%s'", id);
+out:
+	bfs_manifest_reader_free(r);
+	bfs_buf_free(&b);
+	bfs_hmap_fini(&seen);
+	return rc < 0 ? rc : 0;
+}
+
+/* Index the packs of l that no index object names yet, into w, flushing
+ * every BFS_MIGRATE_PACKS_PER_INDEX packs. */
+static int index_list(struct mig *m, struct bfs_idxobj_writer **w,
+		      const struct pack_list *l, struct bfs_err *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < l->n; i++) {
+		/* packs of l are distinct, and w is flushed (into the
+		 * locmap) before another list comes */
+		if (bfs_locmap_has_pack(m->lm, l->v[i], NULL))
+			continue;
+		if (!*w && bfs_idxobj_writer_new(w))
+			return bfs_err_set(err, -ENOMEM, "out of memory");
+		rc = index_pack(m, *w, l->v[i], err);
+		if (!rc &&
+		    bfs_idxobj_writer_packs(*w) >= BFS_MIGRATE_PACKS_PER_INDEX)
+			rc = flush_index(m, w, err);
+	}
+	return rc;
+}
+
+/* Step 1: one index object per backup, naming the packs that backup was
+ * the first to use (as a format-2 writer would have written), oldest
+ * backup first; then one for the packs no manifest names.  So a later
+ * copy of one backup transfers the packs of that backup, not those of
+ * an arbitrary group. */
+static int index_packs(struct mig *m, const struct name_list *ids,
+		       struct bfs_err *err)
 {
 	struct bfs_idxobj_writer *w = NULL;
 	struct pack_list l = {0};
 	size_t i;
-	int rc;
+	int rc = 0;
 
-	rc = bfs_store_list(m->r->store, BFS_KEY_PACKS, list_packs_cb, &l, err);
-	if (rc == -ENOMEM)
-		rc = bfs_err_set(err, rc, "out of memory");
-	else if (rc)
-		bfs_err_prefix(err, rc, "cannot list the packs of '%s'",
-			       m->r->store->url);
-	for (i = 0; !rc && i < l.n; i++) {
-		if (bfs_locmap_has_pack(m->lm, l.v[i], NULL))
+	for (i = 0; !rc && i < ids->n; i++) {
+		rc = manifest_packs(m, ids->v[i], &l, err);
+		/* a manifest that cannot be read now: its packs go with the
+		 * unnamed ones below, and step 2 reports it by name */
+		if (rc && rc != -ENOMEM) {
+			rc = 0;
 			continue;
-		if (!w && bfs_idxobj_writer_new(&w)) {
-			rc = bfs_err_set(err, -ENOMEM, "out of memory");
-			break;
 		}
-		rc = index_pack(m, w, l.v[i], err);
-		if (!rc &&
-		    bfs_idxobj_writer_packs(w) >= BFS_MIGRATE_PACKS_PER_INDEX)
+		if (!rc)
+			rc = index_list(m, &w, &l, err);
+		if (!rc && w)
 			rc = flush_index(m, &w, err);
 	}
+	if (!rc) {
+		l.n = 0;
+		rc = bfs_store_list(m->r->store, BFS_KEY_PACKS, list_packs_cb,
+				    &l, err);
+		if (rc == -ENOMEM)
+			rc = bfs_err_set(err, rc, "out of memory");
+		else if (rc)
+			bfs_err_prefix(err, rc, "cannot list the packs of '%s'",
+				       m->r->store->url);
+	}
+	if (!rc)
+		rc = index_list(m, &w, &l, err);
 	if (!rc && w)
 		rc = flush_index(m, &w, err);
 	bfs_idxobj_writer_free(w);
@@ -590,18 +702,6 @@ static int verify(struct conv *c, const struct bfs_buf *m2, uint64_t *entries,
 	return rc;
 }
 
-static int get_obj(struct mig *m, const char *key, struct bfs_buf *out,
-		   struct bfs_err *err)
-{
-	int64_t got;
-
-	out->len = 0;
-	got = bfs_store_get(m->r->store, key, 0, UINT64_MAX, out, err);
-	if (got < 0)
-		return bfs_err_prefix(err, (int)got, "cannot read '%s'", key);
-	return 0;
-}
-
 /* Write backup id again with the writer, from its format-1 manifest m1
  * (pass 1 done). */
 static int rewrite(struct conv *c, const struct bfs_manifest_header *h,
@@ -832,10 +932,9 @@ int bfs_migrate(const char *url, const struct bfs_store_opts *sopts,
 	m.idx.ops = &mig_index_ops;
 	m.idx.ctx = &m;
 
-	rc = index_packs(&m, err);
+	rc = list_names(&m, BFS_KEY_MANIFESTS, list_manifests_cb, &names, err);
 	if (!rc)
-		rc = list_names(&m, BFS_KEY_MANIFESTS, list_manifests_cb,
-				&names, err);
+		rc = index_packs(&m, &names, err);
 	for (i = 0; !rc && i < names.n; i++)
 		rc = convert(&m, names.v[i], err);
 	if (!rc)

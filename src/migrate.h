@@ -2,8 +2,12 @@
  * (`backupfs migrate`).
  *
  * Steps, each safe to interrupt and to run again:
- *   1. index objects for every pack no index object names yet (one per
- *      up to BFS_MIGRATE_PACKS_PER_INDEX packs; a rerun adds nothing);
+ *   1. index objects for every pack no index object names yet: one per
+ *      backup, oldest first, for the packs it was the first to use (as a
+ *      format-2 writer would have written them, so that copying one
+ *      backup later transfers its own packs), then one for the packs no
+ *      manifest names; at most BFS_MIGRATE_PACKS_PER_INDEX packs each; a
+ *      rerun adds nothing;
  *   2. every manifest still of version 1 is written again as format 2 by
  *      the backup writer (same id, time, host, tags, sources; entries and
  *      chunk lists as they were), its directory trees going into new
