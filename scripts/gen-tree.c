@@ -69,7 +69,7 @@ struct layout {
 
 static struct layout layout_of(long n)
 {
-	struct layout l = { n, (n + PER_DIR - 1) / PER_DIR, 0 };
+	struct layout l = {n, (n + PER_DIR - 1) / PER_DIR, 0};
 
 	l.fan = (long)ceil(sqrt((double)l.leaves));
 	if (l.fan < 1)
@@ -106,7 +106,7 @@ static int write_file(int dirfd, const char *name, const char *buf, size_t len,
 	if (len && write(fd, buf, len) != (ssize_t)len)
 		rc = errno ? -errno : -EIO;
 	if (!rc && mtime) {
-		struct timespec ts[2] = { *mtime, *mtime };
+		struct timespec ts[2] = {*mtime, *mtime};
 		if (futimens(fd, ts))
 			rc = -errno;
 	}
@@ -115,12 +115,55 @@ static int write_file(int dirfd, const char *name, const char *buf, size_t len,
 	return rc;
 }
 
+/* the duplicates: NTEMPLATES fixed contents */
+static char templ[NTEMPLATES][MAX_SIZE];
+static size_t templ_len[NTEMPLATES];
+
+/* leaf directory k of the tree at top, with its files; exits on error */
+static void make_leaf(const char *top, const struct layout *l, long k)
+{
+	char leaf[64], path[4096], buf[MAX_SIZE];
+	int dfd;
+
+	leaf_path(leaf, sizeof(leaf), l, k);
+	snprintf(path, sizeof(path), "%s/%s", top, leaf);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		die("cannot create", path);
+	dfd = open(path, O_RDONLY | O_DIRECTORY);
+	if (dfd < 0)
+		die("cannot open", path);
+	for (long s = 0; s < files_in(l, k); s++) {
+		long i = k * PER_DIR + s;
+		uint64_t r = splitmix(i);
+		char name[16];
+		int rc;
+
+		snprintf(name, sizeof(name), "f%04ld", s);
+		if ((r >> 20) % 10 == 0) {
+			int t = (r >> 32) % NTEMPLATES;
+			rc =
+			    write_file(dfd, name, templ[t], templ_len[t], NULL);
+		} else {
+			size_t len = r % (MAX_SIZE + 1);
+			fill(buf, len, i);
+			rc = write_file(dfd, name, buf, len, NULL);
+		}
+		if (rc) {
+			errno = -rc;
+			snprintf(path, sizeof(path), "%s/%s/%s", top, leaf,
+				 name);
+			die("cannot write", path);
+		}
+	}
+	close(dfd);
+}
+
+/* the tree, leaf directories shared out over jobs processes */
 static int cmd_make(const char *top, long n, int jobs)
 {
 	struct layout l = layout_of(n);
-	static char templ[NTEMPLATES][MAX_SIZE];
-	size_t templ_len[NTEMPLATES];
-	char path[4096], buf[MAX_SIZE];
+	char path[4096];
+	int status, failed = 0;
 
 	for (int t = 0; t < NTEMPLATES; t++) {
 		templ_len[t] = splitmix(0xfeed0000 + t) % (MAX_SIZE + 1);
@@ -140,43 +183,10 @@ static int cmd_make(const char *top, long n, int jobs)
 			die("cannot fork for", top);
 		if (pid > 0)
 			continue;
-		for (long k = w; k < l.leaves; k += jobs) {
-			char leaf[64];
-			int dfd;
-
-			leaf_path(leaf, sizeof(leaf), &l, k);
-			snprintf(path, sizeof(path), "%s/%s", top, leaf);
-			if (mkdir(path, 0755) && errno != EEXIST)
-				die("cannot create", path);
-			dfd = open(path, O_RDONLY | O_DIRECTORY);
-			if (dfd < 0)
-				die("cannot open", path);
-			for (long s = 0; s < files_in(&l, k); s++) {
-				long i = k * PER_DIR + s;
-				uint64_t r = splitmix(i);
-				char name[16];
-				int rc;
-
-				snprintf(name, sizeof(name), "f%04ld", s);
-				if ((r >> 20) % 10 == 0) {
-					int t = (r >> 32) % NTEMPLATES;
-					rc = write_file(dfd, name, templ[t], templ_len[t], NULL);
-				} else {
-					size_t len = r % (MAX_SIZE + 1);
-					fill(buf, len, i);
-					rc = write_file(dfd, name, buf, len, NULL);
-				}
-				if (rc) {
-					errno = -rc;
-					snprintf(path, sizeof(path), "%s/%s/%s", top, leaf, name);
-					die("cannot write", path);
-				}
-			}
-			close(dfd);
-		}
+		for (long k = w; k < l.leaves; k += jobs)
+			make_leaf(top, &l, k);
 		_exit(0);
 	}
-	int status, failed = 0;
 	while (wait(&status) > 0)
 		if (!WIFEXITED(status) || WEXITSTATUS(status))
 			failed = 1;
@@ -189,7 +199,7 @@ static int cmd_change(const char *top, long n, long round)
 	long dirs = l.leaves < CHANGE_DIRS ? l.leaves : CHANGE_DIRS;
 	long per = CHANGE_FILES / dirs, files = 0, bytes = 0;
 	/* a fixed mtime per round, unlike any the tree had before */
-	struct timespec mt = { 1767225600 + round * 3600, 0 };
+	struct timespec mt = {1767225600 + round * 3600, 0};
 	char path[4096], buf[MAX_SIZE];
 
 	for (long j = 0; j < dirs; j++) {
@@ -200,11 +210,13 @@ static int cmd_change(const char *top, long n, long round)
 		leaf_path(leaf, sizeof(leaf), &l, k);
 		for (long s = 0; s < m; s++) {
 			long slot = (s * c / m + round) % c;
-			uint64_t seed = splitmix(((uint64_t)round << 40) ^ (k * PER_DIR + slot));
+			uint64_t seed = splitmix(((uint64_t)round << 40) ^
+						 (k * PER_DIR + slot));
 			size_t len = 1 + seed % MAX_SIZE;
 			int rc;
 
-			snprintf(path, sizeof(path), "%s/%s/f%04ld", top, leaf, slot);
+			snprintf(path, sizeof(path), "%s/%s/f%04ld", top, leaf,
+				 slot);
 			fill(buf, len, seed);
 			rc = write_file(AT_FDCWD, path, buf, len, &mt);
 			if (rc) {
@@ -240,12 +252,14 @@ static int cmd_statlat(const char *top, long n, long count, long seed)
 		struct timespec t0, t1;
 
 		leaf_path(leaf, sizeof(leaf), &l, i / PER_DIR);
-		snprintf(path, sizeof(path), "%s/%s/f%04ld", top, leaf, i % PER_DIR);
+		snprintf(path, sizeof(path), "%s/%s/f%04ld", top, leaf,
+			 i % PER_DIR);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (stat(path, &st))
 			die("cannot stat", path);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		us[j] = (t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3;
+		us[j] = (t1.tv_sec - t0.tv_sec) * 1e6 +
+			(t1.tv_nsec - t0.tv_nsec) / 1e3;
 	}
 	qsort(us, count, sizeof(*us), cmp_double);
 	printf("%.0f %.0f\n", us[count / 2], us[count * 9 / 10]);
@@ -260,12 +274,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (argc >= 4 && !strcmp(argv[1], "make"))
-		return cmd_make(argv[2], atol(argv[3]), argc > 4 && atoi(argv[4]) > 0 ? atoi(argv[4]) : 1);
+		return cmd_make(argv[2], atol(argv[3]),
+				argc > 4 && atoi(argv[4]) > 0 ? atoi(argv[4])
+							      : 1);
 	if (argc == 5 && !strcmp(argv[1], "change"))
 		return cmd_change(argv[2], atol(argv[3]), atol(argv[4]));
 	if (argc == 6 && !strcmp(argv[1], "statlat"))
-		return cmd_statlat(argv[2], atol(argv[3]), atol(argv[4]), atol(argv[5]));
-	fprintf(stderr, "usage: gen-tree make DIR N [JOBS] | change DIR N ROUND | "
+		return cmd_statlat(argv[2], atol(argv[3]), atol(argv[4]),
+				   atol(argv[5]));
+	fprintf(stderr,
+		"usage: gen-tree make DIR N [JOBS] | change DIR N ROUND | "
 		"statlat DIR N COUNT SEED\n");
 	return 2;
 }
