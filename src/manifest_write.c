@@ -256,13 +256,46 @@ static int entry_check(const struct bfs_manifest_writer *w,
  * chunks the writer stays usable (skip the entry); any other failure
  * spoils it (every later call fails).
  */
+/* ,"key":N without printf (a line per entry is formatted): neg puts a
+ * minus sign before the magnitude. */
+static int put_num(struct bfs_buf *b, const char *key, size_t klen, bool neg,
+		   uint64_t mag)
+{
+	char tmp[24];
+	size_t n = 0;
+	int rc;
+
+	do {
+		tmp[sizeof(tmp) - 1 - n++] = (char)('0' + mag % 10);
+		mag /= 10;
+	} while (mag);
+	rc = bfs_buf_reserve(b, klen + n + 5);
+	if (rc)
+		return rc;
+	b->data[b->len++] = ',';
+	b->data[b->len++] = '"';
+	memcpy(b->data + b->len, key, klen);
+	b->len += klen;
+	b->data[b->len++] = '"';
+	b->data[b->len++] = ':';
+	if (neg)
+		b->data[b->len++] = '-';
+	memcpy(b->data + b->len, tmp + sizeof(tmp) - n, n);
+	b->len += n;
+	return 0;
+}
+
+#define PUT_U64(b, k, v) put_num((b), k, sizeof(k) - 1, false, (v))
+#define PUT_I64(b, k, v)                                                       \
+	put_num((b), k, sizeof(k) - 1, (v) < 0,                                \
+		(v) < 0 ? (uint64_t)0 - (uint64_t)(v) : (uint64_t)(v))
+
 /* The members of an entry line after the "{": the path (or name) under
- * key / keyb, then every metadata key of doc/FORMAT.md 5.4, without the
+ * key / keyb, then every metadata key of doc/FORMAT.md 6.2, without the
  * closing "}".  Shared with the tree lines of format 2 (tree.c). */
 int bfs_manifest_entry_keys(struct bfs_buf *b, const struct bfs_entry *e,
 			    const char *key, const char *keyb)
 {
-	char t[2] = {(char)e->type, 0};
 	size_t start = b->len;
 	int rc;
 
@@ -272,28 +305,37 @@ int bfs_manifest_entry_keys(struct bfs_buf *b, const struct bfs_entry *e,
 		memmove(b->data + start, b->data + start + 1,
 			b->len - start - 1);
 		b->len--;
-		rc = bfs_buf_printf(b,
-				    ",\"t\":\"%s\",\"m\":%u,\"u\":%u,\"g\":%u",
-				    t, e->mode, e->uid, e->gid);
+		rc = bfs_buf_reserve(b, 16);
 	}
+	if (!rc) {
+		memcpy(b->data + b->len, ",\"t\":\"", 6);
+		b->len += 6;
+		b->data[b->len++] = (uint8_t)e->type;
+		b->data[b->len++] = '"';
+		rc = PUT_U64(b, "m", e->mode);
+	}
+	if (!rc)
+		rc = PUT_U64(b, "u", e->uid);
+	if (!rc)
+		rc = PUT_U64(b, "g", e->gid);
 	if (!rc && e->user)
 		rc = bfs_json_key_str(b, "un", e->user, strlen(e->user));
 	if (!rc && e->group)
 		rc = bfs_json_key_str(b, "gn", e->group, strlen(e->group));
 	if (!rc)
-		rc = bfs_buf_printf(b, ",\"mt\":%" PRId64, e->mtime_ns);
+		rc = PUT_I64(b, "mt", e->mtime_ns);
 	if (!rc && e->ctime_ns)
-		rc = bfs_buf_printf(b, ",\"ct\":%" PRId64, e->ctime_ns);
+		rc = PUT_I64(b, "ct", e->ctime_ns);
 	if (!rc && e->ino)
-		rc = bfs_buf_printf(b, ",\"i\":%" PRIu64, e->ino);
+		rc = PUT_U64(b, "i", e->ino);
 	if (!rc && e->type == BFS_T_SYMLINK && e->target)
-		rc = bfs_buf_printf(b, ",\"s\":%zu", e->target_len);
+		rc = PUT_U64(b, "s", e->target_len);
 	else if (!rc && (e->type == BFS_T_FILE || e->size))
-		rc = bfs_buf_printf(b, ",\"s\":%" PRIu64, e->size);
+		rc = PUT_U64(b, "s", e->size);
 	if (!rc && e->type == BFS_T_SYMLINK && e->target)
 		rc = bfs_json_key_bytes(b, "l", "lb", e->target, e->target_len);
 	if (!rc && (e->type == BFS_T_CHR || e->type == BFS_T_BLK))
-		rc = bfs_buf_printf(b, ",\"r\":%" PRIu64, e->rdev);
+		rc = PUT_U64(b, "r", e->rdev);
 	if (!rc && e->link)
 		rc = bfs_json_key_bytes(b, "h", "hb", e->link, e->link_len);
 	if (!rc && e->sparse)

@@ -78,12 +78,22 @@ void bfs_pathset_fini(struct pathset *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static void path_key(uint8_t key[PATHKEY], const char *p, size_t n)
+static void path_key(struct pathset *s, uint8_t key[PATHKEY], const char *p,
+		     size_t n)
 {
 	uint8_t h[BFS_HASH_LEN];
 
+	if (n && n == s->last_len && !memcmp(s->last, p, n)) {
+		memcpy(key, s->last_key, PATHKEY);
+		return;
+	}
 	bfs_sha256(h, p, n);
 	memcpy(key, h, PATHKEY);
+	if (n && n <= sizeof(s->last)) {
+		memcpy(s->last, p, n);
+		memcpy(s->last_key, key, PATHKEY);
+		s->last_len = n;
+	}
 }
 
 static struct pathslot *path_find(struct pathset *s, const char *p, size_t n)
@@ -92,7 +102,7 @@ static struct pathslot *path_find(struct pathset *s, const char *p, size_t n)
 
 	if (!bfs_hmap_count(&s->m))
 		return NULL;
-	path_key(key, p, n);
+	path_key(s, key, p, n);
 	return bfs_hmap_find(&s->m, key);
 }
 
@@ -110,7 +120,7 @@ int bfs_pathset_set(struct pathset *s, const char *p, size_t n, int kind)
 	bool added;
 	int rc;
 
-	path_key(key, p, n);
+	path_key(s, key, p, n);
 	rc = bfs_hmap_get(&s->m, key, (void **)&sl, &added);
 	if (rc)
 		return rc;

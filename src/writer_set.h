@@ -59,6 +59,11 @@ struct pathslot {
 
 struct pathset {
 	struct bfs_hmap m;
+	/* the key of the last path asked about: a writer asks about one
+	 * path several times in a row (claim, then kind, then size) */
+	char last[256];
+	size_t last_len; /* 0: none */
+	uint8_t last_key[16];
 };
 
 /* Prepare empty sets (0 or -ENOMEM); fini frees (safe on a zeroed set). */

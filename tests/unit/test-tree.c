@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,8 @@ static void test_lines(void)
 	te = (struct bfs_tree_entry){.e = tl_entry("link", BFS_T_SYMLINK)};
 	te.e.target = "a.txt";
 	te.e.target_len = 5;
+	te.e.mtime_ns = -1234567890123456789ll; /* before 1970 */
+	te.e.ctime_ns = INT64_MIN + 1;
 	is_int(bfs_tree_line(&b, &te, &err), 0, "symlink line");
 	te = te_file("z\xff", 0, NULL, 0);
 	te.e.link = "x/a.txt";
@@ -105,6 +108,10 @@ static void test_lines(void)
 		is_int((int)te.count, 7, "dir: count");
 		ok(!memcmp(te.parts[1], parts[1], BFS_HASH_LEN),
 		   "dir: part id");
+		bfs_tree_part_next(p, &te, &err);
+		ok(te.e.mtime_ns == -1234567890123456789ll &&
+		       te.e.ctime_ns == INT64_MIN + 1,
+		   "negative times round trip");
 		bfs_tree_part_free(p);
 	}
 
