@@ -183,9 +183,13 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
 	" ORDER BY e.pre DESC LIMIT 1",
     [ST_ENTRY_NAME] =
 	"SELECT " ENTRY_COLS ENTRY_FROM " WHERE e.tree = ?1 AND e.name = ?2",
+    /* in slot order, which is pre order: a scan of the table itself, not
+     * a seek from the (tree, pre) index into it for every row */
     [ST_ENTRY_READDIR] =
-	"SELECT " ENTRY_COLS ENTRY_FROM " WHERE e.tree = ?1 AND e.pre > ?2"
-	" ORDER BY e.pre LIMIT ?3",
+	"SELECT " ENTRY_COLS ENTRY_FROM " WHERE e.tree = ?1 AND e.slot > ?2"
+	" ORDER BY e.slot LIMIT ?3",
+    [ST_ENTRY_SLOT_OF] = "SELECT slot FROM entries WHERE tree = ?1"
+			 " AND pre <= ?2 ORDER BY pre DESC LIMIT 1",
     [ST_ENTRY_READDIR_CHUNKS] = "SELECT " ENTRY_COLS ", e.chunks" ENTRY_FROM
 				" WHERE e.tree = ?1 ORDER BY e.slot",
     [ST_ENTRY_CHUNKS] = "SELECT nchunks, chunks FROM entries"

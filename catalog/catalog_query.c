@@ -702,7 +702,7 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 			struct bfs_err *err)
 {
 	int64_t backup = dir >> CAT_INO_SHIFT, dirpre = dir & CAT_PRE_MASK;
-	int64_t rel = 0;
+	int64_t rel = 0, slot = -1;
 	struct cat_pos pp, pos;
 	struct bfs_cat_entry e;
 	sqlite3_stmt *st;
@@ -716,11 +716,29 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 		return 0;
 	if (after >> CAT_INO_SHIFT == backup && (after & CAT_PRE_MASK) > dirpre)
 		rel = (after & CAT_PRE_MASK) - dirpre;
+	/* the slot of the last child handed out (the one with the largest
+	 * pre <= after): the page goes on from the next slot */
+	if (rel) {
+		rc = cat_stmt_get(c, ST_ENTRY_SLOT_OF, &st, err);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(st, 1, pp.child);
+		sqlite3_bind_int64(st, 2, rel);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			slot = sqlite3_column_int64(st, 0);
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE
+			 ? 0
+			 : cat_sqlerr(c, rc, err, "cannot read a directory");
+		cat_stmt_put(c, ST_ENTRY_SLOT_OF, st);
+		if (rc)
+			return rc;
+	}
 	rc = cat_stmt_get(c, ST_ENTRY_READDIR, &st, err);
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, pp.child);
-	sqlite3_bind_int64(st, 2, rel);
+	sqlite3_bind_int64(st, 2, slot);
 	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rc = fill_entry(st, &e, backup, dirpre, dir);
