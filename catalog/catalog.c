@@ -190,8 +190,10 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
 	" ORDER BY e.slot LIMIT ?3",
     [ST_ENTRY_SLOT_OF] = "SELECT slot FROM entries WHERE tree = ?1"
 			 " AND pre <= ?2 ORDER BY pre DESC LIMIT 1",
-    [ST_ENTRY_READDIR_CHUNKS] = "SELECT " ENTRY_COLS ", e.chunks" ENTRY_FROM
-				" WHERE e.tree = ?1 ORDER BY e.slot",
+    [ST_ENTRY_READDIR_CHUNKS] =
+	"SELECT " ENTRY_COLS ", e.chunks,"
+	" CASE WHEN t.error IS NULL AND t.n >= 0"
+	" THEN t.parts END" ENTRY_FROM " WHERE e.tree = ?1 ORDER BY e.slot",
     [ST_ENTRY_CHUNKS] = "SELECT nchunks, chunks FROM entries"
 			" WHERE tree = ?1 AND slot = ?2",
     [ST_ENTRY_INSERT] =

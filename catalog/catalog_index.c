@@ -163,7 +163,8 @@ struct prev_fill {
 };
 
 static int prev_child(void *arg, const struct bfs_cat_entry *e,
-		      const uint8_t *refs, size_t nrefs)
+		      const uint8_t *refs, size_t nrefs, const uint8_t *parts,
+		      size_t nparts, uint64_t count)
 {
 	struct prev_fill *f = arg;
 	struct bfs_index_prev *p;
@@ -197,6 +198,17 @@ static int prev_child(void *arg, const struct bfs_cat_entry *e,
 			bfs_blobref_unpack(&p->chunks[i],
 					   refs + i * BFS_BLOBREF_BLOB);
 		p->nchunks = nrefs;
+	}
+	if (e->e.type == BFS_T_DIR && parts) {
+		p->parts = malloc((nparts ? nparts : 1) * BFS_HASH_LEN);
+		if (!p->parts) {
+			bfs_index_prev_free(p);
+			return -ENOMEM;
+		}
+		memcpy(p->parts, parts, nparts * BFS_HASH_LEN);
+		p->nparts = nparts;
+		p->count = count;
+		p->has_tree = true;
 	}
 	f->d->n++;
 	return 0;

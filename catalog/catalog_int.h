@@ -173,10 +173,14 @@ int cat_ingest_index(struct bfs_catalog *c, const char *name, const void *data,
 
 /* The children of directory dir (an ino) in slot order, each with its
  * chunk refs (36-byte records, borrowed during the call; NULL/0 when the
- * entry has none).  Hardlinks are not resolved (link_id 0).  cb returns
+ * entry has none); for a directory also its tree's part ids (nparts x 32
+ * bytes, borrowed; NULL when its tree is damaged or not filled yet) and
+ * its subtree count.  Hardlinks are not resolved (link_id 0).  cb returns
  * non-zero to stop (returned).  -ENOTDIR when dir is no directory. */
 typedef int (*cat_child_cb)(void *arg, const struct bfs_cat_entry *e,
-			    const uint8_t *refs, size_t nrefs);
+			    const uint8_t *refs, size_t nrefs,
+			    const uint8_t *parts, size_t nparts,
+			    uint64_t count);
 int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 		 struct bfs_err *err);
 

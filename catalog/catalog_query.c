@@ -288,6 +288,7 @@ enum {
 	EC_COUNT,
 	EC_NSUB,
 	EC_CHUNKS, /* only ST_ENTRY_READDIR_CHUNKS */
+	EC_PARTS,  /* only ST_ENTRY_READDIR_CHUNKS: a sound child tree's */
 };
 
 /* Row of ENTRY_COLS in a tree whose directory is (backup, dirpre) with id
@@ -804,7 +805,21 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 			bfs_cat_entry_clear(&e);
 			goto out_put;
 		}
-		rc = cb(arg, &e, len ? refs : NULL, len / BFS_BLOBREF_BLOB);
+		{
+			const uint8_t *parts = NULL;
+			size_t plen = 0;
+
+			if (e.e.type == BFS_T_DIR &&
+			    sqlite3_column_type(st, EC_PARTS) == SQLITE_BLOB) {
+				parts = sqlite3_column_blob(st, EC_PARTS);
+				plen =
+				    (size_t)sqlite3_column_bytes(st, EC_PARTS);
+			}
+			rc = cb(arg, &e, len ? refs : NULL,
+				len / BFS_BLOBREF_BLOB, parts,
+				plen / BFS_HASH_LEN,
+				(uint64_t)sqlite3_column_int64(st, EC_COUNT));
+		}
 		bfs_cat_entry_clear(&e);
 		if (rc)
 			goto out_put;

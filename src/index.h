@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <stdint.h>
 
 #include "manifest.h"
@@ -43,17 +44,28 @@ struct bfs_index_prev {
 	struct bfs_entry e;
 	struct bfs_blobref *chunks;
 	size_t nchunks;
+	/* directories: the tree (its part ids, possibly none for an empty
+	 * one, and the entries below it) when the index has it sound */
+	bool has_tree;
+	uint8_t (*parts)[BFS_HASH_LEN];
+	size_t nparts;
+	uint64_t count;
 };
+static inline void bfs_index_prev_free(struct bfs_index_prev *p)
+{
+	bfs_entry_clear(&p->e);
+	free(p->chunks);
+	free(p->parts);
+	memset(p, 0, sizeof(*p));
+}
 struct bfs_index_dir {
 	struct bfs_index_prev *v;
 	size_t n;
 };
 static inline void bfs_index_dir_clear(struct bfs_index_dir *d)
 {
-	for (size_t i = 0; i < d->n; i++) {
-		bfs_entry_clear(&d->v[i].e);
-		free(d->v[i].chunks);
-	}
+	for (size_t i = 0; i < d->n; i++)
+		bfs_index_prev_free(&d->v[i]);
 	free(d->v);
 	d->v = NULL;
 	d->n = 0;

@@ -20,7 +20,10 @@
  *
  * Unchanged files (same type, size, mtime, ctime and inode as in the last
  * backup of the same source key "files:DEST:<realpath>") reuse that
- * backup's chunks without being read.
+ * backup's chunks without being read.  The last backup's listing of a
+ * directory is asked for once (at its first file), never per file; and a
+ * directory of files that all match it is reused whole (its previous
+ * tree), with nothing but a stat per file.
  */
 #include "config.h"
 
@@ -445,6 +448,94 @@ static int do_symlink(struct walk *w, int dirfd, const char *name,
 	return rc;
 }
 
+/* Is directory e (open as fd, its sorted names[0..n)) exactly what the
+ * last backup of this source recorded: the same names (after excludes),
+ * each a regular file with one link whose metadata is unchanged?  Then
+ * its previous tree is reused whole, without a single file going through
+ * the writer.  Returns 1 if so, 0 if it must be walked, or -errno (a
+ * writer failure).  Directories with subdirectories, hardlinks or other
+ * types are walked: a file-only directory is the common leaf. */
+static int try_whole(struct walk *w, int fd, char **names, size_t n,
+		     const char *name, struct bfs_entry *e)
+{
+	const struct bfs_index *idx = bfs_backup_index(w->b);
+	const char *slash = strrchr(e->path, '/');
+	struct frame top = {.pathlen = slash ? (size_t)(slash - e->path) : 0};
+	struct frame *pf = w->depth ? &w->st[w->depth - 1] : &top;
+	struct bfs_tree_stats ts = {0};
+	const struct bfs_index_prev *p;
+	struct bfs_index_dir d = {0};
+	size_t dirlen = w->path.len, m = 0, k = 0, i;
+	int rc = 0, same = 0;
+
+	if (!idx)
+		return 0;
+	p = prev_find(w, pf, slash ? slash + 1 : e->path);
+	(void)name;
+	if (!p || p->e.type != BFS_T_DIR || !p->has_tree || !p->count ||
+	    p->count > n)
+		goto out;
+	if (bfs_index_prev_dir(idx, w->key, e->path, &d) || d.n != p->count)
+		goto out;
+	for (i = 0; i < n; i++) {
+		const struct bfs_index_prev *q;
+		struct bfs_entry cur = {0};
+		struct stat st;
+
+		if (path_push(w, dirlen, names[i]))
+			goto out;
+		if (excluded(w, names[i]))
+			continue;
+		if (k == d.n)
+			goto out; /* a name more */
+		q = &d.v[k++];
+		m++;
+		if (strcmp(q->e.path, names[i]) ||
+		    fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+		    q->e.type != BFS_T_FILE || q->e.error || q->e.link)
+			goto out;
+		stat_entry(&cur, &st);
+		if (cur.size != q->e.size || cur.mtime_ns != q->e.mtime_ns ||
+		    cur.ctime_ns != q->e.ctime_ns || cur.ino != q->e.ino ||
+		    cur.mode != q->e.mode || cur.uid != q->e.uid ||
+		    cur.gid != q->e.gid || cur.sparse != q->e.sparse ||
+		    !cur.ino)
+			goto out;
+		/* owner names as the writer would record them now */
+		if (bfs_backup_owner_names(w->b, &cur))
+			goto out;
+		rc = (!cur.user) != (!q->e.user) ||
+		     (cur.user && strcmp(cur.user, q->e.user)) ||
+		     (!cur.group) != (!q->e.group) ||
+		     (cur.group && strcmp(cur.group, q->e.group));
+		free(cur.user);
+		free(cur.group);
+		if (rc) {
+			rc = 0;
+			goto out;
+		}
+		ts.files++;
+		ts.bytes += q->e.size;
+		ts.chunks += q->nchunks;
+	}
+	if (m != d.n)
+		goto out;
+	same = 1;
+out:
+	w->path.len = dirlen;
+	w->path.data[dirlen] = 0;
+	if (same) {
+		rc = bfs_backup_add_tree(
+		    w->b, e, (const uint8_t(*)[BFS_HASH_LEN])p->parts,
+		    p->nparts, p->count, &ts, w->err);
+		rc = rc ? rc : 1;
+	}
+	bfs_index_dir_clear(&d);
+	bfs_index_dir_clear(&top.prev);
+	return rc;
+}
+
 /* Open directory name in dirfd and push it.  Adds the dir entry. */
 static int do_dir(struct walk *w, int dirfd, const char *name,
 		  struct bfs_entry *e)
@@ -464,6 +555,13 @@ static int do_dir(struct walk *w, int dirfd, const char *name,
 		if (rc == -ENOMEM)
 			return bfs_err_set(w->err, rc, "out of memory");
 		return add_err(w, e, "cannot list directory", rc);
+	}
+	rc = try_whole(w, fd, names, n, name, e);
+	if (rc) {
+		/* reused whole (1), or the writer failed */
+		close(fd);
+		free_names(names, n);
+		return rc < 0 ? rc : 0;
 	}
 	rc = bfs_backup_add(w->b, e, w->err);
 	if (rc)

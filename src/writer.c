@@ -348,6 +348,53 @@ int bfs_backup_add_error(struct bfs_backup *b, const struct bfs_entry *e,
 	return add_common(b, e, why ? why : "unreadable", err);
 }
 
+int bfs_backup_add_tree(struct bfs_backup *b, const struct bfs_entry *e,
+			const uint8_t (*parts)[BFS_HASH_LEN], size_t nparts,
+			uint64_t count, const struct bfs_tree_stats *st,
+			struct bfs_err *err)
+{
+	struct wt_sealed *t;
+	struct bfs_entry *c;
+	bool skip;
+	int rc;
+
+	if ((rc = wr_failed(b, err)))
+		return rc;
+	if (b->in_file)
+		return bfs_err_set(err, -EBUSY, "file '%s' is still open",
+				   b->fe->path);
+	if (e->type != BFS_T_DIR || e->error || (nparts == 0) != (count == 0))
+		return bfs_err_set(err, -EINVAL,
+				   "'%s': not a directory with a tree",
+				   e->path ? e->path : "");
+	rc = wr_path_claim(b, e, false, &skip, err);
+	if (rc)
+		return rc;
+	if (skip)
+		return bfs_err_set(err, -EEXIST,
+				   "directory '%s' is in the backup already",
+				   e->path);
+	rc = bfs_pathset_set(&b->paths, e->path, e->path_len, PK_DIR_SEALED);
+	if (rc)
+		return wr_nomem(b, err);
+	t = calloc(1, sizeof(*t));
+	if (t)
+		t->parts = malloc((nparts ? nparts : 1) * BFS_HASH_LEN);
+	c = wr_entry_dup(e);
+	if (!t || !t->parts || !c || wr_entry_prepare(b, c)) {
+		wt_sealed_free(t);
+		wr_entry_free(c);
+		return wr_nomem(b, err);
+	}
+	memcpy(t->parts, parts, nparts * BFS_HASH_LEN);
+	t->nparts = nparts;
+	t->count = count;
+	if (st)
+		t->st = *st;
+	rc = wr_submit_tree(b, c, t);
+	return rc ? wr_failed(b, err) : 0;
+}
+
 int bfs_backup_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 			  enum bfs_profile profile, struct bfs_err *err)
 {

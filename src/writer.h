@@ -110,6 +110,21 @@ int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
 			  const struct bfs_blobref *chunks, size_t n,
 			  struct bfs_err *err);
 
+/* What a reused directory holds below it (for the header's stats). */
+struct bfs_tree_stats {
+	uint64_t files, dirs, bytes, chunks;
+};
+
+/* A directory whose content is exactly what the last backup recorded
+ * (every entry below it unchanged): e (type dir, its current metadata)
+ * names the previous tree (parts[0..nparts), count entries below) without
+ * its entries going through the writer.  Nothing may be added below it
+ * afterwards (-EEXIST).  st: what the tree holds, for the stats. */
+int bfs_backup_add_tree(struct bfs_backup *b, const struct bfs_entry *e,
+			const uint8_t (*parts)[BFS_HASH_LEN], size_t nparts,
+			uint64_t count, const struct bfs_tree_stats *st,
+			struct bfs_err *err);
+
 /* An entry that could not be read: recorded with e->error set, counted,
  * and the backup marked partial (exit code 3). */
 int bfs_backup_add_error(struct bfs_backup *b, const struct bfs_entry *e,

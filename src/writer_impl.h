@@ -56,7 +56,16 @@
 #define SPILL_CHUNKS 65536
 #endif
 
-enum job_kind { J_CHUNK, J_ENTRY, J_FILE_END, J_CANCEL, J_REUSE };
+enum job_kind { J_CHUNK, J_ENTRY, J_FILE_END, J_CANCEL, J_REUSE, J_TREE };
+
+/* A directory reused whole: its tree and what is below it. */
+struct wt_sealed {
+	uint8_t (*parts)[BFS_HASH_LEN];
+	size_t nparts;
+	uint64_t count;
+	struct bfs_tree_stats st;
+};
+void wt_sealed_free(struct wt_sealed *t); /* NULL ok */
 enum job_result { R_NEW, R_SESSION, R_INDEX, R_ERR };
 
 /* One ring slot.  J_CHUNK slots run in the worker pool; the others need
@@ -76,12 +85,14 @@ struct job {
 	struct bfs_entry *e;	     /* entry ops: owned */
 	struct bfs_chunkref *chunks; /* J_REUSE: owned */
 	size_t nchunks;
+	struct wt_sealed *sealed; /* J_TREE: owned */
 };
 
 /* A manifest operation waiting for its pack id (or behind one that is). */
 struct mop {
-	struct bfs_entry *e; /* entry (owned), or NULL for a chunk */
-	int32_t pack_idx;    /* chunk: -1 when ref.pack is final */
+	struct bfs_entry *e;	  /* entry (owned), or NULL for a chunk */
+	struct wt_sealed *sealed; /* with e: a directory reused whole */
+	int32_t pack_idx;	  /* chunk: -1 when ref.pack is final */
 	struct bfs_chunkref ref;
 };
 
@@ -231,6 +242,9 @@ int wr_submit_chunk(struct bfs_backup *b, struct job *j);
  * failure). */
 int wr_submit_entry(struct bfs_backup *b, struct bfs_entry *e, int kind,
 		    struct bfs_chunkref *chunks, size_t n);
+/* Queue a directory reused whole (ownership of e and t transferred). */
+int wr_submit_tree(struct bfs_backup *b, struct bfs_entry *e,
+		   struct wt_sealed *t);
 
 /* ---- writer_pack.c ----------------------------------------------------- */
 
@@ -264,6 +278,9 @@ int wt_chunk(struct bfs_backup *b, const struct bfs_chunkref *ref,
 /* An entry, after its chunks. */
 int wt_entry(struct bfs_backup *b, const struct bfs_entry *e,
 	     struct bfs_err *err);
+/* A directory reused whole: its line names the given tree. */
+int wt_sealed_entry(struct bfs_backup *b, const struct bfs_entry *e,
+		    const struct wt_sealed *t, struct bfs_err *err);
 /* Build and store the trees; *root (malloc'ed) the root's parts. */
 int wt_build(struct bfs_backup *b, uint8_t (**root)[BFS_HASH_LEN],
 	     size_t *nroot, uint64_t *count, struct bfs_err *err);

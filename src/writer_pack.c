@@ -283,3 +283,13 @@ int wr_store_blob(struct bfs_backup *b, int type, const void *data, size_t len,
 		return wr_pack_finish(b);
 	return 0;
 }
+
+/* ---- sealed directories ------------------------------------------------ */
+
+void wt_sealed_free(struct wt_sealed *t)
+{
+	if (t) {
+		free(t->parts);
+		free(t);
+	}
+}

@@ -63,6 +63,11 @@ static int ensure_parents(struct bfs_backup *b, const char *path, size_t n,
 			rc = add_implicit_dir(b, path, i);
 			if (rc)
 				return wr_failed(b, err);
+		} else if (kind == PK_DIR_SEALED) {
+			return bfs_err_set(err, -EEXIST,
+					   "cannot add '%s': '%.*s' was taken "
+					   "whole from the last backup",
+					   path, (int)i, path);
 		} else if (kind != PK_DIR && kind != PK_DIR_IMPLICIT) {
 			return bfs_err_set(
 			    err, -ENOTDIR,
@@ -102,7 +107,7 @@ int wr_path_claim(struct bfs_backup *b, const struct bfs_entry *e,
 	}
 	kind = bfs_pathset_get(&b->paths, e->path, e->path_len);
 	if (e->type == BFS_T_DIR) {
-		if (kind == PK_DIR) {
+		if (kind == PK_DIR || kind == PK_DIR_SEALED) {
 			*skip = !is_error; /* keeps its first metadata */
 			if (*skip)
 				return 0;

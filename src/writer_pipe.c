@@ -207,7 +207,13 @@ static int mop_write(struct bfs_backup *b, struct mop *m)
 	int rc;
 
 	err.msg[0] = 0;
-	if (m->e) {
+	if (m->e && m->sealed) {
+		rc = wt_sealed_entry(b, m->e, m->sealed, &err);
+		wr_entry_free(m->e);
+		wt_sealed_free(m->sealed);
+		m->e = NULL;
+		m->sealed = NULL;
+	} else if (m->e) {
 		rc = wt_entry(b, m->e, &err);
 		wr_entry_free(m->e);
 		m->e = NULL;
@@ -378,6 +384,21 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 		rc = entry_out(b, e);
 		e = NULL;
 		break;
+	case J_TREE: {
+		struct mop m = {.e = e, .sealed = j->sealed, .pack_idx = -1};
+		const struct bfs_tree_stats *ts = &j->sealed->st;
+
+		b->stats.entries += 1 + j->sealed->count;
+		b->stats.dirs += 1 + ts->dirs;
+		b->stats.files += ts->files;
+		b->stats.bytes += ts->bytes;
+		b->stats.chunks += ts->chunks;
+		b->reused_files += ts->files;
+		j->sealed = NULL;
+		e = NULL;
+		rc = mop_out(b, &m);
+		break;
+	}
 	case J_FILE_END:
 		rc = cur_spill(b);
 		b->cur_spilled = false;
@@ -506,6 +527,25 @@ int wr_submit_entry(struct bfs_backup *b, struct bfs_entry *e, int kind,
 	return 0;
 }
 
+int wr_submit_tree(struct bfs_backup *b, struct bfs_entry *e,
+		   struct wt_sealed *t)
+{
+	struct job *j;
+	int rc = wr_slot_get(b, &j);
+
+	if (rc) {
+		wr_entry_free(e);
+		wt_sealed_free(t);
+		return rc;
+	}
+	j->e = e;
+	j->sealed = t;
+	j->kind = J_TREE;
+	j->done = true;
+	b->head++;
+	return 0;
+}
+
 int wr_pipe_drain(struct bfs_backup *b)
 {
 	return drain(b);
@@ -538,6 +578,7 @@ void wr_pipe_free(struct bfs_backup *b)
 		bfs_buf_free(&b->jobs[i].z);
 		wr_entry_free(b->jobs[i].e);
 		free(b->jobs[i].chunks);
+		wt_sealed_free(b->jobs[i].sealed);
 	}
 	free(b->jobs);
 	b->jobs = NULL;

@@ -48,6 +48,8 @@ enum path_kind {
 	PK_CANCELLED,	   /* file cancelled before reaching the manifest */
 	PK_CANCEL_EMITTED, /* cancelled after spilling: kept as a short file
 			      and counted; the next add_error is absorbed */
+	PK_DIR_SEALED,	   /* a directory reused whole (its tree from the
+			      last backup): nothing may be added below */
 };
 
 #define PATHKEY 16

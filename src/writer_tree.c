@@ -36,7 +36,10 @@
 #ifndef RUN_BYTES
 #define RUN_BYTES (64u << 20) /* records sorted in memory at once */
 #endif
-#define REC_HEAD 17 /* u32 path len, u32 body len, u8 type, u64 seq */
+#define REC_HEAD                                                               \
+	25	       /* u32 path len, u32 body len, u8 type, u64 seq,        \
+			  u64 count (REC_SEALED) */
+#define REC_SEALED 'D' /* a directory reused whole: its line is complete */
 
 struct rec {
 	char *path;
@@ -45,6 +48,7 @@ struct rec {
 	uint32_t blen;
 	uint8_t type;
 	uint64_t seq;
+	uint64_t count; /* REC_SEALED: entries below it */
 };
 
 struct nlrec {
@@ -105,6 +109,7 @@ static int rec_write(FILE *f, const struct rec *r)
 	bfs_put_le32(h + 4, r->blen);
 	h[8] = r->type;
 	bfs_put_le64(h + 9, r->seq);
+	bfs_put_le64(h + 17, r->count);
 	if (fwrite(h, REC_HEAD, 1, f) != 1 ||
 	    fwrite(r->path, 1, r->plen, f) != r->plen ||
 	    fwrite(r->body, 1, r->blen, f) != r->blen)
@@ -127,6 +132,7 @@ static int rec_read(FILE *f, struct rec *r, struct bfs_buf *buf)
 	r->blen = bfs_get_le32(h + 4);
 	r->type = h[8];
 	r->seq = bfs_get_le64(h + 9);
+	r->count = bfs_get_le64(h + 17);
 	if (r->plen > (64u << 20) || r->blen > BFS_TREE_MAX_LINE)
 		return -EIO;
 	buf->len = 0;
@@ -240,6 +246,69 @@ static int nl_count(struct bfs_backup *b, const char *p, size_t n)
 	return 0;
 }
 
+static int spool(struct bfs_backup *b, struct rec *rp, struct bfs_err *err);
+
+/* The line body of directory e (its own keys, no "tree"/"count") into
+ * b->wt.body; *body, *blen point into it (without "{" and "}\n"). */
+static int dir_body(struct bfs_backup *b, const struct bfs_entry *e,
+		    char **body, uint32_t *blen, struct bfs_err *err)
+{
+	struct bfs_tree_entry te = {.e = *e};
+	const char *slash = memrchr(e->path, '/', e->path_len);
+	char *t;
+	int rc;
+
+	te.e.path = slash ? (char *)slash + 1 : e->path;
+	te.e.path_len = e->path_len - (size_t)(te.e.path - e->path);
+	/* written as a FIFO line to skip the tree keys, then "t" fixed */
+	te.e.type = BFS_T_FIFO;
+	b->wt.body.len = 0;
+	rc = bfs_tree_line(&b->wt.body, &te, err);
+	if (rc)
+		return rc;
+	*body = (char *)b->wt.body.data + 1;
+	*blen = (uint32_t)b->wt.body.len - 3;
+	t = memmem(*body, *blen, ",\"t\":\"p\"", 8);
+	if (!t)
+		return bfs_err_set(err, -EFAULT, "tree line: no type");
+	t[6] = 'd';
+	return 0;
+}
+
+int wt_sealed_entry(struct bfs_backup *b, const struct bfs_entry *e,
+		    const struct wt_sealed *t, struct bfs_err *err)
+{
+	char hex[BFS_HASH_HEX + 1];
+	struct rec r = {0};
+	int rc;
+
+	rc = dir_body(b, e, &r.body, &r.blen, err);
+	if (rc)
+		return rc;
+	/* the body is b->wt.body from +1: append the tree keys in place */
+	b->wt.body.len = 1 + r.blen;
+	rc = bfs_buf_append(&b->wt.body, ",\"tree\":[", 9);
+	for (size_t i = 0; !rc && i < t->nparts; i++) {
+		bfs_hex(hex, t->parts[i], BFS_HASH_LEN);
+		rc = bfs_buf_printf(&b->wt.body, "%s\"%s\"", i ? "," : "", hex);
+	}
+	if (!rc)
+		rc = bfs_buf_printf(&b->wt.body, "],\"count\":%" PRIu64,
+				    t->count);
+	if (rc)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	if (b->wt.body.len > BFS_TREE_MAX_LINE)
+		return bfs_err_set(err, -E2BIG, "'%s': tree line too long",
+				   e->path);
+	r.path = e->path;
+	r.plen = (uint32_t)e->path_len;
+	r.body = (char *)b->wt.body.data + 1;
+	r.blen = (uint32_t)b->wt.body.len - 1;
+	r.type = REC_SEALED;
+	r.count = t->count;
+	return spool(b, &r, err);
+}
+
 int wt_entry(struct bfs_backup *b, const struct bfs_entry *e,
 	     struct bfs_err *err)
 {
@@ -288,6 +357,15 @@ int wt_entry(struct bfs_backup *b, const struct bfs_entry *e,
 		t[6] = 'd';
 	}
 	r.type = (uint8_t)e->type;
+	r.count = 0;
+	return spool(b, &r, err);
+}
+
+/* Append record r to the spool, noting whether the order still holds. */
+static int spool(struct bfs_backup *b, struct rec *rp, struct bfs_err *err)
+{
+	struct rec r = *rp;
+
 	r.seq = b->wt.nrecs++;
 	if (b->wt.nrecs > 1 &&
 	    path_cmp(b->wt.prev.data ? (char *)b->wt.prev.data : "",
@@ -659,6 +737,15 @@ static int build_rec(struct build *u, const struct rec *r, struct bfs_err *err)
 					   "'%.300s': more than %d levels",
 					   r->path, BFS_TREE_MAX_DEPTH);
 		return rc ? bfs_err_set(err, rc, "out of memory") : 0;
+	}
+	if (r->type == REC_SEALED) {
+		u->line.len = 0;
+		if (bfs_buf_append(&u->line, "{", 1) ||
+		    bfs_buf_append(&u->line, r->body, r->blen) ||
+		    bfs_buf_append(&u->line, "}\n", 2))
+			return bfs_err_set(err, -ENOMEM, "out of memory");
+		u->lv[u->depth - 1].count += 1 + r->count;
+		return add_line(u, err);
 	}
 	nl_of(u->b, r, &nl);
 	u->line.len = 0;

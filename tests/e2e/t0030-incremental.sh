@@ -126,5 +126,11 @@ is "$(pack_bytes "$R")" "$third" "identical trees: not one byte of packs added"
 is "$(ls "$R/index" | wc -l)" "$nidx" "no index object added"
 is "$(bfs show -r "$R" four --json | jq -r .stats.new_chunks)" "0" \
 	"no new chunk"
+# its directories were taken whole from the third: the counts agree
+is "$(bfs show -r "$R" four --json | jq -c '.stats | [.entries, .files, .dirs, .bytes, .chunks]')" \
+	"$(bfs show -r "$R" three --json | jq -c '.stats | [.entries, .files, .dirs, .bytes, .chunks]')" \
+	"entries, files, dirs, bytes and chunks counted as in the third"
+ok_cmd "restore the fourth" bfs restore -r "$R" four:files --target "$T/r4"
+ok_cmd "it equals the tree" compare_trees "$D" "$T/r4/files"
 
 done_testing
