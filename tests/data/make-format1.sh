@@ -3,9 +3,12 @@
 # of format 1 (before content-addressed trees), for 'backupfs migrate'
 # (tests/e2e/t0070-migrate.sh, tests/unit/test-migrate.c).
 #
-# It needs a backupfs binary that still writes format 1: the main branch
-# before format 2 (BACKUPFS1, default /work/main/build/backupfs).  The
-# fixture is checked in; run this only to rebuild it:
+# It needs a backupfs binary that still writes format 1, built from the
+# last commit before format 2 (93c396b), given as BACKUPFS1:
+#   git worktree add /tmp/f1 93c396b && (cd /tmp/f1 && ./autogen.sh &&
+#     ./configure -q && make -j2 backupfs)
+#   BACKUPFS1=/tmp/f1/backupfs tests/data/make-format1.sh
+# The fixture is checked in; run this only to rebuild it:
 #
 #   tests/data/make-format1.sh [OUTDIR]     (default tests/data/format1)
 #
@@ -19,7 +22,7 @@
 # every regular file of each backup (paths BACKUP/PATH).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${BACKUPFS1:-/work/main/build/backupfs}
+bin=${BACKUPFS1:?'set BACKUPFS1 to a backupfs of format 1 (see the top of this file)'}
 out=${1:-$here/format1}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
