@@ -456,7 +456,7 @@ static int do_symlink(struct walk *w, int dirfd, const char *name,
  * writer failure).  Directories with subdirectories, hardlinks or other
  * types are walked: a file-only directory is the common leaf. */
 static int try_whole(struct walk *w, int fd, char **names, size_t n,
-		     const char *name, struct bfs_entry *e)
+		     struct bfs_entry *e)
 {
 	const struct bfs_index *idx = bfs_backup_index(w->b);
 	const char *slash = strrchr(e->path, '/');
@@ -471,7 +471,6 @@ static int try_whole(struct walk *w, int fd, char **names, size_t n,
 	if (!idx)
 		return 0;
 	p = prev_find(w, pf, slash ? slash + 1 : e->path);
-	(void)name;
 	if (!p || p->e.type != BFS_T_DIR || !p->has_tree || !p->count ||
 	    p->count > n)
 		goto out;
@@ -556,7 +555,7 @@ static int do_dir(struct walk *w, int dirfd, const char *name,
 			return bfs_err_set(w->err, rc, "out of memory");
 		return add_err(w, e, "cannot list directory", rc);
 	}
-	rc = try_whole(w, fd, names, n, name, e);
+	rc = try_whole(w, fd, names, n, e);
 	if (rc) {
 		/* reused whole (1), or the writer failed */
 		close(fd);

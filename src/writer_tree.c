@@ -339,23 +339,18 @@ int wt_entry(struct bfs_backup *b, const struct bfs_entry *e,
 	}
 	/* the line without "{" and "}\n"; a directory gets "tree" and
 	 * "count" when it is built */
-	b->wt.body.len = 0;
-	te.e.type = e->type == BFS_T_DIR ? BFS_T_FIFO : e->type;
-	rc = bfs_tree_line(&b->wt.body, &te, err);
+	if (e->type == BFS_T_DIR) {
+		rc = dir_body(b, e, &r.body, &r.blen, err);
+	} else {
+		b->wt.body.len = 0;
+		rc = bfs_tree_line(&b->wt.body, &te, err);
+		r.body = (char *)b->wt.body.data + 1;
+		r.blen = (uint32_t)b->wt.body.len - 3;
+	}
 	if (rc)
 		return rc;
 	r.path = e->path;
 	r.plen = (uint32_t)e->path_len;
-	r.body = (char *)b->wt.body.data + 1;
-	r.blen = (uint32_t)b->wt.body.len - 3;
-	if (e->type == BFS_T_DIR) {
-		/* written as a FIFO line to skip the tree keys: fix "t" */
-		char *t = memmem(r.body, r.blen, ",\"t\":\"p\"", 8);
-
-		if (!t)
-			return bfs_err_set(err, -EFAULT, "tree line: no type");
-		t[6] = 'd';
-	}
 	r.type = (uint8_t)e->type;
 	r.count = 0;
 	return spool(b, &r, err);
