@@ -20,7 +20,12 @@ enum bfs_source_kind {
 struct bfs_source {
 	enum bfs_source_kind kind;
 	const char *arg; /* the option's argument, as given (borrowed) */
-	const char *const *excludes;	  /* --exclude GLOBs, NULL-terminated */
+	/* --exclude patterns (exclude.h), NULL-terminated; NULL for none */
+	const char *const *excludes;
+	/* NULL, or one counter per exclude: the source adds the number of
+	 * entries each pattern matched (so the caller can warn about
+	 * patterns that matched nothing) */
+	uint64_t *exclude_hits;
 	const char *const *ignore_tables; /* --ignore-table DB.TABLE (mysql) */
 };
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "exclude.h"
 #include "source_int.h"
 
 #define READ_BUF (1u << 20)
@@ -107,6 +108,8 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 	const char *file, *p, *hl;
 	char *dest = NULL, *real = NULL;
 	uint8_t *buf = NULL;
+	struct bfs_exclude *ex = NULL;
+	size_t i, nx = 0;
 	int r, rc, t;
 
 	rc = bfs_source_split(s->arg, "files", &dest, &file, err);
@@ -125,6 +128,12 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 		goto out_free;
 	}
 	real = realpath(file, NULL);
+	while (s->excludes && s->excludes[nx])
+		nx++;
+	/* patterns are relative to the archive's root: nothing to strip */
+	rc = nx ? bfs_exclude_new(s->excludes, nx, NULL, &ex, err) : 0;
+	if (rc)
+		goto out_free;
 	{
 		struct bfs_buf key = {0};
 
@@ -176,6 +185,12 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 		}
 		if (rc == 0)
 			continue; /* the archive's own root ("./") */
+		/* excluded, or below an excluded directory (an archive lists
+		 * its entries flat) */
+		if (ex && bfs_exclude_match_path(
+			      ex, (const char *)path.data + strlen(dest) + 1,
+			      archive_entry_filetype(ae) == AE_IFDIR))
+			continue;
 
 		memset(&e, 0, sizeof(e));
 		e.path = (char *)path.data;
@@ -268,7 +283,11 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 			goto out_free;
 	}
 	rc = 0;
+	if (ex && s->exclude_hits)
+		for (i = 0; i < nx; i++)
+			s->exclude_hits[i] += bfs_exclude_hits(ex, i);
 out_free:
+	bfs_exclude_free(ex);
 	if (a)
 		archive_read_free(a);
 	bfs_buf_free(&path);

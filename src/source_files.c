@@ -6,10 +6,13 @@
  * the hard limit first.  Names are sorted bytewise so the same tree always
  * gives the same manifest.
  *
- * --exclude GLOB is matched with fnmatch(3) against the entry's basename
- * (flags 0) and against its path relative to PATH (FNM_PATHNAME, so "*"
- * does not cross '/': "cache/x*" matches cache/xy but not cache/d/xy).
- * An excluded directory is not descended into.
+ * --exclude patterns follow exclude.h (rsync's rules: a name anywhere, a
+ * path from the source root when it has a '/', `**` across directories,
+ * a trailing '/' for directories only), matched against the entry's path
+ * relative to PATH.  Patterns for directories only are tried once the
+ * entry is known to be one (after its stat); the others before, so an
+ * excluded entry costs no stat.  An excluded directory is not descended
+ * into.
  *
  * Recorded: directories (empty ones too), regular files (sparse hint when
  * st_blocks * 512 < st_size), symlinks (any target, dangling ok),
@@ -30,7 +33,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "exclude.h"
 #include "log.h"
 #include "source_int.h"
 
@@ -73,7 +76,8 @@ struct walk {
 	size_t depth, stcap;
 	struct hl *hl; /* hardlink map, open addressing */
 	size_t hlcap, hln;
-	const char *key; /* source key ("files:DEST:<realpath>") */
+	const char *key;	/* source key ("files:DEST:<realpath>") */
+	struct bfs_exclude *ex; /* NULL: no --exclude */
 	uint8_t *buf;
 	struct bfs_err *err;
 };
@@ -241,17 +245,13 @@ static int read_names(int fd, char ***out, size_t *nout)
 	return 0;
 }
 
-static bool excluded(struct walk *w, const char *name)
+/* Is the entry at w->path excluded?  is_dir: 1 a directory, 0 not, -1
+ * not known yet (patterns for directories only wait for the stat). */
+static bool excluded(struct walk *w, int is_dir)
 {
-	const char *const *x;
 	const char *rel = (const char *)w->path.data + w->destlen + 1;
 
-	if (!w->s->excludes)
-		return false;
-	for (x = w->s->excludes; *x; x++)
-		if (!fnmatch(*x, name, 0) || !fnmatch(*x, rel, FNM_PATHNAME))
-			return true;
-	return false;
+	return w->ex && bfs_exclude_match(w->ex, rel, is_dir);
 }
 
 /* Set w->path to the dir at depth's path + "/" + name. */
@@ -483,7 +483,7 @@ static int try_whole(struct walk *w, int fd, char **names, size_t n,
 
 		if (path_push(w, dirlen, names[i]))
 			goto out;
-		if (excluded(w, names[i]))
+		if (excluded(w, -1))
 			continue;
 		if (k == d.n)
 			goto out; /* a name more */
@@ -606,6 +606,8 @@ static int do_entry(struct walk *w, int dirfd, const char *name)
 	stat_entry(&e, &st);
 	switch (e.type) {
 	case BFS_T_DIR:
+		if (excluded(w, 1)) /* a pattern for directories only */
+			return 0;
 		return do_dir(w, dirfd, name, &e);
 	case BFS_T_FILE:
 		return do_file(w, dirfd, name, &e, &st);
@@ -637,7 +639,7 @@ static int walk_tree(struct walk *w)
 			rc = bfs_err_set(w->err, rc, "out of memory");
 			break;
 		}
-		if (excluded(w, name))
+		if (excluded(w, -1))
 			continue;
 		/* f may move when do_dir grows the stack: pass the fd */
 		rc = do_entry(w, f->fd, name);
@@ -686,6 +688,18 @@ static int files_run(struct bfs_backup *b, const struct bfs_source *s,
 		goto out_free;
 	}
 	key = (char *)kb.data;
+	if (s->excludes && s->excludes[0]) {
+		size_t nx = 0;
+
+		while (s->excludes[nx])
+			nx++;
+		/* an absolute PATH as given anchors "/PATH/..." patterns
+		 * (it may be a symlink to where realpath leads) */
+		rc = bfs_exclude_new(s->excludes, nx,
+				     path[0] == '/' ? path : real, &w.ex, err);
+		if (rc)
+			goto out_free;
+	}
 	rc = bfs_backup_add_source(b, "files", w.dest, path, key, err);
 	if (rc)
 		goto out_free;
@@ -743,7 +757,11 @@ static int files_run(struct bfs_backup *b, const struct bfs_source *s,
 	close(cwd);
 	if (!rc)
 		rc = walk_tree(&w);
+	if (w.ex && s->exclude_hits)
+		for (i = 0; i < bfs_exclude_count(w.ex); i++)
+			s->exclude_hits[i] += bfs_exclude_hits(w.ex, i);
 out_free:
+	bfs_exclude_free(w.ex);
 	while (w.depth) {
 		w.depth--;
 		close(w.st[w.depth].fd);

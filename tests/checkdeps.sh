@@ -27,7 +27,7 @@ format	src/manifest*.o src/chunkcache.o src/format*.o src/timefmt.o
 format	src/tree*.o
 index	catalog/*.o
 engine	src/writer*.o src/source*.o src/reader*.o src/restore*.o src/copy*.o
-engine	src/locmap.o src/migrate.o
+engine	src/locmap.o src/migrate.o src/exclude.o
 ops	src/job*.o src/schedule.o src/retention.o src/notify*.o
 drivers	src/cli/*.o fuse/*.o
 '

@@ -12,6 +12,7 @@
 #include <cJSON.h>
 
 #include "cli.h"
+#include "src/exclude.h"
 #include "src/source.h"
 
 struct src {
@@ -19,13 +20,29 @@ struct src {
 	const char *opt; /* "--files" ... for messages */
 	char *dest;
 	char *arg_copy; /* dumps: s.arg, copied before argv is scrubbed */
+	/* --files/--archive: the patterns that apply (the global ones, then
+	 * its own), NULL-terminated, and for each the --exclude it came
+	 * from (an index into backup_args.ex) and its hits */
+	const char **ex;
+	size_t *ex_item;
+	uint64_t *ex_hits;
+};
+
+/* One --exclude or --exclude-all as given. */
+struct ex_item {
+	const char *pattern;
+	bool all; /* --exclude-all */
+	long src; /* the --files/--archive it follows; -1: all of them */
+	uint64_t hits;
 };
 
 struct backup_args {
 	struct src *srcs; /* in the order given */
 	size_t nsrcs, cap;
 	bool have_stdin;
-	struct cli_strv tags, excludes, ignores;
+	struct cli_strv tags, ignores;
+	struct ex_item *ex;
+	size_t nex, excap;
 	const char *id;
 	unsigned threads;
 	bool json;
@@ -185,6 +202,106 @@ out_nomem:
 
 enum { CB_TAG, CB_IGNORE_TABLE };
 
+static void src_desc(const struct src *s, char *buf, size_t n);
+
+static bool takes_excludes(enum bfs_source_kind k)
+{
+	return k == BFS_SRC_FILES || k == BFS_SRC_ARCHIVE;
+}
+
+/* --exclude (o->id 0) and --exclude-all (1): checked, then recorded
+ * with the --files/--archive source it follows. */
+static int exclude_cb(struct cli_ctx *ctx, const struct cli_opt *o,
+		      const char *arg)
+{
+	struct backup_args *a = ctx->args;
+	struct bfs_err err = {""};
+	struct ex_item *it;
+	long k;
+
+	if (!bfs_exclude_valid(arg, &err))
+		return cli_usage_error(&cmd_backup, "%s", err.msg);
+	if (a->nex == a->excap) {
+		size_t ncap = a->excap ? a->excap * 2 : 8;
+		struct ex_item *n = realloc(a->ex, ncap * sizeof(*n));
+
+		if (!n) {
+			cli_error("backup", "out of memory");
+			return EXIT_ERR;
+		}
+		a->ex = n;
+		a->excap = ncap;
+	}
+	it = &a->ex[a->nex++];
+	it->pattern = arg;
+	it->all = o->id == 1;
+	it->hits = 0;
+	it->src = -1;
+	for (k = (long)a->nsrcs - 1; !it->all && k >= 0; k--)
+		if (takes_excludes(a->srcs[k].s.kind)) {
+			it->src = k;
+			break;
+		}
+	return 0;
+}
+
+/* The patterns that apply to source k, into srcs[k].ex / ex_item /
+ * ex_hits.  0 or -ENOMEM. */
+static int source_excludes(struct backup_args *a, size_t k)
+{
+	struct src *sr = &a->srcs[k];
+	size_t i, n = 0;
+
+	if (!takes_excludes(sr->s.kind))
+		return 0;
+	sr->ex = calloc(a->nex + 1, sizeof(*sr->ex));
+	sr->ex_item = calloc(a->nex + 1, sizeof(*sr->ex_item));
+	sr->ex_hits = calloc(a->nex + 1, sizeof(*sr->ex_hits));
+	if (!sr->ex || !sr->ex_item || !sr->ex_hits)
+		return -ENOMEM;
+	for (i = 0; i < a->nex; i++)
+		if (a->ex[i].src == -1 || a->ex[i].src == (long)k) {
+			sr->ex[n] = a->ex[i].pattern;
+			sr->ex_item[n++] = i;
+		}
+	sr->s.excludes = sr->ex;
+	sr->s.exclude_hits = sr->ex_hits;
+	return 0;
+}
+
+/* After a backup: add up the hits and warn about every pattern that
+ * matched nothing (a typo, or a rule that does not mean what its author
+ * thought). */
+static void warn_unmatched(struct backup_args *a, bool quiet)
+{
+	size_t i, k, j;
+	char d[512];
+
+	for (k = 0; k < a->nsrcs; k++)
+		for (j = 0; a->srcs[k].ex && a->srcs[k].ex[j]; j++)
+			a->ex[a->srcs[k].ex_item[j]].hits +=
+			    a->srcs[k].ex_hits[j];
+	for (i = 0; i < a->nex && !quiet; i++) {
+		const struct ex_item *it = &a->ex[i];
+
+		if (it->hits)
+			continue;
+		if (it->src >= 0) {
+			src_desc(&a->srcs[it->src], d, sizeof(d));
+			fprintf(stderr,
+				"backupfs backup: warning: --exclude '%s' "
+				"matched nothing in %s\n",
+				it->pattern, d);
+		} else {
+			fprintf(stderr,
+				"backupfs backup: warning: %s '%s' matched "
+				"nothing in any --files or --archive source\n",
+				it->all ? "--exclude-all" : "--exclude",
+				it->pattern);
+		}
+	}
+}
+
 /* --tag and --ignore-table: checked, then collected. */
 static int list_cb(struct cli_ctx *ctx, const struct cli_opt *o,
 		   const char *arg)
@@ -312,9 +429,13 @@ static void free_backup_args(void *args)
 	for (i = 0; i < a->nsrcs; i++) {
 		free(a->srcs[i].dest);
 		free(a->srcs[i].arg_copy);
+		free(a->srcs[i].ex);
+		free(a->srcs[i].ex_item);
+		free(a->srcs[i].ex_hits);
 	}
 	free(a->srcs);
-	free(a->tags.v); /* filled by list_cb; excludes by cli_run */
+	free(a->ex);
+	free(a->tags.v); /* filled by list_cb */
 	free(a->ignores.v);
 }
 
@@ -339,8 +460,22 @@ static int check_backup(struct cli_ctx *ctx)
 				       "invalid backup id '%s' (letters, "
 				       "digits, '.', '_', '-'; not 'latest')",
 				       a->id);
+	if (a->nex) {
+		for (i = 0; i < a->nsrcs; i++)
+			if (takes_excludes(srcs[i].s.kind))
+				break;
+		if (i == a->nsrcs)
+			return cli_usage_error(
+			    &cmd_backup,
+			    "--exclude '%s': there is no --files or "
+			    "--archive source to apply it to",
+			    a->ex[0].pattern);
+	}
 	for (i = 0; i < a->nsrcs; i++) {
-		srcs[i].s.excludes = a->excludes.v ? a->excludes.v : empty;
+		if (source_excludes(a, i)) {
+			cli_error("backup", "out of memory");
+			return EXIT_ERR;
+		}
 		srcs[i].s.ignore_tables = a->ignores.v ? a->ignores.v : empty;
 		err.msg[0] = '\0';
 		src_desc(&srcs[i], d1, sizeof(d1));
@@ -366,7 +501,7 @@ static int check_backup(struct cli_ctx *ctx)
 
 static int run_backup(struct cli_ctx *ctx)
 {
-	const struct backup_args *a = ctx->args;
+	struct backup_args *a = ctx->args;
 	struct bfs_backup_opts bo = {.id = a->id, .threads = a->threads};
 	struct bfs_backup_stats st = {0};
 	struct bfs_err err = {""};
@@ -428,6 +563,7 @@ static int run_backup(struct cli_ctx *ctx)
 		rc = EXIT_ERR;
 		goto out_free;
 	}
+	warn_unmatched(a, ctx->c.quiet);
 	rc = report(&ctx->c, cat, id, &st, partial, json);
 out_free:
 	free(id);
@@ -441,9 +577,13 @@ static const struct cli_opt backup_opts[] = {
     CLI_GROUP("Sources:"),
     SOURCE("files", "[DEST=]PATH", BFS_SRC_FILES,
 	   "a directory tree (or one file), at DEST (default: files)"),
-    CLI_STRINGS(0, "exclude", "GLOB", struct backup_args, excludes,
-		"skip matching paths of --files/--archive sources "
-		"(repeatable)"),
+    CLI_CALLBACK(0, "exclude", "PATTERN", exclude_cb, 0,
+		 "skip matching paths of the --files/--archive source this "
+		 "option follows (of all of them when given before the "
+		 "first; repeatable; rules below)"),
+    CLI_CALLBACK(0, "exclude-all", "PATTERN", exclude_cb, 1,
+		 "skip matching paths of every --files/--archive source "
+		 "(repeatable)"),
     SOURCE("archive", "[DEST=]FILE", BFS_SRC_ARCHIVE,
 	   "a tar/tar.gz/zip/... archive, unpacked"),
     SOURCE("command", "PATH=CMD", BFS_SRC_COMMAND,
@@ -492,11 +632,26 @@ const struct bfs_cmd cmd_backup = {
 	"line goes to stderr (also when not on a terminal, for cron logs;\n"
 	"-q silences it).  Unreadable files do not stop the backup: they are\n"
 	"recorded, listed on stderr, and the exit code is 3.  A failing dump\n"
-	"or command fails the backup and nothing is written.",
+	"or command fails the backup and nothing is written.\n"
+	"\n"
+	"Exclude patterns (rsync's rules), matched below the source's root:\n"
+	"  NAME       no '/': that name at any depth ('*.tmp', 'cache')\n"
+	"  A/B        a '/' inside: that path from the source root\n"
+	"             ('logs/old', 'blocks/*/ab/0000*')\n"
+	"  /A         anchored at the source root; a source given as an\n"
+	"             absolute path may be repeated ('/srv/app/logs' for\n"
+	"             --files /srv/app)\n"
+	"  A/         directories only\n"
+	"  *, ?, [..] within one path component; ** across directories\n"
+	"             ('**/node_modules', 'data/**/*.log')\n"
+	"An excluded directory is skipped whole.  A pattern that matched\n"
+	"nothing is named in a warning at the end.",
     .examples =
 	"  backupfs backup -r /srv/backups/nocodb \\\n"
 	"      --pg-dump 'postgresql://nocodb@localhost/nocodb' \\\n"
-	"      --files uploads=/srv/nocodb/uploads --exclude '*.tmp'\n"
+	"      --files uploads=/srv/nocodb/uploads --exclude '*.tmp' \\\n"
+	"      --files config=/srv/nocodb/config --exclude "
+	"/srv/nocodb/config/cache\n"
 	"  backupfs backup --mysql-dump mysql://root@localhost/app \\\n"
 	"      --ignore-table app.sessions --tag nightly\n"
 	"  backupfs backup --command config.json='docker inspect app' \\\n"
