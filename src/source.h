@@ -26,6 +26,10 @@ struct bfs_source {
 	 * entries each pattern matched (so the caller can warn about
 	 * patterns that matched nothing) */
 	uint64_t *exclude_hits;
+	/* --files: NULL, or absolute paths (NULL-terminated) never backed
+	 * up when met below the source's root: the repository, the catalog,
+	 * the cache.  Each one met is skipped with a warning naming it. */
+	const char *const *skip_paths;
 	const char *const *ignore_tables; /* --ignore-table DB.TABLE (mysql) */
 };
 

@@ -78,6 +78,13 @@ struct walk {
 	size_t hlcap, hln;
 	const char *key;	/* source key ("files:DEST:<realpath>") */
 	struct bfs_exclude *ex; /* NULL: no --exclude */
+	struct skip {		/* skip_paths that exist, by (dev, ino) */
+		dev_t dev;
+		ino_t ino;
+		const char *path;
+		bool said;
+	} skip[8];
+	size_t nskip;
 	uint8_t *buf;
 	struct bfs_err *err;
 };
@@ -252,6 +259,44 @@ static bool excluded(struct walk *w, int is_dir)
 	const char *rel = (const char *)w->path.data + w->destlen + 1;
 
 	return w->ex && bfs_exclude_match(w->ex, rel, is_dir);
+}
+
+/* Is st one of the paths never backed up (the repository, ...)?  Says so
+ * the first time. */
+static bool skipped(struct walk *w, const struct stat *st)
+{
+	size_t i;
+
+	for (i = 0; i < w->nskip; i++) {
+		struct skip *k = &w->skip[i];
+
+		if (k->dev != st->st_dev || k->ino != st->st_ino)
+			continue;
+		if (!k->said)
+			bfs_warn(
+			    "skipping '%s' inside --files '%s': backupfs's "
+			    "own repository, catalog or cache is never "
+			    "backed up",
+			    k->path, w->root);
+		k->said = true;
+		return true;
+	}
+	return false;
+}
+
+static void skip_init(struct walk *w)
+{
+	const char *const *p;
+	struct stat st;
+
+	for (p = w->s->skip_paths; p && *p; p++)
+		if (w->nskip < sizeof(w->skip) / sizeof(w->skip[0]) &&
+		    !stat(*p, &st)) {
+			w->skip[w->nskip].dev = st.st_dev;
+			w->skip[w->nskip].ino = st.st_ino;
+			w->skip[w->nskip].path = *p;
+			w->skip[w->nskip++].said = false;
+		}
 }
 
 /* Set w->path to the dir at depth's path + "/" + name. */
@@ -491,8 +536,9 @@ static int try_whole(struct walk *w, int fd, char **names, size_t n,
 		m++;
 		if (strcmp(q->e.path, names[i]) ||
 		    fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) ||
-		    !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-		    q->e.type != BFS_T_FILE || q->e.error || q->e.link)
+		    (w->nskip && skipped(w, &st)) || !S_ISREG(st.st_mode) ||
+		    st.st_nlink != 1 || q->e.type != BFS_T_FILE || q->e.error ||
+		    q->e.link)
 			goto out;
 		stat_entry(&cur, &st);
 		if (cur.size != q->e.size || cur.mtime_ns != q->e.mtime_ns ||
@@ -603,6 +649,8 @@ static int do_entry(struct walk *w, int dirfd, const char *name)
 		e.mode = 0644;
 		return add_err(w, &e, "cannot stat", -errno);
 	}
+	if (w->nskip && skipped(w, &st))
+		return 0;
 	stat_entry(&e, &st);
 	switch (e.type) {
 	case BFS_T_DIR:
@@ -668,6 +716,7 @@ static int files_run(struct bfs_backup *b, const struct bfs_source *s,
 	w.root = path;
 	w.destlen = strlen(w.dest);
 	raise_nofile();
+	skip_init(&w);
 
 	if (stat(path, &st)) {
 		rc = -errno;

@@ -499,6 +499,46 @@ static int check_backup(struct cli_ctx *ctx)
 	return 0;
 }
 
+/* What a --files source must never back up: the repository (local), the
+ * catalog (and its -wal / -shm) and, with the default catalog, the
+ * whole backupfs cache directory.  Paths that do not exist are left out
+ * by the source.  Fills skip[] (malloc'ed strings, NULL-terminated, at
+ * most 7). */
+static void skip_paths(struct cli_ctx *ctx, char *skip[8])
+{
+	const char *repo = ctx->c.repo;
+	char *def = NULL, *slash;
+	size_t n = 0;
+
+	memset(skip, 0, 8 * sizeof(*skip));
+	if (repo && strncmp(repo, "s3://", 5)) {
+		if (!strncmp(repo, "file://", 7))
+			repo += 7;
+		skip[n] = realpath(repo, NULL);
+		n += skip[n] != NULL;
+	}
+	if (ctx->c.catalog) {
+		static const char *const sfx[] = {"", "-wal", "-shm",
+						  "-journal"};
+		size_t i;
+
+		for (i = 0; i < 4; i++)
+			if (asprintf(&skip[n], "%s%s", ctx->c.catalog, sfx[i]) >
+			    0)
+				n++;
+			else
+				skip[n] = NULL;
+	} else if (!bfs_catalog_default_path(ctx->repo->id, &def, NULL)) {
+		slash = strrchr(def, '/');
+		if (slash && slash != def) {
+			*slash = '\0';
+			skip[n++] = def; /* the cache directory */
+			def = NULL;
+		}
+	}
+	free(def);
+}
+
 static int run_backup(struct cli_ctx *ctx)
 {
 	struct backup_args *a = ctx->args;
@@ -514,9 +554,13 @@ static int run_backup(struct cli_ctx *ctx)
 	struct ui u = {0};
 	bool json = a->json, partial = false;
 	char d1[512];
-	char *id = NULL;
+	char *id = NULL, *skip[8];
 	int rc;
 
+	skip_paths(ctx, skip);
+	for (i = 0; i < nsrcs; i++)
+		if (srcs[i].s.kind == BFS_SRC_FILES)
+			srcs[i].s.skip_paths = (const char *const *)skip;
 	u.tty = isatty(STDERR_FILENO);
 	u.quiet = ctx->c.quiet;
 	bo.tags = a->tags.v;
@@ -525,7 +569,8 @@ static int run_backup(struct cli_ctx *ctx)
 	err.msg[0] = '\0';
 	if (cat && bfs_catalog_index_new(cat, repo, &idx) < 0) {
 		cli_error("backup", "out of memory");
-		return EXIT_ERR;
+		rc = EXIT_ERR;
+		goto out_free;
 	}
 	rc = bfs_backup_begin(repo, idx, &bo, &b, &err);
 	if (rc < 0) {
@@ -566,6 +611,8 @@ static int run_backup(struct cli_ctx *ctx)
 	warn_unmatched(a, ctx->c.quiet);
 	rc = report(&ctx->c, cat, id, &st, partial, json);
 out_free:
+	for (i = 0; skip[i]; i++)
+		free(skip[i]);
 	free(id);
 	bfs_index_free(idx);
 	return rc;

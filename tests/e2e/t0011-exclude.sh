@@ -94,4 +94,25 @@ fails_with 2 "--exclude without a --files/--archive source is a usage error" \
 like "$(cat "$T/stderr")" "no --files or --archive source" "the message says why"
 is "$(bfs list -r "$R" --json | jq length)" "$n0" "no backup was written by the refused commands"
 
+# ---- the repository, the catalog and the cache inside a --files source
+H=$T/home
+mkdir -p "$H/app"
+echo data >"$H/app/data.txt"
+ok_cmd "init a repository inside the tree to back up" bfs init "$H/backups"
+ok_cmd "backup of the whole tree (repository and cache inside)" \
+	env XDG_CACHE_HOME="$H/.cache" "$BACKUPFS" backup -r "$H/backups" --id h1 --files home="$H"
+like "$(cat "$T/stderr")" "skipping '$H/backups' inside --files" "it says the repository is skipped"
+like "$(cat "$T/stderr")" "skipping '$H/.cache/backupfs' inside --files" "and the catalog's cache directory"
+is "$(grep -c "skipping '$H/backups'" "$T/stderr")" "1" "once"
+XDG_CACHE_HOME="$H/.cache" bfs ls -r "$H/backups" -R h1 >"$T/ls" 2>&1
+ls_out=$(cat "$T/ls")
+like "$ls_out" "home/app/data\.txt" "the rest of the tree is there"
+unlike "$ls_out" "home/backups" "the repository is not in the backup"
+unlike "$ls_out" "\.db" "the catalog is not in the backup"
+ok_cmd "with --catalog FILE inside the tree" \
+	"$BACKUPFS" backup -r "$H/backups" --catalog "$H/app/cat.db" --id h2 --files home="$H"
+bfs ls -r "$H/backups" --catalog "$H/app/cat.db" -R h2 >"$T/ls" 2>&1
+unlike "$(cat "$T/ls")" "cat\.db" "the --catalog file (and its -wal) is not in the backup"
+like "$(cat "$T/ls")" "home/app/data\.txt" "the file next to it is"
+
 done_testing
