@@ -326,7 +326,9 @@ static int add_err(struct walk *w, struct bfs_entry *e, const char *what,
 	int rc;
 
 	snprintf(why, sizeof(why), "%s: %s", what, strerror(-code));
-	bfs_warn("cannot read '%s/%s': %s", w->root,
+	/* info, not a warning: the backup lists every unreadable entry once
+	 * at the end; -v shows them as they are met */
+	bfs_info("cannot read '%s/%s': %s", w->root,
 		 e->path_len > w->destlen ? e->path + w->destlen + 1 : "", why);
 	err.msg[0] = 0;
 	rc = bfs_backup_add_error(w->b, e, why, &err);

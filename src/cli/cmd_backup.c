@@ -378,8 +378,9 @@ static int report(struct cli_common *c, struct bfs_catalog *cat, const char *id,
 	if (partial) {
 		fprintf(stderr,
 			"backupfs backup: warning: backup '%s' is partial, "
-			"%llu entries were unreadable:\n",
-			id, (unsigned long long)st->errors);
+			"%llu %s unreadable:\n",
+			id, (unsigned long long)st->errors,
+			st->errors == 1 ? "entry was" : "entries were");
 		memset(&info, 0, sizeof(info));
 		n = bfs_catalog_find_backup(cat, id, &info, &err);
 		if (n == 0) {

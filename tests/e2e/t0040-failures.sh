@@ -72,7 +72,12 @@ fails_with 3 "backup with unreadable files: exit 3" \
 err=$(cat "$T/stderr")
 like "$err" "secret\\.txt" "stderr lists the unreadable file"
 like "$err" "locked" "stderr lists the unreadable directory"
+is "$(grep -c 'secret\.txt' "$T/stderr")" "1" "stderr lists the unreadable file once"
+like "$err" "2 entries were unreadable" "the count, in words that agree with it"
 is "$(as_user "$UB" list -r "$U/repo" --json | jq -r '.[].id')" "partial" "the partial backup was written"
+fails_with 3 "backup -v: the unreadable file as it is met, too" \
+	as_user "$UB" backup -v -r "$U/repo" --id partial-v --files "$U/src"
+like "$(cat "$T/stderr")" "cannot read '[^']*secret\.txt'" "-v shows it when met"
 ok_cmd "show the partial backup" as_user "$UB" show -r "$U/repo" partial
 like "$(cat "$T/stdout")" "secret\\.txt" "show lists the unreadable file"
 like "$(cat "$T/stdout")" "partial|unreadable|error" "show says the backup is partial"
