@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -121,6 +122,26 @@ int bfs_mysql_uri_parse(const char *s, struct bfs_mysql_uri *out,
 				    eq + 1, (size_t)(amp - eq - 1), &bad);
 				if (!out->socket)
 					goto fail;
+			} else if (amp > c) {
+				/* name the key, never the value (a misspelt
+				 * key may hold a password) */
+				size_t kl = eq ? (size_t)(eq - c)
+					       : (size_t)(amp - c),
+				       i;
+				char shown[44];
+
+				for (i = 0; i < kl && i < 40; i++)
+					shown[i] = isprint((unsigned char)c[i])
+						       ? c[i]
+						       : '?';
+				shown[i] = '\0';
+				bfs_mysql_uri_clear(out);
+				return bfs_err_set(
+				    err, -EINVAL,
+				    "mysql URI: unknown query parameter '%s' "
+				    "(only 'socket' is understood; its value "
+				    "is not shown: it may be a secret)",
+				    shown);
 			}
 			c = *amp ? amp + 1 : amp;
 		}

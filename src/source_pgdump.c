@@ -32,6 +32,114 @@ static bool is_uri(const char *s, const char **after)
 	return false;
 }
 
+/* libpq's connection keywords (PostgreSQL 17; URI query parameters take
+ * the same names, plus "ssl").  A key outside the list is refused before
+ * anything runs, naming the key and never its value: a misspelt
+ * "pasword=" would otherwise carry a password into messages and onto
+ * pg_dump's command line. */
+static const char *const pg_keywords[] = {
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "require_auth",
+    "channel_binding",
+    "connect_timeout",
+    "client_encoding",
+    "options",
+    "application_name",
+    "fallback_application_name",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+    "replication",
+    "gssencmode",
+    "sslmode",
+    "sslnegotiation",
+    "requiressl",
+    "sslcompression",
+    "sslcert",
+    "sslkey",
+    "sslcertmode",
+    "sslpassword",
+    "sslrootcert",
+    "sslcrl",
+    "sslcrldir",
+    "sslsni",
+    "requirepeer",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "krbsrvname",
+    "gsslib",
+    "gssdelegation",
+    "service",
+    "target_session_attrs",
+    "load_balance_hosts",
+};
+
+/* Levenshtein distance of two short strings, capped at 3. */
+static size_t edit_distance(const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t row[64], i, j, prev, cur;
+
+	if (an >= 63 || bn >= 63)
+		return 3;
+	for (j = 0; j <= bn; j++)
+		row[j] = j;
+	for (i = 1; i <= an; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= bn; j++) {
+			cur = row[j];
+			row[j] = prev + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			if (cur + 1 < row[j])
+				row[j] = cur + 1;
+			prev = cur;
+		}
+	}
+	return row[bn] < 3 ? row[bn] : 3;
+}
+
+/* 0 if k[0..klen) is a libpq keyword (or "ssl" in a URI), else -EINVAL
+ * with a message that names the key (printable bytes only, cut at 40)
+ * and a near keyword, never the value. */
+static int pg_key_check(const char *k, size_t klen, bool uri,
+			struct bfs_err *err)
+{
+	const char *best = NULL;
+	char shown[44];
+	size_t i, d, bestd = 3;
+
+	if (uri && klen == 3 && !memcmp(k, "ssl", 3))
+		return 0;
+	for (i = 0; i < BFS_ARRAY_SIZE(pg_keywords); i++) {
+		if (strlen(pg_keywords[i]) == klen &&
+		    !memcmp(pg_keywords[i], k, klen))
+			return 0;
+		d = edit_distance(k, klen, pg_keywords[i],
+				  strlen(pg_keywords[i]));
+		if (d < bestd) {
+			bestd = d;
+			best = pg_keywords[i];
+		}
+	}
+	for (i = 0; i < klen && i < 40; i++)
+		shown[i] = isprint((unsigned char)k[i]) ? k[i] : '?';
+	shown[i] = '\0';
+	return bfs_err_set(err, -EINVAL,
+			   "unknown connection option '%s'%s%s%s (its value "
+			   "is not shown: it may be a secret)",
+			   shown, best ? " (did you mean '" : "",
+			   best ? best : "", best ? "'?)" : "");
+}
+
 /* Remove "password=..." from a URI query string (q points after '?'). */
 static int uri_query_strip(const char *q, struct bfs_buf *safe, char **password,
 			   struct bfs_err *err)
@@ -44,6 +152,10 @@ static int uri_query_strip(const char *q, struct bfs_buf *safe, char **password,
 		if (!end)
 			end = c + strlen(c);
 		eq = memchr(c, '=', (size_t)(end - c));
+		if (end > c &&
+		    pg_key_check(c, eq ? (size_t)(eq - c) : (size_t)(end - c),
+				 true, err))
+			return -EINVAL;
 		if (eq && eq - c == 8 && !strncmp(c, "password", 8)) {
 			free(*password);
 			*password = src_pct_decode(
@@ -136,6 +248,9 @@ static int pg_kv_split(const char *s, struct bfs_buf *safe, char **password,
 			    "invalid connection string: expected key=value");
 			goto out;
 		}
+		rc = pg_key_check(k, klen, false, err);
+		if (rc)
+			goto out;
 		c++;
 		while (isspace((unsigned char)*c))
 			c++;
@@ -236,11 +351,21 @@ static int pg_dest(const struct bfs_source *s, char **dest, struct bfs_err *err)
 	int rc;
 
 	src_dump_name(s->arg, &name, &rest);
-	if (!*rest)
+	if (!*rest) {
 		rc = bfs_err_set(err, -EINVAL,
 				 "--pg-dump needs a connection string");
-	else
-		rc = src_sql_dest(name ? name : "database", dest, err);
+	} else {
+		char *safe = NULL, *pw = NULL;
+
+		/* the connection string is checked before anything runs */
+		rc = bfs_pg_conninfo_split(rest, &safe, &pw, err);
+		if (pw)
+			explicit_bzero(pw, strlen(pw));
+		free(pw);
+		free(safe);
+		if (!rc)
+			rc = src_sql_dest(name ? name : "database", dest, err);
+	}
 	free(name);
 	return rc;
 }

@@ -174,4 +174,15 @@ ok_cmd "the next backup works (same id)" bfs backup -r "$K" --id killed --comman
 is "$(bfs cat -r "$K" killed:x | tail -n 1)" "5" "and reads back"
 ok_cmd "catalog rebuild after the kill" bfs catalog rebuild -r "$K"
 
+# ---- a misspelt connection keyword: refused before anything runs, the
+# key named, its value (maybe a password) never shown
+fails_with 2 "--pg-dump with 'pasword=': usage error" \
+	bfs backup -r "$R" --pg-dump "host=127.0.0.1 pasword=Sekr1tValue dbname=x"
+like "$(cat "$T/stderr")" "unknown connection option 'pasword' \\(did you mean 'password'\\?\\)" \
+	"the message names the key and the keyword it resembles"
+unlike "$(cat "$T/stderr")" "Sekr1tValue" "the value is not shown"
+fails_with 2 "--mysql-dump with '?pasword=': usage error" \
+	bfs backup -r "$R" --mysql-dump "mysql://u@127.0.0.1/db?pasword=Sekr1tValue"
+unlike "$(cat "$T/stderr")" "Sekr1tValue" "the value is not shown"
+
 done_testing

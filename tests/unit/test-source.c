@@ -80,6 +80,30 @@ int main(void)
 	rc = bfs_pg_conninfo_split("postgresql://u:%zz@h/db", &safe, &pw, &err);
 	is_int(rc, -EINVAL, "bad percent escape rejected");
 	ok(!strstr(err.msg, "%zz"), "message does not echo the password");
+	/* a misspelt key: refused, named, its value never shown */
+	rc = bfs_pg_conninfo_split("host=h pasword=Sekr1t dbname=d", &safe, &pw,
+				   &err);
+	is_int(rc, -EINVAL, "unknown key=value keyword rejected");
+	ok(strstr(err.msg, "'pasword'") && strstr(err.msg, "'password'") &&
+	       !strstr(err.msg, "Sekr1t"),
+	   "names the key and a near keyword, not the value: %s", err.msg);
+	ok(!safe && !pw, "nothing returned");
+	rc = bfs_pg_conninfo_split("postgresql://u@h/db?pasword=Sekr1t", &safe,
+				   &pw, &err);
+	is_int(rc, -EINVAL, "unknown URI query parameter rejected");
+	ok(strstr(err.msg, "'pasword'") && !strstr(err.msg, "Sekr1t"),
+	   "URI: names the key, not the value: %s", err.msg);
+	rc = bfs_pg_conninfo_split("host=h xq\001z=1", &safe, &pw, &err);
+	ok(rc == -EINVAL && !strchr(err.msg, '\001'),
+	   "a control byte in the key is not printed");
+	pg("postgresql://u@h/db?sslmode=require&ssl=true&application_name=x",
+	   "postgresql://u@h/db?sslmode=require&ssl=true&application_name=x",
+	   NULL);
+	pg("host=h sslrootcert=/r.crt target_session_attrs=any "
+	   "load_balance_hosts=random",
+	   "host='h' sslrootcert='/r.crt' target_session_attrs='any' "
+	   "load_balance_hosts='random'",
+	   NULL);
 
 	/* MySQL */
 	rc = bfs_mysql_uri_parse("mysql://root:p%40ss%25w@db.example:3307/shop",
@@ -121,6 +145,10 @@ int main(void)
 	ok(!strstr(err.msg, "secret"), "message does not echo the password");
 	rc = bfs_mysql_uri_parse("mysql://h:99999/db", &u, &err);
 	is_int(rc, -EINVAL, "bad port rejected");
+	rc = bfs_mysql_uri_parse("mysql://u@h/db?pasword=Sekr1t", &u, &err);
+	is_int(rc, -EINVAL, "mysql: unknown query parameter rejected");
+	ok(strstr(err.msg, "'pasword'") && !strstr(err.msg, "Sekr1t"),
+	   "mysql: names the key, not the value: %s", err.msg);
 
 	/* destinations */
 	dest(BFS_SRC_FILES, "/srv/app", "files");
