@@ -506,6 +506,44 @@ static int open_parents(struct rctx *x, const char *path)
 	return fd;
 }
 
+/* as_target for a non-directory: target names the file itself, unless it
+ * is an existing directory (then the file goes into it under its own
+ * name, as cp does).  *dir (malloc'ed, or NULL to keep target) gets the
+ * directory the file goes into; ce is renamed (its e.path is the name
+ * restore_entry creates).  0 or -ENOMEM. */
+static int as_target_file(struct bfs_cat_entry *ce, const char *target,
+			  char **dir)
+{
+	const char *slash;
+	char *name;
+	struct stat st;
+	size_t tlen = strlen(target);
+
+	*dir = NULL;
+	while (tlen > 1 && target[tlen - 1] == '/')
+		tlen--;
+	if (stat(target, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	slash = memrchr(target, '/', tlen);
+	if (slash)
+		*dir = memdup0(target,
+			       slash == target ? 1 : (size_t)(slash - target));
+	else
+		*dir = strdup(".");
+	name = slash ? memdup0(slash + 1, tlen - (size_t)(slash + 1 - target))
+		     : memdup0(target, tlen);
+	if (!*dir || !name) {
+		free(*dir);
+		*dir = NULL;
+		free(name);
+		return -ENOMEM;
+	}
+	free(ce->e.path);
+	ce->e.path = name;
+	ce->e.path_len = strlen(name);
+	return 0;
+}
+
 int bfs_restore(struct bfs_repo *repo, struct bfs_catalog *cat, int64_t root,
 		const char *path, const char *target,
 		const struct bfs_restore_opts *opts,
@@ -516,6 +554,7 @@ int bfs_restore(struct bfs_repo *repo, struct bfs_catalog *cat, int64_t root,
 	struct rctx x;
 	int parentfd = -1, rc;
 	size_t tlen;
+	char *as_dir = NULL;
 
 	memset(&x, 0, sizeof(x));
 	memset(&ce, 0, sizeof(ce));
@@ -540,6 +579,15 @@ int bfs_restore(struct bfs_repo *repo, struct bfs_catalog *cat, int64_t root,
 	rc = bfs_catalog_lookup_path(cat, root, path, &ce, x.err);
 	if (rc < 0)
 		goto out;
+	if (path[0] && x.o.as_target && ce.e.type != BFS_T_DIR) {
+		rc = as_target_file(&ce, target, &as_dir);
+		if (rc < 0) {
+			rc = bfs_err_set(x.err, rc, "out of memory");
+			goto out;
+		}
+		if (as_dir)
+			target = as_dir;
+	}
 	/* the path buffer starts as "TARGET/" (without a doubled '/') */
 	tlen = strlen(target);
 	while (tlen > 1 && target[tlen - 1] == '/')
@@ -567,7 +615,38 @@ int bfs_restore(struct bfs_repo *repo, struct bfs_catalog *cat, int64_t root,
 		goto out;
 	}
 	/* x.path holds "TARGET/" + the parents of path from here on, the
-	 * restore pushes the entry's own name. */
+	 * restore pushes the entry's own name.  With as_target: nothing
+	 * (a directory's children go straight into target) or, for a
+	 * non-directory, target is its parent (see as_target_file). */
+	if (path[0] && x.o.as_target) {
+		bool dir = ce.e.type == BFS_T_DIR;
+		struct stat st;
+
+		parentfd = dup(x.rootfd);
+		if (parentfd < 0) {
+			rc = rst_fs_error(&x, -errno, "open directory");
+			goto out;
+		}
+		if (!x.o.force) {
+			rc = dir ? check_children(&x, parentfd, ce.id)
+				 : check_entry(&x, parentfd, &ce);
+			if (rc < 0)
+				goto out;
+		}
+		/* target must be writable while it is filled; its mode is
+		 * the directory's at the end */
+		if (dir && fstat(parentfd, &st) == 0 &&
+		    (st.st_mode & 0700) != 0700)
+			fchmod(parentfd, (st.st_mode & 07777) | 0700);
+		if (dir) {
+			rc = restore_children(&x, parentfd, ce.id);
+			if (rc == 0)
+				rc = rst_meta_fd(&x, parentfd, &ce.e);
+		} else {
+			rc = restore_entry(&x, parentfd, &ce, NULL);
+		}
+		goto done;
+	}
 	if (path[0]) {
 		parentfd = open_parents(&x, path);
 		if (parentfd < 0) {
@@ -588,6 +667,7 @@ int bfs_restore(struct bfs_repo *repo, struct bfs_catalog *cat, int64_t root,
 		rc = restore_entry(&x, parentfd, &ce, NULL);
 	else
 		rc = restore_children(&x, x.rootfd, ce.id);
+done:
 	if (rc == 0 && x.st.failed)
 		rc = bfs_err_set(x.err, -EIO, "%llu %s could not be restored",
 				 (unsigned long long)x.st.failed,
@@ -606,5 +686,6 @@ out:
 	rst_links_fini(&x);
 	bfs_buf_free(&x.path);
 	bfs_cat_entry_clear(&ce);
+	free(as_dir);
 	return rc;
 }

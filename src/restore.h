@@ -108,6 +108,12 @@ struct bfs_restore_opts {
 	 * Normally geteuid() == 0. */
 	bool owners;
 	bool devices;
+	/* path itself becomes target (`restore --to`, like `cp -a PATH
+	 * TARGET`): a directory's contents land directly in target, whose
+	 * own mode, owner and mtime become the directory's; a non-directory
+	 * is written as target, or into it when target is an existing
+	 * directory.  Without it path is recreated as target/path. */
+	bool as_target;
 	/* The restore's total plain bytes for progress, 0 if unknown. */
 	uint64_t total_bytes;
 	/* Warnings: an entry skipped or that failed.  path is the entry's

@@ -1,5 +1,5 @@
-/* cmd_restore.c - `backupfs restore ID[:PATH] --target DIR [--force]`:
- * recreate a backup (or part of it) on the local filesystem. */
+/* cmd_restore.c - `backupfs restore ID[:PATH] --target DIR | --to DEST
+ * [--force]`: recreate a backup (or part of it) on the local filesystem. */
 #include "config.h"
 
 #include <errno.h>
@@ -13,7 +13,7 @@
 #include "src/restore.h"
 
 struct restore_args {
-	const char *target;
+	const char *target, *to;
 	bool force, no_owners;
 };
 
@@ -74,8 +74,13 @@ static int check_restore(struct cli_ctx *ctx)
 {
 	const struct restore_args *a = ctx->args;
 
-	if (!a->target || !a->target[0])
-		return cli_usage_error(&cmd_restore, "missing --target DIR");
+	if (a->target && a->to)
+		return cli_usage_error(&cmd_restore,
+				       "--target and --to are two ways to say "
+				       "where: give one");
+	if ((!a->target || !a->target[0]) && (!a->to || !a->to[0]))
+		return cli_usage_error(&cmd_restore,
+				       "missing --target DIR (or --to DEST)");
 	return 0;
 }
 
@@ -89,7 +94,7 @@ static int run_restore(struct cli_ctx *ctx)
 	struct bfs_catalog *cat = ctx->cat;
 	struct bfs_repo *repo = ctx->repo;
 	struct ui u = {0};
-	const char *target = a->target, *path = ctx->path;
+	const char *target = a->to ? a->to : a->target, *path = ctx->path;
 	bool owners = geteuid() == 0 && !a->no_owners;
 	char bytes[32];
 	int rc;
@@ -110,6 +115,7 @@ static int run_restore(struct cli_ctx *ctx)
 	u.tty = isatty(STDERR_FILENO);
 	u.quiet = ctx->c.quiet;
 	ro.owners = owners;
+	ro.as_target = a->to != NULL;
 	ro.devices = geteuid() == 0;
 	ro.total_bytes = path[0] ? 0 : info->stats.bytes;
 	ro.warn = on_warn;
@@ -145,24 +151,37 @@ static int run_restore(struct cli_ctx *ctx)
 
 static const struct cli_opt restore_opts[] = {
     CLI_STRING('t', "target", "DIR", struct restore_args, target,
-	       "where to restore (required)"),
+	       "recreate PATH as DIR/PATH"),
+    CLI_STRING(0, "to", "DEST", struct restore_args, to,
+	       "PATH itself becomes DEST: a directory's contents land in "
+	       "DEST, a file is written as DEST (or into it, if DEST is a "
+	       "directory)"),
     CLI_FLAG('f', "force", struct restore_args, force,
 	     "replace existing files (and empty directories where a "
 	     "non-directory goes)"),
     CLI_FLAG(0, "no-owners", struct restore_args, no_owners,
 	     "as root: do not restore owners"),
-    CLI_OPT_NO_SYNC, CLI_END};
+    CLI_OPT_NO_SYNC,
+    CLI_END};
 
 const struct bfs_cmd cmd_restore = {
     .name = "restore",
     .run = run_restore,
     .summary = "restore a backup, or part of it, to a directory",
-    .synopsis = "backupfs restore [-r REPO] [OPTIONS] ID[:PATH] --target DIR",
+    .synopsis = "backupfs restore [-r REPO] [OPTIONS] ID[:PATH] "
+		"(--target DIR | --to DEST)",
     .description =
 	"Recreate PATH of backup ID ('latest' for the newest) as DIR/PATH,\n"
 	"like extracting a tar archive in DIR; without PATH the whole backup\n"
 	"is restored into DIR (DIR's own mode and times are left alone).\n"
 	"DIR and missing parents are created.\n"
+	"\n"
+	"--to DEST puts things back where they came from: PATH itself\n"
+	"becomes DEST.  A directory's contents land directly in DEST (created\n"
+	"if missing, merged into if not; like `rsync -a PATH/ DEST/`), and\n"
+	"DEST takes the directory's mode, times and (as root) owner.  A file\n"
+	"is written as DEST, or into DEST when that is an existing directory\n"
+	"(like cp).\n"
 	"\n"
 	"Restored: directories, files (every chunk verified; runs of zero\n"
 	"blocks become holes again), symlinks, hardlinks (within the restored\n"
@@ -179,7 +198,10 @@ const struct bfs_cmd cmd_restore = {
     .examples =
 	"  backupfs restore latest --target /srv/restore\n"
 	"  backupfs restore 2026-11-20_05-15-00:files/uploads --target /tmp/r\n"
-	"      (creates /tmp/r/files/uploads)",
+	"      (creates /tmp/r/files/uploads)\n"
+	"  backupfs restore latest:nocodb-data --to /srv/nocodb/data\n"
+	"      (nocodb-data's contents into /srv/nocodb/data)\n"
+	"  backupfs restore latest:database.sql --to /tmp/nocodb.sql",
     .exit_codes =
 	"0 ok, 1 error (an existing file without --force, a file\n"
 	"whose data cannot be read: the others are still restored), 2 usage\n"
