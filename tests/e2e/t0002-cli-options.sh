@@ -169,6 +169,22 @@ if [ -f "$top_builddir/Makefile" ] && command -v "$make" >/dev/null; then
 	else
 		diag "systemd-analyze not found: the unit is not verified"
 	fi
+
+	# ---- the mount(8) helper: where mount(8) looks, whatever the prefix
+	"$make" -s --no-print-directory -C "$top_builddir" print-mount-helper prefix=/opt/bfs \
+		>"$T/helper" 2>"$T/stderr"
+	ok $? "the installed mount helper is printed"
+	is "$(head -1 "$T/helper")" "# /sbin/mount.backupfs" \
+		"mount.backupfs goes to /sbin with any prefix (where mount(8) looks)"
+	like "$(cat "$T/helper")" "^BFS_BINDIR=/opt/bfs/bin\$" \
+		"it is told where backupfs is installed"
+	sed 1d "$T/helper" >"$T/mount.backupfs" && chmod +x "$T/mount.backupfs"
+	mkdir -p "$T/opt/bin" && ln -sf "$BACKUPFS" "$T/opt/bin/backupfs"
+	sed -i "s|^BFS_BINDIR=.*|BFS_BINDIR=$T/opt/bin|" "$T/mount.backupfs"
+	(cd / && env -u BACKUPFS PATH=/usr/bin:/bin "$T/mount.backupfs" /srv/r /mnt/x -f -o ro) \
+		>"$T/stdout" 2>"$T/stderr"
+	like "$(cat "$T/stderr")" "would run: $T/opt/bin/backupfs mount -r /srv/r /mnt/x" \
+		"the helper runs the backupfs of BFS_BINDIR, not one on PATH"
 else
 	diag "no Makefile in \$top_builddir: the systemd unit is not checked"
 fi
