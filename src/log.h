@@ -16,6 +16,16 @@
 void bfs_log_setup(bool to_syslog, int max_level);
 int bfs_log_level(void);
 
+/* Log to the file at path instead: appended (created 0600), each line
+ * "2026-11-25T10:00:00Z backupfs[PID]: LEVEL: message".  For daemons on
+ * hosts without a syslog daemon.  Returns 0 or -errno (the logger is
+ * unchanged then). */
+int bfs_log_setup_file(const char *path, int max_level);
+
+/* Does a syslog daemon listen on /dev/log?  (Many containers and minimal
+ * hosts have none: syslog(3) then drops every message.) */
+bool bfs_log_syslog_ok(void);
+
 void bfs_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -30,6 +30,7 @@ struct mount_args {
 	double sync_interval;	  /* seconds; 0 = off */
 	struct bfs_buf fuse_opts; /* passed to FUSE, NUL-terminated */
 	const char *catalog;	  /* from -o catalog= */
+	const char *log_file;	  /* --log-file */
 };
 
 /* Options only mount(8)/fstab care about: dropped, not passed to FUSE. */
@@ -173,7 +174,7 @@ static void ready_cb(void *arg)
 	(void)!write(r->fd, "0", 1);
 	close(r->fd);
 	r->fd = -1;
-	/* From now on messages go to syslog only. */
+	/* From now on messages go to the log (syslog or the file) only. */
 	devnull = open("/dev/null", O_RDWR);
 	if (devnull >= 0) {
 		dup2(devnull, STDERR_FILENO);
@@ -192,8 +193,64 @@ static void report_failure(struct ready *r, const char *msg)
 	r->fd = -1;
 }
 
-/* Parent: wait for the child's word.  Returns the exit code. */
-static int parent_wait(int rfd, pid_t child, struct bfs_mount *m)
+/* Where the daemon's messages go: --log-file, else syslog when a syslog
+ * daemon listens, else $XDG_STATE_HOME/backupfs/mount-<repo id>.log (or
+ * ~/.local/state/...).  *path (malloc'ed) is NULL for syslog.  The file is
+ * created (0600) here, so a problem is reported before the fork.  Returns
+ * 0 or EXIT_ERR after printing. */
+static int log_target(const struct mount_args *a, const char *repo_id,
+		      char **path)
+{
+	const char *base, *sub = "backupfs";
+	struct bfs_buf b = {0};
+	int fd, rc;
+
+	*path = NULL;
+	if (a->log_file) {
+		*path = absolute(a->log_file);
+	} else {
+		if (bfs_log_syslog_ok())
+			return 0;
+		base = getenv("XDG_STATE_HOME");
+		if (!base || base[0] != '/') {
+			base = getenv("HOME");
+			sub = ".local/state/backupfs";
+		}
+		if (!base || base[0] != '/') {
+			cli_error("mount",
+				  "no syslog daemon listens on /dev/log and "
+				  "neither XDG_STATE_HOME nor HOME is set: "
+				  "give --log-file FILE");
+			return EXIT_ERR;
+		}
+		if (bfs_buf_printf(&b, "%s/%s/mount-%s.log", base, sub,
+				   repo_id) < 0)
+			*path = NULL;
+		else
+			*path = (char *)b.data;
+	}
+	if (!*path) {
+		cli_error("mount", "out of memory");
+		return EXIT_ERR;
+	}
+	rc = bfs_mkdir_parents(*path, 0700);
+	fd = rc ? -1
+		: open(*path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		cli_error("mount", "cannot open the log file '%s': %s", *path,
+			  strerror(rc ? -rc : errno));
+		free(*path);
+		*path = NULL;
+		return EXIT_ERR;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Parent: wait for the child's word.  Returns the exit code.  log: where
+ * the daemon's messages go (NULL: syslog), said once it is mounted. */
+static int parent_wait(int rfd, pid_t child, struct bfs_mount *m,
+		       const char *mp, const char *log, bool quiet)
 {
 	char buf[1100];
 	size_t n = 0;
@@ -216,6 +273,12 @@ static int parent_wait(int rfd, pid_t child, struct bfs_mount *m)
 		/* The child owns the mount now; do not touch shared state
 		 * (catalog, store connections) on the way out. */
 		bfs_mount_abandon(m);
+		if (!quiet)
+			fprintf(stderr,
+				"backupfs mount: mounted at %s; messages (read "
+				"errors too) go to %s\n",
+				mp,
+				log ? log : "syslog (journalctl -t backupfs)");
 		fflush(stdout);
 		fflush(stderr);
 		_exit(EXIT_OK);
@@ -239,7 +302,7 @@ static int run_mount(struct cli_ctx *ctx)
 	struct bfs_err err = {""};
 	struct cli_common *c = &ctx->c;
 	struct ready ready = {-1};
-	char *mp = NULL, *repo_abs = NULL, *cat_path = NULL;
+	char *mp = NULL, *repo_abs = NULL, *cat_path = NULL, *log = NULL;
 	int rc, ret = EXIT_ERR, pfd[2] = {-1, -1};
 	pid_t pid;
 
@@ -287,6 +350,8 @@ static int run_mount(struct cli_ctx *ctx)
 	else if (a->readahead != UINT64_MAX)
 		mo.readahead_bytes = a->readahead;
 	if (!a->foreground) {
+		if (log_target(a, repo->id, &log))
+			goto out;
 		if (pipe(pfd) < 0) {
 			cli_error("mount", "cannot create a pipe: %s",
 				  strerror(errno));
@@ -321,7 +386,7 @@ static int run_mount(struct cli_ctx *ctx)
 		close(pfd[1]);
 		pfd[1] = -1;
 		ready.fd = -1;
-		ret = parent_wait(pfd[0], pid, m);
+		ret = parent_wait(pfd[0], pid, m, mp, log, c->quiet);
 		pfd[0] = -1;
 		m = NULL; /* freed (and unmounted) by parent_wait */
 		goto out;
@@ -341,7 +406,8 @@ static int run_mount(struct cli_ctx *ctx)
 				close(devnull);
 		}
 	}
-	bfs_log_setup(true, bfs_log_level());
+	if (!log || bfs_log_setup_file(log, bfs_log_level()) < 0)
+		bfs_log_setup(true, bfs_log_level());
 	rc = bfs_mount_serve(m, &err);
 	if (rc < 0) {
 		bfs_err_log("mount: %s", bfs_err_str(&err, rc));
@@ -362,6 +428,7 @@ out:
 	free(mp);
 	free(repo_abs);
 	free(cat_path);
+	free(log);
 	return ret;
 }
 
@@ -439,6 +506,10 @@ static const struct cli_opt mount_opts[] = {
     CLI_CALLBACK(0, "sync-interval", "S", mount_cb, CB_SYNC_INTERVAL,
 		 "check the repository for new or deleted backups every S "
 		 "seconds (default 2, 0 = never)"),
+    CLI_STRING(0, "log-file", "FILE", struct mount_args, log_file,
+	       "in the background, append messages to FILE (default: "
+	       "syslog, or $XDG_STATE_HOME/backupfs/mount-<repository "
+	       "id>.log when no syslog daemon listens)"),
     CLI_CALLBACK('d', "debug", NULL, mount_cb, CB_DEBUG,
 		 "FUSE debug output (implies -f)"),
     CLI_END};
@@ -457,8 +528,10 @@ const struct bfs_cmd cmd_mount = {
 	"that\n"
 	"cover the bytes read.  New backups appear within seconds; deleted "
 	"ones\n"
-	"disappear.  Runs in the background and returns once the mount works\n"
-	"(errors go to syslog then); unmount with 'fusermount3 -u MOUNTPOINT'.",
+	"disappear.  Runs in the background and returns once the mount works;\n"
+	"its messages (a read error names backup, path and pack) then go to\n"
+	"syslog or, on a host without a syslog daemon, to a log file, and the\n"
+	"mount says which.  Unmount with 'fusermount3 -u MOUNTPOINT'.",
     .opts = mount_opts,
     .examples =
 	"  backupfs mount -r /srv/backups/nocodb /mnt/backups\n"

@@ -3,7 +3,9 @@
 # missing mountpoint) exit 1 with a clear message; write operations fail
 # with EROFS; a killed daemon leaves a stale mount that fusermount3 -u
 # cleans, after which mounting works again; allow_other enforces the
-# recorded modes; the mount.backupfs helper.
+# recorded modes; the mount.backupfs helper; where a background mount's
+# messages go (syslog, or a log file when no syslog daemon listens, or
+# --log-file) and that it says so, with a read error findable there.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-mount.sh"
 require_root_fuse
@@ -91,4 +93,57 @@ ok_cmd "mount.backupfs REPO MNT -o noauto,nofail,cache_size=32M,nosuid" \
 at_exit unmount "'$M'"
 is "$(cat "$M/b1/files/hello.txt" 2>&1)" "hello" "mounted by the helper"
 ok_cmd "unmount" fusermount3 -u "$M"
+
+# ---- where the daemon's messages go
+# A pack of its own for b2, to corrupt later.
+head -c $((2 << 20)) /dev/urandom >"$T/bad.bin"
+before=$(pack_files "$R")
+ok_cmd "backup b2 (its own pack)" bfs backup -r "$R" --id b2 --stdin bad.bin <"$T/bad.bin"
+badpack=$(comm -13 <(echo "$before") <(pack_files "$R") | head -1)
+ok_cmd "mount --log-file FILE" mount_repo "$R" "$M" --log-file "$T/logs/m.log"
+like "$(cat "$T/mount.stderr")" "messages \\(read errors too\\) go to $T/logs/m.log" \
+	"the mount says where its messages go"
+is "$(stat -c %a "$T/logs/m.log" 2>&1)" "600" "the log file is private (0600)"
+size=$(stat -c %s "$badpack")
+printf '\xde\xad\xbe\xef\xde\xad\xbe\xef' |
+	dd of="$badpack" bs=1 seek=$((size / 2)) conv=notrunc status=none
+fails_with 1 "a read of the corrupted file fails" timeout 30 cat "$M/b2/bad.bin"
+ok "$(wait_until 5 grep -qF "b2/bad.bin" "$T/logs/m.log"; echo $?)" \
+	"the read error is in the log file, naming backup and path"
+like "$(cat "$T/logs/m.log")" "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z backupfs\\[[0-9]+\\]: " \
+	"log lines carry a UTC time and the pid"
+ok_cmd "unmount" fusermount3 -u "$M"
+
+# Without a syslog daemon: a file under XDG_STATE_HOME.  Where this
+# machine has a /dev/log, it is hidden in a private mount namespace, and
+# the mount, the read and the unmount happen in there.
+cat >"$T/nosyslog.sh" <<'SH'
+if [ -e /dev/log ]; then
+	: >"$T_DIR/empty" && mount --bind "$T_DIR/empty" /dev/log || exit 99
+fi
+"$BACKUPFS" mount -r "$R" "$M" || exit $?
+timeout 30 cat "$M/b2/bad.bin" >/dev/null 2>"$T_DIR/cat.err"
+echo $? >"$T_DIR/cat.rc"
+sleep 0.5
+fusermount3 -u "$M"
+SH
+if [ -e /dev/log ] && ! command -v unshare >/dev/null; then
+	diag "/dev/log exists and there is no unshare: the syslog fallback is not checked"
+else
+	ns=
+	[ -e /dev/log ] && ns="unshare -m --propagation private"
+	mkdir -p "$M"
+	T_DIR=$T R=$R M=$M BACKUPFS=$BACKUPFS XDG_STATE_HOME=$T/state \
+		$ns bash "$T/nosyslog.sh" >"$T/stdout" 2>"$T/stderr"
+	rc=$?
+	if [ $rc -eq 99 ]; then
+		diag "cannot hide /dev/log here: the syslog fallback is not checked"
+	else
+		is "$rc" "0" "mount, read and unmount without a syslog daemon"
+		log=$T/state/backupfs/mount-$(jq -r .id "$R/config").log
+		like "$(cat "$T/stderr")" "go to $log" "it names the log file it falls back to"
+		is "$(cat "$T/cat.rc" 2>&1)" "1" "a read of the corrupted file fails"
+		like "$(cat "$log" 2>&1)" "b2/bad\\.bin" "and the error is in that file"
+	fi
+fi
 done_testing
