@@ -256,6 +256,40 @@ int64_t bfs_backup_time_ns(const struct bfs_backup *b)
 	return b->time_ns;
 }
 
+/* Close the open source object with what it added: files, logical bytes
+ * and wall time.  The caller has drained the pipeline, so the counters
+ * are final for it.  0 or -ENOMEM. */
+static int close_source(struct bfs_backup *b)
+{
+	int rc;
+
+	if (!b->src_open)
+		return 0;
+	rc = bfs_buf_printf(
+	    &b->sources, ",\"files\":%llu,\"bytes\":%llu,\"duration_ns\":%lld}",
+	    (unsigned long long)(b->stats.files - b->src_files0),
+	    (unsigned long long)(b->stats.bytes - b->src_bytes0),
+	    (long long)(bfs_mono_ns() - b->src_ns0));
+	if (!rc)
+		b->src_open = false;
+	return rc;
+}
+
+int bfs_backup_progress_now(struct bfs_backup *b, struct bfs_err *err)
+{
+	int rc;
+
+	if ((rc = wr_failed(b, err)))
+		return rc;
+	if (b->in_file)
+		return bfs_err_set(err, -EBUSY, "file '%s' is still open",
+				   b->fe->path);
+	if (wr_pipe_drain(b))
+		return wr_failed(b, err);
+	wr_progress(b, true);
+	return 0;
+}
+
 int bfs_backup_add_source(struct bfs_backup *b, const char *kind,
 			  const char *dest, const char *spec, const char *key,
 			  struct bfs_err *err)
@@ -265,6 +299,14 @@ int bfs_backup_add_source(struct bfs_backup *b, const char *kind,
 
 	if ((rc = wr_failed(b, err)))
 		return rc;
+	if (b->src_open) {
+		/* the previous source's figures need its entries counted */
+		rc = wr_pipe_drain(b);
+		if (rc)
+			return wr_failed(b, err);
+		if (close_source(b))
+			return bfs_err_set(err, -ENOMEM, "out of memory");
+	}
 	rc = bfs_buf_printf(o, "%s{\"kind\":", b->nsources ? "," : "");
 	if (!rc)
 		rc = json_str(o, kind ? kind : "");
@@ -280,11 +322,13 @@ int bfs_backup_add_source(struct bfs_backup *b, const char *kind,
 		rc = bfs_buf_printf(o, ",\"key\":");
 	if (!rc)
 		rc = json_str(o, key ? key : "");
-	if (!rc)
-		rc = bfs_buf_append(o, "}", 1);
 	if (rc)
 		return bfs_err_set(err, rc, "out of memory");
 	b->nsources++;
+	b->src_open = true;
+	b->src_files0 = b->stats.files;
+	b->src_bytes0 = b->stats.bytes;
+	b->src_ns0 = bfs_mono_ns();
 	return 0;
 }
 
@@ -367,6 +411,8 @@ int bfs_backup_add_tree(struct bfs_backup *b, const struct bfs_entry *e,
 		return bfs_err_set(err, -EINVAL,
 				   "'%s': not a directory with a tree",
 				   e->path ? e->path : "");
+	bfs_debug("unchanged directory '%s' (%llu entries)", e->path,
+		  (unsigned long long)count);
 	rc = wr_path_claim(b, e, false, &skip, err);
 	if (rc)
 		return rc;
@@ -410,6 +456,7 @@ int bfs_backup_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 	if (e->type != BFS_T_FILE || e->link)
 		return bfs_err_set(err, -EINVAL, "'%s' is not a regular file",
 				   e->path ? e->path : "");
+	bfs_debug("unchanged '%s'", e->path); /* -vv: each file */
 	if (profile < 0 || profile >= BFS_PROFILE_COUNT)
 		return bfs_err_set(err, -EINVAL, "invalid chunker profile");
 	rc = wr_path_claim(b, e, false, &skip, err);
@@ -435,6 +482,7 @@ int bfs_backup_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 	b->in_file = true;
 	free(b->current);
 	b->current = strdup(b->fe->path);
+	bfs_debug("reading '%s'", b->fe->path); /* -vv: each file */
 	return 0;
 }
 
@@ -619,6 +667,7 @@ int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
 	if (e->type != BFS_T_FILE || e->link)
 		return bfs_err_set(err, -EINVAL, "'%s' is not a regular file",
 				   e->path ? e->path : "");
+	bfs_debug("unchanged '%s'", e->path); /* -vv: each file */
 	for (i = 0; i < n; i++)
 		total += chunks[i].len;
 	if (total != e->size)
@@ -662,7 +711,7 @@ static int build_header(struct bfs_backup *b, struct bfs_manifest_header *h)
 	h->time_ns = b->time_ns;
 	h->host = b->host;
 	h->tags = b->tags;
-	if (bfs_buf_append(&b->sources, "]", 2)) /* with the NUL */
+	if (close_source(b) || bfs_buf_append(&b->sources, "]", 2)) /* NUL */
 		return -ENOMEM;
 	h->sources_json = (char *)b->sources.data;
 	h->stats = b->stats;
@@ -791,6 +840,7 @@ int bfs_backup_set_sources(struct bfs_backup *b, const char *json,
 	if (n < 2 || json[0] != '[' || json[n - 1] != ']')
 		return bfs_err_set(err, -EINVAL, "sources: not a JSON array");
 	b->sources.len = 0;
+	b->src_open = false;
 	if (bfs_buf_append(&b->sources, json, n - 1))
 		return wr_nomem(b, err);
 	b->nsources = n > 2;

@@ -29,6 +29,8 @@ struct bfs_backup;
 
 struct bfs_progress {
 	uint64_t files;	       /* entries done */
+	uint64_t size;	       /* logical bytes of the files done (read or
+				  unchanged) */
 	uint64_t bytes;	       /* plain bytes read from sources */
 	uint64_t new_bytes;    /* plain bytes of new chunks */
 	uint64_t stored_bytes; /* compressed bytes written to packs */
@@ -71,6 +73,11 @@ const char *bfs_backup_id(const struct bfs_backup *b);
 int bfs_backup_add_source(struct bfs_backup *b, const char *kind,
 			  const char *dest, const char *spec, const char *key,
 			  struct bfs_err *err);
+
+/* Call the progress callback now, with every entry added so far counted
+ * (waits for the chunks in flight).  For figures at a source's end.
+ * 0 or the backup's error. */
+int bfs_backup_progress_now(struct bfs_backup *b, struct bfs_err *err);
 
 /* Replace the header's sources with a JSON array given verbatim (what a
  * format-1 manifest recorded; for migrate). */

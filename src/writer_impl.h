@@ -137,6 +137,12 @@ struct bfs_backup {
 	char **tags;
 	struct bfs_buf sources; /* JSON array text, without the ']' */
 	unsigned nsources;
+	/* the last source's object is open: its files, bytes and duration
+	 * are added when the next one starts or at commit (from these
+	 * baselines, taken with the pipeline drained) */
+	bool src_open;
+	uint64_t src_files0, src_bytes0;
+	int64_t src_ns0;
 
 	struct wtree wt;
 	struct bfs_idxobj_writer *idxw; /* every pack this backup writes */

@@ -85,6 +85,7 @@ void wr_progress(struct bfs_backup *b, bool force)
 	memset(&p, 0, sizeof(p));
 	p.files = b->stats.entries;
 	p.bytes = b->bytes_read;
+	p.size = b->stats.bytes;
 	p.new_bytes = b->stats.new_bytes;
 	p.stored_bytes = b->stats.stored_bytes;
 	p.reused_files = b->reused_files;

@@ -11,6 +11,7 @@
 
 #include <cJSON.h>
 
+#include "backup_ui.h"
 #include "cli.h"
 #include "src/exclude.h"
 #include "src/source.h"
@@ -90,43 +91,6 @@ static void scrub_password(char *arg)
 			for (; *v && *v != ' ' && *v != '\t'; v++)
 				*v = 'x';
 		}
-	}
-}
-
-struct ui {
-	bool tty, quiet, drawn;
-};
-
-static void on_progress(void *arg, const struct bfs_progress *p)
-{
-	struct ui *u = arg;
-	char read[32], fresh[32];
-	double secs = (double)p->elapsed_ns / 1e9;
-
-	if (!u->tty || u->quiet)
-		return;
-	bfs_fmt_bytes(read, sizeof(read), p->bytes);
-	bfs_fmt_bytes(fresh, sizeof(fresh), p->new_bytes);
-	fprintf(stderr, "\r\033[K%s read, %llu files", read,
-		(unsigned long long)p->files);
-	if (secs > 0.5)
-		fprintf(stderr, ", %.1f MB/s", (double)p->bytes / 1e6 / secs);
-	fprintf(stderr, ", %s new", fresh);
-	if (p->bytes)
-		fprintf(stderr, " (dedup %.0f%%)",
-			100.0 *
-			    (1.0 - (double)p->new_bytes / (double)p->bytes));
-	if (p->errors)
-		fprintf(stderr, ", %llu unreadable",
-			(unsigned long long)p->errors);
-	u->drawn = true;
-}
-
-static void clear_progress(struct ui *u)
-{
-	if (u->drawn) {
-		fputs("\r\033[K", stderr);
-		u->drawn = false;
 	}
 }
 
@@ -552,20 +516,41 @@ static int run_backup(struct cli_ctx *ctx)
 	struct bfs_backup *b = NULL;
 	struct src *srcs = a->srcs;
 	size_t nsrcs = a->nsrcs, i;
-	struct ui u = {0};
+	struct bui u = {0};
+	struct bui_scan *scans = NULL, **scan_of = NULL;
+	size_t nscans = 0;
 	bool json = a->json, partial = false;
 	char d1[512];
 	char *id = NULL, *skip[8];
 	int rc;
 
 	skip_paths(ctx, skip);
-	for (i = 0; i < nsrcs; i++)
-		if (srcs[i].s.kind == BFS_SRC_FILES)
-			srcs[i].s.skip_paths = (const char *const *)skip;
 	u.tty = isatty(STDERR_FILENO);
 	u.quiet = ctx->c.quiet;
+	u.verbose = ctx->c.verbose;
+	scans = calloc(nsrcs ? nsrcs : 1, sizeof(*scans));
+	scan_of = calloc(nsrcs ? nsrcs : 1, sizeof(*scan_of));
+	if (!scans || !scan_of) {
+		cli_error("backup", "out of memory");
+		rc = EXIT_ERR;
+		goto out_free;
+	}
+	for (i = 0; i < nsrcs; i++)
+		if (srcs[i].s.kind == BFS_SRC_FILES) {
+			const char *arg = srcs[i].s.arg;
+			size_t dl = strlen(srcs[i].dest);
+
+			srcs[i].s.skip_paths = (const char *const *)skip;
+			/* PATH of [DEST=]PATH, for the pre-scan */
+			if (!strncmp(arg, srcs[i].dest, dl) && arg[dl] == '=')
+				arg += dl + 1;
+			scans[nscans].root = arg;
+			scans[nscans].excludes = srcs[i].s.excludes;
+			scan_of[i] = &scans[nscans++];
+		}
+	bui_start(&u, scans, nscans, skip);
 	bo.tags = a->tags.v;
-	bo.progress = on_progress;
+	bo.progress = bui_progress;
 	bo.progress_arg = &u;
 	err.msg[0] = '\0';
 	if (cat && bfs_catalog_index_new(cat, repo, &idx) < 0) {
@@ -588,9 +573,15 @@ static int run_backup(struct cli_ctx *ctx)
 	}
 	for (i = 0; i < nsrcs; i++) {
 		err.msg[0] = '\0';
+		src_desc(&srcs[i], d1, sizeof(d1));
+		bui_source_begin(&u, i, nsrcs, d1, srcs[i].dest, scan_of[i]);
 		rc = bfs_source_run(b, &srcs[i].s, &err);
+		if (rc >= 0 && (u.verbose || u.tty) && !u.quiet)
+			rc = bfs_backup_progress_now(b, &err);
+		if (rc >= 0)
+			bui_source_end(&u);
 		if (rc < 0) {
-			clear_progress(&u);
+			bui_clear(&u);
 			bfs_backup_abort(b);
 			src_desc(&srcs[i], d1, sizeof(d1));
 			cli_error("backup",
@@ -602,7 +593,7 @@ static int run_backup(struct cli_ctx *ctx)
 	}
 	err.msg[0] = '\0';
 	rc = bfs_backup_commit(b, &st, &partial, &err);
-	clear_progress(&u);
+	bui_clear(&u);
 	if (rc < 0) {
 		cli_error("backup", "cannot write backup '%s': %s", id,
 			  bfs_err_str(&err, rc));
@@ -612,6 +603,9 @@ static int run_backup(struct cli_ctx *ctx)
 	warn_unmatched(a, ctx->c.quiet);
 	rc = report(&ctx->c, cat, id, &st, partial, json);
 out_free:
+	bui_fini(&u);
+	free(scans);
+	free(scan_of);
 	for (i = 0; skip[i]; i++)
 		free(skip[i]);
 	free(id);

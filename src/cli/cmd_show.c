@@ -22,24 +22,67 @@ static const char *jstr(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* Print s (untrusted, from the manifest) with control characters shown as
+ * '?', padded to width columns (0: no padding). */
+static void put_field(const char *s, int width)
+{
+	int n = 0;
+
+	for (; s && *s; s++, n++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+	for (; n < width; n++)
+		putchar(' ');
+}
+
+static const char *source_dest(const cJSON *s)
+{
+	const char *dest = jstr(s, "dest");
+
+	return dest ? dest : jstr(s, "path");
+}
+
+/* The sources, one line each, in columns as wide as their longest value:
+ * kind, where it landed, its size and time (backups since per-source
+ * figures were recorded), and what it was made from. */
 static void print_sources(const cJSON *hdr)
 {
 	const cJSON *srcs = cJSON_GetObjectItemCaseSensitive(hdr, "sources");
 	const cJSON *s;
+	int wk = 4, wd = 4, n;
 
 	if (!cJSON_IsArray(srcs) || cJSON_GetArraySize(srcs) == 0)
 		return;
+	cJSON_ArrayForEach(s, srcs)
+	{
+		const char *k = jstr(s, "kind"), *d = source_dest(s);
+
+		n = k ? (int)strlen(k) : 1;
+		wk = n > wk ? (n < 40 ? n : 40) : wk;
+		n = d ? (int)strlen(d) : 1;
+		wd = n > wd ? (n < 60 ? n : 60) : wd;
+	}
 	printf("sources:\n");
 	cJSON_ArrayForEach(s, srcs)
 	{
-		const char *kind = jstr(s, "kind");
-		const char *dest = jstr(s, "dest");
-		const char *spec = jstr(s, "spec");
+		const cJSON *bytes =
+		    cJSON_GetObjectItemCaseSensitive(s, "bytes");
+		const cJSON *dur =
+		    cJSON_GetObjectItemCaseSensitive(s, "duration_ns");
+		const char *k = jstr(s, "kind"), *d = source_dest(s);
+		char size[32] = "", secs[32] = "";
 
-		if (!dest)
-			dest = jstr(s, "path");
-		printf("  %-12s %-20s %s\n", kind ? kind : "?",
-		       dest ? dest : "?", spec ? spec : "");
+		if (cJSON_IsNumber(bytes) && bytes->valuedouble >= 0)
+			bfs_fmt_bytes(size, sizeof(size),
+				      (uint64_t)bytes->valuedouble);
+		if (cJSON_IsNumber(dur) && dur->valuedouble >= 0)
+			snprintf(secs, sizeof(secs), "%.1f s",
+				 dur->valuedouble / 1e9);
+		printf("  ");
+		put_field(k ? k : "?", wk + 1);
+		put_field(d ? d : "?", wd + 1);
+		printf("%10s %8s  ", size, secs);
+		put_field(jstr(s, "spec"), 0);
+		putchar('\n');
 	}
 }
 
