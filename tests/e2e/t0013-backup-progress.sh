@@ -42,6 +42,13 @@ ok_cmd "show --json b1" bfs show -r "$R" b1 --json
 is "$(jq -c '[.sources[] | [.files, (.bytes > 0), (.duration_ns >= 0)]]' "$T/stdout")" \
 	"[[40,true,true],[1,true,true]]" "show --json: files, bytes and duration_ns per source"
 
+# ---- list --json: an RFC 3339 time next to the exact time_ns (jq 1.6
+# rounds big numbers)
+ok_cmd "list --json" bfs list -r "$R" --json
+like "$(jq -r '.[0].time' "$T/stdout")" "^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$" \
+	"list --json: time is RFC 3339"
+is "$(jq -r '.[0].time_ns | type' "$T/stdout")" "number" "and time_ns is still there"
+
 # ---- a terminal: the progress line (script(1) gives the backup a tty)
 if command -v script >/dev/null; then
 	for i in $(seq 41 400); do head -c 100000 /dev/urandom >"$S/keep/g$i"; done
