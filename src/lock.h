@@ -68,8 +68,8 @@ void bfs_lock_release(struct bfs_lock *l);
 
 /* One lock object as listed by bfs_lock_list. */
 struct bfs_lock_info {
-	char key[80];	 /* locks/<64 hex> */
-	bool valid;	 /* parsed; else only key and stale are set */
+	char key[80]; /* locks/<64 hex> */
+	bool valid;   /* parsed; else only key and stale are set */
 	enum bfs_lock_kind kind;
 	char host[256];
 	int64_t pid;
