@@ -301,7 +301,8 @@ static int list_locks(struct bfs_repo *r, int64_t now_ns, const char *skip,
 		bfs_err_prefix(err, rc, "cannot list the locks");
 		goto out_free;
 	}
-	qsort(k.v, k.n, sizeof(k.v[0]), key_cmp);
+	if (k.n) /* k.v is NULL when there are none */
+		qsort(k.v, k.n, sizeof(k.v[0]), key_cmp);
 	v = calloc(k.n ? k.n : 1, sizeof(*v));
 	if (!v) {
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
