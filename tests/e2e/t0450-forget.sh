@@ -100,6 +100,20 @@ ok_cmd "forget ID" bfs forget -r "$R" 2026-03-01_03-00-00
 is "$(bfs_ids -r "$R" | tr '\n' ' ')" "2026-03-02_03-00-00 2026-03-05_02-00-00 " \
 	"both gone"
 
+# ---- backups at the same second get distinct ids from --time
+for i in 1 2 3; do
+	echo "same $i" | bfs backup -q -r "$R" --stdin same.txt \
+		--time "2026-02-01T00:00:00.${i}Z" || bail_out "same $i"
+done
+is "$(bfs_ids -r "$R" | grep '^2026-02-01' | tr '\n' ' ')" \
+	"2026-02-01_00-00-00 2026-02-01_00-00-00.1 2026-02-01_00-00-00.2 " \
+	"the time's id, then .1 and .2"
+fails_with 2 "--time that does not parse" \
+	bfs backup -r "$R" --stdin x --time "2026-02-30T00:00:00Z"
+like "$(cat "$T/stderr")" "--time '2026-02-30T00:00:00Z'" "names the value"
+ok_cmd "delete them" bfs delete -r "$R" 2026-02-01_00-00-00 \
+	2026-02-01_00-00-00.1 2026-02-01_00-00-00.2
+
 # ---- policy refusals and usage errors
 fails_with 1 "a policy that keeps nothing of a group is refused" \
 	bfs forget -r "$R" --keep-tag nosuchtag
