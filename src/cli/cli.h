@@ -225,6 +225,12 @@ int cli_common_finish(struct cli_common *c);
 int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 	     struct bfs_catalog **cat);
 
+/* Sync cat with repo as cli_open does (a corrupt manifest is a warning).
+ * The writing commands call it after taking their lock, so that what a
+ * prune did before is seen.  0 or EXIT_ERR (printed). */
+int cli_sync(struct cli_common *c, struct bfs_catalog *cat,
+	     struct bfs_repo *repo);
+
 /* Print "backupfs CMD: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -404,16 +404,21 @@ static int run_backup(struct cli_ctx *ctx)
 	bo.progress = on_progress;
 	bo.progress_arg = &u;
 	err.msg[0] = '\0';
-	if (cat && bfs_catalog_index_new(cat, repo, &idx) < 0) {
-		cli_error("backup", "out of memory");
-		return EXIT_ERR;
-	}
 	/* before the first write: prune must not delete the packs this
-	 * backup dedups against, nor those it writes */
+	 * backup dedups against, nor those it writes.  The catalog is
+	 * synced under the lock, so that dedup sees what a prune that ran
+	 * just before removed or moved. */
 	rc = cli_lock(&ctx->c, repo, BFS_LOCK_SHARED, a->lock_wait_ns, &lock);
+	if (!rc && cat)
+		rc = cli_sync(&ctx->c, cat, repo);
 	if (rc)
 		goto out_free;
 	bo.lock = lock;
+	if (cat && bfs_catalog_index_new(cat, repo, &idx) < 0) {
+		cli_error("backup", "out of memory");
+		rc = EXIT_ERR;
+		goto out_free;
+	}
 	rc = bfs_backup_begin(repo, idx, &bo, &b, &err);
 	if (rc < 0) {
 		cli_error("backup", "%s", bfs_err_str(&err, rc));
@@ -540,7 +545,7 @@ const struct bfs_cmd cmd_backup = {
 	"  pg_dumpall | backupfs backup --stdin all.sql --json",
     .exit_codes = "0 ok, 1 error (nothing written), 2 usage error, 3 backup\n"
 		  "written but some files were unreadable (partial).",
-    .flags = CLI_OPEN | CLI_SYNC,
+    .flags = CLI_OPEN, /* synced by run_backup, under its lock */
     .max_args = 0,
     .extra_hint = " (sources are options: --files, --command, ...)",
     .args_size = sizeof(struct backup_args),

@@ -269,14 +269,17 @@ static int run_forget(struct cli_ctx *ctx)
 	char *json = NULL;
 	int rc;
 
-	/* the lock first: the set is read after it, so no prune can run
-	 * between the plan and the removal */
+	/* the lock first, then the catalog synced and read: what is
+	 * planned is what the repository holds under the lock */
 	if (!a->dry_run) {
 		rc = cli_lock(c, ctx->repo, BFS_LOCK_SHARED, a->lock_wait_ns,
 			      &lock);
 		if (rc)
 			return rc;
 	}
+	rc = cli_sync(c, ctx->cat, ctx->repo);
+	if (rc)
+		goto out;
 	rc = bfs_catalog_list(ctx->cat, collect_cb, &col, &err);
 	if (!rc)
 		rc = col.rc;
@@ -455,7 +458,7 @@ const struct bfs_cmd cmd_forget = {
 		"  backupfs forget 2026-11-20_02-00-00 latest",
     .exit_codes = "0 ok, 1 error (nothing removed, or the count removed is\n"
 		  "printed), 2 usage error.",
-    .flags = CLI_OPEN | CLI_SYNC,
+    .flags = CLI_OPEN, /* synced by run_forget, under its lock */
     .max_args = -1,
     .args_size = sizeof(struct forget_args),
     .args_init = forget_args_init,
@@ -476,7 +479,7 @@ const struct bfs_cmd cmd_delete = {
 		"  backupfs delete latest --prune",
     .exit_codes = "0 ok, 1 error (nothing removed, or the count removed is\n"
 		  "printed), 2 usage error.",
-    .flags = CLI_OPEN | CLI_SYNC,
+    .flags = CLI_OPEN, /* synced by run_forget, under its lock */
     .min_args = 1,
     .max_args = -1,
     .missing = "missing backup ID (or 'latest')",

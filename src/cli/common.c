@@ -49,10 +49,27 @@ int cli_common_finish(struct cli_common *c)
 	return 0;
 }
 
+int cli_sync(struct cli_common *c, struct bfs_catalog *cat,
+	     struct bfs_repo *repo)
+{
+	struct bfs_err err = {""};
+	int rc;
+
+	rc = bfs_catalog_sync(cat, repo, NULL, &err);
+	if (rc == -EUCLEAN) {
+		/* one bad manifest must not hide the good ones */
+		cli_error(cmd_name(c), "warning: %s", bfs_err_str(&err, rc));
+	} else if (rc < 0) {
+		cli_error(cmd_name(c), "cannot sync the catalog: %s",
+			  bfs_err_str(&err, rc));
+		return EXIT_ERR;
+	}
+	return 0;
+}
+
 int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 	     struct bfs_catalog **cat)
 {
-	struct bfs_sync_stats ss;
 	struct bfs_err err = {""};
 	char *path = NULL;
 	int rc;
@@ -90,19 +107,8 @@ int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 			  bfs_err_str(&err, rc));
 		goto out_fail;
 	}
-	if (sync) {
-		err.msg[0] = '\0';
-		rc = bfs_catalog_sync(*cat, *repo, &ss, &err);
-		if (rc == -EUCLEAN) {
-			/* one bad manifest must not hide the good ones */
-			cli_error(cmd_name(c), "warning: %s",
-				  bfs_err_str(&err, rc));
-		} else if (rc < 0) {
-			cli_error(cmd_name(c), "cannot sync the catalog: %s",
-				  bfs_err_str(&err, rc));
-			goto out_fail;
-		}
-	}
+	if (sync && cli_sync(c, *cat, *repo) != 0)
+		goto out_fail;
 	free(path);
 	return 0;
 out_fail:
