@@ -28,6 +28,7 @@
 #include "copy.h"
 #include "format.h"
 #include "hmap.h"
+#include "lock.h"
 #include "locmap.h"
 #include "log.h"
 #include "manifest.h"
@@ -891,7 +892,18 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 		st->index_copied++;
 		st->bytes_copied += bytes;
 	}
-	/* Manifest last: only now does the backup exist in the target. */
+	/* Manifest last: only now does the backup exist in the target
+	 * (and only while our lock keeps prune away). */
+	if (cs->opts->lock) {
+		rc = bfs_lock_check(cs->opts->lock, err);
+		if (rc) {
+			bfs_err_prefix(err, rc,
+				       "backup '%s' not copied to "
+				       "'%s'",
+				       name, cs->dst->store->url);
+			goto out_free;
+		}
+	}
 	rc = bfs_store_put(cs->dst->store, key, m.data, m.len, 0, err);
 	if (rc) {
 		bfs_err_prefix(err, rc, "cannot write backup '%s' to '%s'",
@@ -903,6 +915,14 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 	progress(o, BFS_COPY_BACKUP_DONE, name, cs->ntodo);
 out_delete:
 	if (o->delete_source) {
+		rc = o->src_lock ? bfs_lock_check(o->src_lock, err) : 0;
+		if (rc) {
+			bfs_err_prefix(err, rc,
+				       "not deleting backup '%s' from the "
+				       "source",
+				       name);
+			goto out_free;
+		}
 		rc = delete_source(cs->src, cs->dst, name, key, &m, err);
 		if (rc)
 			goto out_free;

@@ -24,6 +24,8 @@
 #include "store.h"
 #include "util.h"
 
+struct bfs_lock;
+
 enum bfs_copy_event {
 	BFS_COPY_BACKUP_START,	 /* id: backup; n: packs it needs (not
 				    counting trees shared with a backup
@@ -46,10 +48,15 @@ struct bfs_copy_opts {
 	const char *const *ids; /* backups to copy; NULL/nids 0: every
 				   backup of the source not in the target */
 	size_t nids;
-	bool delete_source;	       /* after each backup is safely in the
-					  target, delete its manifest in the
-					  source (packs stay: prune's job) */
-	unsigned jobs;		       /* parallel pack transfers, 0 = 4 */
+	bool delete_source; /* after each backup is safely in the
+			       target, delete its manifest in the
+			       source (packs stay: prune's job) */
+	unsigned jobs;	    /* parallel pack transfers, 0 = 4 */
+	/* Locks the caller holds (borrowed, may be NULL), checked with
+	 * bfs_lock_check before each manifest is written to the target
+	 * (lock) and before each is deleted from the source (src_lock,
+	 * with delete_source). */
+	struct bfs_lock *lock, *src_lock;
 	bfs_copy_progress_fn progress; /* may be NULL */
 	void *progress_arg;
 };

@@ -21,6 +21,7 @@
 
 #include "format.h"
 #include "hmap.h"
+#include "lock.h"
 #include "locmap.h"
 #include "log.h"
 #include "manifest.h"
@@ -38,6 +39,7 @@ struct mig {
 	struct bfs_index lmidx; /* the locmap's ops ... */
 	struct bfs_index idx;	/* ... wrapped: record counts the bytes */
 	uint64_t idx_bytes;	/* of index objects the writer recorded */
+	struct bfs_lock *lock;	/* exclusive, ours */
 };
 
 static void event(struct mig *m, enum bfs_migrate_event ev, const char *id,
@@ -715,6 +717,7 @@ static int rewrite(struct conv *c, const struct bfs_manifest_header *h,
 	    .threads = m->o->threads,
 	    .time_ns = h->time_ns ? h->time_ns : 1,
 	    .replace = true,
+	    .lock = m->lock,
 	};
 	struct bfs_backup_stats bst = {0};
 	struct bfs_backup *b = NULL;
@@ -923,6 +926,12 @@ int bfs_migrate(const char *url, const struct bfs_store_opts *sopts,
 		st.already = true;
 		goto out;
 	}
+	/* exclusive: nothing else may write while manifests are replaced
+	 * and index objects written */
+	rc = bfs_lock_take(m.r, BFS_LOCK_EXCLUSIVE, "migrate",
+			   m.o->lock_wait_ns, &m.lock, err);
+	if (rc)
+		goto out;
 	rc = bfs_locmap_new(&m.lm, err);
 	if (!rc)
 		rc = bfs_locmap_load(m.lm, m.r, err);
@@ -948,6 +957,8 @@ int bfs_migrate(const char *url, const struct bfs_store_opts *sopts,
 				 "migrate again",
 				 BFS_MIGRATE_KEY, saved.v[0], saved.v[0]);
 	if (!rc)
+		rc = bfs_lock_check(m.lock, err);
+	if (!rc)
 		rc = write_config(&m, err);
 out:
 	if (stats)
@@ -955,6 +966,7 @@ out:
 	name_list_free(&names);
 	name_list_free(&saved);
 	bfs_locmap_free(m.lm);
+	bfs_lock_release(m.lock);
 	bfs_repo_close(m.r);
 	return rc;
 }

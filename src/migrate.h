@@ -58,7 +58,9 @@ typedef void (*bfs_migrate_progress_fn)(void *arg, enum bfs_migrate_event ev,
 					uint64_t bytes);
 
 struct bfs_migrate_opts {
-	unsigned threads; /* writer threads; 0: number of CPUs */
+	unsigned threads;     /* writer threads; 0: number of CPUs */
+	int64_t lock_wait_ns; /* migrate holds an exclusive lock (lock.h)
+				 for its work; wait this long for it */
 	bfs_migrate_progress_fn progress; /* may be NULL */
 	void *progress_arg;
 };

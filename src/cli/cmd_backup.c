@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "src/exclude.h"
 #include "src/source.h"
+#include "src/timefmt.h"
 
 struct src {
 	struct bfs_source s;
@@ -45,6 +46,8 @@ struct backup_args {
 	struct ex_item *ex;
 	size_t nex, excap;
 	const char *id;
+	const char *time, *lock_wait;
+	int64_t time_ns, lock_wait_ns; /* parsed by check_backup */
 	unsigned threads;
 	bool json;
 };
@@ -436,6 +439,17 @@ static int check_backup(struct cli_ctx *ctx)
 			    "--archive source to apply it to",
 			    a->ex[0].pattern);
 	}
+	if (a->time) {
+		rc = bfs_time_parse(a->time, &a->time_ns, &err);
+		if (rc)
+			return cli_usage_error(&cmd_backup, "--time '%s': %s",
+					       a->time, bfs_err_str(&err, rc));
+		if (a->time_ns == 0)
+			a->time_ns = 1; /* 0 means "now" to the writer */
+	}
+	rc = cli_parse_lock_wait(&cmd_backup, a->lock_wait, &a->lock_wait_ns);
+	if (rc)
+		return rc;
 	for (i = 0; i < a->nsrcs; i++) {
 		if (source_excludes(a, i)) {
 			cli_error("backup", "out of memory");
@@ -507,13 +521,15 @@ static void skip_paths(struct cli_ctx *ctx, char *skip[8])
 static int run_backup(struct cli_ctx *ctx)
 {
 	struct backup_args *a = ctx->args;
-	struct bfs_backup_opts bo = {.id = a->id, .threads = a->threads};
+	struct bfs_backup_opts bo = {
+	    .id = a->id, .threads = a->threads, .time_ns = a->time_ns};
 	struct bfs_backup_stats st = {0};
 	struct bfs_err err = {""};
 	struct bfs_catalog *cat = ctx->cat;
 	struct bfs_repo *repo = ctx->repo;
 	struct bfs_index *idx = NULL;
 	struct bfs_backup *b = NULL;
+	struct bfs_lock *lock = NULL;
 	struct src *srcs = a->srcs;
 	size_t nsrcs = a->nsrcs, i;
 	struct bui u = {0};
@@ -553,6 +569,16 @@ static int run_backup(struct cli_ctx *ctx)
 	bo.progress = bui_progress;
 	bo.progress_arg = &u;
 	err.msg[0] = '\0';
+	/* before the first write: prune must not delete the packs this
+	 * backup dedups against, nor those it writes.  The catalog is
+	 * synced under the lock, so that dedup sees what a prune that ran
+	 * just before removed or moved. */
+	rc = cli_lock(&ctx->c, repo, BFS_LOCK_SHARED, a->lock_wait_ns, &lock);
+	if (!rc && cat)
+		rc = cli_sync(&ctx->c, cat, repo);
+	if (rc)
+		goto out_free;
+	bo.lock = lock;
 	if (cat && bfs_catalog_index_new(cat, repo, &idx) < 0) {
 		cli_error("backup", "out of memory");
 		rc = EXIT_ERR;
@@ -603,6 +629,7 @@ static int run_backup(struct cli_ctx *ctx)
 	warn_unmatched(a, ctx->c.quiet);
 	rc = report(&ctx->c, cat, id, &st, partial, json);
 out_free:
+	bfs_lock_release(lock);
 	bui_fini(&u);
 	free(scans);
 	free(scan_of);
@@ -645,7 +672,15 @@ static const struct cli_opt backup_opts[] = {
 	      "\n"
 	      "Options:"),
     CLI_STRING(0, "id", "ID", struct backup_args, id,
-	       "backup id (default: UTC time, YYYY-MM-DD_HH-MM-SS)"),
+	       "backup id (default: the backup's time in UTC, "
+	       "YYYY-MM-DD_HH-MM-SS, with .1, .2, ... appended if that id "
+	       "is taken)"),
+    CLI_STRING(0, "time", "TIME", struct backup_args, time,
+	       "record TIME as the backup's time instead of now: RFC 3339 "
+	       "(2026-11-20T05:15:00Z, 2026-11-20T05:15:00+01:00) or local "
+	       "time '2026-11-20 05:15:00' (TZ), as restic's --time; for "
+	       "imports and tests of retention policies"),
+    CLI_OPT_LOCK_WAIT(struct backup_args, lock_wait),
     CLI_CALLBACK(0, "tag", "TAG", list_cb, CB_TAG,
 		 "tag the backup (repeatable)"),
     CLI_OPT_JSON(struct backup_args, json,
@@ -687,7 +722,12 @@ const struct bfs_cmd cmd_backup = {
 	"  *, ?, [..] within one path component; ** across directories\n"
 	"             ('**/node_modules', 'data/**/*.log')\n"
 	"An excluded directory is skipped whole.  A pattern that matched\n"
-	"nothing is named in a warning at the end.",
+	"nothing is named in a warning at the end.\n"
+	"\n"
+	"A backup holds a shared lock on the repository while it runs (see\n"
+	"'backupfs unlock'): it fails at once, naming the holder, while prune\n"
+	"holds the lock (or waits, with --lock-wait), and it fails without\n"
+	"writing the backup if its lock was lost meanwhile.",
     .examples =
 	"  backupfs backup -r /srv/backups/nocodb \\\n"
 	"      --pg-dump 'postgresql://nocodb@localhost/nocodb' \\\n"
@@ -701,7 +741,7 @@ const struct bfs_cmd cmd_backup = {
 	"  pg_dumpall | backupfs backup --stdin all.sql --json",
     .exit_codes = "0 ok, 1 error (nothing written), 2 usage error, 3 backup\n"
 		  "written but some files were unreadable (partial).",
-    .flags = CLI_OPEN | CLI_SYNC,
+    .flags = CLI_OPEN, /* synced by run_backup, under its lock */
     .max_args = 0,
     .extra_hint = " (sources are options: --files, --command, ...)",
     .args_size = sizeof(struct backup_args),

@@ -13,7 +13,8 @@
 #include "src/log.h"
 
 struct copy_args {
-	const char *from, *to;
+	const char *from, *to, *lock_wait;
+	int64_t lock_wait_ns; /* parsed by check_copy */
 	bool delete_source, no_sync, same_id;
 	unsigned jobs;
 };
@@ -102,6 +103,8 @@ static int check_copy(struct cli_ctx *ctx)
 	if (strcmp(a->from, a->to) == 0)
 		return cli_usage_error(
 		    &cmd_copy, "--from and --to are the same repository");
+	if (cli_parse_lock_wait(&cmd_copy, a->lock_wait, &a->lock_wait_ns))
+		return EXIT_USAGE;
 	for (i = 0; i < ctx->argc; i++)
 		if (!bfs_backup_id_valid(ctx->argv[i]))
 			return cli_usage_error(
@@ -152,6 +155,14 @@ static int run_copy(struct cli_ctx *ctx)
 			"(chunking, compression%s)\n",
 			to, from,
 			same_id ? ", repository id" : "; a new repository id");
+	/* a shared lock on the target (prune there must wait); on the
+	 * source only when its manifests are deleted */
+	rc = cli_lock(c, dst, BFS_LOCK_SHARED, a->lock_wait_ns, &co.lock);
+	if (rc == 0 && co.delete_source)
+		rc = cli_lock(c, src, BFS_LOCK_SHARED, a->lock_wait_ns,
+			      &co.src_lock);
+	if (rc)
+		goto out_unlock;
 	err.msg[0] = '\0';
 	rc = bfs_copy(src, dst, &co, &st, &err);
 	bfs_fmt_bytes(b, sizeof(b), st.bytes_copied);
@@ -176,6 +187,9 @@ static int run_copy(struct cli_ctx *ctx)
 		if (st.sources_deleted)
 			sync_catalog(src, "source");
 	}
+out_unlock:
+	bfs_lock_release(co.src_lock);
+	bfs_lock_release(co.lock);
 out_close:
 	bfs_repo_close(dst);
 	bfs_repo_close(src);
@@ -189,6 +203,7 @@ static const struct cli_opt copy_opts[] = {
     CLI_FLAG(0, "delete-source", struct copy_args, delete_source,
 	     "after a backup is safely in the target, delete it from the "
 	     "source (its manifest; the packs stay until a prune)"),
+    CLI_OPT_LOCK_WAIT(struct copy_args, lock_wait),
     CLI_UINT(0, "jobs", "N", struct copy_args, jobs, 1, 32,
 	     "--jobs wants 1..32, not '%s'",
 	     "parallel pack transfers (default 4)"),
@@ -219,7 +234,9 @@ const struct bfs_cmd cmd_copy = {
 	"settings (chunking, compression, pack size) and a new repository id,\n"
 	"so data chunks alike in both.",
     .opts = copy_opts,
-    .notes = "The --s3-* options apply to both repositories.",
+    .notes = "The --s3-* options apply to both repositories.  copy holds a\n"
+	     "shared lock on the target while it runs, and on the source too\n"
+	     "with --delete-source (see 'backupfs unlock').",
     .examples = "  backupfs copy --from /var/backups/nocodb --to "
 		"s3://acme-backups/nocodb\n"
 		"  backupfs copy --from s3://acme-backups/nocodb --to "

@@ -12,7 +12,17 @@
 
 struct migrate_args {
 	unsigned threads;
+	const char *lock_wait;
+	int64_t lock_wait_ns; /* parsed by check_migrate */
 };
+
+static int check_migrate(struct cli_ctx *ctx)
+{
+	struct migrate_args *a = ctx->args;
+
+	return cli_parse_lock_wait(&cmd_migrate, a->lock_wait,
+				   &a->lock_wait_ns);
+}
 
 static void on_progress(void *arg, enum bfs_migrate_event ev, const char *id,
 			uint64_t n, uint64_t bytes)
@@ -54,6 +64,7 @@ static int run_migrate(struct cli_ctx *ctx)
 	const struct migrate_args *a = ctx->args;
 	struct cli_common *c = &ctx->c;
 	struct bfs_migrate_opts o = {.threads = a->threads,
+				     .lock_wait_ns = a->lock_wait_ns,
 				     .progress = on_progress,
 				     .progress_arg = &c->quiet};
 	struct bfs_migrate_stats st = {0};
@@ -88,6 +99,7 @@ static int run_migrate(struct cli_ctx *ctx)
 }
 
 static const struct cli_opt migrate_opts[] = {
+    CLI_OPT_LOCK_WAIT(struct migrate_args, lock_wait),
     CLI_UINT(0, "threads", "N", struct migrate_args, threads, 1, 1024,
 	     "--threads wants 1..1024, not '%s'",
 	     "writer threads (default: CPUs)"),
@@ -114,8 +126,9 @@ const struct bfs_cmd cmd_migrate = {
 	"\n"
 	"Safe to interrupt: run it again and it continues where it stopped,\n"
 	"verifying a backup that was converted but not yet checked.  On a\n"
-	"format-2 repository it does nothing.  Do not run two at once, nor\n"
-	"an older backupfs against the repository meanwhile.",
+	"format-2 repository it does nothing.  It holds an exclusive lock on\n"
+	"the repository while it works (see 'backupfs unlock'); do not run\n"
+	"an older backupfs, which knows no locks, against it meanwhile.",
     .opts = migrate_opts,
     .notes = "The statistics of a converted backup (new chunks, stored\n"
 	     "bytes, duration) are those of the conversion.",
@@ -125,4 +138,5 @@ const struct bfs_cmd cmd_migrate = {
     .flags = CLI_REPO, /* the repository is opened by bfs_migrate */
     .max_args = 0,
     .args_size = sizeof(struct migrate_args),
+    .check = check_migrate,
 };
