@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lock.h"
 #include "log.h"
 #include "writer_impl.h"
 
@@ -104,16 +105,53 @@ static void backup_free(struct bfs_backup *b)
 	free(b);
 }
 
+/* Is id free for a new backup (not in the repository, not in the index)?
+ * With replace, its manifest must exist instead.  0, -EEXIST "backup 'ID'
+ * already exists", -ENOENT (replace), or a store error. */
+static int check_id(struct bfs_repo *repo, const struct bfs_index *idx,
+		    const char *id, bool replace, struct bfs_err *err)
+{
+	char key[BFS_KEY_MAX];
+	uint64_t sz;
+	int rc;
+
+	rc = bfs_repo_manifest_key(key, id);
+	if (rc)
+		return bfs_err_set(err, rc, "invalid backup id '%s'", id);
+	rc = bfs_store_stat(repo->store, key, &sz, NULL);
+	if (replace)
+		return rc == 0 ? 0
+			       : bfs_err_set(err, -ENOENT,
+					     "backup '%s' to replace is "
+					     "not in the repository",
+					     id);
+	if (rc == 0)
+		return bfs_err_set(err, -EEXIST, "backup '%s' already exists",
+				   id);
+	if (rc != -ENOENT) {
+		struct bfs_err e2 = {{0}};
+
+		rc = bfs_store_stat(repo->store, key, &sz, &e2);
+		if (rc != -ENOENT)
+			return bfs_err_set(err, rc ? rc : -EEXIST,
+					   "cannot check backup '%s': %s", id,
+					   bfs_err_str(&e2, rc));
+	}
+	if (bfs_index_has_backup(idx, id))
+		return bfs_err_set(err, -EEXIST, "backup '%s' already exists",
+				   id);
+	return 0;
+}
+
 int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 		     const struct bfs_backup_opts *opts,
 		     struct bfs_backup **out, struct bfs_err *err)
 {
 	struct bfs_backup_opts none = {0};
 	struct bfs_backup *b;
-	char key[BFS_KEY_MAX], host[256];
-	uint64_t sz;
+	char host[256];
 	long ncpu;
-	size_t i, ntags = 0;
+	size_t i, ntags = 0, base_len;
 	unsigned nup, nworkers;
 	int rc;
 
@@ -132,6 +170,7 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 	b->open_pack = -1;
 	b->time_ns = opts->time_ns ? opts->time_ns : bfs_now_ns();
 	b->replace = opts->replace;
+	b->lock = opts->lock;
 	b->start_mono = bfs_mono_ns();
 	b->last_progress = b->start_mono;
 	b->progress = opts->progress;
@@ -146,44 +185,23 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 			goto out_free;
 		}
 		snprintf(b->id, sizeof(b->id), "%s", opts->id);
+		rc = check_id(repo, idx, b->id, opts->replace, err);
 	} else {
+		/* The time to the second, then .1, .2, ... when that is
+		 * taken (backups made in the same second, or --time values
+		 * that differ only in their fraction). */
 		default_id(b->id, sizeof(b->id), b->time_ns);
-	}
-	rc = bfs_repo_manifest_key(key, b->id);
-	if (rc) {
-		rc = bfs_err_set(err, rc, "invalid backup id '%s'", b->id);
-		goto out_free;
-	}
-	rc = bfs_store_stat(repo->store, key, &sz, NULL);
-	if (opts->replace) {
-		rc = rc == 0 ? 0
-			     : bfs_err_set(err, -ENOENT,
-					   "backup '%s' to replace is "
-					   "not in the repository",
-					   b->id);
-		if (rc)
-			goto out_free;
-	} else if (rc == 0) {
-		rc = bfs_err_set(err, -EEXIST, "backup '%s' already exists",
-				 b->id);
-		goto out_free;
-	}
-	if (!opts->replace && rc != -ENOENT) {
-		struct bfs_err e2 = {{0}};
-
-		rc = bfs_store_stat(repo->store, key, &sz, &e2);
-		if (rc != -ENOENT) {
-			rc = bfs_err_set(err, rc ? rc : -EEXIST,
-					 "cannot check backup '%s': %s", b->id,
-					 bfs_err_str(&e2, rc));
-			goto out_free;
+		base_len = strlen(b->id);
+		for (i = 1;; i++) {
+			rc = check_id(repo, idx, b->id, false, err);
+			if (rc != -EEXIST || i > 999)
+				break;
+			snprintf(b->id + base_len, sizeof(b->id) - base_len,
+				 ".%zu", i);
 		}
 	}
-	if (!opts->replace && bfs_index_has_backup(idx, b->id)) {
-		rc = bfs_err_set(err, -EEXIST, "backup '%s' already exists",
-				 b->id);
+	if (rc)
 		goto out_free;
-	}
 
 	if (opts->host) {
 		b->host = strdup(opts->host);
@@ -736,6 +754,12 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 	if (rc) {
 		bfs_err_prefix(err, rc, "cannot write manifest of backup '%s'",
 			       b->id);
+		goto out_man;
+	}
+	/* the last moment to find out that prune may have run meanwhile:
+	 * with a lost lock the backup fails and nothing is visible */
+	if (b->lock && (rc = bfs_lock_check(b->lock, err)) != 0) {
+		bfs_err_prefix(err, rc, "backup '%s' not written", b->id);
 		goto out_man;
 	}
 	bfs_repo_manifest_key(key, b->id);

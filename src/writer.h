@@ -25,6 +25,8 @@
 #include "repo.h"
 #include "util.h"
 
+struct bfs_lock;
+
 struct bfs_backup;
 
 struct bfs_progress {
@@ -40,7 +42,8 @@ struct bfs_progress {
 typedef void (*bfs_progress_cb)(void *arg, const struct bfs_progress *p);
 
 struct bfs_backup_opts {
-	const char *id;		 /* NULL: UTC YYYY-MM-DD_HH-MM-SS */
+	const char *id; /* NULL: the time_ns in UTC, YYYY-MM-DD_HH-MM-SS,
+			 * with .1, .2, ... appended while that is taken */
 	const char *const *tags; /* NULL-terminated, may be NULL */
 	const char *host;	 /* NULL: gethostname() */
 	unsigned threads;	 /* 0: number of CPUs */
@@ -50,6 +53,10 @@ struct bfs_backup_opts {
 	bool replace; /* the manifest of id exists and is replaced by this
 		       * backup's (one atomic put), for 'backupfs migrate';
 		       * the index is not asked about id */
+	/* The repository lock the caller holds (borrowed, may be NULL):
+	 * checked (bfs_lock_check) just before the manifest is written; a
+	 * lost lock fails the commit and leaves no manifest. */
+	struct bfs_lock *lock;
 	bfs_progress_cb progress; /* may be NULL; called at most ~10/s */
 	void *progress_arg;
 };

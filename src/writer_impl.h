@@ -131,7 +131,8 @@ struct bfs_backup {
 	const struct bfs_index *idx; /* borrowed, may be NULL; thread-safe */
 	char id[129];
 	int64_t time_ns;
-	bool replace; /* overwrite the manifest of id (migrate) */
+	bool replace;	       /* overwrite the manifest of id (migrate) */
+	struct bfs_lock *lock; /* borrowed, may be NULL */
 	int64_t start_mono;
 	char *host;
 	char **tags;

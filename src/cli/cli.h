@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "catalog/catalog.h"
+#include "src/lock.h"
 #include "src/repo.h"
 #include "src/store.h"
 #include "src/util.h"
@@ -268,6 +269,23 @@ int cli_usage_hint(const struct bfs_cmd *cmd);
 long cli_unreadable(struct bfs_catalog *cat, int64_t root,
 		    void (*cb)(void *arg, const char *path, const char *why),
 		    void *arg, struct bfs_err *err);
+
+/* Repository locks (src/lock.h) for the commands that write.  The
+ * --lock-wait option, declared by each such command into a const char *
+ * field: */
+#define CLI_OPT_LOCK_WAIT(st, f)                                               \
+	CLI_STRING(0, "lock-wait", "DURATION", st, f,                          \
+		   "when the repository is locked, wait up to DURATION "       \
+		   "(30s, 10m, 1h) for the lock (default: fail at once)")
+/* Parse a --lock-wait value (NULL: 0) into *ns.  0, or EXIT_USAGE after
+ * printing the usage error. */
+int cli_parse_lock_wait(const struct bfs_cmd *cmd, const char *arg,
+			int64_t *ns);
+/* Take a lock of kind on r for c->cmd, waiting up to wait_ns.  Prints
+ * "backupfs CMD: repository is locked ... by ..." and returns EXIT_ERR
+ * on failure; 0 with *out (bfs_lock_release) on success. */
+int cli_lock(struct cli_common *c, struct bfs_repo *r, enum bfs_lock_kind kind,
+	     int64_t wait_ns, struct bfs_lock **out);
 
 /* Commands (one file each). */
 extern const struct bfs_cmd cmd_init, cmd_backup, cmd_list, cmd_show, cmd_ls,

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "src/source.h"
+#include "src/timefmt.h"
 
 struct src {
 	struct bfs_source s;
@@ -27,6 +28,8 @@ struct backup_args {
 	bool have_stdin;
 	struct cli_strv tags, excludes, ignores;
 	const char *id;
+	const char *time, *lock_wait;
+	int64_t time_ns, lock_wait_ns; /* parsed by check_backup */
 	unsigned threads;
 	bool json;
 };
@@ -339,6 +342,17 @@ static int check_backup(struct cli_ctx *ctx)
 				       "invalid backup id '%s' (letters, "
 				       "digits, '.', '_', '-'; not 'latest')",
 				       a->id);
+	if (a->time) {
+		rc = bfs_time_parse(a->time, &a->time_ns, &err);
+		if (rc)
+			return cli_usage_error(&cmd_backup, "--time '%s': %s",
+					       a->time, bfs_err_str(&err, rc));
+		if (a->time_ns == 0)
+			a->time_ns = 1; /* 0 means "now" to the writer */
+	}
+	rc = cli_parse_lock_wait(&cmd_backup, a->lock_wait, &a->lock_wait_ns);
+	if (rc)
+		return rc;
 	for (i = 0; i < a->nsrcs; i++) {
 		srcs[i].s.excludes = a->excludes.v ? a->excludes.v : empty;
 		srcs[i].s.ignore_tables = a->ignores.v ? a->ignores.v : empty;
@@ -367,13 +381,15 @@ static int check_backup(struct cli_ctx *ctx)
 static int run_backup(struct cli_ctx *ctx)
 {
 	const struct backup_args *a = ctx->args;
-	struct bfs_backup_opts bo = {.id = a->id, .threads = a->threads};
+	struct bfs_backup_opts bo = {
+	    .id = a->id, .threads = a->threads, .time_ns = a->time_ns};
 	struct bfs_backup_stats st = {0};
 	struct bfs_err err = {""};
 	struct bfs_catalog *cat = ctx->cat;
 	struct bfs_repo *repo = ctx->repo;
 	struct bfs_index *idx = NULL;
 	struct bfs_backup *b = NULL;
+	struct bfs_lock *lock = NULL;
 	struct src *srcs = a->srcs;
 	size_t nsrcs = a->nsrcs, i;
 	struct ui u = {0};
@@ -392,6 +408,12 @@ static int run_backup(struct cli_ctx *ctx)
 		cli_error("backup", "out of memory");
 		return EXIT_ERR;
 	}
+	/* before the first write: prune must not delete the packs this
+	 * backup dedups against, nor those it writes */
+	rc = cli_lock(&ctx->c, repo, BFS_LOCK_SHARED, a->lock_wait_ns, &lock);
+	if (rc)
+		goto out_free;
+	bo.lock = lock;
 	rc = bfs_backup_begin(repo, idx, &bo, &b, &err);
 	if (rc < 0) {
 		cli_error("backup", "%s", bfs_err_str(&err, rc));
@@ -430,6 +452,7 @@ static int run_backup(struct cli_ctx *ctx)
 	}
 	rc = report(&ctx->c, cat, id, &st, partial, json);
 out_free:
+	bfs_lock_release(lock);
 	free(id);
 	bfs_index_free(idx);
 	return rc;
@@ -463,7 +486,15 @@ static const struct cli_opt backup_opts[] = {
 	      "\n"
 	      "Options:"),
     CLI_STRING(0, "id", "ID", struct backup_args, id,
-	       "backup id (default: UTC time, YYYY-MM-DD_HH-MM-SS)"),
+	       "backup id (default: the backup's time in UTC, "
+	       "YYYY-MM-DD_HH-MM-SS, with .1, .2, ... appended if that id "
+	       "is taken)"),
+    CLI_STRING(0, "time", "TIME", struct backup_args, time,
+	       "record TIME as the backup's time instead of now: RFC 3339 "
+	       "(2026-11-20T05:15:00Z, 2026-11-20T05:15:00+01:00) or local "
+	       "time '2026-11-20 05:15:00' (TZ), as restic's --time; for "
+	       "imports and tests of retention policies"),
+    CLI_OPT_LOCK_WAIT(struct backup_args, lock_wait),
     CLI_CALLBACK(0, "tag", "TAG", list_cb, CB_TAG,
 		 "tag the backup (repeatable)"),
     CLI_OPT_JSON(struct backup_args, json,
@@ -492,7 +523,12 @@ const struct bfs_cmd cmd_backup = {
 	"line goes to stderr (also when not on a terminal, for cron logs;\n"
 	"-q silences it).  Unreadable files do not stop the backup: they are\n"
 	"recorded, listed on stderr, and the exit code is 3.  A failing dump\n"
-	"or command fails the backup and nothing is written.",
+	"or command fails the backup and nothing is written.\n"
+	"\n"
+	"A backup holds a shared lock on the repository while it runs (see\n"
+	"'backupfs unlock'): it fails at once, naming the holder, while prune\n"
+	"holds the lock (or waits, with --lock-wait), and it fails without\n"
+	"writing the backup if its lock was lost meanwhile.",
     .examples =
 	"  backupfs backup -r /srv/backups/nocodb \\\n"
 	"      --pg-dump 'postgresql://nocodb@localhost/nocodb' \\\n"

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "src/log.h"
 #include "src/restore.h"
+#include "src/schedule.h"
 
 static const char *cmd_name(const struct cli_common *c)
 {
@@ -314,4 +315,35 @@ long cli_unreadable(struct bfs_catalog *cat, int64_t root,
 
 	rc = bfs_tree_walk(cat, root, unreadable_cb, &u, err);
 	return rc < 0 ? rc : u.n;
+}
+
+int cli_parse_lock_wait(const struct bfs_cmd *cmd, const char *arg, int64_t *ns)
+{
+	struct bfs_err err = {""};
+	uint64_t secs = 0;
+	int rc;
+
+	*ns = 0;
+	if (!arg)
+		return 0;
+	rc = bfs_duration_parse(arg, &secs, &err);
+	if (rc)
+		return cli_usage_error(cmd, "--lock-wait: %s",
+				       bfs_err_str(&err, rc));
+	*ns = (int64_t)secs * 1000000000;
+	return 0;
+}
+
+int cli_lock(struct cli_common *c, struct bfs_repo *r, enum bfs_lock_kind kind,
+	     int64_t wait_ns, struct bfs_lock **out)
+{
+	struct bfs_err err = {""};
+	int rc;
+
+	rc = bfs_lock_take(r, kind, cmd_name(c), wait_ns, out, &err);
+	if (rc) {
+		cli_error(cmd_name(c), "%s", bfs_err_str(&err, rc));
+		return EXIT_ERR;
+	}
+	return 0;
 }
