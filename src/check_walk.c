@@ -82,13 +82,14 @@ static int read_tree_blob(struct cwalk *w, const uint8_t id[BFS_HASH_LEN],
 	int p, rc;
 
 	*ok = false;
+	if (!bfs_locmap_find(w->c->m, id, &loc))
+		referenced(w, id, loc.ref.clen);
 	p = ck_bad_find(w->c, id);
 	if (p >= 0)
 		return hit(w, p);
 	if (bfs_locmap_find(w->c->m, id, &loc))
 		return new_problem(w, "blob", id, what,
 				   " is in no index object");
-	referenced(w, id, loc.ref.clen);
 	if (loc.type != BFS_BLOB_TREE || loc.ref.len > BFS_TREE_PART_MAX) {
 		snprintf(msg, sizeof(msg),
 			 " is not a tree blob in the index (type %d, %u bytes)",
@@ -119,6 +120,8 @@ static int check_chunk(struct cwalk *w, const struct bfs_blobref *ref,
 	char msg[200];
 	int p;
 
+	if (!bfs_locmap_find(w->c->m, ref->hash, &loc))
+		referenced(w, ref->hash, loc.ref.clen);
 	p = ck_bad_find(w->c, ref->hash);
 	if (p >= 0) {
 		*ok = false;
@@ -129,7 +132,6 @@ static int check_chunk(struct cwalk *w, const struct bfs_blobref *ref,
 		return new_problem(w, "blob", ref->hash, "chunk",
 				   " is in no index object");
 	}
-	referenced(w, ref->hash, loc.ref.clen);
 	if (loc.type != BFS_BLOB_DATA || loc.ref.len != ref->len) {
 		*ok = false;
 		snprintf(msg, sizeof(msg),

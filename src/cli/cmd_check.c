@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 
@@ -21,7 +22,7 @@
 
 struct check_args {
 	bool read_data, json;
-	const char *subset;
+	const char *subset, *lock_wait;
 	unsigned jobs, max_paths;
 };
 
@@ -29,7 +30,12 @@ static int check_check(struct cli_ctx *ctx)
 {
 	struct check_args *a = ctx->args;
 	struct bfs_check_opts o = {0};
+	int64_t ns;
+	int rc;
 
+	rc = cli_parse_lock_wait(&cmd_check, a->lock_wait, &ns);
+	if (rc)
+		return rc;
 	if (a->subset && bfs_check_parse_subset(a->subset, &o))
 		return cli_usage_error(&cmd_check,
 				       "--read-data-subset wants K/N (1 <= K "
@@ -89,13 +95,17 @@ static void print_text(const struct bfs_check_report *rep, bool quiet)
 		if (rep->garbage_packs || rep->garbage_blobs)
 			printf("garbage (not an error; prune removes it): "
 			       "%llu packs (%s) named by no index object, "
-			       "%llu blobs (%s) referenced by no backup\n",
+			       "%llu blobs (%s) referenced by no backup%s\n",
 			       (unsigned long long)rep->garbage_packs, b1,
-			       (unsigned long long)rep->garbage_blobs, b2);
+			       (unsigned long long)rep->garbage_blobs, b2,
+			       rep->damaged ? " (at most: damaged trees hide "
+					      "what they reference)"
+					    : "");
 	}
 	if (rep->damaged)
-		printf("repository is damaged: %llu problems%s\n",
+		printf("repository is damaged: %llu problem%s%s\n",
 		       (unsigned long long)rep->damaged,
+		       rep->damaged > 1 ? "s" : "",
 		       rep->io_errors ? " (and objects that could not be read)"
 				      : "");
 	else if (rep->io_errors)
@@ -184,14 +194,17 @@ static int run_check(struct cli_ctx *ctx)
 	struct bfs_err err = {""};
 	struct bfs_repo *repo = NULL;
 	struct bfs_lock *lock = NULL;
+	int64_t wait_ns = 0;
 	int rc;
 
+	/* both checked by check_check */
+	cli_parse_lock_wait(&cmd_check, a->lock_wait, &wait_ns);
 	if (a->subset)
-		bfs_check_parse_subset(a->subset, &o); /* checked before */
+		bfs_check_parse_subset(a->subset, &o);
 	o.read_data = a->read_data || a->subset;
 	o.jobs = a->jobs;
 	o.max_paths = a->max_paths;
-	if (!a->json) {
+	if (!a->json && isatty(STDERR_FILENO)) {
 		o.progress = on_progress;
 		o.progress_arg = c;
 	}
@@ -203,10 +216,7 @@ static int run_check(struct cli_ctx *ctx)
 		return rc == -EUCLEAN || rc == -EPROTO ? EXIT_DAMAGED
 						       : EXIT_NOT_RUN;
 	}
-	err.msg[0] = '\0';
-	rc = bfs_lock_take(repo, BFS_LOCK_SHARED, "check", 0, &lock, &err);
-	if (rc) {
-		cli_error("check", "%s", bfs_err_str(&err, rc));
+	if (cli_lock(c, repo, BFS_LOCK_SHARED, wait_ns, &lock)) {
 		rc = EXIT_NOT_RUN;
 		goto out_close;
 	}
@@ -253,6 +263,7 @@ static const struct cli_opt check_opts[] = {
     CLI_UINT(0, "max-paths", "N", struct check_args, max_paths, 1, 1000000,
 	     "--max-paths wants 1..1000000, not '%s'",
 	     "paths listed per problem (default 20; the rest are counted)"),
+    CLI_OPT_LOCK_WAIT(struct check_args, lock_wait),
     CLI_OPT_JSON(struct check_args, json,
 		 "print the report as one JSON object (see below)"),
     CLI_END};
