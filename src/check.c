@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +48,8 @@ bool bfs_check_selects(const struct bfs_check_opts *o,
 		if (o->subset_pct >= 100)
 			return true;
 		/* x / 2^64 < pct / 100, in long double: 64-bit exact */
-		return (long double)x <
-		       (long double)o->subset_pct / 100.0L * 18446744073709551616.0L;
+		return (long double)x < (long double)o->subset_pct / 100.0L *
+					    18446744073709551616.0L;
 	}
 	return true;
 }
@@ -89,167 +88,6 @@ int bfs_check_parse_subset(const char *s, struct bfs_check_opts *o)
 	return 0;
 }
 
-/* ---- problems ------------------------------------------------------------
- */
-
-/* Record the first error that stops the check.  c->lock held. */
-static int set_fatal(struct check *c, int rc, const char *what)
-{
-	if (!c->fatal) {
-		c->fatal = rc;
-		bfs_err_set(&c->fatal_err, rc, "%s", what);
-	}
-	return rc;
-}
-
-/* set_fatal, from code that does not hold c->lock. */
-static int fail(struct check *c, int rc, const char *what)
-{
-	pthread_mutex_lock(&c->lock);
-	rc = set_fatal(c, rc, what);
-	pthread_mutex_unlock(&c->lock);
-	return rc;
-}
-
-int ck_problem(struct check *c, const char *kind, const char *object,
-	       const char *fmt, ...)
-{
-	struct bfs_check_report *rep = c->rep;
-	struct bfs_check_problem *p;
-	char msg[1280];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	pthread_mutex_lock(&c->lock);
-	if (rep->nproblems >= INT32_MAX) {
-		rc = set_fatal(c, -EOVERFLOW, "too many problems");
-		goto out_unlock;
-	}
-	if (rep->nproblems == c->problem_cap) {
-		size_t nc = c->problem_cap ? 2 * c->problem_cap : 16;
-		struct bfs_check_problem *nv =
-		    realloc(rep->problems, nc * sizeof(*nv));
-		uint64_t *ns;
-
-		if (nv)
-			rep->problems = nv;
-		ns = nv ? realloc(c->last_seq, nc * sizeof(*ns)) : NULL;
-		if (!ns) {
-			rc = set_fatal(c, -ENOMEM, "out of memory");
-			goto out_unlock;
-		}
-		c->last_seq = ns;
-		c->problem_cap = nc;
-	}
-	p = &rep->problems[rep->nproblems];
-	memset(p, 0, sizeof(*p));
-	p->kind = kind;
-	p->object = strdup(object);
-	p->message = strdup(msg);
-	if (!p->object || !p->message) {
-		free(p->object);
-		free(p->message);
-		rc = set_fatal(c, -ENOMEM, "out of memory");
-		goto out_unlock;
-	}
-	c->last_seq[rep->nproblems] = UINT64_MAX;
-	if (strcmp(kind, "io") == 0)
-		rep->io_errors++;
-	else
-		rep->damaged++;
-	rc = (int)rep->nproblems++;
-out_unlock:
-	pthread_mutex_unlock(&c->lock);
-	return rc;
-}
-
-int ck_hit(struct check *c, int pi, const char *backup, const char *path,
-	   uint64_t seq)
-{
-	struct bfs_check_problem *p;
-	int rc = 0;
-
-	pthread_mutex_lock(&c->lock);
-	p = &c->rep->problems[pi];
-	if (!p->nbackups || strcmp(p->backups[p->nbackups - 1], backup)) {
-		char **nv = realloc(p->backups, (p->nbackups + 1) * sizeof(*nv));
-
-		if (!nv || !(nv[p->nbackups] = strdup(backup))) {
-			if (nv)
-				p->backups = nv;
-			rc = set_fatal(c, -ENOMEM, "out of memory");
-			goto out_unlock;
-		}
-		p->backups = nv;
-		p->nbackups++;
-	}
-	if (!path || c->last_seq[pi] == seq)
-		goto out_unlock;
-	c->last_seq[pi] = seq;
-	if (p->npaths >= c->max_paths) {
-		p->more_paths++;
-		goto out_unlock;
-	}
-	if (!p->paths) {
-		p->paths = calloc(c->max_paths, sizeof(*p->paths));
-		if (!p->paths) {
-			rc = set_fatal(c, -ENOMEM, "out of memory");
-			goto out_unlock;
-		}
-	}
-	p->paths[p->npaths].backup = strdup(backup);
-	p->paths[p->npaths].path = strdup(path);
-	if (!p->paths[p->npaths].backup || !p->paths[p->npaths].path) {
-		free(p->paths[p->npaths].backup);
-		free(p->paths[p->npaths].path);
-		rc = set_fatal(c, -ENOMEM, "out of memory");
-		goto out_unlock;
-	}
-	p->npaths++;
-out_unlock:
-	pthread_mutex_unlock(&c->lock);
-	return rc;
-}
-
-int ck_bad_find(struct check *c, const uint8_t key[BFS_HASH_LEN])
-{
-	const struct ck_bad *b;
-	int p;
-
-	pthread_mutex_lock(&c->lock);
-	b = bfs_hmap_find(&c->bad, key);
-	p = b ? (int)b->problem : -1;
-	pthread_mutex_unlock(&c->lock);
-	return p;
-}
-
-int ck_bad_set(struct check *c, const uint8_t key[BFS_HASH_LEN], int p)
-{
-	struct ck_bad b;
-	int rc;
-
-	memcpy(b.key, key, BFS_HASH_LEN);
-	b.problem = (uint32_t)p;
-	pthread_mutex_lock(&c->lock);
-	rc = bfs_hmap_insert(&c->bad, &b, NULL);
-	if (rc == -EEXIST)
-		rc = 0;
-	else if (rc)
-		rc = set_fatal(c, rc, "out of memory");
-	pthread_mutex_unlock(&c->lock);
-	return rc;
-}
-
-bool ck_is_damage(int rc)
-{
-	return rc == -ENOENT || rc == -EUCLEAN || rc == -EBADMSG ||
-	       rc == -EINVAL || rc == -EPROTO || rc == -ERANGE ||
-	       rc == -ENODATA;
-}
-
 /* ---- packs ---------------------------------------------------------------
  */
 
@@ -279,17 +117,16 @@ static void job_all_bad(struct pack_job *j, int p)
 static void job_failed(struct pack_job *j, const char *key, int rc,
 		       const char *what)
 {
-	int p = ck_problem(j->c, ck_is_damage(rc) ? "pack" : "io", key, "%s",
-			   what);
+	int p =
+	    ck_problem(j->c, ck_is_damage(rc) ? "pack" : "io", key, "%s", what);
 
 	if (p >= 0)
 		job_all_bad(j, p);
 }
 
 /* The pack's own index agrees with the index object's entries? */
-static bool job_agrees(const struct pack_job *j,
-		       const struct bfs_pack_entry *e, size_t n, char *why,
-		       size_t whysz)
+static bool job_agrees(const struct pack_job *j, const struct bfs_pack_entry *e,
+		       size_t n, char *why, size_t whysz)
 {
 	char hex[BFS_HASH_HEX + 1], ih[BFS_HASH_HEX + 1];
 	size_t i;
@@ -338,10 +175,9 @@ static int job_read_index(struct pack_job *j, const char *key,
 		if (got < 0)
 			return (int)got;
 		if ((uint64_t)got != tail)
-			return bfs_err_set(err, -EUCLEAN,
-					   "short read: %lld of %llu bytes",
-					   (long long)got,
-					   (unsigned long long)tail);
+			return bfs_err_set(
+			    err, -EUCLEAN, "short read: %lld of %llu bytes",
+			    (long long)got, (unsigned long long)tail);
 		rc = bfs_pack_parse_tail(NULL, j->size, b->data, b->len, ents,
 					 n, &need, err);
 		if (rc != -ENODATA || need <= tail)
@@ -368,7 +204,7 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 			uint8_t *np = realloc(plain, e->len);
 
 			if (!np) {
-				fail(j->c, -ENOMEM, "out of memory");
+				ck_fail(j->c, -ENOMEM, "out of memory");
 				break;
 			}
 			plain = np;
@@ -388,8 +224,7 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 		bad++;
 		bfs_hex(hex, e->hash, BFS_HASH_LEN);
 		p = ck_problem(j->c, "blob", hex,
-			       "damaged in pack '%s' at offset %" PRIu64
-			       ": %s",
+			       "damaged in pack '%s' at offset %" PRIu64 ": %s",
 			       key, e->offset, err.msg);
 		if (p >= 0) {
 			struct bfs_loc loc;
@@ -427,8 +262,8 @@ static void pack_job(void *arg, void *tls)
 			goto out;
 		}
 	} else {
-		got = bfs_store_get(j->c->r->store, key, 0, UINT64_MAX, &b,
-				    &err);
+		got =
+		    bfs_store_get(j->c->r->store, key, 0, UINT64_MAX, &b, &err);
 		if (got < 0) {
 			job_failed(j, key, (int)got, err.msg);
 			goto out;
@@ -573,7 +408,7 @@ static int idx_pack_cb(void *arg, const uint8_t pack[BFS_HASH_LEN],
 
 	rc = bfs_hmap_get(&c->packs, pack, (void **)&p, &added);
 	if (rc)
-		return fail(c, rc, "out of memory");
+		return ck_fail(c, rc, "out of memory");
 	bfs_key_pack(key, pack);
 	if (p->named) {
 		/* named again: the objects must agree where it matters */
@@ -616,7 +451,7 @@ static int idx_pack_cb(void *arg, const uint8_t pack[BFS_HASH_LEN],
 	j = calloc(1, sizeof(*j));
 	if (!j || !(j->blobs = malloc((n ? n : 1) * sizeof(*blobs)))) {
 		free(j);
-		return fail(c, -ENOMEM, "out of memory");
+		return ck_fail(c, -ENOMEM, "out of memory");
 	}
 	j->c = c;
 	memcpy(j->id, pack, BFS_HASH_LEN);
@@ -629,7 +464,7 @@ static int idx_pack_cb(void *arg, const uint8_t pack[BFS_HASH_LEN],
 	if (rc) {
 		free(j->blobs);
 		free(j);
-		return fail(c, rc, "cannot queue a pack check");
+		return ck_fail(c, rc, "cannot queue a pack check");
 	}
 	return 0;
 out_all_bad:
@@ -644,8 +479,8 @@ out_all_bad:
 }
 
 /* Index object hex: load it into the map, then check its packs. */
-static int check_index(struct check *c, struct bfs_pool *pool,
-		       const char *hex, struct bfs_buf *b)
+static int check_index(struct check *c, struct bfs_pool *pool, const char *hex,
+		       struct bfs_buf *b)
 {
 	struct bfs_err err = {""};
 	uint8_t name[BFS_HASH_LEN];
@@ -667,7 +502,7 @@ static int check_index(struct check *c, struct bfs_pool *pool,
 	}
 	rc = bfs_locmap_add(c->m, name, b->data, b->len, &err);
 	if (rc == -ENOMEM)
-		return fail(c, rc, "out of memory");
+		return ck_fail(c, rc, "out of memory");
 	if (rc) {
 		/* the locations it gave before the defect stay in the map;
 		 * its packs are not checked: they are garbage or named by
@@ -678,7 +513,7 @@ static int check_index(struct check *c, struct bfs_pool *pool,
 	}
 	rc = bfs_idxobj_parse(b->data, b->len, idx_pack_cb, &x, &err);
 	if (rc && !c->fatal)
-		fail(c, rc, err.msg);
+		ck_fail(c, rc, err.msg);
 	return c->fatal;
 }
 
@@ -700,7 +535,7 @@ static int check_indexes(struct check *c, struct names *idx)
 	pc.queue = pc.threads;
 	rc = bfs_pool_create(&pc, &pool);
 	if (rc)
-		return fail(c, rc, "cannot start the check threads");
+		return ck_fail(c, rc, "cannot start the check threads");
 	for (i = 0; i < idx->n && !c->fatal; i++)
 		check_index(c, pool, idx->v[i], &b);
 	bfs_pool_wait(pool);
@@ -798,26 +633,4 @@ out:
 	bfs_locmap_free(c.m);
 	pthread_mutex_destroy(&c.lock);
 	return rc;
-}
-
-void bfs_check_report_clear(struct bfs_check_report *rep)
-{
-	size_t i, k;
-
-	for (i = 0; i < rep->nproblems; i++) {
-		struct bfs_check_problem *p = &rep->problems[i];
-
-		free(p->object);
-		free(p->message);
-		for (k = 0; k < p->nbackups; k++)
-			free(p->backups[k]);
-		free(p->backups);
-		for (k = 0; k < p->npaths; k++) {
-			free(p->paths[k].backup);
-			free(p->paths[k].path);
-		}
-		free(p->paths);
-	}
-	free(rep->problems);
-	memset(rep, 0, sizeof(*rep));
 }

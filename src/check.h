@@ -79,8 +79,8 @@ struct bfs_check_problem {
 	 * blob that does not parse, or a directory whose parts disagree),
 	 * "manifest", "io" (could not be read: not proven damaged). */
 	const char *kind;
-	char *object;  /* owned: the key or blob id it is about */
-	char *message; /* owned: what is wrong */
+	char *object;	/* owned: the key or blob id it is about */
+	char *message;	/* owned: what is wrong */
 	char **backups; /* owned: every backup it breaks, in order */
 	size_t nbackups;
 	struct bfs_check_path *paths; /* owned: the first max_paths */
@@ -105,7 +105,7 @@ struct bfs_check_report {
 	 * indexed packs that no backup references (duplicates included). */
 	uint64_t garbage_packs, garbage_pack_bytes;
 	uint64_t garbage_blobs, garbage_blob_bytes;
-	uint64_t damaged; /* problems of a kind other than "io" */
+	uint64_t damaged;   /* problems of a kind other than "io" */
 	uint64_t io_errors; /* problems of kind "io" */
 };
 

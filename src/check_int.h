@@ -34,10 +34,10 @@ struct ck_whole {
 };
 
 struct check {
-	struct bfs_repo *r;			 /* borrowed */
-	const struct bfs_check_opts *o;		 /* borrowed */
-	struct bfs_check_report *rep;		 /* borrowed */
-	struct bfs_locmap *m;			 /* owned */
+	struct bfs_repo *r;		/* borrowed */
+	const struct bfs_check_opts *o; /* borrowed */
+	struct bfs_check_report *rep;	/* borrowed */
+	struct bfs_locmap *m;		/* owned */
 	unsigned max_paths;
 	/* Protects rep (problems and counts), bad, last_seq, ref_clen,
 	 * blob_clen, fatal: pack jobs run on the pool's threads. */
@@ -52,6 +52,11 @@ struct check {
 	int fatal;	    /* first error that stops the check */
 	struct bfs_err fatal_err;
 };
+
+/* Record the first error that stops the check (c->lock held: ck_set_fatal;
+ * not held: ck_fail).  Returns rc. */
+int ck_set_fatal(struct check *c, int rc, const char *what);
+int ck_fail(struct check *c, int rc, const char *what);
 
 /* Record a problem (kind: a string literal, see check.h; object and the
  * message are copied).  Returns its number, or -ENOMEM (c->fatal set).

@@ -20,10 +20,10 @@
 
 struct cwalk {
 	struct check *c;
-	const char *backup;  /* the backup at hand */
-	struct bfs_buf path; /* the entry at hand, NUL-terminated */
-	uint64_t seq;	     /* the entry at hand's number */
-	uint64_t next;	     /* the last number given */
+	const char *backup;	    /* the backup at hand */
+	struct bfs_buf path;	    /* the entry at hand, NUL-terminated */
+	uint64_t seq;		    /* the entry at hand's number */
+	uint64_t next;		    /* the last number given */
 	struct bfs_blobref *chunks; /* a file's chunks from its lists */
 	size_t nchunks, chunk_cap;
 };
@@ -113,8 +113,7 @@ static int read_tree_blob(struct cwalk *w, const uint8_t id[BFS_HASH_LEN],
 }
 
 /* One chunk of the file at hand. */
-static int check_chunk(struct cwalk *w, const struct bfs_blobref *ref,
-		       bool *ok)
+static int check_chunk(struct cwalk *w, const struct bfs_blobref *ref, bool *ok)
 {
 	struct bfs_loc loc;
 	char msg[200];
@@ -166,7 +165,8 @@ static int check_file(struct cwalk *w, const struct bfs_tree_entry *te,
 				lists_ok = false;
 				continue;
 			}
-			rc = bfs_tree_list_parse(b.data, b.len, &refs, &n, &err);
+			rc =
+			    bfs_tree_list_parse(b.data, b.len, &refs, &n, &err);
 			if (rc == -ENOMEM)
 				break;
 			if (rc) {
@@ -271,8 +271,8 @@ static int walk_dir(struct cwalk *w, const uint8_t (*parts)[BFS_HASH_LEN],
 			break;
 		if (rc) {
 			mine = false;
-			rc = new_problem(w, "tree", parts[i], "tree part: ",
-					 err.msg);
+			rc = new_problem(w, "tree", parts[i],
+					 "tree part: ", err.msg);
 			continue;
 		}
 		while ((rc = bfs_tree_part_next(p, &te, &err)) == 1) {
@@ -313,7 +313,8 @@ static int walk_dir(struct cwalk *w, const uint8_t (*parts)[BFS_HASH_LEN],
 			mine = mine && ok;
 			if (te.e.type != BFS_T_DIR)
 				continue;
-			sub = malloc((te.nparts ? te.nparts : 1) * sizeof(*sub));
+			sub =
+			    malloc((te.nparts ? te.nparts : 1) * sizeof(*sub));
 			if (!sub) {
 				rc = -ENOMEM;
 				break;
@@ -348,8 +349,8 @@ static int walk_dir(struct cwalk *w, const uint8_t (*parts)[BFS_HASH_LEN],
 			w->path.len = base;
 			w->path.data[base] = 0;
 			w->seq = dir_seq;
-			rc = new_problem(w, "tree", parts[i], "tree part: ",
-					 err.msg);
+			rc = new_problem(w, "tree", parts[i],
+					 "tree part: ", err.msg);
 		}
 		bfs_tree_part_free(p);
 		p = NULL;
@@ -410,8 +411,8 @@ static int walk_manifest(struct cwalk *w, const char *name, struct bfs_buf *b)
 		rc = p < 0 ? c->fatal : ck_hit(c, p, name, NULL, w->seq);
 		goto out;
 	}
-	rc = walk_dir(w, (const uint8_t(*)[BFS_HASH_LEN])m.root, m.nroot, 0,
-		      &n, &whole);
+	rc = walk_dir(w, (const uint8_t(*)[BFS_HASH_LEN])m.root, m.nroot, 0, &n,
+		      &whole);
 	c->rep->entries += n;
 	if (!rc && whole && n != m.count) {
 		p = ck_problem(c, "manifest", key,

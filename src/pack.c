@@ -333,10 +333,9 @@ int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
  * and *count are set.  Returns 0, -EUCLEAN with a message, or -ENOMEM.
  * Thread-safe.
  */
-int bfs_pack_parse_tail(const uint8_t *head, uint64_t len,
-			const uint8_t *tail, size_t tail_len,
-			struct bfs_pack_entry **entries, size_t *count,
-			uint64_t *need, struct bfs_err *err)
+int bfs_pack_parse_tail(const uint8_t *head, uint64_t len, const uint8_t *tail,
+			size_t tail_len, struct bfs_pack_entry **entries,
+			size_t *count, uint64_t *need, struct bfs_err *err)
 {
 	const uint8_t *foot, *p;
 	uint8_t sum[BFS_HASH_LEN];
@@ -350,12 +349,10 @@ int bfs_pack_parse_tail(const uint8_t *head, uint64_t len,
 	if (need)
 		*need = 0;
 	if (len < BFS_PACK_MIN_SIZE)
-		return bfs_err_set(err, -EUCLEAN,
-				   "pack too short (%llu bytes)",
+		return bfs_err_set(err, -EUCLEAN, "pack too short (%llu bytes)",
 				   (unsigned long long)len);
 	if (len > BFS_PACK_MAX_SIZE)
-		return bfs_err_set(err, -EUCLEAN,
-				   "pack too large (%llu bytes)",
+		return bfs_err_set(err, -EUCLEAN, "pack too large (%llu bytes)",
 				   (unsigned long long)len);
 	if (!tail || tail_len < BFS_PACK_FOOTER || tail_len > len)
 		return bfs_err_set(err, -EINVAL, "pack tail of %zu bytes",
@@ -372,8 +369,7 @@ int bfs_pack_parse_tail(const uint8_t *head, uint64_t len,
 				   "pack footer: reserved field not zero");
 	if (head && memcmp(head, BFS_PACK_MAGIC, BFS_PACK_MAGIC_LEN) == 0)
 		esize = BFS_PACK_INDEX_ENTRY;
-	else if (head &&
-		 memcmp(head, BFS_PACK1_MAGIC, BFS_PACK_MAGIC_LEN) == 0)
+	else if (head && memcmp(head, BFS_PACK1_MAGIC, BFS_PACK_MAGIC_LEN) == 0)
 		esize = BFS_PACK1_INDEX_ENTRY;
 	else if (head)
 		return bfs_err_set(err, -EUCLEAN, "bad pack magic");

@@ -80,9 +80,8 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
  * only these bytes.  -ENODATA when the index starts before the tail:
  * *need (may be NULL) gets the tail length that covers it.  Else as
  * bfs_pack_parse_index.  Thread-safe. */
-int bfs_pack_parse_tail(const uint8_t *head, uint64_t len,
-			const uint8_t *tail, size_t tail_len,
-			struct bfs_pack_entry **entries, size_t *count,
-			uint64_t *need, struct bfs_err *err);
+int bfs_pack_parse_tail(const uint8_t *head, uint64_t len, const uint8_t *tail,
+			size_t tail_len, struct bfs_pack_entry **entries,
+			size_t *count, uint64_t *need, struct bfs_err *err);
 
 #endif
