@@ -92,6 +92,18 @@ fails_with 2 "a bad subset is a usage error" bfs check -r "$R" --read-data-subse
 fails_with 2 "... so is 0%" bfs check -r "$R" --read-data-subset 0%
 fails_with 3 "no repository: exit 3 (could not run)" bfs check -r "$T/nothing"
 
+# ---- check takes a shared lock: a prune's exclusive lock stops it
+copy locked
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+mkdir -p "$T/locked/locks"
+printf '{"kind":"exclusive","host":"%s","pid":%d,"user":"t","command":"prune","time":"%s","refreshed":"%s"}' \
+	"$(hostname)" $$ "$now" "$now" >"$T/locked/locks/$(printf 'lock' | sha256sum | cut -c1-64)"
+fails_with 3 "an exclusive lock held: exit 3" bfs check -r "$T/locked"
+like "$(cat "$T/stderr")" "locked.*prune" "... naming the holder"
+ok_cmd "no lock of check's own is left behind" \
+	test "$(ls "$T/locked/locks" | wc -l)" -eq 1
+ok_cmd "the check leaves no lock behind" test -z "$(ls "$R/locks" 2>/dev/null)"
+
 # ---- garbage is not an error
 copy g
 P=$(ls "$R/packs/"*/* | head -n 1)
@@ -125,6 +137,10 @@ fails_with 1 "--json" bfs check -r "$T/flip" --read-data --json
 is "$(json '.ok, .errors[0].kind, .errors[0].object, (.errors[0].backups | join(",")), (.errors[0].paths | map(.backup + ":" + .path) | join(","))')" \
 	"$(printf 'false\nblob\n%s\nb1,b2,b3\nb1:files/data/big,b2:files/data/big,b3:files/data/big' "$bid")" \
 	"--json: kind, object, backups and paths"
+
+fails_with 1 "--max-paths 1" bfs check -r "$T/flip" --read-data --max-paths 1
+like "$(cat "$T/stdout")" "^  \.\.\. and 2 more paths$" "... lists one path and counts the 2 others"
+is "$(grep -c "^  breaks b[0-9]:" "$T/stdout")" 1 "... one path listed"
 
 # ---- a truncated pack
 copy trunc
