@@ -211,4 +211,15 @@ like "$out" "breaks backup b3$" "... breaks b3"
 like "$out" "breaks b3:/" "... with the directories"
 unlike "$out" "breaks (backups? )?b[12]|, b[12]" "... not b1 or b2"
 
+# ---- a migrated repository: format-1 packs (48-byte index entries)
+cp -a "$top_srcdir/tests/data/format1/repo" "$T/f1"
+ok_cmd "migrate the format-1 repository" bfs migrate -r "$T/f1"
+ok_cmd "check of the migrated repository" bfs check -r "$T/f1" --read-data --json
+is "$(json '.ok, .counts.packs == .counts.packs_read')" "$(printf 'true\ntrue')" \
+	"... whole, its format-1 packs read"
+f=$(grep -l BFSPACK1 "$T"/f1/packs/*/* | head -n 1)
+flip "$f" $(( $(stat -c %s "$f") - 56 - 20 ))
+fails_with 1 "a format-1 pack with a broken index" bfs check -r "$T/f1"
+like "$(cat "$T/stdout")" "^error: pack packs/.*: pack index checksum mismatch" "... found"
+
 done_testing
