@@ -3,7 +3,8 @@
 # repository passes, also with faults on (503s, resets, truncated bodies:
 # retried, never reported as damage); K/N subsets read every pack once;
 # damage made on the server (a flipped byte in a chunk, a truncated pack,
-# a deleted pack, a missing index object, a corrupt manifest) exits 1
+# a deleted pack, a broken pack index, a missing index object, a corrupt
+# manifest) exits 1
 # naming the object and the backups and paths it breaks.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-s3.sh"
@@ -37,6 +38,21 @@ with open(sys.argv[1], "r+b") as f:
 EOF
 }
 json() { jq -r "$1" "$T/stdout"; }
+# Objects on the server, with curl's SigV4 (one awscli call costs seconds):
+# s3put KEY FILE, s3rm KEY, s3keys PREFIX (keys under PREFIX, one a line)
+s3curl() {
+	curl -sS -f -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+		--aws-sigv4 "aws:amz:us-east-1:s3" \
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$@"
+}
+s3put() { s3curl -X PUT --upload-file "$2" "$S3_ENDPOINT/bfs-check/$1" >/dev/null; }
+s3rm() { s3curl -X DELETE "$S3_ENDPOINT/bfs-check/$1" >/dev/null; }
+s3keys() {
+	s3curl "$S3_ENDPOINT/bfs-check?list-type=2&prefix=$(jq -rn --arg p "$1" '$p | @uri')" |
+		grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'
+}
+curl --help all 2>/dev/null | grep -q -- --aws-sigv4 ||
+	skip_missing "curl >= 7.75 (--aws-sigv4)" "apt-get install curl"
 # a fresh copy of the repository on S3 under prefix $1
 to_s3() {
 	bfs copy --from "$L" --to "$B/$1" --same-id >"$T/copy.out" 2>&1 ||
@@ -61,8 +77,8 @@ for K in 1 2 3; do
 	sum=$((sum + $(json .counts.packs_read)))
 done
 is "$sum" "$npacks" "1/3, 2/3, 3/3 read $npacks packs in all"
-ok_cmd "the check's shared lock is gone afterwards" \
-	bash -c "[ -z \"\$(aws_s3 ls --recursive $B/clean/locks/ 2>/dev/null)\" ]"
+is "$(s3keys clean/manifests/ | wc -l)" 2 "s3keys lists the manifests"
+is "$(s3keys clean/locks/)" "" "the check's shared lock is gone afterwards"
 
 blob=$(for i in "$L"/index/*; do zstd -qdc "$i"; done |
 	jq -r '.pack as $p | .blobs[] | select(.[1] == 0 and .[4] > 100000) | "\($p) \(.[2]) \(.[3])"' |
@@ -73,7 +89,7 @@ BK=$(pkey "$bpack")
 # ---- a flipped byte in a chunk
 to_s3 flip
 cp "$L/$BK" "$T/p" && flip "$T/p" $((boff + bclen / 2))
-aws_s3 cp "$T/p" "$B/flip/$BK" >/dev/null
+s3put "flip/$BK" "$T/p"
 ok_cmd "without --read-data the flip is not seen" bfs check -r "$B/flip"
 fails_with 1 "check --read-data finds it" bfs check -r "$B/flip" --read-data
 like "$(cat "$T/stdout")" "damaged in pack '$BK'" "... names the pack"
@@ -83,21 +99,29 @@ like "$(cat "$T/stdout")" "breaks b2:/files/data/big$" "... and in b2"
 # ---- a truncated pack
 to_s3 trunc
 head -c $(( $(stat -c %s "$L/$BK") - 100 )) "$L/$BK" >"$T/p"
-aws_s3 cp "$T/p" "$B/trunc/$BK" >/dev/null
+s3put "trunc/$BK" "$T/p"
 fails_with 1 "a truncated pack" bfs check -r "$B/trunc"
 like "$(cat "$T/stdout")" "^error: pack $BK: truncated" "... named"
 like "$(cat "$T/stdout")" "breaks backups b1, b2" "... with its backups"
 
 # ---- a deleted pack
 to_s3 del
-aws_s3 rm "$B/del/$BK" >/dev/null
+s3rm "del/$BK"
 fails_with 1 "a deleted pack" bfs check -r "$B/del"
 like "$(cat "$T/stdout")" "^error: pack $BK: missing" "... named"
+
+# ---- a broken pack index checksum (a byte of the index region)
+to_s3 csum
+cp "$L/$BK" "$T/p" && flip "$T/p" $(( $(stat -c %s "$T/p") - 56 - 30 ))
+s3put "csum/$BK" "$T/p"
+fails_with 1 "a broken pack index" bfs check -r "$B/csum"
+like "$(cat "$T/stdout")" "^error: pack $BK: pack index checksum mismatch" "... named"
+like "$(cat "$T/stdout")" "breaks b1:/files/data/big$" "... with the paths"
 
 # ---- a missing index object (b2's)
 to_s3 noidx
 I2=$(ls -t "$L/index" | head -n 1)
-aws_s3 rm "$B/noidx/index/$I2" >/dev/null
+s3rm "noidx/index/$I2"
 fails_with 1 "a missing index object" bfs check -r "$B/noidx"
 like "$(cat "$T/stdout")" "is in no index object" "... its blobs are missing"
 like "$(cat "$T/stdout")" "breaks backup b2$" "... and break b2"
@@ -106,7 +130,7 @@ like "$(cat "$T/stdout")" "garbage .*: 1 packs" "... whose pack is garbage"
 # ---- a corrupt manifest
 to_s3 badman
 cp "$L/manifests/b1" "$T/m" && flip "$T/m" 10
-aws_s3 cp "$T/m" "$B/badman/manifests/b1" >/dev/null
+s3put "badman/manifests/b1" "$T/m"
 fails_with 1 "a corrupt manifest" bfs check -r "$B/badman"
 like "$(cat "$T/stdout")" "^error: manifest manifests/b1: " "... named"
 like "$(cat "$T/stdout")" "breaks backup b1$" "... b1"
