@@ -32,7 +32,8 @@ static void run_tail(const uint8_t *data, size_t size)
 		if (n != nw)
 			abort();
 		for (size_t i = 0; i < n; i++)
-			if (e[i].offset != w[i].offset || e[i].clen != w[i].clen)
+			if (e[i].offset != w[i].offset ||
+			    e[i].clen != w[i].clen)
 				abort();
 	}
 	free(e);
