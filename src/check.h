@@ -101,6 +101,9 @@ struct bfs_check_report {
 	uint64_t entries;	/* entries walked (memoised subtrees
 				   count) */
 	uint64_t referenced;	/* blobs some backup references */
+	uint64_t missing_blobs; /* referenced, in no index object (the
+				   first 1000 get a problem each, the rest
+				   share one, object "(more)") */
 	/* Garbage: packs under packs/ no index object names, and blobs in
 	 * indexed packs that no backup references (duplicates included). */
 	uint64_t garbage_packs, garbage_pack_bytes;

@@ -26,7 +26,12 @@ struct cwalk {
 	uint64_t next;		    /* the last number given */
 	struct bfs_blobref *chunks; /* a file's chunks from its lists */
 	size_t nchunks, chunk_cap;
+	int more_missing; /* the problem of the blobs past CK_MAX_MISSING */
 };
+
+/* Blobs in no index object that get a problem each; a lost index object
+ * can hide a million, which share one problem past these. */
+#define CK_MAX_MISSING 1000
 
 static const char *wpath(const struct cwalk *w)
 {
@@ -55,6 +60,29 @@ static int new_problem(struct cwalk *w, const char *kind,
 	if (p >= 0 && ck_bad_set(w->c, key, p))
 		return w->c->fatal;
 	return hit(w, p);
+}
+
+/* Blob id (what: "chunk", "tree part", ...) is in no index object. */
+static int missing(struct cwalk *w, const uint8_t id[BFS_HASH_LEN],
+		   const char *what)
+{
+	struct check *c = w->c;
+
+	if (c->rep->missing_blobs++ < CK_MAX_MISSING)
+		return new_problem(w, "blob", id, what,
+				   " is in no index object");
+	if (w->more_missing < 0) {
+		w->more_missing = ck_problem(
+		    c, "blob", "(more)",
+		    "more blobs are in no index object than the %d listed "
+		    "(counts.missing_blobs of --json has their number)",
+		    CK_MAX_MISSING);
+		if (w->more_missing < 0)
+			return c->fatal;
+	}
+	if (ck_bad_set(c, id, w->more_missing))
+		return c->fatal;
+	return hit(w, w->more_missing);
 }
 
 /* Blob id referenced: count it once. */
@@ -88,8 +116,7 @@ static int read_tree_blob(struct cwalk *w, const uint8_t id[BFS_HASH_LEN],
 	if (p >= 0)
 		return hit(w, p);
 	if (bfs_locmap_find(w->c->m, id, &loc))
-		return new_problem(w, "blob", id, what,
-				   " is in no index object");
+		return missing(w, id, what);
 	if (loc.type != BFS_BLOB_TREE || loc.ref.len > BFS_TREE_PART_MAX) {
 		snprintf(msg, sizeof(msg),
 			 " is not a tree blob in the index (type %d, %u bytes)",
@@ -128,8 +155,7 @@ static int check_chunk(struct cwalk *w, const struct bfs_blobref *ref, bool *ok)
 	}
 	if (bfs_locmap_find(w->c->m, ref->hash, &loc)) {
 		*ok = false;
-		return new_problem(w, "blob", ref->hash, "chunk",
-				   " is in no index object");
+		return missing(w, ref->hash, "chunk");
 	}
 	if (loc.type != BFS_BLOB_DATA || loc.ref.len != ref->len) {
 		*ok = false;
@@ -428,7 +454,7 @@ out:
 
 int ck_walk_manifests(struct check *c, char **names, size_t n)
 {
-	struct cwalk w = {.c = c};
+	struct cwalk w = {.c = c, .more_missing = -1};
 	struct bfs_buf b = {0};
 	size_t i;
 	int rc = 0;

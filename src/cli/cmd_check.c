@@ -164,6 +164,7 @@ static int print_json(const struct bfs_check_report *rep, bool complete)
 		cli_json_add_uint(n, "blobs", rep->blobs);
 		cli_json_add_uint(n, "blobs_read", rep->blobs_read);
 		cli_json_add_uint(n, "referenced", rep->referenced);
+		cli_json_add_uint(n, "missing_blobs", rep->missing_blobs);
 		cli_json_add_uint(n, "backups", rep->backups);
 		cli_json_add_uint(n, "entries", rep->entries);
 		cli_json_add_uint(n, "damaged", rep->damaged);
@@ -300,7 +301,7 @@ const struct bfs_cmd cmd_check = {
 	"\"more_paths\"}...], \"counts\": {\"index_objects\", \"packs\", "
 	"\"packs_read\",\n"
 	"\"bytes_read\", \"blobs\", \"blobs_read\", \"referenced\", "
-	"\"backups\",\n"
+	"\"missing_blobs\", \"backups\",\n"
 	"\"entries\", \"damaged\", \"io_errors\"}, \"garbage\": {\"packs\",\n"
 	"\"pack_bytes\", \"blobs\", \"blob_bytes\"}}.  kind is one of index, "
 	"pack,\n"

@@ -211,6 +211,25 @@ like "$out" "breaks backup b3$" "... breaks b3"
 like "$out" "breaks b3:/" "... with the directories"
 unlike "$out" "breaks (backups? )?b[12]|, b[12]" "... not b1 or b2"
 
+# ---- 1,100 chunks in no index object: 1,000 problems, then one for the rest
+M=$T/many
+mkdir -p "$T/msrc/many"
+for i in $(seq 1 1100); do echo "file $i" >"$T/msrc/many/f$i"; done
+bfs init "$M" >/dev/null 2>&1
+ok_cmd "backup m1 of 1,100 files" bfs backup -r "$M" --id m1 --files "$T/msrc"
+M1IDX=$(ls "$M/index")
+touch -d '2021-01-01 00:00:00' "$T"/msrc/many/* # new tree parts, same chunks
+ok_cmd "backup m2: every line of the tree changed" bfs backup -r "$M" --id m2 --files "$T/msrc"
+rm "$M/index/$M1IDX"
+fails_with 1 "m1's index object lost: m2's chunks are in none" bfs check -r "$M" --json
+is "$(json '.counts.missing_blobs >= 1100, ([.errors[] | select(.object != "(more)")] | length), ([.errors[] | select(.object == "(more)")] | length)')" \
+	"$(printf 'true\n1000\n1')" "1,000 problems of their own, one for the rest"
+is "$(json '[.errors[] | select(.object == "(more)")][0] | .backups | join(",")')" "m2" \
+	"... which breaks m2"
+# (m1's root tree part is the first of the 1,000, then 999 of m2's chunks)
+is "$(json '[.errors[] | select(.object == "(more)")][0] | .more_paths + (.paths | length)')" "101" \
+	"... at the 101 files it covers"
+
 # ---- a migrated repository: format-1 packs (48-byte index entries)
 cp -a "$top_srcdir/tests/data/format1/repo" "$T/f1"
 ok_cmd "migrate the format-1 repository" bfs migrate -r "$T/f1"
