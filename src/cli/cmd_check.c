@@ -195,6 +195,7 @@ static int run_check(struct cli_ctx *ctx)
 	struct bfs_err err = {""};
 	struct bfs_repo *repo = NULL;
 	struct bfs_lock *lock = NULL;
+	struct bfs_store_opts sopts;
 	int64_t wait_ns = 0;
 	int rc;
 
@@ -209,7 +210,10 @@ static int run_check(struct cli_ctx *ctx)
 		o.progress = on_progress;
 		o.progress_arg = c;
 	}
-	rc = bfs_repo_open(c->repo, &c->sopts, &repo, &err);
+	/* the repository itself, never a local cache of it */
+	sopts = c->sopts;
+	sopts.cache_dir = NULL;
+	rc = bfs_repo_open(c->repo, &sopts, &repo, &err);
 	if (rc) {
 		/* a config that does not parse is damage; no repository
 		 * at all, or no access, is not */
@@ -306,7 +310,9 @@ const struct bfs_cmd cmd_check = {
 	"\"pack_bytes\", \"blobs\", \"blob_bytes\"}}.  kind is one of index, "
 	"pack,\n"
 	"blob, tree, manifest, io (could not be read: not proven damaged).\n"
-	"A name that is not UTF-8 comes as path_b64.",
+	"A name that is not UTF-8 comes as path_b64.\n"
+	"\n"
+	"--cache-dir is ignored: check reads the repository itself.",
     .examples = "  backupfs check -r /var/backups/nocodb\n"
 		"  backupfs check --read-data-subset \"$(( $(date +%j) % 7 + "
 		"1 ))/7\"\n"

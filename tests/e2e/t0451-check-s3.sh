@@ -88,10 +88,14 @@ BK=$(pkey "$bpack")
 
 # ---- a flipped byte in a chunk
 to_s3 flip
+# (a --cache-dir filled before the damage must not hide it from check)
+ok_cmd "read the whole pack through a --cache-dir" bfs check -r "$B/flip" --read-data --cache-dir "$T/cache"
+ok_cmd "cat through the --cache-dir" bash -c "\"\$BACKUPFS\" cat -r '$B/flip' --catalog '$T/flip.db' --cache-dir '$T/cache' b1:files/data/big | cmp - '$S/data/big'"
 cp "$L/$BK" "$T/p" && flip "$T/p" $((boff + bclen / 2))
 s3put "flip/$BK" "$T/p"
 ok_cmd "without --read-data the flip is not seen" bfs check -r "$B/flip"
 fails_with 1 "check --read-data finds it" bfs check -r "$B/flip" --read-data
+fails_with 1 "... also with the --cache-dir (ignored by check)" bfs check -r "$B/flip" --read-data --cache-dir "$T/cache"
 like "$(cat "$T/stdout")" "damaged in pack '$BK'" "... names the pack"
 like "$(cat "$T/stdout")" "breaks b1:/files/data/big$" "... and the file in b1"
 like "$(cat "$T/stdout")" "breaks b2:/files/data/big$" "... and in b2"
