@@ -98,9 +98,10 @@ static void print_text(const struct bfs_check_report *rep, bool quiet)
 			       "%llu blobs (%s) referenced by no backup%s\n",
 			       (unsigned long long)rep->garbage_packs, b1,
 			       (unsigned long long)rep->garbage_blobs, b2,
-			       rep->damaged ? " (at most: damaged trees hide "
-					      "what they reference)"
-					    : "");
+			       rep->damaged || rep->io_errors
+				   ? " (at most: damaged trees hide "
+				     "what they reference)"
+				   : "");
 	}
 	if (rep->damaged)
 		printf("repository is damaged: %llu problem%s%s\n",

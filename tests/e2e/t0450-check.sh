@@ -104,6 +104,19 @@ ok_cmd "no lock of check's own is left behind" \
 	test "$(ls "$T/locked/locks" | wc -l)" -eq 1
 ok_cmd "the check leaves no lock behind" test -z "$(ls "$R/locks" 2>/dev/null)"
 
+# ---- objects that cannot be read (not damage): exit 3
+if bfs_has_fault_injection; then
+	BACKUPFS_FAULT=get:key=packs/:every=2:err=EIO fails_with 3 \
+		"pack reads failing with EIO: exit 3" bfs check -r "$R" --read-data --json
+	is "$(json '.ok, .counts.damaged, .counts.io_errors > 0, ([.errors[].kind] | unique | join(","))')" \
+		"$(printf 'false\n0\ntrue\nio')" "... reported as io, not as damage"
+	BACKUPFS_FAULT=list:key=manifests/:err=EIO fails_with 3 \
+		"a listing that fails: exit 3" bfs check -r "$R"
+	like "$(cat "$T/stderr")" "check could not finish: cannot list" "... saying why"
+else
+	diag "no fault injection in this build: EIO cases not run"
+fi
+
 # ---- garbage is not an error
 copy g
 P=$(ls "$R/packs/"*/* | head -n 1)
