@@ -220,6 +220,7 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 	char hex[BFS_HASH_HEX + 1];
 	uint8_t sum[BFS_HASH_LEN];
 	size_t i, bad = 0;
+	uint64_t plain = 0;
 	int rc, p;
 
 	for (i = 0; i < j->n; i++) {
@@ -244,6 +245,7 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 						 "plain bytes do not hash to "
 						 "its id");
 		}
+		plain += e->len;
 		if (!rc)
 			continue;
 		bad++;
@@ -261,6 +263,7 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 	}
 	pthread_mutex_lock(&j->c->lock);
 	j->c->rep->blobs_read += i;
+	j->c->rep->plain_read += plain;
 	pthread_mutex_unlock(&j->c->lock);
 	return bad;
 }

@@ -97,6 +97,7 @@ struct bfs_check_report {
 	uint64_t bytes_read;	/* of packs read whole */
 	uint64_t blobs;		/* in the index objects (distinct ids) */
 	uint64_t blobs_read;	/* decompressed and hashed */
+	uint64_t plain_read;	/* their plain bytes */
 	uint64_t backups;	/* manifests */
 	uint64_t entries;	/* entries walked (memoised subtrees
 				   count) */

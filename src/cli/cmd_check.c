@@ -164,6 +164,7 @@ static int print_json(const struct bfs_check_report *rep, bool complete)
 		cli_json_add_uint(n, "bytes_read", rep->bytes_read);
 		cli_json_add_uint(n, "blobs", rep->blobs);
 		cli_json_add_uint(n, "blobs_read", rep->blobs_read);
+		cli_json_add_uint(n, "plain_read", rep->plain_read);
 		cli_json_add_uint(n, "referenced", rep->referenced);
 		cli_json_add_uint(n, "missing_blobs", rep->missing_blobs);
 		cli_json_add_uint(n, "backups", rep->backups);
@@ -305,13 +306,15 @@ const struct bfs_cmd cmd_check = {
 	"\"path\"}...],\n"
 	"\"more_paths\"}...], \"counts\": {\"index_objects\", \"packs\", "
 	"\"packs_read\",\n"
-	"\"bytes_read\", \"blobs\", \"blobs_read\", \"referenced\", "
-	"\"missing_blobs\", \"backups\",\n"
-	"\"entries\", \"damaged\", \"io_errors\"}, \"garbage\": {\"packs\",\n"
-	"\"pack_bytes\", \"blobs\", \"blob_bytes\"}}.  kind is one of index, "
-	"pack,\n"
-	"blob, tree, manifest, io (could not be read: not proven damaged).\n"
-	"A name that is not UTF-8 comes as path_b64.\n"
+	"\"bytes_read\", \"blobs\", \"blobs_read\", \"plain_read\", "
+	"\"referenced\",\n"
+	"\"missing_blobs\", \"backups\", \"entries\", \"damaged\", "
+	"\"io_errors\"},\n"
+	"\"garbage\": {\"packs\", \"pack_bytes\", \"blobs\", "
+	"\"blob_bytes\"}}.\n"
+	"kind is one of index, pack, blob, tree, manifest, io (could not be\n"
+	"read: not proven damaged).  A name that is not UTF-8 comes as\n"
+	"path_b64.\n"
 	"\n"
 	"--cache-dir is ignored: check reads the repository itself.",
     .examples = "  backupfs check -r /var/backups/nocodb\n"
