@@ -36,6 +36,7 @@ struct blob_rec {
 	uint32_t pack_ord;
 	uint32_t clen, len;
 	uint8_t type;
+	uint8_t marked; /* bfs_locmap_mark (fits the padding) */
 };
 
 struct bfs_locmap {
@@ -291,6 +292,24 @@ int bfs_locmap_find(struct bfs_locmap *m, const uint8_t hash[BFS_HASH_LEN],
 		out->type = b->type;
 		out->pack_ord = b->pack_ord;
 		out->index_ord = p->index_ord;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int bfs_locmap_mark(struct bfs_locmap *m, const uint8_t hash[BFS_HASH_LEN],
+		    bool *was)
+{
+	struct blob_rec *b;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&m->lock);
+	b = bfs_hmap_find(&m->blobs, hash);
+	if (b) {
+		if (was)
+			*was = b->marked != 0;
+		b->marked = 1;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&m->lock);

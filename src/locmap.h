@@ -58,6 +58,12 @@ int bfs_locmap_add(struct bfs_locmap *m, const uint8_t name[BFS_HASH_LEN],
 int bfs_locmap_find(struct bfs_locmap *m, const uint8_t hash[BFS_HASH_LEN],
 		    struct bfs_loc *out);
 
+/* Mark blob hash (one bit per blob, in the padding of its record: no
+ * memory of its own), e.g. "referenced by a backup" for check.  0 and
+ * *was (may be NULL) = whether it was marked before, or -ENOENT. */
+int bfs_locmap_mark(struct bfs_locmap *m, const uint8_t hash[BFS_HASH_LEN],
+		    bool *was);
+
 /* Is pack named by an index object of the map?  *index_ord (may be NULL)
  * gets the first one naming it. */
 bool bfs_locmap_has_pack(struct bfs_locmap *m, const uint8_t pack[BFS_HASH_LEN],

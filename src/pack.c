@@ -333,32 +333,32 @@ int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
  * and *count are set.  Returns 0, -EUCLEAN with a message, or -ENOMEM.
  * Thread-safe.
  */
-int bfs_pack_parse_index(const uint8_t *data, size_t len,
-			 struct bfs_pack_entry **entries, size_t *count,
-			 struct bfs_err *err)
+int bfs_pack_parse_tail(const uint8_t *head, uint64_t len, const uint8_t *tail,
+			size_t tail_len, struct bfs_pack_entry **entries,
+			size_t *count, uint64_t *need, struct bfs_err *err)
 {
 	const uint8_t *foot, *p;
 	uint8_t sum[BFS_HASH_LEN];
 	struct bfs_pack_entry *ents = NULL;
-	uint64_t index_off, index_len, expect;
+	uint64_t index_off, index_len, expect, tail_off;
 	size_t esize;
 	uint32_t n, i;
 
 	*entries = NULL;
 	*count = 0;
-	if (!data || len < BFS_PACK_MIN_SIZE)
-		return bfs_err_set(err, -EUCLEAN, "pack too short (%zu bytes)",
-				   len);
+	if (need)
+		*need = 0;
+	if (len < BFS_PACK_MIN_SIZE)
+		return bfs_err_set(err, -EUCLEAN, "pack too short (%llu bytes)",
+				   (unsigned long long)len);
 	if (len > BFS_PACK_MAX_SIZE)
-		return bfs_err_set(err, -EUCLEAN, "pack too large (%zu bytes)",
-				   len);
-	if (memcmp(data, BFS_PACK_MAGIC, BFS_PACK_MAGIC_LEN) == 0)
-		esize = BFS_PACK_INDEX_ENTRY;
-	else if (memcmp(data, BFS_PACK1_MAGIC, BFS_PACK_MAGIC_LEN) == 0)
-		esize = BFS_PACK1_INDEX_ENTRY;
-	else
-		return bfs_err_set(err, -EUCLEAN, "bad pack magic");
-	foot = data + len - BFS_PACK_FOOTER;
+		return bfs_err_set(err, -EUCLEAN, "pack too large (%llu bytes)",
+				   (unsigned long long)len);
+	if (!tail || tail_len < BFS_PACK_FOOTER || tail_len > len)
+		return bfs_err_set(err, -EINVAL, "pack tail of %zu bytes",
+				   tail_len);
+	tail_off = len - tail_len;
+	foot = tail + tail_len - BFS_PACK_FOOTER;
 	if (memcmp(foot + BFS_PACK_FOOT_MAGIC, BFS_PACK_END_MAGIC,
 		   BFS_PACK_MAGIC_LEN) != 0)
 		return bfs_err_set(err, -EUCLEAN, "bad pack end magic");
@@ -367,6 +367,19 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 	if (bfs_get_le32(foot + BFS_PACK_FOOT_RESERVED) != 0)
 		return bfs_err_set(err, -EUCLEAN,
 				   "pack footer: reserved field not zero");
+	if (head && memcmp(head, BFS_PACK_MAGIC, BFS_PACK_MAGIC_LEN) == 0)
+		esize = BFS_PACK_INDEX_ENTRY;
+	else if (head && memcmp(head, BFS_PACK1_MAGIC, BFS_PACK_MAGIC_LEN) == 0)
+		esize = BFS_PACK1_INDEX_ENTRY;
+	else if (head)
+		return bfs_err_set(err, -EUCLEAN, "bad pack magic");
+	else if (index_off <= len - BFS_PACK_FOOTER &&
+		 (uint64_t)n * BFS_PACK1_INDEX_ENTRY ==
+		     len - BFS_PACK_FOOTER - index_off &&
+		 n)
+		esize = BFS_PACK1_INDEX_ENTRY; /* the geometry says which */
+	else
+		esize = BFS_PACK_INDEX_ENTRY;
 	/* len <= 256 MiB and n < 2^32, so none of this overflows. */
 	index_len = (uint64_t)n * esize;
 	if (n > BFS_PACK_MAX_ENTRIES || index_off < BFS_PACK_HEADER ||
@@ -374,9 +387,18 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 	    index_len != len - BFS_PACK_FOOTER - index_off)
 		return bfs_err_set(err, -EUCLEAN,
 				   "pack footer: index at %llu with %u entries "
-				   "does not fit a %zu-byte pack",
-				   (unsigned long long)index_off, n, len);
-	bfs_sha256(sum, data + index_off, (size_t)index_len);
+				   "does not fit a %llu-byte pack",
+				   (unsigned long long)index_off, n,
+				   (unsigned long long)len);
+	if (index_off < tail_off) {
+		if (need)
+			*need = len - index_off;
+		return bfs_err_set(err, -ENODATA,
+				   "pack index starts before the %zu bytes "
+				   "read",
+				   tail_len);
+	}
+	bfs_sha256(sum, tail + (index_off - tail_off), (size_t)index_len);
 	if (memcmp(sum, foot + BFS_PACK_FOOT_SHA256, BFS_HASH_LEN) != 0)
 		return bfs_err_set(err, -EUCLEAN,
 				   "pack index checksum mismatch");
@@ -386,7 +408,7 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 			return bfs_err_set(err, -ENOMEM, "out of memory");
 	}
 	expect = BFS_PACK_HEADER;
-	p = data + index_off;
+	p = tail + (index_off - tail_off);
 	for (i = 0; i < n; i++, p += esize) {
 		struct bfs_pack_entry *e = &ents[i];
 		size_t k;
@@ -441,6 +463,19 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 out_free:
 	free(ents);
 	return -EUCLEAN;
+}
+
+int bfs_pack_parse_index(const uint8_t *data, size_t len,
+			 struct bfs_pack_entry **entries, size_t *count,
+			 struct bfs_err *err)
+{
+	*entries = NULL;
+	*count = 0;
+	if (!data || len < BFS_PACK_MIN_SIZE)
+		return bfs_err_set(err, -EUCLEAN, "pack too short (%zu bytes)",
+				   len);
+	return bfs_pack_parse_tail(data, len, data, len, entries, count, NULL,
+				   err);
 }
 
 /* Entries added since the last finish; see pack.h. */

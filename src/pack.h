@@ -72,4 +72,16 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 			 struct bfs_pack_entry **entries, size_t *count,
 			 struct bfs_err *err);
 
+/* Parse and validate a pack's index from its last tail_len bytes (tail,
+ * untrusted) without the rest: for check, which reads only the index
+ * region of a pack.  len is the pack's size; head its first 8 bytes, or
+ * NULL when not read (the entry size, format 1 or 2, then follows from
+ * the footer's geometry).  The checks of bfs_pack_parse_index that need
+ * only these bytes.  -ENODATA when the index starts before the tail:
+ * *need (may be NULL) gets the tail length that covers it.  Else as
+ * bfs_pack_parse_index.  Thread-safe. */
+int bfs_pack_parse_tail(const uint8_t *head, uint64_t len, const uint8_t *tail,
+			size_t tail_len, struct bfs_pack_entry **entries,
+			size_t *count, uint64_t *need, struct bfs_err *err);
+
 #endif

@@ -1,15 +1,52 @@
 /* fuzz-pack.c - libFuzzer target: bfs_pack_parse_index over arbitrary
  * bytes, then every frame it accepts through bfs_zstd_decompress and the
  * hash check, as a reader would.  A second pass repairs the index
- * checksum first so the fuzzer gets past it to the entry checks.  Built
- * by scripts/fuzz. */
+ * checksum first so the fuzzer gets past it to the entry checks.  The
+ * input's tails also go through bfs_pack_parse_tail (check reads only a
+ * pack's index region), which must agree with the whole-pack parse.
+ * Built by scripts/fuzz. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "src/pack.h"
+
+/* The tail parser on the last bytes of data: where it accepts, the whole
+ * pack parser must accept the same entries (when the magic is a known
+ * one; the tail parser does not see it). */
+static void run_tail(const uint8_t *data, size_t size)
+{
+	struct bfs_pack_entry *e = NULL, *w = NULL;
+	size_t n = 0, nw = 0;
+	uint64_t need = 0;
+	int rc;
+
+	if (size < BFS_PACK_FOOTER)
+		return;
+	rc = bfs_pack_parse_tail(NULL, size, data, size, &e, &n, &need, NULL);
+	if (rc == 0 && size >= BFS_PACK_MIN_SIZE &&
+	    bfs_pack_parse_index(data, size, &w, &nw, NULL) == 0) {
+		if (n != nw)
+			abort();
+		for (size_t i = 0; i < n; i++)
+			if (e[i].offset != w[i].offset ||
+			    e[i].clen != w[i].clen)
+				abort();
+	}
+	free(e);
+	free(w);
+	/* the footer alone: accepted only without entries, else -ENODATA
+	 * with a need that fits the pack */
+	rc = bfs_pack_parse_tail(NULL, size, data + size - BFS_PACK_FOOTER,
+				 BFS_PACK_FOOTER, &e, &n, &need, NULL);
+	if (rc == 0)
+		free(e);
+	else if (rc == -ENODATA && (need <= BFS_PACK_FOOTER || need > size))
+		abort();
+}
 
 static void run(const uint8_t *data, size_t size)
 {
@@ -17,6 +54,7 @@ static void run(const uint8_t *data, size_t size)
 	struct bfs_err err;
 	size_t n;
 
+	run_tail(data, size);
 	if (bfs_pack_parse_index(data, size, &e, &n, &err))
 		return;
 	for (size_t i = 0; i < n; i++) {

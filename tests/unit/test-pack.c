@@ -588,6 +588,59 @@ static void test_versions(void)
 	bfs_pack_builder_free(b);
 }
 
+/* bfs_pack_parse_tail: the index region alone, as check reads it. */
+static void test_tail(void)
+{
+	struct chunk ch[40];
+	struct bfs_buf pack = {0};
+	struct bfs_pack_entry *e = NULL, *w = NULL;
+	struct bfs_err err = {{0}};
+	uint8_t id[BFS_HASH_LEN];
+	size_t n = 0, nw = 0, tail = 56 * 40 + 56, missed = 0;
+	uint64_t need = 0;
+	uint8_t *t;
+
+	build_pack(ch, 40, 3000, &pack, id);
+	t = pack.data + pack.len - tail;
+	is_int(bfs_pack_parse_index(pack.data, pack.len, &w, &nw, &err), 0,
+	       "whole pack parsed");
+	is_int(
+	    bfs_pack_parse_tail(NULL, pack.len, t, tail, &e, &n, &need, &err),
+	    0, "index region alone parsed (%s)", err.msg);
+	for (size_t i = 0; n == nw && i < n; i++)
+		if (memcmp(e[i].hash, w[i].hash, BFS_HASH_LEN) ||
+		    e[i].offset != w[i].offset || e[i].clen != w[i].clen ||
+		    e[i].len != w[i].len || e[i].type != w[i].type)
+			missed++;
+	ok(n == nw && !missed, "... to the entries of the whole pack");
+	free(e);
+	is_int(bfs_pack_parse_tail(NULL, pack.len, pack.data + pack.len - 56,
+				   56, &e, &n, &need, &err),
+	       -ENODATA, "footer alone: -ENODATA");
+	is_int(need, tail, "... with the tail length that covers the index");
+	is_int(bfs_pack_parse_tail(pack.data, pack.len, pack.data, pack.len, &e,
+				   &n, NULL, &err),
+	       0, "whole pack as its own tail, with the head");
+	free(e);
+	is_int(bfs_pack_parse_tail(NULL, pack.len + 1, t, tail, &e, &n, NULL,
+				   &err),
+	       -EUCLEAN, "a pack length the footer does not fit: refused");
+	for (size_t pos = 0; pos < tail; pos++) {
+		t[pos] ^= 0x10;
+		if (bfs_pack_parse_tail(NULL, pack.len, t, tail, &e, &n, NULL,
+					NULL) == 0) {
+			free(e);
+			missed++;
+		}
+		t[pos] ^= 0x10;
+	}
+	is_int(missed, 0, "a flipped bit anywhere in the region: refused");
+	free(w);
+	for (size_t i = 0; i < 40; i++)
+		free(ch[i].plain);
+	bfs_buf_free(&pack);
+}
+
 int main(void)
 {
 	const char *corpus = getenv("BFS_WRITE_CORPUS");
@@ -606,5 +659,6 @@ int main(void)
 	test_roundtrip();
 	test_corpus();
 	test_versions();
+	test_tail();
 	return tap_done();
 }

@@ -1,0 +1,667 @@
+/* check.c - `backupfs check` (check.h): the problems, the index objects
+ * and the packs; check_walk.c walks the manifests.
+ *
+ * Order, so that a backup finishing meanwhile cannot look damaged: list
+ * manifests/ first, then packs/, then index/ (a writer puts its packs,
+ * then its index object, then its manifest: whatever a listed manifest
+ * needs is in the later listings).  Each pack is checked by a job on a
+ * bfs_pool while the index objects are read; the walk starts once every
+ * job is done, so it knows every damaged blob when it meets it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "check_int.h"
+#include "format.h"
+#include "pack.h"
+#include "pool.h"
+#include "tree.h"
+
+/* ---- subsets -------------------------------------------------------------
+ */
+
+static uint64_t id_bucket(const uint8_t id[BFS_HASH_LEN])
+{
+	uint64_t x = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		x = (x << 8) | id[i];
+	return x;
+}
+
+bool bfs_check_selects(const struct bfs_check_opts *o,
+		       const uint8_t id[BFS_HASH_LEN])
+{
+	uint64_t x = id_bucket(id);
+
+	if (o->subset_n)
+		return x % o->subset_n == o->subset_k - 1;
+	if (o->subset_pct > 0) {
+		if (o->subset_pct >= 100)
+			return true;
+		/* x / 2^64 < pct / 100, in long double: 64-bit exact */
+		return (long double)x < (long double)o->subset_pct / 100.0L *
+					    18446744073709551616.0L;
+	}
+	return true;
+}
+
+int bfs_check_parse_subset(const char *s, struct bfs_check_opts *o)
+{
+	unsigned long long k, n;
+	char *end;
+	double pct;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (s[strlen(s) - 1] == '%') {
+		errno = 0;
+		pct = strtod(s, &end);
+		if (errno || end != s + strlen(s) - 1 || end == s ||
+		    !(pct > 0) || pct > 100 || !isfinite(pct) ||
+		    (*s < '0' || *s > '9'))
+			return -EINVAL;
+		o->subset_pct = pct;
+		o->subset_k = o->subset_n = 0;
+		return 0;
+	}
+	if (*s < '1' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	k = strtoull(s, &end, 10);
+	if (errno || *end != '/' || end[1] < '1' || end[1] > '9')
+		return -EINVAL;
+	n = strtoull(end + 1, &end, 10);
+	if (errno || *end || k < 1 || k > n || n > UINT32_MAX)
+		return -EINVAL;
+	o->subset_k = (unsigned)k;
+	o->subset_n = (unsigned)n;
+	o->subset_pct = 0;
+	return 0;
+}
+
+/* ---- packs ---------------------------------------------------------------
+ */
+
+struct pack_job {
+	struct check *c;
+	uint8_t id[BFS_HASH_LEN];
+	uint8_t index_name[BFS_HASH_LEN];
+	uint64_t size;
+	bool read;
+	struct bfs_idx_blob *blobs; /* owned: the index object's entries */
+	size_t n;
+};
+
+/* Every blob of j that the locations point into this pack is broken by
+ * problem p. */
+static void job_all_bad(struct pack_job *j, int p)
+{
+	struct bfs_loc loc;
+	size_t i;
+
+	for (i = 0; i < j->n; i++)
+		if (!bfs_locmap_find(j->c->m, j->blobs[i].hash, &loc) &&
+		    !memcmp(loc.ref.pack, j->id, BFS_HASH_LEN))
+			ck_bad_set(j->c, j->blobs[i].hash, p);
+}
+
+static void job_failed(struct pack_job *j, const char *key, int rc,
+		       const char *what)
+{
+	int p =
+	    ck_problem(j->c, ck_is_damage(rc) ? "pack" : "io", key, "%s", what);
+
+	if (p >= 0)
+		job_all_bad(j, p);
+}
+
+/* The pack's own index agrees with the index object's entries? */
+static bool job_agrees(const struct pack_job *j, const struct bfs_pack_entry *e,
+		       size_t n, char *why, size_t whysz)
+{
+	char hex[BFS_HASH_HEX + 1], ih[BFS_HASH_HEX + 1];
+	size_t i;
+
+	bfs_hex(ih, j->index_name, BFS_HASH_LEN);
+	if (n != j->n) {
+		snprintf(why, whysz,
+			 "its index holds %zu blobs, index object %s says %zu",
+			 n, ih, j->n);
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		const struct bfs_idx_blob *b = &j->blobs[i];
+
+		if (memcmp(e[i].hash, b->hash, BFS_HASH_LEN) ||
+		    e[i].offset != b->offset || e[i].clen != b->clen ||
+		    e[i].len != b->len || e[i].type != b->type) {
+			bfs_hex(hex, b->hash, BFS_HASH_LEN);
+			snprintf(why, whysz,
+				 "its index entry %zu disagrees with index "
+				 "object %s (blob %s)",
+				 i, ih, hex);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Only the index region: the footer and the entries, in one range get
+ * sized by the index object's entry count (again if that was wrong). */
+static int job_read_index(struct pack_job *j, const char *key,
+			  struct bfs_buf *b, struct bfs_pack_entry **ents,
+			  size_t *n, struct bfs_err *err)
+{
+	uint64_t tail = (uint64_t)j->n * BFS_PACK_INDEX_ENTRY + BFS_PACK_FOOTER;
+	uint64_t need = 0;
+	int64_t got;
+	int rc, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (tail > j->size)
+			tail = j->size;
+		b->len = 0;
+		got = bfs_store_get(j->c->r->store, key, j->size - tail, tail,
+				    b, err);
+		if (got < 0)
+			return (int)got;
+		if ((uint64_t)got != tail)
+			return bfs_err_set(
+			    err, -EUCLEAN, "short read: %lld of %llu bytes",
+			    (long long)got, (unsigned long long)tail);
+		rc = bfs_pack_parse_tail(NULL, j->size, b->data, b->len, ents,
+					 n, &need, err);
+		if (rc != -ENODATA || need <= tail)
+			return rc;
+		tail = need;
+	}
+	return rc;
+}
+
+/* A worker's buffers, kept from one pack to the next: a pack (16 MiB)
+ * is above the mmap threshold, so a fresh buffer per pack would cost a
+ * page fault per 4 KiB read (measured: a third of check --read-data). */
+struct ck_tls {
+	struct bfs_buf pack;
+	uint8_t *plain;
+	size_t cap;
+};
+
+static void *tls_init(void *ctx)
+{
+	(void)ctx;
+	return calloc(1, sizeof(struct ck_tls));
+}
+
+static void tls_fini(void *tls, void *ctx)
+{
+	struct ck_tls *t = tls;
+
+	(void)ctx;
+	bfs_buf_free(&t->pack);
+	free(t->plain);
+	free(t);
+}
+
+/* Decompress and hash every blob; returns the number of damaged ones. */
+static size_t job_read_blobs(struct pack_job *j, const char *key,
+			     const struct bfs_buf *b, struct ck_tls *t)
+{
+	struct bfs_err err = {""};
+	char hex[BFS_HASH_HEX + 1];
+	uint8_t sum[BFS_HASH_LEN];
+	size_t i, bad = 0;
+	uint64_t plain = 0;
+	int rc, p;
+
+	for (i = 0; i < j->n; i++) {
+		const struct bfs_idx_blob *e = &j->blobs[i];
+
+		if (e->len > t->cap) {
+			uint8_t *np = realloc(t->plain, e->len);
+
+			if (!np) {
+				ck_fail(j->c, -ENOMEM, "out of memory");
+				break;
+			}
+			t->plain = np;
+			t->cap = e->len;
+		}
+		rc = bfs_zstd_decompress(t->plain, e->len, b->data + e->offset,
+					 e->clen, &err);
+		if (!rc) {
+			bfs_sha256(sum, t->plain, e->len);
+			if (memcmp(sum, e->hash, BFS_HASH_LEN))
+				rc = bfs_err_set(&err, -EBADMSG,
+						 "plain bytes do not hash to "
+						 "its id");
+		}
+		plain += e->len;
+		if (!rc)
+			continue;
+		bad++;
+		bfs_hex(hex, e->hash, BFS_HASH_LEN);
+		p = ck_problem(j->c, "blob", hex,
+			       "damaged in pack '%s' at offset %" PRIu64 ": %s",
+			       key, e->offset, err.msg);
+		if (p >= 0) {
+			struct bfs_loc loc;
+
+			if (!bfs_locmap_find(j->c->m, e->hash, &loc) &&
+			    !memcmp(loc.ref.pack, j->id, BFS_HASH_LEN))
+				ck_bad_set(j->c, e->hash, p);
+		}
+	}
+	pthread_mutex_lock(&j->c->lock);
+	j->c->rep->blobs_read += i;
+	j->c->rep->plain_read += plain;
+	pthread_mutex_unlock(&j->c->lock);
+	return bad;
+}
+
+static void pack_job(void *arg, void *tls)
+{
+	struct pack_job *j = arg;
+	struct bfs_err err = {""};
+	struct bfs_pack_entry *ents = NULL;
+	struct ck_tls *t = tls;
+	struct bfs_buf b = {0};
+	char key[BFS_KEY_MAX], why[512];
+	int64_t got;
+	size_t n = 0;
+	int rc;
+
+	bfs_key_pack(key, j->id);
+	if (!j->read) {
+		rc = job_read_index(j, key, &b, &ents, &n, &err);
+		if (rc) {
+			job_failed(j, key, rc, err.msg);
+			goto out;
+		}
+	} else {
+		b = t->pack; /* the worker's buffer, lent until out */
+		b.len = 0;
+		got =
+		    bfs_store_get(j->c->r->store, key, 0, UINT64_MAX, &b, &err);
+		if (got < 0) {
+			job_failed(j, key, (int)got, err.msg);
+			goto out;
+		}
+		pthread_mutex_lock(&j->c->lock);
+		j->c->rep->packs_read++;
+		j->c->rep->bytes_read += b.len;
+		pthread_mutex_unlock(&j->c->lock);
+		if (b.len != j->size) {
+			snprintf(why, sizeof(why),
+				 "read %zu bytes, listed as %" PRIu64, b.len,
+				 j->size);
+			job_failed(j, key, -EUCLEAN, why);
+			goto out;
+		}
+		rc = bfs_pack_parse_index(b.data, b.len, &ents, &n, &err);
+		if (rc) {
+			job_failed(j, key, rc, err.msg);
+			goto out;
+		}
+	}
+	if (!job_agrees(j, ents, n, why, sizeof(why))) {
+		job_failed(j, key, -EUCLEAN, why);
+		goto out;
+	}
+	/* Not the SHA-256 of the whole pack (a third of the time): with a
+	 * valid index, the magic checked and every frame decoding to bytes
+	 * that hash to their id, every byte that can be served is right
+	 * (a bit flip that zstd ignores changes no plain byte). */
+	if (j->read)
+		job_read_blobs(j, key, &b, t);
+out:
+	free(ents);
+	if (j->read)
+		t->pack = b;
+	else
+		bfs_buf_free(&b);
+	free(j->blobs);
+	free(j);
+}
+
+/* ---- listings ------------------------------------------------------------
+ */
+
+static int list_pack_cb(void *arg, const char *key, uint64_t size)
+{
+	struct check *c = arg;
+	struct ck_pack *p;
+	uint8_t id[BFS_HASH_LEN];
+	bool added;
+	int rc;
+
+	if (bfs_key_parse(key, id, NULL) != BFS_KEY_IS_PACK)
+		return 0;
+	rc = bfs_hmap_get(&c->packs, id, (void **)&p, &added);
+	if (rc)
+		return rc;
+	p->listed = 1;
+	p->size = size;
+	return 0;
+}
+
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static int names_add(struct names *l, const char *s)
+{
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? 2 * l->cap : 64;
+		char **nv = realloc(l->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		l->cap = nc;
+	}
+	l->v[l->n] = strdup(s);
+	if (!l->v[l->n])
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+static void names_free(struct names *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+static int list_manifest_cb(void *arg, const char *key, uint64_t size)
+{
+	const char *name;
+
+	(void)size;
+	if (bfs_key_parse(key, NULL, &name) != BFS_KEY_IS_MANIFEST)
+		return 0;
+	return names_add(arg, name);
+}
+
+static int list_index_cb(void *arg, const char *key, uint64_t size)
+{
+	(void)size;
+	if (strncmp(key, BFS_KEY_INDEX, strlen(BFS_KEY_INDEX)) ||
+	    !bfs_hex64_valid(key + strlen(BFS_KEY_INDEX)))
+		return 0;
+	return names_add(arg, key + strlen(BFS_KEY_INDEX));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ---- index objects -------------------------------------------------------
+ */
+
+struct idx_ctx {
+	struct check *c;
+	struct bfs_pool *pool;
+	const uint8_t *name;
+	const char *key;
+};
+
+/* One pack line of an index object that parsed: queue its pack's job. */
+static int idx_pack_cb(void *arg, const uint8_t pack[BFS_HASH_LEN],
+		       const struct bfs_idx_blob *blobs, size_t n)
+{
+	struct idx_ctx *x = arg;
+	struct check *c = x->c;
+	struct pack_job *j;
+	struct ck_pack *p;
+	struct bfs_loc loc;
+	char key[BFS_KEY_MAX];
+	uint64_t end, need;
+	bool added;
+	size_t i;
+	int rc, pi;
+
+	rc = bfs_hmap_get(&c->packs, pack, (void **)&p, &added);
+	if (rc)
+		return ck_fail(c, rc, "out of memory");
+	bfs_key_pack(key, pack);
+	if (p->named) {
+		/* named again: the objects must agree where it matters */
+		for (i = 0; i < n; i++)
+			if (!bfs_locmap_find(c->m, blobs[i].hash, &loc) &&
+			    !memcmp(loc.ref.pack, pack, BFS_HASH_LEN) &&
+			    (loc.ref.offset != blobs[i].offset ||
+			     loc.ref.clen != blobs[i].clen ||
+			     loc.ref.len != blobs[i].len ||
+			     loc.type != blobs[i].type))
+				break;
+		if (i < n && ck_problem(c, "index", x->key,
+					"disagrees with an earlier index "
+					"object about pack '%s'",
+					key) < 0)
+			return c->fatal;
+		return 0;
+	}
+	p->named = 1;
+	c->rep->packs++;
+	for (end = 0, i = 0; i < n; i++)
+		end += blobs[i].clen;
+	pthread_mutex_lock(&c->lock);
+	c->blob_clen += end;
+	pthread_mutex_unlock(&c->lock);
+	if (!p->listed) {
+		pi = ck_problem(c, "pack", key,
+				"missing (named by index object '%s')", x->key);
+		goto out_all_bad;
+	}
+	end = n ? blobs[n - 1].offset + blobs[n - 1].clen : BFS_PACK_HEADER;
+	need = end + (uint64_t)n * BFS_PACK1_INDEX_ENTRY + BFS_PACK_FOOTER;
+	if (p->size < need) {
+		pi = ck_problem(c, "pack", key,
+				"truncated: %" PRIu64 " bytes, its blobs in "
+				"index object '%s' need at least %" PRIu64,
+				p->size, x->key, need);
+		goto out_all_bad;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j || !(j->blobs = malloc((n ? n : 1) * sizeof(*blobs)))) {
+		free(j);
+		return ck_fail(c, -ENOMEM, "out of memory");
+	}
+	j->c = c;
+	memcpy(j->id, pack, BFS_HASH_LEN);
+	memcpy(j->index_name, x->name, BFS_HASH_LEN);
+	j->size = p->size;
+	j->read = c->o->read_data && bfs_check_selects(c->o, pack);
+	memcpy(j->blobs, blobs, n * sizeof(*blobs));
+	j->n = n;
+	rc = bfs_pool_submit(x->pool, pack_job, j);
+	if (rc) {
+		free(j->blobs);
+		free(j);
+		return ck_fail(c, rc, "cannot queue a pack check");
+	}
+	return 0;
+out_all_bad:
+	if (pi < 0)
+		return c->fatal;
+	for (i = 0; i < n; i++)
+		if (!bfs_locmap_find(c->m, blobs[i].hash, &loc) &&
+		    !memcmp(loc.ref.pack, pack, BFS_HASH_LEN) &&
+		    ck_bad_set(c, blobs[i].hash, pi))
+			return c->fatal;
+	return 0;
+}
+
+/* Index object hex: load it into the map, then check its packs. */
+static int check_index(struct check *c, struct bfs_pool *pool, const char *hex,
+		       struct bfs_buf *b)
+{
+	struct bfs_err err = {""};
+	uint8_t name[BFS_HASH_LEN];
+	char key[BFS_KEY_MAX];
+	struct idx_ctx x = {.c = c, .pool = pool, .name = name, .key = key};
+	int64_t got;
+	int rc;
+
+	snprintf(key, sizeof(key), "%s%s", BFS_KEY_INDEX, hex);
+	if (bfs_unhex(name, hex, BFS_HASH_LEN))
+		return 0;
+	b->len = 0;
+	got = bfs_store_get(c->r->store, key, 0, UINT64_MAX, b, &err);
+	if (got < 0) {
+		if (ck_problem(c, ck_is_damage((int)got) ? "index" : "io", key,
+			       "%s", err.msg) < 0)
+			return c->fatal;
+		return 0;
+	}
+	rc = bfs_locmap_add(c->m, name, b->data, b->len, &err);
+	if (rc == -ENOMEM)
+		return ck_fail(c, rc, "out of memory");
+	if (rc) {
+		/* the locations it gave before the defect stay in the map;
+		 * its packs are not checked: they are garbage or named by
+		 * another object */
+		if (ck_problem(c, "index", key, "%s", err.msg) < 0)
+			return c->fatal;
+		return 0;
+	}
+	rc = bfs_idxobj_parse(b->data, b->len, idx_pack_cb, &x, &err);
+	if (rc && !c->fatal)
+		ck_fail(c, rc, err.msg);
+	return c->fatal;
+}
+
+static void progress(struct check *c, const char *what)
+{
+	if (c->o->progress)
+		c->o->progress(c->o->progress_arg, what);
+}
+
+static int check_indexes(struct check *c, struct names *idx)
+{
+	struct bfs_pool_config pc = {.name = "check"};
+	struct bfs_pool *pool = NULL;
+	struct bfs_buf b = {0};
+	size_t i;
+	int rc;
+
+	pc.threads = c->o->jobs ? c->o->jobs : 4;
+	pc.thread_init = tls_init;
+	pc.thread_fini = tls_fini;
+	pc.queue = pc.threads;
+	rc = bfs_pool_create(&pc, &pool);
+	if (rc)
+		return ck_fail(c, rc, "cannot start the check threads");
+	for (i = 0; i < idx->n && !c->fatal; i++)
+		check_index(c, pool, idx->v[i], &b);
+	bfs_pool_wait(pool);
+	bfs_pool_destroy(pool);
+	bfs_buf_free(&b);
+	return c->fatal;
+}
+
+/* ---- the whole check -----------------------------------------------------
+ */
+
+static void garbage(struct check *c)
+{
+	struct bfs_check_report *rep = c->rep;
+	const struct ck_pack *p;
+	size_t it = 0;
+
+	while ((p = bfs_hmap_next(&c->packs, &it)))
+		if (p->listed && !p->named) {
+			rep->garbage_packs++;
+			rep->garbage_pack_bytes += p->size;
+		}
+	rep->blobs = bfs_locmap_nblobs(c->m);
+	rep->garbage_blobs = rep->blobs - rep->referenced;
+	rep->garbage_blob_bytes =
+	    c->blob_clen > c->ref_clen ? c->blob_clen - c->ref_clen : 0;
+}
+
+int bfs_check(struct bfs_repo *r, const struct bfs_check_opts *o,
+	      struct bfs_check_report *rep, struct bfs_err *err)
+{
+	struct check c = {.r = r, .o = o, .rep = rep};
+	struct names man = {0}, idx = {0};
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	c.max_paths = o->max_paths ? o->max_paths : BFS_CHECK_MAX_PATHS;
+	pthread_mutex_init(&c.lock, NULL);
+	rc = bfs_locmap_new(&c.m, err);
+	if (rc)
+		goto out;
+	if (bfs_hmap_init(&c.packs, sizeof(struct ck_pack), BFS_HASH_LEN, 0,
+			  BFS_HMAP_PREHASHED) ||
+	    bfs_hmap_init(&c.bad, sizeof(struct ck_bad), BFS_HASH_LEN, 0,
+			  BFS_HMAP_PREHASHED) ||
+	    bfs_hmap_init(&c.whole, sizeof(struct ck_whole), BFS_HASH_LEN, 0,
+			  BFS_HMAP_PREHASHED)) {
+		rc = bfs_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	progress(&c, "listing the repository");
+	rc = bfs_store_list(r->store, BFS_KEY_MANIFESTS, list_manifest_cb, &man,
+			    err);
+	if (!rc)
+		rc = bfs_store_list(r->store, BFS_KEY_PACKS, list_pack_cb, &c,
+				    err);
+	if (!rc)
+		rc = bfs_store_list(r->store, BFS_KEY_INDEX, list_index_cb,
+				    &idx, err);
+	if (rc) {
+		if (rc == -ENOMEM)
+			bfs_err_set(err, rc, "out of memory");
+		else
+			bfs_err_prefix(err, rc, "cannot list '%s'",
+				       r->store->url);
+		goto out;
+	}
+	qsort(man.v, man.n, sizeof(*man.v), cmp_str);
+	qsort(idx.v, idx.n, sizeof(*idx.v), cmp_str);
+	rep->index_objects = idx.n;
+	rep->backups = man.n;
+	progress(&c, o->read_data ? "checking index objects and reading packs"
+				  : "checking index objects and packs");
+	rc = check_indexes(&c, &idx);
+	if (!rc) {
+		progress(&c, "checking backups");
+		rc = ck_walk_manifests(&c, man.v, man.n);
+	}
+	if (rc || c.fatal) {
+		if (!c.fatal)
+			c.fatal = rc;
+		rc = bfs_err_set(err, c.fatal, "%s",
+				 c.fatal_err.msg[0] ? c.fatal_err.msg
+						    : "check failed");
+		goto out;
+	}
+	garbage(&c);
+out:
+	names_free(&man);
+	names_free(&idx);
+	bfs_hmap_fini(&c.packs);
+	bfs_hmap_fini(&c.bad);
+	bfs_hmap_fini(&c.whole);
+	free(c.last_seq);
+	bfs_locmap_free(c.m);
+	pthread_mutex_destroy(&c.lock);
+	return rc;
+}
