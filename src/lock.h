@@ -18,9 +18,11 @@
  * time) every BFS_LOCK_REFRESH_S seconds by a thread of its own.  A lock
  * is stale when its "refreshed" time is more than BFS_LOCK_STALE_S
  * seconds old, or when it was taken on this host by a pid that no longer
- * runs.  A lock object that does not parse is treated as a conflicting
- * lock that is stale once the object is BFS_LOCK_STALE_S old by its
- * store time (or at once with unlock --all).
+ * runs.  A lock object that does not parse is "unreadable": it
+ * conflicts with every lock and is never stale (stores give no object
+ * time to judge it by), so only `unlock --all` removes it.  The timeouts
+ * can be overridden (tests) by $BFS_LOCK_REFRESH_S and $BFS_LOCK_STALE_S,
+ * read once per process.
  *
  * Lost locks: when the refresh has failed for longer than
  * BFS_LOCK_STALE_S, or our lock object has vanished (someone ran
@@ -59,7 +61,11 @@ int bfs_lock_take(struct bfs_repo *r, enum bfs_lock_kind kind,
 		  const char *command, int64_t wait_ns, struct bfs_lock **out,
 		  struct bfs_err *err);
 
-/* 0 while the lock is held, -ENOLCK (err says why) once it is lost. */
+/* 0 while the lock is held, -ENOLCK (err says why) once it is lost:
+ * its object is gone (checked now, one stat of the store) or it was not
+ * refreshed for longer than the stale timeout.  A store error of that
+ * stat is returned as it is (the caller cannot know it holds the lock:
+ * abort as for -ENOLCK).  Thread-safe. */
 int bfs_lock_check(struct bfs_lock *l, struct bfs_err *err);
 
 /* Stop refreshing and delete the lock object.  NULL is a no-op.  Errors
@@ -68,8 +74,8 @@ void bfs_lock_release(struct bfs_lock *l);
 
 /* One lock object as listed by bfs_lock_list. */
 struct bfs_lock_info {
-	char key[80];	 /* locks/<64 hex> */
-	bool valid;	 /* parsed; else only key and stale are set */
+	char key[80]; /* locks/<64 hex> */
+	bool valid;   /* parsed; else only key and stale are set */
 	enum bfs_lock_kind kind;
 	char host[256];
 	int64_t pid;
