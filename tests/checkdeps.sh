@@ -29,6 +29,7 @@ format	src/lock.o
 index	catalog/*.o
 engine	src/writer*.o src/source*.o src/reader*.o src/restore*.o src/copy*.o
 engine	src/locmap.o src/migrate.o
+engine	src/reach.o src/prune*.o
 ops	src/job*.o src/schedule.o src/retention.o src/notify*.o
 drivers	src/cli/*.o fuse/*.o
 '

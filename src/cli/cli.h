@@ -272,5 +272,6 @@ long cli_unreadable(struct bfs_catalog *cat, int64_t root,
 /* Commands (one file each). */
 extern const struct bfs_cmd cmd_init, cmd_backup, cmd_list, cmd_show, cmd_ls,
     cmd_cat, cmd_restore, cmd_catalog, cmd_mount, cmd_copy, cmd_migrate;
+extern const struct bfs_cmd cmd_prune;
 
 #endif
