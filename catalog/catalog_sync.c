@@ -677,6 +677,20 @@ out_free:
 	return rc;
 }
 
+int bfs_catalog_sync_index(struct bfs_catalog *c, struct bfs_repo *r,
+			   struct bfs_err *err)
+{
+	struct bad bad = {0};
+	int rc;
+
+	rc = cat_check_writable(c, err);
+	if (!rc)
+		rc = sync_index(c, r, &bad, err);
+	if (!rc && bad.n)
+		rc = bfs_err_set(err, -EUCLEAN, "%s", bad.first.msg);
+	return rc;
+}
+
 /* Empty the catalog (backups, trees, entries, sources, index objects,
  * chunk locations) and sync from scratch.  Backup ids keep counting up,
  * so no inode number is reused.  Same errors

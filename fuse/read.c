@@ -27,6 +27,61 @@ static void fh_free(struct fh *f)
 	free(f);
 }
 
+/* Look hash up in cat: 0 when it is in a pack other than gone. */
+static int lookup_moved(struct bfs_catalog *cat,
+			const uint8_t hash[BFS_HASH_LEN],
+			const uint8_t gone[BFS_HASH_LEN],
+			struct bfs_chunkref *out)
+{
+	int rc = bfs_catalog_chunk_lookup(cat, hash, out);
+
+	if (rc == 0 && !memcmp(out->pack, gone, BFS_HASH_LEN))
+		rc = -ENOENT;
+	return rc;
+}
+
+int mnt_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
+		 const uint8_t gone[BFS_HASH_LEN], struct bfs_chunkref *out,
+		 struct bfs_err *err)
+{
+	struct bfs_mount *m = arg;
+	struct bfs_catalog *cat = mnt_cat(m);
+	char hex[BFS_HASH_HEX + 1], phex[BFS_HASH_HEX + 1];
+	int rc;
+
+	/* The sync thread, or another reader, may have resynced already. */
+	if (cat && lookup_moved(cat, hash, gone, out) == 0)
+		return 0;
+	pthread_mutex_lock(&m->reloc.lock);
+	rc = 0;
+	if (!m->reloc.cat)
+		rc = bfs_catalog_open(m->catalog_path, m->repo_id, false,
+				      &m->reloc.cat, err);
+	if (!rc && lookup_moved(m->reloc.cat, hash, gone, out) == 0)
+		goto out_unlock; /* a resync just before ours found it */
+	if (!rc)
+		rc = bfs_catalog_sync_index(m->reloc.cat, m->repo, err);
+	if (!rc)
+		rc = lookup_moved(m->reloc.cat, hash, gone, out);
+	bfs_hex(hex, hash, BFS_HASH_LEN);
+	bfs_hex(phex, gone, BFS_HASH_LEN);
+	if (rc == 0) {
+		char nhex[BFS_HASH_HEX + 1];
+
+		bfs_hex(nhex, out->pack, BFS_HASH_LEN);
+		bfs_debug("chunk %s: pack %s is gone (pruned), reading it "
+			 "from pack %s",
+			 hex, phex, nhex);
+	} else {
+		bfs_err_log("chunk %s: pack %s is gone and the repository's "
+			    "index names the chunk nowhere else: %s",
+			    hex, phex, bfs_err_str(err, rc));
+	}
+out_unlock:
+	pthread_mutex_unlock(&m->reloc.lock);
+	return rc;
+}
+
 void mnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct bfs_mount *m = fuse_req_userdata(req);
