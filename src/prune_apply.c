@@ -268,6 +268,35 @@ static int del(struct prune *pr, const char *key, struct bfs_err *err)
 	return 0;
 }
 
+/* Did this run write pack id?  A rerun after a kill repacks the same
+ * blobs in the same order into a pack of the same id as the one the
+ * killed run left (unindexed garbage now, or named by its index object
+ * and without live blobs, since the locmap took the old copies): that
+ * pack must not be deleted as garbage. */
+static bool written(const struct apply *a, const uint8_t id[BFS_HASH_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (!memcmp(a->v[i].id, id, BFS_HASH_LEN))
+			return true;
+	return false;
+}
+
+/* Pack p was planned to go but was written again: it stays, and it is
+ * not new either. */
+static void uncount(struct bfs_prune_stats *st, const struct pp_pack *p)
+{
+	struct bfs_prune_count *c = p->action == PP_DELETE    ? &st->deleted
+				    : p->action == PP_REPACK  ? &st->repacked
+							      : &st->garbage;
+
+	c->packs--;
+	c->bytes -= p->size;
+	st->written.packs--;
+	st->written.bytes -= p->size;
+}
+
 static int check_lock(struct bfs_lock *lock, struct bfs_err *err)
 {
 	int rc = lock ? bfs_lock_check(lock, err) : 0;
@@ -319,7 +348,11 @@ int pp_apply(struct prune *pr, struct bfs_lock *lock, struct bfs_err *err)
 	if (!rc)
 		rc = check_lock(lock, err);
 	for (i = 0; !rc && i < pr->nidx; i++) {
-		if (!pr->idx[i].affected)
+		/* the one we wrote may have the name of one that goes: a
+		 * rerun after a kill between 2 and 3 writes the same bytes */
+		if (!pr->idx[i].affected ||
+		    (have_index &&
+		     !memcmp(pr->idx[i].name, name, BFS_HASH_LEN)))
 			continue;
 		bfs_locmap_index_key(key, pr->idx[i].name);
 		rc = del(pr, key, err);
@@ -332,6 +365,10 @@ int pp_apply(struct prune *pr, struct bfs_lock *lock, struct bfs_err *err)
 
 		if (p->action == PP_KEEP || !p->listed)
 			continue;
+		if (written(&a, p->id)) {
+			uncount(pr->st, p);
+			continue;
+		}
 		bfs_repo_pack_key(key, p->id);
 		rc = del(pr, key, err);
 	}
