@@ -236,7 +236,7 @@ int bfs_reader_read_chunks(struct bfs_reader *r,
 	if (n == 1)
 		rc = bfs_repo_read_chunk(r->repo, refs, outs[0], err);
 	else
-		rc = bfs_reader_read_chunks(r, refs, n, outs, err);
+		rc = bfs_repo_read_chunks(r->repo, refs, n, outs, err);
 	if (rc != -ENOENT || !r->cfg.relocate)
 		return rc;
 	return read_relocated(r, refs, n, outs, err);
