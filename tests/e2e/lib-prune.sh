@@ -5,12 +5,13 @@
 #       b1..b5 sliding over one pool of data (1.5 MB windows, 1 MB apart,
 #       data.bin from $T/d1..d5, plus a small files tree), b2 and b4
 #       forgotten: half of their own data is shared with the next backup,
-#       so their packs are partly live.  KEPT lists the kept ids.
+#       so their packs are partly live; b6, forgotten too, has data of
+#       its own only.  KEPT lists the kept ids.
 #   kept_ok REPO CATALOG  every kept backup reads back byte for byte
 #   nothing_left REPO     a prune (grace 0) finds nothing to do
 #   count_ops RESET REPO  store operations of a whole prune
 #   kill_loop NAME RESET REPO [REAL]
-#       POINTS times: RESET, prune killed (SIGKILL) at a random store
+#       (NOPS, if set, is the operation count; else count_ops) POINTS times: RESET, prune killed (SIGKILL) at a random store
 #       operation (BACKUPFS_FAULT any:every=N:kill=1), on even points read
 #       every kept backup at once, prune again, read again, and a third
 #       prune must find nothing left; REAL=1 adds POINTS/5 + 1 real
@@ -32,7 +33,11 @@ make_prune_repo() {
 		"$BACKUPFS" backup -q -r "$P" --id "b$i" --files "$T/files" --stdin data.bin <"$T/d$i" ||
 			bail_out "backup b$i failed"
 	done
-	rm "$P/manifests/b2" "$P/manifests/b4" # forget
+	# b6: data of its own only, in packs of its own: wholly dead
+	head -c 1200000 /dev/urandom >"$T/d6"
+	"$BACKUPFS" backup -q -r "$P" --id b6 --stdin data.bin <"$T/d6" ||
+		bail_out "backup b6 failed"
+	rm "$P/manifests/b2" "$P/manifests/b4" "$P/manifests/b6" # forget
 }
 
 # kept_ok REPO CATALOG: every kept backup reads back byte for byte.
@@ -76,9 +81,9 @@ count_ops() {
 
 # kill_loop NAME RESET REPO [REAL]: POINTS kills at random operations.
 kill_loop() {
-	local name=$1 reset=$2 repo=$3 real=${4:-0} nops i n rc
+	local name=$1 reset=$2 repo=$3 real=${4:-0} nops=${NOPS:-} i n rc
 	local killed=0 bad_verify=0 bad_rerun=0 bad_after=0 bad_third=0
-	nops=$(count_ops "$reset" "$repo")
+	[ -n "$nops" ] || nops=$(count_ops "$reset" "$repo")
 	diag "$name: a whole prune makes $nops store operations"
 	ok "$([ "$nops" -gt 10 ]; echo $?)" "$name: prune makes $nops store operations"
 	for i in $(seq 1 "$POINTS"); do
