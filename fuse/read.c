@@ -47,39 +47,41 @@ int mnt_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
 	struct bfs_mount *m = arg;
 	struct bfs_catalog *cat = mnt_cat(m);
 	char hex[BFS_HASH_HEX + 1], phex[BFS_HASH_HEX + 1];
-	int rc;
+	char nhex[BFS_HASH_HEX + 1];
+	int rc = -ENOENT;
 
 	/* The sync thread, or another reader, may have resynced already. */
-	if (cat && lookup_moved(cat, hash, gone, out) == 0)
-		return 0;
-	pthread_mutex_lock(&m->reloc.lock);
-	rc = 0;
-	if (!m->reloc.cat)
-		rc = bfs_catalog_open(m->catalog_path, m->repo_id, false,
-				      &m->reloc.cat, err);
-	if (!rc && lookup_moved(m->reloc.cat, hash, gone, out) == 0)
-		goto out_unlock; /* a resync just before ours found it */
-	if (!rc)
-		rc = bfs_catalog_sync_index(m->reloc.cat, m->repo, err);
-	if (!rc)
-		rc = lookup_moved(m->reloc.cat, hash, gone, out);
+	if (cat)
+		rc = lookup_moved(cat, hash, gone, out);
+	if (rc) {
+		pthread_mutex_lock(&m->reloc.lock);
+		rc = 0;
+		if (!m->reloc.cat)
+			rc = bfs_catalog_open(m->catalog_path, m->repo_id,
+					      false, &m->reloc.cat, err);
+		/* a resync just before ours may have found it */
+		if (!rc && lookup_moved(m->reloc.cat, hash, gone, out)) {
+			rc = bfs_catalog_sync_index(m->reloc.cat, m->repo,
+						    err);
+			if (!rc)
+				rc = lookup_moved(m->reloc.cat, hash, gone,
+						  out);
+		}
+		pthread_mutex_unlock(&m->reloc.lock);
+	}
 	bfs_hex(hex, hash, BFS_HASH_LEN);
 	bfs_hex(phex, gone, BFS_HASH_LEN);
-	if (rc == 0) {
-		char nhex[BFS_HASH_HEX + 1];
-
-		bfs_hex(nhex, out->pack, BFS_HASH_LEN);
-		bfs_debug("chunk %s: pack %s is gone (pruned), reading it "
-			 "from pack %s",
-			 hex, phex, nhex);
-	} else {
+	if (rc) {
 		bfs_err_log("chunk %s: pack %s is gone and the repository's "
 			    "index names the chunk nowhere else: %s",
 			    hex, phex, bfs_err_str(err, rc));
+		return rc;
 	}
-out_unlock:
-	pthread_mutex_unlock(&m->reloc.lock);
-	return rc;
+	bfs_hex(nhex, out->pack, BFS_HASH_LEN);
+	bfs_debug("chunk %s: pack %s is gone (pruned), reading it from "
+		  "pack %s",
+		  hex, phex, nhex);
+	return 0;
 }
 
 void mnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
