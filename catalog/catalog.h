@@ -63,6 +63,12 @@ struct bfs_sync_stats {
  * only) may be NULL. */
 int bfs_catalog_sync(struct bfs_catalog *c, struct bfs_repo *r,
 		     struct bfs_sync_stats *stats, struct bfs_err *err);
+/* Only the index objects part of bfs_catalog_sync: ingest new ones,
+ * forget vanished ones (their chunk locations go; blobs they shared
+ * with others are located again), so that bfs_catalog_chunk_lookup
+ * finds a blob that prune moved.  Same errors. */
+int bfs_catalog_sync_index(struct bfs_catalog *c, struct bfs_repo *r,
+			   struct bfs_err *err);
 /* Drop everything and ingest all manifests again. */
 int bfs_catalog_rebuild(struct bfs_catalog *c, struct bfs_repo *r,
 			struct bfs_sync_stats *stats, struct bfs_err *err);

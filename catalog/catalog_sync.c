@@ -492,6 +492,54 @@ static int index_forget(struct bfs_catalog *c, int64_t id, struct bfs_err *err)
 	return rc;
 }
 
+/* One pass over the sorted names the catalog has and the store lists:
+ * forget those only the catalog has (gone[i] set), or (ingest) ingest
+ * those only the store has.  Corrupt objects go to bad; other errors stop
+ * it (*e says why). */
+static int sync_index_pass(struct bfs_catalog *c, struct bfs_repo *r,
+			   struct names *have, struct names *want, bool *gone,
+			   bool ingest, struct bad *bad, struct bfs_err *e)
+{
+	size_t i = 0, j = 0;
+	int cmp, rc;
+
+	while (i < have->n || j < want->n) {
+		cmp = i == have->n ? 1
+		      : j == want->n
+			  ? -1
+			  : strncmp(have->v[i], want->v[j], BFS_HASH_HEX);
+		e->msg[0] = '\0';
+		if (cmp == 0) {
+			i++;
+			j++;
+		} else if (cmp < 0) {
+			if (!ingest) {
+				rc = index_forget(
+				    c,
+				    strtoll(have->v[i] + BFS_HASH_HEX + 1, NULL,
+					    10),
+				    e);
+				if (rc)
+					return rc;
+				gone[i] = true;
+			}
+			i++;
+		} else {
+			if (ingest) {
+				rc = index_one(c, r, want->v[j], 0, e);
+				if (rc && rc != -EEXIST && rc != -ENOENT) {
+					if (!per_manifest_error(rc))
+						return rc;
+					bad_note(bad, e, rc, "index object",
+						 want->v[j]);
+				}
+			}
+			j++;
+		}
+	}
+	return 0;
+}
+
 /* Bring chunk_loc in step with index/.  A vanished index object takes its
  * rows along; the blobs it shared with others (a location is kept once)
  * are then located again by re-reading the others, which only happens
@@ -501,9 +549,9 @@ static int sync_index(struct bfs_catalog *c, struct bfs_repo *r,
 {
 	struct names have = {0}, want = {0};
 	struct bfs_err e;
-	size_t i = 0, j = 0, k;
-	bool forgot = false;
-	int rc;
+	size_t k;
+	bool forgot = false, *gone = NULL;
+	int pass, rc;
 
 	rc = catalog_index_names(c, &have, err);
 	if (rc)
@@ -518,39 +566,26 @@ static int sync_index(struct bfs_catalog *c, struct bfs_repo *r,
 		qsort(have.v, have.n, sizeof(*have.v), names_cmp);
 	if (want.n)
 		qsort(want.v, want.n, sizeof(*want.v), names_cmp);
-	while (i < have.n || j < want.n) {
-		int cmp = i == have.n ? 1
-			  : j == want.n
-			      ? -1
-			      : strncmp(have.v[i], want.v[j], BFS_HASH_HEX);
-
-		e.msg[0] = '\0';
-		if (cmp == 0) {
-			i++;
-			j++;
-			continue;
-		}
-		if (cmp < 0) {
-			rc = index_forget(
-			    c, strtoll(have.v[i] + BFS_HASH_HEX + 1, NULL, 10),
-			    &e);
-			if (rc)
-				goto out_err;
-			have.v[i][0] = '\0'; /* gone */
-			forgot = true;
-			i++;
-			continue;
-		}
-		rc = index_one(c, r, want.v[j], 0, &e);
-		if (rc && rc != -EEXIST && rc != -ENOENT) {
-			if (!per_manifest_error(rc))
-				goto out_err;
-			bad_note(bad, &e, rc, "index object", want.v[j]);
-		}
-		j++;
+	gone = calloc(have.n ? have.n : 1, sizeof(*gone));
+	if (!gone) {
+		rc = bfs_err_set(err, -ENOMEM, "out of memory");
+		goto out_free;
 	}
+	/* Two passes: the vanished ones are forgotten before the new ones
+	 * are ingested.  Otherwise a new object (prune's, naming the blobs
+	 * of one it replaces) ingested first finds its blobs located
+	 * already, and when the old one is then forgotten they are located
+	 * nowhere. */
+	for (pass = 0; pass < 2; pass++) {
+		rc = sync_index_pass(c, r, &have, &want, gone, pass == 1, bad,
+				     &e);
+		if (rc)
+			goto out_err;
+	}
+	for (k = 0; k < have.n; k++)
+		forgot |= gone[k];
 	for (k = 0; forgot && k < have.n; k++) {
-		if (!have.v[k][0])
+		if (gone[k])
 			continue;
 		e.msg[0] = '\0';
 		have.v[k][BFS_HASH_HEX] = '\0';
@@ -569,6 +604,7 @@ out_err:
 	if (err)
 		memcpy(err, &e, sizeof(e));
 out_free:
+	free(gone);
 	names_free(&have);
 	names_free(&want);
 	return rc;
@@ -674,6 +710,20 @@ out_free:
 		*stats = s;
 	names_free(&have);
 	names_free(&want);
+	return rc;
+}
+
+int bfs_catalog_sync_index(struct bfs_catalog *c, struct bfs_repo *r,
+			   struct bfs_err *err)
+{
+	struct bad bad = {0};
+	int rc;
+
+	rc = cat_check_writable(c, err);
+	if (!rc)
+		rc = sync_index(c, r, &bad, err);
+	if (!rc && bad.n)
+		rc = bfs_err_set(err, -EUCLEAN, "%s", bad.first.msg);
 	return rc;
 }
 

@@ -383,6 +383,7 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 	pthread_mutex_init(&m->logged_lock, NULL);
 	pthread_mutex_init(&m->sync.lock, NULL);
 	pthread_cond_init(&m->sync.cond, NULL);
+	pthread_mutex_init(&m->reloc.lock, NULL);
 	rc = pthread_key_create(&m->key, thread_cat_destroy);
 	if (rc) {
 		rc = bfs_err_set(err, -rc, "cannot create thread key");
@@ -399,6 +400,8 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 		    .threads = o->readahead_workers ? o->readahead_workers : 4,
 		    .ra_bytes = m->ra_bytes,
 		    .ra_chunks = m->ra_chunks,
+		    .relocate = mnt_relocate,
+		    .relocate_arg = m,
 		};
 
 		rc = bfs_reader_create(repo, m->cache, &rc_cfg, &m->reader);
@@ -526,6 +529,7 @@ static void free_common(struct bfs_mount *m)
 		free(t);
 	}
 	m->threads = NULL;
+	bfs_catalog_close(m->reloc.cat);
 	if (m->key_created)
 		pthread_key_delete(m->key);
 	bfs_reader_destroy(m->reader);

@@ -65,6 +65,12 @@ struct bfs_mount {
 		pthread_t th;
 	} sync;
 
+	/* Chunks whose pack vanished (prune): read.c's mnt_relocate. */
+	struct {
+		pthread_mutex_t lock;	 /* one resync at a time; protects cat */
+		struct bfs_catalog *cat; /* writable, opened on first use */
+	} reloc;
+
 	/* Chunks already logged as failed (hash prefixes), to log once. */
 	pthread_mutex_t logged_lock;
 	uint64_t *logged;
@@ -74,6 +80,14 @@ struct bfs_mount {
 /* The calling thread's catalog connection, opened on first use.  NULL
  * (and a logged error) if it cannot be opened. */
 struct bfs_catalog *mnt_cat(struct bfs_mount *m);
+
+/* The reader's relocate hook (reader.h): blob hash's pack gone is gone;
+ * look the blob up in the catalog and, if it still says gone, resync
+ * the catalog's index objects (bfs_catalog_sync_index) and look again.
+ * arg is the mount. */
+int mnt_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
+		 const uint8_t gone[BFS_HASH_LEN], struct bfs_chunkref *out,
+		 struct bfs_err *err);
 
 /* "BACKUP/path/of/entry" for messages; buf always NUL-terminated. */
 void mnt_entry_path(struct bfs_catalog *cat, int64_t id, char *buf, size_t n);

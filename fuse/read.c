@@ -27,6 +27,63 @@ static void fh_free(struct fh *f)
 	free(f);
 }
 
+/* Look hash up in cat: 0 when it is in a pack other than gone. */
+static int lookup_moved(struct bfs_catalog *cat,
+			const uint8_t hash[BFS_HASH_LEN],
+			const uint8_t gone[BFS_HASH_LEN],
+			struct bfs_chunkref *out)
+{
+	int rc = bfs_catalog_chunk_lookup(cat, hash, out);
+
+	if (rc == 0 && !memcmp(out->pack, gone, BFS_HASH_LEN))
+		rc = -ENOENT;
+	return rc;
+}
+
+int mnt_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
+		 const uint8_t gone[BFS_HASH_LEN], struct bfs_chunkref *out,
+		 struct bfs_err *err)
+{
+	struct bfs_mount *m = arg;
+	struct bfs_catalog *cat = mnt_cat(m);
+	char hex[BFS_HASH_HEX + 1], phex[BFS_HASH_HEX + 1];
+	char nhex[BFS_HASH_HEX + 1];
+	int rc = -ENOENT;
+
+	/* The sync thread, or another reader, may have resynced already. */
+	if (cat)
+		rc = lookup_moved(cat, hash, gone, out);
+	if (rc) {
+		pthread_mutex_lock(&m->reloc.lock);
+		rc = 0;
+		if (!m->reloc.cat)
+			rc = bfs_catalog_open(m->catalog_path, m->repo_id,
+					      false, &m->reloc.cat, err);
+		/* a resync just before ours may have found it */
+		if (!rc && lookup_moved(m->reloc.cat, hash, gone, out)) {
+			rc = bfs_catalog_sync_index(m->reloc.cat, m->repo,
+						    err);
+			if (!rc)
+				rc = lookup_moved(m->reloc.cat, hash, gone,
+						  out);
+		}
+		pthread_mutex_unlock(&m->reloc.lock);
+	}
+	bfs_hex(hex, hash, BFS_HASH_LEN);
+	bfs_hex(phex, gone, BFS_HASH_LEN);
+	if (rc) {
+		bfs_err_log("chunk %s: pack %s is gone and the repository's "
+			    "index names the chunk nowhere else: %s",
+			    hex, phex, bfs_err_str(err, rc));
+		return rc;
+	}
+	bfs_hex(nhex, out->pack, BFS_HASH_LEN);
+	bfs_debug("chunk %s: pack %s is gone (pruned), reading it from "
+		  "pack %s",
+		  hex, phex, nhex);
+	return 0;
+}
+
 void mnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct bfs_mount *m = fuse_req_userdata(req);

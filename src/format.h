@@ -27,6 +27,7 @@
 #define BFS_KEY_PACKS "packs/"	       /* packs/<2 hex>/<64 hex> */
 #define BFS_KEY_MANIFESTS "manifests/" /* manifests/<backup id> */
 #define BFS_KEY_LOCKS "locks/"	       /* reserved */
+#define BFS_KEY_PRUNE "prune/"	       /* prune/<64 hex>: grace record */
 #define BFS_KEY_MAX 512		       /* buffer size for any key + NUL */
 
 /* Backup ids: 1..BFS_BACKUP_ID_MAX of [A-Za-z0-9._-], not ".", ".." or

@@ -183,6 +183,65 @@ int bfs_reader_plan_runs(const struct bfs_chunkref *refs, size_t n,
 	return 0;
 }
 
+/* ---- reading, and chunks whose pack vanished ---------------------------- */
+
+/* The pack of refs[0..n) is gone: relocate each chunk and read it where
+ * it is now. */
+static int read_relocated(struct bfs_reader *r,
+			  const struct bfs_chunkref *refs, size_t n,
+			  uint8_t **outs, struct bfs_err *err)
+{
+	char hex[BFS_HASH_HEX + 1], phex[BFS_HASH_HEX + 1];
+	struct bfs_chunkref now;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n && !rc; i++) {
+		bfs_hex(hex, refs[i].hash, BFS_HASH_LEN);
+		bfs_hex(phex, refs[i].pack, BFS_HASH_LEN);
+		rc = r->cfg.relocate(r->cfg.relocate_arg, refs[i].hash,
+				     refs[i].pack, &now, err);
+		if (rc == -ENOMEM)
+			return bfs_err_set(err, rc, "out of memory");
+		if (rc)
+			return bfs_err_set(err, -EIO,
+					   "chunk %s: its pack %s is gone and "
+					   "no index object names it "
+					   "elsewhere (%s)",
+					   hex, phex, strerror(-rc));
+		if (now.len != refs[i].len ||
+		    memcmp(now.hash, refs[i].hash, BFS_HASH_LEN))
+			return bfs_err_set(err, -EIO,
+					   "chunk %s: relocated with another "
+					   "length (%u, not %u)",
+					   hex, now.len, refs[i].len);
+		rc = bfs_repo_read_chunk(r->repo, &now, outs[i], err);
+		if (rc) {
+			bfs_err_prefix(err, -EIO,
+				       "chunk %s (its pack %s is gone; "
+				       "relocated)",
+				       hex, phex);
+			rc = -EIO;
+		}
+	}
+	return rc;
+}
+
+int bfs_reader_read_chunks(struct bfs_reader *r,
+			   const struct bfs_chunkref *refs, size_t n,
+			   uint8_t **outs, struct bfs_err *err)
+{
+	int rc;
+
+	if (n == 1)
+		rc = bfs_repo_read_chunk(r->repo, refs, outs[0], err);
+	else
+		rc = bfs_repo_read_chunks(r->repo, refs, n, outs, err);
+	if (rc != -ENOENT || !r->cfg.relocate)
+		return rc;
+	return read_relocated(r, refs, n, outs, err);
+}
+
 /* ---- fetching into the cache ------------------------------------------- */
 
 /* Another thread's load of *ent failed (that thread reports nothing when
@@ -199,7 +258,7 @@ static void refetch(struct bfs_reader *r, const struct bfs_chunkref *ref,
 	if (st == BFS_CC_LOAD) {
 		uint8_t *o = bfs_cc_data(again);
 
-		lrc = bfs_repo_read_chunks(r->repo, ref, 1, &o, err);
+		lrc = bfs_reader_read_chunks(r, ref, 1, &o, err);
 		bfs_chunkcache_complete(r->cache, again, lrc);
 	} else if (st == BFS_CC_PENDING) {
 		lrc = bfs_chunkcache_wait(r->cache, again);
@@ -232,7 +291,7 @@ static int load_run(struct bfs_reader *r, const struct bfs_chunkref *refs,
 	if (outs) {
 		for (k = 0; k < n; k++)
 			outs[k] = bfs_cc_data(ents[k]);
-		rc = bfs_repo_read_chunks(r->repo, refs, n, outs, err);
+		rc = bfs_reader_read_chunks(r, refs, n, outs, err);
 		if (n > 1)
 			free(outs);
 	} else {

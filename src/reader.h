@@ -50,6 +50,18 @@ struct bfs_reader_config {
 	uint64_t ra_bytes;  /* readahead window at most, per file;
 			       0 = no readahead */
 	unsigned ra_chunks; /* readahead: chunks ahead at most (0 = 256) */
+	/* Where does blob hash live now that pack gone (where the chunk
+	 * list said it was) has vanished (prune deleted or repacked it)?
+	 * 0 and *out, or -ENOENT (nowhere) / -errno.  Called from any
+	 * thread, without reader locks held.  NULL: a vanished pack is an
+	 * error (-ENOENT).  The reader then reads the chunk at *out
+	 * (verified by its hash as always) and, if that fails too, returns
+	 * -EIO naming the chunk.  The rfile's list is not changed: the
+	 * next read of a chunk of the same pack asks again. */
+	int (*relocate)(void *arg, const uint8_t hash[BFS_HASH_LEN],
+			const uint8_t gone[BFS_HASH_LEN],
+			struct bfs_chunkref *out, struct bfs_err *err);
+	void *relocate_arg;
 };
 
 struct bfs_reader;

@@ -29,4 +29,12 @@ struct bfs_pool *bfs_reader_pool(struct bfs_reader *r);
 int bfs_reader_check_lengths(const struct bfs_chunkref *refs, size_t n,
 			     struct bfs_err *err);
 
+/* bfs_repo_read_chunks over r's repository, following a vanished pack
+ * through cfg.relocate (reader.h): refs[0..n) lie in one pack, outs[i]
+ * holds refs[i].len bytes.  Errors as bfs_repo_read_chunks; a chunk that
+ * cannot be relocated is -EIO.  Thread-safe. */
+int bfs_reader_read_chunks(struct bfs_reader *r,
+			   const struct bfs_chunkref *refs, size_t n,
+			   uint8_t **outs, struct bfs_err *err);
+
 #endif

@@ -22,7 +22,7 @@
 #define STREAM_SLOTS 6
 
 /* Fetch one run into *buf (grown as needed); outs[i] point into it. */
-static int fetch_run(struct bfs_repo *repo, const struct bfs_chunkref *refs,
+static int fetch_run(struct bfs_reader *r, const struct bfs_chunkref *refs,
 		     const struct bfs_run *run, uint8_t **buf, size_t *cap,
 		     uint8_t **outs, struct bfs_err *err)
 {
@@ -40,9 +40,7 @@ static int fetch_run(struct bfs_repo *repo, const struct bfs_chunkref *refs,
 		outs[k] = *buf + total;
 		total += refs[run->first + k].len;
 	}
-	if (run->n == 1)
-		return bfs_repo_read_chunk(repo, &refs[run->first], *buf, err);
-	return bfs_repo_read_chunks(repo, &refs[run->first], run->n, outs, err);
+	return bfs_reader_read_chunks(r, &refs[run->first], run->n, outs, err);
 }
 
 static int deliver(const struct bfs_chunkref *refs, const struct bfs_run *run,
@@ -80,7 +78,7 @@ struct sslot {
 struct stream {
 	pthread_mutex_t lock; /* protects ready flags and busy */
 	pthread_cond_t cond;  /* a slot became ready */
-	struct bfs_repo *repo;
+	struct bfs_reader *r;
 	const struct bfs_chunkref *refs;
 	const struct bfs_run *runs;
 	unsigned busy; /* jobs submitted and not finished */
@@ -95,7 +93,7 @@ static void slot_main(void *arg, void *tls)
 
 	(void)tls;
 	sl->err.msg[0] = '\0';
-	rc = fetch_run(s->repo, s->refs, &s->runs[sl->run], &sl->buf, &sl->cap,
+	rc = fetch_run(s->r, s->refs, &s->runs[sl->run], &sl->buf, &sl->cap,
 		       sl->outs, &sl->err);
 	pthread_mutex_lock(&s->lock);
 	sl->rc = rc;
@@ -183,12 +181,8 @@ int bfs_reader_read_into(struct bfs_reader *r, const struct bfs_chunkref *refs,
 			outs[k] = dst + off;
 			off += refs[run->first + k].len;
 		}
-		if (run->n == 1)
-			rc = bfs_repo_read_chunk(r->repo, &refs[run->first],
-						 outs[0], err);
-		else
-			rc = bfs_repo_read_chunks(r->repo, &refs[run->first],
-						  run->n, outs, err);
+		rc = bfs_reader_read_chunks(r, &refs[run->first], run->n,
+					    outs, err);
 	}
 	free(runs);
 	return rc;
@@ -224,7 +218,7 @@ int bfs_reader_stream(struct bfs_reader *r, const struct bfs_chunkref *refs,
 		}
 		pthread_mutex_init(&s->lock, NULL);
 		pthread_cond_init(&s->cond, NULL);
-		s->repo = r->repo;
+		s->r = r;
 		s->refs = refs;
 		s->runs = runs;
 		for (i = 0; i < STREAM_SLOTS; i++)
@@ -238,7 +232,7 @@ int bfs_reader_stream(struct bfs_reader *r, const struct bfs_chunkref *refs,
 		goto out_free;
 	}
 	for (i = 0; i < nr && rc == 0; i++) {
-		rc = fetch_run(r->repo, refs, &runs[i], &buf, &cap, outs, err);
+		rc = fetch_run(r, refs, &runs[i], &buf, &cap, outs, err);
 		if (rc == 0)
 			rc = deliver(refs, &runs[i], outs, &off, cb, arg);
 	}

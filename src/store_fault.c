@@ -16,8 +16,11 @@
  *                            ENOSPC, EACCES, ECONNRESET, EUCLEAN, EBADMSG
  *           | corrupt=1      (get only) flip one byte of the returned data
  *           | truncate=1     (get only) return one byte less
+ *           | kill=1         SIGKILL the process before the call reaches
+ *                            the store (crash tests: "any:every=N:kill=1"
+ *                            stops a run at its Nth store operation)
  *
- * A rule needs exactly one of err / corrupt / truncate.  Each rule has its
+ * A rule needs exactly one of err / corrupt / truncate / kill.  Each rule has its
  * own counter of matching calls (atomic, so the wrapper is as thread-safe
  * as the store it wraps).  Every matching rule counts every call; the
  * first firing err rule wins, data faults apply after the inner get.
@@ -32,6 +35,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +51,7 @@ struct fault_rule {
 	int err; /* positive errno, or 0 */
 	bool corrupt;
 	bool truncate;
+	bool kill;
 	atomic_uint_fast64_t count; /* matching calls so far */
 };
 
@@ -97,6 +102,8 @@ static struct fault_hit fault_check(struct fault_store *fs, enum fault_op op,
 		n = atomic_fetch_add(&r->count, 1) + 1;
 		if (n % r->every)
 			continue;
+		if (r->kill)
+			raise(SIGKILL);
 		if (r->err && !hit.err)
 			hit.err = r->err;
 		hit.corrupt |= r->corrupt;
@@ -267,7 +274,8 @@ static int parse_rule(char *text, struct fault_rule *r, struct bfs_err *err)
 				    err, -EINVAL,
 				    "unknown error '%s' in fault rule", val);
 		} else if (!strcmp(field, "corrupt") ||
-			   !strcmp(field, "truncate")) {
+			   !strcmp(field, "truncate") ||
+			   !strcmp(field, "kill")) {
 			if (strcmp(val, "1") != 0)
 				return bfs_err_set(
 				    err, -EINVAL,
@@ -275,6 +283,8 @@ static int parse_rule(char *text, struct fault_rule *r, struct bfs_err *err)
 				    field, val);
 			if (field[0] == 'c')
 				r->corrupt = true;
+			else if (field[0] == 'k')
+				r->kill = true;
 			else
 				r->truncate = true;
 		} else {
@@ -288,10 +298,10 @@ static int parse_rule(char *text, struct fault_rule *r, struct bfs_err *err)
 		if (!r->key)
 			return bfs_err_set(err, -ENOMEM, "out of memory");
 	}
-	if ((r->err != 0) + r->corrupt + r->truncate != 1)
+	if ((r->err != 0) + r->corrupt + r->truncate + r->kill != 1)
 		return bfs_err_set(err, -EINVAL,
 				   "a fault rule needs exactly one of err=, "
-				   "corrupt=1, truncate=1");
+				   "corrupt=1, truncate=1, kill=1");
 	if ((r->corrupt || r->truncate) && r->op != OP_GET && r->op != OP_ANY)
 		return bfs_err_set(
 		    err, -EINVAL, "corrupt=1 and truncate=1 apply to get only");

@@ -30,6 +30,7 @@ index	catalog/*.o
 engine	src/writer*.o src/source*.o src/reader*.o src/restore*.o src/copy*.o
 engine	src/locmap.o src/migrate.o src/exclude.o
 engine	src/check*.o
+engine	src/reach.o src/prune*.o
 ops	src/job*.o src/schedule.o src/retention.o src/notify*.o
 ops	src/forget.o
 drivers	src/cli/*.o fuse/*.o

@@ -39,6 +39,7 @@ static struct limit limits[] = {
     S(BFS_KEY_PACKS),
     S(BFS_KEY_MANIFESTS),
     S(BFS_KEY_LOCKS),
+    S(BFS_KEY_PRUNE),
     N(BFS_BACKUP_ID_MAX),
     S(BFS_BACKUP_ID_CHARS),
     S(BFS_CONFIG_MAGIC),
