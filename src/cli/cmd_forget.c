@@ -233,6 +233,10 @@ static int exec_prune(struct cli_common *c, bool dry)
 		argv[n++] = "--s3-region";
 		argv[n++] = c->sopts.s3_region;
 	}
+	if (c->sopts.s3_path_style == 1)
+		argv[n++] = "--s3-path-style";
+	else if (c->sopts.s3_path_style == 0)
+		argv[n++] = "--s3-virtual-host";
 	if (dry)
 		argv[n++] = "--dry-run";
 	if (c->quiet)
@@ -390,7 +394,7 @@ static const struct cli_opt forget_opts[] = {
     CLI_CALLBACK(0, "unsafe-allow-remove-all", NULL, forget_cb, CB_POLICY,
 		 "allow an empty policy, which removes every backup that "
 		 "passes the --tag filter (a --tag is required)"),
-    CLI_GROUP("Counts N: a number, or 'unlimited'.  Buckets are in local "
+    CLI_GROUP("\nCounts N: a number, or 'unlimited'.  Buckets are in local "
 	      "time (TZ).\n"
 	      "\n"
 	      "Options:"),
@@ -435,9 +439,9 @@ const struct bfs_cmd cmd_forget = {
     .name = "forget",
     .run = run_forget,
     .summary = "remove backups by id or by a retention policy",
-    .synopsis = "backupfs forget [-r REPO] [ID...] [POLICY...] [--tag TAG]... "
-		"[--group-by KEYS]\n"
-		"                [--dry-run] [--prune] [--json]",
+    .synopsis =
+	"backupfs forget [-r REPO] [ID...] [POLICY...] [--tag TAG]...\n"
+	"                [--group-by KEYS] [--dry-run] [--prune] [--json]",
     .description =
 	"Remove the named backups (ID, or 'latest'), or those a retention\n"
 	"policy does not keep.  The policy is restic's, rule for rule: each\n"
