@@ -58,6 +58,10 @@ ok_cmd "reading commands work" bfs list -r "$R"
 ok_cmd "unlock --list" bfs unlock -r "$R" --list
 like "$(cat "$T/stdout")" "locks/$K1  live  +prune, exclusive, pid $HOLDER on host $host, user ops" \
 	"--list names the holder"
+ok_cmd "unlock --list --json" bfs unlock -r "$R" --list --json
+is "$(jq -r '.[] | [.key, .state, .kind, .command, .host, .pid, .user] | join(" ")' "$T/stdout")" \
+	"locks/$K1 live exclusive prune $host $HOLDER ops" "--json names the holder"
+fails_with 2 "--json without --list" bfs unlock -r "$R" --json
 ok_cmd "unlock (--stale)" bfs unlock -r "$R"
 like "$(cat "$T/stderr")" "no stale locks to remove" "nothing to remove"
 like "$(cat "$T/stderr")" "1 lock is not stale" "says a live one is left"
