@@ -132,6 +132,36 @@ static int collect_cb(void *arg, const struct bfs_backup_info *b)
 	return c->rc ? 1 : 0;
 }
 
+/* Named backups the catalog lacks but whose manifest exists (one the
+ * catalog could not ingest: corrupt, or of a newer format) are removed
+ * too: deleting a damaged backup must be possible. */
+static int add_uncataloged(struct cli_common *c, struct bfs_repo *r,
+			   struct bfs_forget_set *set, char **ids, int n,
+			   struct bfs_err *err)
+{
+	char key[BFS_KEY_MAX];
+	uint64_t size;
+	size_t j;
+	int i, rc;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < set->n && strcmp(set->v[j].id, ids[i]); j++)
+			;
+		if (j < set->n || strcmp(ids[i], "latest") == 0 ||
+		    bfs_repo_manifest_key(key, ids[i]) != 0 ||
+		    bfs_store_stat(r->store, key, &size, NULL) != 0)
+			continue;
+		cli_error(c->cmd->name,
+			  "warning: backup '%s' is not in the catalog (its "
+			  "manifest could not be read): removing it anyway",
+			  ids[i]);
+		rc = bfs_forget_set_add(set, ids[i], 0, "", NULL, NULL, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static void fmt_time(char *out, size_t n, int64_t ns)
 {
 	int64_t sec;
@@ -288,6 +318,9 @@ static int run_forget(struct cli_ctx *ctx)
 	if (!rc)
 		rc = col.rc;
 	if (!rc)
+		rc = add_uncataloged(c, ctx->repo, &set, ctx->argv, ctx->argc,
+				     &err);
+	if (!rc)
 		rc = bfs_forget_plan(&set, &fo, &plan, &err);
 	if (rc) {
 		cli_error(name, "%s%s", bfs_err_str(&err, rc),
@@ -426,14 +459,13 @@ static const struct cli_opt delete_opts[] = {
 
 #define FORGET_NOTES                                                           \
 	"Only manifests are removed; the space their data takes is freed\n"    \
-	"by 'backupfs prune' (or --prune).  The catalog drops the backups "    \
-	"at\n"                                                                 \
-	"once, running mounts at their next sync (--sync-interval).  forget\n" \
-	"holds a shared lock on the repository: it fails, naming the "         \
-	"holder,\n"                                                            \
-	"while prune runs (or waits, with --lock-wait).  An unknown id is "    \
-	"an\n"                                                                 \
-	"error and nothing is removed."
+	"by 'backupfs prune' (or --prune).  The catalog drops the backups\n"   \
+	"at once, running mounts at their next sync (--sync-interval).\n"      \
+	"forget holds a shared lock on the repository: it fails, naming\n"     \
+	"the holder, while prune runs (or waits, with --lock-wait).  An\n"     \
+	"unknown id is an error and nothing is removed; a backup whose\n"      \
+	"manifest cannot be read (list warns about it) can still be\n"         \
+	"removed by its id."
 
 const struct bfs_cmd cmd_forget = {
     .name = "forget",
