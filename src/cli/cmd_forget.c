@@ -132,6 +132,36 @@ static int collect_cb(void *arg, const struct bfs_backup_info *b)
 	return c->rc ? 1 : 0;
 }
 
+/* Named backups the catalog lacks but whose manifest exists (one the
+ * catalog could not ingest: corrupt, or of a newer format) are removed
+ * too: deleting a damaged backup must be possible. */
+static int add_uncataloged(struct cli_common *c, struct bfs_repo *r,
+			   struct bfs_forget_set *set, char **ids, int n,
+			   struct bfs_err *err)
+{
+	char key[BFS_KEY_MAX];
+	uint64_t size;
+	size_t j;
+	int i, rc;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < set->n && strcmp(set->v[j].id, ids[i]); j++)
+			;
+		if (j < set->n || strcmp(ids[i], "latest") == 0 ||
+		    bfs_repo_manifest_key(key, ids[i]) != 0 ||
+		    bfs_store_stat(r->store, key, &size, NULL) != 0)
+			continue;
+		cli_error(c->cmd->name,
+			  "warning: backup '%s' is not in the catalog (its "
+			  "manifest could not be read): removing it anyway",
+			  ids[i]);
+		rc = bfs_forget_set_add(set, ids[i], 0, "", NULL, NULL, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static void fmt_time(char *out, size_t n, int64_t ns)
 {
 	int64_t sec;
@@ -233,6 +263,10 @@ static int exec_prune(struct cli_common *c, bool dry)
 		argv[n++] = "--s3-region";
 		argv[n++] = c->sopts.s3_region;
 	}
+	if (c->sopts.s3_path_style == 1)
+		argv[n++] = "--s3-path-style";
+	else if (c->sopts.s3_path_style == 0)
+		argv[n++] = "--s3-virtual-host";
 	if (dry)
 		argv[n++] = "--dry-run";
 	if (c->quiet)
@@ -283,6 +317,9 @@ static int run_forget(struct cli_ctx *ctx)
 	rc = bfs_catalog_list(ctx->cat, collect_cb, &col, &err);
 	if (!rc)
 		rc = col.rc;
+	if (!rc)
+		rc = add_uncataloged(c, ctx->repo, &set, ctx->argv, ctx->argc,
+				     &err);
 	if (!rc)
 		rc = bfs_forget_plan(&set, &fo, &plan, &err);
 	if (rc) {
@@ -390,7 +427,7 @@ static const struct cli_opt forget_opts[] = {
     CLI_CALLBACK(0, "unsafe-allow-remove-all", NULL, forget_cb, CB_POLICY,
 		 "allow an empty policy, which removes every backup that "
 		 "passes the --tag filter (a --tag is required)"),
-    CLI_GROUP("Counts N: a number, or 'unlimited'.  Buckets are in local "
+    CLI_GROUP("\nCounts N: a number, or 'unlimited'.  Buckets are in local "
 	      "time (TZ).\n"
 	      "\n"
 	      "Options:"),
@@ -422,22 +459,21 @@ static const struct cli_opt delete_opts[] = {
 
 #define FORGET_NOTES                                                           \
 	"Only manifests are removed; the space their data takes is freed\n"    \
-	"by 'backupfs prune' (or --prune).  The catalog drops the backups "    \
-	"at\n"                                                                 \
-	"once, running mounts at their next sync (--sync-interval).  forget\n" \
-	"holds a shared lock on the repository: it fails, naming the "         \
-	"holder,\n"                                                            \
-	"while prune runs (or waits, with --lock-wait).  An unknown id is "    \
-	"an\n"                                                                 \
-	"error and nothing is removed."
+	"by 'backupfs prune' (or --prune).  The catalog drops the backups\n"   \
+	"at once, running mounts at their next sync (--sync-interval).\n"      \
+	"forget holds a shared lock on the repository: it fails, naming\n"     \
+	"the holder, while prune runs (or waits, with --lock-wait).  An\n"     \
+	"unknown id is an error and nothing is removed; a backup whose\n"      \
+	"manifest cannot be read (list warns about it) can still be\n"         \
+	"removed by its id."
 
 const struct bfs_cmd cmd_forget = {
     .name = "forget",
     .run = run_forget,
     .summary = "remove backups by id or by a retention policy",
-    .synopsis = "backupfs forget [-r REPO] [ID...] [POLICY...] [--tag TAG]... "
-		"[--group-by KEYS]\n"
-		"                [--dry-run] [--prune] [--json]",
+    .synopsis =
+	"backupfs forget [-r REPO] [ID...] [POLICY...] [--tag TAG]...\n"
+	"                [--group-by KEYS] [--dry-run] [--prune] [--json]",
     .description =
 	"Remove the named backups (ID, or 'latest'), or those a retention\n"
 	"policy does not keep.  The policy is restic's, rule for rule: each\n"

@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "cli.h"
 #include "src/timefmt.h"
 
 struct unlock_args {
-	bool stale, all, list;
+	bool stale, all, list, json;
 };
 
 /* "prune, exclusive, pid 123 on host h, user u, since T, refreshed T2"
@@ -42,6 +44,57 @@ static const char *state(const struct bfs_lock_info *li)
 	return !li->valid ? "unreadable" : li->stale ? "stale" : "live";
 }
 
+/* One lock as JSON (--list --json): key, state and, when readable, the
+ * holder. */
+static cJSON *lock_json(const struct bfs_lock_info *li)
+{
+	cJSON *o = cJSON_CreateObject();
+	char t[BFS_TIME_STRLEN];
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "key", li->key);
+	cJSON_AddStringToObject(o, "state", state(li));
+	if (!li->valid)
+		return o;
+	cJSON_AddStringToObject(
+	    o, "kind", li->kind == BFS_LOCK_EXCLUSIVE ? "exclusive" : "shared");
+	cJSON_AddStringToObject(o, "command", li->command);
+	cJSON_AddStringToObject(o, "host", li->host);
+	cli_json_add_int(o, "pid", li->pid);
+	cJSON_AddStringToObject(o, "user", li->user);
+	if (bfs_time_format(li->time_ns, true, t, sizeof(t)) == 0)
+		cJSON_AddStringToObject(o, "time", t);
+	if (bfs_time_format(li->refreshed_ns, true, t, sizeof(t)) == 0)
+		cJSON_AddStringToObject(o, "refreshed", t);
+	return o;
+}
+
+static int print_json(const struct bfs_lock_info *v, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+	char *s = NULL;
+	size_t i;
+
+	for (i = 0; a && i < n; i++) {
+		cJSON *o = lock_json(&v[i]);
+
+		if (!o)
+			break;
+		cJSON_AddItemToArray(a, o);
+	}
+	if (a && i == n)
+		s = cJSON_Print(a);
+	cJSON_Delete(a);
+	if (!s) {
+		cli_error("unlock", "out of memory");
+		return EXIT_ERR;
+	}
+	printf("%s\n", s);
+	cJSON_free(s);
+	return EXIT_OK;
+}
+
 static int run_unlock(struct cli_ctx *ctx)
 {
 	const struct unlock_args *a = ctx->args;
@@ -59,6 +112,10 @@ static int run_unlock(struct cli_ctx *ctx)
 	if (rc) {
 		cli_error("unlock", "%s", bfs_err_str(&err, rc));
 		rc = EXIT_ERR;
+		goto out;
+	}
+	if (a->list && a->json) {
+		rc = print_json(v, n);
 		goto out;
 	}
 	if (a->list) {
@@ -118,6 +175,8 @@ static int check_unlock(struct cli_ctx *ctx)
 		return cli_usage_error(&cmd_unlock,
 				       "--stale, --all and --list exclude each "
 				       "other");
+	if (a->json && !a->list)
+		return cli_usage_error(&cmd_unlock, "--json goes with --list");
 	return 0;
 }
 
@@ -130,13 +189,16 @@ static const struct cli_opt unlock_opts[] = {
     CLI_FLAG(0, "list", struct unlock_args, list,
 	     "list the locks (key, live/stale/unreadable, holder), remove "
 	     "nothing"),
+    CLI_OPT_JSON(struct unlock_args, json,
+		 "with --list: a JSON array of {key, state, kind, command, "
+		 "host, pid, user, time, refreshed}"),
     CLI_END};
 
 const struct bfs_cmd cmd_unlock = {
     .name = "unlock",
     .run = run_unlock,
     .summary = "list or remove the repository's locks",
-    .synopsis = "backupfs unlock [-r REPO] [--stale | --all | --list]",
+    .synopsis = "backupfs unlock [-r REPO] [--stale | --all | --list [--json]]",
     .description =
 	"backup, copy, forget and delete hold a shared lock on the\n"
 	"repository while they work, prune and migrate an exclusive one\n"

@@ -114,6 +114,15 @@ like "$(cat "$T/stderr")" "--time '2026-02-30T00:00:00Z'" "names the value"
 ok_cmd "delete them" bfs delete -r "$R" 2026-02-01_00-00-00 \
 	2026-02-01_00-00-00.1 2026-02-01_00-00-00.2
 
+# ---- a manifest the catalog cannot ingest can still be deleted
+echo "not a manifest" >"$R/manifests/broken"
+bfs list -r "$R" >/dev/null 2>"$T/list.err"
+like "$(cat "$T/list.err")" "broken" "list warns about the broken manifest"
+ok_cmd "delete broken" bfs delete -r "$R" broken
+like "$(cat "$T/stderr")" "'broken' is not in the catalog .*removing it anyway" \
+	"says it removes it anyway"
+ok "$([ ! -e "$R/manifests/broken" ]; echo $?)" "its manifest is gone"
+
 # ---- policy refusals and usage errors
 fails_with 1 "a policy that keeps nothing of a group is refused" \
 	bfs forget -r "$R" --keep-tag nosuchtag

@@ -4,7 +4,8 @@
 # naming the holder and write nothing; --lock-wait waits for it; unlock
 # --stale removes a dead holder's lock and a timed-out one but not a live
 # one; unlock --all removes everything; a backup whose lock is removed
-# while it runs fails before its manifest is written.
+# while it runs fails before its manifest is written; a backup killed
+# with -9 leaves a lock that is stale at once on this host.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 require_cmd jq jq
 
@@ -57,6 +58,10 @@ ok_cmd "reading commands work" bfs list -r "$R"
 ok_cmd "unlock --list" bfs unlock -r "$R" --list
 like "$(cat "$T/stdout")" "locks/$K1  live  +prune, exclusive, pid $HOLDER on host $host, user ops" \
 	"--list names the holder"
+ok_cmd "unlock --list --json" bfs unlock -r "$R" --list --json
+is "$(jq -r '.[] | [.key, .state, .kind, .command, .host, .pid, .user] | join(" ")' "$T/stdout")" \
+	"locks/$K1 live exclusive prune $host $HOLDER ops" "--json names the holder"
+fails_with 2 "--json without --list" bfs unlock -r "$R" --json
 ok_cmd "unlock (--stale)" bfs unlock -r "$R"
 like "$(cat "$T/stderr")" "no stale locks to remove" "nothing to remove"
 like "$(cat "$T/stderr")" "1 lock is not stale" "says a live one is left"
@@ -101,7 +106,7 @@ is "$(ls "$R/locks" | wc -l)" 0 "every lock removed"
 fails_with 2 "--all and --stale exclude each other" bfs unlock -r "$R" --all --stale
 
 # ---- a lock lost while the backup runs: the backup fails, no manifest
-bfs backup -r "$R" --id lost --command "a.txt=sleep 3; seq 1 10" \
+"$BACKUPFS" backup -r "$R" --id lost --command "a.txt=sleep 3; seq 1 10" \
 	>"$T/lost.out" 2>"$T/lost.err" &
 BPID=$!
 ok "$(wait_until 10 bash -c "ls '$R/locks' | grep -q ."; echo $?)" \
@@ -113,6 +118,23 @@ like "$(cat "$T/lost.err")" "lock .* was removed by someone else" "because its l
 ok "$([ ! -e "$R/manifests/lost" ]; echo $?)" "no manifest written"
 is "$(bfs_ids -r "$R" | tr '\n' ' ')" "b1 b2 b3 " "nothing visible"
 is "$(ls "$R/locks" | wc -l)" 0 "no lock left"
+
+# ---- a backup killed with -9 leaves its lock: stale at once on this host
+"$BACKUPFS" backup -r "$R" --id killed \
+	--command "a.txt=sleep 8; seq 1 10" >/dev/null 2>&1 &
+BPID=$!
+ok "$(wait_until 10 bash -c "ls '$R/locks' | grep -q ."; echo $?)" \
+	"the running backup holds a lock"
+kill -9 "$BPID"
+wait "$BPID" 2>/dev/null
+ok_cmd "unlock --list" bfs unlock -r "$R" --list
+like "$(cat "$T/stdout")" "  stale  +backup, shared, pid $BPID on host $host" \
+	"the killed backup's lock is stale (its pid is gone)"
+ok_cmd "the next backup is not blocked" \
+	bfs backup -r "$R" --id after-kill --command "a.txt=seq 1 10"
+ok_cmd "unlock" bfs unlock -r "$R"
+like "$(cat "$T/stdout")" "removed stale lock .*pid $BPID" "removes it"
+ok "$([ ! -e "$R/manifests/killed" ]; echo $?)" "the killed backup left no manifest"
 
 ok_cmd "unlock --help" bfs unlock --help
 like "$(cat "$T/stdout")" "--stale" "documents --stale"

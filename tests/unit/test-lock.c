@@ -224,6 +224,57 @@ static void test_unreadable(struct bfs_repo *r)
 			   "locks/aaaa") &&
 	       strstr(err.msg, "unlock --all"),
 	   "named: %s", err.msg);
+	rc = bfs_lock_remove(r, true, &removed, &err);
+
+	/* more hostile objects: too big, a pid that is no number, a kind
+	 * of another case, a time that does not parse */
+	{
+		static char big[70000];
+		static const char *const bad[] = {
+		    "{\"kind\":\"shared\",\"host\":\"h\",\"pid\":\"1\","
+		    "\"user\":\"u\",\"command\":\"c\",\"time\":"
+		    "\"2026-01-01T00:00:00Z\",\"refreshed\":"
+		    "\"2026-01-01T00:00:00Z\"}",
+		    "{\"kind\":\"Shared\",\"host\":\"h\",\"pid\":1,"
+		    "\"user\":\"u\",\"command\":\"c\",\"time\":"
+		    "\"2026-01-01T00:00:00Z\",\"refreshed\":"
+		    "\"2026-01-01T00:00:00Z\"}",
+		    "{\"kind\":\"shared\",\"host\":\"h\",\"pid\":1.5,"
+		    "\"user\":\"u\",\"command\":\"c\",\"time\":"
+		    "\"2026-01-01T00:00:00Z\",\"refreshed\":"
+		    "\"2026-01-01T00:00:00Z\"}",
+		    "{\"kind\":\"shared\",\"host\":\"h\",\"pid\":1,"
+		    "\"user\":\"u\",\"command\":\"c\",\"time\":"
+		    "\"yesterday\",\"refreshed\":\"2026-01-01T00:00:00Z\"}",
+		    "[]",
+		    "",
+		};
+		char key[80];
+		size_t i, nbad = 0;
+
+		memset(big, ' ', sizeof(big));
+		memcpy(big, "{}", 2);
+		bfs_store_put(r->store, KEY_A, big, sizeof(big), 0, &err);
+		for (i = 0; i < BFS_ARRAY_SIZE(bad); i++) {
+			snprintf(key, sizeof(key), "locks/%064zu", i);
+			bfs_store_put(r->store, key, bad[i], strlen(bad[i]), 0,
+				      &err);
+		}
+		v = NULL;
+		rc = bfs_lock_list(r, bfs_now_ns(), &v, &n, &err);
+		for (i = 0; rc == 0 && i < n; i++)
+			nbad += !v[i].valid && !v[i].stale;
+		ok(rc == 0 && n == BFS_ARRAY_SIZE(bad) + 1 &&
+		       nbad == BFS_ARRAY_SIZE(bad) + 1,
+		   "oversized, wrong types, unknown kind, bad time, not an "
+		   "object, empty: all unreadable (%zu of %zu)",
+		   nbad, n);
+		free(v);
+		rc = bfs_lock_remove(r, true, &removed, &err);
+	}
+
+	bfs_store_put(r->store, KEY_A, "not json", 8, 0, &err);
+	bfs_store_put(r->store, KEY_B, "{\"kind\":\"weird\"}", 16, 0, &err);
 	rc = bfs_lock_remove(r, false, &removed, &err);
 	ok(rc == 0 && removed == 0, "unlock --stale leaves it");
 	rc = bfs_lock_remove(r, true, &removed, &err);

@@ -23,6 +23,7 @@
 
 #include "catalog/catalog.h"
 #include "index.h"
+#include "lock.h"
 #include "source.h"
 #include "tap.h"
 #include "testlib.h"
@@ -1214,6 +1215,48 @@ static int bench(const char *spec)
 	return 0;
 }
 
+/* A lock the writer holds (opts.lock) and loses before the commit: the
+ * commit fails with -ENOLCK and no manifest is written; with the lock
+ * still held, the same backup commits. */
+static void test_lost_lock(void)
+{
+	struct bfs_backup_opts o = {.id = "locked", .threads = 2};
+	struct bfs_err err = {{0}};
+	struct bfs_backup *b = NULL;
+	struct bfs_lock *l = NULL;
+	uint8_t d[5000];
+	uint64_t sz;
+	int rc;
+
+	tl_fill(d, sizeof(d), 77);
+	rc = bfs_lock_take(repo, BFS_LOCK_SHARED, "backup", 0, &l, &err);
+	is_int(rc, 0, "lost lock: lock taken (%s)", err.msg);
+	o.lock = l;
+	rc = bfs_backup_begin(repo, idx, &o, &b, &err);
+	rc = rc ? rc : stream(b, "a.bin", d, sizeof(d), BFS_PROFILE_DUMP, &err);
+	is_int(rc, 0, "lost lock: backup begun");
+	bfs_lock_remove(repo, true, NULL, &err); /* unlock --all */
+	err.msg[0] = '\0';
+	rc = b ? bfs_backup_commit(b, NULL, NULL, &err) : -1;
+	is_int(rc, -ENOLCK, "lost lock: commit fails");
+	ok(strstr(err.msg, "backup 'locked' not written") != NULL,
+	   "lost lock: says so (%s)", err.msg);
+	is_int(bfs_store_stat(repo->store, "manifests/locked", &sz, NULL),
+	       -ENOENT, "lost lock: no manifest");
+	ok(!bfs_index_has_backup(idx, "locked"), "lost lock: not recorded");
+	bfs_lock_release(l);
+
+	err.msg[0] = '\0';
+	rc = bfs_lock_take(repo, BFS_LOCK_SHARED, "backup", 0, &l, &err);
+	o.lock = l;
+	b = NULL;
+	rc = rc ? rc : bfs_backup_begin(repo, idx, &o, &b, &err);
+	rc = rc ? rc : stream(b, "a.bin", d, sizeof(d), BFS_PROFILE_DUMP, &err);
+	rc = rc ? rc : bfs_backup_commit(b, NULL, NULL, &err);
+	is_int(rc, 0, "held lock: the same backup commits (%s)", err.msg);
+	bfs_lock_release(l);
+}
+
 int main(void)
 {
 	struct bfs_err err = {{0}};
@@ -1251,6 +1294,7 @@ int main(void)
 		test_archive();
 		test_missing_pack();
 		test_memindex();
+		test_lost_lock();
 		snprintf(path, sizeof(path), "%s/repo", tmp);
 		test_upload_fail(path);
 		test_upload_pool(path);
