@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "check_int.h"
@@ -552,6 +553,17 @@ static void progress(struct check *c, const char *what)
 		c->o->progress(c->o->progress_arg, what);
 }
 
+/* One worker per CPU, 2..8: a worker is CPU-bound with --read-data
+ * (decompress, hash), and more workers than CPUs only add their 16 MiB
+ * buffers' page faults (measured on 2 CPUs: 4 workers ran at 0.6x of
+ * cat, 2 at 0.95x). */
+static unsigned default_jobs(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 2 ? 2 : n > 8 ? 8 : (unsigned)n;
+}
+
 static int check_indexes(struct check *c, struct names *idx)
 {
 	struct bfs_pool_config pc = {.name = "check"};
@@ -560,7 +572,7 @@ static int check_indexes(struct check *c, struct names *idx)
 	size_t i;
 	int rc;
 
-	pc.threads = c->o->jobs ? c->o->jobs : 4;
+	pc.threads = c->o->jobs ? c->o->jobs : default_jobs();
 	pc.thread_init = tls_init;
 	pc.thread_fini = tls_fini;
 	pc.queue = pc.threads;

@@ -46,7 +46,8 @@ struct bfs_check_opts {
 	 * percentage 0 < pct <= 100.  Neither: every pack. */
 	unsigned subset_k, subset_n;
 	double subset_pct;
-	unsigned jobs;	    /* packs checked in parallel (0: 4) */
+	unsigned jobs;	    /* packs checked in parallel (0: one per
+			       CPU, 2..8) */
 	unsigned max_paths; /* paths kept per problem (0: 20) */
 	/* Called (from the calling thread) as each phase starts, with a
 	 * short description; may be NULL. */

@@ -266,7 +266,7 @@ static const struct cli_opt check_opts[] = {
 	       "time)"),
     CLI_UINT(0, "jobs", "N", struct check_args, jobs, 1, 64,
 	     "--jobs wants 1..64, not '%s'",
-	     "packs checked in parallel (default 4)"),
+	     "packs checked in parallel (default: one per CPU, 2 to 8)"),
     CLI_UINT(0, "max-paths", "N", struct check_args, max_paths, 1, 1000000,
 	     "--max-paths wants 1..1000000, not '%s'",
 	     "paths listed per problem (default 20; the rest are counted)"),
