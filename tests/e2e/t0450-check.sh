@@ -100,6 +100,7 @@ printf '{"kind":"exclusive","host":"%s","pid":%d,"user":"t","command":"prune","t
 	"$(hostname)" $$ "$now" "$now" >"$T/locked/locks/$(printf 'lock' | sha256sum | cut -c1-64)"
 fails_with 3 "an exclusive lock held: exit 3" bfs check -r "$T/locked"
 like "$(cat "$T/stderr")" "locked.*prune" "... naming the holder"
+ok_cmd "--no-lock checks anyway" bfs check -r "$T/locked" --no-lock
 ok_cmd "no lock of check's own is left behind" \
 	test "$(ls "$T/locked/locks" | wc -l)" -eq 1
 ok_cmd "the check leaves no lock behind" test -z "$(ls "$R/locks" 2>/dev/null)"
