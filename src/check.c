@@ -508,6 +508,31 @@ out_all_bad:
 	return 0;
 }
 
+struct lost_ctx {
+	struct check *c;
+	int problem;
+};
+
+/* A pack line of a damaged index object: its blobs are lost to it. */
+static int lost_cb(void *arg, const uint8_t pack[BFS_HASH_LEN],
+		   const struct bfs_idx_blob *blobs, size_t n)
+{
+	struct lost_ctx *l = arg;
+	struct ck_bad rec;
+	size_t i;
+	int rc;
+
+	(void)pack;
+	rec.problem = (uint32_t)l->problem;
+	for (i = 0; i < n; i++) {
+		memcpy(rec.key, blobs[i].hash, BFS_HASH_LEN);
+		rc = bfs_hmap_insert(&l->c->lost, &rec, NULL);
+		if (rc && rc != -EEXIST)
+			return ck_fail(l->c, rc, "out of memory");
+	}
+	return 0;
+}
+
 /* Index object hex: load it into the map, then check its packs. */
 static int check_index(struct check *c, struct bfs_pool *pool, const char *hex,
 		       struct bfs_buf *b)
@@ -537,9 +562,14 @@ static int check_index(struct check *c, struct bfs_pool *pool, const char *hex,
 		/* the locations it gave before the defect stay in the map;
 		 * its packs are not checked: they are garbage or named by
 		 * another object */
-		if (ck_problem(c, "index", key, "%s", err.msg) < 0)
+		struct lost_ctx l = {.c = c};
+
+		l.problem = ck_problem(c, "index", key, "%s", err.msg);
+		if (l.problem < 0)
 			return c->fatal;
-		return 0;
+		/* what it names as far as it parses: the blobs it hides */
+		bfs_idxobj_parse(b->data, b->len, lost_cb, &l, NULL);
+		return c->fatal;
 	}
 	rc = bfs_idxobj_parse(b->data, b->len, idx_pack_cb, &x, &err);
 	if (rc && !c->fatal)
@@ -625,6 +655,8 @@ int bfs_check(struct bfs_repo *r, const struct bfs_check_opts *o,
 	    bfs_hmap_init(&c.bad, sizeof(struct ck_bad), BFS_HASH_LEN, 0,
 			  BFS_HMAP_PREHASHED) ||
 	    bfs_hmap_init(&c.whole, sizeof(struct ck_whole), BFS_HASH_LEN, 0,
+			  BFS_HMAP_PREHASHED) ||
+	    bfs_hmap_init(&c.lost, sizeof(struct ck_bad), BFS_HASH_LEN, 0,
 			  BFS_HMAP_PREHASHED)) {
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
 		goto out;
@@ -672,6 +704,7 @@ out:
 	bfs_hmap_fini(&c.packs);
 	bfs_hmap_fini(&c.bad);
 	bfs_hmap_fini(&c.whole);
+	bfs_hmap_fini(&c.lost);
 	free(c.last_seq);
 	bfs_locmap_free(c.m);
 	pthread_mutex_destroy(&c.lock);

@@ -18,8 +18,10 @@
  *      data and the length the tree says, and a file's chunks add up to
  *      its size.
  * Damage found in 1-3 is attributed, during 4, to every backup and path
- * it breaks.  Subtrees already found whole in an earlier backup are not
- * walked again (a tree names its content, so it is the same subtree).
+ * it breaks (a blob no good index object names, but a damaged one does
+ * as far as it parses, to that index object).  Subtrees already found whole in
+ * an earlier backup are not walked again (a tree names its content, so it is
+ * the same subtree).
  *
  * Packs no index object names, and blobs no backup references, are
  * garbage (prune removes them), not damage.

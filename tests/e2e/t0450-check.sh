@@ -194,6 +194,19 @@ like "$out" "breaks b3:/files/docs/deep$|breaks b3:/files/docs$|breaks b3:/files
 unlike "$out" "breaks (backups? )?b[12]|, b[12]" "... not b1 or b2"
 like "$out" "garbage .*: 1 packs" "... and its pack is garbage"
 
+# ---- b3's index object under a wrong name (its bytes parse, their hash
+# is not the name): the blobs it names are reported under it
+copy badname
+W3=$(printf 'wrong' | sha256sum | cut -c1-64)
+mv "$T/badname/index/$B3IDX" "$T/badname/index/$W3"
+fails_with 1 "an index object whose bytes do not hash to its name" bfs check -r "$T/badname"
+out=$(cat "$T/stdout")
+like "$out" "^error: index index/$W3: .*do not hash to its name" "... named"
+like "$out" "breaks backup b3$" "... with the backup it breaks"
+like "$out" "breaks b3:/" "... and the paths"
+unlike "$out" "in no index object" "... no blob reported apart from it"
+is "$(grep -c "^error:" <<<"$out")" 1 "... one problem"
+
 # ---- a corrupt index object (b1's: b1, b2 and b3 all use its blobs)
 copy badidx
 I1=$(ls "$R/index" | grep -vx "$B3IDX" | head -n 1)
