@@ -1,5 +1,6 @@
-/* check.c - `backupfs check` (check.h): the problems, the index objects
- * and the packs; check_walk.c walks the manifests.
+/* check.c - `backupfs check` (check.h): subsets, the listings, the index
+ * objects and the packs; check_walk.c walks the manifests, check_report.c
+ * keeps the problems.
  *
  * Order, so that a backup finishing meanwhile cannot look damaged: list
  * manifests/ first, then packs/, then index/ (a writer puts its packs,
