@@ -263,7 +263,9 @@ is "$(json '[.errors[] | select(.object == "(more)")][0] | .more_paths + (.paths
 C=$T/conc
 bfs init "$C" >/dev/null 2>&1
 jq -c '.pack_size = 1048576' "$C/config" >"$T/config" && mv "$T/config" "$C/config"
-( for i in 1 2 3 4; do
+nconc=4
+[ "${CI:-}" = true ] && nconc=2 # bounded in CI (the suite runs twice)
+( for i in $(seq 1 $nconc); do
 	head -c 10000000 /dev/urandom | bfs backup -r "$C" --id c$i --stdin x.bin -q || exit 1
 done ) &
 bp=$!
@@ -273,7 +275,7 @@ while kill -0 $bp 2>/dev/null; do
 	runs=$((runs + 1))
 done
 wait $bp
-ok $? "four backups written while check ran"
+ok $? "$nconc backups written while check ran"
 is "$bad" 0 "$runs checks while backups were written: none saw damage"
 ok_cmd "check afterwards" bfs check -r "$C" --read-data
 
