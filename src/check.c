@@ -489,7 +489,8 @@ static int idx_pack_cb(void *arg, const uint8_t pack[BFS_HASH_LEN],
 	memcpy(j->index_name, x->name, BFS_HASH_LEN);
 	j->size = p->size;
 	j->read = c->o->read_data && bfs_check_selects(c->o, pack);
-	memcpy(j->blobs, blobs, n * sizeof(*blobs));
+	if (n)
+		memcpy(j->blobs, blobs, n * sizeof(*blobs));
 	j->n = n;
 	rc = bfs_pool_submit(x->pool, pack_job, j);
 	if (rc) {
@@ -679,8 +680,10 @@ int bfs_check(struct bfs_repo *r, const struct bfs_check_opts *o,
 				       r->store->url);
 		goto out;
 	}
-	qsort(man.v, man.n, sizeof(*man.v), cmp_str);
-	qsort(idx.v, idx.n, sizeof(*idx.v), cmp_str);
+	if (man.n) /* qsort's base may not be NULL */
+		qsort(man.v, man.n, sizeof(*man.v), cmp_str);
+	if (idx.n)
+		qsort(idx.v, idx.n, sizeof(*idx.v), cmp_str);
 	rep->index_objects = idx.n;
 	rep->backups = man.n;
 	progress(&c, o->read_data ? "checking index objects and reading packs"

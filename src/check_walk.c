@@ -223,7 +223,9 @@ static int check_file(struct cwalk *w, const struct bfs_tree_entry *te,
 				w->chunks = nv;
 				w->chunk_cap = nc;
 			}
-			memcpy(w->chunks + w->nchunks, refs, n * sizeof(*refs));
+			if (n)
+				memcpy(w->chunks + w->nchunks, refs,
+				       n * sizeof(*refs));
 			w->nchunks += n;
 			free(refs);
 			refs = NULL;
@@ -354,7 +356,8 @@ static int walk_dir(struct cwalk *w, const uint8_t (*parts)[BFS_HASH_LEN],
 				rc = -ENOMEM;
 				break;
 			}
-			memcpy(sub, te.parts, te.nparts * sizeof(*sub));
+			if (te.nparts) /* an empty directory has none */
+				memcpy(sub, te.parts, te.nparts * sizeof(*sub));
 			subwhole = true;
 			rc = walk_dir(w, (const uint8_t(*)[BFS_HASH_LEN])sub,
 				      te.nparts, depth + 1, &subn, &subwhole);

@@ -16,7 +16,7 @@ R=$T/repo
 S=$T/src
 
 # ---- a repository of three backups, 1 MiB packs
-mkdir -p "$S/data" "$S/docs/deep/er"
+mkdir -p "$S/data" "$S/docs/deep/er" "$S/docs/empty"
 head -c 6000000 /dev/urandom >"$S/data/big"
 for i in $(seq 1 40); do echo "note $i" >"$S/docs/n$i.txt"; done
 seq 1 20000 >"$S/docs/deep/er/seq.txt"
