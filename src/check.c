@@ -619,6 +619,28 @@ static int check_indexes(struct check *c, struct names *idx)
 	return c->fatal;
 }
 
+static int kind_rank(const char *kind)
+{
+	static const char *const order[] = {"index", "pack",	 "blob",
+					    "tree",  "manifest", "io"};
+	size_t i;
+
+	for (i = 0; i < BFS_ARRAY_SIZE(order); i++)
+		if (strcmp(kind, order[i]) == 0)
+			return (int)i;
+	return (int)i;
+}
+
+static int cmp_problem(const void *a, const void *b)
+{
+	const struct bfs_check_problem *x = a, *y = b;
+	int d = kind_rank(x->kind) - kind_rank(y->kind);
+
+	if (!d) /* "(more)" after the blobs it follows */
+		d = (x->object[0] == '(') - (y->object[0] == '(');
+	return d ? d : strcmp(x->object, y->object);
+}
+
 /* ---- the whole check -----------------------------------------------------
  */
 
@@ -703,6 +725,11 @@ int bfs_check(struct bfs_repo *r, const struct bfs_check_opts *o,
 	}
 	garbage(&c);
 out:
+	/* the jobs found theirs in any order: a report that reads the same
+	 * every time (nothing maps to problem numbers any more) */
+	if (rep->nproblems > 1)
+		qsort(rep->problems, rep->nproblems, sizeof(*rep->problems),
+		      cmp_problem);
 	names_free(&man);
 	names_free(&idx);
 	bfs_hmap_fini(&c.packs);

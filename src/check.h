@@ -92,7 +92,9 @@ struct bfs_check_problem {
 };
 
 struct bfs_check_report {
-	struct bfs_check_problem *problems; /* owned, in the order found */
+	/* owned; sorted by kind (index, pack, blob, tree, manifest, io),
+	 * then object */
+	struct bfs_check_problem *problems;
 	size_t nproblems;
 	uint64_t index_objects; /* listed */
 	uint64_t packs;		/* named by index objects */
