@@ -18,8 +18,10 @@
  *      data and the length the tree says, and a file's chunks add up to
  *      its size.
  * Damage found in 1-3 is attributed, during 4, to every backup and path
- * it breaks.  Subtrees already found whole in an earlier backup are not
- * walked again (a tree names its content, so it is the same subtree).
+ * it breaks (a blob no good index object names, but a damaged one does
+ * as far as it parses, to that index object).  Subtrees already found whole in
+ * an earlier backup are not walked again (a tree names its content, so it is
+ * the same subtree).
  *
  * Packs no index object names, and blobs no backup references, are
  * garbage (prune removes them), not damage.
@@ -46,7 +48,8 @@ struct bfs_check_opts {
 	 * percentage 0 < pct <= 100.  Neither: every pack. */
 	unsigned subset_k, subset_n;
 	double subset_pct;
-	unsigned jobs;	    /* packs checked in parallel (0: 4) */
+	unsigned jobs;	    /* packs checked in parallel (0: one per
+			       CPU, 2..8) */
 	unsigned max_paths; /* paths kept per problem (0: 20) */
 	/* Called (from the calling thread) as each phase starts, with a
 	 * short description; may be NULL. */
@@ -89,7 +92,9 @@ struct bfs_check_problem {
 };
 
 struct bfs_check_report {
-	struct bfs_check_problem *problems; /* owned, in the order found */
+	/* owned; sorted by kind (index, pack, blob, tree, manifest, io),
+	 * then object */
+	struct bfs_check_problem *problems;
 	size_t nproblems;
 	uint64_t index_objects; /* listed */
 	uint64_t packs;		/* named by index objects */

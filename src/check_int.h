@@ -45,7 +45,11 @@ struct check {
 	struct bfs_hmap packs; /* struct ck_pack; main thread only */
 	struct bfs_hmap bad;   /* struct ck_bad */
 	struct bfs_hmap whole; /* struct ck_whole; main thread only */
-	uint64_t *last_seq;    /* per problem: entry of the last hit */
+	/* struct ck_bad: blobs that damaged index objects name (as far as
+	 * they parse), under the object's problem; a blob no good object
+	 * names is reported under it.  Main thread only. */
+	struct bfs_hmap lost;
+	uint64_t *last_seq; /* per problem: entry of the last hit */
 	size_t problem_cap;
 	uint64_t blob_clen; /* stored bytes of the blobs of indexed packs */
 	uint64_t ref_clen;  /* stored bytes of the referenced blobs */

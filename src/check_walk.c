@@ -26,6 +26,7 @@ struct cwalk {
 	uint64_t next;		    /* the last number given */
 	struct bfs_blobref *chunks; /* a file's chunks from its lists */
 	size_t nchunks, chunk_cap;
+	size_t nmissing;  /* blobs in no index object with a problem each */
 	int more_missing; /* the problem of the blobs past CK_MAX_MISSING */
 };
 
@@ -67,8 +68,16 @@ static int missing(struct cwalk *w, const uint8_t id[BFS_HASH_LEN],
 		   const char *what)
 {
 	struct check *c = w->c;
+	const struct ck_bad *lost = bfs_hmap_find(&c->lost, id);
 
-	if (c->rep->missing_blobs++ < CK_MAX_MISSING)
+	c->rep->missing_blobs++;
+	if (lost) {
+		/* a damaged index object named it: its problem */
+		if (ck_bad_set(c, id, (int)lost->problem))
+			return c->fatal;
+		return hit(w, (int)lost->problem);
+	}
+	if (w->nmissing++ < CK_MAX_MISSING)
 		return new_problem(w, "blob", id, what,
 				   " is in no index object");
 	if (w->more_missing < 0) {
@@ -214,7 +223,9 @@ static int check_file(struct cwalk *w, const struct bfs_tree_entry *te,
 				w->chunks = nv;
 				w->chunk_cap = nc;
 			}
-			memcpy(w->chunks + w->nchunks, refs, n * sizeof(*refs));
+			if (n)
+				memcpy(w->chunks + w->nchunks, refs,
+				       n * sizeof(*refs));
 			w->nchunks += n;
 			free(refs);
 			refs = NULL;
@@ -345,7 +356,8 @@ static int walk_dir(struct cwalk *w, const uint8_t (*parts)[BFS_HASH_LEN],
 				rc = -ENOMEM;
 				break;
 			}
-			memcpy(sub, te.parts, te.nparts * sizeof(*sub));
+			if (te.nparts) /* an empty directory has none */
+				memcpy(sub, te.parts, te.nparts * sizeof(*sub));
 			subwhole = true;
 			rc = walk_dir(w, (const uint8_t(*)[BFS_HASH_LEN])sub,
 				      te.nparts, depth + 1, &subn, &subwhole);

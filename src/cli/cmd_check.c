@@ -21,7 +21,7 @@
 #define EXIT_NOT_RUN 3
 
 struct check_args {
-	bool read_data, json;
+	bool read_data, json, no_lock;
 	const char *subset, *lock_wait;
 	unsigned jobs, max_paths;
 };
@@ -223,7 +223,7 @@ static int run_check(struct cli_ctx *ctx)
 		return rc == -EUCLEAN || rc == -EPROTO ? EXIT_DAMAGED
 						       : EXIT_NOT_RUN;
 	}
-	if (cli_lock(c, repo, BFS_LOCK_SHARED, wait_ns, &lock)) {
+	if (!a->no_lock && cli_lock(c, repo, BFS_LOCK_SHARED, wait_ns, &lock)) {
 		rc = EXIT_NOT_RUN;
 		goto out_close;
 	}
@@ -266,11 +266,15 @@ static const struct cli_opt check_opts[] = {
 	       "time)"),
     CLI_UINT(0, "jobs", "N", struct check_args, jobs, 1, 64,
 	     "--jobs wants 1..64, not '%s'",
-	     "packs checked in parallel (default 4)"),
+	     "packs checked in parallel (default: one per CPU, 2 to 8)"),
     CLI_UINT(0, "max-paths", "N", struct check_args, max_paths, 1, 1000000,
 	     "--max-paths wants 1..1000000, not '%s'",
 	     "paths listed per problem (default 20; the rest are counted)"),
     CLI_OPT_LOCK_WAIT(struct check_args, lock_wait),
+    CLI_FLAG(0, "no-lock", struct check_args, no_lock,
+	     "take no lock: for a repository check cannot write to (read-only "
+	     "media or credentials); a prune running meanwhile can then make "
+	     "it report packs as missing"),
     CLI_OPT_JSON(struct check_args, json,
 		 "print the report as one JSON object (see below)"),
     CLI_END};

@@ -16,7 +16,7 @@ R=$T/repo
 S=$T/src
 
 # ---- a repository of three backups, 1 MiB packs
-mkdir -p "$S/data" "$S/docs/deep/er"
+mkdir -p "$S/data" "$S/docs/deep/er" "$S/docs/empty"
 head -c 6000000 /dev/urandom >"$S/data/big"
 for i in $(seq 1 40); do echo "note $i" >"$S/docs/n$i.txt"; done
 seq 1 20000 >"$S/docs/deep/er/seq.txt"
@@ -100,6 +100,7 @@ printf '{"kind":"exclusive","host":"%s","pid":%d,"user":"t","command":"prune","t
 	"$(hostname)" $$ "$now" "$now" >"$T/locked/locks/$(printf 'lock' | sha256sum | cut -c1-64)"
 fails_with 3 "an exclusive lock held: exit 3" bfs check -r "$T/locked"
 like "$(cat "$T/stderr")" "locked.*prune" "... naming the holder"
+ok_cmd "--no-lock checks anyway" bfs check -r "$T/locked" --no-lock
 ok_cmd "no lock of check's own is left behind" \
 	test "$(ls "$T/locked/locks" | wc -l)" -eq 1
 ok_cmd "the check leaves no lock behind" test -z "$(ls "$R/locks" 2>/dev/null)"
@@ -193,6 +194,19 @@ like "$out" "breaks b3:/files/docs/deep$|breaks b3:/files/docs$|breaks b3:/files
 unlike "$out" "breaks (backups? )?b[12]|, b[12]" "... not b1 or b2"
 like "$out" "garbage .*: 1 packs" "... and its pack is garbage"
 
+# ---- b3's index object under a wrong name (its bytes parse, their hash
+# is not the name): the blobs it names are reported under it
+copy badname
+W3=$(printf 'wrong' | sha256sum | cut -c1-64)
+mv "$T/badname/index/$B3IDX" "$T/badname/index/$W3"
+fails_with 1 "an index object whose bytes do not hash to its name" bfs check -r "$T/badname"
+out=$(cat "$T/stdout")
+like "$out" "^error: index index/$W3: .*do not hash to its name" "... named"
+like "$out" "breaks backup b3$" "... with the backup it breaks"
+like "$out" "breaks b3:/" "... and the paths"
+unlike "$out" "in no index object" "... no blob reported apart from it"
+is "$(grep -c "^error:" <<<"$out")" 1 "... one problem"
+
 # ---- a corrupt index object (b1's: b1, b2 and b3 all use its blobs)
 copy badidx
 I1=$(ls "$R/index" | grep -vx "$B3IDX" | head -n 1)
@@ -242,6 +256,28 @@ is "$(json '[.errors[] | select(.object == "(more)")][0] | .backups | join(",")'
 # (m1's root tree part is the first of the 1,000, then 999 of m2's chunks)
 is "$(json '[.errors[] | select(.object == "(more)")][0] | .more_paths + (.paths | length)')" "101" \
 	"... at the 101 files it covers"
+
+# ---- backups running meanwhile are not damage (check lists manifests
+# first, then packs, then index objects: what a listed manifest needs is
+# in the later listings; the packs of a backup in flight are garbage)
+C=$T/conc
+bfs init "$C" >/dev/null 2>&1
+jq -c '.pack_size = 1048576' "$C/config" >"$T/config" && mv "$T/config" "$C/config"
+nconc=4
+[ "${CI:-}" = true ] && nconc=2 # bounded in CI (the suite runs twice)
+( for i in $(seq 1 $nconc); do
+	head -c 10000000 /dev/urandom | bfs backup -r "$C" --id c$i --stdin x.bin -q || exit 1
+done ) &
+bp=$!
+runs=0 bad=0
+while kill -0 $bp 2>/dev/null; do
+	bfs check -r "$C" -q >"$T/conc.out" 2>&1 || { bad=$((bad + 1)); diag "$(head -n 5 "$T/conc.out")"; }
+	runs=$((runs + 1))
+done
+wait $bp
+ok $? "$nconc backups written while check ran"
+is "$bad" 0 "$runs checks while backups were written: none saw damage"
+ok_cmd "check afterwards" bfs check -r "$C" --read-data
 
 # ---- a migrated repository: format-1 packs (48-byte index entries)
 cp -a "$top_srcdir/tests/data/format1/repo" "$T/f1"

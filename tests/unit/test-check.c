@@ -1,7 +1,7 @@
 /* test-check.c - the subsets of check --read-data-subset: parsing, and
  * that K/N over N runs selects every pack exactly once.  (The check
- * itself is tested end to end by tests/e2e/t0450-check.sh and
- * t0451-check-s3.sh, on real repositories.) */
+ * itself is tested end to end by tests/e2e/t0460-check.sh and
+ * t0461-check-s3.sh, on real repositories.) */
 #include "config.h"
 
 #include <errno.h>
