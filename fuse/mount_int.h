@@ -67,7 +67,7 @@ struct bfs_mount {
 
 	/* Chunks whose pack vanished (prune): read.c's mnt_relocate. */
 	struct {
-		pthread_mutex_t lock;	 /* one resync at a time; protects cat */
+		pthread_mutex_t lock; /* one resync at a time; protects cat */
 		struct bfs_catalog *cat; /* writable, opened on first use */
 	} reloc;
 

@@ -61,11 +61,10 @@ int mnt_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
 					      false, &m->reloc.cat, err);
 		/* a resync just before ours may have found it */
 		if (!rc && lookup_moved(m->reloc.cat, hash, gone, out)) {
-			rc = bfs_catalog_sync_index(m->reloc.cat, m->repo,
-						    err);
+			rc = bfs_catalog_sync_index(m->reloc.cat, m->repo, err);
 			if (!rc)
-				rc = lookup_moved(m->reloc.cat, hash, gone,
-						  out);
+				rc =
+				    lookup_moved(m->reloc.cat, hash, gone, out);
 		}
 		pthread_mutex_unlock(&m->reloc.lock);
 	}

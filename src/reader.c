@@ -187,9 +187,8 @@ int bfs_reader_plan_runs(const struct bfs_chunkref *refs, size_t n,
 
 /* The pack of refs[0..n) is gone: relocate each chunk and read it where
  * it is now. */
-static int read_relocated(struct bfs_reader *r,
-			  const struct bfs_chunkref *refs, size_t n,
-			  uint8_t **outs, struct bfs_err *err)
+static int read_relocated(struct bfs_reader *r, const struct bfs_chunkref *refs,
+			  size_t n, uint8_t **outs, struct bfs_err *err)
 {
 	char hex[BFS_HASH_HEX + 1], phex[BFS_HASH_HEX + 1];
 	struct bfs_chunkref now;
