@@ -49,6 +49,7 @@ struct rst_reloc {
 	struct bfs_repo *repo;	 /* borrowed */
 	char *path;		 /* the catalog's, owned */
 	struct bfs_catalog *cat; /* opened on first use */
+	int64_t last_ns;	 /* last resync (bfs_mono_ns) */
 };
 /* Set up over repo and the catalog cat is a connection to.  0 /
  * -ENOMEM. */
