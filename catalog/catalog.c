@@ -703,6 +703,11 @@ out_free:
 }
 
 /* Close the connection and free c.  NULL is a no-op. */
+const char *bfs_catalog_path(const struct bfs_catalog *c)
+{
+	return c->path;
+}
+
 void bfs_catalog_close(struct bfs_catalog *c)
 {
 	int i;

@@ -50,6 +50,8 @@ int bfs_catalog_default_path(const char *repo_id, char **out,
 int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		     struct bfs_catalog **out, struct bfs_err *err);
 void bfs_catalog_close(struct bfs_catalog *c); /* NULL ok */
+/* The path c was opened with (borrowed, valid until close). */
+const char *bfs_catalog_path(const struct bfs_catalog *c);
 
 struct bfs_sync_stats {
 	unsigned added, removed, unchanged;

@@ -67,8 +67,9 @@ struct bfs_mount {
 
 	/* Chunks whose pack vanished (prune): read.c's mnt_relocate. */
 	struct {
-		pthread_mutex_t lock;	 /* one resync at a time; protects cat */
+		pthread_mutex_t lock; /* one resync at a time; protects cat */
 		struct bfs_catalog *cat; /* writable, opened on first use */
+		int64_t last_ns;	 /* last resync (bfs_mono_ns) */
 	} reloc;
 
 	/* Chunks already logged as failed (hash prefixes), to log once. */

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/uio.h>
 
 #include "fuse/mount_int.h"
@@ -25,6 +26,22 @@ static void fh_free(struct fh *f)
 		return;
 	bfs_rfile_close(f->rf);
 	free(f);
+}
+
+/* At most one resync of the index objects a second (a damaged pack
+ * would ask for one per chunk): sleep out the rest of the second since
+ * *last, then stamp it.  Called with the relocation lock held. */
+static void resync_wait(int64_t *last)
+{
+	int64_t wait = *last + 1000000000 - bfs_mono_ns();
+	struct timespec ts;
+
+	if (*last && wait > 0) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)wait;
+		nanosleep(&ts, NULL);
+	}
+	*last = bfs_mono_ns();
 }
 
 /* Look hash up in cat: 0 when it is in a pack other than gone. */
@@ -59,22 +76,26 @@ int mnt_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
 		if (!m->reloc.cat)
 			rc = bfs_catalog_open(m->catalog_path, m->repo_id,
 					      false, &m->reloc.cat, err);
-		/* a resync just before ours may have found it */
+		/* a resync just before ours may have found it; at most one
+		 * resync a second (a damaged pack would ask for every
+		 * chunk) */
 		if (!rc && lookup_moved(m->reloc.cat, hash, gone, out)) {
-			rc = bfs_catalog_sync_index(m->reloc.cat, m->repo,
-						    err);
+			resync_wait(&m->reloc.last_ns);
+			rc = bfs_catalog_sync_index(m->reloc.cat, m->repo, err);
 			if (!rc)
-				rc = lookup_moved(m->reloc.cat, hash, gone,
-						  out);
+				rc =
+				    lookup_moved(m->reloc.cat, hash, gone, out);
 		}
 		pthread_mutex_unlock(&m->reloc.lock);
 	}
 	bfs_hex(hex, hash, BFS_HASH_LEN);
 	bfs_hex(phex, gone, BFS_HASH_LEN);
 	if (rc) {
-		bfs_err_log("chunk %s: pack %s is gone and the repository's "
-			    "index names the chunk nowhere else: %s",
-			    hex, phex, bfs_err_str(err, rc));
+		/* the read fails with EIO, logged once per file by the read
+		 * path with the reader's message */
+		bfs_debug("chunk %s: pack %s is gone and the repository's "
+			  "index names the chunk nowhere else: %s",
+			  hex, phex, bfs_err_str(err, rc));
 		return rc;
 	}
 	bfs_hex(nhex, out->pack, BFS_HASH_LEN);

@@ -21,26 +21,14 @@
 #include "prune_int.h"
 #include "reach.h"
 
-#define CHECK_HINT "the repository is damaged; nothing was deleted: run " \
-		   "'backupfs check'"
+#define CHECK_HINT                                                             \
+	"the repository is damaged; nothing was deleted: run "                 \
+	"'backupfs check'"
 
-int pp_grow(void **v, size_t *cap, size_t n, size_t sz)
-{
-	size_t nc;
-	void *nv;
-
-	if (n < *cap)
-		return 0;
-	nc = *cap ? 2 * *cap : 64;
-	nv = realloc(*v, nc * sz);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = nc;
-	return 0;
-}
-
-long pp_pack_ord(struct prune *pr, const uint8_t id[BFS_HASH_LEN], bool add)
+/* Ordinal of pack id, adding an empty record when add is set.  -ENOENT
+ * (not there, !add) / -ENOMEM / -EOVERFLOW, else the ordinal. */
+static long pp_pack_ord(struct prune *pr, const uint8_t id[BFS_HASH_LEN],
+			bool add)
 {
 	struct pp_pack_rec *rec;
 	bool added;
@@ -152,8 +140,8 @@ static int load_index(struct prune *pr, struct bfs_err *err)
 	size_t i;
 	int rc;
 
-	rc = bfs_store_list(pr->r->store, BFS_KEY_INDEX, list_index_cb, pr,
-			    err);
+	rc =
+	    bfs_store_list(pr->r->store, BFS_KEY_INDEX, list_index_cb, pr, err);
 	if (rc)
 		return rc == -ENOMEM
 			   ? bfs_err_set(err, rc, "out of memory")
@@ -214,8 +202,8 @@ static int list_pack_cb(void *arg, const char *key, uint64_t size)
 
 static int list_packs(struct prune *pr, struct bfs_err *err)
 {
-	int rc = bfs_store_list(pr->r->store, BFS_KEY_PACKS, list_pack_cb, pr,
-				err);
+	int rc =
+	    bfs_store_list(pr->r->store, BFS_KEY_PACKS, list_pack_cb, pr, err);
 
 	if (rc == -ENOMEM || rc == -EOVERFLOW)
 		return bfs_err_set(err, rc, "too many packs");
@@ -280,8 +268,7 @@ static int walk_error(struct bfs_err *err, int rc, const char *name)
 
 	if (rc == -ENOMEM)
 		return bfs_err_set(err, rc, "out of memory");
-	if (rc != -EUCLEAN && rc != -ENOENT && rc != -EBADMSG &&
-	    rc != -EPROTO)
+	if (rc != -EUCLEAN && rc != -ENOENT && rc != -EBADMSG && rc != -EPROTO)
 		return rc; /* store errors: the message says enough */
 	snprintf(msg, sizeof(msg), "%s", bfs_err_str(err, rc));
 	if (strstr(msg, "backup '"))
@@ -328,10 +315,9 @@ static int find_live(struct prune *pr, struct bfs_err *err)
 		memset(&man, 0, sizeof(man));
 		rc = bfs_manifest2_parse(b.data, b.len, &man, err);
 		if (!rc)
-			rc = bfs_reach_backup(w, l.v[i],
-					      (const uint8_t(*)[BFS_HASH_LEN])
-						  man.root,
-					      man.nroot, err);
+			rc = bfs_reach_backup(
+			    w, l.v[i], (const uint8_t(*)[BFS_HASH_LEN])man.root,
+			    man.nroot, err);
 		bfs_manifest2_clear(&man);
 		if (rc)
 			rc = walk_error(err, rc, l.v[i]);
@@ -439,7 +425,8 @@ static int decide(struct prune *pr, struct bfs_err *err)
 	return 0;
 }
 
-/* ---- the whole ------------------------------------------------------------ */
+/* ---- the whole ------------------------------------------------------------
+ */
 
 static void prune_fini(struct prune *pr)
 {
@@ -467,10 +454,9 @@ int bfs_prune(struct bfs_repo *r, const struct bfs_prune_opts *o,
 	memset(st, 0, sizeof(*st));
 	pr.now_s = bfs_now_ns() / 1000000000;
 	if (!lock) {
-		rc = bfs_lock_take(r,
-				   o->dry_run ? BFS_LOCK_SHARED
-					      : BFS_LOCK_EXCLUSIVE,
-				   "prune", o->wait_ns, &own, err);
+		rc = bfs_lock_take(
+		    r, o->dry_run ? BFS_LOCK_SHARED : BFS_LOCK_EXCLUSIVE,
+		    "prune", o->wait_ns, &own, err);
 		if (rc)
 			return rc;
 		lock = own;

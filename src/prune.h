@@ -33,7 +33,7 @@
 #include "repo.h"
 #include "util.h"
 
-#define BFS_PRUNE_MAX_UNUSED_DEFAULT 10 /* percent */
+#define BFS_PRUNE_MAX_UNUSED_DEFAULT 10			   /* percent */
 #define BFS_PRUNE_GRACE_DEFAULT_NS (3600LL * 1000000000LL) /* 1 h */
 
 struct bfs_lock;
@@ -56,19 +56,19 @@ struct bfs_prune_count {
 };
 
 struct bfs_prune_stats {
-	uint64_t backups;	     /* manifests walked */
-	uint64_t blobs, blobs_live;  /* blobs indexed; reached */
-	uint64_t blobs_repacked;     /* live blobs copied into new packs */
-	uint64_t blobs_dropped;	     /* indexed blobs gone with their pack */
-	struct bfs_prune_count before; /* packs/ before */
-	struct bfs_prune_count deleted;	 /* indexed, no live blob */
+	uint64_t backups;		/* manifests walked */
+	uint64_t blobs, blobs_live;	/* blobs indexed; reached */
+	uint64_t blobs_repacked;	/* live blobs copied into new packs */
+	uint64_t blobs_dropped;		/* indexed blobs gone with their pack */
+	struct bfs_prune_count before;	/* packs/ before */
+	struct bfs_prune_count deleted; /* indexed, no live blob */
 	struct bfs_prune_count repacked; /* old packs repacked (deleted) */
 	struct bfs_prune_count written;	 /* new packs */
 	struct bfs_prune_count garbage;	 /* in no index object: deleted */
 	struct bfs_prune_count kept;	 /* left as they are */
 	struct bfs_prune_count young;	 /* of kept: within the grace */
 	struct bfs_prune_count after;	 /* packs/ after (computed) */
-	uint64_t live_bytes;	     /* frame bytes of live blobs */
+	uint64_t live_bytes;		 /* frame bytes of live blobs */
 	uint64_t index_deleted, index_written;
 };
 

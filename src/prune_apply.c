@@ -117,8 +117,8 @@ static int repack_one(struct apply *a, const struct pp_pack *p,
 	bfs_repo_pack_key(key, p->id);
 	got = bfs_store_get(pr->r->store, key, 0, UINT64_MAX, &data, err);
 	if (got < 0) {
-		rc = bfs_err_prefix(err, (int)got, "cannot read pack '%s'",
-				    key);
+		rc =
+		    bfs_err_prefix(err, (int)got, "cannot read pack '%s'", key);
 		goto out;
 	}
 	for (j = 0; !rc && j < p->nblobs; j++) {
@@ -162,11 +162,9 @@ static int repack_one(struct apply *a, const struct pp_pack *p,
 		    bfs_pack_builder_size(a->b) + bl->clen > pr->r->pack_target)
 			rc = flush(a, err);
 		if (!rc)
-			rc = bfs_pack_builder_add_typed(a->b, bl->hash,
-							bl->type,
-							data.data + bl->offset,
-							bl->clen, bl->len,
-							NULL);
+			rc = bfs_pack_builder_add_typed(
+			    a->b, bl->hash, bl->type, data.data + bl->offset,
+			    bl->clen, bl->len, NULL);
 		if (rc == -ENOMEM)
 			rc = bfs_err_set(err, rc, "out of memory");
 		else if (!rc)
@@ -194,9 +192,9 @@ static void estimate(struct prune *pr)
 		return;
 	packs = (live + pr->r->pack_target - 1) / pr->r->pack_target;
 	st->written.packs = packs ? packs : 1;
-	st->written.bytes = live + n * BFS_PACK_INDEX_ENTRY +
-			    st->written.packs *
-				(BFS_PACK_HEADER + BFS_PACK_FOOTER);
+	st->written.bytes =
+	    live + n * BFS_PACK_INDEX_ENTRY +
+	    st->written.packs * (BFS_PACK_HEADER + BFS_PACK_FOOTER);
 	st->blobs_repacked = n;
 }
 
@@ -219,15 +217,14 @@ static int write_index(struct apply *a, uint8_t name[BFS_HASH_LEN],
 		const struct pp_index *ix = &pr->idx[i];
 
 		for (j = 0; ix->affected && !rc && j < ix->nrefs; j++) {
-			struct pp_pack *p = &pr->packs[pr->refs[ix->ref_first +
-								j]];
+			struct pp_pack *p =
+			    &pr->packs[pr->refs[ix->ref_first + j]];
 
 			if (p->action != PP_KEEP || p->carried)
 				continue;
 			p->carried = true;
-			rc = bfs_idxobj_writer_pack(w, p->id,
-						    &pr->blobs[p->blob_first],
-						    p->nblobs);
+			rc = bfs_idxobj_writer_pack(
+			    w, p->id, &pr->blobs[p->blob_first], p->nblobs);
 		}
 	}
 	if (rc) {
@@ -287,9 +284,9 @@ static bool written(const struct apply *a, const uint8_t id[BFS_HASH_LEN])
  * not new either. */
 static void uncount(struct bfs_prune_stats *st, const struct pp_pack *p)
 {
-	struct bfs_prune_count *c = p->action == PP_DELETE    ? &st->deleted
-				    : p->action == PP_REPACK  ? &st->repacked
-							      : &st->garbage;
+	struct bfs_prune_count *c = p->action == PP_DELETE   ? &st->deleted
+				    : p->action == PP_REPACK ? &st->repacked
+							     : &st->garbage;
 
 	c->packs--;
 	c->bytes -= p->size;

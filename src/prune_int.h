@@ -4,9 +4,11 @@
 #ifndef BFS_PRUNE_INT_H
 #define BFS_PRUNE_INT_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "hmap.h"
 #include "locmap.h"
@@ -23,16 +25,16 @@ enum pp_action {
 /* One pack, listed in packs/ or named by an index object (or both). */
 struct pp_pack {
 	uint8_t id[BFS_HASH_LEN];
-	uint64_t size;		 /* listed size */
+	uint64_t size; /* listed size */
 	bool listed, indexed;
 	bool young;
-	bool carried;		 /* named by the new index object */
+	bool carried; /* named by the new index object */
 	enum pp_action action;
 	size_t blob_first, nblobs; /* its index line, in pr->blobs */
-	uint64_t frame_bytes;	 /* sum of clen */
-	uint64_t live_bytes;	 /* sum of clen of its live blobs */
+	uint64_t frame_bytes;	   /* sum of clen */
+	uint64_t live_bytes;	   /* sum of clen of its live blobs */
 	uint64_t nlive;
-	int64_t seen_s;		 /* unindexed: first seen (0 unknown) */
+	int64_t seen_s; /* unindexed: first seen (0 unknown) */
 };
 
 /* One index object. */
@@ -40,8 +42,8 @@ struct pp_index {
 	uint8_t name[BFS_HASH_LEN];
 	size_t ref_first, nrefs; /* pack ordinals, in pr->refs */
 	bool young;
-	bool affected;		 /* names a pack deleted or repacked */
-	int64_t seen_s;		 /* first seen (0 unknown) */
+	bool affected;	/* names a pack deleted or repacked */
+	int64_t seen_s; /* first seen (0 unknown) */
 };
 
 /* A pack ordinal's record in pr->pack_map. */
@@ -79,11 +81,21 @@ struct prune {
 };
 
 /* Grow *v (of *cap elements of size sz) to hold n + 1.  0 / -ENOMEM. */
-int pp_grow(void **v, size_t *cap, size_t n, size_t sz);
+static inline int pp_grow(void **v, size_t *cap, size_t n, size_t sz)
+{
+	size_t nc;
+	void *nv;
 
-/* Ordinal of pack id, adding an empty record when add is set.  -ENOENT
- * (not there, !add) / -ENOMEM, else the ordinal. */
-long pp_pack_ord(struct prune *pr, const uint8_t id[BFS_HASH_LEN], bool add);
+	if (n < *cap)
+		return 0;
+	nc = *cap ? 2 * *cap : 64;
+	nv = realloc(*v, nc * sz);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = nc;
+	return 0;
+}
 
 /* prune_seen.c: read every prune/<name> object into seen_index /
  * seen_packs (earliest time wins).  Objects whose bytes do not hash to

@@ -83,8 +83,8 @@ static int parse_line(struct prune *pr, const char *line, size_t len)
 	else if ((id = cJSON_GetObjectItemCaseSensitive(o, "pack")))
 		m = &pr->seen_packs;
 	if (!m || !cJSON_IsString(id) || !bfs_hex64_valid(id->valuestring) ||
-	    !cJSON_IsNumber(t) || t->valuedouble < 1 ||
-	    t->valuedouble > 1e12 || bfs_unhex(h, id->valuestring, BFS_HASH_LEN))
+	    !cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > 1e12 ||
+	    bfs_unhex(h, id->valuestring, BFS_HASH_LEN))
 		goto out;
 	rc = seen_add(m, h, (int64_t)t->valuedouble);
 out:
@@ -176,8 +176,8 @@ static int add_line(struct bfs_buf *b, const char *kind,
 	char hex[BFS_HASH_HEX + 1];
 
 	bfs_hex(hex, id, BFS_HASH_LEN);
-	return bfs_buf_printf(b, "{\"%s\":\"%s\",\"seen\":%" PRId64 "}\n",
-			      kind, hex, s);
+	return bfs_buf_printf(b, "{\"%s\":\"%s\",\"seen\":%" PRId64 "}\n", kind,
+			      hex, s);
 }
 
 int pp_seen_write(struct prune *pr, const uint8_t *new_index,
@@ -207,8 +207,8 @@ int pp_seen_write(struct prune *pr, const uint8_t *new_index,
 
 		if (p->indexed || !p->listed || p->action == PP_GARBAGE)
 			continue;
-		rc = add_line(&b, "pack", p->id, p->seen_s ? p->seen_s
-							    : pr->now_s);
+		rc = add_line(&b, "pack", p->id,
+			      p->seen_s ? p->seen_s : pr->now_s);
 	}
 	if (rc) {
 		rc = bfs_err_set(err, rc, "out of memory");

@@ -90,19 +90,18 @@ static int first(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN])
 }
 
 /* Locate blob id of the given type and report it. */
-static int locate(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN],
-		  int type, struct bfs_loc *loc, struct bfs_err *err)
+static int locate(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN], int type,
+		  struct bfs_loc *loc, struct bfs_err *err)
 {
 	char hex[BFS_HASH_HEX + 1];
 
 	if (bfs_locmap_find(w->lm, id, loc)) {
 		bfs_hex(hex, id, BFS_HASH_LEN);
-		return bfs_err_set(err, -ENOENT,
-				   "backup '%s' needs %s blob %s, which no "
-				   "index object names",
-				   w->backup,
-				   type == BFS_BLOB_TREE ? "tree" : "data",
-				   hex);
+		return bfs_err_set(
+		    err, -ENOENT,
+		    "backup '%s' needs %s blob %s, which no "
+		    "index object names",
+		    w->backup, type == BFS_BLOB_TREE ? "tree" : "data", hex);
 	}
 	if (loc->type != type) {
 		bfs_hex(hex, id, BFS_HASH_LEN);

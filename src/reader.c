@@ -187,28 +187,27 @@ int bfs_reader_plan_runs(const struct bfs_chunkref *refs, size_t n,
 
 /* The pack of refs[0..n) is gone: relocate each chunk and read it where
  * it is now. */
-static int read_relocated(struct bfs_reader *r,
-			  const struct bfs_chunkref *refs, size_t n,
-			  uint8_t **outs, struct bfs_err *err)
+static int read_relocated(struct bfs_reader *r, const struct bfs_chunkref *refs,
+			  size_t n, uint8_t **outs, struct bfs_err *err)
 {
-	char hex[BFS_HASH_HEX + 1], phex[BFS_HASH_HEX + 1];
+	char hex[BFS_HASH_HEX + 1], key[BFS_KEY_MAX];
 	struct bfs_chunkref now;
 	size_t i;
 	int rc = 0;
 
 	for (i = 0; i < n && !rc; i++) {
 		bfs_hex(hex, refs[i].hash, BFS_HASH_LEN);
-		bfs_hex(phex, refs[i].pack, BFS_HASH_LEN);
+		bfs_repo_pack_key(key, refs[i].pack);
 		rc = r->cfg.relocate(r->cfg.relocate_arg, refs[i].hash,
 				     refs[i].pack, &now, err);
 		if (rc == -ENOMEM)
 			return bfs_err_set(err, rc, "out of memory");
 		if (rc)
 			return bfs_err_set(err, -EIO,
-					   "chunk %s: its pack %s is gone and "
-					   "no index object names it "
+					   "chunk %s: its pack '%s' is gone "
+					   "and no index object names it "
 					   "elsewhere (%s)",
-					   hex, phex, strerror(-rc));
+					   hex, key, strerror(-rc));
 		if (now.len != refs[i].len ||
 		    memcmp(now.hash, refs[i].hash, BFS_HASH_LEN))
 			return bfs_err_set(err, -EIO,
@@ -218,9 +217,9 @@ static int read_relocated(struct bfs_reader *r,
 		rc = bfs_repo_read_chunk(r->repo, &now, outs[i], err);
 		if (rc) {
 			bfs_err_prefix(err, -EIO,
-				       "chunk %s (its pack %s is gone; "
+				       "chunk %s (its pack '%s' is gone; "
 				       "relocated)",
-				       hex, phex);
+				       hex, key);
 			rc = -EIO;
 		}
 	}

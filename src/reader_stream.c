@@ -181,8 +181,8 @@ int bfs_reader_read_into(struct bfs_reader *r, const struct bfs_chunkref *refs,
 			outs[k] = dst + off;
 			off += refs[run->first + k].len;
 		}
-		rc = bfs_reader_read_chunks(r, &refs[run->first], run->n,
-					    outs, err);
+		rc = bfs_reader_read_chunks(r, &refs[run->first], run->n, outs,
+					    err);
 	}
 	free(runs);
 	return rc;

@@ -552,6 +552,8 @@ int bfs_restore(struct bfs_repo *repo, struct bfs_catalog *cat, int64_t root,
 	struct bfs_err local_err;
 	struct bfs_cat_entry ce;
 	struct rctx x;
+	struct bfs_reader_config rcfg = {.relocate = rst_relocate,
+					 .relocate_arg = &x.reloc};
 	int parentfd = -1, rc;
 	size_t tlen;
 	char *as_dir = NULL;
@@ -570,8 +572,8 @@ int bfs_restore(struct bfs_repo *repo, struct bfs_catalog *cat, int64_t root,
 	if (!path)
 		path = "";
 
-	if (rst_links_init(&x) < 0 ||
-	    bfs_reader_create(repo, NULL, NULL, &x.reader) < 0 ||
+	if (rst_links_init(&x) < 0 || rst_reloc_init(&x.reloc, repo, cat) < 0 ||
+	    bfs_reader_create(repo, NULL, &rcfg, &x.reader) < 0 ||
 	    pf_create(x.reader, &x.pf) < 0) {
 		rc = bfs_err_set(x.err, -ENOMEM, "out of memory");
 		goto out;
@@ -683,6 +685,7 @@ out:
 		close(x.rootfd);
 	pf_destroy(x.pf);
 	bfs_reader_destroy(x.reader);
+	rst_reloc_fini(&x.reloc);
 	rst_links_fini(&x);
 	bfs_buf_free(&x.path);
 	bfs_cat_entry_clear(&ce);

@@ -11,6 +11,7 @@
 #ifndef BFS_RESTORE_INT_H
 #define BFS_RESTORE_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,6 +38,28 @@ int rst_entry_size(struct bfs_catalog *cat, const struct bfs_cat_entry *ce,
  * keeping the buffer NUL-terminated; pop back to an earlier length. */
 int rst_path_push(struct bfs_buf *b, const char *name, size_t n);
 void rst_path_pop(struct bfs_buf *b, size_t len);
+
+/* Finding chunks whose pack vanished (prune ran meanwhile): the reader's
+ * relocate hook (reader.h) over a catalog connection of its own (the
+ * caller's is not shared with the reader's threads), which resyncs the
+ * catalog's index objects once per vanished pack and looks the chunk up
+ * again. */
+struct rst_reloc {
+	pthread_mutex_t lock;	 /* protects cat */
+	struct bfs_repo *repo;	 /* borrowed */
+	char *path;		 /* the catalog's, owned */
+	struct bfs_catalog *cat; /* opened on first use */
+	int64_t last_ns;	 /* last resync (bfs_mono_ns) */
+};
+/* Set up over repo and the catalog cat is a connection to.  0 /
+ * -ENOMEM. */
+int rst_reloc_init(struct rst_reloc *x, struct bfs_repo *repo,
+		   struct bfs_catalog *cat);
+void rst_reloc_fini(struct rst_reloc *x);
+/* The hook itself; arg is a struct rst_reloc. */
+int rst_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
+		 const uint8_t gone[BFS_HASH_LEN], struct bfs_chunkref *out,
+		 struct bfs_err *err);
 
 /* ---- restore_prefetch.c ------------------------------------------------- */
 
@@ -74,6 +97,7 @@ struct rctx {
 	struct bfs_repo *repo;
 	struct bfs_catalog *cat;
 	struct bfs_reader *reader;
+	struct rst_reloc reloc; /* the reader's relocate hook */
 	struct bfs_restore_opts o;
 	struct bfs_restore_stats st;
 	struct bfs_err *err;

@@ -5,24 +5,100 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "restore_int.h"
 
 /* ---- reading chunk lists ---------------------------------------------- */
 
-int bfs_read_chunk_list(struct bfs_repo *repo, const struct bfs_chunkref *refs,
-			size_t n, bfs_data_cb cb, void *arg,
-			struct bfs_err *err)
+/* At most one resync of the index objects a second (a damaged pack
+ * would ask for one per chunk): sleep out the rest of the second since
+ * *last, then stamp it.  Called with the relocation lock held. */
+static void resync_wait(int64_t *last)
 {
+	int64_t wait = *last + 1000000000 - bfs_mono_ns();
+	struct timespec ts;
+
+	if (*last && wait > 0) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)wait;
+		nanosleep(&ts, NULL);
+	}
+	*last = bfs_mono_ns();
+}
+
+int rst_reloc_init(struct rst_reloc *x, struct bfs_repo *repo,
+		   struct bfs_catalog *cat)
+{
+	memset(x, 0, sizeof(*x));
+	x->repo = repo;
+	x->path = strdup(bfs_catalog_path(cat));
+	if (!x->path)
+		return -ENOMEM;
+	pthread_mutex_init(&x->lock, NULL);
+	return 0;
+}
+
+void rst_reloc_fini(struct rst_reloc *x)
+{
+	if (!x->path)
+		return;
+	bfs_catalog_close(x->cat);
+	pthread_mutex_destroy(&x->lock);
+	free(x->path);
+	x->path = NULL;
+}
+
+int rst_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
+		 const uint8_t gone[BFS_HASH_LEN], struct bfs_chunkref *out,
+		 struct bfs_err *err)
+{
+	struct rst_reloc *x = arg;
+	int rc = 0;
+
+	pthread_mutex_lock(&x->lock);
+	if (!x->cat)
+		rc =
+		    bfs_catalog_open(x->path, x->repo->id, false, &x->cat, err);
+	/* a vanished pack: resync unless an earlier resync moved it */
+	if (!rc && (bfs_catalog_chunk_lookup(x->cat, hash, out) ||
+		    !memcmp(out->pack, gone, BFS_HASH_LEN))) {
+		/* at most one resync a second: a damaged pack would ask
+		 * for every chunk */
+		resync_wait(&x->last_ns);
+		rc = bfs_catalog_sync_index(x->cat, x->repo, err);
+		if (!rc)
+			rc = bfs_catalog_chunk_lookup(x->cat, hash, out);
+		if (!rc && !memcmp(out->pack, gone, BFS_HASH_LEN))
+			rc = -ENOENT;
+	}
+	pthread_mutex_unlock(&x->lock);
+	return rc;
+}
+
+/* bfs_read_chunk_list with relocation through reloc (may be NULL). */
+static int read_chunk_list(struct bfs_repo *repo, struct rst_reloc *reloc,
+			   const struct bfs_chunkref *refs, size_t n,
+			   bfs_data_cb cb, void *arg, struct bfs_err *err)
+{
+	struct bfs_reader_config cfg = {.relocate = rst_relocate,
+					.relocate_arg = reloc};
 	struct bfs_reader *rd;
 	int rc;
 
-	rc = bfs_reader_create(repo, NULL, NULL, &rd);
+	rc = bfs_reader_create(repo, NULL, reloc ? &cfg : NULL, &rd);
 	if (rc < 0)
 		return bfs_err_set(err, rc, "out of memory");
 	rc = bfs_reader_stream(rd, refs, n, cb, arg, err);
 	bfs_reader_destroy(rd);
 	return rc;
+}
+
+int bfs_read_chunk_list(struct bfs_repo *repo, const struct bfs_chunkref *refs,
+			size_t n, bfs_data_cb cb, void *arg,
+			struct bfs_err *err)
+{
+	return read_chunk_list(repo, NULL, refs, n, cb, arg, err);
 }
 
 int rst_check_chunk_sum(const struct bfs_chunkref *refs, size_t n,
@@ -83,6 +159,7 @@ int bfs_restore_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
 	struct bfs_cat_entry ce;
 	struct bfs_chunkref *refs = NULL;
 	struct cat_out o = {fd, 0};
+	struct rst_reloc reloc;
 	uint64_t size;
 	size_t n = 0;
 	int rc;
@@ -115,7 +192,13 @@ int bfs_restore_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
 	    rst_check_chunk_sum(refs, n, size, ce.e.path ? ce.e.path : "", err);
 	if (rc < 0)
 		goto out_free;
-	rc = bfs_read_chunk_list(repo, refs, n, cat_write, &o, err);
+	rc = rst_reloc_init(&reloc, repo, cat);
+	if (rc < 0) {
+		bfs_err_set(err, rc, "out of memory");
+		goto out_free;
+	}
+	rc = read_chunk_list(repo, &reloc, refs, n, cat_write, &o, err);
+	rst_reloc_fini(&reloc);
 	if (rc < 0 && o.werr)
 		rc = bfs_err_set(err, o.werr, "cannot write output: %s",
 				 strerror(-o.werr));

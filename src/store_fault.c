@@ -20,8 +20,8 @@
  *                            the store (crash tests: "any:every=N:kill=1"
  *                            stops a run at its Nth store operation)
  *
- * A rule needs exactly one of err / corrupt / truncate / kill.  Each rule has its
- * own counter of matching calls (atomic, so the wrapper is as thread-safe
+ * A rule needs exactly one of err / corrupt / truncate / kill.  Each rule has
+ * its own counter of matching calls (atomic, so the wrapper is as thread-safe
  * as the store it wraps).  Every matching rule counts every call; the
  * first firing err rule wins, data faults apply after the inner get.
  *

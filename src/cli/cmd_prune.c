@@ -59,8 +59,8 @@ static cJSON *count_json(const struct bfs_prune_count *c)
 	return o;
 }
 
-static int print_json(const struct bfs_prune_stats *st, bool dry_run,
-		      int rc, const struct bfs_err *err)
+static int print_json(const struct bfs_prune_stats *st, bool dry_run, int rc,
+		      const struct bfs_err *err)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *s = NULL;
@@ -108,8 +108,7 @@ static void print_text(const struct bfs_prune_stats *st, bool dry_run)
 {
 	char b[32];
 
-	printf("%s%" PRIu64 " backups, %" PRIu64 " of %" PRIu64
-	       " blobs in use",
+	printf("%s%" PRIu64 " backups, %" PRIu64 " of %" PRIu64 " blobs in use",
 	       dry_run ? "dry run: " : "", st->backups, st->blobs_live,
 	       st->blobs);
 	bfs_fmt_bytes(b, sizeof(b), st->live_bytes);
@@ -118,8 +117,7 @@ static void print_text(const struct bfs_prune_stats *st, bool dry_run)
 	line(dry_run ? "would delete (unused):" : "deleted (unused):",
 	     &st->deleted);
 	line(dry_run ? "would repack:" : "repacked:", &st->repacked);
-	line(dry_run ? "would write (about):" : "written (new):",
-	     &st->written);
+	line(dry_run ? "would write (about):" : "written (new):", &st->written);
 	line(dry_run ? "would delete (garbage):" : "deleted (garbage):",
 	     &st->garbage);
 	line("kept:", &st->kept);
@@ -210,9 +208,10 @@ const struct bfs_cmd cmd_prune = {
 	     "a pack's index object (or an unindexed pack), recorded under\n"
 	     "prune/ in the repository: the first prune of a repository\n"
 	     "therefore deletes nothing but what --grace 0 allows.",
-    .examples = "  backupfs prune -r /var/backups/nocodb --dry-run\n"
-		"  backupfs prune -r s3://acme-backups/nocodb --wait 30m\n"
-		"  backupfs prune -r /var/backups/nocodb --max-unused 25 --json",
+    .examples =
+	"  backupfs prune -r /var/backups/nocodb --dry-run\n"
+	"  backupfs prune -r s3://acme-backups/nocodb --wait 30m\n"
+	"  backupfs prune -r /var/backups/nocodb --max-unused 25 --json",
     .exit_codes = "0 ok, 1 error (nothing or part done: run it again), 2 "
 		  "usage error.",
     .flags = CLI_REPO,

@@ -5,7 +5,8 @@
 # still restores byte for byte; --dry-run changes nothing and predicts
 # the real run; unindexed packs are garbage; the grace period keeps young
 # packs; an exclusive lock held by another process is refused, naming
-# it; a damaged repository is refused with nothing deleted.
+# it; a damaged repository is refused with nothing deleted; cat and
+# restore with a catalog from before the prune find moved chunks.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 require_cmd jq jq
 require_cmd zstd zstd
@@ -91,8 +92,18 @@ ok "$(ls "$R"/prune/* >/dev/null 2>&1; echo $?)" "a grace record was written und
 
 # ---- the real prune
 cp -a "$R" "$T/old"
+ok_cmd "a catalog synced before the prune" bfs list -r "$R" --catalog "$T/stale.db"
 ok_cmd "prune" bfs prune -r "$R" --grace 0 --json
 cp "$T/stdout" "$T/real.json"
+# cat and restore with that catalog, not synced: their chunk locations
+# name packs that are gone; the reader finds the chunks again
+ok_cmd "cat --no-sync with a catalog from before the prune" bash -c \
+	"\"\$BACKUPFS\" cat -r '$R' --catalog '$T/stale.db' --no-sync b2:data.bin | cmp - '$T/b'"
+cp "$T/stale.db" "$T/stale2.db"
+rm -rf "$T/out2"
+ok_cmd "restore --no-sync with a catalog from before the prune" \
+	bfs restore -r "$R" --catalog "$T/stale2.db" --no-sync b2 --target "$T/out2"
+ok_cmd "... restores the right bytes" cmp "$T/out2/data.bin" "$T/b"
 is "$(jq -c '[.deleted, .repacked]' "$T/real.json")" "$(jq -c '[.deleted, .repacked]' "$T/dry.json")" \
 	"the real run deletes and repacks what the dry run said"
 after_bytes=$(pack_bytes "$R")

@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pack.h"
@@ -527,6 +529,35 @@ static void test_fault(void)
 	       "any rule: call 2 times out");
 	bfs_store_free(s);
 
+	/* kill=1: SIGKILL at the Nth matching call (a child, counted by
+	 * the parent; the calls before it are made) */
+	{
+		pid_t pid;
+		int status = 0;
+
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			bfs_store_local_open(path_in("local"), false, &inner,
+					     NULL);
+			if (bfs_store_fault_wrap(inner, "put:every=2:kill=1",
+						 &s, NULL))
+				_exit(2);
+			bfs_store_put(s, "k/1", "x", 1, 0, NULL);
+			bfs_store_put(s, "k/2", "x", 1, 0, NULL);
+			_exit(0);
+		}
+		waitpid(pid, &status, 0);
+		ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		   "kill=1: the process is killed at the 2nd put");
+		bfs_store_local_open(path_in("local"), false, &s, NULL);
+		is_int(bfs_store_stat(s, "k/1", &size, NULL), 0,
+		       "  the 1st put was made");
+		is_int(bfs_store_stat(s, "k/2", &size, NULL), -ENOENT,
+		       "  the 2nd was not");
+		bfs_store_free(s);
+	}
+
 	{
 		static const char *bad[] = {
 		    "",
@@ -541,6 +572,8 @@ static void test_fault(void)
 		    "get:color=red:err=EIO",
 		    "get:err=EIO,",
 		    "get:truncate=2",
+		    "get:kill=2",
+		    "any:kill=1:err=EIO",
 		};
 		size_t k;
 
