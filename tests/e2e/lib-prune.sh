@@ -7,7 +7,8 @@
 #       forgotten: half of their own data is shared with the next backup,
 #       so their packs are partly live; b6, forgotten too, has data of
 #       its own only.  KEPT lists the kept ids.
-#   kept_ok REPO CATALOG  every kept backup reads back byte for byte
+#   kept_ok REPO CATALOG  check passes, every kept backup restores byte
+#                         for byte (data.bin and the files tree)
 #   nothing_left REPO     a prune (grace 0) finds nothing to do
 #   count_ops RESET REPO  store operations of a whole prune
 #   kill_loop NAME RESET REPO [REAL]
@@ -40,12 +41,24 @@ make_prune_repo() {
 	rm "$P/manifests/b2" "$P/manifests/b4" "$P/manifests/b6" # forget
 }
 
-# kept_ok REPO CATALOG: every kept backup reads back byte for byte.
+# kept_ok REPO CATALOG: `backupfs check` finds the repository whole
+# (garbage allowed: a killed prune leaves some), and every kept backup
+# restores byte for byte: its data.bin, and its files tree (seq.txt of
+# its number).
 kept_ok() {
-	local id
+	local id out
+	"$BACKUPFS" check -r "$1" >>"$T/verify.err" 2>&1 || {
+		echo "check failed on $1" >>"$T/verify.err"
+		return 1
+	}
 	for id in $KEPT; do
 		"$BACKUPFS" cat -r "$1" --catalog "$2" "$id:data.bin" 2>>"$T/verify.err" |
 			cmp -s - "$T/d${id#b}" || return 1
+		out=$T/restore.$id
+		rm -rf "$out"
+		"$BACKUPFS" restore -q -r "$1" --catalog "$2" "$id:files" --target "$out" \
+			2>>"$T/verify.err" || return 1
+		seq "${id#b}" 5000 | cmp -s - "$out/files/seq.txt" || return 1
 	done
 	return 0
 }
