@@ -52,7 +52,7 @@ bool bfs_log_syslog_ok(void)
 	int types[] = {SOCK_DGRAM, SOCK_STREAM}, fd, rc;
 	size_t i;
 
-	strcpy(sa.sun_path, "/dev/log");
+	memcpy(sa.sun_path, "/dev/log", sizeof("/dev/log"));
 	for (i = 0; i < 2; i++) {
 		fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
 		if (fd < 0)

@@ -171,8 +171,9 @@ if [ -f "$top_builddir/Makefile" ] && command -v "$make" >/dev/null; then
 	fi
 
 	# ---- the mount(8) helper: where mount(8) looks, whatever the prefix
+	# (a make run from make check may print its directory: drop that)
 	"$make" -s --no-print-directory -C "$top_builddir" print-mount-helper prefix=/opt/bfs \
-		>"$T/helper" 2>"$T/stderr"
+		2>"$T/stderr" | grep -Ev '^make(\[[0-9]+\])?: ' >"$T/helper"
 	ok $? "the installed mount helper is printed"
 	is "$(head -1 "$T/helper")" "# /sbin/mount.backupfs" \
 		"mount.backupfs goes to /sbin with any prefix (where mount(8) looks)"
