@@ -521,6 +521,11 @@ static void free_common(struct bfs_mount *m)
 {
 	struct thread_cat *t, *next;
 
+	/* The reader first: its readahead workers may still be relocating a
+	 * chunk through a catalog connection (mnt_relocate) until they are
+	 * joined here. */
+	bfs_reader_destroy(m->reader);
+	m->reader = NULL;
 	/* Worker threads are gone; close what their destructors did not
 	 * (the calling thread's own connection, if any). */
 	for (t = m->threads; t; t = next) {
@@ -532,7 +537,6 @@ static void free_common(struct bfs_mount *m)
 	bfs_catalog_close(m->reloc.cat);
 	if (m->key_created)
 		pthread_key_delete(m->key);
-	bfs_reader_destroy(m->reader);
 	bfs_chunkcache_free(m->cache);
 	free(m->logged);
 	free(m->mountpoint);
