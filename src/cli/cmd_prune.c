@@ -152,6 +152,22 @@ static int run_prune(struct cli_ctx *ctx)
 	} else if (!rc && !c->quiet) {
 		print_text(&st, a->dry_run);
 	}
+	if (!rc && st.young.packs && !c->quiet) {
+		/* a first prune counts every pack as seen now: say why the
+		 * space did not come back, and what to do */
+		char g[32];
+
+		snprintf(g, sizeof(g), "%.0f min", (double)a->grace_ns / 60e9);
+		fprintf(stderr,
+			"backupfs prune: %" PRIu64 " %s left alone because "
+			"a prune first saw %s less than --grace (%s) ago (a "
+			"first prune sees everything now): run prune again "
+			"later, or with --grace 0 when no backup runs on "
+			"another host\n",
+			st.young.packs,
+			st.young.packs == 1 ? "pack was" : "packs were",
+			st.young.packs == 1 ? "it" : "them", g);
+	}
 	if (rc) {
 		cli_error("prune", "%s", bfs_err_str(&err, rc));
 		return EXIT_ERR;

@@ -89,6 +89,8 @@ is "$(jq -r '[.deleted.packs, .repacked.packs] | @text' "$T/stdout")" "[0,0]" \
 	"packs first seen now are left alone"
 is "$(jq -r '.young.packs == .before.packs' "$T/stdout")" true "... every pack counts as young"
 ok "$(ls "$R"/prune/* >/dev/null 2>&1; echo $?)" "a grace record was written under prune/"
+like "$(cat "$T/stderr")" "packs were left alone because a prune first saw them less than --grace \\(60 min\\) ago.*--grace 0" \
+	"prune says why nothing was freed, and what to do"
 
 # ---- the real prune
 cp -a "$R" "$T/old"
