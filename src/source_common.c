@@ -86,7 +86,10 @@ char *src_pct_decode(const char *s, size_t n, bool *bad)
 	return o;
 }
 
-static const char *const pg_keywords[] = {
+/* libpq's connection keywords (PostgreSQL 17; URI query parameters take
+ * the same names, plus "ssl"): what a --pg-dump conninfo may hold, and
+ * what [NAME=] may not be. */
+const char *const src_pg_keywords[] = {
     "host",
     "hostaddr",
     "port",
@@ -94,26 +97,42 @@ static const char *const pg_keywords[] = {
     "user",
     "password",
     "passfile",
+    "require_auth",
+    "channel_binding",
     "connect_timeout",
     "client_encoding",
     "options",
     "application_name",
     "fallback_application_name",
     "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+    "replication",
+    "gssencmode",
     "sslmode",
+    "sslnegotiation",
+    "requiressl",
+    "sslcompression",
     "sslcert",
     "sslkey",
+    "sslcertmode",
+    "sslpassword",
     "sslrootcert",
     "sslcrl",
-    "requiressl",
+    "sslcrldir",
+    "sslsni",
+    "requirepeer",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "krbsrvname",
+    "gsslib",
+    "gssdelegation",
     "service",
     "target_session_attrs",
-    "gssencmode",
-    "channel_binding",
     "load_balance_hosts",
-    "sslpassword",
-    "require_auth",
-    "krbsrvname",
+    NULL,
 };
 
 /* [NAME=]X for dumps: NAME is [A-Za-z0-9._/-]+, a valid path, and not a
@@ -132,9 +151,9 @@ void src_dump_name(const char *arg, char **name, const char **rest)
 			"0123456789._/-") < n ||
 	    !bfs_manifest_path_valid(arg, n))
 		return;
-	for (i = 0; i < BFS_ARRAY_SIZE(pg_keywords); i++)
-		if (strlen(pg_keywords[i]) == n &&
-		    !strncmp(arg, pg_keywords[i], n))
+	for (i = 0; src_pg_keywords[i]; i++)
+		if (strlen(src_pg_keywords[i]) == n &&
+		    !strncmp(arg, src_pg_keywords[i], n))
 			return;
 	*name = strndup(arg, n);
 	if (*name)

@@ -49,6 +49,8 @@ int bfs_source_split(const char *arg, const char *deflt, char **dest,
 char *src_pct_decode(const char *s, size_t n, bool *bad);
 /* [NAME=]X of a dump: *name (malloc'ed, NULL if absent), *rest into arg. */
 void src_dump_name(const char *arg, char **name, const char **rest);
+/* libpq's connection keywords, NULL-terminated (source_common.c). */
+extern const char *const src_pg_keywords[];
 /* NAME.sql as *dest (malloc'ed); -EINVAL for an invalid path. */
 int src_sql_dest(const char *name, char **dest, struct bfs_err *err);
 

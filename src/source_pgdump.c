@@ -32,56 +32,6 @@ static bool is_uri(const char *s, const char **after)
 	return false;
 }
 
-/* libpq's connection keywords (PostgreSQL 17; URI query parameters take
- * the same names, plus "ssl").  A key outside the list is refused before
- * anything runs, naming the key and never its value: a misspelt
- * "pasword=" would otherwise carry a password into messages and onto
- * pg_dump's command line. */
-static const char *const pg_keywords[] = {
-    "host",
-    "hostaddr",
-    "port",
-    "dbname",
-    "user",
-    "password",
-    "passfile",
-    "require_auth",
-    "channel_binding",
-    "connect_timeout",
-    "client_encoding",
-    "options",
-    "application_name",
-    "fallback_application_name",
-    "keepalives",
-    "keepalives_idle",
-    "keepalives_interval",
-    "keepalives_count",
-    "tcp_user_timeout",
-    "replication",
-    "gssencmode",
-    "sslmode",
-    "sslnegotiation",
-    "requiressl",
-    "sslcompression",
-    "sslcert",
-    "sslkey",
-    "sslcertmode",
-    "sslpassword",
-    "sslrootcert",
-    "sslcrl",
-    "sslcrldir",
-    "sslsni",
-    "requirepeer",
-    "ssl_min_protocol_version",
-    "ssl_max_protocol_version",
-    "krbsrvname",
-    "gsslib",
-    "gssdelegation",
-    "service",
-    "target_session_attrs",
-    "load_balance_hosts",
-};
-
 /* Levenshtein distance of two short strings, capped at 3. */
 static size_t edit_distance(const char *a, size_t an, const char *b, size_t bn)
 {
@@ -107,7 +57,10 @@ static size_t edit_distance(const char *a, size_t an, const char *b, size_t bn)
 	return row[bn] < 3 ? row[bn] : 3;
 }
 
-/* 0 if k[0..klen) is a libpq keyword (or "ssl" in a URI), else -EINVAL
+/* A key outside libpq's list (src_pg_keywords) is refused before anything
+ * runs, naming the key and never its value: a misspelt "pasword=" would
+ * otherwise carry a password into messages and onto pg_dump's command
+ * line.  0 if k[0..klen) is a libpq keyword (or "ssl" in a URI), else -EINVAL
  * with a message that names the key (printable bytes only, cut at 40)
  * and a near keyword, never the value. */
 static int pg_key_check(const char *k, size_t klen, bool uri,
@@ -119,15 +72,15 @@ static int pg_key_check(const char *k, size_t klen, bool uri,
 
 	if (uri && klen == 3 && !memcmp(k, "ssl", 3))
 		return 0;
-	for (i = 0; i < BFS_ARRAY_SIZE(pg_keywords); i++) {
-		if (strlen(pg_keywords[i]) == klen &&
-		    !memcmp(pg_keywords[i], k, klen))
+	for (i = 0; src_pg_keywords[i]; i++) {
+		if (strlen(src_pg_keywords[i]) == klen &&
+		    !memcmp(src_pg_keywords[i], k, klen))
 			return 0;
-		d = edit_distance(k, klen, pg_keywords[i],
-				  strlen(pg_keywords[i]));
+		d = edit_distance(k, klen, src_pg_keywords[i],
+				  strlen(src_pg_keywords[i]));
 		if (d < bestd) {
 			bestd = d;
-			best = pg_keywords[i];
+			best = src_pg_keywords[i];
 		}
 	}
 	for (i = 0; i < klen && i < 40; i++)

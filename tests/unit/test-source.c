@@ -167,6 +167,9 @@ int main(void)
 	dest(BFS_SRC_PG_DUMP, "app=postgresql://u:pw@h/app?sslmode=x",
 	     "app.sql");
 	dest(BFS_SRC_PG_DUMP, "dbname=app user=x", "database.sql");
+	/* a conninfo starting with any libpq keyword is not NAME=... */
+	dest(BFS_SRC_PG_DUMP, "keepalives_idle=5 dbname=app", "database.sql");
+	dest(BFS_SRC_PG_DUMP, "tcp_user_timeout=9 host=h", "database.sql");
 	dest(BFS_SRC_PG_DUMP, "main=dbname=app", "main.sql");
 	dest(BFS_SRC_MYSQL_DUMP, "mysql://u:pw@h/shop", "shop.sql");
 	dest(BFS_SRC_MYSQL_DUMP, "crm", "crm.sql");
