@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/uio.h>
 
 #include "fuse/mount_int.h"
@@ -26,22 +25,6 @@ static void fh_free(struct fh *f)
 		return;
 	bfs_rfile_close(f->rf);
 	free(f);
-}
-
-/* At most one resync of the index objects a second (a damaged pack
- * would ask for one per chunk): sleep out the rest of the second since
- * *last, then stamp it.  Called with the relocation lock held. */
-static void resync_wait(int64_t *last)
-{
-	int64_t wait = *last + 1000000000 - bfs_mono_ns();
-	struct timespec ts;
-
-	if (*last && wait > 0) {
-		ts.tv_sec = 0;
-		ts.tv_nsec = (long)wait;
-		nanosleep(&ts, NULL);
-	}
-	*last = bfs_mono_ns();
 }
 
 /* Look hash up in cat: 0 when it is in a pack other than gone. */
@@ -80,7 +63,7 @@ int mnt_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
 		 * resync a second (a damaged pack would ask for every
 		 * chunk) */
 		if (!rc && lookup_moved(m->reloc.cat, hash, gone, out)) {
-			resync_wait(&m->reloc.last_ns);
+			bfs_reader_resync_wait(&m->reloc.last_ns);
 			rc = bfs_catalog_sync_index(m->reloc.cat, m->repo, err);
 			if (!rc)
 				rc =

@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pool.h"
 #include "reader_int.h"
@@ -744,4 +745,17 @@ ssize_t bfs_rfile_read(struct bfs_rfile *f, void *buf, size_t len, uint64_t off,
 	}
 	bfs_rview_release(&v);
 	return got;
+}
+
+void bfs_reader_resync_wait(int64_t *last_ns)
+{
+	int64_t wait = *last_ns + 1000000000 - bfs_mono_ns();
+	struct timespec ts;
+
+	if (*last_ns && wait > 0) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)wait;
+		nanosleep(&ts, NULL);
+	}
+	*last_ns = bfs_mono_ns();
 }

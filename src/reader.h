@@ -64,6 +64,12 @@ struct bfs_reader_config {
 	void *relocate_arg;
 };
 
+/* For relocate hooks: at most one resync of the index objects a second
+ * (a damaged pack would ask for one per chunk).  Sleeps out the rest of
+ * the second since *last_ns (0: never), then stamps it.  The caller
+ * serialises calls on one *last_ns (its relocation lock). */
+void bfs_reader_resync_wait(int64_t *last_ns);
+
 struct bfs_reader;
 struct bfs_rfile;
 

@@ -5,27 +5,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "restore_int.h"
 
 /* ---- reading chunk lists ---------------------------------------------- */
-
-/* At most one resync of the index objects a second (a damaged pack
- * would ask for one per chunk): sleep out the rest of the second since
- * *last, then stamp it.  Called with the relocation lock held. */
-static void resync_wait(int64_t *last)
-{
-	int64_t wait = *last + 1000000000 - bfs_mono_ns();
-	struct timespec ts;
-
-	if (*last && wait > 0) {
-		ts.tv_sec = 0;
-		ts.tv_nsec = (long)wait;
-		nanosleep(&ts, NULL);
-	}
-	*last = bfs_mono_ns();
-}
 
 int rst_reloc_init(struct rst_reloc *x, struct bfs_repo *repo,
 		   struct bfs_catalog *cat)
@@ -65,7 +48,7 @@ int rst_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
 		    !memcmp(out->pack, gone, BFS_HASH_LEN))) {
 		/* at most one resync a second: a damaged pack would ask
 		 * for every chunk */
-		resync_wait(&x->last_ns);
+		bfs_reader_resync_wait(&x->last_ns);
 		rc = bfs_catalog_sync_index(x->cat, x->repo, err);
 		if (!rc)
 			rc = bfs_catalog_chunk_lookup(x->cat, hash, out);

@@ -261,6 +261,10 @@ struct cJSON *cli_stats_json(const struct bfs_backup_stats *s);
 void cli_json_add_int(struct cJSON *o, const char *key, int64_t v);
 void cli_json_add_uint(struct cJSON *o, const char *key, uint64_t v);
 
+/* Print o (indented) and a newline on stdout, then free o (NULL ok: a
+ * failed build).  0, or -ENOMEM when o is NULL or cannot be printed. */
+int cli_json_print(struct cJSON *o);
+
 /* Add a file name: as a string when it is valid UTF-8, else as
  * KEY_b64 (base64 of the raw bytes), so the JSON stays valid. */
 void cli_json_add_name(struct cJSON *o, const char *key, const char *s);

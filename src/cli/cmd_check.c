@@ -145,7 +145,6 @@ static cJSON *problem_json(const struct bfs_check_problem *p)
 static int print_json(const struct bfs_check_report *rep, bool complete)
 {
 	cJSON *o = cJSON_CreateObject(), *a, *n;
-	char *s = NULL;
 	size_t i;
 
 	if (!o)
@@ -179,13 +178,7 @@ static int print_json(const struct bfs_check_report *rep, bool complete)
 		cli_json_add_uint(n, "blobs", rep->garbage_blobs);
 		cli_json_add_uint(n, "blob_bytes", rep->garbage_blob_bytes);
 	}
-	s = cJSON_Print(o);
-	cJSON_Delete(o);
-	if (!s)
-		return -ENOMEM;
-	printf("%s\n", s);
-	cJSON_free(s);
-	return 0;
+	return cli_json_print(o);
 }
 
 static int run_check(struct cli_ctx *ctx)

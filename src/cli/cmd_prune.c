@@ -63,7 +63,6 @@ static int print_json(const struct bfs_prune_stats *st, bool dry_run, int rc,
 		      const struct bfs_err *err)
 {
 	cJSON *o = cJSON_CreateObject();
-	char *s = NULL;
 
 	if (!o)
 		return -ENOMEM;
@@ -87,13 +86,7 @@ static int print_json(const struct bfs_prune_stats *st, bool dry_run, int rc,
 	cJSON_AddItemToObject(o, "after", count_json(&st->after));
 	cli_json_add_uint(o, "index_deleted", st->index_deleted);
 	cli_json_add_uint(o, "index_written", st->index_written);
-	s = cJSON_Print(o);
-	cJSON_Delete(o);
-	if (!s)
-		return -ENOMEM;
-	printf("%s\n", s);
-	cJSON_free(s);
-	return 0;
+	return cli_json_print(o);
 }
 
 static void line(const char *what, const struct bfs_prune_count *c)

@@ -259,6 +259,18 @@ void cli_json_add_uint(struct cJSON *o, const char *key, uint64_t v)
 	cJSON_AddRawToObject(o, key, buf);
 }
 
+int cli_json_print(struct cJSON *o)
+{
+	char *s = o ? cJSON_Print(o) : NULL;
+
+	cJSON_Delete(o);
+	if (!s)
+		return -ENOMEM;
+	printf("%s\n", s);
+	cJSON_free(s);
+	return 0;
+}
+
 void cli_json_add_name(struct cJSON *o, const char *key, const char *s)
 {
 	char k[64], *b64 = NULL;
