@@ -30,7 +30,8 @@ static void prune_args_init(void *p)
 
 enum { CB_WAIT, CB_GRACE };
 
-/* --wait D and --grace D: durations (90s, 10m, 1h, 2d; 0 for none). */
+/* --lock-wait D (alias --wait) and --grace D: durations (90s, 10m, 1h,
+ * 2d; 0 for none). */
 static int duration_cb(struct cli_ctx *ctx, const struct cli_opt *o,
 		       const char *arg)
 {
@@ -178,9 +179,11 @@ static const struct cli_opt prune_opts[] = {
     CLI_OPT_JSON(struct prune_args, json,
 		 "print the counts as a JSON object (packs and bytes before, "
 		 "deleted, repacked, written, garbage, kept, young, after)"),
-    CLI_CALLBACK(0, "wait", "DURATION", duration_cb, CB_WAIT,
+    CLI_CALLBACK(0, "lock-wait", "DURATION", duration_cb, CB_WAIT,
 		 "when another process holds the repository lock, retry "
 		 "for up to DURATION (e.g. 10m) instead of failing"),
+    CLI_CALLBACK(0, "wait", "DURATION", duration_cb, CB_WAIT,
+		 "the same as --lock-wait (the name other commands use)"),
     CLI_CALLBACK(0, "grace", "DURATION", duration_cb, CB_GRACE,
 		 "leave packs first seen less than DURATION ago alone "
 		 "(default 1h; 0 for none)"),
@@ -191,7 +194,7 @@ const struct bfs_cmd cmd_prune = {
     .run = run_prune,
     .summary = "free the space of data no backup needs any more",
     .synopsis = "backupfs prune -r REPO [--max-unused PCT] [--dry-run] "
-		"[--json] [--wait D] [--grace D]",
+		"[--json] [--lock-wait D] [--grace D]",
     .description =
 	"Give back the space that forgotten backups used.  prune finds every\n"
 	"blob (file chunk or directory tree) that a backup of the repository\n"

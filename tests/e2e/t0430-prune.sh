@@ -165,7 +165,8 @@ repo_state >"$T/state0"
 fails_with 1 "prune refuses while a backup holds a shared lock" bfs prune -r "$R" --grace 0
 like "$(cat "$T/stderr")" "locked.*backup.*pid $holder" "the message names the holder"
 start=$(date +%s)
-fails_with 1 "prune --wait 2s still refuses" bfs prune -r "$R" --grace 0 --wait 2s
+fails_with 1 "prune --lock-wait 2s still refuses" bfs prune -r "$R" --grace 0 --lock-wait 2s
+fails_with 1 "prune --wait (the alias) too" bfs prune -r "$R" --grace 0 --wait 1s
 ok "$([ $(($(date +%s) - start)) -ge 2 ]; echo $?)" "... after waiting"
 repo_state >"$T/state1"
 ok "$(cmp -s "$T/state0" "$T/state1"; echo $?)" "nothing changed"
