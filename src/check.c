@@ -356,38 +356,6 @@ static int list_pack_cb(void *arg, const char *key, uint64_t size)
 	return 0;
 }
 
-struct names {
-	char **v;
-	size_t n, cap;
-};
-
-static int names_add(struct names *l, const char *s)
-{
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? 2 * l->cap : 64;
-		char **nv = realloc(l->v, nc * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = nc;
-	}
-	l->v[l->n] = strdup(s);
-	if (!l->v[l->n])
-		return -ENOMEM;
-	l->n++;
-	return 0;
-}
-
-static void names_free(struct names *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-}
-
 static int list_manifest_cb(void *arg, const char *key, uint64_t size)
 {
 	const char *name;
@@ -395,7 +363,7 @@ static int list_manifest_cb(void *arg, const char *key, uint64_t size)
 	(void)size;
 	if (bfs_key_parse(key, NULL, &name) != BFS_KEY_IS_MANIFEST)
 		return 0;
-	return names_add(arg, name);
+	return bfs_strv_add(arg, name);
 }
 
 static int list_index_cb(void *arg, const char *key, uint64_t size)
@@ -404,12 +372,7 @@ static int list_index_cb(void *arg, const char *key, uint64_t size)
 	if (strncmp(key, BFS_KEY_INDEX, strlen(BFS_KEY_INDEX)) ||
 	    !bfs_hex64_valid(key + strlen(BFS_KEY_INDEX)))
 		return 0;
-	return names_add(arg, key + strlen(BFS_KEY_INDEX));
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return bfs_strv_add(arg, key + strlen(BFS_KEY_INDEX));
 }
 
 /* ---- index objects -------------------------------------------------------
@@ -596,7 +559,7 @@ static unsigned default_jobs(void)
 	return n < 2 ? 2 : n > 8 ? 8 : (unsigned)n;
 }
 
-static int check_indexes(struct check *c, struct names *idx)
+static int check_indexes(struct check *c, struct bfs_strv *idx)
 {
 	struct bfs_pool_config pc = {.name = "check"};
 	struct bfs_pool *pool = NULL;
@@ -665,7 +628,7 @@ int bfs_check(struct bfs_repo *r, const struct bfs_check_opts *o,
 	      struct bfs_check_report *rep, struct bfs_err *err)
 {
 	struct check c = {.r = r, .o = o, .rep = rep};
-	struct names man = {0}, idx = {0};
+	struct bfs_strv man = {0}, idx = {0};
 	int rc;
 
 	memset(rep, 0, sizeof(*rep));
@@ -702,10 +665,8 @@ int bfs_check(struct bfs_repo *r, const struct bfs_check_opts *o,
 				       r->store->url);
 		goto out;
 	}
-	if (man.n) /* qsort's base may not be NULL */
-		qsort(man.v, man.n, sizeof(*man.v), cmp_str);
-	if (idx.n)
-		qsort(idx.v, idx.n, sizeof(*idx.v), cmp_str);
+	bfs_strv_sort(&man);
+	bfs_strv_sort(&idx);
 	rep->index_objects = idx.n;
 	rep->backups = man.n;
 	progress(&c, o->read_data ? "checking index objects and reading packs"
@@ -730,8 +691,8 @@ out:
 	if (rep->nproblems > 1)
 		qsort(rep->problems, rep->nproblems, sizeof(*rep->problems),
 		      cmp_problem);
-	names_free(&man);
-	names_free(&idx);
+	bfs_strv_free(&man);
+	bfs_strv_free(&idx);
 	bfs_hmap_fini(&c.packs);
 	bfs_hmap_fini(&c.bad);
 	bfs_hmap_fini(&c.whole);

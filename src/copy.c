@@ -117,71 +117,6 @@ static int list_packs_cb(void *arg, const char *key, uint64_t size)
 	return pack_set_add(s, id, size);
 }
 
-struct name_set {
-	char **v;
-	size_t n, cap;
-};
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int list_names_cb(void *arg, const char *key, uint64_t size)
-{
-	struct name_set *s = arg;
-	const char *name;
-
-	(void)size;
-	if (bfs_key_parse(key, NULL, &name) != BFS_KEY_IS_MANIFEST)
-		return 0;
-	if (s->n == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 64;
-		char **nv = realloc(s->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		s->v = nv;
-		s->cap = ncap;
-	}
-	s->v[s->n] = strdup(name);
-	if (!s->v[s->n])
-		return -ENOMEM;
-	s->n++;
-	return 0;
-}
-
-static bool name_set_has(const struct name_set *s, const char *name)
-{
-	return s->n &&
-	       bsearch(&name, s->v, s->n, sizeof(*s->v), name_cmp) != NULL;
-}
-
-static void name_set_free(struct name_set *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-	memset(s, 0, sizeof(*s));
-}
-
-static int list_names(struct bfs_store *st, struct name_set *out,
-		      struct bfs_err *err)
-{
-	int rc = bfs_store_list(st, BFS_KEY_MANIFESTS, list_names_cb, out, err);
-
-	if (rc == -ENOMEM)
-		bfs_err_set(err, rc, "out of memory");
-	else if (rc)
-		bfs_err_prefix(err, rc, "cannot list the backups of '%s'",
-			       st->url);
-	if (!rc && out->n)
-		qsort(out->v, out->n, sizeof(*out->v), name_cmp);
-	return rc;
-}
-
 static int list_packs(struct bfs_store *st, struct pack_set *out,
 		      struct bfs_err *err)
 {
@@ -948,7 +883,7 @@ int bfs_copy(struct bfs_repo *src, struct bfs_repo *dst,
 {
 	static const struct bfs_copy_opts defaults = {0};
 	struct copy_state cs = {0};
-	struct name_set src_names = {0}, dst_names = {0};
+	struct bfs_strv src_names = {0}, dst_names = {0};
 	struct pack_set src_packs = {0}, dst_packs = {0};
 	struct bfs_copy_stats st = {0};
 	size_t i;
@@ -972,9 +907,9 @@ int bfs_copy(struct bfs_repo *src, struct bfs_repo *dst,
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
 		goto out_free;
 	}
-	rc = list_names(src->store, &src_names, err);
+	rc = bfs_repo_list_backups(src->store, &src_names, err);
 	if (!rc)
-		rc = list_names(dst->store, &dst_names, err);
+		rc = bfs_repo_list_backups(dst->store, &dst_names, err);
 	if (!rc)
 		rc = list_packs(src->store, &src_packs, err);
 	if (!rc)
@@ -994,7 +929,7 @@ int bfs_copy(struct bfs_repo *src, struct bfs_repo *dst,
 
 	if (opts->nids) {
 		for (i = 0; i < opts->nids; i++) {
-			if (!name_set_has(&src_names, opts->ids[i])) {
+			if (!bfs_strv_has(&src_names, opts->ids[i])) {
 				rc = bfs_err_set(err, -ENOENT,
 						 "no backup '%s' in '%s'",
 						 opts->ids[i], src->store->url);
@@ -1003,11 +938,11 @@ int bfs_copy(struct bfs_repo *src, struct bfs_repo *dst,
 		}
 		for (i = 0; i < opts->nids && !rc; i++)
 			rc = copy_backup(&cs, opts->ids[i],
-					 name_set_has(&dst_names, opts->ids[i]),
+					 bfs_strv_has(&dst_names, opts->ids[i]),
 					 &src_packs, &dst_packs, &st, err);
 	} else {
 		for (i = 0; i < src_names.n && !rc; i++) {
-			bool present = name_set_has(&dst_names, src_names.v[i]);
+			bool present = bfs_strv_has(&dst_names, src_names.v[i]);
 
 			/* Without --delete-source, backups already in the
 			 * target need nothing: not even a read. */
@@ -1026,8 +961,8 @@ out_free:
 	bfs_locmap_free(cs.lm);
 	bfs_hmap_fini(&cs.visited);
 	bfs_hmap_fini(&cs.dst_index);
-	name_set_free(&src_names);
-	name_set_free(&dst_names);
+	bfs_strv_free(&src_names);
+	bfs_strv_free(&dst_names);
 	pack_set_free(&src_packs);
 	pack_set_free(&dst_packs);
 	return rc;

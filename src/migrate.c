@@ -146,39 +146,6 @@ static int list_packs_cb(void *arg, const char *key, uint64_t size)
 	return 0;
 }
 
-struct name_list {
-	char **v;
-	size_t n, cap;
-};
-
-static int add_name(struct name_list *l, const char *name)
-{
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? 2 * l->cap : 64;
-		char **nv = realloc(l->v, nc * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = nc;
-	}
-	l->v[l->n] = strdup(name);
-	if (!l->v[l->n])
-		return -ENOMEM;
-	l->n++;
-	return 0;
-}
-
-static int list_manifests_cb(void *arg, const char *key, uint64_t size)
-{
-	const char *name;
-
-	(void)size;
-	if (bfs_key_parse(key, NULL, &name) != BFS_KEY_IS_MANIFEST)
-		return 0;
-	return add_name(arg, name);
-}
-
 /* Keys "migrate/<backup id>": the ids. */
 static int list_saved_cb(void *arg, const char *key, uint64_t size)
 {
@@ -188,24 +155,11 @@ static int list_saved_cb(void *arg, const char *key, uint64_t size)
 	if (strncmp(key, BFS_MIGRATE_KEY, strlen(BFS_MIGRATE_KEY)) != 0 ||
 	    !bfs_backup_id_valid(id))
 		return 0;
-	return add_name(arg, id);
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void name_list_free(struct name_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
+	return bfs_strv_add(arg, id);
 }
 
 static int list_names(struct mig *m, const char *prefix, bfs_list_cb cb,
-		      struct name_list *out, struct bfs_err *err)
+		      struct bfs_strv *out, struct bfs_err *err)
 {
 	int rc = bfs_store_list(m->r->store, prefix, cb, out, err);
 
@@ -214,8 +168,7 @@ static int list_names(struct mig *m, const char *prefix, bfs_list_cb cb,
 	if (rc)
 		return bfs_err_prefix(err, rc, "cannot list '%s' of '%s'",
 				      prefix, m->r->store->url);
-	if (out->n)
-		qsort(out->v, out->n, sizeof(*out->v), name_cmp);
+	bfs_strv_sort(out);
 	return 0;
 }
 
@@ -401,7 +354,7 @@ static int index_list(struct mig *m, struct bfs_idxobj_writer **w,
  * backup first; then one for the packs no manifest names.  So a later
  * copy of one backup transfers the packs of that backup, not those of
  * an arbitrary group. */
-static int index_packs(struct mig *m, const struct name_list *ids,
+static int index_packs(struct mig *m, const struct bfs_strv *ids,
 		       struct bfs_err *err)
 {
 	struct bfs_idxobj_writer *w = NULL;
@@ -912,7 +865,7 @@ int bfs_migrate(const char *url, const struct bfs_store_opts *sopts,
 {
 	static const struct bfs_migrate_opts defaults = {0};
 	struct bfs_migrate_stats st = {0};
-	struct name_list names = {0}, saved = {0};
+	struct bfs_strv names = {0}, saved = {0};
 	struct mig m = {.o = opts ? opts : &defaults, .st = &st};
 	size_t i;
 	int rc;
@@ -941,7 +894,7 @@ int bfs_migrate(const char *url, const struct bfs_store_opts *sopts,
 	m.idx.ops = &mig_index_ops;
 	m.idx.ctx = &m;
 
-	rc = list_names(&m, BFS_KEY_MANIFESTS, list_manifests_cb, &names, err);
+	rc = bfs_repo_list_backups(m.r->store, &names, err);
 	if (!rc)
 		rc = index_packs(&m, &names, err);
 	for (i = 0; !rc && i < names.n; i++)
@@ -963,8 +916,8 @@ int bfs_migrate(const char *url, const struct bfs_store_opts *sopts,
 out:
 	if (stats)
 		*stats = st;
-	name_list_free(&names);
-	name_list_free(&saved);
+	bfs_strv_free(&names);
+	bfs_strv_free(&saved);
 	bfs_locmap_free(m.lm);
 	bfs_lock_release(m.lock);
 	bfs_repo_close(m.r);

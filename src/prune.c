@@ -237,30 +237,6 @@ static int live_cb(void *arg, const struct bfs_loc *loc)
 	return 0;
 }
 
-struct manifest_list {
-	char **v;
-	size_t n, cap;
-};
-
-static int list_manifest_cb(void *arg, const char *key, uint64_t size)
-{
-	struct manifest_list *l = arg;
-	const char *name;
-	int rc;
-
-	(void)size;
-	if (bfs_key_parse(key, NULL, &name) != BFS_KEY_IS_MANIFEST)
-		return 0;
-	rc = pp_grow((void **)&l->v, &l->cap, l->n, sizeof(*l->v));
-	if (rc)
-		return rc;
-	l->v[l->n] = strdup(name);
-	if (!l->v[l->n])
-		return -ENOMEM;
-	l->n++;
-	return 0;
-}
-
 /* A failed walk of backup name: a damaged repository gets the hint. */
 static int walk_error(struct bfs_err *err, int rc, const char *name)
 {
@@ -281,7 +257,7 @@ static int walk_error(struct bfs_err *err, int rc, const char *name)
  * cannot be found stops prune before it changes anything. */
 static int find_live(struct prune *pr, struct bfs_err *err)
 {
-	struct manifest_list l = {0};
+	struct bfs_strv l = {0};
 	struct bfs_reach *w = NULL;
 	struct bfs_manifest2 man;
 	struct bfs_buf b = {0};
@@ -290,16 +266,9 @@ static int find_live(struct prune *pr, struct bfs_err *err)
 	size_t i;
 	int rc;
 
-	rc = bfs_store_list(pr->r->store, BFS_KEY_MANIFESTS, list_manifest_cb,
-			    &l, err);
-	if (rc) {
-		rc = rc == -ENOMEM ? bfs_err_set(err, rc, "out of memory")
-				   : bfs_err_prefix(err, rc,
-						    "cannot list the backups "
-						    "of '%s'",
-						    pr->r->store->url);
+	rc = bfs_repo_list_backups(pr->r->store, &l, err);
+	if (rc)
 		goto out;
-	}
 	rc = bfs_reach_new(pr->lm, pr->r, live_cb, pr, &w, err);
 	for (i = 0; !rc && i < l.n; i++) {
 		bfs_repo_manifest_key(key, l.v[i]);
@@ -326,9 +295,7 @@ static int find_live(struct prune *pr, struct bfs_err *err)
 	}
 out:
 	bfs_reach_free(w);
-	for (i = 0; i < l.n; i++)
-		free(l.v[i]);
-	free(l.v);
+	bfs_strv_free(&l);
 	bfs_buf_free(&b);
 	return rc;
 }

@@ -603,3 +603,28 @@ out_free:
 	free(pos);
 	return rc;
 }
+
+static int list_backups_cb(void *arg, const char *key, uint64_t size)
+{
+	const char *name;
+
+	(void)size;
+	if (bfs_key_parse(key, NULL, &name) != BFS_KEY_IS_MANIFEST)
+		return 0;
+	return bfs_strv_add(arg, name);
+}
+
+int bfs_repo_list_backups(struct bfs_store *st, struct bfs_strv *out,
+			  struct bfs_err *err)
+{
+	int rc =
+	    bfs_store_list(st, BFS_KEY_MANIFESTS, list_backups_cb, out, err);
+
+	if (rc == -ENOMEM)
+		return bfs_err_set(err, rc, "out of memory");
+	if (rc)
+		return bfs_err_prefix(
+		    err, rc, "cannot list the backups of '%s'", st->url);
+	bfs_strv_sort(out);
+	return 0;
+}

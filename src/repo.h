@@ -66,6 +66,14 @@ static inline int bfs_repo_manifest_key(char *out, const char *backup_id)
 	return bfs_key_manifest(out, backup_id);
 }
 
+/* The backups of the store at st: the ids of its manifests/ keys that are
+ * valid backup ids (anything else, e.g. the temp file of an interrupted
+ * put, is skipped), sorted.  out must be zeroed or hold earlier results
+ * (the list is appended to, then sorted).  0, or -errno with err naming
+ * the store ("cannot list the backups of 'URL': ..."). */
+int bfs_repo_list_backups(struct bfs_store *st, struct bfs_strv *out,
+			  struct bfs_err *err);
+
 /* One chunk's location, as carried in manifests and the catalog. */
 struct bfs_chunkref {
 	uint8_t hash[BFS_HASH_LEN]; /* SHA-256 of the plain bytes */

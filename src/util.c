@@ -122,6 +122,54 @@ void bfs_buf_free(struct bfs_buf *b)
 	b->len = b->cap = 0;
 }
 
+int bfs_strv_add(struct bfs_strv *l, const char *s)
+{
+	char *d;
+
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? 2 * l->cap : 32;
+		char **nv = realloc(l->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		l->cap = nc;
+	}
+	d = strdup(s);
+	if (!d)
+		return -ENOMEM;
+	l->v[l->n++] = d;
+	return 0;
+}
+
+static int strv_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void bfs_strv_sort(struct bfs_strv *l)
+{
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), strv_cmp);
+}
+
+bool bfs_strv_has(const struct bfs_strv *l, const char *s)
+{
+	return l->n && bsearch(&s, l->v, l->n, sizeof(*l->v), strv_cmp);
+}
+
+void bfs_strv_free(struct bfs_strv *l)
+{
+	size_t i;
+
+	if (!l)
+		return;
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
 void bfs_hex(char *out, const uint8_t *in, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";

@@ -47,6 +47,18 @@ int bfs_buf_printf(struct bfs_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void bfs_buf_free(struct bfs_buf *b); /* NULL ok */
 
+/* Growable list of owned strings.  Zero-initialise; bfs_strv_free()
+ * releases.  Not thread-safe. */
+struct bfs_strv {
+	char **v;
+	size_t n, cap;
+};
+int bfs_strv_add(struct bfs_strv *l, const char *s); /* copies; -ENOMEM */
+void bfs_strv_sort(struct bfs_strv *l);		     /* strcmp order */
+/* True if s is in l, which must be sorted. */
+bool bfs_strv_has(const struct bfs_strv *l, const char *s);
+void bfs_strv_free(struct bfs_strv *l); /* NULL ok; leaves l zeroed */
+
 /* Hex: out must hold 2*n+1 bytes; NUL-terminated, lowercase. */
 void bfs_hex(char *out, const uint8_t *in, size_t n);
 /* Parse exactly 2*n hex chars.  Returns 0 or -EINVAL. */

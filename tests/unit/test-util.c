@@ -88,6 +88,34 @@ static void test_buf(void)
 	bfs_buf_free(&b);
 }
 
+static void test_strv(void)
+{
+	struct bfs_strv l = {0};
+	char buf[16];
+	int i, rc = 0;
+
+	ok(!bfs_strv_has(&l, "a"), "an empty list has nothing");
+	bfs_strv_sort(&l);
+	ok(l.n == 0, "sorting an empty list is harmless");
+	for (i = 99; i >= 0 && !rc; i--) {
+		snprintf(buf, sizeof(buf), "n%02d", i);
+		rc = bfs_strv_add(&l, buf);
+	}
+	ok(rc == 0 && l.n == 100, "100 strings added (growing past 32)");
+	buf[0] = 'x'; /* the list holds copies */
+	bfs_strv_sort(&l);
+	ok(!strcmp(l.v[0], "n00") && !strcmp(l.v[99], "n99"),
+	   "sorted: %s .. %s", l.v[0], l.v[99]);
+	ok(bfs_strv_has(&l, "n42") && !bfs_strv_has(&l, "n4") &&
+	       !bfs_strv_has(&l, "n100"),
+	   "has finds members only");
+	bfs_strv_free(&l);
+	ok(l.v == NULL && l.n == 0 && l.cap == 0, "free leaves it zeroed");
+	bfs_strv_free(&l);
+	bfs_strv_free(NULL);
+	ok(1, "free twice and of NULL is harmless");
+}
+
 static void test_hex(void)
 {
 	static const uint8_t bin[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
@@ -402,6 +430,7 @@ int main(void)
 {
 	test_err();
 	test_buf();
+	test_strv();
 	test_hex();
 	test_b64();
 	test_sha256();
