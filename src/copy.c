@@ -1,9 +1,9 @@
 /* copy.c - copy backups between repositories (see copy.h).
  *
  * Per backup: parse its manifest, walk its trees from the root parts
- * (tree parts, list blobs, file chunks), locating every blob through the
- * source's index objects (a bfs_locmap, loaded once); a blob no index
- * object names stops the backup before anything is written.  Then the
+ * (tree parts, list blobs, file chunks: src/reach.c), locating every blob
+ * through the source's index objects (a bfs_locmap, loaded once); a blob no
+ * index object names stops the backup before anything is written.  Then the
  * packs named by the index objects it needs (in parallel, each verified
  * against its id), those index objects, and the manifest last.  The packs
  * and index objects of the target are listed once, up front, and grow as
@@ -33,6 +33,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "pool.h"
+#include "reach.h"
 #include "tree.h"
 
 #define COPY_JOBS_DEFAULT 4
@@ -233,6 +234,15 @@ out_store:
 
 /* ---- pack transfers --------------------------------------------------- */
 
+/* What one backup needs: every blob its trees reach (src/reach.c walks
+ * them, across backups, so a tree shared with an earlier backup of this
+ * copy is not walked again) marks its pack and the index object naming
+ * it. */
+struct need {
+	struct bfs_hmap packs; /* pack ids */
+	bool *index;	       /* by index ordinal */
+};
+
 struct copy_state {
 	struct bfs_repo *src, *dst;
 	const struct bfs_copy_opts *opts;
@@ -240,7 +250,9 @@ struct copy_state {
 	size_t ntodo;
 	/* only the calling thread uses these, between batches */
 	struct bfs_locmap *lm;	   /* the source's index objects */
-	struct bfs_hmap visited;   /* tree blobs walked by this copy */
+	struct bfs_reach *reach;   /* walks trees, each once per copy */
+	struct need need;	   /* of the backup being copied */
+	const char *walked;	   /* its name */
 	struct bfs_hmap dst_index; /* names of the target's index objects */
 
 	pthread_mutex_t lock; /* protects everything below */
@@ -372,186 +384,14 @@ static int copy_packs(struct copy_state *cs, unsigned jobs, struct bfs_err *err)
 
 /* ---- what a backup needs ------------------------------------------------ */
 
-/* The walk of one backup's trees: every blob it reaches is located in the
- * source's index objects; the packs holding them and the index objects
- * naming those packs are marked.  Tree parts and list blobs seen by an
- * earlier backup of this copy are skipped with everything below them
- * (their packs are in the target already). */
-struct walk {
-	struct bfs_repo *src;
-	struct bfs_locmap *lm;
-	struct bfs_hmap *visited; /* tree blob ids, across backups */
-	struct bfs_hmap need;	  /* pack ids of this backup */
-	bool *need_index;	  /* by index ordinal */
-	const char *backup;
-	uint8_t (*stack)[BFS_HASH_LEN]; /* tree parts still to read */
-	size_t nstack, stack_cap;
-	struct bfs_buf plain;
-};
-
-static int walk_push(struct walk *w, const uint8_t id[BFS_HASH_LEN])
+static int need_cb(void *arg, const struct bfs_loc *loc)
 {
-	if (w->nstack == w->stack_cap) {
-		size_t nc = w->stack_cap ? 2 * w->stack_cap : 64;
-		uint8_t(*nv)[BFS_HASH_LEN] =
-		    realloc(w->stack, nc * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		w->stack = nv;
-		w->stack_cap = nc;
-	}
-	memcpy(w->stack[w->nstack++], id, BFS_HASH_LEN);
-	return 0;
-}
-
-/* Locate blob id (of the given type), mark its pack and index object. */
-static int walk_locate(struct walk *w, const uint8_t id[BFS_HASH_LEN], int type,
-		       struct bfs_loc *loc, struct bfs_err *err)
-{
-	char hex[BFS_HASH_HEX + 1];
+	struct need *nd = arg;
 	int rc;
 
-	bfs_hex(hex, id, BFS_HASH_LEN);
-	if (bfs_locmap_find(w->lm, id, loc))
-		return bfs_err_set(err, -ENOENT,
-				   "backup '%s' needs %s blob %s, which no "
-				   "index object of '%s' names",
-				   w->backup,
-				   type == BFS_BLOB_TREE ? "tree" : "data", hex,
-				   w->src->store->url);
-	if (loc->type != type)
-		return bfs_err_set(err, -EUCLEAN,
-				   "backup '%s': blob %s is of type %d, "
-				   "expected %d",
-				   w->backup, hex, loc->type, type);
-	w->need_index[loc->index_ord] = true;
-	rc = bfs_hmap_insert(&w->need, loc->ref.pack, NULL);
-	if (rc && rc != -EEXIST)
-		return bfs_err_set(err, rc, "out of memory");
-	return 0;
-}
-
-/* Read a located tree blob from the source into w->plain. */
-static int walk_read(struct walk *w, const struct bfs_loc *loc,
-		     struct bfs_err *err)
-{
-	char hex[BFS_HASH_HEX + 1];
-	int rc;
-
-	if (loc->ref.len > BFS_TREE_PART_MAX) {
-		bfs_hex(hex, loc->ref.hash, BFS_HASH_LEN);
-		return bfs_err_set(err, -EUCLEAN,
-				   "backup '%s': tree blob %s is too large "
-				   "(%u bytes)",
-				   w->backup, hex, loc->ref.len);
-	}
-	w->plain.len = 0;
-	rc = bfs_buf_reserve(&w->plain, loc->ref.len + 1);
-	if (rc)
-		return bfs_err_set(err, rc, "out of memory");
-	rc = bfs_repo_read_chunk(w->src, &loc->ref, w->plain.data, err);
-	if (rc)
-		return bfs_err_prefix(err, rc, "backup '%s'", w->backup);
-	w->plain.len = loc->ref.len;
-	return 0;
-}
-
-/* Is id new to this copy?  Marks it seen.  1 new, 0 seen, -ENOMEM. */
-static int walk_first(struct walk *w, const uint8_t id[BFS_HASH_LEN])
-{
-	int rc = bfs_hmap_insert(w->visited, id, NULL);
-
-	if (rc == -EEXIST)
-		return 0;
-	return rc ? rc : 1;
-}
-
-static int walk_lists(struct walk *w, const struct bfs_tree_entry *te,
-		      struct bfs_err *err)
-{
-	struct bfs_blobref *refs = NULL;
-	struct bfs_loc loc;
-	size_t i, j, n = 0;
-	int rc = 0;
-
-	for (i = 0; i < te->nlists && !rc; i++) {
-		rc = walk_first(w, te->lists[i]);
-		if (rc <= 0)
-			continue;
-		rc = walk_locate(w, te->lists[i], BFS_BLOB_TREE, &loc, err);
-		if (!rc)
-			rc = walk_read(w, &loc, err);
-		if (!rc)
-			rc = bfs_tree_list_parse(w->plain.data, w->plain.len,
-						 &refs, &n, err);
-		for (j = 0; !rc && j < n; j++)
-			rc = walk_locate(w, refs[j].hash, BFS_BLOB_DATA, &loc,
-					 err);
-		free(refs);
-		refs = NULL;
-	}
-	return rc == -ENOMEM ? bfs_err_set(err, rc, "out of memory") : rc;
-}
-
-static int walk_part(struct walk *w, const uint8_t id[BFS_HASH_LEN],
-		     struct bfs_err *err)
-{
-	struct bfs_tree_part *p = NULL;
-	struct bfs_tree_entry te;
-	struct bfs_loc loc;
-	char hex[BFS_HASH_HEX + 1];
-	size_t i;
-	int rc;
-
-	rc = walk_locate(w, id, BFS_BLOB_TREE, &loc, err);
-	if (!rc)
-		rc = walk_read(w, &loc, err);
-	if (!rc)
-		rc = bfs_tree_part_open(w->plain.data, w->plain.len, &p, err);
-	while (!rc && (rc = bfs_tree_part_next(p, &te, err)) == 1) {
-		rc = 0;
-		for (i = 0; i < te.nparts && !rc; i++) {
-			rc = walk_first(w, te.parts[i]);
-			if (rc == 1)
-				rc = walk_push(w, te.parts[i]);
-		}
-		for (i = 0; i < te.nchunks && !rc; i++)
-			rc = walk_locate(w, te.chunks[i].hash, BFS_BLOB_DATA,
-					 &loc, err);
-		if (!rc && te.nlists)
-			rc = walk_lists(w, &te, err);
-	}
-	bfs_tree_part_free(p);
-	if (rc == -ENOMEM)
-		return bfs_err_set(err, rc, "out of memory");
-	if (rc == -EUCLEAN) {
-		bfs_hex(hex, id, BFS_HASH_LEN);
-		bfs_err_prefix(err, rc, "backup '%s': tree part %s", w->backup,
-			       hex);
-	}
-	return rc;
-}
-
-/* Walk the trees of manifest m (parsed) of backup w->backup. */
-static int walk_backup(struct walk *w, const struct bfs_manifest2 *m,
-		       struct bfs_err *err)
-{
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; i < m->nroot && !rc; i++) {
-		rc = walk_first(w, m->root[i]);
-		if (rc == 1)
-			rc = walk_push(w, m->root[i]);
-	}
-	while (!rc && w->nstack) {
-		uint8_t id[BFS_HASH_LEN];
-
-		memcpy(id, w->stack[--w->nstack], BFS_HASH_LEN);
-		rc = walk_part(w, id, err);
-	}
-	return rc == -ENOMEM ? bfs_err_set(err, rc, "out of memory") : rc;
+	nd->index[loc->index_ord] = true;
+	rc = bfs_hmap_insert(&nd->packs, loc->ref.pack, NULL);
+	return rc == -EEXIST ? 0 : rc;
 }
 
 static void progress(const struct bfs_copy_opts *o, enum bfs_copy_event ev,
@@ -655,7 +495,7 @@ out_free:
  * object the backup needs (so that what the target's index objects say
  * is true), unless the target holds it with the same size.  Fills
  * cs->todo / cs->ntodo. */
-static int plan_packs(struct copy_state *cs, struct walk *w,
+static int plan_packs(struct copy_state *cs, const struct need *nd,
 		      struct pack_set *src_packs, struct pack_set *dst_packs,
 		      struct bfs_copy_stats *st, struct bfs_err *err)
 {
@@ -672,9 +512,9 @@ static int plan_packs(struct copy_state *cs, struct walk *w,
 		bool needed;
 
 		bfs_locmap_pack(cs->lm, i, id, &io);
-		if (!w->need_index[io])
+		if (!nd->index[io])
 			continue;
-		needed = bfs_hmap_find(&w->need, id) != NULL;
+		needed = bfs_hmap_find(&nd->packs, id) != NULL;
 		s = pack_set_find(src_packs, id);
 		d = pack_set_find(dst_packs, id);
 		bfs_repo_pack_key(pk, id);
@@ -682,7 +522,7 @@ static int plan_packs(struct copy_state *cs, struct walk *w,
 			return bfs_err_set(err, -ENOENT,
 					   "backup '%s' needs pack '%s', which "
 					   "'%s' does not have",
-					   w->backup, pk, cs->src->store->url);
+					   cs->walked, pk, cs->src->store->url);
 		if (!s) {
 			bfs_warn("pack '%s' is named by an index object of "
 				 "'%s' but missing there: not copied",
@@ -737,6 +577,9 @@ static int load_source(struct copy_state *cs, struct bfs_err *err)
 	rc = bfs_locmap_new(&cs->lm, err);
 	if (!rc)
 		rc = bfs_locmap_load(cs->lm, cs->src, err);
+	if (!rc)
+		rc = bfs_reach_new(cs->lm, cs->src, need_cb, &cs->need,
+				   &cs->reach, err);
 	return rc;
 }
 
@@ -745,7 +588,7 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 		       struct bfs_copy_stats *st, struct bfs_err *err)
 {
 	const struct bfs_copy_opts *o = cs->opts;
-	struct walk w = {.src = cs->src, .backup = name};
+	struct need *nd = &cs->need;
 	struct bfs_manifest2 man = {0};
 	struct bfs_buf m = {0};
 	char key[BFS_KEY_MAX];
@@ -758,7 +601,7 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 	rc = bfs_repo_manifest_key(key, name);
 	if (rc)
 		return bfs_err_set(err, rc, "invalid backup id '%s'", name);
-	rc = bfs_hmap_init(&w.need, BFS_HASH_LEN, BFS_HASH_LEN, 0,
+	rc = bfs_hmap_init(&nd->packs, BFS_HASH_LEN, BFS_HASH_LEN, 0,
 			   BFS_HMAP_PREHASHED);
 	if (rc)
 		return bfs_err_set(err, rc, "out of memory");
@@ -784,20 +627,23 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 	if (rc)
 		goto out_free;
 	nindex = bfs_locmap_nindex(cs->lm);
-	w.lm = cs->lm;
-	w.visited = &cs->visited;
-	w.need_index = calloc(nindex ? nindex : 1, sizeof(*w.need_index));
-	if (!w.need_index) {
+	nd->index = calloc(nindex ? nindex : 1, sizeof(*nd->index));
+	if (!nd->index) {
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
 		goto out_free;
 	}
 	/* Everything is located before anything is written. */
-	rc = walk_backup(&w, &man, err);
-	if (!rc)
-		rc = plan_packs(cs, &w, src_packs, dst_packs, st, err);
+	cs->walked = name;
+	rc = bfs_reach_backup(cs->reach, name,
+			      (const uint8_t(*)[BFS_HASH_LEN])man.root,
+			      man.nroot, err);
+	if (rc)
+		bfs_err_prefix(err, rc, "'%s'", cs->src->store->url);
+	else
+		rc = plan_packs(cs, nd, src_packs, dst_packs, st, err);
 	if (rc)
 		goto out_free;
-	progress(o, BFS_COPY_BACKUP_START, name, bfs_hmap_count(&w.need));
+	progress(o, BFS_COPY_BACKUP_START, name, bfs_hmap_count(&nd->packs));
 	cs->backup = name;
 	cs->packs = cs->bytes = 0;
 	rc = copy_packs(
@@ -811,7 +657,7 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 		goto out_free;
 	/* Then the index objects naming those packs. */
 	for (i = 0; i < nindex; i++) {
-		if (!w.need_index[i])
+		if (!nd->index[i])
 			continue;
 		bfs_locmap_index_name(cs->lm, i, iname);
 		if (bfs_hmap_find(&cs->dst_index, iname))
@@ -868,10 +714,9 @@ out_free:
 	free(cs->todo);
 	cs->todo = NULL;
 	cs->ntodo = 0;
-	bfs_hmap_fini(&w.need);
-	free(w.need_index);
-	free(w.stack);
-	bfs_buf_free(&w.plain);
+	bfs_hmap_fini(&nd->packs);
+	free(nd->index);
+	nd->index = NULL;
 	bfs_manifest2_clear(&man);
 	bfs_buf_free(&m);
 	return rc;
@@ -900,9 +745,7 @@ int bfs_copy(struct bfs_repo *src, struct bfs_repo *dst,
 	cs.dst = dst;
 	cs.opts = opts;
 	pthread_mutex_init(&cs.lock, NULL);
-	if (bfs_hmap_init(&cs.visited, BFS_HASH_LEN, BFS_HASH_LEN, 0,
-			  BFS_HMAP_PREHASHED) ||
-	    bfs_hmap_init(&cs.dst_index, BFS_HASH_LEN, BFS_HASH_LEN, 0,
+	if (bfs_hmap_init(&cs.dst_index, BFS_HASH_LEN, BFS_HASH_LEN, 0,
 			  BFS_HMAP_PREHASHED)) {
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
 		goto out_free;
@@ -959,7 +802,7 @@ out_free:
 		*stats = st;
 	pthread_mutex_destroy(&cs.lock);
 	bfs_locmap_free(cs.lm);
-	bfs_hmap_fini(&cs.visited);
+	bfs_reach_free(cs.reach);
 	bfs_hmap_fini(&cs.dst_index);
 	bfs_strv_free(&src_names);
 	bfs_strv_free(&dst_names);
