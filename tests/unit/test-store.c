@@ -187,9 +187,9 @@ static void test_roundtrip(struct bfs_store *s)
 	is_int(rc, 0, "put a nested key creates its directories");
 	ok(stat(path_in("local/a/b/c"), &st) == 0 && st.st_size == 11,
 	   "object is the file ROOT/a/b/c");
-	is_int(st.st_mode & 0777, 0644 & ~(mode_t)022, "file mode 0644");
-	ok(stat(path_in("local/a/b"), &st) == 0 && (st.st_mode & 0777) == 0755,
-	   "directory mode 0755");
+	is_int(st.st_mode & 07777, 0600, "file mode 0600 (a private root)");
+	ok(stat(path_in("local/a/b"), &st) == 0 && (st.st_mode & 07777) == 0700,
+	   "directory mode 0700");
 	is_int(count_temp(path_in("local")), 0, "no temp file left behind");
 
 	str = get_str(s, "a/b/c", &got);
