@@ -222,13 +222,22 @@ static int64_t local_get(struct bfs_store *s, const char *key, uint64_t off,
 	path = path_of(ls, key);
 	if (!path)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in place of an object must not hang the
+	 * reader; regular files ignore the flag. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		rc = -errno;
 		if (rc == -ENOENT || rc == -ENOTDIR)
 			rc = bfs_err_set(err, -ENOENT,
 					 "object '%s' not found ('%s')", key,
 					 path);
+		else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+			/* A socket cannot be opened at all (ENXIO). */
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "object '%s' ('%s') is a %s, not a "
+					 "regular file: remove or replace it",
+					 key, path,
+					 bfs_file_type_name(st.st_mode));
 		else
 			bfs_err_set(err, rc, "cannot open '%s' ('%s'): %s", key,
 				    path, strerror((int)-rc));
@@ -240,11 +249,18 @@ static int64_t local_get(struct bfs_store *s, const char *key, uint64_t off,
 			    strerror((int)-rc));
 		goto out_close;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (S_ISDIR(st.st_mode)) {
 		/* A directory is not an object (S3 would say 404 too). */
 		rc = bfs_err_set(err, -ENOENT,
 				 "object '%s' not found ('%s' is not a file)",
 				 key, path);
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "object '%s' ('%s') is a %s, not a regular "
+				 "file: remove or replace it",
+				 key, path, bfs_file_type_name(st.st_mode));
 		goto out_close;
 	}
 	size = (uint64_t)st.st_size;
@@ -447,14 +463,19 @@ static int walk_dir(struct walk *w, int dfd, size_t keylen, int depth)
 				    strerror(-rc));
 			break;
 		}
-		if (S_ISREG(st.st_mode)) {
+		if (!S_ISDIR(st.st_mode)) {
+			/* A FIFO, socket or device is listed too (size 0),
+			 * so that whoever reads it learns it is damage from
+			 * get()/stat() instead of missing the object. */
 			if (klen < w->plen ||
 			    memcmp(w->key, w->prefix, w->plen) != 0)
 				continue;
-			rc = w->cb(w->arg, w->key, (uint64_t)st.st_size);
+			rc = w->cb(w->arg, w->key,
+				   S_ISREG(st.st_mode) ? (uint64_t)st.st_size
+						       : 0);
 			if (rc)
 				break;
-		} else if (S_ISDIR(st.st_mode) && depth < LOCAL_LIST_DEPTH) {
+		} else if (depth < LOCAL_LIST_DEPTH) {
 			int sub;
 
 			w->key[klen] = '/';
@@ -572,9 +593,14 @@ static int local_stat(struct bfs_store *s, const char *key, uint64_t *size,
 	if (!path)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
 	rc = stat(path, &st) < 0 ? -errno : 0;
-	if (rc == 0 && !S_ISREG(st.st_mode))
+	if (rc == 0 && S_ISDIR(st.st_mode))
 		rc = -ENOENT;
-	if (rc == -ENOENT || rc == -ENOTDIR)
+	if (rc == 0 && !S_ISREG(st.st_mode))
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "object '%s' ('%s') is a %s, not a regular "
+				 "file: remove or replace it",
+				 key, path, bfs_file_type_name(st.st_mode));
+	else if (rc == -ENOENT || rc == -ENOTDIR)
 		rc = bfs_err_set(err, -ENOENT, "object '%s' not found ('%s')",
 				 key, path);
 	else if (rc)
