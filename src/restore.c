@@ -273,6 +273,16 @@ static int restore_entry(struct rctx *x, int dirfd,
 	rc = rst_path_push(&x->path, ce->e.path, ce->e.path_len);
 	if (rc < 0)
 		return bfs_err_set(x->err, rc, "out of memory");
+	/* A hardlink to an entry that was unreadable has no content of
+	 * its own: a failure, as the mount's EIO, not a skip or an empty
+	 * file (issue 13 item 9). */
+	rc = rst_link_unreadable(x->cat, ce, x->err);
+	if (rc == -EIO) {
+		rc = entry_failed(x, rc);
+		goto out_pop;
+	}
+	if (rc < 0)
+		goto out_pop;
 	if (ce->e.error) {
 		rst_warn(x, "skipped: unreadable at backup time: %s",
 			 ce->e.error);
