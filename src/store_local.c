@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "store.h"
 
 /* A new repository root: private, or shared read-only with a group. */
@@ -769,9 +770,20 @@ int bfs_store_local_open_group(const char *path, bool create, const char *group,
 		snprintf(cfg, n, "%s/config", clean);
 		/* Not yet a repository (init, copy to a new place): set the
 		 * mode; an existing repository keeps its own. */
-		if (made || lstat(cfg, &st) < 0)
+		if (made || lstat(cfg, &st) < 0) {
 			rc = set_root_mode(clean, group, err);
-		else if (group)
+			/* Someone else's existing directory that we may write
+			 * into (group-writable): leave its mode to its owner,
+			 * say so, and go on; a --group must take effect. */
+			if (rc == -EPERM && !made && !group) {
+				bfs_warn("cannot make '%s' private (it is not "
+					 "yours): its mode stays as it is",
+					 clean);
+				rc = 0;
+				if (err)
+					err->msg[0] = '\0';
+			}
+		} else if (group)
 			rc = bfs_err_set(err, -EEXIST,
 					 "'%s' already holds a repository",
 					 clean);

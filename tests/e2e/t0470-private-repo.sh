@@ -83,6 +83,12 @@ fails_with 1 "a member cannot back up into it" \
 like "$(cat "$T/stderr")" "[Pp]ermission denied" "permission denied"
 fails_with 1 "nobody else cannot list it" \
 	as_nobody env XDG_CACHE_HOME="$T/nc" "$NB" list -r "$G"
+# someone else's existing directory we may write into: warn, go on
+mkdir -p "$T/common" && chmod 1777 "$T/common"
+ok_cmd "init as nobody into root's 1777 directory" \
+	as_nobody env XDG_CACHE_HOME="$T/nc" "$NB" init "$T/common"
+like "$(cat "$T/stderr")" "cannot make .* private \\(it is not yours\\)" "warns"
+is "$(stat -c %a "$T/common/config")" "640" "the config is not world-readable"
 fails_with 1 "--group on an S3 location is refused" \
 	bfs init --group $GID s3://bucket/x
 like "$(cat "$T/stderr")" "local repositories only" "saying why"
