@@ -605,9 +605,7 @@ static int cat_private_file(const char *path, struct bfs_err *err)
 	char side[4096];
 	int fd, rc = 0;
 
-	fd = open(path,
-		  O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
-		      O_NOCTTY,
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
 		  0600);
 	if (fd < 0) {
 		rc = -errno;
