@@ -46,10 +46,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog/catalog_int.h"
@@ -591,6 +593,46 @@ static bool cat_id_valid(const char *id)
 	return true;
 }
 
+/* The catalog holds every file name and, through its chunk lists, the way
+ * to every file's content: make path (and its -wal and -shm, which SQLite
+ * creates with the mode of the database) a 0600 regular file before
+ * SQLite creates it, and take group and other bits off an older one of
+ * ours.  0 or -errno with the message in err. */
+static int cat_private_file(const char *path, struct bfs_err *err)
+{
+	static const char *const sfx[] = {"-wal", "-shm"};
+	struct stat st;
+	char side[4096];
+	int fd, rc = 0;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+		  0600);
+	if (fd < 0) {
+		rc = -errno;
+		return bfs_err_set(err, rc, "cannot open catalog '%s': %s",
+				   path, strerror(-rc));
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		bfs_err_set(err, rc, "cannot stat catalog '%s': %s", path,
+			    strerror(-rc));
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "catalog '%s' is a %s, not a regular file",
+				 path, bfs_file_type_name(st.st_mode));
+	} else if ((st.st_mode & 077) && st.st_uid == geteuid()) {
+		fchmod(fd, st.st_mode & 0700);
+		for (size_t i = 0; i < BFS_ARRAY_SIZE(sfx); i++) {
+			snprintf(side, sizeof(side), "%s%s", path, sfx[i]);
+			if (lstat(side, &st) == 0 && S_ISREG(st.st_mode) &&
+			    st.st_uid == geteuid())
+				chmod(side, st.st_mode & 0700);
+		}
+	}
+	close(fd);
+	return rc;
+}
+
 /* Open or create the catalog at path for repository repo_id.  See
  * catalog.h.  Errors: -EINVAL (bad repo id, another repository's catalog,
  * not a catalog), -EPROTO (schema newer than this program), -ENOENT
@@ -621,6 +663,11 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 	flags = SQLITE_OPEN_NOMUTEX |
 		(readonly ? SQLITE_OPEN_READONLY
 			  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	if (!readonly) {
+		rc = cat_private_file(path, err);
+		if (rc)
+			goto out_free;
+	}
 	rc = sqlite3_open_v2(path, &c->db, flags, NULL);
 	if (rc != SQLITE_OK) {
 		rc = cat_sqlerr(c, rc, err, "cannot open");
@@ -770,6 +817,17 @@ int bfs_catalog_default_path(const char *repo_id, char **out,
 			    p, strerror(-rc));
 		free(p);
 		return rc;
+	}
+	/* .../backupfs is ours: an older backupfs made it 0755. */
+	{
+		char *slash = strrchr(p, '/');
+		struct stat st;
+
+		*slash = '\0';
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    (st.st_mode & 077) && st.st_uid == geteuid())
+			chmod(p, 0700);
+		*slash = '/';
 	}
 	*out = p;
 	return 0;

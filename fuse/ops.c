@@ -86,7 +86,9 @@ static void fill_stat(struct stat *st, const struct bfs_cat_entry *e)
 		break;
 	}
 	st->st_blksize = 65536;
-	st->st_blocks = (st->st_size + 511) / 512;
+	/* Not (size + 511) / 512: the format allows sizes up to 2^63-1,
+	 * where the sum overflows. */
+	st->st_blocks = st->st_size / 512 + (st->st_size % 512 != 0);
 	ts_from_ns(&st->st_mtim, e->e.mtime_ns);
 	st->st_atim = st->st_mtim;
 	if (e->e.ctime_ns)

@@ -121,8 +121,10 @@
 #define BFS_MANIFEST_WINDOW_LOG 27	   /* zstd window readers allow */
 #define BFS_MANIFEST_ZSTD_LEVEL 3	   /* what the writer uses */
 #define BFS_MANIFEST_MAX_DEPTH 1000	   /* JSON nesting */
-#define BFS_SYMLINK_TARGET_MAX 4096	   /* bytes, at least 1 */
-#define BFS_MODE_MASK 07777u		   /* "m": permission bits */
+/* Bytes, at least 1: PATH_MAX - 1, the longest target symlink(2) takes,
+ * so that what a reader accepts restores and reads through the mount. */
+#define BFS_SYMLINK_TARGET_MAX 4095
+#define BFS_MODE_MASK 07777u /* "m": permission bits */
 /* Paths and names have no limit of their own: a line is at most
  * BFS_MANIFEST_MAX_LINE bytes. */
 

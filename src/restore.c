@@ -273,6 +273,16 @@ static int restore_entry(struct rctx *x, int dirfd,
 	rc = rst_path_push(&x->path, ce->e.path, ce->e.path_len);
 	if (rc < 0)
 		return bfs_err_set(x->err, rc, "out of memory");
+	/* A hardlink to an entry that was unreadable has no content of
+	 * its own: a failure, as the mount's EIO, not a skip or an empty
+	 * file (issue 13 item 9). */
+	rc = rst_link_unreadable(x->cat, ce, x->err);
+	if (rc == -EIO) {
+		rc = entry_failed(x, rc);
+		goto out_pop;
+	}
+	if (rc < 0)
+		goto out_pop;
 	if (ce->e.error) {
 		rst_warn(x, "skipped: unreadable at backup time: %s",
 			 ce->e.error);
@@ -462,6 +472,25 @@ static int make_target(const char *target)
 	return rc;
 }
 
+/* A parent of the path to restore exists in the target as something else
+ * than a directory (a symlink, which restore never follows, or a file).
+ * --force replaces entries, never the parents of what is restored, so
+ * the message must not suggest it (issue 13 item 12). */
+static int parent_in_the_way(struct rctx *x, int dirfd, const char *name)
+{
+	struct stat st;
+	bool link = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode);
+
+	return bfs_err_set(
+	    x->err, -ENOTDIR,
+	    "'%s' is %s, not a directory: restore never follows symbolic "
+	    "links or replaces the parents of what it restores, even with "
+	    "--force; move it away, or restore into an empty directory "
+	    "(--target) and copy from there",
+	    rst_cur_path(x), link ? "a symbolic link" : "a file");
+}
+
 /* Open (creating as needed) the directories of path's parent inside
  * rootfd; leaves x->path at "TARGET/parent". Returns a new fd or -errno. */
 static int open_parents(struct rctx *x, const char *path)
@@ -489,7 +518,7 @@ static int open_parents(struct rctx *x, const char *path)
 			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (nfd < 0) {
 			rc = errno == ENOTDIR || errno == ELOOP
-				 ? rst_conflict(x)
+				 ? parent_in_the_way(x, fd, name)
 				 : rst_fs_error(x, -errno, "open directory");
 			goto out_close;
 		}

@@ -104,7 +104,8 @@ struct bfs_restore_opts {
 	 * written, and each file is moved into place without replacing
 	 * (RENAME_NOREPLACE), so an existing file is never truncated. */
 	bool force;
-	/* Restore owners (uid/gid numbers, lchown) and create device nodes.
+	/* Restore owners (uid/gid numbers, lchown) and keep setuid/setgid
+	 * bits (without owners they are dropped, as GNU tar does).
 	 * Normally geteuid() == 0. */
 	bool owners;
 	bool devices;

@@ -128,6 +128,17 @@ static void set_times(struct timespec ts[2], int64_t mtime_ns)
 	}
 }
 
+/* The mode bits to set for e: setuid and setgid only when the owner is
+ * restored too (root, or --same-owner), as GNU tar does: a setuid file
+ * that now belongs to the restoring user would run as that user (issue 13
+ * item 11).  The sticky bit stays. */
+static mode_t meta_mode(const struct rctx *x, const struct bfs_entry *e)
+{
+	mode_t m = e->mode & 07777;
+
+	return x->o.owners ? m : m & ~(mode_t)(S_ISUID | S_ISGID);
+}
+
 /* Owner, then mode (chown clears setuid/setgid), then mtime, on an open
  * file or directory. */
 int rst_meta_fd(struct rctx *x, int fd, const struct bfs_entry *e)
@@ -137,7 +148,7 @@ int rst_meta_fd(struct rctx *x, int fd, const struct bfs_entry *e)
 	if (x->o.owners && fchown(fd, e->uid, e->gid) < 0)
 		rst_warn(x, "cannot set owner %u:%u: %s", e->uid, e->gid,
 			 strerror(errno));
-	if (fchmod(fd, e->mode & 07777) < 0)
+	if (fchmod(fd, meta_mode(x, e)) < 0)
 		return rst_fs_error(x, -errno, "set the mode of");
 	set_times(ts, e->mtime_ns);
 	if (futimens(fd, ts) < 0)
@@ -155,7 +166,7 @@ int rst_meta_at(struct rctx *x, int dirfd, const char *name,
 	    fchownat(dirfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		rst_warn(x, "cannot set owner %u:%u: %s", e->uid, e->gid,
 			 strerror(errno));
-	if (chmod_ok && fchmodat(dirfd, name, e->mode & 07777, 0) < 0)
+	if (chmod_ok && fchmodat(dirfd, name, meta_mode(x, e), 0) < 0)
 		return rst_fs_error(x, -errno, "set the mode of");
 	set_times(ts, e->mtime_ns);
 	if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)

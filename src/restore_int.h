@@ -31,6 +31,12 @@ int rst_check_chunk_sum(const struct bfs_chunkref *refs, size_t n,
 
 /* The size of a file entry; a hardlink member may carry none of its own
  * (the group's data entry has it). */
+/* The group's first entry of a hardlink ce (ce->link_id) was unreadable
+ * at backup time: -EIO with a message naming both, as the mount answers
+ * (issue 13 item 9; FORMAT.md 6.2 "h").  0 otherwise (also when ce is no
+ * link); other -errno from the catalog. */
+int rst_link_unreadable(struct bfs_catalog *cat, const struct bfs_cat_entry *ce,
+			struct bfs_err *err);
 int rst_entry_size(struct bfs_catalog *cat, const struct bfs_cat_entry *ce,
 		   uint64_t *size, struct bfs_err *err);
 

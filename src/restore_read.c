@@ -118,6 +118,28 @@ int rst_entry_size(struct bfs_catalog *cat, const struct bfs_cat_entry *ce,
 	return 0;
 }
 
+int rst_link_unreadable(struct bfs_catalog *cat, const struct bfs_cat_entry *ce,
+			struct bfs_err *err)
+{
+	struct bfs_cat_entry first;
+	int rc;
+
+	if (!ce->link_id || ce->link_id == ce->id)
+		return 0;
+	memset(&first, 0, sizeof(first));
+	rc = bfs_catalog_get(cat, ce->link_id, &first, err);
+	if (rc < 0)
+		return rc;
+	if (first.e.error)
+		rc = bfs_err_set(err, -EIO,
+				 "hardlink to '%.*s', which was unreadable at "
+				 "backup time: %s",
+				 (int)BFS_MIN(ce->e.link_len, 4096),
+				 ce->e.link ? ce->e.link : "", first.e.error);
+	bfs_cat_entry_clear(&first);
+	return rc;
+}
+
 /* ---- cat ---------------------------------------------------------------- */
 
 struct cat_out {
@@ -165,6 +187,9 @@ int bfs_restore_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
 				 ce.e.error);
 		goto out_clear;
 	}
+	rc = rst_link_unreadable(cat, &ce, err);
+	if (rc < 0)
+		goto out_clear;
 	rc = rst_entry_size(cat, &ce, &size, err);
 	if (rc < 0)
 		goto out_clear;

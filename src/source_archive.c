@@ -225,7 +225,8 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 			e.link = (char *)link.data;
 			e.link_len = link.len;
 			rc = bfs_backup_add(b, &e, err);
-			if (rc == -EINVAL || rc == -EEXIST) {
+			if (rc == -EINVAL || rc == -EEXIST ||
+			    rc == -ENAMETOOLONG) {
 				bfs_warn("archive '%s': skipping '%s': %s",
 					 file, p, bfs_err_str(err, rc));
 				continue;
@@ -233,7 +234,8 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 		} else if (t == AE_IFREG) {
 			e.type = BFS_T_FILE;
 			rc = add_file(b, a, file, &e, buf, err);
-			if (rc == -EEXIST || rc == -ENOTDIR) {
+			if (rc == -EEXIST || rc == -ENOTDIR ||
+			    rc == -ENAMETOOLONG) {
 				bfs_warn("archive '%s': skipping '%s': %s",
 					 file, p, bfs_err_str(err, rc));
 				continue;
@@ -273,7 +275,8 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 			if (e.type == BFS_T_CHR || e.type == BFS_T_BLK)
 				e.rdev = archive_entry_rdev(ae);
 			rc = bfs_backup_add(b, &e, err);
-			if (rc == -EEXIST || rc == -ENOTDIR) {
+			if (rc == -EEXIST || rc == -ENOTDIR ||
+			    rc == -ENAMETOOLONG) {
 				bfs_warn("archive '%s': skipping '%s': %s",
 					 file, p, bfs_err_str(err, rc));
 				continue;

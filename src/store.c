@@ -65,6 +65,11 @@ int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 	if (!url || !*url)
 		return bfs_err_set(err, -EINVAL, "empty repository location");
 	if (strncmp(url, "s3://", 5) == 0) {
+		if (opts && opts->group)
+			return bfs_err_set(err, -EINVAL,
+					   "a group applies to local "
+					   "repositories only, not to '%s'",
+					   url);
 		rc = bfs_store_s3_open(url, opts, &s, err);
 	} else {
 		const char *path = url;
@@ -75,8 +80,9 @@ int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 			return bfs_err_set(
 			    err, -EINVAL,
 			    "empty path in repository location '%s'", url);
-		rc = bfs_store_local_open(path, opts ? opts->create : false, &s,
-					  err);
+		rc = bfs_store_local_open_group(
+		    path, opts ? opts->create : false,
+		    opts && opts->create ? opts->group : NULL, &s, err);
 	}
 	if (rc)
 		return rc;

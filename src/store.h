@@ -72,6 +72,9 @@ struct bfs_store_opts {
 	const char *cache_dir;	 /* non-NULL: on-disk cache of fetched pack
 				    ranges in front of the store */
 	uint64_t cache_dir_size; /* its bound in bytes (0: 1 GiB) */
+	const char *group;	 /* init of a local repository: share it
+				    read-only with this group (name or
+				    number); NULL: private (0700/0600) */
 };
 int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 		   struct bfs_store **out, struct bfs_err *err);
@@ -79,6 +82,8 @@ int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 /* Constructors (used by bfs_store_open and tests). */
 int bfs_store_local_open(const char *path, bool create, struct bfs_store **out,
 			 struct bfs_err *err);
+int bfs_store_local_open_group(const char *path, bool create, const char *group,
+			       struct bfs_store **out, struct bfs_err *err);
 int bfs_store_s3_open(const char *url, const struct bfs_store_opts *opts,
 		      struct bfs_store **out, struct bfs_err *err);
 

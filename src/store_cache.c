@@ -85,10 +85,12 @@ static int cache_read(const char *path, uint64_t len, struct bfs_buf *out)
 	size_t n, start = out->len;
 	int fd, hit = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted in the cache must not hang us. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, &st) || st.st_size < BFS_HASH_LEN ||
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    st.st_size < BFS_HASH_LEN ||
 	    (uint64_t)st.st_size - BFS_HASH_LEN > CACHE_MAX_ENTRY)
 		goto out_bad;
 	n = (size_t)st.st_size - BFS_HASH_LEN;

@@ -11,6 +11,14 @@
  * the whole object under the key, plus at worst a stray temp file, which
  * list() never reports (a later prune may remove them).
  *
+ * Modes: objects and directories get the permission bits derived from the
+ * repository's root directory at open (FORMAT.md "Permissions of a local
+ * repository"): a root whose group may read and search it (init --group:
+ * 02750) gives directories 0750 (setgid kept) and files 0640, any other
+ * root gives 0700 and 0600.  Others never get a bit.  The bits are set
+ * with fchmod()/chmod() after creation, so the umask cannot widen or
+ * narrow them.
+ *
  * Thread safety: the store holds no mutable state after open; every op
  * may run concurrently.  Objects are immutable, so concurrent readers and
  * writers of different keys never interfere, and two writers of the same
@@ -21,6 +29,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +37,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "store.h"
 
-#define LOCAL_DIR_MODE 0755
-#define LOCAL_FILE_MODE 0644
+/* A new repository root: private, or shared read-only with a group. */
+#define LOCAL_ROOT_PRIVATE 0700
+#define LOCAL_ROOT_SHARED (S_ISGID | 0750)
 /* Leaves room for ".tmp.<pid>.<16 hex>" within NAME_MAX. */
 #define LOCAL_COMPONENT_MAX 200
 #define LOCAL_KEY_MAX 1024
@@ -41,7 +52,9 @@
 
 struct local_store {
 	struct bfs_store base;
-	char *root; /* absolute, no trailing '/' (unless it is "/") */
+	char *root;	  /* absolute, no trailing '/' (unless it is "/") */
+	mode_t dir_mode;  /* of directories put() creates (see the top) */
+	mode_t file_mode; /* of objects */
 };
 
 static struct local_store *to_local(struct bfs_store *s)
@@ -166,8 +179,8 @@ static int fsync_parent(const char *path)
 }
 
 /* Create the directories of path below the store root (not the last
- * component), each 0755, and fsync the parent of every directory created
- * so that the new entries survive a crash. */
+ * component), each ls->dir_mode, and fsync the parent of every directory
+ * created so that the new entries survive a crash. */
 static int make_parents(struct local_store *ls, const char *path)
 {
 	char *p = strdup(path), *s;
@@ -178,8 +191,10 @@ static int make_parents(struct local_store *ls, const char *path)
 		return -ENOMEM;
 	for (s = p + rootlen + 1; (s = strchr(s, '/')) != NULL; s++) {
 		*s = '\0';
-		if (mkdir(p, LOCAL_DIR_MODE) == 0) {
-			rc = fsync_parent(p);
+		if (mkdir(p, 0700) == 0) {
+			rc = chmod(p, ls->dir_mode) < 0 ? -errno : 0;
+			if (!rc)
+				rc = fsync_parent(p);
 		} else if (errno != EEXIST) {
 			rc = -errno;
 		}
@@ -208,13 +223,22 @@ static int64_t local_get(struct bfs_store *s, const char *key, uint64_t off,
 	path = path_of(ls, key);
 	if (!path)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in place of an object must not hang the
+	 * reader; regular files ignore the flag. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		rc = -errno;
 		if (rc == -ENOENT || rc == -ENOTDIR)
 			rc = bfs_err_set(err, -ENOENT,
 					 "object '%s' not found ('%s')", key,
 					 path);
+		else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+			/* A socket cannot be opened at all (ENXIO). */
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "object '%s' ('%s') is a %s, not a "
+					 "regular file: remove or replace it",
+					 key, path,
+					 bfs_file_type_name(st.st_mode));
 		else
 			bfs_err_set(err, rc, "cannot open '%s' ('%s'): %s", key,
 				    path, strerror((int)-rc));
@@ -226,11 +250,18 @@ static int64_t local_get(struct bfs_store *s, const char *key, uint64_t off,
 			    strerror((int)-rc));
 		goto out_close;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (S_ISDIR(st.st_mode)) {
 		/* A directory is not an object (S3 would say 404 too). */
 		rc = bfs_err_set(err, -ENOENT,
 				 "object '%s' not found ('%s' is not a file)",
 				 key, path);
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "object '%s' ('%s') is a %s, not a regular "
+				 "file: remove or replace it",
+				 key, path, bfs_file_type_name(st.st_mode));
 		goto out_close;
 	}
 	size = (uint64_t)st.st_size;
@@ -312,15 +343,17 @@ static int local_put(struct bfs_store *s, const char *key, const void *data,
 	}
 	snprintf(tmp, tmplen, "%s.tmp.%ld.%s", path, (long)getpid(), hex);
 
-	fd =
-	    open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, LOCAL_FILE_MODE);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;
 		bfs_err_set(err, rc, "cannot create '%s': %s", tmp,
 			    strerror(-rc));
 		goto out_free;
 	}
-	rc = bfs_write_full(fd, data, len);
+	/* The umask must neither widen nor narrow the mode. */
+	rc = fchmod(fd, ls->file_mode) < 0 ? -errno : 0;
+	if (rc == 0)
+		rc = bfs_write_full(fd, data, len);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
@@ -431,14 +464,19 @@ static int walk_dir(struct walk *w, int dfd, size_t keylen, int depth)
 				    strerror(-rc));
 			break;
 		}
-		if (S_ISREG(st.st_mode)) {
+		if (!S_ISDIR(st.st_mode)) {
+			/* A FIFO, socket or device is listed too (size 0),
+			 * so that whoever reads it learns it is damage from
+			 * get()/stat() instead of missing the object. */
 			if (klen < w->plen ||
 			    memcmp(w->key, w->prefix, w->plen) != 0)
 				continue;
-			rc = w->cb(w->arg, w->key, (uint64_t)st.st_size);
+			rc = w->cb(w->arg, w->key,
+				   S_ISREG(st.st_mode) ? (uint64_t)st.st_size
+						       : 0);
 			if (rc)
 				break;
-		} else if (S_ISDIR(st.st_mode) && depth < LOCAL_LIST_DEPTH) {
+		} else if (depth < LOCAL_LIST_DEPTH) {
 			int sub;
 
 			w->key[klen] = '/';
@@ -556,9 +594,14 @@ static int local_stat(struct bfs_store *s, const char *key, uint64_t *size,
 	if (!path)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
 	rc = stat(path, &st) < 0 ? -errno : 0;
-	if (rc == 0 && !S_ISREG(st.st_mode))
+	if (rc == 0 && S_ISDIR(st.st_mode))
 		rc = -ENOENT;
-	if (rc == -ENOENT || rc == -ENOTDIR)
+	if (rc == 0 && !S_ISREG(st.st_mode))
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "object '%s' ('%s') is a %s, not a regular "
+				 "file: remove or replace it",
+				 key, path, bfs_file_type_name(st.st_mode));
+	else if (rc == -ENOENT || rc == -ENOTDIR)
 		rc = bfs_err_set(err, -ENOENT, "object '%s' not found ('%s')",
 				 key, path);
 	else if (rc)
@@ -589,12 +632,15 @@ static const struct bfs_store_ops local_ops = {
     .destroy = local_destroy,
 };
 
-/* mkdir -p path (every component, including the last). */
-static int mkdir_all(const char *path)
+/* mkdir -p path (every component, including the last): the parents with
+ * 0755 (less the umask, as mkdir -p), the last 0700.  *made: the last
+ * component was created now. */
+static int mkdir_all(const char *path, bool *made)
 {
 	char *p = strdup(path), *s;
 	int rc = 0;
 
+	*made = false;
 	if (!p)
 		return -ENOMEM;
 	for (s = p + 1;; s++) {
@@ -602,7 +648,9 @@ static int mkdir_all(const char *path)
 			char c = *s;
 
 			*s = '\0';
-			if (mkdir(p, LOCAL_DIR_MODE) < 0 && errno != EEXIST) {
+			if (mkdir(p, c ? 0755 : 0700) == 0) {
+				*made = !c;
+			} else if (errno != EEXIST) {
 				rc = -errno;
 				break;
 			}
@@ -615,13 +663,72 @@ static int mkdir_all(const char *path)
 	return rc;
 }
 
-/* Open the directory path as a store.  create: make it (mkdir -p, 0755)
- * if missing; otherwise it must exist (-ENOENT, "repository directory
- * 'PATH' does not exist").  The root is resolved to an absolute path now,
- * so a later chdir (daemonising) does not move the store.  *out is owned
- * by the caller (bfs_store_free).  Thread-safe. */
-int bfs_store_local_open(const char *path, bool create, struct bfs_store **out,
+/* The group named (or numbered) by name into *gid: 0 or -ENOENT. */
+static int group_id(const char *name, gid_t *gid)
+{
+	struct group gr, *res = NULL;
+	char buf[16384], *end;
+	unsigned long n;
+
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) == 0 && res) {
+		*gid = res->gr_gid;
+		return 0;
+	}
+	errno = 0;
+	n = strtoul(name, &end, 10);
+	if (*name >= '0' && *name <= '9' && !*end && !errno && n < (gid_t)-1) {
+		*gid = (gid_t)n;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Give a new repository root its mode: 0700, or with group: that group
+ * and 02750 (setgid, so that what is created below keeps the group). */
+static int set_root_mode(const char *root, const char *group,
 			 struct bfs_err *err)
+{
+	gid_t gid;
+	int rc;
+
+	if (!group) {
+		if (chmod(root, LOCAL_ROOT_PRIVATE) < 0)
+			goto out_errno;
+		return 0;
+	}
+	rc = group_id(group, &gid);
+	if (rc)
+		return bfs_err_set(err, rc, "no group '%s' on this system",
+				   group);
+	if (chown(root, (uid_t)-1, gid) < 0) {
+		rc = -errno;
+		return bfs_err_set(err, rc,
+				   "cannot give '%s' to group '%s': %s%s", root,
+				   group, strerror(-rc),
+				   rc == -EPERM ? " (you must be a member of "
+						  "the group, or root)"
+						: "");
+	}
+	if (chmod(root, LOCAL_ROOT_SHARED) < 0)
+		goto out_errno;
+	return 0;
+out_errno:
+	rc = -errno;
+	return bfs_err_set(err, rc, "cannot set the mode of '%s': %s", root,
+			   strerror(-rc));
+}
+
+/* Open the directory path as a store.  create: make it (mkdir -p) if
+ * missing, and give a root that holds no 'config' yet (a new repository)
+ * the mode 0700, or, with group (name or number; NULL: private), that
+ * group and 02750; otherwise the directory must exist (-ENOENT,
+ * "repository directory 'PATH' does not exist").  The modes of what put()
+ * creates derive from the root's mode (see the top of this file).  The
+ * root is resolved to an absolute path now, so a later chdir (daemonising)
+ * does not move the store.  *out is owned by the caller (bfs_store_free).
+ * Thread-safe. */
+int bfs_store_local_open_group(const char *path, bool create, const char *group,
+			       struct bfs_store **out, struct bfs_err *err)
 {
 	struct local_store *ls;
 	struct stat st;
@@ -632,6 +739,9 @@ int bfs_store_local_open(const char *path, bool create, struct bfs_store **out,
 	*out = NULL;
 	if (!path || !*path)
 		return bfs_err_set(err, -EINVAL, "empty repository path");
+	if (group && !create)
+		return bfs_err_set(err, -EINVAL,
+				   "a group is given only to a new repository");
 	clean = strdup(path);
 	if (!clean)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
@@ -640,7 +750,10 @@ int bfs_store_local_open(const char *path, bool create, struct bfs_store **out,
 		clean[--n] = '\0';
 
 	if (create) {
-		rc = mkdir_all(clean);
+		bool made;
+		char *cfg;
+
+		rc = mkdir_all(clean, &made);
 		if (rc) {
 			bfs_err_set(
 			    err, rc,
@@ -648,6 +761,35 @@ int bfs_store_local_open(const char *path, bool create, struct bfs_store **out,
 			    clean, strerror(-rc));
 			goto out_free_clean;
 		}
+		n = strlen(clean) + 8;
+		cfg = malloc(n);
+		if (!cfg) {
+			rc = bfs_err_set(err, -ENOMEM, "out of memory");
+			goto out_free_clean;
+		}
+		snprintf(cfg, n, "%s/config", clean);
+		/* Not yet a repository (init, copy to a new place): set the
+		 * mode; an existing repository keeps its own. */
+		if (made || lstat(cfg, &st) < 0) {
+			rc = set_root_mode(clean, group, err);
+			/* Someone else's existing directory that we may write
+			 * into (group-writable): leave its mode to its owner,
+			 * say so, and go on; a --group must take effect. */
+			if (rc == -EPERM && !made && !group) {
+				bfs_warn("cannot make '%s' private (it is not "
+					 "yours): its mode stays as it is",
+					 clean);
+				rc = 0;
+				if (err)
+					err->msg[0] = '\0';
+			}
+		} else if (group)
+			rc = bfs_err_set(err, -EEXIST,
+					 "'%s' already holds a repository",
+					 clean);
+		free(cfg);
+		if (rc)
+			goto out_free_clean;
 	}
 	if (stat(clean, &st) < 0) {
 		rc = -errno;
@@ -683,10 +825,24 @@ int bfs_store_local_open(const char *path, bool create, struct bfs_store **out,
 	ls->base.ops = &local_ops;
 	ls->base.url = clean;
 	ls->root = root;
+	if ((st.st_mode & (S_IRGRP | S_IXGRP)) == (S_IRGRP | S_IXGRP)) {
+		ls->dir_mode = 0750 | (st.st_mode & S_ISGID);
+		ls->file_mode = 0640;
+	} else {
+		ls->dir_mode = 0700;
+		ls->file_mode = 0600;
+	}
 	*out = &ls->base;
 	return 0;
 
 out_free_clean:
 	free(clean);
 	return rc;
+}
+
+/* bfs_store_local_open_group without a group (see there). */
+int bfs_store_local_open(const char *path, bool create, struct bfs_store **out,
+			 struct bfs_err *err)
+{
+	return bfs_store_local_open_group(path, create, NULL, out, err);
 }

@@ -419,6 +419,10 @@ static int parse_entry(struct bfs_tree_part *p, struct bfs_tree_entry *te,
 	rc = get_bytes(p, m[K_N], m[K_NB], 0, "n", &e->path, &e->path_len, err);
 	if (rc < 0)
 		return rc;
+	if (rc && e->path_len > BFS_NAME_MAX)
+		return pfail(p, err, -EUCLEAN,
+			     "name of %zu bytes (at most %d): '%.40s...'",
+			     e->path_len, BFS_NAME_MAX, e->path);
 	if (rc == 0 || !name_valid(e->path, e->path_len))
 		return pfail(p, err, -EUCLEAN, "bad name");
 	n = e->path;
@@ -469,9 +473,12 @@ static int parse_entry(struct bfs_tree_part *p, struct bfs_tree_entry *te,
 	if (rc < 0)
 		return rc;
 	if (e->type == BFS_T_SYMLINK) {
-		if ((!rc && !e->link) ||
-		    (rc && (e->target_len == 0 ||
-			    e->target_len > BFS_SYMLINK_TARGET_MAX)))
+		if (rc && e->target_len > BFS_SYMLINK_TARGET_MAX)
+			return pfail(p, err, -EUCLEAN,
+				     "'%.300s': symlink target of %zu bytes "
+				     "(at most %d)",
+				     n, e->target_len, BFS_SYMLINK_TARGET_MAX);
+		if ((!rc && !e->link) || (rc && e->target_len == 0))
 			return pfail(p, err, -EUCLEAN,
 				     "'%.300s': symlink without a valid target",
 				     n);

@@ -497,6 +497,28 @@ ssize_t bfs_pread_full(int fd, void *buf, size_t n, off_t off)
 	return (ssize_t)got;
 }
 
+const char *bfs_file_type_name(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "regular file";
+	case S_IFDIR:
+		return "directory";
+	case S_IFIFO:
+		return "FIFO";
+	case S_IFSOCK:
+		return "socket";
+	case S_IFCHR:
+		return "character device";
+	case S_IFBLK:
+		return "block device";
+	case S_IFLNK:
+		return "symbolic link";
+	default:
+		return "file of unknown type";
+	}
+}
+
 int bfs_mkdir_parents(const char *path, mode_t mode)
 {
 	char *p = strdup(path), *s;

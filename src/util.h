@@ -95,6 +95,10 @@ ssize_t bfs_pread_full(int fd, void *buf, size_t n, off_t off);
 /* mkdir -p for the directory part of path (not the last component). */
 int bfs_mkdir_parents(const char *path, mode_t mode);
 
+/* "FIFO", "socket", "directory", ... for the type bits of mode (a static
+ * string, for messages about objects that are not regular files). */
+const char *bfs_file_type_name(mode_t mode);
+
 /* Fill buf with n random bytes (getrandom).  0 / -errno. */
 int bfs_random(void *buf, size_t n);
 

@@ -84,6 +84,36 @@ static int ensure_parents(struct bfs_backup *b, const char *path, size_t n,
 	return 0;
 }
 
+/* The limits every reader enforces (FORMAT.md section 12): a name of at
+ * most BFS_NAME_MAX bytes, a symlink target of at most
+ * BFS_SYMLINK_TARGET_MAX.  -ENAMETOOLONG naming the entry: the sources
+ * skip it with a warning (an archive member; a file system cannot hold
+ * more), so that no backup holds what restore and the mount refuse. */
+static int check_limits(const struct bfs_entry *e, struct bfs_err *err)
+{
+	const char *p = e->path, *end = e->path + e->path_len, *slash;
+
+	for (; p < end; p = slash + 1) {
+		slash = memchr(p, '/', (size_t)(end - p));
+		if (!slash)
+			slash = end;
+		if (slash - p > BFS_NAME_MAX)
+			return bfs_err_set(err, -ENAMETOOLONG,
+					   "'%.300s': a name of %zu bytes (at "
+					   "most %d)",
+					   e->path, (size_t)(slash - p),
+					   BFS_NAME_MAX);
+	}
+	if (e->type == BFS_T_SYMLINK && e->target &&
+	    e->target_len > BFS_SYMLINK_TARGET_MAX)
+		return bfs_err_set(err, -ENAMETOOLONG,
+				   "'%.300s': a symlink target of %zu bytes "
+				   "(at most %d)",
+				   e->path, e->target_len,
+				   BFS_SYMLINK_TARGET_MAX);
+	return 0;
+}
+
 int wr_path_claim(struct bfs_backup *b, const struct bfs_entry *e,
 		  bool is_error, bool *skip, struct bfs_err *err)
 {
@@ -94,6 +124,9 @@ int wr_path_claim(struct bfs_backup *b, const struct bfs_entry *e,
 	    !bfs_manifest_path_valid(e->path, e->path_len))
 		return bfs_err_set(err, -EINVAL, "invalid path '%s' in backup",
 				   e->path ? e->path : "");
+	rc = check_limits(e, err);
+	if (rc)
+		return rc;
 	if (e->link) {
 		if (e->type != BFS_T_FILE)
 			return bfs_err_set(err, -EINVAL,

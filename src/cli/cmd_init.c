@@ -9,6 +9,7 @@
 
 struct init_args {
 	bool force;
+	const char *group;
 };
 
 /* REPO may be the positional argument or -r, not both. */
@@ -106,6 +107,7 @@ static int run_init(struct cli_ctx *ctx)
 	if (rc)
 		return rc;
 	c->sopts.create = true;
+	c->sopts.group = a->group;
 	rc = bfs_repo_init(c->repo, &c->sopts, &repo, &err);
 	if (rc < 0) {
 		cli_error("init", "%s", bfs_err_str(&err, rc));
@@ -130,6 +132,10 @@ static const struct cli_opt init_opts[] = {
     CLI_FLAG('f', "force", struct init_args, force,
 	     "create the repository even in a directory (or bucket prefix) "
 	     "that already holds other files"),
+    CLI_STRING(0, "group", "GROUP", struct init_args, group,
+	       "share a local repository read-only with GROUP: directories "
+	       "02750 (setgid) and files 0640 owned by GROUP, instead of "
+	       "0700 and 0600"),
     CLI_END};
 
 const struct bfs_cmd cmd_init = {
@@ -145,9 +151,18 @@ const struct bfs_cmd cmd_init = {
 	"REPO may also come from -r or $BACKUPFS_REPO.  A location that\n"
 	"already holds files (an app's data directory, a typo) is refused\n"
 	"unless --force is given; one that holds a repository, or a 'config'\n"
-	"that is not a repository's, is always refused, saying which.",
+	"that is not a repository's, is always refused, saying which.\n"
+	"\n"
+	"A local repository is private: its directory and every directory\n"
+	"below are 0700 and its files 0600, whatever the umask.  With\n"
+	"--group GROUP the directory belongs to GROUP with mode 02750, and\n"
+	"every later write (by any command) makes directories 0750 and\n"
+	"files 0640 with that group: members can read (restore, mount, cat)\n"
+	"but not write.  The mode of the repository directory decides it:\n"
+	"chmod and chgrp it (and what is below) to change it later.",
     .opts = init_opts,
     .examples = "  backupfs init /srv/backups/nocodb\n"
+		"  backupfs init --group backup-readers /srv/backups/nocodb\n"
 		"  AWS_ENDPOINT_URL=http://127.0.0.1:9000 backupfs init "
 		"s3://backups/nocodb",
     .exit_codes = "0 ok, 1 error (e.g. a repository already exists there),\n"

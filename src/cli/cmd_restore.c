@@ -14,7 +14,7 @@
 
 struct restore_args {
 	const char *target, *to;
-	bool force, no_owners;
+	bool force, no_owners, same_owner;
 };
 
 struct ui {
@@ -95,7 +95,7 @@ static int run_restore(struct cli_ctx *ctx)
 	struct bfs_repo *repo = ctx->repo;
 	struct ui u = {0};
 	const char *target = a->to ? a->to : a->target, *path = ctx->path;
-	bool owners = geteuid() == 0 && !a->no_owners;
+	bool owners = (geteuid() == 0 && !a->no_owners) || a->same_owner;
 	char bytes[32];
 	int rc;
 
@@ -160,7 +160,11 @@ static const struct cli_opt restore_opts[] = {
 	     "replace existing files (and empty directories where a "
 	     "non-directory goes)"),
     CLI_FLAG(0, "no-owners", struct restore_args, no_owners,
-	     "as root: do not restore owners"),
+	     "as root: do not restore owners (setuid/setgid bits are "
+	     "dropped then)"),
+    CLI_FLAG(0, "same-owner", struct restore_args, same_owner,
+	     "not as root: try to restore owners anyway (a warning for each "
+	     "that fails) and keep setuid/setgid bits"),
     CLI_OPT_NO_SYNC,
     CLI_END};
 
@@ -187,7 +191,10 @@ const struct bfs_cmd cmd_restore = {
 	"blocks become holes again), symlinks, hardlinks (within the restored\n"
 	"set), fifos, sockets, device nodes (as root), modes including\n"
 	"setuid/setgid/sticky, mtimes to the nanosecond and, as root, owners\n"
-	"by uid/gid number (not by name).  Entries that were unreadable at\n"
+	"by uid/gid number (not by name).  Not as root (or with --no-owners)\n"
+	"files belong to the restoring user, and their setuid and setgid\n"
+	"bits are dropped, as GNU tar does (the sticky bit stays);\n"
+	"--same-owner keeps them.  Entries that were unreadable at\n"
 	"backup time are skipped with a warning.  Each file is written under\n"
 	"a temporary name and renamed into place when complete.\n"
 	"\n"

@@ -13,14 +13,14 @@ COMMON="-r --repo --catalog --s3-endpoint --s3-path-style --s3-virtual-host
 	--s3-region --cache-dir --cache-dir-size -v --verbose -q --quiet
 	-h --help"
 declare -A OPTS=(
-	[init]=""
+	[init]="-f --force --group"
 	[backup]="--files --exclude --archive --command --stdin --pg-dump
 		--mysql-dump --ignore-table --id --tag --json --threads"
 	[list]="--json --no-sync"
 	[show]="--json --no-sync"
 	[ls]="-l --long -R --recursive --no-sync"
 	[cat]="--no-sync"
-	[restore]="-t --target -f --force --no-owners --no-sync"
+	[restore]="-t --target -f --force --no-owners --same-owner --no-sync"
 	[catalog]=""
 	[mount]="-f --foreground -o --options --cache-size --readahead
 		--sync-interval -d --debug"

@@ -165,6 +165,12 @@ static int emit_line(struct cw *w, const struct cr_node *k, size_t slot,
 	unsigned i;
 	int rc = 0;
 
+	if (k->raw) {
+		rc = bfs_buf_append(line, k->raw, strlen(k->raw));
+		if (!rc)
+			rc = bfs_buf_append(line, "\n", 1);
+		return rc;
+	}
 	memset(&te, 0, sizeof(te));
 	te.e.path = (char *)k->name;
 	te.e.path_len = strlen(k->name);
@@ -180,6 +186,10 @@ static int emit_line(struct cw *w, const struct cr_node *k, size_t slot,
 	if (k->link) {
 		te.e.link = (char *)k->link;
 		te.e.link_len = strlen(k->link);
+	}
+	if (k->err) {
+		te.e.error = (char *)k->err;
+		te.e.size = k->size;
 	}
 	if (k->target) {
 		te.e.target = (char *)k->target;

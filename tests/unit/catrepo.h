@@ -31,6 +31,10 @@ struct cr_node {
 	int64_t size_lie;  /* files: added to the true size */
 	bool split;	   /* directories: one part per line */
 	bool hide;	   /* directories: parts in no index object */
+	const char *err;   /* unreadable at backup time: why ("err") */
+	uint64_t size;	   /* with err: the size to claim ("s") */
+	const char *raw;   /* the whole line (JSON, no '\n'), written as
+			      is: what the writer would refuse */
 };
 
 /* What cr_write produced when not stored (keep != NULL). */

@@ -187,9 +187,9 @@ static void test_roundtrip(struct bfs_store *s)
 	is_int(rc, 0, "put a nested key creates its directories");
 	ok(stat(path_in("local/a/b/c"), &st) == 0 && st.st_size == 11,
 	   "object is the file ROOT/a/b/c");
-	is_int(st.st_mode & 0777, 0644 & ~(mode_t)022, "file mode 0644");
-	ok(stat(path_in("local/a/b"), &st) == 0 && (st.st_mode & 0777) == 0755,
-	   "directory mode 0755");
+	is_int(st.st_mode & 07777, 0600, "file mode 0600 (a private root)");
+	ok(stat(path_in("local/a/b"), &st) == 0 && (st.st_mode & 07777) == 0700,
+	   "directory mode 0700");
 	is_int(count_temp(path_in("local")), 0, "no temp file left behind");
 
 	str = get_str(s, "a/b/c", &got);
@@ -785,6 +785,24 @@ static void test_repo(void)
 	rc = open_variant("c-extra", "\"pack_size\"",
 			  "\"future\":[1],\"pack_size\"", &err);
 	is_int(rc, 0, "unknown extra fields are ignored");
+	/* issue 13 item 6: an empty config was memchr(NULL, 0, 0), and a
+	 * key given twice was taken (cJSON keeps the first). */
+	rc = open_config_text("c-zero", "", 0, &err);
+	is_int(rc, -EUCLEAN, "an empty config is -EUCLEAN");
+	ok(strstr(err.msg, "config is empty") != NULL, "message: %s", err.msg);
+	rc = open_variant("c-dup", "\"pack_size\"",
+			  "\"pack_size\":1048576,\"pack_size\"", &err);
+	is_int(rc, -EUCLEAN, "a key given twice is -EUCLEAN");
+	ok(strstr(err.msg, "'pack_size' twice") != NULL, "message: %s",
+	   err.msg);
+	rc = open_variant("c-dup2", "\"level\":3", "\"level\":3,\"level\":9",
+			  &err);
+	is_int(rc, -EUCLEAN, "a nested key given twice is -EUCLEAN");
+	ok(strstr(err.msg, "'compression.level' twice") != NULL, "message: %s",
+	   err.msg);
+	rc = open_variant("c-samename", "\"pack_size\"",
+			  "\"x\":{\"level\":1},\"pack_size\"", &err);
+	is_int(rc, 0, "the same name in two objects is fine: %s", err.msg);
 	{
 		size_t big = (64u << 10) + 1;
 		char *text = malloc(big);
