@@ -120,13 +120,79 @@ out_fail:
 	return EXIT_ERR;
 }
 
+const char *cli_qn(const char *s, size_t n)
+{
+	/* reachable until exit, like stdio's buffers */
+	static struct bfs_buf ring[8];
+	static unsigned next;
+	struct bfs_buf *b;
+
+	if (bfs_term_safe(s, n) && s[n] == '\0')
+		return s;
+	b = &ring[next++ % 8];
+	b->len = 0;
+	if (bfs_term_quote(b, s, n))
+		return "?";
+	return (const char *)b->data;
+}
+
+const char *cli_q(const char *s)
+{
+	return cli_qn(s, strlen(s));
+}
+
+void cli_json_write(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, run = 0;
+
+	while (i < n) {
+		unsigned c = s[i];
+		size_t len = 1;
+
+		if (c >= 0x80) {
+			/* one UTF-8 sequence: copied unless it is invalid
+			 * or a C1 control (U+0080..U+009F) */
+			len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+			if (len > n - i || !bfs_utf8_valid(str + i, len))
+				len = 0;
+			if (len && !(c == 0xc2 && s[i + 1] < 0xa0)) {
+				i += len;
+				continue;
+			}
+		}
+		if ((c >= 0x20 && c < 0x7f) || c == '\n' || c == '\t') {
+			i++;
+			continue;
+		}
+		fwrite(s + run, 1, i - run, stdout);
+		if (c < 0x80)
+			printf("\\u%04x", c);
+		else if (len == 2)
+			printf("\\u%04x", s[i + 1]);
+		else
+			fputs("\\ufffd", stdout);
+		i += len ? len : 1;
+		run = i;
+	}
+	fwrite(s + run, 1, n - run, stdout);
+}
+
 static void verror(const char *cmd, const char *fmt, va_list ap)
 {
+	char msg[2048];
+	struct bfs_buf q = {0};
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (cmd)
 		fprintf(stderr, "backupfs %s: ", cmd);
 	else
 		fputs("backupfs: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	if (bfs_term_quote(&q, msg, strlen(msg)) == 0)
+		fputs((const char *)q.data, stderr);
+	else
+		fputs("(message not shown: out of memory)", stderr);
+	bfs_buf_free(&q);
 	fputc('\n', stderr);
 }
 
@@ -266,7 +332,8 @@ int cli_json_print(struct cJSON *o)
 	cJSON_Delete(o);
 	if (!s)
 		return -ENOMEM;
-	printf("%s\n", s);
+	cli_json_write(s, strlen(s));
+	putchar('\n');
 	cJSON_free(s);
 	return 0;
 }
