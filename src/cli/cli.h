@@ -242,8 +242,9 @@ const char *cli_q(const char *s);
 const char *cli_qn(const char *s, size_t n);
 /* Write JSON text s[0..n) (no newline added) to stdout with what a terminal
  * could act on escaped the JSON way: raw C0 controls other than the
- * pretty printer's \n and \t, DEL and C1 controls become \u00XX, bytes of
- * invalid UTF-8 become \ufffd (cJSON escapes only C0 inside strings). */
+ * pretty printer's \n and \t, DEL, C1 controls and bidi overrides become
+ * \uXXXX, bytes of invalid UTF-8 become \ufffd (cJSON escapes only C0
+ * inside strings).  Escapes are valid JSON: a parser reads the same text. */
 void cli_json_write(const char *s, size_t n);
 
 /* Print "backupfs CMD: message" to stderr, the message quoted for the

@@ -147,7 +147,7 @@ void cli_json_write(const char *str, size_t n)
 	size_t i = 0, run = 0;
 
 	while (i < n) {
-		unsigned c = s[i];
+		unsigned c = s[i], cp = 0;
 		size_t len = 1;
 
 		if (c >= 0x80) {
@@ -156,7 +156,14 @@ void cli_json_write(const char *str, size_t n)
 			len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
 			if (len > n - i || !bfs_utf8_valid(str + i, len))
 				len = 0;
-			if (len && !(c == 0xc2 && s[i + 1] < 0xa0)) {
+			if (len == 2)
+				cp = (c & 0x1f) << 6 | (s[i + 1] & 0x3f);
+			else if (len == 3)
+				cp = (c & 0x0f) << 12 | (s[i + 1] & 0x3f) << 6 |
+				     (s[i + 2] & 0x3f);
+			if (len && !(cp >= 0x80 && cp <= 0x9f) &&
+			    !(cp >= 0x202a && cp <= 0x202e) &&
+			    !(cp >= 0x2066 && cp <= 0x2069)) {
 				i += len;
 				continue;
 			}
@@ -168,8 +175,8 @@ void cli_json_write(const char *str, size_t n)
 		fwrite(s + run, 1, i - run, stdout);
 		if (c < 0x80)
 			printf("\\u%04x", c);
-		else if (len == 2)
-			printf("\\u%04x", s[i + 1]);
+		else if (len)
+			printf("\\u%04x", cp);
 		else
 			fputs("\\ufffd", stdout);
 		i += len ? len : 1;
