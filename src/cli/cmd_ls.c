@@ -268,9 +268,11 @@ const struct bfs_cmd cmd_ls = {
 	"for\n"
 	"the newest), one name per line, sorted by name (bytewise).  A PATH "
 	"naming a\n"
-	"file lists that file.  Names are printed as they are stored, bytes\n"
-	"and all.  Answers from the local catalog: no data is read from the\n"
-	"repository.",
+	"file lists that file.  Names, owners and link targets come from the\n"
+	"repository: control characters, C1 controls, bidi overrides and\n"
+	"invalid UTF-8 in them are shown escaped, as ls -b does (\\e, \\n,\n"
+	"\\x9b, \\u009b); valid UTF-8 is kept.  Answers from the local catalog:\n"
+	"no data is read from the repository.",
     .opts = ls_opts,
     .examples = "  backupfs ls latest\n"
 		"  backupfs ls -l 2026-11-20_05-15-00:files/uploads\n"

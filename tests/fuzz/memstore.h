@@ -195,7 +195,7 @@ static struct bfs_repo *mem_repo(void)
 	memset(r->id, 'a', 64);
 	r->version = 2;
 	r->zstd_level = 3;
-	r->pack_target = 16u << 20;
+	r->pack_target = BFS_PACK_SIZE_MIN; /* small buffers: fast runs */
 	return r;
 }
 
