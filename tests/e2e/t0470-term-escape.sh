@@ -4,9 +4,9 @@
 # 0x9b (8-bit CSI), U+009B, a bidi override and invalid UTF-8; the host and
 # the sources are put into the manifest by hand, as a hostile repository
 # would.  No command (ls, list, show, check, forget, restore, cat, copy,
-# with and without --json) may write a raw control byte, C1 control, bidi
-# override or invalid UTF-8 to stdout or stderr; the human outputs show
-# the escapes ls -b would.
+# backup --json; with and without --json) may write a raw control byte,
+# C1 control, bidi override or invalid UTF-8 to stdout or stderr; the
+# human outputs show the escapes ls -b would.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 require_cmd zstd zstd
 
@@ -131,6 +131,9 @@ ok_cmd "init a second repository" bfs init "$T/repo2"
 run "copy" bfs copy --from "$R" --to "$T/repo2" b1
 run "list of the copy" bfs list -r "$T/repo2" \
 	--catalog "$T/cat2.db"
+run "backup --json of the hostile names" bfs backup -r "$R" --id b3 --json \
+	--tag $'j\e[5m' --files "src=$S"
+like "$(cat "$T/stdout")" '"id":[[:space:]]*"b3"' "backup --json still prints its summary"
 
 # a backup id, a catalog error and a corrupt manifest name the hostile
 # texts too: a manifest whose host is not a string is refused
