@@ -234,11 +234,11 @@ int cli_sync(struct cli_common *c, struct bfs_catalog *cat,
 /* s quoted for the terminal (bfs_term_quote): the way every human output
  * line prints a name, host, tag, source, id or text read from a
  * repository, a catalog or a server.  Returns s itself when it is safe,
- * else one of 8 static buffers reused in turn (so up to 8 cli_q results
- * can be used in one printf).  Never NULL ("?" when out of memory).
- * Main thread only. */
+ * else one of 8 static buffers reused in turn (so up to 8 cli_q / cli_qn
+ * results can be used in one printf).  Never NULL ("?" when out of
+ * memory).  Main thread only. */
 const char *cli_q(const char *s);
-/* The same for s[0..n). */
+/* The same for s[0..n) (need not be NUL-terminated; always a copy). */
 const char *cli_qn(const char *s, size_t n);
 /* Write JSON text s[0..n) (no newline added) to stdout with what a terminal
  * could act on escaped the JSON way: raw C0 controls other than the

@@ -120,25 +120,31 @@ out_fail:
 	return EXIT_ERR;
 }
 
-const char *cli_qn(const char *s, size_t n)
+/* Quoted copy of s[0..n) in the next of 8 buffers reused in turn. */
+static const char *quote_ring(const char *s, size_t n)
 {
 	/* reachable until exit, like stdio's buffers */
 	static struct bfs_buf ring[8];
 	static unsigned next;
-	struct bfs_buf *b;
+	struct bfs_buf *b = &ring[next++ % 8];
 
-	if (bfs_term_safe(s, n) && s[n] == '\0')
-		return s;
-	b = &ring[next++ % 8];
 	b->len = 0;
 	if (bfs_term_quote(b, s, n))
 		return "?";
 	return (const char *)b->data;
 }
 
+const char *cli_qn(const char *s, size_t n)
+{
+	/* always a copy: s[0..n) need not be NUL-terminated */
+	return quote_ring(s, n);
+}
+
 const char *cli_q(const char *s)
 {
-	return cli_qn(s, strlen(s));
+	size_t n = strlen(s);
+
+	return bfs_term_safe(s, n) ? s : quote_ring(s, n);
 }
 
 void cli_json_write(const char *str, size_t n)
