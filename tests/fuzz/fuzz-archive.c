@@ -80,8 +80,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	err.msg[0] = '\0';
 	if (bfs_source_run(b, &s, &err) == 0) {
-		if (bfs_backup_commit(b, &st, &partial, &err))
-			abort(); /* a read archive must commit */
+		if (bfs_backup_commit(b, &st, &partial, &err)) {
+			/* a read archive must commit */
+			fprintf(stderr, "archive: commit failed: %s\n",
+				err.msg);
+			abort();
+		}
 	} else {
 		bfs_backup_abort(b);
 	}
