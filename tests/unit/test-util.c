@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "src/log.h"
 #include "src/util.h"
 #include "tests/unit/tap.h"
 #include "tests/unit/testlib.h"
@@ -457,6 +458,32 @@ static void test_term_quote(void)
 	is_str(bfs_term_quote_to(small, 1, "abc"), "", "term quote_to size 1");
 }
 
+/* A log line naming a hostile text cannot drive the terminal or forge a
+ * second line (the mount's log lines, warnings of every command). */
+static void test_log_quote(void)
+{
+	char path[] = "/tmp/bfs-test-log.XXXXXX", buf[512];
+	int fd = mkstemp(path);
+	ssize_t n;
+
+	if (!ok(fd >= 0, "log: temp file"))
+		return;
+	close(fd);
+	ok(bfs_log_setup_file(path, LOG_INFO) == 0, "log: to a file");
+	bfs_warn("cannot read '%s'", "x\033[2J\nfake: line\xc2\x9b");
+	bfs_log_setup(false, LOG_NOTICE); /* back to stderr */
+	fd = open(path, O_RDONLY);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	ok(n > 0 && strstr(buf, "cannot read 'x\\e[2J\\nfake: line\\u009b'"),
+	   "log: the text is quoted: %s", buf);
+	ok(strchr(buf, '\033') == NULL && strchr(buf, '\n') == buf + n - 1,
+	   "log: no raw ESC, one line");
+	unlink(path);
+}
+
 int main(void)
 {
 	test_err();
@@ -466,6 +493,7 @@ int main(void)
 	test_sha256();
 	test_utf8();
 	test_term_quote();
+	test_log_quote();
 	test_time();
 	test_sizes();
 	test_ids();
