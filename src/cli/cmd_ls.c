@@ -271,7 +271,8 @@ const struct bfs_cmd cmd_ls = {
 	"file lists that file.  Names, owners and link targets come from the\n"
 	"repository: control characters, C1 controls, bidi overrides and\n"
 	"invalid UTF-8 in them are shown escaped, as ls -b does (\\e, \\n,\n"
-	"\\x9b, \\u009b); valid UTF-8 is kept.  Answers from the local catalog:\n"
+	"\\x9b, \\u009b); valid UTF-8 is kept.  Answers from the local "
+	"catalog:\n"
 	"no data is read from the repository.",
     .opts = ls_opts,
     .examples = "  backupfs ls latest\n"
