@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 /* The logger is process configuration, set once by main before threads
  * start; reads afterwards need no lock.  stderr writes are serialised so
@@ -74,20 +75,23 @@ void bfs_log(int level, const char *fmt, ...)
 {
 	static const char *names[] = {"emerg",	 "alert",  "crit", "error",
 				      "warning", "notice", "info", "debug"};
-	char line[2048];
+	char raw[2048], line[4096];
 	va_list ap;
 
 	if (level > logger.max_level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* texts from outside (names, server errors) must not drive the
+	 * terminal or forge log lines */
+	bfs_term_quote_to(line, sizeof(line), raw);
 	if (logger.to_syslog) {
 		syslog(level, "%s", line);
 		return;
 	}
 	if (logger.fd >= 0) {
-		char out[2200], ts[32];
+		char out[4200], ts[32];
 		struct timespec now;
 		struct tm tm;
 		int n;

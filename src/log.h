@@ -26,6 +26,10 @@ int bfs_log_setup_file(const char *path, int max_level);
  * hosts have none: syslog(3) then drops every message.) */
 bool bfs_log_syslog_ok(void);
 
+/* Log one line at level.  The formatted text is quoted for the terminal
+ * (bfs_term_quote_to: control bytes, C1 and invalid UTF-8 escaped), so a
+ * name or a server's text cannot drive the terminal or forge lines; at
+ * most ~4 KiB after quoting.  Thread-safe. */
 void bfs_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

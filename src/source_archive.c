@@ -2,11 +2,12 @@
  * whatever else libarchive reads, unpacked into the backup under DEST.
  *
  * Archive paths are untrusted: leading "/" and "./" are stripped, empty
- * and "." components dropped, and an entry with a ".." component is
- * skipped with a warning.  A later entry with the path of an earlier file
- * (tar appends) is skipped with a warning: the first one is kept.
- * A corrupt or unreadable archive fails the source (libarchive's message,
- * naming the file).  ARCHIVE_* codes are translated here only.
+ * and "." components dropped, and an entry with a ".." component or a
+ * component longer than BFS_NAME_MAX bytes is skipped with a warning.  A later
+ * entry with the path of an earlier file (tar appends) is skipped with a
+ * warning: the first one is kept. A corrupt or unreadable archive fails the
+ * source (libarchive's message, naming the file).  ARCHIVE_* codes are
+ * translated here only.
  */
 #include "config.h"
 
@@ -18,13 +19,16 @@
 
 #include "log.h"
 #include "exclude.h"
+#include "format.h" /* BFS_NAME_MAX */
 #include "source_int.h"
 
 #define READ_BUF (1u << 20)
 
 /* Normalise an archive path into out as "DEST/clean".  Returns 1 if
  * usable, 0 if it is the archive root (nothing to add), -EINVAL for a
- * ".." component, -ENOMEM. */
+ * ".." component, -ENAMETOOLONG for a component longer than
+ * BFS_NAME_MAX (the format's limit: the backup could not be committed),
+ * -ENOMEM. */
 static int norm_path(const char *dest, const char *p, struct bfs_buf *out)
 {
 	const char *c, *end;
@@ -42,6 +46,8 @@ static int norm_path(const char *dest, const char *p, struct bfs_buf *out)
 		n = (size_t)(end - c);
 		if (n == 2 && c[0] == '.' && c[1] == '.')
 			return -EINVAL;
+		if (n > BFS_NAME_MAX)
+			return -ENAMETOOLONG;
 		if (n && !(n == 1 && c[0] == '.')) {
 			if (bfs_buf_append(out, "/", 1) ||
 			    bfs_buf_append(out, c, n))
@@ -177,6 +183,12 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 		if (rc == -EINVAL) {
 			bfs_warn("archive '%s': skipping '%s' (path with '..')",
 				 file, p);
+			continue;
+		}
+		if (rc == -ENAMETOOLONG) {
+			bfs_warn("archive '%s': skipping '%.300s...' (a name "
+				 "longer than %d bytes)",
+				 file, p, BFS_NAME_MAX);
 			continue;
 		}
 		if (rc < 0) {

@@ -295,6 +295,157 @@ void bfs_sha256(uint8_t out[BFS_HASH_LEN], const void *data, size_t n)
 	SHA256(data, n, out);
 }
 
+/* Length of the UTF-8 sequence at s[0..n) and its code point, or 0 if
+ * it is not a valid (shortest-form, non-surrogate) sequence. */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cpo)
+{
+	unsigned c = s[0];
+	size_t len;
+	uint32_t cp;
+
+	if (c < 0x80) {
+		*cpo = c;
+		return 1;
+	} else if ((c & 0xe0) == 0xc0) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if ((c & 0xf0) == 0xe0) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if ((c & 0xf8) == 0xf0) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t k = 1; k < len; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[k] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*cpo = cp;
+	return len;
+}
+
+/* Code points a terminal may act on: C0, DEL, C1, bidi overrides. */
+static bool term_active(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* The escape of one unsafe unit into e (>= 8 bytes): cp when len > 0,
+ * else the single invalid byte b.  Returns its length. */
+static int term_escape(char *e, uint32_t cp, size_t len, unsigned char b)
+{
+	static const char named[] = "\a\b\t\n\v\f\r\033";
+	static const char letter[] = "abtnvfre";
+	const char *p;
+
+	if (len == 0)
+		return snprintf(e, 8, "\\x%02x", b);
+	if (cp > 0 && cp < 0x20 &&
+	    (p = memchr(named, (int)cp, sizeof(named) - 1)))
+		return snprintf(e, 8, "\\%c", letter[p - named]);
+	if (cp < 0x80)
+		return snprintf(e, 8, "\\x%02x", (unsigned)cp);
+	return snprintf(e, 8, "\\u%04x", (unsigned)cp);
+}
+
+bool bfs_term_safe(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, len;
+	uint32_t cp;
+
+	while (i < n) {
+		if (s[i] >= 0x20 && s[i] < 0x7f) {
+			i++;
+			continue;
+		}
+		len = utf8_next(s + i, n - i, &cp);
+		if (len == 0 || term_active(cp))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+int bfs_term_quote(struct bfs_buf *out, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, run = 0, len;
+	uint32_t cp;
+	char e[8];
+	int rc;
+
+	/* room for the plain case and the NUL in one go */
+	rc = bfs_buf_reserve(out, n + 1);
+	if (rc)
+		return rc;
+	while (i < n) {
+		if (s[i] >= 0x20 && s[i] < 0x7f) {
+			i++;
+			continue;
+		}
+		len = utf8_next(s + i, n - i, &cp);
+		if (len && !term_active(cp)) {
+			i += len;
+			continue;
+		}
+		rc = bfs_buf_append(out, s + run, i - run);
+		if (rc)
+			return rc;
+		rc = bfs_buf_append(out, e,
+				    (size_t)term_escape(e, cp, len, s[i]));
+		if (rc)
+			return rc;
+		i += len ? len : 1;
+		run = i;
+	}
+	rc = bfs_buf_append(out, s + run, n - run);
+	if (rc == 0)
+		rc = bfs_buf_reserve(out, 1);
+	if (rc == 0)
+		out->data[out->len] = '\0';
+	return rc;
+}
+
+char *bfs_term_quote_to(char *out, size_t outsz, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, o = 0, n = strlen(str), len;
+	uint32_t cp;
+	char e[8];
+	int k;
+
+	while (i < n) {
+		len = utf8_next(s + i, n - i, &cp);
+		if (len && !term_active(cp)) {
+			if (o + len >= outsz)
+				break;
+			memcpy(out + o, s + i, len);
+			o += len;
+			i += len;
+			continue;
+		}
+		k = term_escape(e, cp, len, s[i]);
+		if (o + (size_t)k >= outsz)
+			break;
+		memcpy(out + o, e, (size_t)k);
+		o += (size_t)k;
+		i += len ? len : 1;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 bool bfs_utf8_valid(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;

@@ -74,6 +74,24 @@ void bfs_sha256(uint8_t out[BFS_HASH_LEN], const void *data, size_t n);
 /* True if s[0..n) is valid UTF-8 without NUL bytes. */
 bool bfs_utf8_valid(const char *s, size_t n);
 
+/* Terminal quoting (issue 13 item 10).  Names, hosts, tags, sources and
+ * error texts come from manifests, trees, catalogs and servers: hostile
+ * text that must not drive the terminal.  bfs_term_quote appends s[0..n)
+ * to out with every byte a terminal could act on escaped, as `ls -b`
+ * does: \n \t \r \a \b \f \v \e for those controls, \xHH for the other
+ * C0 controls, DEL and each byte of invalid UTF-8 (a lone 0x9b included),
+ * \uHHHH for the C1 controls (U+0080..U+009F) and the bidirectional
+ * overrides (U+202A..U+202E, U+2066..U+2069).  Valid UTF-8 is kept, and so
+ * is a backslash.  out stays NUL-terminated (out->len excludes the NUL).
+ * 0 or -ENOMEM.  Thread-safe (out is the caller's). */
+int bfs_term_quote(struct bfs_buf *out, const char *s, size_t n);
+/* True if bfs_term_quote would copy s[0..n) unchanged. */
+bool bfs_term_safe(const char *s, size_t n);
+/* bfs_term_quote of the NUL-terminated s into the fixed buffer out
+ * (outsz >= 1), cut short at a whole escape if it does not fit.  Returns
+ * out.  For log lines and stack buffers.  Thread-safe. */
+char *bfs_term_quote_to(char *out, size_t outsz, const char *s);
+
 /* Nanoseconds since the epoch, CLOCK_REALTIME / CLOCK_MONOTONIC. */
 int64_t bfs_now_ns(void);
 int64_t bfs_mono_ns(void);

@@ -231,7 +231,24 @@ int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 int cli_sync(struct cli_common *c, struct bfs_catalog *cat,
 	     struct bfs_repo *repo);
 
-/* Print "backupfs CMD: message" to stderr. */
+/* s quoted for the terminal (bfs_term_quote): the way every human output
+ * line prints a name, host, tag, source, id or text read from a
+ * repository, a catalog or a server.  Returns s itself when it is safe,
+ * else one of 8 static buffers reused in turn (so up to 8 cli_q / cli_qn
+ * results can be used in one printf).  Never NULL ("?" when out of
+ * memory).  Main thread only. */
+const char *cli_q(const char *s);
+/* The same for s[0..n) (need not be NUL-terminated; always a copy). */
+const char *cli_qn(const char *s, size_t n);
+/* Write JSON text s[0..n) (no newline added) to stdout with what a terminal
+ * could act on escaped the JSON way: raw C0 controls other than the
+ * pretty printer's \n and \t, DEL, C1 controls and bidi overrides become
+ * \uXXXX, bytes of invalid UTF-8 become \ufffd (cJSON escapes only C0
+ * inside strings).  Escapes are valid JSON: a parser reads the same text. */
+void cli_json_write(const char *s, size_t n);
+
+/* Print "backupfs CMD: message" to stderr, the message quoted for the
+ * terminal (bfs_term_quote): error texts name hostile paths. */
 void cli_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Print usage hint and return EXIT_USAGE. */

@@ -107,7 +107,7 @@ static void on_unreadable(void *arg, const char *path, const char *why)
 	struct unreadable *u = arg;
 
 	if (u->print)
-		fprintf(stderr, "  %s: %s\n", path, why);
+		fprintf(stderr, "  %s: %s\n", cli_q(path), cli_q(why));
 	if (u->arr) {
 		cJSON *o = cJSON_CreateObject();
 
@@ -375,7 +375,8 @@ static int report(struct cli_common *c, struct bfs_catalog *cat, const char *id,
 		char *s = cJSON_Print(o);
 
 		if (s) {
-			printf("%s\n", s);
+			cli_json_write(s, strlen(s));
+			putchar('\n');
 			cJSON_free(s);
 		} else {
 			cli_error("backup", "out of memory");

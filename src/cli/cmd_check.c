@@ -49,23 +49,24 @@ static void on_progress(void *arg, const char *what)
 	const struct cli_common *c = arg;
 
 	if (!c->quiet)
-		fprintf(stderr, "%s\n", what);
+		fprintf(stderr, "%s\n", cli_q(what));
 }
 
 static void print_problem(const struct bfs_check_problem *p)
 {
 	size_t i;
 
-	printf("error: %s %s: %s\n", p->kind, p->object, p->message);
+	printf("error: %s %s: %s\n", p->kind, cli_q(p->object),
+	       cli_q(p->message));
 	if (p->nbackups) {
 		printf("  breaks backup%s", p->nbackups > 1 ? "s" : "");
 		for (i = 0; i < p->nbackups; i++)
-			printf("%s %s", i ? "," : "", p->backups[i]);
+			printf("%s %s", i ? "," : "", cli_q(p->backups[i]));
 		printf("\n");
 	}
 	for (i = 0; i < p->npaths; i++)
-		printf("  breaks %s:/%s\n", p->paths[i].backup,
-		       p->paths[i].path);
+		printf("  breaks %s:/%s\n", cli_q(p->paths[i].backup),
+		       cli_q(p->paths[i].path));
 	if (p->more_paths)
 		printf("  ... and %llu more paths\n",
 		       (unsigned long long)p->more_paths);

@@ -35,8 +35,8 @@ static void on_progress(void *arg, enum bfs_copy_event ev, const char *id,
 		return;
 	switch (ev) {
 	case BFS_COPY_BACKUP_START:
-		fprintf(stderr, "copying backup '%s' (%llu packs needed)\n", id,
-			(unsigned long long)n);
+		fprintf(stderr, "copying backup '%s' (%llu packs needed)\n",
+			cli_q(id), (unsigned long long)n);
 		p->bytes = 0;
 		break;
 	case BFS_COPY_PACK:
@@ -47,21 +47,23 @@ static void on_progress(void *arg, enum bfs_copy_event ev, const char *id,
 				(unsigned long long)n, b);
 		} else if (bfs_log_level() >= LOG_INFO) {
 			bfs_fmt_bytes(b, sizeof(b), bytes);
-			fprintf(stderr, "  copied %s (%s)\n", key, b);
+			fprintf(stderr, "  copied %s (%s)\n", cli_q(key), b);
 		}
 		break;
 	case BFS_COPY_BACKUP_DONE:
 		if (p->tty && n)
 			fputc('\n', stderr);
 		bfs_fmt_bytes(b, sizeof(b), p->bytes);
-		fprintf(stderr, "copied backup '%s': %llu new packs, %s\n", id,
-			(unsigned long long)n, b);
+		fprintf(stderr, "copied backup '%s': %llu new packs, %s\n",
+			cli_q(id), (unsigned long long)n, b);
 		break;
 	case BFS_COPY_BACKUP_SKIP:
-		fprintf(stderr, "backup '%s' is already in the target\n", id);
+		fprintf(stderr, "backup '%s' is already in the target\n",
+			cli_q(id));
 		break;
 	case BFS_COPY_SOURCE_DELETED:
-		fprintf(stderr, "deleted backup '%s' from the source\n", id);
+		fprintf(stderr, "deleted backup '%s' from the source\n",
+			cli_q(id));
 		break;
 	}
 }

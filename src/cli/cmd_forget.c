@@ -192,18 +192,19 @@ static void print_group(const struct bfs_forget_set *s,
 	if (first && p->group_by) {
 		printf("group");
 		if (p->group_by & BFS_FORGET_BY_HOST)
-			printf(" host %s", first->host);
+			printf(" host %s", cli_q(first->host));
 		if (p->group_by & BFS_FORGET_BY_SOURCES) {
 			printf(" sources [");
 			for (j = 0; j < first->nsources; j++)
 				printf("%s%s", j ? ", " : "",
-				       first->sources[j]);
+				       cli_q(first->sources[j]));
 			printf("]");
 		}
 		if (p->group_by & BFS_FORGET_BY_TAGS) {
 			printf(" tags [");
 			for (j = 0; j < first->ntags; j++)
-				printf("%s%s", j ? ", " : "", first->tags[j]);
+				printf("%s%s", j ? ", " : "",
+				       cli_q(first->tags[j]));
 			printf("]");
 		}
 		printf(":\n");
@@ -216,9 +217,9 @@ static void print_group(const struct bfs_forget_set *s,
 		if (gr->remove[k])
 			continue;
 		fmt_time(t, sizeof(t), b->time_ns);
-		printf("  %-*s  %-25s  ", (int)wid, b->id, t);
+		printf("  %-*s  %-25s  ", (int)wid, cli_q(b->id), t);
 		for (j = 0; j < gr->nreasons[k]; j++)
-			printf("%s%s", j ? ", " : "", gr->reasons[k][j]);
+			printf("%s%s", j ? ", " : "", cli_q(gr->reasons[k][j]));
 		printf("\n");
 	}
 	for (k = 0; k < gr->n; k++) {
@@ -235,7 +236,7 @@ static void print_group(const struct bfs_forget_set *s,
 			head = true;
 		}
 		fmt_time(t, sizeof(t), b->time_ns);
-		printf("  %-*s  %s\n", (int)wid, b->id, t);
+		printf("  %-*s  %s\n", (int)wid, cli_q(b->id), t);
 	}
 }
 
@@ -334,7 +335,8 @@ static int run_forget(struct cli_ctx *ctx)
 			rc = EXIT_ERR;
 			goto out;
 		}
-		printf("%s\n", json);
+		cli_json_write(json, strlen(json));
+		putchar('\n');
 	} else if (!c->quiet) {
 		for (g = 0; g < plan->ngroups; g++) {
 			if (g)

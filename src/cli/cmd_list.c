@@ -112,7 +112,7 @@ static int collect_cb(void *arg, const struct bfs_backup_info *b)
 	}
 	r = &c->rows[c->n];
 	memset(r, 0, sizeof(*r));
-	snprintf(r->id, sizeof(r->id), "%s", b->name);
+	bfs_term_quote_to(r->id, sizeof(r->id), b->name);
 	cli_fmt_time(r->created, sizeof(r->created), b->time_ns, false);
 	snprintf(r->entries, sizeof(r->entries), "%llu",
 		 (unsigned long long)b->stats.entries);
@@ -155,7 +155,7 @@ static void print_table(const struct collect *c)
 		printf("%-*s  %-*s  %*s  %*s  %*s", wid, r->id, wcr, r->created,
 		       wen, r->entries, wsz, r->size, wst, r->stored);
 		if (r->tags[0] || r->partial)
-			printf("  %s%s%s", r->tags,
+			printf("  %s%s%s", cli_q(r->tags),
 			       r->partial && r->tags[0] ? " " : "",
 			       r->partial ? "(partial)" : "");
 		putchar('\n');
@@ -195,7 +195,8 @@ static int run_list(struct cli_ctx *ctx)
 			rc = EXIT_ERR;
 			goto out_free;
 		}
-		printf("%s\n", s);
+		cli_json_write(s, strlen(s));
+		putchar('\n');
 		cJSON_free(s);
 	} else if (col.n || !ctx->c.quiet) {
 		print_table(&col);

@@ -85,7 +85,7 @@ static uint64_t ls_size(struct ls *l, const struct bfs_cat_entry *ce)
 static void fmt_owner(char *out, size_t n, const char *name, uint32_t id)
 {
 	if (name && name[0])
-		snprintf(out, n, "%s", name);
+		bfs_term_quote_to(out, n, name);
 	else
 		snprintf(out, n, "%u", id);
 }
@@ -123,7 +123,8 @@ static void measure(struct ls *l, struct widths *w,
 	grow(&w->size, buf);
 }
 
-/* One line: the name as raw bytes (names are the user's own data). */
+/* One line: the name, the owner, the target and the error quoted for the
+ * terminal (cli_q): a repository's names are untrusted. */
 static void print_entry(struct ls *l, const struct widths *w,
 			const struct bfs_cat_entry *ce, const char *name,
 			size_t namelen)
@@ -140,13 +141,13 @@ static void print_entry(struct ls *l, const struct widths *w,
 		printf("%s %*u %-*s %-*s %*s %s ", mode, w->nlink, ce->nlink,
 		       w->user, user, w->group, group, w->size, size, t);
 	}
-	fwrite(name, 1, namelen, stdout);
+	fputs(cli_qn(name, namelen), stdout);
 	if (l->lng && ce->e.type == BFS_T_SYMLINK && ce->e.target) {
 		fputs(" -> ", stdout);
-		fwrite(ce->e.target, 1, ce->e.target_len, stdout);
+		fputs(cli_qn(ce->e.target, ce->e.target_len), stdout);
 	}
 	if (l->lng && ce->e.error)
-		printf("  (unreadable at backup time: %s)", ce->e.error);
+		printf("  (unreadable at backup time: %s)", cli_q(ce->e.error));
 	putchar('\n');
 }
 
@@ -267,9 +268,12 @@ const struct bfs_cmd cmd_ls = {
 	"for\n"
 	"the newest), one name per line, sorted by name (bytewise).  A PATH "
 	"naming a\n"
-	"file lists that file.  Names are printed as they are stored, bytes\n"
-	"and all.  Answers from the local catalog: no data is read from the\n"
-	"repository.",
+	"file lists that file.  Names, owners and link targets come from the\n"
+	"repository: control characters, C1 controls, bidi overrides and\n"
+	"invalid UTF-8 in them are shown escaped, as ls -b does (\\e, \\n,\n"
+	"\\x9b, \\u009b); valid UTF-8 is kept.  Answers from the local "
+	"catalog:\n"
+	"no data is read from the repository.",
     .opts = ls_opts,
     .examples = "  backupfs ls latest\n"
 		"  backupfs ls -l 2026-11-20_05-15-00:files/uploads\n"

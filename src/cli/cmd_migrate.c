@@ -40,17 +40,17 @@ static void on_progress(void *arg, enum bfs_migrate_event ev, const char *id,
 		break;
 	case BFS_MIGRATE_BACKUP:
 		fprintf(stderr,
-			"converted backup '%s': %llu entries, verified\n", id,
-			(unsigned long long)n);
+			"converted backup '%s': %llu entries, verified\n",
+			cli_q(id), (unsigned long long)n);
 		break;
 	case BFS_MIGRATE_VERIFIED:
 		fprintf(stderr,
 			"verified backup '%s' (converted by an interrupted "
 			"run): %llu entries\n",
-			id, (unsigned long long)n);
+			cli_q(id), (unsigned long long)n);
 		break;
 	case BFS_MIGRATE_SKIP:
-		fprintf(stderr, "backup '%s' is format 2 already\n", id);
+		fprintf(stderr, "backup '%s' is format 2 already\n", cli_q(id));
 		break;
 	case BFS_MIGRATE_CONFIG:
 		fprintf(stderr, "the repository is format %llu now\n",

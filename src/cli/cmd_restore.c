@@ -34,7 +34,8 @@ static void on_warn(void *arg, const char *path, const char *msg)
 		fputs("\r\033[K", stderr);
 		u->drawn = false;
 	}
-	fprintf(stderr, "backupfs restore: warning: '%s': %s\n", path, msg);
+	fprintf(stderr, "backupfs restore: warning: '%s': %s\n", cli_q(path),
+		cli_q(msg));
 }
 
 static void on_progress(void *arg, const struct bfs_restore_progress *p)

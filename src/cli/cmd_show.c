@@ -28,8 +28,11 @@ static void put_field(const char *s, int width)
 {
 	int n = 0;
 
-	for (; s && *s; s++, n++)
-		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+	if (s) {
+		s = cli_q(s);
+		fputs(s, stdout);
+		n = (int)strlen(s);
+	}
 	for (; n < width; n++)
 		putchar(' ');
 }
@@ -97,7 +100,7 @@ static void print_tags(const char *tags_json)
 	{
 		if (!cJSON_IsString(t))
 			continue;
-		printf("%s%s", first ? "" : ", ", t->valuestring);
+		printf("%s%s", first ? "" : ", ", cli_q(t->valuestring));
 		first = false;
 	}
 	printf("%s\n", first ? "-" : "");
@@ -106,7 +109,7 @@ static void print_tags(const char *tags_json)
 
 static void print_unreadable(void *arg, const char *path, const char *why)
 {
-	printf("  %s: %s\n", path, why);
+	printf("  %s: %s\n", cli_q(path), cli_q(why));
 }
 
 static void print_stat_bytes(const char *label, uint64_t n)
@@ -151,7 +154,8 @@ static int show_json(struct bfs_catalog *cat, const struct bfs_backup_info *b)
 		n--;
 	if (!(b->partial || b->stats.errors) || n < 2 || h[n - 1] != '}' ||
 	    strstr(h, "\"unreadable\"")) {
-		printf("%.*s\n", (int)n, h);
+		cli_json_write(h, n);
+		putchar('\n');
 		return EXIT_OK;
 	}
 	arr = cJSON_CreateArray();
@@ -169,8 +173,10 @@ static int show_json(struct bfs_catalog *cat, const struct bfs_backup_info *b)
 	/* "{}" gets no comma */
 	for (i = 1; i < n - 1 && strchr(" \t\r\n", h[i]); i++)
 		;
-	printf("%.*s%s\"unreadable\":%s}\n", (int)(n - 1), h,
-	       i < n - 1 ? "," : "", text);
+	cli_json_write(h, n - 1);
+	printf("%s\"unreadable\":", i < n - 1 ? "," : "");
+	cli_json_write(text, strlen(text));
+	puts("}");
 	goto out_free;
 out_nomem:
 	cli_error("show", "out of memory");
@@ -190,9 +196,9 @@ static int show_text(struct bfs_catalog *cat, const struct bfs_backup_info *b)
 	long n;
 
 	cli_fmt_time(t, sizeof(t), b->time_ns, false);
-	printf("%-10s %s\n", "backup", b->name);
+	printf("%-10s %s\n", "backup", cli_q(b->name));
 	printf("%-10s %s UTC\n", "created", t);
-	printf("%-10s %s\n", "host", b->host[0] ? b->host : "-");
+	printf("%-10s %s\n", "host", b->host[0] ? cli_q(b->host) : "-");
 	print_tags(b->tags_json);
 	if (b->partial)
 		printf("%-10s partial: %llu entries were unreadable\n",

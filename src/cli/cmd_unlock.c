@@ -90,7 +90,8 @@ static int print_json(const struct bfs_lock_info *v, size_t n)
 		cli_error("unlock", "out of memory");
 		return EXIT_ERR;
 	}
-	printf("%s\n", s);
+	cli_json_write(s, strlen(s));
+	putchar('\n');
 	cJSON_free(s);
 	return EXIT_OK;
 }
@@ -121,7 +122,8 @@ static int run_unlock(struct cli_ctx *ctx)
 	if (a->list) {
 		for (i = 0; i < n; i++) {
 			describe(&v[i], desc, sizeof(desc));
-			printf("%s  %-10s  %s\n", v[i].key, state(&v[i]), desc);
+			printf("%s  %-10s  %s\n", cli_q(v[i].key), state(&v[i]),
+			       cli_q(desc));
 		}
 		if (n == 0 && !c->quiet)
 			fprintf(stderr, "no locks\n");
@@ -142,8 +144,8 @@ static int run_unlock(struct cli_ctx *ctx)
 			goto out;
 		}
 		describe(&v[i], desc, sizeof(desc));
-		printf("removed %s lock %s (%s)\n", state(&v[i]), v[i].key,
-		       desc);
+		printf("removed %s lock %s (%s)\n", state(&v[i]),
+		       cli_q(v[i].key), cli_q(desc));
 		removed++;
 	}
 	for (i = 0; i < n; i++)

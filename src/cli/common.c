@@ -120,13 +120,92 @@ out_fail:
 	return EXIT_ERR;
 }
 
+/* Quoted copy of s[0..n) in the next of 8 buffers reused in turn. */
+static const char *quote_ring(const char *s, size_t n)
+{
+	/* reachable until exit, like stdio's buffers */
+	static struct bfs_buf ring[8];
+	static unsigned next;
+	struct bfs_buf *b = &ring[next++ % 8];
+
+	b->len = 0;
+	if (bfs_term_quote(b, s, n))
+		return "?";
+	return (const char *)b->data;
+}
+
+const char *cli_qn(const char *s, size_t n)
+{
+	/* always a copy: s[0..n) need not be NUL-terminated */
+	return quote_ring(s, n);
+}
+
+const char *cli_q(const char *s)
+{
+	size_t n = strlen(s);
+
+	return bfs_term_safe(s, n) ? s : quote_ring(s, n);
+}
+
+void cli_json_write(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, run = 0;
+
+	while (i < n) {
+		unsigned c = s[i], cp = 0;
+		size_t len = 1;
+
+		if (c >= 0x80) {
+			/* one UTF-8 sequence: copied unless it is invalid
+			 * or a C1 control (U+0080..U+009F) */
+			len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+			if (len > n - i || !bfs_utf8_valid(str + i, len))
+				len = 0;
+			if (len == 2)
+				cp = (c & 0x1f) << 6 | (s[i + 1] & 0x3f);
+			else if (len == 3)
+				cp = (c & 0x0f) << 12 | (s[i + 1] & 0x3f) << 6 |
+				     (s[i + 2] & 0x3f);
+			if (len && !(cp >= 0x80 && cp <= 0x9f) &&
+			    !(cp >= 0x202a && cp <= 0x202e) &&
+			    !(cp >= 0x2066 && cp <= 0x2069)) {
+				i += len;
+				continue;
+			}
+		}
+		if ((c >= 0x20 && c < 0x7f) || c == '\n' || c == '\t') {
+			i++;
+			continue;
+		}
+		fwrite(s + run, 1, i - run, stdout);
+		if (c < 0x80)
+			printf("\\u%04x", c);
+		else if (len)
+			printf("\\u%04x", cp);
+		else
+			fputs("\\ufffd", stdout);
+		i += len ? len : 1;
+		run = i;
+	}
+	fwrite(s + run, 1, n - run, stdout);
+}
+
 static void verror(const char *cmd, const char *fmt, va_list ap)
 {
+	char msg[2048];
+	struct bfs_buf q = {0};
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (cmd)
 		fprintf(stderr, "backupfs %s: ", cmd);
 	else
 		fputs("backupfs: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	if (bfs_term_quote(&q, msg, strlen(msg)) == 0)
+		fputs((const char *)q.data, stderr);
+	else
+		fputs("(message not shown: out of memory)", stderr);
+	bfs_buf_free(&q);
 	fputc('\n', stderr);
 }
 
@@ -266,7 +345,8 @@ int cli_json_print(struct cJSON *o)
 	cJSON_Delete(o);
 	if (!s)
 		return -ENOMEM;
-	printf("%s\n", s);
+	cli_json_write(s, strlen(s));
+	putchar('\n');
 	cJSON_free(s);
 	return 0;
 }

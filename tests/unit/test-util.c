@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "src/log.h"
 #include "src/util.h"
 #include "tests/unit/tap.h"
 #include "tests/unit/testlib.h"
@@ -426,6 +427,91 @@ static void test_random(void)
 	ok(bfs_random(a, 0) == 0, "zero random bytes");
 }
 
+static void test_term_quote(void)
+{
+	static const struct {
+		const char *in, *out, *what;
+		size_t n; /* 0: strlen */
+	} vec[] = {
+	    {"plain name.txt", "plain name.txt", "ASCII kept", 0},
+	    {"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", NULL, "UTF-8 kept",
+	     0},
+	    {"back\\slash", "back\\slash", "backslash kept", 0},
+	    {"\033[2Jx", "\\e[2Jx", "ESC", 0},
+	    {"a\rb\nc\td", "a\\rb\\nc\\td", "CR LF TAB", 0},
+	    {"\a\b\v\f", "\\a\\b\\v\\f", "BEL BS VT FF", 0},
+	    {"\x01\x1f\x7f", "\\x01\\x1f\\x7f", "other C0 and DEL", 0},
+	    {"x\x9b"
+	     "31m",
+	     "x\\x9b31m", "lone 0x9b (8-bit CSI)", 0},
+	    {"\xc2\x9b"
+	     "0m",
+	     "\\u009b0m", "U+009B encoded", 0},
+	    {"\xc2\x80\xc2\x9f", "\\u0080\\u009f", "C1 bounds", 0},
+	    {"\xc2\xa0", "\xc2\xa0", "U+00A0 kept", 0},
+	    {"\xe2\x80\xae"
+	     "txt",
+	     "\\u202etxt", "bidi override", 0},
+	    {"\xff\xfe", "\\xff\\xfe", "invalid bytes", 0},
+	    {"\xc0\xaf", "\\xc0\\xaf", "overlong", 0},
+	    {"\xed\xa0\x80", "\\xed\\xa0\\x80", "surrogate", 0},
+	    {"\xe2\x82", "\\xe2\\x82", "cut sequence", 0},
+	    {"\xc5\x8a", "\xc5\x8a", "U+014A kept (low byte is LF)", 0},
+	    {"a\0b", "a\\x00b", "NUL", 3},
+	};
+	struct bfs_buf b = {0};
+	char small[8], big[64];
+
+	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		size_t n = vec[i].n ? vec[i].n : strlen(vec[i].in);
+		const char *want = vec[i].out ? vec[i].out : vec[i].in;
+
+		b.len = 0;
+		ok(bfs_term_quote(&b, vec[i].in, n) == 0 &&
+		       strlen((char *)b.data) == b.len &&
+		       strcmp((char *)b.data, want) == 0,
+		   "term quote: %s", vec[i].what);
+		ok(bfs_term_safe(vec[i].in, n) ==
+		       (strcmp(want, vec[i].in) == 0 && !vec[i].n),
+		   "term safe: %s", vec[i].what);
+		if (!vec[i].n)
+			is_str(bfs_term_quote_to(big, sizeof(big), vec[i].in),
+			       want, "term quote_to: %s", vec[i].what);
+	}
+	bfs_buf_free(&b);
+	is_str(bfs_term_quote_to(small, sizeof(small), "abc\033def"),
+	       "abc\\ede", "term quote_to cuts at the buffer");
+	is_str(bfs_term_quote_to(small, sizeof(small), "abcdef\033"), "abcdef",
+	       "term quote_to never cuts inside an escape");
+	is_str(bfs_term_quote_to(small, 1, "abc"), "", "term quote_to size 1");
+}
+
+/* A log line naming a hostile text cannot drive the terminal or forge a
+ * second line (the mount's log lines, warnings of every command). */
+static void test_log_quote(void)
+{
+	char path[] = "/tmp/bfs-test-log.XXXXXX", buf[512];
+	int fd = mkstemp(path);
+	ssize_t n;
+
+	if (!ok(fd >= 0, "log: temp file"))
+		return;
+	close(fd);
+	ok(bfs_log_setup_file(path, LOG_INFO) == 0, "log: to a file");
+	bfs_warn("cannot read '%s'", "x\033[2J\nfake: line\xc2\x9b");
+	bfs_log_setup(false, LOG_NOTICE); /* back to stderr */
+	fd = open(path, O_RDONLY);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	ok(n > 0 && strstr(buf, "cannot read 'x\\e[2J\\nfake: line\\u009b'"),
+	   "log: the text is quoted: %s", buf);
+	ok(strchr(buf, '\033') == NULL && strchr(buf, '\n') == buf + n - 1,
+	   "log: no raw ESC, one line");
+	unlink(path);
+}
+
 int main(void)
 {
 	test_err();
@@ -435,6 +521,8 @@ int main(void)
 	test_b64();
 	test_sha256();
 	test_utf8();
+	test_term_quote();
+	test_log_quote();
 	test_time();
 	test_sizes();
 	test_ids();
