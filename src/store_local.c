@@ -283,7 +283,10 @@ static int64_t local_get(struct bfs_store *s, const char *key, uint64_t off,
 		bfs_err_set(err, rc, "out of memory reading '%s'", key);
 		goto out_close;
 	}
-	got = bfs_pread_full(fd, out->data + out->len, (size_t)n, (off_t)off);
+	/* n == 0: an empty object, and out->data may still be NULL */
+	got = n ? bfs_pread_full(fd, out->data + out->len, (size_t)n,
+				 (off_t)off)
+		: 0;
 	if (got < 0) {
 		rc = got;
 		bfs_err_set(err, rc, "cannot read '%s' ('%s'): %s", key, path,
