@@ -331,11 +331,11 @@ static int fetch_att(struct nc_run *r, struct att *a)
 		return rc;
 	}
 	if (a->size >= 0 && r->got != (uint64_t)a->size) {
-		att_restart(r);
 		snprintf(why, sizeof(why),
 			 "downloaded %" PRIu64
 			 " bytes, the record says %" PRId64,
 			 r->got, a->size);
+		att_restart(r);
 		return unreadable(r, a, why);
 	}
 	if (!r->started) { /* an empty file */

@@ -413,7 +413,6 @@ static void free_backup_args(void *args)
 	free(a->ex);
 	free(a->tags.v); /* filled by list_cb */
 	free(a->ignores.v);
-	free(a->nc_bases.v);
 	if (a->nc_token) {
 		explicit_bzero(a->nc_token, strlen(a->nc_token));
 		free(a->nc_token);
