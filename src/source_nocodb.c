@@ -47,7 +47,10 @@ struct nc_run {
 	const struct bfs_nocodb_opts *o;
 	struct bfs_err *err;
 	const char *bname, *tname; /* encoded, for messages and paths */
-	char *dir;		   /* DEST/<base>/<table> */
+	const char *btitle;	   /* the base's title */
+	cJSON *tables; /* [{base, table, path, records, attachments, bytes}] */
+	uint64_t nrec, natt, bytes; /* of the table being exported */
+	char *dir;		    /* DEST/<base>/<table> */
 	struct att *atts;
 	size_t natts, cap;
 	/* an attachment being streamed */
@@ -338,6 +341,8 @@ static int fetch_att(struct nc_run *r, struct att *a)
 		att_restart(r);
 		return unreadable(r, a, why);
 	}
+	r->natt++;
+	r->bytes += r->got;
 	if (!r->started) { /* an empty file */
 		rc = bfs_backup_file_begin(r->b, &r->e, BFS_PROFILE_DUMP,
 					   r->err);
@@ -441,6 +446,7 @@ static int records(struct nc_run *r, const char *tid, const cJSON *schema)
 				continue;
 			got++;
 			rowno++;
+			r->nrec++;
 			if (write) {
 				line = cJSON_PrintUnformatted(rec);
 				rc = line ? 0 : -ENOMEM;
@@ -450,6 +456,8 @@ static int records(struct nc_run *r, const char *tid, const cJSON *schema)
 				if (!rc)
 					rc = bfs_backup_file_write(r->b, "\n",
 								   1, r->err);
+				if (!rc)
+					r->bytes += strlen(line) + 1;
 				cJSON_free(line);
 			}
 			if (!rc && acols.n)
@@ -488,6 +496,22 @@ out:
 
 /* ---- bases and tables -------------------------------------------------- */
 
+/* The figures of the table just exported, for `show`. */
+static int add_figures(struct nc_run *r, const char *title)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddItemToArray(r->tables, o) ||
+	    !cJSON_AddStringToObject(o, "base", r->btitle) ||
+	    !cJSON_AddStringToObject(o, "table", title) ||
+	    !cJSON_AddStringToObject(o, "path", r->dir) ||
+	    !cJSON_AddNumberToObject(o, "records", (double)r->nrec) ||
+	    !cJSON_AddNumberToObject(o, "attachments", (double)r->natt) ||
+	    !cJSON_AddNumberToObject(o, "bytes", (double)r->bytes))
+		return bfs_err_set(r->err, -ENOMEM, "out of memory");
+	return 0;
+}
+
 static int table(struct nc_run *r, const char *bdir, const cJSON *t,
 		 struct bfs_nocodb_names *names)
 {
@@ -504,6 +528,7 @@ static int table(struct nc_run *r, const char *bdir, const cJSON *t,
 		goto out;
 	}
 	r->tname = tname;
+	r->nrec = r->natt = r->bytes = 0;
 	if (!id_ok(tid)) {
 		rc = bfs_err_set(r->err, -EPROTO,
 				 "base '%s', table '%s': NocoDB gave no "
@@ -539,6 +564,8 @@ static int table(struct nc_run *r, const char *bdir, const cJSON *t,
 		rc = records(r, tid->valuestring, schema);
 	for (i = 0; !rc && i < r->natts; i++)
 		rc = fetch_att(r, &r->atts[i]);
+	if (!rc)
+		rc = add_figures(r, title_of(t));
 out:
 	atts_clear(r);
 	cJSON_Delete(schema);
@@ -561,6 +588,7 @@ static int base(struct nc_run *r, const char *dest, const cJSON *bo,
 	int rc;
 
 	r->bname = bname;
+	r->btitle = title_of(bo);
 	if (!id_ok(bid))
 		return bfs_err_set(r->err, -EPROTO,
 				   "base '%s': NocoDB gave no valid base id",
@@ -648,7 +676,7 @@ static int run_nocodb(struct bfs_backup *b, const struct bfs_source *s,
 	cJSON *bases = NULL;
 	const cJSON *bo;
 	const char *url;
-	char *dest = NULL, *bname = NULL;
+	char *dest = NULL, *bname = NULL, *figures;
 	size_t i;
 	int rc;
 
@@ -660,6 +688,11 @@ static int run_nocodb(struct bfs_backup *b, const struct bfs_source *s,
 		rc = bfs_err_set(err, -EINVAL,
 				 "no NocoDB API token: set NOCODB_API_TOKEN "
 				 "or give --nocodb-token-file");
+		goto out;
+	}
+	r.tables = cJSON_CreateArray();
+	if (!r.tables) {
+		rc = bfs_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	rc = src_add(b, "nocodb", dest, url, err);
@@ -706,7 +739,12 @@ static int run_nocodb(struct bfs_backup *b, const struct bfs_source *s,
 		if (rc)
 			goto out;
 	}
+	figures = cJSON_PrintUnformatted(r.tables);
+	rc = figures ? bfs_backup_source_detail(b, "tables", figures, err)
+		     : bfs_err_set(err, -ENOMEM, "out of memory");
+	cJSON_free(figures);
 out:
+	cJSON_Delete(r.tables);
 	free(bname);
 	bfs_nocodb_names_free(&names);
 	cJSON_Delete(bases);

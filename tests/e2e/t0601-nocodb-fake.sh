@@ -54,6 +54,13 @@ leak=$(grep -rlaF -- "$TOKEN" "$R" "$XDG_CACHE_HOME" "$T/stderr" "$T/stdout" 2>/
 	zstd -dcq "$R"/manifests/* 2>/dev/null | grep -caF -- "$TOKEN")
 is "$leak" "0" "the token is in no repository file, manifest, catalog or output"
 
+ok_cmd "show f1" bfs show -r "$R" f1
+like "$(cat "$T/stdout")" "^ +2500 +2 +110\.4 KiB  bases/Sales%2F2026/Orders$" \
+	"show: records, attachments and bytes of a table"
+like "$(cat "$T/stdout")" "^ +3 +0 +120 B  bases/Sales%2F2026%~2/T%09ab$" \
+	"show: a second table, by its name"
+ok_cmd "check f1" bfs check -r "$R"
+
 fails_with 1 "a refused token fails the backup" env NOCODB_API_TOKEN=nope \
 	"$BACKUPFS" backup -r "$R" --id f2 --nocodb "$URL"
 like "$(cat "$T/stderr")" "list of bases: NocoDB at $URL refused the API token \(HTTP 401" \
