@@ -22,7 +22,8 @@ enum bfs_source_kind {
 
 /* What --nocodb exports (source_nocodb.c; doc/NOCODB.md). */
 struct bfs_nocodb_opts {
-	const char *token; /* the API token (xc-token); required */
+	const char *token; /* the API token (xc-token); NULL: the source
+			    * reads NOCODB_API_TOKEN (job files) */
 	bool records;	   /* records.jsonl of every table */
 	bool attachments;  /* attachments/ of every table */
 	/* NULL-terminated base titles to export; NULL or empty: all */
@@ -43,7 +44,8 @@ struct bfs_source {
 	 * the cache.  Each one met is skipped with a warning naming it. */
 	const char *const *skip_paths;
 	const char *const *ignore_tables; /* --ignore-table DB.TABLE (mysql) */
-	/* --nocodb: NULL means the token is missing (the source fails) */
+	/* --nocodb: NULL means the defaults (all bases, records and
+	 * attachments) with the token from NOCODB_API_TOKEN */
 	const struct bfs_nocodb_opts *nocodb;
 };
 

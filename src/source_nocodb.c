@@ -675,7 +675,7 @@ static int run_nocodb(struct bfs_backup *b, const struct bfs_source *s,
 	struct bfs_nocodb_names names = {0};
 	cJSON *bases = NULL;
 	const cJSON *bo;
-	const char *url;
+	const char *url, *token;
 	char *dest = NULL, *bname = NULL, *figures;
 	size_t i;
 	int rc;
@@ -684,7 +684,8 @@ static int run_nocodb(struct bfs_backup *b, const struct bfs_source *s,
 	rc = bfs_source_split(s->arg, "bases", &dest, &url, err);
 	if (rc)
 		return rc;
-	if (!r.o->token || !*r.o->token) {
+	token = r.o->token ? r.o->token : getenv("NOCODB_API_TOKEN");
+	if (!token || !*token) {
 		rc = bfs_err_set(err, -EINVAL,
 				 "no NocoDB API token: set NOCODB_API_TOKEN "
 				 "or give --nocodb-token-file");
@@ -697,7 +698,7 @@ static int run_nocodb(struct bfs_backup *b, const struct bfs_source *s,
 	}
 	rc = src_add(b, "nocodb", dest, url, err);
 	if (!rc)
-		rc = nc_http_new(url, r.o->token, &r.h, err);
+		rc = nc_http_new(url, token, &r.h, err);
 	if (!rc)
 		rc = nc_get_json(r.h, "/api/v2/meta/bases", &bases,
 				 "list of bases", err);
