@@ -119,6 +119,11 @@ is "$leak" "0" "the token is in no file of the repository, the manifest, the cat
 ok_cmd "show --json nc1" bfs show -r "$R" --json nc1
 unlike "$(cat "$T/stdout")" "$TOKEN" "the token is not in the recorded sources"
 like "$(cat "$T/stdout")" "\"nocodb\"" "the source is recorded as nocodb"
+ok_cmd "show nc1" bfs show -r "$R" nc1
+like "$(cat "$T/stdout")" "^ +2500 +2 +[0-9.]+ [KM]iB  bases/Sales%2F2026/Customers$" \
+	"show: 2500 records and 2 attachments in Customers"
+like "$(cat "$T/stdout")" "^ +5 +2 +[0-9.]+ (B|KiB)  bases/CRM/Notes$" \
+	"show: 5 records and 2 attachments in Notes"
 
 # ---- --nocodb-token-file, --nocodb-base, --no-nocodb-attachments
 printf '%s\n' "$TOKEN" >"$T/token"
