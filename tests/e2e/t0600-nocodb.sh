@@ -120,8 +120,8 @@ ok_cmd "show --json nc1" bfs show -r "$R" --json nc1
 unlike "$(cat "$T/stdout")" "$TOKEN" "the token is not in the recorded sources"
 like "$(cat "$T/stdout")" "\"nocodb\"" "the source is recorded as nocodb"
 ok_cmd "show nc1" bfs show -r "$R" nc1
-like "$(cat "$T/stdout")" "^ +2500 +2 +[0-9.]+ [KM]iB  bases/Sales%2F2026/Customers$" \
-	"show: 2500 records and 2 attachments in Customers"
+like "$(cat "$T/stdout")" "^ +2500 +3 +[0-9.]+ [KM]iB  bases/Sales%2F2026/Customers$" \
+	"show: 2500 records and 3 attachments in Customers"
 like "$(cat "$T/stdout")" "^ +5 +2 +[0-9.]+ (B|KiB)  bases/CRM/Notes$" \
 	"show: 5 records and 2 attachments in Notes"
 
