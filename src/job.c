@@ -102,11 +102,58 @@ static const struct {
      "expected PATH=COMMAND (PATH: where its output lands)", NULL},
     {"archive", BFS_SRC_ARCHIVE, S_LINE, NULL, NULL},
     {"stdin", BFS_SRC_STDIN, S_LINE, NULL, NULL},
+    {"nocodb", BFS_SRC_NOCODB, S_LINE, "expected [DEST=]http(s)://HOST:PORT",
+     "put NOCODB_API_TOKEN in the env_file"},
 };
 
-static const char *const source_keys[] = {"pg_dump", "mysql_dump",   "files",
-					  "command", "archive",	     "stdin",
-					  "exclude", "ignore_table", NULL};
+static const char *const source_keys[] = {
+    "pg_dump", "mysql_dump",  "files",		"command",
+    "archive", "stdin",	      "exclude",	"ignore_table",
+    "nocodb",  "nocodb_base", "nocodb_records", "nocodb_attachments",
+    NULL};
+
+/* The options of a nocodb source: nocodb_base (array of titles),
+ * nocodb_records and nocodb_attachments (booleans, default true);
+ * refused beside other kinds. */
+static int parse_nocodb(const cJSON *o, const char *path,
+			struct bfs_job_source *js, struct bfs_err *err)
+{
+	static const char *const keys[] = {"nocodb_base", "nocodb_records",
+					   "nocodb_attachments"};
+	bool *flags[] = {NULL, &js->nocodb.records, &js->nocodb.attachments};
+	const cJSON *c;
+	char kp[PATH_LEN];
+	const char **list;
+	size_t i, n;
+	int rc;
+
+	js->nocodb.records = js->nocodb.attachments = true;
+	for (i = 0; i < BFS_ARRAY_SIZE(keys); i++) {
+		c = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
+		jp_sub(kp, path, keys[i]);
+		if (!c)
+			continue;
+		if (js->src.kind != BFS_SRC_NOCODB)
+			return jp_fail(err, kp,
+				       "not an option of a %s source (only "
+				       "nocodb takes it)",
+				       js->kind_name);
+		if (i == 0) {
+			rc = jp_get_list(c, kp, S_NONEMPTY | S_LINE, &list, &n,
+					 err);
+			if (rc)
+				return rc;
+			js->nocodb.bases = list;
+		} else {
+			rc = get_bool(c, kp, flags[i], err);
+			if (rc)
+				return rc;
+		}
+	}
+	if (js->src.kind == BFS_SRC_NOCODB)
+		js->src.nocodb = &js->nocodb;
+	return 0;
+}
 
 static int parse_source(const cJSON *o, const char *path,
 			struct bfs_job_source *js, struct bfs_err *err)
@@ -136,7 +183,8 @@ static int parse_source(const cJSON *o, const char *path,
 	if (!kv)
 		return jp_fail(err, path,
 			       "no source kind: give one of pg_dump, "
-			       "mysql_dump, files, command, archive, stdin");
+			       "mysql_dump, files, command, archive, stdin, "
+			       "nocodb");
 	jp_sub(kp, path, kinds[k].key);
 	rc = jp_get_string(kv, kp, kinds[k].flags | S_NONEMPTY, &js->src.arg,
 			   err);
@@ -150,6 +198,9 @@ static int parse_source(const cJSON *o, const char *path,
 				    : "put them in the env_file");
 	js->kind_name = kinds[k].key;
 	js->src.kind = kinds[k].kind;
+	rc = parse_nocodb(o, path, js, err);
+	if (rc)
+		return rc;
 
 	c = cJSON_GetObjectItemCaseSensitive(o, "exclude");
 	jp_sub(kp, path, "exclude");
@@ -703,6 +754,7 @@ void bfs_job_free(struct bfs_job *job)
 	for (i = 0; i < job->nsources; i++) {
 		free((void *)job->sources[i].src.excludes);
 		free((void *)job->sources[i].src.ignore_tables);
+		free((void *)job->sources[i].nocodb.bases);
 		free(job->sources[i].dest);
 	}
 	free(job->sources);

@@ -45,6 +45,10 @@ struct bfs_job_source {
 	const char *kind_name; /* the JSON key: "pg_dump", "files", ... */
 	char *dest;	       /* where it lands in the backup (owned by
 				  the job, from bfs_source_dest) */
+	/* a nocodb source: src.nocodb points here; token NULL (the source
+	 * reads NOCODB_API_TOKEN, e.g. from the env_file); bases borrowed
+	 * from the job */
+	struct bfs_nocodb_opts nocodb;
 };
 
 struct bfs_job_hooks {

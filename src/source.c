@@ -13,6 +13,7 @@ static const struct bfs_source_type *const source_types[] = {
     &bfs_source_type_files,   &bfs_source_type_archive,
     &bfs_source_type_command, &bfs_source_type_stdin,
     &bfs_source_type_pgdump,  &bfs_source_type_mysqldump,
+    &bfs_source_type_nocodb,
 };
 
 static const struct bfs_source_type *source_type(enum bfs_source_kind kind)

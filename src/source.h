@@ -6,6 +6,8 @@
 #ifndef BFS_SOURCE_H
 #define BFS_SOURCE_H
 
+#include <stdbool.h>
+
 #include "writer.h"
 
 enum bfs_source_kind {
@@ -15,6 +17,17 @@ enum bfs_source_kind {
 	BFS_SRC_STDIN,	    /* --stdin PATH */
 	BFS_SRC_PG_DUMP,    /* --pg-dump [NAME=]CONNINFO */
 	BFS_SRC_MYSQL_DUMP, /* --mysql-dump [NAME=]URI|DATABASE */
+	BFS_SRC_NOCODB,	    /* --nocodb [DEST=]URL */
+};
+
+/* What --nocodb exports (source_nocodb.c; doc/NOCODB.md). */
+struct bfs_nocodb_opts {
+	const char *token; /* the API token (xc-token); NULL: the source
+			    * reads NOCODB_API_TOKEN (job files) */
+	bool records;	   /* records.jsonl of every table */
+	bool attachments;  /* attachments/ of every table */
+	/* NULL-terminated base titles to export; NULL or empty: all */
+	const char *const *bases;
 };
 
 struct bfs_source {
@@ -31,7 +44,16 @@ struct bfs_source {
 	 * the cache.  Each one met is skipped with a warning naming it. */
 	const char *const *skip_paths;
 	const char *const *ignore_tables; /* --ignore-table DB.TABLE (mysql) */
+	/* --nocodb: NULL means the defaults (all bases, records and
+	 * attachments) with the token from NOCODB_API_TOKEN */
+	const struct bfs_nocodb_opts *nocodb;
 };
+
+/* Read a NocoDB API token from path (*token malloc'ed, trailing
+ * whitespace dropped; wipe it with explicit_bzero before free).  The
+ * file must be a regular file owned by the user, mode 0600 or
+ * stricter, at most 4 KiB, as env files.  -errno with a message. */
+int bfs_nocodb_read_token(const char *path, char **token, struct bfs_err *err);
 
 /* Parse/validate a source argument without running it (for usage errors
  * before anything is written): fills *dest (malloc'ed) with the path the

@@ -2,10 +2,10 @@
  *
  * Every kind of source is one struct bfs_source_type in its own file
  * (source_files.c, source_archive.c, source_command.c, source_stdin.c,
- * source_pgdump.c, source_mysqldump.c), listed in the table of source.c,
- * which dispatches bfs_source_dest and bfs_source_run.  A new kind is one
- * new file, one enum value in source.h and one row in that table.
- * Calls go one way: source.c -> a kind -> source_common.c /
+ * source_pgdump.c, source_mysqldump.c, source_nocodb*.c), listed in the
+ * table of source.c, which dispatches bfs_source_dest and bfs_source_run.
+ * A new kind is one new file, one enum value in source.h and one row in
+ * that table.  Calls go one way: source.c -> a kind -> source_common.c /
  * source_child.c -> the writer.
  */
 #ifndef BFS_SOURCE_INT_H
@@ -35,6 +35,7 @@ extern const struct bfs_source_type bfs_source_type_command;
 extern const struct bfs_source_type bfs_source_type_stdin;
 extern const struct bfs_source_type bfs_source_type_pgdump;
 extern const struct bfs_source_type bfs_source_type_mysqldump;
+extern const struct bfs_source_type bfs_source_type_nocodb;
 
 /* ---- source_common.c --------------------------------------------------- */
 

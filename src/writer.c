@@ -308,6 +308,23 @@ int bfs_backup_progress_now(struct bfs_backup *b, struct bfs_err *err)
 	return 0;
 }
 
+int bfs_backup_source_detail(struct bfs_backup *b, const char *key,
+			     const char *json, struct bfs_err *err)
+{
+	int rc;
+
+	if ((rc = wr_failed(b, err)))
+		return rc;
+	if (!b->src_open)
+		return bfs_err_set(err, -EINVAL, "no source is open");
+	rc = bfs_buf_printf(&b->sources, ",");
+	if (!rc)
+		rc = json_str(&b->sources, key);
+	if (!rc)
+		rc = bfs_buf_printf(&b->sources, ":%s", json);
+	return rc ? bfs_err_set(err, rc, "out of memory") : 0;
+}
+
 int bfs_backup_add_source(struct bfs_backup *b, const char *kind,
 			  const char *dest, const char *spec, const char *key,
 			  struct bfs_err *err)

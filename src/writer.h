@@ -81,6 +81,13 @@ int bfs_backup_add_source(struct bfs_backup *b, const char *kind,
 			  const char *dest, const char *spec, const char *key,
 			  struct bfs_err *err);
 
+/* Add "key": json to the source last added (figures of its own, e.g.
+ * the tables of a NocoDB export, shown by `show`).  json must be one
+ * valid JSON value (the caller made it, e.g. with cJSON); key must not
+ * be one of kind, dest, spec, key, files, bytes, duration_ns. */
+int bfs_backup_source_detail(struct bfs_backup *b, const char *key,
+			     const char *json, struct bfs_err *err);
+
 /* Call the progress callback now, with every entry added so far counted
  * (waits for the chunks in flight).  For figures at a source's end.
  * 0 or the backup's error. */

@@ -50,6 +50,12 @@ struct backup_args {
 	int64_t time_ns, lock_wait_ns; /* parsed by check_backup */
 	unsigned threads;
 	bool json;
+	/* --nocodb: the options that apply to every --nocodb source */
+	int nc_no_records, nc_no_atts; /* last of --[no-]nocodb-... wins */
+	struct cli_strv nc_bases;
+	const char *nc_token_file;
+	char *nc_token; /* wiped on free */
+	struct bfs_nocodb_opts nc;
 };
 
 /* Overwrite the password of a database URI or key=value conninfo in place
@@ -159,6 +165,7 @@ static int source_cb(struct cli_ctx *ctx, const struct cli_opt *o,
 		  : o->id == BFS_SRC_COMMAND ? "--command"
 		  : o->id == BFS_SRC_STDIN   ? "--stdin"
 		  : o->id == BFS_SRC_PG_DUMP ? "--pg-dump"
+		  : o->id == BFS_SRC_NOCODB  ? "--nocodb"
 					     : "--mysql-dump";
 	a->nsrcs++;
 	return 0;
@@ -314,6 +321,7 @@ static const char *dest_hint(enum bfs_source_kind kind)
 		return "NAME=...";
 	case BFS_SRC_FILES:
 	case BFS_SRC_ARCHIVE:
+	case BFS_SRC_NOCODB:
 		return "DEST=...";
 	default:
 		return "with another PATH";
@@ -406,6 +414,59 @@ static void free_backup_args(void *args)
 	free(a->ex);
 	free(a->tags.v); /* filled by list_cb */
 	free(a->ignores.v);
+	if (a->nc_token) {
+		explicit_bzero(a->nc_token, strlen(a->nc_token));
+		free(a->nc_token);
+	}
+}
+
+/* The --nocodb options: the token (--nocodb-token-file, else
+ * NOCODB_API_TOKEN; never an argument) and what to export, shared by
+ * every --nocodb source.  0 or an exit code after a message. */
+static int check_nocodb(struct backup_args *a)
+{
+	struct bfs_err err = {""};
+	const char *env = getenv("NOCODB_API_TOKEN");
+	size_t i, n = 0;
+	int rc;
+
+	for (i = 0; i < a->nsrcs; i++)
+		n += a->srcs[i].s.kind == BFS_SRC_NOCODB;
+	if (!n) {
+		if (a->nc_bases.n || a->nc_token_file)
+			return cli_usage_error(&cmd_backup,
+					       "--nocodb-base and "
+					       "--nocodb-token-file need a "
+					       "--nocodb source");
+		return 0;
+	}
+	if (a->nc_token_file) {
+		rc =
+		    bfs_nocodb_read_token(a->nc_token_file, &a->nc_token, &err);
+		if (rc) {
+			cli_error("backup", "%s", bfs_err_str(&err, rc));
+			return EXIT_ERR;
+		}
+	} else if (env && *env) {
+		a->nc_token = strdup(env);
+		if (!a->nc_token) {
+			cli_error("backup", "out of memory");
+			return EXIT_ERR;
+		}
+	} else {
+		return cli_usage_error(&cmd_backup,
+				       "--nocodb needs an API token: set "
+				       "NOCODB_API_TOKEN or give "
+				       "--nocodb-token-file FILE");
+	}
+	a->nc.token = a->nc_token;
+	a->nc.records = !a->nc_no_records;
+	a->nc.attachments = !a->nc_no_atts;
+	a->nc.bases = a->nc_bases.v;
+	for (i = 0; i < a->nsrcs; i++)
+		if (a->srcs[i].s.kind == BFS_SRC_NOCODB)
+			a->srcs[i].s.nocodb = &a->nc;
+	return 0;
 }
 
 /* Validate every source before anything is written (and before the
@@ -449,6 +510,9 @@ static int check_backup(struct cli_ctx *ctx)
 			a->time_ns = 1; /* 0 means "now" to the writer */
 	}
 	rc = cli_parse_lock_wait(&cmd_backup, a->lock_wait, &a->lock_wait_ns);
+	if (rc)
+		return rc;
+	rc = check_nocodb(a);
 	if (rc)
 		return rc;
 	for (i = 0; i < a->nsrcs; i++) {
@@ -668,6 +732,39 @@ static const struct cli_opt backup_opts[] = {
 	   "database name)"),
     CLI_CALLBACK(0, "ignore-table", "DB.TABLE", list_cb, CB_IGNORE_TABLE,
 		 "passed to mysqldump (repeatable)"),
+    SOURCE("nocodb", "[DEST=]URL", BFS_SRC_NOCODB,
+	   "the NocoDB REST API export of the server at URL, at bases "
+	   "(or DEST): per base metadata.json, per table schema.json, "
+	   "records.jsonl and attachments/ (the API token comes from "
+	   "NOCODB_API_TOKEN or --nocodb-token-file, never from the "
+	   "command line)"),
+    CLI_STRING(0, "nocodb-token-file", "FILE", struct backup_args,
+	       nc_token_file,
+	       "read the NocoDB API token from FILE (one line; owned by "
+	       "you, mode 0600) instead of NOCODB_API_TOKEN"),
+    CLI_STRINGS(0, "nocodb-base", "TITLE", struct backup_args, nc_bases,
+		"export only the base titled TITLE (repeatable; default: "
+		"all bases)"),
+    {.kind = CLI_K_SET,
+     .name = "no-nocodb-records",
+     .help = "leave records.jsonl out (the schemas stay)",
+     .off = CLI_OFF_(struct backup_args, nc_no_records, int),
+     .min = 1},
+    {.kind = CLI_K_SET,
+     .name = "nocodb-records",
+     .help = "export the records (the default)",
+     .off = CLI_OFF_(struct backup_args, nc_no_records, int),
+     .min = 0},
+    {.kind = CLI_K_SET,
+     .name = "no-nocodb-attachments",
+     .help = "leave the attachments out",
+     .off = CLI_OFF_(struct backup_args, nc_no_atts, int),
+     .min = 1},
+    {.kind = CLI_K_SET,
+     .name = "nocodb-attachments",
+     .help = "download the attachments (the default)",
+     .off = CLI_OFF_(struct backup_args, nc_no_atts, int),
+     .min = 0},
     CLI_GROUP("Passwords in URIs are passed to the dump tools through the\n"
 	      "environment or an option file, never on their command line.\n"
 	      "\n"
@@ -739,7 +836,11 @@ const struct bfs_cmd cmd_backup = {
 	"      --ignore-table app.sessions --tag nightly\n"
 	"  backupfs backup --command config.json='docker inspect app' \\\n"
 	"      --archive old=/tmp/old-backup.tar.gz\n"
-	"  pg_dumpall | backupfs backup --stdin all.sql --json",
+	"  pg_dumpall | backupfs backup --stdin all.sql --json\n"
+	"  NOCODB_API_TOKEN=... backupfs backup --nocodb http://127.0.0.1:8080 "
+	"\\\n"
+	"      --pg-dump postgresql://nocodb@localhost/nocodb "
+	"--files data=/srv/nocodb",
     .exit_codes = "0 ok, 1 error (nothing written), 2 usage error, 3 backup\n"
 		  "written but some files were unreadable (partial).",
     .flags = CLI_OPEN, /* synced by run_backup, under its lock */

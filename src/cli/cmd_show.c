@@ -89,6 +89,51 @@ static void print_sources(const cJSON *hdr)
 	}
 }
 
+/* The tables of the NocoDB exports (sources of kind nocodb carry
+ * "tables": [{base, table, path, records, attachments, bytes}]): one
+ * line each, by path (the titles as mapped to names, doc/NOCODB.md). */
+static void print_nocodb(const cJSON *hdr)
+{
+	const cJSON *srcs = cJSON_GetObjectItemCaseSensitive(hdr, "sources");
+	const cJSON *s, *t;
+	bool head = false;
+
+	cJSON_ArrayForEach(s, srcs)
+	{
+		const cJSON *tables =
+		    cJSON_GetObjectItemCaseSensitive(s, "tables");
+
+		if (!cJSON_IsArray(tables))
+			continue;
+		cJSON_ArrayForEach(t, tables)
+		{
+			static const char *const k[] = {"records",
+							"attachments", "bytes"};
+			double v[3];
+			char size[32];
+			size_t i;
+
+			for (i = 0; i < 3; i++) {
+				const cJSON *n =
+				    cJSON_GetObjectItemCaseSensitive(t, k[i]);
+
+				v[i] = cJSON_IsNumber(n) && n->valuedouble >= 0
+					   ? n->valuedouble
+					   : 0;
+			}
+			if (!head)
+				printf("nocodb tables:\n  %10s %11s %10s  %s\n",
+				       "records", "attachments", "bytes",
+				       "path");
+			head = true;
+			bfs_fmt_bytes(size, sizeof(size), (uint64_t)v[2]);
+			printf("  %10.0f %11.0f %10s  ", v[0], v[1], size);
+			put_field(jstr(t, "path"), 0);
+			putchar('\n');
+		}
+	}
+}
+
 static void print_tags(const char *tags_json)
 {
 	cJSON *arr = tags_json ? cJSON_Parse(tags_json) : NULL;
@@ -208,6 +253,7 @@ static int show_text(struct bfs_catalog *cat, const struct bfs_backup_info *b)
 	if (b->header_json)
 		hdr = cJSON_Parse(b->header_json);
 	print_sources(hdr);
+	print_nocodb(hdr);
 	cJSON_Delete(hdr);
 	printf("stats:\n");
 	printf("  %-10s %llu (%llu files, %llu directories)\n", "entries",

@@ -302,10 +302,35 @@ static void test_sources(void)
 	bad_text("{\"name\": \"a\", \"repository\": \"/r\"}", -EINVAL,
 		 "sources: missing (at least one source)");
 	bad("[\"files=/a\"]", NULL, "sources[0]: expected an object");
-	bad("[{\"nocodb\": \"x\"}]", NULL, "sources[0].nocodb: unknown key");
+	bad("[{\"nocodb\": \"x\"}]", NULL,
+	    "sources[0].nocodb: expected [DEST=]http(s)://HOST:PORT");
+	bad("[{\"files\": \"/a\", \"nocodb_base\": [\"B\"]}]", NULL,
+	    "sources[0].nocodb_base: not an option of a files source (only "
+	    "nocodb takes it)");
+	bad("[{\"nocodb\": \"http://n:8080\", \"nocodb_records\": 1}]", NULL,
+	    "sources[0].nocodb_records: expected true or false");
 	bad("[{\"exclude\": [\"x\"]}]", NULL,
 	    "sources[0]: no source kind: give one of pg_dump, mysql_dump, "
-	    "files, command, archive, stdin");
+	    "files, command, archive, stdin, nocodb");
+	{
+		struct bfs_job *j = good(
+		    "[{\"nocodb\": \"http://nocodb:8080\", \"nocodb_base\": "
+		    "[\"Sales\", \"CRM\"], \"nocodb_attachments\": false}, "
+		    "{\"nocodb\": \"b2=https://other\"}]",
+		    NULL);
+		const struct bfs_job_source *s = j ? j->sources : NULL;
+
+		ok(s && s[0].src.kind == BFS_SRC_NOCODB &&
+		       s[0].src.nocodb == &s[0].nocodb && !s[0].nocodb.token &&
+		       s[0].nocodb.records && !s[0].nocodb.attachments &&
+		       !strcmp(s[0].nocodb.bases[1], "CRM") &&
+		       !s[0].nocodb.bases[2],
+		   "a nocodb source with its options");
+		ok(s && !strcmp(s[0].dest, "bases") &&
+		       !strcmp(s[1].dest, "b2") && s[1].nocodb.attachments,
+		   "nocodb lands at bases (or DEST)");
+		bfs_job_free(j);
+	}
 	bad("[{\"files\": \"/a\", \"archive\": \"/b.tar\"}]", NULL,
 	    "sources[0]: both files and archive: give one source kind per "
 	    "object");

@@ -1,0 +1,89 @@
+/* source_nocodb.h - the NocoDB API export (--nocodb URL) into bases/:
+ * shared by src/source_nocodb*.c, and the pure functions the unit tests
+ * call (title mapping, the page-stop rule).  doc/NOCODB.md describes the
+ * layout and the mapping.
+ */
+#ifndef BFS_SOURCE_NOCODB_H
+#define BFS_SOURCE_NOCODB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/* ---- source_nocodb_name.c: titles as path names ------------------------ */
+
+/* A NocoDB title as one path component (malloc'ed into *out): '%', '/',
+ * control characters (0x00-0x1f, 0x7f) become %XX (upper-case hex); a
+ * result of "." or ".." has its dots written %2E; the empty title is
+ * "%".  Injective: bfs_nocodb_name_decode gives the title back.
+ * 0 or -ENOMEM.  Thread-safe. */
+int bfs_nocodb_name_encode(const char *title, char **out);
+
+/* The inverse (also of a name with a clash suffix "%~N", which is
+ * dropped).  *out malloc'ed; -EINVAL for a name no title maps to,
+ * -ENOMEM.  Thread-safe. */
+int bfs_nocodb_name_decode(const char *name, char **out);
+
+/* The names taken in one directory.  Zero-initialise; free with
+ * bfs_nocodb_names_free.  Not thread-safe. */
+struct bfs_nocodb_names {
+	struct bfs_strv taken;
+};
+
+/* Reserve a fixed name (e.g. "metadata.json" among the tables of a
+ * base), so no title maps to it.  0 / -ENOMEM. */
+int bfs_nocodb_names_reserve(struct bfs_nocodb_names *n, const char *name);
+
+/* The name of title in this directory (malloc'ed into *out): its
+ * encoding, or, when that is taken (two titles alike, or a reserved
+ * name), the encoding + "%~2", "%~3", ... (the first one free).  The
+ * name is then taken.  0 / -ENOMEM. */
+int bfs_nocodb_names_take(struct bfs_nocodb_names *n, const char *title,
+			  char **out);
+void bfs_nocodb_names_free(struct bfs_nocodb_names *n);
+
+/* ---- the page-stop rule ------------------------------------------------ */
+
+/* Records are read in pages of `limit` from `offset`.  Is the page that
+ * returned `got` records the last one?  Yes on a short page (got <
+ * limit, including 0) or once offset + got >= total (total < 0: the
+ * server did not say).  isLastPage is never asked: it has been seen
+ * wrong.  Thread-safe. */
+bool bfs_nocodb_page_last(uint64_t offset, size_t got, size_t limit,
+			  int64_t total);
+
+#define BFS_NOCODB_PAGE 1000 /* records a request (NocoDB's maximum) */
+
+/* ---- source_nocodb_http.c: requests with retries ----------------------- */
+
+struct nc_http;
+
+/* A client of the NocoDB at url (copied; trailing '/' dropped) sending
+ * token (copied, wiped on free) as xc-token.  *out or -ENOMEM.  */
+int nc_http_new(const char *url, const char *token, struct nc_http **out,
+		struct bfs_err *err);
+void nc_http_free(struct nc_http *h); /* NULL ok; wipes the token */
+const char *nc_http_base(const struct nc_http *h);
+
+/* GET base + path (path starts with '/'), the JSON body into *out
+ * (caller frees with cJSON_Delete).  Transport errors, 5xx and 429 are
+ * tried 3 times with backoff; 401/403 fail at once ("the token was
+ * refused").  what names the request in messages ("base 'B', table 'T',
+ * records page 3").  0 or -errno with a message. */
+struct cJSON;
+int nc_get_json(struct nc_http *h, const char *path, struct cJSON **out,
+		const char *what, struct bfs_err *err);
+
+/* GET url (absolute; the token is sent only when url starts with the
+ * NocoDB base URL), body bytes to sink(arg, data, n) (non-zero stops:
+ * that value is returned).  restart(arg) is called before each try (to
+ * drop what a failed try wrote).  Retried as nc_get_json; a 4xx other
+ * than 429 is -ENOENT with *status set.  */
+typedef int (*nc_sink_fn)(void *arg, const void *data, size_t n);
+int nc_get_stream(struct nc_http *h, const char *url, nc_sink_fn sink,
+		  void (*restart)(void *arg), void *arg, long *status,
+		  const char *what, struct bfs_err *err);
+
+#endif

@@ -1,0 +1,252 @@
+/* source_nocodb_http.c - GET requests to a NocoDB server over libcurl:
+ * JSON bodies (bounded) and streamed downloads, 3 tries with backoff on
+ * transport errors, 5xx and 429.  The API token goes only to the NocoDB
+ * base URL, as the xc-token header; it is never put in a message.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cJSON.h>
+#include <curl/curl.h>
+
+#include "source_nocodb.h"
+
+#define TRIES 3
+#define JSON_MAX (256u << 20) /* a page of 1000 records stays far below */
+#define ERRBODY 200	      /* bytes of an error body quoted */
+
+struct nc_http {
+	CURL *h;
+	char *base;
+	size_t base_len;
+	char *token_hdr; /* "xc-token: ..." */
+	struct curl_slist *hdrs;
+};
+
+int nc_http_new(const char *url, const char *token, struct nc_http **out,
+		struct bfs_err *err)
+{
+	struct nc_http *c = calloc(1, sizeof(*c));
+	struct curl_slist *l;
+
+	*out = NULL;
+	if (!c)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	c->base = strdup(url);
+	if (!c->base || asprintf(&c->token_hdr, "xc-token: %s", token) < 0) {
+		c->token_hdr = NULL;
+		goto nomem;
+	}
+	c->base_len = strlen(c->base);
+	while (c->base_len && c->base[c->base_len - 1] == '/')
+		c->base[--c->base_len] = '\0';
+	l = curl_slist_append(NULL, c->token_hdr);
+	if (!l)
+		goto nomem;
+	c->hdrs = l;
+	l = curl_slist_append(c->hdrs, "Accept: application/json");
+	if (!l)
+		goto nomem;
+	c->h = curl_easy_init();
+	if (!c->h)
+		goto nomem;
+	*out = c;
+	return 0;
+nomem:
+	nc_http_free(c);
+	return bfs_err_set(err, -ENOMEM, "out of memory");
+}
+
+void nc_http_free(struct nc_http *c)
+{
+	if (!c)
+		return;
+	if (c->h)
+		curl_easy_cleanup(c->h);
+	curl_slist_free_all(c->hdrs);
+	if (c->token_hdr) {
+		explicit_bzero(c->token_hdr, strlen(c->token_hdr));
+		free(c->token_hdr);
+	}
+	free(c->base);
+	free(c);
+}
+
+const char *nc_http_base(const struct nc_http *c)
+{
+	return c->base;
+}
+
+struct req {
+	CURL *h;
+	long status; /* known once the first body byte arrives */
+	nc_sink_fn sink;
+	void *arg;
+	int sink_rc;
+	char ebody[ERRBODY + 1]; /* the start of a non-2xx body */
+	size_t elen;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct req *r = arg;
+	size_t len = size * n;
+
+	if (!r->status)
+		curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &r->status);
+	if (r->status < 200 || r->status > 299) {
+		size_t k = BFS_MIN(len, ERRBODY - r->elen);
+
+		memcpy(r->ebody + r->elen, p, k);
+		r->elen += k;
+		r->ebody[r->elen] = '\0';
+		return len;
+	}
+	r->sink_rc = r->sink(r->arg, p, len);
+	return r->sink_rc ? 0 : len;
+}
+
+/* The start of an error body, made printable, for a message. */
+static void clean_body(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
+static void backoff(int try)
+{
+	struct timespec ts = {0, 0};
+	const char *ms = getenv("BFS_NOCODB_RETRY_MS");
+	long base = ms ? strtol(ms, NULL, 10) : 500;
+
+	base *= 1L << (try - 1); /* 0.5 s, 1 s */
+	ts.tv_sec = base / 1000;
+	ts.tv_nsec = (base % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int nc_get_stream(struct nc_http *c, const char *url, nc_sink_fn sink,
+		  void (*restart)(void *arg), void *arg, long *status,
+		  const char *what, struct bfs_err *err)
+{
+	bool ours = !strncmp(url, c->base, c->base_len) &&
+		    (url[c->base_len] == '/' || !url[c->base_len]);
+	char cerr[CURL_ERROR_SIZE];
+	struct req r;
+	CURLcode cc = CURLE_OK;
+	int try;
+
+	*status = 0;
+	for (try = 1; try <= TRIES; try++) {
+		if (try > 1)
+			backoff(try - 1);
+		if (restart)
+			restart(arg);
+		memset(&r, 0, sizeof(r));
+		r.h = c->h;
+		r.sink = sink;
+		r.arg = arg;
+		cerr[0] = '\0';
+		curl_easy_reset(c->h);
+		curl_easy_setopt(c->h, CURLOPT_URL, url);
+		curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &r);
+		curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, cerr);
+		curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, 30L);
+		/* a stalled server: under 1 KiB/s for 120 s */
+		curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+		curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_TIME, 120L);
+		curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
+		/* redirects are not followed: the token must not travel */
+		if (ours)
+			curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->hdrs);
+		cc = curl_easy_perform(c->h);
+		if (r.sink_rc)
+			return r.sink_rc;
+		if (cc != CURLE_OK) {
+			if (try < TRIES)
+				continue;
+			return bfs_err_set(
+			    err, -EIO,
+			    "%s: cannot reach NocoDB at %s: %s "
+			    "(%d tries)",
+			    what, c->base,
+			    cerr[0] ? cerr : curl_easy_strerror(cc), TRIES);
+		}
+		curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &r.status);
+		*status = r.status;
+		clean_body(r.ebody);
+		if (r.status >= 200 && r.status <= 299)
+			return 0;
+		if (r.status == 401 || r.status == 403)
+			return bfs_err_set(err, -EACCES,
+					   "%s: NocoDB at %s refused the API "
+					   "token (HTTP %ld: %s); check "
+					   "NOCODB_API_TOKEN or "
+					   "--nocodb-token-file",
+					   what, c->base, r.status, r.ebody);
+		if ((r.status >= 500 || r.status == 429) && try < TRIES)
+			continue;
+		return bfs_err_set(
+		    err, r.status >= 500 ? -EIO : -ENOENT,
+		    "%s: NocoDB answered HTTP %ld%s: %s", what, r.status,
+		    r.status >= 500 ? " (3 tries)" : "", r.ebody);
+	}
+	return -EIO; /* not reached */
+}
+
+static int json_sink(void *arg, const void *data, size_t n)
+{
+	struct bfs_buf *b = arg;
+
+	if (b->len + n > JSON_MAX)
+		return -EFBIG;
+	return bfs_buf_append(b, data, n) ? -ENOMEM : 0;
+}
+
+static void json_restart(void *arg)
+{
+	((struct bfs_buf *)arg)->len = 0;
+}
+
+int nc_get_json(struct nc_http *c, const char *path, cJSON **out,
+		const char *what, struct bfs_err *err)
+{
+	struct bfs_buf body = {0};
+	char *url = NULL;
+	long status;
+	int rc;
+
+	*out = NULL;
+	if (asprintf(&url, "%s%s", c->base, path) < 0)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	rc = nc_get_stream(c, url, json_sink, json_restart, &body, &status,
+			   what, err);
+	if (rc == -EFBIG)
+		rc = bfs_err_set(err, rc, "%s: answer over %u MiB", what,
+				 JSON_MAX >> 20);
+	else if (rc == -ENOMEM)
+		rc = bfs_err_set(err, rc, "out of memory");
+	if (rc)
+		goto out;
+	*out = cJSON_ParseWithLength((const char *)body.data, body.len);
+	if (!*out || !cJSON_IsObject(*out)) {
+		cJSON_Delete(*out);
+		*out = NULL;
+		rc = bfs_err_set(err, -EPROTO,
+				 "%s: NocoDB's answer is not a JSON object",
+				 what);
+	}
+out:
+	free(url);
+	bfs_buf_free(&body);
+	return rc;
+}
