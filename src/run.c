@@ -51,7 +51,8 @@ struct run {
 	uint64_t files, bytes_read, bytes_added;
 	char **warnings;
 	size_t nwarnings;
-	char *error; /* the first error */
+	char *error;	     /* the first error */
+	char last_line[512]; /* the last line the last step printed */
 	int64_t start_ns, mono0;
 };
 
@@ -297,9 +298,12 @@ static int run_step(struct run *r, const char *name, char **argv,
 	rlog(r, "%s: started", name);
 	rc = bfs_run_child(argv, r->envp, &co, &st, &timed_out, &err);
 	if (rc < 0) {
-		rlog(r, "%s: %s", name, bfs_err_str(&err, rc));
+		snprintf(r->last_line, sizeof(r->last_line), "%s",
+			 bfs_err_str(&err, rc));
+		rlog(r, "%s: %s", name, r->last_line);
 		return -1;
 	}
+	last_log_line(r, r->last_line, sizeof(r->last_line));
 	describe(st, false, 0, what, sizeof(what));
 	rlog(r, "%s: %s (%.1f s)", name, what,
 	     (double)(bfs_mono_ns() - t0) / 1e9);
@@ -332,7 +336,7 @@ static void do_backup(struct run *r)
 	struct bfs_argv a = {0};
 	struct bfs_buf out = {0};
 	struct bfs_err err = {{0}};
-	char line[512], **w = NULL;
+	char **w = NULL;
 	bool partial = false;
 	size_t nw = 0;
 	int code;
@@ -343,10 +347,8 @@ static void do_backup(struct run *r)
 	}
 	code = run_step(r, "backup", a.v, &out);
 	if (code != 0 && code != 3) {
-		last_log_line(r, line, sizeof(line));
-		set_status(r, BFS_RUN_FAILED, "backup failed (%s): %s",
-			   code < 0 ? "did not finish" : "see the run log",
-			   line);
+		set_status(r, BFS_RUN_FAILED, "backup failed%s: %s",
+			   code < 0 ? " (did not finish)" : "", r->last_line);
 		goto out;
 	}
 	if (bfs_buf_append(&out, "", 1) ||
@@ -376,7 +378,6 @@ static bool simple_step(struct run *r, const char *name, ...)
 {
 	struct bfs_argv a = {0};
 	const char *s;
-	char line[512];
 	va_list ap;
 	int rc = bfs_argv_add(&a, r->self), code;
 
@@ -390,10 +391,9 @@ static bool simple_step(struct run *r, const char *name, ...)
 		return false;
 	}
 	code = run_step(r, name, a.v, NULL);
-	if (code != 0) {
-		last_log_line(r, line, sizeof(line));
-		set_status(r, BFS_RUN_FAILED, "%s failed: %s", name, line);
-	}
+	if (code != 0)
+		set_status(r, BFS_RUN_FAILED, "%s failed: %s", name,
+			   r->last_line);
 	bfs_argv_free(&a);
 	return code == 0;
 }
@@ -402,7 +402,6 @@ static void do_retention(struct run *r)
 {
 	struct bfs_argv a = {0};
 	struct bfs_err err = {{0}};
-	char line[512];
 	time_t last = 0, now;
 	int code;
 
@@ -412,8 +411,8 @@ static void do_retention(struct run *r)
 	}
 	code = run_step(r, "forget", a.v, NULL);
 	if (code != 0) {
-		last_log_line(r, line, sizeof(line));
-		set_status(r, BFS_RUN_FAILED, "forget failed: %s", line);
+		set_status(r, BFS_RUN_FAILED, "forget failed: %s",
+			   r->last_line);
 		goto out;
 	}
 	if (bfs_jobstate_last_prune(r->o->state_dir, r->job->name, &last,
