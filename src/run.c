@@ -684,19 +684,20 @@ int bfs_run_job(const char *path, const struct bfs_run_opts *o,
 
 	pre_ok = run_hooks(&r, "pre", r.job->hooks.pre, r.job->hooks.npre, true,
 			   "running", BFS_RUN_FAILED, &pre_started);
-	if (pre_ok) {
+	if (pre_ok)
 		do_backup(&r);
-		if (r.backup_id && r.status != BFS_RUN_FAILED)
-			after_backup(&r);
-	} else {
+	else
 		rlog(&r, "the backup is skipped: a pre hook failed");
-	}
-	/* post: once pre succeeded, and also after a pre that failed half
-	 * way: restarting an app is harmless, leaving it down is not */
+	/* post: right after the backup, so that the app is down for the
+	 * backup only (copies, retention and verify do not need it down);
+	 * once pre succeeded, and also after a pre that failed half way:
+	 * restarting an app is harmless, leaving it down is not */
 	if (pre_ok || pre_started)
 		run_hooks(&r, "post", r.job->hooks.post, r.job->hooks.npost,
 			  false, bfs_run_status_name(r.status), BFS_RUN_FAILED,
 			  NULL);
+	if (r.backup_id && r.status != BFS_RUN_FAILED)
+		after_backup(&r);
 	if (r.status == BFS_RUN_FAILED)
 		run_hooks(&r, "on_failure", r.job->hooks.on_failure,
 			  r.job->hooks.non_failure, false, "failed",
