@@ -310,27 +310,6 @@ static int run_step(struct run *r, const char *name, char **argv,
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* Does `SELF CMD --help` list --job?  (h-catalog's backup/forget --job.) */
-static bool has_job_flag(struct run *r, const char *cmd)
-{
-	char *argv[] = {(char *)r->self, (char *)cmd, "--help", NULL};
-	struct bfs_child_opts co = {.log_fd = -1};
-	struct bfs_buf out = {0};
-	bool timed_out, yes = false;
-	int st, nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-	co.log_fd = nul;
-	co.out = &out;
-	if (nul >= 0 &&
-	    bfs_run_child(argv, r->envp, &co, &st, &timed_out, NULL) == 0 &&
-	    !bfs_buf_append(&out, "", 1))
-		yes = strstr((char *)out.data, "--job ") != NULL;
-	if (nul >= 0)
-		close(nul);
-	bfs_buf_free(&out);
-	return yes;
-}
-
 static void do_backup(struct run *r)
 {
 	struct bfs_argv a = {0};
@@ -629,6 +608,9 @@ int bfs_run_job(const char *path, const struct bfs_run_opts *o,
 
 	memset(res, 0, sizeof(*res));
 	r.self = o->self ? o->self : "/proc/self/exe";
+	/* the backups carry the job's name; forget applies the retention
+	 * to this job's backups only */
+	r.caps.backup_job = r.caps.forget_job = true;
 	r.start_ns = bfs_now_ns();
 	r.mono0 = bfs_mono_ns();
 	rc = bfs_job_load(path, &r.job, err);
@@ -639,7 +621,6 @@ int bfs_run_job(const char *path, const struct bfs_run_opts *o,
 		goto out;
 	}
 	if (o->dry_run) {
-		r.caps.backup_job = r.caps.forget_job = true;
 		print_plan(&r);
 		res->status = BFS_RUN_OK;
 		goto out;
@@ -675,8 +656,6 @@ int bfs_run_job(const char *path, const struct bfs_run_opts *o,
 	rlog(&r, "job '%s' started (pid %d)", r.job->name, (int)getpid());
 	if (!prepare(&r))
 		goto out_finish;
-	r.caps.backup_job = has_job_flag(&r, "backup");
-	r.caps.forget_job = has_job_flag(&r, "forget");
 	s0.job = r.job->name;
 	s0.start_ns = r.start_ns;
 	if (bfs_notify_start(r.chs, r.job->nnotify, &s0, &r.no, NULL) > 0)

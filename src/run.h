@@ -71,9 +71,8 @@ struct bfs_argv {
 int bfs_argv_add(struct bfs_argv *a, const char *s); /* copies; -ENOMEM */
 void bfs_argv_free(struct bfs_argv *a);
 
-/* Which of backup's and forget's --job flags the binary has (h-catalog's
- * `backup --job` / `forget --job`; without them forget groups by
- * sources). */
+/* Whether to pass --job NAME to backup and forget (bfs_run_job always
+ * does; without it forget would group by sources, across jobs). */
 struct bfs_run_caps {
 	bool backup_job, forget_job;
 };

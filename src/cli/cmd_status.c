@@ -33,7 +33,7 @@ struct jstat {
 	struct bfs_jobstate_run last, ok;
 	bool has_last, has_ok, running, has_next, has_repo;
 	time_t next;
-	int64_t backups;
+	int64_t backups, job_backups; /* in the repository, of this job */
 	uint64_t stored;
 	char error[1024]; /* what could not be read */
 };
@@ -80,7 +80,8 @@ static void env_pop(struct saved_env *s)
 }
 
 struct count {
-	int64_t n;
+	const char *job;
+	int64_t n, njob;
 	uint64_t stored;
 };
 
@@ -89,6 +90,7 @@ static int count_cb(void *arg, const struct bfs_backup_info *b)
 	struct count *c = arg;
 
 	c->n++;
+	c->njob += strcmp(b->job, c->job) == 0;
 	c->stored += b->stats.stored_bytes;
 	return 0;
 }
@@ -104,7 +106,7 @@ static void repo_figures(struct cli_ctx *ctx, const struct bfs_job *job,
 	struct bfs_repo *repo = NULL;
 	struct bfs_catalog *cat = NULL;
 	struct bfs_err err = {{0}};
-	struct count cnt = {0};
+	struct count cnt = {.job = job->name};
 
 	if (job->env_file && bfs_job_load_env(job->env_file, &env, &err) == 0)
 		env_push(env, &saved);
@@ -115,6 +117,7 @@ static void repo_figures(struct cli_ctx *ctx, const struct bfs_job *job,
 	    bfs_catalog_list(cat, count_cb, &cnt, &err) == 0) {
 		js->has_repo = true;
 		js->backups = cnt.n;
+		js->job_backups = cnt.njob;
 		js->stored = cnt.stored;
 	}
 	bfs_catalog_close(cat);
@@ -198,8 +201,9 @@ static void print_text(const struct jstat *js)
 	}
 	if (js->has_repo) {
 		bfs_fmt_bytes(b, sizeof(b), js->stored);
-		printf("  repository:    %lld backups, %s stored\n",
-		       (long long)js->backups, b);
+		printf("  repository:    %lld backups (%lld of this job), %s "
+		       "stored\n",
+		       (long long)js->backups, (long long)js->job_backups, b);
 	}
 	if (js->error[0])
 		printf("  problem:       %s\n", js->error);
@@ -257,6 +261,7 @@ static cJSON *status_json(const struct jstat *js)
 	}
 	if (js->has_repo && (rep = cJSON_AddObjectToObject(o, "repository"))) {
 		cli_json_add_int(rep, "backups", js->backups);
+		cli_json_add_int(rep, "job_backups", js->job_backups);
 		cli_json_add_uint(rep, "stored_bytes", js->stored);
 	} else {
 		cJSON_AddNullToObject(o, "repository");
@@ -480,7 +485,8 @@ static const struct cli_opt status_opts[] = {
 	       "the state directory (default as for 'backupfs run')"),
     CLI_OPT_JSON(struct status_args, json,
 		 "print a JSON array, one object per job: job, running, "
-		 "last_run, last_success, next_run, repository, error"),
+		 "last_run, last_success, next_run, repository {backups, "
+		 "job_backups, stored_bytes}, error"),
     CLI_STRING(0, "prometheus", "FILE", struct status_args, prom,
 	       "also write FILE, a node_exporter textfile (written to a "
 	       "temporary name, then renamed)"),
@@ -499,7 +505,8 @@ const struct bfs_cmd cmd_status = {
 	"(time, result, duration, backup id, bytes added), the last run that\n"
 	"did not fail, the next scheduled run (after the last run, or after\n"
 	"now for a job that never ran), and the repository's backup count\n"
-	"and stored size.  The figures come from the state directory and\n"
+	"(all, and the job's own) and stored size.  The figures come from the "
+	"state directory and\n"
 	"the local catalog (not synced with the repository: cheap, and what\n"
 	"this host's last run saw); the size is the sum of what each backup\n"
 	"present added when it was written.",

@@ -15,6 +15,8 @@ O=$T/order
 mkdir -p "$J" "$T/data"
 echo hello >"$T/data/a.txt"
 ok_cmd "init a repository" bfs init -r "$T/repo"
+ok_cmd "an ad-hoc backup of the same data, without a job" \
+	bfs backup -r "$T/repo" --id adhoc --files "data=$T/data"
 
 # jq-like: py EXPR FILE (EXPR on the JSON document d)
 py() {
@@ -58,6 +60,8 @@ is "$?" 0 "a good run exits 0"
 id=$(py 'd[0]["backup_id"]' "$T/run.json")
 is "$(py 'd[0]["status"]' "$T/run.json")" ok "--json: status ok"
 is "$(bfs_ids -r "$T/repo" | tail -n 1)" "$id" "--json: the backup id is the new backup"
+is "$(bfs list -r "$T/repo" --json | jq -r '.[-1].job')" app \
+	"the backup carries the job's name (backup --job)"
 is "$(cat "$O")" "pre app running -
 post app ok $id
 on_success app ok $id" "hooks ran in order with BACKUPFS_JOB/STATUS/BACKUP_ID"
@@ -89,8 +93,8 @@ is "$(py 'd[0]["last_success"]["backup_id"]' "$T/st.json")" "$id" \
 	"status --json: last success"
 is "$(py 'd[0]["next_run_unix"] - d[0]["last_run"]["start_unix"]' "$T/st.json")" \
 	3600 "status --json: next run = last run + every 1h"
-is "$(py 'd[0]["repository"]["backups"]' "$T/st.json")" 1 \
-	"status --json: the repository's backup count"
+is "$(py 'd[0]["repository"]["backups"]' "$T/st.json") $(py 'd[0]["repository"]["job_backups"]' "$T/st.json")" \
+	"2 1" "status --json: the repository's backup count, all and the job's"
 ok_cmd "status --prometheus" bfs status --jobs "$J" --state-dir "$S" -q \
 	--prometheus "$T/m.prom"
 P=$(cat "$T/m.prom")
@@ -211,9 +215,17 @@ wait $LP 2>/dev/null
 n0=$(bfs_ids -r "$T/repo" | wc -l)
 ok_cmd "--dry-run" bfs run --jobs "$J" --state-dir "$S" --dry-run app
 like "$(cat "$T/stdout")" "hooks.pre\[0\]: echo pre" "--dry-run: the hooks"
-like "$(cat "$T/stdout")" "'backup' '-r' '$T/repo'.*'--files' 'data=$T/data'" \
+like "$(cat "$T/stdout")" "'backup' '-r' '$T/repo' '--job' 'app'.*'--files' 'data=$T/data'" \
 	"--dry-run: the backup command"
 is "$(cat "$O")$(bfs_ids -r "$T/repo" | wc -l)" "$n0" "--dry-run: nothing ran"
+
+# ---- retention applies to the job's own backups only (forget --job)
+bfs run --jobs "$J" --state-dir "$S" app 2>"$T/run.err"
+is "$?" 0 "a third run of app"
+is "$(bfs list -r "$T/repo" --json | jq -r '[.[] | select(.job == "app")] | length')" 2 \
+	"keep_last 2: two backups of app are left"
+is "$(bfs_ids -r "$T/repo" | grep -c '^adhoc$')" 1 \
+	"the ad-hoc backup of the same sources is not the job's to forget"
 
 # ---- status of every job; a failed last run gives exit 2
 bfs status --jobs "$J" --state-dir "$S" --no-repo >"$T/st.txt" 2>"$T/st.err"
