@@ -289,6 +289,7 @@ int bfs_run_parse_backup_json(const char *text, char **id, bool *partial,
 	*warnings = w;
 	*nwarnings = nw;
 	w = NULL;
+	nw = 0;
 	rc = 0;
 	goto out;
 out_nomem:
