@@ -103,7 +103,7 @@ int bfs_job_resolve(const char *arg, const char *jobs_dir, char *path, size_t n,
 		rc = bfs_err_set(err, -ENAMETOOLONG, "path too long: '%s'",
 				 path);
 	if (!rc)
-		strcat(path, ".json");
+		memcpy(path + strlen(path), ".json", 6);
 	return rc;
 }
 
@@ -353,7 +353,7 @@ static bool get_str(const cJSON *o, const char *key, char *buf, size_t n)
 		return true;
 	if (!cJSON_IsString(v) || strlen(v->valuestring) >= n)
 		return false;
-	strcpy(buf, v->valuestring);
+	memcpy(buf, v->valuestring, strlen(v->valuestring) + 1);
 	return true;
 }
 

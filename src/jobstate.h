@@ -54,8 +54,8 @@ int bfs_state_dir(const char *override, char *buf, size_t n,
  * a path (used as is); anything else is a job NAME, found as
  * JOBS_DIR/NAME.json (NAME must be bfs_job_name_valid).  Written to
  * path.  0, -EINVAL (bad name), -ENAMETOOLONG. */
-int bfs_job_resolve(const char *arg, const char *jobs_dir, char *path,
-		    size_t n, struct bfs_err *err);
+int bfs_job_resolve(const char *arg, const char *jobs_dir, char *path, size_t n,
+		    struct bfs_err *err);
 
 /* STATE/jobs/NAME, created (0700, with STATE) if create.  0 or -errno. */
 int bfs_jobstate_path(const char *state_dir, const char *job, bool create,
@@ -64,19 +64,19 @@ int bfs_jobstate_path(const char *state_dir, const char *job, bool create,
 /* One run as read back from last.json / last-ok.json / runs.jsonl. */
 struct bfs_jobstate_run {
 	char job[65];
-	char backup_id[96];	    /* "" when no backup was written */
+	char backup_id[96]; /* "" when no backup was written */
 	enum bfs_run_status status;
-	time_t start;		    /* epoch seconds */
+	time_t start; /* epoch seconds */
 	double duration_s;
 	uint64_t bytes_read, bytes_added, files;
 	size_t nwarnings;
-	char error[512];	    /* "" when none; already redacted */
+	char error[512]; /* "" when none; already redacted */
 };
 
 /* Record a finished run: write last.json, last-ok.json unless it failed,
  * and append to runs.jsonl.  s is redacted by the caller.  0 or -errno. */
-int bfs_jobstate_record(const char *state_dir,
-			const struct bfs_run_summary *s, struct bfs_err *err);
+int bfs_jobstate_record(const char *state_dir, const struct bfs_run_summary *s,
+			struct bfs_err *err);
 
 /* Read the last run (last.json) and the last successful run (last-ok.json)
  * of a job; either pointer may be NULL.  *has_last / *has_ok tell whether
