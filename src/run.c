@@ -28,6 +28,16 @@
 
 extern char **environ;
 
+/* Set by the SIGTERM/SIGINT handler bfs_run_job installs while it runs
+ * (a signal handler can only reach a global; one job runs at a time per
+ * process, as the reaping of children requires anyway). */
+static volatile sig_atomic_t run_stop;
+
+static void on_signal(int sig)
+{
+	run_stop = sig;
+}
+
 #define TAIL_BYTES 4096
 #define TAIL_LINES 20
 
@@ -53,6 +63,7 @@ struct run {
 	size_t nwarnings;
 	char *error;	     /* the first error */
 	char last_line[512]; /* the last line the last step printed */
+	bool interrupted;    /* "interrupted" was recorded */
 	int64_t start_ns, mono0;
 };
 
@@ -127,6 +138,20 @@ set_status(struct run *r, enum bfs_run_status st, const char *fmt, ...)
 	if (st > r->status)
 		r->status = st;
 	free(msg);
+}
+
+/* True once SIGTERM/SIGINT arrived; the first call fails the run with
+ * "interrupted". */
+static bool interrupted(struct run *r)
+{
+	if (!run_stop)
+		return false;
+	if (!r->interrupted) {
+		r->interrupted = true;
+		set_status(r, BFS_RUN_FAILED, "interrupted by %s",
+			   run_stop == SIGINT ? "SIGINT" : "SIGTERM");
+	}
+	return true;
 }
 
 /* The last non-empty line the run log holds (for error texts), or "". */
@@ -239,7 +264,10 @@ static bool run_hooks(struct run *r, const char *phase, const char **cmds,
 	struct bfs_child_opts co = {.log_fd = r->log_fd,
 				    .own_group = true,
 				    .timeout_s = r->job->hooks.timeout,
-				    .kill_grace_s = r->o->kill_grace_s};
+				    .kill_grace_s = r->o->kill_grace_s,
+				    /* post restarts the app: never cut it */
+				    .stop = strcmp(phase, "post") ? &run_stop
+								  : NULL};
 	char **envp = n ? hook_env(r, status) : NULL;
 	bool all_ok = true;
 	char what[64];
@@ -257,10 +285,14 @@ static bool run_hooks(struct run *r, const char *phase, const char **cmds,
 		bool timed_out;
 		int st, rc;
 
+		if (co.stop && interrupted(r))
+			break;
 		rlog(r, "hooks.%s[%zu]: started", phase, i);
 		if (started)
 			*started = true;
 		rc = bfs_run_child(argv, envp, &co, &st, &timed_out, &err);
+		if (co.stop)
+			interrupted(r); /* the reason comes first */
 		if (rc < 0) {
 			set_status(r, on_fail, "hooks.%s[%zu]: %s", phase, i,
 				   bfs_err_str(&err, rc));
@@ -295,8 +327,14 @@ static int run_step(struct run *r, const char *name, char **argv,
 	char what[64];
 	int st, rc;
 
+	if (interrupted(r)) {
+		snprintf(r->last_line, sizeof(r->last_line), "skipped");
+		rlog(r, "%s: skipped (interrupted)", name);
+		return -1;
+	}
 	rlog(r, "%s: started", name);
 	rc = bfs_run_child(argv, r->envp, &co, &st, &timed_out, &err);
+	interrupted(r); /* the reason comes first */
 	if (rc < 0) {
 		snprintf(r->last_line, sizeof(r->last_line), "%s",
 			 bfs_err_str(&err, rc));
@@ -603,10 +641,12 @@ int bfs_run_job(const char *path, const struct bfs_run_opts *o,
 	struct run r = {.o = o, .log_fd = -1};
 	struct bfs_run_summary s0 = {0};
 	char dir[PATH_MAX];
-	bool record = true, pre_ok, pre_started;
+	struct sigaction sa = {0}, old_term, old_int;
+	bool record = true, pre_ok, pre_started, handlers = false;
 	int lock = -1, rc;
 
 	memset(res, 0, sizeof(*res));
+	run_stop = 0;
 	r.self = o->self ? o->self : "/proc/self/exe";
 	/* the backups carry the job's name; forget applies the retention
 	 * to this job's backups only */
@@ -625,6 +665,11 @@ int bfs_run_job(const char *path, const struct bfs_run_opts *o,
 		res->status = BFS_RUN_OK;
 		goto out;
 	}
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGINT, &sa, &old_int);
+	handlers = true;
 	lock = bfs_jobstate_lock(o->state_dir, r.job->name, err);
 	if (lock < 0) {
 		/* the running one owns run.log and the state files */
@@ -666,7 +711,8 @@ int bfs_run_job(const char *path, const struct bfs_run_opts *o,
 	if (pre_ok)
 		do_backup(&r);
 	else
-		rlog(&r, "the backup is skipped: a pre hook failed");
+		rlog(&r, "the backup is skipped: a pre hook failed or the run "
+			 "was interrupted");
 	/* post: right after the backup, so that the app is down for the
 	 * backup only (copies, retention and verify do not need it down);
 	 * once pre succeeded, and also after a pre that failed half way:
@@ -693,6 +739,11 @@ out_finish:
 out:
 	if (lock >= 0)
 		close(lock);
+	if (handlers) {
+		sigaction(SIGTERM, &old_term, NULL);
+		sigaction(SIGINT, &old_int, NULL);
+		res->signal = run_stop;
+	}
 	run_free(&r);
 	return rc;
 }

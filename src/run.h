@@ -19,6 +19,7 @@
 #ifndef BFS_RUN_H
 #define BFS_RUN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,13 +47,19 @@ struct bfs_run_result {
 	char *json;	 /* the redacted summary (one pretty JSON object) */
 	char *backup_id; /* NULL when none was written */
 	char *error;	 /* redacted error text of a failed run */
+	int signal;	 /* SIGTERM/SIGINT that interrupted the run, or 0 */
 	uint64_t bytes_added;
 	double duration_s;
 };
 
 void bfs_run_result_clear(struct bfs_run_result *r);
 
-/* Run the job file at path with o.  Returns 0 when the job ran (whatever
+/* Run the job file at path with o.  SIGTERM and SIGINT are caught while
+ * it runs: the running step (and a pre or on_* hook) gets SIGTERM, the
+ * rest is skipped but the post hooks still run (an app is never left
+ * stopped), the run is recorded as failed ("interrupted") and notified;
+ * then the previous handlers are restored and res->signal tells the
+ * caller which signal to honour.  Returns 0 when the job ran (whatever
  * its result: see res->status), or -errno when it could not run at all:
  * the job file is missing or invalid (err says why; nothing recorded,
  * nobody notified).  A job that is already running is a failed run
@@ -146,6 +153,9 @@ struct bfs_child_opts {
 	bool keep_stdin, own_group;
 	uint64_t timeout_s;
 	unsigned kill_grace_s;
+	/* NULL, or a flag (set by a signal handler): once it is non-zero
+	 * the child (its group with own_group) gets SIGTERM, once */
+	const volatile sig_atomic_t *stop;
 };
 int bfs_run_child(char *const *argv, char *const *envp,
 		  const struct bfs_child_opts *co, int *status, bool *timed_out,

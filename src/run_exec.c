@@ -69,7 +69,7 @@ int bfs_run_child(char *const *argv, char *const *envp,
 	int64_t start = bfs_mono_ns(), term_at = 0;
 	unsigned grace = co->kill_grace_s ? co->kill_grace_s : 5;
 	int pipefd[2] = {-1, -1}, rc = 0;
-	bool reaped = false;
+	bool reaped = false, stopped = false;
 	pid_t pid, w;
 
 	*timed_out = false;
@@ -116,6 +116,10 @@ int bfs_run_child(char *const *argv, char *const *envp,
 						 strerror(errno));
 				goto out_close;
 			}
+		}
+		if (co->stop && *co->stop && !stopped) {
+			kill(co->own_group ? -pid : pid, SIGTERM);
+			stopped = true;
 		}
 		if (!co->timeout_s)
 			continue;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,17 @@ static int run_run(struct cli_ctx *ctx)
 			code = worse(code, RUN_EXIT_WARNING);
 		else if (res.status == BFS_RUN_FAILED)
 			code = worse(code, RUN_EXIT_FAILED);
+		if (res.signal) {
+			/* after the cleanup (post hooks, state, notify):
+			 * no further job; die of the signal as asked */
+			int sig = res.signal;
+
+			bfs_run_result_clear(&res);
+			cJSON_Delete(arr);
+			signal(sig, SIG_DFL);
+			raise(sig);
+			return RUN_EXIT_FAILED;
+		}
 		if (arr && res.json) {
 			cJSON *o1 = cJSON_Parse(res.json);
 

@@ -4,7 +4,8 @@
 # whole process group, a failing pre that skips the backup but still runs
 # post, post after a failed backup, the run log, the state files, the
 # "already running" lock, the exit codes (0 ok, 1 warning, 2 failed,
-# 3 could not run), --json, --dry-run, status --json and --prometheus,
+# 3 could not run), SIGTERM in the middle of a run (post still runs),
+# --json, --dry-run, status --json and --prometheus,
 # and a webhook that gets the redacted summary.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 
@@ -209,6 +210,29 @@ bfs status --jobs "$J" --state-dir "$S" --json app >"$T/st.json"
 is "$(py 'd[0]["running"]' "$T/st.json")" True "status: running"
 kill $LP
 wait $LP 2>/dev/null
+
+# ---- SIGTERM: the running hook is stopped, post still runs, failed
+cat >"$J/term.json" <<EOF
+{"name": "term", "repository": "$T/repo",
+ "sources": [{"files": "data=$T/data"}],
+ "hooks": {"pre": ["$(hook pre)", "sleep 300"], "post": ["$(hook post)"]}}
+EOF
+: >"$O"
+n0=$(bfs_ids -r "$T/repo" | wc -l)
+t0=$SECONDS
+"$BACKUPFS" run --jobs "$J" --state-dir "$S" term 2>"$T/run.err" &
+RP=$!
+wait_until 20 grep -q "^pre" "$O"
+sleep 0.3
+kill -TERM $RP
+wait $RP
+is "$?" 143 "SIGTERM: run dies of the signal after its cleanup"
+ok $((SECONDS - t0 > 15)) "SIGTERM: the sleeping pre hook was stopped at once"
+is "$(cat "$O")" "pre term running -
+post term failed -" "SIGTERM: post ran (the app is not left stopped)"
+is "$(py 'd["status"] + ": " + d["error"]' "$S/jobs/term/last.json")" \
+	"failed: interrupted by SIGTERM" "SIGTERM: recorded as failed, interrupted"
+is "$(bfs_ids -r "$T/repo" | wc -l)" "$n0" "SIGTERM: no backup"
 
 # ---- --dry-run runs nothing
 : >"$O"
