@@ -132,9 +132,10 @@ const struct bfs_cmd cmd_run = {
 	"Run each job in turn.  JOB is a name (JOBS_DIR/NAME.json) or the\n"
 	"path of a job file (doc/JOBS.md).  For each job: take the job's\n"
 	"lock (a job never runs twice at once), load its env_file, ping the\n"
-	"start, run the pre hooks, the backup, the copies (copy_to, then\n"
-	"delete_local_after_copy), the retention (forget, then prune when\n"
-	"retention.prune says so), the verify, the post hooks, then\n"
+	"start, run the pre hooks, the backup (backup --job NAME), the post\n"
+	"hooks (right away: the app is down for the backup only), the copies\n"
+	"(copy_to, then delete_local_after_copy), the retention (forget --job\n"
+	"NAME, then prune when retention.prune says so), the verify, then\n"
 	"on_success or on_failure; record the summary in the state directory\n"
 	"and notify.  Everything the steps print goes to the run log,\n"
 	"STATE/jobs/NAME/run.log.",
@@ -150,8 +151,12 @@ const struct bfs_cmd cmd_run = {
 	"\n"
 	"Results: failed when a pre or post hook, the backup, a copy, the\n"
 	"forget, the prune or the verify failed, or the job was already\n"
-	"running; warning when the backup is partial (unreadable files) or\n"
-	"an on_success hook failed; ok otherwise.",
+	"running or interrupted; warning when the backup is partial\n"
+	"(unreadable files) or an on_success hook failed; ok otherwise.\n"
+	"\n"
+	"SIGTERM or SIGINT stops the running step or hook, skips the rest\n"
+	"but still runs post, records the run as failed and notifies, then\n"
+	"run dies of the signal.",
     .examples = "  backupfs run nocodb\n"
 		"  backupfs run --jobs ./jobs --state-dir ./state --json a b\n"
 		"  backupfs run --dry-run /etc/backupfs/jobs/nocodb.json",
