@@ -469,7 +469,10 @@ static void after_backup(struct run *r)
 			rlog(r, "delete_local_after_copy: skipped, a copy "
 				"failed: the backup stays in the repository");
 	}
-	if (j->retention.set)
+	/* never remove local backups while the offsite copy lags behind */
+	if (j->retention.set && !copies_ok)
+		rlog(r, "retention: skipped, a copy failed");
+	else if (j->retention.set)
 		do_retention(r);
 	if (j->verify == BFS_JOB_VERIFY_SUBSET)
 		simple_step(r, "verify", "check", "-r", j->repository,

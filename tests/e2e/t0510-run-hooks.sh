@@ -211,6 +211,31 @@ is "$(py 'd[0]["running"]' "$T/st.json")" True "status: running"
 kill $LP
 wait $LP 2>/dev/null
 
+# ---- copy_to, delete_local_after_copy, verify
+cat >"$J/offsite.json" <<EOF
+{"name": "offsite", "repository": "$T/repo",
+ "sources": [{"files": "data=$T/data"}],
+ "copy_to": ["$T/repo2"], "delete_local_after_copy": true,
+ "retention": {"keep_last": 5}, "verify": {"read_data_subset": "50%"}}
+EOF
+bfs run --jobs "$J" --state-dir "$S" offsite 2>"$T/run.err"
+is "$?" 0 "copy_to + delete_local_after_copy + verify: exit 0"
+oid=$(py 'd["backup_id"]' "$S/jobs/offsite/last.json")
+is "$(bfs_ids -r "$T/repo2" | grep -cx "$oid")" 1 "the backup was copied"
+is "$(bfs_ids -r "$T/repo" | grep -cx "$oid")" 0 "... and forgotten locally"
+like "$(cat "$S/jobs/offsite/run.log")" "verify: exit status 0" "the verify ran"
+sed -e "s|\"$T/repo2\"|\"/proc/no/such/repo\"|" -e 's/"offsite"/"offsite2"/' \
+	"$J/offsite.json" >"$J/offsite2.json"
+bfs run --jobs "$J" --state-dir "$S" offsite2 2>"$T/run.err"
+is "$?" 2 "a failed copy fails the run"
+oid=$(py 'd["backup_id"]' "$S/jobs/offsite2/last.json")
+is "$(bfs_ids -r "$T/repo" | grep -cx "$oid")" 1 \
+	"a failed copy: the backup is not forgotten locally"
+like "$(py 'd["error"]' "$S/jobs/offsite2/last.json")" '^copy_to\[0\] failed: ' \
+	"a failed copy: the error names copy_to[0]"
+like "$(cat "$S/jobs/offsite2/run.log")" "retention: skipped, a copy failed" \
+	"a failed copy: no retention while the offsite copy lags"
+
 # ---- SIGTERM: the running hook is stopped, post still runs, failed
 cat >"$J/term.json" <<EOF
 {"name": "term", "repository": "$T/repo",
