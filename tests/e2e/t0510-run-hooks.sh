@@ -211,6 +211,18 @@ is "$(py 'd[0]["running"]' "$T/st.json")" True "status: running"
 kill $LP
 wait $LP 2>/dev/null
 
+# ---- an env_file others can read: failed before any hook
+cp -p "$T/app.env" "$T/open.env"
+chmod 644 "$T/open.env"
+sed -e "s|$T/app.env|$T/open.env|" -e 's/"name": "app"/"name": "openenv"/' \
+	"$J/app.json" >"$J/openenv.json"
+: >"$O"
+bfs run --jobs "$J" --state-dir "$S" openenv 2>"$T/run.err"
+is "$?" 2 "an env_file with mode 0644: failed"
+like "$(py 'd["error"]' "$S/jobs/openenv/last.json")" "mode 0644" \
+	"... the error says why"
+is "$(cat "$O")" "" "... and no hook ran"
+
 # ---- copy_to, delete_local_after_copy, verify
 cat >"$J/offsite.json" <<EOF
 {"name": "offsite", "repository": "$T/repo",

@@ -211,11 +211,21 @@ like "$M" 'failed' "email: says it failed"
 is "$(jq -r '.auth.user + ":" + .auth.password' "$T/smtp.jsonl")" "backupfs:$SMTP_PW" \
 	"email: SMTP AUTH with the env_file's login"
 
+# ---- status of the three jobs
+bfs status --jobs "$J" --state-dir "$ST" --json --prometheus "$T/m.prom" \
+	>"$T/status.json" 2>"$T/status.err"
+is "$?" 2 "status: exit 2 (myapp-bad's last run failed)"
+is "$(jq -r '[.[] | .job + ":" + .last_run.status + ":" + (.repository.job_backups | tostring)] | join(" ")' "$T/status.json")" \
+	"myapp:ok:1 myapp-bad:failed:0 pgapp:ok:1" \
+	"status --json: last results and each job's backups"
+like "$(cat "$T/m.prom")" 'backupfs_last_run_ok\{job="myapp-bad"\} 0' \
+	"prometheus: the failed job"
+
 # ---- no secret anywhere
 jq -r '.body' "$T/http.jsonl" >"$T/payloads"
 jq -r '.message' "$T/smtp.jsonl" >>"$T/payloads"
 cat "$T"/run1.* "$T"/run2.* "$T"/bad.* "$ST"/jobs/*/*.json "$ST"/jobs/*/runs.jsonl \
-	>"$T/outputs"
+	"$T/status.json" "$T/status.err" "$T/m.prom" >"$T/outputs"
 for s in "$PG_PASSWORD" "$MYSQL_ROOT_PASSWORD" "$AWS_SECRET_ACCESS_KEY" \
 	"$SMTP_PW" "$WH_TOK" "$TE_TOK" "$SL_TOK" "$PI_TOK"; do
 	n=$(grep -cF -- "$s" "$T/payloads" "$T/outputs" | awk -F: '{s += $2} END {print s}')
