@@ -123,8 +123,11 @@ static const char cat_schema[] =
     " new_bytes INTEGER NOT NULL, stored_bytes INTEGER NOT NULL,"
     " errors INTEGER NOT NULL, duration_ns INTEGER NOT NULL,"
     " manifest_size INTEGER NOT NULL,"
-    " ingested_ns INTEGER NOT NULL);"
+    " ingested_ns INTEGER NOT NULL,"
+    " job TEXT);" /* the manifest's "job", NULL: not made by a job */
     "CREATE INDEX backups_time ON backups(time_ns, name);"
+    "CREATE INDEX backups_job ON backups(job, time_ns, name)"
+    " WHERE job IS NOT NULL;"
     "CREATE INDEX backups_root ON backups(root_tree);"
     "CREATE TABLE backup_sources(key TEXT NOT NULL,"
     " backup INTEGER NOT NULL, PRIMARY KEY(key, backup)) WITHOUT ROWID;"
@@ -134,7 +137,7 @@ static const char cat_schema[] =
 	"id, name, time_ns, host, tags_json, header_json, partial, "           \
 	"root_tree, "                                                          \
 	"n_entries, n_files, n_dirs, bytes, chunks, new_chunks, new_bytes, "   \
-	"stored_bytes, errors, duration_ns"
+	"stored_bytes, errors, duration_ns, job"
 /* Columns of an entry as catalog_query.c's fill_entry reads them, with
  * the subdirectory count of a directory's tree (its nlink). */
 #define ENTRY_COLS                                                             \
@@ -164,8 +167,8 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
 	" header_json, partial, root_tree, count, root_uid, root_gid,"
 	" n_entries, n_files, n_dirs, bytes, chunks, new_chunks,"
 	" new_bytes, stored_bytes, errors, duration_ns, manifest_size,"
-	" ingested_ns) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, 0, 0, ?8,"
-	" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+	" ingested_ns, job) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, 0, 0,"
+	" ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     [ST_BACKUP_SET_ROOT] = "UPDATE backups SET root_tree = ?2,"
 			   " root_uid = ?3, root_gid = ?4 WHERE id = ?1",
     [ST_BACKUP_DELETE] = "DELETE FROM backups WHERE id = ?1",

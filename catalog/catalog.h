@@ -4,7 +4,7 @@
  *
  * Schema (catalog/catalog.c has the SQL; doc/ARCHITECTURE.md explains):
  *   backups(id, name, time_ns, host, tags, header_json, partial,
- *           root_tree, count, stats...)
+ *           root_tree, count, stats..., job)
  *   trees(id, parts, n, count, nsub, error) -- one row per distinct
  *           directory: its parts and the count its parent claims (unique
  *           together); error set when the tree is damaged in the
@@ -100,6 +100,8 @@ struct bfs_backup_info {
 	char name[129];
 	int64_t time_ns;
 	char host[256];
+	/* the manifest's "job" (checked when read), "": not made by a job */
+	char job[BFS_JOB_NAME_MAX + 1];
 	char *tags_json;   /* JSON array text, owned (free with
 			      bfs_backup_info_clear) */
 	char *header_json; /* line 1 of the manifest, owned */

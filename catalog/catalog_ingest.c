@@ -658,6 +658,10 @@ static int insert_backup(struct ingest *g, const struct bfs_manifest_header *h,
 	sqlite3_bind_int64(st, 17, s->duration_ns);
 	sqlite3_bind_int64(st, 18, (int64_t)manifest_size);
 	sqlite3_bind_int64(st, 19, bfs_now_ns());
+	if (h->job)
+		sqlite3_bind_text(st, 20, h->job, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 20);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		g->backup = sqlite3_last_insert_rowid(c->db);

@@ -75,7 +75,8 @@ void bfs_cat_entry_clear(struct bfs_cat_entry *e)
 }
 
 /* Row of BACKUP_COLS -> info (strings allocated). */
-static int fill_backup(sqlite3_stmt *st, struct bfs_backup_info *b)
+static int fill_backup(struct bfs_catalog *c, sqlite3_stmt *st,
+		       struct bfs_backup_info *b, struct bfs_err *err)
 {
 	const unsigned char *t;
 	int rc;
@@ -105,6 +106,19 @@ static int fill_backup(sqlite3_stmt *st, struct bfs_backup_info *b)
 	b->stats.stored_bytes = (uint64_t)sqlite3_column_int64(st, 15);
 	b->stats.errors = (uint64_t)sqlite3_column_int64(st, 16);
 	b->stats.duration_ns = sqlite3_column_int64(st, 17);
+	/* hostile until checked, as everything read from the file */
+	t = sqlite3_column_text(st, 18);
+	if (t) {
+		if (!bfs_format_job_name_valid((const char *)t)) {
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "catalog '%s': backup '%s' has an "
+					 "invalid job name (run 'backupfs "
+					 "catalog rebuild')",
+					 c->path, b->name);
+			goto out_clear;
+		}
+		snprintf(b->job, sizeof(b->job), "%s", (const char *)t);
+	}
 	return 0;
 out_clear:
 	bfs_backup_info_clear(b);
@@ -125,7 +139,7 @@ int bfs_catalog_list(struct bfs_catalog *c, bfs_backup_cb cb, void *arg,
 	if (rc)
 		return rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = fill_backup(st, &b);
+		rc = fill_backup(c, st, &b, err);
 		if (rc)
 			goto out_put;
 		rc = cb(arg, &b);
@@ -158,7 +172,7 @@ int bfs_catalog_find_backup(struct bfs_catalog *c, const char *name,
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		rc = fill_backup(st, out);
+		rc = fill_backup(c, st, out, err);
 	else if (rc == SQLITE_DONE)
 		rc = bfs_err_set(err, -ENOENT,
 				 "no backup '%.200s' in the"

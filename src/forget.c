@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "forget.h"
+#include "format.h"
 #include "lock.h"
 #include "log.h"
 #include "store.h"
@@ -37,12 +38,15 @@ int bfs_forget_parse_group_by(const char *s, unsigned *out, struct bfs_err *err)
 			by |= BFS_FORGET_BY_SOURCES;
 		else if (n == 4 && strncmp(p, "tags", 4) == 0)
 			by |= BFS_FORGET_BY_TAGS;
+		else if (n == 3 && strncmp(p, "job", 3) == 0)
+			by |= BFS_FORGET_BY_JOB;
 		else
-			return bfs_err_set(err, -EINVAL,
-					   "--group-by '%s': unknown key "
-					   "'%.*s' (use host, sources, tags, "
-					   "comma-separated, or '' for none)",
-					   s, (int)n, p);
+			return bfs_err_set(
+			    err, -EINVAL,
+			    "--group-by '%s': unknown key "
+			    "'%.*s' (use host, sources, tags, job, "
+			    "comma-separated, or '' for none)",
+			    s, (int)n, p);
 		p += n;
 		if (*p == ',')
 			p++;
@@ -121,6 +125,7 @@ int bfs_forget_set_add(struct bfs_forget_set *s, const char *id,
 {
 	struct bfs_forget_backup *b;
 	cJSON *tags = NULL, *hdr = NULL;
+	const cJSON *job;
 	int rc = -ENOMEM;
 
 	if (s->n == s->cap) {
@@ -147,6 +152,11 @@ int bfs_forget_set_add(struct bfs_forget_set *s, const char *id,
 	if (strv_of(cJSON_GetObjectItemCaseSensitive(hdr, "sources"), "dest",
 		    true, &b->sources, &b->nsources))
 		goto out;
+	job = cJSON_GetObjectItemCaseSensitive(hdr, "job");
+	if (cJSON_IsString(job) && job->valuestring &&
+	    bfs_format_job_name_valid(job->valuestring) &&
+	    !(b->job = strdup(job->valuestring)))
+		goto out;
 	s->n++;
 	rc = 0;
 out:
@@ -155,6 +165,7 @@ out:
 	if (rc) {
 		free(b->id);
 		free(b->host);
+		free(b->job);
 		free_strv(b->tags);
 		free_strv(b->sources);
 		bfs_err_set(err, rc, "out of memory");
@@ -171,6 +182,7 @@ void bfs_forget_set_fini(struct bfs_forget_set *s)
 	for (i = 0; i < s->n; i++) {
 		free(s->v[i].id);
 		free(s->v[i].host);
+		free(s->v[i].job);
 		free_strv(s->v[i].tags);
 		free_strv(s->v[i].sources);
 	}
@@ -288,7 +300,12 @@ static int group_key(const struct bfs_forget_backup *b, unsigned by,
 	int rc = 0;
 
 	out->len = 0;
-	if (by & BFS_FORGET_BY_HOST)
+	/* "j-" (no job) cannot look like "j<len>:<name>" */
+	if (by & BFS_FORGET_BY_JOB)
+		rc = b->job ? bfs_buf_printf(out, "j%zu:%s", strlen(b->job),
+					     b->job)
+			    : bfs_buf_append(out, "j-", 2);
+	if (!rc && (by & BFS_FORGET_BY_HOST))
 		rc = bfs_buf_printf(out, "h%zu:%s", strlen(b->host), b->host);
 	for (i = 0; !rc && (by & BFS_FORGET_BY_SOURCES) && i < b->nsources; i++)
 		rc = bfs_buf_printf(out, "s%zu:%s", strlen(b->sources[i]),
@@ -328,7 +345,7 @@ static int plan_policy(const struct bfs_forget_set *s,
 	grp = calloc(s->n + 1, sizeof(*grp));
 	if (!sel || !items || !keys || !keyp || !grp)
 		goto out_nomem;
-	/* the backups that pass the tag filter, by id (retention keeps
+	/* the backups that pass the job and tag filters, by id (retention keeps
 	 * the order of equal times: make it deterministic) */
 	for (i = 0; i < s->n; i++) {
 		struct bfs_ret_item it = {
@@ -338,6 +355,8 @@ static int plan_policy(const struct bfs_forget_set *s,
 		    .ntags = s->v[i].ntags,
 		};
 
+		if (o->job && (!s->v[i].job || strcmp(s->v[i].job, o->job)))
+			continue;
 		if (bfs_ret_has_taglist(&it, o->tags, o->ntags))
 			sel[nsel++] = i;
 	}
@@ -489,6 +508,12 @@ int bfs_forget_plan_json(const struct bfs_forget_set *s,
 		if (!o)
 			goto out;
 		cJSON_AddItemToArray(root, o);
+		if (p->group_by & BFS_FORGET_BY_JOB) {
+			if (first && first->job)
+				cJSON_AddStringToObject(o, "job", first->job);
+			else
+				cJSON_AddNullToObject(o, "job");
+		}
 		if (first && (p->group_by & BFS_FORGET_BY_TAGS))
 			cJSON_AddItemToObject(
 			    o, "tags", strv_json(first->tags, first->ntags));

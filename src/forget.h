@@ -35,11 +35,12 @@ enum {
 	BFS_FORGET_BY_HOST = 1,
 	BFS_FORGET_BY_SOURCES = 2, /* the set of source destinations */
 	BFS_FORGET_BY_TAGS = 4,
+	BFS_FORGET_BY_JOB = 8, /* the job that made it (none is a group) */
 };
 #define BFS_FORGET_BY_DEFAULT BFS_FORGET_BY_SOURCES
 
 /* Parse --group-by: a comma list of host, sources (or restic's name
- * paths), tags; "" for none.  0, or -EINVAL naming the bad word. */
+ * paths), tags, job; "" for none.  0, or -EINVAL naming the bad word. */
 int bfs_forget_parse_group_by(const char *s, unsigned *out,
 			      struct bfs_err *err);
 
@@ -48,6 +49,7 @@ struct bfs_forget_backup {
 	char *id;
 	int64_t time_ns;
 	char *host;
+	char *job;   /* the header's "job" (a valid job name), or NULL */
 	char **tags; /* as recorded, NULL-terminated */
 	size_t ntags;
 	char **sources; /* the destinations (header sources[].dest),
@@ -63,9 +65,10 @@ struct bfs_forget_set {
 };
 
 /* Add a backup.  tags_json (a JSON array of strings) and header_json (the
- * manifest's header line, for its "sources") are untrusted text, as a
- * catalog hands them out: each may be NULL; what is not a string is
- * skipped; a header that does not parse gives no sources.  All arguments
+ * manifest's header line, for its "sources" and "job") are untrusted
+ * text, as a catalog hands them out: each may be NULL; what is not a
+ * string is skipped; a header that does not parse gives no sources and
+ * no job, a "job" that is not a valid job name gives no job.  All arguments
  * are copied.  0 or -ENOMEM. */
 int bfs_forget_set_add(struct bfs_forget_set *s, const char *id,
 		       int64_t time_ns, const char *host, const char *tags_json,
@@ -81,6 +84,8 @@ struct bfs_forget_opts {
 	const struct bfs_ret_policy *policy;
 	const struct bfs_ret_taglist *tags; /* --tag filter (restic's) */
 	size_t ntags;
+	const char *job;   /* --job filter: only that job's backups, NULL:
+			    * all (policy mode only, like the tag filter) */
 	unsigned group_by; /* BFS_FORGET_BY_* */
 	int64_t now_ns;	   /* for --keep-within* */
 };
@@ -108,10 +113,10 @@ struct bfs_forget_plan {
 /* Decide.  Id mode: every named backup is removed (one group); an id
  * that is not in the set is -ENOENT "no backup 'ID' in the repository"
  * and nothing is planned.  Policy mode: the backups that pass the tag
- * filter are grouped and the policy applied to each group (the
- * retention engine's refusals, -EINVAL, apply to the whole plan).  Ties
- * in time are ordered by id.  *out owned by the caller
- * (bfs_forget_plan_free).  0, -ENOENT, -EINVAL or -ENOMEM. */
+ * filter (and the job filter) are grouped and the policy applied to each group
+ * (the retention engine's refusals, -EINVAL, apply to the whole plan).  Ties in
+ * time are ordered by id.  *out owned by the caller (bfs_forget_plan_free).  0,
+ * -ENOENT, -EINVAL or -ENOMEM. */
 int bfs_forget_plan(const struct bfs_forget_set *s,
 		    const struct bfs_forget_opts *o,
 		    struct bfs_forget_plan **out, struct bfs_err *err);
@@ -121,7 +126,8 @@ void bfs_forget_plan_free(struct bfs_forget_plan *p); /* NULL ok */
  * {"tags","host","paths","keep":[S],"remove":[S],"reasons":[{"snapshot":
  * S,"matches":[...]}]} with S = {"time" (RFC 3339, local), "tags",
  * "hostname", "paths", "id", "short_id"}; "paths" are our sources; a
- * group's tags/host/paths are null/""/null unless grouped by them.
+ * group's tags/host/paths are null/""/null unless grouped by them; a
+ * group has "job" (the name, or null) only when grouped by job.
  * *out: malloc'ed text.  0 or -ENOMEM. */
 int bfs_forget_plan_json(const struct bfs_forget_set *s,
 			 const struct bfs_forget_plan *p, char **out);

@@ -30,6 +30,17 @@ bool bfs_hex64_valid(const char *s)
 }
 
 /* See format.h.  Thread-safe. */
+bool bfs_format_job_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > BFS_JOB_NAME_MAX || name[0] == '.' || name[0] == '-')
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX"
+			    "YZ0123456789._-") == n;
+}
+
+/* See format.h.  Thread-safe. */
 void bfs_key_pack(char *out, const uint8_t id[BFS_HASH_LEN])
 {
 	char hex[BFS_HASH_HEX + 1];

@@ -160,4 +160,13 @@ enum bfs_key_kind bfs_key_parse(const char *key, uint8_t *pack_id,
 /* True if s is exactly 64 lowercase hex digits followed by NUL. */
 bool bfs_hex64_valid(const char *s);
 
+/* Longest job name (the manifest header's "job", job files' "name"). */
+#define BFS_JOB_NAME_MAX 64 /* same as job.h's (an identical redefinition) */
+
+/* True if name is a valid job name: 1..BFS_JOB_NAME_MAX of [A-Za-z0-9._-],
+ * not starting with '.' or '-' (so it is a safe file and directory name).
+ * The one rule for job files (bfs_job_name_valid) and for the "job" key
+ * of a manifest header read back from a repository.  Thread-safe. */
+bool bfs_format_job_name_valid(const char *name);
+
 #endif

@@ -19,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "format.h"
 #include "job.h"
 #include "job_int.h"
 #include "schedule.h"
@@ -509,12 +510,7 @@ static int parse_verify(const cJSON *v, struct bfs_job *job,
 
 bool bfs_job_name_valid(const char *name)
 {
-	size_t n = strlen(name);
-
-	if (n == 0 || n > BFS_JOB_NAME_MAX || name[0] == '.' || name[0] == '-')
-		return false;
-	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX"
-			    "YZ0123456789._-") == n;
+	return bfs_format_job_name_valid(name);
 }
 
 static const char *const top_keys[] = {"name",	     "description",

@@ -82,6 +82,7 @@ void bfs_manifest_header_clear(struct bfs_manifest_header *h)
 		return;
 	free(h->id);
 	free(h->host);
+	free(h->job);
 	if (h->tags) {
 		for (char **t = h->tags; *t; t++)
 			free(*t);

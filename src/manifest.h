@@ -1,10 +1,9 @@
 /* manifest.h - one backup's manifest: zstd-compressed JSON Lines.
  *
- * Line 1 is the header (the backup: id, time, host, tags, sources, stats,
- * errors).  Then, for every entry in order (a directory always before what
- * it contains):
- *   zero or more {"c":[[hash,pack,offset,clen,len],...]} lines, the chunks
- *   of the file entry that follows them, in order, at most
+ * Line 1 is the header (the backup: id, time, host, job, tags, sources,
+ * stats, errors).  Then, for every entry in order (a directory always before
+ * what it contains): zero or more {"c":[[hash,pack,offset,clen,len],...]}
+ * lines, the chunks of the file entry that follows them, in order, at most
  *   BFS_MANIFEST_CHUNKS_PER_LINE per line;
  *   one entry line {"p":path, "t":type, ...}.
  * The last line is {"end":{"entries":N,"chunks":M}}; a manifest without it
@@ -76,6 +75,8 @@ struct bfs_manifest_header {
 	char *id;
 	int64_t time_ns; /* backup start, UTC */
 	char *host;
+	char *job;	    /* the job that made it (bfs_format_job_name_valid),
+			     * NULL: not made by a job (key "job" absent) */
 	char **tags;	    /* NULL-terminated array */
 	char *sources_json; /* JSON array text, as written (may be NULL) */
 	struct bfs_backup_stats stats;

@@ -247,7 +247,7 @@ static int parse_header(struct bfs_manifest_reader *r, struct bfs_err *err)
 {
 	static const char *const keys[] = {
 	    "backupfs", "version", "id",    "time", "time_ns", "host", "tags",
-	    "sources",	"partial", "stats", "root", "count",   NULL};
+	    "sources",	"partial", "stats", "root", "count",   "job",  NULL};
 	static const char *const skeys[] = {
 	    "entries", "files",	      "dirs",	   "bytes",
 	    "chunks",  "new_chunks",  "new_bytes", "stored_bytes",
@@ -322,6 +322,9 @@ static int parse_header(struct bfs_manifest_reader *r, struct bfs_err *err)
 		return rfail(r, err, rc, "bad \"time_ns\"");
 	if (!is_str(m[5]))
 		return rfail(r, err, rc, "bad \"host\"");
+	if (m[12] && (!is_str(m[12]) || strlen(str(r, m[12])) != m[12]->len ||
+		      !bfs_format_job_name_valid(str(r, m[12]))))
+		return rfail(r, err, rc, "bad \"job\"");
 	if (!m[6] || m[6]->type != BFS_J_ARR)
 		return rfail(r, err, rc, "bad \"tags\"");
 	if (!m[7] || m[7]->type != BFS_J_ARR)
@@ -346,6 +349,8 @@ static int parse_header(struct bfs_manifest_reader *r, struct bfs_err *err)
 	}
 	h->id = dup_string(r, m[2]);
 	h->host = dup_string(r, m[5]);
+	if (m[12] && !(h->job = dup_string(r, m[12])))
+		return rfail(r, err, -ENOMEM, "out of memory");
 	h->tags = calloc(ntags + 1, sizeof(*h->tags));
 	/* sources: the raw text of the value, kept verbatim */
 	h->sources_json = strndup(r->hdr_line + m[7]->off, m[7]->len);

@@ -492,6 +492,8 @@ int bfs_manifest_header_json(struct bfs_buf *b,
 	if (!rc)
 		rc = bfs_json_key_str(b, "host", h->host ? h->host : "",
 				      h->host ? strlen(h->host) : 0);
+	if (!rc && h->job)
+		rc = bfs_json_key_str(b, "job", h->job, strlen(h->job));
 	if (!rc)
 		rc = bfs_buf_append(b, ",\"tags\":[", 9);
 	for (size_t i = 0; !rc && h->tags && h->tags[i]; i++) {

@@ -83,12 +83,14 @@ int bfs_manifest2_parse(const void *data, size_t len, struct bfs_manifest2 *m,
 	m->root = malloc((m->nroot ? m->nroot : 1) * sizeof(*m->root));
 	m->h.id = strdup(h->id);
 	m->h.host = strdup(h->host);
+	m->h.job = h->job ? strdup(h->job) : NULL;
 	m->h.sources_json = h->sources_json ? strdup(h->sources_json) : NULL;
 	for (i = 0; h->tags[i]; i++)
 		;
 	m->h.tags = calloc(i + 1, sizeof(*m->h.tags));
 	if (!m->header_line || !m->root || !m->h.id || !m->h.host ||
-	    !m->h.tags || (h->sources_json && !m->h.sources_json)) {
+	    (h->job && !m->h.job) || !m->h.tags ||
+	    (h->sources_json && !m->h.sources_json)) {
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}

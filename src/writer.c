@@ -91,6 +91,7 @@ static void backup_free(struct bfs_backup *b)
 	free(b->cbuf);
 	free(b->current);
 	free(b->host);
+	free(b->job);
 	if (b->tags) {
 		for (i = 0; b->tags[i]; i++)
 			free(b->tags[i]);
@@ -210,6 +211,18 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 			snprintf(host, sizeof(host), "localhost");
 		host[sizeof(host) - 1] = 0;
 		b->host = strdup(host);
+	}
+	if (opts->job) {
+		if (!bfs_format_job_name_valid(opts->job)) {
+			rc = bfs_err_set(err, -EINVAL,
+					 "invalid job name '%s' (allowed: 1-%d "
+					 "of A-Z a-z 0-9 . _ -, not starting "
+					 "with . or -)",
+					 opts->job, BFS_JOB_NAME_MAX);
+			goto out_free;
+		}
+		if (!(b->job = strdup(opts->job)))
+			goto out_nomem;
 	}
 	if (opts->tags)
 		while (opts->tags[ntags])
@@ -745,6 +758,7 @@ static int build_header(struct bfs_backup *b, struct bfs_manifest_header *h)
 	h->id = b->id;
 	h->time_ns = b->time_ns;
 	h->host = b->host;
+	h->job = b->job;
 	h->tags = b->tags;
 	if (close_source(b) || bfs_buf_append(&b->sources, "]", 2)) /* NUL */
 		return -ENOMEM;

@@ -52,6 +52,9 @@ struct bfs_backup_opts {
 	unsigned uploads;	 /* pack upload threads; 0: 4 for an S3
 				  * store, 2 otherwise; at most 16 */
 	int64_t time_ns;	 /* the backup's time; 0: now */
+	/* the job making it (bfs_format_job_name_valid, else -EINVAL);
+	 * NULL: none.  Recorded as the manifest header's "job". */
+	const char *job;
 	bool replace; /* the manifest of id exists and is replaced by this
 		       * backup's (one atomic put), for 'backupfs migrate';
 		       * the index is not asked about id */

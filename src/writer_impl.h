@@ -135,6 +135,7 @@ struct bfs_backup {
 	struct bfs_lock *lock; /* borrowed, may be NULL */
 	int64_t start_mono;
 	char *host;
+	char *job; /* NULL: not made by a job */
 	char **tags;
 	struct bfs_buf sources; /* JSON array text, without the ']' */
 	unsigned nsources;

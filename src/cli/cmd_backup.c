@@ -14,6 +14,7 @@
 #include "backup_ui.h"
 #include "cli.h"
 #include "src/exclude.h"
+#include "src/format.h"
 #include "src/source.h"
 #include "src/timefmt.h"
 
@@ -45,7 +46,7 @@ struct backup_args {
 	struct cli_strv tags, ignores;
 	struct ex_item *ex;
 	size_t nex, excap;
-	const char *id;
+	const char *id, *job;
 	const char *time, *lock_wait;
 	int64_t time_ns, lock_wait_ns; /* parsed by check_backup */
 	unsigned threads;
@@ -490,6 +491,11 @@ static int check_backup(struct cli_ctx *ctx)
 				       "invalid backup id '%s' (letters, "
 				       "digits, '.', '_', '-'; not 'latest')",
 				       a->id);
+	if (a->job && !bfs_format_job_name_valid(a->job))
+		return cli_usage_error(&cmd_backup,
+				       "invalid job name '%s' (1-%d of A-Z a-z "
+				       "0-9 . _ -, not starting with . or -)",
+				       a->job, BFS_JOB_NAME_MAX);
 	if (a->nex) {
 		for (i = 0; i < a->nsrcs; i++)
 			if (takes_excludes(srcs[i].s.kind))
@@ -631,6 +637,7 @@ static int run_backup(struct cli_ctx *ctx)
 		}
 	bui_start(&u, scans, nscans, skip);
 	bo.tags = a->tags.v;
+	bo.job = a->job;
 	bo.progress = bui_progress;
 	bo.progress_arg = &u;
 	err.msg[0] = '\0';
@@ -781,6 +788,10 @@ static const struct cli_opt backup_opts[] = {
     CLI_OPT_LOCK_WAIT(struct backup_args, lock_wait),
     CLI_CALLBACK(0, "tag", "TAG", list_cb, CB_TAG,
 		 "tag the backup (repeatable)"),
+    CLI_STRING(0, "job", "NAME", struct backup_args, job,
+	       "record the backup as made by job NAME (list, show, "
+	       "forget --job and the mount's /jobs/NAME/ group by it; "
+	       "'backupfs run' sets it)"),
     CLI_OPT_JSON(struct backup_args, json,
 		 "print a JSON summary on stdout (id, partial, stats, "
 		 "unreadable entries)"),

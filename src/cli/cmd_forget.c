@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "src/forget.h"
+#include "src/format.h"
 #include "src/timefmt.h"
 
 struct forget_args {
@@ -18,6 +19,7 @@ struct forget_args {
 	struct bfs_ret_taglist *tags; /* --tag, owned */
 	size_t ntags;
 	const char *group_by, *lock_wait;
+	const char *job;	/* --job: only that job's backups */
 	unsigned group_by_keys; /* parsed by check_forget */
 	int64_t lock_wait_ns;
 	bool dry_run, prune, json;
@@ -99,21 +101,26 @@ static int check_forget(struct cli_ctx *ctx)
 	if (ctx->argc && policy)
 		return cli_usage_error(ctx->cmd, "give backup ids or a policy "
 						 "(--keep-*), not both");
-	if (ctx->argc && (a->ntags || a->group_by))
+	if (ctx->argc && (a->ntags || a->group_by || a->job))
 		return cli_usage_error(
-		    ctx->cmd, "--tag and --group-by apply to a policy, "
+		    ctx->cmd, "--tag, --job and --group-by apply to a policy, "
 			      "not to backup ids");
+	if (a->job && !bfs_format_job_name_valid(a->job))
+		return cli_usage_error(ctx->cmd,
+				       "invalid job name '%s' (1-%d of A-Z a-z "
+				       "0-9 . _ -, not starting with . or -)",
+				       a->job, BFS_JOB_NAME_MAX);
 	if (!ctx->argc && !policy)
 		return cli_usage_error(ctx->cmd,
 				       "no policy was specified, no backups "
 				       "will be removed: give backup ids or "
 				       "--keep-* options");
 	/* restic's guard: removing everything needs a filter */
-	if (a->policy.allow_remove_all && !a->ntags)
+	if (a->policy.allow_remove_all && !a->ntags && !a->job)
 		return cli_usage_error(
 		    ctx->cmd, "--unsafe-allow-remove-all needs a --tag "
-			      "filter (use 'backupfs delete ID...' to "
-			      "remove named backups)");
+			      "or --job filter (use 'backupfs delete ID...' "
+			      "to remove named backups)");
 	return 0;
 }
 
@@ -191,6 +198,8 @@ static void print_group(const struct bfs_forget_set *s,
 	}
 	if (first && p->group_by) {
 		printf("group");
+		if (p->group_by & BFS_FORGET_BY_JOB)
+			printf(" job %s", first->job ? first->job : "-");
 		if (p->group_by & BFS_FORGET_BY_HOST)
 			printf(" host %s", cli_q(first->host));
 		if (p->group_by & BFS_FORGET_BY_SOURCES) {
@@ -291,6 +300,7 @@ static int run_forget(struct cli_ctx *ctx)
 	    .policy = &a->policy,
 	    .tags = a->tags,
 	    .ntags = a->ntags,
+	    .job = a->job,
 	    .group_by = a->group_by_keys,
 	    .now_ns = bfs_now_ns(),
 	};
@@ -428,7 +438,7 @@ static const struct cli_opt forget_opts[] = {
 	   "keep every backup that has all these tags (repeatable)"),
     CLI_CALLBACK(0, "unsafe-allow-remove-all", NULL, forget_cb, CB_POLICY,
 		 "allow an empty policy, which removes every backup that "
-		 "passes the --tag filter (a --tag is required)"),
+		 "passes the --tag or --job filter (one is required)"),
     CLI_GROUP("\nCounts N: a number, or 'unlimited'.  Buckets are in local "
 	      "time (TZ).\n"
 	      "\n"
@@ -436,10 +446,14 @@ static const struct cli_opt forget_opts[] = {
     CLI_CALLBACK(0, "tag", "TAG[,TAG...]", forget_cb, CB_TAG,
 		 "only look at backups that have all these tags; repeated: "
 		 "any of the lists"),
+    CLI_STRING(0, "job", "NAME", struct forget_args, job,
+	       "only look at backups made by job NAME (backup --job, "
+	       "'backupfs run'); grouped within the job as without it"),
     CLI_STRING(0, "group-by", "KEYS", struct forget_args, group_by,
 	       "apply the policy per group of backups with equal KEYS: a "
-	       "comma list of sources, host, tags, or '' for one group "
-	       "(default: sources, the set of places the sources land at)"),
+	       "comma list of sources, host, tags, job, or '' for one "
+	       "group (default: sources, the set of places the sources "
+	       "land at)"),
     CLI_FLAG('n', "dry-run", struct forget_args, dry_run,
 	     "only print what would be kept and removed"),
     CLI_FLAG(0, "prune", struct forget_args, prune,
@@ -475,7 +489,8 @@ const struct bfs_cmd cmd_forget = {
     .summary = "remove backups by id or by a retention policy",
     .synopsis =
 	"backupfs forget [-r REPO] [ID...] [POLICY...] [--tag TAG]...\n"
-	"                [--group-by KEYS] [--dry-run] [--prune] [--json]",
+	"                [--job NAME] [--group-by KEYS] [--dry-run] [--prune]\n"
+	"                [--json]",
     .description =
 	"Remove the named backups (ID, or 'latest'), or those a retention\n"
 	"policy does not keep.  The policy is restic's, rule for rule: each\n"
@@ -487,13 +502,15 @@ const struct bfs_cmd cmd_forget = {
 	"it removes.  A policy that would keep nothing of a group is refused.",
     .opts = forget_opts,
     .notes = FORGET_NOTES,
-    .examples = "  backupfs forget -r /srv/backups/app --keep-daily 7 "
-		"--keep-weekly 4 \\\n"
-		"      --keep-monthly 6 --dry-run\n"
-		"  backupfs forget --keep-last 30 --tag nightly --prune\n"
-		"  backupfs forget --keep-within 90d --group-by host,sources "
-		"--json\n"
-		"  backupfs forget 2026-11-20_02-00-00 latest",
+    .examples =
+	"  backupfs forget -r /srv/backups/app --keep-daily 7 "
+	"--keep-weekly 4 \\\n"
+	"      --keep-monthly 6 --dry-run\n"
+	"  backupfs forget --keep-last 30 --tag nightly --prune\n"
+	"  backupfs forget --job nocodb --keep-daily 7 --keep-weekly 4\n"
+	"  backupfs forget --keep-within 90d --group-by host,sources "
+	"--json\n"
+	"  backupfs forget 2026-11-20_02-00-00 latest",
     .exit_codes = "0 ok, 1 error (nothing removed, or the count removed is\n"
 		  "printed), 2 usage error.",
     .flags = CLI_OPEN, /* synced by run_forget, under its lock */

@@ -13,6 +13,7 @@
 
 struct list_args {
 	bool json;
+	const char *job; /* --job: only that job's backups */
 };
 
 struct row {
@@ -21,6 +22,7 @@ struct row {
 	char entries[24];
 	char size[24];
 	char stored[24];
+	char job[BFS_JOB_NAME_MAX + 1];
 	char *tags; /* "a,b" */
 	bool partial;
 };
@@ -28,7 +30,9 @@ struct row {
 struct collect {
 	struct row *rows;
 	size_t n, cap;
-	cJSON *json; /* array, with --json */
+	cJSON *json;	 /* array, with --json */
+	const char *job; /* --job, or NULL */
+	bool any_job;	 /* a row has a job: print the JOB column */
 	int rc;
 };
 
@@ -71,6 +75,10 @@ static cJSON *backup_json(const struct bfs_backup_info *b)
 	cJSON_AddStringToObject(o, "time", t);
 	cli_json_add_int(o, "time_ns", b->time_ns);
 	cJSON_AddStringToObject(o, "host", b->host);
+	if (b->job[0])
+		cJSON_AddStringToObject(o, "job", b->job);
+	else
+		cJSON_AddNullToObject(o, "job");
 	tags = b->tags_json ? cJSON_Parse(b->tags_json) : NULL;
 	if (!cJSON_IsArray(tags)) {
 		cJSON_Delete(tags);
@@ -89,6 +97,8 @@ static int collect_cb(void *arg, const struct bfs_backup_info *b)
 	struct collect *c = arg;
 	struct row *r;
 
+	if (c->job && strcmp(c->job, b->job) != 0)
+		return 0;
 	if (c->json) {
 		cJSON *o = backup_json(b);
 
@@ -113,6 +123,8 @@ static int collect_cb(void *arg, const struct bfs_backup_info *b)
 	r = &c->rows[c->n];
 	memset(r, 0, sizeof(*r));
 	bfs_term_quote_to(r->id, sizeof(r->id), b->name);
+	bfs_term_quote_to(r->job, sizeof(r->job), b->job);
+	c->any_job |= b->job[0] != '\0';
 	cli_fmt_time(r->created, sizeof(r->created), b->time_ns, false);
 	snprintf(r->entries, sizeof(r->entries), "%llu",
 		 (unsigned long long)b->stats.entries);
@@ -130,7 +142,7 @@ static int collect_cb(void *arg, const struct bfs_backup_info *b)
 
 static void print_table(const struct collect *c)
 {
-	int wid = 2, wcr = 19, wen = 7, wsz = 4, wst = 6;
+	int wid = 2, wcr = 19, wen = 7, wsz = 4, wst = 6, wjob = 3;
 	size_t i;
 
 #define W(w, s)                                                                \
@@ -144,22 +156,41 @@ static void print_table(const struct collect *c)
 		W(wen, c->rows[i].entries);
 		W(wsz, c->rows[i].size);
 		W(wst, c->rows[i].stored);
+		W(wjob, c->rows[i].job);
 	}
 #undef W
-	printf("%-*s  %-*s  %*s  %*s  %*s  %s\n", wid, "ID", wcr,
-	       "CREATED (UTC)", wen, "ENTRIES", wsz, "SIZE", wst, "STORED",
-	       "TAGS");
+	/* the JOB column only when some backup was made by a job: the
+	 * table of a repository without jobs stays as it was */
+	printf("%-*s  %-*s  %*s  %*s  %*s  ", wid, "ID", wcr, "CREATED (UTC)",
+	       wen, "ENTRIES", wsz, "SIZE", wst, "STORED");
+	if (c->any_job)
+		printf("%-*s  ", wjob, "JOB");
+	printf("TAGS\n");
 	for (i = 0; i < c->n; i++) {
 		const struct row *r = &c->rows[i];
 
 		printf("%-*s  %-*s  %*s  %*s  %*s", wid, r->id, wcr, r->created,
 		       wen, r->entries, wsz, r->size, wst, r->stored);
+		if (c->any_job)
+			printf("  %-*s", wjob, r->job[0] ? r->job : "-");
 		if (r->tags[0] || r->partial)
 			printf("  %s%s%s", cli_q(r->tags),
 			       r->partial && r->tags[0] ? " " : "",
 			       r->partial ? "(partial)" : "");
 		putchar('\n');
 	}
+}
+
+static int check_list(struct cli_ctx *ctx)
+{
+	const struct list_args *a = ctx->args;
+
+	if (a->job && !bfs_format_job_name_valid(a->job))
+		return cli_usage_error(&cmd_list,
+				       "invalid job name '%s' (1-%d of A-Z a-z "
+				       "0-9 . _ -, not starting with . or -)",
+				       a->job, BFS_JOB_NAME_MAX);
+	return 0;
 }
 
 static int run_list(struct cli_ctx *ctx)
@@ -172,6 +203,7 @@ static int run_list(struct cli_ctx *ctx)
 	size_t i;
 	int rc;
 
+	col.job = a->job;
 	if (json) {
 		col.json = cJSON_CreateArray();
 		if (!col.json) {
@@ -212,26 +244,35 @@ out_free:
 
 static const struct cli_opt list_opts[] = {
     CLI_OPT_JSON(struct list_args, json,
-		 "print a JSON array (id, time, time_ns, host, tags, "
-		 "partial, stats) instead of a table"),
+		 "print a JSON array (id, time, time_ns, host, job, tags, "
+		 "partial, stats) instead of a table; job is null for a "
+		 "backup not made by a job"),
+    CLI_STRING(0, "job", "NAME", struct list_args, job,
+	       "only the backups made by job NAME (backup --job, "
+	       "'backupfs run')"),
     CLI_OPT_NO_SYNC, CLI_END};
 
 const struct bfs_cmd cmd_list = {
     .name = "list",
     .run = run_list,
     .summary = "list the backups in a repository",
-    .synopsis = "backupfs list [-r REPO] [--json] [--no-sync] [OPTIONS]",
+    .synopsis = "backupfs list [-r REPO] [--job NAME] [--json] [--no-sync] "
+		"[OPTIONS]",
     .description =
 	"List the backups of a repository, oldest first: ID, creation time\n"
 	"(UTC), number of entries, logical size, bytes newly stored by that\n"
-	"backup (compressed) and tags; \"(partial)\" marks backups with\n"
-	"unreadable files.  Answers from the local catalog, which is synced\n"
+	"backup (compressed), the job that made it (a JOB column, shown\n"
+	"when some backup has one; \"-\" for the others) and tags;\n"
+	"\"(partial)\" marks backups with unreadable files.  Answers from the "
+	"local catalog, which is synced\n"
 	"with the repository first.",
     .opts = list_opts,
     .examples = "  backupfs list -r /srv/backups/nocodb\n"
-		"  backupfs list --json | jq -r '.[-1].id'",
+		"  backupfs list --json | jq -r '.[-1].id'\n"
+		"  backupfs list --job nocodb",
     .exit_codes = "0 ok, 1 error (e.g. no repository there), 2 usage error.",
     .flags = CLI_OPEN | CLI_SYNC,
     .max_args = 0,
     .args_size = sizeof(struct list_args),
+    .check = check_list,
 };

@@ -244,6 +244,8 @@ static int show_text(struct bfs_catalog *cat, const struct bfs_backup_info *b)
 	printf("%-10s %s\n", "backup", cli_q(b->name));
 	printf("%-10s %s UTC\n", "created", t);
 	printf("%-10s %s\n", "host", b->host[0] ? cli_q(b->host) : "-");
+	if (b->job[0])
+		printf("%-10s %s\n", "job", cli_q(b->job));
 	print_tags(b->tags_json);
 	if (b->partial)
 		printf("%-10s partial: %llu entries were unreadable\n",
@@ -305,9 +307,10 @@ const struct bfs_cmd cmd_show = {
     .summary = "show one backup: sources, stats, unreadable files",
     .synopsis = "backupfs show [-r REPO] [--json] [--no-sync] [OPTIONS] ID",
     .description =
-	"Show one backup: id, creation time, host, tags, whether it is\n"
-	"partial, its sources, its statistics and the entries that could not\n"
-	"be read when it was taken.  ID may be 'latest'.  Answers from the\n"
+	"Show one backup: id, creation time, host, job (if made by one),\n"
+	"tags, whether it is partial, its sources, its statistics and the\n"
+	"entries that could not be read when it was taken.  ID may be "
+	"'latest'.  Answers from the\n"
 	"local catalog (synced with the repository first).",
     .opts = show_opts,
     .examples = "  backupfs show -r /srv/backups/nocodb latest\n"

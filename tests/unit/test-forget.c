@@ -95,6 +95,9 @@ static void test_group_by(void)
 	ok(bfs_forget_parse_group_by("host,tags", &by, &err) == 0 &&
 	       by == (BFS_FORGET_BY_HOST | BFS_FORGET_BY_TAGS),
 	   "host,tags");
+	ok(bfs_forget_parse_group_by("job,sources", &by, &err) == 0 &&
+	       by == (BFS_FORGET_BY_JOB | BFS_FORGET_BY_SOURCES),
+	   "job,sources");
 	ok(bfs_forget_parse_group_by("paths", &by, &err) == 0 &&
 	       by == BFS_FORGET_BY_SOURCES,
 	   "restic's 'paths' is sources");
@@ -337,6 +340,90 @@ static void test_apply(void)
 	bfs_repo_close(r);
 }
 
+/* --job: only that job's backups, grouped as without it; --group-by
+ * job; the job comes from the (hostile) header text. */
+static void test_job(void)
+{
+	static const char HDR_A[] = "{\"job\":\"app\",\"sources\":[{"
+				    "\"dest\":\"db.sql\"}]}";
+	static const char HDR_B[] = "{\"job\":\"other\",\"sources\":[{"
+				    "\"dest\":\"db.sql\"}]}";
+	struct bfs_forget_set s = {0};
+	struct bfs_forget_plan *p = NULL;
+	struct bfs_err err = {""};
+	struct bfs_ret_policy pol;
+	struct bfs_forget_opts o = {.group_by = BFS_FORGET_BY_DEFAULT,
+				    .now_ns = T0 + 100 * DAY};
+	cJSON *j = NULL;
+	char *text = NULL;
+	int rc;
+
+	add(&s, "a0", T0, "h", NULL, HDR_A);
+	add(&s, "a1", T0 + DAY, "h", NULL, HDR_A);
+	add(&s, "a2", T0 + 2 * DAY, "h", NULL, HDR_A);
+	add(&s, "b0", T0 + 3 * DAY, "h", NULL, HDR_B);
+	add(&s, "x0", T0 + 4 * DAY, "h", NULL, HDR_DB); /* ad hoc */
+	add(&s, "bad", T0 + 5 * DAY, "h", NULL,
+	    "{\"job\":\"../etc\",\"sources\":[{\"dest\":\"db.sql\"}]}");
+	add(&s, "num", T0 + 6 * DAY, "h", NULL,
+	    "{\"job\":7,\"sources\":[{\"dest\":\"db.sql\"}]}");
+	ok(s.v[0].job && !strcmp(s.v[0].job, "app") && !s.v[4].job,
+	   "job from the header, none without the key");
+	ok(!s.v[5].job && !s.v[6].job, "an invalid or non-string job: none");
+
+	bfs_ret_policy_init(&pol);
+	bfs_ret_policy_parse_option(&pol, "keep-last", "1", &err);
+	o.policy = &pol;
+	o.job = "app";
+	rc = bfs_forget_plan(&s, &o, &p, &err);
+	ok(rc == 0 && p && p->ngroups == 1, "--job app: one group");
+	if (rc == 0 && p->ngroups == 1) {
+		is_str(ids_of(&s, p, 0, true), "a2", "newest of the job kept");
+		is_str(ids_of(&s, p, 0, false), "a1 a0",
+		       "only the job's older backups removed (not b0, x0)");
+	}
+	bfs_forget_plan_free(p);
+	p = NULL;
+
+	o.job = "nojob";
+	rc = bfs_forget_plan(&s, &o, &p, &err);
+	ok(rc == 0 && p && p->ngroups == 0 && p->nremove == 0,
+	   "--job of no backup: nothing planned");
+	bfs_forget_plan_free(p);
+	p = NULL;
+
+	/* --group-by job: app, other, and the backups without a job */
+	o.job = NULL;
+	o.group_by = BFS_FORGET_BY_JOB;
+	rc = bfs_forget_plan(&s, &o, &p, &err);
+	ok(rc == 0 && p && p->ngroups == 3, "group-by job: three groups");
+	if (rc == 0 && p->ngroups == 3) {
+		ok(p->nkeep == 3 && p->nremove == 4, "one kept per group");
+		rc = bfs_forget_plan_json(&s, p, &text);
+		j = rc == 0 ? cJSON_Parse(text) : NULL;
+		ok(cJSON_IsArray(j) && cJSON_GetArraySize(j) == 3,
+		   "JSON: three groups");
+		rc = 0;
+		for (int g = 0; g < cJSON_GetArraySize(j); g++) {
+			const cJSON *jj = cJSON_GetObjectItem(
+			    cJSON_GetArrayItem(j, g), "job");
+
+			rc += cJSON_IsNull(jj) ? 100
+			      : cJSON_IsString(jj) &&
+				      !strcmp(jj->valuestring, "app")
+				  ? 10
+			      : cJSON_IsString(jj) ? 1
+						   : 1000;
+		}
+		is_int(rc, 111, "JSON groups carry \"job\" (app, other, null)");
+	}
+	cJSON_Delete(j);
+	free(text);
+	bfs_forget_plan_free(p);
+	bfs_ret_policy_fini(&pol);
+	bfs_forget_set_fini(&s);
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -344,6 +431,7 @@ int main(void)
 	test_group_by();
 	test_ids();
 	test_policy();
+	test_job();
 	test_apply();
 	return tap_done();
 }

@@ -86,6 +86,73 @@ static int check_text(const char *body, struct bfs_err *err)
 	return rc;
 }
 
+/* The header's optional "job": written when set, absent otherwise, read
+ * back; anything but a valid job name is refused. */
+static void test_job_key(void)
+{
+	static const char *const bad[] = {"\"\"",
+					  "\"../x\"",
+					  "\".hidden\"",
+					  "\"-x\"",
+					  "\"a/b\"",
+					  "\"a b\"",
+					  "7",
+					  "null",
+					  "[\"a\"]",
+					  "\"a\\u00e9\"",
+					  "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+					  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\""};
+	struct bfs_manifest_header h = {0};
+	const struct bfs_manifest_header *rh;
+	struct bfs_manifest_writer *w = NULL;
+	struct bfs_manifest_reader *r = NULL;
+	struct bfs_buf out = {0}, t = {0}, z = {0};
+	struct bfs_err err = {{0}};
+	const char *at = strstr(HDR, ",\"tags\"");
+	size_t i;
+	int rc;
+
+	h.id = "b1";
+	h.time_ns = 1;
+	h.host = "h";
+	h.tags = (char *[]){NULL};
+	h.job = "app.db-1_x";
+	rc = bfs_manifest_writer_new(&w, &err);
+	if (!rc)
+		rc = bfs_manifest_writer_finish(w, &h, &out, &err);
+	bfs_manifest_writer_free(w);
+	if (!rc)
+		rc = bfs_manifest_reader_new(out.data, out.len, &r, &err);
+	is_int(rc, 0, "header with a job: %s", rc ? err.msg : "ok");
+	rh = r ? bfs_manifest_reader_header(r) : NULL;
+	ok(rh && rh->job && !strcmp(rh->job, "app.db-1_x"), "job read back");
+	bfs_manifest_reader_free(r);
+	r = NULL;
+	bfs_buf_free(&out);
+
+	zbuf(&z, HDR, strlen(HDR));
+	rc = bfs_manifest_reader_new(z.data, z.len, &r, &err);
+	ok(rc == 0 && !bfs_manifest_reader_header(r)->job,
+	   "no \"job\" key: job NULL");
+	bfs_manifest_reader_free(r);
+	r = NULL;
+	bfs_buf_free(&z);
+
+	for (i = 0; i < BFS_ARRAY_SIZE(bad); i++) {
+		t.len = 0;
+		bfs_buf_printf(&t, "%.*s,\"job\":%s%s", (int)(at - HDR), HDR,
+			       bad[i], at);
+		zbuf(&z, (const char *)t.data, t.len);
+		rc = bfs_manifest_reader_new(z.data, z.len, &r, &err);
+		ok(rc == -EUCLEAN && strstr(err.msg, "\"job\""),
+		   "job %s refused: %s", bad[i], rc ? err.msg : "accepted");
+		bfs_manifest_reader_free(r);
+		r = NULL;
+		bfs_buf_free(&z);
+	}
+	bfs_buf_free(&t);
+}
+
 /* The one-pass JSON parser of the reader: what it decodes and what it
  * refuses beyond the corpus. */
 static void test_json_pass(void)
@@ -1226,6 +1293,7 @@ int main(void)
 		test_truncation(&m);
 	}
 	test_bad_text();
+	test_job_key();
 	test_json_pass();
 	test_writer_rules();
 	test_corpus();
