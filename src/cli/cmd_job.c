@@ -246,22 +246,29 @@ out:
 	return rc;
 }
 
-/* Run `systemctl ARGS...` ($BACKUPFS_SYSTEMCTL overrides the program,
- * for tests).  0 or EXIT_ERR (printed). */
-static int systemctl(const char *a1, const char *a2, const char *a3)
+/* Run `systemctl [--root=ROOT] A1 [A2 [A3]]` (NULLs end the list;
+ * $BACKUPFS_SYSTEMCTL overrides the program, for tests).  0 or EXIT_ERR
+ * (printed). */
+static int systemctl(const char *root, const char *a1, const char *a2,
+		     const char *a3)
 {
 	const char *prog = getenv("BACKUPFS_SYSTEMCTL");
-	char *argv[5];
+	char ropt[PATH_MAX + 8], *argv[6];
+	size_t k = 0;
 	pid_t pid;
 	int st;
 
 	if (!prog || !prog[0])
 		prog = "systemctl";
-	argv[0] = (char *)prog;
-	argv[1] = (char *)a1;
-	argv[2] = (char *)a2;
-	argv[3] = (char *)a3;
-	argv[4] = NULL;
+	argv[k++] = (char *)prog;
+	if (root) {
+		snprintf(ropt, sizeof(ropt), "--root=%s", root);
+		argv[k++] = ropt;
+	}
+	argv[k++] = (char *)a1;
+	argv[k++] = (char *)a2;
+	argv[k++] = (char *)a3;
+	argv[k] = NULL;
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0) {
@@ -280,9 +287,9 @@ static int systemctl(const char *a1, const char *a2, const char *a3)
 			return EXIT_ERR;
 		}
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		cli_error("job", "'systemctl %s%s%s%s%s' failed", a1,
-			  a2 ? " " : "", a2 ? a2 : "", a3 ? " " : "",
-			  a3 ? a3 : "");
+		cli_error("job", "'systemctl %s%s%s%s%s%s%s' failed",
+			  root ? ropt : "", root ? " " : "", a1, a2 ? " " : "",
+			  a2 ? a2 : "", a3 ? " " : "", a3 ? a3 : "");
 		return EXIT_ERR;
 	}
 	return EXIT_OK;
@@ -336,7 +343,9 @@ static int job_enable(const struct job_args *a, const char *jobs_dir,
 	char path[PATH_MAX], timer[128], dropin[PATH_MAX], text[2048];
 	struct bfs_job *job = NULL;
 	struct bfs_err err = {""};
-	bool files_only = a->no_systemctl || a->root;
+	/* --root: offline, as `systemctl --root` does it (symlinks only) */
+	bool live = !a->no_systemctl && !a->root;
+	bool offline = !a->no_systemctl && a->root;
 	int rc;
 
 	/* NAME is the systemd instance: `backupfs run %i` reads
@@ -353,7 +362,9 @@ static int job_enable(const struct job_args *a, const char *jobs_dir,
 		return EXIT_USAGE;
 	}
 	if (!enable) {
-		if (!files_only && systemctl("disable", "--now", timer))
+		if (live && systemctl(NULL, "disable", "--now", timer))
+			return EXIT_ERR;
+		if (offline && systemctl(a->root, "disable", timer, NULL))
 			return EXIT_ERR;
 		if (unlink(dropin) != 0 && errno != ENOENT) {
 			cli_error("job", "cannot remove '%s': %s", dropin,
@@ -362,7 +373,7 @@ static int job_enable(const struct job_args *a, const char *jobs_dir,
 		}
 		*strrchr(dropin, '/') = '\0';
 		rmdir(dropin); /* only when empty: other drop-ins stay */
-		if (!files_only && systemctl("daemon-reload", NULL, NULL))
+		if (live && systemctl(NULL, "daemon-reload", NULL, NULL))
 			return EXIT_ERR;
 		printf("disabled %s\n", timer);
 		return EXIT_OK;
@@ -397,17 +408,19 @@ static int job_enable(const struct job_args *a, const char *jobs_dir,
 		goto out_err;
 	}
 	printf("wrote %s\n", dropin);
-	if (files_only) {
+	if (a->no_systemctl) {
 		printf("then: systemctl daemon-reload && systemctl enable "
 		       "--now %s\n",
 		       timer);
 		rc = EXIT_OK;
 		goto out;
 	}
+	if (offline && systemctl(a->root, "enable", timer, NULL))
+		goto out_err;
 	/* restart: a timer that was already active takes the new schedule */
-	if (systemctl("daemon-reload", NULL, NULL) ||
-	    systemctl("enable", timer, NULL) ||
-	    systemctl("restart", timer, NULL))
+	if (live && (systemctl(NULL, "daemon-reload", NULL, NULL) ||
+		     systemctl(NULL, "enable", timer, NULL) ||
+		     systemctl(NULL, "restart", timer, NULL)))
 		goto out_err;
 	printf("enabled %s\n", timer);
 	rc = EXIT_OK;
@@ -483,10 +496,12 @@ static const struct cli_opt job_opts[] = {
 		 "list: a JSON array of {name, file, schedule, next_run, "
 		 "next_run_unix, repository}"),
     CLI_STRING(0, "root", "DIR", struct job_args, root,
-	       "enable, disable: write below DIR instead of / and run no "
-	       "systemctl (packaging, tests)"),
+	       "enable, disable: write below DIR instead of / and only run "
+	       "`systemctl --root=DIR enable|disable` there (images, "
+	       "packaging: no daemon-reload, nothing started)"),
     CLI_FLAG(0, "no-systemctl", struct job_args, no_systemctl,
-	     "enable, disable: write or remove the drop-in only"),
+	     "enable, disable: write or remove the drop-in only, run no "
+	     "systemctl"),
     CLI_END};
 
 const struct bfs_cmd cmd_job = {
