@@ -32,6 +32,7 @@ engine	src/locmap.o src/migrate.o src/exclude.o
 engine	src/check*.o
 engine	src/reach.o src/prune*.o
 ops	src/job*.o src/schedule.o src/retention.o src/notify*.o
+ops	src/run*.o
 ops	src/forget.o
 drivers	src/cli/*.o fuse/*.o
 '

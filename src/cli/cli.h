@@ -164,6 +164,8 @@ struct bfs_cmd {
 	/* Usage checks after parsing, before the repository is resolved.
 	 * Returns 0 or an exit code (after printing).  May be NULL. */
 	int (*check)(struct cli_ctx *ctx);
+	int usage_exit; /* exit code of a usage error; 0: EXIT_USAGE (run
+			   and status: 3, as 2 means a failed job) */
 };
 
 /* The values of the common options (cli_common_opts); strings are
@@ -301,6 +303,7 @@ int cli_lock(struct cli_common *c, struct bfs_repo *r, enum bfs_lock_kind kind,
 extern const struct bfs_cmd cmd_init, cmd_backup, cmd_list, cmd_show, cmd_ls,
     cmd_cat, cmd_restore, cmd_catalog, cmd_mount, cmd_copy, cmd_migrate,
     cmd_forget, cmd_delete, cmd_unlock, cmd_check, cmd_prune;
+extern const struct bfs_cmd cmd_run, cmd_status; /* jobs (issue 10) */
 /* issue 10: the scheduler and the job subcommands */
 extern const struct bfs_cmd cmd_scheduler, cmd_job;
 

@@ -150,13 +150,13 @@ int cli_usage_error(const struct bfs_cmd *cmd, const char *fmt, ...)
 		fprintf(stderr, "try 'backupfs %s --help'\n", cmd->name);
 	else
 		fputs("try 'backupfs --help'\n", stderr);
-	return EXIT_USAGE;
+	return cmd && cmd->usage_exit ? cmd->usage_exit : EXIT_USAGE;
 }
 
 int cli_usage_hint(const struct bfs_cmd *cmd)
 {
 	fprintf(stderr, "try 'backupfs %s --help'\n", cmd->name);
-	return EXIT_USAGE;
+	return cmd->usage_exit ? cmd->usage_exit : EXIT_USAGE;
 }
 
 int cli_split_ref(const char *ref, char **id, char **path)

@@ -1,0 +1,719 @@
+/* run.c - run one job (src/run.h; the order of the steps and their
+ * outcomes are in doc/JOBS.md "Running a job").
+ *
+ * The steps are child processes: hooks by /bin/sh -c in their own process
+ * group, the backup, copy, forget, prune and check by this same binary.
+ * Everything they print goes to the run log; the runner adds its own
+ * timestamped lines.  The run log is the raw truth and is 0600 in a 0700
+ * directory; what leaves the host (notifications) or the state files
+ * (summaries) is redacted. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jobstate.h"
+#include "log.h"
+#include "run.h"
+#include "util.h"
+
+extern char **environ;
+
+#define TAIL_BYTES 4096
+#define TAIL_LINES 20
+
+struct run {
+	const struct bfs_run_opts *o;
+	const char *self;
+	struct bfs_job *job;
+	struct bfs_job_env *env;
+	char **envp; /* environ + env_file: the steps' environment */
+	int log_fd;
+	char log_path[PATH_MAX];
+	struct bfs_redactor *red;
+	const char **secrets;
+	size_t nsecrets;
+	struct bfs_notify_channel *chs;
+	struct bfs_notify_opts no; /* secrets, env_file lookup */
+	struct bfs_run_caps caps;
+	/* outcome */
+	enum bfs_run_status status;
+	char *backup_id;
+	uint64_t files, bytes_read, bytes_added;
+	char **warnings;
+	size_t nwarnings;
+	char *error; /* the first error */
+	int64_t start_ns, mono0;
+};
+
+void bfs_run_result_clear(struct bfs_run_result *r)
+{
+	free(r->job);
+	free(r->json);
+	free(r->backup_id);
+	free(r->error);
+	memset(r, 0, sizeof(*r));
+}
+
+/* A line into the run log ("2026-11-26 05:15:00 text"), and to stderr
+ * unless quiet. */
+__attribute__((format(printf, 2, 3))) static void rlog(struct run *r,
+						       const char *fmt, ...)
+{
+	struct bfs_buf b = {0};
+	time_t now = time(NULL);
+	struct tm tm;
+	char ts[32] = "";
+	va_list ap;
+	char *msg;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (localtime_r(&now, &tm))
+		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+	if (r->log_fd >= 0 && !bfs_buf_printf(&b, "%s backupfs: %s\n", ts, msg))
+		bfs_write_full(r->log_fd, b.data, b.len);
+	if (!r->o->quiet) {
+		char *red = r->red ? bfs_redact(r->red, msg) : NULL;
+
+		fprintf(stderr, "backupfs run: %s: %s\n", r->job->name,
+			red ? red : msg);
+		free(red);
+	}
+	bfs_buf_free(&b);
+	free(msg);
+}
+
+/* Worsen the run's status to st; the first error text is kept. */
+__attribute__((format(printf, 3, 4))) static void
+set_status(struct run *r, enum bfs_run_status st, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (msg)
+		rlog(r, "%s", msg);
+	if (st == BFS_RUN_FAILED && !r->error) {
+		r->error = msg;
+		msg = NULL;
+	} else if (st == BFS_RUN_WARNING && msg) {
+		char **w =
+		    realloc(r->warnings, (r->nwarnings + 1) * sizeof(*w));
+
+		if (w) {
+			r->warnings = w;
+			w[r->nwarnings++] = msg;
+			msg = NULL;
+		}
+	}
+	if (st > r->status)
+		r->status = st;
+	free(msg);
+}
+
+/* The last non-empty line the run log holds (for error texts), or "". */
+static void last_log_line(struct run *r, char *buf, size_t n)
+{
+	char tail[1024], *p;
+	ssize_t got;
+	size_t len;
+	off_t end;
+	int fd;
+
+	buf[0] = '\0';
+	fd = open(r->log_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	end = lseek(fd, 0, SEEK_END);
+	if (end < 0)
+		end = 0;
+	got = bfs_pread_full(
+	    fd, tail, sizeof(tail) - 1,
+	    end > (off_t)sizeof(tail) - 1 ? end - (off_t)sizeof(tail) + 1 : 0);
+	close(fd);
+	if (got <= 0)
+		return;
+	tail[got] = '\0';
+	while (got > 0 && (tail[got - 1] == '\n' || tail[got - 1] == ' '))
+		tail[--got] = '\0';
+	p = strrchr(tail, '\n') ? strrchr(tail, '\n') + 1 : tail;
+	len = strlen(p) < n - 1 ? strlen(p) : n - 1;
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+}
+
+/* The last lines of the run log, allocated (NULL if unreadable). */
+static char *log_tail(struct run *r)
+{
+	char *buf = malloc(TAIL_BYTES + 1), *p;
+	ssize_t got;
+	off_t end;
+	int fd, lines = 0;
+
+	if (!buf)
+		return NULL;
+	fd = open(r->log_path, O_RDONLY | O_CLOEXEC);
+	end = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+	got = end < 0 ? -1
+		      : bfs_pread_full(fd, buf, TAIL_BYTES,
+				       end > TAIL_BYTES ? end - TAIL_BYTES : 0);
+	if (fd >= 0)
+		close(fd);
+	if (got < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[got] = '\0';
+	for (size_t i = 0; i < (size_t)got; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	p = buf + got;
+	while (p > buf && (p[-1] != '\n' || ++lines <= TAIL_LINES))
+		p--;
+	memmove(buf, p, strlen(p) + 1);
+	return buf;
+}
+
+/* The environment of a hook: the steps' plus BACKUPFS_*. */
+static char **hook_env(struct run *r, const char *status)
+{
+	struct bfs_buf a = {0}, b = {0}, c = {0};
+	char **envp = NULL;
+
+	if (!bfs_buf_printf(&a, "BACKUPFS_JOB=%s", r->job->name) &&
+	    !bfs_buf_printf(&b, "BACKUPFS_BACKUP_ID=%s",
+			    r->backup_id ? r->backup_id : "") &&
+	    !bfs_buf_printf(&c, "BACKUPFS_STATUS=%s", status) &&
+	    !bfs_buf_append(&a, "", 1) && !bfs_buf_append(&b, "", 1) &&
+	    !bfs_buf_append(&c, "", 1)) {
+		const char *extra[] = {(char *)a.data, (char *)b.data,
+				       (char *)c.data};
+
+		bfs_envp_build(r->envp, NULL, extra, 3, &envp);
+	}
+	bfs_buf_free(&a);
+	bfs_buf_free(&b);
+	bfs_buf_free(&c);
+	return envp;
+}
+
+static void describe(int status, bool timed_out, uint64_t timeout, char *buf,
+		     size_t n)
+{
+	if (timed_out)
+		snprintf(buf, n, "timed out after %llus",
+			 (unsigned long long)timeout);
+	else if (WIFEXITED(status))
+		snprintf(buf, n, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, n, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, n, "wait status %d", status);
+}
+
+/* Run the hooks of one phase in order.  stop_at_failure: the first
+ * failure ends the phase (pre).  Returns true if all succeeded; *started
+ * (may be NULL) tells whether any command was started. */
+static bool run_hooks(struct run *r, const char *phase, const char **cmds,
+		      size_t n, bool stop_at_failure, const char *status,
+		      enum bfs_run_status on_fail, bool *started)
+{
+	struct bfs_child_opts co = {.log_fd = r->log_fd,
+				    .own_group = true,
+				    .timeout_s = r->job->hooks.timeout,
+				    .kill_grace_s = r->o->kill_grace_s};
+	char **envp = n ? hook_env(r, status) : NULL;
+	bool all_ok = true;
+	char what[64];
+
+	if (started)
+		*started = false;
+	if (n && !envp) {
+		set_status(r, on_fail, "hooks.%s: out of memory", phase);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *argv[] = {"/bin/sh", "-c", (char *)cmds[i], NULL};
+		struct bfs_err err = {{0}};
+		int64_t t0 = bfs_mono_ns();
+		bool timed_out;
+		int st, rc;
+
+		rlog(r, "hooks.%s[%zu]: started", phase, i);
+		if (started)
+			*started = true;
+		rc = bfs_run_child(argv, envp, &co, &st, &timed_out, &err);
+		if (rc < 0) {
+			set_status(r, on_fail, "hooks.%s[%zu]: %s", phase, i,
+				   bfs_err_str(&err, rc));
+			all_ok = false;
+		} else if (timed_out || !WIFEXITED(st) || WEXITSTATUS(st)) {
+			describe(st, timed_out, co.timeout_s, what,
+				 sizeof(what));
+			set_status(r, on_fail, "hooks.%s[%zu] failed: %s",
+				   phase, i, what);
+			all_ok = false;
+		} else {
+			rlog(r, "hooks.%s[%zu]: ok (%.1f s)", phase, i,
+			     (double)(bfs_mono_ns() - t0) / 1e9);
+		}
+		if (!all_ok && stop_at_failure)
+			break;
+	}
+	bfs_envp_free(envp);
+	return all_ok;
+}
+
+/* Run one step (this binary).  Returns its exit code, or -1 when it
+ * could not run or died of a signal (logged). */
+static int run_step(struct run *r, const char *name, char **argv,
+		    struct bfs_buf *out)
+{
+	struct bfs_child_opts co = {
+	    .log_fd = r->log_fd, .out = out, .keep_stdin = out != NULL};
+	struct bfs_err err = {{0}};
+	int64_t t0 = bfs_mono_ns();
+	bool timed_out;
+	char what[64];
+	int st, rc;
+
+	rlog(r, "%s: started", name);
+	rc = bfs_run_child(argv, r->envp, &co, &st, &timed_out, &err);
+	if (rc < 0) {
+		rlog(r, "%s: %s", name, bfs_err_str(&err, rc));
+		return -1;
+	}
+	describe(st, false, 0, what, sizeof(what));
+	rlog(r, "%s: %s (%.1f s)", name, what,
+	     (double)(bfs_mono_ns() - t0) / 1e9);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Does `SELF CMD --help` list --job?  (h-catalog's backup/forget --job.) */
+static bool has_job_flag(struct run *r, const char *cmd)
+{
+	char *argv[] = {(char *)r->self, (char *)cmd, "--help", NULL};
+	struct bfs_child_opts co = {.log_fd = -1};
+	struct bfs_buf out = {0};
+	bool timed_out, yes = false;
+	int st, nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	co.log_fd = nul;
+	co.out = &out;
+	if (nul >= 0 &&
+	    bfs_run_child(argv, r->envp, &co, &st, &timed_out, NULL) == 0 &&
+	    !bfs_buf_append(&out, "", 1))
+		yes = strstr((char *)out.data, "--job ") != NULL;
+	if (nul >= 0)
+		close(nul);
+	bfs_buf_free(&out);
+	return yes;
+}
+
+static void do_backup(struct run *r)
+{
+	struct bfs_argv a = {0};
+	struct bfs_buf out = {0};
+	struct bfs_err err = {{0}};
+	char line[512], **w = NULL;
+	bool partial = false;
+	size_t nw = 0;
+	int code;
+
+	if (bfs_run_backup_argv(r->job, r->self, &r->caps, &a) < 0) {
+		set_status(r, BFS_RUN_FAILED, "backup: out of memory");
+		goto out;
+	}
+	code = run_step(r, "backup", a.v, &out);
+	if (code != 0 && code != 3) {
+		last_log_line(r, line, sizeof(line));
+		set_status(r, BFS_RUN_FAILED, "backup failed (%s): %s",
+			   code < 0 ? "did not finish" : "see the run log",
+			   line);
+		goto out;
+	}
+	if (bfs_buf_append(&out, "", 1) ||
+	    bfs_run_parse_backup_json((char *)out.data, &r->backup_id, &partial,
+				      &r->files, &r->bytes_read,
+				      &r->bytes_added, &w, &nw, &err) < 0) {
+		set_status(r, BFS_RUN_FAILED, "backup: %s",
+			   bfs_err_str(&err, -EINVAL));
+		goto out;
+	}
+	rlog(r, "backup: wrote '%s'", r->backup_id);
+	for (size_t i = 0; i < nw; i++) {
+		set_status(r, BFS_RUN_WARNING, "%s", w[i]);
+		free(w[i]);
+	}
+	free(w);
+	if (code == 3 && nw == 0)
+		set_status(r, BFS_RUN_WARNING, "the backup is partial");
+out:
+	bfs_buf_free(&out);
+	bfs_argv_free(&a);
+}
+
+/* Run SELF CMD ARGS... (NULL-terminated) as step name; false if it
+ * failed (then the run failed). */
+static bool simple_step(struct run *r, const char *name, ...)
+{
+	struct bfs_argv a = {0};
+	const char *s;
+	char line[512];
+	va_list ap;
+	int rc = bfs_argv_add(&a, r->self), code;
+
+	va_start(ap, name);
+	while (!rc && (s = va_arg(ap, const char *)))
+		rc = bfs_argv_add(&a, s);
+	va_end(ap);
+	if (rc) {
+		set_status(r, BFS_RUN_FAILED, "%s: out of memory", name);
+		bfs_argv_free(&a);
+		return false;
+	}
+	code = run_step(r, name, a.v, NULL);
+	if (code != 0) {
+		last_log_line(r, line, sizeof(line));
+		set_status(r, BFS_RUN_FAILED, "%s failed: %s", name, line);
+	}
+	bfs_argv_free(&a);
+	return code == 0;
+}
+
+static void do_retention(struct run *r)
+{
+	struct bfs_argv a = {0};
+	struct bfs_err err = {{0}};
+	char line[512];
+	time_t last = 0, now;
+	int code;
+
+	if (bfs_run_forget_argv(r->job, r->self, &r->caps, &a) < 0) {
+		set_status(r, BFS_RUN_FAILED, "forget: out of memory");
+		goto out;
+	}
+	code = run_step(r, "forget", a.v, NULL);
+	if (code != 0) {
+		last_log_line(r, line, sizeof(line));
+		set_status(r, BFS_RUN_FAILED, "forget failed: %s", line);
+		goto out;
+	}
+	if (bfs_jobstate_last_prune(r->o->state_dir, r->job->name, &last,
+				    &err) < 0)
+		rlog(r, "%s (pruning as if never pruned)", err.msg);
+	now = time(NULL);
+	if (!bfs_run_prune_due(&r->job->retention, last, now)) {
+		rlog(r, "prune: not due (retention.prune)");
+		goto out;
+	}
+	if (simple_step(r, "prune", "prune", "-r", r->job->repository, NULL) &&
+	    bfs_jobstate_set_last_prune(r->o->state_dir, r->job->name, now,
+					&err) < 0)
+		rlog(r, "%s", err.msg);
+out:
+	bfs_argv_free(&a);
+}
+
+/* After a backup was written: copies, retention, verify. */
+static void after_backup(struct run *r)
+{
+	const struct bfs_job *j = r->job;
+	bool copies_ok = true;
+	char name[32];
+
+	for (size_t i = 0; i < j->ncopy_to; i++) {
+		snprintf(name, sizeof(name), "copy_to[%zu]", i);
+		copies_ok &=
+		    simple_step(r, name, "copy", "--from", j->repository,
+				"--to", j->copy_to[i], r->backup_id, NULL);
+	}
+	if (j->delete_local_after_copy && j->ncopy_to) {
+		if (copies_ok)
+			simple_step(r, "delete_local_after_copy", "forget",
+				    "-r", j->repository, r->backup_id, NULL);
+		else
+			rlog(r, "delete_local_after_copy: skipped, a copy "
+				"failed: the backup stays in the repository");
+	}
+	if (j->retention.set)
+		do_retention(r);
+	if (j->verify == BFS_JOB_VERIFY_SUBSET)
+		simple_step(r, "verify", "check", "-r", j->repository,
+			    "--read-data-subset", j->verify_subset, NULL);
+	else if (j->verify == BFS_JOB_VERIFY_ALL)
+		simple_step(r, "verify", "check", "-r", j->repository,
+			    "--read-data", NULL);
+}
+
+static void print_plan(struct run *r)
+{
+	const struct bfs_job *j = r->job;
+	struct bfs_argv a = {0};
+
+	printf("job %s:\n", j->name);
+	for (size_t i = 0; i < j->hooks.npre; i++)
+		printf("  hooks.pre[%zu]: %s\n", i, j->hooks.pre[i]);
+	if (!bfs_run_backup_argv(j, "backupfs", &r->caps, &a)) {
+		printf("  run:");
+		for (size_t i = 0; i < a.n; i++)
+			printf(" '%s'", a.v[i]);
+		printf("\n");
+	}
+	bfs_argv_free(&a);
+	for (size_t i = 0; i < j->ncopy_to; i++)
+		printf("  copy_to[%zu]: backupfs copy --from '%s' --to '%s' "
+		       "ID\n",
+		       i, j->repository, j->copy_to[i]);
+	if (j->delete_local_after_copy)
+		printf("  then: backupfs forget -r '%s' ID\n", j->repository);
+	if (j->retention.set &&
+	    !bfs_run_forget_argv(j, "backupfs", &r->caps, &a)) {
+		printf("  run:");
+		for (size_t i = 0; i < a.n; i++)
+			printf(" '%s'", a.v[i]);
+		printf("\n  then prune when due (retention.prune)\n");
+	}
+	bfs_argv_free(&a);
+	if (j->verify != BFS_JOB_VERIFY_NONE)
+		printf("  verify: backupfs check -r '%s' %s%s\n", j->repository,
+		       j->verify == BFS_JOB_VERIFY_ALL ? "--read-data"
+						       : "--read-data-subset ",
+		       j->verify == BFS_JOB_VERIFY_ALL ? "" : j->verify_subset);
+	for (size_t i = 0; i < j->hooks.npost; i++)
+		printf("  hooks.post[%zu]: %s\n", i, j->hooks.post[i]);
+	printf("  notify: %zu channel(s)\n", j->nnotify);
+}
+
+/* Build the summary, redact it, record it (unless !record), notify. */
+static int finish(struct run *r, bool record, struct bfs_run_result *res)
+{
+	struct bfs_run_summary s = {0};
+	struct bfs_err err = {{0}};
+	char *tail = log_tail(r), *rtail = NULL, *rerr = NULL;
+	char **rw = calloc(r->nwarnings + 1, sizeof(*rw)), host[256] = "";
+	int rc = -ENOMEM, nfail;
+
+	if (!rw)
+		goto out;
+	rtail = r->red ? bfs_redact(r->red, tail) : tail ? strdup(tail) : NULL;
+	rerr = r->red	  ? bfs_redact(r->red, r->error)
+	       : r->error ? strdup(r->error)
+			  : NULL;
+	for (size_t i = 0; i < r->nwarnings; i++)
+		rw[i] = r->red ? bfs_redact(r->red, r->warnings[i])
+			       : strdup(r->warnings[i]);
+	if (gethostname(host, sizeof(host) - 1) == 0)
+		s.host = host;
+	s.job = r->job->name;
+	s.backup_id = r->backup_id;
+	s.status = r->status;
+	s.start_ns = r->start_ns;
+	s.duration_ns = bfs_mono_ns() - r->mono0;
+	s.bytes_read = r->bytes_read;
+	s.bytes_added = r->bytes_added;
+	s.files = r->files;
+	s.warnings = (const char *const *)rw;
+	s.nwarnings = r->nwarnings;
+	s.error = rerr;
+	s.log_tail = rtail;
+	rlog(r, "finished: %s (%.1f s)%s%s", bfs_run_status_name(r->status),
+	     (double)s.duration_ns / 1e9, rerr ? ": " : "", rerr ? rerr : "");
+	if (record && bfs_jobstate_record(r->o->state_dir, &s, &err) < 0)
+		rlog(r, "cannot record the run: %s", err.msg);
+	nfail = bfs_notify_send(r->chs, r->chs ? r->job->nnotify : 0, &s,
+				&r->no, NULL);
+	if (nfail > 0)
+		rlog(r, "%d notification channel(s) failed (see the log)",
+		     nfail);
+	rc = bfs_run_summary_json(&s, true, &res->json, &err);
+	if (rc)
+		goto out;
+	res->status = r->status;
+	res->duration_s = (double)s.duration_ns / 1e9;
+	res->bytes_added = r->bytes_added;
+	if ((r->backup_id && !(res->backup_id = strdup(r->backup_id))) ||
+	    (rerr && !(res->error = strdup(rerr))))
+		rc = -ENOMEM;
+out:
+	for (size_t i = 0; rw && i < r->nwarnings; i++)
+		free(rw[i]);
+	free(rw);
+	free(tail);
+	free(rtail);
+	free(rerr);
+	return rc;
+}
+
+static void run_free(struct run *r)
+{
+	if (r->log_fd >= 0)
+		close(r->log_fd);
+	bfs_redactor_free(r->red);
+	free(r->secrets);
+	free(r->chs);
+	bfs_envp_free(r->envp);
+	bfs_job_env_free(r->env);
+	bfs_job_free(r->job);
+	free(r->backup_id);
+	for (size_t i = 0; i < r->nwarnings; i++)
+		free(r->warnings[i]);
+	free(r->warnings);
+	free(r->error);
+}
+
+static const char *env_lookup(void *ctx, const char *name)
+{
+	struct run *r = ctx;
+	size_t kl = strlen(name);
+
+	for (char **p = r->envp; p && *p; p++)
+		if (strncmp(*p, name, kl) == 0 && (*p)[kl] == '=')
+			return *p + kl + 1;
+	return NULL;
+}
+
+/* Environment, secrets, redactor, channels.  false: the run failed. */
+static bool prepare(struct run *r)
+{
+	struct bfs_err err = {{0}};
+	int rc;
+
+	if (r->job->env_file) {
+		rc = bfs_job_load_env(r->job->env_file, &r->env, &err);
+		if (rc < 0) {
+			set_status(r, BFS_RUN_FAILED, "%s",
+				   bfs_err_str(&err, rc));
+			/* still build what notify needs below */
+		}
+	}
+	if (bfs_envp_build(environ, r->env, NULL, 0, &r->envp) < 0 ||
+	    bfs_run_secrets(r->job, r->env, r->envp, &r->secrets,
+			    &r->nsecrets) < 0 ||
+	    !(r->red = bfs_redactor_new(r->secrets, r->nsecrets)) ||
+	    bfs_run_channels(r->job, &r->chs) < 0) {
+		set_status(r, BFS_RUN_FAILED, "out of memory");
+		return false;
+	}
+	r->no.secrets = r->secrets;
+	r->no.nsecrets = r->nsecrets;
+	r->no.getenv_fn = env_lookup;
+	r->no.getenv_ctx = r;
+	return r->status != BFS_RUN_FAILED;
+}
+
+int bfs_run_job(const char *path, const struct bfs_run_opts *o,
+		struct bfs_run_result *res, struct bfs_err *err)
+{
+	struct run r = {.o = o, .log_fd = -1};
+	struct bfs_run_summary s0 = {0};
+	char dir[PATH_MAX];
+	bool record = true, pre_ok, pre_started;
+	int lock = -1, rc;
+
+	memset(res, 0, sizeof(*res));
+	r.self = o->self ? o->self : "/proc/self/exe";
+	r.start_ns = bfs_now_ns();
+	r.mono0 = bfs_mono_ns();
+	rc = bfs_job_load(path, &r.job, err);
+	if (rc < 0)
+		return rc;
+	if (!(res->job = strdup(r.job->name))) {
+		rc = bfs_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (o->dry_run) {
+		r.caps.backup_job = r.caps.forget_job = true;
+		print_plan(&r);
+		res->status = BFS_RUN_OK;
+		goto out;
+	}
+	lock = bfs_jobstate_lock(o->state_dir, r.job->name, err);
+	if (lock < 0) {
+		/* the running one owns run.log and the state files */
+		record = false;
+		set_status(&r, BFS_RUN_FAILED, "%s", err->msg);
+		prepare(&r);
+		goto out_finish;
+	}
+	rc = bfs_jobstate_path(o->state_dir, r.job->name, true, dir,
+			       sizeof(dir), err);
+	if (!rc && snprintf(r.log_path, sizeof(r.log_path), "%s/run.log",
+			    dir) >= (int)sizeof(r.log_path))
+		rc = -ENAMETOOLONG;
+	if (!rc) {
+		r.log_fd = open(r.log_path,
+				O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+				    O_CLOEXEC | O_NOFOLLOW,
+				0600);
+		if (r.log_fd < 0)
+			rc = -errno;
+	}
+	if (rc) {
+		set_status(&r, BFS_RUN_FAILED,
+			   "cannot open the run log '%s': %s", r.log_path,
+			   strerror(-rc));
+		prepare(&r);
+		goto out_finish;
+	}
+	rlog(&r, "job '%s' started (pid %d)", r.job->name, (int)getpid());
+	if (!prepare(&r))
+		goto out_finish;
+	r.caps.backup_job = has_job_flag(&r, "backup");
+	r.caps.forget_job = has_job_flag(&r, "forget");
+	s0.job = r.job->name;
+	s0.start_ns = r.start_ns;
+	if (bfs_notify_start(r.chs, r.job->nnotify, &s0, &r.no, NULL) > 0)
+		rlog(&r, "a start ping failed");
+
+	pre_ok = run_hooks(&r, "pre", r.job->hooks.pre, r.job->hooks.npre, true,
+			   "running", BFS_RUN_FAILED, &pre_started);
+	if (pre_ok) {
+		do_backup(&r);
+		if (r.backup_id && r.status != BFS_RUN_FAILED)
+			after_backup(&r);
+	} else {
+		rlog(&r, "the backup is skipped: a pre hook failed");
+	}
+	/* post: once pre succeeded, and also after a pre that failed half
+	 * way: restarting an app is harmless, leaving it down is not */
+	if (pre_ok || pre_started)
+		run_hooks(&r, "post", r.job->hooks.post, r.job->hooks.npost,
+			  false, bfs_run_status_name(r.status), BFS_RUN_FAILED,
+			  NULL);
+	if (r.status == BFS_RUN_FAILED)
+		run_hooks(&r, "on_failure", r.job->hooks.on_failure,
+			  r.job->hooks.non_failure, false, "failed",
+			  BFS_RUN_FAILED, NULL);
+	else
+		run_hooks(&r, "on_success", r.job->hooks.on_success,
+			  r.job->hooks.non_success, false,
+			  bfs_run_status_name(r.status), BFS_RUN_WARNING, NULL);
+out_finish:
+	rc = finish(&r, record, res);
+	if (rc < 0)
+		bfs_err_set(err, rc, "job '%s': cannot build the summary",
+			    r.job->name);
+out:
+	if (lock >= 0)
+		close(lock);
+	run_free(&r);
+	return rc;
+}
