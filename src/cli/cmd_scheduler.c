@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -474,6 +475,67 @@ static bool wait_children(struct sched *s, double secs, bool stop_on_signal)
 	return true;
 }
 
+/* The pids of our children that are not runs: processes a run left
+ * behind (hooks in their own process groups), reparented to us as the
+ * subreaper.  Up to max; returns how many. */
+static size_t leftovers(struct sched *s, pid_t *out, size_t max)
+{
+	char path[64];
+	size_t k = 0, i;
+	long pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
+		 (long)getpid());
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (k < max && fscanf(f, "%ld", &pid) == 1) {
+		for (i = 0; i < s->n && s->v[i].pid != (pid_t)pid; i++)
+			;
+		if (i == s->n)
+			out[k++] = (pid_t)pid;
+	}
+	fclose(f);
+	return k;
+}
+
+/* Stop what ended runs left behind: SIGTERM to each leftover and its
+ * process group, up to 5 s for them to go, then SIGKILL. */
+static void stop_leftovers(struct sched *s)
+{
+	struct timespec t0;
+	pid_t v[256];
+	size_t n, i;
+	int round, sig;
+
+	for (round = 0; round < 2; round++) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		n = leftovers(s, v, BFS_ARRAY_SIZE(v));
+		if (!n)
+			return;
+		sig = round ? SIGKILL : SIGTERM;
+		bfs_log(LOG_WARNING,
+			"scheduler: sending %s to %zu process%s left behind "
+			"by ended runs (pid %ld%s)",
+			round ? "SIGKILL" : "SIGTERM", n, n == 1 ? "" : "es",
+			(long)v[0], n > 1 ? ", ..." : "");
+		for (i = 0; i < n; i++) {
+			kill(-v[i], sig); /* a hook leads its own group */
+			kill(v[i], sig);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (mono_since(&t0) < 5) {
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+			if (!leftovers(s, v, 1))
+				return;
+			usleep(50000);
+		}
+	}
+}
+
 /* Shutdown: children get stop_timeout to finish, then SIGTERM and 30 s,
  * then SIGKILL.  A second SIGTERM/SIGINT skips the waiting. */
 static void stop(struct sched *s)
@@ -481,19 +543,21 @@ static void stop(struct sched *s)
 	char span[32];
 
 	if (!nrunning(s))
-		return;
+		goto out;
 	bfs_duration_format(s->stop_timeout, span, sizeof(span));
 	bfs_log(LOG_NOTICE,
 		"scheduler: waiting up to %s for %zu running job%s "
 		"(SIGTERM again to stop them now)",
 		span, nrunning(s), nrunning(s) == 1 ? "" : "s");
 	if (wait_children(s, (double)s->stop_timeout, true))
-		return;
+		goto out;
 	kill_children(s, SIGTERM);
 	if (wait_children(s, 30, false))
-		return;
+		goto out;
 	kill_children(s, SIGKILL);
 	wait_children(s, 5, false);
+out:
+	stop_leftovers(s);
 }
 
 static int setup_signals(struct sched *s)
@@ -510,6 +574,9 @@ static int setup_signals(struct sched *s)
 	s->sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (s->sfd < 0)
 		return -errno;
+	/* what a run leaves behind (a hook still running when the run was
+	 * killed) becomes our child: reaped, and stopped at shutdown */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	return 0;
 }
 
