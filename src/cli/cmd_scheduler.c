@@ -352,7 +352,7 @@ static void reap(struct sched *s)
 
 /* Plan and start what is due.  Returns the wall-clock second of the next
  * wake-up, or -1 when no job has a schedule. */
-static time_t tick(struct sched *s, bool start)
+static time_t tick(struct sched *s)
 {
 	struct bfs_sched_entry *e;
 	struct bfs_jobstate_run last;
@@ -387,6 +387,8 @@ static time_t tick(struct sched *s, bool start)
 				j->name, bfs_err_str(&err, rc));
 			j->warned_state = true;
 		}
+		if (!rc)
+			j->warned_state = false;
 		if (!rc && has_last) {
 			e[i].has_last = true;
 			e[i].last_run = last.start;
@@ -404,7 +406,7 @@ static time_t tick(struct sched *s, bool start)
 		bfs_log(LOG_ERR, "scheduler: cannot plan: %s", strerror(-rc));
 		wake = now + 60;
 	}
-	for (i = 0; start && rc > 0 && i < s->n; i++)
+	for (i = 0; rc > 0 && i < s->n; i++)
 		if (e[i].due)
 			spawn(s, &s->v[i], now);
 	if (rc > 0) /* what just started is planned again from its start */
@@ -622,7 +624,7 @@ static int run_scheduler(struct cli_ctx *ctx)
 	}
 	bfs_log(LOG_NOTICE, "scheduler: state in '%s'", s.state_dir);
 	for (;;) {
-		wake = tick(&s, true);
+		wake = tick(&s);
 		if (s.once)
 			break;
 		now = time(NULL);
