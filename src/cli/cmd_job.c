@@ -508,11 +508,8 @@ const struct bfs_cmd cmd_job = {
     .name = "job",
     .run = run_job,
     .summary = "check, list, enable or disable job files",
-    .synopsis = "backupfs job check FILE|NAME...\n"
-		"       backupfs job list [--jobs DIR] [--state-dir DIR] "
-		"[--json]\n"
-		"       backupfs job enable|disable NAME [--root DIR] "
-		"[--no-systemctl]",
+    .synopsis = "backupfs job check|list|enable|disable [OPTIONS] "
+		"[FILE|NAME...]",
     .description =
 	"Job files (doc/JOBS.md) describe unattended backups.\n"
 	"  check    validate each file (or JOBS/NAME.json) and print \"FILE:\n"
