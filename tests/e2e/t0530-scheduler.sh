@@ -40,9 +40,14 @@ done
 # held: due every 2s, but a run by hand holds its lock
 job held "every 2s"
 mkdir -p "$S/jobs/held"
-flock "$S/jobs/held/lock" sleep 5 &
+# (one process holding the flock: killing it frees the lock)
+"$BFS_PYTHON" -c 'import fcntl, sys, time
+f = open(sys.argv[1], "w"); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(600)' \
+	"$S/jobs/held/lock" &
 holder=$!
 at_exit "kill $holder 2>/dev/null"
+lock_busy() { ! flock -n -x "$1" true; }
+ok_cmd "the lock of held is taken" wait_until 10 lock_busy "$S/jobs/held/lock"
 # a job file that does not load
 printf '{"name": "broken", "repository": "%s", "sources": [], "schedule": "every 2s"}\n' \
 	"$R" >"$J/broken.json"
@@ -55,14 +60,15 @@ at_exit "kill -9 $sched 2>/dev/null"
 L=$T/sched.log
 started() { grep -c "scheduler: started job '$1'" "$L"; }
 
-ok_cmd "caught starts at once (catch_up)" wait_until 5 grep -q "started job 'caught'" "$L"
+ok_cmd "caught starts at once (catch_up)" wait_until 15 grep -q "started job 'caught'" "$L"
 like "$(cat "$L")" "skipping .*broken.json: sources: " "the bad file is logged naming the field"
-ok_cmd "slow starts after its first interval" wait_until 6 grep -q "started job 'slow'" "$L"
+ok_cmd "slow starts after its first interval" wait_until 15 grep -q "started job 'slow'" "$L"
 is "$(started held)" 0 "held does not start while its lock is held"
-wait $holder
-ok_cmd "held starts once its lock is free" wait_until 5 grep -q "started job 'held'" "$L"
+kill $holder
+wait $holder 2>/dev/null
+ok_cmd "held starts once its lock is free" wait_until 15 grep -q "started job 'held'" "$L"
 slow_runs() { [ "$(grep -c '^run' "$T/slow.log")" -ge "$1" ]; }
-ok_cmd "slow ran at least twice" wait_until 10 slow_runs 2
+ok_cmd "slow ran at least twice" wait_until 30 slow_runs 2
 unlike "$(cat "$T/slow.log")" "OVERLAP" "slow never ran twice at once"
 is "$(started caught)" 1 "caught ran once"
 is "$(started nocatch)" 0 "nocatch (catch_up false) did not run"
@@ -71,7 +77,7 @@ is "$(started nocatch)" 0 "nocatch (catch_up false) did not run"
 job added "every 2s"
 rm "$J/held.json"
 kill -HUP $sched
-ok_cmd "SIGHUP: the added job starts" wait_until 6 grep -q "started job 'added'" "$L"
+ok_cmd "SIGHUP: the added job starts" wait_until 15 grep -q "started job 'added'" "$L"
 like "$(cat "$L")" "job 'held' removed" "SIGHUP: the removed job is dropped"
 n=$(started held)
 sleep 2.5
@@ -82,7 +88,7 @@ rm "$J/added.json" "$J/slow.json"
 # SIGTERM to the run, which stops its hook
 job long "every 1s" ", \"hooks\": {\"pre\": [\"sleep 60\"]}"
 kill -HUP $sched
-ok_cmd "long starts" wait_until 6 grep -q "started job 'long'" "$L"
+ok_cmd "long starts" wait_until 15 grep -q "started job 'long'" "$L"
 sleep 0.5
 t0=$SECONDS
 kill -TERM $sched
