@@ -3,8 +3,8 @@
 # whose pre hook outlasts its interval never runs twice at once (nor
 # while a `backupfs run` by hand holds its lock); a yearly job whose last
 # run is long past runs once at start-up with catch_up and not without;
-# a bad job file is logged and skipped; SIGHUP adds a new job and drops a
-# removed one; SIGTERM waits --stop-timeout for a running job, then
+# a bad job file is logged and skipped; SIGHUP adds a new job, drops a
+# removed one and applies a changed schedule; SIGTERM waits --stop-timeout for a running job, then
 # SIGTERMs it and exits 0; each run start has one end line with its pid.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 require_cmd flock util-linux
@@ -73,16 +73,20 @@ unlike "$(cat "$T/slow.log")" "OVERLAP" "slow never ran twice at once"
 is "$(started caught)" 1 "caught ran once"
 is "$(started nocatch)" 0 "nocatch (catch_up false) did not run"
 
-# SIGHUP: a new job runs, a removed one is dropped
+# SIGHUP: a new job runs, a removed one is dropped, a changed schedule
+# takes effect
 job added "every 2s"
 rm "$J/held.json"
+job nocatch "every 1s" ', "catch_up": false'
 kill -HUP $sched
 ok_cmd "SIGHUP: the added job starts" wait_until 15 grep -q "started job 'added'" "$L"
+ok_cmd "SIGHUP: nocatch runs on its new schedule" \
+	wait_until 15 grep -q "started job 'nocatch'" "$L"
 like "$(cat "$L")" "job 'held' removed" "SIGHUP: the removed job is dropped"
 n=$(started held)
 sleep 2.5
 is "$(started held)" "$n" "the removed job does not start again"
-rm "$J/added.json" "$J/slow.json"
+rm "$J/added.json" "$J/slow.json" "$J/nocatch.json"
 
 # SIGTERM while a long run is in its pre hook: 2s of patience, then
 # SIGTERM to the run, which stops its hook
