@@ -90,7 +90,7 @@ rm "$J/added.json" "$J/slow.json" "$J/nocatch.json"
 
 # SIGTERM while a long run is in its pre hook: 2s of patience, then
 # SIGTERM to the run, which stops its hook
-job long "every 1s" ", \"hooks\": {\"pre\": [\"sleep 60\"]}"
+job long "every 1s" ", \"hooks\": {\"pre\": [\"echo \$\$ >$T/long.pid; exec sleep 60\"]}"
 kill -HUP $sched
 ok_cmd "long starts" wait_until 15 grep -q "started job 'long'" "$L"
 sleep 0.5
@@ -105,7 +105,8 @@ like "$(cat "$L")" "waiting up to 2s for [0-9]+ running jobs?" "it waited for th
 like "$(cat "$L")" "sending SIGTERM to job 'long'" "then sent it SIGTERM"
 like "$(cat "$L")" "job 'long' ended, pid [0-9]+, (exit [0-9]+|killed by signal 15), [0-9.]+s" \
 	"the run's end is logged with its exit status and duration"
-ok $(pgrep -f "sleep 60" >/dev/null && echo 1 || echo 0) "no hook is left running"
+hook=$(cat "$T/long.pid")
+ok $(kill -0 "$hook" 2>/dev/null && echo 1 || echo 0) "no hook is left running (pid $hook)"
 like "$(tail -n 1 "$L")" "scheduler: stopped" "the last line says it stopped"
 
 # one end line per start, with the same pid
