@@ -321,5 +321,7 @@ extern const struct bfs_cmd cmd_init, cmd_backup, cmd_list, cmd_show, cmd_ls,
     cmd_cat, cmd_restore, cmd_catalog, cmd_mount, cmd_copy, cmd_migrate,
     cmd_forget, cmd_delete, cmd_unlock, cmd_check, cmd_prune;
 extern const struct bfs_cmd cmd_run, cmd_status; /* jobs (issue 10) */
+/* issue 10: the scheduler and the job subcommands */
+extern const struct bfs_cmd cmd_scheduler, cmd_job;
 
 #endif
