@@ -54,7 +54,6 @@ struct run {
 	size_t nsecrets;
 	struct bfs_notify_channel *chs;
 	struct bfs_notify_opts no; /* secrets, env_file lookup */
-	struct bfs_run_caps caps;
 	/* outcome */
 	enum bfs_run_status status;
 	char *backup_id;
@@ -358,7 +357,7 @@ static void do_backup(struct run *r)
 	size_t nw = 0;
 	int code;
 
-	if (bfs_run_backup_argv(r->job, r->self, &r->caps, &a) < 0) {
+	if (bfs_run_backup_argv(r->job, r->self, &a) < 0) {
 		set_status(r, BFS_RUN_FAILED, "backup: out of memory");
 		goto out;
 	}
@@ -422,7 +421,7 @@ static void do_retention(struct run *r)
 	time_t last = 0, now;
 	int code;
 
-	if (bfs_run_forget_argv(r->job, r->self, &r->caps, &a) < 0) {
+	if (bfs_run_forget_argv(r->job, r->self, &a) < 0) {
 		set_status(r, BFS_RUN_FAILED, "forget: out of memory");
 		goto out;
 	}
@@ -490,7 +489,7 @@ static void print_plan(struct run *r)
 	printf("job %s:\n", j->name);
 	for (size_t i = 0; i < j->hooks.npre; i++)
 		printf("  hooks.pre[%zu]: %s\n", i, j->hooks.pre[i]);
-	if (!bfs_run_backup_argv(j, "backupfs", &r->caps, &a)) {
+	if (!bfs_run_backup_argv(j, "backupfs", &a)) {
 		printf("  run:");
 		for (size_t i = 0; i < a.n; i++)
 			printf(" '%s'", a.v[i]);
@@ -503,8 +502,7 @@ static void print_plan(struct run *r)
 		       i, j->repository, j->copy_to[i]);
 	if (j->delete_local_after_copy)
 		printf("  then: backupfs forget -r '%s' ID\n", j->repository);
-	if (j->retention.set &&
-	    !bfs_run_forget_argv(j, "backupfs", &r->caps, &a)) {
+	if (j->retention.set && !bfs_run_forget_argv(j, "backupfs", &a)) {
 		printf("  run:");
 		for (size_t i = 0; i < a.n; i++)
 			printf(" '%s'", a.v[i]);
@@ -651,9 +649,6 @@ int bfs_run_job(const char *path, const struct bfs_run_opts *o,
 	memset(res, 0, sizeof(*res));
 	run_stop = 0;
 	r.self = o->self ? o->self : "/proc/self/exe";
-	/* the backups carry the job's name; forget applies the retention
-	 * to this job's backups only */
-	r.caps.backup_job = r.caps.forget_job = true;
 	r.start_ns = bfs_now_ns();
 	r.mono0 = bfs_mono_ns();
 	rc = bfs_job_load(path, &r.job, err);

@@ -78,22 +78,17 @@ struct bfs_argv {
 int bfs_argv_add(struct bfs_argv *a, const char *s); /* copies; -ENOMEM */
 void bfs_argv_free(struct bfs_argv *a);
 
-/* Whether to pass --job NAME to backup and forget (bfs_run_job always
- * does; without it forget would group by sources, across jobs). */
-struct bfs_run_caps {
-	bool backup_job, forget_job;
-};
-
-/* argv for `SELF backup -r REPO [--job NAME] [--tag T]... --json` and the
- * job's sources in order, each followed by its --exclude / --ignore-table
- * options.  0 or -ENOMEM. */
+/* argv for `SELF backup -r REPO --job NAME [--tag T]... --json` and the
+ * job's sources in order, each followed by its options (--exclude,
+ * --ignore-table, --nocodb-base, --no-nocodb-records, ...).  0, -ENOMEM,
+ * or -EINVAL for a source kind a job cannot hold. */
 int bfs_run_backup_argv(const struct bfs_job *job, const char *self,
-			const struct bfs_run_caps *caps, struct bfs_argv *a);
+			struct bfs_argv *a);
 
-/* argv for `SELF forget -r REPO [--job NAME] --keep-...` from
+/* argv for `SELF forget -r REPO --job NAME --keep-...` from
  * job->retention (which must be set).  0 or -ENOMEM. */
 int bfs_run_forget_argv(const struct bfs_job *job, const char *self,
-			const struct bfs_run_caps *caps, struct bfs_argv *a);
+			struct bfs_argv *a);
 
 /* True if a prune is due after a forget at `now`, given the last prune
  * (0: never) and the job's retention.prune rule: always; never; daily,

@@ -63,16 +63,16 @@ static int add_count(struct bfs_argv *a, const char *opt, unsigned n)
 	return add2(a, opt, num);
 }
 
-/* SELF CMD -r REPO [--job NAME] */
+/* SELF CMD -r REPO --job NAME: the backups carry the job's name, and
+ * forget applies the retention to this job's backups only. */
 static int head(struct bfs_argv *a, const char *self, const char *cmd,
-		const struct bfs_job *job, bool job_flag)
+		const struct bfs_job *job)
 {
 	int rc = bfs_argv_add(a, self);
 
 	rc = rc ? rc : bfs_argv_add(a, cmd);
 	rc = rc ? rc : add2(a, "-r", job->repository);
-	if (!rc && job_flag)
-		rc = add2(a, "--job", job->name);
+	rc = rc ? rc : add2(a, "--job", job->name);
 	return rc;
 }
 
@@ -91,14 +91,32 @@ static const char *source_flag(enum bfs_source_kind k)
 		return "--pg-dump";
 	case BFS_SRC_MYSQL_DUMP:
 		return "--mysql-dump";
+	case BFS_SRC_NOCODB:
+		return "--nocodb";
 	}
 	return NULL;
 }
 
-int bfs_run_backup_argv(const struct bfs_job *job, const char *self,
-			const struct bfs_run_caps *caps, struct bfs_argv *a)
+/* A nocodb source's options (the token comes from the environment). */
+static int nocodb_opts(struct bfs_argv *a, const struct bfs_nocodb_opts *o)
 {
-	int rc = head(a, self, "backup", job, caps && caps->backup_job);
+	int rc = 0;
+
+	if (!o)
+		return 0;
+	for (size_t k = 0; !rc && o->bases && o->bases[k]; k++)
+		rc = add2(a, "--nocodb-base", o->bases[k]);
+	if (!rc && !o->records)
+		rc = bfs_argv_add(a, "--no-nocodb-records");
+	if (!rc && !o->attachments)
+		rc = bfs_argv_add(a, "--no-nocodb-attachments");
+	return rc;
+}
+
+int bfs_run_backup_argv(const struct bfs_job *job, const char *self,
+			struct bfs_argv *a)
+{
+	int rc = head(a, self, "backup", job);
 	size_t i;
 
 	for (i = 0; !rc && i < job->ntags; i++)
@@ -116,15 +134,17 @@ int bfs_run_backup_argv(const struct bfs_job *job, const char *self,
 		for (size_t k = 0;
 		     !rc && s->ignore_tables && s->ignore_tables[k]; k++)
 			rc = add2(a, "--ignore-table", s->ignore_tables[k]);
+		if (!rc && s->kind == BFS_SRC_NOCODB)
+			rc = nocodb_opts(a, s->nocodb);
 	}
 	return rc;
 }
 
 int bfs_run_forget_argv(const struct bfs_job *job, const char *self,
-			const struct bfs_run_caps *caps, struct bfs_argv *a)
+			struct bfs_argv *a)
 {
 	const struct bfs_job_retention *r = &job->retention;
-	int rc = head(a, self, "forget", job, caps && caps->forget_job);
+	int rc = head(a, self, "forget", job);
 
 	rc = rc ? rc : add_count(a, "--keep-last", r->keep_last);
 	rc = rc ? rc : add_count(a, "--keep-hourly", r->keep_hourly);

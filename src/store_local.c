@@ -284,9 +284,9 @@ static int64_t local_get(struct bfs_store *s, const char *key, uint64_t off,
 		goto out_close;
 	}
 	/* n == 0: an empty object, and out->data may still be NULL */
-	got = n ? bfs_pread_full(fd, out->data + out->len, (size_t)n,
-				 (off_t)off)
-		: 0;
+	got =
+	    n ? bfs_pread_full(fd, out->data + out->len, (size_t)n, (off_t)off)
+	      : 0;
 	if (got < 0) {
 		rc = got;
 		bfs_err_set(err, rc, "cannot read '%s' ('%s'): %s", key, path,

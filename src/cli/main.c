@@ -17,9 +17,9 @@
 #include "src/log.h"
 
 static const struct bfs_cmd *const commands[] = {
-    &cmd_init,	  &cmd_backup,	&cmd_list,   &cmd_show,	  &cmd_ls,
-    &cmd_cat,	  &cmd_restore, &cmd_mount,  &cmd_copy,	  &cmd_catalog,
-    &cmd_migrate, &cmd_forget,	&cmd_delete, &cmd_unlock, &cmd_check,
+    &cmd_init,	  &cmd_backup,	&cmd_list,   &cmd_show,	     &cmd_ls,
+    &cmd_cat,	  &cmd_restore, &cmd_mount,  &cmd_copy,	     &cmd_catalog,
+    &cmd_migrate, &cmd_forget,	&cmd_delete, &cmd_unlock,    &cmd_check,
     &cmd_prune,	  &cmd_run,	&cmd_status, &cmd_scheduler, &cmd_job,
 };
 

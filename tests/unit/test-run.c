@@ -28,7 +28,9 @@ static const char job_text[] =
     "  {\"files\": \"d=/srv/d\", \"exclude\": [\"*.tmp\", \"cache\"]},"
     "  {\"pg_dump\": \"db=postgresql://u@h/db\"},"
     "  {\"mysql_dump\": \"m=mysql://u@h/m\", \"ignore_table\": [\"m.log\"]},"
-    "  {\"command\": \"x.txt=echo hi\"}],"
+    "  {\"command\": \"x.txt=echo hi\"},"
+    "  {\"nocodb\": \"http://nc:8080\", \"nocodb_base\": [\"Sales\"],"
+    "   \"nocodb_attachments\": false}],"
     " \"retention\": {\"keep_last\": 3, \"keep_daily\": 7,"
     "   \"keep_within\": \"1y6m\", \"keep_tag\": [\"keep\"],"
     "   \"prune\": \"weekly\"},"
@@ -51,28 +53,24 @@ static char *join(const struct bfs_argv *a)
 
 static void test_argv(const struct bfs_job *job)
 {
-	struct bfs_run_caps caps = {true, true}, none = {false, false};
 	struct bfs_argv a = {0};
 	char *s;
 
-	ok(bfs_run_backup_argv(job, "/bin/bfs", &caps, &a) == 0, "backup argv");
+	ok(bfs_run_backup_argv(job, "/bin/bfs", &a) == 0, "backup argv");
 	s = join(&a);
 	is_str(s,
 	       "/bin/bfs backup -r /r --job app --tag a --tag b --json "
 	       "--files d=/srv/d --exclude *.tmp --exclude cache "
 	       "--pg-dump db=postgresql://u@h/db "
 	       "--mysql-dump m=mysql://u@h/m --ignore-table m.log "
-	       "--command x.txt=echo hi",
+	       "--command x.txt=echo hi "
+	       "--nocodb http://nc:8080 --nocodb-base Sales "
+	       "--no-nocodb-attachments",
 	       "backup argv: sources in order, each with its options");
 	ok(a.v[a.n] == NULL, "argv is NULL-terminated");
 	free(s);
 	bfs_argv_free(&a);
-	bfs_run_backup_argv(job, "b", &none, &a);
-	s = join(&a);
-	ok(!strstr(s, "--job"), "backup argv without --job when not asked");
-	free(s);
-	bfs_argv_free(&a);
-	ok(bfs_run_forget_argv(job, "b", &caps, &a) == 0, "forget argv");
+	ok(bfs_run_forget_argv(job, "b", &a) == 0, "forget argv");
 	s = join(&a);
 	is_str(s,
 	       "b forget -r /r --job app --keep-last 3 --keep-daily 7 "
