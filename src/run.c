@@ -95,15 +95,18 @@ __attribute__((format(printf, 2, 3))) static void rlog(struct run *r,
 		return;
 	if (localtime_r(&now, &tm))
 		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+	if (r->red) {
+		char *red = bfs_redact(r->red, msg);
+
+		if (red) {
+			free(msg);
+			msg = red;
+		}
+	}
 	if (r->log_fd >= 0 && !bfs_buf_printf(&b, "%s backupfs: %s\n", ts, msg))
 		bfs_write_full(r->log_fd, b.data, b.len);
-	if (!r->o->quiet) {
-		char *red = r->red ? bfs_redact(r->red, msg) : NULL;
-
-		fprintf(stderr, "backupfs run: %s: %s\n", r->job->name,
-			red ? red : msg);
-		free(red);
-	}
+	if (!r->o->quiet)
+		fprintf(stderr, "backupfs run: %s: %s\n", r->job->name, msg);
 	bfs_buf_free(&b);
 	free(msg);
 }
@@ -151,6 +154,94 @@ static bool interrupted(struct run *r)
 			   run_stop == SIGINT ? "SIGINT" : "SIGTERM");
 	}
 	return true;
+}
+
+/* Redact one line (NULs kept: each segment between them separately)
+ * into out.  Returns 1 if anything was replaced, 0 if not, -ENOMEM. */
+static int redact_line(const struct bfs_redactor *red, const char *line,
+		       size_t len, struct bfs_buf *out)
+{
+	size_t i = 0;
+	int changed = 0;
+
+	while (i <= len) {
+		size_t seg = strnlen(line + i, len - i);
+		char *copy = strndup(line + i, seg), *red_seg;
+
+		red_seg = copy ? bfs_redact(red, copy) : NULL;
+		if (!red_seg) {
+			free(copy);
+			return -ENOMEM;
+		}
+		changed |= strcmp(copy, red_seg) != 0;
+		if (bfs_buf_append(out, red_seg, strlen(red_seg)) ||
+		    (i + seg < len && bfs_buf_append(out, "", 1))) {
+			free(copy);
+			free(red_seg);
+			return -ENOMEM;
+		}
+		free(copy);
+		free(red_seg);
+		i += seg + 1;
+	}
+	return changed;
+}
+
+/* After every child: the run log with each secret replaced, so that no
+ * log keeps one (a hook may echo its environment; a dump tool's error may
+ * quote a connection string).  The log is rewritten to a temp file and
+ * renamed over run.log only when something was replaced; the log fd is
+ * then reopened (a daemon a hook started keeps writing to the old,
+ * unlinked file).  Failures are logged on stderr and leave the log as it
+ * is. */
+static void scrub_log(struct run *r)
+{
+	char tmp[PATH_MAX + 8];
+	struct bfs_buf out = {0};
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *in;
+	int changed = 0, rc = 0, fd = -1;
+
+	if (!r->red || !r->nsecrets || r->log_fd < 0)
+		return;
+	in = fopen(r->log_path, "re");
+	if (!in)
+		return;
+	while (rc >= 0 && (n = getline(&line, &cap, in)) > 0) {
+		rc = redact_line(r->red, line, (size_t)n, &out);
+		if (rc > 0)
+			changed = 1;
+	}
+	fclose(in);
+	free(line);
+	if (rc < 0 || !changed)
+		goto out;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", r->log_path);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd < 0 || bfs_write_full(fd, out.data, out.len) < 0 ||
+	    rename(tmp, r->log_path) < 0) {
+		fprintf(stderr,
+			"backupfs run: %s: cannot rewrite the run log '%s' "
+			"without its secrets: %s\n",
+			r->job->name, r->log_path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	close(r->log_fd);
+	r->log_fd = fd;
+	fd = -1;
+	if (fcntl(r->log_fd, F_SETFL, O_APPEND) < 0 ||
+	    lseek(r->log_fd, 0, SEEK_END) < 0)
+		fprintf(stderr, "backupfs run: %s: run log: %s\n", r->job->name,
+			strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+	bfs_buf_free(&out);
 }
 
 /* The last non-empty line the run log holds (for error texts), or "". */
@@ -290,6 +381,8 @@ static bool run_hooks(struct run *r, const char *phase, const char **cmds,
 		if (started)
 			*started = true;
 		rc = bfs_run_child(argv, envp, &co, &st, &timed_out, &err);
+		scrub_log(r);
+		co.log_fd = r->log_fd;
 		if (co.stop)
 			interrupted(r); /* the reason comes first */
 		if (rc < 0) {
@@ -333,6 +426,7 @@ static int run_step(struct run *r, const char *name, char **argv,
 	}
 	rlog(r, "%s: started", name);
 	rc = bfs_run_child(argv, r->envp, &co, &st, &timed_out, &err);
+	scrub_log(r);
 	interrupted(r); /* the reason comes first */
 	if (rc < 0) {
 		snprintf(r->last_line, sizeof(r->last_line), "%s",

@@ -67,7 +67,9 @@ is "$(cat "$O")" "pre app running -
 post app ok $id
 on_success app ok $id" "hooks ran in order with BACKUPFS_JOB/STATUS/BACKUP_ID"
 L=$S/jobs/app/run.log
-like "$(cat "$L")" "mode=prod secret=$SECRET" "hooks see the env_file (run log is raw)"
+like "$(cat "$L")" "mode=\*\*\* secret=\*\*\*" "hooks see the env_file; the run log has its values redacted"
+unlike "$(cat "$L")" "$SECRET" "the run log holds no secret (a hook echoed it)"
+ok "$([ ! -e "$L.tmp" ]; echo $?)" "no temp file of the log rewrite is left"
 like "$(cat "$L")" "hooks.pre\[0\]: started" "run log: the runner's lines"
 like "$(cat "$L")" "backup $id: 1 files" "run log: the backup's own output"
 like "$(cat "$L")" "forget: exit status 0" "run log: the retention ran"
