@@ -385,7 +385,7 @@ static int records(struct nc_run *r, const char *tid, const cJSON *schema)
 	struct bfs_strv acols = {0};
 	struct bfs_entry e;
 	const char *pk = NULL;
-	char *sort = NULL, *path = NULL, *line;
+	char *sort = NULL, *path = NULL;
 	char what[600], url[512];
 	bool write = r->o->records, open = false, last = false;
 	uint64_t offset = 0, rowno = 0;
@@ -417,8 +417,9 @@ static int records(struct nc_run *r, const char *tid, const cJSON *schema)
 	}
 	for (page = 1; !last; page++) {
 		const cJSON *list, *rec, *pi, *tot;
+		struct bfs_buf raw = {0}, lines = {0};
 		cJSON *j = NULL;
-		size_t got = 0;
+		size_t got = 0, nlines = 0;
 
 		snprintf(what, sizeof(what),
 			 "base '%s', table '%s', records page %u (offset "
@@ -429,12 +430,14 @@ static int records(struct nc_run *r, const char *tid, const cJSON *schema)
 			 "%s%s",
 			 tid, BFS_NOCODB_PAGE, offset, sort ? "&sort=" : "",
 			 sort ? sort : "");
-		rc = nc_get_json(r->h, url, &j, what, r->err);
+		rc = nc_get_json_raw(r->h, url, &j, write ? &raw : NULL, what,
+				     r->err);
 		if (rc)
 			goto out;
 		list = list_of(j);
 		if (!list) {
 			cJSON_Delete(j);
+			bfs_buf_free(&raw);
 			rc =
 			    bfs_err_set(r->err, -EPROTO,
 					"%s: the answer has no \"list\"", what);
@@ -447,24 +450,29 @@ static int records(struct nc_run *r, const char *tid, const cJSON *schema)
 			got++;
 			rowno++;
 			r->nrec++;
-			if (write) {
-				line = cJSON_PrintUnformatted(rec);
-				rc = line ? 0 : -ENOMEM;
-				if (!rc)
-					rc = bfs_backup_file_write(
-					    r->b, line, strlen(line), r->err);
-				if (!rc)
-					rc = bfs_backup_file_write(r->b, "\n",
-								   1, r->err);
-				if (!rc)
-					r->bytes += strlen(line) + 1;
-				cJSON_free(line);
-			}
-			if (!rc && acols.n)
+			if (acols.n)
 				rc = collect(r, rec, pk, &acols, rowno);
 			if (rc)
 				break;
 		}
+		/* the records as NocoDB wrote them, not as cJSON would
+		 * print them (it rounds integers above 2^53) */
+		if (!rc && write) {
+			rc = bfs_nocodb_records_lines((const char *)raw.data,
+						      raw.len, &lines, &nlines);
+			if (rc == -EPROTO || (!rc && nlines != got))
+				rc = bfs_err_set(r->err, -EPROTO,
+						 "%s: cannot read the records "
+						 "of the answer",
+						 what);
+			if (!rc)
+				rc = bfs_backup_file_write(r->b, lines.data,
+							   lines.len, r->err);
+			if (!rc)
+				r->bytes += lines.len;
+		}
+		bfs_buf_free(&raw);
+		bfs_buf_free(&lines);
 		pi = cJSON_GetObjectItemCaseSensitive(j, "pageInfo");
 		tot = cJSON_GetObjectItemCaseSensitive(pi, "totalRows");
 		last = bfs_nocodb_page_last(

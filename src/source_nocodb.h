@@ -56,6 +56,19 @@ bool bfs_nocodb_page_last(uint64_t offset, size_t got, size_t limit,
 
 #define BFS_NOCODB_PAGE 1000 /* records a request (NocoDB's maximum) */
 
+/* ---- source_nocodb_json.c: records as NocoDB wrote them ---------------- */
+
+/* Append the records of a records page, text[0..len) (a JSON object that
+ * cJSON has parsed already), to out: each object element of the first
+ * top-level "list" array, as its bytes in text with the blanks outside
+ * strings dropped, plus '\n'.  Numbers keep their digits (cJSON would
+ * round integers above 2^53); a raw control character inside a string,
+ * which JSON forbids, becomes \u00XX.  Elements that are not objects are
+ * skipped.  *count gets the number of lines.  0, -EPROTO (no "list"
+ * array, or malformed text), -ENOMEM.  Thread-safe. */
+int bfs_nocodb_records_lines(const char *text, size_t len, struct bfs_buf *out,
+			     size_t *count);
+
 /* ---- source_nocodb_http.c: requests with retries ----------------------- */
 
 struct nc_http;
@@ -75,6 +88,9 @@ const char *nc_http_base(const struct nc_http *h);
 struct cJSON;
 int nc_get_json(struct nc_http *h, const char *path, struct cJSON **out,
 		const char *what, struct bfs_err *err);
+/* The same, also keeping the body's bytes in *raw (when not NULL). */
+int nc_get_json_raw(struct nc_http *h, const char *path, struct cJSON **out,
+		    struct bfs_buf *raw, const char *what, struct bfs_err *err);
 
 /* GET url (absolute; the token is sent only when url starts with the
  * NocoDB base URL), body bytes to sink(arg, data, n) (non-zero stops:

@@ -220,6 +220,12 @@ static void json_restart(void *arg)
 int nc_get_json(struct nc_http *c, const char *path, cJSON **out,
 		const char *what, struct bfs_err *err)
 {
+	return nc_get_json_raw(c, path, out, NULL, what, err);
+}
+
+int nc_get_json_raw(struct nc_http *c, const char *path, cJSON **out,
+		    struct bfs_buf *raw, const char *what, struct bfs_err *err)
+{
 	struct bfs_buf body = {0};
 	char *url = NULL;
 	long status;
@@ -247,6 +253,10 @@ int nc_get_json(struct nc_http *c, const char *path, cJSON **out,
 	}
 out:
 	free(url);
+	if (!rc && raw) {
+		*raw = body; /* handed over */
+		memset(&body, 0, sizeof(body));
+	}
 	bfs_buf_free(&body);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* test-nocodb.c - the pure parts of the NocoDB export: titles as path
  * names (encoding, decoding, clash suffixes, reserved names) and the
  * rule that ends the paging of records. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,52 @@ static void take(struct bfs_nocodb_names *n, const char *title,
 	free(back);
 }
 
+static void lines(const char *text, int want_rc, const char *want,
+		  size_t want_n, const char *what)
+{
+	struct bfs_buf out = {0};
+	size_t n = 99;
+	int rc = bfs_nocodb_records_lines(text, strlen(text), &out, &n);
+
+	is_int(rc, want_rc, "%s: rc", what);
+	if (!want_rc) {
+		bfs_buf_append(&out, "", 1);
+		is_str((char *)out.data, want, "%s: lines", what);
+		is_int((int)n, (int)want_n, "%s: count", what);
+	}
+	bfs_buf_free(&out);
+}
+
+static void test_records_lines(void)
+{
+	lines("{\"list\":[{\"Id\":12345678901234567891,\"p\":1.50}],"
+	      "\"pageInfo\":{\"totalRows\":1}}",
+	      0, "{\"Id\":12345678901234567891,\"p\":1.50}\n", 1,
+	      "digits kept as sent (cJSON would round them)");
+	lines("{ \"pageInfo\" : {\"list\": [1]},\n \"list\" : [\n"
+	      "  { \"a\" : \"x y\\\" ]}\" , \"b\": [ 1, {\"c\": null} ] },\n"
+	      "  7, \"s\", [ ],\n  {}\n ] }",
+	      0, "{\"a\":\"x y\\\" ]}\",\"b\":[1,{\"c\":null}]}\n{}\n", 2,
+	      "blanks outside strings dropped, non-objects skipped, the "
+	      "top-level list only");
+	lines("{\"list\":[{\"t\":\"a\nb\tc\"}]}", 0,
+	      "{\"t\":\"a\\u000ab\\u0009c\"}\n", 1,
+	      "raw control characters in a string are escaped: one line");
+	lines("{\"list\":[]}", 0, "", 0, "an empty page");
+	lines("{\"li\":[{}],\"listx\":[{}]}", -EPROTO, "", 0,
+	      "no \"list\" key: refused");
+	lines("{\"list\":{\"a\":1}}", -EPROTO, "", 0,
+	      "\"list\" not an array: refused");
+	lines("{\"list\":[{\"a\":\"unterminated}]}", -EPROTO, "", 0,
+	      "a string without its end: refused");
+	lines("{\"list\":[{\"a\":[1,2}", -EPROTO, "", 0,
+	      "truncated text: refused");
+	lines("[{\"list\":[]}]", -EPROTO, "", 0, "not an object: refused");
+}
+
 int main(void)
 {
+	test_records_lines();
 	struct bfs_nocodb_names n = {0};
 	static const char *const bad[] = {"",	  "%",	  "%4",	 "%zz",
 					  "%2e",  "a%~1", "a%~", "a%~02",

@@ -34,6 +34,8 @@ def record(tid, i):
                                   "path": "download/a.txt", "size": 99}])
     if tid == "m1" and i == 3:
         r["Files"] = [{"title": "gone.txt", "path": "download/missing"}]
+    if tid == "m1" and i == 2500:
+        r["Big"] = 9007199254740993  # 2^53 + 1: a double prints ...992
     return r
 
 
