@@ -129,7 +129,11 @@ static const char cat_schema[] =
     "CREATE INDEX backups_root ON backups(root_tree);"
     "CREATE TABLE backup_sources(key TEXT NOT NULL,"
     " backup INTEGER NOT NULL, PRIMARY KEY(key, backup)) WITHOUT ROWID;"
-    "CREATE INDEX backup_sources_backup ON backup_sources(backup);";
+    "CREATE INDEX backup_sources_backup ON backup_sources(backup);"
+    /* the mount's number of a job (/jobs/NAME); rows are never deleted,
+     * so a name keeps its number in this file */
+    "CREATE TABLE jobs(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " name TEXT NOT NULL UNIQUE);";
 
 #define BACKUP_COLS                                                            \
 	"id, name, time_ns, host, tags_json, header_json, partial, "           \
@@ -231,6 +235,17 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
     [ST_CHUNK_LOOKUP] = "SELECT pack, pack_off, clen, len, type"
 			" FROM chunk_loc WHERE hash = ?1",
     [ST_CHUNK_DELETE_IDX] = "DELETE FROM chunk_loc WHERE idx = ?1",
+#define JOB_HAS_BACKUP                                                         \
+	" AND EXISTS(SELECT 1 FROM backups b WHERE b.job = j.name)"
+    [ST_JOB_INSERT] = "INSERT OR IGNORE INTO jobs(name) VALUES(?1)",
+    [ST_JOB_LIST] = "SELECT j.id, j.name FROM jobs j WHERE 1" JOB_HAS_BACKUP
+		    " ORDER BY j.name",
+    [ST_JOB_BY_NAME] =
+	"SELECT j.id, j.name FROM jobs j WHERE j.name = ?1" JOB_HAS_BACKUP,
+    [ST_JOB_BY_ID] =
+	"SELECT j.id, j.name FROM jobs j WHERE j.id = ?1" JOB_HAS_BACKUP,
+    [ST_JOB_LATEST] = "SELECT " BACKUP_COLS " FROM backups WHERE job = ?1"
+		      " ORDER BY time_ns DESC, name DESC LIMIT 1",
     [ST_IDX_NAMES] = "SELECT id, name FROM index_objects",
     [ST_IDX_INSERT] = "INSERT INTO index_objects(name) VALUES(?1)",
     [ST_IDX_DELETE] = "DELETE FROM index_objects WHERE id = ?1",
@@ -483,7 +498,10 @@ static int cat_query_int(struct bfs_catalog *c, const char *sql, int64_t *v,
 }
 
 /* The tables of older schema versions, dropped when one is found. */
-static const char cat_drop_old[] = "DROP TABLE IF EXISTS entries;"
+static const char cat_drop_old[] = "DROP TABLE IF EXISTS jobs;"
+				   " DROP TABLE IF EXISTS trees;"
+				   " DROP TABLE IF EXISTS index_objects;"
+				   " DROP TABLE IF EXISTS entries;"
 				   " DROP TABLE IF EXISTS backup_sources;"
 				   " DROP TABLE IF EXISTS backups;"
 				   " DROP TABLE IF EXISTS chunk_loc;"

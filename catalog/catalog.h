@@ -119,6 +119,29 @@ int bfs_catalog_list(struct bfs_catalog *c, bfs_backup_cb cb, void *arg,
  * 'NAME' in the catalog" if absent. */
 int bfs_catalog_find_backup(struct bfs_catalog *c, const char *name,
 			    struct bfs_backup_info *out, struct bfs_err *err);
+/* A job that made backups (the manifests' "job"): its name and its
+ * number in this catalog file (1..BFS_CAT_JOB_MAX; the same for as long
+ * as the file lives, also after its last backup went and a new one
+ * came), which the mount turns into inode numbers (fuse/mount.h). */
+#define BFS_CAT_JOB_MAX ((INT64_C(1) << 36) - 1)
+struct bfs_cat_job {
+	int64_t id;
+	char name[BFS_JOB_NAME_MAX + 1];
+};
+/* The jobs that have a backup in the catalog, by name.  cb returns
+ * non-zero to stop (returned).  0 / -errno (-EUCLEAN: a bad row). */
+int bfs_catalog_jobs(struct bfs_catalog *c,
+		     int (*cb)(void *arg, const struct bfs_cat_job *j),
+		     void *arg, struct bfs_err *err);
+/* The job named name (when not NULL), else the job numbered id, if it has
+ * a backup in the catalog; -ENOENT if not.  *out filled. */
+int bfs_catalog_job_find(struct bfs_catalog *c, const char *name, int64_t id,
+			 struct bfs_cat_job *out, struct bfs_err *err);
+/* The newest backup (time, then id) made by job name; -ENOENT if none.
+ * *out as bfs_catalog_find_backup's. */
+int bfs_catalog_job_latest(struct bfs_catalog *c, const char *name,
+			   struct bfs_backup_info *out, struct bfs_err *err);
+
 /* Rows in the catalog (for `catalog` statistics and tests): a full count
  * of each table, so not for hot paths. */
 struct bfs_catalog_counts {

@@ -626,6 +626,23 @@ out_delete:
 	return s;
 }
 
+/* The job's row (its number for the mount), if it has none yet. */
+static int insert_job(struct bfs_catalog *c, const char *job,
+		      struct bfs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_stmt_get(c, ST_JOB_INSERT, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, job, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? 0 : cat_sqlerr(c, rc, err, "cannot add a job");
+	cat_stmt_put(c, ST_JOB_INSERT, st);
+	return rc;
+}
+
 static int insert_backup(struct ingest *g, const struct bfs_manifest_header *h,
 			 const char *name, const char *header_json,
 			 const char *tags_json, size_t manifest_size,
@@ -662,6 +679,11 @@ static int insert_backup(struct ingest *g, const struct bfs_manifest_header *h,
 		sqlite3_bind_text(st, 20, h->job, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 20);
+	rc = h->job ? insert_job(c, h->job, err) : 0;
+	if (rc) {
+		cat_stmt_put(c, ST_BACKUP_INSERT, st);
+		return rc;
+	}
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		g->backup = sqlite3_last_insert_rowid(c->db);

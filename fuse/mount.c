@@ -252,6 +252,7 @@ static void *sync_main(void *arg)
 			    0) {
 				bfs_info("backups changed: %zu now", cur.n);
 				invalidate_root(m, &names, &cur);
+				mnt_jobs_invalidate(m, cat);
 				name_list_free(&names);
 				names = cur;
 				gen = g;

@@ -99,6 +99,36 @@ void mnt_after_init(struct bfs_mount *m);
 /* Map a catalog/core error to what a FUSE request answers. */
 int mnt_errno(int rc);
 
+/* ---- /jobs (jobs.c) ----------------------------------------------------
+ * /jobs, /jobs/NAME (a job with a backup in the catalog) and
+ * /jobs/NAME/latest (a symlink to "../../<newest backup of the job>"),
+ * with the inode numbers of mount.h.  All return 0 or -errno (-ENOENT
+ * for a job without backups, -ENOTDIR, ...). */
+
+/* True for /jobs and the inode numbers of /jobs/NAME[/latest]. */
+bool mnt_jobs_ino(fuse_ino_t ino);
+/* True for a /jobs/NAME/latest inode number. */
+bool mnt_jobs_is_link(fuse_ino_t ino);
+/* Attributes of a /jobs inode. */
+int mnt_jobs_stat(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
+		  struct stat *st);
+/* Child name of parent: "jobs" of the root, or below /jobs. */
+int mnt_jobs_lookup(struct bfs_mount *m, struct bfs_catalog *cat,
+		    fuse_ino_t parent, const char *name, struct stat *st);
+/* The target of /jobs/NAME/latest into buf (n bytes). */
+int mnt_jobs_readlink(struct bfs_mount *m, struct bfs_catalog *cat,
+		      fuse_ino_t ino, char *buf, size_t n);
+/* The children of /jobs or /jobs/NAME, each passed to push (non-zero
+ * stops and is returned); *parent gets the directory's parent. */
+int mnt_jobs_list(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
+		  fuse_ino_t *parent,
+		  int (*push)(void *arg, const char *name,
+			      const struct stat *st),
+		  void *arg);
+/* After a sync changed the backups: drop what the kernel caches of
+ * /jobs (cat: the sync thread's connection). */
+void mnt_jobs_invalidate(struct bfs_mount *m, struct bfs_catalog *cat);
+
 /* The lowlevel operation table (ops.c) and the read path (read.c). */
 extern const struct fuse_lowlevel_ops bfs_mount_ops;
 void mnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -429,6 +429,10 @@ static int check_backup(struct cli_ctx *ctx)
 				       "invalid backup id '%s' (letters, "
 				       "digits, '.', '_', '-'; not 'latest')",
 				       a->id);
+	if (a->id && strcmp(a->id, "jobs") == 0)
+		return cli_usage_error(&cmd_backup,
+				       "backup id 'jobs' is taken by the "
+				       "mount's /jobs directory");
 	if (a->job && !bfs_format_job_name_valid(a->job))
 		return cli_usage_error(&cmd_backup,
 				       "invalid job name '%s' (1-%d of A-Z a-z "

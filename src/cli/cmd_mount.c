@@ -524,6 +524,8 @@ const struct bfs_cmd cmd_mount = {
 	"Mount the repository's backups read-only at MOUNTPOINT:\n"
 	"  MOUNTPOINT/<backup id>/...   each backup's tree as written\n"
 	"  MOUNTPOINT/latest            symlink to the newest backup\n"
+	"  MOUNTPOINT/jobs/NAME/latest  symlink to the newest backup of job\n"
+	"                               NAME (backup --job, 'backupfs run')\n"
 	"Nothing is downloaded until it is read, and then only the chunks "
 	"that\n"
 	"cover the bytes read.  New backups appear within seconds; deleted "
