@@ -50,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog/catalog_int.h"
@@ -296,6 +297,11 @@ int cat_sqlerr(struct bfs_catalog *c, int rc, struct bfs_err *err,
 	/* errmsg describes the most recent failure on this connection; for
 	 * a code with no connection behind it use the generic text. */
 	msg = c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc);
+	if (code == -EUCLEAN)
+		return bfs_err_set(err, code,
+				   "catalog '%s': %s: %s (the file is damaged: "
+				   "'backupfs catalog rebuild' replaces it)",
+				   c->path, what, msg);
 	return bfs_err_set(err, code, "catalog '%s': %s: %s", c->path, what,
 			   msg);
 }
@@ -751,6 +757,56 @@ void bfs_catalog_close(struct bfs_catalog *c)
 	free(c->icache);
 	free(c->path);
 	free(c);
+}
+
+/* See catalog.h. */
+int bfs_catalog_check_file(struct bfs_catalog *c, struct bfs_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t;
+	int rc;
+
+	rc = sqlite3_prepare_v2(c->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		t = sqlite3_column_text(st, 0);
+		if (t && strcmp((const char *)t, "ok") == 0)
+			rc = 0;
+		else
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "catalog '%s' is damaged: %.200s",
+					 c->path, t ? (const char *)t : "?");
+	} else {
+		rc = cat_sqlerr(c, rc, err, "cannot check the file");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* See catalog.h. */
+int bfs_catalog_remove_file(const char *path, struct bfs_err *err)
+{
+	static const char *const sfx[] = {"-wal", "-shm", "-journal", ""};
+	char p[4096];
+	struct stat st;
+	size_t i;
+
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return bfs_err_set(err, -EINVAL,
+				   "'%s' is not a regular file: not removed",
+				   path);
+	for (i = 0; i < BFS_ARRAY_SIZE(sfx); i++) {
+		if ((size_t)snprintf(p, sizeof(p), "%s%s", path, sfx[i]) >=
+		    sizeof(p))
+			return bfs_err_set(err, -ENAMETOOLONG,
+					   "path too long: '%s'", path);
+		if (unlink(p) != 0 && errno != ENOENT)
+			return bfs_err_set(err, -errno,
+					   "cannot remove '%s': %s", p,
+					   strerror(errno));
+	}
+	return 0;
 }
 
 /* $XDG_CACHE_HOME/backupfs/<repo id>.db, or $HOME/.cache/backupfs/...

@@ -39,6 +39,16 @@
 
 struct bfs_catalog;
 
+/* Check the file's structure (SQLite's quick_check, O(size)): 0, or
+ * -EUCLEAN naming what is damaged (a truncated or overwritten file that
+ * opened).  For `catalog rebuild` before it trusts the file. */
+int bfs_catalog_check_file(struct bfs_catalog *c, struct bfs_err *err);
+/* Remove a catalog file (closed by the caller) and its -wal, -shm and
+ * -journal files, so that the next open creates it afresh; missing
+ * files are fine; a path that is not a regular file is refused
+ * (-EINVAL).  For `catalog rebuild` on an unreadable file. */
+int bfs_catalog_remove_file(const char *path, struct bfs_err *err);
+
 /* Default path: $XDG_CACHE_HOME/backupfs/<repo id>.db (or
  * ~/.cache/backupfs/...).  Allocates *out. */
 int bfs_catalog_default_path(const char *repo_id, char **out,
