@@ -654,6 +654,11 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		goto out_free;
 	}
 	sqlite3_extended_result_codes(c->db, 1);
+	/* tests: a small length limit, to meet the too-long chunk list
+	 * of a file without writing one of hundreds of GB */
+	if (getenv("BFS_CATALOG_LENGTH_LIMIT"))
+		sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH,
+			      atoi(getenv("BFS_CATALOG_LENGTH_LIMIT")));
 	sqlite3_busy_timeout(c->db, CAT_BUSY_TIMEOUT_MS);
 	rc = cat_exec(c,
 		      "PRAGMA synchronous = NORMAL;"
