@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog_int.h"
+#include "src/store.h"
 
 static const char cat_schema[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
@@ -518,10 +519,17 @@ static const char cat_drop_old[] = "DROP TABLE IF EXISTS jobs;"
  * same right now, so decide under the write lock. */
 static int cat_create_schema(struct bfs_catalog *c, struct bfs_err *err)
 {
-	char sql[256];
+	char sql[384], fid[BFS_CAT_FILE_ID_LEN + 1];
+	uint8_t rnd[BFS_CAT_FILE_ID_LEN / 2];
 	int64_t v, ntables;
 	int rc;
 
+	/* the file's identity: made once, when the file gets its schema */
+	rc = bfs_random(rnd, sizeof(rnd));
+	if (rc)
+		return bfs_err_set(err, rc, "cannot get random bytes: %s",
+				   strerror(-rc));
+	bfs_hex(fid, rnd, sizeof(rnd));
 	rc = cat_begin(c, err);
 	if (rc)
 		return rc;
@@ -552,8 +560,8 @@ static int cat_create_schema(struct bfs_catalog *c, struct bfs_err *err)
 		goto out_end;
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO meta(key, value) VALUES('repo_id', '%s'),"
-		 " ('generation', 0)",
-		 c->repo_id);
+		 " ('generation', 0), ('file_id', '%s')",
+		 c->repo_id, fid);
 	rc = cat_exec(c, sql, err, "cannot initialise the catalog");
 	if (rc)
 		goto out_end;
@@ -765,6 +773,45 @@ void bfs_catalog_close(struct bfs_catalog *c)
 }
 
 /* See catalog.h. */
+int bfs_catalog_file_id(struct bfs_catalog *c,
+			char out[BFS_CAT_FILE_ID_LEN + 1], struct bfs_err *err)
+{
+	sqlite3_stmt *st;
+	const unsigned char *v;
+	size_t i;
+	int rc;
+
+	out[0] = '\0';
+	rc = cat_stmt_get(c, ST_META_GET, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, "file_id", -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		v = sqlite3_column_text(st, 0);
+		for (i = 0; v && i < BFS_CAT_FILE_ID_LEN; i++)
+			if (!((v[i] >= '0' && v[i] <= '9') ||
+			      (v[i] >= 'a' && v[i] <= 'f')))
+				break;
+		if (v && i == BFS_CAT_FILE_ID_LEN && !v[i]) {
+			memcpy(out, v, BFS_CAT_FILE_ID_LEN + 1);
+			rc = 0;
+		} else {
+			rc =
+			    bfs_err_set(err, -EUCLEAN,
+					"catalog '%s': a bad file_id", c->path);
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = bfs_err_set(err, -EUCLEAN, "catalog '%s' has no file_id",
+				 c->path);
+	} else {
+		rc = cat_sqlerr(c, rc, err, "cannot read meta");
+	}
+	cat_stmt_put(c, ST_META_GET, st);
+	return rc;
+}
+
+/* See catalog.h. */
 int bfs_catalog_check_file(struct bfs_catalog *c, struct bfs_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -814,13 +861,38 @@ int bfs_catalog_remove_file(const char *path, struct bfs_err *err)
 	return 0;
 }
 
-/* $XDG_CACHE_HOME/backupfs/<repo id>.db, or $HOME/.cache/backupfs/...
- * (relative XDG_CACHE_HOME is ignored, as the XDG spec says).  Creates the
- * directory (0700).  *out malloc'ed, owned by the caller.  -EINVAL bad
- * id, -ENOENT neither variable set, -errno from mkdir. */
-int bfs_catalog_default_path(const char *repo_id, char **out,
+/* The repository's location, canonical: an S3 URL as given, a local
+ * path resolved (realpath), so that two spellings of one directory share
+ * a catalog and a copy elsewhere (rsync) gets its own. */
+static void cat_location(const struct bfs_repo *r, char *out, size_t n)
+{
+	const char *url = r->store && r->store->url ? r->store->url : "";
+	char *real;
+
+	if (strncmp(url, "s3://", 5) == 0) {
+		snprintf(out, n, "%s", url);
+		return;
+	}
+	if (strncmp(url, "file://", 7) == 0)
+		url += 7;
+	real = realpath(url, NULL);
+	snprintf(out, n, "%s", real ? real : url);
+	free(real);
+}
+
+/* $XDG_CACHE_HOME/backupfs/<repo id>-<location key>.db, or
+ * $HOME/.cache/backupfs/... (relative XDG_CACHE_HOME is ignored, as the
+ * XDG spec says); the location key is 16 hex digits of the SHA-256 of
+ * the canonical location (cat_location).  Creates the directory (0700).
+ * *out malloc'ed, owned by the caller.  -EINVAL bad id, -ENOENT neither
+ * variable set, -errno from mkdir. */
+int bfs_catalog_default_path(const struct bfs_repo *r, char **out,
 			     struct bfs_err *err)
 {
+	const char *repo_id = r->id;
+	char loc[4200], key[BFS_HASH_HEX + 1];
+	uint8_t h[BFS_HASH_LEN];
+
 	const char *base, *sub;
 	char *p;
 	size_t n;
@@ -841,11 +913,14 @@ int bfs_catalog_default_path(const char *repo_id, char **out,
 				   "no cache directory for the catalog: set"
 				   " XDG_CACHE_HOME or HOME, or pass"
 				   " --catalog");
-	n = strlen(base) + strlen(sub) + strlen(repo_id) + 8;
+	cat_location(r, loc, sizeof(loc));
+	bfs_sha256(h, loc, strlen(loc));
+	bfs_hex(key, h, BFS_HASH_LEN);
+	n = strlen(base) + strlen(sub) + strlen(repo_id) + 32;
 	p = malloc(n);
 	if (!p)
 		return -ENOMEM;
-	snprintf(p, n, "%s/%s/%s.db", base, sub, repo_id);
+	snprintf(p, n, "%s/%s/%s-%.16s.db", base, sub, repo_id, key);
 	rc = bfs_mkdir_parents(p, 0700);
 	if (rc) {
 		bfs_err_set(err, rc, "cannot create the directory of '%s': %s",

@@ -39,6 +39,14 @@
 
 struct bfs_catalog;
 
+/* A catalog file's identity: 32 lowercase hex digits (128 random bits)
+ * made when the file was created, so that a reader can tell a file
+ * replaced under it (deleted and created again, copied over) from the one
+ * it started with.  0, or -EUCLEAN (missing or malformed). */
+#define BFS_CAT_FILE_ID_LEN 32
+int bfs_catalog_file_id(struct bfs_catalog *c,
+			char out[BFS_CAT_FILE_ID_LEN + 1], struct bfs_err *err);
+
 /* Check the file's structure (SQLite's quick_check, O(size)): 0, or
  * -EUCLEAN naming what is damaged (a truncated or overwritten file that
  * opened).  For `catalog rebuild` before it trusts the file. */
@@ -49,9 +57,12 @@ int bfs_catalog_check_file(struct bfs_catalog *c, struct bfs_err *err);
  * (-EINVAL).  For `catalog rebuild` on an unreadable file. */
 int bfs_catalog_remove_file(const char *path, struct bfs_err *err);
 
-/* Default path: $XDG_CACHE_HOME/backupfs/<repo id>.db (or
- * ~/.cache/backupfs/...).  Allocates *out. */
-int bfs_catalog_default_path(const char *repo_id, char **out,
+/* Default path: $XDG_CACHE_HOME/backupfs/<repo id>-<location key>.db
+ * (or ~/.cache/backupfs/...), keyed by the repository's id AND its
+ * canonical location (a local path resolved, an S3 URL as given), so
+ * that a copy of a repository (rsync) gets a catalog of its own.
+ * Allocates *out. */
+int bfs_catalog_default_path(const struct bfs_repo *r, char **out,
 			     struct bfs_err *err);
 
 /* Open or create the catalog at path for repository repo_id (a catalog of

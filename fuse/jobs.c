@@ -211,6 +211,18 @@ int mnt_jobs_list(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
 	return rc < 0 ? rc : push(arg, "latest", &st);
 }
 
+static int any_cb(void *arg, const struct bfs_cat_job *j)
+{
+	(void)arg;
+	(void)j;
+	return 1;
+}
+
+bool mnt_jobs_any(struct bfs_catalog *cat)
+{
+	return bfs_catalog_jobs(cat, any_cb, NULL, NULL) == 1;
+}
+
 static int inval_cb(void *arg, const struct bfs_cat_job *j)
 {
 	struct bfs_mount *m = arg;

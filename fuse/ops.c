@@ -216,7 +216,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_entry(req, &ep);
 			return;
 		}
-		if (strcmp(name, "jobs") == 0) {
+		if (strcmp(name, "jobs") == 0 && mnt_jobs_any(cat)) {
 			mnt_jobs_lookup(m, cat, parent, name, &ep.attr);
 			ep.ino = BFS_INO_JOBS;
 			fuse_reply_entry(req, &ep);
@@ -473,6 +473,7 @@ static int load_batch(struct dirh *d, struct bfs_catalog *cat, int64_t after)
 struct root_arg {
 	struct dirh *d;
 	struct bfs_catalog *cat;
+	bool jobs; /* /jobs is shown */
 	int rc;
 };
 
@@ -482,7 +483,7 @@ static int root_cb(void *arg, const struct bfs_backup_info *b)
 	struct bfs_cat_entry e = {0};
 	struct stat st;
 
-	if (strcmp(b->name, "jobs") == 0)
+	if (a->jobs && strcmp(b->name, "jobs") == 0)
 		return 0; /* a backup id the /jobs directory hides */
 	if (get_entry(a->cat, b->root, &e) < 0)
 		return 0; /* dropped meanwhile */
@@ -521,7 +522,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	pthread_mutex_init(&d->lock, NULL);
 	d->self = ino;
 	if (ino == FUSE_ROOT_ID) {
-		struct root_arg a = {d, cat, 0};
+		struct root_arg a = {d, cat, mnt_jobs_any(cat), 0};
 		struct bfs_err err = {""};
 		struct stat st;
 
@@ -541,7 +542,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 			goto out_err;
 		}
 		mnt_jobs_lookup(m, cat, FUSE_ROOT_ID, "jobs", &st);
-		if (dirh_push(d, (int64_t)d->n + 1, "jobs", &st) < 0) {
+		if (a.jobs &&
+		    dirh_push(d, (int64_t)d->n + 1, "jobs", &st) < 0) {
 			rc = -ENOMEM;
 			goto out_err;
 		}

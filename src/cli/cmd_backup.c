@@ -517,7 +517,7 @@ static void skip_paths(struct cli_ctx *ctx, char *skip[8])
 				n++;
 			else
 				skip[n] = NULL;
-	} else if (!bfs_catalog_default_path(ctx->repo->id, &def, NULL)) {
+	} else if (!bfs_catalog_default_path(ctx->repo, &def, NULL)) {
 		slash = strrchr(def, '/');
 		if (slash && slash != def) {
 			*slash = '\0';

@@ -328,7 +328,7 @@ static int run_mount(struct cli_ctx *ctx)
 	bfs_catalog_close(cat);
 	cat = NULL;
 	if (!cat_path) {
-		rc = bfs_catalog_default_path(repo->id, &cat_path, &err);
+		rc = bfs_catalog_default_path(repo, &cat_path, &err);
 		if (rc < 0) {
 			cli_error("mount", "%s", bfs_err_str(&err, rc));
 			goto out;

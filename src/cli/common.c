@@ -88,7 +88,7 @@ int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 			goto out_fail;
 		}
 	} else {
-		rc = bfs_catalog_default_path((*repo)->id, &path, &err);
+		rc = bfs_catalog_default_path(*repo, &path, &err);
 		if (rc < 0) {
 			cli_error(cmd_name(c), "%s", bfs_err_str(&err, rc));
 			goto out_fail;
