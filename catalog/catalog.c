@@ -636,6 +636,8 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		     struct bfs_catalog **out, struct bfs_err *err)
 {
 	struct bfs_catalog *c;
+	const char *knob;
+	char *end;
 	int64_t v;
 	int flags, rc;
 
@@ -664,9 +666,13 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 	sqlite3_extended_result_codes(c->db, 1);
 	/* tests: a small length limit, to meet the too-long chunk list
 	 * of a file without writing one of hundreds of GB */
-	if (getenv("BFS_CATALOG_LENGTH_LIMIT"))
-		sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH,
-			      atoi(getenv("BFS_CATALOG_LENGTH_LIMIT")));
+	knob = getenv("BFS_CATALOG_LENGTH_LIMIT");
+	if (knob) {
+		long lim = strtol(knob, &end, 10);
+
+		if (end != knob && !*end && lim > 0 && lim <= INT32_MAX)
+			sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH, (int)lim);
+	}
 	sqlite3_busy_timeout(c->db, CAT_BUSY_TIMEOUT_MS);
 	rc = cat_exec(c,
 		      "PRAGMA synchronous = NORMAL;"
