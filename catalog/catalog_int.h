@@ -11,6 +11,7 @@
  *                     manifests), rebuild, drop (and tree collection)
  *   catalog_index.c   the index operations of src/index.h
  *   catalog_jobs.c    jobs: the mount's /jobs/NAME/ (numbers, latest)
+ *   catalog_file.c    the file: identity (file_id), check, removal
  */
 #ifndef BFS_CATALOG_INT_H
 #define BFS_CATALOG_INT_H
