@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog_int.h"
+#include "src/store.h"
 
 static const char cat_schema[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
@@ -131,7 +132,11 @@ static const char cat_schema[] =
     "CREATE INDEX backups_root ON backups(root_tree);"
     "CREATE TABLE backup_sources(key TEXT NOT NULL,"
     " backup INTEGER NOT NULL, PRIMARY KEY(key, backup)) WITHOUT ROWID;"
-    "CREATE INDEX backup_sources_backup ON backup_sources(backup);";
+    "CREATE INDEX backup_sources_backup ON backup_sources(backup);"
+    /* the mount's number of a job (/jobs/NAME); rows are never deleted,
+     * so a name keeps its number in this file */
+    "CREATE TABLE jobs(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " name TEXT NOT NULL UNIQUE);";
 
 #define BACKUP_COLS                                                            \
 	"id, name, time_ns, host, tags_json, header_json, partial, "           \
@@ -233,6 +238,17 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
     [ST_CHUNK_LOOKUP] = "SELECT pack, pack_off, clen, len, type"
 			" FROM chunk_loc WHERE hash = ?1",
     [ST_CHUNK_DELETE_IDX] = "DELETE FROM chunk_loc WHERE idx = ?1",
+#define JOB_HAS_BACKUP                                                         \
+	" AND EXISTS(SELECT 1 FROM backups b WHERE b.job = j.name)"
+    [ST_JOB_INSERT] = "INSERT OR IGNORE INTO jobs(name) VALUES(?1)",
+    [ST_JOB_LIST] = "SELECT j.id, j.name FROM jobs j WHERE 1" JOB_HAS_BACKUP
+		    " ORDER BY j.name",
+    [ST_JOB_BY_NAME] =
+	"SELECT j.id, j.name FROM jobs j WHERE j.name = ?1" JOB_HAS_BACKUP,
+    [ST_JOB_BY_ID] =
+	"SELECT j.id, j.name FROM jobs j WHERE j.id = ?1" JOB_HAS_BACKUP,
+    [ST_JOB_LATEST] = "SELECT " BACKUP_COLS " FROM backups WHERE job = ?1"
+		      " ORDER BY time_ns DESC, name DESC LIMIT 1",
     [ST_IDX_NAMES] = "SELECT id, name FROM index_objects",
     [ST_IDX_INSERT] = "INSERT INTO index_objects(name) VALUES(?1)",
     [ST_IDX_DELETE] = "DELETE FROM index_objects WHERE id = ?1",
@@ -283,6 +299,11 @@ int cat_sqlerr(struct bfs_catalog *c, int rc, struct bfs_err *err,
 	/* errmsg describes the most recent failure on this connection; for
 	 * a code with no connection behind it use the generic text. */
 	msg = c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc);
+	if (code == -EUCLEAN)
+		return bfs_err_set(err, code,
+				   "catalog '%s': %s: %s (the file is damaged: "
+				   "'backupfs catalog rebuild' replaces it)",
+				   c->path, what, msg);
 	return bfs_err_set(err, code, "catalog '%s': %s: %s", c->path, what,
 			   msg);
 }
@@ -485,7 +506,10 @@ static int cat_query_int(struct bfs_catalog *c, const char *sql, int64_t *v,
 }
 
 /* The tables of older schema versions, dropped when one is found. */
-static const char cat_drop_old[] = "DROP TABLE IF EXISTS entries;"
+static const char cat_drop_old[] = "DROP TABLE IF EXISTS jobs;"
+				   " DROP TABLE IF EXISTS trees;"
+				   " DROP TABLE IF EXISTS index_objects;"
+				   " DROP TABLE IF EXISTS entries;"
 				   " DROP TABLE IF EXISTS backup_sources;"
 				   " DROP TABLE IF EXISTS backups;"
 				   " DROP TABLE IF EXISTS chunk_loc;"
@@ -496,10 +520,17 @@ static const char cat_drop_old[] = "DROP TABLE IF EXISTS entries;"
  * same right now, so decide under the write lock. */
 static int cat_create_schema(struct bfs_catalog *c, struct bfs_err *err)
 {
-	char sql[256];
+	char sql[384], fid[BFS_CAT_FILE_ID_LEN + 1];
+	uint8_t rnd[BFS_CAT_FILE_ID_LEN / 2];
 	int64_t v, ntables;
 	int rc;
 
+	/* the file's identity: made once, when the file gets its schema */
+	rc = bfs_random(rnd, sizeof(rnd));
+	if (rc)
+		return bfs_err_set(err, rc, "cannot get random bytes: %s",
+				   strerror(-rc));
+	bfs_hex(fid, rnd, sizeof(rnd));
 	rc = cat_begin(c, err);
 	if (rc)
 		return rc;
@@ -530,8 +561,8 @@ static int cat_create_schema(struct bfs_catalog *c, struct bfs_err *err)
 		goto out_end;
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO meta(key, value) VALUES('repo_id', '%s'),"
-		 " ('generation', 0)",
-		 c->repo_id);
+		 " ('generation', 0), ('file_id', '%s')",
+		 c->repo_id, fid);
 	rc = cat_exec(c, sql, err, "cannot initialise the catalog");
 	if (rc)
 		goto out_end;
@@ -646,6 +677,8 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		     struct bfs_catalog **out, struct bfs_err *err)
 {
 	struct bfs_catalog *c;
+	const char *knob;
+	char *end;
 	int64_t v;
 	int flags, rc;
 
@@ -677,6 +710,15 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		goto out_free;
 	}
 	sqlite3_extended_result_codes(c->db, 1);
+	/* tests: a small length limit, to meet the too-long chunk list
+	 * of a file without writing one of hundreds of GB */
+	knob = getenv("BFS_CATALOG_LENGTH_LIMIT");
+	if (knob) {
+		long lim = strtol(knob, &end, 10);
+
+		if (end != knob && !*end && lim > 0 && lim <= INT32_MAX)
+			sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH, (int)lim);
+	}
 	sqlite3_busy_timeout(c->db, CAT_BUSY_TIMEOUT_MS);
 	rc = cat_exec(c,
 		      "PRAGMA synchronous = NORMAL;"
@@ -782,13 +824,38 @@ void bfs_catalog_close(struct bfs_catalog *c)
 	free(c);
 }
 
-/* $XDG_CACHE_HOME/backupfs/<repo id>.db, or $HOME/.cache/backupfs/...
- * (relative XDG_CACHE_HOME is ignored, as the XDG spec says).  Creates the
- * directory (0700).  *out malloc'ed, owned by the caller.  -EINVAL bad
- * id, -ENOENT neither variable set, -errno from mkdir. */
-int bfs_catalog_default_path(const char *repo_id, char **out,
+/* The repository's location, canonical: an S3 URL as given, a local
+ * path resolved (realpath), so that two spellings of one directory share
+ * a catalog and a copy elsewhere (rsync) gets its own. */
+static void cat_location(const struct bfs_repo *r, char *out, size_t n)
+{
+	const char *url = r->store && r->store->url ? r->store->url : "";
+	char *real;
+
+	if (strncmp(url, "s3://", 5) == 0) {
+		snprintf(out, n, "%s", url);
+		return;
+	}
+	if (strncmp(url, "file://", 7) == 0)
+		url += 7;
+	real = realpath(url, NULL);
+	snprintf(out, n, "%s", real ? real : url);
+	free(real);
+}
+
+/* $XDG_CACHE_HOME/backupfs/<repo id>-<location key>.db, or
+ * $HOME/.cache/backupfs/... (relative XDG_CACHE_HOME is ignored, as the
+ * XDG spec says); the location key is 16 hex digits of the SHA-256 of
+ * the canonical location (cat_location).  Creates the directory (0700).
+ * *out malloc'ed, owned by the caller.  -EINVAL bad id, -ENOENT neither
+ * variable set, -errno from mkdir. */
+int bfs_catalog_default_path(const struct bfs_repo *r, char **out,
 			     struct bfs_err *err)
 {
+	const char *repo_id = r->id;
+	char loc[4200], key[BFS_HASH_HEX + 1];
+	uint8_t h[BFS_HASH_LEN];
+
 	const char *base, *sub;
 	char *p;
 	size_t n;
@@ -809,11 +876,14 @@ int bfs_catalog_default_path(const char *repo_id, char **out,
 				   "no cache directory for the catalog: set"
 				   " XDG_CACHE_HOME or HOME, or pass"
 				   " --catalog");
-	n = strlen(base) + strlen(sub) + strlen(repo_id) + 8;
+	cat_location(r, loc, sizeof(loc));
+	bfs_sha256(h, loc, strlen(loc));
+	bfs_hex(key, h, BFS_HASH_LEN);
+	n = strlen(base) + strlen(sub) + strlen(repo_id) + 32;
 	p = malloc(n);
 	if (!p)
 		return -ENOMEM;
-	snprintf(p, n, "%s/%s/%s.db", base, sub, repo_id);
+	snprintf(p, n, "%s/%s/%s-%.16s.db", base, sub, repo_id, key);
 	rc = bfs_mkdir_parents(p, 0700);
 	if (rc) {
 		bfs_err_set(err, rc, "cannot create the directory of '%s': %s",

@@ -39,9 +39,30 @@
 
 struct bfs_catalog;
 
-/* Default path: $XDG_CACHE_HOME/backupfs/<repo id>.db (or
- * ~/.cache/backupfs/...).  Allocates *out. */
-int bfs_catalog_default_path(const char *repo_id, char **out,
+/* A catalog file's identity: 32 lowercase hex digits (128 random bits)
+ * made when the file was created, so that a reader can tell a file
+ * replaced under it (deleted and created again, copied over) from the one
+ * it started with.  0, or -EUCLEAN (missing or malformed). */
+#define BFS_CAT_FILE_ID_LEN 32
+int bfs_catalog_file_id(struct bfs_catalog *c,
+			char out[BFS_CAT_FILE_ID_LEN + 1], struct bfs_err *err);
+
+/* Check the file's structure (SQLite's quick_check, O(size)): 0, or
+ * -EUCLEAN naming what is damaged (a truncated or overwritten file that
+ * opened).  For `catalog rebuild` before it trusts the file. */
+int bfs_catalog_check_file(struct bfs_catalog *c, struct bfs_err *err);
+/* Remove a catalog file (closed by the caller) and its -wal, -shm and
+ * -journal files, so that the next open creates it afresh; missing
+ * files are fine; a path that is not a regular file is refused
+ * (-EINVAL).  For `catalog rebuild` on an unreadable file. */
+int bfs_catalog_remove_file(const char *path, struct bfs_err *err);
+
+/* Default path: $XDG_CACHE_HOME/backupfs/<repo id>-<location key>.db
+ * (or ~/.cache/backupfs/...), keyed by the repository's id AND its
+ * canonical location (a local path resolved, an S3 URL as given), so
+ * that a copy of a repository (rsync) gets a catalog of its own.
+ * Allocates *out. */
+int bfs_catalog_default_path(const struct bfs_repo *r, char **out,
 			     struct bfs_err *err);
 
 /* Open or create the catalog at path for repository repo_id (a catalog of
@@ -119,6 +140,29 @@ int bfs_catalog_list(struct bfs_catalog *c, bfs_backup_cb cb, void *arg,
  * 'NAME' in the catalog" if absent. */
 int bfs_catalog_find_backup(struct bfs_catalog *c, const char *name,
 			    struct bfs_backup_info *out, struct bfs_err *err);
+/* A job that made backups (the manifests' "job"): its name and its
+ * number in this catalog file (1..BFS_CAT_JOB_MAX; the same for as long
+ * as the file lives, also after its last backup went and a new one
+ * came), which the mount turns into inode numbers (fuse/mount.h). */
+#define BFS_CAT_JOB_MAX ((INT64_C(1) << 36) - 1)
+struct bfs_cat_job {
+	int64_t id;
+	char name[BFS_JOB_NAME_MAX + 1];
+};
+/* The jobs that have a backup in the catalog, by name.  cb returns
+ * non-zero to stop (returned).  0 / -errno (-EUCLEAN: a bad row). */
+int bfs_catalog_jobs(struct bfs_catalog *c,
+		     int (*cb)(void *arg, const struct bfs_cat_job *j),
+		     void *arg, struct bfs_err *err);
+/* The job named name (when not NULL), else the job numbered id, if it has
+ * a backup in the catalog; -ENOENT if not.  *out filled. */
+int bfs_catalog_job_find(struct bfs_catalog *c, const char *name, int64_t id,
+			 struct bfs_cat_job *out, struct bfs_err *err);
+/* The newest backup (time, then id) made by job name; -ENOENT if none.
+ * *out as bfs_catalog_find_backup's. */
+int bfs_catalog_job_latest(struct bfs_catalog *c, const char *name,
+			   struct bfs_backup_info *out, struct bfs_err *err);
+
 /* Rows in the catalog (for `catalog` statistics and tests): a full count
  * of each table, so not for hot paths. */
 struct bfs_catalog_counts {

@@ -347,17 +347,34 @@ static int add_entry(struct ingest *g, struct fill *f,
 	else
 		sqlite3_bind_null(st, 22);
 	sqlite3_bind_int64(st, 23, (int64_t)sub);
-	if (c->scratch.len)
-		cat_bind_bytes(st, 24, c->scratch.data, c->scratch.len);
-	else
-		sqlite3_bind_null(st, 24);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
+	rc = c->scratch.len
+		 ? cat_bind_bytes(st, 24, c->scratch.data, c->scratch.len)
+		 : sqlite3_bind_null(st, 24);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if ((rc & 0xff) == SQLITE_TOOBIG) {
+		/* never a NULL list for a file that has chunks (reads would
+		 * fail while sync said OK): past SQLite's length limit (1e9
+		 * bytes by default, about 27.7 M chunks of BFS_BLOBREF_BLOB
+		 * bytes), at bind or at step, the ingest fails naming the
+		 * file */
+		const char *dir = tree_path(g, f->tree);
+
+		rc = bfs_err_set(err, -EFBIG,
+				 "manifest '%s': '/%s%s%.*s' has %zu chunks, "
+				 "more than the catalog holds in one list "
+				 "(%d bytes)",
+				 g->key, dir, dir[0] ? "/" : "",
+				 (int)BFS_MIN(nlen, 300), name,
+				 c->scratch.len / BFS_BLOBREF_BLOB,
+				 sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH, -1));
+	} else if (rc == SQLITE_DONE) {
 		rc = 0;
-	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
+	} else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 		rc = lie(g, err, f->tree, name, nlen, "listed twice");
-	else
+	} else {
 		rc = cat_sqlerr(c, rc, err, "cannot insert an entry");
+	}
 	cat_stmt_put(c, ST_ENTRY_INSERT, st);
 	if (rc)
 		return rc;
@@ -626,6 +643,23 @@ out_delete:
 	return s;
 }
 
+/* The job's row (its number for the mount), if it has none yet. */
+static int insert_job(struct bfs_catalog *c, const char *job,
+		      struct bfs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_stmt_get(c, ST_JOB_INSERT, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, job, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? 0 : cat_sqlerr(c, rc, err, "cannot add a job");
+	cat_stmt_put(c, ST_JOB_INSERT, st);
+	return rc;
+}
+
 static int insert_backup(struct ingest *g, const struct bfs_manifest_header *h,
 			 const char *name, const char *header_json,
 			 const char *tags_json, size_t manifest_size,
@@ -662,6 +696,11 @@ static int insert_backup(struct ingest *g, const struct bfs_manifest_header *h,
 		sqlite3_bind_text(st, 20, h->job, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 20);
+	rc = h->job ? insert_job(c, h->job, err) : 0;
+	if (rc) {
+		cat_stmt_put(c, ST_BACKUP_INSERT, st);
+		return rc;
+	}
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		g->backup = sqlite3_last_insert_rowid(c->db);

@@ -10,6 +10,8 @@
  *   catalog_sync.c    sync with the repository (index objects, then
  *                     manifests), rebuild, drop (and tree collection)
  *   catalog_index.c   the index operations of src/index.h
+ *   catalog_jobs.c    jobs: the mount's /jobs/NAME/ (numbers, latest)
+ *   catalog_file.c    the file: identity (file_id), check, removal
  */
 #ifndef BFS_CATALOG_INT_H
 #define BFS_CATALOG_INT_H
@@ -86,6 +88,11 @@ enum cat_st {
 	ST_CHUNK_INSERT,
 	ST_CHUNK_LOOKUP,
 	ST_CHUNK_DELETE_IDX,
+	ST_JOB_INSERT,
+	ST_JOB_LIST,
+	ST_JOB_BY_NAME,
+	ST_JOB_BY_ID,
+	ST_JOB_LATEST,
 	ST_IDX_NAMES,
 	ST_IDX_INSERT,
 	ST_IDX_DELETE,
@@ -134,6 +141,12 @@ int cat_exec_st(struct bfs_catalog *c, enum cat_st id, struct bfs_err *err,
 /* Same, with up to two integer parameters bound (?1 = a, ?2 = b). */
 int cat_exec_ids(struct bfs_catalog *c, enum cat_st id, int64_t a, int64_t b,
 		 struct bfs_err *err, const char *what);
+
+/* A row of BACKUP_COLS (catalog.c) -> *b (strings allocated; clear with
+ * bfs_backup_info_clear); checks what it copies.  0, -ENOMEM, -EUCLEAN
+ * (a bad job name, message set).  catalog_query.c. */
+int cat_fill_backup(struct bfs_catalog *c, sqlite3_stmt *st,
+		    struct bfs_backup_info *b, struct bfs_err *err);
 
 /* Transactions: BEGIN IMMEDIATE (the write lock up front, so concurrent
  * writers wait in busy_timeout rather than fail on upgrade), COMMIT,

@@ -74,9 +74,9 @@ void bfs_cat_entry_clear(struct bfs_cat_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* Row of BACKUP_COLS -> info (strings allocated). */
-static int fill_backup(struct bfs_catalog *c, sqlite3_stmt *st,
-		       struct bfs_backup_info *b, struct bfs_err *err)
+/* Row of BACKUP_COLS -> info (strings allocated).  See catalog_int.h. */
+int cat_fill_backup(struct bfs_catalog *c, sqlite3_stmt *st,
+		    struct bfs_backup_info *b, struct bfs_err *err)
 {
 	const unsigned char *t;
 	int rc;
@@ -139,7 +139,7 @@ int bfs_catalog_list(struct bfs_catalog *c, bfs_backup_cb cb, void *arg,
 	if (rc)
 		return rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = fill_backup(c, st, &b, err);
+		rc = cat_fill_backup(c, st, &b, err);
 		if (rc)
 			goto out_put;
 		rc = cb(arg, &b);
@@ -172,7 +172,7 @@ int bfs_catalog_find_backup(struct bfs_catalog *c, const char *name,
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		rc = fill_backup(c, st, out, err);
+		rc = cat_fill_backup(c, st, out, err);
 	else if (rc == SQLITE_DONE)
 		rc = bfs_err_set(err, -ENOENT,
 				 "no backup '%.200s' in the"

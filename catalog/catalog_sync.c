@@ -356,7 +356,7 @@ int bfs_catalog_ingest_index(struct bfs_catalog *c, const char *name,
 static bool per_manifest_error(int rc)
 {
 	return rc == -EUCLEAN || rc == -EPROTO || rc == -EINVAL ||
-	       rc == -EBADMSG || rc == -E2BIG;
+	       rc == -EBADMSG || rc == -E2BIG || rc == -EFBIG;
 }
 
 struct bad {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,12 +46,68 @@ static void thread_cat_destroy(void *p)
 	free(t);
 }
 
+/* Log, once, that the catalog file is not the mount's any more. */
+static void set_replaced(struct bfs_mount *m, const char *why)
+{
+	if (!atomic_exchange(&m->replaced, true))
+		bfs_err_log("catalog '%s' was replaced while mounted (%s; the "
+			    "mount started with file id %s): every request "
+			    "that needs the catalog fails with EIO from now "
+			    "on, so that no inode names another file's bytes; "
+			    "unmount and mount again",
+			    m->catalog_path, why, m->file_id);
+}
+
+/* The file id of c; mismatch or failure marks the catalog replaced. */
+static bool same_file(struct bfs_mount *m, struct bfs_catalog *c)
+{
+	char id[BFS_CAT_FILE_ID_LEN + 1], why[128];
+	struct bfs_err err = {""};
+	int rc;
+
+	rc = bfs_catalog_file_id(c, id, &err);
+	if (rc == 0 && strcmp(id, m->file_id) == 0)
+		return true;
+	if (rc == 0)
+		snprintf(why, sizeof(why), "its file id is now %s", id);
+	else
+		snprintf(why, sizeof(why), "%.120s", bfs_err_str(&err, rc));
+	set_replaced(m, why);
+	return false;
+}
+
+bool mnt_check_catalog(struct bfs_mount *m)
+{
+	struct bfs_catalog *c = NULL;
+	struct bfs_err err = {""};
+	struct stat st;
+	char why[256];
+	int rc;
+
+	if (atomic_load(&m->replaced))
+		return false;
+	if (stat(m->catalog_path, &st) == 0 && st.st_dev == m->cat_dev &&
+	    st.st_ino == m->cat_ino)
+		return true;
+	rc = bfs_catalog_open(m->catalog_path, m->repo_id, true, &c, &err);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "%.200s", bfs_err_str(&err, rc));
+		set_replaced(m, why);
+		return false;
+	}
+	same_file(m, c);
+	bfs_catalog_close(c);
+	return !atomic_load(&m->replaced);
+}
+
 struct bfs_catalog *mnt_cat(struct bfs_mount *m)
 {
 	struct thread_cat *t = pthread_getspecific(m->key);
 	struct bfs_err err = {""};
 	int rc;
 
+	if (atomic_load(&m->replaced))
+		return NULL;
 	if (t)
 		return t->cat;
 	t = calloc(1, sizeof(*t));
@@ -64,6 +121,11 @@ struct bfs_catalog *mnt_cat(struct bfs_mount *m)
 	if (rc < 0) {
 		bfs_err_log("cannot open catalog '%s': %s", m->catalog_path,
 			    bfs_err_str(&err, rc));
+		free(t);
+		return NULL;
+	}
+	if (!same_file(m, t->cat)) {
+		bfs_catalog_close(t->cat);
 		free(t);
 		return NULL;
 	}
@@ -191,6 +253,7 @@ static void invalidate_root(struct bfs_mount *m, const struct name_list *old,
 			fuse_lowlevel_notify_inval_entry(
 			    m->se, FUSE_ROOT_ID, cur->v[i], strlen(cur->v[i]));
 	fuse_lowlevel_notify_inval_entry(m->se, FUSE_ROOT_ID, "latest", 6);
+	fuse_lowlevel_notify_inval_entry(m->se, FUSE_ROOT_ID, "jobs", 4);
 	fuse_lowlevel_notify_inval_inode(m->se, BFS_INO_LATEST, 0, 0);
 	fuse_lowlevel_notify_inval_inode(m->se, FUSE_ROOT_ID, 0, 0);
 }
@@ -210,6 +273,10 @@ static void *sync_main(void *arg)
 		bfs_err_log("catalog sync disabled: cannot open catalog '%s': "
 			    "%s",
 			    m->catalog_path, bfs_err_str(&err, rc));
+		return NULL;
+	}
+	if (!same_file(m, cat)) {
+		bfs_catalog_close(cat);
 		return NULL;
 	}
 	if (bfs_catalog_generation(cat, &gen) < 0)
@@ -234,6 +301,12 @@ static void *sync_main(void *arg)
 			break;
 		pthread_mutex_unlock(&m->sync.lock);
 
+		/* a replaced file: stop syncing (its own connection writes
+		 * into the old file); requests fail with EIO */
+		if (!mnt_check_catalog(m)) {
+			pthread_mutex_lock(&m->sync.lock);
+			break;
+		}
 		err.msg[0] = '\0';
 		rc = bfs_catalog_sync(cat, m->repo, NULL, &err);
 		if (rc < 0) {
@@ -252,6 +325,7 @@ static void *sync_main(void *arg)
 			    0) {
 				bfs_info("backups changed: %zu now", cur.n);
 				invalidate_root(m, &names, &cur);
+				mnt_jobs_invalidate(m, cat);
 				name_list_free(&names);
 				names = cur;
 				gen = g;
@@ -390,6 +464,23 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 		goto out_free;
 	}
 	m->key_created = true;
+	{
+		struct bfs_catalog *c = NULL;
+		struct stat st;
+
+		rc = bfs_catalog_open(m->catalog_path, m->repo_id, true, &c,
+				      err);
+		if (rc == 0)
+			rc = bfs_catalog_file_id(c, m->file_id, err);
+		bfs_catalog_close(c);
+		if (rc == 0 && stat(m->catalog_path, &st) != 0)
+			rc = bfs_err_set(err, -errno, "cannot stat '%s': %s",
+					 m->catalog_path, strerror(errno));
+		if (rc < 0)
+			goto out_free;
+		m->cat_dev = st.st_dev;
+		m->cat_ino = st.st_ino;
+	}
 	rc = bfs_chunkcache_new(m->o.cache_size, &m->cache);
 	if (rc < 0) {
 		bfs_err_set(err, rc, "cannot create the chunk cache");

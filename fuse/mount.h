@@ -2,6 +2,8 @@
  *
  *   /                  one directory per backup (from the catalog), plus
  *   /latest            a symlink to the newest backup's id
+ *   /jobs/NAME/latest  a symlink to ../../<newest backup of job NAME>
+ *                      (only jobs that have a backup are listed)
  *   /<id>/...          the backup's tree as written
  *
  * libfuse3 low-level API, multi-threaded session loop.  Inode numbers are
@@ -28,6 +30,12 @@
 
 #define BFS_INO_BASE 0	 /* ino = catalog entry id + BFS_INO_BASE */
 #define BFS_INO_LATEST 2 /* /latest (entry ids are >= 2^40) */
+/* /jobs, then for the job numbered J in the catalog (1..2^36-1,
+ * bfs_cat_job): /jobs/NAME = BFS_INO_JOB_BASE + 2J, /jobs/NAME/latest =
+ * BFS_INO_JOB_BASE + 2J + 1; all below 2^40, so they never meet an
+ * entry's inode, and stable for as long as the catalog file lives. */
+#define BFS_INO_JOBS 3
+#define BFS_INO_JOB_BASE 16
 
 struct bfs_mount_opts {
 	const char *mountpoint;	    /* absolute path, an existing directory */

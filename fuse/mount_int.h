@@ -72,6 +72,16 @@ struct bfs_mount {
 		int64_t last_ns;	 /* last resync (bfs_mono_ns) */
 	} reloc;
 
+	/* The catalog file the mount started with (bfs_catalog_file_id)
+	 * and its inode; a file found replaced under the mount (deleted and
+	 * created again by a command, copied over) sets replaced, and from
+	 * then on every request that needs the catalog fails with EIO:
+	 * inode numbers of another file could name other files' bytes. */
+	char file_id[BFS_CAT_FILE_ID_LEN + 1];
+	dev_t cat_dev;
+	ino_t cat_ino;
+	atomic_bool replaced;
+
 	/* Chunks already logged as failed (hash prefixes), to log once. */
 	pthread_mutex_t logged_lock;
 	uint64_t *logged;
@@ -79,7 +89,8 @@ struct bfs_mount {
 };
 
 /* The calling thread's catalog connection, opened on first use.  NULL
- * (and a logged error) if it cannot be opened. */
+ * (and a logged error) if it cannot be opened, or once the catalog file
+ * was found replaced (mnt_check_catalog). */
 struct bfs_catalog *mnt_cat(struct bfs_mount *m);
 
 /* The reader's relocate hook (reader.h): blob hash's pack gone is gone;
@@ -93,11 +104,50 @@ int mnt_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
 /* "BACKUP/path/of/entry" for messages; buf always NUL-terminated. */
 void mnt_entry_path(struct bfs_catalog *cat, int64_t id, char *buf, size_t n);
 
+/* Is the catalog file at m->catalog_path still the one the mount started
+ * with?  Cheap when its inode is unchanged; otherwise its file id is read
+ * from a fresh connection.  A replaced (or vanished) file sets
+ * m->replaced and logs why, once.  Returns !m->replaced. */
+bool mnt_check_catalog(struct bfs_mount *m);
+
 /* Called by the init op: start post-INIT tuning (bdi readahead). */
 void mnt_after_init(struct bfs_mount *m);
 
 /* Map a catalog/core error to what a FUSE request answers. */
 int mnt_errno(int rc);
+
+/* ---- /jobs (jobs.c) ----------------------------------------------------
+ * /jobs, /jobs/NAME (a job with a backup in the catalog) and
+ * /jobs/NAME/latest (a symlink to "../../<newest backup of the job>"),
+ * with the inode numbers of mount.h.  All return 0 or -errno (-ENOENT
+ * for a job without backups, -ENOTDIR, ...). */
+
+/* True if some job has a backup: the root then shows /jobs (and a
+ * backup named "jobs" is hidden by it). */
+bool mnt_jobs_any(struct bfs_catalog *cat);
+/* True for /jobs and the inode numbers of /jobs/NAME[/latest]. */
+bool mnt_jobs_ino(fuse_ino_t ino);
+/* True for a /jobs/NAME/latest inode number. */
+bool mnt_jobs_is_link(fuse_ino_t ino);
+/* Attributes of a /jobs inode. */
+int mnt_jobs_stat(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
+		  struct stat *st);
+/* Child name of parent: "jobs" of the root, or below /jobs. */
+int mnt_jobs_lookup(struct bfs_mount *m, struct bfs_catalog *cat,
+		    fuse_ino_t parent, const char *name, struct stat *st);
+/* The target of /jobs/NAME/latest into buf (n bytes). */
+int mnt_jobs_readlink(struct bfs_mount *m, struct bfs_catalog *cat,
+		      fuse_ino_t ino, char *buf, size_t n);
+/* The children of /jobs or /jobs/NAME, each passed to push (non-zero
+ * stops and is returned); *parent gets the directory's parent. */
+int mnt_jobs_list(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
+		  fuse_ino_t *parent,
+		  int (*push)(void *arg, const char *name,
+			      const struct stat *st),
+		  void *arg);
+/* After a sync changed the backups: drop what the kernel caches of
+ * /jobs (cat: the sync thread's connection). */
+void mnt_jobs_invalidate(struct bfs_mount *m, struct bfs_catalog *cat);
 
 /* The lowlevel operation table (ops.c) and the read path (read.c). */
 extern const struct fuse_lowlevel_ops bfs_mount_ops;

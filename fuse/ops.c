@@ -175,6 +175,10 @@ static int attr_of(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
 		*timeout = TIMEOUT_ROOT;
 		return latest_stat(m, cat, st, NULL, 0);
 	}
+	if (mnt_jobs_ino(ino)) {
+		*timeout = TIMEOUT_ROOT;
+		return mnt_jobs_stat(m, cat, ino, st);
+	}
 	rc = get_entry(cat, ino_to_id(ino), &e);
 	if (rc < 0)
 		return rc;
@@ -214,6 +218,12 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_entry(req, &ep);
 			return;
 		}
+		if (strcmp(name, "jobs") == 0 && mnt_jobs_any(cat)) {
+			mnt_jobs_lookup(m, cat, parent, name, &ep.attr);
+			ep.ino = BFS_INO_JOBS;
+			fuse_reply_entry(req, &ep);
+			return;
+		}
 		if (!bfs_backup_id_valid(name)) {
 			fuse_reply_err(req, ENOENT);
 			return;
@@ -243,6 +253,20 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (parent == BFS_INO_LATEST) {
 		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	if (mnt_jobs_ino(parent)) {
+		/* changes with every sync: short timeouts, no negative
+		 * entries */
+		rc = mnt_jobs_lookup(m, cat, parent, name, &ep.attr);
+		if (rc < 0) {
+			fuse_reply_err(req, rc == -ENOTDIR ? ENOTDIR
+							   : mnt_errno(rc));
+			return;
+		}
+		ep.ino = ep.attr.st_ino;
+		ep.entry_timeout = ep.attr_timeout = TIMEOUT_ROOT;
+		fuse_reply_entry(req, &ep);
 		return;
 	}
 	rc = bfs_catalog_lookup(cat, ino_to_id(parent), name, strlen(name), &e,
@@ -320,6 +344,15 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	}
 	if (ino == FUSE_ROOT_ID) {
 		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (mnt_jobs_ino(ino)) {
+		rc = mnt_jobs_readlink(m, cat, ino, name, sizeof(name));
+		if (rc < 0)
+			fuse_reply_err(req,
+				       rc == -EINVAL ? EINVAL : mnt_errno(rc));
+		else
+			fuse_reply_readlink(req, name);
 		return;
 	}
 	rc = get_entry(cat, ino_to_id(ino), &e);
@@ -442,6 +475,7 @@ static int load_batch(struct dirh *d, struct bfs_catalog *cat, int64_t after)
 struct root_arg {
 	struct dirh *d;
 	struct bfs_catalog *cat;
+	bool jobs; /* /jobs is shown */
 	int rc;
 };
 
@@ -451,12 +485,22 @@ static int root_cb(void *arg, const struct bfs_backup_info *b)
 	struct bfs_cat_entry e = {0};
 	struct stat st;
 
+	if (a->jobs && strcmp(b->name, "jobs") == 0)
+		return 0; /* a backup id the /jobs directory hides */
 	if (get_entry(a->cat, b->root, &e) < 0)
 		return 0; /* dropped meanwhile */
 	fill_stat(&st, &e);
 	bfs_cat_entry_clear(&e);
 	a->rc = dirh_push(a->d, (int64_t)a->d->n + 1, b->name, &st);
 	return a->rc;
+}
+
+/* mnt_jobs_list's push: one child of a snapshot directory. */
+static int push_cb(void *arg, const char *name, const struct stat *st)
+{
+	struct dirh *d = arg;
+
+	return dirh_push(d, (int64_t)d->n + 1, name, st);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -480,7 +524,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	pthread_mutex_init(&d->lock, NULL);
 	d->self = ino;
 	if (ino == FUSE_ROOT_ID) {
-		struct root_arg a = {d, cat, 0};
+		struct root_arg a = {d, cat, mnt_jobs_any(cat), 0};
 		struct bfs_err err = {""};
 		struct stat st;
 
@@ -499,10 +543,23 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 			rc = -ENOMEM;
 			goto out_err;
 		}
+		mnt_jobs_lookup(m, cat, FUSE_ROOT_ID, "jobs", &st);
+		if (a.jobs &&
+		    dirh_push(d, (int64_t)d->n + 1, "jobs", &st) < 0) {
+			rc = -ENOMEM;
+			goto out_err;
+		}
 		d->eof = true;
 	} else if (ino == BFS_INO_LATEST) {
 		rc = -ENOTDIR;
 		goto out_err;
+	} else if (mnt_jobs_ino(ino)) {
+		/* a snapshot, like the root's */
+		d->root = true;
+		rc = mnt_jobs_list(m, cat, ino, &d->parent, push_cb, d);
+		if (rc < 0)
+			goto out_err;
+		d->eof = true;
 	} else {
 		rc = get_entry(cat, ino_to_id(ino), &e);
 		if (rc < 0)
@@ -635,7 +692,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				    d->root ? TIMEOUT_ROOT : TIMEOUT_BACKUP;
 				if (d->root)
 					ep.attr_timeout =
-					    r->st.st_ino == BFS_INO_LATEST
+					    r->st.st_ino == BFS_INO_LATEST ||
+						    mnt_jobs_ino(r->st.st_ino)
 						? TIMEOUT_ROOT
 						: TIMEOUT_BACKUP;
 				need = fuse_add_direntry_plus(

@@ -113,8 +113,12 @@ void mnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	if (ino == BFS_INO_LATEST) {
+	if (ino == BFS_INO_LATEST || mnt_jobs_is_link(ino)) {
 		fuse_reply_err(req, ELOOP);
+		return;
+	}
+	if (mnt_jobs_ino(ino)) {
+		fuse_reply_err(req, EISDIR);
 		return;
 	}
 	id = (int64_t)ino - BFS_INO_BASE;

@@ -177,6 +177,9 @@ struct cli_common {
 	int verbose;		     /* -v (repeatable) */
 	bool quiet;		     /* -q */
 	bool no_sync;		     /* --no-sync (CLI_OPT_NO_SYNC) */
+	/* catalog rebuild: an unreadable or damaged catalog file is
+	 * removed and created afresh by cli_open instead of failing */
+	bool replace_bad_catalog;
 	/* The command, for "backupfs CMD: ..." messages from cli_common_finish
 	 * and cli_open; NULL prints "backupfs: ". */
 	const struct bfs_cmd *cmd;

@@ -491,6 +491,10 @@ static int check_backup(struct cli_ctx *ctx)
 				       "invalid backup id '%s' (letters, "
 				       "digits, '.', '_', '-'; not 'latest')",
 				       a->id);
+	if (a->id && strcmp(a->id, "jobs") == 0)
+		return cli_usage_error(&cmd_backup,
+				       "backup id 'jobs' is taken by the "
+				       "mount's /jobs directory");
 	if (a->job && !bfs_format_job_name_valid(a->job))
 		return cli_usage_error(&cmd_backup,
 				       "invalid job name '%s' (1-%d of A-Z a-z "
@@ -578,7 +582,7 @@ static void skip_paths(struct cli_ctx *ctx, char *skip[8])
 				n++;
 			else
 				skip[n] = NULL;
-	} else if (!bfs_catalog_default_path(ctx->repo->id, &def, NULL)) {
+	} else if (!bfs_catalog_default_path(ctx->repo, &def, NULL)) {
 		slash = strrchr(def, '/');
 		if (slash && slash != def) {
 			*slash = '\0';

@@ -20,6 +20,7 @@ static int check_catalog(struct cli_ctx *ctx)
 	if (ctx->argc > 1)
 		return cli_usage_error(&cmd_catalog, "unexpected argument '%s'",
 				       ctx->argv[1]);
+	ctx->c.replace_bad_catalog = strcmp(action, "rebuild") == 0;
 	return 0;
 }
 
@@ -67,7 +68,9 @@ const struct bfs_cmd cmd_catalog = {
 	"  sync      ingest manifests not yet in the catalog, drop backups\n"
 	"            whose manifest is gone (list, backup and mount do this\n"
 	"            by themselves)\n"
-	"  rebuild   drop everything and ingest all manifests again\n"
+	"  rebuild   drop everything and ingest all manifests again; a\n"
+	"            catalog file that cannot be read (not a database,\n"
+	"            truncated, overwritten) is removed and created afresh\n"
 	"\n"
 	"Prints \"catalog: N added, M removed\".  A corrupt manifest is named\n"
 	"and makes the command fail after the others were ingested.",

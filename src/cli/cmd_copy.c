@@ -77,7 +77,7 @@ static void sync_catalog(struct bfs_repo *repo, const char *what)
 	char *path = NULL;
 	int rc;
 
-	rc = bfs_catalog_default_path(repo->id, &path, &err);
+	rc = bfs_catalog_default_path(repo, &path, &err);
 	if (!rc)
 		rc = bfs_catalog_open(path, repo->id, false, &cat, &err);
 	if (!rc)

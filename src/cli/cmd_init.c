@@ -120,7 +120,7 @@ static int run_init(struct cli_ctx *ctx)
 		rc = EXIT_ERR;
 	} else if (c->catalog) {
 		printf("catalog: %s\n", c->catalog);
-	} else if (bfs_catalog_default_path(repo->id, &catpath, &err) == 0) {
+	} else if (bfs_catalog_default_path(repo, &catpath, &err) == 0) {
 		printf("catalog: %s (created on first use)\n", catpath);
 	}
 	free(catpath);

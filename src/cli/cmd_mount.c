@@ -328,7 +328,7 @@ static int run_mount(struct cli_ctx *ctx)
 	bfs_catalog_close(cat);
 	cat = NULL;
 	if (!cat_path) {
-		rc = bfs_catalog_default_path(repo->id, &cat_path, &err);
+		rc = bfs_catalog_default_path(repo, &cat_path, &err);
 		if (rc < 0) {
 			cli_error("mount", "%s", bfs_err_str(&err, rc));
 			goto out;
@@ -524,6 +524,8 @@ const struct bfs_cmd cmd_mount = {
 	"Mount the repository's backups read-only at MOUNTPOINT:\n"
 	"  MOUNTPOINT/<backup id>/...   each backup's tree as written\n"
 	"  MOUNTPOINT/latest            symlink to the newest backup\n"
+	"  MOUNTPOINT/jobs/NAME/latest  symlink to the newest backup of job\n"
+	"                               NAME (backup --job, 'backupfs run')\n"
 	"Nothing is downloaded until it is read, and then only the chunks "
 	"that\n"
 	"cover the bytes read.  New backups appear within seconds; deleted "

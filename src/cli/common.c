@@ -88,7 +88,7 @@ int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 			goto out_fail;
 		}
 	} else {
-		rc = bfs_catalog_default_path((*repo)->id, &path, &err);
+		rc = bfs_catalog_default_path(*repo, &path, &err);
 		if (rc < 0) {
 			cli_error(cmd_name(c), "%s", bfs_err_str(&err, rc));
 			goto out_fail;
@@ -102,9 +102,28 @@ int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 		goto out_fail;
 	}
 	rc = bfs_catalog_open(path, (*repo)->id, false, cat, &err);
+	if (rc == 0 && c->replace_bad_catalog)
+		rc = bfs_catalog_check_file(*cat, &err);
+	if (rc == -EUCLEAN && c->replace_bad_catalog) {
+		/* a cache: replace what cannot be read (never a file that
+		 * reads but is not ours: that is -EINVAL) */
+		fprintf(stderr,
+			"backupfs %s: %s; removing it and building it "
+			"again\n",
+			cmd_name(c), bfs_err_str(&err, rc));
+		bfs_catalog_close(*cat);
+		*cat = NULL;
+		rc = bfs_catalog_remove_file(path, &err);
+		if (rc == 0)
+			rc = bfs_catalog_open(path, (*repo)->id, false, cat,
+					      &err);
+	}
 	if (rc < 0) {
-		cli_error(cmd_name(c), "cannot open catalog '%s': %s", path,
-			  bfs_err_str(&err, rc));
+		cli_error(cmd_name(c), "cannot open catalog '%s': %s%s", path,
+			  bfs_err_str(&err, rc),
+			  rc == -EUCLEAN && !strstr(err.msg, "catalog rebuild")
+			      ? " ('backupfs catalog rebuild' replaces it)"
+			      : "");
 		goto out_fail;
 	}
 	if (sync && cli_sync(c, *cat, *repo) != 0)
