@@ -24,6 +24,22 @@
 
 #define READ_BUF (1u << 20)
 
+/* The length of the longest component of path p (for the message of a
+ * name past BFS_NAME_MAX, in the words the tree reader uses). */
+static size_t longest_name(const char *p)
+{
+	size_t best = 0, n;
+
+	while (*p) {
+		n = strcspn(p, "/");
+		if (n > best)
+			best = n;
+		p += n;
+		p += *p == '/';
+	}
+	return best;
+}
+
 /* Normalise an archive path into out as "DEST/clean".  Returns 1 if
  * usable, 0 if it is the archive root (nothing to add), -EINVAL for a
  * ".." component, -ENAMETOOLONG for a component longer than
@@ -187,8 +203,8 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 		}
 		if (rc == -ENAMETOOLONG) {
 			bfs_warn("archive '%s': skipping '%.300s...' (a name "
-				 "longer than %d bytes)",
-				 file, p, BFS_NAME_MAX);
+				 "of %zu bytes (at most %d))",
+				 file, p, longest_name(p), BFS_NAME_MAX);
 			continue;
 		}
 		if (rc < 0) {

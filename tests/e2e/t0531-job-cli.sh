@@ -165,7 +165,7 @@ if [ -f "${top_builddir:-}/Makefile" ] && command -v "$make" >/dev/null; then
 	U=$T/units
 	mkdir -p "$U"
 	for u in backupfs-job@.service backupfs-job@.timer; do
-		"$make" -s --no-print-directory -C "$top_builddir" print-job-unit \
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "$make" -s --no-print-directory -C "$top_builddir" print-job-unit \
 			UNIT=$u prefix=/usr >"$U/usr-$u"
 		unlike "$(cat "$U/usr-$u")" "@[a-z_]+@" "$u: no @variable@ left"
 	done
@@ -180,7 +180,7 @@ if [ -f "${top_builddir:-}/Makefile" ] && command -v "$make" >/dev/null; then
 		"$BACKUPFS" help --man >"$T/man/man1/backupfs.1"
 		for u in backupfs-job@.service backupfs-job@.timer; do
 			# with the binary of this build, so that ExecStart exists
-			"$make" -s --no-print-directory -C "$top_builddir" print-job-unit \
+			env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "$make" -s --no-print-directory -C "$top_builddir" print-job-unit \
 				UNIT=$u bindir="$top_builddir" >"$U/$u"
 			cp "$U/$u" "$U/${u/@/@nightly}"
 		done

@@ -88,6 +88,7 @@ static struct limit limits[] = {
     N(BFS_MANIFEST_ZSTD_LEVEL),
     N(BFS_MANIFEST_MAX_DEPTH),
     N(BFS_SYMLINK_TARGET_MAX),
+    N(BFS_JOB_NAME_MAX),
     N(BFS_MODE_MASK),
 };
 
