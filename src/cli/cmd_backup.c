@@ -759,9 +759,9 @@ static const struct cli_opt backup_opts[] = {
      .off = CLI_OFF_(struct backup_args, nc_no_atts, int),
      .min = 0},
     CLI_STRING(0, "dump-mode", "MODE", struct backup_args, dump_mode,
-	       "permission bits (octal) the dumps, --command and --stdin "
-	       "files are recorded with (default: 0600, owner only; "
-	       "--files keep their real modes)"),
+	       "permission bits (octal) the dumps, --command, --stdin "
+	       "and --nocodb files are recorded with (default: 0600, owner "
+	       "only; --files keep their real modes)"),
     CLI_GROUP("Passwords in connection strings (postgresql:// URIs,\n"
 	      "password= and sslpassword=, mysql:// URIs) are parsed as\n"
 	      "libpq and the MySQL client do, overwritten in backupfs's own\n"
