@@ -247,6 +247,22 @@ static int parse_source(const cJSON *o, const char *path,
 			return jp_fail(err, kp, "%s", kinds[k].syntax);
 		return jp_fail(err, kp, "%s", e2.msg);
 	}
+	if (kinds[k].secret) {
+		/* parsed as libpq / mysql do: "postgresql://u:pa?ss@h/db"
+		 * holds a password bfs_job_has_password does not see */
+		char *copy = strdup(js->src.arg);
+		size_t n;
+
+		if (!copy)
+			return bfs_err_set(err, -ENOMEM, "out of memory");
+		n = bfs_source_scrub(js->src.kind, copy);
+		free(copy);
+		if (n)
+			return jp_fail(err, kp,
+				       "contains a password: a job file must "
+				       "not hold secrets; %s",
+				       kinds[k].secret);
+	}
 	return 0;
 }
 

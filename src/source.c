@@ -6,7 +6,9 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 
+#include "conninfo.h"
 #include "source_int.h"
 
 static const struct bfs_source_type *const source_types[] = {
@@ -50,4 +52,18 @@ int bfs_source_run(struct bfs_backup *b, const struct bfs_source *s,
 	if (!s->arg || !*s->arg)
 		return bfs_err_set(err, -EINVAL, "missing source argument");
 	return t->run(b, s, err);
+}
+
+size_t bfs_source_scrub(enum bfs_source_kind kind, char *arg)
+{
+	const char *rest;
+	char *name = NULL;
+
+	if (!arg || (kind != BFS_SRC_PG_DUMP && kind != BFS_SRC_MYSQL_DUMP))
+		return 0;
+	src_dump_name(arg, &name, &rest);
+	free(name);
+	if (kind == BFS_SRC_PG_DUMP)
+		return bfs_pg_conninfo_scrub(arg + (rest - arg));
+	return bfs_mysql_uri_scrub(arg + (rest - arg));
 }

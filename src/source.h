@@ -47,6 +47,11 @@ struct bfs_source {
 	/* --nocodb: NULL means the defaults (all bases, records and
 	 * attachments) with the token from NOCODB_API_TOKEN */
 	const struct bfs_nocodb_opts *nocodb;
+	/* dumps, --command, --stdin: the permission bits the file is
+	 * recorded with; 0 means 0600 (a dump is the database's content,
+	 * private unless asked).  Ignored by --files and --archive, whose
+	 * entries keep their real modes. */
+	unsigned dump_mode;
 };
 
 /* Read a NocoDB API token from path (*token malloc'ed, trailing
@@ -69,19 +74,10 @@ int bfs_source_dest(const struct bfs_source *s, char **dest,
 int bfs_source_run(struct bfs_backup *b, const struct bfs_source *s,
 		   struct bfs_err *err);
 
-/* Exposed for tests: split a postgresql:// URI or key=value conninfo into
- * a password-free conninfo (*safe, malloc'ed) and the password (*password,
- * malloc'ed or NULL). */
-int bfs_pg_conninfo_split(const char *conninfo, char **safe, char **password,
-			  struct bfs_err *err);
-/* Parse mysql://user:password@host:port/db (any part optional except db)
- * or a bare database name. Fields malloc'ed or NULL; port 0 if absent. */
-struct bfs_mysql_uri {
-	char *user, *password, *host, *db, *socket;
-	unsigned port;
-};
-int bfs_mysql_uri_parse(const char *s, struct bfs_mysql_uri *out,
-			struct bfs_err *err);
-void bfs_mysql_uri_clear(struct bfs_mysql_uri *u);
+/* Overwrite in place every secret in the argument of a source of this
+ * kind (the password of a --pg-dump or --mysql-dump connection string,
+ * after its [NAME=]; conninfo.h), for the process's own argv.  Other
+ * kinds are left alone.  Returns the number of bytes overwritten. */
+size_t bfs_source_scrub(enum bfs_source_kind kind, char *arg);
 
 #endif

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,13 +27,15 @@ extern char **environ;
 
 #define READ_BUF (1u << 20)
 
-void src_dump_entry(struct bfs_backup *b, struct bfs_entry *e, char *path)
+void src_dump_entry(struct bfs_backup *b, struct bfs_entry *e, char *path,
+		    unsigned mode)
 {
 	memset(e, 0, sizeof(*e));
 	e->path = path;
 	e->path_len = strlen(path);
 	e->type = BFS_T_FILE;
-	e->mode = 0644;
+	/* a dump is the database's content: private unless asked */
+	e->mode = mode ? mode & 07777 : BFS_DUMP_MODE;
 	e->uid = getuid();
 	e->gid = getgid();
 	e->mtime_ns = bfs_now_ns();
@@ -113,9 +117,11 @@ out_free:
 	return rc;
 }
 
-/* Start argv with stdout to a pipe.  envp NULL: inherit. */
-static int spawn(char *const argv[], char *const envp[], pid_t *pid, int *outfd,
-		 const char *desc, struct bfs_err *err)
+/* Start argv with stdout to a pipe.  envp NULL: inherit.  keep_fd >= 0:
+ * given to the child as SRC_CHILD_FD(keep_fd), without FD_CLOEXEC there
+ * (the parent's stays close-on-exec, so no other child inherits it). */
+static int spawn(char *const argv[], char *const envp[], int keep_fd,
+		 pid_t *pid, int *outfd, const char *desc, struct bfs_err *err)
 {
 	posix_spawn_file_actions_t fa;
 	int p[2], rc;
@@ -126,6 +132,10 @@ static int spawn(char *const argv[], char *const envp[], pid_t *pid, int *outfd,
 	rc = posix_spawn_file_actions_init(&fa);
 	if (!rc)
 		rc = posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	/* after stdout: SRC_CHILD_FD(keep_fd) may be p[1]'s number */
+	if (!rc && keep_fd >= 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, keep_fd,
+						      SRC_CHILD_FD(keep_fd));
 	if (!rc)
 		rc = posix_spawnp(pid, argv[0], &fa, NULL, argv,
 				  envp ? envp : environ);
@@ -141,16 +151,17 @@ static int spawn(char *const argv[], char *const envp[], pid_t *pid, int *outfd,
 }
 
 int src_run_child(struct bfs_backup *b, char *path, char *const argv[],
-		  char *const envp[], const char *desc, struct bfs_err *err)
+		  char *const envp[], int keep_fd, unsigned mode,
+		  const char *desc, struct bfs_err *err)
 {
 	struct bfs_entry e;
 	pid_t pid;
 	int fd = -1, rc;
 
-	rc = spawn(argv, envp, &pid, &fd, desc, err);
+	rc = spawn(argv, envp, keep_fd, &pid, &fd, desc, err);
 	if (rc)
 		return rc;
-	src_dump_entry(b, &e, path);
+	src_dump_entry(b, &e, path, mode);
 	return src_stream_fd(b, &e, fd, pid, desc, err);
 }
 
@@ -170,39 +181,97 @@ int src_add(struct bfs_backup *b, const char *kind, const char *dest,
 	return rc;
 }
 
-/* A copy of environ with NAME=value set (replacing any). */
-char **src_env_with(const char *name, const char *value)
+char **src_env_with(const char *const names[], const char *const values[],
+		    size_t n)
 {
-	size_t n = 0, k = 0, nl = strlen(name), i;
+	size_t ne = 0, k = 0, i, j, nl;
 	char **env;
 
-	while (environ[n])
-		n++;
-	env = calloc(n + 2, sizeof(*env));
+	while (environ[ne])
+		ne++;
+	env = calloc(ne + n + 1, sizeof(*env));
 	if (!env)
 		return NULL;
-	for (i = 0; i < n; i++)
-		if (strncmp(environ[i], name, nl) || environ[i][nl] != '=')
+	for (i = 0; i < ne; i++) {
+		for (j = 0; j < n; j++) {
+			nl = strlen(names[j]);
+			if (!strncmp(environ[i], names[j], nl) &&
+			    environ[i][nl] == '=')
+				break;
+		}
+		if (j == n)
 			env[k++] = environ[i];
-	if (asprintf(&env[k], "%s=%s", name, value) < 0) {
-		free(env);
-		return NULL;
+	}
+	/* ours go last, where src_env_free finds them */
+	for (j = 0; j < n; j++) {
+		if (asprintf(&env[k + j], "%s=%s", names[j], values[j]) < 0) {
+			env[k + j] = NULL;
+			src_env_free(env, j);
+			return NULL;
+		}
 	}
 	return env;
 }
 
-void src_env_free(char **env)
+void src_env_free(char **env, size_t n)
 {
-	size_t i;
+	size_t k = 0, j;
 
 	if (!env)
 		return;
-	for (i = 0; env[i + 1]; i++)
-		;
-	/* only the last one is ours */
-	explicit_bzero(env[i], strlen(env[i]));
-	free(env[i]);
+	while (env[k])
+		k++;
+	for (j = 0; j < n && j < k; j++) {
+		char *v = env[k - 1 - j];
+
+		explicit_bzero(v, strlen(v));
+		free(v);
+	}
 	free(env);
+}
+
+int src_secret_fd(const char *name, const void *data, size_t len, int *fd,
+		  struct bfs_err *err)
+{
+	const char *tmp;
+	int f, rc;
+
+	*fd = -1;
+	f = memfd_create(name, MFD_CLOEXEC);
+	if (f < 0 && errno == ENOSYS) {
+		/* no memfd (kernel < 3.17): an unnamed file, never linked,
+		 * gone with its last descriptor even after SIGKILL */
+		tmp = getenv("TMPDIR");
+		f = open(tmp && *tmp ? tmp : "/tmp",
+			 O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	}
+	if (f < 0)
+		return bfs_err_set(err, -errno,
+				   "cannot create an in-memory file for a "
+				   "password: %s",
+				   strerror(errno));
+	if (f < 3) {
+		/* the child's copy must not land on stdin/out/err */
+		int g = fcntl(f, F_DUPFD_CLOEXEC, 3);
+
+		rc = g < 0 ? -errno : 0;
+		close(f);
+		f = g;
+		if (rc)
+			return bfs_err_set(err, rc, "cannot duplicate: %s",
+					   strerror(-rc));
+	}
+	/* 0600: mysql ignores a world-writable option file */
+	rc = fchmod(f, 0600) ? -errno : bfs_write_full(f, data, len);
+	if (rc) {
+		close(f);
+		return bfs_err_set(err, rc,
+				   "cannot write an in-memory file for a "
+				   "password: %s",
+				   strerror(-rc));
+	}
+	*fd = f;
+	return 0;
 }
 
 bool src_in_path(const char *prog)

@@ -47,7 +47,7 @@ static int run_command(struct bfs_backup *b, const struct bfs_source *s,
 	argv[1] = (char *)"-c";
 	argv[2] = (char *)cmd;
 	argv[3] = NULL;
-	rc = src_run_child(b, dest, argv, NULL, desc, err);
+	rc = src_run_child(b, dest, argv, NULL, -1, s->dump_mode, desc, err);
 out:
 	free(desc);
 	free(dest);

@@ -45,34 +45,49 @@ extern const struct bfs_source_type bfs_source_type_nocodb;
  * arg.  -EINVAL / -ENOMEM. */
 int bfs_source_split(const char *arg, const char *deflt, char **dest,
 		     const char **rest, struct bfs_err *err);
-/* Percent-decode s[0..n) into a new string.  NULL on ENOMEM or a bad
- * escape (*bad set). */
-char *src_pct_decode(const char *s, size_t n, bool *bad);
 /* [NAME=]X of a dump: *name (malloc'ed, NULL if absent), *rest into arg. */
 void src_dump_name(const char *arg, char **name, const char **rest);
-/* libpq's connection keywords, NULL-terminated (source_common.c). */
-extern const char *const src_pg_keywords[];
 /* NAME.sql as *dest (malloc'ed); -EINVAL for an invalid path. */
 int src_sql_dest(const char *name, char **dest, struct bfs_err *err);
 
 /* ---- source_child.c ---------------------------------------------------- */
 
-/* A regular file entry at path (borrowed into e) owned by this process. */
-void src_dump_entry(struct bfs_backup *b, struct bfs_entry *e, char *path);
+/* The mode a dump, a command's output or stdin is recorded with, unless
+ * the source says otherwise (struct bfs_source.dump_mode). */
+#define BFS_DUMP_MODE 0600
+
+/* A regular file entry at path (borrowed into e) owned by this process,
+ * with mode (permission bits; 0: BFS_DUMP_MODE). */
+void src_dump_entry(struct bfs_backup *b, struct bfs_entry *e, char *path,
+		    unsigned mode);
 /* Stream fd into the backup as e.  Closes fd.  pid > 0: the child to reap
  * (killed if the writer fails); desc names it in messages. */
 int src_stream_fd(struct bfs_backup *b, struct bfs_entry *e, int fd, pid_t pid,
 		  const char *desc, struct bfs_err *err);
-/* Start argv (envp NULL: inherit) and stream its stdout as path. */
+/* The number a descriptor kept for a child (src_run_child's keep_fd) has
+ * in the child: the child's "/dev/fd/N".  Not fd itself: a dup2 onto the
+ * same number would not clear FD_CLOEXEC everywhere. */
+#define SRC_CHILD_FD(fd) ((fd) + 1)
+/* Start argv (envp NULL: inherit) and stream its stdout as path (mode as
+ * src_dump_entry).  keep_fd >= 0: a descriptor the child inherits, as
+ * SRC_CHILD_FD(keep_fd), and no other child does. */
 int src_run_child(struct bfs_backup *b, char *path, char *const argv[],
-		  char *const envp[], const char *desc, struct bfs_err *err);
+		  char *const envp[], int keep_fd, unsigned mode,
+		  const char *desc, struct bfs_err *err);
 /* bfs_backup_add_source with the key "KIND:DEST:SPEC". */
 int src_add(struct bfs_backup *b, const char *kind, const char *dest,
 	    const char *spec, struct bfs_err *err);
-/* A copy of environ with NAME=value set (replacing any); src_env_free
- * wipes the value.  NULL on ENOMEM. */
-char **src_env_with(const char *name, const char *value);
-void src_env_free(char **env);
+/* A copy of environ with names[i]=values[i] set (replacing any), i < n;
+ * src_env_free(env, n) wipes and frees those n.  NULL on ENOMEM. */
+char **src_env_with(const char *const names[], const char *const values[],
+		    size_t n);
+void src_env_free(char **env, size_t n);
+/* A new close-on-exec descriptor >= 3 of an in-memory file (memfd, 0600)
+ * holding data[0..len): a secret for a child (src_run_child's keep_fd)
+ * that never touches a disk and leaves nothing behind, whatever signal
+ * ends the process.  name shows in /proc/PID/fd.  0 or -errno. */
+int src_secret_fd(const char *name, const void *data, size_t len, int *fd,
+		  struct bfs_err *err);
 /* Is prog an executable in $PATH? */
 bool src_in_path(const char *prog);
 

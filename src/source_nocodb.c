@@ -50,6 +50,7 @@ struct nc_run {
 	const char *btitle;	   /* the base's title */
 	cJSON *tables; /* [{base, table, path, records, attachments, bytes}] */
 	uint64_t nrec, natt, bytes; /* of the table being exported */
+	unsigned mode;		    /* of every file (bfs_source.dump_mode) */
 	char *dir;		    /* DEST/<base>/<table> */
 	struct att *atts;
 	size_t natts, cap;
@@ -95,7 +96,7 @@ static int put_file(struct nc_run *r, char *path, const char *data, size_t n)
 	struct bfs_entry e;
 	int rc;
 
-	src_dump_entry(r->b, &e, path);
+	src_dump_entry(r->b, &e, path, r->mode);
 	rc = bfs_backup_file_begin(r->b, &e, BFS_PROFILE_DUMP, r->err);
 	if (!rc)
 		rc = bfs_backup_file_write(r->b, data, n, r->err);
@@ -300,7 +301,7 @@ static void att_restart(void *arg)
 
 static int unreadable(struct nc_run *r, struct att *a, const char *why)
 {
-	src_dump_entry(r->b, &r->e, a->path);
+	src_dump_entry(r->b, &r->e, a->path, r->mode);
 	return bfs_backup_add_error(r->b, &r->e, why, r->err);
 }
 
@@ -316,7 +317,7 @@ static int fetch_att(struct nc_run *r, struct att *a)
 	snprintf(what, sizeof(what), "base '%s', table '%s', attachment '%s'",
 		 r->bname, r->tname, a->path);
 	for (k = 0; k < NURLS && a->url[k]; k++) {
-		src_dump_entry(r->b, &r->e, a->path);
+		src_dump_entry(r->b, &r->e, a->path, r->mode);
 		r->started = false;
 		r->got = 0;
 		rc = nc_get_stream(r->h, a->url[k], att_sink, att_restart, r,
@@ -409,7 +410,7 @@ static int records(struct nc_run *r, const char *tid, const cJSON *schema)
 			path = NULL;
 			goto nomem;
 		}
-		src_dump_entry(r->b, &e, path);
+		src_dump_entry(r->b, &e, path, r->mode);
 		rc = bfs_backup_file_begin(r->b, &e, BFS_PROFILE_DUMP, r->err);
 		if (rc)
 			goto out;
@@ -689,6 +690,7 @@ static int run_nocodb(struct bfs_backup *b, const struct bfs_source *s,
 	int rc;
 
 	r.o = s->nocodb ? s->nocodb : &deflt;
+	r.mode = s->dump_mode;
 	rc = bfs_source_split(s->arg, "bases", &dest, &url, err);
 	if (rc)
 		return rc;

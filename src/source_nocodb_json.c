@@ -10,23 +10,30 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "source_nocodb.h"
 
+/* Blanks as cJSON skips them (every byte up to 32, NUL included): the
+ * scanner must see the structure cJSON saw. */
+static bool blank(char c)
+{
+	return (unsigned char)c <= 32;
+}
+
 static size_t skip_ws(const char *s, size_t i, size_t n)
 {
-	while (i < n &&
-	       (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+	while (i < n && blank(s[i]))
 		i++;
 	return i;
 }
 
-/* The string starting at s[i] == '"': copied to out (if not NULL), with
- * raw control characters (which JSON forbids in strings) written as
- * \u00XX so that a record stays on one line.  Returns the index after the
- * closing quote, 0 on a malformed string, or -ENOMEM as (size_t). */
+/* The string starting at s[*pi] == '"': copied to out (if not NULL), with
+ * raw control characters (which JSON forbids in strings; cJSON lets them
+ * pass) written as \u00XX so that a record stays on one line.  0 with *pi
+ * past the closing quote, -EPROTO (no closing quote), -ENOMEM. */
 static int copy_string(const char *s, size_t *pi, size_t n, struct bfs_buf *out)
 {
 	size_t i = *pi + 1, start = *pi;
@@ -35,12 +42,22 @@ static int copy_string(const char *s, size_t *pi, size_t n, struct bfs_buf *out)
 	for (; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c == '\\') {
+		if (c == '\\' && i + 1 < n && (unsigned char)s[i + 1] >= 0x20) {
 			i++;
 			continue;
 		}
 		if (c == '"')
 			break;
+		if (c == '\\' && i + 1 < n) {
+			/* a backslash before a raw control character: the
+			 * pair becomes that character's \u00XX */
+			i++;
+			c = (unsigned char)s[i];
+			if (out &&
+			    bfs_buf_append(out, s + start, i - 1 - start))
+				return -ENOMEM;
+			start = i;
+		}
 		if (c < 0x20 && out) {
 			if (bfs_buf_append(out, s + start, i - start))
 				return -ENOMEM;
@@ -70,7 +87,8 @@ static int copy_value(const char *s, size_t *pi, size_t n, struct bfs_buf *out)
 	if (s[i] == '"')
 		return copy_string(s, pi, n, out);
 	if (s[i] != '{' && s[i] != '[') {
-		for (st = i; i < n && !memchr(",]} \t\r\n", s[i], 7); i++)
+		for (st = i; i < n && !blank(s[i]) && !memchr(",]}", s[i], 3);
+		     i++)
 			;
 		if (i == st)
 			return -EPROTO;
@@ -89,7 +107,7 @@ static int copy_value(const char *s, size_t *pi, size_t n, struct bfs_buf *out)
 			continue;
 		}
 		i++;
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+		if (blank(c))
 			continue;
 		if (out && bfs_buf_append(out, &c, 1))
 			return -ENOMEM;
@@ -105,6 +123,62 @@ static int copy_value(const char *s, size_t *pi, size_t n, struct bfs_buf *out)
 		}
 	}
 	return -EPROTO;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Is the key s[key..end) (quotes included) "list" as cJSON compares keys:
+ * escapes decoded, and the C string ending at the first NUL ("list\u0000x"
+ * is "list" to strcmp)? */
+static bool key_is_list(const char *s, size_t key, size_t end)
+{
+	static const char want[] = "list";
+	size_t i = key + 1, k = 0;
+
+	while (i < end - 1) {
+		unsigned c = (unsigned char)s[i++];
+
+		if (c == '\\' && i < end - 1) {
+			char e = s[i++];
+
+			c = e == 'b'   ? '\b'
+			    : e == 'f' ? '\f'
+			    : e == 'n' ? '\n'
+			    : e == 'r' ? '\r'
+			    : e == 't' ? '\t'
+				       : (unsigned char)e;
+			if (e == 'u') {
+				int v = 0;
+
+				if (end - 1 - i < 4)
+					return false;
+				for (int d = 0; d < 4; d++) {
+					int h = hexval(s[i + d]);
+
+					if (h < 0)
+						return false;
+					v = v * 16 + h;
+				}
+				i += 4;
+				c = (unsigned)v; /* > 0x7f: not in "list" */
+			}
+		}
+		if (c == 0)
+			break; /* the C string ends here */
+		if (k == 4 || c != (unsigned char)want[k])
+			return false;
+		k++;
+	}
+	return k == 4;
 }
 
 /* The elements of the array at s[*pi] == '[': objects copied as lines. */
@@ -141,6 +215,7 @@ int bfs_nocodb_records_lines(const char *text, size_t len, struct bfs_buf *out,
 			     size_t *count)
 {
 	size_t i = skip_ws(text, 0, len), key;
+	bool is_list;
 	int rc;
 
 	*count = 0;
@@ -154,15 +229,17 @@ int bfs_nocodb_records_lines(const char *text, size_t len, struct bfs_buf *out,
 		rc = copy_string(text, &i, len, NULL);
 		if (rc)
 			return rc;
+		is_list = key_is_list(text, key, i);
 		i = skip_ws(text, i, len);
 		if (i >= len || text[i] != ':')
 			return -EPROTO;
 		i = skip_ws(text, i + 1, len);
-		/* the first "list", as cJSON_GetObjectItem finds it */
-		if (i - key >= 6 && !memcmp(text + key, "\"list\"", 6) &&
-		    skip_ws(text, key + 6, len) < len && i < len &&
-		    text[i] == '[' && text[skip_ws(text, key + 6, len)] == ':')
-			return copy_list(text, i, len, out, count);
+		/* the first "list", as cJSON_GetObjectItem finds it: an
+		 * array, or the answer has no records array at all */
+		if (is_list)
+			return i < len && text[i] == '['
+				   ? copy_list(text, i, len, out, count)
+				   : -EPROTO;
 		rc = copy_value(text, &i, len, NULL);
 		if (rc)
 			return rc;

@@ -35,7 +35,7 @@ static int run_stdin(struct bfs_backup *b, const struct bfs_source *s,
 			rc = bfs_err_set(err, -errno, "cannot read stdin: %s",
 					 strerror(errno));
 		else {
-			src_dump_entry(b, &e, dest);
+			src_dump_entry(b, &e, dest, s->dump_mode);
 			rc = src_stream_fd(b, &e, fd, 0, "stdin", err);
 		}
 	}

@@ -50,6 +50,7 @@ struct backup_args {
 	const char *time, *lock_wait;
 	int64_t time_ns, lock_wait_ns; /* parsed by check_backup */
 	unsigned threads;
+	const char *dump_mode; /* --dump-mode, octal */
 	bool json;
 	/* --nocodb: the options that apply to every --nocodb source */
 	int nc_no_records, nc_no_atts; /* last of --[no-]nocodb-... wins */
@@ -59,49 +60,19 @@ struct backup_args {
 	struct bfs_nocodb_opts nc;
 };
 
-/* Overwrite the password of a database URI or key=value conninfo in place
- * (our own argv), so /proc/PID/cmdline and ps stop showing it once the
- * options are parsed, as mysql(1) does with -pPASSWORD.  The window
- * between exec and this call remains: PGPASSFILE / ~/.my.cnf avoid it. */
-static void scrub_password(char *arg)
+/* --dump-mode MODE: octal permission bits, 1..0777.  0 or -EINVAL. */
+static int parse_dump_mode(const char *s, unsigned *mode)
 {
-	char *p = strstr(arg, "://"), *at, *colon, *end;
+	unsigned long v;
+	char *end;
 
-	if (p) {
-		p += 3;
-		end = p + strcspn(p, "/?#");
-		at = NULL;
-		for (char *q = p; q < end; q++)
-			if (*q == '@')
-				at = q; /* the last '@' ends the userinfo */
-		if (!at)
-			return;
-		colon = memchr(p, ':', (size_t)(at - p));
-		if (colon)
-			memset(colon + 1, 'x', (size_t)(at - colon - 1));
-		return;
-	}
-	for (p = strstr(arg, "password"); p; p = strstr(p + 1, "password")) {
-		char *v = p + 8;
-
-		if (p != arg && p[-1] != ' ' && p[-1] != '\t')
-			continue;
-		v += strspn(v, " \t");
-		if (*v != '=')
-			continue;
-		v++;
-		v += strspn(v, " \t");
-		if (*v == '\'') {
-			for (v++; *v && *v != '\''; v++) {
-				if (*v == '\\' && v[1])
-					*v++ = 'x';
-				*v = 'x';
-			}
-		} else {
-			for (; *v && *v != ' ' && *v != '\t'; v++)
-				*v = 'x';
-		}
-	}
+	if (!s[0] || strspn(s, "01234567") != strlen(s) || strlen(s) > 4)
+		return -EINVAL;
+	v = strtoul(s, &end, 8);
+	if (*end || !v || v > 0777)
+		return -EINVAL;
+	*mode = (unsigned)v;
+	return 0;
 }
 
 struct unreadable {
@@ -159,7 +130,11 @@ static int source_cb(struct cli_ctx *ctx, const struct cli_opt *o,
 		if (!sr->arg_copy)
 			goto out_nomem;
 		sr->s.arg = sr->arg_copy;
-		scrub_password((char *)arg); /* our own argv */
+		/* our own argv: /proc/PID/cmdline and ps stop showing the
+		 * secret now, as mysql(1) does with -pPASSWORD.  The window
+		 * between exec and here remains: PGPASSWORD or a
+		 * ~/.pgpass / option file avoid it. */
+		bfs_source_scrub(kind, (char *)arg);
 	}
 	sr->opt = o->id == BFS_SRC_FILES     ? "--files"
 		  : o->id == BFS_SRC_ARCHIVE ? "--archive"
@@ -479,6 +454,7 @@ static int check_backup(struct cli_ctx *ctx)
 	struct src *srcs = a->srcs;
 	struct bfs_err err = {""};
 	char d1[512], d2[512];
+	unsigned mode = 0;
 	size_t i, j;
 	int rc;
 
@@ -525,7 +501,13 @@ static int check_backup(struct cli_ctx *ctx)
 	rc = check_nocodb(a);
 	if (rc)
 		return rc;
+	if (a->dump_mode && parse_dump_mode(a->dump_mode, &mode))
+		return cli_usage_error(&cmd_backup,
+				       "--dump-mode '%s': expected octal "
+				       "permission bits, 1 to 0777 (e.g. 0640)",
+				       a->dump_mode);
 	for (i = 0; i < a->nsrcs; i++) {
+		srcs[i].s.dump_mode = mode;
 		if (source_excludes(a, i)) {
 			cli_error("backup", "out of memory");
 			return EXIT_ERR;
@@ -776,8 +758,16 @@ static const struct cli_opt backup_opts[] = {
      .help = "download the attachments (the default)",
      .off = CLI_OFF_(struct backup_args, nc_no_atts, int),
      .min = 0},
-    CLI_GROUP("Passwords in URIs are passed to the dump tools through the\n"
-	      "environment or an option file, never on their command line.\n"
+    CLI_STRING(0, "dump-mode", "MODE", struct backup_args, dump_mode,
+	       "permission bits (octal) the dumps, --command, --stdin "
+	       "and --nocodb files are recorded with (default: 0600, owner "
+	       "only; --files keep their real modes)"),
+    CLI_GROUP("Passwords in connection strings (postgresql:// URIs,\n"
+	      "password= and sslpassword=, mysql:// URIs) are parsed as\n"
+	      "libpq and the MySQL client do, overwritten in backupfs's own\n"
+	      "command line at once, and handed to pg_dump and mysqldump\n"
+	      "through their environment or an in-memory option file: never\n"
+	      "on their command line, on disk, in a message or in the backup.\n"
 	      "\n"
 	      "Options:"),
     CLI_STRING(0, "id", "ID", struct backup_args, id,

@@ -186,6 +186,10 @@ static int bad_option(const struct bfs_cmd *cmd, int opt, char **argv)
 	if (opt == ':')
 		return cli_usage_error(cmd, "option '%s' needs an argument",
 				       arg);
+	/* "--pg-dumb=postgresql://u:pw@h/db": the name, never the value */
+	if (!strncmp(arg, "--", 2) && strchr(arg, '='))
+		return cli_usage_error(cmd, "unknown option '%.*s'",
+				       (int)(strchr(arg, '=') - arg), arg);
 	return cli_usage_error(cmd, "unknown option '%s'", arg);
 }
 

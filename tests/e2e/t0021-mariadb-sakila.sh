@@ -23,7 +23,7 @@ cat /proc/\$\$/cmdline >"$T/wrap/cmdline.\$n"
 for a in "\$@"; do
 	case \$a in
 	--defaults-file=*|--defaults-extra-file=*)
-		stat -c '%a' "\${a#*=}" >"$T/wrap/optfile-mode.\$n" ;;
+		stat -L -c '%a' "\${a#*=}" >"$T/wrap/optfile-mode.\$n" ;;
 	esac
 done
 exec "$real" "\$@"

@@ -368,6 +368,12 @@ static void test_secrets(void)
 	    "sources[0].pg_dump: contains a password: a job file must not hold "
 	    "secrets; put PGPASSWORD in the env_file or use a .pgpass file",
 	    "hunter22");
+	/* libpq's reading: '?' is the password's own (issue 13) */
+	bad_secret(
+	    "[{\"pg_dump\": \"postgresql://u:pa?s3cr3tq@h/db\"}]", NULL,
+	    "sources[0].pg_dump: contains a password: a job file must not hold "
+	    "secrets; put PGPASSWORD in the env_file or use a .pgpass file",
+	    "s3cr3tq");
 	bad_secret(
 	    "[{\"mysql_dump\": \"x=mysql://root:t0psecret@db/app\"}]", NULL,
 	    "sources[0].mysql_dump: contains a password: a job file must not "
