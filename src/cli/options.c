@@ -174,7 +174,8 @@ static const struct cli_opt *table_find(const struct table *t, int val)
 
 /* getopt_long's '?' and ':' (opterr is 0): "unknown option '-x'" or
  * "option '--x' needs an argument", and the usage hint. */
-static int bad_option(const struct bfs_cmd *cmd, int opt, char **argv)
+static int bad_option(const struct bfs_cmd *cmd, const struct table *t, int opt,
+		      char **argv)
 {
 	const char *arg = optind > 0 ? argv[optind - 1] : "?";
 	char shortopt[3] = {'-', (char)optopt, '\0'};
@@ -186,10 +187,20 @@ static int bad_option(const struct bfs_cmd *cmd, int opt, char **argv)
 	if (opt == ':')
 		return cli_usage_error(cmd, "option '%s' needs an argument",
 				       arg);
-	/* "--pg-dumb=postgresql://u:pw@h/db": the name, never the value */
-	if (!strncmp(arg, "--", 2) && strchr(arg, '='))
-		return cli_usage_error(cmd, "unknown option '%.*s'",
-				       (int)(strchr(arg, '=') - arg), arg);
+	/* "--pg-dumb=postgresql://u:pw@h/db": the name, never the value;
+	 * "--json=yes": a flag given a value */
+	if (!strncmp(arg, "--", 2) && strchr(arg, '=')) {
+		int n = (int)(strchr(arg, '=') - arg);
+
+		for (const struct option *lo = t->longopts; lo->name; lo++)
+			if (lo->has_arg == no_argument &&
+			    (int)strlen(lo->name) == n - 2 &&
+			    !strncmp(lo->name, arg + 2, (size_t)n - 2))
+				return cli_usage_error(
+				    cmd, "option '%.*s' takes no value", n,
+				    arg);
+		return cli_usage_error(cmd, "unknown option '%.*s'", n, arg);
+	}
 	return cli_usage_error(cmd, "unknown option '%s'", arg);
 }
 
@@ -271,7 +282,7 @@ static int parse(struct cli_ctx *ctx, int argc, char **argv)
 		if (opt != '?' && opt != ':')
 			o = table_find(&t, opt);
 		if (!o) {
-			rc = bad_option(cmd, opt, argv);
+			rc = bad_option(cmd, &t, opt, argv);
 			break;
 		}
 		rc = apply(ctx, o, optarg);

@@ -50,7 +50,10 @@ is "$(head -n 1 "$T/stderr")" \
 	"backupfs restore: option '--target' needs an argument" \
 	"missing argument of --target"
 fails_with 2 "a flag given an argument: exit 2" bfs list -r "$R" --json=yes
-like "$(cat "$T/stderr")" "unknown option '--json=yes'" "--json=yes is refused"
+like "$(cat "$T/stderr")" "option '--json' takes no value" "--json=yes is refused, naming the flag"
+fails_with 2 "an unknown --name=value: exit 2" bfs list -r "$R" --pasword=hunter2secret
+like "$(cat "$T/stderr")" "unknown option '--pasword'" "it names the option"
+unlike "$(cat "$T/stderr")" "hunter2secret" "never its value (it may be a secret)"
 fails_with 2 "bad --threads: exit 2" bfs backup -r "$R" --threads 0 --command a=true
 is "$(head -n 1 "$T/stderr")" "backupfs backup: --threads '0': expected 1..1024" \
 	"a bad number names the option and the range"
