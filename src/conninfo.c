@@ -69,17 +69,6 @@ void bfs_secret_free(char *s)
 	free(s);
 }
 
-static int hexdig(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* k[0..n) for a message, if it looks like an option name (letters,
  * digits, '_', '-'; at most 40 bytes); else "" and false: a password
  * in the wrong place ("x postgresql://u:pw@h/db?a=b") is no name. */
@@ -211,8 +200,8 @@ static int uri_decode(const char *s, size_t n, char **out, const char *what,
 			*p++ = *s++;
 			continue;
 		}
-		if (e - s < 3 || (h = hexdig((unsigned char)s[1])) < 0 ||
-		    (l = hexdig((unsigned char)s[2])) < 0) {
+		if (e - s < 3 || (h = bfs_hexval((unsigned char)s[1])) < 0 ||
+		    (l = bfs_hexval((unsigned char)s[2])) < 0) {
 			rc = bfs_err_set(err, -EINVAL,
 					 "connection URI: invalid percent-"
 					 "encoding in the %s (a '%%' is "
@@ -671,8 +660,8 @@ static int pct_decode(const char *s, size_t n, char **out, const char *what,
 		}
 		if (n - i < 3)
 			goto bad;
-		h = hexdig((unsigned char)s[i + 1]);
-		l = hexdig((unsigned char)s[i + 2]);
+		h = bfs_hexval((unsigned char)s[i + 1]);
+		l = bfs_hexval((unsigned char)s[i + 2]);
 		if (h < 0 || l < 0 || (!h && !l))
 			goto bad;
 		o[k++] = (char)(h << 4 | l);

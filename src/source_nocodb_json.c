@@ -125,17 +125,6 @@ static int copy_value(const char *s, size_t *pi, size_t n, struct bfs_buf *out)
 	return -EPROTO;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Is the key s[key..end) (quotes included) "list" as cJSON compares keys:
  * escapes decoded, and the C string ending at the first NUL ("list\u0000x"
  * is "list" to strcmp)? */
@@ -162,7 +151,7 @@ static bool key_is_list(const char *s, size_t key, size_t end)
 				if (end - 1 - i < 4)
 					return false;
 				for (int d = 0; d < 4; d++) {
-					int h = hexval(s[i + d]);
+					int h = bfs_hexval(s[i + d]);
 
 					if (h < 0)
 						return false;

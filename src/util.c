@@ -182,7 +182,7 @@ void bfs_hex(char *out, const uint8_t *in, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int bfs_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -198,11 +198,11 @@ int bfs_unhex(uint8_t *out, const char *in, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		int hi = hexval(in[2 * i]), lo;
+		int hi = bfs_hexval(in[2 * i]), lo;
 
 		if (hi < 0)
 			return -EINVAL;
-		lo = hexval(in[2 * i + 1]);
+		lo = bfs_hexval(in[2 * i + 1]);
 		if (lo < 0)
 			return -EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);
@@ -449,40 +449,14 @@ char *bfs_term_quote_to(char *out, size_t outsz, const char *str)
 bool bfs_utf8_valid(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
+	size_t i = 0, len;
+	uint32_t cp;
 
 	while (i < n) {
-		unsigned c = s[i];
-		size_t len;
-		uint32_t cp;
-
-		if (c == 0)
+		if (s[i] == 0)
 			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (n - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
+		len = utf8_next(s + i, n - i, &cp);
+		if (!len)
 			return false;
 		i += len;
 	}

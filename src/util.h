@@ -59,6 +59,8 @@ void bfs_strv_sort(struct bfs_strv *l);		     /* strcmp order */
 bool bfs_strv_has(const struct bfs_strv *l, const char *s);
 void bfs_strv_free(struct bfs_strv *l); /* NULL ok; leaves l zeroed */
 
+/* The value of hex digit c (0-9, a-f, A-F), or -1. */
+int bfs_hexval(int c);
 /* Hex: out must hold 2*n+1 bytes; NUL-terminated, lowercase. */
 void bfs_hex(char *out, const uint8_t *in, size_t n);
 /* Parse exactly 2*n hex chars.  Returns 0 or -EINVAL. */
