@@ -69,15 +69,7 @@ static int link_stat(struct bfs_mount *m, struct bfs_catalog *cat,
 		return rc;
 	}
 	snprintf(target, sizeof(target), "../../%s", b.name);
-	memset(st, 0, sizeof(*st));
-	st->st_ino = dir_ino(j->id) + 1;
-	st->st_mode = S_IFLNK | 0777;
-	st->st_nlink = 1;
-	st->st_uid = m->uid;
-	st->st_gid = m->gid;
-	st->st_size = (off_t)strlen(target);
-	st->st_mtim.tv_sec = (time_t)(b.time_ns / 1000000000);
-	st->st_atim = st->st_ctim = st->st_mtim;
+	mnt_symlink_stat(m, dir_ino(j->id) + 1, target, b.time_ns, st);
 	if (buf)
 		snprintf(buf, n, "%s", target);
 	bfs_backup_info_clear(&b);

@@ -116,6 +116,12 @@ void mnt_after_init(struct bfs_mount *m);
 /* Map a catalog/core error to what a FUSE request answers. */
 int mnt_errno(int rc);
 
+/* The attributes of a symlink the mount makes up (/latest,
+ * /jobs/NAME/latest): inode ino, pointing at target, with the time of
+ * the backup it names. */
+void mnt_symlink_stat(const struct bfs_mount *m, fuse_ino_t ino,
+		      const char *target, int64_t time_ns, struct stat *st);
+
 /* ---- /jobs (jobs.c) ----------------------------------------------------
  * /jobs, /jobs/NAME (a job with a backup in the catalog) and
  * /jobs/NAME/latest (a symlink to "../../<newest backup of the job>"),

@@ -110,6 +110,20 @@ static void root_stat(struct bfs_mount *m, struct stat *st)
 	st->st_atim = st->st_ctim = st->st_mtim;
 }
 
+void mnt_symlink_stat(const struct bfs_mount *m, fuse_ino_t ino,
+		      const char *target, int64_t time_ns, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFLNK | 0777;
+	st->st_nlink = 1;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_size = (off_t)strlen(target);
+	ts_from_ns(&st->st_mtim, time_ns);
+	st->st_atim = st->st_ctim = st->st_mtim;
+}
+
 /* /latest: the newest backup's name.  -ENOENT when there is none. */
 static int latest_stat(struct bfs_mount *m, struct bfs_catalog *cat,
 		       struct stat *st, char *name, size_t n)
@@ -121,15 +135,7 @@ static int latest_stat(struct bfs_mount *m, struct bfs_catalog *cat,
 	rc = bfs_catalog_find_backup(cat, "latest", &b, NULL);
 	if (rc < 0)
 		return rc;
-	memset(st, 0, sizeof(*st));
-	st->st_ino = BFS_INO_LATEST;
-	st->st_mode = S_IFLNK | 0777;
-	st->st_nlink = 1;
-	st->st_uid = m->uid;
-	st->st_gid = m->gid;
-	st->st_size = (off_t)strlen(b.name);
-	ts_from_ns(&st->st_mtim, b.time_ns);
-	st->st_atim = st->st_ctim = st->st_mtim;
+	mnt_symlink_stat(m, BFS_INO_LATEST, b.name, b.time_ns, st);
 	if (name)
 		snprintf(name, n, "%s", b.name);
 	bfs_backup_info_clear(&b);
