@@ -5,6 +5,7 @@
  * not the JSON we wrote is reported as corrupt (-EUCLEAN), never used. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -81,6 +82,43 @@ int bfs_state_dir(const char *override, char *buf, size_t n,
 	return pick_dir(override, "BACKUPFS_STATE_DIR", "/var/lib/backupfs",
 			"XDG_STATE_HOME", ".local/state", "backupfs", buf, n,
 			err);
+}
+
+/* Job files by name without ".json" ("app" before "app-db"). */
+static int stem_cmp(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	size_t lx = strlen(x) - 5, ly = strlen(y) - 5;
+	int c = strncmp(x, y, lx < ly ? lx : ly);
+
+	return c ? c : (lx > ly) - (lx < ly);
+}
+
+int bfs_jobs_list(const char *jobs_dir, struct bfs_strv *out,
+		  struct bfs_err *err)
+{
+	DIR *d = opendir(jobs_dir);
+	struct dirent *de;
+	size_t l;
+	int rc = 0;
+
+	if (!d)
+		return bfs_err_set(err, -errno,
+				   "cannot read the jobs directory '%s': %s",
+				   jobs_dir, strerror(errno));
+	while (!rc && (de = readdir(d))) {
+		l = strlen(de->d_name);
+		if (de->d_name[0] == '.' || l <= 5 ||
+		    strcmp(de->d_name + l - 5, ".json") != 0)
+			continue;
+		rc = bfs_strv_add(out, de->d_name);
+	}
+	closedir(d);
+	if (rc)
+		return bfs_err_set(err, rc, "out of memory");
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), stem_cmp);
+	return 0;
 }
 
 int bfs_job_resolve(const char *arg, const char *jobs_dir, char *path, size_t n,

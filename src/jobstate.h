@@ -57,6 +57,15 @@ int bfs_state_dir(const char *override, char *buf, size_t n,
 int bfs_job_resolve(const char *arg, const char *jobs_dir, char *path, size_t n,
 		    struct bfs_err *err);
 
+/* The job files of jobs_dir: every NAME.json whose name does not start
+ * with '.', sorted by NAME, into out (which must be zeroed): file names,
+ * ".json" included; the job's own "name" key is what names the job.
+ * 0, -ENOMEM, or -errno when the directory cannot be read (err names
+ * it).  Used by the scheduler, `job list` and `status`. */
+struct bfs_strv;
+int bfs_jobs_list(const char *jobs_dir, struct bfs_strv *out,
+		  struct bfs_err *err);
+
 /* STATE/jobs/NAME, created (0700, with STATE) if create.  0 or -errno. */
 int bfs_jobstate_path(const char *state_dir, const char *job, bool create,
 		      char *buf, size_t n, struct bfs_err *err);

@@ -4,7 +4,6 @@
  * src/jobunit.h). */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -159,8 +158,9 @@ static int job_list(const struct job_args *a, const char *jobs_dir)
 	char state_dir[PATH_MAX], path[PATH_MAX], next[64];
 	struct bfs_err err = {""};
 	cJSON *arr = NULL, *o;
-	struct dirent **de = NULL;
-	int nde, i, rc, bad = 0;
+	struct bfs_strv files = {0};
+	size_t i;
+	int rc, bad = 0;
 	time_t nt;
 
 	rc = bfs_state_dir(a->state, state_dir, sizeof(state_dir), &err);
@@ -168,10 +168,9 @@ static int job_list(const struct job_args *a, const char *jobs_dir)
 		cli_error("job", "%s", bfs_err_str(&err, rc));
 		return EXIT_ERR;
 	}
-	nde = scandir(jobs_dir, &de, NULL, alphasort);
-	if (nde < 0) {
-		cli_error("job", "cannot read jobs directory '%s': %s",
-			  jobs_dir, strerror(errno));
+	rc = bfs_jobs_list(jobs_dir, &files, &err);
+	if (rc) {
+		cli_error("job", "%s", bfs_err_str(&err, rc));
 		return EXIT_ERR;
 	}
 	if (a->json && !(arr = cJSON_CreateArray()))
@@ -179,13 +178,10 @@ static int job_list(const struct job_args *a, const char *jobs_dir)
 	if (!a->json)
 		printf("%-20s %-16s %-25s %s\n", "NAME", "SCHEDULE", "NEXT RUN",
 		       "REPOSITORY");
-	for (i = 0; i < nde; i++) {
-		const char *f = de[i]->d_name;
+	for (i = 0; i < files.n; i++) {
+		const char *f = files.v[i];
 		struct bfs_job *job = NULL;
-		size_t l = strlen(f);
 
-		if (f[0] == '.' || l <= 5 || strcmp(f + l - 5, ".json") != 0)
-			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", jobs_dir,
 				     f) >= sizeof(path))
 			continue;
@@ -240,9 +236,7 @@ out_nomem:
 	rc = EXIT_ERR;
 out:
 	cJSON_Delete(arr);
-	for (i = 0; i < nde; i++)
-		free(de[i]);
-	free(de);
+	bfs_strv_free(&files);
 	return rc;
 }
 

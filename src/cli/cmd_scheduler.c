@@ -9,7 +9,6 @@
  * Single-threaded; all state hangs off struct sched. */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -96,62 +95,6 @@ static void sjob_clear(struct sjob *j)
 	memset(j, 0, sizeof(*j));
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The *.json names of dir, sorted (hidden files skipped).  *out is
- * allocated, each name too. */
-static int list_dir(const char *dir, char ***out, size_t *nout,
-		    struct bfs_err *err)
-{
-	char **v = NULL, **nv;
-	size_t n = 0, cap = 0, l;
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int rc = 0;
-
-	if (!d)
-		return bfs_err_set(err, errno,
-				   "cannot open jobs directory "
-				   "'%s': %s",
-				   dir, strerror(errno));
-	while ((de = readdir(d))) {
-		l = strlen(de->d_name);
-		if (de->d_name[0] == '.' || l <= 5 ||
-		    strcmp(de->d_name + l - 5, ".json") != 0)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				rc = -ENOMEM;
-				break;
-			}
-			v = nv;
-		}
-		v[n] = strdup(de->d_name);
-		if (!v[n]) {
-			rc = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(d);
-	if (rc) {
-		while (n)
-			free(v[--n]);
-		free(v);
-		return bfs_err_set(err, rc, "out of memory");
-	}
-	if (n)
-		qsort(v, n, sizeof(*v), cmp_str);
-	*out = v;
-	*nout = n;
-	return 0;
-}
-
 /* Take a loaded job into s: replace the entry of the same name (its
  * child and start times stay), or append one.  job is transferred. */
 static int adopt(struct sched *s, const char *path, struct bfs_job *job)
@@ -210,22 +153,23 @@ out_nomem:
 static int load_jobs(struct sched *s, bool log_each)
 {
 	struct bfs_err err = {""};
-	char **names = NULL, path[PATH_MAX];
-	size_t nn = 0, i, k, loaded = 0;
+	struct bfs_strv names = {0};
+	char path[PATH_MAX];
+	size_t i, k, loaded = 0;
 	int rc;
 
-	rc = list_dir(s->jobs_dir, &names, &nn, &err);
+	rc = bfs_jobs_list(s->jobs_dir, &names, &err);
 	if (rc) {
 		bfs_log(LOG_ERR, "scheduler: %s", bfs_err_str(&err, rc));
 		return rc;
 	}
 	for (i = 0; i < s->n; i++)
 		s->v[i].keep = false;
-	for (i = 0; i < nn; i++) {
+	for (i = 0; i < names.n; i++) {
 		struct bfs_job *job = NULL;
 
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", s->jobs_dir,
-				     names[i]) >= sizeof(path))
+				     names.v[i]) >= sizeof(path))
 			continue;
 		err.msg[0] = '\0';
 		rc = bfs_job_load(path, &job, &err);
@@ -274,9 +218,7 @@ static int load_jobs(struct sched *s, bool log_each)
 		loaded == 1 ? "" : "s", s->jobs_dir);
 	rc = 0;
 out:
-	for (i = 0; i < nn; i++)
-		free(names[i]);
-	free(names);
+	bfs_strv_free(&names);
 	return rc;
 }
 

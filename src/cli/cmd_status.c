@@ -3,7 +3,6 @@
  * JSON, or a node_exporter textfile (--prometheus). */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -357,58 +356,13 @@ out:
 	return rc;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Every DIR/NAME.json with a valid NAME, sorted.  *out: allocated names
- * (with .json); -errno when DIR cannot be read. */
-static int list_jobs(const char *dir, char ***out, size_t *n)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char **v = NULL;
-	size_t cnt = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		char name[BFS_JOB_NAME_MAX + 1], **nv;
-
-		if (len <= 5 || len - 5 > BFS_JOB_NAME_MAX ||
-		    strcmp(e->d_name + len - 5, ".json") != 0)
-			continue;
-		memcpy(name, e->d_name, len - 5);
-		name[len - 5] = '\0';
-		if (!bfs_job_name_valid(name))
-			continue;
-		nv = realloc(v, (cnt + 1) * sizeof(*v));
-		if (!nv || !(nv[cnt] = strdup(name))) {
-			v = nv ? nv : v;
-			break;
-		}
-		v = nv;
-		cnt++;
-	}
-	closedir(d);
-	if (cnt)
-		qsort(v, cnt, sizeof(*v), name_cmp);
-	*out = v;
-	*n = cnt;
-	return 0;
-}
-
 static int run_status(struct cli_ctx *ctx)
 {
 	struct status_args *a = ctx->args;
 	char jobs[PATH_MAX], state[PATH_MAX], path[PATH_MAX];
 	struct bfs_err err = {{0}};
 	struct jstat *js = NULL;
-	char **names = NULL;
+	struct bfs_strv names = {0};
 	size_t n = 0, i;
 	cJSON *arr = NULL;
 	int rc, code = EXIT_OK;
@@ -421,14 +375,12 @@ static int run_status(struct cli_ctx *ctx)
 		return ST_EXIT_CANNOT;
 	}
 	if (ctx->argc == 0) {
-		rc = list_jobs(jobs, &names, &n);
+		rc = bfs_jobs_list(jobs, &names, &err);
 		if (rc < 0) {
-			cli_error("status",
-				  "cannot read the jobs directory "
-				  "'%s': %s",
-				  jobs, strerror(-rc));
+			cli_error("status", "%s", bfs_err_str(&err, rc));
 			return ST_EXIT_CANNOT;
 		}
+		n = names.n;
 	} else {
 		n = (size_t)ctx->argc;
 	}
@@ -439,9 +391,16 @@ static int run_status(struct cli_ctx *ctx)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		const char *arg = names ? names[i] : ctx->argv[i];
-
-		rc = bfs_job_resolve(arg, jobs, path, sizeof(path), &err);
+		if (names.v) /* a file of the jobs directory */
+			rc = snprintf(path, sizeof(path), "%s/%s", jobs,
+				      names.v[i]) >= (int)sizeof(path)
+				 ? bfs_err_set(&err, -ENAMETOOLONG,
+					       "'%s/%s': path too long", jobs,
+					       names.v[i])
+				 : 0;
+		else
+			rc = bfs_job_resolve(ctx->argv[i], jobs, path,
+					     sizeof(path), &err);
 		if (rc < 0)
 			snprintf(js[i].error, sizeof(js[i].error), "%s",
 				 err.msg);
@@ -471,9 +430,7 @@ static int run_status(struct cli_ctx *ctx)
 		code = ST_EXIT_CANNOT;
 out:
 	cJSON_Delete(arr);
-	for (i = 0; names && i < n; i++)
-		free(names[i]);
-	free(names);
+	bfs_strv_free(&names);
 	free(js);
 	return code;
 }

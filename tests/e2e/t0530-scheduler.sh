@@ -123,6 +123,6 @@ is "$(grep -c "started job" "$T/stderr")" 1 "--once: one job was due (caught)"
 like "$(cat "$T/stderr")" "job 'caught' ended, pid [0-9]+, exit 0" "and it ended well"
 fails_with 2 "a bad --stop-timeout is a usage error" bfs scheduler --jobs "$J" --stop-timeout 10x
 fails_with 1 "a missing jobs directory is an error" bfs scheduler --jobs "$T/none" --state-dir "$S"
-like "$(cat "$T/stderr")" "cannot open jobs directory '$T/none'" "naming it"
+like "$(cat "$T/stderr")" "cannot read the jobs directory '$T/none'" "naming it"
 
 done_testing
