@@ -18,46 +18,7 @@
 #include "catalog/catalog_int.h"
 #include "src/format.h"
 #include "src/tree.h"
-
-struct names {
-	char **v;
-	size_t n, cap;
-};
-
-static int names_add(struct names *a, const char *s)
-{
-	char *d;
-
-	if (a->n == a->cap) {
-		size_t ncap = a->cap ? a->cap * 2 : 32;
-		char **nv = realloc(a->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		a->v = nv;
-		a->cap = ncap;
-	}
-	d = strdup(s);
-	if (!d)
-		return -ENOMEM;
-	a->v[a->n++] = d;
-	return 0;
-}
-
-static void names_free(struct names *a)
-{
-	size_t i;
-
-	for (i = 0; i < a->n; i++)
-		free(a->v[i]);
-	free(a->v);
-	memset(a, 0, sizeof(*a));
-}
-
-static int names_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+#include "src/util.h"
 
 /* Store listing callback: keep valid backup ids (temp files of an
  * interrupted local put, or anything else, are ignored). */
@@ -68,10 +29,10 @@ static int list_cb(void *arg, const char *key, uint64_t size)
 	(void)size;
 	if (bfs_key_parse(key, NULL, &name) != BFS_KEY_IS_MANIFEST)
 		return 0;
-	return names_add(arg, name);
+	return bfs_strv_add(arg, name);
 }
 
-static int catalog_names(struct bfs_catalog *c, struct names *out,
+static int catalog_names(struct bfs_catalog *c, struct bfs_strv *out,
 			 struct bfs_err *err)
 {
 	sqlite3_stmt *st;
@@ -83,7 +44,7 @@ static int catalog_names(struct bfs_catalog *c, struct names *out,
 		return rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		t = sqlite3_column_text(st, 0);
-		rc = t ? names_add(out, (const char *)t) : -ENOMEM;
+		rc = t ? bfs_strv_add(out, (const char *)t) : -ENOMEM;
 		if (rc)
 			goto out_put;
 	}
@@ -411,12 +372,12 @@ static int index_list_cb(void *arg, const char *key, uint64_t size)
 	if (strncmp(key, BFS_KEY_INDEX, strlen(BFS_KEY_INDEX)) != 0 ||
 	    !bfs_hex64_valid(name))
 		return 0;
-	return names_add(arg, name);
+	return bfs_strv_add(arg, name);
 }
 
 /* The index objects the catalog has, as "<64 hex>\t<id>" (sorts by
  * name). */
-static int catalog_index_names(struct bfs_catalog *c, struct names *out,
+static int catalog_index_names(struct bfs_catalog *c, struct bfs_strv *out,
 			       struct bfs_err *err)
 {
 	char buf[BFS_HASH_HEX + 32];
@@ -435,7 +396,7 @@ static int catalog_index_names(struct bfs_catalog *c, struct names *out,
 		}
 		snprintf(buf, sizeof(buf), "%.64s\t%lld", (const char *)t,
 			 (long long)sqlite3_column_int64(st, 0));
-		rc = names_add(out, buf);
+		rc = bfs_strv_add(out, buf);
 		if (rc)
 			goto out_put;
 	}
@@ -497,8 +458,9 @@ static int index_forget(struct bfs_catalog *c, int64_t id, struct bfs_err *err)
  * those only the store has.  Corrupt objects go to bad; other errors stop
  * it (*e says why). */
 static int sync_index_pass(struct bfs_catalog *c, struct bfs_repo *r,
-			   struct names *have, struct names *want, bool *gone,
-			   bool ingest, struct bad *bad, struct bfs_err *e)
+			   struct bfs_strv *have, struct bfs_strv *want,
+			   bool *gone, bool ingest, struct bad *bad,
+			   struct bfs_err *e)
 {
 	size_t i = 0, j = 0;
 	int cmp, rc;
@@ -547,7 +509,7 @@ static int sync_index_pass(struct bfs_catalog *c, struct bfs_repo *r,
 static int sync_index(struct bfs_catalog *c, struct bfs_repo *r,
 		      struct bad *bad, struct bfs_err *err)
 {
-	struct names have = {0}, want = {0};
+	struct bfs_strv have = {0}, want = {0};
 	struct bfs_err e;
 	size_t k;
 	bool forgot = false, *gone = NULL;
@@ -563,9 +525,9 @@ static int sync_index(struct bfs_catalog *c, struct bfs_repo *r,
 		goto out_free;
 	}
 	if (have.n)
-		qsort(have.v, have.n, sizeof(*have.v), names_cmp);
+		bfs_strv_sort(&have);
 	if (want.n)
-		qsort(want.v, want.n, sizeof(*want.v), names_cmp);
+		bfs_strv_sort(&want);
 	gone = calloc(have.n ? have.n : 1, sizeof(*gone));
 	if (!gone) {
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
@@ -605,8 +567,8 @@ out_err:
 		memcpy(err, &e, sizeof(e));
 out_free:
 	free(gone);
-	names_free(&have);
-	names_free(&want);
+	bfs_strv_free(&have);
+	bfs_strv_free(&want);
 	return rc;
 }
 
@@ -620,7 +582,7 @@ out_free:
 int bfs_catalog_sync(struct bfs_catalog *c, struct bfs_repo *r,
 		     struct bfs_sync_stats *stats, struct bfs_err *err)
 {
-	struct names have = {0}, want = {0};
+	struct bfs_strv have = {0}, want = {0};
 	struct bfs_sync_stats s = {0};
 	struct bad bad = {0};
 	struct bfs_err e;
@@ -654,9 +616,9 @@ int bfs_catalog_sync(struct bfs_catalog *c, struct bfs_repo *r,
 	if (rc)
 		goto out_free;
 	if (have.n)
-		qsort(have.v, have.n, sizeof(*have.v), names_cmp);
+		bfs_strv_sort(&have);
 	if (want.n)
-		qsort(want.v, want.n, sizeof(*want.v), names_cmp);
+		bfs_strv_sort(&want);
 
 	while (i < have.n || j < want.n) {
 		int cmp = i == have.n	? 1
@@ -708,8 +670,8 @@ out_err:
 out_free:
 	if (stats)
 		*stats = s;
-	names_free(&have);
-	names_free(&want);
+	bfs_strv_free(&have);
+	bfs_strv_free(&want);
 	return rc;
 }
 

@@ -443,7 +443,7 @@ static int run_step(struct run *r, const char *name, char **argv,
 
 static void do_backup(struct run *r)
 {
-	struct bfs_argv a = {0};
+	struct bfs_strv a = {0};
 	struct bfs_buf out = {0};
 	struct bfs_err err = {{0}};
 	char **w = NULL;
@@ -479,38 +479,38 @@ static void do_backup(struct run *r)
 		set_status(r, BFS_RUN_WARNING, "the backup is partial");
 out:
 	bfs_buf_free(&out);
-	bfs_argv_free(&a);
+	bfs_strv_free(&a);
 }
 
 /* Run SELF CMD ARGS... (NULL-terminated) as step name; false if it
  * failed (then the run failed). */
 static bool simple_step(struct run *r, const char *name, ...)
 {
-	struct bfs_argv a = {0};
+	struct bfs_strv a = {0};
 	const char *s;
 	va_list ap;
-	int rc = bfs_argv_add(&a, r->self), code;
+	int rc = bfs_strv_add(&a, r->self), code;
 
 	va_start(ap, name);
 	while (!rc && (s = va_arg(ap, const char *)))
-		rc = bfs_argv_add(&a, s);
+		rc = bfs_strv_add(&a, s);
 	va_end(ap);
 	if (rc) {
 		set_status(r, BFS_RUN_FAILED, "%s: out of memory", name);
-		bfs_argv_free(&a);
+		bfs_strv_free(&a);
 		return false;
 	}
 	code = run_step(r, name, a.v, NULL);
 	if (code != 0)
 		set_status(r, BFS_RUN_FAILED, "%s failed: %s", name,
 			   r->last_line);
-	bfs_argv_free(&a);
+	bfs_strv_free(&a);
 	return code == 0;
 }
 
 static void do_retention(struct run *r)
 {
-	struct bfs_argv a = {0};
+	struct bfs_strv a = {0};
 	struct bfs_err err = {{0}};
 	time_t last = 0, now;
 	int code;
@@ -538,7 +538,7 @@ static void do_retention(struct run *r)
 					&err) < 0)
 		rlog(r, "%s", err.msg);
 out:
-	bfs_argv_free(&a);
+	bfs_strv_free(&a);
 }
 
 /* After a backup was written: copies, retention, verify. */
@@ -578,7 +578,7 @@ static void after_backup(struct run *r)
 static void print_plan(struct run *r)
 {
 	const struct bfs_job *j = r->job;
-	struct bfs_argv a = {0};
+	struct bfs_strv a = {0};
 
 	printf("job %s:\n", j->name);
 	for (size_t i = 0; i < j->hooks.npre; i++)
@@ -589,7 +589,7 @@ static void print_plan(struct run *r)
 			printf(" '%s'", a.v[i]);
 		printf("\n");
 	}
-	bfs_argv_free(&a);
+	bfs_strv_free(&a);
 	for (size_t i = 0; i < j->ncopy_to; i++)
 		printf("  copy_to[%zu]: backupfs copy --from '%s' --to '%s' "
 		       "ID\n",
@@ -602,7 +602,7 @@ static void print_plan(struct run *r)
 			printf(" '%s'", a.v[i]);
 		printf("\n  then prune when due (retention.prune)\n");
 	}
-	bfs_argv_free(&a);
+	bfs_strv_free(&a);
 	if (j->verify != BFS_JOB_VERIFY_NONE)
 		printf("  verify: backupfs check -r '%s' %s%s\n", j->repository,
 		       j->verify == BFS_JOB_VERIFY_ALL ? "--read-data"

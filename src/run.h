@@ -27,6 +27,7 @@
 
 #include "job.h"
 #include "notify.h"
+#include "util.h"
 
 struct bfs_err;
 
@@ -70,25 +71,17 @@ int bfs_run_job(const char *path, const struct bfs_run_opts *o,
 
 /* --- The pieces (run_plan.c) --- */
 
-/* A NULL-terminated argv being built.  bfs_argv_free releases it. */
-struct bfs_argv {
-	char **v;
-	size_t n, cap;
-};
-int bfs_argv_add(struct bfs_argv *a, const char *s); /* copies; -ENOMEM */
-void bfs_argv_free(struct bfs_argv *a);
-
 /* argv for `SELF backup -r REPO --job NAME [--tag T]... --json` and the
  * job's sources in order, each followed by its options (--exclude,
  * --ignore-table, --nocodb-base, --no-nocodb-records, ...).  0, -ENOMEM,
  * or -EINVAL for a source kind a job cannot hold. */
 int bfs_run_backup_argv(const struct bfs_job *job, const char *self,
-			struct bfs_argv *a);
+			struct bfs_strv *a);
 
 /* argv for `SELF forget -r REPO --job NAME --keep-...` from
  * job->retention (which must be set).  0 or -ENOMEM. */
 int bfs_run_forget_argv(const struct bfs_job *job, const char *self,
-			struct bfs_argv *a);
+			struct bfs_strv *a);
 
 /* True if a prune is due after a forget at `now`, given the last prune
  * (0: never) and the job's retention.prune rule: always; never; daily,

@@ -17,43 +17,14 @@
 
 #define WARNINGS_MAX 100
 
-int bfs_argv_add(struct bfs_argv *a, const char *s)
+static int add2(struct bfs_strv *a, const char *opt, const char *val)
 {
-	char *c;
+	int rc = bfs_strv_add(a, opt);
 
-	if (a->n + 2 > a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 16;
-		char **v = realloc(a->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		a->v = v;
-		a->cap = cap;
-	}
-	c = strdup(s);
-	if (!c)
-		return -ENOMEM;
-	a->v[a->n++] = c;
-	a->v[a->n] = NULL;
-	return 0;
+	return rc ? rc : bfs_strv_add(a, val);
 }
 
-void bfs_argv_free(struct bfs_argv *a)
-{
-	for (size_t i = 0; i < a->n; i++)
-		free(a->v[i]);
-	free(a->v);
-	memset(a, 0, sizeof(*a));
-}
-
-static int add2(struct bfs_argv *a, const char *opt, const char *val)
-{
-	int rc = bfs_argv_add(a, opt);
-
-	return rc ? rc : bfs_argv_add(a, val);
-}
-
-static int add_count(struct bfs_argv *a, const char *opt, unsigned n)
+static int add_count(struct bfs_strv *a, const char *opt, unsigned n)
 {
 	char num[16];
 
@@ -65,12 +36,12 @@ static int add_count(struct bfs_argv *a, const char *opt, unsigned n)
 
 /* SELF CMD -r REPO --job NAME: the backups carry the job's name, and
  * forget applies the retention to this job's backups only. */
-static int head(struct bfs_argv *a, const char *self, const char *cmd,
+static int head(struct bfs_strv *a, const char *self, const char *cmd,
 		const struct bfs_job *job)
 {
-	int rc = bfs_argv_add(a, self);
+	int rc = bfs_strv_add(a, self);
 
-	rc = rc ? rc : bfs_argv_add(a, cmd);
+	rc = rc ? rc : bfs_strv_add(a, cmd);
 	rc = rc ? rc : add2(a, "-r", job->repository);
 	rc = rc ? rc : add2(a, "--job", job->name);
 	return rc;
@@ -98,7 +69,7 @@ static const char *source_flag(enum bfs_source_kind k)
 }
 
 /* A nocodb source's options (the token comes from the environment). */
-static int nocodb_opts(struct bfs_argv *a, const struct bfs_nocodb_opts *o)
+static int nocodb_opts(struct bfs_strv *a, const struct bfs_nocodb_opts *o)
 {
 	int rc = 0;
 
@@ -107,21 +78,21 @@ static int nocodb_opts(struct bfs_argv *a, const struct bfs_nocodb_opts *o)
 	for (size_t k = 0; !rc && o->bases && o->bases[k]; k++)
 		rc = add2(a, "--nocodb-base", o->bases[k]);
 	if (!rc && !o->records)
-		rc = bfs_argv_add(a, "--no-nocodb-records");
+		rc = bfs_strv_add(a, "--no-nocodb-records");
 	if (!rc && !o->attachments)
-		rc = bfs_argv_add(a, "--no-nocodb-attachments");
+		rc = bfs_strv_add(a, "--no-nocodb-attachments");
 	return rc;
 }
 
 int bfs_run_backup_argv(const struct bfs_job *job, const char *self,
-			struct bfs_argv *a)
+			struct bfs_strv *a)
 {
 	int rc = head(a, self, "backup", job);
 	size_t i;
 
 	for (i = 0; !rc && i < job->ntags; i++)
 		rc = add2(a, "--tag", job->tags[i]);
-	rc = rc ? rc : bfs_argv_add(a, "--json");
+	rc = rc ? rc : bfs_strv_add(a, "--json");
 	for (i = 0; !rc && i < job->nsources; i++) {
 		const struct bfs_source *s = &job->sources[i].src;
 		const char *flag = source_flag(s->kind);
@@ -141,7 +112,7 @@ int bfs_run_backup_argv(const struct bfs_job *job, const char *self,
 }
 
 int bfs_run_forget_argv(const struct bfs_job *job, const char *self,
-			struct bfs_argv *a)
+			struct bfs_strv *a)
 {
 	const struct bfs_job_retention *r = &job->retention;
 	int rc = head(a, self, "forget", job);

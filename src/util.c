@@ -126,7 +126,7 @@ int bfs_strv_add(struct bfs_strv *l, const char *s)
 {
 	char *d;
 
-	if (l->n == l->cap) {
+	if (l->n + 2 > l->cap) {
 		size_t nc = l->cap ? 2 * l->cap : 32;
 		char **nv = realloc(l->v, nc * sizeof(*nv));
 
@@ -139,6 +139,7 @@ int bfs_strv_add(struct bfs_strv *l, const char *s)
 	if (!d)
 		return -ENOMEM;
 	l->v[l->n++] = d;
+	l->v[l->n] = NULL;
 	return 0;
 }
 

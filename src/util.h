@@ -47,7 +47,8 @@ int bfs_buf_printf(struct bfs_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void bfs_buf_free(struct bfs_buf *b); /* NULL ok */
 
-/* Growable list of owned strings.  Zero-initialise; bfs_strv_free()
+/* Growable list of owned strings, NULL-terminated once it holds one
+ * (v[n] == NULL, so v can be an argv).  Zero-initialise; bfs_strv_free()
  * releases.  Not thread-safe. */
 struct bfs_strv {
 	char **v;

@@ -41,7 +41,7 @@ static const char job_text[] =
     "   \"smtp\": \"smtp://m:25\", \"password_env\": \"MAILPW\"},"
     "  {\"type\": \"ping\", \"url\": \"https://p.example/u\"}]}";
 
-static char *join(const struct bfs_argv *a)
+static char *join(const struct bfs_strv *a)
 {
 	struct bfs_buf b = {0};
 
@@ -53,7 +53,7 @@ static char *join(const struct bfs_argv *a)
 
 static void test_argv(const struct bfs_job *job)
 {
-	struct bfs_argv a = {0};
+	struct bfs_strv a = {0};
 	char *s;
 
 	ok(bfs_run_backup_argv(job, "/bin/bfs", &a) == 0, "backup argv");
@@ -69,7 +69,7 @@ static void test_argv(const struct bfs_job *job)
 	       "backup argv: sources in order, each with its options");
 	ok(a.v[a.n] == NULL, "argv is NULL-terminated");
 	free(s);
-	bfs_argv_free(&a);
+	bfs_strv_free(&a);
 	ok(bfs_run_forget_argv(job, "b", &a) == 0, "forget argv");
 	s = join(&a);
 	is_str(s,
@@ -77,7 +77,7 @@ static void test_argv(const struct bfs_job *job)
 	       "--keep-within 1y6m --keep-tag keep",
 	       "forget argv: the rules that are on");
 	free(s);
-	bfs_argv_free(&a);
+	bfs_strv_free(&a);
 }
 
 static time_t local(int y, int mo, int d, int h)
