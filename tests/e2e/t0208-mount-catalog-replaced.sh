@@ -1,7 +1,8 @@
 #!/bin/bash
 # The catalog file replaced under a running mount (issue 13 item 4): it
 # is deleted and a command creates it again, in which the backups get
-# other numbers (so the mount's inode numbers would name other files).
+# other numbers (so the mount's inode numbers would name other files:
+# without the check, most reads below return another backup's bytes).
 # Every read through the mount is then the right bytes or an error, never
 # another file's bytes, and the log says why.  Also: the default catalog
 # name is keyed by the repository's location, so a copy of a repository
@@ -33,9 +34,20 @@ ls "$M/b2/d" >/dev/null
 exec 7<"$M/b1/d/f1"
 cd "$M/b1/d" || bail_out "cd"
 
-# delete the catalog; forget b1 creates a new one where b2 is backup 1
+# a backup older than b1 (written through another catalog), then the
+# catalog deleted and made again by `list`: it numbers the backups by
+# time, a0 1, b1 2, b2 3, so each old inode number now names the same
+# path of the previous backup, a file that exists with other bytes
+mkdir -p "$T/a0"
+for i in $(seq 1 $N); do
+	echo "a0 file $i" >"$T/a0/f$i"
+done
+bfs backup -q -r "$R" --catalog "$T/other.db" --id a0 \
+	--time 2020-01-01T00:00:00Z --files "d=$T/a0" || bail_out "backup a0"
 rm -f "$C" "$C-wal" "$C-shm"
-ok_cmd "forget b1 (recreates the catalog)" bfs forget -r "$R" --catalog "$C" b1
+ok_cmd "list (recreates the catalog)" bfs list -r "$R" --catalog "$C"
+is "$(sqlite3 "$C" "SELECT name FROM backups ORDER BY id" | tr '\n' ' ')" \
+	"a0 b1 b2 " "the new catalog numbers a0 first"
 ok "$(wait_until 10 grep -q "was replaced while mounted" "$LOG"; echo $?)" \
 	"the mount notices the replaced catalog"
 
