@@ -95,14 +95,74 @@ static int mysql_dest(const struct bfs_source *s, char **dest,
 	return rc;
 }
 
+/* The tables of ignore_table_data that are in db (DB.TABLE): *n of them
+ * (names point into the list). */
+static size_t data_ignored(const struct bfs_source *s, const char *db,
+			   const char *out[], size_t max)
+{
+	const char *const *t;
+	size_t l = strlen(db), n = 0;
+
+	for (t = s->ignore_table_data; t && *t && n < max; t++)
+		if (!strncmp(*t, db, l) && (*t)[l] == '.' && (*t)[l + 1])
+			out[n++] = *t + l + 1;
+	return n;
+}
+
+/* The main dump: everything but --ignore-table and the tables whose
+ * data is ignored, with the user's options. */
+static int main_argv(const struct bfs_source *s, const char *prog,
+		     const char *optarg, const char *db, struct src_argv *a)
+{
+	const char *const *t;
+	int rc;
+
+	rc = src_argv_add(a, (char *)prog, false);
+	if (!rc && optarg) /* must be mysqldump's first option */
+		rc = src_argv_add(a, (char *)optarg, false);
+	rc = rc ? rc : src_argv_add(a, (char *)"--single-transaction", false);
+	rc = rc ? rc : src_argv_add(a, (char *)"--routines", false);
+	rc = rc ? rc : src_argv_add(a, (char *)"--triggers", false);
+	rc = rc ? rc : src_argv_add(a, (char *)"--events", false);
+	rc = rc ? rc : src_argv_add(a, (char *)"--hex-blob", false);
+	for (t = s->ignore_tables; !rc && t && *t; t++)
+		rc = src_argv_addf(a, "--ignore-table=%s", *t);
+	for (t = s->ignore_table_data; !rc && t && *t; t++)
+		rc = src_argv_addf(a, "--ignore-table=%s", *t);
+	for (t = s->dump_opts; !rc && t && *t; t++)
+		rc = src_argv_add(a, (char *)*t, false);
+	return rc ? rc : src_argv_add(a, (char *)db, false);
+}
+
+/* The tables whose data is ignored, schema (and triggers) only, appended
+ * to the same stream: the file stays one loadable dump. */
+static int nodata_argv(const char *prog, const char *optarg, const char *db,
+		       const char *tables[], size_t n, struct src_argv *a)
+{
+	int rc;
+
+	rc = src_argv_add(a, (char *)prog, false);
+	if (!rc && optarg)
+		rc = src_argv_add(a, (char *)optarg, false);
+	rc = rc ? rc : src_argv_add(a, (char *)"--single-transaction", false);
+	rc = rc ? rc : src_argv_add(a, (char *)"--no-data", false);
+	rc = rc ? rc : src_argv_add(a, (char *)"--skip-dump-date", false);
+	rc = rc ? rc : src_argv_add(a, (char *)db, false);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = src_argv_add(a, (char *)tables[i], false);
+	return rc;
+}
+
 static int run_mysql(struct bfs_backup *b, const struct bfs_source *s,
 		     struct bfs_err *err)
 {
 	struct bfs_mysql_uri u;
-	char *dest = NULL, *name = NULL, *optarg = NULL;
-	char *desc = NULL, **argv = NULL, **ign = NULL;
-	const char *rest, *prog;
-	size_t n = 0, nign = 0, i, k = 0;
+	struct src_argv ma = {0}, na = {0};
+	struct src_child c[2];
+	char *dest = NULL, *name = NULL, *optarg = NULL, *desc = NULL;
+	const char *rest, *prog, **nodata = NULL;
+	const char *const *o;
+	size_t nnd = 0, n;
 	int rc, ofd = -1;
 
 	memset(&u, 0, sizeof(u));
@@ -113,9 +173,11 @@ static int run_mysql(struct bfs_backup *b, const struct bfs_source *s,
 	rc = bfs_mysql_uri_parse(rest, &u, err);
 	if (rc)
 		goto out;
-	if (s->ignore_tables)
-		while (s->ignore_tables[nign])
-			nign++;
+	for (o = s->dump_opts; o && *o; o++) {
+		rc = bfs_dump_opt_check(BFS_SRC_MYSQL_DUMP, *o, err);
+		if (rc)
+			goto out;
+	}
 	{
 		/* spec without credentials: [host[:port]/]db */
 		struct bfs_buf spec = {0};
@@ -143,7 +205,6 @@ static int run_mysql(struct bfs_backup *b, const struct bfs_source *s,
 		rc = mysql_optfile(&u, &ofd, err);
 		if (rc)
 			goto out;
-		/* must be mysqldump's first option */
 		if (asprintf(&optarg, "--defaults-extra-file=/dev/fd/%d",
 			     SRC_CHILD_FD(ofd)) < 0) {
 			optarg = NULL;
@@ -154,41 +215,30 @@ static int run_mysql(struct bfs_backup *b, const struct bfs_source *s,
 		desc = NULL;
 		goto nomem;
 	}
-	n = 8 + nign;
-	argv = calloc(n + 1, sizeof(*argv));
-	ign = calloc(nign + 1, sizeof(*ign));
-	if (!argv || !ign)
+	for (n = 0; s->ignore_table_data && s->ignore_table_data[n]; n++)
+		;
+	nodata = calloc(n + 1, sizeof(*nodata));
+	if (!nodata)
 		goto nomem;
-	argv[k++] = (char *)prog;
-	if (optarg)
-		argv[k++] = optarg;
-	argv[k++] = (char *)"--single-transaction";
-	argv[k++] = (char *)"--routines";
-	argv[k++] = (char *)"--triggers";
-	argv[k++] = (char *)"--events";
-	argv[k++] = (char *)"--hex-blob";
-	for (i = 0; i < nign; i++) {
-		if (asprintf(&ign[i], "--ignore-table=%s",
-			     s->ignore_tables[i]) < 0) {
-			ign[i] = NULL;
-			goto nomem;
-		}
-		argv[k++] = ign[i];
-	}
-	argv[k++] = u.db;
-	argv[k] = NULL;
-	rc = src_run_child(b, dest, argv, NULL, ofd, s->dump_mode, desc, err);
+	nnd = data_ignored(s, u.db, nodata, n);
+	if (main_argv(s, prog, optarg, u.db, &ma) ||
+	    (nnd && nodata_argv(prog, optarg, u.db, nodata, nnd, &na)))
+		goto nomem;
+	c[0].argv = ma.v;
+	c[1].argv = na.v;
+	c[0].envp = c[1].envp = NULL;
+	c[0].keep_fd = c[1].keep_fd = ofd;
+	rc = src_run_children(b, dest, c, nnd ? 2 : 1, s->dump_mode,
+			      s->dump_timeout, desc, err);
 	goto out;
 nomem:
 	rc = bfs_err_set(err, -ENOMEM, "out of memory");
 out:
 	if (ofd >= 0)
 		close(ofd);
-	if (ign)
-		for (i = 0; i < nign; i++)
-			free(ign[i]);
-	free(ign);
-	free(argv);
+	src_argv_free(&ma);
+	src_argv_free(&na);
+	free(nodata);
 	free(optarg);
 	free(desc);
 	free(name);
