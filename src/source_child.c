@@ -354,26 +354,6 @@ int src_secret_fd(const char *name, const void *data, size_t len, int *fd,
 	return 0;
 }
 
-bool src_in_path(const char *prog)
-{
-	const char *path = getenv("PATH"), *c, *end;
-	char buf[4096];
-
-	if (!path)
-		path = "/usr/bin:/bin";
-	for (c = path; *c; c = *end ? end + 1 : end) {
-		end = strchr(c, ':');
-		if (!end)
-			end = c + strlen(c);
-		if (end == c)
-			continue;
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)(end - c), c, prog);
-		if (!access(buf, X_OK))
-			return true;
-	}
-	return false;
-}
-
 int src_argv_add(struct src_argv *a, char *s, bool owned)
 {
 	if (!s)

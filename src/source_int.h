@@ -118,7 +118,5 @@ void src_env_free(char **env, size_t n);
  * ends the process.  name shows in /proc/PID/fd.  0 or -errno. */
 int src_secret_fd(const char *name, const void *data, size_t len, int *fd,
 		  struct bfs_err *err);
-/* Is prog an executable in $PATH? */
-bool src_in_path(const char *prog);
 
 #endif

@@ -95,25 +95,42 @@ static int mysql_dest(const struct bfs_source *s, char **dest,
 	return rc;
 }
 
-/* The tables of ignore_table_data that are in db (DB.TABLE): *n of them
- * (names point into the list). */
-static size_t data_ignored(const struct bfs_source *s, const char *db,
-			   const char *out[], size_t max)
+/* Does ignore_table_data name a table of db (DB.TABLE)? */
+static bool data_ignored(const struct bfs_source *s, const char *db)
 {
 	const char *const *t;
-	size_t l = strlen(db), n = 0;
+	size_t l = strlen(db);
 
-	for (t = s->ignore_table_data; t && *t && n < max; t++)
+	for (t = s->ignore_table_data; t && *t; t++)
 		if (!strncmp(*t, db, l) && (*t)[l] == '.' && (*t)[l + 1])
-			out[n++] = *t + l + 1;
-	return n;
+			return true;
+	return false;
 }
 
-/* The main dump: everything but --ignore-table and the tables whose
- * data is ignored, with the user's options. */
-static int main_argv(const struct bfs_source *s, const char *prog,
-		     const char *optarg, const char *db, struct src_argv *a)
+/* The parts of a dump (see dump_argv). */
+enum part {
+	P_ALL,	    /* everything, in one transaction */
+	P_SCHEMA,   /* tables, views, routines, events; no triggers */
+	P_DATA,	    /* rows, but not those of ignore_table_data */
+	P_TRIGGERS, /* triggers only, after the rows as mysqldump puts them */
+};
+
+/* One mysqldump run.  With ignore_table_data the dump is three runs into
+ * one stream: schema of every table, rows but those ignored, then
+ * triggers (so that loading the rows fires none).  mysqldump skips a
+ * name given to --ignore-table that does not exist, so a table listed
+ * for an app version that lacks it is no error. */
+static int dump_argv(const struct bfs_source *s, enum part part,
+		     const char *prog, const char *optarg, const char *db,
+		     struct src_argv *a)
 {
+	static const char *const flags[][5] = {
+	    [P_ALL] = {"--routines", "--triggers", "--events", "--hex-blob"},
+	    [P_SCHEMA] = {"--no-data", "--skip-triggers", "--routines",
+			  "--events"},
+	    [P_DATA] = {"--no-create-info", "--skip-triggers", "--hex-blob"},
+	    [P_TRIGGERS] = {"--no-data", "--no-create-info", "--triggers"},
+	};
 	const char *const *t;
 	int rc;
 
@@ -121,48 +138,27 @@ static int main_argv(const struct bfs_source *s, const char *prog,
 	if (!rc && optarg) /* must be mysqldump's first option */
 		rc = src_argv_add(a, (char *)optarg, false);
 	rc = rc ? rc : src_argv_add(a, (char *)"--single-transaction", false);
-	rc = rc ? rc : src_argv_add(a, (char *)"--routines", false);
-	rc = rc ? rc : src_argv_add(a, (char *)"--triggers", false);
-	rc = rc ? rc : src_argv_add(a, (char *)"--events", false);
-	rc = rc ? rc : src_argv_add(a, (char *)"--hex-blob", false);
+	for (t = flags[part]; !rc && *t; t++)
+		rc = src_argv_add(a, (char *)*t, false);
 	for (t = s->ignore_tables; !rc && t && *t; t++)
 		rc = src_argv_addf(a, "--ignore-table=%s", *t);
-	for (t = s->ignore_table_data; !rc && t && *t; t++)
+	for (t = s->ignore_table_data; part == P_DATA && !rc && t && *t; t++)
 		rc = src_argv_addf(a, "--ignore-table=%s", *t);
 	for (t = s->dump_opts; !rc && t && *t; t++)
 		rc = src_argv_add(a, (char *)*t, false);
 	return rc ? rc : src_argv_add(a, (char *)db, false);
 }
 
-/* The tables whose data is ignored, schema (and triggers) only, appended
- * to the same stream: the file stays one loadable dump. */
-static int nodata_argv(const char *prog, const char *optarg, const char *db,
-		       const char *tables[], size_t n, struct src_argv *a)
-{
-	int rc;
-
-	rc = src_argv_add(a, (char *)prog, false);
-	if (!rc && optarg)
-		rc = src_argv_add(a, (char *)optarg, false);
-	rc = rc ? rc : src_argv_add(a, (char *)"--single-transaction", false);
-	rc = rc ? rc : src_argv_add(a, (char *)"--no-data", false);
-	rc = rc ? rc : src_argv_add(a, (char *)"--skip-dump-date", false);
-	rc = rc ? rc : src_argv_add(a, (char *)db, false);
-	for (size_t i = 0; !rc && i < n; i++)
-		rc = src_argv_add(a, (char *)tables[i], false);
-	return rc;
-}
-
 static int run_mysql(struct bfs_backup *b, const struct bfs_source *s,
 		     struct bfs_err *err)
 {
 	struct bfs_mysql_uri u;
-	struct src_argv ma = {0}, na = {0};
-	struct src_child c[2];
+	struct src_argv av[3] = {{0}};
+	struct src_child c[3];
 	char *dest = NULL, *name = NULL, *optarg = NULL, *desc = NULL;
-	const char *rest, *prog, **nodata = NULL;
+	const char *rest, *prog;
 	const char *const *o;
-	size_t nnd = 0, n;
+	size_t np, i;
 	int rc, ofd = -1;
 
 	memset(&u, 0, sizeof(u));
@@ -198,7 +194,7 @@ static int run_mysql(struct bfs_backup *b, const struct bfs_source *s,
 		if (rc)
 			goto out;
 	}
-	prog = src_in_path("mysqldump") || !src_in_path("mariadb-dump")
+	prog = bfs_in_path("mysqldump") || !bfs_in_path("mariadb-dump")
 		   ? "mysqldump"
 		   : "mariadb-dump";
 	if (u.user || u.password || u.host || u.port || u.socket) {
@@ -215,30 +211,32 @@ static int run_mysql(struct bfs_backup *b, const struct bfs_source *s,
 		desc = NULL;
 		goto nomem;
 	}
-	for (n = 0; s->ignore_table_data && s->ignore_table_data[n]; n++)
-		;
-	nodata = calloc(n + 1, sizeof(*nodata));
-	if (!nodata)
-		goto nomem;
-	nnd = data_ignored(s, u.db, nodata, n);
-	if (main_argv(s, prog, optarg, u.db, &ma) ||
-	    (nnd && nodata_argv(prog, optarg, u.db, nodata, nnd, &na)))
-		goto nomem;
-	c[0].argv = ma.v;
-	c[1].argv = na.v;
-	c[0].envp = c[1].envp = NULL;
-	c[0].keep_fd = c[1].keep_fd = ofd;
-	rc = src_run_children(b, dest, c, nnd ? 2 : 1, s->dump_mode,
-			      s->dump_timeout, desc, err);
+	if (!data_ignored(s, u.db)) {
+		np = 1;
+		if (dump_argv(s, P_ALL, prog, optarg, u.db, &av[0]))
+			goto nomem;
+	} else {
+		np = 3;
+		for (i = 0; i < np; i++)
+			if (dump_argv(s, (enum part)(P_SCHEMA + i), prog,
+				      optarg, u.db, &av[i]))
+				goto nomem;
+	}
+	for (i = 0; i < np; i++) {
+		c[i].argv = av[i].v;
+		c[i].envp = NULL;
+		c[i].keep_fd = ofd;
+	}
+	rc = src_run_children(b, dest, c, np, s->dump_mode, s->dump_timeout,
+			      desc, err);
 	goto out;
 nomem:
 	rc = bfs_err_set(err, -ENOMEM, "out of memory");
 out:
 	if (ofd >= 0)
 		close(ofd);
-	src_argv_free(&ma);
-	src_argv_free(&na);
-	free(nodata);
+	for (i = 0; i < 3; i++)
+		src_argv_free(&av[i]);
 	free(optarg);
 	free(desc);
 	free(name);
