@@ -14,163 +14,107 @@
 #include "jobprofile.h"
 #include "util.h"
 
-/* Shared tail: when and how long. */
-#define TAIL                                                                   \
-	"  \"retention\": {\"keep_daily\": 7, \"keep_weekly\": 4, "            \
-	"\"keep_monthly\": 6, \"prune\": \"weekly\"},\n"                       \
-	"  \"schedule\": \"15 3 * * *\"\n"                                     \
-	"}\n"
-
-#define HEAD(desc)                                                             \
-	"{\n"                                                                  \
-	"  \"name\": \"@NAME@\",\n"                                            \
-	"  \"description\": \"" desc "\",\n"                                   \
-	"  \"repository\": \"<REPOSITORY>\",\n"                                \
+/* The templates, as the file will read (clang-format would rewrap them). */
+/* clang-format off */
+#define HEAD(desc)							\
+	"{\n"								\
+	"  \"name\": \"@NAME@\",\n"					\
+	"  \"description\": \"" desc "\",\n"				\
+	"  \"repository\": \"<REPOSITORY>\",\n"				\
 	"  \"env_file\": \"/etc/backupfs/@NAME@.env\",\n"
 
+/* when, and how long backups are kept */
+#define TAIL								\
+	"  \"retention\": {\"keep_daily\": 7, \"keep_weekly\": 4, "	\
+	"\"keep_monthly\": 6, \"prune\": \"weekly\"},\n"			\
+	"  \"schedule\": \"15 3 * * *\"\n"				\
+	"}\n"
+
 static const char nocodb[] =
-    HEAD("NocoDB: its PostgreSQL database, the data directory, the REST API "
-	 "export into bases/ (doc/apps/nocodb.md)") "  \"sources\": [\n"
-						    "    {\"pg_dump\": "
-						    "\"database=postgresql://"
-						    "<DB_USER>@<DB_HOST>:5432/"
-						    "<DB_NAME>\",\n"
-						    "     \"dump_timeout\": "
-						    "\"2h\"},\n"
-						    "    {\"files\": "
-						    "\"nocodb-data=<NOCODB_"
-						    "DATA_DIR>\"},\n"
-						    "    {\"nocodb\": "
-						    "\"bases=<NOCODB_URL>\"}\n"
-						    "  ],\n" TAIL;
+	HEAD("NocoDB: its PostgreSQL database, the data directory, the "
+	     "REST API export into bases/ (doc/apps/nocodb.md)")
+	"  \"sources\": [\n"
+	"    {\"pg_dump\": \"database=postgresql://<DB_USER>@<DB_HOST>:5432/<DB_NAME>\",\n"
+	"     \"dump_timeout\": \"2h\"},\n"
+	"    {\"files\": \"nocodb-data=<NOCODB_DATA_DIR>\"},\n"
+	"    {\"nocodb\": \"bases=<NOCODB_URL>\"}\n"
+	"  ],\n"
+	TAIL;
 
-static const char seatable[] = HEAD(
-    "SeaTable: ccnet_db, seafile_db and dtable_db (the big log tables "
-    "as schema only), the data directory, .env "
-    "(doc/apps/seatable.md)") "  \"sources\": [\n"
-			      "    {\"mysql_dump\": "
-			      "\"ccnet_db=mysql://root@<DB_HOST>:3306/"
-			      "ccnet_db\","
-			      "\n"
-			      "     \"dump_timeout\": \"2h\"},\n"
-			      "    {\"mysql_dump\": "
-			      "\"seafile_db=mysql://root@<DB_HOST>:3306/"
-			      "seafile_db\",\n"
-			      "     \"dump_timeout\": \"2h\"},\n"
-			      "    {\"mysql_dump\": "
-			      "\"dtable_db=mysql://root@<DB_HOST>:3306/"
-			      "dtable_db\","
-			      "\n"
-			      "     \"ignore_table_data\": "
-			      "[\"dtable_db.activities\", "
-			      "\"dtable_db.delete_operation_log\",\n"
-			      "                           "
-			      "\"dtable_db.dtable_snapshot\", "
-			      "\"dtable_db.notifications_usernotification\",\n"
-			      "                           "
-			      "\"dtable_db.operation_log\", "
-			      "\"dtable_db.session_log\"],\n"
-			      "     \"dump_timeout\": \"2h\"},\n"
-			      "    {\"files\": \"seatable=<SEATABLE_DIR>\", "
-			      "\"exclude\": [\"/logs\", "
-			      "\"/pids\"]},\n"
-			      "    {\"files\": "
-			      "\"compose=<SEATABLE_COMPOSE_DIR>/.env\"}\n"
-			      "  ],\n" TAIL;
+static const char seatable[] =
+	HEAD("SeaTable: ccnet_db, seafile_db and dtable_db (the big log "
+	     "tables as schema only), the data directory, .env "
+	     "(doc/apps/seatable.md)")
+	"  \"sources\": [\n"
+	"    {\"mysql_dump\": \"ccnet_db=mysql://root@<DB_HOST>:3306/ccnet_db\",\n"
+	"     \"dump_timeout\": \"2h\"},\n"
+	"    {\"mysql_dump\": \"seafile_db=mysql://root@<DB_HOST>:3306/seafile_db\",\n"
+	"     \"dump_timeout\": \"2h\"},\n"
+	"    {\"mysql_dump\": \"dtable_db=mysql://root@<DB_HOST>:3306/dtable_db\",\n"
+	"     \"ignore_table_data\": [\"dtable_db.activities\",\n"
+	"                           \"dtable_db.delete_operation_log\",\n"
+	"                           \"dtable_db.dtable_snapshot\",\n"
+	"                           \"dtable_db.notifications_usernotification\",\n"
+	"                           \"dtable_db.operation_log\",\n"
+	"                           \"dtable_db.session_log\"],\n"
+	"     \"dump_timeout\": \"2h\"},\n"
+	"    {\"files\": \"seatable=<SEATABLE_DIR>\", \"exclude\": [\"/logs\", \"/pids\"]},\n"
+	"    {\"files\": \"compose/.env=<SEATABLE_COMPOSE_DIR>/.env\"}\n"
+	"  ],\n"
+	TAIL;
 
-static const char mattermost[] = HEAD(
-    "Mattermost: its PostgreSQL database, config.json, data, plugins; "
-    "the server stopped meanwhile (doc/apps/mattermost.md)") "  \"sources\": "
-							     "[\n"
-							     "    "
-							     "{\"pg_dump\": "
-							     "\"database="
-							     "postgresql://"
-							     "<DB_USER>@<DB_"
-							     "HOST>:5432/"
-							     "<DB_NAME>\",\n"
-							     "     "
-							     "\"dump_timeout\":"
-							     " \"2h\"},\n"
-							     "    {\"files\": "
-							     "\"config=<"
-							     "MATTERMOST_DIR>/"
-							     "config/"
-							     "config.json\"},\n"
-							     "    {\"files\": "
-							     "\"data=<"
-							     "MATTERMOST_DIR>/"
-							     "data\"},\n"
-							     "    {\"files\": "
-							     "\"plugins=<"
-							     "MATTERMOST_DIR>/"
-							     "plugins\"},\n"
-							     "    {\"files\": "
-							     "\"client-plugins="
-							     "<MATTERMOST_DIR>/"
-							     "client/"
-							     "plugins\"}\n"
-							     "  ],\n"
-							     "  \"hooks\": "
-							     "{\"pre\": "
-							     "[\"systemctl "
-							     "stop "
-							     "mattermost\"],\n"
-							     "            "
-							     "\"post\": "
-							     "[\"systemctl "
-							     "start "
-							     "mattermost\"],\n"
-							     "            "
-							     "\"timeout\": "
-							     "\"5m\"},\n" TAIL;
+static const char mattermost[] =
+	HEAD("Mattermost: its PostgreSQL database, config.json, data, "
+	     "plugins; the server stopped meanwhile "
+	     "(doc/apps/mattermost.md)")
+	"  \"sources\": [\n"
+	"    {\"pg_dump\": \"database=postgresql://<DB_USER>@<DB_HOST>:5432/<DB_NAME>\",\n"
+	"     \"dump_timeout\": \"2h\"},\n"
+	"    {\"files\": \"config/config.json=<MATTERMOST_DIR>/config/config.json\"},\n"
+	"    {\"files\": \"data=<MATTERMOST_DIR>/data\"},\n"
+	"    {\"files\": \"plugins=<MATTERMOST_DIR>/plugins\"},\n"
+	"    {\"files\": \"client-plugins=<MATTERMOST_DIR>/client/plugins\"}\n"
+	"  ],\n"
+	"  \"hooks\": {\"pre\": [\"systemctl stop mattermost\"],\n"
+	"            \"post\": [\"systemctl start mattermost\"],\n"
+	"            \"timeout\": \"5m\"},\n"
+	TAIL;
 
-static const char pydio_cells[] = HEAD(
-    "Pydio Cells: its MySQL database and working directory (without "
-    "logs and caches); the server stopped meanwhile "
-    "(doc/apps/pydio-cells.md)") "  \"sources\": [\n"
-				 "    {\"mysql_dump\": "
-				 "\"cells=mysql://<DB_USER>@<DB_HOST>:3306/"
-				 "<DB_NAME>\",\n"
-				 "     \"dump_timeout\": \"2h\"},\n"
-				 "    {\"files\": "
-				 "\"cells=<CELLS_WORKING_DIR>\", \"exclude\": "
-				 "[\"/logs\", \"/caches\"]}\n"
-				 "  ],\n"
-				 "  \"hooks\": {\"pre\": [\"systemctl stop "
-				 "cells\"],\n"
-				 "            \"post\": [\"systemctl start "
-				 "cells\"],\n"
-				 "            \"timeout\": \"5m\"},\n" TAIL;
+static const char pydio_cells[] =
+	HEAD("Pydio Cells: its MySQL database and working directory "
+	     "(without logs and caches); the server stopped meanwhile "
+	     "(doc/apps/pydio-cells.md)")
+	"  \"sources\": [\n"
+	"    {\"mysql_dump\": \"cells=mysql://<DB_USER>@<DB_HOST>:3306/<DB_NAME>\",\n"
+	"     \"dump_timeout\": \"2h\"},\n"
+	"    {\"files\": \"cells=<CELLS_WORKING_DIR>\", \"exclude\": [\"/logs\", \"/caches\"]}\n"
+	"  ],\n"
+	"  \"hooks\": {\"pre\": [\"systemctl stop cells\"],\n"
+	"            \"post\": [\"systemctl start cells\"],\n"
+	"            \"timeout\": \"5m\"},\n"
+	TAIL;
 
-static const char dolt_files[] = HEAD(
-    "Dolt: the data directory (.dolt included) with the SQL server "
-    "stopped (doc/apps/dolt.md)") "  \"sources\": [\n"
-				  "    {\"files\": \"dolt=<DOLT_DATA_DIR>\"}\n"
-				  "  ],\n"
-				  "  \"hooks\": {\"pre\": [\"systemctl stop "
-				  "doltdb\"],\n"
-				  "            \"post\": [\"systemctl start "
-				  "doltdb\"],\n"
-				  "            \"timeout\": \"5m\"},\n" TAIL;
+static const char dolt_files[] =
+	HEAD("Dolt: the data directory (.dolt included) with the SQL "
+	     "server stopped (doc/apps/dolt.md)")
+	"  \"sources\": [\n"
+	"    {\"files\": \"dolt=<DOLT_DATA_DIR>\"}\n"
+	"  ],\n"
+	"  \"hooks\": {\"pre\": [\"systemctl stop doltdb\"],\n"
+	"            \"post\": [\"systemctl start doltdb\"],\n"
+	"            \"timeout\": \"5m\"},\n"
+	TAIL;
 
-static const char dolt_sync[] = HEAD(
-    "Dolt: `dolt backup sync-url` of the database into a staging "
-    "directory, which is backed up (doc/apps/dolt.md)") "  \"sources\": [\n"
-							"    {\"files\": "
-							"\"dolt-backup=<"
-							"STAGING_DIR>\"}\n"
-							"  ],\n"
-							"  \"hooks\": "
-							"{\"pre\": [\"mkdir -p "
-							"'<STAGING_DIR>' && cd "
-							"'<DOLT_DB_DIR>' && "
-							"dolt backup sync-url "
-							"'file://"
-							"<STAGING_DIR>'\"],\n"
-							"            "
-							"\"timeout\": "
-							"\"1h\"},\n" TAIL;
+static const char dolt_sync[] =
+	HEAD("Dolt: dolt backup sync-url of the database into a staging "
+	     "directory, which is backed up (doc/apps/dolt.md)")
+	"  \"sources\": [\n"
+	"    {\"files\": \"dolt-backup=<STAGING_DIR>\"}\n"
+	"  ],\n"
+	"  \"hooks\": {\"pre\": [\"mkdir -p '<STAGING_DIR>' && cd '<DOLT_DB_DIR>' && dolt backup sync-url 'file://<STAGING_DIR>'\"],\n"
+	"            \"timeout\": \"1h\"},\n"
+	TAIL;
+/* clang-format on */
 
 static const struct bfs_job_profile profiles[] = {
     {"nocodb",
