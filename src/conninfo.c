@@ -427,6 +427,12 @@ static int pg_uri(const char *s, size_t pfx, struct bfs_pg_conninfo *c,
 		if (!rc)
 			rc = uri_check(ds, (size_t)(p - ds), "database name",
 				       err);
+		if (!rc && p > ds) {
+			free(c->dbname);
+			c->dbname = NULL;
+			rc = uri_decode(ds, (size_t)(p - ds), &c->dbname,
+					"database name", err);
+		}
 		if (rc)
 			return rc;
 	}
@@ -526,6 +532,13 @@ static int pg_kv(const char *s, struct bfs_pg_conninfo *c, struct bfs_buf *safe,
 		}
 		if (klen == 7 && !memcmp(k, "service", 7))
 			c->service = true;
+		if (klen == 6 && !memcmp(k, "dbname", 6)) {
+			free(c->dbname); /* the last one wins, as in libpq */
+			c->dbname = strndup(
+			    val.data ? (const char *)val.data : "", val.len);
+			if (!c->dbname)
+				goto nomem;
+		}
 		if ((!first && bfs_buf_append(safe, " ", 1)) ||
 		    bfs_buf_append(safe, k, klen) ||
 		    bfs_buf_append(safe, "='", 2))
@@ -567,6 +580,7 @@ void bfs_pg_conninfo_clear(struct bfs_pg_conninfo *c)
 	if (!c)
 		return;
 	free(c->safe);
+	free(c->dbname);
 	bfs_secret_free(c->password);
 	bfs_secret_free(c->sslpassword);
 	memset(c, 0, sizeof(*c));
@@ -593,7 +607,8 @@ int bfs_pg_conninfo_parse(const char *s, struct bfs_pg_conninfo *out,
 				 "not a PostgreSQL connection URI: those start "
 				 "with postgresql:// or postgres://");
 	} else {
-		rc = bfs_buf_append(&safe, s, strlen(s))
+		out->dbname = strdup(s);
+		rc = !out->dbname || bfs_buf_append(&safe, s, strlen(s))
 			 ? bfs_err_set(err, -ENOMEM, "out of memory")
 			 : 0;
 	}

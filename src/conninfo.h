@@ -41,6 +41,10 @@ struct bfs_pg_conninfo {
 	 * malloc'ed, or NULL when absent. */
 	char *password, *sslpassword;
 	bool service; /* a service= parameter is given */
+	/* The database name given (URI path, dbname=, or a bare name),
+	 * decoded, malloc'ed; NULL when absent (libpq then uses PGDATABASE
+	 * or the user name).  Not a secret. */
+	char *dbname;
 	/* Where each secret value sits in the input (raw bytes, quotes and
 	 * escapes included). */
 	struct bfs_span secrets[BFS_CONNINFO_MAX_SECRETS];

@@ -45,30 +45,6 @@ static int get_uint(const cJSON *v, const char *path, unsigned max,
 	return 0;
 }
 
-static int get_bool(const cJSON *v, const char *path, bool *out,
-		    struct bfs_err *err)
-{
-	if (!cJSON_IsBool(v))
-		return jp_fail(err, path, "expected true or false");
-	*out = cJSON_IsTrue(v);
-	return 0;
-}
-
-static int get_duration(const cJSON *v, const char *path, uint64_t *out,
-			struct bfs_err *err)
-{
-	const char *s;
-	int rc;
-
-	rc = jp_get_string(v, path, S_LINE, &s, err);
-	if (rc)
-		return rc;
-	rc = bfs_duration_parse(s, out, err);
-	if (rc)
-		return bfs_err_prefix(err, rc, "%s", path);
-	return 0;
-}
-
 static int get_schedule(const cJSON *v, const char *path,
 			struct bfs_schedule **out, struct bfs_err *err)
 {
@@ -108,10 +84,12 @@ static const struct {
 };
 
 static const char *const source_keys[] = {
-    "pg_dump", "mysql_dump",  "files",		"command",
-    "archive", "stdin",	      "exclude",	"ignore_table",
-    "nocodb",  "nocodb_base", "nocodb_records", "nocodb_attachments",
-    NULL};
+    "pg_dump", "mysql_dump", "files", "command", "archive", "stdin", "exclude",
+    "ignore_table", "nocodb", "nocodb_base", "nocodb_records",
+    "nocodb_attachments",
+    /* job_dump.c */
+    "ignore_table_data", "dump_opts", "dump_timeout", "pg_dumpall_globals",
+    "pg_dumpall_role_passwords", NULL};
 
 /* The options of a nocodb source: nocodb_base (array of titles),
  * nocodb_records and nocodb_attachments (booleans, default true);
@@ -146,7 +124,7 @@ static int parse_nocodb(const cJSON *o, const char *path,
 				return rc;
 			js->nocodb.bases = list;
 		} else {
-			rc = get_bool(c, kp, flags[i], err);
+			rc = jp_get_bool(c, kp, flags[i], err);
 			if (rc)
 				return rc;
 		}
@@ -200,6 +178,9 @@ static int parse_source(const cJSON *o, const char *path,
 	js->kind_name = kinds[k].key;
 	js->src.kind = kinds[k].kind;
 	rc = parse_nocodb(o, path, js, err);
+	if (rc)
+		return rc;
+	rc = jp_parse_dump(o, path, js, err);
 	if (rc)
 		return rc;
 
@@ -339,7 +320,7 @@ static int parse_hooks(const cJSON *v, struct bfs_job_hooks *h,
 #undef HOOK_LIST
 	t = v ? cJSON_GetObjectItemCaseSensitive(v, "timeout") : NULL;
 	if (t) {
-		rc = get_duration(t, "hooks.timeout", &h->timeout, err);
+		rc = jp_get_duration(t, "hooks.timeout", &h->timeout, err);
 		if (rc)
 			return rc;
 		if (h->timeout == 0)
@@ -502,7 +483,7 @@ static int parse_verify(const cJSON *v, struct bfs_job *job,
 		return jp_fail(err, "verify",
 			       "empty (give read_data_subset or read_data)");
 	if (all) {
-		rc = get_bool(all, "verify.read_data", &b, err);
+		rc = jp_get_bool(all, "verify.read_data", &b, err);
 		if (!rc && b)
 			job->verify = BFS_JOB_VERIFY_ALL;
 		return rc;
@@ -615,8 +596,8 @@ static int parse_job(const cJSON *root, struct bfs_job *job,
 	}
 	v = GET("delete_local_after_copy");
 	if (v) {
-		rc = get_bool(v, "delete_local_after_copy",
-			      &job->delete_local_after_copy, err);
+		rc = jp_get_bool(v, "delete_local_after_copy",
+				 &job->delete_local_after_copy, err);
 		if (rc)
 			return rc;
 		if (job->delete_local_after_copy && !job->ncopy_to)
@@ -635,7 +616,7 @@ static int parse_job(const cJSON *root, struct bfs_job *job,
 	}
 	job->catch_up = true;
 	v = GET("catch_up");
-	if (v && (rc = get_bool(v, "catch_up", &job->catch_up, err)))
+	if (v && (rc = jp_get_bool(v, "catch_up", &job->catch_up, err)))
 		return rc;
 	return jp_parse_notify(GET("notify"), job, err);
 #undef GET
@@ -694,7 +675,10 @@ int bfs_job_parse(const char *text, size_t len, struct bfs_job **out,
 				 col);
 		goto out_free;
 	}
-	rc = parse_job(job->root, job, err);
+	/* first: a placeholder would fail a later check less clearly */
+	rc = jp_check_placeholders(job->root, err);
+	if (!rc)
+		rc = parse_job(job->root, job, err);
 	if (rc)
 		goto out_free;
 	free(copy);
@@ -766,6 +750,8 @@ void bfs_job_free(struct bfs_job *job)
 	for (i = 0; i < job->nsources; i++) {
 		free((void *)job->sources[i].src.excludes);
 		free((void *)job->sources[i].src.ignore_tables);
+		free((void *)job->sources[i].src.ignore_table_data);
+		free((void *)job->sources[i].src.dump_opts);
 		free((void *)job->sources[i].nocodb.bases);
 		free(job->sources[i].dest);
 	}

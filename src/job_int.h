@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -43,6 +44,22 @@ int jp_get_string(const cJSON *v, const char *path, int flags, const char **out,
  * NULL-terminated, strings borrowed. */
 int jp_get_list(const cJSON *v, const char *path, int flags, const char ***out,
 		size_t *n, struct bfs_err *err);
+
+/* v is true or false. */
+int jp_get_bool(const cJSON *v, const char *path, bool *out,
+		struct bfs_err *err);
+/* v is a duration string (schedule.h: "10m", "1h30m"), in seconds. */
+int jp_get_duration(const cJSON *v, const char *path, uint64_t *out,
+		    struct bfs_err *err);
+/* A source's dump options (job_dump.c): ignore_table_data, dump_opts,
+ * pg_dumpall_globals, pg_dumpall_role_passwords, dump_timeout; refused
+ * beside sources other than pg_dump / mysql_dump. */
+int jp_parse_dump(const cJSON *o, const char *path, struct bfs_job_source *js,
+		  struct bfs_err *err);
+/* No placeholder of `job new --profile` ("<DB_HOST>") is left in any
+ * string of the document; else -EINVAL naming them and where the first
+ * is. */
+int jp_check_placeholders(const cJSON *root, struct bfs_err *err);
 
 /* "notify": fills job->notify / nnotify (job_notify.c). */
 int jp_parse_notify(const cJSON *v, struct bfs_job *job, struct bfs_err *err);

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "job_int.h"
+#include "schedule.h"
 #include "util.h"
 
 int jp_fail(struct bfs_err *err, const char *path, const char *fmt, ...)
@@ -216,5 +217,29 @@ int jp_get_list(const cJSON *v, const char *path, int flags, const char ***out,
 	}
 	*out = l;
 	*n = cnt;
+	return 0;
+}
+
+int jp_get_bool(const cJSON *v, const char *path, bool *out,
+		struct bfs_err *err)
+{
+	if (!cJSON_IsBool(v))
+		return jp_fail(err, path, "expected true or false");
+	*out = cJSON_IsTrue(v);
+	return 0;
+}
+
+int jp_get_duration(const cJSON *v, const char *path, uint64_t *out,
+		    struct bfs_err *err)
+{
+	const char *s;
+	int rc;
+
+	rc = jp_get_string(v, path, S_LINE, &s, err);
+	if (rc)
+		return rc;
+	rc = bfs_duration_parse(s, out, err);
+	if (rc)
+		return bfs_err_prefix(err, rc, "%s", path);
 	return 0;
 }

@@ -84,6 +84,32 @@ static int nocodb_opts(struct bfs_strv *a, const struct bfs_nocodb_opts *o)
 	return rc;
 }
 
+/* A dump source's options, after it: they apply to that source only
+ * (backup's rule for dump options that follow a dump). */
+static int dump_opts(struct bfs_argv *a, const struct bfs_source *s)
+{
+	const char *opt =
+	    s->kind == BFS_SRC_PG_DUMP ? "--pg-dump-opt" : "--mysql-dump-opt";
+	char secs[32];
+	int rc = 0;
+
+	for (size_t k = 0;
+	     !rc && s->ignore_table_data && s->ignore_table_data[k]; k++)
+		rc = add2(a, "--ignore-table-data", s->ignore_table_data[k]);
+	for (size_t k = 0; !rc && s->dump_opts && s->dump_opts[k]; k++)
+		rc = add2(a, opt, s->dump_opts[k]);
+	if (!rc && s->pg_globals == BFS_PG_GLOBALS)
+		rc = bfs_argv_add(a, "--pg-dumpall-globals");
+	if (!rc && s->pg_globals == BFS_PG_GLOBALS_PASSWORDS)
+		rc = bfs_argv_add(a, "--pg-dumpall-role-passwords");
+	if (!rc && s->dump_timeout) {
+		snprintf(secs, sizeof(secs), "%llus",
+			 (unsigned long long)s->dump_timeout);
+		rc = add2(a, "--dump-timeout", secs);
+	}
+	return rc;
+}
+
 int bfs_run_backup_argv(const struct bfs_job *job, const char *self,
 			struct bfs_strv *a)
 {
@@ -107,6 +133,8 @@ int bfs_run_backup_argv(const struct bfs_job *job, const char *self,
 			rc = add2(a, "--ignore-table", s->ignore_tables[k]);
 		if (!rc && s->kind == BFS_SRC_NOCODB)
 			rc = nocodb_opts(a, s->nocodb);
+		if (!rc)
+			rc = dump_opts(a, s);
 	}
 	return rc;
 }

@@ -44,6 +44,25 @@ struct bfs_source {
 	 * the cache.  Each one met is skipped with a warning naming it. */
 	const char *const *skip_paths;
 	const char *const *ignore_tables; /* --ignore-table DB.TABLE (mysql) */
+	/* Dumps (NULL-terminated lists; NULL for none).  ignore_table_data:
+	 * --ignore-table-data DB.TABLE, tables dumped with their schema but
+	 * without rows; entries whose DB is not the dumped database are
+	 * left alone.  pg: TABLE is a pg_dump pattern (public.audit_log),
+	 * mysql: a table name.  dump_opts: extra pg_dump / mysqldump
+	 * options, each passing bfs_dump_opt_check for the source's kind. */
+	const char *const *ignore_table_data;
+	const char *const *dump_opts;
+	/* pg_dump: also pg_dumpall --globals-only (roles, tablespaces) at
+	 * globals.sql (NAME.globals.sql for a NAME= dump); role passwords
+	 * only with BFS_PG_GLOBALS_PASSWORDS */
+	enum bfs_pg_globals {
+		BFS_PG_GLOBALS_NONE,
+		BFS_PG_GLOBALS,		  /* --no-role-passwords */
+		BFS_PG_GLOBALS_PASSWORDS, /* role password hashes too */
+	} pg_globals;
+	/* dumps: seconds the dump (all of its processes) may take, then it
+	 * is killed and the source fails; 0: no limit */
+	uint64_t dump_timeout;
 	/* --nocodb: NULL means the defaults (all bases, records and
 	 * attachments) with the token from NOCODB_API_TOKEN */
 	const struct bfs_nocodb_opts *nocodb;
@@ -65,6 +84,22 @@ int bfs_nocodb_read_token(const char *path, char **token, struct bfs_err *err);
  * source lands at.  -EINVAL with a message on bad syntax. */
 int bfs_source_dest(const struct bfs_source *s, char **dest,
 		    struct bfs_err *err);
+
+/* Check one extra option for pg_dump (kind BFS_SRC_PG_DUMP) or mysqldump
+ * (BFS_SRC_MYSQL_DUMP), as the user gave it (one argument: "--name" or
+ * "--name=value"), against an allow-list of options that keep the
+ * dump a plain SQL stream on standard output of the one database the
+ * source names: output files and formats, parallel jobs, compression,
+ * connection settings and passwords are refused.  0, or -EINVAL with a
+ * message naming the option and why (the value is not echoed: it may
+ * be a secret). */
+int bfs_dump_opt_check(enum bfs_source_kind kind, const char *opt,
+		       struct bfs_err *err);
+
+/* The path pg_dumpall --globals-only lands at for a pg_dump source with
+ * this dest ("database.sql" -> "globals.sql", "x/NAME.sql" ->
+ * "x/NAME.globals.sql"); *out malloc'ed.  0 or -ENOMEM. */
+int bfs_pg_globals_dest(const char *dest, char **out);
 
 /* Run one source into b.  Unreadable files inside a tree or archive are
  * recorded with bfs_backup_add_error and do not fail the source; a dump

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -41,23 +42,66 @@ void src_dump_entry(struct bfs_backup *b, struct bfs_entry *e, char *path,
 	e->mtime_ns = bfs_now_ns();
 }
 
-/* Stream fd into the backup as e.  Closes fd.  pid > 0: the child to reap
- * (killed if the writer fails); desc names it in messages. */
-int src_stream_fd(struct bfs_backup *b, struct bfs_entry *e, int fd, pid_t pid,
-		  const char *desc, struct bfs_err *err)
+/* How long a child that outlived its deadline gets after SIGTERM before
+ * SIGKILL. */
+#define KILL_GRACE_MS 5000
+
+/* End pid: SIGTERM, then SIGKILL after KILL_GRACE_MS; reaped. */
+static void kill_child(pid_t pid)
+{
+	int status, waited = 0;
+	pid_t r;
+
+	kill(pid, SIGTERM);
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			return;
+		if (waited >= KILL_GRACE_MS)
+			break;
+		usleep(50 * 1000);
+		waited += 50;
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Copy fd into the open file of b until EOF, then reap pid (> 0) and
+ * check how it ended.  deadline: bfs_mono_ns() time after which the
+ * child is killed (0: none).  Closes fd; the child is always reaped.  On
+ * failure the caller cancels the file. */
+static int pump(struct bfs_backup *b, int fd, pid_t pid, int64_t deadline,
+		uint64_t timeout_s, const char *desc, struct bfs_err *err)
 {
 	uint8_t *buf = malloc(READ_BUF);
-	int rc, status, rerr = 0;
-	ssize_t n = 0;
+	int rc = 0, status, rerr = 0;
+	ssize_t n;
 
 	if (!buf) {
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
 		goto out_kill;
 	}
-	rc = bfs_backup_file_begin(b, e, BFS_PROFILE_DUMP, err);
-	if (rc)
-		goto out_kill;
 	for (;;) {
+		if (deadline) {
+			struct pollfd pfd = {.fd = fd, .events = POLLIN};
+			int64_t left = deadline - bfs_mono_ns();
+			int pr = left <= 0
+				     ? 0
+				     : poll(&pfd, 1, (int)(left / 1000000 + 1));
+
+			if (pr < 0 && errno == EINTR)
+				continue;
+			if (pr == 0) {
+				rc = bfs_err_set(err, -ETIMEDOUT,
+						 "%s did not finish within "
+						 "the dump timeout (%llus): "
+						 "killed",
+						 desc,
+						 (unsigned long long)timeout_s);
+				goto out_kill;
+			}
+		}
 		n = read(fd, buf, READ_BUF);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -68,10 +112,8 @@ int src_stream_fd(struct bfs_backup *b, struct bfs_entry *e, int fd, pid_t pid,
 		if (!n)
 			break;
 		rc = bfs_backup_file_write(b, buf, (size_t)n, err);
-		if (rc) {
-			bfs_backup_file_cancel(b);
+		if (rc)
 			goto out_kill;
-		}
 	}
 	close(fd);
 	fd = -1;
@@ -80,40 +122,52 @@ int src_stream_fd(struct bfs_backup *b, struct bfs_entry *e, int fd, pid_t pid,
 			;
 		pid = 0;
 		if (WIFSIGNALED(status)) {
-			bfs_backup_file_cancel(b);
 			rc =
 			    bfs_err_set(err, -EIO, "%s was killed by signal %d",
 					desc, WTERMSIG(status));
 			goto out_free;
 		}
 		if (WIFEXITED(status) && WEXITSTATUS(status)) {
-			bfs_backup_file_cancel(b);
 			rc = bfs_err_set(err, -EIO, "%s exited with status %d",
 					 desc, WEXITSTATUS(status));
 			goto out_free;
 		}
 	}
-	if (rerr) {
-		bfs_backup_file_cancel(b);
+	if (rerr)
 		rc = bfs_err_set(err, rerr, "cannot read output of %s: %s",
 				 desc, strerror(-rerr));
-		goto out_free;
-	}
-	rc = bfs_backup_file_end(b, err);
 	goto out_free;
 out_kill:
-	if (pid > 0) {
-		kill(pid, SIGTERM);
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	}
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+	if (pid > 0)
+		kill_child(pid);
 out_free:
 	if (fd >= 0)
 		close(fd);
 	free(buf);
+	return rc;
+}
+
+/* Stream fd into the backup as e.  Closes fd.  pid > 0: the child to reap
+ * (killed if the writer fails); desc names it in messages. */
+int src_stream_fd(struct bfs_backup *b, struct bfs_entry *e, int fd, pid_t pid,
+		  const char *desc, struct bfs_err *err)
+{
+	int rc = bfs_backup_file_begin(b, e, BFS_PROFILE_DUMP, err);
+
+	if (rc) {
+		close(fd);
+		if (pid > 0)
+			kill_child(pid);
+		return rc;
+	}
+	rc = pump(b, fd, pid, 0, 0, desc, err);
+	if (rc)
+		bfs_backup_file_cancel(b);
+	else
+		rc = bfs_backup_file_end(b, err);
 	return rc;
 }
 
@@ -154,15 +208,41 @@ int src_run_child(struct bfs_backup *b, char *path, char *const argv[],
 		  char *const envp[], int keep_fd, unsigned mode,
 		  const char *desc, struct bfs_err *err)
 {
+	struct src_child c = {.argv = argv, .envp = envp, .keep_fd = keep_fd};
+
+	return src_run_children(b, path, &c, 1, mode, 0, desc, err);
+}
+
+int src_run_children(struct bfs_backup *b, char *path,
+		     const struct src_child *c, size_t n, unsigned mode,
+		     uint64_t timeout_s, const char *desc, struct bfs_err *err)
+{
+	int64_t deadline = 0;
 	struct bfs_entry e;
-	pid_t pid;
+	size_t i;
+	pid_t pid = 0;
 	int fd = -1, rc;
 
-	rc = spawn(argv, envp, keep_fd, &pid, &fd, desc, err);
+	if (timeout_s)
+		deadline =
+		    bfs_mono_ns() +
+		    (int64_t)(timeout_s > 315360000 ? 315360000 : timeout_s) *
+			1000000000;
+	src_dump_entry(b, &e, path, mode);
+	rc = bfs_backup_file_begin(b, &e, BFS_PROFILE_DUMP, err);
 	if (rc)
 		return rc;
-	src_dump_entry(b, &e, path, mode);
-	return src_stream_fd(b, &e, fd, pid, desc, err);
+	for (i = 0; i < n && !rc; i++) {
+		rc = spawn(c[i].argv, c[i].envp, c[i].keep_fd, &pid, &fd, desc,
+			   err);
+		if (!rc)
+			rc = pump(b, fd, pid, deadline, timeout_s, desc, err);
+	}
+	if (rc)
+		bfs_backup_file_cancel(b);
+	else
+		rc = bfs_backup_file_end(b, err);
+	return rc;
 }
 
 int src_add(struct bfs_backup *b, const char *kind, const char *dest,
@@ -274,22 +354,45 @@ int src_secret_fd(const char *name, const void *data, size_t len, int *fd,
 	return 0;
 }
 
-bool src_in_path(const char *prog)
+int src_argv_add(struct src_argv *a, char *s, bool owned)
 {
-	const char *path = getenv("PATH"), *c, *end;
-	char buf[4096];
+	if (!s)
+		return -ENOMEM;
+	if (a->n + 2 > a->cap) {
+		size_t nc = a->cap ? a->cap * 2 : 16;
+		char **nv = realloc(a->v, nc * sizeof(*nv));
+		char **no = nv ? realloc(a->owned, nc * sizeof(*no)) : NULL;
 
-	if (!path)
-		path = "/usr/bin:/bin";
-	for (c = path; *c; c = *end ? end + 1 : end) {
-		end = strchr(c, ':');
-		if (!end)
-			end = c + strlen(c);
-		if (end == c)
-			continue;
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)(end - c), c, prog);
-		if (!access(buf, X_OK))
-			return true;
+		if (nv)
+			a->v = nv;
+		if (!no) {
+			if (owned)
+				free(s);
+			return -ENOMEM;
+		}
+		a->owned = no;
+		a->cap = nc;
 	}
-	return false;
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+	if (owned)
+		a->owned[a->nowned++] = s;
+	return 0;
+}
+
+int src_argv_addf(struct src_argv *a, const char *fmt, const char *v)
+{
+	char *s;
+
+	if (asprintf(&s, fmt, v) < 0)
+		return -ENOMEM;
+	return src_argv_add(a, s, true);
+}
+
+void src_argv_free(struct src_argv *a)
+{
+	for (size_t i = 0; i < a->nowned; i++)
+		free(a->owned[i]);
+	free(a->owned);
+	free(a->v);
 }

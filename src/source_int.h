@@ -74,6 +74,36 @@ int src_stream_fd(struct bfs_backup *b, struct bfs_entry *e, int fd, pid_t pid,
 int src_run_child(struct bfs_backup *b, char *path, char *const argv[],
 		  char *const envp[], int keep_fd, unsigned mode,
 		  const char *desc, struct bfs_err *err);
+/* One child of src_run_children: argv, envp (NULL: inherit) and keep_fd
+ * as src_run_child takes them; all borrowed. */
+struct src_child {
+	char *const *argv;
+	char *const *envp;
+	int keep_fd;
+};
+/* Run c[0..n) one after the other and stream their stdout, concatenated,
+ * as ONE file at path (mode as src_dump_entry).  The first child that
+ * fails (non-zero exit, signal) fails the whole file, which is then
+ * cancelled: nothing of it becomes visible.  timeout_s > 0: all of them
+ * must finish within that many seconds, else the running child gets
+ * SIGTERM (SIGKILL 5 s later), is reaped, and -ETIMEDOUT is returned
+ * with a message naming desc and the timeout. */
+int src_run_children(struct bfs_backup *b, char *path,
+		     const struct src_child *c, size_t n, unsigned mode,
+		     uint64_t timeout_s, const char *desc, struct bfs_err *err);
+/* A growing NULL-terminated argv for a child.  Zero-initialise. */
+struct src_argv {
+	char **v;
+	size_t n, cap;
+	char **owned; /* the strings to free */
+	size_t nowned;
+};
+/* Append s (owned: freed by src_argv_free, also when this fails). */
+int src_argv_add(struct src_argv *a, char *s, bool owned);
+/* Append a malloc'ed printf(fmt, v). */
+int src_argv_addf(struct src_argv *a, const char *fmt, const char *v);
+/* Release; a is left unusable. */
+void src_argv_free(struct src_argv *a);
 /* bfs_backup_add_source with the key "KIND:DEST:SPEC". */
 int src_add(struct bfs_backup *b, const char *kind, const char *dest,
 	    const char *spec, struct bfs_err *err);
@@ -88,7 +118,5 @@ void src_env_free(char **env, size_t n);
  * ends the process.  name shows in /proc/PID/fd.  0 or -errno. */
 int src_secret_fd(const char *name, const void *data, size_t len, int *fd,
 		  struct bfs_err *err);
-/* Is prog an executable in $PATH? */
-bool src_in_path(const char *prog);
 
 #endif

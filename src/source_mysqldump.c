@@ -95,14 +95,70 @@ static int mysql_dest(const struct bfs_source *s, char **dest,
 	return rc;
 }
 
+/* Does ignore_table_data name a table of db (DB.TABLE)? */
+static bool data_ignored(const struct bfs_source *s, const char *db)
+{
+	const char *const *t;
+	size_t l = strlen(db);
+
+	for (t = s->ignore_table_data; t && *t; t++)
+		if (!strncmp(*t, db, l) && (*t)[l] == '.' && (*t)[l + 1])
+			return true;
+	return false;
+}
+
+/* The parts of a dump (see dump_argv). */
+enum part {
+	P_ALL,	    /* everything, in one transaction */
+	P_SCHEMA,   /* tables, views, routines, events; no triggers */
+	P_DATA,	    /* rows, but not those of ignore_table_data */
+	P_TRIGGERS, /* triggers only, after the rows as mysqldump puts them */
+};
+
+/* One mysqldump run.  With ignore_table_data the dump is three runs into
+ * one stream: schema of every table, rows but those ignored, then
+ * triggers (so that loading the rows fires none).  mysqldump skips a
+ * name given to --ignore-table that does not exist, so a table listed
+ * for an app version that lacks it is no error. */
+static int dump_argv(const struct bfs_source *s, enum part part,
+		     const char *prog, const char *optarg, const char *db,
+		     struct src_argv *a)
+{
+	static const char *const flags[][5] = {
+	    [P_ALL] = {"--routines", "--triggers", "--events", "--hex-blob"},
+	    [P_SCHEMA] = {"--no-data", "--skip-triggers", "--routines",
+			  "--events"},
+	    [P_DATA] = {"--no-create-info", "--skip-triggers", "--hex-blob"},
+	    [P_TRIGGERS] = {"--no-data", "--no-create-info", "--triggers"},
+	};
+	const char *const *t;
+	int rc;
+
+	rc = src_argv_add(a, (char *)prog, false);
+	if (!rc && optarg) /* must be mysqldump's first option */
+		rc = src_argv_add(a, (char *)optarg, false);
+	rc = rc ? rc : src_argv_add(a, (char *)"--single-transaction", false);
+	for (t = flags[part]; !rc && *t; t++)
+		rc = src_argv_add(a, (char *)*t, false);
+	for (t = s->ignore_tables; !rc && t && *t; t++)
+		rc = src_argv_addf(a, "--ignore-table=%s", *t);
+	for (t = s->ignore_table_data; part == P_DATA && !rc && t && *t; t++)
+		rc = src_argv_addf(a, "--ignore-table=%s", *t);
+	for (t = s->dump_opts; !rc && t && *t; t++)
+		rc = src_argv_add(a, (char *)*t, false);
+	return rc ? rc : src_argv_add(a, (char *)db, false);
+}
+
 static int run_mysql(struct bfs_backup *b, const struct bfs_source *s,
 		     struct bfs_err *err)
 {
 	struct bfs_mysql_uri u;
-	char *dest = NULL, *name = NULL, *optarg = NULL;
-	char *desc = NULL, **argv = NULL, **ign = NULL;
+	struct src_argv av[3] = {{0}};
+	struct src_child c[3];
+	char *dest = NULL, *name = NULL, *optarg = NULL, *desc = NULL;
 	const char *rest, *prog;
-	size_t n = 0, nign = 0, i, k = 0;
+	const char *const *o;
+	size_t np, i;
 	int rc, ofd = -1;
 
 	memset(&u, 0, sizeof(u));
@@ -113,9 +169,11 @@ static int run_mysql(struct bfs_backup *b, const struct bfs_source *s,
 	rc = bfs_mysql_uri_parse(rest, &u, err);
 	if (rc)
 		goto out;
-	if (s->ignore_tables)
-		while (s->ignore_tables[nign])
-			nign++;
+	for (o = s->dump_opts; o && *o; o++) {
+		rc = bfs_dump_opt_check(BFS_SRC_MYSQL_DUMP, *o, err);
+		if (rc)
+			goto out;
+	}
 	{
 		/* spec without credentials: [host[:port]/]db */
 		struct bfs_buf spec = {0};
@@ -136,14 +194,13 @@ static int run_mysql(struct bfs_backup *b, const struct bfs_source *s,
 		if (rc)
 			goto out;
 	}
-	prog = src_in_path("mysqldump") || !src_in_path("mariadb-dump")
+	prog = bfs_in_path("mysqldump") || !bfs_in_path("mariadb-dump")
 		   ? "mysqldump"
 		   : "mariadb-dump";
 	if (u.user || u.password || u.host || u.port || u.socket) {
 		rc = mysql_optfile(&u, &ofd, err);
 		if (rc)
 			goto out;
-		/* must be mysqldump's first option */
 		if (asprintf(&optarg, "--defaults-extra-file=/dev/fd/%d",
 			     SRC_CHILD_FD(ofd)) < 0) {
 			optarg = NULL;
@@ -154,41 +211,32 @@ static int run_mysql(struct bfs_backup *b, const struct bfs_source *s,
 		desc = NULL;
 		goto nomem;
 	}
-	n = 8 + nign;
-	argv = calloc(n + 1, sizeof(*argv));
-	ign = calloc(nign + 1, sizeof(*ign));
-	if (!argv || !ign)
-		goto nomem;
-	argv[k++] = (char *)prog;
-	if (optarg)
-		argv[k++] = optarg;
-	argv[k++] = (char *)"--single-transaction";
-	argv[k++] = (char *)"--routines";
-	argv[k++] = (char *)"--triggers";
-	argv[k++] = (char *)"--events";
-	argv[k++] = (char *)"--hex-blob";
-	for (i = 0; i < nign; i++) {
-		if (asprintf(&ign[i], "--ignore-table=%s",
-			     s->ignore_tables[i]) < 0) {
-			ign[i] = NULL;
+	if (!data_ignored(s, u.db)) {
+		np = 1;
+		if (dump_argv(s, P_ALL, prog, optarg, u.db, &av[0]))
 			goto nomem;
-		}
-		argv[k++] = ign[i];
+	} else {
+		np = 3;
+		for (i = 0; i < np; i++)
+			if (dump_argv(s, (enum part)(P_SCHEMA + i), prog,
+				      optarg, u.db, &av[i]))
+				goto nomem;
 	}
-	argv[k++] = u.db;
-	argv[k] = NULL;
-	rc = src_run_child(b, dest, argv, NULL, ofd, s->dump_mode, desc, err);
+	for (i = 0; i < np; i++) {
+		c[i].argv = av[i].v;
+		c[i].envp = NULL;
+		c[i].keep_fd = ofd;
+	}
+	rc = src_run_children(b, dest, c, np, s->dump_mode, s->dump_timeout,
+			      desc, err);
 	goto out;
 nomem:
 	rc = bfs_err_set(err, -ENOMEM, "out of memory");
 out:
 	if (ofd >= 0)
 		close(ofd);
-	if (ign)
-		for (i = 0; i < nign; i++)
-			free(ign[i]);
-	free(ign);
-	free(argv);
+	for (i = 0; i < 3; i++)
+		src_argv_free(&av[i]);
 	free(optarg);
 	free(desc);
 	free(name);

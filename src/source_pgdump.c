@@ -76,13 +76,39 @@ static int ssl_service(const char *sslpw, int *fd, struct bfs_err *err)
 	return rc;
 }
 
+/* pg_dump's arguments: the connection, the tables of ignore_table_data
+ * that are in dbname (DB.PATTERN), the extra options. */
+static int pg_argv(const struct bfs_source *s, const struct bfs_pg_conninfo *ci,
+		   struct src_argv *a)
+{
+	const char *const *t;
+	size_t l;
+	int rc;
+
+	rc = src_argv_add(a, (char *)"pg_dump", false);
+	rc = rc ? rc : src_argv_add(a, (char *)"--no-password", false);
+	rc = rc ? rc : src_argv_addf(a, "--dbname=%s", ci->safe);
+	for (t = s->ignore_table_data; !rc && t && *t; t++) {
+		l = ci->dbname ? strlen(ci->dbname) : 0;
+		if (l && !strncmp(*t, ci->dbname, l) && (*t)[l] == '.')
+			rc = src_argv_addf(a, "--exclude-table-data=%s",
+					   *t + l + 1);
+	}
+	for (t = s->dump_opts; !rc && t && *t; t++)
+		rc = src_argv_add(a, (char *)*t, false);
+	return rc;
+}
+
 static int run_pg(struct bfs_backup *b, const struct bfs_source *s,
 		  struct bfs_err *err)
 {
 	struct bfs_pg_conninfo ci;
-	char *dest = NULL, *name = NULL, *dbarg = NULL, *desc = NULL;
-	char *svcfile = NULL, **env = NULL, *argv[4];
+	struct src_argv pa = {0}, ga = {0};
+	struct src_child child;
+	char *dest = NULL, *name = NULL, *desc = NULL, *gdest = NULL;
+	char *svcfile = NULL, **env = NULL;
 	const char *names[3], *values[3], *rest;
+	const char *const *o;
 	size_t nenv = 0;
 	int rc, sfd = -1;
 
@@ -94,12 +120,18 @@ static int run_pg(struct bfs_backup *b, const struct bfs_source *s,
 	rc = bfs_pg_conninfo_parse(rest, &ci, err);
 	if (rc)
 		goto out;
+	for (o = s->dump_opts; o && *o; o++) {
+		rc = bfs_dump_opt_check(BFS_SRC_PG_DUMP, *o, err);
+		if (rc)
+			goto out;
+	}
 	rc = src_add(b, "pg-dump", dest, ci.safe, err);
 	if (rc)
 		goto out;
-	if (asprintf(&dbarg, "--dbname=%s", ci.safe) < 0 ||
-	    asprintf(&desc, "pg_dump of '%s'", ci.safe) < 0)
+	if (asprintf(&desc, "pg_dump of '%s'", ci.safe) < 0) {
+		desc = NULL;
 		goto nomem;
+	}
 	if (ci.password) {
 		names[nenv] = "PGPASSWORD";
 		values[nenv++] = ci.password;
@@ -117,11 +149,32 @@ static int run_pg(struct bfs_backup *b, const struct bfs_source *s,
 	}
 	if (nenv && !(env = src_env_with(names, values, nenv)))
 		goto nomem;
-	argv[0] = (char *)"pg_dump";
-	argv[1] = (char *)"--no-password";
-	argv[2] = dbarg;
-	argv[3] = NULL;
-	rc = src_run_child(b, dest, argv, env, sfd, s->dump_mode, desc, err);
+	if (pg_argv(s, &ci, &pa))
+		goto nomem;
+	child.argv = pa.v;
+	child.envp = env;
+	child.keep_fd = sfd;
+	rc = src_run_children(b, dest, &child, 1, s->dump_mode, s->dump_timeout,
+			      desc, err);
+	if (rc || s->pg_globals == BFS_PG_GLOBALS_NONE)
+		goto out;
+	/* roles and tablespaces: pg_dumpall ignores the database name */
+	free(desc);
+	if (asprintf(&desc, "pg_dumpall --globals-only of '%s'", ci.safe) < 0) {
+		desc = NULL;
+		goto nomem;
+	}
+	if (bfs_pg_globals_dest(dest, &gdest) ||
+	    src_argv_add(&ga, (char *)"pg_dumpall", false) ||
+	    src_argv_add(&ga, (char *)"--globals-only", false) ||
+	    src_argv_add(&ga, (char *)"--no-password", false) ||
+	    (s->pg_globals != BFS_PG_GLOBALS_PASSWORDS &&
+	     src_argv_add(&ga, (char *)"--no-role-passwords", false)) ||
+	    src_argv_addf(&ga, "--dbname=%s", ci.safe))
+		goto nomem;
+	child.argv = ga.v;
+	rc = src_run_children(b, gdest, &child, 1, s->dump_mode,
+			      s->dump_timeout, desc, err);
 	goto out;
 nomem:
 	rc = bfs_err_set(err, -ENOMEM, "out of memory");
@@ -130,8 +183,10 @@ out:
 		close(sfd);
 	src_env_free(env, nenv);
 	bfs_pg_conninfo_clear(&ci);
+	src_argv_free(&pa);
+	src_argv_free(&ga);
 	free(svcfile);
-	free(dbarg);
+	free(gdest);
 	free(desc);
 	free(name);
 	free(dest);

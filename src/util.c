@@ -692,3 +692,23 @@ int bfs_random(void *buf, size_t n)
 	}
 	return 0;
 }
+
+bool bfs_in_path(const char *prog)
+{
+	const char *path = getenv("PATH"), *c, *end;
+	char buf[4096];
+
+	if (!path)
+		path = "/usr/bin:/bin";
+	for (c = path; *c; c = *end ? end + 1 : end) {
+		end = strchr(c, ':');
+		if (!end)
+			end = c + strlen(c);
+		if (end == c)
+			continue;
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)(end - c), c, prog);
+		if (!access(buf, X_OK))
+			return true;
+	}
+	return false;
+}

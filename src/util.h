@@ -152,4 +152,8 @@ static inline uint64_t bfs_get_le64(const uint8_t *p)
 	return (uint64_t)bfs_get_le32(p) | (uint64_t)bfs_get_le32(p + 4) << 32;
 }
 
+/* Is prog an executable file in one of $PATH's directories (default
+ * /usr/bin:/bin)?  Reentrant. */
+bool bfs_in_path(const char *prog);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include <cJSON.h>
 
+#include "backup_dump.h"
 #include "backup_ui.h"
 #include "cli.h"
 #include "src/exclude.h"
@@ -29,6 +30,7 @@ struct src {
 	const char **ex;
 	size_t *ex_item;
 	uint64_t *ex_hits;
+	struct bdump_src dump; /* its dump options' lists */
 };
 
 /* One --exclude or --exclude-all as given. */
@@ -44,6 +46,7 @@ struct backup_args {
 	size_t nsrcs, cap;
 	bool have_stdin;
 	struct cli_strv tags, ignores;
+	struct bdump dump; /* --ignore-table-data, --pg-dump-opt, ... */
 	struct ex_item *ex;
 	size_t nex, excap;
 	const char *id, *job;
@@ -277,6 +280,29 @@ static int list_cb(struct cli_ctx *ctx, const struct cli_opt *o,
 	return 0;
 }
 
+/* The dump options (o->id an enum bdump_id): recorded with the last
+ * --pg-dump or --mysql-dump before them (all dumps when none). */
+static int dump_cb(struct cli_ctx *ctx, const struct cli_opt *o,
+		   const char *arg)
+{
+	struct backup_args *a = ctx->args;
+	char msg[512];
+	long k;
+	int rc;
+
+	for (k = (long)a->nsrcs - 1; k >= 0; k--)
+		if (a->srcs[k].s.kind == BFS_SRC_PG_DUMP ||
+		    a->srcs[k].s.kind == BFS_SRC_MYSQL_DUMP)
+			break;
+	rc =
+	    bdump_add(&a->dump, (enum bdump_id)o->id, arg, k, msg, sizeof(msg));
+	if (rc == -ENOMEM) {
+		cli_error("backup", "out of memory");
+		return EXIT_ERR;
+	}
+	return rc ? cli_usage_error(&cmd_backup, "%s", msg) : 0;
+}
+
 /* How a source is named in messages: database sources by option only,
  * since their argument may carry a password (secrets never reach a log);
  * the others with their argument. */
@@ -385,7 +411,9 @@ static void free_backup_args(void *args)
 		free(a->srcs[i].ex);
 		free(a->srcs[i].ex_item);
 		free(a->srcs[i].ex_hits);
+		bdump_src_free(&a->srcs[i].dump);
 	}
+	bdump_free(&a->dump);
 	free(a->srcs);
 	free(a->ex);
 	free(a->tags.v); /* filled by list_cb */
@@ -506,8 +534,21 @@ static int check_backup(struct cli_ctx *ctx)
 				       "--dump-mode '%s': expected octal "
 				       "permission bits, 1 to 0777 (e.g. 0640)",
 				       a->dump_mode);
+	{
+		enum bfs_source_kind kinds[a->nsrcs];
+		char msg[512];
+
+		for (i = 0; i < a->nsrcs; i++)
+			kinds[i] = srcs[i].s.kind;
+		if (bdump_check(&a->dump, kinds, a->nsrcs, msg, sizeof(msg)))
+			return cli_usage_error(&cmd_backup, "%s", msg);
+	}
 	for (i = 0; i < a->nsrcs; i++) {
 		srcs[i].s.dump_mode = mode;
+		if (bdump_apply(&a->dump, i, &srcs[i].s, &srcs[i].dump)) {
+			cli_error("backup", "out of memory");
+			return EXIT_ERR;
+		}
 		if (source_excludes(a, i)) {
 			cli_error("backup", "out of memory");
 			return EXIT_ERR;
@@ -758,6 +799,25 @@ static const struct cli_opt backup_opts[] = {
      .help = "download the attachments (the default)",
      .off = CLI_OFF_(struct backup_args, nc_no_atts, int),
      .min = 0},
+    CLI_GROUP("Dump options (after a --pg-dump/--mysql-dump: for that one;\n"
+	      "before the first source: for every dump they fit):"),
+    CLI_CALLBACK(0, "ignore-table-data", "DB.TABLE", dump_cb, BD_IGNORE_DATA,
+		 "dump the table's schema but not its rows (pg_dump: TABLE "
+		 "is a pattern like public.audit_log; repeatable)"),
+    CLI_CALLBACK(0, "pg-dump-opt", "OPT", dump_cb, BD_PG_OPT,
+		 "one more pg_dump option, --name or --name=value, from an "
+		 "allow-list of options safe with a streamed plain dump "
+		 "(repeatable)"),
+    CLI_CALLBACK(0, "mysql-dump-opt", "OPT", dump_cb, BD_MY_OPT,
+		 "the same for mysqldump (repeatable)"),
+    CLI_CALLBACK(0, "pg-dumpall-globals", NULL, dump_cb, BD_GLOBALS,
+		 "also pg_dumpall --globals-only (roles, tablespaces) at "
+		 "globals.sql (NAME.globals.sql), without role passwords"),
+    CLI_CALLBACK(0, "pg-dumpall-role-passwords", NULL, dump_cb, BD_GLOBALS_PW,
+		 "the same with the roles' password hashes (superuser)"),
+    CLI_CALLBACK(0, "dump-timeout", "DURATION", dump_cb, BD_TIMEOUT,
+		 "kill a dump that takes longer (30s, 2h, 1h30m): the "
+		 "backup fails and nothing is written"),
     CLI_STRING(0, "dump-mode", "MODE", struct backup_args, dump_mode,
 	       "permission bits (octal) the dumps, --command, --stdin "
 	       "and --nocodb files are recorded with (default: 0600, owner "
@@ -839,6 +899,10 @@ const struct bfs_cmd cmd_backup = {
 	"/srv/nocodb/config/cache\n"
 	"  backupfs backup --mysql-dump mysql://root@localhost/app \\\n"
 	"      --ignore-table app.sessions --tag nightly\n"
+	"  backupfs backup --pg-dump postgresql://app@db/app "
+	"--pg-dumpall-globals \\\n"
+	"      --ignore-table-data app.public.audit_log "
+	"--dump-timeout 2h\n"
 	"  backupfs backup --command config.json='docker inspect app' \\\n"
 	"      --archive old=/tmp/old-backup.tar.gz\n"
 	"  pg_dumpall | backupfs backup --stdin all.sql --json\n"

@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "src/job.h"
+#include "src/jobprofile.h"
 #include "src/jobstate.h"
 #include "src/jobunit.h"
 #include "src/schedule.h"
@@ -27,11 +28,14 @@
 struct job_args {
 	const char *jobs, *state, *root;
 	bool json, no_systemctl;
+	const char *profile, *output; /* new */
+	bool force, list_profiles;    /* new */
 };
 
-enum { ACT_CHECK, ACT_LIST, ACT_ENABLE, ACT_DISABLE };
+enum { ACT_CHECK, ACT_LIST, ACT_ENABLE, ACT_DISABLE, ACT_NEW };
 
-static const char *const actions[] = {"check", "list", "enable", "disable"};
+static const char *const actions[] = {"check", "list", "enable", "disable",
+				      "new"};
 
 static int action_of(const char *s)
 {
@@ -307,8 +311,9 @@ static int mkdirs(char *path, size_t rootlen)
 	return 0;
 }
 
-/* Write text to path through path.tmp, 0644.  0 or -errno. */
-static int write_file(const char *path, const char *text)
+/* Write text to path through path.tmp, 0644.  replace false: -EEXIST
+ * when path exists (never overwritten).  0 or -errno. */
+static int write_file(const char *path, const char *text, bool replace)
 {
 	char tmp[PATH_MAX];
 	size_t len = strlen(text);
@@ -323,9 +328,12 @@ static int write_file(const char *path, const char *text)
 		rc = errno ? -errno : -EIO;
 	if (close(fd) != 0 && !rc)
 		rc = -errno;
-	if (!rc && rename(tmp, path) != 0)
+	if (!rc && replace && rename(tmp, path) != 0)
 		rc = -errno;
-	if (rc)
+	/* link(2) fails on an existing path: no check-then-write race */
+	if (!rc && !replace && link(tmp, path) != 0)
+		rc = -errno;
+	if (rc || !replace)
 		unlink(tmp);
 	return rc;
 }
@@ -395,7 +403,7 @@ static int job_enable(const struct job_args *a, const char *jobs_dir,
 	}
 	rc = mkdirs(dropin, strlen(root));
 	if (!rc)
-		rc = write_file(dropin, text);
+		rc = write_file(dropin, text, true);
 	if (rc) {
 		cli_error("job", "cannot write '%s': %s", dropin,
 			  strerror(-rc));
@@ -426,6 +434,86 @@ out:
 	return rc;
 }
 
+/* The placeholders of text ("<A>, <B>") into buf. */
+static void placeholders(const char *text, char *buf, size_t n)
+{
+	const char *p = text, *e;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	while ((p = strchr(p, '<')) && (e = strchr(p, '>'))) {
+		size_t l = (size_t)(e - p + 1);
+
+		if (l < 40 && !memmem(buf, len, p, l) && len + l + 3 < n) {
+			len += (size_t)snprintf(buf + len, n - len, "%s%.*s",
+						len ? ", " : "", (int)l, p);
+		}
+		p = e + 1;
+	}
+}
+
+/* job new: write the profile's job file; job new --list-profiles. */
+static int job_new(const struct job_args *a, const char *jobs_dir,
+		   const char *name)
+{
+	const struct bfs_job_profile *p;
+	char path[PATH_MAX], ph[512];
+	struct bfs_err err = {""};
+	char *text = NULL;
+	size_t n, i;
+	int rc, flags = 0;
+
+	if (a->list_profiles) {
+		p = bfs_job_profiles(&n);
+		for (i = 0; i < n; i++)
+			printf("%-12s %s\n", p[i].name, p[i].summary);
+		return EXIT_OK;
+	}
+	if (!strcmp(a->profile, "dolt") && bfs_in_path("dolt"))
+		flags |= BFS_PROFILE_DOLT_SYNC;
+	rc = bfs_job_profile_render(a->profile, name, flags, &text, &err);
+	if (rc) {
+		cli_error("job", "%s", bfs_err_str(&err, rc));
+		return rc == -ENOENT || rc == -EINVAL ? EXIT_USAGE : EXIT_ERR;
+	}
+	if (a->output) {
+		snprintf(path, sizeof(path), "%s", a->output);
+	} else if ((size_t)snprintf(path, sizeof(path), "%s/%s.json", jobs_dir,
+				    name) >= sizeof(path)) {
+		rc = -ENAMETOOLONG;
+	} else if ((rc = mkdirs(path, 0)) != 0) {
+		/* the jobs directory and its parents */
+		cli_error("job", "cannot create '%s': %s", jobs_dir,
+			  strerror(-rc));
+		goto out;
+	}
+	if (!rc)
+		rc = write_file(path, text, a->force);
+	if (rc == -EEXIST) {
+		cli_error("job", "'%s' exists: give --force to overwrite it",
+			  path);
+		goto out;
+	}
+	if (rc) {
+		cli_error("job", "cannot write '%s': %s", path, strerror(-rc));
+		goto out;
+	}
+	p = bfs_job_profile_find(a->profile);
+	placeholders(text, ph, sizeof(ph));
+	printf("%s: written from profile %s%s\n", path, p->name,
+	       flags & BFS_PROFILE_DOLT_SYNC ? " (dolt is on PATH: dolt "
+					       "backup sync-url variant)"
+					     : "");
+	printf("replace %s in it, then run: backupfs job check %s\n", ph, path);
+	if (strcmp(p->secrets, "none"))
+		printf("secrets (%s) go in /etc/backupfs/%s.env, mode 0600\n",
+		       p->secrets, name);
+	printf("the backup and its restore: doc/apps/%s.md\n", p->name);
+out:
+	free(text);
+	return rc ? EXIT_ERR : EXIT_OK;
+}
+
 static int check_job(struct cli_ctx *ctx)
 {
 	const struct job_args *a = ctx->args;
@@ -434,8 +522,28 @@ static int check_job(struct cli_ctx *ctx)
 	if (act < 0)
 		return cli_usage_error(&cmd_job,
 				       "unknown action '%s' (check, list, "
-				       "enable or disable)",
+				       "enable, disable or new)",
 				       ctx->argv[0]);
+	if (act == ACT_NEW) {
+		if (a->list_profiles &&
+		    (ctx->argc > 1 || a->profile || a->output || a->force))
+			return cli_usage_error(&cmd_job,
+					       "--list-profiles goes alone");
+		if (!a->list_profiles && (!a->profile || ctx->argc != 2))
+			return cli_usage_error(&cmd_job,
+					       "job new needs --profile APP "
+					       "and one NAME (or "
+					       "--list-profiles)");
+		if (!a->list_profiles && !bfs_job_name_valid(ctx->argv[1]))
+			return cli_usage_error(
+			    &cmd_job,
+			    "invalid job name '%s' (1-%d of A-Z a-z 0-9 . "
+			    "_ -, not starting with . or -)",
+			    ctx->argv[1], BFS_JOB_NAME_MAX);
+	} else if (a->profile || a->output || a->force || a->list_profiles) {
+		return cli_usage_error(&cmd_job, "--profile, -o, --force and "
+						 "--list-profiles go with new");
+	}
 	if (act == ACT_CHECK && ctx->argc < 2)
 		return cli_usage_error(&cmd_job, "job check needs a FILE");
 	if (act == ACT_LIST && ctx->argc > 1)
@@ -472,6 +580,8 @@ static int run_job(struct cli_ctx *ctx)
 		return bad ? EXIT_ERR : EXIT_OK;
 	case ACT_LIST:
 		return job_list(a, jobs_dir);
+	case ACT_NEW:
+		return job_new(a, jobs_dir, ctx->argc > 1 ? ctx->argv[1] : "");
 	default:
 		return job_enable(a, jobs_dir, ctx->argv[1], act == ACT_ENABLE);
 	}
@@ -496,13 +606,22 @@ static const struct cli_opt job_opts[] = {
     CLI_FLAG(0, "no-systemctl", struct job_args, no_systemctl,
 	     "enable, disable: write or remove the drop-in only, run no "
 	     "systemctl"),
+    CLI_STRING(0, "profile", "APP", struct job_args, profile,
+	       "new: the app profile (nocodb, seatable, mattermost, "
+	       "pydio-cells, dolt)"),
+    CLI_STRING('o', "output", "FILE", struct job_args, output,
+	       "new: write the job file to FILE (default: JOBS/NAME.json)"),
+    CLI_FLAG(0, "force", struct job_args, force,
+	     "new: overwrite an existing file"),
+    CLI_FLAG(0, "list-profiles", struct job_args, list_profiles,
+	     "new: list the profiles"),
     CLI_END};
 
 const struct bfs_cmd cmd_job = {
     .name = "job",
     .run = run_job,
-    .summary = "check, list, enable or disable job files",
-    .synopsis = "backupfs job check|list|enable|disable [OPTIONS] "
+    .summary = "check, list, enable, disable or create job files",
+    .synopsis = "backupfs job check|list|enable|disable|new [OPTIONS] "
 		"[FILE|NAME...]",
     .description =
 	"Job files (doc/JOBS.md) describe unattended backups.\n"
@@ -519,7 +638,12 @@ const struct bfs_cmd cmd_job = {
 	"schedule.conf,\n"
 	"           then systemctl daemon-reload, enable and restart the\n"
 	"           timer.  The job file is JOBS/NAME.json.\n"
-	"  disable  systemctl disable --now the timer, remove the drop-in.",
+	"  disable  systemctl disable --now the timer, remove the drop-in.\n"
+	"  new      --profile APP NAME [-o FILE] [--force]: write a job file\n"
+	"           pre-filled from the app's backup guide (doc/apps/APP.md)\n"
+	"           with <PLACEHOLDERS> for hosts and paths; `job check`\n"
+	"           refuses the file until every one is replaced.  Never\n"
+	"           overwrites without --force.  --list-profiles lists them.",
     .opts = job_opts,
     .notes =
 	"A cron schedule becomes OnCalendar= (catch_up: Persistent=),\n"
@@ -530,12 +654,14 @@ const struct bfs_cmd cmd_job = {
     .examples = "  backupfs job check /etc/backupfs/jobs/*.json\n"
 		"  backupfs job list --json\n"
 		"  backupfs job enable nocodb\n"
-		"  backupfs job enable nocodb --root \"$DESTDIR\"",
+		"  backupfs job enable nocodb --root \"$DESTDIR\"\n"
+		"  backupfs job new --profile seatable seatable\n"
+		"  backupfs job new --list-profiles",
     .exit_codes = "0 ok, 1 error (a job that does not validate, a failed "
 		  "systemctl), 2 usage error.",
     .min_args = 1,
     .max_args = -1,
-    .missing = "missing action (check, list, enable or disable)",
+    .missing = "missing action (check, list, enable, disable or new)",
     .args_size = sizeof(struct job_args),
     .check = check_job,
 };

@@ -3,16 +3,21 @@
  * key=value or a name) and as a mysql:// URI, with and without a
  * "postgresql://" / "mysql://" prefix.  Checked: every secret span lies
  * inside the input; the safe form parses again and holds no secret (the
- * password libpq would read is gone); scrubbing keeps the length and
- * overwrites every secret span; a failed parse returns nothing.
+ * password libpq would read is gone) but the same database name; scrubbing
+ * keeps the length and overwrites every secret span; a failed parse returns
+ * nothing.  The input also goes through the dump option allow-lists
+ * (bfs_dump_opt_check), which must answer 0 or -EINVAL.
  * Built by scripts/fuzz (target "conninfo"). */
 #include "config.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "src/conninfo.h"
+#include "src/source.h"
+#include "src/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,6 +37,10 @@ static void check_pg(const char *s)
 		    bfs_pg_conninfo_parse(c.safe, &again, &err) == 0) {
 			if (again.password || again.sslpassword)
 				abort();
+			/* the safe form names the same database */
+			if (!c.dbname != !again.dbname ||
+			    (c.dbname && strcmp(c.dbname, again.dbname)))
+				abort();
 			bfs_pg_conninfo_clear(&again);
 		}
 		buf = strdup(s);
@@ -46,7 +55,8 @@ static void check_pg(const char *s)
 			free(buf);
 		}
 		bfs_pg_conninfo_clear(&c);
-	} else if (c.safe || c.password || c.sslpassword || c.nsecrets) {
+	} else if (c.safe || c.password || c.sslpassword || c.nsecrets ||
+		   c.dbname) {
 		abort(); /* out is zeroed on failure */
 	}
 }
@@ -73,6 +83,16 @@ static void check_my(const char *s)
 	}
 }
 
+static void check_opt(const char *s)
+{
+	struct bfs_err err;
+	int a = bfs_dump_opt_check(BFS_SRC_PG_DUMP, s, &err);
+	int b = bfs_dump_opt_check(BFS_SRC_MYSQL_DUMP, s, &err);
+
+	if ((a && a != -EINVAL) || (b && b != -EINVAL))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 16);
@@ -87,6 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[k] = '\0';
 	check_pg(s);
 	check_my(s);
+	check_opt(s);
 	memmove(s + 13, s, k + 1);
 	memcpy(s, "postgresql://", 13);
 	check_pg(s);

@@ -324,9 +324,40 @@ static void my_cases(void)
 	is_int((int)bfs_mysql_uri_scrub(buf), 0, "a name: nothing to scrub");
 }
 
+/* The database name libpq would connect to, as given. */
+static void pg_dbnames(void)
+{
+	static const struct {
+		const char *in, *db;
+	} c[] = {
+	    {"postgresql://u:pw@h:5432/my%20db?sslmode=require", "my db"},
+	    {"postgresql://h", NULL},
+	    {"postgresql://h/", NULL},
+	    {"host=h dbname=first dbname='sec ond'", "sec ond"},
+	    {"appdb", "appdb"},
+	};
+	struct bfs_pg_conninfo ci;
+	struct bfs_err err = {""};
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		if (bfs_pg_conninfo_parse(c[i].in, &ci, &err)) {
+			ok(0, "dbname of case %zu: %s", i, err.msg);
+			continue;
+		}
+		if (c[i].db)
+			is_str(ci.dbname, c[i].db, "dbname of case %zu", i);
+		else
+			ok(ci.dbname == NULL, "no dbname in case %zu", i);
+		bfs_pg_conninfo_clear(&ci);
+	}
+}
+
 int main(void)
 {
 	size_t i;
+
+	pg_dbnames();
 
 	for (i = 0; i < sizeof(pg_cases) / sizeof(pg_cases[0]); i++)
 		pg_case(&pg_cases[i]);
