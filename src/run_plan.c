@@ -86,7 +86,7 @@ static int nocodb_opts(struct bfs_strv *a, const struct bfs_nocodb_opts *o)
 
 /* A dump source's options, after it: they apply to that source only
  * (backup's rule for dump options that follow a dump). */
-static int dump_opts(struct bfs_argv *a, const struct bfs_source *s)
+static int dump_opts(struct bfs_strv *a, const struct bfs_source *s)
 {
 	const char *opt =
 	    s->kind == BFS_SRC_PG_DUMP ? "--pg-dump-opt" : "--mysql-dump-opt";
@@ -99,9 +99,9 @@ static int dump_opts(struct bfs_argv *a, const struct bfs_source *s)
 	for (size_t k = 0; !rc && s->dump_opts && s->dump_opts[k]; k++)
 		rc = add2(a, opt, s->dump_opts[k]);
 	if (!rc && s->pg_globals == BFS_PG_GLOBALS)
-		rc = bfs_argv_add(a, "--pg-dumpall-globals");
+		rc = bfs_strv_add(a, "--pg-dumpall-globals");
 	if (!rc && s->pg_globals == BFS_PG_GLOBALS_PASSWORDS)
-		rc = bfs_argv_add(a, "--pg-dumpall-role-passwords");
+		rc = bfs_strv_add(a, "--pg-dumpall-role-passwords");
 	if (!rc && s->dump_timeout) {
 		snprintf(secs, sizeof(secs), "%llus",
 			 (unsigned long long)s->dump_timeout);

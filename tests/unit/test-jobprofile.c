@@ -116,7 +116,7 @@ static void test_profiles(void)
 static void test_seatable(void)
 {
 	struct bfs_err err = {""};
-	struct bfs_argv a = {0};
+	struct bfs_strv a = {0};
 	struct bfs_job *j = NULL;
 	const struct bfs_source *s;
 	char *text = NULL, *filled = NULL, *joined = NULL;
@@ -153,7 +153,7 @@ static void test_seatable(void)
 				    "7200s --files"),
 	   "and the timeout, before the next source: %s", joined);
 out:
-	bfs_argv_free(&a);
+	bfs_strv_free(&a);
 	bfs_job_free(j);
 	free(joined);
 	free(filled);
