@@ -808,14 +808,12 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 		rc = fill_entry(st, &e, backup, dirpre, dir);
 		if (rc)
 			goto out_put;
-		refs = sqlite3_column_blob(st, EC_CHUNKS);
 		len = (size_t)sqlite3_column_bytes(st, EC_CHUNKS);
-		if (len % BFS_BLOBREF_BLOB ||
-		    len / BFS_BLOBREF_BLOB != e.nchunks) {
-			rc = bfs_err_set(err, -EUCLEAN,
-					 "catalog '%s': entry %lld has a"
-					 " damaged chunk list",
-					 c->path, (long long)e.id);
+		rc = cat_entry_refs(
+		    c, pp.child, sqlite3_column_int64(st, EC_SLOT), e.id,
+		    e.nchunks, sqlite3_column_blob(st, EC_CHUNKS), len,
+		    &c->pieces, &refs, err);
+		if (rc) {
 			bfs_cat_entry_clear(&e);
 			goto out_put;
 		}
@@ -829,9 +827,8 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 				plen =
 				    (size_t)sqlite3_column_bytes(st, EC_PARTS);
 			}
-			rc = cb(arg, &e, len ? refs : NULL,
-				len / BFS_BLOBREF_BLOB, parts,
-				plen / BFS_HASH_LEN,
+			rc = cb(arg, &e, refs, refs ? (size_t)e.nchunks : 0,
+				parts, plen / BFS_HASH_LEN,
 				(uint64_t)sqlite3_column_int64(st, EC_COUNT));
 		}
 		bfs_cat_entry_clear(&e);
@@ -843,6 +840,9 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 		 : cat_sqlerr(c, rc, err, "cannot read a directory");
 out_put:
 	cat_stmt_put(c, ST_ENTRY_READDIR_CHUNKS, st);
+	/* the list of a huge file should not stay around */
+	if (c->pieces.cap > (1u << 20))
+		bfs_buf_free(&c->pieces);
 	if (!rc && !rows)
 		rc = tree_ok(c, pp.child, err);
 	return rc;
@@ -850,6 +850,69 @@ out_put:
 
 /* ---- chunks ----------------------------------------------------------------
  */
+
+static int damaged_list(struct bfs_catalog *c, int64_t id, struct bfs_err *err)
+{
+	return bfs_err_set(err, -EUCLEAN,
+			   "catalog '%s': entry %lld has a damaged chunk list",
+			   c->path, (long long)id);
+}
+
+int cat_entry_refs(struct bfs_catalog *c, int64_t tree, int64_t slot,
+		   int64_t id, uint64_t nchunks, const void *blob, size_t len,
+		   struct bfs_buf *buf, const uint8_t **refs,
+		   struct bfs_err *err)
+{
+	sqlite3_stmt *st;
+	size_t plen, want;
+	int64_t seq = 0;
+	int rc;
+
+	*refs = NULL;
+	if (len || !nchunks) {
+		if (len % BFS_BLOBREF_BLOB || len / BFS_BLOBREF_BLOB != nchunks)
+			return damaged_list(c, id, err);
+		*refs = len ? blob : NULL;
+		return 0;
+	}
+	if (nchunks > SIZE_MAX / BFS_BLOBREF_BLOB)
+		return damaged_list(c, id, err);
+	want = (size_t)nchunks * BFS_BLOBREF_BLOB;
+	buf->len = 0;
+	rc = bfs_buf_reserve(buf, want);
+	if (rc)
+		return rc;
+	rc = cat_stmt_get(c, ST_PIECE_READ, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tree);
+	sqlite3_bind_int64(st, 2, slot);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		plen = (size_t)sqlite3_column_bytes(st, 1);
+		/* pieces 1, 2, ... in order, whole refs, never past the
+		 * count the entry claims */
+		if (sqlite3_column_int64(st, 0) != ++seq || !plen ||
+		    plen % BFS_BLOBREF_BLOB || plen > want - buf->len) {
+			rc = damaged_list(c, id, err);
+			goto out_put;
+		}
+		memcpy(buf->data + buf->len, sqlite3_column_blob(st, 1), plen);
+		buf->len += plen;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = cat_sqlerr(c, rc, err, "cannot read a chunk list");
+		goto out_put;
+	}
+	if (buf->len != want) {
+		rc = damaged_list(c, id, err);
+		goto out_put;
+	}
+	*refs = buf->data;
+	rc = 0;
+out_put:
+	cat_stmt_put(c, ST_PIECE_READ, st);
+	return rc;
+}
 
 /* Location of blob hash from chunk_loc, on statement st (ST_CHUNK_LOOKUP,
  * left reset).  0, -ENOENT, -EUCLEAN (a damaged row) or SQLite errors. */
@@ -895,6 +958,7 @@ int bfs_catalog_chunks(struct bfs_catalog *c, int64_t id,
 		       struct bfs_err *err)
 {
 	struct bfs_chunkref *refs = NULL;
+	struct bfs_buf pieces = {0};
 	struct bfs_cat_entry e;
 	struct bfs_blobref br;
 	struct cat_pos pos;
@@ -939,19 +1003,16 @@ int bfs_catalog_chunks(struct bfs_catalog *c, int64_t id,
 		goto out_put;
 	}
 	nchunks = (uint64_t)sqlite3_column_int64(st, 0);
-	blob = sqlite3_column_blob(st, 1);
 	bloblen = (size_t)sqlite3_column_bytes(st, 1);
-	if (bloblen % BFS_BLOBREF_BLOB ||
-	    bloblen / BFS_BLOBREF_BLOB != nchunks) {
-		rc = bfs_err_set(err, -EUCLEAN,
-				 "catalog '%s': entry %lld has"
-				 " a damaged chunk list",
-				 c->path, (long long)id);
+	rc = cat_entry_refs(c, pos.tree, pos.slot, id, nchunks,
+			    sqlite3_column_blob(st, 1), bloblen, &pieces, &blob,
+			    err);
+	if (rc || !nchunks)
+		goto out_put;
+	if (nchunks > SIZE_MAX / sizeof(*refs)) {
+		rc = -ENOMEM;
 		goto out_put;
 	}
-	rc = 0;
-	if (!nchunks)
-		goto out_put;
 	refs = calloc(nchunks, sizeof(*refs));
 	if (!refs) {
 		rc = -ENOMEM;
@@ -982,6 +1043,7 @@ int bfs_catalog_chunks(struct bfs_catalog *c, int64_t id,
 out_put:
 	cat_stmt_put(c, ST_CHUNK_LOOKUP, lk);
 	cat_stmt_put(c, ST_ENTRY_CHUNKS, st);
+	bfs_buf_free(&pieces);
 	if (rc) {
 		free(refs);
 	} else {
