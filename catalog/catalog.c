@@ -3,7 +3,7 @@
  *
  * The catalog is a cache: everything in it can be rebuilt from the
  * repository's index objects and manifests (bfs_catalog_rebuild).
- * Layout (version 2, format 2 repositories):
+ * Layout (version 4, format 2 repositories):
  *
  *   meta(key, value)            repo_id, generation
  *   index_objects(id, name)     the index/ objects ingested
@@ -14,6 +14,8 @@
  *                               named by its parts (n x 32 bytes)
  *   entries(tree, slot, pre, name, ... chunks)
  *                               the children of a tree, in name order
+ *   chunk_pieces(tree, slot, seq, refs)
+ *                               a long chunk list, in pieces
  *   backups(id, name, ..., root_tree, count, root_uid, root_gid, stats)
  *   backup_sources(key, backup) the header's sources[].key
  *
@@ -33,7 +35,10 @@
  *  - Names, targets, user/group and error texts are BLOBs: any bytes
  *    round-trip, nothing is interpreted as UTF-8.
  *  - chunks (nchunks x 36 bytes: hash, len) is the last column: reading
- *    the others never walks its overflow pages.
+ *    the others never walks its overflow pages.  A list of more than
+ *    CAT_PIECE_REFS refs leaves it NULL and is stored in chunk_pieces
+ *    rows of CAT_PIECE_REFS refs (seq 1, 2, ...), so no row comes near
+ *    SQLite's length limit and an ingest never holds a whole list.
  *  - entries(child) (partial: directories) lets a drop find which trees
  *    nothing refers to any more, without walking the live ones.
  *  - chunk_loc is filled from index objects only; a vanished index
@@ -56,6 +61,7 @@
 
 #include "catalog/catalog_int.h"
 #include "src/store.h"
+#include "src/tree.h"
 
 static const char cat_schema[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
@@ -107,6 +113,14 @@ static const char cat_schema[] =
     "CREATE UNIQUE INDEX entries_name ON entries(tree, name);"
     "CREATE INDEX entries_pre ON entries(tree, pre);"
     "CREATE INDEX entries_child ON entries(child) WHERE child IS NOT NULL;"
+    /* a chunk list longer than one piece (entries.chunks NULL, nchunks
+     * > 0): its refs in order, seq 1, 2, ... (doc/FORMAT.md "Catalog") */
+    "CREATE TABLE chunk_pieces("
+    " tree INTEGER NOT NULL,"
+    " slot INTEGER NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " refs BLOB NOT NULL,"
+    " PRIMARY KEY(tree, slot, seq)) WITHOUT ROWID;"
     "CREATE TABLE backups("
     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " name TEXT NOT NULL UNIQUE,"
@@ -218,6 +232,11 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
 			" LIMIT 1",
     [ST_ENTRY_REFERS] = "SELECT 1 FROM entries WHERE child = ?1 LIMIT 1",
     [ST_ENTRY_DELETE_TREE] = "DELETE FROM entries WHERE tree = ?1",
+    [ST_PIECE_INSERT] = "INSERT INTO chunk_pieces(tree, slot, seq, refs)"
+			" VALUES(?1, ?2, ?3, ?4)",
+    [ST_PIECE_READ] = "SELECT seq, refs FROM chunk_pieces"
+		      " WHERE tree = ?1 AND slot = ?2 ORDER BY seq",
+    [ST_PIECE_DELETE_TREE] = "DELETE FROM chunk_pieces WHERE tree = ?1",
     [ST_TREE_FIND] = "SELECT id, n, count FROM trees WHERE parts = ?1"
 		     " AND count = ?2",
     [ST_TREE_INSERT] = "INSERT INTO trees(parts, n, count, nsub)"
@@ -507,6 +526,7 @@ static int cat_query_int(struct bfs_catalog *c, const char *sql, int64_t *v,
 
 /* The tables of older schema versions, dropped when one is found. */
 static const char cat_drop_old[] = "DROP TABLE IF EXISTS jobs;"
+				   " DROP TABLE IF EXISTS chunk_pieces;"
 				   " DROP TABLE IF EXISTS trees;"
 				   " DROP TABLE IF EXISTS index_objects;"
 				   " DROP TABLE IF EXISTS entries;"
@@ -719,6 +739,14 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		if (end != knob && !*end && lim > 0 && lim <= INT32_MAX)
 			sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH, (int)lim);
 	}
+	/* a piece of a chunk list stays well below the length limit, so
+	 * the longest list the format allows is stored (in pieces) */
+	c->piece_refs =
+	    BFS_MIN((size_t)CAT_PIECE_REFS,
+		    (size_t)sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH, -1) / 2 /
+			BFS_BLOBREF_BLOB);
+	if (!c->piece_refs)
+		c->piece_refs = 1;
 	sqlite3_busy_timeout(c->db, CAT_BUSY_TIMEOUT_MS);
 	rc = cat_exec(c,
 		      "PRAGMA synchronous = NORMAL;"
@@ -819,6 +847,7 @@ void bfs_catalog_close(struct bfs_catalog *c)
 		sqlite3_close(c->db);
 	}
 	bfs_buf_free(&c->scratch);
+	bfs_buf_free(&c->pieces);
 	free(c->icache);
 	free(c->path);
 	free(c);

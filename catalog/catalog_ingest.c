@@ -205,33 +205,90 @@ static int tree_ref(struct ingest *g, const uint8_t (*parts)[BFS_HASH_LEN],
 	return rc;
 }
 
-/* A file's content refs, packed (36 bytes each) into c->scratch: the
- * inline "c" refs or the expanded "cl" list blobs.  *sum = their
- * lengths. */
-static int file_refs(struct ingest *g, const struct bfs_tree_entry *te,
-		     int64_t tree, uint64_t *sum, struct bfs_err *err)
+/* Store the first piece_refs refs of c->scratch as piece seq of entry
+ * (tree, slot) and move the rest down. */
+static int flush_piece(struct bfs_catalog *c, int64_t tree, int64_t slot,
+		       int64_t seq, struct bfs_err *err)
 {
-	struct bfs_buf *b = &g->c->scratch;
-	struct bfs_blobref *refs;
-	size_t i, j, n;
+	struct bfs_buf *b = &c->scratch;
+	size_t n = BFS_MIN(b->len, c->piece_refs * BFS_BLOBREF_BLOB);
+	sqlite3_stmt *st;
 	int rc;
 
-	b->len = 0;
-	*sum = 0;
-	for (i = 0; i < te->nchunks; i++) {
-		rc = bfs_buf_reserve(b, BFS_BLOBREF_BLOB);
+	rc = cat_stmt_get(c, ST_PIECE_INSERT, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tree);
+	sqlite3_bind_int64(st, 2, slot);
+	sqlite3_bind_int64(st, 3, seq);
+	rc = cat_bind_bytes(st, 4, b->data, n);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE
+		 ? 0
+		 : cat_sqlerr(c, rc, err, "cannot insert a chunk list piece");
+	cat_stmt_put(c, ST_PIECE_INSERT, st);
+	if (rc)
+		return rc;
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= n;
+	return 0;
+}
+
+/* Append one ref to c->scratch; past one piece, the first piece_refs go
+ * to chunk_pieces (seq *seq + 1). */
+static int add_ref(struct bfs_catalog *c, const struct bfs_blobref *ref,
+		   int64_t tree, int64_t slot, int64_t *seq,
+		   struct bfs_err *err)
+{
+	struct bfs_buf *b = &c->scratch;
+	int rc;
+
+	if (b->len >= c->piece_refs * BFS_BLOBREF_BLOB) {
+		rc = flush_piece(c, tree, slot, ++*seq, err);
 		if (rc)
 			return rc;
-		bfs_blobref_pack(b->data + b->len, &te->chunks[i]);
-		b->len += BFS_BLOBREF_BLOB;
+	}
+	rc = bfs_buf_reserve(b, BFS_BLOBREF_BLOB);
+	if (rc)
+		return rc;
+	bfs_blobref_pack(b->data + b->len, ref);
+	b->len += BFS_BLOBREF_BLOB;
+	return 0;
+}
+
+/* A file's content refs (the inline "c" refs or the expanded "cl" list
+ * blobs) for entry (tree, slot), packed 36 bytes each: up to one piece
+ * (c->piece_refs) into c->scratch for the entry's row, a longer list
+ * into chunk_pieces rows (c->scratch then empty), so that memory and row
+ * sizes stay bounded whatever the length.  *n = refs, *sum = their
+ * lengths. */
+static int file_refs(struct ingest *g, const struct bfs_tree_entry *te,
+		     int64_t tree, int64_t slot, uint64_t *n, uint64_t *sum,
+		     struct bfs_err *err)
+{
+	struct bfs_catalog *c = g->c;
+	struct bfs_blobref *refs;
+	int64_t seq = 0;
+	size_t i, j, nr;
+	int rc;
+
+	c->scratch.len = 0;
+	*n = 0;
+	*sum = 0;
+	for (i = 0; i < te->nchunks; i++) {
+		rc = add_ref(c, &te->chunks[i], tree, slot, &seq, err);
+		if (rc)
+			return rc;
 		*sum += te->chunks[i].len;
 	}
+	*n = te->nchunks;
 	for (i = 0; i < te->nlists; i++) {
 		rc = read_blob(g, te->lists[i], "chunk list", BFS_TREE_PART_MAX,
 			       err);
 		if (rc)
 			return rc;
-		rc = bfs_tree_list_parse(g->part.data, g->part.len, &refs, &n,
+		rc = bfs_tree_list_parse(g->part.data, g->part.len, &refs, &nr,
 					 err);
 		if (rc) {
 			if (rc != -ENOMEM)
@@ -240,24 +297,25 @@ static int file_refs(struct ingest *g, const struct bfs_tree_entry *te,
 					te->e.path_len, "a damaged chunk list");
 			return rc;
 		}
-		if (n == 0 || n > BFS_TREE_INLINE_REFS ||
-		    (i + 1 < te->nlists && n != BFS_TREE_INLINE_REFS)) {
+		if (nr == 0 || nr > BFS_TREE_INLINE_REFS ||
+		    (i + 1 < te->nlists && nr != BFS_TREE_INLINE_REFS)) {
 			free(refs);
 			return lie(g, err, tree, te->e.path, te->e.path_len,
 				   "a chunk list of the wrong length");
 		}
-		rc = bfs_buf_reserve(b, n * BFS_BLOBREF_BLOB);
-		if (rc) {
-			free(refs);
-			return rc;
-		}
-		for (j = 0; j < n; j++) {
-			bfs_blobref_pack(b->data + b->len, &refs[j]);
-			b->len += BFS_BLOBREF_BLOB;
+		for (j = 0; j < nr; j++) {
+			rc = add_ref(c, &refs[j], tree, slot, &seq, err);
+			if (rc)
+				break;
 			*sum += refs[j].len;
 		}
 		free(refs);
+		if (rc)
+			return rc;
+		*n += nr;
 	}
+	if (seq && c->scratch.len)
+		return flush_piece(c, tree, slot, ++seq, err);
 	return 0;
 }
 
@@ -269,7 +327,7 @@ static int add_entry(struct ingest *g, struct fill *f,
 	const struct bfs_entry *e = &te->e;
 	const char *name = e->path;
 	size_t nlen = e->path_len;
-	uint64_t sub = 0, sum = 0;
+	uint64_t sub = 0, sum = 0, nrefs = 0;
 	int64_t child = 0;
 	sqlite3_stmt *st;
 	char why[128];
@@ -302,7 +360,7 @@ static int add_entry(struct ingest *g, struct fill *f,
 		    (e->type != BFS_T_FILE || e->link))
 			return lie(g, err, f->tree, name, nlen,
 				   "chunks for an entry without content");
-		rc = file_refs(g, te, f->tree, &sum, err);
+		rc = file_refs(g, te, f->tree, f->slot, &nrefs, &sum, err);
 		if (rc)
 			return rc;
 		if (e->type == BFS_T_FILE && !e->link && !e->error &&
@@ -340,8 +398,7 @@ static int add_entry(struct ingest *g, struct fill *f,
 	sqlite3_bind_int64(st, 18, te->nl);
 	bind_str(st, 19, e->error);
 	sqlite3_bind_int(st, 20, e->sparse);
-	sqlite3_bind_int64(st, 21,
-			   (int64_t)(c->scratch.len / BFS_BLOBREF_BLOB));
+	sqlite3_bind_int64(st, 21, (int64_t)nrefs);
 	if (child)
 		sqlite3_bind_int64(st, 22, child);
 	else
@@ -352,23 +409,7 @@ static int add_entry(struct ingest *g, struct fill *f,
 		 : sqlite3_bind_null(st, 24);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
-	if ((rc & 0xff) == SQLITE_TOOBIG) {
-		/* never a NULL list for a file that has chunks (reads would
-		 * fail while sync said OK): past SQLite's length limit (1e9
-		 * bytes by default, about 27.7 M chunks of BFS_BLOBREF_BLOB
-		 * bytes), at bind or at step, the ingest fails naming the
-		 * file */
-		const char *dir = tree_path(g, f->tree);
-
-		rc = bfs_err_set(err, -EFBIG,
-				 "manifest '%s': '/%s%s%.*s' has %zu chunks, "
-				 "more than the catalog holds in one list "
-				 "(%d bytes)",
-				 g->key, dir, dir[0] ? "/" : "",
-				 (int)BFS_MIN(nlen, 300), name,
-				 c->scratch.len / BFS_BLOBREF_BLOB,
-				 sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH, -1));
-	} else if (rc == SQLITE_DONE) {
+	if (rc == SQLITE_DONE) {
 		rc = 0;
 	} else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 		rc = lie(g, err, f->tree, name, nlen, "listed twice");
@@ -494,6 +535,14 @@ static int damage_tree(struct ingest *g, int64_t id, int64_t claimed,
 	}
 	sqlite3_finalize(st);
 	st = NULL;
+	if (rc == SQLITE_DONE) {
+		/* the chunk lists in pieces of its entries go along */
+		int prc = cat_exec_ids(c, ST_PIECE_DELETE_TREE, id, 0, err,
+				       "cannot mark a damaged tree");
+
+		if (prc)
+			return prc;
+	}
 	if (rc == SQLITE_DONE)
 		rc = sqlite3_prepare_v2(c->db,
 					"DELETE FROM trees WHERE id > ?1"

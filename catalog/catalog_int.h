@@ -4,8 +4,8 @@
  * Files:
  *   catalog.c         open/close, schema, SQLite error translation, the
  *                     prepared-statement cache, default path
- *   catalog_query.c   read side: inode resolution, entries, chunks,
- *                     backups, dedup lookups
+ *   catalog_query.c   read side: inode resolution, entries, backups
+ *   catalog_chunks.c  chunk lists (whole or in pieces), dedup lookups
  *   catalog_ingest.c  one format-2 manifest -> backup row + new trees
  *   catalog_sync.c    sync with the repository (index objects, then
  *                     manifests), rebuild, drop (and tree collection)
@@ -23,7 +23,7 @@
 
 #include "catalog/catalog.h"
 
-#define CAT_SCHEMA_VERSION 3
+#define CAT_SCHEMA_VERSION 4
 /* Writers wait this long for another process's write transaction (an
  * ingest of a large manifest can take seconds). */
 #define CAT_BUSY_TIMEOUT_MS 30000
@@ -32,6 +32,12 @@
 #define CAT_INO_SHIFT 40
 #define CAT_PRE_MASK ((INT64_C(1) << CAT_INO_SHIFT) - 1)
 #define CAT_BACKUP_MAX (INT64_C(1) << 23) /* rowids stay below */
+
+/* A file's chunk list is stored in the entry's row while it holds at
+ * most this many refs (BFS_BLOBREF_BLOB bytes each: 288 KiB), else in
+ * chunk_pieces rows of this many refs each.  Lowered on a connection
+ * whose SQLite length limit is smaller (cat_piece_refs). */
+#define CAT_PIECE_REFS 8192
 
 /* The per-connection cache of resolved inodes (direct-mapped). */
 #define CAT_ICACHE_SLOTS 4096
@@ -76,6 +82,9 @@ enum cat_st {
 	ST_ENTRY_PARENT,
 	ST_ENTRY_REFERS,
 	ST_ENTRY_DELETE_TREE,
+	ST_PIECE_INSERT,
+	ST_PIECE_READ,
+	ST_PIECE_DELETE_TREE,
 	ST_TREE_FIND,
 	ST_TREE_INSERT,
 	ST_TREE_FINISH,
@@ -112,6 +121,8 @@ struct bfs_catalog {
 	sqlite3_stmt *st[CAT_ST_COUNT]; /* cache; NULL until first use */
 	bool st_busy[CAT_ST_COUNT];	/* handed out, not yet released */
 	struct bfs_buf scratch;		/* ingest: chunk blob */
+	struct bfs_buf pieces;		/* cat_children: a long list */
+	size_t piece_refs;		/* refs per piece, see CAT_PIECE_REFS */
 	/* ino -> position, CAT_ICACHE_SLOTS slots or NULL until first
 	 * use.  Tree ids are never reused (AUTOINCREMENT) and a tree never
 	 * changes once ingested, so a slot can only go stale by naming a
@@ -170,6 +181,37 @@ int cat_bind_bytes(sqlite3_stmt *st, int col, const void *p, size_t n);
 
 /* Refuse writes on a read-only catalog: -EROFS. */
 int cat_check_writable(struct bfs_catalog *c, struct bfs_err *err);
+
+/* Position of ino, and its entry when out != NULL (cleared first; clear
+ * with bfs_cat_entry_clear), hardlinks resolved when links is set.
+ * -ENOENT "no entry N in the catalog", -EIO for a damaged directory on
+ * the way.  catalog_query.c. */
+int cat_resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
+		struct bfs_cat_entry *out, bool links, struct bfs_err *err);
+/* -ENOENT with "no entry INO in the catalog". */
+int cat_no_entry(struct bfs_err *err, int64_t ino);
+
+/* The chunk list of entry (tree, slot), nchunks refs, whose row holds
+ * blob/len (its "chunks" column; NULL/0 when the list is in pieces):
+ * *refs points at the whole list, packed BFS_BLOBREF_BLOB bytes per ref,
+ * either into the row (valid until its statement steps) or into buf
+ * (caller's, reused).  Every length and the pieces' order are checked.
+ * 0, -EUCLEAN "catalog 'PATH': entry ID has a damaged chunk list",
+ * -ENOMEM, SQLite errors.  catalog_chunks.c. */
+int cat_entry_refs(struct bfs_catalog *c, int64_t tree, int64_t slot,
+		   int64_t id, uint64_t nchunks, const void *blob, size_t len,
+		   struct bfs_buf *buf, const uint8_t **refs,
+		   struct bfs_err *err);
+/* The same list handed to cb one piece at a time (refs borrowed during
+ * the call, n refs of BFS_BLOBREF_BLOB bytes), in order, so that nothing
+ * holds the whole packed list; the checks run as the pieces come (cb may
+ * have seen the first pieces of a list found damaged later).  cb returns
+ * 0 or -errno (returned). */
+typedef int (*cat_refs_cb)(void *arg, const uint8_t *refs, size_t n);
+int cat_entry_refs_each(struct bfs_catalog *c, int64_t tree, int64_t slot,
+			int64_t id, uint64_t nchunks, const void *blob,
+			size_t len, cat_refs_cb cb, void *arg,
+			struct bfs_err *err);
 
 /* Forget every cached inode position (after a drop or a rebuild on this
  * connection). */

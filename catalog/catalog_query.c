@@ -370,7 +370,7 @@ static void pos_of_row(sqlite3_stmt *st, struct cat_pos *p, int64_t ino,
 		       : sqlite3_column_int64(st, EC_CHILD);
 }
 
-static int no_entry(struct bfs_err *err, int64_t ino)
+int cat_no_entry(struct bfs_err *err, int64_t ino)
 {
 	return bfs_err_set(err, -ENOENT, "no entry %lld in the catalog",
 			   (long long)ino);
@@ -390,7 +390,7 @@ static int root_of(struct bfs_catalog *c, int64_t backup, int64_t *tree,
 	sqlite3_bind_int64(st, 1, backup);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
-		rc = no_entry(err, ino_make(backup, 0));
+		rc = cat_no_entry(err, ino_make(backup, 0));
 		goto out_put;
 	}
 	if (rc != SQLITE_ROW) {
@@ -465,8 +465,6 @@ out_clear:
 	bfs_cat_entry_clear(&cur);
 }
 
-/* Position of ino, and its entry when out != NULL (hardlinks resolved
- * when links is set).  -ENOENT "no entry N in the catalog". */
 /* -EIO with the reason if directory tree `tree` is damaged in the
  * repository (ingested without its entries), else 0.  Asked only when a
  * lookup or listing of it finds nothing, so that a damaged directory is
@@ -493,8 +491,8 @@ static int tree_ok(struct bfs_catalog *c, int64_t tree, struct bfs_err *err)
 	return rc;
 }
 
-static int resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
-		   struct bfs_cat_entry *out, bool links, struct bfs_err *err)
+int cat_resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
+		struct bfs_cat_entry *out, bool links, struct bfs_err *err)
 {
 	int64_t backup = ino >> CAT_INO_SHIFT, pre = ino & CAT_PRE_MASK;
 	int64_t tree, dirpre = 0, parent, rel, p, count;
@@ -504,7 +502,7 @@ static int resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
 	if (out)
 		memset(out, 0, sizeof(*out));
 	if (ino <= 0 || backup <= 0 || backup >= CAT_BACKUP_MAX)
-		return no_entry(err, ino);
+		return cat_no_entry(err, ino);
 	if (icache_get(c, ino, pos)) {
 		if (!out)
 			return 0;
@@ -552,7 +550,7 @@ static int resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
 		if (rc == SQLITE_DONE) {
 			rc = tree_ok(c, tree, err);
 			if (!rc)
-				rc = no_entry(err, ino);
+				rc = cat_no_entry(err, ino);
 			break;
 		}
 		if (rc != SQLITE_ROW) {
@@ -573,7 +571,7 @@ static int resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
 		if (sqlite3_column_int(st, EC_TYPE) != BFS_T_DIR || p < 1 ||
 		    sqlite3_column_type(st, EC_CHILD) == SQLITE_NULL ||
 		    rel > p + count) {
-			rc = no_entry(err, ino);
+			rc = cat_no_entry(err, ino);
 			break;
 		}
 		parent = ino_make(backup, dirpre + p);
@@ -600,7 +598,7 @@ int bfs_catalog_get(struct bfs_catalog *c, int64_t id,
 {
 	struct cat_pos pos;
 
-	return resolve(c, id, &pos, out, true, err);
+	return cat_resolve(c, id, &pos, out, true, err);
 }
 
 static int lookup_in(struct bfs_catalog *c, int64_t parent, const char *name,
@@ -614,7 +612,7 @@ static int lookup_in(struct bfs_catalog *c, int64_t parent, const char *name,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = resolve(c, parent, &pp, NULL, false, err);
+	rc = cat_resolve(c, parent, &pp, NULL, false, err);
 	if (rc)
 		return rc;
 	if (!pp.child)
@@ -724,7 +722,7 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 	unsigned rows = 0;
 	int rc;
 
-	rc = resolve(c, dir, &pp, NULL, false, err);
+	rc = cat_resolve(c, dir, &pp, NULL, false, err);
 	if (rc)
 		return rc;
 	if (!pp.child)
@@ -793,7 +791,7 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 	unsigned rows = 0;
 	int rc;
 
-	rc = resolve(c, dir, &pp, NULL, false, err);
+	rc = cat_resolve(c, dir, &pp, NULL, false, err);
 	if (rc)
 		return rc;
 	if (!pp.child)
@@ -808,14 +806,12 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 		rc = fill_entry(st, &e, backup, dirpre, dir);
 		if (rc)
 			goto out_put;
-		refs = sqlite3_column_blob(st, EC_CHUNKS);
 		len = (size_t)sqlite3_column_bytes(st, EC_CHUNKS);
-		if (len % BFS_BLOBREF_BLOB ||
-		    len / BFS_BLOBREF_BLOB != e.nchunks) {
-			rc = bfs_err_set(err, -EUCLEAN,
-					 "catalog '%s': entry %lld has a"
-					 " damaged chunk list",
-					 c->path, (long long)e.id);
+		rc = cat_entry_refs(
+		    c, pp.child, sqlite3_column_int64(st, EC_SLOT), e.id,
+		    e.nchunks, sqlite3_column_blob(st, EC_CHUNKS), len,
+		    &c->pieces, &refs, err);
+		if (rc) {
 			bfs_cat_entry_clear(&e);
 			goto out_put;
 		}
@@ -829,9 +825,8 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 				plen =
 				    (size_t)sqlite3_column_bytes(st, EC_PARTS);
 			}
-			rc = cb(arg, &e, len ? refs : NULL,
-				len / BFS_BLOBREF_BLOB, parts,
-				plen / BFS_HASH_LEN,
+			rc = cb(arg, &e, refs, refs ? (size_t)e.nchunks : 0,
+				parts, plen / BFS_HASH_LEN,
 				(uint64_t)sqlite3_column_int64(st, EC_COUNT));
 		}
 		bfs_cat_entry_clear(&e);
@@ -843,170 +838,11 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 		 : cat_sqlerr(c, rc, err, "cannot read a directory");
 out_put:
 	cat_stmt_put(c, ST_ENTRY_READDIR_CHUNKS, st);
+	/* the list of a huge file should not stay around */
+	if (c->pieces.cap > (1u << 20))
+		bfs_buf_free(&c->pieces);
 	if (!rc && !rows)
 		rc = tree_ok(c, pp.child, err);
-	return rc;
-}
-
-/* ---- chunks ----------------------------------------------------------------
- */
-
-/* Location of blob hash from chunk_loc, on statement st (ST_CHUNK_LOOKUP,
- * left reset).  0, -ENOENT, -EUCLEAN (a damaged row) or SQLite errors. */
-static int chunk_loc_row(struct bfs_catalog *c, sqlite3_stmt *st,
-			 const uint8_t hash[BFS_HASH_LEN],
-			 struct bfs_chunkref *out, struct bfs_err *err)
-{
-	int rc;
-
-	cat_bind_bytes(st, 1, hash, BFS_HASH_LEN);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_bytes(st, 0) != BFS_HASH_LEN) {
-			rc = bfs_err_set(err, -EUCLEAN,
-					 "catalog '%s': a damaged chunk"
-					 " location",
-					 c->path);
-		} else {
-			memcpy(out->hash, hash, BFS_HASH_LEN);
-			memcpy(out->pack, sqlite3_column_blob(st, 0),
-			       BFS_HASH_LEN);
-			out->offset = (uint64_t)sqlite3_column_int64(st, 1);
-			out->clen = (uint32_t)sqlite3_column_int64(st, 2);
-			out->len = (uint32_t)sqlite3_column_int64(st, 3);
-			rc = 0;
-		}
-	} else if (rc == SQLITE_DONE) {
-		rc = -ENOENT;
-	} else {
-		rc = cat_sqlerr(c, rc, err, "cannot look up a chunk");
-	}
-	sqlite3_reset(st);
-	return rc;
-}
-
-/* The chunk list of file id (a hardlink's is its group's first entry's),
- * located with chunk_loc.  *out malloc'ed (NULL for an empty file), *n
- * chunks in file order.  -ENOENT no such entry, -EINVAL not a file,
- * -EUCLEAN a damaged row, a hardlink to nothing, or "chunk <hex> of
- * 'NAME' is in no index object". */
-int bfs_catalog_chunks(struct bfs_catalog *c, int64_t id,
-		       struct bfs_chunkref **out, size_t *n,
-		       struct bfs_err *err)
-{
-	struct bfs_chunkref *refs = NULL;
-	struct bfs_cat_entry e;
-	struct bfs_blobref br;
-	struct cat_pos pos;
-	sqlite3_stmt *st = NULL, *lk = NULL;
-	const uint8_t *blob;
-	size_t bloblen, i;
-	uint64_t nchunks = 0;
-	char hex[BFS_HASH_HEX + 1];
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	rc = resolve(c, id, &pos, &e, true, err);
-	if (rc)
-		return rc;
-	if (e.e.link) {
-		if (!e.link_id) {
-			rc = bfs_err_set(err, -EUCLEAN,
-					 "hardlink '%.300s' of entry %lld:"
-					 " no such file in the backup",
-					 e.e.link, (long long)id);
-			goto out_clear;
-		}
-		rc = resolve(c, e.link_id, &pos, NULL, false, err);
-		if (rc)
-			goto out_clear;
-	} else if (e.e.type != BFS_T_FILE) {
-		rc = bfs_err_set(err, -EINVAL, "entry %lld is not a file",
-				 (long long)id);
-		goto out_clear;
-	}
-	rc = cat_stmt_get(c, ST_ENTRY_CHUNKS, &st, err);
-	if (rc)
-		goto out_clear;
-	sqlite3_bind_int64(st, 1, pos.tree);
-	sqlite3_bind_int64(st, 2, pos.slot);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		rc = rc == SQLITE_DONE
-			 ? no_entry(err, id)
-			 : cat_sqlerr(c, rc, err, "cannot read a chunk list");
-		goto out_put;
-	}
-	nchunks = (uint64_t)sqlite3_column_int64(st, 0);
-	blob = sqlite3_column_blob(st, 1);
-	bloblen = (size_t)sqlite3_column_bytes(st, 1);
-	if (bloblen % BFS_BLOBREF_BLOB ||
-	    bloblen / BFS_BLOBREF_BLOB != nchunks) {
-		rc = bfs_err_set(err, -EUCLEAN,
-				 "catalog '%s': entry %lld has"
-				 " a damaged chunk list",
-				 c->path, (long long)id);
-		goto out_put;
-	}
-	rc = 0;
-	if (!nchunks)
-		goto out_put;
-	refs = calloc(nchunks, sizeof(*refs));
-	if (!refs) {
-		rc = -ENOMEM;
-		goto out_put;
-	}
-	rc = cat_stmt_get(c, ST_CHUNK_LOOKUP, &lk, err);
-	if (rc)
-		goto out_put;
-	for (i = 0; i < nchunks; i++) {
-		bfs_blobref_unpack(&br, blob + i * BFS_BLOBREF_BLOB);
-		rc = chunk_loc_row(c, lk, br.hash, &refs[i], err);
-		if (rc == -ENOENT) {
-			bfs_hex(hex, br.hash, BFS_HASH_LEN);
-			rc = bfs_err_set(err, -EUCLEAN,
-					 "chunk %s of '%.300s' is in no"
-					 " index object",
-					 hex, e.e.path);
-		} else if (!rc && refs[i].len != br.len) {
-			bfs_hex(hex, br.hash, BFS_HASH_LEN);
-			rc = bfs_err_set(err, -EUCLEAN,
-					 "chunk %s of '%.300s': %u bytes,"
-					 " its index object says %u",
-					 hex, e.e.path, br.len, refs[i].len);
-		}
-		if (rc)
-			goto out_put;
-	}
-out_put:
-	cat_stmt_put(c, ST_CHUNK_LOOKUP, lk);
-	cat_stmt_put(c, ST_ENTRY_CHUNKS, st);
-	if (rc) {
-		free(refs);
-	} else {
-		*out = refs;
-		*n = nchunks;
-	}
-out_clear:
-	bfs_cat_entry_clear(&e);
-	return rc;
-}
-
-/* Where a blob with this hash is stored (from any ingested index
- * object).  0 and *out filled (out->hash = hash), -ENOENT, or -errno. */
-int bfs_catalog_chunk_lookup(struct bfs_catalog *c,
-			     const uint8_t hash[BFS_HASH_LEN],
-			     struct bfs_chunkref *out)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = cat_stmt_get(c, ST_CHUNK_LOOKUP, &st, NULL);
-	if (rc)
-		return rc;
-	rc = chunk_loc_row(c, st, hash, out, NULL);
-	cat_stmt_put(c, ST_CHUNK_LOOKUP, st);
 	return rc;
 }
 

@@ -135,6 +135,9 @@ static int collect_trees(struct bfs_catalog *c, int64_t start,
 			rc = cat_exec_ids(c, ST_ENTRY_DELETE_TREE, t, 0, err,
 					  "cannot drop a tree");
 		if (!rc)
+			rc = cat_exec_ids(c, ST_PIECE_DELETE_TREE, t, 0, err,
+					  "cannot drop a tree");
+		if (!rc)
 			rc = cat_exec_ids(c, ST_TREE_DELETE, t, 0, err,
 					  "cannot drop a tree");
 	}
@@ -708,6 +711,7 @@ int bfs_catalog_rebuild(struct bfs_catalog *c, struct bfs_repo *r,
 		return rc;
 	rc = sqlite3_exec(c->db,
 			  "DELETE FROM entries;"
+			  " DELETE FROM chunk_pieces;"
 			  " DELETE FROM trees;"
 			  " DELETE FROM backup_sources;"
 			  " DELETE FROM backups;"
