@@ -105,7 +105,7 @@ static void classify(const char *rel, const char *name, enum bfs_import_op *op,
 	}
 	if (in_bases && base == 12 && !memcmp(name, "records.json", 12)) {
 		*op = BFS_IMP_RECORDS;
-		*keep = 8;
+		*keep = 7;
 		*add = ".jsonl";
 		return;
 	}
