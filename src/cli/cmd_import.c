@@ -13,18 +13,11 @@
 
 struct import_args {
 	bool dry_run;
-	struct cli_strv tags;
+	struct cli_strv tags; /* freed by cli_run */
 	const char *lock_wait;
 	int64_t lock_wait_ns;
 	unsigned threads;
 };
-
-static void free_import_args(void *p)
-{
-	struct import_args *a = p;
-
-	free(a->tags.v);
-}
 
 static int check_import(struct cli_ctx *ctx)
 {
@@ -245,6 +238,5 @@ const struct bfs_cmd cmd_import = {
     .max_args = -1,
     .missing = "no folder to import given (DIR...)",
     .args_size = sizeof(struct import_args),
-    .args_free = free_import_args,
     .check = check_import,
 };
