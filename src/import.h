@@ -45,9 +45,10 @@ struct bfs_import_meta {
  * first key present of each list above is taken.  A time is an RFC 3339
  * string (bfs_time_parse), a string in one of the folder-name forms of
  * bfs_import_time_from_name, or a number: Unix seconds (below 10^11),
- * else milliseconds (below 10^14).  -EUCLEAN with a message naming the
- * key for anything else: not a JSON object, a key of the wrong type, a
- * time that does not parse, more than BFS_IMPORT_META_MAX bytes.
+ * else milliseconds (below 10^14), up to the year 2262.  -EUCLEAN with
+ * a message naming the key for anything else: not a JSON object, a key
+ * of the wrong type, a time that does not parse, more than
+ * BFS_IMPORT_META_MAX bytes.
  * m is filled (free with bfs_import_meta_clear) only on success. */
 int bfs_import_meta_parse(const char *json, size_t len,
 			  struct bfs_import_meta *m, struct bfs_err *err);

@@ -175,10 +175,12 @@ static int meta_time(const cJSON *v, const char *key, int64_t *ns,
 				   "\"%s\": %g is not a Unix time in seconds "
 				   "or milliseconds",
 				   key, d);
-	if (d < 1e11)
-		*ns = (int64_t)(d * 1e9);
-	else
-		*ns = (int64_t)(d * 1e6);
+	d = d < 1e11 ? d * 1e9 : d * 1e6;
+	if (d >= 9.2e18) /* past 2262: no int64 nanoseconds */
+		return bfs_err_set(err, -EUCLEAN,
+				   "\"%s\": %g is past the year 2262", key,
+				   v->valuedouble);
+	*ns = (int64_t)d;
 	return 0;
 }
 

@@ -80,6 +80,10 @@ static const struct meta_case metas[] = {
      0},
     {"{\"time\":-5}", -EUCLEAN, NULL, NULL, "not a Unix time", 0},
     {"{\"time\":1e300}", -EUCLEAN, NULL, NULL, "not a Unix time", 0},
+    {"{\"time\":99999999999}", -EUCLEAN, NULL, NULL, "past the year 2262",
+     0},
+    {"{\"time\":17975151700000}", -EUCLEAN, NULL, NULL,
+     "past the year 2262", 0},
 };
 
 static char top[] = "/tmp/test-import-XXXXXX";
