@@ -7,6 +7,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -20,6 +21,130 @@
 #include "writer.h"
 
 #define READ_BUF (1u << 20)
+
+/* The figures of one table of bases/ (bases/BASE/TABLE), for `show`: the
+ * shape the NocoDB source records ("tables" of its source). */
+struct table {
+	char *dir; /* bases/BASE/TABLE */
+	uint64_t records, attachments, bytes;
+};
+
+struct run {
+	struct bfs_backup *b;
+	struct table *t;
+	size_t n, cap;
+	uint64_t written; /* bytes of the records file being written */
+};
+
+/* The table that path (records.jsonl or attachments/...) belongs to, or
+ * NULL when it is not bases/BASE/TABLE/<rest>; *rest after TABLE/. */
+static struct table *table_of(struct run *r, const char *path,
+			      const char **rest, int *rc)
+{
+	const char *p = path, *end;
+	struct table *t;
+	size_t i, len;
+
+	*rc = 0;
+	if (strncmp(p, "bases/", 6))
+		return NULL;
+	end = strchr(p + 6, '/');
+	end = end ? strchr(end + 1, '/') : NULL;
+	if (!end)
+		return NULL;
+	len = (size_t)(end - p);
+	*rest = end + 1;
+	for (i = 0; i < r->n; i++)
+		if (strlen(r->t[i].dir) == len && !memcmp(r->t[i].dir, p, len))
+			return &r->t[i];
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 16;
+
+		t = realloc(r->t, cap * sizeof(*t));
+		if (!t)
+			goto nomem;
+		r->t = t;
+		r->cap = cap;
+	}
+	t = &r->t[r->n];
+	memset(t, 0, sizeof(*t));
+	t->dir = strndup(p, len);
+	if (!t->dir)
+		goto nomem;
+	r->n++;
+	return t;
+nomem:
+	*rc = -ENOMEM;
+	return NULL;
+}
+
+/* Count a file the import wrote at path (size bytes; records: the lines
+ * of a records.jsonl). */
+static int count_file(struct run *r, const char *path, uint64_t size,
+		      uint64_t records, bool is_records, struct bfs_err *err)
+{
+	const char *rest = NULL;
+	struct table *t;
+	int rc;
+
+	t = table_of(r, path, &rest, &rc);
+	if (rc)
+		return bfs_err_set(err, rc, "out of memory");
+	if (!t)
+		return 0;
+	if (is_records && !strcmp(rest, "records.jsonl")) {
+		t->records += records;
+		t->bytes += size;
+	} else if (!strncmp(rest, "attachments/", 12)) {
+		t->attachments++;
+		t->bytes += size;
+	}
+	return 0;
+}
+
+/* "tables": [{base, table, path, records, attachments, bytes}] on the
+ * import source, as the NocoDB source records them (show prints them). */
+static int add_tables(struct run *r, struct bfs_err *err)
+{
+	cJSON *arr, *o;
+	char *text = NULL, *slash;
+	size_t i;
+	int rc = -ENOMEM;
+
+	if (!r->n)
+		return 0;
+	arr = cJSON_CreateArray();
+	for (i = 0; arr && i < r->n; i++) {
+		struct table *t = &r->t[i];
+
+		slash = strchr(t->dir + 6, '/');
+		o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(arr, o))
+			goto out;
+		*slash = '\0';
+		if (!cJSON_AddStringToObject(o, "base", t->dir + 6) ||
+		    !cJSON_AddStringToObject(o, "table", slash + 1)) {
+			*slash = '/';
+			goto out;
+		}
+		*slash = '/';
+		if (!cJSON_AddStringToObject(o, "path", t->dir) ||
+		    !cJSON_AddNumberToObject(o, "records", (double)t->records) ||
+		    !cJSON_AddNumberToObject(o, "attachments",
+					     (double)t->attachments) ||
+		    !cJSON_AddNumberToObject(o, "bytes", (double)t->bytes))
+			goto out;
+	}
+	text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+	if (text)
+		rc = bfs_backup_source_detail(r->b, "tables", text, err);
+out:
+	if (rc == -ENOMEM)
+		rc = bfs_err_set(err, rc, "out of memory");
+	cJSON_free(text);
+	cJSON_Delete(arr);
+	return rc;
+}
 
 static const char *filter_name(int f)
 {
@@ -84,7 +209,7 @@ out:
 	return rc;
 }
 
-static int copy_file(struct bfs_backup *b, const char *path, char *dest,
+static int copy_file(struct run *r, const char *path, char *dest,
 		     struct bfs_err *err)
 {
 	struct bfs_entry e;
@@ -106,17 +231,20 @@ static int copy_file(struct bfs_backup *b, const char *path, char *dest,
 	e.ctime_ns = 0;
 	e.path = dest;
 	e.path_len = strlen(dest);
-	rc = bfs_backup_file_fd(b, &e, fd, BFS_PROFILE_FILES, err);
+	rc = bfs_backup_file_fd(r->b, &e, fd, BFS_PROFILE_FILES, err);
 	close(fd);
 	if (rc)
-		rc = bfs_err_prefix(err, rc, "'%s'", path);
-	return rc;
+		return bfs_err_prefix(err, rc, "'%s'", path);
+	return count_file(r, dest, (uint64_t)st.st_size, 0, false, err);
 }
 
 static int write_backup(void *arg, const void *data, size_t n,
 			struct bfs_err *err)
 {
-	return bfs_backup_file_write(arg, data, n, err);
+	struct run *r = arg;
+
+	r->written += n;
+	return bfs_backup_file_write(r->b, data, n, err);
 }
 
 static int arch_fail(struct archive *a, const char *path, struct bfs_err *err)
@@ -164,9 +292,10 @@ static int stream(struct bfs_backup *b, struct archive *a, const char *path,
 	}
 }
 
-static int decompress(struct bfs_backup *b, const char *path, char *dest,
+static int decompress(struct run *r, const char *path, char *dest,
 		      int filter, bool records, struct bfs_err *err)
 {
+	struct bfs_backup *b = r->b;
 	struct archive *a = NULL;
 	struct bfs_jsplit *js = NULL;
 	struct bfs_entry e;
@@ -180,7 +309,7 @@ static int decompress(struct bfs_backup *b, const char *path, char *dest,
 	a = archive_read_new();
 	buf = malloc(READ_BUF);
 	if (!a || !buf ||
-	    (records && bfs_jsplit_new(write_backup, b, &js) < 0)) {
+	    (records && bfs_jsplit_new(write_backup, r, &js) < 0)) {
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -196,6 +325,7 @@ static int decompress(struct bfs_backup *b, const char *path, char *dest,
 	if (rc)
 		goto out;
 	open = true;
+	r->written = 0;
 	rc = stream(b, a, path, filter, js, buf, err);
 	if (!rc && js) {
 		rc = bfs_jsplit_finish(js, err);
@@ -207,6 +337,9 @@ static int decompress(struct bfs_backup *b, const char *path, char *dest,
 		open = false;
 		rc = bfs_backup_file_end(b, err);
 	}
+	if (!rc && js)
+		rc = count_file(r, dest, r->written, bfs_jsplit_records(js),
+				true, err);
 out:
 	if (open)
 		bfs_backup_file_cancel(b);
@@ -217,10 +350,11 @@ out:
 	return rc;
 }
 
-static int run_item(struct bfs_backup *b, const struct bfs_import_plan *p,
+static int run_item(struct run *r, const struct bfs_import_plan *p,
 		    const struct bfs_import_item *it, const char *path,
 		    struct bfs_err *err)
 {
+	struct bfs_backup *b = r->b;
 	struct bfs_entry e;
 	int rc;
 
@@ -229,12 +363,12 @@ static int run_item(struct bfs_backup *b, const struct bfs_import_plan *p,
 		rc = lstat_entry(path, &e, it->dest, err);
 		return rc ? rc : bfs_backup_add(b, &e, err);
 	case BFS_IMP_COPY:
-		return copy_file(b, path, it->dest, err);
+		return copy_file(r, path, it->dest, err);
 	case BFS_IMP_SYMLINK:
 		return add_symlink(b, path, it->dest, err);
 	case BFS_IMP_DECOMPRESS:
 	case BFS_IMP_RECORDS:
-		return decompress(b, path, it->dest, it->filter,
+		return decompress(r, path, it->dest, it->filter,
 				  it->op == BFS_IMP_RECORDS, err);
 	case BFS_IMP_UNPACK:
 		return bfs_source_archive(b, it->dest, path, true, err);
@@ -243,14 +377,45 @@ static int run_item(struct bfs_backup *b, const struct bfs_import_plan *p,
 			   p->dir, it->src);
 }
 
+/* Run the items of p that are (unpack) or are not (!unpack) archives. */
+static int run_items(struct run *r, const struct bfs_import_plan *p,
+		     bool unpack, struct bfs_err *err)
+{
+	struct bfs_buf path = {0};
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < p->n && !rc; i++) {
+		if ((p->items[i].op == BFS_IMP_UNPACK) != unpack)
+			continue;
+		path.len = 0;
+		if (bfs_buf_printf(&path, "%s/%s", p->dir, p->items[i].src) ||
+		    bfs_buf_append(&path, "", 1)) {
+			rc = bfs_err_set(err, -ENOMEM, "out of memory");
+			break;
+		}
+		rc = run_item(r, p, &p->items[i], (const char *)path.data,
+			      err);
+	}
+	bfs_buf_free(&path);
+	return rc;
+}
+
 int bfs_import_run(struct bfs_backup *b, const struct bfs_import_plan *p,
 		   struct bfs_err *err)
 {
-	struct bfs_buf path = {0}, key = {0};
+	struct run r = {.b = b};
+	struct bfs_buf key = {0};
 	char *real = realpath(p->dir, NULL);
 	size_t i;
 	int rc;
 
+	/* the archives first, each its own source; then the import source
+	 * with everything else and, last, its figures (a detail goes to the
+	 * source added last) */
+	rc = run_items(&r, p, true, err);
+	if (rc)
+		goto out;
 	rc = bfs_buf_printf(&key, "import:%s", real ? real : p->dir);
 	if (!rc)
 		rc = bfs_buf_append(&key, "", 1);
@@ -260,18 +425,14 @@ int bfs_import_run(struct bfs_backup *b, const struct bfs_import_plan *p,
 	}
 	rc = bfs_backup_add_source(b, "import", NULL, p->dir,
 				   (const char *)key.data, err);
-	for (i = 0; i < p->n && !rc; i++) {
-		path.len = 0;
-		if (bfs_buf_printf(&path, "%s/%s", p->dir, p->items[i].src) ||
-		    bfs_buf_append(&path, "", 1)) {
-			rc = bfs_err_set(err, -ENOMEM, "out of memory");
-			break;
-		}
-		rc = run_item(b, p, &p->items[i], (const char *)path.data,
-			      err);
-	}
+	if (!rc)
+		rc = run_items(&r, p, false, err);
+	if (!rc)
+		rc = add_tables(&r, err);
 out:
-	bfs_buf_free(&path);
+	for (i = 0; i < r.n; i++)
+		free(r.t[i].dir);
+	free(r.t);
 	bfs_buf_free(&key);
 	free(real);
 	return rc;
