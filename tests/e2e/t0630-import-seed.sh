@@ -96,6 +96,31 @@ ok "$(cmp -s "$T/r1/manifest.json" "$D1/manifest.json"; echo $?)" "manifest.json
 is "$(ls "$T/r1" | tr '\n' ' ')" "bases database.sql manifest.json nocodb-data " \
 	"nothing compressed is left in the backup"
 
+# ---- show: the per-table figures; show --tree: sizes like du
+ok_cmd "show" bfs show -r "$R" nocodb-2026-01-10
+out=$(cat "$T/stdout")
+like "$out" "^  import .* $D1$" "show: the import source names the folder"
+like "$out" "^ +$N +0 +[0-9.]+ [KM]iB  bases/Sales/Orders$" \
+	"show: records of bases/Sales/Orders"
+like "$out" "^ +7 +0 +[0-9.]+ (KiB|B)  bases/HR/Staff$" "show: records of bases/HR/Staff"
+ok_cmd "show --tree" bfs show -r "$R" nocodb-2026-01-10 --tree
+tree=$(cat "$T/stdout")
+total=$(bfs list -r "$R" --json | "$BFS_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["stats"]["files"])')
+like "$tree" "^ +[0-9.]+ MiB +$total  \./$" "tree: the top has every file ($total)"
+like "$tree" "^ +[0-9.]+ [KM]iB +$(find "$T/data" -type f | wc -l)    nocodb-data/$" \
+	"tree: nocodb-data/ with its file count"
+like "$tree" "^ +[0-9.]+ MiB +  database.sql$" "tree: a file with its size"
+like "$tree" "^ +[0-9.]+ [KM]iB +2        Orders/  \($N records, 0 attachments\)$" \
+	"tree: a table with its records"
+ok_cmd "show --tree --depth 1 bases" bfs show -r "$R" nocodb-2026-01-10 --tree --depth 1 /bases/
+is "$(sed 1d "$T/stdout" | sed 's/^ *[0-9.]* [KMG]*i*B *//')" "8  bases/
+3    HR/
+5    Sales/
+8 files, 5 directories" "tree --depth 1 below bases: totals of what is below"
+fails_with 2 "show --tree --json: usage error" bfs show -r "$R" latest --tree --json
+fails_with 2 "show ID PATH without --tree: usage error" bfs show -r "$R" latest bases
+fails_with 1 "show --tree of a missing path" bfs show -r "$R" latest --tree nope
+
 # ---- the next two in one run: deduplicated against the first
 ok_cmd "import of two more folders" bfs import -r "$R" --tag seed "$D2" "$D3"
 stats=$(bfs list -r "$R" --json | "$BFS_PYTHON" -c 'import json,sys
