@@ -129,7 +129,8 @@ static int add_tables(struct run *r, struct bfs_err *err)
 		}
 		*slash = '/';
 		if (!cJSON_AddStringToObject(o, "path", t->dir) ||
-		    !cJSON_AddNumberToObject(o, "records", (double)t->records) ||
+		    !cJSON_AddNumberToObject(o, "records",
+					     (double)t->records) ||
 		    !cJSON_AddNumberToObject(o, "attachments",
 					     (double)t->attachments) ||
 		    !cJSON_AddNumberToObject(o, "bytes", (double)t->bytes))
@@ -292,8 +293,8 @@ static int stream(struct bfs_backup *b, struct archive *a, const char *path,
 	}
 }
 
-static int decompress(struct run *r, const char *path, char *dest,
-		      int filter, bool records, struct bfs_err *err)
+static int decompress(struct run *r, const char *path, char *dest, int filter,
+		      bool records, struct bfs_err *err)
 {
 	struct bfs_backup *b = r->b;
 	struct archive *a = NULL;
@@ -373,8 +374,8 @@ static int run_item(struct run *r, const struct bfs_import_plan *p,
 	case BFS_IMP_UNPACK:
 		return bfs_source_archive(b, it->dest, path, true, err);
 	}
-	return bfs_err_set(err, -EINVAL, "'%s/%s': unknown import step",
-			   p->dir, it->src);
+	return bfs_err_set(err, -EINVAL, "'%s/%s': unknown import step", p->dir,
+			   it->src);
 }
 
 /* Run the items of p that are (unpack) or are not (!unpack) archives. */
@@ -394,8 +395,7 @@ static int run_items(struct run *r, const struct bfs_import_plan *p,
 			rc = bfs_err_set(err, -ENOMEM, "out of memory");
 			break;
 		}
-		rc = run_item(r, p, &p->items[i], (const char *)path.data,
-			      err);
+		rc = run_item(r, p, &p->items[i], (const char *)path.data, err);
 	}
 	bfs_buf_free(&path);
 	return rc;

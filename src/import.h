@@ -84,11 +84,11 @@ struct bfs_import_item {
 };
 
 struct bfs_import_plan {
-	char *dir;	     /* the folder as given */
-	char *id;	     /* the backup's id (bfs_backup_id_valid) */
-	int64_t time_ns;     /* the backup's time */
-	char *host;	     /* from manifest.json, or NULL */
-	const char *id_from; /* "manifest.json", "folder name", "time" */
+	char *dir;	       /* the folder as given */
+	char *id;	       /* the backup's id (bfs_backup_id_valid) */
+	int64_t time_ns;       /* the backup's time */
+	char *host;	       /* from manifest.json, or NULL */
+	const char *id_from;   /* "manifest.json", "folder name", "time" */
 	const char *time_from; /* "manifest.json", "folder name",
 				  "folder mtime" */
 	struct bfs_import_item *items; /* parents before children */

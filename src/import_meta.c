@@ -14,9 +14,9 @@
 #include "timefmt.h"
 
 static const char *const id_keys[] = {"id", "backup_id", "backupId"};
-static const char *const time_keys[] = {
-    "time", "timestamp", "created_at", "createdAt",
-    "date", "started_at", "startedAt"};
+static const char *const time_keys[] = {"time",	     "timestamp", "created_at",
+					"createdAt", "date",	  "started_at",
+					"startedAt"};
 static const char *const host_keys[] = {"host", "hostname"};
 
 /* n digits at s as a number, or -1. */
@@ -115,8 +115,8 @@ bool bfs_import_time_from_name(const char *name, int64_t *ns)
 	return time_at(s, ns, &end);
 }
 
-static const cJSON *first_key(const cJSON *o, const char *const *keys,
-			      size_t n, const char **which)
+static const cJSON *first_key(const cJSON *o, const char *const *keys, size_t n,
+			      const char **which)
 {
 	const cJSON *v;
 	size_t i;
@@ -201,8 +201,10 @@ static int meta_str(const cJSON *o, const char *const *keys, size_t n,
 	} else if (cJSON_IsString(v)) {
 		*out = strdup(v->valuestring);
 	} else {
-		return bfs_err_set(err, -EUCLEAN, "\"%s\" is %s, expected a "
-				   "string", key, type_name(v));
+		return bfs_err_set(err, -EUCLEAN,
+				   "\"%s\" is %s, expected a "
+				   "string",
+				   key, type_name(v));
 	}
 	return *out ? 0 : bfs_err_set(err, -ENOMEM, "out of memory");
 }

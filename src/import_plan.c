@@ -32,7 +32,7 @@ static const struct suffix comp_suffixes[] = {
 
 static const char *const archive_suffixes[] = {
     ".tar.gz", ".tar.zst", ".tar.xz", ".tar.bz2", ".tgz",
-    ".tzst",   ".txz",     ".tbz2",   ".tbz",     ".tar",
+    ".tzst",   ".txz",	   ".tbz2",   ".tbz",	  ".tar",
 };
 
 struct walk {
@@ -44,8 +44,8 @@ struct walk {
 
 const char *bfs_import_op_name(enum bfs_import_op op)
 {
-	static const char *const names[] = {
-	    "dir", "copy", "symlink", "decompress", "records", "unpack"};
+	static const char *const names[] = {"dir",	  "copy",    "symlink",
+					    "decompress", "records", "unpack"};
 
 	return (unsigned)op < BFS_ARRAY_SIZE(names) ? names[op] : "?";
 }
@@ -172,8 +172,10 @@ static int read_meta(struct walk *w, int dfd, const char *dir,
 				   BFS_IMPORT_META_MAX);
 	fd = openat(dfd, "manifest.json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return bfs_err_set(err, -errno, "cannot open '%s/manifest.json'"
-				   ": %s", dir, strerror(errno));
+		return bfs_err_set(err, -errno,
+				   "cannot open '%s/manifest.json'"
+				   ": %s",
+				   dir, strerror(errno));
 	rc = bfs_buf_reserve(&b, BFS_IMPORT_META_MAX + 1);
 	if (rc) {
 		rc = bfs_err_set(err, rc, "out of memory");
@@ -181,8 +183,10 @@ static int read_meta(struct walk *w, int dfd, const char *dir,
 	}
 	n = bfs_read_full(fd, b.data, BFS_IMPORT_META_MAX + 1);
 	if (n < 0) {
-		rc = bfs_err_set(err, (int)n, "cannot read '%s/manifest.json'"
-				 ": %s", dir, strerror((int)-n));
+		rc = bfs_err_set(err, (int)n,
+				 "cannot read '%s/manifest.json'"
+				 ": %s",
+				 dir, strerror((int)-n));
 		goto out;
 	}
 	rc = bfs_import_meta_parse((const char *)b.data, (size_t)n, &w->meta,
@@ -219,8 +223,10 @@ static int walk_dir(struct walk *w, int dfd, const char *rel, int depth,
 		return rc;
 	}
 	if (depth > WALK_DEPTH) {
-		rc = bfs_err_set(err, -ELOOP, "'%s/%s': more than %d levels "
-				 "of directories", w->p->dir, rel, WALK_DEPTH);
+		rc = bfs_err_set(err, -ELOOP,
+				 "'%s/%s': more than %d levels "
+				 "of directories",
+				 w->p->dir, rel, WALK_DEPTH);
 		goto out;
 	}
 	errno = 0;
@@ -242,8 +248,8 @@ static int walk_dir(struct walk *w, int dfd, const char *rel, int depth,
 		const char *name = names.v[i];
 
 		path.len = 0;
-		rc = bfs_buf_printf(&path, "%s%s%s", rel, *rel ? "/" : "",
-				    name);
+		rc =
+		    bfs_buf_printf(&path, "%s%s%s", rel, *rel ? "/" : "", name);
 		if (rc || bfs_buf_append(&path, "", 1)) {
 			rc = bfs_err_set(err, -ENOMEM, "out of memory");
 			break;
@@ -320,8 +326,10 @@ out:
 
 static int cmp_dest(const void *a, const void *b)
 {
-	const struct bfs_import_item *x = *(const struct bfs_import_item *const *)a;
-	const struct bfs_import_item *y = *(const struct bfs_import_item *const *)b;
+	const struct bfs_import_item *x =
+	    *(const struct bfs_import_item *const *)a;
+	const struct bfs_import_item *y =
+	    *(const struct bfs_import_item *const *)b;
 
 	return strcmp(x->dest, y->dest);
 }
@@ -412,11 +420,12 @@ static int choose_id_time(struct walk *w, const struct stat *st,
 		p->id_from = "manifest.json";
 	} else {
 		if (w->meta.id)
-			bfs_warn("import: '%s/manifest.json': id '%s' is not "
-				 "a valid backup id ([A-Za-z0-9._-], at most "
-				 "128): not used",
-				 p->dir, bfs_term_quote_to(buf, sizeof(buf),
-							   w->meta.id));
+			bfs_warn(
+			    "import: '%s/manifest.json': id '%s' is not "
+			    "a valid backup id ([A-Za-z0-9._-], at most "
+			    "128): not used",
+			    p->dir,
+			    bfs_term_quote_to(buf, sizeof(buf), w->meta.id));
 		if (name_time && bfs_backup_id_valid(name)) {
 			p->id = strdup(name);
 			p->id_from = "folder name";

@@ -226,8 +226,7 @@ static int open_container(struct bfs_jsplit *j, uint8_t c, struct bfs_err *err)
 	return emit(j, &c, 1, err);
 }
 
-static int close_container(struct bfs_jsplit *j, uint8_t c,
-			   struct bfs_err *err)
+static int close_container(struct bfs_jsplit *j, uint8_t c, struct bfs_err *err)
 {
 	int rc;
 
@@ -274,7 +273,8 @@ static int record_byte(struct bfs_jsplit *j, uint8_t c, struct bfs_err *err)
 		/* fall through */
 	case X_KEY:
 		if (c != '"')
-			return fail(j, err, "expected a string (an object key)");
+			return fail(j, err,
+				    "expected a string (an object key)");
 		j->in_str = true;
 		j->is_key = true;
 		return emit(j, &c, 1, err);
@@ -290,8 +290,9 @@ static int record_byte(struct bfs_jsplit *j, uint8_t c, struct bfs_err *err)
 		}
 		if (closes_top(j, c))
 			return close_container(j, c, err);
-		return fail(j, err, "expected ',' or the end of the object "
-				    "or array");
+		return fail(j, err,
+			    "expected ',' or the end of the object "
+			    "or array");
 	}
 	return fail(j, err, "internal state");
 }
@@ -374,8 +375,8 @@ int bfs_jsplit_feed(struct bfs_jsplit *j, const void *data, size_t n,
 			if (rc)
 				break;
 		}
-		rc = j->in_record ? record_byte(j, c, err)
-				  : top_byte(j, c, err);
+		rc =
+		    j->in_record ? record_byte(j, c, err) : top_byte(j, c, err);
 	}
 	if (rc)
 		j->error = rc;

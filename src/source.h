@@ -85,8 +85,8 @@ void bfs_source_stat_entry(struct bfs_entry *e, const struct stat *st);
  * naming the archive and the entry) instead of being skipped with a
  * warning (the import's rule: a hostile archive is not half taken).
  * 0 or -errno as bfs_source_run. */
-int bfs_source_archive(struct bfs_backup *b, const char *dest,
-		       const char *file, bool strict, struct bfs_err *err);
+int bfs_source_archive(struct bfs_backup *b, const char *dest, const char *file,
+		       bool strict, struct bfs_err *err);
 
 /* Overwrite in place every secret in the argument of a source of this
  * kind (the password of a --pg-dump or --mysql-dump connection string,

@@ -346,14 +346,14 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 
 	rc = bfs_source_split(s->arg, "files", &dest, &file, err);
 	if (!rc)
-		rc = archive_unpack(b, dest, file, s->excludes,
-				    s->exclude_hits, false, err);
+		rc = archive_unpack(b, dest, file, s->excludes, s->exclude_hits,
+				    false, err);
 	free(dest);
 	return rc;
 }
 
-int bfs_source_archive(struct bfs_backup *b, const char *dest,
-		       const char *file, bool strict, struct bfs_err *err)
+int bfs_source_archive(struct bfs_backup *b, const char *dest, const char *file,
+		       bool strict, struct bfs_err *err)
 {
 	return archive_unpack(b, dest, file, NULL, NULL, strict, err);
 }

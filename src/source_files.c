@@ -89,7 +89,6 @@ struct walk {
 	struct bfs_err *err;
 };
 
-
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -99,7 +98,6 @@ static void raise_nofile(void)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 }
-
 
 /* ---- hardlink map ------------------------------------------------------ */
 

@@ -52,8 +52,7 @@ static void print_plan(const struct bfs_import_plan *p, bool exists)
 /* Import one folder.  Returns 0 (imported), 1 (skipped: the id exists)
  * or -1 (failed, printed). */
 static int import_one(struct cli_ctx *ctx, struct bfs_index *idx,
-		      struct bfs_lock *lock, const char **tags,
-		      const char *dir)
+		      struct bfs_lock *lock, const char **tags, const char *dir)
 {
 	struct import_args *a = ctx->args;
 	struct bfs_import_plan *p = NULL;
@@ -71,8 +70,8 @@ static int import_one(struct cli_ctx *ctx, struct bfs_index *idx,
 		cli_error("import", "%s; not imported", bfs_err_str(&err, rc));
 		return -1;
 	}
-	exists = ctx->cat &&
-		 !bfs_catalog_find_backup(ctx->cat, p->id, &info, &err);
+	exists =
+	    ctx->cat && !bfs_catalog_find_backup(ctx->cat, p->id, &info, &err);
 	bfs_backup_info_clear(&info);
 	if (a->dry_run) {
 		print_plan(p, exists);

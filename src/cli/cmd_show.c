@@ -294,9 +294,12 @@ static int check_show(struct cli_ctx *ctx)
 	if (a->tree && a->json)
 		return cli_usage_error(ctx->cmd, "--tree and --json: choose "
 						 "one");
-	if (!a->tree && (ctx->argc > 1 || a->depth))
-		return cli_usage_error(ctx->cmd, "%s needs --tree",
-				       a->depth ? "--depth" : "a PATH");
+	/* as cli_run words it when PATH is not taken */
+	if (!a->tree && ctx->argc > 1)
+		return cli_usage_error(ctx->cmd, "unexpected argument '%s'",
+				       ctx->argv[1]);
+	if (!a->tree && a->depth)
+		return cli_usage_error(ctx->cmd, "--depth needs --tree");
 	return 0;
 }
 
@@ -314,8 +317,8 @@ static int run_show(struct cli_ctx *ctx)
 			cli_error("show", "out of memory");
 			rc = EXIT_ERR;
 		} else {
-			rc = cli_show_tree(ctx->cat, &ctx->info, path,
-					   a->depth);
+			rc =
+			    cli_show_tree(ctx->cat, &ctx->info, path, a->depth);
 		}
 		free(ref);
 		free(id);

@@ -29,7 +29,7 @@ struct tree {
 	size_t n, cap;
 	size_t *stack; /* the nodes of the open directories, outermost first */
 	size_t sp, stack_cap;
-	unsigned max_depth; /* 0: all */
+	unsigned max_depth;	     /* 0: all */
 	uint64_t bytes, files, dirs; /* of the whole tree */
 	struct bfs_err *err;
 };
@@ -109,8 +109,8 @@ static const cJSON *table_fig(const cJSON *hdr, const char *path)
 
 	cJSON_ArrayForEach(s, srcs)
 	{
-		cJSON_ArrayForEach(tb,
-				   cJSON_GetObjectItemCaseSensitive(s, "tables"))
+		cJSON_ArrayForEach(
+		    tb, cJSON_GetObjectItemCaseSensitive(s, "tables"))
 		{
 			p = cJSON_GetObjectItemCaseSensitive(tb, "path");
 			if (cJSON_IsString(p) && !strcmp(p->valuestring, path))
@@ -139,8 +139,8 @@ static void print_line(uint64_t bytes, uint64_t files, bool dir,
 	printf("%10s %8s  %*s%s%s", size, count, (int)(2 * indent), "",
 	       cli_q(name), dir ? "/" : "");
 	if (fig)
-		printf("  (%.0f records, %.0f attachments)", num(fig, "records"),
-		       num(fig, "attachments"));
+		printf("  (%.0f records, %.0f attachments)",
+		       num(fig, "records"), num(fig, "attachments"));
 	putchar('\n');
 }
 

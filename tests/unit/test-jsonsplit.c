@@ -187,9 +187,8 @@ int main(void)
 
 		rc = bfs_jsplit_feed(j, "[", 1, &err);
 		for (i = 0; i < 200000 && !rc; i++) {
-			int k = snprintf(rec, sizeof(rec),
-					 "%s{ \"id\" : %zu }", i ? ",\n" : "",
-					 i);
+			int k = snprintf(rec, sizeof(rec), "%s{ \"id\" : %zu }",
+					 i ? ",\n" : "", i);
 			rc = bfs_jsplit_feed(j, rec, (size_t)k, &err);
 		}
 		if (!rc)
@@ -200,8 +199,8 @@ int main(void)
 		is_int(bfs_jsplit_records(j), 200000, "200000 records");
 		ok(s.max_piece <= 64 * 1024, "pieces of at most 64 KiB (%zu)",
 		   s.max_piece);
-		ok(s.out.len > 20 && !memcmp(s.out.data, "{\"id\":0}\n{\"id\":1}",
-					     17),
+		ok(s.out.len > 20 &&
+		       !memcmp(s.out.data, "{\"id\":0}\n{\"id\":1}", 17),
 		   "records one a line");
 		bfs_jsplit_free(j);
 		bfs_buf_free(&s.out);
