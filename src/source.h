@@ -109,6 +109,20 @@ int bfs_pg_globals_dest(const char *dest, char **out);
 int bfs_source_run(struct bfs_backup *b, const struct bfs_source *s,
 		   struct bfs_err *err);
 
+/* Fill e's type, mode, owner ids, times, inode, size (files), sparse
+ * hint and rdev from st (e's path and names are left alone). */
+struct stat;
+void bfs_source_stat_entry(struct bfs_entry *e, const struct stat *st);
+
+/* Unpack the archive at file (tar, tar.gz, zip, ... as --archive) into b
+ * under dest, recording a source of kind "archive".  strict: an entry
+ * with an absolute name or a ".." component fails with -EUCLEAN (message
+ * naming the archive and the entry) instead of being skipped with a
+ * warning (the import's rule: a hostile archive is not half taken).
+ * 0 or -errno as bfs_source_run. */
+int bfs_source_archive(struct bfs_backup *b, const char *dest, const char *file,
+		       bool strict, struct bfs_err *err);
+
 /* Overwrite in place every secret in the argument of a source of this
  * kind (the password of a --pg-dump or --mysql-dump connection string,
  * after its [NAME=]; conninfo.h), for the process's own argv.  Other

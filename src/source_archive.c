@@ -120,23 +120,24 @@ static int add_file(struct bfs_backup *b, struct archive *a, const char *file,
 	return bfs_backup_file_end(b, err);
 }
 
-static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
-		       struct bfs_err *err)
+/* Unpack file into b under dest (see bfs_source_archive); excludes and
+ * exclude_hits as struct bfs_source's. */
+static int archive_unpack(struct bfs_backup *b, const char *dest,
+			  const char *file, const char *const *excludes,
+			  uint64_t *exclude_hits, bool strict,
+			  struct bfs_err *err)
 {
 	struct archive *a;
 	struct archive_entry *ae;
 	struct bfs_buf path = {0}, link = {0};
 	struct bfs_entry e;
-	const char *file, *p, *hl;
-	char *dest = NULL, *real = NULL;
+	const char *p, *hl;
+	char *real = NULL;
 	uint8_t *buf = NULL;
 	struct bfs_exclude *ex = NULL;
 	size_t i, nx = 0;
 	int r, rc, t;
 
-	rc = bfs_source_split(s->arg, "files", &dest, &file, err);
-	if (rc)
-		return rc;
 	a = archive_read_new();
 	buf = malloc(READ_BUF);
 	if (!a || !buf) {
@@ -150,10 +151,10 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 		goto out_free;
 	}
 	real = realpath(file, NULL);
-	while (s->excludes && s->excludes[nx])
+	while (excludes && excludes[nx])
 		nx++;
 	/* patterns are relative to the archive's root: nothing to strip */
-	rc = nx ? bfs_exclude_new(s->excludes, nx, NULL, &ex, err) : 0;
+	rc = nx ? bfs_exclude_new(excludes, nx, NULL, &ex, err) : 0;
 	if (rc)
 		goto out_free;
 	{
@@ -196,6 +197,14 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 			continue;
 		}
 		rc = norm_path(dest, p, &path);
+		if (strict && (rc == -EINVAL || *p == '/')) {
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "archive '%s': entry '%s' has %s",
+					 file, p,
+					 *p == '/' ? "an absolute name"
+						   : "a '..' component");
+			goto out_free;
+		}
 		if (rc == -EINVAL) {
 			bfs_warn("archive '%s': skipping '%s' (path with '..')",
 				 file, p);
@@ -314,9 +323,9 @@ static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
 			goto out_free;
 	}
 	rc = 0;
-	if (ex && s->exclude_hits)
+	if (ex && exclude_hits)
 		for (i = 0; i < nx; i++)
-			s->exclude_hits[i] += bfs_exclude_hits(ex, i);
+			exclude_hits[i] += bfs_exclude_hits(ex, i);
 out_free:
 	bfs_exclude_free(ex);
 	if (a)
@@ -325,8 +334,28 @@ out_free:
 	bfs_buf_free(&link);
 	free(buf);
 	free(real);
+	return rc;
+}
+
+static int archive_run(struct bfs_backup *b, const struct bfs_source *s,
+		       struct bfs_err *err)
+{
+	const char *file;
+	char *dest = NULL;
+	int rc;
+
+	rc = bfs_source_split(s->arg, "files", &dest, &file, err);
+	if (!rc)
+		rc = archive_unpack(b, dest, file, s->excludes, s->exclude_hits,
+				    false, err);
 	free(dest);
 	return rc;
+}
+
+int bfs_source_archive(struct bfs_backup *b, const char *dest, const char *file,
+		       bool strict, struct bfs_err *err)
+{
+	return archive_unpack(b, dest, file, NULL, NULL, strict, err);
 }
 
 static int archive_dest(const struct bfs_source *s, char **dest,

@@ -1,5 +1,6 @@
 /* source_common.c - argument rules shared by the sources (source_int.h):
- * "[DEST=]REST" splitting and the names under which dumps land.
+ * "[DEST=]REST" splitting and the names under which dumps land; the
+ * entry of a stat(2) result.
  */
 #include "config.h"
 
@@ -7,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "conninfo.h"
 #include "source_int.h"
@@ -80,4 +82,41 @@ int src_sql_dest(const char *name, char **dest, struct bfs_err *err)
 				   name);
 	}
 	return 0;
+}
+
+/* ---- entries ----------------------------------------------------------- */
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+void bfs_source_stat_entry(struct bfs_entry *e, const struct stat *st)
+{
+	e->mode = st->st_mode & 07777;
+	e->uid = st->st_uid;
+	e->gid = st->st_gid;
+	e->mtime_ns = ts_ns(&st->st_mtim);
+	e->ctime_ns = ts_ns(&st->st_ctim);
+	e->ino = st->st_ino;
+	if (S_ISREG(st->st_mode)) {
+		e->type = BFS_T_FILE;
+		e->size = (uint64_t)st->st_size;
+		e->sparse =
+		    (uint64_t)st->st_blocks * 512 < (uint64_t)st->st_size;
+	} else if (S_ISDIR(st->st_mode)) {
+		e->type = BFS_T_DIR;
+	} else if (S_ISLNK(st->st_mode)) {
+		e->type = BFS_T_SYMLINK;
+	} else if (S_ISFIFO(st->st_mode)) {
+		e->type = BFS_T_FIFO;
+	} else if (S_ISCHR(st->st_mode)) {
+		e->type = BFS_T_CHR;
+		e->rdev = st->st_rdev;
+	} else if (S_ISBLK(st->st_mode)) {
+		e->type = BFS_T_BLK;
+		e->rdev = st->st_rdev;
+	} else {
+		e->type = BFS_T_SOCK;
+	}
 }

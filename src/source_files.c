@@ -89,11 +89,6 @@ struct walk {
 	struct bfs_err *err;
 };
 
-static int64_t ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -101,36 +96,6 @@ static void raise_nofile(void)
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
-static void stat_entry(struct bfs_entry *e, const struct stat *st)
-{
-	e->mode = st->st_mode & 07777;
-	e->uid = st->st_uid;
-	e->gid = st->st_gid;
-	e->mtime_ns = ts_ns(&st->st_mtim);
-	e->ctime_ns = ts_ns(&st->st_ctim);
-	e->ino = st->st_ino;
-	if (S_ISREG(st->st_mode)) {
-		e->type = BFS_T_FILE;
-		e->size = (uint64_t)st->st_size;
-		e->sparse =
-		    (uint64_t)st->st_blocks * 512 < (uint64_t)st->st_size;
-	} else if (S_ISDIR(st->st_mode)) {
-		e->type = BFS_T_DIR;
-	} else if (S_ISLNK(st->st_mode)) {
-		e->type = BFS_T_SYMLINK;
-	} else if (S_ISFIFO(st->st_mode)) {
-		e->type = BFS_T_FIFO;
-	} else if (S_ISCHR(st->st_mode)) {
-		e->type = BFS_T_CHR;
-		e->rdev = st->st_rdev;
-	} else if (S_ISBLK(st->st_mode)) {
-		e->type = BFS_T_BLK;
-		e->rdev = st->st_rdev;
-	} else {
-		e->type = BFS_T_SOCK;
 	}
 }
 
@@ -542,7 +507,7 @@ static int try_whole(struct walk *w, int fd, char **names, size_t n,
 		    st.st_nlink != 1 || q->e.type != BFS_T_FILE || q->e.error ||
 		    q->e.link)
 			goto out;
-		stat_entry(&cur, &st);
+		bfs_source_stat_entry(&cur, &st);
 		if (cur.size != q->e.size || cur.mtime_ns != q->e.mtime_ns ||
 		    cur.ctime_ns != q->e.ctime_ns || cur.ino != q->e.ino ||
 		    cur.mode != q->e.mode || cur.uid != q->e.uid ||
@@ -653,7 +618,7 @@ static int do_entry(struct walk *w, int dirfd, const char *name)
 	}
 	if (w->nskip && skipped(w, &st))
 		return 0;
-	stat_entry(&e, &st);
+	bfs_source_stat_entry(&e, &st);
 	switch (e.type) {
 	case BFS_T_DIR:
 		if (excluded(w, 1)) /* a pattern for directories only */
@@ -783,7 +748,7 @@ static int files_run(struct bfs_backup *b, const struct bfs_source *s,
 		struct bfs_entry e;
 
 		entry_init(&w, &e);
-		stat_entry(&e, &st);
+		bfs_source_stat_entry(&e, &st);
 		if (e.type == BFS_T_DIR || e.type == BFS_T_FILE) {
 			/* an unreadable top level fails the source */
 			int fd = openat(cwd, base, O_RDONLY | O_CLOEXEC);

@@ -27,10 +27,12 @@ format	src/manifest*.o src/chunkcache.o src/format*.o src/timefmt.o
 format	src/tree*.o
 format	src/lock.o
 format	src/conninfo.o
+format	src/jsonsplit.o
 index	catalog/*.o
 engine	src/writer*.o src/source*.o src/reader*.o src/restore*.o src/copy*.o
 engine	src/locmap.o src/migrate.o src/exclude.o
 engine	src/check*.o
+engine	src/import*.o
 engine	src/reach.o src/prune*.o
 ops	src/job*.o src/schedule.o src/retention.o src/notify*.o
 ops	src/run*.o

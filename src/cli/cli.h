@@ -326,5 +326,13 @@ extern const struct bfs_cmd cmd_init, cmd_backup, cmd_list, cmd_show, cmd_ls,
 extern const struct bfs_cmd cmd_run, cmd_status; /* jobs (issue 10) */
 /* issue 10: the scheduler and the job subcommands */
 extern const struct bfs_cmd cmd_scheduler, cmd_job;
+/* `show --tree` (show_tree.c): the tree below path ("" = the top, as
+ * cli_split_ref normalises it) of backup b, with sizes; at most
+ * max_depth levels (0: all).  Returns the exit code (errors printed). */
+int cli_show_tree(struct bfs_catalog *cat, const struct bfs_backup_info *b,
+		  const char *path, unsigned max_depth);
+
+/* issue 11: import of the seed tools' backup folders */
+extern const struct bfs_cmd cmd_import;
 
 #endif

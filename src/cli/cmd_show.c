@@ -13,6 +13,8 @@
 
 struct show_args {
 	bool json;
+	bool tree;	/* --tree [PATH] (show_tree.c) */
+	unsigned depth; /* --depth N, 0: all */
 };
 
 static const char *jstr(const cJSON *o, const char *key)
@@ -285,10 +287,44 @@ static int show_text(struct bfs_catalog *cat, const struct bfs_backup_info *b)
 	return EXIT_OK;
 }
 
-static int run_show(struct cli_ctx *ctx)
+static int check_show(struct cli_ctx *ctx)
 {
 	const struct show_args *a = ctx->args;
 
+	if (a->tree && a->json)
+		return cli_usage_error(ctx->cmd, "--tree and --json: choose "
+						 "one");
+	/* as cli_run words it when PATH is not taken */
+	if (!a->tree && ctx->argc > 1)
+		return cli_usage_error(ctx->cmd, "unexpected argument '%s'",
+				       ctx->argv[1]);
+	if (!a->tree && a->depth)
+		return cli_usage_error(ctx->cmd, "--depth needs --tree");
+	return 0;
+}
+
+static int run_show(struct cli_ctx *ctx)
+{
+	const struct show_args *a = ctx->args;
+	char *ref = NULL, *id = NULL, *path = NULL;
+	int rc;
+
+	if (a->tree) {
+		/* PATH normalised as ID:PATH is (cli_split_ref) */
+		if (asprintf(&ref, "x:%s", ctx->argc > 1 ? ctx->argv[1] : "") <
+			0 ||
+		    cli_split_ref(ref, &id, &path)) {
+			cli_error("show", "out of memory");
+			rc = EXIT_ERR;
+		} else {
+			rc =
+			    cli_show_tree(ctx->cat, &ctx->info, path, a->depth);
+		}
+		free(ref);
+		free(id);
+		free(path);
+		return rc;
+	}
 	if (a->json)
 		return show_json(ctx->cat, &ctx->info);
 	return show_text(ctx->cat, &ctx->info);
@@ -299,13 +335,23 @@ static const struct cli_opt show_opts[] = {
 		 "print the manifest's header (JSON object), with "
 		 "\"unreadable\": [{\"path\", \"error\"}] added for a "
 		 "partial backup"),
+    CLI_FLAG(0, "tree", struct show_args, tree,
+	     "print the backup's tree (below PATH, if given) with sizes: "
+	     "each directory with the total size and number of files below "
+	     "it, each file with its size; table directories of bases/ "
+	     "with their records and attachments"),
+    CLI_UINT(0, "depth", "N", struct show_args, depth, 1, 4096,
+	     "--depth '%s': expected 1..4096",
+	     "with --tree: show N levels (deeper entries still count in "
+	     "the totals)"),
     CLI_OPT_NO_SYNC, CLI_END};
 
 const struct bfs_cmd cmd_show = {
     .name = "show",
     .run = run_show,
     .summary = "show one backup: sources, stats, unreadable files",
-    .synopsis = "backupfs show [-r REPO] [--json] [--no-sync] [OPTIONS] ID",
+    .synopsis = "backupfs show [-r REPO] [--json] [--no-sync] [OPTIONS] ID\n"
+		"       backupfs show [-r REPO] --tree [--depth N] ID [PATH]",
     .description =
 	"Show one backup: id, creation time, host, job (if made by one),\n"
 	"tags, whether it is partial, its sources, its statistics and the\n"
@@ -314,11 +360,13 @@ const struct bfs_cmd cmd_show = {
 	"local catalog (synced with the repository first).",
     .opts = show_opts,
     .examples = "  backupfs show -r /srv/backups/nocodb latest\n"
-		"  backupfs show 2026-11-20_05-15-00 --json | jq .stats",
+		"  backupfs show 2026-11-20_05-15-00 --json | jq .stats\n"
+		"  backupfs show latest --tree --depth 3 bases",
     .exit_codes = "0 ok, 1 error (e.g. no such backup), 2 usage error.",
     .flags = CLI_OPEN | CLI_SYNC | CLI_ID | CLI_FIND,
     .min_args = 1,
-    .max_args = 1,
+    .max_args = 2,
     .missing = "missing backup ID",
     .args_size = sizeof(struct show_args),
+    .check = check_show,
 };
