@@ -125,8 +125,8 @@ int bfs_delta_decode(void *out, size_t len, const void *frame, size_t flen,
 		return rc;
 	if (!base || blen > BFS_CHUNK_MAX_LIMIT)
 		return bfs_err_set(err, -EINVAL, "delta frame without base");
-	return bfs_zstd_decompress_ref(out, len, (const uint8_t *)frame +
-						     BFS_HASH_LEN,
+	return bfs_zstd_decompress_ref(out, len,
+				       (const uint8_t *)frame + BFS_HASH_LEN,
 				       flen - BFS_HASH_LEN, base, blen, err);
 }
 

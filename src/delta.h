@@ -35,7 +35,7 @@
 #include "util.h"
 
 #define BFS_SKETCH_FEATURES 12
-#define BFS_SKETCH_SF 4		/* super-features of 3 features each */
+#define BFS_SKETCH_SF 4		 /* super-features of 3 features each */
 #define BFS_SKETCH_SAMPLE_BITS 5 /* 1 position in 32 is sampled */
 #define BFS_SKETCH_MIN_SAMPLES 16
 #define BFS_SKETCH_SEED 0x6266732d736b7463ull /* "bfs-sktc" */

@@ -27,8 +27,8 @@ int bfs_manifest2_encode(struct bfs_buf *out,
 	int rc;
 
 	out->len = 0;
-	rc = bfs_manifest_header_json(&text, h, BFS_MANIFEST_VERSION, root, nroot,
-				      count, err);
+	rc = bfs_manifest_header_json(&text, h, BFS_MANIFEST_VERSION, root,
+				      nroot, count, err);
 	if (rc)
 		goto out;
 	if (text.len > BFS_MANIFEST_MAX_LINE + 1) {

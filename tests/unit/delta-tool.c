@@ -155,8 +155,8 @@ static double read_day(const struct day *d, const struct bfs_hmap *m,
 		const struct blob *base;
 
 		if (!b->delta) {
-			rc = bfs_zstd_decompress(out, b->len, fs->data + b->frame,
-						 b->flen, &err);
+			rc = bfs_zstd_decompress(
+			    out, b->len, fs->data + b->frame, b->flen, &err);
 		} else {
 			base = bfs_hmap_find(m, fs->data + b->frame);
 			rc = base ? bfs_zstd_decompress(bout, base->len,
@@ -164,10 +164,9 @@ static double read_day(const struct day *d, const struct bfs_hmap *m,
 							base->flen, &err)
 				  : -ENOENT;
 			if (!rc)
-				rc = bfs_delta_decode(out, b->len,
-						      fs->data + b->frame,
-						      b->flen, bout, base->len,
-						      &err);
+				rc = bfs_delta_decode(
+				    out, b->len, fs->data + b->frame, b->flen,
+				    bout, base->len, &err);
 		}
 		if (!rc) {
 			bfs_sha256(id, out, b->len);

@@ -31,7 +31,8 @@ static uint64_t ref_mix(uint64_t *st)
 static bool ref_sketch(const uint8_t *p, size_t n, uint64_t sf[4])
 {
 	const uint64_t *gear = bfs_chunker_gear();
-	uint64_t mul[12], add[12], f[12] = {0}, h = 0, st = 0x6266732d736b7463ull;
+	uint64_t mul[12], add[12], f[12] = {0}, h = 0,
+				   st = 0x6266732d736b7463ull;
 	size_t i, samples = 0;
 
 	for (i = 0; i < 12; i++) {
@@ -176,7 +177,8 @@ int main(void)
 	is_int(bfs_simidx_add(&x, ida, &sa, NULL), 0, "a recorded whole");
 	ok(bfs_simidx_find(&x, &sb, got) && !memcmp(got, ida, BFS_HASH_LEN),
 	   "b finds a");
-	is_int(bfs_simidx_add(&x, idb, &sb, ida), 0, "b recorded, a delta on a");
+	is_int(bfs_simidx_add(&x, idb, &sb, ida), 0,
+	       "b recorded, a delta on a");
 	{
 		uint8_t *e = malloc(N);
 		struct bfs_sketch se;
