@@ -1,7 +1,8 @@
 /* test-delta.c - resemblance sketches (the algorithm of doc/FORMAT.md
  * section 17, written again here from the text), similar and dissimilar
  * chunks, delta frames (encode, decode, damaged base, damaged frame),
- * the depth-1 rule of the base lookup. */
+ * the depth-1 rule of the base lookup, and a frame made by `zstd
+ * --patch-from` (tests/corpus/delta/good-delta) decoding as a delta frame. */
 #include "config.h"
 
 #include <errno.h>
@@ -170,6 +171,37 @@ int main(void)
 	ok(!rc && !bfs_delta_worth(d.len - BFS_HASH_LEN, plain.len),
 	   "a delta on other rows is not kept (%zu against %zu)",
 	   d.len - BFS_HASH_LEN, plain.len);
+
+	/* a frame the zstd CLI made (--patch-from uses the same raw prefix),
+	 * tests/corpus/delta/good-delta: another encoder, same format */
+	{
+		const char *top = getenv("top_srcdir");
+		char path[4096];
+		struct bfs_buf f = {0};
+		size_t bl, pl;
+
+		snprintf(path, sizeof(path), "%s/tests/corpus/delta/good-delta",
+			 top ? top : "..");
+		rc = tl_read_file(path, &f) < 4 ? -1 : 0;
+		bl = rc ? 0 : (size_t)f.data[0] | (size_t)f.data[1] << 8;
+		pl = rc ? 0 : (size_t)f.data[2] | (size_t)f.data[3] << 8;
+		if (!rc && 4 + bl <= f.len && pl <= N) {
+			bfs_sha256(got, f.data + 4, bl);
+			rc =
+			    memcmp(got, f.data + 4 + bl, BFS_HASH_LEN) ? -2 : 0;
+			err.msg[0] = '\0';
+			if (!rc)
+				rc = bfs_delta_decode(out, pl, f.data + 4 + bl,
+						      f.len - 4 - bl,
+						      f.data + 4, bl, &err);
+		}
+		is_int(rc, 0, "a delta frame of zstd --patch-from decodes (%s)",
+		       err.msg);
+		ok(!rc && memmem(out, pl, "changed 17'", 11) &&
+		       !memmem(out, pl, "row 17'", 7),
+		   "... to the changed rows");
+		bfs_buf_free(&f);
+	}
 
 	/* ---- the lookup, depth 1 */
 	bfs_simidx_init(&x);
