@@ -80,6 +80,11 @@ static int run_migrate(struct cli_ctx *ctx)
 			       cli_q(c->repo));
 		return EXIT_OK;
 	}
+	if (rc && !st.from_version) {
+		/* not opened: no format to speak of */
+		cli_error("migrate", "%s", bfs_err_str(&err, rc));
+		return EXIT_ERR;
+	}
 	if (st.from_version == 2) {
 		if (rc) {
 			cli_error("migrate", "%s", bfs_err_str(&err, rc));

@@ -8,7 +8,8 @@
 # parameters, no other object changed), after which everything reads as
 # before and a new backup works; migrate again does nothing; a migrate
 # of a repository with a saved manifest of an interrupted format-1
-# conversion refuses and leaves version 2; init makes version 3.
+# conversion refuses and leaves version 2; a migrate where no repository
+# is says only that; init makes version 3.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-mount.sh"
 
@@ -112,6 +113,12 @@ before=$(sums "$R")
 ok_cmd "migrate again" bfs migrate -r "$R"
 like "$(cat "$T/stdout")" "format 3 already: nothing to do" "says it is done"
 is "$(sums "$R")" "$before" "... and writes nothing"
+
+# ---- no repository: just the error
+fails_with 1 "migrate of a directory without a repository" \
+	bfs migrate -r "$T/nothing"
+like "$(cat "$T/stderr")" "no backupfs repository at" "... says so"
+unlike "$(cat "$T/stderr")" "still format" "... and claims no format"
 
 # ---- init makes format 3
 ok_cmd "init" bfs init "$T/new"
