@@ -112,6 +112,11 @@ static const uint64_t gear[256] = {
 
 /* See chunker.h: min <= avg <= max within the limits, avg a power of two.
  * NULL is invalid.  Thread-safe. */
+const uint64_t *bfs_chunker_gear(void)
+{
+	return gear;
+}
+
 bool bfs_chunker_params_valid(const struct bfs_chunker_params *p)
 {
 	if (!p)

@@ -27,4 +27,8 @@ bool bfs_chunker_params_valid(const struct bfs_chunker_params *p);
 size_t bfs_chunker_cut(const struct bfs_chunker_params *p, const uint8_t *buf,
 		       size_t n, bool eof);
 
+/* The 256-entry gear table (FORMAT.md section 3), also the rolling hash
+ * of resemblance sketches (delta.h).  Static, read-only. */
+const uint64_t *bfs_chunker_gear(void);
+
 #endif

@@ -19,8 +19,10 @@
 
 /* ---- repository ------------------------------------------------------- */
 
-#define BFS_FORMAT_VERSION 2   /* config and manifest "version" */
+#define BFS_FORMAT_VERSION 3   /* config "version" of new repositories */
+#define BFS_FORMAT_VERSION_2 2 /* still read and written, as version 2 */
 #define BFS_FORMAT_VERSION_1 1 /* still read by migrate (manifest.h) */
+#define BFS_MANIFEST_VERSION 2 /* manifest "version" (formats 2 and 3) */
 
 /* Object keys (FORMAT.md section 1). */
 #define BFS_KEY_CONFIG "config"

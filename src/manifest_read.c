@@ -288,7 +288,7 @@ static int parse_header(struct bfs_manifest_reader *r, struct bfs_err *err)
 		return rfail(r, err, rc, "not a backupfs manifest");
 	if (!get_u64(r, m[1], UINT32_MAX, &ver))
 		return rfail(r, err, rc, "bad \"version\"");
-	if (ver != BFS_FORMAT_VERSION && ver != BFS_FORMAT_VERSION_1)
+	if (ver != BFS_MANIFEST_VERSION && ver != BFS_FORMAT_VERSION_1)
 		return rfail(r, err, -EPROTO,
 			     "unsupported manifest version %" PRIu64, ver);
 	r->version = (int)ver;

@@ -831,9 +831,11 @@ static int write_config(struct mig *m, struct bfs_err *err)
 	}
 	root = cJSON_Parse((const char *)b.data);
 	v = root ? cJSON_GetObjectItemCaseSensitive(root, "version") : NULL;
-	if (!cJSON_IsNumber(v) || v->valuedouble != BFS_FORMAT_VERSION_1) {
+	/* the version we opened with: anything else means another writer */
+	if (!cJSON_IsNumber(v) || v->valuedouble != m->r->version) {
 		rc = bfs_err_set(err, -EUCLEAN,
-				 "config: not a format-1 config any more");
+				 "config: not a format-%d config any more",
+				 m->r->version);
 		goto out_free;
 	}
 	if (!cJSON_ReplaceItemInObjectCaseSensitive(
@@ -857,6 +859,35 @@ out_free:
 	return rc;
 }
 
+/* ---- version 2 -> 3 ------------------------------------------------------ */
+
+/* Version 3 only adds what a version-3 writer may put into a repository
+ * (delta frames, FORMAT.md section 18); everything of version 2 is valid
+ * version 3.  So the upgrade is the config alone, written once the
+ * repository is known to be a finished version 2: no saved manifest of
+ * an interrupted 1 -> 2 run is left, and our exclusive lock still holds
+ * (no writer of version 2 is at work). */
+static int migrate2(struct mig *m, struct bfs_err *err)
+{
+	struct bfs_strv saved = {0};
+	int rc;
+
+	rc = list_names(m, BFS_MIGRATE_KEY, list_saved_cb, &saved, err);
+	if (!rc && saved.n)
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "'%s%s' is a saved manifest of an "
+				 "interrupted migration: put it back as "
+				 "'manifests/%s' or delete it, then run "
+				 "migrate again",
+				 BFS_MIGRATE_KEY, saved.v[0], saved.v[0]);
+	if (!rc)
+		rc = bfs_lock_check(m->lock, err);
+	if (!rc)
+		rc = write_config(m, err);
+	bfs_strv_free(&saved);
+	return rc;
+}
+
 /* ---- all of it ------------------------------------------------------------
  */
 
@@ -876,16 +907,21 @@ int bfs_migrate(const char *url, const struct bfs_store_opts *sopts,
 	bfs_repo_accept_format1(false);
 	if (rc)
 		goto out;
+	st.from_version = m.r->version;
 	if (m.r->version == BFS_FORMAT_VERSION) {
 		st.already = true;
 		goto out;
 	}
 	/* exclusive: nothing else may write while manifests are replaced
-	 * and index objects written */
+	 * and index objects written, or while the config changes */
 	rc = bfs_lock_take(m.r, BFS_LOCK_EXCLUSIVE, "migrate",
 			   m.o->lock_wait_ns, &m.lock, err);
 	if (rc)
 		goto out;
+	if (m.r->version == BFS_FORMAT_VERSION_2) {
+		rc = migrate2(&m, err);
+		goto out;
+	}
 	rc = bfs_locmap_new(&m.lm, err);
 	if (!rc)
 		rc = bfs_locmap_load(m.lm, m.r, err);

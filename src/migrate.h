@@ -1,6 +1,12 @@
-/* migrate.h - convert a format-1 repository to format 2, in place
- * (`backupfs migrate`).
+/* migrate.h - bring a repository of an older format to the current one
+ * (format 3), in place (`backupfs migrate`).
  *
+ * From format 2: the config is rewritten with "version": 3 (one put,
+ * under an exclusive lock, once no saved manifest of an interrupted
+ * conversion from format 1 is left).  Nothing else changes: every object
+ * of format 2 is valid in format 3.
+ *
+ * From format 1:
  * Steps, each safe to interrupt and to run again:
  *   1. index objects for every pack no index object names yet: one per
  *      backup, oldest first, for the packs it was the first to use (as a
@@ -20,7 +26,7 @@
  *      Only then is the saved copy deleted; a rerun verifies any backup
  *      that still has one;
  *   3. when no manifest of version 1 and no saved copy is left, `config`
- *      says "version": 2 (same id and parameters; one put).
+ *      says "version": 3 (same id and parameters; one put).
  * Until step 3 the repository stays format 1 for every other command, so
  * nothing else writes to it meanwhile.  Two migrations of one repository
  * must not run at once.
@@ -49,7 +55,7 @@ enum bfs_migrate_event {
 	BFS_MIGRATE_VERIFIED, /* id converted by an interrupted run,
 				 verified now; n: entries */
 	BFS_MIGRATE_SKIP,     /* id is format 2 already */
-	BFS_MIGRATE_CONFIG,   /* config now says version 2 */
+	BFS_MIGRATE_CONFIG,   /* config now says version n (3) */
 };
 
 /* Progress; strings borrowed for the call; from the calling thread. */
@@ -66,7 +72,8 @@ struct bfs_migrate_opts {
 };
 
 struct bfs_migrate_stats {
-	bool already; /* config said version 2: nothing done */
+	bool already;	  /* config said version 3: nothing done */
+	int from_version; /* config "version" found: 1, 2 or 3 */
 	unsigned backups_converted;
 	unsigned backups_verified; /* left by an interrupted run */
 	unsigned backups_skipped;  /* format 2 already */
@@ -77,12 +84,12 @@ struct bfs_migrate_stats {
 };
 
 /* Migrate the repository at url (store options sopts, may be NULL).
- * stats may be NULL.  0 (also when it was format 2 already), or -errno
+ * stats may be NULL.  0 (also when it was format 3 already), or -errno
  * with a message naming the backup, pack or object: -EUCLEAN (corrupt
  * object, or a converted backup that differs from the original: the
  * original was put back), -EBADMSG (a pack or index object whose bytes
  * do not hash to its name), -EPROTO (not a backupfs repository of
- * format 1 or 2), store errors.  Work done before an error stays and is
+ * format 1, 2 or 3), store errors.  Work done before an error stays and is
  * reused by the next run.  Not thread-safe (sets
  * bfs_repo_accept_format1 while it opens the repository). */
 int bfs_migrate(const char *url, const struct bfs_store_opts *sopts,

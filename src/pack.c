@@ -110,6 +110,53 @@ int bfs_zstd_compress(struct bfs_buf *dst, const void *src, size_t n, int level,
 }
 
 /*
+ * Compress src[0..n) as one zstd frame with ref[0..rlen) as raw prefix
+ * (ZSTD_CCtx_refPrefix: the frame can only be decoded with the same
+ * bytes as prefix), content size recorded, window large enough to reach
+ * back over all of the prefix, and append it to dst.  ref is borrowed
+ * for the call.  Returns 0, -ENOMEM, -EINVAL (sizes past the format's
+ * chunk limit) or -EIO.  Thread-safe: uses the calling thread's
+ * context, whose parameters it resets.
+ */
+int bfs_zstd_compress_ref(struct bfs_buf *dst, const void *src, size_t n,
+			  const void *ref, size_t rlen, int level,
+			  struct bfs_err *err)
+{
+	ZSTD_CCtx *c = thread_cctx();
+	size_t bound = ZSTD_compressBound(n), r;
+	unsigned wlog = 10;
+	int rc;
+
+	if (!c)
+		return bfs_err_set(err, -ENOMEM, "cannot create zstd context");
+	if (n > BFS_CHUNK_MAX_LIMIT || rlen > BFS_CHUNK_MAX_LIMIT ||
+	    ZSTD_isError(bound))
+		return bfs_err_set(err, -EINVAL, "zstd: input too large");
+	while (wlog < BFS_MANIFEST_WINDOW_LOG && (1ull << wlog) < n + rlen)
+		wlog++;
+	rc = bfs_buf_reserve(dst, bound);
+	if (rc)
+		return bfs_err_set(err, rc, "out of memory");
+	/* reset first: the context may hold another call's parameters */
+	r = ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, (int)wlog);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_refPrefix(c, ref, rlen);
+	if (!ZSTD_isError(r))
+		r = ZSTD_compress2(c, dst->data + dst->len, bound, src, n);
+	/* back to plain parameters for bfs_zstd_compress's callers */
+	ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+	if (ZSTD_isError(r))
+		return bfs_err_set(err, -EIO, "zstd compression failed: %s",
+				   ZSTD_getErrorName(r));
+	dst->len += r;
+	return 0;
+}
+
+/*
  * Decompress exactly one zstd frame src[0..srclen) into dst[0..dstlen).
  * The frame must record its content size, that size must be dstlen, and
  * the frame must end exactly at srclen; all of this is checked before
@@ -119,6 +166,15 @@ int bfs_zstd_compress(struct bfs_buf *dst, const void *src, size_t n, int level,
  */
 int bfs_zstd_decompress(void *dst, size_t dstlen, const void *src,
 			size_t srclen, struct bfs_err *err)
+{
+	return bfs_zstd_decompress_ref(dst, dstlen, src, srclen, NULL, 0, err);
+}
+
+/* The same with ref[0..rlen) as raw prefix (ref NULL: none); see
+ * pack.h. */
+int bfs_zstd_decompress_ref(void *dst, size_t dstlen, const void *src,
+			    size_t srclen, const void *ref, size_t rlen,
+			    struct bfs_err *err)
 {
 	unsigned long long fcs;
 	ZSTD_DCtx *d;
@@ -147,6 +203,14 @@ int bfs_zstd_decompress(void *dst, size_t dstlen, const void *src,
 	d = thread_dctx();
 	if (!d)
 		return bfs_err_set(err, -ENOMEM, "cannot create zstd context");
+	/* A prefix is used by the next frame only (ZSTD_use_once), so it is
+	 * set after every check that could return early. */
+	if (ref) {
+		r = ZSTD_DCtx_refPrefix(d, ref, rlen);
+		if (ZSTD_isError(r))
+			return bfs_err_set(err, -ENOMEM, "zstd prefix: %s",
+					   ZSTD_getErrorName(r));
+	}
 	r = ZSTD_decompressDCtx(d, dstlen ? dst : NULL, dstlen, src, srclen);
 	if (ZSTD_isError(r)) {
 		/* A failed frame may leave the context mid-stream. */

@@ -31,6 +31,18 @@ int bfs_zstd_compress(struct bfs_buf *dst, const void *src, size_t n, int level,
  * corrupt frame is -EUCLEAN. */
 int bfs_zstd_decompress(void *dst, size_t dstlen, const void *src,
 			size_t srclen, struct bfs_err *err);
+/* The same two with ref[0..rlen) (borrowed for the call) as raw prefix,
+ * for delta frames (FORMAT.md section 18): a frame compressed with a
+ * prefix decodes only with the same prefix; with other bytes it fails
+ * (-EUCLEAN) or decodes to other bytes, which the caller's hash check
+ * catches.  decompress_ref with ref NULL is bfs_zstd_decompress.
+ * Thread-safe. */
+int bfs_zstd_compress_ref(struct bfs_buf *dst, const void *src, size_t n,
+			  const void *ref, size_t rlen, int level,
+			  struct bfs_err *err);
+int bfs_zstd_decompress_ref(void *dst, size_t dstlen, const void *src,
+			    size_t srclen, const void *ref, size_t rlen,
+			    struct bfs_err *err);
 
 struct bfs_pack_entry {
 	uint8_t hash[BFS_HASH_LEN];

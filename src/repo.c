@@ -2,7 +2,7 @@
  * chunk reads with verification.
  *
  * The config object (written once by init, doc/FORMAT.md):
- *   {"backupfs":"repository","version":1,"id":"<64 hex>",
+ *   {"backupfs":"repository","version":3,"id":"<64 hex>",
  *    "created":"2026-11-22T02:50:00Z",
  *    "chunker":{"dump":{"min":..,"avg":..,"max":..},
  *               "files":{"min":..,"avg":..,"max":..}},
@@ -172,6 +172,7 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 		goto out_free_json;
 	}
 	if (v->valuedouble != BFS_FORMAT_VERSION &&
+	    v->valuedouble != BFS_FORMAT_VERSION_2 &&
 	    v->valuedouble != BFS_FORMAT_VERSION_1) {
 		rc = bfs_err_set(
 		    err, -EPROTO,

@@ -28,7 +28,9 @@ enum bfs_profile {
 struct bfs_repo {
 	struct bfs_store *store; /* owned */
 	char id[65];		 /* 64 hex, NUL */
-	int version;
+	int version; /* config "version": 1 (migrate only), 2 or 3; a
+			version-2 repository is written as version 2 (no
+			delta frames) until 'backupfs migrate' */
 	struct bfs_chunker_params chunker[BFS_PROFILE_COUNT];
 	int zstd_level;
 	uint64_t pack_target; /* bytes, e.g. 16 MiB */

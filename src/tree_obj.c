@@ -27,8 +27,8 @@ int bfs_manifest2_encode(struct bfs_buf *out,
 	int rc;
 
 	out->len = 0;
-	rc = bfs_manifest_header_json(&text, h, BFS_FORMAT_VERSION, root, nroot,
-				      count, err);
+	rc = bfs_manifest_header_json(&text, h, BFS_MANIFEST_VERSION, root,
+				      nroot, count, err);
 	if (rc)
 		goto out;
 	if (text.len > BFS_MANIFEST_MAX_LINE + 1) {
@@ -65,7 +65,7 @@ int bfs_manifest2_parse(const void *data, size_t len, struct bfs_manifest2 *m,
 	if (rc)
 		return rc;
 	if (bfs_manifest_reader_version(r, &root, &m->nroot, &m->count) !=
-	    BFS_FORMAT_VERSION) {
+	    BFS_MANIFEST_VERSION) {
 		rc = bfs_err_set(err, -EPROTO,
 				 "format 1 manifest: run 'backupfs migrate'");
 		goto out;

@@ -34,6 +34,8 @@ struct limit {
 static struct limit limits[] = {
     N(BFS_FORMAT_VERSION),
     N(BFS_FORMAT_VERSION_1),
+    N(BFS_FORMAT_VERSION_2),
+    N(BFS_MANIFEST_VERSION),
     S(BFS_KEY_CONFIG),
     S(BFS_KEY_INDEX),
     S(BFS_KEY_PACKS),

@@ -1,0 +1,235 @@
+/* delta.c - resemblance sketches, delta frames and the base lookup
+ * (delta.h; doc/FORMAT.md section 18). */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "chunker.h"
+#include "delta.h"
+#include "format.h"
+#include "pack.h"
+
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z;
+
+	*state += 0x9e3779b97f4a7c15ull;
+	z = *state;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* The transforms: mul[i] odd, add[i]; derived, not stored, so that the
+ * seed in delta.h is the whole definition.  Cheap (24 splitmix64 steps). */
+static void transforms(uint64_t mul[BFS_SKETCH_FEATURES],
+		       uint64_t add[BFS_SKETCH_FEATURES])
+{
+	uint64_t st = BFS_SKETCH_SEED;
+	int i;
+
+	for (i = 0; i < BFS_SKETCH_FEATURES; i++) {
+		mul[i] = splitmix64(&st) | 1;
+		add[i] = splitmix64(&st);
+	}
+}
+
+void bfs_sketch_make(struct bfs_sketch *s, const void *data, size_t n)
+{
+	const uint64_t *gear = bfs_chunker_gear();
+	const uint8_t *p = data;
+	uint64_t mul[BFS_SKETCH_FEATURES], add[BFS_SKETCH_FEATURES];
+	uint64_t feat[BFS_SKETCH_FEATURES] = {0};
+	uint64_t h = 0;
+	size_t i, samples = 0;
+	int k, j;
+
+	transforms(mul, add);
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < n; i++) {
+		h = (h << 1) + gear[p[i]];
+		/* the top bits depend on the last 64 bytes: a window */
+		if (i < 63 || (h >> (64 - BFS_SKETCH_SAMPLE_BITS)) != 0)
+			continue;
+		samples++;
+		for (k = 0; k < BFS_SKETCH_FEATURES; k++) {
+			uint64_t f = mul[k] * h + add[k];
+
+			if (f > feat[k])
+				feat[k] = f;
+		}
+	}
+	if (samples < BFS_SKETCH_MIN_SAMPLES)
+		return;
+	for (j = 0; j < BFS_SKETCH_SF; j++) {
+		uint64_t st = feat[3 * j];
+
+		/* one splitmix64 step per feature folded in: a fixed,
+		 * well-mixed function of the three */
+		st = splitmix64(&st) ^ feat[3 * j + 1];
+		st = splitmix64(&st) ^ feat[3 * j + 2];
+		s->sf[j] = splitmix64(&st);
+	}
+	s->valid = true;
+}
+
+unsigned bfs_sketch_match(const struct bfs_sketch *a,
+			  const struct bfs_sketch *b)
+{
+	unsigned j, n = 0;
+
+	if (!a->valid || !b->valid)
+		return 0;
+	for (j = 0; j < BFS_SKETCH_SF; j++)
+		n += a->sf[j] == b->sf[j];
+	return n;
+}
+
+int bfs_delta_encode(struct bfs_buf *out, const uint8_t base_id[BFS_HASH_LEN],
+		     const void *base, size_t blen, const void *data, size_t n,
+		     int level, struct bfs_err *err)
+{
+	size_t start = out->len;
+	int rc;
+
+	rc = bfs_buf_append(out, base_id, BFS_HASH_LEN);
+	if (rc)
+		return bfs_err_set(err, rc, "out of memory");
+	rc = bfs_zstd_compress_ref(out, data, n, base, blen, level, err);
+	if (rc)
+		out->len = start;
+	return rc;
+}
+
+int bfs_delta_base(const void *frame, size_t flen,
+		   uint8_t base_id[BFS_HASH_LEN], struct bfs_err *err)
+{
+	/* base id, then at least a zstd magic */
+	if (!frame || flen < BFS_HASH_LEN + 4)
+		return bfs_err_set(err, -EUCLEAN,
+				   "delta frame of %zu bytes is too short",
+				   flen);
+	memcpy(base_id, frame, BFS_HASH_LEN);
+	return 0;
+}
+
+int bfs_delta_decode(void *out, size_t len, const void *frame, size_t flen,
+		     const void *base, size_t blen, struct bfs_err *err)
+{
+	uint8_t id[BFS_HASH_LEN];
+	int rc;
+
+	rc = bfs_delta_base(frame, flen, id, err);
+	if (rc)
+		return rc;
+	if (!base || blen > BFS_CHUNK_MAX_LIMIT)
+		return bfs_err_set(err, -EINVAL, "delta frame without base");
+	return bfs_zstd_decompress_ref(out, len,
+				       (const uint8_t *)frame + BFS_HASH_LEN,
+				       flen - BFS_HASH_LEN, base, blen, err);
+}
+
+/* ---- the base lookup ------------------------------------------------ */
+
+struct sf_rec {
+	uint64_t sf;  /* key ... */
+	uint32_t pos; /* ... with the super-feature's index */
+	uint8_t id[BFS_HASH_LEN];
+};
+#define SF_KEY (sizeof(uint64_t) + sizeof(uint32_t))
+
+struct chunk_rec {
+	uint8_t id[BFS_HASH_LEN]; /* key */
+	uint8_t base[BFS_HASH_LEN];
+	bool has_base;
+};
+
+void bfs_simidx_init(struct bfs_simidx *x)
+{
+	memset(x, 0, sizeof(*x));
+	/* cannot fail without a capacity hint */
+	bfs_hmap_init(&x->sf, sizeof(struct sf_rec), SF_KEY, 0, 0);
+	bfs_hmap_init(&x->chunk, sizeof(struct chunk_rec), BFS_HASH_LEN, 0,
+		      BFS_HMAP_PREHASHED);
+}
+
+void bfs_simidx_fini(struct bfs_simidx *x)
+{
+	bfs_hmap_fini(&x->sf);
+	bfs_hmap_fini(&x->chunk);
+}
+
+int bfs_simidx_add(struct bfs_simidx *x, const uint8_t id[BFS_HASH_LEN],
+		   const struct bfs_sketch *s, const uint8_t *base)
+{
+	struct chunk_rec c, *cp;
+	struct sf_rec r, *rp;
+	bool added;
+	int rc, j;
+
+	if (!s->valid)
+		return 0;
+	memset(&c, 0, sizeof(c));
+	memcpy(c.id, id, BFS_HASH_LEN);
+	if (base) {
+		memcpy(c.base, base, BFS_HASH_LEN);
+		c.has_base = true;
+	}
+	rc = bfs_hmap_insert(&x->chunk, &c, (void **)&cp);
+	if (rc == -EEXIST)
+		return 0;
+	if (rc)
+		return rc;
+	for (j = 0; j < BFS_SKETCH_SF; j++) {
+		memset(&r, 0, sizeof(r));
+		r.sf = s->sf[j];
+		r.pos = (uint32_t)j;
+		rc = bfs_hmap_get(&x->sf, &r, (void **)&rp, &added);
+		if (rc)
+			return rc;
+		/* the newest chunk wins: the next version of a file is most
+		 * like the latest one */
+		memcpy(rp->id, id, BFS_HASH_LEN);
+	}
+	return 0;
+}
+
+bool bfs_simidx_find(const struct bfs_simidx *x, const struct bfs_sketch *s,
+		     uint8_t base_id[BFS_HASH_LEN])
+{
+	const uint8_t *cand[BFS_SKETCH_SF];
+	unsigned votes[BFS_SKETCH_SF] = {0};
+	const struct chunk_rec *c;
+	const struct sf_rec *rp;
+	struct sf_rec r;
+	int j, k, n = 0, best = -1;
+
+	if (!s->valid)
+		return false;
+	for (j = 0; j < BFS_SKETCH_SF; j++) {
+		memset(&r, 0, sizeof(r));
+		r.sf = s->sf[j];
+		r.pos = (uint32_t)j;
+		rp = bfs_hmap_find(&x->sf, &r);
+		if (!rp)
+			continue;
+		for (k = 0; k < n; k++)
+			if (!memcmp(cand[k], rp->id, BFS_HASH_LEN))
+				break;
+		if (k == n)
+			cand[n++] = rp->id;
+		votes[k]++;
+	}
+	for (k = 0; k < n; k++)
+		if (best < 0 || votes[k] > votes[best])
+			best = k;
+	if (best < 0)
+		return false;
+	c = bfs_hmap_find(&x->chunk, cand[best]);
+	if (!c)
+		return false;
+	/* depth 1: a delta's own base, never the delta */
+	memcpy(base_id, c->has_base ? c->base : c->id, BFS_HASH_LEN);
+	return true;
+}

@@ -1,0 +1,117 @@
+/* delta.h - similarity deltas (format 3, doc/FORMAT.md section 18):
+ * resemblance sketches of chunks, delta frames, and the lookup that
+ * picks a base for a new chunk.
+ *
+ * A sketch is BFS_SKETCH_SF super-features of a chunk's plain bytes.
+ * Two chunks that share any one super-feature are "similar": likely to
+ * share most of their bytes, so the second compresses well with the
+ * first as zstd raw prefix.  The algorithm (N-transform super-features
+ * over a sampled gear hash, Broder 1997 / Shilane et al. 2012):
+ *
+ *   h = 0; for each byte b of the chunk: h = (h << 1) + gear[b]
+ *     (mod 2^64; the gear table of the chunker, FORMAT.md section 3),
+ *     so h depends on the last 64 bytes only;
+ *   position sampled when h >> (64 - BFS_SKETCH_SAMPLE_BITS) == 0 and
+ *     at least 64 bytes were hashed;
+ *   feature i (0..BFS_SKETCH_FEATURES-1) = max over sampled positions of
+ *     (mul[i] * h + add[i]) mod 2^64;
+ *   super-feature j = mix of features 3j, 3j+1, 3j+2 (bfs_sketch_make).
+ * mul[i] (odd) and add[i] are successive splitmix64 outputs seeded with
+ * BFS_SKETCH_SEED.  A chunk with fewer than BFS_SKETCH_MIN_SAMPLES
+ * sampled positions has no sketch (too short to resemble reliably).
+ *
+ * A delta frame is the 32-byte raw id of its base blob followed by one
+ * zstd frame of the chunk compressed with the base's plain bytes as raw
+ * prefix.  Decode depth is 1: a base is never itself a delta.
+ */
+#ifndef BFS_DELTA_H
+#define BFS_DELTA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hmap.h"
+#include "util.h"
+
+#define BFS_SKETCH_FEATURES 12
+#define BFS_SKETCH_SF 4		 /* super-features of 3 features each */
+#define BFS_SKETCH_SAMPLE_BITS 5 /* 1 position in 32 is sampled */
+#define BFS_SKETCH_MIN_SAMPLES 16
+#define BFS_SKETCH_SEED 0x6266732d736b7463ull /* "bfs-sktc" */
+/* A delta frame is kept when its zstd part is at most this share (in
+ * percent) of the chunk's plain zstd frame; else the chunk is stored
+ * whole and becomes a base for later chunks. */
+#define BFS_DELTA_KEEP_PCT 50
+
+struct bfs_sketch {
+	uint64_t sf[BFS_SKETCH_SF];
+	bool valid; /* false: too few samples, never similar */
+};
+
+/* Compute the sketch of data[0..n).  Deterministic across machines.
+ * Thread-safe. */
+void bfs_sketch_make(struct bfs_sketch *s, const void *data, size_t n);
+
+/* Number of super-features two sketches share (0 when either is not
+ * valid). */
+unsigned bfs_sketch_match(const struct bfs_sketch *a,
+			  const struct bfs_sketch *b);
+
+/* Encode a delta frame into out (appended): base_id, then data[0..n)
+ * compressed at level with base[0..blen) as raw prefix.  Borrowed
+ * pointers.  0, -ENOMEM, -EINVAL, -EIO (zstd).  Thread-safe. */
+int bfs_delta_encode(struct bfs_buf *out, const uint8_t base_id[BFS_HASH_LEN],
+		     const void *base, size_t blen, const void *data, size_t n,
+		     int level, struct bfs_err *err);
+
+/* The base id of the delta frame frame[0..flen): 0, or -EUCLEAN when
+ * flen is too short to hold one. */
+int bfs_delta_base(const void *frame, size_t flen,
+		   uint8_t base_id[BFS_HASH_LEN], struct bfs_err *err);
+
+/* Decode the delta frame frame[0..flen) into out, which holds exactly
+ * len bytes, with base[0..blen) (the plain bytes of the blob the frame
+ * names, already verified by the caller) as prefix.  The checks of
+ * bfs_zstd_decompress apply to the zstd part.  The caller verifies the
+ * decoded bytes against the chunk id: with a wrong base the frame may
+ * decode to wrong bytes.  0, -EUCLEAN (corrupt frame), -ENOMEM.
+ * Thread-safe. */
+int bfs_delta_decode(void *out, size_t len, const void *frame, size_t flen,
+		     const void *base, size_t blen, struct bfs_err *err);
+
+/* True when a delta of dclen bytes (its zstd part) is worth keeping
+ * against a plain zstd frame of pclen bytes (BFS_DELTA_KEEP_PCT). */
+static inline bool bfs_delta_worth(size_t dclen, size_t pclen)
+{
+	return (uint64_t)dclen * 100 <= (uint64_t)pclen * BFS_DELTA_KEEP_PCT;
+}
+
+/* ---- the base lookup ------------------------------------------------ */
+
+/* Chunks known as candidate bases, keyed by super-feature.  Each chunk
+ * is recorded with its base when it is stored as a delta, so that a
+ * lookup follows the depth-1 rule: when the most similar chunk is itself
+ * a delta, its base is returned.  Not thread-safe: the owner locks. */
+struct bfs_simidx {
+	struct bfs_hmap sf;    /* {sf u64 (key), slot u32}: newest first */
+	struct bfs_hmap chunk; /* {id[32] (key), base[32], has_base} */
+};
+
+void bfs_simidx_init(struct bfs_simidx *x);
+void bfs_simidx_fini(struct bfs_simidx *x); /* x may be reused after init */
+
+/* Record chunk id with sketch s; base is NULL for a chunk stored whole,
+ * else the base its delta frame names.  A chunk recorded twice keeps its
+ * first record.  0 or -ENOMEM. */
+int bfs_simidx_add(struct bfs_simidx *x, const uint8_t id[BFS_HASH_LEN],
+		   const struct bfs_sketch *s, const uint8_t *base);
+
+/* The base to use for a new chunk of sketch s: the chunk sharing the
+ * most super-features with it (ties: the lowest super-feature index
+ * wins), or that chunk's base when it is a delta.  true and *base_id
+ * set, or false when nothing is similar. */
+bool bfs_simidx_find(const struct bfs_simidx *x, const struct bfs_sketch *s,
+		     uint8_t base_id[BFS_HASH_LEN]);
+
+#endif

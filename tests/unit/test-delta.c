@@ -1,0 +1,236 @@
+/* test-delta.c - resemblance sketches (the algorithm of doc/FORMAT.md
+ * section 18, written again here from the text), similar and dissimilar
+ * chunks, delta frames (encode, decode, damaged base, damaged frame),
+ * the depth-1 rule of the base lookup, and a frame made by `zstd
+ * --patch-from` (tests/corpus/delta/good-delta) decoding as a delta frame. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/chunker.h"
+#include "src/delta.h"
+#include "src/pack.h"
+#include "tests/unit/tap.h"
+#include "tests/unit/testlib.h"
+
+/* ---- the reference, from doc/FORMAT.md section 18 ---- */
+
+static uint64_t ref_mix(uint64_t *st)
+{
+	uint64_t z;
+
+	*st += 0x9e3779b97f4a7c15ull;
+	z = *st;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static bool ref_sketch(const uint8_t *p, size_t n, uint64_t sf[4])
+{
+	const uint64_t *gear = bfs_chunker_gear();
+	uint64_t mul[12], add[12], f[12] = {0}, h = 0,
+				   st = 0x6266732d736b7463ull;
+	size_t i, samples = 0;
+
+	for (i = 0; i < 12; i++) {
+		mul[i] = ref_mix(&st) | 1;
+		add[i] = ref_mix(&st);
+	}
+	for (i = 0; i < n; i++) {
+		h = (h << 1) + gear[p[i]];
+		if (i >= 63 && h >> 59 == 0) {
+			samples++;
+			for (int k = 0; k < 12; k++)
+				if (mul[k] * h + add[k] > f[k])
+					f[k] = mul[k] * h + add[k];
+		}
+	}
+	if (samples < 16)
+		return false;
+	for (int j = 0; j < 4; j++) {
+		st = f[3 * j];
+		st = ref_mix(&st) ^ f[3 * j + 1];
+		st = ref_mix(&st) ^ f[3 * j + 2];
+		sf[j] = ref_mix(&st);
+	}
+	return true;
+}
+
+/* A dump-like chunk: n bytes of INSERT lines, row values from seed; every
+ * line whose number is a multiple of `every` (0: none) is changed. */
+static size_t dump_text(uint8_t *out, size_t n, uint64_t seed, unsigned every)
+{
+	struct tl_rng r = {seed};
+	size_t len = 0;
+	unsigned line = 0;
+
+	while (len < n) {
+		char l[128];
+		uint64_t v = tl_rand(&r);
+		int k;
+
+		line++;
+		k = snprintf(l, sizeof(l),
+			     "INSERT INTO orders VALUES (%u, %llu, 'customer "
+			     "%llu', %s);\n",
+			     line, (unsigned long long)(v % 1000000),
+			     (unsigned long long)(v >> 40),
+			     every && line % every == 0 ? "'shipped'"
+							: "'pending'");
+		if ((size_t)k > n - len)
+			k = (int)(n - len);
+		memcpy(out + len, l, (size_t)k);
+		len += (size_t)k;
+	}
+	return len;
+}
+
+int main(void)
+{
+	enum { N = 65536 };
+	uint8_t *a = malloc(N), *b = malloc(N), *c = malloc(N),
+		*out = malloc(N), *bad = malloc(N);
+	uint8_t ida[BFS_HASH_LEN], idb[BFS_HASH_LEN], idc[BFS_HASH_LEN],
+	    got[BFS_HASH_LEN];
+	struct bfs_sketch sa, sa2, sb, sc, ss;
+	struct bfs_buf plain = {0}, d = {0};
+	struct bfs_err err = {""};
+	struct bfs_simidx x;
+	uint64_t ref[4];
+	int rc;
+
+	dump_text(a, N, 1, 0);
+	dump_text(b, N, 1, 50); /* 2% of the lines of a changed */
+	dump_text(c, N, 2, 0);	/* other rows */
+	bfs_sha256(ida, a, N);
+	bfs_sha256(idb, b, N);
+	bfs_sha256(idc, c, N);
+
+	/* ---- sketches */
+	bfs_sketch_make(&sa, a, N);
+	bfs_sketch_make(&sa2, a, N);
+	ok(sa.valid, "a 64 KiB chunk has a sketch");
+	ok(!memcmp(&sa, &sa2, sizeof(sa)), "the sketch is deterministic");
+	ok(ref_sketch(a, N, ref) && !memcmp(ref, sa.sf, sizeof(ref)),
+	   "it is the sketch FORMAT.md describes");
+	bfs_sketch_make(&sb, b, N);
+	bfs_sketch_make(&sc, c, N);
+	ok(bfs_sketch_match(&sa, &sb) >= 1,
+	   "a chunk with 2%% of its lines changed is similar (%u of 4 "
+	   "super-features)",
+	   bfs_sketch_match(&sa, &sb));
+	is_int(bfs_sketch_match(&sa, &sc), 0, "other rows are not similar");
+	bfs_sketch_make(&ss, a, 200);
+	ok(!ss.valid, "a 200-byte chunk has no sketch");
+	is_int(bfs_sketch_match(&ss, &ss), 0, "... and resembles nothing");
+
+	/* ---- delta frames */
+	rc = bfs_zstd_compress(&plain, b, N, 3, &err);
+	is_int(rc, 0, "plain frame of b");
+	rc = bfs_delta_encode(&d, ida, a, N, b, N, 3, &err);
+	is_int(rc, 0, "delta frame of b on a");
+	ok(!memcmp(d.data, ida, BFS_HASH_LEN), "the frame starts with a's id");
+	ok(bfs_delta_worth(d.len - BFS_HASH_LEN, plain.len),
+	   "the delta (%zu bytes) is worth keeping against %zu plain",
+	   d.len - BFS_HASH_LEN, plain.len);
+	rc = bfs_delta_base(d.data, d.len, got, &err);
+	ok(!rc && !memcmp(got, ida, BFS_HASH_LEN), "bfs_delta_base reads it");
+	memset(out, 0, N);
+	rc = bfs_delta_decode(out, N, d.data, d.len, a, N, &err);
+	ok(!rc && !memcmp(out, b, N), "decoded with a: b's bytes (%s)",
+	   err.msg);
+	/* the thread's context forgets the prefix: a plain frame decodes */
+	rc = bfs_zstd_decompress(out, N, plain.data, plain.len, &err);
+	ok(!rc && !memcmp(out, b, N), "a plain frame decodes after it");
+
+	/* a damaged base: an error or other bytes, never b's */
+	memcpy(bad, a, N);
+	bad[N / 2] ^= 0x55;
+	bad[100] ^= 0x01;
+	rc = bfs_delta_decode(out, N, d.data, d.len, bad, N, &err);
+	bfs_sha256(got, out, N);
+	ok(rc || memcmp(got, idb, BFS_HASH_LEN),
+	   "with a damaged base the id check fails (rc %d)", rc);
+	rc = bfs_delta_decode(out, N, d.data, d.len, a, N - 1, &err);
+	bfs_sha256(got, out, N);
+	ok(rc || memcmp(got, idb, BFS_HASH_LEN), "... or a short one");
+	rc = bfs_delta_decode(out, N, d.data, d.len - 1, a, N, &err);
+	is_int(rc, -EUCLEAN, "a truncated frame is corrupt");
+	rc = bfs_delta_decode(out, N, d.data, 20, a, N, &err);
+	is_int(rc, -EUCLEAN, "a frame shorter than a base id is corrupt");
+	rc = bfs_delta_decode(out, N - 1, d.data, d.len, a, N, &err);
+	is_int(rc, -EUCLEAN, "a wrong plain length is corrupt");
+
+	/* dissimilar data: the delta is not worth it */
+	d.len = 0;
+	rc = bfs_delta_encode(&d, idc, c, N, b, N, 3, &err);
+	ok(!rc && !bfs_delta_worth(d.len - BFS_HASH_LEN, plain.len),
+	   "a delta on other rows is not kept (%zu against %zu)",
+	   d.len - BFS_HASH_LEN, plain.len);
+
+	/* a frame the zstd CLI made (--patch-from uses the same raw prefix),
+	 * tests/corpus/delta/good-delta: another encoder, same format */
+	{
+		const char *top = getenv("top_srcdir");
+		char path[4096];
+		struct bfs_buf f = {0};
+		size_t bl, pl;
+
+		snprintf(path, sizeof(path), "%s/tests/corpus/delta/good-delta",
+			 top ? top : "..");
+		rc = tl_read_file(path, &f) < 4 ? -1 : 0;
+		bl = rc ? 0 : (size_t)f.data[0] | (size_t)f.data[1] << 8;
+		pl = rc ? 0 : (size_t)f.data[2] | (size_t)f.data[3] << 8;
+		if (!rc && 4 + bl <= f.len && pl <= N) {
+			bfs_sha256(got, f.data + 4, bl);
+			rc =
+			    memcmp(got, f.data + 4 + bl, BFS_HASH_LEN) ? -2 : 0;
+			err.msg[0] = '\0';
+			if (!rc)
+				rc = bfs_delta_decode(out, pl, f.data + 4 + bl,
+						      f.len - 4 - bl,
+						      f.data + 4, bl, &err);
+		}
+		is_int(rc, 0, "a delta frame of zstd --patch-from decodes (%s)",
+		       err.msg);
+		ok(!rc && memmem(out, pl, "changed 17'", 11) &&
+		       !memmem(out, pl, "row 17'", 7),
+		   "... to the changed rows");
+		bfs_buf_free(&f);
+	}
+
+	/* ---- the lookup, depth 1 */
+	bfs_simidx_init(&x);
+	ok(!bfs_simidx_find(&x, &sb, got), "empty index: no base");
+	is_int(bfs_simidx_add(&x, ida, &sa, NULL), 0, "a recorded whole");
+	ok(bfs_simidx_find(&x, &sb, got) && !memcmp(got, ida, BFS_HASH_LEN),
+	   "b finds a");
+	is_int(bfs_simidx_add(&x, idb, &sb, ida), 0,
+	       "b recorded, a delta on a");
+	{
+		uint8_t *e = malloc(N);
+		struct bfs_sketch se;
+
+		dump_text(e, N, 1, 49); /* like b and a */
+		bfs_sketch_make(&se, e, N);
+		ok(bfs_simidx_find(&x, &se, got) &&
+		       !memcmp(got, ida, BFS_HASH_LEN),
+		   "a chunk like b gets a, b's base, never b (depth 1)");
+		free(e);
+	}
+	ok(!bfs_simidx_find(&x, &sc, got), "other rows find nothing");
+	bfs_simidx_fini(&x);
+
+	bfs_buf_free(&plain);
+	bfs_buf_free(&d);
+	free(a);
+	free(b);
+	free(c);
+	free(out);
+	free(bad);
+	return tap_done();
+}
