@@ -26,6 +26,7 @@ format	src/store*.o src/s3_util.o src/repo.o src/chunker.o src/pack.o
 format	src/manifest*.o src/chunkcache.o src/format*.o src/timefmt.o
 format	src/tree*.o
 format	src/lock.o
+format	src/crypt*.o src/repo_key.o
 format	src/conninfo.o
 index	catalog/*.o
 engine	src/writer*.o src/source*.o src/reader*.o src/restore*.o src/copy*.o
