@@ -247,10 +247,10 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 	/* Encryption is chosen at init; the version says it, so that a
 	 * reader that does not know it refuses the repository. */
 	v = cJSON_GetObjectItemCaseSensitive(root, "encryption");
-	if ((v != NULL) != (r->version == BFS_FORMAT_VERSION_CRYPT))
-		BAD("\"encryption\" must be given exactly in a version %d "
-		    "config",
-		    url, BFS_FORMAT_VERSION_CRYPT);
+	if (v && r->version < BFS_FORMAT_VERSION_CRYPT)
+		BAD("\"encryption\" in a version %d config (it needs "
+		    "version %d)",
+		    url, r->version, BFS_FORMAT_VERSION_CRYPT);
 	if (v) {
 		const cJSON *a = cJSON_GetObjectItemCaseSensitive(v, "aead");
 		const cJSON *i = cJSON_GetObjectItemCaseSensitive(v, "id");

@@ -34,6 +34,7 @@ struct limit {
 static struct limit limits[] = {
     N(BFS_FORMAT_VERSION),
     N(BFS_FORMAT_VERSION_1),
+    N(BFS_FORMAT_VERSION_CRYPT),
     S(BFS_KEY_CONFIG),
     S(BFS_KEY_INDEX),
     S(BFS_KEY_PACKS),
@@ -61,6 +62,7 @@ static struct limit limits[] = {
     N(BFS_CHUNK_CLEN_MAX),
     S(BFS_PACK_MAGIC),
     S(BFS_PACK1_MAGIC),
+    S(BFS_PACK_SEALED_MAGIC),
     S(BFS_PACK_END_MAGIC),
     N(BFS_PACK_MAGIC_LEN),
     N(BFS_PACK_HEADER),

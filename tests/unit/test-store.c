@@ -732,9 +732,9 @@ static void test_repo(void)
 
 	rc = open_config_text("c-good", good_config, strlen(good_config), &err);
 	is_int(rc, 0, "a hand-written valid config opens: %s", err.msg);
-	rc = open_variant("c-v3", "\"version\":2", "\"version\":3", &err);
-	is_int(rc, -EPROTO, "version 3 is -EPROTO");
-	ok(strstr(err.msg, "unsupported repository format version 3 at '") !=
+	rc = open_variant("c-v3", "\"version\":2", "\"version\":4", &err);
+	is_int(rc, -EPROTO, "version 4 is -EPROTO");
+	ok(strstr(err.msg, "unsupported repository format version 4 at '") !=
 	       NULL,
 	   "message: %s", err.msg);
 	rc = open_variant("c-v1", "\"version\":2", "\"version\":1", &err);
