@@ -44,10 +44,11 @@ void bfs_kdf_default(struct bfs_kdf_params *p)
 
 static bool kdf_valid(const struct bfs_kdf_params *p)
 {
-	/* powers of two from 2^10 (tests) to 2^22 (4 GiB with r 8) */
+	/* powers of two from 2^10 (tests) to 2^22, at most 1 GiB of
+	 * memory (128 r N): a hostile key object must not exhaust it */
 	return p->n >= (1u << 10) && p->n <= (1u << 22) &&
 	       (p->n & (p->n - 1)) == 0 && p->r >= 1 && p->r <= 32 &&
-	       p->p >= 1 && p->p <= 16;
+	       p->p >= 1 && p->p <= 16 && 128ull * p->r * p->n <= (1ull << 30);
 }
 
 int bfs_scrypt(const void *pass, size_t plen, const uint8_t *salt, size_t slen,

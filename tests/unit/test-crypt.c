@@ -132,6 +132,9 @@ static void test_wrap(void)
 	struct bfs_key_info info;
 	struct bfs_buf obj = {0};
 	struct bfs_err err = {""};
+	static const char huge[] =
+	    "{\"backupfs\":\"key\",\"version\":1,\"kdf\":\"scrypt\","
+	    "\"n\":4194304,\"r\":32,\"p\":1}";
 	uint8_t name[32], sum[32];
 	char *at;
 
@@ -163,6 +166,9 @@ static void test_wrap(void)
 	memcpy(at, "\"n\":1000", 8);
 	is_int(bfs_crypt_unwrap(obj.data, obj.len, "pw1", 3, &info, &got, &err),
 	       -EUCLEAN, "N not a power of two: malformed");
+	is_int(
+	    bfs_crypt_unwrap(huge, strlen(huge), "pw1", 3, &info, &got, &err),
+	    -EUCLEAN, "scrypt needing 16 GiB: refused before running it");
 	is_int(bfs_crypt_unwrap("{}", 2, "pw1", 3, &info, &got, &err), -EUCLEAN,
 	       "an empty object: malformed");
 	is_int(bfs_crypt_unwrap("[1", 2, "pw1", 3, &info, &got, &err), -EUCLEAN,
