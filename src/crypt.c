@@ -3,7 +3,7 @@
  *
  * A key object (JSON, one line):
  *   {"backupfs":"key","version":1,"created":"2026-11-26T06:00:00Z",
- *    "label":"root@db1","kdf":"scrypt","n":131072,"r":8,"p":1,
+ *    "label":"root@db1","kdf":"scrypt","n":65536,"r":8,"p":1,
  *    "salt":"<base64, 32 bytes>","nonce":"<base64, 12 bytes>",
  *    "wrapped":"<base64, 64 + 16 bytes>"}
  * wrapped = AES-256-GCM(scrypt(password, salt, n, r, p, 32 bytes), nonce,
@@ -37,7 +37,7 @@ void bfs_kdf_default(struct bfs_kdf_params *p)
 {
 	const char *t = getenv("BACKUPFS_TEST_KDF");
 
-	p->n = t && !strcmp(t, "fast") ? (1u << 10) : (1u << 17);
+	p->n = t && !strcmp(t, "fast") ? (1u << 10) : (1u << 16);
 	p->r = 8;
 	p->p = 1;
 }

@@ -42,8 +42,8 @@ struct bfs_kdf_params {
 	uint32_t r, p;
 };
 
-/* The parameters new key objects get: N 2^17, r 8, p 1 (128 MiB, about
- * 0.3 s), or N 2^10 when $BACKUPFS_TEST_KDF is "fast" (tests only; the
+/* The parameters new key objects get: N 2^16, r 8, p 1 (64 MiB, about
+ * 0.2 s on a current CPU, 1 s on a slow shared one), or N 2^10 when $BACKUPFS_TEST_KDF is "fast" (tests only; the
  * key object records what was used). */
 void bfs_kdf_default(struct bfs_kdf_params *p);
 
