@@ -43,8 +43,9 @@ struct bfs_kdf_params {
 };
 
 /* The parameters new key objects get: N 2^16, r 8, p 1 (64 MiB, about
- * 0.2 s on a current CPU, 1 s on a slow shared one), or N 2^10 when $BACKUPFS_TEST_KDF is "fast" (tests only; the
- * key object records what was used). */
+ * 0.2 s on a current CPU, 1 s on a slow shared one), or N 2^10 when
+ * $BACKUPFS_TEST_KDF is "fast" (tests only; the key object records what
+ * was used). */
 void bfs_kdf_default(struct bfs_kdf_params *p);
 
 /* scrypt (RFC 7914) of pass with salt into out[0..outlen).  0, -EINVAL

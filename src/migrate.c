@@ -876,7 +876,8 @@ int bfs_migrate(const char *url, const struct bfs_store_opts *sopts,
 	bfs_repo_accept_format1(false);
 	if (rc)
 		goto out;
-	if (m.r->version == BFS_FORMAT_VERSION) {
+	if (m.r->version >= BFS_FORMAT_VERSION) {
+		/* an encrypted repository (version 3) is made current */
 		st.already = true;
 		goto out;
 	}

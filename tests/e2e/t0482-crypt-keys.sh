@@ -80,6 +80,23 @@ ok_cmd "backupfs run with the password in env_file" \
 ok_cmd "its backup is there" bfs list -r "$R" --password-file "$T/pw3"
 is "$(grep -c '^20' "$T/stdout")" 1 "one job backup"
 
+# prune repacks sealed frames byte for byte into sealed packs
+export BACKUPFS_PASSWORD_FILE=$T/pw3
+mkdir -p "$T/rp"
+head -c 2000000 /dev/urandom >"$T/rp/keep.bin"
+head -c 2000000 /dev/urandom >"$T/rp/gone.bin"
+ok_cmd "backup ra" bfs backup -r "$R" --id ra --files "rp=$T/rp"
+rm "$T/rp/gone.bin"
+ok_cmd "backup rb" bfs backup -r "$R" --id rb --files "rp=$T/rp"
+ok_cmd "forget ra" bfs forget -r "$R" ra
+ok_cmd "prune" bfs prune -r "$R" --grace 0
+like "$(cat "$T/stdout")" "repacked: +1 packs" "a pack was repacked"
+ok_cmd "check --read-data after the repack" bfs check -r "$R" --read-data
+ok_cmd "cat after the repack" bfs cat -r "$R" rb:rp/keep.bin
+ok "$(cmp -s "$T/stdout" "$T/rp/keep.bin"; echo $?)" "the same bytes"
+is "$(for p in "$R"/packs/*/*; do head -c 8 "$p"; echo; done | sort -u)" BFSPACKS \
+	"every pack is sealed"
+
 leak=$(grep -rlaE "first-PW|second-PW|third-PW" "$R" "$XDG_CACHE_HOME" \
 	"$T/state" "$T/stdout" "$T/stderr" || true)
 is "$leak" "" "no password in the repository, cache, state or output"
