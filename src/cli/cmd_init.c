@@ -58,6 +58,11 @@ static int check_location(struct cli_common *c, bool force)
 				  "a backupfs repository already exists at "
 				  "'%s' (id %s)",
 				  c->repo, r->id);
+		else if (rc == -EACCES) /* encrypted: no or another password */
+			cli_error("init",
+				  "an encrypted backupfs repository already "
+				  "exists at '%s'",
+				  c->repo);
 		else
 			cli_error(
 			    "init",
