@@ -181,8 +181,8 @@ static int job_read_index(struct pack_job *j, const char *key,
 			    err, -EUCLEAN, "short read: %lld of %llu bytes",
 			    (long long)got, (unsigned long long)tail);
 		rc = bfs_pack_parse_tail_key(j->c->r->crypt, NULL, j->size,
-					     b->data, b->len, ents,
-					 n, &need, err);
+					     b->data, b->len, ents, n, &need,
+					     err);
 		if (rc != -ENODATA || need <= tail)
 			return rc;
 		tail = need;
@@ -238,9 +238,8 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 			t->plain = np;
 			t->cap = e->len;
 		}
-		rc = bfs_repo_blob_decode(j->c->r, e->hash,
-					  b->data + e->offset, e->clen,
-					  t->plain, e->len, &err);
+		rc = bfs_repo_blob_decode(j->c->r, e->hash, b->data + e->offset,
+					  e->clen, t->plain, e->len, &err);
 		plain += e->len;
 		if (!rc)
 			continue;

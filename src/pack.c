@@ -328,8 +328,7 @@ int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
 			bfs_buf_free(&next);
 			return rc;
 		}
-		memcpy(b->data.data, BFS_PACK_SEALED_MAGIC,
-		       BFS_PACK_MAGIC_LEN);
+		memcpy(b->data.data, BFS_PACK_SEALED_MAGIC, BFS_PACK_MAGIC_LEN);
 	}
 	p = b->data.data + index_off + stored_len;
 	bfs_put_le64(p + BFS_PACK_FOOT_INDEX, index_off);
@@ -363,8 +362,8 @@ int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
  */
 int bfs_pack_parse_tail_key(const struct bfs_crypt *key, const uint8_t *head,
 			    uint64_t len, const uint8_t *tail, size_t tail_len,
-			struct bfs_pack_entry **entries, size_t *count,
-			uint64_t *need, struct bfs_err *err)
+			    struct bfs_pack_entry **entries, size_t *count,
+			    uint64_t *need, struct bfs_err *err)
 {
 	const uint8_t *foot, *p;
 	uint8_t sum[BFS_HASH_LEN];
@@ -450,8 +449,8 @@ int bfs_pack_parse_tail_key(const struct bfs_crypt *key, const uint8_t *head,
 				    sizeof(BFS_AAD_PACK_INDEX) - 1, p,
 				    (size_t)index_len, &plain, err);
 		if (rc)
-			return bfs_err_prefix(err, rc == -ENOMEM ? rc : -EBADMSG,
-					      "pack index");
+			return bfs_err_prefix(
+			    err, rc == -ENOMEM ? rc : -EBADMSG, "pack index");
 		p = plain.data;
 	}
 	if (n) {
@@ -524,8 +523,8 @@ int bfs_pack_parse_tail(const uint8_t *head, uint64_t len, const uint8_t *tail,
 			size_t tail_len, struct bfs_pack_entry **entries,
 			size_t *count, uint64_t *need, struct bfs_err *err)
 {
-	return bfs_pack_parse_tail_key(NULL, head, len, tail, tail_len,
-				       entries, count, need, err);
+	return bfs_pack_parse_tail_key(NULL, head, len, tail, tail_len, entries,
+				       count, need, err);
 }
 
 int bfs_pack_parse_index(const uint8_t *data, size_t len,

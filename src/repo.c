@@ -551,8 +551,8 @@ int bfs_repo_blob_decode(const struct bfs_repo *r,
 
 	if (r->crypt) {
 		bfs_crypt_blob_aad(aad, id);
-		rc = bfs_crypt_open(r->crypt, aad, sizeof(aad), frame, flen,
-				    &z, err);
+		rc = bfs_crypt_open(r->crypt, aad, sizeof(aad), frame, flen, &z,
+				    err);
 		if (rc == -EBADMSG || rc == -EUCLEAN)
 			return bfs_err_set(err, -EBADMSG,
 					   "fails authentication (damaged, or "
@@ -577,8 +577,7 @@ int bfs_repo_blob_decode(const struct bfs_repo *r,
 bool bfs_repo_same_keys(const struct bfs_repo *a, const struct bfs_repo *b)
 {
 	if (!a->crypt || !b->crypt)
-		return !a->crypt && !b->crypt && !a->encrypted &&
-		       !b->encrypted;
+		return !a->crypt && !b->crypt && !a->encrypted && !b->encrypted;
 	return bfs_crypt_equal(a->crypt, b->crypt);
 }
 
@@ -636,8 +635,7 @@ static int decode_chunk(const struct bfs_repo *r, const struct bfs_chunkref *c,
 	int rc;
 
 	bfs_hex(h, c->hash, 6);
-	rc = bfs_repo_blob_decode(r, c->hash, frame, c->clen, out, c->len,
-				  err);
+	rc = bfs_repo_blob_decode(r, c->hash, frame, c->clen, out, c->len, err);
 	if (rc == -EBADMSG)
 		return bfs_err_set(err, rc, "chunk %s in pack '%s' %s", h, key,
 				   r->crypt ? "fails authentication (damaged, "
@@ -645,9 +643,8 @@ static int decode_chunk(const struct bfs_repo *r, const struct bfs_chunkref *c,
 					      "repository's key)"
 					    : "fails its checksum");
 	if (rc == -EUCLEAN)
-		return bfs_err_prefix(err, -EUCLEAN,
-				      "chunk %s in pack '%s' is corrupt", h,
-				      key);
+		return bfs_err_prefix(
+		    err, -EUCLEAN, "chunk %s in pack '%s' is corrupt", h, key);
 	if (rc)
 		return bfs_err_prefix(
 		    err, rc, "cannot decompress chunk %s in pack '%s'", h, key);

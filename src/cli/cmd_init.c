@@ -119,11 +119,10 @@ static int run_init(struct cli_ctx *ctx)
 		return EXIT_ERR;
 	}
 	if (!repo->crypt)
-		fprintf(stderr,
-			"backupfs init: note: no password given "
-			"(--password-file, --password-command, "
-			"$BACKUPFS_PASSWORD...): the repository is not "
-			"encrypted\n");
+		fprintf(stderr, "backupfs init: note: no password given "
+				"(--password-file, --password-command, "
+				"$BACKUPFS_PASSWORD...): the repository is not "
+				"encrypted\n");
 	if (c->quiet) {
 		/* -q: nothing on success */
 	} else if (printf("initialized %srepository %s at %s\n",
