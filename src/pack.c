@@ -448,9 +448,11 @@ int bfs_pack_parse_tail_key(const struct bfs_crypt *key, const uint8_t *head,
 		rc = bfs_crypt_open(key, BFS_AAD_PACK_INDEX,
 				    sizeof(BFS_AAD_PACK_INDEX) - 1, p,
 				    (size_t)index_len, &plain, err);
-		if (rc)
+		if (rc) {
+			bfs_buf_free(&plain);
 			return bfs_err_prefix(
 			    err, rc == -ENOMEM ? rc : -EBADMSG, "pack index");
+		}
 		p = plain.data;
 	}
 	if (n) {

@@ -553,13 +553,15 @@ int bfs_repo_blob_decode(const struct bfs_repo *r,
 		bfs_crypt_blob_aad(aad, id);
 		rc = bfs_crypt_open(r->crypt, aad, sizeof(aad), frame, flen, &z,
 				    err);
-		if (rc == -EBADMSG || rc == -EUCLEAN)
-			return bfs_err_set(err, -EBADMSG,
-					   "fails authentication (damaged, or "
-					   "not sealed with this repository's "
-					   "key)");
-		if (rc)
+		if (rc) {
+			bfs_buf_free(&z);
+			if (rc == -EBADMSG || rc == -EUCLEAN)
+				return bfs_err_set(
+				    err, -EBADMSG,
+				    "fails authentication (damaged, or not "
+				    "sealed with this repository's key)");
 			return rc;
+		}
 		frame = z.data;
 		flen = z.len;
 	}
