@@ -180,8 +180,9 @@ static int job_read_index(struct pack_job *j, const char *key,
 			return bfs_err_set(
 			    err, -EUCLEAN, "short read: %lld of %llu bytes",
 			    (long long)got, (unsigned long long)tail);
-		rc = bfs_pack_parse_tail(NULL, j->size, b->data, b->len, ents,
-					 n, &need, err);
+		rc = bfs_pack_parse_tail_key(j->c->r->crypt, NULL, j->size,
+					     b->data, b->len, ents, n, &need,
+					     err);
 		if (rc != -ENODATA || need <= tail)
 			return rc;
 		tail = need;
@@ -220,7 +221,6 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 {
 	struct bfs_err err = {""};
 	char hex[BFS_HASH_HEX + 1];
-	uint8_t sum[BFS_HASH_LEN];
 	size_t i, bad = 0;
 	uint64_t plain = 0;
 	int rc, p;
@@ -238,15 +238,8 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 			t->plain = np;
 			t->cap = e->len;
 		}
-		rc = bfs_zstd_decompress(t->plain, e->len, b->data + e->offset,
-					 e->clen, &err);
-		if (!rc) {
-			bfs_sha256(sum, t->plain, e->len);
-			if (memcmp(sum, e->hash, BFS_HASH_LEN))
-				rc = bfs_err_set(&err, -EBADMSG,
-						 "plain bytes do not hash to "
-						 "its id");
-		}
+		rc = bfs_repo_blob_decode(j->c->r, e->hash, b->data + e->offset,
+					  e->clen, t->plain, e->len, &err);
 		plain += e->len;
 		if (!rc)
 			continue;
@@ -309,7 +302,8 @@ static void pack_job(void *arg, void *tls)
 			job_failed(j, key, -EUCLEAN, why);
 			goto out;
 		}
-		rc = bfs_pack_parse_index(b.data, b.len, &ents, &n, &err);
+		rc = bfs_pack_parse_index_key(j->c->r->crypt, b.data, b.len,
+					      &ents, &n, &err);
 		if (rc) {
 			job_failed(j, key, rc, err.msg);
 			goto out;

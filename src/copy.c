@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "copy.h"
+#include "crypt.h"
 #include "format.h"
 #include "hmap.h"
 #include "lock.h"
@@ -169,6 +170,45 @@ static int new_repo_id(struct bfs_buf *cfg, const char *old_id,
 	return 0;
 }
 
+static int key_names_cb(void *arg, const char *key, uint64_t size)
+{
+	(void)size;
+	return bfs_strv_add(arg, key);
+}
+
+/* Copy the key objects (keys/) of src into the store st. */
+static int copy_keys(struct bfs_repo *src, struct bfs_store *st,
+		     struct bfs_err *err)
+{
+	struct bfs_strv keys = {0};
+	struct bfs_buf b = {0};
+	int64_t got;
+	size_t i;
+	int rc;
+
+	rc = bfs_store_list(src->store, BFS_KEY_KEYS, key_names_cb, &keys, err);
+	for (i = 0; !rc && i < keys.n; i++) {
+		b.len = 0;
+		got = bfs_store_get(src->store, keys.v[i], 0, UINT64_MAX, &b,
+				    err);
+		if (got < 0)
+			rc = (int)got;
+		else if (b.len > BFS_KEY_OBJECT_MAX)
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "key object '%s' is too large",
+					 keys.v[i]);
+		else
+			rc =
+			    bfs_store_put(st, keys.v[i], b.data, b.len, 0, err);
+	}
+	if (rc)
+		bfs_err_prefix(err, rc, "cannot copy the keys of '%s'",
+			       src->store->url);
+	bfs_buf_free(&b);
+	bfs_strv_free(&keys);
+	return rc;
+}
+
 int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 			 const struct bfs_store_opts *sopts, bool same_id,
 			 struct bfs_repo **out, bool *created,
@@ -212,6 +252,13 @@ int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 	}
 	if (!same_id) {
 		rc = new_repo_id(&cfg, src->id, err);
+		if (rc)
+			goto out_store;
+	}
+	if (src->crypt) {
+		/* the twin shares the master keys, so that packs copy byte
+		 * for byte; its key objects before its config */
+		rc = copy_keys(src, st, err);
 		if (rc)
 			goto out_store;
 	}
@@ -736,6 +783,18 @@ int bfs_copy(struct bfs_repo *src, struct bfs_repo *dst,
 
 	if (!opts)
 		opts = &defaults;
+	if (!bfs_repo_same_keys(src, dst))
+		return bfs_err_set(
+		    err, -EXDEV,
+		    "cannot copy from '%s' (%s) to '%s' (%s): blob ids and "
+		    "sealed bytes differ between them; copy into a new "
+		    "location instead (it becomes a twin of the source, "
+		    "encryption keys included), or restore and back up again",
+		    src->store->url, src->crypt ? "encrypted" : "not encrypted",
+		    dst->store->url,
+		    !dst->crypt	 ? "not encrypted"
+		    : src->crypt ? "encrypted with other keys"
+				 : "encrypted");
 	if (memcmp(src->chunker, dst->chunker, sizeof(src->chunker)) != 0)
 		bfs_warn(
 		    "'%s' and '%s' chunk data differently: backups written "

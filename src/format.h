@@ -23,6 +23,10 @@
 #define BFS_FORMAT_VERSION_2 2 /* still read and written, as version 2 */
 #define BFS_FORMAT_VERSION_1 1 /* still read by migrate (manifest.h) */
 #define BFS_MANIFEST_VERSION 2 /* manifest "version" (formats 2 and 3) */
+/* the first config "version" that may be encrypted (doc/FORMAT.md,
+ * "Encryption"): older readers refuse it instead of misreading sealed
+ * objects */
+#define BFS_FORMAT_VERSION_CRYPT 3
 
 /* Object keys (FORMAT.md section 1). */
 #define BFS_KEY_CONFIG "config"
@@ -69,6 +73,8 @@
 
 #define BFS_PACK_MAGIC "BFSPACK2"  /* format 2: typed blobs */
 #define BFS_PACK1_MAGIC "BFSPACK1" /* format 1: 48-byte entries, all data */
+/* a pack of an encrypted repository: frames and index sealed */
+#define BFS_PACK_SEALED_MAGIC "BFSPACKS"
 #define BFS_PACK_END_MAGIC "BFSPEND1"
 #define BFS_PACK_MAGIC_LEN 8
 #define BFS_PACK_HEADER 8 /* bytes before frame 0 */

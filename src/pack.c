@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include "chunker.h"
+#include "crypt.h"
 #include "format.h"
 #include "pack.h"
 
@@ -231,7 +232,14 @@ struct bfs_pack_builder {
 	struct bfs_buf data; /* magic + frames so far */
 	struct bfs_pack_entry *entries;
 	size_t count, cap;
+	const struct bfs_crypt *key; /* borrowed; NULL: a plain pack */
 };
+
+void bfs_pack_builder_set_key(struct bfs_pack_builder *b,
+			      const struct bfs_crypt *key)
+{
+	b->key = key;
+}
 
 /* Returns a new, empty builder, or NULL on ENOMEM.  Free with
  * bfs_pack_builder_free. */
@@ -264,7 +272,7 @@ static uint64_t finished_size(const struct bfs_pack_builder *b,
 {
 	return (uint64_t)b->data.len + extra_frame +
 	       (uint64_t)(b->count + extra_entries) * BFS_PACK_INDEX_ENTRY +
-	       BFS_PACK_FOOTER;
+	       (b->key ? BFS_CRYPT_OVERHEAD : 0) + BFS_PACK_FOOTER;
 }
 
 /*
@@ -343,7 +351,8 @@ int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
 {
 	size_t index_off = b->data.len, i;
 	size_t index_len = b->count * BFS_PACK_INDEX_ENTRY;
-	struct bfs_buf next = {0};
+	size_t stored_len = index_len + (b->key ? BFS_CRYPT_OVERHEAD : 0);
+	struct bfs_buf next = {0}, plain = {0}, *ib = &b->data;
 	uint8_t *p;
 	int rc;
 
@@ -351,12 +360,16 @@ int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
 	rc = bfs_buf_append(&next, BFS_PACK_MAGIC, BFS_PACK_HEADER);
 	if (rc)
 		return rc;
-	rc = bfs_buf_reserve(&b->data, index_len + BFS_PACK_FOOTER);
+	rc = bfs_buf_reserve(&b->data, stored_len + BFS_PACK_FOOTER);
+	if (!rc && b->key) {
+		ib = &plain; /* the index, sealed below */
+		rc = bfs_buf_reserve(&plain, index_len + 1);
+	}
 	if (rc) {
 		bfs_buf_free(&next);
 		return rc;
 	}
-	p = b->data.data + index_off;
+	p = ib->data + ib->len;
 	for (i = 0; i < b->count; i++, p += BFS_PACK_INDEX_ENTRY) {
 		const struct bfs_pack_entry *e = &b->entries[i];
 
@@ -368,13 +381,27 @@ int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
 		memset(p + BFS_PACK_ENTRY_TYPE + 1, 0,
 		       BFS_PACK_INDEX_ENTRY - BFS_PACK_ENTRY_TYPE - 1);
 	}
+	if (b->key) {
+		/* sealed into the reserved room: b->data does not move */
+		rc = bfs_crypt_seal(b->key, BFS_AAD_PACK_INDEX,
+				    sizeof(BFS_AAD_PACK_INDEX) - 1, plain.data,
+				    index_len, &b->data, NULL);
+		bfs_buf_free(&plain);
+		if (rc) {
+			b->data.len = index_off;
+			bfs_buf_free(&next);
+			return rc;
+		}
+		memcpy(b->data.data, BFS_PACK_SEALED_MAGIC, BFS_PACK_MAGIC_LEN);
+	}
+	p = b->data.data + index_off + stored_len;
 	bfs_put_le64(p + BFS_PACK_FOOT_INDEX, index_off);
 	bfs_put_le32(p + BFS_PACK_FOOT_COUNT, (uint32_t)b->count);
 	bfs_put_le32(p + BFS_PACK_FOOT_RESERVED, 0);
 	bfs_sha256(p + BFS_PACK_FOOT_SHA256, b->data.data + index_off,
-		   index_len);
+		   stored_len);
 	memcpy(p + BFS_PACK_FOOT_MAGIC, BFS_PACK_END_MAGIC, BFS_PACK_MAGIC_LEN);
-	b->data.len = index_off + index_len + BFS_PACK_FOOTER;
+	b->data.len = index_off + stored_len + BFS_PACK_FOOTER;
 	bfs_sha256(id, b->data.data, b->data.len);
 
 	*out = b->data;
@@ -397,16 +424,19 @@ int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
  * and *count are set.  Returns 0, -EUCLEAN with a message, or -ENOMEM.
  * Thread-safe.
  */
-int bfs_pack_parse_tail(const uint8_t *head, uint64_t len, const uint8_t *tail,
-			size_t tail_len, struct bfs_pack_entry **entries,
-			size_t *count, uint64_t *need, struct bfs_err *err)
+int bfs_pack_parse_tail_key(const struct bfs_crypt *key, const uint8_t *head,
+			    uint64_t len, const uint8_t *tail, size_t tail_len,
+			    struct bfs_pack_entry **entries, size_t *count,
+			    uint64_t *need, struct bfs_err *err)
 {
 	const uint8_t *foot, *p;
 	uint8_t sum[BFS_HASH_LEN];
 	struct bfs_pack_entry *ents = NULL;
-	uint64_t index_off, index_len, expect, tail_off;
+	struct bfs_buf plain = {0};
+	uint64_t index_off, index_len, expect, tail_off, over = 0;
 	size_t esize;
 	uint32_t n, i;
+	int rc;
 
 	*entries = NULL;
 	*count = 0;
@@ -433,6 +463,9 @@ int bfs_pack_parse_tail(const uint8_t *head, uint64_t len, const uint8_t *tail,
 				   "pack footer: reserved field not zero");
 	if (head && memcmp(head, BFS_PACK_MAGIC, BFS_PACK_MAGIC_LEN) == 0)
 		esize = BFS_PACK_INDEX_ENTRY;
+	else if (head &&
+		 memcmp(head, BFS_PACK_SEALED_MAGIC, BFS_PACK_MAGIC_LEN) == 0)
+		esize = BFS_PACK_INDEX_ENTRY, over = BFS_CRYPT_OVERHEAD;
 	else if (head && memcmp(head, BFS_PACK1_MAGIC, BFS_PACK_MAGIC_LEN) == 0)
 		esize = BFS_PACK1_INDEX_ENTRY;
 	else if (head)
@@ -442,10 +475,18 @@ int bfs_pack_parse_tail(const uint8_t *head, uint64_t len, const uint8_t *tail,
 		     len - BFS_PACK_FOOTER - index_off &&
 		 n)
 		esize = BFS_PACK1_INDEX_ENTRY; /* the geometry says which */
+	else if (index_off <= len - BFS_PACK_FOOTER &&
+		 (uint64_t)n * BFS_PACK_INDEX_ENTRY + BFS_CRYPT_OVERHEAD ==
+		     len - BFS_PACK_FOOTER - index_off)
+		esize = BFS_PACK_INDEX_ENTRY, over = BFS_CRYPT_OVERHEAD;
 	else
 		esize = BFS_PACK_INDEX_ENTRY;
+	if (over && !key)
+		return bfs_err_set(err, -EUCLEAN,
+				   "pack is sealed (an encrypted repository's) "
+				   "and no key was given");
 	/* len <= 256 MiB and n < 2^32, so none of this overflows. */
-	index_len = (uint64_t)n * esize;
+	index_len = (uint64_t)n * esize + over;
 	if (n > BFS_PACK_MAX_ENTRIES || index_off < BFS_PACK_HEADER ||
 	    index_off > len - BFS_PACK_FOOTER ||
 	    index_len != len - BFS_PACK_FOOTER - index_off)
@@ -466,13 +507,26 @@ int bfs_pack_parse_tail(const uint8_t *head, uint64_t len, const uint8_t *tail,
 	if (memcmp(sum, foot + BFS_PACK_FOOT_SHA256, BFS_HASH_LEN) != 0)
 		return bfs_err_set(err, -EUCLEAN,
 				   "pack index checksum mismatch");
+	p = tail + (index_off - tail_off);
+	if (over) {
+		rc = bfs_crypt_open(key, BFS_AAD_PACK_INDEX,
+				    sizeof(BFS_AAD_PACK_INDEX) - 1, p,
+				    (size_t)index_len, &plain, err);
+		if (rc) {
+			bfs_buf_free(&plain);
+			return bfs_err_prefix(
+			    err, rc == -ENOMEM ? rc : -EBADMSG, "pack index");
+		}
+		p = plain.data;
+	}
 	if (n) {
 		ents = malloc((size_t)n * sizeof(*ents));
-		if (!ents)
+		if (!ents) {
+			bfs_buf_free(&plain);
 			return bfs_err_set(err, -ENOMEM, "out of memory");
+		}
 	}
 	expect = BFS_PACK_HEADER;
-	p = tail + (index_off - tail_off);
 	for (i = 0; i < n; i++, p += esize) {
 		struct bfs_pack_entry *e = &ents[i];
 		size_t k;
@@ -523,23 +577,40 @@ int bfs_pack_parse_tail(const uint8_t *head, uint64_t len, const uint8_t *tail,
 	}
 	*entries = ents;
 	*count = n;
+	bfs_buf_free(&plain);
 	return 0;
 out_free:
+	bfs_buf_free(&plain);
 	free(ents);
 	return -EUCLEAN;
+}
+
+int bfs_pack_parse_tail(const uint8_t *head, uint64_t len, const uint8_t *tail,
+			size_t tail_len, struct bfs_pack_entry **entries,
+			size_t *count, uint64_t *need, struct bfs_err *err)
+{
+	return bfs_pack_parse_tail_key(NULL, head, len, tail, tail_len, entries,
+				       count, need, err);
 }
 
 int bfs_pack_parse_index(const uint8_t *data, size_t len,
 			 struct bfs_pack_entry **entries, size_t *count,
 			 struct bfs_err *err)
 {
+	return bfs_pack_parse_index_key(NULL, data, len, entries, count, err);
+}
+
+int bfs_pack_parse_index_key(const struct bfs_crypt *key, const uint8_t *data,
+			     size_t len, struct bfs_pack_entry **entries,
+			     size_t *count, struct bfs_err *err)
+{
 	*entries = NULL;
 	*count = 0;
 	if (!data || len < BFS_PACK_MIN_SIZE)
 		return bfs_err_set(err, -EUCLEAN, "pack too short (%zu bytes)",
 				   len);
-	return bfs_pack_parse_tail(data, len, data, len, entries, count, NULL,
-				   err);
+	return bfs_pack_parse_tail_key(key, data, len, data, len, entries,
+				       count, NULL, err);
 }
 
 /* Entries added since the last finish; see pack.h. */

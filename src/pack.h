@@ -10,7 +10,10 @@
  *                                    "BFSPEND1"
  * All integers little-endian.  Pack id = SHA-256 of the whole object.
  * Format-1 packs ("BFSPACK1", 48-byte entries without a type, all data)
- * are still parsed.
+ * are still parsed.  A pack of an encrypted repository ("BFSPACKS") has
+ * sealed frames and its index sealed (nonce || 56 N bytes || tag; the
+ * footer's hash covers those sealed bytes): the parsers need the key
+ * (NULL: such a pack is -EUCLEAN).
  */
 #ifndef BFS_PACK_H
 #define BFS_PACK_H
@@ -20,6 +23,8 @@
 
 #include "format.h" /* BFS_PACK_*: magics, sizes, limits */
 #include "util.h"
+
+struct bfs_crypt;
 
 /* zstd helpers.  Compress src into dst (appended) as one frame with the
  * content size recorded.  Thread-safe (own context per call or per
@@ -75,6 +80,12 @@ size_t bfs_pack_builder_count(const struct bfs_pack_builder *b);
  * builder for the next pack. */
 int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
 			    uint8_t id[BFS_HASH_LEN]);
+/* Make the packs of b sealed (encrypted repository, doc/FORMAT.md
+ * "Encryption"): magic BFSPACKS, the index sealed with key (borrowed,
+ * must outlive b; NULL: plain packs).  The frames added must already be
+ * sealed (bfs_repo_blob_encode). */
+void bfs_pack_builder_set_key(struct bfs_pack_builder *b,
+			      const struct bfs_crypt *key);
 
 /* Parse and validate a whole pack (untrusted): magic, footer, index hash,
  * every entry inside the frame area, no overlap.  On success *entries
@@ -83,6 +94,11 @@ int bfs_pack_builder_finish(struct bfs_pack_builder *b, struct bfs_buf *out,
 int bfs_pack_parse_index(const uint8_t *data, size_t len,
 			 struct bfs_pack_entry **entries, size_t *count,
 			 struct bfs_err *err);
+/* The same with the key of an encrypted repository (NULL: as above),
+ * which opens a sealed index; -EBADMSG when it fails authentication. */
+int bfs_pack_parse_index_key(const struct bfs_crypt *key, const uint8_t *data,
+			     size_t len, struct bfs_pack_entry **entries,
+			     size_t *count, struct bfs_err *err);
 
 /* Parse and validate a pack's index from its last tail_len bytes (tail,
  * untrusted) without the rest: for check, which reads only the index
@@ -95,5 +111,9 @@ int bfs_pack_parse_index(const uint8_t *data, size_t len,
 int bfs_pack_parse_tail(const uint8_t *head, uint64_t len, const uint8_t *tail,
 			size_t tail_len, struct bfs_pack_entry **entries,
 			size_t *count, uint64_t *need, struct bfs_err *err);
+int bfs_pack_parse_tail_key(const struct bfs_crypt *key, const uint8_t *head,
+			    uint64_t len, const uint8_t *tail, size_t tail_len,
+			    struct bfs_pack_entry **entries, size_t *count,
+			    uint64_t *need, struct bfs_err *err);
 
 #endif

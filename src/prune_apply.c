@@ -108,7 +108,6 @@ static int repack_one(struct apply *a, const struct pp_pack *p,
 	struct prune *pr = a->pr;
 	struct bfs_buf data = {0};
 	char key[BFS_KEY_MAX], hex[BFS_HASH_HEX + 1];
-	uint8_t h[BFS_HASH_LEN];
 	const struct bfs_idx_blob *bl;
 	int64_t got;
 	size_t j;
@@ -141,15 +140,9 @@ static int repack_one(struct apply *a, const struct pp_pack *p,
 			rc = bfs_err_set(err, rc, "out of memory");
 			break;
 		}
-		rc = bfs_zstd_decompress(a->plain.data, bl->len,
-					 data.data + bl->offset, bl->clen, err);
-		if (!rc) {
-			bfs_sha256(h, a->plain.data, bl->len);
-			if (memcmp(h, bl->hash, BFS_HASH_LEN))
-				rc = bfs_err_set(err, -EBADMSG,
-						 "its bytes do not match its "
-						 "id");
-		}
+		rc = bfs_repo_blob_decode(pr->r, bl->hash,
+					  data.data + bl->offset, bl->clen,
+					  a->plain.data, bl->len, err);
 		if (rc) {
 			bfs_err_prefix(err, rc,
 				       "pack '%s': blob %s at offset %" PRIu64
@@ -330,6 +323,7 @@ int pp_apply(struct prune *pr, struct bfs_lock *lock, struct bfs_err *err)
 	a.b = bfs_pack_builder_new();
 	if (!a.b)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
+	bfs_pack_builder_set_key(a.b, pr->r->crypt);
 	/* 1. new packs */
 	for (i = 0; !rc && i < pr->npacks; i++)
 		if (pr->packs[i].action == PP_REPACK && pr->packs[i].listed)

@@ -20,9 +20,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "crypt.h"
+#include "crypt_pass.h"
 #include "format.h"
 #include "pack.h"
 #include "repo.h"
+#include "repo_key.h"
 
 /* read_chunks: fetch across gaps up to this size rather than issue a
  * second request; never fetch more than GROUP_MAX in one request. */
@@ -240,6 +243,29 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 		BAD("pack_size is not an integer in %llu..%llu", url,
 		    BFS_PACK_SIZE_MIN, BFS_PACK_SIZE_MAX);
 	r->pack_target = u;
+
+	/* Encryption is chosen at init; the version says it, so that a
+	 * reader that does not know it refuses the repository. */
+	v = cJSON_GetObjectItemCaseSensitive(root, "encryption");
+	if (v && r->version < BFS_FORMAT_VERSION_CRYPT)
+		BAD("\"encryption\" in a version %d config (it needs "
+		    "version %d)",
+		    url, r->version, BFS_FORMAT_VERSION_CRYPT);
+	if (v) {
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(v, "aead");
+		const cJSON *i = cJSON_GetObjectItemCaseSensitive(v, "id");
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(v, "kdf");
+
+		if (!cJSON_IsObject(v) || !cJSON_IsString(a) ||
+		    strcmp(a->valuestring, "aes-256-gcm") ||
+		    !cJSON_IsString(i) ||
+		    strcmp(i->valuestring, "hmac-sha256") ||
+		    !cJSON_IsString(k) || strcmp(k->valuestring, "scrypt"))
+			BAD("unknown encryption (this release knows aead "
+			    "aes-256-gcm, id hmac-sha256, kdf scrypt)",
+			    url);
+		r->encrypted = true;
+	}
 #undef BAD
 
 out_free_json:
@@ -248,11 +274,12 @@ out_free_json:
 }
 
 /* Render a config with defaults and a fresh random id. */
-static int build_config(struct bfs_buf *out, struct bfs_err *err)
+static int build_config(struct bfs_buf *out, bool encrypted,
+			struct bfs_err *err)
 {
 	uint8_t rnd[BFS_HASH_LEN];
 	char id[BFS_HASH_HEX + 1], created[32];
-	cJSON *root, *chunker, *prof, *comp;
+	cJSON *root, *chunker, *prof, *comp, *enc;
 	struct tm tm;
 	time_t now;
 	char *text = NULL;
@@ -296,6 +323,14 @@ static int build_config(struct bfs_buf *out, struct bfs_err *err)
 	    !cJSON_AddNumberToObject(root, "pack_size",
 				     (double)BFS_DEFAULT_PACK_SIZE))
 		goto out_nomem;
+	if (encrypted) {
+		enc = cJSON_AddObjectToObject(root, "encryption");
+		if (!enc ||
+		    !cJSON_AddStringToObject(enc, "aead", "aes-256-gcm") ||
+		    !cJSON_AddStringToObject(enc, "id", "hmac-sha256") ||
+		    !cJSON_AddStringToObject(enc, "kdf", "scrypt"))
+			goto out_nomem;
+	}
 	text = cJSON_PrintUnformatted(root);
 	if (!text)
 		goto out_nomem;
@@ -322,6 +357,7 @@ int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
 	struct bfs_store_opts opts = {.s3_path_style = -1};
 	struct bfs_buf cfg = {0};
 	struct bfs_repo *r;
+	bool encrypted;
 	uint64_t size;
 	int rc;
 
@@ -346,9 +382,18 @@ int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
 			       url);
 		goto out_free_repo;
 	}
-	rc = build_config(&cfg, err);
+	encrypted = bfs_password_given(opts.password_file,
+				       opts.password_command, BFS_PASSWORD_ENV);
+	rc = build_config(&cfg, encrypted, err);
 	if (rc)
 		goto out_free_repo;
+	if (encrypted) {
+		/* the key object first: a crash leaves no config that no
+		 * key opens */
+		rc = bfs_repo_key_create(r, &opts, url, err);
+		if (rc)
+			goto out_free_cfg;
+	}
 	rc = bfs_store_put(r->store, BFS_KEY_CONFIG, cfg.data, cfg.len,
 			   BFS_PUT_EXCL, err);
 	if (rc == -EEXIST) {
@@ -362,6 +407,8 @@ int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
 	}
 	/* Parse what we wrote: one code path fills struct bfs_repo. */
 	rc = parse_config(r, cfg.data, cfg.len, url, err);
+	if (!rc && r->crypt)
+		rc = bfs_store_crypt_wrap(r->store, r->crypt, &r->store, err);
 	if (rc)
 		goto out_free_cfg;
 	bfs_buf_free(&cfg);
@@ -433,6 +480,10 @@ int bfs_repo_open(const char *url, const struct bfs_store_opts *sopts,
 		goto out_free_cfg;
 	}
 	rc = parse_config(r, cfg.data, cfg.len, url, err);
+	if (!rc && r->encrypted)
+		rc = bfs_repo_key_unlock(r, &opts, url, err);
+	if (!rc && r->crypt)
+		rc = bfs_store_crypt_wrap(r->store, r->crypt, &r->store, err);
 	if (rc)
 		goto out_free_cfg;
 	bfs_buf_free(&cfg);
@@ -451,8 +502,83 @@ void bfs_repo_close(struct bfs_repo *r)
 {
 	if (!r)
 		return;
-	bfs_store_free(r->store);
+	bfs_store_free(r->store); /* before the keys it borrows */
+	bfs_crypt_free(r->crypt);
 	free(r);
+}
+
+/* ---- blobs ------------------------------------------------------------- */
+
+void bfs_repo_blob_id(const struct bfs_repo *r, uint8_t id[BFS_HASH_LEN],
+		      const void *data, size_t len)
+{
+	if (r->crypt)
+		bfs_crypt_blob_id(r->crypt, id, data, len);
+	else
+		bfs_sha256(id, data, len);
+}
+
+int bfs_repo_blob_encode(const struct bfs_repo *r,
+			 const uint8_t id[BFS_HASH_LEN], const void *data,
+			 size_t len, struct bfs_buf *out, struct bfs_err *err)
+{
+	uint8_t aad[BFS_AAD_BLOB_LEN];
+	struct bfs_buf z = {0};
+	int rc;
+
+	if (!r->crypt)
+		return bfs_zstd_compress(out, data, len, r->zstd_level, err);
+	rc = bfs_zstd_compress(&z, data, len, r->zstd_level, err);
+	if (!rc) {
+		bfs_crypt_blob_aad(aad, id);
+		rc = bfs_crypt_seal(r->crypt, aad, sizeof(aad), z.data, z.len,
+				    out, err);
+	}
+	bfs_buf_free(&z);
+	return rc;
+}
+
+int bfs_repo_blob_decode(const struct bfs_repo *r,
+			 const uint8_t id[BFS_HASH_LEN], const void *frame,
+			 size_t flen, void *out, size_t len,
+			 struct bfs_err *err)
+{
+	uint8_t aad[BFS_AAD_BLOB_LEN], hash[BFS_HASH_LEN];
+	struct bfs_buf z = {0};
+	int rc;
+
+	if (r->crypt) {
+		bfs_crypt_blob_aad(aad, id);
+		rc = bfs_crypt_open(r->crypt, aad, sizeof(aad), frame, flen, &z,
+				    err);
+		if (rc) {
+			bfs_buf_free(&z);
+			if (rc == -EBADMSG || rc == -EUCLEAN)
+				return bfs_err_set(
+				    err, -EBADMSG,
+				    "fails authentication (damaged, or not "
+				    "sealed with this repository's key)");
+			return rc;
+		}
+		frame = z.data;
+		flen = z.len;
+	}
+	rc = bfs_zstd_decompress(out, len, frame, flen, err);
+	bfs_buf_free(&z);
+	if (rc)
+		return rc == -EINVAL ? -EUCLEAN : rc;
+	bfs_repo_blob_id(r, hash, out, len);
+	if (memcmp(hash, id, BFS_HASH_LEN) != 0)
+		return bfs_err_set(err, -EBADMSG,
+				   "plain bytes do not match the id");
+	return 0;
+}
+
+bool bfs_repo_same_keys(const struct bfs_repo *a, const struct bfs_repo *b)
+{
+	if (!a->crypt || !b->crypt)
+		return !a->crypt && !b->crypt && !a->encrypted && !b->encrypted;
+	return bfs_crypt_equal(a->crypt, b->crypt);
 }
 
 /* ---- chunk references ------------------------------------------------ */
@@ -500,29 +626,28 @@ static int check_ref(const struct bfs_chunkref *c, const char *key,
 	return 0;
 }
 
-/* Decompress frame (c->clen bytes) into out and verify the hash. */
-static int decode_chunk(const struct bfs_chunkref *c, const uint8_t *frame,
-			uint8_t *out, const char *key, struct bfs_err *err)
+/* Decode frame (c->clen bytes) into out and verify the id. */
+static int decode_chunk(const struct bfs_repo *r, const struct bfs_chunkref *c,
+			const uint8_t *frame, uint8_t *out, const char *key,
+			struct bfs_err *err)
 {
-	uint8_t hash[BFS_HASH_LEN];
 	char h[13];
 	int rc;
 
 	bfs_hex(h, c->hash, 6);
-	rc = bfs_zstd_decompress(out, c->len, frame, c->clen, err);
-	if (rc) {
-		if (rc == -EUCLEAN || rc == -EINVAL)
-			return bfs_err_prefix(
-			    err, -EUCLEAN, "chunk %s in pack '%s' is corrupt",
-			    h, key);
+	rc = bfs_repo_blob_decode(r, c->hash, frame, c->clen, out, c->len, err);
+	if (rc == -EBADMSG)
+		return bfs_err_set(err, rc, "chunk %s in pack '%s' %s", h, key,
+				   r->crypt ? "fails authentication (damaged, "
+					      "or not sealed with this "
+					      "repository's key)"
+					    : "fails its checksum");
+	if (rc == -EUCLEAN)
+		return bfs_err_prefix(
+		    err, -EUCLEAN, "chunk %s in pack '%s' is corrupt", h, key);
+	if (rc)
 		return bfs_err_prefix(
 		    err, rc, "cannot decompress chunk %s in pack '%s'", h, key);
-	}
-	bfs_sha256(hash, out, c->len);
-	if (memcmp(hash, c->hash, BFS_HASH_LEN) != 0)
-		return bfs_err_set(err, -EBADMSG,
-				   "chunk %s in pack '%s' fails its checksum",
-				   h, key);
 	return 0;
 }
 
@@ -566,7 +691,7 @@ int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 	rc = fetch_range(r, key, c->offset, c->clen, &buf, err);
 	if (rc)
 		goto out_free;
-	rc = decode_chunk(c, buf.data, out, key, err);
+	rc = decode_chunk(r, c, buf.data, out, key, err);
 out_free:
 	bfs_buf_free(&buf);
 	return rc;
@@ -643,7 +768,7 @@ int bfs_repo_read_chunks(struct bfs_repo *r, const struct bfs_chunkref *refs,
 		for (k = i; k < j; k++) {
 			const struct bfs_chunkref *c = &refs[pos[k].idx];
 
-			rc = decode_chunk(c, buf.data + (c->offset - start),
+			rc = decode_chunk(r, c, buf.data + (c->offset - start),
 					  outs[pos[k].idx], key, err);
 			if (rc)
 				goto out_free;

@@ -25,8 +25,11 @@ enum bfs_profile {
 	BFS_PROFILE_COUNT
 };
 
+struct bfs_crypt;
+
 struct bfs_repo {
-	struct bfs_store *store; /* owned */
+	struct bfs_store *store; /* owned; for an encrypted repository the
+				    sealing store (store_crypt.c) */
 	char id[65];		 /* 64 hex, NUL */
 	int version; /* config "version": 1 (migrate only), 2 or 3; a
 			version-2 repository is written as version 2 (no
@@ -34,6 +37,11 @@ struct bfs_repo {
 	struct bfs_chunker_params chunker[BFS_PROFILE_COUNT];
 	int zstd_level;
 	uint64_t pack_target; /* bytes, e.g. 16 MiB */
+	/* Encrypted repository (config "encryption"): the master keys,
+	 * unwrapped by bfs_repo_open with the password; NULL when plain. */
+	struct bfs_crypt *crypt;
+	bool encrypted; /* config says so (crypt set once unlocked) */
+	char key_name[BFS_HASH_HEX + 1]; /* the key object that opened it */
 };
 
 /* Create a repository at url: writes `config` with BFS_PUT_EXCL.  Fails
@@ -41,6 +49,14 @@ struct bfs_repo {
  * for chunker/zstd/pack sizes unless overridden in params (may be NULL). */
 int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
 		  struct bfs_repo **out, struct bfs_err *err);
+
+/* init makes an encrypted repository (config version 3, random master
+ * keys wrapped under the password in keys/<64 hex>, see crypt.h) when
+ * sopts gives a password source or the environment does
+ * (bfs_password_given); else a plain one.  open reads the password the
+ * same way when config says "encryption": none given, or none of the key
+ * objects opens with it, is -EACCES ("wrong password for repository
+ * 'URL': no key matches"). */
 
 /* Let bfs_repo_open open format-1 repositories (r->version 1) too; for
  * 'backupfs migrate' only.  Not thread-safe: call before opening. */
@@ -75,6 +91,34 @@ static inline int bfs_repo_manifest_key(char *out, const char *backup_id)
  * the store ("cannot list the backups of 'URL': ..."). */
 int bfs_repo_list_backups(struct bfs_store *st, struct bfs_strv *out,
 			  struct bfs_err *err);
+
+/* The id of a blob with plain bytes data[0..len): SHA-256 in a plain
+ * repository, HMAC-SHA256 with the id key in an encrypted one.  Every
+ * site that names a blob computes its id here.  Thread-safe. */
+void bfs_repo_blob_id(const struct bfs_repo *r, uint8_t id[BFS_HASH_LEN],
+		      const void *data, size_t len);
+
+/* The stored frame of a blob (doc/FORMAT.md, sections 3 and Encryption):
+ * the zstd frame of data at the repository's level, sealed with AAD
+ * "backupfs blob " || id in an encrypted repository.  Appended to out.
+ * 0 or -errno.  Thread-safe. */
+int bfs_repo_blob_encode(const struct bfs_repo *r,
+			 const uint8_t id[BFS_HASH_LEN], const void *data,
+			 size_t len, struct bfs_buf *out, struct bfs_err *err);
+
+/* Decode a stored frame (untrusted, flen bytes) of blob id into out,
+ * which holds exactly len bytes: open it (encrypted repository), zstd
+ * decode, check the id.  -EBADMSG authentication failure or id mismatch,
+ * -EUCLEAN corrupt frame or wrong length; the message says which (the
+ * caller prefixes the blob and pack).  Thread-safe. */
+int bfs_repo_blob_decode(const struct bfs_repo *r,
+			 const uint8_t id[BFS_HASH_LEN], const void *frame,
+			 size_t flen, void *out, size_t len,
+			 struct bfs_err *err);
+
+/* True when blobs of a and b are interchangeable byte for byte: both
+ * plain, or both encrypted with the same master keys. */
+bool bfs_repo_same_keys(const struct bfs_repo *a, const struct bfs_repo *b);
 
 /* One chunk's location, as carried in manifests and the catalog. */
 struct bfs_chunkref {

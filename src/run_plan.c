@@ -447,8 +447,11 @@ int bfs_run_secrets(const struct bfs_job *job, const struct bfs_job_env *env,
 		    char *const *envp, const char ***out, size_t *n)
 {
 	static const char *const known[] = {"AWS_SECRET_ACCESS_KEY",
-					    "AWS_SESSION_TOKEN", "PGPASSWORD",
-					    "MYSQL_PWD", "SMTP_PASSWORD"};
+					    "AWS_SESSION_TOKEN",
+					    "PGPASSWORD",
+					    "MYSQL_PWD",
+					    "SMTP_PASSWORD",
+					    "BACKUPFS_PASSWORD"};
 	size_t cap = BFS_ARRAY_SIZE(known) + job->nnotify + (env ? env->n : 0);
 	const char **v = calloc(cap + 1, sizeof(*v));
 	const char *s;

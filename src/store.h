@@ -75,6 +75,12 @@ struct bfs_store_opts {
 	const char *group;	 /* init of a local repository: share it
 				    read-only with this group (name or
 				    number); NULL: private (0700/0600) */
+	/* The password of an encrypted repository (read by bfs_repo_open
+	 * and bfs_repo_init, src/crypt_pass.c): a file whose first line it
+	 * is, or a command (sh -c) that prints it; NULL: the environment
+	 * ($BACKUPFS_PASSWORD_FILE, _COMMAND, $BACKUPFS_PASSWORD). */
+	const char *password_file;
+	const char *password_command;
 };
 int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 		   struct bfs_store **out, struct bfs_err *err);
@@ -103,6 +109,14 @@ int bfs_store_fault_wrap(struct bfs_store *inner, const char *spec,
 int bfs_store_cache_wrap(struct bfs_store *inner, const char *dir,
 			 uint64_t max_bytes, struct bfs_store **out,
 			 struct bfs_err *err);
+
+/* The store of an encrypted repository (store_crypt.c): seals and opens
+ * manifests/, index/ and prune/ objects with key (borrowed: must outlive
+ * the store) in front of inner (ownership transferred, even on failure).
+ * Other keys pass through. */
+struct bfs_crypt;
+int bfs_store_crypt_wrap(struct bfs_store *inner, const struct bfs_crypt *key,
+			 struct bfs_store **out, struct bfs_err *err);
 
 /* Convenience wrappers that call through the ops table. */
 static inline int64_t bfs_store_get(struct bfs_store *s, const char *key,

@@ -244,6 +244,7 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 	b->pb = bfs_pack_builder_new();
 	if (!b->pb)
 		goto out_nomem;
+	bfs_pack_builder_set_key(b->pb, repo->crypt);
 
 	if (bfs_chunkset_init(&b->chunks) || bfs_packset_init(&b->packs_seen) ||
 	    bfs_pathset_init(&b->paths))

@@ -245,7 +245,7 @@ int wr_store_blob(struct bfs_backup *b, int type, const void *data, size_t len,
 
 	if ((rc = wr_failed(b, err)))
 		return rc;
-	bfs_sha256(id, data, len);
+	bfs_repo_blob_id(b->repo, id, data, len);
 	pthread_mutex_lock(&b->dedup_lock);
 	known = bfs_chunkset_find(&b->chunks, id) != NULL;
 	pthread_mutex_unlock(&b->dedup_lock);
@@ -254,7 +254,7 @@ int wr_store_blob(struct bfs_backup *b, int type, const void *data, size_t len,
 		known = true;
 	if (known)
 		return 0;
-	rc = bfs_zstd_compress(&z, data, len, b->repo->zstd_level, err);
+	rc = bfs_repo_blob_encode(b->repo, id, data, len, &z, err);
 	if (rc)
 		return wr_fail(b, rc, err);
 	pthread_mutex_lock(&b->dedup_lock);

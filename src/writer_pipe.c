@@ -103,7 +103,7 @@ static void work_chunk(struct bfs_backup *b, struct job *j)
 	bool session;
 	int rc;
 
-	bfs_sha256(j->hash, j->data, j->len);
+	bfs_repo_blob_id(b->repo, j->hash, j->data, j->len);
 	pthread_mutex_lock(&b->dedup_lock);
 	session = bfs_chunkset_find(&b->chunks, j->hash) != NULL;
 	pthread_mutex_unlock(&b->dedup_lock);
@@ -120,8 +120,8 @@ static void work_chunk(struct bfs_backup *b, struct job *j)
 		return;
 	j->z.len = 0;
 	err.msg[0] = 0;
-	rc = bfs_zstd_compress(&j->z, j->data, j->len, b->repo->zstd_level,
-			       &err);
+	rc = bfs_repo_blob_encode(b->repo, j->hash, j->data, j->len, &j->z,
+				  &err);
 	if (rc) {
 		j->result = R_ERR;
 		j->err = rc;

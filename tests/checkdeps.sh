@@ -27,6 +27,7 @@ format	src/manifest*.o src/chunkcache.o src/format*.o src/timefmt.o
 format	src/tree*.o
 format	src/lock.o
 format	src/delta.o
+format	src/crypt*.o src/repo_key.o
 format	src/conninfo.o
 format	src/jsonsplit.o
 index	catalog/*.o

@@ -335,4 +335,7 @@ int cli_show_tree(struct bfs_catalog *cat, const struct bfs_backup_info *b,
 /* issue 11: import of the seed tools' backup folders */
 extern const struct bfs_cmd cmd_import;
 
+/* issue 13: the passwords of an encrypted repository */
+extern const struct bfs_cmd cmd_key;
+
 #endif

@@ -58,6 +58,11 @@ static int check_location(struct cli_common *c, bool force)
 				  "a backupfs repository already exists at "
 				  "'%s' (id %s)",
 				  c->repo, r->id);
+		else if (rc == -EACCES) /* encrypted: no or another password */
+			cli_error("init",
+				  "an encrypted backupfs repository already "
+				  "exists at '%s'",
+				  c->repo);
 		else
 			cli_error(
 			    "init",
@@ -113,9 +118,15 @@ static int run_init(struct cli_ctx *ctx)
 		cli_error("init", "%s", bfs_err_str(&err, rc));
 		return EXIT_ERR;
 	}
+	if (!repo->crypt)
+		fprintf(stderr, "backupfs init: note: no password given "
+				"(--password-file, --password-command, "
+				"$BACKUPFS_PASSWORD...): the repository is not "
+				"encrypted\n");
 	if (c->quiet) {
 		/* -q: nothing on success */
-	} else if (printf("initialized repository %s at %s\n", repo->id,
+	} else if (printf("initialized %srepository %s at %s\n",
+			  repo->crypt ? "encrypted " : "", repo->id,
 			  c->repo) < 0) {
 		rc = EXIT_ERR;
 	} else if (c->catalog) {
@@ -159,10 +170,21 @@ const struct bfs_cmd cmd_init = {
 	"every later write (by any command) makes directories 0750 and\n"
 	"files 0640 with that group: members can read (restore, mount, cat)\n"
 	"but not write.  The mode of the repository directory decides it:\n"
-	"chmod and chgrp it (and what is below) to change it later.",
+	"chmod and chgrp it (and what is below) to change it later.\n"
+	"\n"
+	"With a password (--password-file FILE, --password-command CMD, or\n"
+	"$BACKUPFS_PASSWORD_FILE, $BACKUPFS_PASSWORD_COMMAND,\n"
+	"$BACKUPFS_PASSWORD) the repository is encrypted: file contents,\n"
+	"trees (names), manifests and index objects are sealed with\n"
+	"AES-256-GCM under random keys that the password unlocks (scrypt);\n"
+	"every command then needs the same password source.  Without one\n"
+	"the repository is plain, and init says so on stderr.  Encryption\n"
+	"is chosen here only; 'backupfs key' manages the passwords.",
     .opts = init_opts,
     .examples = "  backupfs init /srv/backups/nocodb\n"
 		"  backupfs init --group backup-readers /srv/backups/nocodb\n"
+		"  backupfs init --password-file /etc/backupfs/pw "
+		"/srv/backups/db\n"
 		"  AWS_ENDPOINT_URL=http://127.0.0.1:9000 backupfs init "
 		"s3://backups/nocodb",
     .exit_codes = "0 ok, 1 error (e.g. a repository already exists there),\n"

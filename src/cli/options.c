@@ -62,6 +62,14 @@ const struct cli_opt cli_common_opts[] = {
 		  "read does not go to the network"),
     CLI_CALLBACK(0, "cache-dir-size", "SIZE", cache_dir_size_cb, 0,
 		 "bound of --cache-dir (default 1G)"),
+    COMMON_STRING(0, "password-file", "FILE", sopts.password_file,
+		  "password of an encrypted repository: the first line of "
+		  "FILE (default: $BACKUPFS_PASSWORD_FILE, "
+		  "$BACKUPFS_PASSWORD_COMMAND, $BACKUPFS_PASSWORD); never "
+		  "on the command line"),
+    COMMON_STRING(0, "password-command", "CMD", sopts.password_command,
+		  "password of an encrypted repository: the first line "
+		  "that CMD (run by sh -c) prints"),
     {.kind = CLI_K_COUNT,
      .shrt = 'v',
      .name = "verbose",

@@ -1,0 +1,231 @@
+/* test-crypt.c - encryption at rest (src/crypt.c, the sealed pack index
+ * of src/pack.c): known-answer vectors for scrypt and AES-256-GCM, seal
+ * and open, AAD binding, every kind of tampering, keyed blob ids, key
+ * objects (wrap, unwrap, wrong password, malformed). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/crypt.h"
+#include "src/pack.h"
+#include "tap.h"
+
+static void hex(char *out, const uint8_t *p, size_t n)
+{
+	bfs_hex(out, p, n);
+}
+
+static void test_kat(void)
+{
+	/* RFC 7914 section 12, third vector */
+	static const char want[] =
+	    "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2"
+	    "d5432955613f0fcf62d49705242a9af9e61e85dc0d651e40dfcf017b45575887";
+	struct bfs_kdf_params p = {.n = 16384, .r = 8, .p = 1};
+	uint8_t out[64];
+	char h[129];
+
+	is_int(bfs_scrypt("pleaseletmein", 13,
+			  (const uint8_t *)"SodiumChloride", 14, &p, out,
+			  sizeof(out)),
+	       0, "scrypt runs");
+	hex(h, out, sizeof(out));
+	is_str(h, want, "scrypt: RFC 7914 vector (N 16384, r 8, p 1)");
+	p.n = 1000;
+	is_int(bfs_scrypt("x", 1, (const uint8_t *)"s", 1, &p, out, 32),
+	       -EINVAL, "scrypt: N not a power of two is refused");
+}
+
+/* The GCM paper's test case 14 (AES-256, all-zero key and IV, 16 zero
+ * bytes). */
+static void test_gcm_vector(void)
+{
+	static const uint8_t ct_tag[32] = {
+	    0xce, 0xa7, 0x40, 0x3d, 0x4d, 0x60, 0x6b, 0x6e, 0x07, 0x4e, 0xc5,
+	    0xd3, 0xba, 0xf3, 0x9d, 0x18, 0xd0, 0xd1, 0xc8, 0xa7, 0x99, 0x99,
+	    0x6b, 0xf0, 0x26, 0x5b, 0x98, 0xb5, 0xd4, 0x8a, 0xb9, 0x19};
+	uint8_t key[32] = {0}, sealed[12 + 32] = {0}, zero[16] = {0};
+	struct bfs_buf out = {0};
+	struct bfs_err err = {""};
+
+	memcpy(sealed + 12, ct_tag, sizeof(ct_tag));
+	is_int(bfs_aead_open(key, NULL, 0, sealed, sizeof(sealed), &out, &err),
+	       0, "GCM: the NIST vector opens");
+	ok(out.len == 16 && !memcmp(out.data, zero, 16),
+	   "GCM: to the vector's plain text");
+	sealed[20] ^= 1;
+	out.len = 0;
+	is_int(bfs_aead_open(key, NULL, 0, sealed, sizeof(sealed), &out, &err),
+	       -EBADMSG, "GCM: a changed byte fails");
+	bfs_buf_free(&out);
+}
+
+static void test_seal(void)
+{
+	static const char msg[] = "the dump of a database";
+	struct bfs_crypt *k = NULL, *k2 = NULL;
+	struct bfs_buf s = {0}, o = {0};
+	struct bfs_err err = {""};
+	uint8_t id[32], id2[32], id3[32], aad[BFS_AAD_BLOB_LEN];
+	size_t i, bad = 0;
+
+	is_int(bfs_crypt_new(&k), 0, "new master keys");
+	is_int(bfs_crypt_new(&k2), 0, "other master keys");
+	ok(!bfs_crypt_equal(k, k2), "two key sets differ");
+	bfs_crypt_blob_id(k, id, msg, sizeof(msg));
+	bfs_crypt_blob_id(k, id2, msg, sizeof(msg));
+	bfs_crypt_blob_id(k2, id3, msg, sizeof(msg));
+	ok(!memcmp(id, id2, 32), "blob id: same key, same bytes, same id");
+	ok(memcmp(id, id3, 32) != 0, "blob id: another key, another id");
+	bfs_sha256(id2, msg, sizeof(msg));
+	ok(memcmp(id, id2, 32) != 0, "blob id is not the SHA-256");
+
+	bfs_crypt_blob_aad(aad, id);
+	is_int(bfs_crypt_seal(k, aad, sizeof(aad), msg, sizeof(msg), &s, &err),
+	       0, "seal");
+	is_int(s.len, sizeof(msg) + BFS_CRYPT_OVERHEAD, "nonce + tag = 28");
+	ok(!memmem(s.data, s.len, "database", 8), "no plain text in it");
+	is_int(bfs_crypt_open(k, aad, sizeof(aad), s.data, s.len, &o, &err), 0,
+	       "open");
+	ok(o.len == sizeof(msg) && !memcmp(o.data, msg, sizeof(msg)),
+	   "round trip");
+	/* every single byte flipped: nonce, cipher text, tag */
+	for (i = 0; i < s.len; i++) {
+		s.data[i] ^= 0x80;
+		o.len = 0;
+		if (bfs_crypt_open(k, aad, sizeof(aad), s.data, s.len, &o,
+				   &err) != -EBADMSG)
+			bad++;
+		s.data[i] ^= 0x80;
+	}
+	is_int(bad, 0, "every flipped byte fails authentication");
+	bfs_crypt_blob_aad(aad, id3);
+	o.len = 0;
+	is_int(bfs_crypt_open(k, aad, sizeof(aad), s.data, s.len, &o, &err),
+	       -EBADMSG, "AAD of another blob id fails");
+	bfs_crypt_blob_aad(aad, id);
+	o.len = 0;
+	is_int(bfs_crypt_open(k2, aad, sizeof(aad), s.data, s.len, &o, &err),
+	       -EBADMSG, "another repository's key fails");
+	o.len = 0;
+	is_int(bfs_crypt_open(k, aad, sizeof(aad), s.data, 27, &o, &err),
+	       -EUCLEAN, "shorter than the overhead: corrupt");
+	o.len = 0;
+	is_int(bfs_crypt_open(k, aad, sizeof(aad), s.data, s.len - 1, &o, &err),
+	       -EBADMSG, "truncated by one: fails");
+	s.len = 0;
+	is_int(bfs_crypt_seal(k, aad, sizeof(aad), msg, sizeof(msg), &s, &err),
+	       0, "seal again");
+	ok(memcmp(s.data, o.data, 12) != 0, "a fresh nonce each time");
+	bfs_buf_free(&s);
+	bfs_buf_free(&o);
+	bfs_crypt_free(k);
+	bfs_crypt_free(k2);
+}
+
+static void test_wrap(void)
+{
+	struct bfs_kdf_params p;
+	struct bfs_crypt *k = NULL, *got = NULL;
+	struct bfs_key_info info;
+	struct bfs_buf obj = {0};
+	struct bfs_err err = {""};
+	static const char huge[] =
+	    "{\"backupfs\":\"key\",\"version\":1,\"kdf\":\"scrypt\","
+	    "\"n\":4194304,\"r\":32,\"p\":1}";
+	uint8_t name[32], sum[32];
+	char *at;
+
+	bfs_kdf_default(&p);
+	is_int(p.n, 1024, "BACKUPFS_TEST_KDF=fast: N 2^10");
+	bfs_crypt_new(&k);
+	is_int(bfs_crypt_wrap(k, "pw1", 3, NULL, "me@here", &obj, name, &err),
+	       0, "wrap");
+	bfs_sha256(sum, obj.data, obj.len);
+	ok(!memcmp(sum, name, 32), "the name is the SHA-256 of the object");
+	ok(memmem(obj.data, obj.len, "\"n\":1024", 8) != NULL,
+	   "the object records N");
+	is_int(bfs_crypt_unwrap(obj.data, obj.len, "pw1", 3, &info, &got, &err),
+	       0, "unwrap with the password");
+	ok(bfs_crypt_equal(k, got), "gives the master keys");
+	is_str(info.label, "me@here", "and the label");
+	bfs_crypt_free(got);
+	got = NULL;
+	is_int(bfs_crypt_unwrap(obj.data, obj.len, "pw2", 3, &info, &got, &err),
+	       -EACCES, "another password: -EACCES");
+	ok(got == NULL, "and no keys");
+	is_int(bfs_crypt_unwrap(obj.data, obj.len, NULL, 0, &info, NULL, &err),
+	       0, "parse without a password (key list)");
+	at = memmem(obj.data, obj.len, "\"wrapped\":\"", 11);
+	at[12] = at[12] == 'A' ? 'B' : 'A';
+	is_int(bfs_crypt_unwrap(obj.data, obj.len, "pw1", 3, &info, &got, &err),
+	       -EACCES, "changed wrapped keys do not open");
+	at = memmem(obj.data, obj.len, "\"n\":1024", 8);
+	memcpy(at, "\"n\":1000", 8);
+	is_int(bfs_crypt_unwrap(obj.data, obj.len, "pw1", 3, &info, &got, &err),
+	       -EUCLEAN, "N not a power of two: malformed");
+	is_int(
+	    bfs_crypt_unwrap(huge, strlen(huge), "pw1", 3, &info, &got, &err),
+	    -EUCLEAN, "scrypt needing 16 GiB: refused before running it");
+	is_int(bfs_crypt_unwrap("{}", 2, "pw1", 3, &info, &got, &err), -EUCLEAN,
+	       "an empty object: malformed");
+	is_int(bfs_crypt_unwrap("[1", 2, "pw1", 3, &info, &got, &err), -EUCLEAN,
+	       "bad JSON: malformed");
+	bfs_buf_free(&obj);
+	bfs_crypt_free(k);
+}
+
+static void test_pack(void)
+{
+	struct bfs_pack_builder *b = bfs_pack_builder_new();
+	struct bfs_crypt *k = NULL, *k2 = NULL;
+	struct bfs_pack_entry *e = NULL;
+	struct bfs_buf pack = {0};
+	struct bfs_err err = {""};
+	uint8_t id[32] = {1}, pid[32];
+	size_t n = 0;
+
+	bfs_crypt_new(&k);
+	bfs_crypt_new(&k2);
+	bfs_pack_builder_set_key(b, k);
+	is_int(bfs_pack_builder_add_typed(b, id, 0,
+					  "0123456789abcdefghijklmnopq"
+					  "rstuvwxyz0",
+					  37, 9, NULL),
+	       0, "add a frame");
+	is_int(bfs_pack_builder_finish(b, &pack, pid), 0, "finish");
+	ok(!memcmp(pack.data, "BFSPACKS", 8), "magic BFSPACKS");
+	is_int(pack.len, 8 + 37 + 56 + 28 + 56, "layout: index sealed (+28)");
+	is_int(bfs_pack_parse_index_key(k, pack.data, pack.len, &e, &n, &err),
+	       0, "parses with the key");
+	ok(n == 1 && e && !memcmp(e[0].hash, id, 32) && e[0].clen == 37,
+	   "the entry comes back");
+	free(e);
+	e = NULL;
+	is_int(bfs_pack_parse_tail_key(k, NULL, pack.len, pack.data + 40,
+				       pack.len - 40, &e, &n, NULL, &err),
+	       0, "the tail alone (as check reads it), geometry says sealed");
+	free(e);
+	e = NULL;
+	is_int(bfs_pack_parse_index(pack.data, pack.len, &e, &n, &err),
+	       -EUCLEAN, "without the key: refused");
+	is_int(bfs_pack_parse_index_key(k2, pack.data, pack.len, &e, &n, &err),
+	       -EBADMSG, "with another key: authentication failure");
+	bfs_buf_free(&pack);
+	bfs_pack_builder_free(b);
+	bfs_crypt_free(k);
+	bfs_crypt_free(k2);
+}
+
+int main(void)
+{
+	setenv("BACKUPFS_TEST_KDF", "fast", 1);
+	test_kat();
+	test_gcm_vector();
+	test_seal();
+	test_wrap();
+	test_pack();
+	return tap_done();
+}
