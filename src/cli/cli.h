@@ -326,5 +326,7 @@ extern const struct bfs_cmd cmd_init, cmd_backup, cmd_list, cmd_show, cmd_ls,
 extern const struct bfs_cmd cmd_run, cmd_status; /* jobs (issue 10) */
 /* issue 10: the scheduler and the job subcommands */
 extern const struct bfs_cmd cmd_scheduler, cmd_job;
+/* issue 11: restore into NocoDB */
+extern const struct bfs_cmd cmd_nocodb;
 
 #endif

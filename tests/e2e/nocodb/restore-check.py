@@ -1,0 +1,138 @@
+"""tests/e2e/nocodb/restore-check.py: helpers of the restore tests, which
+talk to NocoDB's v2 API (token in $NC_TOKEN, $NC_TOKEN2 for a second
+server; never an argument).
+
+  delete URL BASE TABLE         delete every record of the table; prints
+                                how many
+  records URL BASE TABLE        the table's records (all pages) without
+                                what NocoDB makes (Id, CreatedAt, ...),
+                                attachments as [title, size, sha256 of
+                                the downloaded bytes], sorted: one JSON
+                                line per record
+  jsonl SCHEMA JSONL DIR        the same from a backup's schema.json and
+                                records.jsonl, the attachment bytes read
+                                from DIR/<record id>/<file name>
+  schema URL BASE TABLE         the table's stored columns (title, name,
+                                type, meta, select options), one JSON line
+                                each
+  count URL BASE TABLE          the number of records
+"""
+import hashlib
+import json
+import os
+import sys
+import urllib.request
+
+SYSTEM = {"ID", "CreatedTime", "LastModifiedTime", "CreatedBy",
+          "LastModifiedBy", "Order", "Links", "LinkToAnotherRecord",
+          "Lookup", "Rollup", "Formula", "ForeignKey", "QrCode", "Barcode"}
+
+
+def call(url, method, path, body=None, token_env="NC_TOKEN"):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url + path, data=data, method=method)
+    req.add_header("xc-token", os.environ[token_env])
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return r.read()
+
+
+def get(url, path):
+    return json.loads(call(url, "GET", path))
+
+
+def table(url, base, title):
+    bid = [b for b in get(url, "/api/v2/meta/bases")["list"]
+           if b["title"] == base][0]["id"]
+    tid = [t for t in get(url, "/api/v2/meta/bases/%s/tables" % bid)["list"]
+           if t["title"] == title][0]["id"]
+    return tid, get(url, "/api/v2/meta/tables/%s" % tid)
+
+
+def stored(schema):
+    return [c for c in schema["columns"]
+            if not c.get("system") and not c.get("pk")
+            and c["uidt"] not in SYSTEM]
+
+
+def all_records(url, tid):
+    out, off = [], 0
+    while True:
+        p = get(url, "/api/v2/tables/%s/records?limit=1000&offset=%d"
+                % (tid, off))
+        out += p["list"]
+        off += len(p["list"])
+        if len(p["list"]) < 1000:
+            return out
+
+
+def atts(v):
+    if isinstance(v, str):
+        v = json.loads(v)
+    return v or []
+
+
+def norm(schema, rec, data_of):
+    out = {}
+    for c in stored(schema):
+        v = rec.get(c["title"])
+        if c["uidt"] == "Attachment":
+            v = [[a["title"], a.get("size"),
+                  hashlib.sha256(data_of(a, i)).hexdigest()]
+                 for i, a in enumerate(atts(v))] or None
+        out[c["title"]] = v
+    return json.dumps(out, sort_keys=True, ensure_ascii=False)
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "jsonl":
+        schema = json.load(open(sys.argv[2]))
+        adir = sys.argv[4]
+        lines = []
+        for line in open(sys.argv[3]):
+            rec = json.loads(line)
+            names = {}
+
+            def data_of(a, i, rec=rec, names=names):
+                # the export's names: title, then title%~2, ...
+                t = a["title"]
+                names[t] = names.get(t, 0) + 1
+                n = t if names[t] == 1 else "%s%%~%d" % (t, names[t])
+                return open(os.path.join(adir, str(rec["Id"]), n),
+                            "rb").read()
+            lines.append(norm(schema, rec, data_of))
+        print("\n".join(sorted(lines)))
+        return
+    url, base, title = sys.argv[2:5]
+    tid, schema = table(url, base, title)
+    if cmd == "delete":
+        ids = [{"Id": r["Id"]} for r in all_records(url, tid)]
+        for i in range(0, len(ids), 100):
+            call(url, "DELETE", "/api/v2/tables/%s/records" % tid,
+                 ids[i:i + 100])
+        print(len(ids))
+    elif cmd == "count":
+        print(len(all_records(url, tid)))
+    elif cmd == "records":
+        def data_of(a, i):
+            p = a.get("path") or a.get("signedPath")
+            return call(url, "GET", "/" + p)
+        print("\n".join(sorted(norm(schema, r, data_of)
+                               for r in all_records(url, tid))))
+    elif cmd == "schema":
+        for c in stored(schema):
+            meta = c.get("meta") or {}
+            if isinstance(meta, str):
+                meta = json.loads(meta)
+            meta = {k: v for k, v in meta.items()
+                    if not k.startswith("defaultView")}
+            opts = [[o["title"], o.get("color")] for o in
+                    ((c.get("colOptions") or {}).get("options") or [])]
+            print(json.dumps([c["title"], c["column_name"], c["uidt"],
+                              meta, opts], sort_keys=True,
+                             ensure_ascii=False))
+
+
+main()
