@@ -109,6 +109,9 @@ static void print_stats(enum bfs_ncr_mode m, const struct bfs_ncr_stats *s,
 		       (unsigned long long)s->tables, w,
 		       (unsigned long long)s->skipped,
 		       (unsigned long long)s->manual);
+	else if (plan)
+		printf("dry run: %llu tables would be restored\n",
+		       (unsigned long long)s->tables);
 	else
 		printf("%llu records %s, %llu attachments (%llu bytes) "
 		       "uploaded, in %llu tables\n",

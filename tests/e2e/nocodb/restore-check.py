@@ -16,6 +16,8 @@ server; never an argument).
                                 type, meta, select options), one JSON line
                                 each
   count URL BASE TABLE          the number of records
+  signup URL                    sign up the first user of a new NocoDB
+                                and print an API token
 """
 import hashlib
 import json
@@ -85,8 +87,26 @@ def norm(schema, rec, data_of):
     return json.dumps(out, sort_keys=True, ensure_ascii=False)
 
 
+def signup(url):
+    def post(path, body, hdr):
+        req = urllib.request.Request(url + path, method="POST",
+                                     data=json.dumps(body).encode())
+        req.add_header("Content-Type", "application/json")
+        for k, v in hdr.items():
+            req.add_header(k, v)
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read())
+    r = post("/api/v1/auth/user/signup", {"email": "admin@example.com",
+             "password": "Bfs-test-Passw0rd!"}, {})
+    print(post("/api/v1/tokens", {"description": "backupfs test"},
+               {"xc-auth": r["token"]})["token"])
+
+
 def main():
     cmd = sys.argv[1]
+    if cmd == "signup":
+        signup(sys.argv[2])
+        return
     if cmd == "jsonl":
         schema = json.load(open(sys.argv[2]))
         adir = sys.argv[4]
