@@ -16,6 +16,11 @@ server; never an argument).
                                 type, meta, select options), one JSON line
                                 each
   count URL BASE TABLE          the number of records
+  rich URL                      add base "Rich" with a table "Things" of
+                                typed columns (select options, decimal
+                                precision, currency, date format, rating,
+                                a formula) and 3 records
+  clear URL BASE TABLE COLUMN   set COLUMN of every record to null
   signup URL                    sign up the first user of a new NocoDB
                                 and print an API token
 """
@@ -23,6 +28,7 @@ import hashlib
 import json
 import os
 import sys
+import urllib.error
 import urllib.request
 
 SYSTEM = {"ID", "CreatedTime", "LastModifiedTime", "CreatedBy",
@@ -36,8 +42,12 @@ def call(url, method, path, body=None, token_env="NC_TOKEN"):
     req.add_header("xc-token", os.environ[token_env])
     if data is not None:
         req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return r.read()
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.read()
+    except urllib.error.HTTPError as e:
+        sys.exit("%s %s: HTTP %d: %s" % (method, path, e.code,
+                                         e.read()[:500]))
 
 
 def get(url, path):
@@ -125,8 +135,56 @@ def main():
             lines.append(norm(schema, rec, data_of))
         print("\n".join(sorted(lines)))
         return
+    if cmd == "rich":
+        url = sys.argv[2]
+        bid = json.loads(call(url, "POST", "/api/v2/meta/bases",
+                              {"title": "Rich"}))["id"]
+        cols = [
+            {"column_name": "title", "title": "Title",
+             "uidt": "SingleLineText"},
+            {"column_name": "status", "title": "Status",
+             "uidt": "SingleSelect", "colOptions": {"options": [
+                 {"title": "open", "color": "#ff0000"},
+                 {"title": "done", "color": "#00ff00"}]}},
+            {"column_name": "tags", "title": "Tags", "uidt": "MultiSelect",
+             "colOptions": {"options": [{"title": "a", "color": "#0000ff"},
+                                        {"title": "b",
+                                         "color": "#00ffff"}]}},
+            {"column_name": "price", "title": "Price", "uidt": "Decimal",
+             "meta": {"precision": 3}},
+            {"column_name": "cost", "title": "Cost", "uidt": "Currency",
+             "meta": {"currency_locale": "de-DE", "currency_code": "EUR"}},
+            {"column_name": "due", "title": "Due", "uidt": "Date",
+             "meta": {"date_format": "DD-MM-YYYY"}},
+            {"column_name": "mail", "title": "Mail", "uidt": "Email"},
+            {"column_name": "stars", "title": "Stars", "uidt": "Rating",
+             "meta": {"max": 10}},
+            {"column_name": "done", "title": "Done", "uidt": "Checkbox"}]
+        tid = json.loads(call(url, "POST",
+                              "/api/v2/meta/bases/%s/tables" % bid,
+                              {"title": "Things", "table_name": "things",
+                               "columns": cols}))["id"]
+        call(url, "POST", "/api/v2/meta/tables/%s/columns" % tid,
+             {"title": "Twice", "column_name": "twice", "uidt": "Formula",
+              "formula_raw": "{Price} * 2"})
+        call(url, "POST", "/api/v2/tables/%s/records" % tid, [
+            {"Title": "one", "Status": "open", "Tags": "a", "Price": 1.25,
+             "Cost": 9.5, "Due": "2026-03-04", "Mail": "a@example.com",
+             "Stars": 7, "Done": True},
+            {"Title": "two \u00e9\u8868", "Status": "done", "Tags": "a,b",
+             "Price": 1234.567, "Cost": 0, "Due": None, "Mail": None,
+             "Stars": 0, "Done": False},
+            {"Title": None}])
+        return
     url, base, title = sys.argv[2:5]
     tid, schema = table(url, base, title)
+    if cmd == "clear":
+        col = sys.argv[5]
+        rows = [{"Id": r["Id"], col: None}
+                for r in all_records(url, tid) if r.get(col)]
+        call(url, "PATCH", "/api/v2/tables/%s/records" % tid, rows)
+        print(len(rows))
+        return
     if cmd == "delete":
         ids = [{"Id": r["Id"]} for r in all_records(url, tid)]
         for i in range(0, len(ids), 100):
