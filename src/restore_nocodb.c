@@ -24,7 +24,7 @@
 #include "restore.h"
 #include "restore_nocodb.h"
 
-#define META_MAX (64u << 20) /* metadata.json, schema.json */
+#define META_MAX (64u << 20)  /* metadata.json, schema.json */
 #define LINE_MAX_ (64u << 20) /* one record of records.jsonl */
 #define BATCH 100	      /* records a request (NocoDB's maximum) */
 #define UPLOAD_PATH "/api/v2/storage/upload?path=noco%2Fbackupfs-restore"
@@ -71,11 +71,20 @@ static bool id_ok(const char *s)
 
 bool bfs_ncr_virtual(const char *u)
 {
-	static const char *const v[] = {
-	    "LinkToAnotherRecord", "Links",	"Lookup",	"Rollup",
-	    "Formula",		   "QrCode",	"Barcode",	"Count",
-	    "Button",		   "ForeignKey", "CreatedTime", "LastModifiedTime",
-	    "CreatedBy",	   "LastModifiedBy"};
+	static const char *const v[] = {"LinkToAnotherRecord",
+					"Links",
+					"Lookup",
+					"Rollup",
+					"Formula",
+					"QrCode",
+					"Barcode",
+					"Count",
+					"Button",
+					"ForeignKey",
+					"CreatedTime",
+					"LastModifiedTime",
+					"CreatedBy",
+					"LastModifiedBy"};
 	size_t i;
 
 	for (i = 0; u && i < BFS_ARRAY_SIZE(v); i++)
@@ -89,7 +98,8 @@ static bool col_system(const cJSON *c)
 {
 	const char *u = str_of(c, "uidt");
 
-	return bfs_nocodb_truthy(cJSON_GetObjectItemCaseSensitive(c, "system")) ||
+	return bfs_nocodb_truthy(
+		   cJSON_GetObjectItemCaseSensitive(c, "system")) ||
 	       bfs_nocodb_truthy(cJSON_GetObjectItemCaseSensitive(c, "pk")) ||
 	       (u && (!strcmp(u, "ID") || !strcmp(u, "Order")));
 }
@@ -219,8 +229,8 @@ static cJSON *meta_copy(const cJSON *m)
  * NocoDB derives (ids, dt, which depends on the server's database). */
 static cJSON *column_payload(const cJSON *c)
 {
-	static const char *const keys[] = {"column_name", "title", "uidt",
-					   "rqd",	  "cdf",   "description"};
+	static const char *const keys[] = {
+	    "column_name", "title", "uidt", "rqd", "cdf", "description"};
 	cJSON *o = cJSON_CreateObject(), *m, *opts;
 	const cJSON *co, *e;
 	size_t i;
@@ -348,21 +358,21 @@ nomem:
 /* One table's records being restored. */
 struct recs {
 	struct ncr *r;
-	const char *tid;	    /* the table in NocoDB */
-	const char *pk;		    /* backup's primary key title */
-	const char *npk;	    /* NocoDB's primary key title */
-	struct bfs_strv keep;	    /* fields to send (sorted) */
-	struct bfs_strv acols;	    /* backup's Attachment columns */
-	struct bfs_buf line;	    /* the line being read */
-	uint64_t rowno;		    /* lines read */
-	uint64_t batchno, first;    /* batch number, its first line */
-	cJSON *batch;		    /* records to send */
-	cJSON *cur;		    /* record being built (attachments) */
-	cJSON **arrays;		    /* per attachment column, uploaded */
-	int64_t aroot;		    /* attachments/ of the table, 0: none */
-	struct bfs_cat_entry adir;  /* attachments/<record>/ */
+	const char *tid;	   /* the table in NocoDB */
+	const char *pk;		   /* backup's primary key title */
+	const char *npk;	   /* NocoDB's primary key title */
+	struct bfs_strv keep;	   /* fields to send (sorted) */
+	struct bfs_strv acols;	   /* backup's Attachment columns */
+	struct bfs_buf line;	   /* the line being read */
+	uint64_t rowno;		   /* lines read */
+	uint64_t batchno, first;   /* batch number, its first line */
+	cJSON *batch;		   /* records to send */
+	cJSON *cur;		   /* record being built (attachments) */
+	cJSON **arrays;		   /* per attachment column, uploaded */
+	int64_t aroot;		   /* attachments/ of the table, 0: none */
+	struct bfs_cat_entry adir; /* attachments/<record>/ */
 	bool have_adir;
-	uint64_t missing;	    /* attachments: records not in NocoDB */
+	uint64_t missing; /* attachments: records not in NocoDB */
 };
 
 struct tmp_sink {
@@ -410,8 +420,8 @@ static int upload_one(void *arg, size_t col, const cJSON *obj,
 		 tmpdir && *tmpdir ? tmpdir : "/tmp");
 	ts.fd = mkstemp(tmp);
 	if (ts.fd < 0) {
-		rc = bfs_err_set(r->err, -errno, "%s: temporary file: %s",
-				 what, strerror(errno));
+		rc = bfs_err_set(r->err, -errno, "%s: temporary file: %s", what,
+				 strerror(errno));
 		goto out;
 	}
 	rc = bfs_restore_cat_cb(r->repo, r->cat, ce.id, fd_sink, &ts, r->err);
@@ -529,8 +539,8 @@ static int flush(struct recs *k)
 	if (!text)
 		return bfs_err_set(r->err, -ENOMEM, "out of memory");
 	snprintf(path, sizeof(path), "/api/v2/tables/%s/records", k->tid);
-	rc = nc_send_json(r->h, ins ? "POST" : "PATCH", path, text, &ans,
-			  what, r->err);
+	rc = nc_send_json(r->h, ins ? "POST" : "PATCH", path, text, &ans, what,
+			  r->err);
 	if (!rc && (!cJSON_IsArray(ans) || cJSON_GetArraySize(ans) != n))
 		rc = bfs_err_set(r->err, -EPROTO,
 				 "%s: NocoDB answered for %d records, not %d",
@@ -680,14 +690,14 @@ static int line_sink(void *arg, uint64_t off, const uint8_t *data, size_t n)
 		size_t take = nl ? (size_t)(nl - data) : n;
 
 		if (k->line.len + take > LINE_MAX_)
-			return bfs_err_set(k->r->err, -EUCLEAN,
-					   "base '%s', table '%s': line %" PRIu64
-					   " of records.jsonl is over %u MiB",
-					   k->r->btitle, k->r->ttitle,
-					   k->rowno + 1, LINE_MAX_ >> 20);
+			return bfs_err_set(
+			    k->r->err, -EUCLEAN,
+			    "base '%s', table '%s': line %" PRIu64
+			    " of records.jsonl is over %u MiB",
+			    k->r->btitle, k->r->ttitle, k->rowno + 1,
+			    LINE_MAX_ >> 20);
 		if (bfs_buf_append(&k->line, data, take))
-			return bfs_err_set(k->r->err, -ENOMEM,
-					   "out of memory");
+			return bfs_err_set(k->r->err, -ENOMEM, "out of memory");
 		if (!nl)
 			break;
 		rc = record(k, (const char *)k->line.data, k->line.len);
@@ -706,16 +716,17 @@ static int line_sink(void *arg, uint64_t off, const uint8_t *data, size_t n)
 static int target_fields(struct recs *k, const cJSON *nschema)
 {
 	const cJSON *c;
-	bool atts = k->r->o->with_attachments ||
-		    k->r->o->mode == BFS_NCR_ATTACHMENTS;
+	bool atts =
+	    k->r->o->with_attachments || k->r->o->mode == BFS_NCR_ATTACHMENTS;
 
-	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(nschema,
-							       "columns"))
+	cJSON_ArrayForEach(c,
+			   cJSON_GetObjectItemCaseSensitive(nschema, "columns"))
 	{
 		const char *t = str_of(c, "title"), *u = str_of(c, "uidt");
 
 		if (t && !k->npk &&
-		    bfs_nocodb_truthy(cJSON_GetObjectItemCaseSensitive(c, "pk")))
+		    bfs_nocodb_truthy(
+			cJSON_GetObjectItemCaseSensitive(c, "pk")))
 			k->npk = t;
 		if (!col_writable(c) ||
 		    (!atts && u && !strcmp(u, "Attachment")))
@@ -760,8 +771,8 @@ static int records_table(struct ncr *r, const char *tid, const cJSON *schema)
 		goto out;
 	}
 	/* the backup's stored fields that NocoDB's table will not get */
-	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(schema,
-							       "columns"))
+	cJSON_ArrayForEach(c,
+			   cJSON_GetObjectItemCaseSensitive(schema, "columns"))
 	{
 		const char *t = str_of(c, "title"), *u = str_of(c, "uidt");
 		bool att = u && !strcmp(u, "Attachment");
@@ -789,10 +800,10 @@ static int records_table(struct ncr *r, const char *tid, const cJSON *schema)
 				 r->btitle, r->ttitle);
 		goto out;
 	}
-	if (!bfs_catalog_lookup(r->cat, r->tdir, "attachments", 11, &ad,
-				NULL))
+	if (!bfs_catalog_lookup(r->cat, r->tdir, "attachments", 11, &ad, NULL))
 		k.aroot = ad.id;
-	say(r, "%s %s of base '%s', table '%s' (records.jsonl, %" PRIu64
+	say(r,
+	    "%s %s of base '%s', table '%s' (records.jsonl, %" PRIu64
 	    " bytes)%s%s%s",
 	    r->o->plan ? "restore" : "restoring",
 	    r->o->mode == BFS_NCR_RECORDS
@@ -995,12 +1006,10 @@ int bfs_nocodb_restore(struct bfs_repo *repo, struct bfs_catalog *cat,
 		if (kids[i].e.type == BFS_T_DIR)
 			rc = one_base(&r, &kids[i]);
 	if (!rc && !st->tables && !st->skipped && (o->base || o->table))
-		rc = bfs_err_set(err, -ENOENT,
-				 "no table in the backup matches%s%s%s%s",
-				 o->base ? " --base " : "",
-				 o->base ? o->base : "",
-				 o->table ? " --table " : "",
-				 o->table ? o->table : "");
+		rc = bfs_err_set(
+		    err, -ENOENT, "no table in the backup matches%s%s%s%s",
+		    o->base ? " --base " : "", o->base ? o->base : "",
+		    o->table ? " --table " : "", o->table ? o->table : "");
 out:
 	bfs_tree_children_free(kids, n);
 	bfs_cat_entry_clear(&dir);

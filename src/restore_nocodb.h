@@ -30,13 +30,13 @@ enum bfs_ncr_mode {
 
 struct bfs_ncr_opts {
 	enum bfs_ncr_mode mode;
-	const char *from;	/* the export's directory in the backup
-				   ("bases") */
-	const char *base;	/* only this base (title or name), or NULL */
-	const char *table;	/* only this table (title or name), or NULL */
-	bool skip_existing;	/* schema: leave tables that exist alone
-				   (else one that exists is an error) */
-	bool with_attachments;	/* records: upload and link attachments */
+	const char *from;      /* the export's directory in the backup
+				  ("bases") */
+	const char *base;      /* only this base (title or name), or NULL */
+	const char *table;     /* only this table (title or name), or NULL */
+	bool skip_existing;    /* schema: leave tables that exist alone
+				  (else one that exists is an error) */
+	bool with_attachments; /* records: upload and link attachments */
 	/* Only say what would be done (GET requests only).  An error the
 	 * restore would meet before writing (a table that exists, one
 	 * missing for its records) is returned here as well. */

@@ -196,8 +196,7 @@ struct collect {
 };
 
 /* One attachment of a record: listed with its path. */
-static int collect_one(void *arg, size_t col, const cJSON *o,
-		       const char *fname)
+static int collect_one(void *arg, size_t col, const cJSON *o, const char *fname)
 {
 	struct collect *k = arg;
 	struct nc_run *r = k->r;

@@ -74,11 +74,10 @@ const struct cJSON *bfs_nocodb_att_array(const struct cJSON *rec,
  * names are the objects' titles made names in one directory per record
  * (clashes get "%~2", ...): the names under attachments/<record>/.
  * Returns 0, -ENOMEM or fn's non-zero value.  */
-typedef int (*bfs_nocodb_att_fn)(void *arg, size_t col,
-				 const struct cJSON *obj, const char *fname);
-int bfs_nocodb_attachments(const struct cJSON *rec,
-			   const struct bfs_strv *cols, bfs_nocodb_att_fn fn,
-			   void *arg);
+typedef int (*bfs_nocodb_att_fn)(void *arg, size_t col, const struct cJSON *obj,
+				 const char *fname);
+int bfs_nocodb_attachments(const struct cJSON *rec, const struct bfs_strv *cols,
+			   bfs_nocodb_att_fn fn, void *arg);
 
 /* ---- the page-stop rule ------------------------------------------------ */
 

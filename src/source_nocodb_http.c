@@ -200,8 +200,7 @@ static int request(struct nc_http *c, const char *url,
 			    curl_mime_filedata(part, snd->file) ||
 			    curl_mime_filename(part, snd->fname) ||
 			    curl_mime_type(part, "application/octet-stream")) {
-				rc = bfs_err_set(err, -ENOMEM,
-						 "out of memory");
+				rc = bfs_err_set(err, -ENOMEM, "out of memory");
 				goto out;
 			}
 			curl_easy_setopt(c->h, CURLOPT_MIMEPOST, mime);
@@ -298,8 +297,8 @@ static int json_call(struct nc_http *c, const char *path,
 	*out = NULL;
 	if (asprintf(&url, "%s%s", c->base, path) < 0)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
-	rc = request(c, url, snd, json_sink, json_restart, &body, &status,
-		     what, err);
+	rc = request(c, url, snd, json_sink, json_restart, &body, &status, what,
+		     err);
 	if (rc == -EFBIG)
 		rc = bfs_err_set(err, rc, "%s: answer over %u MiB", what,
 				 JSON_MAX >> 20);
@@ -311,9 +310,8 @@ static int json_call(struct nc_http *c, const char *path,
 	if (!*out || (obj && !cJSON_IsObject(*out))) {
 		cJSON_Delete(*out);
 		*out = NULL;
-		rc = bfs_err_set(err, -EPROTO,
-				 "%s: NocoDB's answer is not %s", what,
-				 obj ? "a JSON object" : "JSON");
+		rc = bfs_err_set(err, -EPROTO, "%s: NocoDB's answer is not %s",
+				 what, obj ? "a JSON object" : "JSON");
 	}
 out:
 	free(url);

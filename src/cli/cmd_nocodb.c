@@ -65,9 +65,8 @@ static int check_nocodb(struct cli_ctx *ctx)
 				       "('%s' and --nocodb)",
 				       ctx->argv[2]);
 	if (a->skip_existing && act != BFS_NCR_SCHEMA)
-		return cli_usage_error(&cmd_nocodb,
-				       "--skip-existing goes with "
-				       "restore-schema");
+		return cli_usage_error(&cmd_nocodb, "--skip-existing goes with "
+						    "restore-schema");
 	if (a->with_attachments && act != BFS_NCR_RECORDS)
 		return cli_usage_error(&cmd_nocodb,
 				       "--with-attachments goes with "
@@ -217,8 +216,7 @@ out:
 static const struct cli_opt nocodb_opts[] = {
     CLI_STRING(0, "nocodb", "URL", struct nocodb_args, url,
 	       "the NocoDB to restore into (instead of the URL argument)"),
-    CLI_STRING(0, "nocodb-token-file", "FILE", struct nocodb_args,
-	       token_file,
+    CLI_STRING(0, "nocodb-token-file", "FILE", struct nocodb_args, token_file,
 	       "read the API token from FILE (one line, owned by you, mode "
 	       "0600) instead of NOCODB_API_TOKEN"),
     CLI_STRING(0, "base", "B", struct nocodb_args, base,
