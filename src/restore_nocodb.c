@@ -281,13 +281,63 @@ nomem:
 	return NULL;
 }
 
+int bfs_ncr_table_payload(const cJSON *schema, cJSON **out,
+			  void (*manual)(void *arg, const char *title,
+					 const char *uidt),
+			  void *arg, unsigned *ncols)
+{
+	const cJSON *cols = cJSON_GetObjectItemCaseSensitive(schema, "columns");
+	const char *title = str_of(schema, "title");
+	const char *tname = str_of(schema, "table_name");
+	cJSON *body, *arr;
+	const cJSON *c;
+
+	*out = NULL;
+	*ncols = 0;
+	if (!title)
+		return -EUCLEAN;
+	body = cJSON_CreateObject();
+	arr = body ? cJSON_AddArrayToObject(body, "columns") : NULL;
+	if (!arr || !cJSON_AddStringToObject(body, "title", title) ||
+	    (tname && !cJSON_AddStringToObject(body, "table_name", tname)))
+		goto nomem;
+	cJSON_ArrayForEach(c, cols)
+	{
+		const char *t = str_of(c, "title"), *u = str_of(c, "uidt");
+		cJSON *p;
+
+		if (!t || !u || col_system(c))
+			continue;
+		if (bfs_ncr_virtual(u)) {
+			if (manual)
+				manual(arg, t, u);
+			continue;
+		}
+		p = column_payload(c);
+		if (!p || !cJSON_AddItemToArray(arr, p))
+			goto nomem;
+		(*ncols)++;
+	}
+	*out = body;
+	return 0;
+nomem:
+	cJSON_Delete(body);
+	return -ENOMEM;
+}
+
+static void manual_col(void *arg, const char *t, const char *u)
+{
+	struct ncr *r = arg;
+
+	say(r, "recreate by hand: column '%s' (%s) of base '%s', table '%s'", t,
+	    u, r->btitle, r->ttitle);
+	r->st->manual++;
+}
+
 static int schema_table(struct ncr *r, const char *bid, const cJSON *ntables,
 			const cJSON *schema)
 {
-	const cJSON *cols = cJSON_GetObjectItemCaseSensitive(schema, "columns");
-	const char *tname = str_of(schema, "table_name");
-	cJSON *body = NULL, *ans = NULL, *arr;
-	const cJSON *c;
+	cJSON *body = NULL, *ans = NULL;
 	char *text = NULL, what[512], path[128];
 	unsigned ncols = 0;
 	int rc = 0;
@@ -305,36 +355,15 @@ static int schema_table(struct ncr *r, const char *bid, const cJSON *ntables,
 		r->st->skipped++;
 		return 0;
 	}
-	body = cJSON_CreateObject();
-	arr = body ? cJSON_AddArrayToObject(body, "columns") : NULL;
-	if (!arr || !cJSON_AddStringToObject(body, "title", r->ttitle) ||
-	    (tname && !cJSON_AddStringToObject(body, "table_name", tname)))
+	rc = bfs_ncr_table_payload(schema, &body, manual_col, r, &ncols);
+	if (rc)
 		goto nomem;
-	cJSON_ArrayForEach(c, cols)
-	{
-		const char *t = str_of(c, "title"), *u = str_of(c, "uidt");
-		cJSON *p;
-
-		if (!t || col_system(c))
-			continue;
-		if (bfs_ncr_virtual(u)) {
-			say(r,
-			    "recreate by hand: column '%s' (%s) of base '%s', "
-			    "table '%s'",
-			    t, u, r->btitle, r->ttitle);
-			r->st->manual++;
-			continue;
-		}
-		p = column_payload(c);
-		if (!p || !cJSON_AddItemToArray(arr, p))
-			goto nomem;
-		ncols++;
-	}
-	say(r, "%s table '%s' in base '%s' (%u columns)",
-	    r->o->plan ? "create" : "created", r->ttitle, r->btitle, ncols);
-	r->st->tables++;
-	if (r->o->plan || !bid)
+	if (r->o->plan || !bid) {
+		say(r, "create table '%s' in base '%s' (%u columns)", r->ttitle,
+		    r->btitle, ncols);
+		r->st->tables++;
 		goto out;
+	}
 	text = cJSON_PrintUnformatted(body);
 	if (!text)
 		goto nomem;
@@ -343,6 +372,11 @@ static int schema_table(struct ncr *r, const char *bid, const cJSON *ntables,
 	if (!rc && !id_ok(str_of(ans, "id")))
 		rc = bfs_err_set(r->err, -EPROTO,
 				 "%s: NocoDB's answer has no table id", what);
+	if (!rc) {
+		say(r, "created table '%s' in base '%s' (%u columns)",
+		    r->ttitle, r->btitle, ncols);
+		r->st->tables++;
+	}
 out:
 	cJSON_free(text);
 	cJSON_Delete(ans);
@@ -400,6 +434,13 @@ static int upload_one(void *arg, size_t col, const cJSON *obj,
 	cJSON *ans = NULL, *e;
 	int rc;
 
+	if (!bfs_strv_has(&k->keep, k->acols.v[col]))
+		return 0; /* NocoDB's table has no such column */
+	/* the title goes into the multipart header: the name when the
+	 * title has a control character or a quote */
+	if (!title || strpbrk(title, "\"\\") ||
+	    !bfs_term_safe(title, strlen(title)))
+		title = fname;
 	snprintf(what, sizeof(what),
 		 "base '%s', table '%s', record %" PRIu64 ", attachment '%s'",
 		 r->btitle, r->ttitle, k->rowno, fname);
@@ -434,8 +475,7 @@ static int upload_one(void *arg, size_t col, const cJSON *obj,
 		rc = bfs_err_prefix(r->err, rc, "%s", what);
 		goto out;
 	}
-	rc = nc_upload(r->h, UPLOAD_PATH, tmp, title ? title : fname, &ans,
-		       what, r->err);
+	rc = nc_upload(r->h, UPLOAD_PATH, tmp, title, &ans, what, r->err);
 	if (rc)
 		goto out;
 	if (!cJSON_IsArray(ans) || !cJSON_GetArraySize(ans)) {
@@ -928,8 +968,8 @@ static int one_base(struct ncr *r, const struct bfs_cat_entry *be)
 				 r->btitle, nc_http_base(r->h));
 		goto out;
 	} else {
-		say(r, "%s base '%s'", r->o->plan ? "create" : "created",
-		    r->btitle);
+		if (r->o->plan)
+			say(r, "create base '%s'", r->btitle);
 		r->st->bases++;
 		if (!r->o->plan) {
 			cJSON *body = cJSON_CreateObject();
@@ -959,6 +999,7 @@ static int one_base(struct ncr *r, const struct bfs_cat_entry *be)
 						 what);
 				goto out;
 			}
+			say(r, "created base '%s'", r->btitle);
 		}
 	}
 	rc = bfs_tree_children(r->cat, be->id, &kids, &n, r->err);

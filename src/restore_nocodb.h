@@ -77,4 +77,17 @@ int bfs_nocodb_restore(struct bfs_repo *repo, struct bfs_catalog *cat,
  * NULL.  Thread-safe. */
 bool bfs_ncr_virtual(const char *uidt);
 
+/* The create payload (POST meta/bases/{id}/tables) of the table whose
+ * schema.json is schema: title, table_name and the stored columns
+ * (column_name, title, uidt, rqd, cdf, description, meta without the
+ * per-view keys, select options' title/color/order).  Columns NocoDB
+ * makes (system, primary key, Order) are left out; each virtual one is
+ * handed to manual(arg, title, uidt) (may be NULL).  *out (cJSON_Delete)
+ * and *ncols, the stored columns.  0, -EUCLEAN (no title), -ENOMEM.
+ * Thread-safe. */
+int bfs_ncr_table_payload(const struct cJSON *schema, struct cJSON **out,
+			  void (*manual)(void *arg, const char *title,
+					 const char *uidt),
+			  void *arg, unsigned *ncols);
+
 #endif
