@@ -274,8 +274,8 @@ const struct bfs_cmd cmd_nocodb = {
     .examples = "  export NOCODB_API_TOKEN=...   # or --nocodb-token-file\n"
 		"  backupfs nocodb restore-schema --dry-run latest "
 		"http://127.0.0.1:8080\n"
-		"  backupfs nocodb restore-records --table Orders --force "
-		"latest http://127.0.0.1:8080",
+		"  backupfs nocodb restore-records --table Orders --force \\\n"
+		"      --with-attachments latest http://127.0.0.1:8080",
     .exit_codes = "0 ok (or dry run), 1 error (nothing confirmed, NocoDB\n"
 		  "refused or failed: the message names base, table and\n"
 		  "batch), 2 usage error.",
