@@ -642,7 +642,7 @@ static int record(struct recs *k, const char *text, size_t n)
 	struct ncr *r = k->r;
 	cJSON *rec = cJSON_ParseWithLength(text, n), *out = NULL, *f;
 	bool any = false, yes;
-	size_t i;
+	size_t i, set = 0;
 	int rc = 0;
 
 	k->rowno++;
@@ -702,7 +702,10 @@ static int record(struct recs *k, const char *text, size_t n)
 		if (!cJSON_AddItemToObject(out, k->acols.v[i], k->arrays[i]))
 			goto nomem;
 		k->arrays[i] = NULL;
+		set++;
 	}
+	if (r->o->mode == BFS_NCR_ATTACHMENTS && !set)
+		goto out; /* no file of the record was in the backup */
 	if (!cJSON_AddItemToArray(k->batch, out))
 		goto nomem;
 	out = NULL;
@@ -833,13 +836,13 @@ static int records_table(struct ncr *r, const char *tid, const cJSON *schema)
 	}
 	rc = bfs_catalog_lookup(r->cat, r->tdir, "records.jsonl", 13, &ce,
 				r->err);
-	if (rc) {
+	if (rc == -ENOENT)
 		rc = bfs_err_set(r->err, rc,
 				 "base '%s', table '%s': no records.jsonl in "
 				 "the backup",
 				 r->btitle, r->ttitle);
+	if (rc)
 		goto out;
-	}
 	if (!bfs_catalog_lookup(r->cat, r->tdir, "attachments", 11, &ad, NULL))
 		k.aroot = ad.id;
 	say(r,
