@@ -1,6 +1,6 @@
 /* restore_nocodb.c - the NocoDB export of a backup back into NocoDB
  * (restore_nocodb.h): restore-schema, restore-records and
- * restore-attachments.
+ * restore-attachments (the schema's rules: restore_nocodb_schema.c).
  *
  * Everything read from the backup is hostile: metadata.json and
  * schema.json are bounded and checked, records.jsonl is read a line at a
@@ -23,6 +23,7 @@
 
 #include "restore.h"
 #include "restore_nocodb.h"
+#include "restore_nocodb_int.h"
 
 #define META_MAX (64u << 20)  /* metadata.json, schema.json */
 #define LINE_MAX_ (64u << 20) /* one record of records.jsonl */
@@ -56,59 +57,12 @@ static void say(struct ncr *r, const char *fmt, ...)
 	r->o->say(r->o->arg, line);
 }
 
-static const char *str_of(const cJSON *o, const char *key)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
-}
-
 /* An id NocoDB gave us, checked before it goes into a URL. */
 static bool id_ok(const char *s)
 {
 	return s && *s && strlen(s) < 128 &&
 	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			 "0123456789_-") == strlen(s);
-}
-
-bool bfs_ncr_virtual(const char *u)
-{
-	static const char *const v[] = {"LinkToAnotherRecord",
-					"Links",
-					"Lookup",
-					"Rollup",
-					"Formula",
-					"QrCode",
-					"Barcode",
-					"Count",
-					"Button",
-					"ForeignKey",
-					"CreatedTime",
-					"LastModifiedTime",
-					"CreatedBy",
-					"LastModifiedBy"};
-	size_t i;
-
-	for (i = 0; u && i < BFS_ARRAY_SIZE(v); i++)
-		if (!strcmp(u, v[i]))
-			return true;
-	return false;
-}
-
-/* A column NocoDB makes by itself in every table (Id, CreatedAt, ...). */
-static bool col_system(const cJSON *c)
-{
-	const char *u = str_of(c, "uidt");
-
-	return bfs_nocodb_truthy(
-		   cJSON_GetObjectItemCaseSensitive(c, "system")) ||
-	       bfs_nocodb_truthy(cJSON_GetObjectItemCaseSensitive(c, "pk")) ||
-	       (u && (!strcmp(u, "ID") || !strcmp(u, "Order")));
-}
-
-/* A field a record can be given: stored, not made by NocoDB. */
-static bool col_writable(const cJSON *c)
-{
-	return str_of(c, "title") && !col_system(c) &&
-	       !bfs_ncr_virtual(str_of(c, "uidt"));
 }
 
 /* ---- reading the backup ------------------------------------------------ */
@@ -201,129 +155,6 @@ static int get_json(struct ncr *r, const char *what, cJSON **out,
 }
 
 /* ---- restore-schema ---------------------------------------------------- */
-
-/* meta without NocoDB's per-view keys (defaultViewColOrder, ...). */
-static cJSON *meta_copy(const cJSON *m)
-{
-	cJSON *parsed = NULL, *out, *e;
-
-	if (cJSON_IsString(m))
-		m = parsed = cJSON_Parse(m->valuestring);
-	if (!cJSON_IsObject(m)) {
-		cJSON_Delete(parsed);
-		return NULL;
-	}
-	out = cJSON_Duplicate(m, true);
-	cJSON_Delete(parsed);
-	for (e = out ? out->child : NULL; e;) {
-		cJSON *next = e->next;
-
-		if (e->string && !strncmp(e->string, "defaultView", 11))
-			cJSON_Delete(cJSON_DetachItemViaPointer(out, e));
-		e = next;
-	}
-	return out;
-}
-
-/* The create payload of one physical column: what defines it, not what
- * NocoDB derives (ids, dt, which depends on the server's database). */
-static cJSON *column_payload(const cJSON *c)
-{
-	static const char *const keys[] = {
-	    "column_name", "title", "uidt", "rqd", "cdf", "description"};
-	cJSON *o = cJSON_CreateObject(), *m, *opts;
-	const cJSON *co, *e;
-	size_t i;
-
-	if (!o)
-		return NULL;
-	for (i = 0; i < BFS_ARRAY_SIZE(keys); i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, keys[i]);
-
-		if (v && !cJSON_IsNull(v) &&
-		    !cJSON_AddItemToObject(o, keys[i],
-					   cJSON_Duplicate(v, true)))
-			goto nomem;
-	}
-	m = meta_copy(cJSON_GetObjectItemCaseSensitive(c, "meta"));
-	if (m && !cJSON_AddItemToObject(o, "meta", m))
-		goto nomem;
-	co = cJSON_GetObjectItemCaseSensitive(c, "colOptions");
-	co = cJSON_GetObjectItemCaseSensitive(co, "options");
-	if (cJSON_IsArray(co)) {
-		cJSON *w = cJSON_AddObjectToObject(o, "colOptions");
-
-		opts = w ? cJSON_AddArrayToObject(w, "options") : NULL;
-		if (!opts)
-			goto nomem;
-		cJSON_ArrayForEach(e, co)
-		{
-			static const char *const ok[] = {"title", "color",
-							 "order"};
-			cJSON *x = cJSON_CreateObject();
-
-			if (!x || !cJSON_AddItemToArray(opts, x))
-				goto nomem;
-			for (i = 0; i < BFS_ARRAY_SIZE(ok); i++) {
-				const cJSON *v =
-				    cJSON_GetObjectItemCaseSensitive(e, ok[i]);
-
-				if (v && !cJSON_IsNull(v) &&
-				    !cJSON_AddItemToObject(
-					x, ok[i], cJSON_Duplicate(v, true)))
-					goto nomem;
-			}
-		}
-	}
-	return o;
-nomem:
-	cJSON_Delete(o);
-	return NULL;
-}
-
-int bfs_ncr_table_payload(const cJSON *schema, cJSON **out,
-			  void (*manual)(void *arg, const char *title,
-					 const char *uidt),
-			  void *arg, unsigned *ncols)
-{
-	const cJSON *cols = cJSON_GetObjectItemCaseSensitive(schema, "columns");
-	const char *title = str_of(schema, "title");
-	const char *tname = str_of(schema, "table_name");
-	cJSON *body, *arr;
-	const cJSON *c;
-
-	*out = NULL;
-	*ncols = 0;
-	if (!title)
-		return -EUCLEAN;
-	body = cJSON_CreateObject();
-	arr = body ? cJSON_AddArrayToObject(body, "columns") : NULL;
-	if (!arr || !cJSON_AddStringToObject(body, "title", title) ||
-	    (tname && !cJSON_AddStringToObject(body, "table_name", tname)))
-		goto nomem;
-	cJSON_ArrayForEach(c, cols)
-	{
-		const char *t = str_of(c, "title"), *u = str_of(c, "uidt");
-		cJSON *p;
-
-		if (!t || !u || col_system(c))
-			continue;
-		if (bfs_ncr_virtual(u)) {
-			if (manual)
-				manual(arg, t, u);
-			continue;
-		}
-		p = column_payload(c);
-		if (!p || !cJSON_AddItemToArray(arr, p))
-			goto nomem;
-		(*ncols)++;
-	}
-	*out = body;
-	return 0;
-nomem:
-	cJSON_Delete(body);
-	return -ENOMEM;
-}
 
 static void manual_col(void *arg, const char *t, const char *u)
 {
@@ -771,7 +602,7 @@ static int target_fields(struct recs *k, const cJSON *nschema)
 		    bfs_nocodb_truthy(
 			cJSON_GetObjectItemCaseSensitive(c, "pk")))
 			k->npk = t;
-		if (!col_writable(c) ||
+		if (!ncr_col_writable(c) ||
 		    (!atts && u && !strcmp(u, "Attachment")))
 			continue;
 		if (bfs_strv_add(&k->keep, t))
@@ -820,7 +651,7 @@ static int records_table(struct ncr *r, const char *tid, const cJSON *schema)
 		const char *t = str_of(c, "title"), *u = str_of(c, "uidt");
 		bool att = u && !strcmp(u, "Attachment");
 
-		if (!t || !col_writable(c) || bfs_strv_has(&k.keep, t) ||
+		if (!t || !ncr_col_writable(c) || bfs_strv_has(&k.keep, t) ||
 		    (att && r->o->mode == BFS_NCR_RECORDS &&
 		     !r->o->with_attachments))
 			continue;
