@@ -54,6 +54,12 @@ int bfs_read_chunk_list(struct bfs_repo *repo, const struct bfs_chunkref *refs,
 int bfs_restore_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
 		       int64_t id, int fd, struct bfs_err *err);
 
+/* The same, handing the bytes to cb (a callback error is returned as
+ * it is, err untouched). */
+int bfs_restore_cat_cb(struct bfs_repo *repo, struct bfs_catalog *cat,
+		       int64_t id, bfs_data_cb cb, void *arg,
+		       struct bfs_err *err);
+
 /* Called once per entry of a walk, in pre-order (a directory before its
  * contents; siblings in catalog order).  path[0..len) (NUL-terminated) is
  * the entry's path relative to the walk's start directory; e and path are

@@ -158,12 +158,12 @@ static int cat_write(void *arg, uint64_t off, const uint8_t *data, size_t n)
 	return rc;
 }
 
-int bfs_restore_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
-		       int64_t id, int fd, struct bfs_err *err)
+int bfs_restore_cat_cb(struct bfs_repo *repo, struct bfs_catalog *cat,
+		       int64_t id, bfs_data_cb cb, void *arg,
+		       struct bfs_err *err)
 {
 	struct bfs_cat_entry ce;
 	struct bfs_chunkref *refs = NULL;
-	struct cat_out o = {fd, 0};
 	struct rst_reloc reloc;
 	uint64_t size;
 	size_t n = 0;
@@ -205,15 +205,24 @@ int bfs_restore_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
 		bfs_err_set(err, rc, "out of memory");
 		goto out_free;
 	}
-	rc = read_chunk_list(repo, &reloc, refs, n, cat_write, &o, err);
+	rc = read_chunk_list(repo, &reloc, refs, n, cb, arg, err);
 	rst_reloc_fini(&reloc);
-	if (rc < 0 && o.werr)
-		rc = bfs_err_set(err, o.werr, "cannot write output: %s",
-				 strerror(-o.werr));
 out_free:
 	free(refs);
 out_clear:
 	bfs_cat_entry_clear(&ce);
+	return rc;
+}
+
+int bfs_restore_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
+		       int64_t id, int fd, struct bfs_err *err)
+{
+	struct cat_out o = {fd, 0};
+	int rc = bfs_restore_cat_cb(repo, cat, id, cat_write, &o, err);
+
+	if (rc < 0 && o.werr)
+		rc = bfs_err_set(err, o.werr, "cannot write output: %s",
+				 strerror(-o.werr));
 	return rc;
 }
 

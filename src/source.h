@@ -78,6 +78,9 @@ struct bfs_source {
  * file must be a regular file owned by the user, mode 0600 or
  * stricter, at most 4 KiB, as env files.  -errno with a message. */
 int bfs_nocodb_read_token(const char *path, char **token, struct bfs_err *err);
+/* The token: from path (bfs_nocodb_read_token) when not NULL, else
+ * from NOCODB_API_TOKEN (copied); -ENOKEY when neither gives one. */
+int bfs_nocodb_token(const char *path, char **token, struct bfs_err *err);
 
 /* Parse/validate a source argument without running it (for usage errors
  * before anything is written): fills *dest (malloc'ed) with the path the

@@ -190,86 +190,58 @@ static int att_urls(struct nc_run *r, const cJSON *o, struct att *a)
 	return 0;
 }
 
-/* The attachments of one record (the Attachment columns' arrays, or
- * JSON text of one), listed with their paths
- * DIR/attachments/<record id>/<file name>. */
+struct collect {
+	struct nc_run *r;
+	const char *idname;
+};
+
+/* One attachment of a record: listed with its path. */
+static int collect_one(void *arg, size_t col, const cJSON *o, const char *fname)
+{
+	struct collect *k = arg;
+	struct nc_run *r = k->r;
+	const cJSON *sz;
+	struct att *a;
+
+	(void)col;
+	if (r->natts == r->cap) {
+		size_t ncap = r->cap ? 2 * r->cap : 64;
+		struct att *n = realloc(r->atts, ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		r->atts = n;
+		r->cap = ncap;
+	}
+	a = &r->atts[r->natts];
+	memset(a, 0, sizeof(*a));
+	r->natts++;
+	sz = cJSON_GetObjectItemCaseSensitive(o, "size");
+	a->size = cJSON_IsNumber(sz) && sz->valuedouble >= 0
+		      ? (int64_t)sz->valuedouble
+		      : -1;
+	if (asprintf(&a->path, "%s/attachments/%s/%s", r->dir, k->idname,
+		     fname) < 0) {
+		a->path = NULL;
+		return -ENOMEM;
+	}
+	return att_urls(r, o, a);
+}
+
+/* The attachments of one record, listed with their paths
+ * DIR/attachments/<record id>/<file name> (source_nocodb_name.c). */
 static int collect(struct nc_run *r, const cJSON *rec, const char *pk,
 		   const struct bfs_strv *cols, uint64_t rowno)
 {
-	struct bfs_nocodb_names names = {0};
-	char idbuf[64], *idname = NULL, *fname = NULL;
-	const char *id = idbuf;
-	const cJSON *pv = pk ? cJSON_GetObjectItemCaseSensitive(rec, pk) : NULL;
-	size_t c;
-	int rc = 0;
+	struct collect k = {r, NULL};
+	char *idname = NULL;
+	int rc;
 
-	if (cJSON_IsString(pv) && *pv->valuestring)
-		id = pv->valuestring;
-	else if (cJSON_IsNumber(pv) && pv->valuedouble > -9e15 &&
-		 pv->valuedouble < 9e15 &&
-		 pv->valuedouble == (double)(long long)pv->valuedouble)
-		snprintf(idbuf, sizeof(idbuf), "%.0f", pv->valuedouble);
-	else
-		snprintf(idbuf, sizeof(idbuf), "row-%" PRIu64, rowno);
-	for (c = 0; c < cols->n && !rc; c++) {
-		cJSON *parsed = NULL;
-		const cJSON *v =
-		    cJSON_GetObjectItemCaseSensitive(rec, cols->v[c]);
-		const cJSON *o;
-
-		if (cJSON_IsString(v))
-			v = parsed = cJSON_Parse(v->valuestring);
-		if (!cJSON_IsArray(v)) {
-			cJSON_Delete(parsed);
-			continue;
-		}
-		cJSON_ArrayForEach(o, v)
-		{
-			struct att *a;
-			const cJSON *sz;
-
-			if (!cJSON_IsObject(o))
-				continue;
-			if (!idname && bfs_nocodb_name_encode(id, &idname)) {
-				rc = -ENOMEM;
-				break;
-			}
-			if (r->natts == r->cap) {
-				size_t ncap = r->cap ? 2 * r->cap : 64;
-				struct att *n =
-				    realloc(r->atts, ncap * sizeof(*n));
-
-				if (!n) {
-					rc = -ENOMEM;
-					break;
-				}
-				r->atts = n;
-				r->cap = ncap;
-			}
-			a = &r->atts[r->natts];
-			memset(a, 0, sizeof(*a));
-			r->natts++;
-			sz = cJSON_GetObjectItemCaseSensitive(o, "size");
-			a->size = cJSON_IsNumber(sz) && sz->valuedouble >= 0
-				      ? (int64_t)sz->valuedouble
-				      : -1;
-			rc = bfs_nocodb_names_take(&names, title_of(o), &fname);
-			if (!rc && asprintf(&a->path, "%s/attachments/%s/%s",
-					    r->dir, idname, fname) < 0) {
-				a->path = NULL;
-				rc = -ENOMEM;
-			}
-			free(fname);
-			fname = NULL;
-			if (!rc)
-				rc = att_urls(r, o, a);
-			if (rc)
-				break;
-		}
-		cJSON_Delete(parsed);
-	}
+	rc = bfs_nocodb_record_name(rec, pk, rowno, &idname);
+	k.idname = idname;
+	if (!rc)
+		rc = bfs_nocodb_attachments(rec, cols, collect_one, &k);
 	free(idname);
-	bfs_nocodb_names_free(&names);
 	return rc ? bfs_err_set(r->err, rc, "out of memory") : 0;
 }
 
@@ -356,31 +328,6 @@ static int fetch_att(struct nc_run *r, struct att *a)
 
 /* ---- records ----------------------------------------------------------- */
 
-/* The primary key's title and the Attachment columns' titles. */
-static int columns(const cJSON *schema, const char **pk, struct bfs_strv *atts)
-{
-	const cJSON *cols = cJSON_GetObjectItemCaseSensitive(schema, "columns");
-	const cJSON *c;
-
-	*pk = NULL;
-	cJSON_ArrayForEach(c, cols)
-	{
-		const char *t = cJSON_GetStringValue(
-		    cJSON_GetObjectItemCaseSensitive(c, "title"));
-		const char *u = cJSON_GetStringValue(
-		    cJSON_GetObjectItemCaseSensitive(c, "uidt"));
-
-		if (!t)
-			continue;
-		if (!*pk &&
-		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "pk")))
-			*pk = t;
-		if (u && !strcmp(u, "Attachment") && bfs_strv_add(atts, t))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
 static int records(struct nc_run *r, const char *tid, const cJSON *schema)
 {
 	struct bfs_strv acols = {0};
@@ -393,7 +340,7 @@ static int records(struct nc_run *r, const char *tid, const cJSON *schema)
 	unsigned page;
 	int rc;
 
-	rc = columns(schema, &pk, &acols);
+	rc = bfs_nocodb_columns(schema, &pk, &acols);
 	if (rc)
 		goto nomem;
 	if (!r->o->attachments)

@@ -44,6 +44,41 @@ int bfs_nocodb_names_take(struct bfs_nocodb_names *n, const char *title,
 			  char **out);
 void bfs_nocodb_names_free(struct bfs_nocodb_names *n);
 
+/* ---- records: primary key, attachments (source_nocodb_name.c) ------- */
+
+struct cJSON;
+
+/* JSON true or a non-zero number (NocoDB on SQLite writes "pk": 1). */
+bool bfs_nocodb_truthy(const struct cJSON *v);
+
+/* From a table's schema (GET meta/tables/{id}): the primary key's title
+ * (*pk borrowed from schema, NULL if none) and the titles of the
+ * Attachment columns appended to atts (borrowed).  0 / -ENOMEM. */
+int bfs_nocodb_columns(const struct cJSON *schema, const char **pk,
+		       struct bfs_strv *atts);
+
+/* The directory name of a record's attachments: its primary key value
+ * (string, or an integral number) encoded, else "row-<rowno>" (its
+ * position, 1-based).  *out malloc'ed.  0 / -ENOMEM. */
+int bfs_nocodb_record_name(const struct cJSON *rec, const char *pk,
+			   uint64_t rowno, char **out);
+
+/* The array of attachment objects in field col of rec (or the JSON text
+ * of one, parsed into *parsed, which the caller deletes), or NULL. */
+const struct cJSON *bfs_nocodb_att_array(const struct cJSON *rec,
+					 const char *col,
+					 struct cJSON **parsed);
+
+/* Call fn(arg, column index, attachment object, file name) for each
+ * attachment object of rec in the columns cols, in order; the file
+ * names are the objects' titles made names in one directory per record
+ * (clashes get "%~2", ...): the names under attachments/<record>/.
+ * Returns 0, -ENOMEM or fn's non-zero value.  */
+typedef int (*bfs_nocodb_att_fn)(void *arg, size_t col, const struct cJSON *obj,
+				 const char *fname);
+int bfs_nocodb_attachments(const struct cJSON *rec, const struct bfs_strv *cols,
+			   bfs_nocodb_att_fn fn, void *arg);
+
 /* ---- the page-stop rule ------------------------------------------------ */
 
 /* Records are read in pages of `limit` from `offset`.  Is the page that
@@ -101,5 +136,20 @@ typedef int (*nc_sink_fn)(void *arg, const void *data, size_t n);
 int nc_get_stream(struct nc_http *h, const char *url, nc_sink_fn sink,
 		  void (*restart)(void *arg), void *arg, long *status,
 		  const char *what, struct bfs_err *err);
+
+/* method ("POST", "PATCH", "DELETE") base + path with the JSON text
+ * body, the answer (any JSON value) into *out (cJSON_Delete).  Retried
+ * as nc_get_json: a 5xx is tried again, so a server that wrote the rows
+ * and then failed may get them twice.  0 or -errno with a message. */
+int nc_send_json(struct nc_http *h, const char *method, const char *path,
+		 const char *body, struct cJSON **out, const char *what,
+		 struct bfs_err *err);
+
+/* POST the local file `file` to base + path as the multipart field
+ * "file" named fname (NocoDB's /api/v2/storage/upload); the answer (an
+ * array of attachment objects) into *out.  Retried as nc_get_json. */
+int nc_upload(struct nc_http *h, const char *path, const char *file,
+	      const char *fname, struct cJSON **out, const char *what,
+	      struct bfs_err *err);
 
 #endif

@@ -1,4 +1,5 @@
-/* source_nocodb_http.c - GET requests to a NocoDB server over libcurl:
+/* source_nocodb_http.c - requests to a NocoDB server over libcurl: GETs,
+ * JSON POST/PATCH and file uploads (the restore),
  * JSON bodies (bounded) and streamed downloads, 3 tries with backoff on
  * transport errors, 5xx and 429.  The API token goes only to the NocoDB
  * base URL, as the xc-token header; it is never put in a message.
@@ -132,18 +133,37 @@ static void backoff(int try)
 		;
 }
 
-int nc_get_stream(struct nc_http *c, const char *url, nc_sink_fn sink,
-		  void (*restart)(void *arg), void *arg, long *status,
-		  const char *what, struct bfs_err *err)
+/* What a request sends: nothing (GET), JSON text, or one file as the
+ * multipart field "file". */
+struct nc_send {
+	const char *method; /* NULL: GET */
+	const char *json;   /* body, or NULL */
+	const char *file;   /* local path of the file to upload, or NULL */
+	const char *fname;  /* its file name in the form */
+};
+
+static int request(struct nc_http *c, const char *url,
+		   const struct nc_send *snd, nc_sink_fn sink,
+		   void (*restart)(void *arg), void *arg, long *status,
+		   const char *what, struct bfs_err *err)
 {
 	bool ours = !strncmp(url, c->base, c->base_len) &&
 		    (url[c->base_len] == '/' || !url[c->base_len]);
 	char cerr[CURL_ERROR_SIZE];
+	struct curl_slist *hdrs = c->hdrs, *jh = NULL;
+	curl_mime *mime = NULL;
 	struct req r;
 	CURLcode cc = CURLE_OK;
-	int try;
+	int try, rc = -EIO;
 
 	*status = 0;
+	if (snd && snd->json) {
+		jh = curl_slist_append(c->hdrs, "Content-Type: "
+						"application/json");
+		/* appended to c->hdrs' list: unlink it again at the end */
+		if (!jh)
+			return bfs_err_set(err, -ENOMEM, "out of memory");
+	}
 	for (try = 1; try <= TRIES; try++) {
 		if (try > 1)
 			backoff(try - 1);
@@ -165,42 +185,89 @@ int nc_get_stream(struct nc_http *c, const char *url, nc_sink_fn sink,
 		curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 		curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_TIME, 120L);
 		curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
+		if (snd && snd->method)
+			curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST,
+					 snd->method);
+		if (snd && snd->json)
+			curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, snd->json);
+		if (snd && snd->file) {
+			curl_mimepart *part;
+
+			curl_mime_free(mime);
+			mime = curl_mime_init(c->h);
+			part = mime ? curl_mime_addpart(mime) : NULL;
+			if (!part || curl_mime_name(part, "file") ||
+			    curl_mime_filedata(part, snd->file) ||
+			    curl_mime_filename(part, snd->fname) ||
+			    curl_mime_type(part, "application/octet-stream")) {
+				rc = bfs_err_set(err, -ENOMEM, "out of memory");
+				goto out;
+			}
+			curl_easy_setopt(c->h, CURLOPT_MIMEPOST, mime);
+		}
 		/* redirects are not followed: the token must not travel */
 		if (ours)
-			curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->hdrs);
+			curl_easy_setopt(c->h, CURLOPT_HTTPHEADER,
+					 jh ? jh : hdrs);
 		cc = curl_easy_perform(c->h);
-		if (r.sink_rc)
-			return r.sink_rc;
+		if (r.sink_rc) {
+			rc = r.sink_rc;
+			goto out;
+		}
 		if (cc != CURLE_OK) {
 			if (try < TRIES)
 				continue;
-			return bfs_err_set(
+			rc = bfs_err_set(
 			    err, -EIO,
 			    "%s: cannot reach NocoDB at %s: %s "
 			    "(%d tries)",
 			    what, c->base,
 			    cerr[0] ? cerr : curl_easy_strerror(cc), TRIES);
+			goto out;
 		}
 		curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &r.status);
 		*status = r.status;
 		clean_body(r.ebody);
-		if (r.status >= 200 && r.status <= 299)
-			return 0;
-		if (r.status == 401 || r.status == 403)
-			return bfs_err_set(err, -EACCES,
-					   "%s: NocoDB at %s refused the API "
-					   "token (HTTP %ld: %s); check "
-					   "NOCODB_API_TOKEN or "
-					   "--nocodb-token-file",
-					   what, c->base, r.status, r.ebody);
+		if (r.status >= 200 && r.status <= 299) {
+			rc = 0;
+			goto out;
+		}
+		if (r.status == 401 || r.status == 403) {
+			rc = bfs_err_set(err, -EACCES,
+					 "%s: NocoDB at %s refused the API "
+					 "token (HTTP %ld: %s); check "
+					 "NOCODB_API_TOKEN or "
+					 "--nocodb-token-file",
+					 what, c->base, r.status, r.ebody);
+			goto out;
+		}
 		if ((r.status >= 500 || r.status == 429) && try < TRIES)
 			continue;
-		return bfs_err_set(
-		    err, r.status >= 500 ? -EIO : -ENOENT,
-		    "%s: NocoDB answered HTTP %ld%s: %s", what, r.status,
-		    r.status >= 500 ? " (3 tries)" : "", r.ebody);
+		rc = bfs_err_set(err, r.status >= 500 ? -EIO : -ENOENT,
+				 "%s: NocoDB answered HTTP %ld%s: %s", what,
+				 r.status, r.status >= 500 ? " (3 tries)" : "",
+				 r.ebody);
+		goto out;
 	}
-	return -EIO; /* not reached */
+out:
+	curl_mime_free(mime);
+	if (jh) {
+		/* jh is c->hdrs with one node appended: cut it off */
+		struct curl_slist *l = c->hdrs;
+
+		while (l->next && l->next->next)
+			l = l->next;
+		curl_slist_free_all(l->next);
+		l->next = NULL;
+	}
+	return rc;
+}
+
+int nc_get_stream(struct nc_http *c, const char *url, nc_sink_fn sink,
+		  void (*restart)(void *arg), void *arg, long *status,
+		  const char *what, struct bfs_err *err)
+{
+	return request(c, url, NULL, sink, restart, arg, status, what, err);
 }
 
 static int json_sink(void *arg, const void *data, size_t n)
@@ -217,14 +284,10 @@ static void json_restart(void *arg)
 	((struct bfs_buf *)arg)->len = 0;
 }
 
-int nc_get_json(struct nc_http *c, const char *path, cJSON **out,
-		const char *what, struct bfs_err *err)
-{
-	return nc_get_json_raw(c, path, out, NULL, what, err);
-}
-
-int nc_get_json_raw(struct nc_http *c, const char *path, cJSON **out,
-		    struct bfs_buf *raw, const char *what, struct bfs_err *err)
+/* A request to base + path whose answer is JSON (an object when obj). */
+static int json_call(struct nc_http *c, const char *path,
+		     const struct nc_send *snd, bool obj, cJSON **out,
+		     struct bfs_buf *raw, const char *what, struct bfs_err *err)
 {
 	struct bfs_buf body = {0};
 	char *url = NULL;
@@ -234,8 +297,8 @@ int nc_get_json_raw(struct nc_http *c, const char *path, cJSON **out,
 	*out = NULL;
 	if (asprintf(&url, "%s%s", c->base, path) < 0)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
-	rc = nc_get_stream(c, url, json_sink, json_restart, &body, &status,
-			   what, err);
+	rc = request(c, url, snd, json_sink, json_restart, &body, &status, what,
+		     err);
 	if (rc == -EFBIG)
 		rc = bfs_err_set(err, rc, "%s: answer over %u MiB", what,
 				 JSON_MAX >> 20);
@@ -244,12 +307,11 @@ int nc_get_json_raw(struct nc_http *c, const char *path, cJSON **out,
 	if (rc)
 		goto out;
 	*out = cJSON_ParseWithLength((const char *)body.data, body.len);
-	if (!*out || !cJSON_IsObject(*out)) {
+	if (!*out || (obj && !cJSON_IsObject(*out))) {
 		cJSON_Delete(*out);
 		*out = NULL;
-		rc = bfs_err_set(err, -EPROTO,
-				 "%s: NocoDB's answer is not a JSON object",
-				 what);
+		rc = bfs_err_set(err, -EPROTO, "%s: NocoDB's answer is not %s",
+				 what, obj ? "a JSON object" : "JSON");
 	}
 out:
 	free(url);
@@ -259,4 +321,34 @@ out:
 	}
 	bfs_buf_free(&body);
 	return rc;
+}
+
+int nc_get_json(struct nc_http *c, const char *path, cJSON **out,
+		const char *what, struct bfs_err *err)
+{
+	return json_call(c, path, NULL, true, out, NULL, what, err);
+}
+
+int nc_get_json_raw(struct nc_http *c, const char *path, cJSON **out,
+		    struct bfs_buf *raw, const char *what, struct bfs_err *err)
+{
+	return json_call(c, path, NULL, true, out, raw, what, err);
+}
+
+int nc_send_json(struct nc_http *c, const char *method, const char *path,
+		 const char *body, cJSON **out, const char *what,
+		 struct bfs_err *err)
+{
+	struct nc_send snd = {.method = method, .json = body};
+
+	return json_call(c, path, &snd, false, out, NULL, what, err);
+}
+
+int nc_upload(struct nc_http *c, const char *path, const char *file,
+	      const char *fname, cJSON **out, const char *what,
+	      struct bfs_err *err)
+{
+	struct nc_send snd = {.method = "POST", .file = file, .fname = fname};
+
+	return json_call(c, path, &snd, false, out, NULL, what, err);
 }

@@ -6,9 +6,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cJSON.h>
 
 #include "source_nocodb.h"
 
@@ -173,4 +176,99 @@ bool bfs_nocodb_page_last(uint64_t offset, size_t got, size_t limit,
 	if (got < limit)
 		return true;
 	return total >= 0 && offset + got >= (uint64_t)total;
+}
+
+/* ---- records: primary key, attachment columns, attachment names ------ */
+
+bool bfs_nocodb_truthy(const cJSON *v)
+{
+	return cJSON_IsTrue(v) || (cJSON_IsNumber(v) && v->valuedouble != 0);
+}
+
+int bfs_nocodb_columns(const cJSON *schema, const char **pk,
+		       struct bfs_strv *atts)
+{
+	const cJSON *cols = cJSON_GetObjectItemCaseSensitive(schema, "columns");
+	const cJSON *c;
+
+	*pk = NULL;
+	cJSON_ArrayForEach(c, cols)
+	{
+		const char *t = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(c, "title"));
+		const char *u = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(c, "uidt"));
+
+		if (!t)
+			continue;
+		if (!*pk && bfs_nocodb_truthy(
+				cJSON_GetObjectItemCaseSensitive(c, "pk")))
+			*pk = t;
+		if (u && !strcmp(u, "Attachment") && bfs_strv_add(atts, t))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int bfs_nocodb_record_name(const cJSON *rec, const char *pk, uint64_t rowno,
+			   char **out)
+{
+	const cJSON *pv = pk ? cJSON_GetObjectItemCaseSensitive(rec, pk) : NULL;
+	char idbuf[64];
+	const char *id = idbuf;
+
+	if (cJSON_IsString(pv) && *pv->valuestring)
+		id = pv->valuestring;
+	else if (cJSON_IsNumber(pv) && pv->valuedouble > -9e15 &&
+		 pv->valuedouble < 9e15 &&
+		 pv->valuedouble == (double)(long long)pv->valuedouble)
+		snprintf(idbuf, sizeof(idbuf), "%.0f", pv->valuedouble);
+	else
+		snprintf(idbuf, sizeof(idbuf), "row-%" PRIu64, rowno);
+	return bfs_nocodb_name_encode(id, out);
+}
+
+const cJSON *bfs_nocodb_att_array(const cJSON *rec, const char *col,
+				  cJSON **parsed)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, col);
+
+	*parsed = NULL;
+	if (cJSON_IsString(v))
+		v = *parsed = cJSON_Parse(v->valuestring);
+	return cJSON_IsArray(v) ? v : NULL;
+}
+
+int bfs_nocodb_attachments(const cJSON *rec, const struct bfs_strv *cols,
+			   bfs_nocodb_att_fn fn, void *arg)
+{
+	struct bfs_nocodb_names names = {0};
+	char *fname = NULL;
+	size_t c;
+	int rc = 0;
+
+	for (c = 0; c < cols->n && !rc; c++) {
+		cJSON *parsed;
+		const cJSON *v = bfs_nocodb_att_array(rec, cols->v[c], &parsed);
+		const cJSON *o;
+
+		cJSON_ArrayForEach(o, v)
+		{
+			const char *t = cJSON_GetStringValue(
+			    cJSON_GetObjectItemCaseSensitive(o, "title"));
+
+			if (!cJSON_IsObject(o))
+				continue;
+			rc = bfs_nocodb_names_take(&names, t ? t : "", &fname);
+			if (!rc)
+				rc = fn(arg, c, o, fname);
+			free(fname);
+			fname = NULL;
+			if (rc)
+				break;
+		}
+		cJSON_Delete(parsed);
+	}
+	bfs_nocodb_names_free(&names);
+	return rc;
 }

@@ -90,3 +90,18 @@ out:
 	close(fd);
 	return rc;
 }
+
+int bfs_nocodb_token(const char *path, char **token, struct bfs_err *err)
+{
+	const char *env = getenv("NOCODB_API_TOKEN");
+
+	*token = NULL;
+	if (path)
+		return bfs_nocodb_read_token(path, token, err);
+	if (!env || !*env)
+		return bfs_err_set(err, -ENOKEY,
+				   "no NocoDB API token: set NOCODB_API_TOKEN "
+				   "or give --nocodb-token-file FILE");
+	*token = strdup(env);
+	return *token ? 0 : bfs_err_set(err, -ENOMEM, "out of memory");
+}

@@ -338,4 +338,7 @@ extern const struct bfs_cmd cmd_import;
 /* issue 13: the passwords of an encrypted repository */
 extern const struct bfs_cmd cmd_key;
 
+/* issue 11: restore into NocoDB */
+extern const struct bfs_cmd cmd_nocodb;
+
 #endif

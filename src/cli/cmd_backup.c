@@ -430,7 +430,6 @@ static void free_backup_args(void *args)
 static int check_nocodb(struct backup_args *a)
 {
 	struct bfs_err err = {""};
-	const char *env = getenv("NOCODB_API_TOKEN");
 	size_t i, n = 0;
 	int rc;
 
@@ -444,24 +443,15 @@ static int check_nocodb(struct backup_args *a)
 					       "--nocodb source");
 		return 0;
 	}
-	if (a->nc_token_file) {
-		rc =
-		    bfs_nocodb_read_token(a->nc_token_file, &a->nc_token, &err);
-		if (rc) {
-			cli_error("backup", "%s", bfs_err_str(&err, rc));
-			return EXIT_ERR;
-		}
-	} else if (env && *env) {
-		a->nc_token = strdup(env);
-		if (!a->nc_token) {
-			cli_error("backup", "out of memory");
-			return EXIT_ERR;
-		}
-	} else {
+	rc = bfs_nocodb_token(a->nc_token_file, &a->nc_token, &err);
+	if (rc == -ENOKEY)
 		return cli_usage_error(&cmd_backup,
 				       "--nocodb needs an API token: set "
 				       "NOCODB_API_TOKEN or give "
 				       "--nocodb-token-file FILE");
+	if (rc) {
+		cli_error("backup", "%s", bfs_err_str(&err, rc));
+		return EXIT_ERR;
 	}
 	a->nc.token = a->nc_token;
 	a->nc.records = !a->nc_no_records;

@@ -21,7 +21,7 @@ static const struct bfs_cmd *const commands[] = {
     &cmd_cat,	  &cmd_restore, &cmd_mount,  &cmd_copy,	     &cmd_catalog,
     &cmd_migrate, &cmd_forget,	&cmd_delete, &cmd_unlock,    &cmd_check,
     &cmd_prune,	  &cmd_run,	&cmd_status, &cmd_scheduler, &cmd_job,
-    &cmd_import,  &cmd_key,
+    &cmd_import,  &cmd_key,	&cmd_nocodb,
 };
 
 static const char overview[] =

@@ -1,12 +1,16 @@
 /* test-nocodb.c - the pure parts of the NocoDB export: titles as path
  * names (encoding, decoding, clash suffixes, reserved names) and the
- * rule that ends the paging of records. */
+ * rule that ends the paging of records; the record helpers the export
+ * and the restore share (primary key, attachment names). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "src/manifest.h"
+#include "src/restore_nocodb.h"
 #include "src/source_nocodb.h"
 #include "tap.h"
 
@@ -81,9 +85,64 @@ static void test_records_lines(void)
 	lines("[{\"list\":[]}]", -EPROTO, "", 0, "not an object: refused");
 }
 
+static int att_cb(void *arg, size_t col, const cJSON *obj, const char *fname)
+{
+	struct bfs_buf *b = arg;
+
+	(void)obj;
+	return bfs_buf_printf(b, "%zu:%s;", col, fname);
+}
+
+static void test_record_helpers(void)
+{
+	cJSON *schema = cJSON_Parse(
+	    "{\"columns\":[{\"title\":\"Id\",\"uidt\":\"ID\",\"pk\":1},"
+	    "{\"title\":\"Files\",\"uidt\":\"Attachment\"},"
+	    "{\"title\":\"More\",\"uidt\":\"Attachment\"}]}");
+	cJSON *rec =
+	    cJSON_Parse("{\"Id\":42,\"Files\":[{\"title\":\"a.txt\"},"
+			"{\"title\":\"a.txt\"},{\"title\":\"x/y\"}],"
+			"\"More\":\"[{\\\"title\\\":\\\"a.txt\\\"}]\"}");
+	cJSON *srec = cJSON_Parse("{\"Id\":\"k/1\"}");
+	struct bfs_strv atts = {0};
+	struct bfs_buf b = {0};
+	const char *pk = NULL;
+	char *name = NULL;
+
+	is_int(bfs_nocodb_columns(schema, &pk, &atts), 0, "columns");
+	is_str(pk, "Id", "\"pk\": 1 (NocoDB on SQLite) is the primary key");
+	ok(atts.n == 2 && !strcmp(atts.v[0], "Files") &&
+	       !strcmp(atts.v[1], "More"),
+	   "both Attachment columns, in schema order");
+	is_int(bfs_nocodb_record_name(rec, pk, 7, &name), 0, "record name");
+	is_str(name, "42", "a numeric id names the directory");
+	free(name);
+	bfs_nocodb_record_name(srec, pk, 7, &name);
+	is_str(name, "k%2F1", "a string id is encoded");
+	free(name);
+	bfs_nocodb_record_name(srec, NULL, 7, &name);
+	is_str(name, "row-7", "no primary key: the position");
+	free(name);
+	is_int(bfs_nocodb_attachments(rec, &atts, att_cb, &b), 0,
+	       "attachments");
+	is_str((const char *)b.data, "0:a.txt;0:a.txt%~2;0:x%2Fy;1:a.txt%~3;",
+	       "file names over all columns of a record, clashes suffixed, "
+	       "a field holding JSON text read too");
+	ok(bfs_ncr_virtual("Formula") && bfs_ncr_virtual("Links") &&
+	       bfs_ncr_virtual("Lookup") && !bfs_ncr_virtual("Attachment") &&
+	       !bfs_ncr_virtual("SingleSelect") && !bfs_ncr_virtual(NULL),
+	   "virtual columns: formulas and links, not stored types");
+	bfs_buf_free(&b);
+	bfs_strv_free(&atts);
+	cJSON_Delete(schema);
+	cJSON_Delete(rec);
+	cJSON_Delete(srec);
+}
+
 int main(void)
 {
 	test_records_lines();
+	test_record_helpers();
 	struct bfs_nocodb_names n = {0};
 	static const char *const bad[] = {"",	  "%",	  "%4",	 "%zz",
 					  "%2e",  "a%~1", "a%~", "a%~02",
