@@ -447,7 +447,7 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 	m->mount_time_ns = bfs_now_ns();
 	if (!m->o.cache_size)
 		m->o.cache_size = BFS_MOUNT_DEFAULT_CACHE;
-	m->ra_chunks = o->readahead_chunks ? o->readahead_chunks : 256;
+	m->ra_chunks = o->readahead_chunks ? o->readahead_chunks : 1024;
 	m->ra_bytes = o->readahead_bytes ? o->readahead_bytes : 32ull << 20;
 	if (m->ra_bytes > m->o.cache_size / 4)
 		m->ra_bytes = m->o.cache_size / 4;
@@ -488,7 +488,7 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 	}
 	{
 		struct bfs_reader_config rc_cfg = {
-		    .threads = o->readahead_workers ? o->readahead_workers : 4,
+		    .threads = o->readahead_workers, /* 0: the reader's */
 		    .ra_bytes = m->ra_bytes,
 		    .ra_chunks = m->ra_chunks,
 		    .relocate = mnt_relocate,

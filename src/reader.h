@@ -46,7 +46,8 @@
 
 struct bfs_reader_config {
 	unsigned threads;   /* pool workers (readahead, runs fetched in
-			       parallel, streaming ahead); 0 = 4 */
+			       parallel, streaming ahead); 0 =
+			       bfs_reader_default_threads() */
 	uint64_t ra_bytes;  /* readahead window at most, per file;
 			       0 = no readahead */
 	unsigned ra_chunks; /* readahead: chunks ahead at most (0 = 256) */
@@ -63,6 +64,10 @@ struct bfs_reader_config {
 			struct bfs_chunkref *out, struct bfs_err *err);
 	void *relocate_arg;
 };
+
+/* Pool workers by default: the online cores plus two (so that a remote
+ * store's latency overlaps decoding), at least 4, at most 16. */
+unsigned bfs_reader_default_threads(void);
 
 /* For relocate hooks: at most one resync of the index objects a second
  * (a damaged pack would ask for one per chunk).  Sleeps out the rest of
@@ -180,5 +185,37 @@ int bfs_reader_plan_runs(const struct bfs_chunkref *refs, size_t n,
 			 uint64_t max_bytes, size_t max_chunks,
 			 struct bfs_run **out, size_t *nruns,
 			 struct bfs_err *err);
+
+/* ---- the readahead planner (shared with tests) ----------------------------
+ */
+
+/* Readahead jobs: the window is cut into about BFS_RA_JOBS jobs of
+ * BFS_RA_JOB_MIN..BFS_RA_JOB_MAX plain bytes; each is one store request
+ * decoded by one pool worker. */
+#define BFS_RA_JOBS 4
+#define BFS_RA_JOB_MIN (256u << 10)
+#define BFS_RA_JOB_MAX (8u << 20)
+
+/* Bytes per readahead job for a window of win bytes. */
+uint64_t bfs_reader_ra_job_bytes(uint64_t win);
+
+/* One file's readahead window (zeroed: none yet). */
+struct bfs_ra_state {
+	size_t next;  /* first chunk not queued yet */
+	uint64_t win; /* current window, bytes; 0 = not started */
+};
+
+/* Plan readahead for a sequential read that ends before chunk first, in a
+ * file whose chunk i covers [starts[i], starts[i + 1]) (starts has n + 1
+ * entries).  Sets [*from, *to) to the chunks to queue now (empty: none):
+ * they follow what is already queued, end within win bytes of first and
+ * within max_chunks chunks of it, and are queued only when at least one
+ * job (bfs_reader_ra_job_bytes(win)) fits.  Each time chunks are queued
+ * the window doubles, up to max_bytes (0: no readahead).  A chunk larger
+ * than the window is queued alone.  Pure; the caller serialises calls on
+ * one *st. */
+void bfs_reader_ra_plan(const uint64_t *starts, size_t n, size_t first,
+			uint64_t max_bytes, size_t max_chunks,
+			struct bfs_ra_state *st, size_t *from, size_t *to);
 
 #endif

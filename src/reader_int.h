@@ -37,4 +37,12 @@ int bfs_reader_read_chunks(struct bfs_reader *r,
 			   const struct bfs_chunkref *refs, size_t n,
 			   uint8_t **outs, struct bfs_err *err);
 
+/* bfs_reader_read_chunks, calling done(arg, i) for each chunk as soon as
+ * it is verified (bfs_repo_read_chunks_each); chunks read through
+ * cfg.relocate are not reported (the caller completes what is left). */
+int bfs_reader_read_chunks_each(struct bfs_reader *r,
+				const struct bfs_chunkref *refs, size_t n,
+				uint8_t **outs, bfs_repo_chunk_done done,
+				void *arg, struct bfs_err *err);
+
 #endif
