@@ -23,6 +23,7 @@
 
 #include "pool.h"
 #include "reader_int.h"
+#include "store.h"
 
 #define RA_MAX_QUEUED 64       /* pool queue; readahead beyond is dropped */
 #define RA_START (512u << 10)  /* first readahead window */
@@ -73,6 +74,7 @@ int bfs_reader_create(struct bfs_repo *repo, struct bfs_chunkcache *cache,
 		      struct bfs_reader **out)
 {
 	struct bfs_reader *r;
+	bool remote;
 
 	*out = NULL;
 	if (!repo)
@@ -86,8 +88,14 @@ int bfs_reader_create(struct bfs_repo *repo, struct bfs_chunkcache *cache,
 		r->cfg = *cfg;
 	if (!r->cfg.threads)
 		r->cfg.threads = bfs_reader_default_threads();
+	/* A remote store gets fewer, larger requests (per-request cost
+	 * dominates there); locally, smaller jobs spread decoding sooner. */
+	remote = bfs_store_is_remote(repo->store);
 	if (!r->cfg.ra_chunks)
-		r->cfg.ra_chunks = 256;
+		r->cfg.ra_chunks = remote ? 1024 : 256;
+	if (!r->cfg.ra_job_max)
+		r->cfg.ra_job_max =
+		    remote ? BFS_RA_JOB_REMOTE : BFS_RA_JOB_LOCAL;
 	pthread_mutex_init(&r->lock, NULL);
 	atomic_init(&r->stopping, false);
 	*out = r;
@@ -538,16 +546,18 @@ static void release_all(struct bfs_reader *r, struct bfs_cc_entry **ents,
  * and doubles as the reader goes on (like the kernel's readahead), so
  * that one read does not start a large prefetch. */
 
-uint64_t bfs_reader_ra_job_bytes(uint64_t win)
+uint64_t bfs_reader_ra_job_bytes(uint64_t win, uint64_t job_max)
 {
-	return BFS_MAX(BFS_MIN(win / BFS_RA_JOBS, BFS_RA_JOB_MAX),
+	return BFS_MAX(BFS_MIN(win / BFS_RA_JOBS, job_max),
 		       (uint64_t)BFS_RA_JOB_MIN);
 }
 
 void bfs_reader_ra_plan(const uint64_t *starts, size_t n, size_t first,
-			uint64_t max_bytes, size_t max_chunks,
+			const struct bfs_ra_limits *lim,
 			struct bfs_ra_state *st, size_t *from, size_t *to)
 {
+	uint64_t max_bytes = lim->max_bytes;
+	size_t max_chunks = lim->max_chunks;
 	uint64_t ahead, job;
 	size_t end;
 
@@ -559,7 +569,7 @@ void bfs_reader_ra_plan(const uint64_t *starts, size_t n, size_t first,
 	if (!st->win)
 		st->win = BFS_MIN(RA_START, max_bytes);
 	ahead = starts[st->next] - starts[first];
-	job = bfs_reader_ra_job_bytes(st->win);
+	job = bfs_reader_ra_job_bytes(st->win, lim->job_max);
 	/* Top up when a whole job fits in the window again: the pool always
 	 * has the next jobs queued, and no job is cut small. */
 	if (st->next >= n || ahead + job > st->win)
@@ -646,9 +656,13 @@ static void maybe_readahead(struct bfs_rfile *f, uint64_t off, size_t size,
 		f->ra.next = 0;
 	} else {
 		/* The job size of the window the chunks are queued in. */
-		job = bfs_reader_ra_job_bytes(f->ra.win ? f->ra.win : RA_START);
-		bfs_reader_ra_plan(f->starts, f->n, last + 1, c->ra_bytes,
-				   c->ra_chunks, &f->ra, &from, &to);
+		struct bfs_ra_limits lim = {c->ra_bytes, c->ra_chunks,
+					    c->ra_job_max};
+
+		job = bfs_reader_ra_job_bytes(f->ra.win ? f->ra.win : RA_START,
+					      c->ra_job_max);
+		bfs_reader_ra_plan(f->starts, f->n, last + 1, &lim, &f->ra,
+				   &from, &to);
 	}
 	pthread_mutex_unlock(&f->lock);
 	if (to > from)

@@ -168,6 +168,10 @@ static void test_ra_plan(void)
 {
 	const uint64_t K = 1024, M = K * K;
 	struct bfs_ra_state st = {0};
+	struct bfs_ra_limits none = {0, SIZE_MAX, 8 * M};
+	struct bfs_ra_limits lim = {16 * M, 1024, 8 * M};
+	struct bfs_ra_limits lim8 = {16 * M, 8, 8 * M};
+	struct bfs_ra_limits big = {1 * M, 1024, 8 * M};
 	uint64_t *starts = even_starts(4096, 32 * K);
 	uint64_t last_win = 0, job;
 	size_t from, to, first, queued = 0, calls = 0;
@@ -175,21 +179,22 @@ static void test_ra_plan(void)
 
 	if (!starts)
 		return;
-	is_int(bfs_reader_ra_job_bytes(0), BFS_RA_JOB_MIN,
+	is_int(bfs_reader_ra_job_bytes(0, 8 * M), BFS_RA_JOB_MIN,
 	       "ra job: at least BFS_RA_JOB_MIN");
-	is_int(bfs_reader_ra_job_bytes(16 * M), 4 * M,
+	is_int(bfs_reader_ra_job_bytes(16 * M, 8 * M), 4 * M,
 	       "ra job: a quarter of a 16 MiB window");
-	is_int(bfs_reader_ra_job_bytes(1024 * M), BFS_RA_JOB_MAX,
-	       "ra job: at most BFS_RA_JOB_MAX");
+	is_int(bfs_reader_ra_job_bytes(1024 * M, 8 * M), 8 * M,
+	       "ra job: at most job_max");
+	is_int(bfs_reader_ra_job_bytes(16 * M, 0), BFS_RA_JOB_MIN,
+	       "ra job: job_max below the minimum: the minimum");
 
 	/* No readahead budget: nothing. */
-	bfs_reader_ra_plan(starts, 4096, 1, 0, SIZE_MAX, &st, &from, &to);
+	bfs_reader_ra_plan(starts, 4096, 1, &none, &st, &from, &to);
 	ok(from == to && st.win == 0, "ra plan: nothing with max_bytes 0");
 
 	/* A reader going through the file 128 KiB at a time. */
 	for (first = 4; first < 4096; first += 4) {
-		bfs_reader_ra_plan(starts, 4096, first, 16 * M, 1024, &st,
-				   &from, &to);
+		bfs_reader_ra_plan(starts, 4096, first, &lim, &st, &from, &to);
 		calls++;
 		if (to == from)
 			continue;
@@ -208,14 +213,14 @@ static void test_ra_plan(void)
 	/* At full window, a top-up comes once a whole job fits again. */
 	memset(&st, 0, sizeof(st));
 	st.win = 16 * M;
-	job = bfs_reader_ra_job_bytes(st.win);
-	bfs_reader_ra_plan(starts, 4096, 10, 16 * M, 4096, &st, &from, &to);
+	job = bfs_reader_ra_job_bytes(st.win, lim.job_max);
+	lim.max_chunks = 4096;
+	bfs_reader_ra_plan(starts, 4096, 10, &lim, &st, &from, &to);
 	is_int(starts[to] - starts[10], 16 * M, "ra plan: fills the window");
 	for (first = 11; first < 4096 && topped; first++) {
 		size_t before = st.next;
 
-		bfs_reader_ra_plan(starts, 4096, first, 16 * M, 4096, &st,
-				   &from, &to);
+		bfs_reader_ra_plan(starts, 4096, first, &lim, &st, &from, &to);
 		if (to > from && to < 4096) /* the file's end: less */
 			topped = starts[to] - starts[before] >= job;
 	}
@@ -224,16 +229,16 @@ static void test_ra_plan(void)
 	/* max_chunks bounds the window in chunks. */
 	memset(&st, 0, sizeof(st));
 	st.win = 16 * M;
-	bfs_reader_ra_plan(starts, 4096, 0, 16 * M, 8, &st, &from, &to);
+	bfs_reader_ra_plan(starts, 4096, 0, &lim8, &st, &from, &to);
 	is_int(to - from, 8, "ra plan: at most max_chunks ahead");
 
 	/* A chunk larger than the window is queued alone. */
 	free(starts);
 	starts = even_starts(4, 4 * M);
 	memset(&st, 0, sizeof(st));
-	bfs_reader_ra_plan(starts, 4, 1, 1 * M, 1024, &st, &from, &to);
+	bfs_reader_ra_plan(starts, 4, 1, &big, &st, &from, &to);
 	ok(from == 1 && to == 2, "ra plan: a chunk over the window alone");
-	bfs_reader_ra_plan(starts, 4, 4, 1 * M, 1024, &st, &from, &to);
+	bfs_reader_ra_plan(starts, 4, 4, &big, &st, &from, &to);
 	ok(from == to, "ra plan: nothing past the end");
 	diag("ra plan: %zu calls", calls);
 	free(starts);
