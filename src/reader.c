@@ -244,21 +244,57 @@ static int read_relocated(struct bfs_reader *r, const struct bfs_chunkref *refs,
 	return rc;
 }
 
+/* Chunks of a request verified so far (a pack may vanish between two
+ * ranges of one request: those already handed out are not read again). */
+struct each_ctx {
+	bfs_repo_chunk_done done;
+	void *arg;
+	bool *seen;
+};
+
+static void each_done(void *arg, size_t idx)
+{
+	struct each_ctx *c = arg;
+
+	c->seen[idx] = true;
+	if (c->done)
+		c->done(c->arg, idx);
+}
+
 int bfs_reader_read_chunks_each(struct bfs_reader *r,
 				const struct bfs_chunkref *refs, size_t n,
 				uint8_t **outs, bfs_repo_chunk_done done,
 				void *arg, struct bfs_err *err)
 {
+	struct each_ctx c = {done, arg, NULL};
+	size_t i;
 	int rc;
 
-	if (n == 1)
+	if (n == 1) {
 		rc = bfs_repo_read_chunk(r->repo, refs, outs[0], err);
-	else
-		rc = bfs_repo_read_chunks_each(r->repo, refs, n, outs, done,
-					       arg, err);
-	if (rc != -ENOENT || !r->cfg.relocate)
+		if (rc == -ENOENT && r->cfg.relocate)
+			rc = read_relocated(r, refs, 1, outs, err);
 		return rc;
-	return read_relocated(r, refs, n, outs, err);
+	}
+	c.seen = calloc(n, sizeof(*c.seen));
+	if (!c.seen)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	rc = bfs_repo_read_chunks_each(r->repo, refs, n, outs, each_done, &c,
+				       err);
+	/* Never write into a buffer already handed out: relocate only the
+	 * chunks not verified yet. */
+	if (rc == -ENOENT && r->cfg.relocate) {
+		rc = 0;
+		for (i = 0; i < n && !rc; i++) {
+			if (c.seen[i])
+				continue;
+			rc = read_relocated(r, &refs[i], 1, &outs[i], err);
+			if (rc == 0 && done)
+				done(arg, i);
+		}
+	}
+	free(c.seen);
+	return rc;
 }
 
 int bfs_reader_read_chunks(struct bfs_reader *r,
