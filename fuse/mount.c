@@ -447,10 +447,10 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 	m->mount_time_ns = bfs_now_ns();
 	if (!m->o.cache_size)
 		m->o.cache_size = BFS_MOUNT_DEFAULT_CACHE;
-	m->ra_chunks = o->readahead_chunks ? o->readahead_chunks : 256;
+	m->ra_chunks = o->readahead_chunks; /* 0: the reader's default */
 	m->ra_bytes = o->readahead_bytes ? o->readahead_bytes : 32ull << 20;
-	if (m->ra_bytes > m->o.cache_size / 4)
-		m->ra_bytes = m->o.cache_size / 4;
+	if (m->ra_bytes > m->o.cache_size / 3)
+		m->ra_bytes = m->o.cache_size / 3;
 	if (o->readahead_chunks == BFS_MOUNT_NO_READAHEAD)
 		m->ra_bytes = 0;
 	pthread_mutex_init(&m->threads_lock, NULL);
@@ -488,7 +488,7 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 	}
 	{
 		struct bfs_reader_config rc_cfg = {
-		    .threads = o->readahead_workers ? o->readahead_workers : 4,
+		    .threads = o->readahead_workers, /* 0: the reader's */
 		    .ra_bytes = m->ra_bytes,
 		    .ra_chunks = m->ra_chunks,
 		    .relocate = mnt_relocate,

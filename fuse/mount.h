@@ -48,18 +48,20 @@ struct bfs_mount_opts {
 	bool debug;		    /* libfuse debug output */
 	uint64_t cache_size;	    /* chunk cache bound, bytes */
 	unsigned sync_interval_ms;  /* catalog sync period; 0 = never */
-	unsigned readahead_chunks;  /* max chunks ahead (0 = default 256,
+	unsigned readahead_chunks;  /* max chunks ahead (0 = the reader's
+				       default: 256, 1024 for S3,
 				       BFS_MOUNT_NO_READAHEAD = off) */
 	uint64_t readahead_bytes;   /* max bytes ahead (0 = default 32 MiB,
-				       never more than cache_size / 4) */
-	unsigned readahead_workers; /* threads (0 = default 4) */
+				       never more than cache_size / 3) */
+	unsigned readahead_workers; /* threads (0 = default: cores + 2,
+				       bfs_reader_default_threads) */
 	/* Called once, from a FUSE thread, when the kernel's INIT request has
 	 * been answered: the mount point works from then on.  May be NULL. */
 	void (*ready)(void *arg);
 	void *ready_arg;
 };
 
-#define BFS_MOUNT_DEFAULT_CACHE (256ull << 20)
+#define BFS_MOUNT_DEFAULT_CACHE (48ull << 20)
 #define BFS_MOUNT_NO_READAHEAD UINT32_MAX
 
 struct bfs_mount;

@@ -19,15 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pool.h"
 #include "reader_int.h"
+#include "store.h"
 
-#define RA_MAX_QUEUED 64	/* pool queue; readahead beyond is dropped */
-#define RA_JOB_BYTES (1u << 20) /* one readahead job brings ~1 MiB */
-#define RA_START (512u << 10)	/* first readahead window */
-#define RUN_BYTES (256u << 10)	/* chunks completed per repo request */
-#define SEQ_SLACK (1u << 20)	/* async reads arrive a little out of order */
+#define RA_MAX_QUEUED 64       /* pool queue; readahead beyond is dropped */
+#define RA_START (512u << 10)  /* first readahead window */
+#define RUN_BYTES (256u << 10) /* foreground: chunks per repo request */
+#define SEQ_SLACK (1u << 20)   /* async reads arrive a little out of order */
 #define MAX_DELEGATED 16
 
 /* An open file.  chunks/starts are immutable after open. */
@@ -35,14 +36,13 @@ struct bfs_rfile {
 	struct bfs_reader *r;
 	struct bfs_chunkref *chunks;
 	size_t n;
-	uint64_t *starts;     /* n + 1: starts[i] = offset of chunk i */
-	uint64_t size;	      /* recorded size */
-	uint64_t covered;     /* starts[n] */
-	pthread_mutex_t lock; /* protects next_off, ra_next, ra_win */
-	uint64_t next_off;    /* where the last read ended */
-	size_t ra_next;	      /* first chunk not queued for readahead */
-	uint64_t ra_win;      /* current readahead window, bytes */
-	atomic_bool logged;   /* bfs_rfile_first_error answered */
+	uint64_t *starts;	/* n + 1: starts[i] = offset of chunk i */
+	uint64_t size;		/* recorded size */
+	uint64_t covered;	/* starts[n] */
+	pthread_mutex_t lock;	/* protects next_off, ra */
+	uint64_t next_off;	/* where the last read ended */
+	struct bfs_ra_state ra; /* readahead window */
+	atomic_bool logged;	/* bfs_rfile_first_error answered */
 };
 
 /* A job for the pool.  Readahead: chunks to bring into the cache (ents
@@ -59,11 +59,22 @@ struct rd_job {
 	struct bfs_chunkref refs[];
 };
 
+unsigned bfs_reader_default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	/* All cores decode; two more overlap a remote store's latency. */
+	if (n < 2)
+		n = 2;
+	return (unsigned)BFS_MIN(n + 2, 16);
+}
+
 int bfs_reader_create(struct bfs_repo *repo, struct bfs_chunkcache *cache,
 		      const struct bfs_reader_config *cfg,
 		      struct bfs_reader **out)
 {
 	struct bfs_reader *r;
+	bool remote;
 
 	*out = NULL;
 	if (!repo)
@@ -76,9 +87,15 @@ int bfs_reader_create(struct bfs_repo *repo, struct bfs_chunkcache *cache,
 	if (cfg)
 		r->cfg = *cfg;
 	if (!r->cfg.threads)
-		r->cfg.threads = 4;
+		r->cfg.threads = bfs_reader_default_threads();
+	/* A remote store gets fewer, larger requests (per-request cost
+	 * dominates there); locally, smaller jobs spread decoding sooner. */
+	remote = bfs_store_is_remote(repo->store);
 	if (!r->cfg.ra_chunks)
-		r->cfg.ra_chunks = 256;
+		r->cfg.ra_chunks = remote ? 1024 : 256;
+	if (!r->cfg.ra_job_max)
+		r->cfg.ra_job_max =
+		    remote ? BFS_RA_JOB_REMOTE : BFS_RA_JOB_LOCAL;
 	pthread_mutex_init(&r->lock, NULL);
 	atomic_init(&r->stopping, false);
 	*out = r;
@@ -227,19 +244,64 @@ static int read_relocated(struct bfs_reader *r, const struct bfs_chunkref *refs,
 	return rc;
 }
 
+/* Chunks of a request verified so far (a pack may vanish between two
+ * ranges of one request: those already handed out are not read again). */
+struct each_ctx {
+	bfs_repo_chunk_done done;
+	void *arg;
+	bool *seen;
+};
+
+static void each_done(void *arg, size_t idx)
+{
+	struct each_ctx *c = arg;
+
+	c->seen[idx] = true;
+	if (c->done)
+		c->done(c->arg, idx);
+}
+
+int bfs_reader_read_chunks_each(struct bfs_reader *r,
+				const struct bfs_chunkref *refs, size_t n,
+				uint8_t **outs, bfs_repo_chunk_done done,
+				void *arg, struct bfs_err *err)
+{
+	struct each_ctx c = {done, arg, NULL};
+	size_t i;
+	int rc;
+
+	if (n == 1) {
+		rc = bfs_repo_read_chunk(r->repo, refs, outs[0], err);
+		if (rc == -ENOENT && r->cfg.relocate)
+			rc = read_relocated(r, refs, 1, outs, err);
+		return rc;
+	}
+	c.seen = calloc(n, sizeof(*c.seen));
+	if (!c.seen)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	rc = bfs_repo_read_chunks_each(r->repo, refs, n, outs, each_done, &c,
+				       err);
+	/* Never write into a buffer already handed out: relocate only the
+	 * chunks not verified yet. */
+	if (rc == -ENOENT && r->cfg.relocate) {
+		rc = 0;
+		for (i = 0; i < n && !rc; i++) {
+			if (c.seen[i])
+				continue;
+			rc = read_relocated(r, &refs[i], 1, &outs[i], err);
+			if (rc == 0 && done)
+				done(arg, i);
+		}
+	}
+	free(c.seen);
+	return rc;
+}
+
 int bfs_reader_read_chunks(struct bfs_reader *r,
 			   const struct bfs_chunkref *refs, size_t n,
 			   uint8_t **outs, struct bfs_err *err)
 {
-	int rc;
-
-	if (n == 1)
-		rc = bfs_repo_read_chunk(r->repo, refs, outs[0], err);
-	else
-		rc = bfs_repo_read_chunks(r->repo, refs, n, outs, err);
-	if (rc != -ENOENT || !r->cfg.relocate)
-		return rc;
-	return read_relocated(r, refs, n, outs, err);
+	return bfs_reader_read_chunks_each(r, refs, n, outs, NULL, NULL, err);
 }
 
 /* ---- fetching into the cache ------------------------------------------- */
@@ -277,28 +339,55 @@ static void refetch(struct bfs_reader *r, const struct bfs_chunkref *ref,
 	bfs_chunkcache_release(r->cache, again);
 }
 
+/* A run being loaded: which entries are completed already. */
+struct run_load {
+	struct bfs_chunkcache *cache;
+	struct bfs_cc_entry **ents;
+	bool *done;
+};
+
+/* One chunk of a run is verified: readers waiting for it go on while the
+ * rest of the run decodes. */
+static void run_chunk_done(void *arg, size_t idx)
+{
+	struct run_load *l = arg;
+
+	bfs_chunkcache_complete(l->cache, l->ents[idx], 0);
+	l->done[idx] = true;
+}
+
 /* Load run refs[0..n) into ents[0..n) (all acquired with BFS_CC_LOAD) and
- * complete them.  Returns the repository's result. */
+ * complete them, each as soon as it is verified.  Returns the
+ * repository's result. */
 static int load_run(struct bfs_reader *r, const struct bfs_chunkref *refs,
 		    struct bfs_cc_entry **ents, size_t n, struct bfs_err *err)
 {
+	struct run_load l = {r->cache, ents, NULL};
 	uint8_t *one, **outs = &one;
+	bool one_done = false;
 	size_t k;
 	int rc = -ENOMEM;
 
-	if (n > 1)
+	l.done = &one_done;
+	if (n > 1) {
 		outs = calloc(n, sizeof(*outs));
-	if (outs) {
+		l.done = calloc(n, sizeof(*l.done));
+	}
+	if (outs && l.done) {
 		for (k = 0; k < n; k++)
 			outs[k] = bfs_cc_data(ents[k]);
-		rc = bfs_reader_read_chunks(r, refs, n, outs, err);
-		if (n > 1)
-			free(outs);
+		rc = bfs_reader_read_chunks_each(r, refs, n, outs,
+						 run_chunk_done, &l, err);
 	} else {
 		bfs_err_set(err, rc, "out of memory");
 	}
 	for (k = 0; k < n; k++)
-		bfs_chunkcache_complete(r->cache, ents[k], rc);
+		if (!l.done || !l.done[k])
+			bfs_chunkcache_complete(r->cache, ents[k], rc);
+	if (n > 1) {
+		free(outs);
+		free(l.done);
+	}
 	return rc;
 }
 
@@ -358,14 +447,14 @@ static struct rd_job *delegate(struct bfs_reader *r,
 
 /* Bring refs[0..n) into the cache: ents[i] gets a reference (or NULL).
  * Missing chunks are fetched in runs (bfs_reader_plan_runs over the
- * chunks this call loads, at most RUN_BYTES each); a foreground read
+ * chunks this call loads, at most run_bytes each); a foreground read
  * (!no_wait) hands all runs but the first to the pool and takes back any
  * the pool has not started.  Chunks other threads are loading are waited
  * for unless no_wait.  Returns 0 or the first error; *bad is the index
  * of a failed chunk. */
 static int fetch(struct bfs_reader *r, const struct bfs_chunkref *refs,
-		 size_t n, struct bfs_cc_entry **ents, bool no_wait,
-		 size_t *bad, struct bfs_err *err)
+		 size_t n, struct bfs_cc_entry **ents, uint64_t run_bytes,
+		 bool no_wait, size_t *bad, struct bfs_err *err)
 {
 	int *state;
 	size_t *idx = NULL, i, k, nl = 0, nr = 0, nd = 0;
@@ -399,7 +488,7 @@ static int fetch(struct bfs_reader *r, const struct bfs_chunkref *refs,
 			lents[nl++] = ents[i];
 		}
 	}
-	if (nl && bfs_reader_plan_runs(lrefs, nl, RUN_BYTES, SIZE_MAX, &runs,
+	if (nl && bfs_reader_plan_runs(lrefs, nl, run_bytes, SIZE_MAX, &runs,
 				       &nr, NULL) < 0) {
 		/* Lengths were checked at open; only -ENOMEM is left. */
 		nr = 1;
@@ -483,7 +572,55 @@ static void release_all(struct bfs_reader *r, struct bfs_cc_entry **ents,
 		bfs_chunkcache_release(r->cache, ents[i]);
 }
 
-/* ---- readahead ---------------------------------------------------------- */
+/* ---- readahead ----------------------------------------------------------
+
+ * A sequential reader keeps a window of chunks queued ahead of it, cut
+ * into jobs of about bfs_reader_ra_job_bytes(window) each.  A job is one
+ * store request (its chunks lie back to back in one pack: multi-MiB
+ * ranges for a remote store) and is decoded by one worker; the window
+ * holds several jobs, so every core decodes.  The window starts small
+ * and doubles as the reader goes on (like the kernel's readahead), so
+ * that one read does not start a large prefetch. */
+
+uint64_t bfs_reader_ra_job_bytes(uint64_t win, uint64_t job_max)
+{
+	return BFS_MAX(BFS_MIN(win / BFS_RA_JOBS, job_max),
+		       (uint64_t)BFS_RA_JOB_MIN);
+}
+
+void bfs_reader_ra_plan(const uint64_t *starts, size_t n, size_t first,
+			const struct bfs_ra_limits *lim,
+			struct bfs_ra_state *st, size_t *from, size_t *to)
+{
+	uint64_t max_bytes = lim->max_bytes;
+	size_t max_chunks = lim->max_chunks;
+	uint64_t ahead, job;
+	size_t end;
+
+	*from = *to = 0;
+	if (!max_bytes || first >= n)
+		return;
+	if (st->next < first)
+		st->next = first;
+	if (!st->win)
+		st->win = BFS_MIN(RA_START, max_bytes);
+	ahead = starts[st->next] - starts[first];
+	job = bfs_reader_ra_job_bytes(st->win, lim->job_max);
+	/* Top up when a whole job fits in the window again: the pool always
+	 * has the next jobs queued, and no job is cut small. */
+	if (st->next >= n || ahead + job > st->win)
+		return;
+	end = st->next;
+	while (end < n && end - first < max_chunks &&
+	       starts[end + 1] - starts[first] <= st->win)
+		end++;
+	if (end == st->next && st->next == first)
+		end = first + 1; /* a chunk larger than the window */
+	*from = st->next;
+	*to = end;
+	st->next = end;
+	st->win = BFS_MIN(st->win * 2, max_bytes);
+}
 
 static void ra_main(void *arg, void *tls)
 {
@@ -496,8 +633,9 @@ static void ra_main(void *arg, void *tls)
 		goto out_free;
 	ents = calloc(j->n, sizeof(*ents));
 	if (ents) {
-		/* Errors are for the reader to report. */
-		fetch(j->r, j->refs, j->n, ents, true, &bad, NULL);
+		/* One request for the whole job; errors are for the reader
+		 * to report. */
+		fetch(j->r, j->refs, j->n, ents, UINT64_MAX, true, &bad, NULL);
 		release_all(j->r, ents, j->n);
 		free(ents);
 	}
@@ -505,8 +643,9 @@ out_free:
 	free(j);
 }
 
-/* Queue chunks [from, to) of f, split into jobs of about RA_JOB_BYTES. */
-static void ra_queue(struct bfs_rfile *f, size_t from, size_t to)
+/* Queue chunks [from, to) of f, split into jobs of about job_bytes. */
+static void ra_queue(struct bfs_rfile *f, size_t from, size_t to,
+		     uint64_t job_bytes)
 {
 	struct bfs_pool *p = bfs_reader_pool(f->r);
 
@@ -515,7 +654,8 @@ static void ra_queue(struct bfs_rfile *f, size_t from, size_t to)
 		uint64_t bytes = 0;
 		struct rd_job *j;
 
-		while (end < to && (end == from || bytes < RA_JOB_BYTES))
+		while (end < to &&
+		       (end == from || bytes + f->chunks[end].len <= job_bytes))
 			bytes += f->chunks[end++].len;
 		j = malloc(sizeof(*j) + (end - from) * sizeof(j->refs[0]));
 		if (!j)
@@ -539,6 +679,7 @@ static void maybe_readahead(struct bfs_rfile *f, uint64_t off, size_t size,
 {
 	const struct bfs_reader_config *c = &f->r->cfg;
 	size_t from = 0, to = 0;
+	uint64_t job = 0;
 	bool seq;
 
 	pthread_mutex_lock(&f->lock);
@@ -547,34 +688,21 @@ static void maybe_readahead(struct bfs_rfile *f, uint64_t off, size_t size,
 		f->next_off = off + size;
 	if (!seq) {
 		/* A random reader: no readahead until it reads on. */
-		f->ra_win = 0;
-		f->ra_next = 0;
-	} else if (c->ra_bytes && last + 1 < f->n) {
-		size_t first = last + 1;
-		uint64_t ahead;
+		f->ra.win = 0;
+		f->ra.next = 0;
+	} else {
+		/* The job size of the window the chunks are queued in. */
+		struct bfs_ra_limits lim = {c->ra_bytes, c->ra_chunks,
+					    c->ra_job_max};
 
-		if (f->ra_next < first)
-			f->ra_next = first;
-		if (!f->ra_win)
-			f->ra_win = BFS_MIN(RA_START, c->ra_bytes);
-		ahead = f->starts[f->ra_next] - f->starts[first];
-		/* Top up when less than half the window is queued; the
-		 * window doubles each time (like the kernel's readahead),
-		 * so one 1 MiB read does not start a 32 MiB prefetch. */
-		if (ahead < f->ra_win / 2) {
-			from = f->ra_next;
-			to = from;
-			while (to < f->n && to - first < c->ra_chunks &&
-			       f->starts[to + 1] - f->starts[first] <=
-				   f->ra_win)
-				to++;
-			f->ra_next = to;
-			f->ra_win = BFS_MIN(f->ra_win * 2, c->ra_bytes);
-		}
+		job = bfs_reader_ra_job_bytes(f->ra.win ? f->ra.win : RA_START,
+					      c->ra_job_max);
+		bfs_reader_ra_plan(f->starts, f->n, last + 1, &lim, &f->ra,
+				   &from, &to);
 	}
 	pthread_mutex_unlock(&f->lock);
 	if (to > from)
-		ra_queue(f, from, to);
+		ra_queue(f, from, to, job);
 }
 
 /* ---- files -------------------------------------------------------------- */
@@ -689,7 +817,7 @@ ssize_t bfs_rfile_view(struct bfs_rfile *f, uint64_t off, size_t len,
 		v->iov = NULL;
 		return bfs_err_set(err, -ENOMEM, "out of memory");
 	}
-	rc = fetch(r, &f->chunks[first], n, ents, false, &bad, err);
+	rc = fetch(r, &f->chunks[first], n, ents, RUN_BYTES, false, &bad, err);
 	if (rc < 0) {
 		const struct bfs_chunkref *c = &f->chunks[first + bad];
 		char pack[BFS_KEY_MAX], hash[BFS_HASH_HEX + 1];

@@ -45,11 +45,17 @@
 #endif
 
 struct bfs_reader_config {
-	unsigned threads;   /* pool workers (readahead, runs fetched in
-			       parallel, streaming ahead); 0 = 4 */
-	uint64_t ra_bytes;  /* readahead window at most, per file;
-			       0 = no readahead */
-	unsigned ra_chunks; /* readahead: chunks ahead at most (0 = 256) */
+	unsigned threads;    /* pool workers (readahead, runs fetched in
+				parallel, streaming ahead); 0 =
+				bfs_reader_default_threads() */
+	uint64_t ra_bytes;   /* readahead window at most, per file;
+				0 = no readahead */
+	unsigned ra_chunks;  /* readahead: chunks ahead at most (0 = 256,
+				1024 for a remote store) */
+	uint64_t ra_job_max; /* readahead: bytes per job (one store
+				request) at most; 0 = BFS_RA_JOB_LOCAL,
+				BFS_RA_JOB_REMOTE for a remote store
+				(bfs_store_is_remote) */
 	/* Where does blob hash live now that pack gone (where the chunk
 	 * list said it was) has vanished (prune deleted or repacked it)?
 	 * 0 and *out, or -ENOENT (nowhere) / -errno.  Called from any
@@ -63,6 +69,10 @@ struct bfs_reader_config {
 			struct bfs_chunkref *out, struct bfs_err *err);
 	void *relocate_arg;
 };
+
+/* Pool workers by default: the online cores plus two (so that a remote
+ * store's latency overlaps decoding), at least 4, at most 16. */
+unsigned bfs_reader_default_threads(void);
 
 /* For relocate hooks: at most one resync of the index objects a second
  * (a damaged pack would ask for one per chunk).  Sleeps out the rest of
@@ -180,5 +190,45 @@ int bfs_reader_plan_runs(const struct bfs_chunkref *refs, size_t n,
 			 uint64_t max_bytes, size_t max_chunks,
 			 struct bfs_run **out, size_t *nruns,
 			 struct bfs_err *err);
+
+/* ---- the readahead planner (shared with tests) ----------------------------
+ */
+
+/* Readahead jobs: the window is cut into about BFS_RA_JOBS jobs of
+ * BFS_RA_JOB_MIN plain bytes up to the reader's ra_job_max; each is one
+ * store request decoded by one pool worker. */
+#define BFS_RA_JOBS 4
+#define BFS_RA_JOB_MIN (256u << 10)
+#define BFS_RA_JOB_LOCAL (1u << 20)  /* ra_job_max default */
+#define BFS_RA_JOB_REMOTE (8u << 20) /* for S3: fewer, larger requests */
+
+/* Bytes per readahead job for a window of win bytes: win / BFS_RA_JOBS
+ * within [BFS_RA_JOB_MIN, max(job_max, BFS_RA_JOB_MIN)]. */
+uint64_t bfs_reader_ra_job_bytes(uint64_t win, uint64_t job_max);
+
+/* One file's readahead window (zeroed: none yet). */
+struct bfs_ra_state {
+	size_t next;  /* first chunk not queued yet */
+	uint64_t win; /* current window, bytes; 0 = not started */
+};
+
+/* Plan readahead for a sequential read that ends before chunk first, in a
+ * file whose chunk i covers [starts[i], starts[i + 1]) (starts has n + 1
+ * entries).  Sets [*from, *to) to the chunks to queue now (empty: none):
+ * they follow what is already queued, end within win bytes of first and
+ * within max_chunks chunks of it, and are queued only when at least one
+ * job (bfs_reader_ra_job_bytes(win, job_max)) fits.  Each time chunks are
+ * queued the window doubles, up to max_bytes (0: no readahead).  A chunk
+ * larger than the window is queued alone.  Pure; the caller serialises
+ * calls on one *st. */
+struct bfs_ra_limits {
+	uint64_t max_bytes;
+	size_t max_chunks;
+	uint64_t job_max;
+};
+
+void bfs_reader_ra_plan(const uint64_t *starts, size_t n, size_t first,
+			const struct bfs_ra_limits *lim,
+			struct bfs_ra_state *st, size_t *from, size_t *to);
 
 #endif

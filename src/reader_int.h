@@ -37,4 +37,13 @@ int bfs_reader_read_chunks(struct bfs_reader *r,
 			   const struct bfs_chunkref *refs, size_t n,
 			   uint8_t **outs, struct bfs_err *err);
 
+/* bfs_reader_read_chunks, calling done(arg, i) for each chunk as soon as
+ * it is verified (bfs_repo_read_chunks_each; for n > 1 only).  If the
+ * pack vanishes part-way, only the chunks not verified yet are relocated,
+ * so a buffer already handed out is never written again. */
+int bfs_reader_read_chunks_each(struct bfs_reader *r,
+				const struct bfs_chunkref *refs, size_t n,
+				uint8_t **outs, bfs_repo_chunk_done done,
+				void *arg, struct bfs_err *err);
+
 #endif

@@ -717,6 +717,14 @@ static int cmp_ref_pos(const void *a, const void *b)
 int bfs_repo_read_chunks(struct bfs_repo *r, const struct bfs_chunkref *refs,
 			 size_t n, uint8_t **outs, struct bfs_err *err)
 {
+	return bfs_repo_read_chunks_each(r, refs, n, outs, NULL, NULL, err);
+}
+
+int bfs_repo_read_chunks_each(struct bfs_repo *r,
+			      const struct bfs_chunkref *refs, size_t n,
+			      uint8_t **outs, bfs_repo_chunk_done done,
+			      void *arg, struct bfs_err *err)
+{
 	struct bfs_buf buf = {0};
 	struct ref_pos *pos;
 	char key[BFS_KEY_MAX];
@@ -772,6 +780,8 @@ int bfs_repo_read_chunks(struct bfs_repo *r, const struct bfs_chunkref *refs,
 					  outs[pos[k].idx], key, err);
 			if (rc)
 				goto out_free;
+			if (done)
+				done(arg, pos[k].idx);
 		}
 	}
 out_free:

@@ -151,4 +151,17 @@ int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 int bfs_repo_read_chunks(struct bfs_repo *r, const struct bfs_chunkref *refs,
 			 size_t n, uint8_t **outs, struct bfs_err *err);
 
+/* Called by bfs_repo_read_chunks_each as soon as chunk refs[idx] is in
+ * outs[idx], verified (a reader can hand it out before the rest of the
+ * request is decoded).  Runs on the calling thread. */
+typedef void (*bfs_repo_chunk_done)(void *arg, size_t idx);
+
+/* bfs_repo_read_chunks, calling done(arg, i) (may be NULL) for each chunk
+ * once verified, in pack order.  On error the chunks already passed to
+ * done stay good; no other out is trusted.  Thread-safe. */
+int bfs_repo_read_chunks_each(struct bfs_repo *r,
+			      const struct bfs_chunkref *refs, size_t n,
+			      uint8_t **outs, bfs_repo_chunk_done done,
+			      void *arg, struct bfs_err *err);
+
 #endif

@@ -107,3 +107,9 @@ int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 	*out = s;
 	return 0;
 }
+
+bool bfs_store_is_remote(const struct bfs_store *s)
+{
+	return !strcmp(s->ops->name, "s3") ||
+	       (s->url && !strncmp(s->url, "s3://", 5));
+}

@@ -101,6 +101,11 @@ int bfs_store_s3_open(const char *url, const struct bfs_store_opts *opts,
 int bfs_store_fault_wrap(struct bfs_store *inner, const char *spec,
 			 struct bfs_store **out, struct bfs_err *err);
 
+/* True if s reaches its objects over the network (S3, also behind a
+ * cache or fault wrapper, which keep the inner store's url): callers then
+ * size requests for latency (fewer, larger GETs; more in flight). */
+bool bfs_store_is_remote(const struct bfs_store *s);
+
 /* On-disk cache of get() results of packs (immutable, content-addressed)
  * in directory dir, at most max_bytes (>= 1 MiB; least recently used
  * entries are evicted), in front of inner (ownership transferred, even on

@@ -22,12 +22,10 @@
 #define MAX_THREADS 64
 
 /* Uploaders when the options leave it open: more for S3, where one PUT
- * stream is far from filling the link (also behind a cache or fault
- * wrapper, which keep the inner store's url). */
+ * stream is far from filling the link. */
 static unsigned default_uploads(const struct bfs_store *s)
 {
-	if (!strcmp(s->ops->name, "s3") ||
-	    (s->url && !strncmp(s->url, "s3://", 5)))
+	if (bfs_store_is_remote(s))
 		return UPLOADS_S3;
 	return UPLOADS_LOCAL;
 }

@@ -498,11 +498,11 @@ static const struct cli_opt mount_opts[] = {
 		 "Always read-only."),
     CLI_SIZE(0, "cache-size", "SIZE", struct mount_args, cache_size, 1 << 20,
 	     "bad cache size '%s' (at least 1M)",
-	     "decompressed chunk cache (default 256M)"),
+	     "decompressed chunk cache (default 48M)"),
     CLI_SIZE(0, "readahead", "SIZE", struct mount_args, readahead, 0,
 	     "bad readahead size '%s'",
 	     "how far ahead of a sequential reader chunks are fetched "
-	     "(default 32M, at most a quarter of the cache; 0 = off)"),
+	     "(default 32M, at most a third of the cache; 0 = off)"),
     CLI_CALLBACK(0, "sync-interval", "S", mount_cb, CB_SYNC_INTERVAL,
 		 "check the repository for new or deleted backups every S "
 		 "seconds (default 2, 0 = never)"),

@@ -151,6 +151,99 @@ static void test_plan(void)
 	free(runs);
 }
 
+/* ---- the readahead planner ---------------------------------------------- */
+
+/* A file of n chunks of len bytes each. */
+static uint64_t *even_starts(size_t n, uint64_t len)
+{
+	uint64_t *st = malloc((n + 1) * sizeof(*st));
+	size_t i;
+
+	for (i = 0; st && i <= n; i++)
+		st[i] = i * len;
+	return st;
+}
+
+static void test_ra_plan(void)
+{
+	const uint64_t K = 1024, M = K * K;
+	struct bfs_ra_state st = {0};
+	struct bfs_ra_limits none = {0, SIZE_MAX, 8 * M};
+	struct bfs_ra_limits lim = {16 * M, 1024, 8 * M};
+	struct bfs_ra_limits lim8 = {16 * M, 8, 8 * M};
+	struct bfs_ra_limits big = {1 * M, 1024, 8 * M};
+	uint64_t *starts = even_starts(4096, 32 * K);
+	uint64_t last_win = 0, job;
+	size_t from, to, first, queued = 0, calls = 0;
+	bool grows = true, within = true, follows = true, topped = true;
+
+	if (!starts)
+		return;
+	is_int(bfs_reader_ra_job_bytes(0, 8 * M), BFS_RA_JOB_MIN,
+	       "ra job: at least BFS_RA_JOB_MIN");
+	is_int(bfs_reader_ra_job_bytes(16 * M, 8 * M), 4 * M,
+	       "ra job: a quarter of a 16 MiB window");
+	is_int(bfs_reader_ra_job_bytes(1024 * M, 8 * M), 8 * M,
+	       "ra job: at most job_max");
+	is_int(bfs_reader_ra_job_bytes(16 * M, 0), BFS_RA_JOB_MIN,
+	       "ra job: job_max below the minimum: the minimum");
+
+	/* No readahead budget: nothing. */
+	bfs_reader_ra_plan(starts, 4096, 1, &none, &st, &from, &to);
+	ok(from == to && st.win == 0, "ra plan: nothing with max_bytes 0");
+
+	/* A reader going through the file 128 KiB at a time. */
+	for (first = 4; first < 4096; first += 4) {
+		bfs_reader_ra_plan(starts, 4096, first, &lim, &st, &from, &to);
+		calls++;
+		if (to == from)
+			continue;
+		follows = follows && from == BFS_MAX(queued, first);
+		within = within && starts[to] - starts[first] <= 16 * M;
+		grows = grows && st.win >= last_win && st.win <= 16 * M;
+		last_win = st.win;
+		queued = to;
+	}
+	ok(follows, "ra plan: each top-up follows the last");
+	ok(within, "ra plan: never more than 16 MiB ahead");
+	ok(grows && last_win == 16 * M,
+	   "ra plan: the window doubles up to the budget");
+	is_int(queued, 4096, "ra plan: the whole file gets queued");
+
+	/* At full window, a top-up comes once a whole job fits again. */
+	memset(&st, 0, sizeof(st));
+	st.win = 16 * M;
+	job = bfs_reader_ra_job_bytes(st.win, lim.job_max);
+	lim.max_chunks = 4096;
+	bfs_reader_ra_plan(starts, 4096, 10, &lim, &st, &from, &to);
+	is_int(starts[to] - starts[10], 16 * M, "ra plan: fills the window");
+	for (first = 11; first < 4096 && topped; first++) {
+		size_t before = st.next;
+
+		bfs_reader_ra_plan(starts, 4096, first, &lim, &st, &from, &to);
+		if (to > from && to < 4096) /* the file's end: less */
+			topped = starts[to] - starts[before] >= job;
+	}
+	ok(topped, "ra plan: top-ups are at least one job");
+
+	/* max_chunks bounds the window in chunks. */
+	memset(&st, 0, sizeof(st));
+	st.win = 16 * M;
+	bfs_reader_ra_plan(starts, 4096, 0, &lim8, &st, &from, &to);
+	is_int(to - from, 8, "ra plan: at most max_chunks ahead");
+
+	/* A chunk larger than the window is queued alone. */
+	free(starts);
+	starts = even_starts(4, 4 * M);
+	memset(&st, 0, sizeof(st));
+	bfs_reader_ra_plan(starts, 4, 1, &big, &st, &from, &to);
+	ok(from == 1 && to == 2, "ra plan: a chunk over the window alone");
+	bfs_reader_ra_plan(starts, 4, 4, &big, &st, &from, &to);
+	ok(from == to, "ra plan: nothing past the end");
+	diag("ra plan: %zu calls", calls);
+	free(starts);
+}
+
 /* ---- random access ------------------------------------------------------ */
 
 static struct bfs_rfile *open_file(struct bfs_reader *rd)
@@ -575,6 +668,7 @@ int main(void)
 	if (rc)
 		return tap_done();
 	test_plan();
+	test_ra_plan();
 	test_ranges();
 	test_single_flight();
 	test_readahead();
