@@ -118,7 +118,7 @@ static int run_init(struct cli_ctx *ctx)
 		cli_error("init", "%s", bfs_err_str(&err, rc));
 		return EXIT_ERR;
 	}
-	if (!repo->crypt)
+	if (!repo->crypt && !c->quiet)
 		fprintf(stderr, "backupfs init: note: no password given "
 				"(--password-file, --password-command, "
 				"$BACKUPFS_PASSWORD...): the repository is not "
@@ -178,8 +178,9 @@ const struct bfs_cmd cmd_init = {
 	"trees (names), manifests and index objects are sealed with\n"
 	"AES-256-GCM under random keys that the password unlocks (scrypt);\n"
 	"every command then needs the same password source.  Without one\n"
-	"the repository is plain, and init says so on stderr.  Encryption\n"
-	"is chosen here only; 'backupfs key' manages the passwords.",
+	"the repository is plain, and init says so on stderr (not with\n"
+	"-q).  Encryption is chosen here only; 'backupfs key' manages the\n"
+	"passwords.",
     .opts = init_opts,
     .examples = "  backupfs init /srv/backups/nocodb\n"
 		"  backupfs init --group backup-readers /srv/backups/nocodb\n"
