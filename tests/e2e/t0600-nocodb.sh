@@ -36,7 +36,7 @@ URL=http://127.0.0.1:$PORT
 NC_PID=$!
 at_exit "kill $NC_PID 2>/dev/null; wait $NC_PID 2>/dev/null"
 up() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/v2/meta/bases")" = 401 ]; }
-wait_until 90 up || { diag "$(tail -n 30 "$T/nocodb.log")"; bail_out "NocoDB did not start"; }
+wait_until 300 up || { diag "$(tail -n 30 "$T/nocodb.log")"; bail_out "NocoDB did not start"; }
 diag "NocoDB up after $((SECONDS - t0)) s"
 
 "$BFS_PYTHON" "$NC/seed.py" "$URL" "$T/files" >"$T/seed.json" 2>"$T/seed.err" ||
