@@ -188,9 +188,11 @@ static int run_copy(struct cli_ctx *ctx)
 	rc = bfs_copy(src, dst, &co, &st, &err);
 	bfs_fmt_bytes(b, sizeof(b), st.bytes_copied);
 	if (!c->quiet || rc)
-		printf("%u backups copied, %u already present%s; "
+		printf("%u backups copied%s, %u already present%s; "
 		       "%llu packs, %s copied\n",
-		       st.backups_copied, st.backups_skipped,
+		       st.backups_copied,
+		       st.backups_rewritten ? " (written again)" : "",
+		       st.backups_skipped,
 		       co.delete_source
 			   ? (st.sources_deleted ? ", deleted from the source"
 						 : "")
@@ -234,7 +236,7 @@ static const struct cli_opt copy_opts[] = {
     CLI_STRING(0, "to-password-command", "CMD", struct copy_args, to_pw_command,
 	       "the target's password, printed by CMD"),
     CLI_FLAG(0, "verify", struct copy_args, verify,
-	     "when backups are written again (see below), read every "
+	     "when backups are written again (blob ids differ), read every "
 	     "chunk back from the target and compare each file's content"),
     CLI_FLAG(0, "no-sync", struct copy_args, no_sync,
 	     "do not update the catalogs afterwards"),

@@ -107,5 +107,10 @@ ok "$(diff -r --no-dereference "$T/src" "$T/r2/app" >/dev/null; echo $?)" \
 	"restore: the same tree"
 ok_cmd "check --read-data enc2" bfs check -r "$E2" --password-file "$T/pw2" \
 	--read-data
+# --delete-source: b1 is in enc2 already (written again, other bytes)
+ok_cmd "copy --delete-source plain 2 -> enc2" bfs copy --from "$P2" --to "$E2" \
+	--to-password-file "$T/pw2" --delete-source
+like "$(cat "$T/stderr")" "deleted backup 'b1' from the source" "deleted"
+is "$("$BACKUPFS" list -r "$P2" | grep -c '^b1 ')" 0 "b1 is gone from plain 2"
 fails_with 1 "pw1 does not open enc2" bfs list -r "$E2" --password-file "$T/pw1"
 done_testing
