@@ -107,6 +107,28 @@ ok "$(diff -r --no-dereference "$T/src" "$T/r2/app" >/dev/null; echo $?)" \
 	"restore: the same tree"
 ok_cmd "check --read-data enc2" bfs check -r "$E2" --password-file "$T/pw2" \
 	--read-data
+# a killed copy leaves no backup; a damaged source chunk stops it
+if bfs_has_fault_injection; then
+	echo 'third' >>"$T/src/dir/small.txt"
+	ok_cmd "backup b3 to plain" bfs backup -r "$P" --id b3 --files "app=$T/src"
+	BACKUPFS_FAULT="put:key=manifests/:kill=1" "$BACKUPFS" copy --from "$P" \
+		--to "$E1" --to-password-file "$T/pw1" b3 >/dev/null 2>&1
+	is "$?" 137 "copy killed at the manifest put"
+	is "$("$BACKUPFS" list -r "$E1" --password-file "$T/pw1" | grep -c '^b3 ')" \
+		0 "no b3 in the target"
+	fails_with 1 "a damaged source pack stops the copy" env \
+		BACKUPFS_FAULT="get:key=packs/:corrupt=1" "$BACKUPFS" copy \
+		--from "$P" --to "$E1" --to-password-file "$T/pw1" b3
+	like "$(cat "$T/stderr")" "backup 'b3' not copied.*pack 'packs/.*checksum" \
+		"the message names the backup and the pack"
+	is "$("$BACKUPFS" list -r "$E1" --password-file "$T/pw1" | grep -c '^b3 ')" \
+		0 "still no b3 in the target"
+	ok_cmd "copy b3 again" bfs copy --from "$P" --to "$E1" \
+		--to-password-file "$T/pw1" b3
+	ok_cmd "cat b3" bfs cat -r "$E1" --password-file "$T/pw1" b3:app/dir/small.txt
+	like "$(cat "$T/stdout")" "third" "b3's content"
+fi
+
 # --delete-source: b1 is in enc2 already (written again, other bytes)
 ok_cmd "copy --delete-source plain 2 -> enc2" bfs copy --from "$P2" --to "$E2" \
 	--to-password-file "$T/pw2" --delete-source
