@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "copy.h"
+#include "copy_rewrite.h"
 #include "crypt.h"
 #include "format.h"
 #include "hmap.h"
@@ -301,6 +302,7 @@ struct copy_state {
 	struct need need;	   /* of the backup being copied */
 	const char *walked;	   /* its name */
 	struct bfs_hmap dst_index; /* names of the target's index objects */
+	struct bfs_xcopy *xcopy;   /* ids differ: backups are written again */
 
 	pthread_mutex_t lock; /* protects everything below */
 	int rc;
@@ -454,6 +456,7 @@ static int delete_source(struct bfs_repo *src, struct bfs_repo *dst,
 			 const char *name, const char *key,
 			 const struct bfs_buf *m, struct bfs_err *err)
 {
+	struct bfs_manifest2 man = {0};
 	struct bfs_buf t = {0};
 	int64_t got;
 	int rc;
@@ -466,7 +469,20 @@ static int delete_source(struct bfs_repo *src, struct bfs_repo *dst,
 				    name, dst->store->url);
 		goto out_free;
 	}
-	if (t.len != m->len || memcmp(t.data, m->data, m->len) != 0) {
+	if (!bfs_repo_same_keys(src, dst)) {
+		/* written again: its own bytes; the same backup id */
+		rc = bfs_manifest2_parse(t.data, t.len, &man, err);
+		if (!rc && strcmp(man.h.id, name) != 0)
+			rc = -EUCLEAN;
+		if (rc) {
+			bfs_err_set(err, rc,
+				    "not deleting backup '%s' from the "
+				    "source: the target's manifest is not "
+				    "that backup",
+				    name);
+			goto out_free;
+		}
+	} else if (t.len != m->len || memcmp(t.data, m->data, m->len) != 0) {
 		rc = bfs_err_set(err, -EUCLEAN,
 				 "not deleting backup '%s' from the source: "
 				 "the target's manifest differs",
@@ -480,6 +496,7 @@ static int delete_source(struct bfs_repo *src, struct bfs_repo *dst,
 		bfs_err_prefix(err, rc, "cannot delete backup '%s' from '%s'",
 			       name, src->store->url);
 out_free:
+	bfs_manifest2_clear(&man);
 	bfs_buf_free(&t);
 	return rc;
 }
@@ -630,6 +647,40 @@ static int load_source(struct copy_state *cs, struct bfs_err *err)
 	return rc;
 }
 
+/* Blob ids differ: write backup name (manifest man) again in the target
+ * (copy_rewrite.c), which checks it before the call returns. */
+static int rewrite_backup(struct copy_state *cs, const char *name,
+			  const struct bfs_manifest2 *man,
+			  struct bfs_copy_stats *st, struct bfs_err *err)
+{
+	const struct bfs_copy_opts *o = cs->opts;
+	uint64_t stored = 0;
+	int rc = 0;
+
+	if (strcmp(man->h.id, name) != 0)
+		return bfs_err_set(err, -EUCLEAN,
+				   "backup '%s' of '%s': its manifest says id "
+				   "'%s'",
+				   name, cs->src->store->url, man->h.id);
+	if (!cs->xcopy)
+		rc = bfs_xcopy_new(cs->src, cs->lm, cs->dst, o->lock, o->verify,
+				   0, &cs->xcopy, err);
+	if (rc)
+		return rc;
+	progress(o, BFS_COPY_REWRITE_START, name, 0);
+	rc = bfs_xcopy_backup(cs->xcopy, man, &stored, err);
+	if (rc)
+		return bfs_err_prefix(err, rc, "backup '%s' not copied to '%s'",
+				      name, cs->dst->store->url);
+	st->bytes_copied += stored;
+	st->backups_copied++;
+	st->backups_rewritten++;
+	if (o->progress)
+		o->progress(o->progress_arg, BFS_COPY_REWRITE_DONE, name, NULL,
+			    0, stored);
+	return 0;
+}
+
 static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 		       struct pack_set *src_packs, struct pack_set *dst_packs,
 		       struct bfs_copy_stats *st, struct bfs_err *err)
@@ -673,6 +724,12 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 	rc = load_source(cs, err);
 	if (rc)
 		goto out_free;
+	if (!bfs_repo_same_keys(cs->src, cs->dst)) {
+		rc = rewrite_backup(cs, name, &man, st, err);
+		if (rc)
+			goto out_free;
+		goto out_delete;
+	}
 	nindex = bfs_locmap_nindex(cs->lm);
 	nd->index = calloc(nindex ? nindex : 1, sizeof(*nd->index));
 	if (!nd->index) {
@@ -783,19 +840,8 @@ int bfs_copy(struct bfs_repo *src, struct bfs_repo *dst,
 
 	if (!opts)
 		opts = &defaults;
-	if (!bfs_repo_same_keys(src, dst))
-		return bfs_err_set(
-		    err, -EXDEV,
-		    "cannot copy from '%s' (%s) to '%s' (%s): blob ids and "
-		    "sealed bytes differ between them; copy into a new "
-		    "location instead (it becomes a twin of the source, "
-		    "encryption keys included), or restore and back up again",
-		    src->store->url, src->crypt ? "encrypted" : "not encrypted",
-		    dst->store->url,
-		    !dst->crypt	 ? "not encrypted"
-		    : src->crypt ? "encrypted with other keys"
-				 : "encrypted");
-	if (memcmp(src->chunker, dst->chunker, sizeof(src->chunker)) != 0)
+	if (bfs_repo_same_keys(src, dst) &&
+	    memcmp(src->chunker, dst->chunker, sizeof(src->chunker)) != 0)
 		bfs_warn(
 		    "'%s' and '%s' chunk data differently: backups written "
 		    "to the target will not deduplicate against copied ones",
@@ -860,6 +906,7 @@ out_free:
 	if (stats)
 		*stats = st;
 	pthread_mutex_destroy(&cs.lock);
+	bfs_xcopy_free(cs.xcopy);
 	bfs_locmap_free(cs.lm);
 	bfs_reach_free(cs.reach);
 	bfs_hmap_fini(&cs.dst_index);

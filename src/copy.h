@@ -12,6 +12,12 @@
  * locations stay valid.  A second copy finds everything present and
  * transfers nothing.
  *
+ * When the blob ids of the two repositories differ (plain <-> encrypted,
+ * or encrypted with different master keys: bfs_repo_same_keys), packs
+ * cannot be copied: each backup is written again in the target instead,
+ * through its backup writer (copy_rewrite.h), with the same id, time,
+ * host, tags, job, sources and entries, and checked before the next.
+ *
  * The core never prints: progress goes through a callback.
  */
 #ifndef BFS_COPY_H
@@ -35,6 +41,10 @@ enum bfs_copy_event {
 				    n: packs copied for it */
 	BFS_COPY_BACKUP_SKIP,	 /* id: backup already in the target */
 	BFS_COPY_SOURCE_DELETED, /* id: source manifest deleted */
+	BFS_COPY_REWRITE_START,	 /* id: backup being written again (blob
+				    ids differ) */
+	BFS_COPY_REWRITE_DONE,	 /* id: written again and checked; bytes:
+				    compressed bytes added to packs */
 };
 
 /* Progress callback; strings borrowed for the call.  Calls never overlap
@@ -52,6 +62,8 @@ struct bfs_copy_opts {
 			       target, delete its manifest in the
 			       source (packs stay: prune's job) */
 	unsigned jobs;	    /* parallel pack transfers, 0 = 4 */
+	bool verify;	    /* backups written again (ids differ): read every
+			       chunk back and compare each file's content */
 	/* Locks the caller holds (borrowed, may be NULL), checked with
 	 * bfs_lock_check before each manifest is written to the target
 	 * (lock) and before each is deleted from the source (src_lock,
@@ -66,9 +78,11 @@ struct bfs_copy_stats {
 	unsigned backups_skipped; /* already in the target */
 	unsigned sources_deleted;
 	uint64_t packs_copied;
-	uint64_t index_copied;	/* index objects copied */
-	uint64_t bytes_copied;	/* pack + index + manifest bytes written */
-	uint64_t packs_present; /* needed but already in the target */
+	uint64_t index_copied;	    /* index objects copied */
+	uint64_t bytes_copied;	    /* pack + index + manifest bytes written */
+	uint64_t packs_present;	    /* needed but already in the target */
+	unsigned backups_rewritten; /* of backups_copied: written again
+				       (blob ids differ) */
 };
 
 /* Open the target repository at url for a copy from src.  If the target

@@ -597,7 +597,8 @@ static int lw_dir(struct lwalk *w, const uint8_t (*parts)[BFS_HASH_LEN],
 				rc = bfs_err_set(err, -ENOMEM, "out of memory");
 				break;
 			}
-			memcpy(sub, te.parts, te.nparts * sizeof(*sub));
+			if (te.nparts) /* an empty directory has none */
+				memcpy(sub, te.parts, te.nparts * sizeof(*sub));
 			n = 0;
 			rc = lw_dir(w, (const uint8_t(*)[BFS_HASH_LEN])sub,
 				    te.nparts, depth + 1, &n, err);

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,4 +92,37 @@ void bfs_manifest_header_clear(struct bfs_manifest_header *h)
 	}
 	free(h->sources_json);
 	memset(h, 0, sizeof(*h));
+}
+
+static int put_u64(struct bfs_buf *b, uint64_t v)
+{
+	return bfs_buf_append(b, &v, sizeof(v));
+}
+
+static int put_str(struct bfs_buf *b, const char *s, size_t n)
+{
+	if (!s)
+		return put_u64(b, UINT64_MAX);
+	return put_u64(b, n) || bfs_buf_append(b, s, n) ? -ENOMEM : 0;
+}
+
+int bfs_entry_digest_fields(struct bfs_buf *b, const struct bfs_entry *e,
+			    const char *path, size_t path_len, unsigned flags)
+{
+	b->len = 0;
+	if (put_str(b, path, path_len) || put_u64(b, (uint64_t)e->type) ||
+	    put_u64(b, e->mode & BFS_MODE_MASK) || put_u64(b, e->uid) ||
+	    put_u64(b, e->gid) ||
+	    put_str(b, (flags & BFS_DIGEST_NO_USER) ? NULL : e->user,
+		    e->user ? strlen(e->user) : 0) ||
+	    put_str(b, (flags & BFS_DIGEST_NO_GROUP) ? NULL : e->group,
+		    e->group ? strlen(e->group) : 0) ||
+	    put_u64(b, (uint64_t)e->mtime_ns) ||
+	    put_u64(b, (uint64_t)e->ctime_ns) || put_u64(b, e->ino) ||
+	    put_u64(b, e->size) || put_str(b, e->target, e->target_len) ||
+	    put_u64(b, e->rdev) || put_str(b, e->link, e->link_len) ||
+	    put_u64(b, e->sparse) ||
+	    put_str(b, e->error, e->error ? strlen(e->error) : 0))
+		return -ENOMEM;
+	return 0;
 }

@@ -61,6 +61,15 @@ struct bfs_entry {
 
 void bfs_entry_clear(struct bfs_entry *e); /* frees owned strings, zeroes */
 
+#define BFS_DIGEST_NO_USER 1u  /* leave the user name out */
+#define BFS_DIGEST_NO_GROUP 2u /* leave the group name out */
+/* The fields of e (its path given apart: path[0..path_len)) in a fixed
+ * binary form into b (emptied first), for comparing two entries by a
+ * hash of it (migrate, copy between repositories); the caller may append
+ * more (chunk ids, lengths).  flags: BFS_DIGEST_*.  0 or -ENOMEM. */
+int bfs_entry_digest_fields(struct bfs_buf *b, const struct bfs_entry *e,
+			    const char *path, size_t path_len, unsigned flags);
+
 /* The backup described by line 1 and the end line. */
 struct bfs_backup_stats {
 	uint64_t entries, files, dirs, bytes; /* logical content */

@@ -397,8 +397,8 @@ static int index_packs(struct mig *m, const struct bfs_strv *ids,
 /* ---- entries and their digests -------------------------------------------
  */
 
-#define NO_USER 1u
-#define NO_GROUP 2u
+#define NO_USER BFS_DIGEST_NO_USER
+#define NO_GROUP BFS_DIGEST_NO_GROUP
 
 /* What is expected of one path: the digest of its entry (the last line
  * of it for a directory listed twice), how many lines of it are still to
@@ -419,45 +419,13 @@ static void path_key(uint8_t key[16], const char *path, size_t len)
 	memcpy(key, h, 16);
 }
 
-static int put_u64(struct bfs_buf *b, uint64_t v)
-{
-	return bfs_buf_append(b, &v, sizeof(v));
-}
-
-static int put_str(struct bfs_buf *b, const char *s, size_t n)
-{
-	if (!s)
-		return put_u64(b, UINT64_MAX);
-	return put_u64(b, n) || bfs_buf_append(b, s, n) ? -ENOMEM : 0;
-}
-
-/* The fields of e (path given apart) in a fixed form into b, chunks to
- * be appended by the caller (dig_chunk). */
-static int dig_entry(struct bfs_buf *b, const struct bfs_entry *e,
-		     const char *path, size_t path_len, unsigned flags)
-{
-	b->len = 0;
-	if (put_str(b, path, path_len) || put_u64(b, (uint64_t)e->type) ||
-	    put_u64(b, e->mode & BFS_MODE_MASK) || put_u64(b, e->uid) ||
-	    put_u64(b, e->gid) ||
-	    put_str(b, (flags & NO_USER) ? NULL : e->user,
-		    e->user ? strlen(e->user) : 0) ||
-	    put_str(b, (flags & NO_GROUP) ? NULL : e->group,
-		    e->group ? strlen(e->group) : 0) ||
-	    put_u64(b, (uint64_t)e->mtime_ns) ||
-	    put_u64(b, (uint64_t)e->ctime_ns) || put_u64(b, e->ino) ||
-	    put_u64(b, e->size) || put_str(b, e->target, e->target_len) ||
-	    put_u64(b, e->rdev) || put_str(b, e->link, e->link_len) ||
-	    put_u64(b, e->sparse) ||
-	    put_str(b, e->error, e->error ? strlen(e->error) : 0))
-		return -ENOMEM;
-	return 0;
-}
-
 static int dig_chunk(struct bfs_buf *b, const uint8_t hash[BFS_HASH_LEN],
 		     uint32_t len)
 {
-	return bfs_buf_append(b, hash, BFS_HASH_LEN) || put_u64(b, len)
+	uint64_t v = len;
+
+	return bfs_buf_append(b, hash, BFS_HASH_LEN) ||
+		       bfs_buf_append(b, &v, sizeof(v))
 		   ? -ENOMEM
 		   : 0;
 }
@@ -506,7 +474,8 @@ static int expect(struct conv *c, const struct bfs_buf *m1, struct bfs_err *err)
 		}
 		rec->left++;
 		rec->flags = (e.user ? 0 : NO_USER) | (e.group ? 0 : NO_GROUP);
-		rc = dig_entry(&c->dig, &e, e.path, e.path_len, rec->flags);
+		rc = bfs_entry_digest_fields(&c->dig, &e, e.path, e.path_len,
+					     rec->flags);
 		for (i = 0; !rc && i < nch; i++)
 			rc = dig_chunk(&c->dig, ch[i].hash, ch[i].len);
 		if (rc) {
@@ -599,7 +568,7 @@ static int verify_cb(void *arg, const struct bfs_tree_entry *te,
 			 rec ? "twice" : "new");
 		return -EUCLEAN;
 	}
-	rc = dig_entry(&c->dig, &te->e, path, n, rec->flags);
+	rc = bfs_entry_digest_fields(&c->dig, &te->e, path, n, rec->flags);
 	for (i = 0; !rc && i < nchunks; i++)
 		rc = dig_chunk(&c->dig, chunks[i].hash, chunks[i].len);
 	if (rc)

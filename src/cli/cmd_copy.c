@@ -14,8 +14,9 @@
 
 struct copy_args {
 	const char *from, *to, *lock_wait;
-	int64_t lock_wait_ns; /* parsed by check_copy */
-	bool delete_source, no_sync, same_id;
+	const char *to_pw_file, *to_pw_command; /* the target's password */
+	int64_t lock_wait_ns;			/* parsed by check_copy */
+	bool delete_source, no_sync, same_id, verify;
 	unsigned jobs;
 };
 
@@ -60,6 +61,18 @@ static void on_progress(void *arg, enum bfs_copy_event ev, const char *id,
 	case BFS_COPY_BACKUP_SKIP:
 		fprintf(stderr, "backup '%s' is already in the target\n",
 			cli_q(id));
+		break;
+	case BFS_COPY_REWRITE_START:
+		fprintf(stderr,
+			"writing backup '%s' again in the target (its blob "
+			"ids differ)\n",
+			cli_q(id));
+		break;
+	case BFS_COPY_REWRITE_DONE:
+		bfs_fmt_bytes(b, sizeof(b), bytes);
+		fprintf(stderr,
+			"copied backup '%s': %s new in packs, checked\n",
+			cli_q(id), b);
 		break;
 	case BFS_COPY_SOURCE_DELETED:
 		fprintf(stderr, "deleted backup '%s' from the source\n",
@@ -121,7 +134,9 @@ static int run_copy(struct cli_ctx *ctx)
 	struct cli_common *c = &ctx->c;
 	struct bfs_err err = {""};
 	struct bfs_copy_opts co = {.delete_source = a->delete_source,
-				   .jobs = a->jobs};
+				   .jobs = a->jobs,
+				   .verify = a->verify};
+	struct bfs_store_opts to_sopts = c->sopts;
 	struct bfs_copy_stats st = {0};
 	struct bfs_repo *src = NULL, *dst = NULL;
 	struct progress pr = {0};
@@ -143,7 +158,11 @@ static int run_copy(struct cli_ctx *ctx)
 		return EXIT_ERR;
 	}
 	err.msg[0] = '\0';
-	rc = bfs_copy_open_target(src, to, &c->sopts, same_id, &dst, &created,
+	if (a->to_pw_file || a->to_pw_command) {
+		to_sopts.password_file = a->to_pw_file;
+		to_sopts.password_command = a->to_pw_command;
+	}
+	rc = bfs_copy_open_target(src, to, &to_sopts, same_id, &dst, &created,
 				  &err);
 	if (rc) {
 		cli_error("copy", "cannot open the target '%s': %s", to,
@@ -169,9 +188,11 @@ static int run_copy(struct cli_ctx *ctx)
 	rc = bfs_copy(src, dst, &co, &st, &err);
 	bfs_fmt_bytes(b, sizeof(b), st.bytes_copied);
 	if (!c->quiet || rc)
-		printf("%u backups copied, %u already present%s; "
+		printf("%u backups copied%s, %u already present%s; "
 		       "%llu packs, %s copied\n",
-		       st.backups_copied, st.backups_skipped,
+		       st.backups_copied,
+		       st.backups_rewritten ? " (written again)" : "",
+		       st.backups_skipped,
 		       co.delete_source
 			   ? (st.sources_deleted ? ", deleted from the source"
 						 : "")
@@ -209,6 +230,14 @@ static const struct cli_opt copy_opts[] = {
     CLI_UINT(0, "jobs", "N", struct copy_args, jobs, 1, 32,
 	     "--jobs wants 1..32, not '%s'",
 	     "parallel pack transfers (default 4)"),
+    CLI_STRING(0, "to-password-file", "FILE", struct copy_args, to_pw_file,
+	       "the target's password, first line of FILE (default: the "
+	       "source's password sources)"),
+    CLI_STRING(0, "to-password-command", "CMD", struct copy_args, to_pw_command,
+	       "the target's password, printed by CMD"),
+    CLI_FLAG(0, "verify", struct copy_args, verify,
+	     "when backups are written again (blob ids differ), read every "
+	     "chunk back from the target and compare each file's content"),
     CLI_FLAG(0, "no-sync", struct copy_args, no_sync,
 	     "do not update the catalogs afterwards"),
     CLI_FLAG(0, "same-id", struct copy_args, same_id,
@@ -234,7 +263,18 @@ const struct bfs_cmd cmd_copy = {
 	"\n"
 	"A target without a repository is initialised with the source's\n"
 	"settings (chunking, compression, pack size) and a new repository id,\n"
-	"so data chunks alike in both.",
+	"so data chunks alike in both (an encrypted source's target shares\n"
+	"its keys).\n"
+	"\n"
+	"Between a plain and an encrypted repository, or two encrypted ones\n"
+	"with different keys, blob ids differ and packs cannot travel: each\n"
+	"backup is written again in the target (same id, time, host, tags,\n"
+	"sources and entries; contents streamed from the source and chunked\n"
+	"by the target, so they deduplicate there), then its trees are\n"
+	"compared with the source's (--verify: contents too, read back)\n"
+	"before the next.  Initialise such a target first (backupfs init\n"
+	"[--password-file FILE]); give its password with --to-password-file\n"
+	"or --to-password-command when it differs from the source's.",
     .opts = copy_opts,
     .notes = "The --s3-* options apply to both repositories.  copy holds a\n"
 	     "shared lock on the target while it runs, and on the source too\n"
@@ -242,7 +282,9 @@ const struct bfs_cmd cmd_copy = {
     .examples = "  backupfs copy --from /var/backups/nocodb --to "
 		"s3://acme-backups/nocodb\n"
 		"  backupfs copy --from s3://acme-backups/nocodb --to "
-		"/srv/restore 2026-11-20_05-15-00",
+		"/srv/restore 2026-11-20_05-15-00\n"
+		"  backupfs copy --from /var/backups/nocodb --to "
+		"/srv/encrypted --to-password-file /etc/backupfs/pw",
     .exit_codes = "0 ok, 1 error, 2 usage error.",
     .flags = CLI_REPO, /* the repositories are opened by run_copy */
     .max_args = -1,

@@ -4,8 +4,8 @@
 # forget, prune); its objects hold no plain content or names; a wrong
 # password is exit 1; copy S3 -> a new local location gives an encrypted
 # twin (same keys, packs byte for byte) that the same password opens;
-# copy between an encrypted and a plain repository, either way, is
-# refused with a message saying why.
+# copy between an encrypted and a plain repository works either way,
+# each backup written again (src/copy_rewrite.c; more in t0484).
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-s3.sh"
 
@@ -57,16 +57,20 @@ ok_cmd "the same password opens the twin" bfs cat -r "$L" \
 like "$(cat "$T/stdout")" "more" "same content"
 ok_cmd "check the twin" bfs check -r "$L" --read-data
 
-# encrypted <-> plain: refused, both ways
+# encrypted <-> plain: each backup written again, either way
 P=$T/plain
 ok_cmd "plain init" env -u BACKUPFS_PASSWORD_FILE "$BACKUPFS" init "$P"
 ok_cmd "plain backup" env -u BACKUPFS_PASSWORD_FILE "$BACKUPFS" backup -r "$P" \
 	--id p1 --files "app=$T/src"
-fails_with 1 "copy encrypted -> plain is refused" bfs copy --from "$S3" --to "$P"
-like "$(cat "$T/stderr")" "cannot copy from .*\(encrypted\) to .*\(not encrypted\)" \
-	"saying why"
-fails_with 1 "copy plain -> encrypted is refused" bfs copy --from "$P" --to "$S3"
-like "$(cat "$T/stderr")" "\(not encrypted\) to .*\(encrypted\)" "saying why"
-ok_cmd "nothing was copied" bfs list -r "$P" --password-file /dev/null
-unlike "$(cat "$T/stdout")" "b2" "the plain repository has only its own"
+ok_cmd "copy encrypted S3 -> plain" bfs copy --from "$S3" --to "$P" b2
+like "$(cat "$T/stderr")" "writing backup 'b2' again" "written again"
+ok_cmd "cat b2 from the plain copy" env -u BACKUPFS_PASSWORD_FILE \
+	"$BACKUPFS" cat -r "$P" b2:app/r.bin
+ok "$(cmp -s "$T/stdout" "$T/src/r.bin"; echo $?)" "the same bytes"
+ok_cmd "check the plain copy" env -u BACKUPFS_PASSWORD_FILE "$BACKUPFS" \
+	check -r "$P" --read-data
+ok_cmd "copy plain -> encrypted S3" bfs copy --from "$P" --to "$S3" p1
+ok_cmd "cat p1 from S3" bfs cat -r "$S3" p1:app/r.bin
+ok "$(cmp -s "$T/stdout" "$T/src/r.bin"; echo $?)" "the same bytes on S3"
+ok_cmd "check S3 after the copy" bfs check -r "$S3" --read-data
 done_testing
