@@ -237,7 +237,19 @@ int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 		bfs_err_prefix(err, rc, "cannot read the config of '%s'", url);
 		goto out_store;
 	}
-	/* No repository there: make it a twin of the source. */
+	/* No repository there: make it a twin of the source.  A password
+	 * given for the target (sopts->target_password) opens an existing
+	 * encrypted repository; a twin would silently be plain, or share
+	 * the source's keys and passwords instead. */
+	if (sopts && sopts->target_password) {
+		rc = bfs_err_set(err, -ENOENT,
+				 "'%s' holds no repository, and a password "
+				 "for the target only opens an existing "
+				 "encrypted one: create it first with "
+				 "'backupfs init --password-file FILE %s'",
+				 url, url);
+		goto out_store;
+	}
 	got =
 	    bfs_store_get(src->store, BFS_KEY_CONFIG, 0, UINT64_MAX, &cfg, err);
 	if (got < 0) {

@@ -81,6 +81,9 @@ struct bfs_store_opts {
 	 * ($BACKUPFS_PASSWORD_FILE, _COMMAND, $BACKUPFS_PASSWORD). */
 	const char *password_file;
 	const char *password_command;
+	/* copy: password_file/_command were given for the target
+	 * (--to-password-*), so it must already be a repository */
+	bool target_password;
 };
 int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 		   struct bfs_store **out, struct bfs_err *err);

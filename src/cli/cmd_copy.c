@@ -161,6 +161,7 @@ static int run_copy(struct cli_ctx *ctx)
 	if (a->to_pw_file || a->to_pw_command) {
 		to_sopts.password_file = a->to_pw_file;
 		to_sopts.password_command = a->to_pw_command;
+		to_sopts.target_password = true;
 	}
 	rc = bfs_copy_open_target(src, to, &to_sopts, same_id, &dst, &created,
 				  &err);
@@ -274,7 +275,8 @@ const struct bfs_cmd cmd_copy = {
 	"compared with the source's (--verify: contents too, read back)\n"
 	"before the next.  Initialise such a target first (backupfs init\n"
 	"[--password-file FILE]); give its password with --to-password-file\n"
-	"or --to-password-command when it differs from the source's.",
+	"or --to-password-command when it differs from the source's (for a\n"
+	"location without a repository they are an error, not a twin).",
     .opts = copy_opts,
     .notes = "The --s3-* options apply to both repositories.  copy holds a\n"
 	     "shared lock on the target while it runs, and on the source too\n"

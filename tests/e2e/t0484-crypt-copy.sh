@@ -119,7 +119,7 @@ if bfs_has_fault_injection; then
 	fails_with 1 "a damaged source pack stops the copy" env \
 		BACKUPFS_FAULT="get:key=packs/:corrupt=1" "$BACKUPFS" copy \
 		--from "$P" --to "$E1" --to-password-file "$T/pw1" b3
-	like "$(cat "$T/stderr")" "backup 'b3' not copied.*pack 'packs/.*checksum" \
+	like "$(cat "$T/stderr")" "backup 'b3' not copied.*pack 'packs/.*(checksum|corrupt)" \
 		"the message names the backup and the pack"
 	is "$("$BACKUPFS" list -r "$E1" --password-file "$T/pw1" | grep -c '^b3 ')" \
 		0 "still no b3 in the target"
@@ -135,4 +135,12 @@ ok_cmd "copy --delete-source plain 2 -> enc2" bfs copy --from "$P2" --to "$E2" \
 like "$(cat "$T/stderr")" "deleted backup 'b1' from the source" "deleted"
 is "$("$BACKUPFS" list -r "$P2" | grep -c '^b1 ')" 0 "b1 is gone from plain 2"
 fails_with 1 "pw1 does not open enc2" bfs list -r "$E2" --password-file "$T/pw1"
+
+# a password for a target that holds no repository: an error, not a
+# plain twin that the user believes encrypted
+fails_with 1 "--to-password-file for an empty location" bfs copy \
+	--from "$P" --to "$T/none" --to-password-file "$T/pw2"
+like "$(cat "$T/stderr")" "holds no repository.*backupfs init --password-file" \
+	"  says to init it first"
+ok "$([ ! -e "$T/none/config" ]; echo $?)" "  and makes no repository there"
 done_testing
