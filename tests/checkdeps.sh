@@ -27,6 +27,7 @@ format	src/manifest*.o src/chunkcache.o src/format*.o src/timefmt.o
 format	src/tree*.o
 format	src/lock.o
 format	src/conninfo.o
+format	src/dumpmap*.o
 index	catalog/*.o
 engine	src/writer*.o src/source*.o src/reader*.o src/restore*.o src/copy*.o
 engine	src/locmap.o src/migrate.o src/exclude.o
