@@ -761,7 +761,7 @@ static void lex_run(struct bfs_dumpscan *s, const char *p, size_t n)
 	while (i < n) {
 		if (s->lex == L_LINECMT || s->lex == L_META)
 			return;
-		if (s->head_n >= HEAD_KEEP &&
+		if (s->in_stmt && s->head_n >= HEAD_KEEP &&
 		    (j = skip_plain(s, p + i, n - i))) {
 			for (k = j > TAIL_KEEP ? j - TAIL_KEEP : 0; k < j; k++)
 				s->tail[s->tail_n++ % TAIL_KEEP] = p[i + k];
