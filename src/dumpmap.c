@@ -24,93 +24,6 @@
 #include "dumpmap_int.h"
 #include "hmap.h"
 
-#define HEAD_KEEP 1024
-#define TAIL_KEEP 16
-
-enum lex {
-	L_NORMAL,
-	L_SQ,	   /* '...' ('' doubles) */
-	L_SQE,	   /* '...' with backslash escapes (E'' / MySQL) */
-	L_SQE_BS,  /* after a backslash in L_SQE */
-	L_DQ,	   /* "..." identifier (pg) */
-	L_DQE,	   /* "..." string with backslash escapes (MySQL) */
-	L_DQE_BS,  /* after a backslash in L_DQE */
-	L_BT,	   /* `...` (MySQL) */
-	L_DASH,	   /* saw '-' */
-	L_SLASH,   /* saw '/' */
-	L_LINECMT, /* to the end of the line */
-	L_BLOCK,   /* block comment */
-	L_BLOCK_STAR,
-	L_BLOCK_SLASH,
-	L_DOPEN,  /* pg: collecting a $tag$ opener */
-	L_DOLLAR, /* inside $tag$ ... */
-	L_DCLOSE, /* matching a closing $tag$ */
-	L_META,	  /* a client command line: to the end of the line */
-};
-
-struct seqown {
-	uint8_t key[BFS_HASH_LEN]; /* sha256 of "schema\0name" */
-	uint32_t table;
-};
-
-struct bfs_dumpscan {
-	int kind; /* 0 until known */
-	bool bad; /* not a dump this module maps */
-	char why[200];
-	uint64_t off; /* bytes consumed */
-	uint64_t nlines;
-
-	/* the current line */
-	uint64_t line_off, line_len;
-	char line[HEAD_KEEP];
-	size_t line_n;
-	bool line_boundary; /* started outside any statement and string */
-	bool pending;	    /* a "--" line opened a possible header block */
-	uint64_t pend_off;
-
-	/* lexer */
-	int lex;
-	char prev, prev2; /* last two SQL bytes (for E'' and $tag$) */
-	char dtag[64];	  /* dollar-quote tag */
-	size_t dtag_n, dmatch;
-	int depth; /* pg block comments nest */
-	bool copy, copy_next;
-	char delim[16]; /* MySQL DELIMITER */
-	size_t delim_n, delim_match;
-
-	/* the current statement */
-	bool in_stmt, stmt_this_line;
-	uint64_t stmt_line_off;
-	char head[HEAD_KEEP];
-	size_t head_n;
-	char tail[TAIL_KEEP]; /* ring: the statement's last bytes */
-	uint64_t tail_n;      /* bytes ever added to the ring */
-	uint64_t stmt_count;  /* statements in the open range */
-
-	/* the open range */
-	uint64_t rng_off;
-	int rng_cls; /* -1 undecided (pg: until its first statement) */
-	uint32_t rng_table;
-	char sec_type[48]; /* pg: the header's Type */
-	bool seen_table;
-	uint64_t trail_off; /* MySQL: start of the trailing @OLD_ run */
-	bool in_trail;
-	char schema[BFS_DUMPMAP_MAX_NAME + 1]; /* MySQL: current database */
-
-	struct dm_vec out;	/* ranges and tables so far */
-	struct bfs_hmap tables; /* struct seqown by table key */
-	struct bfs_hmap seqs;	/* sequence -> owning table */
-};
-
-static void set_bad(struct bfs_dumpscan *s, const char *why)
-{
-	if (s->bad)
-		return;
-	s->bad = true;
-	snprintf(s->why, sizeof(s->why), "%s (line %llu)", why,
-		 (unsigned long long)s->nlines + 1);
-}
-
 int bfs_dumpscan_new(struct bfs_dumpscan **out)
 {
 	struct bfs_dumpscan *s = calloc(1, sizeof(*s));
@@ -146,274 +59,6 @@ void bfs_dumpscan_free(struct bfs_dumpscan *s)
 bool bfs_dumpscan_ok(const struct bfs_dumpscan *s)
 {
 	return !s->bad;
-}
-
-/* ---- ranges and tables -------------------------------------------------- */
-
-static void name_key(uint8_t key[BFS_HASH_LEN], const char *schema,
-		     const char *name)
-{
-	size_t a = strlen(schema), b = strlen(name);
-	char buf[2 * BFS_DUMPMAP_MAX_NAME + 2];
-
-	memcpy(buf, schema, a);
-	buf[a] = 0;
-	memcpy(buf + a + 1, name, b);
-	bfs_sha256(key, buf, a + 1 + b);
-}
-
-/* The index of table schema.name, added when new and add is set; -1 when
- * unknown (or on failure, which marks the scan bad). */
-static long table_index(struct bfs_dumpscan *s, const char *schema,
-			const char *name, bool add)
-{
-	struct seqown k, *rec;
-	void *slot;
-	bool added;
-
-	name_key(k.key, schema, name);
-	if (!add) {
-		rec = bfs_hmap_find(&s->tables, k.key);
-		return rec ? (long)rec->table : -1;
-	}
-	if (bfs_hmap_get(&s->tables, k.key, &slot, &added)) {
-		set_bad(s, "out of memory");
-		return -1;
-	}
-	rec = slot;
-	if (added) {
-		if (s->out.ntables >= BFS_DUMPMAP_MAX_TABLES ||
-		    dm_vec_table(&s->out, schema, name)) {
-			bfs_hmap_remove(&s->tables, k.key);
-			set_bad(s, "too many tables");
-			return -1;
-		}
-		rec->table = (uint32_t)(s->out.ntables - 1);
-	}
-	return rec->table;
-}
-
-/* Close the open range at off and open one of class cls (-1: undecided). */
-static void range_switch(struct bfs_dumpscan *s, uint64_t off, int cls,
-			 uint32_t table)
-{
-	if (off < s->rng_off)
-		off = s->rng_off;
-	if (off > s->rng_off) {
-		int c = s->rng_cls;
-
-		if (c < 0) /* no statement: a comment-only section */
-			c = s->seen_table ? BFS_DC_AFTER : BFS_DC_BEFORE;
-		if (s->out.nranges >= BFS_DUMPMAP_MAX_RANGES)
-			set_bad(s, "too many sections");
-		else if (dm_vec_range(&s->out, s->rng_off, off - s->rng_off,
-				      (uint32_t)c, s->rng_table))
-			set_bad(s, "out of memory");
-	}
-	s->rng_off = off;
-	s->rng_cls = cls;
-	s->rng_table = table;
-	s->stmt_count = 0;
-}
-
-/* ---- pg_dump sections -----------------------------------------------------
- */
-
-static bool type_is(const struct bfs_dumpscan *s, const char *t)
-{
-	return !strcmp(s->sec_type, t);
-}
-
-static const char *const pg_after_types[] = {
-    "VIEW",
-    "MATERIALIZED VIEW",
-    "MATERIALIZED VIEW DATA",
-    "FK CONSTRAINT",
-    "TRIGGER",
-    "EVENT TRIGGER",
-    "RULE",
-    "POLICY",
-    "ROW SECURITY",
-    "ACL",
-    "DEFAULT ACL",
-    "TABLE ATTACH",
-    "INDEX ATTACH",
-    "PUBLICATION",
-    "PUBLICATION TABLE",
-    "PUBLICATION TABLES IN SCHEMA",
-    "SUBSCRIPTION",
-    "STATISTICS",
-    "SECURITY LABEL",
-    "LARGE OBJECT",
-    "BLOB",
-    "BLOBS",
-    NULL,
-};
-
-/* Classify the open pg_dump section from its first statement (head). */
-static void pg_classify(struct bfs_dumpscan *s)
-{
-	struct dm_qname q, q2;
-	const char *h = s->head, *e = s->head + s->head_n;
-	long t = -1;
-	int cls = -1;
-	size_t i;
-
-	for (i = 0; pg_after_types[i]; i++)
-		if (type_is(s, pg_after_types[i]))
-			cls = BFS_DC_AFTER;
-	if (cls >= 0)
-		goto out;
-	if (type_is(s, "TABLE")) {
-		if (dm_pg_create_table(h, e, &q) == 0)
-			t = table_index(s, q.part[0], q.part[1], true);
-		if (t >= 0)
-			s->seen_table = true;
-	} else if (type_is(s, "TABLE DATA")) {
-		if (dm_pg_after_words(h, e, "COPY", &q) == 0 ||
-		    dm_pg_after_words(h, e, "INSERT INTO", &q) == 0)
-			t = table_index(s, q.part[0], q.part[1], false);
-		if (t < 0)
-			cls = BFS_DC_AFTER;
-	} else if (type_is(s, "CONSTRAINT") || type_is(s, "DEFAULT") ||
-		   type_is(s, "CHECK CONSTRAINT")) {
-		if (dm_pg_alter_table(h, e, &q) == 0)
-			t = table_index(s, q.part[0], q.part[1], false);
-	} else if (type_is(s, "INDEX")) {
-		if (dm_pg_create_index(h, e, &q) == 0)
-			t = table_index(s, q.part[0], q.part[1], false);
-	} else if (type_is(s, "SEQUENCE")) {
-		/* an identity column's sequence is made by ALTER TABLE */
-		if (dm_pg_alter_table(h, e, &q) == 0) {
-			t = table_index(s, q.part[0], q.part[1], false);
-			if (t >= 0 && dm_pg_identity_seq(h, e, &q2) == 0)
-				dm_seq_own(&s->seqs, &q2, (uint32_t)t);
-		} else {
-			cls = BFS_DC_BEFORE;
-		}
-	} else if (type_is(s, "SEQUENCE OWNED BY")) {
-		if (dm_pg_owned_by(h, e, &q, &q2) == 0) {
-			t = table_index(s, q2.part[0], q2.part[1], false);
-			if (t >= 0)
-				dm_seq_own(&s->seqs, &q, (uint32_t)t);
-		}
-	} else if (type_is(s, "SEQUENCE SET")) {
-		if (dm_pg_setval(h, e, &q) == 0)
-			t = dm_seq_owner(&s->seqs, &q);
-		if (t < 0)
-			cls = BFS_DC_BEFORE;
-	}
-	if (cls < 0 && t < 0)
-		cls = s->seen_table ? BFS_DC_AFTER : BFS_DC_BEFORE;
-out:
-	if (t >= 0)
-		s->rng_cls = BFS_DC_TABLE, s->rng_table = (uint32_t)t;
-	else
-		s->rng_cls = cls;
-}
-
-/* A pg_dump header line ("-- Name: ..." / "-- Data for Name: ..."):
- * start a section at the "--" line above it. */
-static bool pg_header(struct bfs_dumpscan *s, const char *l, size_t n)
-{
-	const char *t, *end;
-	size_t tl;
-
-	if (n == 36 && !memcmp(l, "-- PostgreSQL database dump complete", 36)) {
-		range_switch(s, s->pending ? s->pend_off : s->line_off,
-			     BFS_DC_POST, 0);
-		return true;
-	}
-	if (!(n > 9 && !memcmp(l, "-- Name: ", 9)) &&
-	    !(n > 18 && !memcmp(l, "-- Data for Name: ", 18)))
-		return false;
-	t = dm_memmem(l, n, "; Type: ", 8);
-	if (!t)
-		return false;
-	t += 8;
-	end = dm_memmem(t, (size_t)(l + n - t), "; ", 2);
-	tl = (size_t)((end ? end : l + n) - t);
-	if (s->rng_cls == BFS_DC_POST)
-		set_bad(s, "a section after the end of the dump");
-	range_switch(s, s->pending ? s->pend_off : s->line_off, -1, 0);
-	if (tl >= sizeof(s->sec_type))
-		tl = sizeof(s->sec_type) - 1;
-	memcpy(s->sec_type, t, tl);
-	s->sec_type[tl] = 0;
-	return true;
-}
-
-/* ---- mysqldump sections ----------------------------------------------------
- */
-
-static bool my_header(struct bfs_dumpscan *s, const char *l, size_t n)
-{
-	static const struct {
-		const char *p;
-		int cls; /* -2: table definition, -3: table data */
-	} hs[] = {
-	    {"-- Table structure for table ", -2},
-	    {"-- Dumping data for table ", -3},
-	    {"-- Temporary table structure for view ", BFS_DC_AFTER},
-	    {"-- Temporary view structure for view ", BFS_DC_AFTER},
-	    {"-- Final view structure for view ", BFS_DC_AFTER},
-	    {"-- Dumping events for database ", BFS_DC_AFTER},
-	    {"-- Dumping routines for database ", BFS_DC_AFTER},
-	    {"-- Current Database: ", BFS_DC_BEFORE},
-	};
-	char name[BFS_DUMPMAP_MAX_NAME + 1];
-	uint64_t at = s->pending ? s->pend_off : s->line_off;
-	size_t i, pl;
-	long t;
-
-	for (i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
-		pl = strlen(hs[i].p);
-		if (n > pl && !memcmp(l, hs[i].p, pl))
-			break;
-	}
-	if (i == sizeof(hs) / sizeof(hs[0]))
-		return false;
-	s->in_trail = false;
-	if (hs[i].cls >= 0) {
-		if (hs[i].cls == BFS_DC_BEFORE) {
-			if (dm_my_backticked(l + pl, n - pl, name) == 0)
-				strcpy(s->schema, name);
-			if (s->seen_table)
-				set_bad(s, "a second database after tables");
-		}
-		range_switch(s, at, hs[i].cls, 0);
-		return true;
-	}
-	if (dm_my_backticked(l + pl, n - pl, name)) {
-		set_bad(s, "cannot read the table name of a header");
-		return true;
-	}
-	t = table_index(s, s->schema, name, hs[i].cls == -2);
-	if (t < 0) {
-		range_switch(s, at, BFS_DC_AFTER, 0);
-		return true;
-	}
-	s->seen_table = true;
-	range_switch(s, at, BFS_DC_TABLE, (uint32_t)t);
-	return true;
-}
-
-/* "-- Host: h    Database: db" in the mysqldump banner names the schema. */
-static void my_banner(struct bfs_dumpscan *s, const char *l, size_t n)
-{
-	const char *d = dm_memmem(l, n, "Database: ", 10);
-	size_t dl;
-
-	if (!d || s->schema[0])
-		return;
-	d += 10;
-	dl = (size_t)(l + n - d);
-	while (dl && (d[dl - 1] == ' ' || d[dl - 1] == '\r'))
-		dl--;
-	if (dl && dl <= BFS_DUMPMAP_MAX_NAME && !memchr(d, 0, dl)) {
-		memcpy(s->schema, d, dl);
-		s->schema[dl] = 0;
-	}
 }
 
 /* ---- statements -------------------------------------------------------- */
@@ -454,7 +99,7 @@ static void stmt_end(struct bfs_dumpscan *s)
 	s->stmt_count++;
 	if (s->kind == BFS_DUMP_PG) {
 		if (s->rng_cls < 0)
-			pg_classify(s);
+			dm_pg_classify(s);
 		if (head_starts(s, "COPY ") && tail_ends(s, "FROM stdin;"))
 			s->copy_next = true;
 		return;
@@ -476,7 +121,7 @@ static void my_stmt_begun(struct bfs_dumpscan *s)
 {
 	if (s->rng_cls == BFS_DC_TABLE && s->head_n >= 8 &&
 	    (head_starts(s, "/*!50003") || head_starts(s, "DELIMITER ")))
-		range_switch(s, s->stmt_line_off, BFS_DC_AFTER, 0);
+		dm_range_switch(s, s->stmt_line_off, BFS_DC_AFTER, 0);
 }
 
 static void head_add(struct bfs_dumpscan *s, char c)
@@ -788,7 +433,7 @@ static void detect_kind(struct bfs_dumpscan *s, const char *l, size_t n)
 		 (n >= 16 && !memcmp(l, "-- MariaDB dump ", 16)))
 		s->kind = BFS_DUMP_MYSQL;
 	else if (s->in_stmt || s->nlines > 8)
-		set_bad(s, "no pg_dump or mysqldump banner");
+		dm_set_bad(s, "no pg_dump or mysqldump banner");
 }
 
 static void line_end(struct bfs_dumpscan *s)
@@ -817,7 +462,7 @@ static void line_end(struct bfs_dumpscan *s)
 		while (dn && d[dn - 1] == ' ')
 			dn--;
 		if (!dn || dn >= sizeof(s->delim) || memchr(d, ' ', dn)) {
-			set_bad(s, "a DELIMITER line without a delimiter");
+			dm_set_bad(s, "a DELIMITER line without a delimiter");
 		} else {
 			memcpy(s->delim, d, dn);
 			s->delim_n = dn;
@@ -841,9 +486,9 @@ static void line_end(struct bfs_dumpscan *s)
 		} else if (n >= 3 && l[0] == '-' && l[1] == '-' &&
 			   l[2] == ' ') {
 			if (s->kind == BFS_DUMP_PG)
-				pg_header(s, l, n);
-			else if (!my_header(s, l, n) && s->nlines < 8)
-				my_banner(s, l, n);
+				dm_pg_header(s, l, n);
+			else if (!dm_my_header(s, l, n) && s->nlines < 8)
+				dm_my_banner(s, l, n);
 		} else if (!n) {
 			s->pending = false;
 		}
@@ -924,19 +569,19 @@ int bfs_dumpscan_finish(struct bfs_dumpscan *s, struct bfs_dumpmap **out,
 	if (!s->bad && (s->line_len || s->line_n))
 		line_end(s); /* a last line without '\n' */
 	if (!s->bad && !s->kind)
-		set_bad(s, "no pg_dump or mysqldump banner");
+		dm_set_bad(s, "no pg_dump or mysqldump banner");
 	if (!s->bad && s->copy)
-		set_bad(s, "COPY data does not end with \\.");
+		dm_set_bad(s, "COPY data does not end with \\.");
 	if (!s->bad && s->lex != L_NORMAL)
-		set_bad(s, "the dump ends inside a string or comment");
+		dm_set_bad(s, "the dump ends inside a string or comment");
 	if (!s->bad && s->kind == BFS_DUMP_MYSQL && s->in_trail &&
 	    s->trail_off > s->rng_off)
-		range_switch(s, s->trail_off, BFS_DC_POST, 0);
+		dm_range_switch(s, s->trail_off, BFS_DC_POST, 0);
 	if (!s->bad && s->kind == BFS_DUMP_MYSQL && s->in_trail &&
 	    s->trail_off == s->rng_off)
 		s->rng_cls = BFS_DC_POST;
 	if (!s->bad)
-		range_switch(s, s->off, BFS_DC_POST, 0);
+		dm_range_switch(s, s->off, BFS_DC_POST, 0);
 	if (s->bad)
 		return bfs_err_set(err, -ENOTSUP, "not a dump to map: %s",
 				   s->why);
