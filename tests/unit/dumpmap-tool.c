@@ -77,15 +77,17 @@ int main(int argc, char **argv)
 
 		clock_gettime(CLOCK_MONOTONIC, &a);
 		for (r = 0; r < rounds; r++) {
+			m = NULL;
 			if ((rc = scan(d, len, 1 << 20, &m)))
-				return rc;
+				goto out;
 			bfs_dumpmap_free(m);
 		}
+		m = NULL;
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		sec = (double)(b.tv_sec - a.tv_sec) +
 		      (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 		printf("%.0f MB/s\n", (double)len * rounds / sec / 1e6);
-		return 0;
+		goto out;
 	}
 	rc = scan(d, len,
 		  !strcmp(argv[1], "map") && argc > 3 ? (size_t)atol(argv[3])
@@ -102,10 +104,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "map")) {
 		fwrite(js.data, 1, js.len, stdout);
-		return 0;
+		goto out;
 	}
-	if (strcmp(argv[1], "split") || argc < 4)
-		return 1;
+	if (strcmp(argv[1], "split") || argc < 4) {
+		rc = 1;
+		goto out;
+	}
 	for (i = 0; i < bfs_dumpmap_nfiles(m2); i++) {
 		char path[4096];
 		uint64_t off = 0, doff, n;
@@ -132,9 +136,10 @@ int main(int argc, char **argv)
 			m2->ranges[j].cls == 2
 			    ? m2->tables[m2->ranges[j].table].file
 			    : "");
+out:
 	bfs_dumpmap_free(m);
 	bfs_dumpmap_free(m2);
 	bfs_buf_free(&js);
 	free(d);
-	return 0;
+	return rc;
 }
