@@ -89,6 +89,7 @@ static void backup_free(struct bfs_backup *b)
 	free(b->last_parent);
 	wr_entry_free(b->fe);
 	free(b->cbuf);
+	bfs_dumpscan_free(b->scan);
 	free(b->current);
 	free(b->host);
 	free(b->job);
@@ -489,6 +490,15 @@ int bfs_backup_add_tree(struct bfs_backup *b, const struct bfs_entry *e,
 	return rc ? wr_failed(b, err) : 0;
 }
 
+/* Whether file e gets a dump map: every dump-profile stream (pg_dump,
+ * mysqldump, a command) and any file named *.sql. */
+static bool wants_map(const struct bfs_entry *e, enum bfs_profile profile)
+{
+	return profile == BFS_PROFILE_DUMP ||
+	       (e->path_len >= 4 &&
+		memcmp(e->path + e->path_len - 4, ".sql", 4) == 0);
+}
+
 int bfs_backup_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 			  enum bfs_profile profile, struct bfs_err *err)
 {
@@ -527,6 +537,10 @@ int bfs_backup_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 	}
 	b->cbuf_pos = b->cbuf_len = 0;
 	b->fsize = b->fchunks = 0;
+	bfs_dumpscan_free(b->scan);
+	b->scan = NULL;
+	if (wants_map(b->fe, profile) && bfs_dumpscan_new(&b->scan))
+		return wr_nomem(b, err);
 	b->in_file = true;
 	free(b->current);
 	b->current = strdup(b->fe->path);
@@ -585,6 +599,8 @@ int bfs_backup_file_write(struct bfs_backup *b, const void *data, size_t n,
 		return rc;
 	if (!b->in_file)
 		return bfs_err_set(err, -EINVAL, "no file is open");
+	if (b->scan && bfs_dumpscan_ok(b->scan))
+		bfs_dumpscan_feed(b->scan, data, n);
 	while (n) {
 		room = b->cbuf_cap - b->cbuf_len;
 		if (!room) {
@@ -610,8 +626,51 @@ int bfs_backup_file_write(struct bfs_backup *b, const void *data, size_t n,
 	return 0;
 }
 
+/* The dump map of the file ending now as the JSON of its "dt" blob into
+ * *out (left empty when the file is not a dump the scanner maps: the
+ * reason is logged, at info level for a file that should have been one).
+ * 0 or -ENOMEM. */
+static int map_json(struct bfs_backup *b, const struct bfs_entry *e,
+		    struct bfs_buf *out)
+{
+	struct bfs_dumpmap *m = NULL;
+	struct bfs_err merr;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!b->scan)
+		return 0;
+	merr.msg[0] = 0;
+	rc = bfs_dumpscan_finish(b->scan, &m, &merr);
+	bfs_dumpscan_free(b->scan);
+	b->scan = NULL;
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc) {
+		/* a --command stream is often no SQL at all: quiet then */
+		if (b->fsize && (e->path_len >= 4 &&
+				 memcmp(e->path + e->path_len - 4, ".sql", 4) ==
+				     0))
+			bfs_info("'%s': no per-table view (%s)", e->path,
+				 merr.msg);
+		else
+			bfs_debug("'%s': no per-table view (%s)", e->path,
+				  merr.msg);
+		return 0;
+	}
+	rc = bfs_dumpmap_encode(m, out);
+	bfs_dumpmap_free(m);
+	if (rc == 0 && out->len > BFS_TREE_PART_MAX) {
+		bfs_info("'%s': no per-table view (its map needs %zu bytes)",
+			 e->path, out->len);
+		bfs_buf_free(out);
+	}
+	return rc;
+}
+
 int bfs_backup_file_end(struct bfs_backup *b, struct bfs_err *err)
 {
+	struct bfs_buf dt;
 	struct bfs_entry *e;
 	int rc;
 
@@ -623,11 +682,16 @@ int bfs_backup_file_end(struct bfs_backup *b, struct bfs_err *err)
 	if (rc)
 		return wr_failed(b, err);
 	e = b->fe;
+	rc = map_json(b, e, &dt);
+	if (rc) {
+		bfs_buf_free(&dt);
+		return wr_nomem(b, err);
+	}
 	b->fe = NULL;
 	b->in_file = false;
 	e->size = b->fsize;
 	bfs_pathset_set_size(&b->paths, e->path, e->path_len, e->size);
-	rc = wr_submit_entry(b, e, J_FILE_END, NULL, 0);
+	rc = wr_submit_file_end(b, e, &dt);
 	return rc ? wr_failed(b, err) : 0;
 }
 
@@ -640,6 +704,8 @@ void bfs_backup_file_cancel(struct bfs_backup *b)
 		return;
 	b->in_file = false;
 	b->cbuf_pos = b->cbuf_len = 0;
+	bfs_dumpscan_free(b->scan);
+	b->scan = NULL;
 	e = b->fe;
 	b->fe = NULL;
 	/* the consumer spills a file's refs into the manifest beyond
