@@ -272,8 +272,8 @@ static int check_dt(struct cwalk *w, const struct bfs_tree_entry *te)
 		rc = bfs_dumpmap_parse(b.data, b.len, te->e.size, &m, &err);
 		bfs_dumpmap_free(m);
 		if (rc && rc != -ENOMEM)
-			rc = new_problem(w, "tree", te->dt, "dump map: ",
-					 err.msg);
+			rc = new_problem(w, "tree", te->dt,
+					 "dump map: ", err.msg);
 	}
 	bfs_buf_free(&b);
 	return rc;

@@ -213,8 +213,8 @@ struct bfs_tree_part {
 	size_t refcap;
 	uint8_t (*ids)[BFS_HASH_LEN];
 	size_t idcap;
-	char *prev;	/* previous name in this part */
-	size_t prevlen; /* (copy: the line buffer is reused) */
+	char *prev;		  /* previous name in this part */
+	size_t prevlen;		  /* (copy: the line buffer is reused) */
 	uint8_t dt[BFS_HASH_LEN]; /* the current line's "dt" */
 };
 
@@ -588,7 +588,7 @@ int bfs_tree_part_next(struct bfs_tree_part *p, struct bfs_tree_entry *te,
 	static const char *const keys[] = {
 	    "n",   "nb", "t",  "m",    "u",	"g",  "un", "gn", "mt",
 	    "ct",  "i",	 "s",  "l",    "lb",	"r",  "h",  "hb", "sp",
-	    "err", "c",	 "cl", "tree", "count", "nl", NULL};
+	    "err", "c",	 "cl", "tree", "count", "nl", "dt", NULL};
 	const struct bfs_jnode *m[K_NKEYS + 1];
 	const char *why = "", *dup;
 	size_t end = 0, at = 0, linelen;

@@ -648,9 +648,9 @@ static int map_json(struct bfs_backup *b, const struct bfs_entry *e,
 		return rc;
 	if (rc) {
 		/* a --command stream is often no SQL at all: quiet then */
-		if (b->fsize && (e->path_len >= 4 &&
-				 memcmp(e->path + e->path_len - 4, ".sql", 4) ==
-				     0))
+		if (b->fsize &&
+		    (e->path_len >= 4 &&
+		     memcmp(e->path + e->path_len - 4, ".sql", 4) == 0))
 			bfs_info("'%s': no per-table view (%s)", e->path,
 				 merr.msg);
 		else

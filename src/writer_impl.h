@@ -125,7 +125,7 @@ struct wtree {
 	size_t nrefs;
 	uint8_t (*lists)[BFS_HASH_LEN]; /* its list blobs so far */
 	size_t nlists, listcap;
-	struct bfs_hmap nl; /* hardlink group sizes by first path */
+	struct bfs_hmap nl;	  /* hardlink group sizes by first path */
 	uint8_t dt[BFS_HASH_LEN]; /* the current file's dump map blob */
 	bool has_dt;
 };

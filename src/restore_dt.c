@@ -1,0 +1,230 @@
+/* restore_dt.c - the files of database.sql.d/: a dump's per-table view
+ * (doc/FORMAT.md, "Dump maps") read back through its "dt" map.  Shared by
+ * `cat`, `ls`, `restore` and the mount.  See restore.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "restore_int.h"
+
+int bfs_dumpview_load(struct bfs_repo *repo, struct bfs_catalog *cat,
+		      const struct bfs_cat_entry *ce, struct bfs_dumpmap **out,
+		      struct bfs_err *err)
+{
+	char hex[BFS_HASH_HEX + 1];
+	struct bfs_chunkref ref;
+	uint8_t *plain = NULL;
+	int rc;
+
+	*out = NULL;
+	if (ce->e.type != BFS_T_FILE || !ce->has_dt)
+		return bfs_err_set(err, -ENOENT, "'%s' has no dump map",
+				   ce->e.path ? ce->e.path : "");
+	bfs_hex(hex, ce->dt, BFS_HASH_LEN);
+	if (bfs_catalog_chunk_lookup(cat, ce->dt, &ref))
+		return bfs_err_set(err, -EUCLEAN,
+				   "dump map %s of '%s' is in no index object",
+				   hex, ce->e.path ? ce->e.path : "");
+	if (ref.len > BFS_TREE_PART_MAX)
+		return bfs_err_set(err, -EUCLEAN,
+				   "dump map %s is too large (%u bytes)", hex,
+				   ref.len);
+	plain = malloc(ref.len ? ref.len : 1);
+	if (!plain)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	rc = bfs_repo_read_chunk(repo, &ref, plain, err);
+	if (rc)
+		goto out;
+	rc = bfs_dumpmap_parse(plain, ref.len, ce->e.size, out, err);
+	if (rc && rc != -ENOMEM)
+		bfs_err_prefix(err, rc, "dump map %s", hex);
+out:
+	free(plain);
+	return rc;
+}
+
+ssize_t bfs_dumpview_read(struct bfs_rfile *dump, const struct bfs_dumpmap *m,
+			  size_t file, void *buf, size_t len, uint64_t off,
+			  struct bfs_err *err)
+{
+	uint8_t *p = buf;
+	size_t done = 0;
+	uint64_t at, n;
+	ssize_t got;
+
+	while (done < len) {
+		if (bfs_dumpmap_file_locate(m, file, off + done, &at, &n))
+			break; /* end of the file */
+		n = BFS_MIN(n, (uint64_t)(len - done));
+		got = bfs_rfile_read(dump, p + done, (size_t)n, at, err);
+		if (got < 0)
+			return got;
+		if ((uint64_t)got != n)
+			return bfs_err_set(err, -EIO,
+					   "the dump ends at byte %llu, its "
+					   "map says it is longer",
+					   (unsigned long long)(at + got));
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+/* Split path "a/b.sql.d/NAME" (or "a/b.sql.d") into the dump's path and
+ * the file's name (NULL for the directory).  0, or -ENOENT when path is
+ * not below a NAME.d. */
+static int split(const char *path, char **dump, const char **name)
+{
+	const char *slash, *d;
+	size_t n;
+
+	while (*path == '/')
+		path++;
+	n = strlen(path);
+	while (n && path[n - 1] == '/')
+		n--;
+	*name = NULL;
+	slash = memrchr(path, '/', n);
+	d = path + n;
+	if (n > 2 && !memcmp(d - 2, ".d", 2)) {
+		n -= 2; /* the directory itself */
+	} else if (slash && slash - path > 2 && !memcmp(slash - 2, ".d", 2) &&
+		   slash + 1 < d && !memchr(slash + 1, '/', d - slash - 1)) {
+		*name = slash + 1;
+		n = (size_t)(slash - path) - 2;
+	} else {
+		return -ENOENT;
+	}
+	*dump = strndup(path, n);
+	return *dump ? 0 : -ENOMEM;
+}
+
+int bfs_dumpview_resolve(struct bfs_repo *repo, struct bfs_catalog *cat,
+			 int64_t root, const char *path, struct bfs_dumpview *v,
+			 struct bfs_err *err)
+{
+	struct bfs_cat_entry ce;
+	const char *name;
+	char *dump = NULL;
+	ssize_t fi;
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	memset(&ce, 0, sizeof(ce));
+	rc = split(path, &dump, &name);
+	if (rc == -ENOMEM)
+		return bfs_err_set(err, rc, "out of memory");
+	if (rc)
+		return bfs_err_set(err, -ENOENT, "no such file");
+	rc = bfs_catalog_lookup_path(cat, root, dump, &ce, err);
+	if (rc == 0 && ce.link_id) {
+		int64_t id = ce.link_id;
+
+		bfs_cat_entry_clear(&ce);
+		rc = bfs_catalog_get(cat, id, &ce, err);
+	}
+	if (rc == -ENOTDIR || (rc == 0 && !ce.has_dt))
+		rc = bfs_err_set(err, -ENOENT, "no such file");
+	if (rc)
+		goto out;
+	rc = bfs_dumpview_load(repo, cat, &ce, &v->map, err);
+	if (rc)
+		goto out;
+	v->dump_id = ce.id;
+	v->file = -1;
+	if (name) {
+		fi = bfs_dumpmap_file_find(v->map, name);
+		if (fi < 0) {
+			rc = bfs_err_set(err, -ENOENT, "no such file");
+			goto out;
+		}
+		v->file = fi;
+	}
+out:
+	if (rc)
+		bfs_dumpview_clear(v);
+	bfs_cat_entry_clear(&ce);
+	free(dump);
+	return rc;
+}
+
+void bfs_dumpview_clear(struct bfs_dumpview *v)
+{
+	if (!v)
+		return;
+	bfs_dumpmap_free(v->map);
+	memset(v, 0, sizeof(*v));
+}
+
+int bfs_dumpview_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
+			const struct bfs_dumpview *v, int fd,
+			struct bfs_err *err)
+{
+	const size_t bufsz = 1u << 20;
+	struct bfs_chunkref *refs = NULL;
+	struct bfs_chunkcache *cc = NULL;
+	struct bfs_reader *rd = NULL;
+	struct bfs_rfile *f = NULL;
+	uint64_t off = 0, size;
+	uint8_t *buf = NULL;
+	ssize_t got, w;
+	size_t n = 0, done;
+	int rc;
+
+	if (v->file < 0)
+		return bfs_err_set(err, -EISDIR, "is a directory");
+	size = bfs_dumpmap_file_size(v->map, (size_t)v->file);
+	rc = bfs_catalog_chunks(cat, v->dump_id, &refs, &n, err);
+	if (rc < 0)
+		return rc;
+	rc = rst_check_chunk_sum(refs, n, v->map->size, "the dump", err);
+	if (rc < 0)
+		goto out;
+	/* a cache of 64 MiB: the chunks a range shares with the next */
+	buf = malloc(bufsz);
+	rc = buf ? bfs_chunkcache_new(64u << 20, &cc) : -ENOMEM;
+	if (!rc)
+		rc = bfs_reader_create(repo, cc, NULL, &rd);
+	if (rc < 0) {
+		bfs_err_set(err, rc, "out of memory");
+		goto out;
+	}
+	rc = bfs_reader_open(rd, refs, n, v->map->size, &f, err);
+	if (rc < 0)
+		goto out;
+	while (off < size) {
+		got = bfs_dumpview_read(f, v->map, (size_t)v->file, buf,
+					(size_t)BFS_MIN(bufsz, size - off), off,
+					err);
+		if (got <= 0) {
+			rc = got < 0 ? (int)got
+				     : bfs_err_set(err, -EIO, "short read");
+			goto out;
+		}
+		for (done = 0; done < (size_t)got; done += (size_t)w) {
+			w = write(fd, buf + done, (size_t)got - done);
+			if (w < 0 && errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			if (w < 0) {
+				rc = bfs_err_set(err, -errno,
+						 "cannot write output: %s",
+						 strerror(errno));
+				goto out;
+			}
+		}
+		off += (uint64_t)got;
+	}
+	rc = 0;
+out:
+	bfs_rfile_close(f);
+	bfs_reader_destroy(rd);
+	bfs_chunkcache_free(cc);
+	free(buf);
+	free(refs);
+	return rc;
+}
