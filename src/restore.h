@@ -193,6 +193,14 @@ int bfs_dumpview_resolve(struct bfs_repo *repo, struct bfs_catalog *cat,
 			 struct bfs_err *err);
 void bfs_dumpview_clear(struct bfs_dumpview *v); /* NULL ok */
 
+/* The attributes of view file `file` of map m (-1: the directory) as an
+ * entry: the dump's owner and times, read-only (the dump's read bits; a
+ * directory gets x where r), the file's size.  *out is a shallow copy:
+ * its strings are borrowed from dump and m, never clear it. */
+void bfs_dumpview_attr(const struct bfs_cat_entry *dump,
+		       const struct bfs_dumpmap *m, ssize_t file,
+		       struct bfs_cat_entry *out);
+
 /* Write view file v->file to fd (-EISDIR for the directory), reading
  * only the dump's chunks under it, each verified.  Errors as
  * bfs_restore_cat_fd. */

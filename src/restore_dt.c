@@ -151,6 +151,36 @@ out:
 	return rc;
 }
 
+void bfs_dumpview_attr(const struct bfs_cat_entry *dump,
+		       const struct bfs_dumpmap *m, ssize_t file,
+		       struct bfs_cat_entry *out)
+{
+	uint32_t r = dump->e.mode & 0444;
+
+	*out = *dump;
+	out->link_id = 0;
+	out->nchunks = 0;
+	out->has_dt = false;
+	out->e.link = NULL;
+	out->e.link_len = 0;
+	out->e.error = NULL;
+	out->e.target = NULL;
+	out->e.target_len = 0;
+	if (file < 0) {
+		out->e.type = BFS_T_DIR;
+		out->e.mode = r | (r >> 2); /* x where r */
+		out->e.size = 0;
+		out->nlink = 2;
+		return;
+	}
+	out->e.type = BFS_T_FILE;
+	out->e.mode = r;
+	out->e.path = (char *)bfs_dumpmap_file_name(m, (size_t)file);
+	out->e.path_len = strlen(out->e.path);
+	out->e.size = bfs_dumpmap_file_size(m, (size_t)file);
+	out->nlink = 1;
+}
+
 void bfs_dumpview_clear(struct bfs_dumpview *v)
 {
 	if (!v)
