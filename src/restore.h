@@ -193,6 +193,17 @@ int bfs_dumpview_resolve(struct bfs_repo *repo, struct bfs_catalog *cat,
 			 struct bfs_err *err);
 void bfs_dumpview_clear(struct bfs_dumpview *v); /* NULL ok */
 
+/* Restore the view path v was resolved from (path, as given) like
+ * bfs_restore does: to target/path, or with as_target to target (into
+ * it when it is an existing directory and path a file).  The directory
+ * is written as a directory of its files.  Files are created 0600 (a
+ * dump may hold secrets) and never overwritten unless force.  *files,
+ * *bytes: what was written.  Errors name the file. */
+int bfs_dumpview_restore(struct bfs_repo *repo, struct bfs_catalog *cat,
+			 const struct bfs_dumpview *v, const char *path,
+			 const char *target, bool as_target, bool force,
+			 uint64_t *files, uint64_t *bytes, struct bfs_err *err);
+
 /* The attributes of view file `file` of map m (-1: the directory) as an
  * entry: the dump's owner and times, read-only (the dump's read bits; a
  * directory gets x where r), the file's size.  *out is a shallow copy:

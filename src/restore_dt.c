@@ -4,8 +4,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "format.h"
@@ -200,8 +203,8 @@ int bfs_dumpview_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
 	struct bfs_rfile *f = NULL;
 	uint64_t off = 0, size;
 	uint8_t *buf = NULL;
-	ssize_t got, w;
-	size_t n = 0, done;
+	ssize_t got;
+	size_t n = 0;
 	int rc;
 
 	if (v->file < 0)
@@ -234,18 +237,11 @@ int bfs_dumpview_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
 				     : bfs_err_set(err, -EIO, "short read");
 			goto out;
 		}
-		for (done = 0; done < (size_t)got; done += (size_t)w) {
-			w = write(fd, buf + done, (size_t)got - done);
-			if (w < 0 && errno == EINTR) {
-				w = 0;
-				continue;
-			}
-			if (w < 0) {
-				rc = bfs_err_set(err, -errno,
-						 "cannot write output: %s",
-						 strerror(errno));
-				goto out;
-			}
+		rc = bfs_write_full(fd, buf, (size_t)got);
+		if (rc) {
+			bfs_err_set(err, rc, "cannot write output: %s",
+				    strerror(-rc));
+			goto out;
 		}
 		off += (uint64_t)got;
 	}
@@ -256,5 +252,91 @@ out:
 	bfs_chunkcache_free(cc);
 	free(buf);
 	free(refs);
+	return rc;
+}
+
+/* Write view file i of v to dest (a new file unless force). */
+static int restore_one(struct bfs_repo *repo, struct bfs_catalog *cat,
+		       const struct bfs_dumpview *v, ssize_t i,
+		       const char *dest, bool force, uint64_t *bytes,
+		       struct bfs_err *err)
+{
+	struct bfs_dumpview one = *v;
+	int fd, rc;
+
+	one.file = i;
+	fd = open(dest,
+		  O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL),
+		  0600);
+	if (fd < 0)
+		return bfs_err_set(err, -errno, "cannot create '%s': %s", dest,
+				   strerror(errno));
+	rc = bfs_dumpview_cat_fd(repo, cat, &one, fd, err);
+	if (close(fd) && !rc)
+		rc = bfs_err_set(err, -errno, "cannot write '%s': %s", dest,
+				 strerror(errno));
+	if (rc)
+		bfs_err_prefix(err, rc, "'%s'", dest);
+	else
+		*bytes += bfs_dumpmap_file_size(v->map, (size_t)i);
+	return rc;
+}
+
+int bfs_dumpview_restore(struct bfs_repo *repo, struct bfs_catalog *cat,
+			 const struct bfs_dumpview *v, const char *path,
+			 const char *target, bool as_target, bool force,
+			 uint64_t *files, uint64_t *bytes, struct bfs_err *err)
+{
+	const char *base = strrchr(path, '/');
+	struct bfs_buf dest = {0};
+	struct stat st;
+	size_t dlen, i;
+	int rc = 0;
+
+	*files = *bytes = 0;
+	while (*path == '/')
+		path++;
+	base = base ? base + 1 : path;
+	if (!as_target)
+		rc = bfs_buf_printf(&dest, "%s/%s", target, path);
+	else if (stat(target, &st) == 0 && S_ISDIR(st.st_mode) && v->file >= 0)
+		rc = bfs_buf_printf(&dest, "%s/%s", target, base);
+	else
+		rc = bfs_buf_printf(&dest, "%s", target);
+	if (rc)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	if (!as_target && (rc = bfs_mkdir_parents((char *)dest.data, 0755))) {
+		rc = bfs_err_set(err, rc,
+				 "cannot create the parents of '%s': %s",
+				 (char *)dest.data, strerror(-rc));
+		goto out;
+	}
+	if (v->file >= 0) {
+		rc = restore_one(repo, cat, v, v->file, (char *)dest.data,
+				 force, bytes, err);
+		*files = rc ? 0 : 1;
+		goto out;
+	}
+	if (mkdir((char *)dest.data, 0700) && errno != EEXIST) {
+		rc = bfs_err_set(err, -errno, "cannot create '%s': %s",
+				 (char *)dest.data, strerror(errno));
+		goto out;
+	}
+	dlen = dest.len;
+	for (i = 0; i < bfs_dumpmap_nfiles(v->map) && !rc; i++) {
+		dest.len = dlen;
+		rc = bfs_buf_printf(&dest, "/%s",
+				    bfs_dumpmap_file_name(v->map, i));
+		if (rc) {
+			rc = bfs_err_set(err, -ENOMEM, "out of memory");
+			break;
+		}
+		rc = restore_one(repo, cat, v, (ssize_t)i, (char *)dest.data,
+				 force, bytes, err);
+		if (!rc)
+			(*files)++;
+	}
+out:
+	bfs_buf_free(&dest);
 	return rc;
 }

@@ -220,8 +220,8 @@ static int ls_view(struct cli_ctx *ctx, struct ls *l)
 	int rc;
 
 	memset(&dump, 0, sizeof(dump));
-	rc = bfs_dumpview_resolve(ctx->repo, ctx->cat, ctx->info.root, path,
-				  &v, &l->err);
+	rc = bfs_dumpview_resolve(ctx->repo, ctx->cat, ctx->info.root, path, &v,
+				  &l->err);
 	if (rc == -ENOENT) {
 		cli_error("ls", "no '%s' in backup '%s'", path, name);
 		return EXIT_ERR;
@@ -236,13 +236,13 @@ static int ls_view(struct cli_ctx *ctx, struct ls *l)
 	}
 	n = v.file < 0 ? bfs_dumpmap_nfiles(v.map) : 1;
 	for (i = 0; l->lng && i < n; i++) {
-		bfs_dumpview_attr(&dump, v.map, v.file < 0 ? (ssize_t)i : v.file,
-				  &fe);
+		bfs_dumpview_attr(&dump, v.map,
+				  v.file < 0 ? (ssize_t)i : v.file, &fe);
 		measure(l, &w, &fe);
 	}
 	for (i = 0; i < n; i++) {
-		bfs_dumpview_attr(&dump, v.map, v.file < 0 ? (ssize_t)i : v.file,
-				  &fe);
+		bfs_dumpview_attr(&dump, v.map,
+				  v.file < 0 ? (ssize_t)i : v.file, &fe);
 		if (v.file < 0)
 			print_entry(l, &w, &fe, fe.e.path, fe.e.path_len);
 		else
