@@ -691,7 +691,7 @@ int bfs_backup_file_end(struct bfs_backup *b, struct bfs_err *err)
 	b->in_file = false;
 	e->size = b->fsize;
 	bfs_pathset_set_size(&b->paths, e->path, e->path_len, e->size);
-	rc = wr_submit_file_end(b, e, &dt);
+	rc = wr_submit_file_end(b, e, J_FILE_END, NULL, 0, &dt);
 	return rc ? wr_failed(b, err) : 0;
 }
 
@@ -766,6 +766,14 @@ int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
 			  const struct bfs_blobref *chunks, size_t n,
 			  struct bfs_err *err)
 {
+	return bfs_backup_file_reuse_dt(b, e, chunks, n, NULL, err);
+}
+
+int bfs_backup_file_reuse_dt(struct bfs_backup *b, const struct bfs_entry *e,
+			     const struct bfs_blobref *chunks, size_t n,
+			     const uint8_t *dt, struct bfs_err *err)
+{
+	struct bfs_buf dtb = {0};
 	struct bfs_chunkref *copy = NULL;
 	struct bfs_entry *c;
 	uint64_t total = 0;
@@ -814,7 +822,12 @@ int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
 	bfs_pathset_set_size(&b->paths, c->path, c->path_len, c->size);
 	free(b->current);
 	b->current = strdup(c->path);
-	rc = wr_submit_entry(b, c, J_REUSE, copy, n);
+	if (dt && bfs_buf_append(&dtb, dt, BFS_HASH_LEN)) {
+		wr_entry_free(c);
+		free(copy);
+		return wr_nomem(b, err);
+	}
+	rc = wr_submit_file_end(b, c, J_REUSE, copy, n, &dtb);
 	return rc ? wr_failed(b, err) : 0;
 }
 

@@ -253,9 +253,12 @@ int wr_slot_get(struct bfs_backup *b, struct job **out);
 int wr_submit_chunk(struct bfs_backup *b, struct job *j);
 /* Queue an entry op (ownership of e and chunks transferred, even on
  * failure). */
-/* Queue the end of the file being streamed, with its dump map's JSON
- * (dt: contents taken over and dt emptied; may be empty). */
-int wr_submit_file_end(struct bfs_backup *b, struct bfs_entry *e,
+/* Queue the end of the file being streamed (J_FILE_END, dt: its dump
+ * map's JSON) or a reused file (J_REUSE with its chunks, dt: the 32-byte
+ * id of its map); dt's contents are taken over and dt emptied, it may be
+ * empty. */
+int wr_submit_file_end(struct bfs_backup *b, struct bfs_entry *e, int kind,
+		       struct bfs_chunkref *chunks, size_t n,
 		       struct bfs_buf *dt);
 int wr_submit_entry(struct bfs_backup *b, struct bfs_entry *e, int kind,
 		    struct bfs_chunkref *chunks, size_t n);

@@ -460,6 +460,10 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 		}
 		if (!rc) {
 			b->reused_files++;
+			if (j->dt.len == BFS_HASH_LEN) {
+				memcpy(b->wt.dt, j->dt.data, BFS_HASH_LEN);
+				b->wt.has_dt = true;
+			}
 			rc = entry_out(b, e);
 			e = NULL;
 		}
@@ -547,7 +551,8 @@ int wr_submit_entry(struct bfs_backup *b, struct bfs_entry *e, int kind,
 	return 0;
 }
 
-int wr_submit_file_end(struct bfs_backup *b, struct bfs_entry *e,
+int wr_submit_file_end(struct bfs_backup *b, struct bfs_entry *e, int kind,
+		       struct bfs_chunkref *chunks, size_t n,
 		       struct bfs_buf *dt)
 {
 	struct job *j;
@@ -555,15 +560,16 @@ int wr_submit_file_end(struct bfs_backup *b, struct bfs_entry *e,
 
 	if (rc) {
 		wr_entry_free(e);
+		free(chunks);
 		bfs_buf_free(dt);
 		return rc;
 	}
 	j->e = e;
-	j->chunks = NULL;
-	j->nchunks = 0;
+	j->chunks = chunks;
+	j->nchunks = n;
 	j->dt = *dt;
 	memset(dt, 0, sizeof(*dt));
-	j->kind = J_FILE_END;
+	j->kind = kind;
 	j->done = true;
 	b->head++;
 	return 0;

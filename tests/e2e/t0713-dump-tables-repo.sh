@@ -87,6 +87,14 @@ ok_cmd "backup a2 (--files with the same dump)" \
 ok_cmd "backup a3 (--stdin)" bfs backup -r "$R" --id a3 \
 	--stdin db/database.sql <"$T/src1/db/database.sql"
 
+echo "changed" >"$T/src1/db/notes.sql" # the directory is not reused whole
+ok_cmd "backup a4 (--files again: the dump is reused unchanged)" \
+	bfs backup -r "$R" --id a4 --files "$T/src1"
+ok_cmd "cat a view file of the reused dump" \
+	bfs cat -r "$R" a4:files/db/database.sql.d/public.a.sql
+ok "$(cmp -s "$T/stdout" "$T/want/public.a.sql"; echo $?)" \
+	"a reused file keeps its map"
+
 ok_cmd "ls a1:files/db/database.sql.d" bfs ls -r "$R" a1:files/db/database.sql.d
 is "$(cat "$T/stdout")" "$(cat "$T/files")" "ls lists the view's files in order"
 ok_cmd "ls -l a3:db/database.sql.d" bfs ls -l -r "$R" a3:db/database.sql.d
@@ -121,7 +129,7 @@ fails_with 1 "restore --to an existing file without --force" \
 ok_cmd "check --read-data (reads and checks the maps)" \
 	bfs check -r "$R" --read-data
 
-ok_cmd "forget a1 a3" bfs forget -r "$R" a1 a3
+ok_cmd "forget a1 a3 a4" bfs forget -r "$R" a1 a3 a4
 ok_cmd "prune --max-unused 0 --grace 0" \
 	bfs prune -r "$R" --max-unused 0 --grace 0
 ok_cmd "check --read-data after prune" bfs check -r "$R" --read-data
