@@ -490,15 +490,6 @@ int bfs_backup_add_tree(struct bfs_backup *b, const struct bfs_entry *e,
 	return rc ? wr_failed(b, err) : 0;
 }
 
-/* Whether file e gets a dump map: every dump-profile stream (pg_dump,
- * mysqldump, a command) and any file named *.sql. */
-static bool wants_map(const struct bfs_entry *e, enum bfs_profile profile)
-{
-	return profile == BFS_PROFILE_DUMP ||
-	       (e->path_len >= 4 &&
-		memcmp(e->path + e->path_len - 4, ".sql", 4) == 0);
-}
-
 int bfs_backup_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 			  enum bfs_profile profile, struct bfs_err *err)
 {
@@ -539,7 +530,7 @@ int bfs_backup_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 	b->fsize = b->fchunks = 0;
 	bfs_dumpscan_free(b->scan);
 	b->scan = NULL;
-	if (wants_map(b->fe, profile) && bfs_dumpscan_new(&b->scan))
+	if (wr_wants_map(b->fe, profile) && bfs_dumpscan_new(&b->scan))
 		return wr_nomem(b, err);
 	b->in_file = true;
 	free(b->current);
@@ -626,48 +617,6 @@ int bfs_backup_file_write(struct bfs_backup *b, const void *data, size_t n,
 	return 0;
 }
 
-/* The dump map of the file ending now as the JSON of its "dt" blob into
- * *out (left empty when the file is not a dump the scanner maps: the
- * reason is logged, at info level for a file that should have been one).
- * 0 or -ENOMEM. */
-static int map_json(struct bfs_backup *b, const struct bfs_entry *e,
-		    struct bfs_buf *out)
-{
-	struct bfs_dumpmap *m = NULL;
-	struct bfs_err merr;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if (!b->scan)
-		return 0;
-	merr.msg[0] = 0;
-	rc = bfs_dumpscan_finish(b->scan, &m, &merr);
-	bfs_dumpscan_free(b->scan);
-	b->scan = NULL;
-	if (rc == -ENOMEM)
-		return rc;
-	if (rc) {
-		/* a --command stream is often no SQL at all: quiet then */
-		if (b->fsize &&
-		    (e->path_len >= 4 &&
-		     memcmp(e->path + e->path_len - 4, ".sql", 4) == 0))
-			bfs_info("'%s': no per-table view (%s)", e->path,
-				 merr.msg);
-		else
-			bfs_debug("'%s': no per-table view (%s)", e->path,
-				  merr.msg);
-		return 0;
-	}
-	rc = bfs_dumpmap_encode(m, out);
-	bfs_dumpmap_free(m);
-	if (rc == 0 && out->len > BFS_TREE_PART_MAX) {
-		bfs_info("'%s': no per-table view (its map needs %zu bytes)",
-			 e->path, out->len);
-		bfs_buf_free(out);
-	}
-	return rc;
-}
-
 int bfs_backup_file_end(struct bfs_backup *b, struct bfs_err *err)
 {
 	struct bfs_buf dt;
@@ -682,7 +631,7 @@ int bfs_backup_file_end(struct bfs_backup *b, struct bfs_err *err)
 	if (rc)
 		return wr_failed(b, err);
 	e = b->fe;
-	rc = map_json(b, e, &dt);
+	rc = wr_map_json(b, e, &dt);
 	if (rc) {
 		bfs_buf_free(&dt);
 		return wr_nomem(b, err);

@@ -253,6 +253,13 @@ int wr_slot_get(struct bfs_backup *b, struct job **out);
 int wr_submit_chunk(struct bfs_backup *b, struct job *j);
 /* Queue an entry op (ownership of e and chunks transferred, even on
  * failure). */
+/* writer_dt.c: whether file e (streamed with profile) gets a dump map;
+ * the map of the file ending now as the JSON of its "dt" blob into *out
+ * (left empty when there is none; the reason is logged).  0 / -ENOMEM. */
+bool wr_wants_map(const struct bfs_entry *e, enum bfs_profile profile);
+int wr_map_json(struct bfs_backup *b, const struct bfs_entry *e,
+		struct bfs_buf *out);
+
 /* Queue the end of the file being streamed (J_FILE_END, dt: its dump
  * map's JSON) or a reused file (J_REUSE with its chunks, dt: the 32-byte
  * id of its map); dt's contents are taken over and dt emptied, it may be
