@@ -184,6 +184,8 @@ struct bfs_cat_entry {
 	int64_t link_id;    /* hardlink: id of the group's first entry
 			       (which carries the data), else 0 */
 	uint64_t nchunks;
+	uint8_t dt[BFS_HASH_LEN]; /* files: the dump map blob ("dt") */
+	bool has_dt;
 };
 void bfs_cat_entry_clear(struct bfs_cat_entry *e);
 

@@ -198,6 +198,8 @@ static int prev_child(void *arg, const struct bfs_cat_entry *e,
 			bfs_blobref_unpack(&p->chunks[i],
 					   refs + i * BFS_BLOBREF_BLOB);
 		p->nchunks = nrefs;
+		p->has_dt = e->has_dt;
+		memcpy(p->dt, e->dt, BFS_HASH_LEN);
 	}
 	if (e->e.type == BFS_T_DIR && parts) {
 		p->parts = malloc((nparts ? nparts : 1) * BFS_HASH_LEN);

@@ -408,6 +408,9 @@ static int add_entry(struct ingest *g, struct fill *f,
 		 ? cat_bind_bytes(st, 24, c->scratch.data, c->scratch.len)
 		 : sqlite3_bind_null(st, 24);
 	if (rc == SQLITE_OK)
+		rc = te->dt ? cat_bind_bytes(st, 25, te->dt, BFS_HASH_LEN)
+			    : sqlite3_bind_null(st, 25);
+	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		rc = 0;

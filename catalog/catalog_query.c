@@ -301,6 +301,7 @@ enum {
 	EC_CHILD,
 	EC_COUNT,
 	EC_NSUB,
+	EC_DT,
 	EC_CHUNKS, /* only ST_ENTRY_READDIR_CHUNKS */
 	EC_PARTS,  /* only ST_ENTRY_READDIR_CHUNKS: a sound child tree's */
 };
@@ -346,6 +347,11 @@ static int fill_entry(sqlite3_stmt *st, struct bfs_cat_entry *o, int64_t backup,
 		goto out_clear;
 	o->e.sparse = sqlite3_column_int(st, EC_SPARSE) != 0;
 	o->nchunks = (uint64_t)sqlite3_column_int64(st, EC_NCHUNKS);
+	if (o->e.type == BFS_T_FILE &&
+	    sqlite3_column_bytes(st, EC_DT) == BFS_HASH_LEN) {
+		memcpy(o->dt, sqlite3_column_blob(st, EC_DT), BFS_HASH_LEN);
+		o->has_dt = true;
+	}
 	nl = sqlite3_column_int64(st, EC_NL);
 	if (o->e.type == BFS_T_DIR)
 		o->nlink = (uint32_t)(2 + sqlite3_column_int64(st, EC_NSUB));

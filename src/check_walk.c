@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "check_int.h"
+#include "dumpmap.h"
 #include "format.h"
 #include "tree.h"
 
@@ -255,6 +256,29 @@ static int check_file(struct cwalk *w, const struct bfs_tree_entry *te,
 	return rc;
 }
 
+/* The dump map of file te: readable, its id right, and a valid map of
+ * the file's bytes.  A bad map is a problem of its own; the file's
+ * content is not affected by it. */
+static int check_dt(struct cwalk *w, const struct bfs_tree_entry *te)
+{
+	struct bfs_err err = {""};
+	struct bfs_dumpmap *m = NULL;
+	struct bfs_buf b = {0};
+	bool bok;
+	int rc;
+
+	rc = read_tree_blob(w, te->dt, "dump map", &b, &bok);
+	if (!rc && bok) {
+		rc = bfs_dumpmap_parse(b.data, b.len, te->e.size, &m, &err);
+		bfs_dumpmap_free(m);
+		if (rc && rc != -ENOMEM)
+			rc = new_problem(w, "tree", te->dt,
+					 "dump map: ", err.msg);
+	}
+	bfs_buf_free(&b);
+	return rc;
+}
+
 /* The key of a directory: SHA-256 of its part ids, in order. */
 static void dir_key(uint8_t key[BFS_HASH_LEN],
 		    const uint8_t (*parts)[BFS_HASH_LEN], size_t nparts)
@@ -345,6 +369,8 @@ static int walk_dir(struct cwalk *w, const uint8_t (*parts)[BFS_HASH_LEN],
 			ok = true;
 			if (te.e.type == BFS_T_FILE)
 				rc = check_file(w, &te, parts[i], &ok);
+			if (!rc && te.dt)
+				rc = check_dt(w, &te);
 			if (rc)
 				break;
 			mine = mine && ok;

@@ -50,6 +50,9 @@ struct bfs_index_prev {
 	uint8_t (*parts)[BFS_HASH_LEN];
 	size_t nparts;
 	uint64_t count;
+	/* files: the dump map ("dt") the index has for it */
+	bool has_dt;
+	uint8_t dt[BFS_HASH_LEN];
 };
 static inline void bfs_index_prev_free(struct bfs_index_prev *p)
 {

@@ -191,6 +191,12 @@ static int walk_part(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN],
 				    err);
 		if (!rc && te.nlists)
 			rc = walk_lists(w, &te, err);
+		/* a dump map is a leaf: live, never read here */
+		if (!rc && te.dt) {
+			rc = first(w, te.dt);
+			if (rc == 1)
+				rc = locate(w, te.dt, BFS_BLOB_TREE, &loc, err);
+		}
 	}
 	bfs_tree_part_free(p);
 	if (rc == -EUCLEAN) {

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "catalog/catalog.h"
+#include "dumpmap.h"
 #include "reader.h"
 #include "repo.h"
 #include "util.h"
@@ -163,5 +164,65 @@ int bfs_restore(struct bfs_repo *repo, struct bfs_catalog *cat, int64_t root,
 		const char *path, const char *target,
 		const struct bfs_restore_opts *opts,
 		struct bfs_restore_stats *stats, struct bfs_err *err);
+
+/* ---- database.sql.d/: a dump's per-table view (restore_dt.c) -------- */
+
+/* Load and check the dump map (tree key "dt") of file entry ce (its
+ * data entry, not a hardlink).  *out owned by the caller.  -ENOENT (no
+ * map), -EUCLEAN (map not in the index, damaged, not a map of this
+ * file), the repository's errors, -ENOMEM. */
+int bfs_dumpview_load(struct bfs_repo *repo, struct bfs_catalog *cat,
+		      const struct bfs_cat_entry *ce, struct bfs_dumpmap **out,
+		      struct bfs_err *err);
+
+/* Read up to len bytes at off of view file `file` of map m, from the
+ * whole dump open as rfile dump (only the chunks under the file's ranges
+ * are read).  Returns the bytes read (0 at the end) or -errno.
+ * Thread safety: as bfs_rfile_read. */
+ssize_t bfs_dumpview_read(struct bfs_rfile *dump, const struct bfs_dumpmap *m,
+			  size_t file, void *buf, size_t len, uint64_t off,
+			  struct bfs_err *err);
+
+/* A path below "NAME.d" of a backup, resolved. */
+struct bfs_dumpview {
+	int64_t dump_id;	 /* catalog id of the dump's data entry */
+	struct bfs_dumpmap *map; /* owned */
+	ssize_t file;		 /* index of the file, -1 for the directory */
+};
+
+/* Resolve path ("dir/x.sql.d" or "dir/x.sql.d/FILE") inside backup root
+ * `root`: the dump x.sql must exist and have a map.  -ENOENT (err says
+ * "no such file"), or bfs_dumpview_load's errors.  Clear v with
+ * bfs_dumpview_clear. */
+int bfs_dumpview_resolve(struct bfs_repo *repo, struct bfs_catalog *cat,
+			 int64_t root, const char *path, struct bfs_dumpview *v,
+			 struct bfs_err *err);
+void bfs_dumpview_clear(struct bfs_dumpview *v); /* NULL ok */
+
+/* Restore the view path v was resolved from (path, as given) like
+ * bfs_restore does: to target/path, or with as_target to target (into
+ * it when it is an existing directory and path a file).  The directory
+ * is written as a directory of its files.  Files are created 0600 (a
+ * dump may hold secrets) and never overwritten unless force.  *files,
+ * *bytes: what was written.  Errors name the file. */
+int bfs_dumpview_restore(struct bfs_repo *repo, struct bfs_catalog *cat,
+			 const struct bfs_dumpview *v, const char *path,
+			 const char *target, bool as_target, bool force,
+			 uint64_t *files, uint64_t *bytes, struct bfs_err *err);
+
+/* The attributes of view file `file` of map m (-1: the directory) as an
+ * entry: the dump's owner and times, read-only (the dump's read bits; a
+ * directory gets x where r), the file's size.  *out is a shallow copy:
+ * its strings are borrowed from dump and m, never clear it. */
+void bfs_dumpview_attr(const struct bfs_cat_entry *dump,
+		       const struct bfs_dumpmap *m, ssize_t file,
+		       struct bfs_cat_entry *out);
+
+/* Write view file v->file to fd (-EISDIR for the directory), reading
+ * only the dump's chunks under it, each verified.  Errors as
+ * bfs_restore_cat_fd. */
+int bfs_dumpview_cat_fd(struct bfs_repo *repo, struct bfs_catalog *cat,
+			const struct bfs_dumpview *v, int fd,
+			struct bfs_err *err);
 
 #endif

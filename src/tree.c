@@ -104,6 +104,9 @@ static int line_check(const struct bfs_tree_entry *te, struct bfs_err *err)
 	if (te->nchunks > BFS_TREE_INLINE_REFS)
 		return bfs_err_set(err, -EINVAL, "'%s': %zu inline refs",
 				   e->path, te->nchunks);
+	if (te->dt && (!file || e->link))
+		return bfs_err_set(err, -EINVAL, "'%s': \"dt\" on a non-file",
+				   e->path);
 	if ((te->nparts || te->count) && !dir)
 		return bfs_err_set(err, -EINVAL, "'%s': a tree on a non-dir",
 				   e->path);
@@ -142,6 +145,12 @@ int bfs_tree_line(struct bfs_buf *out, const struct bfs_tree_entry *te,
 	}
 	if (!rc && te->nlists)
 		rc = put_ids(out, "cl", te->lists, te->nlists);
+	if (!rc && te->dt) {
+		char hex[BFS_HASH_HEX + 1];
+
+		bfs_hex(hex, te->dt, BFS_HASH_LEN);
+		rc = bfs_buf_printf(out, ",\"dt\":\"%s\"", hex);
+	}
 	if (!rc && e->type == BFS_T_DIR) {
 		rc = put_ids(out, "tree", te->parts, te->nparts);
 		if (!rc)
@@ -190,6 +199,7 @@ enum {
 	K_TREE,
 	K_COUNT,
 	K_NL,
+	K_DT,
 	K_NKEYS
 };
 
@@ -203,8 +213,9 @@ struct bfs_tree_part {
 	size_t refcap;
 	uint8_t (*ids)[BFS_HASH_LEN];
 	size_t idcap;
-	char *prev;	/* previous name in this part */
-	size_t prevlen; /* (copy: the line buffer is reused) */
+	char *prev;		  /* previous name in this part */
+	size_t prevlen;		  /* (copy: the line buffer is reused) */
+	uint8_t dt[BFS_HASH_LEN]; /* the current line's "dt" */
 };
 
 int bfs_tree_part_open(const void *data, size_t len, struct bfs_tree_part **out,
@@ -544,6 +555,12 @@ static int parse_entry(struct bfs_tree_part *p, struct bfs_tree_entry *te,
 			     "'%.300s': chunks hold %" PRIu64
 			     " bytes, size is %" PRIu64,
 			     n, sum, e->size);
+	if (m[K_DT]) {
+		if (!file || e->link || !hexid(p, m[K_DT], p->dt))
+			return pfail(p, err, -EUCLEAN, "'%.300s': bad \"dt\"",
+				     n);
+		te->dt = p->dt;
+	}
 	if (dir) {
 		if (!m[K_COUNT] || !m[K_TREE])
 			return pfail(p, err, -EUCLEAN,
@@ -571,7 +588,7 @@ int bfs_tree_part_next(struct bfs_tree_part *p, struct bfs_tree_entry *te,
 	static const char *const keys[] = {
 	    "n",   "nb", "t",  "m",    "u",	"g",  "un", "gn", "mt",
 	    "ct",  "i",	 "s",  "l",    "lb",	"r",  "h",  "hb", "sp",
-	    "err", "c",	 "cl", "tree", "count", "nl", NULL};
+	    "err", "c",	 "cl", "tree", "count", "nl", "dt", NULL};
 	const struct bfs_jnode *m[K_NKEYS + 1];
 	const char *why = "", *dup;
 	size_t end = 0, at = 0, linelen;

@@ -52,8 +52,9 @@ struct bfs_tree_entry {
 	size_t nlists;
 	const uint8_t (*parts)[BFS_HASH_LEN]; /* dirs: "tree" */
 	size_t nparts;
-	uint64_t count; /* dirs: entries in the subtree */
-	uint32_t nl;	/* first entry of a hardlink group: paths in it */
+	uint64_t count;	   /* dirs: entries in the subtree */
+	uint32_t nl;	   /* first entry of a hardlink group: paths in it */
+	const uint8_t *dt; /* files: the dump map blob ("dt"), or NULL */
 };
 
 /* ---- lines -------------------------------------------------------------

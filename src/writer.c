@@ -87,6 +87,7 @@ static void backup_free(struct bfs_backup *b)
 	free(b->last_parent);
 	wr_entry_free(b->fe);
 	free(b->cbuf);
+	bfs_dumpscan_free(b->scan);
 	free(b->current);
 	free(b->host);
 	free(b->job);
@@ -526,6 +527,10 @@ int bfs_backup_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 	}
 	b->cbuf_pos = b->cbuf_len = 0;
 	b->fsize = b->fchunks = 0;
+	bfs_dumpscan_free(b->scan);
+	b->scan = NULL;
+	if (wr_wants_map(b->fe, profile) && bfs_dumpscan_new(&b->scan))
+		return wr_nomem(b, err);
 	b->in_file = true;
 	free(b->current);
 	b->current = strdup(b->fe->path);
@@ -584,6 +589,8 @@ int bfs_backup_file_write(struct bfs_backup *b, const void *data, size_t n,
 		return rc;
 	if (!b->in_file)
 		return bfs_err_set(err, -EINVAL, "no file is open");
+	if (b->scan && bfs_dumpscan_ok(b->scan))
+		bfs_dumpscan_feed(b->scan, data, n);
 	while (n) {
 		room = b->cbuf_cap - b->cbuf_len;
 		if (!room) {
@@ -611,6 +618,7 @@ int bfs_backup_file_write(struct bfs_backup *b, const void *data, size_t n,
 
 int bfs_backup_file_end(struct bfs_backup *b, struct bfs_err *err)
 {
+	struct bfs_buf dt;
 	struct bfs_entry *e;
 	int rc;
 
@@ -622,11 +630,16 @@ int bfs_backup_file_end(struct bfs_backup *b, struct bfs_err *err)
 	if (rc)
 		return wr_failed(b, err);
 	e = b->fe;
+	rc = wr_map_json(b, e, &dt);
+	if (rc) {
+		bfs_buf_free(&dt);
+		return wr_nomem(b, err);
+	}
 	b->fe = NULL;
 	b->in_file = false;
 	e->size = b->fsize;
 	bfs_pathset_set_size(&b->paths, e->path, e->path_len, e->size);
-	rc = wr_submit_entry(b, e, J_FILE_END, NULL, 0);
+	rc = wr_submit_file_end(b, e, J_FILE_END, NULL, 0, &dt);
 	return rc ? wr_failed(b, err) : 0;
 }
 
@@ -639,6 +652,8 @@ void bfs_backup_file_cancel(struct bfs_backup *b)
 		return;
 	b->in_file = false;
 	b->cbuf_pos = b->cbuf_len = 0;
+	bfs_dumpscan_free(b->scan);
+	b->scan = NULL;
 	e = b->fe;
 	b->fe = NULL;
 	/* the consumer spills a file's refs into the manifest beyond
@@ -699,6 +714,14 @@ int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
 			  const struct bfs_blobref *chunks, size_t n,
 			  struct bfs_err *err)
 {
+	return bfs_backup_file_reuse_dt(b, e, chunks, n, NULL, err);
+}
+
+int bfs_backup_file_reuse_dt(struct bfs_backup *b, const struct bfs_entry *e,
+			     const struct bfs_blobref *chunks, size_t n,
+			     const uint8_t *dt, struct bfs_err *err)
+{
+	struct bfs_buf dtb = {0};
 	struct bfs_chunkref *copy = NULL;
 	struct bfs_entry *c;
 	uint64_t total = 0;
@@ -747,7 +770,12 @@ int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
 	bfs_pathset_set_size(&b->paths, c->path, c->path_len, c->size);
 	free(b->current);
 	b->current = strdup(c->path);
-	rc = wr_submit_entry(b, c, J_REUSE, copy, n);
+	if (dt && bfs_buf_append(&dtb, dt, BFS_HASH_LEN)) {
+		wr_entry_free(c);
+		free(copy);
+		return wr_nomem(b, err);
+	}
+	rc = wr_submit_file_end(b, c, J_REUSE, copy, n, &dtb);
 	return rc ? wr_failed(b, err) : 0;
 }
 

@@ -133,6 +133,11 @@ int bfs_backup_file_fd(struct bfs_backup *b, const struct bfs_entry *e, int fd,
 int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
 			  const struct bfs_blobref *chunks, size_t n,
 			  struct bfs_err *err);
+/* The same, keeping the file's dump map: dt (may be NULL) is the id of
+ * the "dt" blob the previous backup names for it (it is not read). */
+int bfs_backup_file_reuse_dt(struct bfs_backup *b, const struct bfs_entry *e,
+			     const struct bfs_blobref *chunks, size_t n,
+			     const uint8_t *dt, struct bfs_err *err);
 
 /* What a reused directory holds below it (for the header's stats). */
 struct bfs_tree_stats {

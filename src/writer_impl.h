@@ -43,6 +43,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dumpmap.h"
 #include "index.h"
 #include "pack.h"
 #include "pool.h"
@@ -86,6 +87,7 @@ struct job {
 	struct bfs_chunkref *chunks; /* J_REUSE: owned */
 	size_t nchunks;
 	struct wt_sealed *sealed; /* J_TREE: owned */
+	struct bfs_buf dt;	  /* J_FILE_END: the dump map's JSON */
 };
 
 /* A manifest operation waiting for its pack id (or behind one that is). */
@@ -123,7 +125,9 @@ struct wtree {
 	size_t nrefs;
 	uint8_t (*lists)[BFS_HASH_LEN]; /* its list blobs so far */
 	size_t nlists, listcap;
-	struct bfs_hmap nl; /* hardlink group sizes by first path */
+	struct bfs_hmap nl;	  /* hardlink group sizes by first path */
+	uint8_t dt[BFS_HASH_LEN]; /* the current file's dump map blob */
+	bool has_dt;
 };
 
 struct bfs_backup {
@@ -195,6 +199,7 @@ struct bfs_backup {
 	uint8_t *cbuf; /* chunker buffer */
 	size_t cbuf_cap, cbuf_pos, cbuf_len;
 	uint64_t fsize, fchunks;
+	struct bfs_dumpscan *scan; /* dump-profile or .sql file: its map */
 
 	/* uploader pool (U threads, U + 1 queued packs): up_lock protects
 	 * up_err and up_errmsg (a leaf, never held across a store call) */
@@ -248,6 +253,20 @@ int wr_slot_get(struct bfs_backup *b, struct job **out);
 int wr_submit_chunk(struct bfs_backup *b, struct job *j);
 /* Queue an entry op (ownership of e and chunks transferred, even on
  * failure). */
+/* writer_dt.c: whether file e (streamed with profile) gets a dump map;
+ * the map of the file ending now as the JSON of its "dt" blob into *out
+ * (left empty when there is none; the reason is logged).  0 / -ENOMEM. */
+bool wr_wants_map(const struct bfs_entry *e, enum bfs_profile profile);
+int wr_map_json(struct bfs_backup *b, const struct bfs_entry *e,
+		struct bfs_buf *out);
+
+/* Queue the end of the file being streamed (J_FILE_END, dt: its dump
+ * map's JSON) or a reused file (J_REUSE with its chunks, dt: the 32-byte
+ * id of its map); dt's contents are taken over and dt emptied, it may be
+ * empty. */
+int wr_submit_file_end(struct bfs_backup *b, struct bfs_entry *e, int kind,
+		       struct bfs_chunkref *chunks, size_t n,
+		       struct bfs_buf *dt);
 int wr_submit_entry(struct bfs_backup *b, struct bfs_entry *e, int kind,
 		    struct bfs_chunkref *chunks, size_t n);
 /* Queue a directory reused whole (ownership of e and t transferred). */

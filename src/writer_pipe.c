@@ -293,6 +293,22 @@ static int cur_spill(struct bfs_backup *b)
 }
 /* ---- consuming results in order --------------------------------------- */
 
+/* The dump map of the file ending at j, stored as a tree blob; its id is
+ * put in the file's tree line by wt_entry. */
+static int store_dt(struct bfs_backup *b, struct job *j)
+{
+	struct bfs_err err;
+	int rc;
+
+	err.msg[0] = 0;
+	rc = wr_store_blob(b, BFS_BLOB_TREE, j->dt.data, j->dt.len, b->wt.dt,
+			   &err);
+	if (rc)
+		return wr_fail(b, rc, &err);
+	b->wt.has_dt = true;
+	return 0;
+}
+
 static int consume_chunk(struct bfs_backup *b, struct job *j)
 {
 	struct mop m = {.e = NULL};
@@ -402,6 +418,8 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 	}
 	case J_FILE_END:
 		rc = cur_spill(b);
+		if (!rc && j->dt.len)
+			rc = store_dt(b, j);
 		b->cur_spilled = false;
 		b->cur_bytes = 0;
 		if (!rc) {
@@ -442,12 +460,17 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 		}
 		if (!rc) {
 			b->reused_files++;
+			if (j->dt.len == BFS_HASH_LEN) {
+				memcpy(b->wt.dt, j->dt.data, BFS_HASH_LEN);
+				b->wt.has_dt = true;
+			}
 			rc = entry_out(b, e);
 			e = NULL;
 		}
 		break;
 	}
 	wr_entry_free(e);
+	bfs_buf_free(&j->dt);
 	free(j->chunks);
 	j->chunks = NULL;
 	j->nchunks = 0;
@@ -528,6 +551,30 @@ int wr_submit_entry(struct bfs_backup *b, struct bfs_entry *e, int kind,
 	return 0;
 }
 
+int wr_submit_file_end(struct bfs_backup *b, struct bfs_entry *e, int kind,
+		       struct bfs_chunkref *chunks, size_t n,
+		       struct bfs_buf *dt)
+{
+	struct job *j;
+	int rc = wr_slot_get(b, &j);
+
+	if (rc) {
+		wr_entry_free(e);
+		free(chunks);
+		bfs_buf_free(dt);
+		return rc;
+	}
+	j->e = e;
+	j->chunks = chunks;
+	j->nchunks = n;
+	j->dt = *dt;
+	memset(dt, 0, sizeof(*dt));
+	j->kind = kind;
+	j->done = true;
+	b->head++;
+	return 0;
+}
+
 int wr_submit_tree(struct bfs_backup *b, struct bfs_entry *e,
 		   struct wt_sealed *t)
 {
@@ -578,6 +625,7 @@ void wr_pipe_free(struct bfs_backup *b)
 		free(b->jobs[i].data);
 		bfs_buf_free(&b->jobs[i].z);
 		wr_entry_free(b->jobs[i].e);
+		bfs_buf_free(&b->jobs[i].dt);
 		free(b->jobs[i].chunks);
 		wt_sealed_free(b->jobs[i].sealed);
 	}

@@ -332,6 +332,9 @@ int wt_entry(struct bfs_backup *b, const struct bfs_entry *e,
 		te.nchunks = b->wt.nrefs;
 	}
 	b->wt.nrefs = b->wt.nlists = 0;
+	if (b->wt.has_dt && e->type == BFS_T_FILE && !e->link)
+		te.dt = b->wt.dt;
+	b->wt.has_dt = false;
 	if (e->link) {
 		rc = nl_count(b, e->link, e->link_len);
 		if (rc)

@@ -30,6 +30,7 @@ format	src/delta.o
 format	src/crypt*.o src/repo_key.o
 format	src/conninfo.o
 format	src/jsonsplit.o
+format	src/dumpmap*.o
 index	catalog/*.o
 engine	src/writer*.o src/source*.o src/reader*.o src/restore*.o src/copy*.o
 engine	src/locmap.o src/migrate.o src/exclude.o

@@ -11,6 +11,39 @@
 #include "cli.h"
 #include "src/restore.h"
 
+/* PATH is not in the backup: a file of a dump's NAME.d/ view? */
+static int cat_view(struct cli_ctx *ctx)
+{
+	struct bfs_err err = {""};
+	struct bfs_dumpview v;
+	const char *path = ctx->path, *name = ctx->info.name;
+	int rc;
+
+	rc = bfs_dumpview_resolve(ctx->repo, ctx->cat, ctx->info.root, path, &v,
+				  &err);
+	if (rc == -ENOENT) {
+		cli_error("cat", "no '%s' in backup '%s'", path, name);
+		return EXIT_ERR;
+	}
+	if (!rc)
+		rc = bfs_dumpview_cat_fd(ctx->repo, ctx->cat, &v, STDOUT_FILENO,
+					 &err);
+	bfs_dumpview_clear(&v);
+	if (rc == -EPIPE)
+		return EXIT_ERR;
+	if (rc == -EISDIR) {
+		cli_error("cat", "'%s' of backup '%s' is a directory", path,
+			  name);
+		return EXIT_ERR;
+	}
+	if (rc < 0) {
+		cli_error("cat", "cannot read '%s' of backup '%s': %s", path,
+			  name, bfs_err_str(&err, rc));
+		return EXIT_ERR;
+	}
+	return EXIT_OK;
+}
+
 static int run_cat(struct cli_ctx *ctx)
 {
 	struct bfs_err err = {""};
@@ -23,10 +56,9 @@ static int run_cat(struct cli_ctx *ctx)
 
 	memset(&ce, 0, sizeof(ce));
 	rc = bfs_catalog_lookup_path(cat, info->root, path, &ce, &err);
-	if (rc == -ENOENT || rc == -ENOTDIR) {
-		cli_error("cat", "no '%s' in backup '%s'", path, info->name);
-		return EXIT_ERR;
-	} else if (rc < 0) {
+	if (rc == -ENOENT || rc == -ENOTDIR)
+		return cat_view(ctx);
+	if (rc < 0) {
 		cli_error("cat", "%s", bfs_err_str(&err, rc));
 		return EXIT_ERR;
 	}
@@ -70,9 +102,16 @@ const struct bfs_cmd cmd_cat = {
 	"to stdout.  Only the chunks of that file are read from the\n"
 	"repository, and each is checked against its SHA-256: a damaged or\n"
 	"missing chunk is an error naming the file and the pack, never wrong\n"
-	"bytes.",
+	"bytes.\n"
+	"\n"
+	"A dump stored with a map (a pg_dump or mysqldump; see 'One table\n"
+	"back' in the README) also has a view DUMP.d/ next to it: PATH\n"
+	"DUMP.d/_before.sql, DUMP.d/SCHEMA.TABLE.sql or DUMP.d/_after.sql\n"
+	"writes that part of the dump, reading only its chunks.",
     .opts = cat_opts,
     .examples = "  backupfs cat latest:database.sql | psql nocodb_restore\n"
+		"  backupfs cat latest:database.sql.d/public.film.sql "
+		"| psql scratch\n"
 		"  backupfs cat "
 		"2026-11-20_05-15-00:files/uploads/invoice-17.pdf > x.pdf",
     .exit_codes = "0 ok, 1 error (no such backup or file, a directory,\n"

@@ -209,6 +209,50 @@ out_free:
 	return rc;
 }
 
+/* PATH is not in the backup: a dump's NAME.d/ view or a file of it? */
+static int ls_view(struct cli_ctx *ctx, struct ls *l)
+{
+	struct widths w = {1, 1, 1, 1};
+	const char *path = ctx->path, *name = ctx->info.name;
+	struct bfs_cat_entry dump, fe;
+	struct bfs_dumpview v;
+	size_t i, n;
+	int rc;
+
+	memset(&dump, 0, sizeof(dump));
+	rc = bfs_dumpview_resolve(ctx->repo, ctx->cat, ctx->info.root, path, &v,
+				  &l->err);
+	if (rc == -ENOENT) {
+		cli_error("ls", "no '%s' in backup '%s'", path, name);
+		return EXIT_ERR;
+	}
+	if (!rc)
+		rc = bfs_catalog_get(ctx->cat, v.dump_id, &dump, &l->err);
+	if (rc < 0) {
+		cli_error("ls", "'%s' of backup '%s': %s", path, name,
+			  bfs_err_str(&l->err, rc));
+		bfs_dumpview_clear(&v);
+		return EXIT_ERR;
+	}
+	n = v.file < 0 ? bfs_dumpmap_nfiles(v.map) : 1;
+	for (i = 0; l->lng && i < n; i++) {
+		bfs_dumpview_attr(&dump, v.map,
+				  v.file < 0 ? (ssize_t)i : v.file, &fe);
+		measure(l, &w, &fe);
+	}
+	for (i = 0; i < n; i++) {
+		bfs_dumpview_attr(&dump, v.map,
+				  v.file < 0 ? (ssize_t)i : v.file, &fe);
+		if (v.file < 0)
+			print_entry(l, &w, &fe, fe.e.path, fe.e.path_len);
+		else
+			print_entry(l, &w, &fe, path, strlen(path));
+	}
+	bfs_cat_entry_clear(&dump);
+	bfs_dumpview_clear(&v);
+	return EXIT_OK;
+}
+
 static int run_ls(struct cli_ctx *ctx)
 {
 	const struct ls_args *a = ctx->args;
@@ -221,10 +265,10 @@ static int run_ls(struct cli_ctx *ctx)
 	int rc;
 
 	memset(&ce, 0, sizeof(ce));
+	l.cat = cat;
 	rc = bfs_catalog_lookup_path(cat, info->root, path, &ce, &l.err);
 	if (rc == -ENOENT || rc == -ENOTDIR) {
-		cli_error("ls", "no '%s' in backup '%s'", path, info->name);
-		return EXIT_ERR;
+		return ls_view(ctx, &l);
 	} else if (rc < 0) {
 		cli_error("ls", "%s", bfs_err_str(&l.err, rc));
 		return EXIT_ERR;
@@ -273,11 +317,17 @@ const struct bfs_cmd cmd_ls = {
 	"invalid UTF-8 in them are shown escaped, as ls -b does (\\e, \\n,\n"
 	"\\x9b, \\u009b); valid UTF-8 is kept.  Answers from the local "
 	"catalog:\n"
-	"no data is read from the repository.",
+	"no data is read from the repository.\n"
+	"\n"
+	"A dump stored with a map (a pg_dump or mysqldump) has a view\n"
+	"DUMP.d/ next to it, not listed with its directory: 'ls ID:DUMP.d'\n"
+	"lists _before.sql, SCHEMA.TABLE.sql ... and _after.sql (this reads\n"
+	"the dump's map from the repository).",
     .opts = ls_opts,
     .examples = "  backupfs ls latest\n"
 		"  backupfs ls -l 2026-11-20_05-15-00:files/uploads\n"
-		"  backupfs ls -R latest:files | grep invoice",
+		"  backupfs ls -R latest:files | grep invoice\n"
+		"  backupfs ls -l latest:database.sql.d",
     .exit_codes = "0 ok, 1 error (no such backup or path), 2 usage error.",
     .flags = CLI_OPEN | CLI_SYNC | CLI_REF | CLI_FIND,
     .min_args = 1,

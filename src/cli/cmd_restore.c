@@ -85,6 +85,41 @@ static int check_restore(struct cli_ctx *ctx)
 	return 0;
 }
 
+/* PATH is not in the backup: a dump's NAME.d/ view or a file of it? */
+static int restore_view(struct cli_ctx *ctx, const char *target)
+{
+	const struct restore_args *a = ctx->args;
+	const char *path = ctx->path, *name = ctx->info.name;
+	struct bfs_err err = {""};
+	struct bfs_dumpview v;
+	uint64_t files = 0, bytes = 0;
+	char b[32];
+	int rc;
+
+	rc = bfs_dumpview_resolve(ctx->repo, ctx->cat, ctx->info.root, path, &v,
+				  &err);
+	if (rc == -ENOENT) {
+		cli_error("restore", "no '%s' in backup '%s'", path, name);
+		return EXIT_ERR;
+	}
+	if (!rc)
+		rc = bfs_dumpview_restore(ctx->repo, ctx->cat, &v, path, target,
+					  a->to != NULL, a->force, &files,
+					  &bytes, &err);
+	bfs_dumpview_clear(&v);
+	if (rc < 0) {
+		cli_error("restore", "'%s' of backup '%s': %s", path, name,
+			  bfs_err_str(&err, rc));
+		return EXIT_ERR;
+	}
+	if (!ctx->c.quiet) {
+		bfs_fmt_bytes(b, sizeof(b), bytes);
+		fprintf(stderr, "restored %llu files (%s) of backup %s to %s\n",
+			(unsigned long long)files, b, name, target);
+	}
+	return EXIT_OK;
+}
+
 static int run_restore(struct cli_ctx *ctx)
 {
 	const struct restore_args *a = ctx->args;
@@ -106,11 +141,8 @@ static int run_restore(struct cli_ctx *ctx)
 		memset(&ce, 0, sizeof(ce));
 		rc = bfs_catalog_lookup_path(cat, info->root, path, &ce, &err);
 		bfs_cat_entry_clear(&ce);
-		if (rc == -ENOENT || rc == -ENOTDIR) {
-			cli_error("restore", "no '%s' in backup '%s'", path,
-				  info->name);
-			return EXIT_ERR;
-		}
+		if (rc == -ENOENT || rc == -ENOTDIR)
+			return restore_view(ctx, target);
 	}
 	raise_nofile();
 	u.tty = isatty(STDERR_FILENO);

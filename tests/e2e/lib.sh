@@ -603,7 +603,8 @@ my_table_digest() {
 		where table_schema = '$db' and table_type = 'BASE TABLE'
 		order by table_name" |
 	while IFS= read -r t; do
-		my -N -B -e "select * from \`$db\`.\`$t\`" >"$T/.digest" || {
+		# backticks in a name are doubled inside a quoted identifier
+		my -N -B -e "select * from \`$db\`.\`${t//\`/\`\`}\`" >"$T/.digest" || {
 			echo "$t ERROR"
 			continue
 		}

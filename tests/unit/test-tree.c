@@ -173,6 +173,67 @@ static void test_hostile(void)
 		"chunks on a hardlink");
 }
 
+/* "dt", a file's dump map: round trip, only on regular files, 64
+ * lower-case hex; a key a reader does not know is ignored. */
+static void test_dt(void)
+{
+	uint8_t dt[BFS_HASH_LEN];
+	struct bfs_tree_entry te, got;
+	struct bfs_buf b = {0};
+	struct bfs_err err = {{0}};
+	char hex[BFS_HASH_HEX + 1];
+
+	memset(dt, 0x5c, sizeof(dt));
+	bfs_hex(hex, dt, BFS_HASH_LEN);
+	te = te_file("db.sql", 0, NULL, 0);
+	te.dt = dt;
+	is_int(bfs_tree_line(&b, &te, &err), 0, "file line with \"dt\"");
+	ok(memmem(b.data, b.len, hex, BFS_HASH_HEX) != NULL,
+	   "the line names the map by its hex id");
+	{
+		struct bfs_tree_part *p = NULL;
+
+		is_int(bfs_tree_part_open(b.data, b.len, &p, &err), 0, "opens");
+		is_int(p ? bfs_tree_part_next(p, &got, &err) : -1, 1, "parses");
+		ok(got.dt && memcmp(got.dt, dt, BFS_HASH_LEN) == 0,
+		   "\"dt\" round-trips");
+		bfs_tree_part_free(p);
+	}
+	b.len = 0;
+	te = te_file("plain", 0, NULL, 0);
+	is_int(bfs_tree_line(&b, &te, &err), 0, "file line without");
+	memset(&got, 0, sizeof(got));
+	is_int(parse_all(&b, &got, &err), 1, "parses");
+	ok(got.dt == NULL, "no \"dt\": NULL");
+	free(got.e.path);
+	b.len = 0;
+	te = (struct bfs_tree_entry){.e = tl_entry("d", BFS_T_DIR)};
+	te.dt = dt;
+	is_int(bfs_tree_line(&b, &te, &err), -EINVAL,
+	       "\"dt\" on a directory is not written");
+	bfs_buf_free(&b);
+	rejects("{\"n\":\"d\",\"t\":\"d\",\"m\":493,\"u\":0,\"g\":0,\"mt\":1,"
+		"\"tree\":[],\"count\":0,\"dt\":\"" H64 "\"}\n",
+		"\"dt\" on a directory");
+	rejects("{\"n\":\"a\",\"t\":\"f\",\"m\":420,\"u\":0,\"g\":0,\"mt\":1,"
+		"\"s\":0,\"dt\":\"" H64 "\",\"h\":\"x\"}\n",
+		"\"dt\" on a hardlink");
+	rejects("{\"n\":\"a\",\"t\":\"f\",\"m\":420,\"u\":0,\"g\":0,\"mt\":1,"
+		"\"s\":0,\"dt\":\"AB" H64 "\"}\n",
+		"\"dt\" of 66 characters");
+	rejects("{\"n\":\"a\",\"t\":\"f\",\"m\":420,\"u\":0,\"g\":0,\"mt\":1,"
+		"\"s\":0,\"dt\":[\"" H64 "\"]}\n",
+		"\"dt\" not a string");
+	b = (struct bfs_buf){0};
+	bfs_buf_append(&b,
+		       "{\"n\":\"a\",\"t\":\"f\",\"m\":420,\"u\":0,\"g\":0,"
+		       "\"mt\":1,\"s\":0,\"zz\":{\"new\":1}}\n",
+		       66);
+	is_int(parse_all(&b, NULL, &err), 1,
+	       "a key this reader does not know is ignored");
+	bfs_buf_free(&b);
+}
+
 /* Parts of a directory of n generated lines, with line k changed. */
 struct parts {
 	uint8_t id[64][BFS_HASH_LEN];
@@ -425,6 +486,7 @@ int main(void)
 {
 	test_lines();
 	test_hostile();
+	test_dt();
 	test_cutter();
 	test_lists();
 	test_manifest();

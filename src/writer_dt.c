@@ -1,0 +1,61 @@
+/* writer_dt.c - the dump map of a file being written (doc/FORMAT.md,
+ * section 20): which files get one, and its JSON at the file's end.  The
+ * scanner runs on the calling thread, fed by bfs_backup_file_write. */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+#include "writer_impl.h"
+
+/* Whether file e gets a dump map: every dump-profile stream (pg_dump,
+ * mysqldump, a command) and any file named *.sql. */
+bool wr_wants_map(const struct bfs_entry *e, enum bfs_profile profile)
+{
+	return profile == BFS_PROFILE_DUMP ||
+	       (e->path_len >= 4 &&
+		memcmp(e->path + e->path_len - 4, ".sql", 4) == 0);
+}
+
+/* The dump map of the file ending now as the JSON of its "dt" blob into
+ * *out (left empty when the file is not a dump the scanner maps: the
+ * reason is logged, at info level for a file that should have been one).
+ * 0 or -ENOMEM. */
+int wr_map_json(struct bfs_backup *b, const struct bfs_entry *e,
+		struct bfs_buf *out)
+{
+	struct bfs_dumpmap *m = NULL;
+	struct bfs_err merr;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!b->scan)
+		return 0;
+	merr.msg[0] = 0;
+	rc = bfs_dumpscan_finish(b->scan, &m, &merr);
+	bfs_dumpscan_free(b->scan);
+	b->scan = NULL;
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc) {
+		/* a --command stream is often no SQL at all: quiet then */
+		if (b->fsize &&
+		    (e->path_len >= 4 &&
+		     memcmp(e->path + e->path_len - 4, ".sql", 4) == 0))
+			bfs_info("'%s': no per-table view (%s)", e->path,
+				 merr.msg);
+		else
+			bfs_debug("'%s': no per-table view (%s)", e->path,
+				  merr.msg);
+		return 0;
+	}
+	rc = bfs_dumpmap_encode(m, out);
+	bfs_dumpmap_free(m);
+	if (rc == 0 && out->len > BFS_TREE_PART_MAX) {
+		bfs_info("'%s': no per-table view (its map needs %zu bytes)",
+			 e->path, out->len);
+		bfs_buf_free(out);
+	}
+	return rc;
+}
