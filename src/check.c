@@ -214,13 +214,14 @@ static void tls_fini(void *tls, void *ctx)
 	free(t);
 }
 
-/* Decompress and hash every blob; returns the number of damaged ones. */
+/* Decode and hash every blob (a delta through its base, bfs_repo_decode);
+ * returns the number of damaged ones. */
 static size_t job_read_blobs(struct pack_job *j, const char *key,
 			     const struct bfs_buf *b, struct ck_tls *t)
 {
 	struct bfs_err err = {""};
 	char hex[BFS_HASH_HEX + 1];
-	uint8_t sum[BFS_HASH_LEN];
+	struct bfs_chunkref ref;
 	size_t i, bad = 0;
 	uint64_t plain = 0;
 	int rc, p;
@@ -238,15 +239,13 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 			t->plain = np;
 			t->cap = e->len;
 		}
-		rc = bfs_zstd_decompress(t->plain, e->len, b->data + e->offset,
-					 e->clen, &err);
-		if (!rc) {
-			bfs_sha256(sum, t->plain, e->len);
-			if (memcmp(sum, e->hash, BFS_HASH_LEN))
-				rc = bfs_err_set(&err, -EBADMSG,
-						 "plain bytes do not hash to "
-						 "its id");
-		}
+		memcpy(ref.hash, e->hash, BFS_HASH_LEN);
+		memcpy(ref.pack, j->id, BFS_HASH_LEN);
+		ref.offset = e->offset;
+		ref.clen = e->clen;
+		ref.len = e->len;
+		rc = bfs_repo_decode(j->c->r, &ref, b->data + e->offset,
+				     t->plain, &err);
 		plain += e->len;
 		if (!rc)
 			continue;
@@ -635,6 +634,8 @@ int bfs_check(struct bfs_repo *r, const struct bfs_check_opts *o,
 	c.max_paths = o->max_paths ? o->max_paths : BFS_CHECK_MAX_PATHS;
 	pthread_mutex_init(&c.lock, NULL);
 	rc = bfs_locmap_new(&c.m, err);
+	if (!rc)
+		rc = bfs_repo_set_locate(r, bfs_locmap_locate, c.m, NULL, err);
 	if (rc)
 		goto out;
 	if (bfs_hmap_init(&c.packs, sizeof(struct ck_pack), BFS_HASH_LEN, 0,
@@ -686,6 +687,7 @@ int bfs_check(struct bfs_repo *r, const struct bfs_check_opts *o,
 	}
 	garbage(&c);
 out:
+	bfs_repo_set_locate(r, NULL, NULL, NULL, NULL);
 	/* the jobs found theirs in any order: a report that reads the same
 	 * every time (nothing maps to problem numbers any more) */
 	if (rep->nproblems > 1)

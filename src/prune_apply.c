@@ -51,7 +51,7 @@ static int flush(struct apply *a, struct bfs_err *err)
 	struct newpack *np;
 	struct bfs_buf out = {0};
 	char key[BFS_KEY_MAX];
-	size_t i, n = bfs_pack_builder_count(a->b);
+	size_t n = bfs_pack_builder_count(a->b);
 	int rc;
 
 	if (!n)
@@ -66,16 +66,11 @@ static int flush(struct apply *a, struct bfs_err *err)
 	np->n = n;
 	a->n++;
 	e = bfs_pack_builder_entries(a->b);
-	for (i = 0; i < n; i++) {
-		memcpy(np->blobs[i].hash, e[i].hash, BFS_HASH_LEN);
-		np->blobs[i].type = e[i].type;
-		np->blobs[i].offset = e[i].offset;
-		np->blobs[i].clen = e[i].clen;
-		np->blobs[i].len = e[i].len;
-	}
 	rc = bfs_pack_builder_finish(a->b, &out, np->id);
 	if (rc)
 		return bfs_err_set(err, rc, "cannot finish a new pack");
+	/* the entries of the pack just finished stay readable */
+	bfs_idx_blobs_from_pack(np->blobs, e, n, out.data);
 	bfs_repo_pack_key(key, np->id);
 	rc = bfs_store_put(pr->r->store, key, out.data, out.len, 0, err);
 	if (rc)
@@ -108,7 +103,7 @@ static int repack_one(struct apply *a, const struct pp_pack *p,
 	struct prune *pr = a->pr;
 	struct bfs_buf data = {0};
 	char key[BFS_KEY_MAX], hex[BFS_HASH_HEX + 1];
-	uint8_t h[BFS_HASH_LEN];
+	struct bfs_chunkref ref;
 	const struct bfs_idx_blob *bl;
 	int64_t got;
 	size_t j;
@@ -141,15 +136,13 @@ static int repack_one(struct apply *a, const struct pp_pack *p,
 			rc = bfs_err_set(err, rc, "out of memory");
 			break;
 		}
-		rc = bfs_zstd_decompress(a->plain.data, bl->len,
-					 data.data + bl->offset, bl->clen, err);
-		if (!rc) {
-			bfs_sha256(h, a->plain.data, bl->len);
-			if (memcmp(h, bl->hash, BFS_HASH_LEN))
-				rc = bfs_err_set(err, -EBADMSG,
-						 "its bytes do not match its "
-						 "id");
-		}
+		memcpy(ref.hash, bl->hash, BFS_HASH_LEN);
+		memcpy(ref.pack, p->id, BFS_HASH_LEN);
+		ref.offset = bl->offset;
+		ref.clen = bl->clen;
+		ref.len = bl->len;
+		rc = bfs_repo_decode(pr->r, &ref, data.data + bl->offset,
+				     a->plain.data, err);
 		if (rc) {
 			bfs_err_prefix(err, rc,
 				       "pack '%s': blob %s at offset %" PRIu64

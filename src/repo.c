@@ -19,7 +19,10 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
+#include <zstd.h>
 
+#include "delta.h"
 #include "format.h"
 #include "pack.h"
 #include "repo.h"
@@ -446,12 +449,70 @@ out_free_repo:
 	return rc;
 }
 
+/* ---- delta bases ----------------------------------------------------- */
+
+struct base_slot {
+	uint8_t id[BFS_HASH_LEN];
+	uint8_t *data; /* NULL: empty slot */
+	size_t len;
+};
+
+struct bfs_repo_bases {
+	bfs_repo_locate_fn fn;
+	void *arg;
+	void (*free_arg)(void *);
+	pthread_mutex_t lock; /* slots, next */
+	struct base_slot slot[BFS_REPO_BASE_CACHE];
+	size_t next; /* slot replaced on the next insert */
+};
+
+static void bases_free(struct bfs_repo_bases *b)
+{
+	size_t i;
+
+	if (!b)
+		return;
+	if (b->free_arg)
+		b->free_arg(b->arg);
+	for (i = 0; i < BFS_REPO_BASE_CACHE; i++)
+		free(b->slot[i].data);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+/* See repo.h.  Not thread-safe (before reads start). */
+int bfs_repo_set_locate(struct bfs_repo *r, bfs_repo_locate_fn fn, void *arg,
+			void (*free_arg)(void *), struct bfs_err *err)
+{
+	struct bfs_repo_bases *b = r->bases;
+
+	if (!b && !fn)
+		return 0;
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b || pthread_mutex_init(&b->lock, NULL)) {
+			free(b);
+			if (free_arg)
+				free_arg(arg);
+			return bfs_err_set(err, -ENOMEM, "out of memory");
+		}
+		r->bases = b;
+	}
+	if (b->free_arg)
+		b->free_arg(b->arg);
+	b->fn = fn;
+	b->arg = arg;
+	b->free_arg = free_arg;
+	return 0;
+}
+
 /* Close r and its store.  NULL ok.  No other thread may still use r. */
 void bfs_repo_close(struct bfs_repo *r)
 {
 	if (!r)
 		return;
 	bfs_store_free(r->store);
+	bases_free(r->bases);
 	free(r);
 }
 
@@ -500,16 +561,114 @@ static int check_ref(const struct bfs_chunkref *c, const char *key,
 	return 0;
 }
 
-/* Decompress frame (c->clen bytes) into out and verify the hash. */
-static int decode_chunk(const struct bfs_chunkref *c, const uint8_t *frame,
-			uint8_t *out, const char *key, struct bfs_err *err)
+static int read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
+		      uint8_t *out, bool plain_only, struct bfs_err *err);
+
+/* A copy of the plain bytes of base id (malloc'ed into *out, *len) from
+ * the cache, else located, read (depth 1: a plain frame only), verified
+ * and cached.  The message names the base. */
+static int base_get(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
+		    uint8_t **out, size_t *len, struct bfs_err *err)
 {
-	uint8_t hash[BFS_HASH_LEN];
+	struct bfs_repo_bases *b = r->bases;
+	struct bfs_chunkref ref;
+	struct base_slot *s;
+	char h[BFS_HASH_HEX + 1];
+	uint8_t *data;
+	size_t i;
+	int rc;
+
+	bfs_hex(h, id, BFS_HASH_LEN);
+	if (!b || !b->fn)
+		return bfs_err_set(err, -EUCLEAN,
+				   "delta base %s: no blob index to locate it",
+				   h);
+	pthread_mutex_lock(&b->lock);
+	for (i = 0; i < BFS_REPO_BASE_CACHE; i++) {
+		s = &b->slot[i];
+		if (s->data && !memcmp(s->id, id, BFS_HASH_LEN))
+			break;
+	}
+	if (i < BFS_REPO_BASE_CACHE) {
+		data = malloc(s->len ? s->len : 1);
+		if (data) {
+			memcpy(data, s->data, s->len);
+			*out = data;
+			*len = s->len;
+		}
+		pthread_mutex_unlock(&b->lock);
+		return data ? 0 : bfs_err_set(err, -ENOMEM, "out of memory");
+	}
+	pthread_mutex_unlock(&b->lock);
+
+	rc = b->fn(b->arg, id, &ref);
+	if (rc == -ENOENT)
+		return bfs_err_set(err, -ENOENT,
+				   "delta base %s is missing (no index object "
+				   "names it)",
+				   h);
+	if (rc)
+		return bfs_err_set(err, rc, "delta base %s: cannot locate it",
+				   h);
+	if (memcmp(ref.hash, id, BFS_HASH_LEN) != 0)
+		return bfs_err_set(err, -EUCLEAN,
+				   "delta base %s: located as another blob", h);
+	data = malloc(ref.len ? ref.len : 1);
+	if (!data)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	rc = read_chunk(r, &ref, data, true, err);
+	if (rc) {
+		free(data);
+		return bfs_err_prefix(err, rc, "delta base %s", h);
+	}
+	*out = data;
+	*len = ref.len;
+
+	pthread_mutex_lock(&b->lock);
+	s = &b->slot[b->next];
+	free(s->data);
+	s->data = malloc(ref.len ? ref.len : 1);
+	if (s->data) {
+		memcpy(s->data, data, ref.len);
+		memcpy(s->id, id, BFS_HASH_LEN);
+		s->len = ref.len;
+		b->next = (b->next + 1) % BFS_REPO_BASE_CACHE;
+	}
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+/* Decode frame (c->clen bytes) into out and verify the hash: a zstd
+ * frame, or (not plain_only) a delta frame with its base. */
+static int decode_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
+			const uint8_t *frame, uint8_t *out, const char *key,
+			bool plain_only, struct bfs_err *err)
+{
+	uint8_t hash[BFS_HASH_LEN], base_id[BFS_HASH_LEN];
+	uint8_t *base = NULL;
+	size_t blen = 0;
 	char h[13];
 	int rc;
 
 	bfs_hex(h, c->hash, 6);
-	rc = bfs_zstd_decompress(out, c->len, frame, c->clen, err);
+	if (c->clen >= 4 && bfs_get_le32(frame) == ZSTD_MAGICNUMBER) {
+		rc = bfs_zstd_decompress(out, c->len, frame, c->clen, err);
+	} else if (plain_only) {
+		return bfs_err_set(err, -EUCLEAN,
+				   "chunk %s in pack '%s' is a delta frame "
+				   "where a whole one must be (a delta base)",
+				   h, key);
+	} else {
+		rc = bfs_delta_base(frame, c->clen, base_id, err);
+		if (!rc)
+			rc = base_get(r, base_id, &base, &blen, err);
+		if (rc)
+			return bfs_err_prefix(
+			    err, rc, "chunk %s in pack '%s' (a delta)", h, key);
+		rc = bfs_delta_decode(out, c->len, frame, c->clen, base, blen,
+				      err);
+		free(base);
+	}
 	if (rc) {
 		if (rc == -EUCLEAN || rc == -EINVAL)
 			return bfs_err_prefix(
@@ -551,9 +710,8 @@ static int fetch_range(struct bfs_repo *r, const char *key, uint64_t off,
 	return 0;
 }
 
-/* See repo.h.  out holds c->len bytes.  Thread-safe. */
-int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
-			uint8_t *out, struct bfs_err *err)
+static int read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
+		      uint8_t *out, bool plain_only, struct bfs_err *err)
 {
 	struct bfs_buf buf = {0};
 	char key[BFS_KEY_MAX];
@@ -566,10 +724,27 @@ int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 	rc = fetch_range(r, key, c->offset, c->clen, &buf, err);
 	if (rc)
 		goto out_free;
-	rc = decode_chunk(c, buf.data, out, key, err);
+	rc = decode_chunk(r, c, buf.data, out, key, plain_only, err);
 out_free:
 	bfs_buf_free(&buf);
 	return rc;
+}
+
+/* See repo.h.  Thread-safe. */
+int bfs_repo_decode(struct bfs_repo *r, const struct bfs_chunkref *c,
+		    const uint8_t *frame, uint8_t *out, struct bfs_err *err)
+{
+	char key[BFS_KEY_MAX];
+
+	bfs_repo_pack_key(key, c->pack);
+	return decode_chunk(r, c, frame, out, key, false, err);
+}
+
+/* See repo.h.  out holds c->len bytes.  Thread-safe. */
+int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
+			uint8_t *out, struct bfs_err *err)
+{
+	return read_chunk(r, c, out, false, err);
 }
 
 struct ref_pos {
@@ -643,8 +818,8 @@ int bfs_repo_read_chunks(struct bfs_repo *r, const struct bfs_chunkref *refs,
 		for (k = i; k < j; k++) {
 			const struct bfs_chunkref *c = &refs[pos[k].idx];
 
-			rc = decode_chunk(c, buf.data + (c->offset - start),
-					  outs[pos[k].idx], key, err);
+			rc = decode_chunk(r, c, buf.data + (c->offset - start),
+					  outs[pos[k].idx], key, false, err);
 			if (rc)
 				goto out_free;
 		}
