@@ -4,7 +4,9 @@
  * accept type 2, the locmap records the base, bfs_repo_read_chunk and
  * bfs_repo_read_chunks decode a delta through its base (located by the
  * locmap, cached), and a base that cannot be located, is damaged or is
- * itself a delta fails with a message naming it, never other bytes.
+ * itself a delta fails with a message naming it, never other bytes;
+ * check --read-data decodes a delta whose base another index object
+ * names, and reports one whose base is missing, naming the base.
  */
 #include "config.h"
 
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "delta.h"
 #include "locmap.h"
 #include "pack.h"
@@ -312,6 +315,98 @@ static void test_base_is_delta(const char *tmp)
 	diag("%s", err.msg);
 }
 
+/* A pack of the base alone (and its index object). */
+static int put_base(struct bfs_repo *r)
+{
+	struct bfs_pack_builder *pb = bfs_pack_builder_new();
+	struct bfs_idxobj_writer *w = NULL;
+	struct bfs_buf f = {0}, out = {0}, idx = {0};
+	struct bfs_idx_blob ib[1];
+	struct bfs_err err = {{0}};
+	uint8_t pack[BFS_HASH_LEN], name[BFS_HASH_LEN];
+	char key[BFS_KEY_MAX];
+	int rc;
+
+	rc = bfs_zstd_compress(&f, base_plain, CHUNK, 3, &err);
+	if (!rc)
+		rc = bfs_pack_builder_add(pb, base_id, f.data, (uint32_t)f.len,
+					  CHUNK, NULL);
+	if (!rc)
+		rc = bfs_pack_builder_finish(pb, &out, pack);
+	if (!rc) {
+		bfs_idx_blobs_from_pack(ib, bfs_pack_builder_entries(pb), 1,
+					out.data);
+		bfs_repo_pack_key(key, pack);
+		rc = bfs_store_put(r->store, key, out.data, out.len, 0, &err);
+	}
+	if (!rc)
+		rc = bfs_idxobj_writer_new(&w);
+	if (!rc)
+		rc = bfs_idxobj_writer_pack(w, pack, ib, 1);
+	if (!rc)
+		rc = bfs_idxobj_writer_finish(w, &idx, name, &err);
+	if (!rc) {
+		bfs_locmap_index_key(key, name);
+		rc = bfs_store_put(r->store, key, idx.data, idx.len, 0, &err);
+	}
+	bfs_idxobj_writer_free(w);
+	bfs_pack_builder_free(pb);
+	bfs_buf_free(&f);
+	bfs_buf_free(&out);
+	bfs_buf_free(&idx);
+	return rc;
+}
+
+/* Problems of kind "blob" in a --read-data check of r; *named set when
+ * one names the delta and mentions the base. */
+static int blob_problems(struct bfs_repo *r, bool *named)
+{
+	struct bfs_check_opts o = {.read_data = true, .jobs = 2};
+	struct bfs_check_report rep;
+	struct bfs_err err = {{0}};
+	char dh[BFS_HASH_HEX + 1];
+	int n = 0;
+
+	bfs_hex(dh, delta_id, BFS_HASH_LEN);
+	*named = false;
+	if (bfs_check(r, &o, &rep, &err)) {
+		diag("check: %s", err.msg);
+		return -1;
+	}
+	for (size_t i = 0; i < rep.nproblems; i++) {
+		if (strcmp(rep.problems[i].kind, "blob"))
+			continue;
+		n++;
+		diag("%s: %s", rep.problems[i].object, rep.problems[i].message);
+		if (!strcmp(rep.problems[i].object, dh) &&
+		    strstr(rep.problems[i].message, base_hex))
+			*named = true;
+	}
+	ok(rep.blobs_read >= 1, "check read the blobs");
+	bfs_check_report_clear(&rep);
+	return n;
+}
+
+/* check --read-data: the delta (its base in another index object) reads
+ * clean; with its base damaged, the delta is reported naming the base. */
+static void test_check(const char *tmp)
+{
+	struct bfs_repo *r = NULL;
+	uint8_t pack[BFS_HASH_LEN];
+	bool named;
+
+	ok(tl_make_repo(tmp, "r4", &r) == 0, "repository 4");
+	ok(put_pack(r, false, base_id, pack) == 0 && put_base(r) == 0,
+	   "delta and base in two packs and index objects");
+	ok(blob_problems(r, &named) == 0, "check --read-data: no blob damaged");
+	bfs_repo_close(r);
+	ok(tl_make_repo(tmp, "r5", &r) == 0, "repository 5");
+	ok(put_pack(r, false, base_id, pack) == 0, "delta alone");
+	ok(blob_problems(r, &named) == 1 && named,
+	   "check: a delta whose base is missing names the base");
+	bfs_repo_close(r);
+}
+
 int main(void)
 {
 	const char *tmp = tl_tmpdir("bfs-delta-read");
@@ -330,6 +425,7 @@ int main(void)
 	test_read(tmp);
 	test_missing_base(tmp);
 	test_base_is_delta(tmp);
+	test_check(tmp);
 	tl_rm_rf(tmp);
 	return tap_done();
 }
