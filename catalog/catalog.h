@@ -217,6 +217,19 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 int bfs_catalog_chunks(struct bfs_catalog *c, int64_t id,
 		       struct bfs_chunkref **out, size_t *n,
 		       struct bfs_err *err);
+/* A thread-safe locator of blobs over the catalog file of c: its own
+ * read-only handle (opened on first use) behind a mutex, for
+ * bfs_repo_set_locate (delta bases).  Independent of c once made.
+ * 0 or -ENOMEM. */
+struct bfs_catalog_locator;
+int bfs_catalog_locator_new(const struct bfs_catalog *c,
+			    struct bfs_catalog_locator **out,
+			    struct bfs_err *err);
+void bfs_catalog_locator_free(void *l); /* a bfs_catalog_locator; NULL ok */
+/* bfs_repo_locate_fn over a struct bfs_catalog_locator *. */
+int bfs_catalog_locate(void *l, const uint8_t id[BFS_HASH_LEN],
+		       struct bfs_chunkref *out);
+
 /* Dedup lookup: where is a blob (any type) with this hash stored?
  * 0 and *out filled, or -ENOENT. */
 int bfs_catalog_chunk_lookup(struct bfs_catalog *c,

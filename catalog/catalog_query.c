@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -849,6 +850,59 @@ out_put:
 		bfs_buf_free(&c->pieces);
 	if (!rc && !rows)
 		rc = tree_ok(c, pp.child, err);
+	return rc;
+}
+
+struct bfs_catalog_locator {
+	pthread_mutex_t lock; /* cat */
+	char *path;
+	char repo_id[65];
+	struct bfs_catalog *cat; /* NULL until first use */
+};
+
+int bfs_catalog_locator_new(const struct bfs_catalog *c,
+			    struct bfs_catalog_locator **out,
+			    struct bfs_err *err)
+{
+	struct bfs_catalog_locator *l = calloc(1, sizeof(*l));
+
+	*out = NULL;
+	if (!l || !(l->path = strdup(c->path)) ||
+	    pthread_mutex_init(&l->lock, NULL)) {
+		if (l)
+			free(l->path);
+		free(l);
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	}
+	memcpy(l->repo_id, c->repo_id, sizeof(l->repo_id));
+	*out = l;
+	return 0;
+}
+
+void bfs_catalog_locator_free(void *arg)
+{
+	struct bfs_catalog_locator *l = arg;
+
+	if (!l)
+		return;
+	bfs_catalog_close(l->cat);
+	pthread_mutex_destroy(&l->lock);
+	free(l->path);
+	free(l);
+}
+
+int bfs_catalog_locate(void *arg, const uint8_t id[BFS_HASH_LEN],
+		       struct bfs_chunkref *out)
+{
+	struct bfs_catalog_locator *l = arg;
+	int rc = 0;
+
+	pthread_mutex_lock(&l->lock);
+	if (!l->cat)
+		rc = bfs_catalog_open(l->path, l->repo_id, true, &l->cat, NULL);
+	if (!rc)
+		rc = bfs_catalog_chunk_lookup(l->cat, id, out);
+	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
 

@@ -215,15 +215,85 @@ static void tls_fini(void *tls, void *ctx)
 	free(t);
 }
 
-/* Decompress and hash every blob; returns the number of damaged ones. */
+/* Blob ref (in the pack at key) fails to decode: a problem, and its
+ * place when it is the located copy. */
+static void blob_damaged(struct check *c, const struct bfs_chunkref *ref,
+			 const char *key, const char *msg)
+{
+	char hex[BFS_HASH_HEX + 1];
+	struct bfs_loc loc;
+	int p;
+
+	bfs_hex(hex, ref->hash, BFS_HASH_LEN);
+	p = ck_problem(c, "blob", hex,
+		       "damaged in pack '%s' at offset %" PRIu64 ": %s", key,
+		       ref->offset, msg);
+	if (p >= 0 && !bfs_locmap_find(c->m, ref->hash, &loc) &&
+	    !memcmp(loc.ref.pack, ref->pack, BFS_HASH_LEN))
+		ck_bad_set(c, ref->hash, p);
+}
+
+/* Decode delta ref again once every index object is loaded (its base
+ * may be named by one not loaded yet).  0 or -ENOMEM. */
+static int defer(struct check *c, const struct bfs_chunkref *ref)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->nlater == c->later_cap) {
+		size_t nc = c->later_cap ? 2 * c->later_cap : 64;
+		void *nv = realloc(c->later, nc * sizeof(*c->later));
+
+		if (nv) {
+			c->later = nv;
+			c->later_cap = nc;
+		}
+	}
+	if (c->nlater < c->later_cap)
+		c->later[c->nlater++] = *ref;
+	else
+		rc = -ENOMEM;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+/* The deferred deltas (main thread, the pool done). */
+static void check_later(struct check *c)
+{
+	struct bfs_err err = {""};
+	char key[BFS_KEY_MAX];
+	uint8_t *out = NULL;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < c->nlater && !c->fatal; i++) {
+		const struct bfs_chunkref *ref = &c->later[i];
+		uint8_t *np = realloc(out, ref->len ? ref->len : 1);
+
+		if (!np) {
+			ck_fail(c, -ENOMEM, "out of memory");
+			break;
+		}
+		out = np;
+		rc = bfs_repo_read_chunk(c->r, ref, out, &err);
+		if (rc) {
+			bfs_repo_pack_key(key, ref->pack);
+			blob_damaged(c, ref, key, err.msg);
+		}
+	}
+	free(out);
+}
+
+/* Decode and hash every blob (a delta through its base);
+ * returns the number of damaged ones. */
 static size_t job_read_blobs(struct pack_job *j, const char *key,
 			     const struct bfs_buf *b, struct ck_tls *t)
 {
 	struct bfs_err err = {""};
-	char hex[BFS_HASH_HEX + 1];
+	struct bfs_chunkref ref;
 	size_t i, bad = 0;
 	uint64_t plain = 0;
-	int rc, p;
+	int rc;
 
 	for (i = 0; i < j->n; i++) {
 		const struct bfs_idx_blob *e = &j->blobs[i];
@@ -238,23 +308,21 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 			t->plain = np;
 			t->cap = e->len;
 		}
+		memcpy(ref.hash, e->hash, BFS_HASH_LEN);
+		memcpy(ref.pack, j->id, BFS_HASH_LEN);
+		ref.offset = e->offset;
+		ref.clen = e->clen;
+		ref.len = e->len;
 		rc = bfs_repo_blob_decode(j->c->r, e->hash, b->data + e->offset,
 					  e->clen, t->plain, e->len, &err);
 		plain += e->len;
 		if (!rc)
 			continue;
+		if (rc == -ENOENT && e->type == BFS_BLOB_DELTA &&
+		    defer(j->c, &ref) == 0)
+			continue;
 		bad++;
-		bfs_hex(hex, e->hash, BFS_HASH_LEN);
-		p = ck_problem(j->c, "blob", hex,
-			       "damaged in pack '%s' at offset %" PRIu64 ": %s",
-			       key, e->offset, err.msg);
-		if (p >= 0) {
-			struct bfs_loc loc;
-
-			if (!bfs_locmap_find(j->c->m, e->hash, &loc) &&
-			    !memcmp(loc.ref.pack, j->id, BFS_HASH_LEN))
-				ck_bad_set(j->c, e->hash, p);
-		}
+		blob_damaged(j->c, &ref, key, err.msg);
 	}
 	pthread_mutex_lock(&j->c->lock);
 	j->c->rep->blobs_read += i;
@@ -572,6 +640,7 @@ static int check_indexes(struct check *c, struct bfs_strv *idx)
 		check_index(c, pool, idx->v[i], &b);
 	bfs_pool_wait(pool);
 	bfs_pool_destroy(pool);
+	check_later(c);
 	bfs_buf_free(&b);
 	return c->fatal;
 }
@@ -629,6 +698,8 @@ int bfs_check(struct bfs_repo *r, const struct bfs_check_opts *o,
 	c.max_paths = o->max_paths ? o->max_paths : BFS_CHECK_MAX_PATHS;
 	pthread_mutex_init(&c.lock, NULL);
 	rc = bfs_locmap_new(&c.m, err);
+	if (!rc)
+		rc = bfs_repo_set_locate(r, bfs_locmap_locate, c.m, NULL, err);
 	if (rc)
 		goto out;
 	if (bfs_hmap_init(&c.packs, sizeof(struct ck_pack), BFS_HASH_LEN, 0,
@@ -680,6 +751,7 @@ int bfs_check(struct bfs_repo *r, const struct bfs_check_opts *o,
 	}
 	garbage(&c);
 out:
+	bfs_repo_set_locate(r, NULL, NULL, NULL, NULL);
 	/* the jobs found theirs in any order: a report that reads the same
 	 * every time (nothing maps to problem numbers any more) */
 	if (rep->nproblems > 1)
@@ -691,6 +763,7 @@ out:
 	bfs_hmap_fini(&c.bad);
 	bfs_hmap_fini(&c.whole);
 	bfs_hmap_fini(&c.lost);
+	free(c.later);
 	free(c.last_seq);
 	bfs_locmap_free(c.m);
 	pthread_mutex_destroy(&c.lock);

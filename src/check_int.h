@@ -55,6 +55,10 @@ struct check {
 	uint64_t ref_clen;  /* stored bytes of the referenced blobs */
 	int fatal;	    /* first error that stops the check */
 	struct bfs_err fatal_err;
+	/* delta blobs whose base was not located while index objects were
+	 * still loading: decoded again once all are (under lock) */
+	struct bfs_chunkref *later;
+	size_t nlater, later_cap;
 };
 
 /* Record the first error that stops the check (c->lock held: ck_set_fatal;

@@ -149,6 +149,42 @@ static int read_tree_blob(struct cwalk *w, const uint8_t id[BFS_HASH_LEN],
 	return 0;
 }
 
+/* The base of delta chunk id: referenced, and the chunk is damaged when
+ * its base is missing, damaged or not a whole data blob (depth 1). */
+static int check_base(struct cwalk *w, const uint8_t id[BFS_HASH_LEN], bool *ok)
+{
+	uint8_t base[BFS_HASH_LEN];
+	char msg[200], hex[BFS_HASH_HEX + 1];
+	struct bfs_loc loc;
+	int p;
+
+	if (bfs_locmap_base(w->c->m, id, base)) {
+		*ok = false;
+		return new_problem(w, "blob", id, "chunk",
+				   " is a delta without a base");
+	}
+	if (bfs_locmap_find(w->c->m, base, &loc)) {
+		*ok = false;
+		return missing(w, base, "delta base");
+	}
+	referenced(w, base, loc.ref.clen);
+	p = ck_bad_find(w->c, base);
+	if (p >= 0) {
+		*ok = false;
+		return hit(w, p);
+	}
+	if (loc.type != BFS_BLOB_DATA) {
+		*ok = false;
+		bfs_hex(hex, base, BFS_HASH_LEN);
+		snprintf(msg, sizeof(msg),
+			 " is a delta whose base %.12s is not a whole data "
+			 "blob",
+			 hex);
+		return new_problem(w, "blob", id, "chunk", msg);
+	}
+	return 0;
+}
+
 /* One chunk of the file at hand. */
 static int check_chunk(struct cwalk *w, const struct bfs_blobref *ref, bool *ok)
 {
@@ -167,15 +203,18 @@ static int check_chunk(struct cwalk *w, const struct bfs_blobref *ref, bool *ok)
 		*ok = false;
 		return missing(w, ref->hash, "chunk");
 	}
-	if (loc.type != BFS_BLOB_DATA || loc.ref.len != ref->len) {
+	if ((loc.type != BFS_BLOB_DATA && loc.type != BFS_BLOB_DELTA) ||
+	    loc.ref.len != ref->len) {
 		*ok = false;
 		snprintf(msg, sizeof(msg),
 			 " is a %s blob of %u bytes in the index, the tree "
 			 "says a chunk of %u",
-			 loc.type == BFS_BLOB_DATA ? "data" : "tree",
+			 loc.type == BFS_BLOB_TREE ? "tree" : "data",
 			 loc.ref.len, ref->len);
 		return new_problem(w, "blob", ref->hash, "chunk", msg);
 	}
+	if (loc.type == BFS_BLOB_DELTA)
+		return check_base(w, ref->hash, ok);
 	return 0;
 }
 

@@ -301,6 +301,7 @@ out_store:
 struct need {
 	struct bfs_hmap packs; /* pack ids */
 	bool *index;	       /* by index ordinal */
+	bool deltas;	       /* a delta blob is among them */
 };
 
 struct copy_state {
@@ -451,6 +452,8 @@ static int need_cb(void *arg, const struct bfs_loc *loc)
 	int rc;
 
 	nd->index[loc->index_ord] = true;
+	if (loc->type == BFS_BLOB_DELTA)
+		nd->deltas = true;
 	rc = bfs_hmap_insert(&nd->packs, loc->ref.pack, NULL);
 	return rc == -EEXIST ? 0 : rc;
 }
@@ -743,6 +746,7 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 		goto out_delete;
 	}
 	nindex = bfs_locmap_nindex(cs->lm);
+	nd->deltas = false;
 	nd->index = calloc(nindex ? nindex : 1, sizeof(*nd->index));
 	if (!nd->index) {
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
@@ -755,6 +759,13 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 			      man.nroot, err);
 	if (rc)
 		bfs_err_prefix(err, rc, "'%s'", cs->src->store->url);
+	else if (nd->deltas && cs->dst->version < 3)
+		/* format 2 has no delta frames (FORMAT.md section 18) */
+		rc = bfs_err_set(err, -EPROTO,
+				 "backup '%s' holds delta frames, which the "
+				 "format-2 repository '%s' cannot hold: run "
+				 "'backupfs migrate' on it first",
+				 name, cs->dst->store->url);
 	else
 		rc = plan_packs(cs, nd, src_packs, dst_packs, st, err);
 	if (rc)

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <zstd.h>
+
 #include "chunker.h"
 #include "delta.h"
 #include "format.h"
@@ -93,6 +95,12 @@ int bfs_delta_encode(struct bfs_buf *out, const uint8_t base_id[BFS_HASH_LEN],
 	size_t start = out->len;
 	int rc;
 
+	/* A reader tells a delta frame from a zstd frame by its first four
+	 * bytes (FORMAT.md section 18): such a base is not usable. */
+	if (bfs_get_le32(base_id) == ZSTD_MAGICNUMBER)
+		return bfs_err_set(err, -EINVAL,
+				   "a blob whose id starts with the zstd magic "
+				   "cannot be a delta base");
 	rc = bfs_buf_append(out, base_id, BFS_HASH_LEN);
 	if (rc)
 		return bfs_err_set(err, rc, "out of memory");

@@ -105,7 +105,7 @@
 /* Blob types (pack index entries, index objects). */
 #define BFS_BLOB_DATA 0	 /* a chunk of file content */
 #define BFS_BLOB_TREE 1	 /* a tree part or a chunk-list blob */
-#define BFS_BLOB_DELTA 2 /* reserved; readers refuse it */
+#define BFS_BLOB_DELTA 2 /* a data chunk as a delta frame (section 18) */
 
 /* ---- trees (FORMAT.md section 6) ------------------------------------------
  */

@@ -42,6 +42,7 @@ struct blob_rec {
 struct bfs_locmap {
 	pthread_mutex_t lock; /* protects everything below */
 	struct bfs_hmap names, packs, blobs;
+	struct bfs_hmap bases; /* {id[32], base[32]}: delta blobs only */
 	uint8_t (*name_v)[BFS_HASH_LEN]; /* index objects by ordinal */
 	size_t nnames, name_cap;
 	struct pack_rec *pack_v; /* packs by ordinal */
@@ -60,9 +61,12 @@ int bfs_locmap_new(struct bfs_locmap **out, struct bfs_err *err)
 	    bfs_hmap_init(&m->packs, sizeof(struct pack_rec), BFS_HASH_LEN, 0,
 			  BFS_HMAP_PREHASHED) ||
 	    bfs_hmap_init(&m->blobs, sizeof(struct blob_rec), BFS_HASH_LEN, 0,
+			  BFS_HMAP_PREHASHED) ||
+	    bfs_hmap_init(&m->bases, 2 * BFS_HASH_LEN, BFS_HASH_LEN, 0,
 			  BFS_HMAP_PREHASHED)) {
 		bfs_hmap_fini(&m->names);
 		bfs_hmap_fini(&m->packs);
+		bfs_hmap_fini(&m->blobs);
 		free(m);
 		return bfs_err_set(err, -ENOMEM, "out of memory");
 	}
@@ -78,6 +82,7 @@ void bfs_locmap_free(struct bfs_locmap *m)
 	bfs_hmap_fini(&m->names);
 	bfs_hmap_fini(&m->packs);
 	bfs_hmap_fini(&m->blobs);
+	bfs_hmap_fini(&m->bases);
 	free(m->name_v);
 	free(m->pack_v);
 	pthread_mutex_destroy(&m->lock);
@@ -139,8 +144,19 @@ static int add_pack_cb(void *arg, const uint8_t pack[BFS_HASH_LEN],
 		br.len = blobs[i].len;
 		br.type = (uint8_t)blobs[i].type;
 		rc = bfs_hmap_insert(&m->blobs, &br, NULL);
-		if (rc && rc != -EEXIST)
+		if (rc == -EEXIST)
+			continue;
+		if (rc)
 			return rc;
+		if (br.type == BFS_BLOB_DELTA) {
+			uint8_t rec[2 * BFS_HASH_LEN];
+
+			memcpy(rec, br.hash, BFS_HASH_LEN);
+			memcpy(rec + BFS_HASH_LEN, blobs[i].base, BFS_HASH_LEN);
+			rc = bfs_hmap_insert(&m->bases, rec, NULL);
+			if (rc && rc != -EEXIST)
+				return rc;
+		}
 	}
 	return 0;
 }
@@ -295,6 +311,34 @@ int bfs_locmap_find(struct bfs_locmap *m, const uint8_t hash[BFS_HASH_LEN],
 		rc = 0;
 	}
 	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int bfs_locmap_base(struct bfs_locmap *m, const uint8_t id[BFS_HASH_LEN],
+		    uint8_t base[BFS_HASH_LEN])
+{
+	const uint8_t *rec;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&m->lock);
+	rec = bfs_hmap_find(&m->bases, id);
+	if (rec) {
+		memcpy(base, rec + BFS_HASH_LEN, BFS_HASH_LEN);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int bfs_locmap_locate(void *arg, const uint8_t id[BFS_HASH_LEN],
+		      struct bfs_chunkref *out)
+{
+	struct bfs_loc loc;
+	int rc;
+
+	rc = bfs_locmap_find(arg, id, &loc);
+	if (!rc)
+		*out = loc.ref;
 	return rc;
 }
 

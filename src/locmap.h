@@ -58,6 +58,16 @@ int bfs_locmap_add(struct bfs_locmap *m, const uint8_t name[BFS_HASH_LEN],
 int bfs_locmap_find(struct bfs_locmap *m, const uint8_t hash[BFS_HASH_LEN],
 		    struct bfs_loc *out);
 
+/* The base of delta blob id (type BFS_BLOB_DELTA, the sixth element of
+ * its index object line): 0 and base, or -ENOENT. */
+int bfs_locmap_base(struct bfs_locmap *m, const uint8_t id[BFS_HASH_LEN],
+		    uint8_t base[BFS_HASH_LEN]);
+
+/* bfs_repo_locate_fn over the map arg (a struct bfs_locmap *): where
+ * blob id is, for bfs_repo_set_locate (delta bases).  Thread-safe. */
+int bfs_locmap_locate(void *arg, const uint8_t id[BFS_HASH_LEN],
+		      struct bfs_chunkref *out);
+
 /* Mark blob hash (one bit per blob, in the padding of its record: no
  * memory of its own), e.g. "referenced by a backup" for check.  0 and
  * *was (may be NULL) = whether it was marked before, or -ENOENT. */

@@ -290,7 +290,8 @@ int bfs_pack_builder_add(struct bfs_pack_builder *b,
 					  len, offset);
 }
 
-/* The same for a blob of any type (BFS_BLOB_DATA, BFS_BLOB_TREE). */
+/* The same for a blob of any type (BFS_BLOB_DATA, BFS_BLOB_TREE, or
+ * BFS_BLOB_DELTA: frame is a delta frame, base id first). */
 int bfs_pack_builder_add_typed(struct bfs_pack_builder *b,
 			       const uint8_t hash[BFS_HASH_LEN], int type,
 			       const void *frame, uint32_t clen, uint32_t len,
@@ -300,7 +301,9 @@ int bfs_pack_builder_add_typed(struct bfs_pack_builder *b,
 	int rc;
 
 	if (clen == 0 || len > BFS_CHUNK_MAX_LIMIT ||
-	    (type != BFS_BLOB_DATA && type != BFS_BLOB_TREE))
+	    (type != BFS_BLOB_DATA && type != BFS_BLOB_TREE &&
+	     type != BFS_BLOB_DELTA) ||
+	    (type == BFS_BLOB_DELTA && clen < BFS_HASH_LEN + 4))
 		return -EINVAL;
 	if (finished_size(b, clen, 1) > BFS_PACK_MAX_SIZE)
 		return -EFBIG;
@@ -542,7 +545,8 @@ int bfs_pack_parse_tail_key(const struct bfs_crypt *key, const uint8_t *head,
 				if (p[k])
 					break;
 			if (k < esize || (e->type != BFS_BLOB_DATA &&
-					  e->type != BFS_BLOB_TREE)) {
+					  e->type != BFS_BLOB_TREE &&
+					  e->type != BFS_BLOB_DELTA)) {
 				bfs_err_set(
 				    err, -EUCLEAN,
 				    "pack index entry %u: unknown blob "

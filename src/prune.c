@@ -440,6 +440,10 @@ int bfs_prune(struct bfs_repo *r, const struct bfs_prune_opts *o,
 		goto out;
 	}
 	rc = bfs_locmap_new(&pr.lm, err);
+	/* the repack decodes a delta with its base (live when the delta is) */
+	if (!rc)
+		rc =
+		    bfs_repo_set_locate(r, bfs_locmap_locate, pr.lm, NULL, err);
 	/* Index objects before packs: a backup finishing meanwhile (only
 	 * one whose lock went stale can) then shows its new packs as
 	 * unindexed, which the grace protects. */
@@ -456,6 +460,7 @@ int bfs_prune(struct bfs_repo *r, const struct bfs_prune_opts *o,
 	if (!rc)
 		rc = pp_apply(&pr, lock, err);
 out:
+	bfs_repo_set_locate(r, NULL, NULL, NULL, NULL);
 	prune_fini(&pr);
 	bfs_lock_release(own);
 	return rc;

@@ -51,7 +51,7 @@ static int flush(struct apply *a, struct bfs_err *err)
 	struct newpack *np;
 	struct bfs_buf out = {0};
 	char key[BFS_KEY_MAX];
-	size_t i, n = bfs_pack_builder_count(a->b);
+	size_t n = bfs_pack_builder_count(a->b);
 	int rc;
 
 	if (!n)
@@ -66,16 +66,11 @@ static int flush(struct apply *a, struct bfs_err *err)
 	np->n = n;
 	a->n++;
 	e = bfs_pack_builder_entries(a->b);
-	for (i = 0; i < n; i++) {
-		memcpy(np->blobs[i].hash, e[i].hash, BFS_HASH_LEN);
-		np->blobs[i].type = e[i].type;
-		np->blobs[i].offset = e[i].offset;
-		np->blobs[i].clen = e[i].clen;
-		np->blobs[i].len = e[i].len;
-	}
 	rc = bfs_pack_builder_finish(a->b, &out, np->id);
 	if (rc)
 		return bfs_err_set(err, rc, "cannot finish a new pack");
+	/* the entries of the pack just finished stay readable */
+	bfs_idx_blobs_from_pack(np->blobs, e, n, out.data);
 	bfs_repo_pack_key(key, np->id);
 	rc = bfs_store_put(pr->r->store, key, out.data, out.len, 0, err);
 	if (rc)

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,11 +90,16 @@ static int first(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN])
 	return rc ? rc : 1;
 }
 
-/* Locate blob id of the given type and report it. */
+/* Locate blob id of the given type and report it.  A data chunk may be
+ * a delta (FORMAT.md section 18): its base is reported too, a data blob
+ * stored whole (depth 1). */
 static int locate(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN], int type,
 		  struct bfs_loc *loc, struct bfs_err *err)
 {
-	char hex[BFS_HASH_HEX + 1];
+	char hex[BFS_HASH_HEX + 1], bhex[BFS_HASH_HEX + 1];
+	uint8_t base[BFS_HASH_LEN];
+	bool delta;
+	int rc;
 
 	if (bfs_locmap_find(w->lm, id, loc)) {
 		bfs_hex(hex, id, BFS_HASH_LEN);
@@ -103,13 +109,34 @@ static int locate(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN], int type,
 		    "index object names",
 		    w->backup, type == BFS_BLOB_TREE ? "tree" : "data", hex);
 	}
-	if (loc->type != type) {
+	delta = type == BFS_BLOB_DATA && loc->type == BFS_BLOB_DELTA;
+	if (loc->type != type && !delta) {
 		bfs_hex(hex, id, BFS_HASH_LEN);
 		return bfs_err_set(err, -EUCLEAN,
 				   "backup '%s': blob %s is of type %d, "
 				   "expected %d",
 				   w->backup, hex, loc->type, type);
 	}
+	rc = w->cb(w->arg, loc);
+	if (rc || !delta)
+		return rc;
+	bfs_hex(hex, id, BFS_HASH_LEN);
+	if (bfs_locmap_base(w->lm, id, base))
+		return bfs_err_set(err, -EUCLEAN,
+				   "backup '%s': delta blob %s has no base",
+				   w->backup, hex);
+	bfs_hex(bhex, base, BFS_HASH_LEN);
+	if (bfs_locmap_find(w->lm, base, loc))
+		return bfs_err_set(err, -ENOENT,
+				   "backup '%s' needs data blob %s, the base "
+				   "of delta %s, which no index object names",
+				   w->backup, bhex, hex);
+	if (loc->type != BFS_BLOB_DATA)
+		return bfs_err_set(err, -EUCLEAN,
+				   "backup '%s': blob %s, the base of delta "
+				   "%s, is of type %d, expected %d",
+				   w->backup, bhex, hex, loc->type,
+				   BFS_BLOB_DATA);
 	return w->cb(w->arg, loc);
 }
 

@@ -19,9 +19,12 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
+#include <zstd.h>
 
 #include "crypt.h"
 #include "crypt_pass.h"
+#include "delta.h"
 #include "format.h"
 #include "pack.h"
 #include "repo.h"
@@ -497,6 +500,63 @@ out_free_repo:
 	return rc;
 }
 
+/* ---- delta bases ----------------------------------------------------- */
+
+struct base_slot {
+	uint8_t id[BFS_HASH_LEN];
+	uint8_t *data; /* NULL: empty slot */
+	size_t len;
+};
+
+struct bfs_repo_bases {
+	bfs_repo_locate_fn fn;
+	void *arg;
+	void (*free_arg)(void *);
+	pthread_mutex_t lock; /* slots, next */
+	struct base_slot slot[BFS_REPO_BASE_CACHE];
+	size_t next; /* slot replaced on the next insert */
+};
+
+static void bases_free(struct bfs_repo_bases *b)
+{
+	size_t i;
+
+	if (!b)
+		return;
+	if (b->free_arg)
+		b->free_arg(b->arg);
+	for (i = 0; i < BFS_REPO_BASE_CACHE; i++)
+		free(b->slot[i].data);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+/* See repo.h.  Not thread-safe (before reads start). */
+int bfs_repo_set_locate(struct bfs_repo *r, bfs_repo_locate_fn fn, void *arg,
+			void (*free_arg)(void *), struct bfs_err *err)
+{
+	struct bfs_repo_bases *b = r->bases;
+
+	if (!b && !fn)
+		return 0;
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b || pthread_mutex_init(&b->lock, NULL)) {
+			free(b);
+			if (free_arg)
+				free_arg(arg);
+			return bfs_err_set(err, -ENOMEM, "out of memory");
+		}
+		r->bases = b;
+	}
+	if (b->free_arg)
+		b->free_arg(b->arg);
+	b->fn = fn;
+	b->arg = arg;
+	b->free_arg = free_arg;
+	return 0;
+}
+
 /* Close r and its store.  NULL ok.  No other thread may still use r. */
 void bfs_repo_close(struct bfs_repo *r)
 {
@@ -504,6 +564,7 @@ void bfs_repo_close(struct bfs_repo *r)
 		return;
 	bfs_store_free(r->store); /* before the keys it borrows */
 	bfs_crypt_free(r->crypt);
+	bases_free(r->bases);
 	free(r);
 }
 
@@ -538,40 +599,15 @@ int bfs_repo_blob_encode(const struct bfs_repo *r,
 	return rc;
 }
 
-int bfs_repo_blob_decode(const struct bfs_repo *r,
-			 const uint8_t id[BFS_HASH_LEN], const void *frame,
-			 size_t flen, void *out, size_t len,
+static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
+		       const void *frame, size_t flen, void *out, size_t len,
+		       bool plain_only, struct bfs_err *err);
+
+int bfs_repo_blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
+			 const void *frame, size_t flen, void *out, size_t len,
 			 struct bfs_err *err)
 {
-	uint8_t aad[BFS_AAD_BLOB_LEN], hash[BFS_HASH_LEN];
-	struct bfs_buf z = {0};
-	int rc;
-
-	if (r->crypt) {
-		bfs_crypt_blob_aad(aad, id);
-		rc = bfs_crypt_open(r->crypt, aad, sizeof(aad), frame, flen, &z,
-				    err);
-		if (rc) {
-			bfs_buf_free(&z);
-			if (rc == -EBADMSG || rc == -EUCLEAN)
-				return bfs_err_set(
-				    err, -EBADMSG,
-				    "fails authentication (damaged, or not "
-				    "sealed with this repository's key)");
-			return rc;
-		}
-		frame = z.data;
-		flen = z.len;
-	}
-	rc = bfs_zstd_decompress(out, len, frame, flen, err);
-	bfs_buf_free(&z);
-	if (rc)
-		return rc == -EINVAL ? -EUCLEAN : rc;
-	bfs_repo_blob_id(r, hash, out, len);
-	if (memcmp(hash, id, BFS_HASH_LEN) != 0)
-		return bfs_err_set(err, -EBADMSG,
-				   "plain bytes do not match the id");
-	return 0;
+	return blob_decode(r, id, frame, flen, out, len, false, err);
 }
 
 bool bfs_repo_same_keys(const struct bfs_repo *a, const struct bfs_repo *b)
@@ -626,16 +662,150 @@ static int check_ref(const struct bfs_chunkref *c, const char *key,
 	return 0;
 }
 
+static int read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
+		      uint8_t *out, bool plain_only, struct bfs_err *err);
+
+/* A copy of the plain bytes of base id (malloc'ed into *out, *len) from
+ * the cache, else located, read (depth 1: a plain frame only), verified
+ * and cached.  The message names the base. */
+static int base_get(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
+		    uint8_t **out, size_t *len, struct bfs_err *err)
+{
+	struct bfs_repo_bases *b = r->bases;
+	struct bfs_chunkref ref;
+	struct base_slot *s;
+	char h[BFS_HASH_HEX + 1];
+	uint8_t *data;
+	size_t i;
+	int rc;
+
+	bfs_hex(h, id, BFS_HASH_LEN);
+	if (!b || !b->fn)
+		return bfs_err_set(err, -EUCLEAN,
+				   "delta base %s: no blob index to locate it",
+				   h);
+	pthread_mutex_lock(&b->lock);
+	for (i = 0; i < BFS_REPO_BASE_CACHE; i++) {
+		s = &b->slot[i];
+		if (s->data && !memcmp(s->id, id, BFS_HASH_LEN))
+			break;
+	}
+	if (i < BFS_REPO_BASE_CACHE) {
+		data = malloc(s->len ? s->len : 1);
+		if (data) {
+			memcpy(data, s->data, s->len);
+			*out = data;
+			*len = s->len;
+		}
+		pthread_mutex_unlock(&b->lock);
+		return data ? 0 : bfs_err_set(err, -ENOMEM, "out of memory");
+	}
+	pthread_mutex_unlock(&b->lock);
+
+	rc = b->fn(b->arg, id, &ref);
+	if (rc == -ENOENT)
+		return bfs_err_set(err, -ENOENT,
+				   "delta base %s is missing (no index object "
+				   "names it)",
+				   h);
+	if (rc)
+		return bfs_err_set(err, rc, "delta base %s: cannot locate it",
+				   h);
+	if (memcmp(ref.hash, id, BFS_HASH_LEN) != 0)
+		return bfs_err_set(err, -EUCLEAN,
+				   "delta base %s: located as another blob", h);
+	data = malloc(ref.len ? ref.len : 1);
+	if (!data)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	rc = read_chunk(r, &ref, data, true, err);
+	if (rc) {
+		free(data);
+		return bfs_err_prefix(err, rc, "delta base %s", h);
+	}
+	*out = data;
+	*len = ref.len;
+
+	pthread_mutex_lock(&b->lock);
+	s = &b->slot[b->next];
+	free(s->data);
+	s->data = malloc(ref.len ? ref.len : 1);
+	if (s->data) {
+		memcpy(s->data, data, ref.len);
+		memcpy(s->id, id, BFS_HASH_LEN);
+		s->len = ref.len;
+		b->next = (b->next + 1) % BFS_REPO_BASE_CACHE;
+	}
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+/* The one decoder of a stored frame: unseal (encrypted repository),
+ * then a zstd frame, or (not plain_only) a delta frame decoded with its
+ * base's plain bytes (doc/FORMAT.md section 18); verify the id.
+ * -EBADMSG: authentication or id mismatch; -EUCLEAN: a corrupt frame;
+ * a base that cannot be had: its error, with a message naming it. */
+static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
+		       const void *frame, size_t flen, void *out, size_t len,
+		       bool plain_only, struct bfs_err *err)
+{
+	uint8_t aad[BFS_AAD_BLOB_LEN], hash[BFS_HASH_LEN];
+	uint8_t base_id[BFS_HASH_LEN], *base = NULL;
+	struct bfs_buf z = {0};
+	size_t blen = 0;
+	int rc;
+
+	if (r->crypt) {
+		bfs_crypt_blob_aad(aad, id);
+		rc = bfs_crypt_open(r->crypt, aad, sizeof(aad), frame, flen, &z,
+				    err);
+		if (rc) {
+			bfs_buf_free(&z);
+			if (rc == -EBADMSG || rc == -EUCLEAN)
+				return bfs_err_set(
+				    err, -EBADMSG,
+				    "fails authentication (damaged, or not "
+				    "sealed with this repository's key)");
+			return rc;
+		}
+		frame = z.data;
+		flen = z.len;
+	}
+	if (flen >= 4 && bfs_get_le32(frame) == ZSTD_MAGICNUMBER) {
+		rc = bfs_zstd_decompress(out, len, frame, flen, err);
+	} else if (plain_only) {
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "a delta frame where a whole one must be (a "
+				 "delta base)");
+	} else {
+		rc = bfs_delta_base(frame, flen, base_id, err);
+		if (!rc)
+			rc = base_get(r, base_id, &base, &blen, err);
+		if (!rc)
+			rc = bfs_delta_decode(out, len, frame, flen, base, blen,
+					      err);
+		free(base);
+	}
+	bfs_buf_free(&z);
+	if (rc)
+		return rc == -EINVAL ? -EUCLEAN : rc;
+	bfs_repo_blob_id(r, hash, out, len);
+	if (memcmp(hash, id, BFS_HASH_LEN) != 0)
+		return bfs_err_set(err, -EBADMSG,
+				   "plain bytes do not match the id");
+	return 0;
+}
+
 /* Decode frame (c->clen bytes) into out and verify the id. */
-static int decode_chunk(const struct bfs_repo *r, const struct bfs_chunkref *c,
+static int decode_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 			const uint8_t *frame, uint8_t *out, const char *key,
-			struct bfs_err *err)
+			bool plain_only, struct bfs_err *err)
 {
 	char h[13];
 	int rc;
 
 	bfs_hex(h, c->hash, 6);
-	rc = bfs_repo_blob_decode(r, c->hash, frame, c->clen, out, c->len, err);
+	rc = blob_decode(r, c->hash, frame, c->clen, out, c->len, plain_only,
+			 err);
 	if (rc == -EBADMSG)
 		return bfs_err_set(err, rc, "chunk %s in pack '%s' %s", h, key,
 				   r->crypt ? "fails authentication (damaged, "
@@ -676,9 +846,8 @@ static int fetch_range(struct bfs_repo *r, const char *key, uint64_t off,
 	return 0;
 }
 
-/* See repo.h.  out holds c->len bytes.  Thread-safe. */
-int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
-			uint8_t *out, struct bfs_err *err)
+static int read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
+		      uint8_t *out, bool plain_only, struct bfs_err *err)
 {
 	struct bfs_buf buf = {0};
 	char key[BFS_KEY_MAX];
@@ -691,10 +860,27 @@ int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 	rc = fetch_range(r, key, c->offset, c->clen, &buf, err);
 	if (rc)
 		goto out_free;
-	rc = decode_chunk(r, c, buf.data, out, key, err);
+	rc = decode_chunk(r, c, buf.data, out, key, plain_only, err);
 out_free:
 	bfs_buf_free(&buf);
 	return rc;
+}
+
+/* See repo.h.  Thread-safe. */
+int bfs_repo_decode(struct bfs_repo *r, const struct bfs_chunkref *c,
+		    const uint8_t *frame, uint8_t *out, struct bfs_err *err)
+{
+	char key[BFS_KEY_MAX];
+
+	bfs_repo_pack_key(key, c->pack);
+	return decode_chunk(r, c, frame, out, key, false, err);
+}
+
+/* See repo.h.  out holds c->len bytes.  Thread-safe. */
+int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
+			uint8_t *out, struct bfs_err *err)
+{
+	return read_chunk(r, c, out, false, err);
 }
 
 struct ref_pos {
@@ -777,7 +963,7 @@ int bfs_repo_read_chunks_each(struct bfs_repo *r,
 			const struct bfs_chunkref *c = &refs[pos[k].idx];
 
 			rc = decode_chunk(r, c, buf.data + (c->offset - start),
-					  outs[pos[k].idx], key, err);
+					  outs[pos[k].idx], key, false, err);
 			if (rc)
 				goto out_free;
 			if (done)

@@ -42,6 +42,7 @@ struct bfs_repo {
 	struct bfs_crypt *crypt;
 	bool encrypted; /* config says so (crypt set once unlocked) */
 	char key_name[BFS_HASH_HEX + 1]; /* the key object that opened it */
+	struct bfs_repo_bases *bases; /* delta bases: lookup + cache */
 };
 
 /* Create a repository at url: writes `config` with BFS_PUT_EXCL.  Fails
@@ -108,10 +109,11 @@ int bfs_repo_blob_encode(const struct bfs_repo *r,
 
 /* Decode a stored frame (untrusted, flen bytes) of blob id into out,
  * which holds exactly len bytes: open it (encrypted repository), zstd
- * decode, check the id.  -EBADMSG authentication failure or id mismatch,
+ * decode (a delta frame with its base, located through
+ * bfs_repo_set_locate), check the id.  -EBADMSG authentication failure or id mismatch,
  * -EUCLEAN corrupt frame or wrong length; the message says which (the
  * caller prefixes the blob and pack).  Thread-safe. */
-int bfs_repo_blob_decode(const struct bfs_repo *r,
+int bfs_repo_blob_decode(struct bfs_repo *r,
 			 const uint8_t id[BFS_HASH_LEN], const void *frame,
 			 size_t flen, void *out, size_t len,
 			 struct bfs_err *err);
@@ -139,11 +141,37 @@ void bfs_chunkref_unpack(struct bfs_chunkref *c,
 
 /* Read one chunk: fetch [offset, offset+clen) of its pack, decompress
  * into out (which must hold c->len bytes), verify SHA-256 == c->hash.
+ * A delta frame (it does not start with the zstd magic) is decoded with
+ * its base's plain bytes (bfs_repo_set_locate); a missing or damaged
+ * base fails with a message naming the base, never other bytes.
  * Errors: -ENOENT pack missing, -EUCLEAN corrupt frame / wrong length,
  * -EBADMSG hash mismatch, -EIO etc. from the store.  The message names
  * the pack key.  Thread-safe. */
 int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 			uint8_t *out, struct bfs_err *err);
+
+/* Where blob id is stored: 0 and *out filled, -ENOENT when no index
+ * object names it, or -errno.  Called from any thread reading chunks:
+ * must be thread-safe. */
+typedef int (*bfs_repo_locate_fn)(void *arg, const uint8_t id[BFS_HASH_LEN],
+				  struct bfs_chunkref *out);
+
+/* Let r read delta frames (doc/FORMAT.md section 18): fn locates a
+ * frame's base blob, whose plain bytes are kept in a small cache (the
+ * last BFS_REPO_BASE_CACHE bases, thread-safe).  Without it a delta
+ * frame is an error naming its base.  Call before any thread reads
+ * chunks.  arg is borrowed (must outlive r's reads, or be unset with fn
+ * NULL before it goes), or owned by r when free_arg is not NULL (called
+ * on close or on the next set).  0 or -ENOMEM (free_arg(arg) called). */
+#define BFS_REPO_BASE_CACHE 8
+int bfs_repo_set_locate(struct bfs_repo *r, bfs_repo_locate_fn fn, void *arg,
+			void (*free_arg)(void *), struct bfs_err *err);
+
+/* Decode the stored frame of c (frame: c->clen bytes, already fetched,
+ * borrowed) into out (c->len bytes) as bfs_repo_read_chunk does, delta
+ * frames included; the one decoder of chunk frames.  Thread-safe. */
+int bfs_repo_decode(struct bfs_repo *r, const struct bfs_chunkref *c,
+		    const uint8_t *frame, uint8_t *out, struct bfs_err *err);
 
 /* Read several chunks that lie in one pack, in one store request when
  * they are adjacent (S3 ranged GET).  outs[i] holds refs[i].len bytes.

@@ -146,10 +146,19 @@ void bfs_manifest2_clear(struct bfs_manifest2 *m);
 
 struct bfs_idx_blob {
 	uint8_t hash[BFS_HASH_LEN];
-	int type; /* BFS_BLOB_DATA, BFS_BLOB_TREE */
+	int type; /* BFS_BLOB_DATA, BFS_BLOB_TREE, BFS_BLOB_DELTA */
 	uint64_t offset;
 	uint32_t clen, len;
+	uint8_t base[BFS_HASH_LEN]; /* BFS_BLOB_DELTA: its base's id */
 };
+
+/* The index-object entries of the n pack entries e of the finished pack
+ * whose bytes are pack (both borrowed, from this process's builder): a
+ * delta's base is the first 32 bytes of its frame.  Thread-safe. */
+struct bfs_pack_entry;
+void bfs_idx_blobs_from_pack(struct bfs_idx_blob *out,
+			     const struct bfs_pack_entry *e, size_t n,
+			     const uint8_t *pack);
 
 /* Builds one index object (compressed as it grows). */
 struct bfs_idxobj_writer;

@@ -140,6 +140,24 @@ void bfs_idxobj_writer_free(struct bfs_idxobj_writer *w)
 	free(w);
 }
 
+void bfs_idx_blobs_from_pack(struct bfs_idx_blob *out,
+			     const struct bfs_pack_entry *e, size_t n,
+			     const uint8_t *pack)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		memcpy(out[i].hash, e[i].hash, BFS_HASH_LEN);
+		out[i].type = e[i].type;
+		out[i].offset = e[i].offset;
+		out[i].clen = e[i].clen;
+		out[i].len = e[i].len;
+		if (e[i].type == BFS_BLOB_DELTA)
+			memcpy(out[i].base, pack + e[i].offset, BFS_HASH_LEN);
+	}
+}
+
 int bfs_idxobj_writer_pack(struct bfs_idxobj_writer *w,
 			   const uint8_t pack[BFS_HASH_LEN],
 			   const struct bfs_idx_blob *blobs, size_t n)
@@ -153,10 +171,15 @@ int bfs_idxobj_writer_pack(struct bfs_idxobj_writer *w,
 	for (size_t i = 0; i < n && !rc; i++) {
 		bfs_hex(hex, blobs[i].hash, BFS_HASH_LEN);
 		rc = bfs_buf_printf(
-		    &w->text,
-		    "%s[\"%s\",%d,%" PRIu64 ",%" PRIu32 ",%" PRIu32 "]",
+		    &w->text, "%s[\"%s\",%d,%" PRIu64 ",%" PRIu32 ",%" PRIu32,
 		    i ? "," : "", hex, blobs[i].type, blobs[i].offset,
 		    blobs[i].clen, blobs[i].len);
+		if (!rc && blobs[i].type == BFS_BLOB_DELTA) {
+			bfs_hex(hex, blobs[i].base, BFS_HASH_LEN);
+			rc = bfs_buf_printf(&w->text, ",\"%s\"", hex);
+		}
+		if (!rc)
+			rc = bfs_buf_append(&w->text, "]", 1);
 	}
 	if (!rc)
 		rc = bfs_buf_append(&w->text, "]}\n", 3);
@@ -194,7 +217,7 @@ static int idx_line(struct bfs_jdoc *d, char *line, size_t len,
 		    uint8_t pack[BFS_HASH_LEN], const char **why)
 {
 	static const char *const keys[] = {"pack", "blobs", NULL};
-	const struct bfs_jnode *m[3], *x, *f[5];
+	const struct bfs_jnode *m[3], *x, *f[6];
 	size_t end = 0, at = 0, k = 0, i;
 	const char *jwhy = "";
 	uint64_t v[4], expect = BFS_PACK_HEADER;
@@ -224,11 +247,11 @@ static int idx_line(struct bfs_jdoc *d, char *line, size_t len,
 			*bcap = nc;
 		}
 		f[0] = x->type == BFS_J_ARR ? bfs_jdoc_node(d, x->child) : NULL;
-		for (i = 1; i < 5; i++)
+		for (i = 1; i < 6; i++)
 			f[i] =
 			    f[i - 1] ? bfs_jdoc_node(d, f[i - 1]->next) : NULL;
 		*why = "bad blob";
-		if (!f[4] || f[4]->next || f[0]->type != BFS_J_STR ||
+		if (!f[4] || (f[5] && f[5]->next) || f[0]->type != BFS_J_STR ||
 		    f[0]->len != BFS_HASH_HEX ||
 		    bfs_unhex((*bv)[k].hash, bfs_jstr(d, f[0]), BFS_HASH_LEN))
 			return -EUCLEAN;
@@ -236,7 +259,23 @@ static int idx_line(struct bfs_jdoc *d, char *line, size_t len,
 			if (!bfs_jdoc_u64(d, f[i + 1], BFS_PACK_MAX_SIZE,
 					  &v[i]))
 				return -EUCLEAN;
-		if ((v[0] != BFS_BLOB_DATA && v[0] != BFS_BLOB_TREE) ||
+		if (v[0] == BFS_BLOB_DELTA) {
+			/* sixth element: the base id, never the blob itself */
+			*why = "delta blob without a valid base id";
+			if (!f[5] || f[5]->type != BFS_J_STR ||
+			    f[5]->len != BFS_HASH_HEX ||
+			    bfs_unhex((*bv)[k].base, bfs_jstr(d, f[5]),
+				      BFS_HASH_LEN) ||
+			    !memcmp((*bv)[k].base, (*bv)[k].hash,
+				    BFS_HASH_LEN) ||
+			    v[2] < BFS_HASH_LEN + 4)
+				return -EUCLEAN;
+		} else if (f[5]) {
+			*why = "bad blob (six elements, not a delta)";
+			return -EUCLEAN;
+		}
+		if ((v[0] != BFS_BLOB_DATA && v[0] != BFS_BLOB_TREE &&
+		     v[0] != BFS_BLOB_DELTA) ||
 		    v[1] != expect || v[2] == 0 || v[2] > BFS_CHUNK_CLEN_MAX ||
 		    v[3] == 0 || v[3] > BFS_CHUNK_MAX_LIMIT ||
 		    v[1] + v[2] > BFS_PACK_MAX_SIZE) {

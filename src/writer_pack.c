@@ -194,16 +194,8 @@ int wr_pack_finish(struct bfs_backup *b)
 		bfs_buf_free(&out);
 		return wr_fail(b, -ENOMEM, NULL);
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct bfs_pack_entry *pe =
-		    &bfs_pack_builder_entries(b->pb)[i];
-
-		memcpy(ib[i].hash, pe->hash, BFS_HASH_LEN);
-		ib[i].type = pe->type;
-		ib[i].offset = pe->offset;
-		ib[i].clen = pe->clen;
-		ib[i].len = pe->len;
-	}
+	bfs_idx_blobs_from_pack(ib, bfs_pack_builder_entries(b->pb), n,
+				out.data);
 	rc = bfs_idxobj_writer_pack(b->idxw, b->packs[idx].id, ib, n);
 	free(ib);
 	if (rc) {

@@ -70,6 +70,7 @@ int cli_sync(struct cli_common *c, struct bfs_catalog *cat,
 int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 	     struct bfs_catalog **cat)
 {
+	struct bfs_catalog_locator *loc = NULL;
 	struct bfs_err err = {""};
 	char *path = NULL;
 	int rc;
@@ -128,6 +129,14 @@ int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 	}
 	if (sync && cli_sync(c, *cat, *repo) != 0)
 		goto out_fail;
+	rc = bfs_catalog_locator_new(*cat, &loc, &err);
+	if (!rc)
+		rc = bfs_repo_set_locate(*repo, bfs_catalog_locate, loc,
+					 bfs_catalog_locator_free, &err);
+	if (rc < 0) {
+		cli_error(cmd_name(c), "%s", bfs_err_str(&err, rc));
+		goto out_fail;
+	}
 	free(path);
 	return 0;
 out_fail:

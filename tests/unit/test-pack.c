@@ -573,7 +573,7 @@ static void test_versions(void)
 	   "format 1 entries are data blobs");
 	free(e);
 
-	out.data[ioff + 56 + 48] = 2; /* the reserved delta type */
+	out.data[ioff + 56 + 48] = 3; /* no such type (2 is a delta) */
 	bfs_sha256(out.data + out.len - 56 + 16, out.data + ioff, 112);
 	is_int(bfs_pack_parse_index(out.data, out.len, &e, &n, &err), -EUCLEAN,
 	       "unknown blob type refused (%s)", err.msg);
