@@ -231,7 +231,8 @@ struct recs {
 	struct bfs_buf line;	   /* the line being read */
 	uint64_t rowno;		   /* lines read */
 	uint64_t batchno, first;   /* batch number, its first line */
-	cJSON *batch;		   /* records to send */
+	struct bfs_buf batch;	   /* "[" and the records to send, as text */
+	int nbatch;		   /* records in batch */
 	cJSON *cur;		   /* record being built (attachments) */
 	cJSON **arrays;		   /* per attachment column, uploaded */
 	int64_t aroot;		   /* attachments/ of the table, 0: none */
@@ -393,8 +394,8 @@ static int upload_all(struct recs *k, const cJSON *rec)
 static int flush(struct recs *k)
 {
 	struct ncr *r = k->r;
-	int n = cJSON_GetArraySize(k->batch);
-	char *text = NULL, what[1024], path[128];
+	int n = k->nbatch;
+	char what[1024], path[128];
 	cJSON *ans = NULL;
 	bool ins = r->o->mode == BFS_NCR_RECORDS;
 	int rc = 0;
@@ -406,22 +407,20 @@ static int flush(struct recs *k)
 		 "base '%s', table '%s', batch %" PRIu64 " (records %" PRIu64
 		 "-%" PRIu64 " of records.jsonl)",
 		 r->btitle, r->ttitle, k->batchno, k->first, k->rowno);
-	text = cJSON_PrintUnformatted(k->batch);
-	if (!text)
+	if (bfs_buf_append(&k->batch, "]", 2)) /* and the NUL */
 		return bfs_err_set(r->err, -ENOMEM, "out of memory");
 	snprintf(path, sizeof(path), "/api/v2/tables/%s/records", k->tid);
-	rc = nc_send_json(r->h, ins ? "POST" : "PATCH", path, text, &ans, what,
-			  r->err);
+	rc = nc_send_json(r->h, ins ? "POST" : "PATCH", path,
+			  (const char *)k->batch.data, &ans, what, r->err);
 	if (!rc && (!cJSON_IsArray(ans) || cJSON_GetArraySize(ans) != n))
 		rc = bfs_err_set(r->err, -EPROTO,
 				 "%s: NocoDB answered for %d records, not %d",
 				 what, cJSON_GetArraySize(ans), n);
 	if (!rc)
 		r->st->records += (uint64_t)n;
-	cJSON_free(text);
 	cJSON_Delete(ans);
-	cJSON_Delete(k->batch);
-	k->batch = NULL;
+	k->batch.len = 0;
+	k->nbatch = 0;
 	return rc;
 }
 
@@ -467,11 +466,58 @@ static bool is_acol(const struct recs *k, const char *t)
 	return false;
 }
 
+/* A member of a record that restore-records sends as stored: a field to
+ * keep that is not an attachment column (those get the new uploads). */
+static bool send_as_stored(void *arg, const char *key)
+{
+	struct recs *k = arg;
+
+	return bfs_strv_has(&k->keep, key) && !is_acol(k, key);
+}
+
+/* Append one record to the batch: the members of the line's text that
+ * restore-records sends as stored (their bytes: a BigInt keeps its digits),
+ * then the members of out (primary key, attachments). */
+static int batch_add(struct recs *k, const char *text, size_t n,
+		     const cJSON *out)
+{
+	struct bfs_buf *b = &k->batch;
+	char *more = NULL;
+	size_t cnt = 0, mlen;
+	int rc;
+
+	if (bfs_buf_append(b, k->nbatch ? "," : "[", 1) ||
+	    bfs_buf_append(b, "{", 1))
+		return -ENOMEM;
+	if (k->r->o->mode == BFS_NCR_RECORDS) {
+		rc = bfs_nocodb_object_members(text, n, send_as_stored, k, b,
+					       &cnt);
+		if (rc)
+			return rc;
+	}
+	if (cJSON_GetArraySize(out)) {
+		more = cJSON_PrintUnformatted(out);
+		if (!more)
+			return -ENOMEM;
+		mlen = strlen(more); /* "{...}": its members only */
+		if ((cnt && bfs_buf_append(b, ",", 1)) ||
+		    bfs_buf_append(b, more + 1, mlen - 2)) {
+			cJSON_free(more);
+			return -ENOMEM;
+		}
+		cJSON_free(more);
+	}
+	if (bfs_buf_append(b, "}", 1))
+		return -ENOMEM;
+	k->nbatch++;
+	return 0;
+}
+
 /* One line of records.jsonl. */
 static int record(struct recs *k, const char *text, size_t n)
 {
 	struct ncr *r = k->r;
-	cJSON *rec = cJSON_ParseWithLength(text, n), *out = NULL, *f;
+	cJSON *rec = cJSON_ParseWithLength(text, n), *out = NULL;
 	bool any = false, yes;
 	size_t i, set = 0;
 	int rc = 0;
@@ -484,12 +530,10 @@ static int record(struct recs *k, const char *text, size_t n)
 				 r->btitle, r->ttitle, k->rowno);
 		goto out;
 	}
-	if (!k->batch) {
-		k->batch = cJSON_CreateArray();
+	if (!k->nbatch)
 		k->first = k->rowno;
-	}
 	out = cJSON_CreateObject();
-	if (!k->batch || !out)
+	if (!out)
 		goto nomem;
 	any = has_atts(k, rec);
 	if (r->o->mode == BFS_NCR_ATTACHMENTS) {
@@ -509,16 +553,8 @@ static int record(struct recs *k, const char *text, size_t n)
 					   cJSON_Duplicate(pv, true)))
 			goto nomem;
 	} else {
-		cJSON_ArrayForEach(f, rec)
-		{
-			/* attachments: only the objects uploaded again */
-			if (!f->string || !bfs_strv_has(&k->keep, f->string) ||
-			    is_acol(k, f->string))
-				continue;
-			if (!cJSON_AddItemToObject(out, f->string,
-						   cJSON_Duplicate(f, true)))
-				goto nomem;
-		}
+		/* the other fields: batch_add() copies them from text;
+		 * attachments: only the objects uploaded again */
 		any = any && r->o->with_attachments;
 	}
 	if (any) {
@@ -537,10 +573,15 @@ static int record(struct recs *k, const char *text, size_t n)
 	}
 	if (r->o->mode == BFS_NCR_ATTACHMENTS && !set)
 		goto out; /* no file of the record was in the backup */
-	if (!cJSON_AddItemToArray(k->batch, out))
+	rc = batch_add(k, text, n, out);
+	if (rc == -EPROTO)
+		rc = bfs_err_set(r->err, -EUCLEAN,
+				 "base '%s', table '%s': line %" PRIu64
+				 " of records.jsonl is malformed JSON",
+				 r->btitle, r->ttitle, k->rowno);
+	else if (rc)
 		goto nomem;
-	out = NULL;
-	if (cJSON_GetArraySize(k->batch) >= BATCH)
+	if (!rc && k->nbatch >= BATCH)
 		rc = flush(k);
 out:
 	cJSON_Delete(out);
@@ -707,7 +748,7 @@ out:
 	for (i = 0; k.arrays && i < k.acols.n; i++)
 		cJSON_Delete(k.arrays[i]);
 	free(k.arrays);
-	cJSON_Delete(k.batch);
+	bfs_buf_free(&k.batch);
 	bfs_buf_free(&k.line);
 	bfs_buf_free(&left);
 	bfs_strv_free(&k.keep);

@@ -104,6 +104,17 @@ bool bfs_nocodb_page_last(uint64_t offset, size_t got, size_t limit,
 int bfs_nocodb_records_lines(const char *text, size_t len, struct bfs_buf *out,
 			     size_t *count);
 
+/* Append to out the members of the JSON object text[0..len) (one record,
+ * which cJSON has parsed already) whose key keep(arg, key) accepts, the key
+ * decoded as cJSON decodes it: each "key":value as its bytes in text with
+ * the blanks outside strings dropped, joined by ',', without the braces.
+ * Numbers keep their digits (restore-records sends a BigInt as stored).
+ * *count gets the number of members appended.  0, -EPROTO (malformed
+ * text), -ENOMEM.  Thread-safe if keep is. */
+int bfs_nocodb_object_members(const char *text, size_t len,
+			      bool (*keep)(void *arg, const char *key),
+			      void *arg, struct bfs_buf *out, size_t *count);
+
 /* ---- source_nocodb_http.c: requests with retries ----------------------- */
 
 struct nc_http;

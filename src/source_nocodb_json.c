@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "source_nocodb.h"
 
 /* Blanks as cJSON skips them (every byte up to 32, NUL included): the
@@ -237,4 +239,56 @@ int bfs_nocodb_records_lines(const char *text, size_t len, struct bfs_buf *out,
 			i = skip_ws(text, i + 1, len);
 	}
 	return -EPROTO; /* no "list" array */
+}
+
+int bfs_nocodb_object_members(const char *text, size_t len,
+			      bool (*keep)(void *arg, const char *key),
+			      void *arg, struct bfs_buf *out, size_t *count)
+{
+	size_t i = skip_ws(text, 0, len), key, kend;
+	cJSON *k;
+	bool want;
+	int rc;
+
+	*count = 0;
+	if (i >= len || text[i] != '{')
+		return -EPROTO;
+	i = skip_ws(text, i + 1, len);
+	while (i < len && text[i] != '}') {
+		if (text[i] != '"')
+			return -EPROTO;
+		key = i;
+		rc = copy_string(text, &i, len, NULL);
+		if (rc)
+			return rc;
+		kend = i;
+		/* the key as cJSON decodes it (f->string of the member) */
+		k = cJSON_ParseWithLength(text + key, kend - key);
+		if (!cJSON_IsString(k)) {
+			cJSON_Delete(k);
+			return k ? -EPROTO : -ENOMEM;
+		}
+		want = keep(arg, k->valuestring);
+		cJSON_Delete(k);
+		i = skip_ws(text, i, len);
+		if (i >= len || text[i] != ':')
+			return -EPROTO;
+		i = skip_ws(text, i + 1, len);
+		if (want) {
+			if ((*count && bfs_buf_append(out, ",", 1)) ||
+			    copy_string(text, &key, kend, out) ||
+			    bfs_buf_append(out, ":", 1))
+				return -ENOMEM;
+			(*count)++;
+		}
+		rc = copy_value(text, &i, len, want ? out : NULL);
+		if (rc)
+			return rc;
+		i = skip_ws(text, i, len);
+		if (i < len && text[i] == ',')
+			i = skip_ws(text, i + 1, len);
+		else if (i >= len || text[i] != '}')
+			return -EPROTO;
+	}
+	return i < len ? 0 : -EPROTO;
 }

@@ -5,11 +5,15 @@
  * source does); checked: it never reads past the input; on success every
  * line is one object ('{' to '}') without raw control bytes, there are as many
  * lines as the "list" array of cJSON's parse holds objects, and a line has no
- * raw newline. Built by scripts/fuzz (target "nocodb"); replayed by
+ * raw newline.  The same input goes to bfs_nocodb_object_members (the
+ * restore's copy of a record's members), keeping every key: on success it
+ * copied as many members as cJSON's object has and no raw control byte.
+ * Built by scripts/fuzz (target "nocodb"); replayed by
  * tests/unit/test-fuzz-nocodb. */
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,36 @@
 #include "src/source_nocodb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool keep_all(void *arg, const char *key)
+{
+	(void)key;
+	++*(size_t *)arg;
+	return true;
+}
+
+/* bfs_nocodb_object_members on the object j parsed from data. */
+static void members(const uint8_t *data, size_t size, const cJSON *j)
+{
+	struct bfs_buf out = {0};
+	size_t n = 0, keys = 0, want = 0;
+	const cJSON *e;
+	int rc;
+
+	rc = bfs_nocodb_object_members((const char *)data, size, keep_all,
+				       &keys, &out, &n);
+	if (rc == 0) {
+		cJSON_ArrayForEach(e, j) want++;
+		if (n != want || keys != want)
+			abort(); /* a member cJSON does not see */
+		for (size_t i = 0; i < out.len; i++)
+			if (out.data[i] < 0x20)
+				abort();
+	} else if (rc != -EPROTO && rc != -ENOMEM) {
+		abort();
+	}
+	bfs_buf_free(&out);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -64,6 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	bfs_buf_free(&out);
+	members(data, size, j);
 	cJSON_Delete(j);
 	return 0;
 }

@@ -139,10 +139,58 @@ static void test_record_helpers(void)
 	cJSON_Delete(srec);
 }
 
+/* keep: every key but the ones NocoDB makes (Id, CreatedAt) */
+static bool not_system(void *arg, const char *key)
+{
+	(void)arg;
+	return strcmp(key, "Id") && strcmp(key, "CreatedAt");
+}
+
+static void members(const char *text, int want_rc, const char *want,
+		    size_t want_n, const char *what)
+{
+	struct bfs_buf out = {0};
+	size_t n = 99;
+	int rc = bfs_nocodb_object_members(text, strlen(text), not_system, NULL,
+					   &out, &n);
+
+	is_int(rc, want_rc, "%s: rc", what);
+	if (!want_rc) {
+		bfs_buf_append(&out, "", 1);
+		is_str((char *)out.data, want, "%s: members", what);
+		is_int((int)n, (int)want_n, "%s: count", what);
+	}
+	bfs_buf_free(&out);
+}
+
+/* restore-records sends a record's members as stored, system fields
+ * dropped by their decoded key, numbers with every digit. */
+static void test_object_members(void)
+{
+	members("{\"Id\":9007199254740993,\"Big\":9007199254740993,"
+		"\"Dec\":1.10,\"CreatedAt\":\"x\"}",
+		0, "\"Big\":9007199254740993,\"Dec\":1.10", 2,
+		"2^53+1 and 1.10 keep their digits, Id and CreatedAt dropped");
+	members(" { \"A\" : [ 1 , { \"b\" : null } ] ,\"Id\":1, "
+		"\"C\":\"s p\" } ",
+		0, "\"A\":[1,{\"b\":null}],\"C\":\"s p\"", 2,
+		"blanks outside strings dropped, inside kept");
+	members("{\"I\\u0064\":5,\"x\":true}", 0, "\"x\":true", 1,
+		"a key is compared decoded (I\\u0064 is Id)");
+	members("{\"Id\":1}", 0, "", 0, "only system fields: no member");
+	members("{}", 0, "", 0, "an empty object");
+	members("[1]", -EPROTO, NULL, 0, "not an object");
+	members("{\"a\":1", -EPROTO, NULL, 0, "no closing brace");
+	members("{\"a\" 1}", -EPROTO, NULL, 0, "no colon");
+	members("{\"a\":1 \"b\":2}", -EPROTO, NULL, 0, "no comma");
+	members("{\"a:1}", -EPROTO, NULL, 0, "an unterminated key");
+}
+
 int main(void)
 {
 	test_records_lines();
 	test_record_helpers();
+	test_object_members();
 	struct bfs_nocodb_names n = {0};
 	static const char *const bad[] = {"",	  "%",	  "%4",	 "%zz",
 					  "%2e",  "a%~1", "a%~", "a%~02",

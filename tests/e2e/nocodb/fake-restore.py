@@ -1,10 +1,13 @@
 """tests/e2e/nocodb/fake-restore.py PORT TOKEN: a stand-in for NocoDB's v2
 API for the restore's error paths.  It serves one base "Shop" with a table
-"Orders" of 250 records (for the backup) and takes inserts:
+"Orders" of 250 records (for the backup; record 250's Qty is 2^53+1,
+which a double would round) and takes inserts:
 
   POST /api/v2/tables/m1/records   appends each record to inserted.jsonl
                                    (in the working directory) and
-                                   answers [{"Id": n}, ...]
+                                   answers [{"Id": n}, ...]; the
+                                   request bodies, as sent, are appended
+                                   (one a line) to bodies.raw
   POST /api/v2/meta/bases[/p1/tables]   recorded in created.jsonl
 
 A file "fail500" in the working directory holding a record name ("row
@@ -29,7 +32,8 @@ COLS = [{"title": "Id", "column_name": "id", "uidt": "ID", "pk": True},
 
 
 def record(i):
-    return {"Id": i, "Name": "row %d" % i, "Qty": i * 3,
+    return {"Id": i, "Name": "row %d" % i,
+            "Qty": i * 3 if i < 250 else 2 ** 53 + 1,
             "CreatedAt": "2026-11-26 06:00:00+00:00", "Link": 0,
             "Files": None}
 
@@ -88,6 +92,8 @@ class H(http.server.BaseHTTPRequestHandler):
             if os.path.exists("fail-once"):
                 os.unlink("fail-once")
                 return self.send(503, {"msg": "busy, try again"})
+            with open("bodies.raw", "ab") as f:
+                f.write(body + b"\n")
             with open("inserted.jsonl", "a") as f:
                 for r in rows:
                     f.write(json.dumps(r, sort_keys=True) + "\n")
