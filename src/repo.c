@@ -778,8 +778,14 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 				 "delta base)");
 	} else {
 		rc = bfs_delta_base(frame, flen, base_id, err);
-		if (!rc)
+		if (!rc) {
 			rc = base_get(r, base_id, &base, &blen, err);
+			/* the base failed its check, not this frame: keep
+			 * the message that names the base (a caller sets
+			 * its own on -EBADMSG) */
+			if (rc == -EBADMSG)
+				rc = -EUCLEAN;
+		}
 		if (!rc)
 			rc = bfs_delta_decode(out, len, frame, flen, base, blen,
 					      err);

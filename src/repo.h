@@ -42,7 +42,7 @@ struct bfs_repo {
 	struct bfs_crypt *crypt;
 	bool encrypted; /* config says so (crypt set once unlocked) */
 	char key_name[BFS_HASH_HEX + 1]; /* the key object that opened it */
-	struct bfs_repo_bases *bases; /* delta bases: lookup + cache */
+	struct bfs_repo_bases *bases;	 /* delta bases: lookup + cache */
 };
 
 /* Create a repository at url: writes `config` with BFS_PUT_EXCL.  Fails
@@ -110,12 +110,11 @@ int bfs_repo_blob_encode(const struct bfs_repo *r,
 /* Decode a stored frame (untrusted, flen bytes) of blob id into out,
  * which holds exactly len bytes: open it (encrypted repository), zstd
  * decode (a delta frame with its base, located through
- * bfs_repo_set_locate), check the id.  -EBADMSG authentication failure or id mismatch,
- * -EUCLEAN corrupt frame or wrong length; the message says which (the
+ * bfs_repo_set_locate), check the id.  -EBADMSG authentication failure or id
+ * mismatch, -EUCLEAN corrupt frame or wrong length; the message says which (the
  * caller prefixes the blob and pack).  Thread-safe. */
-int bfs_repo_blob_decode(struct bfs_repo *r,
-			 const uint8_t id[BFS_HASH_LEN], const void *frame,
-			 size_t flen, void *out, size_t len,
+int bfs_repo_blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
+			 const void *frame, size_t flen, void *out, size_t len,
 			 struct bfs_err *err);
 
 /* True when blobs of a and b are interchangeable byte for byte: both
