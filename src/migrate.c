@@ -830,6 +830,29 @@ out_free:
 
 /* ---- version 2 -> 3 ------------------------------------------------------ */
 
+/* The last step of a migration: refuse while a manifest saved under
+ * migrate/ is left (why says what it is), check that our exclusive lock
+ * still holds, then write the config of the current version. */
+static int finish_config(struct mig *m, const char *why, struct bfs_err *err)
+{
+	struct bfs_strv saved = {0};
+	int rc;
+
+	rc = list_names(m, BFS_MIGRATE_KEY, list_saved_cb, &saved, err);
+	if (!rc && saved.n)
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "'%s%s' is a saved manifest of %s: put it "
+				 "back as 'manifests/%s' or delete it, then "
+				 "run migrate again",
+				 BFS_MIGRATE_KEY, saved.v[0], why, saved.v[0]);
+	if (!rc)
+		rc = bfs_lock_check(m->lock, err);
+	if (!rc)
+		rc = write_config(m, err);
+	bfs_strv_free(&saved);
+	return rc;
+}
+
 /* Version 3 only adds what a version-3 writer may put into a repository
  * (delta frames, FORMAT.md section 18); everything of version 2 is valid
  * version 3.  So the upgrade is the config alone, written once the
@@ -838,23 +861,7 @@ out_free:
  * (no writer of version 2 is at work). */
 static int migrate2(struct mig *m, struct bfs_err *err)
 {
-	struct bfs_strv saved = {0};
-	int rc;
-
-	rc = list_names(m, BFS_MIGRATE_KEY, list_saved_cb, &saved, err);
-	if (!rc && saved.n)
-		rc = bfs_err_set(err, -EUCLEAN,
-				 "'%s%s' is a saved manifest of an "
-				 "interrupted migration: put it back as "
-				 "'manifests/%s' or delete it, then run "
-				 "migrate again",
-				 BFS_MIGRATE_KEY, saved.v[0], saved.v[0]);
-	if (!rc)
-		rc = bfs_lock_check(m->lock, err);
-	if (!rc)
-		rc = write_config(m, err);
-	bfs_strv_free(&saved);
-	return rc;
+	return finish_config(m, "an interrupted migration", err);
 }
 
 /* ---- all of it ------------------------------------------------------------
@@ -866,7 +873,7 @@ int bfs_migrate(const char *url, const struct bfs_store_opts *sopts,
 {
 	static const struct bfs_migrate_opts defaults = {0};
 	struct bfs_migrate_stats st = {0};
-	struct bfs_strv names = {0}, saved = {0};
+	struct bfs_strv names = {0};
 	struct mig m = {.o = opts ? opts : &defaults, .st = &st};
 	size_t i;
 	int rc;
@@ -906,24 +913,11 @@ int bfs_migrate(const char *url, const struct bfs_store_opts *sopts,
 	for (i = 0; !rc && i < names.n; i++)
 		rc = convert(&m, names.v[i], err);
 	if (!rc)
-		rc =
-		    list_names(&m, BFS_MIGRATE_KEY, list_saved_cb, &saved, err);
-	if (!rc && saved.n)
-		rc = bfs_err_set(err, -EUCLEAN,
-				 "'%s%s' is a saved manifest of a backup "
-				 "that is gone: put it back as "
-				 "'manifests/%s' or delete it, then run "
-				 "migrate again",
-				 BFS_MIGRATE_KEY, saved.v[0], saved.v[0]);
-	if (!rc)
-		rc = bfs_lock_check(m.lock, err);
-	if (!rc)
-		rc = write_config(&m, err);
+		rc = finish_config(&m, "a backup that is gone", err);
 out:
 	if (stats)
 		*stats = st;
 	bfs_strv_free(&names);
-	bfs_strv_free(&saved);
 	bfs_locmap_free(m.lm);
 	bfs_lock_release(m.lock);
 	bfs_repo_close(m.r);
