@@ -36,7 +36,7 @@ ok "$?" "ls -l MNT/latest/database.sql.d: $(cat "$T/err")"
 is "$(grep -c ' public\..*\.sql$' "$T/ls-l")" 22 "ls -l names every table (22 with the partitions)"
 is "$(ls -U "$D" | tr '\n' ' ')" "$(tr '\n' ' ' <"$T/files")" \
 	"readdir lists backupfs ls's files, in map order"
-like "$(sed -n 2p "$T/ls-l")" "^-r-[-r]--[-r]-- " "the files are read-only (the dump's read bits)"
+like "$(sed -n 2p "$T/ls-l")" "^-r--[-r]--[-r]-- " "the files are read-only (the dump's read bits)"
 fails_with 1 "no writing into the view" bash -c "echo x >'$D/_before.sql'"
 fails_with 1 "no new files in the view" touch "$D/new.sql"
 fails_with 1 "no file the map does not name" cat "$D/public.nosuch.sql"
