@@ -464,6 +464,11 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 		goto out_free;
 	}
 	m->key_created = true;
+	rc = mnt_dt_cache_new(&m->dt);
+	if (rc) {
+		rc = bfs_err_set(err, rc, "out of memory");
+		goto out_free;
+	}
 	{
 		struct bfs_catalog *c = NULL;
 		struct stat st;
@@ -629,6 +634,7 @@ static void free_common(struct bfs_mount *m)
 	if (m->key_created)
 		pthread_key_delete(m->key);
 	bfs_chunkcache_free(m->cache);
+	mnt_dt_cache_free(m->dt); /* no open file is left */
 	free(m->logged);
 	free(m->mountpoint);
 	free(m->catalog_path);

@@ -5,6 +5,8 @@
  *   /jobs/NAME/latest  a symlink to ../../<newest backup of job NAME>
  *                      (only jobs that have a backup are listed)
  *   /<id>/...          the backup's tree as written
+ *   /<id>/.../NAME.d/  next to a dump with a map: its per-table view
+ *                      (dtview.c; inode numbers in mount_int.h, MNT_DT_*)
  *
  * libfuse3 low-level API, multi-threaded session loop.  Inode numbers are
  * the catalog's entry ids ((backup << 40) | pre, all >= 2^40, so they

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "catalog/catalog.h"
 #include "fuse/mount.h"
@@ -81,6 +82,8 @@ struct bfs_mount {
 	dev_t cat_dev;
 	ino_t cat_ino;
 	atomic_bool replaced;
+
+	struct mnt_dtcache *dt; /* parsed dump maps (dtview.c) */
 
 	/* Chunks already logged as failed (hash prefixes), to log once. */
 	pthread_mutex_t logged_lock;
@@ -154,6 +157,76 @@ int mnt_jobs_list(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
 /* After a sync changed the backups: drop what the kernel caches of
  * /jobs (cat: the sync thread's connection). */
 void mnt_jobs_invalidate(struct bfs_mount *m, struct bfs_catalog *cat);
+
+/* ---- attributes (attr.c) ----------------------------------------------
+ */
+
+/* ts from nanoseconds since the epoch (negative ones too). */
+void mnt_ts_from_ns(struct timespec *ts, int64_t ns);
+/* Attributes of a catalog entry as recorded, inode = its id.  e is the
+ * entry carrying the data (for a hardlink, the group's first entry). */
+void mnt_fill_stat(struct stat *st, const struct bfs_cat_entry *e);
+/* Attributes of the mount's root directory. */
+void mnt_root_stat(struct bfs_mount *m, struct stat *st);
+
+/* ---- NAME.d/: a dump's per-table view (dtview.c) -----------------------
+ * Next to a regular file whose entry has a dump map ("dt"), the
+ * directory NAME.d/ with the files of src/restore.h's dump view
+ * (_before.sql, one per table, _after.sql), read-only, cut from the
+ * dump's chunks through m->reader.  Inode numbers: MNT_DT_* below, in a
+ * space of their own.  All return 0 or -errno: -ENOENT (no view, no such
+ * file), -ENOTDIR, -EIO (the map cannot be read: logged with its blob
+ * id), -ENOMEM. */
+
+/* The view's inode number space (doc/FORMAT.md 6.4): bit 63 set (the
+ * tree's numbers are below 2^63), then the catalog id of the dump's own
+ * entry (the name's, not its hardlink group's) as backup number (20
+ * bits) and preorder number (26 bits), then the slot (17 bits): 0 the
+ * directory, 1 + i file i of the view.  A dump whose id does not fit
+ * gets no view. */
+#define MNT_DT_BIT (UINT64_C(1) << 63)
+#define MNT_DT_SLOT_BITS 17
+#define MNT_DT_PRE_BITS 26
+#define MNT_DT_BACKUP_BITS 20
+/* The preorder part of a catalog id (doc/FORMAT.md 6.4). */
+#define MNT_PRE_MASK ((INT64_C(1) << 40) - 1)
+
+struct mnt_dtcache;
+
+/* The cache of parsed dump maps (at most MNT_DT_CACHE_MAPS maps and
+ * about MNT_DT_CACHE_BYTES; maps in use by an open file stay).  0 or
+ * -ENOMEM.  Thread-safe. */
+int mnt_dt_cache_new(struct mnt_dtcache **out);
+void mnt_dt_cache_free(struct mnt_dtcache *c); /* NULL ok */
+
+/* True for an inode number of the view space. */
+bool mnt_dt_ino(fuse_ino_t ino);
+/* If the child e of directory dir (as listed: a hardlink is followed)
+ * has a view, fill *st with the view directory's attributes and return
+ * true.  Costs no blob read. */
+bool mnt_dt_child(struct bfs_catalog *cat, int64_t dir,
+		  const struct bfs_cat_entry *e, struct stat *st);
+/* A name of directory dir that is not in the catalog: "NAME.d" of a file
+ * NAME with a map gives the view directory's attributes, else -ENOENT. */
+int mnt_dt_lookup_dir(struct bfs_catalog *cat, int64_t dir, const char *name,
+		      struct stat *st);
+/* Attributes of a view inode (a file's size needs its map). */
+int mnt_dt_stat(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
+		struct stat *st);
+/* The file name of view directory parent. */
+int mnt_dt_lookup(struct bfs_mount *m, struct bfs_catalog *cat,
+		  fuse_ino_t parent, const char *name, struct stat *st);
+/* The files of view directory ino, in map order, each passed to push
+ * (non-zero stops and is returned); *parent gets its parent. */
+int mnt_dt_list(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
+		fuse_ino_t *parent,
+		int (*push)(void *arg, const char *name, const struct stat *st),
+		void *arg);
+/* open, read and release of a view inode (mnt_open & co. pass them on). */
+void mnt_dt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void mnt_dt_read(fuse_req_t req, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void mnt_dt_release(fuse_req_t req, struct fuse_file_info *fi);
 
 /* The lowlevel operation table (ops.c) and the read path (read.c). */
 extern const struct fuse_lowlevel_ops bfs_mount_ops;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,101 +28,6 @@ static int64_t ino_to_id(fuse_ino_t ino)
 static fuse_ino_t id_to_ino(int64_t id)
 {
 	return (fuse_ino_t)id + BFS_INO_BASE;
-}
-
-static void ts_from_ns(struct timespec *ts, int64_t ns)
-{
-	int64_t s = ns / 1000000000, r = ns % 1000000000;
-
-	if (r < 0) {
-		r += 1000000000;
-		s--;
-	}
-	ts->tv_sec = (time_t)s;
-	ts->tv_nsec = (long)r;
-}
-
-static mode_t type_bits(int type)
-{
-	switch (type) {
-	case BFS_T_DIR:
-		return S_IFDIR;
-	case BFS_T_SYMLINK:
-		return S_IFLNK;
-	case BFS_T_FIFO:
-		return S_IFIFO;
-	case BFS_T_CHR:
-		return S_IFCHR;
-	case BFS_T_BLK:
-		return S_IFBLK;
-	case BFS_T_SOCK:
-		return S_IFSOCK;
-	default:
-		return S_IFREG;
-	}
-}
-
-/* Attributes of a catalog entry as recorded.  e is the entry carrying the
- * data (for a hardlink, the group's first entry). */
-static void fill_stat(struct stat *st, const struct bfs_cat_entry *e)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = id_to_ino(e->id);
-	st->st_mode = type_bits(e->e.type) | (e->e.mode & 07777);
-	st->st_nlink = e->nlink ? e->nlink : 1;
-	st->st_uid = e->e.uid;
-	st->st_gid = e->e.gid;
-	switch (e->e.type) {
-	case BFS_T_FILE:
-		st->st_size = (off_t)e->e.size;
-		break;
-	case BFS_T_SYMLINK:
-		st->st_size = (off_t)e->e.target_len;
-		break;
-	case BFS_T_CHR:
-	case BFS_T_BLK:
-		st->st_rdev = (dev_t)e->e.rdev;
-		break;
-	default:
-		break;
-	}
-	st->st_blksize = 65536;
-	/* Not (size + 511) / 512: the format allows sizes up to 2^63-1,
-	 * where the sum overflows. */
-	st->st_blocks = st->st_size / 512 + (st->st_size % 512 != 0);
-	ts_from_ns(&st->st_mtim, e->e.mtime_ns);
-	st->st_atim = st->st_mtim;
-	if (e->e.ctime_ns)
-		ts_from_ns(&st->st_ctim, e->e.ctime_ns);
-	else
-		st->st_ctim = st->st_mtim;
-}
-
-static void root_stat(struct bfs_mount *m, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = FUSE_ROOT_ID;
-	st->st_mode = S_IFDIR | 0555;
-	st->st_nlink = 2;
-	st->st_uid = m->uid;
-	st->st_gid = m->gid;
-	st->st_blksize = 65536;
-	ts_from_ns(&st->st_mtim, m->mount_time_ns);
-	st->st_atim = st->st_ctim = st->st_mtim;
-}
-
-void mnt_symlink_stat(const struct bfs_mount *m, fuse_ino_t ino,
-		      const char *target, int64_t time_ns, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	st->st_mode = S_IFLNK | 0777;
-	st->st_nlink = 1;
-	st->st_uid = m->uid;
-	st->st_gid = m->gid;
-	st->st_size = (off_t)strlen(target);
-	ts_from_ns(&st->st_mtim, time_ns);
-	st->st_atim = st->st_ctim = st->st_mtim;
 }
 
 /* /latest: the newest backup's name.  -ENOENT when there is none. */
@@ -173,7 +79,7 @@ static int attr_of(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
 	int rc;
 
 	if (ino == FUSE_ROOT_ID) {
-		root_stat(m, st);
+		mnt_root_stat(m, st);
 		*timeout = TIMEOUT_ROOT;
 		return 0;
 	}
@@ -185,11 +91,13 @@ static int attr_of(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
 		*timeout = TIMEOUT_ROOT;
 		return mnt_jobs_stat(m, cat, ino, st);
 	}
+	*timeout = TIMEOUT_BACKUP;
+	if (mnt_dt_ino(ino))
+		return mnt_dt_stat(m, cat, ino, st);
 	rc = get_entry(cat, ino_to_id(ino), &e);
 	if (rc < 0)
 		return rc;
-	fill_stat(st, &e);
-	*timeout = TIMEOUT_BACKUP;
+	mnt_fill_stat(st, &e);
 	bfs_cat_entry_clear(&e);
 	return 0;
 }
@@ -249,7 +157,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, mnt_errno(rc));
 			return;
 		}
-		fill_stat(&ep.attr, &e);
+		mnt_fill_stat(&ep.attr, &e);
 		ep.ino = ep.attr.st_ino;
 		/* The name may go away; the attributes never change. */
 		ep.attr_timeout = TIMEOUT_BACKUP;
@@ -275,8 +183,19 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_entry(req, &ep);
 		return;
 	}
-	rc = bfs_catalog_lookup(cat, ino_to_id(parent), name, strlen(name), &e,
-				&err);
+	if (mnt_dt_ino(parent))
+		rc = mnt_dt_lookup(m, cat, parent, name, &ep.attr);
+	else
+		rc = bfs_catalog_lookup(cat, ino_to_id(parent), name,
+					strlen(name), &e, &err);
+	if (rc == -ENOENT && !mnt_dt_ino(parent))
+		rc = mnt_dt_lookup_dir(cat, ino_to_id(parent), name, &ep.attr);
+	if (rc == 0 && ep.attr.st_ino) { /* a view: NAME.d or below */
+		ep.ino = ep.attr.st_ino;
+		ep.entry_timeout = ep.attr_timeout = TIMEOUT_BACKUP;
+		fuse_reply_entry(req, &ep);
+		return;
+	}
 	if (rc == -ENOENT) {
 		/* Negative entry, cached as long as the backup lives. */
 		ep.ino = 0;
@@ -285,9 +204,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (rc < 0) {
-		bfs_err_log("catalog: lookup of '%s' failed: %s", name,
-			    bfs_err_str(&err, rc));
-		fuse_reply_err(req, EIO);
+		if (!mnt_dt_ino(parent))
+			bfs_err_log("catalog: lookup of '%s' failed: %s", name,
+				    bfs_err_str(&err, rc));
+		fuse_reply_err(req, rc == -ENOTDIR ? ENOTDIR : mnt_errno(rc));
 		return;
 	}
 	if (e.link_id && e.link_id != e.id) {
@@ -300,7 +220,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			return;
 		}
 	}
-	fill_stat(&ep.attr, &e);
+	mnt_fill_stat(&ep.attr, &e);
 	ep.ino = ep.attr.st_ino;
 	ep.entry_timeout = ep.attr_timeout = TIMEOUT_BACKUP;
 	bfs_cat_entry_clear(&e);
@@ -348,7 +268,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 			fuse_reply_readlink(req, name);
 		return;
 	}
-	if (ino == FUSE_ROOT_ID) {
+	if (ino == FUSE_ROOT_ID || mnt_dt_ino(ino)) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
@@ -377,9 +297,11 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 /* One directory entry, with its attributes (for readdirplus). */
 struct drec {
-	int64_t id; /* catalog id; the readdir offset is id + 2 */
+	int64_t id; /* catalog id, or the position in a snapshot */
 	struct stat st;
 	char *name;
+	bool view;	 /* a dump with a NAME.d view (dtview.c) ... */
+	struct stat vst; /* ... whose attributes these are */
 };
 
 /* An open directory.  Children are read from the catalog in batches
@@ -425,6 +347,7 @@ static int dirh_push(struct dirh *d, int64_t id, const char *name,
 		return -ENOMEM;
 	d->v[d->n].id = id;
 	d->v[d->n].st = *st;
+	d->v[d->n].view = false;
 	d->n++;
 	return 0;
 }
@@ -438,12 +361,12 @@ static void child_stat(struct bfs_catalog *cat, const struct bfs_cat_entry *e,
 		struct bfs_cat_entry t = {0};
 
 		if (bfs_catalog_get(cat, e->link_id, &t, NULL) == 0) {
-			fill_stat(st, &t);
+			mnt_fill_stat(st, &t);
 			bfs_cat_entry_clear(&t);
 			return;
 		}
 	}
-	fill_stat(st, e);
+	mnt_fill_stat(st, e);
 }
 
 /* Load the batch of children with ids > after (one catalog page). */
@@ -466,6 +389,9 @@ static int load_batch(struct dirh *d, struct bfs_catalog *cat, int64_t after)
 		child_stat(cat, &items[i], &st);
 		rc = dirh_push(d, items[i].id,
 			       items[i].e.path ? items[i].e.path : "", &st);
+		if (rc == 0)
+			d->v[d->n - 1].view = mnt_dt_child(
+			    cat, d->dir, &items[i], &d->v[d->n - 1].vst);
 	}
 	bfs_catalog_iter_fini(&it);
 	if (rc < 0) {
@@ -495,7 +421,7 @@ static int root_cb(void *arg, const struct bfs_backup_info *b)
 		return 0; /* a backup id the /jobs directory hides */
 	if (get_entry(a->cat, b->root, &e) < 0)
 		return 0; /* dropped meanwhile */
-	fill_stat(&st, &e);
+	mnt_fill_stat(&st, &e);
 	bfs_cat_entry_clear(&e);
 	a->rc = dirh_push(a->d, (int64_t)a->d->n + 1, b->name, &st);
 	return a->rc;
@@ -559,10 +485,12 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	} else if (ino == BFS_INO_LATEST) {
 		rc = -ENOTDIR;
 		goto out_err;
-	} else if (mnt_jobs_ino(ino)) {
+	} else if (mnt_jobs_ino(ino) || mnt_dt_ino(ino)) {
 		/* a snapshot, like the root's */
 		d->root = true;
-		rc = mnt_jobs_list(m, cat, ino, &d->parent, push_cb, d);
+		rc = mnt_dt_ino(ino)
+			 ? mnt_dt_list(m, cat, ino, &d->parent, push_cb, d)
+			 : mnt_jobs_list(m, cat, ino, &d->parent, push_cb, d);
 		if (rc < 0)
 			goto out_err;
 		d->eof = true;
@@ -612,6 +540,30 @@ static size_t batch_pos(const struct dirh *d, int64_t after)
 	return lo;
 }
 
+/* Add one entry to buf (size bytes, used taken): the bytes it took, 0
+ * when it does not fit. */
+static size_t dir_add(fuse_req_t req, char *buf, size_t size, size_t used,
+		      bool plus, const char *name, const struct stat *st,
+		      off_t next, double entry_timeout, double attr_timeout)
+{
+	struct fuse_entry_param ep;
+	size_t need;
+
+	if (plus) {
+		memset(&ep, 0, sizeof(ep));
+		ep.attr = *st;
+		ep.ino = st->st_ino;
+		ep.entry_timeout = entry_timeout;
+		ep.attr_timeout = attr_timeout;
+		need = fuse_add_direntry_plus(req, buf + used, size - used,
+					      name, &ep, next);
+	} else {
+		need = fuse_add_direntry(req, buf + used, size - used, name, st,
+					 next);
+	}
+	return need > size - used ? 0 : need;
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, bool plus)
 {
@@ -619,8 +571,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
 	struct bfs_catalog *cat = mnt_cat(m);
 	char *buf;
-	size_t used = 0;
-	int64_t after;
+	size_t used = 0, need;
+	int64_t after, skip = 0;
 	int rc = 0;
 
 	if (!cat) {
@@ -633,10 +585,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	pthread_mutex_lock(&d->lock);
-	/* Offsets: 1 after ".", 2 after "..", id + 2 after a child. */
+	/* Offsets: 1 after ".", 2 after "..".  A snapshot (the root,
+	 * /jobs, NAME.d): position + 2 after a child.  A backup's directory:
+	 * 2 * pre + 2 after the child numbered pre (its id's low 40 bits,
+	 * FORMAT.md 6.4), 2 * pre + 3 after that child's NAME.d view. */
 	if (off < 1) {
 		struct fuse_entry_param ep = {.ino = 0};
-		size_t need;
 
 		ep.attr.st_ino = d->self;
 		ep.attr.st_mode = S_IFDIR;
@@ -651,7 +605,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (off < 2) {
 		struct fuse_entry_param ep = {.ino = 0};
-		size_t need;
 
 		ep.attr.st_ino = d->parent;
 		ep.attr.st_mode = S_IFDIR;
@@ -665,6 +618,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		off = 2;
 	}
 	after = (int64_t)off - 2;
+	if (!d->root && after > 0) {
+		after =
+		    (d->dir & ~MNT_PRE_MASK) | ((after >> 1) & MNT_PRE_MASK);
+		if (!(off & 1)) {
+			skip = after; /* its view may be next */
+			after--;
+		}
+	}
 	for (;;) {
 		size_t i;
 
@@ -685,34 +646,33 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		for (; i < d->n; i++) {
 			struct drec *r = &d->v[i];
-			off_t next = (off_t)(r->id + 2);
-			size_t need;
+			off_t pos =
+			    d->root ? r->id : 2 * (r->id & MNT_PRE_MASK);
+			char vname[256];
 
-			if (plus) {
-				struct fuse_entry_param ep;
-
-				memset(&ep, 0, sizeof(ep));
-				ep.attr = r->st;
-				ep.ino = r->st.st_ino;
-				ep.entry_timeout = ep.attr_timeout =
-				    d->root ? TIMEOUT_ROOT : TIMEOUT_BACKUP;
-				if (d->root)
-					ep.attr_timeout =
-					    r->st.st_ino == BFS_INO_LATEST ||
-						    mnt_jobs_ino(r->st.st_ino)
-						? TIMEOUT_ROOT
-						: TIMEOUT_BACKUP;
-				need = fuse_add_direntry_plus(
-				    req, buf + used, size - used, r->name, &ep,
-				    next);
-			} else {
-				need = fuse_add_direntry(req, buf + used,
-							 size - used, r->name,
-							 &r->st, next);
+			if (r->id != skip) {
+				need = dir_add(
+				    req, buf, size, used, plus, r->name, &r->st,
+				    pos + 2,
+				    d->root ? TIMEOUT_ROOT : TIMEOUT_BACKUP,
+				    d->root &&
+					    (r->st.st_ino == BFS_INO_LATEST ||
+					     mnt_jobs_ino(r->st.st_ino))
+					? TIMEOUT_ROOT
+					: TIMEOUT_BACKUP);
+				if (!need)
+					goto out_reply;
+				used += need;
 			}
-			if (need > size - used)
-				goto out_reply;
-			used += need;
+			if (r->view) {
+				snprintf(vname, sizeof(vname), "%s.d", r->name);
+				need = dir_add(req, buf, size, used, plus,
+					       vname, &r->vst, pos + 3,
+					       TIMEOUT_BACKUP, TIMEOUT_BACKUP);
+				if (!need)
+					goto out_reply;
+				used += need;
+			}
 			after = r->id;
 		}
 		if (d->eof || d->root)

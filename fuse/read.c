@@ -101,6 +101,10 @@ void mnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int64_t id;
 	int rc;
 
+	if (mnt_dt_ino(ino)) {
+		mnt_dt_open(req, ino, fi);
+		return;
+	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
 		fuse_reply_err(req, EROFS);
 		return;
@@ -195,7 +199,10 @@ out_err:
 
 void mnt_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
+	if (mnt_dt_ino(ino)) {
+		mnt_dt_release(req, fi);
+		return;
+	}
 	fh_free((struct fh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
@@ -228,7 +235,10 @@ void mnt_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct bfs_rview v;
 	ssize_t got;
 
-	(void)ino;
+	if (mnt_dt_ino(ino)) {
+		mnt_dt_read(req, size, off, fi);
+		return;
+	}
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;

@@ -16,7 +16,8 @@ ok_cmd "init" bfs init "$R"
 ok_cmd "backup of pagila and sakila in one backup" \
 	bfs backup -r "$R" --id db1 --pg-dump "$(pg_uri pagila)" --mysql-dump "$(my_uri sakila)"
 ok_cmd "mount" mount_repo "$R" "$M"
-is "$(ls "$M/latest/" | tr '\n' ' ')" "database.sql sakila.sql " "the dumps are in the backup"
+is "$(ls "$M/latest/" | tr '\n' ' ')" "database.sql database.sql.d sakila.sql sakila.sql.d " \
+	"the dumps are in the backup, each with its per-table view"
 
 ok_cmd "createdb pagila_restored" createdb pagila_restored
 ok_cmd "psql < MNT/latest/database.sql" \
