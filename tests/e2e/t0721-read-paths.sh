@@ -10,10 +10,10 @@
 #     and a fifth re-reading it once the first is done, all get its bytes;
 #   - a corrupt chunk in the middle: 1 MiB and 64 KiB reads fail with EIO
 #     only around it, the bytes elsewhere are right, a retry fails again;
-#   - streaming a file larger than the cache (4x outside CI) keeps the daemon's peak RSS
-#     (VmHWM) under the cache size (readahead + drop-behind, not the whole
-#     cache; checked in plain builds: ASan's quarantine holds freed
-#     memory, and an ASan build streams a 20 MiB file instead).
+#   - streaming a file larger than the cache (4x outside CI) keeps the
+#     daemon's peak RSS (VmHWM) under the cache size (readahead +
+#     drop-behind, not the whole cache; checked in plain builds: ASan's
+#     quarantine holds freed memory, an ASan build streams 20 MiB).
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-mount.sh"
 . "$top_srcdir/tests/e2e/lib-s3.sh"
