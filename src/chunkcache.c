@@ -18,16 +18,28 @@ struct bfs_cc_entry {
 	int rc;	       /* loader's error when CC_FAILED */
 	unsigned refs; /* protected by cc->lock */
 	bool in_table; /* in cc->map, counted in cc->bytes */
-	/* In the LRU list iff in_table && state == CC_READY && refs == 0. */
+	bool behind;   /* on cc->behind rather than cc->lru */
+	/* On one of the two lists iff in_table && state == CC_READY &&
+	 * refs == 0. */
 	struct bfs_cc_entry *prev, *next;
 	uint8_t *data;
 };
 
+/* Unpinned ready entries, head most recently released. */
+struct cc_list {
+	struct bfs_cc_entry *head, *tail;
+};
+
 struct bfs_chunkcache {
-	pthread_mutex_t lock;		  /* protects everything below */
-	pthread_cond_t done;		  /* broadcast when a load completes */
-	struct bfs_hmap map;		  /* struct cc_rec by (hash, len) */
-	struct bfs_cc_entry *head, *tail; /* LRU: head most recent */
+	pthread_mutex_t lock; /* protects everything below */
+	pthread_cond_t done;  /* broadcast when a load completes */
+	struct bfs_hmap map;  /* struct cc_rec by (hash, len) */
+	struct cc_list lru;   /* released with bfs_chunkcache_release */
+	/* Released with bfs_chunkcache_release_behind: read to their end by
+	 * a sequential reader.  Evicted before anything on lru, and never
+	 * more than BFS_CC_BEHIND_MAX bytes of them are kept. */
+	struct cc_list behind;
+	uint64_t behind_bytes;
 	struct bfs_cc_stats st;
 };
 
@@ -49,34 +61,51 @@ static void make_key(struct cc_rec *k, const uint8_t *hash, uint32_t len)
 	k->len = len;
 }
 
+static struct cc_list *list_of(struct bfs_chunkcache *cc,
+			       const struct bfs_cc_entry *e)
+{
+	return e->behind ? &cc->behind : &cc->lru;
+}
+
+static bool lru_linked(struct bfs_chunkcache *cc, const struct bfs_cc_entry *e)
+{
+	return e->prev || e->next || list_of(cc, e)->head == e;
+}
+
 static void lru_unlink(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
 {
+	struct cc_list *l = list_of(cc, e);
+
 	if (e->prev)
 		e->prev->next = e->next;
 	else
-		cc->head = e->next;
+		l->head = e->next;
 	if (e->next)
 		e->next->prev = e->prev;
 	else
-		cc->tail = e->prev;
+		l->tail = e->prev;
 	e->prev = e->next = NULL;
+	if (e->behind)
+		cc->behind_bytes -= e->len;
+	e->behind = false;
 }
 
-static bool lru_linked(const struct bfs_chunkcache *cc,
-		       const struct bfs_cc_entry *e)
+static void lru_push_head(struct bfs_chunkcache *cc, struct bfs_cc_entry *e,
+			  bool behind)
 {
-	return e->prev || e->next || cc->head == e;
-}
+	struct cc_list *l;
 
-static void lru_push_head(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
-{
+	e->behind = behind;
+	if (behind)
+		cc->behind_bytes += e->len;
+	l = list_of(cc, e);
 	e->prev = NULL;
-	e->next = cc->head;
-	if (cc->head)
-		cc->head->prev = e;
-	cc->head = e;
-	if (!cc->tail)
-		cc->tail = e;
+	e->next = l->head;
+	if (l->head)
+		l->head->prev = e;
+	l->head = e;
+	if (!l->tail)
+		l->tail = e;
 }
 
 static void entry_free(struct bfs_cc_entry *e)
@@ -97,18 +126,27 @@ static void table_remove(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
 	cc->st.entries--;
 }
 
-/* Evict unpinned ready entries, oldest first, until `need` more bytes fit
- * under the bound (or nothing is left to evict). */
+static void evict(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
+{
+	lru_unlink(cc, e);
+	table_remove(cc, e);
+	cc->st.evictions++;
+	entry_free(e);
+}
+
+/* Evict unpinned ready entries until `need` more bytes fit under the
+ * bound (or nothing is left to evict): entries read behind a sequential
+ * reader first, then the least recently released.  The behind list is
+ * also kept under BFS_CC_BEHIND_MAX, so that streaming a large file
+ * holds its readahead window, not the whole cache (less memory; freed
+ * buffers are reused rather than fresh pages faulted in). */
 static void make_room(struct bfs_chunkcache *cc, uint64_t need)
 {
-	while (cc->tail && cc->st.bytes + need > cc->st.max_bytes) {
-		struct bfs_cc_entry *e = cc->tail;
-
-		lru_unlink(cc, e);
-		table_remove(cc, e);
-		cc->st.evictions++;
-		entry_free(e);
-	}
+	while (cc->behind.tail && cc->behind_bytes > BFS_CC_BEHIND_MAX)
+		evict(cc, cc->behind.tail);
+	while (cc->st.bytes + need > cc->st.max_bytes &&
+	       (cc->behind.tail || cc->lru.tail))
+		evict(cc, cc->behind.tail ? cc->behind.tail : cc->lru.tail);
 }
 
 int bfs_chunkcache_new(uint64_t max_bytes, struct bfs_chunkcache **out)
@@ -273,7 +311,8 @@ int bfs_chunkcache_wait(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
 	return rc;
 }
 
-void bfs_chunkcache_release(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
+static void release(struct bfs_chunkcache *cc, struct bfs_cc_entry *e,
+		    bool behind)
 {
 	if (!e)
 		return;
@@ -282,7 +321,7 @@ void bfs_chunkcache_release(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
 		if (!e->in_table) {
 			entry_free(e);
 		} else if (e->state == CC_READY) {
-			lru_push_head(cc, e);
+			lru_push_head(cc, e, behind);
 			make_room(cc, 0);
 		} else {
 			/* A loader dropped its reference without completing:
@@ -295,6 +334,17 @@ void bfs_chunkcache_release(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
 		}
 	}
 	pthread_mutex_unlock(&cc->lock);
+}
+
+void bfs_chunkcache_release(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
+{
+	release(cc, e, false);
+}
+
+void bfs_chunkcache_release_behind(struct bfs_chunkcache *cc,
+				   struct bfs_cc_entry *e)
+{
+	release(cc, e, true);
 }
 
 uint8_t *bfs_cc_data(struct bfs_cc_entry *e)

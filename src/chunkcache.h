@@ -14,7 +14,9 @@
  *
  * The byte bound (max_bytes) counts the plain bytes of every entry in the
  * table, loading or ready.  Unpinned ready entries are evicted, least
- * recently released first, to make room.  Pinned entries can push the
+ * recently released first, to make room; entries released "behind" a
+ * sequential reader (bfs_chunkcache_release_behind) go before all others
+ * and are kept to BFS_CC_BEHIND_MAX bytes.  Pinned entries can push the
  * total over the bound temporarily (a single read may need more than the
  * whole cache); the surplus is evicted as soon as they are released.
  *
@@ -86,6 +88,14 @@ int bfs_chunkcache_wait(struct bfs_chunkcache *cc, struct bfs_cc_entry *e);
  * recently used; a failed entry is freed with its last reference. */
 void bfs_chunkcache_release(struct bfs_chunkcache *cc, struct bfs_cc_entry *e);
 
+/* Like bfs_chunkcache_release, for an entry a sequential reader has read
+ * to its end (drop-behind): once unpinned it is evicted before every
+ * entry released the ordinary way, and at most BFS_CC_BEHIND_MAX bytes
+ * of such entries stay in the cache (a reader a little behind, or a
+ * read that arrived out of order, still finds them). */
+#define BFS_CC_BEHIND_MAX (4u << 20)
+void bfs_chunkcache_release_behind(struct bfs_chunkcache *cc,
+				   struct bfs_cc_entry *e);
 /* The entry's buffer (len bytes).  Valid while a reference is held;
  * readable once ready, writable only by the loader. */
 uint8_t *bfs_cc_data(struct bfs_cc_entry *e);

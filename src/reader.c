@@ -673,8 +673,8 @@ static void ra_queue(struct bfs_rfile *f, size_t from, size_t to,
 }
 
 /* Sequential detection and the readahead window for a read that covers
- * chunks up to last. */
-static void maybe_readahead(struct bfs_rfile *f, uint64_t off, size_t size,
+ * chunks up to last.  True if the read continues a sequential one. */
+static bool maybe_readahead(struct bfs_rfile *f, uint64_t off, size_t size,
 			    size_t last)
 {
 	const struct bfs_reader_config *c = &f->r->cfg;
@@ -703,6 +703,7 @@ static void maybe_readahead(struct bfs_rfile *f, uint64_t off, size_t size,
 	pthread_mutex_unlock(&f->lock);
 	if (to > from)
 		ra_queue(f, from, to, job);
+	return seq;
 }
 
 /* ---- files -------------------------------------------------------------- */
@@ -795,6 +796,7 @@ ssize_t bfs_rfile_view(struct bfs_rfile *f, uint64_t off, size_t len,
 	struct bfs_cc_entry **ents;
 	size_t first, last, n, bad, i;
 	uint64_t end;
+	bool seq;
 	int rc;
 
 	memset(v, 0, sizeof(*v));
@@ -807,7 +809,7 @@ ssize_t bfs_rfile_view(struct bfs_rfile *f, uint64_t off, size_t len,
 	first = chunk_at(f, off);
 	last = chunk_at(f, end - 1);
 	n = last - first + 1;
-	maybe_readahead(f, off, (size_t)(end - off), last);
+	seq = maybe_readahead(f, off, (size_t)(end - off), last);
 
 	ents = calloc(n, sizeof(*ents));
 	v->iov = calloc(n, sizeof(*v->iov));
@@ -843,14 +845,25 @@ ssize_t bfs_rfile_view(struct bfs_rfile *f, uint64_t off, size_t len,
 	v->r = r;
 	v->ents = ents;
 	v->nents = n;
+	/* A sequential reader is done with every chunk it read to the end:
+	 * drop them behind it (chunkcache.h) rather than let a stream push
+	 * everything else out of the cache. */
+	if (seq)
+		v->behind = end == f->starts[last + 1] ? n : n - 1;
 	v->bytes = (size_t)(end - off);
 	return (ssize_t)v->bytes;
 }
 
 void bfs_rview_release(struct bfs_rview *v)
 {
-	if (v->ents)
-		release_all(v->r, v->ents, v->nents);
+	size_t i;
+
+	for (i = 0; v->ents && i < v->nents; i++) {
+		if (i < v->behind)
+			bfs_chunkcache_release_behind(v->r->cache, v->ents[i]);
+		else
+			bfs_chunkcache_release(v->r->cache, v->ents[i]);
+	}
 	free(v->ents);
 	free(v->iov);
 	memset(v, 0, sizeof(*v));

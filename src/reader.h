@@ -125,6 +125,7 @@ struct bfs_rview {
 	struct bfs_reader *r; /* private */
 	struct bfs_cc_entry **ents;
 	size_t nents;
+	size_t behind; /* ents[0..behind) read to their end, sequentially */
 };
 
 /* Pin [off, off + len) clipped to the recorded size into *v.  Returns the

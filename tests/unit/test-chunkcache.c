@@ -167,6 +167,61 @@ static void test_pinning(void)
 	bfs_chunkcache_free(cc);
 }
 
+/* Acquire key n (filled with byte n) and release it behind a reader. */
+static void put_behind(struct bfs_chunkcache *cc, unsigned n, uint32_t len)
+{
+	struct bfs_cc_entry *e;
+	uint8_t h[BFS_HASH_LEN];
+
+	key(h, n);
+	if (bfs_chunkcache_acquire(cc, h, len, &e) == BFS_CC_LOAD) {
+		memset(bfs_cc_data(e), (int)(n & 0xff), len);
+		bfs_chunkcache_complete(cc, e, 0);
+	}
+	bfs_chunkcache_release_behind(cc, e);
+}
+
+/* Drop-behind: entries a sequential reader is done with go first, at
+ * most BFS_CC_BEHIND_MAX bytes of them stay, and taking one again makes
+ * it an ordinary entry. */
+static void test_behind(void)
+{
+	const uint32_t len = 64 << 10;
+	const unsigned keep = BFS_CC_BEHIND_MAX / len;
+	struct bfs_chunkcache *cc;
+	struct bfs_cc_stats st;
+	unsigned i, kept = 0, wrong = 0;
+
+	bfs_chunkcache_new(4 * BFS_CC_BEHIND_MAX, &cc);
+	put(cc, 1, len); /* an ordinary entry, released before the stream */
+	for (i = 0; i < 4 * keep; i++)
+		put_behind(cc, 1000 + i, len);
+	bfs_chunkcache_stats(cc, &st);
+	ok(st.bytes <= BFS_CC_BEHIND_MAX + len,
+	   "behind: a stream of 4x the bound keeps %llu bytes",
+	   (unsigned long long)st.bytes);
+	ok(present(cc, 1, len), "behind: the ordinary entry stays");
+	for (i = 0; i < 4 * keep; i++) {
+		bool p = present(cc, 1000 + i, len);
+
+		kept += p;
+		/* only the most recent ones (present() re-took those,
+		 * making them ordinary entries) */
+		if (p && i < 3 * keep)
+			wrong++;
+	}
+	is_int(kept, keep, "behind: the last %u stay", keep);
+	is_int(wrong, 0, "behind: older ones are evicted");
+	/* The cache full of ordinary entries: behind ones go before any. */
+	for (i = 0; i < 3 * keep; i++)
+		put(cc, 5000 + i, len);
+	put_behind(cc, 9000, len);
+	put(cc, 9001, len);
+	ok(!present(cc, 9000, len), "behind: evicted before older entries");
+	ok(present(cc, 5000, len), "behind: the oldest ordinary one stays");
+	bfs_chunkcache_free(cc);
+}
+
 static void test_failure(void)
 {
 	struct bfs_chunkcache *cc;
@@ -317,6 +372,7 @@ int main(void)
 	test_bound_and_order();
 	test_many();
 	test_pinning();
+	test_behind();
 	test_failure();
 	test_single_flight();
 	test_stress();
