@@ -55,6 +55,7 @@ struct bfs_tree_entry {
 	uint64_t count;	   /* dirs: entries in the subtree */
 	uint32_t nl;	   /* first entry of a hardlink group: paths in it */
 	const uint8_t *dt; /* files: the dump map blob ("dt"), or NULL */
+	const uint8_t *sk; /* files: the sketch blob ("sk"), or NULL */
 };
 
 /* ---- lines -------------------------------------------------------------
