@@ -256,8 +256,8 @@ out_dup:
  * cache.  0 with *data (malloc'ed), *len and base_id set; else -errno
  * (no delta then). */
 static int base_get(struct bfs_backup *b, const uint8_t id[BFS_HASH_LEN],
-		    uint8_t base_id[BFS_HASH_LEN], uint8_t **data,
-		    size_t *len, struct bfs_err *err)
+		    uint8_t base_id[BFS_HASH_LEN], uint8_t **data, size_t *len,
+		    struct bfs_err *err)
 {
 	struct bfs_chunkref ref;
 	uint8_t cur[BFS_HASH_LEN], next[BFS_HASH_LEN];
@@ -342,7 +342,8 @@ int wr_delta_consume(struct bfs_backup *b, const struct job *j)
 {
 	uint8_t rec[BFS_SKETCH_REC];
 
-	if (!j->want_sk || b->skrec.len >= BFS_SKETCH_BLOB_RECS * BFS_SKETCH_REC)
+	if (!j->want_sk ||
+	    b->skrec.len >= BFS_SKETCH_BLOB_RECS * BFS_SKETCH_REC)
 		return 0;
 	bfs_sketch_put(rec, &j->sk);
 	return bfs_buf_append(&b->skrec, rec, sizeof(rec));
