@@ -15,7 +15,7 @@
 require_cmd jq jq
 require_cmd zstd zstd
 export XDG_CACHE_HOME=$T/cache
-ROWS=40000
+ROWS=25000
 [ "${CI:-}" = true ] || ROWS=120000
 
 start_postgres
