@@ -110,6 +110,7 @@ static const char cat_schema[] =
     " count INTEGER NOT NULL,"
     " chunks BLOB,"
     " dt BLOB," /* a file's dump map blob id (tree key "dt") */
+    " sk BLOB," /* a file's sketch blob id (tree key "sk") */
     " PRIMARY KEY(tree, slot)) WITHOUT ROWID;"
     "CREATE UNIQUE INDEX entries_name ON entries(tree, name);"
     "CREATE INDEX entries_pre ON entries(tree, pre);"
@@ -164,7 +165,7 @@ static const char cat_schema[] =
 	"e.slot, e.pre, e.name, e.type, e.mode, e.uid, e.gid, e.user, "        \
 	"e.grp, e.mtime_ns, e.ctime_ns, e.ino, e.size, e.rdev, e.target, "     \
 	"e.link, e.nl, e.error, e.sparse, e.nchunks, e.child, e.count, "       \
-	"t.nsub, e.dt"
+	"t.nsub, e.dt, e.sk"
 #define ENTRY_FROM " FROM entries e LEFT JOIN trees t ON t.id = e.child"
 
 static const char *const cat_sql[CAT_ST_COUNT] = {
@@ -224,9 +225,10 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
     [ST_ENTRY_INSERT] =
 	"INSERT INTO entries(tree, slot, pre, name, type, mode, uid,"
 	" gid, user, grp, mtime_ns, ctime_ns, ino, size, rdev, target,"
-	" link, nl, error, sparse, nchunks, child, count, chunks, dt)"
+	" link, nl, error, sparse, nchunks, child, count, chunks, dt, sk)"
 	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-	" ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+	" ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25,"
+	" ?26)",
     [ST_ENTRY_SUBDIRS] = "SELECT child FROM entries WHERE tree = ?1"
 			 " AND child IS NOT NULL",
     [ST_ENTRY_PARENT] = "SELECT tree, name FROM entries WHERE child = ?1"

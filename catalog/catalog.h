@@ -186,6 +186,8 @@ struct bfs_cat_entry {
 	uint64_t nchunks;
 	uint8_t dt[BFS_HASH_LEN]; /* files: the dump map blob ("dt") */
 	bool has_dt;
+	uint8_t sk[BFS_HASH_LEN]; /* files: the sketch blob ("sk") */
+	bool has_sk;
 };
 void bfs_cat_entry_clear(struct bfs_cat_entry *e);
 

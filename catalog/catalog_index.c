@@ -200,6 +200,8 @@ static int prev_child(void *arg, const struct bfs_cat_entry *e,
 		p->nchunks = nrefs;
 		p->has_dt = e->has_dt;
 		memcpy(p->dt, e->dt, BFS_HASH_LEN);
+		p->has_sk = e->has_sk;
+		memcpy(p->sk, e->sk, BFS_HASH_LEN);
 	}
 	if (e->e.type == BFS_T_DIR && parts) {
 		p->parts = malloc((nparts ? nparts : 1) * BFS_HASH_LEN);

@@ -411,6 +411,9 @@ static int add_entry(struct ingest *g, struct fill *f,
 		rc = te->dt ? cat_bind_bytes(st, 25, te->dt, BFS_HASH_LEN)
 			    : sqlite3_bind_null(st, 25);
 	if (rc == SQLITE_OK)
+		rc = te->sk ? cat_bind_bytes(st, 26, te->sk, BFS_HASH_LEN)
+			    : sqlite3_bind_null(st, 26);
+	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		rc = 0;

@@ -303,6 +303,7 @@ enum {
 	EC_COUNT,
 	EC_NSUB,
 	EC_DT,
+	EC_SK,
 	EC_CHUNKS, /* only ST_ENTRY_READDIR_CHUNKS */
 	EC_PARTS,  /* only ST_ENTRY_READDIR_CHUNKS: a sound child tree's */
 };
@@ -352,6 +353,11 @@ static int fill_entry(sqlite3_stmt *st, struct bfs_cat_entry *o, int64_t backup,
 	    sqlite3_column_bytes(st, EC_DT) == BFS_HASH_LEN) {
 		memcpy(o->dt, sqlite3_column_blob(st, EC_DT), BFS_HASH_LEN);
 		o->has_dt = true;
+	}
+	if (o->e.type == BFS_T_FILE &&
+	    sqlite3_column_bytes(st, EC_SK) == BFS_HASH_LEN) {
+		memcpy(o->sk, sqlite3_column_blob(st, EC_SK), BFS_HASH_LEN);
+		o->has_sk = true;
 	}
 	nl = sqlite3_column_int64(st, EC_NL);
 	if (o->e.type == BFS_T_DIR)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "check_int.h"
+#include "delta.h"
 #include "dumpmap.h"
 #include "format.h"
 #include "tree.h"
@@ -318,6 +319,27 @@ static int check_dt(struct cwalk *w, const struct bfs_tree_entry *te)
 	return rc;
 }
 
+/* The sketch blob ("sk") of a file: referenced, readable, well formed
+ * (doc/FORMAT.md section 18).  Only the next backup's deltas use it. */
+static int check_sk(struct cwalk *w, const struct bfs_tree_entry *te)
+{
+	struct bfs_err err = {""};
+	struct bfs_buf b = {0};
+	/* with list blobs the chunk count is not at hand: every chunk
+	 * holds a byte at least */
+	uint64_t nchunks = te->nlists ? te->e.size : te->nchunks;
+	size_t n;
+	bool bok;
+	int rc;
+
+	rc = read_tree_blob(w, te->sk, "sketch blob", &b, &bok);
+	if (!rc && bok &&
+	    bfs_sketch_blob_check(b.data, b.len, nchunks, &n, &err))
+		rc = new_problem(w, "tree", te->sk, "sketch blob: ", err.msg);
+	bfs_buf_free(&b);
+	return rc;
+}
+
 /* The key of a directory: SHA-256 of its part ids, in order. */
 static void dir_key(uint8_t key[BFS_HASH_LEN],
 		    const uint8_t (*parts)[BFS_HASH_LEN], size_t nparts)
@@ -410,6 +432,8 @@ static int walk_dir(struct cwalk *w, const uint8_t (*parts)[BFS_HASH_LEN],
 				rc = check_file(w, &te, parts[i], &ok);
 			if (!rc && te.dt)
 				rc = check_dt(w, &te);
+			if (!rc && te.sk)
+				rc = check_sk(w, &te);
 			if (rc)
 				break;
 			mine = mine && ok;

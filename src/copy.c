@@ -656,6 +656,11 @@ static int load_source(struct copy_state *cs, struct bfs_err *err)
 	rc = bfs_locmap_new(&cs->lm, err);
 	if (!rc)
 		rc = bfs_locmap_load(cs->lm, cs->src, err);
+	/* a rewrite (copy_rewrite.c) decodes delta frames: their bases are
+	 * located through the same index objects (unset at the end) */
+	if (!rc)
+		rc = bfs_repo_set_locate(cs->src, bfs_locmap_locate, cs->lm,
+					 NULL, err);
 	if (!rc)
 		rc = bfs_reach_new(cs->lm, cs->src, need_cb, &cs->need,
 				   &cs->reach, err);
@@ -930,6 +935,8 @@ out_free:
 		*stats = st;
 	pthread_mutex_destroy(&cs.lock);
 	bfs_xcopy_free(cs.xcopy);
+	if (cs.lm)
+		bfs_repo_set_locate(cs.src, NULL, NULL, NULL, NULL);
 	bfs_locmap_free(cs.lm);
 	bfs_reach_free(cs.reach);
 	bfs_hmap_fini(&cs.dst_index);

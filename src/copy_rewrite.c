@@ -222,8 +222,9 @@ static int stream_chunks(struct bfs_xcopy *x, struct bfs_repo *r,
 	if (x->verify && EVP_DigestInit_ex(x->md, EVP_sha256(), NULL) != 1)
 		return bfs_err_set(err, -ENOMEM, "cannot start SHA-256");
 	for (i = 0; i < n; i++) {
+		/* a file's chunk: stored whole or as a delta */
 		if (bfs_locmap_find(lm, chunks[i].hash, &loc) ||
-		    loc.type != BFS_BLOB_DATA) {
+		    (loc.type != BFS_BLOB_DATA && loc.type != BFS_BLOB_DELTA)) {
 			char hex[BFS_HASH_HEX + 1];
 
 			bfs_hex(hex, chunks[i].hash, BFS_HASH_LEN);
@@ -347,7 +348,8 @@ static int check_cb(void *arg, const struct bfs_tree_entry *te,
 			for (i = 0; i < nchunks && !rc; i++) {
 				if (bfs_locmap_find(x->dst_lm, chunks[i].hash,
 						    &loc) ||
-				    loc.type != BFS_BLOB_DATA ||
+				    (loc.type != BFS_BLOB_DATA &&
+				     loc.type != BFS_BLOB_DELTA) ||
 				    loc.ref.len != chunks[i].len)
 					rc = bfs_err_set(
 					    err, -ENOENT,

@@ -88,6 +88,58 @@ unsigned bfs_sketch_match(const struct bfs_sketch *a,
 	return n;
 }
 
+void bfs_sketch_fold(struct bfs_sketch *s)
+{
+	uint64_t any = 0;
+	int j;
+
+	for (j = 0; j < BFS_SKETCH_SF; j++)
+		any |= s->sf[j] = (uint32_t)s->sf[j];
+	/* all zero is the record of "no sketch" (one in 2^128) */
+	if (!any)
+		s->valid = false;
+}
+
+void bfs_sketch_put(uint8_t rec[BFS_SKETCH_REC], const struct bfs_sketch *s)
+{
+	int j;
+
+	for (j = 0; j < BFS_SKETCH_SF; j++)
+		bfs_put_le32(rec + 4 * j, s->valid ? (uint32_t)s->sf[j] : 0);
+}
+
+void bfs_sketch_get(struct bfs_sketch *s, const uint8_t rec[BFS_SKETCH_REC])
+{
+	int j;
+
+	memset(s, 0, sizeof(*s));
+	for (j = 0; j < BFS_SKETCH_SF; j++)
+		s->sf[j] = bfs_get_le32(rec + 4 * j);
+	s->valid = true;
+	bfs_sketch_fold(s);
+}
+
+int bfs_sketch_blob_check(const void *data, size_t len, uint64_t nchunks,
+			  size_t *nrecs, struct bfs_err *err)
+{
+	size_t n = len / BFS_SKETCH_REC;
+
+	(void)data; /* any record bytes are valid */
+	if (len % BFS_SKETCH_REC)
+		return bfs_err_set(err, -EUCLEAN,
+				   "sketch blob of %zu bytes is not a whole "
+				   "number of %d-byte records",
+				   len, BFS_SKETCH_REC);
+	if (n > BFS_SKETCH_BLOB_RECS || n > nchunks)
+		return bfs_err_set(err, -EUCLEAN,
+				   "sketch blob has %zu records for a file of "
+				   "%llu chunks (at most %d)",
+				   n, (unsigned long long)nchunks,
+				   BFS_SKETCH_BLOB_RECS);
+	*nrecs = n;
+	return 0;
+}
+
 int bfs_delta_encode(struct bfs_buf *out, const uint8_t base_id[BFS_HASH_LEN],
 		     const void *base, size_t blen, const void *data, size_t n,
 		     int level, struct bfs_err *err)

@@ -49,6 +49,27 @@ struct bfs_sketch {
 	bool valid; /* false: too few samples, never similar */
 };
 
+/* ---- the "sk" blob (FORMAT.md section 18) ---------------------------
+ * A file's sketches, one record of BFS_SKETCH_REC bytes per chunk in
+ * chunk order: the low 32 bits of each super-feature, little-endian
+ * (all zero: no sketch).  A tree blob, so at most BFS_SKETCH_BLOB_RECS
+ * records: chunks past that have none.  Sketches compared with one read
+ * from such a record are folded first (bfs_sketch_fold). */
+#define BFS_SKETCH_REC (4 * BFS_SKETCH_SF)
+#define BFS_SKETCH_BLOB_RECS 65536 /* 1 MiB: BFS_TREE_PART_MAX */
+
+/* Reduce s to what a record keeps (32 bits per super-feature). */
+void bfs_sketch_fold(struct bfs_sketch *s);
+/* Write / read one record.  get: a record of zero bytes is a sketch
+ * that is not valid. */
+void bfs_sketch_put(uint8_t rec[BFS_SKETCH_REC], const struct bfs_sketch *s);
+void bfs_sketch_get(struct bfs_sketch *s, const uint8_t rec[BFS_SKETCH_REC]);
+/* Check an "sk" blob's plain bytes (untrusted) of a file of nchunks
+ * chunks: a whole number of records, at most one per chunk and at most
+ * BFS_SKETCH_BLOB_RECS.  0 and *nrecs, or -EUCLEAN with a message. */
+int bfs_sketch_blob_check(const void *data, size_t len, uint64_t nchunks,
+			  size_t *nrecs, struct bfs_err *err);
+
 /* Compute the sketch of data[0..n).  Deterministic across machines.
  * Thread-safe. */
 void bfs_sketch_make(struct bfs_sketch *s, const void *data, size_t n);

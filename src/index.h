@@ -53,6 +53,9 @@ struct bfs_index_prev {
 	/* files: the dump map ("dt") the index has for it */
 	bool has_dt;
 	uint8_t dt[BFS_HASH_LEN];
+	/* files: the sketch blob ("sk"; delta bases for the next version) */
+	bool has_sk;
+	uint8_t sk[BFS_HASH_LEN];
 };
 static inline void bfs_index_prev_free(struct bfs_index_prev *p)
 {

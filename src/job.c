@@ -517,7 +517,7 @@ static const char *const top_keys[] = {"name",	     "description",
 				       "copy_to",    "delete_local_after_copy",
 				       "verify",     "schedule",
 				       "catch_up",   "notify",
-				       NULL};
+				       "delta",	     NULL};
 
 static int parse_job(const cJSON *root, struct bfs_job *job,
 		     struct bfs_err *err)
@@ -617,6 +617,10 @@ static int parse_job(const cJSON *root, struct bfs_job *job,
 	job->catch_up = true;
 	v = GET("catch_up");
 	if (v && (rc = jp_get_bool(v, "catch_up", &job->catch_up, err)))
+		return rc;
+	job->delta = true;
+	v = GET("delta");
+	if (v && (rc = jp_get_bool(v, "delta", &job->delta, err)))
 		return rc;
 	return jp_parse_notify(GET("notify"), job, err);
 #undef GET

@@ -140,6 +140,7 @@ struct bfs_job {
 	const char *verify_subset;     /* "5%", "1/10", "500M" (SUBSET mode) */
 	struct bfs_schedule *schedule; /* owned; NULL: runs only by hand */
 	bool catch_up;		       /* default true */
+	bool delta; /* similarity deltas for dumps; default true */
 	struct bfs_job_notify *notify;
 	size_t nnotify;
 	struct cJSON *root; /* owned */

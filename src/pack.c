@@ -231,6 +231,9 @@ int bfs_zstd_decompress_ref(void *dst, size_t dstlen, const void *src,
 struct bfs_pack_builder {
 	struct bfs_buf data; /* magic + frames so far */
 	struct bfs_pack_entry *entries;
+	/* bases[i]: entry i's base id when it is a delta (else zero): the
+	 * index object records it, and a sealed frame does not show it */
+	uint8_t (*bases)[BFS_HASH_LEN];
 	size_t count, cap;
 	const struct bfs_crypt *key; /* borrowed; NULL: a plain pack */
 };
@@ -263,6 +266,7 @@ void bfs_pack_builder_free(struct bfs_pack_builder *b)
 		return;
 	bfs_buf_free(&b->data);
 	free(b->entries);
+	free(b->bases);
 	free(b);
 }
 
@@ -290,12 +294,10 @@ int bfs_pack_builder_add(struct bfs_pack_builder *b,
 					  len, offset);
 }
 
-/* The same for a blob of any type (BFS_BLOB_DATA, BFS_BLOB_TREE, or
- * BFS_BLOB_DELTA: frame is a delta frame, base id first). */
-int bfs_pack_builder_add_typed(struct bfs_pack_builder *b,
-			       const uint8_t hash[BFS_HASH_LEN], int type,
-			       const void *frame, uint32_t clen, uint32_t len,
-			       uint64_t *offset)
+static int add_entry(struct bfs_pack_builder *b,
+		     const uint8_t hash[BFS_HASH_LEN], int type,
+		     const uint8_t *base, const void *frame, uint32_t clen,
+		     uint32_t len, uint64_t *offset)
 {
 	struct bfs_pack_entry *e;
 	int rc;
@@ -303,23 +305,33 @@ int bfs_pack_builder_add_typed(struct bfs_pack_builder *b,
 	if (clen == 0 || len > BFS_CHUNK_MAX_LIMIT ||
 	    (type != BFS_BLOB_DATA && type != BFS_BLOB_TREE &&
 	     type != BFS_BLOB_DELTA) ||
-	    (type == BFS_BLOB_DELTA && clen < BFS_HASH_LEN + 4))
+	    (type == BFS_BLOB_DELTA && (!base || clen < BFS_HASH_LEN + 4)))
 		return -EINVAL;
 	if (finished_size(b, clen, 1) > BFS_PACK_MAX_SIZE)
 		return -EFBIG;
 	if (b->count == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 256;
+		uint8_t(*nb)[BFS_HASH_LEN];
 
 		e = realloc(b->entries, cap * sizeof(*e));
 		if (!e)
 			return -ENOMEM;
 		b->entries = e;
+		nb = realloc(b->bases, cap * sizeof(*nb));
+		if (!nb)
+			return -ENOMEM;
+		b->bases = nb;
 		b->cap = cap;
 	}
 	rc = bfs_buf_append(&b->data, frame, clen);
 	if (rc)
 		return rc;
-	e = &b->entries[b->count++];
+	e = &b->entries[b->count];
+	if (base)
+		memcpy(b->bases[b->count], base, BFS_HASH_LEN);
+	else
+		memset(b->bases[b->count], 0, BFS_HASH_LEN);
+	b->count++;
 	memcpy(e->hash, hash, BFS_HASH_LEN);
 	e->offset = b->data.len - clen;
 	e->clen = clen;
@@ -328,6 +340,35 @@ int bfs_pack_builder_add_typed(struct bfs_pack_builder *b,
 	if (offset)
 		*offset = e->offset;
 	return 0;
+}
+
+/* The same for a blob of any type (BFS_BLOB_DATA, BFS_BLOB_TREE, or
+ * BFS_BLOB_DELTA: frame is a plain delta frame, base id first; a sealed
+ * delta frame needs bfs_pack_builder_add_delta: -EINVAL). */
+int bfs_pack_builder_add_typed(struct bfs_pack_builder *b,
+			       const uint8_t hash[BFS_HASH_LEN], int type,
+			       const void *frame, uint32_t clen, uint32_t len,
+			       uint64_t *offset)
+{
+	const uint8_t *base = NULL;
+
+	if (type == BFS_BLOB_DELTA) {
+		if (b->key || clen < BFS_HASH_LEN + 4)
+			return -EINVAL;
+		base = frame;
+	}
+	return add_entry(b, hash, type, base, frame, clen, len, offset);
+}
+
+/* A delta frame (plain or sealed) whose base is base; see pack.h. */
+int bfs_pack_builder_add_delta(struct bfs_pack_builder *b,
+			       const uint8_t hash[BFS_HASH_LEN],
+			       const uint8_t base[BFS_HASH_LEN],
+			       const void *frame, uint32_t clen, uint32_t len,
+			       uint64_t *offset)
+{
+	return add_entry(b, hash, BFS_BLOB_DELTA, base, frame, clen, len,
+			 offset);
 }
 
 /* Current size of the frame area plus magic (what finish adds is
@@ -622,4 +663,10 @@ const struct bfs_pack_entry *
 bfs_pack_builder_entries(const struct bfs_pack_builder *b)
 {
 	return b->entries;
+}
+
+/* Base ids beside the entries; see pack.h. */
+const uint8_t (*bfs_pack_builder_bases(const struct bfs_pack_builder *b))[BFS_HASH_LEN]
+{
+	return (const uint8_t(*)[BFS_HASH_LEN])b->bases;
 }

@@ -69,10 +69,23 @@ int bfs_pack_builder_add_typed(struct bfs_pack_builder *b,
 			       const uint8_t hash[BFS_HASH_LEN], int type,
 			       const void *frame, uint32_t clen, uint32_t len,
 			       uint64_t *offset);
+/* Append a delta frame (type BFS_BLOB_DELTA; frame plain or sealed, as
+ * every frame of b) whose base blob is base.  The base is kept beside
+ * the entry (bfs_pack_builder_bases) for the index object: the 56-byte
+ * pack index entry has no room for it, and the first bytes of a sealed
+ * frame are cipher text.  Errors as bfs_pack_builder_add. */
+int bfs_pack_builder_add_delta(struct bfs_pack_builder *b,
+			       const uint8_t hash[BFS_HASH_LEN],
+			       const uint8_t base[BFS_HASH_LEN],
+			       const void *frame, uint32_t clen, uint32_t len,
+			       uint64_t *offset);
 /* The entries added since the last finish (borrowed, valid until the
- * next add or finish). */
+ * next add; a finish keeps them readable until then). */
 const struct bfs_pack_entry *
 bfs_pack_builder_entries(const struct bfs_pack_builder *b);
+/* The base id of each of those entries (zero bytes for a blob that is
+ * not a delta); borrowed, valid as long as the entries. */
+const uint8_t (*bfs_pack_builder_bases(const struct bfs_pack_builder *b))[BFS_HASH_LEN];
 size_t bfs_pack_builder_size(const struct bfs_pack_builder *b);
 size_t bfs_pack_builder_count(const struct bfs_pack_builder *b);
 /* Write index + footer and compute the id.  Hands the finished bytes to

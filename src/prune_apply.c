@@ -70,7 +70,8 @@ static int flush(struct apply *a, struct bfs_err *err)
 	if (rc)
 		return bfs_err_set(err, rc, "cannot finish a new pack");
 	/* the entries of the pack just finished stay readable */
-	bfs_idx_blobs_from_pack(np->blobs, e, n, out.data);
+	bfs_idx_blobs_from_pack(np->blobs, e, n,
+				bfs_pack_builder_bases(a->b));
 	bfs_repo_pack_key(key, np->id);
 	rc = bfs_store_put(pr->r->store, key, out.data, out.len, 0, err);
 	if (rc)
@@ -149,7 +150,13 @@ static int repack_one(struct apply *a, const struct pp_pack *p,
 		if (bfs_pack_builder_count(a->b) &&
 		    bfs_pack_builder_size(a->b) + bl->clen > pr->r->pack_target)
 			rc = flush(a, err);
-		if (!rc)
+		/* a delta's base from its index object (6th element),
+		 * never from the frame, which may be sealed */
+		if (!rc && bl->type == BFS_BLOB_DELTA)
+			rc = bfs_pack_builder_add_delta(
+			    a->b, bl->hash, bl->base, data.data + bl->offset,
+			    bl->clen, bl->len, NULL);
+		else if (!rc)
 			rc = bfs_pack_builder_add_typed(
 			    a->b, bl->hash, bl->type, data.data + bl->offset,
 			    bl->clen, bl->len, NULL);

@@ -224,6 +224,12 @@ static int walk_part(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN],
 			if (rc == 1)
 				rc = locate(w, te.dt, BFS_BLOB_TREE, &loc, err);
 		}
+		/* so is a sketch blob */
+		if (!rc && te.sk) {
+			rc = first(w, te.sk);
+			if (rc == 1)
+				rc = locate(w, te.sk, BFS_BLOB_TREE, &loc, err);
+		}
 	}
 	bfs_tree_part_free(p);
 	if (rc == -EUCLEAN) {

@@ -599,15 +599,43 @@ int bfs_repo_blob_encode(const struct bfs_repo *r,
 	return rc;
 }
 
+/* See repo.h.  Thread-safe. */
+int bfs_repo_delta_encode(const struct bfs_repo *r,
+			  const uint8_t id[BFS_HASH_LEN],
+			  const uint8_t base_id[BFS_HASH_LEN], const void *base,
+			  size_t blen, const void *data, size_t len,
+			  struct bfs_buf *out, size_t *zlen,
+			  struct bfs_err *err)
+{
+	uint8_t aad[BFS_AAD_BLOB_LEN];
+	struct bfs_buf z = {0};
+	int rc;
+
+	rc = bfs_delta_encode(r->crypt ? &z : out, base_id, base, blen, data,
+			      len, r->zstd_level, err);
+	if (rc)
+		goto out_free;
+	*zlen = (r->crypt ? z.len : out->len) - BFS_HASH_LEN;
+	if (r->crypt) {
+		bfs_crypt_blob_aad(aad, id);
+		rc = bfs_crypt_seal(r->crypt, aad, sizeof(aad), z.data, z.len,
+				    out, err);
+	}
+out_free:
+	bfs_buf_free(&z);
+	return rc;
+}
+
 static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		       const void *frame, size_t flen, void *out, size_t len,
-		       bool plain_only, struct bfs_err *err);
+		       bool plain_only, uint8_t *delta_base,
+		       struct bfs_err *err);
 
 int bfs_repo_blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 			 const void *frame, size_t flen, void *out, size_t len,
 			 struct bfs_err *err)
 {
-	return blob_decode(r, id, frame, flen, out, len, false, err);
+	return blob_decode(r, id, frame, flen, out, len, false, NULL, err);
 }
 
 bool bfs_repo_same_keys(const struct bfs_repo *a, const struct bfs_repo *b)
@@ -663,7 +691,8 @@ static int check_ref(const struct bfs_chunkref *c, const char *key,
 }
 
 static int read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
-		      uint8_t *out, bool plain_only, struct bfs_err *err);
+		      uint8_t *out, bool plain_only, uint8_t *delta_base,
+		      struct bfs_err *err);
 
 /* A copy of the plain bytes of base id (malloc'ed into *out, *len) from
  * the cache, else located, read (depth 1: a plain frame only), verified
@@ -717,7 +746,7 @@ static int base_get(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 	data = malloc(ref.len ? ref.len : 1);
 	if (!data)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
-	rc = read_chunk(r, &ref, data, true, err);
+	rc = read_chunk(r, &ref, data, true, NULL, err);
 	if (rc) {
 		free(data);
 		return bfs_err_prefix(err, rc, "delta base %s", h);
@@ -742,11 +771,14 @@ static int base_get(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 /* The one decoder of a stored frame: unseal (encrypted repository),
  * then a zstd frame, or (not plain_only) a delta frame decoded with its
  * base's plain bytes (doc/FORMAT.md section 18); verify the id.
+ * plain_only with delta_base: a delta frame returns 1 with its base id
+ * there (out untouched).
  * -EBADMSG: authentication or id mismatch; -EUCLEAN: a corrupt frame;
  * a base that cannot be had: its error, with a message naming it. */
 static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		       const void *frame, size_t flen, void *out, size_t len,
-		       bool plain_only, struct bfs_err *err)
+		       bool plain_only, uint8_t *delta_base,
+		       struct bfs_err *err)
 {
 	uint8_t aad[BFS_AAD_BLOB_LEN], hash[BFS_HASH_LEN];
 	uint8_t base_id[BFS_HASH_LEN], *base = NULL;
@@ -772,6 +804,10 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 	}
 	if (flen >= 4 && bfs_get_le32(frame) == ZSTD_MAGICNUMBER) {
 		rc = bfs_zstd_decompress(out, len, frame, flen, err);
+	} else if (plain_only && delta_base) {
+		rc = bfs_delta_base(frame, flen, delta_base, err);
+		bfs_buf_free(&z);
+		return rc ? -EUCLEAN : 1;
 	} else if (plain_only) {
 		rc = bfs_err_set(err, -EUCLEAN,
 				 "a delta frame where a whole one must be (a "
@@ -804,14 +840,17 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 /* Decode frame (c->clen bytes) into out and verify the id. */
 static int decode_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 			const uint8_t *frame, uint8_t *out, const char *key,
-			bool plain_only, struct bfs_err *err)
+			bool plain_only, uint8_t *delta_base,
+			struct bfs_err *err)
 {
 	char h[13];
 	int rc;
 
 	bfs_hex(h, c->hash, 6);
 	rc = blob_decode(r, c->hash, frame, c->clen, out, c->len, plain_only,
-			 err);
+			 delta_base, err);
+	if (rc > 0)
+		return rc;
 	if (rc == -EBADMSG)
 		return bfs_err_set(err, rc, "chunk %s in pack '%s' %s", h, key,
 				   r->crypt ? "fails authentication (damaged, "
@@ -853,7 +892,8 @@ static int fetch_range(struct bfs_repo *r, const char *key, uint64_t off,
 }
 
 static int read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
-		      uint8_t *out, bool plain_only, struct bfs_err *err)
+		      uint8_t *out, bool plain_only, uint8_t *delta_base,
+		      struct bfs_err *err)
 {
 	struct bfs_buf buf = {0};
 	char key[BFS_KEY_MAX];
@@ -866,7 +906,8 @@ static int read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 	rc = fetch_range(r, key, c->offset, c->clen, &buf, err);
 	if (rc)
 		goto out_free;
-	rc = decode_chunk(r, c, buf.data, out, key, plain_only, err);
+	rc = decode_chunk(r, c, buf.data, out, key, plain_only, delta_base,
+			  err);
 out_free:
 	bfs_buf_free(&buf);
 	return rc;
@@ -879,14 +920,22 @@ int bfs_repo_decode(struct bfs_repo *r, const struct bfs_chunkref *c,
 	char key[BFS_KEY_MAX];
 
 	bfs_repo_pack_key(key, c->pack);
-	return decode_chunk(r, c, frame, out, key, false, err);
+	return decode_chunk(r, c, frame, out, key, false, NULL, err);
 }
 
 /* See repo.h.  out holds c->len bytes.  Thread-safe. */
 int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 			uint8_t *out, struct bfs_err *err)
 {
-	return read_chunk(r, c, out, false, err);
+	return read_chunk(r, c, out, false, NULL, err);
+}
+
+/* See repo.h.  Thread-safe. */
+int bfs_repo_read_whole(struct bfs_repo *r, const struct bfs_chunkref *c,
+			uint8_t *out, uint8_t base_id[BFS_HASH_LEN],
+			struct bfs_err *err)
+{
+	return read_chunk(r, c, out, true, base_id, err);
 }
 
 struct ref_pos {
@@ -969,7 +1018,7 @@ int bfs_repo_read_chunks_each(struct bfs_repo *r,
 			const struct bfs_chunkref *c = &refs[pos[k].idx];
 
 			rc = decode_chunk(r, c, buf.data + (c->offset - start),
-					  outs[pos[k].idx], key, false, err);
+					  outs[pos[k].idx], key, false, NULL, err);
 			if (rc)
 				goto out_free;
 			if (done)

@@ -107,6 +107,19 @@ int bfs_repo_blob_encode(const struct bfs_repo *r,
 			 const uint8_t id[BFS_HASH_LEN], const void *data,
 			 size_t len, struct bfs_buf *out, struct bfs_err *err);
 
+/* The stored frame of blob id (plain bytes data[0..len)) as a delta
+ * frame on base base_id (plain bytes base[0..blen), borrowed), sealed
+ * like bfs_repo_blob_encode in an encrypted repository; appended to
+ * out.  *zlen gets the length of the frame's zstd part (for
+ * bfs_delta_worth).  0, -EINVAL (a base id the format forbids), or
+ * -errno.  Thread-safe. */
+int bfs_repo_delta_encode(const struct bfs_repo *r,
+			  const uint8_t id[BFS_HASH_LEN],
+			  const uint8_t base_id[BFS_HASH_LEN], const void *base,
+			  size_t blen, const void *data, size_t len,
+			  struct bfs_buf *out, size_t *zlen,
+			  struct bfs_err *err);
+
 /* Decode a stored frame (untrusted, flen bytes) of blob id into out,
  * which holds exactly len bytes: open it (encrypted repository), zstd
  * decode (a delta frame with its base, located through
@@ -154,6 +167,15 @@ int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
  * must be thread-safe. */
 typedef int (*bfs_repo_locate_fn)(void *arg, const uint8_t id[BFS_HASH_LEN],
 				  struct bfs_chunkref *out);
+
+/* Read chunk c only when it is stored whole (a possible delta base):
+ * 0 with its verified plain bytes in out (c->len bytes); 1 when it is
+ * stored as a delta frame, with that frame's base id in base_id (out
+ * untouched; depth 1: the base is the one to use instead); else as
+ * bfs_repo_read_chunk.  Thread-safe. */
+int bfs_repo_read_whole(struct bfs_repo *r, const struct bfs_chunkref *c,
+			uint8_t *out, uint8_t base_id[BFS_HASH_LEN],
+			struct bfs_err *err);
 
 /* Let r read delta frames (doc/FORMAT.md section 18): fn locates a
  * frame's base blob, whose plain bytes are kept in a small cache (the

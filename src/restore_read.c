@@ -52,8 +52,9 @@ int rst_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
 		rc = bfs_catalog_sync_index(x->cat, x->repo, err);
 		if (!rc)
 			rc = bfs_catalog_chunk_lookup(x->cat, hash, out);
-		if (!rc && !memcmp(out->pack, gone, BFS_HASH_LEN))
-			rc = -ENOENT;
+		/* still there after the resync: what vanished may have
+		 * been the pack of its delta base (FORMAT.md section 18),
+		 * which the resync located again: read it once more */
 	}
 	pthread_mutex_unlock(&x->lock);
 	return rc;

@@ -119,6 +119,8 @@ int bfs_run_backup_argv(const struct bfs_job *job, const char *self,
 	for (i = 0; !rc && i < job->ntags; i++)
 		rc = add2(a, "--tag", job->tags[i]);
 	rc = rc ? rc : bfs_strv_add(a, "--json");
+	if (!rc && !job->delta)
+		rc = bfs_strv_add(a, "--no-delta");
 	for (i = 0; !rc && i < job->nsources; i++) {
 		const struct bfs_source *s = &job->sources[i].src;
 		const char *flag = source_flag(s->kind);

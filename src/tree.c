@@ -107,6 +107,9 @@ static int line_check(const struct bfs_tree_entry *te, struct bfs_err *err)
 	if (te->dt && (!file || e->link))
 		return bfs_err_set(err, -EINVAL, "'%s': \"dt\" on a non-file",
 				   e->path);
+	if (te->sk && (!file || e->link))
+		return bfs_err_set(err, -EINVAL, "'%s': \"sk\" on a non-file",
+				   e->path);
 	if ((te->nparts || te->count) && !dir)
 		return bfs_err_set(err, -EINVAL, "'%s': a tree on a non-dir",
 				   e->path);
@@ -150,6 +153,12 @@ int bfs_tree_line(struct bfs_buf *out, const struct bfs_tree_entry *te,
 
 		bfs_hex(hex, te->dt, BFS_HASH_LEN);
 		rc = bfs_buf_printf(out, ",\"dt\":\"%s\"", hex);
+	}
+	if (!rc && te->sk) {
+		char hex[BFS_HASH_HEX + 1];
+
+		bfs_hex(hex, te->sk, BFS_HASH_LEN);
+		rc = bfs_buf_printf(out, ",\"sk\":\"%s\"", hex);
 	}
 	if (!rc && e->type == BFS_T_DIR) {
 		rc = put_ids(out, "tree", te->parts, te->nparts);
@@ -200,6 +209,7 @@ enum {
 	K_COUNT,
 	K_NL,
 	K_DT,
+	K_SK,
 	K_NKEYS
 };
 
@@ -216,6 +226,7 @@ struct bfs_tree_part {
 	char *prev;		  /* previous name in this part */
 	size_t prevlen;		  /* (copy: the line buffer is reused) */
 	uint8_t dt[BFS_HASH_LEN]; /* the current line's "dt" */
+	uint8_t sk[BFS_HASH_LEN]; /* the current line's "sk" */
 };
 
 int bfs_tree_part_open(const void *data, size_t len, struct bfs_tree_part **out,
@@ -561,6 +572,12 @@ static int parse_entry(struct bfs_tree_part *p, struct bfs_tree_entry *te,
 				     n);
 		te->dt = p->dt;
 	}
+	if (m[K_SK]) {
+		if (!file || e->link || !hexid(p, m[K_SK], p->sk))
+			return pfail(p, err, -EUCLEAN, "'%.300s': bad \"sk\"",
+				     n);
+		te->sk = p->sk;
+	}
 	if (dir) {
 		if (!m[K_COUNT] || !m[K_TREE])
 			return pfail(p, err, -EUCLEAN,
@@ -588,7 +605,7 @@ int bfs_tree_part_next(struct bfs_tree_part *p, struct bfs_tree_entry *te,
 	static const char *const keys[] = {
 	    "n",   "nb", "t",  "m",    "u",	"g",  "un", "gn", "mt",
 	    "ct",  "i",	 "s",  "l",    "lb",	"r",  "h",  "hb", "sp",
-	    "err", "c",	 "cl", "tree", "count", "nl", "dt", NULL};
+	    "err", "c",	 "cl", "tree", "count", "nl", "dt", "sk", NULL};
 	const struct bfs_jnode *m[K_NKEYS + 1];
 	const char *why = "", *dup;
 	size_t end = 0, at = 0, linelen;

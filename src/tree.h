@@ -55,6 +55,7 @@ struct bfs_tree_entry {
 	uint64_t count;	   /* dirs: entries in the subtree */
 	uint32_t nl;	   /* first entry of a hardlink group: paths in it */
 	const uint8_t *dt; /* files: the dump map blob ("dt"), or NULL */
+	const uint8_t *sk; /* files: the sketch blob ("sk"), or NULL */
 };
 
 /* ---- lines -------------------------------------------------------------
@@ -152,13 +153,15 @@ struct bfs_idx_blob {
 	uint8_t base[BFS_HASH_LEN]; /* BFS_BLOB_DELTA: its base's id */
 };
 
-/* The index-object entries of the n pack entries e of the finished pack
- * whose bytes are pack (both borrowed, from this process's builder): a
- * delta's base is the first 32 bytes of its frame.  Thread-safe. */
+/* The index-object entries of the n pack entries e of a pack this
+ * process built, with bases[i] the base id of entry i when it is a delta
+ * (both borrowed: bfs_pack_builder_entries, bfs_pack_builder_bases).
+ * The base never comes from the frame: in an encrypted repository the
+ * frame is sealed.  Thread-safe. */
 struct bfs_pack_entry;
 void bfs_idx_blobs_from_pack(struct bfs_idx_blob *out,
 			     const struct bfs_pack_entry *e, size_t n,
-			     const uint8_t *pack);
+			     const uint8_t (*bases)[BFS_HASH_LEN]);
 
 /* Builds one index object (compressed as it grows). */
 struct bfs_idxobj_writer;

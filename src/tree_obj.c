@@ -142,7 +142,7 @@ void bfs_idxobj_writer_free(struct bfs_idxobj_writer *w)
 
 void bfs_idx_blobs_from_pack(struct bfs_idx_blob *out,
 			     const struct bfs_pack_entry *e, size_t n,
-			     const uint8_t *pack)
+			     const uint8_t (*bases)[BFS_HASH_LEN])
 {
 	size_t i;
 
@@ -154,7 +154,7 @@ void bfs_idx_blobs_from_pack(struct bfs_idx_blob *out,
 		out[i].clen = e[i].clen;
 		out[i].len = e[i].len;
 		if (e[i].type == BFS_BLOB_DELTA)
-			memcpy(out[i].base, pack + e[i].offset, BFS_HASH_LEN);
+			memcpy(out[i].base, bases[i], BFS_HASH_LEN);
 	}
 }
 

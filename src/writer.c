@@ -88,6 +88,10 @@ static void backup_free(struct bfs_backup *b)
 	wr_entry_free(b->fe);
 	free(b->cbuf);
 	bfs_dumpscan_free(b->scan);
+	wr_delta_unref(b->fdx);
+	wr_bases_free(b->bases);
+	bfs_buf_free(&b->skrec);
+	free(b->src_key);
 	free(b->current);
 	free(b->host);
 	free(b->job);
@@ -244,6 +248,9 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 	if (!b->pb)
 		goto out_nomem;
 	bfs_pack_builder_set_key(b->pb, repo->crypt);
+	b->delta_on = !opts->no_delta && repo->version >= 3;
+	if (wr_bases_new(&b->bases))
+		goto out_nomem;
 
 	if (bfs_chunkset_init(&b->chunks) || bfs_packset_init(&b->packs_seen) ||
 	    bfs_pathset_init(&b->paths))
@@ -370,6 +377,12 @@ int bfs_backup_add_source(struct bfs_backup *b, const char *kind,
 		rc = bfs_buf_printf(o, ",\"key\":");
 	if (!rc)
 		rc = json_str(o, key ? key : "");
+	if (!rc) {
+		free(b->src_key);
+		b->src_key = key ? strdup(key) : NULL;
+		if (key && !b->src_key)
+			rc = -ENOMEM;
+	}
 	if (rc)
 		return bfs_err_set(err, rc, "out of memory");
 	b->nsources++;
@@ -531,6 +544,8 @@ int bfs_backup_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 	b->scan = NULL;
 	if (wr_wants_map(b->fe, profile) && bfs_dumpscan_new(&b->scan))
 		return wr_nomem(b, err);
+	if (wr_delta_file_begin(b, b->fe, profile))
+		return wr_nomem(b, err);
 	b->in_file = true;
 	free(b->current);
 	b->current = strdup(b->fe->path);
@@ -567,6 +582,8 @@ static int cut_chunks(struct bfs_backup *b, bool eof)
 		}
 		memcpy(j->data, b->cbuf + b->cbuf_pos, n);
 		j->len = n;
+		j->want_sk = b->fsk;
+		j->dx = wr_delta_ref(b->fdx);
 		b->cbuf_pos += n;
 		b->fchunks++;
 		rc = wr_submit_chunk(b, j);
@@ -714,12 +731,20 @@ int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
 			  const struct bfs_blobref *chunks, size_t n,
 			  struct bfs_err *err)
 {
-	return bfs_backup_file_reuse_dt(b, e, chunks, n, NULL, err);
+	return bfs_backup_file_reuse_keys(b, e, chunks, n, NULL, NULL, err);
 }
 
 int bfs_backup_file_reuse_dt(struct bfs_backup *b, const struct bfs_entry *e,
 			     const struct bfs_blobref *chunks, size_t n,
 			     const uint8_t *dt, struct bfs_err *err)
+{
+	return bfs_backup_file_reuse_keys(b, e, chunks, n, dt, NULL, err);
+}
+
+int bfs_backup_file_reuse_keys(struct bfs_backup *b, const struct bfs_entry *e,
+			       const struct bfs_blobref *chunks, size_t n,
+			       const uint8_t *dt, const uint8_t *sk,
+			       struct bfs_err *err)
 {
 	struct bfs_buf dtb = {0};
 	struct bfs_chunkref *copy = NULL;
@@ -776,6 +801,14 @@ int bfs_backup_file_reuse_dt(struct bfs_backup *b, const struct bfs_entry *e,
 		return wr_nomem(b, err);
 	}
 	rc = wr_submit_file_end(b, c, J_REUSE, copy, n, &dtb);
+	if (!rc && sk) {
+		/* the slot just queued: nothing consumes it before the
+		 * next submit on this thread */
+		struct job *j = &b->jobs[(b->head - 1) % b->njobs];
+
+		j->has_sk = true;
+		memcpy(j->reuse_sk, sk, BFS_HASH_LEN);
+	}
 	return rc ? wr_failed(b, err) : 0;
 }
 

@@ -55,6 +55,9 @@ struct bfs_backup_opts {
 	/* the job making it (bfs_format_job_name_valid, else -EINVAL);
 	 * NULL: none.  Recorded as the manifest header's "job". */
 	const char *job;
+	/* store no similarity deltas (doc/FORMAT.md section 18; they are
+	 * on by default in a version-3 repository, never in version 2) */
+	bool no_delta;
 	bool replace; /* the manifest of id exists and is replaced by this
 		       * backup's (one atomic put), for 'backupfs migrate';
 		       * the index is not asked about id */
@@ -138,6 +141,12 @@ int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
 int bfs_backup_file_reuse_dt(struct bfs_backup *b, const struct bfs_entry *e,
 			     const struct bfs_blobref *chunks, size_t n,
 			     const uint8_t *dt, struct bfs_err *err);
+/* The same, keeping the file's sketch blob too: sk (may be NULL) is the
+ * id of the "sk" blob the previous backup names for it (not read). */
+int bfs_backup_file_reuse_keys(struct bfs_backup *b, const struct bfs_entry *e,
+			       const struct bfs_blobref *chunks, size_t n,
+			       const uint8_t *dt, const uint8_t *sk,
+			       struct bfs_err *err);
 
 /* What a reused directory holds below it (for the header's stats). */
 struct bfs_tree_stats {

@@ -43,6 +43,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "delta.h"
 #include "dumpmap.h"
 #include "index.h"
 #include "pack.h"
@@ -88,6 +89,16 @@ struct job {
 	size_t nchunks;
 	struct wt_sealed *sealed; /* J_TREE: owned */
 	struct bfs_buf dt;	  /* J_FILE_END: the dump map's JSON */
+	/* J_CHUNK of a file with sketches (writer_delta.c): its sketch,
+	 * the lookup of the previous version (a reference, or NULL), and
+	 * when is_delta, z is a delta frame on base */
+	bool want_sk, is_delta;
+	struct bfs_sketch sk;
+	struct wr_delta *dx;
+	uint8_t base[BFS_HASH_LEN];
+	/* J_REUSE: the reused file's sketch blob */
+	bool has_sk;
+	uint8_t reuse_sk[BFS_HASH_LEN];
 };
 
 /* A manifest operation waiting for its pack id (or behind one that is). */
@@ -128,6 +139,8 @@ struct wtree {
 	struct bfs_hmap nl;	  /* hardlink group sizes by first path */
 	uint8_t dt[BFS_HASH_LEN]; /* the current file's dump map blob */
 	bool has_dt;
+	uint8_t sk[BFS_HASH_LEN]; /* the current file's sketch blob */
+	bool has_sk;
 };
 
 struct bfs_backup {
@@ -200,6 +213,17 @@ struct bfs_backup {
 	size_t cbuf_cap, cbuf_pos, cbuf_len;
 	uint64_t fsize, fchunks;
 	struct bfs_dumpscan *scan; /* dump-profile or .sql file: its map */
+	/* similarity deltas (writer_delta.c): on for this backup; the
+	 * file being streamed gets sketches (fsk) and has the lookup fdx
+	 * of its previous version (a reference, may be NULL); the source
+	 * key of the open source; the sketch records of the file being
+	 * consumed; the base cache shared by the workers */
+	bool delta_on, fsk;
+	struct wr_delta *fdx;
+	char *src_key;
+	struct bfs_buf skrec;
+	struct wr_bases *bases;
+	uint64_t delta_chunks, delta_bytes; /* stored as deltas */
 
 	/* uploader pool (U threads, U + 1 queued packs): up_lock protects
 	 * up_err and up_errmsg (a leaf, never held across a store call) */
@@ -294,6 +318,30 @@ int wr_store_blob(struct bfs_backup *b, int type, const void *data, size_t len,
 		  uint8_t id[BFS_HASH_LEN], struct bfs_err *err);
 /* Consume every submitted op (the tree spool is complete afterwards). */
 int wr_pipe_drain(struct bfs_backup *b);
+
+/* ---- writer_delta.c ---------------------------------------------------- */
+
+struct wr_delta;
+struct wr_bases;
+/* A new reference to dx (NULL ok); drop it with wr_delta_unref. */
+struct wr_delta *wr_delta_ref(struct wr_delta *dx);
+void wr_delta_unref(struct wr_delta *dx); /* NULL ok; any thread */
+/* The base cache of the workers: 0 or -ENOMEM; free: NULL ok. */
+int wr_bases_new(struct wr_bases **out);
+void wr_bases_free(struct wr_bases *c);
+/* At the begin of file e (calling thread): whether it gets sketches
+ * (b->fsk) and the lookup of its previous version (b->fdx).  0, or
+ * -ENOMEM; other failures only mean no deltas (logged). */
+int wr_delta_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
+			enum bfs_profile profile);
+/* Worker, after the chunk's dedup and plain frame: its sketch, and for
+ * a new chunk a delta frame in j->z when one is worth it. */
+void wr_delta_chunk(struct bfs_backup *b, struct job *j);
+/* Consumer: the chunk's sketch record (0 or -ENOMEM). */
+int wr_delta_consume(struct bfs_backup *b, const struct job *j);
+/* Consumer, at a file's end: its "sk" blob stored (b->wt.sk).  0 or the
+ * sticky failure. */
+int wr_delta_file_end(struct bfs_backup *b);
 
 /* ---- writer_tree.c ----------------------------------------------------- */
 

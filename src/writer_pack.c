@@ -195,7 +195,7 @@ int wr_pack_finish(struct bfs_backup *b)
 		return wr_fail(b, -ENOMEM, NULL);
 	}
 	bfs_idx_blobs_from_pack(ib, bfs_pack_builder_entries(b->pb), n,
-				out.data);
+				bfs_pack_builder_bases(b->pb));
 	rc = bfs_idxobj_writer_pack(b->idxw, b->packs[idx].id, ib, n);
 	free(ib);
 	if (rc) {

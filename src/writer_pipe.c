@@ -116,8 +116,10 @@ static void work_chunk(struct bfs_backup *b, struct job *j)
 		j->result = R_NEW;
 	if (j->result == R_INDEX && !wr_pack_present(b, j->cref.pack))
 		j->result = R_NEW;
-	if (j->result != R_NEW)
+	if (j->result != R_NEW) {
+		wr_delta_chunk(b, j); /* its sketch */
 		return;
+	}
 	j->z.len = 0;
 	err.msg[0] = 0;
 	rc = bfs_repo_blob_encode(b->repo, j->hash, j->data, j->len, &j->z,
@@ -127,7 +129,9 @@ static void work_chunk(struct bfs_backup *b, struct job *j)
 		j->err = rc;
 		snprintf(j->errmsg, sizeof(j->errmsg),
 			 "cannot compress chunk: %s", bfs_err_str(&err, rc));
+		return;
 	}
+	wr_delta_chunk(b, j);
 }
 
 /* A job of the worker pool: one chunk; the consumer waits for `done`. */
@@ -336,9 +340,15 @@ static int consume_chunk(struct bfs_backup *b, struct job *j)
 		rc = wr_pack_open(b);
 		if (rc)
 			goto out_unlock;
-		rc = bfs_pack_builder_add(b->pb, j->hash, j->z.data,
-					  (uint32_t)j->z.len, (uint32_t)j->len,
-					  &m.ref.offset);
+		if (j->is_delta)
+			rc = bfs_pack_builder_add_delta(
+			    b->pb, j->hash, j->base, j->z.data,
+			    (uint32_t)j->z.len, (uint32_t)j->len,
+			    &m.ref.offset);
+		else
+			rc = bfs_pack_builder_add(
+			    b->pb, j->hash, j->z.data, (uint32_t)j->z.len,
+			    (uint32_t)j->len, &m.ref.offset);
 		if (rc)
 			goto out_unlock;
 		m.ref.clen = (uint32_t)j->z.len;
@@ -368,7 +378,13 @@ out_unlock:
 		b->stats.new_chunks++;
 		b->stats.new_bytes += j->len;
 		b->stats.stored_bytes += j->z.len;
+		if (j->is_delta) {
+			b->delta_chunks++;
+			b->delta_bytes += j->len;
+		}
 	}
+	if (wr_delta_consume(b, j))
+		return wr_fail(b, -ENOMEM, NULL);
 	if (!b->cur_spilled && b->cur.n == SPILL_CHUNKS) {
 		rc = cur_spill(b);
 		b->cur_spilled = true;
@@ -396,6 +412,8 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 	switch (j->kind) {
 	case J_CHUNK:
 		rc = consume_chunk(b, j);
+		wr_delta_unref(j->dx);
+		j->dx = NULL;
 		break;
 	case J_ENTRY:
 		rc = entry_out(b, e);
@@ -420,6 +438,8 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 		rc = cur_spill(b);
 		if (!rc && j->dt.len)
 			rc = store_dt(b, j);
+		if (!rc)
+			rc = wr_delta_file_end(b);
 		b->cur_spilled = false;
 		b->cur_bytes = 0;
 		if (!rc) {
@@ -447,6 +467,7 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 			}
 		}
 		mopvec_clear(&b->cur);
+		b->skrec.len = 0;
 		b->cur_spilled = false;
 		b->cur_bytes = 0;
 		break;
@@ -464,6 +485,10 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 				memcpy(b->wt.dt, j->dt.data, BFS_HASH_LEN);
 				b->wt.has_dt = true;
 			}
+			if (j->has_sk) {
+				memcpy(b->wt.sk, j->reuse_sk, BFS_HASH_LEN);
+				b->wt.has_sk = true;
+			}
 			rc = entry_out(b, e);
 			e = NULL;
 		}
@@ -471,6 +496,7 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 	}
 	wr_entry_free(e);
 	bfs_buf_free(&j->dt);
+	j->has_sk = false;
 	free(j->chunks);
 	j->chunks = NULL;
 	j->nchunks = 0;
@@ -626,6 +652,7 @@ void wr_pipe_free(struct bfs_backup *b)
 		bfs_buf_free(&b->jobs[i].z);
 		wr_entry_free(b->jobs[i].e);
 		bfs_buf_free(&b->jobs[i].dt);
+		wr_delta_unref(b->jobs[i].dx);
 		free(b->jobs[i].chunks);
 		wt_sealed_free(b->jobs[i].sealed);
 	}

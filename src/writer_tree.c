@@ -334,7 +334,9 @@ int wt_entry(struct bfs_backup *b, const struct bfs_entry *e,
 	b->wt.nrefs = b->wt.nlists = 0;
 	if (b->wt.has_dt && e->type == BFS_T_FILE && !e->link)
 		te.dt = b->wt.dt;
-	b->wt.has_dt = false;
+	if (b->wt.has_sk && e->type == BFS_T_FILE && !e->link)
+		te.sk = b->wt.sk;
+	b->wt.has_dt = b->wt.has_sk = false;
 	if (e->link) {
 		rc = nl_count(b, e->link, e->link_len);
 		if (rc)

@@ -53,6 +53,7 @@ struct backup_args {
 	const char *time, *lock_wait;
 	int64_t time_ns, lock_wait_ns; /* parsed by check_backup */
 	unsigned threads;
+	bool no_delta;
 	const char *dump_mode; /* --dump-mode, octal */
 	bool json;
 	/* --nocodb: the options that apply to every --nocodb source */
@@ -610,7 +611,10 @@ static int run_backup(struct cli_ctx *ctx)
 {
 	struct backup_args *a = ctx->args;
 	struct bfs_backup_opts bo = {
-	    .id = a->id, .threads = a->threads, .time_ns = a->time_ns};
+	    .id = a->id,
+	    .threads = a->threads,
+	    .time_ns = a->time_ns,
+	    .no_delta = a->no_delta};
 	struct bfs_backup_stats st = {0};
 	struct bfs_err err = {""};
 	struct bfs_catalog *cat = ctx->cat;
@@ -842,6 +846,11 @@ static const struct cli_opt backup_opts[] = {
     CLI_UINT(0, "threads", "N", struct backup_args, threads, 1, 1024,
 	     "--threads '%s': expected 1..1024",
 	     "compression threads (default: CPUs)"),
+    CLI_FLAG(0, "no-delta", struct backup_args, no_delta,
+	     "store no similarity deltas: each new chunk of a dump whole "
+	     "(by default a changed chunk of a dump or .sql file may be "
+	     "stored as a delta on the previous version's similar chunk; "
+	     "version-3 repositories only)"),
     CLI_END};
 
 const struct bfs_cmd cmd_backup = {

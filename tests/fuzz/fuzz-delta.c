@@ -7,7 +7,9 @@
  * decode that succeeds fills exactly len bytes (ASan: the buffer is len
  * bytes) and gives the same bytes when run again; a success never
  * follows a frame shorter than a base id; the sketch of the same bytes
- * is the same twice; the lookup finds a chunk recorded with that sketch.
+ * is the same twice; the lookup finds a chunk recorded with that sketch;
+ * the whole input as an "sk" blob (bfs_sketch_blob_check, then every
+ * record read back and written again to the same bytes).
  * Built by scripts/fuzz; replayed by tests/unit/test-fuzz-delta. */
 #include "config.h"
 
@@ -62,6 +64,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (!bfs_simidx_find(&x, &s1, got) || memcmp(got, id, BFS_HASH_LEN)))
 		abort();
 	bfs_simidx_fini(&x);
+	if (bfs_sketch_blob_check(data, size, len, &flen, &err) == 0) {
+		uint8_t rec[BFS_SKETCH_REC];
+		size_t i;
+
+		if (flen * BFS_SKETCH_REC != size || flen > len)
+			abort();
+		for (i = 0; i < flen; i++) {
+			const uint8_t *r = data + i * BFS_SKETCH_REC;
+
+			bfs_sketch_get(&s1, r);
+			bfs_sketch_put(rec, &s1);
+			if (memcmp(rec, r, BFS_SKETCH_REC) != 0)
+				abort(); /* a record is its 4 values */
+		}
+	}
 out:
 	free(out);
 	free(out2);

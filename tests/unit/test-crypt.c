@@ -10,6 +10,7 @@
 
 #include "src/crypt.h"
 #include "src/pack.h"
+#include "src/tree.h"
 #include "tap.h"
 
 static void hex(char *out, const uint8_t *p, size_t n)
@@ -219,6 +220,40 @@ static void test_pack(void)
 	bfs_crypt_free(k2);
 }
 
+/* A sealed delta frame: the index object's base comes from what the
+ * builder was told, not from the frame's first bytes (cipher text). */
+static void test_pack_delta(void)
+{
+	struct bfs_pack_builder *b = bfs_pack_builder_new();
+	struct bfs_crypt *k = NULL;
+	struct bfs_idx_blob ib[2];
+	struct bfs_buf pack = {0};
+	uint8_t id[32] = {2}, id2[32] = {3}, base[32] = {9, 8, 7}, pid[32];
+	uint8_t frame[64];
+
+	memset(frame, 0x5a, sizeof(frame)); /* stands for sealed bytes */
+	bfs_crypt_new(&k);
+	bfs_pack_builder_set_key(b, k);
+	is_int(bfs_pack_builder_add_typed(b, id, BFS_BLOB_DELTA, frame,
+					  sizeof(frame), 100, NULL),
+	       -EINVAL, "sealed: a delta without its base is refused");
+	is_int(bfs_pack_builder_add_delta(b, id, base, frame, sizeof(frame),
+					  100, NULL),
+	       0, "sealed: a delta with its base");
+	is_int(bfs_pack_builder_add_typed(b, id2, BFS_BLOB_DATA, frame,
+					  sizeof(frame), 10, NULL),
+	       0, "and a whole blob");
+	is_int(bfs_pack_builder_finish(b, &pack, pid), 0, "finish");
+	bfs_idx_blobs_from_pack(ib, bfs_pack_builder_entries(b), 2,
+				bfs_pack_builder_bases(b));
+	ok(ib[0].type == BFS_BLOB_DELTA && !memcmp(ib[0].base, base, 32),
+	   "the index object entry names the base given");
+	ok(ib[1].type == BFS_BLOB_DATA, "the whole blob stays type 0");
+	bfs_buf_free(&pack);
+	bfs_pack_builder_free(b);
+	bfs_crypt_free(k);
+}
+
 int main(void)
 {
 	setenv("BACKUPFS_TEST_KDF", "fast", 1);
@@ -227,5 +262,6 @@ int main(void)
 	test_seal();
 	test_wrap();
 	test_pack();
+	test_pack_delta();
 	return tap_done();
 }

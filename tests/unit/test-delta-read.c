@@ -95,7 +95,7 @@ static int put_pack(struct bfs_repo *r, bool with_base, const uint8_t *dbase,
 		rc = bfs_pack_builder_finish(pb, &out, pack);
 	if (!rc) {
 		bfs_idx_blobs_from_pack(ib, bfs_pack_builder_entries(pb), n,
-					out.data);
+					bfs_pack_builder_bases(pb));
 		bfs_repo_pack_key(key, pack);
 		rc = bfs_store_put(r->store, key, out.data, out.len, 0, &err);
 	}
@@ -335,7 +335,7 @@ static int put_base(struct bfs_repo *r)
 		rc = bfs_pack_builder_finish(pb, &out, pack);
 	if (!rc) {
 		bfs_idx_blobs_from_pack(ib, bfs_pack_builder_entries(pb), 1,
-					out.data);
+					bfs_pack_builder_bases(pb));
 		bfs_repo_pack_key(key, pack);
 		rc = bfs_store_put(r->store, key, out.data, out.len, 0, &err);
 	}
