@@ -647,8 +647,8 @@ static int check_indexes(struct check *c, struct bfs_strv *idx)
 
 static int kind_rank(const char *kind)
 {
-	static const char *const order[] = {"index", "pack",	 "blob",
-					    "tree",  "manifest", "io"};
+	static const char *const order[] = {"key",  "index",	"pack", "blob",
+					    "tree", "manifest", "io"};
 	size_t i;
 
 	for (i = 0; i < BFS_ARRAY_SIZE(order); i++)
@@ -734,6 +734,10 @@ int bfs_check(struct bfs_repo *r, const struct bfs_check_opts *o,
 	bfs_strv_sort(&idx);
 	rep->index_objects = idx.n;
 	rep->backups = man.n;
+	progress(&c, "checking key objects");
+	rc = ck_check_keys(&c);
+	if (rc)
+		goto out_fatal;
 	progress(&c, o->read_data ? "checking index objects and reading packs"
 				  : "checking index objects and packs");
 	rc = check_indexes(&c, &idx);
@@ -741,6 +745,7 @@ int bfs_check(struct bfs_repo *r, const struct bfs_check_opts *o,
 		progress(&c, "checking backups");
 		rc = ck_walk_manifests(&c, man.v, man.n);
 	}
+out_fatal:
 	if (rc || c.fatal) {
 		if (!c.fatal)
 			c.fatal = rc;

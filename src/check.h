@@ -2,6 +2,13 @@
  * (doc/FORMAT.md is what "whole" means).
  *
  * What is checked, in this order:
+ *   0. in an encrypted repository, every key object (keys/<64 hex>): its
+ *      size is the listed one and at most 4096 bytes, its bytes hash to
+ *      its name, it parses (version, kdf, scrypt parameters within the
+ *      bounds of FORMAT 19, salt, nonce and wrapped keys of their exact
+ *      sizes); the one the repository was opened with is there and
+ *      still opens to the master keys in use (others, of other
+ *      passwords, are checked as far as that goes without them);
  *   1. every index object: its bytes hash to its name, it parses;
  *   2. every pack an index object names: it is listed under packs/, its
  *      size is the one the index object implies, its own index (footer,
@@ -77,7 +84,8 @@ struct bfs_check_path {
 
 /* One thing that is wrong. */
 struct bfs_check_problem {
-	/* "index" (an index object), "pack", "blob" (one blob: damaged in
+	/* "key" (a key object of an encrypted repository), "index" (an
+	 * index object), "pack", "blob" (one blob: damaged in
 	 * its pack, or in no index object), "tree" (a tree part or list
 	 * blob that does not parse, or a directory whose parts disagree),
 	 * "manifest", "io" (could not be read: not proven damaged). */
@@ -92,10 +100,12 @@ struct bfs_check_problem {
 };
 
 struct bfs_check_report {
-	/* owned; sorted by kind (index, pack, blob, tree, manifest, io),
+	/* owned; sorted by kind (key, index, pack, blob, tree, manifest,
+	 * io),
 	 * then object */
 	struct bfs_check_problem *problems;
 	size_t nproblems;
+	uint64_t key_objects;	/* listed (encrypted repository) */
 	uint64_t index_objects; /* listed */
 	uint64_t packs;		/* named by index objects */
 	uint64_t packs_read;	/* read whole (read_data) */

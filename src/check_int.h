@@ -87,6 +87,10 @@ int ck_bad_set(struct check *c, const uint8_t key[BFS_HASH_LEN], int p);
  * read? */
 bool ck_is_damage(int rc);
 
+/* Check the key objects of an encrypted repository: see check.h, step
+ * 0 (check_keys.c).  Returns c->fatal. */
+int ck_check_keys(struct check *c);
+
 /* Walk every manifest of names[0..n): see check.h, step 4. */
 int ck_walk_manifests(struct check *c, char **names, size_t n);
 

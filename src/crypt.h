@@ -8,8 +8,12 @@
  * names what the bytes are (a blob id, an object key), so that sealed
  * bytes moved to another place fail to open.
  *
- * Thread safety: a struct bfs_crypt is read-only after it is made; every
- * function may be called from several threads at once.
+ * Thread safety: the keys of a struct bfs_crypt are read-only after it
+ * is made; every function may be called from several threads at once.
+ * It keeps idle libcrypto contexts with its keys set (one per thread
+ * that used it at the same time, under a lock), so that sealing,
+ * opening and blob ids neither fetch an algorithm nor set a key per
+ * call; they are freed with it.
  */
 #ifndef BFS_CRYPT_H
 #define BFS_CRYPT_H
@@ -48,6 +52,11 @@ struct bfs_kdf_params {
  * was used). */
 void bfs_kdf_default(struct bfs_kdf_params *p);
 
+/* Whether p is within the bounds a key object may carry (FORMAT 19: N a
+ * power of two from 2^10 to 2^22, r 1..32, p 1..16, 128 r N at most
+ * 1 GiB). */
+bool bfs_kdf_valid(const struct bfs_kdf_params *p);
+
 /* scrypt (RFC 7914) of pass with salt into out[0..outlen).  0, -EINVAL
  * (parameters out of range), -ENOMEM. */
 int bfs_scrypt(const void *pass, size_t plen, const uint8_t *salt, size_t slen,
@@ -76,6 +85,15 @@ bool bfs_crypt_equal(const struct bfs_crypt *a, const struct bfs_crypt *b);
 int bfs_crypt_seal(const struct bfs_crypt *k, const void *aad, size_t aadlen,
 		   const void *plain, size_t n, struct bfs_buf *out,
 		   struct bfs_err *err);
+/* Seal in place, for a caller that wrote the plain bytes where the
+ * sealed ones go: buf->data[start .. start + BFS_CRYPT_NONCE) is room
+ * for the nonce, the plain bytes follow up to buf->len; they are
+ * encrypted where they are and the tag is appended (buf->len grows by
+ * BFS_CRYPT_TAG).  0 or -errno (err says why; the bytes are then
+ * undefined). */
+int bfs_crypt_seal_in_place(const struct bfs_crypt *k, const void *aad,
+			    size_t aadlen, struct bfs_buf *buf, size_t start,
+			    struct bfs_err *err);
 int bfs_crypt_open(const struct bfs_crypt *k, const void *aad, size_t aadlen,
 		   const void *sealed, size_t n, struct bfs_buf *out,
 		   struct bfs_err *err);
@@ -109,5 +127,16 @@ struct bfs_key_info {
 int bfs_crypt_unwrap(const void *obj, size_t n, const void *pass, size_t plen,
 		     struct bfs_key_info *info, struct bfs_crypt **out,
 		     struct bfs_err *err);
+
+/* Check key object obj[0..n) (untrusted) against k, which
+ * bfs_crypt_unwrap made from a key object: it parses (as
+ * bfs_crypt_unwrap) and its wrapped keys open, with the key derived
+ * from the password then (the object's own salt), to k's master keys.
+ * 0 yes; -EUCLEAN malformed; -EBADMSG it does not open with that key
+ * (another object, or a changed byte); -ESTALE it opens to other master
+ * keys; -ENOKEY k was not unwrapped (made by bfs_crypt_new); -ENOMEM.
+ * err says what is wrong. */
+int bfs_crypt_check_wrap(const struct bfs_crypt *k, const void *obj, size_t n,
+			 struct bfs_err *err);
 
 #endif

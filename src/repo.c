@@ -584,18 +584,25 @@ int bfs_repo_blob_encode(const struct bfs_repo *r,
 			 size_t len, struct bfs_buf *out, struct bfs_err *err)
 {
 	uint8_t aad[BFS_AAD_BLOB_LEN];
-	struct bfs_buf z = {0};
+	size_t start = out->len;
 	int rc;
 
 	if (!r->crypt)
 		return bfs_zstd_compress(out, data, len, r->zstd_level, err);
-	rc = bfs_zstd_compress(&z, data, len, r->zstd_level, err);
+	/* compressed behind room for the nonce, then sealed where it is:
+	 * one buffer, no copy (room for the tag reserved up front) */
+	rc = bfs_buf_reserve(out, BFS_CRYPT_OVERHEAD + ZSTD_compressBound(len));
+	if (rc)
+		return bfs_err_set(err, rc, "out of memory");
+	out->len += BFS_CRYPT_NONCE;
+	rc = bfs_zstd_compress(out, data, len, r->zstd_level, err);
 	if (!rc) {
 		bfs_crypt_blob_aad(aad, id);
-		rc = bfs_crypt_seal(r->crypt, aad, sizeof(aad), z.data, z.len,
-				    out, err);
+		rc = bfs_crypt_seal_in_place(r->crypt, aad, sizeof(aad), out,
+					     start, err);
 	}
-	bfs_buf_free(&z);
+	if (rc)
+		out->len = start;
 	return rc;
 }
 

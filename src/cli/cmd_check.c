@@ -74,17 +74,20 @@ static void print_problem(const struct bfs_check_problem *p)
 
 static void print_text(const struct bfs_check_report *rep, bool quiet)
 {
-	char b1[32], b2[32];
+	char b1[32], b2[32], keys[48] = "";
 	size_t i;
 
 	for (i = 0; i < rep->nproblems; i++)
 		print_problem(&rep->problems[i]);
 	if (!quiet) {
 		bfs_fmt_bytes(b1, sizeof(b1), rep->bytes_read);
-		printf("checked %llu index objects, %llu packs (%llu read "
+		if (rep->key_objects) /* an encrypted repository */
+			snprintf(keys, sizeof(keys), "%llu key objects, ",
+				 (unsigned long long)rep->key_objects);
+		printf("checked %s%llu index objects, %llu packs (%llu read "
 		       "whole, %s), %llu blobs (%llu read), %llu backups "
 		       "(%llu entries)\n",
-		       (unsigned long long)rep->index_objects,
+		       keys, (unsigned long long)rep->index_objects,
 		       (unsigned long long)rep->packs,
 		       (unsigned long long)rep->packs_read, b1,
 		       (unsigned long long)rep->blobs,
@@ -158,6 +161,7 @@ static int print_json(const struct bfs_check_report *rep, bool complete)
 		cJSON_AddItemToArray(a, problem_json(&rep->problems[i]));
 	n = cJSON_AddObjectToObject(o, "counts");
 	if (n) {
+		cli_json_add_uint(n, "key_objects", rep->key_objects);
 		cli_json_add_uint(n, "index_objects", rep->index_objects);
 		cli_json_add_uint(n, "packs", rep->packs);
 		cli_json_add_uint(n, "packs_read", rep->packs_read);
@@ -280,7 +284,10 @@ const struct bfs_cmd cmd_check = {
     .synopsis = "backupfs check [-r REPO] [--read-data | --read-data-subset "
 		"K/N|N%] [--json]",
     .description =
-	"Check a repository against its format: the config parses; every\n"
+	"Check a repository against its format: the config parses; in an\n"
+	"encrypted repository every key object (keys/) has its exact size,\n"
+	"hashes to its name and parses with KDF parameters in bounds, and\n"
+	"the one the password opened still opens to the keys in use; every\n"
 	"index object hashes to its name and parses; every pack it names\n"
 	"exists with the right size, and the pack's own index (only that\n"
 	"region is read) has a valid checksum and agrees with the index\n"
@@ -302,7 +309,8 @@ const struct bfs_cmd cmd_check = {
 	"\"object\",\n"
 	"\"message\", \"backups\": [ID...], \"paths\": [{\"backup\", "
 	"\"path\"}...],\n"
-	"\"more_paths\"}...], \"counts\": {\"index_objects\", \"packs\", "
+	"\"more_paths\"}...], \"counts\": {\"key_objects\", "
+	"\"index_objects\", \"packs\", "
 	"\"packs_read\",\n"
 	"\"bytes_read\", \"blobs\", \"blobs_read\", \"plain_read\", "
 	"\"referenced\",\n"
@@ -310,8 +318,8 @@ const struct bfs_cmd cmd_check = {
 	"\"io_errors\"},\n"
 	"\"garbage\": {\"packs\", \"pack_bytes\", \"blobs\", "
 	"\"blob_bytes\"}}.\n"
-	"kind is one of index, pack, blob, tree, manifest, io (could not be\n"
-	"read: not proven damaged).  A name that is not UTF-8 comes as\n"
+	"kind is one of key, index, pack, blob, tree, manifest, io (could\n"
+	"not be read: not proven damaged).  A name that is not UTF-8 comes as\n"
 	"path_b64.\n"
 	"\n"
 	"--cache-dir is ignored: check reads the repository itself.",

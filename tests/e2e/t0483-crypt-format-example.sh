@@ -1,6 +1,6 @@
 #!/bin/bash
 # doc/FORMAT.md's worked example for an encrypted repository (section
-# 17.1), run as written: its "example-decrypt" block gets files out of an
+# 19.1), run as written: its "example-decrypt" block gets files out of an
 # encrypted repository the program wrote with bash, jq, zstd, dd, python3
 # (scrypt) and openssl, byte for byte; a wrong password gets nothing; a
 # damaged blob is reported by the block's id check.

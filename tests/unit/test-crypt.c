@@ -1,12 +1,17 @@
 /* test-crypt.c - encryption at rest (src/crypt.c, the sealed pack index
  * of src/pack.c): known-answer vectors for scrypt and AES-256-GCM, seal
  * and open, AAD binding, every kind of tampering, keyed blob ids, key
- * objects (wrap, unwrap, wrong password, malformed). */
+ * objects (wrap, unwrap, wrong password, malformed, checked against the
+ * keys in use), the reused contexts (HMAC and GCM against one-shot
+ * libcrypto, from several threads), sealing in place. */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/hmac.h>
 
 #include "src/crypt.h"
 #include "src/pack.h"
@@ -254,6 +259,211 @@ static void test_pack_delta(void)
 	bfs_crypt_free(k);
 }
 
+/* The master keys of k, read back the way FORMAT 19 says: scrypt of the
+ * password, then the wrapped bytes opened with the KEK. */
+static int master_of(const struct bfs_crypt *k, uint8_t master[64])
+{
+	struct bfs_kdf_params p;
+	struct bfs_buf obj = {0}, plain = {0}, sealed = {0};
+	struct bfs_err err = {""};
+	uint8_t name[32], kek[32], *salt = NULL, *b = NULL;
+	size_t n = 0, sn = 0;
+	char *at, *end;
+	int rc = -1;
+
+	bfs_kdf_default(&p);
+	if (bfs_crypt_wrap(k, "pw", 2, &p, "", &obj, name, &err))
+		goto out;
+	bfs_buf_append(&obj, "", 1);
+#define B64(field, dst, len)                                                   \
+	do {                                                                   \
+		at = strstr((char *)obj.data, "\"" field "\":\"");             \
+		if (!at)                                                       \
+			goto out;                                              \
+		at += strlen(field) + 4;                                       \
+		end = strchr(at, '"');                                         \
+		*end = '\0';                                                   \
+		if (bfs_b64_decode(at, &dst, &len))                            \
+			goto out;                                              \
+		*end = '"';                                                    \
+	} while (0)
+	B64("salt", salt, sn);
+	if (bfs_scrypt("pw", 2, salt, sn, &p, kek, sizeof(kek)))
+		goto out;
+	B64("nonce", b, n);
+	bfs_buf_append(&sealed, b, n);
+	free(b);
+	b = NULL;
+	B64("wrapped", b, n);
+	bfs_buf_append(&sealed, b, n);
+#undef B64
+	if (bfs_aead_open(kek, "backupfs key", 12, sealed.data, sealed.len,
+			  &plain, &err) ||
+	    plain.len != 64)
+		goto out;
+	memcpy(master, plain.data, 64);
+	rc = 0;
+out:
+	free(salt);
+	free(b);
+	bfs_buf_free(&obj);
+	bfs_buf_free(&plain);
+	bfs_buf_free(&sealed);
+	return rc;
+}
+
+/* Blob ids are HMAC-SHA256 with key bytes 32..63, and sealed bytes open
+ * with one-shot GCM under bytes 0..31, however often the reused
+ * contexts ran before. */
+static void test_reuse(void)
+{
+	struct bfs_crypt *k = NULL;
+	struct bfs_buf s = {0}, o = {0}, in = {0};
+	struct bfs_err err = {""};
+	uint8_t master[64], id[32], want[32], data[3000];
+	unsigned int wl = 32;
+	size_t i, bad = 0, badopen = 0;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7);
+	bfs_crypt_new(&k);
+	is_int(master_of(k, master), 0, "master keys read back by hand");
+	for (i = 0; i < 50; i++) {
+		size_t n = (i * 61) % (sizeof(data) - 50);
+
+		bfs_crypt_blob_id(k, id, data + i, n);
+		HMAC(EVP_sha256(), master + 32, 32, data + i, n, want, &wl);
+		if (memcmp(id, want, 32))
+			bad++;
+		s.len = 0;
+		o.len = 0;
+		if (bfs_crypt_seal(k, "a", 1, data + i, n, &s, &err) ||
+		    bfs_aead_open(master, "a", 1, s.data, s.len, &o, &err) ||
+		    o.len != n || (n && memcmp(o.data, data + i, n)))
+			badopen++;
+	}
+	is_int(bad, 0, "50 blob ids equal one-shot HMAC-SHA256 (id key)");
+	is_int(badopen, 0, "50 sealings open with one-shot GCM (AEAD key)");
+
+	/* in place: plain bytes behind room for the nonce */
+	bfs_buf_append(&in, "prefix", 6);
+	bfs_buf_reserve(&in, 12);
+	in.len += 12;
+	bfs_buf_append(&in, data, 1000);
+	is_int(bfs_crypt_seal_in_place(k, "b", 1, &in, 6, &err), 0,
+	       "seal in place");
+	is_int(in.len, 6 + 12 + 1000 + 16, "nonce and tag around the bytes");
+	ok(!memcmp(in.data, "prefix", 6), "bytes before start untouched");
+	o.len = 0;
+	is_int(bfs_crypt_open(k, "b", 1, in.data + 6, in.len - 6, &o, &err), 0,
+	       "opens");
+	ok(o.len == 1000 && !memcmp(o.data, data, 1000), "to the bytes");
+	in.len = 3;
+	is_int(bfs_crypt_seal_in_place(k, "b", 1, &in, 0, &err), -EINVAL,
+	       "no room for a nonce: refused");
+	bfs_buf_free(&in);
+	bfs_buf_free(&s);
+	bfs_buf_free(&o);
+	bfs_crypt_free(k);
+}
+
+struct thr {
+	struct bfs_crypt *k;
+	int bad;
+};
+
+static void *thr_main(void *arg)
+{
+	struct thr *t = arg;
+	struct bfs_buf s = {0}, o = {0};
+	struct bfs_err err = {""};
+	uint8_t data[512], id[32], id2[32];
+	int i;
+
+	for (i = 0; i < 300; i++) {
+		memset(data, i, sizeof(data));
+		bfs_crypt_blob_id(t->k, id, data, sizeof(data));
+		bfs_crypt_blob_id(t->k, id2, data, sizeof(data));
+		s.len = o.len = 0;
+		if (memcmp(id, id2, 32) ||
+		    bfs_crypt_seal(t->k, id, 32, data, sizeof(data), &s,
+				   &err) ||
+		    bfs_crypt_open(t->k, id, 32, s.data, s.len, &o, &err) ||
+		    o.len != sizeof(data) || memcmp(o.data, data, o.len))
+			t->bad++;
+	}
+	bfs_buf_free(&s);
+	bfs_buf_free(&o);
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	struct thr t[4];
+	pthread_t th[4];
+	struct bfs_crypt *k = NULL;
+	int i, bad = 0;
+
+	bfs_crypt_new(&k);
+	for (i = 0; i < 4; i++) {
+		t[i].k = k;
+		t[i].bad = 0;
+		pthread_create(&th[i], NULL, thr_main, &t[i]);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		bad += t[i].bad;
+	}
+	is_int(bad, 0, "4 threads share one key set: ids, seal, open");
+	bfs_crypt_free(k);
+}
+
+static void test_check_wrap(void)
+{
+	struct bfs_crypt *k = NULL, *k2 = NULL, *got = NULL;
+	struct bfs_buf obj = {0}, obj2 = {0}, other = {0};
+	struct bfs_key_info info;
+	struct bfs_err err = {""};
+	uint8_t name[32];
+	char *at;
+
+	bfs_crypt_new(&k);
+	bfs_crypt_new(&k2);
+	bfs_crypt_wrap(k, "pw", 2, NULL, "a", &obj, name, &err);
+	bfs_crypt_wrap(k, "pw", 2, NULL, "b", &obj2, name, &err);
+	bfs_crypt_wrap(k2, "pw", 2, NULL, "c", &other, name, &err);
+	is_int(bfs_crypt_check_wrap(k, obj.data, obj.len, &err), -ENOKEY,
+	       "keys made by init: nothing to check the object with");
+	is_int(bfs_crypt_unwrap(obj.data, obj.len, "pw", 2, &info, &got, &err),
+	       0, "unwrap");
+	is_int(bfs_crypt_check_wrap(got, obj.data, obj.len, &err), 0,
+	       "the object it came from checks");
+	is_int(bfs_crypt_check_wrap(got, obj2.data, obj2.len, &err), -EBADMSG,
+	       "another object (same password, other salt) does not");
+	is_int(bfs_crypt_check_wrap(got, other.data, other.len, &err), -EBADMSG,
+	       "nor one of other master keys");
+	at = memmem(obj.data, obj.len, "\"wrapped\":\"", 11);
+	at[14] = at[14] == 'A' ? 'B' : 'A';
+	is_int(bfs_crypt_check_wrap(got, obj.data, obj.len, &err), -EBADMSG,
+	       "a changed wrapped byte fails");
+	at = memmem(obj.data, obj.len, "\"version\":1", 11);
+	at[10] = '2';
+	is_int(bfs_crypt_check_wrap(got, obj.data, obj.len, &err), -EUCLEAN,
+	       "unknown version: malformed");
+	ok(strstr(err.msg, "unknown version") != NULL, "says so: %s", err.msg);
+	obj.len = 0;
+	bfs_buf_append(&obj2, "\n", 1);
+	is_int(
+	    bfs_crypt_unwrap(obj2.data, obj2.len, NULL, 0, &info, NULL, &err),
+	    -EUCLEAN, "two lines: malformed");
+	bfs_buf_free(&obj);
+	bfs_buf_free(&obj2);
+	bfs_buf_free(&other);
+	bfs_crypt_free(got);
+	bfs_crypt_free(k);
+	bfs_crypt_free(k2);
+}
+
 int main(void)
 {
 	setenv("BACKUPFS_TEST_KDF", "fast", 1);
@@ -263,5 +473,8 @@ int main(void)
 	test_wrap();
 	test_pack();
 	test_pack_delta();
+	test_reuse();
+	test_threads();
+	test_check_wrap();
 	return tap_done();
 }
