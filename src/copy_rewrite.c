@@ -3,7 +3,8 @@
  * Expected entries are kept like migrate's: a digest of each entry's
  * fields (bfs_entry_digest_fields), and with verify a SHA-256 of a
  * file's content, in a map keyed by the first 16 bytes of the SHA-256 of
- * the path (~90 bytes per entry).
+ * the path (~90 bytes per entry), and the target's id of each blob a
+ * key of bfs_tree_keys names (32 bytes per key).
  */
 #include "config.h"
 
@@ -22,11 +23,17 @@
 #include "manifest.h"
 #include "writer.h"
 
+_Static_assert(BFS_TREE_NKEYS <= 8, "struct xrec's keys is one byte");
+
 struct xrec {
 	uint8_t key[16];
 	uint8_t digest[BFS_HASH_LEN];  /* of the fields */
 	uint8_t content[BFS_HASH_LEN]; /* files, with verify */
-	uint8_t flags;		       /* BFS_DIGEST_*: names the writer adds */
+	/* the target's id of the blob of bfs_tree_keys[i], if bit i of
+	 * keys is set */
+	uint8_t key_id[BFS_TREE_NKEYS][BFS_HASH_LEN];
+	uint8_t flags; /* BFS_DIGEST_*: names the writer adds */
+	uint8_t keys;
 	uint8_t seen;
 };
 
@@ -256,6 +263,118 @@ static int stream_chunks(struct bfs_xcopy *x, struct bfs_repo *r,
 	return 0;
 }
 
+/* Read blob id of type tree (what key names for path) from repository r
+ * (located through lm) into x->chunk; *len gets its length. */
+static int read_key_blob(struct bfs_xcopy *x, struct bfs_repo *r,
+			 struct bfs_locmap *lm, const uint8_t *id,
+			 const char *key, const char *path, uint32_t *len,
+			 struct bfs_err *err)
+{
+	char hex[BFS_HASH_HEX + 1];
+	struct bfs_loc loc;
+	int rc;
+
+	bfs_hex(hex, id, BFS_HASH_LEN);
+	if (bfs_locmap_find(lm, id, &loc))
+		return bfs_err_set(err, -ENOENT,
+				   "'%s': its \"%s\" blob %s is in no index "
+				   "object of '%s'",
+				   path, key, hex, r->store->url);
+	if (loc.type != BFS_BLOB_TREE || !loc.ref.len ||
+	    loc.ref.len > BFS_TREE_PART_MAX)
+		return bfs_err_set(err, -EUCLEAN,
+				   "'%s': its \"%s\" blob %s is no tree blob "
+				   "of 1..%u bytes in the index of '%s'",
+				   path, key, hex, BFS_TREE_PART_MAX,
+				   r->store->url);
+	if (chunk_room(x, loc.ref.len))
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	rc = bfs_repo_read_chunk(r, &loc.ref, x->chunk, err);
+	if (rc)
+		return bfs_err_prefix(err, rc, "'%s': its \"%s\" blob", path,
+				      key);
+	*len = loc.ref.len;
+	return 0;
+}
+
+/* The blobs the keys of te name (a dump map, ...), read from the source
+ * and handed to the writer for the file being streamed: their plain
+ * bytes are kept, their ids are the target's (noted in rec). */
+static int carry_keys(struct bfs_xcopy *x, const struct bfs_tree_entry *te,
+		      const char *path, struct xrec *rec, struct bfs_err *err)
+{
+	const struct bfs_tree_key *k;
+	const uint8_t *id;
+	uint32_t len;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < BFS_TREE_NKEYS; i++) {
+		k = &bfs_tree_keys[i];
+		id = bfs_tree_key_blob(te, k);
+		if (!id)
+			continue;
+		rc = read_key_blob(x, x->src, x->src_lm, id, k->name, path,
+				   &len, err);
+		if (!rc)
+			rc = bfs_backup_file_keep_blob(x->b, k->name, x->chunk,
+						       len, err);
+		if (rc)
+			return rc;
+		bfs_repo_blob_id(x->dst, rec->key_id[i], x->chunk, len);
+		rec->keys |= (uint8_t)(1u << i);
+	}
+	return 0;
+}
+
+/* The blobs the keys of te (an entry of the written trees) name must be
+ * those rec expects, in the target's index; with verify, each is read
+ * back (its id checked). */
+static int check_keys(struct bfs_xcopy *x, const struct bfs_tree_entry *te,
+		      const char *path, const struct xrec *rec,
+		      struct bfs_err *err)
+{
+	const struct bfs_tree_key *k;
+	const uint8_t *id;
+	struct bfs_loc loc;
+	uint32_t len;
+	bool want;
+	size_t i;
+
+	for (i = 0; i < BFS_TREE_NKEYS; i++) {
+		k = &bfs_tree_keys[i];
+		id = bfs_tree_key_blob(te, k);
+		want = rec->keys & (1u << i);
+		if (!id && !want)
+			continue;
+		if (!id || !want)
+			return bfs_err_set(err, -EUCLEAN,
+					   "'%s': \"%s\" is %s in the written "
+					   "trees",
+					   path, k->name,
+					   id ? "new" : "missing");
+		if (memcmp(id, rec->key_id[i], BFS_HASH_LEN) != 0)
+			return bfs_err_set(err, -EUCLEAN,
+					   "'%s': \"%s\" names another blob "
+					   "in the written trees",
+					   path, k->name);
+		if (x->verify) {
+			int rc = read_key_blob(x, x->dst, x->dst_lm, id,
+					       k->name, path, &len, err);
+
+			if (rc)
+				return rc;
+		} else if (bfs_locmap_find(x->dst_lm, id, &loc) ||
+			   loc.type != BFS_BLOB_TREE) {
+			return bfs_err_set(err, -ENOENT,
+					   "'%s': its \"%s\" blob is in no "
+					   "index object of the target",
+					   path, k->name);
+		}
+	}
+	return 0;
+}
+
 /* The entry te at path, with its full path, into the writer. */
 static int feed_cb(void *arg, const struct bfs_tree_entry *te, const char *path,
 		   const struct bfs_blobref *chunks, size_t nchunks)
@@ -290,8 +409,11 @@ static int feed_cb(void *arg, const struct bfs_tree_entry *te, const char *path,
 		rc = bfs_backup_file_begin(x->b, &e, profile_of(x, path), err);
 		if (rc)
 			return bfs_err_prefix(err, rc, "'%s'", path);
-		rc = stream_chunks(x, x->src, x->src_lm, path, chunks, nchunks,
-				   x->b, rec->content, &total, err);
+		rc = carry_keys(x, te, path, rec, err);
+		if (!rc)
+			rc = stream_chunks(x, x->src, x->src_lm, path, chunks,
+					   nchunks, x->b, rec->content, &total,
+					   err);
 		if (!rc && total != e.size)
 			rc = bfs_err_set(err, -EUCLEAN,
 					 "'%s': its chunks hold %" PRIu64
@@ -333,6 +455,9 @@ static int check_cb(void *arg, const struct bfs_tree_entry *te,
 	if (memcmp(d, rec->digest, BFS_HASH_LEN) != 0)
 		return bfs_err_set(err, -EUCLEAN,
 				   "'%s' differs in the written trees", path);
+	rc = check_keys(x, te, path, rec, err);
+	if (rc)
+		return rc;
 	if (te->e.type == BFS_T_FILE && !te->e.link && !te->e.error) {
 		if (x->verify) {
 			rc = stream_chunks(x, x->dst, x->dst_lm, path, chunks,

@@ -8,7 +8,10 @@
  * error entries.  File contents are streamed chunk by chunk from the
  * source (each chunk read and verified, never a whole file in memory)
  * and chunked again by the target, so their ids are the target's and
- * dedup there works as for any backup.  The writer puts the manifest
+ * dedup there works as for any backup.  A blob a key of the file's tree
+ * line names (bfs_tree_keys: "dt", the dump map) is read from the source
+ * and kept byte for byte, stored under the target's id, and compared by
+ * that id below.  The writer puts the manifest
  * last, so a killed copy leaves no backup.  Then the new trees are
  * walked and every entry compared with the source's (a digest of its
  * fields; contents by length and by every chunk being in an index object

@@ -87,7 +87,7 @@ static void backup_free(struct bfs_backup *b)
 	free(b->last_parent);
 	wr_entry_free(b->fe);
 	free(b->cbuf);
-	bfs_dumpscan_free(b->scan);
+	wr_dt_reset(b);
 	free(b->current);
 	free(b->host);
 	free(b->job);
@@ -527,8 +527,7 @@ int bfs_backup_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 	}
 	b->cbuf_pos = b->cbuf_len = 0;
 	b->fsize = b->fchunks = 0;
-	bfs_dumpscan_free(b->scan);
-	b->scan = NULL;
+	wr_dt_reset(b);
 	if (wr_wants_map(b->fe, profile) && bfs_dumpscan_new(&b->scan))
 		return wr_nomem(b, err);
 	b->in_file = true;
@@ -652,8 +651,7 @@ void bfs_backup_file_cancel(struct bfs_backup *b)
 		return;
 	b->in_file = false;
 	b->cbuf_pos = b->cbuf_len = 0;
-	bfs_dumpscan_free(b->scan);
-	b->scan = NULL;
+	wr_dt_reset(b);
 	e = b->fe;
 	b->fe = NULL;
 	/* the consumer spills a file's refs into the manifest beyond

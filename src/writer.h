@@ -123,6 +123,17 @@ int bfs_backup_file_end(struct bfs_backup *b, struct bfs_err *err);
  * nothing of it reaches the manifest. */
 void bfs_backup_file_cancel(struct bfs_backup *b);
 
+/* Give the file being streamed (after begin, before end) the blob of
+ * tree-line key key (a row of bfs_tree_keys with BFS_TKEY_BLOB) with
+ * plain bytes data[0..len) (copied), instead of what the writer would
+ * compute: a copy keeps the source's blob.  The blob is stored with this
+ * repository's id at the file's end.  Keys: "dt" (the dump map; the
+ * scanner is dropped).  0, -EINVAL (no open file, a key the writer does
+ * not take, len 0 or over BFS_TREE_PART_MAX), -ENOMEM. */
+int bfs_backup_file_keep_blob(struct bfs_backup *b, const char *key,
+			      const void *data, size_t len,
+			      struct bfs_err *err);
+
 /* Convenience: begin + read fd to EOF + end.  A read error cancels the
  * file and returns -errno (caller decides: warn or fail). */
 int bfs_backup_file_fd(struct bfs_backup *b, const struct bfs_entry *e, int fd,

@@ -200,6 +200,8 @@ struct bfs_backup {
 	size_t cbuf_cap, cbuf_pos, cbuf_len;
 	uint64_t fsize, fchunks;
 	struct bfs_dumpscan *scan; /* dump-profile or .sql file: its map */
+	struct bfs_buf kept_dt;	   /* its map given (file_keep_blob) */
+	bool has_kept_dt;
 
 	/* uploader pool (U threads, U + 1 queued packs): up_lock protects
 	 * up_err and up_errmsg (a leaf, never held across a store call) */
@@ -259,6 +261,8 @@ int wr_submit_chunk(struct bfs_backup *b, struct job *j);
 bool wr_wants_map(const struct bfs_entry *e, enum bfs_profile profile);
 int wr_map_json(struct bfs_backup *b, const struct bfs_entry *e,
 		struct bfs_buf *out);
+/* Drop the scanner and any kept map of the file being streamed. */
+void wr_dt_reset(struct bfs_backup *b);
 
 /* Queue the end of the file being streamed (J_FILE_END, dt: its dump
  * map's JSON) or a reused file (J_REUSE with its chunks, dt: the 32-byte
