@@ -299,7 +299,9 @@ static int read_key_blob(struct bfs_xcopy *x, struct bfs_repo *r,
 
 /* The blobs the keys of te name (a dump map, ...), read from the source
  * and handed to the writer for the file being streamed: their plain
- * bytes are kept, their ids are the target's (noted in rec). */
+ * bytes are kept, their ids are the target's (noted in rec).  A key the
+ * source lacks is handed over as none: the target gets no blob the
+ * source has not (a .sql file of a backup older than dump maps). */
 static int carry_keys(struct bfs_xcopy *x, const struct bfs_tree_entry *te,
 		      const char *path, struct xrec *rec, struct bfs_err *err)
 {
@@ -311,9 +313,16 @@ static int carry_keys(struct bfs_xcopy *x, const struct bfs_tree_entry *te,
 
 	for (i = 0; i < BFS_TREE_NKEYS; i++) {
 		k = &bfs_tree_keys[i];
-		id = bfs_tree_key_blob(te, k);
-		if (!id)
+		if (!(k->flags & BFS_TKEY_BLOB))
 			continue;
+		id = bfs_tree_key_blob(te, k);
+		if (!id) {
+			rc = bfs_backup_file_keep_blob(x->b, k->name, NULL, 0,
+						       err);
+			if (rc)
+				return rc;
+			continue;
+		}
 		rc = read_key_blob(x, x->src, x->src_lm, id, k->name, path,
 				   &len, err);
 		if (!rc)

@@ -125,11 +125,12 @@ void bfs_backup_file_cancel(struct bfs_backup *b);
 
 /* Give the file being streamed (after begin, before end) the blob of
  * tree-line key key (a row of bfs_tree_keys with BFS_TKEY_BLOB) with
- * plain bytes data[0..len) (copied), instead of what the writer would
- * compute: a copy keeps the source's blob.  The blob is stored with this
- * repository's id at the file's end.  Keys: "dt" (the dump map; the
- * scanner is dropped).  0, -EINVAL (no open file, a key the writer does
- * not take, len 0 or over BFS_TREE_PART_MAX), -ENOMEM. */
+ * plain bytes data[0..len) (copied), or none (len 0), instead of what the
+ * writer would compute: a copy keeps the source's blobs, and no more.
+ * The blob is stored with this repository's id at the file's end.
+ * Keys: "dt" (the dump map; the scanner is dropped).  0, -EINVAL (no
+ * open file, a key the writer does not take, len over
+ * BFS_TREE_PART_MAX), -ENOMEM. */
 int bfs_backup_file_keep_blob(struct bfs_backup *b, const char *key,
 			      const void *data, size_t len,
 			      struct bfs_err *err);
