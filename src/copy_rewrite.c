@@ -20,6 +20,7 @@
 #include "copy_rewrite.h"
 #include "format.h"
 #include "hmap.h"
+#include "lock.h"
 #include "manifest.h"
 #include "writer.h"
 
@@ -61,6 +62,7 @@ struct bfs_xcopy {
 	uint8_t *chunk; /* one chunk's plain bytes */
 	size_t chunk_cap;
 	EVP_MD_CTX *md;
+	struct bfs_buf held; /* the manifest, until it is checked */
 	struct bfs_err cerr; /* a walk callback's error */
 };
 
@@ -117,6 +119,7 @@ void bfs_xcopy_free(struct bfs_xcopy *x)
 	bfs_locmap_free(x->dst_lm);
 	bfs_buf_free(&x->dig);
 	free(x->chunk);
+	bfs_buf_free(&x->held);
 	EVP_MD_CTX_free(x->md);
 	free(x);
 }
@@ -526,20 +529,17 @@ static int walk(struct bfs_xcopy *x, struct bfs_locmap *lm, struct bfs_repo *r,
 	return rc;
 }
 
-/* Read back the manifest the writer wrote and compare its trees. */
-static int check(struct bfs_xcopy *x, const char *key,
-		 const struct bfs_manifest2 *src_man, struct bfs_err *err)
+/* Parse the manifest the writer made (held back, not yet stored) and
+ * compare the trees it names, read back from the target, with the
+ * source's. */
+static int check(struct bfs_xcopy *x, const struct bfs_manifest2 *src_man,
+		 struct bfs_err *err)
 {
 	struct bfs_manifest2 man = {0};
-	struct bfs_buf m = {0};
 	uint64_t count = 0;
-	int64_t got;
 	int rc;
 
-	got = bfs_store_get(x->dst->store, key, 0, UINT64_MAX, &m, err);
-	if (got < 0)
-		return bfs_err_prefix(err, (int)got, "cannot read it back");
-	rc = bfs_manifest2_parse(m.data, m.len, &man, err);
+	rc = bfs_manifest2_parse(x->held.data, x->held.len, &man, err);
 	if (!rc && strcmp(man.h.id, src_man->h.id) != 0)
 		rc = bfs_err_set(err, -EUCLEAN, "the manifest says id '%s'",
 				 man.h.id);
@@ -560,8 +560,28 @@ static int check(struct bfs_xcopy *x, const char *key,
 				 "), the source %zu",
 				 count, man.count, bfs_hmap_count(&x->exp));
 	bfs_manifest2_clear(&man);
-	bfs_buf_free(&m);
 	return rc;
+}
+
+/* Store the checked manifest: only now is the backup visible.  Checks
+ * the lock first (prune may have run meanwhile). */
+static int publish(struct bfs_xcopy *x, const char *key, const char *id,
+		   struct bfs_err *err)
+{
+	int rc = 0;
+
+	if (x->lock)
+		rc = bfs_lock_check(x->lock, err);
+	if (rc)
+		return bfs_err_prefix(err, rc, "backup '%s' not written", id);
+	rc = bfs_store_put(x->dst->store, key, x->held.data, x->held.len,
+			   BFS_PUT_EXCL, err);
+	if (rc == -EEXIST)
+		return bfs_err_set(err, rc, "backup '%s' already exists", id);
+	if (rc)
+		return bfs_err_prefix(err, rc, "cannot store manifest '%s'",
+				      key);
+	return 0;
 }
 
 int bfs_xcopy_backup(struct bfs_xcopy *x, const struct bfs_manifest2 *man,
@@ -575,7 +595,7 @@ int bfs_xcopy_backup(struct bfs_xcopy *x, const struct bfs_manifest2 *man,
 	    .job = h->job,
 	    .threads = x->threads,
 	    .time_ns = h->time_ns ? h->time_ns : 1,
-	    .lock = x->lock,
+	    .held = &x->held,
 	};
 	struct bfs_backup_stats bst = {0};
 	char key[BFS_KEY_MAX];
@@ -613,23 +633,15 @@ int bfs_xcopy_backup(struct bfs_xcopy *x, const struct bfs_manifest2 *man,
 		goto out_free;
 	if (stored)
 		*stored = bst.stored_bytes;
-	rc = check(x, key, man, err);
-	if (rc) {
-		struct bfs_err e2 = {{0}};
-		int rc2 = bfs_store_del(x->dst->store, key, &e2);
-
-		if (rc2 && rc2 != -ENOENT)
-			bfs_err_prefix(err, rc,
-				       "the written backup differs from the "
-				       "source, and its manifest could not "
-				       "be deleted (%s)",
-				       bfs_err_str(&e2, rc2));
-		else
-			bfs_err_prefix(err, rc,
-				       "the written backup differs from the "
-				       "source (its manifest was deleted)");
-	}
+	rc = check(x, man, err);
+	if (rc)
+		bfs_err_prefix(err, rc,
+			       "the written backup differs from the source "
+			       "(it was not published)");
+	else
+		rc = publish(x, key, h->id, err);
 out_free:
+	bfs_buf_free(&x->held);
 	bfs_hmap_fini(&x->exp);
 	return rc;
 }

@@ -171,6 +171,7 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 	b->time_ns = opts->time_ns ? opts->time_ns : bfs_now_ns();
 	b->replace = opts->replace;
 	b->lock = opts->lock;
+	b->held = opts->held;
 	b->start_mono = bfs_mono_ns();
 	b->last_progress = b->start_mono;
 	b->progress = opts->progress;
@@ -861,6 +862,12 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 			       b->id);
 		goto out_man;
 	}
+	if (b->held) { /* the caller checks it, then publishes it */
+		bfs_buf_free(b->held);
+		*b->held = man;
+		memset(&man, 0, sizeof(man));
+		goto out_record;
+	}
 	/* the last moment to find out that prune may have run meanwhile:
 	 * with a lost lock the backup fails and nothing is visible */
 	if (b->lock && (rc = bfs_lock_check(b->lock, err)) != 0) {
@@ -879,6 +886,7 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 		bfs_err_prefix(err, rc, "cannot store manifest '%s'", key);
 		goto out_man;
 	}
+out_record:
 	if (b->idx) {
 		e2.msg[0] = 0;
 		rc = bfs_index_record(b->idx, b->id, man.data, man.len,

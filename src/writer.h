@@ -62,6 +62,14 @@ struct bfs_backup_opts {
 	 * checked (bfs_lock_check) just before the manifest is written; a
 	 * lost lock fails the commit and leaves no manifest. */
 	struct bfs_lock *lock;
+	/* Hold the manifest back (copy_rewrite.c publishes a backup only
+	 * after reading it back): commit stores the packs and the index
+	 * object and records the index object (bfs_index_record with no
+	 * manifest), but puts the manifest's bytes into *held (replacing
+	 * its content; the caller frees it) instead of storing it, and does
+	 * not check lock.  The caller checks and stores them.  NULL: store
+	 * the manifest (every other caller). */
+	struct bfs_buf *held;
 	bfs_progress_cb progress; /* may be NULL; called at most ~10/s */
 	void *progress_arg;
 };

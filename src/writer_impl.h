@@ -202,6 +202,7 @@ struct bfs_backup {
 	struct bfs_dumpscan *scan; /* dump-profile or .sql file: its map */
 	struct bfs_buf kept_dt;	   /* its map given (file_keep_blob) */
 	bool has_kept_dt;
+	struct bfs_buf *held; /* opts.held: the manifest goes here */
 
 	/* uploader pool (U threads, U + 1 queued packs): up_lock protects
 	 * up_err and up_errmsg (a leaf, never held across a store call) */
