@@ -257,7 +257,7 @@ static int ci_record(void *ctx, const char *id, const void *manifest,
 		if (rc == -EEXIST)
 			rc = 0;
 	}
-	if (!rc)
+	if (!rc && manifest) /* none: the backup is not published yet */
 		rc =
 		    bfs_catalog_ingest(x->cat, x->repo, id, manifest, len, err);
 	free(x->key);

@@ -3,7 +3,8 @@
  * Expected entries are kept like migrate's: a digest of each entry's
  * fields (bfs_entry_digest_fields), and with verify a SHA-256 of a
  * file's content, in a map keyed by the first 16 bytes of the SHA-256 of
- * the path (~90 bytes per entry).
+ * the path (~90 bytes per entry), and the target's id of each blob a
+ * key of bfs_tree_keys names (32 bytes per key).
  */
 #include "config.h"
 
@@ -19,14 +20,21 @@
 #include "copy_rewrite.h"
 #include "format.h"
 #include "hmap.h"
+#include "lock.h"
 #include "manifest.h"
 #include "writer.h"
+
+_Static_assert(BFS_TREE_NKEYS <= 8, "struct xrec's keys is one byte");
 
 struct xrec {
 	uint8_t key[16];
 	uint8_t digest[BFS_HASH_LEN];  /* of the fields */
 	uint8_t content[BFS_HASH_LEN]; /* files, with verify */
-	uint8_t flags;		       /* BFS_DIGEST_*: names the writer adds */
+	/* the target's id of the blob of bfs_tree_keys[i], if bit i of
+	 * keys is set */
+	uint8_t key_id[BFS_TREE_NKEYS][BFS_HASH_LEN];
+	uint8_t flags; /* BFS_DIGEST_*: names the writer adds */
+	uint8_t keys;
 	uint8_t seen;
 };
 
@@ -54,6 +62,7 @@ struct bfs_xcopy {
 	uint8_t *chunk; /* one chunk's plain bytes */
 	size_t chunk_cap;
 	EVP_MD_CTX *md;
+	struct bfs_buf held; /* the manifest, until it is checked */
 	struct bfs_err cerr; /* a walk callback's error */
 };
 
@@ -110,6 +119,7 @@ void bfs_xcopy_free(struct bfs_xcopy *x)
 	bfs_locmap_free(x->dst_lm);
 	bfs_buf_free(&x->dig);
 	free(x->chunk);
+	bfs_buf_free(&x->held);
 	EVP_MD_CTX_free(x->md);
 	free(x);
 }
@@ -257,6 +267,127 @@ static int stream_chunks(struct bfs_xcopy *x, struct bfs_repo *r,
 	return 0;
 }
 
+/* Read blob id of type tree (what key names for path) from repository r
+ * (located through lm) into x->chunk; *len gets its length. */
+static int read_key_blob(struct bfs_xcopy *x, struct bfs_repo *r,
+			 struct bfs_locmap *lm, const uint8_t *id,
+			 const char *key, const char *path, uint32_t *len,
+			 struct bfs_err *err)
+{
+	char hex[BFS_HASH_HEX + 1];
+	struct bfs_loc loc;
+	int rc;
+
+	bfs_hex(hex, id, BFS_HASH_LEN);
+	if (bfs_locmap_find(lm, id, &loc))
+		return bfs_err_set(err, -ENOENT,
+				   "'%s': its \"%s\" blob %s is in no index "
+				   "object of '%s'",
+				   path, key, hex, r->store->url);
+	if (loc.type != BFS_BLOB_TREE || !loc.ref.len ||
+	    loc.ref.len > BFS_TREE_PART_MAX)
+		return bfs_err_set(err, -EUCLEAN,
+				   "'%s': its \"%s\" blob %s is no tree blob "
+				   "of 1..%u bytes in the index of '%s'",
+				   path, key, hex, BFS_TREE_PART_MAX,
+				   r->store->url);
+	if (chunk_room(x, loc.ref.len))
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	rc = bfs_repo_read_chunk(r, &loc.ref, x->chunk, err);
+	if (rc)
+		return bfs_err_prefix(err, rc, "'%s': its \"%s\" blob", path,
+				      key);
+	*len = loc.ref.len;
+	return 0;
+}
+
+/* The blobs the keys of te name (a dump map, ...), read from the source
+ * and handed to the writer for the file being streamed: their plain
+ * bytes are kept, their ids are the target's (noted in rec).  A key the
+ * source lacks is handed over as none: the target gets no blob the
+ * source has not (a .sql file of a backup older than dump maps). */
+static int carry_keys(struct bfs_xcopy *x, const struct bfs_tree_entry *te,
+		      const char *path, struct xrec *rec, struct bfs_err *err)
+{
+	const struct bfs_tree_key *k;
+	const uint8_t *id;
+	uint32_t len;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < BFS_TREE_NKEYS; i++) {
+		k = &bfs_tree_keys[i];
+		if (!(k->flags & BFS_TKEY_BLOB))
+			continue;
+		id = bfs_tree_key_blob(te, k);
+		if (!id) {
+			rc = bfs_backup_file_keep_blob(x->b, k->name, NULL, 0,
+						       err);
+			if (rc)
+				return rc;
+			continue;
+		}
+		rc = read_key_blob(x, x->src, x->src_lm, id, k->name, path,
+				   &len, err);
+		if (!rc)
+			rc = bfs_backup_file_keep_blob(x->b, k->name, x->chunk,
+						       len, err);
+		if (rc)
+			return rc;
+		bfs_repo_blob_id(x->dst, rec->key_id[i], x->chunk, len);
+		rec->keys |= (uint8_t)(1u << i);
+	}
+	return 0;
+}
+
+/* The blobs the keys of te (an entry of the written trees) name must be
+ * those rec expects, in the target's index; with verify, each is read
+ * back (its id checked). */
+static int check_keys(struct bfs_xcopy *x, const struct bfs_tree_entry *te,
+		      const char *path, const struct xrec *rec,
+		      struct bfs_err *err)
+{
+	const struct bfs_tree_key *k;
+	const uint8_t *id;
+	struct bfs_loc loc;
+	uint32_t len;
+	bool want;
+	size_t i;
+
+	for (i = 0; i < BFS_TREE_NKEYS; i++) {
+		k = &bfs_tree_keys[i];
+		id = bfs_tree_key_blob(te, k);
+		want = rec->keys & (1u << i);
+		if (!id && !want)
+			continue;
+		if (!id || !want)
+			return bfs_err_set(err, -EUCLEAN,
+					   "'%s': \"%s\" is %s in the written "
+					   "trees",
+					   path, k->name,
+					   id ? "new" : "missing");
+		if (memcmp(id, rec->key_id[i], BFS_HASH_LEN) != 0)
+			return bfs_err_set(err, -EUCLEAN,
+					   "'%s': \"%s\" names another blob "
+					   "in the written trees",
+					   path, k->name);
+		if (x->verify) {
+			int rc = read_key_blob(x, x->dst, x->dst_lm, id,
+					       k->name, path, &len, err);
+
+			if (rc)
+				return rc;
+		} else if (bfs_locmap_find(x->dst_lm, id, &loc) ||
+			   loc.type != BFS_BLOB_TREE) {
+			return bfs_err_set(err, -ENOENT,
+					   "'%s': its \"%s\" blob is in no "
+					   "index object of the target",
+					   path, k->name);
+		}
+	}
+	return 0;
+}
+
 /* The entry te at path, with its full path, into the writer. */
 static int feed_cb(void *arg, const struct bfs_tree_entry *te, const char *path,
 		   const struct bfs_blobref *chunks, size_t nchunks)
@@ -291,8 +422,11 @@ static int feed_cb(void *arg, const struct bfs_tree_entry *te, const char *path,
 		rc = bfs_backup_file_begin(x->b, &e, profile_of(x, path), err);
 		if (rc)
 			return bfs_err_prefix(err, rc, "'%s'", path);
-		rc = stream_chunks(x, x->src, x->src_lm, path, chunks, nchunks,
-				   x->b, rec->content, &total, err);
+		rc = carry_keys(x, te, path, rec, err);
+		if (!rc)
+			rc = stream_chunks(x, x->src, x->src_lm, path, chunks,
+					   nchunks, x->b, rec->content, &total,
+					   err);
 		if (!rc && total != e.size)
 			rc = bfs_err_set(err, -EUCLEAN,
 					 "'%s': its chunks hold %" PRIu64
@@ -334,6 +468,9 @@ static int check_cb(void *arg, const struct bfs_tree_entry *te,
 	if (memcmp(d, rec->digest, BFS_HASH_LEN) != 0)
 		return bfs_err_set(err, -EUCLEAN,
 				   "'%s' differs in the written trees", path);
+	rc = check_keys(x, te, path, rec, err);
+	if (rc)
+		return rc;
 	if (te->e.type == BFS_T_FILE && !te->e.link && !te->e.error) {
 		if (x->verify) {
 			rc = stream_chunks(x, x->dst, x->dst_lm, path, chunks,
@@ -394,20 +531,17 @@ static int walk(struct bfs_xcopy *x, struct bfs_locmap *lm, struct bfs_repo *r,
 	return rc;
 }
 
-/* Read back the manifest the writer wrote and compare its trees. */
-static int check(struct bfs_xcopy *x, const char *key,
-		 const struct bfs_manifest2 *src_man, struct bfs_err *err)
+/* Parse the manifest the writer made (held back, not yet stored) and
+ * compare the trees it names, read back from the target, with the
+ * source's. */
+static int check(struct bfs_xcopy *x, const struct bfs_manifest2 *src_man,
+		 struct bfs_err *err)
 {
 	struct bfs_manifest2 man = {0};
-	struct bfs_buf m = {0};
 	uint64_t count = 0;
-	int64_t got;
 	int rc;
 
-	got = bfs_store_get(x->dst->store, key, 0, UINT64_MAX, &m, err);
-	if (got < 0)
-		return bfs_err_prefix(err, (int)got, "cannot read it back");
-	rc = bfs_manifest2_parse(m.data, m.len, &man, err);
+	rc = bfs_manifest2_parse(x->held.data, x->held.len, &man, err);
 	if (!rc && strcmp(man.h.id, src_man->h.id) != 0)
 		rc = bfs_err_set(err, -EUCLEAN, "the manifest says id '%s'",
 				 man.h.id);
@@ -428,8 +562,28 @@ static int check(struct bfs_xcopy *x, const char *key,
 				 "), the source %zu",
 				 count, man.count, bfs_hmap_count(&x->exp));
 	bfs_manifest2_clear(&man);
-	bfs_buf_free(&m);
 	return rc;
+}
+
+/* Store the checked manifest: only now is the backup visible.  Checks
+ * the lock first (prune may have run meanwhile). */
+static int publish(struct bfs_xcopy *x, const char *key, const char *id,
+		   struct bfs_err *err)
+{
+	int rc = 0;
+
+	if (x->lock)
+		rc = bfs_lock_check(x->lock, err);
+	if (rc)
+		return bfs_err_prefix(err, rc, "backup '%s' not written", id);
+	rc = bfs_store_put(x->dst->store, key, x->held.data, x->held.len,
+			   BFS_PUT_EXCL, err);
+	if (rc == -EEXIST)
+		return bfs_err_set(err, rc, "backup '%s' already exists", id);
+	if (rc)
+		return bfs_err_prefix(err, rc, "cannot store manifest '%s'",
+				      key);
+	return 0;
 }
 
 int bfs_xcopy_backup(struct bfs_xcopy *x, const struct bfs_manifest2 *man,
@@ -443,7 +597,7 @@ int bfs_xcopy_backup(struct bfs_xcopy *x, const struct bfs_manifest2 *man,
 	    .job = h->job,
 	    .threads = x->threads,
 	    .time_ns = h->time_ns ? h->time_ns : 1,
-	    .lock = x->lock,
+	    .held = &x->held,
 	};
 	struct bfs_backup_stats bst = {0};
 	char key[BFS_KEY_MAX];
@@ -481,23 +635,15 @@ int bfs_xcopy_backup(struct bfs_xcopy *x, const struct bfs_manifest2 *man,
 		goto out_free;
 	if (stored)
 		*stored = bst.stored_bytes;
-	rc = check(x, key, man, err);
-	if (rc) {
-		struct bfs_err e2 = {{0}};
-		int rc2 = bfs_store_del(x->dst->store, key, &e2);
-
-		if (rc2 && rc2 != -ENOENT)
-			bfs_err_prefix(err, rc,
-				       "the written backup differs from the "
-				       "source, and its manifest could not "
-				       "be deleted (%s)",
-				       bfs_err_str(&e2, rc2));
-		else
-			bfs_err_prefix(err, rc,
-				       "the written backup differs from the "
-				       "source (its manifest was deleted)");
-	}
+	rc = check(x, man, err);
+	if (rc)
+		bfs_err_prefix(err, rc,
+			       "the written backup differs from the source "
+			       "(it was not published)");
+	else
+		rc = publish(x, key, h->id, err);
 out_free:
+	bfs_buf_free(&x->held);
 	bfs_hmap_fini(&x->exp);
 	return rc;
 }

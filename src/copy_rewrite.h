@@ -8,13 +8,17 @@
  * error entries.  File contents are streamed chunk by chunk from the
  * source (each chunk read and verified, never a whole file in memory)
  * and chunked again by the target, so their ids are the target's and
- * dedup there works as for any backup.  The writer puts the manifest
- * last, so a killed copy leaves no backup.  Then the new trees are
+ * dedup there works as for any backup.  A blob a key of the file's tree
+ * line names (bfs_tree_keys: "dt", the dump map) is read from the source
+ * and kept byte for byte, stored under the target's id.  The writer
+ * holds the manifest back (bfs_backup_opts.held); the new trees are
  * walked and every entry compared with the source's (a digest of its
- * fields; contents by length and by every chunk being in an index object
- * of the target, or with verify by reading every chunk back and
- * comparing a SHA-256 of the whole content with the source's); on a
- * difference the new manifest is deleted again.
+ * fields; the key blobs by their target ids; contents by length and by
+ * every chunk being in an index object of the target, or with verify by
+ * reading every chunk and key blob back and comparing a SHA-256 of the
+ * whole content with the source's).  Only then is the manifest stored:
+ * a copy that fails, or is killed, at any point before leaves no
+ * backup in the target (only unreferenced packs, which prune removes).
  *
  * Used by bfs_copy (copy.c) when bfs_repo_same_keys is false.  Not
  * thread-safe: one thread drives a struct bfs_xcopy.
@@ -48,8 +52,8 @@ void bfs_xcopy_free(struct bfs_xcopy *x); /* NULL ok */
  * target, then verify it as described above.  *stored (may be NULL):
  * compressed bytes added to the target's packs.  0, -EEXIST (the target
  * has that backup), -EUCLEAN (corrupt source, or the written backup
- * differs: its manifest was deleted), -ENOENT (a blob no index object
- * names), store and writer errors; the message names the path. */
+ * differs: nothing was published), -ENOENT (a blob no index object
+ * names), store, lock and writer errors; the message names the path. */
 int bfs_xcopy_backup(struct bfs_xcopy *x, const struct bfs_manifest2 *man,
 		     uint64_t *stored, struct bfs_err *err);
 

@@ -95,7 +95,9 @@ struct bfs_index_ops {
 			struct bfs_index_dir *out);
 	/* Remember backup id: its manifest and the index object written
 	 * with it (compressed bytes as stored; idxobj may be NULL when the
-	 * backup wrote no pack).  0, -EEXIST, or -errno with a message. */
+	 * backup wrote no pack; manifest NULL when the writer held it back,
+	 * bfs_backup_opts.held: then only the index object is remembered).
+	 * 0, -EEXIST, or -errno with a message. */
 	int (*record)(void *ctx, const char *id, const void *manifest,
 		      size_t len, const char *idxname, const void *idxobj,
 		      size_t idxlen, struct bfs_err *err);

@@ -127,6 +127,10 @@ static int line_check(const struct bfs_tree_entry *te, struct bfs_err *err)
 	return 0;
 }
 
+const struct bfs_tree_key bfs_tree_keys[BFS_TREE_NKEYS] = {
+    {"dt", BFS_TKEY_BLOB, offsetof(struct bfs_tree_entry, dt)},
+};
+
 int bfs_tree_line(struct bfs_buf *out, const struct bfs_tree_entry *te,
 		  struct bfs_err *err)
 {

@@ -58,6 +58,34 @@ struct bfs_tree_entry {
 	const uint8_t *sk; /* files: the sketch blob ("sk"), or NULL */
 };
 
+/* The keys of a file's tree line besides its content that may name a
+ * blob (doc/FORMAT.md, section 6), one row each; a key that holds its
+ * value inline gets a row without BFS_TKEY_BLOB.  Code that must treat
+ * every such blob alike (copy_rewrite.c carries each to a target whose
+ * blob ids differ) loops over the table, so a new key is one row here
+ * (and its field in struct bfs_tree_entry).  Read-only, thread-safe. */
+enum {
+	BFS_TKEY_BLOB = 1, /* names a blob of type tree (its id, 64 hex) */
+};
+struct bfs_tree_key {
+	const char *name; /* the tree-line key, e.g. "dt" */
+	unsigned flags;	  /* BFS_TKEY_* */
+	size_t off;	  /* BFS_TKEY_BLOB: offsetof the field of struct
+			   * bfs_tree_entry (const uint8_t *, NULL: absent) */
+};
+#define BFS_TREE_NKEYS 1
+extern const struct bfs_tree_key bfs_tree_keys[BFS_TREE_NKEYS];
+
+/* The blob id key k names on entry te, or NULL (absent, or k names no
+ * blob). */
+static inline const uint8_t *bfs_tree_key_blob(const struct bfs_tree_entry *te,
+					       const struct bfs_tree_key *k)
+{
+	if (!(k->flags & BFS_TKEY_BLOB))
+		return NULL;
+	return *(const uint8_t *const *)((const char *)te + k->off);
+}
+
 /* ---- lines -------------------------------------------------------------
  */
 

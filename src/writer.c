@@ -87,7 +87,7 @@ static void backup_free(struct bfs_backup *b)
 	free(b->last_parent);
 	wr_entry_free(b->fe);
 	free(b->cbuf);
-	bfs_dumpscan_free(b->scan);
+	wr_dt_reset(b);
 	wr_delta_unref(b->fdx);
 	wr_bases_free(b->bases);
 	bfs_buf_free(&b->skrec);
@@ -175,6 +175,7 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 	b->time_ns = opts->time_ns ? opts->time_ns : bfs_now_ns();
 	b->replace = opts->replace;
 	b->lock = opts->lock;
+	b->held = opts->held;
 	b->start_mono = bfs_mono_ns();
 	b->last_progress = b->start_mono;
 	b->progress = opts->progress;
@@ -540,8 +541,7 @@ int bfs_backup_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 	}
 	b->cbuf_pos = b->cbuf_len = 0;
 	b->fsize = b->fchunks = 0;
-	bfs_dumpscan_free(b->scan);
-	b->scan = NULL;
+	wr_dt_reset(b);
 	if (wr_wants_map(b->fe, profile) && bfs_dumpscan_new(&b->scan))
 		return wr_nomem(b, err);
 	if (wr_delta_file_begin(b, b->fe, profile))
@@ -669,8 +669,7 @@ void bfs_backup_file_cancel(struct bfs_backup *b)
 		return;
 	b->in_file = false;
 	b->cbuf_pos = b->cbuf_len = 0;
-	bfs_dumpscan_free(b->scan);
-	b->scan = NULL;
+	wr_dt_reset(b);
 	e = b->fe;
 	b->fe = NULL;
 	/* the consumer spills a file's refs into the manifest beyond
@@ -896,6 +895,12 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 			       b->id);
 		goto out_man;
 	}
+	if (b->held) { /* the caller checks it, then publishes it */
+		bfs_buf_free(b->held);
+		*b->held = man;
+		memset(&man, 0, sizeof(man));
+		goto out_record;
+	}
 	/* the last moment to find out that prune may have run meanwhile:
 	 * with a lost lock the backup fails and nothing is visible */
 	if (b->lock && (rc = bfs_lock_check(b->lock, err)) != 0) {
@@ -914,6 +919,7 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 		bfs_err_prefix(err, rc, "cannot store manifest '%s'", key);
 		goto out_man;
 	}
+out_record:
 	if (b->idx) {
 		e2.msg[0] = 0;
 		rc = bfs_index_record(b->idx, b->id, man.data, man.len,

@@ -65,6 +65,14 @@ struct bfs_backup_opts {
 	 * checked (bfs_lock_check) just before the manifest is written; a
 	 * lost lock fails the commit and leaves no manifest. */
 	struct bfs_lock *lock;
+	/* Hold the manifest back (copy_rewrite.c publishes a backup only
+	 * after reading it back): commit stores the packs and the index
+	 * object and records the index object (bfs_index_record with no
+	 * manifest), but puts the manifest's bytes into *held (replacing
+	 * its content; the caller frees it) instead of storing it, and does
+	 * not check lock.  The caller checks and stores them.  NULL: store
+	 * the manifest (every other caller). */
+	struct bfs_buf *held;
 	bfs_progress_cb progress; /* may be NULL; called at most ~10/s */
 	void *progress_arg;
 };
@@ -125,6 +133,18 @@ int bfs_backup_file_end(struct bfs_backup *b, struct bfs_err *err);
 /* Drop the file being streamed (e.g. its source turned unreadable midway);
  * nothing of it reaches the manifest. */
 void bfs_backup_file_cancel(struct bfs_backup *b);
+
+/* Give the file being streamed (after begin, before end) the blob of
+ * tree-line key key (a row of bfs_tree_keys with BFS_TKEY_BLOB) with
+ * plain bytes data[0..len) (copied), or none (len 0), instead of what the
+ * writer would compute: a copy keeps the source's blobs, and no more.
+ * The blob is stored with this repository's id at the file's end.
+ * Keys: "dt" (the dump map; the scanner is dropped).  0, -EINVAL (no
+ * open file, a key the writer does not take, len over
+ * BFS_TREE_PART_MAX), -ENOMEM. */
+int bfs_backup_file_keep_blob(struct bfs_backup *b, const char *key,
+			      const void *data, size_t len,
+			      struct bfs_err *err);
 
 /* Convenience: begin + read fd to EOF + end.  A read error cancels the
  * file and returns -errno (caller decides: warn or fail). */

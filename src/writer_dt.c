@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -13,6 +14,12 @@
  * mysqldump, a command) and any file named *.sql. */
 bool wr_wants_map(const struct bfs_entry *e, enum bfs_profile profile)
 {
+#ifdef BFS_FAULT_INJECTION
+	/* test builds: no scanner, so t0490 can tell a map a copy carried
+	 * from one found again */
+	if (getenv("BACKUPFS_TEST_NO_DUMPSCAN"))
+		return false;
+#endif
 	return profile == BFS_PROFILE_DUMP ||
 	       (e->path_len >= 4 &&
 		memcmp(e->path + e->path_len - 4, ".sql", 4) == 0);
@@ -30,6 +37,12 @@ int wr_map_json(struct bfs_backup *b, const struct bfs_entry *e,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if (b->has_kept_dt) {
+		*out = b->kept_dt;
+		memset(&b->kept_dt, 0, sizeof(b->kept_dt));
+		b->has_kept_dt = false;
+		return 0;
+	}
 	if (!b->scan)
 		return 0;
 	merr.msg[0] = 0;
@@ -58,4 +71,34 @@ int wr_map_json(struct bfs_backup *b, const struct bfs_entry *e,
 		bfs_buf_free(out);
 	}
 	return rc;
+}
+
+void wr_dt_reset(struct bfs_backup *b)
+{
+	bfs_dumpscan_free(b->scan);
+	b->scan = NULL;
+	bfs_buf_free(&b->kept_dt);
+	b->has_kept_dt = false;
+}
+
+int bfs_backup_file_keep_blob(struct bfs_backup *b, const char *key,
+			      const void *data, size_t len, struct bfs_err *err)
+{
+	if (!b->in_file)
+		return bfs_err_set(err, -EINVAL, "no file is open");
+	if (strcmp(key, "dt") != 0)
+		return bfs_err_set(err, -EINVAL,
+				   "'%s': the writer takes no \"%s\" blob",
+				   b->fe->path, key);
+	if (len > BFS_TREE_PART_MAX || (len && !data))
+		return bfs_err_set(err, -EINVAL,
+				   "'%s': a \"%s\" blob of %zu bytes",
+				   b->fe->path, key, len);
+	wr_dt_reset(b);
+	if (!len)
+		return 0; /* none: the scanner is gone, nothing kept */
+	if (bfs_buf_append(&b->kept_dt, data, len))
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	b->has_kept_dt = true;
+	return 0;
 }

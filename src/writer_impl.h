@@ -224,6 +224,9 @@ struct bfs_backup {
 	struct bfs_buf skrec;
 	struct wr_bases *bases;
 	uint64_t delta_chunks, delta_bytes; /* stored as deltas */
+	struct bfs_buf kept_dt;	   /* its map given (file_keep_blob) */
+	bool has_kept_dt;
+	struct bfs_buf *held; /* opts.held: the manifest goes here */
 
 	/* uploader pool (U threads, U + 1 queued packs): up_lock protects
 	 * up_err and up_errmsg (a leaf, never held across a store call) */
@@ -283,6 +286,8 @@ int wr_submit_chunk(struct bfs_backup *b, struct job *j);
 bool wr_wants_map(const struct bfs_entry *e, enum bfs_profile profile);
 int wr_map_json(struct bfs_backup *b, const struct bfs_entry *e,
 		struct bfs_buf *out);
+/* Drop the scanner and any kept map of the file being streamed. */
+void wr_dt_reset(struct bfs_backup *b);
 
 /* Queue the end of the file being streamed (J_FILE_END, dt: its dump
  * map's JSON) or a reused file (J_REUSE with its chunks, dt: the 32-byte
