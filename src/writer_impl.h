@@ -30,10 +30,11 @@
  * 2U + 1 finished packs (U + 1 queued in the upload pool, U being
  * uploaded), the chunk refs of the file being consumed (spilled to the
  * tree spool beyond SPILL_CHUNKS; the spool keeps at most
- * BFS_TREE_INLINE_REFS of them, then writes list blobs), and two
- * sets that grow with the backup: new chunks (56 bytes each) and paths
- * (32 bytes each, a truncated SHA-256 per path), plus one control byte
- * per slot of each set.
+ * BFS_TREE_INLINE_REFS of them, then writes list blobs), the new
+ * chunks since the last index object (56 bytes each, emptied by
+ * wr_index_flush every ~8 MiB of index text) and the one set that grows
+ * with the backup: paths (25 bytes each, a truncated SHA-256 per path),
+ * plus one control byte per slot of each set.
  */
 #ifndef BFS_WRITER_IMPL_H
 #define BFS_WRITER_IMPL_H
