@@ -126,7 +126,7 @@ ok $(( $(stat -c %s "$S/e/same-mtime") == 6 ? 0 : 1 )) \
 	"  same-mtime kept its size and mtime, only its ctime moved"
 trace=
 if command -v strace >/dev/null; then
-	trace="strace -f -qq -y -e trace=openat -o $T/trace2"
+	trace="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -y -e trace=openat -o $T/trace2"
 else
 	diag "strace not installed: the opened-file checks are skipped"
 fi
@@ -145,7 +145,7 @@ fi
 
 # backup 3: one touch
 touch "$S/d002/f002007"
-[ -n "$trace" ] && trace="strace -f -qq -y -e trace=openat -o $T/trace3"
+[ -n "$trace" ] && trace="${trace%/trace2}/trace3"
 ok_cmd "backup 3" $trace "$BACKUPFS" backup -q -r "$R" --catalog "$C" --id b3 \
 	--files "$S"
 if [ -n "$trace" ]; then
@@ -160,7 +160,12 @@ ok_cmd "b1 restored again" bfs restore -q -r "$R" --catalog "$C" b1 \
 ok_cmd "  still equals the first source" compare_trees "$T/src1" "$T/o1b/files"
 ok_cmd "rebuilt catalog: check" bfs check -r "$R" --catalog "$T/fresh.db"
 
-# memory of a first backup: flat in the number of files
+# memory of a first backup: flat in the number of files (not measurable
+# in a sanitizer build: its shadow memory and quarantine dominate)
+if grep -q __asan_init "$BACKUPFS"; then
+	diag "sanitizer build: the peak RSS check is skipped"
+	done_testing
+fi
 mkdir -p "$T/small" "$T/big"
 mk "$T/small" 1000
 mk "$T/big" "$N"
