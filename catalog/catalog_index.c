@@ -267,6 +267,21 @@ static int ci_record(void *ctx, const char *id, const void *manifest,
 	return rc;
 }
 
+/* An index object the writer stored mid-backup: its blobs go to the
+ * catalog now, so that the writer can forget them (its memory stays
+ * flat in the number of files). */
+static int ci_add_index(void *ctx, const char *idxname, const void *idxobj,
+			size_t idxlen, struct bfs_err *err)
+{
+	struct cat_index *x = ctx;
+	int rc;
+
+	pthread_mutex_lock(&x->lock);
+	rc = bfs_catalog_ingest_index(x->cat, idxname, idxobj, idxlen, err);
+	pthread_mutex_unlock(&x->lock);
+	return rc == -EEXIST ? 0 : rc;
+}
+
 static bool ci_has_backup(void *ctx, const char *id)
 {
 	struct cat_index *x = ctx;
@@ -298,6 +313,7 @@ static const struct bfs_index_ops catalog_index_ops = {
     .pack_present = ci_pack_present,
     .prev_dir = ci_prev_dir,
     .record = ci_record,
+    .add_index = ci_add_index,
     .has_backup = ci_has_backup,
     .destroy = ci_destroy,
 };

@@ -101,6 +101,13 @@ struct bfs_index_ops {
 	int (*record)(void *ctx, const char *id, const void *manifest,
 		      size_t len, const char *idxname, const void *idxobj,
 		      size_t idxlen, struct bfs_err *err);
+	/* Learn the blobs of index object idxname (compressed bytes as
+	 * stored, borrowed), stored by a writer before its manifest: from
+	 * then on chunk_find finds them.  0, or -errno with a message (the
+	 * writer then keeps them in its own set).  May be NULL: the writer
+	 * keeps every new blob in its set until the end. */
+	int (*add_index)(void *ctx, const char *idxname, const void *idxobj,
+			 size_t idxlen, struct bfs_err *err);
 	/* true if a backup of this id is known. */
 	bool (*has_backup)(void *ctx, const char *id);
 	/* Free ctx (bfs_index_free).  May be NULL. */
@@ -143,6 +150,16 @@ static inline int bfs_index_record(const struct bfs_index *x, const char *id,
 	return x ? x->ops->record(x->ctx, id, manifest, len, idxname, idxobj,
 				  idxlen, err)
 		 : 0;
+}
+
+/* -EOPNOTSUPP when x is NULL or has no add_index. */
+static inline int bfs_index_add_index(const struct bfs_index *x,
+				      const char *idxname, const void *idxobj,
+				      size_t idxlen, struct bfs_err *err)
+{
+	return x && x->ops->add_index
+		   ? x->ops->add_index(x->ctx, idxname, idxobj, idxlen, err)
+		   : -EOPNOTSUPP;
 }
 
 static inline bool bfs_index_has_backup(const struct bfs_index *x,

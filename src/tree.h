@@ -199,8 +199,11 @@ int bfs_idxobj_writer_pack(struct bfs_idxobj_writer *w,
 			   const uint8_t pack[BFS_HASH_LEN],
 			   const struct bfs_idx_blob *blobs, size_t n);
 size_t bfs_idxobj_writer_packs(const struct bfs_idxobj_writer *w);
+/* Bytes of JSON text held so far (what the writer costs in memory). */
+size_t bfs_idxobj_writer_bytes(const struct bfs_idxobj_writer *w);
 /* The object's bytes into *out (caller frees) and its name (SHA-256 of
- * the bytes).  The writer is spent. */
+ * the bytes).  The writer is empty afterwards and may build the next
+ * object (the backup writer cuts its index into several). */
 int bfs_idxobj_writer_finish(struct bfs_idxobj_writer *w, struct bfs_buf *out,
 			     uint8_t name[BFS_HASH_LEN], struct bfs_err *err);
 

@@ -196,6 +196,11 @@ size_t bfs_idxobj_writer_packs(const struct bfs_idxobj_writer *w)
 	return w->packs;
 }
 
+size_t bfs_idxobj_writer_bytes(const struct bfs_idxobj_writer *w)
+{
+	return w->text.len;
+}
+
 int bfs_idxobj_writer_finish(struct bfs_idxobj_writer *w, struct bfs_buf *out,
 			     uint8_t name[BFS_HASH_LEN], struct bfs_err *err)
 {
@@ -208,6 +213,7 @@ int bfs_idxobj_writer_finish(struct bfs_idxobj_writer *w, struct bfs_buf *out,
 		return rc;
 	bfs_sha256(name, out->data, out->len);
 	bfs_buf_free(&w->text);
+	w->packs = 0;
 	return 0;
 }
 

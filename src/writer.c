@@ -20,6 +20,7 @@
 #define UPLOADS_S3 4
 #define MAX_UPLOADS 16
 #define MAX_THREADS 64
+#define INDEX_FLUSH_BYTES (8u << 20) /* see index_flush_bytes */
 
 /* Uploaders when the options leave it open: more for S3, where one PUT
  * stream is far from filling the link. */
@@ -60,6 +61,24 @@ static int json_str(struct bfs_buf *o, const char *s)
 		}
 	}
 	return rc ? rc : bfs_buf_append(o, "\"", 1);
+}
+
+/* The index object's text at which the writer stores it and starts the
+ * next (wr_index_flush): ~8 MiB is ~95,000 blobs, so the session chunk
+ * set and the text stay near 16 MiB whatever the number of files.
+ * BFS_INDEX_OBJ_BYTES (at least 1024) lowers it, so that tests cut
+ * small backups into several objects. */
+static size_t index_flush_bytes(void)
+{
+	const char *knob = getenv("BFS_INDEX_OBJ_BYTES");
+	unsigned long long v;
+
+	if (knob) {
+		v = strtoull(knob, NULL, 10);
+		if (v >= 1024 && v < INDEX_FLUSH_BYTES)
+			return (size_t)v;
+	}
+	return INDEX_FLUSH_BYTES;
 }
 
 /* Build the default id from the current UTC time. */
@@ -240,6 +259,7 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 	if (bfs_buf_append(&b->sources, "[", 1))
 		goto out_nomem;
 
+	b->idx_flush_bytes = index_flush_bytes();
 	rc = wt_init(b, err);
 	if (!rc && bfs_idxobj_writer_new(&b->idxw))
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
@@ -833,7 +853,6 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 	struct bfs_manifest_header h;
 	struct bfs_buf man = {0}, idx = {0};
 	uint8_t(*root)[BFS_HASH_LEN] = NULL;
-	uint8_t idname[BFS_HASH_LEN];
 	char idhex[BFS_HASH_HEX + 1] = "";
 	size_t nroot = 0;
 	uint64_t count = 0;
@@ -868,19 +887,9 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 	/* the index object (where this backup's blobs are), then the
 	 * manifest: a reader that sees the manifest finds every blob */
 	if (bfs_idxobj_writer_packs(b->idxw)) {
-		rc = bfs_idxobj_writer_finish(b->idxw, &idx, idname, err);
+		rc = wr_index_store(b, &idx, idhex, err);
 		if (rc)
 			goto out_man;
-		bfs_hex(idhex, idname, BFS_HASH_LEN);
-		snprintf(key, sizeof(key), "%s%s", BFS_KEY_INDEX, idhex);
-		rc = bfs_store_put(b->repo->store, key, idx.data, idx.len,
-				   BFS_PUT_EXCL, err);
-		if (rc == -EEXIST)
-			rc = 0; /* the same bytes: the same object */
-		if (rc) {
-			bfs_err_prefix(err, rc, "cannot store index '%s'", key);
-			goto out_man;
-		}
 	}
 	b->stats.duration_ns = bfs_mono_ns() - b->start_mono;
 	rc = build_header(b, &h);

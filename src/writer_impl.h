@@ -30,10 +30,11 @@
  * 2U + 1 finished packs (U + 1 queued in the upload pool, U being
  * uploaded), the chunk refs of the file being consumed (spilled to the
  * tree spool beyond SPILL_CHUNKS; the spool keeps at most
- * BFS_TREE_INLINE_REFS of them, then writes list blobs), and two
- * sets that grow with the backup: new chunks (56 bytes each) and paths
- * (32 bytes each, a truncated SHA-256 per path), plus one control byte
- * per slot of each set.
+ * BFS_TREE_INLINE_REFS of them, then writes list blobs), the new
+ * chunks since the last index object (56 bytes each, emptied by
+ * wr_index_flush every ~8 MiB of index text) and the one set that grows
+ * with the backup: paths (25 bytes each, a truncated SHA-256 per path),
+ * plus one control byte per slot of each set.
  */
 #ifndef BFS_WRITER_IMPL_H
 #define BFS_WRITER_IMPL_H
@@ -80,6 +81,7 @@ struct job {
 	size_t len, datacap;
 	uint8_t hash[BFS_HASH_LEN];
 	int result;		  /* enum job_result */
+	uint64_t gen;		  /* b->flush_gen when `result` was found */
 	struct bfs_chunkref cref; /* R_INDEX: where it is */
 	struct bfs_buf z;	  /* R_NEW: the zstd frame */
 	int err;		  /* R_ERR */
@@ -164,7 +166,9 @@ struct bfs_backup {
 	int64_t src_ns0;
 
 	struct wtree wt;
-	struct bfs_idxobj_writer *idxw; /* every pack this backup writes */
+	struct bfs_idxobj_writer *idxw; /* the packs since the last flush */
+	size_t idx_flush_bytes; /* its text that triggers wr_index_flush */
+	uint64_t idx_objects;	/* index objects stored so far */
 	struct bfs_backup_stats stats;
 	bool partial;
 	uint64_t reused_files;
@@ -187,6 +191,10 @@ struct bfs_backup {
 	 * run; it is a leaf lock, never held across an index or store call */
 	pthread_mutex_t dedup_lock;
 	struct chunkset chunks;
+	/* bumped each time `chunks` is emptied (its blobs were handed to the
+	 * index in an index object, wr_index_flush); a worker notes it with
+	 * its answer, so that the consumer knows when to ask again */
+	uint64_t flush_gen;
 	/* Packs that index dedup hits point into, checked once each: the
 	 * index is a cache and may name packs this location does not hold
 	 * (a catalog shared by two copies of one repository, a pack removed
@@ -313,8 +321,22 @@ int wr_uploads_wait(struct bfs_backup *b);
 bool wr_pack_present(struct bfs_backup *b, const uint8_t pack[BFS_HASH_LEN]);
 /* Open a pack in the builder if none is open (under dedup_lock). */
 int wr_pack_open(struct bfs_backup *b);
-/* Finish the open pack, record it in the index object, queue its upload. */
+/* Finish the open pack, record it in the index object, queue its upload;
+ * then wr_index_flush once the index object's text reaches
+ * idx_flush_bytes. */
 int wr_pack_finish(struct bfs_backup *b);
+/* Store the index object of the packs finished so far (after waiting for
+ * their uploads: an index object never names a pack not stored yet) and
+ * hand it to the index, which then answers for its blobs: the session
+ * chunk set is emptied, so that it stays bounded by idx_flush_bytes
+ * instead of growing with the backup.  Calling thread; 0 or the sticky
+ * failure. */
+int wr_index_flush(struct bfs_backup *b);
+/* Finish the index object of the packs recorded since the last one and
+ * store it: *obj its bytes (caller frees), hex its name.  0 or -errno
+ * with a message in err. */
+int wr_index_store(struct bfs_backup *b, struct bfs_buf *obj,
+		   char hex[BFS_HASH_HEX + 1], struct bfs_err *err);
 
 /* Store one blob from the calling thread (tree parts, list blobs): dedup
  * against this backup and the index, else compress it into the open pack.

@@ -204,7 +204,70 @@ int wr_pack_finish(struct bfs_backup *b)
 	}
 	b->packs[idx].done = true;
 	b->open_pack = -1;
-	return upload_enqueue(b, &out, b->packs[idx].id);
+	rc = upload_enqueue(b, &out, b->packs[idx].id);
+	if (!rc && bfs_idxobj_writer_bytes(b->idxw) >= b->idx_flush_bytes)
+		rc = wr_index_flush(b);
+	return rc;
+}
+
+int wr_index_store(struct bfs_backup *b, struct bfs_buf *obj,
+		   char hex[BFS_HASH_HEX + 1], struct bfs_err *err)
+{
+	uint8_t name[BFS_HASH_LEN];
+	char key[BFS_KEY_MAX];
+	int rc;
+
+	rc = bfs_idxobj_writer_finish(b->idxw, obj, name, err);
+	if (rc)
+		return rc;
+	bfs_hex(hex, name, BFS_HASH_LEN);
+	snprintf(key, sizeof(key), "%s%s", BFS_KEY_INDEX, hex);
+	rc = bfs_store_put(b->repo->store, key, obj->data, obj->len,
+			   BFS_PUT_EXCL, err);
+	if (rc == -EEXIST)
+		rc = 0; /* the same bytes: the same object */
+	if (rc)
+		return bfs_err_prefix(err, rc, "cannot store index '%s'", key);
+	b->idx_objects++;
+	return 0;
+}
+
+int wr_index_flush(struct bfs_backup *b)
+{
+	char hex[BFS_HASH_HEX + 1];
+	struct bfs_buf obj = {0};
+	struct bfs_err err;
+	int rc;
+
+	if (!bfs_idxobj_writer_packs(b->idxw))
+		return 0;
+	rc = wr_uploads_wait(b);
+	if (rc)
+		return rc;
+	err.msg[0] = 0;
+	rc = wr_index_store(b, &obj, hex, &err);
+	if (rc) {
+		bfs_buf_free(&obj);
+		return wr_fail(b, rc, &err);
+	}
+	/* Without an index that takes it (no catalog, or it failed), the
+	 * set keeps every blob: the backup stays right, only bigger. */
+	err.msg[0] = 0;
+	rc = bfs_index_add_index(b->idx, hex, obj.data, obj.len, &err);
+	bfs_buf_free(&obj);
+	if (rc == -EOPNOTSUPP)
+		return 0;
+	if (rc) {
+		bfs_warn("index object '%s%s' stored but not taken by the "
+			 "catalog (%s): this backup keeps its blobs in memory",
+			 BFS_KEY_INDEX, hex, bfs_err_str(&err, rc));
+		return 0;
+	}
+	pthread_mutex_lock(&b->dedup_lock);
+	bfs_hmap_clear(&b->chunks.m);
+	b->flush_gen++;
+	pthread_mutex_unlock(&b->dedup_lock);
+	return 0;
 }
 
 /* Open a pack in the builder if none is open.  Under dedup_lock. */

@@ -106,6 +106,7 @@ static void work_chunk(struct bfs_backup *b, struct job *j)
 	bfs_repo_blob_id(b->repo, j->hash, j->data, j->len);
 	pthread_mutex_lock(&b->dedup_lock);
 	session = bfs_chunkset_find(&b->chunks, j->hash) != NULL;
+	j->gen = b->flush_gen;
 	pthread_mutex_unlock(&b->dedup_lock);
 	if (session)
 		j->result = R_SESSION;
@@ -327,6 +328,14 @@ static int consume_chunk(struct bfs_backup *b, struct job *j)
 	}
 	memcpy(m.ref.hash, j->hash, BFS_HASH_LEN);
 	m.ref.len = (uint32_t)j->len;
+	/* The set was emptied since the worker looked (wr_index_flush, on
+	 * this thread: flush_gen needs no lock here): a chunk it called new
+	 * may be in the index now (written by an earlier job), one it found
+	 * in the set is. */
+	if (j->result == R_NEW && j->gen != b->flush_gen &&
+	    bfs_index_chunk_find(b->idx, j->hash, &j->cref) == 0 &&
+	    j->cref.len == j->len && wr_pack_present(b, j->cref.pack))
+		j->result = R_INDEX;
 	pthread_mutex_lock(&b->dedup_lock);
 	loc = bfs_chunkset_find(&b->chunks, j->hash);
 	if (loc) {
@@ -335,6 +344,10 @@ static int consume_chunk(struct bfs_backup *b, struct job *j)
 		m.ref.clen = loc->clen;
 	} else if (j->result == R_INDEX) {
 		m.ref = j->cref;
+		m.pack_idx = -1;
+	} else if (j->result == R_SESSION && j->gen != b->flush_gen) {
+		/* stored by this backup and named by an index object since:
+		 * tree lines need only its id and length */
 		m.pack_idx = -1;
 	} else if (j->result == R_NEW) {
 		rc = wr_pack_open(b);

@@ -53,11 +53,13 @@ enum path_kind {
 };
 
 #define PATHKEY 16
+/* Packed: 25 bytes instead of 32 (one slot per path of the backup, the
+ * writer's one set that still grows with the number of files). */
 struct pathslot {
 	uint8_t key[PATHKEY];
 	uint64_t size; /* PK_REG: file size once known (for hardlinks) */
 	uint8_t kind;  /* enum path_kind */
-};
+} __attribute__((packed));
 
 struct pathset {
 	struct bfs_hmap m;
