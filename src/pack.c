@@ -666,7 +666,8 @@ bfs_pack_builder_entries(const struct bfs_pack_builder *b)
 }
 
 /* Base ids beside the entries; see pack.h. */
-const uint8_t (*bfs_pack_builder_bases(const struct bfs_pack_builder *b))[BFS_HASH_LEN]
+const uint8_t (
+    *bfs_pack_builder_bases(const struct bfs_pack_builder *b))[BFS_HASH_LEN]
 {
 	return (const uint8_t(*)[BFS_HASH_LEN])b->bases;
 }

@@ -85,7 +85,8 @@ const struct bfs_pack_entry *
 bfs_pack_builder_entries(const struct bfs_pack_builder *b);
 /* The base id of each of those entries (zero bytes for a blob that is
  * not a delta); borrowed, valid as long as the entries. */
-const uint8_t (*bfs_pack_builder_bases(const struct bfs_pack_builder *b))[BFS_HASH_LEN];
+const uint8_t (
+    *bfs_pack_builder_bases(const struct bfs_pack_builder *b))[BFS_HASH_LEN];
 size_t bfs_pack_builder_size(const struct bfs_pack_builder *b);
 size_t bfs_pack_builder_count(const struct bfs_pack_builder *b);
 /* Write index + footer and compute the id.  Hands the finished bytes to

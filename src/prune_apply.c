@@ -70,8 +70,7 @@ static int flush(struct apply *a, struct bfs_err *err)
 	if (rc)
 		return bfs_err_set(err, rc, "cannot finish a new pack");
 	/* the entries of the pack just finished stay readable */
-	bfs_idx_blobs_from_pack(np->blobs, e, n,
-				bfs_pack_builder_bases(a->b));
+	bfs_idx_blobs_from_pack(np->blobs, e, n, bfs_pack_builder_bases(a->b));
 	bfs_repo_pack_key(key, np->id);
 	rc = bfs_store_put(pr->r->store, key, out.data, out.len, 0, err);
 	if (rc)

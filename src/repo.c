@@ -913,8 +913,8 @@ static int read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 	rc = fetch_range(r, key, c->offset, c->clen, &buf, err);
 	if (rc)
 		goto out_free;
-	rc = decode_chunk(r, c, buf.data, out, key, plain_only, delta_base,
-			  err);
+	rc =
+	    decode_chunk(r, c, buf.data, out, key, plain_only, delta_base, err);
 out_free:
 	bfs_buf_free(&buf);
 	return rc;
@@ -1025,7 +1025,8 @@ int bfs_repo_read_chunks_each(struct bfs_repo *r,
 			const struct bfs_chunkref *c = &refs[pos[k].idx];
 
 			rc = decode_chunk(r, c, buf.data + (c->offset - start),
-					  outs[pos[k].idx], key, false, NULL, err);
+					  outs[pos[k].idx], key, false, NULL,
+					  err);
 			if (rc)
 				goto out_free;
 			if (done)

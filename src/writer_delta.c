@@ -138,7 +138,7 @@ int wr_delta_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 	slash = memrchr(e->path, '/', e->path_len);
 	name = slash ? slash + 1 : e->path;
 	nlen = e->path_len - (size_t)(name - e->path);
-	dir = wr_dupn(e->path, slash ? (size_t)(slash - e->path) : 0);
+	dir = strndup(e->path, slash ? (size_t)(slash - e->path) : 0);
 	if (!dir)
 		return -ENOMEM;
 	if (bfs_index_prev_dir(b->idx, b->src_key, dir, &d) == 0) {

@@ -232,7 +232,7 @@ struct bfs_backup {
 	struct bfs_buf skrec;
 	struct wr_bases *bases;
 	uint64_t delta_chunks, delta_bytes; /* stored as deltas */
-	struct bfs_buf kept_dt;	   /* its map given (file_keep_blob) */
+	struct bfs_buf kept_dt;		    /* its map given (file_keep_blob) */
 	bool has_kept_dt;
 	struct bfs_buf *held; /* opts.held: the manifest goes here */
 

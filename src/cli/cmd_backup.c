@@ -610,11 +610,10 @@ static void skip_paths(struct cli_ctx *ctx, char *skip[8])
 static int run_backup(struct cli_ctx *ctx)
 {
 	struct backup_args *a = ctx->args;
-	struct bfs_backup_opts bo = {
-	    .id = a->id,
-	    .threads = a->threads,
-	    .time_ns = a->time_ns,
-	    .no_delta = a->no_delta};
+	struct bfs_backup_opts bo = {.id = a->id,
+				     .threads = a->threads,
+				     .time_ns = a->time_ns,
+				     .no_delta = a->no_delta};
 	struct bfs_backup_stats st = {0};
 	struct bfs_err err = {""};
 	struct bfs_catalog *cat = ctx->cat;

@@ -252,9 +252,9 @@ int main(void)
 		is_int(bfs_sketch_blob_check(rec, sizeof(rec), 2, &nrec, &err),
 		       0, "a blob of 2 records for 2 chunks");
 		is_int((int)nrec, 2, "... holds 2");
-		is_int(bfs_sketch_blob_check(rec, sizeof(rec) - 1, 2, &nrec,
-					     &err),
-		       -EUCLEAN, "a partial record is refused");
+		is_int(
+		    bfs_sketch_blob_check(rec, sizeof(rec) - 1, 2, &nrec, &err),
+		    -EUCLEAN, "a partial record is refused");
 		is_int(bfs_sketch_blob_check(rec, sizeof(rec), 1, &nrec, &err),
 		       -EUCLEAN, "more records than chunks are refused");
 	}
