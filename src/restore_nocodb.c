@@ -424,19 +424,58 @@ static int flush(struct recs *k)
 	return rc;
 }
 
-/* Does the record with primary key value v exist in the table? */
-static int exists(struct recs *k, const cJSON *v, bool *yes)
+/* The member named k->pk of the record text[0..n), its value's bytes as
+ * stored (a number keeps its digits: cJSON holds it as a double, which
+ * rounds integers above 2^53) into *raw as a string, or *raw = NULL when
+ * the record has no such member.  0, -EPROTO (malformed), -ENOMEM. */
+static bool is_pk(void *arg, const char *key)
+{
+	return !strcmp(key, ((struct recs *)arg)->pk);
+}
+
+static int pk_raw(struct recs *k, const char *text, size_t n, char **raw)
+{
+	struct bfs_buf m = {0};
+	size_t cnt = 0, i = 1;
+	int rc;
+
+	*raw = NULL;
+	rc = bfs_nocodb_object_members(text, n, is_pk, k, &m, &cnt);
+	if (rc || !cnt)
+		goto out;
+	/* m is "key":value, the key a JSON string as in text */
+	while (i < m.len && m.data[i] != '"')
+		i += m.data[i] == '\\' ? 2 : 1;
+	if (i + 2 > m.len || m.data[i + 1] != ':') {
+		rc = -EPROTO;
+		goto out;
+	}
+	*raw = strndup((const char *)m.data + i + 2, m.len - i - 2);
+	if (!*raw)
+		rc = -ENOMEM;
+out:
+	bfs_buf_free(&m);
+	return rc;
+}
+
+/* Does the record with primary key value v (raw: its bytes as stored)
+ * exist in the table? */
+static int exists(struct recs *k, const cJSON *v, const char *raw, bool *yes)
 {
 	struct ncr *r = k->r;
-	char path[512], num[64], *esc, what[512];
+	char path[512], *esc, what[512];
 	const char *s = cJSON_GetStringValue(v);
 	cJSON *ans = NULL;
 	int rc;
 
 	*yes = false;
 	if (cJSON_IsNumber(v)) {
-		snprintf(num, sizeof(num), "%.0f", v->valuedouble);
-		s = num;
+		/* an integer as stored, digits only: never a rounded double */
+		if (strspn(raw + (*raw == '-'), "0123456789") !=
+			strlen(raw + (*raw == '-')) ||
+		    !raw[*raw == '-'])
+			return 0;
+		s = raw;
 	}
 	if (!s || !*s || strlen(s) > 200)
 		return 0;
@@ -518,6 +557,7 @@ static int record(struct recs *k, const char *text, size_t n)
 {
 	struct ncr *r = k->r;
 	cJSON *rec = cJSON_ParseWithLength(text, n), *out = NULL;
+	char *raw = NULL;
 	bool any = false, yes;
 	size_t i, set = 0;
 	int rc = 0;
@@ -538,10 +578,17 @@ static int record(struct recs *k, const char *text, size_t n)
 	any = has_atts(k, rec);
 	if (r->o->mode == BFS_NCR_ATTACHMENTS) {
 		const cJSON *pv = cJSON_GetObjectItemCaseSensitive(rec, k->pk);
+		cJSON *pr;
 
 		if (!any)
 			goto out;
-		rc = exists(k, pv, &yes);
+		rc = pk_raw(k, text, n, &raw);
+		if (rc == -EPROTO)
+			goto malformed;
+		if (rc)
+			goto nomem;
+		yes = false;
+		rc = pv && raw ? exists(k, pv, raw, &yes) : 0;
 		if (rc)
 			goto out;
 		if (!yes) {
@@ -549,9 +596,12 @@ static int record(struct recs *k, const char *text, size_t n)
 			r->st->missing++;
 			goto out;
 		}
-		if (!cJSON_AddItemToObject(out, k->npk,
-					   cJSON_Duplicate(pv, true)))
+		/* the key as stored: a BigInt keeps its digits in the PATCH */
+		pr = cJSON_CreateRaw(raw);
+		if (!pr || !cJSON_AddItemToObject(out, k->npk, pr)) {
+			cJSON_Delete(pr);
 			goto nomem;
+		}
 	} else {
 		/* the other fields: batch_add() copies them from text;
 		 * attachments: only the objects uploaded again */
@@ -575,18 +625,22 @@ static int record(struct recs *k, const char *text, size_t n)
 		goto out; /* no file of the record was in the backup */
 	rc = batch_add(k, text, n, out);
 	if (rc == -EPROTO)
-		rc = bfs_err_set(r->err, -EUCLEAN,
-				 "base '%s', table '%s': line %" PRIu64
-				 " of records.jsonl is malformed JSON",
-				 r->btitle, r->ttitle, k->rowno);
+		goto malformed;
 	else if (rc)
 		goto nomem;
-	if (!rc && k->nbatch >= BATCH)
+	if (k->nbatch >= BATCH)
 		rc = flush(k);
 out:
+	free(raw);
 	cJSON_Delete(out);
 	cJSON_Delete(rec);
 	return rc;
+malformed:
+	rc = bfs_err_set(r->err, -EUCLEAN,
+			 "base '%s', table '%s': line %" PRIu64
+			 " of records.jsonl is malformed JSON",
+			 r->btitle, r->ttitle, k->rowno);
+	goto out;
 nomem:
 	rc = bfs_err_set(r->err, -ENOMEM, "out of memory");
 	goto out;

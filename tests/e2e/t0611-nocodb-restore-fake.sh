@@ -6,8 +6,10 @@
 # after 3 tries, the batches before it stay; a 5xx once is tried again;
 # inserts leave out the fields NocoDB makes (Id, CreatedAt, Links) and
 # come in batches of at most 100; an integer above 2^53 is sent with its
-# digits as stored (not through a double); restore-schema lists the virtual
-# columns to recreate by hand; the token is in no output.
+# digits as stored (not through a double), and restore-attachments asks
+# for and patches the record whose primary key is 2^53+1 by its digits;
+# restore-schema lists the virtual columns to recreate by hand; the token
+# is in no output.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 
 NC=$top_srcdir/tests/e2e/nocodb
@@ -76,6 +78,17 @@ is "$(sed -n 250p "$W/inserted.jsonl")" '{"Name": "row 250", "Qty": 900719925474
 	"the last record, its Qty 2^53+1 with every digit"
 is "$(grep -c '{"Name":"row 250","Qty":9007199254740993}' "$W/bodies.raw")" 1 \
 	"the request body holds the record's bytes as stored"
+
+# ---- restore-attachments: the record whose Id is 2^53+1 (a double would
+# ask for ...992, get a 404 and leave it out as missing)
+: >"$W/$PORT.log"
+ok_cmd "restore-attachments" bfs nocodb -r "$R" restore-attachments --force f1 "$URL"
+like "$(cat "$T/stdout")" "^1 records updated, 1 attachments \(5 bytes\) uploaded" \
+	"one record updated with its one attachment"
+is "$(grep -c '^GET /api/v2/tables/m1/records/9007199254740993$' "$W/$PORT.log")" 1 \
+	"the record is looked up by its key's digits"
+is "$(grep -cF '{"Id":9007199254740993,"Files":[{' "$W/patched.raw")" 1 \
+	"the PATCH names the record by its key's digits"
 
 # ---- restore-schema into a NocoDB without the base
 : >"$W/empty"

@@ -1,7 +1,8 @@
 """tests/e2e/nocodb/fake-restore.py PORT TOKEN: a stand-in for NocoDB's v2
 API for the restore's error paths.  It serves one base "Shop" with a table
-"Orders" of 250 records (for the backup; record 250's Qty is 2^53+1,
-which a double would round) and takes inserts:
+"Orders" of 250 records (for the backup; record 250's Id and Qty are
+2^53+1, which a double would round, and it has one attachment, a.txt,
+served at /download/a.txt) and takes inserts:
 
   POST /api/v2/tables/m1/records   appends each record to inserted.jsonl
                                    (in the working directory) and
@@ -9,6 +10,11 @@ which a double would round) and takes inserts:
                                    request bodies, as sent, are appended
                                    (one a line) to bodies.raw
   POST /api/v2/meta/bases[/p1/tables]   recorded in created.jsonl
+  GET /api/v2/tables/m1/records/ID      the record, for 2^53+1 only
+                                        (restore-attachments asks)
+  POST /api/v2/storage/upload           an attachment object
+  PATCH /api/v2/tables/m1/records       the body, as sent, appended to
+                                        patched.raw
 
 A file "fail500" in the working directory holding a record name ("row
 150") makes every insert of a batch with that record answer 500; a
@@ -31,11 +37,16 @@ COLS = [{"title": "Id", "column_name": "id", "uidt": "ID", "pk": True},
         {"title": "Files", "column_name": "files", "uidt": "Attachment"}]
 
 
+BIG = 2 ** 53 + 1
+ATT = {"title": "a.txt", "path": "download/a.txt", "size": 5,
+       "mimetype": "text/plain"}
+
+
 def record(i):
-    return {"Id": i, "Name": "row %d" % i,
-            "Qty": i * 3 if i < 250 else 2 ** 53 + 1,
+    return {"Id": i if i < 250 else BIG, "Name": "row %d" % i,
+            "Qty": i * 3 if i < 250 else BIG,
             "CreatedAt": "2026-11-26 06:00:00+00:00", "Link": 0,
-            "Files": None}
+            "Files": None if i < 250 else [ATT]}
 
 
 class H(http.server.BaseHTTPRequestHandler):
@@ -60,6 +71,16 @@ class H(http.server.BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         q = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
         if method == "GET":
+            if path == "/download/a.txt":
+                self.send_response(200)
+                self.send_header("Content-Length", "5")
+                self.end_headers()
+                self.wfile.write(b"hello")
+                return
+            if path == "/api/v2/tables/m1/records/%d" % BIG:
+                return self.send(200, record(250))
+            if path.startswith("/api/v2/tables/m1/records/"):
+                return self.send(404, {"msg": "no such record"})
             if path == "/api/v2/meta/bases":
                 if os.path.exists("empty"):
                     return self.send(200, {"list": []})
@@ -99,6 +120,12 @@ class H(http.server.BaseHTTPRequestHandler):
                     f.write(json.dumps(r, sort_keys=True) + "\n")
             return self.send(200, [{"Id": 1000 + i}
                                    for i in range(len(rows))])
+        if path == "/api/v2/storage/upload" and method == "POST":
+            return self.send(200, [dict(ATT, path="download/new-a.txt")])
+        if path == "/api/v2/tables/m1/records" and method == "PATCH":
+            with open("patched.raw", "ab") as f:
+                f.write(body + b"\n")
+            return self.send(200, [{"Id": 1} for _ in json.loads(body)])
         if path.startswith("/api/v2/meta/bases") and method == "POST":
             with open("created.jsonl", "a") as f:
                 f.write(json.dumps({"path": path,
