@@ -598,7 +598,7 @@ static int key_parse(const void *obj, size_t n, struct bfs_key_info *info,
 	const cJSON *v;
 	cJSON *o = NULL;
 	const char *nl;
-	char *text;
+	char *text, dup[256];
 	uint64_t x;
 	int rc = -EUCLEAN;
 
@@ -628,6 +628,11 @@ static int key_parse(const void *obj, size_t n, struct bfs_key_info *info,
 	} while (0)
 	if (!cJSON_IsObject(o))
 		BAD("not a JSON object");
+	if (bfs_json_duplicate_key(o, dup, sizeof(dup))) {
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "bad key object: duplicate key \"%s\"", dup);
+		goto out;
+	}
 	v = cJSON_GetObjectItemCaseSensitive(o, "backupfs");
 	if (!cJSON_IsString(v) || strcmp(v->valuestring, "key"))
 		BAD("\"backupfs\" is not \"key\"");

@@ -75,40 +75,6 @@ void bfs_repo_accept_format1(bool on)
 	accept_format1 = on;
 }
 
-/* True if an object in the JSON value o (depth: levels above it) holds a
- * key twice; its dotted path ("compression.level") goes into dup.  cJSON
- * keeps both and answers lookups with the first, so that two readers of
- * the file could disagree.  The config is at most BFS_CONFIG_MAX bytes:
- * the quadratic scan stays small. */
-static bool json_duplicate_key(const cJSON *o, char *dup, size_t dupsz,
-			       int depth)
-{
-	const cJSON *a, *b;
-
-	if (depth > 64 || (!cJSON_IsObject(o) && !cJSON_IsArray(o)))
-		return false;
-	for (a = o->child; a; a = a->next) {
-		if (cJSON_IsObject(o) && a->string)
-			for (b = a->next; b; b = b->next)
-				if (b->string &&
-				    !strcmp(a->string, b->string)) {
-					snprintf(dup, dupsz, "%s", a->string);
-					return true;
-				}
-		if (json_duplicate_key(a, dup, dupsz, depth + 1)) {
-			if (cJSON_IsObject(o) && a->string) {
-				char inner[256];
-
-				snprintf(inner, sizeof(inner), "%s", dup);
-				snprintf(dup, dupsz, "%.120s.%.120s", a->string,
-					 inner);
-			}
-			return true;
-		}
-	}
-	return false;
-}
-
 static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 			const char *url, struct bfs_err *err)
 {
@@ -145,7 +111,7 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 	{
 		char dup[256];
 
-		if (json_duplicate_key(root, dup, sizeof(dup), 0)) {
+		if (bfs_json_duplicate_key(root, dup, sizeof(dup))) {
 			rc = bfs_err_set(err, -EUCLEAN,
 					 "corrupt repository config at '%s': "
 					 "key '%s' twice",

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/sha.h>
 
 #include "format.h" /* BFS_BACKUP_ID_MAX */
@@ -711,4 +712,39 @@ bool bfs_in_path(const char *prog)
 			return true;
 	}
 	return false;
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+static bool dup_key(const cJSON *o, char *dup, size_t dupsz, int depth)
+{
+	const cJSON *a, *b;
+
+	if (depth > 64 || (!cJSON_IsObject(o) && !cJSON_IsArray(o)))
+		return false;
+	for (a = o->child; a; a = a->next) {
+		if (cJSON_IsObject(o) && a->string)
+			for (b = a->next; b; b = b->next)
+				if (b->string &&
+				    !strcmp(a->string, b->string)) {
+					snprintf(dup, dupsz, "%s", a->string);
+					return true;
+				}
+		if (dup_key(a, dup, dupsz, depth + 1)) {
+			if (cJSON_IsObject(o) && a->string) {
+				char inner[256];
+
+				snprintf(inner, sizeof(inner), "%s", dup);
+				snprintf(dup, dupsz, "%.120s.%.120s", a->string,
+					 inner);
+			}
+			return true;
+		}
+	}
+	return false;
+}
+
+bool bfs_json_duplicate_key(const cJSON *o, char *dup, size_t dupsz)
+{
+	return dup_key(o, dup, dupsz, 0);
 }

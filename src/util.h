@@ -156,4 +156,13 @@ static inline uint64_t bfs_get_le64(const uint8_t *p)
  * /usr/bin:/bin)?  Reentrant. */
 bool bfs_in_path(const char *prog);
 
+/* True if an object in the JSON value o holds a key twice, at any depth
+ * (64 levels at most); its dotted path ("compression.level") goes into
+ * dup.  cJSON keeps both and answers lookups with the first, so two
+ * readers of one file could disagree: parsers of repository objects
+ * (config, key objects) refuse such input.  Quadratic per object: for
+ * small documents.  Reentrant. */
+struct cJSON;
+bool bfs_json_duplicate_key(const struct cJSON *o, char *dup, size_t dupsz);
+
 #endif

@@ -451,6 +451,15 @@ static void test_check_wrap(void)
 	is_int(bfs_crypt_check_wrap(got, obj.data, obj.len, &err), -EUCLEAN,
 	       "unknown version: malformed");
 	ok(strstr(err.msg, "unknown version") != NULL, "says so: %s", err.msg);
+	/* a member twice: cJSON answers with the first, FORMAT 19's python
+	 * with the last; refused */
+	obj.len = 0;
+	bfs_buf_append(&obj, "{\"salt\":\"AAAA\",", 15);
+	bfs_buf_append(&obj, (const char *)obj2.data + 1, obj2.len - 1);
+	is_int(bfs_crypt_unwrap(obj.data, obj.len, "pw", 2, &info, NULL, &err),
+	       -EUCLEAN, "a key object with a member twice: malformed");
+	ok(strstr(err.msg, "duplicate key \"salt\"") != NULL, "says so: %s",
+	   err.msg);
 	obj.len = 0;
 	bfs_buf_append(&obj2, "\n", 1);
 	is_int(
