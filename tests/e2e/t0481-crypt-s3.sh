@@ -1,13 +1,15 @@
 #!/bin/bash
 # Encryption at rest on S3 (issue 13): an encrypted repository in a
 # bucket works like a local one (backup, list, cat, restore, check,
-# forget, prune); its objects hold no plain content or names; a wrong
-# password is exit 1; copy S3 -> a new local location gives an encrypted
-# twin (same keys, packs byte for byte) that the same password opens;
+# forget, prune) and through the mount; its objects hold no plain content
+# or names; a wrong password is exit 1; copy S3 -> a new local location
+# gives an encrypted twin (same keys, packs byte for byte) that the same
+# password opens;
 # copy between an encrypted and a plain repository works either way,
 # each backup written again (src/copy_rewrite.c; more in t0484).
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-s3.sh"
+. "$top_srcdir/tests/e2e/lib-mount.sh"
 
 start_s3
 export BACKUPFS_TEST_KDF=fast
@@ -32,6 +34,12 @@ ok "$(cmp -s "$T/stdout" "$T/dump.sql"; echo $?)" "the dump's bytes"
 ok_cmd "restore" bfs restore -r "$S3" b2:app --target "$T/back"
 ok "$(diff -r "$T/src" "$T/back/app" >/dev/null; echo $?)" "the tree"
 ok_cmd "check --read-data" bfs check -r "$S3" --read-data
+ok_cmd "mount the encrypted S3 repository" mount_repo "$S3" "$T/mnt"
+ok "$(cmp -s "$T/mnt/b1/database.sql" "$T/dump.sql"; echo $?)" \
+	"the dump's bytes through the mount"
+ok "$(diff -r "$T/src" "$T/mnt/b2/app" >/dev/null; echo $?)" \
+	"the tree through the mount"
+unmount "$T/mnt"
 fails_with 1 "wrong password" env BACKUPFS_PASSWORD=nope \
 	BACKUPFS_PASSWORD_FILE= "$BACKUPFS" list -r "$S3"
 like "$(cat "$T/stderr")" "wrong password for repository 's3://bfs-crypt/repo'" \
