@@ -363,6 +363,14 @@ bfs_has_fault_injection() {
 		2>/dev/null
 }
 
+# bfs_is_sanitized: true if backupfs is an AddressSanitizer build (clang
+# links ASan statically, so ldd shows nothing: look for its symbol).  Its
+# shadow memory and the quarantine of freed buffers make peak-RSS bounds
+# meaningless there; tests skip those checks (the plain build runs them).
+bfs_is_sanitized() {
+	grep -qa __asan_init "$BACKUPFS"
+}
+
 # require_fault_injection: skip unless BACKUPFS_FAULT works in this build.
 require_fault_injection() {
 	bfs_has_fault_injection ||

@@ -30,7 +30,7 @@ fi
 # ASan: the quarantine keeps freed buffers, so the RSS bound cannot hold;
 # a smaller file still checks that a stream reads intact.
 ASAN=
-if grep -qa __asan_init "$BACKUPFS"; then
+if bfs_is_sanitized; then
 	ASAN=1
 	LINES=3000000
 fi

@@ -162,7 +162,7 @@ ok_cmd "rebuilt catalog: check" bfs check -r "$R" --catalog "$T/fresh.db"
 
 # memory of a first backup: flat in the number of files (not measurable
 # in a sanitizer build: its shadow memory and quarantine dominate)
-if grep -q __asan_init "$BACKUPFS"; then
+if bfs_is_sanitized; then
 	diag "sanitizer build: the peak RSS check is skipped"
 	done_testing
 fi
