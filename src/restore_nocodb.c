@@ -424,14 +424,16 @@ static int flush(struct recs *k)
 	return rc;
 }
 
-/* The member named k->pk of the record text[0..n), its value's bytes as
- * stored (a number keeps its digits: cJSON holds it as a double, which
- * rounds integers above 2^53) into *raw as a string, or *raw = NULL when
- * the record has no such member.  0, -EPROTO (malformed), -ENOMEM. */
 static bool is_pk(void *arg, const char *key)
 {
 	return !strcmp(key, ((struct recs *)arg)->pk);
 }
+
+/* The member named k->pk of the record text[0..n), its value's bytes as
+ * stored (a number keeps its digits: cJSON holds it as a double, which
+ * rounds integers above 2^53) into *raw as a string, or *raw = NULL when
+ * the record has no such member.  0, -EPROTO (malformed, or the member
+ * twice), -ENOMEM. */
 
 static int pk_raw(struct recs *k, const char *text, size_t n, char **raw)
 {
@@ -443,6 +445,10 @@ static int pk_raw(struct recs *k, const char *text, size_t n, char **raw)
 	rc = bfs_nocodb_object_members(text, n, is_pk, k, &m, &cnt);
 	if (rc || !cnt)
 		goto out;
+	if (cnt > 1) {
+		rc = -EPROTO;
+		goto out;
+	}
 	/* m is "key":value, the key a JSON string as in text */
 	while (i < m.len && m.data[i] != '"')
 		i += m.data[i] == '\\' ? 2 : 1;
