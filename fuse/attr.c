@@ -73,10 +73,10 @@ void mnt_fill_stat(struct stat *st, const struct bfs_cat_entry *e)
 		st->st_ctim = st->st_mtim;
 }
 
-void mnt_root_stat(struct bfs_mount *m, struct stat *st)
+void mnt_dir_stat(const struct bfs_mount *m, fuse_ino_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->st_ino = FUSE_ROOT_ID;
+	st->st_ino = ino;
 	st->st_mode = S_IFDIR | 0555;
 	st->st_nlink = 2;
 	st->st_uid = m->uid;

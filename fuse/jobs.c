@@ -38,20 +38,6 @@ static fuse_ino_t dir_ino(int64_t job)
 	return BFS_INO_JOB_BASE + 2 * (fuse_ino_t)job;
 }
 
-static void dir_stat(struct bfs_mount *m, fuse_ino_t ino, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	st->st_mode = S_IFDIR | 0555;
-	st->st_nlink = 2;
-	st->st_uid = m->uid;
-	st->st_gid = m->gid;
-	st->st_blksize = 65536;
-	st->st_mtim.tv_sec = (time_t)(m->mount_time_ns / 1000000000);
-	st->st_mtim.tv_nsec = (long)(m->mount_time_ns % 1000000000);
-	st->st_atim = st->st_ctim = st->st_mtim;
-}
-
 /* /jobs/NAME/latest of job j: attributes and (when buf) the target. */
 static int link_stat(struct bfs_mount *m, struct bfs_catalog *cat,
 		     const struct bfs_cat_job *j, struct stat *st, char *buf,
@@ -96,7 +82,7 @@ int mnt_jobs_stat(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
 	int rc;
 
 	if (ino == BFS_INO_JOBS) {
-		dir_stat(m, ino, st);
+		mnt_dir_stat(m, ino, st);
 		return 0;
 	}
 	rc = find_job(cat, ino, &j);
@@ -104,7 +90,7 @@ int mnt_jobs_stat(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
 		return rc;
 	if (mnt_jobs_is_link(ino))
 		return link_stat(m, cat, &j, st, NULL, 0);
-	dir_stat(m, ino, st);
+	mnt_dir_stat(m, ino, st);
 	return 0;
 }
 
@@ -118,7 +104,7 @@ int mnt_jobs_lookup(struct bfs_mount *m, struct bfs_catalog *cat,
 	if (parent == FUSE_ROOT_ID) {
 		if (strcmp(name, "jobs") != 0)
 			return -ENOENT;
-		dir_stat(m, BFS_INO_JOBS, st);
+		mnt_dir_stat(m, BFS_INO_JOBS, st);
 		return 0;
 	}
 	if (parent == BFS_INO_JOBS) {
@@ -129,7 +115,7 @@ int mnt_jobs_lookup(struct bfs_mount *m, struct bfs_catalog *cat,
 					    bfs_err_str(&err, rc));
 			return rc;
 		}
-		dir_stat(m, dir_ino(j.id), st);
+		mnt_dir_stat(m, dir_ino(j.id), st);
 		return 0;
 	}
 	if (mnt_jobs_is_link(parent))
@@ -168,7 +154,7 @@ static int list_cb(void *arg, const struct bfs_cat_job *j)
 	struct list_arg *a = arg;
 	struct stat st;
 
-	dir_stat(a->m, dir_ino(j->id), &st);
+	mnt_dir_stat(a->m, dir_ino(j->id), &st);
 	return a->push(a->arg, j->name, &st);
 }
 

@@ -166,8 +166,9 @@ void mnt_ts_from_ns(struct timespec *ts, int64_t ns);
 /* Attributes of a catalog entry as recorded, inode = its id.  e is the
  * entry carrying the data (for a hardlink, the group's first entry). */
 void mnt_fill_stat(struct stat *st, const struct bfs_cat_entry *e);
-/* Attributes of the mount's root directory. */
-void mnt_root_stat(struct bfs_mount *m, struct stat *st);
+/* Attributes of a directory the mount makes (the root, /jobs, a job):
+ * inode ino, 0555, owned by the mount's user, times = the mount's. */
+void mnt_dir_stat(const struct bfs_mount *m, fuse_ino_t ino, struct stat *st);
 
 /* ---- NAME.d/: a dump's per-table view (dtview.c) -----------------------
  * Next to a regular file whose entry has a dump map ("dt"), the

@@ -79,7 +79,7 @@ static int attr_of(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
 	int rc;
 
 	if (ino == FUSE_ROOT_ID) {
-		mnt_root_stat(m, st);
+		mnt_dir_stat(m, FUSE_ROOT_ID, st);
 		*timeout = TIMEOUT_ROOT;
 		return 0;
 	}
