@@ -173,7 +173,7 @@ static int dt_get(struct bfs_mount *m, struct bfs_catalog *cat, int64_t own_id,
 
 	/* Read and check it outside the lock (two threads may both read
 	 * the same map; the second insert keeps the first). */
-	rc = bfs_dumpview_load(m->repo, cat, data, &map, &err);
+	rc = bfs_dumpview_load(m->repo, cat, data, mnt_relocate, m, &map, &err);
 	if (rc == -ENOMEM)
 		return rc;
 	dm = calloc(1, sizeof(*dm));

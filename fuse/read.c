@@ -48,6 +48,7 @@ int mnt_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
 	struct bfs_catalog *cat = mnt_cat(m);
 	char hex[BFS_HASH_HEX + 1], phex[BFS_HASH_HEX + 1];
 	char nhex[BFS_HASH_HEX + 1];
+	bool again = false;
 	int rc = -ENOENT;
 
 	/* The sync thread, or another reader, may have resynced already. */
@@ -66,8 +67,13 @@ int mnt_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
 			bfs_reader_resync_wait(&m->reloc.last_ns);
 			rc = bfs_catalog_sync_index(m->reloc.cat, m->repo, err);
 			if (!rc)
-				rc =
-				    lookup_moved(m->reloc.cat, hash, gone, out);
+				rc = bfs_catalog_chunk_lookup(m->reloc.cat,
+							      hash, out);
+			/* still in gone after the resync: what vanished may
+			 * have been the pack of its delta base (FORMAT.md
+			 * section 18), which the resync located again:
+			 * read it once more */
+			again = !rc && !memcmp(out->pack, gone, BFS_HASH_LEN);
 		}
 		pthread_mutex_unlock(&m->reloc.lock);
 	}
@@ -80,6 +86,13 @@ int mnt_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
 			  "index names the chunk nowhere else: %s",
 			  hex, phex, bfs_err_str(err, rc));
 		return rc;
+	}
+	if (again) {
+		bfs_debug("chunk %s: pack %s failed to give it and the "
+			  "repository's index still names it there; reading "
+			  "it again (its delta base may have moved)",
+			  hex, phex);
+		return 0;
 	}
 	bfs_hex(nhex, out->pack, BFS_HASH_LEN);
 	bfs_debug("chunk %s: pack %s is gone (pruned), reading it from "

@@ -44,6 +44,16 @@
 #define BFS_READER_MAX_CHUNK (16u << 20)
 #endif
 
+/* Where does blob hash live now that pack gone (where the caller found
+ * it) has vanished, or failed to give the blob (prune deleted or
+ * repacked it, or the pack of the delta base it needs)?  0 and *out (a
+ * location the caller reads once more: after a resync it may be the same
+ * pack, when what moved was the delta's base), or -ENOENT (nowhere) /
+ * -errno.  Called from any thread, without reader locks held. */
+typedef int (*bfs_relocate_fn)(void *arg, const uint8_t hash[BFS_HASH_LEN],
+			       const uint8_t gone[BFS_HASH_LEN],
+			       struct bfs_chunkref *out, struct bfs_err *err);
+
 struct bfs_reader_config {
 	unsigned threads;    /* pool workers (readahead, runs fetched in
 				parallel, streaming ahead); 0 =
@@ -56,17 +66,13 @@ struct bfs_reader_config {
 				request) at most; 0 = BFS_RA_JOB_LOCAL,
 				BFS_RA_JOB_REMOTE for a remote store
 				(bfs_store_is_remote) */
-	/* Where does blob hash live now that pack gone (where the chunk
-	 * list said it was) has vanished (prune deleted or repacked it)?
-	 * 0 and *out, or -ENOENT (nowhere) / -errno.  Called from any
-	 * thread, without reader locks held.  NULL: a vanished pack is an
-	 * error (-ENOENT).  The reader then reads the chunk at *out
-	 * (verified by its hash as always) and, if that fails too, returns
-	 * -EIO naming the chunk.  The rfile's list is not changed: the
-	 * next read of a chunk of the same pack asks again. */
-	int (*relocate)(void *arg, const uint8_t hash[BFS_HASH_LEN],
-			const uint8_t gone[BFS_HASH_LEN],
-			struct bfs_chunkref *out, struct bfs_err *err);
+	/* Finding a chunk whose pack vanished (bfs_relocate_fn).  NULL: a
+	 * vanished pack is an error (-ENOENT).  The reader then reads the
+	 * chunk at *out (verified by its hash as always) and, if that
+	 * fails too, returns -EIO naming the chunk.  The rfile's list is
+	 * not changed: the next read of a chunk of the same pack asks
+	 * again. */
+	bfs_relocate_fn relocate;
 	void *relocate_arg;
 };
 

@@ -168,12 +168,15 @@ int bfs_restore(struct bfs_repo *repo, struct bfs_catalog *cat, int64_t root,
 /* ---- database.sql.d/: a dump's per-table view (restore_dt.c) -------- */
 
 /* Load and check the dump map (tree key "dt") of file entry ce (its
- * data entry, not a hardlink).  *out owned by the caller.  -ENOENT (no
- * map), -EUCLEAN (map not in the index, damaged, not a map of this
- * file), the repository's errors, -ENOMEM. */
+ * data entry, not a hardlink), located through cat; when its pack has
+ * vanished (prune ran since cat was synced) and relocate is not NULL,
+ * located once more through relocate(arg, ...) (a long-running reader:
+ * the mount).  *out owned by the caller.  -ENOENT (no map), -EUCLEAN
+ * (map not in the index, damaged, not a map of this file), the
+ * repository's errors, -ENOMEM. */
 int bfs_dumpview_load(struct bfs_repo *repo, struct bfs_catalog *cat,
-		      const struct bfs_cat_entry *ce, struct bfs_dumpmap **out,
-		      struct bfs_err *err);
+		      const struct bfs_cat_entry *ce, bfs_relocate_fn relocate,
+		      void *arg, struct bfs_dumpmap **out, struct bfs_err *err);
 
 /* Read up to len bytes at off of view file `file` of map m, from the
  * whole dump open as rfile dump (only the chunks under the file's ranges

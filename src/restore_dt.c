@@ -14,12 +14,28 @@
 #include "format.h"
 #include "restore_int.h"
 
+/* The map's location: ref as cat has it (0), or -EUCLEAN named. */
+static int map_check_ref(const struct bfs_chunkref *ref,
+			 const struct bfs_cat_entry *ce, const char *hex,
+			 struct bfs_err *err)
+{
+	if (memcmp(ref->hash, ce->dt, BFS_HASH_LEN) != 0)
+		return bfs_err_set(err, -EUCLEAN,
+				   "dump map %s: located as another blob", hex);
+	if (ref->len > BFS_TREE_PART_MAX)
+		return bfs_err_set(err, -EUCLEAN,
+				   "dump map %s is too large (%u bytes)", hex,
+				   ref->len);
+	return 0;
+}
+
 int bfs_dumpview_load(struct bfs_repo *repo, struct bfs_catalog *cat,
-		      const struct bfs_cat_entry *ce, struct bfs_dumpmap **out,
-		      struct bfs_err *err)
+		      const struct bfs_cat_entry *ce, bfs_relocate_fn relocate,
+		      void *arg, struct bfs_dumpmap **out, struct bfs_err *err)
 {
 	char hex[BFS_HASH_HEX + 1];
-	struct bfs_chunkref ref;
+	struct bfs_chunkref ref, moved;
+	struct bfs_err rerr = {""};
 	uint8_t *plain = NULL;
 	int rc;
 
@@ -32,14 +48,19 @@ int bfs_dumpview_load(struct bfs_repo *repo, struct bfs_catalog *cat,
 		return bfs_err_set(err, -EUCLEAN,
 				   "dump map %s of '%s' is in no index object",
 				   hex, ce->e.path ? ce->e.path : "");
-	if (ref.len > BFS_TREE_PART_MAX)
-		return bfs_err_set(err, -EUCLEAN,
-				   "dump map %s is too large (%u bytes)", hex,
-				   ref.len);
+	rc = map_check_ref(&ref, ce, hex, err);
+	if (rc)
+		return rc;
 	plain = malloc(ref.len ? ref.len : 1);
 	if (!plain)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
 	rc = bfs_repo_read_chunk(repo, &ref, plain, err);
+	/* its pack vanished (pruned): where is it now?  (the same length:
+	 * the same blob, and plain holds that many bytes) */
+	if (rc == -ENOENT && relocate &&
+	    relocate(arg, ce->dt, ref.pack, &moved, &rerr) == 0 &&
+	    map_check_ref(&moved, ce, hex, &rerr) == 0 && moved.len == ref.len)
+		rc = bfs_repo_read_chunk(repo, &moved, plain, err);
 	if (rc)
 		goto out;
 	rc = bfs_dumpmap_parse(plain, ref.len, ce->e.size, out, err);
@@ -133,7 +154,7 @@ int bfs_dumpview_resolve(struct bfs_repo *repo, struct bfs_catalog *cat,
 		rc = bfs_err_set(err, -ENOENT, "no such file");
 	if (rc)
 		goto out;
-	rc = bfs_dumpview_load(repo, cat, &ce, &v->map, err);
+	rc = bfs_dumpview_load(repo, cat, &ce, NULL, NULL, &v->map, err);
 	if (rc)
 		goto out;
 	v->dump_id = ce.id;
