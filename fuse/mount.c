@@ -592,9 +592,11 @@ int bfs_mount_serve(struct bfs_mount *m, struct bfs_err *err)
 
 		bfs_chunkcache_stats(m->cache, &st);
 		bfs_info("unmounting '%s': cache hits %llu, misses %llu, "
-			 "peak %llu MiB",
+			 "waits %llu, wakeups %llu, peak %llu MiB",
 			 m->mountpoint, (unsigned long long)st.hits,
 			 (unsigned long long)st.misses,
+			 (unsigned long long)st.waits,
+			 (unsigned long long)st.wakeups,
 			 (unsigned long long)(st.peak_bytes >> 20));
 	}
 out_stop:

@@ -304,8 +304,10 @@ int bfs_chunkcache_wait(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
 	int rc;
 
 	pthread_mutex_lock(&cc->lock);
-	while (e->state == CC_LOADING)
+	while (e->state == CC_LOADING) {
 		pthread_cond_wait(&cc->done, &cc->lock);
+		cc->st.wakeups++;
+	}
 	rc = e->state == CC_READY ? 0 : e->rc;
 	pthread_mutex_unlock(&cc->lock);
 	return rc;

@@ -43,6 +43,7 @@ enum bfs_cc_state {
 
 struct bfs_cc_stats {
 	uint64_t hits, misses, waits, evictions, failures;
+	uint64_t wakeups;    /* times a waiter woke up (spurious ones too) */
 	uint64_t bytes;	     /* plain bytes currently held (all entries) */
 	uint64_t peak_bytes; /* highest value of bytes */
 	uint64_t entries;

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,60 @@ void bfs_buf_free(struct bfs_buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+/* The key's value is a malloc'ed struct bfs_buf (NULL: none kept). */
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static pthread_key_t scratch_key;
+static int scratch_key_rc;
+
+static void scratch_destroy(void *p)
+{
+	bfs_buf_free(p);
+	free(p);
+}
+
+static void scratch_key_init(void)
+{
+	scratch_key_rc = pthread_key_create(&scratch_key, scratch_destroy);
+}
+
+void bfs_scratch_take(struct bfs_buf *b)
+{
+	struct bfs_buf *kept;
+
+	*b = (struct bfs_buf){0};
+	if (pthread_once(&scratch_once, scratch_key_init) || scratch_key_rc)
+		return;
+	kept = pthread_getspecific(scratch_key);
+	if (!kept || !kept->data)
+		return;
+	*b = *kept;
+	b->len = 0;
+	*kept = (struct bfs_buf){0}; /* taken: a nested take gets its own */
+}
+
+void bfs_scratch_give(struct bfs_buf *b, size_t keep_max)
+{
+	struct bfs_buf *kept = NULL;
+
+	if (b->data && b->cap <= keep_max &&
+	    !pthread_once(&scratch_once, scratch_key_init) && !scratch_key_rc) {
+		kept = pthread_getspecific(scratch_key);
+		if (!kept) {
+			kept = calloc(1, sizeof(*kept));
+			if (kept && pthread_setspecific(scratch_key, kept)) {
+				free(kept);
+				kept = NULL;
+			}
+		}
+	}
+	if (kept && !kept->data) {
+		*kept = *b;
+		*b = (struct bfs_buf){0};
+		return;
+	}
+	bfs_buf_free(b);
 }
 
 int bfs_strv_add(struct bfs_strv *l, const char *s)

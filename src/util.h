@@ -47,6 +47,21 @@ int bfs_buf_printf(struct bfs_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void bfs_buf_free(struct bfs_buf *b); /* NULL ok */
 
+/* A per-thread scratch buffer, kept between calls so that a hot path
+ * (pack ranges read for decoding) reuses warm pages instead of taking
+ * fresh ones from malloc each time: a fresh multi-100-KiB buffer is an
+ * mmap, page faults while it fills and an munmap (TLB shootdowns on
+ * every core the process runs on) when freed.
+ * bfs_scratch_take moves the calling thread's buffer into *b (len 0;
+ * an empty buffer if the thread has none, or if it is taken already: a
+ * nested user gets a buffer of its own).  bfs_scratch_give moves *b back
+ * when its capacity is at most keep_max and the thread holds none (else
+ * frees it); *b is empty afterwards.  A thread's buffer is freed when it
+ * exits (the main thread's at process exit).  Thread-safe: each thread
+ * has its own. */
+void bfs_scratch_take(struct bfs_buf *b);
+void bfs_scratch_give(struct bfs_buf *b, size_t keep_max);
+
 /* Growable list of owned strings, NULL-terminated once it holds one
  * (v[n] == NULL, so v can be an argv).  Zero-initialise; bfs_strv_free()
  * releases.  Not thread-safe. */

@@ -301,6 +301,11 @@ static void test_single_flight(void)
 	bfs_chunkcache_stats(s.cc, &st);
 	is_int(st.misses, 16, "16 misses");
 	is_int(st.hits + st.waits, 16 * 7, "the rest hit or waited");
+	/* loads take 20 ms: threads that waited slept at least once */
+	ok(st.waits == 0 || st.wakeups >= 1,
+	   "wakeups counted (%llu waits, "
+	   "%llu wakeups)",
+	   (unsigned long long)st.waits, (unsigned long long)st.wakeups);
 	bfs_chunkcache_free(s.cc);
 }
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -427,6 +428,52 @@ static void test_random(void)
 	ok(bfs_random(a, 0) == 0, "zero random bytes");
 }
 
+static void *scratch_thread(void *arg)
+{
+	struct bfs_buf b;
+
+	bfs_scratch_take(&b);
+	*(bool *)arg = b.data == NULL; /* a new thread has none */
+	if (bfs_buf_reserve(&b, 100) == 0)
+		bfs_scratch_give(&b, 1 << 20); /* freed at thread exit */
+	return NULL;
+}
+
+static void test_scratch(void)
+{
+	struct bfs_buf a, b;
+	uint8_t *p;
+	pthread_t t;
+	bool fresh = false;
+
+	bfs_scratch_take(&a);
+	ok(a.data == NULL && a.len == 0 && a.cap == 0, "scratch: none yet");
+	ok(bfs_buf_append(&a, "hello", 5) == 0, "scratch: grows");
+	p = a.data;
+	bfs_scratch_give(&a, 1 << 20);
+	ok(a.data == NULL && a.cap == 0, "scratch: given back, *b empty");
+	bfs_scratch_take(&a);
+	ok(a.data == p && a.len == 0 && a.cap >= 5,
+	   "scratch: the same buffer again, emptied");
+	/* nested: a second user while the first holds it */
+	bfs_scratch_take(&b);
+	ok(b.data == NULL, "scratch: a nested take gets a buffer of its own");
+	ok(bfs_buf_append(&b, "x", 1) == 0, "scratch: nested buffer grows");
+	bfs_scratch_give(&b, 1 << 20);
+	bfs_scratch_give(&a, 1 << 20); /* slot taken by b: a is freed */
+	ok(a.data == NULL, "scratch: a second give frees");
+	bfs_scratch_take(&a);
+	ok(a.data != NULL && a.data != p, "scratch: the nested one was kept");
+	ok(bfs_buf_reserve(&a, 4096) == 0, "scratch: grows past the bound");
+	bfs_scratch_give(&a, 1024);
+	bfs_scratch_take(&a);
+	ok(a.data == NULL, "scratch: over keep_max is not kept");
+	ok(pthread_create(&t, NULL, scratch_thread, &fresh) == 0 &&
+	       pthread_join(t, NULL) == 0 && fresh,
+	   "scratch: per thread (ASan/valgrind: freed at its exit)");
+	bfs_scratch_give(&a, 1024);
+}
+
 static void test_term_quote(void)
 {
 	static const struct {
@@ -528,5 +575,6 @@ int main(void)
 	test_ids();
 	test_io();
 	test_random();
+	test_scratch();
 	return tap_done();
 }
