@@ -33,9 +33,20 @@
 
 #define WR_BASE_CACHE_BYTES (64u << 20)
 
+/* The previous version of a file: its sketches, and its chunk ids in
+ * order with the position of each (first occurrence) for the neighbour
+ * base.  Read-only once built. */
 struct wr_delta {
 	struct bfs_simidx idx;
-	unsigned refs; /* atomic */
+	uint8_t (*ids)[BFS_HASH_LEN];
+	size_t nids;
+	struct bfs_hmap pos; /* {id[32] (key), pos u64} */
+	unsigned refs;	     /* atomic */
+};
+
+struct wr_pos {
+	uint8_t id[BFS_HASH_LEN];
+	uint64_t pos;
 };
 
 /* The base cache: plain bytes of bases in a bfs_chunkcache (hash table,
@@ -61,6 +72,8 @@ void wr_delta_unref(struct wr_delta *dx)
 {
 	if (dx && __atomic_sub_fetch(&dx->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		bfs_simidx_fini(&dx->idx);
+		bfs_hmap_fini(&dx->pos);
+		free(dx->ids);
 		free(dx);
 	}
 }
@@ -99,10 +112,24 @@ static int load_prev(struct bfs_backup *b, const struct bfs_index_prev *prev,
 		goto out;
 	bfs_simidx_init(&dx->idx);
 	dx->refs = 1;
+	rc = bfs_hmap_init(&dx->pos, sizeof(struct wr_pos), BFS_HASH_LEN,
+			   prev->nchunks, BFS_HMAP_PREHASHED);
+	if (!rc && !(dx->ids = calloc(prev->nchunks, sizeof(*dx->ids))))
+		rc = -ENOMEM;
 	for (i = 0; i < n && !rc; i++) {
 		bfs_sketch_get(&s, data + i * BFS_SKETCH_REC);
 		rc = bfs_simidx_add(&dx->idx, prev->chunks[i].hash, &s, NULL);
 	}
+	for (i = 0; i < prev->nchunks && !rc; i++) {
+		struct wr_pos wp = {.pos = i};
+
+		memcpy(wp.id, prev->chunks[i].hash, BFS_HASH_LEN);
+		memcpy(dx->ids[i], wp.id, BFS_HASH_LEN);
+		rc = bfs_hmap_insert(&dx->pos, &wp, NULL);
+		if (rc == -EEXIST) /* a repeated chunk: its first place */
+			rc = 0;
+	}
+	dx->nids = prev->nchunks;
 	if (!rc) {
 		*out = dx;
 		dx = NULL;
@@ -252,29 +279,33 @@ out_hit:
 	return 0;
 }
 
-void wr_delta_chunk(struct bfs_backup *b, struct job *j)
+/* Position of chunk id in dx's previous version, or -1. */
+static int64_t prev_pos(const struct wr_delta *dx,
+			const uint8_t id[BFS_HASH_LEN])
 {
-	uint8_t cand[BFS_HASH_LEN], base_id[BFS_HASH_LEN];
+	const struct wr_pos *wp = bfs_hmap_find(&dx->pos, id);
+
+	return wp ? (int64_t)wp->pos : -1;
+}
+
+/* Encode new chunk j (its plain frame in j->z) as a delta on candidate
+ * cand (or cand's base) and keep it in j->z when worth it.  0 (kept or
+ * not: j->is_delta says) or -errno (no delta). */
+static int try_delta(struct bfs_backup *b, struct job *j,
+		     const uint8_t cand[BFS_HASH_LEN], struct bfs_err *err)
+{
+	uint8_t base_id[BFS_HASH_LEN];
 	struct bfs_buf dz = {0};
-	struct bfs_err err = {""};
 	struct bfs_cc_entry *base = NULL;
 	size_t zlen = 0, plen;
 	int rc;
 
-	j->is_delta = false;
-	if (!j->want_sk)
-		return;
-	bfs_sketch_make(&j->sk, j->data, j->len);
-	bfs_sketch_fold(&j->sk);
-	if (j->result != R_NEW || !j->dx ||
-	    !bfs_simidx_find(&j->dx->idx, &j->sk, cand))
-		return;
-	rc = base_get(b, cand, base_id, &base, &err);
+	rc = base_get(b, cand, base_id, &base, err);
 	if (rc || !memcmp(base_id, j->hash, BFS_HASH_LEN))
 		goto out;
 	rc = bfs_repo_delta_encode(b->repo, j->hash, base_id, bfs_cc_data(base),
 				   bfs_cc_len(base), j->data, j->len, &dz,
-				   &zlen, &err);
+				   &zlen, err);
 	if (rc)
 		goto out;
 	plen = j->z.len - (b->repo->crypt ? BFS_CRYPT_OVERHEAD : 0);
@@ -286,11 +317,65 @@ void wr_delta_chunk(struct bfs_backup *b, struct job *j)
 	memcpy(j->base, base_id, BFS_HASH_LEN);
 	j->is_delta = true;
 out:
+	bfs_buf_free(&dz);
+	bfs_chunkcache_release(b->bases->cc, base);
+	return rc;
+}
+
+void wr_delta_chunk(struct bfs_backup *b, struct job *j)
+{
+	uint8_t cand[BFS_HASH_LEN];
+	struct bfs_err err = {""};
+	int rc;
+
+	j->is_delta = false;
+	j->nb_pos = -1;
+	if (!j->want_sk)
+		return;
+	bfs_sketch_make(&j->sk, j->data, j->len);
+	bfs_sketch_fold(&j->sk);
+	if (!j->dx)
+		return;
+	if (j->result != R_NEW) {
+		j->nb_pos = prev_pos(j->dx, j->hash);
+		return;
+	}
+	if (!bfs_simidx_find(&j->dx->idx, &j->sk, cand))
+		return;
+	rc = try_delta(b, j, cand, &err);
+	if (j->is_delta)
+		j->nb_pos = prev_pos(j->dx, cand);
 	if (rc && rc != -ENOENT)
 		bfs_debug("chunk stored whole (no delta: %s)",
 			  bfs_err_str(&err, rc));
-	bfs_buf_free(&dz);
-	bfs_chunkcache_release(b->bases->cc, base);
+}
+
+void wr_delta_neighbour(struct bfs_backup *b, struct job *j)
+{
+	struct bfs_err err = {""};
+	int64_t next;
+	int rc;
+
+	if (!j->want_sk)
+		return;
+	if (j->dx != b->nb_dx) {
+		b->nb_dx = j->dx;
+		b->nb_pos = -1;
+	}
+	if (j->nb_pos >= 0 || !j->dx || j->result != R_NEW || j->is_delta) {
+		b->nb_pos = j->nb_pos;
+		return;
+	}
+	next = b->nb_pos + 1;
+	if (b->nb_pos < 0 || (uint64_t)next >= j->dx->nids)
+		return;
+	b->nb_pos = next;
+	rc = try_delta(b, j, j->dx->ids[next], &err);
+	if (j->is_delta)
+		b->neighbour_deltas++;
+	if (rc && rc != -ENOENT)
+		bfs_debug("chunk stored whole (no neighbour delta: %s)",
+			  bfs_err_str(&err, rc));
 }
 
 /* ---- consumer: the "sk" blob ------------------------------------------ */
