@@ -12,11 +12,15 @@
  *     depth 1), its plain bytes from a bfs_chunkcache shared by the
  *     workers (no copy, one load per base), the delta frame,
  *     kept when bfs_delta_worth;
- *   consumer (calling thread, in order): the chunk's sketch record;
- *     at the file's end the records become the "sk" blob.
+ *   consumer (calling thread, in order): a new chunk similar to
+ *     nothing gets a try on the neighbour base (the previous version's
+ *     chunk after the one the chunk before it matched); the chunk's
+ *     sketch record; at the file's end the records become the "sk"
+ *     blob.
  *
  * Memory: one lookup per file being written or in flight (at most
- * BFS_SKETCH_BLOB_RECS chunks each, about 250 bytes per chunk), the base
+ * BFS_SKETCH_BLOB_RECS chunks each, about 250 bytes per chunk, plus 32
+ * and about 80 bytes per chunk of the previous version), the base
  * cache (WR_BASE_CACHE_BYTES), and the sketch records of the file being
  * consumed (at most 1 MiB).
  */
@@ -226,7 +230,8 @@ static int base_locate(struct bfs_backup *b, const uint8_t id[BFS_HASH_LEN],
  * whole, else the base its delta frame names: depth 1), through the
  * cache.  0 with *out (a cache reference: read bfs_cc_data, release
  * with bfs_chunkcache_release) and base_id set; else -errno (no delta
- * then).  Any worker thread. */
+ * then).  Any thread: the workers, and the consumer for the neighbour
+ * base (it completes what it loads before it waits, as they do). */
 static int base_get(struct bfs_backup *b, const uint8_t id[BFS_HASH_LEN],
 		    uint8_t base_id[BFS_HASH_LEN], struct bfs_cc_entry **out,
 		    struct bfs_err *err)
@@ -272,7 +277,10 @@ static int base_get(struct bfs_backup *b, const uint8_t id[BFS_HASH_LEN],
 			return rc;
 		memcpy(cur, next, BFS_HASH_LEN); /* a delta: its base */
 	}
-	return -EUCLEAN; /* a base that is a delta: never used */
+	/* a base that is a delta: never used */
+	return bfs_err_set(err, -EUCLEAN,
+			   "the base of the delta candidate is "
+			   "a delta itself");
 out_hit:
 	memcpy(base_id, cur, BFS_HASH_LEN);
 	*out = e;
