@@ -870,6 +870,12 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 	/* every entry is in the tree spool once the ring is drained; the
 	 * trees go into the open pack, then every pack is flushed */
 	rc = wr_pipe_drain(b);
+	if (!rc && b->delta_chunks)
+		bfs_debug("similarity deltas: %llu chunks (%llu bytes plain), "
+			  "%llu of them on the neighbour base",
+			  (unsigned long long)b->delta_chunks,
+			  (unsigned long long)b->delta_bytes,
+			  (unsigned long long)b->neighbour_deltas);
 	if (!rc)
 		rc = wt_build(b, &root, &nroot, &count, err);
 	if (!rc)

@@ -9,13 +9,18 @@
  *     chunk jobs of this file hold it while later files begin);
  *   worker: the chunk's sketch; for a new chunk the most similar chunk
  *     of the previous version (or that chunk's base when it is a delta:
- *     depth 1), its plain bytes from a bounded cache, the delta frame,
+ *     depth 1), its plain bytes from a bfs_chunkcache shared by the
+ *     workers (no copy, one load per base), the delta frame,
  *     kept when bfs_delta_worth;
- *   consumer (calling thread, in order): the chunk's sketch record;
- *     at the file's end the records become the "sk" blob.
+ *   consumer (calling thread, in order): a new chunk similar to
+ *     nothing gets a try on the neighbour base (the previous version's
+ *     chunk after the one the chunk before it matched); the chunk's
+ *     sketch record; at the file's end the records become the "sk"
+ *     blob.
  *
  * Memory: one lookup per file being written or in flight (at most
- * BFS_SKETCH_BLOB_RECS chunks each, about 250 bytes per chunk), the base
+ * BFS_SKETCH_BLOB_RECS chunks each, about 250 bytes per chunk, plus 32
+ * and about 80 bytes per chunk of the previous version), the base
  * cache (WR_BASE_CACHE_BYTES), and the sketch records of the file being
  * consumed (at most 1 MiB).
  */
@@ -25,33 +30,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunkcache.h"
 #include "crypt.h"
 #include "log.h"
 #include "writer_impl.h"
 
 #define WR_BASE_CACHE_BYTES (64u << 20)
 
+/* The previous version of a file: its sketches, and its chunk ids in
+ * order with the position of each (first occurrence) for the neighbour
+ * base.  Read-only once built. */
 struct wr_delta {
 	struct bfs_simidx idx;
-	unsigned refs; /* atomic */
+	uint8_t (*ids)[BFS_HASH_LEN];
+	size_t nids;
+	struct bfs_hmap pos; /* {id[32] (key), pos u64} */
+	unsigned refs;	     /* atomic */
 };
 
-struct wr_base {
+struct wr_pos {
 	uint8_t id[BFS_HASH_LEN];
-	uint8_t *data;
-	size_t len;
-	uint64_t used; /* tick of the last use: the lowest goes first */
+	uint64_t pos;
 };
 
-/* The base cache: plain bytes of bases, least recently used evicted
- * beyond WR_BASE_CACHE_BYTES.  lock is a leaf (never held across a
- * store or index call). */
+/* The base cache: plain bytes of bases in a bfs_chunkcache (hash table,
+ * LRU beyond WR_BASE_CACHE_BYTES, single-flight loading, references
+ * without copies).  A candidate found to be a delta frame leaves the
+ * cache with WR_BASE_IS_DELTA: a worker that waited for it loads it
+ * again itself to learn its base (rare: bases are found at file begin
+ * among the previous version's chunks, mostly stored whole). */
 struct wr_bases {
-	pthread_mutex_t lock;
-	struct wr_base *v;
-	size_t n, cap, bytes;
-	uint64_t tick;
+	struct bfs_chunkcache *cc;
 };
+
+#define WR_BASE_IS_DELTA (-EXDEV)
 
 struct wr_delta *wr_delta_ref(struct wr_delta *dx)
 {
@@ -64,6 +76,8 @@ void wr_delta_unref(struct wr_delta *dx)
 {
 	if (dx && __atomic_sub_fetch(&dx->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		bfs_simidx_fini(&dx->idx);
+		bfs_hmap_fini(&dx->pos);
+		free(dx->ids);
 		free(dx);
 	}
 }
@@ -102,10 +116,24 @@ static int load_prev(struct bfs_backup *b, const struct bfs_index_prev *prev,
 		goto out;
 	bfs_simidx_init(&dx->idx);
 	dx->refs = 1;
+	rc = bfs_hmap_init(&dx->pos, sizeof(struct wr_pos), BFS_HASH_LEN,
+			   prev->nchunks, BFS_HMAP_PREHASHED);
+	if (!rc && !(dx->ids = calloc(prev->nchunks, sizeof(*dx->ids))))
+		rc = -ENOMEM;
 	for (i = 0; i < n && !rc; i++) {
 		bfs_sketch_get(&s, data + i * BFS_SKETCH_REC);
 		rc = bfs_simidx_add(&dx->idx, prev->chunks[i].hash, &s, NULL);
 	}
+	for (i = 0; i < prev->nchunks && !rc; i++) {
+		struct wr_pos wp = {.pos = i};
+
+		memcpy(wp.id, prev->chunks[i].hash, BFS_HASH_LEN);
+		memcpy(dx->ids[i], wp.id, BFS_HASH_LEN);
+		rc = bfs_hmap_insert(&dx->pos, &wp, NULL);
+		if (rc == -EEXIST) /* a repeated chunk: its first place */
+			rc = 0;
+	}
+	dx->nids = prev->nchunks;
 	if (!rc) {
 		*out = dx;
 		dx = NULL;
@@ -162,162 +190,130 @@ int wr_delta_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 
 int wr_bases_new(struct wr_bases **out)
 {
+	int rc;
+
 	*out = calloc(1, sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
-	pthread_mutex_init(&(*out)->lock, NULL);
-	return 0;
+	rc = bfs_chunkcache_new(WR_BASE_CACHE_BYTES, &(*out)->cc);
+	if (rc) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 void wr_bases_free(struct wr_bases *c)
 {
-	size_t i;
-
 	if (!c)
 		return;
-	for (i = 0; i < c->n; i++)
-		free(c->v[i].data);
-	free(c->v);
-	pthread_mutex_destroy(&c->lock);
+	bfs_chunkcache_free(c->cc);
 	free(c);
 }
 
-/* A copy of cached base id into *data (malloc'ed); false when absent or
- * out of memory. */
-static bool cache_get(struct wr_bases *c, const uint8_t id[BFS_HASH_LEN],
-		      uint8_t **data, size_t *len)
+/* Where candidate id is stored (hostile: the index answer must name id,
+ * a plausible length and a pack this repository has).  0 or -errno. */
+static int base_locate(struct bfs_backup *b, const uint8_t id[BFS_HASH_LEN],
+		       struct bfs_chunkref *ref)
 {
-	bool hit = false;
-	size_t i;
+	int rc = bfs_index_chunk_find(b->idx, id, ref);
 
-	pthread_mutex_lock(&c->lock);
-	for (i = 0; i < c->n; i++) {
-		if (memcmp(c->v[i].id, id, BFS_HASH_LEN) != 0)
-			continue;
-		*data = malloc(c->v[i].len ? c->v[i].len : 1);
-		if (*data) {
-			memcpy(*data, c->v[i].data, c->v[i].len);
-			*len = c->v[i].len;
-			c->v[i].used = ++c->tick;
-			hit = true;
-		}
-		break;
-	}
-	pthread_mutex_unlock(&c->lock);
-	return hit;
-}
-
-/* Keep a copy of base id (best effort: nothing on ENOMEM). */
-static void cache_put(struct wr_bases *c, const uint8_t id[BFS_HASH_LEN],
-		      const uint8_t *data, size_t len)
-{
-	struct wr_base *nv;
-	uint8_t *copy;
-	size_t i, lru;
-
-	if (len > WR_BASE_CACHE_BYTES / 4 || !(copy = malloc(len ? len : 1)))
-		return;
-	memcpy(copy, data, len);
-	pthread_mutex_lock(&c->lock);
-	for (i = 0; i < c->n; i++)
-		if (!memcmp(c->v[i].id, id, BFS_HASH_LEN))
-			goto out_dup; /* another worker was first */
-	while (c->n && c->bytes + len > WR_BASE_CACHE_BYTES) {
-		for (lru = 0, i = 1; i < c->n; i++)
-			if (c->v[i].used < c->v[lru].used)
-				lru = i;
-		c->bytes -= c->v[lru].len;
-		free(c->v[lru].data);
-		c->v[lru] = c->v[--c->n];
-	}
-	if (c->n == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 64;
-
-		nv = realloc(c->v, ncap * sizeof(*nv));
-		if (!nv)
-			goto out_dup;
-		c->v = nv;
-		c->cap = ncap;
-	}
-	memcpy(c->v[c->n].id, id, BFS_HASH_LEN);
-	c->v[c->n].data = copy;
-	c->v[c->n].len = len;
-	c->v[c->n].used = ++c->tick;
-	c->n++;
-	c->bytes += len;
-	copy = NULL;
-out_dup:
-	pthread_mutex_unlock(&c->lock);
-	free(copy);
+	if (rc)
+		return rc;
+	if (memcmp(ref->hash, id, BFS_HASH_LEN) != 0 || !ref->len ||
+	    ref->len > BFS_CHUNK_MAX_LIMIT || !wr_pack_present(b, ref->pack))
+		return -ENOENT;
+	return 0;
 }
 
 /* The plain bytes of the base for candidate id (id itself when stored
  * whole, else the base its delta frame names: depth 1), through the
- * cache.  0 with *data (malloc'ed), *len and base_id set; else -errno
- * (no delta then). */
+ * cache.  0 with *out (a cache reference: read bfs_cc_data, release
+ * with bfs_chunkcache_release) and base_id set; else -errno (no delta
+ * then).  Any thread: the workers, and the consumer for the neighbour
+ * base (it completes what it loads before it waits, as they do). */
 static int base_get(struct bfs_backup *b, const uint8_t id[BFS_HASH_LEN],
-		    uint8_t base_id[BFS_HASH_LEN], uint8_t **data, size_t *len,
+		    uint8_t base_id[BFS_HASH_LEN], struct bfs_cc_entry **out,
 		    struct bfs_err *err)
 {
+	struct bfs_chunkcache *cc = b->bases->cc;
 	struct bfs_chunkref ref;
+	struct bfs_cc_entry *e = NULL;
 	uint8_t cur[BFS_HASH_LEN], next[BFS_HASH_LEN];
-	uint8_t *p;
-	int hop, rc;
+	int hop, tries, rc;
 
+	*out = NULL;
 	memcpy(cur, id, BFS_HASH_LEN);
 	for (hop = 0; hop < 2; hop++) {
-		if (cache_get(b->bases, cur, data, len)) {
-			memcpy(base_id, cur, BFS_HASH_LEN);
-			return 0;
-		}
-		rc = bfs_index_chunk_find(b->idx, cur, &ref);
+		rc = base_locate(b, cur, &ref);
 		if (rc)
 			return rc;
-		if (memcmp(ref.hash, cur, BFS_HASH_LEN) != 0 ||
-		    ref.len > BFS_CHUNK_MAX_LIMIT ||
-		    !wr_pack_present(b, ref.pack))
-			return -ENOENT;
-		p = malloc(ref.len ? ref.len : 1);
-		if (!p)
-			return -ENOMEM;
-		rc = bfs_repo_read_whole(b->repo, &ref, p, next, err);
-		if (rc == 0) {
-			cache_put(b->bases, cur, p, ref.len);
-			memcpy(base_id, cur, BFS_HASH_LEN);
-			*data = p;
-			*len = ref.len;
-			return 0;
+		/* a waiter that saw WR_BASE_IS_DELTA loads it itself */
+		for (tries = 0; tries < 2; tries++) {
+			rc = bfs_chunkcache_acquire(cc, cur, ref.len, &e);
+			if (rc < 0)
+				return rc;
+			if (rc == BFS_CC_LOAD)
+				break;
+			if (rc == BFS_CC_PENDING)
+				rc = bfs_chunkcache_wait(cc, e);
+			if (rc == 0)
+				goto out_hit;
+			bfs_chunkcache_release(cc, e);
+			e = NULL;
+			if (rc != WR_BASE_IS_DELTA)
+				return rc;
 		}
-		free(p);
+		if (!e)
+			return -ENOENT;
+		rc = bfs_repo_read_whole(b->repo, &ref, bfs_cc_data(e), next,
+					 err);
+		bfs_chunkcache_complete(cc, e, rc > 0 ? WR_BASE_IS_DELTA : rc);
+		if (rc == 0)
+			goto out_hit;
+		bfs_chunkcache_release(cc, e);
+		e = NULL;
 		if (rc < 0)
 			return rc;
 		memcpy(cur, next, BFS_HASH_LEN); /* a delta: its base */
 	}
-	return -EUCLEAN; /* a base that is a delta: never used */
+	/* a base that is a delta: never used */
+	return bfs_err_set(err, -EUCLEAN,
+			   "the base of the delta candidate is "
+			   "a delta itself");
+out_hit:
+	memcpy(base_id, cur, BFS_HASH_LEN);
+	*out = e;
+	return 0;
 }
 
-void wr_delta_chunk(struct bfs_backup *b, struct job *j)
+/* Position of chunk id in dx's previous version, or -1. */
+static int64_t prev_pos(const struct wr_delta *dx,
+			const uint8_t id[BFS_HASH_LEN])
 {
-	uint8_t cand[BFS_HASH_LEN], base_id[BFS_HASH_LEN];
+	const struct wr_pos *wp = bfs_hmap_find(&dx->pos, id);
+
+	return wp ? (int64_t)wp->pos : -1;
+}
+
+/* Encode new chunk j (its plain frame in j->z) as a delta on candidate
+ * cand (or cand's base) and keep it in j->z when worth it.  0 (kept or
+ * not: j->is_delta says) or -errno (no delta). */
+static int try_delta(struct bfs_backup *b, struct job *j,
+		     const uint8_t cand[BFS_HASH_LEN], struct bfs_err *err)
+{
+	uint8_t base_id[BFS_HASH_LEN];
 	struct bfs_buf dz = {0};
-	struct bfs_err err = {""};
-	uint8_t *base = NULL;
-	size_t blen = 0, zlen = 0, plen;
+	struct bfs_cc_entry *base = NULL;
+	size_t zlen = 0, plen;
 	int rc;
 
-	j->is_delta = false;
-	if (!j->want_sk)
-		return;
-	bfs_sketch_make(&j->sk, j->data, j->len);
-	bfs_sketch_fold(&j->sk);
-	if (j->result != R_NEW || !j->dx ||
-	    !bfs_simidx_find(&j->dx->idx, &j->sk, cand))
-		return;
-	rc = base_get(b, cand, base_id, &base, &blen, &err);
+	rc = base_get(b, cand, base_id, &base, err);
 	if (rc || !memcmp(base_id, j->hash, BFS_HASH_LEN))
 		goto out;
-	rc = bfs_repo_delta_encode(b->repo, j->hash, base_id, base, blen,
-				   j->data, j->len, &dz, &zlen, &err);
+	rc = bfs_repo_delta_encode(b->repo, j->hash, base_id, bfs_cc_data(base),
+				   bfs_cc_len(base), j->data, j->len, &dz,
+				   &zlen, err);
 	if (rc)
 		goto out;
 	plen = j->z.len - (b->repo->crypt ? BFS_CRYPT_OVERHEAD : 0);
@@ -329,11 +325,65 @@ void wr_delta_chunk(struct bfs_backup *b, struct job *j)
 	memcpy(j->base, base_id, BFS_HASH_LEN);
 	j->is_delta = true;
 out:
+	bfs_buf_free(&dz);
+	bfs_chunkcache_release(b->bases->cc, base);
+	return rc;
+}
+
+void wr_delta_chunk(struct bfs_backup *b, struct job *j)
+{
+	uint8_t cand[BFS_HASH_LEN];
+	struct bfs_err err = {""};
+	int rc;
+
+	j->is_delta = false;
+	j->nb_pos = -1;
+	if (!j->want_sk)
+		return;
+	bfs_sketch_make(&j->sk, j->data, j->len);
+	bfs_sketch_fold(&j->sk);
+	if (!j->dx)
+		return;
+	if (j->result != R_NEW) {
+		j->nb_pos = prev_pos(j->dx, j->hash);
+		return;
+	}
+	if (!bfs_simidx_find(&j->dx->idx, &j->sk, cand))
+		return;
+	rc = try_delta(b, j, cand, &err);
+	if (j->is_delta)
+		j->nb_pos = prev_pos(j->dx, cand);
 	if (rc && rc != -ENOENT)
 		bfs_debug("chunk stored whole (no delta: %s)",
 			  bfs_err_str(&err, rc));
-	bfs_buf_free(&dz);
-	free(base);
+}
+
+void wr_delta_neighbour(struct bfs_backup *b, struct job *j)
+{
+	struct bfs_err err = {""};
+	int64_t next;
+	int rc;
+
+	if (!j->want_sk)
+		return;
+	if (j->dx != b->nb_dx) {
+		b->nb_dx = j->dx;
+		b->nb_pos = -1;
+	}
+	if (j->nb_pos >= 0 || !j->dx || j->result != R_NEW || j->is_delta) {
+		b->nb_pos = j->nb_pos;
+		return;
+	}
+	next = b->nb_pos + 1;
+	if (b->nb_pos < 0 || (uint64_t)next >= j->dx->nids)
+		return;
+	b->nb_pos = next;
+	rc = try_delta(b, j, j->dx->ids[next], &err);
+	if (j->is_delta)
+		b->neighbour_deltas++;
+	if (rc && rc != -ENOENT)
+		bfs_debug("chunk stored whole (no neighbour delta: %s)",
+			  bfs_err_str(&err, rc));
 }
 
 /* ---- consumer: the "sk" blob ------------------------------------------ */

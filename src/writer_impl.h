@@ -98,6 +98,9 @@ struct job {
 	struct bfs_sketch sk;
 	struct wr_delta *dx;
 	uint8_t base[BFS_HASH_LEN];
+	/* position in dx's previous version of the chunk this one equals
+	 * or was found similar to (-1: none), for the neighbour base */
+	int64_t nb_pos;
 	/* J_REUSE: the reused file's sketch blob */
 	bool has_sk;
 	uint8_t reuse_sk[BFS_HASH_LEN];
@@ -231,6 +234,11 @@ struct bfs_backup {
 	char *src_key;
 	struct bfs_buf skrec;
 	struct wr_bases *bases;
+	/* the consumer's neighbour base (writer_delta.c): the lookup and
+	 * position in it of the chunk consumed last */
+	const struct wr_delta *nb_dx;
+	int64_t nb_pos;
+	uint64_t neighbour_deltas;	    /* of them, on the neighbour base */
 	uint64_t delta_chunks, delta_bytes; /* stored as deltas */
 	struct bfs_buf kept_dt;		    /* its map given (file_keep_blob) */
 	bool has_kept_dt;
@@ -364,6 +372,12 @@ int wr_delta_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 /* Worker, after the chunk's dedup and plain frame: its sketch, and for
  * a new chunk a delta frame in j->z when one is worth it. */
 void wr_delta_chunk(struct bfs_backup *b, struct job *j);
+/* Consumer, before chunk j goes into a pack: a new chunk similar to
+ * nothing of the previous version gets a delta on the neighbour base,
+ * the chunk of the previous version after the one the chunk consumed
+ * before it equals or was similar to (rows changed between unchanged
+ * neighbours); keeps that position up to date.  Best effort. */
+void wr_delta_neighbour(struct bfs_backup *b, struct job *j);
 /* Consumer: the chunk's sketch record (0 or -ENOMEM). */
 int wr_delta_consume(struct bfs_backup *b, const struct job *j);
 /* Consumer, at a file's end: its "sk" blob stored (b->wt.sk).  0 or the

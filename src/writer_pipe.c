@@ -336,6 +336,7 @@ static int consume_chunk(struct bfs_backup *b, struct job *j)
 	    bfs_index_chunk_find(b->idx, j->hash, &j->cref) == 0 &&
 	    j->cref.len == j->len && wr_pack_present(b, j->cref.pack))
 		j->result = R_INDEX;
+	wr_delta_neighbour(b, j);
 	pthread_mutex_lock(&b->dedup_lock);
 	loc = bfs_chunkset_find(&b->chunks, j->hash);
 	if (loc) {
