@@ -385,11 +385,13 @@ int wt_entry(struct bfs_backup *b, const struct bfs_entry *e,
 /* A directory reused whole: its line names the given tree. */
 int wt_sealed_entry(struct bfs_backup *b, const struct bfs_entry *e,
 		    const struct wt_sealed *t, struct bfs_err *err);
-/* Every path spooled so far into b->paths with its kind (directory,
- * directory reused whole, other), unless the set has it
- * (bfs_pathset_add_absent); the spool's position is kept.  Drain the
- * pipeline first.  0, -EIO or -ENOMEM with a message. */
-int wt_spool_paths(struct bfs_backup *b, struct bfs_err *err);
+/* Every path spooled so far (only: just only[0..olen) and its
+ * ancestors) into b->paths with its kind (directory, directory reused
+ * whole, other), unless the set has it (bfs_pathset_add_absent); the
+ * spool's position is kept.  Drain the pipeline first.  0, -EIO or
+ * -ENOMEM with a message. */
+int wt_spool_paths(struct bfs_backup *b, const char *only, size_t olen,
+		   struct bfs_err *err);
 /* Build and store the trees; *root (malloc'ed) the root's parts. */
 int wt_build(struct bfs_backup *b, uint8_t (**root)[BFS_HASH_LEN],
 	     size_t *nroot, uint64_t *count, struct bfs_err *err);

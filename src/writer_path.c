@@ -115,20 +115,25 @@ static int check_limits(const struct bfs_entry *e, struct bfs_err *err)
 	return 0;
 }
 
-/* A path out of tree order may repeat any path written so far: from now
- * on the path set keeps them all (writer_set.h, struct pathset). */
-static int paths_go_full(struct bfs_backup *b, const struct bfs_entry *e,
-			 struct bfs_err *err)
+/* A path out of tree order may repeat any path written so far: read it
+ * and its ancestors back from the tree spool; from the
+ * BFS_PATHSET_SCANS-th such path on, every path (writer_set.h, struct
+ * pathset). */
+static int path_out_of_order(struct bfs_backup *b, const struct bfs_entry *e,
+			     struct bfs_err *err)
 {
+	bool all = b->paths.nscans + 1 >= BFS_PATHSET_SCANS;
 	int rc;
 
-	bfs_debug("'%s' comes out of tree order: the path set keeps every "
-		  "path from now on",
-		  e->path);
+	if (all)
+		bfs_debug("'%s' comes out of tree order: the path set keeps "
+			  "every path from now on",
+			  e->path);
 	if (wr_pipe_drain(b))
 		return wr_failed(b, err);
-	rc = wt_spool_paths(b, err);
-	if (!rc && bfs_pathset_go_full(&b->paths))
+	rc = wt_spool_paths(b, all ? NULL : e->path, e->path_len, err);
+	if (!rc && (all ? bfs_pathset_go_full(&b->paths)
+			: bfs_pathset_scanned(&b->paths, e->path, e->path_len)))
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
 	if (rc)
 		wr_fail(b, rc, err);
@@ -149,7 +154,7 @@ int wr_path_claim(struct bfs_backup *b, const struct bfs_entry *e,
 	if (rc)
 		return rc;
 	if (!bfs_pathset_in_order(&b->paths, e->path, e->path_len)) {
-		rc = paths_go_full(b, e, err);
+		rc = path_out_of_order(b, e, err);
 		if (rc)
 			return rc;
 	}

@@ -77,6 +77,7 @@ void bfs_pathset_fini(struct pathset *s)
 	if (s->m.rec_size)
 		bfs_hmap_fini(&s->m);
 	bfs_buf_free(&s->max);
+	bfs_buf_free(&s->scanned);
 	free(s->chain);
 	memset(s, 0, sizeof(*s));
 }
@@ -167,7 +168,15 @@ bool bfs_pathset_in_order(const struct pathset *s, const char *p, size_t n)
 
 	return s->full || !s->max.len || chain_depth(s, p, n, &d) ||
 	       bfs_path_tree_cmp(p, n, (const char *)s->max.data, s->max.len) >
-		   0;
+		   0 ||
+	       (s->scanned.len == n && !memcmp(s->scanned.data, p, n));
+}
+
+int bfs_pathset_scanned(struct pathset *s, const char *p, size_t n)
+{
+	s->nscans++;
+	s->scanned.len = 0;
+	return bfs_buf_append(&s->scanned, p, n) ? -ENOMEM : 0;
 }
 
 static void path_key(struct pathset *s, uint8_t key[PATHKEY], const char *p,
@@ -277,6 +286,7 @@ int bfs_pathset_go_full(struct pathset *s)
 	}
 	s->full = true;
 	bfs_buf_free(&s->max);
+	bfs_buf_free(&s->scanned);
 	free(s->chain);
 	s->chain = NULL;
 	s->nchain = s->chaincap = 0;

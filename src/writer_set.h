@@ -72,16 +72,22 @@ struct pathslot {
  * out of that order: possible hardlink targets (bfs_pathset_keep),
  * implicit directories, and paths set out of order.  So memory stays
  * bounded by the depth of the tree and the number of hardlinked files.
- * A path out of order (bfs_pathset_in_order false) needs every path
- * written so far: the writer then reads them back from its tree spool
- * (bfs_pathset_add_absent) and calls bfs_pathset_go_full, after which
- * the map holds every path, as it did before. */
+ * A path out of order (bfs_pathset_in_order false) may repeat any path
+ * written so far: the writer reads it and its ancestors back from its
+ * tree spool into the map (bfs_pathset_add_absent, bfs_pathset_scanned),
+ * which costs a pass over the spool; from the BFS_PATHSET_SCANS-th such
+ * path on it reads every path back and calls bfs_pathset_go_full, after
+ * which the map holds every path, as it did before. */
+#define BFS_PATHSET_SCANS 8
 struct pathset {
 	struct bfs_hmap m;
 	bool full;	    /* the map holds every path */
 	struct bfs_buf max; /* !full: the greatest path set so far */
 	uint8_t *chain;	    /* !full: kinds of max's prefixes */
 	size_t nchain, chaincap;
+	struct bfs_buf scanned; /* !full: the last path out of order (it
+				   and its ancestors are in the map) */
+	unsigned nscans;	/* paths out of order so far */
 	/* the key of the last path asked about: a writer asks about one
 	 * path several times in a row (claim, then kind, then size) */
 	char last[256];
@@ -123,6 +129,9 @@ bool bfs_pathset_in_order(const struct pathset *s, const char *p, size_t n);
 int bfs_pathset_add_absent(struct pathset *s, const char *p, size_t n,
 			   int kind);
 int bfs_pathset_go_full(struct pathset *s);
+/* p[0..n), out of order, and its ancestors are in the map now: asking
+ * about p again is in order.  0 / -ENOMEM. */
+int bfs_pathset_scanned(struct pathset *s, const char *p, size_t n);
 /* Keep p[0..n) (set already) in the map for good: a possible hardlink
  * target, asked about later out of tree order.  0 / -ENOMEM. */
 int bfs_pathset_keep(struct pathset *s, const char *p, size_t n);

@@ -364,7 +364,15 @@ static int spool(struct bfs_backup *b, struct rec *rp, struct bfs_err *err)
 	return 0;
 }
 
-int wt_spool_paths(struct bfs_backup *b, struct bfs_err *err)
+/* Is r's path only or one of its ancestors? */
+static bool on_path(const struct rec *r, const char *only, size_t olen)
+{
+	return r->plen <= olen && !memcmp(r->path, only, r->plen) &&
+	       (r->plen == olen || only[r->plen] == '/');
+}
+
+int wt_spool_paths(struct bfs_backup *b, const char *only, size_t olen,
+		   struct bfs_err *err)
 {
 	struct bfs_buf buf = {0};
 	struct rec r;
@@ -377,6 +385,8 @@ int wt_spool_paths(struct bfs_backup *b, struct bfs_err *err)
 				   strerror(errno));
 	while (ftello(b->wt.spool) < end &&
 	       (rc = rec_read(b->wt.spool, &r, &buf)) > 0) {
+		if (only && !on_path(&r, only, olen))
+			continue;
 		if (r.type == REC_SEALED)
 			kind = PK_DIR_SEALED;
 		else if (r.type == BFS_T_DIR)

@@ -12,9 +12,11 @@
 # - Paths out of tree order: a source mapped inside another one still
 #   has a duplicate path refused with a clear error, whether the
 #   duplicate is in the directory the first source ended in or in one it
-#   left long before (the writer then reads the paths back from its tree
-#   spool); a source inside another one, given first, backs up fine with
-#   a hardlink pair of the second kept.
+#   left long before: the writer reads each path out of order and its
+#   ancestors back from its tree spool, from the 8th one on every path
+#   (dup1 has 12 paths out of order, dup2 2); a source inside another
+#   one, given first, backs up fine with a hardlink pair of the second
+#   kept.
 # - Peak RSS (wait4's ru_maxrss) of the first backup of N files minus that
 #   of 1,000 files stays under 24 MiB + 40 bytes per file (N = 200,000;
 #   CI: 50,000).  With a path slot per file (26 bytes at 50-87 % load,
@@ -141,6 +143,7 @@ printf 'y\n' >"$T/s1/d9/y"
 printf 'h\n' >"$T/s1/d1/h"
 ln "$T/s1/d1/h" "$T/s1/d9/h2"
 printf 'x again\n' >"$T/s2/x"
+for i in 0 1 2 3 4 5 6 7 8 9; do printf 'a%s\n' $i >"$T/s2/a$i"; done
 printf 'y again\n' >"$T/s3/y"
 printf 'z\n' >"$T/s4/z"
 # dup ID DESC PATH SOURCES...: the backup fails naming PATH a duplicate

@@ -76,6 +76,18 @@ int main(void)
 	is_int(get(&s, "top"), PK_DIR_IMPLICIT, "  the common ancestor kept");
 	is_int(get(&s, "top/d"), PK_NONE, "  the directory left forgotten");
 
+	/* a path out of order, read back with its ancestors */
+	ok(!in_order(&s, "top/d/05/f0005"), "out of order");
+	bad |= bfs_pathset_add_absent(&s, "top/d", 5, PK_DIR);
+	bad |= bfs_pathset_add_absent(&s, "top/d/05", 8, PK_DIR);
+	bad |= bfs_pathset_add_absent(&s, "top/d/05/f0005", 14, PK_OTHER);
+	is_int(bfs_pathset_scanned(&s, "top/d/05/f0005", 14), 0, "  scanned");
+	ok(!bad && in_order(&s, "top/d/05/f0005"), "  then in order");
+	is_int(get(&s, "top/d/05/f0005"), PK_OTHER, "  its kind");
+	is_int(get(&s, "top/d/05"), PK_DIR, "  its parent's");
+	ok(!in_order(&s, "top/d/05/f0006"), "  its sibling still not");
+	is_int(get(&s, "top/e"), PK_DIR_SEALED, "  max unchanged");
+
 	/* going full: the spool's paths added where absent, then the chain */
 	for (int d = 0; d < 10; d++) {
 		snprintf(p, sizeof(p), "top/d/%02d", d);
