@@ -18,12 +18,14 @@
 #   one, given first, backs up fine with a hardlink pair of the second
 #   kept.
 # - Peak RSS (wait4's ru_maxrss) of the first backup of N files minus that
-#   of 1,000 files stays under 24 MiB + 40 bytes per file (N = 200,000;
-#   CI: 50,000).  With a path slot per file (26 bytes at 50-87 % load,
-#   1.5x while the set doubles) a 200,000-file backup grew by ~60 bytes
-#   per file more than 1,000 files did and failed this bound; with the
-#   set bounded by the depth of the tree what grows is SQLite's page cache
-#   (at most 32 MiB) while the backup is ingested.
+#   of 1,000 files stays under 24 MiB + 64 bytes per file (N = 200,000:
+#   36.2 MiB; CI: 50,000, 27.1 MiB).  Most of the growth is SQLite's page
+#   cache (at most 32 MiB) while the backup is ingested.  Measured at
+#   200,000 files (2026-11-26): +38.8 MiB with a path slot per file (26
+#   bytes at 50-87 % load, 262,144 slots), which fails the bound, and
+#   +34.0 MiB with the set bounded by the depth of the tree; at 50,000
+#   files +15.4 MiB (the CI bound does not tell the two apart: the set
+#   was 3 MiB there).
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 
 R=$T/repo
@@ -183,7 +185,7 @@ mk "$T/small" 1000
 mk "$T/big" "$N"
 k1=$(peak_kb "$T/small")
 kn=$(peak_kb "$T/big")
-bound=$(( (N * 40 + (24 << 20)) / 1024 ))
+bound=$(( (N * 64 + (24 << 20)) / 1024 ))
 diag "peak RSS: 1,000 files $k1 KiB, $N files $kn KiB (bound: +$bound KiB)"
 ok $(( k1 > 0 && kn > 0 && kn - k1 <= bound ? 0 : 1 )) \
 	"peak RSS of $N files within 1,000 files' + $bound KiB"
