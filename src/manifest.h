@@ -47,6 +47,9 @@ struct bfs_entry {
 	int64_t mtime_ns;   /* ns since the epoch */
 	int64_t ctime_ns;   /* source ctime, 0 if unknown (change detection) */
 	uint64_t ino;	    /* source inode, 0 if unknown (change detection) */
+	uint32_t nlink;	    /* source link count, 0 if unknown; not stored:
+			       the writer remembers a file as a possible
+			       hardlink target unless it is 1 */
 	uint64_t size;	    /* files: plain length; symlinks: target length */
 	char *target; /* symlink target, NUL-terminated, may be any bytes */
 	size_t target_len;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -99,6 +100,8 @@ void bfs_source_stat_entry(struct bfs_entry *e, const struct stat *st)
 	e->mtime_ns = ts_ns(&st->st_mtim);
 	e->ctime_ns = ts_ns(&st->st_ctim);
 	e->ino = st->st_ino;
+	e->nlink =
+	    st->st_nlink > UINT32_MAX ? UINT32_MAX : (uint32_t)st->st_nlink;
 	if (S_ISREG(st->st_mode)) {
 		e->type = BFS_T_FILE;
 		e->size = (uint64_t)st->st_size;

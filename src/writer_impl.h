@@ -32,9 +32,11 @@
  * tree spool beyond SPILL_CHUNKS; the spool keeps at most
  * BFS_TREE_INLINE_REFS of them, then writes list blobs), the new
  * chunks since the last index object (56 bytes each, emptied by
- * wr_index_flush every ~8 MiB of index text) and the one set that grows
- * with the backup: paths (25 bytes each, a truncated SHA-256 per path),
- * plus one control byte per slot of each set.
+ * wr_index_flush every ~8 MiB of index text) and the path set: while the
+ * paths come in tree order (a --files source), only the ancestors of the
+ * last path, possible hardlink targets and implicit directories (25
+ * bytes each plus a control byte); once a path comes out of order
+ * (several sources into one directory, archives), every path.
  */
 #ifndef BFS_WRITER_IMPL_H
 #define BFS_WRITER_IMPL_H
@@ -397,6 +399,13 @@ int wt_entry(struct bfs_backup *b, const struct bfs_entry *e,
 /* A directory reused whole: its line names the given tree. */
 int wt_sealed_entry(struct bfs_backup *b, const struct bfs_entry *e,
 		    const struct wt_sealed *t, struct bfs_err *err);
+/* Every path spooled so far (only: just only[0..olen) and its
+ * ancestors) into b->paths with its kind (directory, directory reused
+ * whole, other), unless the set has it (bfs_pathset_add_absent); the
+ * spool's position is kept.  Drain the pipeline first.  0, -EIO or
+ * -ENOMEM with a message. */
+int wt_spool_paths(struct bfs_backup *b, const char *only, size_t olen,
+		   struct bfs_err *err);
 /* Build and store the trees; *root (malloc'ed) the root's parts. */
 int wt_build(struct bfs_backup *b, uint8_t (**root)[BFS_HASH_LEN],
 	     size_t *nroot, uint64_t *count, struct bfs_err *err);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "writer_impl.h"
 
 /* ---- paths ------------------------------------------------------------ */
@@ -114,6 +115,31 @@ static int check_limits(const struct bfs_entry *e, struct bfs_err *err)
 	return 0;
 }
 
+/* A path out of tree order may repeat any path written so far: read it
+ * and its ancestors back from the tree spool; from the
+ * BFS_PATHSET_SCANS-th such path on, every path (writer_set.h, struct
+ * pathset). */
+static int path_out_of_order(struct bfs_backup *b, const struct bfs_entry *e,
+			     struct bfs_err *err)
+{
+	bool all = b->paths.nscans + 1 >= BFS_PATHSET_SCANS;
+	int rc;
+
+	if (all)
+		bfs_debug("'%s' comes out of tree order: the path set keeps "
+			  "every path from now on",
+			  e->path);
+	if (wr_pipe_drain(b))
+		return wr_failed(b, err);
+	rc = wt_spool_paths(b, all ? NULL : e->path, e->path_len, err);
+	if (!rc && (all ? bfs_pathset_go_full(&b->paths)
+			: bfs_pathset_scanned(&b->paths, e->path, e->path_len)))
+		rc = bfs_err_set(err, -ENOMEM, "out of memory");
+	if (rc)
+		wr_fail(b, rc, err);
+	return rc;
+}
+
 int wr_path_claim(struct bfs_backup *b, const struct bfs_entry *e,
 		  bool is_error, bool *skip, struct bfs_err *err)
 {
@@ -127,6 +153,11 @@ int wr_path_claim(struct bfs_backup *b, const struct bfs_entry *e,
 	rc = check_limits(e, err);
 	if (rc)
 		return rc;
+	if (!bfs_pathset_in_order(&b->paths, e->path, e->path_len)) {
+		rc = path_out_of_order(b, e, err);
+		if (rc)
+			return rc;
+	}
 	if (e->link) {
 		if (e->type != BFS_T_FILE)
 			return bfs_err_set(err, -EINVAL,
@@ -168,6 +199,10 @@ int wr_path_claim(struct bfs_backup *b, const struct bfs_entry *e,
 	else
 		kind = PK_OTHER;
 	rc = bfs_pathset_set(&b->paths, e->path, e->path_len, kind);
+	/* a later hardlink may name it: unless the source says it has no
+	 * other link, keep it where an out-of-order lookup finds it */
+	if (!rc && kind == PK_REG && e->nlink != 1)
+		rc = bfs_pathset_keep(&b->paths, e->path, e->path_len);
 	if (rc)
 		return wr_fail(b, rc, NULL);
 	return 0;

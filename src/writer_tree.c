@@ -76,25 +76,9 @@ static FILE *tmp_file(void)
 	return f;
 }
 
-/* Paths in tree order: component by component, bytewise ('/' sorts
- * before every other byte, as the end of a name does). */
-static int path_cmp(const char *a, size_t an, const char *b, size_t bn)
-{
-	size_t n = an < bn ? an : bn;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char x = a[i] == '/' ? 0 : (unsigned char)a[i];
-		unsigned char y = b[i] == '/' ? 0 : (unsigned char)b[i];
-
-		if (x != y)
-			return x < y ? -1 : 1;
-	}
-	return an < bn ? -1 : an > bn;
-}
-
 static int rec_cmp(const struct rec *a, const struct rec *b)
 {
-	int c = path_cmp(a->path, a->plen, b->path, b->plen);
+	int c = bfs_path_tree_cmp(a->path, a->plen, b->path, b->plen);
 
 	if (c)
 		return c;
@@ -368,8 +352,8 @@ static int spool(struct bfs_backup *b, struct rec *rp, struct bfs_err *err)
 
 	r.seq = b->wt.nrecs++;
 	if (b->wt.nrecs > 1 &&
-	    path_cmp(b->wt.prev.data ? (char *)b->wt.prev.data : "",
-		     b->wt.prev.len, r.path, r.plen) > 0)
+	    bfs_path_tree_cmp(b->wt.prev.data ? (char *)b->wt.prev.data : "",
+			      b->wt.prev.len, r.path, r.plen) > 0)
 		b->wt.sorted = false;
 	b->wt.prev.len = 0;
 	if (bfs_buf_append(&b->wt.prev, r.path, r.plen))
@@ -378,6 +362,50 @@ static int spool(struct bfs_backup *b, struct rec *rp, struct bfs_err *err)
 		return bfs_err_set(err, -EIO, "cannot write the tree spool: %s",
 				   strerror(errno));
 	return 0;
+}
+
+/* Is r's path only or one of its ancestors? */
+static bool on_path(const struct rec *r, const char *only, size_t olen)
+{
+	return r->plen <= olen && !memcmp(r->path, only, r->plen) &&
+	       (r->plen == olen || only[r->plen] == '/');
+}
+
+int wt_spool_paths(struct bfs_backup *b, const char *only, size_t olen,
+		   struct bfs_err *err)
+{
+	struct bfs_buf buf = {0};
+	struct rec r;
+	off_t end;
+	int kind, rc = 0;
+
+	if (fflush(b->wt.spool) || (end = ftello(b->wt.spool)) < 0 ||
+	    fseeko(b->wt.spool, 0, SEEK_SET))
+		return bfs_err_set(err, -EIO, "cannot read the tree spool: %s",
+				   strerror(errno));
+	while (ftello(b->wt.spool) < end &&
+	       (rc = rec_read(b->wt.spool, &r, &buf)) > 0) {
+		if (only && !on_path(&r, only, olen))
+			continue;
+		if (r.type == REC_SEALED)
+			kind = PK_DIR_SEALED;
+		else if (r.type == BFS_T_DIR)
+			kind = PK_DIR;
+		else
+			kind = PK_OTHER;
+		rc = bfs_pathset_add_absent(&b->paths, r.path, r.plen, kind);
+		if (rc) {
+			rc = bfs_err_set(err, rc, "out of memory");
+			goto out;
+		}
+	}
+	rc = rc < 0 ? bfs_err_set(err, rc, "cannot read the tree spool") : 0;
+out:
+	if (fseeko(b->wt.spool, end, SEEK_SET) && !rc)
+		rc = bfs_err_set(err, -EIO, "cannot seek the tree spool: %s",
+				 strerror(errno));
+	bfs_buf_free(&buf);
+	return rc;
 }
 
 /* ---- sorting ------------------------------------------------------------ */
