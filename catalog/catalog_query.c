@@ -303,6 +303,8 @@ enum {
 	EC_COUNT,
 	EC_NSUB,
 	EC_DT,
+	EC_RUN, /* the entry's primary key: runs.id, idx */
+	EC_IDX,
 	EC_CHUNKS, /* only ST_ENTRY_READDIR_CHUNKS */
 	EC_PARTS,  /* only ST_ENTRY_READDIR_CHUNKS: a sound child tree's */
 };
@@ -495,6 +497,66 @@ static int tree_ok(struct bfs_catalog *c, int64_t tree, struct bfs_err *err)
 	else
 		rc = cat_sqlerr(c, rc, err, "cannot read a tree");
 	cat_stmt_put(c, ST_TREE_ERROR, st);
+	return rc;
+}
+
+/* The rows of a directory must chain: slots 0, 1, ... and pres from 1 on,
+ * each the previous one's plus 1 plus its subtree, up to the tree's own
+ * n and count.  A run row missing, a run without its entries or a
+ * tree_runs row that lies would make a listing shorter or shifted: a
+ * damaged catalog instead. */
+struct dir_chain {
+	int64_t slot; /* the next slot expected */
+	int64_t pre;  /* the next relative pre expected, -1: not known */
+};
+
+static int damaged_dir(struct bfs_catalog *c, int64_t dir, struct bfs_err *err)
+{
+	return bfs_err_set(err, -EUCLEAN,
+			   "catalog '%s': directory %lld is damaged in the"
+			   " catalog (run 'backupfs catalog rebuild')",
+			   c->path, (long long)dir);
+}
+
+static int chain_row(struct bfs_catalog *c, struct dir_chain *ch,
+		     sqlite3_stmt *st, int64_t dir, struct bfs_err *err)
+{
+	int64_t slot = sqlite3_column_int64(st, EC_SLOT);
+	int64_t pre = sqlite3_column_int64(st, EC_PRE);
+	int64_t count = sqlite3_column_int64(st, EC_COUNT);
+
+	if (slot != ch->slot || (ch->pre >= 0 && pre != ch->pre) || count < 0 ||
+	    count > CAT_PRE_MASK || pre < 1 || pre > CAT_PRE_MASK)
+		return damaged_dir(c, dir, err);
+	ch->slot = slot + 1;
+	ch->pre = pre + 1 + count;
+	return 0;
+}
+
+/* At the end of a listing: as many slots (and, listed from the start,
+ * entries) as tree says it has. */
+static int chain_end(struct bfs_catalog *c, const struct dir_chain *ch,
+		     int64_t tree, bool whole, int64_t dir, struct bfs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_stmt_get(c, ST_TREE_GET, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tree);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_column_int64(st, 0) == ch->slot &&
+			     (!whole ||
+			      sqlite3_column_int64(st, 1) == ch->pre - 1)
+			 ? 0
+			 : damaged_dir(c, dir, err);
+	else if (rc == SQLITE_DONE)
+		rc = damaged_dir(c, dir, err);
+	else
+		rc = cat_sqlerr(c, rc, err, "cannot read a tree");
+	cat_stmt_put(c, ST_TREE_GET, st);
 	return rc;
 }
 
@@ -724,6 +786,7 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 	int64_t backup = dir >> CAT_INO_SHIFT, dirpre = dir & CAT_PRE_MASK;
 	int64_t rel = 0, slot = -1;
 	struct cat_pos pp, pos;
+	struct dir_chain ch;
 	struct bfs_cat_entry e;
 	sqlite3_stmt *st;
 	unsigned rows = 0;
@@ -754,6 +817,8 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 		if (rc)
 			return rc;
 	}
+	ch.slot = slot + 1;
+	ch.pre = rel ? -1 : 1;
 	rc = cat_stmt_get(c, ST_ENTRY_READDIR, &st, err);
 	if (rc)
 		return rc;
@@ -761,6 +826,9 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 	sqlite3_bind_int64(st, 2, slot);
 	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = chain_row(c, &ch, st, dir, err);
+		if (rc)
+			goto out_put;
 		rc = fill_entry(st, &e, backup, dirpre, dir);
 		if (rc)
 			goto out_put;
@@ -780,6 +848,8 @@ out_put:
 	cat_stmt_put(c, ST_ENTRY_READDIR, st);
 	if (!rc && !rows && !rel)
 		rc = tree_ok(c, pp.child, err);
+	if (!rc && (!limit || rows < limit))
+		rc = chain_end(c, &ch, pp.child, !rel, dir, err);
 	/* its children may have pushed the directory out of the cache: the
 	 * next page needs it again */
 	icache_put(c, &pp);
@@ -790,6 +860,7 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 		 struct bfs_err *err)
 {
 	int64_t backup = dir >> CAT_INO_SHIFT, dirpre = dir & CAT_PRE_MASK;
+	struct dir_chain ch = {.slot = 0, .pre = 1};
 	struct bfs_cat_entry e;
 	struct cat_pos pp;
 	sqlite3_stmt *st;
@@ -810,14 +881,18 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 	sqlite3_bind_int64(st, 1, pp.child);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rows++;
+		rc = chain_row(c, &ch, st, dir, err);
+		if (rc)
+			goto out_put;
 		rc = fill_entry(st, &e, backup, dirpre, dir);
 		if (rc)
 			goto out_put;
 		len = (size_t)sqlite3_column_bytes(st, EC_CHUNKS);
-		rc = cat_entry_refs(
-		    c, pp.child, sqlite3_column_int64(st, EC_SLOT), e.id,
-		    e.nchunks, sqlite3_column_blob(st, EC_CHUNKS), len,
-		    &c->pieces, &refs, err);
+		rc = cat_entry_refs(c, sqlite3_column_int64(st, EC_RUN),
+				    sqlite3_column_int64(st, EC_IDX), e.id,
+				    e.nchunks,
+				    sqlite3_column_blob(st, EC_CHUNKS), len,
+				    &c->pieces, &refs, err);
 		if (rc) {
 			bfs_cat_entry_clear(&e);
 			goto out_put;
@@ -850,6 +925,8 @@ out_put:
 		bfs_buf_free(&c->pieces);
 	if (!rc && !rows)
 		rc = tree_ok(c, pp.child, err);
+	if (!rc)
+		rc = chain_end(c, &ch, pp.child, true, dir, err);
 	return rc;
 }
 
