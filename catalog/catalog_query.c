@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "catalog/catalog_int.h"
+#include "catalog/catalog_runs.h"
 #include "src/tree.h"
 
 /* Copy a TEXT/BLOB column into a fresh NUL-terminated string.  *out is
@@ -500,66 +501,6 @@ static int tree_ok(struct bfs_catalog *c, int64_t tree, struct bfs_err *err)
 	return rc;
 }
 
-/* The rows of a directory must chain: slots 0, 1, ... and pres from 1 on,
- * each the previous one's plus 1 plus its subtree, up to the tree's own
- * n and count.  A run row missing, a run without its entries or a
- * tree_runs row that lies would make a listing shorter or shifted: a
- * damaged catalog instead. */
-struct dir_chain {
-	int64_t slot; /* the next slot expected */
-	int64_t pre;  /* the next relative pre expected, -1: not known */
-};
-
-static int damaged_dir(struct bfs_catalog *c, int64_t dir, struct bfs_err *err)
-{
-	return bfs_err_set(err, -EUCLEAN,
-			   "catalog '%s': directory %lld is damaged in the"
-			   " catalog (run 'backupfs catalog rebuild')",
-			   c->path, (long long)dir);
-}
-
-static int chain_row(struct bfs_catalog *c, struct dir_chain *ch,
-		     sqlite3_stmt *st, int64_t dir, struct bfs_err *err)
-{
-	int64_t slot = sqlite3_column_int64(st, EC_SLOT);
-	int64_t pre = sqlite3_column_int64(st, EC_PRE);
-	int64_t count = sqlite3_column_int64(st, EC_COUNT);
-
-	if (slot != ch->slot || (ch->pre >= 0 && pre != ch->pre) || count < 0 ||
-	    count > CAT_PRE_MASK || pre < 1 || pre > CAT_PRE_MASK)
-		return damaged_dir(c, dir, err);
-	ch->slot = slot + 1;
-	ch->pre = pre + 1 + count;
-	return 0;
-}
-
-/* At the end of a listing: as many slots (and, listed from the start,
- * entries) as tree says it has. */
-static int chain_end(struct bfs_catalog *c, const struct dir_chain *ch,
-		     int64_t tree, bool whole, int64_t dir, struct bfs_err *err)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = cat_stmt_get(c, ST_TREE_GET, &st, err);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, tree);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		rc = sqlite3_column_int64(st, 0) == ch->slot &&
-			     (!whole ||
-			      sqlite3_column_int64(st, 1) == ch->pre - 1)
-			 ? 0
-			 : damaged_dir(c, dir, err);
-	else if (rc == SQLITE_DONE)
-		rc = damaged_dir(c, dir, err);
-	else
-		rc = cat_sqlerr(c, rc, err, "cannot read a tree");
-	cat_stmt_put(c, ST_TREE_GET, st);
-	return rc;
-}
-
 int cat_resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
 		struct bfs_cat_entry *out, bool links, struct bfs_err *err)
 {
@@ -786,7 +727,7 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 	int64_t backup = dir >> CAT_INO_SHIFT, dirpre = dir & CAT_PRE_MASK;
 	int64_t rel = 0, slot = -1;
 	struct cat_pos pp, pos;
-	struct dir_chain ch;
+	struct cat_chain ch;
 	struct bfs_cat_entry e;
 	sqlite3_stmt *st;
 	unsigned rows = 0;
@@ -826,7 +767,10 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 	sqlite3_bind_int64(st, 2, slot);
 	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = chain_row(c, &ch, st, dir, err);
+		rc =
+		    cat_chain_row(c, &ch, sqlite3_column_int64(st, EC_SLOT),
+				  sqlite3_column_int64(st, EC_PRE),
+				  sqlite3_column_int64(st, EC_COUNT), dir, err);
 		if (rc)
 			goto out_put;
 		rc = fill_entry(st, &e, backup, dirpre, dir);
@@ -849,7 +793,7 @@ out_put:
 	if (!rc && !rows && !rel)
 		rc = tree_ok(c, pp.child, err);
 	if (!rc && (!limit || rows < limit))
-		rc = chain_end(c, &ch, pp.child, !rel, dir, err);
+		rc = cat_chain_end(c, &ch, pp.child, !rel, dir, err);
 	/* its children may have pushed the directory out of the cache: the
 	 * next page needs it again */
 	icache_put(c, &pp);
@@ -860,7 +804,7 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 		 struct bfs_err *err)
 {
 	int64_t backup = dir >> CAT_INO_SHIFT, dirpre = dir & CAT_PRE_MASK;
-	struct dir_chain ch = {.slot = 0, .pre = 1};
+	struct cat_chain ch = {.slot = 0, .pre = 1};
 	struct bfs_cat_entry e;
 	struct cat_pos pp;
 	sqlite3_stmt *st;
@@ -881,7 +825,10 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 	sqlite3_bind_int64(st, 1, pp.child);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rows++;
-		rc = chain_row(c, &ch, st, dir, err);
+		rc =
+		    cat_chain_row(c, &ch, sqlite3_column_int64(st, EC_SLOT),
+				  sqlite3_column_int64(st, EC_PRE),
+				  sqlite3_column_int64(st, EC_COUNT), dir, err);
 		if (rc)
 			goto out_put;
 		rc = fill_entry(st, &e, backup, dirpre, dir);
@@ -926,7 +873,7 @@ out_put:
 	if (!rc && !rows)
 		rc = tree_ok(c, pp.child, err);
 	if (!rc)
-		rc = chain_end(c, &ch, pp.child, true, dir, err);
+		rc = cat_chain_end(c, &ch, pp.child, true, dir, err);
 	return rc;
 }
 

@@ -283,3 +283,47 @@ int cat_max_run(struct bfs_catalog *c, int64_t *out, struct bfs_err *err)
 		   ? 0
 		   : cat_sqlerr(c, rc, err, "cannot read the runs");
 }
+
+static int damaged_dir(struct bfs_catalog *c, int64_t dir, struct bfs_err *err)
+{
+	return bfs_err_set(err, -EUCLEAN,
+			   "catalog '%s': directory %lld is damaged in the"
+			   " catalog (run 'backupfs catalog rebuild')",
+			   c->path, (long long)dir);
+}
+
+int cat_chain_row(struct bfs_catalog *c, struct cat_chain *ch, int64_t slot,
+		  int64_t pre, int64_t count, int64_t dir, struct bfs_err *err)
+{
+	if (slot != ch->slot || (ch->pre >= 0 && pre != ch->pre) || count < 0 ||
+	    count > CAT_PRE_MASK || pre < 1 || pre > CAT_PRE_MASK)
+		return damaged_dir(c, dir, err);
+	ch->slot = slot + 1;
+	ch->pre = pre + 1 + count;
+	return 0;
+}
+
+int cat_chain_end(struct bfs_catalog *c, const struct cat_chain *ch,
+		  int64_t tree, bool whole, int64_t dir, struct bfs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_stmt_get(c, ST_TREE_GET, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tree);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_column_int64(st, 0) == ch->slot &&
+			     (!whole ||
+			      sqlite3_column_int64(st, 1) == ch->pre - 1)
+			 ? 0
+			 : damaged_dir(c, dir, err);
+	else if (rc == SQLITE_DONE)
+		rc = damaged_dir(c, dir, err);
+	else
+		rc = cat_sqlerr(c, rc, err, "cannot read a tree");
+	cat_stmt_put(c, ST_TREE_GET, st);
+	return rc;
+}

@@ -61,4 +61,24 @@ int cat_runs_drop_since(struct bfs_catalog *c, int64_t snap,
 /* The highest run id so far (0 if none). */
 int cat_max_run(struct bfs_catalog *c, int64_t *out, struct bfs_err *err);
 
+/* The rows of a directory, as a listing reads them, must chain: slots
+ * 0, 1, ... and relative pres from 1 on, each the previous one's plus 1
+ * plus its subtree, up to the tree's own n and count.  A tree_runs row
+ * missing or lying, or a run without all its entries, would otherwise
+ * make a listing shorter or shifted; it is a damaged catalog instead:
+ * -EUCLEAN "catalog 'PATH': directory DIR is damaged in the catalog
+ * (run 'backupfs catalog rebuild')".  slot: the next slot expected; pre:
+ * the next relative pre expected, -1 when not known (a later page). */
+struct cat_chain {
+	int64_t slot;
+	int64_t pre;
+};
+/* One row (its slot, relative pre and subtree count) of directory dir. */
+int cat_chain_row(struct bfs_catalog *c, struct cat_chain *ch, int64_t slot,
+		  int64_t pre, int64_t count, int64_t dir, struct bfs_err *err);
+/* At the end of a listing: as many slots (and, when whole, i.e. listed
+ * from the start, entries) as tree says it has. */
+int cat_chain_end(struct bfs_catalog *c, const struct cat_chain *ch,
+		  int64_t tree, bool whole, int64_t dir, struct bfs_err *err);
+
 #endif
