@@ -108,8 +108,10 @@ static const char cat_schema[] =
     " run INTEGER NOT NULL,"
     " name0 BLOB NOT NULL,"
     " PRIMARY KEY(tree, slot0)) WITHOUT ROWID;"
-    "CREATE INDEX tree_runs_pre ON tree_runs(tree, pre0);"
-    "CREATE INDEX tree_runs_name ON tree_runs(tree, name0);"
+    /* covering for the walk by pre and the lookup by name: the run is
+     * found in the index alone (slot0, of the primary key, is in both) */
+    "CREATE INDEX tree_runs_pre ON tree_runs(tree, pre0, run);"
+    "CREATE INDEX tree_runs_name ON tree_runs(tree, name0, run, pre0);"
     "CREATE INDEX tree_runs_run ON tree_runs(run);"
     /* the entries of a run: idx 0.., pre relative to the run's first
      * entry (0); a run is at most CAT_RUN_MAX rows, so finding a name
@@ -190,22 +192,35 @@ static const char cat_schema[] =
 /* Columns of an entry as catalog_query.c's fill_entry reads them, with
  * the subdirectory count of a directory's tree (its nlink): slot and pre
  * relative to the directory, from the run's place in it (r: a tree_runs
- * row, e: an entry of its run). */
-#define ENTRY_COLS                                                             \
-	"r.slot0 + e.idx, r.pre0 + e.pre, e.name, e.type, e.mode, e.uid, "     \
-	"e.gid, e.user, e.grp, e.mtime_ns, e.ctime_ns, e.ino, e.size, "        \
-	"e.rdev, e.target, e.link, e.nl, e.error, e.sparse, e.nchunks, "       \
-	"e.child, e.count, t.nsub, e.dt, e.sk, r.run, e.idx"
+ * row, e: an entry of its run), then the entry's primary key (run, idx)
+ * and its pre relative to its run, which a cached position keeps. */
+#define ENTRY_COLS_AT(SLOT, PRE, RUN)                                          \
+	SLOT                                                                   \
+	    ", " PRE ", e.name, e.type, e.mode, e.uid, e.gid, e.user, "        \
+	    "e.grp, e.mtime_ns, e.ctime_ns, e.ino, e.size, e.rdev, e.target, " \
+	    "e.link, e.nl, e.error, e.sparse, e.nchunks, e.child, e.count, "   \
+	    "t.nsub, e.dt, e.sk, " RUN ", e.idx, e.pre"
+#define ENTRY_COLS ENTRY_COLS_AT("r.slot0 + e.idx", "r.pre0 + e.pre", "r.run")
 #define ENTRY_JOIN " LEFT JOIN trees t ON t.id = e.child"
-/* The run of tree ?1 holding slot ?2 (the last one starting at or
- * before it), as r. */
+/* r: the one run of tree ?1 holding slot ?2 (the last one starting at or
+ * before it), pre ?2 or name ?2, found by a scalar subquery (evaluated
+ * once, one index seek) and then an equality seek: no temporary table
+ * for a LIMIT 1 subquery in FROM. */
 #define RUN_AT_SLOT                                                            \
-	" (SELECT run, slot0, pre0 FROM tree_runs WHERE tree = ?1"             \
-	" AND slot0 <= ?2 ORDER BY slot0 DESC LIMIT 1) r"
-/* The run of tree ?1 holding relative pre ?2, as r. */
+	" r.tree = ?1 AND r.slot0 = (SELECT max(slot0) FROM tree_runs"         \
+	" WHERE tree = ?1 AND slot0 <= ?2)"
 #define RUN_AT_PRE                                                             \
-	" (SELECT run, slot0, pre0 FROM tree_runs WHERE tree = ?1"             \
-	" AND pre0 <= ?2 ORDER BY pre0 DESC LIMIT 1) r"
+	" r.tree = ?1 AND r.pre0 = (SELECT max(pre0) FROM tree_runs"           \
+	" WHERE tree = ?1 AND pre0 <= ?2)"
+#define RUN_AT_NAME                                                            \
+	" r.tree = ?1 AND r.name0 = (SELECT max(name0) FROM tree_runs"         \
+	" WHERE tree = ?1 AND name0 <= ?2)"
+/* In run r, the entry with the largest pre <= relative pre ?2 (pre rises
+ * with idx: a backward scan of the run's primary key, stopping at the
+ * first). */
+#define IDX_AT_PRE                                                             \
+	" (SELECT idx FROM entries WHERE run = r.run AND pre <= ?2 - r.pre0"   \
+	" ORDER BY idx DESC LIMIT 1)"
 
 static const char *const cat_sql[CAT_ST_COUNT] = {
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
@@ -241,17 +256,21 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
 		       " JOIN backups b ON b.id = s.backup"
 		       " WHERE s.key = ?1"
 		       " ORDER BY b.time_ns DESC, b.name DESC LIMIT 1",
-    [ST_ENTRY_AT] =
-	"SELECT " ENTRY_COLS " FROM" RUN_AT_SLOT
-	" JOIN entries e ON e.run = r.run AND e.idx = ?2 - r.slot0" ENTRY_JOIN,
-    [ST_ENTRY_PRE] = "SELECT " ENTRY_COLS " FROM" RUN_AT_PRE
-		     " JOIN entries e ON e.run = r.run" ENTRY_JOIN
-		     " WHERE e.pre <= ?2 - r.pre0 ORDER BY e.pre DESC LIMIT 1",
+    [ST_ENTRY_AT] = "SELECT " ENTRY_COLS " FROM tree_runs r JOIN entries e"
+		    " ON e.run = r.run AND e.idx = ?2 - r.slot0" ENTRY_JOIN
+		    " WHERE" RUN_AT_SLOT,
+    /* an entry by its primary key (a position the connection cached),
+     * with its slot ?3 and directory-relative pre ?4 as cached, if its
+     * run-relative pre is still ?5 */
+    [ST_ENTRY_RUN_AT] = "SELECT " ENTRY_COLS_AT(
+	"?3", "?4", "e.run") " FROM entries e" ENTRY_JOIN
+			     " WHERE e.run = ?1 AND e.idx = ?2 AND e.pre = ?5",
+    [ST_ENTRY_PRE] = "SELECT " ENTRY_COLS " FROM tree_runs r JOIN entries e"
+		     " ON e.run = r.run AND e.idx =" IDX_AT_PRE ENTRY_JOIN
+		     " WHERE" RUN_AT_PRE,
     [ST_ENTRY_NAME] =
-	"SELECT " ENTRY_COLS " FROM"
-	" (SELECT run, slot0, pre0 FROM tree_runs WHERE tree = ?1"
-	" AND name0 <= ?2 ORDER BY name0 DESC LIMIT 1) r"
-	" JOIN entries e ON e.run = r.run AND e.name = ?2" ENTRY_JOIN,
+	"SELECT " ENTRY_COLS " FROM tree_runs r JOIN entries e"
+	" ON e.run = r.run AND e.name = ?2" ENTRY_JOIN " WHERE" RUN_AT_NAME,
     /* in slot order, which is pre order: the tree's runs in order from
      * the one holding slot ?2 + 1, each run's entries by its primary
      * key */
@@ -261,18 +280,17 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
 	" AND r.slot0 >= coalesce((SELECT slot0 FROM tree_runs"
 	" WHERE tree = ?1 AND slot0 <= ?2 + 1 ORDER BY slot0 DESC LIMIT 1),"
 	" 0) AND r.slot0 + e.idx > ?2 ORDER BY r.slot0, e.idx LIMIT ?3",
-    [ST_ENTRY_SLOT_OF] =
-	"SELECT r.slot0 + e.idx FROM" RUN_AT_PRE
-	" JOIN entries e ON e.run = r.run"
-	" WHERE e.pre <= ?2 - r.pre0 ORDER BY e.pre DESC LIMIT 1",
+    [ST_ENTRY_SLOT_OF] = "SELECT r.slot0 + e.idx FROM tree_runs r JOIN"
+			 " entries e ON e.run = r.run AND e.idx =" IDX_AT_PRE
+			 " WHERE" RUN_AT_PRE,
     [ST_ENTRY_READDIR_CHUNKS] =
 	"SELECT " ENTRY_COLS ", e.chunks,"
 	" CASE WHEN t.error IS NULL AND t.n >= 0 THEN t.parts END"
 	" FROM tree_runs r JOIN entries e ON e.run = r.run" ENTRY_JOIN
 	" WHERE r.tree = ?1 ORDER BY r.slot0, e.idx",
-    [ST_ENTRY_CHUNKS] =
-	"SELECT e.nchunks, e.chunks, r.run, e.idx FROM" RUN_AT_SLOT
-	" JOIN entries e ON e.run = r.run AND e.idx = ?2 - r.slot0",
+    [ST_ENTRY_CHUNKS] = "SELECT e.nchunks, e.chunks, r.run, e.idx FROM"
+			" tree_runs r JOIN entries e ON e.run = r.run"
+			" AND e.idx = ?2 - r.slot0 WHERE" RUN_AT_SLOT,
     [ST_ENTRY_INSERT] =
 	"INSERT INTO entries(run, idx, pre, name, type, mode, uid,"
 	" gid, user, grp, mtime_ns, ctime_ns, ino, size, rdev, target,"

@@ -52,6 +52,9 @@ struct cat_pos {
 	int64_t dirpre; /* absolute pre of the containing directory */
 	int64_t parent; /* parent ino, 0 for a root */
 	int64_t child;	/* directories: trees.id of the content, else 0 */
+	int64_t run;	/* its row: entries (run, idx), pre relative to */
+	int64_t idx;	/* the run (0 for a root) */
+	int64_t rpre;
 };
 
 /* Every statement the catalog runs more than once, prepared lazily on
@@ -74,6 +77,7 @@ enum cat_st {
 	ST_SOURCE_DELETE,
 	ST_PREV_SOURCE,
 	ST_ENTRY_AT,
+	ST_ENTRY_RUN_AT,
 	ST_ENTRY_PRE,
 	ST_ENTRY_NAME,
 	ST_ENTRY_READDIR,

@@ -307,6 +307,7 @@ enum {
 	EC_SK,
 	EC_RUN, /* the entry's primary key: runs.id, idx */
 	EC_IDX,
+	EC_RPRE,   /* pre relative to the run's first entry */
 	EC_CHUNKS, /* only ST_ENTRY_READDIR_CHUNKS */
 	EC_PARTS,  /* only ST_ENTRY_READDIR_CHUNKS: a sound child tree's */
 };
@@ -384,6 +385,9 @@ static void pos_of_row(sqlite3_stmt *st, struct cat_pos *p, int64_t ino,
 	p->child = sqlite3_column_type(st, EC_CHILD) == SQLITE_NULL
 		       ? 0
 		       : sqlite3_column_int64(st, EC_CHILD);
+	p->run = sqlite3_column_int64(st, EC_RUN);
+	p->idx = sqlite3_column_int64(st, EC_IDX);
+	p->rpre = sqlite3_column_int64(st, EC_RPRE);
 }
 
 int cat_no_entry(struct bfs_err *err, int64_t ino)
@@ -524,11 +528,16 @@ int cat_resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
 			return 0;
 		if (!pos->tree)
 			return root_of(c, backup, &tree, out, err);
-		rc = cat_stmt_get(c, ST_ENTRY_AT, &st, err);
+		/* one primary-key read of the entry's row; a row that is
+		 * gone or whose pre moved (a reused run id) is stale */
+		rc = cat_stmt_get(c, ST_ENTRY_RUN_AT, &st, err);
 		if (rc)
 			return rc;
-		sqlite3_bind_int64(st, 1, pos->tree);
-		sqlite3_bind_int64(st, 2, pos->slot);
+		sqlite3_bind_int64(st, 1, pos->run);
+		sqlite3_bind_int64(st, 2, pos->idx);
+		sqlite3_bind_int64(st, 3, pos->slot);
+		sqlite3_bind_int64(st, 4, pre - pos->dirpre);
+		sqlite3_bind_int64(st, 5, pos->rpre);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW)
 			rc = fill_entry(st, out, backup, pos->dirpre,
@@ -537,7 +546,7 @@ int cat_resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
 			rc = 1; /* stale: walk */
 		else
 			rc = cat_sqlerr(c, rc, err, "cannot read an entry");
-		cat_stmt_put(c, ST_ENTRY_AT, st);
+		cat_stmt_put(c, ST_ENTRY_RUN_AT, st);
 		if (rc <= 0) {
 			if (!rc && links)
 				resolve_link(c, out);
