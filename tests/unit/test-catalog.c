@@ -189,6 +189,37 @@ static void test_one_backup(void)
 	       e.e.size == CR_CHUNK && e.backup == 1,
 	   "get a/sub/x: name, parent, size (%s)", ERR(rc));
 	bfs_cat_entry_clear(&e);
+	/* x's position is cached now; its row changed under it by
+	 * another connection (as a run id reused after a drop would) is
+	 * never read through the cache */
+	{
+		sqlite3 *db = NULL;
+		int src = sqlite3_open(catpath, &db);
+
+		if (src == SQLITE_OK)
+			src = sqlite3_exec(db,
+					   "UPDATE entries SET pre = pre + 1"
+					   " WHERE name = X'78'",
+					   NULL, NULL, NULL);
+		rc = bfs_catalog_get(cat, INO(1, 5), &e, &err);
+		ok(src == SQLITE_OK && rc == -ENOENT,
+		   "a cached position whose row moved: not used (%s)", ERR(rc));
+		bfs_cat_entry_clear(&e);
+		if (src == SQLITE_OK)
+			src = sqlite3_exec(db,
+					   "UPDATE entries SET pre = pre - 1"
+					   " WHERE name = X'78'",
+					   NULL, NULL, NULL);
+		sqlite3_close(db);
+		rc = bfs_catalog_get(cat, INO(1, 5), &e, &err);
+		ok(src == SQLITE_OK && rc == 0 && !strcmp(e.e.path, "x"),
+		   "  moved back: found again (%s)", ERR(rc));
+		bfs_cat_entry_clear(&e);
+		rc = bfs_catalog_get(cat, INO(1, 5), &e, &err);
+		ok(rc == 0 && !strcmp(e.e.path, "x") && e.parent == INO(1, 4),
+		   "  and through the cache (%s)", ERR(rc));
+		bfs_cat_entry_clear(&e);
+	}
 	rc = bfs_catalog_get(cat, INO(1, 15), &e, &err);
 	is_int(rc, -ENOENT, "get past the last entry: ENOENT");
 	rc = bfs_catalog_get(cat, INO(9, 1), &e, &err);
