@@ -11,11 +11,16 @@
  *           repository (a part missing, unreadable or lying): it has no
  *           entries, and listing or looking up in it is -EIO with that
  *           reason, never a shorter listing
- *   entries(tree, slot, pre, name, type, mode, ..., link, nl, child,
+ *   runs(id, hash, n)  -- a few consecutive entries of a directory
+ *           (content-defined, catalog_runs.c), shared by every version of
+ *           the directory that has them
+ *   tree_runs(tree, slot0, pre0, run, name0) -- a tree's runs in order
+ *   entries(run, idx, pre, name, type, mode, ..., link, nl, child,
  *           count, chunks BLOB)        -- chunks: n x 36 bytes (hash, len)
  *   chunk_loc(hash, pack, off, clen, len, type, idx) -- from index/
  *   index_objects(id, name)
- * Entries belong to trees, and a tree shared by many backups is stored
+ * Entries belong to runs and runs to trees; a tree shared by many
+ * backups, and a run shared by many versions of a directory, is stored
  * once.  Entry ids are inode numbers: (backup rowid << 40) | pre, pre
  * being the entry's number in a pre-order walk of its backup (the root
  * is pre 0), as doc/FORMAT.md "Inodes" defines them.  They are stable

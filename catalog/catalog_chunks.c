@@ -17,7 +17,7 @@ static int damaged_list(struct bfs_catalog *c, int64_t id, struct bfs_err *err)
 			   c->path, (long long)id);
 }
 
-int cat_entry_refs_each(struct bfs_catalog *c, int64_t tree, int64_t slot,
+int cat_entry_refs_each(struct bfs_catalog *c, int64_t run, int64_t idx,
 			int64_t id, uint64_t nchunks, const void *blob,
 			size_t len, cat_refs_cb cb, void *arg,
 			struct bfs_err *err)
@@ -38,8 +38,8 @@ int cat_entry_refs_each(struct bfs_catalog *c, int64_t tree, int64_t slot,
 	rc = cat_stmt_get(c, ST_PIECE_READ, &st, err);
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, tree);
-	sqlite3_bind_int64(st, 2, slot);
+	sqlite3_bind_int64(st, 1, run);
+	sqlite3_bind_int64(st, 2, idx);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		plen = (size_t)sqlite3_column_bytes(st, 1);
 		/* pieces 1, 2, ... in order, whole refs, never past the
@@ -70,8 +70,8 @@ static int refs_append(void *arg, const uint8_t *refs, size_t n)
 	return bfs_buf_append(arg, refs, n * BFS_BLOBREF_BLOB);
 }
 
-int cat_entry_refs(struct bfs_catalog *c, int64_t tree, int64_t slot,
-		   int64_t id, uint64_t nchunks, const void *blob, size_t len,
+int cat_entry_refs(struct bfs_catalog *c, int64_t run, int64_t idx, int64_t id,
+		   uint64_t nchunks, const void *blob, size_t len,
 		   struct bfs_buf *buf, const uint8_t **refs,
 		   struct bfs_err *err)
 {
@@ -87,8 +87,8 @@ int cat_entry_refs(struct bfs_catalog *c, int64_t tree, int64_t slot,
 	}
 	/* grown as pieces come, never sized by the count alone */
 	buf->len = 0;
-	rc = cat_entry_refs_each(c, tree, slot, id, nchunks, NULL, 0,
-				 refs_append, buf, err);
+	rc = cat_entry_refs_each(c, run, idx, id, nchunks, NULL, 0, refs_append,
+				 buf, err);
 	if (!rc)
 		*refs = buf->data;
 	return rc;
@@ -240,7 +240,8 @@ int bfs_catalog_chunks(struct bfs_catalog *c, int64_t id,
 	if (rc)
 		goto out_put;
 	rc = cat_entry_refs_each(
-	    c, pos.tree, pos.slot, id, nchunks, sqlite3_column_blob(st, 1),
+	    c, sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), id,
+	    nchunks, sqlite3_column_blob(st, 1),
 	    (size_t)sqlite3_column_bytes(st, 1), chunks_piece, &f, err);
 out_put:
 	cat_stmt_put(c, ST_CHUNK_LOOKUP, f.lk);

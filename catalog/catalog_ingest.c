@@ -27,6 +27,7 @@
 #include <cjson/cJSON.h>
 
 #include "catalog/catalog_int.h"
+#include "catalog/catalog_runs.h"
 #include "src/format.h"
 #include "src/log.h"
 #include "src/tree.h"
@@ -49,6 +50,13 @@ struct ingest {
 struct fill {
 	int64_t tree;
 	int64_t slot, count, nsub;
+	/* runs of the current part (plan), the one being added (ri: its
+	 * index in plan, li: lines of it added so far) */
+	struct cat_run_plan plan;
+	size_t ri;
+	uint32_t li;
+	int64_t run, pre0; /* runs.id; relative pre of its first entry */
+	bool fresh;	   /* a new run: its entries are inserted */
 	char prev[BFS_NAME_MAX + 1];
 	size_t prevlen;
 	bool have_prev;
@@ -206,8 +214,8 @@ static int tree_ref(struct ingest *g, const uint8_t (*parts)[BFS_HASH_LEN],
 }
 
 /* Store the first piece_refs refs of c->scratch as piece seq of entry
- * (tree, slot) and move the rest down. */
-static int flush_piece(struct bfs_catalog *c, int64_t tree, int64_t slot,
+ * (run, idx) and move the rest down. */
+static int flush_piece(struct bfs_catalog *c, int64_t run, int64_t idx,
 		       int64_t seq, struct bfs_err *err)
 {
 	struct bfs_buf *b = &c->scratch;
@@ -218,8 +226,8 @@ static int flush_piece(struct bfs_catalog *c, int64_t tree, int64_t slot,
 	rc = cat_stmt_get(c, ST_PIECE_INSERT, &st, err);
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, tree);
-	sqlite3_bind_int64(st, 2, slot);
+	sqlite3_bind_int64(st, 1, run);
+	sqlite3_bind_int64(st, 2, idx);
 	sqlite3_bind_int64(st, 3, seq);
 	rc = cat_bind_bytes(st, 4, b->data, n);
 	if (rc == SQLITE_OK)
@@ -238,14 +246,13 @@ static int flush_piece(struct bfs_catalog *c, int64_t tree, int64_t slot,
 /* Append one ref to c->scratch; past one piece, the first piece_refs go
  * to chunk_pieces (seq *seq + 1). */
 static int add_ref(struct bfs_catalog *c, const struct bfs_blobref *ref,
-		   int64_t tree, int64_t slot, int64_t *seq,
-		   struct bfs_err *err)
+		   int64_t run, int64_t idx, int64_t *seq, struct bfs_err *err)
 {
 	struct bfs_buf *b = &c->scratch;
 	int rc;
 
 	if (b->len >= c->piece_refs * BFS_BLOBREF_BLOB) {
-		rc = flush_piece(c, tree, slot, ++*seq, err);
+		rc = flush_piece(c, run, idx, ++*seq, err);
 		if (rc)
 			return rc;
 	}
@@ -258,15 +265,16 @@ static int add_ref(struct bfs_catalog *c, const struct bfs_blobref *ref,
 }
 
 /* A file's content refs (the inline "c" refs or the expanded "cl" list
- * blobs) for entry (tree, slot), packed 36 bytes each: up to one piece
- * (c->piece_refs) into c->scratch for the entry's row, a longer list
- * into chunk_pieces rows (c->scratch then empty), so that memory and row
- * sizes stay bounded whatever the length.  *n = refs, *sum = their
+ * blobs) for entry idx of run f->run (in directory f->tree), packed 36 bytes
+ * each: up to one piece (c->piece_refs) into c->scratch for the entry's row, a
+ * longer list into chunk_pieces rows (c->scratch then empty), so that memory
+ * and row sizes stay bounded whatever the length.  *n = refs, *sum = their
  * lengths. */
 static int file_refs(struct ingest *g, const struct bfs_tree_entry *te,
-		     int64_t tree, int64_t slot, uint64_t *n, uint64_t *sum,
+		     const struct fill *f, uint64_t *n, uint64_t *sum,
 		     struct bfs_err *err)
 {
+	int64_t tree = f->tree, run = f->run, idx = f->li;
 	struct bfs_catalog *c = g->c;
 	struct bfs_blobref *refs;
 	int64_t seq = 0;
@@ -277,7 +285,7 @@ static int file_refs(struct ingest *g, const struct bfs_tree_entry *te,
 	*n = 0;
 	*sum = 0;
 	for (i = 0; i < te->nchunks; i++) {
-		rc = add_ref(c, &te->chunks[i], tree, slot, &seq, err);
+		rc = add_ref(c, &te->chunks[i], run, idx, &seq, err);
 		if (rc)
 			return rc;
 		*sum += te->chunks[i].len;
@@ -304,7 +312,7 @@ static int file_refs(struct ingest *g, const struct bfs_tree_entry *te,
 				   "a chunk list of the wrong length");
 		}
 		for (j = 0; j < nr; j++) {
-			rc = add_ref(c, &refs[j], tree, slot, &seq, err);
+			rc = add_ref(c, &refs[j], run, idx, &seq, err);
 			if (rc)
 				break;
 			*sum += refs[j].len;
@@ -315,11 +323,14 @@ static int file_refs(struct ingest *g, const struct bfs_tree_entry *te,
 		*n += nr;
 	}
 	if (seq && c->scratch.len)
-		return flush_piece(c, tree, slot, ++seq, err);
+		return flush_piece(c, run, idx, ++seq, err);
 	return 0;
 }
 
-/* One child of the tree being filled: checks, then its row. */
+/* One child of the tree being filled: checks, then its row in the run
+ * being added when that run is new (a run the catalog has was checked
+ * and stored when it was first added: only what spans runs is checked
+ * again, names in order and the counts). */
 static int add_entry(struct ingest *g, struct fill *f,
 		     const struct bfs_tree_entry *te, struct bfs_err *err)
 {
@@ -346,12 +357,21 @@ static int add_entry(struct ingest *g, struct fill *f,
 		if (te->nchunks || te->nlists || e->link)
 			return lie(g, err, f->tree, name, nlen,
 				   "a directory with content");
-		rc = tree_ref(g, te->parts, te->nparts, te->count, &child,
-			      f->tree, name, nlen, err);
-		if (rc)
-			return rc;
+		if (te->count > (uint64_t)CAT_PRE_MASK)
+			return lie(g, err, f->tree, name, nlen,
+				   "too many entries");
 		sub = te->count;
 		f->nsub++;
+		if (f->fresh) {
+			rc = tree_ref(g, te->parts, te->nparts, te->count,
+				      &child, f->tree, name, nlen, err);
+			if (rc)
+				return rc;
+		}
+	} else if (!f->fresh) {
+		if (te->nparts || te->count)
+			return lie(g, err, f->tree, name, nlen,
+				   "a tree for a non-directory");
 	} else {
 		if (te->nparts || te->count)
 			return lie(g, err, f->tree, name, nlen,
@@ -360,7 +380,7 @@ static int add_entry(struct ingest *g, struct fill *f,
 		    (e->type != BFS_T_FILE || e->link))
 			return lie(g, err, f->tree, name, nlen,
 				   "chunks for an entry without content");
-		rc = file_refs(g, te, f->tree, f->slot, &nrefs, &sum, err);
+		rc = file_refs(g, te, f, &nrefs, &sum, err);
 		if (rc)
 			return rc;
 		if (e->type == BFS_T_FILE && !e->link && !e->error &&
@@ -374,13 +394,23 @@ static int add_entry(struct ingest *g, struct fill *f,
 	}
 	if ((uint64_t)f->count + 1 + sub > (uint64_t)CAT_PRE_MASK)
 		return lie(g, err, f->tree, name, nlen, "too many entries");
+	if (f->li == 0) {
+		/* the run's first entry: the run goes into the tree */
+		f->pre0 = f->count + 1;
+		rc = cat_tree_run_add(c, f->tree, f->slot, f->pre0, f->run,
+				      name, nlen, err);
+		if (rc)
+			return rc;
+	}
+	if (!f->fresh)
+		goto out_next;
 
 	rc = cat_stmt_get(c, ST_ENTRY_INSERT, &st, err);
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, f->tree);
-	sqlite3_bind_int64(st, 2, f->slot);
-	sqlite3_bind_int64(st, 3, f->count + 1);
+	sqlite3_bind_int64(st, 1, f->run);
+	sqlite3_bind_int64(st, 2, f->li);
+	sqlite3_bind_int64(st, 3, f->count + 1 - f->pre0);
 	cat_bind_bytes(st, 4, name, nlen);
 	sqlite3_bind_int(st, 5, e->type);
 	sqlite3_bind_int64(st, 6, e->mode & BFS_MODE_MASK);
@@ -425,11 +455,39 @@ static int add_entry(struct ingest *g, struct fill *f,
 	cat_stmt_put(c, ST_ENTRY_INSERT, st);
 	if (rc)
 		return rc;
+out_next:
+	f->li++;
 	f->slot++;
 	f->count += 1 + (int64_t)sub;
 	memcpy(f->prev, name, nlen);
 	f->prevlen = nlen;
 	f->have_prev = true;
+	return 0;
+}
+
+/* add_entry for the next line of the part: the run it starts is found
+ * or made first, and the run ends after its last line. */
+static int add_run_entry(struct ingest *g, struct fill *f,
+			 const struct bfs_tree_entry *te, struct bfs_err *err)
+{
+	int rc;
+
+	if (f->li == 0) {
+		if (f->ri >= f->plan.n)
+			return lie(g, err, f->tree, NULL, 0,
+				   "a malformed tree part");
+		rc = cat_run_get(g->c, &f->plan.v[f->ri], &f->run, &f->fresh,
+				 err);
+		if (rc)
+			return rc;
+	}
+	rc = add_entry(g, f, te, err);
+	if (rc)
+		return rc;
+	if (f->li == f->plan.v[f->ri].lines) {
+		f->ri++;
+		f->li = 0;
+	}
 	return 0;
 }
 
@@ -469,10 +527,18 @@ static int fill_tree(struct ingest *g, int64_t id, const uint8_t *parts,
 		rc = read_blob(g, parts + i * BFS_HASH_LEN, "tree part",
 			       BFS_TREE_PART_MAX, err);
 		if (rc)
-			return rc;
+			goto out_free;
 		rc = bfs_tree_part_open(g->part.data, g->part.len, &tp, err);
+		if (!rc)
+			rc = cat_run_plan_part(&f.plan, g->part.data,
+					       g->part.len);
+		f.ri = 0;
+		f.li = 0;
 		while (!rc && (rc = bfs_tree_part_next(tp, &te, err)) == 1)
-			rc = add_entry(g, &f, &te, err);
+			rc = add_run_entry(g, &f, &te, err);
+		/* every line parsed is in a run, every run's lines parsed */
+		if (!rc && (f.ri != f.plan.n || f.li))
+			rc = lie(g, err, id, NULL, 0, "a malformed tree part");
 		bfs_tree_part_free(tp);
 		tp = NULL;
 		if (rc == -EUCLEAN && !strstr(err ? err->msg : "", g->key)) {
@@ -483,15 +549,19 @@ static int fill_tree(struct ingest *g, int64_t id, const uint8_t *parts,
 				       g->key, tree_path(g, id), hex);
 		}
 		if (rc)
-			return rc;
+			goto out_free;
 	}
 	if (f.count != claimed) {
 		snprintf(why, sizeof(why),
 			 "\"count\" says %lld entries, its tree holds %lld",
 			 (long long)claimed, (long long)f.count);
-		return lie(g, err, id, NULL, 0, why);
+		rc = lie(g, err, id, NULL, 0, why);
+		goto out_free;
 	}
-	return finish_tree(g->c, id, &f, err);
+	rc = finish_tree(g->c, id, &f, err);
+out_free:
+	cat_run_plan_free(&f.plan);
+	return rc;
 }
 
 /* The highest tree id so far (0 if none). */
@@ -517,10 +587,11 @@ static int max_tree(struct bfs_catalog *c, int64_t *out, struct bfs_err *err)
  * why): keep it as damaged, with the count its parent claims (so that
  * inode numbers around it stay right) and no entries, so that listing it
  * is an error (catalog_query.c) and never a wrong listing.  What this
- * fill added goes: its entries and the pending trees made since snap. */
+ * fill added goes: its runs, the runs made since run_snap and the pending
+ * trees made since snap. */
 static int damage_tree(struct ingest *g, int64_t id, int64_t claimed,
-		       int64_t snap, const struct bfs_err *why,
-		       struct bfs_err *err)
+		       int64_t snap, int64_t run_snap,
+		       const struct bfs_err *why, struct bfs_err *err)
 {
 	struct bfs_catalog *c = g->c;
 	sqlite3_stmt *st = NULL;
@@ -533,27 +604,15 @@ static int damage_tree(struct ingest *g, int64_t id, int64_t claimed,
 			       tree_path(g, id));
 	if (!strstr(msg.msg, g->key))
 		bfs_err_prefix(&msg, -EUCLEAN, "%s", g->key);
-	rc = sqlite3_prepare_v2(c->db, "DELETE FROM entries WHERE tree = ?1;",
-				-1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		rc = sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (rc == SQLITE_DONE) {
-		/* the chunk lists in pieces of its entries go along */
-		int prc = cat_exec_ids(c, ST_PIECE_DELETE_TREE, id, 0, err,
-				       "cannot mark a damaged tree");
-
-		if (prc)
-			return prc;
-	}
-	if (rc == SQLITE_DONE)
-		rc = sqlite3_prepare_v2(c->db,
-					"DELETE FROM trees WHERE id > ?1"
-					" AND n < 0;",
-					-1, &st, NULL);
+	/* its runs, and the runs this fill made (no other tree has them) */
+	rc = cat_exec_ids(c, ST_TREE_RUNS_DELETE, id, 0, err,
+			  "cannot mark a damaged tree");
+	if (!rc)
+		rc = cat_runs_drop_since(c, run_snap, err);
+	if (rc)
+		return rc;
+	rc = sqlite3_prepare_v2(
+	    c->db, "DELETE FROM trees WHERE id > ?1 AND n < 0;", -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, snap);
 		rc = sqlite3_step(st);
@@ -614,9 +673,11 @@ static int fill_pending(struct ingest *g, struct bfs_err *err)
 			break;
 		{
 			struct bfs_err why = {{0}};
-			int64_t snap = 0;
+			int64_t snap = 0, run_snap = 0;
 
 			rc = max_tree(c, &snap, err);
+			if (!rc)
+				rc = cat_max_run(c, &run_snap, err);
 			if (!rc)
 				rc = fill_tree(g, id, parts, len / BFS_HASH_LEN,
 					       claimed, &why);
@@ -624,8 +685,8 @@ static int fill_pending(struct ingest *g, struct bfs_err *err)
 			 * corrupt, or lying) is kept, the rest goes on; an
 			 * I/O error fails the ingest (a later sync retries) */
 			if (rc == -EUCLEAN || rc == -EBADMSG)
-				rc = damage_tree(g, id, claimed, snap, &why,
-						 err);
+				rc = damage_tree(g, id, claimed, snap, run_snap,
+						 &why, err);
 			else if (rc && err)
 				*err = why;
 		}

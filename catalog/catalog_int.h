@@ -7,6 +7,8 @@
  *   catalog_query.c   read side: inode resolution, entries, backups
  *   catalog_chunks.c  chunk lists (whole or in pieces), dedup lookups
  *   catalog_ingest.c  one format-2 manifest -> backup row + new trees
+ *   catalog_runs.c    runs: a directory's entries in content-defined
+ *                     pieces shared between its versions
  *   catalog_sync.c    sync with the repository (index objects, then
  *                     manifests), rebuild, drop (and tree collection)
  *   catalog_index.c   the index operations of src/index.h
@@ -23,7 +25,7 @@
 
 #include "catalog/catalog.h"
 
-#define CAT_SCHEMA_VERSION 6
+#define CAT_SCHEMA_VERSION 7
 /* Writers wait this long for another process's write transaction (an
  * ingest of a large manifest can take seconds). */
 #define CAT_BUSY_TIMEOUT_MS 30000
@@ -50,6 +52,9 @@ struct cat_pos {
 	int64_t dirpre; /* absolute pre of the containing directory */
 	int64_t parent; /* parent ino, 0 for a root */
 	int64_t child;	/* directories: trees.id of the content, else 0 */
+	int64_t run;	/* its row: entries (run, idx), pre relative to */
+	int64_t idx;	/* the run (0 for a root) */
+	int64_t rpre;
 };
 
 /* Every statement the catalog runs more than once, prepared lazily on
@@ -72,6 +77,7 @@ enum cat_st {
 	ST_SOURCE_DELETE,
 	ST_PREV_SOURCE,
 	ST_ENTRY_AT,
+	ST_ENTRY_RUN_AT,
 	ST_ENTRY_PRE,
 	ST_ENTRY_NAME,
 	ST_ENTRY_READDIR,
@@ -81,10 +87,10 @@ enum cat_st {
 	ST_ENTRY_SUBDIRS,
 	ST_ENTRY_PARENT,
 	ST_ENTRY_REFERS,
-	ST_ENTRY_DELETE_TREE,
+	ST_ENTRY_DELETE_RUN,
 	ST_PIECE_INSERT,
 	ST_PIECE_READ,
-	ST_PIECE_DELETE_TREE,
+	ST_PIECE_DELETE_RUN,
 	ST_TREE_FIND,
 	ST_TREE_INSERT,
 	ST_TREE_FINISH,
@@ -94,6 +100,13 @@ enum cat_st {
 	ST_TREE_DAMAGED,
 	ST_TREE_GET,
 	ST_TREE_DELETE,
+	ST_RUN_FIND,
+	ST_RUN_INSERT,
+	ST_RUN_USED,
+	ST_RUN_DELETE,
+	ST_TREE_RUNS_INSERT,
+	ST_TREE_RUNS_OF,
+	ST_TREE_RUNS_DELETE,
 	ST_CHUNK_INSERT,
 	ST_CHUNK_LOOKUP,
 	ST_CHUNK_DELETE_IDX,
@@ -191,15 +204,15 @@ int cat_resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
 /* -ENOENT with "no entry INO in the catalog". */
 int cat_no_entry(struct bfs_err *err, int64_t ino);
 
-/* The chunk list of entry (tree, slot), nchunks refs, whose row holds
- * blob/len (its "chunks" column; NULL/0 when the list is in pieces):
- * *refs points at the whole list, packed BFS_BLOBREF_BLOB bytes per ref,
- * either into the row (valid until its statement steps) or into buf
+/* The chunk list of entry idx of run (entries' primary key), nchunks refs,
+ * whose row holds blob/len (its "chunks" column; NULL/0 when the list is in
+ * pieces): *refs points at the whole list, packed BFS_BLOBREF_BLOB bytes per
+ * ref, either into the row (valid until its statement steps) or into buf
  * (caller's, reused).  Every length and the pieces' order are checked.
  * 0, -EUCLEAN "catalog 'PATH': entry ID has a damaged chunk list",
  * -ENOMEM, SQLite errors.  catalog_chunks.c. */
-int cat_entry_refs(struct bfs_catalog *c, int64_t tree, int64_t slot,
-		   int64_t id, uint64_t nchunks, const void *blob, size_t len,
+int cat_entry_refs(struct bfs_catalog *c, int64_t run, int64_t idx, int64_t id,
+		   uint64_t nchunks, const void *blob, size_t len,
 		   struct bfs_buf *buf, const uint8_t **refs,
 		   struct bfs_err *err);
 /* The same list handed to cb one piece at a time (refs borrowed during
@@ -208,7 +221,7 @@ int cat_entry_refs(struct bfs_catalog *c, int64_t tree, int64_t slot,
  * have seen the first pieces of a list found damaged later).  cb returns
  * 0 or -errno (returned). */
 typedef int (*cat_refs_cb)(void *arg, const uint8_t *refs, size_t n);
-int cat_entry_refs_each(struct bfs_catalog *c, int64_t tree, int64_t slot,
+int cat_entry_refs_each(struct bfs_catalog *c, int64_t run, int64_t idx,
 			int64_t id, uint64_t nchunks, const void *blob,
 			size_t len, cat_refs_cb cb, void *arg,
 			struct bfs_err *err);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "catalog/catalog_int.h"
+#include "catalog/catalog_runs.h"
 #include "src/tree.h"
 
 /* Copy a TEXT/BLOB column into a fresh NUL-terminated string.  *out is
@@ -304,6 +305,9 @@ enum {
 	EC_NSUB,
 	EC_DT,
 	EC_SK,
+	EC_RUN, /* the entry's primary key: runs.id, idx */
+	EC_IDX,
+	EC_RPRE,   /* pre relative to the run's first entry */
 	EC_CHUNKS, /* only ST_ENTRY_READDIR_CHUNKS */
 	EC_PARTS,  /* only ST_ENTRY_READDIR_CHUNKS: a sound child tree's */
 };
@@ -381,6 +385,9 @@ static void pos_of_row(sqlite3_stmt *st, struct cat_pos *p, int64_t ino,
 	p->child = sqlite3_column_type(st, EC_CHILD) == SQLITE_NULL
 		       ? 0
 		       : sqlite3_column_int64(st, EC_CHILD);
+	p->run = sqlite3_column_int64(st, EC_RUN);
+	p->idx = sqlite3_column_int64(st, EC_IDX);
+	p->rpre = sqlite3_column_int64(st, EC_RPRE);
 }
 
 int cat_no_entry(struct bfs_err *err, int64_t ino)
@@ -521,11 +528,16 @@ int cat_resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
 			return 0;
 		if (!pos->tree)
 			return root_of(c, backup, &tree, out, err);
-		rc = cat_stmt_get(c, ST_ENTRY_AT, &st, err);
+		/* one primary-key read of the entry's row; a row that is
+		 * gone or whose pre moved (a reused run id) is stale */
+		rc = cat_stmt_get(c, ST_ENTRY_RUN_AT, &st, err);
 		if (rc)
 			return rc;
-		sqlite3_bind_int64(st, 1, pos->tree);
-		sqlite3_bind_int64(st, 2, pos->slot);
+		sqlite3_bind_int64(st, 1, pos->run);
+		sqlite3_bind_int64(st, 2, pos->idx);
+		sqlite3_bind_int64(st, 3, pos->slot);
+		sqlite3_bind_int64(st, 4, pre - pos->dirpre);
+		sqlite3_bind_int64(st, 5, pos->rpre);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW)
 			rc = fill_entry(st, out, backup, pos->dirpre,
@@ -534,7 +546,7 @@ int cat_resolve(struct bfs_catalog *c, int64_t ino, struct cat_pos *pos,
 			rc = 1; /* stale: walk */
 		else
 			rc = cat_sqlerr(c, rc, err, "cannot read an entry");
-		cat_stmt_put(c, ST_ENTRY_AT, st);
+		cat_stmt_put(c, ST_ENTRY_RUN_AT, st);
 		if (rc <= 0) {
 			if (!rc && links)
 				resolve_link(c, out);
@@ -730,6 +742,7 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 	int64_t backup = dir >> CAT_INO_SHIFT, dirpre = dir & CAT_PRE_MASK;
 	int64_t rel = 0, slot = -1;
 	struct cat_pos pp, pos;
+	struct cat_chain ch;
 	struct bfs_cat_entry e;
 	sqlite3_stmt *st;
 	unsigned rows = 0;
@@ -760,6 +773,8 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 		if (rc)
 			return rc;
 	}
+	ch.slot = slot + 1;
+	ch.pre = rel ? -1 : 1;
 	rc = cat_stmt_get(c, ST_ENTRY_READDIR, &st, err);
 	if (rc)
 		return rc;
@@ -767,6 +782,12 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 	sqlite3_bind_int64(st, 2, slot);
 	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc =
+		    cat_chain_row(c, &ch, sqlite3_column_int64(st, EC_SLOT),
+				  sqlite3_column_int64(st, EC_PRE),
+				  sqlite3_column_int64(st, EC_COUNT), dir, err);
+		if (rc)
+			goto out_put;
 		rc = fill_entry(st, &e, backup, dirpre, dir);
 		if (rc)
 			goto out_put;
@@ -786,6 +807,8 @@ out_put:
 	cat_stmt_put(c, ST_ENTRY_READDIR, st);
 	if (!rc && !rows && !rel)
 		rc = tree_ok(c, pp.child, err);
+	if (!rc && (!limit || rows < limit))
+		rc = cat_chain_end(c, &ch, pp.child, !rel, dir, err);
 	/* its children may have pushed the directory out of the cache: the
 	 * next page needs it again */
 	icache_put(c, &pp);
@@ -796,6 +819,7 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 		 struct bfs_err *err)
 {
 	int64_t backup = dir >> CAT_INO_SHIFT, dirpre = dir & CAT_PRE_MASK;
+	struct cat_chain ch = {.slot = 0, .pre = 1};
 	struct bfs_cat_entry e;
 	struct cat_pos pp;
 	sqlite3_stmt *st;
@@ -816,14 +840,21 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 	sqlite3_bind_int64(st, 1, pp.child);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rows++;
+		rc =
+		    cat_chain_row(c, &ch, sqlite3_column_int64(st, EC_SLOT),
+				  sqlite3_column_int64(st, EC_PRE),
+				  sqlite3_column_int64(st, EC_COUNT), dir, err);
+		if (rc)
+			goto out_put;
 		rc = fill_entry(st, &e, backup, dirpre, dir);
 		if (rc)
 			goto out_put;
 		len = (size_t)sqlite3_column_bytes(st, EC_CHUNKS);
-		rc = cat_entry_refs(
-		    c, pp.child, sqlite3_column_int64(st, EC_SLOT), e.id,
-		    e.nchunks, sqlite3_column_blob(st, EC_CHUNKS), len,
-		    &c->pieces, &refs, err);
+		rc = cat_entry_refs(c, sqlite3_column_int64(st, EC_RUN),
+				    sqlite3_column_int64(st, EC_IDX), e.id,
+				    e.nchunks,
+				    sqlite3_column_blob(st, EC_CHUNKS), len,
+				    &c->pieces, &refs, err);
 		if (rc) {
 			bfs_cat_entry_clear(&e);
 			goto out_put;
@@ -856,6 +887,8 @@ out_put:
 		bfs_buf_free(&c->pieces);
 	if (!rc && !rows)
 		rc = tree_ok(c, pp.child, err);
+	if (!rc)
+		rc = cat_chain_end(c, &ch, pp.child, true, dir, err);
 	return rc;
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "catalog/catalog_int.h"
+#include "catalog/catalog_runs.h"
 #include "src/format.h"
 #include "src/tree.h"
 #include "src/util.h"
@@ -55,27 +56,6 @@ out_put:
 	return rc;
 }
 
-/* Growable list of tree ids. */
-struct ids {
-	int64_t *v;
-	size_t n, cap;
-};
-
-static int ids_push(struct ids *a, int64_t id)
-{
-	if (a->n == a->cap) {
-		size_t ncap = a->cap ? a->cap * 2 : 64;
-		int64_t *nv = realloc(a->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		a->v = nv;
-		a->cap = ncap;
-	}
-	a->v[a->n++] = id;
-	return 0;
-}
-
 /* 1 if statement id (bound to tree) finds a row, 0 if not, -errno. */
 static int has_row(struct bfs_catalog *c, enum cat_st id, int64_t tree,
 		   struct bfs_err *err)
@@ -96,18 +76,22 @@ static int has_row(struct bfs_catalog *c, enum cat_st id, int64_t tree,
 }
 
 /* Delete tree start if nothing refers to it any more (no backup as its
- * root, no entry as its child), then its subtrees likewise.  Inside the
- * caller's transaction.  Cost: the trees that die and their directory
- * entries; live trees are never walked. */
+ * root, no entry as its child), with the runs no other tree uses, then
+ * its subtrees likewise.  Inside the caller's transaction.  Cost: the
+ * trees that die and their runs; live trees are never walked. */
 static int collect_trees(struct bfs_catalog *c, int64_t start,
 			 struct bfs_err *err)
 {
-	struct ids work = {0};
-	sqlite3_stmt *st;
+	struct cat_ids work = {0};
 	int64_t t;
 	int rc;
 
-	rc = ids_push(&work, start);
+	work.v = malloc(64 * sizeof(*work.v));
+	if (!work.v)
+		return -ENOMEM;
+	work.cap = 64;
+	work.v[work.n++] = start;
+	rc = 0;
 	while (!rc && work.n) {
 		t = work.v[--work.n];
 		rc = has_row(c, ST_BACKUP_USES_TREE, t, err);
@@ -117,26 +101,7 @@ static int collect_trees(struct bfs_catalog *c, int64_t start,
 			rc = rc < 0 ? rc : 0;
 			continue;
 		}
-		rc = cat_stmt_get(c, ST_ENTRY_SUBDIRS, &st, err);
-		if (rc)
-			break;
-		sqlite3_bind_int64(st, 1, t);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			rc = ids_push(&work, sqlite3_column_int64(st, 0));
-			if (rc)
-				break;
-		}
-		if (rc == SQLITE_DONE)
-			rc = 0;
-		else if (rc > 0)
-			rc = cat_sqlerr(c, rc, err, "cannot read trees");
-		cat_stmt_put(c, ST_ENTRY_SUBDIRS, st);
-		if (!rc)
-			rc = cat_exec_ids(c, ST_ENTRY_DELETE_TREE, t, 0, err,
-					  "cannot drop a tree");
-		if (!rc)
-			rc = cat_exec_ids(c, ST_PIECE_DELETE_TREE, t, 0, err,
-					  "cannot drop a tree");
+		rc = cat_tree_runs_drop(c, t, &work, err);
 		if (!rc)
 			rc = cat_exec_ids(c, ST_TREE_DELETE, t, 0, err,
 					  "cannot drop a tree");
@@ -712,6 +677,8 @@ int bfs_catalog_rebuild(struct bfs_catalog *c, struct bfs_repo *r,
 	rc = sqlite3_exec(c->db,
 			  "DELETE FROM entries;"
 			  " DELETE FROM chunk_pieces;"
+			  " DELETE FROM tree_runs;"
+			  " DELETE FROM runs;"
 			  " DELETE FROM trees;"
 			  " DELETE FROM backup_sources;"
 			  " DELETE FROM backups;"

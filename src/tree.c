@@ -714,6 +714,13 @@ int bfs_tree_list_parse(const void *data, size_t len, struct bfs_blobref **refs,
 /* ---- the cutter ----------------------------------------------------------
  */
 
+static uint64_t fnv1a64(const uint8_t *s, size_t n);
+
+uint64_t bfs_tree_line_hash(const void *line, size_t len)
+{
+	return fnv1a64(line, len);
+}
+
 static uint64_t fnv1a64(const uint8_t *s, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ull;

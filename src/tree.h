@@ -130,6 +130,10 @@ int bfs_tree_list_parse(const void *data, size_t len, struct bfs_blobref **refs,
 typedef int (*bfs_tree_part_cb)(void *arg, const void *data, size_t len,
 				struct bfs_err *err);
 
+/* FNV-1a 64 of one tree line without its '\n' (len bytes), the hash the
+ * part cut and the catalog's run cut (catalog/catalog_runs.c) look at. */
+uint64_t bfs_tree_line_hash(const void *line, size_t len);
+
 struct bfs_tree_cutter {
 	struct bfs_buf part;
 	bfs_tree_part_cb cb;

@@ -46,7 +46,10 @@ grown=$(( $(pack_bytes "$R") - before ))
 ok $(( grown < (1 << 20) ? 0 : 1 )) \
 	"  no data stored again ($grown bytes)"
 read -r np2 ne2 <<<"$(pieces)"
-is "$np2 $ne2" "$((2 * np)) 2" "  b2's new root tree holds big.bin's list in pieces too"
+# big.bin's line is in a catalog run of its own or shares one with d's
+# line (the cut depends on the line's hash): the run is reused or added
+ok $(( (np2 == np && ne2 == 1) || (np2 == 2 * np && ne2 == 2) ? 0 : 1 )) \
+	"  b2's root holds big.bin's list in pieces too ($np2 pieces, $ne2 lists)"
 
 ok_cmd "mount" mount_repo "$R" "$M" --catalog "$C"
 is "$(md5sum <"$M/b1/files/big.bin")" "$want" "b1's big.bin through the mount"
@@ -61,7 +64,7 @@ is "$(md5sum <"$T/out/files/big.bin")" "$want" "  big.bin restored whole"
 
 ok_cmd "catalog rebuild" bfs catalog rebuild -r "$R" --catalog "$C"
 read -r np3 ne3 <<<"$(pieces)"
-ok $(( np3 == np2 && ne3 == 2 ? 0 : 1 )) \
+ok $(( np3 == np2 && ne3 == ne2 ? 0 : 1 )) \
 	"  the rebuilt catalog has the same pieces ($np3)"
 ok_cmd "  cat reads big.bin from it" \
 	bash -c '"$BACKUPFS" cat -r "$1" --catalog "$2" b1:files/big.bin | md5sum >"$3"' \

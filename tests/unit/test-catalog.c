@@ -189,6 +189,37 @@ static void test_one_backup(void)
 	       e.e.size == CR_CHUNK && e.backup == 1,
 	   "get a/sub/x: name, parent, size (%s)", ERR(rc));
 	bfs_cat_entry_clear(&e);
+	/* x's position is cached now; its row changed under it by
+	 * another connection (as a run id reused after a drop would) is
+	 * never read through the cache */
+	{
+		sqlite3 *db = NULL;
+		int src = sqlite3_open(catpath, &db);
+
+		if (src == SQLITE_OK)
+			src = sqlite3_exec(db,
+					   "UPDATE entries SET pre = pre + 1"
+					   " WHERE name = X'78'",
+					   NULL, NULL, NULL);
+		rc = bfs_catalog_get(cat, INO(1, 5), &e, &err);
+		ok(src == SQLITE_OK && rc == -ENOENT,
+		   "a cached position whose row moved: not used (%s)", ERR(rc));
+		bfs_cat_entry_clear(&e);
+		if (src == SQLITE_OK)
+			src = sqlite3_exec(db,
+					   "UPDATE entries SET pre = pre - 1"
+					   " WHERE name = X'78'",
+					   NULL, NULL, NULL);
+		sqlite3_close(db);
+		rc = bfs_catalog_get(cat, INO(1, 5), &e, &err);
+		ok(src == SQLITE_OK && rc == 0 && !strcmp(e.e.path, "x"),
+		   "  moved back: found again (%s)", ERR(rc));
+		bfs_cat_entry_clear(&e);
+		rc = bfs_catalog_get(cat, INO(1, 5), &e, &err);
+		ok(rc == 0 && !strcmp(e.e.path, "x") && e.parent == INO(1, 4),
+		   "  and through the cache (%s)", ERR(rc));
+		bfs_cat_entry_clear(&e);
+	}
 	rc = bfs_catalog_get(cat, INO(1, 15), &e, &err);
 	is_int(rc, -ENOENT, "get past the last entry: ENOENT");
 	rc = bfs_catalog_get(cat, INO(9, 1), &e, &err);
@@ -554,7 +585,9 @@ static void test_rebuild(void)
 	n = counts();
 	ok(rc == 0 && n.trees == before.trees && n.entries == before.entries &&
 	       n.backups == before.backups,
-	   "rebuild: the same rows (%s)", ERR(rc));
+	   "rebuild: the same rows (trees %lld/%lld, entries %lld/%lld: %s)",
+	   (long long)n.trees, (long long)before.trees, (long long)n.entries,
+	   (long long)before.entries, ERR(rc));
 	ok(id_of("b2", "z") > old, "  new ids: backup ids are never reused");
 }
 
@@ -662,7 +695,9 @@ static int poke(const char *path, const char *sql)
 	return rc;
 }
 
-#define HUGE_TREE "(SELECT root_tree FROM backups WHERE name = 'huge')"
+#define HUGE_RUN                                                               \
+	"(SELECT run FROM tree_runs WHERE tree = (SELECT root_tree FROM"       \
+	" backups WHERE name = 'huge'))"
 
 /* A chunk list longer than SQLite takes in one value (issue 13 item 6)
  * is stored in pieces (chunk_pieces) and read back whole, in order, by
@@ -726,8 +761,8 @@ static void test_long_list(const char *tmp)
 	bfs_cat_entry_clear(&e);
 	bfs_backup_info_clear(&bi);
 	ok(query_int(dbpath, "SELECT count(*) FROM chunk_pieces p WHERE NOT"
-			     " EXISTS(SELECT 1 FROM entries e WHERE e.tree ="
-			     " p.tree AND e.slot = p.slot)") == 0,
+			     " EXISTS(SELECT 1 FROM entries e WHERE e.run ="
+			     " p.run AND e.idx = p.idx)") == 0,
 	   "  the liar's tree is damaged, and its pieces are gone");
 	ok(huge && list_is(c, huge, 92, 200),
 	   "  200 chunks (4 pieces) read back in order");
@@ -739,7 +774,7 @@ static void test_long_list(const char *tmp)
 		     "SELECT count(*) FROM entries WHERE name ="
 		     " CAST('fits' AS BLOB) AND chunks IS NOT NULL") == 1 &&
 	       query_int(dbpath, "SELECT count(*) FROM chunk_pieces"
-				 " WHERE tree = " HUGE_TREE) == 4,
+				 " WHERE run = " HUGE_RUN) == 4,
 	   "  one piece stays in the entry's row, a longer list in pieces");
 
 	rc = bfs_catalog_index_new(c, repo, &idx);
@@ -754,20 +789,20 @@ static void test_long_list(const char *tmp)
 
 	/* hostile: a piece gone, pieces out of order, a cut piece */
 	ok(poke(dbpath, "UPDATE chunk_pieces SET seq = 9 WHERE seq = 2 AND"
-			" slot = 0 AND tree = " HUGE_TREE) == SQLITE_OK,
+			" idx = 0 AND run = " HUGE_RUN) == SQLITE_OK,
 	   "a piece of huge's list renumbered");
 	rc = chunks_rc(c, huge);
 	ok(rc == -EUCLEAN && strstr(err.msg, "damaged chunk list"),
 	   "  a gap in the pieces: a damaged list (%s)", ERR(rc));
 	ok(poke(dbpath, "UPDATE chunk_pieces SET seq = 2 WHERE seq = 9 AND "
-			"tree = " HUGE_TREE ";"
+			"run = " HUGE_RUN ";"
 			" UPDATE chunk_pieces SET refs = substr(refs, 1, 36)"
-			" WHERE seq = 4 AND tree = " HUGE_TREE) == SQLITE_OK,
+			" WHERE seq = 4 AND run = " HUGE_RUN) == SQLITE_OK,
 	   "the last piece cut to one ref");
 	rc = chunks_rc(c, huge);
 	ok(rc == -EUCLEAN && strstr(err.msg, "damaged chunk list"),
 	   "  a short list: damaged, never a short file (%s)", ERR(rc));
-	ok(poke(dbpath, "DELETE FROM chunk_pieces WHERE tree = " HUGE_TREE) ==
+	ok(poke(dbpath, "DELETE FROM chunk_pieces WHERE run = " HUGE_RUN) ==
 	       SQLITE_OK,
 	   "all its pieces deleted");
 	rc = chunks_rc(c, huge);
@@ -781,8 +816,8 @@ static void test_long_list(const char *tmp)
 	ok(rc == 0, "huge and fits dropped (%s)", ERR(rc));
 	bfs_catalog_close(c);
 	ok(query_int(dbpath, "SELECT count(*) FROM chunk_pieces p WHERE NOT"
-			     " EXISTS(SELECT 1 FROM entries e WHERE e.tree ="
-			     " p.tree AND e.slot = p.slot)") == 0 &&
+			     " EXISTS(SELECT 1 FROM entries e WHERE e.run ="
+			     " p.run AND e.idx = p.idx)") == 0 &&
 	       query_int(dbpath, "SELECT count(*) FROM chunk_pieces") > 0,
 	   "  no piece is left without its entry (z's stay)");
 	free(dbpath);
