@@ -116,8 +116,10 @@ static int read_tree_blob(struct cwalk *w, const uint8_t id[BFS_HASH_LEN],
 			  const char *what, struct bfs_buf *out, bool *ok)
 {
 	struct bfs_err err = {""};
+	uint8_t base[BFS_HASH_LEN];
+	char msg[1200], hex[BFS_HASH_HEX + 1];
 	struct bfs_loc loc;
-	char msg[1200];
+	size_t len;
 	int p, rc;
 
 	*ok = false;
@@ -137,15 +139,29 @@ static int read_tree_blob(struct cwalk *w, const uint8_t id[BFS_HASH_LEN],
 	out->len = 0;
 	if (bfs_buf_reserve(out, (size_t)loc.ref.len + 1))
 		return -ENOMEM;
-	rc = bfs_repo_read_chunk(w->c->r, &loc.ref, out->data, &err);
+	len = loc.ref.len;
+	rc = bfs_repo_read_tree(w->c->r, &loc.ref, out->data, base, &err);
 	if (rc == -ENOMEM)
 		return rc;
-	if (rc) {
+	if (rc < 0) {
 		snprintf(msg, sizeof(msg), " cannot be read: %s", err.msg);
 		return new_problem(w, ck_is_damage(rc) ? "blob" : "io", id,
 				   what, msg);
 	}
-	out->len = loc.ref.len;
+	/* a delta frame (section 18.1): its base is referenced, and must
+	 * be a tree blob (it decoded, so it is there and stored whole) */
+	if (rc == 1 && !bfs_locmap_find(w->c->m, base, &loc)) {
+		referenced(w, base, loc.ref.clen);
+		if (loc.type != BFS_BLOB_TREE) {
+			bfs_hex(hex, base, BFS_HASH_LEN);
+			snprintf(msg, sizeof(msg),
+				 " is a delta whose base %.12s is not a tree "
+				 "blob",
+				 hex);
+			return new_problem(w, "blob", id, what, msg);
+		}
+	}
+	out->len = len;
 	*ok = true;
 	return 0;
 }

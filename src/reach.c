@@ -140,10 +140,37 @@ static int locate(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN], int type,
 	return w->cb(w->arg, loc);
 }
 
-/* Read a located tree blob into w->plain (verified by its hash). */
+/* Tree blob id was stored as a delta frame on base (FORMAT.md section
+ * 18.1): the base, a tree blob stored whole, is live with it. */
+static int tree_base(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN],
+		     const uint8_t base[BFS_HASH_LEN], struct bfs_err *err)
+{
+	char hex[BFS_HASH_HEX + 1], bhex[BFS_HASH_HEX + 1];
+	struct bfs_loc loc;
+
+	bfs_hex(hex, id, BFS_HASH_LEN);
+	bfs_hex(bhex, base, BFS_HASH_LEN);
+	if (bfs_locmap_find(w->lm, base, &loc))
+		return bfs_err_set(err, -ENOENT,
+				   "backup '%s' needs tree blob %s, the base "
+				   "of tree delta %s, which no index object "
+				   "names",
+				   w->backup, bhex, hex);
+	if (loc.type != BFS_BLOB_TREE)
+		return bfs_err_set(err, -EUCLEAN,
+				   "backup '%s': blob %s, the base of tree "
+				   "delta %s, is of type %d, expected %d",
+				   w->backup, bhex, hex, loc.type,
+				   BFS_BLOB_TREE);
+	return w->cb(w->arg, &loc);
+}
+
+/* Read a located tree blob into w->plain (verified by its hash); the
+ * base of a delta frame is reported live too. */
 static int read_tree(struct bfs_reach *w, const struct bfs_loc *loc,
 		     struct bfs_err *err)
 {
+	uint8_t base[BFS_HASH_LEN];
 	char hex[BFS_HASH_HEX + 1];
 	int rc;
 
@@ -158,11 +185,11 @@ static int read_tree(struct bfs_reach *w, const struct bfs_loc *loc,
 	rc = bfs_buf_reserve(&w->plain, loc->ref.len + 1);
 	if (rc)
 		return bfs_err_set(err, rc, "out of memory");
-	rc = bfs_repo_read_chunk(w->r, &loc->ref, w->plain.data, err);
-	if (rc)
+	rc = bfs_repo_read_tree(w->r, &loc->ref, w->plain.data, base, err);
+	if (rc < 0)
 		return bfs_err_prefix(err, rc, "backup '%s'", w->backup);
 	w->plain.len = loc->ref.len;
-	return 0;
+	return rc ? tree_base(w, loc->ref.hash, base, err) : 0;
 }
 
 static int walk_lists(struct bfs_reach *w, const struct bfs_tree_entry *te,
