@@ -318,8 +318,7 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 		plain += e->len;
 		if (!rc)
 			continue;
-		if (rc == -ENOENT &&
-		    (e->type == BFS_BLOB_DELTA || e->type == BFS_BLOB_TREE) &&
+		if (rc == -ENOENT && e->type == BFS_BLOB_DELTA &&
 		    defer(j->c, &ref) == 0)
 			continue;
 		bad++;

@@ -760,8 +760,7 @@ locate:
  * then a zstd frame, or (not plain_only) a delta frame decoded with its
  * base's plain bytes (doc/FORMAT.md section 18); verify the id.
  * plain_only with delta_base: a delta frame returns 1 with its base id
- * there (out untouched); without plain_only, delta_base gets the base a
- * delta frame was decoded with, and 1 is returned (0: a whole frame).
+ * there (out untouched).
  * -EBADMSG: authentication or id mismatch; -EUCLEAN: a corrupt frame;
  * a base that cannot be had: its error, with a message naming it. */
 static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
@@ -773,7 +772,6 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 	uint8_t base_id[BFS_HASH_LEN], *base = NULL;
 	struct bfs_buf z = {0};
 	size_t blen = 0;
-	bool was_delta = false;
 	int rc;
 
 	if (r->crypt) {
@@ -816,10 +814,6 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 			rc = bfs_delta_decode(out, len, frame, flen, base, blen,
 					      err);
 		free(base);
-		if (!rc && delta_base) {
-			memcpy(delta_base, base_id, BFS_HASH_LEN);
-			was_delta = true;
-		}
 	}
 	bfs_buf_free(&z);
 	if (rc)
@@ -828,7 +822,7 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 	if (memcmp(hash, id, BFS_HASH_LEN) != 0)
 		return bfs_err_set(err, -EBADMSG,
 				   "plain bytes do not match the id");
-	return was_delta ? 1 : 0;
+	return 0;
 }
 
 /* Decode frame (c->clen bytes) into out and verify the id. */
@@ -922,14 +916,6 @@ int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 			uint8_t *out, struct bfs_err *err)
 {
 	return read_chunk(r, c, out, false, NULL, NULL, err);
-}
-
-/* See repo.h.  Thread-safe. */
-int bfs_repo_read_tree(struct bfs_repo *r, const struct bfs_chunkref *c,
-		       uint8_t *out, uint8_t base_id[BFS_HASH_LEN],
-		       struct bfs_err *err)
-{
-	return read_chunk(r, c, out, false, base_id, NULL, err);
 }
 
 /* See repo.h.  Thread-safe when fn is. */

@@ -162,15 +162,6 @@ void bfs_chunkref_unpack(struct bfs_chunkref *c,
 int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 			uint8_t *out, struct bfs_err *err);
 
-/* bfs_repo_read_chunk that also says how the blob is stored (a tree
- * part may be a delta frame, doc/FORMAT.md section 18.1): 0 stored
- * whole, 1 a delta frame decoded with base base_id (its id written
- * there: the base is live while this blob is), else the errors of
- * bfs_repo_read_chunk.  Thread-safe. */
-int bfs_repo_read_tree(struct bfs_repo *r, const struct bfs_chunkref *c,
-		       uint8_t *out, uint8_t base_id[BFS_HASH_LEN],
-		       struct bfs_err *err);
-
 /* Where blob id is stored: 0 and *out filled, -ENOENT when no index
  * object names it, or -errno.  Called from any thread reading chunks:
  * must be thread-safe. */
