@@ -168,6 +168,14 @@ int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 typedef int (*bfs_repo_locate_fn)(void *arg, const uint8_t id[BFS_HASH_LEN],
 				  struct bfs_chunkref *out);
 
+/* bfs_repo_read_chunk locating a delta frame's base with fn(arg)
+ * instead of the locator bfs_repo_set_locate gave (which may be unset):
+ * for a reader that has its own index, such as the catalog ingest.
+ * Thread-safe when fn is. */
+int bfs_repo_read_chunk_via(struct bfs_repo *r, const struct bfs_chunkref *c,
+			    uint8_t *out, bfs_repo_locate_fn fn, void *arg,
+			    struct bfs_err *err);
+
 /* Read chunk c only when it is stored whole (a possible delta base):
  * 0 with its verified plain bytes in out (c->len bytes); 1 when it is
  * stored as a delta frame, with that frame's base id in base_id (out
