@@ -148,6 +148,7 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 		goto out_free_json;
 	}
 	if (v->valuedouble != BFS_FORMAT_VERSION &&
+	    v->valuedouble != BFS_FORMAT_VERSION_3 &&
 	    v->valuedouble != BFS_FORMAT_VERSION_2 &&
 	    v->valuedouble != BFS_FORMAT_VERSION_1) {
 		rc = bfs_err_set(

@@ -31,9 +31,10 @@ struct bfs_repo {
 	struct bfs_store *store; /* owned; for an encrypted repository the
 				    sealing store (store_crypt.c) */
 	char id[65];		 /* 64 hex, NUL */
-	int version; /* config "version": 1 (migrate only), 2 or 3; a
-			version-2 repository is written as version 2 (no
-			delta frames) until 'backupfs migrate' */
+	int version; /* config "version": 1 (migrate only), 2, 3 or 4;
+			a version-2 or -3 repository is written as it is
+			(2: no delta frames; 3: no tree parts as delta
+			frames) until 'backupfs migrate' */
 	struct bfs_chunker_params chunker[BFS_PROFILE_COUNT];
 	int zstd_level;
 	uint64_t pack_target; /* bytes, e.g. 16 MiB */
@@ -51,7 +52,7 @@ struct bfs_repo {
 int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
 		  struct bfs_repo **out, struct bfs_err *err);
 
-/* init makes an encrypted repository (config version 3, random master
+/* init makes an encrypted repository (config version 4, random master
  * keys wrapped under the password in keys/<64 hex>, see crypt.h) when
  * sopts gives a password source or the environment does
  * (bfs_password_given); else a plain one.  open reads the password the

@@ -230,8 +230,10 @@ struct bfs_backup {
 	 * file being streamed gets sketches (fsk) and has the lookup fdx
 	 * of its previous version (a reference, may be NULL); the source
 	 * key of the open source; the sketch records of the file being
-	 * consumed; the base cache shared by the workers */
-	bool delta_on, fsk;
+	 * consumed; the base cache shared by the workers.  tdelta_on:
+	 * tree parts may be delta frames too (delta_on and a version-4
+	 * repository, FORMAT.md 18.1) */
+	bool delta_on, tdelta_on, fsk;
 	struct wr_delta *fdx;
 	char *src_key;
 	struct bfs_buf skrec;
@@ -243,7 +245,7 @@ struct bfs_backup {
 	uint64_t neighbour_deltas;	    /* of them, on the neighbour base */
 	uint64_t delta_chunks, delta_bytes; /* stored as deltas */
 	uint64_t tdelta_parts, tdelta_bytes; /* tree parts as deltas */
-	struct bfs_buf kept_dt;		    /* its map given (file_keep_blob) */
+	struct bfs_buf kept_dt; /* its map given (file_keep_blob) */
 	bool has_kept_dt;
 	struct bfs_buf *held; /* opts.held: the manifest goes here */
 

@@ -13,6 +13,10 @@
  * a part) and one base's plain bytes at a time (at most
  * BFS_TREE_PART_MAX), freed by the caller after encoding.  Calling
  * thread only (the tree build).
+ *
+ * Only in a version-4 repository (b->tdelta_on): a version-3 reader
+ * cannot read such a part, so a version-3 repository gets none until
+ * 'backupfs migrate'.
  */
 #include "config.h"
 
@@ -41,7 +45,7 @@ static void tprev_load(struct bfs_backup *b, struct wt_tprev *p,
 	p->asked = true;
 	/* the root has no line of its own to find it by (and one or two
 	 * parts) */
-	if (!b->delta_on || !b->idx || !b->src_key || dlen == 0)
+	if (!b->tdelta_on || !b->idx || !b->src_key || dlen == 0)
 		return;
 	slash = memrchr(dir, '/', dlen);
 	name = slash ? slash + 1 : dir;

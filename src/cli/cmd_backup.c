@@ -850,7 +850,8 @@ static const struct cli_opt backup_opts[] = {
 	     "each new tree part whole (by default a changed chunk of a "
 	     "dump or .sql file may be stored as a delta on the previous "
 	     "version's similar chunk, and a changed directory's tree part "
-	     "on its previous version; version-3 repositories only)"),
+	     "on its previous version; dumps from format 3, tree parts from "
+	     "format 4 on)"),
     CLI_END};
 
 const struct bfs_cmd cmd_backup = {
