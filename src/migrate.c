@@ -816,9 +816,19 @@ static int write_config(struct mig *m, struct bfs_err *err)
 	}
 	rc = bfs_store_put(m->r->store, BFS_KEY_CONFIG, out.data, out.len, 0,
 			   err);
-	if (rc)
+	if (rc) {
 		bfs_err_prefix(err, rc, "cannot write the config");
-	else
+		goto out_free;
+	}
+	/* verified: the store gives back what was put (else a rerun sees
+	 * whichever config is there and starts again from it) */
+	rc = get_obj(m, BFS_KEY_CONFIG, &b, err);
+	if (!rc && (b.len != out.len || memcmp(b.data, out.data, b.len)))
+		rc = bfs_err_set(err, -EIO,
+				 "config: read back after the put, it is not "
+				 "what was written (%zu bytes, %zu written)",
+				 b.len, out.len);
+	if (!rc)
 		event(m, BFS_MIGRATE_CONFIG, NULL, BFS_FORMAT_VERSION, 0);
 out_free:
 	free(text);
