@@ -820,6 +820,7 @@ static int write_config(struct mig *m, struct bfs_err *err)
 		bfs_err_prefix(err, rc, "cannot write the config");
 		goto out_free;
 	}
+	m->st->config_put = true;
 	/* verified: the store gives back what was put (else a rerun sees
 	 * whichever config is there and starts again from it) */
 	rc = get_obj(m, BFS_KEY_CONFIG, &b, err);

@@ -74,6 +74,8 @@ struct bfs_migrate_opts {
 struct bfs_migrate_stats {
 	bool already;	  /* config said version 4: nothing done */
 	int from_version; /* config "version" found: 1 to 4 */
+	bool config_put;  /* the new config was put (it may not have been
+			     read back: a failure then leaves it unknown) */
 	unsigned backups_converted;
 	unsigned backups_verified; /* left by an interrupted run */
 	unsigned backups_skipped;  /* format 2 already */

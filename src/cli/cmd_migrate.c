@@ -88,9 +88,15 @@ static int run_migrate(struct cli_ctx *ctx)
 	if (st.from_version == 2 || st.from_version == 3) {
 		if (rc) {
 			cli_error("migrate", "%s", bfs_err_str(&err, rc));
-			cli_error("migrate",
-				  "the repository is still format %d",
-				  st.from_version);
+			if (st.config_put)
+				cli_error("migrate",
+					  "the config was written but not "
+					  "verified: run 'backupfs migrate' "
+					  "again");
+			else
+				cli_error("migrate",
+					  "the repository is still format %d",
+					  st.from_version);
 			return EXIT_ERR;
 		}
 		if (!c->quiet)
@@ -110,10 +116,15 @@ static int run_migrate(struct cli_ctx *ctx)
 		       (unsigned long long)st.packs_indexed, b);
 	if (rc) {
 		cli_error("migrate", "%s", bfs_err_str(&err, rc));
-		cli_error("migrate",
-			  "the repository is still format 1; what was done "
-			  "stays: run 'backupfs migrate' again once the "
-			  "cause is fixed");
+		if (st.config_put)
+			cli_error("migrate", "the config was written but not "
+					     "verified: run 'backupfs migrate' "
+					     "again");
+		else
+			cli_error("migrate",
+				  "the repository is still format 1; what was "
+				  "done stays: run 'backupfs migrate' again "
+				  "once the cause is fixed");
 		return EXIT_ERR;
 	}
 	return EXIT_OK;

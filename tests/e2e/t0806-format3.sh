@@ -7,7 +7,9 @@
 # backups into it keep it format 3: a changed dump still gets data
 # deltas, a changed directory no tree part as a delta frame; a copy of a
 # backup with tree delta parts into it is refused; a migrate with a
-# saved manifest left refuses and leaves version 3; migrate rewrites the
+# saved manifest left refuses and leaves version 3; a failed or killed
+# migrate leaves the old or the new config, and a rerun finishes (fault
+# injection); migrate rewrites the
 # config alone (version 4, same id and parameters, no other object
 # changed), everything reads and checks as before, and the next backup
 # stores the changed directory's tree parts as delta frames; migrate
@@ -149,6 +151,42 @@ fails_with 1 "migrate refuses a repository with a saved manifest" \
 like "$(cat "$T/stderr")" "migrate/b1' is a saved manifest" "... naming it"
 like "$(cat "$T/stderr")" "still format 3" "... and saying it is still format 3"
 is "$(jq .version "$R2/config")" "3" "... config untouched"
+
+# ---- a failed write of the config, a crash before or after it (fault
+# injection): the config is the old one or the new one, a rerun finishes
+if bfs_has_fault_injection; then
+	R3=$T/repo3
+	# SPEC VERSION-AFTER WHAT
+	while read -r spec v what; do
+		rm -rf "$R3" && cp -R "$F/repo" "$R3" && chmod -R u+w "$R3"
+		BACKUPFS_FAULT=$spec "$BACKUPFS" migrate -r "$R3" \
+			>"$T/mig.out" 2>"$T/mig.err"
+		rc=$?
+		ok "$([ $rc -ne 0 ]; echo $?)" "$what: migrate fails (rc $rc)"
+		is "$(jq .version "$R3/config")" "$v" "$what: config version $v"
+		case $what in
+		"put fails") like "$(cat "$T/mig.err")" "still format 3" \
+			"$what: says it is still format 3" ;;
+		"read-back fails") like "$(cat "$T/mig.err")" "written but not verified" \
+			"$what: says the config is not verified" ;;
+		esac
+		ok_cmd "$what: migrate again" bfs migrate -r "$R3"
+		is "$(jq .version "$R3/config")" "4" "$what: then version 4"
+		is "$(jq -S 'del(.version)' "$R3/config")" \
+			"$(jq -S 'del(.version)' "$F/repo/config")" \
+			"$what: same id and parameters"
+	done <<'EOF2'
+put:key=config:err=EIO 3 put fails
+put:key=config:kill=1 3 killed before the put
+get:key=config:every=3:err=EIO 4 read-back fails
+get:key=config:every=3:kill=1 4 killed after the put
+EOF2
+	ok_cmd "a migrated-after-crash repository checks" \
+		bfs check -r "$R3" --read-data
+else
+	diag "fault injection not in this build (./configure" \
+		"--enable-fault-injection): the crash cases are not run"
+fi
 
 # ---- migrate 3 -> 4
 before=$(cd "$R" && find . -type f ! -name config ! -path './locks/*' |
