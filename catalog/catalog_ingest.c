@@ -122,6 +122,15 @@ static int lie(struct ingest *g, struct bfs_err *err, int64_t tree,
 			   why);
 }
 
+/* The base of a tree part stored as a delta frame (doc/FORMAT.md 18.1)
+ * is located through the ingest's own connection: it sees the index
+ * objects this sync ingested, and no other locator may be set yet. */
+static int ingest_locate(void *arg, const uint8_t id[BFS_HASH_LEN],
+			 struct bfs_chunkref *out)
+{
+	return bfs_catalog_chunk_lookup(arg, id, out);
+}
+
 /* Read blob hash (located by chunk_loc) into g->part.  kind names it in
  * messages ("tree part", "chunk list").  Missing location, missing pack,
  * oversized blob: -EUCLEAN. */
@@ -152,7 +161,8 @@ static int read_blob(struct ingest *g, const uint8_t hash[BFS_HASH_LEN],
 	rc = bfs_buf_reserve(&g->part, ref.len ? ref.len : 1);
 	if (rc)
 		return rc;
-	rc = bfs_repo_read_chunk(g->r, &ref, g->part.data, err);
+	rc = bfs_repo_read_chunk_via(g->r, &ref, g->part.data, ingest_locate,
+				     g->c, err);
 	if (rc) {
 		/* a missing pack is damage of this backup, not a manifest
 		 * that vanished */

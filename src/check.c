@@ -233,6 +233,22 @@ static void blob_damaged(struct check *c, const struct bfs_chunkref *ref,
 		ck_bad_set(c, ref->hash, p);
 }
 
+/* A delta's base could not be read (an I/O error, not damage: the
+ * delta may be sound): a problem of kind "io"; else blob_damaged. */
+static void blob_failed(struct check *c, const struct bfs_chunkref *ref,
+			const char *key, int rc, const char *msg)
+{
+	char hex[BFS_HASH_HEX + 1];
+
+	if (ck_is_damage(rc)) {
+		blob_damaged(c, ref, key, msg);
+		return;
+	}
+	bfs_hex(hex, ref->hash, BFS_HASH_LEN);
+	ck_problem(c, "io", key, "blob %s at offset %" PRIu64 ": %s", hex,
+		   ref->offset, msg);
+}
+
 /* Decode delta ref again once every index object is loaded (its base
  * may be named by one not loaded yet).  0 or -ENOMEM. */
 static int defer(struct check *c, const struct bfs_chunkref *ref)
@@ -278,7 +294,7 @@ static void check_later(struct check *c)
 		rc = bfs_repo_read_chunk(c->r, ref, out, &err);
 		if (rc) {
 			bfs_repo_pack_key(key, ref->pack);
-			blob_damaged(c, ref, key, err.msg);
+			blob_failed(c, ref, key, rc, err.msg);
 		}
 	}
 	free(out);
@@ -322,7 +338,7 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 		    defer(j->c, &ref) == 0)
 			continue;
 		bad++;
-		blob_damaged(j->c, &ref, key, err.msg);
+		blob_failed(j->c, &ref, key, rc, err.msg);
 	}
 	pthread_mutex_lock(&j->c->lock);
 	j->c->rep->blobs_read += i;

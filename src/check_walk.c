@@ -110,49 +110,11 @@ static void referenced(struct cwalk *w, const uint8_t id[BFS_HASH_LEN],
 	pthread_mutex_unlock(&w->c->lock);
 }
 
-/* Read tree blob id (what: "tree part", "chunk list") into out.  *ok
- * false when it is damaged (recorded).  0 or a fatal error. */
-static int read_tree_blob(struct cwalk *w, const uint8_t id[BFS_HASH_LEN],
-			  const char *what, struct bfs_buf *out, bool *ok)
-{
-	struct bfs_err err = {""};
-	struct bfs_loc loc;
-	char msg[1200];
-	int p, rc;
-
-	*ok = false;
-	if (!bfs_locmap_find(w->c->m, id, &loc))
-		referenced(w, id, loc.ref.clen);
-	p = ck_bad_find(w->c, id);
-	if (p >= 0)
-		return hit(w, p);
-	if (bfs_locmap_find(w->c->m, id, &loc))
-		return missing(w, id, what);
-	if (loc.type != BFS_BLOB_TREE || loc.ref.len > BFS_TREE_PART_MAX) {
-		snprintf(msg, sizeof(msg),
-			 " is not a tree blob in the index (type %d, %u bytes)",
-			 loc.type, loc.ref.len);
-		return new_problem(w, "blob", id, what, msg);
-	}
-	out->len = 0;
-	if (bfs_buf_reserve(out, (size_t)loc.ref.len + 1))
-		return -ENOMEM;
-	rc = bfs_repo_read_chunk(w->c->r, &loc.ref, out->data, &err);
-	if (rc == -ENOMEM)
-		return rc;
-	if (rc) {
-		snprintf(msg, sizeof(msg), " cannot be read: %s", err.msg);
-		return new_problem(w, ck_is_damage(rc) ? "blob" : "io", id,
-				   what, msg);
-	}
-	out->len = loc.ref.len;
-	*ok = true;
-	return 0;
-}
-
-/* The base of delta chunk id: referenced, and the chunk is damaged when
- * its base is missing, damaged or not a whole data blob (depth 1). */
-static int check_base(struct cwalk *w, const uint8_t id[BFS_HASH_LEN], bool *ok)
+/* The base of delta blob id (what: "chunk", "tree part"...): referenced,
+ * and the blob is damaged when its base is missing, damaged or not a
+ * whole blob of type (data or tree; depth 1). */
+static int check_base(struct cwalk *w, const uint8_t id[BFS_HASH_LEN], int type,
+		      const char *what, bool *ok)
 {
 	uint8_t base[BFS_HASH_LEN];
 	char msg[200], hex[BFS_HASH_HEX + 1];
@@ -161,7 +123,7 @@ static int check_base(struct cwalk *w, const uint8_t id[BFS_HASH_LEN], bool *ok)
 
 	if (bfs_locmap_base(w->c->m, id, base)) {
 		*ok = false;
-		return new_problem(w, "blob", id, "chunk",
+		return new_problem(w, "blob", id, what,
 				   " is a delta without a base");
 	}
 	if (bfs_locmap_find(w->c->m, base, &loc)) {
@@ -174,15 +136,67 @@ static int check_base(struct cwalk *w, const uint8_t id[BFS_HASH_LEN], bool *ok)
 		*ok = false;
 		return hit(w, p);
 	}
-	if (loc.type != BFS_BLOB_DATA) {
+	if (loc.type != type) {
 		*ok = false;
 		bfs_hex(hex, base, BFS_HASH_LEN);
 		snprintf(msg, sizeof(msg),
-			 " is a delta whose base %.12s is not a whole data "
+			 " is a delta whose base %.12s is not a whole %s "
 			 "blob",
-			 hex);
-		return new_problem(w, "blob", id, "chunk", msg);
+			 hex, type == BFS_BLOB_TREE ? "tree" : "data");
+		return new_problem(w, "blob", id, what, msg);
 	}
+	return 0;
+}
+
+/* Read tree blob id (what: "tree part", "chunk list") into out.  *ok
+ * false when it is damaged (recorded).  0 or a fatal error. */
+static int read_tree_blob(struct cwalk *w, const uint8_t id[BFS_HASH_LEN],
+			  const char *what, struct bfs_buf *out, bool *ok)
+{
+	struct bfs_err err = {""};
+	char msg[1200];
+	struct bfs_loc loc;
+	size_t len;
+	bool bok;
+	int p, rc;
+
+	*ok = false;
+	if (!bfs_locmap_find(w->c->m, id, &loc))
+		referenced(w, id, loc.ref.clen);
+	p = ck_bad_find(w->c, id);
+	if (p >= 0)
+		return hit(w, p);
+	if (bfs_locmap_find(w->c->m, id, &loc))
+		return missing(w, id, what);
+	if ((loc.type != BFS_BLOB_TREE && loc.type != BFS_BLOB_DELTA) ||
+	    loc.ref.len > BFS_TREE_PART_MAX) {
+		snprintf(msg, sizeof(msg),
+			 " is not a tree blob in the index (type %d, %u bytes)",
+			 loc.type, loc.ref.len);
+		return new_problem(w, "blob", id, what, msg);
+	}
+	/* a tree part as a delta (section 18.1): its base is referenced
+	 * and must be a tree blob stored whole */
+	if (loc.type == BFS_BLOB_DELTA) {
+		bok = true;
+		rc = check_base(w, id, BFS_BLOB_TREE, what, &bok);
+		if (rc || !bok)
+			return rc;
+	}
+	out->len = 0;
+	if (bfs_buf_reserve(out, (size_t)loc.ref.len + 1))
+		return -ENOMEM;
+	len = loc.ref.len;
+	rc = bfs_repo_read_chunk(w->c->r, &loc.ref, out->data, &err);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc) {
+		snprintf(msg, sizeof(msg), " cannot be read: %s", err.msg);
+		return new_problem(w, ck_is_damage(rc) ? "blob" : "io", id,
+				   what, msg);
+	}
+	out->len = len;
+	*ok = true;
 	return 0;
 }
 
@@ -215,7 +229,7 @@ static int check_chunk(struct cwalk *w, const struct bfs_blobref *ref, bool *ok)
 		return new_problem(w, "blob", ref->hash, "chunk", msg);
 	}
 	if (loc.type == BFS_BLOB_DELTA)
-		return check_base(w, ref->hash, ok);
+		return check_base(w, ref->hash, BFS_BLOB_DATA, "chunk", ok);
 	return 0;
 }
 

@@ -302,6 +302,8 @@ struct need {
 	struct bfs_hmap packs; /* pack ids */
 	bool *index;	       /* by index ordinal */
 	bool deltas;	       /* a delta blob is among them */
+	bool tree_deltas;      /* ... a tree part (FORMAT.md 18.1) */
+	struct bfs_locmap *lm; /* the source's, to find bases */
 };
 
 struct copy_state {
@@ -452,8 +454,17 @@ static int need_cb(void *arg, const struct bfs_loc *loc)
 	int rc;
 
 	nd->index[loc->index_ord] = true;
-	if (loc->type == BFS_BLOB_DELTA)
+	if (loc->type == BFS_BLOB_DELTA) {
+		uint8_t base[BFS_HASH_LEN];
+		struct bfs_loc bl;
+
 		nd->deltas = true;
+		/* reach checked the base: a tree blob makes a tree part */
+		if (!bfs_locmap_base(nd->lm, loc->ref.hash, base) &&
+		    !bfs_locmap_find(nd->lm, base, &bl) &&
+		    bl.type == BFS_BLOB_TREE)
+			nd->tree_deltas = true;
+	}
 	rc = bfs_hmap_insert(&nd->packs, loc->ref.pack, NULL);
 	return rc == -EEXIST ? 0 : rc;
 }
@@ -751,7 +762,8 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 		goto out_delete;
 	}
 	nindex = bfs_locmap_nindex(cs->lm);
-	nd->deltas = false;
+	nd->deltas = nd->tree_deltas = false;
+	nd->lm = cs->lm;
 	nd->index = calloc(nindex ? nindex : 1, sizeof(*nd->index));
 	if (!nd->index) {
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
@@ -771,6 +783,15 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 				 "format-2 repository '%s' cannot hold: run "
 				 "'backupfs migrate' on it first",
 				 name, cs->dst->store->url);
+	else if (nd->tree_deltas &&
+		 cs->dst->version < BFS_FORMAT_VERSION_TDELTA)
+		/* nor has format 3 tree parts as delta frames (18.1) */
+		rc = bfs_err_set(err, -EPROTO,
+				 "backup '%s' holds tree parts as delta "
+				 "frames, which the format-%d repository "
+				 "'%s' cannot hold: run 'backupfs migrate' "
+				 "on it first",
+				 name, cs->dst->version, cs->dst->store->url);
 	else
 		rc = plan_packs(cs, nd, src_packs, dst_packs, st, err);
 	if (rc)

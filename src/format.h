@@ -19,14 +19,20 @@
 
 /* ---- repository ------------------------------------------------------- */
 
-#define BFS_FORMAT_VERSION 3   /* config "version" of new repositories */
+#define BFS_FORMAT_VERSION 4   /* config "version" of new repositories */
+#define BFS_FORMAT_VERSION_3 3 /* still read and written, as version 3 */
 #define BFS_FORMAT_VERSION_2 2 /* still read and written, as version 2 */
 #define BFS_FORMAT_VERSION_1 1 /* still read by migrate (manifest.h) */
-#define BFS_MANIFEST_VERSION 2 /* manifest "version" (formats 2 and 3) */
+#define BFS_MANIFEST_VERSION 2 /* manifest "version" (formats 2 to 4) */
 /* the first config "version" that may be encrypted (doc/FORMAT.md,
  * "Encryption"): older readers refuse it instead of misreading sealed
  * objects */
 #define BFS_FORMAT_VERSION_CRYPT 3
+/* the first config "version" whose tree parts may be delta frames
+ * (doc/FORMAT.md 18.1): a version-3 reader would take such a part for
+ * a missing or corrupt tree blob, so older versions are written without
+ * them */
+#define BFS_FORMAT_VERSION_TDELTA 4
 
 /* Object keys (FORMAT.md section 1). */
 #define BFS_KEY_CONFIG "config"

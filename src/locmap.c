@@ -524,7 +524,8 @@ static int lw_read(struct lwalk *w, const uint8_t id[BFS_HASH_LEN],
 	if (bfs_locmap_find(w->m, id, &loc))
 		return bfs_err_set(err, -ENOENT,
 				   "tree blob %s is in no index object", hex);
-	if (loc.type != BFS_BLOB_TREE || loc.ref.len > BFS_TREE_PART_MAX)
+	if ((loc.type != BFS_BLOB_TREE && loc.type != BFS_BLOB_DELTA) ||
+	    loc.ref.len > BFS_TREE_PART_MAX)
 		return bfs_err_set(err, -EUCLEAN,
 				   "blob %s is not a tree blob (type %d, %u "
 				   "bytes)",

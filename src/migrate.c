@@ -816,9 +816,20 @@ static int write_config(struct mig *m, struct bfs_err *err)
 	}
 	rc = bfs_store_put(m->r->store, BFS_KEY_CONFIG, out.data, out.len, 0,
 			   err);
-	if (rc)
+	if (rc) {
 		bfs_err_prefix(err, rc, "cannot write the config");
-	else
+		goto out_free;
+	}
+	m->st->config_put = true;
+	/* verified: the store gives back what was put (else a rerun sees
+	 * whichever config is there and starts again from it) */
+	rc = get_obj(m, BFS_KEY_CONFIG, &b, err);
+	if (!rc && (b.len != out.len || memcmp(b.data, out.data, b.len)))
+		rc = bfs_err_set(err, -EIO,
+				 "config: read back after the put, it is not "
+				 "what was written (%zu bytes, %zu written)",
+				 b.len, out.len);
+	if (!rc)
 		event(m, BFS_MIGRATE_CONFIG, NULL, BFS_FORMAT_VERSION, 0);
 out_free:
 	free(text);
@@ -828,7 +839,7 @@ out_free:
 	return rc;
 }
 
-/* ---- version 2 -> 3 ------------------------------------------------------ */
+/* ---- versions 2 and 3 -> 4 ---------------------------------------------- */
 
 /* The last step of a migration: refuse while a manifest saved under
  * migrate/ is left (why says what it is), check that our exclusive lock
@@ -854,12 +865,17 @@ static int finish_config(struct mig *m, const char *why, struct bfs_err *err)
 }
 
 /* Version 3 only adds what a version-3 writer may put into a repository
- * (delta frames, FORMAT.md section 18); everything of version 2 is valid
- * version 3.  So the upgrade is the config alone, written once the
- * repository is known to be a finished version 2: no saved manifest of
- * an interrupted 1 -> 2 run is left, and our exclusive lock still holds
- * (no writer of version 2 is at work). */
-static int migrate2(struct mig *m, struct bfs_err *err)
+ * (data delta frames, FORMAT.md section 18) and version 4 what a
+ * version-4 writer may (tree parts as delta frames, section 18.1);
+ * every object of version 2 or 3 is valid version 4.  So the upgrade
+ * from either is the config alone (2 -> 4 in one put: the 2 -> 3 step
+ * is the same put), written once the repository is known to be a
+ * finished version 2 or 3: no saved manifest of an interrupted 1 -> 2
+ * run is left, and our exclusive lock still holds (no writer of the old
+ * version is at work).  write_config refuses a config whose version is
+ * no longer the one opened, so a rerun after a crash either finds the
+ * old config (and writes it again) or the new one (and does nothing). */
+static int migrate_config(struct mig *m, struct bfs_err *err)
 {
 	return finish_config(m, "an interrupted migration", err);
 }
@@ -894,8 +910,9 @@ int bfs_migrate(const char *url, const struct bfs_store_opts *sopts,
 			   m.o->lock_wait_ns, &m.lock, err);
 	if (rc)
 		goto out;
-	if (m.r->version == BFS_FORMAT_VERSION_2) {
-		rc = migrate2(&m, err);
+	if (m.r->version == BFS_FORMAT_VERSION_2 ||
+	    m.r->version == BFS_FORMAT_VERSION_3) {
+		rc = migrate_config(&m, err);
 		goto out;
 	}
 	rc = bfs_locmap_new(&m.lm, err);

@@ -90,14 +90,15 @@ static int first(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN])
 	return rc ? rc : 1;
 }
 
-/* Locate blob id of the given type and report it.  A data chunk may be
- * a delta (FORMAT.md section 18): its base is reported too, a data blob
- * stored whole (depth 1). */
+/* Locate blob id of the given type and report it.  A data chunk or a
+ * tree blob may be a delta (FORMAT.md sections 18, 18.1): its base is
+ * reported too, a blob of the same type stored whole (depth 1). */
 static int locate(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN], int type,
 		  struct bfs_loc *loc, struct bfs_err *err)
 {
 	char hex[BFS_HASH_HEX + 1], bhex[BFS_HASH_HEX + 1];
 	uint8_t base[BFS_HASH_LEN];
+	struct bfs_loc bl; /* the base's: *loc stays the blob's */
 	bool delta;
 	int rc;
 
@@ -109,7 +110,7 @@ static int locate(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN], int type,
 		    "index object names",
 		    w->backup, type == BFS_BLOB_TREE ? "tree" : "data", hex);
 	}
-	delta = type == BFS_BLOB_DATA && loc->type == BFS_BLOB_DELTA;
+	delta = loc->type == BFS_BLOB_DELTA;
 	if (loc->type != type && !delta) {
 		bfs_hex(hex, id, BFS_HASH_LEN);
 		return bfs_err_set(err, -EUCLEAN,
@@ -126,18 +127,19 @@ static int locate(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN], int type,
 				   "backup '%s': delta blob %s has no base",
 				   w->backup, hex);
 	bfs_hex(bhex, base, BFS_HASH_LEN);
-	if (bfs_locmap_find(w->lm, base, loc))
+	if (bfs_locmap_find(w->lm, base, &bl))
 		return bfs_err_set(err, -ENOENT,
-				   "backup '%s' needs data blob %s, the base "
+				   "backup '%s' needs %s blob %s, the base "
 				   "of delta %s, which no index object names",
-				   w->backup, bhex, hex);
-	if (loc->type != BFS_BLOB_DATA)
+				   w->backup,
+				   type == BFS_BLOB_TREE ? "tree" : "data",
+				   bhex, hex);
+	if (bl.type != type)
 		return bfs_err_set(err, -EUCLEAN,
 				   "backup '%s': blob %s, the base of delta "
 				   "%s, is of type %d, expected %d",
-				   w->backup, bhex, hex, loc->type,
-				   BFS_BLOB_DATA);
-	return w->cb(w->arg, loc);
+				   w->backup, bhex, hex, bl.type, type);
+	return w->cb(w->arg, &bl);
 }
 
 /* Read a located tree blob into w->plain (verified by its hash). */

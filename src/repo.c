@@ -148,6 +148,7 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 		goto out_free_json;
 	}
 	if (v->valuedouble != BFS_FORMAT_VERSION &&
+	    v->valuedouble != BFS_FORMAT_VERSION_3 &&
 	    v->valuedouble != BFS_FORMAT_VERSION_2 &&
 	    v->valuedouble != BFS_FORMAT_VERSION_1) {
 		rc = bfs_err_set(
@@ -487,6 +488,13 @@ struct bfs_repo_bases {
 	size_t next; /* slot replaced on the next insert */
 };
 
+/* A locator for one read, instead of the repository's (the catalog
+ * ingest locates bases through its own connection). */
+struct locate_via {
+	bfs_repo_locate_fn fn;
+	void *arg;
+};
+
 static void bases_free(struct bfs_repo_bases *b)
 {
 	size_t i;
@@ -606,13 +614,14 @@ out_free:
 static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		       const void *frame, size_t flen, void *out, size_t len,
 		       bool plain_only, uint8_t *delta_base,
-		       struct bfs_err *err);
+		       const struct locate_via *via, struct bfs_err *err);
 
 int bfs_repo_blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 			 const void *frame, size_t flen, void *out, size_t len,
 			 struct bfs_err *err)
 {
-	return blob_decode(r, id, frame, flen, out, len, false, NULL, err);
+	return blob_decode(r, id, frame, flen, out, len, false, NULL, NULL,
+			   err);
 }
 
 bool bfs_repo_same_keys(const struct bfs_repo *a, const struct bfs_repo *b)
@@ -669,15 +678,18 @@ static int check_ref(const struct bfs_chunkref *c, const char *key,
 
 static int read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 		      uint8_t *out, bool plain_only, uint8_t *delta_base,
-		      struct bfs_err *err);
+		      const struct locate_via *via, struct bfs_err *err);
 
 /* A copy of the plain bytes of base id (malloc'ed into *out, *len) from
  * the cache, else located, read (depth 1: a plain frame only), verified
  * and cached.  The message names the base. */
 static int base_get(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
-		    uint8_t **out, size_t *len, struct bfs_err *err)
+		    const struct locate_via *via, uint8_t **out, size_t *len,
+		    struct bfs_err *err)
 {
 	struct bfs_repo_bases *b = r->bases;
+	bfs_repo_locate_fn fn = via ? via->fn : b ? b->fn : NULL;
+	void *arg = via ? via->arg : b ? b->arg : NULL;
 	struct bfs_chunkref ref;
 	struct base_slot *s;
 	char h[BFS_HASH_HEX + 1];
@@ -686,10 +698,12 @@ static int base_get(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 	int rc;
 
 	bfs_hex(h, id, BFS_HASH_LEN);
-	if (!b || !b->fn)
+	if (!fn)
 		return bfs_err_set(err, -EUCLEAN,
 				   "delta base %s: no blob index to locate it",
 				   h);
+	if (!b)
+		goto locate;
 	pthread_mutex_lock(&b->lock);
 	for (i = 0; i < BFS_REPO_BASE_CACHE; i++) {
 		s = &b->slot[i];
@@ -707,8 +721,8 @@ static int base_get(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		return data ? 0 : bfs_err_set(err, -ENOMEM, "out of memory");
 	}
 	pthread_mutex_unlock(&b->lock);
-
-	rc = b->fn(b->arg, id, &ref);
+locate:
+	rc = fn(arg, id, &ref);
 	if (rc == -ENOENT)
 		return bfs_err_set(err, -ENOENT,
 				   "delta base %s is missing (no index object "
@@ -723,13 +737,15 @@ static int base_get(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 	data = malloc(ref.len ? ref.len : 1);
 	if (!data)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
-	rc = read_chunk(r, &ref, data, true, NULL, err);
+	rc = read_chunk(r, &ref, data, true, NULL, NULL, err);
 	if (rc) {
 		free(data);
 		return bfs_err_prefix(err, rc, "delta base %s", h);
 	}
 	*out = data;
 	*len = ref.len;
+	if (!b)
+		return 0;
 
 	pthread_mutex_lock(&b->lock);
 	s = &b->slot[b->next];
@@ -755,7 +771,7 @@ static int base_get(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		       const void *frame, size_t flen, void *out, size_t len,
 		       bool plain_only, uint8_t *delta_base,
-		       struct bfs_err *err)
+		       const struct locate_via *via, struct bfs_err *err)
 {
 	uint8_t aad[BFS_AAD_BLOB_LEN], hash[BFS_HASH_LEN];
 	uint8_t base_id[BFS_HASH_LEN], *base = NULL;
@@ -792,7 +808,7 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 	} else {
 		rc = bfs_delta_base(frame, flen, base_id, err);
 		if (!rc) {
-			rc = base_get(r, base_id, &base, &blen, err);
+			rc = base_get(r, base_id, via, &base, &blen, err);
 			/* the base failed its check, not this frame: keep
 			 * the message that names the base (a caller sets
 			 * its own on -EBADMSG) */
@@ -818,14 +834,14 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 static int decode_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 			const uint8_t *frame, uint8_t *out, const char *key,
 			bool plain_only, uint8_t *delta_base,
-			struct bfs_err *err)
+			const struct locate_via *via, struct bfs_err *err)
 {
 	char h[13];
 	int rc;
 
 	bfs_hex(h, c->hash, 6);
 	rc = blob_decode(r, c->hash, frame, c->clen, out, c->len, plain_only,
-			 delta_base, err);
+			 delta_base, via, err);
 	if (rc > 0)
 		return rc;
 	if (rc == -EBADMSG)
@@ -870,7 +886,7 @@ static int fetch_range(struct bfs_repo *r, const char *key, uint64_t off,
 
 static int read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 		      uint8_t *out, bool plain_only, uint8_t *delta_base,
-		      struct bfs_err *err)
+		      const struct locate_via *via, struct bfs_err *err)
 {
 	struct bfs_buf buf;
 	char key[BFS_KEY_MAX];
@@ -884,8 +900,8 @@ static int read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 	rc = fetch_range(r, key, c->offset, c->clen, &buf, err);
 	if (rc)
 		goto out_give;
-	rc =
-	    decode_chunk(r, c, buf.data, out, key, plain_only, delta_base, err);
+	rc = decode_chunk(r, c, buf.data, out, key, plain_only, delta_base, via,
+			  err);
 out_give:
 	bfs_scratch_give(&buf, FETCH_KEEP);
 	return rc;
@@ -898,14 +914,24 @@ int bfs_repo_decode(struct bfs_repo *r, const struct bfs_chunkref *c,
 	char key[BFS_KEY_MAX];
 
 	bfs_repo_pack_key(key, c->pack);
-	return decode_chunk(r, c, frame, out, key, false, NULL, err);
+	return decode_chunk(r, c, frame, out, key, false, NULL, NULL, err);
 }
 
 /* See repo.h.  out holds c->len bytes.  Thread-safe. */
 int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 			uint8_t *out, struct bfs_err *err)
 {
-	return read_chunk(r, c, out, false, NULL, err);
+	return read_chunk(r, c, out, false, NULL, NULL, err);
+}
+
+/* See repo.h.  Thread-safe when fn is. */
+int bfs_repo_read_chunk_via(struct bfs_repo *r, const struct bfs_chunkref *c,
+			    uint8_t *out, bfs_repo_locate_fn fn, void *arg,
+			    struct bfs_err *err)
+{
+	struct locate_via via = {.fn = fn, .arg = arg};
+
+	return read_chunk(r, c, out, false, NULL, &via, err);
 }
 
 /* See repo.h.  Thread-safe. */
@@ -913,7 +939,7 @@ int bfs_repo_read_whole(struct bfs_repo *r, const struct bfs_chunkref *c,
 			uint8_t *out, uint8_t base_id[BFS_HASH_LEN],
 			struct bfs_err *err)
 {
-	return read_chunk(r, c, out, true, base_id, err);
+	return read_chunk(r, c, out, true, base_id, NULL, err);
 }
 
 struct ref_pos {
@@ -998,7 +1024,7 @@ int bfs_repo_read_chunks_each(struct bfs_repo *r,
 
 			rc = decode_chunk(r, c, buf.data + (c->offset - start),
 					  outs[pos[k].idx], key, false, NULL,
-					  err);
+					  NULL, err);
 			if (rc)
 				goto out_free;
 			if (done)

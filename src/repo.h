@@ -31,9 +31,10 @@ struct bfs_repo {
 	struct bfs_store *store; /* owned; for an encrypted repository the
 				    sealing store (store_crypt.c) */
 	char id[65];		 /* 64 hex, NUL */
-	int version; /* config "version": 1 (migrate only), 2 or 3; a
-			version-2 repository is written as version 2 (no
-			delta frames) until 'backupfs migrate' */
+	int version; /* config "version": 1 (migrate only), 2, 3 or 4;
+			a version-2 or -3 repository is written as it is
+			(2: no delta frames; 3: no tree parts as delta
+			frames) until 'backupfs migrate' */
 	struct bfs_chunker_params chunker[BFS_PROFILE_COUNT];
 	int zstd_level;
 	uint64_t pack_target; /* bytes, e.g. 16 MiB */
@@ -51,7 +52,7 @@ struct bfs_repo {
 int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
 		  struct bfs_repo **out, struct bfs_err *err);
 
-/* init makes an encrypted repository (config version 3, random master
+/* init makes an encrypted repository (config version 4, random master
  * keys wrapped under the password in keys/<64 hex>, see crypt.h) when
  * sopts gives a password source or the environment does
  * (bfs_password_given); else a plain one.  open reads the password the
@@ -167,6 +168,14 @@ int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
  * must be thread-safe. */
 typedef int (*bfs_repo_locate_fn)(void *arg, const uint8_t id[BFS_HASH_LEN],
 				  struct bfs_chunkref *out);
+
+/* bfs_repo_read_chunk locating a delta frame's base with fn(arg)
+ * instead of the locator bfs_repo_set_locate gave (which may be unset):
+ * for a reader that has its own index, such as the catalog ingest.
+ * Thread-safe when fn is. */
+int bfs_repo_read_chunk_via(struct bfs_repo *r, const struct bfs_chunkref *c,
+			    uint8_t *out, bfs_repo_locate_fn fn, void *arg,
+			    struct bfs_err *err);
 
 /* Read chunk c only when it is stored whole (a possible delta base):
  * 0 with its verified plain bytes in out (c->len bytes); 1 when it is

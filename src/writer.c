@@ -270,6 +270,8 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 		goto out_nomem;
 	bfs_pack_builder_set_key(b->pb, repo->crypt);
 	b->delta_on = !opts->no_delta && repo->version >= 3;
+	b->tdelta_on =
+	    b->delta_on && repo->version >= BFS_FORMAT_VERSION_TDELTA;
 	if (wr_bases_new(&b->bases))
 		goto out_nomem;
 

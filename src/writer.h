@@ -55,8 +55,9 @@ struct bfs_backup_opts {
 	/* the job making it (bfs_format_job_name_valid, else -EINVAL);
 	 * NULL: none.  Recorded as the manifest header's "job". */
 	const char *job;
-	/* store no similarity deltas (doc/FORMAT.md section 18; they are
-	 * on by default in a version-3 repository, never in version 2) */
+	/* store no similarity deltas (doc/FORMAT.md sections 18, 18.1;
+	 * they are on by default: for dumps in a version-3 or -4
+	 * repository, for tree parts in version 4; never in version 2) */
 	bool no_delta;
 	bool replace; /* the manifest of id exists and is replaced by this
 		       * backup's (one atomic put), for 'backupfs migrate';

@@ -230,8 +230,10 @@ struct bfs_backup {
 	 * file being streamed gets sketches (fsk) and has the lookup fdx
 	 * of its previous version (a reference, may be NULL); the source
 	 * key of the open source; the sketch records of the file being
-	 * consumed; the base cache shared by the workers */
-	bool delta_on, fsk;
+	 * consumed; the base cache shared by the workers.  tdelta_on:
+	 * tree parts may be delta frames too (delta_on and a version-4
+	 * repository, FORMAT.md 18.1) */
+	bool delta_on, tdelta_on, fsk;
 	struct wr_delta *fdx;
 	char *src_key;
 	struct bfs_buf skrec;
@@ -242,7 +244,8 @@ struct bfs_backup {
 	int64_t nb_pos;
 	uint64_t neighbour_deltas;	    /* of them, on the neighbour base */
 	uint64_t delta_chunks, delta_bytes; /* stored as deltas */
-	struct bfs_buf kept_dt;		    /* its map given (file_keep_blob) */
+	uint64_t tdelta_parts, tdelta_bytes; /* tree parts as deltas */
+	struct bfs_buf kept_dt; /* its map given (file_keep_blob) */
 	bool has_kept_dt;
 	struct bfs_buf *held; /* opts.held: the manifest goes here */
 
@@ -353,6 +356,37 @@ int wr_index_store(struct bfs_backup *b, struct bfs_buf *obj,
  * id receives its SHA-256.  0 or the sticky failure. */
 int wr_store_blob(struct bfs_backup *b, int type, const void *data, size_t len,
 		  uint8_t id[BFS_HASH_LEN], struct bfs_err *err);
+/* A base for the delta frame of a new tree blob (FORMAT.md 18.1): 0
+ * with the id of a tree blob stored whole in the repository and its
+ * plain bytes (*base malloc'ed, the caller frees), or nonzero for none.
+ * Called only when the blob is not stored yet. */
+typedef int (*wr_base_fn)(void *arg, uint8_t id[BFS_HASH_LEN], uint8_t **base,
+			  size_t *blen);
+/* wr_store_blob, a new tree blob stored as a delta frame on the base
+ * base_fn(arg) gives (may be NULL) when that frame is at most
+ * BFS_DELTA_KEEP_PCT % of the whole one.  Same returns. */
+int wr_store_blob_on(struct bfs_backup *b, int type, const void *data,
+		     size_t len, uint8_t id[BFS_HASH_LEN], wr_base_fn base_fn,
+		     void *arg, struct bfs_err *err);
+/* ---- writer_tbase.c: bases of tree parts ------------------------------ */
+
+/* The previous backup's part ids of one directory being built. */
+struct wt_tprev {
+	bool asked;
+	uint8_t (*parts)[BFS_HASH_LEN];
+	size_t n;
+};
+void wt_tprev_clear(struct wt_tprev *p);
+/* A wr_base_fn for part number pos of directory dir[0..dlen) ("" the
+ * root, which gets none): the previous backup's part at that position
+ * (the last one past the end) or, when that is a delta frame, its base.
+ * p caches the directory's previous parts (asked on the first call).
+ * 0 with id, *base (malloc'ed) and *blen, or -ENOENT: none.  Calling
+ * thread. */
+int wt_tprev_base(struct bfs_backup *b, struct wt_tprev *p, const char *dir,
+		  size_t dlen, size_t pos, uint8_t id[BFS_HASH_LEN],
+		  uint8_t **base, size_t *blen);
+
 /* Consume every submitted op (the tree spool is complete afterwards). */
 int wr_pipe_drain(struct bfs_backup *b);
 

@@ -292,10 +292,50 @@ int wr_pack_open(struct bfs_backup *b)
 int wr_store_blob(struct bfs_backup *b, int type, const void *data, size_t len,
 		  uint8_t id[BFS_HASH_LEN], struct bfs_err *err)
 {
+	return wr_store_blob_on(b, type, data, len, id, NULL, NULL, err);
+}
+
+/* The frame of a new tree blob: a delta frame on the base base_fn
+ * gives when it is worth it (bfs_delta_worth against the whole frame):
+ * true, z holds it and base_id its base; else z keeps the whole frame.
+ * Failures here only mean no delta.  Calling thread. */
+static bool try_tree_delta(struct bfs_backup *b, const uint8_t id[BFS_HASH_LEN],
+			   const void *data, size_t len, wr_base_fn base_fn,
+			   void *arg, struct bfs_buf *z,
+			   uint8_t base_id[BFS_HASH_LEN])
+{
+	struct bfs_buf d = {0};
+	bool kept = false;
+	struct bfs_err err = {""};
+	uint8_t *base = NULL;
+	size_t blen = 0, zlen = 0;
+
+	if (base_fn(arg, base_id, &base, &blen) != 0)
+		return false;
+	if (bfs_repo_delta_encode(b->repo, id, base_id, base, blen, data, len,
+				  &d, &zlen, &err) == 0 &&
+	    bfs_delta_worth(zlen, z->len)) {
+		bfs_buf_free(z);
+		*z = d;
+		d.data = NULL;
+		b->tdelta_parts++;
+		b->tdelta_bytes += z->len;
+		kept = true;
+	}
+	bfs_buf_free(&d);
+	free(base);
+	return kept;
+}
+
+int wr_store_blob_on(struct bfs_backup *b, int type, const void *data,
+		     size_t len, uint8_t id[BFS_HASH_LEN], wr_base_fn base_fn,
+		     void *arg, struct bfs_err *err)
+{
+	uint8_t base[BFS_HASH_LEN];
 	struct bfs_chunkref cref;
 	struct chunkloc nl = {0};
 	struct bfs_buf z = {0};
-	bool known;
+	bool known, delta = false;
 	int rc;
 
 	if ((rc = wr_failed(b, err)))
@@ -312,9 +352,16 @@ int wr_store_blob(struct bfs_backup *b, int type, const void *data, size_t len,
 	rc = bfs_repo_blob_encode(b->repo, id, data, len, &z, err);
 	if (rc)
 		return wr_fail(b, rc, err);
+	if (base_fn && type == BFS_BLOB_TREE)
+		delta =
+		    try_tree_delta(b, id, data, len, base_fn, arg, &z, base);
 	pthread_mutex_lock(&b->dedup_lock);
 	rc = wr_pack_open(b);
-	if (!rc)
+	if (!rc && delta)
+		rc = bfs_pack_builder_add_delta(b->pb, id, base, z.data,
+						(uint32_t)z.len, (uint32_t)len,
+						&nl.offset);
+	else if (!rc)
 		rc = bfs_pack_builder_add_typed(b->pb, id, type, z.data,
 						(uint32_t)z.len, (uint32_t)len,
 						&nl.offset);

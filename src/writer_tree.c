@@ -598,6 +598,9 @@ struct level {
 	uint8_t (*parts)[BFS_HASH_LEN];
 	size_t nparts, pcap;
 	uint64_t count;
+	const struct bfs_buf *path; /* the build's: this level's path while
+				     * its parts are cut (the innermost) */
+	struct wt_tprev prev;	    /* delta bases (writer_tbase.c) */
 };
 
 struct build {
@@ -607,6 +610,15 @@ struct build {
 	struct bfs_buf path; /* of the innermost open directory */
 	struct bfs_buf line;
 };
+
+static int part_base(void *arg, uint8_t id[BFS_HASH_LEN], uint8_t **base,
+		     size_t *blen)
+{
+	struct level *l = arg;
+
+	return wt_tprev_base(l->b, &l->prev, (const char *)l->path->data,
+			     l->plen, l->nparts - 1, id, base, blen);
+}
 
 static int part_cb(void *arg, const void *data, size_t len, struct bfs_err *err)
 {
@@ -621,8 +633,9 @@ static int part_cb(void *arg, const void *data, size_t len, struct bfs_err *err)
 		l->parts = nv;
 		l->pcap = nc;
 	}
-	return wr_store_blob(l->b, BFS_BLOB_TREE, data, len,
-			     l->parts[l->nparts++], err);
+	l->nparts++;
+	return wr_store_blob_on(l->b, BFS_BLOB_TREE, data, len,
+				l->parts[l->nparts - 1], part_base, l, err);
 }
 
 static int push(struct build *u, const char *body, size_t blen, size_t plen)
@@ -644,6 +657,7 @@ static int push(struct build *u, const char *body, size_t blen, size_t plen)
 	memset(l, 0, sizeof(*l));
 	l->b = u->b;
 	l->plen = plen;
+	l->path = &u->path;
 	bfs_tree_cutter_init(&l->cut, part_cb, NULL); /* arg set below */
 	return bfs_buf_append(&l->body, body, blen);
 }
@@ -653,6 +667,7 @@ static void level_free(struct level *l)
 	bfs_buf_free(&l->body);
 	bfs_tree_cutter_free(&l->cut);
 	free(l->parts);
+	wt_tprev_clear(&l->prev);
 }
 
 /* Feed a finished line to the innermost open directory. */

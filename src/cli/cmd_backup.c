@@ -846,10 +846,12 @@ static const struct cli_opt backup_opts[] = {
 	     "--threads '%s': expected 1..1024",
 	     "compression threads (default: CPUs)"),
     CLI_FLAG(0, "no-delta", struct backup_args, no_delta,
-	     "store no similarity deltas: each new chunk of a dump whole "
-	     "(by default a changed chunk of a dump or .sql file may be "
-	     "stored as a delta on the previous version's similar chunk; "
-	     "version-3 repositories only)"),
+	     "store no similarity deltas: each new chunk of a dump and "
+	     "each new tree part whole (by default a changed chunk of a "
+	     "dump or .sql file may be stored as a delta on the previous "
+	     "version's similar chunk, and a changed directory's tree part "
+	     "on its previous version; dumps from format 3, tree parts from "
+	     "format 4 on)"),
     CLI_END};
 
 const struct bfs_cmd cmd_backup = {

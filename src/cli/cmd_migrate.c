@@ -1,5 +1,5 @@
-/* cmd_migrate.c - `backupfs migrate -r REPO`: convert a format-1 or
- * format-2 repository to format 3 in place (src/migrate.c does the
+/* cmd_migrate.c - `backupfs migrate -r REPO`: convert a format-1, -2
+ * or -3 repository to format 4 in place (src/migrate.c does the
  * work). */
 #include "config.h"
 
@@ -76,8 +76,8 @@ static int run_migrate(struct cli_ctx *ctx)
 	rc = bfs_migrate(c->repo, &c->sopts, &o, &st, &err);
 	if (!rc && st.already) {
 		if (!c->quiet)
-			printf("'%s' is format 3 already: nothing to do\n",
-			       cli_q(c->repo));
+			printf("'%s' is format %d already: nothing to do\n",
+			       cli_q(c->repo), BFS_FORMAT_VERSION);
 		return EXIT_OK;
 	}
 	if (rc && !st.from_version) {
@@ -85,17 +85,25 @@ static int run_migrate(struct cli_ctx *ctx)
 		cli_error("migrate", "%s", bfs_err_str(&err, rc));
 		return EXIT_ERR;
 	}
-	if (st.from_version == 2) {
+	if (st.from_version == 2 || st.from_version == 3) {
 		if (rc) {
 			cli_error("migrate", "%s", bfs_err_str(&err, rc));
-			cli_error("migrate", "the repository is still format "
-					     "2");
+			if (st.config_put)
+				cli_error("migrate",
+					  "the config was written but not "
+					  "verified: run 'backupfs migrate' "
+					  "again");
+			else
+				cli_error("migrate",
+					  "the repository is still format %d",
+					  st.from_version);
 			return EXIT_ERR;
 		}
 		if (!c->quiet)
-			printf("'%s' is format 3 now (was 2; no object but "
+			printf("'%s' is format %d now (was %d; no object but "
 			       "the config changed)\n",
-			       cli_q(c->repo));
+			       cli_q(c->repo), BFS_FORMAT_VERSION,
+			       st.from_version);
 		return EXIT_OK;
 	}
 	bfs_fmt_bytes(b, sizeof(b), st.bytes_added);
@@ -108,10 +116,15 @@ static int run_migrate(struct cli_ctx *ctx)
 		       (unsigned long long)st.packs_indexed, b);
 	if (rc) {
 		cli_error("migrate", "%s", bfs_err_str(&err, rc));
-		cli_error("migrate",
-			  "the repository is still format 1; what was done "
-			  "stays: run 'backupfs migrate' again once the "
-			  "cause is fixed");
+		if (st.config_put)
+			cli_error("migrate", "the config was written but not "
+					     "verified: run 'backupfs migrate' "
+					     "again");
+		else
+			cli_error("migrate",
+				  "the repository is still format 1; what was "
+				  "done stays: run 'backupfs migrate' again "
+				  "once the cause is fixed");
 		return EXIT_ERR;
 	}
 	return EXIT_OK;
@@ -127,23 +140,27 @@ static const struct cli_opt migrate_opts[] = {
 const struct bfs_cmd cmd_migrate = {
     .name = "migrate",
     .run = run_migrate,
-    .summary = "convert a repository of format 1 or 2 to format 3, in place",
+    .summary = "convert a repository of format 1, 2 or 3 to format 4, in "
+	       "place",
     .synopsis = "backupfs migrate -r REPO [OPTIONS]",
     .description =
-	"Convert a repository written by an older backupfs to format 3, in\n"
+	"Convert a repository written by an older backupfs to format 4, in\n"
 	"place.\n"
 	"\n"
-	"Format 2 (this release still reads and writes it, as format 2):\n"
-	"format 3 only adds to it (delta frames: a new chunk of a dump\n"
-	"stored against a similar earlier chunk: read by this release,\n"
-	"not yet written by its backups), so migrate checks that no earlier "
-	"migration was left\n"
-	"unfinished and rewrites the config with \"version\": 3, in one\n"
+	"Formats 2 and 3 (this release still reads and writes them, each as\n"
+	"it is): format 3 adds delta frames for dumps (a new chunk of a dump\n"
+	"stored against a similar earlier chunk), format 4 delta frames for\n"
+	"directory trees (a changed directory's new tree part stored against\n"
+	"its previous version).  Backups into a format-2 or format-3\n"
+	"repository write neither, so that the backupfs that made it can\n"
+	"still read it.  Migrate checks that no earlier migration was left\n"
+	"unfinished and rewrites the config with \"version\": 4, in one\n"
 	"put; no other object changes.  A backupfs older than this release\n"
-	"refuses the repository afterwards.\n"
+	"refuses the repository afterwards (\"unsupported repository format\n"
+	"version 4\").\n"
 	"\n"
 	"Format 1 (one manifest lists every file of a backup; other commands\n"
-	"refuse it until this has run) becomes format 3 with directory trees\n"
+	"refuse it until this has run) becomes format 4 with directory trees\n"
 	"stored once and shared between backups.\n"
 	"\n"
 	"First every pack gets an entry in an index object.  Then each backup\n"
@@ -152,11 +169,11 @@ const struct bfs_cmd cmd_migrate = {
 	"new.  The old manifest is kept aside (migrate/ID) until the new\n"
 	"trees have been read back and every entry compared with it; if one\n"
 	"differs, the old manifest is put back and migrate stops with an\n"
-	"error.  Last, the config says version 3.\n"
+	"error.  Last, the config says version 4.\n"
 	"\n"
 	"Safe to interrupt: run it again and it continues where it stopped,\n"
 	"verifying a backup that was converted but not yet checked.  On a\n"
-	"format-3 repository it does nothing.  It holds an exclusive lock on\n"
+	"format-4 repository it does nothing.  It holds an exclusive lock on\n"
 	"the repository while it works (see 'backupfs unlock'); do not run\n"
 	"an older backupfs, which knows no locks, against it meanwhile.",
     .opts = migrate_opts,
