@@ -24,9 +24,11 @@
  * Unchanged files (same type, size, mtime, ctime and inode as in the last
  * backup of the same source key "files:DEST:<realpath>") reuse that
  * backup's chunks without being read.  The last backup's listing of a
- * directory is asked for once (at its first file), never per file; and a
- * directory of files that all match it is reused whole (its previous
- * tree), with nothing but a stat per file.
+ * directory is asked for once (when the directory is opened, to see
+ * whether it can be reused whole, else at its first file) and kept for
+ * the walk of its names, never asked per file; a directory of files that
+ * all match it is reused whole (its previous tree), with nothing but a
+ * stat per file.
  */
 #include "config.h"
 
