@@ -4,13 +4,15 @@
 # walked with its names, so its unchanged files keep their chunks without
 # being opened, and everything that changed is read again.
 #
-# A tree of directories of N files each (CI: 300, else 2,000), one of
-# them with a subdirectory; between the backups, in directory a: one file
+# A tree of directories of N files each (CI: 300, else 2,000); between
+# the backups, in directory a (files only: the listing asked for to see
+# whether it can be reused whole is the one its walk uses): one file
 # each changes only its size, only its mtime, only its ctime (same size,
 # mtime put back), only its inode (a copy with the same size and mtime
 # moved over it), only its mode, only its owner (as root), and one file
-# is replaced by a symlink; directory b is renamed; directory c and the
-# subdirectory a/sub do not change.  Then:
+# is replaced by a symlink; directory b is renamed; in directory d (with
+# a subdirectory: walked without that first listing) one file changes;
+# directory c and the subdirectory d/sub do not change.  Then:
 #   - backup 2 opens exactly the changed files and the renamed
 #     directory's files (strace), not one unchanged file of a;
 #   - its restore equals the source (content, mode, owner, mtime, symlink
@@ -45,9 +47,10 @@ opened() {
 }
 
 mkfiles "$S/a" f
-mkfiles "$S/a/sub" s
 mkfiles "$S/b" g
 mkfiles "$S/c" h
+mkfiles "$S/d" k
+mkfiles "$S/d/sub" s
 ok_cmd "init" bfs init "$R"
 ok_cmd "backup 1" bfs backup -q -r "$R" --catalog "$C" --id b1 --files "$S"
 cp -a "$S" "$T/src1"
@@ -74,6 +77,8 @@ fi
 rm "$F/f00250"
 ln -s ../c/h00001 "$F/f00250"
 mv "$S/b" "$S/b2"
+printf 'd changed\n' >>"$S/d/k00020"
+changed="$changed d/k00020"
 for i in $(seq -f '%05g' 0 $((N - 1))); do
 	changed="$changed b2/g$i"
 done
