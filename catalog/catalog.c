@@ -68,6 +68,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog_int.h"
+#include "src/log.h"
 #include "src/store.h"
 #include "src/tree.h"
 
@@ -967,12 +968,33 @@ static void cat_location(const struct bfs_repo *r, char *out, size_t n)
 	free(real);
 }
 
+/* A catalog under the name of releases before catalogs were keyed by
+ * location, <dir>/<repo id>.db (with its -wal and -shm), is a stale
+ * cache nothing reads any more: removed when it is a regular file of
+ * ours, so that it does not keep the repository's names on disk. */
+static void cat_remove_legacy(const char *dir, const char *repo_id)
+{
+	static const char *const sfx[] = {".db", ".db-wal", ".db-shm"};
+	char p[4200];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < BFS_ARRAY_SIZE(sfx); i++) {
+		snprintf(p, sizeof(p), "%s/%s%s", dir, repo_id, sfx[i]);
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_uid == geteuid() && unlink(p) == 0 && i == 0)
+			bfs_info("removed the catalog under its old name '%s'",
+				 p);
+	}
+}
+
 /* $XDG_CACHE_HOME/backupfs/<repo id>-<location key>.db, or
  * $HOME/.cache/backupfs/... (relative XDG_CACHE_HOME is ignored, as the
  * XDG spec says); the location key is 16 hex digits of the SHA-256 of
- * the canonical location (cat_location).  Creates the directory (0700).
- * *out malloc'ed, owned by the caller.  -EINVAL bad id, -ENOENT neither
- * variable set, -errno from mkdir. */
+ * the canonical location (cat_location).  Creates the directory (0700)
+ * and removes a catalog of this repository under its old name
+ * (cat_remove_legacy).  *out malloc'ed, owned by the caller.  -EINVAL
+ * bad id, -ENOENT neither variable set, -errno from mkdir. */
 int bfs_catalog_default_path(const struct bfs_repo *r, char **out,
 			     struct bfs_err *err)
 {
@@ -1024,6 +1046,7 @@ int bfs_catalog_default_path(const struct bfs_repo *r, char **out,
 		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) &&
 		    (st.st_mode & 077) && st.st_uid == geteuid())
 			chmod(p, 0700);
+		cat_remove_legacy(p, repo_id);
 		*slash = '/';
 	}
 	*out = p;

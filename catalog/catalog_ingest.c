@@ -646,25 +646,6 @@ out_free:
 	return rc;
 }
 
-/* The highest tree id so far (0 if none). */
-static int max_tree(struct bfs_catalog *c, int64_t *out, struct bfs_err *err)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	*out = 0;
-	rc = sqlite3_prepare_v2(c->db, "SELECT max(id) FROM trees;", -1, &st,
-				NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW
-		   ? 0
-		   : cat_sqlerr(c, rc, err, "cannot read the trees");
-}
-
 /* Tree id could not be read or is not what its parent says (err says
  * why): keep it as damaged, with the count its parent claims (so that
  * inode numbers around it stay right) and no entries, so that listing it
@@ -757,9 +738,9 @@ static int fill_pending(struct ingest *g, struct bfs_err *err)
 			struct bfs_err why = {{0}};
 			int64_t snap = 0, run_snap = 0;
 
-			rc = max_tree(c, &snap, err);
+			rc = cat_max_id(c, "trees", &snap, err);
 			if (!rc)
-				rc = cat_max_run(c, &run_snap, err);
+				rc = cat_max_id(c, "runs", &run_snap, err);
 			if (!rc)
 				rc = fill_tree(g, id, parts, len / BFS_HASH_LEN,
 					       claimed, &why);

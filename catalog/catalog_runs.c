@@ -266,22 +266,25 @@ int cat_runs_drop_since(struct bfs_catalog *c, int64_t snap,
 	return rc;
 }
 
-int cat_max_run(struct bfs_catalog *c, int64_t *out, struct bfs_err *err)
+int cat_max_id(struct bfs_catalog *c, const char *table, int64_t *out,
+	       struct bfs_err *err)
 {
 	sqlite3_stmt *st = NULL;
+	char sql[64];
 	int rc;
 
 	*out = 0;
-	rc = sqlite3_prepare_v2(c->db, "SELECT max(id) FROM runs;", -1, &st,
-				NULL);
+	snprintf(sql, sizeof(sql), "SELECT max(id) FROM %s;", table);
+	rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW
-		   ? 0
-		   : cat_sqlerr(c, rc, err, "cannot read the runs");
+	if (rc == SQLITE_ROW)
+		return 0;
+	snprintf(sql, sizeof(sql), "cannot read the %s", table);
+	return cat_sqlerr(c, rc, err, sql);
 }
 
 static int damaged_dir(struct bfs_catalog *c, int64_t dir, struct bfs_err *err)

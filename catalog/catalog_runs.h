@@ -58,8 +58,10 @@ int cat_tree_runs_drop(struct bfs_catalog *c, int64_t tree,
 /* Delete every run with an id above snap (a fill that failed). */
 int cat_runs_drop_since(struct bfs_catalog *c, int64_t snap,
 			struct bfs_err *err);
-/* The highest run id so far (0 if none). */
-int cat_max_run(struct bfs_catalog *c, int64_t *out, struct bfs_err *err);
+/* The highest id so far in table ("runs", "trees": a literal of the
+ * caller's, never input), 0 if none. */
+int cat_max_id(struct bfs_catalog *c, const char *table, int64_t *out,
+	       struct bfs_err *err);
 
 /* The rows of a directory, as a listing reads them, must chain: slots
  * 0, 1, ... and relative pres from 1 on, each the previous one's plus 1

@@ -22,6 +22,7 @@
 #   free_port, wait_until SECONDS CMD...
 #   bfs_ids [ARGS], pack_files REPO, pack_bytes REPO,
 #   strip_pg_restrict [FILE...], my_dump
+#   bfs_is_sanitized, first_backup_peak_kb DIR, strace_opened LOG SRC
 # The skip rule: a test skips (never fails) when something it needs is not
 # on the machine, with one message of one shape for every kind:
 #     skip_all "<what> not installed: <how to get it>"
@@ -369,6 +370,39 @@ bfs_has_fault_injection() {
 # meaningless there; tests skip those checks (the plain build runs them).
 bfs_is_sanitized() {
 	grep -qa __asan_init "$BACKUPFS"
+}
+
+# first_backup_peak_kb DIR: peak RSS (KiB, getrusage of the child) of a
+# first backup of DIR ("files=DIR") into a fresh repository with 1 MiB
+# packs and index objects every 64 KiB (so that a few thousand files
+# already exercise the writer's bounded sets).  Uses $T/rss-*.
+first_backup_peak_kb() {
+	local r=$T/rss-repo
+	rm -rf "$r" "$T/rss-cat.db"
+	bfs init -q "$r" >/dev/null || return 1
+	sed -i 's/"pack_size":[0-9]*/"pack_size":1048576/' "$r/config"
+	BFS_INDEX_OBJ_BYTES=65536 "$BFS_PYTHON" - "$BACKUPFS" "$r" "$T/rss-cat.db" "$1" <<'PY'
+import os, sys
+b, r, c, d = sys.argv[1:]
+pid = os.fork()
+if pid == 0:
+    fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 1)
+    os.execv(b, [b, "backup", "-q", "-r", r, "--catalog", c, "--id", "b1",
+                 "--files", "files=" + d])
+_, status, ru = os.wait4(pid, 0)
+if status != 0:
+    sys.exit(1)
+print(ru.ru_maxrss)
+PY
+}
+
+# strace_opened LOG SRC: SRC-relative paths of the regular files a backup
+# traced with `strace -f -y -e trace=openat -o LOG` opened (the returned
+# descriptor shows the path), sorted, one per line
+strace_opened() {
+	grep -v O_DIRECTORY "$1" | grep -o "= [0-9]*<$2/[^>]*>" |
+		sed "s|^= [0-9]*<$2/||; s|>\$||" | sort -u
 }
 
 # require_fault_injection: skip unless BACKUPFS_FAULT works in this build.

@@ -68,4 +68,22 @@ fails_with 1 "rebuild refuses another database" bfs catalog rebuild -r "$R" --ca
 like "$(cat "$T/stderr")" "not a backupfs catalog" "and says why"
 ok "$([ -s "$O" ]; echo $?)" "the other database is still there"
 
+# ---- a catalog under its old name (before catalogs were keyed by
+# location: <repo id>.db) is removed, not left with the names on disk
+export XDG_CACHE_HOME=$T/xdg
+id=$(sed -n 's/.*"id":"\([0-9a-f]\{64\}\)".*/\1/p' "$R/config")
+ok "$([ ${#id} -eq 64 ]; echo $?)" "the repository id from its config"
+mkdir -p "$XDG_CACHE_HOME/backupfs"
+echo "old catalog" >"$XDG_CACHE_HOME/backupfs/$id.db"
+echo "old wal" >"$XDG_CACHE_HOME/backupfs/$id.db-wal"
+echo "another repository's" >"$XDG_CACHE_HOME/backupfs/$(printf '%064d' 0).db"
+ok_cmd "list -v with the default catalog" bfs list -v -r "$R"
+like "$(cat "$T/stderr")" "removed the catalog under its old name" "list says it removed the old catalog"
+ok "$([ ! -e "$XDG_CACHE_HOME/backupfs/$id.db" ] && [ ! -e "$XDG_CACHE_HOME/backupfs/$id.db-wal" ]; echo $?)" \
+	"the old catalog and its -wal are gone"
+ok "$([ -e "$XDG_CACHE_HOME/backupfs/$(printf '%064d' 0).db" ]; echo $?)" \
+	"another repository's file is not touched"
+is "$(ls "$XDG_CACHE_HOME/backupfs" | grep -c "^$id-[0-9a-f]\{16\}\.db\$")" 1 \
+	"the catalog under its name keyed by location is there"
+
 done_testing

@@ -48,35 +48,6 @@ for i in range(n):
 PY
 }
 
-# peak KB of the first backup of DIR into a fresh repository
-peak_kb() {
-	local r=$T/rss-repo
-	rm -rf "$r" "$T/rss-cat.db"
-	bfs init -q "$r" >/dev/null || return 1
-	sed -i 's/"pack_size":[0-9]*/"pack_size":1048576/' "$r/config"
-	BFS_INDEX_OBJ_BYTES=65536 "$BFS_PYTHON" - "$BACKUPFS" "$r" "$T/rss-cat.db" "$1" <<'PY'
-import os, sys
-b, r, c, d = sys.argv[1:]
-pid = os.fork()
-if pid == 0:
-    fd = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(fd, 1)
-    os.execv(b, [b, "backup", "-q", "-r", r, "--catalog", c, "--id", "b1",
-                 "--files", "files=" + d])
-_, status, ru = os.wait4(pid, 0)
-if status != 0:
-    sys.exit(1)
-print(ru.ru_maxrss)
-PY
-}
-
-# SRC-relative paths of the regular files a traced backup opened (strace
-# -y log $1: the returned descriptor shows the path)
-opened() {
-	grep -v O_DIRECTORY "$1" | grep -o "= [0-9]*<$S/[^>]*>" |
-		sed "s|^= [0-9]*<$S/||; s|>\$||" | sort -u
-}
-
 mkdir -p "$S"
 mk "$S" 3000
 mkdir -p "$S/e"
@@ -138,7 +109,7 @@ ok_cmd "  equals the source (ctime, inode and mtime changes seen)" \
 is "$(cat "$T/o2/files/e/same-mtime") $(cat "$T/o2/files/e/replaced")" \
 	"HELLO WORLD" "  the same-size same-mtime rewrites are the new bytes"
 if [ -n "$trace" ]; then
-	is "$(opened "$T/trace2" | tr '\n' ' ')" \
+	is "$(strace_opened "$T/trace2" "$S" | tr '\n' ' ')" \
 		"d001/f001500 e/added e/replaced e/same-mtime e/touched " \
 		"  opened: exactly the changed, touched and new files"
 fi
@@ -149,7 +120,7 @@ touch "$S/d002/f002007"
 ok_cmd "backup 3" $trace "$BACKUPFS" backup -q -r "$R" --catalog "$C" --id b3 \
 	--files "$S"
 if [ -n "$trace" ]; then
-	is "$(opened "$T/trace3" | tr '\n' ' ')" "d002/f002007 " \
+	is "$(strace_opened "$T/trace3" "$S" | tr '\n' ' ')" "d002/f002007 " \
 		"  opened: the touched file only"
 fi
 ok_cmd "  check" bfs check -r "$R" --catalog "$C"
@@ -169,8 +140,8 @@ fi
 mkdir -p "$T/small" "$T/big"
 mk "$T/small" 1000
 mk "$T/big" "$N"
-k1=$(peak_kb "$T/small")
-kn=$(peak_kb "$T/big")
+k1=$(first_backup_peak_kb "$T/small")
+kn=$(first_backup_peak_kb "$T/big")
 bound=$(( (N * 120 + (40 << 20)) / 1024 ))
 diag "peak RSS: 1,000 files $k1 KiB, $N files $kn KiB (bound: +$bound KiB)"
 ok $(( k1 > 0 && kn > 0 && kn - k1 <= bound ? 0 : 1 )) \
