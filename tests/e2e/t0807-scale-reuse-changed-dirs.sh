@@ -41,11 +41,6 @@ PY
 	touch -d '2025-01-02 03:04:05' "$1"/*
 }
 
-opened() {
-	grep -v O_DIRECTORY "$1" | grep -o "= [0-9]*<$S/[^>]*>" |
-		sed "s|^= [0-9]*<$S/||; s|>\$||" | sort -u
-}
-
 mkfiles "$S/a" f
 mkfiles "$S/b" g
 mkfiles "$S/c" h
@@ -94,7 +89,7 @@ ok_cmd "backup 2: size, mtime, ctime, inode, mode, owner, a symlink, a rename" \
 	${trace:+$trace $T/trace2} "$BACKUPFS" backup -q -r "$R" --catalog "$C" \
 	--id b2 --files "$S"
 if [ -n "$trace" ]; then
-	got=$(opened "$T/trace2" | tr '\n' ' ')
+	got=$(strace_opened "$T/trace2" "$S" | tr '\n' ' ')
 	is "$got" "$want" "  opened: exactly the changed files and the renamed directory's"
 fi
 ok_cmd "  restore" bfs restore -q -r "$R" --catalog "$C" b2 --target "$T/o2"
@@ -113,7 +108,7 @@ ok_cmd "backup 3: nothing changed" \
 	${trace:+$trace $T/trace3} "$BACKUPFS" backup -q -r "$R" --catalog "$C" \
 	--id b3 --files "$S"
 if [ -n "$trace" ]; then
-	is "$(opened "$T/trace3" | tr '\n' ' ')" "" "  opened no file"
+	is "$(strace_opened "$T/trace3" "$S" | tr '\n' ' ')" "" "  opened no file"
 fi
 ok_cmd "  restore" bfs restore -q -r "$R" --catalog "$C" b3 --target "$T/o3"
 ok_cmd "  equals the source" compare_trees "$S" "$T/o3/files"
