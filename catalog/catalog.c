@@ -328,6 +328,8 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
     [ST_TREE_DELETE] = "DELETE FROM trees WHERE id = ?1",
     [ST_RUN_FIND] = "SELECT id, n FROM runs WHERE hash = ?1",
     [ST_RUN_INSERT] = "INSERT INTO runs(hash, n) VALUES(?1, ?2)",
+    [ST_RUN_ROWS] =
+	"SELECT name, type, count FROM entries WHERE run = ?1 ORDER BY idx",
     [ST_RUN_USED] = "SELECT 1 FROM tree_runs WHERE run = ?1 LIMIT 1",
     [ST_RUN_DELETE] = "DELETE FROM runs WHERE id = ?1",
     [ST_TREE_RUNS_INSERT] = "INSERT INTO tree_runs(tree, slot0, pre0, run,"

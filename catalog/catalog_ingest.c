@@ -17,6 +17,12 @@
  * parent claims) and its entry points at it at once; then pending trees
  * are filled one at a time, oldest first, until none is left.  Memory:
  * one tree part, one chunk list, never a whole directory.
+ *
+ * A directory's lines come in runs (catalog_runs.c); the lines of a run
+ * the catalog has already (the same bytes, checked when first added) are
+ * stepped over unparsed, and what spans runs is checked from its entry
+ * rows instead: a changed directory of a second backup costs the parse
+ * of its new runs only.
  */
 #include "config.h"
 
@@ -475,22 +481,15 @@ out_next:
 	return 0;
 }
 
-/* add_entry for the next line of the part: the run it starts is found
- * or made first, and the run ends after its last line. */
+/* add_entry for the next line of the part, in the run f->ri (found or
+ * made by the caller); the run ends after its last line. */
 static int add_run_entry(struct ingest *g, struct fill *f,
 			 const struct bfs_tree_entry *te, struct bfs_err *err)
 {
 	int rc;
 
-	if (f->li == 0) {
-		if (f->ri >= f->plan.n)
-			return lie(g, err, f->tree, NULL, 0,
-				   "a malformed tree part");
-		rc = cat_run_get(g->c, &f->plan.v[f->ri], &f->run, &f->fresh,
-				 err);
-		if (rc)
-			return rc;
-	}
+	if (f->ri >= f->plan.n)
+		return lie(g, err, f->tree, NULL, 0, "a malformed tree part");
 	rc = add_entry(g, f, te, err);
 	if (rc)
 		return rc;
@@ -499,6 +498,90 @@ static int add_run_entry(struct ingest *g, struct fill *f,
 		f->li = 0;
 	}
 	return 0;
+}
+
+/* The run f->run the catalog has already, for the next lines of part tp:
+ * its lines are the bytes of a run checked and stored before, so they
+ * are not parsed again; its entry rows give what spans runs (names in
+ * order, positions, subdirectory counts), through add_entry like parsed
+ * lines, and the lines are stepped over.  A run whose rows do not match
+ * its line count is a damaged catalog (-EUCLEAN). */
+static int add_known_run(struct ingest *g, struct fill *f,
+			 struct bfs_tree_part *tp, struct bfs_err *err)
+{
+	uint32_t lines = f->plan.v[f->ri].lines;
+	struct bfs_catalog *c = g->c;
+	struct bfs_tree_entry te;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_stmt_get(c, ST_RUN_ROWS, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, f->run);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t count = sqlite3_column_int64(st, 2);
+
+		if (f->li >= lines || count < 0) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+		memset(&te, 0, sizeof(te));
+		te.e.path = (char *)sqlite3_column_blob(st, 0);
+		te.e.path_len = (size_t)sqlite3_column_bytes(st, 0);
+		te.e.type = sqlite3_column_int(st, 1);
+		te.count = (uint64_t)count;
+		rc = add_entry(g, f, &te, err);
+		if (rc)
+			break;
+	}
+	cat_stmt_put(c, ST_RUN_ROWS, st);
+	if (rc == SQLITE_DONE && f->li != lines)
+		rc = SQLITE_CORRUPT;
+	if (rc == SQLITE_CORRUPT)
+		return bfs_err_set(err, -EUCLEAN,
+				   "catalog '%s': run %lld is damaged (run"
+				   " 'backupfs catalog rebuild')",
+				   c->path, (long long)f->run);
+	if (rc != SQLITE_DONE)
+		return rc < 0 ? rc
+			      : cat_sqlerr(c, rc, err, "cannot read a run");
+	rc = bfs_tree_part_skip(tp, lines, f->prev, f->prevlen, err);
+	if (rc)
+		return rc;
+	f->ri++;
+	f->li = 0;
+	return 0;
+}
+
+/* The lines of part tp, run by run: a run the catalog has is added from
+ * its rows, a new one from its parsed lines. */
+static int add_part(struct ingest *g, struct fill *f, struct bfs_tree_part *tp,
+		    struct bfs_err *err)
+{
+	struct bfs_tree_entry te;
+	int rc;
+
+	for (;;) {
+		if (f->li == 0 && f->ri < f->plan.n) {
+			rc = cat_run_get(g->c, &f->plan.v[f->ri], &f->run,
+					 &f->fresh, err);
+			if (rc)
+				return rc;
+			if (!f->fresh) {
+				rc = add_known_run(g, f, tp, err);
+				if (rc)
+					return rc;
+				continue;
+			}
+		}
+		rc = bfs_tree_part_next(tp, &te, err);
+		if (rc <= 0)
+			return rc;
+		rc = add_run_entry(g, f, &te, err);
+		if (rc)
+			return rc;
+	}
 }
 
 static int finish_tree(struct bfs_catalog *c, int64_t id, const struct fill *f,
@@ -527,7 +610,6 @@ static int fill_tree(struct ingest *g, int64_t id, const uint8_t *parts,
 		     size_t nparts, int64_t claimed, struct bfs_err *err)
 {
 	struct bfs_tree_part *tp = NULL;
-	struct bfs_tree_entry te;
 	struct fill f = {.tree = id};
 	char hex[BFS_HASH_HEX + 1], why[128];
 	size_t i;
@@ -544,8 +626,8 @@ static int fill_tree(struct ingest *g, int64_t id, const uint8_t *parts,
 					       g->part.len);
 		f.ri = 0;
 		f.li = 0;
-		while (!rc && (rc = bfs_tree_part_next(tp, &te, err)) == 1)
-			rc = add_run_entry(g, &f, &te, err);
+		if (!rc)
+			rc = add_part(g, &f, tp, err);
 		/* every line parsed is in a run, every run's lines parsed */
 		if (!rc && (f.ri != f.plan.n || f.li))
 			rc = lie(g, err, id, NULL, 0, "a malformed tree part");

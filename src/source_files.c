@@ -24,9 +24,11 @@
  * Unchanged files (same type, size, mtime, ctime and inode as in the last
  * backup of the same source key "files:DEST:<realpath>") reuse that
  * backup's chunks without being read.  The last backup's listing of a
- * directory is asked for once (at its first file), never per file; and a
- * directory of files that all match it is reused whole (its previous
- * tree), with nothing but a stat per file.
+ * directory is asked for once (when the directory is opened, to see
+ * whether it can be reused whole, else at its first file) and kept for
+ * the walk of its names, never asked per file; a directory of files that
+ * all match it is reused whole (its previous tree), with nothing but a
+ * stat per file.
  */
 #include "config.h"
 
@@ -468,9 +470,13 @@ static int do_symlink(struct walk *w, int dirfd, const char *name,
  * its previous tree is reused whole, without a single file going through
  * the writer.  Returns 1 if so, 0 if it must be walked, or -errno (a
  * writer failure).  Directories with subdirectories, hardlinks or other
- * types are walked: a file-only directory is the common leaf. */
+ * types are walked: a file-only directory is the common leaf.
+ * When it is walked, the listing asked for here is handed to the walk in
+ * *keep (*asked set: a listing the index did not give is not asked for
+ * again), so a changed directory costs one prev_dir, not two. */
 static int try_whole(struct walk *w, int fd, char **names, size_t n,
-		     struct bfs_entry *e)
+		     struct bfs_entry *e, struct bfs_index_dir *keep,
+		     bool *asked)
 {
 	const struct bfs_index *idx = bfs_backup_index(w->b);
 	const char *slash = strrchr(e->path, '/');
@@ -488,7 +494,12 @@ static int try_whole(struct walk *w, int fd, char **names, size_t n,
 	if (!p || p->e.type != BFS_T_DIR || !p->has_tree || !p->count ||
 	    p->count > n)
 		goto out;
-	if (bfs_index_prev_dir(idx, w->key, e->path, &d) || d.n != p->count)
+	*asked = true;
+	if (bfs_index_prev_dir(idx, w->key, e->path, &d)) {
+		memset(&d, 0, sizeof(d));
+		goto out;
+	}
+	if (d.n != p->count)
 		goto out;
 	for (i = 0; i < n; i++) {
 		const struct bfs_index_prev *q;
@@ -545,6 +556,10 @@ out:
 		    p->nparts, p->count, &ts, w->err);
 		rc = rc ? rc : 1;
 	}
+	if (!same && rc >= 0) {
+		*keep = d; /* the walk's listing of this directory */
+		memset(&d, 0, sizeof(d));
+	}
 	bfs_index_dir_clear(&d);
 	bfs_index_dir_clear(&top.prev);
 	return rc;
@@ -554,6 +569,8 @@ out:
 static int do_dir(struct walk *w, int dirfd, const char *name,
 		  struct bfs_entry *e)
 {
+	struct bfs_index_dir prev = {0};
+	bool asked = false;
 	char **names = NULL;
 	size_t n = 0;
 	struct frame *f;
@@ -570,7 +587,7 @@ static int do_dir(struct walk *w, int dirfd, const char *name,
 			return bfs_err_set(w->err, rc, "out of memory");
 		return add_err(w, e, "cannot list directory", rc);
 	}
-	rc = try_whole(w, fd, names, n, e);
+	rc = try_whole(w, fd, names, n, e, &prev, &asked);
 	if (rc) {
 		/* reused whole (1), or the writer failed */
 		close(fd);
@@ -597,11 +614,12 @@ static int do_dir(struct walk *w, int dirfd, const char *name,
 	f->n = n;
 	f->i = 0;
 	f->pathlen = w->path.len;
-	memset(&f->prev, 0, sizeof(f->prev));
+	f->prev = prev;
 	f->pi = 0;
-	f->prev_asked = false;
+	f->prev_asked = asked;
 	return 0;
 out_free:
+	bfs_index_dir_clear(&prev);
 	close(fd);
 	free_names(names, n);
 	return rc;

@@ -657,6 +657,30 @@ int bfs_tree_part_next(struct bfs_tree_part *p, struct bfs_tree_entry *te,
 	return 1;
 }
 
+int bfs_tree_part_skip(struct bfs_tree_part *p, size_t n, const char *last,
+		       size_t lastlen, struct bfs_err *err)
+{
+	char *nl;
+
+	clear_current(p);
+	for (; n; n--) {
+		if (p->pos >= p->len)
+			return pfail(p, err, -EUCLEAN,
+				     "fewer lines than known");
+		nl = memchr(p->text + p->pos, '\n', p->len - p->pos);
+		p->pos =
+		    (size_t)(nl - p->text) + 1; /* the part ends with '\n' */
+		p->lineno++;
+	}
+	free(p->prev);
+	p->prev = malloc(lastlen ? lastlen : 1);
+	if (!p->prev)
+		return pfail(p, err, -ENOMEM, "out of memory");
+	memcpy(p->prev, last, lastlen);
+	p->prevlen = lastlen;
+	return 0;
+}
+
 /* ---- chunk-list blobs ----------------------------------------------------
  */
 

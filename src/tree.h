@@ -107,6 +107,13 @@ void bfs_tree_part_free(struct bfs_tree_part *p); /* NULL ok */
  * -ENOMEM. */
 int bfs_tree_part_next(struct bfs_tree_part *p, struct bfs_tree_entry *te,
 		       struct bfs_err *err);
+/* Step over the next n lines without parsing them, for a caller that
+ * knows them already (the catalog has a run of the same bytes, checked
+ * when it was first parsed).  last[0..lastlen) is the name of the last
+ * line stepped over: the next line parsed must sort after it.  0,
+ * -EUCLEAN when fewer than n lines are left, -ENOMEM. */
+int bfs_tree_part_skip(struct bfs_tree_part *p, size_t n, const char *last,
+		       size_t lastlen, struct bfs_err *err);
 
 /* Compare names as trees sort them (memcmp, then the shorter first). */
 int bfs_tree_name_cmp(const char *a, size_t an, const char *b, size_t bn);

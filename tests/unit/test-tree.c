@@ -173,6 +173,35 @@ static void test_hostile(void)
 		"chunks on a hardlink");
 }
 
+/* bfs_tree_part_skip: the lines stepped over are not parsed (a bad one
+ * is not seen), the next line parsed is the one after them and must sort
+ * after the name given for the last one; too many lines is -EUCLEAN. */
+static void test_skip(void)
+{
+	const char *text = F("a") "not json\n" F("c") F("d");
+	struct bfs_tree_part *p = NULL;
+	struct bfs_tree_entry te;
+	struct bfs_err err = {""};
+
+	is_int(bfs_tree_part_open(text, strlen(text), &p, &err), 0, "opens");
+	is_int(bfs_tree_part_next(p, &te, &err), 1, "line 1 parsed");
+	is_int(bfs_tree_part_skip(p, 2, "c", 1, &err), 0,
+	       "lines 2 and 3 stepped over, the bad one too");
+	is_int(bfs_tree_part_next(p, &te, &err), 1, "line 4 parsed");
+	ok(te.e.path_len == 1 && te.e.path[0] == 'd', "  it is 'd'");
+	is_int(bfs_tree_part_next(p, &te, &err), 0, "then the end");
+	is_int(bfs_tree_part_skip(p, 1, "e", 1, &err), -EUCLEAN,
+	       "stepping past the end is -EUCLEAN");
+	bfs_tree_part_free(p);
+
+	p = NULL;
+	is_int(bfs_tree_part_open(text, strlen(text), &p, &err), 0, "opens");
+	is_int(bfs_tree_part_skip(p, 3, "e", 1, &err), 0, "3 lines skipped");
+	is_int(bfs_tree_part_next(p, &te, &err), -EUCLEAN,
+	       "a next line sorting before the last skipped name is refused");
+	bfs_tree_part_free(p);
+}
+
 /* "sk", a file's sketch blob (FORMAT.md section 18): round trip with
  * "dt", only on regular files, 64 lower-case hex. */
 static void test_sk(void)
@@ -532,6 +561,7 @@ int main(void)
 {
 	test_lines();
 	test_hostile();
+	test_skip();
 	test_dt();
 	test_sk();
 	test_cutter();
