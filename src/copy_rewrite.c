@@ -551,10 +551,17 @@ static int check(struct bfs_xcopy *x, const struct bfs_manifest2 *src_man,
 		rc = bfs_err_set(err, -EUCLEAN,
 				 "the written header differs (time or host)");
 	x->nseen = 0;
+	/* the written tree parts may be delta frames (version 4): their
+	 * bases are located through the target's index, which holds what
+	 * was just written (unset before the target is used otherwise) */
+	if (!rc)
+		rc = bfs_repo_set_locate(x->dst, bfs_locmap_locate, x->dst_lm,
+					 NULL, err);
 	if (!rc)
 		rc = walk(x, x->dst_lm, x->dst,
 			  (const uint8_t(*)[BFS_HASH_LEN])man.root, man.nroot,
 			  check_cb, &count, err);
+	bfs_repo_set_locate(x->dst, NULL, NULL, NULL, NULL);
 	if (!rc && (count != man.count || x->nseen != bfs_hmap_count(&x->exp)))
 		rc = bfs_err_set(err, -EUCLEAN,
 				 "the written trees hold %" PRIu64
