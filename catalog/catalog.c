@@ -924,6 +924,17 @@ const char *bfs_catalog_path(const struct bfs_catalog *c)
 	return c->path;
 }
 
+int bfs_catalog_bound_memory(struct bfs_catalog *c, unsigned cache_kib,
+			     uint64_t map_bytes, struct bfs_err *err)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA cache_size = -%u; PRAGMA mmap_size = %llu",
+		 cache_kib ? cache_kib : 1, (unsigned long long)map_bytes);
+	return cat_exec(c, sql, err, "cannot bound the catalog's memory");
+}
+
 void bfs_catalog_close(struct bfs_catalog *c)
 {
 	int i;

@@ -76,6 +76,15 @@ int bfs_catalog_default_path(const struct bfs_repo *r, char **out,
 int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		     struct bfs_catalog **out, struct bfs_err *err);
 void bfs_catalog_close(struct bfs_catalog *c); /* NULL ok */
+/* Bound what this connection keeps in memory: a page cache of at most
+ * cache_kib KiB and a mapping of at most map_bytes of the file (0: pages
+ * are read with pread into the page cache).  For a backup, which writes
+ * most of its catalog rows and reads each page few times: the mapped
+ * pages it touches count in its RSS and grow with the catalog
+ * (doc/PERFORMANCE.md, "first-backup memory, fourth pass").  Not while a
+ * statement of c runs. */
+int bfs_catalog_bound_memory(struct bfs_catalog *c, unsigned cache_kib,
+			     uint64_t map_bytes, struct bfs_err *err);
 /* The path c was opened with (borrowed, valid until close). */
 const char *bfs_catalog_path(const struct bfs_catalog *c);
 

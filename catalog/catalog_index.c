@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "catalog/catalog_int.h"
-#include "catalog/catalog_iter.h"
 #include "src/index.h"
 
 struct cat_index {
@@ -162,15 +161,13 @@ struct prev_fill {
 	size_t cap;
 };
 
-static int prev_child(void *arg, const struct bfs_cat_entry *e,
-		      const uint8_t *refs, size_t nrefs, const uint8_t *parts,
-		      size_t nparts, uint64_t count)
+static int prev_child(void *arg, struct bfs_cat_entry *e, const uint8_t *refs,
+		      size_t nrefs, const uint8_t *parts, size_t nparts,
+		      uint64_t count)
 {
 	struct prev_fill *f = arg;
 	struct bfs_index_prev *p;
-	struct bfs_cat_entry copy;
 	size_t i;
-	int rc;
 
 	if (f->d->n == f->cap) {
 		size_t ncap = f->cap ? f->cap * 2 : 64;
@@ -182,13 +179,11 @@ static int prev_child(void *arg, const struct bfs_cat_entry *e,
 		f->d->v = nv;
 		f->cap = ncap;
 	}
-	rc = bfs_cat_entry_copy(&copy, e);
-	if (rc)
-		return rc;
 	p = &f->d->v[f->d->n];
 	memset(p, 0, sizeof(*p));
-	p->e = copy.e; /* strings move to p */
-	if (nrefs && e->e.type == BFS_T_FILE && !e->e.error && !e->e.link) {
+	p->e = e->e; /* the strings move to p */
+	memset(&e->e, 0, sizeof(e->e));
+	if (nrefs && p->e.type == BFS_T_FILE && !p->e.error && !p->e.link) {
 		p->chunks = calloc(nrefs, sizeof(*p->chunks));
 		if (!p->chunks) {
 			bfs_entry_clear(&p->e);
@@ -203,7 +198,7 @@ static int prev_child(void *arg, const struct bfs_cat_entry *e,
 		p->has_sk = e->has_sk;
 		memcpy(p->sk, e->sk, BFS_HASH_LEN);
 	}
-	if (e->e.type == BFS_T_DIR && parts) {
+	if (p->e.type == BFS_T_DIR && parts) {
 		p->parts = malloc((nparts ? nparts : 1) * BFS_HASH_LEN);
 		if (!p->parts) {
 			bfs_index_prev_free(p);

@@ -244,9 +244,11 @@ int cat_ingest_index(struct bfs_catalog *c, const char *name, const void *data,
  * chunk refs (36-byte records, borrowed during the call; NULL/0 when the
  * entry has none); for a directory also its tree's part ids (nparts x 32
  * bytes, borrowed; NULL when its tree is damaged or not filled yet) and
- * its subtree count.  Hardlinks are not resolved (link_id 0).  cb returns
- * non-zero to stop (returned).  -ENOTDIR when dir is no directory. */
-typedef int (*cat_child_cb)(void *arg, const struct bfs_cat_entry *e,
+ * its subtree count.  Hardlinks are not resolved (link_id 0).  cb may
+ * take the strings of e->e (setting the pointers it takes to NULL): what
+ * is left is freed after it.  cb returns non-zero to stop (returned).
+ * -ENOTDIR when dir is no directory. */
+typedef int (*cat_child_cb)(void *arg, struct bfs_cat_entry *e,
 			    const uint8_t *refs, size_t nrefs,
 			    const uint8_t *parts, size_t nparts,
 			    uint64_t count);

@@ -110,9 +110,18 @@ int bfs_json_str(struct bfs_buf *b, const char *str, size_t n)
 int bfs_json_key_str(struct bfs_buf *b, const char *key, const char *s,
 		     size_t n)
 {
-	int rc = bfs_buf_printf(b, ",\"%s\":", key);
+	size_t klen = strlen(key);
+	int rc = bfs_buf_reserve(b, klen + 4);
 
-	return rc ? rc : bfs_json_str(b, s, n);
+	if (rc)
+		return rc;
+	b->data[b->len++] = ',';
+	b->data[b->len++] = '"';
+	memcpy(b->data + b->len, key, klen);
+	b->len += klen;
+	b->data[b->len++] = '"';
+	b->data[b->len++] = ':';
+	return bfs_json_str(b, s, n);
 }
 
 int bfs_json_key_bytes(struct bfs_buf *b, const char *key, const char *keyb,

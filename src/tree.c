@@ -46,12 +46,33 @@ static bool name_valid(const char *s, size_t n)
 
 /* ---- writing lines ------------------------------------------------------ */
 
+/* Id h as a JSON string: no printf, a tree line holds one per chunk. */
 static int put_hex(struct bfs_buf *b, const uint8_t h[BFS_HASH_LEN])
 {
-	char hex[BFS_HASH_HEX + 1];
+	int rc = bfs_buf_reserve(b, BFS_HASH_HEX + 3);
 
-	bfs_hex(hex, h, BFS_HASH_LEN);
-	return bfs_buf_printf(b, "\"%s\"", hex);
+	if (rc)
+		return rc;
+	b->data[b->len] = '"';
+	bfs_hex((char *)b->data + b->len + 1, h, BFS_HASH_LEN);
+	b->data[b->len + 1 + BFS_HASH_HEX] = '"';
+	b->len += BFS_HASH_HEX + 2;
+	return 0;
+}
+
+/* ",<v>]" */
+static int put_len_close(struct bfs_buf *b, uint32_t v)
+{
+	char tmp[12];
+	size_t n = 0;
+
+	tmp[sizeof(tmp) - 1 - n++] = ']';
+	do {
+		tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	tmp[sizeof(tmp) - 1 - n++] = ',';
+	return bfs_buf_append(b, tmp + sizeof(tmp) - n, n);
 }
 
 static int put_ids(struct bfs_buf *b, const char *key,
@@ -77,7 +98,7 @@ static int put_refs(struct bfs_buf *b, const struct bfs_blobref *refs, size_t n)
 		if (!rc)
 			rc = put_hex(b, refs[i].hash);
 		if (!rc)
-			rc = bfs_buf_printf(b, ",%" PRIu32 "]", refs[i].len);
+			rc = put_len_close(b, refs[i].len);
 	}
 	return rc ? rc : bfs_buf_append(b, "]", 1);
 }

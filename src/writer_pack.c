@@ -295,36 +295,57 @@ int wr_store_blob(struct bfs_backup *b, int type, const void *data, size_t len,
 	return wr_store_blob_on(b, type, data, len, id, NULL, NULL, err);
 }
 
-/* The frame of a new tree blob: a delta frame on the base base_fn
- * gives when it is worth it (bfs_delta_worth against the whole frame):
- * true, z holds it and base_id its base; else z keeps the whole frame.
- * Failures here only mean no delta.  Calling thread. */
-static bool try_tree_delta(struct bfs_backup *b, const uint8_t id[BFS_HASH_LEN],
-			   const void *data, size_t len, wr_base_fn base_fn,
-			   void *arg, struct bfs_buf *z,
-			   uint8_t base_id[BFS_HASH_LEN])
+/* A delta whose zstd part is at most 1/TDELTA_SURE of the plain bytes is
+ * kept without compressing the plain bytes to compare: bfs_delta_worth
+ * would only refuse it when the plain frame were smaller than 2/16 of the
+ * plain bytes, and tree parts (ids in hex, names, numbers) seldom
+ * compress 8 times; when one does, the delta kept is still small.  The
+ * parts of a changed directory are deltas of a few % of their size, and
+ * this saves compressing them twice (issue 8, backup 2 in CPU time). */
+#define TDELTA_SURE 16
+
+/* The frame of a new tree blob id (data[0..len)) into *z (empty on
+ * entry): a delta frame on the base base_fn gives when it is worth it
+ * (bfs_delta_worth against the whole frame, which is only compressed when
+ * the delta is not clearly smaller): 1, z holds it and base_id its base;
+ * else 0, z holds the whole frame; or -errno when the whole frame cannot
+ * be made (err set).  A failed delta only means no delta.  Calling
+ * thread. */
+static int tree_frame(struct bfs_backup *b, const uint8_t id[BFS_HASH_LEN],
+		      const void *data, size_t len, wr_base_fn base_fn,
+		      void *arg, struct bfs_buf *z,
+		      uint8_t base_id[BFS_HASH_LEN], struct bfs_err *err)
 {
 	struct bfs_buf d = {0};
-	bool kept = false;
-	struct bfs_err err = {""};
+	struct bfs_err derr = {""};
 	uint8_t *base = NULL;
 	size_t blen = 0, zlen = 0;
+	bool have_d = false;
+	int rc;
 
-	if (base_fn(arg, base_id, &base, &blen) != 0)
-		return false;
-	if (bfs_repo_delta_encode(b->repo, id, base_id, base, blen, data, len,
-				  &d, &zlen, &err) == 0 &&
-	    bfs_delta_worth(zlen, z->len)) {
-		bfs_buf_free(z);
-		*z = d;
-		d.data = NULL;
-		b->tdelta_parts++;
-		b->tdelta_bytes += z->len;
-		kept = true;
-	}
-	bfs_buf_free(&d);
+	if (base_fn(arg, base_id, &base, &blen) == 0 &&
+	    bfs_repo_delta_encode(b->repo, id, base_id, base, blen, data, len,
+				  &d, &zlen, &derr) == 0)
+		have_d = true;
 	free(base);
-	return kept;
+	if (!have_d || (uint64_t)zlen * TDELTA_SURE > len) {
+		rc = bfs_repo_blob_encode(b->repo, id, data, len, z, err);
+		if (rc)
+			goto out_free;
+		if (!have_d || !bfs_delta_worth(zlen, z->len)) {
+			rc = 0;
+			goto out_free;
+		}
+		bfs_buf_free(z);
+	}
+	*z = d;
+	d.data = NULL;
+	b->tdelta_parts++;
+	b->tdelta_bytes += z->len;
+	rc = 1;
+out_free:
+	bfs_buf_free(&d);
+	return rc;
 }
 
 int wr_store_blob_on(struct bfs_backup *b, int type, const void *data,
@@ -349,12 +370,14 @@ int wr_store_blob_on(struct bfs_backup *b, int type, const void *data,
 		known = true;
 	if (known)
 		return 0;
-	rc = bfs_repo_blob_encode(b->repo, id, data, len, &z, err);
-	if (rc)
+	if (base_fn && type == BFS_BLOB_TREE) {
+		rc = tree_frame(b, id, data, len, base_fn, arg, &z, base, err);
+		delta = rc == 1;
+	} else {
+		rc = bfs_repo_blob_encode(b->repo, id, data, len, &z, err);
+	}
+	if (rc < 0)
 		return wr_fail(b, rc, err);
-	if (base_fn && type == BFS_BLOB_TREE)
-		delta =
-		    try_tree_delta(b, id, data, len, base_fn, arg, &z, base);
 	pthread_mutex_lock(&b->dedup_lock);
 	rc = wr_pack_open(b);
 	if (!rc && delta)

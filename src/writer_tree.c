@@ -56,24 +56,44 @@ struct nlrec {
 	uint32_t n;
 };
 
-static FILE *tmp_file(void)
+/* stdio buffers of the spool and of a sort run: glibc's setvbuf ignores
+ * the size when it is to allocate the buffer (it takes st_blksize, 4 KiB),
+ * so the buffer is ours: one write(2) per 4 KiB was ~6,000 system calls in
+ * a backup 2 of 100,000 files. */
+#define SPOOL_VBUF (1u << 20)
+#define RUN_VBUF (256u << 10)
+
+/* An unlinked temp file in $TMPDIR, fully buffered with a buffer of vsize
+ * bytes that *vbuf receives (the caller frees it after fclose).  NULL
+ * (errno set) on failure. */
+static FILE *tmp_file(size_t vsize, char **vbuf)
 {
 	const char *dir = getenv("TMPDIR");
 	char path[4096];
 	FILE *f;
 	int fd;
 
+	*vbuf = malloc(vsize);
+	if (!*vbuf)
+		return NULL;
 	if (!dir || !*dir)
 		dir = "/tmp";
 	snprintf(path, sizeof(path), "%s/backupfs-tree-XXXXXX", dir);
 	fd = mkostemp(path, O_CLOEXEC);
 	if (fd < 0)
-		return NULL;
+		goto out_free;
 	unlink(path);
 	f = fdopen(fd, "w+");
-	if (!f)
+	if (!f) {
 		close(fd);
+		goto out_free;
+	}
+	setvbuf(f, *vbuf, _IOFBF, vsize);
 	return f;
+out_free:
+	free(*vbuf);
+	*vbuf = NULL;
+	return NULL;
 }
 
 static int rec_cmp(const struct rec *a, const struct rec *b)
@@ -134,13 +154,12 @@ static int rec_read(FILE *f, struct rec *r, struct bfs_buf *buf)
 
 int wt_init(struct bfs_backup *b, struct bfs_err *err)
 {
-	b->wt.spool = tmp_file();
+	b->wt.spool = tmp_file(SPOOL_VBUF, &b->wt.spool_vbuf);
 	if (!b->wt.spool)
 		return bfs_err_set(err, -errno,
 				   "cannot create a temp file "
 				   "in $TMPDIR: %s",
 				   strerror(errno));
-	setvbuf(b->wt.spool, NULL, _IOFBF, 1u << 20);
 	b->wt.sorted = true;
 	return bfs_hmap_init(&b->wt.nl, sizeof(struct nlrec), 16, 0, 0);
 }
@@ -150,6 +169,7 @@ void wt_free(struct bfs_backup *b)
 	if (b->wt.spool)
 		fclose(b->wt.spool);
 	b->wt.spool = NULL;
+	free(b->wt.spool_vbuf);
 	free(b->wt.refs);
 	free(b->wt.lists);
 	bfs_buf_free(&b->wt.body);
@@ -412,6 +432,7 @@ out:
 
 struct run {
 	FILE *f;
+	char *vbuf; /* f's stdio buffer */
 	struct rec r;
 	struct bfs_buf buf;
 	bool has;
@@ -498,11 +519,13 @@ static int make_runs(FILE *spool, struct source *s, struct bfs_err *err)
 		{
 			struct run *nr =
 			    realloc(s->runs, (s->nruns + 1) * sizeof(*nr));
-			FILE *f = tmp_file();
+			char *vbuf = NULL;
+			FILE *f = tmp_file(RUN_VBUF, &vbuf);
 
 			if (!nr || !f) {
 				if (f)
 					fclose(f);
+				free(vbuf);
 				if (nr)
 					s->runs = nr;
 				rc = bfs_err_set(err, -ENOMEM,
@@ -511,8 +534,8 @@ static int make_runs(FILE *spool, struct source *s, struct bfs_err *err)
 			}
 			s->runs = nr;
 			memset(&nr[s->nruns], 0, sizeof(*nr));
+			nr[s->nruns].vbuf = vbuf;
 			nr[s->nruns++].f = f;
-			setvbuf(f, NULL, _IOFBF, 1u << 20);
 			for (size_t i = 0; i < n; i++)
 				if (rec_write(f, v[i])) {
 					rc = bfs_err_set(err, -EIO,
@@ -558,6 +581,8 @@ static int source_next(struct source *s, struct rec *out)
 			if (!rc) {
 				fclose(u->f);
 				u->f = NULL;
+				free(u->vbuf);
+				u->vbuf = NULL;
 			}
 		}
 		if (u->has && (!best || rec_cmp(&u->r, &best->r) < 0))
@@ -582,6 +607,7 @@ static void source_free(struct source *s)
 	for (size_t i = 0; i < s->nruns; i++) {
 		if (s->runs[i].f)
 			fclose(s->runs[i].f);
+		free(s->runs[i].vbuf);
 		bfs_buf_free(&s->runs[i].buf);
 	}
 	free(s->runs);

@@ -671,6 +671,15 @@ static int run_backup(struct cli_ctx *ctx)
 	if (rc)
 		goto out_free;
 	bo.lock = lock;
+	/* a backup's catalog in bounded memory: its SQLite page cache at
+	 * 8 MiB and no mapping of the file, whose touched pages counted in
+	 * the RSS and grew with the catalog (doc/PERFORMANCE.md, "backup 2
+	 * and first-backup memory, fourth pass") */
+	if (cat && (rc = bfs_catalog_bound_memory(cat, 8192, 0, &err)) < 0) {
+		cli_error("backup", "%s", bfs_err_str(&err, rc));
+		rc = EXIT_ERR;
+		goto out_free;
+	}
 	if (cat && bfs_catalog_index_new(cat, repo, &idx) < 0) {
 		cli_error("backup", "out of memory");
 		rc = EXIT_ERR;

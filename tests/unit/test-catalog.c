@@ -840,6 +840,10 @@ int main(void)
 	test_hostile();
 	test_index_ops();
 	test_deep();
+	/* the rest with a backup's bounded memory, smaller still: rows
+	 * read and written through a page cache of 64 KiB, no mapping */
+	rc = bfs_catalog_bound_memory(cat, 64, 0, &err);
+	ok(rc == 0, "a page cache of 64 KiB and no mapping (%s)", ERR(rc));
 	test_rebuild();
 	test_old_schema(tmp);
 	test_long_list(tmp);
