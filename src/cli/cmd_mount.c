@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +293,29 @@ static int parent_wait(int rfd, pid_t child, struct bfs_mount *m,
 	return EXIT_ERR;
 }
 
+/* One malloc arena for the daemon.  glibc gives each thread that meets
+ * a locked arena an arena of its own (up to 8 per core), and main.c's
+ * tune_malloc lets each keep 32 MiB of free top.  The mount's chunk
+ * buffers are allocated on the reader's pool threads and freed on
+ * whichever thread evicts them, so every arena settles at its own peak:
+ * peak RSS is the sum of the arenas' peaks, not the peak of what is
+ * live.  Measured (cold cat of a 1 GiB dump at the defaults, 2 cores):
+ * S3 mount 113-116 MiB with the default arenas, 94 MiB with 2, 81 MiB
+ * with 1; local 84-95 MiB against 72-73 MiB; the rate and the daemon's
+ * CPU the same (one malloc per chunk: the lock is not contended).
+ * MALLOC_ARENA_MAX or a GLIBC_TUNABLES arena_max in the environment
+ * wins. */
+static void mount_tune_malloc(void)
+{
+#ifdef M_ARENA_MAX
+	const char *t = getenv("GLIBC_TUNABLES");
+
+	if (getenv("MALLOC_ARENA_MAX") || (t && strstr(t, "arena_max")))
+		return;
+	mallopt(M_ARENA_MAX, 1);
+#endif
+}
+
 static int run_mount(struct cli_ctx *ctx)
 {
 	struct mount_args *a = ctx->args;
@@ -306,6 +330,7 @@ static int run_mount(struct cli_ctx *ctx)
 	int rc, ret = EXIT_ERR, pfd[2] = {-1, -1};
 	pid_t pid;
 
+	mount_tune_malloc();
 	if (check_mountpoint(ctx->argv[0], &mp))
 		goto out;
 	if (is_local_repo(c->repo)) {
