@@ -441,8 +441,8 @@ static int load_batch(struct dirh *d, struct bfs_catalog *cat, int64_t after)
 	dirh_clear(d);
 	d->after = after;
 	d->eof = false;
-	rc = bfs_catalog_readdir(cat, d->dir, after, DIR_BATCH, batch_cb, &a,
-				 &err);
+	rc = bfs_catalog_readdir_attrs(cat, d->dir, after, DIR_BATCH, batch_cb,
+				       &a, &err);
 	if (rc < 0) {
 		if (rc == -ENOMEM && !err.msg[0])
 			bfs_err_set(&err, rc, "out of memory");
