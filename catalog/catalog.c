@@ -202,6 +202,14 @@ static const char cat_schema[] =
 	    "e.link, e.nl, e.error, e.sparse, e.nchunks, e.child, e.count, "   \
 	    "t.nsub, e.dt, e.sk, " RUN ", e.idx, e.pre"
 #define ENTRY_COLS ENTRY_COLS_AT("r.slot0 + e.idx", "r.pre0 + e.pre", "r.run")
+/* ENTRY_COLS with NULL for what a stat does not show (user and group
+ * names, source inode, error, sparse, chunk count, sketch): SQLite skips
+ * decoding them and fill_entry copies no strings for them. */
+#define ENTRY_COLS_ATTRS                                                       \
+	"r.slot0 + e.idx, r.pre0 + e.pre, e.name, e.type, e.mode, e.uid, "     \
+	"e.gid, NULL, NULL, e.mtime_ns, e.ctime_ns, NULL, e.size, e.rdev, "    \
+	"e.target, e.link, e.nl, NULL, NULL, NULL, e.child, e.count, "         \
+	"t.nsub, e.dt, NULL, r.run, e.idx, e.pre"
 #define ENTRY_JOIN " LEFT JOIN trees t ON t.id = e.child"
 /* r: the one run of tree ?1 holding slot ?2 (the last one starting at or
  * before it), pre ?2 or name ?2, found by a scalar subquery (evaluated
@@ -277,6 +285,12 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
      * key */
     [ST_ENTRY_READDIR] =
 	"SELECT " ENTRY_COLS " FROM tree_runs r"
+	" JOIN entries e ON e.run = r.run" ENTRY_JOIN " WHERE r.tree = ?1"
+	" AND r.slot0 >= coalesce((SELECT slot0 FROM tree_runs"
+	" WHERE tree = ?1 AND slot0 <= ?2 + 1 ORDER BY slot0 DESC LIMIT 1),"
+	" 0) AND r.slot0 + e.idx > ?2 ORDER BY r.slot0, e.idx LIMIT ?3",
+    [ST_ENTRY_READDIR_ATTRS] =
+	"SELECT " ENTRY_COLS_ATTRS " FROM tree_runs r"
 	" JOIN entries e ON e.run = r.run" ENTRY_JOIN " WHERE r.tree = ?1"
 	" AND r.slot0 >= coalesce((SELECT slot0 FROM tree_runs"
 	" WHERE tree = ?1 AND slot0 <= ?2 + 1 ORDER BY slot0 DESC LIMIT 1),"

@@ -732,12 +732,14 @@ out_clear:
 }
 
 /* Children of dir with id > after, in slot order (ids increase with the
- * slot), at most limit (0 = all).  cb gets a borrowed entry valid during
- * the call; non-zero from cb stops and is returned.  0 / -errno.  An id
- * that is not a directory simply has no children. */
-int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
-			unsigned limit, bfs_entry_cb cb, void *arg,
-			struct bfs_err *err)
+ * slot), at most limit (0 = all), read with statement sid
+ * (ST_ENTRY_READDIR or its _ATTRS variant: same columns).  cb gets a
+ * borrowed entry valid during the call; non-zero from cb stops and is
+ * returned.  0 / -errno.  An id that is not a directory simply has no
+ * children. */
+static int readdir_with(struct bfs_catalog *c, enum cat_st sid, int64_t dir,
+			int64_t after, unsigned limit, bfs_entry_cb cb,
+			void *arg, struct bfs_err *err)
 {
 	int64_t backup = dir >> CAT_INO_SHIFT, dirpre = dir & CAT_PRE_MASK;
 	int64_t rel = 0, slot = -1;
@@ -775,7 +777,7 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 	}
 	ch.slot = slot + 1;
 	ch.pre = rel ? -1 : 1;
-	rc = cat_stmt_get(c, ST_ENTRY_READDIR, &st, err);
+	rc = cat_stmt_get(c, sid, &st, err);
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, pp.child);
@@ -804,7 +806,7 @@ int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
 		 ? 0
 		 : cat_sqlerr(c, rc, err, "cannot read a directory");
 out_put:
-	cat_stmt_put(c, ST_ENTRY_READDIR, st);
+	cat_stmt_put(c, sid, st);
 	if (!rc && !rows && !rel)
 		rc = tree_ok(c, pp.child, err);
 	if (!rc && (!limit || rows < limit))
@@ -813,6 +815,22 @@ out_put:
 	 * next page needs it again */
 	icache_put(c, &pp);
 	return rc;
+}
+
+int bfs_catalog_readdir(struct bfs_catalog *c, int64_t dir, int64_t after,
+			unsigned limit, bfs_entry_cb cb, void *arg,
+			struct bfs_err *err)
+{
+	return readdir_with(c, ST_ENTRY_READDIR, dir, after, limit, cb, arg,
+			    err);
+}
+
+int bfs_catalog_readdir_attrs(struct bfs_catalog *c, int64_t dir, int64_t after,
+			      unsigned limit, bfs_entry_cb cb, void *arg,
+			      struct bfs_err *err)
+{
+	return readdir_with(c, ST_ENTRY_READDIR_ATTRS, dir, after, limit, cb,
+			    arg, err);
 }
 
 int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,

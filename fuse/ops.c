@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#include "catalog/catalog_iter.h"
+#include "catalog/catalog.h"
 #include "fuse/mount_int.h"
 #include "src/log.h"
 
@@ -299,21 +299,25 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 struct drec {
 	int64_t id; /* catalog id, or the position in a snapshot */
 	struct stat st;
-	char *name;
-	bool view;	 /* a dump with a NAME.d view (dtview.c) ... */
-	struct stat vst; /* ... whose attributes these are */
+	size_t name;  /* offset of its NUL-terminated name in dirh.names */
+	ssize_t view; /* a dump with a NAME.d view (dtview.c): the index of
+			 the view's attributes in dirh.vst, else -1 */
 };
 
 /* An open directory.  Children are read from the catalog in batches
  * ordered by id (= name order); the batch covers ids (after, last] completely,
  * and everything after `after` when eof.  The root snapshots its backup list at
- * opendir (ids 1..n are positions). */
+ * opendir (ids 1..n are positions).  The arrays are kept from one batch to
+ * the next, so a directory of many batches reuses warm memory. */
 struct dirh {
 	pthread_mutex_t lock; /* readdir on one handle may run concurrently */
 	int64_t dir;	      /* catalog id; 0 for the root */
 	fuse_ino_t self, parent;
 	struct drec *v;
 	size_t n, cap;
+	struct bfs_buf names; /* the batch's names, one after the other */
+	struct stat *vst;     /* the NAME.d views' attributes */
+	size_t nv, capv;
 	int64_t after;
 	bool eof;
 	bool root;
@@ -323,16 +327,30 @@ struct dirh {
 
 static void dirh_clear(struct dirh *d)
 {
-	size_t i;
-
-	for (i = 0; i < d->n; i++)
-		free(d->v[i].name);
 	d->n = 0;
+	d->nv = 0;
+	d->names.len = 0;
+}
+
+static void dirh_free(struct dirh *d)
+{
+	free(d->v);
+	free(d->vst);
+	bfs_buf_free(&d->names);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+static const char *drec_name(const struct dirh *d, const struct drec *r)
+{
+	return (const char *)d->names.data + r->name;
 }
 
 static int dirh_push(struct dirh *d, int64_t id, const char *name,
-		     const struct stat *st)
+		     size_t name_len, const struct stat *st)
 {
+	size_t off = d->names.len;
+
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 64;
 		struct drec *v = realloc(d->v, cap * sizeof(*v));
@@ -342,13 +360,33 @@ static int dirh_push(struct dirh *d, int64_t id, const char *name,
 		d->v = v;
 		d->cap = cap;
 	}
-	d->v[d->n].name = strdup(name);
-	if (!d->v[d->n].name)
+	if (bfs_buf_reserve(&d->names, name_len + 1) < 0)
 		return -ENOMEM;
+	memcpy(d->names.data + off, name, name_len);
+	d->names.data[off + name_len] = '\0';
+	d->names.len = off + name_len + 1;
+	d->v[d->n].name = off;
 	d->v[d->n].id = id;
 	d->v[d->n].st = *st;
-	d->v[d->n].view = false;
+	d->v[d->n].view = -1;
 	d->n++;
+	return 0;
+}
+
+/* Give the last record pushed a NAME.d view with attributes *st. */
+static int dirh_push_view(struct dirh *d, const struct stat *st)
+{
+	if (d->nv == d->capv) {
+		size_t cap = d->capv ? d->capv * 2 : 16;
+		struct stat *v = realloc(d->vst, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		d->vst = v;
+		d->capv = cap;
+	}
+	d->vst[d->nv] = *st;
+	d->v[d->n - 1].view = (ssize_t)d->nv++;
 	return 0;
 }
 
@@ -369,38 +407,51 @@ static void child_stat(struct bfs_catalog *cat, const struct bfs_cat_entry *e,
 	mnt_fill_stat(st, e);
 }
 
+struct batch_arg {
+	struct dirh *d;
+	struct bfs_catalog *cat;
+	size_t rows;
+};
+
+/* bfs_catalog_readdir's callback: one child into the batch, taken
+ * straight from the catalog's row (no copy of the whole entry). */
+static int batch_cb(void *arg, const struct bfs_cat_entry *e)
+{
+	struct batch_arg *a = arg;
+	struct dirh *d = a->d;
+	struct stat st;
+	int rc;
+
+	a->rows++;
+	child_stat(a->cat, e, &st);
+	rc = dirh_push(d, e->id, e->e.path ? e->e.path : "",
+		       e->e.path ? e->e.path_len : 0, &st);
+	if (rc == 0 && mnt_dt_child(a->cat, d->dir, e, &st))
+		rc = dirh_push_view(d, &st);
+	return rc;
+}
+
 /* Load the batch of children with ids > after (one catalog page). */
 static int load_batch(struct dirh *d, struct bfs_catalog *cat, int64_t after)
 {
-	struct bfs_catalog_iter it;
-	const struct bfs_cat_entry *items;
+	struct batch_arg a = {d, cat, 0};
 	struct bfs_err err = {""};
-	size_t n = 0, i;
 	int rc;
 
 	dirh_clear(d);
 	d->after = after;
 	d->eof = false;
-	bfs_catalog_iter_init(&it, cat, d->dir, after, DIR_BATCH);
-	rc = bfs_catalog_iter_page(&it, &items, &n, &err);
-	for (i = 0; rc == 0 && i < n; i++) {
-		struct stat st;
-
-		child_stat(cat, &items[i], &st);
-		rc = dirh_push(d, items[i].id,
-			       items[i].e.path ? items[i].e.path : "", &st);
-		if (rc == 0)
-			d->v[d->n - 1].view = mnt_dt_child(
-			    cat, d->dir, &items[i], &d->v[d->n - 1].vst);
-	}
-	bfs_catalog_iter_fini(&it);
+	rc = bfs_catalog_readdir_attrs(cat, d->dir, after, DIR_BATCH, batch_cb,
+				       &a, &err);
 	if (rc < 0) {
+		if (rc == -ENOMEM && !err.msg[0])
+			bfs_err_set(&err, rc, "out of memory");
 		bfs_err_log("catalog: cannot list directory %lld: %s",
 			    (long long)d->dir, bfs_err_str(&err, rc));
 		dirh_clear(d);
 		return rc;
 	}
-	d->eof = n < DIR_BATCH;
+	d->eof = a.rows < DIR_BATCH;
 	return 0;
 }
 
@@ -423,7 +474,8 @@ static int root_cb(void *arg, const struct bfs_backup_info *b)
 		return 0; /* dropped meanwhile */
 	mnt_fill_stat(&st, &e);
 	bfs_cat_entry_clear(&e);
-	a->rc = dirh_push(a->d, (int64_t)a->d->n + 1, b->name, &st);
+	a->rc = dirh_push(a->d, (int64_t)a->d->n + 1, b->name, strlen(b->name),
+			  &st);
 	return a->rc;
 }
 
@@ -432,7 +484,7 @@ static int push_cb(void *arg, const char *name, const struct stat *st)
 {
 	struct dirh *d = arg;
 
-	return dirh_push(d, (int64_t)d->n + 1, name, st);
+	return dirh_push(d, (int64_t)d->n + 1, name, strlen(name), st);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -471,13 +523,13 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 			goto out_err;
 		}
 		if (latest_stat(m, cat, &st, NULL, 0) == 0 &&
-		    dirh_push(d, (int64_t)d->n + 1, "latest", &st) < 0) {
+		    dirh_push(d, (int64_t)d->n + 1, "latest", 6, &st) < 0) {
 			rc = -ENOMEM;
 			goto out_err;
 		}
 		mnt_jobs_lookup(m, cat, FUSE_ROOT_ID, "jobs", &st);
 		if (a.jobs &&
-		    dirh_push(d, (int64_t)d->n + 1, "jobs", &st) < 0) {
+		    dirh_push(d, (int64_t)d->n + 1, "jobs", 4, &st) < 0) {
 			rc = -ENOMEM;
 			goto out_err;
 		}
@@ -516,10 +568,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	return;
 
 out_err:
-	dirh_clear(d);
-	free(d->v);
-	pthread_mutex_destroy(&d->lock);
-	free(d);
+	dirh_free(d);
 	fuse_reply_err(req, rc == -ENOTDIR ? ENOTDIR : mnt_errno(rc));
 }
 
@@ -540,21 +589,44 @@ static size_t batch_pos(const struct dirh *d, int64_t after)
 	return lo;
 }
 
+/* Readdirplus and the attributes it carries.  The kernel (with
+ * READDIRPLUS_AUTO) asks for the first page of every listing with
+ * readdirplus, and for a later page only when something looked up a child
+ * of the directory since its last readdir (`ls -l`, `stat`).  Each entry
+ * given with attributes costs the kernel an inode and a dentry (hash
+ * lookups, allocations) that a walk reading names and d_type only (`find`,
+ * `du --inodes`, `ls` without -l) never uses: at 1M files that was most of
+ * the kernel's time in a cold `find`.  So the first page gives attributes
+ * for its first PLUS_ATTRS_FIRST entries only (a small directory is still
+ * one round trip for `ls -l`); the others go with node id 0, which tells
+ * the kernel "name and type only" (fuse_direntplus_link skips them), and
+ * are looked up when used.  A readdirplus at a later offset gives them
+ * all: the kernel asks for that one only after lookups in the directory. */
+#define PLUS_ATTRS_FIRST 64
+
 /* Add one entry to buf (size bytes, used taken): the bytes it took, 0
- * when it does not fit. */
+ * when it does not fit.  plus: a readdirplus entry, with attributes
+ * unless !attrs. */
 static size_t dir_add(fuse_req_t req, char *buf, size_t size, size_t used,
-		      bool plus, const char *name, const struct stat *st,
-		      off_t next, double entry_timeout, double attr_timeout)
+		      bool plus, bool attrs, const char *name,
+		      const struct stat *st, off_t next, double entry_timeout,
+		      double attr_timeout)
 {
 	struct fuse_entry_param ep;
 	size_t need;
 
 	if (plus) {
 		memset(&ep, 0, sizeof(ep));
-		ep.attr = *st;
-		ep.ino = st->st_ino;
-		ep.entry_timeout = entry_timeout;
-		ep.attr_timeout = attr_timeout;
+		if (attrs) {
+			ep.attr = *st;
+			ep.ino = st->st_ino;
+			ep.entry_timeout = entry_timeout;
+			ep.attr_timeout = attr_timeout;
+		} else {
+			/* the dirent's inode and type only */
+			ep.attr.st_ino = st->st_ino;
+			ep.attr.st_mode = st->st_mode;
+		}
 		need = fuse_add_direntry_plus(req, buf + used, size - used,
 					      name, &ep, next);
 	} else {
@@ -573,6 +645,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf;
 	size_t used = 0, need;
 	int64_t after, skip = 0;
+	/* entries that may still get attributes in this reply */
+	size_t attrs = plus ? (off < 1 ? PLUS_ATTRS_FIRST : SIZE_MAX) : 0;
 	int rc = 0;
 
 	if (!cat) {
@@ -652,8 +726,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 			if (r->id != skip) {
 				need = dir_add(
-				    req, buf, size, used, plus, r->name, &r->st,
-				    pos + 2,
+				    req, buf, size, used, plus, attrs > 0,
+				    drec_name(d, r), &r->st, pos + 2,
 				    d->root ? TIMEOUT_ROOT : TIMEOUT_BACKUP,
 				    d->root &&
 					    (r->st.st_ino == BFS_INO_LATEST ||
@@ -663,15 +737,21 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				if (!need)
 					goto out_reply;
 				used += need;
+				if (attrs && attrs != SIZE_MAX)
+					attrs--;
 			}
-			if (r->view) {
-				snprintf(vname, sizeof(vname), "%s.d", r->name);
+			if (r->view >= 0) {
+				snprintf(vname, sizeof(vname), "%s.d",
+					 drec_name(d, r));
 				need = dir_add(req, buf, size, used, plus,
-					       vname, &r->vst, pos + 3,
+					       attrs > 0, vname,
+					       &d->vst[r->view], pos + 3,
 					       TIMEOUT_BACKUP, TIMEOUT_BACKUP);
 				if (!need)
 					goto out_reply;
 				used += need;
+				if (attrs && attrs != SIZE_MAX)
+					attrs--;
 			}
 			after = r->id;
 		}
@@ -704,12 +784,8 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 {
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
 
-	if (d) {
-		dirh_clear(d);
-		free(d->v);
-		pthread_mutex_destroy(&d->lock);
-		free(d);
-	}
+	if (d)
+		dirh_free(d);
 	fuse_reply_err(req, 0);
 }
 

@@ -2,7 +2,9 @@
 # backupfs mount: the awkward tree through a real FUSE mount equals the
 # source (content, modes, owners, ns mtimes, symlinks, hardlink inodes,
 # odd names, deep paths), and so do cp -a and rsync -aH copies out of it;
-# the root lists the backups and /latest; a big directory lists fully.
+# the root lists the backups and /latest; a big directory lists fully;
+# every entry's d_type and d_ino (readdirplus gives the first entries of a
+# listing with attributes, the others by name only) are what stat says.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-mount.sh"
 require_root_fuse
@@ -12,6 +14,15 @@ S=$T/src
 M=$T/mnt
 
 make_awkward_tree "$S"
+# a directory of 300 entries of three types, in name order d, f, l, ...
+mkdir "$S/mixed"
+for i in $(seq 100 399); do
+	case $((i % 3)) in
+	0) mkdir "$S/mixed/e$i" ;;
+	1) echo "$i" >"$S/mixed/e$i" ;;
+	2) ln -s "e$((i - 1))" "$S/mixed/e$i" ;;
+	esac
+done
 ok_cmd "init" bfs init "$R"
 ok_cmd "backup b1 of the awkward tree" bfs backup -r "$R" --id b1 --files "$S"
 sleep 1
@@ -59,6 +70,35 @@ ok_cmd "same names in the big directory" bash -c "diff <(ls '$S/many') <(ls '$M/
 is "$(ls -f "$M/b1/files/many" | wc -l)" "$((nbig + 2))" "ls -f (unsorted, with . and ..) also complete"
 is "$(find "$M/b1/files/many" -type f | wc -l)" "$nbig" "find sees every entry"
 is "$(find "$M/b1/files" | wc -l)" "$(find "$S" | wc -l)" "find over the whole backup: same count"
+
+# d_type and d_ino from a fresh listing (os.scandir reads them without a
+# stat), against lstat of each entry
+dirents_vs_stat() {
+	"$BFS_PYTHON" - "$1" <<'PY'
+import os, stat, sys
+n = bad = 0
+for e in os.scandir(sys.argv[1]):
+    t = "d" if e.is_dir(follow_symlinks=False) else \
+        "l" if e.is_symlink() else \
+        "f" if e.is_file(follow_symlinks=False) else "?"
+    ino = e.inode()
+    st = os.lstat(e.path)
+    tt = "d" if stat.S_ISDIR(st.st_mode) else \
+         "l" if stat.S_ISLNK(st.st_mode) else \
+         "f" if stat.S_ISREG(st.st_mode) else "?"
+    n += 1
+    if t != tt or ino != st.st_ino:
+        bad += 1
+        if bad <= 3:
+            print("%s: d_type %s d_ino %d, stat %s %d" % (e.name, t, ino, tt, st.st_ino), file=sys.stderr)
+print(n, bad)
+PY
+}
+unmount "$M"
+ok_cmd "remount (nothing of the directory cached)" mount_repo "$R" "$M"
+is "$(dirents_vs_stat "$M/b1/files/mixed")" "300 0" "300 mixed entries: d_type and d_ino of each as stat says"
+is "$(ls -l "$M/b1/files/mixed" | grep -c '^l.* -> e')" "100" "ls -l after the listing: 100 symlinks with targets"
+is "$(find "$M/b1/files/mixed" -mindepth 1 -type d | wc -l)" "100" "find -type d (d_type): 100 directories"
 
 # ---- copies out of the mount
 # cp and rsync work with whole path names, so the deep tree (paths over

@@ -138,6 +138,30 @@ static int names_cb(void *arg, const struct bfs_cat_entry *e)
 	return 0;
 }
 
+/* What a stat of each entry shows, one line each (attrs_cb); users
+ * counts the entries that came with a user name. */
+struct attrs {
+	char buf[2048];
+	int users;
+};
+
+static int attrs_cb(void *arg, const struct bfs_cat_entry *e)
+{
+	struct attrs *x = arg;
+	size_t n = strlen(x->buf);
+
+	snprintf(x->buf + n, sizeof(x->buf) - n,
+		 "%s %lld %d %o %u %u %lld %lld %llu %zu %llu %u %lld %d\n",
+		 e->e.path, (long long)e->id, e->e.type, e->e.mode, e->e.uid,
+		 e->e.gid, (long long)e->e.mtime_ns, (long long)e->e.ctime_ns,
+		 (unsigned long long)e->e.size, e->e.target_len,
+		 (unsigned long long)e->e.rdev, e->nlink, (long long)e->link_id,
+		 e->has_dt);
+	if (e->e.user || e->e.group)
+		x->users++;
+	return 0;
+}
+
 static void test_one_backup(void)
 {
 	struct bfs_sync_stats ss;
@@ -243,6 +267,22 @@ static void test_one_backup(void)
 	memset(&nm, 0, sizeof(nm));
 	rc = bfs_catalog_readdir(cat, INO(1, 9), 0, 0, names_cb, &nm, &err);
 	is_str(nm.buf, "m1 m2 m3", "readdir of a tree of three parts");
+	{
+		struct attrs full = {"", 0}, lean = {"", 0};
+
+		rc = bfs_catalog_readdir(cat, INO(1, 0), 0, 0, attrs_cb, &full,
+					 &err);
+		if (rc == 0)
+			rc = bfs_catalog_readdir_attrs(cat, INO(1, 0), 0, 0,
+						       attrs_cb, &lean, &err);
+		ok(rc == 0 && full.buf[0] && !strcmp(full.buf, lean.buf),
+		   "readdir_attrs of the root: the same ids and attributes "
+		   "(%s)",
+		   ERR(rc));
+		ok(full.users > 0 && lean.users == 0,
+		   "  without the user and group names (%d, %d)", full.users,
+		   lean.users);
+	}
 
 	memset(&e, 0, sizeof(e));
 	rc = bfs_catalog_lookup(cat, INO(1, 0), "h2", 2, &e, &err);
