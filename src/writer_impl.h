@@ -134,9 +134,9 @@ struct owner_cache {
 
 /* The tree spool (writer_tree.c). */
 struct wtree {
-	FILE *spool; /* unlinked temp file of entry records */
+	FILE *spool;	  /* unlinked temp file of entry records */
 	char *spool_vbuf; /* its stdio buffer (SPOOL_VBUF bytes) */
-	bool sorted; /* records so far are in tree order */
+	bool sorted;	  /* records so far are in tree order */
 	uint64_t nrecs;
 	struct bfs_buf prev;	  /* path of the last record */
 	struct bfs_buf body;	  /* scratch line */
