@@ -592,41 +592,29 @@ static size_t batch_pos(const struct dirh *d, int64_t after)
 /* Readdirplus and the attributes it carries.  The kernel (with
  * READDIRPLUS_AUTO) asks for the first page of every listing with
  * readdirplus, and for a later page only when something looked up a child
- * of the directory since its last readdir (`ls -l`, `stat`).  Each entry
- * given with attributes costs the kernel an inode and a dentry (hash
- * lookups, allocations) that a walk reading names and d_type only (`find`,
- * `du --inodes`, `ls` without -l) never uses: at 1M files that was most of
- * the kernel's time in a cold `find`.  So the first page gives attributes
- * for its first PLUS_ATTRS_FIRST entries only (a small directory is still
- * one round trip for `ls -l`); the others go with node id 0, which tells
- * the kernel "name and type only" (fuse_direntplus_link skips them), and
- * are looked up when used.  A readdirplus at a later offset gives them
- * all: the kernel asks for that one only after lookups in the directory. */
-#define PLUS_ATTRS_FIRST 64
+ * of the directory since its last readdir (`ls -l`, `stat`).  Every entry
+ * of a readdirplus page carries its attributes.  Giving them for the first
+ * 64 entries only (the others with node id 0: name and type) saved a cold
+ * `find` over 1M entries a third of its system time (the kernel's inodes
+ * and dentries for entries find never stats), but made a cold `ls -lR` of
+ * 1,000-entry directories 3x slower (a lookup per entry past 64): the
+ * listing that `ls -l` and file managers make wins (doc/PERFORMANCE.md). */
 
 /* Add one entry to buf (size bytes, used taken): the bytes it took, 0
- * when it does not fit.  plus: a readdirplus entry, with attributes
- * unless !attrs. */
+ * when it does not fit.  plus: a readdirplus entry, with attributes. */
 static size_t dir_add(fuse_req_t req, char *buf, size_t size, size_t used,
-		      bool plus, bool attrs, const char *name,
-		      const struct stat *st, off_t next, double entry_timeout,
-		      double attr_timeout)
+		      bool plus, const char *name, const struct stat *st,
+		      off_t next, double entry_timeout, double attr_timeout)
 {
 	struct fuse_entry_param ep;
 	size_t need;
 
 	if (plus) {
 		memset(&ep, 0, sizeof(ep));
-		if (attrs) {
-			ep.attr = *st;
-			ep.ino = st->st_ino;
-			ep.entry_timeout = entry_timeout;
-			ep.attr_timeout = attr_timeout;
-		} else {
-			/* the dirent's inode and type only */
-			ep.attr.st_ino = st->st_ino;
-			ep.attr.st_mode = st->st_mode;
-		}
+		ep.attr = *st;
+		ep.ino = st->st_ino;
+		ep.entry_timeout = entry_timeout;
+		ep.attr_timeout = attr_timeout;
 		need = fuse_add_direntry_plus(req, buf + used, size - used,
 					      name, &ep, next);
 	} else {
@@ -646,7 +634,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t used = 0, need;
 	int64_t after, skip = 0;
 	/* entries that may still get attributes in this reply */
-	size_t attrs = plus ? (off < 1 ? PLUS_ATTRS_FIRST : SIZE_MAX) : 0;
 	int rc = 0;
 
 	if (!cat) {
@@ -726,8 +713,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 			if (r->id != skip) {
 				need = dir_add(
-				    req, buf, size, used, plus, attrs > 0,
-				    drec_name(d, r), &r->st, pos + 2,
+				    req, buf, size, used, plus, drec_name(d, r),
+				    &r->st, pos + 2,
 				    d->root ? TIMEOUT_ROOT : TIMEOUT_BACKUP,
 				    d->root &&
 					    (r->st.st_ino == BFS_INO_LATEST ||
@@ -737,21 +724,16 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				if (!need)
 					goto out_reply;
 				used += need;
-				if (attrs && attrs != SIZE_MAX)
-					attrs--;
 			}
 			if (r->view >= 0) {
 				snprintf(vname, sizeof(vname), "%s.d",
 					 drec_name(d, r));
 				need = dir_add(req, buf, size, used, plus,
-					       attrs > 0, vname,
-					       &d->vst[r->view], pos + 3,
+					       vname, &d->vst[r->view], pos + 3,
 					       TIMEOUT_BACKUP, TIMEOUT_BACKUP);
 				if (!need)
 					goto out_reply;
 				used += need;
-				if (attrs && attrs != SIZE_MAX)
-					attrs--;
 			}
 			after = r->id;
 		}
