@@ -633,7 +633,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf;
 	size_t used = 0, need;
 	int64_t after, skip = 0;
-	/* entries that may still get attributes in this reply */
 	int rc = 0;
 
 	if (!cat) {

@@ -3,8 +3,8 @@
 # source (content, modes, owners, ns mtimes, symlinks, hardlink inodes,
 # odd names, deep paths), and so do cp -a and rsync -aH copies out of it;
 # the root lists the backups and /latest; a big directory lists fully;
-# every entry's d_type and d_ino (readdirplus gives the first entries of a
-# listing with attributes, the others by name only) are what stat says.
+# every entry's d_type and d_ino (from a listing's readdir and
+# readdirplus pages, filled from the catalog's rows) are what stat says.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-mount.sh"
 require_root_fuse
