@@ -314,14 +314,35 @@ fi
 
 # ---------------------------------------------------------------- helpers
 
-# free_port: print a free TCP port on 127.0.0.1.
+# free_port: print a free TCP port on 127.0.0.1, below the kernel's
+# ephemeral range: a port bind(0) gives is in that range, where any client
+# socket of a test running beside (-j4) may take it before the server
+# listens (NocoDB listens ~20 s after its start: EADDRINUSE).
 free_port() {
 	"$BFS_PYTHON" -c '
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
+import random, socket
+lo = 32768
+try:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        lo = int(f.read().split()[0])
+except (OSError, ValueError, IndexError):
+    pass
+for _ in range(200):
+    port = random.randint(10000, max(10001, lo - 1))
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    break
+else:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+print(port)'
 }
 
 # wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
