@@ -278,12 +278,16 @@ static int model_two_bases(const struct bfs_chunker_params *p,
 
 		memcpy(cr.id, d1->ids.data + i * BFS_HASH_LEN, BFS_HASH_LEN);
 		c1[i] = bfs_hmap_find(m, cr.id);
+		/* a chunk seen before in day 1 keeps its first index */
 		rc = bfs_hmap_insert(&ix, &cr, (void **)&crp);
+		if (rc == -EEXIST)
+			rc = 0;
 		k = anchors(c1[i]->plain, c1[i]->len, a);
 		while (!rc && k--) {
-			struct anchor e = {a[k], (uint32_t)i}, *ep;
+			struct anchor *ep;
+			bool added;
 
-			rc = bfs_hmap_insert(&ax, &e, (void **)&ep);
+			rc = bfs_hmap_get(&ax, &a[k], (void **)&ep, &added);
 			if (!rc)
 				ep->chunk = (uint32_t)i;
 		}
