@@ -161,7 +161,7 @@ restores "$E" b2 "encrypted after prune" "$S" --password-file "$T/pw"
 D=$T/repo-damaged
 # the base of the largest delta part: one of beta's (the /files part
 # is small; damaging its base would fail every directory below it)
-b=$(tparts "$D" | awk '$1 == "part" && $3 == 1' | sort -k6,6n | tail -1 | cut -d' ' -f4)
+b=$(tparts "$D" | awk '$1 == "part" && $3 == 1' | sort -k5,5n | tail -1 | cut -d" " -f4)
 read -r pf off clen < <(tparts "$D" | awk -v b="$b" '$1 == "loc" && $2 == b { print $3, $4, $5; exit }')
 chmod u+w "$pf"
 printf 'XXXXXXXX' | dd of="$pf" bs=1 seek=$((off + clen / 2)) conv=notrunc status=none
