@@ -20,7 +20,7 @@ start_postgres
 start_mariadb
 ok_cmd "init" bfs init "$R"
 
-# The passwords.  Each holds a token of its own (Tk<i>z), so that a part
+# The passwords.  Each holds a token of its own (Tk<i>z<tag>), so that a part
 # of one found anywhere is seen too.
 pws=(
 	'pa?ssTk1z'
@@ -47,6 +47,13 @@ pws=(
 	'tab	Tk22z	'
 )
 n=${#pws[@]}
+# and a tag of this run after each token: the live pass below reads every
+# process's cmdline, where another run of this test on the same machine
+# (two suites at once) shows its passwords while it creates its users
+tag=$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')
+for ((i = 0; i < n; i++)); do
+	pws[i]=${pws[i]/Tk$((i + 1))z/Tk$((i + 1))z$tag}
+done
 
 # A small database on each server.
 psql -X -q -d postgres -c "create database secdb" &&
@@ -207,7 +214,7 @@ like "$(cat "$T/live.cmdline")" "backup .*--pg-dump p1=postgresql://u1:x+@127" \
 like "$(cat "$T/all.cmdline")" "backup .*--pg-dump p1=" "backupfs is among the processes read"
 leak=0
 for ((i = 1; i <= n; i++)); do
-	if grep -qaF -- "Tk${i}z" "$T/all.cmdline"; then
+	if grep -qaF -- "Tk${i}z$tag" "$T/all.cmdline"; then
 		leak=$((leak + 1))
 		diag "password $i in a cmdline"
 	fi
@@ -221,7 +228,7 @@ nrec=0
 for f in "$T/wrap"/argv.* "$T/wrap"/cmdline.* "$T/wrap"/parent.*; do
 	nrec=$((nrec + 1))
 	for ((i = 1; i <= n; i++)); do
-		if grep -qaF -- "Tk${i}z" "$f"; then
+		if grep -qaF -- "Tk${i}z$tag" "$f"; then
 			leak=$((leak + 1))
 			diag "password $i in $(basename "$f"): $(tr '\0' ' ' <"$f" | head -c 300)"
 		fi
@@ -245,14 +252,14 @@ like "$(cat "$T/manifests.txt")" "pg-dump" "the manifests hold the sources"
 leak=0
 for ((i = 1; i <= n; i++)); do
 	for f in "$T/manifests.txt" "$T/show.out" "$T/list.out" "$T"/out.*; do
-		if grep -qaF -- "Tk${i}z" "$f"; then
+		if grep -qaF -- "Tk${i}z$tag" "$f"; then
 			leak=$((leak + 1))
 			diag "password $i in $(basename "$f")"
 		fi
 	done
-	if grep -rqaF -- "Tk${i}z" "$XDG_CACHE_HOME" "$R" "$TMPDIR"; then
+	if grep -rqaF -- "Tk${i}z$tag" "$XDG_CACHE_HOME" "$R" "$TMPDIR"; then
 		leak=$((leak + 1))
-		diag "password $i under the catalog, repository or TMPDIR: $(grep -rlaF -- "Tk${i}z" "$XDG_CACHE_HOME" "$R" "$TMPDIR" | head -3)"
+		diag "password $i under the catalog, repository or TMPDIR: $(grep -rlaF -- "Tk${i}z$tag" "$XDG_CACHE_HOME" "$R" "$TMPDIR" | head -3)"
 	fi
 done
 is "$leak" 0 "no password in a manifest, the catalog, the repository, TMPDIR, show --json, list or any output"
@@ -291,7 +298,7 @@ for sig in INT TERM KILL; do
 	wait_until 20 sh -c "mariadb --defaults-extra-file='$MY_CNF' -N -e \"select count(*) from information_schema.processlist where user = 'u$i' and state like '%metadata lock%'\" | grep -qx 1"
 	held=$(ls -l "/proc/$dpid/fd" 2>/dev/null | grep -c 'memfd:backupfs-my-cnf')
 	is "$held" 1 "SIG$sig: the blocked dump tool holds the memfd option file"
-	during=$(grep -rlaF -- "Tk${i}z" "$TMPDIR" "$XDG_CACHE_HOME" "$R" 2>/dev/null |
+	during=$(grep -rlaF -- "Tk${i}z$tag" "$TMPDIR" "$XDG_CACHE_HOME" "$R" 2>/dev/null |
 		head -3)
 	is "$during" "" "SIG$sig: while it runs, no file under TMPDIR, the cache or the repository holds the password"
 	kill -s "$sig" "$bpid"
@@ -300,10 +307,10 @@ for sig in INT TERM KILL; do
 	kill "$lockpid" 2>/dev/null
 	bg_rc lock >/dev/null
 	wait_until 30 sh -c "! kill -0 $dpid 2>/dev/null"
-	left=$( (grep -rlaF -- "Tk${i}z" "$TMPDIR" "$XDG_CACHE_HOME" "$R"
+	left=$( (grep -rlaF -- "Tk${i}z$tag" "$TMPDIR" "$XDG_CACHE_HOME" "$R"
 		find /tmp -xdev -newer "$T/start" -type f -size -10M \
 			-not -path "$T/*" -readable 2>/dev/null |
-			xargs -r grep -laF -- "Tk${i}z") 2>/dev/null | head -3)
+			xargs -r grep -laF -- "Tk${i}z$tag") 2>/dev/null | head -3)
 	is "$left" "" "SIG$sig: afterwards no file under /tmp, TMPDIR, the cache or the repository holds the password"
 done
 ok_cmd "list after the signals" bfs list -r "$R"
