@@ -17,6 +17,9 @@
 /* Append s[0..n) as a JSON string; bytes that are not valid UTF-8 (and
  * NUL) become U+FFFD.  0 or -ENOMEM. */
 int bfs_json_str(struct bfs_buf *b, const char *s, size_t n);
+/* ,"key": (key[0..klen) written as is: callers pass plain ASCII keys),
+ * with room for extra more bytes reserved.  0 or -ENOMEM. */
+int bfs_json_key(struct bfs_buf *b, const char *key, size_t klen, size_t extra);
 /* ,"key":"string" (lossy, see bfs_json_str) */
 int bfs_json_key_str(struct bfs_buf *b, const char *key, const char *s,
 		     size_t n);

@@ -107,11 +107,9 @@ int bfs_json_str(struct bfs_buf *b, const char *str, size_t n)
 	return 0;
 }
 
-int bfs_json_key_str(struct bfs_buf *b, const char *key, const char *s,
-		     size_t n)
+int bfs_json_key(struct bfs_buf *b, const char *key, size_t klen, size_t extra)
 {
-	size_t klen = strlen(key);
-	int rc = bfs_buf_reserve(b, klen + 4);
+	int rc = bfs_buf_reserve(b, klen + 4 + extra);
 
 	if (rc)
 		return rc;
@@ -121,7 +119,15 @@ int bfs_json_key_str(struct bfs_buf *b, const char *key, const char *s,
 	b->len += klen;
 	b->data[b->len++] = '"';
 	b->data[b->len++] = ':';
-	return bfs_json_str(b, s, n);
+	return 0;
+}
+
+int bfs_json_key_str(struct bfs_buf *b, const char *key, const char *s,
+		     size_t n)
+{
+	int rc = bfs_json_key(b, key, strlen(key), 0);
+
+	return rc ? rc : bfs_json_str(b, s, n);
 }
 
 int bfs_json_key_bytes(struct bfs_buf *b, const char *key, const char *keyb,

@@ -247,15 +247,6 @@ static int entry_check(const struct bfs_manifest_writer *w,
 	return 0;
 }
 
-/*
- * Write one entry line, after the chunks given for it (files only).
- * Strings in e are borrowed.  e->size of a symlink is written as
- * e->target_len.  Returns 0, -EINVAL (the entry breaks a rule of
- * doc/FORMAT.md), -ENAMETOOLONG (line over BFS_MANIFEST_MAX_LINE), or an
- * I/O / memory error.  After -EINVAL/-ENAMETOOLONG for an entry without
- * chunks the writer stays usable (skip the entry); any other failure
- * spoils it (every later call fails).
- */
 /* ,"key":N without printf (a line per entry is formatted): neg puts a
  * minus sign before the magnitude. */
 static int put_num(struct bfs_buf *b, const char *key, size_t klen, bool neg,
@@ -269,15 +260,9 @@ static int put_num(struct bfs_buf *b, const char *key, size_t klen, bool neg,
 		tmp[sizeof(tmp) - 1 - n++] = (char)('0' + mag % 10);
 		mag /= 10;
 	} while (mag);
-	rc = bfs_buf_reserve(b, klen + n + 5);
+	rc = bfs_json_key(b, key, klen, n + 1);
 	if (rc)
 		return rc;
-	b->data[b->len++] = ',';
-	b->data[b->len++] = '"';
-	memcpy(b->data + b->len, key, klen);
-	b->len += klen;
-	b->data[b->len++] = '"';
-	b->data[b->len++] = ':';
 	if (neg)
 		b->data[b->len++] = '-';
 	memcpy(b->data + b->len, tmp + sizeof(tmp) - n, n);
@@ -345,6 +330,15 @@ int bfs_manifest_entry_keys(struct bfs_buf *b, const struct bfs_entry *e,
 	return rc;
 }
 
+/*
+ * Write one entry line, after the chunks given for it (files only).
+ * Strings in e are borrowed.  e->size of a symlink is written as
+ * e->target_len.  Returns 0, -EINVAL (the entry breaks a rule of
+ * doc/FORMAT.md), -ENAMETOOLONG (line over BFS_MANIFEST_MAX_LINE), or an
+ * I/O / memory error.  After -EINVAL/-ENAMETOOLONG for an entry without
+ * chunks the writer stays usable (skip the entry); any other failure
+ * spoils it (every later call fails).
+ */
 int bfs_manifest_writer_entry(struct bfs_manifest_writer *w,
 			      const struct bfs_entry *e, struct bfs_err *err)
 {
