@@ -17,20 +17,7 @@ MB=16
 [ "${CI:-}" = true ] || MB=64
 LR=$T/repo
 SR=s3://bfs-read/repo
-"$BFS_PYTHON" - "$T/dump.sql" "$MB" <<'PY'
-import random, sys
-r = random.Random(5)
-pool = ["%d\t%s\t%s\n" % (i, r.choice(["ann", "bob", "cy"]),
-        "".join(r.choice("abcdefghij klmnop") for _ in range(r.randrange(10, 150))))
-        for i in range(5000)]
-with open(sys.argv[1], "w") as f:
-    f.write("COPY t (id, name, note) FROM stdin;\n")
-    n = 0
-    while f.tell() < int(sys.argv[2]) << 20:
-        f.write("".join("%d\t%s" % (n + k, r.choice(pool)) for k in range(4096)))
-        n += 4096
-    f.write("\\.\n")
-PY
+"$BFS_PYTHON" "$top_srcdir/tests/tools/copy-dump.py" "$T/dump.sql" "$MB" 5
 
 ok_cmd "init local" bfs init "$LR"
 ok_cmd "backup the dump (local)" bfs backup -q -r "$LR" --id b1 --stdin dump.sql <"$T/dump.sql"

@@ -40,24 +40,15 @@ SR=s3://bfs-paths/repo
 SF=s3://bfs-paths/files
 S=$T/src
 mkdir -p "$S"
-"$BFS_PYTHON" - "$T/dump.sql" "$MB" "$S" <<'PY'
+"$BFS_PYTHON" "$top_srcdir/tests/tools/copy-dump.py" "$T/dump.sql" "$MB" 21
+"$BFS_PYTHON" - "$S" <<'PY'
 import os, random, sys
-r = random.Random(21)
-pool = ["%d\t%s\t%s\n" % (i, r.choice(["ann", "bob", "cy"]),
-        "".join(r.choice("abcdefghij klmnop") for _ in range(r.randrange(10, 150))))
-        for i in range(5000)]
-with open(sys.argv[1], "w") as f:
-    f.write("COPY t (id, name, note) FROM stdin;\n")
-    n = 0
-    while f.tell() < int(sys.argv[2]) << 20:
-        f.write("".join("%d\t%s" % (n + k, r.choice(pool)) for k in range(4096)))
-        n += 4096
-    f.write("\\.\n")
+r = random.Random(22)
 # 64 files: empty, one byte, around the 1 MiB request size, and others
 sizes = [0, 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 << 20]
 sizes += [r.randrange(1, 400000) for _ in range(64 - len(sizes))]
 for i, n in enumerate(sizes):
-    with open(os.path.join(sys.argv[3], "f%02d" % i), "wb") as f:
+    with open(os.path.join(sys.argv[1], "f%02d" % i), "wb") as f:
         f.write(r.randbytes(n // 2) + b"%d\n" % i * (n // 2 // 3 + 1))
         f.truncate(n)
 PY
@@ -155,46 +146,9 @@ PY
 check_corrupt() {
 	local f=$1 what=$2
 	sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
-	"$BFS_PYTHON" - "$T/dump.sql" "$f" >"$T/corrupt.out" 2>&1 <<'PY'
-import errno, os, sys
-a = os.open(sys.argv[1], os.O_RDONLY)
-size = os.fstat(a).st_size
-
-def scan(blk):
-    b = os.open(sys.argv[2], os.O_RDONLY)
-    good, eio, wrong = [], [], []
-    for i in range((size + blk - 1) // blk):
-        want = os.pread(a, blk, i * blk)
-        try:
-            got = os.pread(b, blk, i * blk)
-        except OSError as e:
-            if e.errno != errno.EIO:
-                return "errno %d at %d" % (e.errno, i * blk)
-            eio.append(i * blk)
-            continue
-        if len(got) < len(want) and got == want[:len(got)]:
-            eio.append(i * blk)  # short: the bytes up to the bad page
-        else:
-            (good if got == want else wrong).append(i * blk)
-    if wrong:
-        return "WRONG BYTES at %s" % wrong[:3]
-    if not eio:
-        return "no EIO"
-    lo, hi = min(eio), max(eio)
-    if not [g for g in good if g < lo] or not [g for g in good if g > hi]:
-        return "no good block on both sides of %d..%d" % (lo, hi)
-    # one 32 KiB-ish chunk, a 64 KiB dump chunk at most, plus the block
-    # a read straddles
-    if hi - lo > max(blk, 192 << 10):
-        return "%d..%d fails, more than the bad chunk" % (lo, hi)
-    return "ok"
-
-r1 = scan(1 << 20)
-r2 = scan(65536)
-r3 = scan(65536)  # a retry fails again, still no wrong bytes
-print("1MiB:%s 64KiB:%s retry:%s" % (r1, r2, r3))
-PY
-	is "$(cat "$T/corrupt.out")" "1MiB:ok 64KiB:ok retry:ok" \
+	"$BFS_PYTHON" "$top_srcdir/tests/tools/eio-scan.py" "$T/dump.sql" "$f" \
+		1048576 65536 65536 >"$T/corrupt.out" 2>&1 # the last: a retry
+	is "$(cat "$T/corrupt.out")" "ok ok ok" \
 		"$what: a corrupt chunk: EIO only around it, right bytes elsewhere"
 }
 

@@ -139,42 +139,9 @@ unmount "$SM"
 check_corrupt() {
 	local f=$1 src=$2 log=$3 what=$4
 	sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
-	"$BFS_PYTHON" - "$src" "$f" >"$T/corrupt.out" 2>&1 <<'PY'
-import errno, os, sys
-a = open(sys.argv[1], "rb").read()
-size = len(a)
-
-def scan(blk):
-    b = os.open(sys.argv[2], os.O_RDONLY)
-    good, eio, wrong = [], [], []
-    for i in range((size + blk - 1) // blk):
-        want = a[i * blk:(i + 1) * blk]
-        try:
-            got = os.pread(b, blk, i * blk)
-        except OSError as e:
-            if e.errno != errno.EIO:
-                return "errno %d at %d" % (e.errno, i * blk)
-            eio.append(i * blk)
-            continue
-        if len(got) < len(want) and got == want[:len(got)]:
-            eio.append(i * blk)
-        else:
-            (good if got == want else wrong).append(i * blk)
-    os.close(b)
-    if wrong:
-        return "WRONG BYTES at %s" % wrong[:3]
-    if not eio:
-        return "no EIO"
-    lo, hi = min(eio), max(eio)
-    if not [g for g in good if g < lo] or not [g for g in good if g > hi]:
-        return "no good block on both sides of %d..%d" % (lo, hi)
-    if hi - lo > max(blk, 192 << 10):
-        return "%d..%d fails, more than the bad chunk" % (lo, hi)
-    return "ok"
-
-print("1MiB:%s 64KiB:%s again:%s" % (scan(1 << 20), scan(65536), scan(1 << 20)))
-PY
-	is "$(cat "$T/corrupt.out")" "1MiB:ok 64KiB:ok again:ok" \
+	"$BFS_PYTHON" "$top_srcdir/tests/tools/eio-scan.py" "$src" "$f" \
+		1048576 65536 1048576 >"$T/corrupt.out" 2>&1
+	is "$(cat "$T/corrupt.out")" "ok ok ok" \
 		"$what: a corrupt chunk in a multi-chunk range: EIO only around it"
 	grep -Eq "chunk [0-9a-f]+ in pack '[^']+' (fails its checksum|is corrupt)" "$log"
 	ok $? "$what: the log names the chunk and its pack"
