@@ -865,6 +865,7 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		      err, "cannot configure");
 	if (rc)
 		goto out_free;
+	c->map_bytes = 268435456;
 	if (!readonly) {
 		/* Switching a new database to WAL needs an exclusive lock and
 		 * SQLite may answer SQLITE_BUSY at once, without the busy
@@ -943,10 +944,30 @@ int bfs_catalog_bound_memory(struct bfs_catalog *c, unsigned cache_kib,
 {
 	char sql[128];
 
+	int rc;
+
 	snprintf(sql, sizeof(sql),
 		 "PRAGMA cache_size = -%u; PRAGMA mmap_size = %llu",
 		 cache_kib ? cache_kib : 1, (unsigned long long)map_bytes);
-	return cat_exec(c, sql, err, "cannot bound the catalog's memory");
+	rc = cat_exec(c, sql, err, "cannot bound the catalog's memory");
+	if (rc == 0)
+		c->map_bytes = map_bytes;
+	return rc;
+}
+
+int bfs_catalog_drop_mapping(struct bfs_catalog *c, struct bfs_err *err)
+{
+	char sql[96];
+
+	if (!c->map_bytes)
+		return 0;
+	/* SQLite's unix VFS unmaps the file when the limit changes (and no
+	 * page of the mapping is held) and maps it afresh at the next read;
+	 * setting the same value again would do nothing */
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA mmap_size = 0; PRAGMA mmap_size = %llu",
+		 (unsigned long long)c->map_bytes);
+	return cat_exec(c, sql, err, "cannot drop the catalog's mapping");
 }
 
 void bfs_catalog_close(struct bfs_catalog *c)
