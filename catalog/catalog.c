@@ -856,7 +856,9 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 	 * (doc/PERFORMANCE.md).  Safe here: SQLite remaps when another
 	 * connection changes the file's size, and nothing else truncates a
 	 * catalog (catalog_file.c unlinks a bad one, the mapping keeps the
-	 * old inode). */
+	 * old inode).  The mapped pages count in the process's RSS: a backup
+	 * drops the mapping (bfs_catalog_bound_memory), the mount bounds
+	 * what stays mapped (bfs_catalog_drop_mapping, fuse/mount.c). */
 	rc = cat_exec(c,
 		      "PRAGMA synchronous = NORMAL;"
 		      " PRAGMA cache_size = -32768;"
