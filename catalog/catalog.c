@@ -945,7 +945,6 @@ int bfs_catalog_bound_memory(struct bfs_catalog *c, unsigned cache_kib,
 			     uint64_t map_bytes, struct bfs_err *err)
 {
 	char sql[128];
-
 	int rc;
 
 	snprintf(sql, sizeof(sql),
