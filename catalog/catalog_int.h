@@ -143,6 +143,7 @@ struct bfs_catalog {
 	 * changes once ingested, so a slot can only go stale by naming a
 	 * tree that was dropped: its queries then find nothing. */
 	struct cat_pos *icache;
+	uint64_t map_bytes; /* PRAGMA mmap_size as last set */
 };
 
 /* The one place SQLite result codes become -errno: SQLITE_BUSY/LOCKED ->

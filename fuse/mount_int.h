@@ -28,11 +28,21 @@
 
 struct bfs_mount;
 
+/* The catalog pages the mount keeps mapped: past MNT_MAP_BUDGET bytes of
+ * file-backed RSS above what the mount started with, every connection
+ * drops its mapping at its next request (mount.c, map_bound).  Checked
+ * every MNT_MAP_CHECK requests of a thread.  BFS_MOUNT_MAP_BUDGET (bytes)
+ * sets another budget, for the tests. */
+#define MNT_MAP_BUDGET (64ull << 20)
+#define MNT_MAP_CHECK 16
+
 /* Per-thread catalog connection (pthread key), listed for cleanup. */
 struct thread_cat {
 	struct bfs_mount *m;
 	struct bfs_catalog *cat;
 	struct thread_cat *prev, *next; /* m->threads, m->threads_lock */
+	unsigned reqs;	  /* requests since the last budget check */
+	uint64_t map_gen; /* m->map.gen when the mapping was last dropped */
 };
 
 struct bfs_mount {
@@ -84,6 +94,16 @@ struct bfs_mount {
 	atomic_bool replaced;
 
 	struct mnt_dtcache *dt; /* parsed dump maps (dtview.c) */
+
+	/* The bound on mapped catalog pages (MNT_MAP_BUDGET).  base: the
+	 * file-backed RSS at the first connection (the program and its
+	 * libraries); floor: the file-backed RSS after the last drop (what
+	 * the other connections still hold); gen: bumped to make every
+	 * connection drop its mapping.  Bytes; 0 budget: no bound. */
+	struct {
+		uint64_t budget;
+		_Atomic uint64_t base, floor, gen;
+	} map;
 
 	/* Chunks already logged as failed (hash prefixes), to log once. */
 	pthread_mutex_t logged_lock;
