@@ -39,6 +39,12 @@ static void transforms(uint64_t mul[BFS_SKETCH_FEATURES],
 
 void bfs_sketch_make(struct bfs_sketch *s, const void *data, size_t n)
 {
+	bfs_sketch_make_anchors(s, NULL, data, n);
+}
+
+void bfs_sketch_make_anchors(struct bfs_sketch *s, struct bfs_anchors *a,
+			     const void *data, size_t n)
+{
 	const uint64_t *gear = bfs_chunker_gear();
 	const uint8_t *p = data;
 	uint64_t mul[BFS_SKETCH_FEATURES], add[BFS_SKETCH_FEATURES];
@@ -49,12 +55,18 @@ void bfs_sketch_make(struct bfs_sketch *s, const void *data, size_t n)
 
 	transforms(mul, add);
 	memset(s, 0, sizeof(*s));
+	if (a)
+		a->n = 0;
 	for (i = 0; i < n; i++) {
 		h = (h << 1) + gear[p[i]];
 		/* the top bits depend on the last 64 bytes: a window */
 		if (i < 63 || (h >> (64 - BFS_SKETCH_SAMPLE_BITS)) != 0)
 			continue;
 		samples++;
+		/* an anchor's position is a sampled one (13 >= 5 bits) */
+		if (a && !(h >> (64 - BFS_ANCHOR_BITS)) &&
+		    (uint32_t)(h >> 16) && a->n < BFS_ANCHOR_MAX)
+			a->v[a->n++] = (uint32_t)(h >> 16);
 		for (k = 0; k < BFS_SKETCH_FEATURES; k++) {
 			uint64_t f = mul[k] * h + add[k];
 
@@ -136,6 +148,82 @@ int bfs_sketch_blob_check(const void *data, size_t len, uint64_t nchunks,
 				   "%llu chunks (at most %d)",
 				   n, (unsigned long long)nchunks,
 				   BFS_SKETCH_BLOB_RECS);
+	*nrecs = n;
+	return 0;
+}
+
+void bfs_anchors_make(struct bfs_anchors *a, const void *data, size_t n)
+{
+	const uint64_t *gear = bfs_chunker_gear();
+	const uint8_t *p = data;
+	uint64_t h = 0;
+	size_t i;
+
+	a->n = 0;
+	for (i = 0; i < n && a->n < BFS_ANCHOR_MAX; i++) {
+		h = (h << 1) + gear[p[i]];
+		if (i >= 63 && !(h >> (64 - BFS_ANCHOR_BITS)) &&
+		    (uint32_t)(h >> 16))
+			a->v[a->n++] = (uint32_t)(h >> 16);
+	}
+}
+
+void bfs_anchors_put(uint8_t rec[BFS_ANCHOR_REC], const struct bfs_anchors *a)
+{
+	uint32_t keep[BFS_ANCHOR_REC_N] = {0};
+	unsigned i, k, m = 0;
+
+	/* the BFS_ANCHOR_REC_N smallest distinct values, ascending: an
+	 * insertion into a sorted array of at most 4 */
+	for (i = 0; i < a->n && i < BFS_ANCHOR_MAX; i++) {
+		uint32_t v = a->v[i];
+
+		for (k = 0; k < m && keep[k] < v; k++)
+			;
+		if (k == BFS_ANCHOR_REC_N || (k < m && keep[k] == v))
+			continue;
+		if (m < BFS_ANCHOR_REC_N)
+			m++;
+		memmove(&keep[k + 1], &keep[k], (m - 1 - k) * sizeof(keep[0]));
+		keep[k] = v;
+	}
+	for (k = 0; k < BFS_ANCHOR_REC_N; k++)
+		bfs_put_le32(rec + 4 * k, keep[k]);
+}
+
+unsigned bfs_anchors_get(uint32_t out[BFS_ANCHOR_REC_N],
+			 const uint8_t rec[BFS_ANCHOR_REC])
+{
+	unsigned k, i, m = 0;
+
+	for (k = 0; k < BFS_ANCHOR_REC_N; k++) {
+		uint32_t v = bfs_get_le32(rec + 4 * k);
+
+		for (i = 0; i < m && out[i] != v; i++)
+			;
+		if (v && i == m)
+			out[m++] = v;
+	}
+	return m;
+}
+
+int bfs_anchor_blob_check(const void *data, size_t len, uint64_t nchunks,
+			  size_t *nrecs, struct bfs_err *err)
+{
+	size_t n = len / BFS_ANCHOR_REC;
+
+	(void)data; /* any record bytes are valid */
+	if (len % BFS_ANCHOR_REC)
+		return bfs_err_set(err, -EUCLEAN,
+				   "anchor blob of %zu bytes is not a whole "
+				   "number of %d-byte records",
+				   len, BFS_ANCHOR_REC);
+	if (n > BFS_ANCHOR_BLOB_RECS || n > nchunks)
+		return bfs_err_set(err, -EUCLEAN,
+				   "anchor blob has %zu records for a file of "
+				   "%llu chunks (at most %d)",
+				   n, (unsigned long long)nchunks,
+				   BFS_ANCHOR_BLOB_RECS);
 	*nrecs = n;
 	return 0;
 }

@@ -70,6 +70,51 @@ void bfs_sketch_get(struct bfs_sketch *s, const uint8_t rec[BFS_SKETCH_REC]);
 int bfs_sketch_blob_check(const void *data, size_t len, uint64_t nchunks,
 			  size_t *nrecs, struct bfs_err *err);
 
+/* ---- anchors and the "sa" blob (FORMAT.md section 18) --------------
+ * The anchors of a chunk: at each position where the sketch's gear hash
+ * h (after at least 64 bytes) has its top BFS_ANCHOR_BITS bits zero (one
+ * position in 8192, about 4 per 32 KiB), the 32-bit value
+ * (h >> 16) mod 2^32; a value of 0 is not an anchor (it is the record's
+ * empty slot).  Two chunks that share anchors share the 64 bytes before
+ * each: the writer finds a second delta base among the previous version's
+ * chunks by the anchors they have in common with a new chunk.
+ *
+ * A chunk keeps in memory its first BFS_ANCHOR_MAX anchors in order (all
+ * of them below 2 MiB); its stored record keeps BFS_ANCHOR_REC_N of
+ * those: the smallest distinct values, in ascending order, zero-filled
+ * (a bottom-k choice: which anchors a record keeps does not depend on
+ * where in the chunk the edits fell). */
+#define BFS_ANCHOR_BITS 13
+#define BFS_ANCHOR_MAX 256
+#define BFS_ANCHOR_REC_N 4
+#define BFS_ANCHOR_REC (4 * BFS_ANCHOR_REC_N)
+#define BFS_ANCHOR_BLOB_RECS BFS_SKETCH_BLOB_RECS
+
+struct bfs_anchors {
+	uint32_t v[BFS_ANCHOR_MAX]; /* in chunk order, duplicates kept */
+	unsigned n;
+};
+
+/* bfs_sketch_make and the anchors of data[0..n) in the same pass (a
+ * may be NULL).  Deterministic across machines.  Thread-safe. */
+void bfs_sketch_make_anchors(struct bfs_sketch *s, struct bfs_anchors *a,
+			     const void *data, size_t n);
+/* The anchors of data[0..n) alone. */
+void bfs_anchors_make(struct bfs_anchors *a, const void *data, size_t n);
+/* Write one record of a's anchors (the rule above). */
+void bfs_anchors_put(uint8_t rec[BFS_ANCHOR_REC], const struct bfs_anchors *a);
+/* Read one record (untrusted: any bytes): its non-zero values into
+ * out[], their number returned (0..BFS_ANCHOR_REC_N).  Zeros and
+ * repeats are skipped, wherever they are. */
+unsigned bfs_anchors_get(uint32_t out[BFS_ANCHOR_REC_N],
+			 const uint8_t rec[BFS_ANCHOR_REC]);
+/* Check an "sa" blob's plain bytes (untrusted) of a file of nchunks
+ * chunks: a whole number of BFS_ANCHOR_REC-byte records, at most one per
+ * chunk and at most BFS_ANCHOR_BLOB_RECS.  0 and *nrecs, or -EUCLEAN with
+ * a message. */
+int bfs_anchor_blob_check(const void *data, size_t len, uint64_t nchunks,
+			  size_t *nrecs, struct bfs_err *err);
+
 /* Compute the sketch of data[0..n).  Deterministic across machines.
  * Thread-safe. */
 void bfs_sketch_make(struct bfs_sketch *s, const void *data, size_t n);

@@ -9,7 +9,8 @@
  * follows a frame shorter than a base id; the sketch of the same bytes
  * is the same twice; the lookup finds a chunk recorded with that sketch;
  * the whole input as an "sk" blob (bfs_sketch_blob_check, then every
- * record read back and written again to the same bytes).
+ * record read back and written again to the same bytes); anchors and
+ * the whole input as an "sa" blob (anchor_oracles).
  * Built by scripts/fuzz; replayed by tests/unit/test-fuzz-delta. */
 #include "config.h"
 
@@ -20,6 +21,51 @@
 #include "src/delta.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Anchors: the one-pass and the separate computation agree; the whole
+ * input as an "sa" blob of a file of nchunks chunks: when the check
+ * passes, every record reads as at most 4 distinct non-zero values, and
+ * those written again read back the same. */
+static void anchor_oracles(const uint8_t *data, size_t size, size_t nchunks)
+{
+	static struct bfs_anchors a1, a2;
+	uint32_t v[BFS_ANCHOR_REC_N], w[BFS_ANCHOR_REC_N];
+	uint8_t rec[BFS_ANCHOR_REC];
+	struct bfs_sketch s;
+	struct bfs_err err;
+	size_t n, i;
+	unsigned m, k, j;
+
+	bfs_anchors_make(&a1, data, size);
+	bfs_sketch_make_anchors(&s, &a2, data, size);
+	if (a1.n != a2.n || a1.n > BFS_ANCHOR_MAX ||
+	    memcmp(a1.v, a2.v, a1.n * sizeof(a1.v[0])) != 0)
+		abort();
+	if (bfs_anchor_blob_check(data, size, nchunks, &n, &err) != 0)
+		return;
+	if (n * BFS_ANCHOR_REC != size || n > nchunks)
+		abort();
+	for (i = 0; i < n; i++) {
+		m = bfs_anchors_get(v, data + i * BFS_ANCHOR_REC);
+		if (m > BFS_ANCHOR_REC_N)
+			abort();
+		for (k = 0; k < m; k++)
+			for (j = 0; j < k; j++)
+				if (!v[k] || v[j] == v[k])
+					abort();
+		a1.n = m;
+		memcpy(a1.v, v, m * sizeof(v[0]));
+		bfs_anchors_put(rec, &a1);
+		if (bfs_anchors_get(w, rec) != m)
+			abort();
+		for (k = 0; k < m; k++) {
+			for (j = 0; j < m && w[j] != v[k]; j++)
+				;
+			if (j == m)
+				abort(); /* the same set */
+		}
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -79,6 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort(); /* a record is its 4 values */
 		}
 	}
+	anchor_oracles(data, size, len);
 out:
 	free(out);
 	free(out2);

@@ -2,7 +2,9 @@
  * section 18, written again here from the text), similar and dissimilar
  * chunks, delta frames (encode, decode, damaged base, damaged frame),
  * the depth-1 rule of the base lookup, and a frame made by `zstd
- * --patch-from` (tests/corpus/delta/good-delta) decoding as a delta frame. */
+ * --patch-from` (tests/corpus/delta/good-delta) decoding as a delta frame;
+ * anchors (the rule of FORMAT.md section 18 written again here), their
+ * "sa" record and the anchor blob check. */
 #include "config.h"
 
 #include <errno.h>
@@ -58,6 +60,146 @@ static bool ref_sketch(const uint8_t *p, size_t n, uint64_t sf[4])
 		sf[j] = ref_mix(&st);
 	}
 	return true;
+}
+
+/* The anchors of p[0..n) as doc/FORMAT.md section 18 defines them. */
+static unsigned ref_anchors(const uint8_t *p, size_t n, uint32_t *out,
+			    unsigned max)
+{
+	const uint64_t *gear = bfs_chunker_gear();
+	uint64_t h = 0;
+	unsigned k = 0;
+
+	for (size_t i = 0; i < n && k < max; i++) {
+		h = (h << 1) + gear[p[i]];
+		if (i >= 63 && h >> 51 == 0 && (uint32_t)(h >> 16) != 0)
+			out[k++] = (uint32_t)(h >> 16);
+	}
+	return k;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Anchors of the same values in two sets (each set's repeats once). */
+static unsigned shared(const struct bfs_anchors *a, const struct bfs_anchors *b)
+{
+	unsigned i, j, n = 0;
+
+	for (i = 0; i < a->n; i++) {
+		bool dup = false, in = false;
+
+		for (j = 0; j < i; j++)
+			dup |= a->v[j] == a->v[i];
+		for (j = 0; j < b->n; j++)
+			in |= b->v[j] == a->v[i];
+		n += !dup && in;
+	}
+	return n;
+}
+
+static void test_anchors(const uint8_t *a, const uint8_t *b, const uint8_t *c,
+			 size_t n)
+{
+	static struct bfs_anchors aa, ab, ac, ax;
+	uint32_t ref[BFS_ANCHOR_MAX], sorted[BFS_ANCHOR_MAX], got[4];
+	uint8_t rec[2 * BFS_ANCHOR_REC];
+	struct bfs_sketch s1, s2;
+	struct bfs_err err = {""};
+	unsigned k, m, i;
+	size_t nrec = 0;
+	uint8_t *big;
+
+	bfs_anchors_make(&aa, a, n);
+	k = ref_anchors(a, n, ref, BFS_ANCHOR_MAX);
+	ok(aa.n >= 4 && aa.n == k && !memcmp(aa.v, ref, k * sizeof(ref[0])),
+	   "a 64 KiB chunk's anchors (%u) are those FORMAT.md describes", aa.n);
+	bfs_sketch_make_anchors(&s1, &ax, a, n);
+	bfs_sketch_make(&s2, a, n);
+	ok(!memcmp(&s1, &s2, sizeof(s1)) && ax.n == aa.n &&
+	       !memcmp(ax.v, aa.v, aa.n * sizeof(aa.v[0])),
+	   "the one-pass sketch and anchors equal the separate ones");
+	bfs_anchors_make(&ab, b, n);
+	bfs_anchors_make(&ac, c, n);
+	ok(shared(&aa, &ab) >= 1,
+	   "a chunk with 2%% of its rows changed "
+	   "shares anchors (%u of %u)",
+	   shared(&aa, &ab), aa.n);
+	is_int(shared(&aa, &ac), 0, "other rows share no anchor");
+
+	/* the record: the 4 smallest distinct values, ascending */
+	bfs_anchors_put(rec, &aa);
+	memcpy(sorted, aa.v, aa.n * sizeof(sorted[0]));
+	qsort(sorted, aa.n, sizeof(sorted[0]), cmp_u32);
+	for (i = 1, m = 1; i < aa.n; i++)
+		if (sorted[i] != sorted[m - 1])
+			sorted[m++] = sorted[i];
+	for (i = 0, k = 1; i < 4; i++)
+		k &= bfs_get_le32(rec + 4 * i) == (i < m ? sorted[i] : 0);
+	ok(k, "a record keeps the 4 smallest distinct anchors, ascending");
+	m = bfs_anchors_get(got, rec);
+	ok(m == 4 && got[0] == sorted[0] && got[3] == sorted[3],
+	   "... and reads back");
+	ax.n = 3;
+	ax.v[0] = 7;
+	ax.v[1] = 5;
+	ax.v[2] = 7;
+	bfs_anchors_put(rec, &ax);
+	ok(bfs_get_le32(rec) == 5 && bfs_get_le32(rec + 4) == 7 &&
+	       bfs_get_le32(rec + 8) == 0 && bfs_get_le32(rec + 12) == 0,
+	   "2 distinct anchors: 5, 7, then zeros");
+	is_int((int)bfs_anchors_get(got, rec), 2, "... read as 2");
+	/* hostile record: zeros first, repeats */
+	bfs_put_le32(rec, 0);
+	bfs_put_le32(rec + 4, 9);
+	bfs_put_le32(rec + 8, 9);
+	bfs_put_le32(rec + 12, 3);
+	m = bfs_anchors_get(got, rec);
+	ok(m == 2 && got[0] == 9 && got[1] == 3,
+	   "a record with a zero and a repeat reads as its 2 values");
+	memset(rec, 0, BFS_ANCHOR_REC);
+	is_int((int)bfs_anchors_get(got, rec), 0, "a zero record: none");
+
+	/* a chunk with more anchors than kept in memory */
+	big = malloc(8u << 20);
+	if (big) {
+		struct tl_rng r = {77};
+
+		for (i = 0; i < (8u << 20) / 8; i++) {
+			uint64_t v = tl_rand(&r);
+
+			memcpy(big + 8 * (size_t)i, &v, 8);
+		}
+		bfs_anchors_make(&ax, big, 8u << 20);
+		k = ref_anchors(big, 8u << 20, ref, BFS_ANCHOR_MAX);
+		ok(ax.n == BFS_ANCHOR_MAX && k == BFS_ANCHOR_MAX &&
+		       !memcmp(ax.v, ref, sizeof(ref)),
+		   "an 8 MiB chunk keeps its first %d anchors", BFS_ANCHOR_MAX);
+		free(big);
+	}
+
+	/* the "sa" blob check */
+	bfs_anchors_put(rec, &aa);
+	bfs_anchors_put(rec + BFS_ANCHOR_REC, &ab);
+	is_int(bfs_anchor_blob_check(rec, sizeof(rec), 2, &nrec, &err), 0,
+	       "an anchor blob of 2 records for 2 chunks");
+	is_int((int)nrec, 2, "... holds 2");
+	is_int(bfs_anchor_blob_check(rec, sizeof(rec) - 1, 2, &nrec, &err),
+	       -EUCLEAN, "a partial anchor record is refused");
+	ok(strstr(err.msg, "anchor blob") != NULL, "... named: %s", err.msg);
+	is_int(bfs_anchor_blob_check(rec, sizeof(rec), 1, &nrec, &err),
+	       -EUCLEAN, "more anchor records than chunks are refused");
+	is_int(bfs_anchor_blob_check(rec, 0, 0, &nrec, &err), 0,
+	       "an empty anchor blob is well formed");
+	is_int(bfs_anchor_blob_check(
+		   NULL, (size_t)(BFS_ANCHOR_BLOB_RECS + 1) * BFS_ANCHOR_REC,
+		   UINT64_MAX, &nrec, &err),
+	       -EUCLEAN, "more than %d anchor records are refused",
+	       BFS_ANCHOR_BLOB_RECS);
 }
 
 /* A dump-like chunk: n bytes of INSERT lines, row values from seed; every
@@ -258,6 +400,8 @@ int main(void)
 		is_int(bfs_sketch_blob_check(rec, sizeof(rec), 1, &nrec, &err),
 		       -EUCLEAN, "more records than chunks are refused");
 	}
+
+	test_anchors(a, b, c, N);
 
 	bfs_buf_free(&plain);
 	bfs_buf_free(&d);
