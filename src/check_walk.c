@@ -354,6 +354,24 @@ static int check_sk(struct cwalk *w, const struct bfs_tree_entry *te)
 	return rc;
 }
 
+/* The anchor blob ("sa") of a file: the same checks as check_sk. */
+static int check_sa(struct cwalk *w, const struct bfs_tree_entry *te)
+{
+	struct bfs_err err = {""};
+	struct bfs_buf b = {0};
+	uint64_t nchunks = te->nlists ? te->e.size : te->nchunks;
+	size_t n;
+	bool bok;
+	int rc;
+
+	rc = read_tree_blob(w, te->sa, "anchor blob", &b, &bok);
+	if (!rc && bok &&
+	    bfs_anchor_blob_check(b.data, b.len, nchunks, &n, &err))
+		rc = new_problem(w, "tree", te->sa, "anchor blob: ", err.msg);
+	bfs_buf_free(&b);
+	return rc;
+}
+
 /* The key of a directory: SHA-256 of its part ids, in order. */
 static void dir_key(uint8_t key[BFS_HASH_LEN],
 		    const uint8_t (*parts)[BFS_HASH_LEN], size_t nparts)
@@ -448,6 +466,8 @@ static int walk_dir(struct cwalk *w, const uint8_t (*parts)[BFS_HASH_LEN],
 				rc = check_dt(w, &te);
 			if (!rc && te.sk)
 				rc = check_sk(w, &te);
+			if (!rc && te.sa)
+				rc = check_sa(w, &te);
 			if (rc)
 				break;
 			mine = mine && ok;

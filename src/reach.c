@@ -232,6 +232,12 @@ static int walk_part(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN],
 			if (rc == 1)
 				rc = locate(w, te.sk, BFS_BLOB_TREE, &loc, err);
 		}
+		/* and an anchor blob */
+		if (!rc && te.sa) {
+			rc = first(w, te.sa);
+			if (rc == 1)
+				rc = locate(w, te.sa, BFS_BLOB_TREE, &loc, err);
+		}
 	}
 	bfs_tree_part_free(p);
 	if (rc == -EUCLEAN) {

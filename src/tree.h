@@ -56,6 +56,7 @@ struct bfs_tree_entry {
 	uint32_t nl;	   /* first entry of a hardlink group: paths in it */
 	const uint8_t *dt; /* files: the dump map blob ("dt"), or NULL */
 	const uint8_t *sk; /* files: the sketch blob ("sk"), or NULL */
+	const uint8_t *sa; /* files: the anchor blob ("sa"), or NULL */
 };
 
 /* The keys of a file's tree line besides its content that may name a
