@@ -611,6 +611,48 @@ out_free:
 	return rc;
 }
 
+/* See repo.h.  Thread-safe. */
+int bfs_repo_delta_encode_n(const struct bfs_repo *r,
+			    const uint8_t id[BFS_HASH_LEN], size_t nbases,
+			    const uint8_t (*base_ids)[BFS_HASH_LEN],
+			    const void *const *bases, const size_t *blens,
+			    const void *data, size_t len, struct bfs_buf *out,
+			    size_t *zlen, struct bfs_err *err)
+{
+	uint8_t aad[BFS_AAD_BLOB_LEN];
+	struct bfs_buf z = {0};
+	size_t i;
+	int rc;
+
+	if (nbases == 1)
+		return bfs_repo_delta_encode(r, id, base_ids[0], bases[0],
+					     blens[0], data, len, out, zlen,
+					     err);
+	if (r->version < BFS_FORMAT_VERSION_DELTA2)
+		return bfs_err_set(err, -EINVAL,
+				   "a version-%d repository has no delta "
+				   "frames on several bases",
+				   r->version);
+	for (i = 0; i < nbases && i < BFS_DELTA_MAX_BASES; i++)
+		if (!memcmp(base_ids[i], id, BFS_HASH_LEN))
+			return bfs_err_set(err, -EINVAL,
+					   "a blob cannot be its own delta "
+					   "base");
+	rc = bfs_delta_encode_n(r->crypt ? &z : out, nbases, base_ids, bases,
+				blens, data, len, r->zstd_level, err);
+	if (rc)
+		goto out_free;
+	*zlen = (r->crypt ? z.len : out->len) - BFS_DELTA2_HEAD(nbases);
+	if (r->crypt) {
+		bfs_crypt_blob_aad(aad, id);
+		rc = bfs_crypt_seal(r->crypt, aad, sizeof(aad), z.data, z.len,
+				    out, err);
+	}
+out_free:
+	bfs_buf_free(&z);
+	return rc;
+}
+
 static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		       const void *frame, size_t flen, void *out, size_t len,
 		       bool plain_only, uint8_t *delta_base,
@@ -774,9 +816,11 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		       const struct locate_via *via, struct bfs_err *err)
 {
 	uint8_t aad[BFS_AAD_BLOB_LEN], hash[BFS_HASH_LEN];
-	uint8_t base_id[BFS_HASH_LEN], *base = NULL;
+	uint8_t *base[BFS_DELTA_MAX_BASES] = {NULL};
+	size_t blen[BFS_DELTA_MAX_BASES] = {0}, zoff, i;
+	bool multi = r->version >= BFS_FORMAT_VERSION_DELTA2;
 	struct bfs_buf z = {0};
-	size_t blen = 0;
+	struct bfs_bases b;
 	int rc;
 
 	if (r->crypt) {
@@ -798,7 +842,10 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 	if (flen >= 4 && bfs_get_le32(frame) == ZSTD_MAGICNUMBER) {
 		rc = bfs_zstd_decompress(out, len, frame, flen, err);
 	} else if (plain_only && delta_base) {
-		rc = bfs_delta_base(frame, flen, delta_base, err);
+		/* a multi-base frame: its first base (depth 1) */
+		rc = bfs_delta_frame_bases(frame, flen, multi, &b, &zoff, err);
+		if (!rc)
+			memcpy(delta_base, b.id[0], BFS_HASH_LEN);
 		bfs_buf_free(&z);
 		return rc ? -EUCLEAN : 1;
 	} else if (plain_only) {
@@ -806,9 +853,15 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 				 "a delta frame where a whole one must be (a "
 				 "delta base)");
 	} else {
-		rc = bfs_delta_base(frame, flen, base_id, err);
-		if (!rc) {
-			rc = base_get(r, base_id, via, &base, &blen, err);
+		rc = bfs_delta_frame_bases(frame, flen, multi, &b, &zoff, err);
+		for (i = 0; !rc && i < b.n; i++) {
+			if (!memcmp(b.id[i], id, BFS_HASH_LEN)) {
+				rc = bfs_err_set(err, -EUCLEAN,
+						 "delta frame names itself as "
+						 "its base");
+				break;
+			}
+			rc = base_get(r, b.id[i], via, &base[i], &blen[i], err);
 			/* the base failed its check, not this frame: keep
 			 * the message that names the base (a caller sets
 			 * its own on -EBADMSG) */
@@ -816,9 +869,11 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 				rc = -EUCLEAN;
 		}
 		if (!rc)
-			rc = bfs_delta_decode(out, len, frame, flen, base, blen,
-					      err);
-		free(base);
+			rc = bfs_delta_decode_n(out, len, frame, flen, multi,
+						b.n, (const void *const *)base,
+						blen, err);
+		for (i = 0; i < BFS_DELTA_MAX_BASES; i++)
+			free(base[i]);
 	}
 	bfs_buf_free(&z);
 	if (rc)

@@ -1,5 +1,7 @@
 /* fuzz-delta.c - libFuzzer target: the delta frame decoder (a frame read
- * from a pack is untrusted: bfs_delta_base, bfs_delta_decode) and the
+ * from a pack is untrusted: bfs_delta_base, bfs_delta_decode, and for
+ * frames on several bases bfs_delta_frame_bases, bfs_delta_decode_n, the
+ * base bytes split into as many pieces as the frame names) and the
  * sketch and base lookup on arbitrary bytes (delta.h).
  *
  * Input: blen u16, len u16 (little-endian), then blen bytes of base
@@ -14,6 +16,7 @@
  * Built by scripts/fuzz; replayed by tests/unit/test-fuzz-delta. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +102,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    bfs_delta_decode(out2, len, frame, flen, base, blen, &err);
 		if (rc2 != 0 || memcmp(out, out2, len) != 0)
 			abort(); /* decoding is a function of its input */
+	}
+	/* the head of a stored frame, either kind (multi-base frames of
+	 * format 5 or not): what it names is within the frame, distinct,
+	 * and a decode with the base split into as many pieces is a
+	 * function of its input */
+	for (int multi = 0; multi < 2; multi++) {
+		const void *bp[BFS_DELTA_MAX_BASES];
+		size_t bl[BFS_DELTA_MAX_BASES], zoff = 0, k, j;
+		struct bfs_bases b;
+
+		if (bfs_delta_frame_bases(frame, flen, multi, &b, &zoff, &err))
+			continue;
+		if (b.n < 1 || b.n > BFS_DELTA_MAX_BASES || zoff + 4 > flen ||
+		    (b.n > 1) != (multi && flen >= 4 &&
+				  !memcmp(frame, BFS_DELTA2_MAGIC, 4)) ||
+		    zoff != (b.n == 1 ? BFS_HASH_LEN : BFS_DELTA2_HEAD(b.n)))
+			abort();
+		for (k = 0; k < b.n; k++)
+			for (j = 0; j < k; j++)
+				if (b.n > 1 &&
+				    !memcmp(b.id[k], b.id[j], BFS_HASH_LEN))
+					abort();
+		for (k = 0; k < b.n; k++) {
+			bp[k] = base + k * (blen / b.n);
+			bl[k] =
+			    k + 1 < b.n ? blen / b.n : blen - k * (blen / b.n);
+		}
+		rc = bfs_delta_decode_n(out, len, frame, flen, multi, b.n, bp,
+					bl, &err);
+		if (rc == 0) {
+			rc2 = bfs_delta_decode_n(out2, len, frame, flen, multi,
+						 b.n, bp, bl, &err);
+			if (rc2 != 0 || memcmp(out, out2, len) != 0)
+				abort();
+		}
+		if (bfs_delta_decode_n(out2, len, frame, flen, multi, b.n + 1,
+				       bp, bl, &err) != -EINVAL)
+			abort(); /* the count must be the frame's */
 	}
 	bfs_sketch_make(&s1, data, size);
 	bfs_sketch_make(&s2, data, size);

@@ -1,10 +1,11 @@
 /* test-delta.c - resemblance sketches (the algorithm of doc/FORMAT.md
  * section 18, written again here from the text), similar and dissimilar
  * chunks, delta frames (encode, decode, damaged base, damaged frame),
- * the depth-1 rule of the base lookup, and a frame made by `zstd
- * --patch-from` (tests/corpus/delta/good-delta) decoding as a delta frame;
- * anchors (the rule of FORMAT.md section 18 written again here), their
- * "sa" record and the anchor blob check. */
+ * frames on two to four bases (format 5: the head, the order of the
+ * bases, damaged ones, the limits), the depth-1 rule of the base lookup,
+ * a frame made by `zstd --patch-from` (tests/corpus/delta/good-delta)
+ * decoding as a delta frame; anchors (the rule of FORMAT.md section 18
+ * written again here), their "sa" record and the anchor blob check. */
 #include "config.h"
 
 #include <errno.h>
@@ -342,6 +343,177 @@ int main(void)
 		ok(!rc && memmem(out, pl, "changed 17'", 11) &&
 		       !memmem(out, pl, "row 17'", 7),
 		   "... to the changed rows");
+		bfs_buf_free(&f);
+	}
+
+	/* ---- frames on two bases (FORMAT.md 18.2): a chunk whose first
+	 * half is a's and second half c's (rows that moved) */
+	{
+		uint8_t ids[BFS_DELTA_MAX_BASES + 1][BFS_HASH_LEN];
+		const void *bp[BFS_DELTA_MAX_BASES + 1] = {a, c, a, c, a};
+		size_t bl[BFS_DELTA_MAX_BASES + 1] = {N, N, N, N, N}, zoff;
+		struct bfs_buf one = {0}, two = {0};
+		struct bfs_bases bs;
+		uint8_t *m = malloc(N), *fr;
+
+		memcpy(m, a, N / 2);
+		memcpy(m + N / 2, c + N / 2, N / 2);
+		memcpy(ids[0], ida, BFS_HASH_LEN);
+		memcpy(ids[1], idc, BFS_HASH_LEN);
+		for (int i = 2; i <= BFS_DELTA_MAX_BASES; i++)
+			memset(ids[i], i, BFS_HASH_LEN);
+		rc = bfs_delta_encode_n(&one, 1, ids, bp, bl, m, N, 3, &err);
+		is_int(rc, 0, "encode_n with one base");
+		ok(one.len > BFS_HASH_LEN &&
+		       !memcmp(one.data, ida, BFS_HASH_LEN),
+		   "... is a type-2 frame (base id first)");
+		rc = bfs_delta_encode_n(&two, 2, ids, bp, bl, m, N, 3, &err);
+		is_int(rc, 0, "encode_n with two bases (%s)", err.msg);
+		ok(two.len > BFS_DELTA2_HEAD(2) &&
+		       !memcmp(two.data, "BFD2\2", 5) &&
+		       !memcmp(two.data + 5, ida, BFS_HASH_LEN) &&
+		       !memcmp(two.data + 37, idc, BFS_HASH_LEN) &&
+		       bfs_get_le32(two.data + 69) == 0xFD2FB528u,
+		   "\"BFD2\", 2, a's id, c's id, then a zstd frame");
+		ok((two.len - BFS_DELTA2_HEAD(2)) * 3 < one.len - BFS_HASH_LEN,
+		   "two bases: %zu bytes, one base: %zu",
+		   two.len - BFS_DELTA2_HEAD(2), one.len - BFS_HASH_LEN);
+		rc = bfs_delta_frame_bases(two.data, two.len, true, &bs, &zoff,
+					   &err);
+		ok(!rc && bs.n == 2 && zoff == 69 &&
+		       !memcmp(bs.id[0], ida, 32) && !memcmp(bs.id[1], idc, 32),
+		   "frame_bases reads both");
+		rc = bfs_delta_frame_bases(two.data, two.len, false, &bs, &zoff,
+					   &err);
+		ok(!rc && bs.n == 1 && zoff == 32 &&
+		       !memcmp(bs.id[0], two.data, 32),
+		   "before format 5 the same bytes are a type-2 frame");
+		rc = bfs_delta_frame_bases(one.data, one.len, true, &bs, &zoff,
+					   &err);
+		ok(!rc && bs.n == 1 && !memcmp(bs.id[0], ida, 32),
+		   "frame_bases reads a type-2 frame");
+		memset(out, 0, N);
+		rc = bfs_delta_decode_n(out, N, two.data, two.len, true, 2, bp,
+					bl, &err);
+		ok(!rc && !memcmp(out, m, N), "decode_n: the chunk (%s)",
+		   err.msg);
+		rc = bfs_delta_decode_n(out, N, one.data, one.len, true, 1, bp,
+					bl, &err);
+		ok(!rc && !memcmp(out, m, N), "decode_n of the one-base frame");
+		is_int(bfs_delta_decode_n(out, N, two.data, two.len, true, 1,
+					  bp, bl, &err),
+		       -EINVAL, "decode_n with too few bases");
+		{
+			const void *sw[2] = {c, a};
+
+			rc = bfs_delta_decode_n(out, N, two.data, two.len, true,
+						2, sw, bl, &err);
+			ok(rc || memcmp(out, m, N) != 0,
+			   "bases in the other order: not the chunk");
+		}
+		{
+			const void *dm[2] = {a, bad};
+
+			memcpy(bad, c, N);
+			bad[N - 100] ^= 0x20;
+			rc = bfs_delta_decode_n(out, N, two.data, two.len, true,
+						2, dm, bl, &err);
+			ok(rc || memcmp(out, m, N) != 0,
+			   "a damaged second base: not the chunk (rc %d)", rc);
+		}
+		fr = malloc(two.len);
+		memcpy(fr, two.data, two.len);
+		fr[4] = 1;
+		is_int(
+		    bfs_delta_frame_bases(fr, two.len, true, &bs, &zoff, &err),
+		    -EUCLEAN, "n 1 after the magic is corrupt");
+		fr[4] = 5;
+		is_int(
+		    bfs_delta_frame_bases(fr, two.len, true, &bs, &zoff, &err),
+		    -EUCLEAN, "n 5 is corrupt");
+		fr[4] = 2;
+		memcpy(fr + 37, fr + 5, BFS_HASH_LEN);
+		is_int(
+		    bfs_delta_frame_bases(fr, two.len, true, &bs, &zoff, &err),
+		    -EUCLEAN, "a base named twice is corrupt");
+		is_int(
+		    bfs_delta_frame_bases(two.data, 72, true, &bs, &zoff, &err),
+		    -EUCLEAN, "a frame ending in its base list is corrupt");
+		is_int(
+		    bfs_delta_frame_bases(two.data, 4, true, &bs, &zoff, &err),
+		    -EUCLEAN, "the magic alone is corrupt");
+		is_int(bfs_delta_decode_n(out, N, two.data, two.len - 1, true,
+					  2, bp, bl, &err),
+		       -EUCLEAN, "a truncated two-base frame is corrupt");
+		free(fr);
+
+		two.len = 0;
+		rc = bfs_delta_encode_n(&two, 4, ids, bp, bl, m, N, 3, &err);
+		is_int(rc, 0, "four bases");
+		rc = bfs_delta_decode_n(out, N, two.data, two.len, true, 4, bp,
+					bl, &err);
+		ok(!rc && !memcmp(out, m, N), "... decode");
+		is_int(bfs_delta_encode_n(&two, 5, ids, bp, bl, m, N, 3, &err),
+		       -EINVAL, "five bases are refused");
+		is_int(bfs_delta_encode_n(&two, 0, ids, bp, bl, m, N, 3, &err),
+		       -EINVAL, "no base is refused");
+		memcpy(ids[1], ida, BFS_HASH_LEN);
+		is_int(bfs_delta_encode_n(&two, 2, ids, bp, bl, m, N, 3, &err),
+		       -EINVAL, "a base twice is refused");
+		memcpy(ids[0], "BFD2", 4);
+		ok(!bfs_delta_base_ok(ids[0]),
+		   "an id starting with BFD2 is no single base");
+		is_int(bfs_delta_encode_n(&two, 1, ids, bp, bl, m, N, 3, &err),
+		       -EINVAL, "... encode_n refuses it");
+		memcpy(ids[1], idc, BFS_HASH_LEN);
+		is_int(bfs_delta_encode_n(&two, 2, ids, bp, bl, m, N, 3, &err),
+		       0, "... but it may be one of several");
+		bfs_put_le32(ids[0], 0xFD2FB528u);
+		ok(!bfs_delta_base_ok(ids[0]) && bfs_delta_base_ok(ida),
+		   "nor one starting with the zstd magic");
+		bfs_buf_free(&one);
+		bfs_buf_free(&two);
+		free(m);
+	}
+
+	/* a two-base frame whose zstd part the zstd CLI made
+	 * (tests/corpus/delta/good-delta2: --patch-from the two bases
+	 * concatenated): "BFD2", 2, the ids, the frame */
+	{
+		const char *top = getenv("top_srcdir");
+		char path[4096];
+		struct bfs_buf f = {0};
+		struct bfs_bases bs;
+		size_t bl, pl, zoff, half[2];
+		const void *hp[2];
+
+		snprintf(path, sizeof(path),
+			 "%s/tests/corpus/delta/good-delta2", top ? top : "..");
+		rc = tl_read_file(path, &f) < 4 ? -1 : 0;
+		bl = rc ? 0 : (size_t)f.data[0] | (size_t)f.data[1] << 8;
+		pl = rc ? 0 : (size_t)f.data[2] | (size_t)f.data[3] << 8;
+		err.msg[0] = '\0';
+		if (!rc && 4 + bl <= f.len && pl <= N && bl % 2 == 0) {
+			hp[0] = f.data + 4;
+			hp[1] = f.data + 4 + bl / 2;
+			half[0] = half[1] = bl / 2;
+			rc = bfs_delta_frame_bases(f.data + 4 + bl,
+						   f.len - 4 - bl, true, &bs,
+						   &zoff, &err);
+			bfs_sha256(got, hp[1], bl / 2);
+			if (!rc && (bs.n != 2 || memcmp(bs.id[1], got, 32)))
+				rc = -2;
+			if (!rc)
+				rc = bfs_delta_decode_n(
+				    out, pl, f.data + 4 + bl, f.len - 4 - bl,
+				    true, 2, hp, half, &err);
+		} else {
+			rc = -1;
+		}
+		is_int(rc, 0, "a two-base frame of zstd --patch-from (%s)",
+		       err.msg);
+		ok(!rc && memmem(out, pl, "changed 17'", 11),
+		   "... decodes to the changed rows");
 		bfs_buf_free(&f);
 	}
 
