@@ -134,8 +134,6 @@ static int read_blob(const char *dir, const struct bfs_store_opts *so,
 
 	rc = bfs_repo_open(dir, so, &r, err);
 	if (!rc)
-		r->version = BFS_FORMAT_VERSION_DELTA2; /* init writes 4 yet */
-	if (!rc)
 		rc = bfs_locmap_new(&lm, err);
 	if (!rc)
 		rc = bfs_locmap_load(lm, r, err);
@@ -296,7 +294,6 @@ static void test_bad_bases(const char *tmp)
 	ok(tl_make_repo(tmp, "deep", &r) == 0, "repository (depth 2)");
 	if (!r)
 		goto out;
-	r->version = BFS_FORMAT_VERSION_DELTA2;
 	make_ids(r, &x);
 	memset(other, 0x42, sizeof(other));
 	/* c stored as a two-base delta on a and "other" (never stored) */
