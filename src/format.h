@@ -19,11 +19,12 @@
 
 /* ---- repository ------------------------------------------------------- */
 
-#define BFS_FORMAT_VERSION 4   /* config "version" of new repositories */
+#define BFS_FORMAT_VERSION 5   /* config "version" of new repositories */
+#define BFS_FORMAT_VERSION_4 4 /* still read and written, as version 4 */
 #define BFS_FORMAT_VERSION_3 3 /* still read and written, as version 3 */
 #define BFS_FORMAT_VERSION_2 2 /* still read and written, as version 2 */
 #define BFS_FORMAT_VERSION_1 1 /* still read by migrate (manifest.h) */
-#define BFS_MANIFEST_VERSION 2 /* manifest "version" (formats 2 to 4) */
+#define BFS_MANIFEST_VERSION 2 /* manifest "version" (formats 2 to 5) */
 /* the first config "version" that may be encrypted (doc/FORMAT.md,
  * "Encryption"): older readers refuse it instead of misreading sealed
  * objects */

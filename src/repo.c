@@ -148,6 +148,7 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 		goto out_free_json;
 	}
 	if (v->valuedouble != BFS_FORMAT_VERSION &&
+	    v->valuedouble != BFS_FORMAT_VERSION_4 &&
 	    v->valuedouble != BFS_FORMAT_VERSION_3 &&
 	    v->valuedouble != BFS_FORMAT_VERSION_2 &&
 	    v->valuedouble != BFS_FORMAT_VERSION_1) {
@@ -656,14 +657,26 @@ out_free:
 static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		       const void *frame, size_t flen, void *out, size_t len,
 		       bool plain_only, uint8_t *delta_base,
-		       const struct locate_via *via, struct bfs_err *err);
+		       const struct locate_via *via, struct bfs_bases *fb,
+		       struct bfs_err *err);
 
 int bfs_repo_blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 			 const void *frame, size_t flen, void *out, size_t len,
 			 struct bfs_err *err)
 {
 	return blob_decode(r, id, frame, flen, out, len, false, NULL, NULL,
-			   err);
+			   NULL, err);
+}
+
+/* See repo.h.  Thread-safe. */
+int bfs_repo_blob_decode_bases(struct bfs_repo *r,
+			       const uint8_t id[BFS_HASH_LEN],
+			       const void *frame, size_t flen, void *out,
+			       size_t len, struct bfs_bases *bases,
+			       struct bfs_err *err)
+{
+	return blob_decode(r, id, frame, flen, out, len, false, NULL, NULL,
+			   bases, err);
 }
 
 bool bfs_repo_same_keys(const struct bfs_repo *a, const struct bfs_repo *b)
@@ -803,6 +816,53 @@ locate:
 	return 0;
 }
 
+/* Decode the plain delta frame frame[0..flen) of blob id (either kind;
+ * multi: the magic of a multi-base frame counts) into out with its
+ * bases' plain bytes; *fb (may be NULL) gets its bases once the head is
+ * read.  With multi false the bytes are checked against id here (the
+ * caller's retry of a "BFD2" frame as a type-2 one).  0 or -errno with
+ * a message naming a base that cannot be had. */
+static int decode_delta(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
+			const void *frame, size_t flen, void *out, size_t len,
+			bool multi, const struct locate_via *via,
+			struct bfs_bases *fb, struct bfs_err *err)
+{
+	uint8_t *base[BFS_DELTA_MAX_BASES] = {NULL}, hash[BFS_HASH_LEN];
+	size_t blen[BFS_DELTA_MAX_BASES] = {0}, zoff, i;
+	struct bfs_bases b;
+	int rc;
+
+	rc = bfs_delta_frame_bases(frame, flen, multi, &b, &zoff, err);
+	if (!rc && fb)
+		*fb = b;
+	for (i = 0; !rc && i < b.n; i++) {
+		if (!memcmp(b.id[i], id, BFS_HASH_LEN)) {
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "delta frame names itself as its "
+					 "base");
+			break;
+		}
+		rc = base_get(r, b.id[i], via, &base[i], &blen[i], err);
+		/* the base failed its check, not this frame: keep the
+		 * message that names the base (a caller sets its own on
+		 * -EBADMSG) */
+		if (rc == -EBADMSG)
+			rc = -EUCLEAN;
+	}
+	if (!rc)
+		rc = bfs_delta_decode_n(out, len, frame, flen, multi, b.n,
+					(const void *const *)base, blen, err);
+	for (i = 0; i < BFS_DELTA_MAX_BASES; i++)
+		free(base[i]);
+	if (!rc && !multi) {
+		bfs_repo_blob_id(r, hash, out, len);
+		if (memcmp(hash, id, BFS_HASH_LEN) != 0)
+			rc = bfs_err_set(err, -EBADMSG,
+					 "plain bytes do not match the id");
+	}
+	return rc;
+}
+
 /* The one decoder of a stored frame: unseal (encrypted repository),
  * then a zstd frame, or (not plain_only) a delta frame decoded with its
  * base's plain bytes (doc/FORMAT.md section 18); verify the id.
@@ -813,16 +873,19 @@ locate:
 static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		       const void *frame, size_t flen, void *out, size_t len,
 		       bool plain_only, uint8_t *delta_base,
-		       const struct locate_via *via, struct bfs_err *err)
+		       const struct locate_via *via, struct bfs_bases *fb,
+		       struct bfs_err *err)
 {
 	uint8_t aad[BFS_AAD_BLOB_LEN], hash[BFS_HASH_LEN];
-	uint8_t *base[BFS_DELTA_MAX_BASES] = {NULL};
-	size_t blen[BFS_DELTA_MAX_BASES] = {0}, zoff, i;
 	bool multi = r->version >= BFS_FORMAT_VERSION_DELTA2;
 	struct bfs_buf z = {0};
+	struct bfs_err e2;
 	struct bfs_bases b;
+	size_t zoff;
 	int rc;
 
+	if (fb)
+		memset(fb, 0, sizeof(*fb));
 	if (r->crypt) {
 		bfs_crypt_blob_aad(aad, id);
 		rc = bfs_crypt_open(r->crypt, aad, sizeof(aad), frame, flen, &z,
@@ -853,27 +916,19 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 				 "a delta frame where a whole one must be (a "
 				 "delta base)");
 	} else {
-		rc = bfs_delta_frame_bases(frame, flen, multi, &b, &zoff, err);
-		for (i = 0; !rc && i < b.n; i++) {
-			if (!memcmp(b.id[i], id, BFS_HASH_LEN)) {
-				rc = bfs_err_set(err, -EUCLEAN,
-						 "delta frame names itself as "
-						 "its base");
-				break;
-			}
-			rc = base_get(r, b.id[i], via, &base[i], &blen[i], err);
-			/* the base failed its check, not this frame: keep
-			 * the message that names the base (a caller sets
-			 * its own on -EBADMSG) */
-			if (rc == -EBADMSG)
-				rc = -EUCLEAN;
+		rc = decode_delta(r, id, frame, flen, out, len, multi, via, fb,
+				  err);
+		/* a type-2 frame an older writer made on a base whose id
+		 * starts with "BFD2" (1 in 2^32; FORMAT.md 18.2), in a
+		 * repository migrated to version 5: read as it was meant,
+		 * taken only when its bytes match the id */
+		if (rc && multi && bfs_get_le32(frame) == BFS_DELTA2_MAGIC_LE &&
+		    !decode_delta(r, id, frame, flen, out, len, false, via, &b,
+				  &e2)) {
+			rc = 0;
+			if (fb)
+				*fb = b;
 		}
-		if (!rc)
-			rc = bfs_delta_decode_n(out, len, frame, flen, multi,
-						b.n, (const void *const *)base,
-						blen, err);
-		for (i = 0; i < BFS_DELTA_MAX_BASES; i++)
-			free(base[i]);
 	}
 	bfs_buf_free(&z);
 	if (rc)
@@ -896,7 +951,7 @@ static int decode_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 
 	bfs_hex(h, c->hash, 6);
 	rc = blob_decode(r, c->hash, frame, c->clen, out, c->len, plain_only,
-			 delta_base, via, err);
+			 delta_base, via, NULL, err);
 	if (rc > 0)
 		return rc;
 	if (rc == -EBADMSG)

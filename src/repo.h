@@ -53,7 +53,7 @@ struct bfs_repo {
 int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
 		  struct bfs_repo **out, struct bfs_err *err);
 
-/* init makes an encrypted repository (config version 4, random master
+/* init makes an encrypted repository (config version 5, random master
  * keys wrapped under the password in keys/<64 hex>, see crypt.h) when
  * sopts gives a password source or the environment does
  * (bfs_password_given); else a plain one.  open reads the password the
@@ -148,6 +148,16 @@ int bfs_repo_delta_encode_n(const struct bfs_repo *r,
 int bfs_repo_blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 			 const void *frame, size_t flen, void *out, size_t len,
 			 struct bfs_err *err);
+
+/* bfs_repo_blob_decode, and *bases (always set) the bases the frame
+ * names (n 0: a whole frame; 1: a type-2 frame; 2..: a multi-base one;
+ * set as soon as the head is read, also when the decode fails later):
+ * for check, which compares them with the index object. */
+int bfs_repo_blob_decode_bases(struct bfs_repo *r,
+			       const uint8_t id[BFS_HASH_LEN],
+			       const void *frame, size_t flen, void *out,
+			       size_t len, struct bfs_bases *bases,
+			       struct bfs_err *err);
 
 /* True when blobs of a and b are interchangeable byte for byte: both
  * plain, or both encrypted with the same master keys. */

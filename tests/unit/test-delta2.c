@@ -5,7 +5,8 @@
  * locmap's list of bases, bfs_repo_read_chunk / bfs_repo_read_whole /
  * bfs_repo_blob_decode of such a frame, and a second base that is
  * missing, damaged or itself a delta failing with a message naming that
- * base, never other bytes.
+ * base, never other bytes; check --read-data reporting a type-3 entry
+ * whose bases disagree with its frame.
  */
 #include "config.h"
 
@@ -18,6 +19,7 @@
 
 #include <zstd.h>
 
+#include "check.h"
 #include "delta.h"
 #include "locmap.h"
 #include "pack.h"
@@ -45,6 +47,10 @@ static void make_ids(struct bfs_repo *r, struct ids *x)
 	bfs_hex(x->c_hex, x->c, BFS_HASH_LEN);
 }
 
+/* put: swap the first two bases of a type-3 entry in the index object
+ * (what a hostile or buggy writer might record) */
+static bool swap_bases;
+
 /* Put the packs built so far in pb and their index object. */
 static int put(struct bfs_repo *r, struct bfs_pack_builder *pb,
 	       uint8_t pack[BFS_HASH_LEN], struct bfs_err *err)
@@ -63,6 +69,15 @@ static int put(struct bfs_repo *r, struct bfs_pack_builder *pb,
 					bfs_pack_builder_bases(pb));
 		bfs_repo_pack_key(key, pack);
 		rc = bfs_store_put(r->store, key, out.data, out.len, 0, err);
+	}
+	for (size_t i = 0; swap_bases && i < n; i++) {
+		uint8_t t[BFS_HASH_LEN];
+
+		if (ib[i].type != BFS_BLOB_DELTA2)
+			continue;
+		memcpy(t, ib[i].bases.id[0], BFS_HASH_LEN);
+		memcpy(ib[i].bases.id[0], ib[i].bases.id[1], BFS_HASH_LEN);
+		memcpy(ib[i].bases.id[1], t, BFS_HASH_LEN);
 	}
 	if (!rc)
 		rc = bfs_idxobj_writer_new(&w);
@@ -133,8 +148,6 @@ static int read_blob(const char *dir, const struct bfs_store_opts *so,
 	int rc;
 
 	rc = bfs_repo_open(dir, so, &r, err);
-	if (!rc)
-		r->version = BFS_FORMAT_VERSION_DELTA2; /* init writes 4 yet */
 	if (!rc)
 		rc = bfs_locmap_new(&lm, err);
 	if (!rc)
@@ -296,7 +309,6 @@ static void test_bad_bases(const char *tmp)
 	ok(tl_make_repo(tmp, "deep", &r) == 0, "repository (depth 2)");
 	if (!r)
 		goto out;
-	r->version = BFS_FORMAT_VERSION_DELTA2;
 	make_ids(r, &x);
 	memset(other, 0x42, sizeof(other));
 	/* c stored as a two-base delta on a and "other" (never stored) */
@@ -453,6 +465,81 @@ static void test_lines(void)
 	       "... one byte more is not");
 }
 
+/* Problems of kind "blob" of a --read-data check of r that name blob
+ * id with why in the message; *all the blob problems. */
+static int problems(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
+		    const char *why, int *all)
+{
+	struct bfs_check_opts o = {.read_data = true, .jobs = 2};
+	struct bfs_check_report rep;
+	struct bfs_err err = {""};
+	char h[BFS_HASH_HEX + 1];
+	int n = 0;
+
+	bfs_hex(h, id, BFS_HASH_LEN);
+	*all = 0;
+	if (bfs_check(r, &o, &rep, &err)) {
+		diag("check: %s", err.msg);
+		return -1;
+	}
+	for (size_t i = 0; i < rep.nproblems; i++) {
+		if (strcmp(rep.problems[i].kind, "blob"))
+			continue;
+		(*all)++;
+		diag("%s: %s", rep.problems[i].object, rep.problems[i].message);
+		if (strstr(rep.problems[i].object, h) &&
+		    strstr(rep.problems[i].message, why))
+			n++;
+	}
+	bfs_check_report_clear(&rep);
+	return n;
+}
+
+/* check --read-data: a type-3 blob whose index entry names its bases
+ * in another order than its frame is reported; the same in the right
+ * order is clean. */
+static void test_check(const char *tmp)
+{
+	struct bfs_pack_builder *pb;
+	struct bfs_err err = {""};
+	struct bfs_repo *r = NULL;
+	uint8_t pack[BFS_HASH_LEN];
+	struct ids x;
+	size_t zlen;
+	int all;
+
+	for (int swap = 0; swap < 2; swap++) {
+		pb = bfs_pack_builder_new();
+		ok(tl_make_repo(tmp, swap ? "ck-swap" : "ck", &r) == 0,
+		   "check: repository (%s)", swap ? "bases swapped" : "sound");
+		if (!r)
+			break;
+		make_ids(r, &x);
+		ok(add_whole(r, pb, x.a, a_plain, &err) == 0 &&
+		       add_whole(r, pb, x.c, c_plain, &err) == 0 &&
+		       put(r, pb, pack, &err) == 0,
+		   "check: a and c whole");
+		swap_bases = swap;
+		ok(add_m(r, pb, x.a, x.c, a_plain, c_plain, x.m, &zlen, &err) ==
+			   0 &&
+		       put(r, pb, pack, &err) == 0,
+		   "check: m on a and c");
+		swap_bases = false;
+		if (swap) {
+			is_int(problems(r, x.m, "not the index object's", &all),
+			       1,
+			       "check --read-data: bases out of order are "
+			       "reported");
+		} else {
+			problems(r, x.m, "", &all);
+			is_int(all, 0, "check --read-data: clean");
+		}
+		bfs_repo_close(r);
+		r = NULL;
+		bfs_pack_builder_free(pb);
+	}
+}
+
 int main(void)
 {
 	const char *tmp = tl_tmpdir("bfs-delta2");
@@ -475,6 +562,7 @@ int main(void)
 	so.password_file = pw;
 	test_repo(tmp, "sealed", &so);
 	test_bad_bases(tmp);
+	test_check(tmp);
 	tl_rm_rf(tmp);
 	return tap_done();
 }
