@@ -417,8 +417,10 @@ void wr_bases_free(struct wr_bases *c);
  * -ENOMEM; other failures only mean no deltas (logged). */
 int wr_delta_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 			enum bfs_profile profile);
-/* Worker, after the chunk's dedup and plain frame: its sketch, and for
- * a new chunk a delta frame in j->z when one is worth it. */
+/* Worker, after the chunk's dedup and plain frame: its sketch (and
+ * with b->sa_on its anchors), and for a new chunk a delta frame in j->z
+ * when one is worth it: on one base, or with b->sa_on on two
+ * (j->two_bases). */
 void wr_delta_chunk(struct bfs_backup *b, struct job *j);
 /* Consumer, before chunk j goes into a pack: a new chunk similar to
  * nothing of the previous version gets a delta on the neighbour base,
