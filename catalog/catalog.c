@@ -144,6 +144,7 @@ static const char cat_schema[] =
     " chunks BLOB,"
     " dt BLOB," /* a file's dump map blob id (tree key "dt") */
     " sk BLOB," /* a file's sketch blob id (tree key "sk") */
+    " sa BLOB," /* a file's anchor blob id (tree key "sa") */
     " PRIMARY KEY(run, idx)) WITHOUT ROWID;"
     "CREATE INDEX entries_child ON entries(child) WHERE child IS NOT NULL;"
     /* a chunk list longer than one piece (entries.chunks NULL, nchunks
@@ -200,7 +201,7 @@ static const char cat_schema[] =
 	    ", " PRE ", e.name, e.type, e.mode, e.uid, e.gid, e.user, "        \
 	    "e.grp, e.mtime_ns, e.ctime_ns, e.ino, e.size, e.rdev, e.target, " \
 	    "e.link, e.nl, e.error, e.sparse, e.nchunks, e.child, e.count, "   \
-	    "t.nsub, e.dt, e.sk, " RUN ", e.idx, e.pre"
+	    "t.nsub, e.dt, e.sk, e.sa, " RUN ", e.idx, e.pre"
 #define ENTRY_COLS ENTRY_COLS_AT("r.slot0 + e.idx", "r.pre0 + e.pre", "r.run")
 /* ENTRY_COLS with NULL for what a stat does not show (user and group
  * names, source inode, error, sparse, chunk count, sketch): SQLite skips
@@ -209,7 +210,7 @@ static const char cat_schema[] =
 	"r.slot0 + e.idx, r.pre0 + e.pre, e.name, e.type, e.mode, e.uid, "     \
 	"e.gid, NULL, NULL, e.mtime_ns, e.ctime_ns, NULL, e.size, e.rdev, "    \
 	"e.target, e.link, e.nl, NULL, NULL, NULL, e.child, e.count, "         \
-	"t.nsub, e.dt, NULL, r.run, e.idx, e.pre"
+	"t.nsub, e.dt, NULL, NULL, r.run, e.idx, e.pre"
 #define ENTRY_JOIN " LEFT JOIN trees t ON t.id = e.child"
 /* r: the one run of tree ?1 holding slot ?2 (the last one starting at or
  * before it), pre ?2 or name ?2, found by a scalar subquery (evaluated
@@ -309,10 +310,11 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
     [ST_ENTRY_INSERT] =
 	"INSERT INTO entries(run, idx, pre, name, type, mode, uid,"
 	" gid, user, grp, mtime_ns, ctime_ns, ino, size, rdev, target,"
-	" link, nl, error, sparse, nchunks, child, count, chunks, dt, sk)"
+	" link, nl, error, sparse, nchunks, child, count, chunks, dt, sk,"
+	" sa)"
 	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
 	" ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25,"
-	" ?26)",
+	" ?26, ?27)",
     [ST_ENTRY_SUBDIRS] =
 	"SELECT child FROM entries WHERE run = ?1 AND child IS NOT NULL",
     [ST_ENTRY_PARENT] =

@@ -209,6 +209,8 @@ struct bfs_cat_entry {
 	bool has_dt;
 	uint8_t sk[BFS_HASH_LEN]; /* files: the sketch blob ("sk") */
 	bool has_sk;
+	uint8_t sa[BFS_HASH_LEN]; /* files: the anchor blob ("sa") */
+	bool has_sa;
 };
 void bfs_cat_entry_clear(struct bfs_cat_entry *e);
 

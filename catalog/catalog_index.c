@@ -197,6 +197,8 @@ static int prev_child(void *arg, struct bfs_cat_entry *e, const uint8_t *refs,
 		memcpy(p->dt, e->dt, BFS_HASH_LEN);
 		p->has_sk = e->has_sk;
 		memcpy(p->sk, e->sk, BFS_HASH_LEN);
+		p->has_sa = e->has_sa;
+		memcpy(p->sa, e->sa, BFS_HASH_LEN);
 	}
 	if (p->e.type == BFS_T_DIR && parts) {
 		p->parts = malloc((nparts ? nparts : 1) * BFS_HASH_LEN);

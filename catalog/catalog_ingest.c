@@ -460,6 +460,9 @@ static int add_entry(struct ingest *g, struct fill *f,
 		rc = te->sk ? cat_bind_bytes(st, 26, te->sk, BFS_HASH_LEN)
 			    : sqlite3_bind_null(st, 26);
 	if (rc == SQLITE_OK)
+		rc = te->sa ? cat_bind_bytes(st, 27, te->sa, BFS_HASH_LEN)
+			    : sqlite3_bind_null(st, 27);
+	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		rc = 0;

@@ -305,6 +305,7 @@ enum {
 	EC_NSUB,
 	EC_DT,
 	EC_SK,
+	EC_SA,
 	EC_RUN, /* the entry's primary key: runs.id, idx */
 	EC_IDX,
 	EC_RPRE,   /* pre relative to the run's first entry */
@@ -373,6 +374,11 @@ static int fill_entry_as(sqlite3_stmt *st, struct bfs_cat_entry *o,
 	    sqlite3_column_bytes(st, EC_SK) == BFS_HASH_LEN) {
 		memcpy(o->sk, sqlite3_column_blob(st, EC_SK), BFS_HASH_LEN);
 		o->has_sk = true;
+	}
+	if (o->e.type == BFS_T_FILE &&
+	    sqlite3_column_bytes(st, EC_SA) == BFS_HASH_LEN) {
+		memcpy(o->sa, sqlite3_column_blob(st, EC_SA), BFS_HASH_LEN);
+		o->has_sa = true;
 	}
 	return 0;
 out_clear:

@@ -300,6 +300,37 @@ static void check_later(struct check *c)
 	free(out);
 }
 
+/* Does the frame (its bases fb: n 0 whole) disagree with index entry e
+ * (a type-3 entry on a one-base frame, a whole entry on a delta frame,
+ * other bases)?  true with a message in err. */
+static bool frame_mismatch(const struct bfs_idx_blob *e,
+			   const struct bfs_bases *fb, struct bfs_err *err)
+{
+	size_t want = e->type == BFS_BLOB_DELTA || e->type == BFS_BLOB_DELTA2
+			  ? e->bases.n
+			  : 0;
+	char hex[BFS_HASH_HEX + 1];
+	size_t i;
+
+	if (fb->n != want) {
+		bfs_err_set(err, -EUCLEAN,
+			    "the index object says type %d (%zu base%s), the "
+			    "frame names %u",
+			    e->type, want, want == 1 ? "" : "s", fb->n);
+		return true;
+	}
+	for (i = 0; i < want; i++)
+		if (memcmp(fb->id[i], e->bases.id[i], BFS_HASH_LEN)) {
+			bfs_hex(hex, fb->id[i], BFS_HASH_LEN);
+			bfs_err_set(err, -EUCLEAN,
+				    "its frame names base %zu %s, not the "
+				    "index object's",
+				    i + 1, hex);
+			return true;
+		}
+	return false;
+}
+
 /* Decode and hash every blob (a delta through its base);
  * returns the number of damaged ones. */
 static size_t job_read_blobs(struct pack_job *j, const char *key,
@@ -307,6 +338,7 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 {
 	struct bfs_err err = {""};
 	struct bfs_chunkref ref;
+	struct bfs_bases fb;
 	size_t i, bad = 0;
 	uint64_t plain = 0;
 	int rc;
@@ -329,12 +361,18 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 		ref.offset = e->offset;
 		ref.clen = e->clen;
 		ref.len = e->len;
-		rc = bfs_repo_blob_decode(j->c->r, e->hash, b->data + e->offset,
-					  e->clen, t->plain, e->len, &err);
+		rc = bfs_repo_blob_decode_bases(j->c->r, e->hash,
+						b->data + e->offset, e->clen,
+						t->plain, e->len, &fb, &err);
 		plain += e->len;
+		/* the frame's kind and bases are the index object's */
+		if (rc != -EBADMSG && (fb.n || !rc) &&
+		    frame_mismatch(e, &fb, &err))
+			rc = -EUCLEAN;
 		if (!rc)
 			continue;
-		if (rc == -ENOENT && e->type == BFS_BLOB_DELTA &&
+		if (rc == -ENOENT &&
+		    (e->type == BFS_BLOB_DELTA || e->type == BFS_BLOB_DELTA2) &&
 		    defer(j->c, &ref) == 0)
 			continue;
 		bad++;

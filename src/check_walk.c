@@ -110,22 +110,16 @@ static void referenced(struct cwalk *w, const uint8_t id[BFS_HASH_LEN],
 	pthread_mutex_unlock(&w->c->lock);
 }
 
-/* The base of delta blob id (what: "chunk", "tree part"...): referenced,
- * and the blob is damaged when its base is missing, damaged or not a
- * whole blob of type (data or tree; depth 1). */
-static int check_base(struct cwalk *w, const uint8_t id[BFS_HASH_LEN], int type,
-		      const char *what, bool *ok)
+/* One base of delta blob id: referenced, and the blob is damaged when
+ * the base is missing, damaged or not a whole blob of type. */
+static int check_one_base(struct cwalk *w, const uint8_t id[BFS_HASH_LEN],
+			  const uint8_t base[BFS_HASH_LEN], int type,
+			  const char *what, bool *ok)
 {
-	uint8_t base[BFS_HASH_LEN];
 	char msg[200], hex[BFS_HASH_HEX + 1];
 	struct bfs_loc loc;
 	int p;
 
-	if (bfs_locmap_base(w->c->m, id, base)) {
-		*ok = false;
-		return new_problem(w, "blob", id, what,
-				   " is a delta without a base");
-	}
 	if (bfs_locmap_find(w->c->m, base, &loc)) {
 		*ok = false;
 		return missing(w, base, "delta base");
@@ -146,6 +140,26 @@ static int check_base(struct cwalk *w, const uint8_t id[BFS_HASH_LEN], int type,
 		return new_problem(w, "blob", id, what, msg);
 	}
 	return 0;
+}
+
+/* The bases of delta blob id (what: "chunk", "tree part"...): every one
+ * referenced, and the blob is damaged when one is missing, damaged or
+ * not a whole blob of type (data or tree; depth 1). */
+static int check_base(struct cwalk *w, const uint8_t id[BFS_HASH_LEN], int type,
+		      const char *what, bool *ok)
+{
+	struct bfs_bases bs;
+	size_t i;
+	int rc = 0;
+
+	if (bfs_locmap_bases(w->c->m, id, &bs) || bs.n == 0) {
+		*ok = false;
+		return new_problem(w, "blob", id, what,
+				   " is a delta without a base");
+	}
+	for (i = 0; !rc && i < bs.n; i++)
+		rc = check_one_base(w, id, bs.id[i], type, what, ok);
+	return rc;
 }
 
 /* Read tree blob id (what: "tree part", "chunk list") into out.  *ok
@@ -218,7 +232,8 @@ static int check_chunk(struct cwalk *w, const struct bfs_blobref *ref, bool *ok)
 		*ok = false;
 		return missing(w, ref->hash, "chunk");
 	}
-	if ((loc.type != BFS_BLOB_DATA && loc.type != BFS_BLOB_DELTA) ||
+	if ((loc.type != BFS_BLOB_DATA && loc.type != BFS_BLOB_DELTA &&
+	     loc.type != BFS_BLOB_DELTA2) ||
 	    loc.ref.len != ref->len) {
 		*ok = false;
 		snprintf(msg, sizeof(msg),
@@ -228,7 +243,7 @@ static int check_chunk(struct cwalk *w, const struct bfs_blobref *ref, bool *ok)
 			 loc.ref.len, ref->len);
 		return new_problem(w, "blob", ref->hash, "chunk", msg);
 	}
-	if (loc.type == BFS_BLOB_DELTA)
+	if (loc.type == BFS_BLOB_DELTA || loc.type == BFS_BLOB_DELTA2)
 		return check_base(w, ref->hash, BFS_BLOB_DATA, "chunk", ok);
 	return 0;
 }
@@ -354,6 +369,24 @@ static int check_sk(struct cwalk *w, const struct bfs_tree_entry *te)
 	return rc;
 }
 
+/* The anchor blob ("sa") of a file: the same checks as check_sk. */
+static int check_sa(struct cwalk *w, const struct bfs_tree_entry *te)
+{
+	struct bfs_err err = {""};
+	struct bfs_buf b = {0};
+	uint64_t nchunks = te->nlists ? te->e.size : te->nchunks;
+	size_t n;
+	bool bok;
+	int rc;
+
+	rc = read_tree_blob(w, te->sa, "anchor blob", &b, &bok);
+	if (!rc && bok &&
+	    bfs_anchor_blob_check(b.data, b.len, nchunks, &n, &err))
+		rc = new_problem(w, "tree", te->sa, "anchor blob: ", err.msg);
+	bfs_buf_free(&b);
+	return rc;
+}
+
 /* The key of a directory: SHA-256 of its part ids, in order. */
 static void dir_key(uint8_t key[BFS_HASH_LEN],
 		    const uint8_t (*parts)[BFS_HASH_LEN], size_t nparts)
@@ -448,6 +481,8 @@ static int walk_dir(struct cwalk *w, const uint8_t (*parts)[BFS_HASH_LEN],
 				rc = check_dt(w, &te);
 			if (!rc && te.sk)
 				rc = check_sk(w, &te);
+			if (!rc && te.sa)
+				rc = check_sa(w, &te);
 			if (rc)
 				break;
 			mine = mine && ok;

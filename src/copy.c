@@ -303,6 +303,7 @@ struct need {
 	bool *index;	       /* by index ordinal */
 	bool deltas;	       /* a delta blob is among them */
 	bool tree_deltas;      /* ... a tree part (FORMAT.md 18.1) */
+	bool multi_deltas;     /* ... a frame on several bases (18.2) */
 	struct bfs_locmap *lm; /* the source's, to find bases */
 };
 
@@ -454,6 +455,9 @@ static int need_cb(void *arg, const struct bfs_loc *loc)
 	int rc;
 
 	nd->index[loc->index_ord] = true;
+	if (loc->type == BFS_BLOB_DELTA2)
+		/* reach reports each of its bases, whose packs come too */
+		nd->deltas = nd->multi_deltas = true;
 	if (loc->type == BFS_BLOB_DELTA) {
 		uint8_t base[BFS_HASH_LEN];
 		struct bfs_loc bl;
@@ -762,7 +766,7 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 		goto out_delete;
 	}
 	nindex = bfs_locmap_nindex(cs->lm);
-	nd->deltas = nd->tree_deltas = false;
+	nd->deltas = nd->tree_deltas = nd->multi_deltas = false;
 	nd->lm = cs->lm;
 	nd->index = calloc(nindex ? nindex : 1, sizeof(*nd->index));
 	if (!nd->index) {
@@ -791,6 +795,15 @@ static int copy_backup(struct copy_state *cs, const char *name, bool in_target,
 				 "frames, which the format-%d repository "
 				 "'%s' cannot hold: run 'backupfs migrate' "
 				 "on it first",
+				 name, cs->dst->version, cs->dst->store->url);
+	else if (nd->multi_deltas &&
+		 cs->dst->version < BFS_FORMAT_VERSION_DELTA2)
+		/* nor has format 4 delta frames on several bases (18.2) */
+		rc = bfs_err_set(err, -EPROTO,
+				 "backup '%s' holds delta frames on several "
+				 "bases, which the format-%d repository '%s' "
+				 "cannot hold: run 'backupfs migrate' on it "
+				 "first",
 				 name, cs->dst->version, cs->dst->store->url);
 	else
 		rc = plan_packs(cs, nd, src_packs, dst_packs, st, err);

@@ -234,7 +234,8 @@ static int stream_chunks(struct bfs_xcopy *x, struct bfs_repo *r,
 	for (i = 0; i < n; i++) {
 		/* a file's chunk: stored whole or as a delta */
 		if (bfs_locmap_find(lm, chunks[i].hash, &loc) ||
-		    (loc.type != BFS_BLOB_DATA && loc.type != BFS_BLOB_DELTA)) {
+		    (loc.type != BFS_BLOB_DATA && loc.type != BFS_BLOB_DELTA &&
+		     loc.type != BFS_BLOB_DELTA2)) {
 			char hex[BFS_HASH_HEX + 1];
 
 			bfs_hex(hex, chunks[i].hash, BFS_HASH_LEN);
@@ -486,7 +487,8 @@ static int check_cb(void *arg, const struct bfs_tree_entry *te,
 				if (bfs_locmap_find(x->dst_lm, chunks[i].hash,
 						    &loc) ||
 				    (loc.type != BFS_BLOB_DATA &&
-				     loc.type != BFS_BLOB_DELTA) ||
+				     loc.type != BFS_BLOB_DELTA &&
+				     loc.type != BFS_BLOB_DELTA2) ||
 				    loc.ref.len != chunks[i].len)
 					rc = bfs_err_set(
 					    err, -ENOENT,

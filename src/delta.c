@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <zstd.h>
@@ -39,6 +40,12 @@ static void transforms(uint64_t mul[BFS_SKETCH_FEATURES],
 
 void bfs_sketch_make(struct bfs_sketch *s, const void *data, size_t n)
 {
+	bfs_sketch_make_anchors(s, NULL, data, n);
+}
+
+void bfs_sketch_make_anchors(struct bfs_sketch *s, struct bfs_anchors *a,
+			     const void *data, size_t n)
+{
 	const uint64_t *gear = bfs_chunker_gear();
 	const uint8_t *p = data;
 	uint64_t mul[BFS_SKETCH_FEATURES], add[BFS_SKETCH_FEATURES];
@@ -49,12 +56,18 @@ void bfs_sketch_make(struct bfs_sketch *s, const void *data, size_t n)
 
 	transforms(mul, add);
 	memset(s, 0, sizeof(*s));
+	if (a)
+		a->n = 0;
 	for (i = 0; i < n; i++) {
 		h = (h << 1) + gear[p[i]];
 		/* the top bits depend on the last 64 bytes: a window */
 		if (i < 63 || (h >> (64 - BFS_SKETCH_SAMPLE_BITS)) != 0)
 			continue;
 		samples++;
+		/* an anchor's position is a sampled one (13 >= 5 bits) */
+		if (a && !(h >> (64 - BFS_ANCHOR_BITS)) &&
+		    (uint32_t)(h >> 16) && a->n < BFS_ANCHOR_MAX)
+			a->v[a->n++] = (uint32_t)(h >> 16);
 		for (k = 0; k < BFS_SKETCH_FEATURES; k++) {
 			uint64_t f = mul[k] * h + add[k];
 
@@ -140,6 +153,82 @@ int bfs_sketch_blob_check(const void *data, size_t len, uint64_t nchunks,
 	return 0;
 }
 
+void bfs_anchors_make(struct bfs_anchors *a, const void *data, size_t n)
+{
+	const uint64_t *gear = bfs_chunker_gear();
+	const uint8_t *p = data;
+	uint64_t h = 0;
+	size_t i;
+
+	a->n = 0;
+	for (i = 0; i < n && a->n < BFS_ANCHOR_MAX; i++) {
+		h = (h << 1) + gear[p[i]];
+		if (i >= 63 && !(h >> (64 - BFS_ANCHOR_BITS)) &&
+		    (uint32_t)(h >> 16))
+			a->v[a->n++] = (uint32_t)(h >> 16);
+	}
+}
+
+void bfs_anchors_put(uint8_t rec[BFS_ANCHOR_REC], const struct bfs_anchors *a)
+{
+	uint32_t keep[BFS_ANCHOR_REC_N] = {0};
+	unsigned i, k, m = 0;
+
+	/* the BFS_ANCHOR_REC_N smallest distinct values, ascending: an
+	 * insertion into a sorted array of at most 4 */
+	for (i = 0; i < a->n && i < BFS_ANCHOR_MAX; i++) {
+		uint32_t v = a->v[i];
+
+		for (k = 0; k < m && keep[k] < v; k++)
+			;
+		if (k == BFS_ANCHOR_REC_N || (k < m && keep[k] == v))
+			continue;
+		if (m < BFS_ANCHOR_REC_N)
+			m++;
+		memmove(&keep[k + 1], &keep[k], (m - 1 - k) * sizeof(keep[0]));
+		keep[k] = v;
+	}
+	for (k = 0; k < BFS_ANCHOR_REC_N; k++)
+		bfs_put_le32(rec + 4 * k, keep[k]);
+}
+
+unsigned bfs_anchors_get(uint32_t out[BFS_ANCHOR_REC_N],
+			 const uint8_t rec[BFS_ANCHOR_REC])
+{
+	unsigned k, i, m = 0;
+
+	for (k = 0; k < BFS_ANCHOR_REC_N; k++) {
+		uint32_t v = bfs_get_le32(rec + 4 * k);
+
+		for (i = 0; i < m && out[i] != v; i++)
+			;
+		if (v && i == m)
+			out[m++] = v;
+	}
+	return m;
+}
+
+int bfs_anchor_blob_check(const void *data, size_t len, uint64_t nchunks,
+			  size_t *nrecs, struct bfs_err *err)
+{
+	size_t n = len / BFS_ANCHOR_REC;
+
+	(void)data; /* any record bytes are valid */
+	if (len % BFS_ANCHOR_REC)
+		return bfs_err_set(err, -EUCLEAN,
+				   "anchor blob of %zu bytes is not a whole "
+				   "number of %d-byte records",
+				   len, BFS_ANCHOR_REC);
+	if (n > BFS_ANCHOR_BLOB_RECS || n > nchunks)
+		return bfs_err_set(err, -EUCLEAN,
+				   "anchor blob has %zu records for a file of "
+				   "%llu chunks (at most %d)",
+				   n, (unsigned long long)nchunks,
+				   BFS_ANCHOR_BLOB_RECS);
+	*nrecs = n;
+	return 0;
+}
+
 int bfs_delta_encode(struct bfs_buf *out, const uint8_t base_id[BFS_HASH_LEN],
 		     const void *base, size_t blen, const void *data, size_t n,
 		     int level, struct bfs_err *err)
@@ -149,10 +238,13 @@ int bfs_delta_encode(struct bfs_buf *out, const uint8_t base_id[BFS_HASH_LEN],
 
 	/* A reader tells a delta frame from a zstd frame by its first four
 	 * bytes (FORMAT.md section 18): such a base is not usable. */
-	if (bfs_get_le32(base_id) == ZSTD_MAGICNUMBER)
+	if (!bfs_delta_base_ok(base_id))
 		return bfs_err_set(err, -EINVAL,
 				   "a blob whose id starts with the zstd magic "
-				   "cannot be a delta base");
+				   "or \"" BFS_DELTA2_MAGIC "\" cannot be the "
+				   "base of a one-base delta frame");
+	if (blen > BFS_CHUNK_MAX_LIMIT)
+		return bfs_err_set(err, -EINVAL, "delta base too large");
 	rc = bfs_buf_append(out, base_id, BFS_HASH_LEN);
 	if (rc)
 		return bfs_err_set(err, rc, "out of memory");
@@ -188,6 +280,159 @@ int bfs_delta_decode(void *out, size_t len, const void *frame, size_t flen,
 	return bfs_zstd_decompress_ref(out, len,
 				       (const uint8_t *)frame + BFS_HASH_LEN,
 				       flen - BFS_HASH_LEN, base, blen, err);
+}
+
+bool bfs_delta_base_ok(const uint8_t id[BFS_HASH_LEN])
+{
+	uint32_t m = bfs_get_le32(id);
+
+	return m != ZSTD_MAGICNUMBER && m != BFS_DELTA2_MAGIC_LE;
+}
+
+/* The concatenation of bases[0..nbases) into one malloc'ed buffer (the
+ * zstd prefix).  0 or -EINVAL / -ENOMEM with a message. */
+static int concat_bases(size_t nbases, const void *const *bases,
+			const size_t *blens, uint8_t **out, size_t *len,
+			struct bfs_err *err)
+{
+	size_t i, total = 0;
+	uint8_t *p;
+
+	for (i = 0; i < nbases; i++) {
+		if (!bases[i] || blens[i] > BFS_CHUNK_MAX_LIMIT)
+			return bfs_err_set(err, -EINVAL,
+					   "delta base %zu missing or too "
+					   "large",
+					   i + 1);
+		total += blens[i];
+	}
+	p = malloc(total ? total : 1);
+	if (!p)
+		return bfs_err_set(err, -ENOMEM, "out of memory");
+	*out = p;
+	*len = total;
+	for (i = 0; i < nbases; i++) {
+		memcpy(p, bases[i], blens[i]);
+		p += blens[i];
+	}
+	return 0;
+}
+
+int bfs_delta_encode_n(struct bfs_buf *out, size_t nbases,
+		       const uint8_t (*base_ids)[BFS_HASH_LEN],
+		       const void *const *bases, const size_t *blens,
+		       const void *data, size_t n, int level,
+		       struct bfs_err *err)
+{
+	size_t start = out->len, plen = 0, i, j;
+	uint8_t *prefix = NULL, nb = (uint8_t)nbases;
+	int rc;
+
+	if (nbases == 1)
+		return bfs_delta_encode(out, base_ids[0], bases[0], blens[0],
+					data, n, level, err);
+	if (nbases < 2 || nbases > BFS_DELTA_MAX_BASES)
+		return bfs_err_set(err, -EINVAL,
+				   "a delta frame has 1 to %d bases, not %zu",
+				   BFS_DELTA_MAX_BASES, nbases);
+	for (i = 0; i < nbases; i++)
+		for (j = 0; j < i; j++)
+			if (!memcmp(base_ids[i], base_ids[j], BFS_HASH_LEN))
+				return bfs_err_set(err, -EINVAL,
+						   "delta base %zu named twice",
+						   j + 1);
+	rc = concat_bases(nbases, bases, blens, &prefix, &plen, err);
+	if (rc)
+		return rc;
+	if (bfs_buf_append(out, BFS_DELTA2_MAGIC, 4) ||
+	    bfs_buf_append(out, &nb, 1) ||
+	    bfs_buf_append(out, base_ids, nbases * BFS_HASH_LEN)) {
+		rc = bfs_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = bfs_zstd_compress_ref(out, data, n, prefix, plen, level, err);
+out:
+	if (rc)
+		out->len = start;
+	free(prefix);
+	return rc;
+}
+
+int bfs_delta_frame_bases(const void *frame, size_t flen, bool multi,
+			  struct bfs_bases *b, size_t *zoff,
+			  struct bfs_err *err)
+{
+	const uint8_t *p = frame;
+	size_t n, i, j;
+
+	memset(b, 0, sizeof(*b));
+	if (!frame || flen < 4 || !multi ||
+	    bfs_get_le32(p) != BFS_DELTA2_MAGIC_LE) {
+		if (bfs_delta_base(frame, flen, b->id[0], err))
+			return -EUCLEAN;
+		b->n = 1;
+		*zoff = BFS_HASH_LEN;
+		return 0;
+	}
+	if (flen < BFS_DELTA2_HEAD(0))
+		return bfs_err_set(err, -EUCLEAN,
+				   "multi-base delta frame of %zu bytes is "
+				   "too short",
+				   flen);
+	n = p[4];
+	if (n < 2 || n > BFS_DELTA_MAX_BASES)
+		return bfs_err_set(err, -EUCLEAN,
+				   "multi-base delta frame names %zu bases "
+				   "(2 to %d)",
+				   n, BFS_DELTA_MAX_BASES);
+	/* the bases, then at least a zstd magic */
+	if (flen < BFS_DELTA2_HEAD(n) + 4)
+		return bfs_err_set(err, -EUCLEAN,
+				   "multi-base delta frame of %zu bytes is "
+				   "too short for %zu bases",
+				   flen, n);
+	for (i = 0; i < n; i++) {
+		memcpy(b->id[i], p + BFS_DELTA2_HEAD(i), BFS_HASH_LEN);
+		for (j = 0; j < i; j++)
+			if (!memcmp(b->id[i], b->id[j], BFS_HASH_LEN)) {
+				memset(b, 0, sizeof(*b));
+				return bfs_err_set(err, -EUCLEAN,
+						   "multi-base delta frame "
+						   "names base %zu twice",
+						   j + 1);
+			}
+	}
+	b->n = (uint8_t)n;
+	*zoff = BFS_DELTA2_HEAD(n);
+	return 0;
+}
+
+int bfs_delta_decode_n(void *out, size_t len, const void *frame, size_t flen,
+		       bool multi, size_t nbases, const void *const *bases,
+		       const size_t *blens, struct bfs_err *err)
+{
+	struct bfs_bases b;
+	uint8_t *prefix = NULL;
+	size_t zoff, plen = 0;
+	int rc;
+
+	rc = bfs_delta_frame_bases(frame, flen, multi, &b, &zoff, err);
+	if (rc)
+		return rc;
+	if (nbases != b.n)
+		return bfs_err_set(err, -EINVAL,
+				   "delta frame has %u bases, %zu given", b.n,
+				   nbases);
+	if (b.n == 1)
+		return bfs_delta_decode(out, len, frame, flen, bases[0],
+					blens[0], err);
+	rc = concat_bases(nbases, bases, blens, &prefix, &plen, err);
+	if (rc)
+		return rc;
+	rc = bfs_zstd_decompress_ref(out, len, (const uint8_t *)frame + zoff,
+				     flen - zoff, prefix, plen, err);
+	free(prefix);
+	return rc;
 }
 
 /* ---- the base lookup ------------------------------------------------ */

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format.h"
 #include "hmap.h"
 #include "util.h"
 
@@ -70,6 +71,51 @@ void bfs_sketch_get(struct bfs_sketch *s, const uint8_t rec[BFS_SKETCH_REC]);
 int bfs_sketch_blob_check(const void *data, size_t len, uint64_t nchunks,
 			  size_t *nrecs, struct bfs_err *err);
 
+/* ---- anchors and the "sa" blob (FORMAT.md section 18) --------------
+ * The anchors of a chunk: at each position where the sketch's gear hash
+ * h (after at least 64 bytes) has its top BFS_ANCHOR_BITS bits zero (one
+ * position in 8192, about 4 per 32 KiB), the 32-bit value
+ * (h >> 16) mod 2^32; a value of 0 is not an anchor (it is the record's
+ * empty slot).  Two chunks that share anchors share the 64 bytes before
+ * each: the writer finds a second delta base among the previous version's
+ * chunks by the anchors they have in common with a new chunk.
+ *
+ * A chunk keeps in memory its first BFS_ANCHOR_MAX anchors in order (all
+ * of them below 2 MiB); its stored record keeps BFS_ANCHOR_REC_N of
+ * those: the smallest distinct values, in ascending order, zero-filled
+ * (a bottom-k choice: which anchors a record keeps does not depend on
+ * where in the chunk the edits fell). */
+#define BFS_ANCHOR_BITS 13
+#define BFS_ANCHOR_MAX 256
+#define BFS_ANCHOR_REC_N 4
+#define BFS_ANCHOR_REC (4 * BFS_ANCHOR_REC_N)
+#define BFS_ANCHOR_BLOB_RECS BFS_SKETCH_BLOB_RECS
+
+struct bfs_anchors {
+	uint32_t v[BFS_ANCHOR_MAX]; /* in chunk order, duplicates kept */
+	unsigned n;
+};
+
+/* bfs_sketch_make and the anchors of data[0..n) in the same pass (a
+ * may be NULL).  Deterministic across machines.  Thread-safe. */
+void bfs_sketch_make_anchors(struct bfs_sketch *s, struct bfs_anchors *a,
+			     const void *data, size_t n);
+/* The anchors of data[0..n) alone. */
+void bfs_anchors_make(struct bfs_anchors *a, const void *data, size_t n);
+/* Write one record of a's anchors (the rule above). */
+void bfs_anchors_put(uint8_t rec[BFS_ANCHOR_REC], const struct bfs_anchors *a);
+/* Read one record (untrusted: any bytes): its non-zero values into
+ * out[], their number returned (0..BFS_ANCHOR_REC_N).  Zeros and
+ * repeats are skipped, wherever they are. */
+unsigned bfs_anchors_get(uint32_t out[BFS_ANCHOR_REC_N],
+			 const uint8_t rec[BFS_ANCHOR_REC]);
+/* Check an "sa" blob's plain bytes (untrusted) of a file of nchunks
+ * chunks: a whole number of BFS_ANCHOR_REC-byte records, at most one per
+ * chunk and at most BFS_ANCHOR_BLOB_RECS.  0 and *nrecs, or -EUCLEAN with
+ * a message. */
+int bfs_anchor_blob_check(const void *data, size_t len, uint64_t nchunks,
+			  size_t *nrecs, struct bfs_err *err);
+
 /* Compute the sketch of data[0..n).  Deterministic across machines.
  * Thread-safe. */
 void bfs_sketch_make(struct bfs_sketch *s, const void *data, size_t n);
@@ -100,6 +146,52 @@ int bfs_delta_base(const void *frame, size_t flen,
  * Thread-safe. */
 int bfs_delta_decode(void *out, size_t len, const void *frame, size_t flen,
 		     const void *base, size_t blen, struct bfs_err *err);
+
+/* ---- delta frames on several bases (FORMAT.md 18.2; format 5) -------
+ * "BFD2", one byte n (2..BFS_DELTA_MAX_BASES), n raw base ids (distinct),
+ * then one zstd frame of the chunk with the concatenation of the bases'
+ * plain bytes, in that order, as raw prefix.  A reader tells the three
+ * kinds of stored frame apart by their first four bytes: the zstd magic
+ * (whole), BFS_DELTA2_MAGIC (several bases, format 5 only), anything
+ * else (a type-2 frame, base id first). */
+
+/* May id be the single base of a type-2 frame?  Not when it starts with
+ * the zstd magic or BFS_DELTA2_MAGIC (a reader would take the frame for
+ * another kind; 2 in 2^32 blobs). */
+bool bfs_delta_base_ok(const uint8_t id[BFS_HASH_LEN]);
+
+/* Encode a delta frame on nbases bases into out (appended): nbases 1 is
+ * bfs_delta_encode (a type-2 frame), 2..BFS_DELTA_MAX_BASES a multi-base
+ * frame with base_ids[i] the id of bases[i][0..blens[i]).  Borrowed
+ * pointers.  0, -ENOMEM, -EINVAL (nbases out of range, a base id twice,
+ * a single base !bfs_delta_base_ok, a base or the chunk past
+ * BFS_CHUNK_MAX_LIMIT), -EIO (zstd).  Thread-safe. */
+int bfs_delta_encode_n(struct bfs_buf *out, size_t nbases,
+		       const uint8_t (*base_ids)[BFS_HASH_LEN],
+		       const void *const *bases, const size_t *blens,
+		       const void *data, size_t n, int level,
+		       struct bfs_err *err);
+
+/* Parse the head of a stored delta frame frame[0..flen) (plain,
+ * untrusted): its bases into *b (b->n 1 for a type-2 frame) and into
+ * *zoff the offset of its zstd part.  multi: the repository's version
+ * has multi-base frames (>= BFS_FORMAT_VERSION_DELTA2); without it a
+ * frame starting with BFS_DELTA2_MAGIC is a type-2 frame, as its writer
+ * meant.  0, or -EUCLEAN with a message: too short, n out of range, a
+ * base id twice. */
+int bfs_delta_frame_bases(const void *frame, size_t flen, bool multi,
+			  struct bfs_bases *b, size_t *zoff,
+			  struct bfs_err *err);
+
+/* Decode the delta frame frame[0..flen) (either kind; multi as for
+ * bfs_delta_frame_bases) into out (exactly len bytes) with bases[i]
+ * [0..blens[i]) the plain bytes of the frame's i-th base (nbases of
+ * them: as many as the frame names, already verified by the caller).
+ * As bfs_delta_decode otherwise; -EINVAL when nbases is not the frame's
+ * count or a base is past BFS_CHUNK_MAX_LIMIT.  Thread-safe. */
+int bfs_delta_decode_n(void *out, size_t len, const void *frame, size_t flen,
+		       bool multi, size_t nbases, const void *const *bases,
+		       const size_t *blens, struct bfs_err *err);
 
 /* True when a delta of dclen bytes (its zstd part) is worth keeping
  * against a plain zstd frame of pclen bytes (BFS_DELTA_KEEP_PCT). */

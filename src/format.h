@@ -19,11 +19,12 @@
 
 /* ---- repository ------------------------------------------------------- */
 
-#define BFS_FORMAT_VERSION 4   /* config "version" of new repositories */
+#define BFS_FORMAT_VERSION 5   /* config "version" of new repositories */
+#define BFS_FORMAT_VERSION_4 4 /* still read and written, as version 4 */
 #define BFS_FORMAT_VERSION_3 3 /* still read and written, as version 3 */
 #define BFS_FORMAT_VERSION_2 2 /* still read and written, as version 2 */
 #define BFS_FORMAT_VERSION_1 1 /* still read by migrate (manifest.h) */
-#define BFS_MANIFEST_VERSION 2 /* manifest "version" (formats 2 to 4) */
+#define BFS_MANIFEST_VERSION 2 /* manifest "version" (formats 2 to 5) */
 /* the first config "version" that may be encrypted (doc/FORMAT.md,
  * "Encryption"): older readers refuse it instead of misreading sealed
  * objects */
@@ -33,6 +34,11 @@
  * a missing or corrupt tree blob, so older versions are written without
  * them */
 #define BFS_FORMAT_VERSION_TDELTA 4
+/* the first config "version" whose data chunks may be delta frames on
+ * several bases (type BFS_BLOB_DELTA2, doc/FORMAT.md 18.2): older
+ * readers would take such a frame for a type-2 one, so older versions
+ * are written without them */
+#define BFS_FORMAT_VERSION_DELTA2 5
 
 /* Object keys (FORMAT.md section 1). */
 #define BFS_KEY_CONFIG "config"
@@ -112,6 +118,24 @@
 #define BFS_BLOB_DATA 0	 /* a chunk of file content */
 #define BFS_BLOB_TREE 1	 /* a tree part or a chunk-list blob */
 #define BFS_BLOB_DELTA 2 /* a data chunk as a delta frame (section 18) */
+/* a data chunk as a delta frame on 2..BFS_DELTA_MAX_BASES bases
+ * (section 18.2; format 5) */
+#define BFS_BLOB_DELTA2 3
+
+/* Multi-base delta frames (FORMAT.md 18.2): the magic, one byte n, n
+ * raw base ids, then the zstd frame. */
+#define BFS_DELTA_MAX_BASES 4
+#define BFS_DELTA2_MAGIC "BFD2"
+#define BFS_DELTA2_MAGIC_LE 0x32444642u /* "BFD2" as a le32 */
+#define BFS_DELTA2_HEAD(n) (4u + 1u + (size_t)(n)*BFS_HASH_LEN)
+
+/* The bases of one delta blob, in frame order: n is 1 for a type-2
+ * blob (BFS_BLOB_DELTA), 2..BFS_DELTA_MAX_BASES for a type-3 one, 0 for
+ * a blob that is not a delta. */
+struct bfs_bases {
+	uint8_t n;
+	uint8_t id[BFS_DELTA_MAX_BASES][BFS_HASH_LEN];
+};
 
 /* ---- trees (FORMAT.md section 6) ------------------------------------------
  */

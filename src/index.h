@@ -56,6 +56,9 @@ struct bfs_index_prev {
 	/* files: the sketch blob ("sk"; delta bases for the next version) */
 	bool has_sk;
 	uint8_t sk[BFS_HASH_LEN];
+	/* files: the anchor blob ("sa"; second delta bases) */
+	bool has_sa;
+	uint8_t sa[BFS_HASH_LEN];
 };
 static inline void bfs_index_prev_free(struct bfs_index_prev *p)
 {

@@ -39,10 +39,15 @@ struct blob_rec {
 	uint8_t marked; /* bfs_locmap_mark (fits the padding) */
 };
 
+struct base_rec {
+	uint8_t id[BFS_HASH_LEN]; /* key */
+	struct bfs_bases bases;
+};
+
 struct bfs_locmap {
 	pthread_mutex_t lock; /* protects everything below */
 	struct bfs_hmap names, packs, blobs;
-	struct bfs_hmap bases; /* {id[32], base[32]}: delta blobs only */
+	struct bfs_hmap bases;		 /* struct base_rec: delta blobs only */
 	uint8_t (*name_v)[BFS_HASH_LEN]; /* index objects by ordinal */
 	size_t nnames, name_cap;
 	struct pack_rec *pack_v; /* packs by ordinal */
@@ -62,7 +67,7 @@ int bfs_locmap_new(struct bfs_locmap **out, struct bfs_err *err)
 			  BFS_HMAP_PREHASHED) ||
 	    bfs_hmap_init(&m->blobs, sizeof(struct blob_rec), BFS_HASH_LEN, 0,
 			  BFS_HMAP_PREHASHED) ||
-	    bfs_hmap_init(&m->bases, 2 * BFS_HASH_LEN, BFS_HASH_LEN, 0,
+	    bfs_hmap_init(&m->bases, sizeof(struct base_rec), BFS_HASH_LEN, 0,
 			  BFS_HMAP_PREHASHED)) {
 		bfs_hmap_fini(&m->names);
 		bfs_hmap_fini(&m->packs);
@@ -148,12 +153,13 @@ static int add_pack_cb(void *arg, const uint8_t pack[BFS_HASH_LEN],
 			continue;
 		if (rc)
 			return rc;
-		if (br.type == BFS_BLOB_DELTA) {
-			uint8_t rec[2 * BFS_HASH_LEN];
+		if (br.type == BFS_BLOB_DELTA || br.type == BFS_BLOB_DELTA2) {
+			struct base_rec rec;
 
-			memcpy(rec, br.hash, BFS_HASH_LEN);
-			memcpy(rec + BFS_HASH_LEN, blobs[i].base, BFS_HASH_LEN);
-			rc = bfs_hmap_insert(&m->bases, rec, NULL);
+			memset(&rec, 0, sizeof(rec));
+			memcpy(rec.id, br.hash, BFS_HASH_LEN);
+			rec.bases = blobs[i].bases;
+			rc = bfs_hmap_insert(&m->bases, &rec, NULL);
 			if (rc && rc != -EEXIST)
 				return rc;
 		}
@@ -314,19 +320,31 @@ int bfs_locmap_find(struct bfs_locmap *m, const uint8_t hash[BFS_HASH_LEN],
 	return rc;
 }
 
-int bfs_locmap_base(struct bfs_locmap *m, const uint8_t id[BFS_HASH_LEN],
-		    uint8_t base[BFS_HASH_LEN])
+int bfs_locmap_bases(struct bfs_locmap *m, const uint8_t id[BFS_HASH_LEN],
+		     struct bfs_bases *out)
 {
-	const uint8_t *rec;
+	const struct base_rec *rec;
 	int rc = -ENOENT;
 
 	pthread_mutex_lock(&m->lock);
 	rec = bfs_hmap_find(&m->bases, id);
 	if (rec) {
-		memcpy(base, rec + BFS_HASH_LEN, BFS_HASH_LEN);
+		*out = rec->bases;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int bfs_locmap_base(struct bfs_locmap *m, const uint8_t id[BFS_HASH_LEN],
+		    uint8_t base[BFS_HASH_LEN])
+{
+	struct bfs_bases b;
+	int rc;
+
+	rc = bfs_locmap_bases(m, id, &b);
+	if (!rc)
+		memcpy(base, b.id[0], BFS_HASH_LEN);
 	return rc;
 }
 

@@ -58,8 +58,13 @@ int bfs_locmap_add(struct bfs_locmap *m, const uint8_t name[BFS_HASH_LEN],
 int bfs_locmap_find(struct bfs_locmap *m, const uint8_t hash[BFS_HASH_LEN],
 		    struct bfs_loc *out);
 
-/* The base of delta blob id (type BFS_BLOB_DELTA, the sixth element of
- * its index object line): 0 and base, or -ENOENT. */
+/* The bases of delta blob id (type BFS_BLOB_DELTA or BFS_BLOB_DELTA2,
+ * the sixth element of its index object line): 0 and *out, or
+ * -ENOENT. */
+int bfs_locmap_bases(struct bfs_locmap *m, const uint8_t id[BFS_HASH_LEN],
+		     struct bfs_bases *out);
+/* Its first base only (the one base of a type-2 blob): 0 and base, or
+ * -ENOENT. */
 int bfs_locmap_base(struct bfs_locmap *m, const uint8_t id[BFS_HASH_LEN],
 		    uint8_t base[BFS_HASH_LEN]);
 

@@ -839,7 +839,7 @@ out_free:
 	return rc;
 }
 
-/* ---- versions 2 and 3 -> 4 ---------------------------------------------- */
+/* ---- versions 2, 3 and 4 -> 5 -------------------------------------------- */
 
 /* The last step of a migration: refuse while a manifest saved under
  * migrate/ is left (why says what it is), check that our exclusive lock
@@ -865,16 +865,18 @@ static int finish_config(struct mig *m, const char *why, struct bfs_err *err)
 }
 
 /* Version 3 only adds what a version-3 writer may put into a repository
- * (data delta frames, FORMAT.md section 18) and version 4 what a
- * version-4 writer may (tree parts as delta frames, section 18.1);
- * every object of version 2 or 3 is valid version 4.  So the upgrade
- * from either is the config alone (2 -> 4 in one put: the 2 -> 3 step
- * is the same put), written once the repository is known to be a
- * finished version 2 or 3: no saved manifest of an interrupted 1 -> 2
- * run is left, and our exclusive lock still holds (no writer of the old
- * version is at work).  write_config refuses a config whose version is
- * no longer the one opened, so a rerun after a crash either finds the
- * old config (and writes it again) or the new one (and does nothing). */
+ * (data delta frames, FORMAT.md section 18), version 4 what a version-4
+ * writer may (tree parts as delta frames, section 18.1) and version 5
+ * what a version-5 writer may (data chunks as delta frames on several
+ * bases, section 18.2); every object of version 2, 3 or 4 is valid
+ * version 5.  So the upgrade from any of them is the config alone (one
+ * put: the steps between are the same put), written once the repository
+ * is known to be a finished version 2, 3 or 4: no saved manifest of an
+ * interrupted 1 -> 2 run is left, and our exclusive lock still holds (no
+ * writer of the old version is at work).  write_config refuses a config
+ * whose version is no longer the one opened, so a rerun after a crash
+ * either finds the old config (and writes it again) or the new one (and
+ * does nothing). */
 static int migrate_config(struct mig *m, struct bfs_err *err)
 {
 	return finish_config(m, "an interrupted migration", err);
@@ -911,7 +913,8 @@ int bfs_migrate(const char *url, const struct bfs_store_opts *sopts,
 	if (rc)
 		goto out;
 	if (m.r->version == BFS_FORMAT_VERSION_2 ||
-	    m.r->version == BFS_FORMAT_VERSION_3) {
+	    m.r->version == BFS_FORMAT_VERSION_3 ||
+	    m.r->version == BFS_FORMAT_VERSION_4) {
 		rc = migrate_config(&m, err);
 		goto out;
 	}

@@ -1,10 +1,10 @@
 /* migrate.h - bring a repository of an older format to the current one
- * (format 4), in place (`backupfs migrate`).
+ * (format 5), in place (`backupfs migrate`).
  *
- * From format 2 or 3: the config is rewritten with "version": 4 (one
+ * From format 2, 3 or 4: the config is rewritten with "version": 5 (one
  * put, under an exclusive lock, once no saved manifest of an interrupted
  * conversion from format 1 is left).  Nothing else changes: every object
- * of format 2 or 3 is valid in format 4.
+ * of format 2, 3 or 4 is valid in format 5.
  *
  * From format 1:
  * Steps, each safe to interrupt and to run again:
@@ -26,7 +26,7 @@
  *      Only then is the saved copy deleted; a rerun verifies any backup
  *      that still has one;
  *   3. when no manifest of version 1 and no saved copy is left, `config`
- *      says "version": 4 (same id and parameters; one put).
+ *      says "version": 5 (same id and parameters; one put).
  * Until step 3 the repository stays format 1 for every other command, so
  * nothing else writes to it meanwhile.  Two migrations of one repository
  * must not run at once.
@@ -55,7 +55,7 @@ enum bfs_migrate_event {
 	BFS_MIGRATE_VERIFIED, /* id converted by an interrupted run,
 				 verified now; n: entries */
 	BFS_MIGRATE_SKIP,     /* id is format 2 already */
-	BFS_MIGRATE_CONFIG,   /* config now says version n (4) */
+	BFS_MIGRATE_CONFIG,   /* config now says version n (5) */
 };
 
 /* Progress; strings borrowed for the call; from the calling thread. */
@@ -72,8 +72,8 @@ struct bfs_migrate_opts {
 };
 
 struct bfs_migrate_stats {
-	bool already;	  /* config said version 4: nothing done */
-	int from_version; /* config "version" found: 1 to 4 */
+	bool already;	  /* config said version 5: nothing done */
+	int from_version; /* config "version" found: 1 to 5 */
 	bool config_put;  /* the new config was put (it may not have been
 			     read back: a failure then leaves it unknown) */
 	unsigned backups_converted;
@@ -86,12 +86,12 @@ struct bfs_migrate_stats {
 };
 
 /* Migrate the repository at url (store options sopts, may be NULL).
- * stats may be NULL.  0 (also when it was format 3 already), or -errno
+ * stats may be NULL.  0 (also when it was format 5 already), or -errno
  * with a message naming the backup, pack or object: -EUCLEAN (corrupt
  * object, or a converted backup that differs from the original: the
  * original was put back), -EBADMSG (a pack or index object whose bytes
  * do not hash to its name), -EPROTO (not a backupfs repository of
- * format 1, 2 or 3), store errors.  Work done before an error stays and is
+ * format 1 to 5), store errors.  Work done before an error stays and is
  * reused by the next run.  Not thread-safe (sets
  * bfs_repo_accept_format1 while it opens the repository). */
 int bfs_migrate(const char *url, const struct bfs_store_opts *sopts,

@@ -130,7 +130,8 @@ int bfs_zstd_compress_ref(struct bfs_buf *dst, const void *src, size_t n,
 
 	if (!c)
 		return bfs_err_set(err, -ENOMEM, "cannot create zstd context");
-	if (n > BFS_CHUNK_MAX_LIMIT || rlen > BFS_CHUNK_MAX_LIMIT ||
+	if (n > BFS_CHUNK_MAX_LIMIT ||
+	    rlen > (size_t)BFS_DELTA_MAX_BASES * BFS_CHUNK_MAX_LIMIT ||
 	    ZSTD_isError(bound))
 		return bfs_err_set(err, -EINVAL, "zstd: input too large");
 	while (wlog < BFS_MANIFEST_WINDOW_LOG && (1ull << wlog) < n + rlen)
@@ -231,9 +232,9 @@ int bfs_zstd_decompress_ref(void *dst, size_t dstlen, const void *src,
 struct bfs_pack_builder {
 	struct bfs_buf data; /* magic + frames so far */
 	struct bfs_pack_entry *entries;
-	/* bases[i]: entry i's base id when it is a delta (else zero): the
-	 * index object records it, and a sealed frame does not show it */
-	uint8_t (*bases)[BFS_HASH_LEN];
+	/* bases[i]: entry i's base ids when it is a delta (else n 0): the
+	 * index object records them, and a sealed frame does not show them */
+	struct bfs_bases *bases;
 	size_t count, cap;
 	const struct bfs_crypt *key; /* borrowed; NULL: a plain pack */
 };
@@ -294,24 +295,53 @@ int bfs_pack_builder_add(struct bfs_pack_builder *b,
 					  len, offset);
 }
 
+/* nbases ids at bases: 1 for type 2, 2..BFS_DELTA_MAX_BASES distinct
+ * ones, none the blob itself, for type 3, 0 otherwise. */
+static bool bases_valid(const uint8_t hash[BFS_HASH_LEN], int type,
+			size_t nbases, const uint8_t (*bases)[BFS_HASH_LEN],
+			uint32_t clen)
+{
+	size_t i, j;
+
+	if (type != BFS_BLOB_DELTA && type != BFS_BLOB_DELTA2)
+		return nbases == 0;
+	if (!bases || (type == BFS_BLOB_DELTA && nbases != 1) ||
+	    (type == BFS_BLOB_DELTA2 &&
+	     (nbases < 2 || nbases > BFS_DELTA_MAX_BASES)))
+		return false;
+	/* the frame holds the base ids (plain) or more (sealed) */
+	if (clen <
+	    (type == BFS_BLOB_DELTA ? BFS_HASH_LEN : BFS_DELTA2_HEAD(nbases)) +
+		4)
+		return false;
+	for (i = 0; i < nbases; i++) {
+		if (!memcmp(bases[i], hash, BFS_HASH_LEN))
+			return false;
+		for (j = 0; j < i; j++)
+			if (!memcmp(bases[i], bases[j], BFS_HASH_LEN))
+				return false;
+	}
+	return true;
+}
+
 static int add_entry(struct bfs_pack_builder *b,
-		     const uint8_t hash[BFS_HASH_LEN], int type,
-		     const uint8_t *base, const void *frame, uint32_t clen,
-		     uint32_t len, uint64_t *offset)
+		     const uint8_t hash[BFS_HASH_LEN], int type, size_t nbases,
+		     const uint8_t (*bases)[BFS_HASH_LEN], const void *frame,
+		     uint32_t clen, uint32_t len, uint64_t *offset)
 {
 	struct bfs_pack_entry *e;
 	int rc;
 
 	if (clen == 0 || len > BFS_CHUNK_MAX_LIMIT ||
 	    (type != BFS_BLOB_DATA && type != BFS_BLOB_TREE &&
-	     type != BFS_BLOB_DELTA) ||
-	    (type == BFS_BLOB_DELTA && (!base || clen < BFS_HASH_LEN + 4)))
+	     type != BFS_BLOB_DELTA && type != BFS_BLOB_DELTA2) ||
+	    !bases_valid(hash, type, nbases, bases, clen))
 		return -EINVAL;
 	if (finished_size(b, clen, 1) > BFS_PACK_MAX_SIZE)
 		return -EFBIG;
 	if (b->count == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 256;
-		uint8_t(*nb)[BFS_HASH_LEN];
+		struct bfs_bases *nb;
 
 		e = realloc(b->entries, cap * sizeof(*e));
 		if (!e)
@@ -327,10 +357,10 @@ static int add_entry(struct bfs_pack_builder *b,
 	if (rc)
 		return rc;
 	e = &b->entries[b->count];
-	if (base)
-		memcpy(b->bases[b->count], base, BFS_HASH_LEN);
-	else
-		memset(b->bases[b->count], 0, BFS_HASH_LEN);
+	memset(&b->bases[b->count], 0, sizeof(b->bases[b->count]));
+	b->bases[b->count].n = (uint8_t)nbases;
+	if (nbases)
+		memcpy(b->bases[b->count].id, bases, nbases * BFS_HASH_LEN);
 	b->count++;
 	memcpy(e->hash, hash, BFS_HASH_LEN);
 	e->offset = b->data.len - clen;
@@ -343,21 +373,33 @@ static int add_entry(struct bfs_pack_builder *b,
 }
 
 /* The same for a blob of any type (BFS_BLOB_DATA, BFS_BLOB_TREE, or
- * BFS_BLOB_DELTA: frame is a plain delta frame, base id first; a sealed
- * delta frame needs bfs_pack_builder_add_delta: -EINVAL). */
+ * BFS_BLOB_DELTA / BFS_BLOB_DELTA2: frame is a plain delta frame whose
+ * head names the bases; a sealed delta frame needs
+ * bfs_pack_builder_add_delta_n: -EINVAL). */
 int bfs_pack_builder_add_typed(struct bfs_pack_builder *b,
 			       const uint8_t hash[BFS_HASH_LEN], int type,
 			       const void *frame, uint32_t clen, uint32_t len,
 			       uint64_t *offset)
 {
-	const uint8_t *base = NULL;
+	const uint8_t *f = frame;
+	size_t n = 0;
 
-	if (type == BFS_BLOB_DELTA) {
-		if (b->key || clen < BFS_HASH_LEN + 4)
+	if (type == BFS_BLOB_DELTA || type == BFS_BLOB_DELTA2) {
+		if (b->key || clen < BFS_DELTA2_HEAD(0))
 			return -EINVAL;
-		base = frame;
+		/* the head of a plain frame (FORMAT.md 18, 18.2); add_entry
+		 * checks the ids and the length */
+		if (type == BFS_BLOB_DELTA) {
+			n = 1;
+		} else {
+			if (bfs_get_le32(f) != BFS_DELTA2_MAGIC_LE)
+				return -EINVAL;
+			n = f[4];
+			f += BFS_DELTA2_HEAD(0);
+		}
 	}
-	return add_entry(b, hash, type, base, frame, clen, len, offset);
+	return add_entry(b, hash, type, n, (const uint8_t(*)[BFS_HASH_LEN])f,
+			 frame, clen, len, offset);
 }
 
 /* A delta frame (plain or sealed) whose base is base; see pack.h. */
@@ -367,8 +409,21 @@ int bfs_pack_builder_add_delta(struct bfs_pack_builder *b,
 			       const void *frame, uint32_t clen, uint32_t len,
 			       uint64_t *offset)
 {
-	return add_entry(b, hash, BFS_BLOB_DELTA, base, frame, clen, len,
-			 offset);
+	return bfs_pack_builder_add_delta_n(
+	    b, hash, 1, (const uint8_t(*)[32])base, frame, clen, len, offset);
+}
+
+/* A delta frame on nbases bases; see pack.h. */
+int bfs_pack_builder_add_delta_n(struct bfs_pack_builder *b,
+				 const uint8_t hash[BFS_HASH_LEN],
+				 size_t nbases,
+				 const uint8_t (*bases)[BFS_HASH_LEN],
+				 const void *frame, uint32_t clen, uint32_t len,
+				 uint64_t *offset)
+{
+	return add_entry(b, hash,
+			 nbases == 1 ? BFS_BLOB_DELTA : BFS_BLOB_DELTA2, nbases,
+			 bases, frame, clen, len, offset);
 }
 
 /* Current size of the frame area plus magic (what finish adds is
@@ -587,7 +642,8 @@ int bfs_pack_parse_tail_key(const struct bfs_crypt *key, const uint8_t *head,
 					break;
 			if (k < esize || (e->type != BFS_BLOB_DATA &&
 					  e->type != BFS_BLOB_TREE &&
-					  e->type != BFS_BLOB_DELTA)) {
+					  e->type != BFS_BLOB_DELTA &&
+					  e->type != BFS_BLOB_DELTA2)) {
 				bfs_err_set(
 				    err, -EUCLEAN,
 				    "pack index entry %u: unknown blob "
@@ -666,8 +722,7 @@ bfs_pack_builder_entries(const struct bfs_pack_builder *b)
 }
 
 /* Base ids beside the entries; see pack.h. */
-const uint8_t (
-    *bfs_pack_builder_bases(const struct bfs_pack_builder *b))[BFS_HASH_LEN]
+const struct bfs_bases *bfs_pack_builder_bases(const struct bfs_pack_builder *b)
 {
-	return (const uint8_t(*)[BFS_HASH_LEN])b->bases;
+	return b->bases;
 }

@@ -36,8 +36,10 @@ int bfs_zstd_compress(struct bfs_buf *dst, const void *src, size_t n, int level,
  * corrupt frame is -EUCLEAN. */
 int bfs_zstd_decompress(void *dst, size_t dstlen, const void *src,
 			size_t srclen, struct bfs_err *err);
-/* The same two with ref[0..rlen) (borrowed for the call) as raw prefix,
- * for delta frames (FORMAT.md section 18): a frame compressed with a
+/* The same two with ref[0..rlen) (borrowed for the call; at most
+ * BFS_DELTA_MAX_BASES * BFS_CHUNK_MAX_LIMIT bytes: the bases of a
+ * multi-base frame) as raw prefix, for delta frames (FORMAT.md section
+ * 18): a frame compressed with a
  * prefix decodes only with the same prefix; with other bytes it fails
  * (-EUCLEAN) or decodes to other bytes, which the caller's hash check
  * catches.  decompress_ref with ref NULL is bfs_zstd_decompress.
@@ -79,14 +81,27 @@ int bfs_pack_builder_add_delta(struct bfs_pack_builder *b,
 			       const uint8_t base[BFS_HASH_LEN],
 			       const void *frame, uint32_t clen, uint32_t len,
 			       uint64_t *offset);
+/* Append a delta frame on nbases bases (bases[0..nbases), in the
+ * frame's order): type BFS_BLOB_DELTA when nbases is 1 (as
+ * bfs_pack_builder_add_delta), else BFS_BLOB_DELTA2 (2 to
+ * BFS_DELTA_MAX_BASES distinct ids, none hash itself: -EINVAL).  The
+ * bases are kept beside the entry as for add_delta.  Errors as
+ * bfs_pack_builder_add. */
+int bfs_pack_builder_add_delta_n(struct bfs_pack_builder *b,
+				 const uint8_t hash[BFS_HASH_LEN],
+				 size_t nbases,
+				 const uint8_t (*bases)[BFS_HASH_LEN],
+				 const void *frame, uint32_t clen, uint32_t len,
+				 uint64_t *offset);
 /* The entries added since the last finish (borrowed, valid until the
  * next add; a finish keeps them readable until then). */
 const struct bfs_pack_entry *
 bfs_pack_builder_entries(const struct bfs_pack_builder *b);
-/* The base id of each of those entries (zero bytes for a blob that is
- * not a delta); borrowed, valid as long as the entries. */
-const uint8_t (
-    *bfs_pack_builder_bases(const struct bfs_pack_builder *b))[BFS_HASH_LEN];
+/* The bases of each of those entries (n 0 for a blob that is not a
+ * delta, 1 for type 2, 2.. for type 3); borrowed, valid as long as the
+ * entries. */
+const struct bfs_bases *
+bfs_pack_builder_bases(const struct bfs_pack_builder *b);
 size_t bfs_pack_builder_size(const struct bfs_pack_builder *b);
 size_t bfs_pack_builder_count(const struct bfs_pack_builder *b);
 /* Write index + footer and compute the id.  Hands the finished bytes to

@@ -149,12 +149,15 @@ static int repack_one(struct apply *a, const struct pp_pack *p,
 		if (bfs_pack_builder_count(a->b) &&
 		    bfs_pack_builder_size(a->b) + bl->clen > pr->r->pack_target)
 			rc = flush(a, err);
-		/* a delta's base from its index object (6th element),
-		 * never from the frame, which may be sealed */
-		if (!rc && bl->type == BFS_BLOB_DELTA)
-			rc = bfs_pack_builder_add_delta(
-			    a->b, bl->hash, bl->base, data.data + bl->offset,
-			    bl->clen, bl->len, NULL);
+		/* a delta's bases from its index object (6th element),
+		 * never from the frame, which may be sealed; the frame is
+		 * copied as it is */
+		if (!rc &&
+		    (bl->type == BFS_BLOB_DELTA || bl->type == BFS_BLOB_DELTA2))
+			rc = bfs_pack_builder_add_delta_n(
+			    a->b, bl->hash, bl->bases.n,
+			    (const uint8_t(*)[BFS_HASH_LEN])bl->bases.id,
+			    data.data + bl->offset, bl->clen, bl->len, NULL);
 		else if (!rc)
 			rc = bfs_pack_builder_add_typed(
 			    a->b, bl->hash, bl->type, data.data + bl->offset,

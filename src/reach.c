@@ -91,15 +91,17 @@ static int first(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN])
 }
 
 /* Locate blob id of the given type and report it.  A data chunk or a
- * tree blob may be a delta (FORMAT.md sections 18, 18.1): its base is
- * reported too, a blob of the same type stored whole (depth 1). */
+ * tree blob may be a delta (FORMAT.md sections 18, 18.1; a data chunk
+ * also on several bases, 18.2): each of its bases is reported too, a
+ * blob of the same type stored whole (depth 1). */
 static int locate(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN], int type,
 		  struct bfs_loc *loc, struct bfs_err *err)
 {
 	char hex[BFS_HASH_HEX + 1], bhex[BFS_HASH_HEX + 1];
-	uint8_t base[BFS_HASH_LEN];
-	struct bfs_loc bl; /* the base's: *loc stays the blob's */
+	struct bfs_bases bs;
+	struct bfs_loc bl; /* a base's: *loc stays the blob's */
 	bool delta;
+	size_t i;
 	int rc;
 
 	if (bfs_locmap_find(w->lm, id, loc)) {
@@ -110,7 +112,8 @@ static int locate(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN], int type,
 		    "index object names",
 		    w->backup, type == BFS_BLOB_TREE ? "tree" : "data", hex);
 	}
-	delta = loc->type == BFS_BLOB_DELTA;
+	delta = loc->type == BFS_BLOB_DELTA ||
+		(loc->type == BFS_BLOB_DELTA2 && type == BFS_BLOB_DATA);
 	if (loc->type != type && !delta) {
 		bfs_hex(hex, id, BFS_HASH_LEN);
 		return bfs_err_set(err, -EUCLEAN,
@@ -122,24 +125,30 @@ static int locate(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN], int type,
 	if (rc || !delta)
 		return rc;
 	bfs_hex(hex, id, BFS_HASH_LEN);
-	if (bfs_locmap_base(w->lm, id, base))
+	if (bfs_locmap_bases(w->lm, id, &bs) || bs.n == 0)
 		return bfs_err_set(err, -EUCLEAN,
 				   "backup '%s': delta blob %s has no base",
 				   w->backup, hex);
-	bfs_hex(bhex, base, BFS_HASH_LEN);
-	if (bfs_locmap_find(w->lm, base, &bl))
-		return bfs_err_set(err, -ENOENT,
-				   "backup '%s' needs %s blob %s, the base "
-				   "of delta %s, which no index object names",
-				   w->backup,
-				   type == BFS_BLOB_TREE ? "tree" : "data",
-				   bhex, hex);
-	if (bl.type != type)
-		return bfs_err_set(err, -EUCLEAN,
-				   "backup '%s': blob %s, the base of delta "
-				   "%s, is of type %d, expected %d",
-				   w->backup, bhex, hex, bl.type, type);
-	return w->cb(w->arg, &bl);
+	/* every base is live while the delta is */
+	for (i = 0; !rc && i < bs.n; i++) {
+		bfs_hex(bhex, bs.id[i], BFS_HASH_LEN);
+		if (bfs_locmap_find(w->lm, bs.id[i], &bl))
+			return bfs_err_set(
+			    err, -ENOENT,
+			    "backup '%s' needs %s blob %s, the "
+			    "base of delta %s, which no index "
+			    "object names",
+			    w->backup, type == BFS_BLOB_TREE ? "tree" : "data",
+			    bhex, hex);
+		if (bl.type != type)
+			return bfs_err_set(err, -EUCLEAN,
+					   "backup '%s': blob %s, the base of "
+					   "delta %s, is of type %d, expected "
+					   "%d",
+					   w->backup, bhex, hex, bl.type, type);
+		rc = w->cb(w->arg, &bl);
+	}
+	return rc;
 }
 
 /* Read a located tree blob into w->plain (verified by its hash). */
@@ -231,6 +240,12 @@ static int walk_part(struct bfs_reach *w, const uint8_t id[BFS_HASH_LEN],
 			rc = first(w, te.sk);
 			if (rc == 1)
 				rc = locate(w, te.sk, BFS_BLOB_TREE, &loc, err);
+		}
+		/* and an anchor blob */
+		if (!rc && te.sa) {
+			rc = first(w, te.sa);
+			if (rc == 1)
+				rc = locate(w, te.sa, BFS_BLOB_TREE, &loc, err);
 		}
 	}
 	bfs_tree_part_free(p);

@@ -148,6 +148,7 @@ static int parse_config(struct bfs_repo *r, const uint8_t *data, size_t len,
 		goto out_free_json;
 	}
 	if (v->valuedouble != BFS_FORMAT_VERSION &&
+	    v->valuedouble != BFS_FORMAT_VERSION_4 &&
 	    v->valuedouble != BFS_FORMAT_VERSION_3 &&
 	    v->valuedouble != BFS_FORMAT_VERSION_2 &&
 	    v->valuedouble != BFS_FORMAT_VERSION_1) {
@@ -611,17 +612,71 @@ out_free:
 	return rc;
 }
 
+/* See repo.h.  Thread-safe. */
+int bfs_repo_delta_encode_n(const struct bfs_repo *r,
+			    const uint8_t id[BFS_HASH_LEN], size_t nbases,
+			    const uint8_t (*base_ids)[BFS_HASH_LEN],
+			    const void *const *bases, const size_t *blens,
+			    const void *data, size_t len, struct bfs_buf *out,
+			    size_t *zlen, struct bfs_err *err)
+{
+	uint8_t aad[BFS_AAD_BLOB_LEN];
+	struct bfs_buf z = {0};
+	size_t i;
+	int rc;
+
+	if (nbases == 1)
+		return bfs_repo_delta_encode(r, id, base_ids[0], bases[0],
+					     blens[0], data, len, out, zlen,
+					     err);
+	if (r->version < BFS_FORMAT_VERSION_DELTA2)
+		return bfs_err_set(err, -EINVAL,
+				   "a version-%d repository has no delta "
+				   "frames on several bases",
+				   r->version);
+	for (i = 0; i < nbases && i < BFS_DELTA_MAX_BASES; i++)
+		if (!memcmp(base_ids[i], id, BFS_HASH_LEN))
+			return bfs_err_set(err, -EINVAL,
+					   "a blob cannot be its own delta "
+					   "base");
+	rc = bfs_delta_encode_n(r->crypt ? &z : out, nbases, base_ids, bases,
+				blens, data, len, r->zstd_level, err);
+	if (rc)
+		goto out_free;
+	*zlen = (r->crypt ? z.len : out->len) - BFS_DELTA2_HEAD(nbases);
+	if (r->crypt) {
+		bfs_crypt_blob_aad(aad, id);
+		rc = bfs_crypt_seal(r->crypt, aad, sizeof(aad), z.data, z.len,
+				    out, err);
+	}
+out_free:
+	bfs_buf_free(&z);
+	return rc;
+}
+
 static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		       const void *frame, size_t flen, void *out, size_t len,
 		       bool plain_only, uint8_t *delta_base,
-		       const struct locate_via *via, struct bfs_err *err);
+		       const struct locate_via *via, struct bfs_bases *fb,
+		       struct bfs_err *err);
 
 int bfs_repo_blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 			 const void *frame, size_t flen, void *out, size_t len,
 			 struct bfs_err *err)
 {
 	return blob_decode(r, id, frame, flen, out, len, false, NULL, NULL,
-			   err);
+			   NULL, err);
+}
+
+/* See repo.h.  Thread-safe. */
+int bfs_repo_blob_decode_bases(struct bfs_repo *r,
+			       const uint8_t id[BFS_HASH_LEN],
+			       const void *frame, size_t flen, void *out,
+			       size_t len, struct bfs_bases *bases,
+			       struct bfs_err *err)
+{
+	return blob_decode(r, id, frame, flen, out, len, false, NULL, NULL,
+			   bases, err);
 }
 
 bool bfs_repo_same_keys(const struct bfs_repo *a, const struct bfs_repo *b)
@@ -761,6 +816,53 @@ locate:
 	return 0;
 }
 
+/* Decode the plain delta frame frame[0..flen) of blob id (either kind;
+ * multi: the magic of a multi-base frame counts) into out with its
+ * bases' plain bytes; *fb (may be NULL) gets its bases once the head is
+ * read.  With multi false the bytes are checked against id here (the
+ * caller's retry of a "BFD2" frame as a type-2 one).  0 or -errno with
+ * a message naming a base that cannot be had. */
+static int decode_delta(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
+			const void *frame, size_t flen, void *out, size_t len,
+			bool multi, const struct locate_via *via,
+			struct bfs_bases *fb, struct bfs_err *err)
+{
+	uint8_t *base[BFS_DELTA_MAX_BASES] = {NULL}, hash[BFS_HASH_LEN];
+	size_t blen[BFS_DELTA_MAX_BASES] = {0}, zoff, i;
+	struct bfs_bases b;
+	int rc;
+
+	rc = bfs_delta_frame_bases(frame, flen, multi, &b, &zoff, err);
+	if (!rc && fb)
+		*fb = b;
+	for (i = 0; !rc && i < b.n; i++) {
+		if (!memcmp(b.id[i], id, BFS_HASH_LEN)) {
+			rc = bfs_err_set(err, -EUCLEAN,
+					 "delta frame names itself as its "
+					 "base");
+			break;
+		}
+		rc = base_get(r, b.id[i], via, &base[i], &blen[i], err);
+		/* the base failed its check, not this frame: keep the
+		 * message that names the base (a caller sets its own on
+		 * -EBADMSG) */
+		if (rc == -EBADMSG)
+			rc = -EUCLEAN;
+	}
+	if (!rc)
+		rc = bfs_delta_decode_n(out, len, frame, flen, multi, b.n,
+					(const void *const *)base, blen, err);
+	for (i = 0; i < BFS_DELTA_MAX_BASES; i++)
+		free(base[i]);
+	if (!rc && !multi) {
+		bfs_repo_blob_id(r, hash, out, len);
+		if (memcmp(hash, id, BFS_HASH_LEN) != 0)
+			rc = bfs_err_set(err, -EBADMSG,
+					 "plain bytes do not match the id");
+	}
+	return rc;
+}
+
 /* The one decoder of a stored frame: unseal (encrypted repository),
  * then a zstd frame, or (not plain_only) a delta frame decoded with its
  * base's plain bytes (doc/FORMAT.md section 18); verify the id.
@@ -771,14 +873,19 @@ locate:
 static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		       const void *frame, size_t flen, void *out, size_t len,
 		       bool plain_only, uint8_t *delta_base,
-		       const struct locate_via *via, struct bfs_err *err)
+		       const struct locate_via *via, struct bfs_bases *fb,
+		       struct bfs_err *err)
 {
 	uint8_t aad[BFS_AAD_BLOB_LEN], hash[BFS_HASH_LEN];
-	uint8_t base_id[BFS_HASH_LEN], *base = NULL;
+	bool multi = r->version >= BFS_FORMAT_VERSION_DELTA2;
 	struct bfs_buf z = {0};
-	size_t blen = 0;
+	struct bfs_err e2;
+	struct bfs_bases b;
+	size_t zoff;
 	int rc;
 
+	if (fb)
+		memset(fb, 0, sizeof(*fb));
 	if (r->crypt) {
 		bfs_crypt_blob_aad(aad, id);
 		rc = bfs_crypt_open(r->crypt, aad, sizeof(aad), frame, flen, &z,
@@ -798,7 +905,10 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 	if (flen >= 4 && bfs_get_le32(frame) == ZSTD_MAGICNUMBER) {
 		rc = bfs_zstd_decompress(out, len, frame, flen, err);
 	} else if (plain_only && delta_base) {
-		rc = bfs_delta_base(frame, flen, delta_base, err);
+		/* a multi-base frame: its first base (depth 1) */
+		rc = bfs_delta_frame_bases(frame, flen, multi, &b, &zoff, err);
+		if (!rc)
+			memcpy(delta_base, b.id[0], BFS_HASH_LEN);
 		bfs_buf_free(&z);
 		return rc ? -EUCLEAN : 1;
 	} else if (plain_only) {
@@ -806,19 +916,19 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 				 "a delta frame where a whole one must be (a "
 				 "delta base)");
 	} else {
-		rc = bfs_delta_base(frame, flen, base_id, err);
-		if (!rc) {
-			rc = base_get(r, base_id, via, &base, &blen, err);
-			/* the base failed its check, not this frame: keep
-			 * the message that names the base (a caller sets
-			 * its own on -EBADMSG) */
-			if (rc == -EBADMSG)
-				rc = -EUCLEAN;
+		rc = decode_delta(r, id, frame, flen, out, len, multi, via, fb,
+				  err);
+		/* a type-2 frame an older writer made on a base whose id
+		 * starts with "BFD2" (1 in 2^32; FORMAT.md 18.2), in a
+		 * repository migrated to version 5: read as it was meant,
+		 * taken only when its bytes match the id */
+		if (rc && multi && bfs_get_le32(frame) == BFS_DELTA2_MAGIC_LE &&
+		    !decode_delta(r, id, frame, flen, out, len, false, via, &b,
+				  &e2)) {
+			rc = 0;
+			if (fb)
+				*fb = b;
 		}
-		if (!rc)
-			rc = bfs_delta_decode(out, len, frame, flen, base, blen,
-					      err);
-		free(base);
 	}
 	bfs_buf_free(&z);
 	if (rc)
@@ -841,7 +951,7 @@ static int decode_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 
 	bfs_hex(h, c->hash, 6);
 	rc = blob_decode(r, c->hash, frame, c->clen, out, c->len, plain_only,
-			 delta_base, via, err);
+			 delta_base, via, NULL, err);
 	if (rc > 0)
 		return rc;
 	if (rc == -EBADMSG)

@@ -31,10 +31,11 @@ struct bfs_repo {
 	struct bfs_store *store; /* owned; for an encrypted repository the
 				    sealing store (store_crypt.c) */
 	char id[65];		 /* 64 hex, NUL */
-	int version; /* config "version": 1 (migrate only), 2, 3 or 4;
-			a version-2 or -3 repository is written as it is
-			(2: no delta frames; 3: no tree parts as delta
-			frames) until 'backupfs migrate' */
+	int version;		 /* config "version": 1 (migrate only), 2 to 5;
+				    a version-2, -3 or -4 repository is written as it
+				    is (2: no delta frames; 3: no tree parts as delta
+				    frames; 4: no delta frames on several bases) until
+				    'backupfs migrate' */
 	struct bfs_chunker_params chunker[BFS_PROFILE_COUNT];
 	int zstd_level;
 	uint64_t pack_target; /* bytes, e.g. 16 MiB */
@@ -52,7 +53,7 @@ struct bfs_repo {
 int bfs_repo_init(const char *url, const struct bfs_store_opts *sopts,
 		  struct bfs_repo **out, struct bfs_err *err);
 
-/* init makes an encrypted repository (config version 4, random master
+/* init makes an encrypted repository (config version 5, random master
  * keys wrapped under the password in keys/<64 hex>, see crypt.h) when
  * sopts gives a password source or the environment does
  * (bfs_password_given); else a plain one.  open reads the password the
@@ -121,6 +122,23 @@ int bfs_repo_delta_encode(const struct bfs_repo *r,
 			  struct bfs_buf *out, size_t *zlen,
 			  struct bfs_err *err);
 
+/* The stored frame of blob id (plain bytes data[0..len)) as a delta
+ * frame on nbases bases: base_ids[i] with plain bytes bases[i]
+ * [0..blens[i]) (borrowed), in frame order.  nbases 1 is
+ * bfs_repo_delta_encode (a type-2 frame); 2..BFS_DELTA_MAX_BASES a
+ * multi-base frame (doc/FORMAT.md 18.2; stored as type BFS_BLOB_DELTA2,
+ * bfs_pack_builder_add_delta_n), sealed like every frame in an
+ * encrypted repository.  *zlen gets the length of its zstd part.  0,
+ * -EINVAL (a base id the format forbids, a base twice or the blob
+ * itself, nbases out of range, several bases in a repository of
+ * version < BFS_FORMAT_VERSION_DELTA2), or -errno.  Thread-safe. */
+int bfs_repo_delta_encode_n(const struct bfs_repo *r,
+			    const uint8_t id[BFS_HASH_LEN], size_t nbases,
+			    const uint8_t (*base_ids)[BFS_HASH_LEN],
+			    const void *const *bases, const size_t *blens,
+			    const void *data, size_t len, struct bfs_buf *out,
+			    size_t *zlen, struct bfs_err *err);
+
 /* Decode a stored frame (untrusted, flen bytes) of blob id into out,
  * which holds exactly len bytes: open it (encrypted repository), zstd
  * decode (a delta frame with its base, located through
@@ -130,6 +148,16 @@ int bfs_repo_delta_encode(const struct bfs_repo *r,
 int bfs_repo_blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 			 const void *frame, size_t flen, void *out, size_t len,
 			 struct bfs_err *err);
+
+/* bfs_repo_blob_decode, and *bases (always set) the bases the frame
+ * names (n 0: a whole frame; 1: a type-2 frame; 2..: a multi-base one;
+ * set as soon as the head is read, also when the decode fails later):
+ * for check, which compares them with the index object. */
+int bfs_repo_blob_decode_bases(struct bfs_repo *r,
+			       const uint8_t id[BFS_HASH_LEN],
+			       const void *frame, size_t flen, void *out,
+			       size_t len, struct bfs_bases *bases,
+			       struct bfs_err *err);
 
 /* True when blobs of a and b are interchangeable byte for byte: both
  * plain, or both encrypted with the same master keys. */
@@ -155,8 +183,9 @@ void bfs_chunkref_unpack(struct bfs_chunkref *c,
 /* Read one chunk: fetch [offset, offset+clen) of its pack, decompress
  * into out (which must hold c->len bytes), verify SHA-256 == c->hash.
  * A delta frame (it does not start with the zstd magic) is decoded with
- * its base's plain bytes (bfs_repo_set_locate); a missing or damaged
- * base fails with a message naming the base, never other bytes.
+ * its bases' plain bytes (bfs_repo_set_locate; every base of a
+ * multi-base frame, each verified); a missing or damaged base fails
+ * with a message naming that base, never other bytes.
  * Errors: -ENOENT pack missing, -EUCLEAN corrupt frame / wrong length,
  * -EBADMSG hash mismatch, -EIO etc. from the store.  The message names
  * the pack key.  Thread-safe. */
@@ -179,8 +208,9 @@ int bfs_repo_read_chunk_via(struct bfs_repo *r, const struct bfs_chunkref *c,
 
 /* Read chunk c only when it is stored whole (a possible delta base):
  * 0 with its verified plain bytes in out (c->len bytes); 1 when it is
- * stored as a delta frame, with that frame's base id in base_id (out
- * untouched; depth 1: the base is the one to use instead); else as
+ * stored as a delta frame, with that frame's base id (the FIRST base of
+ * a multi-base frame) in base_id (out untouched; depth 1: the base is
+ * the one to use instead); else as
  * bfs_repo_read_chunk.  Thread-safe. */
 int bfs_repo_read_whole(struct bfs_repo *r, const struct bfs_chunkref *c,
 			uint8_t *out, uint8_t base_id[BFS_HASH_LEN],

@@ -355,9 +355,9 @@ static int try_reuse(struct walk *w, const struct bfs_entry *e)
 	    p->e.size != e->size || p->e.mtime_ns != e->mtime_ns ||
 	    p->e.ctime_ns != e->ctime_ns || p->e.ino != e->ino)
 		goto out;
-	rc = bfs_backup_file_reuse_keys(w->b, e, p->chunks, p->nchunks,
-					p->has_dt ? p->dt : NULL,
-					p->has_sk ? p->sk : NULL, w->err);
+	rc = bfs_backup_file_reuse_keys(
+	    w->b, e, p->chunks, p->nchunks, p->has_dt ? p->dt : NULL,
+	    p->has_sk ? p->sk : NULL, p->has_sa ? p->sa : NULL, w->err);
 	if (rc == -EINVAL)
 		rc = 0; /* the index disagrees with itself: read it */
 	else if (rc == 0)

@@ -131,6 +131,9 @@ static int line_check(const struct bfs_tree_entry *te, struct bfs_err *err)
 	if (te->sk && (!file || e->link))
 		return bfs_err_set(err, -EINVAL, "'%s': \"sk\" on a non-file",
 				   e->path);
+	if (te->sa && (!file || e->link))
+		return bfs_err_set(err, -EINVAL, "'%s': \"sa\" on a non-file",
+				   e->path);
 	if ((te->nparts || te->count) && !dir)
 		return bfs_err_set(err, -EINVAL, "'%s': a tree on a non-dir",
 				   e->path);
@@ -185,6 +188,12 @@ int bfs_tree_line(struct bfs_buf *out, const struct bfs_tree_entry *te,
 		bfs_hex(hex, te->sk, BFS_HASH_LEN);
 		rc = bfs_buf_printf(out, ",\"sk\":\"%s\"", hex);
 	}
+	if (!rc && te->sa) {
+		char hex[BFS_HASH_HEX + 1];
+
+		bfs_hex(hex, te->sa, BFS_HASH_LEN);
+		rc = bfs_buf_printf(out, ",\"sa\":\"%s\"", hex);
+	}
 	if (!rc && e->type == BFS_T_DIR) {
 		rc = put_ids(out, "tree", te->parts, te->nparts);
 		if (!rc)
@@ -235,6 +244,7 @@ enum {
 	K_NL,
 	K_DT,
 	K_SK,
+	K_SA,
 	K_NKEYS
 };
 
@@ -252,6 +262,7 @@ struct bfs_tree_part {
 	size_t prevlen;		  /* (copy: the line buffer is reused) */
 	uint8_t dt[BFS_HASH_LEN]; /* the current line's "dt" */
 	uint8_t sk[BFS_HASH_LEN]; /* the current line's "sk" */
+	uint8_t sa[BFS_HASH_LEN]; /* the current line's "sa" */
 };
 
 int bfs_tree_part_open(const void *data, size_t len, struct bfs_tree_part **out,
@@ -603,6 +614,12 @@ static int parse_entry(struct bfs_tree_part *p, struct bfs_tree_entry *te,
 				     n);
 		te->sk = p->sk;
 	}
+	if (m[K_SA]) {
+		if (!file || e->link || !hexid(p, m[K_SA], p->sa))
+			return pfail(p, err, -EUCLEAN, "'%.300s': bad \"sa\"",
+				     n);
+		te->sa = p->sa;
+	}
 	if (dir) {
 		if (!m[K_COUNT] || !m[K_TREE])
 			return pfail(p, err, -EUCLEAN,
@@ -628,9 +645,9 @@ int bfs_tree_part_next(struct bfs_tree_part *p, struct bfs_tree_entry *te,
 		       struct bfs_err *err)
 {
 	static const char *const keys[] = {
-	    "n",   "nb", "t",  "m",    "u",	"g",  "un", "gn", "mt",
-	    "ct",  "i",	 "s",  "l",    "lb",	"r",  "h",  "hb", "sp",
-	    "err", "c",	 "cl", "tree", "count", "nl", "dt", "sk", NULL};
+	    "n",  "nb",	  "t",	   "m",	 "u",  "g",  "un", "gn", "mt",	"ct",
+	    "i",  "s",	  "l",	   "lb", "r",  "h",  "hb", "sp", "err", "c",
+	    "cl", "tree", "count", "nl", "dt", "sk", "sa", NULL};
 	const struct bfs_jnode *m[K_NKEYS + 1];
 	const char *why = "", *dup;
 	size_t end = 0, at = 0, linelen;

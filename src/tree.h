@@ -56,6 +56,7 @@ struct bfs_tree_entry {
 	uint32_t nl;	   /* first entry of a hardlink group: paths in it */
 	const uint8_t *dt; /* files: the dump map blob ("dt"), or NULL */
 	const uint8_t *sk; /* files: the sketch blob ("sk"), or NULL */
+	const uint8_t *sa; /* files: the anchor blob ("sa"), or NULL */
 };
 
 /* The keys of a file's tree line besides its content that may name a
@@ -186,21 +187,23 @@ void bfs_manifest2_clear(struct bfs_manifest2 *m);
 
 struct bfs_idx_blob {
 	uint8_t hash[BFS_HASH_LEN];
-	int type; /* BFS_BLOB_DATA, BFS_BLOB_TREE, BFS_BLOB_DELTA */
+	int type; /* BFS_BLOB_DATA, BFS_BLOB_TREE, BFS_BLOB_DELTA(2) */
 	uint64_t offset;
 	uint32_t clen, len;
-	uint8_t base[BFS_HASH_LEN]; /* BFS_BLOB_DELTA: its base's id */
+	/* BFS_BLOB_DELTA: its base (n 1); BFS_BLOB_DELTA2: its 2 to
+	 * BFS_DELTA_MAX_BASES bases in frame order; else n 0 */
+	struct bfs_bases bases;
 };
 
 /* The index-object entries of the n pack entries e of a pack this
- * process built, with bases[i] the base id of entry i when it is a delta
+ * process built, with bases[i] the bases of entry i when it is a delta
  * (both borrowed: bfs_pack_builder_entries, bfs_pack_builder_bases).
  * The base never comes from the frame: in an encrypted repository the
  * frame is sealed.  Thread-safe. */
 struct bfs_pack_entry;
 void bfs_idx_blobs_from_pack(struct bfs_idx_blob *out,
 			     const struct bfs_pack_entry *e, size_t n,
-			     const uint8_t (*bases)[BFS_HASH_LEN]);
+			     const struct bfs_bases *bases);
 
 /* Builds one index object (compressed as it grows). */
 struct bfs_idxobj_writer;

@@ -142,7 +142,7 @@ void bfs_idxobj_writer_free(struct bfs_idxobj_writer *w)
 
 void bfs_idx_blobs_from_pack(struct bfs_idx_blob *out,
 			     const struct bfs_pack_entry *e, size_t n,
-			     const uint8_t (*bases)[BFS_HASH_LEN])
+			     const struct bfs_bases *bases)
 {
 	size_t i;
 
@@ -153,8 +153,8 @@ void bfs_idx_blobs_from_pack(struct bfs_idx_blob *out,
 		out[i].offset = e[i].offset;
 		out[i].clen = e[i].clen;
 		out[i].len = e[i].len;
-		if (e[i].type == BFS_BLOB_DELTA)
-			memcpy(out[i].base, bases[i], BFS_HASH_LEN);
+		if (e[i].type == BFS_BLOB_DELTA || e[i].type == BFS_BLOB_DELTA2)
+			out[i].bases = bases[i];
 	}
 }
 
@@ -175,9 +175,19 @@ int bfs_idxobj_writer_pack(struct bfs_idxobj_writer *w,
 		    i ? "," : "", hex, blobs[i].type, blobs[i].offset,
 		    blobs[i].clen, blobs[i].len);
 		if (!rc && blobs[i].type == BFS_BLOB_DELTA) {
-			bfs_hex(hex, blobs[i].base, BFS_HASH_LEN);
+			bfs_hex(hex, blobs[i].bases.id[0], BFS_HASH_LEN);
 			rc = bfs_buf_printf(&w->text, ",\"%s\"", hex);
 		}
+		/* type 3: the bases as an array, in frame order */
+		for (size_t j = 0; !rc && blobs[i].type == BFS_BLOB_DELTA2 &&
+				   j < blobs[i].bases.n;
+		     j++) {
+			bfs_hex(hex, blobs[i].bases.id[j], BFS_HASH_LEN);
+			rc = bfs_buf_printf(&w->text, "%s\"%s\"",
+					    j ? "," : ",[", hex);
+		}
+		if (!rc && blobs[i].type == BFS_BLOB_DELTA2)
+			rc = bfs_buf_append(&w->text, "]", 1);
 		if (!rc)
 			rc = bfs_buf_append(&w->text, "]", 1);
 	}
@@ -217,13 +227,33 @@ int bfs_idxobj_writer_finish(struct bfs_idxobj_writer *w, struct bfs_buf *out,
 	return 0;
 }
 
+/* One base id of an index object's delta blob (node s, a 64-hex string)
+ * appended to b: not the blob itself (hash), not one b holds already.
+ * 0 or -EUCLEAN. */
+static int idx_base(struct bfs_jdoc *d, const struct bfs_jnode *s,
+		    struct bfs_bases *b, const uint8_t hash[BFS_HASH_LEN])
+{
+	uint8_t *id = b->id[b->n];
+	size_t j;
+
+	if (s->type != BFS_J_STR || s->len != BFS_HASH_HEX ||
+	    bfs_unhex(id, bfs_jstr(d, s), BFS_HASH_LEN) ||
+	    !memcmp(id, hash, BFS_HASH_LEN))
+		return -EUCLEAN;
+	for (j = 0; j < b->n; j++)
+		if (!memcmp(id, b->id[j], BFS_HASH_LEN))
+			return -EUCLEAN;
+	b->n++;
+	return 0;
+}
+
 /* One pack line of an index object. */
 static int idx_line(struct bfs_jdoc *d, char *line, size_t len,
 		    struct bfs_idx_blob **bv, size_t *bcap, size_t *n,
 		    uint8_t pack[BFS_HASH_LEN], const char **why)
 {
 	static const char *const keys[] = {"pack", "blobs", NULL};
-	const struct bfs_jnode *m[3], *x, *f[6];
+	const struct bfs_jnode *m[3], *x, *x2, *f[6];
 	size_t end = 0, at = 0, k = 0, i;
 	const char *jwhy = "";
 	uint64_t v[4], expect = BFS_PACK_HEADER;
@@ -265,23 +295,35 @@ static int idx_line(struct bfs_jdoc *d, char *line, size_t len,
 			if (!bfs_jdoc_u64(d, f[i + 1], BFS_PACK_MAX_SIZE,
 					  &v[i]))
 				return -EUCLEAN;
+		memset(&(*bv)[k].bases, 0, sizeof((*bv)[k].bases));
 		if (v[0] == BFS_BLOB_DELTA) {
 			/* sixth element: the base id, never the blob itself */
 			*why = "delta blob without a valid base id";
-			if (!f[5] || f[5]->type != BFS_J_STR ||
-			    f[5]->len != BFS_HASH_HEX ||
-			    bfs_unhex((*bv)[k].base, bfs_jstr(d, f[5]),
-				      BFS_HASH_LEN) ||
-			    !memcmp((*bv)[k].base, (*bv)[k].hash,
-				    BFS_HASH_LEN) ||
+			if (!f[5] ||
+			    idx_base(d, f[5], &(*bv)[k].bases, (*bv)[k].hash) ||
 			    v[2] < BFS_HASH_LEN + 4)
+				return -EUCLEAN;
+		} else if (v[0] == BFS_BLOB_DELTA2) {
+			/* sixth element: 2..4 distinct base ids */
+			*why = "type-3 delta blob without a valid list of 2 "
+			       "to 4 distinct base ids";
+			if (!f[5] || f[5]->type != BFS_J_ARR)
+				return -EUCLEAN;
+			for (x2 = bfs_jdoc_node(d, f[5]->child); x2;
+			     x2 = bfs_jdoc_node(d, x2->next))
+				if ((*bv)[k].bases.n == BFS_DELTA_MAX_BASES ||
+				    idx_base(d, x2, &(*bv)[k].bases,
+					     (*bv)[k].hash))
+					return -EUCLEAN;
+			if ((*bv)[k].bases.n < 2 ||
+			    v[2] < BFS_DELTA2_HEAD((*bv)[k].bases.n) + 4)
 				return -EUCLEAN;
 		} else if (f[5]) {
 			*why = "bad blob (six elements, not a delta)";
 			return -EUCLEAN;
 		}
 		if ((v[0] != BFS_BLOB_DATA && v[0] != BFS_BLOB_TREE &&
-		     v[0] != BFS_BLOB_DELTA) ||
+		     v[0] != BFS_BLOB_DELTA && v[0] != BFS_BLOB_DELTA2) ||
 		    v[1] != expect || v[2] == 0 || v[2] > BFS_CHUNK_CLEN_MAX ||
 		    v[3] == 0 || v[3] > BFS_CHUNK_MAX_LIMIT ||
 		    v[1] + v[2] > BFS_PACK_MAX_SIZE) {

@@ -110,6 +110,7 @@ static void backup_free(struct bfs_backup *b)
 	wr_delta_unref(b->fdx);
 	wr_bases_free(b->bases);
 	bfs_buf_free(&b->skrec);
+	bfs_buf_free(&b->sarec);
 	free(b->src_key);
 	free(b->current);
 	free(b->host);
@@ -272,6 +273,7 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 	b->delta_on = !opts->no_delta && repo->version >= 3;
 	b->tdelta_on =
 	    b->delta_on && repo->version >= BFS_FORMAT_VERSION_TDELTA;
+	b->sa_on = b->delta_on && repo->version >= BFS_FORMAT_VERSION_DELTA2;
 	if (wr_bases_new(&b->bases))
 		goto out_nomem;
 
@@ -752,20 +754,21 @@ int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
 			  const struct bfs_blobref *chunks, size_t n,
 			  struct bfs_err *err)
 {
-	return bfs_backup_file_reuse_keys(b, e, chunks, n, NULL, NULL, err);
+	return bfs_backup_file_reuse_keys(b, e, chunks, n, NULL, NULL, NULL,
+					  err);
 }
 
 int bfs_backup_file_reuse_dt(struct bfs_backup *b, const struct bfs_entry *e,
 			     const struct bfs_blobref *chunks, size_t n,
 			     const uint8_t *dt, struct bfs_err *err)
 {
-	return bfs_backup_file_reuse_keys(b, e, chunks, n, dt, NULL, err);
+	return bfs_backup_file_reuse_keys(b, e, chunks, n, dt, NULL, NULL, err);
 }
 
 int bfs_backup_file_reuse_keys(struct bfs_backup *b, const struct bfs_entry *e,
 			       const struct bfs_blobref *chunks, size_t n,
 			       const uint8_t *dt, const uint8_t *sk,
-			       struct bfs_err *err)
+			       const uint8_t *sa, struct bfs_err *err)
 {
 	struct bfs_buf dtb = {0};
 	struct bfs_chunkref *copy = NULL;
@@ -822,13 +825,18 @@ int bfs_backup_file_reuse_keys(struct bfs_backup *b, const struct bfs_entry *e,
 		return wr_nomem(b, err);
 	}
 	rc = wr_submit_file_end(b, c, J_REUSE, copy, n, &dtb);
-	if (!rc && sk) {
+	if (!rc && (sk || sa)) {
 		/* the slot just queued: nothing consumes it before the
 		 * next submit on this thread */
 		struct job *j = &b->jobs[(b->head - 1) % b->njobs];
 
-		j->has_sk = true;
-		memcpy(j->reuse_sk, sk, BFS_HASH_LEN);
+		j->has_sk = sk != NULL;
+		if (sk)
+			memcpy(j->reuse_sk, sk, BFS_HASH_LEN);
+		/* an anchor blob only where the format has the key */
+		j->has_sa = sa && b->sa_on;
+		if (j->has_sa)
+			memcpy(j->reuse_sa, sa, BFS_HASH_LEN);
 	}
 	return rc ? wr_failed(b, err) : 0;
 }
@@ -874,10 +882,12 @@ int bfs_backup_commit(struct bfs_backup *b, struct bfs_backup_stats *stats,
 	rc = wr_pipe_drain(b);
 	if (!rc && b->delta_chunks)
 		bfs_debug("similarity deltas: %llu chunks (%llu bytes plain), "
-			  "%llu of them on the neighbour base",
+			  "%llu of them on the neighbour base, %llu on two "
+			  "bases",
 			  (unsigned long long)b->delta_chunks,
 			  (unsigned long long)b->delta_bytes,
-			  (unsigned long long)b->neighbour_deltas);
+			  (unsigned long long)b->neighbour_deltas,
+			  (unsigned long long)b->two_base_deltas);
 	if (!rc)
 		rc = wt_build(b, &root, &nroot, &count, err);
 	if (!rc)

@@ -162,12 +162,14 @@ int bfs_backup_file_reuse(struct bfs_backup *b, const struct bfs_entry *e,
 int bfs_backup_file_reuse_dt(struct bfs_backup *b, const struct bfs_entry *e,
 			     const struct bfs_blobref *chunks, size_t n,
 			     const uint8_t *dt, struct bfs_err *err);
-/* The same, keeping the file's sketch blob too: sk (may be NULL) is the
- * id of the "sk" blob the previous backup names for it (not read). */
+/* The same, keeping the file's sketch and anchor blobs too: sk and sa
+ * (each may be NULL) are the ids of the "sk" and "sa" blobs the previous
+ * backup names for it (not read; "sa" kept only in a repository of
+ * version >= 5 with deltas on). */
 int bfs_backup_file_reuse_keys(struct bfs_backup *b, const struct bfs_entry *e,
 			       const struct bfs_blobref *chunks, size_t n,
 			       const uint8_t *dt, const uint8_t *sk,
-			       struct bfs_err *err);
+			       const uint8_t *sa, struct bfs_err *err);
 
 /* What a reused directory holds below it (for the header's stats). */
 struct bfs_tree_stats {

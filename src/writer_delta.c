@@ -18,11 +18,24 @@
  *     sketch record; at the file's end the records become the "sk"
  *     blob.
  *
+ * Format 5 (b->sa_on): the sketch's pass also yields the chunk's
+ * anchors; file begin reads the previous version's "sa" blob too, into
+ * an anchor index (anchor -> the last chunk of the previous version
+ * whose record holds it); a new chunk's second base is the chunk of the
+ * previous version with the most of its anchors (ties: the earliest),
+ * other than the first base (the sketch's; without one, the chunk with
+ * the most anchors is the first and the next one the second).  Both
+ * bases whole (depth 1), the frame's prefix in the previous version's
+ * order; kept when smaller than the one-base frame and under the keep
+ * rule.  The consumer appends each chunk's anchor record; at the file's
+ * end they become the "sa" blob.
+ *
  * Memory: one lookup per file being written or in flight (at most
  * BFS_SKETCH_BLOB_RECS chunks each, about 250 bytes per chunk, plus 32
- * and about 80 bytes per chunk of the previous version), the base
- * cache (WR_BASE_CACHE_BYTES), and the sketch records of the file being
- * consumed (at most 1 MiB).
+ * and about 80 bytes per chunk of the previous version, and with
+ * anchors at most BFS_ANCHOR_REC_N entries of about 12 bytes per chunk),
+ * the base cache (WR_BASE_CACHE_BYTES), and the sketch and anchor
+ * records of the file being consumed (at most 1 MiB each).
  */
 #include "config.h"
 
@@ -39,13 +52,20 @@
 
 /* The previous version of a file: its sketches, and its chunk ids in
  * order with the position of each (first occurrence) for the neighbour
- * base.  Read-only once built. */
+ * base; with has_anc its anchors.  Read-only once built. */
 struct wr_delta {
 	struct bfs_simidx idx;
 	uint8_t (*ids)[BFS_HASH_LEN];
 	size_t nids;
 	struct bfs_hmap pos; /* {id[32] (key), pos u64} */
-	unsigned refs;	     /* atomic */
+	struct bfs_hmap anc; /* {anchor u32 (key), pos u32}: the last one */
+	bool has_anc;
+	unsigned refs; /* atomic */
+};
+
+struct wr_anchor {
+	uint32_t key;
+	uint32_t pos;
 };
 
 struct wr_pos {
@@ -77,6 +97,7 @@ void wr_delta_unref(struct wr_delta *dx)
 	if (dx && __atomic_sub_fetch(&dx->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		bfs_simidx_fini(&dx->idx);
 		bfs_hmap_fini(&dx->pos);
+		bfs_hmap_fini(&dx->anc);
 		free(dx->ids);
 		free(dx);
 	}
@@ -84,37 +105,96 @@ void wr_delta_unref(struct wr_delta *dx)
 
 /* ---- file begin: the previous version's sketches ------------------- */
 
+/* The plain bytes of tree blob id (a sketch or anchor blob of prev,
+ * at most BFS_TREE_PART_MAX bytes): 0 with *data (malloc'd) and *len,
+ * or -errno. */
+static int read_blob(struct bfs_backup *b, const uint8_t id[BFS_HASH_LEN],
+		     const char *what, uint8_t **data, size_t *len,
+		     struct bfs_err *err)
+{
+	struct bfs_chunkref ref;
+	int rc;
+
+	*data = NULL;
+	rc = bfs_index_chunk_find(b->idx, id, &ref);
+	if (!rc && (ref.len > BFS_TREE_PART_MAX ||
+		    memcmp(ref.hash, id, BFS_HASH_LEN) != 0))
+		rc = bfs_err_set(err, -EUCLEAN, "%s located badly", what);
+	if (!rc && !(*data = malloc(ref.len ? ref.len : 1)))
+		rc = -ENOMEM;
+	if (!rc)
+		rc = bfs_repo_read_chunk(b->repo, &ref, *data, err);
+	if (rc) {
+		free(*data);
+		*data = NULL;
+		return rc;
+	}
+	*len = ref.len;
+	return 0;
+}
+
+/* Read the "sa" blob of prev into dx's anchor index.  Any failure but
+ * -ENOMEM only means no second bases for this file (logged at debug
+ * level). */
+static int load_anchors(struct bfs_backup *b, const struct bfs_index_prev *prev,
+			const char *path, struct wr_delta *dx)
+{
+	struct bfs_err err = {""};
+	uint32_t v[BFS_ANCHOR_REC_N];
+	uint8_t *data = NULL;
+	size_t i, n = 0, len = 0;
+	unsigned k, m;
+	int rc;
+
+	rc = read_blob(b, prev->sa, "anchor blob", &data, &len, &err);
+	if (!rc)
+		rc = bfs_anchor_blob_check(data, len, prev->nchunks, &n, &err);
+	for (i = 0; i < n && !rc; i++) {
+		m = bfs_anchors_get(v, data + i * BFS_ANCHOR_REC);
+		for (k = 0; k < m && !rc; k++) {
+			struct wr_anchor *ap;
+			bool added;
+
+			rc =
+			    bfs_hmap_get(&dx->anc, &v[k], (void **)&ap, &added);
+			if (!rc)
+				ap->pos = (uint32_t)i; /* the last one */
+		}
+	}
+	if (!rc)
+		dx->has_anc = n > 0;
+	else if (rc != -ENOMEM)
+		bfs_debug("'%s': no second delta bases: %s", path,
+			  bfs_err_str(&err, rc));
+	free(data);
+	return rc == -ENOMEM ? rc : 0;
+}
+
 /* Read the "sk" blob of prev (the previous version of the file) into a
- * new lookup.  Any failure only means no deltas for this file: logged at
- * debug level, *out NULL. */
+ * new lookup, and with b->sa_on its "sa" blob.  Any failure only means
+ * no deltas for this file: logged at debug level, *out NULL. */
 static int load_prev(struct bfs_backup *b, const struct bfs_index_prev *prev,
 		     const char *path, struct wr_delta **out)
 {
-	struct bfs_chunkref ref;
 	struct bfs_sketch s;
 	struct bfs_err err = {""};
 	struct wr_delta *dx = NULL;
 	uint8_t *data = NULL;
-	size_t i, n;
+	size_t i, n, len = 0;
 	int rc;
 
 	*out = NULL;
-	rc = bfs_index_chunk_find(b->idx, prev->sk, &ref);
-	if (!rc && (ref.len > BFS_TREE_PART_MAX ||
-		    memcmp(ref.hash, prev->sk, BFS_HASH_LEN) != 0))
-		rc = bfs_err_set(&err, -EUCLEAN, "sketch blob located badly");
-	if (!rc && !(data = malloc(ref.len ? ref.len : 1)))
-		rc = -ENOMEM;
+	rc = read_blob(b, prev->sk, "sketch blob", &data, &len, &err);
 	if (!rc)
-		rc = bfs_repo_read_chunk(b->repo, &ref, data, &err);
-	if (!rc)
-		rc = bfs_sketch_blob_check(data, ref.len, prev->nchunks, &n,
-					   &err);
+		rc = bfs_sketch_blob_check(data, len, prev->nchunks, &n, &err);
 	if (!rc && !(dx = calloc(1, sizeof(*dx))))
 		rc = -ENOMEM;
 	if (rc)
 		goto out;
 	bfs_simidx_init(&dx->idx);
+	/* cannot fail without a capacity hint */
+	bfs_hmap_init(&dx->anc, sizeof(struct wr_anchor), sizeof(uint32_t), 0,
+		      0);
 	dx->refs = 1;
 	rc = bfs_hmap_init(&dx->pos, sizeof(struct wr_pos), BFS_HASH_LEN,
 			   prev->nchunks, BFS_HMAP_PREHASHED);
@@ -134,6 +214,8 @@ static int load_prev(struct bfs_backup *b, const struct bfs_index_prev *prev,
 			rc = 0;
 	}
 	dx->nids = prev->nchunks;
+	if (!rc && b->sa_on && prev->has_sa)
+		rc = load_anchors(b, prev, path, dx);
 	if (!rc) {
 		*out = dx;
 		dx = NULL;
@@ -330,17 +412,114 @@ out:
 	return rc;
 }
 
+/* The position in dx's previous version of the chunk holding the most
+ * of j's anchors (each occurrence in j one vote; ties: the earliest),
+ * leaving out chunks of id skip (may be NULL) and j itself; -1 when no
+ * anchor matches. */
+static int64_t anchor_vote(const struct wr_delta *dx, const struct job *j,
+			   const uint8_t *skip)
+{
+	uint32_t pos[BFS_ANCHOR_MAX];
+	unsigned i, k, n = 0, run, best_run = 0;
+	int64_t best = -1;
+
+	for (i = 0; i < j->an.n; i++) {
+		const struct wr_anchor *ap =
+		    bfs_hmap_find(&dx->anc, &j->an.v[i]);
+
+		if (!ap || ap->pos >= dx->nids ||
+		    (skip && !memcmp(dx->ids[ap->pos], skip, BFS_HASH_LEN)) ||
+		    !memcmp(dx->ids[ap->pos], j->hash, BFS_HASH_LEN))
+			continue;
+		pos[n++] = ap->pos;
+	}
+	/* the most frequent (n <= BFS_ANCHOR_MAX: quadratic is fine) */
+	for (i = 0; i < n; i++) {
+		for (run = 0, k = 0; k < n; k++)
+			run += pos[k] == pos[i];
+		if (run > best_run ||
+		    (run == best_run && (int64_t)pos[i] < best)) {
+			best_run = run;
+			best = pos[i];
+		}
+	}
+	return best;
+}
+
+/* Encode new chunk j on two bases, the previous version's chunks at
+ * positions p1 and p2 (each whole, or its base: depth 1), the prefix in
+ * position order; keep the frame in j->z when it is smaller than what
+ * j->z holds (a plain frame of plen bytes' zstd part, or a one-base
+ * delta) and worth it against the plain frame.  0 (kept or not) or
+ * -errno. */
+static int try_two(struct bfs_backup *b, struct job *j, int64_t p1, int64_t p2,
+		   size_t plen, struct bfs_err *err)
+{
+	const struct wr_delta *dx = j->dx;
+	uint8_t ids[2][BFS_HASH_LEN];
+	struct bfs_cc_entry *e[2] = {NULL, NULL};
+	const void *bases[2];
+	size_t blens[2], zlen = 0;
+	struct bfs_buf dz = {0};
+	int64_t t;
+	int rc, i;
+
+	if (p2 < p1) {
+		t = p1;
+		p1 = p2;
+		p2 = t;
+	}
+	rc = base_get(b, dx->ids[p1], ids[0], &e[0], err);
+	if (!rc)
+		rc = base_get(b, dx->ids[p2], ids[1], &e[1], err);
+	/* two distinct whole bases, neither the chunk itself */
+	if (rc || !memcmp(ids[0], ids[1], BFS_HASH_LEN) ||
+	    !memcmp(ids[0], j->hash, BFS_HASH_LEN) ||
+	    !memcmp(ids[1], j->hash, BFS_HASH_LEN))
+		goto out;
+	for (i = 0; i < 2; i++) {
+		bases[i] = bfs_cc_data(e[i]);
+		blens[i] = bfs_cc_len(e[i]);
+	}
+	rc = bfs_repo_delta_encode_n(b->repo, j->hash, 2,
+				     (const uint8_t(*)[BFS_HASH_LEN])ids, bases,
+				     blens, j->data, j->len, &dz, &zlen, err);
+	if (rc)
+		goto out;
+	if (!bfs_delta_worth(zlen, plen) || dz.len >= j->z.len)
+		goto out;
+	bfs_buf_free(&j->z);
+	j->z = dz;
+	memset(&dz, 0, sizeof(dz));
+	memcpy(j->base, ids[0], BFS_HASH_LEN);
+	memcpy(j->base2, ids[1], BFS_HASH_LEN);
+	j->is_delta = j->two_bases = true;
+out:
+	bfs_buf_free(&dz);
+	bfs_chunkcache_release(b->bases->cc, e[0]);
+	bfs_chunkcache_release(b->bases->cc, e[1]);
+	return rc;
+}
+
 void wr_delta_chunk(struct bfs_backup *b, struct job *j)
 {
 	uint8_t cand[BFS_HASH_LEN];
 	struct bfs_err err = {""};
-	int rc;
+	int64_t p1 = -1, p2;
+	size_t plen;
+	bool found;
+	int rc = 0;
 
-	j->is_delta = false;
+	j->is_delta = j->two_bases = false;
 	j->nb_pos = -1;
 	if (!j->want_sk)
 		return;
-	bfs_sketch_make(&j->sk, j->data, j->len);
+	if (b->sa_on) {
+		bfs_sketch_make_anchors(&j->sk, &j->an, j->data, j->len);
+	} else {
+		bfs_sketch_make(&j->sk, j->data, j->len);
+		j->an.n = 0;
+	}
 	bfs_sketch_fold(&j->sk);
 	if (!j->dx)
 		return;
@@ -348,14 +527,31 @@ void wr_delta_chunk(struct bfs_backup *b, struct job *j)
 		j->nb_pos = prev_pos(j->dx, j->hash);
 		return;
 	}
-	if (!bfs_simidx_find(&j->dx->idx, &j->sk, cand))
-		return;
-	rc = try_delta(b, j, cand, &err);
-	if (j->is_delta)
-		j->nb_pos = prev_pos(j->dx, cand);
+	plen = j->z.len - (b->repo->crypt ? BFS_CRYPT_OVERHEAD : 0);
+	found = bfs_simidx_find(&j->dx->idx, &j->sk, cand);
+	if (found) {
+		rc = try_delta(b, j, cand, &err);
+		p1 = prev_pos(j->dx, cand);
+	}
 	if (rc && rc != -ENOENT)
 		bfs_debug("chunk stored whole (no delta: %s)",
 			  bfs_err_str(&err, rc));
+	if (j->dx->has_anc && (!found || p1 >= 0)) {
+		/* the second base; without a sketch base, the chunk with
+		 * the most anchors is the first */
+		if (!found) {
+			p1 = anchor_vote(j->dx, j, NULL);
+			if (p1 >= 0 && try_delta(b, j, j->dx->ids[p1], &err))
+				p1 = -1;
+		}
+		p2 = p1 >= 0 ? anchor_vote(j->dx, j, j->dx->ids[p1]) : -1;
+		rc = p2 >= 0 ? try_two(b, j, p1, p2, plen, &err) : 0;
+		if (rc && rc != -ENOENT)
+			bfs_debug("chunk kept on one base (no second: %s)",
+				  bfs_err_str(&err, rc));
+	}
+	if (j->is_delta && p1 >= 0)
+		j->nb_pos = p1;
 }
 
 void wr_delta_neighbour(struct bfs_backup *b, struct job *j)
@@ -386,17 +582,24 @@ void wr_delta_neighbour(struct bfs_backup *b, struct job *j)
 			  bfs_err_str(&err, rc));
 }
 
-/* ---- consumer: the "sk" blob ------------------------------------------ */
+/* ---- consumer: the "sk" and "sa" blobs -------------------------------- */
 
 int wr_delta_consume(struct bfs_backup *b, const struct job *j)
 {
-	uint8_t rec[BFS_SKETCH_REC];
+	uint8_t rec[BFS_SKETCH_REC], arec[BFS_ANCHOR_REC];
+	int rc;
 
 	if (!j->want_sk ||
 	    b->skrec.len >= BFS_SKETCH_BLOB_RECS * BFS_SKETCH_REC)
 		return 0;
 	bfs_sketch_put(rec, &j->sk);
-	return bfs_buf_append(&b->skrec, rec, sizeof(rec));
+	rc = bfs_buf_append(&b->skrec, rec, sizeof(rec));
+	/* one anchor record per sketch record: the same chunks */
+	if (!rc && b->sa_on) {
+		bfs_anchors_put(arec, &j->an);
+		rc = bfs_buf_append(&b->sarec, arec, sizeof(arec));
+	}
+	return rc;
 }
 
 int wr_delta_file_end(struct bfs_backup *b)
@@ -411,6 +614,13 @@ int wr_delta_file_end(struct bfs_backup *b)
 			return wr_fail(b, rc, &err);
 		b->wt.has_sk = true;
 	}
-	b->skrec.len = 0;
+	if (b->sarec.len) {
+		rc = wr_store_blob(b, BFS_BLOB_TREE, b->sarec.data,
+				   b->sarec.len, b->wt.sa, &err);
+		if (rc)
+			return wr_fail(b, rc, &err);
+		b->wt.has_sa = true;
+	}
+	b->skrec.len = b->sarec.len = 0;
 	return 0;
 }

@@ -100,12 +100,18 @@ struct job {
 	struct bfs_sketch sk;
 	struct wr_delta *dx;
 	uint8_t base[BFS_HASH_LEN];
+	/* ... and with two_bases a frame on base then base2 (type 3,
+	 * format 5); an: the chunk's anchors (b->sa_on) */
+	bool two_bases;
+	uint8_t base2[BFS_HASH_LEN];
+	struct bfs_anchors an;
 	/* position in dx's previous version of the chunk this one equals
 	 * or was found similar to (-1: none), for the neighbour base */
 	int64_t nb_pos;
-	/* J_REUSE: the reused file's sketch blob */
-	bool has_sk;
+	/* J_REUSE: the reused file's sketch and anchor blobs */
+	bool has_sk, has_sa;
 	uint8_t reuse_sk[BFS_HASH_LEN];
+	uint8_t reuse_sa[BFS_HASH_LEN];
 };
 
 /* A manifest operation waiting for its pack id (or behind one that is). */
@@ -149,6 +155,8 @@ struct wtree {
 	bool has_dt;
 	uint8_t sk[BFS_HASH_LEN]; /* the current file's sketch blob */
 	bool has_sk;
+	uint8_t sa[BFS_HASH_LEN]; /* the current file's anchor blob */
+	bool has_sa;
 };
 
 struct bfs_backup {
@@ -233,17 +241,20 @@ struct bfs_backup {
 	 * key of the open source; the sketch records of the file being
 	 * consumed; the base cache shared by the workers.  tdelta_on:
 	 * tree parts may be delta frames too (delta_on and a version-4
-	 * repository, FORMAT.md 18.1) */
-	bool delta_on, tdelta_on, fsk;
+	 * repository, FORMAT.md 18.1).  sa_on: files with sketches get an
+	 * anchor blob too ("sa", records in sarec) and new chunks a second
+	 * base (delta_on and a version-5 repository, FORMAT.md 18.2) */
+	bool delta_on, tdelta_on, sa_on, fsk;
 	struct wr_delta *fdx;
 	char *src_key;
-	struct bfs_buf skrec;
+	struct bfs_buf skrec, sarec;
 	struct wr_bases *bases;
 	/* the consumer's neighbour base (writer_delta.c): the lookup and
 	 * position in it of the chunk consumed last */
 	const struct wr_delta *nb_dx;
 	int64_t nb_pos;
 	uint64_t neighbour_deltas;	    /* of them, on the neighbour base */
+	uint64_t two_base_deltas;	    /* of them, on two bases */
 	uint64_t delta_chunks, delta_bytes; /* stored as deltas */
 	uint64_t tdelta_parts, tdelta_bytes; /* tree parts as deltas */
 	struct bfs_buf kept_dt; /* its map given (file_keep_blob) */
@@ -406,8 +417,10 @@ void wr_bases_free(struct wr_bases *c);
  * -ENOMEM; other failures only mean no deltas (logged). */
 int wr_delta_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 			enum bfs_profile profile);
-/* Worker, after the chunk's dedup and plain frame: its sketch, and for
- * a new chunk a delta frame in j->z when one is worth it. */
+/* Worker, after the chunk's dedup and plain frame: its sketch (and
+ * with b->sa_on its anchors), and for a new chunk a delta frame in j->z
+ * when one is worth it: on one base, or with b->sa_on on two
+ * (j->two_bases). */
 void wr_delta_chunk(struct bfs_backup *b, struct job *j);
 /* Consumer, before chunk j goes into a pack: a new chunk similar to
  * nothing of the previous version gets a delta on the neighbour base,
@@ -415,9 +428,11 @@ void wr_delta_chunk(struct bfs_backup *b, struct job *j);
  * before it equals or was similar to (rows changed between unchanged
  * neighbours); keeps that position up to date.  Best effort. */
 void wr_delta_neighbour(struct bfs_backup *b, struct job *j);
-/* Consumer: the chunk's sketch record (0 or -ENOMEM). */
+/* Consumer: the chunk's sketch record, and its anchor record with
+ * b->sa_on (0 or -ENOMEM). */
 int wr_delta_consume(struct bfs_backup *b, const struct job *j);
-/* Consumer, at a file's end: its "sk" blob stored (b->wt.sk).  0 or the
+/* Consumer, at a file's end: its "sk" blob stored (b->wt.sk), and its
+ * "sa" blob (b->wt.sa) with b->sa_on.  0 or the
  * sticky failure. */
 int wr_delta_file_end(struct bfs_backup *b);
 

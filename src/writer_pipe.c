@@ -354,7 +354,17 @@ static int consume_chunk(struct bfs_backup *b, struct job *j)
 		rc = wr_pack_open(b);
 		if (rc)
 			goto out_unlock;
-		if (j->is_delta)
+		if (j->is_delta && j->two_bases) {
+			uint8_t bb[2][BFS_HASH_LEN];
+
+			memcpy(bb[0], j->base, BFS_HASH_LEN);
+			memcpy(bb[1], j->base2, BFS_HASH_LEN);
+			rc = bfs_pack_builder_add_delta_n(
+			    b->pb, j->hash, 2,
+			    (const uint8_t(*)[BFS_HASH_LEN])bb, j->z.data,
+			    (uint32_t)j->z.len, (uint32_t)j->len,
+			    &m.ref.offset);
+		} else if (j->is_delta)
 			rc = bfs_pack_builder_add_delta(
 			    b->pb, j->hash, j->base, j->z.data,
 			    (uint32_t)j->z.len, (uint32_t)j->len,
@@ -395,6 +405,7 @@ out_unlock:
 		if (j->is_delta) {
 			b->delta_chunks++;
 			b->delta_bytes += j->len;
+			b->two_base_deltas += j->two_bases;
 		}
 	}
 	if (wr_delta_consume(b, j))
@@ -482,6 +493,7 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 		}
 		mopvec_clear(&b->cur);
 		b->skrec.len = 0;
+		b->sarec.len = 0;
 		b->cur_spilled = false;
 		b->cur_bytes = 0;
 		break;
@@ -503,6 +515,10 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 				memcpy(b->wt.sk, j->reuse_sk, BFS_HASH_LEN);
 				b->wt.has_sk = true;
 			}
+			if (j->has_sa) {
+				memcpy(b->wt.sa, j->reuse_sa, BFS_HASH_LEN);
+				b->wt.has_sa = true;
+			}
 			rc = entry_out(b, e);
 			e = NULL;
 		}
@@ -510,7 +526,7 @@ static int consume_job(struct bfs_backup *b, struct job *j)
 	}
 	wr_entry_free(e);
 	bfs_buf_free(&j->dt);
-	j->has_sk = false;
+	j->has_sk = j->has_sa = false;
 	free(j->chunks);
 	j->chunks = NULL;
 	j->nchunks = 0;

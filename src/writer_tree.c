@@ -340,7 +340,9 @@ int wt_entry(struct bfs_backup *b, const struct bfs_entry *e,
 		te.dt = b->wt.dt;
 	if (b->wt.has_sk && e->type == BFS_T_FILE && !e->link)
 		te.sk = b->wt.sk;
-	b->wt.has_dt = b->wt.has_sk = false;
+	if (b->wt.has_sa && e->type == BFS_T_FILE && !e->link)
+		te.sa = b->wt.sa;
+	b->wt.has_dt = b->wt.has_sk = b->wt.has_sa = false;
 	if (e->link) {
 		rc = nl_count(b, e->link, e->link_len);
 		if (rc)

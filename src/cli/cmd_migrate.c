@@ -1,5 +1,5 @@
-/* cmd_migrate.c - `backupfs migrate -r REPO`: convert a format-1, -2
- * or -3 repository to format 4 in place (src/migrate.c does the
+/* cmd_migrate.c - `backupfs migrate -r REPO`: convert a format-1, -2,
+ * -3 or -4 repository to format 5 in place (src/migrate.c does the
  * work). */
 #include "config.h"
 
@@ -85,7 +85,7 @@ static int run_migrate(struct cli_ctx *ctx)
 		cli_error("migrate", "%s", bfs_err_str(&err, rc));
 		return EXIT_ERR;
 	}
-	if (st.from_version == 2 || st.from_version == 3) {
+	if (st.from_version >= 2 && st.from_version <= 4) {
 		if (rc) {
 			cli_error("migrate", "%s", bfs_err_str(&err, rc));
 			if (st.config_put)
@@ -140,27 +140,29 @@ static const struct cli_opt migrate_opts[] = {
 const struct bfs_cmd cmd_migrate = {
     .name = "migrate",
     .run = run_migrate,
-    .summary = "convert a repository of format 1, 2 or 3 to format 4, in "
-	       "place",
+    .summary = "convert a repository of format 1, 2, 3 or 4 to format 5, "
+	       "in place",
     .synopsis = "backupfs migrate -r REPO [OPTIONS]",
     .description =
-	"Convert a repository written by an older backupfs to format 4, in\n"
+	"Convert a repository written by an older backupfs to format 5, in\n"
 	"place.\n"
 	"\n"
-	"Formats 2 and 3 (this release still reads and writes them, each as\n"
-	"it is): format 3 adds delta frames for dumps (a new chunk of a dump\n"
-	"stored against a similar earlier chunk), format 4 delta frames for\n"
-	"directory trees (a changed directory's new tree part stored against\n"
-	"its previous version).  Backups into a format-2 or format-3\n"
-	"repository write neither, so that the backupfs that made it can\n"
+	"Formats 2, 3 and 4 (this release still reads and writes them, each\n"
+	"as it is): format 3 adds delta frames for dumps (a new chunk of a\n"
+	"dump stored against a similar earlier chunk), format 4 delta frames\n"
+	"for directory trees (a changed directory's new tree part stored\n"
+	"against its previous version), format 5 delta frames on several\n"
+	"bases (a chunk of a dump whose rows moved stored against two or\n"
+	"more earlier chunks).  Backups into an older repository write none\n"
+	"of what its format lacks, so that the backupfs that made it can\n"
 	"still read it.  Migrate checks that no earlier migration was left\n"
-	"unfinished and rewrites the config with \"version\": 4, in one\n"
+	"unfinished and rewrites the config with \"version\": 5, in one\n"
 	"put; no other object changes.  A backupfs older than this release\n"
 	"refuses the repository afterwards (\"unsupported repository format\n"
-	"version 4\").\n"
+	"version 5\").\n"
 	"\n"
 	"Format 1 (one manifest lists every file of a backup; other commands\n"
-	"refuse it until this has run) becomes format 4 with directory trees\n"
+	"refuse it until this has run) becomes format 5 with directory trees\n"
 	"stored once and shared between backups.\n"
 	"\n"
 	"First every pack gets an entry in an index object.  Then each backup\n"
@@ -169,11 +171,11 @@ const struct bfs_cmd cmd_migrate = {
 	"new.  The old manifest is kept aside (migrate/ID) until the new\n"
 	"trees have been read back and every entry compared with it; if one\n"
 	"differs, the old manifest is put back and migrate stops with an\n"
-	"error.  Last, the config says version 4.\n"
+	"error.  Last, the config says version 5.\n"
 	"\n"
 	"Safe to interrupt: run it again and it continues where it stopped,\n"
 	"verifying a backup that was converted but not yet checked.  On a\n"
-	"format-4 repository it does nothing.  It holds an exclusive lock on\n"
+	"format-5 repository it does nothing.  It holds an exclusive lock on\n"
 	"the repository while it works (see 'backupfs unlock'); do not run\n"
 	"an older backupfs, which knows no locks, against it meanwhile.",
     .opts = migrate_opts,

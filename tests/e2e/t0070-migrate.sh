@@ -46,8 +46,8 @@ like "$(cat "$T/stderr")" "converted backup 'b1': [0-9]+ entries, verified" \
 	"b1 converted and verified"
 like "$(cat "$T/stderr")" "converted backup 'b2': [0-9]+ entries, verified" \
 	"b2 converted and verified"
-like "$(cat "$T/stderr")" "the repository is format 4 now" "config written"
-is "$(jq .version "$R/config")" "4" "config says version 4"
+like "$(cat "$T/stderr")" "the repository is format 5 now" "config written"
+is "$(jq .version "$R/config")" "5" "config says version 5"
 is "$(jq -S 'del(.version)' "$R/config")" \
 	"$(jq -S 'del(.version)' "$F/repo/config")" \
 	"... with the same id and parameters"
@@ -93,7 +93,7 @@ is "$(sums "$T/rc")" "$(grep '  b1/' "$F/expected.sha256")" \
 # ---- again: nothing to do, nothing written
 before=$(sums "$R")
 ok_cmd "migrate again" bfs migrate -r "$R"
-like "$(cat "$T/stdout")" "format 4 already: nothing to do" "says it is done"
+like "$(cat "$T/stdout")" "format 5 already: nothing to do" "says it is done"
 is "$(sums "$R")" "$before" "... and writes nothing"
 
 # ---- stopped by a broken manifest, then resumed

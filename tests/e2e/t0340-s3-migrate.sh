@@ -26,7 +26,7 @@ aws_s3 ls --recursive s3://bfs-migrate/old/ >"$T/keys"
 unlike "$(cat "$T/keys")" "old/migrate/" "no saved manifest left"
 like "$(cat "$T/keys")" "old/index/" "index objects written"
 ok_cmd "download the config" aws_s3 cp "$R/config" "$T/config"
-is "$(jq .version "$T/config")" "4" "config says version 4"
+is "$(jq .version "$T/config")" "5" "config says version 5"
 
 want=$(awk '$2 == "b2/dump.sql" { print $1 }' "$F/expected.sha256")
 ok_cmd "cat b2:dump.sql" bash -c \
@@ -41,6 +41,6 @@ is "$(cd "$T/r" && find . -type f | sed 's|^\./||' | LC_ALL=C sort |
 	"every restored file has the fixture's content"
 
 ok_cmd "migrate again" bfs migrate -r "$R"
-like "$(cat "$T/stdout")" "format 4 already: nothing to do" "nothing to do"
+like "$(cat "$T/stdout")" "format 5 already: nothing to do" "nothing to do"
 
 done_testing

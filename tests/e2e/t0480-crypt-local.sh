@@ -26,8 +26,8 @@ done >"$T/dump.sql"
 ok_cmd "init with --password-file" bfs init --password-file "$T/pw" "$R"
 like "$(cat "$T/stdout")" "initialized encrypted repository" "says encrypted"
 unlike "$(cat "$T/stderr")" "not encrypted" "no plain-repository note"
-like "$(cat "$R/config")" '"version":4.*"encryption":\{"aead":"aes-256-gcm"' \
-	"config: version 4, encryption in clear"
+like "$(cat "$R/config")" '"version":5.*"encryption":\{"aead":"aes-256-gcm"' \
+	"config: version 5, encryption in clear"
 is "$(find "$R/keys" -type f | wc -l)" 1 "one key object"
 ok_cmd "plain init notes it on stderr" bfs init "$T/plain"
 like "$(cat "$T/stderr")" "not encrypted" "the note"

@@ -1,15 +1,15 @@
 #!/bin/bash
-# Format 2 read and written by this release (format 4), and `backupfs
+# Format 2 read and written by this release (format 5), and `backupfs
 # migrate` 2 -> 4 (the 2 -> 3 and 3 -> 4 steps are both the config), on tests/data/format2 (a repository written by the
 # last release of format 2, tests/data/make-format2.sh): list, ls, cat,
 # restore, check --read-data and (with FUSE) the mount give the fixture's
 # files; a backup into it keeps it format 2 (config untouched) and reads
-# back; migrate rewrites the config alone (version 4, same id and
+# back; migrate rewrites the config alone (version 5, same id and
 # parameters, no other object changed), after which everything reads as
 # before and a new backup works; migrate again does nothing; a migrate
 # of a repository with a saved manifest of an interrupted format-1
 # conversion refuses and leaves version 2; a migrate where no repository
-# is says only that; init makes version 4.
+# is says only that; init makes version 5.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-mount.sh"
 
@@ -94,9 +94,9 @@ is "$(jq .version "$R2/config")" "2" "... config untouched"
 before=$(cd "$R" && find . -type f ! -name config ! -path './locks/*' |
 	LC_ALL=C sort | xargs sha256sum)
 ok_cmd "migrate" bfs migrate -r "$R"
-like "$(cat "$T/stdout")" "is format 4 now \(was 2; no object but the config changed\)" \
+like "$(cat "$T/stdout")" "is format 5 now \(was 2; no object but the config changed\)" \
 	"migrate says what it did"
-is "$(jq .version "$R/config")" "4" "config says version 4"
+is "$(jq .version "$R/config")" "5" "config says version 5"
 is "$(jq -S 'del(.version)' "$R/config")" \
 	"$(jq -S 'del(.version)' "$F/repo/config")" \
 	"... with the same id and parameters"
@@ -111,7 +111,7 @@ ok_cmd "... gives what was backed up" cmp "$T/new.txt" "$T/b4.txt"
 
 before=$(sums "$R")
 ok_cmd "migrate again" bfs migrate -r "$R"
-like "$(cat "$T/stdout")" "format 4 already: nothing to do" "says it is done"
+like "$(cat "$T/stdout")" "format 5 already: nothing to do" "says it is done"
 is "$(sums "$R")" "$before" "... and writes nothing"
 
 # ---- no repository: just the error
@@ -120,8 +120,8 @@ fails_with 1 "migrate of a directory without a repository" \
 like "$(cat "$T/stderr")" "no backupfs repository at" "... says so"
 unlike "$(cat "$T/stderr")" "still format" "... and claims no format"
 
-# ---- init makes format 4
+# ---- init makes format 5
 ok_cmd "init" bfs init "$T/new"
-is "$(jq .version "$T/new/config")" "4" "a new repository is format 4"
+is "$(jq .version "$T/new/config")" "5" "a new repository is format 5"
 
 done_testing

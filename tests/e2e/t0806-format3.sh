@@ -1,6 +1,6 @@
 #!/bin/bash
-# Format 3 read and written by this release (format 4), and `backupfs
-# migrate` 3 -> 4, on tests/data/format3 (a repository written by the
+# Format 3 read and written by this release (format 5), and `backupfs
+# migrate` 3 -> 5, on tests/data/format3 (a repository written by the
 # last release of format 3, tests/data/make-format3.sh: data deltas and
 # a dump map): list, ls, cat (the dump and a table of its map), restore,
 # check --read-data and (with FUSE) the mount give the fixture's files;
@@ -10,7 +10,7 @@
 # saved manifest left refuses and leaves version 3; a failed or killed
 # migrate leaves the old or the new config, and a rerun finishes (fault
 # injection); migrate rewrites the
-# config alone (version 4, same id and parameters, no other object
+# config alone (version 5, same id and parameters, no other object
 # changed), everything reads and checks as before, and the next backup
 # stores the changed directory's tree parts as delta frames; migrate
 # again does nothing.
@@ -125,13 +125,13 @@ ok_cmd "b4's dump" cmp "$T/db4.sql" "$T/out/db.sql"
 
 # ---- copy of tree delta parts into format 3: refused
 V=$T/v4
-ok_cmd "init a format-4 repository" bfs init "$V"
-is "$(jq .version "$V/config")" "4" "init makes format 4"
-ok_cmd "v1 into format 4" bfs backup -r "$V" --id v1 --files "$S"
+ok_cmd "init a format-5 repository" bfs init "$V"
+is "$(jq .version "$V/config")" "5" "init makes format 5"
+ok_cmd "v1 into format 5" bfs backup -r "$V" --id v1 --files "$S"
 change v2
-ok_cmd "v2 into format 4" bfs backup -r "$V" --id v2 --files "$S"
+ok_cmd "v2 into format 5" bfs backup -r "$V" --id v2 --files "$S"
 ok "$([ "$(ndeltas "$V" tree)" -ge 1 ]; echo $?)" \
-	"format 4 stores tree parts as delta frames ($(ndeltas "$V" tree))"
+	"format 5 stores tree parts as delta frames ($(ndeltas "$V" tree))"
 cp -R "$F/repo" "$T/c3" && chmod -R u+w "$T/c3"
 fails_with 1 "copy of v2 into a format-3 repository" \
 	bfs copy --from "$V" --to "$T/c3" v2
@@ -171,15 +171,15 @@ if bfs_has_fault_injection; then
 			"$what: says the config is not verified" ;;
 		esac
 		ok_cmd "$what: migrate again" bfs migrate -r "$R3"
-		is "$(jq .version "$R3/config")" "4" "$what: then version 4"
+		is "$(jq .version "$R3/config")" "5" "$what: then version 5"
 		is "$(jq -S 'del(.version)' "$R3/config")" \
 			"$(jq -S 'del(.version)' "$F/repo/config")" \
 			"$what: same id and parameters"
 	done <<'EOF2'
 put:key=config:err=EIO 3 put fails
 put:key=config:kill=1 3 killed before the put
-get:key=config:every=3:err=EIO 4 read-back fails
-get:key=config:every=3:kill=1 4 killed after the put
+get:key=config:every=3:err=EIO 5 read-back fails
+get:key=config:every=3:kill=1 5 killed after the put
 EOF2
 	ok_cmd "a migrated-after-crash repository checks" \
 		bfs check -r "$R3" --read-data
@@ -188,13 +188,13 @@ else
 		"--enable-fault-injection): the crash cases are not run"
 fi
 
-# ---- migrate 3 -> 4
+# ---- migrate 3 -> 5
 before=$(cd "$R" && find . -type f ! -name config ! -path './locks/*' |
 	LC_ALL=C sort | xargs sha256sum)
 ok_cmd "migrate" bfs migrate -r "$R"
-like "$(cat "$T/stdout")" "is format 4 now \(was 3; no object but the config changed\)" \
+like "$(cat "$T/stdout")" "is format 5 now \(was 3; no object but the config changed\)" \
 	"migrate says what it did"
-is "$(jq .version "$R/config")" "4" "config says version 4"
+is "$(jq .version "$R/config")" "5" "config says version 5"
 is "$(jq -S 'del(.version)' "$R/config")" \
 	"$(jq -S 'del(.version)' "$F/repo/config")" \
 	"... with the same id and parameters"
@@ -216,7 +216,7 @@ ok_cmd "check --read-data after b5" bfs check -r "$R" --read-data
 
 before=$(sums "$R")
 ok_cmd "migrate again" bfs migrate -r "$R"
-like "$(cat "$T/stdout")" "format 4 already: nothing to do" "says it is done"
+like "$(cat "$T/stdout")" "format 5 already: nothing to do" "says it is done"
 is "$(sums "$R")" "$before" "... and writes nothing"
 
 done_testing

@@ -66,9 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bfs_repo_accept_format1(size && (data[size / 2] & 1));
 	if (bfs_repo_open(dir, NULL, &r, &err) != 0)
 		return 0;
-	if (!bfs_hex64_valid(r->id) ||
-	    (r->version != BFS_FORMAT_VERSION &&
-	     r->version != BFS_FORMAT_VERSION_2 && r->version != 1) ||
+	if (!bfs_hex64_valid(r->id) || r->version < BFS_FORMAT_VERSION_1 ||
+	    r->version > BFS_FORMAT_VERSION ||
 	    r->zstd_level < BFS_ZSTD_LEVEL_MIN ||
 	    r->zstd_level > BFS_ZSTD_LEVEL_MAX ||
 	    r->pack_target < BFS_PACK_SIZE_MIN ||

@@ -1,5 +1,7 @@
 /* fuzz-delta.c - libFuzzer target: the delta frame decoder (a frame read
- * from a pack is untrusted: bfs_delta_base, bfs_delta_decode) and the
+ * from a pack is untrusted: bfs_delta_base, bfs_delta_decode, and for
+ * frames on several bases bfs_delta_frame_bases, bfs_delta_decode_n, the
+ * base bytes split into as many pieces as the frame names) and the
  * sketch and base lookup on arbitrary bytes (delta.h).
  *
  * Input: blen u16, len u16 (little-endian), then blen bytes of base
@@ -9,10 +11,12 @@
  * follows a frame shorter than a base id; the sketch of the same bytes
  * is the same twice; the lookup finds a chunk recorded with that sketch;
  * the whole input as an "sk" blob (bfs_sketch_blob_check, then every
- * record read back and written again to the same bytes).
+ * record read back and written again to the same bytes); anchors and
+ * the whole input as an "sa" blob (anchor_oracles).
  * Built by scripts/fuzz; replayed by tests/unit/test-fuzz-delta. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +24,51 @@
 #include "src/delta.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Anchors: the one-pass and the separate computation agree; the whole
+ * input as an "sa" blob of a file of nchunks chunks: when the check
+ * passes, every record reads as at most 4 distinct non-zero values, and
+ * those written again read back the same. */
+static void anchor_oracles(const uint8_t *data, size_t size, size_t nchunks)
+{
+	static struct bfs_anchors a1, a2;
+	uint32_t v[BFS_ANCHOR_REC_N], w[BFS_ANCHOR_REC_N];
+	uint8_t rec[BFS_ANCHOR_REC];
+	struct bfs_sketch s;
+	struct bfs_err err;
+	size_t n, i;
+	unsigned m, k, j;
+
+	bfs_anchors_make(&a1, data, size);
+	bfs_sketch_make_anchors(&s, &a2, data, size);
+	if (a1.n != a2.n || a1.n > BFS_ANCHOR_MAX ||
+	    memcmp(a1.v, a2.v, a1.n * sizeof(a1.v[0])) != 0)
+		abort();
+	if (bfs_anchor_blob_check(data, size, nchunks, &n, &err) != 0)
+		return;
+	if (n * BFS_ANCHOR_REC != size || n > nchunks)
+		abort();
+	for (i = 0; i < n; i++) {
+		m = bfs_anchors_get(v, data + i * BFS_ANCHOR_REC);
+		if (m > BFS_ANCHOR_REC_N)
+			abort();
+		for (k = 0; k < m; k++)
+			for (j = 0; j < k; j++)
+				if (!v[k] || v[j] == v[k])
+					abort();
+		a1.n = m;
+		memcpy(a1.v, v, m * sizeof(v[0]));
+		bfs_anchors_put(rec, &a1);
+		if (bfs_anchors_get(w, rec) != m)
+			abort();
+		for (k = 0; k < m; k++) {
+			for (j = 0; j < m && w[j] != v[k]; j++)
+				;
+			if (j == m)
+				abort(); /* the same set */
+		}
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -54,6 +103,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc2 != 0 || memcmp(out, out2, len) != 0)
 			abort(); /* decoding is a function of its input */
 	}
+	/* the head of a stored frame, either kind (multi-base frames of
+	 * format 5 or not): what it names is within the frame, distinct,
+	 * and a decode with the base split into as many pieces is a
+	 * function of its input */
+	for (int multi = 0; multi < 2; multi++) {
+		const void *bp[BFS_DELTA_MAX_BASES];
+		size_t bl[BFS_DELTA_MAX_BASES], zoff = 0, k, j;
+		struct bfs_bases b;
+
+		if (bfs_delta_frame_bases(frame, flen, multi, &b, &zoff, &err))
+			continue;
+		if (b.n < 1 || b.n > BFS_DELTA_MAX_BASES || zoff + 4 > flen ||
+		    (b.n > 1) != (multi && flen >= 4 &&
+				  !memcmp(frame, BFS_DELTA2_MAGIC, 4)) ||
+		    zoff != (b.n == 1 ? BFS_HASH_LEN : BFS_DELTA2_HEAD(b.n)))
+			abort();
+		for (k = 0; k < b.n; k++)
+			for (j = 0; j < k; j++)
+				if (b.n > 1 &&
+				    !memcmp(b.id[k], b.id[j], BFS_HASH_LEN))
+					abort();
+		for (k = 0; k < b.n; k++) {
+			bp[k] = base + k * (blen / b.n);
+			bl[k] =
+			    k + 1 < b.n ? blen / b.n : blen - k * (blen / b.n);
+		}
+		rc = bfs_delta_decode_n(out, len, frame, flen, multi, b.n, bp,
+					bl, &err);
+		if (rc == 0) {
+			rc2 = bfs_delta_decode_n(out2, len, frame, flen, multi,
+						 b.n, bp, bl, &err);
+			if (rc2 != 0 || memcmp(out, out2, len) != 0)
+				abort();
+		}
+		if (bfs_delta_decode_n(out2, len, frame, flen, multi, b.n + 1,
+				       bp, bl, &err) != -EINVAL)
+			abort(); /* the count must be the frame's */
+	}
 	bfs_sketch_make(&s1, data, size);
 	bfs_sketch_make(&s2, data, size);
 	if (memcmp(&s1, &s2, sizeof(s1)) != 0)
@@ -79,6 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort(); /* a record is its 4 values */
 		}
 	}
+	anchor_oracles(data, size, len);
 out:
 	free(out);
 	free(out2);

@@ -3,6 +3,8 @@
  * manifest (version 2) or an index object; the rest is its input (the
  * manifest and index object are also tried compressed, so that mutations
  * reach the JSON).  Invariants checked: names come out sorted and unique,
+ * a delta blob of an index object has as many distinct bases as its
+ * type allows (type 2: one; type 3: 2 to 4), none the blob itself,
  * every directory has a count consistent with its tree, strings are
  * NUL-terminated where promised.  Built by scripts/fuzz. */
 #include "config.h"
@@ -66,9 +68,26 @@ static int idx_cb(void *arg, const uint8_t pack[BFS_HASH_LEN],
 {
 	(void)arg;
 	(void)pack;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		const struct bfs_bases *bs = &b[i].bases;
+
 		if (b[i].clen == 0 || b[i].offset < 8)
 			abort();
+		/* the bases: one for type 2, 2..4 for type 3, distinct,
+		 * never the blob itself */
+		if (b[i].type == BFS_BLOB_DELTA ? bs->n != 1
+		    : b[i].type == BFS_BLOB_DELTA2
+			? bs->n < 2 || bs->n > BFS_DELTA_MAX_BASES
+			: bs->n != 0)
+			abort();
+		for (size_t j = 0; j < bs->n; j++) {
+			if (!memcmp(bs->id[j], b[i].hash, BFS_HASH_LEN))
+				abort();
+			for (size_t k = 0; k < j; k++)
+				if (!memcmp(bs->id[j], bs->id[k], BFS_HASH_LEN))
+					abort();
+		}
+	}
 	return 0;
 }
 

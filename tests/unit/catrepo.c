@@ -93,8 +93,9 @@ static int put_blob(struct cw *w, const void *data, size_t len, bool hide,
 		free(frame);
 		return -EIO;
 	}
-	rc = bfs_pack_builder_add(w->pb, id, frame, (uint32_t)clen,
-				  (uint32_t)len, &x.offset);
+	rc = bfs_pack_builder_add_typed(w->pb, id, BFS_BLOB_TREE, frame,
+					(uint32_t)clen, (uint32_t)len,
+					&x.offset);
 	free(frame);
 	if (rc)
 		return rc;
@@ -206,6 +207,12 @@ static int emit_line(struct cw *w, const struct cr_node *k, size_t slot,
 		te.nparts = sub.n;
 		te.count = (uint64_t)((int64_t)subcount + k->count_lie);
 		*count += subcount;
+	}
+	if (k->nrefs) {
+		te.chunks = k->refs;
+		te.nchunks = k->nrefs;
+		for (i = 0; i < k->nrefs; i++)
+			te.e.size += k->refs[i].len;
 	}
 	if (k->nchunks) {
 		refs = calloc(k->nchunks, sizeof(*refs));

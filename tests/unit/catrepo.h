@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "src/repo.h"
+#include "src/tree.h"
 #include "src/util.h"
 
 #define CR_CHUNK 1000 /* plain length of every made-up chunk */
@@ -35,6 +36,10 @@ struct cr_node {
 	uint64_t size;	   /* with err: the size to claim ("s") */
 	const char *raw;   /* the whole line (JSON, no '\n'), written as
 			      is: what the writer would refuse */
+	/* files: real chunks (stored and indexed by the caller), instead
+	 * of nchunks made-up ones; at most BFS_TREE_INLINE_REFS */
+	const struct bfs_blobref *refs;
+	size_t nrefs;
 };
 
 /* What cr_write produced when not stored (keep != NULL). */

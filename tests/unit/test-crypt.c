@@ -251,7 +251,8 @@ static void test_pack_delta(void)
 	is_int(bfs_pack_builder_finish(b, &pack, pid), 0, "finish");
 	bfs_idx_blobs_from_pack(ib, bfs_pack_builder_entries(b), 2,
 				bfs_pack_builder_bases(b));
-	ok(ib[0].type == BFS_BLOB_DELTA && !memcmp(ib[0].base, base, 32),
+	ok(ib[0].type == BFS_BLOB_DELTA && ib[0].bases.n == 1 &&
+	       !memcmp(ib[0].bases.id[0], base, 32),
 	   "the index object entry names the base given");
 	ok(ib[1].type == BFS_BLOB_DATA, "the whole blob stays type 0");
 	bfs_buf_free(&pack);

@@ -131,8 +131,8 @@ static void test_index_lines(void)
 		 "[\"%s\",2,108,50,200,\"%s\"]]}\n",
 		 dh, base_hex, dh, base_hex);
 	ok(parse_line(text, &c, &err) == 0 && c.n == 2, "type 2 line parses");
-	ok(c.b[1].type == BFS_BLOB_DELTA &&
-	       !memcmp(c.b[1].base, base_id, BFS_HASH_LEN),
+	ok(c.b[1].type == BFS_BLOB_DELTA && c.b[1].bases.n == 1 &&
+	       !memcmp(c.b[1].bases.id[0], base_id, BFS_HASH_LEN),
 	   "sixth element is the base");
 
 	snprintf(text, sizeof(text),
@@ -153,7 +153,8 @@ static void test_index_lines(void)
 	   "type 2 too short for a base id");
 	snprintf(text, sizeof(text),
 		 "{\"pack\":\"%s\",\"blobs\":[[\"%s\",3,8,50,200]]}\n", dh, dh);
-	ok(parse_line(text, &c, &err) == -EUCLEAN, "type 3 refused");
+	ok(parse_line(text, &c, &err) == -EUCLEAN,
+	   "type 3 without its bases refused");
 }
 
 /* Read the delta through r (a new repository handle over dir) with a

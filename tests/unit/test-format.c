@@ -35,8 +35,10 @@ static struct limit limits[] = {
     N(BFS_FORMAT_VERSION),
     N(BFS_FORMAT_VERSION_1),
     N(BFS_FORMAT_VERSION_2),
+    N(BFS_FORMAT_VERSION_4),
     N(BFS_FORMAT_VERSION_3),
     N(BFS_FORMAT_VERSION_TDELTA),
+    N(BFS_FORMAT_VERSION_DELTA2),
     N(BFS_MANIFEST_VERSION),
     N(BFS_FORMAT_VERSION_CRYPT),
     S(BFS_KEY_CONFIG),
@@ -79,6 +81,9 @@ static struct limit limits[] = {
     N(BFS_BLOB_DATA),
     N(BFS_BLOB_TREE),
     N(BFS_BLOB_DELTA),
+    N(BFS_BLOB_DELTA2),
+    N(BFS_DELTA_MAX_BASES),
+    S(BFS_DELTA2_MAGIC),
     N(BFS_TREE_INLINE_REFS),
     N(BFS_TREE_MAX_LINE),
     N(BFS_TREE_PART_MAX),
@@ -101,8 +106,13 @@ static struct limit limits[] = {
 /* Names of format.h that are not limits: the include guard, a buffer
  * size, and byte offsets that FORMAT.md section 4 shows in its layout
  * tables (prefixes end with '_'). */
-static const char *const not_in_table[] = {
-    "BFS_FORMAT_H", "BFS_KEY_MAX", "BFS_PACK_ENTRY_", "BFS_PACK_FOOT_", NULL};
+static const char *const not_in_table[] = {"BFS_FORMAT_H",
+					   "BFS_KEY_MAX",
+					   "BFS_PACK_ENTRY_",
+					   "BFS_PACK_FOOT_",
+					   "BFS_DELTA2_MAGIC_LE",
+					   "BFS_DELTA2_HEAD",
+					   NULL};
 
 static char *slurp(const char *path)
 {

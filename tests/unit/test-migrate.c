@@ -320,7 +320,7 @@ int main(void)
 	is_int(tl_count_files(tl_path(p, "migrate")) > 0, 0,
 	       "  no saved manifest left");
 	rc = bfs_repo_open(p, NULL, &r, &err);
-	ok(rc == 0 && r->version == 4, "  the repository opens as format 4");
+	ok(rc == 0 && r->version == 5, "  the repository opens as format 5");
 	bfs_repo_close(r);
 	r = NULL;
 

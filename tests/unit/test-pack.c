@@ -573,7 +573,8 @@ static void test_versions(void)
 	   "format 1 entries are data blobs");
 	free(e);
 
-	out.data[ioff + 56 + 48] = 3; /* no such type (2 is a delta) */
+	/* no such type (2 is a delta, 3 a delta on several bases) */
+	out.data[ioff + 56 + 48] = 4;
 	bfs_sha256(out.data + out.len - 56 + 16, out.data + ioff, 112);
 	is_int(bfs_pack_parse_index(out.data, out.len, &e, &n, &err), -EUCLEAN,
 	       "unknown blob type refused (%s)", err.msg);

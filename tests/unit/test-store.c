@@ -676,7 +676,7 @@ static void test_repo(void)
 	is_int(rc, 0, "init creates a repository: %s", err.msg);
 	ok(r && strlen(r->id) == 64 && strspn(r->id, "0123456789abcdef") == 64,
 	   "id is 64 lowercase hex");
-	ok(r && r->version == 4 && r->zstd_level == 3 &&
+	ok(r && r->version == 5 && r->zstd_level == 3 &&
 	       r->pack_target == 16u << 20,
 	   "defaults: version, zstd level, pack size");
 	ok(r && r->chunker[BFS_PROFILE_DUMP].min == 8192 &&
@@ -689,7 +689,7 @@ static void test_repo(void)
 	cfg = r ? get_str(r->store, "config", &got) : NULL;
 	ok(cfg &&
 	       !strncmp(cfg,
-			"{\"backupfs\":\"repository\",\"version\":4,\"id\":\"",
+			"{\"backupfs\":\"repository\",\"version\":5,\"id\":\"",
 			43) &&
 	       strstr(cfg, "\"chunker\":{\"dump\":{\"min\":8192,\"avg\":32768,"
 			   "\"max\":262144},"
@@ -737,8 +737,10 @@ static void test_repo(void)
 	rc = open_variant("c-v4", "\"version\":2", "\"version\":4", &err);
 	is_int(rc, 0, "version 4 opens: %s", err.msg);
 	rc = open_variant("c-v5", "\"version\":2", "\"version\":5", &err);
-	is_int(rc, -EPROTO, "version 5 is -EPROTO");
-	ok(strstr(err.msg, "unsupported repository format version 5 at '") !=
+	is_int(rc, 0, "version 5 opens: %s", err.msg);
+	rc = open_variant("c-v6", "\"version\":2", "\"version\":6", &err);
+	is_int(rc, -EPROTO, "version 6 is -EPROTO");
+	ok(strstr(err.msg, "unsupported repository format version 6 at '") !=
 	       NULL,
 	   "message: %s", err.msg);
 	rc = open_variant("c-v1", "\"version\":2", "\"version\":1", &err);

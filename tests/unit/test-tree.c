@@ -248,6 +248,55 @@ static void test_sk(void)
 		"\"sk\" not a string");
 }
 
+/* "sa", a file's anchor blob (FORMAT.md section 18): round trip with
+ * "sk" and "dt", written after "sk", only on regular files, 64 hex. */
+static void test_sa(void)
+{
+	uint8_t sk[BFS_HASH_LEN], sa[BFS_HASH_LEN], dt[BFS_HASH_LEN];
+	struct bfs_tree_entry te, got;
+	struct bfs_buf b = {0};
+	struct bfs_err err = {{0}};
+	struct bfs_tree_part *p = NULL;
+	const char *needle = ",\"sk\":\"a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7"
+			     "a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7\",\"sa\":\"3e3e";
+
+	memset(sk, 0xa7, sizeof(sk));
+	memset(sa, 0x3e, sizeof(sa));
+	memset(dt, 0x5c, sizeof(dt));
+	te = te_file("db.sql", 0, NULL, 0);
+	te.sk = sk;
+	te.sa = sa;
+	te.dt = dt;
+	is_int(bfs_tree_line(&b, &te, &err), 0, "file line with \"sa\"");
+	ok(b.len && memmem(b.data, b.len, needle, strlen(needle)) != NULL,
+	   "\"sa\" follows \"sk\"");
+	memset(&got, 0, sizeof(got));
+	is_int(bfs_tree_part_open(b.data, b.len, &p, &err), 0, "opens");
+	is_int(p ? bfs_tree_part_next(p, &got, &err) : -1, 1, "parses");
+	ok(got.sa && memcmp(got.sa, sa, BFS_HASH_LEN) == 0 && got.sk &&
+	       memcmp(got.sk, sk, BFS_HASH_LEN) == 0 && got.dt,
+	   "\"sa\", \"sk\" and \"dt\" round-trip side by side");
+	bfs_tree_part_free(p);
+	b.len = 0;
+	te = (struct bfs_tree_entry){.e = tl_entry("d", BFS_T_DIR)};
+	te.sa = sa;
+	is_int(bfs_tree_line(&b, &te, &err), -EINVAL,
+	       "\"sa\" on a directory is not written");
+	bfs_buf_free(&b);
+	rejects("{\"n\":\"d\",\"t\":\"d\",\"m\":493,\"u\":0,\"g\":0,\"mt\":1,"
+		"\"tree\":[],\"count\":0,\"sa\":\"" H64 "\"}\n",
+		"\"sa\" on a directory");
+	rejects("{\"n\":\"a\",\"t\":\"f\",\"m\":420,\"u\":0,\"g\":0,\"mt\":1,"
+		"\"s\":0,\"sa\":\"" H64 "\",\"h\":\"x\"}\n",
+		"\"sa\" on a hardlink");
+	rejects("{\"n\":\"a\",\"t\":\"f\",\"m\":420,\"u\":0,\"g\":0,\"mt\":1,"
+		"\"s\":0,\"sa\":\"" H64 "0\"}\n",
+		"\"sa\" of 65 characters");
+	rejects("{\"n\":\"a\",\"t\":\"f\",\"m\":420,\"u\":0,\"g\":0,\"mt\":1,"
+		"\"s\":0,\"sa\":[]}\n",
+		"\"sa\" not a string");
+}
+
 /* "dt", a file's dump map: round trip, only on regular files, 64
  * lower-case hex; a key a reader does not know is ignored. */
 static void test_dt(void)
@@ -564,6 +613,7 @@ int main(void)
 	test_skip();
 	test_dt();
 	test_sk();
+	test_sa();
 	test_cutter();
 	test_lists();
 	test_manifest();
