@@ -13,7 +13,8 @@
 # names a whole data blob (depth 1); cat, restore and the mount give the
 # day-2 dump byte for byte; check --read-data passes.  The repository is
 # made version 4 (one base per frame), where the neighbour base is the
-# fallback for chunks similar to nothing.
+# fallback for chunks similar to nothing, with the 32 KiB dump chunks
+# such a repository was made with.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-mount.sh"
 
@@ -49,10 +50,12 @@ pg_dump -d shop >"$T/day2.sql" || bail_out "pg_dump failed"
 
 R=$T/repo
 ok_cmd "init" bfs init "$R"
-# version 4: in a version-5 repository most chunks similar to nothing
-# get a base by anchors first (t0704), and the neighbour base is what
-# this test measures
-jq -c '.version = 4' "$R/config" >"$T/config4" && cp "$T/config4" "$R/config"
+# version 4 with the dump chunker of the release that made version 4
+# (32 KiB chunks): in a version-5 repository most chunks similar to
+# nothing get a base by anchors first (t0704), and the neighbour base is
+# what this test measures
+jq -c '.version = 4 | .chunker.dump = {"min":8192,"avg":32768,"max":262144}' \
+	"$R/config" >"$T/config4" && cp "$T/config4" "$R/config"
 is "$(jq .version "$R/config")" "4" "the repository is version 4"
 ok_cmd "day 1" bfs backup -r "$R" --id d1 --stdin database.sql <"$T/day1.sql"
 s1=$(du -sb "$R" | cut -f1)

@@ -4,14 +4,15 @@ damaged) in blocks of each size BLK and compare with SRC (the bytes it
 must hold).  Prints one word per BLK: "ok" when every block either
 equals SRC's or fails with EIO (or is short with SRC's bytes up to the
 damage), the failing blocks sit together with good blocks on both sides,
-and they span at most one bad chunk (192 KiB, or one block); else what
+and they span at most one bad chunk (the dump profile's largest, 1 MiB,
+or one block); else what
 went wrong ("WRONG BYTES at ...", "no EIO", ...).  Never prints ok for
 wrong bytes.  Used by the read tests (t0721, t0722)."""
 import errno
 import os
 import sys
 
-MAX_SPAN = 192 << 10  # a 64 KiB dump chunk at most, plus a straddling read
+MAX_SPAN = 1 << 20  # chunker.dump.max of a new repository (FORMAT.md 12)
 
 
 def scan(src, path, blk):

@@ -679,9 +679,9 @@ static void test_repo(void)
 	ok(r && r->version == 5 && r->zstd_level == 3 &&
 	       r->pack_target == 16u << 20,
 	   "defaults: version, zstd level, pack size");
-	ok(r && r->chunker[BFS_PROFILE_DUMP].min == 8192 &&
-	       r->chunker[BFS_PROFILE_DUMP].avg == 32768 &&
-	       r->chunker[BFS_PROFILE_DUMP].max == 262144 &&
+	ok(r && r->chunker[BFS_PROFILE_DUMP].min == 65536 &&
+	       r->chunker[BFS_PROFILE_DUMP].avg == 262144 &&
+	       r->chunker[BFS_PROFILE_DUMP].max == 1048576 &&
 	       r->chunker[BFS_PROFILE_FILES].min == 262144 &&
 	       r->chunker[BFS_PROFILE_FILES].avg == 1048576 &&
 	       r->chunker[BFS_PROFILE_FILES].max == 4194304,
@@ -691,8 +691,8 @@ static void test_repo(void)
 	       !strncmp(cfg,
 			"{\"backupfs\":\"repository\",\"version\":5,\"id\":\"",
 			43) &&
-	       strstr(cfg, "\"chunker\":{\"dump\":{\"min\":8192,\"avg\":32768,"
-			   "\"max\":262144},"
+	       strstr(cfg, "\"chunker\":{\"dump\":{\"min\":65536,\"avg\":262144,"
+			   "\"max\":1048576},"
 			   "\"files\":{\"min\":262144,\"avg\":1048576,\"max\":"
 			   "4194304}},"
 			   "\"compression\":{\"algorithm\":\"zstd\",\"level\":"
