@@ -69,8 +69,9 @@ void bfs_zlines_fini(struct bfs_zlines *z)
 	memset(z, 0, sizeof(*z));
 }
 
-/* Room for READ_CHUNK more bytes after buf[end]: compact, then grow (the
- * line cap bounds the growth: next stops at a longer partial line). */
+/* Room for READ_CHUNK more bytes after buf[end]: compact, then grow, to
+ * max_line + 1 + READ_CHUNK bytes at most (next stops at a longer
+ * partial line). */
 static int make_room(struct bfs_zlines *z, struct bfs_err *err)
 {
 	if (z->start) {
@@ -82,6 +83,10 @@ static int make_room(struct bfs_zlines *z, struct bfs_err *err)
 		size_t ncap = z->cap * 2;
 		char *p;
 
+		/* never more than a whole line and one step: next refuses a
+		 * partial line over the cap before it asks for room */
+		if (ncap > z->max_line + 1 + READ_CHUNK)
+			ncap = z->max_line + 1 + READ_CHUNK;
 		if (ncap < z->end + READ_CHUNK)
 			ncap = z->end + READ_CHUNK;
 		p = realloc(z->buf, ncap + 1);

@@ -128,6 +128,19 @@ static void test_lines(void)
 	ok(strstr(err.msg, "thing line 4001: line longer than 250000 bytes") !=
 	       NULL,
 	   "  names the line and the cap");
+	{
+		struct bfs_zlines zl;
+
+		/* 300000: doubling alone would reach 512 KiB */
+		bfs_zlines_init(&zl, z.data, z.len, "thing", 300000, 1ull << 30,
+				&err);
+		while ((rc = bfs_zlines_next(&zl, &err)) == 1)
+			;
+		ok(rc == -EUCLEAN && zl.cap <= 300001 + (128u << 10),
+		   "  its buffer stayed within the cap and one step (%zu)",
+		   zl.cap);
+		bfs_zlines_fini(&zl);
+	}
 
 	/* the total cap */
 	rc = read_all(&z, 1u << 20, t.len - 1, &got, &err);
