@@ -159,6 +159,13 @@ struct bfs_bases {
 #define BFS_MANIFEST_WINDOW_LOG 27	   /* zstd window readers allow */
 #define BFS_MANIFEST_ZSTD_LEVEL 3	   /* what the writer uses */
 #define BFS_MANIFEST_MAX_DEPTH 1000	   /* JSON nesting */
+/* An index object line (without the '\n'), longest: the longest line a
+ * pack of BFS_PACK_MAX_ENTRIES blobs can need as the writer writes it:
+ * {"pack":"<id>","blobs":[ and ]} (86 bytes), then per blob at most
+ * ,["<id>",3,<u64>,<u64>,<u64>,["<id>","<id>","<id>","<id>"]] (404 bytes,
+ * 20 digits a number, 4 bases).  Below BFS_MANIFEST_MAX_SIZE, so a reader
+ * holds one line at most, never the whole object. */
+#define BFS_IDXOBJ_MAX_LINE (86ull + 404ull * BFS_PACK_MAX_ENTRIES)
 /* Bytes, at least 1: PATH_MAX - 1, the longest target symlink(2) takes,
  * so that what a reader accepts restores and reads through the mount. */
 #define BFS_SYMLINK_TARGET_MAX 4095

@@ -12,27 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zstd.h>
-
 #include "chunker.h"
 #include "format.h"
 #include "manifest_int.h"
 #include "pack.h"
-
-#define READ_CHUNK (128u << 10)
+#include "zlines.h"
 
 struct bfs_manifest_reader {
-	ZSTD_DCtx *dz;
-	ZSTD_inBuffer in;	/* the compressed manifest (borrowed) */
-	size_t zret;		/* last ZSTD_decompressStream result:
-				   0 = at a frame boundary */
-	uint64_t total;		/* decompressed bytes so far */
-	char *buf;		/* decompressed window */
-	size_t cap, start, end; /* unread text is buf[start..end) */
-	uint64_t lineno;	/* number of the last line returned */
-	struct bfs_jdoc doc;	/* of the current line */
-	char *line;		/* current line, NUL-terminated */
-	size_t line_len;
+	struct bfs_zlines z; /* the lines of the zstd stream */
+	struct bfs_jdoc doc; /* of the current line */
 
 	struct bfs_manifest_header hdr;
 	char *hdr_line; /* line 1 as stored, NUL-terminated */
@@ -69,9 +57,9 @@ static int rfail(struct bfs_manifest_reader *r, struct bfs_err *err, int code,
 	va_end(ap);
 	if (code > 0)
 		code = -code;
-	if (r->lineno)
+	if (r->z.lineno)
 		bfs_err_set(&r->ferr, code, "manifest line %" PRIu64 ": %s",
-			    r->lineno, msg);
+			    r->z.lineno, msg);
 	else
 		bfs_err_set(&r->ferr, code, "manifest: %s", msg);
 	r->failed = code;
@@ -81,89 +69,23 @@ static int rfail(struct bfs_manifest_reader *r, struct bfs_err *err, int code,
 }
 
 /*
- * Next line into r->line (NUL replaces the '\n').  Returns 1, 0 at a
+ * Next line into r->z.line (NUL replaces the '\n').  Returns 1, 0 at a
  * clean end of the input (every frame complete, no partial line), or
- * <0 (recorded with rfail).
+ * <0 (recorded as rfail does).
  */
 static int next_line(struct bfs_manifest_reader *r, struct bfs_err *err)
 {
-	for (;;) {
-		char *nl = r->start < r->end ? memchr(r->buf + r->start, '\n',
-						      r->end - r->start)
-					     : NULL;
-		ZSTD_outBuffer o;
-		size_t ret;
+	int rc = bfs_zlines_next(&r->z, &r->ferr);
 
-		if (nl) {
-			r->line = r->buf + r->start;
-			r->line_len = (size_t)(nl - r->line);
-			*nl = '\0';
-			r->start += r->line_len + 1;
-			r->lineno++;
-			if (r->line_len > BFS_MANIFEST_MAX_LINE)
-				return rfail(r, err, -EUCLEAN,
-					     "line longer than %u bytes",
-					     BFS_MANIFEST_MAX_LINE);
-			return 1;
-		}
-		if (r->end - r->start > BFS_MANIFEST_MAX_LINE) {
-			r->lineno++;
-			return rfail(r, err, -EUCLEAN,
-				     "line longer than %u bytes",
-				     BFS_MANIFEST_MAX_LINE);
-		}
-		if (r->in.pos == r->in.size && r->zret == 0) {
-			if (r->start < r->end) {
-				r->lineno++;
-				return rfail(r, err, -EUCLEAN,
-					     "truncated manifest (last line "
-					     "has no newline)");
-			}
-			return 0;
-		}
-		/* make room: compact, then grow up to the line cap */
-		if (r->start) {
-			memmove(r->buf, r->buf + r->start, r->end - r->start);
-			r->end -= r->start;
-			r->start = 0;
-		}
-		if (r->cap - r->end < READ_CHUNK) {
-			size_t ncap = r->cap * 2;
-			char *p;
-
-			if (ncap < r->end + READ_CHUNK)
-				ncap = r->end + READ_CHUNK;
-			p = realloc(r->buf, ncap + 1);
-			if (!p)
-				return rfail(r, err, -ENOMEM, "out of memory");
-			r->buf = p;
-			r->cap = ncap;
-		}
-		o.dst = r->buf + r->end;
-		o.size = r->cap - r->end;
-		o.pos = 0;
-		/* called even when all input is consumed: zstd may still
-		 * hold output of the current frame */
-		ret = ZSTD_decompressStream(r->dz, &o, &r->in);
-		if (ZSTD_isError(ret))
-			return rfail(r, err, -EUCLEAN,
-				     "corrupt zstd stream: %s",
-				     ZSTD_getErrorName(ret));
-		r->zret = ret;
-		r->end += o.pos;
-		r->total += o.pos;
-		if (r->total > BFS_MANIFEST_MAX_SIZE)
-			return rfail(r, err, -EUCLEAN,
-				     "manifest larger than %llu bytes",
-				     (unsigned long long)BFS_MANIFEST_MAX_SIZE);
-		if (o.pos == 0 && r->in.pos == r->in.size && ret != 0)
-			return rfail(
-			    r, err, -EUCLEAN,
-			    "truncated manifest (zstd stream ends early)");
+	if (rc < 0) {
+		r->failed = rc;
+		if (err)
+			*err = r->ferr;
 	}
+	return rc;
 }
 
-/* Parse r->line into r->doc; its root must be one object filling the
+/* Parse r->z.line into r->doc; its root must be one object filling the
  * whole line.  0 or <0 after rfail. */
 static int parse_line(struct bfs_manifest_reader *r, struct bfs_err *err)
 {
@@ -171,12 +93,12 @@ static int parse_line(struct bfs_manifest_reader *r, struct bfs_err *err)
 	size_t end = 0, at = 0;
 	int rc;
 
-	rc = bfs_jdoc_parse(&r->doc, r->line, r->line_len, &end, &why, &at);
+	rc = bfs_jdoc_parse(&r->doc, r->z.line, r->z.line_len, &end, &why, &at);
 	if (rc == -ENOMEM)
 		return rfail(r, err, rc, "out of memory");
 	if (rc)
 		return rfail(r, err, rc, "bad JSON: %s near byte %zu", why, at);
-	if (end != r->line_len || r->doc.v[0].type != BFS_J_OBJ)
+	if (end != r->z.line_len || r->doc.v[0].type != BFS_J_OBJ)
 		return rfail(r, err, -EUCLEAN, "bad JSON: not one object");
 	return 0;
 }
@@ -272,11 +194,11 @@ static int parse_header(struct bfs_manifest_reader *r, struct bfs_err *err)
 	if (rc < 0)
 		return rc;
 	/* kept as stored: the parse below decodes strings in place */
-	r->hdr_line = malloc(r->line_len + 1);
+	r->hdr_line = malloc(r->z.line_len + 1);
 	if (!r->hdr_line)
 		return rfail(r, err, -ENOMEM, "out of memory");
-	memcpy(r->hdr_line, r->line, r->line_len + 1);
-	r->hdr_len = r->line_len;
+	memcpy(r->hdr_line, r->z.line, r->z.line_len + 1);
+	r->hdr_len = r->z.line_len;
 	rc = parse_line(r, err);
 	if (rc)
 		return rc;
@@ -383,23 +305,14 @@ int bfs_manifest_reader_new(const void *data, size_t len,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
-	r->in.src = data;
-	r->in.size = data ? len : 0;
-	r->dz = ZSTD_createDCtx();
-	if (!r->dz) {
-		rc = bfs_err_set(err, -ENOMEM, "out of memory");
+	rc = bfs_zlines_init(&r->z, data, len, "manifest",
+			     BFS_MANIFEST_MAX_LINE, BFS_MANIFEST_MAX_SIZE, err);
+	if (rc)
 		goto out_free;
-	}
-	/* cap the window a hostile frame can ask for (the writer uses
-	 * level 3: 2 MiB at most) */
-	ZSTD_DCtx_setParameter(r->dz, ZSTD_d_windowLogMax,
-			       BFS_MANIFEST_WINDOW_LOG);
-	if (r->in.size == 0) {
+	if (!data || len == 0) {
 		rc = bfs_err_set(err, -EUCLEAN, "manifest: empty manifest");
 		goto out_free;
 	}
-	/* force the first decompress call */
-	r->zret = 1;
 	rc = parse_header(r, err);
 	if (rc)
 		goto out_free;
@@ -426,8 +339,7 @@ void bfs_manifest_reader_free(struct bfs_manifest_reader *r)
 	if (!r)
 		return;
 	clear_current(r);
-	ZSTD_freeDCtx(r->dz);
-	free(r->buf);
+	bfs_zlines_fini(&r->z);
 	bfs_jdoc_free(&r->doc);
 	bfs_manifest_header_clear(&r->hdr);
 	free(r->hdr_line);

@@ -221,8 +221,10 @@ size_t bfs_idxobj_writer_bytes(const struct bfs_idxobj_writer *w);
 int bfs_idxobj_writer_finish(struct bfs_idxobj_writer *w, struct bfs_buf *out,
 			     uint8_t name[BFS_HASH_LEN], struct bfs_err *err);
 
-/* Parse an index object (untrusted); cb is called once per pack line.
- * Return non-zero from cb to stop (returned as is). */
+/* Parse an index object (untrusted); cb is called once per pack line,
+ * as the lines are decoded (memory: one line, never the whole object), so
+ * the lines before a defect have reached cb when it is found.  Return
+ * non-zero from cb to stop (returned as is). */
 typedef int (*bfs_idxobj_cb)(void *arg, const uint8_t pack[BFS_HASH_LEN],
 			     const struct bfs_idx_blob *blobs, size_t n);
 int bfs_idxobj_parse(const void *data, size_t len, bfs_idxobj_cb cb, void *arg,

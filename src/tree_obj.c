@@ -14,6 +14,7 @@
 #include "manifest_int.h"
 #include "pack.h"
 #include "tree.h"
+#include "zlines.h"
 
 /* ---- manifests ----------------------------------------------------------
  */
@@ -340,16 +341,19 @@ static int idx_line(struct bfs_jdoc *d, char *line, size_t len,
 	return 0;
 }
 
+/* Streamed (zlines.h): memory is the longest line (one pack's blobs,
+ * at most BFS_IDXOBJ_MAX_LINE), never the size the frame claims; lines
+ * before a defect have reached cb when it is found. */
 int bfs_idxobj_parse(const void *data, size_t len, bfs_idxobj_cb cb, void *arg,
 		     struct bfs_err *err)
 {
 	unsigned long long size = ZSTD_getFrameContentSize(data, len);
 	struct bfs_idx_blob *bv = NULL;
 	struct bfs_jdoc d = {0};
+	struct bfs_zlines z;
 	uint8_t pack[BFS_HASH_LEN];
-	size_t bcap = 0, n, pos = 0, lineno = 0;
+	size_t bcap = 0, n, flen;
 	const char *why = "";
-	char *text = NULL;
 	int rc;
 
 	if (size == ZSTD_CONTENTSIZE_ERROR ||
@@ -357,42 +361,48 @@ int bfs_idxobj_parse(const void *data, size_t len, bfs_idxobj_cb cb, void *arg,
 		return bfs_err_set(err, -EUCLEAN,
 				   "index object: not one zstd frame of a "
 				   "known size");
-	text = malloc(size + 1);
-	if (!text)
-		return bfs_err_set(err, -ENOMEM, "out of memory");
-	rc = bfs_zstd_decompress(text, size, data, len, err);
+	/* one frame, nothing after it (what bfs_zstd_decompress checks) */
+	if (len < 4 || bfs_get_le32(data) != ZSTD_MAGICNUMBER)
+		return bfs_err_set(err, -EUCLEAN, "not a zstd frame");
+	flen = ZSTD_findFrameCompressedSize(data, len);
+	if (ZSTD_isError(flen))
+		return bfs_err_set(err, -EUCLEAN, "corrupt zstd frame: %s",
+				   ZSTD_getErrorName(flen));
+	if (flen != len)
+		return bfs_err_set(err, -EUCLEAN,
+				   "zstd frame is %zu bytes, %zu given", flen,
+				   len);
+	rc = bfs_zlines_init(&z, data, len, "index object", BFS_IDXOBJ_MAX_LINE,
+			     BFS_MANIFEST_MAX_SIZE, err);
 	if (rc)
 		goto out;
-	if (size && text[size - 1] != '\n') {
-		rc = bfs_err_set(err, -EUCLEAN,
-				 "index object: truncated (no final newline)");
-		goto out;
-	}
-	while (pos < size) {
-		char *nl = memchr(text + pos, '\n', size - pos);
-		size_t ll = (size_t)(nl - (text + pos));
-
-		lineno++;
-		*nl = 0;
-		rc = idx_line(&d, text + pos, ll, &bv, &bcap, &n, pack, &why);
+	while ((rc = bfs_zlines_next(&z, err)) == 1) {
+		rc = idx_line(&d, z.line, z.line_len, &bv, &bcap, &n, pack,
+			      &why);
 		if (rc == -ENOMEM) {
 			rc = bfs_err_set(err, rc, "out of memory");
 			goto out;
 		}
 		if (rc) {
 			rc = bfs_err_set(err, -EUCLEAN,
-					 "index object line %zu: %s", lineno,
-					 why);
+					 "index object line %" PRIu64 ": %s",
+					 z.lineno, why);
 			goto out;
 		}
 		rc = cb(arg, pack, bv, n);
 		if (rc)
 			goto out;
-		pos += ll + 1;
 	}
+	/* zstd checks the content size at the end of the frame; this says
+	 * it again, in the words of the old whole-frame decode */
+	if (rc == 0 && z.total != size)
+		rc = bfs_err_set(err, -EUCLEAN,
+				 "zstd frame decoded to %" PRIu64
+				 " bytes, expected %llu",
+				 z.total, size);
 out:
+	bfs_zlines_fini(&z);
 	bfs_jdoc_free(&d);
 	free(bv);
-	free(text);
 	return rc;
 }
