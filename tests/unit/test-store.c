@@ -691,12 +691,13 @@ static void test_repo(void)
 	       !strncmp(cfg,
 			"{\"backupfs\":\"repository\",\"version\":5,\"id\":\"",
 			43) &&
-	       strstr(cfg, "\"chunker\":{\"dump\":{\"min\":65536,\"avg\":262144,"
-			   "\"max\":1048576},"
-			   "\"files\":{\"min\":262144,\"avg\":1048576,\"max\":"
-			   "4194304}},"
-			   "\"compression\":{\"algorithm\":\"zstd\",\"level\":"
-			   "3},\"pack_size\":16777216}") &&
+	       strstr(cfg,
+		      "\"chunker\":{\"dump\":{\"min\":65536,\"avg\":262144,"
+		      "\"max\":1048576},"
+		      "\"files\":{\"min\":262144,\"avg\":1048576,\"max\":"
+		      "4194304}},"
+		      "\"compression\":{\"algorithm\":\"zstd\",\"level\":"
+		      "3},\"pack_size\":16777216}") &&
 	       strstr(cfg, "\"created\":\"20"),
 	   "config text as documented: %s", cfg ? cfg : "(none)");
 	free(cfg);
