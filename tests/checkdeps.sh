@@ -24,6 +24,7 @@ LAYERS='
 format	src/util.o src/log.o src/pool.o src/hmap.o
 format	src/store*.o src/s3_util.o src/repo.o src/chunker.o src/pack.o
 format	src/manifest*.o src/chunkcache.o src/format*.o src/timefmt.o
+format	src/zlines.o
 format	src/tree*.o
 format	src/lock.o
 format	src/delta.o
