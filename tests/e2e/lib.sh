@@ -949,6 +949,15 @@ bfs_ids() {
 	bfs list --json "$@" | jq -r '.[].id'
 }
 
+# small_dump_chunks REPO: give the fresh local repository REPO the dump
+# chunker of format 4 (8/32/256 KiB instead of 64/256/1024), for a test
+# whose data is laid out for chunks that small (chunks shared across
+# backups of a few MB, packs partly live).
+small_dump_chunks() {
+	sed -i 's/"dump":{"min":[0-9]*,"avg":[0-9]*,"max":[0-9]*}/"dump":{"min":8192,"avg":32768,"max":262144}/' "$1/config" &&
+		grep -q '"dump":{"min":8192,"avg":32768,"max":262144}' "$1/config"
+}
+
 # pack_files REPO: the pack files of a local repository, sorted.
 pack_files() {
 	find "$1/packs" -type f 2>/dev/null | sort

@@ -59,6 +59,7 @@ head -c 3000000 /dev/urandom >"$T/c"
 ok_cmd "init" bfs init "$R"
 # tiny packs (the smallest the format allows), so a prune has work
 sed -i 's/"pack_size":[0-9]*/"pack_size":1048576/' "$R/config"
+ok_cmd "32 KiB dump chunks (the data below is laid out for them)" small_dump_chunks "$R"
 ok_cmd "backup b1" bfs backup -r "$R" --id b1 --stdin data.bin <"$T/a"
 ok_cmd "backup b2 (shares 1 MB of b1)" bfs backup -r "$R" --id b2 --stdin data.bin <"$T/b"
 ok_cmd "backup b3 (files and data)" bfs backup -r "$R" --id b3 --files "$S" --stdin data.bin <"$T/c"

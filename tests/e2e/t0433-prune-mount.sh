@@ -23,6 +23,7 @@ for k in 0 1 2 3 4 5 6 7 8 9; do
 done >"$T/keep"
 ok_cmd "init" bfs init "$R"
 sed -i 's/"pack_size":[0-9]*/"pack_size":1048576/' "$R/config"
+ok_cmd "32 KiB dump chunks (the data below is laid out for them)" small_dump_chunks "$R"
 ok_cmd "backup old" bfs backup -r "$R" --id old --stdin data.bin <"$T/old"
 ok_cmd "backup keep (60% of old's chunks)" bfs backup -r "$R" --id keep --stdin data.bin <"$T/keep"
 
