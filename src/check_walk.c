@@ -348,41 +348,29 @@ static int check_dt(struct cwalk *w, const struct bfs_tree_entry *te)
 	return rc;
 }
 
-/* The sketch blob ("sk") of a file: referenced, readable, well formed
- * (doc/FORMAT.md section 18).  Only the next backup's deltas use it. */
-static int check_sk(struct cwalk *w, const struct bfs_tree_entry *te)
+/* A file's per-chunk record blob ("sk" sketches, "sa" anchors; doc/FORMAT.md
+ * section 18): referenced, readable, well formed by recs_check.  Only the
+ * next backup's deltas use it. */
+static int check_recs(struct cwalk *w, const struct bfs_tree_entry *te,
+		      const uint8_t id[BFS_HASH_LEN], const char *what,
+		      int (*recs_check)(const void *, size_t, uint64_t,
+					size_t *, struct bfs_err *))
 {
 	struct bfs_err err = {""};
 	struct bfs_buf b = {0};
 	/* with list blobs the chunk count is not at hand: every chunk
 	 * holds a byte at least */
 	uint64_t nchunks = te->nlists ? te->e.size : te->nchunks;
+	char prefix[32];
 	size_t n;
 	bool bok;
 	int rc;
 
-	rc = read_tree_blob(w, te->sk, "sketch blob", &b, &bok);
-	if (!rc && bok &&
-	    bfs_sketch_blob_check(b.data, b.len, nchunks, &n, &err))
-		rc = new_problem(w, "tree", te->sk, "sketch blob: ", err.msg);
-	bfs_buf_free(&b);
-	return rc;
-}
-
-/* The anchor blob ("sa") of a file: the same checks as check_sk. */
-static int check_sa(struct cwalk *w, const struct bfs_tree_entry *te)
-{
-	struct bfs_err err = {""};
-	struct bfs_buf b = {0};
-	uint64_t nchunks = te->nlists ? te->e.size : te->nchunks;
-	size_t n;
-	bool bok;
-	int rc;
-
-	rc = read_tree_blob(w, te->sa, "anchor blob", &b, &bok);
-	if (!rc && bok &&
-	    bfs_anchor_blob_check(b.data, b.len, nchunks, &n, &err))
-		rc = new_problem(w, "tree", te->sa, "anchor blob: ", err.msg);
+	rc = read_tree_blob(w, id, what, &b, &bok);
+	if (!rc && bok && recs_check(b.data, b.len, nchunks, &n, &err)) {
+		snprintf(prefix, sizeof(prefix), "%s: ", what);
+		rc = new_problem(w, "tree", id, prefix, err.msg);
+	}
 	bfs_buf_free(&b);
 	return rc;
 }
@@ -480,9 +468,11 @@ static int walk_dir(struct cwalk *w, const uint8_t (*parts)[BFS_HASH_LEN],
 			if (!rc && te.dt)
 				rc = check_dt(w, &te);
 			if (!rc && te.sk)
-				rc = check_sk(w, &te);
+				rc = check_recs(w, &te, te.sk, "sketch blob",
+						bfs_sketch_blob_check);
 			if (!rc && te.sa)
-				rc = check_sa(w, &te);
+				rc = check_recs(w, &te, te.sa, "anchor blob",
+						bfs_anchor_blob_check);
 			if (rc)
 				break;
 			mine = mine && ok;
