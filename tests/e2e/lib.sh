@@ -949,6 +949,67 @@ bfs_ids() {
 	bfs list --json "$@" | jq -r '.[].id'
 }
 
+# migrate_crash_cases FIXREPO FROM: `backupfs migrate` of copies of the
+# format-FROM repository FIXREPO under injected faults (a failed write of
+# the config, a crash before or after it): the config is the old one or
+# the new one, a rerun finishes to version 5 with the same id and
+# parameters, and the result checks.  Skipped (diag) without fault
+# injection in the build.
+migrate_crash_cases() {
+	local fix=$1 from=$2 r3=$T/migrate-crash spec v what rc
+	if ! bfs_has_fault_injection; then
+		diag "fault injection not in this build (./configure" \
+			"--enable-fault-injection): the crash cases are not run"
+		return 0
+	fi
+	while read -r spec v what; do
+		[ "$v" = FROM ] && v=$from
+		rm -rf "$r3" && cp -R "$fix" "$r3" && chmod -R u+w "$r3"
+		BACKUPFS_FAULT=$spec "$BACKUPFS" migrate -r "$r3" \
+			>"$T/mig.out" 2>"$T/mig.err"
+		rc=$?
+		ok "$([ $rc -ne 0 ]; echo $?)" "$what: migrate fails (rc $rc)"
+		is "$(jq .version "$r3/config")" "$v" "$what: config version $v"
+		case $what in
+		"put fails") like "$(cat "$T/mig.err")" "still format $from" \
+			"$what: says it is still format $from" ;;
+		"read-back fails") like "$(cat "$T/mig.err")" "written but not verified" \
+			"$what: says the config is not verified" ;;
+		esac
+		ok_cmd "$what: migrate again" bfs migrate -r "$r3"
+		is "$(jq .version "$r3/config")" "5" "$what: then version 5"
+		is "$(jq -S 'del(.version)' "$r3/config")" \
+			"$(jq -S 'del(.version)' "$fix/config")" \
+			"$what: same id and parameters"
+	done <<'EOF2'
+put:key=config:err=EIO FROM put fails
+put:key=config:kill=1 FROM killed before the put
+get:key=config:every=3:err=EIO 5 read-back fails
+get:key=config:every=3:kill=1 5 killed after the put
+EOF2
+	ok_cmd "a migrated-after-crash repository checks" \
+		bfs check -r "$r3" --read-data
+}
+
+# migrate_config_only REPO FIXREPO FROM: `backupfs migrate` of the
+# format-FROM repository REPO (a copy of FIXREPO) says what it did, makes
+# its config version 5 with FIXREPO's id and parameters, and changes no
+# other object.
+migrate_config_only() {
+	local r=$1 fix=$2 from=$3 before
+	before=$(cd "$r" && find . -type f ! -name config ! -path './locks/*' |
+		LC_ALL=C sort | xargs sha256sum)
+	ok_cmd "migrate" bfs migrate -r "$r"
+	like "$(cat "$T/stdout")" "is format 5 now \(was $from; no object but the config changed\)" \
+		"migrate says what it did"
+	is "$(jq .version "$r/config")" "5" "config says version 5"
+	is "$(jq -S 'del(.version)' "$r/config")" \
+		"$(jq -S 'del(.version)' "$fix/config")" \
+		"... with the same id and parameters"
+	is "$(cd "$r" && find . -type f ! -name config ! -path './locks/*' |
+		LC_ALL=C sort | xargs sha256sum)" "$before" "no other object changed"
+}
+
 # small_dump_chunks REPO: give the fresh local repository REPO the dump
 # chunker of format 4 (8/32/256 KiB instead of 64/256/1024), for a test
 # whose data is laid out for chunks that small (chunks shared across

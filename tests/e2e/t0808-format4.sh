@@ -154,52 +154,10 @@ is "$(jq .version "$R/config")" "4" "... and leaves it format 4"
 
 # ---- a failed write of the config, a crash before or after it (fault
 # injection): the config is the old one or the new one, a rerun finishes
-if bfs_has_fault_injection; then
-	R3=$T/repo3
-	# SPEC VERSION-AFTER WHAT
-	while read -r spec v what; do
-		rm -rf "$R3" && cp -R "$F/repo" "$R3" && chmod -R u+w "$R3"
-		BACKUPFS_FAULT=$spec "$BACKUPFS" migrate -r "$R3" \
-			>"$T/mig.out" 2>"$T/mig.err"
-		rc=$?
-		ok "$([ $rc -ne 0 ]; echo $?)" "$what: migrate fails (rc $rc)"
-		is "$(jq .version "$R3/config")" "$v" "$what: config version $v"
-		case $what in
-		"put fails") like "$(cat "$T/mig.err")" "still format 4" \
-			"$what: says it is still format 4" ;;
-		"read-back fails") like "$(cat "$T/mig.err")" "written but not verified" \
-			"$what: says the config is not verified" ;;
-		esac
-		ok_cmd "$what: migrate again" bfs migrate -r "$R3"
-		is "$(jq .version "$R3/config")" "5" "$what: then version 5"
-		is "$(jq -S 'del(.version)' "$R3/config")" \
-			"$(jq -S 'del(.version)' "$F/repo/config")" \
-			"$what: same id and parameters"
-	done <<'EOF2'
-put:key=config:err=EIO 4 put fails
-put:key=config:kill=1 4 killed before the put
-get:key=config:every=3:err=EIO 5 read-back fails
-get:key=config:every=3:kill=1 5 killed after the put
-EOF2
-	ok_cmd "a migrated-after-crash repository checks" \
-		bfs check -r "$R3" --read-data
-else
-	diag "fault injection not in this build (./configure" \
-		"--enable-fault-injection): the crash cases are not run"
-fi
+migrate_crash_cases "$F/repo" 4
 
 # ---- migrate 4 -> 5
-before=$(cd "$R" && find . -type f ! -name config ! -path './locks/*' |
-	LC_ALL=C sort | xargs sha256sum)
-ok_cmd "migrate" bfs migrate -r "$R"
-like "$(cat "$T/stdout")" "is format 5 now \(was 4; no object but the config changed\)" \
-	"migrate says what it did"
-is "$(jq .version "$R/config")" "5" "config says version 5"
-is "$(jq -S 'del(.version)' "$R/config")" \
-	"$(jq -S 'del(.version)' "$F/repo/config")" \
-	"... with the same id and parameters"
-is "$(cd "$R" && find . -type f ! -name config ! -path './locks/*' |
-	LC_ALL=C sort | xargs sha256sum)" "$before" "no other object changed"
+migrate_config_only "$R" "$F/repo" 4
 reads_back "$R" "migrated"
 
 ok_cmd "the copy of the type-3 chunk works now" bfs copy --from "$V" --to "$R" d2
