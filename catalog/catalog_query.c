@@ -76,6 +76,19 @@ void bfs_cat_entry_clear(struct bfs_cat_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/* Free the strings of e without zeroing it: for a loop that fills e
+ * afresh from the next row (fill_entry_as zeroes it), where the memset of
+ * bfs_cat_entry_clear was 3 % of the daemon's samples in a find. */
+static void entry_free_strings(struct bfs_cat_entry *e)
+{
+	free(e->e.path);
+	free(e->e.user);
+	free(e->e.group);
+	free(e->e.target);
+	free(e->e.link);
+	free(e->e.error);
+}
+
 /* Row of BACKUP_COLS -> info (strings allocated).  See catalog_int.h. */
 int cat_fill_backup(struct bfs_catalog *c, sqlite3_stmt *st,
 		    struct bfs_backup_info *b, struct bfs_err *err)
@@ -817,7 +830,7 @@ static int readdir_with(struct bfs_catalog *c, enum cat_st sid, int64_t dir,
 		resolve_link(c, &e);
 		rows++;
 		rc = cb(arg, &e);
-		bfs_cat_entry_clear(&e);
+		entry_free_strings(&e);
 		if (rc)
 			goto out_put;
 	}
