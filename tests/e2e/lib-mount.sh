@@ -7,35 +7,82 @@
 #   mount_repo_fg REPO MNT LOG [ARGS...]
 #                                   backupfs mount -f in the background,
 #                                   stderr to LOG; sets MOUNT_PID; waits
-#                                   until mounted; unmount + kill at exit
-#   wait_mounted MNT [SECONDS]      until MNT is a mount point that answers
+#                                   until its own mount answers at MNT (a
+#                                   mount left there does not count);
+#                                   unmount + kill at exit
+#   wait_mounted MNT [SECONDS [OLD]]
+#                                   until MNT is a mount point that answers
+#                                   (and its top mount is none of OLD)
 #   is_mounted MNT                  MNT is in /proc/self/mountinfo
-#   unmount MNT                     fusermount3 -u, falling back to -uz
+#   mount_ids MNT                   ids of the mounts at MNT, oldest first
+#   unmount MNT                     fusermount3 -u, falling back to -uz,
+#                                   until nothing is mounted at MNT
 #   daemon_pid MNT                  pid of the backupfs daemon serving MNT
+#
+# No `... | grep -q` here: lib.sh sets pipefail, and grep -q leaving
+# early kills the writer with SIGPIPE, which turns a match into a
+# failure.  is_mounted did that when its line was not mountinfo's last
+# (another test's mount made after it): unmount then left the mount in
+# place, and the next mount_repo_fg's wait_mounted took the old mount for
+# the new one (t0714: a listing served by the previous daemon).
 
 : "${top_srcdir:?source lib.sh first}"
 
-# is_mounted MNT: true if MNT is a mount point (per mountinfo, so a dead
-# daemon's stale mount still counts).
-is_mounted() {
+# mount_ids MNT: the mount ids (mountinfo field 1) of the mounts at MNT,
+# one a line in mountinfo's order (the oldest first, so the last is the
+# top one, the one a path lookup sees).  Per mountinfo, so a dead
+# daemon's stale mount counts.
+mount_ids() {
 	local mnt
 	mnt=$(realpath -m "$1")
-	awk '{print $5}' /proc/self/mountinfo |
-		while IFS= read -r mp; do printf '%b\n' "$mp"; done |
-		grep -qxF -- "$mnt"
+	# field 5 is the mount point, with space, tab, newline and backslash
+	# octal-escaped (the path goes in through the environment: -v would
+	# take escapes of its own)
+	BFS_MNT=$mnt awk '
+		function unesc(s,    out, i) {
+			out = ""
+			while ((i = index(s, "\\")) > 0) {
+				out = out substr(s, 1, i - 1) sprintf("%c", \
+					substr(s, i + 1, 1) * 64 + substr(s, i + 2, 1) * 8 + substr(s, i + 3, 1))
+				s = substr(s, i + 4)
+			}
+			return out s
+		}
+		unesc($5) == ENVIRON["BFS_MNT"] { print $1 }' /proc/self/mountinfo
 }
 
-# unmount MNT: fusermount3 -u, falling back to a lazy unmount.
+# is_mounted MNT: true if MNT is a mount point.
+is_mounted() {
+	[ -n "$(mount_ids "$1")" ]
+}
+
+# unmount MNT: fusermount3 -u, falling back to a lazy unmount, until
+# nothing is mounted at MNT (each round takes the top mount off); non-zero
+# with a diagnostic if MNT stays mounted.
 unmount() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		is_mounted "$1" || return 0
+		fusermount3 -u "$1" 2>/dev/null || fusermount3 -uz "$1" 2>/dev/null ||
+			umount -l "$1" 2>/dev/null || sleep 0.1
+	done
 	is_mounted "$1" || return 0
-	fusermount3 -u "$1" 2>/dev/null || fusermount3 -uz "$1" 2>/dev/null ||
-		umount -l "$1" 2>/dev/null
+	diag "unmount: '$1' is still mounted"
+	return 1
 }
 
-# wait_mounted MNT [SECONDS]: until MNT is mounted and `ls MNT` works.
+# wait_mounted MNT [SECONDS [OLD]]: until MNT is mounted, its top mount's
+# id is not in OLD (mount_ids taken before the mount started: a mount
+# left at MNT is not the new one) and `ls MNT` works.
 wait_mounted() {
-	local mnt=$1 secs=${2:-10}
-	wait_until "$secs" bash -c 'grep -qF " $(realpath -m "$1") " /proc/self/mountinfo && ls "$1"' _ "$mnt"
+	wait_until "${2:-10}" _mounted_new "$1" "${3:-}"
+}
+
+# _mounted_new MNT OLD: MNT's top mount is not in OLD and answers.
+_mounted_new() {
+	local top
+	top=$(mount_ids "$1" | tail -n 1)
+	[ -n "$top" ] && ! grep -qxF -- "$top" <<<"$2" && ls "$1" >/dev/null
 }
 
 # mount_repo REPO MNT [ARGS...]: daemonised mount; returns backupfs'
@@ -54,17 +101,19 @@ mount_repo() {
 }
 
 # mount_repo_fg REPO MNT LOG [ARGS...]: foreground mount in the
-# background (its log in LOG); MOUNT_PID is its pid.  Returns non-zero if
-# the mount did not come up within 15 s.
+# background (its log in LOG); MOUNT_PID is its pid.  Returns once the
+# new mount is MNT's top one and answers; non-zero if it did not come up
+# within 15 s.
 mount_repo_fg() {
-	local repo=$1 mnt=$2 log=$3
+	local repo=$1 mnt=$2 log=$3 old
 	shift 3
 	mkdir -p "$mnt"
+	old=$(mount_ids "$mnt")
 	"$BACKUPFS" mount -f -r "$repo" "$mnt" "$@" 2>"$log" &
 	MOUNT_PID=$!
 	at_exit "kill $MOUNT_PID 2>/dev/null; sleep 0.2; kill -9 $MOUNT_PID 2>/dev/null"
 	at_exit unmount "'$mnt'"
-	if ! wait_mounted "$mnt" 15; then
+	if ! wait_mounted "$mnt" 15 "$old"; then
 		sed 's/^/# mount -f: /' "$log" >&2
 		return 1
 	fi
@@ -73,14 +122,16 @@ mount_repo_fg() {
 
 # daemon_pid MNT: the pid of the backupfs process serving MNT.
 daemon_pid() {
-	local mnt pid
+	local mnt pid a args
 	mnt=$(realpath -m "$1")
 	for pid in $(pgrep -x backupfs); do
-		if tr '\0' '\n' 2>/dev/null </proc/"$pid"/cmdline | grep -qxF -- "$mnt" ||
-		   tr '\0' '\n' 2>/dev/null </proc/"$pid"/cmdline | grep -qxF -- "$1"; then
-			echo "$pid"
-			return 0
-		fi
+		mapfile -d '' args 2>/dev/null </proc/"$pid"/cmdline || continue
+		for a in "${args[@]}"; do
+			if [ "$a" = "$mnt" ] || [ "$a" = "$1" ]; then
+				echo "$pid"
+				return 0
+			fi
+		done
 	done
 	return 1
 }
