@@ -188,7 +188,7 @@ ok "$(cmp -s "$T/state0" "$T/state1"; echo $?)" "nothing was deleted (b2's data 
 rm "$R/manifests/broken"
 tree=$(zstd -qdc "$R/manifests/b3" | head -n 1 | jq -r '.root[0]')
 for i in "$R"/index/*; do
-	if zstd -qdc "$i" | grep -q "$tree"; then mv "$i" "$T/held-index"; fi
+	if zstd -qdc "$i" | grep -c "$tree" >/dev/null; then mv "$i" "$T/held-index"; fi
 done
 repo_state >"$T/state0"
 fails_with 1 "prune refuses a tree blob no index object names" bfs prune -r "$R" --grace 0

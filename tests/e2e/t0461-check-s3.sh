@@ -51,7 +51,7 @@ s3keys() {
 	s3curl "$S3_ENDPOINT/bfs-check?list-type=2&prefix=$(jq -rn --arg p "$1" '$p | @uri')" |
 		grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'
 }
-curl --help all 2>/dev/null | grep -q -- --aws-sigv4 ||
+curl --help all 2>/dev/null | grep -c -- --aws-sigv4 >/dev/null ||
 	skip_missing "curl >= 7.75 (--aws-sigv4)" "apt-get install curl"
 # a fresh copy of the repository on S3 under prefix $1
 to_s3() {

@@ -100,7 +100,7 @@ like "$(cat "$T/stderr")" "pg_dump of .* did not finish within the dump timeout 
 ok "$([ "$took" -lt 20 ]; echo $?)" "  and it failed in time (${took}s)"
 ok_cmd "list" bfs list -r "$R" --json
 unlike "$(cat "$T/stdout")" '"slow"' "the failed backup is not visible"
-ok "$(pgrep -x pg_dump >/dev/null && pgrep -a -x pg_dump | grep -q -- "$PGPORT"; [ $? -ne 0 ]; echo $?)" \
+ok "$(pgrep -x pg_dump >/dev/null && pgrep -a -x pg_dump | grep -c -- "$PGPORT" >/dev/null; [ $? -ne 0 ]; echo $?)" \
 	"no pg_dump is left running"
 kill $locker 2>/dev/null
 wait $locker 2>/dev/null
