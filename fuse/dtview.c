@@ -337,11 +337,14 @@ static void view_stat(const struct bfs_cat_entry *data,
 bool mnt_dt_child(struct bfs_catalog *cat, int64_t dir,
 		  const struct bfs_cat_entry *e, struct stat *st)
 {
-	struct bfs_cat_entry data, real = {0};
+	struct bfs_cat_entry data, real;
 	char name[DT_NAME_MAX + 1];
 	fuse_ino_t ino;
 	bool ok;
 
+	/* called for every child a listing loads: the early answer for a
+	 * file without a map zeroes nothing (real is zeroed below; zeroing
+	 * it here was 3 % of the daemon's samples in a cold find) */
 	if (e->e.type != BFS_T_FILE || !e->e.path ||
 	    (!e->has_dt && !e->link_id) || !dt_ino(e->id, 0, &ino))
 		return false;
@@ -354,6 +357,7 @@ bool mnt_dt_child(struct bfs_catalog *cat, int64_t dir,
 	memcpy(name, e->e.path, e->e.path_len);
 	memcpy(name + e->e.path_len, ".d", 3);
 	/* a name of the backup's own wins */
+	memset(&real, 0, sizeof(real));
 	ok = bfs_catalog_lookup(cat, dir, name, e->e.path_len + 2, &real,
 				NULL) == -ENOENT;
 	bfs_cat_entry_clear(&real);

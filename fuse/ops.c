@@ -445,11 +445,7 @@ static int batch_cb(void *arg, const struct bfs_cat_entry *e)
 	 * forward from the 8-byte stores (a stall per entry: 6.8 % of the
 	 * daemon's samples in a find, doc/PERFORMANCE.md) */
 	child_stat(a->cat, e, &r->st);
-	/* only a file with a dump map, or a hardlink to one, has a view;
-	 * mnt_dt_child answers false for the others, but after zeroing two
-	 * entries on its stack (3 % of the daemon's samples in a find) */
-	if (e->e.type == BFS_T_FILE && (e->has_dt || e->link_id) &&
-	    mnt_dt_child(a->cat, d->dir, e, &st))
+	if (mnt_dt_child(a->cat, d->dir, e, &st))
 		return dirh_push_view(d, &st);
 	return 0;
 }
