@@ -25,7 +25,7 @@
 
 #include "catalog/catalog.h"
 
-#define CAT_SCHEMA_VERSION 8
+#define CAT_SCHEMA_VERSION 9
 /* Writers wait this long for another process's write transaction (an
  * ingest of a large manifest can take seconds). */
 #define CAT_BUSY_TIMEOUT_MS 30000

@@ -2,13 +2,13 @@
  * content-defined pieces, shared between versions of the directory.
  *
  * A directory's tree lines are cut into runs after a line whose FNV-1a
- * 64 hash (bfs_tree_line_hash) has its low CAT_RUN_BITS bits zero, after
- * CAT_RUN_MAX lines, and at the end of every tree part (which is itself
- * cut by content).  A run is named by the SHA-256 of its lines' bytes
- * (each with its '\n'): the same lines make the same entry rows (a
- * subdirectory's line names its parts and count, which name its trees
- * row), so a run already in the catalog is reused as it is, and a
- * directory with one changed file of 1,000 adds the one run holding it
+ * 64 hash (bfs_tree_line_hash) has its low 2 bits zero (CAT_RUN_MASK)
+ * once the run has CAT_RUN_MIN lines, after CAT_RUN_MAX lines, and at
+ * the end of every tree part (which is itself cut by content).  A run is named
+ * by the SHA-256 of its lines' bytes (each with its '\n'): the same lines make
+ * the same entry rows (a subdirectory's line names its parts and count, which
+ * name its trees row), so a run already in the catalog is reused as it is, and
+ * a directory with one changed file of 1,000 adds the one run holding it
  * (~8 entries) and a tree_runs row per run, not 1,000 entries.
  *
  * Positions: an entry's slot and pre inside its directory are its run's
@@ -63,8 +63,9 @@ int cat_run_plan_part(struct cat_run_plan *p, const void *data, size_t len)
 		if (!nl) /* the parser refuses the part */
 			break;
 		lines++;
-		if ((bfs_tree_line_hash(b, (size_t)(nl - b)) & CAT_RUN_MASK) ==
-			0 ||
+		if ((lines >= CAT_RUN_MIN &&
+		     (bfs_tree_line_hash(b, (size_t)(nl - b)) & CAT_RUN_MASK) ==
+			 0) ||
 		    lines == CAT_RUN_MAX || nl + 1 == end) {
 			rc = plan_push(p, start, (size_t)(nl + 1 - start),
 				       lines);
