@@ -19,6 +19,11 @@ struct bfs_cc_entry {
 	unsigned refs; /* protected by cc->lock */
 	bool in_table; /* in cc->map, counted in cc->bytes */
 	bool behind;   /* on cc->behind rather than cc->lru */
+	/* Released behind a sequential reader while others still held it:
+	 * goes on cc->behind when the last holder releases it, whichever
+	 * way (reads of one stream finish out of order; the request that
+	 * read only the chunk's start may release it last). */
+	bool read_out;
 	/* On one of the two lists iff in_table && state == CC_READY &&
 	 * refs == 0. */
 	struct bfs_cc_entry *prev, *next;
@@ -199,8 +204,10 @@ static struct bfs_cc_entry *find(struct bfs_chunkcache *cc, const uint8_t *hash,
 /* Take a reference on a found entry; returns its state for the caller. */
 static int take(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
 {
-	if (e->refs == 0 && lru_linked(cc, e))
+	if (e->refs == 0 && lru_linked(cc, e)) {
 		lru_unlink(cc, e);
+		e->read_out = false;
+	}
 	e->refs++;
 	if (e->state == CC_READY) {
 		cc->st.hits++;
@@ -319,11 +326,13 @@ static void release(struct bfs_chunkcache *cc, struct bfs_cc_entry *e,
 	if (!e)
 		return;
 	pthread_mutex_lock(&cc->lock);
+	if (behind)
+		e->read_out = true;
 	if (--e->refs == 0) {
 		if (!e->in_table) {
 			entry_free(e);
 		} else if (e->state == CC_READY) {
-			lru_push_head(cc, e, behind);
+			lru_push_head(cc, e, e->read_out);
 			make_room(cc, 0);
 		} else {
 			/* A loader dropped its reference without completing:

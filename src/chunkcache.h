@@ -93,7 +93,11 @@ void bfs_chunkcache_release(struct bfs_chunkcache *cc, struct bfs_cc_entry *e);
  * to its end (drop-behind): once unpinned it is evicted before every
  * entry released the ordinary way, and at most BFS_CC_BEHIND_MAX bytes
  * of such entries stay in the cache (a reader a little behind, or a
- * read that arrived out of order, still finds them). */
+ * read that arrived out of order, still finds them).  The mark sticks
+ * while others hold the entry: whoever releases it last, it goes behind
+ * (requests of one stream finish out of order, and the one that read
+ * only a chunk's start may be the last to let go).  Taking the entry
+ * again after it was listed clears the mark. */
 #define BFS_CC_BEHIND_MAX (4u << 20)
 void bfs_chunkcache_release_behind(struct bfs_chunkcache *cc,
 				   struct bfs_cc_entry *e);

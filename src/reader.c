@@ -29,6 +29,11 @@
 #define RA_START (512u << 10)  /* first readahead window */
 #define RUN_BYTES (256u << 10) /* foreground: chunks per repo request */
 #define SEQ_SLACK (1u << 20)   /* async reads arrive a little out of order */
+/* How far behind the furthest byte read a request of a stream may still
+ * arrive: the kernel keeps up to max_background (12 by default) async
+ * readahead requests of up to 1 MiB in flight, answered by several FUSE
+ * threads, so one may come several MiB late. */
+#define SEQ_LAG (16u << 20)
 #define MAX_DELEGATED 16
 
 /* An open file.  chunks/starts are immutable after open. */
@@ -40,7 +45,8 @@ struct bfs_rfile {
 	uint64_t size;		/* recorded size */
 	uint64_t covered;	/* starts[n] */
 	pthread_mutex_t lock;	/* protects next_off, ra */
-	uint64_t next_off;	/* where the last read ended */
+	uint64_t next_off;	/* where the last read ended; for a stream
+				   (ra.win > 0), the furthest end read */
 	struct bfs_ra_state ra; /* readahead window */
 	atomic_bool logged;	/* bfs_rfile_first_error answered */
 };
@@ -684,6 +690,13 @@ static bool maybe_readahead(struct bfs_rfile *f, uint64_t off, size_t size,
 
 	pthread_mutex_lock(&f->lock);
 	seq = off + SEQ_SLACK >= f->next_off && off <= f->next_off + SEQ_SLACK;
+	/* A stream's request that arrives after later ones (the kernel's
+	 * async readahead, answered by several threads) is still part of
+	 * the stream: it neither restarts the window nor moves next_off
+	 * back (which would make the next request look random too). */
+	if (!seq && f->ra.win && off < f->next_off &&
+	    off + SEQ_LAG >= f->next_off)
+		seq = true;
 	if (off + size > f->next_off || !seq)
 		f->next_off = off + size;
 	if (!seq) {

@@ -222,6 +222,49 @@ static void test_behind(void)
 	bfs_chunkcache_free(cc);
 }
 
+/* Drop-behind with requests finishing out of order: the request that read
+ * a chunk to its end releases it behind while the one that read only its
+ * start still holds it and lets go last, the ordinary way.  The chunk is
+ * still behind the stream: the stream must not fill the cache. */
+static void test_behind_out_of_order(void)
+{
+	const uint32_t len = 64 << 10;
+	const unsigned keep = BFS_CC_BEHIND_MAX / len;
+	struct bfs_chunkcache *cc;
+	struct bfs_cc_entry *a, *b;
+	struct bfs_cc_stats st;
+	uint8_t h[BFS_HASH_LEN];
+	unsigned i;
+
+	bfs_chunkcache_new(4 * BFS_CC_BEHIND_MAX, &cc);
+	put(cc, 1, len);
+	for (i = 0; i < 4 * keep; i++) {
+		key(h, 2000 + i);
+		if (bfs_chunkcache_acquire(cc, h, len, &a) == BFS_CC_LOAD) {
+			memset(bfs_cc_data(a), 1, len);
+			bfs_chunkcache_complete(cc, a, 0);
+		}
+		bfs_chunkcache_acquire(cc, h, len, &b);
+		bfs_chunkcache_release_behind(cc, b); /* read to its end */
+		bfs_chunkcache_release(cc, a);	      /* its start, later */
+	}
+	bfs_chunkcache_stats(cc, &st);
+	ok(st.bytes <= BFS_CC_BEHIND_MAX + len,
+	   "behind, out of order: a stream of 4x the bound keeps %llu bytes",
+	   (unsigned long long)st.bytes);
+	ok(present(cc, 1, len), "behind, out of order: the ordinary entry "
+				"stays");
+	/* Taken again after it was listed, and released the ordinary way:
+	 * an ordinary entry (the mark does not outlive the listing). */
+	ok(present(cc, 2000 + 4 * keep - 1, len),
+	   "behind, out of order: the last one is kept");
+	for (i = 0; i < 3 * keep; i++)
+		put_behind(cc, 7000 + i, len);
+	ok(present(cc, 2000 + 4 * keep - 1, len),
+	   "behind, out of order: taken again, it is an ordinary entry");
+	bfs_chunkcache_free(cc);
+}
+
 static void test_failure(void)
 {
 	struct bfs_chunkcache *cc;
@@ -378,6 +421,7 @@ int main(void)
 	test_many();
 	test_pinning();
 	test_behind();
+	test_behind_out_of_order();
 	test_failure();
 	test_single_flight();
 	test_stress();

@@ -468,6 +468,84 @@ static void test_readahead(void)
 	bfs_chunkcache_free(cc);
 }
 
+/* View [off, off + len) of f, extended to the end of its last chunk (so
+ * that a sequential read releases every chunk it covers behind it): 1 if
+ * the bytes match, and whether the read counted as sequential. */
+static int view_seq(struct bfs_rfile *f, uint64_t off, size_t len, bool *seq)
+{
+	struct bfs_err err = {{0}};
+	struct bfs_rview v;
+	uint64_t at = 0;
+	ssize_t got;
+	size_t i;
+	int same;
+
+	for (i = 0; i < NCHUNKS && at < off + len; i++)
+		at += refs[i].len;
+	len = (size_t)(at - off);
+	got = bfs_rfile_view(f, off, len, &v, &err);
+	same = got == (ssize_t)len;
+	at = off;
+
+	for (i = 0; same && i < v.n; i++) {
+		same = !memcmp(v.iov[i].iov_base, data + at, v.iov[i].iov_len);
+		at += v.iov[i].iov_len;
+	}
+	*seq = v.behind > 0;
+	bfs_rview_release(&v);
+	return same;
+}
+
+/* The kernel's async readahead requests of one stream arrive out of
+ * order, one several MiB after later ones (answered by several FUSE
+ * threads): such a request is still part of the stream, and so is the
+ * next one.  A reader that jumps back as far without a stream is still a
+ * random one. */
+static void test_lagging_request(void)
+{
+	const size_t k = 192u << 10;
+	struct bfs_chunkcache *cc = NULL;
+	struct bfs_reader *rd = NULL;
+	struct bfs_reader_config cfg = {.threads = 2, .ra_bytes = 8u << 20};
+	struct bfs_rfile *f;
+	bool seq, all = true;
+	int same = 1;
+
+	if (size < 14 * k) {
+		skip(5, "file too small");
+		return;
+	}
+	bfs_chunkcache_new(64u << 20, &cc);
+	bfs_reader_create(repo, cc, &cfg, &rd);
+	f = open_file(rd);
+	same &= view_seq(f, 0, k, &seq);
+	same &= view_seq(f, k, k, &seq);
+	all = all && seq;
+	same &= view_seq(f, 2 * k, k, &seq);
+	all = all && seq;
+	same &= view_seq(f, 6 * k, k, &seq); /* ahead, within the slack */
+	all = all && seq;
+	same &= view_seq(f, 10 * k, k, &seq);
+	all = all && seq;
+	ok(all, "lagging: a stream of requests a little out of order");
+	/* 1.3 MiB before where the last one started */
+	same &= view_seq(f, 3 * k, k, &seq);
+	ok(seq, "lagging: a request arriving late is part of the stream");
+	same &= view_seq(f, 11 * k, k, &seq);
+	ok(seq, "lagging: and so is the one after it");
+	ok(same, "lagging: the bytes match");
+	bfs_rfile_close(f);
+
+	/* No stream: a jump back as far is a random read. */
+	f = open_file(rd);
+	same = view_seq(f, 10 * k, k, &seq);
+	same &= view_seq(f, 3 * k, k, &seq);
+	ok(same && !seq, "lagging: without a stream, a jump back is random");
+	bfs_rfile_close(f);
+	bfs_reader_destroy(rd);
+	bfs_chunkcache_free(cc);
+}
+
 /* ---- streaming ---------------------------------------------------------- */
 
 static uint64_t split_bytes(void)
@@ -672,6 +750,7 @@ int main(void)
 	test_ranges();
 	test_single_flight();
 	test_readahead();
+	test_lagging_request();
 	test_stream();
 	test_faults();
 	bfs_repo_close(repo);
