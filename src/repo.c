@@ -937,7 +937,6 @@ static int decode_delta(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 	const void *base[BFS_DELTA_MAX_BASES] = {NULL};
 	size_t blen[BFS_DELTA_MAX_BASES] = {0}, zoff, i;
 	uint8_t hash[BFS_HASH_LEN];
-	struct bfs_err e2;
 	struct bfs_bases b;
 	bool verified;
 	int rc, rc2;
@@ -981,9 +980,9 @@ static int decode_delta(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		verified = ent[i]->verified;
 		if (r->bases)
 			pthread_mutex_unlock(&r->bases->lock);
-		rc2 = verified ? 0 : base_verify(r, ent[i], &e2);
+		/* sets err (may be NULL) only when the base is damaged */
+		rc2 = verified ? 0 : base_verify(r, ent[i], err);
 		if (rc2) {
-			*err = e2;
 			rc = rc2;
 			break;
 		}

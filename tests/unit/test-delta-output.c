@@ -224,6 +224,16 @@ static void test_damage(const char *tmp)
 	   "by output: -EUCLEAN naming the delta and its base");
 	diag("%s", err.msg);
 	is_str(err.msg, err2.msg, "the same message as a verified read");
+	{
+		/* a readahead worker reads without a message */
+		struct bfs_loc l1;
+		uint8_t *out = malloc(CHUNK);
+
+		bfs_locmap_find(h.m, d1.id, &l1);
+		is_int(bfs_repo_read_chunk(h.r, &l1.ref, out, NULL), -EUCLEAN,
+		       "the same without a message (err NULL)");
+		free(out);
+	}
 	ok(flip(path, &base, 5000) == 0, "the base repaired");
 	rc = read_blob(&h, &d1, &err);
 	ok(rc == 0, "the damaged base was not kept in the cache (%s)",
