@@ -474,18 +474,26 @@ out_free_repo:
 
 /* ---- delta bases ----------------------------------------------------- */
 
-struct base_slot {
+/* A base's plain bytes, shared by reference (no copy in or out of the
+ * cache): held by the cache while in a slot and by each decode using it;
+ * freed by the last put.  id, ref, data and len never change once made;
+ * refs and verified are under the cache's lock. */
+struct base_ent {
 	uint8_t id[BFS_HASH_LEN];
-	uint8_t *data; /* NULL: empty slot */
+	struct bfs_chunkref ref; /* where it was read (names its pack) */
+	uint8_t *data;
 	size_t len;
+	unsigned refs;
+	bool verified; /* its bytes were checked against id */
 };
 
 struct bfs_repo_bases {
 	bfs_repo_locate_fn fn;
 	void *arg;
 	void (*free_arg)(void *);
-	pthread_mutex_t lock; /* slots, next */
-	struct base_slot slot[BFS_REPO_BASE_CACHE];
+	bool by_output;	      /* bfs_repo_set_bases_by_output */
+	pthread_mutex_t lock; /* slot, next, the entries' refs and verified */
+	struct base_ent *slot[BFS_REPO_BASE_CACHE]; /* NULL: empty */
 	size_t next; /* slot replaced on the next insert */
 };
 
@@ -496,6 +504,14 @@ struct locate_via {
 	void *arg;
 };
 
+static void base_ent_free(struct base_ent *e)
+{
+	if (e) {
+		free(e->data);
+		free(e);
+	}
+}
+
 static void bases_free(struct bfs_repo_bases *b)
 {
 	size_t i;
@@ -504,8 +520,9 @@ static void bases_free(struct bfs_repo_bases *b)
 		return;
 	if (b->free_arg)
 		b->free_arg(b->arg);
+	/* no decode runs any more: the cache holds the last references */
 	for (i = 0; i < BFS_REPO_BASE_CACHE; i++)
-		free(b->slot[i].data);
+		base_ent_free(b->slot[i]);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -533,7 +550,15 @@ int bfs_repo_set_locate(struct bfs_repo *r, bfs_repo_locate_fn fn, void *arg,
 	b->fn = fn;
 	b->arg = arg;
 	b->free_arg = free_arg;
+	b->by_output = false; /* a new reader opts in again */
 	return 0;
+}
+
+/* See repo.h.  Not thread-safe (before reads start). */
+void bfs_repo_set_bases_by_output(struct bfs_repo *r, bool on)
+{
+	if (r->bases)
+		r->bases->by_output = on;
 }
 
 /* Close r and its store.  NULL ok.  No other thread may still use r. */
@@ -654,9 +679,15 @@ out_free:
 	return rc;
 }
 
+/* How a frame is read (the how argument below): */
+#define RD_PLAIN_ONLY 1u /* a whole frame only (a delta base) */
+#define RD_NO_ID                                                               \
+	2u /* plain bytes not checked against the id: a                        \
+	      delta base read by output (see base_get) */
+
 static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		       const void *frame, size_t flen, void *out, size_t len,
-		       bool plain_only, uint8_t *delta_base,
+		       unsigned how, uint8_t *delta_base,
 		       const struct locate_via *via, struct bfs_bases *fb,
 		       struct bfs_err *err);
 
@@ -664,8 +695,8 @@ int bfs_repo_blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 			 const void *frame, size_t flen, void *out, size_t len,
 			 struct bfs_err *err)
 {
-	return blob_decode(r, id, frame, flen, out, len, false, NULL, NULL,
-			   NULL, err);
+	return blob_decode(r, id, frame, flen, out, len, 0, NULL, NULL, NULL,
+			   err);
 }
 
 /* See repo.h.  Thread-safe. */
@@ -675,8 +706,8 @@ int bfs_repo_blob_decode_bases(struct bfs_repo *r,
 			       size_t len, struct bfs_bases *bases,
 			       struct bfs_err *err)
 {
-	return blob_decode(r, id, frame, flen, out, len, false, NULL, NULL,
-			   bases, err);
+	return blob_decode(r, id, frame, flen, out, len, 0, NULL, NULL, bases,
+			   err);
 }
 
 bool bfs_repo_same_keys(const struct bfs_repo *a, const struct bfs_repo *b)
@@ -732,51 +763,111 @@ static int check_ref(const struct bfs_chunkref *c, const char *key,
 }
 
 static int read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
-		      uint8_t *out, bool plain_only, uint8_t *delta_base,
+		      uint8_t *out, unsigned how, uint8_t *delta_base,
 		      const struct locate_via *via, struct bfs_err *err);
 
-/* A copy of the plain bytes of base id (malloc'ed into *out, *len) from
- * the cache, else located, read (depth 1: a plain frame only), verified
- * and cached.  The message names the base. */
+/* Drop a reference to e (NULL ok); the last one frees it.  b: the cache
+ * e may be shared through (NULL: e was never shared). */
+static void base_put(struct bfs_repo_bases *b, struct base_ent *e)
+{
+	bool last = true;
+
+	if (!e)
+		return;
+	if (b) {
+		pthread_mutex_lock(&b->lock);
+		last = --e->refs == 0;
+		pthread_mutex_unlock(&b->lock);
+	}
+	if (last)
+		base_ent_free(e);
+}
+
+/* Check the bytes of base e (held by the caller) against its id: 0 and
+ * e marked verified, or -EUCLEAN with a message naming the base and its
+ * pack, e dropped from the cache (the caller's reference stays). */
+static int base_verify(struct bfs_repo *r, struct base_ent *e,
+		       struct bfs_err *err)
+{
+	struct bfs_repo_bases *b = r->bases;
+	char h[BFS_HASH_HEX + 1], h12[13], key[BFS_KEY_MAX];
+	uint8_t hash[BFS_HASH_LEN];
+	size_t i;
+	bool good;
+
+	bfs_repo_blob_id(r, hash, e->data, e->len);
+	good = !memcmp(hash, e->id, BFS_HASH_LEN);
+	if (b) {
+		pthread_mutex_lock(&b->lock);
+		if (good)
+			e->verified = true;
+		for (i = 0; !good && i < BFS_REPO_BASE_CACHE; i++)
+			if (b->slot[i] == e) {
+				b->slot[i] = NULL;
+				e->refs--; /* the caller's keeps it */
+			}
+		pthread_mutex_unlock(&b->lock);
+	}
+	if (good)
+		return 0;
+	bfs_hex(h, e->id, BFS_HASH_LEN);
+	bfs_hex(h12, e->id, 6);
+	bfs_repo_pack_key(key, e->ref.pack);
+	return bfs_err_set(err, -EUCLEAN,
+			   "delta base %s: chunk %s in pack '%s' %s", h, h12,
+			   key,
+			   r->crypt ? "fails authentication (damaged, or not "
+				      "sealed with this repository's key)"
+				    : "fails its checksum");
+}
+
+/* The plain bytes of base id, by reference (*out; base_put when done):
+ * from the cache, else located, read (depth 1: a whole frame only) and
+ * cached.  A base read for a caller that opted in with
+ * bfs_repo_set_bases_by_output is not checked against its id here (the
+ * delta's output is, decode_delta); every other caller gets verified
+ * bytes only, a cached base read unverified is checked first.  The
+ * message names the base. */
 static int base_get(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
-		    const struct locate_via *via, uint8_t **out, size_t *len,
+		    const struct locate_via *via, struct base_ent **out,
 		    struct bfs_err *err)
 {
 	struct bfs_repo_bases *b = r->bases;
 	bfs_repo_locate_fn fn = via ? via->fn : b ? b->fn : NULL;
 	void *arg = via ? via->arg : b ? b->arg : NULL;
+	bool by_output = b && b->by_output, verified = false;
+	struct base_ent *e = NULL, *dead = NULL;
 	struct bfs_chunkref ref;
-	struct base_slot *s;
 	char h[BFS_HASH_HEX + 1];
-	uint8_t *data;
 	size_t i;
 	int rc;
 
+	*out = NULL;
 	bfs_hex(h, id, BFS_HASH_LEN);
 	if (!fn)
 		return bfs_err_set(err, -EUCLEAN,
 				   "delta base %s: no blob index to locate it",
 				   h);
-	if (!b)
-		goto locate;
-	pthread_mutex_lock(&b->lock);
-	for (i = 0; i < BFS_REPO_BASE_CACHE; i++) {
-		s = &b->slot[i];
-		if (s->data && !memcmp(s->id, id, BFS_HASH_LEN))
-			break;
-	}
-	if (i < BFS_REPO_BASE_CACHE) {
-		data = malloc(s->len ? s->len : 1);
-		if (data) {
-			memcpy(data, s->data, s->len);
-			*out = data;
-			*len = s->len;
-		}
+	if (b) {
+		pthread_mutex_lock(&b->lock);
+		for (i = 0; i < BFS_REPO_BASE_CACHE; i++)
+			if (b->slot[i] &&
+			    !memcmp(b->slot[i]->id, id, BFS_HASH_LEN)) {
+				e = b->slot[i];
+				e->refs++;
+				verified = e->verified;
+				break;
+			}
 		pthread_mutex_unlock(&b->lock);
-		return data ? 0 : bfs_err_set(err, -ENOMEM, "out of memory");
 	}
-	pthread_mutex_unlock(&b->lock);
-locate:
+	if (e) {
+		rc = verified || by_output ? 0 : base_verify(r, e, err);
+		if (rc)
+			base_put(b, e);
+		else
+			*out = e;
+		return rc;
+	}
 	rc = fn(arg, id, &ref);
 	if (rc == -ENOENT)
 		return bfs_err_set(err, -ENOENT,
@@ -789,48 +880,66 @@ locate:
 	if (memcmp(ref.hash, id, BFS_HASH_LEN) != 0)
 		return bfs_err_set(err, -EUCLEAN,
 				   "delta base %s: located as another blob", h);
-	data = malloc(ref.len ? ref.len : 1);
-	if (!data)
+	e = calloc(1, sizeof(*e));
+	if (e)
+		e->data = malloc(ref.len ? ref.len : 1);
+	if (!e || !e->data) {
+		free(e);
 		return bfs_err_set(err, -ENOMEM, "out of memory");
-	rc = read_chunk(r, &ref, data, true, NULL, NULL, err);
+	}
+	rc = read_chunk(r, &ref, e->data,
+			RD_PLAIN_ONLY | (by_output ? RD_NO_ID : 0), NULL, NULL,
+			err);
 	if (rc) {
-		free(data);
+		base_ent_free(e);
 		return bfs_err_prefix(err, rc, "delta base %s", h);
 	}
-	*out = data;
-	*len = ref.len;
+	memcpy(e->id, id, BFS_HASH_LEN);
+	e->ref = ref;
+	e->len = ref.len;
+	e->refs = 1;
+	e->verified = !by_output;
+	*out = e;
 	if (!b)
 		return 0;
 
 	pthread_mutex_lock(&b->lock);
-	s = &b->slot[b->next];
-	free(s->data);
-	s->data = malloc(ref.len ? ref.len : 1);
-	if (s->data) {
-		memcpy(s->data, data, ref.len);
-		memcpy(s->id, id, BFS_HASH_LEN);
-		s->len = ref.len;
+	for (i = 0; i < BFS_REPO_BASE_CACHE; i++)
+		if (b->slot[i] && !memcmp(b->slot[i]->id, id, BFS_HASH_LEN))
+			break; /* another decode cached it meanwhile */
+	if (i == BFS_REPO_BASE_CACHE) {
+		dead = b->slot[b->next];
+		if (dead && --dead->refs != 0)
+			dead = NULL; /* a decode still holds it */
+		b->slot[b->next] = e;
+		e->refs++;
 		b->next = (b->next + 1) % BFS_REPO_BASE_CACHE;
 	}
 	pthread_mutex_unlock(&b->lock);
+	base_ent_free(dead);
 	return 0;
 }
 
 /* Decode the plain delta frame frame[0..flen) of blob id (either kind;
  * multi: the magic of a multi-base frame counts) into out with its
- * bases' plain bytes; *fb (may be NULL) gets its bases once the head is
- * read.  With multi false the bytes are checked against id here (the
- * caller's retry of a "BFD2" frame as a type-2 one).  0 or -errno with
- * a message naming a base that cannot be had. */
+ * bases' plain bytes and check the bytes against id; *fb (may be NULL)
+ * gets its bases once the head is read.  When the decode fails or the
+ * bytes do not match, a base read unchecked (by output) is checked: a
+ * damaged one is what the error names.  0 or -errno with a message
+ * naming a base that cannot be had; -EBADMSG: the bytes do not match
+ * and the bases verify (the frame is damaged). */
 static int decode_delta(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 			const void *frame, size_t flen, void *out, size_t len,
 			bool multi, const struct locate_via *via,
 			struct bfs_bases *fb, struct bfs_err *err)
 {
-	uint8_t *base[BFS_DELTA_MAX_BASES] = {NULL}, hash[BFS_HASH_LEN];
+	struct base_ent *ent[BFS_DELTA_MAX_BASES] = {NULL};
+	const void *base[BFS_DELTA_MAX_BASES] = {NULL};
 	size_t blen[BFS_DELTA_MAX_BASES] = {0}, zoff, i;
+	uint8_t hash[BFS_HASH_LEN];
 	struct bfs_bases b;
-	int rc;
+	bool verified;
+	int rc, rc2;
 
 	rc = bfs_delta_frame_bases(frame, flen, multi, &b, &zoff, err);
 	if (!rc && fb)
@@ -842,37 +951,59 @@ static int decode_delta(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 					 "base");
 			break;
 		}
-		rc = base_get(r, b.id[i], via, &base[i], &blen[i], err);
+		rc = base_get(r, b.id[i], via, &ent[i], err);
 		/* the base failed its check, not this frame: keep the
 		 * message that names the base (a caller sets its own on
 		 * -EBADMSG) */
 		if (rc == -EBADMSG)
 			rc = -EUCLEAN;
+		if (!rc) {
+			base[i] = ent[i]->data;
+			blen[i] = ent[i]->len;
+		}
 	}
-	if (!rc)
-		rc = bfs_delta_decode_n(out, len, frame, flen, multi, b.n,
-					(const void *const *)base, blen, err);
-	for (i = 0; i < BFS_DELTA_MAX_BASES; i++)
-		free(base[i]);
-	if (!rc && !multi) {
+	if (rc)
+		goto out_put;
+	rc = bfs_delta_decode_n(out, len, frame, flen, multi, b.n, base, blen,
+				err);
+	if (!rc) {
 		bfs_repo_blob_id(r, hash, out, len);
 		if (memcmp(hash, id, BFS_HASH_LEN) != 0)
 			rc = bfs_err_set(err, -EBADMSG,
 					 "plain bytes do not match the id");
 	}
+	/* the output is the check: blame a damaged base read unchecked
+	 * before the frame */
+	for (i = 0; rc && i < b.n; i++) {
+		if (r->bases)
+			pthread_mutex_lock(&r->bases->lock);
+		verified = ent[i]->verified;
+		if (r->bases)
+			pthread_mutex_unlock(&r->bases->lock);
+		/* sets err (may be NULL) only when the base is damaged */
+		rc2 = verified ? 0 : base_verify(r, ent[i], err);
+		if (rc2) {
+			rc = rc2;
+			break;
+		}
+	}
+out_put:
+	for (i = 0; i < BFS_DELTA_MAX_BASES; i++)
+		base_put(r->bases, ent[i]);
 	return rc;
 }
 
 /* The one decoder of a stored frame: unseal (encrypted repository),
- * then a zstd frame, or (not plain_only) a delta frame decoded with its
- * base's plain bytes (doc/FORMAT.md section 18); verify the id.
- * plain_only with delta_base: a delta frame returns 1 with its base id
- * there (out untouched).
+ * then a zstd frame, or (not RD_PLAIN_ONLY) a delta frame decoded with
+ * its bases' plain bytes (doc/FORMAT.md section 18); verify the id
+ * (RD_NO_ID: not for a whole frame, a delta base read by output).
+ * RD_PLAIN_ONLY with delta_base: a delta frame returns 1 with its base
+ * id there (out untouched).
  * -EBADMSG: authentication or id mismatch; -EUCLEAN: a corrupt frame;
  * a base that cannot be had: its error, with a message naming it. */
 static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		       const void *frame, size_t flen, void *out, size_t len,
-		       bool plain_only, uint8_t *delta_base,
+		       unsigned how, uint8_t *delta_base,
 		       const struct locate_via *via, struct bfs_bases *fb,
 		       struct bfs_err *err)
 {
@@ -904,18 +1035,26 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 	}
 	if (flen >= 4 && bfs_get_le32(frame) == ZSTD_MAGICNUMBER) {
 		rc = bfs_zstd_decompress(out, len, frame, flen, err);
-	} else if (plain_only && delta_base) {
+		if (!rc && !(how & RD_NO_ID)) {
+			bfs_repo_blob_id(r, hash, out, len);
+			if (memcmp(hash, id, BFS_HASH_LEN) != 0)
+				rc = bfs_err_set(err, -EBADMSG,
+						 "plain bytes do not match "
+						 "the id");
+		}
+	} else if ((how & RD_PLAIN_ONLY) && delta_base) {
 		/* a multi-base frame: its first base (depth 1) */
 		rc = bfs_delta_frame_bases(frame, flen, multi, &b, &zoff, err);
 		if (!rc)
 			memcpy(delta_base, b.id[0], BFS_HASH_LEN);
 		bfs_buf_free(&z);
 		return rc ? -EUCLEAN : 1;
-	} else if (plain_only) {
+	} else if (how & RD_PLAIN_ONLY) {
 		rc = bfs_err_set(err, -EUCLEAN,
 				 "a delta frame where a whole one must be (a "
 				 "delta base)");
 	} else {
+		/* the id is checked there */
 		rc = decode_delta(r, id, frame, flen, out, len, multi, via, fb,
 				  err);
 		/* a type-2 frame an older writer made on a base whose id
@@ -931,35 +1070,35 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		}
 	}
 	bfs_buf_free(&z);
-	if (rc)
-		return rc == -EINVAL ? -EUCLEAN : rc;
-	bfs_repo_blob_id(r, hash, out, len);
-	if (memcmp(hash, id, BFS_HASH_LEN) != 0)
-		return bfs_err_set(err, -EBADMSG,
-				   "plain bytes do not match the id");
-	return 0;
+	return rc == -EINVAL ? -EUCLEAN : rc;
 }
 
-/* Decode frame (c->clen bytes) into out and verify the id. */
+/* Decode frame (c->clen bytes) into out and verify the id (RD_NO_ID:
+ * not, a delta base read by output). */
 static int decode_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 			const uint8_t *frame, uint8_t *out, const char *key,
-			bool plain_only, uint8_t *delta_base,
+			unsigned how, uint8_t *delta_base,
 			const struct locate_via *via, struct bfs_err *err)
 {
+	struct bfs_bases fb;
 	char h[13];
 	int rc;
 
 	bfs_hex(h, c->hash, 6);
-	rc = blob_decode(r, c->hash, frame, c->clen, out, c->len, plain_only,
-			 delta_base, via, NULL, err);
+	rc = blob_decode(r, c->hash, frame, c->clen, out, c->len, how,
+			 delta_base, via, &fb, err);
 	if (rc > 0)
 		return rc;
 	if (rc == -EBADMSG)
-		return bfs_err_set(err, rc, "chunk %s in pack '%s' %s", h, key,
-				   r->crypt ? "fails authentication (damaged, "
-					      "or not sealed with this "
-					      "repository's key)"
-					    : "fails its checksum");
+		return bfs_err_set(
+		    err, rc, "chunk %s in pack '%s' %s%s", h, key,
+		    r->crypt ? "fails authentication (damaged, "
+			       "or not sealed with this "
+			       "repository's key)"
+			     : "fails its checksum",
+		    fb.n && !r->crypt ? " (a delta frame whose bases verify: "
+					"the frame is damaged)"
+				      : "");
 	if (rc == -EUCLEAN)
 		return bfs_err_prefix(
 		    err, -EUCLEAN, "chunk %s in pack '%s' is corrupt", h, key);
@@ -995,7 +1134,7 @@ static int fetch_range(struct bfs_repo *r, const char *key, uint64_t off,
 }
 
 static int read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
-		      uint8_t *out, bool plain_only, uint8_t *delta_base,
+		      uint8_t *out, unsigned how, uint8_t *delta_base,
 		      const struct locate_via *via, struct bfs_err *err)
 {
 	struct bfs_buf buf;
@@ -1010,8 +1149,7 @@ static int read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 	rc = fetch_range(r, key, c->offset, c->clen, &buf, err);
 	if (rc)
 		goto out_give;
-	rc = decode_chunk(r, c, buf.data, out, key, plain_only, delta_base, via,
-			  err);
+	rc = decode_chunk(r, c, buf.data, out, key, how, delta_base, via, err);
 out_give:
 	bfs_scratch_give(&buf, FETCH_KEEP);
 	return rc;
@@ -1024,14 +1162,14 @@ int bfs_repo_decode(struct bfs_repo *r, const struct bfs_chunkref *c,
 	char key[BFS_KEY_MAX];
 
 	bfs_repo_pack_key(key, c->pack);
-	return decode_chunk(r, c, frame, out, key, false, NULL, NULL, err);
+	return decode_chunk(r, c, frame, out, key, 0, NULL, NULL, err);
 }
 
 /* See repo.h.  out holds c->len bytes.  Thread-safe. */
 int bfs_repo_read_chunk(struct bfs_repo *r, const struct bfs_chunkref *c,
 			uint8_t *out, struct bfs_err *err)
 {
-	return read_chunk(r, c, out, false, NULL, NULL, err);
+	return read_chunk(r, c, out, 0, NULL, NULL, err);
 }
 
 /* See repo.h.  Thread-safe when fn is. */
@@ -1041,7 +1179,7 @@ int bfs_repo_read_chunk_via(struct bfs_repo *r, const struct bfs_chunkref *c,
 {
 	struct locate_via via = {.fn = fn, .arg = arg};
 
-	return read_chunk(r, c, out, false, NULL, &via, err);
+	return read_chunk(r, c, out, 0, NULL, &via, err);
 }
 
 /* See repo.h.  Thread-safe. */
@@ -1049,7 +1187,7 @@ int bfs_repo_read_whole(struct bfs_repo *r, const struct bfs_chunkref *c,
 			uint8_t *out, uint8_t base_id[BFS_HASH_LEN],
 			struct bfs_err *err)
 {
-	return read_chunk(r, c, out, true, base_id, NULL, err);
+	return read_chunk(r, c, out, RD_PLAIN_ONLY, base_id, NULL, err);
 }
 
 struct ref_pos {
@@ -1133,8 +1271,8 @@ int bfs_repo_read_chunks_each(struct bfs_repo *r,
 			const struct bfs_chunkref *c = &refs[pos[k].idx];
 
 			rc = decode_chunk(r, c, buf.data + (c->offset - start),
-					  outs[pos[k].idx], key, false, NULL,
-					  NULL, err);
+					  outs[pos[k].idx], key, 0, NULL, NULL,
+					  err);
 			if (rc)
 				goto out_free;
 			if (done)

@@ -184,7 +184,8 @@ void bfs_chunkref_unpack(struct bfs_chunkref *c,
  * into out (which must hold c->len bytes), verify SHA-256 == c->hash.
  * A delta frame (it does not start with the zstd magic) is decoded with
  * its bases' plain bytes (bfs_repo_set_locate; every base of a
- * multi-base frame, each verified); a missing or damaged base fails
+ * multi-base frame, each verified, or with bfs_repo_set_bases_by_output
+ * checked through the frame's output); a missing or damaged base fails
  * with a message naming that base, never other bytes.
  * Errors: -ENOENT pack missing, -EUCLEAN corrupt frame / wrong length,
  * -EBADMSG hash mismatch, -EIO etc. from the store.  The message names
@@ -218,14 +219,32 @@ int bfs_repo_read_whole(struct bfs_repo *r, const struct bfs_chunkref *c,
 
 /* Let r read delta frames (doc/FORMAT.md section 18): fn locates a
  * frame's base blob, whose plain bytes are kept in a small cache (the
- * last BFS_REPO_BASE_CACHE bases, thread-safe).  Without it a delta
- * frame is an error naming its base.  Call before any thread reads
- * chunks.  arg is borrowed (must outlive r's reads, or be unset with fn
- * NULL before it goes), or owned by r when free_arg is not NULL (called
- * on close or on the next set).  0 or -ENOMEM (free_arg(arg) called). */
+ * last BFS_REPO_BASE_CACHE bases, shared by reference with the decodes
+ * using them: an evicted base is freed when the last decode holding it
+ * is done; thread-safe).  Without it a delta frame is an error naming
+ * its base.  Call before any thread reads chunks.  Turns
+ * bfs_repo_set_bases_by_output off.  arg is borrowed (must outlive r's
+ * reads, or be unset with fn NULL before it goes), or owned by r when
+ * free_arg is not NULL (called on close or on the next set).  0 or
+ * -ENOMEM (free_arg(arg) called). */
 #define BFS_REPO_BASE_CACHE 8
 int bfs_repo_set_locate(struct bfs_repo *r, bfs_repo_locate_fn fn, void *arg,
 			void (*free_arg)(void *), struct bfs_err *err);
+
+/* The read path's opt-in (mount, cat, restore; after
+ * bfs_repo_set_locate, which turns it off, before any thread reads): a
+ * delta frame's base is read without checking its own bytes against its
+ * id; the frame's output is checked against the frame's id as always,
+ * so no byte reaches a caller unchecked.  When that check (or the
+ * decode) fails, the bases read unchecked are checked then: a damaged
+ * one is dropped from the cache and named in the error as it is today
+ * ("delta base <id>: chunk ... fails its checksum"); when they verify,
+ * the error says the frame is damaged.  Off (the default, and what
+ * check, copy, prune, migrate and the writer use): every base is
+ * verified before a decode uses it, a cached base read unchecked
+ * included.  A whole chunk is always verified.  No-op without a
+ * locator. */
+void bfs_repo_set_bases_by_output(struct bfs_repo *r, bool on);
 
 /* Decode the stored frame of c (frame: c->clen bytes, already fetched,
  * borrowed) into out (c->len bytes) as bfs_repo_read_chunk does, delta
