@@ -54,6 +54,9 @@ static int run_cat(struct cli_ctx *ctx)
 	const char *path = ctx->path;
 	int rc;
 
+	/* a read path: a delta's output is checked, its bases are not
+	 * hashed again (repo.h) */
+	bfs_repo_set_bases_by_output(repo, true);
 	memset(&ce, 0, sizeof(ce));
 	rc = bfs_catalog_lookup_path(cat, info->root, path, &ce, &err);
 	if (rc == -ENOENT || rc == -ENOTDIR)

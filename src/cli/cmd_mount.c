@@ -348,6 +348,9 @@ static int run_mount(struct cli_ctx *ctx)
 	}
 	if (cli_open(c, true, &repo, &cat))
 		goto out;
+	/* a read path: a delta's output is checked, its bases are not
+	 * hashed again (repo.h) */
+	bfs_repo_set_bases_by_output(repo, true);
 	/* The mount opens its own connections (one per thread, and after
 	 * the fork: SQLite connections must not cross a fork). */
 	bfs_catalog_close(cat);

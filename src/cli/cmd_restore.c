@@ -135,6 +135,9 @@ static int run_restore(struct cli_ctx *ctx)
 	char bytes[32];
 	int rc;
 
+	/* a read path: a delta's output is checked, its bases are not
+	 * hashed again (repo.h) */
+	bfs_repo_set_bases_by_output(repo, true);
 	if (path[0]) {
 		struct bfs_cat_entry ce;
 
