@@ -646,6 +646,11 @@ int bfs_mount_serve(struct bfs_mount *m, struct bfs_err *err)
 		}
 		m->sync.started = true;
 	}
+	rc = mnt_pf_start(m);
+	if (rc < 0) {
+		rc = bfs_err_set(err, rc, "cannot start the prefetch thread");
+		goto out_stop;
+	}
 	if (fuse_set_signal_handlers(m->se) != 0) {
 		rc = bfs_err_set(err, -EIO, "cannot set signal handlers");
 		goto out_stop;
@@ -673,6 +678,7 @@ int bfs_mount_serve(struct bfs_mount *m, struct bfs_err *err)
 			 (unsigned long long)(st.peak_bytes >> 20));
 	}
 out_stop:
+	mnt_pf_stop(m);
 	if (m->tune_started) {
 		pthread_join(m->tune_th, NULL);
 		m->tune_started = false;

@@ -94,6 +94,7 @@ struct bfs_mount {
 	atomic_bool replaced;
 
 	struct mnt_dtcache *dt; /* parsed dump maps (dtview.c) */
+	struct mnt_pf *pf;	/* listing prefetch (ops.c); NULL: off */
 
 	/* The bound on mapped catalog pages (MNT_MAP_BUDGET).  base: the
 	 * file-backed RSS at the first connection (the program and its
@@ -248,6 +249,15 @@ void mnt_dt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void mnt_dt_read(fuse_req_t req, size_t size, off_t off,
 		 struct fuse_file_info *fi);
 void mnt_dt_release(fuse_req_t req, struct fuse_file_info *fi);
+
+/* Listing prefetch (ops.c): a worker thread that loads the first batch of
+ * the directories a pre-order walk (find) opens next, on its own catalog
+ * connection.  start: 0, or -errno if the thread cannot be started;
+ * BFS_MOUNT_PREFETCH=0 in the environment leaves it off (m->pf NULL).
+ * stop: joins the worker, logs its counters (-v) and frees it; call it
+ * once the session's threads are gone.  NULL-safe. */
+int mnt_pf_start(struct bfs_mount *m);
+void mnt_pf_stop(struct bfs_mount *m);
 
 /* The lowlevel operation table (ops.c) and the read path (read.c). */
 extern const struct fuse_lowlevel_ops bfs_mount_ops;
