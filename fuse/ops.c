@@ -636,6 +636,7 @@ static void *pf_main(void *arg)
 	struct bfs_mount *m = arg;
 	struct mnt_pf *pf = m->pf;
 
+	pthread_setname_np(pthread_self(), "bfs-prefetch");
 	pthread_mutex_lock(&pf->lock);
 	while (!pf->stop) {
 		struct bfs_err err = {""};
