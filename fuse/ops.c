@@ -518,7 +518,7 @@ enum pf_state { PF_FREE, PF_LOADING, PF_READY };
 
 struct pf_slot {
 	enum pf_state state;
-	int64_t gen;   /* the catalog's generation before the load */
+	int64_t gen;	/* the catalog's generation before the load */
 	struct dirh *d; /* d->dir: the directory; the batch after 0 */
 };
 
@@ -737,8 +737,8 @@ void mnt_pf_stop(struct bfs_mount *m)
 		 "%llu dropped, %llu stale, %llu walks",
 		 (unsigned long long)pf->loaded, (unsigned long long)pf->used,
 		 (unsigned long long)pf->waited,
-		 (unsigned long long)pf->dropped,
-		 (unsigned long long)pf->stale, (unsigned long long)pf->resets);
+		 (unsigned long long)pf->dropped, (unsigned long long)pf->stale,
+		 (unsigned long long)pf->resets);
 	pthread_cond_destroy(&pf->done);
 	pthread_cond_destroy(&pf->work);
 	pthread_mutex_destroy(&pf->lock);
