@@ -635,6 +635,7 @@ static void *pf_main(void *arg)
 {
 	struct bfs_mount *m = arg;
 	struct mnt_pf *pf = m->pf;
+	bool mapped = false; /* catalog pages mapped since the last drop */
 
 	pthread_setname_np(pthread_self(), "bfs-prefetch");
 	pthread_mutex_lock(&pf->lock);
@@ -648,6 +649,18 @@ static void *pf_main(void *arg)
 		size_t n = 0;
 		int rc = -ENOMEM;
 
+		if (!pf->busy && !pf_next(pf, false) && mapped) {
+			/* idle: the catalog pages this connection mapped
+			 * would stay in the RSS until its next load (the map
+			 * bound drops a mapping at a connection's request) */
+			mapped = false;
+			pthread_mutex_unlock(&pf->lock);
+			cat = mnt_cat(m);
+			if (cat)
+				bfs_catalog_drop_mapping(cat, &err);
+			pthread_mutex_lock(&pf->lock);
+			continue;
+		}
 		if (pf->busy || !s || !(dir = pf_next(pf, false))) {
 			pthread_cond_wait(&pf->work, &pf->lock);
 			continue;
@@ -669,6 +682,7 @@ static void *pf_main(void *arg)
 		cat = mnt_cat(m);
 		if (cat && bfs_catalog_generation(cat, &gen) == 0)
 			rc = load_rows(d, cat, 0, &err);
+		mapped = true;
 		if (rc == 0)
 			n = dirh_subdirs(d, &ids);
 
