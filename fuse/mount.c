@@ -202,6 +202,22 @@ struct bfs_catalog *mnt_cat(struct bfs_mount *m)
 	return t->cat;
 }
 
+void mnt_cat_drop(struct bfs_mount *m)
+{
+	struct thread_cat *t = pthread_getspecific(m->key);
+	struct bfs_err err = {""};
+	int rc;
+
+	if (!t || !m->map.budget)
+		return;
+	rc = bfs_catalog_drop_mapping(t->cat, &err);
+	if (rc < 0)
+		bfs_err_log("catalog '%s': %s", m->catalog_path,
+			    bfs_err_str(&err, rc));
+	t->map_gen = atomic_load(&m->map.gen);
+	atomic_store(&m->map.floor, file_rss());
+}
+
 /* ---- messages --------------------------------------------------------- */
 
 struct find_name {

@@ -635,6 +635,7 @@ static void *pf_main(void *arg)
 {
 	struct bfs_mount *m = arg;
 	struct mnt_pf *pf = m->pf;
+
 	bool mapped = false; /* catalog pages mapped since the last drop */
 
 	pthread_setname_np(pthread_self(), "bfs-prefetch");
@@ -650,14 +651,11 @@ static void *pf_main(void *arg)
 		int rc = -ENOMEM;
 
 		if (!pf->busy && !pf_next(pf, false) && mapped) {
-			/* idle: the catalog pages this connection mapped
-			 * would stay in the RSS until its next load (the map
-			 * bound drops a mapping at a connection's request) */
+			/* the walk is done: drop the catalog pages this
+			 * connection mapped (mnt_cat_drop) */
 			mapped = false;
 			pthread_mutex_unlock(&pf->lock);
-			cat = mnt_cat(m);
-			if (cat)
-				bfs_catalog_drop_mapping(cat, &err);
+			mnt_cat_drop(m);
 			pthread_mutex_lock(&pf->lock);
 			continue;
 		}
