@@ -202,6 +202,22 @@ struct bfs_catalog *mnt_cat(struct bfs_mount *m)
 	return t->cat;
 }
 
+void mnt_cat_drop(struct bfs_mount *m)
+{
+	struct thread_cat *t = pthread_getspecific(m->key);
+	struct bfs_err err = {""};
+	int rc;
+
+	if (!t || !m->map.budget)
+		return;
+	rc = bfs_catalog_drop_mapping(t->cat, &err);
+	if (rc < 0)
+		bfs_err_log("catalog '%s': %s", m->catalog_path,
+			    bfs_err_str(&err, rc));
+	t->map_gen = atomic_load(&m->map.gen);
+	atomic_store(&m->map.floor, file_rss());
+}
+
 /* ---- messages --------------------------------------------------------- */
 
 struct find_name {
@@ -646,6 +662,11 @@ int bfs_mount_serve(struct bfs_mount *m, struct bfs_err *err)
 		}
 		m->sync.started = true;
 	}
+	rc = mnt_pf_start(m);
+	if (rc < 0) {
+		rc = bfs_err_set(err, rc, "cannot start the prefetch thread");
+		goto out_stop;
+	}
 	if (fuse_set_signal_handlers(m->se) != 0) {
 		rc = bfs_err_set(err, -EIO, "cannot set signal handlers");
 		goto out_stop;
@@ -673,6 +694,7 @@ int bfs_mount_serve(struct bfs_mount *m, struct bfs_err *err)
 			 (unsigned long long)(st.peak_bytes >> 20));
 	}
 out_stop:
+	mnt_pf_stop(m);
 	if (m->tune_started) {
 		pthread_join(m->tune_th, NULL);
 		m->tune_started = false;

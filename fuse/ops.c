@@ -450,28 +450,420 @@ static int batch_cb(void *arg, const struct bfs_cat_entry *e)
 	return 0;
 }
 
-/* Load the batch of children with ids > after (one catalog page). */
-static int load_batch(struct dirh *d, struct bfs_catalog *cat, int64_t after)
+/* Load the batch of children with ids > after (one catalog page), into
+ * d; nothing logged.  0 or -errno (err says why). */
+static int load_rows(struct dirh *d, struct bfs_catalog *cat, int64_t after,
+		     struct bfs_err *err)
 {
 	struct batch_arg a = {d, cat, 0};
-	struct bfs_err err = {""};
 	int rc;
 
 	dirh_clear(d);
 	d->after = after;
 	d->eof = false;
 	rc = bfs_catalog_readdir_attrs(cat, d->dir, after, DIR_BATCH, batch_cb,
-				       &a, &err);
+				       &a, err);
 	if (rc < 0) {
-		if (rc == -ENOMEM && !err.msg[0])
-			bfs_err_set(&err, rc, "out of memory");
-		bfs_err_log("catalog: cannot list directory %lld: %s",
-			    (long long)d->dir, bfs_err_str(&err, rc));
+		if (rc == -ENOMEM && !err->msg[0])
+			bfs_err_set(err, rc, "out of memory");
 		dirh_clear(d);
 		return rc;
 	}
 	d->eof = a.rows < DIR_BATCH;
 	return 0;
+}
+
+/* load_rows, and a failure logged. */
+static int load_batch(struct dirh *d, struct bfs_catalog *cat, int64_t after)
+{
+	struct bfs_err err = {""};
+	int rc = load_rows(d, cat, after, &err);
+
+	if (rc < 0)
+		bfs_err_log("catalog: cannot list directory %lld: %s",
+			    (long long)d->dir, bfs_err_str(&err, rc));
+	return rc;
+}
+
+/* ---- listing prefetch ----------------------------------------------------
+ * find (fts) reads a directory whole and then opens its subdirectories in
+ * listing order, so it opens directories in pre order, and while it works
+ * through a listing (the kernel making an inode per readdirplus entry,
+ * fts its entries) the daemon waits for its next request.  A worker thread
+ * loads, on its own catalog connection, the first batch of the directories
+ * that come next in pre order, at most PF_SLOTS ahead, into slots that
+ * the first readdir of an open directory takes (doc/PERFORMANCE.md, "cold
+ * find with listing prefetch").
+ *
+ * The walk: a stack of levels, each the subdirectories of one listed
+ * directory (from its first batch), in order; the next directory is the
+ * top level's next one, and a directory's listing, once loaded, pushes
+ * its subdirectories on top.  A first readdir of a directory that no slot
+ * holds and that is not the walk's next one resets the walk to that
+ * directory's subdirectories (another order, another tree, a second
+ * reader): the slots are freed and what is being loaded is thrown away.
+ * So the work ahead is at most PF_SLOTS batches per reset, nothing runs
+ * when no directory is read, and the memory is PF_SLOTS batches and the
+ * walk's ids (PF_DEPTH levels of at most DIR_BATCH ids).
+ *
+ * A batch is served only if the catalog's generation (bumped by every
+ * ingest, drop and rebuild, in the same transaction) is the one read
+ * before it was loaded: a sync or a backup in between makes it stale, and
+ * the readdir loads its batch afresh.  Off with BFS_MOUNT_PREFETCH=0. */
+
+#define PF_SLOTS 2
+#define PF_DEPTH 64
+
+enum pf_state { PF_FREE, PF_LOADING, PF_READY };
+
+struct pf_slot {
+	enum pf_state state;
+	int64_t gen;	/* the catalog's generation before the load */
+	struct dirh *d; /* d->dir: the directory; the batch after 0 */
+};
+
+struct pf_level {
+	int64_t *ids; /* subdirectories, in listing order */
+	size_t n, next;
+};
+
+struct mnt_pf {
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* the worker: something to load, or stop */
+	pthread_cond_t done; /* readers: a load finished */
+	pthread_t th;
+	bool stop;
+	unsigned busy;	/* readers loading the walk's directory themselves */
+	uint64_t epoch; /* bumped by every reset of the walk */
+	struct pf_level lv[PF_DEPTH];
+	size_t depth;
+	struct pf_slot slot[PF_SLOTS];
+	/* counters, for the unmount's log line */
+	uint64_t loaded, used, waited, dropped, stale, resets;
+};
+
+/* The ids of d's subdirectories (a catalog directory's batch): a malloc'ed
+ * array in *ids, their count returned; 0 (and *ids NULL) if none or out of
+ * memory. */
+static size_t dirh_subdirs(const struct dirh *d, int64_t **ids)
+{
+	size_t i, n = 0;
+	int64_t *v;
+
+	*ids = NULL;
+	for (i = 0; i < d->n; i++)
+		n += S_ISDIR(d->v[i].st.st_mode);
+	if (!n)
+		return 0;
+	v = malloc(n * sizeof(*v));
+	if (!v)
+		return 0;
+	n = 0;
+	for (i = 0; i < d->n; i++)
+		if (S_ISDIR(d->v[i].st.st_mode))
+			v[n++] = d->v[i].id;
+	*ids = v;
+	return n;
+}
+
+/* Push a level (ids taken over) on the walk; the deepest PF_DEPTH
+ * levels are kept.  Under pf->lock. */
+static void pf_push(struct mnt_pf *pf, int64_t *ids, size_t n)
+{
+	if (!n) {
+		free(ids);
+		return;
+	}
+	if (pf->depth == PF_DEPTH) {
+		free(pf->lv[0].ids);
+		memmove(&pf->lv[0], &pf->lv[1],
+			(PF_DEPTH - 1) * sizeof(pf->lv[0]));
+		pf->depth--;
+	}
+	pf->lv[pf->depth].ids = ids;
+	pf->lv[pf->depth].n = n;
+	pf->lv[pf->depth].next = 0;
+	pf->depth++;
+}
+
+/* The walk's next directory, 0 if none; pop: take it.  Under pf->lock. */
+static int64_t pf_next(struct mnt_pf *pf, bool pop)
+{
+	while (pf->depth) {
+		struct pf_level *l = &pf->lv[pf->depth - 1];
+
+		if (l->next < l->n)
+			return pop ? l->ids[l->next++] : l->ids[l->next];
+		free(l->ids);
+		pf->depth--;
+	}
+	return 0;
+}
+
+/* Empty the walk and free the ready slots (no reader holds them); a load
+ * under way is thrown away when it ends (epoch).  Under pf->lock. */
+static void pf_reset(struct mnt_pf *pf)
+{
+	size_t i;
+
+	while (pf->depth)
+		free(pf->lv[--pf->depth].ids);
+	for (i = 0; i < PF_SLOTS; i++) {
+		struct pf_slot *s = &pf->slot[i];
+
+		if (s->state != PF_READY)
+			continue;
+		dirh_free(s->d);
+		s->d = NULL;
+		s->state = PF_FREE;
+		pf->dropped++;
+	}
+	pf->epoch++;
+}
+
+static struct pf_slot *pf_free_slot(struct mnt_pf *pf)
+{
+	size_t i;
+
+	for (i = 0; i < PF_SLOTS; i++)
+		if (pf->slot[i].state == PF_FREE)
+			return &pf->slot[i];
+	return NULL;
+}
+
+static void *pf_main(void *arg)
+{
+	struct bfs_mount *m = arg;
+	struct mnt_pf *pf = m->pf;
+
+	bool mapped = false; /* catalog pages mapped since the last drop */
+
+	pthread_setname_np(pthread_self(), "bfs-prefetch");
+	pthread_mutex_lock(&pf->lock);
+	while (!pf->stop) {
+		struct bfs_err err = {""};
+		struct bfs_catalog *cat;
+		struct pf_slot *s = pf_free_slot(pf);
+		struct dirh *d;
+		int64_t dir, gen = -1, *ids = NULL;
+		uint64_t epoch;
+		size_t n = 0;
+		int rc = -ENOMEM;
+
+		if (!pf->busy && !pf_next(pf, false) && mapped) {
+			/* the walk is done: drop the catalog pages this
+			 * connection mapped (mnt_cat_drop) */
+			mapped = false;
+			pthread_mutex_unlock(&pf->lock);
+			mnt_cat_drop(m);
+			pthread_mutex_lock(&pf->lock);
+			continue;
+		}
+		if (pf->busy || !s || !(dir = pf_next(pf, false))) {
+			pthread_cond_wait(&pf->work, &pf->lock);
+			continue;
+		}
+		d = calloc(1, sizeof(*d));
+		if (!d) {
+			pf_reset(pf);
+			continue;
+		}
+		pthread_mutex_init(&d->lock, NULL);
+		d->dir = dir;
+		d->after = -1;
+		pf_next(pf, true);
+		s->d = d;
+		s->state = PF_LOADING;
+		epoch = pf->epoch;
+		pthread_mutex_unlock(&pf->lock);
+
+		cat = mnt_cat(m);
+		if (cat && bfs_catalog_generation(cat, &gen) == 0)
+			rc = load_rows(d, cat, 0, &err);
+		mapped = true;
+		if (rc == 0)
+			n = dirh_subdirs(d, &ids);
+
+		pthread_mutex_lock(&pf->lock);
+		if (rc < 0 || pf->stop || epoch != pf->epoch) {
+			/* failed (the reader will load it and say why), or
+			 * the walk went elsewhere meanwhile */
+			free(ids);
+			dirh_free(d);
+			s->d = NULL;
+			s->state = PF_FREE;
+			pf->dropped++;
+		} else {
+			s->gen = gen;
+			s->state = PF_READY;
+			pf->loaded++;
+			pf_push(pf, ids, n);
+		}
+		pthread_cond_broadcast(&pf->done);
+	}
+	pthread_mutex_unlock(&pf->lock);
+	return NULL;
+}
+
+int mnt_pf_start(struct bfs_mount *m)
+{
+	struct mnt_pf *pf;
+	const char *knob = getenv("BFS_MOUNT_PREFETCH");
+	int rc;
+
+	if (knob && strcmp(knob, "0") == 0)
+		return 0;
+	pf = calloc(1, sizeof(*pf));
+	if (!pf)
+		return -ENOMEM;
+	pthread_mutex_init(&pf->lock, NULL);
+	pthread_cond_init(&pf->work, NULL);
+	pthread_cond_init(&pf->done, NULL);
+	m->pf = pf;
+	rc = pthread_create(&pf->th, NULL, pf_main, m);
+	if (rc) {
+		m->pf = NULL;
+		pthread_cond_destroy(&pf->done);
+		pthread_cond_destroy(&pf->work);
+		pthread_mutex_destroy(&pf->lock);
+		free(pf);
+		return -rc;
+	}
+	return 0;
+}
+
+void mnt_pf_stop(struct bfs_mount *m)
+{
+	struct mnt_pf *pf = m->pf;
+
+	if (!pf)
+		return;
+	pthread_mutex_lock(&pf->lock);
+	pf->stop = true;
+	pthread_cond_broadcast(&pf->work);
+	pthread_mutex_unlock(&pf->lock);
+	pthread_join(pf->th, NULL);
+	m->pf = NULL;
+	pf_reset(pf); /* the worker is gone: no slot is loading */
+	bfs_info("listing prefetch: %llu loaded, %llu used, %llu waited for, "
+		 "%llu dropped, %llu stale, %llu walks",
+		 (unsigned long long)pf->loaded, (unsigned long long)pf->used,
+		 (unsigned long long)pf->waited,
+		 (unsigned long long)pf->dropped, (unsigned long long)pf->stale,
+		 (unsigned long long)pf->resets);
+	pthread_cond_destroy(&pf->done);
+	pthread_cond_destroy(&pf->work);
+	pthread_mutex_destroy(&pf->lock);
+	free(pf);
+}
+
+/* Move the batch of s into d (whose own arrays s takes, to be freed). */
+static void dirh_swap_batch(struct dirh *d, struct dirh *s)
+{
+	struct dirh t = *d;
+
+	d->v = s->v;
+	d->n = s->n;
+	d->cap = s->cap;
+	d->names = s->names;
+	d->vst = s->vst;
+	d->nv = s->nv;
+	d->capv = s->capv;
+	d->after = s->after;
+	d->eof = s->eof;
+	s->v = t.v;
+	s->n = t.n;
+	s->cap = t.cap;
+	s->names = t.names;
+	s->vst = t.vst;
+	s->nv = t.nv;
+	s->capv = t.capv;
+}
+
+/* The first batch (after 0) of catalog directory d into d: from a slot
+ * if one holds it (waiting for a load under way), else read through cat
+ * here and the walk told.  0 or -errno (logged). */
+static int pf_first_batch(struct bfs_mount *m, struct dirh *d,
+			  struct bfs_catalog *cat)
+{
+	struct mnt_pf *pf = m->pf;
+	struct dirh *got = NULL;
+	int64_t gen, got_gen = 0, *ids = NULL;
+	uint64_t epoch;
+	size_t i, n;
+	int rc;
+
+	if (!pf)
+		return load_batch(d, cat, 0);
+	pthread_mutex_lock(&pf->lock);
+	for (i = 0; i < PF_SLOTS;) {
+		struct pf_slot *s = &pf->slot[i];
+
+		if (s->state == PF_FREE || s->d->dir != d->dir) {
+			i++;
+			continue;
+		}
+		if (s->state == PF_LOADING) {
+			pf->waited++;
+			pthread_cond_wait(&pf->done, &pf->lock);
+			i = 0; /* the slots may have changed */
+			continue;
+		}
+		got = s->d;
+		got_gen = s->gen;
+		s->d = NULL;
+		s->state = PF_FREE;
+		pthread_cond_signal(&pf->work);
+		break;
+	}
+	if (!got) {
+		/* not loaded ahead: the walk's next one, or another walk */
+		if (pf_next(pf, false) == d->dir) {
+			pf_next(pf, true);
+		} else {
+			pf_reset(pf);
+			pf->resets++;
+		}
+		pf->busy++;
+	}
+	epoch = pf->epoch;
+	pthread_mutex_unlock(&pf->lock);
+
+	if (got) {
+		if (bfs_catalog_generation(cat, &gen) == 0 && gen == got_gen) {
+			dirh_swap_batch(d, got);
+			dirh_free(got);
+			pthread_mutex_lock(&pf->lock);
+			pf->used++;
+			pthread_mutex_unlock(&pf->lock);
+			return 0;
+		}
+		/* the catalog changed since: the walk with it */
+		dirh_free(got);
+		rc = load_batch(d, cat, 0);
+		pthread_mutex_lock(&pf->lock);
+		pf->stale++;
+		pf->resets++;
+		pf_reset(pf);
+		if (rc == 0) {
+			n = dirh_subdirs(d, &ids);
+			pf_push(pf, ids, n);
+			pthread_cond_signal(&pf->work);
+		}
+		pthread_mutex_unlock(&pf->lock);
+		return rc;
+	}
+	rc = load_batch(d, cat, 0);
+	n = rc == 0 ? dirh_subdirs(d, &ids) : 0;
+	pthread_mutex_lock(&pf->lock);
+	pf->busy--;
+	if (epoch == pf->epoch)
+		pf_push(pf, ids, n);
+	else
+		free(ids);
+	pthread_cond_signal(&pf->work);
+	pthread_mutex_unlock(&pf->lock);
+	return rc;
 }
 
 struct root_arg {
@@ -711,7 +1103,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (!d->root &&
 		    !(d->after >= 0 && d->after <= after &&
 		      (d->eof || (d->n && after < d->v[d->n - 1].id)))) {
-			rc = load_batch(d, cat, after);
+			/* the first batch may have been loaded ahead */
+			rc = after == 0 && d->after < 0
+				 ? pf_first_batch(m, d, cat)
+				 : load_batch(d, cat, after);
 			if (rc < 0)
 				break;
 		}
