@@ -190,6 +190,16 @@ struct bfs_catalog *mnt_cat(struct bfs_mount *m)
 		free(t);
 		return NULL;
 	}
+	/* the whole file mapped, a small cache (MNT_CAT_MAP) */
+	rc = bfs_catalog_bound_memory(t->cat, MNT_CAT_CACHE_KIB, m->map.cat_map,
+				      &err);
+	if (rc < 0) {
+		bfs_err_log("catalog '%s': %s", m->catalog_path,
+			    bfs_err_str(&err, rc));
+		bfs_catalog_close(t->cat);
+		free(t);
+		return NULL;
+	}
 	t->map_gen = atomic_load(&m->map.gen);
 	atomic_compare_exchange_strong(&m->map.base, &zero, file_rss());
 	pthread_mutex_lock(&m->threads_lock);
@@ -541,6 +551,14 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 
 		if (end != knob && !*end)
 			m->map.budget = b;
+	}
+	m->map.cat_map = MNT_CAT_MAP;
+	knob = getenv("BFS_MOUNT_CAT_MAP"); /* tests: pages past the map */
+	if (knob) {
+		unsigned long long b = strtoull(knob, &end, 10);
+
+		if (end != knob && !*end)
+			m->map.cat_map = b;
 	}
 	pthread_mutex_init(&m->threads_lock, NULL);
 	pthread_mutex_init(&m->logged_lock, NULL);

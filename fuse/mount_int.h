@@ -35,6 +35,19 @@ struct bfs_mount;
  * sets another budget, for the tests. */
 #define MNT_MAP_BUDGET (64ull << 20)
 #define MNT_MAP_CHECK 16
+/* Each connection of the mount maps the whole catalog (SQLite clamps the
+ * size to its SQLITE_MAX_MMAP_SIZE, 2 GiB in Debian's build), the map
+ * bound above keeping what stays mapped, and keeps a small page cache of
+ * its own: SQLite reads a page past the mapping into that connection's
+ * cache (the heap).  With the catalog's defaults (a 256 MiB mapping and
+ * a 32 MiB cache per connection) a mount of a catalog past 256 MiB (100
+ * backups of 1M files: 473 MiB) peaked at 248 MiB over one find against
+ * 76 MiB with 1 backup, as a cache filled per FUSE thread would
+ * (t0811 shows it on a small catalog with nothing mapped: +11 MiB of
+ * heap with 32 MiB caches, +1.8 MiB with these).  BFS_MOUNT_CAT_MAP
+ * (bytes) sets another mapping size, for the tests. */
+#define MNT_CAT_MAP (1ull << 40)
+#define MNT_CAT_CACHE_KIB 512
 
 /* Per-thread catalog connection (pthread key), listed for cleanup. */
 struct thread_cat {
@@ -104,6 +117,7 @@ struct bfs_mount {
 	struct {
 		uint64_t budget;
 		_Atomic uint64_t base, floor, gen;
+		uint64_t cat_map; /* each connection's mmap_size */
 	} map;
 
 	/* Chunks already logged as failed (hash prefixes), to log once. */
