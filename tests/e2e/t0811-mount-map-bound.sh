@@ -132,8 +132,13 @@ threads=$(ls /proc/"$pid"/task | wc -l)
 diag "find over the 3 backups, unmapped: $n entries; RssAnon $before -> $after KiB, $threads threads, VmHWM $(hwm "$pid") KiB"
 is "$n" "$(cat "$T/l1" "$T/l2" "$T/l3" | wc -l | awk '{ print $1 + 6 }')" \
 	"  find saw every entry of the 3 backups"
-ok $((after - before <= 8 * 1024 ? 0 : 1)) \
-	"  the daemon's heap grew by $((after - before)) KiB (<= 8 MiB; the catalog is $cat_kib KiB)"
+if bfs_is_sanitized; then
+	# ASan's shadow and quarantine count in RssAnon (113 MiB here)
+	diag "sanitizer build: the heap bound is checked in the plain build"
+else
+	ok $((after - before <= 8 * 1024 ? 0 : 1)) \
+		"  the daemon's heap grew by $((after - before)) KiB (<= 8 MiB; the catalog is $cat_kib KiB)"
+fi
 listing "$M/b3/files" >"$T/m3u"
 ok_cmd "  b3 lists what its source held" diff -q "$T/l3" "$T/m3u"
 unmount "$M"
