@@ -116,6 +116,19 @@ static uint64_t file_rss(void)
 	return (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* Drop t's catalog mapping and take the file-backed RSS after it as the
+ * map bound's floor (what the other connections still hold). */
+static void drop_mapping(struct bfs_mount *m, struct thread_cat *t)
+{
+	struct bfs_err err = {""};
+	int rc = bfs_catalog_drop_mapping(t->cat, &err);
+
+	if (rc < 0)
+		bfs_err_log("catalog '%s': %s", m->catalog_path,
+			    bfs_err_str(&err, rc));
+	atomic_store(&m->map.floor, file_rss());
+}
+
 /* Keep the catalog's mapped pages within the budget (MNT_MAP_BUDGET).
  * They are the kernel's page cache and cheaper to read than pread into
  * SQLite's cache (a cold find: 1.5x the daemon's CPU without the mapping,
@@ -134,9 +147,7 @@ static uint64_t file_rss(void)
  * requests, when no statement of t->cat runs. */
 static void map_bound(struct bfs_mount *m, struct thread_cat *t)
 {
-	struct bfs_err err = {""};
 	uint64_t gen, rss;
-	int rc;
 
 	if (!m->map.budget)
 		return;
@@ -151,11 +162,7 @@ static void map_bound(struct bfs_mount *m, struct thread_cat *t)
 	if (t->map_gen == gen)
 		return;
 	t->map_gen = gen;
-	rc = bfs_catalog_drop_mapping(t->cat, &err);
-	if (rc < 0)
-		bfs_err_log("catalog '%s': %s", m->catalog_path,
-			    bfs_err_str(&err, rc));
-	atomic_store(&m->map.floor, file_rss());
+	drop_mapping(m, t);
 }
 
 struct bfs_catalog *mnt_cat(struct bfs_mount *m)
@@ -215,17 +222,11 @@ struct bfs_catalog *mnt_cat(struct bfs_mount *m)
 void mnt_cat_drop(struct bfs_mount *m)
 {
 	struct thread_cat *t = pthread_getspecific(m->key);
-	struct bfs_err err = {""};
-	int rc;
 
 	if (!t || !m->map.budget)
 		return;
-	rc = bfs_catalog_drop_mapping(t->cat, &err);
-	if (rc < 0)
-		bfs_err_log("catalog '%s': %s", m->catalog_path,
-			    bfs_err_str(&err, rc));
 	t->map_gen = atomic_load(&m->map.gen);
-	atomic_store(&m->map.floor, file_rss());
+	drop_mapping(m, t);
 }
 
 /* ---- messages --------------------------------------------------------- */
@@ -502,14 +503,25 @@ void mnt_after_init(struct bfs_mount *m)
 		m->tune_started = true;
 }
 
+/* A byte count from the environment (the tests' knobs), else def. */
+static uint64_t env_bytes(const char *name, uint64_t def)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long long b;
+
+	if (!v)
+		return def;
+	b = strtoull(v, &end, 10);
+	return end != v && !*end ? b : def;
+}
+
 int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 		  struct bfs_mount **out, struct bfs_err *err)
 {
 	struct bfs_mount *m;
 	struct bfs_buf opts = {0};
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	const char *knob;
-	char *end;
 	int rc;
 
 	*out = NULL;
@@ -544,22 +556,9 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 		m->ra_bytes = m->o.cache_size / 3;
 	if (o->readahead_chunks == BFS_MOUNT_NO_READAHEAD)
 		m->ra_bytes = 0;
-	m->map.budget = MNT_MAP_BUDGET;
-	knob = getenv("BFS_MOUNT_MAP_BUDGET"); /* tests: a small catalog */
-	if (knob) {
-		unsigned long long b = strtoull(knob, &end, 10);
-
-		if (end != knob && !*end)
-			m->map.budget = b;
-	}
-	m->map.cat_map = MNT_CAT_MAP;
-	knob = getenv("BFS_MOUNT_CAT_MAP"); /* tests: pages past the map */
-	if (knob) {
-		unsigned long long b = strtoull(knob, &end, 10);
-
-		if (end != knob && !*end)
-			m->map.cat_map = b;
-	}
+	/* tests: a small catalog; pages past the mapping */
+	m->map.budget = env_bytes("BFS_MOUNT_MAP_BUDGET", MNT_MAP_BUDGET);
+	m->map.cat_map = env_bytes("BFS_MOUNT_CAT_MAP", MNT_CAT_MAP);
 	pthread_mutex_init(&m->threads_lock, NULL);
 	pthread_mutex_init(&m->logged_lock, NULL);
 	pthread_mutex_init(&m->sync.lock, NULL);
