@@ -25,7 +25,13 @@
 #   - backup 5 with the thread held at race/a-hold, its first name, while
 #     race/m-gone is removed before its stat: recorded unreadable with
 #     "cannot stat: No such file or directory" (exit 3), as on a binary
-#     that stats in the walk.
+#     that stats in the walk;
+#   - backup 6 after 4,085 files were added to each of deep/d1 .. d1/d2/
+#     d3/d4 (10 files and the next one each before) and one of d5's 40
+#     changed: the frames of d1 .. d4 hold 4 x 4,096 results, all they may
+#     (SA_HOLD), so d5's 40 names are stat'ed twice (its results are not
+#     kept) and every other name once; the root equal to that of a fresh
+#     repository's backup of the same tree.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 
 require_cmd strace strace
@@ -61,6 +67,12 @@ for n in a-grow a-hold b-gone c-changed m-gone zz-hold; do
 	printf '%s\n' "$n" >"$S/race/$n"
 done
 DIRS="top top/mid top/mid/leaf big few few/sub race"
+DEEP=$S/deep/d1/d2/d3/d4
+mkfiles "$S/deep/d1" a 10
+mkfiles "$S/deep/d1/d2" b 10
+mkfiles "$S/deep/d1/d2/d3" c 10
+mkfiles "$DEEP" d 10
+mkfiles "$DEEP/d5" e 40
 
 root_of() {   # root_of REPO ID: the root tree part ids of a backup
 	zstd -dcq "$1/manifests/$2" | jq -c .root
@@ -170,6 +182,25 @@ ok_cmd "  restore backup 5" bfs restore -q -r "$R" --catalog "$C" b5 \
 touch -r "$T/o5/files/race" "$S/race"
 ok_cmd "  equals the source (race's mtime: before m-gone went)" \
 	compare_trees "$S" "$T/o5/files"
+
+# more names than the last backup had below them: d1 .. d4 are compared
+# (and stat'ed ahead) now, and walked (their subdirectory)
+for d in d1 d1/d2 d1/d2/d3 d1/d2/d3/d4; do
+	mkfiles "$S/deep/$d" n 4085
+done
+touch -d '2025-01-02 03:04:06' "$DEEP/d5/e00007"
+ok_cmd "backup 6: 4,085 files more in each of deep/d1 .. d4, one of d5 changed" \
+	$STRACE -e trace=newfstatat,statx -o "$T/trace6" "$BACKUPFS" backup -q \
+	-r "$R" --catalog "$C" --id b6 --files "$S"
+for d in d1 d1/d2 d1/d2/d3 d1/d2/d3/d4; do
+	is "$(stats_of "$T/trace6" "$S/deep/$d")" 4096 \
+		"  deep/$d: each of its 4,096 names stat'ed once"
+done
+is "$(stats_of "$T/trace6" "$DEEP/d5")" 80 \
+	"  deep/.../d5: past what the frames may hold, its 40 names stat'ed twice"
+ok_cmd "  the same tree into the fresh repository" bfs backup -q \
+	-r "$T/fresh" --catalog "$T/fresh.db" --id f6 --files "$S"
+is "$(root_of "$R" b6)" "$(root_of "$T/fresh" f6)" "  the same root"
 ok_cmd "check" bfs check -r "$R" --catalog "$C"
 
 done_testing
