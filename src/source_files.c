@@ -49,10 +49,11 @@
  * the metadata of its stat (and the bytes read, if it is read; its
  * ctime tells the next backup to read it), one that vanished since is
  * reused (if it was unchanged) or recorded as "cannot open"; a name gone
- * before its stat is recorded as "cannot stat", as before.  Frames keep
- * at most SA_HOLD results in all (see there); past that a directory's
- * names are stat'ed twice, as before, and so are the names past the
- * first SA_MAX that the comparison stat'ed before it found a difference.
+ * before its stat is recorded as "cannot stat", as before.  The names
+ * past the first SA_MAX that the comparison stat'ed itself (before it
+ * found a difference) are kept the same way.  Frames keep at most SA_HOLD
+ * results in all (see there); past that a directory's names are stat'ed
+ * twice, as before.
  */
 #include "config.h"
 
@@ -323,21 +324,59 @@ static void sa_stop(struct statahead *sa)
 	sa->v = NULL;
 }
 
-/* A copy of the results of the last directory posted (its first np
- * names; sa_wait done) for the frame that walks it, or NULL when there
- * are none or they would take the frames past SA_HOLD (or no memory: the
- * walk stats inline then).  The caller owns it; sa_drop gives it back. */
-static struct sa_res *sa_keep(struct statahead *sa, size_t np)
+/* The results of the names a big directory's comparison stats itself,
+ * past the SA_MAX of the buffer (names[np..np + x->n), in order): kept
+ * for the walk as long as the frames' total stays within SA_HOLD. */
+struct sa_ext {
+	struct sa_res *v;
+	size_t n, cap;
+	bool off; /* full (or no memory): no more, so they stay contiguous */
+};
+
+/* The slot for the next name's stat, or NULL (stat into a local). */
+static struct sa_res *sa_ext_slot(struct statahead *sa, struct sa_ext *x,
+				  size_t np)
 {
+	if (x->off || sa->held + np + x->n + 1 > SA_HOLD) {
+		x->off = true;
+		return NULL;
+	}
+	if (x->n == x->cap) {
+		size_t nc = x->cap ? x->cap * 2 : 256;
+		struct sa_res *nv = realloc(x->v, nc * sizeof(*nv));
+
+		if (!nv) {
+			x->off = true;
+			return NULL;
+		}
+		x->v = nv;
+		x->cap = nc;
+	}
+	return &x->v[x->n++];
+}
+
+/* A copy of the results of the last directory posted (its first np
+ * names; sa_wait done), and of x's after them, for the frame that walks
+ * it, or NULL when there are none or they would take the frames past
+ * SA_HOLD (or no memory: the walk stats inline then).  *sn: how many.
+ * The caller owns it; sa_drop gives it back. */
+static struct sa_res *sa_keep(struct statahead *sa, size_t np,
+			      const struct sa_ext *x, size_t *sn)
+{
+	size_t n = np + x->n;
 	struct sa_res *v;
 
-	if (!np || sa->held + np > SA_HOLD)
+	*sn = 0;
+	if (!np || sa->held + n > SA_HOLD)
 		return NULL;
-	v = malloc(np * sizeof(*v));
+	v = malloc(n * sizeof(*v));
 	if (!v)
 		return NULL;
 	memcpy(v, sa->v, np * sizeof(*v));
-	sa->held += np;
+	if (x->n)
+		memcpy(v + np, x->v, x->n * sizeof(*v));
+	sa->held += n;
+	*sn = n;
 	return v;
 }
 
@@ -675,9 +714,9 @@ static int do_symlink(struct walk *w, int dirfd, const char *name,
  * When it is walked, the listing asked for here is handed to the walk in
  * *keep (*asked set: a listing the index did not give is not asked for
  * again), so a changed directory costs one prev_dir, not two; and so
- * are the stat-ahead results of its first names, in *sv (*sn of them;
- * NULL when there are none or sa_keep gives none), so the walk stats
- * each name once. */
+ * are the stats of its first names (the stat-ahead results and those
+ * the comparison took after them), in *sv (*sn of them; NULL when there
+ * are none or sa_keep gives none), so the walk stats each name once. */
 static int try_whole(struct walk *w, int fd, char **names, size_t n,
 		     struct bfs_entry *e, struct bfs_index_dir *keep,
 		     bool *asked, struct sa_res **sv, size_t *sn)
@@ -689,6 +728,7 @@ static int try_whole(struct walk *w, int fd, char **names, size_t n,
 	struct bfs_tree_stats ts = {0};
 	const struct bfs_index_prev *p;
 	struct bfs_index_dir d = {0};
+	struct sa_ext x = {0};
 	size_t dirlen = w->path.len, m = 0, k = 0, i, np = 0;
 	int rc = 0, same = 0, prc;
 
@@ -731,9 +771,25 @@ static int try_whole(struct walk *w, int fd, char **names, size_t n,
 				goto out;
 			sp = &w->sa.v[i].st;
 		} else {
-			if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW))
-				goto out;
-			sp = &st;
+			/* past the buffer: kept too when np (no --exclude:
+			 * every name from np on is stat'ed here, in order) */
+			struct sa_res *r =
+			    np ? sa_ext_slot(&w->sa, &x, np) : NULL;
+
+			if (r) {
+				r->err = fstatat(fd, names[i], &r->st,
+						 AT_SYMLINK_NOFOLLOW)
+					     ? errno
+					     : 0;
+				if (r->err)
+					goto out;
+				sp = &r->st;
+			} else {
+				if (fstatat(fd, names[i], &st,
+					    AT_SYMLINK_NOFOLLOW))
+					goto out;
+				sp = &st;
+			}
 		}
 		if ((w->nskip && skipped(w, sp)) || !S_ISREG(sp->st_mode) ||
 		    sp->st_nlink != 1 || q->e.type != BFS_T_FILE ||
@@ -778,9 +834,9 @@ out:
 	if (!same && rc >= 0) {
 		*keep = d; /* the walk's listing of this directory */
 		memset(&d, 0, sizeof(d));
-		*sv = sa_keep(&w->sa, np);
-		*sn = *sv ? np : 0;
+		*sv = sa_keep(&w->sa, np, &x, sn);
 	}
+	free(x.v);
 	bfs_index_dir_clear(&d);
 	bfs_index_dir_clear(&top.prev);
 	return rc;

@@ -30,8 +30,10 @@
 #     d3/d4 (10 files and the next one each before) and one of d5's 40
 #     changed: the frames of d1 .. d4 hold 4 x 4,096 results, all they may
 #     (SA_HOLD), so d5's 40 names are stat'ed twice (its results are not
-#     kept) and every other name once; the root equal to that of a fresh
-#     repository's backup of the same tree.
+#     kept) and every other name once; also big/f04150 changed, past the
+#     4,096 names stat'ed ahead: the comparison's own stats of f04096 ..
+#     f04150 are kept too, big's names stat'ed once; the root equal to
+#     that of a fresh repository's backup of the same tree.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 
 require_cmd strace strace
@@ -188,8 +190,8 @@ ok_cmd "  equals the source (race's mtime: before m-gone went)" \
 for d in d1 d1/d2 d1/d2/d3 d1/d2/d3/d4; do
 	mkfiles "$S/deep/$d" n 4085
 done
-touch -d '2025-01-02 03:04:06' "$DEEP/d5/e00007"
-ok_cmd "backup 6: 4,085 files more in each of deep/d1 .. d4, one of d5 changed" \
+touch -d '2025-01-02 03:04:06' "$DEEP/d5/e00007" "$S/big/f04150"
+ok_cmd "backup 6: 4,085 files more in each of deep/d1 .. d4, one of d5 and big/f04150 changed" \
 	$STRACE -e trace=newfstatat,statx -o "$T/trace6" "$BACKUPFS" backup -q \
 	-r "$R" --catalog "$C" --id b6 --files "$S"
 for d in d1 d1/d2 d1/d2/d3 d1/d2/d3/d4; do
@@ -198,6 +200,9 @@ for d in d1 d1/d2 d1/d2/d3 d1/d2/d3/d4; do
 done
 is "$(stats_of "$T/trace6" "$DEEP/d5")" 80 \
 	"  deep/.../d5: past what the frames may hold, its 40 names stat'ed twice"
+is "$(stats_of "$T/trace6" "$S/big")" "$NBIG" \
+	"  big: each name stat'ed once (f04096 .. f04150 by the comparison)"
+is "$(twice "$T/trace6" "$S/big")" 0 "  big: none twice"
 ok_cmd "  the same tree into the fresh repository" bfs backup -q \
 	-r "$T/fresh" --catalog "$T/fresh.db" --id f6 --files "$S"
 is "$(root_of "$R" b6)" "$(root_of "$T/fresh" f6)" "  the same root"
