@@ -43,12 +43,12 @@
  * One stat per name: when such a directory is walked after all (a file
  * changed, a subdirectory, a hardlink, another type), those results go
  * with its frame and the walk's do_entry takes names[i]'s result (its
- * errno too) instead of a second fstatat.  A name is thus
- * recorded as it was at that one stat, as it is today when it changes
- * after the walk's own stat: a file that changed since is recorded with
- * the metadata of its stat (and the bytes read, if it is read; its
- * ctime tells the next backup to read it), one that vanished since is
- * reused (if it was unchanged) or recorded as "cannot open"; a name gone
+ * errno too) instead of a second fstatat.  A name is thus recorded as
+ * it was at that one stat, like any name that changes after it is
+ * stat'ed: a file that changed since is recorded with the metadata of
+ * its stat (and the bytes read, if it is read; its ctime tells the next
+ * backup to read it), one that vanished since is reused (if it was
+ * unchanged) or recorded as "cannot open"; a name gone
  * before its stat is recorded as "cannot stat", as before.  The names
  * past the first SA_MAX that the comparison stat'ed itself (before it
  * found a difference) are kept the same way.  Frames keep at most SA_HOLD
@@ -91,8 +91,9 @@ struct hl {
  * as were stat'ed) and freed when the frame is popped, so the frames of
  * the current path may hold results at once.  They hold SA_HOLD in all
  * at most (4 x SA_MAX, ~2.4 MiB of struct stat whatever the depth or the
- * number of files); a directory whose results do not fit is walked with
- * fstatat as before (its names stat'ed twice).  Few frames hold any: a
+ * number of files; twice that for a moment while a big directory's are
+ * gathered and copied); a directory whose results do not fit is walked
+ * with fstatat as before (its names stat'ed twice).  Few frames hold any: a
  * directory is compared (and stat'ed ahead) only when the last backup
  * had no more entries below it than it has names, which a directory
  * with non-empty subdirectories fails, so it is mostly the innermost
