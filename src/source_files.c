@@ -37,7 +37,23 @@
  * into a buffer the walk compares from.  With a second core idle, the
  * catalog read no longer adds to the stats' wall time (the stat floor is
  * one thread).  Not used with --exclude (an excluded entry costs no
- * stat) nor for directories of fewer than SA_MIN names.
+ * stat); a directory of fewer than SA_MIN names is stat'ed by the walk
+ * itself into the same buffer, before the catalog read.
+ *
+ * One stat per name: when such a directory is walked after all (a file
+ * changed, a subdirectory, a hardlink, another type), those results go
+ * with its frame and the walk's do_entry takes names[i]'s result (its
+ * errno too) instead of a second fstatat.  A name is thus recorded as
+ * it was at that one stat, like any name that changes after it is
+ * stat'ed: a file that changed since is recorded with the metadata of
+ * its stat (and the bytes read, if it is read; its ctime tells the next
+ * backup to read it), one that vanished since is reused (if it was
+ * unchanged) or recorded as "cannot open"; a name gone
+ * before its stat is recorded as "cannot stat", as before.  The names
+ * past the first SA_MAX that the comparison stat'ed itself (before it
+ * found a difference) are kept the same way.  Frames keep at most SA_HOLD
+ * results in all (see there); past that a directory's names are stat'ed
+ * twice, as before.
  */
 #include "config.h"
 
@@ -66,10 +82,23 @@ struct hl {
 };
 
 /* Stat-ahead (see the top of the file): up to SA_MAX results per
- * directory (~600 KiB, allocated with the thread), for directories of at
- * least SA_MIN names (below, the hand-over costs more than it hides). */
+ * directory (~600 KiB, allocated at the first directory), by the thread
+ * for directories of at least SA_MIN names (below, the hand-over costs
+ * more than it hides, and the walk stats them into the buffer itself). */
 #define SA_MAX 4096
 #define SA_MIN 32
+/* A walked directory's results are copied to its frame (exactly as many
+ * as were stat'ed) and freed when the frame is popped, so the frames of
+ * the current path may hold results at once.  They hold SA_HOLD in all
+ * at most (4 x SA_MAX, ~2.4 MiB of struct stat whatever the depth or the
+ * number of files; twice that for a moment while a big directory's are
+ * gathered and copied); a directory whose results do not fit is walked
+ * with fstatat as before (its names stat'ed twice).  Few frames hold any: a
+ * directory is compared (and stat'ed ahead) only when the last backup
+ * had no more entries below it than it has names, which a directory
+ * with non-empty subdirectories fails, so it is mostly the innermost
+ * frame, a directory of files. */
+#define SA_HOLD (4 * SA_MAX)
 
 struct sa_res {
 	struct stat st;
@@ -81,7 +110,7 @@ struct statahead {
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* busy or quit changed */
 	bool started;
-	bool failed; /* no thread: the walk stats inline */
+	bool failed; /* no buffer or no thread: the walk stats inline */
 	bool busy;   /* a directory posted, not done yet */
 	bool quit;
 	/* the posted directory: fd and names are the walk's, unchanged
@@ -90,6 +119,7 @@ struct statahead {
 	char **names;
 	size_t n;
 	struct sa_res *v; /* SA_MAX */
+	size_t held;	  /* results the frames hold (<= SA_HOLD) */
 };
 
 struct frame {
@@ -102,6 +132,10 @@ struct frame {
 	struct bfs_index_dir prev;
 	size_t pi;
 	bool prev_asked;
+	/* the stat-ahead results of names[0..sn) (NULL: none), owned;
+	 * counted in statahead.held */
+	struct sa_res *sv;
+	size_t sn;
 };
 
 struct walk {
@@ -217,26 +251,40 @@ static void *sa_main(void *arg)
 
 /* Hand the first names of directory fd to the stat-ahead thread (started
  * the first time).  Returns how many it stats (sa->v[0..]); 0 when there
- * is no thread (the walk stats inline).  sa_wait before using them, or
- * before fd or names change. */
+ * is no buffer or no thread (the walk stats inline).  sa_wait before
+ * using them, or before fd or names change.  Fewer than SA_MIN names are
+ * stat'ed here, on the caller's thread, into the same buffer: the walk
+ * would stat them all anyway (whether the directory is reused whole or
+ * walked), so doing it first costs nothing and lets the walk use them. */
 static size_t sa_post(struct statahead *sa, int fd, char **names, size_t n)
 {
-	if (sa->failed || n < SA_MIN)
+	size_t i;
+
+	if (sa->failed || !n)
 		return 0;
-	if (!sa->started) {
+	if (!sa->v) {
 		sa->v = malloc(SA_MAX * sizeof(*sa->v));
 		if (!sa->v) {
 			sa->failed = true;
 			return 0;
 		}
+	}
+	if (n < SA_MIN) {
+		/* the thread, if any, is idle: sa->v is the walk's */
+		for (i = 0; i < n; i++)
+			sa->v[i].err = fstatat(fd, names[i], &sa->v[i].st,
+					       AT_SYMLINK_NOFOLLOW)
+					   ? errno
+					   : 0;
+		return n;
+	}
+	if (!sa->started) {
 		pthread_mutex_init(&sa->mu, NULL);
 		pthread_cond_init(&sa->cv, NULL);
 		if (pthread_create(&sa->th, NULL, sa_main, sa)) {
 			pthread_cond_destroy(&sa->cv);
 			pthread_mutex_destroy(&sa->mu);
-			free(sa->v);
-			sa->v = NULL;
-			sa->failed = true;
+			sa->failed = true; /* sa->v is freed by sa_stop */
 			return 0;
 		}
 		sa->started = true;
@@ -253,6 +301,8 @@ static size_t sa_post(struct statahead *sa, int fd, char **names, size_t n)
 
 static void sa_wait(struct statahead *sa)
 {
+	if (!sa->started)
+		return; /* nothing posted: stat'ed by the caller */
 	pthread_mutex_lock(&sa->mu);
 	while (sa->busy)
 		pthread_cond_wait(&sa->cv, &sa->mu);
@@ -261,18 +311,82 @@ static void sa_wait(struct statahead *sa)
 
 static void sa_stop(struct statahead *sa)
 {
-	if (!sa->started)
-		return;
-	pthread_mutex_lock(&sa->mu);
-	sa->quit = true;
-	pthread_cond_broadcast(&sa->cv);
-	pthread_mutex_unlock(&sa->mu);
-	pthread_join(sa->th, NULL);
-	pthread_cond_destroy(&sa->cv);
-	pthread_mutex_destroy(&sa->mu);
+	if (sa->started) {
+		pthread_mutex_lock(&sa->mu);
+		sa->quit = true;
+		pthread_cond_broadcast(&sa->cv);
+		pthread_mutex_unlock(&sa->mu);
+		pthread_join(sa->th, NULL);
+		pthread_cond_destroy(&sa->cv);
+		pthread_mutex_destroy(&sa->mu);
+		sa->started = false;
+	}
 	free(sa->v);
 	sa->v = NULL;
-	sa->started = false;
+}
+
+/* The results of the names a big directory's comparison stats itself,
+ * past the SA_MAX of the buffer (names[np..np + x->n), in order): kept
+ * for the walk as long as the frames' total stays within SA_HOLD. */
+struct sa_ext {
+	struct sa_res *v;
+	size_t n, cap;
+	bool off; /* full (or no memory): no more, so they stay contiguous */
+};
+
+/* The slot for the next name's stat, or NULL (stat into a local). */
+static struct sa_res *sa_ext_slot(struct statahead *sa, struct sa_ext *x,
+				  size_t np)
+{
+	if (x->off || sa->held + np + x->n + 1 > SA_HOLD) {
+		x->off = true;
+		return NULL;
+	}
+	if (x->n == x->cap) {
+		size_t nc = x->cap ? x->cap * 2 : 256;
+		struct sa_res *nv = realloc(x->v, nc * sizeof(*nv));
+
+		if (!nv) {
+			x->off = true;
+			return NULL;
+		}
+		x->v = nv;
+		x->cap = nc;
+	}
+	return &x->v[x->n++];
+}
+
+/* A copy of the results of the last directory posted (its first np
+ * names; sa_wait done), and of x's after them, for the frame that walks
+ * it, or NULL when there are none or they would take the frames past
+ * SA_HOLD (or no memory: the walk stats inline then).  *sn: how many.
+ * The caller owns it; sa_drop gives it back. */
+static struct sa_res *sa_keep(struct statahead *sa, size_t np,
+			      const struct sa_ext *x, size_t *sn)
+{
+	size_t n = np + x->n;
+	struct sa_res *v;
+
+	*sn = 0;
+	if (!np || sa->held + n > SA_HOLD)
+		return NULL;
+	v = malloc(n * sizeof(*v));
+	if (!v)
+		return NULL;
+	memcpy(v, sa->v, np * sizeof(*v));
+	if (x->n)
+		memcpy(v + np, x->v, x->n * sizeof(*v));
+	sa->held += n;
+	*sn = n;
+	return v;
+}
+
+static void sa_drop(struct statahead *sa, struct sa_res *v, size_t n)
+{
+	if (!v)
+		return;
+	sa->held -= n;
+	free(v);
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -600,10 +714,13 @@ static int do_symlink(struct walk *w, int dirfd, const char *name,
  * types are walked: a file-only directory is the common leaf.
  * When it is walked, the listing asked for here is handed to the walk in
  * *keep (*asked set: a listing the index did not give is not asked for
- * again), so a changed directory costs one prev_dir, not two. */
+ * again), so a changed directory costs one prev_dir, not two; and so
+ * are the stats of its first names (the stat-ahead results and those
+ * the comparison took after them), in *sv (*sn of them; NULL when there
+ * are none or sa_keep gives none), so the walk stats each name once. */
 static int try_whole(struct walk *w, int fd, char **names, size_t n,
 		     struct bfs_entry *e, struct bfs_index_dir *keep,
-		     bool *asked)
+		     bool *asked, struct sa_res **sv, size_t *sn)
 {
 	const struct bfs_index *idx = bfs_backup_index(w->b);
 	const char *slash = strrchr(e->path, '/');
@@ -612,7 +729,8 @@ static int try_whole(struct walk *w, int fd, char **names, size_t n,
 	struct bfs_tree_stats ts = {0};
 	const struct bfs_index_prev *p;
 	struct bfs_index_dir d = {0};
-	size_t dirlen = w->path.len, m = 0, k = 0, i, np;
+	struct sa_ext x = {0};
+	size_t dirlen = w->path.len, m = 0, k = 0, i, np = 0;
 	int rc = 0, same = 0, prc;
 
 	if (!idx)
@@ -654,9 +772,25 @@ static int try_whole(struct walk *w, int fd, char **names, size_t n,
 				goto out;
 			sp = &w->sa.v[i].st;
 		} else {
-			if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW))
-				goto out;
-			sp = &st;
+			/* past the buffer: kept too when np (no --exclude:
+			 * every name from np on is stat'ed here, in order) */
+			struct sa_res *r =
+			    np ? sa_ext_slot(&w->sa, &x, np) : NULL;
+
+			if (r) {
+				r->err = fstatat(fd, names[i], &r->st,
+						 AT_SYMLINK_NOFOLLOW)
+					     ? errno
+					     : 0;
+				if (r->err)
+					goto out;
+				sp = &r->st;
+			} else {
+				if (fstatat(fd, names[i], &st,
+					    AT_SYMLINK_NOFOLLOW))
+					goto out;
+				sp = &st;
+			}
 		}
 		if ((w->nskip && skipped(w, sp)) || !S_ISREG(sp->st_mode) ||
 		    sp->st_nlink != 1 || q->e.type != BFS_T_FILE ||
@@ -701,7 +835,9 @@ out:
 	if (!same && rc >= 0) {
 		*keep = d; /* the walk's listing of this directory */
 		memset(&d, 0, sizeof(d));
+		*sv = sa_keep(&w->sa, np, &x, sn);
 	}
+	free(x.v);
 	bfs_index_dir_clear(&d);
 	bfs_index_dir_clear(&top.prev);
 	return rc;
@@ -712,9 +848,10 @@ static int do_dir(struct walk *w, int dirfd, const char *name,
 		  struct bfs_entry *e)
 {
 	struct bfs_index_dir prev = {0};
+	struct sa_res *sv = NULL;
 	bool asked = false;
 	char **names = NULL;
-	size_t n = 0;
+	size_t n = 0, sn = 0;
 	struct frame *f;
 	int fd, rc;
 
@@ -729,7 +866,7 @@ static int do_dir(struct walk *w, int dirfd, const char *name,
 			return bfs_err_set(w->err, rc, "out of memory");
 		return add_err(w, e, "cannot list directory", rc);
 	}
-	rc = try_whole(w, fd, names, n, e, &prev, &asked);
+	rc = try_whole(w, fd, names, n, e, &prev, &asked, &sv, &sn);
 	if (rc) {
 		/* reused whole (1), or the writer failed */
 		close(fd);
@@ -759,24 +896,36 @@ static int do_dir(struct walk *w, int dirfd, const char *name,
 	f->prev = prev;
 	f->pi = 0;
 	f->prev_asked = asked;
+	f->sv = sv;
+	f->sn = sn;
 	return 0;
 out_free:
+	sa_drop(&w->sa, sv, sn);
 	bfs_index_dir_clear(&prev);
 	close(fd);
 	free_names(names, n);
 	return rc;
 }
 
-static int do_entry(struct walk *w, int dirfd, const char *name)
+/* pre: name's stat-ahead result, or NULL (stat it here) */
+static int do_entry(struct walk *w, int dirfd, const char *name,
+		    const struct sa_res *pre)
 {
 	struct bfs_entry e;
 	struct stat st;
+	int serr = 0;
 
 	entry_init(w, &e);
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW)) {
+	if (pre) {
+		serr = pre->err;
+		st = pre->st;
+	} else if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW)) {
+		serr = errno;
+	}
+	if (serr) {
 		e.type = BFS_T_FILE;
 		e.mode = 0644;
-		return add_err(w, &e, "cannot stat", -errno);
+		return add_err(w, &e, "cannot stat", -serr);
 	}
 	if (w->nskip && skipped(w, &st))
 		return 0;
@@ -798,6 +947,7 @@ static int do_entry(struct walk *w, int dirfd, const char *name)
 static int walk_tree(struct walk *w)
 {
 	struct frame *f;
+	const struct sa_res *pre;
 	const char *name;
 	int rc = 0;
 
@@ -807,9 +957,12 @@ static int walk_tree(struct walk *w)
 			close(f->fd);
 			free_names(f->names, f->n);
 			bfs_index_dir_clear(&f->prev);
+			sa_drop(&w->sa, f->sv, f->sn);
 			w->depth--;
 			continue;
 		}
+		/* the results live in their own block: f may move, they not */
+		pre = f->i < f->sn ? &f->sv[f->i] : NULL;
 		name = f->names[f->i++];
 		rc = path_push(w, f->pathlen, name);
 		if (rc) {
@@ -819,7 +972,7 @@ static int walk_tree(struct walk *w)
 		if (excluded(w, -1))
 			continue;
 		/* f may move when do_dir grows the stack: pass the fd */
-		rc = do_entry(w, f->fd, name);
+		rc = do_entry(w, f->fd, name, pre);
 	}
 	return rc;
 }
@@ -946,6 +1099,7 @@ out_free:
 		close(w.st[w.depth].fd);
 		free_names(w.st[w.depth].names, w.st[w.depth].n);
 		bfs_index_dir_clear(&w.st[w.depth].prev);
+		sa_drop(&w.sa, w.st[w.depth].sv, w.st[w.depth].sn);
 	}
 	free(w.st);
 	for (i = 0; i < w.hlcap; i++)
