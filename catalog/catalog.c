@@ -796,8 +796,9 @@ static int cat_private_file(const char *path, struct bfs_err *err)
  * (readonly and missing), -EUCLEAN (not a database), others from SQLite.
  * *out owned by the caller (bfs_catalog_close).  The connection must be
  * used by one thread at a time. */
-int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
-		     struct bfs_catalog **out, struct bfs_err *err)
+static int cat_open(const char *path, const char *repo_id, bool readonly,
+		    const char *vfs, struct bfs_catalog **out,
+		    struct bfs_err *err)
 {
 	struct bfs_catalog *c;
 	const char *knob;
@@ -827,7 +828,7 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		if (rc)
 			goto out_free;
 	}
-	rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+	rc = sqlite3_open_v2(path, &c->db, flags, vfs);
 	if (rc != SQLITE_OK) {
 		rc = cat_sqlerr(c, rc, err, "cannot open");
 		goto out_free;
@@ -935,6 +936,28 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 out_free:
 	bfs_catalog_close(c);
 	return rc;
+}
+
+int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
+		     struct bfs_catalog **out, struct bfs_err *err)
+{
+	return cat_open(path, repo_id, readonly, NULL, out, err);
+}
+
+int bfs_catalog_open_shared(const char *path, const char *repo_id,
+			    struct bfs_catalog **out, struct bfs_err *err)
+{
+	*out = NULL;
+	if (cat_vfs_init() != SQLITE_OK)
+		return bfs_err_set(err, -EIO,
+				   "cannot register the catalog's shared"
+				   " mapping VFS");
+	return cat_open(path, repo_id, true, CAT_VFS_NAME, out, err);
+}
+
+uint64_t bfs_catalog_shared_drop(void)
+{
+	return cat_vfs_drop_pages();
 }
 
 /* Close the connection and free c.  NULL is a no-op. */
