@@ -860,8 +860,9 @@ static int cat_open(const char *path, const char *repo_id, bool readonly,
 	 * connection changes the file's size, and nothing else truncates a
 	 * catalog (catalog_file.c unlinks a bad one, the mapping keeps the
 	 * old inode).  The mapped pages count in the process's RSS: a backup
-	 * drops the mapping (bfs_catalog_bound_memory), the mount bounds
-	 * what stays mapped (bfs_catalog_drop_mapping, fuse/mount.c). */
+	 * drops the mapping (bfs_catalog_bound_memory), the mount reads
+	 * through one shared mapping and bounds what of it stays resident
+	 * (bfs_catalog_open_shared, bfs_catalog_shared_drop, fuse/mount.c). */
 	rc = cat_exec(c,
 		      "PRAGMA synchronous = NORMAL;"
 		      " PRAGMA cache_size = -32768;"
@@ -870,7 +871,6 @@ static int cat_open(const char *path, const char *repo_id, bool readonly,
 		      err, "cannot configure");
 	if (rc)
 		goto out_free;
-	c->map_bytes = 268435456;
 	if (!readonly) {
 		/* Switching a new database to WAL needs an exclusive lock and
 		 * SQLite may answer SQLITE_BUSY at once, without the busy
@@ -970,30 +970,11 @@ int bfs_catalog_bound_memory(struct bfs_catalog *c, unsigned cache_kib,
 			     uint64_t map_bytes, struct bfs_err *err)
 {
 	char sql[128];
-	int rc;
 
 	snprintf(sql, sizeof(sql),
 		 "PRAGMA cache_size = -%u; PRAGMA mmap_size = %llu",
 		 cache_kib ? cache_kib : 1, (unsigned long long)map_bytes);
-	rc = cat_exec(c, sql, err, "cannot bound the catalog's memory");
-	if (rc == 0)
-		c->map_bytes = map_bytes;
-	return rc;
-}
-
-int bfs_catalog_drop_mapping(struct bfs_catalog *c, struct bfs_err *err)
-{
-	char sql[96];
-
-	if (!c->map_bytes)
-		return 0;
-	/* SQLite's unix VFS unmaps the file when the limit changes (and no
-	 * page of the mapping is held) and maps it afresh at the next read;
-	 * setting the same value again would do nothing */
-	snprintf(sql, sizeof(sql),
-		 "PRAGMA mmap_size = 0; PRAGMA mmap_size = %llu",
-		 (unsigned long long)c->map_bytes);
-	return cat_exec(c, sql, err, "cannot drop the catalog's mapping");
+	return cat_exec(c, sql, err, "cannot bound the catalog's memory");
 }
 
 void bfs_catalog_close(struct bfs_catalog *c)

@@ -100,13 +100,6 @@ void bfs_catalog_close(struct bfs_catalog *c); /* NULL ok */
  * statement of c runs. */
 int bfs_catalog_bound_memory(struct bfs_catalog *c, unsigned cache_kib,
 			     uint64_t map_bytes, struct bfs_err *err);
-/* Take the pages of c's mapping of the file out of this process (not
- * out of the kernel's page cache): the next reads map them again, a
- * minor fault per few pages.  For the mount, which reads through the
- * mapping (cheaper than pread, doc/PERFORMANCE.md) and bounds what stays
- * resident (fuse/mount.c).  Not while a statement of c runs: SQLite then
- * keeps its mapping.  A no-op without a mapping.  0 / -errno. */
-int bfs_catalog_drop_mapping(struct bfs_catalog *c, struct bfs_err *err);
 /* The path c was opened with (borrowed, valid until close). */
 const char *bfs_catalog_path(const struct bfs_catalog *c);
 

@@ -143,7 +143,6 @@ struct bfs_catalog {
 	 * changes once ingested, so a slot can only go stale by naming a
 	 * tree that was dropped: its queries then find nothing. */
 	struct cat_pos *icache;
-	uint64_t map_bytes; /* PRAGMA mmap_size as last set */
 };
 
 /* The shared-mapping VFS (catalog_vfs.c), registered by cat_vfs_init
