@@ -118,8 +118,13 @@ static void map_grow(struct vfs_map *m)
 		from = page_up(m->len);
 		if (size > from && mmap(m->resv + from, size - from, PROT_READ,
 					MAP_SHARED | MAP_FIXED, m->fd,
-					(off_t)from) == MAP_FAILED)
+					(off_t)from) == MAP_FAILED) {
+			/* a failed MAP_FIXED may have left a hole another
+			 * mapping can take: never map over that range again
+			 * (its address space stays lost, nothing else) */
+			m->resv_len = from;
 			return;
+		}
 		m->len = size;
 		return;
 	}
