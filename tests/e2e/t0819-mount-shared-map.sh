@@ -14,13 +14,15 @@
 # each (S = 3,000; CI: 1,500) over every backup and directory:
 # - the daemon's file-backed RSS (RssFile: the program, its libraries and
 #   the mapped catalog pages), sampled every 20 ms over the stats, stays
-#   within what it was before them + the budget + 3 MiB (+1.7 MiB
-#   measured; main's binary: +11 MiB);
+#   within what it was before them + the budget + 4 MiB (+1.2-2.3 MiB
+#   measured, +3.4 MiB at the local size: the code the stats fault in
+#   and what 16 requests touch between checks; main's binary: +8.0-8.8
+#   MiB);
 # - its peak RSS (VmHWM, heap included: each FUSE thread's connection
 #   opened meanwhile has a 512 KiB page cache and its statements) stays
-#   within VmRSS before them + the budget + 10 MiB (+6.7 MiB measured;
-#   main's binary: +17 MiB; not in a sanitizer build, whose shadow
-#   memory counts there);
+#   within VmRSS before them + the budget + 12 MiB (+6.6-9.2 MiB
+#   measured, at either size; main's binary: +16.7-19.4 MiB;
+#   not in a sanitizer build, whose shadow memory counts there);
 # - every stat gives the file's size;
 # - listings (names, types, sizes, mtimes) and file bytes read through
 #   the shared mapping equal those read with nothing mapped
@@ -138,13 +140,13 @@ diag "4 x $NSTAT random stats, $threads threads: VmRSS before $rss0 KiB, VmHWM $
 is "$(cat "$T"/bad[1-4] | awk '{ s += $1 } END { print s }')" 0 \
 	"  every stat gave the file's size"
 filemax=$(cat "$T/filemax")
-ok $((filemax - file0 <= (BUDGET >> 10) + 3 * 1024 ? 0 : 1)) \
-	"  the daemon's file-backed RSS over them: +$((filemax - file0)) KiB at most (<= the budget + 3 MiB)"
+ok $((filemax - file0 <= (BUDGET >> 10) + 4 * 1024 ? 0 : 1)) \
+	"  the daemon's file-backed RSS over them: +$((filemax - file0)) KiB at most (<= the budget + 4 MiB)"
 if bfs_is_sanitized; then
 	diag "sanitizer build: the peak RSS bound is checked in the plain build"
 else
-	ok $((hwm - rss0 <= (BUDGET >> 10) + 10 * 1024 ? 0 : 1)) \
-		"  the daemon's peak RSS over them: +$((hwm - rss0)) KiB (<= the budget + 10 MiB)"
+	ok $((hwm - rss0 <= (BUDGET >> 10) + 12 * 1024 ? 0 : 1)) \
+		"  the daemon's peak RSS over them: +$((hwm - rss0)) KiB (<= the budget + 12 MiB)"
 fi
 
 # a backup while mounted: the catalog grows under the shared mapping
