@@ -796,8 +796,9 @@ static int cat_private_file(const char *path, struct bfs_err *err)
  * (readonly and missing), -EUCLEAN (not a database), others from SQLite.
  * *out owned by the caller (bfs_catalog_close).  The connection must be
  * used by one thread at a time. */
-int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
-		     struct bfs_catalog **out, struct bfs_err *err)
+static int cat_open(const char *path, const char *repo_id, bool readonly,
+		    const char *vfs, struct bfs_catalog **out,
+		    struct bfs_err *err)
 {
 	struct bfs_catalog *c;
 	const char *knob;
@@ -827,7 +828,7 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		if (rc)
 			goto out_free;
 	}
-	rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+	rc = sqlite3_open_v2(path, &c->db, flags, vfs);
 	if (rc != SQLITE_OK) {
 		rc = cat_sqlerr(c, rc, err, "cannot open");
 		goto out_free;
@@ -859,8 +860,9 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 	 * connection changes the file's size, and nothing else truncates a
 	 * catalog (catalog_file.c unlinks a bad one, the mapping keeps the
 	 * old inode).  The mapped pages count in the process's RSS: a backup
-	 * drops the mapping (bfs_catalog_bound_memory), the mount bounds
-	 * what stays mapped (bfs_catalog_drop_mapping, fuse/mount.c). */
+	 * drops the mapping (bfs_catalog_bound_memory), the mount reads
+	 * through one shared mapping and bounds what of it stays resident
+	 * (bfs_catalog_open_shared, bfs_catalog_shared_drop, fuse/mount.c). */
 	rc = cat_exec(c,
 		      "PRAGMA synchronous = NORMAL;"
 		      " PRAGMA cache_size = -32768;"
@@ -869,7 +871,6 @@ int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		      err, "cannot configure");
 	if (rc)
 		goto out_free;
-	c->map_bytes = 268435456;
 	if (!readonly) {
 		/* Switching a new database to WAL needs an exclusive lock and
 		 * SQLite may answer SQLITE_BUSY at once, without the busy
@@ -937,6 +938,28 @@ out_free:
 	return rc;
 }
 
+int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
+		     struct bfs_catalog **out, struct bfs_err *err)
+{
+	return cat_open(path, repo_id, readonly, NULL, out, err);
+}
+
+int bfs_catalog_open_shared(const char *path, const char *repo_id,
+			    struct bfs_catalog **out, struct bfs_err *err)
+{
+	*out = NULL;
+	if (cat_vfs_init() != SQLITE_OK)
+		return bfs_err_set(err, -EIO,
+				   "cannot register the catalog's shared"
+				   " mapping VFS");
+	return cat_open(path, repo_id, true, CAT_VFS_NAME, out, err);
+}
+
+uint64_t bfs_catalog_shared_drop(void)
+{
+	return cat_vfs_drop_pages();
+}
+
 /* Close the connection and free c.  NULL is a no-op. */
 const char *bfs_catalog_path(const struct bfs_catalog *c)
 {
@@ -947,30 +970,11 @@ int bfs_catalog_bound_memory(struct bfs_catalog *c, unsigned cache_kib,
 			     uint64_t map_bytes, struct bfs_err *err)
 {
 	char sql[128];
-	int rc;
 
 	snprintf(sql, sizeof(sql),
 		 "PRAGMA cache_size = -%u; PRAGMA mmap_size = %llu",
 		 cache_kib ? cache_kib : 1, (unsigned long long)map_bytes);
-	rc = cat_exec(c, sql, err, "cannot bound the catalog's memory");
-	if (rc == 0)
-		c->map_bytes = map_bytes;
-	return rc;
-}
-
-int bfs_catalog_drop_mapping(struct bfs_catalog *c, struct bfs_err *err)
-{
-	char sql[96];
-
-	if (!c->map_bytes)
-		return 0;
-	/* SQLite's unix VFS unmaps the file when the limit changes (and no
-	 * page of the mapping is held) and maps it afresh at the next read;
-	 * setting the same value again would do nothing */
-	snprintf(sql, sizeof(sql),
-		 "PRAGMA mmap_size = 0; PRAGMA mmap_size = %llu",
-		 (unsigned long long)c->map_bytes);
-	return cat_exec(c, sql, err, "cannot drop the catalog's mapping");
+	return cat_exec(c, sql, err, "cannot bound the catalog's memory");
 }
 
 void bfs_catalog_close(struct bfs_catalog *c)

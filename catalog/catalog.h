@@ -75,6 +75,21 @@ int bfs_catalog_default_path(const struct bfs_repo *r, char **out,
  * creating or migrating. */
 int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		     struct bfs_catalog **out, struct bfs_err *err);
+/* Open the catalog at path read-only, as bfs_catalog_open does, through
+ * the shared-mapping VFS (catalog_vfs.c): the connections of the process
+ * that open the same file and set an mmap limit (bfs_catalog_bound_memory)
+ * read its pages through ONE read-only mapping of the file, shared, instead
+ * of one mapping each; pages past the limit or past the file's size when
+ * it was mapped are read with pread.  For the mount's connections (one per
+ * FUSE thread), which bound that one mapping with bfs_catalog_shared_drop.
+ * Same errors as bfs_catalog_open, -EIO if the VFS cannot be registered. */
+int bfs_catalog_open_shared(const char *path, const char *repo_id,
+			    struct bfs_catalog **out, struct bfs_err *err);
+/* Take the pages of every shared mapping (bfs_catalog_open_shared) out of
+ * this process, not out of the kernel's page cache: readers, even those
+ * reading it now from other threads, fault them in again.  Returns the
+ * bytes mapped (0: no mapping).  Thread-safe. */
+uint64_t bfs_catalog_shared_drop(void);
 void bfs_catalog_close(struct bfs_catalog *c); /* NULL ok */
 /* Bound what this connection keeps in memory: a page cache of at most
  * cache_kib KiB and a mapping of at most map_bytes of the file (0: pages
@@ -85,13 +100,6 @@ void bfs_catalog_close(struct bfs_catalog *c); /* NULL ok */
  * statement of c runs. */
 int bfs_catalog_bound_memory(struct bfs_catalog *c, unsigned cache_kib,
 			     uint64_t map_bytes, struct bfs_err *err);
-/* Take the pages of c's mapping of the file out of this process (not
- * out of the kernel's page cache): the next reads map them again, a
- * minor fault per few pages.  For the mount, which reads through the
- * mapping (cheaper than pread, doc/PERFORMANCE.md) and bounds what stays
- * resident (fuse/mount.c).  Not while a statement of c runs: SQLite then
- * keeps its mapping.  A no-op without a mapping.  0 / -errno. */
-int bfs_catalog_drop_mapping(struct bfs_catalog *c, struct bfs_err *err);
 /* The path c was opened with (borrowed, valid until close). */
 const char *bfs_catalog_path(const struct bfs_catalog *c);
 

@@ -143,8 +143,17 @@ struct bfs_catalog {
 	 * changes once ingested, so a slot can only go stale by naming a
 	 * tree that was dropped: its queries then find nothing. */
 	struct cat_pos *icache;
-	uint64_t map_bytes; /* PRAGMA mmap_size as last set */
 };
+
+/* The shared-mapping VFS (catalog_vfs.c), registered by cat_vfs_init
+ * (once per process; SQLITE_OK or why not) under CAT_VFS_NAME, never the
+ * default.  cat_vfs_drop_pages takes every shared mapping's pages out of
+ * the process (MADV_DONTNEED; thread-safe, readers refault) and returns
+ * the bytes mapped; cat_vfs_mapped_bytes returns them alone. */
+#define CAT_VFS_NAME "bfs-shared"
+int cat_vfs_init(void);
+uint64_t cat_vfs_drop_pages(void);
+uint64_t cat_vfs_mapped_bytes(void);
 
 /* The one place SQLite result codes become -errno: SQLITE_BUSY/LOCKED ->
  * -EBUSY, NOMEM -> -ENOMEM, CORRUPT/NOTADB -> -EUCLEAN, CANTOPEN ->

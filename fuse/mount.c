@@ -116,53 +116,33 @@ static uint64_t file_rss(void)
 	return (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Drop t's catalog mapping and take the file-backed RSS after it as the
- * map bound's floor (what the other connections still hold). */
-static void drop_mapping(struct bfs_mount *m, struct thread_cat *t)
-{
-	struct bfs_err err = {""};
-	int rc = bfs_catalog_drop_mapping(t->cat, &err);
-
-	if (rc < 0)
-		bfs_err_log("catalog '%s': %s", m->catalog_path,
-			    bfs_err_str(&err, rc));
-	atomic_store(&m->map.floor, file_rss());
-}
-
 /* Keep the catalog's mapped pages within the budget (MNT_MAP_BUDGET).
  * They are the kernel's page cache and cheaper to read than pread into
  * SQLite's cache (a cold find: 1.5x the daemon's CPU without the mapping,
- * doc/PERFORMANCE.md), but each one a connection touched counts in the
- * mount's RSS until it is unmapped, so a find over every backup would
- * hold the whole catalog.  Every MNT_MAP_CHECK requests a thread compares
- * the file-backed RSS with the budget; past it (and past what the other
- * connections held after the last drop, so that idle connections do not
- * make every check drop) it bumps the generation, and each connection
- * drops its mapping at its next request: its pages stay in the page
- * cache, a later read maps them again.  A connection idle since before
- * the last bump keeps what it had mapped until its next request, at most
- * about budget / 2 past the previous floor: the bound is a constant (the
- * budget and the number of threads), not the catalog's size; measured,
- * 75-78 MiB of VmHWM for any find (doc/PERFORMANCE.md).  Called between
- * requests, when no statement of t->cat runs. */
-static void map_bound(struct bfs_mount *m, struct thread_cat *t)
+ * doc/PERFORMANCE.md), but each one touched counts in the mount's RSS
+ * until it is dropped, so a find over every backup would hold the whole
+ * catalog.  Every connection of the mount reads through ONE shared
+ * mapping (bfs_catalog_open_shared): every MNT_MAP_CHECK requests of the
+ * mount, one compares the file-backed RSS with the budget over the floor
+ * (the file-backed RSS after the last drop: the program, its libraries,
+ * what was read since) and past it drops the mapping's pages at once,
+ * whatever thread touched them (MADV_DONTNEED: the mapping stays, readers
+ * fault its pages in again from the page cache).  The bound is the budget
+ * plus what MNT_MAP_CHECK requests touch, not the catalog's size nor the
+ * number of threads (doc/PERFORMANCE.md, s17). */
+static void map_bound(struct bfs_mount *m)
 {
-	uint64_t gen, rss;
+	uint64_t rss;
 
-	if (!m->map.budget)
+	if (!m->map.budget || !m->map.cat_map)
 		return;
-	if (++t->reqs >= MNT_MAP_CHECK) {
-		t->reqs = 0;
-		rss = file_rss();
-		if (rss > atomic_load(&m->map.base) + m->map.budget &&
-		    rss > atomic_load(&m->map.floor) + m->map.budget / 2)
-			atomic_fetch_add(&m->map.gen, 1);
-	}
-	gen = atomic_load(&m->map.gen);
-	if (t->map_gen == gen)
+	if ((atomic_fetch_add(&m->map.reqs, 1) + 1) % MNT_MAP_CHECK)
 		return;
-	t->map_gen = gen;
-	drop_mapping(m, t);
+	rss = file_rss();
+	if (rss <= atomic_load(&m->map.floor) + m->map.budget)
+		return;
+	bfs_catalog_shared_drop();
+	atomic_store(&m->map.floor, file_rss());
 }
 
 struct bfs_catalog *mnt_cat(struct bfs_mount *m)
@@ -175,7 +155,7 @@ struct bfs_catalog *mnt_cat(struct bfs_mount *m)
 	if (atomic_load(&m->replaced))
 		return NULL;
 	if (t) {
-		map_bound(m, t);
+		map_bound(m);
 		return t->cat;
 	}
 	t = calloc(1, sizeof(*t));
@@ -185,7 +165,8 @@ struct bfs_catalog *mnt_cat(struct bfs_mount *m)
 		return NULL;
 	}
 	t->m = m;
-	rc = bfs_catalog_open(m->catalog_path, m->repo_id, true, &t->cat, &err);
+	rc =
+	    bfs_catalog_open_shared(m->catalog_path, m->repo_id, &t->cat, &err);
 	if (rc < 0) {
 		bfs_err_log("cannot open catalog '%s': %s", m->catalog_path,
 			    bfs_err_str(&err, rc));
@@ -197,7 +178,8 @@ struct bfs_catalog *mnt_cat(struct bfs_mount *m)
 		free(t);
 		return NULL;
 	}
-	/* the whole file mapped, a small cache (MNT_CAT_MAP) */
+	/* the whole file mapped (one mapping for every connection), a small
+	 * cache (MNT_CAT_MAP) */
 	rc = bfs_catalog_bound_memory(t->cat, MNT_CAT_CACHE_KIB, m->map.cat_map,
 				      &err);
 	if (rc < 0) {
@@ -207,8 +189,7 @@ struct bfs_catalog *mnt_cat(struct bfs_mount *m)
 		free(t);
 		return NULL;
 	}
-	t->map_gen = atomic_load(&m->map.gen);
-	atomic_compare_exchange_strong(&m->map.base, &zero, file_rss());
+	atomic_compare_exchange_strong(&m->map.floor, &zero, file_rss());
 	pthread_mutex_lock(&m->threads_lock);
 	t->next = m->threads;
 	if (m->threads)
@@ -217,16 +198,6 @@ struct bfs_catalog *mnt_cat(struct bfs_mount *m)
 	pthread_mutex_unlock(&m->threads_lock);
 	pthread_setspecific(m->key, t);
 	return t->cat;
-}
-
-void mnt_cat_drop(struct bfs_mount *m)
-{
-	struct thread_cat *t = pthread_getspecific(m->key);
-
-	if (!t || !m->map.budget)
-		return;
-	t->map_gen = atomic_load(&m->map.gen);
-	drop_mapping(m, t);
 }
 
 /* ---- messages --------------------------------------------------------- */

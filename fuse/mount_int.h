@@ -29,23 +29,26 @@
 struct bfs_mount;
 
 /* The catalog pages the mount keeps mapped: past MNT_MAP_BUDGET bytes of
- * file-backed RSS above what the mount started with, every connection
- * drops its mapping at its next request (mount.c, map_bound).  Checked
- * every MNT_MAP_CHECK requests of a thread.  BFS_MOUNT_MAP_BUDGET (bytes)
- * sets another budget, for the tests. */
+ * file-backed RSS over the floor (what the mount held after the last
+ * drop, at first the program and its libraries), the one mapping shared
+ * by every connection drops its pages (mount.c, map_bound).  Checked
+ * every MNT_MAP_CHECK requests of the mount.  BFS_MOUNT_MAP_BUDGET
+ * (bytes) sets another budget, for the tests. */
 #define MNT_MAP_BUDGET (64ull << 20)
 #define MNT_MAP_CHECK 16
-/* Each connection of the mount maps the whole catalog (SQLite clamps the
- * size to its SQLITE_MAX_MMAP_SIZE, 2 GiB in Debian's build), the map
- * bound above keeping what stays mapped, and keeps a small page cache of
- * its own: SQLite reads a page past the mapping into that connection's
- * cache (the heap).  With the catalog's defaults (a 256 MiB mapping and
- * a 32 MiB cache per connection) a mount of a catalog past 256 MiB (100
- * backups of 1M files: 473 MiB) peaked at 248 MiB over one find against
- * 76 MiB with 1 backup, as a cache filled per FUSE thread would
- * (t0811 shows it on a small catalog with nothing mapped: +11 MiB of
- * heap with 32 MiB caches, +1.8 MiB with these).  BFS_MOUNT_CAT_MAP
- * (bytes) sets another mapping size, for the tests. */
+/* The mount's connections read the catalog through one mapping of the
+ * whole file, shared (bfs_catalog_open_shared: pages past the file's size
+ * when it was mapped, until it is mapped again, are read with pread), the
+ * map bound above keeping what stays resident, and keep a small page
+ * cache each: SQLite reads a page past the mapping into that
+ * connection's cache (the heap).  With the catalog's defaults (a 256 MiB
+ * mapping and a 32 MiB cache per connection) a mount of a catalog past
+ * 256 MiB (100 backups of 1M files: 473 MiB) peaked at 248 MiB over one
+ * find against 76 MiB with 1 backup, as a cache filled per FUSE thread
+ * would (t0811 shows it on a small catalog with nothing mapped: +11 MiB
+ * of heap with 32 MiB caches, +1.8 MiB with these).  BFS_MOUNT_CAT_MAP
+ * (bytes) sets another mapping limit, for the tests (0: nothing mapped,
+ * every page through pread). */
 #define MNT_CAT_MAP (1ull << 40)
 #define MNT_CAT_CACHE_KIB 512
 
@@ -54,8 +57,6 @@ struct thread_cat {
 	struct bfs_mount *m;
 	struct bfs_catalog *cat;
 	struct thread_cat *prev, *next; /* m->threads, m->threads_lock */
-	unsigned reqs;	  /* requests since the last budget check */
-	uint64_t map_gen; /* m->map.gen when the mapping was last dropped */
 };
 
 struct bfs_mount {
@@ -109,14 +110,15 @@ struct bfs_mount {
 	struct mnt_dtcache *dt; /* parsed dump maps (dtview.c) */
 	struct mnt_pf *pf;	/* listing prefetch (ops.c); NULL: off */
 
-	/* The bound on mapped catalog pages (MNT_MAP_BUDGET).  base: the
-	 * file-backed RSS at the first connection (the program and its
-	 * libraries); floor: the file-backed RSS after the last drop (what
-	 * the other connections still hold); gen: bumped to make every
-	 * connection drop its mapping.  Bytes; 0 budget: no bound. */
+	/* The bound on mapped catalog pages (MNT_MAP_BUDGET).  floor: the
+	 * file-backed RSS after the last drop of the shared mapping (at
+	 * first: at the first connection, the program and its libraries);
+	 * reqs: the mount's requests, checked every MNT_MAP_CHECK.  Bytes;
+	 * 0 budget: no bound. */
 	struct {
 		uint64_t budget;
-		_Atomic uint64_t base, floor, gen;
+		_Atomic uint64_t floor;
+		atomic_uint reqs;
 		uint64_t cat_map; /* each connection's mmap_size */
 	} map;
 
@@ -130,13 +132,6 @@ struct bfs_mount {
  * (and a logged error) if it cannot be opened, or once the catalog file
  * was found replaced (mnt_check_catalog). */
 struct bfs_catalog *mnt_cat(struct bfs_mount *m);
-
-/* Drop the calling thread's catalog mapping now and take the file-backed
- * RSS after it as the map bound's floor: for a connection that goes idle
- * holding pages (the prefetch worker), which map_bound would otherwise
- * drop only at its next request, after other threads' drops had counted
- * them in the floor (t0811 at its local size: +6 MiB over the budget). */
-void mnt_cat_drop(struct bfs_mount *m);
 
 /* The reader's relocate hook (reader.h): blob hash's pack gone is gone;
  * look the blob up in the catalog and, if it still says gone, resync

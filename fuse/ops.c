@@ -636,8 +636,6 @@ static void *pf_main(void *arg)
 	struct bfs_mount *m = arg;
 	struct mnt_pf *pf = m->pf;
 
-	bool mapped = false; /* catalog pages mapped since the last drop */
-
 	pthread_setname_np(pthread_self(), "bfs-prefetch");
 	pthread_mutex_lock(&pf->lock);
 	while (!pf->stop) {
@@ -650,15 +648,6 @@ static void *pf_main(void *arg)
 		size_t n = 0;
 		int rc = -ENOMEM;
 
-		if (!pf->busy && !pf_next(pf, false) && mapped) {
-			/* the walk is done: drop the catalog pages this
-			 * connection mapped (mnt_cat_drop) */
-			mapped = false;
-			pthread_mutex_unlock(&pf->lock);
-			mnt_cat_drop(m);
-			pthread_mutex_lock(&pf->lock);
-			continue;
-		}
 		if (pf->busy || !s || !(dir = pf_next(pf, false))) {
 			pthread_cond_wait(&pf->work, &pf->lock);
 			continue;
@@ -680,7 +669,6 @@ static void *pf_main(void *arg)
 		cat = mnt_cat(m);
 		if (cat && bfs_catalog_generation(cat, &gen) == 0)
 			rc = load_rows(d, cat, 0, &err);
-		mapped = true;
 		if (rc == 0)
 			n = dirh_subdirs(d, &ids);
 

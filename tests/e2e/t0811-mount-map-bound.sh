@@ -1,9 +1,10 @@
 #!/bin/bash
 # The mount's memory stays bounded whatever the catalog's size: the
-# catalog is read through a mapping of the file (SQLite's mmap), whose
-# pages count in the daemon's RSS once touched; past a budget of mapped
-# bytes (64 MiB) every catalog connection drops its mapping at its next
-# request (fuse/mount.c map_bound).  BFS_MOUNT_MAP_BUDGET here: 256 KiB.
+# catalog is read through one mapping of the file shared by every
+# connection (catalog/catalog_vfs.c), whose pages count in the daemon's
+# RSS once touched; past a budget of mapped bytes (64 MiB) the mapping's
+# pages are dropped (fuse/mount.c map_bound).  BFS_MOUNT_MAP_BUDGET here:
+# 256 KiB.  (t0819: the same under random stats from several processes.)
 #
 # Three backups of N files (N = 150,000; CI: 60,000: a catalog of 8 MiB
 # or more), a cold `find` over every backup through a fresh mount:
