@@ -420,9 +420,21 @@ PY
 
 # strace_opened LOG SRC: SRC-relative paths of the regular files a backup
 # traced with `strace -f -y -e trace=openat -o LOG` opened (the returned
-# descriptor shows the path), sorted, one per line
+# descriptor shows the path), sorted, one per line.  A call another
+# thread's traced call interrupted is logged in two lines, "PID
+# openat(... O_DIRECTORY <unfinished ...>" and "PID <... openat resumed>)
+# = FD<PATH>": they are joined first, so that a directory's open is known
+# as one.
 strace_opened() {
-	grep -v O_DIRECTORY "$1" | grep -o "= [0-9]*<$2/[^>]*>" |
+	awk '{ pid = $1 }
+	/ <unfinished \.\.\.>$/ {
+		sub(/ <unfinished \.\.\.>$/, ""); part[pid] = $0; next
+	}
+	/^[0-9]+ <\.\.\. [a-z0-9_]+ resumed>/ {
+		rest = $0; sub(/^[0-9]+ <\.\.\. [a-z0-9_]+ resumed>/, "", rest)
+		print part[pid] rest; delete part[pid]; next
+	}
+	{ print }' "$1" | grep -v O_DIRECTORY | grep -o "= [0-9]*<$2/[^>]*>" |
 		sed "s|^= [0-9]*<$2/||; s|>\$||" | sort -u
 }
 
