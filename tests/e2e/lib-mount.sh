@@ -135,3 +135,25 @@ daemon_pid() {
 	done
 	return 1
 }
+
+# mk_flat DIR NFILES: NFILES small files (0-96 bytes) in directories of
+# 1,000 (DIR/d000/f000000...), for the mount's memory tests
+mk_flat() {
+	"$BFS_PYTHON" - "$1" "$2" <<'PY'
+import os, sys
+top, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    d = os.path.join(top, "d%03d" % (i // 1000))
+    if i % 1000 == 0:
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%06d" % i), "wb") as f:
+        f.write(b"x" * (i % 97))
+PY
+}
+
+# tree_listing DIR: one line per entry below DIR (name, type, size of a
+# file, mtime), sorted
+tree_listing() {
+	(cd "$1" && find . -mindepth 1 -printf '%P %y %s %T@\n' |
+		awk '$2 != "f" { $3 = "-" } { print }' | LC_ALL=C sort)
+}

@@ -31,37 +31,16 @@ M=$T/mnt
 N=150000
 [ "${CI:-}" = true ] && N=60000
 
-# mk DIR NFILES: NFILES small files in directories of 1,000
-mk() {
-	"$BFS_PYTHON" - "$1" "$2" <<'PY'
-import os, sys
-top, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    d = os.path.join(top, "d%03d" % (i // 1000))
-    if i % 1000 == 0:
-        os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "f%06d" % i), "wb") as f:
-        f.write(b"x" * (i % 97))
-PY
-}
-
-# listing DIR: one line per entry below DIR (name, type, size of a file,
-# mtime), sorted
-listing() {
-	(cd "$1" && find . -mindepth 1 -printf '%P %y %s %T@\n' |
-		awk '$2 != "f" { $3 = "-" } { print }' | LC_ALL=C sort)
-}
-
 # rss_file PID / hwm PID: the daemon's RssFile / VmHWM in KiB
 rss_file() { awk '/^RssFile:/ { print $2 }' /proc/"$1"/status; }
 hwm() { awk '/^VmHWM:/ { print $2 }' /proc/"$1"/status; }
 rss_anon() { awk '/^RssAnon:/ { print $2 }' /proc/"$1"/status; }
 
 mkdir -p "$S"
-mk "$S" "$N"
+mk_flat "$S" "$N"
 ok_cmd "init" bfs init "$R"
 ok_cmd "backup b1 of $N files" bfs backup -q -r "$R" --id b1 --files "$S"
-listing "$S" >"$T/l1"
+tree_listing "$S" >"$T/l1"
 for i in 2 3; do
 	for d in 1 17 33; do
 		printf 'changed %s\n' "$i" >"$S/$(printf 'd%03d/f%06d' "$d" $((d * 1000 + i)))"
@@ -69,7 +48,7 @@ for i in 2 3; do
 	done
 	ok_cmd "backup b$i (6 files changed or added)" \
 		bfs backup -q -r "$R" --id "b$i" --files "$S"
-	listing "$S" >"$T/l$i"
+	tree_listing "$S" >"$T/l$i"
 done
 cat_kib=$(du -sk "$XDG_CACHE_HOME/backupfs" | cut -f1)
 diag "catalog: $cat_kib KiB"
@@ -84,7 +63,7 @@ pid=$(daemon_pid "$M")
 ok $? "  the daemon's pid ($pid)"
 # the code the probes below run, paged in first: what grows then is the
 # catalog's mapped pages
-listing "$M/b1/files/d000" >/dev/null
+tree_listing "$M/b1/files/d000" >/dev/null
 stat "$M/b1/files/d000/f000007" >/dev/null
 before=$(rss_file "$pid")
 n=$(find "$M/b1" "$M/b2" "$M/b3" | wc -l)
@@ -96,7 +75,7 @@ is "$n" "$(cat "$T/l1" "$T/l2" "$T/l3" | wc -l | awk '{ print $1 + 6 }')" \
 ok $((after - before <= 4 * 1024 ? 0 : 1)) \
 	"  the daemon's file-backed RSS grew by $((after - before)) KiB (<= 4 MiB)"
 for i in 1 2 3; do
-	listing "$M/b$i/files" >"$T/m$i"
+	tree_listing "$M/b$i/files" >"$T/m$i"
 	ok_cmd "  b$i lists what its source held (names, types, sizes, mtimes)" \
 		diff -q "$T/l$i" "$T/m$i"
 done
@@ -124,7 +103,7 @@ export BFS_MOUNT_CAT_MAP=0
 ok_cmd "mount with nothing of the catalog mapped" mount_repo "$R" "$M"
 ls "$M" >/dev/null
 pid=$(daemon_pid "$M")
-listing "$M/b1/files/d000" >/dev/null
+tree_listing "$M/b1/files/d000" >/dev/null
 stat "$M/b1/files/d000/f000007" >/dev/null
 before=$(rss_anon "$pid")
 n=$(find "$M/b1" "$M/b2" "$M/b3" | wc -l)
@@ -140,7 +119,7 @@ else
 	ok $((after - before <= 8 * 1024 ? 0 : 1)) \
 		"  the daemon's heap grew by $((after - before)) KiB (<= 8 MiB; the catalog is $cat_kib KiB)"
 fi
-listing "$M/b3/files" >"$T/m3u"
+tree_listing "$M/b3/files" >"$T/m3u"
 ok_cmd "  b3 lists what its source held" diff -q "$T/l3" "$T/m3u"
 unmount "$M"
 unset BFS_MOUNT_CAT_MAP

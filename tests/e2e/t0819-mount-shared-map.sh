@@ -41,20 +41,6 @@ NSTAT=3000
 [ "${CI:-}" = true ] && N=60000 && NSTAT=1500
 BUDGET=$((1 << 20))
 
-# mk DIR NFILES: NFILES small files in directories of 1,000
-mk() {
-	"$BFS_PYTHON" - "$1" "$2" <<'PY'
-import os, sys
-top, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    d = os.path.join(top, "d%03d" % (i // 1000))
-    if i % 1000 == 0:
-        os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "f%06d" % i), "wb") as f:
-        f.write(b"x" * (i % 97))
-PY
-}
-
 # stats MNT N COUNT SEED: COUNT stats of random files of b1..b3 (those no
 # backup changed); prints the number of wrong sizes or failed stats
 stats() {
@@ -77,13 +63,6 @@ print(bad)
 PY
 }
 
-# listing DIR: one line per entry below DIR (name, type, size of a file,
-# mtime), sorted
-listing() {
-	(cd "$1" && find . -mindepth 1 -printf '%P %y %s %T@\n' |
-		awk '$2 != "f" { $3 = "-" } { print }' | LC_ALL=C sort)
-}
-
 # bytes DIR: the md5 of every 101st file below DIR, sorted by name
 bytes() {
 	(cd "$1" && find . -type f | LC_ALL=C sort | awk 'NR % 101 == 1' |
@@ -93,7 +72,7 @@ bytes() {
 kib() { awk -v k="$2:" '$1 == k { print $2 }' /proc/"$1"/status; }
 
 mkdir -p "$S"
-mk "$S" "$N"
+mk_flat "$S" "$N"
 ok_cmd "init" bfs init "$R"
 ok_cmd "backup b1 of $N files" bfs backup -q -r "$R" --id b1 --files "$S"
 for i in 2 3; do
@@ -165,7 +144,7 @@ cat_kib2=$(du -sk "$XDG_CACHE_HOME/backupfs" | cut -f1)
 diag "catalog: $cat_kib KiB -> $cat_kib2 KiB"
 ok "$(wait_until 20 test -d "$M/b4/files/grown/g19"; echo $?)" "  b4 appears in the mount"
 for b in b1 b3 b4; do
-	listing "$M/$b/files" >"$T/shared-$b.list"
+	tree_listing "$M/$b/files" >"$T/shared-$b.list"
 	bytes "$M/$b/files" >"$T/shared-$b.md5"
 done
 unmount "$M"
@@ -174,7 +153,7 @@ unset BFS_MOUNT_MAP_BUDGET
 export BFS_MOUNT_CAT_MAP=0
 ok_cmd "mount with nothing of the catalog mapped" mount_repo "$R" "$M"
 for b in b1 b3 b4; do
-	listing "$M/$b/files" >"$T/plain-$b.list"
+	tree_listing "$M/$b/files" >"$T/plain-$b.list"
 	bytes "$M/$b/files" >"$T/plain-$b.md5"
 	ok_cmd "  $b: the same listing through the shared mapping and unmapped" \
 		diff -q "$T/plain-$b.list" "$T/shared-$b.list"
