@@ -52,7 +52,11 @@
  *  - chunk_loc is filled from index objects only; a vanished index
  *    object takes its rows along (and the others are re-read for blobs
  *    they also list).
- *  - meta.generation is bumped by every ingest, drop and rebuild.
+ *  - meta.generation is bumped by every ingest, drop, rebuild and
+ *    compaction; meta.layout_runs is the number of runs the last
+ *    compaction kept (catalog_compact.c: when the next one is due).
+ *  - Every connection holds a shared flock on PATH-lock, which a
+ *    compaction takes exclusive to replace the file (catalog_compact.c).
  *  - An older schema is dropped and recreated at open (the catalog is a
  *    cache); the next sync refills it.
  */
@@ -755,7 +759,7 @@ static bool cat_id_valid(const char *id)
  * creates with the mode of the database) a 0600 regular file before
  * SQLite creates it, and take group and other bits off an older one of
  * ours.  0 or -errno with the message in err. */
-static int cat_private_file(const char *path, struct bfs_err *err)
+int cat_private_file(const char *path, struct bfs_err *err)
 {
 	static const char *const sfx[] = {"-wal", "-shm"};
 	struct stat st;
@@ -797,7 +801,7 @@ static int cat_private_file(const char *path, struct bfs_err *err)
  * *out owned by the caller (bfs_catalog_close).  The connection must be
  * used by one thread at a time. */
 static int cat_open(const char *path, const char *repo_id, bool readonly,
-		    const char *vfs, struct bfs_catalog **out,
+		    const char *vfs, bool lock, struct bfs_catalog **out,
 		    struct bfs_err *err)
 {
 	struct bfs_catalog *c;
@@ -813,6 +817,7 @@ static int cat_open(const char *path, const char *repo_id, bool readonly,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->lock_fd = -1;
 	c->path = strdup(path);
 	if (!c->path) {
 		rc = -ENOMEM;
@@ -825,6 +830,13 @@ static int cat_open(const char *path, const char *repo_id, bool readonly,
 			  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	if (!readonly) {
 		rc = cat_private_file(path, err);
+		if (rc)
+			goto out_free;
+	}
+	/* held until the connection is closed: no compaction replaces the
+	 * file under it (catalog_compact.c) */
+	if (lock) {
+		rc = cat_lock_take(path, !readonly, false, &c->lock_fd, err);
 		if (rc)
 			goto out_free;
 	}
@@ -941,7 +953,18 @@ out_free:
 int bfs_catalog_open(const char *path, const char *repo_id, bool readonly,
 		     struct bfs_catalog **out, struct bfs_err *err)
 {
-	return cat_open(path, repo_id, readonly, NULL, out, err);
+	return cat_open(path, repo_id, readonly, NULL, true, out, err);
+}
+
+int cat_open_locked(const char *path, const char *repo_id,
+		    struct bfs_catalog **out, struct bfs_err *err)
+{
+	return cat_open(path, repo_id, false, NULL, false, out, err);
+}
+
+const char *cat_schema_sql(void)
+{
+	return cat_schema;
 }
 
 int bfs_catalog_open_shared(const char *path, const char *repo_id,
@@ -952,7 +975,7 @@ int bfs_catalog_open_shared(const char *path, const char *repo_id,
 		return bfs_err_set(err, -EIO,
 				   "cannot register the catalog's shared"
 				   " mapping VFS");
-	return cat_open(path, repo_id, true, CAT_VFS_NAME, out, err);
+	return cat_open(path, repo_id, true, CAT_VFS_NAME, true, out, err);
 }
 
 uint64_t bfs_catalog_shared_drop(void)
@@ -995,6 +1018,8 @@ void bfs_catalog_close(struct bfs_catalog *c)
 		}
 		sqlite3_close(c->db);
 	}
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
 	bfs_buf_free(&c->scratch);
 	bfs_buf_free(&c->pieces);
 	free(c->icache);

@@ -121,6 +121,30 @@ int bfs_catalog_sync(struct bfs_catalog *c, struct bfs_repo *r,
  * finds a blob that prune moved.  Same errors. */
 int bfs_catalog_sync_index(struct bfs_catalog *c, struct bfs_repo *r,
 			   struct bfs_err *err);
+/* Compaction (catalog_compact.c): write the catalog anew with its trees
+ * and runs numbered in the order of a walk of the backups, newest first,
+ * and every table and index in key order, so that the newest backup's
+ * rows lie together as in a catalog of one backup (ingest appends what
+ * each backup changed at the end of the file, and a random stat of the
+ * hundredth backup otherwise reads pages from all over it).  Inode
+ * numbers, backup ids and contents stay; the file id changes.  Runs only
+ * when no other connection of any process has the catalog open (every
+ * connection holds PATH-lock shared): -EBUSY, with the reason, otherwise;
+ * connections opened meanwhile wait for it.  The new file is built as
+ * PATH-compact, checked, synced and renamed over PATH; on any error the
+ * old file stays as it was.  BFS_COMPACT_IF_DUE: only when the runs added
+ * since the last compaction reach a quarter of those it kept (and 16,384;
+ * BFS_CATALOG_COMPACT_MIN in the environment lowers that for tests);
+ * stats->done says whether it ran. */
+#define BFS_COMPACT_IF_DUE 1u
+struct bfs_compact_stats {
+	bool done;
+	uint64_t bytes_before, bytes_after; /* the file's size */
+	uint64_t runs;			    /* runs in the new file */
+	int64_t ns;			    /* wall time */
+};
+int bfs_catalog_compact(const char *path, const char *repo_id, unsigned flags,
+			struct bfs_compact_stats *stats, struct bfs_err *err);
 /* Drop everything and ingest all manifests again. */
 int bfs_catalog_rebuild(struct bfs_catalog *c, struct bfs_repo *r,
 			struct bfs_sync_stats *stats, struct bfs_err *err);

@@ -14,6 +14,8 @@
  *   catalog_index.c   the index operations of src/index.h
  *   catalog_jobs.c    jobs: the mount's /jobs/NAME/ (numbers, latest)
  *   catalog_file.c    the file: identity (file_id), check, removal
+ *   catalog_compact.c compaction (the newest backup's rows first), the
+ *                     lock file
  */
 #ifndef BFS_CATALOG_INT_H
 #define BFS_CATALOG_INT_H
@@ -143,6 +145,9 @@ struct bfs_catalog {
 	 * changes once ingested, so a slot can only go stale by naming a
 	 * tree that was dropped: its queries then find nothing. */
 	struct cat_pos *icache;
+	/* a shared flock on PATH-lock for the connection's life, -1 if
+	 * none (cat_lock_take) */
+	int lock_fd;
 };
 
 /* The shared-mapping VFS (catalog_vfs.c), registered by cat_vfs_init
@@ -265,5 +270,24 @@ typedef int (*cat_child_cb)(void *arg, struct bfs_cat_entry *e,
 			    uint64_t count);
 int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
 		 struct bfs_err *err);
+
+/* The catalog's lock file, PATH-lock (catalog_compact.c): every
+ * connection holds it shared for its life (cat_open), a compaction
+ * exclusive.  create: open it read-write, creating it (writers); else
+ * read-only, and a missing or unreadable one is no lock (*fd -1, 0).
+ * Shared waits for a compaction to end (saying so); exclusive does not
+ * wait: -EBUSY while any other connection holds it.  *fd: the locked
+ * descriptor, to close with the connection.  0 / -errno. */
+int cat_lock_take(const char *path, bool create, bool exclusive, int *fd,
+		  struct bfs_err *err);
+/* Open path read-write without taking the lock (the caller holds it
+ * exclusive: catalog_compact.c). */
+int cat_open_locked(const char *path, const char *repo_id,
+		    struct bfs_catalog **out, struct bfs_err *err);
+/* The schema's SQL (catalog.c), to create a file's tables and indexes. */
+const char *cat_schema_sql(void);
+/* Make path a 0600 regular file (created if missing), group and other
+ * bits taken off an older one of ours and its -wal and -shm. */
+int cat_private_file(const char *path, struct bfs_err *err);
 
 #endif

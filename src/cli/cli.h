@@ -139,6 +139,9 @@ enum {
 	CLI_REF_PATH = 1 << 4, /* ... and the PATH is required */
 	CLI_ID = 1 << 5,       /* argv[0] is a backup id or 'latest' */
 	CLI_FIND = 1 << 6,     /* look the backup up: ctx->info */
+	/* after a successful run, everything closed: compact the catalog
+	 * when it is due and no other process has it open (cli_compact) */
+	CLI_COMPACT = 1 << 7,
 };
 
 struct bfs_cmd {
@@ -227,6 +230,13 @@ int cli_common_finish(struct cli_common *c);
 /* Open the repository and its catalog, syncing the catalog with the
  * repository first when sync is true.  Prints a clear error and returns
  * EXIT_ERR on failure (0 on success). */
+/* Compact the catalog at path of repository repo_id (bfs_catalog_compact;
+ * if_due: only when due, and then quietly skipped while another process
+ * has it open).  Says what it did on stderr unless quiet.  0, or -errno
+ * after printing why (an automatic compaction only warns: the command's
+ * work is done, and the catalog is a cache). */
+int cli_compact(struct cli_common *c, const char *path, const char *repo_id,
+		bool if_due);
 int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 	     struct bfs_catalog **cat);
 

@@ -568,10 +568,10 @@ static int check_backup(struct cli_ctx *ctx)
 }
 
 /* What a --files source must never back up: the repository (local), the
- * catalog (and its -wal / -shm) and, with the default catalog, the
- * whole backupfs cache directory.  Paths that do not exist are left out
- * by the source.  Fills skip[] (malloc'ed strings, NULL-terminated, at
- * most 7). */
+ * catalog (and its -wal, -shm, -journal and -lock) and, with the default
+ * catalog, the whole backupfs cache directory.  Paths that do not exist
+ * are left out by the source.  Fills skip[] (malloc'ed strings,
+ * NULL-terminated, at most 7). */
 static void skip_paths(struct cli_ctx *ctx, char *skip[8])
 {
 	const char *repo = ctx->c.repo;
@@ -587,10 +587,10 @@ static void skip_paths(struct cli_ctx *ctx, char *skip[8])
 	}
 	if (ctx->c.catalog) {
 		static const char *const sfx[] = {"", "-wal", "-shm",
-						  "-journal"};
+						  "-journal", "-lock"};
 		size_t i;
 
-		for (i = 0; i < 4; i++)
+		for (i = 0; i < 5; i++)
 			if (asprintf(&skip[n], "%s%s", ctx->c.catalog, sfx[i]) >
 			    0)
 				n++;
@@ -921,7 +921,7 @@ const struct bfs_cmd cmd_backup = {
 	"--files data=/srv/nocodb",
     .exit_codes = "0 ok, 1 error (nothing written), 2 usage error, 3 backup\n"
 		  "written but some files were unreadable (partial).",
-    .flags = CLI_OPEN, /* synced by run_backup, under its lock */
+    .flags = CLI_OPEN | CLI_COMPACT, /* synced by run_backup, under its lock */
     .max_args = 0,
     .extra_hint = " (sources are options: --files, --command, ...)",
     .args_size = sizeof(struct backup_args),

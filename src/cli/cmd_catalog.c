@@ -1,9 +1,10 @@
-/* cmd_catalog.c - `backupfs catalog sync|rebuild`: maintain the local
- * SQLite catalog. */
+/* cmd_catalog.c - `backupfs catalog sync|rebuild|compact`: maintain the
+ * local SQLite catalog. */
 #include "config.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -13,9 +14,11 @@ static int check_catalog(struct cli_ctx *ctx)
 {
 	const char *action = ctx->argv[0];
 
-	if (strcmp(action, "sync") != 0 && strcmp(action, "rebuild") != 0)
+	if (strcmp(action, "sync") != 0 && strcmp(action, "rebuild") != 0 &&
+	    strcmp(action, "compact") != 0)
 		return cli_usage_error(&cmd_catalog,
-				       "unknown action '%s' (sync or rebuild)",
+				       "unknown action '%s' (sync, rebuild or"
+				       " compact)",
 				       action);
 	if (ctx->argc > 1)
 		return cli_usage_error(&cmd_catalog, "unexpected argument '%s'",
@@ -32,8 +35,22 @@ static int run_catalog(struct cli_ctx *ctx)
 	struct bfs_repo *repo = ctx->repo;
 	const char *action = ctx->argv[0];
 	bool rebuild = strcmp(action, "rebuild") == 0;
+	char *path;
 	int rc;
 
+	if (strcmp(action, "compact") == 0) {
+		/* no connection of this process may hold it open */
+		path = strdup(bfs_catalog_path(cat));
+		if (!path) {
+			cli_error("catalog", "out of memory");
+			return EXIT_ERR;
+		}
+		bfs_catalog_close(cat);
+		ctx->cat = NULL;
+		rc = cli_compact(&ctx->c, path, repo->id, false);
+		free(path);
+		return rc < 0 ? EXIT_ERR : EXIT_OK;
+	}
 	if (rebuild)
 		rc = bfs_catalog_rebuild(cat, repo, &ss, &err);
 	else
@@ -58,8 +75,8 @@ static int run_catalog(struct cli_ctx *ctx)
 const struct bfs_cmd cmd_catalog = {
     .name = "catalog",
     .run = run_catalog,
-    .summary = "sync or rebuild the local catalog",
-    .synopsis = "backupfs catalog sync|rebuild [-r REPO] [OPTIONS]",
+    .summary = "sync, rebuild or compact the local catalog",
+    .synopsis = "backupfs catalog sync|rebuild|compact [-r REPO] [OPTIONS]",
     .description =
 	"The catalog is a local SQLite index of every backup's manifest; ls,\n"
 	"show, list, cat, restore and mount answer from it.  It is a cache:\n"
@@ -71,17 +88,27 @@ const struct bfs_cmd cmd_catalog = {
 	"  rebuild   drop everything and ingest all manifests again; a\n"
 	"            catalog file that cannot be read (not a database,\n"
 	"            truncated, overwritten) is removed and created afresh\n"
+	"  compact   write the catalog anew with the newest backup's rows\n"
+	"            together, so that browsing it stays as fast as with\n"
+	"            one backup; backup and catalog sync do it by themselves\n"
+	"            when enough has changed and nothing else has the\n"
+	"            catalog open.  Needs no other process (a mount, a\n"
+	"            backup) to have it open, and about its size again in\n"
+	"            free space for a moment\n"
 	"\n"
-	"Prints \"catalog: N added, M removed\".  A corrupt manifest is named\n"
-	"and makes the command fail after the others were ingested.",
-    .examples =
-	"  backupfs catalog sync -r /srv/backups/nocodb\n"
-	"  backupfs catalog rebuild -r s3://backups/nocodb --catalog /tmp/c.db",
-    .exit_codes = "0 ok, 1 error (repository unreachable, corrupt manifest),\n"
-		  "2 usage error.",
-    .flags = CLI_OPEN, /* no sync: that is the command's work */
+	"sync and rebuild print \"catalog: N added, M removed\".  A corrupt\n"
+	"manifest is named and makes the command fail after the others\n"
+	"were ingested.  compact prints the file's size before and after.",
+    .examples = "  backupfs catalog sync -r /srv/backups/nocodb\n"
+		"  backupfs catalog rebuild -r s3://backups/nocodb --catalog "
+		"/tmp/c.db\n"
+		"  backupfs catalog compact -r /srv/backups/nocodb",
+    .exit_codes = "0 ok, 1 error (repository unreachable, corrupt manifest,\n"
+		  "compact: the catalog is open in another process), 2 usage\n"
+		  "error.",
+    .flags = CLI_OPEN | CLI_COMPACT, /* no sync: the command's work */
     .min_args = 1,
     .max_args = -1, /* check_catalog */
-    .missing = "missing action (sync or rebuild)",
+    .missing = "missing action (sync, rebuild or compact)",
     .check = check_catalog,
 };

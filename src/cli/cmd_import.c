@@ -232,7 +232,7 @@ const struct bfs_cmd cmd_import = {
 		"/old/backups/*/",
     .exit_codes = "0 every folder imported or skipped (id exists), 1 some\n"
 		  "folder failed (the others were imported), 2 usage error.",
-    .flags = CLI_OPEN, /* synced by run_import, under its lock */
+    .flags = CLI_OPEN | CLI_COMPACT, /* synced by run_import, under its lock */
     .min_args = 1,
     .max_args = -1,
     .missing = "no folder to import given (DIR...)",

@@ -67,6 +67,32 @@ int cli_sync(struct cli_common *c, struct bfs_catalog *cat,
 	return 0;
 }
 
+int cli_compact(struct cli_common *c, const char *path, const char *repo_id,
+		bool if_due)
+{
+	struct bfs_compact_stats st;
+	struct bfs_err err = {""};
+	int rc;
+
+	rc = bfs_catalog_compact(path, repo_id, if_due ? BFS_COMPACT_IF_DUE : 0,
+				 &st, &err);
+	if (rc == -EBUSY && if_due)
+		return 0; /* next time: a mount or a backup has it open */
+	if (rc < 0) {
+		cli_error(cmd_name(c), "%scannot compact the catalog: %s",
+			  if_due ? "warning: " : "", bfs_err_str(&err, rc));
+		return rc;
+	}
+	if (st.done && !c->quiet)
+		fprintf(stderr,
+			"backupfs %s: catalog compacted: %.1f MiB -> %.1f MiB,"
+			" %llu runs, %.1f s\n",
+			c->cmd ? c->cmd->name : "catalog",
+			st.bytes_before / 1048576.0, st.bytes_after / 1048576.0,
+			(unsigned long long)st.runs, st.ns / 1e9);
+	return 0;
+}
+
 int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 	     struct bfs_catalog **cat)
 {

@@ -362,6 +362,7 @@ int cli_run(const struct bfs_cmd *cmd, int argc, char **argv)
 {
 	struct cli_ctx ctx;
 	bool have_info = false;
+	char *compact_path = NULL, compact_repo[80] = "";
 	int rc;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -404,11 +405,22 @@ int cli_run(const struct bfs_cmd *cmd, int argc, char **argv)
 		have_info = true;
 	}
 	rc = cmd->run(&ctx);
+	/* the catalog's path and repository id, for a compaction after
+	 * everything that holds it is closed */
+	if ((cmd->flags & CLI_COMPACT) && rc == EXIT_OK && ctx.cat &&
+	    ctx.repo) {
+		compact_path = strdup(bfs_catalog_path(ctx.cat));
+		snprintf(compact_repo, sizeof(compact_repo), "%s",
+			 ctx.repo->id);
+	}
 out:
 	if (have_info)
 		bfs_backup_info_clear(&ctx.info);
 	bfs_catalog_close(ctx.cat);
 	bfs_repo_close(ctx.repo);
+	if (compact_path)
+		cli_compact(&ctx.c, compact_path, compact_repo, true);
+	free(compact_path);
 	free(ctx.id);
 	free(ctx.path);
 	if (cmd->args_free)
