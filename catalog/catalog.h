@@ -133,7 +133,8 @@ int bfs_catalog_sync_index(struct bfs_catalog *c, struct bfs_repo *r,
  * connections opened meanwhile wait for it.  The new file is built as
  * PATH-compact, checked, synced and renamed over PATH; on any error the
  * old file stays as it was.  BFS_COMPACT_IF_DUE: only when the runs added
- * since the last compaction reach a quarter of those it kept (and 16,384;
+ * since the last compaction (since the file was made or rebuilt, if none)
+ * reach a quarter of those it kept (and 16,384;
  * BFS_CATALOG_COMPACT_MIN in the environment lowers that for tests);
  * stats->done says whether it ran. */
 #define BFS_COMPACT_IF_DUE 1u

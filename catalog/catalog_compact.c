@@ -51,8 +51,8 @@
 #include "src/util.h"
 
 /* A compaction is due (BFS_COMPACT_IF_DUE) when the runs added since the
- * last one (or since the catalog was first checked) reach a quarter of the
- * runs it had then, and at least this many (a run is ~8 entries: 16,384
+ * last one (since the file was made or rebuilt, if none) reach a quarter
+ * of the runs it kept, and at least this many (a run is ~8 entries: 16,384
  * runs are ~130,000 entries, tens of MiB of catalog).  Tests lower the
  * minimum with BFS_CATALOG_COMPACT_MIN. */
 #define COMPACT_SHARE 4
@@ -205,8 +205,10 @@ int cat_lock_take(const char *path, bool create, bool exclusive, int *fd_out,
  * only.  0 (none, or no -shm), -EBUSY with the holder's pid in *pid. */
 static int shm_holder(const char *path, pid_t *pid)
 {
-	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
-			   .l_start = 128, .l_len = 1};
+	struct flock fl = {.l_type = F_WRLCK,
+			   .l_whence = SEEK_SET,
+			   .l_start = 128,
+			   .l_len = 1};
 	char shm[4200];
 	int fd, rc = 0;
 
@@ -226,11 +228,12 @@ static int shm_holder(const char *path, pid_t *pid)
 static int busy_err(const char *path, pid_t pid, struct bfs_err *err)
 {
 	if (pid > 0)
-		return bfs_err_set(err, -EBUSY,
-				   "catalog '%s' is open in another process"
-				   " (pid %ld: a mount, a backup?): not compacted"
-				   " now",
-				   path, (long)pid);
+		return bfs_err_set(
+		    err, -EBUSY,
+		    "catalog '%s' is open in another process"
+		    " (pid %ld: a mount, a backup?): not compacted"
+		    " now",
+		    path, (long)pid);
 	return bfs_err_set(err, -EBUSY,
 			   "catalog '%s' is open in another process (a mount,"
 			   " a backup): not compacted now",
@@ -629,8 +632,10 @@ out:
 /* ---- the command ----------------------------------------------------------
  */
 
-/* Is a compaction due?  Records the current number of runs as the base
- * the first time it is asked. */
+/* Is a compaction due?  When the runs added since the last one
+ * (max(runs.id) - meta.layout_runs, the runs it kept; a catalog never
+ * compacted, or rebuilt, counts from 0) reach a quarter of those kept and
+ * the minimum.  Reads only. */
 static int due(struct bfs_catalog *c, bool *yes, struct bfs_err *err)
 {
 	int64_t base = 0, max = 0, min = COMPACT_MIN_RUNS;
@@ -651,13 +656,8 @@ static int due(struct bfs_catalog *c, bool *yes, struct bfs_err *err)
 		return rc;
 	rc = cat_meta_get_int(c, "layout_runs", &base, err);
 	if (rc == -ENOENT) {
-		rc = cat_begin(c, err);
-		if (!rc)
-			rc = cat_meta_set_int(c, "layout_runs", max, err);
-		if (!rc)
-			return cat_commit(c, err);
-		cat_rollback(c);
-		return rc;
+		base = 0;
+		rc = 0;
 	}
 	if (rc)
 		return rc;

@@ -683,7 +683,9 @@ int bfs_catalog_rebuild(struct bfs_catalog *c, struct bfs_repo *r,
 			  " DELETE FROM backup_sources;"
 			  " DELETE FROM backups;"
 			  " DELETE FROM chunk_loc;"
-			  " DELETE FROM index_objects",
+			  " DELETE FROM index_objects;"
+			  /* ingested oldest first: due for a compaction */
+			  " DELETE FROM meta WHERE key = 'layout_runs'",
 			  NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		rc = cat_sqlerr(c, rc, err, "cannot empty the catalog");

@@ -19,8 +19,9 @@
 #   and changes nothing; so it does with another program's connection
 #   open (no lock file: its lock on the -shm shows it), naming its pid;
 # - automatic: a backup compacts when the runs added since the last
-#   compaction reach a quarter (BFS_CATALOG_COMPACT_MIN lowered for the
-#   test), and not when they do not;
+#   compaction (since a rebuild: all) reach a quarter
+#   (BFS_CATALOG_COMPACT_MIN lowered for the test), and not when they do
+#   not;
 # - a reader started while a compaction holds the file (paused between
 #   build and rename: BFS_CATALOG_COMPACT_PAUSE_MS) waits, says so, and
 #   lists the right thing;
@@ -212,6 +213,8 @@ ok_cmd "d09 is still damaged, with the same message" \
 ok_cmd "catalog rebuild (repairs d09)" bfs catalog rebuild -r "$R" --catalog "$C"
 is "$(bfs ls -r "$R" --catalog "$C" b4:files/d09 | wc -l)" "40" \
 	"  d09 lists its 40 files again"
+is "$(q "SELECT count(*) FROM meta WHERE key = 'layout_runs'")" "0" \
+	"  the rebuilt file (filled oldest backup first) counts as never compacted"
 
 # a mount holds the catalog open: no compaction under it
 ok_cmd "mount" mount_repo "$R" "$M" -o "catalog=$C"
