@@ -26,9 +26,11 @@
  * waiting, so it runs only when no other connection of any process has the
  * catalog open (a mount holds it for as long as it is mounted: compaction
  * waits for a moment without one), and new connections wait while it
- * runs.  The new file is built beside the old one (PATH-compact, 0600),
- * checked (every table's row count, every directory entry's tree mapped),
- * synced, and renamed over PATH after the old file's WAL is checkpointed
+ * runs.  A process that takes no lock (an older backupfs, the sqlite3
+ * shell) shows by its lock on the -shm file (shm_holder), before the build
+ * and again before the rename.  The new file is built beside the old one
+ * (PATH-compact, 0600), checked (every table's row count, every tree and
+ * run a row names present), synced, and renamed over PATH after the old file's WAL is checkpointed
  * and its -wal and -shm removed, so no connection can ever pair the new
  * file with the old WAL.  A crash before the rename leaves the old file
  * whole and a stale PATH-compact, removed by the next compaction; after
