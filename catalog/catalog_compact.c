@@ -561,11 +561,17 @@ static int build(const char *old, const char *tmp, int64_t *runs_out,
 	if (rc)
 		goto out;
 	/* nothing to roll back into: a crash leaves a file the next
-	 * compaction removes; temporary tables on disk, a bounded cache */
+	 * compaction removes; temporary tables on disk; small caches, read
+	 * with pread: the copy appends and CREATE INDEX sorts within the
+	 * main cache (spilling to temporary files), so a bigger one buys
+	 * little and costs RSS (16 MiB: a 60 MiB peak for a 253 MiB catalog,
+	 * 4 MiB: 28 MiB, the same time) */
 	snprintf(sql, sizeof(sql),
 		 "PRAGMA main.page_size = %lld; PRAGMA main.journal_mode = OFF;"
 		 " PRAGMA main.synchronous = OFF; PRAGMA temp_store = FILE;"
-		 " PRAGMA cache_size = -16384",
+		 " PRAGMA main.cache_size = -4096; PRAGMA o.cache_size = -2048;"
+		 " PRAGMA temp.cache_size = -2048; PRAGMA o.mmap_size = 0;"
+		 " PRAGMA main.mmap_size = 0",
 		 (long long)page_size);
 	rc = db_exec(db, sql, tmp, "cannot configure", err);
 	if (rc)
