@@ -90,6 +90,13 @@ int bfs_catalog_open_shared(const char *path, const char *repo_id,
  * reading it now from other threads, fault them in again.  Returns the
  * bytes mapped (0: no mapping).  Thread-safe. */
 uint64_t bfs_catalog_shared_drop(void);
+/* Close the descriptors and forget the mappings of every file that no
+ * connection of the shared-mapping VFS has open (after a compaction: the
+ * old, unlinked file, whose blocks the descriptor would keep).  The
+ * caller guarantees that no connection of the process has any of those
+ * files open (closing a descriptor drops the process's POSIX locks on
+ * the file: the mount calls it with every connection closed). */
+void bfs_catalog_shared_release(void);
 void bfs_catalog_close(struct bfs_catalog *c); /* NULL ok */
 /* Bound what this connection keeps in memory: a page cache of at most
  * cache_kib KiB and a mapping of at most map_bytes of the file (0: pages
@@ -146,6 +153,11 @@ struct bfs_compact_stats {
 };
 int bfs_catalog_compact(const char *path, const char *repo_id, unsigned flags,
 			struct bfs_compact_stats *stats, struct bfs_err *err);
+/* Would bfs_catalog_compact(BFS_COMPACT_IF_DUE) compact c's file now
+ * (the same rule)?  Reads only.  Lets a process that holds the catalog
+ * open (a mount) ask before closing its connections.  0 or -errno. */
+int bfs_catalog_compact_due(struct bfs_catalog *c, bool *yes,
+			    struct bfs_err *err);
 /* Drop everything and ingest all manifests again. */
 int bfs_catalog_rebuild(struct bfs_catalog *c, struct bfs_repo *r,
 			struct bfs_sync_stats *stats, struct bfs_err *err);

@@ -673,6 +673,12 @@ static int due(struct bfs_catalog *c, bool *yes, struct bfs_err *err)
 	return 0;
 }
 
+int bfs_catalog_compact_due(struct bfs_catalog *c, bool *yes,
+			    struct bfs_err *err)
+{
+	return due(c, yes, err);
+}
+
 /* Tests: hold the lock this long between the build and the rename
  * (BFS_CATALOG_COMPACT_PAUSE_MS), to start a reader or kill the process
  * there. */

@@ -162,7 +162,8 @@ static struct vfs_map *map_find(dev_t dev, ino_t ino)
 
 /* A reference to the map of the regular file at path, NULL if none can
  * be had.  A map and its descriptor stay for the process's life, even
- * unused: closing ANY descriptor of a file drops every POSIX lock the
+ * unused (until bfs_catalog_shared_release, called with no connection
+ * open): closing ANY descriptor of a file drops every POSIX lock the
  * process holds on it, SQLite's unix VFS locks included (those of the
  * other connections to the same catalog: a writer elsewhere could then
  * checkpoint and remove the WAL under their feet).  For the same reason
@@ -217,6 +218,24 @@ static void map_put(struct vfs_map *m)
 		m->resv_len = m->len = 0;
 		m->pending = false;
 		pthread_mutex_unlock(&m->lock);
+	}
+	pthread_mutex_unlock(&map_lock);
+}
+
+void bfs_catalog_shared_release(void)
+{
+	struct vfs_map **pp, *m;
+
+	pthread_mutex_lock(&map_lock);
+	for (pp = &maps; (m = *pp);) {
+		if (m->refs) {
+			pp = &m->next;
+			continue;
+		}
+		*pp = m->next;
+		close(m->fd); /* unmapped at refs 0 (map_put) */
+		pthread_mutex_destroy(&m->lock);
+		free(m);
 	}
 	pthread_mutex_unlock(&map_lock);
 }
