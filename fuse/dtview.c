@@ -493,7 +493,7 @@ static void fh_free(struct bfs_mount *m, struct dt_fh *f)
 void mnt_dt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct bfs_mount *m = fuse_req_userdata(req);
-	struct bfs_catalog *cat = mnt_cat(m);
+	MNT_CAT_SCOPE(m, cat);
 	struct bfs_cat_entry own, data;
 	struct bfs_chunkref *chunks = NULL;
 	struct bfs_err err = {""};
@@ -591,10 +591,11 @@ void mnt_dt_read(fuse_req_t req, size_t size, off_t off,
 		/* one line per open file: the engine's message names the
 		 * chunk and its pack */
 		if (got != -ENOMEM && bfs_rfile_first_error(f->rf)) {
-			cat = mnt_cat(m);
+			cat = mnt_cat_get(m);
 			path[0] = '\0';
 			if (cat)
 				mnt_entry_path(cat, f->own, path, sizeof(path));
+			mnt_cat_put(m);
 			bfs_err_log("cannot read '%s.d/%s' at %llu: %s", path,
 				    bfs_dumpmap_file_name(f->dm->map, f->file),
 				    (unsigned long long)off,

@@ -34,6 +34,9 @@ static void thread_cat_destroy(void *p)
 	struct thread_cat *t = p;
 	struct bfs_mount *m = t->m;
 
+	struct bfs_catalog *cat;
+
+	/* t->cat under the lock: a compaction may be closing it */
 	pthread_mutex_lock(&m->threads_lock);
 	if (t->prev)
 		t->prev->next = t->next;
@@ -41,8 +44,10 @@ static void thread_cat_destroy(void *p)
 		m->threads = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
+	cat = t->cat;
+	t->cat = NULL;
 	pthread_mutex_unlock(&m->threads_lock);
-	bfs_catalog_close(t->cat);
+	bfs_catalog_close(cat);
 	free(t);
 }
 
@@ -145,19 +150,51 @@ static void map_bound(struct bfs_mount *m)
 	atomic_store(&m->map.floor, file_rss());
 }
 
-struct bfs_catalog *mnt_cat(struct bfs_mount *m)
+/* Open t's connection (t->cat NULL: the thread's first get, or the first
+ * after a compaction closed it).  Under m->cat_rw shared. */
+static struct bfs_catalog *thread_cat_open(struct bfs_mount *m,
+					   struct thread_cat *t)
 {
-	struct thread_cat *t = pthread_getspecific(m->key);
+	struct bfs_catalog *cat = NULL;
 	struct bfs_err err = {""};
 	uint64_t zero = 0;
 	int rc;
 
-	if (atomic_load(&m->replaced))
+	rc = bfs_catalog_open_shared(m->catalog_path, m->repo_id, &cat, &err);
+	if (rc < 0) {
+		bfs_err_log("cannot open catalog '%s': %s", m->catalog_path,
+			    bfs_err_str(&err, rc));
 		return NULL;
-	if (t) {
-		map_bound(m);
-		return t->cat;
 	}
+	if (!same_file(m, cat)) {
+		bfs_catalog_close(cat);
+		return NULL;
+	}
+	/* the whole file mapped (one mapping for every connection), a small
+	 * cache (MNT_CAT_MAP) */
+	rc = bfs_catalog_bound_memory(cat, MNT_CAT_CACHE_KIB, m->map.cat_map,
+				      &err);
+	if (rc < 0) {
+		bfs_err_log("catalog '%s': %s", m->catalog_path,
+			    bfs_err_str(&err, rc));
+		bfs_catalog_close(cat);
+		return NULL;
+	}
+	atomic_compare_exchange_strong(&m->map.floor, &zero, file_rss());
+	pthread_mutex_lock(&m->threads_lock);
+	t->cat = cat;
+	pthread_mutex_unlock(&m->threads_lock);
+	return cat;
+}
+
+/* The calling thread's entry in m->threads, made on first use.  NULL:
+ * out of memory (logged). */
+static struct thread_cat *thread_cat_of(struct bfs_mount *m)
+{
+	struct thread_cat *t = pthread_getspecific(m->key);
+
+	if (t)
+		return t;
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		bfs_err_log("cannot open catalog '%s': out of memory",
@@ -165,39 +202,51 @@ struct bfs_catalog *mnt_cat(struct bfs_mount *m)
 		return NULL;
 	}
 	t->m = m;
-	rc =
-	    bfs_catalog_open_shared(m->catalog_path, m->repo_id, &t->cat, &err);
-	if (rc < 0) {
-		bfs_err_log("cannot open catalog '%s': %s", m->catalog_path,
-			    bfs_err_str(&err, rc));
+	if (pthread_setspecific(m->key, t) != 0) {
+		bfs_err_log("cannot open catalog '%s': out of memory",
+			    m->catalog_path);
 		free(t);
 		return NULL;
 	}
-	if (!same_file(m, t->cat)) {
-		bfs_catalog_close(t->cat);
-		free(t);
-		return NULL;
-	}
-	/* the whole file mapped (one mapping for every connection), a small
-	 * cache (MNT_CAT_MAP) */
-	rc = bfs_catalog_bound_memory(t->cat, MNT_CAT_CACHE_KIB, m->map.cat_map,
-				      &err);
-	if (rc < 0) {
-		bfs_err_log("catalog '%s': %s", m->catalog_path,
-			    bfs_err_str(&err, rc));
-		bfs_catalog_close(t->cat);
-		free(t);
-		return NULL;
-	}
-	atomic_compare_exchange_strong(&m->map.floor, &zero, file_rss());
 	pthread_mutex_lock(&m->threads_lock);
 	t->next = m->threads;
 	if (m->threads)
 		m->threads->prev = t;
 	m->threads = t;
 	pthread_mutex_unlock(&m->threads_lock);
-	pthread_setspecific(m->key, t);
+	return t;
+}
+
+struct bfs_catalog *mnt_cat_get(struct bfs_mount *m)
+{
+	struct thread_cat *t = thread_cat_of(m);
+
+	if (!t)
+		return NULL;
+	if (t->depth++ == 0) {
+		pthread_rwlock_rdlock(&m->cat_rw);
+		atomic_store_explicit(&m->last_use_ns, bfs_mono_ns(),
+				      memory_order_relaxed);
+	}
+	if (atomic_load(&m->replaced))
+		return NULL;
+	if (!t->cat)
+		return thread_cat_open(m, t);
+	map_bound(m);
 	return t->cat;
+}
+
+void mnt_cat_put(struct bfs_mount *m)
+{
+	struct thread_cat *t = pthread_getspecific(m->key);
+
+	if (t && t->depth && --t->depth == 0)
+		pthread_rwlock_unlock(&m->cat_rw);
+}
+
+void mnt_cat_scope_end(struct mnt_cat_scope *s)
+{
+	mnt_cat_put(s->m);
 }
 
 /* ---- messages --------------------------------------------------------- */
@@ -319,6 +368,136 @@ static void invalidate_root(struct bfs_mount *m, const struct name_list *old,
 	fuse_lowlevel_notify_inval_inode(m->se, FUSE_ROOT_ID, 0, 0);
 }
 
+/* ---- compaction by the mount ------------------------------------------ */
+
+/* Should the sync thread compact now?  When no request used the catalog
+ * for m->compact.idle_ns, compaction is due (read-only), and a compaction
+ * that did not run is not being retried too soon. */
+static bool compact_wanted(struct bfs_mount *m, struct bfs_catalog *cat)
+{
+	int64_t now = bfs_mono_ns(), last, g;
+	struct bfs_err err = {""};
+	bool yes = false;
+	int rc;
+
+	if (!m->compact.idle_ns)
+		return false;
+	last = atomic_load_explicit(&m->last_use_ns, memory_order_relaxed);
+	if (now - last < m->compact.idle_ns)
+		return false;
+	if (m->compact.missed && now < m->compact.retry_ns &&
+	    (bfs_catalog_generation(cat, &g) < 0 || g == m->compact.miss_gen))
+		return false;
+	rc = bfs_catalog_compact_due(cat, &yes, &err);
+	if (rc < 0)
+		bfs_debug("catalog '%s': cannot tell whether a compaction is "
+			  "due: %s",
+			  m->catalog_path, bfs_err_str(&err, rc));
+	return rc == 0 && yes;
+}
+
+/* Close every catalog connection of the mount but the sync thread's: the
+ * per-thread ones (opened again at their thread's next get) and the
+ * relocation one (opened again on use).  Under m->cat_rw exclusive. */
+static void close_connections(struct bfs_mount *m)
+{
+	struct thread_cat *t;
+
+	pthread_mutex_lock(&m->reloc.lock);
+	bfs_catalog_close(m->reloc.cat);
+	m->reloc.cat = NULL;
+	pthread_mutex_unlock(&m->reloc.lock);
+	pthread_mutex_lock(&m->threads_lock);
+	for (t = m->threads; t; t = t->next) {
+		bfs_catalog_close(t->cat);
+		t->cat = NULL;
+	}
+	pthread_mutex_unlock(&m->threads_lock);
+}
+
+/* One compaction attempt (compact_wanted said yes): with m->cat_rw
+ * exclusive (taken only when no request holds it; requests arriving
+ * meanwhile wait), close every connection of the process, *cat (the sync
+ * thread's) included, compact, take the new file as the mount's, and
+ * open *cat again (NULL if that fails: the next round tries again).  Any
+ * failure leaves the old file, which the connections open again.
+ * Returns the catalog's generation afterwards, -1 if unknown. */
+static int64_t compact_round(struct bfs_mount *m, struct bfs_catalog **cat)
+{
+	struct bfs_compact_stats st;
+	struct bfs_err err = {""};
+	struct stat sb;
+	int64_t g = -1;
+	int rc;
+
+	if (pthread_rwlock_trywrlock(&m->cat_rw) != 0)
+		return -1; /* a request is using it: not idle after all */
+	close_connections(m);
+	bfs_catalog_close(*cat);
+	*cat = NULL;
+	rc = bfs_catalog_compact(m->catalog_path, m->repo_id,
+				 BFS_COMPACT_IF_DUE, &st, &err);
+	/* the old file's mapping and descriptor (nothing has it open now):
+	 * its blocks are freed once the rename unlinked it */
+	bfs_catalog_shared_release();
+	if (rc == 0 && st.done && stat(m->catalog_path, &sb) == 0) {
+		/* compaction keeps the file id and every inode number: the
+		 * new inode is the mount's file, not a replacement */
+		m->cat_dev = sb.st_dev;
+		m->cat_ino = sb.st_ino;
+	}
+	if (bfs_catalog_open(m->catalog_path, m->repo_id, false, cat, &err) <
+		0 ||
+	    !same_file(m, *cat)) {
+		bfs_err_log("catalog '%s': cannot open it again after a "
+			    "compaction: %s",
+			    m->catalog_path, err.msg);
+		bfs_catalog_close(*cat);
+		*cat = NULL;
+	} else if (bfs_catalog_generation(*cat, &g) < 0) {
+		g = -1;
+	}
+	pthread_rwlock_unlock(&m->cat_rw);
+
+	m->compact.missed = !(rc == 0 && st.done);
+	m->compact.miss_gen = g;
+	m->compact.retry_ns =
+	    bfs_mono_ns() + (int64_t)MNT_COMPACT_RETRY_MS * 1000000;
+	if (rc == 0 && st.done)
+		bfs_info("catalog '%s' compacted while mounted: %.1f MiB -> "
+			 "%.1f MiB, %llu runs, in %.2f s",
+			 m->catalog_path, st.bytes_before / 1048576.0,
+			 st.bytes_after / 1048576.0,
+			 (unsigned long long)st.runs, st.ns / 1e9);
+	else if (rc == 0)
+		bfs_debug("catalog '%s': no compaction due after all",
+			  m->catalog_path);
+	else
+		bfs_warn("catalog not compacted while mounted: %s; trying "
+			 "again once it changes, or in %d minutes",
+			 bfs_err_str(&err, rc), MNT_COMPACT_RETRY_MS / 60000);
+	return g;
+}
+
+/* The sync thread's connection, opened again after a compaction failed
+ * to (0 or -errno, logged once per failure). */
+static int reopen(struct bfs_mount *m, struct bfs_catalog **cat)
+{
+	struct bfs_err err = {""};
+	int rc;
+
+	rc = bfs_catalog_open(m->catalog_path, m->repo_id, false, cat, &err);
+	if (rc == 0 && !same_file(m, *cat))
+		rc = -ESTALE;
+	if (rc < 0) {
+		bfs_catalog_close(*cat);
+		*cat = NULL;
+		bfs_debug("catalog '%s': cannot open it for the sync: %s",
+			  m->catalog_path, bfs_err_str(&err, rc));
+	}
+	return rc;
+}
+
 static void *sync_main(void *arg)
 {
 	struct bfs_mount *m = arg;
@@ -368,6 +547,10 @@ static void *sync_main(void *arg)
 			pthread_mutex_lock(&m->sync.lock);
 			break;
 		}
+		if (!cat && reopen(m, &cat) < 0) {
+			pthread_mutex_lock(&m->sync.lock);
+			continue;
+		}
 		err.msg[0] = '\0';
 		rc = bfs_catalog_sync(cat, m->repo, NULL, &err);
 		if (rc < 0) {
@@ -380,6 +563,17 @@ static void *sync_main(void *arg)
 		} else if (last_msg[0]) {
 			bfs_info("catalog sync works again");
 			last_msg[0] = '\0';
+		}
+		if (compact_wanted(m, cat)) {
+			g = compact_round(m, &cat);
+			/* a compaction bumps the generation; the backups
+			 * are the same */
+			if (g >= 0 && gen >= 0)
+				gen = g;
+			if (!cat) {
+				pthread_mutex_lock(&m->sync.lock);
+				continue;
+			}
 		}
 		if (bfs_catalog_generation(cat, &g) == 0 && g != gen) {
 			if (bfs_catalog_list(cat, name_list_cb, &cur, NULL) ==
@@ -535,6 +729,14 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 	pthread_mutex_init(&m->sync.lock, NULL);
 	pthread_cond_init(&m->sync.cond, NULL);
 	pthread_mutex_init(&m->reloc.lock, NULL);
+	pthread_rwlock_init(&m->cat_rw, NULL);
+	atomic_store(&m->last_use_ns, bfs_mono_ns());
+	/* tests: a short idle time; 0: the mount never compacts */
+	m->compact.idle_ns = (int64_t)env_bytes("BFS_MOUNT_COMPACT_IDLE_MS",
+						MNT_COMPACT_IDLE_MS);
+	if (m->compact.idle_ns > 86400000)
+		m->compact.idle_ns = 86400000;
+	m->compact.idle_ns *= 1000000;
 	rc = pthread_key_create(&m->key, thread_cat_destroy);
 	if (rc) {
 		rc = bfs_err_set(err, -rc, "cannot create thread key");

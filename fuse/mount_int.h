@@ -52,10 +52,25 @@ struct bfs_mount;
 #define MNT_CAT_MAP (1ull << 40)
 #define MNT_CAT_CACHE_KIB 512
 
-/* Per-thread catalog connection (pthread key), listed for cleanup. */
+/* A mount compacts its catalog itself (mount.c, compact_round) once the
+ * catalog is due (bfs_catalog_compact_due) and no request used the
+ * catalog for this long (ms); BFS_MOUNT_COMPACT_IDLE_MS sets another
+ * (tests; 0: never).  After a compaction that could not run (another
+ * process has the catalog open, or it failed) the mount tries again only
+ * once the catalog's generation changed or MNT_COMPACT_RETRY_MS passed. */
+#define MNT_COMPACT_IDLE_MS 5000
+#define MNT_COMPACT_RETRY_MS (10 * 60 * 1000)
+
+/* Per-thread catalog connection (pthread key), listed for cleanup.  cat:
+ * NULL until the thread's first mnt_cat_get, and again after a
+ * compaction closed it (the next get opens the new file); set and
+ * cleared under m->threads_lock, used by its thread between a get and
+ * a put only.  depth: the thread's nested gets (it holds m->cat_rw
+ * shared while depth > 0); its thread only. */
 struct thread_cat {
 	struct bfs_mount *m;
 	struct bfs_catalog *cat;
+	unsigned depth;
 	struct thread_cat *prev, *next; /* m->threads, m->threads_lock */
 };
 
@@ -80,6 +95,21 @@ struct bfs_mount {
 	bool key_created;
 	pthread_mutex_t threads_lock;
 	struct thread_cat *threads;
+
+	/* Every use of a catalog connection of the mount (per-thread ones,
+	 * reloc.cat) holds cat_rw shared (mnt_cat_get .. mnt_cat_put); the
+	 * sync thread takes it exclusive to close them all and compact the
+	 * file (mount.c, compact_round).  Lock order: cat_rw, then
+	 * reloc.lock, then threads_lock.  last_use_ns: bfs_mono_ns of the
+	 * last get (relaxed; the idle test only). */
+	pthread_rwlock_t cat_rw;
+	_Atomic int64_t last_use_ns;
+	struct {
+		int64_t idle_ns;  /* MNT_COMPACT_IDLE_MS; 0: never */
+		int64_t retry_ns; /* after a miss: not before this... */
+		int64_t miss_gen; /* ...unless the generation is not this */
+		bool missed;
+	} compact;
 
 	/* Catalog sync thread. */
 	struct {
@@ -128,10 +158,29 @@ struct bfs_mount {
 	size_t nlogged;
 };
 
-/* The calling thread's catalog connection, opened on first use.  NULL
- * (and a logged error) if it cannot be opened, or once the catalog file
- * was found replaced (mnt_check_catalog). */
-struct bfs_catalog *mnt_cat(struct bfs_mount *m);
+/* The calling thread's catalog connection, opened on first use (and
+ * again after a compaction closed it), with m->cat_rw held shared until
+ * the matching mnt_cat_put: a compaction of the mount waits for it, and
+ * a get during a compaction waits for the compaction.  Gets nest (one
+ * lock per thread).  NULL (and a logged error) if it cannot be opened,
+ * or once the catalog file was found replaced (mnt_check_catalog); the
+ * put is due even then.  The compaction takes m->cat_rw only when no
+ * thread holds it (trywrlock: no writer ever waits in line), so a thread
+ * holding a get may wait for another thread's get. */
+struct bfs_catalog *mnt_cat_get(struct bfs_mount *m);
+/* End the calling thread's innermost get. */
+void mnt_cat_put(struct bfs_mount *m);
+
+/* The scope of a get: `MNT_CAT_SCOPE(m, cat);` declares cat =
+ * mnt_cat_get(m) and puts it when the block is left, by any return. */
+struct mnt_cat_scope {
+	struct bfs_mount *m;
+};
+void mnt_cat_scope_end(struct mnt_cat_scope *s);
+#define MNT_CAT_SCOPE(mnt, cat)                                                \
+	struct mnt_cat_scope cat##_scope                                       \
+	    __attribute__((cleanup(mnt_cat_scope_end))) = {(mnt)};             \
+	struct bfs_catalog *cat = mnt_cat_get(cat##_scope.m)
 
 /* The reader's relocate hook (reader.h): blob hash's pack gone is gone;
  * look the blob up in the catalog and, if it still says gone, resync

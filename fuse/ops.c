@@ -107,7 +107,7 @@ static int attr_of(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct bfs_mount *m = mnt_of(req);
-	struct bfs_catalog *cat = mnt_cat(m);
+	MNT_CAT_SCOPE(m, cat);
 	struct fuse_entry_param ep;
 	struct bfs_cat_entry e = {0};
 	struct bfs_err err = {""};
@@ -231,7 +231,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct bfs_mount *m = mnt_of(req);
-	struct bfs_catalog *cat = mnt_cat(m);
+	MNT_CAT_SCOPE(m, cat);
 	struct stat st;
 	double timeout;
 	int rc;
@@ -250,7 +250,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct bfs_mount *m = mnt_of(req);
-	struct bfs_catalog *cat = mnt_cat(m);
+	MNT_CAT_SCOPE(m, cat);
 	struct bfs_cat_entry e = {0};
 	char name[256];
 	struct stat st;
@@ -666,9 +666,10 @@ static void *pf_main(void *arg)
 		epoch = pf->epoch;
 		pthread_mutex_unlock(&pf->lock);
 
-		cat = mnt_cat(m);
+		cat = mnt_cat_get(m);
 		if (cat && bfs_catalog_generation(cat, &gen) == 0)
 			rc = load_rows(d, cat, 0, &err);
+		mnt_cat_put(m);
 		if (rc == 0)
 			n = dirh_subdirs(d, &ids);
 
@@ -890,7 +891,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct bfs_mount *m = mnt_of(req);
-	struct bfs_catalog *cat = mnt_cat(m);
+	MNT_CAT_SCOPE(m, cat);
 	struct bfs_cat_entry e = {0};
 	struct dirh *d;
 	int rc;
@@ -1028,7 +1029,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct bfs_mount *m = mnt_of(req);
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
-	struct bfs_catalog *cat = mnt_cat(m);
+	MNT_CAT_SCOPE(m, cat);
 	char *buf;
 	size_t used = 0, need;
 	int64_t after, skip = 0;

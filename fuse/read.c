@@ -45,7 +45,7 @@ int mnt_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
 		 struct bfs_err *err)
 {
 	struct bfs_mount *m = arg;
-	struct bfs_catalog *cat = mnt_cat(m);
+	MNT_CAT_SCOPE(m, cat);
 	char hex[BFS_HASH_HEX + 1], phex[BFS_HASH_HEX + 1];
 	char nhex[BFS_HASH_HEX + 1];
 	bool again = false;
@@ -104,7 +104,7 @@ int mnt_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
 void mnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct bfs_mount *m = fuse_req_userdata(req);
-	struct bfs_catalog *cat = mnt_cat(m);
+	MNT_CAT_SCOPE(m, cat);
 	struct bfs_cat_entry e = {0};
 	struct bfs_err err = {""};
 	struct bfs_chunkref *chunks = NULL;
@@ -230,11 +230,12 @@ static void log_read_error(struct bfs_mount *m, struct fh *f, uint64_t off,
 
 	if (!bfs_rfile_first_error(f->rf))
 		return;
-	cat = mnt_cat(m);
+	cat = mnt_cat_get(m);
 	if (cat)
 		mnt_entry_path(cat, f->id, path, sizeof(path));
 	else
 		snprintf(path, sizeof(path), "entry %lld", (long long)f->id);
+	mnt_cat_put(m);
 	bfs_err_log("cannot read '%s' at %llu: %s", path,
 		    (unsigned long long)off, bfs_err_str(err, rc));
 }
