@@ -33,10 +33,12 @@ static void thread_cat_destroy(void *p)
 {
 	struct thread_cat *t = p;
 	struct bfs_mount *m = t->m;
-
 	struct bfs_catalog *cat;
 
-	/* t->cat under the lock: a compaction may be closing it */
+	/* shared, as any use: a compaction closing every connection is not
+	 * raced by this one closing on its own (the thread holds no get: it
+	 * is exiting) */
+	pthread_rwlock_rdlock(&m->cat_rw);
 	pthread_mutex_lock(&m->threads_lock);
 	if (t->prev)
 		t->prev->next = t->next;
@@ -48,6 +50,7 @@ static void thread_cat_destroy(void *p)
 	t->cat = NULL;
 	pthread_mutex_unlock(&m->threads_lock);
 	bfs_catalog_close(cat);
+	pthread_rwlock_unlock(&m->cat_rw);
 	free(t);
 }
 
