@@ -30,10 +30,10 @@
  * shell) shows by its lock on the -shm file (shm_holder), before the build
  * and again before the rename.  The new file is built beside the old one
  * (PATH-compact, 0600), checked (every table's row count, every tree and
- * run a row names present), synced, and renamed over PATH after the old file's WAL is checkpointed
- * and its -wal and -shm removed, so no connection can ever pair the new
- * file with the old WAL.  A crash before the rename leaves the old file
- * whole and a stale PATH-compact, removed by the next compaction; after
+ * run a row names present), synced, and renamed over PATH after the old file's
+ * WAL is checkpointed and its -wal and -shm removed, so no connection can ever
+ * pair the new file with the old WAL.  A crash before the rename leaves the old
+ * file whole and a stale PATH-compact, removed by the next compaction; after
  * it, the new file.  The memory is SQLite's page cache (bounded) and its
  * temporary tables on disk (temp_store FILE): no list grows with the
  * catalog. */
