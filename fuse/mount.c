@@ -773,6 +773,15 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 		bfs_err_set(err, rc, "cannot create the chunk cache");
 		goto out_free;
 	}
+	/* delta bases located on the mount's own connections (mnt_locate),
+	 * not on a connection of cli_open's locator that a compaction by
+	 * the mount would find open; a read path: a delta's output is
+	 * checked, its bases are not hashed again (repo.h; set_locate
+	 * resets it) */
+	rc = bfs_repo_set_locate(repo, mnt_locate, m, NULL, err);
+	if (rc < 0)
+		goto out_free;
+	bfs_repo_set_bases_by_output(repo, true);
 	{
 		struct bfs_reader_config rc_cfg = {
 		    .threads = o->readahead_workers, /* 0: the reader's */
@@ -912,6 +921,9 @@ static void free_common(struct bfs_mount *m)
 	 * joined here. */
 	bfs_reader_destroy(m->reader);
 	m->reader = NULL;
+	/* the repository outlives the mount: no hook into freed memory */
+	if (m->repo)
+		bfs_repo_set_locate(m->repo, NULL, NULL, NULL, NULL);
 	/* Worker threads are gone; close what their destructors did not
 	 * (the calling thread's own connection, if any). */
 	for (t = m->threads; t; t = next) {

@@ -182,6 +182,15 @@ void mnt_cat_scope_end(struct mnt_cat_scope *s);
 	    __attribute__((cleanup(mnt_cat_scope_end))) = {(mnt)};             \
 	struct bfs_catalog *cat = mnt_cat_get(cat##_scope.m)
 
+/* The repository's locate hook (repo.h, bfs_repo_set_locate): where a
+ * delta frame's base is stored, looked up on the calling thread's
+ * catalog connection inside a catalog scope, so that the mount has no
+ * connection of its own that a compaction by the mount would not close
+ * (cli_open's locator keeps one).  arg is the mount.  0, -ENOENT, -EIO
+ * when the catalog cannot be had. */
+int mnt_locate(void *arg, const uint8_t id[BFS_HASH_LEN],
+	       struct bfs_chunkref *out);
+
 /* The reader's relocate hook (reader.h): blob hash's pack gone is gone;
  * look the blob up in the catalog and, if it still says gone, resync
  * the catalog's index objects (bfs_catalog_sync_index) and look again.

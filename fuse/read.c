@@ -40,6 +40,17 @@ static int lookup_moved(struct bfs_catalog *cat,
 	return rc;
 }
 
+int mnt_locate(void *arg, const uint8_t id[BFS_HASH_LEN],
+	       struct bfs_chunkref *out)
+{
+	struct bfs_mount *m = arg;
+	MNT_CAT_SCOPE(m, cat);
+
+	if (!cat)
+		return -EIO;
+	return bfs_catalog_chunk_lookup(cat, id, out);
+}
+
 int mnt_relocate(void *arg, const uint8_t hash[BFS_HASH_LEN],
 		 const uint8_t gone[BFS_HASH_LEN], struct bfs_chunkref *out,
 		 struct bfs_err *err)

@@ -23,7 +23,11 @@
 #   same names;
 # - a find started while the mount compacts (in its 3 s pause) waits for
 #   it and completes with the right listing;
-# - the mount never took its compacted file for a replacement.
+# - the mount never took its compacted file for a replacement;
+# - a dump stored as deltas read through the mount before (its bases
+#   located in the catalog) does not keep a connection that would stop
+#   the compaction (the repository's locate hook is the mount's own,
+#   mnt_locate, under the catalog scope).
 # Main's binary never compacts while mounted: it fails the checks of the
 # compaction's log line and the new inode.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
@@ -88,6 +92,23 @@ export BFS_CATALOG_COMPACT_MIN=1
 ok_cmd "init" bfs init "$R"
 ok_cmd "backup b1 (compacts: the mount is not up yet)" \
 	bfs backup -r "$R" --catalog "$C" --id b1 --files "$S/files"
+# a dump backed up twice: the second stored as deltas, whose bases a read
+# through the mount locates in the catalog
+"$BFS_PYTHON" - "$T/d1" "$T/d2" <<'PY' || bail_out "cannot make the dumps"
+import random, sys
+r = random.Random(5)
+d = bytearray(r.randbytes(6 << 20))
+open(sys.argv[1], "wb").write(d)
+for k in range(12):
+    p = r.randrange(len(d) - 100)
+    d[p:p + 20] = b"CHANGED-ROW-%08d" % k
+open(sys.argv[2], "wb").write(d)
+PY
+ok_cmd "backup s1 (a dump)" bfs backup -q -r "$R" --catalog "$C" --id s1 \
+	--stdin database.sql <"$T/d1"
+ok_cmd "backup s2 (the dump changed: deltas)" bfs backup -q -r "$R" \
+	--catalog "$C" --id s2 --stdin database.sql <"$T/d2"
+d2_md5=$(md5sum <"$T/d2" | cut -d' ' -f1)
 base=$(q "SELECT value FROM meta WHERE key = 'layout_runs'")
 ok $([ -n "$base" ] && echo 0 || echo 1) "  layout_runs: $base"
 BFS_MOUNT_COMPACT_IDLE_MS=1000 BFS_CATALOG_COMPACT_PAUSE_MS=3000 \
@@ -95,6 +116,10 @@ BFS_MOUNT_COMPACT_IDLE_MS=1000 BFS_CATALOG_COMPACT_PAUSE_MS=3000 \
 	mount_repo_fg "$R" "$M" "$LOG" -o "catalog=$C" --sync-interval 0.2 -v
 ino0=$(stat -c %i "$C")
 fid0=$(q "SELECT value FROM meta WHERE key = 'file_id'")
+# the delta bases are located through the catalog: on the mount's own
+# connections (mnt_locate), none of which a compaction has to wait for
+is "$(md5sum <"$M/s2/database.sql" | cut -d' ' -f1)" "$d2_md5" \
+	"s2's dump (deltas) reads right through the mount"
 
 # another program holds the catalog open: no compaction possible
 "$BFS_PYTHON" - "$C" "$T/held" <<'PY' &
