@@ -134,9 +134,11 @@ int bfs_catalog_sync_index(struct bfs_catalog *c, struct bfs_repo *r,
  * rows lie together as in a catalog of one backup (ingest appends what
  * each backup changed at the end of the file, and a random stat of the
  * hundredth backup otherwise reads pages from all over it).  Inode
- * numbers, backup ids and contents stay; the file id changes.  Runs only
- * when no other connection of any process has the catalog open (every
- * connection holds PATH-lock shared): -EBUSY, with the reason, otherwise;
+ * numbers, backup ids, contents and the file id stay (a mount may go on
+ * on the new file); tree and run ids and the file's inode change.  Runs
+ * only when no other connection of any process has the catalog open
+ * (every connection holds PATH-lock shared; a process without the lock
+ * shows by its lock on the -shm file): -EBUSY, with the reason, otherwise;
  * connections opened meanwhile wait for it.  The new file is built as
  * PATH-compact, checked, synced and renamed over PATH; on any error the
  * old file stays as it was.  BFS_COMPACT_IF_DUE: only when the runs added
