@@ -533,7 +533,8 @@ static const struct cli_opt mount_opts[] = {
 	     "(default 32M, at most a third of the cache; 0 = off)"),
     CLI_CALLBACK(0, "sync-interval", "S", mount_cb, CB_SYNC_INTERVAL,
 		 "check the repository for new or deleted backups every S "
-		 "seconds (default 2, 0 = never)"),
+		 "seconds (default 2, 0 = never; the same thread compacts "
+		 "the catalog when due and the mount is idle)"),
     CLI_STRING(0, "log-file", "FILE", struct mount_args, log_file,
 	       "in the background, append messages to FILE (default: "
 	       "syslog, or $XDG_STATE_HOME/backupfs/mount-<repository "
