@@ -464,21 +464,41 @@ static int64_t compact_round(struct bfs_mount *m, struct bfs_catalog **cat)
 
 	m->compact.missed = !(rc == 0 && st.done);
 	m->compact.miss_gen = g;
-	m->compact.retry_ns =
-	    bfs_mono_ns() + (int64_t)MNT_COMPACT_RETRY_MS * 1000000;
-	if (rc == 0 && st.done)
+	if (m->compact.missed) {
+		int64_t delay = MNT_COMPACT_RETRY_FIRST_MS;
+		unsigned i;
+
+		m->compact.misses++;
+		for (i = 1;
+		     i < m->compact.misses && delay < MNT_COMPACT_RETRY_MS; i++)
+			delay *= 2;
+		if (delay > MNT_COMPACT_RETRY_MS)
+			delay = MNT_COMPACT_RETRY_MS;
+		m->compact.retry_ns = bfs_mono_ns() + delay * 1000000;
+	} else {
+		m->compact.misses = 0;
+		m->compact.last_why[0] = '\0';
+	}
+	if (rc == 0 && st.done) {
 		bfs_info("catalog '%s' compacted while mounted: %.1f MiB -> "
 			 "%.1f MiB, %llu runs, in %.2f s",
 			 m->catalog_path, st.bytes_before / 1048576.0,
 			 st.bytes_after / 1048576.0,
 			 (unsigned long long)st.runs, st.ns / 1e9);
-	else if (rc == 0)
+	} else if (rc == 0) {
 		bfs_debug("catalog '%s': no compaction due after all",
 			  m->catalog_path);
-	else
+	} else if (strcmp(m->compact.last_why, bfs_err_str(&err, rc)) != 0) {
+		/* once per reason: a holder for hours is said once */
+		snprintf(m->compact.last_why, sizeof(m->compact.last_why), "%s",
+			 bfs_err_str(&err, rc));
 		bfs_warn("catalog not compacted while mounted: %s; trying "
-			 "again once it changes, or in %d minutes",
-			 bfs_err_str(&err, rc), MNT_COMPACT_RETRY_MS / 60000);
+			 "again later",
+			 m->compact.last_why);
+	} else {
+		bfs_debug("catalog not compacted while mounted: %s",
+			  m->compact.last_why);
+	}
 	return g;
 }
 

@@ -56,9 +56,15 @@ struct bfs_mount;
  * catalog is due (bfs_catalog_compact_due) and no request used the
  * catalog for this long (ms); BFS_MOUNT_COMPACT_IDLE_MS sets another
  * (tests; 0: never).  After a compaction that could not run (another
- * process has the catalog open, or it failed) the mount tries again only
- * once the catalog's generation changed or MNT_COMPACT_RETRY_MS passed. */
+ * process has the catalog open, or it failed) the mount tries again once
+ * the catalog's generation changed or after a delay that starts at
+ * MNT_COMPACT_RETRY_FIRST_MS (a backup that just ingested its manifest
+ * may still have the catalog open for a moment) and doubles with every
+ * miss in a row up to MNT_COMPACT_RETRY_MS (a program that holds it for
+ * hours); it logs a miss only when its reason differs from the last
+ * one's. */
 #define MNT_COMPACT_IDLE_MS 5000
+#define MNT_COMPACT_RETRY_FIRST_MS 2000
 #define MNT_COMPACT_RETRY_MS (10 * 60 * 1000)
 
 /* Per-thread catalog connection (pthread key), listed for cleanup.  cat:
@@ -109,6 +115,9 @@ struct bfs_mount {
 		int64_t retry_ns; /* after a miss: not before this... */
 		int64_t miss_gen; /* ...unless the generation is not this */
 		bool missed;
+		unsigned misses;    /* in a row: the delay doubles */
+		char last_why[256]; /* the last miss logged, "" after a success
+				     */
 	} compact;
 
 	/* Catalog sync thread. */
