@@ -418,6 +418,17 @@ print(ru.ru_maxrss)
 PY
 }
 
+# db_value DB SQL: the first column of SQL's first row in the SQLite file
+# DB (a catalog), "" when there is no row
+db_value() {
+	"$BFS_PYTHON" - "$1" "$2" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+r = db.execute(sys.argv[2]).fetchone()
+print("" if r is None else r[0])
+PY
+}
+
 # strace_opened LOG SRC: SRC-relative paths of the regular files a backup
 # traced with `strace -f -y -e trace=openat -o LOG` opened (the returned
 # descriptor shows the path), sorted, one per line.  A call another

@@ -37,14 +37,7 @@ M=$T/mnt
 C=$T/cat.db
 
 # q SQL: one value from the catalog
-q() {
-	"$BFS_PYTHON" - "$C" "$1" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-r = db.execute(sys.argv[2]).fetchone()
-print("" if r is None else r[0])
-PY
-}
+q() { db_value "$C" "$1"; }
 
 # layout: "ok" when the newest backup's root is tree 1 and its runs, in
 # walk order (breadth first from the root, each tree's runs by slot),

@@ -45,14 +45,7 @@ NFILE=200
 [ "${CI:-}" = true ] && NDIR=8 && NFILE=30
 
 # q SQL: one value from the catalog
-q() {
-	"$BFS_PYTHON" - "$C" "$1" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-r = db.execute(sys.argv[2]).fetchone()
-print("" if r is None else r[0])
-PY
-}
+q() { db_value "$C" "$1"; }
 
 # mkdir_files DIR N TAG: N small files in DIR
 mkdir_files() {
