@@ -137,11 +137,50 @@ static const char *const count_tables[] = {
 
 /* ---- the lock file ------------------------------------------------------ */
 
+/* The pid of the process that holds PATH-lock exclusive is written in
+ * it (a decimal number and a newline; emptied when it lets go), for the
+ * messages of those who wait.  Best effort: a reader opened the file
+ * read-only, a waiter may read it before it is written. */
+static void lock_note_pid(int fd, pid_t pid)
+{
+	char s[32];
+	int n = pid ? snprintf(s, sizeof(s), "%ld\n", (long)pid) : 0;
+
+	if (ftruncate(fd, 0) == 0 && n > 0 && pwrite(fd, s, (size_t)n, 0) != n)
+		(void)!ftruncate(fd, 0);
+}
+
+/* The pid noted in the lock file, or 0.  What is read is only printed:
+ * anything but a plain positive number is 0. */
+static pid_t lock_read_pid(int fd)
+{
+	char s[32], *end;
+	ssize_t n = pread(fd, s, sizeof(s) - 1, 0);
+	long v;
+
+	if (n <= 0)
+		return 0;
+	s[n] = '\0';
+	v = strtol(s, &end, 10);
+	if (end == s || (*end && *end != '\n') || v <= 0 || v > INT32_MAX)
+		return 0;
+	return (pid_t)v;
+}
+
+void cat_lock_release(int fd)
+{
+	if (fd < 0)
+		return;
+	lock_note_pid(fd, 0);
+	close(fd);
+}
+
 int cat_lock_take(const char *path, bool create, bool exclusive, int *fd_out,
 		  struct bfs_err *err)
 {
 	char lp[4096];
 	struct stat st;
+	unsigned waited;
 	int fd, rc;
 
 	*fd_out = -1;
@@ -172,6 +211,8 @@ int cat_lock_take(const char *path, bool create, bool exclusive, int *fd_out,
 				   lp);
 	}
 	if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) {
+		if (exclusive)
+			lock_note_pid(fd, getpid());
 		*fd_out = fd;
 		return 0;
 	}
@@ -183,17 +224,37 @@ int cat_lock_take(const char *path, bool create, bool exclusive, int *fd_out,
 		return bfs_err_set(err, rc, "cannot lock '%s': %s", lp,
 				   strerror(-rc));
 	}
-	/* only a compaction holds it exclusive, for seconds to a minute */
-	bfs_warn("catalog '%s' is being compacted by another process:"
-		 " waiting for it",
-		 path);
-	while (flock(fd, LOCK_SH) < 0) {
+	/* only a compaction holds it exclusive, for seconds to a minute
+	 * (a process that hung would hold it until it is stopped: say who
+	 * it is, and again every minute) */
+	for (waited = 0;; waited++) {
+		if (waited % (60000 / CAT_LOCK_POLL_MS) == 0) {
+			pid_t who = lock_read_pid(fd);
+			char by[48] = "another process";
+
+			if (who > 0)
+				snprintf(by, sizeof(by), "process %ld",
+					 (long)who);
+			if (!waited)
+				bfs_warn(
+				    "catalog '%s' is being compacted by %s:"
+				    " waiting for it",
+				    path, by);
+			else
+				bfs_warn("catalog '%s': still waiting for %s"
+					 " to finish compacting it (%u min)",
+					 path, by,
+					 waited / (60000 / CAT_LOCK_POLL_MS));
+		}
+		if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+			break;
 		rc = -errno;
-		if (rc == -EINTR)
-			continue;
-		close(fd);
-		return bfs_err_set(err, rc, "cannot lock '%s': %s", lp,
-				   strerror(-rc));
+		if (rc != -EWOULDBLOCK && rc != -EINTR) {
+			close(fd);
+			return bfs_err_set(err, rc, "cannot lock '%s': %s", lp,
+					   strerror(-rc));
+		}
+		usleep(CAT_LOCK_POLL_MS * 1000);
 	}
 	*fd_out = fd;
 	return 0;
@@ -791,8 +852,7 @@ int bfs_catalog_compact(const char *path, const char *repo_id, unsigned flags,
 	stats->bytes_after = file_size(path);
 out:
 	bfs_catalog_close(c);
-	if (lock >= 0)
-		close(lock);
+	cat_lock_release(lock);
 	free(dir);
 	stats->ns = bfs_mono_ns() - t0;
 	return rc;

@@ -31,6 +31,7 @@
 /* Writers wait this long for another process's write transaction (an
  * ingest of a large manifest can take seconds). */
 #define CAT_BUSY_TIMEOUT_MS 30000
+#define CAT_LOCK_POLL_MS 50 /* a wait for a compaction checks this often */
 
 /* Inode numbers (doc/FORMAT.md "Inodes"): ino = backup rowid << 40 | pre. */
 #define CAT_INO_SHIFT 40
@@ -275,11 +276,16 @@ int cat_children(struct bfs_catalog *c, int64_t dir, cat_child_cb cb, void *arg,
  * connection holds it shared for its life (cat_open), a compaction
  * exclusive.  create: open it read-write, creating it (writers); else
  * read-only, and a missing or unreadable one is no lock (*fd -1, 0).
- * Shared waits for a compaction to end (saying so); exclusive does not
- * wait: -EBUSY while any other connection holds it.  *fd: the locked
- * descriptor, to close with the connection.  0 / -errno. */
+ * Shared waits for a compaction to end (saying so, with the compacting
+ * process's pid, which an exclusive holder notes in the file, and again
+ * every minute); exclusive does not wait: -EBUSY while any other
+ * connection holds it.  *fd: the locked descriptor, to close with the
+ * connection (an exclusive one with cat_lock_release).  0 / -errno. */
 int cat_lock_take(const char *path, bool create, bool exclusive, int *fd,
 		  struct bfs_err *err);
+/* Let go of an exclusive lock taken by cat_lock_take: empty the noted
+ * pid, close.  -1 ok. */
+void cat_lock_release(int fd);
 /* Open path read-write without taking the lock (the caller holds it
  * exclusive: catalog_compact.c). */
 int cat_open_locked(const char *path, const char *repo_id,

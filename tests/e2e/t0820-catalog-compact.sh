@@ -23,8 +23,9 @@
 #   (BFS_CATALOG_COMPACT_MIN lowered for the test), and not when they do
 #   not;
 # - a reader started while a compaction holds the file (paused between
-#   build and rename: BFS_CATALOG_COMPACT_PAUSE_MS) waits, says so, and
-#   lists the right thing;
+#   build and rename: BFS_CATALOG_COMPACT_PAUSE_MS) waits, says so
+#   naming the compacting process (its pid, noted in PATH-lock and
+#   emptied when it is done), and lists the right thing;
 # - a compaction killed (SIGKILL) after its build leaves the old file as
 #   it was and a stale PATH-compact, which the next compaction replaces.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
@@ -274,8 +275,9 @@ wait $bg
 bgrc=$?
 ok $(( rc == 0 && bgrc == 0 ? 0 : 1 )) \
 	"ls during a compaction works (ls $rc, compact $bgrc)"
-like "$(cat "$T/b6.err")" "being compacted by another process: waiting" \
-	"  it said it was waiting"
+like "$(cat "$T/b6.err")" "being compacted by process $bg: waiting" \
+	"  it said it was waiting, and for which process"
+is "$(stat -c %s "$C-lock")" 0 "  the compaction emptied its pid from the lock file"
 ok_cmd "  and listed the same" cmp "$T/b6.want" "$T/b6.got"
 
 # killed between build and rename: the old file stays whole
