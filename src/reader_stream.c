@@ -32,9 +32,13 @@ static int fetch_run(struct bfs_reader *r, const struct bfs_chunkref *refs,
 	if (run->bytes > *cap || !*buf) {
 		/* Nothing in the old buffer is kept: free and allocate
 		 * rather than realloc, which would copy it (6 % of a day-2
-		 * cat's CPU), and round up so that the next, slightly
-		 * larger run fits too. */
-		size_t want = (run->bytes + BUF_ROUND - 1) & ~(BUF_ROUND - 1);
+		 * cat's CPU); a large run is rounded up so that the next,
+		 * slightly larger one fits too (a small file's is not: a
+		 * restore of many would map and unmap a MiB for each). */
+		size_t want =
+		    run->bytes > BUF_ROUND
+			? (run->bytes + BUF_ROUND - 1) & ~(BUF_ROUND - 1)
+			: BFS_MAX(run->bytes, (uint64_t)1);
 
 		free(*buf);
 		*buf = malloc(want);
