@@ -180,7 +180,9 @@ int cat_lock_take(const char *path, bool create, bool exclusive, int *fd_out,
 {
 	char lp[4096];
 	struct stat st;
-	unsigned waited;
+	const char *knob;
+	int64_t t0, next;
+	long note_ms;
 	int fd, rc;
 
 	*fd_out = -1;
@@ -226,25 +228,33 @@ int cat_lock_take(const char *path, bool create, bool exclusive, int *fd_out,
 	}
 	/* only a compaction holds it exclusive, for seconds to a minute
 	 * (a process that hung would hold it until it is stopped: say who
-	 * it is, and again every minute) */
-	for (waited = 0;; waited++) {
-		if (waited % (60000 / CAT_LOCK_POLL_MS) == 0) {
+	 * it is, and again every minute; tests: BFS_CATALOG_WAIT_NOTE_MS) */
+	knob = getenv("BFS_CATALOG_WAIT_NOTE_MS");
+	note_ms = knob ? strtol(knob, NULL, 10) : 0;
+	if (note_ms <= 0 || note_ms > 3600000)
+		note_ms = 60000;
+	t0 = bfs_mono_ns();
+	for (next = t0;;) {
+		int64_t now = bfs_mono_ns();
+
+		if (now >= next) {
 			pid_t who = lock_read_pid(fd);
 			char by[48] = "another process";
 
 			if (who > 0)
 				snprintf(by, sizeof(by), "process %ld",
 					 (long)who);
-			if (!waited)
+			if (next == t0)
 				bfs_warn(
 				    "catalog '%s' is being compacted by %s:"
 				    " waiting for it",
 				    path, by);
 			else
 				bfs_warn("catalog '%s': still waiting for %s"
-					 " to finish compacting it (%u min)",
+					 " to finish compacting it (%lld s)",
 					 path, by,
-					 waited / (60000 / CAT_LOCK_POLL_MS));
+					 (long long)((now - t0) / 1000000000));
+			next = now + (int64_t)note_ms * 1000000;
 		}
 		if (flock(fd, LOCK_SH | LOCK_NB) == 0)
 			break;

@@ -25,7 +25,8 @@
 # - a reader started while a compaction holds the file (paused between
 #   build and rename: BFS_CATALOG_COMPACT_PAUSE_MS) waits, says so
 #   naming the compacting process (its pid, noted in PATH-lock and
-#   emptied when it is done), and lists the right thing;
+#   emptied when it is done) and again while it waits (every minute;
+#   BFS_CATALOG_WAIT_NOTE_MS shortens it), and lists the right thing;
 # - a compaction killed (SIGKILL) after its build leaves the old file as
 #   it was and a stale PATH-compact, which the next compaction replaces.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
@@ -269,7 +270,8 @@ for _ in $(seq 1 100); do
 	sleep 0.05
 done
 sleep 0.5
-bfs ls -r "$R" --catalog "$C" -R b6:files >"$T/b6.got" 2>"$T/b6.err"
+BFS_CATALOG_WAIT_NOTE_MS=300 bfs ls -r "$R" --catalog "$C" -R b6:files \
+	>"$T/b6.got" 2>"$T/b6.err"
 rc=$?
 wait $bg
 bgrc=$?
@@ -277,6 +279,8 @@ ok $(( rc == 0 && bgrc == 0 ? 0 : 1 )) \
 	"ls during a compaction works (ls $rc, compact $bgrc)"
 like "$(cat "$T/b6.err")" "being compacted by process $bg: waiting" \
 	"  it said it was waiting, and for which process"
+like "$(cat "$T/b6.err")" "still waiting for process $bg to finish compacting it" \
+	"  and said it again while it waited (every minute; 300 ms here)"
 is "$(stat -c %s "$C-lock")" 0 "  the compaction emptied its pid from the lock file"
 ok_cmd "  and listed the same" cmp "$T/b6.want" "$T/b6.got"
 
