@@ -80,6 +80,10 @@ stop_cmd() {
 app_up() {
 	[ -s "$T/$1.pid" ] && kill -0 "$(cat "$T/$1.pid")" 2>/dev/null
 }
+# the hooks restart them in sessions of their own: stop whichever runs
+# at the end (by the pid file the last start wrote), or they outlive the
+# test
+at_exit 'for a in pgapp myapp; do [ -s "$T/$a.pid" ] && kill "$(cat "$T/$a.pid")"; done'
 sh -c "$(start_cmd pgapp)"
 sh -c "$(start_cmd myapp)"
 app_up pgapp && app_up myapp
