@@ -594,6 +594,32 @@ uint64_t bfs_reader_ra_job_bytes(uint64_t win, uint64_t job_max)
 		       (uint64_t)BFS_RA_JOB_MIN);
 }
 
+/* The end of the last whole job of chunks [from, end), cut as ra_queue
+ * cuts them (a job takes chunks while they fit in job bytes; its first
+ * always): a job is whole when the chunk after it would not fit, or at
+ * the file's end.  A remainder shorter than a job is left for the next
+ * top-up, where it starts a whole job: queued now it would be a request
+ * of its own, and a remote store pays per request (on s3rver a top-up
+ * of a job and a bit made every other request a small one).  end when
+ * no job is whole (the window holds less than one: queue it anyway). */
+static size_t whole_jobs(const uint64_t *starts, size_t n, size_t from,
+			 size_t end, uint64_t job)
+{
+	size_t k = from, j0, cut = from;
+
+	if (end >= n)
+		return end;
+	while (k < end) {
+		j0 = k;
+		while (k < end &&
+		       (k == j0 || starts[k + 1] - starts[j0] <= job))
+			k++;
+		if (k < end || starts[k + 1] - starts[j0] > job)
+			cut = k;
+	}
+	return cut > from ? cut : end;
+}
+
 void bfs_reader_ra_plan(const uint64_t *starts, size_t n, size_t first,
 			const struct bfs_ra_limits *lim,
 			struct bfs_ra_state *st, size_t *from, size_t *to)
@@ -622,6 +648,7 @@ void bfs_reader_ra_plan(const uint64_t *starts, size_t n, size_t first,
 		end++;
 	if (end == st->next && st->next == first)
 		end = first + 1; /* a chunk larger than the window */
+	end = whole_jobs(starts, n, st->next, end, job);
 	*from = st->next;
 	*to = end;
 	st->next = end;

@@ -174,7 +174,7 @@ static void test_ra_plan(void)
 	struct bfs_ra_limits big = {1 * M, 1024, 8 * M};
 	uint64_t *starts = even_starts(4096, 32 * K);
 	uint64_t last_win = 0, job;
-	size_t from, to, first, queued = 0, calls = 0;
+	size_t from, to, first, queued = 0, calls = 0, tops = 0;
 	bool grows = true, within = true, follows = true, topped = true;
 
 	if (!starts)
@@ -225,6 +225,27 @@ static void test_ra_plan(void)
 			topped = starts[to] - starts[before] >= job;
 	}
 	ok(topped, "ra plan: top-ups are at least one job");
+
+	/* A reader that moves on by more than a chunk at a time (1 MiB
+	 * kernel requests over 256 KiB chunks, here 5 chunks a call) finds
+	 * a job and a bit free: only the whole job is queued, the bit
+	 * waits and starts the next one (each job is a store request). */
+	memset(&st, 0, sizeof(st));
+	st.win = 16 * M;
+	bfs_reader_ra_plan(starts, 4096, 10, &lim, &st, &from, &to);
+	topped = true;
+	for (first = 15; first < 4096; first += 5) {
+		bfs_reader_ra_plan(starts, 4096, first, &lim, &st, &from, &to);
+		if (to == from)
+			continue;
+		tops++;
+		if (to < 4096) /* the file's end: what is left */
+			topped = topped &&
+				 (starts[to] - starts[from]) % job == 0 &&
+				 starts[to] - starts[first] <= 16 * M;
+	}
+	ok(topped && tops > 10 && st.next == 4096,
+	   "ra plan: top-ups are whole jobs, the last one at the end");
 
 	/* max_chunks bounds the window in chunks. */
 	memset(&st, 0, sizeof(st));
