@@ -377,6 +377,21 @@ static int run_mount(struct cli_ctx *ctx)
 		mo.readahead_chunks = BFS_MOUNT_NO_READAHEAD;
 	else if (a->readahead != UINT64_MAX)
 		mo.readahead_bytes = a->readahead;
+	/* The mount holds the window to a third of the cache (fuse/mount.c):
+	 * say so when the user asked for more. */
+	if (a->readahead && a->readahead != UINT64_MAX &&
+	    a->readahead > a->cache_size / 3 && !c->quiet) {
+		char want[32], cache[32], got[32];
+
+		bfs_fmt_bytes(want, sizeof(want), a->readahead);
+		bfs_fmt_bytes(cache, sizeof(cache), a->cache_size);
+		bfs_fmt_bytes(got, sizeof(got), a->cache_size / 3);
+		fprintf(stderr,
+			"backupfs mount: note: --readahead %s is more than a "
+			"third of the %s cache: reading ahead %s (raise "
+			"--cache-size for more)\n",
+			want, cache, got);
+	}
 	if (!a->foreground) {
 		if (log_target(a, repo->id, &log))
 			goto out;

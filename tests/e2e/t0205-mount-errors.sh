@@ -37,6 +37,21 @@ fails_with 2 "-o rw is refused" bfs mount -r "$R" "$M" -o rw
 fails_with 1 "an unknown FUSE option: exit 1" bfs mount -r "$R" "$M" -o no_such_option_xyz
 ok "$(is_mounted "$M"; [ $? -ne 0 ]; echo $?)" "nothing was left mounted"
 
+# ---- a readahead over a third of the cache is held to it, and said so
+bfs mount -r "$R" "$M" --readahead 24M >/dev/null 2>"$T/ra.err"
+is "$?" "0" "mount with --readahead 24M at the default 48M cache"
+like "$(cat "$T/ra.err")" \
+	"note: --readahead 24\.0 MiB is more than a third of the 48\.0 MiB cache: reading ahead 16\.0 MiB" \
+	"a note says the readahead is held to a third of the cache"
+unmount "$M"
+bfs mount -r "$R" "$M" --readahead 16M --cache-size 48M >/dev/null 2>"$T/ra.err"
+is "$?" "0" "mount with --readahead 16M"
+unlike "$(cat "$T/ra.err")" "note:" "no note for a readahead within a third of the cache"
+unmount "$M"
+bfs mount -q -r "$R" "$M" --readahead 64M >/dev/null 2>"$T/ra.err"
+is "$?$(cat "$T/ra.err")" "0" "-q: no note"
+unmount "$M"
+
 # ---- read-only
 ok_cmd "mount" mount_repo "$R" "$M"
 F=$M/b1/files
