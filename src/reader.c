@@ -594,14 +594,25 @@ uint64_t bfs_reader_ra_job_bytes(uint64_t win, uint64_t job_max)
 		       (uint64_t)BFS_RA_JOB_MIN);
 }
 
-/* The end of the last whole job of chunks [from, end), cut as ra_queue
- * cuts them (a job takes chunks while they fit in job bytes; its first
- * always): a job is whole when the chunk after it would not fit, or at
- * the file's end.  A remainder shorter than a job is left for the next
- * top-up, where it starts a whole job: queued now it would be a request
- * of its own, and a remote store pays per request (on s3rver a top-up
- * of a job and a bit made every other request a small one).  end when
- * no job is whole (the window holds less than one: queue it anyway). */
+/* The end of the job that starts at chunk from, within [from, to): it
+ * takes chunks while they fit in job bytes, its first always. */
+static size_t job_end(const uint64_t *starts, size_t from, size_t to,
+		      uint64_t job)
+{
+	size_t end = from + 1;
+
+	while (end < to && starts[end + 1] - starts[from] <= job)
+		end++;
+	return end;
+}
+
+/* The end of the last whole job of chunks [from, end) of n: a job is
+ * whole when the chunk after it would not fit, or at the file's end.  A
+ * remainder shorter than a job is left for the next top-up, where it
+ * starts a whole job: queued now it would be a request of its own, and
+ * a remote store pays per request (on s3rver a top-up of a job and a bit
+ * made every other request a small one).  end when no job is whole (the
+ * window holds less than one: queue it anyway). */
 static size_t whole_jobs(const uint64_t *starts, size_t n, size_t from,
 			 size_t end, uint64_t job)
 {
@@ -611,9 +622,7 @@ static size_t whole_jobs(const uint64_t *starts, size_t n, size_t from,
 		return end;
 	while (k < end) {
 		j0 = k;
-		while (k < end &&
-		       (k == j0 || starts[k + 1] - starts[j0] <= job))
-			k++;
+		k = job_end(starts, j0, end, job);
 		if (k < end || starts[k + 1] - starts[j0] > job)
 			cut = k;
 	}
@@ -683,13 +692,9 @@ static void ra_queue(struct bfs_rfile *f, size_t from, size_t to,
 	struct bfs_pool *p = bfs_reader_pool(f->r);
 
 	while (p && from < to) {
-		size_t end = from;
-		uint64_t bytes = 0;
+		size_t end = job_end(f->starts, from, to, job_bytes);
 		struct rd_job *j;
 
-		while (end < to &&
-		       (end == from || bytes + f->chunks[end].len <= job_bytes))
-			bytes += f->chunks[end++].len;
 		j = malloc(sizeof(*j) + (end - from) * sizeof(j->refs[0]));
 		if (!j)
 			return;
