@@ -704,6 +704,11 @@ static uint64_t env_bytes(const char *name, uint64_t def)
 	return end != v && !*end ? b : def;
 }
 
+uint64_t bfs_mount_readahead(const struct bfs_mount *m)
+{
+	return m->ra_bytes;
+}
+
 int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 		  struct bfs_mount **out, struct bfs_err *err)
 {

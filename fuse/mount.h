@@ -76,6 +76,10 @@ struct bfs_mount;
 int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 		  struct bfs_mount **out, struct bfs_err *err);
 
+/* The readahead window the mount uses, in bytes (0: none): the asked
+ * readahead_bytes or the default, held to a third of the cache. */
+uint64_t bfs_mount_readahead(const struct bfs_mount *m);
+
 /* Serve requests until unmounted (fusermount3 -u) or SIGTERM/SIGINT/
  * SIGHUP (signal handlers are installed for the duration).  Starts the
  * readahead workers and the sync thread first.  Returns 0 after a clean

@@ -377,21 +377,6 @@ static int run_mount(struct cli_ctx *ctx)
 		mo.readahead_chunks = BFS_MOUNT_NO_READAHEAD;
 	else if (a->readahead != UINT64_MAX)
 		mo.readahead_bytes = a->readahead;
-	/* The mount holds the window to a third of the cache (fuse/mount.c):
-	 * say so when the user asked for more. */
-	if (a->readahead && a->readahead != UINT64_MAX &&
-	    a->readahead > a->cache_size / 3 && !c->quiet) {
-		char want[32], cache[32], got[32];
-
-		bfs_fmt_bytes(want, sizeof(want), a->readahead);
-		bfs_fmt_bytes(cache, sizeof(cache), a->cache_size);
-		bfs_fmt_bytes(got, sizeof(got), a->cache_size / 3);
-		fprintf(stderr,
-			"backupfs mount: note: --readahead %s is more than a "
-			"third of the %s cache: reading ahead %s (raise "
-			"--cache-size for more)\n",
-			want, cache, got);
-	}
 	if (!a->foreground) {
 		if (log_target(a, repo->id, &log))
 			goto out;
@@ -408,6 +393,20 @@ static int run_mount(struct cli_ctx *ctx)
 	if (rc < 0) {
 		cli_error("mount", "%s", bfs_err_str(&err, rc));
 		goto out;
+	}
+	/* The mount holds the window to a share of the cache: say so when
+	 * the user asked for more. */
+	if (mo.readahead_bytes > bfs_mount_readahead(m) && !c->quiet) {
+		char want[32], cache[32], got[32];
+
+		bfs_fmt_bytes(want, sizeof(want), mo.readahead_bytes);
+		bfs_fmt_bytes(cache, sizeof(cache), a->cache_size);
+		bfs_fmt_bytes(got, sizeof(got), bfs_mount_readahead(m));
+		fprintf(stderr,
+			"backupfs mount: note: --readahead %s is more than the "
+			"%s cache allows: reading ahead %s (raise --cache-size "
+			"for more)\n",
+			want, cache, got);
 	}
 	if (a->foreground) {
 		rc = bfs_mount_serve(m, &err);

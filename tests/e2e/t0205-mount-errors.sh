@@ -41,7 +41,7 @@ ok "$(is_mounted "$M"; [ $? -ne 0 ]; echo $?)" "nothing was left mounted"
 bfs mount -r "$R" "$M" --readahead 24M >/dev/null 2>"$T/ra.err"
 is "$?" "0" "mount with --readahead 24M at the default 48M cache"
 like "$(cat "$T/ra.err")" \
-	"note: --readahead 24\.0 MiB is more than a third of the 48\.0 MiB cache: reading ahead 16\.0 MiB" \
+	"note: --readahead 24\.0 MiB is more than the 48\.0 MiB cache allows: reading ahead 16\.0 MiB" \
 	"a note says the readahead is held to a third of the cache"
 unmount "$M"
 bfs mount -r "$R" "$M" --readahead 16M --cache-size 48M >/dev/null 2>"$T/ra.err"
