@@ -35,11 +35,18 @@ struct cc_list {
 	struct bfs_cc_entry *head, *tail;
 };
 
+#define CC_DONE_BITS 4
+#define CC_DONE_SLOTS (1u << CC_DONE_BITS)
+
 struct bfs_chunkcache {
 	pthread_mutex_t lock; /* protects everything below */
-	pthread_cond_t done;  /* broadcast when a load completes */
-	struct bfs_hmap map;  /* struct cc_rec by (hash, len) */
-	struct cc_list lru;   /* released with bfs_chunkcache_release */
+	/* A load of e ends with a broadcast on done_cond(cc, e): a waiter
+	 * wakes for its own entry (and for the others that share its
+	 * condition, 1 in CC_DONE_SLOTS), not for every load, so readers
+	 * waiting on many chunks at once are not all woken by each. */
+	pthread_cond_t done[CC_DONE_SLOTS];
+	struct bfs_hmap map; /* struct cc_rec by (hash, len) */
+	struct cc_list lru;  /* released with bfs_chunkcache_release */
 	/* Released with bfs_chunkcache_release_behind: read to their end by
 	 * a sequential reader.  Evicted before anything on lru, and never
 	 * more than BFS_CC_BEHIND_MAX bytes of them are kept. */
@@ -157,6 +164,7 @@ static void make_room(struct bfs_chunkcache *cc, uint64_t need)
 int bfs_chunkcache_new(uint64_t max_bytes, struct bfs_chunkcache **out)
 {
 	struct bfs_chunkcache *cc;
+	unsigned i;
 
 	*out = NULL;
 	if (max_bytes == 0)
@@ -170,7 +178,8 @@ int bfs_chunkcache_new(uint64_t max_bytes, struct bfs_chunkcache **out)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&cc->lock, NULL);
-	pthread_cond_init(&cc->done, NULL);
+	for (i = 0; i < CC_DONE_SLOTS; i++)
+		pthread_cond_init(&cc->done[i], NULL);
 	cc->st.max_bytes = max_bytes;
 	*out = cc;
 	return 0;
@@ -180,15 +189,27 @@ void bfs_chunkcache_free(struct bfs_chunkcache *cc)
 {
 	struct cc_rec *r;
 	size_t it = 0;
+	unsigned i;
 
 	if (!cc)
 		return;
 	while ((r = bfs_hmap_next(&cc->map, &it)))
 		entry_free(r->e);
 	bfs_hmap_fini(&cc->map);
-	pthread_cond_destroy(&cc->done);
+	for (i = 0; i < CC_DONE_SLOTS; i++)
+		pthread_cond_destroy(&cc->done[i]);
 	pthread_mutex_destroy(&cc->lock);
 	free(cc);
+}
+
+/* The condition a load of e ends on (a multiplicative hash of where e
+ * lives: entries are distinct allocations, alive while waited on). */
+static pthread_cond_t *done_cond(struct bfs_chunkcache *cc,
+				 const struct bfs_cc_entry *e)
+{
+	uint32_t h = (uint32_t)((uintptr_t)e >> 4) * 0x9E3779B1u;
+
+	return &cc->done[h >> (32 - CC_DONE_BITS)];
 }
 
 static struct bfs_cc_entry *find(struct bfs_chunkcache *cc, const uint8_t *hash,
@@ -301,7 +322,7 @@ void bfs_chunkcache_complete(struct bfs_chunkcache *cc, struct bfs_cc_entry *e,
 			if (e->in_table)
 				table_remove(cc, e);
 		}
-		pthread_cond_broadcast(&cc->done);
+		pthread_cond_broadcast(done_cond(cc, e));
 	}
 	pthread_mutex_unlock(&cc->lock);
 }
@@ -312,7 +333,7 @@ int bfs_chunkcache_wait(struct bfs_chunkcache *cc, struct bfs_cc_entry *e)
 
 	pthread_mutex_lock(&cc->lock);
 	while (e->state == CC_LOADING) {
-		pthread_cond_wait(&cc->done, &cc->lock);
+		pthread_cond_wait(done_cond(cc, e), &cc->lock);
 		cc->st.wakeups++;
 	}
 	rc = e->state == CC_READY ? 0 : e->rc;
@@ -340,7 +361,7 @@ static void release(struct bfs_chunkcache *cc, struct bfs_cc_entry *e,
 			e->state = CC_FAILED;
 			e->rc = -EIO;
 			table_remove(cc, e);
-			pthread_cond_broadcast(&cc->done);
+			pthread_cond_broadcast(done_cond(cc, e));
 			entry_free(e);
 		}
 	}

@@ -352,6 +352,79 @@ static void test_single_flight(void)
 	bfs_chunkcache_free(s.cc);
 }
 
+/* A load's end wakes the readers waiting on that entry, not every
+ * waiting reader: 12 readers each wait on another loading entry, the
+ * loads end one by one.  Woken by every end, they would wake 12 + 11 +
+ * ... + 1 = 78 times; woken by their own (and by an entry sharing its
+ * condition), about 12 + 66/16 (all twelve on one condition: 16^-11). */
+#define HERD_N 12
+struct herd {
+	struct bfs_chunkcache *cc;
+	unsigned k;
+	atomic_int bad;
+};
+
+static void *herd_thread(void *arg)
+{
+	struct herd *h = arg;
+	struct bfs_cc_entry *e;
+	uint8_t hash[BFS_HASH_LEN];
+
+	key(hash, 2000 + h->k);
+	if (bfs_chunkcache_acquire(h->cc, hash, 4096, &e) != BFS_CC_PENDING ||
+	    bfs_chunkcache_wait(h->cc, e) != 0 ||
+	    bfs_cc_data(e)[0] != (uint8_t)h->k)
+		atomic_fetch_add(&h->bad, 1);
+	bfs_chunkcache_release(h->cc, e);
+	return NULL;
+}
+
+static void test_no_herd(void)
+{
+	struct bfs_chunkcache *cc;
+	struct bfs_cc_entry *e[HERD_N];
+	struct herd h[HERD_N];
+	pthread_t t[HERD_N];
+	struct bfs_cc_stats st;
+	uint8_t hash[BFS_HASH_LEN];
+	unsigned i, bad = 0, loads = 0;
+
+	bfs_chunkcache_new(1 << 20, &cc);
+	for (i = 0; i < HERD_N; i++) {
+		key(hash, 2000 + i);
+		loads += bfs_chunkcache_acquire(cc, hash, 4096, &e[i]) ==
+			 BFS_CC_LOAD;
+	}
+	is_int(loads, HERD_N, "%d loads started", HERD_N);
+	for (i = 0; i < HERD_N; i++) {
+		h[i] = (struct herd){.cc = cc, .k = i};
+		pthread_create(&t[i], NULL, herd_thread, &h[i]);
+	}
+	/* every reader has found its entry loading; give them time to
+	 * sleep on it */
+	do {
+		usleep(1000);
+		bfs_chunkcache_stats(cc, &st);
+	} while (st.waits < HERD_N);
+	usleep(100000);
+	for (i = 0; i < HERD_N; i++) {
+		memset(bfs_cc_data(e[i]), (int)i, 4096);
+		bfs_chunkcache_complete(cc, e[i], 0);
+		bfs_chunkcache_release(cc, e[i]);
+		usleep(10000); /* woken readers go back to sleep */
+	}
+	for (i = 0; i < HERD_N; i++) {
+		pthread_join(t[i], NULL);
+		bad += (unsigned)atomic_load(&h[i].bad);
+	}
+	is_int(bad, 0, "each reader got its own entry's bytes");
+	bfs_chunkcache_stats(cc, &st);
+	ok(st.wakeups >= 1 && st.wakeups < HERD_N * (HERD_N + 1) / 2,
+	   "readers woke %llu times for %d loads, not once per load each",
+	   (unsigned long long)st.wakeups, HERD_N);
+	bfs_chunkcache_free(cc);
+}
+
 /* Stress: many threads, small cache, random keys: no crash, bytes right. */
 struct stress {
 	struct bfs_chunkcache *cc;
@@ -424,6 +497,7 @@ int main(void)
 	test_behind_out_of_order();
 	test_failure();
 	test_single_flight();
+	test_no_herd();
 	test_stress();
 	return tap_done();
 }
