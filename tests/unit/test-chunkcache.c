@@ -387,7 +387,7 @@ static void test_no_herd(void)
 	pthread_t t[HERD_N];
 	struct bfs_cc_stats st;
 	uint8_t hash[BFS_HASH_LEN];
-	unsigned i, bad = 0, loads = 0;
+	unsigned i, tries, bad = 0, loads = 0;
 
 	bfs_chunkcache_new(1 << 20, &cc);
 	for (i = 0; i < HERD_N; i++) {
@@ -400,12 +400,14 @@ static void test_no_herd(void)
 		h[i] = (struct herd){.cc = cc, .k = i};
 		pthread_create(&t[i], NULL, herd_thread, &h[i]);
 	}
-	/* every reader has found its entry loading; give them time to
-	 * sleep on it */
-	do {
+	/* every reader has found its entry loading (10 s at most: a
+	 * reader that did not fails below); give them time to sleep on it */
+	for (tries = 0; tries < 10000; tries++) {
 		usleep(1000);
 		bfs_chunkcache_stats(cc, &st);
-	} while (st.waits < HERD_N);
+		if (st.waits >= HERD_N)
+			break;
+	}
 	usleep(100000);
 	for (i = 0; i < HERD_N; i++) {
 		memset(bfs_cc_data(e[i]), (int)i, 4096);
