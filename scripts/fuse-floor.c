@@ -149,6 +149,9 @@ int main(int argc, char **argv)
 	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
 	if (!se || fuse_session_mount(se, argv[1]) != 0) {
 		fprintf(stderr, "fuse-floor: cannot mount on '%s'\n", argv[1]);
+		if (se)
+			fuse_session_destroy(se);
+		fuse_opt_free_args(&args);
 		return 1;
 	}
 	rc = fuse_set_signal_handlers(se) ? -1 : fuse_session_loop_mt(se, &cfg);
