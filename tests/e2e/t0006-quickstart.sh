@@ -24,6 +24,8 @@ sed -n '/next steps/,$p' "$T/qs.out" | sed -n 's/^  //p' >"$T/steps"
 ok "$([ "$(grep -c . "$T/steps")" -ge 8 ]; echo $?)" "it prints the next steps"
 cd "$T" || exit 1
 export XDG_CACHE_HOME=$T/cache
+# a step's "$(mktemp -d)" lands in the test's scratch, not in /tmp
+export TMPDIR=$T
 while IFS= read -r line; do
 	[ -n "$line" ] || continue
 	eval "$line" >"$T/step.out" 2>&1
