@@ -28,7 +28,8 @@
 #include <sys/uio.h>
 
 #define FILE_INO 2
-#define BUF_SIZE (1u << 20) /* libfuse's largest read */
+#define BUF_SIZE (1u << 20) /* libfuse 3.14's largest read */
+#define MAX_IOV 64	    /* a read up to 64 MiB: one buffer, repeated */
 
 static char buf[BUF_SIZE];
 static unsigned long long file_size;
@@ -94,7 +95,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct iovec v;
+	struct iovec v[MAX_IOV];
+	int n = 0;
 
 	(void)ino;
 	(void)fi;
@@ -104,11 +106,18 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (size > file_size - (unsigned long long)off)
 		size = (size_t)(file_size - (unsigned long long)off);
-	if (size > BUF_SIZE)
-		size = BUF_SIZE;
-	v.iov_base = buf;
-	v.iov_len = size;
-	fuse_reply_iov(req, &v, 1);
+	/* a short reply would end the file early and the floor with it:
+	 * a read larger than the iovecs hold fails instead */
+	if (size > (size_t)MAX_IOV * BUF_SIZE) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	for (; size > 0; n++) {
+		v[n].iov_base = buf;
+		v[n].iov_len = size < BUF_SIZE ? size : BUF_SIZE;
+		size -= v[n].iov_len;
+	}
+	fuse_reply_iov(req, v, n);
 }
 
 static const struct fuse_lowlevel_ops ops = {
