@@ -23,6 +23,7 @@
 
 #include "pool.h"
 #include "reader_int.h"
+#include "sha256mb.h"
 #include "store.h"
 
 #define RA_MAX_QUEUED 64       /* pool queue; readahead beyond is dropped */
@@ -95,13 +96,18 @@ int bfs_reader_create(struct bfs_repo *repo, struct bfs_chunkcache *cache,
 	if (!r->cfg.threads)
 		r->cfg.threads = bfs_reader_default_threads();
 	/* A remote store gets fewer, larger requests (per-request cost
-	 * dominates there); locally, smaller jobs spread decoding sooner. */
+	 * dominates there); locally, smaller jobs spread decoding sooner,
+	 * unless a job's chunks are checked together on the lanes of
+	 * sha256mb.h (no SHA-NI, no key), which they must fill. */
 	remote = bfs_store_is_remote(repo->store);
 	if (!r->cfg.ra_chunks)
 		r->cfg.ra_chunks = remote ? 1024 : 256;
 	if (!r->cfg.ra_job_max)
 		r->cfg.ra_job_max =
-		    remote ? BFS_RA_JOB_REMOTE : BFS_RA_JOB_LOCAL;
+		    remote ? BFS_RA_JOB_REMOTE
+		    : !repo->crypt && bfs_sha256_many_uses_lanes()
+			? BFS_RA_JOB_LANES
+			: BFS_RA_JOB_LOCAL;
 	pthread_mutex_init(&r->lock, NULL);
 	atomic_init(&r->stopping, false);
 	*out = r;

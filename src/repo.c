@@ -29,15 +29,22 @@
 #include "pack.h"
 #include "repo.h"
 #include "repo_key.h"
+#include "sha256mb.h"
 
 /* read_chunks: fetch across gaps up to this size rather than issue a
  * second request; never fetch more than GROUP_MAX in one request. */
 #define COALESCE_GAP (64u << 10)
 #define GROUP_MAX (32u << 20)
 /* Pack ranges are read into the thread's scratch buffer (util.h), kept
- * up to this capacity: a readahead job's range (1 MiB plain locally, 8
- * MiB plain on S3) fits, a restore's 16 MiB runs are freed. */
+ * up to this capacity: a readahead job's range (1 MiB plain locally, 4
+ * MiB where ids are checked on sha256mb's lanes, 8 MiB plain on S3)
+ * fits, a restore's 16 MiB runs are freed. */
 #define FETCH_KEEP (8u << 20)
+/* read_chunks in a repository without a key, where bfs_sha256_many uses
+ * its lanes (no SHA-NI): chunks decoded before their ids are checked
+ * together.  Sixteen keep eight lanes busy while chunks of unequal size
+ * finish. */
+#define CHECK_BATCH 16
 
 static const char *const profile_names[BFS_PROFILE_COUNT] = {
     [BFS_PROFILE_DUMP] = "dump",
@@ -684,6 +691,10 @@ out_free:
 #define RD_NO_ID                                                               \
 	2u /* plain bytes not checked against the id: a                        \
 	      delta base read by output (see base_get) */
+/* Plain bytes of either kind of frame not checked here: the caller
+ * checks them with others at once (read_chunks), and reads a chunk that
+ * fails again without it, for the error that names what is damaged. */
+#define RD_DEFER_ID 4u
 
 static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		       const void *frame, size_t flen, void *out, size_t len,
@@ -930,7 +941,7 @@ static int base_get(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
  * and the bases verify (the frame is damaged). */
 static int decode_delta(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 			const void *frame, size_t flen, void *out, size_t len,
-			bool multi, const struct locate_via *via,
+			bool multi, bool defer, const struct locate_via *via,
 			struct bfs_bases *fb, struct bfs_err *err)
 {
 	struct base_ent *ent[BFS_DELTA_MAX_BASES] = {NULL};
@@ -966,7 +977,7 @@ static int decode_delta(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 		goto out_put;
 	rc = bfs_delta_decode_n(out, len, frame, flen, multi, b.n, base, blen,
 				err);
-	if (!rc) {
+	if (!rc && !defer) {
 		bfs_repo_blob_id(r, hash, out, len);
 		if (memcmp(hash, id, BFS_HASH_LEN) != 0)
 			rc = bfs_err_set(err, -EBADMSG,
@@ -1035,7 +1046,7 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 	}
 	if (flen >= 4 && bfs_get_le32(frame) == ZSTD_MAGICNUMBER) {
 		rc = bfs_zstd_decompress(out, len, frame, flen, err);
-		if (!rc && !(how & RD_NO_ID)) {
+		if (!rc && !(how & (RD_NO_ID | RD_DEFER_ID))) {
 			bfs_repo_blob_id(r, hash, out, len);
 			if (memcmp(hash, id, BFS_HASH_LEN) != 0)
 				rc = bfs_err_set(err, -EBADMSG,
@@ -1055,15 +1066,15 @@ static int blob_decode(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 				 "delta base)");
 	} else {
 		/* the id is checked there */
-		rc = decode_delta(r, id, frame, flen, out, len, multi, via, fb,
-				  err);
+		rc = decode_delta(r, id, frame, flen, out, len, multi,
+				  how & RD_DEFER_ID, via, fb, err);
 		/* a type-2 frame an older writer made on a base whose id
 		 * starts with "BFD2" (1 in 2^32; FORMAT.md 18.2), in a
 		 * repository migrated to version 5: read as it was meant,
 		 * taken only when its bytes match the id */
 		if (rc && multi && bfs_get_le32(frame) == BFS_DELTA2_MAGIC_LE &&
-		    !decode_delta(r, id, frame, flen, out, len, false, via, &b,
-				  &e2)) {
+		    !decode_delta(r, id, frame, flen, out, len, false, false,
+				  via, &b, &e2)) {
 			rc = 0;
 			if (fb)
 				*fb = b;
@@ -1204,6 +1215,40 @@ static int cmp_ref_pos(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* Check the plain bytes of n chunks decoded with RD_DEFER_ID (at[i]
+ * names each; its frame lies at frames + offset - start) against their
+ * ids, all at once (sha256mb.h).  A chunk that does not match is decoded
+ * again with its check, which sets the error naming what is damaged (a
+ * base, the frame) or, for a frame only the checked decode reads right
+ * (FORMAT.md 18.2), gives the right bytes. */
+static int check_batch(struct bfs_repo *r, const struct bfs_chunkref *refs,
+		       const struct ref_pos *at, size_t n, uint8_t **outs,
+		       const uint8_t *frames, uint64_t start, const char *key,
+		       struct bfs_err *err)
+{
+	uint8_t sums[CHECK_BATCH][BFS_HASH_LEN];
+	const void *data[CHECK_BATCH];
+	size_t len[CHECK_BATCH], i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		data[i] = outs[at[i].idx];
+		len[i] = refs[at[i].idx].len;
+	}
+	bfs_sha256_many(sums, data, len, n);
+	for (i = 0; i < n; i++) {
+		const struct bfs_chunkref *c = &refs[at[i].idx];
+
+		if (!memcmp(sums[i], c->hash, BFS_HASH_LEN))
+			continue;
+		rc = decode_chunk(r, c, frames + (c->offset - start),
+				  outs[at[i].idx], key, 0, NULL, NULL, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* See repo.h.  Sorts the refs by offset and fetches each run of adjacent
  * (or nearly adjacent: gaps up to 64 KiB) frames with one get, at most
  * 32 MiB per request.  Thread-safe. */
@@ -1221,8 +1266,9 @@ int bfs_repo_read_chunks_each(struct bfs_repo *r,
 	struct bfs_buf buf;
 	struct ref_pos *pos;
 	char key[BFS_KEY_MAX];
-	size_t i, j, k;
-	int rc = 0;
+	size_t i, j, k, kend, m, d;
+	bool batch;
+	int rc = 0, rc2;
 
 	if (n == 0)
 		return 0;
@@ -1267,16 +1313,36 @@ int bfs_repo_read_chunks_each(struct bfs_repo *r,
 		rc = fetch_range(r, key, start, end - start, &buf, err);
 		if (rc)
 			goto out_free;
-		for (k = i; k < j; k++) {
-			const struct bfs_chunkref *c = &refs[pos[k].idx];
+		batch = !r->crypt && j - i >= 3 && bfs_sha256_many_uses_lanes();
+		for (k = i; k < j; k = kend) {
+			kend = batch ? BFS_MIN(j, k + CHECK_BATCH) : k + 1;
+			for (m = k; m < kend; m++) {
+				const struct bfs_chunkref *c =
+				    &refs[pos[m].idx];
 
-			rc = decode_chunk(r, c, buf.data + (c->offset - start),
-					  outs[pos[k].idx], key, 0, NULL, NULL,
-					  err);
+				rc = decode_chunk(
+				    r, c, buf.data + (c->offset - start),
+				    outs[pos[m].idx], key,
+				    batch ? RD_DEFER_ID : 0, NULL, NULL, err);
+				if (rc)
+					break;
+			}
+			/* [k, m) decoded (m: a chunk that failed, or kend);
+			 * with a batch, checked now.  Those before a chunk
+			 * that failed are still good; its error stands. */
+			if (batch && m > k) {
+				rc2 = check_batch(r, refs, pos + k, m - k, outs,
+						  buf.data, start, key,
+						  rc ? NULL : err);
+				if (rc2) {
+					rc = rc ? rc : rc2;
+					goto out_free;
+				}
+			}
+			for (d = k; done && d < m; d++)
+				done(arg, pos[d].idx);
 			if (rc)
 				goto out_free;
-			if (done)
-				done(arg, pos[k].idx);
 		}
 	}
 out_free:

@@ -21,7 +21,7 @@ set -u
 # glob on the object path (relative to the build tree)   layer
 # Lowest layer first; the first matching rule wins.
 LAYERS='
-format	src/util.o src/log.o src/pool.o src/hmap.o
+format	src/util.o src/sha256mb.o src/log.o src/pool.o src/hmap.o
 format	src/store*.o src/s3_util.o src/repo.o src/chunker.o src/pack.o
 format	src/manifest*.o src/chunkcache.o src/format*.o src/timefmt.o
 format	src/zlines.o

@@ -21,6 +21,7 @@
 #include "locmap.h"
 #include "pack.h"
 #include "repo.h"
+#include "sha256mb.h"
 #include "tap.h"
 #include "testlib.h"
 #include "tree.h"
@@ -266,6 +267,95 @@ static void test_read(const char *tmp)
 	free(outs[1]);
 }
 
+/* Where chunk ids are checked on the lanes (sha256mb.h; forced in test
+ * builds by main), a run of three or more chunks is decoded first and
+ * checked at once.  A delta whose base is damaged, its base read
+ * unchecked (by output, as the mount and cat read), decodes to other
+ * bytes there: the run must fail naming the base, as a lone read does,
+ * and never hand out the bytes. */
+static void test_read_lanes(const char *tmp)
+{
+	struct bfs_err err = {{0}};
+	const char *dir = tl_path(tmp, "rlanes");
+	struct bfs_repo *r = NULL;
+	struct bfs_locmap *m = NULL;
+	struct bfs_chunkref refs[3];
+	struct bfs_loc loc;
+	struct bfs_buf pk = {0};
+	uint8_t pack[BFS_HASH_LEN], *outs[3];
+	char key[BFS_KEY_MAX], path[600];
+	int rc, i, pass;
+
+	if (!bfs_sha256_many_uses_lanes()) {
+		skip(3, "chunk ids are not checked on lanes here (no AVX2, "
+			"or not a test build)");
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		outs[i] = calloc(1, CHUNK);
+	ok(tl_make_repo(tmp, "rlanes", &r) == 0 &&
+	       put_pack(r, true, base_id, pack) == 0,
+	   "repository with a base and a delta");
+	bfs_repo_pack_key(key, pack);
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	bfs_repo_close(r);
+	r = NULL;
+	for (pass = 0; pass < 2; pass++) {
+		/* pass 1: the base damaged on disk (a fresh handle: no base
+		 * cached) */
+		rc = bfs_repo_open(dir, NULL, &r, &err);
+		if (!rc)
+			rc = bfs_locmap_new(&m, &err);
+		if (!rc)
+			rc = bfs_locmap_load(m, r, &err);
+		if (!rc)
+			rc = bfs_repo_set_locate(r, bfs_locmap_locate, m, NULL,
+						 &err);
+		if (!rc) {
+			bfs_repo_set_bases_by_output(r, true);
+			rc = bfs_locmap_find(m, delta_id, &loc);
+		}
+		/* the delta three times: a file may hold a chunk again */
+		for (i = 0; i < 3; i++) {
+			refs[i] = loc.ref;
+			memset(outs[i], 0, CHUNK);
+		}
+		err.msg[0] = 0;
+		if (!rc)
+			rc = bfs_repo_read_chunks(r, refs, 3, outs, &err);
+		if (pass == 0) {
+			ok(rc == 0 && !memcmp(outs[0], delta_plain, CHUNK) &&
+			       !memcmp(outs[2], delta_plain, CHUNK),
+			   "a run of three deltas, checked on the lanes: "
+			   "its bytes");
+		} else {
+			ok(rc != 0 && strstr(err.msg, base_hex) &&
+			       strstr(err.msg, "delta base"),
+			   "the base damaged: the run fails naming the base");
+			diag("%s", err.msg);
+		}
+		bfs_repo_set_locate(r, NULL, NULL, NULL, NULL);
+		bfs_locmap_free(m);
+		m = NULL;
+		bfs_repo_close(r);
+		r = NULL;
+		if (pass == 0) {
+			pk.len = 0;
+			rc = tl_read_file(path, &pk) > 0 ? 0 : -1;
+			/* the base is the pack's first frame */
+			if (!rc)
+				pk.data[BFS_PACK_HEADER + 100] ^= 0x55;
+			if (!rc)
+				rc = tl_write_file(path, pk.data, pk.len);
+			if (rc)
+				diag("cannot damage the base in %s", path);
+		}
+	}
+	bfs_buf_free(&pk);
+	for (i = 0; i < 3; i++)
+		free(outs[i]);
+}
+
 static void test_missing_base(const char *tmp)
 {
 	struct bfs_err err = {{0}};
@@ -410,8 +500,13 @@ static void test_check(const char *tmp)
 
 int main(void)
 {
-	const char *tmp = tl_tmpdir("bfs-delta-read");
+	const char *tmp;
 
+	/* test builds: runs of chunks checked on the lanes (where the CPU
+	 * has them), as on a CPU without SHA-NI; shorter runs, which the
+	 * other cases read, are checked one by one as before */
+	setenv("BACKUPFS_TEST_SHA256", "lanes", 1);
+	tmp = tl_tmpdir("bfs-delta-read");
 	if (!tmp)
 		return tap_done();
 	tl_fill(base_plain, CHUNK, 1);
@@ -426,6 +521,7 @@ int main(void)
 	test_read(tmp);
 	test_missing_base(tmp);
 	test_base_is_delta(tmp);
+	test_read_lanes(tmp);
 	test_check(tmp);
 	tl_rm_rf(tmp);
 	return tap_done();

@@ -1,0 +1,36 @@
+/* sha256mb.h - SHA-256 of several buffers at once.
+ *
+ * bfs_sha256_many hashes n independent buffers; where the CPU lacks
+ * SHA-NI but has AVX2, eight at a time in the lanes of one register set
+ * (several times OpenSSL's one-buffer speed there), else one after
+ * another with OpenSSL.  Every path gives the digests bfs_sha256 gives.
+ * Thread-safe.
+ */
+#ifndef BFS_SHA256MB_H
+#define BFS_SHA256MB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/* out[i] = SHA-256 of data[i][0..len[i]) for i < n. */
+void bfs_sha256_many(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
+		     const size_t *len, size_t n);
+
+/* Whether bfs_sha256_many uses the lanes in this process (decided at
+ * its first call, or here). */
+bool bfs_sha256_many_uses_lanes(void);
+
+/* The paths themselves, for tests and benchmarks: the lanes (-ENOTSUP
+ * where the CPU or the build has none), and the portable one-block
+ * code the lanes finish their tails with. */
+bool bfs_sha256_lanes_available(void);
+int bfs_sha256_many_lanes(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
+			  const size_t *len, size_t n);
+void bfs_sha256_many_scalar(uint8_t (*out)[BFS_HASH_LEN],
+			    const void *const *data, const size_t *len,
+			    size_t n);
+
+#endif
