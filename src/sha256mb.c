@@ -1,22 +1,25 @@
 /* sha256mb.c - SHA-256 of several buffers at once (see sha256mb.h).
  *
- * Without SHA-NI, OpenSSL's SHA-256 runs at a quarter of its SHA-NI
- * speed (437 against 1,795 MB/s on this project's bench machine), and
- * checking every chunk a read returns would cap the read there.  The
- * chunks of a pack range are independent, so they are hashed eight at a
- * time, one per 32-bit lane of AVX2 registers (the multi-buffer method
- * of Intel's ISA-L and Gueron and Krasnov, "Parallelizing message
- * schedules to accelerate the computations of hash functions", 2012).
+ * Without SHA-NI, OpenSSL's SHA-256 runs at a quarter to a third of its
+ * SHA-NI speed (about 540 against 1,800 MB/s on this project's bench
+ * machine, SHA-NI masked with OPENSSL_ia32cap), and checking every chunk
+ * a read returns capped the read there.  The chunks of a pack range are
+ * independent, so they are hashed eight at a time, one per 32-bit lane
+ * of a 256-bit register (the multi-buffer method of Intel's ISA-L;
+ * Gueron and Krasnov, 2012): 1,580 MB/s with AVX2, 2,400 MB/s with
+ * AVX-512VL's rotate and three-input logic (about half the instructions
+ * a round), on one core of the same machine.
  *
  * Lanes run in step over whole 64-byte blocks: when the shortest lane
  * runs out, its last blocks (the tail and the padding) are finished by
- * the scalar compression below, and the lane takes the next buffer.  A
- * lane with nothing left hashes a dummy block that nobody reads.
+ * the portable compression below, and the lane takes the next buffer.
+ * A lane with nothing left hashes a dummy block that nobody reads.
  *
- * Which path runs is chosen once per process (bfs_sha256_many): the lanes
- * where the CPU has AVX2 and they beat OpenSSL's one-buffer SHA-256 by
- * half again in a short timing, else OpenSSL.  Machines with SHA-NI keep
- * OpenSSL (its SHA-NI code beats eight lanes).
+ * Which path runs is chosen once per process (bfs_sha256_many): the best
+ * lanes the CPU has when a short timing finds them half again as fast
+ * as OpenSSL's one-buffer SHA-256, else OpenSSL.  Machines with SHA-NI
+ * keep OpenSSL: even AVX-512VL's lanes are only a third faster there,
+ * and reading a run's chunks before checking them costs that back.
  */
 #include "config.h"
 
@@ -161,86 +164,36 @@ MB_TARGET static void load8(__m256i w[8], const uint8_t *const p[LANES],
 		w[i] = _mm256_shuffle_epi8(w[i], bswap);
 }
 
-/* nblk blocks of each lane into st (st[j]: word j of every lane's
- * state); lane i starts at q[i] and moves step[i] bytes a block (0: an
- * idle lane, which hashes the same dummy block again). */
-MB_TARGET static void compress8(__m256i st[8], const uint8_t *const q[LANES],
-				const size_t step[LANES], size_t nblk)
-{
-	__m256i w[16], a, b, c, d, e, f, g, h, t1, t2, s0, s1;
-	const uint8_t *p[LANES];
-	size_t blk;
-	int t, i;
+/* compress8 (AVX2) and compress8_512 (AVX-512VL, with its rotate and
+ * three-input logic: about half the instructions a round): the same
+ * rounds, from sha256mb_lanes.h. */
+#define LANES_NAME compress8
+#define LANES_TARGET MB_TARGET
+#define LANES_ROR(x, n) ror8(x, n)
+#define LANES_XOR3(x, y, z) _mm256_xor_si256(_mm256_xor_si256(x, y), z)
+#define LANES_CH(e, f, g)                                                      \
+	_mm256_xor_si256(_mm256_and_si256(e, f), _mm256_andnot_si256(e, g))
+#define LANES_MAJ(a, b, c)                                                     \
+	_mm256_or_si256(_mm256_and_si256(a, b),                                \
+			_mm256_and_si256(c, _mm256_or_si256(a, b)))
+#include "sha256mb_lanes.h"
 
-	for (i = 0; i < LANES; i++)
-		p[i] = q[i];
-	for (blk = 0; blk < nblk; blk++) {
-		load8(w, p, 0);
-		load8(w + 8, p, 32);
-		for (i = 0; i < LANES; i++)
-			p[i] += step[i];
-		a = st[0], b = st[1], c = st[2], d = st[3];
-		e = st[4], f = st[5], g = st[6], h = st[7];
-		for (t = 0; t < 64; t++) {
-			__m256i wt;
+#define MB_TARGET_512 __attribute__((target("avx2,avx512f,avx512vl")))
+#define LANES_NAME compress8_512
+#define LANES_TARGET MB_TARGET_512
+#define LANES_ROR(x, n) _mm256_ror_epi32(x, n)
+#define LANES_XOR3(x, y, z) _mm256_ternarylogic_epi32(x, y, z, 0x96)
+#define LANES_CH(e, f, g) _mm256_ternarylogic_epi32(e, f, g, 0xca)
+#define LANES_MAJ(a, b, c) _mm256_ternarylogic_epi32(a, b, c, 0xe8)
+#include "sha256mb_lanes.h"
 
-			if (t < 16) {
-				wt = w[t];
-			} else {
-				__m256i w2 = w[(t - 2) & 15],
-					w15 = w[(t - 15) & 15];
-
-				s1 = _mm256_xor_si256(
-				    _mm256_xor_si256(ror8(w2, 17),
-						     ror8(w2, 19)),
-				    _mm256_srli_epi32(w2, 10));
-				s0 = _mm256_xor_si256(
-				    _mm256_xor_si256(ror8(w15, 7),
-						     ror8(w15, 18)),
-				    _mm256_srli_epi32(w15, 3));
-				wt = _mm256_add_epi32(
-				    _mm256_add_epi32(s1, w[(t - 7) & 15]),
-				    _mm256_add_epi32(s0, w[t & 15]));
-				w[t & 15] = wt;
-			}
-			t1 = _mm256_add_epi32(
-			    _mm256_add_epi32(
-				h,
-				_mm256_xor_si256(
-				    _mm256_xor_si256(ror8(e, 6), ror8(e, 11)),
-				    ror8(e, 25))),
-			    _mm256_add_epi32(
-				_mm256_xor_si256(_mm256_and_si256(e, f),
-						 _mm256_andnot_si256(e, g)),
-				_mm256_add_epi32(_mm256_set1_epi32((int)K[t]),
-						 wt)));
-			t2 = _mm256_add_epi32(
-			    _mm256_xor_si256(
-				_mm256_xor_si256(ror8(a, 2), ror8(a, 13)),
-				ror8(a, 22)),
-			    _mm256_or_si256(
-				_mm256_and_si256(a, b),
-				_mm256_and_si256(c, _mm256_or_si256(a, b))));
-			h = g, g = f, f = e;
-			e = _mm256_add_epi32(d, t1);
-			d = c, c = b, b = a;
-			a = _mm256_add_epi32(t1, t2);
-		}
-		st[0] = _mm256_add_epi32(st[0], a);
-		st[1] = _mm256_add_epi32(st[1], b);
-		st[2] = _mm256_add_epi32(st[2], c);
-		st[3] = _mm256_add_epi32(st[3], d);
-		st[4] = _mm256_add_epi32(st[4], e);
-		st[5] = _mm256_add_epi32(st[5], f);
-		st[6] = _mm256_add_epi32(st[6], g);
-		st[7] = _mm256_add_epi32(st[7], h);
-	}
-}
+typedef void (*compress_fn)(__m256i st[8], const uint8_t *const q[LANES],
+			    const size_t step[LANES], size_t nblk);
 
 /* The lanes over data[0..n), whatever the CPU (the caller checked). */
-MB_TARGET static void many_avx2(uint8_t (*out)[BFS_HASH_LEN],
-				const void *const *data, const size_t *len,
-				size_t n)
+MB_TARGET static void many_lanes(uint8_t (*out)[BFS_HASH_LEN],
+				 const void *const *data, const size_t *len,
+				 size_t n, compress_fn compress)
 {
 	static const uint8_t dummy[64];
 	const uint8_t *q[LANES];
@@ -289,7 +242,7 @@ MB_TARGET static void many_avx2(uint8_t (*out)[BFS_HASH_LEN],
 			break;
 		for (j = 0; j < 8; j++)
 			st[j] = _mm256_loadu_si256((const __m256i *)hs[j]);
-		compress8(st, q, step, m);
+		compress(st, q, step, m);
 		for (j = 0; j < 8; j++)
 			_mm256_storeu_si256((__m256i *)hs[j], st[j]);
 		for (i = 0; i < LANES; i++) {
@@ -335,22 +288,35 @@ void bfs_sha256_many_scalar(uint8_t (*out)[BFS_HASH_LEN],
 	}
 }
 
-bool bfs_sha256_lanes_available(void)
+unsigned bfs_sha256_lanes_isas(void)
 {
+	unsigned isas = 0;
+
 #ifdef MB_X86
-	return __builtin_cpu_supports("avx2");
-#else
-	return false;
+	if (__builtin_cpu_supports("avx2"))
+		isas |= BFS_SHA256_AVX2;
+	if (__builtin_cpu_supports("avx2") &&
+	    __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512vl"))
+		isas |= BFS_SHA256_AVX512;
 #endif
+	return isas;
 }
 
 int bfs_sha256_many_lanes(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
-			  const size_t *len, size_t n)
+			  const size_t *len, size_t n, unsigned isa)
 {
-#ifdef MB_X86
-	if (!bfs_sha256_lanes_available())
+	unsigned have = bfs_sha256_lanes_isas();
+
+	if (!isa)
+		isa = have & BFS_SHA256_AVX512 ? BFS_SHA256_AVX512
+					       : BFS_SHA256_AVX2;
+	if (!(have & isa) ||
+	    (isa != BFS_SHA256_AVX2 && isa != BFS_SHA256_AVX512))
 		return -ENOTSUP;
-	many_avx2(out, data, len, n);
+#ifdef MB_X86
+	many_lanes(out, data, len, n,
+		   isa == BFS_SHA256_AVX512 ? compress8_512 : compress8);
 	return 0;
 #else
 	(void)out, (void)data, (void)len, (void)n;
@@ -382,7 +348,7 @@ static void pick(void)
 	double one = 1e9, lanes = 1e9, t;
 	int i, r;
 
-	if (!bfs_sha256_lanes_available())
+	if (!bfs_sha256_lanes_isas())
 		return;
 #ifdef BFS_FAULT_INJECTION
 	{
@@ -411,7 +377,7 @@ static void pick(void)
 		many_one(out, data, len, NB);
 		one = BFS_MIN(one, now_s() - t);
 		t = now_s();
-		(void)bfs_sha256_many_lanes(out, data, len, NB);
+		(void)bfs_sha256_many_lanes(out, data, len, NB, 0);
 		lanes = BFS_MIN(lanes, now_s() - t);
 	}
 	pick_lanes = lanes * 1.5 < one;
@@ -431,7 +397,7 @@ void bfs_sha256_many(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
 {
 	/* one or two buffers fill too few lanes to gain */
 	if (n >= 3 && bfs_sha256_many_uses_lanes() &&
-	    bfs_sha256_many_lanes(out, data, len, n) == 0)
+	    bfs_sha256_many_lanes(out, data, len, n, 0) == 0)
 		return;
 	many_one(out, data, len, n);
 }

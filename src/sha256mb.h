@@ -1,9 +1,10 @@
 /* sha256mb.h - SHA-256 of several buffers at once.
  *
  * bfs_sha256_many hashes n independent buffers; where the CPU lacks
- * SHA-NI but has AVX2, eight at a time in the lanes of one register set
- * (several times OpenSSL's one-buffer speed there), else one after
- * another with OpenSSL.  Every path gives the digests bfs_sha256 gives.
+ * SHA-NI but has AVX2, eight at a time in the lanes of one register
+ * (AVX-512VL where it has that too; three to four times OpenSSL's
+ * one-buffer speed there), else one after another with OpenSSL.  Every
+ * path gives the digests bfs_sha256 gives.
  * Thread-safe.
  */
 #ifndef BFS_SHA256MB_H
@@ -23,12 +24,14 @@ void bfs_sha256_many(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
  * its first call, or here). */
 bool bfs_sha256_many_uses_lanes(void);
 
-/* The paths themselves, for tests and benchmarks: the lanes (-ENOTSUP
- * where the CPU or the build has none), and the portable one-block
- * code the lanes finish their tails with. */
-bool bfs_sha256_lanes_available(void);
+/* The paths themselves, for tests and benchmarks.  The lanes' instruction
+ * sets this CPU and build have (a mask of BFS_SHA256_*); the lanes with
+ * one of them (0: the best), -ENOTSUP where it is missing; and the
+ * portable one-block code the lanes finish their tails with. */
+enum { BFS_SHA256_AVX2 = 1, BFS_SHA256_AVX512 = 2 };
+unsigned bfs_sha256_lanes_isas(void);
 int bfs_sha256_many_lanes(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
-			  const size_t *len, size_t n);
+			  const size_t *len, size_t n, unsigned isa);
 void bfs_sha256_many_scalar(uint8_t (*out)[BFS_HASH_LEN],
 			    const void *const *data, const size_t *len,
 			    size_t n);

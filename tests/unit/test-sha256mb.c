@@ -1,11 +1,11 @@
-/* test-sha256mb: SHA-256 of several buffers at once (src/sha256mb.c)
- * gives OpenSSL's digests on every path, for every length class (under
- * a block, the padding's edges at 55/56/63/64 bytes, whole blocks,
- * lengths that end lanes at different times) and any number of buffers;
- * and bfs_repo_read_chunks, checking a run's chunks together on the
- * lanes, returns the right bytes, reports a damaged chunk with the
- * message the one-at-a-time check gives, and hands out (done) only
- * chunks that were checked.  The repository part forces the lanes with
+/* test-sha256mb: SHA-256 of several buffers at once (src/sha256mb.c) * gives
+ * OpenSSL's digests on every path (portable, AVX2 and AVX-512VL lanes where the
+ * CPU has them), for every length class (under a block, the padding's edges at
+ * 55/56/63/64 bytes, whole blocks, lengths that end lanes at different times)
+ * and any number of buffers; and bfs_repo_read_chunks, checking a run's chunks
+ * together on the lanes, returns the right bytes, reports a damaged chunk with
+ * the message the one-at-a-time check gives, and hands out (done) only chunks
+ * that were checked.  The repository part forces the lanes with
  * BACKUPFS_TEST_SHA256 (test builds) and skips where the CPU has none.
  */
 #include "config.h"
@@ -38,10 +38,17 @@ static void *xmalloc(size_t n)
 typedef void (*many_fn)(uint8_t (*)[BFS_HASH_LEN], const void *const *,
 			const size_t *, size_t);
 
-static void lanes_or_fail(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
-			  const size_t *len, size_t n)
+static void avx2_or_fail(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
+			 const size_t *len, size_t n)
 {
-	if (bfs_sha256_many_lanes(out, data, len, n) != 0)
+	if (bfs_sha256_many_lanes(out, data, len, n, BFS_SHA256_AVX2) != 0)
+		memset(out, 0, n * BFS_HASH_LEN);
+}
+
+static void avx512_or_fail(uint8_t (*out)[BFS_HASH_LEN],
+			   const void *const *data, const size_t *len, size_t n)
+{
+	if (bfs_sha256_many_lanes(out, data, len, n, BFS_SHA256_AVX512) != 0)
 		memset(out, 0, n * BFS_HASH_LEN);
 }
 
@@ -101,11 +108,16 @@ static void test_digests(void)
 	ok(agrees(bfs_sha256_many, 200, 12),
 	   "bfs_sha256_many (%s): OpenSSL's digests",
 	   bfs_sha256_many_uses_lanes() ? "lanes" : "OpenSSL");
-	if (!bfs_sha256_lanes_available()) {
+	if (bfs_sha256_lanes_isas() & BFS_SHA256_AVX2)
+		ok(agrees(avx2_or_fail, 400, 13),
+		   "AVX2 lanes: OpenSSL's digests");
+	else
 		skip(1, "no AVX2 on this CPU or build");
-		return;
-	}
-	ok(agrees(lanes_or_fail, 400, 13), "lanes: OpenSSL's digests");
+	if (bfs_sha256_lanes_isas() & BFS_SHA256_AVX512)
+		ok(agrees(avx512_or_fail, 400, 14),
+		   "AVX-512VL lanes: OpenSSL's digests");
+	else
+		skip(1, "no AVX-512VL on this CPU or build");
 }
 
 #define NCH 20
@@ -174,7 +186,7 @@ static void test_read_chunks(const char *tmp)
 
 #ifdef BFS_FAULT_INJECTION
 	/* a test build honours BACKUPFS_TEST_SHA256 (set in main) */
-	if (bfs_sha256_lanes_available())
+	if (bfs_sha256_lanes_isas())
 		ok(bfs_sha256_many_uses_lanes(),
 		   "BACKUPFS_TEST_SHA256=lanes puts the lanes in use");
 #endif
