@@ -159,6 +159,18 @@ int bfs_repo_blob_decode_bases(struct bfs_repo *r,
 			       size_t len, struct bfs_bases *bases,
 			       struct bfs_err *err);
 
+/* bfs_repo_blob_decode_bases without the check of the plain bytes
+ * against id (either kind of frame), for a caller that checks several at
+ * once (sha256mb.h) and decodes one that does not match again with
+ * bfs_repo_blob_decode_bases, for the error naming what is damaged.
+ * Only in a repository without a key (-EINVAL there: its ids are
+ * keyed, and its frames authenticated). */
+int bfs_repo_blob_decode_unchecked(struct bfs_repo *r,
+				   const uint8_t id[BFS_HASH_LEN],
+				   const void *frame, size_t flen, void *out,
+				   size_t len, struct bfs_bases *bases,
+				   struct bfs_err *err);
+
 /* True when blobs of a and b are interchangeable byte for byte: both
  * plain, or both encrypted with the same master keys. */
 bool bfs_repo_same_keys(const struct bfs_repo *a, const struct bfs_repo *b);
