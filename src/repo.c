@@ -950,8 +950,9 @@ static int base_get(struct bfs_repo *r, const uint8_t id[BFS_HASH_LEN],
 
 /* Decode the plain delta frame frame[0..flen) of blob id (either kind;
  * multi: the magic of a multi-base frame counts) into out with its
- * bases' plain bytes and check the bytes against id; *fb (may be NULL)
- * gets its bases once the head is read.  When the decode fails or the
+ * bases' plain bytes and check the bytes against id (defer: not, the
+ * caller checks, RD_DEFER_ID); *fb (may be NULL) gets its bases once the
+ * head is read.  When the decode fails or the
  * bytes do not match, a base read unchecked (by output) is checked: a
  * damaged one is what the error names.  0 or -errno with a message
  * naming a base that cannot be had; -EBADMSG: the bytes do not match
