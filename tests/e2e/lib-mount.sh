@@ -57,17 +57,38 @@ is_mounted() {
 }
 
 # unmount MNT: fusermount3 -u, falling back to a lazy unmount, until
-# nothing is mounted at MNT (each round takes the top mount off); non-zero
-# with a diagnostic if MNT stays mounted.
+# nothing is mounted at MNT (each round takes the top mount off), then
+# wait (up to 10 s) for the daemons that served it to exit: one still
+# closing its catalog must not meet the next step's mount or files, nor
+# be taken for the next mount's daemon (daemon_pid).  Non-zero with a
+# diagnostic if MNT stays mounted.
 unmount() {
-	local i
+	local i pids
+	pids=$(daemon_pids "$1")
 	for ((i = 0; i < 50; i++)); do
-		is_mounted "$1" || return 0
+		is_mounted "$1" || break
 		fusermount3 -u "$1" 2>/dev/null || fusermount3 -uz "$1" 2>/dev/null ||
 			umount -l "$1" 2>/dev/null || sleep 0.1
 	done
-	is_mounted "$1" || return 0
-	diag "unmount: '$1' is still mounted"
+	if is_mounted "$1"; then
+		diag "unmount: '$1' is still mounted"
+		return 1
+	fi
+	for ((i = 0; i < 100; i++)); do
+		_any_alive $pids || return 0
+		sleep 0.1
+	done
+	diag "unmount: a daemon of '$1' did not exit ($pids)"
+	return 0
+}
+
+# _any_alive PID...: true if one of them still runs (not a zombie).
+_any_alive() {
+	local p st
+	for p in "$@"; do
+		st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) || continue
+		[ -n "$st" ] && [ "$st" != Z ] && return 0
+	done
 	return 1
 }
 
@@ -120,20 +141,28 @@ mount_repo_fg() {
 	return 0
 }
 
-# daemon_pid MNT: the pid of the backupfs process serving MNT.
-daemon_pid() {
+# daemon_pids MNT: the pids of the backupfs processes whose command line
+# names MNT, oldest first (one still exiting after an unmount included).
+daemon_pids() {
 	local mnt pid a args
 	mnt=$(realpath -m "$1")
-	for pid in $(pgrep -x backupfs); do
+	for pid in $(ps -o pid= --sort=start_time -C backupfs 2>/dev/null); do
 		mapfile -d '' args 2>/dev/null </proc/"$pid"/cmdline || continue
 		for a in "${args[@]}"; do
 			if [ "$a" = "$mnt" ] || [ "$a" = "$1" ]; then
 				echo "$pid"
-				return 0
+				break
 			fi
 		done
 	done
-	return 1
+}
+
+# daemon_pid MNT: the pid of the backupfs process serving MNT (the newest
+# one whose command line names it).
+daemon_pid() {
+	local p
+	p=$(daemon_pids "$1" | tail -n 1)
+	[ -n "$p" ] && echo "$p"
 }
 
 # mk_flat DIR NFILES: NFILES small files (0-96 bytes) in directories of
