@@ -39,15 +39,24 @@ bfs ls -r "$R" --catalog "$C" b1:files/big >"$T/want"
 is "$(wc -l <"$T/want")" "300" "big lists 300 files"
 nruns=$(sql "SELECT count(*) FROM tree_runs WHERE tree = \$BIG")
 ok $(( nruns > 3 ? 0 : 1 )) "  in $nruns runs"
-cp "$C" "$T/good.db"
+# a copy through SQLite (what is still in the -wal file included)
+"$BFS_PYTHON" -c 'import sqlite3, sys
+s = sqlite3.connect(sys.argv[1]); d = sqlite3.connect(sys.argv[2])
+s.backup(d); d.close(); s.close()' "$C" "$T/good.db"
 
 # damage KIND SQL...: damage a copy of the good catalog, then ls and the
-# mount must fail on big, never list it short
+# mount must fail on big, never list it short.  Each copy is a new file:
+# a catalog overwritten in place, its -wal and -shm deleted, while the
+# last step's mount daemon was still closing it mixed the two (SQLite's
+# files must not change under an open connection; unmount now also waits
+# for the daemon to exit).
+ncopy=0
 damage() {
 	local what=$1
 	shift
+	ncopy=$((ncopy + 1))
+	C=$T/cat-$ncopy.db
 	cp "$T/good.db" "$C"
-	rm -f "$C-wal" "$C-shm"
 	sql "$@" >/dev/null
 	fails_with 1 "$what: ls of big fails" \
 		bfs ls -r "$R" --catalog "$C" --no-sync b1:files/big
