@@ -57,9 +57,15 @@ if command -v script >/dev/null; then
 	tr '\r' '\n' <"$T/typescript" >"$T/tty"
 	like "$(cat "$T/tty")" "\\[1/1\\] data: [0-9.]+ (KiB|MiB)" "the running source, with its size"
 	like "$(cat "$T/tty")" " of 4[0-9]\\.[0-9] MiB" "a total from the pre-scan (excluded files left out)"
-	like "$(cat "$T/tty")" "[0-9.]+ MiB/s" "rates in MiB/s"
-	unlike "$(cat "$T/tty")" " MB/s" "no decimal MB/s"
 	like "$(cat "$T/tty")" "backup b4: " "the summary line follows"
+	# a rate shows once a source has run for half a second: a command
+	# that pauses takes that long on any machine (b4 can take less)
+	script -qfec "'$BACKUPFS' backup -r '$R' --id b5 --command 'slow.bin=head -c 2000000 /dev/urandom; sleep 1.2; head -c 2000000 /dev/urandom'" \
+		"$T/typescript2" >/dev/null 2>&1
+	tr '\r' '\n' <"$T/typescript2" >"$T/tty2"
+	like "$(cat "$T/tty2")" "\\[1/1\\] slow\\.bin: [0-9.]+ (B|KiB|MiB), [0-9.]+ MiB/s" \
+		"rates in MiB/s"
+	unlike "$(cat "$T/tty" "$T/tty2")" " MB/s" "no decimal MB/s"
 else
 	diag "no script(1): the terminal progress is not checked"
 fi
