@@ -167,8 +167,10 @@ import sys
 t = [float(l) for l in open(sys.argv[1]) if l.strip()]
 print("%.2f" % max(b - a for a, b in zip(t, t[1:])))' "$T/$a.beat")
 	diag "$a: longest downtime $gap s"
+	# above: more than two beats (0.05 s apart) missed, the app was
+	# stopped (a fast machine stops, dumps and starts in under 0.2 s)
 	[ "${CI:-}" = true ] && bound=60 || bound=30
-	ok "$("$BFS_PYTHON" -c "print(0 if 0.2 < $gap < $bound else 1)")" \
+	ok "$("$BFS_PYTHON" -c "print(0 if 0.12 < $gap < $bound else 1)")" \
 		"$a: downtime $gap s is bounded"
 done
 bfs cat -r "$T/repo-pgapp" "$(bfs_ids -r "$T/repo-pgapp")":app1.sql >"$T/app1.sql"
