@@ -307,6 +307,9 @@ chmod 0711 "$T"
 export T
 export XDG_CACHE_HOME=$T/cache
 mkdir -p "$XDG_CACHE_HOME"
+# the mount's log file and the jobs' state go under the scratch dir, not
+# into the home directory of whoever runs the tests
+export XDG_STATE_HOME=$T/state
 
 if [ ! -x "$BACKUPFS" ]; then
 	bail_out "backupfs binary not found ('$BACKUPFS'); build it first or set BACKUPFS"
