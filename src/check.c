@@ -191,15 +191,16 @@ static int job_read_index(struct pack_job *j, const char *key,
 	return rc;
 }
 
-/* A worker's buffers, kept from one pack to the next: a pack (16 MiB)
- * is above the mmap threshold, so a fresh buffer per pack would cost a
- * page fault per 4 KiB read (measured: a third of check --read-data). */
 /* check --read-data where sha256mb uses its lanes: blobs of a pack
  * decoded before they are checked together, at most this many and
  * this many plain bytes (a blob larger is a group of its own). */
 #define CK_GROUP 16
 #define CK_GROUP_BYTES (4u << 20)
 
+/* A worker's buffers, kept from one pack to the next: a pack (16 MiB)
+ * is above the mmap threshold, so a fresh buffer per pack would cost a
+ * page fault per 4 KiB read (measured: a third of check --read-data);
+ * plain holds a group of blobs. */
 struct ck_tls {
 	struct bfs_buf pack;
 	uint8_t *plain;
@@ -370,11 +371,10 @@ static void blob_outcome(struct pack_job *j, const char *key,
 }
 
 /* Decode every blob of j's pack (read whole into b) and check it against
- * its id.  Where sha256mb uses its lanes (no SHA-NI; a repository
- * without a key), up to CK_GROUP blobs (CK_GROUP_BYTES plain) are
- * decoded first and checked together; one that does not match is
- * decoded again with its own check, for the message.  The number of
- * blobs found bad. */
+ * its id.  Where sha256mb uses its lanes (no SHA-NI), up to CK_GROUP
+ * blobs (CK_GROUP_BYTES plain) are decoded first and checked together
+ * (bfs_repo_blob_id_many); one that does not match is decoded again with
+ * its own check, for the message.  The number of blobs found bad. */
 static size_t job_read_blobs(struct pack_job *j, const char *key,
 			     const struct bfs_buf *b, struct ck_tls *t)
 {
@@ -385,7 +385,7 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 	size_t lens[CK_GROUP], ok[CK_GROUP];
 	size_t i, k, end, at, nok, bad = 0;
 	uint64_t plain = 0, total;
-	bool lanes = !j->c->r->crypt && bfs_sha256_many_uses_lanes();
+	bool lanes = bfs_sha256_many_uses_lanes();
 	int rc;
 
 	for (i = 0; i < j->n; i = end) {
@@ -431,7 +431,7 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 		}
 		if (!nok)
 			continue;
-		bfs_sha256_many(sums, data, lens, nok);
+		bfs_repo_blob_id_many(j->c->r, sums, data, lens, nok);
 		for (k = 0; k < nok; k++) {
 			const struct bfs_idx_blob *e = &j->blobs[ok[k]];
 			uint8_t *out = (uint8_t *)data[k];

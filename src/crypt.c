@@ -29,6 +29,7 @@
 #endif
 
 #include "crypt.h"
+#include "sha256mb.h"
 
 #define MASTER_LEN (2 * BFS_CRYPT_KEY)
 #define SALT_LEN 32
@@ -464,6 +465,21 @@ void bfs_crypt_blob_id(const struct bfs_crypt *k, uint8_t out[BFS_HASH_LEN],
 	/* cannot fail with SHA-256 and a valid key (as bfs_sha256) */
 	if (!HMAC(EVP_sha256(), k->id, BFS_CRYPT_KEY, data, n, out, &len))
 		memset(out, 0, BFS_HASH_LEN);
+}
+
+void bfs_crypt_blob_id_many(const struct bfs_crypt *k,
+			    uint8_t (*out)[BFS_HASH_LEN],
+			    const void *const *data, const size_t *len,
+			    size_t n)
+{
+	size_t i;
+
+	if (n >= 3 && bfs_sha256_many_uses_lanes() &&
+	    bfs_hmac_sha256_many_lanes(k->id, sizeof(k->id), out, data, len, n,
+				       0) == 0)
+		return;
+	for (i = 0; i < n; i++)
+		bfs_crypt_blob_id(k, out[i], data[i], len[i]);
 }
 
 /* ---- key objects ------------------------------------------------------ */

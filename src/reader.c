@@ -98,16 +98,15 @@ int bfs_reader_create(struct bfs_repo *repo, struct bfs_chunkcache *cache,
 	/* A remote store gets fewer, larger requests (per-request cost
 	 * dominates there); locally, smaller jobs spread decoding sooner,
 	 * unless a job's chunks are checked together on the lanes of
-	 * sha256mb.h (no SHA-NI, no key), which they must fill. */
+	 * sha256mb.h (no SHA-NI), which they must fill. */
 	remote = bfs_store_is_remote(repo->store);
 	if (!r->cfg.ra_chunks)
 		r->cfg.ra_chunks = remote ? 1024 : 256;
 	if (!r->cfg.ra_job_max)
-		r->cfg.ra_job_max =
-		    remote ? BFS_RA_JOB_REMOTE
-		    : !repo->crypt && bfs_sha256_many_uses_lanes()
-			? BFS_RA_JOB_LANES
-			: BFS_RA_JOB_LOCAL;
+		r->cfg.ra_job_max = remote ? BFS_RA_JOB_REMOTE
+				    : bfs_sha256_many_uses_lanes()
+					? BFS_RA_JOB_LANES
+					: BFS_RA_JOB_LOCAL;
 	pthread_mutex_init(&r->lock, NULL);
 	atomic_init(&r->stopping, false);
 	*out = r;

@@ -40,10 +40,10 @@
  * MiB where ids are checked on sha256mb's lanes, 8 MiB plain on S3)
  * fits, a restore's 16 MiB runs are freed. */
 #define FETCH_KEEP (8u << 20)
-/* read_chunks in a repository without a key, where bfs_sha256_many uses
- * its lanes (no SHA-NI): chunks decoded before their ids are checked
- * together.  Sixteen keep eight lanes busy while chunks of unequal size
- * finish. */
+/* read_chunks where sha256mb uses its lanes (no SHA-NI): chunks decoded
+ * before their ids (SHA-256, or HMAC-SHA256 in an encrypted repository)
+ * are checked together.  Sixteen keep eight lanes busy while chunks of
+ * unequal size finish. */
 #define CHECK_BATCH 16
 
 static const char *const profile_names[BFS_PROFILE_COUNT] = {
@@ -590,6 +590,17 @@ void bfs_repo_blob_id(const struct bfs_repo *r, uint8_t id[BFS_HASH_LEN],
 		bfs_sha256(id, data, len);
 }
 
+/* See repo.h.  Thread-safe. */
+void bfs_repo_blob_id_many(const struct bfs_repo *r,
+			   uint8_t (*ids)[BFS_HASH_LEN],
+			   const void *const *data, const size_t *len, size_t n)
+{
+	if (r->crypt)
+		bfs_crypt_blob_id_many(r->crypt, ids, data, len, n);
+	else
+		bfs_sha256_many(ids, data, len, n);
+}
+
 int bfs_repo_blob_encode(const struct bfs_repo *r,
 			 const uint8_t id[BFS_HASH_LEN], const void *data,
 			 size_t len, struct bfs_buf *out, struct bfs_err *err)
@@ -728,12 +739,6 @@ int bfs_repo_blob_decode_unchecked(struct bfs_repo *r,
 				   size_t len, struct bfs_bases *bases,
 				   struct bfs_err *err)
 {
-	if (r->crypt) {
-		memset(bases, 0, sizeof(*bases));
-		return bfs_err_set(err, -EINVAL,
-				   "an encrypted repository's blobs are "
-				   "always checked as they are decoded");
-	}
 	return blob_decode(r, id, frame, flen, out, len, RD_DEFER_ID, NULL,
 			   NULL, bases, err);
 }
@@ -1253,7 +1258,7 @@ static int check_batch(struct bfs_repo *r, const struct bfs_chunkref *refs,
 		data[i] = outs[at[i].idx];
 		len[i] = refs[at[i].idx].len;
 	}
-	bfs_sha256_many(sums, data, len, n);
+	bfs_repo_blob_id_many(r, sums, data, len, n);
 	for (i = 0; i < n; i++) {
 		const struct bfs_chunkref *c = &refs[at[i].idx];
 
@@ -1331,7 +1336,7 @@ int bfs_repo_read_chunks_each(struct bfs_repo *r,
 		rc = fetch_range(r, key, start, end - start, &buf, err);
 		if (rc)
 			goto out_free;
-		batch = !r->crypt && j - i >= 3 && bfs_sha256_many_uses_lanes();
+		batch = j - i >= 3 && bfs_sha256_many_uses_lanes();
 		for (k = i; k < j; k = kend) {
 			kend = batch ? BFS_MIN(j, k + CHECK_BATCH) : k + 1;
 			for (m = k; m < kend; m++) {

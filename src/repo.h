@@ -100,6 +100,12 @@ int bfs_repo_list_backups(struct bfs_store *st, struct bfs_strv *out,
  * site that names a blob computes its id here.  Thread-safe. */
 void bfs_repo_blob_id(const struct bfs_repo *r, uint8_t id[BFS_HASH_LEN],
 		      const void *data, size_t len);
+/* The ids of n buffers, as bfs_repo_blob_id gives them, at once: in
+ * sha256mb's lanes where it uses them (sha256mb.h).  Thread-safe. */
+void bfs_repo_blob_id_many(const struct bfs_repo *r,
+			   uint8_t (*ids)[BFS_HASH_LEN],
+			   const void *const *data, const size_t *len,
+			   size_t n);
 
 /* The stored frame of a blob (doc/FORMAT.md, sections 3 and Encryption):
  * the zstd frame of data at the repository's level, sealed with AAD
@@ -160,11 +166,10 @@ int bfs_repo_blob_decode_bases(struct bfs_repo *r,
 			       struct bfs_err *err);
 
 /* bfs_repo_blob_decode_bases without the check of the plain bytes
- * against id (either kind of frame), for a caller that checks several at
- * once (sha256mb.h) and decodes one that does not match again with
- * bfs_repo_blob_decode_bases, for the error naming what is damaged.
- * Only in a repository without a key (-EINVAL there: its ids are
- * keyed, and its frames authenticated). */
+ * against id (either kind of frame; an encrypted frame is still
+ * authenticated), for a caller that checks several at once
+ * (bfs_repo_blob_id_many) and decodes one that does not match again with
+ * bfs_repo_blob_decode_bases, for the error naming what is damaged. */
 int bfs_repo_blob_decode_unchecked(struct bfs_repo *r,
 				   const uint8_t id[BFS_HASH_LEN],
 				   const void *frame, size_t flen, void *out,

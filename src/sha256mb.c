@@ -29,6 +29,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "sha256mb.h"
 #include "util.h"
 
@@ -98,11 +100,13 @@ static void compress1(uint32_t h[8], const uint8_t *p)
 	h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
 }
 
-/* Finish a hash whose first nblk whole blocks are in h: the rest of
+/* Finish a hash whose first nblk whole blocks of data are in h, after
+ * prefix bytes (a multiple of 64) hashed before data: the rest of
  * data[0..len) and the padding, then the digest into out. */
-static void finish1(uint32_t h[8], const uint8_t *data, size_t len, size_t nblk,
-		    uint8_t out[BFS_HASH_LEN])
+static void finish1(uint32_t h[8], uint64_t prefix, const uint8_t *data,
+		    size_t len, size_t nblk, uint8_t out[BFS_HASH_LEN])
 {
+	uint64_t total = prefix + len;
 	uint8_t last[128];
 	size_t done = nblk * 64, rest = len - done, n;
 	int i;
@@ -113,8 +117,8 @@ static void finish1(uint32_t h[8], const uint8_t *data, size_t len, size_t nblk,
 	memcpy(last, data + done, rest);
 	last[rest] = 0x80;
 	n = rest + 9 <= 64 ? 64 : 128;
-	put_be32(last + n - 8, (uint32_t)((uint64_t)len >> 29));
-	put_be32(last + n - 4, (uint32_t)((uint64_t)len << 3));
+	put_be32(last + n - 8, (uint32_t)(total >> 29));
+	put_be32(last + n - 4, (uint32_t)(total << 3));
 	compress1(h, last);
 	if (n == 128)
 		compress1(h, last + 64);
@@ -193,7 +197,8 @@ typedef void (*compress_fn)(__m256i st[8], const uint8_t *const q[LANES],
 /* The lanes over data[0..n), whatever the CPU (the caller checked). */
 MB_TARGET static void many_lanes(uint8_t (*out)[BFS_HASH_LEN],
 				 const void *const *data, const size_t *len,
-				 size_t n, compress_fn compress)
+				 size_t n, const uint32_t init[8],
+				 uint64_t prefix, compress_fn compress)
 {
 	static const uint8_t dummy[64];
 	const uint8_t *q[LANES];
@@ -210,7 +215,7 @@ MB_TARGET static void many_lanes(uint8_t (*out)[BFS_HASH_LEN],
 	}
 	for (j = 0; j < 8; j++)
 		for (i = 0; i < LANES; i++)
-			hs[j][i] = H0[j];
+			hs[j][i] = init[j];
 	for (;;) {
 		/* fill the idle lanes; a buffer of under one block is done
 		 * by the scalar code at once */
@@ -219,8 +224,9 @@ MB_TARGET static void many_lanes(uint8_t (*out)[BFS_HASH_LEN],
 				size_t k = next++;
 
 				if (len[k] < 64) {
-					memcpy(h1, H0, sizeof(h1));
-					finish1(h1, data[k], len[k], 0, out[k]);
+					memcpy(h1, init, sizeof(h1));
+					finish1(h1, prefix, data[k], len[k], 0,
+						out[k]);
 					continue;
 				}
 				who[i] = k;
@@ -228,7 +234,7 @@ MB_TARGET static void many_lanes(uint8_t (*out)[BFS_HASH_LEN],
 				step[i] = 64;
 				left[i] = len[k] / 64;
 				for (j = 0; j < 8; j++)
-					hs[j][i] = H0[j];
+					hs[j][i] = init[j];
 			}
 		}
 		m = SIZE_MAX;
@@ -256,12 +262,16 @@ MB_TARGET static void many_lanes(uint8_t (*out)[BFS_HASH_LEN],
 				continue;
 			for (j = 0; j < 8; j++)
 				h1[j] = hs[j][i];
-			finish1(h1, data[k], len[k], len[k] / 64, out[k]);
+			finish1(h1, prefix, data[k], len[k], len[k] / 64,
+				out[k]);
 			who[i] = SIZE_MAX;
 			q[i] = dummy;
 			step[i] = 0;
 		}
 	}
+	/* states of a keyed hash (HMAC's inner) are the key's to keep */
+	OPENSSL_cleanse(hs, sizeof(hs));
+	OPENSSL_cleanse(h1, sizeof(h1));
 }
 #endif /* MB_X86 */
 
@@ -284,7 +294,7 @@ void bfs_sha256_many_scalar(uint8_t (*out)[BFS_HASH_LEN],
 
 	for (i = 0; i < n; i++) {
 		memcpy(h, H0, sizeof(h));
-		finish1(h, data[i], len[i], 0, out[i]);
+		finish1(h, 0, data[i], len[i], 0, out[i]);
 	}
 }
 
@@ -303,8 +313,11 @@ unsigned bfs_sha256_lanes_isas(void)
 	return isas;
 }
 
-int bfs_sha256_many_lanes(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
-			  const size_t *len, size_t n, unsigned isa)
+/* The lanes with isa (0: the best), from state init after prefix bytes
+ * (a multiple of 64); -ENOTSUP where isa is missing. */
+static int lanes_run(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
+		     const size_t *len, size_t n, unsigned isa,
+		     const uint32_t init[8], uint64_t prefix)
 {
 	unsigned have = bfs_sha256_lanes_isas();
 
@@ -315,13 +328,58 @@ int bfs_sha256_many_lanes(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
 	    (isa != BFS_SHA256_AVX2 && isa != BFS_SHA256_AVX512))
 		return -ENOTSUP;
 #ifdef MB_X86
-	many_lanes(out, data, len, n,
+	many_lanes(out, data, len, n, init, prefix,
 		   isa == BFS_SHA256_AVX512 ? compress8_512 : compress8);
 	return 0;
 #else
-	(void)out, (void)data, (void)len, (void)n;
+	(void)out, (void)data, (void)len, (void)n, (void)init, (void)prefix;
 	return -ENOTSUP;
 #endif
+}
+
+int bfs_sha256_many_lanes(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
+			  const size_t *len, size_t n, unsigned isa)
+{
+	return lanes_run(out, data, len, n, isa, H0, 0);
+}
+
+/* HMAC (RFC 2104) with a key of one block or less: the inner hash in the
+ * lanes from the state after the key's inner pad, the outer one here. */
+int bfs_hmac_sha256_many_lanes(const uint8_t *key, size_t klen,
+			       uint8_t (*out)[BFS_HASH_LEN],
+			       const void *const *data, const size_t *len,
+			       size_t n, unsigned isa)
+{
+	uint8_t pad[64], inner[BFS_HASH_LEN];
+	uint32_t ist[8], ost[8], h[8];
+	size_t i;
+	int rc;
+
+	if (klen > sizeof(pad))
+		return -EINVAL;
+	memset(pad, 0x36, sizeof(pad));
+	for (i = 0; i < klen; i++)
+		pad[i] ^= key[i];
+	memcpy(ist, H0, sizeof(ist));
+	compress1(ist, pad);
+	memset(pad, 0x5c, sizeof(pad));
+	for (i = 0; i < klen; i++)
+		pad[i] ^= key[i];
+	memcpy(ost, H0, sizeof(ost));
+	compress1(ost, pad);
+	rc = lanes_run(out, data, len, n, isa, ist, 64);
+	for (i = 0; !rc && i < n; i++) {
+		memcpy(inner, out[i], sizeof(inner));
+		memcpy(h, ost, sizeof(h));
+		finish1(h, 64, inner, sizeof(inner), 0, out[i]);
+	}
+	/* what the key made: no copy of it outlives the call */
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(ist, sizeof(ist));
+	OPENSSL_cleanse(ost, sizeof(ost));
+	OPENSSL_cleanse(h, sizeof(h));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	return rc;
 }
 
 static pthread_once_t pick_once = PTHREAD_ONCE_INIT;

@@ -32,6 +32,14 @@ enum { BFS_SHA256_AVX2 = 1, BFS_SHA256_AVX512 = 2 };
 unsigned bfs_sha256_lanes_isas(void);
 int bfs_sha256_many_lanes(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
 			  const size_t *len, size_t n, unsigned isa);
+/* HMAC-SHA256 (RFC 2104) under key[0..klen) (klen <= 64) of n buffers
+ * in the lanes (isa 0: the best): for keyed blob ids (crypt.c), which
+ * fall back to OpenSSL.  -ENOTSUP as above, -EINVAL for a longer key.
+ * Nothing derived from the key is left on the stack. */
+int bfs_hmac_sha256_many_lanes(const uint8_t *key, size_t klen,
+			       uint8_t (*out)[BFS_HASH_LEN],
+			       const void *const *data, const size_t *len,
+			       size_t n, unsigned isa);
 void bfs_sha256_many_scalar(uint8_t (*out)[BFS_HASH_LEN],
 			    const void *const *data, const size_t *len,
 			    size_t n);

@@ -9,7 +9,9 @@
 # pack: both runs, on the lanes and one at a time (openssl), report the
 # same two damaged blobs with the same messages and the same paths, and
 # nothing else; the clean repository passes on both.  Also a cold cat
-# through the CLI and the mount on the lanes gives every file's bytes.
+# through the CLI and the mount on the lanes gives every file's bytes,
+# and an encrypted repository (HMAC-SHA256 ids, in the lanes too) checks
+# clean and reads back whole.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-mount.sh"
 require_fault_injection
@@ -84,5 +86,25 @@ for i in $(seq 1 60); do
 	cmp -s "$T/mnt/b1/d/f$i" "$S/f$i" || good=0
 done
 ok $((1 - good)) "the mount on the lanes gives every file's bytes"
+unmount "$T/mnt"
+
+# an encrypted repository: keyed ids (HMAC-SHA256) in the lanes
+export BACKUPFS_TEST_KDF=fast
+head -c 32 /dev/urandom | base64 >"$T/pw"
+export BACKUPFS_PASSWORD_FILE=$T/pw
+E=$T/enc
+ok_cmd "init (encrypted)" bfs init "$E"
+jq -c '.pack_size = 1048576' "$E/config" >"$T/config" && mv "$T/config" "$E/config"
+ok_cmd "backup (encrypted)" bfs backup -r "$E" --id b1 --files "d=$S"
+BACKUPFS_TEST_SHA256=lanes ok_cmd "check --read-data of it on the lanes" \
+	bfs check -r "$E" --read-data --json
+is "$(jq -r '.ok, .counts.blobs == .counts.blobs_read' "$T/stdout")" \
+	"$(printf 'true\ntrue')" "... every blob read and its keyed id right"
+BACKUPFS_TEST_SHA256=lanes ok_cmd "mount it on the lanes" mount_repo "$E" "$T/mnt"
+good=1
+for i in $(seq 1 60); do
+	cmp -s "$T/mnt/b1/d/f$i" "$S/f$i" || good=0
+done
+ok $((1 - good)) "... every file's bytes"
 unmount "$T/mnt"
 done_testing

@@ -15,7 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "format.h"
+#include "pack.h"
 #include "repo.h"
 #include "sha256mb.h"
 #include "store.h"
@@ -23,6 +27,10 @@
 #include "testlib.h"
 
 #define MAXN 40
+
+/* when set, what the paths under test give is HMAC-SHA256 under it */
+static const uint8_t *g_key;
+static size_t g_klen;
 
 static void *xmalloc(size_t n)
 {
@@ -81,7 +89,14 @@ static int agrees(many_fn fn, int trials, uint64_t seed)
 			buf[i] = xmalloc(len[i]);
 			tl_fill_random(&rng, buf[i], len[i]);
 			data[i] = buf[i];
-			bfs_sha256(want[i], buf[i], len[i]);
+			if (g_key) {
+				unsigned int hl = BFS_HASH_LEN;
+
+				HMAC(EVP_sha256(), g_key, (int)g_klen, buf[i],
+				     len[i], want[i], &hl);
+			} else {
+				bfs_sha256(want[i], buf[i], len[i]);
+			}
 		}
 		memset(got, 0xa5, MAXN * BFS_HASH_LEN);
 		fn(got, data, len, n);
@@ -99,6 +114,60 @@ static int agrees(many_fn fn, int trials, uint64_t seed)
 	free(want);
 	free(got);
 	return good;
+}
+
+static void hmac_avx2_or_fail(uint8_t (*out)[BFS_HASH_LEN],
+			      const void *const *data, const size_t *len,
+			      size_t n)
+{
+	if (bfs_hmac_sha256_many_lanes(g_key, g_klen, out, data, len, n,
+				       BFS_SHA256_AVX2) != 0)
+		memset(out, 0, n * BFS_HASH_LEN);
+}
+
+static void hmac_avx512_or_fail(uint8_t (*out)[BFS_HASH_LEN],
+				const void *const *data, const size_t *len,
+				size_t n)
+{
+	if (bfs_hmac_sha256_many_lanes(g_key, g_klen, out, data, len, n,
+				       BFS_SHA256_AVX512) != 0)
+		memset(out, 0, n * BFS_HASH_LEN);
+}
+
+/* HMAC in the lanes against OpenSSL's HMAC, for keys of 0, 1, 32 (the
+ * id key's length) and 64 bytes; a longer key is refused. */
+static void test_hmac(void)
+{
+	static const size_t klens[] = {0, 1, 32, 64};
+	uint8_t key[65], o[1][BFS_HASH_LEN];
+	const void *d[1] = {key};
+	size_t l[1] = {1}, i;
+	unsigned isa;
+	int good;
+
+	tl_fill(key, sizeof(key), 99);
+	for (isa = BFS_SHA256_AVX2; isa <= BFS_SHA256_AVX512; isa <<= 1) {
+		if (!(bfs_sha256_lanes_isas() & isa)) {
+			skip(1, "no %s on this CPU or build",
+			     isa == BFS_SHA256_AVX2 ? "AVX2" : "AVX-512VL");
+			continue;
+		}
+		good = 1;
+		for (i = 0; i < 4; i++) {
+			g_key = key;
+			g_klen = klens[i];
+			if (!agrees(isa == BFS_SHA256_AVX2
+					? hmac_avx2_or_fail
+					: hmac_avx512_or_fail,
+				    60, 20 + i))
+				good = 0;
+		}
+		g_key = NULL;
+		ok(good, "HMAC in the %s lanes: OpenSSL's HMAC-SHA256",
+		   isa == BFS_SHA256_AVX2 ? "AVX2" : "AVX-512VL");
+	}
+	is_int(bfs_hmac_sha256_many_lanes(key, 65, o, d, l, 1, 0), -EINVAL,
+	       "a key longer than a block is refused");
 }
 
 static void test_digests(void)
@@ -270,6 +339,7 @@ int main(void)
 	/* test builds: the repository part runs on the lanes */
 	setenv("BACKUPFS_TEST_SHA256", "lanes", 1);
 	test_digests();
+	test_hmac();
 	test_read_chunks(tmp);
 	return tap_done();
 }
