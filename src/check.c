@@ -339,8 +339,6 @@ static bool frame_mismatch(const struct bfs_idx_blob *e,
 	return false;
 }
 
-/* Decode and hash every blob (a delta through its base);
- * returns the number of damaged ones. */
 /* The outcome rc (err its message, fb the frame's bases) of decoding
  * blob e of j's pack at key: counted in *bad and reported unless sound,
  * or deferred (a delta whose base is named by an index object not loaded
@@ -370,11 +368,11 @@ static void blob_outcome(struct pack_job *j, const char *key,
 	blob_failed(j->c, &ref, key, rc, err->msg);
 }
 
-/* Decode every blob of j's pack (read whole into b) and check it against
- * its id.  Where sha256mb uses its lanes (no SHA-NI), up to CK_GROUP
- * blobs (CK_GROUP_BYTES plain) are decoded first and checked together
- * (bfs_repo_blob_id_many); one that does not match is decoded again with
- * its own check, for the message.  The number of blobs found bad. */
+/* Decode every blob of j's pack (read whole into b; a delta through its
+ * base) and check it against its id.  Where sha256mb uses its lanes (no
+ * SHA-NI), up to CK_GROUP blobs (CK_GROUP_BYTES plain) are decoded first and
+ * checked together (bfs_repo_blob_id_many); one that does not match is decoded
+ * again with its own check, for the message.  The number of blobs found bad. */
 static size_t job_read_blobs(struct pack_job *j, const char *key,
 			     const struct bfs_buf *b, struct ck_tls *t)
 {
