@@ -1,11 +1,13 @@
-/* test-sha256mb: SHA-256 of several buffers at once (src/sha256mb.c) * gives
- * OpenSSL's digests on every path (portable, AVX2 and AVX-512VL lanes where the
- * CPU has them), for every length class (under a block, the padding's edges at
- * 55/56/63/64 bytes, whole blocks, lengths that end lanes at different times)
- * and any number of buffers; and bfs_repo_read_chunks, checking a run's chunks
- * together on the lanes, returns the right bytes, reports a damaged chunk with
- * the message the one-at-a-time check gives, and hands out (done) only chunks
- * that were checked.  The repository part forces the lanes with
+/* test-sha256mb: SHA-256 of several buffers at once (src/sha256mb.c).
+ * Every path (portable, AVX2 and AVX-512VL lanes where the CPU has them)
+ * gives OpenSSL's digests for every length class (under a block, the
+ * padding's edges at 55/56/63/64 bytes, whole blocks, lengths that end
+ * lanes at different times) and any number of buffers; HMAC-SHA256 in
+ * the lanes gives OpenSSL's HMAC for keys up to a block.  And
+ * bfs_repo_read_chunks, checking a run's chunks together on the lanes,
+ * returns the right bytes, reports a damaged chunk with the message the
+ * one-at-a-time check gives, and hands out (done) only chunks that were
+ * checked.  The repository part forces the lanes with
  * BACKUPFS_TEST_SHA256 (test builds) and skips where the CPU has none.
  */
 #include "config.h"
