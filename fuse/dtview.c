@@ -475,7 +475,8 @@ int mnt_dt_list(struct bfs_mount *m, struct bfs_catalog *cat, fuse_ino_t ino,
 /* An open view file: the whole dump open in the read engine, cut by the
  * map. */
 struct dt_fh {
-	int64_t own; /* the dump's entry (messages) */
+	struct mnt_handle h; /* first: on the mount's ring while open */
+	int64_t own;	     /* the dump's entry (messages) */
 	struct dt_map *dm;
 	size_t file;
 	struct bfs_rfile *rf;
@@ -488,6 +489,11 @@ static void fh_free(struct bfs_mount *m, struct dt_fh *f)
 	bfs_rfile_close(f->rf);
 	dt_put(m->dt, f->dm);
 	free(f);
+}
+
+static void fh_free_handle(struct bfs_mount *m, struct mnt_handle *h)
+{
+	fh_free(m, (struct dt_fh *)(void *)h);
 }
 
 void mnt_dt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -560,9 +566,8 @@ out:
 		fuse_reply_err(req, mnt_errno(rc));
 		return;
 	}
-	fi->fh = (uintptr_t)f;
 	fi->keep_cache = 1; /* contents never change */
-	fuse_reply_open(req, fi);
+	mnt_reply_open(m, req, fi, &f->h, fh_free_handle);
 }
 
 void mnt_dt_read(fuse_req_t req, size_t size, off_t off,
@@ -610,6 +615,10 @@ void mnt_dt_read(fuse_req_t req, size_t size, off_t off,
 
 void mnt_dt_release(fuse_req_t req, struct fuse_file_info *fi)
 {
-	fh_free(fuse_req_userdata(req), (struct dt_fh *)(uintptr_t)fi->fh);
+	struct bfs_mount *m = fuse_req_userdata(req);
+	struct dt_fh *f = (struct dt_fh *)(uintptr_t)fi->fh;
+
+	mnt_handle_del(m, &f->h);
+	fh_free(m, f);
 	fuse_reply_err(req, 0);
 }

@@ -753,6 +753,8 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 	m->map.budget = env_bytes("BFS_MOUNT_MAP_BUDGET", MNT_MAP_BUDGET);
 	m->map.cat_map = env_bytes("BFS_MOUNT_CAT_MAP", MNT_CAT_MAP);
 	pthread_mutex_init(&m->threads_lock, NULL);
+	pthread_mutex_init(&m->handles_lock, NULL);
+	m->handles.prev = m->handles.next = &m->handles;
 	pthread_mutex_init(&m->logged_lock, NULL);
 	pthread_mutex_init(&m->sync.lock, NULL);
 	pthread_cond_init(&m->sync.cond, NULL);
@@ -937,10 +939,67 @@ out_stop:
 	return rc;
 }
 
+/* See mount_int.h. */
+void mnt_handle_add(struct bfs_mount *m, struct mnt_handle *h,
+		    void (*free_fn)(struct bfs_mount *m, struct mnt_handle *h))
+{
+	h->free = free_fn;
+	pthread_mutex_lock(&m->handles_lock);
+	h->next = &m->handles;
+	h->prev = m->handles.prev;
+	h->prev->next = h;
+	m->handles.prev = h;
+	pthread_mutex_unlock(&m->handles_lock);
+}
+
+void mnt_handle_del(struct bfs_mount *m, struct mnt_handle *h)
+{
+	pthread_mutex_lock(&m->handles_lock);
+	h->prev->next = h->next;
+	h->next->prev = h->prev;
+	h->prev = h->next = h;
+	pthread_mutex_unlock(&m->handles_lock);
+}
+
+void mnt_reply_open(struct bfs_mount *m, fuse_req_t req,
+		    struct fuse_file_info *fi, struct mnt_handle *h,
+		    void (*free_fn)(struct bfs_mount *m, struct mnt_handle *h))
+{
+	/* on the ring first: a release may follow the reply at once */
+	mnt_handle_add(m, h, free_fn);
+	fi->fh = (uintptr_t)h;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		mnt_handle_del(m, h);
+		free_fn(m, h);
+	}
+}
+
+/* The handles the kernel never released (the session ended first). */
+static void handles_free(struct bfs_mount *m)
+{
+	struct mnt_handle *h;
+
+	for (;;) {
+		pthread_mutex_lock(&m->handles_lock);
+		h = m->handles.next;
+		if (h != &m->handles) {
+			h->prev->next = h->next;
+			h->next->prev = h->prev;
+		}
+		pthread_mutex_unlock(&m->handles_lock);
+		if (h == &m->handles)
+			return;
+		h->free(m, h);
+	}
+}
+
 static void free_common(struct bfs_mount *m)
 {
 	struct thread_cat *t, *next;
 
+	/* Handles left open, while the reader they read through lives. */
+	if (m->handles.next)
+		handles_free(m);
 	/* The reader first: its readahead workers may still be relocating a
 	 * chunk through a catalog connection (mnt_relocate) until they are
 	 * joined here. */

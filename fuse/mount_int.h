@@ -80,6 +80,16 @@ struct thread_cat {
 	struct thread_cat *prev, *next; /* m->threads, m->threads_lock */
 };
 
+/* A handle the kernel holds open (open, opendir, a view file's open),
+ * the first member of its struct: on the mount's ring from its open to
+ * its release.  A session that ends with handles still open (SIGTERM, a
+ * connection aborted) sends no release for them, so the mount frees what
+ * is left at teardown (mount.c, handles_free), before the reader. */
+struct mnt_handle {
+	struct mnt_handle *prev, *next;
+	void (*free)(struct bfs_mount *m, struct mnt_handle *h);
+};
+
 struct bfs_mount {
 	struct bfs_mount_opts o; /* strings below are owned copies */
 	char *mountpoint, *catalog_path, *repo_id, *fsname, *fuse_opts;
@@ -96,6 +106,9 @@ struct bfs_mount {
 	atomic_bool ready_sent;
 	pthread_t tune_th; /* raises the bdi readahead */
 	bool tune_started; /* set in init, joined by serve */
+
+	pthread_mutex_t handles_lock;
+	struct mnt_handle handles; /* the ring's head: open handles */
 
 	pthread_key_t key; /* -> struct thread_cat */
 	bool key_created;
@@ -348,5 +361,15 @@ void mnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void mnt_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	      struct fuse_file_info *fi);
 void mnt_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* Put h (free_fn frees it) on m's ring of open handles / take it off. */
+void mnt_handle_add(struct bfs_mount *m, struct mnt_handle *h,
+		    void (*free_fn)(struct bfs_mount *m, struct mnt_handle *h));
+void mnt_handle_del(struct bfs_mount *m, struct mnt_handle *h);
+/* fuse_reply_open for handle h: on the ring once the kernel has it; freed
+ * at once when the open was interrupted (no release would come). */
+void mnt_reply_open(struct bfs_mount *m, fuse_req_t req,
+		    struct fuse_file_info *fi, struct mnt_handle *h,
+		    void (*free_fn)(struct bfs_mount *m, struct mnt_handle *h));
 
 #endif

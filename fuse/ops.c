@@ -310,6 +310,7 @@ struct drec {
  * opendir (ids 1..n are positions).  The arrays are kept from one batch to
  * the next, so a directory of many batches reuses warm memory. */
 struct dirh {
+	struct mnt_handle h;  /* first: on the mount's ring while open */
 	pthread_mutex_t lock; /* readdir on one handle may run concurrently */
 	int64_t dir;	      /* catalog id; 0 for the root */
 	fuse_ino_t self, parent;
@@ -339,6 +340,12 @@ static void dirh_free(struct dirh *d)
 	bfs_buf_free(&d->names);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
+}
+
+static void dirh_free_handle(struct bfs_mount *m, struct mnt_handle *h)
+{
+	(void)m;
+	dirh_free((struct dirh *)(void *)h);
 }
 
 static const char *drec_name(const struct dirh *d, const struct drec *r)
@@ -963,8 +970,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
 	}
-	fi->fh = (uintptr_t)d;
-	fuse_reply_open(req, fi);
+	mnt_reply_open(m, req, fi, &d->h, dirh_free_handle);
 	return;
 
 out_err:
@@ -1168,8 +1174,10 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 {
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
 
-	if (d)
+	if (d) {
+		mnt_handle_del(fuse_req_userdata(req), &d->h);
 		dirh_free(d);
+	}
 	fuse_reply_err(req, 0);
 }
 

@@ -15,7 +15,8 @@
 
 /* An open file. */
 struct fh {
-	int64_t id; /* entry carrying the data */
+	struct mnt_handle h; /* first: on the mount's ring while open */
+	int64_t id;	     /* entry carrying the data */
 	struct bfs_rfile *rf;
 };
 
@@ -25,6 +26,12 @@ static void fh_free(struct fh *f)
 		return;
 	bfs_rfile_close(f->rf);
 	free(f);
+}
+
+static void fh_free_handle(struct bfs_mount *m, struct mnt_handle *h)
+{
+	(void)m;
+	fh_free((struct fh *)(void *)h);
 }
 
 /* Look hash up in cat: 0 when it is in a pack other than gone. */
@@ -208,9 +215,8 @@ void mnt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			    (unsigned long long)e.e.size);
 	}
 	bfs_cat_entry_clear(&e);
-	fi->fh = (uintptr_t)f;
 	fi->keep_cache = 1; /* contents never change */
-	fuse_reply_open(req, fi);
+	mnt_reply_open(m, req, fi, &f->h, fh_free_handle);
 	return;
 
 out_err:
@@ -227,7 +233,10 @@ void mnt_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		mnt_dt_release(req, fi);
 		return;
 	}
-	fh_free((struct fh *)(uintptr_t)fi->fh);
+	struct fh *f = (struct fh *)(uintptr_t)fi->fh;
+
+	mnt_handle_del(fuse_req_userdata(req), &f->h);
+	fh_free(f);
 	fuse_reply_err(req, 0);
 }
 
