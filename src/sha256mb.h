@@ -4,7 +4,8 @@
  * SHA-NI but has AVX2, eight at a time in the lanes of one register
  * (AVX-512VL where it has that too; three to four times OpenSSL's
  * one-buffer speed there), else one after another with OpenSSL.  Every
- * path gives the digests bfs_sha256 gives.
+ * path gives the digests bfs_sha256 gives.  HMAC-SHA256 (an encrypted
+ * repository's keyed ids) runs in the same lanes.
  * Thread-safe.
  */
 #ifndef BFS_SHA256MB_H

@@ -458,6 +458,17 @@ strace_opened() {
 		done
 }
 
+# flip_byte FILE OFFSET [MASK]: xor the byte at OFFSET with MASK (default
+# 0xff) in place; twice with the same mask restores it.
+flip_byte() {
+	"$BFS_PYTHON" - "$1" "$2" "${3:-0xff}" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2]))
+    f.write(bytes([b[0] ^ int(sys.argv[3], 0)]))
+PY
+}
+
 # require_fault_injection: skip unless BACKUPFS_FAULT works in this build.
 require_fault_injection() {
 	bfs_has_fault_injection ||

@@ -39,14 +39,6 @@ blobs() {
 		jq -r '.pack as $p | .blobs[] | "\(.[0]) \(.[1]) \($p) \(.[2]) \(.[3]) \(.[4])"'
 }
 pkey() { echo "packs/${1:0:2}/$1"; }
-flip() { # flip FILE OFFSET: invert one byte
-	"$BFS_PYTHON" - "$1" "$2" <<'EOF'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2]))
-    f.write(bytes([b[0] ^ 0xff]))
-EOF
-}
 copy() { rm -rf "$T/$1"; cp -a "$R" "$T/$1"; }
 json() { jq -r "$1" "$T/stdout"; }
 
@@ -129,7 +121,7 @@ is "$(json '.ok, .garbage.packs')" "$(printf 'true\n1')" "... is garbage, not an
 # ---- a flipped byte in a chunk of data/big
 read -r bid _ bpack boff bclen _ < <(blobs "$R" | awk '$2 == 0 && $6 > 100000' | head -n 1)
 copy flip
-flip "$T/flip/$(pkey "$bpack")" $((boff + bclen / 2))
+flip_byte "$T/flip/$(pkey "$bpack")" $((boff + bclen / 2))
 ok_cmd "check without --read-data does not read chunks" bfs check -r "$T/flip"
 fails_with 1 "check --read-data finds the flipped byte" bfs check -r "$T/flip" --read-data
 out=$(cat "$T/stdout")
@@ -175,7 +167,7 @@ like "$(cat "$T/stdout")" "breaks backups b1, b2, b3" "... every backup it break
 # ---- a broken pack index checksum (a byte of the index region)
 copy csum
 f=$T/csum/$(pkey "$bpack")
-flip "$f" $(( $(stat -c %s "$f") - 56 - 30 ))
+flip_byte "$f" $(( $(stat -c %s "$f") - 56 - 30 ))
 fails_with 1 "a broken pack index" bfs check -r "$T/csum"
 like "$(cat "$T/stdout")" "^error: pack $(pkey "$bpack"): pack index checksum mismatch" \
 	"... named: index checksum mismatch"
@@ -210,7 +202,7 @@ is "$(grep -c "^error:" <<<"$out")" 1 "... one problem"
 # ---- a corrupt index object (b1's: b1, b2 and b3 all use its blobs)
 copy badidx
 I1=$(ls "$R/index" | grep -vx "$B3IDX" | head -n 1)
-flip "$T/badidx/index/$I1" 20
+flip_byte "$T/badidx/index/$I1" 20
 fails_with 1 "a corrupt index object" bfs check -r "$T/badidx"
 out=$(cat "$T/stdout")
 like "$out" "^error: index index/$I1: " "... named"
@@ -218,7 +210,7 @@ like "$out" "is in no index object" "... and the blobs it located are missing"
 
 # ---- a corrupt manifest
 copy badman
-flip "$T/badman/manifests/b2" 12
+flip_byte "$T/badman/manifests/b2" 12
 fails_with 1 "a corrupt manifest" bfs check -r "$T/badman"
 out=$(cat "$T/stdout")
 like "$out" "^error: manifest manifests/b2: " "... named"
@@ -289,7 +281,7 @@ ok_cmd "check of the migrated repository" bfs check -r "$T/f1" --read-data --jso
 is "$(json '.ok, .counts.packs == .counts.packs_read')" "$(printf 'true\ntrue')" \
 	"... whole, its format-1 packs read"
 f=$(grep -l BFSPACK1 "$T"/f1/packs/*/* | head -n 1)
-flip "$f" $(( $(stat -c %s "$f") - 56 - 20 ))
+flip_byte "$f" $(( $(stat -c %s "$f") - 56 - 20 ))
 fails_with 1 "a format-1 pack with a broken index" bfs check -r "$T/f1"
 like "$(cat "$T/stdout")" "^error: pack packs/.*: pack index checksum mismatch" "... found"
 

@@ -29,14 +29,6 @@ ok_cmd "backup b2" bfs backup -r "$L" --id b2 --files "$S"
 npacks=$(find "$L/packs" -type f | wc -l)
 
 pkey() { echo "packs/${1:0:2}/$1"; }
-flip() {
-	"$BFS_PYTHON" - "$1" "$2" <<'EOF'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2]))
-    f.write(bytes([b[0] ^ 0xff]))
-EOF
-}
 json() { jq -r "$1" "$T/stdout"; }
 # Objects on the server, with curl's SigV4 (one awscli call costs seconds):
 # s3put KEY FILE, s3rm KEY, s3keys PREFIX (keys under PREFIX, one a line)
@@ -91,7 +83,7 @@ to_s3 flip
 # (a --cache-dir filled before the damage must not hide it from check)
 ok_cmd "read the whole pack through a --cache-dir" bfs check -r "$B/flip" --read-data --cache-dir "$T/cache"
 ok_cmd "cat through the --cache-dir" bash -c "\"\$BACKUPFS\" cat -r '$B/flip' --catalog '$T/flip.db' --cache-dir '$T/cache' b1:files/data/big | cmp - '$S/data/big'"
-cp "$L/$BK" "$T/p" && flip "$T/p" $((boff + bclen / 2))
+cp "$L/$BK" "$T/p" && flip_byte "$T/p" $((boff + bclen / 2))
 s3put "flip/$BK" "$T/p"
 ok_cmd "without --read-data the flip is not seen" bfs check -r "$B/flip"
 fails_with 1 "check --read-data finds it" bfs check -r "$B/flip" --read-data
@@ -116,7 +108,7 @@ like "$(cat "$T/stdout")" "^error: pack $BK: missing" "... named"
 
 # ---- a broken pack index checksum (a byte of the index region)
 to_s3 csum
-cp "$L/$BK" "$T/p" && flip "$T/p" $(( $(stat -c %s "$T/p") - 56 - 30 ))
+cp "$L/$BK" "$T/p" && flip_byte "$T/p" $(( $(stat -c %s "$T/p") - 56 - 30 ))
 s3put "csum/$BK" "$T/p"
 fails_with 1 "a broken pack index" bfs check -r "$B/csum"
 like "$(cat "$T/stdout")" "^error: pack $BK: pack index checksum mismatch" "... named"
@@ -133,7 +125,7 @@ like "$(cat "$T/stdout")" "garbage .*: 1 packs" "... whose pack is garbage"
 
 # ---- a corrupt manifest
 to_s3 badman
-cp "$L/manifests/b1" "$T/m" && flip "$T/m" 10
+cp "$L/manifests/b1" "$T/m" && flip_byte "$T/m" 10
 s3put "badman/manifests/b1" "$T/m"
 fails_with 1 "a corrupt manifest" bfs check -r "$B/badman"
 like "$(cat "$T/stdout")" "^error: manifest manifests/b1: " "... named"

@@ -54,17 +54,6 @@ read -r dpack doff dclen < <(awk -v d="$did2" '$1 == d { print $6, $3, $4 }' \
 ok "$([ -n "$bpack" ] && [ -n "$dpack" ]; echo $?)" \
 	"a delta's base is stored whole, a second delta on another base"
 
-# flip FILE OFFSET: xor one byte
-flip() {
-	python3 - "$1" "$2" <<'PY'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(int(sys.argv[2]))
-    b = f.read(1)
-    f.seek(int(sys.argv[2]))
-    f.write(bytes([b[0] ^ 0x55]))
-PY
-}
 # prefix FILE: passes when FILE is a prefix of day 2 (no other byte)
 prefix() {
 	local n
@@ -89,7 +78,7 @@ if [ "$(id -u)" -eq 0 ] && command -v fusermount3 >/dev/null &&
 	ok_cmd "mount" mount_repo "$R" "$M" --log-file "$T/m1.log"
 	ok "$(cmp -s "$M/b2/database.sql" "$T/d2"; echo $?)" \
 		"the mount gives day 2"
-	flip "$BF" "$boff"
+	flip_byte "$BF" "$boff" 0x55
 	# served from the mount's caches while they hold it, else read
 	# again: EIO then (the caches are small and the page cache may be
 	# dropped), never other bytes
@@ -101,13 +90,13 @@ if [ "$(id -u)" -eq 0 ] && command -v fusermount3 >/dev/null &&
 		grep -q "Input/output error" "$T/cat.err"; echo $?)" \
 		"... day 2 from its caches, or EIO (exit $rc)"
 	unmount "$M"
-	flip "$BF" "$boff"
+	flip_byte "$BF" "$boff" 0x55
 else
 	diag "no usable FUSE here: the mount reads are not tried"
 fi
 
 # ---- a base damaged before it is read
-flip "$BF" "$boff"
+flip_byte "$BF" "$boff" 0x55
 rm -rf "$XDG_CACHE_HOME"
 fails_with 1 "cat b2 with a damaged base fails" bfs cat -r "$R" b2:database.sql
 like "$(cat "$T/stderr")" "delta base $dbase: chunk ${dbase:0:12} .* fails its checksum" \
@@ -129,13 +118,13 @@ if [ $have_fuse = 1 ]; then
 		"b1 (the base read whole) fails too"
 	unmount "$M"
 fi
-flip "$BF" "$boff"
+flip_byte "$BF" "$boff" 0x55
 rm -rf "$XDG_CACHE_HOME"
 ok_cmd "base repaired: cat b2" bfs cat -r "$R" b2:database.sql
 ok "$(cmp -s "$T/stdout" "$T/d2"; echo $?)" "... day 2 byte for byte"
 
 # ---- a damaged delta frame on a good base
-flip "$DF" "$doff"
+flip_byte "$DF" "$doff" 0x55
 rm -rf "$XDG_CACHE_HOME"
 fails_with 1 "cat b2 with a damaged delta frame fails" bfs cat -r "$R" b2:database.sql
 like "$(cat "$T/stderr")" "chunk ${did2:0:12} in pack '[^']*$dpack'" \

@@ -44,14 +44,6 @@ read -r b1 _ _ o1 c1 _ < <(awk -v p="$P" '$3 == p && $2 == 0 && $6 > 20000' "$T/
 read -r b2 _ _ o2 _ _ < <(awk -v p="$P" '$3 == p && $2 == 0 && $6 > 20000' "$T/blobs" | sed -n 6p)
 ok "$([ -n "$b1" ] && [ -n "$b2" ]; echo $?)" "two blobs of that pack chosen"
 
-flip() { # flip FILE OFFSET: invert one byte
-	"$BFS_PYTHON" - "$1" "$2" <<'EOF'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2]))
-    f.write(bytes([b[0] ^ 0xff]))
-EOF
-}
 
 for how in lanes openssl; do
 	BACKUPFS_TEST_SHA256=$how ok_cmd "check --read-data, clean ($how)" \
@@ -61,8 +53,8 @@ for how in lanes openssl; do
 done
 
 cp -a "$R" "$T/bad"
-flip "$T/bad/packs/${P:0:2}/$P" $((o1 + c1 / 2)) # in the raw block
-flip "$T/bad/packs/${P:0:2}/$P" $((o2 + 5))      # the frame header
+flip_byte "$T/bad/packs/${P:0:2}/$P" $((o1 + c1 / 2)) # in the raw block
+flip_byte "$T/bad/packs/${P:0:2}/$P" $((o2 + 5))      # the frame header
 for how in lanes openssl; do
 	BACKUPFS_TEST_SHA256=$how fails_with 1 "check --read-data, damaged ($how)" \
 		bfs check -r "$T/bad" --read-data --json
@@ -80,12 +72,16 @@ like "$(cat "$T/errors.lanes")" "plain bytes do not match the id" \
 BACKUPFS_TEST_SHA256=lanes bfs cat -r "$R" b1:d/f17 >"$T/f17" 2>"$T/stderr"
 cmp -s "$T/f17" "$S/f17"
 ok $? "cat on the lanes gives a file's bytes"
+# same_files DIR: 0 when DIR/f1..f60 equal the sources
+same_files() {
+	local i
+	for i in $(seq 1 60); do
+		cmp -s "$1/f$i" "$S/f$i" || return 1
+	done
+}
 BACKUPFS_TEST_SHA256=lanes ok_cmd "mount" mount_repo "$R" "$T/mnt"
-good=1
-for i in $(seq 1 60); do
-	cmp -s "$T/mnt/b1/d/f$i" "$S/f$i" || good=0
-done
-ok $((1 - good)) "the mount on the lanes gives every file's bytes"
+same_files "$T/mnt/b1/d"
+ok $? "the mount on the lanes gives every file's bytes"
 unmount "$T/mnt"
 
 # an encrypted repository: keyed ids (HMAC-SHA256) in the lanes
@@ -101,10 +97,7 @@ BACKUPFS_TEST_SHA256=lanes ok_cmd "check --read-data of it on the lanes" \
 is "$(jq -r '.ok, .counts.blobs == .counts.blobs_read' "$T/stdout")" \
 	"$(printf 'true\ntrue')" "... every blob read and its keyed id right"
 BACKUPFS_TEST_SHA256=lanes ok_cmd "mount it on the lanes" mount_repo "$E" "$T/mnt"
-good=1
-for i in $(seq 1 60); do
-	cmp -s "$T/mnt/b1/d/f$i" "$S/f$i" || good=0
-done
-ok $((1 - good)) "... every file's bytes"
+same_files "$T/mnt/b1/d"
+ok $? "... every file's bytes"
 unmount "$T/mnt"
 done_testing
