@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib-orders.sh - the bench dataset of issue 12: a real
 # PostgreSQL table of generated orders and its pg_dump on two days.
 # Sourced by scripts/bench-delta and scripts/bench-read after
@@ -46,6 +47,7 @@ orders_dumps() {
 			     from generate_series(1, $nrows / 100))"
 	_orders_gen $((nrows + 1)) $((nrows + nrows / 100))
 	pg_dump -d orders >"$day2"
+	# shellcheck disable=SC2034 # for the caller
 	ORDERS_ROWS=$nrows
 }
 

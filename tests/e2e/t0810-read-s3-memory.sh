@@ -31,7 +31,8 @@ if bfs_is_sanitized; then
 	MB=12
 fi
 
-# as scripts/bench-read: rows from a pool, compresses ~3x, dedups little
+# as scripts/bench-read with BENCH_DATA=synthetic: rows from a pool,
+# compresses ~3x, dedups little
 "$BFS_PYTHON" - "$T/dump.sql" $((2 * MB)) <<'PY' || bail_out "cannot generate the dump"
 import sys, random
 path, mb = sys.argv[1], int(sys.argv[2])
