@@ -4,8 +4,9 @@
  * One catalog connection serves the writer's worker threads and the
  * calling thread, so every operation holds `lock` around its catalog
  * calls.  The root of the previous backup of a source is remembered for
- * the last source key asked about (a source asks for many directories in
- * a row); recording a manifest forgets it.
+ * the last source key (or destination, prev_dest_dir) asked about (a
+ * source asks for many directories in a row); recording a manifest
+ * forgets it.
  *
  * prev_dir keeps the chain of directories it found last (path -> id,
  * from the root down): a writer asks for directories in walk order, so a
@@ -133,20 +134,28 @@ static int ci_pack_present(void *ctx, const uint8_t pack[BFS_HASH_LEN])
 	return rc ? rc : 1;
 }
 
-/* Root of the newest backup of source_key (0: none), with the lock. */
-static int prev_root(struct cat_index *x, const char *source_key, int64_t *root)
+/* Root of the newest backup of source key text, or with a source of
+ * destination text when by_dest (0: none), with the lock.  x->key holds
+ * a destination as "\1DEST" (a source key starts with its kind). */
+static int prev_root(struct cat_index *x, const char *text, bool by_dest,
+		     int64_t *root)
 {
+	size_t n = strlen(text);
 	char *k;
 	int rc;
 
-	if (x->key && !strcmp(x->key, source_key)) {
+	if (x->key && (x->key[0] == '\1') == by_dest &&
+	    !strcmp(x->key + by_dest, text)) {
 		*root = x->root;
 		return 0;
 	}
-	k = strdup(source_key);
+	k = malloc(n + 2);
 	if (!k)
 		return -ENOMEM;
-	rc = bfs_catalog_prev_source(x->cat, source_key, root, NULL);
+	k[0] = '\1';
+	memcpy(k + by_dest, text, n + 1);
+	rc = by_dest ? bfs_catalog_prev_dest(x->cat, text, root, NULL)
+		     : bfs_catalog_prev_source(x->cat, text, root, NULL);
 	if (rc)
 		*root = 0;
 	chain_cut(x, 0);
@@ -215,17 +224,16 @@ static int prev_child(void *arg, struct bfs_cat_entry *e, const uint8_t *refs,
 	return 0;
 }
 
-static int ci_prev_dir(void *ctx, const char *source_key, const char *dirpath,
-		       struct bfs_index_dir *out)
+static int prev_dir_of(struct cat_index *x, const char *text, bool by_dest,
+		       const char *dirpath, struct bfs_index_dir *out)
 {
-	struct cat_index *x = ctx;
 	struct prev_fill f = {.d = out};
 	int64_t root, dir = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&x->lock);
-	rc = prev_root(x, source_key, &root);
+	rc = prev_root(x, text, by_dest, &root);
 	if (!rc && !root)
 		rc = -ENOENT;
 	if (!rc)
@@ -236,6 +244,18 @@ static int ci_prev_dir(void *ctx, const char *source_key, const char *dirpath,
 	if (rc)
 		bfs_index_dir_clear(out);
 	return rc;
+}
+
+static int ci_prev_dir(void *ctx, const char *source_key, const char *dirpath,
+		       struct bfs_index_dir *out)
+{
+	return prev_dir_of(ctx, source_key, false, dirpath, out);
+}
+
+static int ci_prev_dest_dir(void *ctx, const char *dest, const char *dirpath,
+			    struct bfs_index_dir *out)
+{
+	return prev_dir_of(ctx, dest, true, dirpath, out);
 }
 
 static int ci_record(void *ctx, const char *id, const void *manifest,
@@ -309,6 +329,7 @@ static const struct bfs_index_ops catalog_index_ops = {
     .chunk_find = ci_chunk_find,
     .pack_present = ci_pack_present,
     .prev_dir = ci_prev_dir,
+    .prev_dest_dir = ci_prev_dest_dir,
     .record = ci_record,
     .add_index = ci_add_index,
     .has_backup = ci_has_backup,

@@ -990,30 +990,43 @@ int bfs_catalog_locate(void *arg, const uint8_t id[BFS_HASH_LEN],
 	return rc;
 }
 
-/* Root id of the newest backup (time, then name) whose header lists a
- * source with this key.  -ENOENT if none. */
-int bfs_catalog_prev_source(struct bfs_catalog *c, const char *source_key,
-			    int64_t *root, struct bfs_err *err)
+/* Root id of the newest backup (time, then name) that statement which
+ * (ST_PREV_SOURCE, ST_PREV_DEST) finds for text.  -ENOENT if none. */
+static int prev_backup(struct bfs_catalog *c, enum cat_st which,
+		       const char *text, int64_t *root, struct bfs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = cat_stmt_get(c, ST_PREV_SOURCE, &st, err);
+	rc = cat_stmt_get(c, which, &st, err);
 	if (rc)
 		return rc;
-	sqlite3_bind_text(st, 1, source_key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*root = ino_make(sqlite3_column_int64(st, 0), 0);
 		rc = 0;
 	} else if (rc == SQLITE_DONE) {
 		rc = bfs_err_set(err, -ENOENT,
-				 "no backup with source"
+				 "no backup with source %s"
 				 " '%.300s' in the catalog",
-				 source_key);
+				 which == ST_PREV_DEST ? "destination" : "key",
+				 text);
 	} else {
 		rc = cat_sqlerr(c, rc, err, "cannot find a previous source");
 	}
-	cat_stmt_put(c, ST_PREV_SOURCE, st);
+	cat_stmt_put(c, which, st);
 	return rc;
+}
+
+int bfs_catalog_prev_source(struct bfs_catalog *c, const char *source_key,
+			    int64_t *root, struct bfs_err *err)
+{
+	return prev_backup(c, ST_PREV_SOURCE, source_key, root, err);
+}
+
+int bfs_catalog_prev_dest(struct bfs_catalog *c, const char *dest,
+			  int64_t *root, struct bfs_err *err)
+{
+	return prev_backup(c, ST_PREV_DEST, dest, root, err);
 }

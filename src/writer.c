@@ -112,6 +112,7 @@ static void backup_free(struct bfs_backup *b)
 	bfs_buf_free(&b->skrec);
 	bfs_buf_free(&b->sarec);
 	free(b->src_key);
+	free(b->src_dest);
 	free(b->current);
 	free(b->host);
 	free(b->job);
@@ -404,8 +405,10 @@ int bfs_backup_add_source(struct bfs_backup *b, const char *kind,
 		rc = json_str(o, key ? key : "");
 	if (!rc) {
 		free(b->src_key);
+		free(b->src_dest);
 		b->src_key = key ? strdup(key) : NULL;
-		if (key && !b->src_key)
+		b->src_dest = dest ? strdup(dest) : NULL;
+		if ((key && !b->src_key) || (dest && !b->src_dest))
 			rc = -ENOMEM;
 	}
 	if (rc)

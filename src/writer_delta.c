@@ -231,13 +231,36 @@ out:
 	return rc == -ENOMEM ? rc : 0;
 }
 
+/* Look for name among d's entries; if it is there, load its sketches
+ * (when it has any) into b->fdx.  1 found, 0 not there, -errno. */
+static int prev_version(struct bfs_backup *b, const struct bfs_index_dir *d,
+			const char *name, size_t nlen, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		const struct bfs_index_prev *p = &d->v[i];
+
+		if (p->e.path_len != nlen || memcmp(p->e.path, name, nlen) != 0)
+			continue;
+		if (p->has_sk && p->nchunks) {
+			int rc = load_prev(b, p, path, &b->fdx);
+
+			if (rc)
+				return rc;
+		}
+		return 1;
+	}
+	return 0;
+}
+
 int wr_delta_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 			enum bfs_profile profile)
 {
 	struct bfs_index_dir d = {0};
 	const char *slash, *name;
 	char *dir = NULL;
-	size_t i, nlen;
+	size_t nlen;
 	int rc = 0;
 
 	wr_delta_unref(b->fdx);
@@ -251,21 +274,23 @@ int wr_delta_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 	dir = strndup(e->path, slash ? (size_t)(slash - e->path) : 0);
 	if (!dir)
 		return -ENOMEM;
-	if (bfs_index_prev_dir(b->idx, b->src_key, dir, &d) == 0) {
-		for (i = 0; i < d.n; i++) {
-			const struct bfs_index_prev *p = &d.v[i];
-
-			if (p->e.path_len != nlen ||
-			    memcmp(p->e.path, name, nlen) != 0)
-				continue;
-			if (p->has_sk && p->nchunks)
-				rc = load_prev(b, p, e->path, &b->fdx);
-			break;
-		}
-	}
+	if (bfs_index_prev_dir(b->idx, b->src_key, dir, &d) == 0)
+		rc = prev_version(b, &d, name, nlen, e->path);
+	bfs_index_dir_clear(&d);
+	/* No earlier version in this source's last backup: a dump that is
+	 * its source's whole output (a --stdin, --command or --pg-dump
+	 * destination) takes its bases from the newest backup with that
+	 * destination in any source, so that switching --stdin to
+	 * --pg-dump, or a connection string that changed, does not store
+	 * the next dump whole.  Bases are picked by content, so a dump of
+	 * another database there only finds none. */
+	if (rc == 0 && b->src_dest && strlen(b->src_dest) == e->path_len &&
+	    memcmp(b->src_dest, e->path, e->path_len) == 0 &&
+	    bfs_index_prev_dest_dir(b->idx, b->src_dest, dir, &d) == 0)
+		rc = prev_version(b, &d, name, nlen, e->path);
 	bfs_index_dir_clear(&d);
 	free(dir);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- workers: bases and delta frames -------------------------------- */

@@ -246,7 +246,8 @@ struct bfs_backup {
 	 * base (delta_on and a version-5 repository, FORMAT.md 18.2) */
 	bool delta_on, tdelta_on, sa_on, fsk;
 	struct wr_delta *fdx;
-	char *src_key;
+	char *src_key;	/* the open source's key and destination */
+	char *src_dest; /* (bfs_backup_add_source) */
 	struct bfs_buf skrec, sarec;
 	struct wr_bases *bases;
 	/* the consumer's neighbour base (writer_delta.c): the lookup and
