@@ -271,12 +271,14 @@ static const char *const cat_sql[CAT_ST_COUNT] = {
 		       " WHERE s.key = ?1"
 		       " ORDER BY b.time_ns DESC, b.name DESC LIMIT 1",
     /* a key is KIND:DEST:SPEC and a kind has no ':', so what follows the
-     * first ':' starts with DEST':' (bfs_catalog_prev_dest) */
+     * first ':' starts with DEST':'; job ?2's backups first
+     * (bfs_catalog_prev_dest) */
     [ST_PREV_DEST] = "SELECT b.id FROM backup_sources s"
 		     " JOIN backups b ON b.id = s.backup"
 		     " WHERE substr(s.key, instr(s.key, ':') + 1,"
 		     " length(?1) + 1) = ?1 || ':'"
-		     " ORDER BY b.time_ns DESC, b.name DESC LIMIT 1",
+		     " ORDER BY b.job IS ?2 DESC, b.time_ns DESC, b.name DESC"
+		     " LIMIT 1",
     [ST_ENTRY_AT] = "SELECT " ENTRY_COLS " FROM tree_runs r JOIN entries e"
 		    " ON e.run = r.run AND e.idx = ?2 - r.slot0" ENTRY_JOIN
 		    " WHERE" RUN_AT_SLOT,

@@ -323,10 +323,11 @@ int bfs_catalog_prev_source(struct bfs_catalog *c, const char *source_key,
 			    int64_t *root, struct bfs_err *err);
 /* The same for the newest backup that lists a source of any kind and
  * spec with destination dest (a key "KIND:DEST:SPEC"; a dest that
- * itself holds "DEST:" can match too: callers check what they find).
+ * itself holds "DEST:" can match too: callers check what they find),
+ * job's backups before others (job NULL: those made by no job).
  * -ENOENT if none. */
 int bfs_catalog_prev_dest(struct bfs_catalog *c, const char *dest,
-			  int64_t *root, struct bfs_err *err);
+			  const char *job, int64_t *root, struct bfs_err *err);
 
 /* The index operations of src/index.h over this catalog, for a backup
  * (catalog_index.c).  cat and repo are borrowed and must outlive the

@@ -28,7 +28,9 @@ struct cat_index {
 	struct bfs_catalog *cat; /* borrowed */
 	struct bfs_repo *repo;	 /* borrowed */
 	pthread_mutex_t lock;	 /* protects cat and the fields below */
-	char *key;		 /* last source key asked about, owned */
+	char *key;		 /* last source key asked about, owned, */
+	bool by_dest;		 /* or destination (prev_dest_dir) */
+	char *job;		 /* and its job there, owned (NULL: none) */
 	int64_t root;		 /* its previous root; 0: none */
 	struct chain {		 /* directories below root, each the */
 		char *path;	 /* parent of the next; paths owned */
@@ -134,33 +136,43 @@ static int ci_pack_present(void *ctx, const uint8_t pack[BFS_HASH_LEN])
 	return rc ? rc : 1;
 }
 
-/* Root of the newest backup of source key text, or with a source of
- * destination text when by_dest (0: none), with the lock.  x->key holds
- * a destination as "\1DEST" (a source key starts with its kind). */
-static int prev_root(struct cat_index *x, const char *text, bool by_dest,
-		     int64_t *root)
+static bool same_str(const char *a, const char *b)
 {
-	size_t n = strlen(text);
-	char *k;
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Root of the newest backup of source key text, or with a source of
+ * destination text (job's first) when by_dest (0: none), with the
+ * lock. */
+static int prev_root(struct cat_index *x, const char *text, bool by_dest,
+		     const char *job, int64_t *root)
+{
+	char *k, *j = NULL;
 	int rc;
 
-	if (x->key && (x->key[0] == '\1') == by_dest &&
-	    !strcmp(x->key + by_dest, text)) {
+	if (x->key && x->by_dest == by_dest && !strcmp(x->key, text) &&
+	    same_str(x->job, job)) {
 		*root = x->root;
 		return 0;
 	}
-	k = malloc(n + 2);
-	if (!k)
+	k = strdup(text);
+	if (job)
+		j = strdup(job);
+	if (!k || (job && !j)) {
+		free(k);
+		free(j);
 		return -ENOMEM;
-	k[0] = '\1';
-	memcpy(k + by_dest, text, n + 1);
-	rc = by_dest ? bfs_catalog_prev_dest(x->cat, text, root, NULL)
+	}
+	rc = by_dest ? bfs_catalog_prev_dest(x->cat, text, job, root, NULL)
 		     : bfs_catalog_prev_source(x->cat, text, root, NULL);
 	if (rc)
 		*root = 0;
 	chain_cut(x, 0);
 	free(x->key);
+	free(x->job);
 	x->key = k;
+	x->job = j;
+	x->by_dest = by_dest;
 	x->root = *root;
 	return 0;
 }
@@ -225,7 +237,8 @@ static int prev_child(void *arg, struct bfs_cat_entry *e, const uint8_t *refs,
 }
 
 static int prev_dir_of(struct cat_index *x, const char *text, bool by_dest,
-		       const char *dirpath, struct bfs_index_dir *out)
+		       const char *job, const char *dirpath,
+		       struct bfs_index_dir *out)
 {
 	struct prev_fill f = {.d = out};
 	int64_t root, dir = 0;
@@ -233,7 +246,7 @@ static int prev_dir_of(struct cat_index *x, const char *text, bool by_dest,
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&x->lock);
-	rc = prev_root(x, text, by_dest, &root);
+	rc = prev_root(x, text, by_dest, job, &root);
 	if (!rc && !root)
 		rc = -ENOENT;
 	if (!rc)
@@ -249,13 +262,13 @@ static int prev_dir_of(struct cat_index *x, const char *text, bool by_dest,
 static int ci_prev_dir(void *ctx, const char *source_key, const char *dirpath,
 		       struct bfs_index_dir *out)
 {
-	return prev_dir_of(ctx, source_key, false, dirpath, out);
+	return prev_dir_of(ctx, source_key, false, NULL, dirpath, out);
 }
 
-static int ci_prev_dest_dir(void *ctx, const char *dest, const char *dirpath,
-			    struct bfs_index_dir *out)
+static int ci_prev_dest_dir(void *ctx, const char *dest, const char *job,
+			    const char *dirpath, struct bfs_index_dir *out)
 {
-	return prev_dir_of(ctx, dest, true, dirpath, out);
+	return prev_dir_of(ctx, dest, true, job, dirpath, out);
 }
 
 static int ci_record(void *ctx, const char *id, const void *manifest,
@@ -278,7 +291,9 @@ static int ci_record(void *ctx, const char *id, const void *manifest,
 		rc =
 		    bfs_catalog_ingest(x->cat, x->repo, id, manifest, len, err);
 	free(x->key);
+	free(x->job);
 	x->key = NULL;
+	x->job = NULL;
 	chain_cut(x, 0);
 	pthread_mutex_unlock(&x->lock);
 	return rc;
@@ -321,6 +336,7 @@ static void ci_destroy(void *ctx)
 	chain_cut(x, 0);
 	free(x->chain);
 	free(x->key);
+	free(x->job);
 	free(x);
 }
 

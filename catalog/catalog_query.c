@@ -990,10 +990,11 @@ int bfs_catalog_locate(void *arg, const uint8_t id[BFS_HASH_LEN],
 	return rc;
 }
 
-/* Root id of the newest backup (time, then name) that statement which
- * (ST_PREV_SOURCE, ST_PREV_DEST) finds for text.  -ENOENT if none. */
+/* Root id of the backup that statement which (ST_PREV_SOURCE,
+ * ST_PREV_DEST with job) finds first for text.  -ENOENT if none. */
 static int prev_backup(struct bfs_catalog *c, enum cat_st which,
-		       const char *text, int64_t *root, struct bfs_err *err)
+		       const char *text, const char *job, int64_t *root,
+		       struct bfs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -1002,6 +1003,12 @@ static int prev_backup(struct bfs_catalog *c, enum cat_st which,
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+	if (which == ST_PREV_DEST) {
+		if (job)
+			sqlite3_bind_text(st, 2, job, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 2);
+	}
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*root = ino_make(sqlite3_column_int64(st, 0), 0);
@@ -1022,11 +1029,11 @@ static int prev_backup(struct bfs_catalog *c, enum cat_st which,
 int bfs_catalog_prev_source(struct bfs_catalog *c, const char *source_key,
 			    int64_t *root, struct bfs_err *err)
 {
-	return prev_backup(c, ST_PREV_SOURCE, source_key, root, err);
+	return prev_backup(c, ST_PREV_SOURCE, source_key, NULL, root, err);
 }
 
 int bfs_catalog_prev_dest(struct bfs_catalog *c, const char *dest,
-			  int64_t *root, struct bfs_err *err)
+			  const char *job, int64_t *root, struct bfs_err *err)
 {
-	return prev_backup(c, ST_PREV_DEST, dest, root, err);
+	return prev_backup(c, ST_PREV_DEST, dest, job, root, err);
 }

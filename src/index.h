@@ -97,13 +97,14 @@ struct bfs_index_ops {
 	int (*prev_dir)(void *ctx, const char *source_key, const char *dirpath,
 			struct bfs_index_dir *out);
 	/* The same in the newest backup that lists a source of any kind and
-	 * spec with destination dest: where the writer looks for a dump's
-	 * similarity bases when the dump's own source has no earlier
-	 * backup (a --stdin dump followed by --pg-dump, a connection
-	 * string that changed).  What it finds is only a candidate: bases
-	 * are chosen by content.  May be NULL (-ENOENT). */
-	int (*prev_dest_dir)(void *ctx, const char *dest, const char *dirpath,
-			     struct bfs_index_dir *out);
+	 * spec with destination dest, one of job's first (NULL: made by no
+	 * job): where the writer looks for a dump's similarity bases when
+	 * the dump's own source has no earlier backup (a --stdin dump
+	 * followed by --pg-dump, a connection string that changed).  What
+	 * it finds is only a candidate: bases are chosen by content.  May
+	 * be NULL (-ENOENT). */
+	int (*prev_dest_dir)(void *ctx, const char *dest, const char *job,
+			     const char *dirpath, struct bfs_index_dir *out);
 	/* Remember backup id: its manifest and the index object written
 	 * with it (compressed bytes as stored; idxobj may be NULL when the
 	 * backup wrote no pack; manifest NULL when the writer held it back,
@@ -154,11 +155,12 @@ static inline int bfs_index_prev_dir(const struct bfs_index *x,
 }
 
 static inline int bfs_index_prev_dest_dir(const struct bfs_index *x,
-					  const char *dest, const char *dirpath,
+					  const char *dest, const char *job,
+					  const char *dirpath,
 					  struct bfs_index_dir *out)
 {
 	return x && x->ops->prev_dest_dir
-		   ? x->ops->prev_dest_dir(x->ctx, dest, dirpath, out)
+		   ? x->ops->prev_dest_dir(x->ctx, dest, job, dirpath, out)
 		   : -ENOENT;
 }
 

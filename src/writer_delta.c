@@ -280,13 +280,14 @@ int wr_delta_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 	/* No earlier version in this source's last backup: a dump that is
 	 * its source's whole output (a --stdin, --command or --pg-dump
 	 * destination) takes its bases from the newest backup with that
-	 * destination in any source, so that switching --stdin to
+	 * destination in any source (this job's first), so that switching
+	 * --stdin to
 	 * --pg-dump, or a connection string that changed, does not store
 	 * the next dump whole.  Bases are picked by content, so a dump of
 	 * another database there only finds none. */
 	if (rc == 0 && b->src_dest && strlen(b->src_dest) == e->path_len &&
 	    memcmp(b->src_dest, e->path, e->path_len) == 0 &&
-	    bfs_index_prev_dest_dir(b->idx, b->src_dest, dir, &d) == 0)
+	    bfs_index_prev_dest_dir(b->idx, b->src_dest, b->job, dir, &d) == 0)
 		rc = prev_version(b, &d, name, nlen, e->path);
 	bfs_index_dir_clear(&d);
 	free(dir);

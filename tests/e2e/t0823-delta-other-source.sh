@@ -9,6 +9,9 @@
 #     parameter added: the same for a container with a new address);
 #   - a --command at that destination whose output is unrelated data
 #     finds no similar chunk there and is stored whole;
+#   - in a repository two jobs share, a job's dump looks in its own
+#     backups first: job a's --pg-dump after its --stdin gets deltas
+#     although job b backed up unrelated data at database.sql since;
 # each read back byte for byte, and check --read-data passes.  Day 2 is
 # a real pg_dump: 1 % of the rows updated (PostgreSQL moves them) and 1 %
 # appended, so without bases nearly every chunk would be new.
@@ -101,6 +104,23 @@ grew=$(($(size) - s))
 ok "$([ $((grew * 3)) -ge "$(stat -c %s "$T/other.sql")" ] && echo 0 || echo 1)" \
 	"unrelated data finds no base: stored whole ($grew bytes)"
 same o1 "$T/other.sql" "the unrelated dump"
+
+# two jobs: a's dump, then b's unrelated data at the same destination,
+# then a's dump from another source (a spec no backup had)
+change 3
+pg_dump -d shop >"$T/a1.sql" || bail_out "pg_dump failed"
+ok_cmd "job a: --stdin" bfs backup -r "$R" --id a1 --job a \
+	--stdin database.sql <"$T/a1.sql"
+head -c 2000000 /dev/urandom | od -An -tx1 >"$T/other2.sql"
+ok_cmd "job b, since: unrelated data at database.sql" \
+	bfs backup -r "$R" --id b1 --job b --command "database.sql=cat '$T/other2.sql'"
+change 4
+s=$(size)
+ok_cmd "job a: --pg-dump" bfs backup -r "$R" --id a2 --job a \
+	--pg-dump "$uri?application_name=a"
+pg_dump -d shop >"$T/a2.sql" || bail_out "pg_dump failed"
+grew_small "$s" "$T/a2.sql" "job a's second dump (its own backup before job b's)"
+same a2 "$T/a2.sql" "job a's second dump"
 
 ok_cmd "check --read-data" bfs check -r "$R" --read-data
 done_testing
