@@ -1,7 +1,8 @@
 #!/bin/bash
 # A dump's similarity bases when its own source has no earlier backup
 # (issue 12 part 2): the writer looks for them in the newest backup whose
-# source had the same destination, whatever its kind or spec.  So:
+# source had the same destination, whatever its kind or spec (the same
+# job's backups first).  So:
 #   - a dump backed up with --stdin database.sql, then with --pg-dump
 #     (another source: scripts/bench did this and stored the whole dump
 #     again) gets deltas on day 1's chunks;
