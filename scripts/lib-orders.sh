@@ -2,7 +2,7 @@
 # scripts/lib-orders.sh - the bench dataset of issue 12: a real
 # PostgreSQL table of generated orders and its pg_dump on two days.
 # Sourced by scripts/bench-delta and scripts/bench-read after
-# tests/e2e/lib.sh (start_postgres, $T).
+# tests/e2e/lib.sh (start_postgres, orders_table, orders_gen, $T).
 #
 # orders_dumps MB DAY1 DAY2: starts a throwaway PostgreSQL, fills a table
 # of orders to about MB MiB of pg_dump, dumps it to DAY1, updates 1 % of
@@ -11,32 +11,18 @@
 # and appends 1 %, and dumps it again to DAY2.  Sets ORDERS_ROWS (day 1's
 # rows).  The server stays up until the script exits (lib.sh's at_exit).
 
-# _orders_gen FROM TO: rows FROM..TO of the orders table
-_orders_gen() {
-	psql -X -q -d orders -c "insert into orders select g, g % 7919,
-		timestamptz '2021-01-01' + g * interval '61 seconds',
-		(array['new','paid','shipped','returned'])[g % 4 + 1],
-		(g * 7907 % 1000000) / 100.0,
-		(g % 9973) || ' ' || (array['Main St','Oak Ave','Elm Rd','Pine Ln'])[g % 4 + 1] || ', ' || (array['Berlin','Paris','Lyon','Porto','Turin'])[g % 5 + 1],
-		'order ' || g || ' of customer ' || (g % 7919) || ': ' || md5(g::text)
-		from generate_series($1::bigint, $2) g"
-}
-
 orders_dumps() {
 	local mb=$1 day1=$2 day2=$3 rowbytes nrows from to
 	start_postgres
-	createdb orders
-	psql -X -q -d orders -c "create table orders (id bigint primary key,
-		customer int, placed timestamptz, status text,
-		amount numeric(10,2), address text, note text)"
-	_orders_gen 1 20000
+	orders_table orders
+	orders_gen orders 1 20000
 	rowbytes=$(pg_dump -d orders | wc -c)
 	nrows=$((mb * 1048576 / (rowbytes / 20000)))
 	from=20001
 	while [ "$from" -le "$nrows" ]; do
 		to=$((from + 999999))
 		[ "$to" -gt "$nrows" ] && to=$nrows
-		_orders_gen "$from" "$to"
+		orders_gen orders "$from" "$to"
 		from=$((to + 1))
 	done
 	psql -X -q -d orders -c "vacuum analyze orders"
@@ -45,7 +31,7 @@ orders_dumps() {
 		amount = amount + 1
 		where id in (select $nrows - (random() ^ 3 * $nrows)::bigint
 			     from generate_series(1, $nrows / 100))"
-	_orders_gen $((nrows + 1)) $((nrows + nrows / 100))
+	orders_gen orders $((nrows + 1)) $((nrows + nrows / 100))
 	pg_dump -d orders >"$day2"
 	# shellcheck disable=SC2034 # for the caller
 	ORDERS_ROWS=$nrows

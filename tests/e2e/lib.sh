@@ -15,7 +15,8 @@
 #   done_testing
 #   skip_missing WHAT HOW, require_root_fuse, require_root,
 #   require_fault_injection, require_cmd CMD PACKAGE
-#   start_postgres, load_pagila DB, pg_table_digest DB, pg_uri DB
+#   start_postgres, load_pagila DB, pg_table_digest DB, pg_uri DB,
+#   orders_table DB, orders_gen DB FROM TO
 #   start_mariadb, my ARGS..., load_sakila, my_table_digest DB,
 #   my_object_counts DB, my_uri DB
 #   make_awkward_tree DIR, compare_trees A B
@@ -583,6 +584,26 @@ load_pagila() {
 		diag "$(tail -n 30 "$T/load-$db.log")"
 		bail_out "cannot load pagila into $db"
 	fi
+}
+
+# orders_table DB: create database DB holding an empty table "orders",
+# the generated orders of the delta tests and of issue 12's bench dataset
+# (scripts/lib-orders.sh).  orders_gen DB FROM TO: its rows FROM..TO, the
+# same every time.  Both return psql's status.
+orders_table() {
+	createdb "$1" &&
+	psql -X -q -d "$1" -c "create table orders (id bigint primary key,
+		customer int, placed timestamptz, status text,
+		amount numeric(10,2), address text, note text)"
+}
+orders_gen() {
+	psql -X -q -d "$1" -c "insert into orders select g, g % 7919,
+		timestamptz '2021-01-01' + g * interval '61 seconds',
+		(array['new','paid','shipped','returned'])[g % 4 + 1],
+		(g * 7907 % 1000000) / 100.0,
+		(g % 9973) || ' ' || (array['Main St','Oak Ave','Elm Rd','Pine Ln'])[g % 4 + 1] || ', ' || (array['Berlin','Paris','Lyon','Porto','Turin'])[g % 5 + 1],
+		'order ' || g || ' of customer ' || (g % 7919) || ': ' || md5(g::text)
+		from generate_series($2::bigint, $3) g"
 }
 
 # pg_table_digest DB: "schema.table count md5" per table (sorted rows).

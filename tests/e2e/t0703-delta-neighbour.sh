@@ -25,19 +25,8 @@ ROWS=20000 # a 2.5 MiB dump: small enough for CI as it is
 BOUND=${BOUND:-30000} # bytes per MiB of the day-2 dump
 
 start_postgres
-createdb shop || bail_out "createdb failed"
-psql -X -q -d shop -c "create table orders (id bigint primary key,
-	customer int, placed timestamptz, status text, amount numeric(10,2),
-	address text, note text)" || bail_out "create table failed"
-gen() {	# gen FROM TO
-	psql -X -q -d shop -c "insert into orders select g, g % 7919,
-		timestamptz '2021-01-01' + g * interval '61 seconds',
-		(array['new','paid','shipped','returned'])[g % 4 + 1],
-		(g * 7907 % 1000000) / 100.0,
-		(g % 9973) || ' ' || (array['Main St','Oak Ave','Elm Rd','Pine Ln'])[g % 4 + 1] || ', ' || (array['Berlin','Paris','Lyon','Porto','Turin'])[g % 5 + 1],
-		'order ' || g || ' of customer ' || (g % 7919) || ': ' || md5(g::text)
-		from generate_series($1::bigint, $2) g"
-}
+orders_table shop || bail_out "cannot create the orders table"
+gen() { orders_gen shop "$@"; } # gen FROM TO
 gen 1 $ROWS || bail_out "cannot fill the table"
 psql -X -q -d shop -c "vacuum analyze orders" || bail_out "vacuum failed"
 pg_dump -d shop >"$T/day1.sql" || bail_out "pg_dump failed"

@@ -23,19 +23,8 @@ export XDG_CACHE_HOME=$T/cache
 ROWS=40000 # a 5 MiB dump
 
 start_postgres
-createdb shop || bail_out "createdb failed"
-psql -X -q -d shop -c "create table orders (id bigint primary key,
-	customer int, placed timestamptz, status text, amount numeric(10,2),
-	address text, note text)" || bail_out "create table failed"
-gen() {	# gen FROM TO
-	psql -X -q -d shop -c "insert into orders select g, g % 7919,
-		timestamptz '2021-01-01' + g * interval '61 seconds',
-		(array['new','paid','shipped','returned'])[g % 4 + 1],
-		(g * 7907 % 1000000) / 100.0,
-		(g % 9973) || ' ' || (array['Main St','Oak Ave','Elm Rd','Pine Ln'])[g % 4 + 1],
-		'order ' || g || ' of customer ' || (g % 7919) || ': ' || md5(g::text)
-		from generate_series($1::bigint, $2) g"
-}
+orders_table shop || bail_out "cannot create the orders table"
+gen() { orders_gen shop "$@"; } # gen FROM TO
 # change: 1 % of the rows updated (spread), 1 % appended
 change() {
 	psql -X -q -d shop -c "update orders set amount = amount + 1
