@@ -369,10 +369,12 @@ static void blob_outcome(struct pack_job *j, const char *key,
 }
 
 /* Decode every blob of j's pack (read whole into b; a delta through its
- * base) and check it against its id.  Where sha256mb uses its lanes (no
- * SHA-NI), up to CK_GROUP blobs (CK_GROUP_BYTES plain) are decoded first and
- * checked together (bfs_repo_blob_id_many); one that does not match is decoded
- * again with its own check, for the message.  The number of blobs found bad. */
+ * base) and check it against its id.  Where sha256mb has a path of its
+ * own, groups of blobs (bfs_sha256_many_batch: two with SHA-NI, up to
+ * CK_GROUP on the AVX lanes; CK_GROUP_BYTES plain at most) are decoded
+ * first and checked together (bfs_repo_blob_id_many); one that does not
+ * match is decoded again with its own check, for the message.  The
+ * number of blobs found bad. */
 static size_t job_read_blobs(struct pack_job *j, const char *key,
 			     const struct bfs_buf *b, struct ck_tls *t)
 {
@@ -383,16 +385,18 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 	size_t lens[CK_GROUP], ok[CK_GROUP];
 	size_t i, k, end, at, nok, bad = 0;
 	uint64_t plain = 0, total;
-	bool lanes = bfs_sha256_many_uses_lanes();
+	size_t group = BFS_MIN(bfs_sha256_many_batch(), (size_t)CK_GROUP);
+	bool together;
 	int rc;
 
 	for (i = 0; i < j->n; i = end) {
-		/* one blob, or a group for the lanes */
+		/* one blob, or a group checked together */
 		total = j->blobs[i].len;
-		for (end = i + 1; lanes && end < j->n && end - i < CK_GROUP &&
+		for (end = i + 1; end < j->n && end - i < group &&
 				  total + j->blobs[end].len <= CK_GROUP_BYTES;
 		     end++)
 			total += j->blobs[end].len;
+		together = bfs_sha256_many_pays(end - i);
 		if (total > t->cap) {
 			uint8_t *np = realloc(t->plain, total);
 
@@ -407,7 +411,7 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 		for (k = i, at = 0; k < end; at += j->blobs[k].len, k++) {
 			const struct bfs_idx_blob *e = &j->blobs[k];
 
-			if (end - i >= 3)
+			if (together)
 				rc = bfs_repo_blob_decode_unchecked(
 				    j->c->r, e->hash, b->data + e->offset,
 				    e->clen, t->plain + at, e->len, &fb[k - i],
@@ -418,7 +422,7 @@ static size_t job_read_blobs(struct pack_job *j, const char *key,
 				    e->clen, t->plain + at, e->len, &fb[k - i],
 				    &err);
 			plain += e->len;
-			if (rc || end - i < 3) {
+			if (rc || !together) {
 				blob_outcome(j, key, e, &fb[k - i], rc, &err,
 					     &bad);
 				continue;

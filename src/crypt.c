@@ -474,9 +474,9 @@ void bfs_crypt_blob_id_many(const struct bfs_crypt *k,
 {
 	size_t i;
 
-	if (n >= 3 && bfs_sha256_many_uses_lanes() &&
+	if (bfs_sha256_many_pays(n) &&
 	    bfs_hmac_sha256_many_lanes(k->id, sizeof(k->id), out, data, len, n,
-				       0) == 0)
+				       bfs_sha256_many_isa()) == 0)
 		return;
 	for (i = 0; i < n; i++)
 		bfs_crypt_blob_id(k, out[i], data[i], len[i]);

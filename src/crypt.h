@@ -104,8 +104,8 @@ void bfs_crypt_blob_aad(uint8_t *aad, const uint8_t id[BFS_HASH_LEN]);
 /* Keyed blob id: HMAC-SHA256(id key, data). */
 void bfs_crypt_blob_id(const struct bfs_crypt *k, uint8_t out[BFS_HASH_LEN],
 		       const void *data, size_t n);
-/* The keyed ids of n buffers: in sha256mb's lanes where it uses them
- * (three buffers or more), else one by one as bfs_crypt_blob_id. */
+/* The keyed ids of n buffers: on sha256mb's own path where it takes one
+ * (bfs_sha256_many_pays), else one by one as bfs_crypt_blob_id. */
 void bfs_crypt_blob_id_many(const struct bfs_crypt *k,
 			    uint8_t (*out)[BFS_HASH_LEN],
 			    const void *const *data, const size_t *len,

@@ -97,14 +97,15 @@ int bfs_reader_create(struct bfs_repo *repo, struct bfs_chunkcache *cache,
 		r->cfg.threads = bfs_reader_default_threads();
 	/* A remote store gets fewer, larger requests (per-request cost
 	 * dominates there); locally, smaller jobs spread decoding sooner,
-	 * unless a job's chunks are checked together on the lanes of
-	 * sha256mb.h (no SHA-NI), which they must fill. */
+	 * unless a job's chunks are checked together on the AVX lanes of
+	 * sha256mb.h (no SHA-NI), which they must fill (SHA-NI's pairs
+	 * need only two). */
 	remote = bfs_store_is_remote(repo->store);
 	if (!r->cfg.ra_chunks)
 		r->cfg.ra_chunks = remote ? 1024 : 256;
 	if (!r->cfg.ra_job_max)
 		r->cfg.ra_job_max = remote ? BFS_RA_JOB_REMOTE
-				    : bfs_sha256_many_uses_lanes()
+				    : bfs_sha256_many_batch() > 2
 					? BFS_RA_JOB_LANES
 					: BFS_RA_JOB_LOCAL;
 	pthread_mutex_init(&r->lock, NULL);

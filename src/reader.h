@@ -65,7 +65,7 @@ struct bfs_reader_config {
 	uint64_t ra_job_max; /* readahead: bytes per job (one store
 				request) at most; 0 = BFS_RA_JOB_LOCAL,
 				BFS_RA_JOB_LANES where ids are checked
-				on sha256mb's lanes, BFS_RA_JOB_REMOTE
+				on sha256mb's AVX lanes, BFS_RA_JOB_REMOTE
 				for a remote store (bfs_store_is_remote) */
 	/* Finding a chunk whose pack vanished (bfs_relocate_fn).  NULL: a
 	 * vanished pack is an error (-ENOENT).  The reader then reads the
@@ -208,8 +208,9 @@ int bfs_reader_plan_runs(const struct bfs_chunkref *refs, size_t n,
 #define BFS_RA_JOBS 4
 #define BFS_RA_JOB_MIN (256u << 10)
 #define BFS_RA_JOB_LOCAL (1u << 20) /* ra_job_max default */
-/* locally where chunk ids are checked on sha256mb's lanes: 16 chunks of
- * the dump profile fill them (1 MiB jobs held four, half the lanes) */
+/* locally where chunk ids are checked on sha256mb's AVX lanes: 16
+ * chunks of the dump profile fill them (1 MiB jobs held four, half the
+ * lanes) */
 #define BFS_RA_JOB_LANES (4u << 20)
 #define BFS_RA_JOB_REMOTE (8u << 20) /* for S3: fewer, larger requests */
 

@@ -37,13 +37,14 @@
 #define GROUP_MAX (32u << 20)
 /* Pack ranges are read into the thread's scratch buffer (util.h), kept
  * up to this capacity: a readahead job's range (1 MiB plain locally, 4
- * MiB where ids are checked on sha256mb's lanes, 8 MiB plain on S3)
+ * MiB where ids are checked on sha256mb's AVX lanes, 8 MiB plain on S3)
  * fits, a restore's 16 MiB runs are freed. */
 #define FETCH_KEEP (8u << 20)
-/* read_chunks where sha256mb uses its lanes (no SHA-NI): chunks decoded
+/* read_chunks where sha256mb has a path of its own: chunks decoded
  * before their ids (SHA-256, or HMAC-SHA256 in an encrypted repository)
- * are checked together.  Sixteen keep eight lanes busy while chunks of
- * unequal size finish. */
+ * are checked together, bfs_sha256_many_batch() at a time (at most
+ * this): two with SHA-NI; sixteen on the AVX lanes, which keep eight
+ * lanes busy while chunks of unequal size finish. */
 #define CHECK_BATCH 16
 
 static const char *const profile_names[BFS_PROFILE_COUNT] = {
@@ -1289,7 +1290,7 @@ int bfs_repo_read_chunks_each(struct bfs_repo *r,
 	struct bfs_buf buf;
 	struct ref_pos *pos;
 	char key[BFS_KEY_MAX];
-	size_t i, j, k, kend, m, d;
+	size_t i, j, k, kend, m, d, nb;
 	bool batch;
 	int rc = 0, rc2;
 
@@ -1317,6 +1318,7 @@ int bfs_repo_read_chunks_each(struct bfs_repo *r,
 	qsort(pos, n, sizeof(*pos), cmp_ref_pos);
 
 	bfs_scratch_take(&buf);
+	nb = BFS_MIN(bfs_sha256_many_batch(), (size_t)CHECK_BATCH);
 	for (i = 0; i < n; i = j) {
 		uint64_t start = pos[i].offset;
 		uint64_t end = start + refs[pos[i].idx].clen;
@@ -1336,9 +1338,9 @@ int bfs_repo_read_chunks_each(struct bfs_repo *r,
 		rc = fetch_range(r, key, start, end - start, &buf, err);
 		if (rc)
 			goto out_free;
-		batch = j - i >= 3 && bfs_sha256_many_uses_lanes();
+		batch = bfs_sha256_many_pays(j - i);
 		for (k = i; k < j; k = kend) {
-			kend = batch ? BFS_MIN(j, k + CHECK_BATCH) : k + 1;
+			kend = batch ? BFS_MIN(j, k + nb) : k + 1;
 			for (m = k; m < kend; m++) {
 				const struct bfs_chunkref *c =
 				    &refs[pos[m].idx];

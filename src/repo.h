@@ -101,7 +101,8 @@ int bfs_repo_list_backups(struct bfs_store *st, struct bfs_strv *out,
 void bfs_repo_blob_id(const struct bfs_repo *r, uint8_t id[BFS_HASH_LEN],
 		      const void *data, size_t len);
 /* The ids of n buffers, as bfs_repo_blob_id gives them, at once: in
- * sha256mb's lanes where it uses them (sha256mb.h).  Thread-safe. */
+ * SHA-NI's pairs or the AVX lanes where sha256mb.h takes them.
+ * Thread-safe. */
 void bfs_repo_blob_id_many(const struct bfs_repo *r,
 			   uint8_t (*ids)[BFS_HASH_LEN],
 			   const void *const *data, const size_t *len,

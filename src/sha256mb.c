@@ -1,25 +1,29 @@
 /* sha256mb.c - SHA-256 of several buffers at once (see sha256mb.h).
  *
- * Without SHA-NI, OpenSSL's SHA-256 runs at a quarter to a third of its
- * SHA-NI speed (about 540 against 1,800 MB/s on this project's bench
- * machine, SHA-NI masked with OPENSSL_ia32cap), and checking every chunk
- * a read returns capped the read there.  The chunks of a pack range are
- * independent, so they are hashed eight at a time, one per 32-bit lane
- * of a 256-bit register (the multi-buffer method of Intel's ISA-L;
- * Gueron and Krasnov, 2012): 1,580 MB/s with AVX2, 2,400 MB/s with
- * AVX-512VL's rotate and three-input logic (about half the instructions
- * a round), on one core of the same machine.
+ * Every chunk a read returns is checked against its id, and that check
+ * is a quarter of a cold read's CPU.  The chunks of a pack range are
+ * independent, so they are hashed together:
+ *
+ * - With SHA-NI, two at a time, their rounds interleaved (below): the
+ *   rounds of one buffer wait on the instruction's latency, another
+ *   buffer's fill the wait.  3,000-3,400 MB/s against 1,550-1,800 MB/s
+ *   of OpenSSL's one-buffer code, on one core of the Zen 4 bench
+ *   machine.
+ * - Without SHA-NI, OpenSSL's SHA-256 runs at a quarter to a third of
+ *   that (about 540 MB/s there, SHA-NI masked with OPENSSL_ia32cap).
+ *   Eight at a time then, one per 32-bit lane of a 256-bit register
+ *   (the multi-buffer method of Intel's ISA-L; Gueron and Krasnov,
+ *   2012): 1,580 MB/s with AVX2, 2,400 MB/s with AVX-512VL's rotate and
+ *   three-input logic (about half the instructions a round).
  *
  * Lanes run in step over whole 64-byte blocks: when the shortest lane
- * runs out, its last blocks (the tail and the padding) are finished by
- * the portable compression below, and the lane takes the next buffer.
- * A lane with nothing left hashes a dummy block that nobody reads.
+ * runs out, its last blocks (the tail and the padding) are finished
+ * alone, and the lane takes the next buffer.  An AVX lane with nothing
+ * left hashes a dummy block that nobody reads.
  *
- * Which path runs is chosen once per process (bfs_sha256_many): the best
- * lanes the CPU has when a short timing finds them half again as fast
- * as OpenSSL's one-buffer SHA-256, else OpenSSL.  Machines with SHA-NI
- * keep OpenSSL: even AVX-512VL's lanes are only a third faster there,
- * and reading a run's chunks before checking them costs that back.
+ * Which path runs is chosen once per process (bfs_sha256_many): the
+ * best one the CPU has when a short timing finds it clearly faster than
+ * OpenSSL's one-buffer SHA-256, else OpenSSL.
  */
 #include "config.h"
 
@@ -36,6 +40,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MB_X86 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -100,30 +105,47 @@ static void compress1(uint32_t h[8], const uint8_t *p)
 	h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
 }
 
+/* nblk whole blocks at p into h, one after another */
+typedef void (*blocks_fn)(uint32_t h[8], const uint8_t *p, size_t nblk);
+
+static void blocks1(uint32_t h[8], const uint8_t *p, size_t nblk)
+{
+	for (; nblk; nblk--, p += 64)
+		compress1(h, p);
+}
+
 /* Finish a hash whose first nblk whole blocks of data are in h, after
  * prefix bytes (a multiple of 64) hashed before data: the rest of
- * data[0..len) and the padding, then the digest into out. */
-static void finish1(uint32_t h[8], uint64_t prefix, const uint8_t *data,
-		    size_t len, size_t nblk, uint8_t out[BFS_HASH_LEN])
+ * data[0..len) and the padding, with blocks, then the digest into out. */
+static void finish_with(uint32_t h[8], uint64_t prefix, const uint8_t *data,
+			size_t len, size_t nblk, uint8_t out[BFS_HASH_LEN],
+			blocks_fn blocks)
 {
 	uint64_t total = prefix + len;
 	uint8_t last[128];
 	size_t done = nblk * 64, rest = len - done, n;
 	int i;
 
-	for (; rest >= 64; rest -= 64, done += 64)
-		compress1(h, data + done);
+	if (rest >= 64) {
+		blocks(h, data + done, rest / 64);
+		done += rest / 64 * 64;
+		rest %= 64;
+	}
 	memset(last, 0, sizeof(last));
 	memcpy(last, data + done, rest);
 	last[rest] = 0x80;
 	n = rest + 9 <= 64 ? 64 : 128;
 	put_be32(last + n - 8, (uint32_t)(total >> 29));
 	put_be32(last + n - 4, (uint32_t)(total << 3));
-	compress1(h, last);
-	if (n == 128)
-		compress1(h, last + 64);
+	blocks(h, last, n / 64);
 	for (i = 0; i < 8; i++)
 		put_be32(out + 4 * i, h[i]);
+}
+
+static void finish1(uint32_t h[8], uint64_t prefix, const uint8_t *data,
+		    size_t len, size_t nblk, uint8_t out[BFS_HASH_LEN])
+{
+	finish_with(h, prefix, data, len, nblk, out, blocks1);
 }
 
 #ifdef MB_X86
@@ -273,6 +295,198 @@ MB_TARGET static void many_lanes(uint8_t (*out)[BFS_HASH_LEN],
 	OPENSSL_cleanse(hs, sizeof(hs));
 	OPENSSL_cleanse(h1, sizeof(h1));
 }
+
+/* ---- SHA-NI, two buffers at once ---------------------------------------
+ *
+ * SHA256RNDS2 does two rounds, but the next two need its result: one
+ * buffer's 32 of them a block form a chain of the instruction's latency.
+ * On the Zen 4 bench machine that latency is twice its issue interval,
+ * so a second buffer's rounds, interleaved, fill the gaps: 3,000-3,400
+ * MB/s where OpenSSL's one-buffer SHA-NI code gives 1,550-1,800 (a third
+ * and fourth buffer add 6 % more).  The state lives in the ABEF/CDGH
+ * order the instructions use (Intel's SHA extensions paper, 2013).  */
+#define NI_TARGET __attribute__((target("sha,sse4.1,ssse3")))
+
+NI_TARGET static inline void ni_load(const uint32_t h[8], __m128i *abef,
+				     __m128i *cdgh)
+{
+	__m128i dcba = _mm_loadu_si128((const __m128i *)h);
+	__m128i hgfe = _mm_loadu_si128((const __m128i *)(h + 4));
+
+	dcba = _mm_shuffle_epi32(dcba, 0xB1); /* CDAB */
+	hgfe = _mm_shuffle_epi32(hgfe, 0x1B); /* EFGH */
+	*abef = _mm_alignr_epi8(dcba, hgfe, 8);
+	*cdgh = _mm_blend_epi16(hgfe, dcba, 0xF0);
+}
+
+NI_TARGET static inline void ni_store(uint32_t h[8], __m128i abef, __m128i cdgh)
+{
+	__m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+
+	cdgh = _mm_shuffle_epi32(cdgh, 0xB1); /* DCHG */
+	_mm_storeu_si128((__m128i *)h, _mm_blend_epi16(feba, cdgh, 0xF0));
+	_mm_storeu_si128((__m128i *)(h + 4), _mm_alignr_epi8(cdgh, feba, 8));
+}
+
+/* Rounds 4g..4g+3 of the block at p into (abef, cdgh); m[4] holds the
+ * last 16 message words (m[g & 3]: words 4g..4g+3 once made). */
+#define NI_ROUNDS4(abef, cdgh, m, p, g)                                        \
+	do {                                                                   \
+		__m128i t_;                                                    \
+		if ((g) < 4)                                                   \
+			m[(g)] = _mm_shuffle_epi8(                             \
+			    _mm_loadu_si128(                                   \
+				(const __m128i *)((p) + 16 * (g))),            \
+			    bswap);                                            \
+		else                                                           \
+			m[(g)&3] = _mm_sha256msg2_epu32(                       \
+			    _mm_add_epi32(                                     \
+				_mm_sha256msg1_epu32(m[(g)&3],                 \
+						     m[((g) + 1) & 3]),        \
+				_mm_alignr_epi8(m[((g) + 3) & 3],              \
+						m[((g) + 2) & 3], 4)),         \
+			    m[((g) + 3) & 3]);                                 \
+		t_ = _mm_add_epi32(                                            \
+		    m[(g)&3], _mm_loadu_si128((const __m128i *)&K[4 * (g)]));  \
+		cdgh = _mm_sha256rnds2_epu32(cdgh, abef, t_);                  \
+		abef = _mm_sha256rnds2_epu32(abef, cdgh,                       \
+					     _mm_shuffle_epi32(t_, 0x0E));     \
+	} while (0)
+
+/* nblk blocks at p into h (the tails, and a buffer left alone) */
+NI_TARGET static void ni_blocks1(uint32_t h[8], const uint8_t *p, size_t nblk)
+{
+	const __m128i bswap =
+	    _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i a, b, sa, sb, m[4];
+	int g;
+
+	ni_load(h, &a, &b);
+	for (; nblk; nblk--, p += 64) {
+		sa = a, sb = b;
+#pragma GCC unroll 16
+		for (g = 0; g < 16; g++)
+			NI_ROUNDS4(a, b, m, p, g);
+		a = _mm_add_epi32(a, sa), b = _mm_add_epi32(b, sb);
+	}
+	ni_store(h, a, b);
+}
+
+/* nblk blocks of each of two buffers, p0 into h0 and p1 into h1 */
+NI_TARGET static void ni_blocks2(uint32_t h0[8], uint32_t h1[8],
+				 const uint8_t *p0, const uint8_t *p1,
+				 size_t nblk)
+{
+	const __m128i bswap =
+	    _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i a, b, c, d, sa, sb, sc, sd, m[4], n[4];
+	int g;
+
+	ni_load(h0, &a, &b);
+	ni_load(h1, &c, &d);
+	for (; nblk; nblk--, p0 += 64, p1 += 64) {
+		sa = a, sb = b, sc = c, sd = d;
+#pragma GCC unroll 16
+		for (g = 0; g < 16; g++) {
+			NI_ROUNDS4(a, b, m, p0, g);
+			NI_ROUNDS4(c, d, n, p1, g);
+		}
+		a = _mm_add_epi32(a, sa), b = _mm_add_epi32(b, sb);
+		c = _mm_add_epi32(c, sc), d = _mm_add_epi32(d, sd);
+	}
+	ni_store(h0, a, b);
+	ni_store(h1, c, d);
+}
+
+/* data[0..n) two at a time, from state init after prefix bytes; a lane
+ * whose buffer ends takes the next, so buffers of unequal lengths keep
+ * both busy. */
+static void many_ni(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
+		    const size_t *len, size_t n, const uint32_t init[8],
+		    uint64_t prefix)
+{
+	uint32_t h[2][8];
+	const uint8_t *q[2];
+	size_t left[2], who[2] = {SIZE_MAX, SIZE_MAX}, next = 0, m, k;
+	int i;
+
+	for (;;) {
+		for (i = 0; i < 2; i++) {
+			while (who[i] == SIZE_MAX && next < n) {
+				k = next++;
+				memcpy(h[i], init, sizeof(h[i]));
+				if (len[k] < 64) {
+					finish_with(h[i], prefix, data[k],
+						    len[k], 0, out[k],
+						    ni_blocks1);
+					continue;
+				}
+				who[i] = k;
+				q[i] = data[k];
+				left[i] = len[k] / 64;
+			}
+		}
+		if (who[0] == SIZE_MAX && who[1] == SIZE_MAX)
+			break;
+		if (who[0] != SIZE_MAX && who[1] != SIZE_MAX) {
+			m = BFS_MIN(left[0], left[1]);
+			ni_blocks2(h[0], h[1], q[0], q[1], m);
+		} else {
+			/* one buffer left: the rest of it alone */
+			i = who[0] == SIZE_MAX;
+			m = left[i];
+			ni_blocks1(h[i], q[i], m);
+		}
+		for (i = 0; i < 2; i++) {
+			if (who[i] == SIZE_MAX)
+				continue;
+			left[i] -= m;
+			q[i] += m * 64;
+			if (left[i])
+				continue;
+			k = who[i];
+			finish_with(h[i], prefix, data[k], len[k], len[k] / 64,
+				    out[k], ni_blocks1);
+			who[i] = SIZE_MAX;
+		}
+	}
+	/* states of a keyed hash (HMAC's inner) are the key's to keep */
+	OPENSSL_cleanse(h, sizeof(h));
+}
+
+/* Whether OpenSSL may use SHA-NI here: the CPU has it (and SSSE3 and
+ * SSE4.1, which the code above needs too), and OPENSSL_ia32cap does
+ * not mask it.  That variable is honoured as OpenSSL reads it
+ * ("[~]LEAF1[:[~]LEAF7]", a '~' clearing the bits given), so a run with
+ * SHA-NI masked for OpenSSL has it masked here too. */
+static bool shani_usable(void)
+{
+	unsigned a, b, c, d;
+	uint64_t leaf1, leaf7, v;
+	const char *env, *s;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return false;
+	leaf1 = (uint64_t)c << 32 | d;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return false;
+	leaf7 = (uint64_t)c << 32 | b;
+	env = getenv("OPENSSL_ia32cap");
+	if (env) {
+		s = env + (*env == '~');
+		v = strtoull(s, NULL, 0);
+		if (*s != ':' && *s)
+			leaf1 = *env == '~' ? leaf1 & ~v : (leaf1 & v);
+		s = strchr(env, ':');
+		if (s) {
+			s++;
+			v = strtoull(s + (*s == '~'), NULL, 0);
+			leaf7 = *s == '~' ? leaf7 & ~v : (leaf7 & v);
+		}
+	}
+	return (leaf7 >> 29 & 1) &&		       /* SHA */
+	       (leaf1 >> 41 & 1) && (leaf1 >> 51 & 1); /* SSSE3, SSE4.1 */
+}
 #endif /* MB_X86 */
 
 /* One buffer after another with OpenSSL. */
@@ -309,8 +523,18 @@ unsigned bfs_sha256_lanes_isas(void)
 	    __builtin_cpu_supports("avx512f") &&
 	    __builtin_cpu_supports("avx512vl"))
 		isas |= BFS_SHA256_AVX512;
+	if (shani_usable())
+		isas |= BFS_SHA256_SHANI;
 #endif
 	return isas;
+}
+
+/* The best of the isas in have: SHA-NI, then AVX-512VL, then AVX2. */
+static unsigned best_isa(unsigned have)
+{
+	return have & BFS_SHA256_SHANI	  ? BFS_SHA256_SHANI
+	       : have & BFS_SHA256_AVX512 ? BFS_SHA256_AVX512
+					  : BFS_SHA256_AVX2;
 }
 
 /* The lanes with isa (0: the best), from state init after prefix bytes
@@ -322,14 +546,18 @@ static int lanes_run(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
 	unsigned have = bfs_sha256_lanes_isas();
 
 	if (!isa)
-		isa = have & BFS_SHA256_AVX512 ? BFS_SHA256_AVX512
-					       : BFS_SHA256_AVX2;
+		isa = best_isa(have);
 	if (!(have & isa) ||
-	    (isa != BFS_SHA256_AVX2 && isa != BFS_SHA256_AVX512))
+	    (isa != BFS_SHA256_AVX2 && isa != BFS_SHA256_AVX512 &&
+	     isa != BFS_SHA256_SHANI))
 		return -ENOTSUP;
 #ifdef MB_X86
-	many_lanes(out, data, len, n, init, prefix,
-		   isa == BFS_SHA256_AVX512 ? compress8_512 : compress8);
+	if (isa == BFS_SHA256_SHANI)
+		many_ni(out, data, len, n, init, prefix);
+	else
+		many_lanes(out, data, len, n, init, prefix,
+			   isa == BFS_SHA256_AVX512 ? compress8_512
+						    : compress8);
 	return 0;
 #else
 	(void)out, (void)data, (void)len, (void)n, (void)init, (void)prefix;
@@ -383,7 +611,7 @@ int bfs_hmac_sha256_many_lanes(const uint8_t *key, size_t klen,
 }
 
 static pthread_once_t pick_once = PTHREAD_ONCE_INIT;
-static bool pick_lanes;
+static unsigned pick_isa; /* 0: OpenSSL, one buffer after another */
 
 static double now_s(void)
 {
@@ -393,9 +621,12 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Time both paths on 8 buffers of 16 KiB, best of three, and take the
- * lanes only when they are half again as fast: SHA-NI (OpenSSL) stays,
- * and the choice does not flip with a noisy timing. */
+/* Time OpenSSL and the best path the CPU has on 8 buffers of 16 KiB,
+ * best of three, and take that path only when it is clearly faster, so
+ * that the choice does not flip with a noisy timing: a fifth faster for
+ * SHA-NI's pairs, half again as fast for the AVX lanes, which want a
+ * whole group of chunks decoded before they are checked (more of them
+ * out of the cache by then). */
 static void pick(void)
 {
 	enum { NB = 8, BL = 16384 };
@@ -403,18 +634,26 @@ static void pick(void)
 	const void *data[NB];
 	size_t len[NB];
 	uint8_t *buf;
+	unsigned have = bfs_sha256_lanes_isas(), isa;
 	double one = 1e9, lanes = 1e9, t;
 	int i, r;
 
-	if (!bfs_sha256_lanes_isas())
+	if (!have)
 		return;
+	isa = best_isa(have);
 #ifdef BFS_FAULT_INJECTION
 	{
-		/* test builds: the lanes (or OpenSSL) whatever the timing */
+		/* test builds, whatever the timing: "lanes", the best AVX
+		 * lanes; "shani", SHA-NI's pairs; "openssl" */
 		const char *v = getenv("BACKUPFS_TEST_SHA256");
+		unsigned avx = have & (BFS_SHA256_AVX2 | BFS_SHA256_AVX512);
 
 		if (v && !strcmp(v, "lanes")) {
-			pick_lanes = true;
+			pick_isa = avx ? best_isa(avx) : 0;
+			return;
+		}
+		if (v && !strcmp(v, "shani")) {
+			pick_isa = have & BFS_SHA256_SHANI;
 			return;
 		}
 		if (v && !strcmp(v, "openssl"))
@@ -435,27 +674,60 @@ static void pick(void)
 		many_one(out, data, len, NB);
 		one = BFS_MIN(one, now_s() - t);
 		t = now_s();
-		(void)bfs_sha256_many_lanes(out, data, len, NB, 0);
+		(void)bfs_sha256_many_lanes(out, data, len, NB, isa);
 		lanes = BFS_MIN(lanes, now_s() - t);
 	}
-	pick_lanes = lanes * 1.5 < one;
+	if (lanes * (isa == BFS_SHA256_SHANI ? 1.2 : 1.5) < one)
+		pick_isa = isa;
 out:
 	free(buf);
 	free(out);
 }
 
-bool bfs_sha256_many_uses_lanes(void)
+unsigned bfs_sha256_many_isa(void)
 {
 	pthread_once(&pick_once, pick);
-	return pick_lanes;
+	return pick_isa;
+}
+
+#ifdef BFS_FAULT_INJECTION
+int bfs_sha256_many_test_use(unsigned isa)
+{
+	pthread_once(&pick_once, pick);
+	if (isa && (isa & (isa - 1) || !(bfs_sha256_lanes_isas() & isa)))
+		return -ENOTSUP;
+	pick_isa = isa;
+	return 0;
+}
+#endif
+
+bool bfs_sha256_many_uses_lanes(void)
+{
+	return bfs_sha256_many_isa() != 0;
+}
+
+size_t bfs_sha256_many_batch(void)
+{
+	unsigned isa = bfs_sha256_many_isa();
+
+	return !isa ? 1 : isa == BFS_SHA256_SHANI ? 2 : 16;
+}
+
+bool bfs_sha256_many_pays(size_t n)
+{
+	unsigned isa = bfs_sha256_many_isa();
+
+	/* SHA-NI gains from two buffers on; one or two fill too few of
+	 * the AVX lanes */
+	return isa && n >= (isa == BFS_SHA256_SHANI ? 2u : 3u);
 }
 
 void bfs_sha256_many(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
 		     const size_t *len, size_t n)
 {
-	/* one or two buffers fill too few lanes to gain */
-	if (n >= 3 && bfs_sha256_many_uses_lanes() &&
-	    bfs_sha256_many_lanes(out, data, len, n, 0) == 0)
+	if (bfs_sha256_many_pays(n) &&
+	    bfs_sha256_many_lanes(out, data, len, n, bfs_sha256_many_isa()) ==
+		0)
 		return;
 	many_one(out, data, len, n);
 }

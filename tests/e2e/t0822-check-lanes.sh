@@ -1,24 +1,29 @@
 #!/bin/bash
-# check --read-data with chunk ids checked together on the SIMD lanes of
-# src/sha256mb.c (BACKUPFS_TEST_SHA256=lanes, honoured by test builds; on
-# a CPU without SHA-NI check takes them by itself): a pack's blobs are
-# decoded first and checked in groups.  A repository of small random
-# files (one chunk each, dozens to a 1 MiB pack) with, in one copy, a
-# flipped byte in one chunk (its raw zstd block: the frame still decodes,
-# to other bytes) and a damaged frame header in another chunk of the same
-# pack: both runs, on the lanes and one at a time (openssl), report the
-# same two damaged blobs with the same messages and the same paths, and
-# nothing else; the clean repository passes on both.  Also a cold cat
-# through the CLI and the mount on the lanes gives every file's bytes,
-# and an encrypted repository (HMAC-SHA256 ids, in the lanes too) checks
-# clean and reads back whole.
+# check --read-data and reads with chunk ids checked together by
+# src/sha256mb.c, on each of its paths this CPU has
+# (BACKUPFS_TEST_SHA256, honoured by test builds): the AVX lanes (eight
+# buffers at once; taken by themselves without SHA-NI) and SHA-NI's
+# pairs (taken by themselves with it): a pack's blobs are decoded first
+# and checked in groups.  A repository of small random files (one chunk
+# each, dozens to a 1 MiB pack) with, in one copy, a flipped byte in one
+# chunk (its raw zstd block: the frame still decodes, to other bytes)
+# and a damaged frame header in another chunk of the same pack: every
+# path and one at a time (openssl) report the same two damaged blobs
+# with the same messages and the same paths, and nothing else; the
+# clean repository passes on each.  Also a cold cat through the CLI and
+# the mount on each path gives every file's bytes, and an encrypted
+# repository (HMAC-SHA256 ids, on the same paths) checks clean and reads
+# back whole.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-mount.sh"
 require_fault_injection
 require_root_fuse
 require_cmd jq jq
 require_cmd zstd zstd
-grep -qw avx2 /proc/cpuinfo || skip_all "no AVX2 on this CPU: no lanes"
+PATHS=
+grep -qw avx2 /proc/cpuinfo && PATHS="lanes"
+grep -qw sha_ni /proc/cpuinfo && PATHS="$PATHS shani"
+[ -n "$PATHS" ] || skip_all "neither AVX2 nor SHA-NI on this CPU: no path but OpenSSL's"
 
 export BACKUPFS_CATALOG=$T/cat.db
 R=$T/repo
@@ -45,7 +50,7 @@ read -r b2 _ _ o2 _ _ < <(awk -v p="$P" '$3 == p && $2 == 0 && $6 > 20000' "$T/b
 ok "$([ -n "$b1" ] && [ -n "$b2" ]; echo $?)" "two blobs of that pack chosen"
 
 
-for how in lanes openssl; do
+for how in $PATHS openssl; do
 	BACKUPFS_TEST_SHA256=$how ok_cmd "check --read-data, clean ($how)" \
 		bfs check -r "$R" --read-data --json
 	is "$(jq -r '.ok, .counts.blobs == .counts.blobs_read' "$T/stdout")" \
@@ -55,7 +60,7 @@ done
 cp -a "$R" "$T/bad"
 flip_byte "$T/bad/packs/${P:0:2}/$P" $((o1 + c1 / 2)) # in the raw block
 flip_byte "$T/bad/packs/${P:0:2}/$P" $((o2 + 5))      # the frame header
-for how in lanes openssl; do
+for how in $PATHS openssl; do
 	BACKUPFS_TEST_SHA256=$how fails_with 1 "check --read-data, damaged ($how)" \
 		bfs check -r "$T/bad" --read-data --json
 	jq -S '.errors' "$T/stdout" >"$T/errors.$how"
@@ -63,15 +68,13 @@ for how in lanes openssl; do
 		"$(printf 'blob %s\nblob %s' "$b1" "$b2" | sort | paste -sd,)" \
 		"... the two damaged blobs, nothing else ($how)"
 done
-is "$(cat "$T/errors.lanes")" "$(cat "$T/errors.openssl")" \
-	"the lanes report what one at a time reports (messages, backups, paths)"
-like "$(cat "$T/errors.lanes")" "plain bytes do not match the id" \
+for how in $PATHS; do
+	is "$(cat "$T/errors.$how")" "$(cat "$T/errors.openssl")" \
+		"$how report what one at a time reports (messages, backups, paths)"
+done
+like "$(cat "$T/errors.openssl")" "plain bytes do not match the id" \
 	"... the flipped byte: its bytes do not match its id"
 
-# reads on the lanes: every file through cat and the mount
-BACKUPFS_TEST_SHA256=lanes bfs cat -r "$R" b1:d/f17 >"$T/f17" 2>"$T/stderr"
-cmp -s "$T/f17" "$S/f17"
-ok $? "cat on the lanes gives a file's bytes"
 # same_files DIR: 0 when DIR/f1..f60 equal the sources
 same_files() {
 	local i
@@ -79,12 +82,18 @@ same_files() {
 		cmp -s "$1/f$i" "$S/f$i" || return 1
 	done
 }
-BACKUPFS_TEST_SHA256=lanes ok_cmd "mount" mount_repo "$R" "$T/mnt"
-same_files "$T/mnt/b1/d"
-ok $? "the mount on the lanes gives every file's bytes"
-unmount "$T/mnt"
+# reads on each path: a file through cat, every file through the mount
+for how in $PATHS; do
+	BACKUPFS_TEST_SHA256=$how bfs cat -r "$R" b1:d/f17 >"$T/f17" 2>"$T/stderr"
+	cmp -s "$T/f17" "$S/f17"
+	ok $? "cat ($how) gives a file's bytes"
+	BACKUPFS_TEST_SHA256=$how ok_cmd "mount ($how)" mount_repo "$R" "$T/mnt"
+	same_files "$T/mnt/b1/d"
+	ok $? "the mount ($how) gives every file's bytes"
+	unmount "$T/mnt"
+done
 
-# an encrypted repository: keyed ids (HMAC-SHA256) in the lanes
+# an encrypted repository: keyed ids (HMAC-SHA256) on the same paths
 export BACKUPFS_TEST_KDF=fast
 head -c 32 /dev/urandom | base64 >"$T/pw"
 export BACKUPFS_PASSWORD_FILE=$T/pw
@@ -92,12 +101,14 @@ E=$T/enc
 ok_cmd "init (encrypted)" bfs init "$E"
 jq -c '.pack_size = 1048576' "$E/config" >"$T/config" && mv "$T/config" "$E/config"
 ok_cmd "backup (encrypted)" bfs backup -r "$E" --id b1 --files "d=$S"
-BACKUPFS_TEST_SHA256=lanes ok_cmd "check --read-data of it on the lanes" \
-	bfs check -r "$E" --read-data --json
-is "$(jq -r '.ok, .counts.blobs == .counts.blobs_read' "$T/stdout")" \
-	"$(printf 'true\ntrue')" "... every blob read and its keyed id right"
-BACKUPFS_TEST_SHA256=lanes ok_cmd "mount it on the lanes" mount_repo "$E" "$T/mnt"
-same_files "$T/mnt/b1/d"
-ok $? "... every file's bytes"
-unmount "$T/mnt"
+for how in $PATHS; do
+	BACKUPFS_TEST_SHA256=$how ok_cmd "check --read-data of it ($how)" \
+		bfs check -r "$E" --read-data --json
+	is "$(jq -r '.ok, .counts.blobs == .counts.blobs_read' "$T/stdout")" \
+		"$(printf 'true\ntrue')" "... every blob read and its keyed id right ($how)"
+	BACKUPFS_TEST_SHA256=$how ok_cmd "mount it ($how)" mount_repo "$E" "$T/mnt"
+	same_files "$T/mnt/b1/d"
+	ok $? "... every file's bytes ($how)"
+	unmount "$T/mnt"
+done
 done_testing

@@ -1,14 +1,17 @@
 /* test-sha256mb: SHA-256 of several buffers at once (src/sha256mb.c).
- * Every path (portable, AVX2 and AVX-512VL lanes where the CPU has them)
- * gives OpenSSL's digests for every length class (under a block, the
- * padding's edges at 55/56/63/64 bytes, whole blocks, lengths that end
- * lanes at different times) and any number of buffers; HMAC-SHA256 in
- * the lanes gives OpenSSL's HMAC for keys up to a block.  And
- * bfs_repo_read_chunks, checking a run's chunks together on the lanes,
- * returns the right bytes, reports a damaged chunk with the message the
- * one-at-a-time check gives, and hands out (done) only chunks that were
- * checked.  The repository part forces the lanes with
- * BACKUPFS_TEST_SHA256 (test builds) and skips where the CPU has none.
+ * Every path (portable, AVX2 and AVX-512VL lanes, SHA-NI's pairs, where
+ * the CPU has them) gives OpenSSL's digests for every length class
+ * (under a block, the padding's edges at 55/56/63/64 bytes, whole
+ * blocks, lengths that end lanes at different times) and any number of
+ * buffers; HMAC-SHA256 on each path gives OpenSSL's HMAC for keys up to
+ * a block; OPENSSL_ia32cap masking SHA-NI for OpenSSL masks it here too.
+ * And bfs_repo_read_chunks, checking a run's chunks together (in
+ * batches of 16 on the AVX lanes, of 2 with SHA-NI), returns the right
+ * bytes, reports a damaged chunk with the message the one-at-a-time
+ * check gives, and hands out (done) only chunks that were checked.  The
+ * repository part takes each path in turn (test builds:
+ * BACKUPFS_TEST_SHA256, bfs_sha256_many_test_use) and skips one the CPU
+ * lacks.
  */
 #include "config.h"
 
@@ -59,6 +62,13 @@ static void avx512_or_fail(uint8_t (*out)[BFS_HASH_LEN],
 			   const void *const *data, const size_t *len, size_t n)
 {
 	if (bfs_sha256_many_lanes(out, data, len, n, BFS_SHA256_AVX512) != 0)
+		memset(out, 0, n * BFS_HASH_LEN);
+}
+
+static void shani_or_fail(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
+			  const size_t *len, size_t n)
+{
+	if (bfs_sha256_many_lanes(out, data, len, n, BFS_SHA256_SHANI) != 0)
 		memset(out, 0, n * BFS_HASH_LEN);
 }
 
@@ -118,25 +128,26 @@ static int agrees(many_fn fn, int trials, uint64_t seed)
 	return good;
 }
 
-static void hmac_avx2_or_fail(uint8_t (*out)[BFS_HASH_LEN],
-			      const void *const *data, const size_t *len,
-			      size_t n)
+/* the path under test by hmac_or_fail */
+static unsigned g_isa;
+
+static void hmac_or_fail(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
+			 const size_t *len, size_t n)
 {
 	if (bfs_hmac_sha256_many_lanes(g_key, g_klen, out, data, len, n,
-				       BFS_SHA256_AVX2) != 0)
+				       g_isa) != 0)
 		memset(out, 0, n * BFS_HASH_LEN);
 }
 
-static void hmac_avx512_or_fail(uint8_t (*out)[BFS_HASH_LEN],
-				const void *const *data, const size_t *len,
-				size_t n)
+static const char *isa_name(unsigned isa)
 {
-	if (bfs_hmac_sha256_many_lanes(g_key, g_klen, out, data, len, n,
-				       BFS_SHA256_AVX512) != 0)
-		memset(out, 0, n * BFS_HASH_LEN);
+	return isa == BFS_SHA256_AVX2	  ? "AVX2 lanes"
+	       : isa == BFS_SHA256_AVX512 ? "AVX-512VL lanes"
+	       : isa == BFS_SHA256_SHANI  ? "SHA-NI pairs"
+					  : "OpenSSL";
 }
 
-/* HMAC in the lanes against OpenSSL's HMAC, for keys of 0, 1, 32 (the
+/* HMAC on each path against OpenSSL's HMAC, for keys of 0, 1, 32 (the
  * id key's length) and 64 bytes; a longer key is refused. */
 static void test_hmac(void)
 {
@@ -148,25 +159,22 @@ static void test_hmac(void)
 	int good;
 
 	tl_fill(key, sizeof(key), 99);
-	for (isa = BFS_SHA256_AVX2; isa <= BFS_SHA256_AVX512; isa <<= 1) {
+	for (isa = BFS_SHA256_AVX2; isa <= BFS_SHA256_SHANI; isa <<= 1) {
 		if (!(bfs_sha256_lanes_isas() & isa)) {
-			skip(1, "no %s on this CPU or build",
-			     isa == BFS_SHA256_AVX2 ? "AVX2" : "AVX-512VL");
+			skip(1, "no %s on this CPU or build", isa_name(isa));
 			continue;
 		}
 		good = 1;
+		g_isa = isa;
 		for (i = 0; i < 4; i++) {
 			g_key = key;
 			g_klen = klens[i];
-			if (!agrees(isa == BFS_SHA256_AVX2
-					? hmac_avx2_or_fail
-					: hmac_avx512_or_fail,
-				    60, 20 + i))
+			if (!agrees(hmac_or_fail, 60, 20 + i))
 				good = 0;
 		}
 		g_key = NULL;
-		ok(good, "HMAC in the %s lanes: OpenSSL's HMAC-SHA256",
-		   isa == BFS_SHA256_AVX2 ? "AVX2" : "AVX-512VL");
+		ok(good, "HMAC on the %s: OpenSSL's HMAC-SHA256",
+		   isa_name(isa));
 	}
 	is_int(bfs_hmac_sha256_many_lanes(key, 65, o, d, l, 1, 0), -EINVAL,
 	       "a key longer than a block is refused");
@@ -178,7 +186,7 @@ static void test_digests(void)
 	   "portable code: OpenSSL's digests");
 	ok(agrees(bfs_sha256_many, 200, 12),
 	   "bfs_sha256_many (%s): OpenSSL's digests",
-	   bfs_sha256_many_uses_lanes() ? "lanes" : "OpenSSL");
+	   isa_name(bfs_sha256_many_isa()));
 	if (bfs_sha256_lanes_isas() & BFS_SHA256_AVX2)
 		ok(agrees(avx2_or_fail, 400, 13),
 		   "AVX2 lanes: OpenSSL's digests");
@@ -189,6 +197,52 @@ static void test_digests(void)
 		   "AVX-512VL lanes: OpenSSL's digests");
 	else
 		skip(1, "no AVX-512VL on this CPU or build");
+	if (bfs_sha256_lanes_isas() & BFS_SHA256_SHANI)
+		ok(agrees(shani_or_fail, 400, 15),
+		   "SHA-NI pairs: OpenSSL's digests");
+	else
+		skip(1, "no SHA-NI on this CPU or build");
+}
+
+/* OPENSSL_ia32cap as OpenSSL reads it: SHA-NI (leaf 7 EBX bit 29)
+ * masked with '~', or a plain value without that bit, takes SHA-NI out
+ * of bfs_sha256_lanes_isas; masking other bits leaves it.  Where the CPU
+ * has no SHA-NI, it is never there. */
+static void test_ia32cap(void)
+{
+	static const struct {
+		const char *v;
+		int has;
+	} cases[] = {
+	    {":~0x20000000", 0},
+	    {"~0x0:~0x20000000", 0},
+	    {":0x0", 0},
+	    {"~0x200000000000000:~0x20000000", 0},
+	    {":~0x10000000", 1},
+	    {"~0x0", 1},
+	    {":0x20000000", 1},
+	    {"~0x20000000", 1},
+	    {"~0x20000000000", 0} /* SSSE3 (leaf 1 ECX bit 9) */,
+	};
+	bool cpu = bfs_sha256_lanes_isas() & BFS_SHA256_SHANI;
+	int good = 1;
+	size_t i;
+
+	for (i = 0; i < BFS_ARRAY_SIZE(cases); i++) {
+		bool has;
+
+		setenv("OPENSSL_ia32cap", cases[i].v, 1);
+		has = bfs_sha256_lanes_isas() & BFS_SHA256_SHANI;
+		if (has != (cpu && cases[i].has)) {
+			diag("OPENSSL_ia32cap=%s: SHA-NI %s", cases[i].v,
+			     has ? "in use" : "masked");
+			good = 0;
+		}
+	}
+	unsetenv("OPENSSL_ia32cap");
+	ok(good && cpu == !!(bfs_sha256_lanes_isas() & BFS_SHA256_SHANI),
+	   "OPENSSL_ia32cap masks SHA-NI as it does for OpenSSL (%s)",
+	   cpu ? "this CPU has it" : "this CPU lacks it");
 }
 
 #define NCH 20
@@ -245,28 +299,33 @@ static int make_pack(struct bfs_repo *r, struct bfs_chunkref *refs,
 	return rc ? -1 : 0;
 }
 
-static void test_read_chunks(const char *tmp)
+/* read_chunks on path isa (test builds), in batches of nb: the
+ * batch that holds a bad chunk hands out nothing, those before it
+ * everything. */
+static void test_read_chunks(const char *tmp, unsigned isa)
 {
 	struct bfs_chunkref refs[NCH], bad[NCH];
 	struct bfs_err err = {""};
 	struct bfs_repo *r = NULL;
 	uint8_t *plain[NCH] = {NULL}, *outs[NCH];
-	char key[BFS_KEY_MAX], want[700], h[13];
+	char key[BFS_KEY_MAX], want[700], h[13], name[64];
 	struct seen s;
-	int i, rc, good;
+	int i, rc, good, nb;
 
 #ifdef BFS_FAULT_INJECTION
-	/* a test build honours BACKUPFS_TEST_SHA256 (set in main) */
-	if (bfs_sha256_lanes_isas())
-		ok(bfs_sha256_many_uses_lanes(),
-		   "BACKUPFS_TEST_SHA256=lanes puts the lanes in use");
-#endif
-	if (!bfs_sha256_many_uses_lanes()) {
-		skip(9, "the lanes are not in use (no AVX2, or not a test "
-			"build)");
+	if (bfs_sha256_many_test_use(isa) != 0) {
+		skip(9, "no %s on this CPU or build", isa_name(isa));
 		return;
 	}
-	if (tl_make_repo(tmp, "repo", &r) || make_pack(r, refs, plain, key)) {
+#else
+	skip(9, "not a test build: the path cannot be chosen");
+	return;
+#endif
+	nb = (int)bfs_sha256_many_batch();
+	is_int(nb, isa == BFS_SHA256_SHANI ? 2 : 16,
+	       "the %s check batches of %d chunks", isa_name(isa), nb);
+	snprintf(name, sizeof(name), "repo-%u", isa);
+	if (tl_make_repo(tmp, name, &r) || make_pack(r, refs, plain, key)) {
 		ok(0, "a repository with a pack of %d chunks", NCH);
 		bfs_repo_close(r);
 		return;
@@ -276,17 +335,16 @@ static void test_read_chunks(const char *tmp)
 
 	memset(&s, 0, sizeof(s));
 	rc = bfs_repo_read_chunks_each(r, refs, NCH, outs, on_done, &s, &err);
-	is_int(rc, 0, "read_chunks of %d chunks, checked on the lanes: %s", NCH,
-	       rc ? err.msg : "");
+	is_int(rc, 0, "read_chunks of %d chunks, checked on the %s: %s", NCH,
+	       isa_name(isa), rc ? err.msg : "");
 	good = s.n == NCH;
 	for (i = 0; i < NCH; i++)
 		if (memcmp(outs[i], plain[i], refs[i].len))
 			good = 0;
 	ok(good, "every chunk right and handed out (%d)", s.n);
 
-	/* chunk 5 expected with another id: the first batch (16 chunks)
-	 * fails with the message of the one-at-a-time check, none of it
-	 * handed out */
+	/* chunk 5 expected with another id: its batch fails with the
+	 * message of the one-at-a-time check, none of it handed out */
 	memcpy(bad, refs, sizeof(bad));
 	bad[5].hash[0] ^= 1;
 	memset(&s, 0, sizeof(s));
@@ -297,21 +355,22 @@ static void test_read_chunks(const char *tmp)
 	snprintf(want, sizeof(want), "chunk %s in pack '%s' fails its checksum",
 		 h, key);
 	is_str(err.msg, want, "the message names the chunk and the pack");
-	is_int(s.n, 0, "nothing of the failed batch handed out");
+	is_int(s.n, 5 / nb * nb,
+	       "nothing of the failed batch handed out, the batches before it "
+	       "all");
 
-	/* the same in the second batch: the first 16 are handed out */
+	/* the same at chunk 17 */
 	memcpy(bad, refs, sizeof(bad));
 	bad[17].hash[31] ^= 0x80;
 	memset(&s, 0, sizeof(s));
 	rc = bfs_repo_read_chunks_each(r, bad, NCH, outs, on_done, &s, &err);
-	ok(rc == -EBADMSG && s.n == 16,
-	   "a mismatch in the second batch: the first batch stays good "
+	ok(rc == -EBADMSG && s.n == 17 / nb * nb,
+	   "a mismatch at chunk 17: the batches before it stay good "
 	   "(rc %d, %d handed out)",
 	   rc, s.n);
 
-	/* a frame that does not decode (its length cut) at chunk 18: the
-	 * two checked before it in its batch are handed out, its error
-	 * stands */
+	/* a frame that does not decode (its length cut) at chunk 18: those
+	 * checked before it in its batch are handed out, its error stands */
 	memcpy(bad, refs, sizeof(bad));
 	bad[18].clen -= 3;
 	memset(&s, 0, sizeof(s));
@@ -337,11 +396,16 @@ static void test_read_chunks(const char *tmp)
 int main(void)
 {
 	const char *tmp = tl_tmpdir("test-sha256mb");
+	unsigned avx;
 
-	/* test builds: the repository part runs on the lanes */
+	/* test builds: bfs_sha256_many on the best AVX lanes */
 	setenv("BACKUPFS_TEST_SHA256", "lanes", 1);
 	test_digests();
 	test_hmac();
-	test_read_chunks(tmp);
+	test_ia32cap();
+	avx = bfs_sha256_lanes_isas() & BFS_SHA256_AVX512 ? BFS_SHA256_AVX512
+							  : BFS_SHA256_AVX2;
+	test_read_chunks(tmp, avx);
+	test_read_chunks(tmp, BFS_SHA256_SHANI);
 	return tap_done();
 }
