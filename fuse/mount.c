@@ -14,6 +14,7 @@
 
 #include "fuse/mount_int.h"
 #include "src/log.h"
+#include "src/sha256mb.h"
 
 int mnt_errno(int rc)
 {
@@ -900,8 +901,11 @@ int bfs_mount_serve(struct bfs_mount *m, struct bfs_err *err)
 		rc = bfs_err_set(err, -EIO, "cannot set signal handlers");
 		goto out_stop;
 	}
-	bfs_info("mounted '%s' on '%s' (cache %llu MiB)", m->fsname,
-		 m->mountpoint, (unsigned long long)(m->o.cache_size >> 20));
+	bfs_info("mounted '%s' on '%s' (cache %llu MiB; chunk ids checked "
+		 "with %s)",
+		 m->fsname, m->mountpoint,
+		 (unsigned long long)(m->o.cache_size >> 20),
+		 bfs_sha256_many_name());
 	rc = fuse_session_loop_mt(m->se, &cfg);
 	fuse_remove_signal_handlers(m->se);
 	if (rc < 0) {

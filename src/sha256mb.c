@@ -454,30 +454,41 @@ static void many_ni(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
 	OPENSSL_cleanse(h, sizeof(h));
 }
 
-/* Whether OpenSSL may use SHA-NI here: the CPU has it (and SSSE3 and
- * SSE4.1, which the code above needs too), and OPENSSL_ia32cap does
- * not mask it.  That variable is honoured as OpenSSL reads it
- * ("[~]LEAF1[:[~]LEAF7]", a '~' clearing the bits given), so a run with
- * SHA-NI masked for OpenSSL has it masked here too. */
-static bool shani_usable(void)
+/* CPUID leaves 1 (ECX:EDX) and 7 (ECX:EBX), as OpenSSL keeps them;
+ * read once (CPUID traps to the hypervisor in a VM: 7 us here). */
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+static uint64_t cpu_leaf1, cpu_leaf7;
+
+static void cpu_read(void)
 {
 	unsigned a, b, c, d;
-	uint64_t leaf1, leaf7, v;
-	const char *env, *s;
 
-	if (!__get_cpuid(1, &a, &b, &c, &d))
-		return false;
-	leaf1 = (uint64_t)c << 32 | d;
-	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-		return false;
-	leaf7 = (uint64_t)c << 32 | b;
-	env = getenv("OPENSSL_ia32cap");
-	if (env) {
-		s = env + (*env == '~');
+	if (__get_cpuid(1, &a, &b, &c, &d))
+		cpu_leaf1 = (uint64_t)c << 32 | d;
+	if (__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		cpu_leaf7 = (uint64_t)c << 32 | b;
+}
+
+/* Whether OpenSSL may use SHA-NI here: the CPU has it (and SSSE3 and
+ * SSE4.1, which the code above needs too), and ia32cap (the value of
+ * OPENSSL_ia32cap, or NULL) does not mask it.  That variable is read as
+ * OpenSSL reads it ("[~]LEAF1[:[~]LEAF7]", a '~' clearing the bits
+ * given, a plain value keeping only its own), so a run with SHA-NI
+ * masked for OpenSSL has it masked here too. */
+static bool shani_usable(const char *ia32cap)
+{
+	uint64_t leaf1, leaf7, v;
+	const char *s;
+
+	pthread_once(&cpu_once, cpu_read);
+	leaf1 = cpu_leaf1;
+	leaf7 = cpu_leaf7;
+	if (ia32cap) {
+		s = ia32cap + (*ia32cap == '~');
 		v = strtoull(s, NULL, 0);
 		if (*s != ':' && *s)
-			leaf1 = *env == '~' ? leaf1 & ~v : (leaf1 & v);
-		s = strchr(env, ':');
+			leaf1 = *ia32cap == '~' ? leaf1 & ~v : (leaf1 & v);
+		s = strchr(ia32cap, ':');
 		if (s) {
 			s++;
 			v = strtoull(s + (*s == '~'), NULL, 0);
@@ -512,7 +523,7 @@ void bfs_sha256_many_scalar(uint8_t (*out)[BFS_HASH_LEN],
 	}
 }
 
-unsigned bfs_sha256_lanes_isas(void)
+unsigned bfs_sha256_isas_for(const char *ia32cap)
 {
 	unsigned isas = 0;
 
@@ -523,10 +534,26 @@ unsigned bfs_sha256_lanes_isas(void)
 	    __builtin_cpu_supports("avx512f") &&
 	    __builtin_cpu_supports("avx512vl"))
 		isas |= BFS_SHA256_AVX512;
-	if (shani_usable())
+	if (shani_usable(ia32cap))
 		isas |= BFS_SHA256_SHANI;
+#else
+	(void)ia32cap;
 #endif
 	return isas;
+}
+
+static pthread_once_t isas_once = PTHREAD_ONCE_INIT;
+static unsigned isas_here;
+
+static void isas_read(void)
+{
+	isas_here = bfs_sha256_isas_for(getenv("OPENSSL_ia32cap"));
+}
+
+unsigned bfs_sha256_lanes_isas(void)
+{
+	pthread_once(&isas_once, isas_read);
+	return isas_here;
 }
 
 /* The best of the isas in have: SHA-NI, then AVX-512VL, then AVX2. */
@@ -700,6 +727,20 @@ int bfs_sha256_many_test_use(unsigned isa)
 	return 0;
 }
 #endif
+
+const char *bfs_sha256_many_name(void)
+{
+	switch (bfs_sha256_many_isa()) {
+	case BFS_SHA256_SHANI:
+		return "SHA-NI pairs";
+	case BFS_SHA256_AVX512:
+		return "AVX-512VL lanes";
+	case BFS_SHA256_AVX2:
+		return "AVX2 lanes";
+	default:
+		return "OpenSSL";
+	}
+}
 
 bool bfs_sha256_many_uses_lanes(void)
 {

@@ -27,6 +27,9 @@ void bfs_sha256_many(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
  * call of any of these (a timing against OpenSSL): one of BFS_SHA256_*,
  * or 0 for OpenSSL, one buffer after another. */
 unsigned bfs_sha256_many_isa(void);
+/* That path's name for logs: "SHA-NI pairs", "AVX-512VL lanes", "AVX2
+ * lanes" or "OpenSSL". */
+const char *bfs_sha256_many_name(void);
 /* Whether it takes one of its own paths (bfs_sha256_many_isa() != 0). */
 bool bfs_sha256_many_uses_lanes(void);
 /* How many buffers a caller should gather to hash together: 1 (OpenSSL
@@ -50,6 +53,9 @@ int bfs_sha256_many_test_use(unsigned isa);
  * with. */
 enum { BFS_SHA256_AVX2 = 1, BFS_SHA256_AVX512 = 2, BFS_SHA256_SHANI = 4 };
 unsigned bfs_sha256_lanes_isas(void);
+/* The same for a given value of OPENSSL_ia32cap (NULL: unset), which
+ * bfs_sha256_lanes_isas reads once, at its first call. */
+unsigned bfs_sha256_isas_for(const char *ia32cap);
 int bfs_sha256_many_lanes(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
 			  const size_t *len, size_t n, unsigned isa);
 /* HMAC-SHA256 (RFC 2104) under key[0..klen) (klen <= 64) of n buffers

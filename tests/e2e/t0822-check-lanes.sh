@@ -11,7 +11,8 @@
 # path and one at a time (openssl) report the same two damaged blobs
 # with the same messages and the same paths, and nothing else; the
 # clean repository passes on each.  Also a cold cat through the CLI and
-# the mount on each path gives every file's bytes, and an encrypted
+# the mount on each path gives every file's bytes (its log names the
+# path; with OPENSSL_ia32cap masking SHA-NI, OpenSSL), and an encrypted
 # repository (HMAC-SHA256 ids, on the same paths) checks clean and reads
 # back whole.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
@@ -87,11 +88,27 @@ for how in $PATHS; do
 	BACKUPFS_TEST_SHA256=$how bfs cat -r "$R" b1:d/f17 >"$T/f17" 2>"$T/stderr"
 	cmp -s "$T/f17" "$S/f17"
 	ok $? "cat ($how) gives a file's bytes"
-	BACKUPFS_TEST_SHA256=$how ok_cmd "mount ($how)" mount_repo "$R" "$T/mnt"
+	BACKUPFS_TEST_SHA256=$how ok_cmd "mount ($how)" mount_repo "$R" "$T/mnt" \
+		-v --log-file "$T/mount.$how.log"
 	same_files "$T/mnt/b1/d"
 	ok $? "the mount ($how) gives every file's bytes"
 	unmount "$T/mnt"
+	want="AVX[-0-9A-Z]* lanes"
+	[ "$how" = shani ] && want="SHA-NI pairs"
+	like "$(cat "$T/mount.$how.log")" "chunk ids checked with $want" \
+		"... and its log names the path ($how)"
 done
+# OPENSSL_ia32cap masking SHA-NI for OpenSSL masks it for the pairs too
+if grep -qw sha_ni /proc/cpuinfo; then
+	OPENSSL_ia32cap=:~0x20000000 BACKUPFS_TEST_SHA256=shani \
+		ok_cmd "mount, SHA-NI masked" mount_repo "$R" "$T/mnt" \
+		-v --log-file "$T/mount.masked.log"
+	same_files "$T/mnt/b1/d"
+	ok $? "... every file's bytes"
+	unmount "$T/mnt"
+	like "$(cat "$T/mount.masked.log")" "chunk ids checked with OpenSSL" \
+		"... checked with OpenSSL: OPENSSL_ia32cap=:~0x20000000 masks SHA-NI"
+fi
 
 # an encrypted repository: keyed ids (HMAC-SHA256) on the same paths
 export BACKUPFS_TEST_KDF=fast

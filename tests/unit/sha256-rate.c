@@ -39,7 +39,6 @@ int main(int argc, char **argv)
 	const void *data[MAXB];
 	size_t len[MAXB];
 	double t, many = 1e9, one = 1e9;
-	unsigned isa = bfs_sha256_many_isa();
 	uint8_t *buf;
 	int r;
 
@@ -74,11 +73,7 @@ int main(int argc, char **argv)
 	}
 	printf("{\"path\":\"%s\",\"batch\":%zu,\"mbps\":%.0f,"
 	       "\"openssl_mbps\":%.0f}\n",
-	       isa == BFS_SHA256_SHANI	  ? "SHA-NI pairs"
-	       : isa == BFS_SHA256_AVX512 ? "AVX-512VL lanes"
-	       : isa == BFS_SHA256_AVX2	  ? "AVX2 lanes"
-					  : "OpenSSL",
-	       nb, (double)nbuf * BL / 1e6 / many,
+	       bfs_sha256_many_name(), nb, (double)nbuf * BL / 1e6 / many,
 	       (double)nbuf * BL / 1e6 / one);
 	free(buf);
 	free(out);
