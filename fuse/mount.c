@@ -710,6 +710,11 @@ uint64_t bfs_mount_readahead(const struct bfs_mount *m)
 	return m->ra_bytes;
 }
 
+uint64_t bfs_mount_cache_size(const struct bfs_mount *m)
+{
+	return m->o.cache_size;
+}
+
 int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 		  struct bfs_mount **out, struct bfs_err *err)
 {
@@ -743,7 +748,9 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 	m->gid = getgid();
 	m->mount_time_ns = bfs_now_ns();
 	if (!m->o.cache_size)
-		m->o.cache_size = BFS_MOUNT_DEFAULT_CACHE;
+		m->o.cache_size = bfs_store_is_remote(repo->store)
+				      ? BFS_MOUNT_DEFAULT_CACHE_REMOTE
+				      : BFS_MOUNT_DEFAULT_CACHE;
 	m->ra_chunks = o->readahead_chunks; /* 0: the reader's default */
 	m->ra_bytes = o->readahead_bytes ? o->readahead_bytes : 32ull << 20;
 	if (m->ra_bytes > m->o.cache_size / 3)

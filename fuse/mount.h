@@ -48,7 +48,9 @@ struct bfs_mount_opts {
 				       to FUSE (may be NULL) */
 	bool allow_other;	    /* also turns on default_permissions */
 	bool debug;		    /* libfuse debug output */
-	uint64_t cache_size;	    /* chunk cache bound, bytes */
+	uint64_t cache_size;	    /* chunk cache bound, bytes (0 =
+				       default: BFS_MOUNT_DEFAULT_CACHE,
+				       _REMOTE on a remote store) */
 	unsigned sync_interval_ms;  /* catalog sync period; 0 = never */
 	unsigned readahead_chunks;  /* max chunks ahead (0 = the reader's
 				       default: 256, 1024 for S3,
@@ -64,6 +66,9 @@ struct bfs_mount_opts {
 };
 
 #define BFS_MOUNT_DEFAULT_CACHE (48ull << 20)
+/* on S3 the default readahead (a third of the cache) keeps three of the
+ * remote store's 8 MiB jobs in flight, not two: requests wait there */
+#define BFS_MOUNT_DEFAULT_CACHE_REMOTE (72ull << 20)
 #define BFS_MOUNT_NO_READAHEAD UINT32_MAX
 
 struct bfs_mount;
@@ -79,6 +84,9 @@ int bfs_mount_new(const struct bfs_mount_opts *o, struct bfs_repo *repo,
 /* The readahead window the mount uses, in bytes (0: none): the asked
  * readahead_bytes or the default, held to a third of the cache. */
 uint64_t bfs_mount_readahead(const struct bfs_mount *m);
+/* The chunk cache's bound, bytes (the default's value when none was
+ * given). */
+uint64_t bfs_mount_cache_size(const struct bfs_mount *m);
 
 /* Serve requests until unmounted (fusermount3 -u) or SIGTERM/SIGINT/
  * SIGHUP (signal handlers are installed for the duration).  Starts the

@@ -400,7 +400,7 @@ static int run_mount(struct cli_ctx *ctx)
 		char want[32], cache[32], got[32];
 
 		bfs_fmt_bytes(want, sizeof(want), mo.readahead_bytes);
-		bfs_fmt_bytes(cache, sizeof(cache), a->cache_size);
+		bfs_fmt_bytes(cache, sizeof(cache), bfs_mount_cache_size(m));
 		bfs_fmt_bytes(got, sizeof(got), bfs_mount_readahead(m));
 		fprintf(stderr,
 			"backupfs mount: note: --readahead %s is more than the "
@@ -478,7 +478,7 @@ static void mount_args_init(void *args)
 {
 	struct mount_args *a = args;
 
-	a->cache_size = BFS_MOUNT_DEFAULT_CACHE;
+	a->cache_size = 0; /* the mount's default for the store */
 	a->readahead = UINT64_MAX;
 	a->sync_interval = 2.0;
 }
@@ -540,7 +540,9 @@ static const struct cli_opt mount_opts[] = {
 		 "Always read-only."),
     CLI_SIZE(0, "cache-size", "SIZE", struct mount_args, cache_size, 1 << 20,
 	     "bad cache size '%s' (at least 1M)",
-	     "decompressed chunk cache (default 48M)"),
+	     "decompressed chunk cache (default 48M; 72M on S3, where "
+	     "the deeper readahead it allows keeps more requests in "
+	     "flight)"),
     CLI_SIZE(0, "readahead", "SIZE", struct mount_args, readahead, 0,
 	     "bad readahead size '%s'",
 	     "how far ahead of a sequential reader chunks are fetched "

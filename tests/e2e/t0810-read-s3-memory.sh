@@ -4,7 +4,8 @@
 # buffers a cold sequential read allocates on the reader's pool threads
 # and frees on others left each arena at its own peak.
 #   - two cold `cat`s at once of two 64 MiB SQL-like dumps (two backups)
-#     through an S3 mount at the default cache (48M) give the right bytes,
+#     through an S3 mount at the default cache (72M on S3; 48M before
+#     s24) give the right bytes,
 #     and the daemon's peak RSS (VmHWM) stays under 84 MiB plus 2 MiB per
 #     core beyond two (each pool thread keeps a scratch buffer of up to
 #     one S3 range).  On 2 cores: 72-75 MiB with one arena, 95-96 MiB
