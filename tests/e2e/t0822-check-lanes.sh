@@ -98,6 +98,10 @@ for how in $PATHS; do
 	like "$(cat "$T/mount.$how.log")" "chunk ids checked with $want" \
 		"... and its log names the path ($how)"
 done
+# (the same line gives the cache: 48M by default on a local repository,
+# 72M on S3, t0810)
+like "$(cat "$T/mount.${PATHS%% *}.log")" "\(cache 48 MiB;" \
+	"a local mount's default cache is 48M"
 # OPENSSL_ia32cap masking SHA-NI for OpenSSL masks it for the pairs too
 if grep -qw sha_ni /proc/cpuinfo; then
 	OPENSSL_ia32cap=:~0x20000000 BACKUPFS_TEST_SHA256=shani \
