@@ -1341,6 +1341,11 @@ int bfs_repo_read_chunks_each(struct bfs_repo *r,
 		batch = bfs_sha256_many_pays(j - i);
 		for (k = i; k < j; k = kend) {
 			kend = batch ? BFS_MIN(j, k + nb) : k + 1;
+			/* a lone chunk left over joins the batch before it
+			 * (a lane that ends first takes it): alone it
+			 * would be hashed at one buffer's speed */
+			if (batch && j - kend == 1 && kend - k < CHECK_BATCH)
+				kend = j;
 			for (m = k; m < kend; m++) {
 				const struct bfs_chunkref *c =
 				    &refs[pos[m].idx];

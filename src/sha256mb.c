@@ -408,12 +408,24 @@ static void many_ni(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
 	uint32_t h[2][8];
 	const uint8_t *q[2];
 	size_t left[2], who[2] = {SIZE_MAX, SIZE_MAX}, next = 0, m, k;
+	size_t order[16], no = 0, t;
 	int i;
 
+	/* longest first (up to 16 of them): the buffer left alone at the
+	 * end, hashed at one lane's speed, is then a short one */
+	if (n <= 16) {
+		for (k = 0; k < n; k++) {
+			for (t = no; t > 0 && len[order[t - 1]] < len[k]; t--)
+				order[t] = order[t - 1];
+			order[t] = k;
+			no++;
+		}
+	}
 	for (;;) {
 		for (i = 0; i < 2; i++) {
 			while (who[i] == SIZE_MAX && next < n) {
-				k = next++;
+				k = no ? order[next] : next;
+				next++;
 				memcpy(h[i], init, sizeof(h[i]));
 				if (len[k] < 64) {
 					finish_with(h[i], prefix, data[k],
