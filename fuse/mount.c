@@ -912,7 +912,7 @@ int bfs_mount_serve(struct bfs_mount *m, struct bfs_err *err)
 		 "with %s)",
 		 m->fsname, m->mountpoint,
 		 (unsigned long long)(m->o.cache_size >> 20),
-		 bfs_sha256_many_name());
+		 bfs_sha256_isa_name(bfs_sha256_many_isa()));
 	rc = fuse_session_loop_mt(m->se, &cfg);
 	fuse_remove_signal_handlers(m->se);
 	if (rc < 0) {

@@ -740,9 +740,9 @@ int bfs_sha256_many_test_use(unsigned isa)
 }
 #endif
 
-const char *bfs_sha256_many_name(void)
+const char *bfs_sha256_isa_name(unsigned isa)
 {
-	switch (bfs_sha256_many_isa()) {
+	switch (isa) {
 	case BFS_SHA256_SHANI:
 		return "SHA-NI pairs";
 	case BFS_SHA256_AVX512:
@@ -752,11 +752,6 @@ const char *bfs_sha256_many_name(void)
 	default:
 		return "OpenSSL";
 	}
-}
-
-bool bfs_sha256_many_uses_lanes(void)
-{
-	return bfs_sha256_many_isa() != 0;
 }
 
 size_t bfs_sha256_many_batch(void)

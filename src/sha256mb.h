@@ -27,11 +27,9 @@ void bfs_sha256_many(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
  * call of any of these (a timing against OpenSSL): one of BFS_SHA256_*,
  * or 0 for OpenSSL, one buffer after another. */
 unsigned bfs_sha256_many_isa(void);
-/* That path's name for logs: "SHA-NI pairs", "AVX-512VL lanes", "AVX2
- * lanes" or "OpenSSL". */
-const char *bfs_sha256_many_name(void);
-/* Whether it takes one of its own paths (bfs_sha256_many_isa() != 0). */
-bool bfs_sha256_many_uses_lanes(void);
+/* A path's name for logs: "SHA-NI pairs", "AVX-512VL lanes", "AVX2
+ * lanes" or (0) "OpenSSL". */
+const char *bfs_sha256_isa_name(unsigned isa);
 /* How many buffers a caller should gather to hash together: 1 (OpenSSL
  * gains nothing), 2 (SHA-NI) or 16 (the AVX lanes: two per lane, so a
  * lane whose buffer ends early takes another). */
@@ -59,9 +57,10 @@ unsigned bfs_sha256_isas_for(const char *ia32cap);
 int bfs_sha256_many_lanes(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
 			  const size_t *len, size_t n, unsigned isa);
 /* HMAC-SHA256 (RFC 2104) under key[0..klen) (klen <= 64) of n buffers
- * on one of these paths (isa 0: the best): for keyed blob ids (crypt.c), which
- * fall back to OpenSSL.  -ENOTSUP as above, -EINVAL for a longer key.
- * Nothing derived from the key is left on the stack. */
+ * on one of these paths (isa 0: the best): for keyed blob ids
+ * (crypt.c), which fall back to OpenSSL.  -ENOTSUP as above, -EINVAL
+ * for a longer key.  Nothing derived from the key is left on the
+ * stack. */
 int bfs_hmac_sha256_many_lanes(const uint8_t *key, size_t klen,
 			       uint8_t (*out)[BFS_HASH_LEN],
 			       const void *const *data, const size_t *len,

@@ -281,10 +281,9 @@ int wr_delta_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 	 * its source's whole output (a --stdin, --command or --pg-dump
 	 * destination) takes its bases from the newest backup with that
 	 * destination in any source (this job's first), so that switching
-	 * --stdin to
-	 * --pg-dump, or a connection string that changed, does not store
-	 * the next dump whole.  Bases are picked by content, so a dump of
-	 * another database there only finds none. */
+	 * --stdin to --pg-dump, or a connection string that changed, does
+	 * not store the next dump whole.  Bases are picked by content, so a
+	 * dump of another database there only finds none. */
 	if (rc == 0 && b->src_dest && strlen(b->src_dest) == e->path_len &&
 	    memcmp(b->src_dest, e->path, e->path_len) == 0 &&
 	    bfs_index_prev_dest_dir(b->idx, b->src_dest, b->job, dir, &d) == 0)

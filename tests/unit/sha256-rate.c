@@ -73,8 +73,8 @@ int main(int argc, char **argv)
 	}
 	printf("{\"path\":\"%s\",\"batch\":%zu,\"mbps\":%.0f,"
 	       "\"openssl_mbps\":%.0f}\n",
-	       bfs_sha256_many_name(), nb, (double)nbuf * BL / 1e6 / many,
-	       (double)nbuf * BL / 1e6 / one);
+	       bfs_sha256_isa_name(bfs_sha256_many_isa()), nb,
+	       (double)nbuf * BL / 1e6 / many, (double)nbuf * BL / 1e6 / one);
 	free(buf);
 	free(out);
 	return 0;

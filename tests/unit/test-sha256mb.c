@@ -139,14 +139,6 @@ static void hmac_or_fail(uint8_t (*out)[BFS_HASH_LEN], const void *const *data,
 		memset(out, 0, n * BFS_HASH_LEN);
 }
 
-static const char *isa_name(unsigned isa)
-{
-	return isa == BFS_SHA256_AVX2	  ? "AVX2 lanes"
-	       : isa == BFS_SHA256_AVX512 ? "AVX-512VL lanes"
-	       : isa == BFS_SHA256_SHANI  ? "SHA-NI pairs"
-					  : "OpenSSL";
-}
-
 /* HMAC on each path against OpenSSL's HMAC, for keys of 0, 1, 32 (the
  * id key's length) and 64 bytes; a longer key is refused. */
 static void test_hmac(void)
@@ -161,7 +153,8 @@ static void test_hmac(void)
 	tl_fill(key, sizeof(key), 99);
 	for (isa = BFS_SHA256_AVX2; isa <= BFS_SHA256_SHANI; isa <<= 1) {
 		if (!(bfs_sha256_lanes_isas() & isa)) {
-			skip(1, "no %s on this CPU or build", isa_name(isa));
+			skip(1, "no %s on this CPU or build",
+			     bfs_sha256_isa_name(isa));
 			continue;
 		}
 		good = 1;
@@ -174,7 +167,7 @@ static void test_hmac(void)
 		}
 		g_key = NULL;
 		ok(good, "HMAC on the %s: OpenSSL's HMAC-SHA256",
-		   isa_name(isa));
+		   bfs_sha256_isa_name(isa));
 	}
 	is_int(bfs_hmac_sha256_many_lanes(key, 65, o, d, l, 1, 0), -EINVAL,
 	       "a key longer than a block is refused");
@@ -186,7 +179,7 @@ static void test_digests(void)
 	   "portable code: OpenSSL's digests");
 	ok(agrees(bfs_sha256_many, 200, 12),
 	   "bfs_sha256_many (%s): OpenSSL's digests",
-	   isa_name(bfs_sha256_many_isa()));
+	   bfs_sha256_isa_name(bfs_sha256_many_isa()));
 	if (bfs_sha256_lanes_isas() & BFS_SHA256_AVX2)
 		ok(agrees(avx2_or_fail, 400, 13),
 		   "AVX2 lanes: OpenSSL's digests");
@@ -311,7 +304,7 @@ static void test_read_chunks(const char *tmp, unsigned isa)
 
 #ifdef BFS_FAULT_INJECTION
 	if (bfs_sha256_many_test_use(isa) != 0) {
-		skip(9, "no %s on this CPU or build", isa_name(isa));
+		skip(9, "no %s on this CPU or build", bfs_sha256_isa_name(isa));
 		return;
 	}
 #else
@@ -320,7 +313,8 @@ static void test_read_chunks(const char *tmp, unsigned isa)
 #endif
 	nb = (int)bfs_sha256_many_batch();
 	is_int(nb, isa == BFS_SHA256_SHANI ? 2 : 16,
-	       "the %s check batches of %d chunks", isa_name(isa), nb);
+	       "the %s check batches of %d chunks", bfs_sha256_isa_name(isa),
+	       nb);
 	snprintf(name, sizeof(name), "repo-%u", isa);
 	if (tl_make_repo(tmp, name, &r) || make_pack(r, refs, plain, key)) {
 		ok(0, "a repository with a pack of %d chunks", NCH);
@@ -333,7 +327,7 @@ static void test_read_chunks(const char *tmp, unsigned isa)
 	memset(&s, 0, sizeof(s));
 	rc = bfs_repo_read_chunks_each(r, refs, NCH, outs, on_done, &s, &err);
 	is_int(rc, 0, "read_chunks of %d chunks, checked on the %s: %s", NCH,
-	       isa_name(isa), rc ? err.msg : "");
+	       bfs_sha256_isa_name(isa), rc ? err.msg : "");
 	good = s.n == NCH;
 	for (i = 0; i < NCH; i++)
 		if (memcmp(outs[i], plain[i], refs[i].len))
