@@ -251,11 +251,16 @@ static void print_group(const struct bfs_forget_set *s,
 
 /* --prune: run `backupfs prune -r REPO [--dry-run]` in place of this
  * process (no build-time dependency on prune; our lock is released and
- * the repository closed first, since prune takes an exclusive lock). */
-static int exec_prune(struct cli_common *c, bool dry)
+ * the repository closed first, since prune takes an exclusive lock).  It
+ * gets every option of ours that prune reads: where the repository and
+ * its catalog are, how to reach S3, the password's file or command (a
+ * password from the environment is inherited), the pack cache, how long
+ * to wait for the lock, and how much to say. */
+static int exec_prune(struct cli_common *c, const char *lock_wait, bool dry)
 {
-	const char *argv[16];
-	int n = 0;
+	const char *argv[32];
+	char size[32];
+	int n = 0, v;
 
 	argv[n++] = "backupfs";
 	argv[n++] = "prune";
@@ -277,10 +282,34 @@ static int exec_prune(struct cli_common *c, bool dry)
 		argv[n++] = "--s3-path-style";
 	else if (c->sopts.s3_path_style == 0)
 		argv[n++] = "--s3-virtual-host";
+	if (c->sopts.password_file) {
+		argv[n++] = "--password-file";
+		argv[n++] = c->sopts.password_file;
+	}
+	if (c->sopts.password_command) {
+		argv[n++] = "--password-command";
+		argv[n++] = c->sopts.password_command;
+	}
+	if (c->sopts.cache_dir) {
+		argv[n++] = "--cache-dir";
+		argv[n++] = c->sopts.cache_dir;
+	}
+	if (c->sopts.cache_dir_size) {
+		snprintf(size, sizeof(size), "%llu",
+			 (unsigned long long)c->sopts.cache_dir_size);
+		argv[n++] = "--cache-dir-size";
+		argv[n++] = size;
+	}
+	if (lock_wait) {
+		argv[n++] = "--lock-wait";
+		argv[n++] = lock_wait;
+	}
 	if (dry)
 		argv[n++] = "--dry-run";
 	if (c->quiet)
 		argv[n++] = "-q";
+	for (v = 0; v < c->verbose && v < 3; v++)
+		argv[n++] = "-v";
 	argv[n] = NULL;
 	fflush(stdout);
 	fflush(stderr);
@@ -401,7 +430,7 @@ out_prune:
 		ctx->cat = NULL;
 		bfs_repo_close(ctx->repo);
 		ctx->repo = NULL;
-		return exec_prune(c, a->dry_run);
+		return exec_prune(c, a->lock_wait, a->dry_run);
 	}
 out:
 	bfs_lock_release(lock);
@@ -457,8 +486,9 @@ static const struct cli_opt forget_opts[] = {
     CLI_FLAG('n', "dry-run", struct forget_args, dry_run,
 	     "only print what would be kept and removed"),
     CLI_FLAG(0, "prune", struct forget_args, prune,
-	     "then run 'backupfs prune' (the same binary, with -r and the "
-	     "S3 options; --dry-run too) to free the space"),
+	     "then run 'backupfs prune' (the same binary, with -r, the S3, "
+	     "password, cache-dir and lock options; --dry-run too) to free "
+	     "the space"),
     CLI_OPT_JSON(struct forget_args, json,
 		 "print the decision as restic's forget --json does"),
     CLI_OPT_LOCK_WAIT(struct forget_args, lock_wait),

@@ -6,7 +6,8 @@
 # a flipped byte in a pack is an authentication failure naming the chunk
 # and pack (cat, restore, check) and EIO with a log line in the mount,
 # never other bytes; the repository holds neither file contents nor
-# names nor the password.
+# names nor the password.  forget --prune hands the password's file or
+# command on to its prune step.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-mount.sh"
 
@@ -53,6 +54,22 @@ ok_cmd "--password-command" env -u BACKUPFS_PASSWORD_FILE \
 	"$BACKUPFS" list -r "$R" --password-command "cat '$T/pw'"
 ok_cmd "BACKUPFS_PASSWORD" env -u BACKUPFS_PASSWORD_FILE \
 	BACKUPFS_PASSWORD="$PW" "$BACKUPFS" list -r "$R"
+
+# forget --prune runs prune as a process of its own: it must get the
+# password's file or command too, not only the environment's
+for how in file command; do
+	case $how in
+	file) pwopt=(--password-file "$T/pw") ;;
+	command) pwopt=(--password-command "cat '$T/pw'") ;;
+	esac
+	ok_cmd "backup x-$how to forget" bfs backup -r "$R" --id "x-$how" \
+		--files "app=$T/src"
+	ok_cmd "forget --prune with --password-$how" env -u BACKUPFS_PASSWORD_FILE \
+		"$BACKUPFS" forget -r "$R" "${pwopt[@]}" --prune "x-$how"
+	like "$(cat "$T/stdout")" "after: +[0-9]+ packs" "and its prune step ran"
+done
+ok_cmd "list after the forgets" bfs list -r "$R"
+unlike "$(cat "$T/stdout")" "^x-" "both forgotten, b1 kept"
 
 # wrong and missing passwords
 echo 'not it' >"$T/wrong"
