@@ -92,11 +92,12 @@ struct bfs_copy_stats {
  * and backups written to either deduplicate against what was copied),
  * creating the bucket or directory as needed; *created tells which.
  *
- * same_id copies the config verbatim, id included.  Not the default: the
- * catalog is keyed by repository id (catalog.h), so two locations with one
- * id share a catalog, and a backup to one of them can then reference
- * chunks whose packs exist only in the other.  Use it only with a
- * separate --catalog for each location.
+ * same_id copies the config verbatim, id included.  Not the default:
+ * two locations with one id are one repository to anything that keys by
+ * id alone.  Their default catalogs differ (keyed by id and location,
+ * bfs_catalog_default_path), so a backup to one of them never finds
+ * chunks whose packs exist only in the other, unless both are given the
+ * same --catalog.
  *
  * *out owned by the caller (bfs_repo_close).  0 / -errno. */
 int bfs_copy_open_target(struct bfs_repo *src, const char *url,

@@ -103,6 +103,52 @@ static void sync_catalog(struct bfs_repo *repo, const char *what)
 	free(path);
 }
 
+/* "latest" among the IDs: the newest backup of the source (by its time,
+ * then its id), found in the source's catalog (--catalog, or its default
+ * one) brought up to date first.  name gets its id. */
+static int find_latest(struct cli_common *c, struct bfs_repo *src,
+		       char name[sizeof(((struct bfs_backup_info *)0)->name)])
+{
+	struct bfs_backup_info info;
+	struct bfs_err err = {""};
+	struct bfs_catalog *cat = NULL;
+	char *path = NULL;
+	int rc;
+
+	memset(&info, 0, sizeof(info));
+	if (c->catalog) {
+		path = strdup(c->catalog);
+		rc = path ? 0 : bfs_err_set(&err, -ENOMEM, "out of memory");
+	} else {
+		rc = bfs_catalog_default_path(src, &path, &err);
+	}
+	if (!rc) {
+		rc = bfs_mkdir_parents(path, 0700);
+		if (rc)
+			bfs_err_set(&err, rc,
+				    "cannot create the directory of '%s': %s",
+				    path, strerror(-rc));
+	}
+	if (!rc)
+		rc = bfs_catalog_open(path, src->id, false, &cat, &err);
+	if (!rc)
+		rc = bfs_catalog_sync(cat, src, NULL, &err);
+	if (!rc)
+		rc = bfs_catalog_find_backup(cat, "latest", &info, &err);
+	if (rc == -ENOENT)
+		cli_error("copy", "no backups in '%s': nothing is 'latest'",
+			  src->store->url);
+	else if (rc)
+		cli_error("copy", "cannot find the latest backup of '%s': %s",
+			  src->store->url, bfs_err_str(&err, rc));
+	else
+		snprintf(name, sizeof(info.name), "%s", info.name);
+	bfs_backup_info_clear(&info);
+	bfs_catalog_close(cat);
+	free(path);
+	return rc ? EXIT_ERR : 0;
+}
+
 /* -r REPO works as --from; the IDs are checked before anything opens. */
 static int check_copy(struct cli_ctx *ctx)
 {
@@ -121,7 +167,8 @@ static int check_copy(struct cli_ctx *ctx)
 	if (cli_parse_lock_wait(&cmd_copy, a->lock_wait, &a->lock_wait_ns))
 		return EXIT_USAGE;
 	for (i = 0; i < ctx->argc; i++)
-		if (!bfs_backup_id_valid(ctx->argv[i]))
+		if (strcmp(ctx->argv[i], "latest") != 0 &&
+		    !bfs_backup_id_valid(ctx->argv[i]))
 			return cli_usage_error(
 			    &cmd_copy, "invalid backup id '%s'", ctx->argv[i]);
 	ctx->c.repo = a->from;
@@ -142,11 +189,10 @@ static int run_copy(struct cli_ctx *ctx)
 	struct progress pr = {0};
 	const char *from = a->from, *to = a->to;
 	bool created = false, sync = !a->no_sync, same_id = a->same_id;
-	char b[32];
-	int rc;
+	char b[32], latest[sizeof(((struct bfs_backup_info *)0)->name)] = "";
+	const char **ids = NULL;
+	int rc, i;
 
-	co.ids = (const char *const *)ctx->argv;
-	co.nids = (size_t)ctx->argc;
 	pr.quiet = c->quiet;
 	pr.tty = isatty(STDERR_FILENO);
 	co.progress = on_progress;
@@ -157,6 +203,31 @@ static int run_copy(struct cli_ctx *ctx)
 		cli_error("copy", "%s", bfs_err_str(&err, rc));
 		return EXIT_ERR;
 	}
+	ids = calloc((size_t)ctx->argc + 1, sizeof(*ids));
+	if (!ids) {
+		cli_error("copy", "out of memory");
+		rc = EXIT_ERR;
+		goto out_close;
+	}
+	for (i = 0; i < ctx->argc; i++) {
+		const char *id = ctx->argv[i];
+		size_t k;
+
+		if (strcmp(id, "latest") == 0) {
+			if (!latest[0]) {
+				rc = find_latest(c, src, latest);
+				if (rc)
+					goto out_close;
+			}
+			id = latest;
+		}
+		/* once each ("latest" may also be named by its id) */
+		for (k = 0; k < co.nids && strcmp(ids[k], id) != 0; k++)
+			;
+		if (k == co.nids)
+			ids[co.nids++] = id;
+	}
+	co.ids = ids;
 	err.msg[0] = '\0';
 	if (a->to_pw_file || a->to_pw_command) {
 		to_sopts.password_file = a->to_pw_file;
@@ -217,6 +288,7 @@ out_unlock:
 out_close:
 	bfs_repo_close(dst);
 	bfs_repo_close(src);
+	free(ids);
 	return rc;
 }
 
@@ -242,9 +314,8 @@ static const struct cli_opt copy_opts[] = {
     CLI_FLAG(0, "no-sync", struct copy_args, no_sync,
 	     "do not update the catalogs afterwards"),
     CLI_FLAG(0, "same-id", struct copy_args, same_id,
-	     "give a new target the source's repository id too (then use "
-	     "a separate --catalog for each: catalogs are per repository "
-	     "id)"),
+	     "give a new target the source's repository id too (each "
+	     "location still gets its own default catalog)"),
     CLI_END};
 
 const struct bfs_cmd cmd_copy = {
@@ -255,12 +326,12 @@ const struct bfs_cmd cmd_copy = {
     .description =
 	"Copy backups from one repository to another: local to S3, S3 to\n"
 	"local, S3 to S3.  Without IDs, every backup of the source that the\n"
-	"target lacks.  Only what the target lacks travels: the index objects\n"
-	"that locate the blobs of a backup's trees and files, the packs they\n"
-	"name, each checked against its SHA-256 name on the way, and the\n"
-	"manifest last, so an interrupted copy leaves no half backup.  "
-	"Running\n"
-	"it again copies nothing.\n"
+	"target lacks; `latest` names the source's newest backup.  Only what\n"
+	"the target lacks travels: the index objects that locate the blobs\n"
+	"of a backup's trees and files, the packs they name, each checked\n"
+	"against its SHA-256 name on the way, and the manifest last, so an\n"
+	"interrupted copy leaves no half backup.  Running it again copies\n"
+	"nothing.\n"
 	"\n"
 	"A target without a repository is initialised with the source's\n"
 	"settings (chunking, compression, pack size) and a new repository id,\n"
