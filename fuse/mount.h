@@ -66,8 +66,9 @@ struct bfs_mount_opts {
 };
 
 #define BFS_MOUNT_DEFAULT_CACHE (48ull << 20)
-/* on S3 the default readahead (a third of the cache) keeps three of the
- * remote store's 8 MiB jobs in flight, not two: requests wait there */
+/* on S3 the default readahead (a third of the cache, 24 MiB) keeps four
+ * jobs of 6 MiB in flight, where 48M kept four of 4 MiB: requests wait
+ * there */
 #define BFS_MOUNT_DEFAULT_CACHE_REMOTE (72ull << 20)
 #define BFS_MOUNT_NO_READAHEAD UINT32_MAX
 

@@ -7,7 +7,7 @@
 #include "writer.h"
 
 /* The index the backup was begun with (NULL if none), for unchanged-file
- * detection (bfs_index_prev_entry).  It locks itself: call it freely. */
+ * detection (bfs_index_prev_dir).  It locks itself: call it freely. */
 const struct bfs_index *bfs_backup_index(const struct bfs_backup *b);
 
 /* Fill e->user / e->group (malloc'ed) for uid/gid, cached per backup.

@@ -14,9 +14,9 @@
  * BFS_TREE_PART_MAX), freed by the caller after encoding.  Calling
  * thread only (the tree build).
  *
- * Only in a version-4 repository (b->tdelta_on): a version-3 reader
- * cannot read such a part, so a version-3 repository gets none until
- * 'backupfs migrate'.
+ * Only in a repository of version 4 or later (b->tdelta_on): a
+ * version-3 reader cannot read such a part, so a version-3 repository
+ * gets none until 'backupfs migrate'.
  */
 #include "config.h"
 
