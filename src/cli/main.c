@@ -107,7 +107,8 @@ int main(int argc, char **argv)
 			/* hidden: backupfs(1), run by the build */
 			cli_print_man(commands, BFS_ARRAY_SIZE(commands),
 				      overview);
-		} else if (argc > 2) {
+		} else if (argc > 2 && strcmp(argv[2], "--help") != 0 &&
+			   strcmp(argv[2], "-h") != 0) {
 			cmd = find_cmd(argv[2]);
 			if (!cmd) {
 				fprintf(stderr,

@@ -44,6 +44,8 @@ done
 fails_with 2 "no command: exit 2" bfs
 fails_with 2 "unknown command: exit 2" bfs no-such-command
 fails_with 2 "help of an unknown command: exit 2" bfs help no-such-command
+ok_cmd "help --help is the overview" bfs help --help
+like "$(cat "$T/stdout")" "^usage: backupfs COMMAND" "the overview's usage line"
 fails_with 2 "unknown option: exit 2" bfs list -r "$R" --no-such-option
 fails_with 2 "backup without sources: exit 2" bfs backup -r "$R"
 fails_with 2 "two unnamed --pg-dump: exit 2" bfs backup -r "$R" \
