@@ -591,11 +591,11 @@ static const struct cli_opt job_opts[] = {
     CLI_STRING(0, "jobs", "DIR", struct job_args, jobs,
 	       "the jobs directory, for NAMEs and list (default: "
 	       "$BACKUPFS_JOBS_DIR, /etc/backupfs/jobs for root, else "
-	       "$XDG_CONFIG_HOME/backupfs/jobs)"),
+	       "$XDG_CONFIG_HOME/backupfs/jobs, ~/.config/backupfs/jobs)"),
     CLI_STRING(0, "state-dir", "DIR", struct job_args, state,
 	       "list: where the last runs are recorded (default: "
 	       "$BACKUPFS_STATE_DIR, /var/lib/backupfs for root, else "
-	       "$XDG_STATE_HOME/backupfs)"),
+	       "$XDG_STATE_HOME/backupfs, ~/.local/state/backupfs)"),
     CLI_OPT_JSON(struct job_args, json,
 		 "list: a JSON array of {name, file, schedule, next_run, "
 		 "next_run_unix, repository}"),

@@ -534,10 +534,12 @@ static const struct cli_opt mount_opts[] = {
     CLI_CALLBACK('o', "options", "OPT[,OPT]...", mount_cb, CB_O,
 		 "mount options: allow_other (others may read; the "
 		 "recorded modes and owners are then enforced: "
-		 "default_permissions), cache_size=SIZE, catalog=FILE, and "
-		 "FUSE options (e.g. nosuid, nodev, noexec); mount(8) "
-		 "options like noauto, nofail, _netdev, x-* are ignored.  "
-		 "Always read-only."),
+		 "default_permissions), cache_size=SIZE (or cache-size=), "
+		 "catalog=FILE, foreground and debug (as -f; debug also "
+		 "prints every FUSE request: never in fstab), and FUSE "
+		 "options (e.g. nosuid, nodev, noexec); mount(8) options "
+		 "like noauto, nofail, _netdev, ro, x-* are ignored.  "
+		 "Always read-only: rw is refused."),
     CLI_SIZE(0, "cache-size", "SIZE", struct mount_args, cache_size, 1 << 20,
 	     "bad cache size '%s' (at least 1M)",
 	     "decompressed chunk cache (default 48M; 72M on S3, where "

@@ -183,7 +183,8 @@ static const struct cli_opt prune_opts[] = {
 		 "when another process holds the repository lock, retry "
 		 "for up to DURATION (e.g. 10m) instead of failing"),
     CLI_CALLBACK(0, "wait", "DURATION", duration_cb, CB_WAIT,
-		 "the same as --lock-wait (the name other commands use)"),
+		 "the same as --lock-wait, which every command takes "
+		 "(this name is prune's alone)"),
     CLI_CALLBACK(0, "grace", "DURATION", duration_cb, CB_GRACE,
 		 "leave packs first seen less than DURATION ago alone "
 		 "(default 1h; 0 for none)"),
@@ -204,8 +205,9 @@ const struct bfs_cmd cmd_prune = {
 	"are, into new packs, and it is deleted.  Packs that no index object\n"
 	"names (left by an interrupted backup) are deleted too.\n"
 	"\n"
-	"prune takes the repository's exclusive lock: it refuses while a\n"
-	"backup, copy or forget runs (naming it), unless --wait is given.\n"
+	"prune takes the repository's exclusive lock (--dry-run a shared\n"
+	"one): it refuses while a backup, copy, forget, delete, check or\n"
+	"import runs (naming it), unless --lock-wait is given.\n"
 	"As a second line of defence it leaves alone packs it first saw less\n"
 	"than --grace ago (a backup on another host whose lock went stale).\n"
 	"It refuses to touch a damaged repository (a backup that does not\n"
@@ -222,7 +224,7 @@ const struct bfs_cmd cmd_prune = {
 	     "therefore deletes nothing but what --grace 0 allows.",
     .examples =
 	"  backupfs prune -r /var/backups/nocodb --dry-run\n"
-	"  backupfs prune -r s3://acme-backups/nocodb --wait 30m\n"
+	"  backupfs prune -r s3://acme-backups/nocodb --lock-wait 30m\n"
 	"  backupfs prune -r /var/backups/nocodb --max-unused 25 --json",
     .exit_codes = "0 ok, 1 error (nothing or part done: run it again), 2 "
 		  "usage error.",

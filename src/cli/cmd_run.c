@@ -109,12 +109,12 @@ static int run_run(struct cli_ctx *ctx)
 static const struct cli_opt run_opts[] = {
     CLI_STRING(0, "jobs", "DIR", struct run_args, jobs,
 	       "where job NAMEs are looked up, as DIR/NAME.json (default: "
-	       "$BACKUPFS_JOBS_DIR, else /etc/backupfs/jobs for root, "
-	       "~/.config/backupfs/jobs for others)"),
+	       "$BACKUPFS_JOBS_DIR, /etc/backupfs/jobs for root, else "
+	       "$XDG_CONFIG_HOME/backupfs/jobs, ~/.config/backupfs/jobs)"),
     CLI_STRING(0, "state-dir", "DIR", struct run_args, state,
 	       "the state directory: run logs, last runs, locks (default: "
-	       "$BACKUPFS_STATE_DIR, else /var/lib/backupfs for root, "
-	       "~/.local/state/backupfs for others)"),
+	       "$BACKUPFS_STATE_DIR, /var/lib/backupfs for root, else "
+	       "$XDG_STATE_HOME/backupfs, ~/.local/state/backupfs)"),
     CLI_OPT_JSON(struct run_args, json,
 		 "print the run summaries on stdout, a JSON array with one "
 		 "object per job (doc/NOTIFY.md \"Run summary\")"),

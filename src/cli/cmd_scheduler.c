@@ -609,10 +609,11 @@ static const struct cli_opt sched_opts[] = {
     CLI_STRING(0, "jobs", "DIR", struct sched_args, jobs,
 	       "the jobs directory: every DIR/*.json is a job (default: "
 	       "$BACKUPFS_JOBS_DIR, /etc/backupfs/jobs for root, else "
-	       "$XDG_CONFIG_HOME/backupfs/jobs)"),
+	       "$XDG_CONFIG_HOME/backupfs/jobs, ~/.config/backupfs/jobs)"),
     CLI_STRING(0, "state-dir", "DIR", struct sched_args, state,
 	       "where runs record their state (default: $BACKUPFS_STATE_DIR, "
-	       "/var/lib/backupfs for root, else $XDG_STATE_HOME/backupfs)"),
+	       "/var/lib/backupfs for root, else $XDG_STATE_HOME/backupfs, "
+	       "~/.local/state/backupfs)"),
     CLI_STRING(0, "stop-timeout", "DURATION", struct sched_args, stop_timeout,
 	       "on SIGTERM or SIGINT, how long running jobs may go on "
 	       "before they get SIGTERM (default 60s)"),

@@ -202,8 +202,9 @@ const struct bfs_cmd cmd_unlock = {
     .summary = "list or remove the repository's locks",
     .synopsis = "backupfs unlock [-r REPO] [--stale | --all | --list [--json]]",
     .description =
-	"backup, copy, forget and delete hold a shared lock on the\n"
-	"repository while they work, prune and migrate an exclusive one\n"
+	"backup, copy, forget, delete, check, import and prune --dry-run\n"
+	"hold a shared lock on the repository while they work, prune and\n"
+	"migrate an exclusive one\n"
 	"(objects under locks/, doc/FORMAT.md).  A process that dies leaves\n"
 	"its lock behind.  A lock is stale when its holder has not refreshed\n"
 	"it for 30 minutes (holders refresh every 5), or at once when it was\n"

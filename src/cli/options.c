@@ -48,7 +48,8 @@ const struct cli_opt cli_common_opts[] = {
 		  "(default: $BACKUPFS_REPO)"),
     COMMON_STRING(0, "catalog", "FILE", catalog,
 		  "catalog database (default: "
-		  "$XDG_CACHE_HOME/backupfs/<repository id>.db)"),
+		  "$XDG_CACHE_HOME/backupfs/<repository id>-<location "
+		  "key>.db)"),
     COMMON_STRING(0, "s3-endpoint", "URL", sopts.s3_endpoint,
 		  "S3 endpoint (default: $AWS_ENDPOINT_URL)"),
     COMMON_SET("s3-path-style", sopts.s3_path_style, 1,
@@ -56,7 +57,8 @@ const struct cli_opt cli_common_opts[] = {
     COMMON_SET("s3-virtual-host", sopts.s3_path_style, 0,
 	       "virtual-host S3 addressing"),
     COMMON_STRING(0, "s3-region", "REGION", sopts.s3_region,
-		  "S3 region (default: $AWS_REGION, us-east-1)"),
+		  "S3 region (default: $AWS_REGION, $AWS_DEFAULT_REGION, "
+		  "us-east-1)"),
     COMMON_STRING(0, "cache-dir", "DIR", sopts.cache_dir,
 		  "keep fetched pack ranges in DIR (for S3), so a second "
 		  "read does not go to the network"),
