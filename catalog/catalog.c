@@ -152,7 +152,8 @@ static const char cat_schema[] =
     " PRIMARY KEY(run, idx)) WITHOUT ROWID;"
     "CREATE INDEX entries_child ON entries(child) WHERE child IS NOT NULL;"
     /* a chunk list longer than one piece (entries.chunks NULL, nchunks
-     * > 0): its refs in order, seq 1, 2, ... (doc/FORMAT.md "Catalog") */
+     * > 0): its refs in order, seq 1, 2, ... (doc/ARCHITECTURE.md, "The
+     * catalog") */
     "CREATE TABLE chunk_pieces("
     " run INTEGER NOT NULL,"
     " idx INTEGER NOT NULL,"

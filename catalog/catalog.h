@@ -23,8 +23,8 @@
  * backups, and a run shared by many versions of a directory, is stored
  * once.  Entry ids are inode numbers: (backup rowid << 40) | pre, pre
  * being the entry's number in a pre-order walk of its backup (the root
- * is pre 0), as doc/FORMAT.md "Inodes" defines them.  They are stable
- * for as long as the backup stays in the catalog, across syncs and drops
+ * is pre 0), as doc/FORMAT.md 6.4 ("Inode numbers") defines them.  They are
+ * stable for as long as the backup stays in the catalog, across syncs and drops
  * of other backups, and never reused by another backup of the same
  * catalog file.  All are >= 2^40.
  *

@@ -33,7 +33,7 @@
 #define CAT_BUSY_TIMEOUT_MS 30000
 #define CAT_LOCK_POLL_MS 50 /* a wait for a compaction checks this often */
 
-/* Inode numbers (doc/FORMAT.md "Inodes"): ino = backup rowid << 40 | pre. */
+/* Inode numbers (doc/FORMAT.md 6.4): ino = backup rowid << 40 | pre. */
 #define CAT_INO_SHIFT 40
 #define CAT_PRE_MASK ((INT64_C(1) << CAT_INO_SHIFT) - 1)
 #define CAT_BACKUP_MAX (INT64_C(1) << 23) /* rowids stay below */

@@ -2,7 +2,8 @@
  *
  * The algorithm is normative (doc/FORMAT.md, "Chunker"): another
  * implementation must find exactly the same cut points, so the gear table,
- * the masks and the loop bounds below must never change for format 1.
+ * the masks and the loop bounds below must never change, in any format
+ * version.
  */
 #include "config.h"
 

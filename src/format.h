@@ -1,7 +1,7 @@
-/* format.h - every limit and constant of the on-disk format, version 1,
- * and the object key layout.  doc/FORMAT.md is the normative text; its
- * "Limits" table quotes the names below and tests/unit/test-format.c
- * checks that the two agree.
+/* format.h - every limit and constant of the on-disk format (versions 2
+ * to BFS_FORMAT_VERSION), and the object key layout.  doc/FORMAT.md is the
+ * normative text; its "Limits" table quotes the names below and
+ * tests/unit/test-format.c checks that the two agree.
  *
  * Only the format layer (util, store, repo, pack, manifest, chunker)
  * defines format knowledge; everything above includes this header rather
@@ -115,9 +115,10 @@
 #define BFS_PACK_FOOT_MAGIC 48
 
 /* Blob types (pack index entries, index objects). */
-#define BFS_BLOB_DATA 0	 /* a chunk of file content */
-#define BFS_BLOB_TREE 1	 /* a tree part or a chunk-list blob */
-#define BFS_BLOB_DELTA 2 /* a data chunk as a delta frame (section 18) */
+#define BFS_BLOB_DATA 0 /* a chunk of file content */
+#define BFS_BLOB_TREE 1 /* a tree part or a chunk-list blob */
+/* a data chunk or a tree part as a delta frame (sections 18, 18.1) */
+#define BFS_BLOB_DELTA 2
 /* a data chunk as a delta frame on 2..BFS_DELTA_MAX_BASES bases
  * (section 18.2; format 5) */
 #define BFS_BLOB_DELTA2 3

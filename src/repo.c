@@ -2,7 +2,7 @@
  * chunk reads with verification.
  *
  * The config object (written once by init, doc/FORMAT.md):
- *   {"backupfs":"repository","version":3,"id":"<64 hex>",
+ *   {"backupfs":"repository","version":5,"id":"<64 hex>",
  *    "created":"2026-11-22T02:50:00Z",
  *    "chunker":{"dump":{"min":..,"avg":..,"max":..},
  *               "files":{"min":..,"avg":..,"max":..}},
