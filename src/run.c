@@ -407,12 +407,17 @@ static bool run_hooks(struct run *r, const char *phase, const char **cmds,
 }
 
 /* Run one step (this binary).  Returns its exit code, or -1 when it
- * could not run or died of a signal (logged). */
+ * could not run or died of a signal (logged).  A SIGTERM or SIGINT of
+ * the run reaches the step as SIGTERM (a service manager signals the
+ * run alone): a backup, copy or prune stopped so leaves nothing half
+ * made, and the post hooks run at once instead of after it. */
 static int run_step(struct run *r, const char *name, char **argv,
 		    struct bfs_buf *out)
 {
-	struct bfs_child_opts co = {
-	    .log_fd = r->log_fd, .out = out, .keep_stdin = out != NULL};
+	struct bfs_child_opts co = {.log_fd = r->log_fd,
+				    .out = out,
+				    .keep_stdin = out != NULL,
+				    .stop = &run_stop};
 	struct bfs_err err = {{0}};
 	int64_t t0 = bfs_mono_ns();
 	bool timed_out;

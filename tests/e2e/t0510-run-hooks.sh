@@ -4,7 +4,8 @@
 # whole process group, a failing pre that skips the backup but still runs
 # post, post after a failed backup, the run log, the state files, the
 # "already running" lock, the exit codes (0 ok, 1 warning, 2 failed,
-# 3 could not run), SIGTERM in the middle of a run (post still runs),
+# 3 could not run), SIGTERM in the middle of a run, in a hook and in a
+# step (handed on to the backup; post still runs),
 # --json, --dry-run, status --json and --prometheus,
 # and a webhook that gets the redacted summary.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
@@ -272,6 +273,30 @@ post term failed -" "SIGTERM: post ran (the app is not left stopped)"
 is "$(py 'd["status"] + ": " + d["error"]' "$S/jobs/term/last.json")" \
 	"failed: interrupted by SIGTERM" "SIGTERM: recorded as failed, interrupted"
 is "$(bfs_ids -r "$T/repo" | wc -l)" "$n0" "SIGTERM: no backup"
+
+# ---- SIGTERM during a step: the runner hands it on (a service manager
+# signals the run alone), the backup stops without a trace, post runs
+cat >"$J/termstep.json" <<EOF
+{"name": "termstep", "repository": "$T/repo",
+ "sources": [{"command": "slow.txt=sleep 37.25; echo late"}],
+ "hooks": {"post": ["$(hook post)"]}}
+EOF
+: >"$O"
+n0=$(bfs_ids -r "$T/repo" | wc -l)
+t0=$SECONDS
+"$BACKUPFS" run --jobs "$J" --state-dir "$S" termstep 2>"$T/run.err" &
+RP=$!
+wait_until 20 grep -q "backup: started" "$S/jobs/termstep/run.log"
+sleep 0.5
+kill -TERM $RP
+wait $RP
+is "$?" 143 "SIGTERM in a step: run dies of the signal after its cleanup"
+ok $((SECONDS - t0 > 15)) "SIGTERM in a step: the backup was stopped at once"
+is "$(cat "$O")" "post termstep failed -" "SIGTERM in a step: post ran"
+is "$(py 'd["status"] + ": " + d["error"]' "$S/jobs/termstep/last.json")" \
+	"failed: interrupted by SIGTERM" "SIGTERM in a step: recorded as failed, interrupted"
+is "$(bfs_ids -r "$T/repo" | wc -l)" "$n0" "SIGTERM in a step: no backup"
+pkill -f "sleep 37.25" || true
 
 # ---- --dry-run runs nothing
 : >"$O"
