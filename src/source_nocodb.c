@@ -299,7 +299,14 @@ static int fetch_att(struct nc_run *r, struct att *a)
 		att_restart(r); /* a 4xx: try the next URL */
 	}
 	if (rc == -ENOENT) {
-		snprintf(why, sizeof(why), "NocoDB answered HTTP %ld", status);
+		/* who gave the last answer (url[k - 1]): NocoDB, or the
+		 * storage a signed URL points to (not named: its address
+		 * may hold the signature) */
+		snprintf(why, sizeof(why), "%s answered HTTP %ld",
+			 nc_url_ours(r->h, a->url[k - 1])
+			     ? "NocoDB"
+			     : "the attachment's storage",
+			 status);
 		return unreadable(r, a, why);
 	}
 	if (rc) {

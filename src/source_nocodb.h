@@ -139,14 +139,19 @@ int nc_get_json_raw(struct nc_http *h, const char *path, struct cJSON **out,
 		    struct bfs_buf *raw, const char *what, struct bfs_err *err);
 
 /* GET url (absolute; the token is sent only when url starts with the
- * NocoDB base URL), body bytes to sink(arg, data, n) (non-zero stops:
- * that value is returned).  restart(arg) is called before each try (to
- * drop what a failed try wrote).  Retried as nc_get_json; a 4xx other
- * than 429 is -ENOENT with *status set.  */
+ * NocoDB base URL, nc_url_ours), body bytes to sink(arg, data, n)
+ * (non-zero stops: that value is returned).  restart(arg) is called
+ * before each try (to drop what a failed try wrote).  Retried as
+ * nc_get_json; a 4xx other than 429 is -ENOENT with *status set, a 401
+ * or 403 of NocoDB itself -EACCES (the token), of another server (an
+ * attachment's storage: an expired signed URL) -ENOENT too.  */
 typedef int (*nc_sink_fn)(void *arg, const void *data, size_t n);
 int nc_get_stream(struct nc_http *h, const char *url, nc_sink_fn sink,
 		  void (*restart)(void *arg), void *arg, long *status,
 		  const char *what, struct bfs_err *err);
+
+/* Does url point into NocoDB (the base URL the client was made with)? */
+bool nc_url_ours(const struct nc_http *h, const char *url);
 
 /* method ("POST", "PATCH", "DELETE") base + path with the JSON text
  * body, the answer (any JSON value) into *out (cJSON_Delete).  Retried

@@ -142,13 +142,18 @@ struct nc_send {
 	const char *fname;  /* its file name in the form */
 };
 
+bool nc_url_ours(const struct nc_http *c, const char *url)
+{
+	return !strncmp(url, c->base, c->base_len) &&
+	       (url[c->base_len] == '/' || !url[c->base_len]);
+}
+
 static int request(struct nc_http *c, const char *url,
 		   const struct nc_send *snd, nc_sink_fn sink,
 		   void (*restart)(void *arg), void *arg, long *status,
 		   const char *what, struct bfs_err *err)
 {
-	bool ours = !strncmp(url, c->base, c->base_len) &&
-		    (url[c->base_len] == '/' || !url[c->base_len]);
+	bool ours = nc_url_ours(c, url);
 	char cerr[CURL_ERROR_SIZE];
 	struct curl_slist *hdrs = c->hdrs, *jh = NULL;
 	curl_mime *mime = NULL;
@@ -232,7 +237,10 @@ static int request(struct nc_http *c, const char *url,
 			rc = 0;
 			goto out;
 		}
-		if (r.status == 401 || r.status == 403) {
+		/* the token went to NocoDB only: another server's 401 or
+		 * 403 (an expired signed URL) is its answer for this one
+		 * object, like a 404 */
+		if ((r.status == 401 || r.status == 403) && ours) {
 			rc = bfs_err_set(err, -EACCES,
 					 "%s: NocoDB at %s refused the API "
 					 "token (HTTP %ld: %s); check "
@@ -244,9 +252,9 @@ static int request(struct nc_http *c, const char *url,
 		if ((r.status >= 500 || r.status == 429) && try < TRIES)
 			continue;
 		rc = bfs_err_set(err, r.status >= 500 ? -EIO : -ENOENT,
-				 "%s: NocoDB answered HTTP %ld%s: %s", what,
-				 r.status, r.status >= 500 ? " (3 tries)" : "",
-				 r.ebody);
+				 "%s: %s answered HTTP %ld%s: %s", what,
+				 ours ? "NocoDB" : "the server", r.status,
+				 r.status >= 500 ? " (3 tries)" : "", r.ebody);
 		goto out;
 	}
 out:

@@ -3,8 +3,9 @@
 # so it runs where npm cannot): titles that clash or are not names ("/",
 # "..", a tab, two bases with one title, a table titled metadata.json),
 # paging that ignores a wrong isLastPage, attachments from path and
-# signedPath, one of the wrong size and one that is gone (a partial
-# backup naming both), the token kept out of everything, a refused token.
+# signedPath, one of the wrong size, one that is gone and one whose
+# signed URL has expired (a 403 from its storage: a partial backup naming
+# all three), the token kept out of everything, a refused token.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 
 NC=$top_srcdir/tests/e2e/nocodb
@@ -19,12 +20,15 @@ wait_until 10 curl -s -o /dev/null "$URL/api/v2/meta/bases" ||
 	bail_out "the fake NocoDB did not start"
 ok_cmd "init" bfs init "$R"
 
-fails_with 3 "backup --nocodb: written, partial (two attachments unreadable)" \
+fails_with 3 "backup --nocodb: written, partial (three attachments unreadable)" \
 	env NOCODB_API_TOKEN="$TOKEN" "$BACKUPFS" backup -r "$R" --id f1 \
 	--nocodb "$URL" --command note.txt='echo hi'
 err=$(cat "$T/stderr")
 like "$err" "Orders/attachments/2/bad.txt: downloaded 5 bytes, the record says 99" "the wrong size is named"
 like "$err" "Orders/attachments/3/gone.txt: NocoDB answered HTTP 404" "the missing attachment is named"
+like "$err" "Orders/attachments/4/expired.txt: the attachment's storage answered HTTP 403" \
+	"an expired signed URL (403 from the storage) is one unreadable file, not a refused token"
+unlike "$err" "refused the API token|X-Amz-Expires" "no token blamed, no signed URL printed"
 ok_cmd "ls -R f1" bfs ls -r "$R" -R f1
 out=$(cat "$T/stdout")
 for p in note.txt bases/Sales%2F2026/metadata.json \
@@ -56,7 +60,7 @@ leak=$(grep -rlaF -- "$TOKEN" "$R" "$XDG_CACHE_HOME" "$T/stderr" "$T/stdout" 2>/
 is "$leak" "0" "the token is in no repository file, manifest, catalog or output"
 
 ok_cmd "show f1" bfs show -r "$R" f1
-like "$(cat "$T/stdout")" "^ +2500 +2 +110\.4 KiB  bases/Sales%2F2026/Orders$" \
+like "$(cat "$T/stdout")" "^ +2500 +2 +110\.5 KiB  bases/Sales%2F2026/Orders$" \
 	"show: records, attachments and bytes of a table"
 like "$(cat "$T/stdout")" "^ +3 +0 +120 B  bases/Sales%2F2026%~2/T%09ab$" \
 	"show: a second table, by its name"

@@ -2,8 +2,10 @@
 API with the awkward cases a real server rarely shows at once: two bases
 with one title, a base titled "..", a table titled "metadata.json", a
 table of 2,500 records whose pageInfo says isLastPage on every page, an
-attachment whose size is wrong and one that is gone (404).  Requests
-without the token get 401.  Every request path is appended to
+attachment whose size is wrong, one that is gone (404) and one whose
+signed URL on an S3-like storage has expired (403 there; the storage is
+this server under /s3/, outside the base URL the client is given, so
+the token never goes there).  Requests without the token get 401.  Every request path is appended to
 PORT.log next to this process's working directory."""
 import http.server
 import json
@@ -34,6 +36,10 @@ def record(tid, i):
                                   "path": "download/a.txt", "size": 99}])
     if tid == "m1" and i == 3:
         r["Files"] = [{"title": "gone.txt", "path": "download/missing"}]
+    if tid == "m1" and i == 4:
+        r["Files"] = [{"title": "expired.txt", "size": 5, "signedUrl":
+                       "http://localhost:%d/s3/expired.txt?X-Amz-Expires=1"
+                       % PORT}]
     if tid == "m1" and i == 2500:
         r["Big"] = 9007199254740993  # 2^53 + 1: a double prints ...992
     return r
@@ -56,6 +62,9 @@ class H(http.server.BaseHTTPRequestHandler):
         u = urllib.parse.urlparse(self.path)
         q = urllib.parse.parse_qs(u.query)
         p = u.path.split("/")
+        if u.path.startswith("/s3/"):
+            return self.send(403, b"<Error><Code>AccessDenied</Code>"
+                             b"<Message>Request has expired</Message></Error>")
         if u.path.startswith("/download/"):
             if u.path in FILES:
                 return self.send(200, FILES[u.path])
