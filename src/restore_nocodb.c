@@ -853,7 +853,7 @@ static int one_table(struct ncr *r, const char *bid, const cJSON *ntables,
 		rc = bfs_err_set(r->err, -ENOENT,
 				 "base '%s', table '%s': not in NocoDB at %s "
 				 "(backupfs nocodb restore-schema makes it)",
-				 r->btitle, r->ttitle, nc_http_base(r->h));
+				 r->btitle, r->ttitle, nc_http_shown(r->h));
 		goto out;
 	}
 	rc = records_table(r, str_of(nt, "id"), schema);
@@ -900,7 +900,7 @@ static int one_base(struct ncr *r, const struct bfs_cat_entry *be)
 		rc = bfs_err_set(r->err, -ENOENT,
 				 "base '%s': not in NocoDB at %s (backupfs "
 				 "nocodb restore-schema makes it)",
-				 r->btitle, nc_http_base(r->h));
+				 r->btitle, nc_http_shown(r->h));
 		goto out;
 	} else {
 		if (r->o->plan)

@@ -660,9 +660,11 @@ static int run_nocodb(struct bfs_backup *b, const struct bfs_source *s,
 		rc = bfs_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = src_add(b, "nocodb", dest, url, err);
+	/* recorded without the password of a URL's userinfo (the manifest
+	 * keeps it in clear in a plain repository) */
+	rc = nc_http_new(url, token, &r.h, err);
 	if (!rc)
-		rc = nc_http_new(url, token, &r.h, err);
+		rc = src_add(b, "nocodb", dest, nc_http_shown(r.h), err);
 	if (!rc)
 		rc = nc_get_json(r.h, "/api/v2/meta/bases", &bases,
 				 "list of bases", err);
@@ -682,7 +684,7 @@ static int run_nocodb(struct bfs_backup *b, const struct bfs_source *s,
 			rc = bfs_err_set(err, -ENOENT,
 					 "--nocodb-base '%s': NocoDB at %s has "
 					 "no base with that title",
-					 r.o->bases[i], nc_http_base(r.h));
+					 r.o->bases[i], nc_http_shown(r.h));
 			goto out;
 		}
 	}

@@ -125,6 +125,8 @@ int nc_http_new(const char *url, const char *token, struct nc_http **out,
 		struct bfs_err *err);
 void nc_http_free(struct nc_http *h); /* NULL ok; wipes the token */
 const char *nc_http_base(const struct nc_http *h);
+/* The base URL for messages: without the password of its userinfo. */
+const char *nc_http_shown(const struct nc_http *h);
 
 /* GET base + path (path starts with '/'), the JSON body into *out
  * (caller frees with cJSON_Delete).  Transport errors, 5xx and 429 are

@@ -24,6 +24,7 @@
 struct nc_http {
 	CURL *h;
 	char *base;
+	char *shown; /* base for messages: no password (bfs_url_shown) */
 	size_t base_len;
 	char *token_hdr; /* "xc-token: ..." */
 	struct curl_slist *hdrs;
@@ -39,7 +40,9 @@ int nc_http_new(const char *url, const char *token, struct nc_http **out,
 	if (!c)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
 	c->base = strdup(url);
-	if (!c->base || asprintf(&c->token_hdr, "xc-token: %s", token) < 0) {
+	c->shown = bfs_url_shown(url);
+	if (!c->base || !c->shown ||
+	    asprintf(&c->token_hdr, "xc-token: %s", token) < 0) {
 		c->token_hdr = NULL;
 		goto nomem;
 	}
@@ -75,12 +78,18 @@ void nc_http_free(struct nc_http *c)
 		free(c->token_hdr);
 	}
 	free(c->base);
+	free(c->shown);
 	free(c);
 }
 
 const char *nc_http_base(const struct nc_http *c)
 {
 	return c->base;
+}
+
+const char *nc_http_shown(const struct nc_http *c)
+{
+	return c->shown;
 }
 
 struct req {
@@ -226,7 +235,7 @@ static int request(struct nc_http *c, const char *url,
 			    err, -EIO,
 			    "%s: cannot reach NocoDB at %s: %s "
 			    "(%d tries)",
-			    what, c->base,
+			    what, c->shown,
 			    cerr[0] ? cerr : curl_easy_strerror(cc), TRIES);
 			goto out;
 		}
@@ -246,7 +255,7 @@ static int request(struct nc_http *c, const char *url,
 					 "token (HTTP %ld: %s); check "
 					 "NOCODB_API_TOKEN or "
 					 "--nocodb-token-file",
-					 what, c->base, r.status, r.ebody);
+					 what, c->shown, r.status, r.ebody);
 			goto out;
 		}
 		if ((r.status >= 500 || r.status == 429) && try < TRIES)

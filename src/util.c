@@ -803,3 +803,23 @@ bool bfs_json_duplicate_key(const cJSON *o, char *dup, size_t dupsz)
 {
 	return dup_key(o, dup, dupsz, 0);
 }
+
+char *bfs_url_shown(const char *url)
+{
+	const char *auth = strstr(url, "://"), *end, *at = NULL, *colon;
+	char *out;
+
+	if (!auth)
+		return strdup(url);
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (!colon)
+		return strdup(url);
+	if (asprintf(&out, "%.*s***%s", (int)(colon + 1 - url), url, at) < 0)
+		return NULL;
+	return out;
+}

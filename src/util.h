@@ -180,4 +180,9 @@ bool bfs_in_path(const char *prog);
 struct cJSON;
 bool bfs_json_duplicate_key(const struct cJSON *o, char *dup, size_t dupsz);
 
+/* url as it may be shown: the password of its userinfo
+ * ("scheme://user:password@host/...") replaced by "***".  malloc'ed;
+ * NULL when out of memory. */
+char *bfs_url_shown(const char *url);
+
 #endif

@@ -85,10 +85,11 @@ static void say(void *arg, const char *line)
 /* Ask on the terminal; true for "y" or "yes". */
 static bool confirm(const char *what, const char *url)
 {
-	char line[64];
+	char line[64], *shown = bfs_url_shown(url);
 
 	fprintf(stderr, "%s into NocoDB at %s: go ahead? [y/N] ", what,
-		cli_q(url));
+		cli_q(shown ? shown : "(out of memory)"));
+	free(shown);
 	fflush(stderr);
 	if (!fgets(line, sizeof(line), stdin))
 		return false;
@@ -176,11 +177,15 @@ static int run_nocodb(struct cli_ctx *ctx)
 	}
 	if (!a->force) {
 		if (!isatty(STDIN_FILENO)) {
+			char *shown = bfs_url_shown(url);
+
 			cli_error("nocodb",
 				  "%s would change NocoDB at %s: not asking "
 				  "without a terminal; give --force (or "
 				  "--dry-run to see the plan)",
-				  actions[mode], url);
+				  actions[mode],
+				  shown ? shown : "(out of memory)");
+			free(shown);
 			rc = EXIT_ERR;
 			goto out;
 		}

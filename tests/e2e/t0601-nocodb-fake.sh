@@ -78,4 +78,21 @@ fails_with 2 "--nocodb needs an http(s) URL" env NOCODB_API_TOKEN="$TOKEN" \
 	"$BACKUPFS" backup -r "$R" --nocodb ftp://x
 ok_cmd "list" bfs list -r "$R"
 is "$(grep -c f2 "$T/stdout")" 0 "no failed backup is visible"
+# a password in the URL's userinfo is shown nowhere: not in the messages
+# (here NocoDB answers through it), not in the repository or the catalog
+PWURL="http://admin:Userinfo-Pw-$TOKEN@127.0.0.1:$PORT"
+fails_with 1 "--nocodb-base that matches nothing, URL with a password" \
+	env NOCODB_API_TOKEN="$TOKEN" "$BACKUPFS" backup -r "$R" --id f3 \
+	--nocodb "$PWURL" --nocodb-base Nope
+like "$(cat "$T/stderr")" "NocoDB at http://admin:\*\*\*@127\.0\.0\.1:$PORT has no base" \
+	"the message shows the URL with *** for its password"
+fails_with 1 "an unreachable NocoDB, URL with a password" env NOCODB_API_TOKEN="$TOKEN" \
+	"$BACKUPFS" backup -r "$R" --id f3 --nocodb "http://admin:Userinfo-Pw-$TOKEN@127.0.0.1:$(free_port)"
+like "$(cat "$T/stderr")" "cannot reach NocoDB at http://admin:\*\*\*@127" "says where, without it"
+ok_cmd "backup through a URL with a password" env NOCODB_API_TOKEN="$TOKEN" \
+	"$BACKUPFS" backup -q -r "$R" --id f3 --nocodb "$PWURL" --no-nocodb-attachments
+ok_cmd "show f3" bfs show -r "$R" f3
+leak=$(cat "$T/stdout" "$T/stderr"; grep -rlaF "Userinfo-Pw" "$R" "$XDG_CACHE_HOME")
+unlike "$leak" "Userinfo-Pw" "the URL's password is in no output, repository file or catalog"
+
 done_testing

@@ -559,6 +559,27 @@ static void test_log_quote(void)
 	unlink(path);
 }
 
+static void test_url_shown(void)
+{
+	static const char *const cases[][2] = {
+	    {"http://u:secret@host:8080/x", "http://u:***@host:8080/x"},
+	    {"https://user:p%40ss:w@h", "https://user:***@h"},
+	    {"http://u@host/x", "http://u@host/x"},
+	    {"http://host/a:b@c", "http://host/a:b@c"},
+	    {"http://host?q=a:b@c", "http://host?q=a:b@c"},
+	    {"http://:pw@host", "http://:***@host"},
+	    {"host:pw@x", "host:pw@x"},
+	    {"", ""},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = bfs_url_shown(cases[i][0]);
+
+		is_str(s, cases[i][1], "url shown: '%s'", cases[i][0]);
+		free(s);
+	}
+}
+
 int main(void)
 {
 	test_err();
@@ -576,5 +597,6 @@ int main(void)
 	test_io();
 	test_random();
 	test_scratch();
+	test_url_shown();
 	return tap_done();
 }
