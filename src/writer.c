@@ -271,10 +271,13 @@ int bfs_backup_begin(struct bfs_repo *repo, const struct bfs_index *idx,
 	if (!b->pb)
 		goto out_nomem;
 	bfs_pack_builder_set_key(b->pb, repo->crypt);
-	b->delta_on = !opts->no_delta && repo->version >= 3;
+	/* --no-delta stores every chunk whole, but still records the
+	 * sketches and anchors: the next backup finds its bases here */
+	b->sk_on = repo->version >= 3;
+	b->delta_on = !opts->no_delta && b->sk_on;
 	b->tdelta_on =
 	    b->delta_on && repo->version >= BFS_FORMAT_VERSION_TDELTA;
-	b->sa_on = b->delta_on && repo->version >= BFS_FORMAT_VERSION_DELTA2;
+	b->sa_on = b->sk_on && repo->version >= BFS_FORMAT_VERSION_DELTA2;
 	if (wr_bases_new(&b->bases))
 		goto out_nomem;
 

@@ -265,8 +265,8 @@ int wr_delta_file_begin(struct bfs_backup *b, const struct bfs_entry *e,
 
 	wr_delta_unref(b->fdx);
 	b->fdx = NULL;
-	b->fsk = b->delta_on && wr_wants_map(e, profile);
-	if (!b->fsk || !b->idx || !b->src_key)
+	b->fsk = b->sk_on && wr_wants_map(e, profile);
+	if (!b->fsk || !b->delta_on || !b->idx || !b->src_key)
 		return 0;
 	slash = memrchr(e->path, '/', e->path_len);
 	name = slash ? slash + 1 : e->path;

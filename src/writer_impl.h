@@ -241,10 +241,13 @@ struct bfs_backup {
 	 * key of the open source; the sketch records of the file being
 	 * consumed; the base cache shared by the workers.  tdelta_on:
 	 * tree parts may be delta frames too (delta_on and a version-4
-	 * repository, FORMAT.md 18.1).  sa_on: files with sketches get an
-	 * anchor blob too ("sa", records in sarec) and new chunks a second
-	 * base (delta_on and a version-5 repository, FORMAT.md 18.2) */
-	bool delta_on, tdelta_on, sa_on, fsk;
+	 * repository, FORMAT.md 18.1).  sk_on: dumps get sketches (a
+	 * version-3 repository), with --no-delta too (delta_on is off
+	 * then), so that the next backup finds its bases.  sa_on: files
+	 * with sketches get an anchor blob too ("sa", records in sarec),
+	 * and new chunks a second base when delta_on (a version-5
+	 * repository, FORMAT.md 18.2) */
+	bool sk_on, delta_on, tdelta_on, sa_on, fsk;
 	struct wr_delta *fdx;
 	char *src_key;	/* the open source's key and destination */
 	char *src_dest; /* (bfs_backup_add_source) */

@@ -860,7 +860,8 @@ static const struct cli_opt backup_opts[] = {
 	     "dump or .sql file may be stored as a delta on the previous "
 	     "version's similar chunk, and a changed directory's tree part "
 	     "on its previous version; dumps from format 3, tree parts from "
-	     "format 4, chunks on two bases from format 5 on)"),
+	     "format 4, chunks on two bases from format 5 on); the chunks' "
+	     "sketches are still recorded, for the next backup's deltas"),
     CLI_END};
 
 const struct bfs_cmd cmd_backup = {

@@ -4,8 +4,10 @@
 # changed, 1 % appended), the second stored with deltas; forget the first
 # and prune (grace 0, every pack repacked): the second still reads and
 # checks (its bases kept); copy it to a new repository and to an
-# encrypted one: it reads there; and the same two-backup flow, prune
-# included, in an encrypted repository (sealed delta frames).
+# encrypted one: it reads there; a backup after a --no-delta one still
+# gets deltas (the --no-delta one records sketches and anchors); and the
+# same two-backup flow, prune included, in an encrypted repository
+# (sealed delta frames).
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 
 require_cmd jq jq
@@ -84,6 +86,21 @@ is "$missing" "0" "prune kept every base a delta names, whole"
 ok "$([ "$(awk '$2 == 2' "$T/blobs.after" | wc -l)" -gt 0 ] && echo 0 || echo 1)" \
 	"the repack kept the deltas as deltas"
 reads_b2 "$R" "after prune"
+
+# ---- a --no-delta backup stores its chunks whole but still records
+# their sketches and anchors: the next backup takes its bases there
+ND=$T/nodelta
+ok_cmd "init (first day --no-delta)" bfs init "$ND"
+ok_cmd "$ND: b1 --no-delta" bfs backup -r "$ND" --no-delta --id b1 --json \
+	--stdin database.sql <"$T/d1.sql"
+N1=$(stored)
+ok_cmd "$ND: b2 with deltas" bfs backup -r "$ND" --id b2 --json \
+	--stdin database.sql <"$T/d2.sql"
+N2=$(stored)
+diag "after a --no-delta b1 ($N1 bytes), b2 stored $N2"
+ok "$([ $((N2 * 5)) -lt "$N1" ] && echo 0 || echo 1)" \
+	"b2 after a --no-delta b1 stores under a fifth of it ($N2 < $N1 / 5)"
+reads_b2 "$ND" "after a --no-delta b1"
 
 # ---- copies: to a new plain repository and to an encrypted one
 P=$T/copy
