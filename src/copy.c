@@ -210,6 +210,14 @@ static int copy_keys(struct bfs_repo *src, struct bfs_store *st,
 	return rc;
 }
 
+static int first_key(void *arg, const char *key, uint64_t size)
+{
+	(void)key;
+	(void)size;
+	*(bool *)arg = true;
+	return 1; /* one is enough */
+}
+
 int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 			 const struct bfs_store_opts *sopts, bool same_id,
 			 struct bfs_repo **out, bool *created,
@@ -226,6 +234,43 @@ int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 	*created = false;
 	if (sopts)
 		o = *sopts;
+	/* First as it is: a repository there is opened; a location that
+	 * holds anything else is refused (as init refuses it without
+	 * --force) before it is made a repository, or its mode touched. */
+	o.create = false;
+	rc = bfs_store_open(url, &o, &st, err);
+	if (rc == 0) {
+		bool any = false;
+
+		rc = bfs_store_stat(st, BFS_KEY_CONFIG, &size, err);
+		if (rc == 0)
+			goto out_open;
+		if (rc != -ENOENT) {
+			bfs_err_prefix(err, rc,
+				       "cannot read the config of '%s'", url);
+			goto out_store;
+		}
+		rc = bfs_store_list(st, "", first_key, &any, err);
+		/* -ENOENT: no bucket yet, made below */
+		if (rc < 0 && rc != -ENOENT && !any) {
+			bfs_err_prefix(err, rc, "cannot list '%s'", url);
+			goto out_store;
+		}
+		if (any) {
+			rc = bfs_err_set(err, -EEXIST,
+					 "'%s' is not empty and is not a "
+					 "backupfs repository: copy to a new "
+					 "or empty location, or to a "
+					 "repository made there with "
+					 "'backupfs init --force'",
+					 url);
+			goto out_store;
+		}
+		bfs_store_free(st);
+		st = NULL;
+	} else if (rc != -ENOENT) {
+		return rc;
+	}
 	o.create = true;
 	rc = bfs_store_open(url, &o, &st, err);
 	if (rc)

@@ -764,6 +764,12 @@ int bfs_store_local_open_group(const char *path, bool create, const char *group,
 			    clean, strerror(-rc));
 			goto out_free_clean;
 		}
+		/* a file there: refused below, and its mode left alone */
+		if (stat(clean, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			rc = bfs_err_set(err, -ENOTDIR,
+					 "'%s' is not a directory", clean);
+			goto out_free_clean;
+		}
 		n = strlen(clean) + 8;
 		cfg = malloc(n);
 		if (!cfg) {

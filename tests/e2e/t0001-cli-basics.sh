@@ -88,6 +88,20 @@ fails_with 1 "init where an unrelated config lies: exit 1" bfs init --force "$T/
 like "$(cat "$T/stderr")" "has a file 'config' that is not a backupfs repository's" \
 	"  says what it found"
 is "$(cat "$T/foreign/config")" "$(printf '[server]\nport = 80')" "  and leaves it alone"
+# ---- neither init nor copy turns a file, or someone's directory, into
+# a repository (nor changes their modes)
+echo notes >"$T/notes.txt"
+chmod 644 "$T/notes.txt"
+fails_with 1 "init on a regular file: exit 1" bfs init "$T/notes.txt"
+like "$(cat "$T/stderr")" "is not a directory" "  says so"
+is "$(stat -c %a "$T/notes.txt")" 644 "  and leaves its mode alone"
+fails_with 1 "copy to a regular file: exit 1" bfs copy --from "$R" --to "$T/notes.txt"
+is "$(stat -c %a "$T/notes.txt")" 644 "  its mode left alone"
+mkdir -p "$T/userdir" && echo data >"$T/userdir/file" && chmod 755 "$T/userdir"
+fails_with 1 "copy into a non-empty directory: exit 1" bfs copy --from "$R" --to "$T/userdir"
+like "$(cat "$T/stderr")" "is not empty and is not a backupfs repository" "  says why"
+ok "$([ ! -e "$T/userdir/config" ] && [ "$(stat -c %a "$T/userdir")" = 755 ]; echo $?)" \
+	"  no config dropped there, its mode left alone"
 bfs init -q "$T/quiet" >"$T/quiet.out" 2>&1
 is "$?:$(cat "$T/quiet.out")" "0:" "init -q prints nothing"
 ok_cmd "list of an empty repository" bfs list -r "$R"
