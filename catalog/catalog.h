@@ -56,10 +56,11 @@ int bfs_catalog_file_id(struct bfs_catalog *c,
  * -EUCLEAN naming what is damaged (a truncated or overwritten file that
  * opened).  For `catalog rebuild` before it trusts the file. */
 int bfs_catalog_check_file(struct bfs_catalog *c, struct bfs_err *err);
-/* Remove a catalog file (closed by the caller) and its -wal, -shm and
- * -journal files, so that the next open creates it afresh; missing
- * files are fine; a path that is not a regular file is refused
- * (-EINVAL).  For `catalog rebuild` on an unreadable file. */
+/* Move a catalog file (closed by the caller) aside to PATH.damaged
+ * (replacing an older one) and remove its -wal, -shm and -journal
+ * files, so that the next open creates it afresh; missing files are
+ * fine; a path that is not a regular file is refused (-EINVAL).  For
+ * `catalog rebuild` on an unreadable file. */
 int bfs_catalog_remove_file(const char *path, struct bfs_err *err);
 
 /* Default path: $XDG_CACHE_HOME/backupfs/<repo id>-<location key>.db

@@ -93,6 +93,18 @@ int bfs_catalog_remove_file(const char *path, struct bfs_err *err)
 		    sizeof(p))
 			return bfs_err_set(err, -ENAMETOOLONG,
 					   "path too long: '%s'", path);
+		/* the file itself is kept aside, whatever it was (a
+		 * --catalog that named the wrong file loses nothing) */
+		if (!*sfx[i]) {
+			char aside[4096 + 16];
+
+			snprintf(aside, sizeof(aside), "%s.damaged", path);
+			if (rename(path, aside) != 0 && errno != ENOENT)
+				return bfs_err_set(err, -errno,
+						   "cannot move '%s' aside: %s",
+						   path, strerror(errno));
+			continue;
+		}
 		if (unlink(p) != 0 && errno != ENOENT)
 			return bfs_err_set(err, -errno,
 					   "cannot remove '%s': %s", p,

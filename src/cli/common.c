@@ -135,9 +135,9 @@ int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 		/* a cache: replace what cannot be read (never a file that
 		 * reads but is not ours: that is -EINVAL) */
 		fprintf(stderr,
-			"backupfs %s: %s; removing it and building it "
-			"again\n",
-			cmd_name(c), bfs_err_str(&err, rc));
+			"backupfs %s: %s; moving it aside to '%s.damaged' "
+			"and building it again\n",
+			cmd_name(c), bfs_err_str(&err, rc), path);
 		bfs_catalog_close(*cat);
 		*cat = NULL;
 		rc = bfs_catalog_remove_file(path, &err);

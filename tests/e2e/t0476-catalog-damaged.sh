@@ -2,7 +2,8 @@
 # A damaged catalog file (issue 13 item 7): garbage written over it, the
 # file truncated, or zero-filled.  Commands fail naming the file and
 # suggesting 'backupfs catalog rebuild'; catalog rebuild replaces the file
-# (saying so) and everything works again; a file that is a database but
+# (saying so, and keeping the unreadable file aside as FILE.damaged) and
+# everything works again; a file that is a database but
 # not a catalog is never removed.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 require_cmd jq jq
@@ -54,11 +55,15 @@ for kind in garbage truncated zeros; do
 		"$kind: a file reads"
 done
 ok_cmd "rebuild of a good catalog" bfs catalog rebuild -r "$R" --catalog "$C"
-unlike "$(cat "$T/stderr")" "removing it" "a good catalog is not replaced"
-# the garbage case says what it does
+unlike "$(cat "$T/stderr")" "moving it aside" "a good catalog is not replaced"
+# the garbage case says what it does, and keeps the file aside
 damage garbage
+cp "$C" "$T/garbage"
 ok_cmd "catalog rebuild of garbage" bfs catalog rebuild -r "$R" --catalog "$C"
-like "$(cat "$T/stderr")" "removing it and building it again" "rebuild says it replaces the file"
+like "$(cat "$T/stderr")" "moving it aside to '.*cat\.db\.damaged' and building it again" \
+	"rebuild says it replaces the file"
+ok "$(cmp -s "$T/garbage" "$C.damaged"; echo $?)" \
+	"the unreadable file is kept as it was (--catalog may have named the wrong file)"
 
 # ---- a database that is not a catalog is not touched
 O=$T/other.db
