@@ -145,7 +145,22 @@ static int archive_unpack(struct bfs_backup *b, const char *dest,
 		goto out_free;
 	}
 	archive_read_support_filter_all(a);
-	archive_read_support_format_all(a);
+	/* every format but mtree: any text parses as an mtree spec (a
+	 * file of notes became a backup of bogus entries), and its
+	 * contents= keyword reads files of this host */
+	archive_read_support_format_7zip(a);
+	archive_read_support_format_ar(a);
+	archive_read_support_format_cab(a);
+	archive_read_support_format_cpio(a);
+	archive_read_support_format_empty(a);
+	archive_read_support_format_iso9660(a);
+	archive_read_support_format_lha(a);
+	archive_read_support_format_rar(a);
+	archive_read_support_format_rar5(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_warc(a);
+	archive_read_support_format_xar(a);
+	archive_read_support_format_zip(a);
 	if (archive_read_open_filename(a, file, 1 << 20) != ARCHIVE_OK) {
 		rc = arch_fail(a, file, err);
 		goto out_free;

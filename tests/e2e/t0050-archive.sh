@@ -72,6 +72,15 @@ ok "$([ ! -e "$R/manifests/junk" ]; echo $?)" "no manifest for the corrupt archi
 head -c $(( $(stat -c %s "$T/a.tar.gz") / 2 )) "$T/a.tar.gz" >"$T/trunc.tar.gz"
 fails_with 1 "a truncated archive: exit 1" bfs backup -r "$R" --id trunc --archive "x=$T/trunc.tar.gz"
 fails_with 1 "a missing archive: exit 1" bfs backup -r "$R" --id missing --archive "x=$T/nope.tar"
+# a text file is no archive (libarchive's mtree reader takes any text as
+# a spec of entries, and its contents= keyword reads this host's files)
+echo hello >"$T/notes.txt"
+printf '#mtree\n./hostname type=file contents=/etc/hostname\n' >"$T/spec.mtree"
+for f in notes.txt spec.mtree; do
+	fails_with 1 "$f as --archive: exit 1" bfs backup -r "$R" --id txt --archive "x=$T/$f"
+	like "$(cat "$T/stderr")" "$f.*[Uu]nrecognized archive format" "  says it is no archive"
+	ok "$([ ! -e "$R/manifests/txt" ]; echo $?)" "  no manifest"
+done
 
 # hostile names: ../, absolute paths, a symlink then a file through it
 "$BFS_PYTHON" - "$T/evil.tar" <<'PY'
