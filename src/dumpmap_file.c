@@ -168,6 +168,33 @@ static int map_files(struct bfs_dumpmap *m)
 	return 0;
 }
 
+/* Drop the tables of v that no range is of: a header the next one took
+ * over at once (the stored form, and the mount, want bytes in every
+ * table file), renumbering the ranges' tables. */
+static void drop_empty_tables(struct dm_vec *v)
+{
+	size_t i, j, k = 0;
+
+	for (i = 0; i < v->ntables; i++) {
+		for (j = 0; j < v->nranges; j++)
+			if (v->ranges[j].cls == BFS_DC_TABLE &&
+			    v->ranges[j].table == i)
+				break;
+		if (j == v->nranges) {
+			free(v->tables[i].schema);
+			free(v->tables[i].name);
+			free(v->tables[i].file);
+			continue;
+		}
+		for (j = 0; j < v->nranges; j++)
+			if (v->ranges[j].cls == BFS_DC_TABLE &&
+			    v->ranges[j].table == i)
+				v->ranges[j].table = (uint32_t)k;
+		v->tables[k++] = v->tables[i];
+	}
+	v->ntables = k;
+}
+
 int dm_vec_finish(struct dm_vec *v, int kind, uint64_t size,
 		  struct bfs_dumpmap **out, struct bfs_err *err)
 {
@@ -175,6 +202,7 @@ int dm_vec_finish(struct dm_vec *v, int kind, uint64_t size,
 
 	if (!m)
 		return bfs_err_set(err, -ENOMEM, "out of memory");
+	drop_empty_tables(v);
 	m->kind = kind;
 	m->size = size;
 	m->tables = v->tables;
