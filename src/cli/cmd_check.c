@@ -36,6 +36,10 @@ static int check_check(struct cli_ctx *ctx)
 	rc = cli_parse_lock_wait(&cmd_check, a->lock_wait, &ns);
 	if (rc)
 		return rc;
+	if (a->subset && a->read_data)
+		return cli_usage_error(&cmd_check,
+				       "--read-data reads every pack, "
+				       "--read-data-subset some: give one");
 	if (a->subset && bfs_check_parse_subset(a->subset, &o))
 		return cli_usage_error(&cmd_check,
 				       "--read-data-subset wants K/N (1 <= K "

@@ -38,6 +38,11 @@ int cli_common_finish(struct cli_common *c)
 			  c->bad_cache_size);
 		return -EINVAL;
 	}
+	if (c->sopts.password_file && c->sopts.password_command) {
+		cli_error(cmd_name(c), "give --password-file or "
+				       "--password-command, not both");
+		return -EINVAL;
+	}
 	if (!c->repo || !c->repo[0])
 		c->repo = getenv("BACKUPFS_REPO");
 	if (!c->repo || !c->repo[0]) {

@@ -71,7 +71,7 @@ const struct cli_opt cli_common_opts[] = {
 		  "on the command line"),
     COMMON_STRING(0, "password-command", "CMD", sopts.password_command,
 		  "password of an encrypted repository: the first line "
-		  "that CMD (run by sh -c) prints"),
+		  "that CMD (run by sh -c) prints (not with --password-file)"),
     {.kind = CLI_K_COUNT,
      .shrt = 'v',
      .name = "verbose",

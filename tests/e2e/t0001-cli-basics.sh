@@ -47,6 +47,9 @@ fails_with 2 "help of an unknown command: exit 2" bfs help no-such-command
 ok_cmd "help --help is the overview" bfs help --help
 like "$(cat "$T/stdout")" "^usage: backupfs COMMAND" "the overview's usage line"
 fails_with 2 "unknown option: exit 2" bfs list -r "$R" --no-such-option
+fails_with 2 "--password-file and --password-command together: exit 2" \
+	bfs list -r "$R" --password-file /dev/null --password-command true
+like "$(cat "$T/stderr")" "give --password-file or --password-command, not both" "  says which"
 fails_with 2 "backup without sources: exit 2" bfs backup -r "$R"
 fails_with 2 "two unnamed --pg-dump: exit 2" bfs backup -r "$R" \
 	--pg-dump 'postgresql://u:s3cret@127.0.0.1/a' --pg-dump 'postgresql://u@127.0.0.1/b'

@@ -53,6 +53,9 @@ is "$(json '.ok, .complete, .counts.packs_read, .counts.blobs == .counts.blobs_r
 	"--read-data --json: ok, every pack and blob read, 3 backups"
 is "$(json '.counts.referenced == .counts.blobs, .garbage.packs, .garbage.blobs')" \
 	"$(printf 'true\n0\n0')" "no garbage in a fresh repository"
+fails_with 2 "check --read-data with --read-data-subset: exit 2" \
+	bfs check -r "$R" --read-data --read-data-subset 50%
+like "$(cat "$T/stderr")" "give one" "  says to give one"
 ok_cmd "check --read-data-subset 50%" bfs check -r "$R" --read-data-subset 50% --json
 half=$(json .counts.packs_read)
 ok "$([ "$half" -gt 0 ] && [ "$half" -lt "$npacks" ]; echo $?)" \
