@@ -170,29 +170,42 @@ static int map_files(struct bfs_dumpmap *m)
 
 /* Drop the tables of v that no range is of: a header the next one took
  * over at once (the stored form, and the mount, want bytes in every
- * table file), renumbering the ranges' tables. */
-static void drop_empty_tables(struct dm_vec *v)
+ * table file), renumbering the ranges' tables.  One pass over each
+ * (a map holds up to 100,000 tables and 1,000,000 ranges).  0 or
+ * -ENOMEM. */
+static int drop_empty_tables(struct dm_vec *v)
 {
-	size_t i, j, k = 0;
+	uint32_t *to;
+	size_t i, k = 0;
 
+	if (!v->ntables)
+		return 0;
+	to = malloc(v->ntables * sizeof(*to));
+	if (!to)
+		return -ENOMEM;
+	for (i = 0; i < v->ntables; i++)
+		to[i] = UINT32_MAX;
+	for (i = 0; i < v->nranges; i++)
+		if (v->ranges[i].cls == BFS_DC_TABLE &&
+		    v->ranges[i].table < v->ntables)
+			to[v->ranges[i].table] = 0;
 	for (i = 0; i < v->ntables; i++) {
-		for (j = 0; j < v->nranges; j++)
-			if (v->ranges[j].cls == BFS_DC_TABLE &&
-			    v->ranges[j].table == i)
-				break;
-		if (j == v->nranges) {
+		if (to[i] == UINT32_MAX) {
 			free(v->tables[i].schema);
 			free(v->tables[i].name);
 			free(v->tables[i].file);
 			continue;
 		}
-		for (j = 0; j < v->nranges; j++)
-			if (v->ranges[j].cls == BFS_DC_TABLE &&
-			    v->ranges[j].table == i)
-				v->ranges[j].table = (uint32_t)k;
+		to[i] = (uint32_t)k;
 		v->tables[k++] = v->tables[i];
 	}
+	for (i = 0; i < v->nranges; i++)
+		if (v->ranges[i].cls == BFS_DC_TABLE &&
+		    v->ranges[i].table < v->ntables)
+			v->ranges[i].table = to[v->ranges[i].table];
 	v->ntables = k;
+	free(to);
+	return 0;
 }
 
 int dm_vec_finish(struct dm_vec *v, int kind, uint64_t size,
@@ -200,9 +213,10 @@ int dm_vec_finish(struct dm_vec *v, int kind, uint64_t size,
 {
 	struct bfs_dumpmap *m = calloc(1, sizeof(*m));
 
-	if (!m)
+	if (!m || drop_empty_tables(v)) {
+		free(m);
 		return bfs_err_set(err, -ENOMEM, "out of memory");
-	drop_empty_tables(v);
+	}
 	m->kind = kind;
 	m->size = size;
 	m->tables = v->tables;
