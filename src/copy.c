@@ -210,14 +210,6 @@ static int copy_keys(struct bfs_repo *src, struct bfs_store *st,
 	return rc;
 }
 
-static int first_key(void *arg, const char *key, uint64_t size)
-{
-	(void)key;
-	(void)size;
-	*(bool *)arg = true;
-	return 1; /* one is enough */
-}
-
 int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 			 const struct bfs_store_opts *sopts, bool same_id,
 			 struct bfs_repo **out, bool *created,
@@ -250,12 +242,9 @@ int bfs_copy_open_target(struct bfs_repo *src, const char *url,
 				       "cannot read the config of '%s'", url);
 			goto out_store;
 		}
-		rc = bfs_store_list(st, "", first_key, &any, err);
-		/* -ENOENT: no bucket yet, made below */
-		if (rc < 0 && rc != -ENOENT && !any) {
-			bfs_err_prefix(err, rc, "cannot list '%s'", url);
+		rc = bfs_store_holds_any(st, &any, err);
+		if (rc)
 			goto out_store;
-		}
 		if (any) {
 			rc = bfs_err_set(err, -EEXIST,
 					 "'%s' is not empty and is not a "

@@ -108,6 +108,28 @@ int bfs_store_open(const char *url, const struct bfs_store_opts *opts,
 	return 0;
 }
 
+static int stop_at_first(void *arg, const char *key, uint64_t size)
+{
+	(void)key;
+	(void)size;
+	*(bool *)arg = true;
+	return 1;
+}
+
+int bfs_store_holds_any(struct bfs_store *s, bool *any, struct bfs_err *err)
+{
+	int rc;
+
+	*any = false;
+	rc = bfs_store_list(s, "", stop_at_first, any, err);
+	if (*any || rc == -ENOENT) {
+		if (err)
+			err->msg[0] = '\0';
+		return 0;
+	}
+	return rc < 0 ? bfs_err_prefix(err, rc, "cannot list '%s'", s->url) : 0;
+}
+
 bool bfs_store_is_remote(const struct bfs_store *s)
 {
 	return !strcmp(s->ops->name, "s3") ||

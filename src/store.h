@@ -109,6 +109,11 @@ int bfs_store_fault_wrap(struct bfs_store *inner, const char *spec,
  * size requests for latency (fewer, larger GETs; more in flight). */
 bool bfs_store_is_remote(const struct bfs_store *s);
 
+/* *any: s holds at least one object (listing stops at the first).  A
+ * location that does not exist yet (no bucket) holds none.  0 or -errno
+ * with a message. */
+int bfs_store_holds_any(struct bfs_store *s, bool *any, struct bfs_err *err);
+
 /* On-disk cache of get() results of packs (immutable, content-addressed)
  * in directory dir, at most max_bytes (>= 1 MiB; least recently used
  * entries are evicted), in front of inner (ownership transferred, even on

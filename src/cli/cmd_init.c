@@ -27,12 +27,6 @@ static int check_init(struct cli_ctx *ctx)
 	return 0;
 }
 
-static int stop_at_first(void *arg, const char *key, uint64_t size)
-{
-	*(bool *)arg = true;
-	return 1;
-}
-
 /* An init must not drop a `config` into an app's data directory or a
  * typo: refuse a location that holds anything (unless --force), and say
  * what a `config` already there is.  0 to go on, or EXIT_ERR (printed). */
@@ -77,10 +71,9 @@ static int check_location(struct cli_common *c, bool force)
 	rc = 0;
 	if (!force) {
 		err.msg[0] = '\0';
-		rc = bfs_store_list(s, "", stop_at_first, &any, &err);
-		if (rc < 0 && !any) {
-			cli_error("init", "cannot list '%s': %s", c->repo,
-				  bfs_err_str(&err, rc));
+		rc = bfs_store_holds_any(s, &any, &err);
+		if (rc < 0) {
+			cli_error("init", "%s", bfs_err_str(&err, rc));
 			rc = EXIT_ERR;
 		} else if (any) {
 			cli_error(
