@@ -92,7 +92,8 @@ like "$(cat "$T/stderr")" "cannot reach NocoDB at http://admin:\*\*\*@127" "says
 ok_cmd "backup through a URL with a password" env NOCODB_API_TOKEN="$TOKEN" \
 	"$BACKUPFS" backup -q -r "$R" --id f3 --nocodb "$PWURL" --no-nocodb-attachments
 ok_cmd "show f3" bfs show -r "$R" f3
-leak=$(cat "$T/stdout" "$T/stderr"; grep -rlaF "Userinfo-Pw" "$R" "$XDG_CACHE_HOME")
-unlike "$leak" "Userinfo-Pw" "the URL's password is in no output, repository file or catalog"
+unlike "$(cat "$T/stdout" "$T/stderr")" "Userinfo-Pw" "the URL's password is not in show's output"
+is "$(grep -rlaF "Userinfo-Pw" "$R" "$XDG_CACHE_HOME")" "" \
+	"nor in any file of the repository or the catalog"
 
 done_testing
