@@ -239,6 +239,11 @@ int cli_compact(struct cli_common *c, const char *path, const char *repo_id,
 		bool if_due);
 int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 	     struct bfs_catalog **cat);
+/* cli_open's catalog part, for an open repo: --catalog or the default
+ * catalog, its directory made, an unreadable one replaced when the
+ * command asks for it (replace_bad_catalog).  0 or EXIT_ERR (printed). */
+int cli_open_catalog(struct cli_common *c, struct bfs_repo *repo,
+		     struct bfs_catalog **cat);
 
 /* Sync cat with repo as cli_open does (a corrupt manifest is a warning).
  * The writing commands call it after taking their lock, so that what a

@@ -112,29 +112,14 @@ static int find_latest(struct cli_common *c, struct bfs_repo *src,
 	struct bfs_backup_info info;
 	struct bfs_err err = {""};
 	struct bfs_catalog *cat = NULL;
-	char *path = NULL;
 	int rc;
 
 	memset(&info, 0, sizeof(info));
-	if (c->catalog) {
-		path = strdup(c->catalog);
-		rc = path ? 0 : bfs_err_set(&err, -ENOMEM, "out of memory");
-	} else {
-		rc = bfs_catalog_default_path(src, &path, &err);
+	if (cli_open_catalog(c, src, &cat) || cli_sync(c, cat, src)) {
+		bfs_catalog_close(cat);
+		return EXIT_ERR;
 	}
-	if (!rc) {
-		rc = bfs_mkdir_parents(path, 0700);
-		if (rc)
-			bfs_err_set(&err, rc,
-				    "cannot create the directory of '%s': %s",
-				    path, strerror(-rc));
-	}
-	if (!rc)
-		rc = bfs_catalog_open(path, src->id, false, &cat, &err);
-	if (!rc)
-		rc = bfs_catalog_sync(cat, src, NULL, &err);
-	if (!rc)
-		rc = bfs_catalog_find_backup(cat, "latest", &info, &err);
+	rc = bfs_catalog_find_backup(cat, "latest", &info, &err);
 	if (rc == -ENOENT)
 		cli_error("copy", "no backups in '%s': nothing is 'latest'",
 			  src->store->url);
@@ -145,7 +130,6 @@ static int find_latest(struct cli_common *c, struct bfs_repo *src,
 		snprintf(name, sizeof(info.name), "%s", info.name);
 	bfs_backup_info_clear(&info);
 	bfs_catalog_close(cat);
-	free(path);
 	return rc ? EXIT_ERR : 0;
 }
 

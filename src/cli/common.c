@@ -98,32 +98,25 @@ int cli_compact(struct cli_common *c, const char *path, const char *repo_id,
 	return 0;
 }
 
-int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
-	     struct bfs_catalog **cat)
+int cli_open_catalog(struct cli_common *c, struct bfs_repo *repo,
+		     struct bfs_catalog **cat)
 {
-	struct bfs_catalog_locator *loc = NULL;
 	struct bfs_err err = {""};
 	char *path = NULL;
 	int rc;
 
-	*repo = NULL;
 	*cat = NULL;
-	rc = bfs_repo_open(c->repo, &c->sopts, repo, &err);
-	if (rc < 0) {
-		cli_error(cmd_name(c), "%s", bfs_err_str(&err, rc));
-		goto out_fail;
-	}
 	if (c->catalog) {
 		path = strdup(c->catalog);
 		if (!path) {
 			cli_error(cmd_name(c), "out of memory");
-			goto out_fail;
+			return EXIT_ERR;
 		}
 	} else {
-		rc = bfs_catalog_default_path(*repo, &path, &err);
+		rc = bfs_catalog_default_path(repo, &path, &err);
 		if (rc < 0) {
 			cli_error(cmd_name(c), "%s", bfs_err_str(&err, rc));
-			goto out_fail;
+			return EXIT_ERR;
 		}
 	}
 	rc = bfs_mkdir_parents(path, 0700);
@@ -131,9 +124,9 @@ int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 		cli_error(cmd_name(c),
 			  "cannot create the directory of '%s': %s", path,
 			  strerror(-rc));
-		goto out_fail;
+		goto out;
 	}
-	rc = bfs_catalog_open(path, (*repo)->id, false, cat, &err);
+	rc = bfs_catalog_open(path, repo->id, false, cat, &err);
 	if (rc == 0 && c->replace_bad_catalog)
 		rc = bfs_catalog_check_file(*cat, &err);
 	if (rc == -EUCLEAN && c->replace_bad_catalog) {
@@ -147,17 +140,40 @@ int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 		*cat = NULL;
 		rc = bfs_catalog_remove_file(path, &err);
 		if (rc == 0)
-			rc = bfs_catalog_open(path, (*repo)->id, false, cat,
-					      &err);
+			rc = bfs_catalog_open(path, repo->id, false, cat, &err);
 	}
-	if (rc < 0) {
+	if (rc < 0)
 		cli_error(cmd_name(c), "cannot open catalog '%s': %s%s", path,
 			  bfs_err_str(&err, rc),
 			  rc == -EUCLEAN && !strstr(err.msg, "catalog rebuild")
 			      ? " ('backupfs catalog rebuild' replaces it)"
 			      : "");
+out:
+	free(path);
+	if (rc < 0) {
+		bfs_catalog_close(*cat);
+		*cat = NULL;
+		return EXIT_ERR;
+	}
+	return 0;
+}
+
+int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
+	     struct bfs_catalog **cat)
+{
+	struct bfs_catalog_locator *loc = NULL;
+	struct bfs_err err = {""};
+	int rc;
+
+	*repo = NULL;
+	*cat = NULL;
+	rc = bfs_repo_open(c->repo, &c->sopts, repo, &err);
+	if (rc < 0) {
+		cli_error(cmd_name(c), "%s", bfs_err_str(&err, rc));
 		goto out_fail;
 	}
+	if (cli_open_catalog(c, *repo, cat))
+		goto out_fail;
 	if (sync && cli_sync(c, *cat, *repo) != 0)
 		goto out_fail;
 	rc = bfs_catalog_locator_new(*cat, &loc, &err);
@@ -168,14 +184,12 @@ int cli_open(struct cli_common *c, bool sync, struct bfs_repo **repo,
 		cli_error(cmd_name(c), "%s", bfs_err_str(&err, rc));
 		goto out_fail;
 	}
-	free(path);
 	return 0;
 out_fail:
 	bfs_catalog_close(*cat);
 	bfs_repo_close(*repo);
 	*cat = NULL;
 	*repo = NULL;
-	free(path);
 	return EXIT_ERR;
 }
 
