@@ -256,6 +256,14 @@ static void print_group(const struct bfs_forget_set *s,
  * its catalog are, how to reach S3, the password's file or command (a
  * password from the environment is inherited), the pack cache, how long
  * to wait for the lock, and how much to say. */
+static void add_opt(const char **argv, int *n, const char *opt, const char *val)
+{
+	if (val) {
+		argv[(*n)++] = opt;
+		argv[(*n)++] = val;
+	}
+}
+
 static int exec_prune(struct cli_common *c, const char *lock_wait, bool dry)
 {
 	const char *argv[32];
@@ -264,46 +272,23 @@ static int exec_prune(struct cli_common *c, const char *lock_wait, bool dry)
 
 	argv[n++] = "backupfs";
 	argv[n++] = "prune";
-	argv[n++] = "-r";
-	argv[n++] = c->repo;
-	if (c->catalog) {
-		argv[n++] = "--catalog";
-		argv[n++] = c->catalog;
-	}
-	if (c->sopts.s3_endpoint) {
-		argv[n++] = "--s3-endpoint";
-		argv[n++] = c->sopts.s3_endpoint;
-	}
-	if (c->sopts.s3_region) {
-		argv[n++] = "--s3-region";
-		argv[n++] = c->sopts.s3_region;
-	}
+	add_opt(argv, &n, "-r", c->repo);
+	add_opt(argv, &n, "--catalog", c->catalog);
+	add_opt(argv, &n, "--s3-endpoint", c->sopts.s3_endpoint);
+	add_opt(argv, &n, "--s3-region", c->sopts.s3_region);
 	if (c->sopts.s3_path_style == 1)
 		argv[n++] = "--s3-path-style";
 	else if (c->sopts.s3_path_style == 0)
 		argv[n++] = "--s3-virtual-host";
-	if (c->sopts.password_file) {
-		argv[n++] = "--password-file";
-		argv[n++] = c->sopts.password_file;
-	}
-	if (c->sopts.password_command) {
-		argv[n++] = "--password-command";
-		argv[n++] = c->sopts.password_command;
-	}
-	if (c->sopts.cache_dir) {
-		argv[n++] = "--cache-dir";
-		argv[n++] = c->sopts.cache_dir;
-	}
+	add_opt(argv, &n, "--password-file", c->sopts.password_file);
+	add_opt(argv, &n, "--password-command", c->sopts.password_command);
+	add_opt(argv, &n, "--cache-dir", c->sopts.cache_dir);
 	if (c->sopts.cache_dir_size) {
 		snprintf(size, sizeof(size), "%llu",
 			 (unsigned long long)c->sopts.cache_dir_size);
-		argv[n++] = "--cache-dir-size";
-		argv[n++] = size;
+		add_opt(argv, &n, "--cache-dir-size", size);
 	}
-	if (lock_wait) {
-		argv[n++] = "--lock-wait";
-		argv[n++] = lock_wait;
-	}
+	add_opt(argv, &n, "--lock-wait", lock_wait);
 	if (dry)
 		argv[n++] = "--dry-run";
 	if (c->quiet)
