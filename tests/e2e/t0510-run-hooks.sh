@@ -251,28 +251,38 @@ like "$(py 'd["error"]' "$S/jobs/offsite2/last.json")" '^copy_to\[0\] failed: ' 
 like "$(cat "$S/jobs/offsite2/run.log")" "retention: skipped, a copy failed" \
 	"a failed copy: no retention while the offsite copy lags"
 
+# term_run JOB WHAT POST FILE PATTERN: run JOB, SIGTERM it once PATTERN
+# is in FILE, and check what every interrupted run must do: die of the
+# signal at once, run post (its line POST), record the run as failed,
+# write no backup
+term_run() {
+	local job=$1 what=$2 post=$3 n0 t0 rp rc
+	: >"$O"
+	n0=$(bfs_ids -r "$T/repo" | wc -l)
+	t0=$SECONDS
+	"$BACKUPFS" run --jobs "$J" --state-dir "$S" "$job" 2>"$T/run.err" &
+	rp=$!
+	wait_until 20 grep -q "$5" "$4"
+	sleep 0.5
+	kill -TERM $rp
+	wait $rp
+	rc=$?
+	is "$rc" 143 "$what: run dies of the signal after its cleanup"
+	ok $((SECONDS - t0 > 15)) "$what: stopped at once"
+	is "$(cat "$O")" "$post" "$what: post ran (the app is not left stopped)"
+	is "$(py 'd["status"] + ": " + d["error"]' "$S/jobs/$job/last.json")" \
+		"failed: interrupted by SIGTERM" "$what: recorded as failed, interrupted"
+	is "$(bfs_ids -r "$T/repo" | wc -l)" "$n0" "$what: no backup"
+}
+
 # ---- SIGTERM: the running hook is stopped, post still runs, failed
 cat >"$J/term.json" <<EOF
 {"name": "term", "repository": "$T/repo",
  "sources": [{"files": "data=$T/data"}],
  "hooks": {"pre": ["$(hook pre)", "sleep 300"], "post": ["$(hook post)"]}}
 EOF
-: >"$O"
-n0=$(bfs_ids -r "$T/repo" | wc -l)
-t0=$SECONDS
-"$BACKUPFS" run --jobs "$J" --state-dir "$S" term 2>"$T/run.err" &
-RP=$!
-wait_until 20 grep -q "^pre" "$O"
-sleep 0.3
-kill -TERM $RP
-wait $RP
-is "$?" 143 "SIGTERM: run dies of the signal after its cleanup"
-ok $((SECONDS - t0 > 15)) "SIGTERM: the sleeping pre hook was stopped at once"
-is "$(cat "$O")" "pre term running -
-post term failed -" "SIGTERM: post ran (the app is not left stopped)"
-is "$(py 'd["status"] + ": " + d["error"]' "$S/jobs/term/last.json")" \
-	"failed: interrupted by SIGTERM" "SIGTERM: recorded as failed, interrupted"
-is "$(bfs_ids -r "$T/repo" | wc -l)" "$n0" "SIGTERM: no backup"
+term_run term "SIGTERM in a pre hook" "pre term running -
+post term failed -" "$O" "^pre"
 
 # ---- SIGTERM during a step: the runner hands it on (a service manager
 # signals the run alone), the backup stops without a trace, post runs
@@ -281,21 +291,8 @@ cat >"$J/termstep.json" <<EOF
  "sources": [{"command": "slow.txt=sleep 37.25; echo late"}],
  "hooks": {"post": ["$(hook post)"]}}
 EOF
-: >"$O"
-n0=$(bfs_ids -r "$T/repo" | wc -l)
-t0=$SECONDS
-"$BACKUPFS" run --jobs "$J" --state-dir "$S" termstep 2>"$T/run.err" &
-RP=$!
-wait_until 20 grep -q "backup: started" "$S/jobs/termstep/run.log"
-sleep 0.5
-kill -TERM $RP
-wait $RP
-is "$?" 143 "SIGTERM in a step: run dies of the signal after its cleanup"
-ok $((SECONDS - t0 > 15)) "SIGTERM in a step: the backup was stopped at once"
-is "$(cat "$O")" "post termstep failed -" "SIGTERM in a step: post ran"
-is "$(py 'd["status"] + ": " + d["error"]' "$S/jobs/termstep/last.json")" \
-	"failed: interrupted by SIGTERM" "SIGTERM in a step: recorded as failed, interrupted"
-is "$(bfs_ids -r "$T/repo" | wc -l)" "$n0" "SIGTERM in a step: no backup"
+term_run termstep "SIGTERM in a step" "post termstep failed -" \
+	"$S/jobs/termstep/run.log" "backup: started"
 pkill -f "sleep 37.25" || true
 
 # ---- --dry-run runs nothing
