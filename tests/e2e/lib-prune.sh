@@ -22,9 +22,17 @@
 export XDG_CACHE_HOME=$T/cache
 KEPT="b1 b3 b5"
 
+# prng SEED BYTES: incompressible bytes, the same for a seed on every
+# run, so the repository's packs (and what prune finds to delete and to
+# repack) do not vary from run to run as with /dev/urandom
+prng() {
+	"$BFS_PYTHON" -c 'import random, sys
+sys.stdout.buffer.write(random.Random(sys.argv[1]).randbytes(int(sys.argv[2])))' "$1" "$2"
+}
+
 make_prune_repo() {
 	local P=$1 i
-	head -c 6000000 /dev/urandom >"$T/pool"
+	prng pool 6000000 >"$T/pool"
 	mkdir -p "$T/files"
 	"$BACKUPFS" init "$P" >/dev/null || bail_out "init failed"
 	sed -i 's/"pack_size":[0-9]*/"pack_size":1048576/' "$P/config"
@@ -35,7 +43,7 @@ make_prune_repo() {
 			bail_out "backup b$i failed"
 	done
 	# b6: data of its own only, in packs of its own: wholly dead
-	head -c 1200000 /dev/urandom >"$T/d6"
+	prng b6 1200000 >"$T/d6"
 	"$BACKUPFS" backup -q -r "$P" --id b6 --stdin data.bin <"$T/d6" ||
 		bail_out "backup b6 failed"
 	rm "$P/manifests/b2" "$P/manifests/b4" "$P/manifests/b6" # forget
